@@ -1,0 +1,83 @@
+# msgd - the user's entry points:
+#   make run     install what is missing, build, run msgd on embedded defaults
+#   make build   optimized daemon in build/msgd
+#   make test    sanitizer build + unit tests + end-to-end tests
+#   make bench   load measurements (not part of make test)
+
+CC       ?= cc
+PKGS     := libmicrohttpd libevent libevent_pthreads jansson sqlite3 libcrypto libconfig
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
+BASEFLAGS := -std=c17 -D_GNU_SOURCE $(WARN) $(PKG_CFLAGS) -Isrc -Ibuild/gen -pthread
+REL_CFLAGS := $(BASEFLAGS) -O2 -g
+SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+TEST_CFLAGS := $(BASEFLAGS) -O1 -g $(SAN)
+LIBS := $(PKG_LIBS) -pthread -lm
+
+# Every .c under src/ except main.c is the library; main.c wires the binary.
+LIB_SRC  := $(filter-out src/main.c,$(shell find src -name '*.c' | sort))
+MIGRATIONS := $(sort $(wildcard src/store/migrations/*.sql))
+GEN_SRC  := build/gen/migrations.c
+
+REL_OBJ  := $(patsubst %.c,build/rel/%.o,$(LIB_SRC) $(GEN_SRC))
+TEST_OBJ := $(patsubst %.c,build/test/%.o,$(LIB_SRC) $(GEN_SRC))
+
+UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BIN := $(patsubst tests/unit/%.c,build/test/unit/%,$(UNIT_SRC))
+
+.PHONY: all build run test unit e2e deps test-deps clean bench
+all: build
+build: build/msgd
+
+build/gen/migrations.c: $(MIGRATIONS) tools/embed_sql.sh
+	@mkdir -p $(dir $@)
+	sh tools/embed_sql.sh $(MIGRATIONS) > $@.tmp && mv $@.tmp $@
+
+build/rel/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(REL_CFLAGS) -MMD -MP -c $< -o $@
+
+build/test/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(TEST_CFLAGS) -MMD -MP -c $< -o $@
+
+build/msgd: $(REL_OBJ) build/rel/src/main.o
+	$(CC) $(REL_CFLAGS) -o $@ $^ $(LIBS)
+
+build/test/msgd: $(TEST_OBJ) build/test/src/main.o
+	$(CC) $(TEST_CFLAGS) -o $@ $^ $(LIBS)
+
+build/test/unit/%: tests/unit/%.c $(TEST_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(TEST_CFLAGS) -Itests/unit -o $@ $< $(TEST_OBJ) $(LIBS) -lcmocka
+
+# Install missing Debian packages (as root), or say which to install.
+deps:
+	@sh tools/deps.sh build
+
+test-deps:
+	@sh tools/deps.sh test
+
+run: deps build
+	@sh tools/run.sh
+
+unit: $(UNIT_BIN)
+	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; ASAN_OPTIONS=detect_leaks=1 $$t; done
+
+e2e: build/test/msgd
+	MSGD_BIN=$(CURDIR)/build/test/msgd CORPUS=$(CURDIR)/../shared/corpus \
+	  node --test --test-concurrency=2 tests/e2e/
+
+test: test-deps
+	@$(MAKE) --no-print-directory unit
+	@$(MAKE) --no-print-directory e2e
+
+bench: build
+	@sh bench/run.sh
+
+clean:
+	rm -rf build
+
+-include $(shell find build -name '*.d' 2>/dev/null)

@@ -1,0 +1,271 @@
+/* channel.c - the channel type table, the registry and config checks. */
+#include "channel.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../util/util.h"
+
+const struct channel_ops *const channel_types[] = {
+	&whatsapp_cloud_ops,
+	&sandbox_ops,
+	NULL,
+};
+
+const struct channel_ops *
+channel_type_find(const char *type)
+{
+	for (size_t i = 0; channel_types[i]; i++)
+		if (strcmp(channel_types[i]->type, type) == 0)
+			return channel_types[i];
+	return NULL;
+}
+
+const struct channel_ops *
+channel_type_by_webhook_path(const char *path)
+{
+	for (size_t i = 0; channel_types[i]; i++)
+		if (channel_types[i]->webhook_path && strcmp(channel_types[i]->webhook_path, path) == 0)
+			return channel_types[i];
+	return NULL;
+}
+
+struct channel_registry {
+	struct channel **v;
+	size_t n, cap;
+};
+
+struct channel_registry *
+registry_new(void)
+{
+	return xcalloc(1, sizeof(struct channel_registry));
+}
+
+void
+registry_free(struct channel_registry *reg)
+{
+	if (reg == NULL)
+		return;
+	for (size_t i = 0; i < reg->n; i++)
+		channel_free(reg->v[i]);
+	free(reg->v);
+	free(reg);
+}
+
+int
+registry_add(struct channel_registry *reg, struct channel *ch)
+{
+	if (ch->ops->open(ch) != 0) {
+		channel_free(ch);
+		return -1;
+	}
+	if (reg->n == reg->cap) {
+		reg->cap = reg->cap ? reg->cap * 2 : 8;
+		reg->v = xrealloc(reg->v, reg->cap * sizeof(*reg->v));
+	}
+	reg->v[reg->n++] = ch;
+	return 0;
+}
+
+void
+registry_remove(struct channel_registry *reg, int64_t id)
+{
+	for (size_t i = 0; i < reg->n; i++) {
+		if (reg->v[i]->id == id) {
+			channel_free(reg->v[i]);
+			memmove(&reg->v[i], &reg->v[i + 1], (reg->n - i - 1) * sizeof(*reg->v));
+			reg->n--;
+			return;
+		}
+	}
+}
+
+struct channel *
+registry_find_name(struct channel_registry *reg, const char *name)
+{
+	for (size_t i = 0; i < reg->n; i++)
+		if (strcmp(reg->v[i]->name, name) == 0)
+			return reg->v[i];
+	return NULL;
+}
+
+struct channel *
+registry_find_id(struct channel_registry *reg, int64_t id)
+{
+	for (size_t i = 0; i < reg->n; i++)
+		if (reg->v[i]->id == id)
+			return reg->v[i];
+	return NULL;
+}
+
+size_t
+registry_count(struct channel_registry *reg)
+{
+	return reg->n;
+}
+
+struct channel *
+registry_at(struct channel_registry *reg, size_t i)
+{
+	return i < reg->n ? reg->v[i] : NULL;
+}
+
+struct channel *
+channel_new(int64_t id, const char *name, const struct channel_ops *ops, json_t *config,
+    int64_t created_at, int64_t updated_at)
+{
+	struct channel *ch = xcalloc(1, sizeof(*ch));
+	*ch = (struct channel){
+		.id = id,
+		.name = xstrdup(name),
+		.ops = ops,
+		.config = json_incref(config),
+		.created_at = created_at,
+		.updated_at = updated_at,
+	};
+	return ch;
+}
+
+void
+channel_free(struct channel *ch)
+{
+	if (ch == NULL)
+		return;
+	if (ch->state)
+		ch->ops->close(ch);
+	json_decref(ch->config);
+	free(ch->name);
+	free(ch);
+}
+
+static void
+set_err(struct channel_error *err, const char *field, const char *msg)
+{
+	snprintf(err->field, sizeof(err->field), "%s", field);
+	snprintf(err->message, sizeof(err->message), "%s", msg);
+}
+
+int
+channel_validate_name(const char *name, struct channel_error *err)
+{
+	size_t n = name ? strlen(name) : 0;
+
+	if (n == 0 || n > 64) {
+		set_err(err, "name", "name must be 1 to 64 characters");
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		char c = name[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		    c == '-' || c == '_' || c == '.')) {
+			set_err(err, "name", "name may contain only letters, digits, '-', '_' and '.'");
+			return -1;
+		}
+	}
+	return 0;
+}
+
+json_t *
+channel_public_config(const struct channel *ch)
+{
+	json_t *pub = json_deep_copy(ch->config);
+	for (const char *const *k = ch->ops->secret_keys; k && *k; k++)
+		if (json_object_get(pub, *k))
+			json_object_set_new(pub, *k, json_string("********"));
+	return pub;
+}
+
+static void
+field_err(struct channel_error *err, const char *key, const char *fmt)
+{
+	char field[64];
+	char msg[256];
+	snprintf(field, sizeof(field), "config.%s", key);
+	snprintf(msg, sizeof(msg), fmt, key);
+	set_err(err, field, msg);
+}
+
+int
+cfg_check_keys(const json_t *cfg, const char *const *allowed, struct channel_error *err)
+{
+	const char *key;
+	json_t *v;
+
+	if (!json_is_object(cfg)) {
+		set_err(err, "config", "config must be an object");
+		return -1;
+	}
+	json_object_foreach((json_t *)cfg, key, v) {
+		bool ok = false;
+		for (const char *const *a = allowed; *a; a++)
+			if (strcmp(*a, key) == 0)
+				ok = true;
+		if (!ok) {
+			field_err(err, key, "unknown config field '%s'");
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int
+check_string(const json_t *v, const char *key, size_t maxlen, struct channel_error *err)
+{
+	if (!json_is_string(v)) {
+		field_err(err, key, "'%s' must be a string");
+		return -1;
+	}
+	size_t n = json_string_length(v);
+	if (n == 0 || n > maxlen || memchr(json_string_value(v), '\0', n)) {
+		field_err(err, key, "'%s' must be a non-empty string of reasonable length");
+		return -1;
+	}
+	return 0;
+}
+
+int
+cfg_require_string(const json_t *cfg, const char *key, size_t maxlen, struct channel_error *err)
+{
+	json_t *v = json_object_get(cfg, key);
+	if (v == NULL || json_is_null(v)) {
+		field_err(err, key, "'%s' is required");
+		return -1;
+	}
+	return check_string(v, key, maxlen, err);
+}
+
+int
+cfg_optional_string(const json_t *cfg, const char *key, size_t maxlen, struct channel_error *err)
+{
+	json_t *v = json_object_get(cfg, key);
+	return v == NULL ? 0 : check_string(v, key, maxlen, err);
+}
+
+int
+cfg_optional_bool(const json_t *cfg, const char *key, struct channel_error *err)
+{
+	json_t *v = json_object_get(cfg, key);
+	if (v != NULL && !json_is_boolean(v)) {
+		field_err(err, key, "'%s' must be true or false");
+		return -1;
+	}
+	return 0;
+}
+
+int
+cfg_optional_int(const json_t *cfg, const char *key, int64_t min, int64_t max,
+    struct channel_error *err)
+{
+	json_t *v = json_object_get(cfg, key);
+	if (v == NULL)
+		return 0;
+	if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max) {
+		char msg[128];
+		snprintf(msg, sizeof(msg), "'%%s' must be an integer from %lld to %lld",
+		    (long long)min, (long long)max);
+		field_err(err, key, msg);
+		return -1;
+	}
+	return 0;
+}

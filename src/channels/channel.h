@@ -1,0 +1,145 @@
+/*
+ * channel.h - the channel adapter contract and the channel registry.
+ *
+ * One file per channel type (whatsapp_cloud.c, sandbox.c, ...) exports one
+ * `const struct channel_ops`, listed in channel_types[] (channel.c). A
+ * configured channel (a row in the channels table) is a `struct channel`
+ * whose ops point at its type's adapter.
+ *
+ * The contract an adapter follows:
+ *  - validate() MUST reject a config with an unknown key, a missing required
+ *    key or a wrong type, naming the field in err; it MUST NOT keep any
+ *    reference to cfg. It runs before anything is stored.
+ *  - open() builds ch->state from ch->config (already validated); close()
+ *    frees it. Neither may block.
+ *  - secret_keys lists the config keys whose values MUST never leave msgd
+ *    (API answers, logs, events).
+ *  - webhook(), when the type receives provider webhooks, handles every
+ *    request to /webhooks/<webhook_path>. It MUST verify the request's
+ *    authenticity before reading it, MUST NOT store or send anything
+ *    itself, and MUST fill `reply`. When reply->status is 2xx it may append
+ *    records to `out`: the caller commits them durably and only then sends
+ *    the reply. A 4xx reply means nothing is stored. It MUST NOT fail a
+ *    whole batch because one part is for an unknown channel or of an
+ *    unknown type: it skips (and logs) that part.
+ *  - simulate_inbound() MAY be NULL; the sandbox uses it to inject inbound
+ *    messages from POST /v1/sandbox/{channel}/inbound.
+ *  - on_start() MAY be NULL; it runs once per channel when msgd starts
+ *    (e.g. to warn that a channel accepts unsigned webhooks).
+ * Ownership: out's records are owned by the caller (ingest_batch_free).
+ * All functions run on the event loop thread and MUST NOT block.
+ */
+#ifndef MSGD_CHANNEL_H
+#define MSGD_CHANNEL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "../core/model.h"
+
+struct channel_registry;
+
+struct channel_error {
+	char field[64];     /* config field at fault, e.g. "config.app_secret" */
+	char message[256];
+};
+
+struct channel {
+	int64_t id;
+	char *name;
+	const struct channel_ops *ops;
+	json_t *config;     /* validated config, secrets included */
+	void *state;        /* adapter-private, owned by open()/close() */
+	int64_t created_at; /* Unix seconds */
+	int64_t updated_at;
+};
+
+/* A provider's HTTP request as the adapter sees it. */
+struct webhook_request {
+	const char *method;                 /* "GET", "POST", ... */
+	const char *(*header)(void *ctx, const char *name);  /* NULL when absent */
+	const char *(*query)(void *ctx, const char *name);   /* NULL when absent */
+	void *ctx;
+	const char *body;                   /* exact bytes received */
+	size_t body_len;
+	const char *request_id;             /* for logs */
+};
+
+/* What to answer. body is either text (content_type text/plain) or, when
+ * error_code is set, rendered as {"error":{"code","message"}}. */
+struct webhook_reply {
+	int status;
+	char error_code[64];
+	char message[256];
+	char *body;                         /* malloc'd, may be NULL */
+	const char *content_type;           /* default "application/json" */
+};
+
+struct channel_ops {
+	const char *type;                   /* "whatsapp_cloud" */
+	const char *const *secret_keys;     /* NULL-terminated */
+	int (*validate)(const json_t *cfg, struct channel_error *err);
+	int (*open)(struct channel *ch);
+	void (*close)(struct channel *ch);
+	void (*on_start)(struct channel *ch);                       /* MAY be NULL */
+	const char *webhook_path;                                   /* MAY be NULL */
+	void (*webhook)(struct channel_registry *reg, const struct webhook_request *req,
+	    struct webhook_reply *reply, struct ingest_batch *out); /* NULL iff no webhook_path */
+	int (*simulate_inbound)(struct channel *ch, const json_t *body,
+	    struct ingest_batch *out, struct channel_error *err);   /* MAY be NULL */
+};
+
+/* The table of known types, NULL-terminated. */
+extern const struct channel_ops *const channel_types[];
+const struct channel_ops *channel_type_find(const char *type);
+const struct channel_ops *channel_type_by_webhook_path(const char *path);
+
+extern const struct channel_ops whatsapp_cloud_ops;
+extern const struct channel_ops sandbox_ops;
+
+/* The registry: every configured channel, in memory, owned by the loop. */
+struct channel_registry *registry_new(void);
+void registry_free(struct channel_registry *reg);
+/* Takes ownership of ch, calls ops->open(); -1 (ch freed) on failure. */
+int registry_add(struct channel_registry *reg, struct channel *ch);
+/* Removes, closes and frees the channel with that id (no-op if absent). */
+void registry_remove(struct channel_registry *reg, int64_t id);
+struct channel *registry_find_name(struct channel_registry *reg, const char *name);
+struct channel *registry_find_id(struct channel_registry *reg, int64_t id);
+size_t registry_count(struct channel_registry *reg);
+struct channel *registry_at(struct channel_registry *reg, size_t i);
+
+/* A new struct channel (copies name, increfs config). */
+struct channel *channel_new(int64_t id, const char *name, const struct channel_ops *ops,
+    json_t *config, int64_t created_at, int64_t updated_at);
+void channel_free(struct channel *ch);
+
+/* Validate a {"name","type","config"} create request; err names the field. */
+int channel_validate_name(const char *name, struct channel_error *err);
+
+/* The channel's config with secret values replaced by "********" (new ref). */
+json_t *channel_public_config(const struct channel *ch);
+
+/* Helpers adapters share for config validation. Each returns -1 and fills
+ * err (field "config.<key>") when the check fails. */
+int cfg_check_keys(const json_t *cfg, const char *const *allowed, struct channel_error *err);
+int cfg_require_string(const json_t *cfg, const char *key, size_t maxlen, struct channel_error *err);
+int cfg_optional_string(const json_t *cfg, const char *key, size_t maxlen, struct channel_error *err);
+int cfg_optional_bool(const json_t *cfg, const char *key, struct channel_error *err);
+int cfg_optional_int(const json_t *cfg, const char *key, int64_t min, int64_t max, struct channel_error *err);
+
+/*
+ * WhatsApp Cloud normalization, exposed for unit tests: turn a parsed
+ * webhook body (object "whatsapp_business_account") into records. resolve
+ * maps a metadata.phone_number_id to a channel id, or returns 0 to skip that
+ * change (unconfigured number). Returns -1 with err filled when the body is
+ * not a WhatsApp webhook at all (wrong "object", no "entry" array).
+ */
+int whatsapp_cloud_normalize(const json_t *root,
+    int64_t (*resolve)(void *ctx, const char *phone_number_id), void *ctx,
+    struct ingest_batch *out, struct channel_error *err);
+
+#endif

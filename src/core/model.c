@@ -1,0 +1,138 @@
+/* model.c - status ordering and ingest batch memory. */
+#include "model.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "../util/util.h"
+
+static const char *const status_names[] = {
+	[ST_NONE] = "none",
+	[ST_RECEIVED] = "received",
+	[ST_SCHEDULED] = "scheduled",
+	[ST_QUEUED] = "queued",
+	[ST_ACCEPTED] = "accepted",
+	[ST_SENT] = "sent",
+	[ST_DELIVERED] = "delivered",
+	[ST_READ] = "read",
+	[ST_FAILED] = "failed",
+	[ST_CANCELLED] = "cancelled",
+};
+
+const char *
+status_name(enum msg_status st)
+{
+	if ((size_t)st >= ARRAY_LEN(status_names))
+		return "none";
+	return status_names[st];
+}
+
+enum msg_status
+status_parse(const char *s)
+{
+	if (s == NULL)
+		return ST_NONE;
+	if (strcmp(s, "played") == 0)
+		return ST_READ;
+	for (size_t i = 1; i < ARRAY_LEN(status_names); i++)
+		if (strcmp(s, status_names[i]) == 0)
+			return (enum msg_status)i;
+	return ST_NONE;
+}
+
+/* Rank on the forward path; terminal statuses handled separately. */
+static int
+rank(enum msg_status st)
+{
+	switch (st) {
+	case ST_NONE: return 0;
+	case ST_RECEIVED: return 1;
+	case ST_SCHEDULED: return 1;
+	case ST_QUEUED: return 1;
+	case ST_ACCEPTED: return 2;
+	case ST_SENT: return 3;
+	case ST_DELIVERED: return 4;
+	case ST_READ: return 5;
+	default: return 0;
+	}
+}
+
+bool
+status_may_replace(enum msg_status cur, enum msg_status next)
+{
+	if (next == ST_NONE || cur == ST_FAILED || cur == ST_CANCELLED)
+		return false;
+	if (next == ST_FAILED)
+		/* A message the recipient already has cannot fail any more. */
+		return cur != ST_DELIVERED && cur != ST_READ;
+	if (next == ST_CANCELLED)
+		return cur == ST_QUEUED || cur == ST_SCHEDULED;
+	return rank(next) > rank(cur);
+}
+
+#define ADD(arr, n, cap)                                                   \
+	do {                                                               \
+		if ((n) == (cap)) {                                        \
+			(cap) = (cap) ? (cap) * 2 : 4;                     \
+			(arr) = xrealloc((arr), (cap) * sizeof(*(arr)));   \
+		}                                                          \
+		memset(&(arr)[(n)], 0, sizeof(*(arr)));                    \
+	} while (0)
+
+struct msg_in *
+ingest_batch_add_msg(struct ingest_batch *b)
+{
+	ADD(b->msgs, b->nmsgs, b->capmsgs);
+	struct msg_in *m = &b->msgs[b->nmsgs++];
+	m->parts = json_object();
+	return m;
+}
+
+struct status_in *
+ingest_batch_add_status(struct ingest_batch *b)
+{
+	ADD(b->statuses, b->nstatuses, b->capstatuses);
+	return &b->statuses[b->nstatuses++];
+}
+
+struct event_in *
+ingest_batch_add_event(struct ingest_batch *b)
+{
+	ADD(b->events, b->nevents, b->capevents);
+	return &b->events[b->nevents++];
+}
+
+void
+ingest_batch_free(struct ingest_batch *b)
+{
+	for (size_t i = 0; i < b->nmsgs; i++) {
+		struct msg_in *m = &b->msgs[i];
+		free(m->provider_message_id);
+		free(m->from);
+		free(m->to);
+		free(m->contact_address);
+		free(m->contact_name);
+		free(m->type);
+		free(m->text);
+		free(m->reply_to);
+		json_decref(m->parts);
+		free(m->raw);
+	}
+	for (size_t i = 0; i < b->nstatuses; i++) {
+		struct status_in *s = &b->statuses[i];
+		free(s->provider_message_id);
+		free(s->provider_status);
+		free(s->recipient);
+		free(s->error_title);
+		free(s->error_detail);
+		free(s->raw);
+	}
+	for (size_t i = 0; i < b->nevents; i++) {
+		free(b->events[i].type);
+		json_decref(b->events[i].data);
+	}
+	free(b->msgs);
+	free(b->statuses);
+	free(b->events);
+	*b = (struct ingest_batch){ 0 };
+}

@@ -1,0 +1,127 @@
+/*
+ * model.h - msgd's one message model, shared by channels, store and API.
+ *
+ * A channel adapter turns a provider payload into an ingest_batch: new
+ * messages (msg_in), delivery statuses (status_in) and other channel events
+ * (event_in). The store commits a batch in one transaction and fills in the
+ * ids it assigned. The API renders stored messages as JSON:
+ *
+ *   {"id","channel","conversation_id","direction":"in"|"out",
+ *    "provider_message_id","from","to","type","text",
+ *    "media":{"id","mime_type","sha256","filename","url","voice","animated"},
+ *    "location":{"latitude","longitude","name","address","url"},
+ *    "reaction":{"emoji","message_id"},
+ *    "reply_to":{"provider_message_id","message_id"},
+ *    "timestamp","status","status_history":[{"status","at","error"}],
+ *    "error":{"code","title","detail"}, ... type-specific parts ...}
+ *
+ * Ownership: every pointer in these structs is owned by the struct and
+ * freed by ingest_batch_free(); json_t members hold one reference.
+ */
+#ifndef MSGD_MODEL_H
+#define MSGD_MODEL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+enum msg_direction { DIR_IN = 0, DIR_OUT = 1 };
+
+/*
+ * Message statuses. Delivery statuses only move forward:
+ *   queued/scheduled < accepted < sent < delivered < read
+ * "failed" and "cancelled" are terminal. "received" is an inbound message's
+ * status. See status_may_replace().
+ */
+enum msg_status {
+	ST_NONE = 0,
+	ST_RECEIVED,
+	ST_SCHEDULED,
+	ST_QUEUED,
+	ST_ACCEPTED,
+	ST_SENT,
+	ST_DELIVERED,
+	ST_READ,
+	ST_FAILED,
+	ST_CANCELLED,
+};
+
+const char *status_name(enum msg_status st);
+/* Provider words too: "played" parses as ST_READ. Unknown -> ST_NONE. */
+enum msg_status status_parse(const char *s);
+/* May a message in status cur move to next? Never backwards; terminal stays. */
+bool status_may_replace(enum msg_status cur, enum msg_status next);
+
+/* A new message as a channel adapter normalized it. */
+struct msg_in {
+	/* Set by the adapter. */
+	int64_t channel_id;
+	enum msg_direction direction;
+	char *provider_message_id;  /* the provider's id, used to deduplicate */
+	char *from;                 /* sender address (wa_id, phone, ...) */
+	char *to;                   /* recipient address (our number for inbound) */
+	char *contact_address;      /* the conversation's counterpart (sender, or group id) */
+	char *contact_name;         /* profile name if the provider gave one, else NULL */
+	char *type;                 /* text, image, audio, voice, video, document, sticker,
+	                               location, contacts, interactive, button, reaction,
+	                               order, system, edit, revoke, unsupported, unknown */
+	char *text;                 /* body or caption, byte-exact UTF-8 without NULs; NULL if none */
+	char *reply_to;             /* provider id of the quoted message, or NULL */
+	int64_t timestamp;          /* provider time, Unix seconds */
+	json_t *parts;              /* object: media, location, reaction, contacts, interactive,
+	                               order, system, referral, edit, revoke, forwarded, group_id,
+	                               errors... (only what applies); never NULL */
+	char *raw;                  /* the provider's JSON for this one message, verbatim enough
+	                               to re-normalize; never NULL */
+
+	/* Filled in by the store when the batch commits. */
+	int64_t id;
+	int64_t conversation_id;
+	int64_t seq;                /* event seq of message.received; 0 if duplicate */
+	bool duplicate;             /* already stored (same channel + provider id) */
+};
+
+/* A delivery status report for a message the provider names by its id. */
+struct status_in {
+	int64_t channel_id;
+	char *provider_message_id;
+	enum msg_status status;     /* ST_SENT, ST_DELIVERED, ST_READ or ST_FAILED */
+	char *provider_status;      /* the provider's word ("played", "read", ...) */
+	char *recipient;            /* recipient address, or NULL */
+	int64_t timestamp;          /* provider time, Unix seconds */
+	int64_t error_code;         /* 0 when no error */
+	char *error_title;
+	char *error_detail;
+	char *raw;                  /* the provider's JSON for this status; never NULL */
+
+	/* Filled in by the store. */
+	int64_t message_id;         /* 0 when no stored message has that provider id */
+	bool applied;               /* the message's status changed */
+};
+
+/* Any other channel event worth keeping in the log (e.g. "channel.error"). */
+struct event_in {
+	int64_t channel_id;
+	char *type;
+	json_t *data;
+	int64_t seq;                /* filled by the store */
+};
+
+struct ingest_batch {
+	struct msg_in *msgs;
+	size_t nmsgs, capmsgs;
+	struct status_in *statuses;
+	size_t nstatuses, capstatuses;
+	struct event_in *events;
+	size_t nevents, capevents;
+};
+
+/* Append a zeroed record and return it (parts set to an empty object). */
+struct msg_in *ingest_batch_add_msg(struct ingest_batch *b);
+struct status_in *ingest_batch_add_status(struct ingest_batch *b);
+struct event_in *ingest_batch_add_event(struct ingest_batch *b);
+void ingest_batch_free(struct ingest_batch *b);
+
+#endif

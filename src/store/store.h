@@ -1,0 +1,143 @@
+/*
+ * store.h - msgd's storage: an append-only event log plus projections
+ * (channels, contacts, conversations, messages, statuses), behind one
+ * interface with a backend per database (store_sqlite.c now; store_pg.c
+ * later).
+ *
+ * Writes are operations (struct store_op) submitted to a single writer that
+ * group-commits: every op that is waiting when a transaction starts joins
+ * it, so one fsync covers many requests. An op's done() callback runs on
+ * the event loop thread only after its transaction is durable (or has
+ * failed); that is when a webhook may be answered 200. Each op runs inside
+ * its own savepoint: a failing op is rolled back alone and reported failed,
+ * the others in the transaction still commit.
+ *
+ * Reads are synchronous, on the calling (event loop) thread, from a
+ * separate read connection; they see every op whose done() has run.
+ *
+ * Rules:
+ *  - the caller owns the op and everything it points to, and MUST keep them
+ *    alive until done() runs; the store writes only the result fields;
+ *  - done() MUST NOT call store_submit_wait();
+ *  - event seqs are strictly increasing in commit order; events are never
+ *    updated or deleted;
+ *  - a message is stored at most once per (channel, provider_message_id):
+ *    a repeat is reported with msg_in.duplicate and appends no event;
+ *  - a status never moves a message backwards (status_may_replace()); a
+ *    status for an unknown provider id is recorded, never an error.
+ *
+ * JSON shapes returned by reads are the API's (see docs/API.md):
+ * message, conversation, channel row, event.
+ */
+#ifndef MSGD_STORE_H
+#define MSGD_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "../core/model.h"
+
+struct event_base;
+struct store;
+
+enum store_op_kind {
+	STORE_OP_INGEST,          /* u.ingest: messages, statuses, events */
+	STORE_OP_CHANNEL_CREATE,  /* u.channel: fills u.channel.id; conflict if name taken */
+	STORE_OP_CHANNEL_UPDATE,  /* u.channel: by id, replaces config */
+	STORE_OP_CHANNEL_DELETE,  /* u.channel: by id (soft delete: history stays) */
+	STORE_OP_API_KEY_PUT,     /* u.api_key: insert if the hash is new */
+};
+
+struct store_op {
+	enum store_op_kind kind;
+	union {
+		struct ingest_batch *ingest;
+		struct {
+			int64_t id;
+			const char *name;
+			const char *type;
+			const char *config_json;  /* serialized config, secrets included */
+		} channel;
+		struct {
+			const char *name;
+			unsigned char hash[32];   /* SHA-256 of the key */
+		} api_key;
+	} u;
+
+	/* Results, written by the store before done() runs. */
+	int result;              /* 0 committed; -1 failed (errmsg says why) */
+	bool conflict;           /* a uniqueness rule refused the op (e.g. name taken) */
+	char errmsg[256];
+	int64_t last_seq;        /* highest event seq the op appended, 0 if none */
+
+	void (*done)(struct store_op *op, void *arg);  /* on the loop thread */
+	void *arg;
+
+	/* Private to the store. */
+	struct store_op *next;
+	bool sync_done;
+};
+
+struct store_config {
+	const char *data_dir;        /* SQLite: <data_dir>/msgd.db */
+	int max_batch_ops;           /* ops per transaction at most (default 512) */
+};
+
+/* Open (creating and migrating as needed) and start the writer thread.
+ * base is the loop done() callbacks run on. */
+int store_open(struct store **out, const struct store_config *cfg, struct event_base *base);
+/* Finish every submitted op (running their done() if the loop still runs
+ * them), stop the writer and close. */
+void store_close(struct store *st);
+
+/* Queue an op for the next group commit. Never blocks on I/O. */
+void store_submit(struct store *st, struct store_op *op);
+/* Submit and wait until committed, without the loop (start-up and CLI
+ * only). done is not called. Returns op->result. */
+int store_submit_wait(struct store *st, struct store_op *op);
+/* Ops submitted whose done() has not run yet. */
+size_t store_pending(struct store *st);
+
+int store_schema_version(struct store *st);
+/* 0 when the database answers a trivial query. */
+int store_ping(struct store *st);
+
+/* --- reads (synchronous). Not found: return 0 with *out = NULL. --- */
+
+/* All live channels: [{"id","name","type","config":{...},"created_at","updated_at"}]
+ * with created_at/updated_at as Unix seconds (integers) and config complete. */
+int store_channels_load(struct store *st, json_t **out);
+/* True if any channel row ever existed (deleted ones included). */
+int store_channels_ever(struct store *st, bool *out);
+/* SHA-256 hashes of all API keys: array of 64-char hex strings. */
+int store_api_keys_load(struct store *st, json_t **out);
+
+struct conv_query {
+	int64_t channel_id;      /* 0 = all */
+	const char *q;           /* substring of contact name/address, or NULL */
+	int limit;               /* 1..200 */
+	const char *cursor;      /* from a previous "next", or NULL */
+};
+/* {"conversations":[...],"next":cursor|null}, most recent activity first. */
+int store_conversations_list(struct store *st, const struct conv_query *q, json_t **out);
+int store_conversation_get(struct store *st, int64_t id, json_t **out);
+
+struct msg_query {
+	int64_t conversation_id;
+	int limit;               /* 1..200 */
+	const char *cursor;      /* from a previous "next" (older messages), or NULL = newest */
+};
+/* {"messages":[...oldest to newest...],"next":cursor|null}; next pages go back in time. */
+int store_messages_list(struct store *st, const struct msg_query *q, json_t **out);
+int store_message_get(struct store *st, int64_t id, json_t **out);
+/* {"messages":[...]}: every message with that provider id (any channel). */
+int store_messages_by_provider_id(struct store *st, const char *provider_id, json_t **out);
+
+/* {"events":[...],"next":seq} with seq > since, ascending; next = last seq
+ * returned, or since when none. */
+int store_events_list(struct store *st, int64_t since, int limit, json_t **out);
+
+#endif

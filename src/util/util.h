@@ -1,0 +1,72 @@
+/*
+ * util.h - small helpers every subsystem uses.
+ *
+ * Conventions (see docs/ARCHITECTURE.md):
+ *  - functions return 0 on success and -1 on failure;
+ *  - x-prefixed allocators abort the process on out-of-memory, so callers
+ *    never check their result;
+ *  - every buffer has a cap: struct buf refuses to grow past its limit.
+ */
+#ifndef MSGD_UTIL_H
+#define MSGD_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+void *xmalloc(size_t n);
+void *xcalloc(size_t nmemb, size_t size);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+/* Duplicate s, or return NULL when s is NULL. */
+char *xstrdup_or_null(const char *s);
+char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* A growable byte buffer with a hard cap (0 = SIZE_MAX). Always NUL-terminated. */
+struct buf {
+	char *data;
+	size_t len;
+	size_t cap;
+	size_t limit;
+};
+void buf_init(struct buf *b, size_t limit);
+/* Append n bytes; -1 (and nothing appended) when the limit would be exceeded. */
+int buf_append(struct buf *b, const void *p, size_t n);
+void buf_free(struct buf *b);
+
+/* Wall clock in milliseconds and seconds since the Unix epoch. */
+int64_t now_ms(void);
+/* Monotonic clock in milliseconds. */
+int64_t mono_ms(void);
+
+/* Format a Unix time (seconds) as RFC 3339 UTC: 2025-10-09T08:53:21Z.
+ * out must hold at least 21 bytes. */
+void fmt_rfc3339(int64_t unix_s, char out[static 21]);
+/* Parse RFC 3339 (Z or numeric offset, optional fraction) into Unix seconds. */
+int parse_rfc3339(const char *s, int64_t *out);
+
+/* Parse a decimal int64 with full validation (no trailing bytes, no overflow). */
+int parse_i64(const char *s, int64_t *out);
+
+/* Constant-time equality of two byte strings (length is not secret). */
+bool ct_equal(const void *a, size_t alen, const void *b, size_t blen);
+
+/* Fill buf with cryptographically secure random bytes. */
+int random_bytes(void *buf, size_t n);
+/* Lower-case hex encoding; out must hold 2*n+1 bytes. */
+void hex_encode(const unsigned char *in, size_t n, char *out);
+
+/* SHA-256 and HMAC-SHA256 (OpenSSL underneath). */
+void sha256(const void *data, size_t n, unsigned char out[32]);
+void hmac_sha256(const void *key, size_t keylen, const void *data, size_t n, unsigned char out[32]);
+
+/* True when s[0..n) is valid UTF-8 (no overlongs, no surrogates). */
+bool utf8_valid(const char *s, size_t n);
+
+/* Make a directory and its parents (mode for the last component). */
+int mkdir_p(const char *path, unsigned mode);
+
+#endif

@@ -1,0 +1,25 @@
+#!/bin/sh
+# Install the Debian packages msgd needs (when root), or print what to install.
+#   tools/deps.sh build   - to build and run
+#   tools/deps.sh test    - to run make test as well
+set -e
+BUILD="gcc make pkg-config libmicrohttpd-dev libevent-dev libjansson-dev libsqlite3-dev libssl-dev libconfig-dev"
+TEST="libcmocka-dev nodejs"
+want="$BUILD"
+[ "$1" = test ] && want="$BUILD $TEST"
+missing=""
+for p in $want; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+# nodejs may come from elsewhere than Debian; a node on PATH is enough.
+case "$missing" in *nodejs*) command -v node >/dev/null 2>&1 && missing=$(echo "$missing" | sed 's/ nodejs//');; esac
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" = 0 ]; then
+	echo "msgd: installing:$missing"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	apt-get install -y -qq $missing >/dev/null
+else
+	echo "msgd: missing Debian packages; run:  sudo apt-get install$missing" >&2
+	exit 1
+fi

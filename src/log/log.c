@@ -1,5 +1,4 @@
 /* log.c - logfmt lines on stderr, written with one write(2) each. */
-#define _GNU_SOURCE
 #include "log.h"
 
 #include <stdarg.h>

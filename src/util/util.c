@@ -1,5 +1,4 @@
 /* util.c - allocation, buffers, time, hashing and encoding helpers. */
-#define _GNU_SOURCE
 #include "util.h"
 
 #include <errno.h>

@@ -66,6 +66,16 @@ void hmac_sha256(const void *key, size_t keylen, const void *data, size_t n, uns
 /* True when s[0..n) is valid UTF-8 (no overlongs, no surrogates). */
 bool utf8_valid(const char *s, size_t n);
 
+/*
+ * Parse exactly one JSON value from buf[0..len) with jansson: strict UTF-8,
+ * no raw control characters, no trailing bytes; an escaped \u0000 is
+ * allowed (strings carry their length). Nesting deeper than max_depth is
+ * refused. On failure *out is NULL and err holds "line L, column C: why".
+ */
+struct json_t;
+int json_parse_capped(const char *buf, size_t len, int max_depth, struct json_t **out,
+    char *err, size_t errlen);
+
 /* Make a directory and its parents (mode for the last component). */
 int mkdir_p(const char *path, unsigned mode);
 

@@ -1,0 +1,282 @@
+/* api.c - routing, bearer authentication, health checks, shared helpers. */
+#include "api.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "../channels/channel.h"
+#include "../config/config.h"
+#include "../http/http.h"
+#include "../log/log.h"
+#include "../store/store.h"
+#include "../util/util.h"
+
+#define PATH_SEGMENTS_MAX 8
+#define SEGMENT_MAX 256
+
+static void
+api_healthz(struct app *app, struct http_request *req, const char *const *p)
+{
+	http_reply_json(req, 200, json_pack("{s:s}", "status", "ok"));
+}
+
+static void
+api_readyz(struct app *app, struct http_request *req, const char *const *p)
+{
+	if (app->shutting_down) {
+		http_reply_json(req, 503, json_pack("{s:s,s:s}", "status", "shutting_down", "storage", "ok"));
+		return;
+	}
+	if (store_ping(app->store) != 0) {
+		http_reply_json(req, 503, json_pack("{s:s,s:s}", "status", "unavailable", "storage", "error"));
+		return;
+	}
+	http_reply_json(req, 200, json_pack("{s:s,s:s}", "status", "ready", "storage", "ok"));
+}
+
+struct route {
+	const char *method;
+	const char *pattern;   /* "*" matches one path segment, captured as a param */
+	bool auth;
+	api_fn fn;
+};
+
+static const struct route routes[] = {
+	{ "GET", "/healthz", false, api_healthz },
+	{ "GET", "/readyz", false, api_readyz },
+	{ "GET", "/webhooks/*", false, api_webhook },
+	{ "POST", "/webhooks/*", false, api_webhook },
+	{ "POST", "/v1/channels", true, api_channels_create },
+	{ "GET", "/v1/channels", true, api_channels_list },
+	{ "GET", "/v1/channels/*", true, api_channels_get },
+	{ "PATCH", "/v1/channels/*", true, api_channels_patch },
+	{ "DELETE", "/v1/channels/*", true, api_channels_delete },
+	{ "POST", "/v1/sandbox/*/inbound", true, api_sandbox_inbound },
+	{ "GET", "/v1/conversations", true, api_conversations_list },
+	{ "GET", "/v1/conversations/*", true, api_conversations_get },
+	{ "GET", "/v1/conversations/*/messages", true, api_conversation_messages },
+	{ "GET", "/v1/messages", true, api_messages_find },
+	{ "GET", "/v1/messages/*", true, api_messages_get },
+	{ "GET", "/v1/events", true, api_events_list },
+};
+
+/* Split "/a/b/c" into segments; -1 when too many or too long. */
+static int
+split_path(const char *path, char seg[PATH_SEGMENTS_MAX][SEGMENT_MAX], int *n)
+{
+	*n = 0;
+	if (*path != '/')
+		return -1;
+	while (*path == '/') {
+		path++;
+		if (*path == '\0')
+			break;
+		const char *end = strchr(path, '/');
+		size_t len = end ? (size_t)(end - path) : strlen(path);
+		if (*n == PATH_SEGMENTS_MAX || len >= SEGMENT_MAX)
+			return -1;
+		memcpy(seg[*n], path, len);
+		seg[*n][len] = '\0';
+		(*n)++;
+		path += len;
+	}
+	return 0;
+}
+
+static bool
+match(const char *pattern, char seg[PATH_SEGMENTS_MAX][SEGMENT_MAX], int nseg,
+    const char *params[API_MAX_PARAMS])
+{
+	char pseg[PATH_SEGMENTS_MAX][SEGMENT_MAX];
+	int np, k = 0;
+
+	if (split_path(pattern, pseg, &np) != 0 || np != nseg)
+		return false;
+	for (int i = 0; i < np; i++) {
+		if (strcmp(pseg[i], "*") == 0) {
+			if (seg[i][0] == '\0' || k == API_MAX_PARAMS)
+				return false;
+			params[k++] = seg[i];
+		} else if (strcmp(pseg[i], seg[i]) != 0) {
+			return false;
+		}
+	}
+	return true;
+}
+
+/* Is the bearer token the admin token or a stored API key? Constant time
+ * per comparison; the token itself is never logged. */
+static bool
+authorized(struct app *app, struct http_request *req)
+{
+	const char *h = http_header(req, "Authorization");
+	unsigned char hash[32];
+	bool ok = false;
+
+	if (h == NULL || strncasecmp(h, "Bearer ", 7) != 0)
+		return false;
+	h += 7;
+	while (*h == ' ')
+		h++;
+	if (*h == '\0')
+		return false;
+	sha256(h, strlen(h), hash);
+	ok |= ct_equal(hash, 32, app->admin_hash, 32);
+	for (size_t i = 0; i < app->nkeys; i++)
+		ok |= ct_equal(hash, 32, app->key_hashes[i], 32);
+	return ok;
+}
+
+void
+api_handle(struct http_request *req, void *arg)
+{
+	struct app *app = arg;
+	char seg[PATH_SEGMENTS_MAX][SEGMENT_MAX];
+	const char *params[API_MAX_PARAMS] = { 0 };
+	int nseg;
+	bool path_known = false;
+
+	if (split_path(http_path(req), seg, &nseg) != 0) {
+		http_reply_error(req, 404, "not_found", NULL, "no such endpoint");
+		return;
+	}
+	for (size_t i = 0; i < ARRAY_LEN(routes); i++) {
+		const struct route *r = &routes[i];
+		if (!match(r->pattern, seg, nseg, params))
+			continue;
+		path_known = true;
+		if (strcmp(r->method, http_method(req)) != 0)
+			continue;
+		if (r->auth && !authorized(app, req)) {
+			http_reply_error(req, 401, "unauthorized", NULL,
+			    "missing or invalid bearer token (Authorization: Bearer <token>)");
+			return;
+		}
+		r->fn(app, req, params);
+		return;
+	}
+	if (path_known)
+		http_reply_error(req, 405, "method_not_allowed", NULL, "%s is not allowed on %s",
+		    http_method(req), http_path(req));
+	else
+		http_reply_error(req, 404, "not_found", NULL, "no such endpoint");
+}
+
+json_t *
+api_body_object(struct http_request *req)
+{
+	size_t len;
+	const char *body = http_body(req, &len);
+	const char *ct = http_header(req, "Content-Type");
+	char err[256];
+	json_t *v;
+
+	if (ct && strncasecmp(ct, "application/json", 16) != 0) {
+		http_reply_error(req, 415, "unsupported_media_type", NULL,
+		    "the body must be application/json");
+		return NULL;
+	}
+	if (json_parse_capped(body, len, API_JSON_MAX_DEPTH, &v, err, sizeof(err)) != 0) {
+		http_reply_error(req, 400, "invalid_json", NULL, "malformed JSON: %s", err);
+		return NULL;
+	}
+	if (!json_is_object(v)) {
+		json_decref(v);
+		http_reply_error(req, 422, "validation_failed", "body", "the body must be a JSON object");
+		return NULL;
+	}
+	return v;
+}
+
+int
+api_limit(struct http_request *req, int def, int max)
+{
+	const char *s = http_query(req, "limit");
+	int64_t v;
+
+	if (s == NULL)
+		return def;
+	if (parse_i64(s, &v) != 0 || v < 1 || v > max) {
+		http_reply_error(req, 400, "invalid_request", "limit", "limit must be an integer from 1 to %d", max);
+		return -1;
+	}
+	return (int)v;
+}
+
+int
+api_path_id(struct http_request *req, const char *s, int64_t *out)
+{
+	if (parse_i64(s, out) != 0 || *out <= 0) {
+		http_reply_error(req, 404, "not_found", NULL, "no such resource: '%.64s' is not an id", s);
+		return -1;
+	}
+	return 0;
+}
+
+void
+api_store_error(struct http_request *req)
+{
+	http_reply_error(req, 500, "internal", NULL, "storage error; see the server log");
+}
+
+json_t *
+api_channel_json(const struct channel *ch)
+{
+	char created[21], updated[21];
+
+	fmt_rfc3339(ch->created_at, created);
+	fmt_rfc3339(ch->updated_at, updated);
+	return json_pack("{s:I,s:s,s:s,s:o,s:s,s:s}", "id", (json_int_t)ch->id, "name", ch->name,
+	    "type", ch->ops->type, "config", channel_public_config(ch), "created_at", created,
+	    "updated_at", updated);
+}
+
+int
+api_load(struct app *app)
+{
+	json_t *rows = NULL, *keys = NULL, *row;
+	size_t i;
+
+	if (store_channels_load(app->store, &rows) != 0)
+		return -1;
+	json_array_foreach(rows, i, row) {
+		const char *name = json_string_value(json_object_get(row, "name"));
+		const char *type = json_string_value(json_object_get(row, "type"));
+		const struct channel_ops *ops = type ? channel_type_find(type) : NULL;
+		if (name == NULL || ops == NULL) {
+			log_error("stored channel has an unknown type; skipped", "channel", name, "type", type);
+			continue;
+		}
+		struct channel *ch = channel_new(json_integer_value(json_object_get(row, "id")), name, ops,
+		    json_object_get(row, "config"), json_integer_value(json_object_get(row, "created_at")),
+		    json_integer_value(json_object_get(row, "updated_at")));
+		if (registry_add(app->reg, ch) != 0)
+			log_error("cannot open stored channel; skipped", "channel", name);
+	}
+	json_decref(rows);
+
+	if (store_api_keys_load(app->store, &keys) != 0)
+		return -1;
+	app->nkeys = json_array_size(keys);
+	app->key_hashes = xcalloc(app->nkeys, 32);
+	json_array_foreach(keys, i, row) {
+		const char *hex = json_string_value(row);
+		for (size_t k = 0; hex && k < 32 && hex[2 * k] && hex[2 * k + 1]; k++) {
+			unsigned v;
+			sscanf(hex + 2 * k, "%2x", &v);
+			app->key_hashes[i][k] = (unsigned char)v;
+		}
+	}
+	json_decref(keys);
+	return 0;
+}
+
+void
+api_unload(struct app *app)
+{
+	free(app->key_hashes);
+	app->key_hashes = NULL;
+	app->nkeys = 0;
+}

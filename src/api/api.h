@@ -1,0 +1,80 @@
+/*
+ * api.h - msgd's HTTP API: routes, authentication and handlers.
+ *
+ * api_handle() is the http server's handler. It routes by method and path
+ * (route table in api.c), checks the bearer token on /v1, and calls one
+ * handler. Handlers that write go through the store and defer their reply
+ * until the write is durable; handlers that read answer at once.
+ *
+ * Files: api.c (router, auth, health, shared helpers), api_channels.c
+ * (/v1/channels), api_ingest.c (/webhooks/... and /v1/sandbox/...),
+ * api_read.c (conversations, messages, events).
+ */
+#ifndef MSGD_API_H
+#define MSGD_API_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+struct config;
+struct event_base;
+struct store;
+struct channel_registry;
+struct channel;
+struct http_request;
+
+#define API_MAX_PARAMS 4
+#define API_JSON_MAX_DEPTH 64
+
+struct app {
+	const struct config *cfg;
+	struct event_base *base;
+	struct store *store;
+	struct channel_registry *reg;
+	unsigned char admin_hash[32];   /* SHA-256 of the admin token */
+	unsigned char (*key_hashes)[32];/* API keys from the store */
+	size_t nkeys;
+	bool shutting_down;
+};
+
+/* The http handler (arg is the struct app). */
+void api_handle(struct http_request *req, void *arg);
+
+/* Load channels and API keys from the store into memory. */
+int api_load(struct app *app);
+void api_unload(struct app *app);
+
+/* --- shared by the api_*.c files --- */
+typedef void (*api_fn)(struct app *app, struct http_request *req, const char *const *params);
+
+/* Parse the request body as a JSON object; replies 400/415/422 and returns
+ * NULL when it is not one. */
+json_t *api_body_object(struct http_request *req);
+/* Query parameter "limit": default def, 1..max; replies 400 and returns -1. */
+int api_limit(struct http_request *req, int def, int max);
+/* Parse a path id; replies 400 and returns -1 when invalid. */
+int api_path_id(struct http_request *req, const char *s, int64_t *out);
+/* Reply for a store read failure. */
+void api_store_error(struct http_request *req);
+
+/* The channel as the API shows it (secrets masked). */
+json_t *api_channel_json(const struct channel *ch);
+
+void api_channels_create(struct app *, struct http_request *, const char *const *);
+void api_channels_list(struct app *, struct http_request *, const char *const *);
+void api_channels_get(struct app *, struct http_request *, const char *const *);
+void api_channels_patch(struct app *, struct http_request *, const char *const *);
+void api_channels_delete(struct app *, struct http_request *, const char *const *);
+void api_webhook(struct app *, struct http_request *, const char *const *);
+void api_sandbox_inbound(struct app *, struct http_request *, const char *const *);
+void api_conversations_list(struct app *, struct http_request *, const char *const *);
+void api_conversations_get(struct app *, struct http_request *, const char *const *);
+void api_conversation_messages(struct app *, struct http_request *, const char *const *);
+void api_messages_get(struct app *, struct http_request *, const char *const *);
+void api_messages_find(struct app *, struct http_request *, const char *const *);
+void api_events_list(struct app *, struct http_request *, const char *const *);
+
+#endif

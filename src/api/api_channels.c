@@ -1,0 +1,279 @@
+/*
+ * api_channels.c - /v1/channels: create, list, get, patch, delete.
+ *
+ * A change is validated by the channel type's adapter, committed through
+ * the store, and only then applied to the in-memory registry and answered.
+ */
+#include "api.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../channels/channel.h"
+#include "../http/http.h"
+#include "../log/log.h"
+#include "../store/store.h"
+#include "../util/util.h"
+
+/* One channel write waiting for its commit. */
+struct chan_write {
+	struct store_op op;
+	struct app *app;
+	struct http_request *req;
+	struct channel *ch;      /* the channel to install on success (create/patch) */
+	char *name;
+	char *type;
+	char *config_json;
+};
+
+static void
+chan_write_free(struct chan_write *w)
+{
+	channel_free(w->ch);
+	free(w->name);
+	free(w->type);
+	free(w->config_json);
+	free(w);
+}
+
+static void
+reply_validation(struct http_request *req, const struct channel_error *err)
+{
+	http_reply_error(req, 422, "validation_failed", err->field, "%s", err->message);
+}
+
+static void
+created_done(struct store_op *op, void *arg)
+{
+	struct chan_write *w = arg;
+
+	if (op->result != 0) {
+		if (op->conflict)
+			http_reply_error(w->req, 409, "conflict", "name", "a channel named '%s' exists", w->name);
+		else
+			api_store_error(w->req);
+		chan_write_free(w);
+		return;
+	}
+	w->ch->id = op->u.channel.id;
+	struct channel *ch = w->ch;
+	w->ch = NULL;
+	if (registry_add(w->app->reg, ch) != 0) {
+		api_store_error(w->req);
+		chan_write_free(w);
+		return;
+	}
+	log_info("channel created", "channel", ch->name, "type", ch->ops->type);
+	if (ch->ops->on_start)
+		ch->ops->on_start(ch);
+	http_reply_json(w->req, 201, api_channel_json(ch));
+	chan_write_free(w);
+}
+
+void
+api_channels_create(struct app *app, struct http_request *req, const char *const *p)
+{
+	struct channel_error err = { 0 };
+	json_t *body = api_body_object(req);
+	const char *key;
+	json_t *v;
+
+	if (body == NULL)
+		return;
+	json_object_foreach(body, key, v) {
+		if (strcmp(key, "name") && strcmp(key, "type") && strcmp(key, "config")) {
+			snprintf(err.field, sizeof(err.field), "%s", key);
+			snprintf(err.message, sizeof(err.message), "unknown field '%.64s'", key);
+			goto invalid;
+		}
+	}
+	const char *name = json_string_value(json_object_get(body, "name"));
+	const char *type = json_string_value(json_object_get(body, "type"));
+	json_t *config = json_object_get(body, "config");
+	if (channel_validate_name(name, &err) != 0)
+		goto invalid;
+	const struct channel_ops *ops = type ? channel_type_find(type) : NULL;
+	if (ops == NULL) {
+		snprintf(err.field, sizeof(err.field), "type");
+		snprintf(err.message, sizeof(err.message), "'type' must be one of:%s%s",
+		    " whatsapp_cloud,", " sandbox");
+		goto invalid;
+	}
+	if (config == NULL)
+		config = json_object_set_new(body, "config", json_object()) == 0 ?
+		    json_object_get(body, "config") : NULL;
+	if (ops->validate(config, &err) != 0)
+		goto invalid;
+	if (registry_find_name(app->reg, name)) {
+		http_reply_error(req, 409, "conflict", "name", "a channel named '%s' exists", name);
+		json_decref(body);
+		return;
+	}
+
+	int64_t now = now_ms() / 1000;
+	struct chan_write *w = xcalloc(1, sizeof(*w));
+	w->app = app;
+	w->req = req;
+	w->name = xstrdup(name);
+	w->type = xstrdup(type);
+	w->config_json = json_dumps(config, JSON_COMPACT);
+	w->ch = channel_new(0, name, ops, config, now, now);
+	w->op = (struct store_op){
+		.kind = STORE_OP_CHANNEL_CREATE,
+		.u.channel = { .name = w->name, .type = w->type, .config_json = w->config_json },
+		.done = created_done,
+		.arg = w,
+	};
+	json_decref(body);
+	http_defer(req);
+	store_submit(app->store, &w->op);
+	return;
+invalid:
+	json_decref(body);
+	reply_validation(req, &err);
+}
+
+void
+api_channels_list(struct app *app, struct http_request *req, const char *const *p)
+{
+	json_t *arr = json_array();
+	for (size_t i = 0; i < registry_count(app->reg); i++)
+		json_array_append_new(arr, api_channel_json(registry_at(app->reg, i)));
+	http_reply_json(req, 200, json_pack("{s:o}", "channels", arr));
+}
+
+static struct channel *
+find_or_404(struct app *app, struct http_request *req, const char *name)
+{
+	struct channel *ch = registry_find_name(app->reg, name);
+	if (ch == NULL)
+		http_reply_error(req, 404, "not_found", NULL, "no channel named '%.64s'", name);
+	return ch;
+}
+
+void
+api_channels_get(struct app *app, struct http_request *req, const char *const *p)
+{
+	struct channel *ch = find_or_404(app, req, p[0]);
+	if (ch)
+		http_reply_json(req, 200, api_channel_json(ch));
+}
+
+static void
+patched_done(struct store_op *op, void *arg)
+{
+	struct chan_write *w = arg;
+
+	if (op->result != 0) {
+		api_store_error(w->req);
+		chan_write_free(w);
+		return;
+	}
+	struct channel *ch = w->ch;
+	w->ch = NULL;
+	registry_remove(w->app->reg, ch->id);
+	if (registry_add(w->app->reg, ch) != 0) {
+		api_store_error(w->req);
+		chan_write_free(w);
+		return;
+	}
+	log_info("channel updated", "channel", ch->name);
+	if (ch->ops->on_start)
+		ch->ops->on_start(ch);
+	http_reply_json(w->req, 200, api_channel_json(ch));
+	chan_write_free(w);
+}
+
+void
+api_channels_patch(struct app *app, struct http_request *req, const char *const *p)
+{
+	struct channel_error err = { 0 };
+	struct channel *ch = find_or_404(app, req, p[0]);
+	json_t *body, *patch, *config = NULL;
+	const char *key;
+	json_t *v;
+
+	if (ch == NULL || (body = api_body_object(req)) == NULL)
+		return;
+	json_object_foreach(body, key, v) {
+		if (strcmp(key, "config") != 0) {
+			snprintf(err.field, sizeof(err.field), "%s", key);
+			snprintf(err.message, sizeof(err.message),
+			    "'%.64s' cannot be changed; only 'config' can", key);
+			goto invalid;
+		}
+	}
+	patch = json_object_get(body, "config");
+	if (!json_is_object(patch)) {
+		snprintf(err.field, sizeof(err.field), "config");
+		snprintf(err.message, sizeof(err.message), "'config' must be an object");
+		goto invalid;
+	}
+	/* Merge: given keys replace, null removes. */
+	config = json_deep_copy(ch->config);
+	json_object_foreach(patch, key, v) {
+		if (json_is_null(v))
+			json_object_del(config, key);
+		else
+			json_object_set(config, key, v);
+	}
+	if (ch->ops->validate(config, &err) != 0)
+		goto invalid;
+
+	struct chan_write *w = xcalloc(1, sizeof(*w));
+	w->app = app;
+	w->req = req;
+	w->config_json = json_dumps(config, JSON_COMPACT);
+	w->ch = channel_new(ch->id, ch->name, ch->ops, config, ch->created_at, now_ms() / 1000);
+	w->op = (struct store_op){
+		.kind = STORE_OP_CHANNEL_UPDATE,
+		.u.channel = { .id = ch->id, .config_json = w->config_json },
+		.done = patched_done,
+		.arg = w,
+	};
+	json_decref(config);
+	json_decref(body);
+	http_defer(req);
+	store_submit(app->store, &w->op);
+	return;
+invalid:
+	json_decref(config);
+	json_decref(body);
+	reply_validation(req, &err);
+}
+
+static void
+deleted_done(struct store_op *op, void *arg)
+{
+	struct chan_write *w = arg;
+
+	if (op->result != 0) {
+		api_store_error(w->req);
+	} else {
+		log_info("channel deleted", "channel", w->name);
+		registry_remove(w->app->reg, op->u.channel.id);
+		http_reply_raw(w->req, 204, "application/json", "", 0);
+	}
+	chan_write_free(w);
+}
+
+void
+api_channels_delete(struct app *app, struct http_request *req, const char *const *p)
+{
+	struct channel *ch = find_or_404(app, req, p[0]);
+	if (ch == NULL)
+		return;
+	struct chan_write *w = xcalloc(1, sizeof(*w));
+	w->app = app;
+	w->req = req;
+	w->name = xstrdup(ch->name);
+	w->op = (struct store_op){
+		.kind = STORE_OP_CHANNEL_DELETE,
+		.u.channel = { .id = ch->id },
+		.done = deleted_done,
+		.arg = w,
+	};
+	http_defer(req);
+	store_submit(app->store, &w->op);
+}

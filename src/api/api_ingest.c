@@ -1,0 +1,186 @@
+/*
+ * api_ingest.c - where provider webhooks and sandbox messages come in.
+ *
+ * The path of an inbound message:
+ *   1. the channel type's adapter authenticates the request and normalizes
+ *      it into an ingest_batch (channels/<type>.c);
+ *   2. the batch is submitted to the store as one op and the request is
+ *      deferred;
+ *   3. the store group-commits it with whatever else is waiting (one fsync);
+ *   4. ingest_done() runs on the loop: only now is the provider answered
+ *      200. A storage failure answers 500, so the provider redelivers.
+ */
+#include "api.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../channels/channel.h"
+#include "../http/http.h"
+#include "../log/log.h"
+#include "../store/store.h"
+#include "../util/util.h"
+
+struct ingest {
+	struct store_op op;
+	struct ingest_batch batch;
+	struct app *app;
+	struct http_request *req;
+	struct webhook_reply reply;   /* the webhook answer to send once durable */
+	bool sandbox;                 /* answer with the stored message instead */
+};
+
+static void
+ingest_free(struct ingest *in)
+{
+	ingest_batch_free(&in->batch);
+	free(in->reply.body);
+	free(in);
+}
+
+static void
+send_webhook_reply(struct http_request *req, struct webhook_reply *r)
+{
+	if (r->error_code[0]) {
+		http_reply_error(req, r->status, r->error_code, NULL, "%s", r->message);
+		return;
+	}
+	const char *body = r->body ? r->body : "{\"status\":\"ok\"}";
+	const char *ct = r->content_type ? r->content_type :
+	    (r->body ? "application/json" : "application/json");
+	http_reply_raw(req, r->status, ct, body, strlen(body));
+}
+
+static void
+log_batch(const char *what, struct http_request *req, const struct ingest_batch *b)
+{
+	char m[16], s[16], e[16];
+	snprintf(m, sizeof(m), "%zu", b->nmsgs);
+	snprintf(s, sizeof(s), "%zu", b->nstatuses);
+	snprintf(e, sizeof(e), "%zu", b->nevents);
+	log_debug(what, "req", http_request_id(req), "messages", m, "statuses", s, "events", e);
+}
+
+static void
+ingest_done(struct store_op *op, void *arg)
+{
+	struct ingest *in = arg;
+
+	if (op->result != 0) {
+		log_error("ingest commit failed; provider will redeliver", "req",
+		    http_request_id(in->req), "error", op->errmsg);
+		http_reply_error(in->req, 500, "internal", NULL, "could not store the request; retry");
+		ingest_free(in);
+		return;
+	}
+	log_batch("ingest committed", in->req, &in->batch);
+	if (in->sandbox) {
+		struct msg_in *m = &in->batch.msgs[0];
+		json_t *msg = NULL;
+		if (store_message_get(in->app->store, m->id, &msg) != 0 || msg == NULL) {
+			api_store_error(in->req);
+		} else {
+			http_reply_json(in->req, m->duplicate ? 200 : 201,
+			    json_pack("{s:o,s:b}", "message", msg, "duplicate", m->duplicate));
+		}
+	} else {
+		send_webhook_reply(in->req, &in->reply);
+	}
+	ingest_free(in);
+}
+
+/* Commit in->batch, then answer. */
+static void
+ingest_submit(struct app *app, struct ingest *in)
+{
+	in->op = (struct store_op){
+		.kind = STORE_OP_INGEST,
+		.u.ingest = &in->batch,
+		.done = ingest_done,
+		.arg = in,
+	};
+	http_defer(in->req);
+	store_submit(app->store, &in->op);
+}
+
+static const char *
+req_header(void *ctx, const char *name)
+{
+	return http_header(ctx, name);
+}
+
+static const char *
+req_query(void *ctx, const char *name)
+{
+	return http_query(ctx, name);
+}
+
+void
+api_webhook(struct app *app, struct http_request *req, const char *const *p)
+{
+	const struct channel_ops *ops = channel_type_by_webhook_path(p[0]);
+	struct ingest *in;
+	size_t len;
+	const char *body = http_body(req, &len);
+
+	if (ops == NULL) {
+		http_reply_error(req, 404, "not_found", NULL, "no webhook endpoint '%.64s'", p[0]);
+		return;
+	}
+	if (app->shutting_down) {
+		http_reply_error(req, 503, "shutting_down", NULL, "msgd is shutting down; retry");
+		return;
+	}
+	in = xcalloc(1, sizeof(*in));
+	in->app = app;
+	in->req = req;
+	struct webhook_request wr = {
+		.method = http_method(req),
+		.header = req_header,
+		.query = req_query,
+		.ctx = req,
+		.body = body,
+		.body_len = len,
+		.request_id = http_request_id(req),
+	};
+	ops->webhook(app->reg, &wr, &in->reply, &in->batch);
+	if (in->reply.status == 0) {
+		in->reply.status = 500;
+		snprintf(in->reply.error_code, sizeof(in->reply.error_code), "internal");
+	}
+	bool empty = in->batch.nmsgs == 0 && in->batch.nstatuses == 0 && in->batch.nevents == 0;
+	if (in->reply.status >= 300 || empty) {
+		send_webhook_reply(req, &in->reply);
+		ingest_free(in);
+		return;
+	}
+	ingest_submit(app, in);
+}
+
+void
+api_sandbox_inbound(struct app *app, struct http_request *req, const char *const *p)
+{
+	struct channel *ch = registry_find_name(app->reg, p[0]);
+	struct channel_error err = { 0 };
+	json_t *body;
+
+	if (ch == NULL || ch->ops->simulate_inbound == NULL) {
+		http_reply_error(req, 404, "not_found", NULL, "no sandbox channel named '%.64s'", p[0]);
+		return;
+	}
+	if ((body = api_body_object(req)) == NULL)
+		return;
+	struct ingest *in = xcalloc(1, sizeof(*in));
+	in->app = app;
+	in->req = req;
+	in->sandbox = true;
+	if (ch->ops->simulate_inbound(ch, body, &in->batch, &err) != 0 || in->batch.nmsgs == 0) {
+		json_decref(body);
+		http_reply_error(req, 422, "validation_failed", err.field, "%s", err.message);
+		ingest_free(in);
+		return;
+	}
+	json_decref(body);
+	ingest_submit(app, in);
+}

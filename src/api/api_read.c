@@ -1,0 +1,149 @@
+/* api_read.c - conversations, messages and the event log, read from the store. */
+#include "api.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "../channels/channel.h"
+#include "../http/http.h"
+#include "../store/store.h"
+#include "../util/util.h"
+
+#define CURSOR_MAX 128
+#define QUERY_MAX 256
+
+/* Reply with a read's result: 200 with it, 404 when absent, 500 on error. */
+static void
+reply_read(struct http_request *req, int rc, json_t *out, const char *what)
+{
+	if (rc != 0)
+		api_store_error(req);
+	else if (out == NULL)
+		http_reply_error(req, 404, "not_found", NULL, "no such %s", what);
+	else
+		http_reply_json(req, 200, out);
+}
+
+static int
+cursor_param(struct http_request *req, const char **out)
+{
+	const char *c = http_query(req, "cursor");
+	if (c && (strlen(c) == 0 || strlen(c) > CURSOR_MAX)) {
+		http_reply_error(req, 400, "invalid_request", "cursor", "invalid cursor");
+		return -1;
+	}
+	*out = c;
+	return 0;
+}
+
+void
+api_conversations_list(struct app *app, struct http_request *req, const char *const *p)
+{
+	struct conv_query q = { 0 };
+	const char *chname = http_query(req, "channel");
+	json_t *out = NULL;
+
+	if ((q.limit = api_limit(req, 50, 200)) < 0 || cursor_param(req, &q.cursor) != 0)
+		return;
+	if (chname) {
+		struct channel *ch = registry_find_name(app->reg, chname);
+		if (ch == NULL) {
+			http_reply_error(req, 404, "not_found", "channel", "no channel named '%.64s'", chname);
+			return;
+		}
+		q.channel_id = ch->id;
+	}
+	q.q = http_query(req, "q");
+	if (q.q && strlen(q.q) > QUERY_MAX) {
+		http_reply_error(req, 400, "invalid_request", "q", "q is longer than %d bytes", QUERY_MAX);
+		return;
+	}
+	if (q.q && *q.q == '\0')
+		q.q = NULL;
+	int rc = store_conversations_list(app->store, &q, &out);
+	if (rc == 0 && out == NULL) {
+		http_reply_error(req, 400, "invalid_request", "cursor", "invalid cursor");
+		return;
+	}
+	reply_read(req, rc, out, "conversation");
+}
+
+void
+api_conversations_get(struct app *app, struct http_request *req, const char *const *p)
+{
+	int64_t id;
+	json_t *out = NULL;
+
+	if (api_path_id(req, p[0], &id) != 0)
+		return;
+	reply_read(req, store_conversation_get(app->store, id, &out), out, "conversation");
+}
+
+void
+api_conversation_messages(struct app *app, struct http_request *req, const char *const *p)
+{
+	struct msg_query q = { 0 };
+	json_t *conv = NULL, *out = NULL;
+
+	if (api_path_id(req, p[0], &q.conversation_id) != 0)
+		return;
+	if ((q.limit = api_limit(req, 50, 200)) < 0 || cursor_param(req, &q.cursor) != 0)
+		return;
+	if (store_conversation_get(app->store, q.conversation_id, &conv) != 0) {
+		api_store_error(req);
+		return;
+	}
+	if (conv == NULL) {
+		http_reply_error(req, 404, "not_found", NULL, "no such conversation");
+		return;
+	}
+	json_decref(conv);
+	int rc = store_messages_list(app->store, &q, &out);
+	if (rc == 0 && out == NULL) {
+		http_reply_error(req, 400, "invalid_request", "cursor", "invalid cursor");
+		return;
+	}
+	reply_read(req, rc, out, "conversation");
+}
+
+void
+api_messages_get(struct app *app, struct http_request *req, const char *const *p)
+{
+	int64_t id;
+	json_t *out = NULL;
+
+	if (api_path_id(req, p[0], &id) != 0)
+		return;
+	reply_read(req, store_message_get(app->store, id, &out), out, "message");
+}
+
+void
+api_messages_find(struct app *app, struct http_request *req, const char *const *p)
+{
+	const char *pid = http_query(req, "provider_message_id");
+	json_t *out = NULL;
+
+	if (pid == NULL || *pid == '\0' || strlen(pid) > 512) {
+		http_reply_error(req, 400, "invalid_request", "provider_message_id",
+		    "provider_message_id is required");
+		return;
+	}
+	reply_read(req, store_messages_by_provider_id(app->store, pid, &out), out, "message");
+}
+
+void
+api_events_list(struct app *app, struct http_request *req, const char *const *p)
+{
+	const char *s = http_query(req, "since");
+	int64_t since = 0;
+	int limit;
+	json_t *out = NULL;
+
+	if (s && (parse_i64(s, &since) != 0 || since < 0)) {
+		http_reply_error(req, 400, "invalid_request", "since", "since must be a non-negative integer");
+		return;
+	}
+	if ((limit = api_limit(req, 100, 1000)) < 0)
+		return;
+	reply_read(req, store_events_list(app->store, since, limit, &out), out, "event");
+}

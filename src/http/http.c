@@ -1,0 +1,477 @@
+/*
+ * http.c - libmicrohttpd in external-epoll mode inside the libevent loop.
+ *
+ * MHD is started without threads (MHD_USE_EPOLL, no internal polling
+ * thread). Its epoll descriptor is registered with libevent; whenever it
+ * becomes readable, or MHD's own timeout expires, we call MHD_run() and ask
+ * MHD for its next timeout. Suspended connections are resumed through MHD's
+ * inter-thread pipe, which also wakes that epoll descriptor.
+ *
+ * A request's life: MHD calls access_cb() first with headers only (we
+ * allocate the request and enforce the body cap from Content-Length), then
+ * with body chunks (appended to a capped buffer), then once with no data:
+ * we dispatch to the handler. A reply is a pending MHD_Response that
+ * access_cb() queues: at once, or after the handler deferred and later
+ * replied (http_reply_* resumes the connection, MHD calls access_cb again).
+ */
+#include "http.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <microhttpd.h>
+
+#include "../config/config.h"
+#include "../log/log.h"
+#include "../util/util.h"
+
+#define CONN_MEMORY_LIMIT (64 * 1024)
+#define SWEEP_INTERVAL_MS 1000
+
+/* Per-connection state, for the header timeout. */
+struct conn {
+	struct conn *prev, *next;
+	struct MHD_Connection *mc;
+	int64_t started_ms;
+	bool got_request;
+};
+
+struct http_server {
+	struct MHD_Daemon *mhd;
+	struct event_base *base;
+	struct event *ev_epoll;
+	struct event *ev_timer;
+	struct event *ev_sweep;
+	struct http_config cfg;
+	struct conn *conns;
+	size_t inflight;
+	uint64_t next_id;
+	uint32_t id_prefix;
+	int port;
+	bool quiesced;
+};
+
+struct http_request {
+	struct http_server *srv;
+	struct MHD_Connection *mc;
+	const char *method;
+	char *path;
+	char id[24];
+	struct buf body;
+	int64_t start_us;
+	bool too_large;
+	bool dispatched;
+	bool deferred;
+	struct MHD_Response *resp;
+	unsigned status;
+};
+
+static void schedule(struct http_server *srv);
+
+static int64_t
+now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static void
+set_reply(struct http_request *req, int status, const char *content_type, const char *body,
+    size_t len)
+{
+	if (req->resp != NULL) {
+		log_error("second reply to one request ignored", "req", req->id);
+		return;
+	}
+	req->resp = MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
+	MHD_add_response_header(req->resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+	MHD_add_response_header(req->resp, "X-Request-Id", req->id);
+	MHD_add_response_header(req->resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	req->status = (unsigned)status;
+	if (req->deferred) {
+		req->deferred = false;
+		MHD_resume_connection(req->mc);
+		/* MHD's pipe wakes its epoll fd; run it soon anyway. */
+		schedule(req->srv);
+	}
+}
+
+void
+http_reply_raw(struct http_request *req, int status, const char *content_type, const char *body,
+    size_t len)
+{
+	set_reply(req, status, content_type, body, len);
+}
+
+void
+http_reply_json(struct http_request *req, int status, json_t *body)
+{
+	char *s = json_dumps(body, JSON_COMPACT);
+	json_decref(body);
+	if (s == NULL) {
+		http_reply_error(req, 500, "internal", NULL, "could not render the response");
+		return;
+	}
+	set_reply(req, status, "application/json", s, strlen(s));
+	free(s);
+}
+
+void
+http_reply_error(struct http_request *req, int status, const char *code, const char *field,
+    const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	json_t *err = json_pack("{s:s,s:s}", "code", code, "message", msg);
+	if (field)
+		json_object_set_new(err, "field", json_string(field));
+	http_reply_json(req, status, json_pack("{s:o}", "error", err));
+}
+
+void
+http_defer(struct http_request *req)
+{
+	req->deferred = true;
+}
+
+const char *
+http_method(const struct http_request *req)
+{
+	return req->method;
+}
+
+const char *
+http_path(const struct http_request *req)
+{
+	return req->path;
+}
+
+const char *
+http_header(const struct http_request *req, const char *name)
+{
+	return MHD_lookup_connection_value(req->mc, MHD_HEADER_KIND, name);
+}
+
+const char *
+http_query(const struct http_request *req, const char *name)
+{
+	return MHD_lookup_connection_value(req->mc, MHD_GET_ARGUMENT_KIND, name);
+}
+
+const char *
+http_body(const struct http_request *req, size_t *len)
+{
+	*len = req->body.len;
+	return req->body.data ? req->body.data : "";
+}
+
+const char *
+http_request_id(const struct http_request *req)
+{
+	return req->id;
+}
+
+static enum MHD_Result
+queue_reply(struct http_request *req)
+{
+	enum MHD_Result r = MHD_queue_response(req->mc, req->status, req->resp);
+	MHD_destroy_response(req->resp);
+	req->resp = NULL;
+	return r;
+}
+
+static enum MHD_Result
+access_cb(void *cls, struct MHD_Connection *mc, const char *url, const char *method,
+    const char *version, const char *upload_data, size_t *upload_data_size, void **con_cls)
+{
+	struct http_server *srv = cls;
+	struct http_request *req = *con_cls;
+
+	if (req == NULL) {
+		const union MHD_ConnectionInfo *ci =
+		    MHD_get_connection_info(mc, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+		if (ci && ci->socket_context)
+			((struct conn *)ci->socket_context)->got_request = true;
+
+		req = xcalloc(1, sizeof(*req));
+		req->srv = srv;
+		req->mc = mc;
+		req->method = method;
+		req->path = xstrdup(url);
+		req->start_us = now_us();
+		snprintf(req->id, sizeof(req->id), "%08x%08llx", srv->id_prefix,
+		    (unsigned long long)++srv->next_id);
+		buf_init(&req->body, srv->cfg.body_limit);
+		*con_cls = req;
+		srv->inflight++;
+
+		const char *cl = MHD_lookup_connection_value(mc, MHD_HEADER_KIND,
+		    MHD_HTTP_HEADER_CONTENT_LENGTH);
+		int64_t n;
+		if (cl && parse_i64(cl, &n) == 0 && (uint64_t)n > srv->cfg.body_limit) {
+			req->too_large = true;
+			http_reply_error(req, 413, "body_too_large", NULL,
+			    "request body is %lld bytes; the limit is %zu", (long long)n,
+			    srv->cfg.body_limit);
+			return queue_reply(req);
+		}
+		return MHD_YES;
+	}
+	if (*upload_data_size != 0) {
+		if (!req->too_large && buf_append(&req->body, upload_data, *upload_data_size) != 0) {
+			req->too_large = true;
+			buf_free(&req->body);
+		}
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	if (req->resp)
+		return queue_reply(req);
+	if (req->too_large) {
+		http_reply_error(req, 413, "body_too_large", NULL, "request body over the limit of %zu bytes",
+		    srv->cfg.body_limit);
+		return queue_reply(req);
+	}
+	if (!req->dispatched) {
+		req->dispatched = true;
+		srv->cfg.handler(req, srv->cfg.arg);
+		if (req->resp)
+			return queue_reply(req);
+		if (req->deferred) {
+			MHD_suspend_connection(mc);
+			return MHD_YES;
+		}
+		log_error("handler returned without a reply", "req", req->id, "path", req->path);
+		http_reply_error(req, 500, "internal", NULL, "no reply");
+		return queue_reply(req);
+	}
+	/* Resumed without a reply: cannot happen; keep the connection parked. */
+	return MHD_YES;
+}
+
+static void
+completed_cb(void *cls, struct MHD_Connection *mc, void **con_cls,
+    enum MHD_RequestTerminationCode toe)
+{
+	struct http_server *srv = cls;
+	struct http_request *req = *con_cls;
+
+	if (req == NULL)
+		return;
+	if (req->status == 0 || req->status >= 400 || toe != MHD_REQUEST_TERMINATED_COMPLETED_OK) {
+		char st[8], us[24];
+		snprintf(st, sizeof(st), "%u", req->status);
+		snprintf(us, sizeof(us), "%lld", (long long)(now_us() - req->start_us));
+		log_kv(req->status >= 500 || toe != MHD_REQUEST_TERMINATED_COMPLETED_OK ? LOGL_WARN : LOGL_INFO,
+		    "request", "req", req->id, "method", req->method, "path", req->path, "status", st,
+		    "us", us, "closed", toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "no" : "early",
+		    (const char *)NULL);
+	} else if (req->status) {
+		char st[8], us[24];
+		snprintf(st, sizeof(st), "%u", req->status);
+		snprintf(us, sizeof(us), "%lld", (long long)(now_us() - req->start_us));
+		log_debug("request", "req", req->id, "method", req->method, "path", req->path,
+		    "status", st, "us", us);
+	}
+	if (req->resp)
+		MHD_destroy_response(req->resp);
+	buf_free(&req->body);
+	free(req->path);
+	free(req);
+	*con_cls = NULL;
+	srv->inflight--;
+}
+
+static void
+notify_conn_cb(void *cls, struct MHD_Connection *mc, void **socket_context,
+    enum MHD_ConnectionNotificationCode toe)
+{
+	struct http_server *srv = cls;
+
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+		struct conn *c = xcalloc(1, sizeof(*c));
+		c->mc = mc;
+		c->started_ms = mono_ms();
+		c->next = srv->conns;
+		if (srv->conns)
+			srv->conns->prev = c;
+		srv->conns = c;
+		*socket_context = c;
+	} else if (*socket_context) {
+		struct conn *c = *socket_context;
+		if (c->prev)
+			c->prev->next = c->next;
+		else
+			srv->conns = c->next;
+		if (c->next)
+			c->next->prev = c->prev;
+		free(c);
+		*socket_context = NULL;
+	}
+}
+
+/* Close connections that have not sent a complete request header in time. */
+static void
+on_sweep(evutil_socket_t fd, short what, void *arg)
+{
+	struct http_server *srv = arg;
+	int64_t now = mono_ms(), limit = (int64_t)srv->cfg.header_timeout * 1000;
+
+	for (struct conn *c = srv->conns; c; c = c->next) {
+		if (c->got_request || now - c->started_ms < limit)
+			continue;
+		const union MHD_ConnectionInfo *ci =
+		    MHD_get_connection_info(c->mc, MHD_CONNECTION_INFO_CONNECTION_FD);
+		if (ci) {
+			log_info("closing connection: request headers not received in time");
+			shutdown(ci->connect_fd, SHUT_RDWR);
+			c->got_request = true; /* once */
+		}
+	}
+	schedule(srv);
+}
+
+static void
+mhd_logger(void *cls, const char *fmt, va_list ap)
+{
+	char msg[512];
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	size_t n = strlen(msg);
+	while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+		msg[--n] = '\0';
+	log_warn("http", "detail", msg);
+}
+
+static void
+schedule(struct http_server *srv)
+{
+	MHD_UNSIGNED_LONG_LONG to;
+
+	if (srv->mhd && MHD_get_timeout(srv->mhd, &to) == MHD_YES) {
+		struct timeval tv = { .tv_sec = (time_t)(to / 1000), .tv_usec = (suseconds_t)(to % 1000) * 1000 };
+		evtimer_add(srv->ev_timer, &tv);
+	} else {
+		evtimer_del(srv->ev_timer);
+	}
+}
+
+static void
+on_mhd(evutil_socket_t fd, short what, void *arg)
+{
+	struct http_server *srv = arg;
+	MHD_run(srv->mhd);
+	schedule(srv);
+}
+
+int
+http_start(struct http_server **out, struct event_base *base, const struct http_config *cfg)
+{
+	struct http_server *srv = xcalloc(1, sizeof(*srv));
+	char host[128];
+	int port;
+	struct sockaddr_storage ss = { 0 };
+	unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_TURBO;
+
+	srv->base = base;
+	srv->cfg = *cfg;
+	random_bytes(&srv->id_prefix, sizeof(srv->id_prefix));
+	if (config_parse_listen(cfg->listen, host, sizeof(host), &port) != 0) {
+		log_error("invalid listen address", "listen", cfg->listen);
+		goto fail;
+	}
+	if (strchr(host, ':')) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons((uint16_t)port);
+		inet_pton(AF_INET6, host, &s6->sin6_addr);
+		flags |= MHD_USE_IPv6;
+	} else {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons((uint16_t)port);
+		inet_pton(AF_INET, host, &s4->sin_addr);
+	}
+	srv->mhd = MHD_start_daemon(flags, 0, NULL, NULL, access_cb, srv,
+	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->idle_timeout,
+	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections,
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY_LIMIT,
+	    MHD_OPTION_NOTIFY_COMPLETED, completed_cb, srv,
+	    MHD_OPTION_NOTIFY_CONNECTION, notify_conn_cb, srv,
+	    MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, srv,
+	    MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u,
+	    MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
+	    MHD_OPTION_END);
+	if (srv->mhd == NULL) {
+		log_error("cannot listen", "listen", cfg->listen, "error", strerror(errno));
+		goto fail;
+	}
+	const union MHD_DaemonInfo *di = MHD_get_daemon_info(srv->mhd, MHD_DAEMON_INFO_EPOLL_FD);
+	const union MHD_DaemonInfo *pi = MHD_get_daemon_info(srv->mhd, MHD_DAEMON_INFO_BIND_PORT);
+	srv->port = pi ? pi->port : port;
+	srv->ev_epoll = event_new(base, di->epoll_fd, EV_READ | EV_PERSIST, on_mhd, srv);
+	srv->ev_timer = evtimer_new(base, on_mhd, srv);
+	srv->ev_sweep = event_new(base, -1, EV_PERSIST, on_sweep, srv);
+	event_add(srv->ev_epoll, NULL);
+	struct timeval sweep = { .tv_sec = SWEEP_INTERVAL_MS / 1000, .tv_usec = 0 };
+	event_add(srv->ev_sweep, &sweep);
+	schedule(srv);
+	*out = srv;
+	return 0;
+fail:
+	free(srv);
+	return -1;
+}
+
+int
+http_port(struct http_server *srv)
+{
+	return srv->port;
+}
+
+size_t
+http_inflight(struct http_server *srv)
+{
+	return srv->inflight;
+}
+
+void
+http_quiesce(struct http_server *srv)
+{
+	if (srv->quiesced)
+		return;
+	srv->quiesced = true;
+	MHD_socket fd = MHD_quiesce_daemon(srv->mhd);
+	if (fd != MHD_INVALID_SOCKET)
+		close(fd);
+}
+
+void
+http_stop(struct http_server *srv)
+{
+	if (srv == NULL)
+		return;
+	event_free(srv->ev_epoll);
+	event_free(srv->ev_timer);
+	event_free(srv->ev_sweep);
+	MHD_stop_daemon(srv->mhd);
+	while (srv->conns) {
+		struct conn *c = srv->conns;
+		srv->conns = c->next;
+		free(c);
+	}
+	free(srv);
+}

@@ -1,0 +1,74 @@
+/*
+ * http.h - the HTTP server: libmicrohttpd driven by the libevent loop.
+ *
+ * libmicrohttpd parses HTTP and owns the sockets; it runs without threads of
+ * its own, in epoll mode, and its epoll descriptor is one event in msgd's
+ * libevent loop (together with timers, signals and the store's completion
+ * events). One request is one struct http_request. A handler either replies
+ * at once (http_reply_*) or defers: it calls http_defer(), returns, and
+ * replies later from a callback on the loop (e.g. once the store has made
+ * the request's data durable). The connection is suspended meanwhile, so a
+ * deferred request costs no CPU.
+ *
+ * Caps: request bodies over body_limit get 413 before they are buffered
+ * (Content-Length checked first; chunked bodies counted as they arrive);
+ * headers are capped by the per-connection memory pool; a connection that
+ * does not complete its first request's headers within header_timeout is
+ * closed, and one idle longer than idle_timeout too.
+ */
+#ifndef MSGD_HTTP_H
+#define MSGD_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+struct event_base;
+struct http_server;
+struct http_request;
+
+typedef void (*http_handler_fn)(struct http_request *req, void *arg);
+
+struct http_config {
+	const char *listen;        /* ADDR:PORT */
+	size_t body_limit;
+	int idle_timeout;          /* seconds */
+	int header_timeout;        /* seconds */
+	int max_connections;
+	http_handler_fn handler;   /* called once per request, body complete */
+	void *arg;
+};
+
+int http_start(struct http_server **out, struct event_base *base, const struct http_config *cfg);
+/* Stop accepting new connections; in-flight requests go on. */
+void http_quiesce(struct http_server *srv);
+/* Requests received whose reply has not been handed to the socket yet. */
+size_t http_inflight(struct http_server *srv);
+/* Close every connection and free the server. */
+void http_stop(struct http_server *srv);
+/* The port actually bound (useful with port 0). */
+int http_port(struct http_server *srv);
+
+/* --- request accessors --- */
+const char *http_method(const struct http_request *req);
+const char *http_path(const struct http_request *req);
+const char *http_header(const struct http_request *req, const char *name);
+const char *http_query(const struct http_request *req, const char *name);
+const char *http_body(const struct http_request *req, size_t *len);
+const char *http_request_id(const struct http_request *req);
+
+/* --- replies: exactly one per request --- */
+/* Steals the reference to body. */
+void http_reply_json(struct http_request *req, int status, json_t *body);
+/* {"error":{"code","message"[,"field"]}}; field may be NULL. */
+void http_reply_error(struct http_request *req, int status, const char *code, const char *field,
+    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* Copies body. */
+void http_reply_raw(struct http_request *req, int status, const char *content_type,
+    const char *body, size_t len);
+/* Suspend the request; the handler replies later, on the loop thread. */
+void http_defer(struct http_request *req);
+
+#endif

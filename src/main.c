@@ -1,0 +1,205 @@
+/*
+ * main.c - the msgd command line: a table of subcommands, each with its own
+ * --help. It only parses arguments and wires the subsystems together.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config/config.h"
+#include "daemon/daemon.h"
+
+#ifndef MSGD_VERSION
+#define MSGD_VERSION "0.1.0"
+#endif
+
+struct command {
+	const char *name;
+	const char *summary;
+	const char *usage;
+	int (*run)(int argc, char **argv);
+};
+
+static int cmd_serve(int argc, char **argv);
+static int cmd_check_config(int argc, char **argv);
+static int cmd_version(int argc, char **argv);
+static int cmd_help(int argc, char **argv);
+
+static const struct command commands[] = {
+	{
+		.name = "serve",
+		.summary = "run the gateway",
+		.usage = "msgd serve [--listen ADDR:PORT] [--data DIR] [--config FILE]\n"
+		    "\n"
+		    "  --listen ADDR:PORT  address to listen on (env MSGD_LISTEN; default 127.0.0.1:8080)\n"
+		    "  --data DIR          data directory (env MSGD_DATA; default ./var)\n"
+		    "  --config FILE       configuration file (env MSGD_CONFIG)\n"
+		    "\n"
+		    "The admin token is MSGD_ADMIN_TOKEN, or generated on first start into DIR/admin.token.\n"
+		    "Precedence: flags > environment > config file > defaults.\n",
+		.run = cmd_serve,
+	},
+	{
+		.name = "check-config",
+		.summary = "validate a configuration file and exit",
+		.usage = "msgd check-config [--config FILE]\n"
+		    "\n"
+		    "Exits 0 when FILE (or MSGD_CONFIG) is valid; otherwise prints FILE:LINE: problem.\n",
+		.run = cmd_check_config,
+	},
+	{
+		.name = "version",
+		.summary = "print the version",
+		.usage = "msgd version\n",
+		.run = cmd_version,
+	},
+	{
+		.name = "help",
+		.summary = "show help for msgd or a command",
+		.usage = "msgd help [COMMAND]\n",
+		.run = cmd_help,
+	},
+};
+
+#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static const struct command *
+find_command(const char *name)
+{
+	for (size_t i = 0; i < NCOMMANDS; i++)
+		if (strcmp(commands[i].name, name) == 0)
+			return &commands[i];
+	return NULL;
+}
+
+static void
+usage(FILE *f)
+{
+	fprintf(f, "msgd %s - a self-hosted message gateway\n\nUsage: msgd COMMAND [OPTIONS]\n\nCommands:\n",
+	    MSGD_VERSION);
+	for (size_t i = 0; i < NCOMMANDS; i++)
+		fprintf(f, "  %-14s %s\n", commands[i].name, commands[i].summary);
+	fprintf(f, "\nRun 'msgd COMMAND --help' for a command's options.\n");
+}
+
+/*
+ * Parse the common flags into cfg: defaults, then the config file, then the
+ * environment, then flags. Returns 0, 1 for --help (printed), -1 on error.
+ */
+static int
+load_config(const struct command *cmd, int argc, char **argv, struct config *cfg)
+{
+	static const struct option opts[] = {
+		{ "listen", required_argument, NULL, 'l' },
+		{ "data", required_argument, NULL, 'd' },
+		{ "config", required_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *listen = NULL, *data = NULL, *file = getenv("MSGD_CONFIG");
+	char err[CONFIG_ERR_MAX];
+	int c;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'l': listen = optarg; break;
+		case 'd': data = optarg; break;
+		case 'c': file = optarg; break;
+		case 'h': fputs(cmd->usage, stdout); return 1;
+		default: fprintf(stderr, "%s", cmd->usage); return -1;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "msgd %s: unexpected argument '%s'\n%s", cmd->name, argv[optind], cmd->usage);
+		return -1;
+	}
+	config_defaults(cfg);
+	if (file && *file && config_load_file(cfg, file, err) != 0) {
+		fprintf(stderr, "msgd: config error: %s\n", err);
+		return -1;
+	}
+	if (config_apply_env(cfg, err) != 0 ||
+	    (listen && config_set(cfg, "listen", listen, err) != 0) ||
+	    (data && config_set(cfg, "data", data, err) != 0)) {
+		fprintf(stderr, "msgd: config error: %s\n", err);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+cmd_serve(int argc, char **argv)
+{
+	struct config cfg;
+	int r = load_config(&commands[0], argc, argv, &cfg);
+	if (r != 0)
+		return r > 0 ? 0 : 2;
+	return daemon_run(&cfg);
+}
+
+static int
+cmd_check_config(int argc, char **argv)
+{
+	struct config cfg;
+	int r = load_config(find_command("check-config"), argc, argv, &cfg);
+	if (r != 0)
+		return r > 0 ? 0 : 2;
+	printf("configuration ok%s%s\n", cfg.config_path[0] ? ": " : " (defaults and environment)",
+	    cfg.config_path);
+	return 0;
+}
+
+static int
+cmd_version(int argc, char **argv)
+{
+	printf("msgd %s\n", MSGD_VERSION);
+	return 0;
+}
+
+static int
+cmd_help(int argc, char **argv)
+{
+	const struct command *cmd;
+
+	if (argc > 1) {
+		if ((cmd = find_command(argv[1])) == NULL) {
+			fprintf(stderr, "msgd: unknown command '%s'\n", argv[1]);
+			return 2;
+		}
+		fputs(cmd->usage, stdout);
+		return 0;
+	}
+	usage(stdout);
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	const struct command *cmd;
+
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)
+		return cmd_help(1, argv);
+	if (strcmp(argv[1], "--version") == 0)
+		return cmd_version(1, argv);
+	if ((cmd = find_command(argv[1])) == NULL) {
+		fprintf(stderr, "msgd: unknown command '%s'\n\n", argv[1]);
+		usage(stderr);
+		return 2;
+	}
+	if (strcmp(cmd->name, "help") != 0) {
+		for (int i = 2; i < argc; i++) {
+			if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+				fputs(cmd->usage, stdout);
+				return 0;
+			}
+		}
+	}
+	return cmd->run(argc - 1, argv + 1);
+}

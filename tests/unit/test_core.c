@@ -1,0 +1,274 @@
+/* test_core.c - util, status ordering, config errors, the channel type table. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "channels/channel.h"
+#include "config/config.h"
+#include "core/model.h"
+#include "util/util.h"
+
+static void
+test_rfc3339(void **state)
+{
+	char out[21];
+	int64_t t;
+
+	fmt_rfc3339(1749416383, out);
+	assert_string_equal(out, "2025-06-08T20:59:43Z");
+	assert_int_equal(parse_rfc3339("2025-06-08T20:59:43Z", &t), 0);
+	assert_int_equal(t, 1749416383);
+	assert_int_equal(parse_rfc3339("2025-06-08T22:59:43.250+02:00", &t), 0);
+	assert_int_equal(t, 1749416383);
+	assert_int_equal(parse_rfc3339("2025-06-08 20:59", &t), -1);
+	assert_int_equal(parse_rfc3339("2025-13-08T20:59:43Z", &t), -1);
+	assert_int_equal(parse_rfc3339("2025-06-08T20:59:43Zjunk", &t), -1);
+}
+
+static void
+test_parse_i64(void **state)
+{
+	int64_t v;
+	assert_int_equal(parse_i64("42", &v), 0);
+	assert_int_equal(v, 42);
+	assert_int_equal(parse_i64("", &v), -1);
+	assert_int_equal(parse_i64("4x", &v), -1);
+	assert_int_equal(parse_i64("99999999999999999999", &v), -1);
+}
+
+static void
+test_ct_equal_and_hex(void **state)
+{
+	unsigned char h[32];
+	char hex[65];
+
+	assert_true(ct_equal("abc", 3, "abc", 3));
+	assert_false(ct_equal("abc", 3, "abd", 3));
+	assert_false(ct_equal("abc", 3, "ab", 2));
+	hmac_sha256("key", 3, "The quick brown fox jumps over the lazy dog", 43, h);
+	hex_encode(h, 32, hex);
+	assert_string_equal(hex, "f7bc83f430538424b13298e6aa6fb143ef4d59a14946175997479dbc2d1a3cd8");
+}
+
+static void
+test_utf8(void **state)
+{
+	assert_true(utf8_valid("h\xc3\xa9llo \xf0\x9f\x98\xae", 11));
+	assert_false(utf8_valid("\xff", 1));
+	assert_false(utf8_valid("\xc3", 1));              /* truncated */
+	assert_false(utf8_valid("\xc0\xaf", 2));          /* overlong */
+	assert_false(utf8_valid("\xed\xa0\x80", 3));      /* surrogate */
+}
+
+static void
+test_buf_cap(void **state)
+{
+	struct buf b;
+	buf_init(&b, 8);
+	assert_int_equal(buf_append(&b, "12345", 5), 0);
+	assert_int_equal(buf_append(&b, "6789", 4), -1);
+	assert_int_equal(b.len, 5);
+	assert_int_equal(buf_append(&b, "678", 3), 0);
+	assert_string_equal(b.data, "12345678");
+	buf_free(&b);
+}
+
+static void
+test_json_parse_capped(void **state)
+{
+	json_t *v;
+	char err[256];
+	char deep[200];
+
+	assert_int_equal(json_parse_capped("{\"a\":\"x\\u0000y\"}", 16, 64, &v, err, sizeof(err)), 0);
+	assert_int_equal(json_string_length(json_object_get(v, "a")), 3);
+	json_decref(v);
+	assert_int_equal(json_parse_capped("{\"a\":", 5, 64, &v, err, sizeof(err)), -1);
+	assert_null(v);
+	assert_int_equal(json_parse_capped("\"\xff\"", 3, 64, &v, err, sizeof(err)), -1);
+	assert_int_equal(json_parse_capped("\"a\x01\"", 4, 64, &v, err, sizeof(err)), -1);
+	assert_int_equal(json_parse_capped("{} x", 4, 64, &v, err, sizeof(err)), -1);
+	memset(deep, '[', 100);
+	memset(deep + 100, ']', 100);
+	assert_int_equal(json_parse_capped(deep, 200, 64, &v, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "deeper"));
+	assert_int_equal(json_parse_capped(deep + 36, 128, 64, &v, err, sizeof(err)), 0);
+	json_decref(v);
+}
+
+static void
+test_status_order(void **state)
+{
+	assert_true(status_may_replace(ST_ACCEPTED, ST_SENT));
+	assert_true(status_may_replace(ST_SENT, ST_DELIVERED));
+	assert_true(status_may_replace(ST_SENT, ST_READ));
+	assert_false(status_may_replace(ST_READ, ST_DELIVERED));
+	assert_false(status_may_replace(ST_DELIVERED, ST_SENT));
+	assert_false(status_may_replace(ST_READ, ST_READ));
+	assert_true(status_may_replace(ST_SENT, ST_FAILED));
+	assert_false(status_may_replace(ST_FAILED, ST_READ));
+	assert_false(status_may_replace(ST_FAILED, ST_FAILED));
+	assert_false(status_may_replace(ST_READ, ST_FAILED));
+	assert_true(status_may_replace(ST_QUEUED, ST_CANCELLED));
+	assert_false(status_may_replace(ST_SENT, ST_CANCELLED));
+	assert_int_equal(status_parse("played"), ST_READ);
+	assert_int_equal(status_parse("delivered"), ST_DELIVERED);
+	assert_int_equal(status_parse("bogus"), ST_NONE);
+	assert_string_equal(status_name(ST_FAILED), "failed");
+}
+
+static char *
+write_tmp(const char *content)
+{
+	char *path = xstrdup("/tmp/msgd-test-conf-XXXXXX");
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, content, strlen(content)), (ssize_t)strlen(content));
+	close(fd);
+	return path;
+}
+
+static void
+expect_config_error(const char *content, const char *needle)
+{
+	struct config c;
+	char err[CONFIG_ERR_MAX];
+	char *path = write_tmp(content);
+
+	config_defaults(&c);
+	assert_int_equal(config_load_file(&c, path, err), -1);
+	if (strstr(err, needle) == NULL)
+		fail_msg("error '%s' lacks '%s'", err, needle);
+	assert_non_null(strstr(err, path));
+	unlink(path);
+	free(path);
+}
+
+static void
+test_config(void **state)
+{
+	struct config c;
+	char err[CONFIG_ERR_MAX];
+	char *path = write_tmp("listen = \"127.0.0.1:9000\";\n# comment\nbody_limit = 2048;\n"
+	    "log_level = \"warn\";\n");
+
+	config_defaults(&c);
+	assert_int_equal(config_load_file(&c, path, err), 0);
+	assert_string_equal(c.listen, "127.0.0.1:9000");
+	assert_int_equal(c.body_limit, 2048);
+	assert_int_equal(c.log_level, LOGL_WARN);
+	unlink(path);
+	free(path);
+
+	expect_config_error("listen = \"127.0.0.1:9000\";\nfoo = 1;\n", ":2: unknown setting 'foo'");
+	expect_config_error("listen = 8080;\n", ":1: 'listen' must be a string");
+	expect_config_error("\n\nlisten = \"nope\";\n", ":3: listen:");
+	expect_config_error("body_limit = 5;\n", ":1: 'body_limit' must be from");
+	expect_config_error("listen = \"127.0.0.1:1\"\nbody_limit = ;\n", ":2:");
+	expect_config_error("log_level = \"loud\";\n", ":1: log_level");
+
+	assert_int_equal(config_parse_listen("[::1]:8080", NULL, 0, NULL), 0);
+	assert_int_equal(config_parse_listen("127.0.0.1:70000", NULL, 0, NULL), -1);
+	assert_int_equal(config_parse_listen("localhost:80", NULL, 0, NULL), -1);
+}
+
+/* Every adapter fills every mandatory slot; optional ones are consistent. */
+static void
+test_channel_types(void **state)
+{
+	size_t n = 0;
+	for (size_t i = 0; channel_types[i]; i++, n++) {
+		const struct channel_ops *o = channel_types[i];
+		assert_non_null(o->type);
+		assert_non_null(o->secret_keys);
+		assert_non_null(o->validate);
+		assert_non_null(o->open);
+		assert_non_null(o->close);
+		assert_true((o->webhook_path == NULL) == (o->webhook == NULL));
+		assert_ptr_equal(channel_type_find(o->type), o);
+	}
+	assert_true(n >= 2);
+	assert_null(channel_type_find("carrier_pigeon"));
+	assert_ptr_equal(channel_type_by_webhook_path("whatsapp"), &whatsapp_cloud_ops);
+}
+
+static void
+test_registry_and_public_config(void **state)
+{
+	struct channel_registry *reg = registry_new();
+	struct channel_error err = { 0 };
+	json_t *cfg = json_pack("{s:s}", "contact_name", "Ada");
+
+	assert_int_equal(sandbox_ops.validate(cfg, &err), 0);
+	assert_int_equal(registry_add(reg, channel_new(7, "sb", &sandbox_ops, cfg, 1, 1)), 0);
+	assert_non_null(registry_find_name(reg, "sb"));
+	assert_non_null(registry_find_id(reg, 7));
+	registry_remove(reg, 7);
+	assert_null(registry_find_name(reg, "sb"));
+	json_decref(cfg);
+
+	cfg = json_pack("{s:s}", "bogus", "x");
+	assert_int_equal(sandbox_ops.validate(cfg, &err), -1);
+	assert_string_equal(err.field, "config.bogus");
+	json_decref(cfg);
+
+	assert_int_equal(channel_validate_name("ok-name_1.x", &err), 0);
+	assert_int_equal(channel_validate_name("bad name", &err), -1);
+	assert_int_equal(channel_validate_name("", &err), -1);
+	registry_free(reg);
+}
+
+static void
+test_sandbox_inbound(void **state)
+{
+	struct ingest_batch b = { 0 };
+	struct channel_error err = { 0 };
+	json_t *cfg = json_object();
+	struct channel *ch = channel_new(3, "sandbox", &sandbox_ops, cfg, 1, 1);
+	json_t *body = json_pack("{s:s,s:s,s:s}", "from", "15550001111", "text", " hi \xf0\x9f\x98\xae ",
+	    "name", "Ada");
+
+	assert_int_equal(sandbox_ops.open(ch), 0);
+	assert_int_equal(sandbox_ops.simulate_inbound(ch, body, &b, &err), 0);
+	assert_int_equal(b.nmsgs, 1);
+	assert_string_equal(b.msgs[0].text, " hi \xf0\x9f\x98\xae ");
+	assert_string_equal(b.msgs[0].contact_address, "15550001111");
+	assert_string_equal(b.msgs[0].contact_name, "Ada");
+	assert_int_equal(b.msgs[0].channel_id, 3);
+	assert_non_null(b.msgs[0].provider_message_id);
+	json_decref(body);
+
+	body = json_pack("{s:s}", "text", "x");
+	assert_int_equal(sandbox_ops.simulate_inbound(ch, body, &b, &err), -1);
+	assert_string_equal(err.field, "from");
+	json_decref(body);
+	ingest_batch_free(&b);
+	channel_free(ch);
+	json_decref(cfg);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_rfc3339),
+		cmocka_unit_test(test_parse_i64),
+		cmocka_unit_test(test_ct_equal_and_hex),
+		cmocka_unit_test(test_utf8),
+		cmocka_unit_test(test_buf_cap),
+		cmocka_unit_test(test_json_parse_capped),
+		cmocka_unit_test(test_status_order),
+		cmocka_unit_test(test_config),
+		cmocka_unit_test(test_channel_types),
+		cmocka_unit_test(test_registry_and_public_config),
+		cmocka_unit_test(test_sandbox_inbound),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

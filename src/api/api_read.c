@@ -76,7 +76,8 @@ api_conversations_get(struct app *app, struct http_request *req, const char *con
 
 	if (api_path_id(req, p[0], &id) != 0)
 		return;
-	reply_read(req, store_conversation_get(app->store, id, &out), out, "conversation");
+	int rc = store_conversation_get(app->store, id, &out);
+	reply_read(req, rc, out, "conversation");
 }
 
 void
@@ -114,7 +115,8 @@ api_messages_get(struct app *app, struct http_request *req, const char *const *p
 
 	if (api_path_id(req, p[0], &id) != 0)
 		return;
-	reply_read(req, store_message_get(app->store, id, &out), out, "message");
+	int rc = store_message_get(app->store, id, &out);
+	reply_read(req, rc, out, "message");
 }
 
 void
@@ -128,7 +130,8 @@ api_messages_find(struct app *app, struct http_request *req, const char *const *
 		    "provider_message_id is required");
 		return;
 	}
-	reply_read(req, store_messages_by_provider_id(app->store, pid, &out), out, "message");
+	int rc = store_messages_by_provider_id(app->store, pid, &out);
+	reply_read(req, rc, out, "message");
 }
 
 void
@@ -145,5 +148,6 @@ api_events_list(struct app *app, struct http_request *req, const char *const *p)
 	}
 	if ((limit = api_limit(req, 100, 1000)) < 0)
 		return;
-	reply_read(req, store_events_list(app->store, since, limit, &out), out, "event");
+	int rc = store_events_list(app->store, since, limit, &out);
+	reply_read(req, rc, out, "event");
 }

@@ -100,8 +100,9 @@ set_reply(struct http_request *req, int status, const char *content_type, const 
 	if (req->deferred) {
 		req->deferred = false;
 		MHD_resume_connection(req->mc);
-		/* MHD's pipe wakes its epoll fd; run it soon anyway. */
-		schedule(req->srv);
+		/* In external-epoll mode MHD only notices the resume when it next
+		 * runs: run it on the next loop iteration. */
+		event_active(req->srv->ev_timer, EV_TIMEOUT, 0);
 	}
 }
 

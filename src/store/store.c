@@ -1,0 +1,438 @@
+/*
+ * store.c - the backend-agnostic store: the writer thread, group commit and
+ * delivery of completions to the event loop. Reads forward to the backend.
+ *
+ * Group commit. store_submit() only appends the op to a queue under a mutex
+ * and signals the writer; it never touches the database. The writer thread
+ * loops:
+ *   1. wait until the queue is not empty;
+ *   2. take every queued op (at most max_batch_ops): the group;
+ *   3. BEGIN (write lock); for each op: SAVEPOINT, apply, and RELEASE, or
+ *      ROLLBACK TO when apply failed, so one bad op fails alone;
+ *   4. COMMIT: one fsync makes the whole group durable. If it fails, every
+ *      op of the group fails;
+ *   5. hand the group to the loop: append it to the completion list and
+ *      write the eventfd, a persistent libevent event on the loop, whose
+ *      callback runs each op's done() in submission order.
+ * While a group commits, new ops pile up in the queue and form the next
+ * group, so the fsync rate stays constant while the op rate grows with the
+ * load: the busier the daemon, the bigger the groups.
+ *
+ * store_submit_wait() marks its op synchronous (its done pointer is swapped
+ * for a private marker while it is in flight): the writer then flags
+ * op->sync_done and signals a condition variable instead of queueing a
+ * completion, so it works with no loop running.
+ *
+ * Threads: the writer thread alone uses the backend's writer connection;
+ * the loop thread alone uses the reader (every read, and done() callbacks).
+ */
+#include "store.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "../log/log.h"
+#include "../util/util.h"
+#include "store_backend.h"
+
+#define DEFAULT_MAX_BATCH_OPS 512
+
+struct store {
+	const struct store_backend *be;
+	void *db;
+	int max_batch;
+
+	struct event *wake;      /* completion eventfd on the loop, or NULL */
+	int efd;
+
+	pthread_mutex_t mu;
+	pthread_cond_t work;     /* writer: the queue is not empty, or stopping */
+	pthread_cond_t synced;   /* store_submit_wait(): some sync op finished */
+	struct store_op *qhead, *qtail;  /* submitted, not yet in a group */
+	struct store_op *chead, *ctail;  /* committed (or failed), done() not run */
+	size_t pending;          /* submitted, done() not run (or sync not finished) */
+	bool stopping;
+	bool writer_started;
+	pthread_t writer;
+};
+
+/* Never called: its address marks an op submitted by store_submit_wait(). */
+static void
+sync_marker(struct store_op *op, void *arg)
+{
+	abort();
+}
+
+/* A failed op appended nothing. */
+static void
+op_fail(struct store_op *op, const char *why)
+{
+	op->result = -1;
+	op->last_seq = 0;
+	snprintf(op->errmsg, sizeof(op->errmsg), "%s", why);
+}
+
+/* Steps 3 and 4 of the strategy above, for the group ops[0..n). */
+static void
+run_group(struct store *st, struct store_op **ops, size_t n)
+{
+	const struct store_backend *be = st->be;
+
+	for (size_t i = 0; i < n; i++) {
+		ops[i]->result = 0;
+		ops[i]->conflict = false;
+		ops[i]->errmsg[0] = '\0';
+		ops[i]->last_seq = 0;
+	}
+	if (be->begin(st->db) != 0) {
+		for (size_t i = 0; i < n; i++)
+			op_fail(ops[i], "storage: cannot begin a transaction");
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct store_op *op = ops[i];
+
+		if (be->savepoint(st->db) != 0)
+			goto abort;
+		if (be->apply(st->db, op) == 0) {
+			if (be->release(st->db) == 0)
+				continue;
+			op_fail(op, "storage: cannot release a savepoint");
+		} else if (op->errmsg[0] == '\0') {
+			op_fail(op, "storage: operation failed");
+		}
+		op->result = -1;
+		op->last_seq = 0;
+		if (be->rollback_to(st->db) != 0 || be->release(st->db) != 0)
+			goto abort;
+	}
+	if (be->commit(st->db) == 0)
+		return;
+	be->rollback(st->db);
+	for (size_t i = 0; i < n; i++)
+		if (ops[i]->result == 0)
+			op_fail(ops[i], "storage: commit failed");
+	return;
+abort:
+	/* The transaction is gone: nothing of the group is stored. */
+	be->rollback(st->db);
+	for (size_t i = 0; i < n; i++)
+		if (ops[i]->result == 0)
+			op_fail(ops[i], "storage: transaction aborted");
+}
+
+static void
+wake_loop(struct store *st)
+{
+	uint64_t one = 1;
+
+	if (st->wake == NULL)
+		return;  /* no loop: store_close() delivers */
+	while (write(st->efd, &one, sizeof(one)) < 0 && errno == EINTR)
+		;
+}
+
+static void *
+writer_main(void *arg)
+{
+	struct store *st = arg;
+	struct store_op **group = xcalloc((size_t)st->max_batch, sizeof(*group));
+	sigset_t all;
+
+	/* Signals are the loop thread's business. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, NULL);
+
+	pthread_mutex_lock(&st->mu);
+	for (;;) {
+		while (st->qhead == NULL && !st->stopping)
+			pthread_cond_wait(&st->work, &st->mu);
+		if (st->qhead == NULL)
+			break;  /* stopping, and the queue is drained */
+
+		size_t n = 0;
+		while (st->qhead && n < (size_t)st->max_batch) {
+			group[n++] = st->qhead;
+			st->qhead = st->qhead->next;
+		}
+		if (st->qhead == NULL)
+			st->qtail = NULL;
+		pthread_mutex_unlock(&st->mu);
+
+		run_group(st, group, n);
+
+		pthread_mutex_lock(&st->mu);
+		bool any_sync = false, any_async = false;
+		for (size_t i = 0; i < n; i++) {
+			struct store_op *op = group[i];
+
+			op->next = NULL;
+			if (op->done == sync_marker) {
+				op->sync_done = true;
+				st->pending--;
+				any_sync = true;
+				continue;
+			}
+			if (st->ctail)
+				st->ctail->next = op;
+			else
+				st->chead = op;
+			st->ctail = op;
+			any_async = true;
+		}
+		if (any_sync)
+			pthread_cond_broadcast(&st->synced);
+		if (any_async) {
+			pthread_mutex_unlock(&st->mu);
+			wake_loop(st);
+			pthread_mutex_lock(&st->mu);
+		}
+	}
+	pthread_mutex_unlock(&st->mu);
+	free(group);
+	return NULL;
+}
+
+/* Run done() for every finished op, oldest first. Ops that done() submits
+ * meanwhile wait for the next wake-up. */
+static void
+deliver(struct store *st)
+{
+	pthread_mutex_lock(&st->mu);
+	struct store_op *op = st->chead;
+	st->chead = st->ctail = NULL;
+	pthread_mutex_unlock(&st->mu);
+
+	while (op) {
+		struct store_op *next = op->next;  /* done() may free op */
+
+		op->next = NULL;
+		if (op->done)
+			op->done(op, op->arg);
+		pthread_mutex_lock(&st->mu);
+		st->pending--;
+		pthread_mutex_unlock(&st->mu);
+		op = next;
+	}
+}
+
+static void
+on_wake(evutil_socket_t fd, short what, void *arg)
+{
+	uint64_t n;
+
+	/* Drain the counter; the list, not the count, says what finished. */
+	while (read(fd, &n, sizeof(n)) < 0 && errno == EINTR)
+		;
+	deliver(arg);
+}
+
+int
+store_open(struct store **out, const struct store_config *cfg, struct event_base *base)
+{
+	struct store *st = xcalloc(1, sizeof(*st));
+
+	*out = NULL;
+	st->be = &store_sqlite_backend;
+	st->max_batch = cfg->max_batch_ops > 0 ? cfg->max_batch_ops : DEFAULT_MAX_BATCH_OPS;
+	st->efd = -1;
+	pthread_mutex_init(&st->mu, NULL);
+	pthread_cond_init(&st->work, NULL);
+	pthread_cond_init(&st->synced, NULL);
+
+	if (st->be->open(&st->db, cfg) != 0)
+		goto fail;
+	if (base) {
+		st->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		if (st->efd < 0) {
+			log_error("store: eventfd failed", "error", strerror(errno));
+			goto fail;
+		}
+		st->wake = event_new(base, st->efd, EV_READ | EV_PERSIST, on_wake, st);
+		if (st->wake == NULL || event_add(st->wake, NULL) != 0) {
+			log_error("store: cannot register the completion event");
+			goto fail;
+		}
+	}
+	int err = pthread_create(&st->writer, NULL, writer_main, st);
+	if (err != 0) {
+		log_error("store: cannot start the writer thread", "error", strerror(err));
+		goto fail;
+	}
+	st->writer_started = true;
+	*out = st;
+	return 0;
+fail:
+	store_close(st);
+	return -1;
+}
+
+void
+store_close(struct store *st)
+{
+	if (st == NULL)
+		return;
+	pthread_mutex_lock(&st->mu);
+	st->stopping = true;
+	pthread_cond_signal(&st->work);
+	pthread_mutex_unlock(&st->mu);
+	if (st->writer_started)
+		pthread_join(st->writer, NULL);
+
+	if (st->wake) {
+		event_free(st->wake);
+		st->wake = NULL;
+	}
+	if (st->efd >= 0)
+		close(st->efd);
+	/* done() callbacks may submit more; those fail at once (stopping). */
+	while (st->chead)
+		deliver(st);
+
+	if (st->db)
+		st->be->close(st->db);
+	pthread_cond_destroy(&st->synced);
+	pthread_cond_destroy(&st->work);
+	pthread_mutex_destroy(&st->mu);
+	free(st);
+}
+
+void
+store_submit(struct store *st, struct store_op *op)
+{
+	op->next = NULL;
+	op->sync_done = false;
+	pthread_mutex_lock(&st->mu);
+	st->pending++;
+	if (st->stopping) {
+		/* Too late for the writer: report the failure through done(). */
+		op_fail(op, "storage: store is closing");
+		if (st->ctail)
+			st->ctail->next = op;
+		else
+			st->chead = op;
+		st->ctail = op;
+		pthread_mutex_unlock(&st->mu);
+		return;
+	}
+	if (st->qtail)
+		st->qtail->next = op;
+	else
+		st->qhead = op;
+	st->qtail = op;
+	pthread_cond_signal(&st->work);
+	pthread_mutex_unlock(&st->mu);
+}
+
+int
+store_submit_wait(struct store *st, struct store_op *op)
+{
+	void (*done)(struct store_op *, void *) = op->done;
+
+	pthread_mutex_lock(&st->mu);
+	if (st->stopping) {
+		pthread_mutex_unlock(&st->mu);
+		op_fail(op, "storage: store is closing");
+		return -1;
+	}
+	op->done = sync_marker;
+	op->next = NULL;
+	op->sync_done = false;
+	st->pending++;
+	if (st->qtail)
+		st->qtail->next = op;
+	else
+		st->qhead = op;
+	st->qtail = op;
+	pthread_cond_signal(&st->work);
+	while (!op->sync_done)
+		pthread_cond_wait(&st->synced, &st->mu);
+	pthread_mutex_unlock(&st->mu);
+	op->done = done;
+	return op->result;
+}
+
+size_t
+store_pending(struct store *st)
+{
+	pthread_mutex_lock(&st->mu);
+	size_t n = st->pending;
+	pthread_mutex_unlock(&st->mu);
+	return n;
+}
+
+/* --- reads: the backend's reader connection, on the calling thread --- */
+
+int
+store_schema_version(struct store *st)
+{
+	return st->be->schema_version(st->db);
+}
+
+int
+store_ping(struct store *st)
+{
+	return st->be->ping(st->db);
+}
+
+int
+store_channels_load(struct store *st, json_t **out)
+{
+	return st->be->channels_load(st->db, out);
+}
+
+int
+store_channels_ever(struct store *st, bool *out)
+{
+	return st->be->channels_ever(st->db, out);
+}
+
+int
+store_api_keys_load(struct store *st, json_t **out)
+{
+	return st->be->api_keys_load(st->db, out);
+}
+
+int
+store_conversations_list(struct store *st, const struct conv_query *q, json_t **out)
+{
+	return st->be->conversations_list(st->db, q, out);
+}
+
+int
+store_conversation_get(struct store *st, int64_t id, json_t **out)
+{
+	return st->be->conversation_get(st->db, id, out);
+}
+
+int
+store_messages_list(struct store *st, const struct msg_query *q, json_t **out)
+{
+	return st->be->messages_list(st->db, q, out);
+}
+
+int
+store_message_get(struct store *st, int64_t id, json_t **out)
+{
+	return st->be->message_get(st->db, id, out);
+}
+
+int
+store_messages_by_provider_id(struct store *st, const char *provider_id, json_t **out)
+{
+	return st->be->messages_by_provider_id(st->db, provider_id, out);
+}
+
+int
+store_events_list(struct store *st, int64_t since, int limit, json_t **out)
+{
+	return st->be->events_list(st->db, since, limit, out);
+}

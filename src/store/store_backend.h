@@ -1,0 +1,70 @@
+/*
+ * store_backend.h - what a database backend gives store.c.
+ *
+ * store.c owns the writer thread, group commit and completion delivery;
+ * a backend (store_sqlite.c now, store_pg.c later) owns the database: its
+ * connections, schema migrations, how an op is applied and how reads are
+ * rendered into the API's JSON. Each backend exports one
+ * `const struct store_backend` filled with designated initializers; every
+ * slot is required.
+ *
+ * The contract a backend follows:
+ *  - open() creates/migrates the database and opens two independent
+ *    connections: a writer, used ONLY by the writer thread (the functions
+ *    under "writer thread"), and a reader, used ONLY by the thread that
+ *    calls the reads (the event loop). open() and close() run while the
+ *    writer thread does not exist.
+ *  - begin() starts a transaction that takes the write lock at once;
+ *    commit() returns only once the transaction is durable on disk.
+ *  - apply() runs inside begin()..commit() and inside a savepoint; on
+ *    failure it MUST fill op->errmsg (and op->conflict when a uniqueness
+ *    rule refused it) and return -1; store.c then rolls back to the
+ *    savepoint. It writes only op's result fields and the ids/flags an
+ *    ingest batch reserves for the store.
+ *  - rollback_to() returning -1 means the whole transaction is gone (the
+ *    database aborted it); store.c then fails the group.
+ *  - reads follow store.h: not found -> 0 with *out = NULL.
+ *  - errors are logged by the backend, which knows the database's words.
+ */
+#ifndef MSGD_STORE_BACKEND_H
+#define MSGD_STORE_BACKEND_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "store.h"
+
+struct store_backend {
+	const char *name;
+
+	int (*open)(void **out, const struct store_config *cfg);
+	void (*close)(void *db);
+
+	/* Writer thread. */
+	int (*begin)(void *db);
+	int (*commit)(void *db);
+	void (*rollback)(void *db);
+	int (*savepoint)(void *db);
+	int (*release)(void *db);
+	int (*rollback_to)(void *db);
+	int (*apply)(void *db, struct store_op *op);
+
+	/* Reader (event loop thread). */
+	int (*schema_version)(void *db);
+	int (*ping)(void *db);
+	int (*channels_load)(void *db, json_t **out);
+	int (*channels_ever)(void *db, bool *out);
+	int (*api_keys_load)(void *db, json_t **out);
+	int (*conversations_list)(void *db, const struct conv_query *q, json_t **out);
+	int (*conversation_get)(void *db, int64_t id, json_t **out);
+	int (*messages_list)(void *db, const struct msg_query *q, json_t **out);
+	int (*message_get)(void *db, int64_t id, json_t **out);
+	int (*messages_by_provider_id)(void *db, const char *provider_id, json_t **out);
+	int (*events_list)(void *db, int64_t since, int limit, json_t **out);
+};
+
+extern const struct store_backend store_sqlite_backend;
+
+#endif

@@ -1,0 +1,1498 @@
+/*
+ * store_sqlite.c - the SQLite backend: <data_dir>/msgd.db in WAL mode.
+ *
+ * Two connections: the writer, used only by store.c's writer thread, and
+ * the reader, used only by the event loop for reads. WAL lets the reader
+ * see the last commit while the writer works. synchronous=FULL: a commit
+ * returns only once it is on disk, because a webhook is acknowledged then.
+ *
+ * Every SQL statement is prepared once at open (on the connection that uses
+ * it) and reset after each use; a statement left un-reset would pin the
+ * reader to an old snapshot.
+ *
+ * Messages are stored with `doc`, the message's API JSON minus the fields
+ * that change (status, status_history, error); a read parses doc and adds
+ * those from the messages and statuses rows. Ids are known before the
+ * insert (max(id)+1: there is one writer), so doc can hold its own id.
+ *
+ * Migrations (src/store/migrations/NNNN_name.sql, embedded into
+ * build/gen/migrations.c) are applied at open, each in its own transaction, and recorded in
+ * schema_migrations.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "../log/log.h"
+#include "../util/util.h"
+#include "migrations.h"
+#include "store_backend.h"
+
+#define BUSY_TIMEOUT_MS 5000
+#define MAX_PAGE 200
+#define MAX_EVENTS_PAGE 1000
+
+/* Columns render_message() reads, from a messages table aliased m. */
+#define MSG_COLS "m.id, m.doc, m.status, m.error_code, m.error_title, m.error_detail"
+#define CONV_SELECT                                                              \
+	"SELECT c.id, ch.name, ct.address, ct.name, c.unread_count, c.last_activity_ms, " \
+	MSG_COLS " FROM conversations c"                                         \
+	" JOIN contacts ct ON ct.id = c.contact_id"                              \
+	" JOIN channels ch ON ch.id = c.channel_id"                              \
+	" LEFT JOIN messages m ON m.id = c.last_message_id"
+#define CONV_MSG_COL 6
+
+enum sql {
+	/* Writer connection. */
+	W_BEGIN,
+	W_COMMIT,
+	W_ROLLBACK,
+	W_SAVEPOINT,
+	W_RELEASE,
+	W_ROLLBACK_TO,
+	W_CHANNEL_NAME,
+	W_CHANNEL_INSERT,
+	W_CHANNEL_UPDATE,
+	W_CHANNEL_DELETE,
+	W_API_KEY_INSERT,
+	W_CONTACT_FIND,
+	W_CONTACT_INSERT,
+	W_CONTACT_RENAME,
+	W_CONV_FIND,
+	W_CONV_INSERT,
+	W_CONV_TOUCH,
+	W_MSG_FIND,
+	W_MSG_NEXT_ID,
+	W_MSG_INSERT,
+	W_MSG_SET_STATUS,
+	W_STATUS_INSERT,
+	W_EVENT_INSERT,
+	W_END,
+	/* Reader connection. */
+	R_VERSION = W_END,
+	R_PING,
+	R_CHANNELS,
+	R_CHANNELS_EVER,
+	R_API_KEYS,
+	R_CONV_LIST,
+	R_CONV_GET,
+	R_CONV_EXISTS,
+	R_MSG_LIST,
+	R_MSG_GET,
+	R_MSG_BY_PROVIDER,
+	R_STATUS_HISTORY,
+	R_EVENTS,
+	SQL_COUNT,
+};
+
+static const char *const sql_text[SQL_COUNT] = {
+	[W_BEGIN] = "BEGIN IMMEDIATE",
+	[W_COMMIT] = "COMMIT",
+	[W_ROLLBACK] = "ROLLBACK",
+	[W_SAVEPOINT] = "SAVEPOINT op",
+	[W_RELEASE] = "RELEASE op",
+	[W_ROLLBACK_TO] = "ROLLBACK TO op",
+	[W_CHANNEL_NAME] = "SELECT name FROM channels WHERE id = ?1",
+	[W_CHANNEL_INSERT] = "INSERT INTO channels (name, type, config, created_at, updated_at)"
+	    " VALUES (?1, ?2, ?3, ?4, ?4)",
+	[W_CHANNEL_UPDATE] = "UPDATE channels SET config = ?2, updated_at = ?3"
+	    " WHERE id = ?1 AND deleted_at IS NULL",
+	[W_CHANNEL_DELETE] = "UPDATE channels SET deleted_at = ?2"
+	    " WHERE id = ?1 AND deleted_at IS NULL",
+	[W_API_KEY_INSERT] = "INSERT OR IGNORE INTO api_keys (name, hash, created_at) VALUES (?1, ?2, ?3)",
+	[W_CONTACT_FIND] = "SELECT id, name FROM contacts WHERE channel_id = ?1 AND address = ?2",
+	[W_CONTACT_INSERT] = "INSERT INTO contacts (channel_id, address, name, created_at, updated_at)"
+	    " VALUES (?1, ?2, ?3, ?4, ?4)",
+	[W_CONTACT_RENAME] = "UPDATE contacts SET name = ?2, updated_at = ?3 WHERE id = ?1",
+	[W_CONV_FIND] = "SELECT id FROM conversations WHERE contact_id = ?1",
+	[W_CONV_INSERT] = "INSERT INTO conversations (channel_id, contact_id, last_activity_ms, created_at)"
+	    " VALUES (?1, ?2, ?3, ?4)",
+	[W_CONV_TOUCH] = "UPDATE conversations SET last_message_id = ?2, last_activity_ms = ?3,"
+	    " unread_count = unread_count + ?4 WHERE id = ?1",
+	[W_MSG_FIND] = "SELECT id, conversation_id, status FROM messages"
+	    " WHERE provider_message_id = ?2 AND channel_id = ?1",
+	[W_MSG_NEXT_ID] = "SELECT coalesce(max(id), 0) + 1 FROM messages",
+	[W_MSG_INSERT] = "INSERT INTO messages (id, channel_id, conversation_id, direction,"
+	    " provider_message_id, type, status, timestamp, created_ms, doc, raw)"
+	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+	[W_MSG_SET_STATUS] = "UPDATE messages SET status = ?2, error_code = ?3, error_title = ?4,"
+	    " error_detail = ?5 WHERE id = ?1",
+	[W_STATUS_INSERT] = "INSERT INTO statuses (message_id, channel_id, provider_message_id, status,"
+	    " provider_status, timestamp, error_code, error_title, error_detail, raw, created_ms)"
+	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+	[W_EVENT_INSERT] = "INSERT INTO events (type, at_ms, channel_id, conversation_id, message_id, data)"
+	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+
+	[R_VERSION] = "SELECT coalesce(max(version), 0) FROM schema_migrations",
+	[R_PING] = "SELECT 1",
+	[R_CHANNELS] = "SELECT id, name, type, config, created_at, updated_at FROM channels"
+	    " WHERE deleted_at IS NULL ORDER BY id",
+	[R_CHANNELS_EVER] = "SELECT EXISTS (SELECT 1 FROM channels)",
+	[R_API_KEYS] = "SELECT hash FROM api_keys ORDER BY id",
+	[R_CONV_LIST] = CONV_SELECT
+	    " WHERE (?1 = 0 OR c.channel_id = ?1)"
+	    " AND (?2 IS NULL OR ct.name LIKE ?2 ESCAPE '\\' OR ct.address LIKE ?2 ESCAPE '\\')"
+	    " AND (c.last_activity_ms, c.id) < (?3, ?4)"
+	    " ORDER BY c.last_activity_ms DESC, c.id DESC LIMIT ?5",
+	[R_CONV_GET] = CONV_SELECT " WHERE c.id = ?1",
+	[R_CONV_EXISTS] = "SELECT 1 FROM conversations WHERE id = ?1",
+	[R_MSG_LIST] = "SELECT " MSG_COLS " FROM messages m"
+	    " WHERE m.conversation_id = ?1 AND m.id < ?2 ORDER BY m.id DESC LIMIT ?3",
+	[R_MSG_GET] = "SELECT " MSG_COLS " FROM messages m WHERE m.id = ?1",
+	[R_MSG_BY_PROVIDER] = "SELECT " MSG_COLS " FROM messages m"
+	    " WHERE m.provider_message_id = ?1 ORDER BY m.id",
+	[R_STATUS_HISTORY] = "SELECT status, timestamp, created_ms, error_code, error_title, error_detail"
+	    " FROM statuses WHERE message_id = ?1 ORDER BY id",
+	[R_EVENTS] = "SELECT e.seq, e.type, e.at_ms, ch.name, e.conversation_id, e.message_id, e.data"
+	    " FROM events e LEFT JOIN channels ch ON ch.id = e.channel_id"
+	    " WHERE e.seq > ?1 ORDER BY e.seq LIMIT ?2",
+};
+
+struct conn {
+	sqlite3 *h;
+	const char *role;               /* "writer" or "reader", for logs */
+	sqlite3_stmt *stmt[SQL_COUNT];  /* only this connection's are prepared */
+};
+
+struct name_cache {
+	int64_t id;
+	char *name;
+};
+
+struct sqlite_db {
+	struct conn w, r;
+	/* Writer: channel id -> name for message docs. Emptied on rollback,
+	 * since a rolled-back channel's id may be handed out again. */
+	struct name_cache *names;
+	size_t nnames, capnames;
+};
+
+/* --- statement helpers --- */
+
+static int
+sql_fail(struct conn *c, const char *what)
+{
+	log_error("store: sqlite failed", "conn", c->role, "sql", what, "error", sqlite3_errmsg(c->h));
+	return -1;
+}
+
+static sqlite3_stmt *
+stmt(struct conn *c, enum sql i)
+{
+	return c->stmt[i];
+}
+
+/* Reset after use: frees the snapshot and forgets the bound buffers. */
+static void
+finish(sqlite3_stmt *s)
+{
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+}
+
+static void
+bind_text(sqlite3_stmt *s, int i, const char *v)
+{
+	sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC);  /* NULL binds NULL */
+}
+
+static void
+bind_i64(sqlite3_stmt *s, int i, int64_t v)
+{
+	sqlite3_bind_int64(s, i, v);
+}
+
+/* 0 stands for "none" in the model's ids and codes. */
+static void
+bind_id(sqlite3_stmt *s, int i, int64_t v)
+{
+	if (v == 0)
+		sqlite3_bind_null(s, i);
+	else
+		sqlite3_bind_int64(s, i, v);
+}
+
+static const char *
+col_text(sqlite3_stmt *s, int i)
+{
+	return (const char *)sqlite3_column_text(s, i);
+}
+
+/* Step a statement that returns no row, then reset it. */
+static int
+run(struct conn *c, sqlite3_stmt *s)
+{
+	int rc = sqlite3_step(s);
+
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+		sql_fail(c, sqlite3_sql(s));
+		finish(s);
+		return -1;
+	}
+	finish(s);
+	return 0;
+}
+
+/* Step once: 1 with a row (caller reads it, then finish()es), 0 with none
+ * (already reset), -1 on error (logged, reset). */
+static int
+row(struct conn *c, sqlite3_stmt *s)
+{
+	int rc = sqlite3_step(s);
+
+	if (rc == SQLITE_ROW)
+		return 1;
+	if (rc != SQLITE_DONE)
+		sql_fail(c, sqlite3_sql(s));
+	finish(s);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* --- JSON helpers --- */
+
+/* A string, or null for NULL (and for bytes jansson refuses). */
+static json_t *
+jstr(const char *s)
+{
+	json_t *j = s ? json_string(s) : NULL;
+	return j ? j : json_null();
+}
+
+/* Set a string member; -1 when v is not valid UTF-8. */
+static int
+set_str(json_t *o, const char *key, const char *v)
+{
+	json_t *j = v ? json_string(v) : json_null();
+
+	if (j == NULL)
+		return -1;
+	json_object_set_new(o, key, j);
+	return 0;
+}
+
+static json_t *
+jtime(int64_t unix_s)
+{
+	char t[21];
+
+	fmt_rfc3339(unix_s, t);
+	return json_string(t);
+}
+
+/* {"code","title","detail"}, or null when there is no error and !always. */
+static json_t *
+error_json(int64_t code, const char *title, const char *detail, bool always)
+{
+	if (!always && code == 0 && title == NULL && detail == NULL)
+		return json_null();
+	return json_pack("{s:o, s:o, s:o}", "code", code ? json_integer(code) : json_null(),
+	    "title", jstr(title), "detail", jstr(detail));
+}
+
+static char *
+dump(const json_t *j)
+{
+	return json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
+}
+
+/* --- open, migrate, close --- */
+
+static void
+conn_close(struct conn *c)
+{
+	for (size_t i = 0; i < SQL_COUNT; i++) {
+		sqlite3_finalize(c->stmt[i]);
+		c->stmt[i] = NULL;
+	}
+	if (c->h && sqlite3_close(c->h) != SQLITE_OK)
+		log_error("store: sqlite close failed", "conn", c->role, "error", sqlite3_errmsg(c->h));
+	c->h = NULL;
+}
+
+static int
+exec(struct conn *c, const char *sql)
+{
+	char *err = NULL;
+
+	if (sqlite3_exec(c->h, sql, NULL, NULL, &err) != SQLITE_OK) {
+		log_error("store: sqlite failed", "conn", c->role, "sql", sql, "error", err);
+		sqlite3_free(err);
+		return -1;
+	}
+	return 0;
+}
+
+/* One integer from a one-off query (open and migrations only). */
+static int
+query_i64(struct conn *c, const char *sql, int64_t *out)
+{
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	if (sqlite3_prepare_v2(c->h, sql, -1, &s, NULL) != SQLITE_OK)
+		return sql_fail(c, sql);
+	rc = sqlite3_step(s);
+	if (rc != SQLITE_ROW) {
+		sql_fail(c, sql);
+		sqlite3_finalize(s);
+		return -1;
+	}
+	*out = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	return 0;
+}
+
+static int
+conn_open(struct conn *c, const char *path, const char *role)
+{
+	c->role = role;
+	/* NOMUTEX: each connection is only ever used by one thread at a time. */
+	if (sqlite3_open_v2(path, &c->h, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+		log_error("store: cannot open the database", "path", path, "conn", role,
+		    "error", c->h ? sqlite3_errmsg(c->h) : "out of memory");
+		return -1;
+	}
+	sqlite3_extended_result_codes(c->h, 1);
+	if (sqlite3_busy_timeout(c->h, BUSY_TIMEOUT_MS) != SQLITE_OK)
+		return sql_fail(c, "busy_timeout");
+	return exec(c, "PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL");
+}
+
+static int
+conn_prepare(struct conn *c, enum sql from, enum sql to)
+{
+	for (int i = from; i < (int)to; i++) {
+		if (sqlite3_prepare_v3(c->h, sql_text[i], -1, SQLITE_PREPARE_PERSISTENT,
+		    &c->stmt[i], NULL) != SQLITE_OK)
+			return sql_fail(c, sql_text[i]);
+	}
+	return 0;
+}
+
+/* WAL is a property of the file; insist on it. */
+static int
+set_wal(struct conn *c)
+{
+	sqlite3_stmt *s = NULL;
+	bool ok;
+
+	if (sqlite3_prepare_v2(c->h, "PRAGMA journal_mode = WAL", -1, &s, NULL) != SQLITE_OK)
+		return sql_fail(c, "PRAGMA journal_mode = WAL");
+	ok = sqlite3_step(s) == SQLITE_ROW && sqlite3_stricmp(col_text(s, 0), "wal") == 0;
+	sqlite3_finalize(s);
+	if (!ok) {
+		log_error("store: cannot switch the database to WAL mode", "conn", c->role);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+migrate_one(struct conn *c, const struct migration *m)
+{
+	char *ins = sqlite3_mprintf("INSERT INTO schema_migrations (version, name, applied_at)"
+	    " VALUES (%d, %Q, %lld)", m->version, m->name, (long long)(now_ms() / 1000));
+	int rc = -1;
+
+	if (ins == NULL)
+		return -1;
+	if (exec(c, "BEGIN IMMEDIATE") != 0)
+		goto out;
+	if (exec(c, m->sql) != 0 || exec(c, ins) != 0) {
+		exec(c, "ROLLBACK");
+		goto out;
+	}
+	if (exec(c, "COMMIT") != 0) {
+		if (!sqlite3_get_autocommit(c->h))
+			exec(c, "ROLLBACK");
+		goto out;
+	}
+	log_info("store: migration applied", "name", m->name);
+	rc = 0;
+out:
+	sqlite3_free(ins);
+	return rc;
+}
+
+/* Apply every embedded migration newer than the database. */
+static int
+migrate(struct conn *c)
+{
+	int64_t cur;
+
+	if (exec(c, "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY,"
+	    " name TEXT NOT NULL, applied_at INTEGER NOT NULL)") != 0)
+		return -1;
+	if (query_i64(c, sql_text[R_VERSION], &cur) != 0)
+		return -1;
+	for (int i = 0; i < migrations_count; i++) {
+		if (i > 0 && migrations[i].version <= migrations[i - 1].version) {
+			log_error("store: migrations out of order", "name", migrations[i].name);
+			return -1;
+		}
+	}
+	if (migrations_count > 0 && cur > migrations[migrations_count - 1].version) {
+		char v[24];
+
+		snprintf(v, sizeof(v), "%" PRId64, cur);
+		log_error("store: the database schema is newer than this msgd", "version", v);
+		return -1;
+	}
+	for (int i = 0; i < migrations_count; i++)
+		if (migrations[i].version > cur && migrate_one(c, &migrations[i]) != 0)
+			return -1;
+	return 0;
+}
+
+static void
+name_cache_clear(struct sqlite_db *db)
+{
+	for (size_t i = 0; i < db->nnames; i++)
+		free(db->names[i].name);
+	db->nnames = 0;
+}
+
+static void
+sqlite_close(void *p)
+{
+	struct sqlite_db *db = p;
+
+	if (db == NULL)
+		return;
+	/* Reader first: the last connection to close checkpoints the WAL. */
+	conn_close(&db->r);
+	conn_close(&db->w);
+	name_cache_clear(db);
+	free(db->names);
+	free(db);
+}
+
+static int
+sqlite_open(void **out, const struct store_config *cfg)
+{
+	struct sqlite_db *db = xcalloc(1, sizeof(*db));
+	char *path = NULL;
+	int fd;
+
+	*out = NULL;
+	if (cfg->data_dir == NULL || cfg->data_dir[0] == '\0') {
+		log_error("store: no data directory");
+		goto fail;
+	}
+	if (mkdir_p(cfg->data_dir, 0700) != 0) {
+		log_error("store: cannot create the data directory", "path", cfg->data_dir,
+		    "error", strerror(errno));
+		goto fail;
+	}
+	path = xasprintf("%s/msgd.db", cfg->data_dir);
+	/* Create the file ourselves so it is never readable by others; SQLite
+	 * gives the -wal and -shm files the same mode. */
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		log_error("store: cannot create the database", "path", path, "error", strerror(errno));
+		goto fail;
+	}
+	close(fd);
+
+	if (conn_open(&db->w, path, "writer") != 0 || set_wal(&db->w) != 0 || migrate(&db->w) != 0)
+		goto fail;
+	if (conn_open(&db->r, path, "reader") != 0 || exec(&db->r, "PRAGMA query_only = ON") != 0)
+		goto fail;
+	if (conn_prepare(&db->w, 0, W_END) != 0 || conn_prepare(&db->r, W_END, SQL_COUNT) != 0)
+		goto fail;
+	free(path);
+	*out = db;
+	return 0;
+fail:
+	free(path);
+	sqlite_close(db);
+	return -1;
+}
+
+/* --- transactions (writer thread) --- */
+
+static int
+sqlite_begin(void *p)
+{
+	struct sqlite_db *db = p;
+
+	return run(&db->w, stmt(&db->w, W_BEGIN));
+}
+
+static int
+sqlite_commit(void *p)
+{
+	struct sqlite_db *db = p;
+
+	return run(&db->w, stmt(&db->w, W_COMMIT));
+}
+
+static void
+sqlite_rollback(void *p)
+{
+	struct sqlite_db *db = p;
+
+	name_cache_clear(db);
+	/* SQLite may already have rolled back on its own (I/O error, full disk). */
+	if (!sqlite3_get_autocommit(db->w.h))
+		run(&db->w, stmt(&db->w, W_ROLLBACK));
+}
+
+static int
+sqlite_savepoint(void *p)
+{
+	struct sqlite_db *db = p;
+
+	return run(&db->w, stmt(&db->w, W_SAVEPOINT));
+}
+
+static int
+sqlite_release(void *p)
+{
+	struct sqlite_db *db = p;
+
+	return run(&db->w, stmt(&db->w, W_RELEASE));
+}
+
+static int
+sqlite_rollback_to(void *p)
+{
+	struct sqlite_db *db = p;
+
+	name_cache_clear(db);
+	if (sqlite3_get_autocommit(db->w.h))
+		return -1;  /* the transaction is gone */
+	return run(&db->w, stmt(&db->w, W_ROLLBACK_TO));
+}
+
+/* --- apply (writer thread) --- */
+
+static int __attribute__((format(printf, 2, 3)))
+op_error(struct store_op *op, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(op->errmsg, sizeof(op->errmsg), fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+/* The last failure on the writer, for op->errmsg. */
+static int
+op_sql_error(struct sqlite_db *db, struct store_op *op)
+{
+	return op_error(op, "storage: %s", sqlite3_errmsg(db->w.h));
+}
+
+/* Channel name by id (deleted channels too); NULL when unknown or on error. */
+static const char *
+channel_name(struct sqlite_db *db, int64_t id)
+{
+	sqlite3_stmt *s = stmt(&db->w, W_CHANNEL_NAME);
+	char *name;
+
+	for (size_t i = 0; i < db->nnames; i++)
+		if (db->names[i].id == id)
+			return db->names[i].name;
+	bind_i64(s, 1, id);
+	if (row(&db->w, s) != 1)
+		return NULL;
+	name = xstrdup(col_text(s, 0));
+	finish(s);
+	if (db->nnames == db->capnames) {
+		db->capnames = db->capnames ? db->capnames * 2 : 8;
+		db->names = xrealloc(db->names, db->capnames * sizeof(*db->names));
+	}
+	db->names[db->nnames++] = (struct name_cache){ .id = id, .name = name };
+	return name;
+}
+
+/* Look a message up by (channel, provider id): *id = 0 when absent. */
+static int
+find_message(struct sqlite_db *db, int64_t channel_id, const char *provider_id,
+    int64_t *id, int64_t *conversation_id, enum msg_status *status)
+{
+	sqlite3_stmt *s = stmt(&db->w, W_MSG_FIND);
+	int r;
+
+	*id = 0;
+	if (provider_id == NULL)
+		return 0;
+	bind_i64(s, 1, channel_id);
+	bind_text(s, 2, provider_id);
+	r = row(&db->w, s);
+	if (r <= 0)
+		return r;
+	*id = sqlite3_column_int64(s, 0);
+	if (conversation_id)
+		*conversation_id = sqlite3_column_int64(s, 1);
+	if (status)
+		*status = status_parse(col_text(s, 2));
+	finish(s);
+	return 0;
+}
+
+/* The contact's id, created or renamed as the message says. */
+static int
+upsert_contact(struct sqlite_db *db, const struct msg_in *m, int64_t now_s, int64_t *id)
+{
+	struct conn *w = &db->w;
+	sqlite3_stmt *s = stmt(w, W_CONTACT_FIND);
+	bool rename;
+	int r;
+
+	bind_i64(s, 1, m->channel_id);
+	bind_text(s, 2, m->contact_address);
+	r = row(w, s);
+	if (r < 0)
+		return -1;
+	if (r == 0) {
+		s = stmt(w, W_CONTACT_INSERT);
+		bind_i64(s, 1, m->channel_id);
+		bind_text(s, 2, m->contact_address);
+		bind_text(s, 3, m->contact_name);
+		bind_i64(s, 4, now_s);
+		if (run(w, s) != 0)
+			return -1;
+		*id = sqlite3_last_insert_rowid(w->h);
+		return 0;
+	}
+	*id = sqlite3_column_int64(s, 0);
+	rename = m->contact_name && (col_text(s, 1) == NULL || strcmp(col_text(s, 1), m->contact_name) != 0);
+	finish(s);
+	if (!rename)
+		return 0;
+	s = stmt(w, W_CONTACT_RENAME);
+	bind_i64(s, 1, *id);
+	bind_text(s, 2, m->contact_name);
+	bind_i64(s, 3, now_s);
+	return run(w, s);
+}
+
+static int
+get_conversation(struct sqlite_db *db, int64_t channel_id, int64_t contact_id, int64_t now,
+    int64_t *id)
+{
+	struct conn *w = &db->w;
+	sqlite3_stmt *s = stmt(w, W_CONV_FIND);
+	int r;
+
+	bind_i64(s, 1, contact_id);
+	r = row(w, s);
+	if (r < 0)
+		return -1;
+	if (r == 1) {
+		*id = sqlite3_column_int64(s, 0);
+		finish(s);
+		return 0;
+	}
+	s = stmt(w, W_CONV_INSERT);
+	bind_i64(s, 1, channel_id);
+	bind_i64(s, 2, contact_id);
+	bind_i64(s, 3, now);
+	bind_i64(s, 4, now / 1000);
+	if (run(w, s) != 0)
+		return -1;
+	*id = sqlite3_last_insert_rowid(w->h);
+	return 0;
+}
+
+static int
+append_event(struct sqlite_db *db, const char *type, int64_t now, int64_t channel_id,
+    int64_t conversation_id, int64_t message_id, const char *data, int64_t *seq)
+{
+	sqlite3_stmt *s = stmt(&db->w, W_EVENT_INSERT);
+
+	bind_text(s, 1, type);
+	bind_i64(s, 2, now);
+	bind_id(s, 3, channel_id);
+	bind_id(s, 4, conversation_id);
+	bind_id(s, 5, message_id);
+	bind_text(s, 6, data);
+	if (run(&db->w, s) != 0)
+		return -1;
+	*seq = sqlite3_last_insert_rowid(db->w.h);
+	return 0;
+}
+
+/* The message's API JSON without the fields that change later. */
+static json_t *
+message_doc(const struct msg_in *m, int64_t id, const char *channel, int64_t conversation_id,
+    int64_t reply_id)
+{
+	json_t *doc = json_object();
+	int bad = 0;
+
+	json_object_set_new(doc, "id", json_integer(id));
+	bad |= set_str(doc, "channel", channel);
+	json_object_set_new(doc, "conversation_id", json_integer(conversation_id));
+	json_object_set_new(doc, "direction", json_string(m->direction == DIR_IN ? "in" : "out"));
+	bad |= set_str(doc, "provider_message_id", m->provider_message_id);
+	bad |= set_str(doc, "from", m->from);
+	bad |= set_str(doc, "to", m->to);
+	bad |= set_str(doc, "type", m->type);
+	bad |= set_str(doc, "text", m->text);
+	json_object_set_new(doc, "timestamp", jtime(m->timestamp));
+	if (m->reply_to) {
+		json_t *r = json_object();
+
+		bad |= set_str(r, "provider_message_id", m->reply_to);
+		json_object_set_new(r, "message_id", reply_id ? json_integer(reply_id) : json_null());
+		json_object_set_new(doc, "reply_to", r);
+	} else {
+		json_object_set_new(doc, "reply_to", json_null());
+	}
+	/* The adapter's parts never override the fields above. */
+	if (m->parts && json_object_update_missing(doc, m->parts) != 0)
+		bad = -1;
+	if (bad) {
+		json_decref(doc);
+		return NULL;
+	}
+	return doc;
+}
+
+static int
+ingest_msg(struct sqlite_db *db, struct store_op *op, struct msg_in *m, int64_t now)
+{
+	struct conn *w = &db->w;
+	sqlite3_stmt *s;
+	const char *channel;
+	enum msg_status status;
+	int64_t id, conv, contact, reply_id = 0, seq;
+	json_t *doc = NULL;
+	char *doc_s = NULL, *data_s = NULL;
+	int rc = -1;
+
+	if (m->contact_address == NULL || m->type == NULL || m->raw == NULL)
+		return op_error(op, "message lacks contact_address, type or raw");
+	if (find_message(db, m->channel_id, m->provider_message_id, &id, &conv, NULL) != 0)
+		return op_sql_error(db, op);
+	if (id != 0) {
+		/* Stored already: report it, change nothing. */
+		m->id = id;
+		m->conversation_id = conv;
+		m->seq = 0;
+		m->duplicate = true;
+		return 0;
+	}
+	m->duplicate = false;
+	if ((channel = channel_name(db, m->channel_id)) == NULL)
+		return op_error(op, "unknown channel %" PRId64, m->channel_id);
+	if (upsert_contact(db, m, now / 1000, &contact) != 0 ||
+	    get_conversation(db, m->channel_id, contact, now, &conv) != 0 ||
+	    find_message(db, m->channel_id, m->reply_to, &reply_id, NULL, NULL) != 0)
+		return op_sql_error(db, op);
+
+	s = stmt(w, W_MSG_NEXT_ID);
+	if (row(w, s) != 1)
+		return op_sql_error(db, op);
+	id = sqlite3_column_int64(s, 0);
+	finish(s);
+
+	/* No status field in msg_in: an outbound message starts at the bottom
+	 * of the forward path so every later report applies. */
+	status = m->direction == DIR_IN ? ST_RECEIVED : ST_QUEUED;
+	doc = message_doc(m, id, channel, conv, reply_id);
+	if (doc == NULL)
+		return op_error(op, "message has a field that is not valid UTF-8");
+	if ((doc_s = dump(doc)) == NULL) {
+		op_error(op, "cannot serialize message");
+		goto out;
+	}
+
+	s = stmt(w, W_MSG_INSERT);
+	bind_i64(s, 1, id);
+	bind_i64(s, 2, m->channel_id);
+	bind_i64(s, 3, conv);
+	bind_text(s, 4, m->direction == DIR_IN ? "in" : "out");
+	bind_text(s, 5, m->provider_message_id);
+	bind_text(s, 6, m->type);
+	bind_text(s, 7, status_name(status));
+	bind_i64(s, 8, m->timestamp);
+	bind_i64(s, 9, now);
+	bind_text(s, 10, doc_s);
+	bind_text(s, 11, m->raw);
+	if (run(w, s) != 0)
+		goto sqlfail;
+
+	s = stmt(w, W_CONV_TOUCH);
+	bind_i64(s, 1, conv);
+	bind_i64(s, 2, id);
+	bind_i64(s, 3, now);
+	bind_i64(s, 4, m->direction == DIR_IN ? 1 : 0);
+	if (run(w, s) != 0)
+		goto sqlfail;
+
+	/* The event carries the message as a read renders it right now. */
+	json_object_set_new(doc, "status", json_string(status_name(status)));
+	json_object_set_new(doc, "status_history", json_array());
+	if ((data_s = dump(doc)) == NULL) {
+		op_error(op, "cannot serialize message");
+		goto out;
+	}
+	if (append_event(db, "message.received", now, m->channel_id, conv, id, data_s, &seq) != 0)
+		goto sqlfail;
+
+	m->id = id;
+	m->conversation_id = conv;
+	m->seq = seq;
+	op->last_seq = seq;
+	rc = 0;
+	goto out;
+sqlfail:
+	op_sql_error(db, op);
+out:
+	free(data_s);
+	free(doc_s);
+	json_decref(doc);
+	return rc;
+}
+
+static int
+ingest_status(struct sqlite_db *db, struct store_op *op, struct status_in *st, int64_t now)
+{
+	struct conn *w = &db->w;
+	sqlite3_stmt *s;
+	enum msg_status cur = ST_NONE;
+	int64_t mid, conv = 0, seq;
+	bool failed = st->status == ST_FAILED;
+	json_t *data = NULL;
+	char *data_s = NULL;
+	int rc = -1;
+
+	if (st->raw == NULL)
+		return op_error(op, "status lacks raw");
+	if (find_message(db, st->channel_id, st->provider_message_id, &mid, &conv, &cur) != 0)
+		return op_sql_error(db, op);
+
+	/* Every report is kept, matched or not. */
+	s = stmt(w, W_STATUS_INSERT);
+	bind_id(s, 1, mid);
+	bind_i64(s, 2, st->channel_id);
+	bind_text(s, 3, st->provider_message_id);
+	bind_text(s, 4, status_name(st->status));
+	bind_text(s, 5, st->provider_status);
+	bind_i64(s, 6, st->timestamp);
+	bind_id(s, 7, st->error_code);
+	bind_text(s, 8, st->error_title);
+	bind_text(s, 9, st->error_detail);
+	bind_text(s, 10, st->raw);
+	bind_i64(s, 11, now);
+	if (run(w, s) != 0)
+		return op_sql_error(db, op);
+
+	st->message_id = mid;
+	st->applied = mid != 0 && status_may_replace(cur, st->status);
+	if (st->applied) {
+		s = stmt(w, W_MSG_SET_STATUS);
+		bind_i64(s, 1, mid);
+		bind_text(s, 2, status_name(st->status));
+		if (failed) {
+			bind_id(s, 3, st->error_code);
+			bind_text(s, 4, st->error_title);
+			bind_text(s, 5, st->error_detail);
+		}
+		if (run(w, s) != 0)
+			return op_sql_error(db, op);
+	} else if (mid != 0) {
+		return 0;  /* backwards or repeated: recorded, nothing to announce */
+	}
+
+	data = json_object();
+	json_object_set_new(data, "id", mid ? json_integer(mid) : json_null());
+	json_object_set_new(data, "provider_message_id", jstr(st->provider_message_id));
+	json_object_set_new(data, "status", json_string(status_name(st->status)));
+	json_object_set_new(data, "error", error_json(st->error_code, st->error_title,
+	    st->error_detail, failed));
+	if ((data_s = dump(data)) == NULL) {
+		op_error(op, "cannot serialize status");
+		goto out;
+	}
+	if (append_event(db, "message.status", now, st->channel_id, mid ? conv : 0, mid, data_s,
+	    &seq) != 0) {
+		op_sql_error(db, op);
+		goto out;
+	}
+	op->last_seq = seq;
+	rc = 0;
+out:
+	free(data_s);
+	json_decref(data);
+	return rc;
+}
+
+static int
+ingest_event(struct sqlite_db *db, struct store_op *op, struct event_in *e, int64_t now)
+{
+	char *data_s;
+	int rc;
+
+	if (e->type == NULL)
+		return op_error(op, "event lacks a type");
+	data_s = dump(e->data ? e->data : json_null());
+	if (data_s == NULL)
+		return op_error(op, "cannot serialize event %s", e->type);
+	rc = append_event(db, e->type, now, e->channel_id, 0, 0, data_s, &e->seq);
+	free(data_s);
+	if (rc != 0)
+		return op_sql_error(db, op);
+	op->last_seq = e->seq;
+	return 0;
+}
+
+static int
+apply_ingest(struct sqlite_db *db, struct store_op *op)
+{
+	struct ingest_batch *b = op->u.ingest;
+	int64_t now = now_ms();
+
+	for (size_t i = 0; i < b->nmsgs; i++)
+		if (ingest_msg(db, op, &b->msgs[i], now) != 0)
+			return -1;
+	for (size_t i = 0; i < b->nstatuses; i++)
+		if (ingest_status(db, op, &b->statuses[i], now) != 0)
+			return -1;
+	for (size_t i = 0; i < b->nevents; i++)
+		if (ingest_event(db, op, &b->events[i], now) != 0)
+			return -1;
+	return 0;
+}
+
+static int
+apply_channel(struct sqlite_db *db, struct store_op *op)
+{
+	struct conn *w = &db->w;
+	sqlite3_stmt *s;
+	int64_t now_s = now_ms() / 1000;
+	int rc;
+
+	switch (op->kind) {
+	case STORE_OP_CHANNEL_CREATE:
+		s = stmt(w, W_CHANNEL_INSERT);
+		bind_text(s, 1, op->u.channel.name);
+		bind_text(s, 2, op->u.channel.type);
+		bind_text(s, 3, op->u.channel.config_json ? op->u.channel.config_json : "{}");
+		bind_i64(s, 4, now_s);
+		rc = sqlite3_step(s);
+		if (rc == SQLITE_CONSTRAINT_UNIQUE) {
+			finish(s);
+			op->conflict = true;
+			return op_error(op, "name taken");
+		}
+		if (rc != SQLITE_DONE) {
+			sql_fail(w, sqlite3_sql(s));
+			op_sql_error(db, op);
+			finish(s);
+			return -1;
+		}
+		finish(s);
+		op->u.channel.id = sqlite3_last_insert_rowid(w->h);
+		return 0;
+	case STORE_OP_CHANNEL_UPDATE:
+		s = stmt(w, W_CHANNEL_UPDATE);
+		bind_i64(s, 1, op->u.channel.id);
+		bind_text(s, 2, op->u.channel.config_json ? op->u.channel.config_json : "{}");
+		bind_i64(s, 3, now_s);
+		break;
+	case STORE_OP_CHANNEL_DELETE:
+		s = stmt(w, W_CHANNEL_DELETE);
+		bind_i64(s, 1, op->u.channel.id);
+		bind_i64(s, 2, now_s);
+		break;
+	default:
+		return op_error(op, "not a channel op");
+	}
+	if (run(w, s) != 0)
+		return op_sql_error(db, op);
+	if (sqlite3_changes(w->h) == 0)
+		return op_error(op, "no such channel");
+	return 0;
+}
+
+static int
+apply_api_key(struct sqlite_db *db, struct store_op *op)
+{
+	sqlite3_stmt *s = stmt(&db->w, W_API_KEY_INSERT);
+	char hex[65];
+
+	hex_encode(op->u.api_key.hash, sizeof(op->u.api_key.hash), hex);
+	bind_text(s, 1, op->u.api_key.name);
+	bind_text(s, 2, hex);
+	bind_i64(s, 3, now_ms() / 1000);
+	if (run(&db->w, s) != 0)
+		return op_sql_error(db, op);
+	return 0;
+}
+
+static int
+sqlite_apply(void *p, struct store_op *op)
+{
+	struct sqlite_db *db = p;
+
+	switch (op->kind) {
+	case STORE_OP_INGEST:
+		return apply_ingest(db, op);
+	case STORE_OP_CHANNEL_CREATE:
+	case STORE_OP_CHANNEL_UPDATE:
+	case STORE_OP_CHANNEL_DELETE:
+		return apply_channel(db, op);
+	case STORE_OP_API_KEY_PUT:
+		return apply_api_key(db, op);
+	}
+	return op_error(op, "unknown op kind %d", (int)op->kind);
+}
+
+/* --- reads (reader connection, loop thread) --- */
+
+static int
+sqlite_schema_version(void *p)
+{
+	struct sqlite_db *db = p;
+	sqlite3_stmt *s = stmt(&db->r, R_VERSION);
+	int v;
+
+	if (row(&db->r, s) != 1)
+		return -1;
+	v = sqlite3_column_int(s, 0);
+	finish(s);
+	return v;
+}
+
+static int
+sqlite_ping(void *p)
+{
+	struct sqlite_db *db = p;
+	sqlite3_stmt *s = stmt(&db->r, R_PING);
+
+	if (row(&db->r, s) != 1)
+		return -1;
+	finish(s);
+	return 0;
+}
+
+static int
+sqlite_channels_load(void *p, json_t **out)
+{
+	struct sqlite_db *db = p;
+	struct conn *r = &db->r;
+	sqlite3_stmt *s = stmt(r, R_CHANNELS);
+	json_t *list = json_array();
+	json_error_t jerr;
+	int n;
+
+	*out = NULL;
+	while ((n = row(r, s)) == 1) {
+		json_t *config = json_loads(col_text(s, 3), 0, &jerr);
+
+		if (config == NULL) {
+			log_error("store: stored channel config is not JSON", "channel", col_text(s, 1),
+			    "error", jerr.text);
+			finish(s);
+			goto fail;
+		}
+		json_array_append_new(list, json_pack("{s:I, s:o, s:o, s:o, s:I, s:I}",
+		    "id", (json_int_t)sqlite3_column_int64(s, 0),
+		    "name", jstr(col_text(s, 1)),
+		    "type", jstr(col_text(s, 2)),
+		    "config", config,
+		    "created_at", (json_int_t)sqlite3_column_int64(s, 4),
+		    "updated_at", (json_int_t)sqlite3_column_int64(s, 5)));
+	}
+	if (n < 0)
+		goto fail;
+	*out = list;
+	return 0;
+fail:
+	json_decref(list);
+	return -1;
+}
+
+static int
+sqlite_channels_ever(void *p, bool *out)
+{
+	struct sqlite_db *db = p;
+	sqlite3_stmt *s = stmt(&db->r, R_CHANNELS_EVER);
+
+	if (row(&db->r, s) != 1)
+		return -1;
+	*out = sqlite3_column_int(s, 0) != 0;
+	finish(s);
+	return 0;
+}
+
+static int
+sqlite_api_keys_load(void *p, json_t **out)
+{
+	struct sqlite_db *db = p;
+	sqlite3_stmt *s = stmt(&db->r, R_API_KEYS);
+	json_t *list = json_array();
+	int n;
+
+	*out = NULL;
+	while ((n = row(&db->r, s)) == 1)
+		json_array_append_new(list, jstr(col_text(s, 0)));
+	if (n < 0) {
+		json_decref(list);
+		return -1;
+	}
+	*out = list;
+	return 0;
+}
+
+/* Every status report of a message, oldest first. */
+static json_t *
+status_history(struct sqlite_db *db, int64_t message_id)
+{
+	sqlite3_stmt *s = stmt(&db->r, R_STATUS_HISTORY);
+	json_t *list = json_array();
+	int n;
+
+	bind_i64(s, 1, message_id);
+	while ((n = row(&db->r, s)) == 1) {
+		int64_t ts = sqlite3_column_int64(s, 1);
+
+		if (ts == 0)
+			ts = sqlite3_column_int64(s, 2) / 1000;  /* no provider time: ours */
+		json_array_append_new(list, json_pack("{s:o, s:o, s:o}",
+		    "status", jstr(col_text(s, 0)),
+		    "at", jtime(ts),
+		    "error", error_json(sqlite3_column_int64(s, 3), col_text(s, 4), col_text(s, 5),
+		    false)));
+	}
+	if (n < 0) {
+		json_decref(list);
+		return NULL;
+	}
+	return list;
+}
+
+/* A message from the MSG_COLS columns of s starting at column c. */
+static json_t *
+render_message(struct sqlite_db *db, sqlite3_stmt *s, int c)
+{
+	int64_t id = sqlite3_column_int64(s, c);
+	const char *status = col_text(s, c + 2);
+	json_error_t jerr;
+	json_t *m, *hist;
+
+	m = json_loads(col_text(s, c + 1), 0, &jerr);
+	if (m == NULL || !json_is_object(m)) {
+		char v[24];
+
+		snprintf(v, sizeof(v), "%" PRId64, id);
+		log_error("store: stored message is not a JSON object", "id", v, "error", jerr.text);
+		json_decref(m);
+		return NULL;
+	}
+	if ((hist = status_history(db, id)) == NULL) {
+		json_decref(m);
+		return NULL;
+	}
+	json_object_set_new(m, "status", jstr(status));
+	json_object_set_new(m, "status_history", hist);
+	if (status && strcmp(status, "failed") == 0)
+		json_object_set_new(m, "error", error_json(sqlite3_column_int64(s, c + 3),
+		    col_text(s, c + 4), col_text(s, c + 5), true));
+	return m;
+}
+
+/* A conversation from a CONV_SELECT row. */
+static json_t *
+render_conversation(struct sqlite_db *db, sqlite3_stmt *s)
+{
+	json_t *last = json_null();
+
+	if (sqlite3_column_type(s, CONV_MSG_COL) != SQLITE_NULL &&
+	    (last = render_message(db, s, CONV_MSG_COL)) == NULL)
+		return NULL;
+	return json_pack("{s:I, s:o, s:{s:o, s:o}, s:o, s:I, s:o}",
+	    "id", (json_int_t)sqlite3_column_int64(s, 0),
+	    "channel", jstr(col_text(s, 1)),
+	    "contact", "address", jstr(col_text(s, 2)), "name", jstr(col_text(s, 3)),
+	    "last_message", last,
+	    "unread_count", (json_int_t)sqlite3_column_int64(s, 4),
+	    "updated_at", jtime(sqlite3_column_int64(s, 5) / 1000));
+}
+
+static int
+clamp(int v, int lo, int hi)
+{
+	return v < lo ? lo : v > hi ? hi : v;
+}
+
+/* "<last_activity_ms>_<id>", as sqlite_conversations_list() makes them. */
+static int
+parse_conv_cursor(const char *cursor, int64_t *ms, int64_t *id)
+{
+	const char *us = strchr(cursor, '_');
+	char *first;
+	int rc;
+
+	if (us == NULL)
+		return -1;
+	first = xstrndup(cursor, (size_t)(us - cursor));
+	rc = parse_i64(first, ms) == 0 && parse_i64(us + 1, id) == 0 ? 0 : -1;
+	free(first);
+	return rc;
+}
+
+/* "%q%" with LIKE's wildcards in q escaped by '\'. */
+static char *
+like_pattern(const char *q)
+{
+	size_t n = strlen(q);
+	char *p = xmalloc(2 * n + 3), *o = p;
+
+	*o++ = '%';
+	for (const char *c = q; *c; c++) {
+		if (*c == '%' || *c == '_' || *c == '\\')
+			*o++ = '\\';
+		*o++ = *c;
+	}
+	*o++ = '%';
+	*o = '\0';
+	return p;
+}
+
+static int
+sqlite_conversations_list(void *p, const struct conv_query *q, json_t **out)
+{
+	struct sqlite_db *db = p;
+	sqlite3_stmt *s = stmt(&db->r, R_CONV_LIST);
+	int limit = clamp(q->limit, 1, MAX_PAGE), n, count = 0;
+	int64_t cur_ms = INT64_MAX, cur_id = INT64_MAX, last_ms = 0, last_id = 0;
+	char *like = NULL;
+	json_t *list = json_array(), *next = json_null();
+
+	*out = NULL;
+	if (q->cursor && parse_conv_cursor(q->cursor, &cur_ms, &cur_id) != 0) {
+		json_decref(list);
+		return 0;  /* no list ever gave that cursor: nothing is there */
+	}
+	if (q->q)
+		like = like_pattern(q->q);
+	bind_i64(s, 1, q->channel_id);
+	bind_text(s, 2, like);
+	bind_i64(s, 3, cur_ms);
+	bind_i64(s, 4, cur_id);
+	bind_i64(s, 5, limit + 1);  /* one more tells whether a next page exists */
+	while ((n = row(&db->r, s)) == 1) {
+		json_t *c;
+
+		if (count == limit) {
+			char buf[48];
+
+			snprintf(buf, sizeof(buf), "%" PRId64 "_%" PRId64, last_ms, last_id);
+			next = json_string(buf);
+			finish(s);
+			break;
+		}
+		if ((c = render_conversation(db, s)) == NULL) {
+			finish(s);
+			goto fail;
+		}
+		json_array_append_new(list, c);
+		last_id = sqlite3_column_int64(s, 0);
+		last_ms = sqlite3_column_int64(s, 5);
+		count++;
+	}
+	if (n < 0)
+		goto fail;
+	free(like);
+	*out = json_pack("{s:o, s:o}", "conversations", list, "next", next);
+	return 0;
+fail:
+	free(like);
+	json_decref(list);
+	json_decref(next);
+	return -1;
+}
+
+static int
+sqlite_conversation_get(void *p, int64_t id, json_t **out)
+{
+	struct sqlite_db *db = p;
+	sqlite3_stmt *s = stmt(&db->r, R_CONV_GET);
+	int n;
+
+	*out = NULL;
+	bind_i64(s, 1, id);
+	if ((n = row(&db->r, s)) <= 0)
+		return n;
+	*out = render_conversation(db, s);
+	finish(s);
+	return *out ? 0 : -1;
+}
+
+static int
+sqlite_messages_list(void *p, const struct msg_query *q, json_t **out)
+{
+	struct sqlite_db *db = p;
+	sqlite3_stmt *s = stmt(&db->r, R_CONV_EXISTS);
+	int limit = clamp(q->limit, 1, MAX_PAGE), n, count = 0;
+	int64_t before = INT64_MAX, oldest = 0;
+	json_t *list = NULL, *next = json_null();
+
+	*out = NULL;
+	if (q->cursor && (parse_i64(q->cursor, &before) != 0 || before <= 0))
+		return 0;  /* not a cursor any list gave */
+	bind_i64(s, 1, q->conversation_id);
+	if ((n = row(&db->r, s)) <= 0)
+		return n;  /* no such conversation */
+	finish(s);
+
+	/* Newest first from the index, inserted at the front: oldest first. */
+	list = json_array();
+	s = stmt(&db->r, R_MSG_LIST);
+	bind_i64(s, 1, q->conversation_id);
+	bind_i64(s, 2, before);
+	bind_i64(s, 3, limit + 1);
+	while ((n = row(&db->r, s)) == 1) {
+		json_t *m;
+
+		if (count == limit) {
+			char buf[24];
+
+			snprintf(buf, sizeof(buf), "%" PRId64, oldest);
+			next = json_string(buf);
+			finish(s);
+			break;
+		}
+		if ((m = render_message(db, s, 0)) == NULL) {
+			finish(s);
+			goto fail;
+		}
+		json_array_insert_new(list, 0, m);
+		oldest = sqlite3_column_int64(s, 0);
+		count++;
+	}
+	if (n < 0)
+		goto fail;
+	*out = json_pack("{s:o, s:o}", "messages", list, "next", next);
+	return 0;
+fail:
+	json_decref(list);
+	json_decref(next);
+	return -1;
+}
+
+static int
+sqlite_message_get(void *p, int64_t id, json_t **out)
+{
+	struct sqlite_db *db = p;
+	sqlite3_stmt *s = stmt(&db->r, R_MSG_GET);
+	int n;
+
+	*out = NULL;
+	bind_i64(s, 1, id);
+	if ((n = row(&db->r, s)) <= 0)
+		return n;
+	*out = render_message(db, s, 0);
+	finish(s);
+	return *out ? 0 : -1;
+}
+
+static int
+sqlite_messages_by_provider_id(void *p, const char *provider_id, json_t **out)
+{
+	struct sqlite_db *db = p;
+	sqlite3_stmt *s = stmt(&db->r, R_MSG_BY_PROVIDER);
+	json_t *list = json_array();
+	int n;
+
+	*out = NULL;
+	bind_text(s, 1, provider_id);
+	while ((n = row(&db->r, s)) == 1) {
+		json_t *m = render_message(db, s, 0);
+
+		if (m == NULL) {
+			finish(s);
+			goto fail;
+		}
+		json_array_append_new(list, m);
+	}
+	if (n < 0)
+		goto fail;
+	*out = json_pack("{s:o}", "messages", list);
+	return 0;
+fail:
+	json_decref(list);
+	return -1;
+}
+
+static int
+sqlite_events_list(void *p, int64_t since, int limit, json_t **out)
+{
+	struct sqlite_db *db = p;
+	sqlite3_stmt *s = stmt(&db->r, R_EVENTS);
+	json_t *list = json_array();
+	int64_t last = since;
+	json_error_t jerr;
+	int n;
+
+	*out = NULL;
+	bind_i64(s, 1, since);
+	bind_i64(s, 2, clamp(limit, 1, MAX_EVENTS_PAGE));
+	while ((n = row(&db->r, s)) == 1) {
+		int64_t conv = sqlite3_column_int64(s, 4), mid = sqlite3_column_int64(s, 5);
+		json_t *data = json_loads(col_text(s, 6), JSON_DECODE_ANY, &jerr);
+
+		last = sqlite3_column_int64(s, 0);
+		if (data == NULL) {
+			char v[24];
+
+			snprintf(v, sizeof(v), "%" PRId64, last);
+			log_error("store: stored event data is not JSON", "seq", v, "error", jerr.text);
+			finish(s);
+			goto fail;
+		}
+		json_array_append_new(list, json_pack("{s:I, s:o, s:o, s:o, s:o, s:o, s:o}",
+		    "seq", (json_int_t)last,
+		    "type", jstr(col_text(s, 1)),
+		    "at", jtime(sqlite3_column_int64(s, 2) / 1000),
+		    "channel", jstr(col_text(s, 3)),
+		    "conversation_id", conv ? json_integer(conv) : json_null(),
+		    "message_id", mid ? json_integer(mid) : json_null(),
+		    "data", data));
+	}
+	if (n < 0)
+		goto fail;
+	*out = json_pack("{s:o, s:I}", "events", list, "next", (json_int_t)last);
+	return 0;
+fail:
+	json_decref(list);
+	return -1;
+}
+
+const struct store_backend store_sqlite_backend = {
+	.name = "sqlite",
+	.open = sqlite_open,
+	.close = sqlite_close,
+	.begin = sqlite_begin,
+	.commit = sqlite_commit,
+	.rollback = sqlite_rollback,
+	.savepoint = sqlite_savepoint,
+	.release = sqlite_release,
+	.rollback_to = sqlite_rollback_to,
+	.apply = sqlite_apply,
+	.schema_version = sqlite_schema_version,
+	.ping = sqlite_ping,
+	.channels_load = sqlite_channels_load,
+	.channels_ever = sqlite_channels_ever,
+	.api_keys_load = sqlite_api_keys_load,
+	.conversations_list = sqlite_conversations_list,
+	.conversation_get = sqlite_conversation_get,
+	.messages_list = sqlite_messages_list,
+	.message_get = sqlite_message_get,
+	.messages_by_provider_id = sqlite_messages_by_provider_id,
+	.events_list = sqlite_events_list,
+};

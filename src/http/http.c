@@ -276,7 +276,8 @@ completed_cb(void *cls, struct MHD_Connection *mc, void **con_cls,
 		char st[8], us[24];
 		snprintf(st, sizeof(st), "%u", req->status);
 		snprintf(us, sizeof(us), "%lld", (long long)(now_us() - req->start_us));
-		log_kv(req->status >= 500 || toe != MHD_REQUEST_TERMINATED_COMPLETED_OK ? LOGL_WARN : LOGL_INFO,
+		/* A client that goes away is its business; a 5xx is ours. */
+		log_kv(req->status >= 500 ? LOGL_WARN : LOGL_INFO,
 		    "request", "req", req->id, "method", req->method, "path", req->path, "status", st,
 		    "us", us, "closed", toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "no" : "early",
 		    (const char *)NULL);

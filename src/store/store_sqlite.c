@@ -124,7 +124,7 @@ static const char *const sql_text[SQL_COUNT] = {
 	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
 	[W_MSG_SET_STATUS] = "UPDATE messages SET status = ?2, error_code = ?3, error_title = ?4,"
 	    " error_detail = ?5 WHERE id = ?1",
-	[W_STATUS_INSERT] = "INSERT INTO statuses (message_id, channel_id, provider_message_id, status,"
+	[W_STATUS_INSERT] = "INSERT OR IGNORE INTO statuses (message_id, channel_id, provider_message_id, status,"
 	    " provider_status, timestamp, error_code, error_title, error_detail, raw, created_ms)"
 	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
 	[W_EVENT_INSERT] = "INSERT INTO events (type, at_ms, channel_id, conversation_id, message_id, data)"
@@ -874,13 +874,13 @@ ingest_status(struct sqlite_db *db, struct store_op *op, struct status_in *st, i
 	if (find_message(db, st->channel_id, st->provider_message_id, &mid, &conv, &cur) != 0)
 		return op_sql_error(db, op);
 
-	/* Every report is kept, matched or not. */
+	/* Every report is kept, matched or not; a redelivered one changes nothing. */
 	s = stmt(w, W_STATUS_INSERT);
 	bind_id(s, 1, mid);
 	bind_i64(s, 2, st->channel_id);
 	bind_text(s, 3, st->provider_message_id);
 	bind_text(s, 4, status_name(st->status));
-	bind_text(s, 5, st->provider_status);
+	bind_text(s, 5, st->provider_status ? st->provider_status : status_name(st->status));
 	bind_i64(s, 6, st->timestamp);
 	bind_id(s, 7, st->error_code);
 	bind_text(s, 8, st->error_title);
@@ -889,8 +889,9 @@ ingest_status(struct sqlite_db *db, struct store_op *op, struct status_in *st, i
 	bind_i64(s, 11, now);
 	if (run(w, s) != 0)
 		return op_sql_error(db, op);
-
 	st->message_id = mid;
+	if (sqlite3_changes(w->h) == 0)
+		return 0;  /* the same report again */
 	st->applied = mid != 0 && status_may_replace(cur, st->status);
 	if (st->applied) {
 		s = stmt(w, W_MSG_SET_STATUS);

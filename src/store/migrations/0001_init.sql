@@ -76,6 +76,8 @@ CREATE TABLE statuses (
 	created_ms INTEGER NOT NULL
 );
 CREATE INDEX statuses_message ON statuses(message_id) WHERE message_id IS NOT NULL;
+-- Providers redeliver status reports; one row per (message, reported status).
+CREATE UNIQUE INDEX statuses_report ON statuses(channel_id, provider_message_id, provider_status);
 
 -- The append-only log. AUTOINCREMENT: a seq is never handed out twice.
 CREATE TABLE events (

@@ -494,13 +494,17 @@ add_message(struct ingest_batch *out, int64_t channel_id, const json_t *value, c
 	m->from = dup_text(from);
 	to = get(meta, "display_phone_number");
 	m->to = dup_text(is_id(to) ? to : get(meta, "phone_number_id"));
+	const json_t *name = contact_name(get(value, "contacts"), from);
 	if (is_id(group)) {
+		/* The conversation is the group; the sender's name stays on the message. */
 		m->contact_address = dup_text(group);
 		set_part(m, "group_id", json_string(m->contact_address));
+		if (json_is_string(name))
+			set_part(m, "sender_name", json_deep_copy(name));
 	} else {
 		m->contact_address = xstrdup(m->from);
+		m->contact_name = dup_text(name);
 	}
-	m->contact_name = dup_text(contact_name(get(value, "contacts"), from));
 	m->timestamp = time_or_now(get(msg, "timestamp"), m->provider_message_id);
 
 	if (is_id(get(ctx, "id")))

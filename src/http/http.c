@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -35,6 +36,10 @@
 
 #define CONN_MEMORY_LIMIT (64 * 1024)
 #define SWEEP_INTERVAL_MS 1000
+/* An oversize body up to this size is read and discarded (not buffered), so
+ * that a client which sends it without waiting still reads the 413: closing
+ * with unread data would reset the connection and lose the answer. */
+#define DISCARD_MAX (64u * 1024 * 1024)
 
 /* Per-connection state, for the header timeout. */
 struct conn {
@@ -68,6 +73,7 @@ struct http_request {
 	struct buf body;
 	int64_t start_us;
 	bool too_large;
+	size_t discarded;            /* bytes of an oversize body thrown away */
 	bool dispatched;
 	bool deferred;
 	struct MHD_Response *resp;
@@ -223,11 +229,16 @@ access_cb(void *cls, struct MHD_Connection *mc, const char *url, const char *met
 		    MHD_HTTP_HEADER_CONTENT_LENGTH);
 		int64_t n;
 		if (cl && parse_i64(cl, &n) == 0 && (uint64_t)n > srv->cfg.body_limit) {
+			const char *expect = MHD_lookup_connection_value(mc, MHD_HEADER_KIND,
+			    MHD_HTTP_HEADER_EXPECT);
 			req->too_large = true;
-			http_reply_error(req, 413, "body_too_large", NULL,
-			    "request body is %lld bytes; the limit is %zu", (long long)n,
-			    srv->cfg.body_limit);
-			return queue_reply(req);
+			buf_free(&req->body);
+			if ((expect && strcasecmp(expect, "100-continue") == 0) || (uint64_t)n > DISCARD_MAX) {
+				http_reply_error(req, 413, "body_too_large", NULL,
+				    "request body is %lld bytes; the limit is %zu", (long long)n,
+				    srv->cfg.body_limit);
+				return queue_reply(req);
+			}
 		}
 		return MHD_YES;
 	}
@@ -235,6 +246,11 @@ access_cb(void *cls, struct MHD_Connection *mc, const char *url, const char *met
 		if (!req->too_large && buf_append(&req->body, upload_data, *upload_data_size) != 0) {
 			req->too_large = true;
 			buf_free(&req->body);
+		}
+		if (req->too_large) {
+			req->discarded += *upload_data_size;
+			if (req->discarded > DISCARD_MAX)
+				return MHD_NO;  /* an endless body: drop the connection */
 		}
 		*upload_data_size = 0;
 		return MHD_YES;

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/cli.h"
 #include "config/config.h"
 #include "daemon/daemon.h"
 
@@ -24,6 +25,7 @@ struct command {
 static int cmd_serve(int argc, char **argv);
 static int cmd_check_config(int argc, char **argv);
 static int cmd_version(int argc, char **argv);
+static int cmd_send(int argc, char **argv);
 static int cmd_help(int argc, char **argv);
 
 static const struct command commands[] = {
@@ -47,6 +49,12 @@ static const struct command commands[] = {
 		    "\n"
 		    "Exits 0 when FILE (or MSGD_CONFIG) is valid; otherwise prints FILE:LINE: problem.\n",
 		.run = cmd_check_config,
+	},
+	{
+		.name = "send",
+		.summary = "send a message through a running msgd and follow its status",
+		.usage = cli_send_usage,
+		.run = cmd_send,
 	},
 	{
 		.name = "version",
@@ -149,6 +157,12 @@ cmd_check_config(int argc, char **argv)
 	printf("configuration ok%s%s\n", cfg.config_path[0] ? ": " : " (defaults and environment)",
 	    cfg.config_path);
 	return 0;
+}
+
+static int
+cmd_send(int argc, char **argv)
+{
+	return cli_send(argc, argv);
 }
 
 static int

@@ -10,6 +10,7 @@
 #include "../config/config.h"
 #include "../http/http.h"
 #include "../log/log.h"
+#include "../outbox/outbox.h"
 #include "../store/store.h"
 #include "../util/util.h"
 
@@ -60,6 +61,14 @@ static const struct route routes[] = {
 	{ "GET", "/v1/messages", true, api_messages_find },
 	{ "GET", "/v1/messages/*", true, api_messages_get },
 	{ "GET", "/v1/events", true, api_events_list },
+	{ "POST", "/v1/messages", true, api_messages_send },
+	{ "POST", "/v1/messages/batch", true, api_messages_batch },
+	{ "DELETE", "/v1/messages/*", true, api_messages_cancel },
+	{ "POST", "/v1/conversations/*/read", true, api_conversation_read },
+	{ "POST", "/v1/templates", true, api_templates_create },
+	{ "GET", "/v1/templates", true, api_templates_list },
+	{ "GET", "/v1/templates/*", true, api_templates_get },
+	{ "DELETE", "/v1/templates/*", true, api_templates_delete },
 };
 
 /* Split "/a/b/c" into segments; -1 when too many or too long. */
@@ -217,15 +226,18 @@ api_store_error(struct http_request *req)
 }
 
 json_t *
-api_channel_json(const struct channel *ch)
+api_channel_json(struct app *app, const struct channel *ch)
 {
 	char created[21], updated[21];
 
 	fmt_rfc3339(ch->created_at, created);
 	fmt_rfc3339(ch->updated_at, updated);
-	return json_pack("{s:I,s:s,s:s,s:o,s:s,s:s}", "id", (json_int_t)ch->id, "name", ch->name,
+	json_t *j = json_pack("{s:I,s:s,s:s,s:o,s:s,s:s}", "id", (json_int_t)ch->id, "name", ch->name,
 	    "type", ch->ops->type, "config", channel_public_config(ch), "created_at", created,
 	    "updated_at", updated);
+	if (app->outbox && (ch->ops->send_local || ch->ops->send_prepare))
+		json_object_set_new(j, "state", outbox_channel_state(app->outbox, ch->id));
+	return j;
 }
 
 int

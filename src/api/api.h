@@ -8,7 +8,8 @@
  *
  * Files: api.c (router, auth, health, shared helpers), api_channels.c
  * (/v1/channels), api_ingest.c (/webhooks/... and /v1/sandbox/...),
- * api_read.c (conversations, messages, events).
+ * api_read.c (conversations, messages, events), api_send.c (sending,
+ * cancel, read receipts, local templates).
  */
 #ifndef MSGD_API_H
 #define MSGD_API_H
@@ -25,6 +26,7 @@ struct store;
 struct channel_registry;
 struct channel;
 struct http_request;
+struct outbox;
 
 #define API_MAX_PARAMS 4
 #define API_JSON_MAX_DEPTH 64
@@ -34,6 +36,7 @@ struct app {
 	struct event_base *base;
 	struct store *store;
 	struct channel_registry *reg;
+	struct outbox *outbox;
 	unsigned char admin_hash[32];   /* SHA-256 of the admin token */
 	unsigned char (*key_hashes)[32];/* API keys from the store */
 	size_t nkeys;
@@ -50,18 +53,18 @@ void api_unload(struct app *app);
 /* --- shared by the api_*.c files --- */
 typedef void (*api_fn)(struct app *app, struct http_request *req, const char *const *params);
 
-/* Parse the request body as a JSON object; replies 400/415/422 and returns
+/* Parse the request body as a JSON object; replies 400/422 and returns
  * NULL when it is not one. */
 json_t *api_body_object(struct http_request *req);
 /* Query parameter "limit": default def, 1..max; replies 400 and returns -1. */
 int api_limit(struct http_request *req, int def, int max);
-/* Parse a path id; replies 400 and returns -1 when invalid. */
+/* Parse a path id; replies 404 and returns -1 when invalid. */
 int api_path_id(struct http_request *req, const char *s, int64_t *out);
 /* Reply for a store read failure. */
 void api_store_error(struct http_request *req);
 
 /* The channel as the API shows it (secrets masked). */
-json_t *api_channel_json(const struct channel *ch);
+json_t *api_channel_json(struct app *app, const struct channel *ch);
 
 void api_channels_create(struct app *, struct http_request *, const char *const *);
 void api_channels_list(struct app *, struct http_request *, const char *const *);
@@ -76,5 +79,13 @@ void api_conversation_messages(struct app *, struct http_request *, const char *
 void api_messages_get(struct app *, struct http_request *, const char *const *);
 void api_messages_find(struct app *, struct http_request *, const char *const *);
 void api_events_list(struct app *, struct http_request *, const char *const *);
+void api_messages_send(struct app *, struct http_request *, const char *const *);
+void api_messages_batch(struct app *, struct http_request *, const char *const *);
+void api_messages_cancel(struct app *, struct http_request *, const char *const *);
+void api_conversation_read(struct app *, struct http_request *, const char *const *);
+void api_templates_create(struct app *, struct http_request *, const char *const *);
+void api_templates_list(struct app *, struct http_request *, const char *const *);
+void api_templates_get(struct app *, struct http_request *, const char *const *);
+void api_templates_delete(struct app *, struct http_request *, const char *const *);
 
 #endif

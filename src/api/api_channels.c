@@ -13,6 +13,7 @@
 #include "../channels/channel.h"
 #include "../http/http.h"
 #include "../log/log.h"
+#include "../outbox/outbox.h"
 #include "../store/store.h"
 #include "../util/util.h"
 
@@ -67,7 +68,7 @@ created_done(struct store_op *op, void *arg)
 	log_info("channel created", "channel", ch->name, "type", ch->ops->type);
 	if (ch->ops->on_start)
 		ch->ops->on_start(ch);
-	http_reply_json(w->req, 201, api_channel_json(ch));
+	http_reply_json(w->req, 201, api_channel_json(w->app, ch));
 	chan_write_free(w);
 }
 
@@ -139,7 +140,7 @@ api_channels_list(struct app *app, struct http_request *req, const char *const *
 {
 	json_t *arr = json_array();
 	for (size_t i = 0; i < registry_count(app->reg); i++)
-		json_array_append_new(arr, api_channel_json(registry_at(app->reg, i)));
+		json_array_append_new(arr, api_channel_json(app, registry_at(app->reg, i)));
 	http_reply_json(req, 200, json_pack("{s:o}", "channels", arr));
 }
 
@@ -157,7 +158,7 @@ api_channels_get(struct app *app, struct http_request *req, const char *const *p
 {
 	struct channel *ch = find_or_404(app, req, p[0]);
 	if (ch)
-		http_reply_json(req, 200, api_channel_json(ch));
+		http_reply_json(req, 200, api_channel_json(app, ch));
 }
 
 static void
@@ -179,9 +180,10 @@ patched_done(struct store_op *op, void *arg)
 		return;
 	}
 	log_info("channel updated", "channel", ch->name);
+	outbox_channel_changed(w->app->outbox, ch->id);
 	if (ch->ops->on_start)
 		ch->ops->on_start(ch);
-	http_reply_json(w->req, 200, api_channel_json(ch));
+	http_reply_json(w->req, 200, api_channel_json(w->app, ch));
 	chan_write_free(w);
 }
 
@@ -253,6 +255,7 @@ deleted_done(struct store_op *op, void *arg)
 	} else {
 		log_info("channel deleted", "channel", w->name);
 		registry_remove(w->app->reg, op->u.channel.id);
+		outbox_channel_changed(w->app->outbox, op->u.channel.id);
 		http_reply_raw(w->req, 204, "application/json", "", 0);
 	}
 	chan_write_free(w);

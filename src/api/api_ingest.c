@@ -47,8 +47,7 @@ send_webhook_reply(struct http_request *req, struct webhook_reply *r)
 		return;
 	}
 	const char *body = r->body ? r->body : "{\"status\":\"ok\"}";
-	const char *ct = r->content_type ? r->content_type :
-	    (r->body ? "application/json" : "application/json");
+	const char *ct = r->content_type ? r->content_type : "application/json";
 	http_reply_raw(req, r->status, ct, body, strlen(body));
 }
 

@@ -139,6 +139,32 @@ channel_free(struct channel *ch)
 	free(ch);
 }
 
+void
+send_request_free(struct send_request *r)
+{
+	free(r->method);
+	free(r->url);
+	free(r->body);
+	for (size_t i = 0; i < r->nheaders; i++)
+		free(r->headers[i]);
+	*r = (struct send_request){ 0 };
+}
+
+const char *
+send_outcome_name(enum send_outcome_kind k)
+{
+	static const char *const names[] = {
+		[SEND_OK] = "ok",
+		[SEND_TEMPFAIL] = "tempfail",
+		[SEND_THROTTLED] = "throttled",
+		[SEND_RECIPIENT_THROTTLED] = "recipient_throttled",
+		[SEND_PERMFAIL] = "permfail",
+		[SEND_CREDENTIALS] = "credentials",
+		[SEND_BLOCKED] = "blocked",
+	};
+	return (size_t)k < ARRAY_LEN(names) ? names[k] : "unknown";
+}
+
 static void
 set_err(struct channel_error *err, const char *field, const char *msg)
 {

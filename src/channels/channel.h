@@ -26,6 +26,17 @@
  *    messages from POST /v1/sandbox/{channel}/inbound.
  *  - on_start() MAY be NULL; it runs once per channel when msgd starts
  *    (e.g. to warn that a channel accepts unsigned webhooks).
+ *  - Sending. A channel that sends over HTTP fills send_prepare() and
+ *    send_classify(); the outbox (src/outbox/) does the HTTP itself (libcurl
+ *    multi on the loop), so adapters never block and never retry.
+ *    send_prepare() turns an outbound message (its JSON as the API shows
+ *    it) into one HTTP request; -1 means this message can never be sent by
+ *    this channel (a permanent failure, err says why). send_classify() MUST
+ *    map every response, including network errors (http_status 0), to
+ *    exactly one outcome, deciding on the provider's error code first and
+ *    the HTTP status second. read_prepare() MAY be NULL (no read receipts).
+ *    send_local() MAY be NULL; a channel that sends without HTTP (the
+ *    sandbox) fills it instead of send_prepare/send_classify.
  * Ownership: out's records are owned by the caller (ingest_batch_free).
  * All functions run on the event loop thread and MUST NOT block.
  */
@@ -78,6 +89,48 @@ struct webhook_reply {
 	const char *content_type;           /* default "application/json" */
 };
 
+/* An HTTP request an adapter wants made; freed with send_request_free(). */
+#define SEND_HEADERS_MAX 8
+struct send_request {
+	char *method;                       /* "POST" */
+	char *url;
+	char *body;
+	size_t body_len;
+	char *headers[SEND_HEADERS_MAX];    /* "Name: value" */
+	size_t nheaders;
+};
+void send_request_free(struct send_request *r);
+
+/* What came back from one attempt. */
+struct send_response {
+	long http_status;                   /* 0: no HTTP answer (network error, timeout) */
+	const char *body;
+	size_t body_len;
+	const char *retry_after;            /* the Retry-After header, or NULL */
+	const char *net_error;              /* what went wrong when http_status is 0 */
+};
+
+/* Every attempt ends in exactly one of these. */
+enum send_outcome_kind {
+	SEND_OK,                   /* accepted; provider_message_id set */
+	SEND_TEMPFAIL,             /* 5xx, timeouts, network errors: retry with backoff */
+	SEND_THROTTLED,            /* the channel is sending too fast: slow it down, retry */
+	SEND_RECIPIENT_THROTTLED,  /* too many to this recipient: delay only them, retry */
+	SEND_PERMFAIL,             /* never retry: the message fails with the provider's error */
+	SEND_CREDENTIALS,          /* token expired/invalid: pause the channel until fixed */
+	SEND_BLOCKED,              /* account restricted: pause the channel for a while */
+};
+const char *send_outcome_name(enum send_outcome_kind k);
+
+struct send_outcome {
+	enum send_outcome_kind kind;
+	char *provider_message_id;          /* SEND_OK (malloc'd) */
+	int64_t retry_after_ms;             /* minimum delay before the next try; 0 = backoff decides */
+	int64_t error_code;                 /* provider's code, 0 if none */
+	char error_title[256];
+	char error_detail[512];
+};
+
 struct channel_ops {
 	const char *type;                   /* "whatsapp_cloud" */
 	const char *const *secret_keys;     /* NULL-terminated */
@@ -90,6 +143,18 @@ struct channel_ops {
 	    struct webhook_reply *reply, struct ingest_batch *out); /* NULL iff no webhook_path */
 	int (*simulate_inbound)(struct channel *ch, const json_t *body,
 	    struct ingest_batch *out, struct channel_error *err);   /* MAY be NULL */
+	int (*send_prepare)(struct channel *ch, const json_t *msg, struct send_request *out,
+	    struct channel_error *err);                             /* NULL iff send_local */
+	void (*send_classify)(struct channel *ch, const struct send_response *resp,
+	    struct send_outcome *out);                              /* NULL iff send_local */
+	int (*read_prepare)(struct channel *ch, const char *provider_message_id,
+	    struct send_request *out);                              /* MAY be NULL */
+	void (*send_local)(struct channel *ch, const json_t *msg,
+	    struct send_outcome *out);                              /* MAY be NULL */
+	/* Hours after a contact's last message during which free-form messages
+	 * may be sent (WhatsApp: 24); 0 = no such window. A channel's config
+	 * "enforce_window": false turns the check off. */
+	int window_hours;
 };
 
 /* The table of known types, NULL-terminated. */

@@ -18,13 +18,24 @@
  * logged and skipped, and a message type it does not know becomes "unknown"
  * with its raw JSON kept. Text is byte-exact: strings are copied by their
  * JSON length and NUL bytes (from \u0000) are dropped, never truncating.
+ *
+ * Sending: send_prepare turns an outbound message into one POST to
+ * {api_base_url}/{api_version}/{phone_number_id}/messages, read_prepare a
+ * read receipt to the same URL, and send_classify maps every answer to one
+ * outcome, on the Graph error code first and the HTTP status second (see
+ * classify_code). The outbox does the HTTP, the pacing and the retries; the
+ * sending keys of the config are kept here for it, with the defaults
+ * docs/API.md gives. The access token goes into the Authorization header
+ * only: it is never logged nor put into an error.
  */
 #include "channel.h"
 
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "../log/log.h"
 #include "../util/util.h"
@@ -39,6 +50,7 @@
 #define WA_TS_MAX          253402300799LL /* 9999-12-31T23:59:59Z */
 #define WA_SIG_PREFIX      "sha256="
 #define WA_SIG_HEX         64
+#define WA_RETRY_AFTER_MAX_MS (86400LL * 1000) /* a Retry-After beyond a day is capped */
 
 struct wa_state {
 	char *phone_number_id;
@@ -48,15 +60,58 @@ struct wa_state {
 	char *api_base_url;
 	char *api_version;
 	bool insecure;          /* accepts unsigned webhooks */
+	/* Sending, read by the outbox (defaults as docs/API.md says). */
+	int64_t rate_per_second;        /* 0: no pacing */
+	int64_t recipient_gap_ms;
+	int64_t max_attempts;
+	int64_t max_age_s;
+	int64_t breaker_threshold;
+	int64_t breaker_cooldown_s;
+	int64_t request_timeout_ms;
+	bool enforce_window;
 };
 
 static const char *const wa_keys[] = {
 	"phone_number_id", "access_token", "verify_token", "app_secret",
-	"api_base_url", "api_version", "insecure_skip_signature", NULL,
+	"api_base_url", "api_version", "insecure_skip_signature",
+	"rate_per_second", "recipient_gap_ms", "enforce_window", "max_attempts", "max_age_s",
+	"breaker_threshold", "breaker_cooldown_s", "request_timeout_ms", NULL,
+};
+
+/* The optional integer keys: range, default and where open() keeps them. */
+static const struct {
+	const char *key;
+	int64_t min, max, def;
+	size_t off;
+} wa_ints[] = {
+	{ "rate_per_second", 0, 10000, 80, offsetof(struct wa_state, rate_per_second) },
+	{ "recipient_gap_ms", 0, 86400000, 0, offsetof(struct wa_state, recipient_gap_ms) },
+	{ "max_attempts", 1, 100, 10, offsetof(struct wa_state, max_attempts) },
+	{ "max_age_s", 60, 30 * 86400, 86400, offsetof(struct wa_state, max_age_s) },
+	{ "breaker_threshold", 1, 1000, 10, offsetof(struct wa_state, breaker_threshold) },
+	{ "breaker_cooldown_s", 1, 86400, 30, offsetof(struct wa_state, breaker_cooldown_s) },
+	{ "request_timeout_ms", 100, 120000, 15000, offsetof(struct wa_state, request_timeout_ms) },
 };
 static const char *const wa_secrets[] = { "access_token", "app_secret", "verify_token", NULL };
 
 /* Config */
+
+/* A present string key must hold no control character and none of bad. */
+static int
+cfg_check_chars(const json_t *cfg, const char *key, const char *bad, struct channel_error *err)
+{
+	const char *s = json_string_value(json_object_get(cfg, key));
+
+	for (; s && *s; s++) {
+		if ((unsigned char)*s < 0x20 || *s == 0x7f || strchr(bad, *s)) {
+			snprintf(err->field, sizeof(err->field), "config.%s", key);
+			snprintf(err->message, sizeof(err->message),
+			    "'%s' contains a character it may not hold", key);
+			return -1;
+		}
+	}
+	return 0;
+}
 
 static int
 wa_validate(const json_t *cfg, struct channel_error *err)
@@ -67,7 +122,17 @@ wa_validate(const json_t *cfg, struct channel_error *err)
 	    cfg_require_string(cfg, "verify_token", WA_TOKEN_MAX, err) != 0 ||
 	    cfg_optional_bool(cfg, "insecure_skip_signature", err) != 0 ||
 	    cfg_optional_string(cfg, "api_base_url", WA_URL_MAX, err) != 0 ||
-	    cfg_optional_string(cfg, "api_version", WA_VERSION_MAX, err) != 0)
+	    cfg_optional_string(cfg, "api_version", WA_VERSION_MAX, err) != 0 ||
+	    cfg_optional_bool(cfg, "enforce_window", err) != 0)
+		return -1;
+	for (size_t i = 0; i < ARRAY_LEN(wa_ints); i++)
+		if (cfg_optional_int(cfg, wa_ints[i].key, wa_ints[i].min, wa_ints[i].max, err) != 0)
+			return -1;
+	/* These end up in the request line and headers of every send. */
+	if (cfg_check_chars(cfg, "phone_number_id", "/?#% ", err) != 0 ||
+	    cfg_check_chars(cfg, "api_version", "/?#% ", err) != 0 ||
+	    cfg_check_chars(cfg, "api_base_url", " ", err) != 0 ||
+	    cfg_check_chars(cfg, "access_token", "", err) != 0)
 		return -1;
 
 	const char *url = json_string_value(json_object_get(cfg, "api_base_url"));
@@ -102,9 +167,15 @@ wa_open(struct channel *ch)
 	st->api_base_url = cfg_dup(ch->config, "api_base_url", "https://graph.facebook.com");
 	st->api_version = cfg_dup(ch->config, "api_version", "v21.0");
 	st->insecure = json_is_true(json_object_get(ch->config, "insecure_skip_signature"));
+	st->enforce_window = !json_is_false(json_object_get(ch->config, "enforce_window"));
+	for (size_t i = 0; i < ARRAY_LEN(wa_ints); i++) {
+		const json_t *v = json_object_get(ch->config, wa_ints[i].key);
+		*(int64_t *)((char *)st + wa_ints[i].off) =
+		    json_is_integer(v) ? json_integer_value(v) : wa_ints[i].def;
+	}
 	ch->state = st;
 	/* validate() ran first; this only guards against a bypassed check. */
-	if (st->phone_number_id == NULL || st->verify_token == NULL ||
+	if (st->phone_number_id == NULL || st->access_token == NULL || st->verify_token == NULL ||
 	    (st->app_secret == NULL && !st->insecure)) {
 		log_error("whatsapp_cloud channel config incomplete", "channel", ch->name);
 		return -1;
@@ -879,6 +950,661 @@ wa_webhook(struct channel_registry *reg, const struct webhook_request *req,
 		reply_error(reply, 405, "method_not_allowed", "use GET or POST");
 }
 
+/* Sending: requests */
+
+/* {api_base_url}/{api_version}/{phone_number_id}/messages, one slash between parts. */
+static char *
+messages_url(const struct wa_state *st)
+{
+	size_t n = strlen(st->api_base_url);
+
+	while (n > 0 && st->api_base_url[n - 1] == '/')
+		n--;
+	return xasprintf("%.*s/%s/%s/messages", (int)n, st->api_base_url, st->api_version,
+	    st->phone_number_id);
+}
+
+/* Fill out with a POST of body (consumed) to the messages endpoint. */
+static int
+post_json(const struct wa_state *st, json_t *body, struct send_request *out)
+{
+	char *s = json_dumps(body, JSON_COMPACT);
+
+	json_decref(body);
+	if (s == NULL)
+		return -1;
+	out->method = xstrdup("POST");
+	out->url = messages_url(st);
+	out->body = s;
+	out->body_len = strlen(s);
+	out->headers[out->nheaders++] = xasprintf("Authorization: Bearer %s", st->access_token);
+	out->headers[out->nheaders++] = xstrdup("Content-Type: application/json");
+	return 0;
+}
+
+static bool
+is_nonempty(const json_t *v)
+{
+	return json_is_string(v) && json_string_length(v) > 0;
+}
+
+static void
+put(json_t *o, const char *key, const json_t *v)
+{
+	json_object_set_new(o, key, json_deep_copy(v));
+}
+
+/* Each builder returns the object sent under the type's key, or NULL with err set. */
+
+static json_t *
+out_text(const json_t *msg, const char *type, struct channel_error *err)
+{
+	const json_t *text = get(msg, "text");
+	json_t *o;
+
+	if (!is_nonempty(text)) {
+		norm_err(err, "text", "'text' must be a non-empty string");
+		return NULL;
+	}
+	o = json_object();
+	put(o, "body", text);
+	json_object_set_new(o, "preview_url", json_boolean(json_is_true(get(msg, "preview_url"))));
+	return o;
+}
+
+static json_t *
+out_media(const json_t *msg, const char *type, struct channel_error *err)
+{
+	const json_t *m = get(msg, "media"), *caption = get(m, "caption");
+	bool captioned = strcmp(type, "image") == 0 || strcmp(type, "video") == 0 ||
+	    strcmp(type, "document") == 0;
+	json_t *o;
+
+	if (!json_is_object(m)) {
+		norm_err(err, "media", "'media' must be an object with 'url' or 'id'");
+		return NULL;
+	}
+	/* An uploaded media id wins over a link when both are given. */
+	o = json_object();
+	if (is_nonempty(get(m, "id"))) {
+		put(o, "id", get(m, "id"));
+	} else if (is_nonempty(get(m, "url"))) {
+		put(o, "link", get(m, "url"));
+	} else {
+		json_decref(o);
+		norm_err(err, "media.url", "'media' needs a non-empty 'url' or 'id'");
+		return NULL;
+	}
+	/* Audio and stickers cannot carry a caption: the text is dropped there. */
+	if (!is_nonempty(caption))
+		caption = get(msg, "text");
+	if (captioned && is_nonempty(caption))
+		put(o, "caption", caption);
+	if (strcmp(type, "document") == 0 && is_nonempty(get(m, "filename")))
+		put(o, "filename", get(m, "filename"));
+	return o;
+}
+
+static json_t *
+out_location(const json_t *msg, const char *type, struct channel_error *err)
+{
+	const json_t *l = get(msg, "location");
+	const json_t *lat = get(l, "latitude"), *lon = get(l, "longitude");
+	json_t *o;
+
+	if (!json_is_object(l)) {
+		norm_err(err, "location", "'location' must be an object");
+		return NULL;
+	}
+	if (!json_is_number(lat) || json_number_value(lat) < -90 || json_number_value(lat) > 90) {
+		norm_err(err, "location.latitude", "'latitude' must be a number from -90 to 90");
+		return NULL;
+	}
+	if (!json_is_number(lon) || json_number_value(lon) < -180 || json_number_value(lon) > 180) {
+		norm_err(err, "location.longitude",
+		    "'longitude' must be a number from -180 to 180");
+		return NULL;
+	}
+	o = json_object();
+	put(o, "latitude", lat);
+	put(o, "longitude", lon);
+	if (is_nonempty(get(l, "name")))
+		put(o, "name", get(l, "name"));
+	if (is_nonempty(get(l, "address")))
+		put(o, "address", get(l, "address"));
+	return o;
+}
+
+/* A template variable as parameter text: strings as they are, numbers written out. */
+static json_t *
+variable_text(const json_t *v)
+{
+	if (json_is_string(v))
+		return json_deep_copy(v);
+	if (json_is_integer(v))
+		return json_sprintf("%lld", (long long)json_integer_value(v));
+	if (json_is_real(v)) {
+		char *s = json_dumps(v, JSON_ENCODE_ANY);
+		json_t *t = s ? json_string(s) : NULL;
+		free(s);
+		return t;
+	}
+	return NULL;
+}
+
+/* variables as one body component: an array fills {{1}}.., an object named parameters. */
+static json_t *
+variables_component(const json_t *vars, struct channel_error *err)
+{
+	json_t *params = json_array(), *p, *t;
+	const json_t *v;
+	const char *key;
+	size_t i;
+
+	if (json_is_array(vars)) {
+		json_array_foreach(vars, i, v) {
+			if ((t = variable_text(v)) == NULL)
+				goto bad;
+			p = json_object();
+			json_object_set_new(p, "type", json_string("text"));
+			json_object_set_new(p, "text", t);
+			json_array_append_new(params, p);
+		}
+	} else {
+		json_object_foreach((json_t *)vars, key, v) {
+			if ((t = variable_text(v)) == NULL)
+				goto bad;
+			p = json_object();
+			json_object_set_new(p, "type", json_string("text"));
+			json_object_set_new(p, "parameter_name", json_string(key));
+			json_object_set_new(p, "text", t);
+			json_array_append_new(params, p);
+		}
+	}
+	json_t *c = json_object();
+	json_object_set_new(c, "type", json_string("body"));
+	json_object_set_new(c, "parameters", params);
+	return c;
+bad:
+	json_decref(params);
+	norm_err(err, "template.variables", "template variables must be strings or numbers");
+	return NULL;
+}
+
+static json_t *
+out_template(const json_t *msg, const char *type, struct channel_error *err)
+{
+	const json_t *t = get(msg, "template"), *lang = get(t, "language");
+	const json_t *comps = get(t, "components"), *vars = get(t, "variables");
+	json_t *o, *lo, *c;
+
+	if (!json_is_object(t)) {
+		norm_err(err, "template", "'template' must be an object");
+		return NULL;
+	}
+	if (!is_nonempty(get(t, "name"))) {
+		norm_err(err, "template.name", "'template.name' must be a non-empty string");
+		return NULL;
+	}
+	/* A language code, or Meta's own {"code": ...} as given. */
+	if (is_nonempty(lang)) {
+		lo = json_object();
+		put(lo, "code", lang);
+	} else if (is_nonempty(get(lang, "code"))) {
+		lo = json_deep_copy(lang);
+	} else {
+		norm_err(err, "template.language", "'template.language' must be a language code");
+		return NULL;
+	}
+	if (comps && !json_is_array(comps)) {
+		json_decref(lo);
+		norm_err(err, "template.components", "'template.components' must be an array");
+		return NULL;
+	}
+	if (!comps && vars && !json_is_null(vars) && !json_is_array(vars) &&
+	    !json_is_object(vars)) {
+		json_decref(lo);
+		norm_err(err, "template.variables",
+		    "'template.variables' must be an array or object");
+		return NULL;
+	}
+	o = json_object();
+	put(o, "name", get(t, "name"));
+	json_object_set_new(o, "language", lo);
+	if (comps) {
+		put(o, "components", comps);
+	} else if (json_array_size(vars) > 0 || json_object_size(vars) > 0) {
+		if ((c = variables_component(vars, err)) == NULL) {
+			json_decref(o);
+			return NULL;
+		}
+		json_object_set_new(o, "components", json_array());
+		json_array_append_new(json_object_get(o, "components"), c);
+	}
+	return o;
+}
+
+static json_t *
+out_interactive(const json_t *msg, const char *type, struct channel_error *err)
+{
+	const json_t *i = get(msg, "interactive");
+
+	if (!json_is_object(i) || json_object_size(i) == 0) {
+		norm_err(err, "interactive", "'interactive' must be a WhatsApp interactive object");
+		return NULL;
+	}
+	return json_deep_copy(i);
+}
+
+static json_t *
+out_reaction(const json_t *msg, const char *type, struct channel_error *err)
+{
+	const json_t *r = get(msg, "reaction"), *emoji = get(r, "emoji");
+	json_t *o;
+
+	if (!json_is_object(r)) {
+		norm_err(err, "reaction", "'reaction' must be an object");
+		return NULL;
+	}
+	if (!is_nonempty(get(r, "provider_message_id"))) {
+		norm_err(err, "reaction.provider_message_id",
+		    "the message reacted to has no provider message id");
+		return NULL;
+	}
+	/* "" removes an earlier reaction. */
+	if (!json_is_string(emoji)) {
+		norm_err(err, "reaction.emoji", "'reaction.emoji' must be a string");
+		return NULL;
+	}
+	o = json_object();
+	put(o, "message_id", get(r, "provider_message_id"));
+	put(o, "emoji", emoji);
+	return o;
+}
+
+static json_t *
+out_contacts(const json_t *msg, const char *type, struct channel_error *err)
+{
+	const json_t *c = get(msg, "contacts");
+
+	if (!json_is_array(c) || json_array_size(c) == 0) {
+		norm_err(err, "contacts", "'contacts' must be a non-empty array");
+		return NULL;
+	}
+	return json_deep_copy(c);
+}
+
+static const struct {
+	const char *type;
+	json_t *(*build)(const json_t *msg, const char *type, struct channel_error *err);
+} wa_out_kinds[] = {
+	{ "text", out_text },
+	{ "image", out_media },
+	{ "audio", out_media },
+	{ "video", out_media },
+	{ "document", out_media },
+	{ "sticker", out_media },
+	{ "location", out_location },
+	{ "template", out_template },
+	{ "interactive", out_interactive },
+	{ "reaction", out_reaction },
+	{ "contacts", out_contacts },
+};
+
+/* The quoted message's provider id: reply_to as the API shows it, or that id itself. */
+static const json_t *
+reply_context(const json_t *msg)
+{
+	const json_t *r = get(msg, "reply_to");
+
+	if (json_is_string(r))
+		return is_nonempty(r) ? r : NULL;
+	r = get(r, "provider_message_id");
+	return is_nonempty(r) ? r : NULL;
+}
+
+static int
+wa_send_prepare(struct channel *ch, const json_t *msg, struct send_request *out,
+    struct channel_error *err)
+{
+	struct wa_state *st = wa_state_of(ch);
+	const json_t *to = get(msg, "to"), *t = get(msg, "type"), *ctx;
+	const char *name, *type;
+	json_t *payload, *body;
+	size_t i;
+
+	*out = (struct send_request){ 0 };
+	if (st == NULL) {
+		norm_err(err, "channel", "the channel is not open");
+		return -1;
+	}
+	if (!json_is_object(msg)) {
+		norm_err(err, "message", "the message must be an object");
+		return -1;
+	}
+	if (!is_id(to)) {
+		norm_err(err, "to", "'to' must be a non-empty string");
+		return -1;
+	}
+	/* The type defaults as in POST /v1/messages. */
+	if (t == NULL || json_is_null(t))
+		name = json_is_object(get(msg, "template")) ? "template" : "text";
+	else
+		name = cstr(t);
+	for (i = 0; name && i < ARRAY_LEN(wa_out_kinds); i++)
+		if (strcmp(name, wa_out_kinds[i].type) == 0)
+			break;
+	if (name == NULL || i == ARRAY_LEN(wa_out_kinds)) {
+		norm_err(err, "type", "this channel cannot send messages of that type");
+		return -1;
+	}
+	type = wa_out_kinds[i].type;
+	if ((payload = wa_out_kinds[i].build(msg, type, err)) == NULL)
+		return -1;
+
+	body = json_object();
+	json_object_set_new(body, "messaging_product", json_string("whatsapp"));
+	json_object_set_new(body, "recipient_type", json_string("individual"));
+	put(body, "to", to);
+	json_object_set_new(body, "type", json_string(type));
+	/* A reaction names its message itself; anything else may quote one. */
+	if (strcmp(type, "reaction") != 0 && (ctx = reply_context(msg)) != NULL) {
+		json_t *c = json_object();
+		put(c, "message_id", ctx);
+		json_object_set_new(body, "context", c);
+	}
+	json_object_set_new(body, type, payload);
+	if (post_json(st, body, out) != 0) {
+		norm_err(err, "message", "the message could not be encoded");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+wa_read_prepare(struct channel *ch, const char *provider_message_id, struct send_request *out)
+{
+	struct wa_state *st = wa_state_of(ch);
+	json_t *body, *id;
+
+	*out = (struct send_request){ 0 };
+	if (st == NULL || provider_message_id == NULL || *provider_message_id == '\0' ||
+	    (id = json_string(provider_message_id)) == NULL)
+		return -1;
+	body = json_object();
+	json_object_set_new(body, "messaging_product", json_string("whatsapp"));
+	json_object_set_new(body, "status", json_string("read"));
+	json_object_set_new(body, "message_id", id);
+	return post_json(st, body, out);
+}
+
+/* Sending: answers */
+
+/*
+ * Graph error codes by outcome. Extending the corpus table: 17, 32 (user and
+ * page request limits) throttle like 4; 10, 102, 200..299 and 131005 are
+ * missing or revoked permissions, which fail every message alike, so they
+ * pause the channel like 190 instead of failing the queue one by one;
+ * 133004 (server unavailable) and 131057 (account in maintenance) are
+ * temporary. Unknown codes fall through to is_transient and the status.
+ */
+static const int64_t wa_throttled[] = { 4, 17, 32, 613, 80007, 130429, 131048 };
+static const int64_t wa_credentials[] = { 10, 102, 190, 131005 };
+static const int64_t wa_blocked[] = { 368, 131031 };
+static const int64_t wa_tempfail[] = { 1, 2, 131000, 131016, 131057, 133004 };
+static const int64_t wa_permfail[] = {
+	100, 131008, 131009, 131021, 131026, 131047, 131051, 131052, 131053, 133010, 135000,
+};
+
+static bool
+in_list(int64_t code, const int64_t *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (v[i] == code)
+			return true;
+	return false;
+}
+
+/* The outcome a known code means, or -1. */
+static int
+classify_code(int64_t code)
+{
+	if (code == 131056)
+		return SEND_RECIPIENT_THROTTLED;
+	if (in_list(code, wa_throttled, ARRAY_LEN(wa_throttled)))
+		return SEND_THROTTLED;
+	if (in_list(code, wa_credentials, ARRAY_LEN(wa_credentials)) ||
+	    (code >= 200 && code <= 299))
+		return SEND_CREDENTIALS;
+	if (in_list(code, wa_blocked, ARRAY_LEN(wa_blocked)))
+		return SEND_BLOCKED;
+	if (in_list(code, wa_tempfail, ARRAY_LEN(wa_tempfail)))
+		return SEND_TEMPFAIL;
+	if (in_list(code, wa_permfail, ARRAY_LEN(wa_permfail)) ||
+	    (code >= 132000 && code <= 132999))
+		return SEND_PERMFAIL;
+	return -1;
+}
+
+/* The outcome the HTTP status alone means (no known code). */
+static enum send_outcome_kind
+classify_status(long status)
+{
+	if (status == 401)
+		return SEND_CREDENTIALS;
+	if (status == 429)
+		return SEND_THROTTLED;
+	if (status == 408)
+		return SEND_TEMPFAIL;   /* the request timed out: it was not refused */
+	if (status >= 400 && status < 500)
+		return SEND_PERMFAIL;
+	/* 5xx, and redirects or anything else that should not come back. */
+	return SEND_TEMPFAIL;
+}
+
+/* Copy n bytes into dst: NULs dropped, cut at a UTF-8 character boundary. */
+static void
+copy_utf8(char *dst, size_t cap, const char *s, size_t n)
+{
+	size_t i, k = 0;
+
+	for (i = 0; i < n && k + 1 < cap; i++)
+		if (s[i] != '\0')
+			dst[k++] = s[i];
+	if (i < n) {
+		/* Truncated: drop a character split at the end. */
+		size_t j = k;
+		while (j > 0 && ((unsigned char)dst[j - 1] & 0xc0) == 0x80)
+			j--;
+		if (j > 0) {
+			unsigned char c = (unsigned char)dst[j - 1];
+			size_t need = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 1;
+			if (k - (j - 1) < need)
+				k = j - 1;
+		}
+	}
+	dst[k] = '\0';
+}
+
+static void
+copy_json_text(char *dst, size_t cap, const json_t *v)
+{
+	copy_utf8(dst, cap, json_string_value(v), json_string_length(v));
+}
+
+/* A body that is not a Graph error, as printable ASCII for the detail. */
+static void
+copy_snippet(char *dst, size_t cap, const char *s, size_t n)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < n && k + 1 < cap; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c == '\n' || c == '\r' || c == '\t')
+			dst[k++] = ' ';
+		else
+			dst[k++] = c >= 0x20 && c < 0x7f ? (char)c : '?';
+	}
+	dst[k] = '\0';
+}
+
+static int
+month_of(const char *m)
+{
+	static const char *const names[] = {
+		"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+	};
+	for (int i = 0; i < 12; i++)
+		if (strcmp(m, names[i]) == 0)
+			return i;
+	return -1;
+}
+
+/* An HTTP-date (IMF-fixdate, RFC 850 or asctime form) as Unix seconds. */
+static int
+parse_http_date(const char *s, int64_t *out)
+{
+	char mon[4] = "";
+	int d, y, h, mi, sec, end = -1;
+	struct tm tm = { 0 };
+
+	if (sscanf(s, "%*[A-Za-z], %2d %3[A-Za-z] %4d %2d:%2d:%2d GMT%n",
+	    &d, mon, &y, &h, &mi, &sec, &end) == 6 && end > 0) {
+		/* Sun, 06 Nov 1994 08:49:37 GMT */
+	} else if (sscanf(s, "%*[A-Za-z], %2d-%3[A-Za-z]-%2d %2d:%2d:%2d GMT%n",
+	    &d, mon, &y, &h, &mi, &sec, &end) == 6 && end > 0) {
+		/* Sunday, 06-Nov-94 08:49:37 GMT */
+		y += y < 70 ? 2000 : 1900;
+	} else if (sscanf(s, "%*[A-Za-z] %3[A-Za-z] %2d %2d:%2d:%2d %4d%n",
+	    mon, &d, &h, &mi, &sec, &y, &end) == 6 && end > 0) {
+		/* Sun Nov  6 08:49:37 1994 */
+	} else {
+		return -1;
+	}
+	while (s[end] == ' ' || s[end] == '\t')
+		end++;
+	tm.tm_mon = month_of(mon);
+	if (s[end] != '\0' || tm.tm_mon < 0 || d < 1 || d > 31 || y < 1970 || y > 9999 ||
+	    h > 23 || mi > 59 || sec > 60 || h < 0 || mi < 0 || sec < 0)
+		return -1;
+	tm.tm_year = y - 1900;
+	tm.tm_mday = d;
+	tm.tm_hour = h;
+	tm.tm_min = mi;
+	tm.tm_sec = sec;
+	*out = (int64_t)timegm(&tm);
+	return 0;
+}
+
+/* Retry-After (delay-seconds or an HTTP-date) in ms from now_s; 0 when unusable or past. */
+static int64_t
+retry_after_ms(const char *v, int64_t now_s)
+{
+	int64_t secs = 0, when;
+
+	while (*v == ' ' || *v == '\t')
+		v++;
+	if (*v >= '0' && *v <= '9') {
+		for (; *v >= '0' && *v <= '9'; v++)
+			if (secs <= WA_RETRY_AFTER_MAX_MS / 1000)
+				secs = secs * 10 + (*v - '0');
+		while (*v == ' ' || *v == '\t')
+			v++;
+		if (*v != '\0')
+			return 0;
+	} else if (parse_http_date(v, &when) == 0) {
+		secs = when > now_s ? when - now_s : 0;
+	}
+	return secs * 1000 < WA_RETRY_AFTER_MAX_MS ? secs * 1000 : WA_RETRY_AFTER_MAX_MS;
+}
+
+/* A 2xx: accepted. messages[0].id is the provider's id for it. */
+static void
+classify_accepted(const json_t *root, struct send_outcome *out)
+{
+	const json_t *id = get(json_array_get(get(root, "messages"), 0), "id");
+
+	/*
+	 * A 2xx that is not JSON did not come from the Graph API (a proxy,
+	 * a captive portal): retry. JSON without an id (a read receipt's
+	 * {"success":true}, or a provider slip) counts as sent, with no
+	 * provider id: failing or retrying it could drop or duplicate a message
+	 * Meta took. messages[0].message_status ("accepted", "held_for_quality_
+	 * assessment", "paused") does not change that Meta took it.
+	 */
+	if (root == NULL) {
+		out->kind = SEND_TEMPFAIL;
+		snprintf(out->error_title, sizeof(out->error_title), "2xx answer that is not JSON");
+		return;
+	}
+	out->kind = SEND_OK;
+	if (is_id(id) && cstr(id))
+		out->provider_message_id = xstrdup(cstr(id));
+}
+
+/* A Graph error object: the code decides, then is_transient, then the status. */
+static void
+classify_error(const json_t *e, long status, struct send_outcome *out)
+{
+	const json_t *msg = get(e, "message"), *detail = get(get(e, "error_data"), "details");
+	int kind;
+
+	out->error_code = get_code(get(e, "code"));
+	if (json_is_string(msg))
+		copy_json_text(out->error_title, sizeof(out->error_title), msg);
+	else
+		snprintf(out->error_title, sizeof(out->error_title), "HTTP %ld", status);
+	if (json_is_string(detail))
+		copy_json_text(out->error_detail, sizeof(out->error_detail), detail);
+	else if (json_is_string(msg))
+		copy_json_text(out->error_detail, sizeof(out->error_detail), msg);
+
+	if (out->error_code != 0 && (kind = classify_code(out->error_code)) >= 0)
+		out->kind = (enum send_outcome_kind)kind;
+	else if (status == 429)
+		out->kind = SEND_THROTTLED;
+	else if (json_is_true(get(e, "is_transient")))
+		out->kind = SEND_TEMPFAIL;
+	else if (status >= 200 && status < 300)
+		out->kind = SEND_TEMPFAIL; /* an error without a status saying so: not accepted */
+	else
+		out->kind = classify_status(status);
+}
+
+static void
+wa_send_classify(struct channel *ch, const struct send_response *resp, struct send_outcome *out)
+{
+	json_t *root = NULL;
+	const json_t *e;
+	char jerr[8];
+
+	*out = (struct send_outcome){ 0 };
+	if (resp->http_status == 0) {
+		out->kind = SEND_TEMPFAIL;
+		snprintf(out->error_title, sizeof(out->error_title), "%s",
+		    resp->net_error && *resp->net_error ? resp->net_error : "network error");
+		return;
+	}
+	if (resp->body && resp->body_len > 0)
+		json_parse_capped(resp->body, resp->body_len, WA_JSON_DEPTH_MAX, &root, jerr,
+		    sizeof(jerr));
+
+	if (json_is_object(e = get(root, "error"))) {
+		classify_error(e, resp->http_status, out);
+	} else if (resp->http_status >= 200 && resp->http_status < 300) {
+		classify_accepted(root, out);
+	} else {
+		out->kind = classify_status(resp->http_status);
+		snprintf(out->error_title, sizeof(out->error_title), "HTTP %ld", resp->http_status);
+		if (resp->body)
+			copy_snippet(out->error_detail, sizeof(out->error_detail), resp->body,
+			    resp->body_len);
+	}
+	if (out->kind != SEND_OK && resp->retry_after)
+		out->retry_after_ms = retry_after_ms(resp->retry_after, now_ms() / 1000);
+	json_decref(root);
+}
+
 const struct channel_ops whatsapp_cloud_ops = {
 	.type = "whatsapp_cloud",
 	.secret_keys = wa_secrets,
@@ -889,4 +1615,9 @@ const struct channel_ops whatsapp_cloud_ops = {
 	.webhook_path = "whatsapp",
 	.webhook = wa_webhook,
 	.simulate_inbound = NULL,
+	.send_prepare = wa_send_prepare,
+	.send_classify = wa_send_classify,
+	.read_prepare = wa_read_prepare,
+	.send_local = NULL,
+	.window_hours = 24,
 };

@@ -115,6 +115,7 @@ ingest_batch_free(struct ingest_batch *b)
 		free(m->type);
 		free(m->text);
 		free(m->reply_to);
+		free(m->client_id);
 		json_decref(m->parts);
 		free(m->raw);
 	}

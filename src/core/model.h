@@ -76,11 +76,19 @@ struct msg_in {
 	char *raw;                  /* the provider's JSON for this one message, verbatim enough
 	                               to re-normalize; never NULL */
 
+	/* Outbound only (DIR_OUT), set by the send API. */
+	enum msg_status status;     /* ST_QUEUED or ST_SCHEDULED */
+	char *client_id;            /* idempotency key, or NULL */
+	int64_t due_ms;             /* earliest send time (now, or scheduled_at) */
+	int priority;               /* 0 = conversational reply (first), 1 = bulk */
+
 	/* Filled in by the store when the batch commits. */
 	int64_t id;
 	int64_t conversation_id;
-	int64_t seq;                /* event seq of message.received; 0 if duplicate */
-	bool duplicate;             /* already stored (same channel + provider id) */
+	int64_t seq;                /* event seq of message.received (or message.status for
+	                               outbound); 0 if duplicate */
+	bool duplicate;             /* already stored (same channel + provider id, or same
+	                               client_id for outbound) */
 };
 
 /* A delivery status report for a message the provider names by its id. */

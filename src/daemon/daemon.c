@@ -19,6 +19,7 @@
 #include "../config/config.h"
 #include "../http/http.h"
 #include "../log/log.h"
+#include "../outbox/outbox.h"
 #include "../store/store.h"
 #include "../util/util.h"
 
@@ -129,7 +130,8 @@ static void
 on_drain(evutil_socket_t fd, short what, void *arg)
 {
 	struct daemon *d = arg;
-	bool idle = http_inflight(d->http) == 0 && store_pending(d->app.store) == 0;
+	bool idle = http_inflight(d->http) == 0 && outbox_busy(d->app.outbox) == 0 &&
+	    store_pending(d->app.store) == 0;
 
 	if (idle || mono_ms() >= d->shutdown_deadline) {
 		if (!idle)
@@ -151,6 +153,7 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 	log_info("shutting down", "signal", sig == SIGTERM ? "TERM" : "INT");
 	d->app.shutting_down = true;
 	http_quiesce(d->http);
+	outbox_drain(d->app.outbox);
 	d->shutdown_deadline = mono_ms() + (int64_t)d->cfg->shutdown_timeout * 1000;
 	struct timeval tv = { .tv_sec = 0, .tv_usec = SHUTDOWN_POLL_MS * 1000 };
 	d->ev_drain = event_new(d->base, -1, EV_PERSIST, on_drain, d);
@@ -179,6 +182,11 @@ daemon_run(const struct config *cfg)
 		goto out;
 	}
 	if (api_load(&d.app) != 0 || provision_sandbox(&d) != 0 || admin_token(cfg, d.app.admin_hash) != 0)
+		goto out;
+	/* Sends cut off by a crash: back to the queue, marked uncertain. */
+	struct store_op recover = { .kind = STORE_OP_OUTBOX_RECOVER };
+	if (store_submit_wait(d.app.store, &recover) != 0 ||
+	    outbox_start(&d.app.outbox, d.base, d.app.store, d.app.reg) != 0)
 		goto out;
 
 	struct http_config hc = {
@@ -213,11 +221,17 @@ daemon_run(const struct config *cfg)
 	rc = 0;
 	log_info("stopped");
 out:
-	/* The store first: its last done() callbacks may still answer requests. */
+	/* Close the store first: its last done() callbacks may still answer
+	 * requests (MHD runs once more to write them out) and touch the outbox.
+	 * Sends still in flight are dropped with the outbox; their entries stay
+	 * in flight on disk and come back as uncertain at the next start. */
 	if (d.app.store)
 		store_close(d.app.store);
-	if (d.http)
+	outbox_stop(d.app.outbox);
+	if (d.http) {
+		http_flush(d.http, 1000);
 		http_stop(d.http);
+	}
 	if (d.ev_term)
 		event_free(d.ev_term);
 	if (d.ev_int)

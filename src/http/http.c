@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -142,9 +143,15 @@ http_reply_error(struct http_request *req, int status, const char *code, const c
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	/* Messages quote client input (paths, keys): never let it break the JSON. */
+	utf8_sanitize(msg);
 	json_t *err = json_pack("{s:s,s:s}", "code", code, "message", msg);
-	if (field)
-		json_object_set_new(err, "field", json_string(field));
+	if (field) {
+		char f[128];
+		snprintf(f, sizeof(f), "%s", field);
+		utf8_sanitize(f);
+		json_object_set_new(err, "field", json_string(f));
+	}
 	http_reply_json(req, status, json_pack("{s:o}", "error", err));
 }
 
@@ -288,22 +295,15 @@ completed_cb(void *cls, struct MHD_Connection *mc, void **con_cls,
 
 	if (req == NULL)
 		return;
-	if (req->status == 0 || req->status >= 400 || toe != MHD_REQUEST_TERMINATED_COMPLETED_OK) {
-		char st[8], us[24];
-		snprintf(st, sizeof(st), "%u", req->status);
-		snprintf(us, sizeof(us), "%lld", (long long)(now_us() - req->start_us));
-		/* A client that goes away is its business; a 5xx is ours. */
-		log_kv(req->status >= 500 ? LOGL_WARN : LOGL_INFO,
-		    "request", "req", req->id, "method", req->method, "path", req->path, "status", st,
-		    "us", us, "closed", toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "no" : "early",
-		    (const char *)NULL);
-	} else if (req->status) {
-		char st[8], us[24];
-		snprintf(st, sizeof(st), "%u", req->status);
-		snprintf(us, sizeof(us), "%lld", (long long)(now_us() - req->start_us));
-		log_debug("request", "req", req->id, "method", req->method, "path", req->path,
-		    "status", st, "us", us);
-	}
+	/* Failures and early closes at info (5xx at warn); the rest at debug. */
+	bool early = toe != MHD_REQUEST_TERMINATED_COMPLETED_OK;
+	enum log_level lvl = req->status >= 500 ? LOGL_WARN :
+	    (req->status == 0 || req->status >= 400 || early) ? LOGL_INFO : LOGL_DEBUG;
+	char st[8], us[24];
+	snprintf(st, sizeof(st), "%u", req->status);
+	snprintf(us, sizeof(us), "%lld", (long long)(now_us() - req->start_us));
+	log_kv(lvl, "request", "req", req->id, "method", req->method, "path", req->path, "status", st,
+	    "us", us, "closed", early ? "early" : "no", (const char *)NULL);
 	if (req->resp)
 		MHD_destroy_response(req->resp);
 	buf_free(&req->body);
@@ -475,6 +475,19 @@ http_quiesce(struct http_server *srv)
 	MHD_socket fd = MHD_quiesce_daemon(srv->mhd);
 	if (fd != MHD_INVALID_SOCKET)
 		close(fd);
+}
+
+void
+http_flush(struct http_server *srv, int timeout_ms)
+{
+	const union MHD_DaemonInfo *di = MHD_get_daemon_info(srv->mhd, MHD_DAEMON_INFO_EPOLL_FD);
+	int64_t deadline = mono_ms() + timeout_ms;
+
+	while (srv->inflight > 0 && mono_ms() < deadline) {
+		struct pollfd pfd = { .fd = di->epoll_fd, .events = POLLIN };
+		poll(&pfd, 1, 10);
+		MHD_run(srv->mhd);
+	}
 }
 
 void

@@ -46,6 +46,9 @@ int http_start(struct http_server **out, struct event_base *base, const struct h
 void http_quiesce(struct http_server *srv);
 /* Requests received whose reply has not been handed to the socket yet. */
 size_t http_inflight(struct http_server *srv);
+/* Run MHD alone (the loop has stopped) until every request has its reply
+ * written or timeout_ms passes: replies produced at shutdown still go out. */
+void http_flush(struct http_server *srv, int timeout_ms);
 /* Close every connection and free the server. */
 void http_stop(struct http_server *srv);
 /* The port actually bound (useful with port 0). */

@@ -42,7 +42,7 @@ put_value(char *line, size_t *pos, const char *s)
 	for (const char *c = s; *c && !quote; c++)
 		if (*c == ' ' || *c == '"' || *c == '=' || (unsigned char)*c < 0x20 || *c == 0x7f)
 			quote = true;
-	if (quote && p < LOG_LINE_MAX - 1)
+	if (quote && p < LOG_LINE_MAX - 8)
 		line[p++] = '"';
 	for (const char *c = s; *c && p < LOG_LINE_MAX - 8; c++) {
 		unsigned char ch = (unsigned char)*c;
@@ -58,7 +58,7 @@ put_value(char *line, size_t *pos, const char *s)
 			line[p++] = (char)ch;
 		}
 	}
-	if (quote && p < LOG_LINE_MAX - 1)
+	if (quote && p < LOG_LINE_MAX - 2)
 		line[p++] = '"';
 	*pos = p;
 }
@@ -67,7 +67,9 @@ static void
 put_raw(char *line, size_t *pos, const char *s)
 {
 	size_t n = strlen(s);
-	if (*pos + n >= LOG_LINE_MAX - 2)
+	if (*pos >= LOG_LINE_MAX - 2)
+		return;
+	if (n > LOG_LINE_MAX - 2 - *pos)
 		n = LOG_LINE_MAX - 2 - *pos;
 	memcpy(line + *pos, s, n);
 	*pos += n;
@@ -109,6 +111,8 @@ log_kv(enum log_level lvl, const char *msg, ...)
 		put_value(line, &pos, v ? v : "null");
 	}
 	va_end(ap);
+	if (pos > LOG_LINE_MAX - 1)
+		pos = LOG_LINE_MAX - 1;
 	line[pos++] = '\n';
 	(void)!write(STDERR_FILENO, line, pos);
 }

@@ -71,13 +71,29 @@ sync_marker(struct store_op *op, void *arg)
 	abort();
 }
 
-/* A failed op appended nothing. */
+/* Clear the result fields before the op runs. */
+static void
+op_reset(struct store_op *op)
+{
+	op->result = 0;
+	op->conflict = false;
+	op->errmsg[0] = '\0';
+	op->last_seq = 0;
+	if (op->kind == STORE_OP_CANCEL)
+		op->u.cancel.message = NULL;
+}
+
+/* A failed op appended nothing, and returns nothing it rendered. */
 static void
 op_fail(struct store_op *op, const char *why)
 {
 	op->result = -1;
 	op->last_seq = 0;
 	snprintf(op->errmsg, sizeof(op->errmsg), "%s", why);
+	if (op->kind == STORE_OP_CANCEL) {
+		json_decref(op->u.cancel.message);
+		op->u.cancel.message = NULL;
+	}
 }
 
 /* Steps 3 and 4 of the strategy above, for the group ops[0..n). */
@@ -86,12 +102,8 @@ run_group(struct store *st, struct store_op **ops, size_t n)
 {
 	const struct store_backend *be = st->be;
 
-	for (size_t i = 0; i < n; i++) {
-		ops[i]->result = 0;
-		ops[i]->conflict = false;
-		ops[i]->errmsg[0] = '\0';
-		ops[i]->last_seq = 0;
-	}
+	for (size_t i = 0; i < n; i++)
+		op_reset(ops[i]);
 	if (be->begin(st->db) != 0) {
 		for (size_t i = 0; i < n; i++)
 			op_fail(ops[i], "storage: cannot begin a transaction");
@@ -111,6 +123,10 @@ run_group(struct store *st, struct store_op **ops, size_t n)
 		}
 		op->result = -1;
 		op->last_seq = 0;
+		if (op->kind == STORE_OP_CANCEL && op->u.cancel.message) {
+			json_decref(op->u.cancel.message);
+			op->u.cancel.message = NULL;
+		}
 		if (be->rollback_to(st->db) != 0 || be->release(st->db) != 0)
 			goto abort;
 	}
@@ -310,6 +326,7 @@ store_submit(struct store *st, struct store_op *op)
 {
 	op->next = NULL;
 	op->sync_done = false;
+	op_reset(op);
 	pthread_mutex_lock(&st->mu);
 	st->pending++;
 	if (st->stopping) {
@@ -337,6 +354,7 @@ store_submit_wait(struct store *st, struct store_op *op)
 {
 	void (*done)(struct store_op *, void *) = op->done;
 
+	op_reset(op);
 	pthread_mutex_lock(&st->mu);
 	if (st->stopping) {
 		pthread_mutex_unlock(&st->mu);
@@ -435,4 +453,47 @@ int
 store_events_list(struct store *st, int64_t since, int limit, json_t **out)
 {
 	return st->be->events_list(st->db, since, limit, out);
+}
+
+int
+store_outbox_due(struct store *st, int64_t channel_id, int64_t now_ms, int limit, json_t **out)
+{
+	return st->be->outbox_due(st->db, channel_id, now_ms, limit, out);
+}
+
+int
+store_outbox_next_due(struct store *st, int64_t *out_ms)
+{
+	return st->be->outbox_next_due(st->db, out_ms);
+}
+
+int
+store_outbox_depth(struct store *st, int64_t channel_id, int64_t *out)
+{
+	return st->be->outbox_depth(st->db, channel_id, out);
+}
+
+int
+store_last_inbound(struct store *st, int64_t channel_id, const char *address, int64_t *out_ms)
+{
+	return st->be->last_inbound(st->db, channel_id, address, out_ms);
+}
+
+int
+store_message_provider_id(struct store *st, int64_t id, int64_t *channel_id, char *out,
+    size_t outlen)
+{
+	return st->be->message_provider_id(st->db, id, channel_id, out, outlen);
+}
+
+int
+store_templates_list(struct store *st, json_t **out)
+{
+	return st->be->templates_list(st->db, out);
+}
+
+int
+store_template_get(struct store *st, const char *name, const char *language, json_t **out)
+{
+	return st->be->template_get(st->db, name, language, out);
 }

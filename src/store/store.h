@@ -49,6 +49,40 @@ enum store_op_kind {
 	STORE_OP_CHANNEL_UPDATE,  /* u.channel: by id, replaces config */
 	STORE_OP_CHANNEL_DELETE,  /* u.channel: by id (soft delete: history stays) */
 	STORE_OP_API_KEY_PUT,     /* u.api_key: insert if the hash is new */
+	STORE_OP_OUTBOX_CLAIM,    /* u.outbox: mark entries in flight before sending */
+	STORE_OP_OUTBOX_RESULT,   /* u.outbox: record attempts' outcomes */
+	STORE_OP_OUTBOX_RECOVER,  /* at start: in-flight entries back to pending, uncertain */
+	STORE_OP_CANCEL,          /* u.cancel: cancel a queued/scheduled message */
+	STORE_OP_CONV_READ,       /* u.conv_read: unread_count = 0 */
+	STORE_OP_TEMPLATE_PUT,    /* u.template: create (conflict if name+language exists) */
+	STORE_OP_TEMPLATE_DELETE, /* u.template: by name (all languages) */
+};
+
+/*
+ * Outbound messages are STORE_OP_INGEST msg_in records with direction
+ * DIR_OUT: the store inserts the message (status queued or scheduled), its
+ * outbox entry (due at due_ms) and a message.status event, in the same
+ * transaction. A client_id seen before makes it a duplicate (m->duplicate,
+ * m->id = the original) and nothing is inserted.
+ */
+enum outbox_result {
+	OUTBOX_ACCEPTED,   /* provider took it: status accepted, provider id set, entry done */
+	OUTBOX_RETRY,      /* attempt failed, try again at due_ms (attempt counted) */
+	OUTBOX_REQUEUE,    /* not attempted after all (channel paused, breaker): due_ms, attempt not counted */
+	OUTBOX_FAILED,     /* permanent: status failed with the error, entry done */
+};
+
+struct outbox_item {
+	int64_t message_id;
+	/* CLAIM result: false when the entry was no longer pending (cancelled). */
+	bool claimed;
+	/* RESULT input. */
+	enum outbox_result result;
+	char *provider_message_id;   /* ACCEPTED (owned by the caller) */
+	int64_t due_ms;              /* RETRY, REQUEUE */
+	int64_t error_code;          /* RETRY (last error, kept on the entry), FAILED */
+	char error_title[256];
+	char error_detail[512];
 };
 
 struct store_op {
@@ -65,6 +99,25 @@ struct store_op {
 			const char *name;
 			unsigned char hash[32];   /* SHA-256 of the key */
 		} api_key;
+		struct {
+			struct outbox_item *items;
+			size_t n;
+		} outbox;
+		struct {
+			int64_t message_id;
+			json_t *message;          /* result: the cancelled message (new ref) */
+		} cancel;                     /* conflict when no longer cancellable; result -1 and
+		                                 conflict false when there is no such message */
+		struct {
+			int64_t conversation_id;
+			int64_t channel_id;               /* result */
+			char last_inbound_provider_id[256]; /* result: "" when none */
+		} conv_read;
+		struct {
+			const char *name;
+			const char *language;
+			const char *body;
+		} template;
 	} u;
 
 	/* Results, written by the store before done() runs. */
@@ -135,6 +188,27 @@ int store_messages_list(struct store *st, const struct msg_query *q, json_t **ou
 int store_message_get(struct store *st, int64_t id, json_t **out);
 /* {"messages":[...]}: every message with that provider id (any channel). */
 int store_messages_by_provider_id(struct store *st, const char *provider_id, json_t **out);
+
+/* --- outbox reads --- */
+
+/* A channel's pending entries due at or before now_ms: at most limit,
+ * replies first (priority), then oldest due; channel_id 0 = all channels. Array of {"message_id","channel_id",
+ * "recipient","priority","attempts","created_ms","first_attempt_ms",
+ * "uncertain","message": the message JSON}. */
+int store_outbox_due(struct store *st, int64_t channel_id, int64_t now_ms, int limit, json_t **out);
+/* The earliest due_ms of any pending entry; 0 when the outbox is empty. */
+int store_outbox_next_due(struct store *st, int64_t *out_ms);
+/* Pending + in-flight entries of a channel. */
+int store_outbox_depth(struct store *st, int64_t channel_id, int64_t *out);
+/* When the contact last wrote to us on this channel (ms), 0 if never. */
+int store_last_inbound(struct store *st, int64_t channel_id, const char *address, int64_t *out_ms);
+/* Resolve a message id to its provider id (and channel); "" when unknown. */
+int store_message_provider_id(struct store *st, int64_t id, int64_t *channel_id,
+    char *out, size_t outlen);
+
+/* Local templates: {"templates":[{"name","language","body","created_at"}]} and one. */
+int store_templates_list(struct store *st, json_t **out);
+int store_template_get(struct store *st, const char *name, const char *language, json_t **out);
 
 /* {"events":[...],"next":seq} with seq > since, ascending; next = last seq
  * returned, or since when none. */

@@ -30,6 +30,7 @@
 #define MSGD_STORE_BACKEND_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include <jansson.h>
@@ -63,6 +64,14 @@ struct store_backend {
 	int (*message_get)(void *db, int64_t id, json_t **out);
 	int (*messages_by_provider_id)(void *db, const char *provider_id, json_t **out);
 	int (*events_list)(void *db, int64_t since, int limit, json_t **out);
+	int (*outbox_due)(void *db, int64_t channel_id, int64_t now_ms, int limit, json_t **out);
+	int (*outbox_next_due)(void *db, int64_t *out_ms);
+	int (*outbox_depth)(void *db, int64_t channel_id, int64_t *out);
+	int (*last_inbound)(void *db, int64_t channel_id, const char *address, int64_t *out_ms);
+	int (*message_provider_id)(void *db, int64_t id, int64_t *channel_id, char *out,
+	    size_t outlen);
+	int (*templates_list)(void *db, json_t **out);
+	int (*template_get)(void *db, const char *name, const char *language, json_t **out);
 };
 
 extern const struct store_backend store_sqlite_backend;

@@ -11,9 +11,20 @@
  * reader to an old snapshot.
  *
  * Messages are stored with `doc`, the message's API JSON minus the fields
- * that change (status, status_history, error); a read parses doc and adds
- * those from the messages and statuses rows. Ids are known before the
- * insert (max(id)+1: there is one writer), so doc can hold its own id.
+ * that change (status, status_history, error, and provider_message_id,
+ * which an outbound message gets when the provider accepts it); a read
+ * parses doc and adds those from the messages and statuses rows. Ids are
+ * known before the insert (max(id)+1: there is one writer), so doc can hold
+ * its own id.
+ *
+ * Sending. An outbound message (an ingested msg_in with DIR_OUT) gets an
+ * outbox row next to it, deleted once the message is accepted, failed or
+ * cancelled; the sender claims rows (state 1, in flight) before it sends
+ * and records each outcome. Every status change msgd makes itself is also
+ * a statuses row with no provider id, so status_history tells the whole
+ * life of a message and the provider's reports are never merged with it.
+ * Reports that arrive before the send's answer (no message has their
+ * provider id yet) are attached when the answer is recorded.
  *
  * Migrations (src/store/migrations/NNNN_name.sql, embedded into
  * build/gen/migrations.c) are applied at open, each in its own transaction, and recorded in
@@ -38,9 +49,11 @@
 #define BUSY_TIMEOUT_MS 5000
 #define MAX_PAGE 200
 #define MAX_EVENTS_PAGE 1000
+#define MAX_OUTBOX_PAGE 1000
 
 /* Columns render_message() reads, from a messages table aliased m. */
-#define MSG_COLS "m.id, m.doc, m.status, m.error_code, m.error_title, m.error_detail"
+#define MSG_COLS \
+	"m.id, m.doc, m.status, m.error_code, m.error_title, m.error_detail, m.provider_message_id"
 #define CONV_SELECT                                                              \
 	"SELECT c.id, ch.name, ct.address, ct.name, c.unread_count, c.last_activity_ms, " \
 	MSG_COLS " FROM conversations c"                                         \
@@ -48,6 +61,11 @@
 	" JOIN channels ch ON ch.id = c.channel_id"                              \
 	" LEFT JOIN messages m ON m.id = c.last_message_id"
 #define CONV_MSG_COL 6
+#define STATUS_HISTORY_SQL                                                       \
+	"SELECT status, timestamp, created_ms, error_code, error_title, error_detail" \
+	" FROM statuses WHERE message_id = ?1 ORDER BY id"
+#define TEMPLATE_COLS "name, language, body, created_at"
+#define OUTBOX_MSG_COL 8
 
 enum sql {
 	/* Writer connection. */
@@ -72,8 +90,25 @@ enum sql {
 	W_MSG_NEXT_ID,
 	W_MSG_INSERT,
 	W_MSG_SET_STATUS,
+	W_MSG_FIND_CLIENT,
+	W_MSG_GET,
+	W_MSG_OUTBOX,
+	W_MSG_SET_PROVIDER_ID,
 	W_STATUS_INSERT,
+	W_STATUS_HISTORY,
+	W_STATUS_UNMATCHED,
+	W_STATUS_ATTACH,
 	W_EVENT_INSERT,
+	W_OUTBOX_INSERT,
+	W_OUTBOX_CLAIM,
+	W_OUTBOX_RESCHEDULE,
+	W_OUTBOX_DELETE,
+	W_OUTBOX_RECOVER,
+	W_CONV_CHANNEL,
+	W_CONV_MARK_READ,
+	W_CONV_LAST_INBOUND_ID,
+	W_TEMPLATE_INSERT,
+	W_TEMPLATE_DELETE,
 	W_END,
 	/* Reader connection. */
 	R_VERSION = W_END,
@@ -89,6 +124,14 @@ enum sql {
 	R_MSG_BY_PROVIDER,
 	R_STATUS_HISTORY,
 	R_EVENTS,
+	R_OUTBOX_DUE,
+	R_OUTBOX_DUE_ALL,
+	R_OUTBOX_NEXT_DUE,
+	R_OUTBOX_DEPTH,
+	R_LAST_INBOUND,
+	R_MSG_PROVIDER_ID,
+	R_TEMPLATES,
+	R_TEMPLATE_GET,
 	SQL_COUNT,
 };
 
@@ -115,20 +158,58 @@ static const char *const sql_text[SQL_COUNT] = {
 	[W_CONV_INSERT] = "INSERT INTO conversations (channel_id, contact_id, last_activity_ms, created_at)"
 	    " VALUES (?1, ?2, ?3, ?4)",
 	[W_CONV_TOUCH] = "UPDATE conversations SET last_message_id = ?2, last_activity_ms = ?3,"
-	    " unread_count = unread_count + ?4 WHERE id = ?1",
+	    " unread_count = unread_count + ?4, last_inbound_ms = coalesce(?5, last_inbound_ms)"
+	    " WHERE id = ?1",
 	[W_MSG_FIND] = "SELECT id, conversation_id, status FROM messages"
 	    " WHERE provider_message_id = ?2 AND channel_id = ?1",
 	[W_MSG_NEXT_ID] = "SELECT coalesce(max(id), 0) + 1 FROM messages",
 	[W_MSG_INSERT] = "INSERT INTO messages (id, channel_id, conversation_id, direction,"
-	    " provider_message_id, type, status, timestamp, created_ms, doc, raw)"
-	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+	    " provider_message_id, type, status, timestamp, created_ms, doc, raw, client_id)"
+	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
 	[W_MSG_SET_STATUS] = "UPDATE messages SET status = ?2, error_code = ?3, error_title = ?4,"
 	    " error_detail = ?5 WHERE id = ?1",
+	[W_MSG_FIND_CLIENT] = "SELECT id, conversation_id FROM messages WHERE client_id = ?1",
+	[W_MSG_GET] = "SELECT " MSG_COLS " FROM messages m WHERE m.id = ?1",
+	/* o.state NULL: no outbox entry (sent, failed, cancelled). */
+	[W_MSG_OUTBOX] = "SELECT m.channel_id, m.conversation_id, m.status, m.provider_message_id,"
+	    " o.state FROM messages m LEFT JOIN outbox o ON o.message_id = m.id WHERE m.id = ?1",
+	/* OR IGNORE: a provider id another message holds is not stored twice. */
+	[W_MSG_SET_PROVIDER_ID] = "UPDATE OR IGNORE messages SET provider_message_id = ?2 WHERE id = ?1",
 	[W_STATUS_INSERT] = "INSERT OR IGNORE INTO statuses (message_id, channel_id, provider_message_id, status,"
 	    " provider_status, timestamp, error_code, error_title, error_detail, raw, created_ms)"
 	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+	[W_STATUS_HISTORY] = STATUS_HISTORY_SQL,
+	/* Reports that came before the message had its provider id. */
+	[W_STATUS_UNMATCHED] = "SELECT status, error_code, error_title, error_detail FROM statuses"
+	    " WHERE channel_id = ?1 AND provider_message_id = ?2 AND message_id IS NULL ORDER BY id",
+	[W_STATUS_ATTACH] = "UPDATE statuses SET message_id = ?3"
+	    " WHERE channel_id = ?1 AND provider_message_id = ?2 AND message_id IS NULL",
 	[W_EVENT_INSERT] = "INSERT INTO events (type, at_ms, channel_id, conversation_id, message_id, data)"
 	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	[W_OUTBOX_INSERT] = "INSERT INTO outbox (message_id, channel_id, recipient, priority, due_ms,"
+	    " created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	[W_OUTBOX_CLAIM] = "UPDATE outbox SET state = 1, attempts = attempts + 1,"
+	    " first_attempt_ms = coalesce(first_attempt_ms, ?2) WHERE message_id = ?1 AND state = 0",
+	/* ?6 = 1 (requeue) undoes the claim's attempt, if the entry was claimed
+	 * (a pending one may be put off too), and its first_attempt_ms when it
+	 * was the only one; ?7 = 1 replaces the last error. The right-hand
+	 * sides all see the row as it was. */
+	[W_OUTBOX_RESCHEDULE] = "UPDATE outbox SET state = 0, due_ms = ?2,"
+	    " last_error_code = CASE WHEN ?7 THEN ?3 ELSE last_error_code END,"
+	    " last_error_title = CASE WHEN ?7 THEN ?4 ELSE last_error_title END,"
+	    " last_error_detail = CASE WHEN ?7 THEN ?5 ELSE last_error_detail END,"
+	    " attempts = max(attempts - (?6 AND state = 1), 0),"
+	    " first_attempt_ms = CASE WHEN attempts - (?6 AND state = 1) <= 0 THEN NULL"
+	    " ELSE first_attempt_ms END"
+	    " WHERE message_id = ?1",
+	[W_OUTBOX_DELETE] = "DELETE FROM outbox WHERE message_id = ?1",
+	[W_OUTBOX_RECOVER] = "UPDATE outbox SET state = 0, uncertain = 1 WHERE state = 1",
+	[W_CONV_CHANNEL] = "SELECT channel_id FROM conversations WHERE id = ?1",
+	[W_CONV_MARK_READ] = "UPDATE conversations SET unread_count = 0 WHERE id = ?1",
+	[W_CONV_LAST_INBOUND_ID] = "SELECT provider_message_id FROM messages"
+	    " WHERE conversation_id = ?1 AND direction = 'in' ORDER BY id DESC LIMIT 1",
+	[W_TEMPLATE_INSERT] = "INSERT INTO templates (" TEMPLATE_COLS ") VALUES (?1, ?2, ?3, ?4)",
+	[W_TEMPLATE_DELETE] = "DELETE FROM templates WHERE name = ?1",
 
 	[R_VERSION] = "SELECT coalesce(max(version), 0) FROM schema_migrations",
 	[R_PING] = "SELECT 1",
@@ -148,11 +229,32 @@ static const char *const sql_text[SQL_COUNT] = {
 	[R_MSG_GET] = "SELECT " MSG_COLS " FROM messages m WHERE m.id = ?1",
 	[R_MSG_BY_PROVIDER] = "SELECT " MSG_COLS " FROM messages m"
 	    " WHERE m.provider_message_id = ?1 ORDER BY m.id",
-	[R_STATUS_HISTORY] = "SELECT status, timestamp, created_ms, error_code, error_title, error_detail"
-	    " FROM statuses WHERE message_id = ?1 ORDER BY id",
+	[R_STATUS_HISTORY] = STATUS_HISTORY_SQL,
 	[R_EVENTS] = "SELECT e.seq, e.type, e.at_ms, ch.name, e.conversation_id, e.message_id, e.data"
 	    " FROM events e LEFT JOIN channels ch ON ch.id = e.channel_id"
 	    " WHERE e.seq > ?1 ORDER BY e.seq LIMIT ?2",
+	[R_OUTBOX_DUE] = "SELECT o.message_id, o.channel_id, o.recipient, o.priority, o.attempts,"
+	    " o.created_ms, o.first_attempt_ms, o.uncertain, " MSG_COLS
+	    " FROM outbox o JOIN messages m ON m.id = o.message_id"
+	    " WHERE o.state = 0 AND o.channel_id = ?3 AND o.due_ms <= ?1"
+	    " ORDER BY o.priority, o.due_ms, o.message_id LIMIT ?2",
+	[R_OUTBOX_DUE_ALL] = "SELECT o.message_id, o.channel_id, o.recipient, o.priority, o.attempts,"
+	    " o.created_ms, o.first_attempt_ms, o.uncertain, " MSG_COLS
+	    " FROM outbox o JOIN messages m ON m.id = o.message_id"
+	    " WHERE o.state = 0 AND o.due_ms <= ?1"
+	    " ORDER BY o.priority, o.due_ms, o.message_id LIMIT ?2",
+	/* min(due_ms) per pending priority, each one index seek, instead of a
+	 * scan of every pending entry: priorities are few, entries many. */
+	[R_OUTBOX_NEXT_DUE] = "SELECT coalesce(min(due_ms), 0) FROM outbox WHERE state = 0",
+	/* No index on channel_id: the outbox holds only unfinished entries. */
+	[R_OUTBOX_DEPTH] = "SELECT count(*) FROM outbox WHERE channel_id = ?1",
+	[R_LAST_INBOUND] = "SELECT coalesce(c.last_inbound_ms, 0) FROM contacts ct"
+	    " JOIN conversations c ON c.contact_id = ct.id"
+	    " WHERE ct.channel_id = ?1 AND ct.address = ?2",
+	[R_MSG_PROVIDER_ID] = "SELECT channel_id, provider_message_id FROM messages WHERE id = ?1",
+	[R_TEMPLATES] = "SELECT " TEMPLATE_COLS " FROM templates ORDER BY name, language",
+	[R_TEMPLATE_GET] = "SELECT " TEMPLATE_COLS " FROM templates"
+	    " WHERE name = ?1 AND (?2 IS NULL OR language = ?2) ORDER BY language LIMIT 1",
 };
 
 struct conn {
@@ -300,6 +402,68 @@ static char *
 dump(const json_t *j)
 {
 	return json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
+}
+
+/* --- rendering (either connection: reads, and the writer for results) --- */
+
+/* Every status of a message, oldest first, read on connection c. */
+static json_t *
+status_history(struct sqlite_db *db, struct conn *c, int64_t message_id)
+{
+	sqlite3_stmt *s = stmt(c, c == &db->w ? W_STATUS_HISTORY : R_STATUS_HISTORY);
+	json_t *list = json_array();
+	int n;
+
+	bind_i64(s, 1, message_id);
+	while ((n = row(c, s)) == 1) {
+		int64_t ts = sqlite3_column_int64(s, 1);
+
+		if (ts == 0)
+			ts = sqlite3_column_int64(s, 2) / 1000;  /* no provider time: ours */
+		json_array_append_new(list, json_pack("{s:o, s:o, s:o}",
+		    "status", jstr(col_text(s, 0)),
+		    "at", jtime(ts),
+		    "error", error_json(sqlite3_column_int64(s, 3), col_text(s, 4), col_text(s, 5),
+		    false)));
+	}
+	if (n < 0) {
+		json_decref(list);
+		return NULL;
+	}
+	return list;
+}
+
+/* A message from the MSG_COLS columns of s (a statement of connection
+ * conn) starting at column c. */
+static json_t *
+render_message(struct sqlite_db *db, struct conn *conn, sqlite3_stmt *s, int c)
+{
+	int64_t id = sqlite3_column_int64(s, c);
+	const char *status = col_text(s, c + 2);
+	json_error_t jerr;
+	json_t *m, *hist;
+
+	m = json_loads(col_text(s, c + 1), 0, &jerr);
+	if (m == NULL || !json_is_object(m)) {
+		char v[24];
+
+		snprintf(v, sizeof(v), "%" PRId64, id);
+		log_error("store: stored message is not a JSON object", "id", v, "error", jerr.text);
+		json_decref(m);
+		return NULL;
+	}
+	if ((hist = status_history(db, conn, id)) == NULL) {
+		json_decref(m);
+		return NULL;
+	}
+	/* An outbound message gets its provider id after doc was written. */
+	json_object_set_new(m, "provider_message_id", jstr(col_text(s, c + 6)));
+	json_object_set_new(m, "status", jstr(status));
+	json_object_set_new(m, "status_history", hist);
+	if (status && strcmp(status, "failed") == 0)
+		json_object_set_new(m, "error", error_json(sqlite3_column_int64(s, c + 3),
+		    col_text(s, c + 4), col_text(s, c + 5), true));
+	return m;
 }
 
 /* --- open, migrate, close --- */
@@ -750,6 +914,8 @@ message_doc(const struct msg_in *m, int64_t id, const char *channel, int64_t con
 	} else {
 		json_object_set_new(doc, "reply_to", json_null());
 	}
+	if (m->direction == DIR_OUT && m->client_id)
+		bad |= set_str(doc, "client_id", m->client_id);
 	/* The adapter's parts never override the fields above. */
 	if (m->parts && json_object_update_missing(doc, m->parts) != 0)
 		bad = -1;
@@ -760,21 +926,152 @@ message_doc(const struct msg_in *m, int64_t id, const char *channel, int64_t con
 	return doc;
 }
 
+/* Look an outbound message up by idempotency key: *id = 0 when absent. */
+static int
+find_client_id(struct sqlite_db *db, const char *client_id, int64_t *id, int64_t *conversation_id)
+{
+	sqlite3_stmt *s = stmt(&db->w, W_MSG_FIND_CLIENT);
+	int r;
+
+	*id = 0;
+	if (client_id == NULL)
+		return 0;
+	bind_text(s, 1, client_id);
+	r = row(&db->w, s);
+	if (r <= 0)
+		return r;
+	*id = sqlite3_column_int64(s, 0);
+	*conversation_id = sqlite3_column_int64(s, 1);
+	finish(s);
+	return 0;
+}
+
+/* A message as a read renders it, from the writer's view (uncommitted
+ * changes of this transaction included); NULL when absent or on error. */
+static json_t *
+writer_message(struct sqlite_db *db, int64_t id)
+{
+	sqlite3_stmt *s = stmt(&db->w, W_MSG_GET);
+	json_t *m;
+
+	bind_i64(s, 1, id);
+	if (row(&db->w, s) != 1)
+		return NULL;
+	m = render_message(db, &db->w, s, 0);
+	finish(s);
+	return m;
+}
+
+/* Set a message's status; the error columns only for failed (else cleared). */
+static int
+set_status(struct sqlite_db *db, int64_t id, enum msg_status st, int64_t code,
+    const char *title, const char *detail)
+{
+	sqlite3_stmt *s = stmt(&db->w, W_MSG_SET_STATUS);
+
+	bind_i64(s, 1, id);
+	bind_text(s, 2, status_name(st));
+	if (st == ST_FAILED) {
+		bind_id(s, 3, code);
+		bind_text(s, 4, title);
+		bind_text(s, 5, detail);
+	}
+	return run(&db->w, s);
+}
+
+/* A statuses row for a change msgd made itself (queued, accepted, failed,
+ * cancelled): no provider id, so the reports index never merges it with a
+ * provider's report, and status_history shows the message's whole life. */
+static int
+record_own_status(struct sqlite_db *db, int64_t message_id, int64_t channel_id,
+    enum msg_status st, int64_t code, const char *title, const char *detail, int64_t now)
+{
+	sqlite3_stmt *s = stmt(&db->w, W_STATUS_INSERT);
+
+	bind_i64(s, 1, message_id);
+	bind_i64(s, 2, channel_id);
+	bind_text(s, 3, NULL);
+	bind_text(s, 4, status_name(st));
+	bind_text(s, 5, status_name(st));
+	bind_i64(s, 6, 0);  /* no provider time: status_history shows created_ms */
+	bind_id(s, 7, code);
+	bind_text(s, 8, title);
+	bind_text(s, 9, detail);
+	bind_text(s, 10, "{}");
+	bind_i64(s, 11, now);
+	return run(&db->w, s);
+}
+
+/* Append a message.status event {"id","provider_message_id","status",
+ * "error"} (plus "message" when given: borrowed). mid 0: unknown message. */
+static int
+announce_status(struct sqlite_db *db, struct store_op *op, int64_t mid, int64_t channel_id,
+    int64_t conv, const char *pmid, enum msg_status st, int64_t code, const char *title,
+    const char *detail, json_t *message, int64_t now, int64_t *seq_out)
+{
+	json_t *data = json_object();
+	char *data_s;
+	int64_t seq;
+	int rc;
+
+	json_object_set_new(data, "id", mid ? json_integer(mid) : json_null());
+	json_object_set_new(data, "provider_message_id", jstr(pmid));
+	json_object_set_new(data, "status", json_string(status_name(st)));
+	json_object_set_new(data, "error", error_json(code, title, detail, st == ST_FAILED));
+	if (message)
+		json_object_set(data, "message", message);
+	data_s = dump(data);
+	json_decref(data);
+	if (data_s == NULL)
+		return op_error(op, "cannot serialize status");
+	rc = append_event(db, "message.status", now, channel_id, mid ? conv : 0, mid, data_s, &seq);
+	free(data_s);
+	if (rc != 0)
+		return op_sql_error(db, op);
+	op->last_seq = seq;
+	if (seq_out)
+		*seq_out = seq;
+	return 0;
+}
+
+/* A status change msgd makes to its own message: the message row, a
+ * statuses row and the event. */
+static int
+change_status(struct sqlite_db *db, struct store_op *op, int64_t mid, int64_t channel_id,
+    int64_t conv, const char *pmid, enum msg_status st, int64_t code, const char *title,
+    const char *detail, int64_t now)
+{
+	if (set_status(db, mid, st, code, title, detail) != 0 ||
+	    record_own_status(db, mid, channel_id, st, code, title, detail, now) != 0)
+		return op_sql_error(db, op);
+	return announce_status(db, op, mid, channel_id, conv, pmid, st, code, title, detail, NULL,
+	    now, NULL);
+}
+
 static int
 ingest_msg(struct sqlite_db *db, struct store_op *op, struct msg_in *m, int64_t now)
 {
 	struct conn *w = &db->w;
 	sqlite3_stmt *s;
 	const char *channel;
-	enum msg_status status;
-	int64_t id, conv, contact, reply_id = 0, seq;
-	json_t *doc = NULL;
+	bool out = m->direction == DIR_OUT;
+	enum msg_status status = ST_RECEIVED;
+	int64_t id = 0, conv = 0, contact, reply_id = 0, seq;
+	json_t *doc = NULL, *rendered = NULL;
 	char *doc_s = NULL, *data_s = NULL;
 	int rc = -1;
 
 	if (m->contact_address == NULL || m->type == NULL || m->raw == NULL)
 		return op_error(op, "message lacks contact_address, type or raw");
-	if (find_message(db, m->channel_id, m->provider_message_id, &id, &conv, NULL) != 0)
+	if (out) {
+		status = m->status == ST_NONE ? ST_QUEUED : m->status;
+		if (status != ST_QUEUED && status != ST_SCHEDULED)
+			return op_error(op, "an outbound message starts queued or scheduled, not %s",
+			    status_name(status));
+		if (find_client_id(db, m->client_id, &id, &conv) != 0)
+			return op_sql_error(db, op);
+	}
+	if (id == 0 && find_message(db, m->channel_id, m->provider_message_id, &id, &conv, NULL) != 0)
 		return op_sql_error(db, op);
 	if (id != 0) {
 		/* Stored already: report it, change nothing. */
@@ -798,9 +1095,6 @@ ingest_msg(struct sqlite_db *db, struct store_op *op, struct msg_in *m, int64_t 
 	id = sqlite3_column_int64(s, 0);
 	finish(s);
 
-	/* No status field in msg_in: an outbound message starts at the bottom
-	 * of the forward path so every later report applies. */
-	status = m->direction == DIR_IN ? ST_RECEIVED : ST_QUEUED;
 	doc = message_doc(m, id, channel, conv, reply_id);
 	if (doc == NULL)
 		return op_error(op, "message has a field that is not valid UTF-8");
@@ -813,7 +1107,7 @@ ingest_msg(struct sqlite_db *db, struct store_op *op, struct msg_in *m, int64_t 
 	bind_i64(s, 1, id);
 	bind_i64(s, 2, m->channel_id);
 	bind_i64(s, 3, conv);
-	bind_text(s, 4, m->direction == DIR_IN ? "in" : "out");
+	bind_text(s, 4, out ? "out" : "in");
 	bind_text(s, 5, m->provider_message_id);
 	bind_text(s, 6, m->type);
 	bind_text(s, 7, status_name(status));
@@ -821,26 +1115,49 @@ ingest_msg(struct sqlite_db *db, struct store_op *op, struct msg_in *m, int64_t 
 	bind_i64(s, 9, now);
 	bind_text(s, 10, doc_s);
 	bind_text(s, 11, m->raw);
+	bind_text(s, 12, out ? m->client_id : NULL);
 	if (run(w, s) != 0)
 		goto sqlfail;
 
+	/* Outbound: the last message, but neither unread nor the contact writing. */
 	s = stmt(w, W_CONV_TOUCH);
 	bind_i64(s, 1, conv);
 	bind_i64(s, 2, id);
 	bind_i64(s, 3, now);
-	bind_i64(s, 4, m->direction == DIR_IN ? 1 : 0);
+	bind_i64(s, 4, out ? 0 : 1);
+	bind_id(s, 5, out ? 0 : now);
 	if (run(w, s) != 0)
 		goto sqlfail;
 
-	/* The event carries the message as a read renders it right now. */
-	json_object_set_new(doc, "status", json_string(status_name(status)));
-	json_object_set_new(doc, "status_history", json_array());
-	if ((data_s = dump(doc)) == NULL) {
-		op_error(op, "cannot serialize message");
-		goto out;
+	if (out) {
+		s = stmt(w, W_OUTBOX_INSERT);
+		bind_i64(s, 1, id);
+		bind_i64(s, 2, m->channel_id);
+		bind_text(s, 3, m->to ? m->to : m->contact_address);
+		bind_i64(s, 4, m->priority);
+		bind_i64(s, 5, m->due_ms > 0 ? m->due_ms : now);
+		bind_i64(s, 6, now);
+		if (run(w, s) != 0 || record_own_status(db, id, m->channel_id, status, 0, NULL, NULL, now) != 0)
+			goto sqlfail;
+		/* The event carries the message as a read renders it right now. */
+		if ((rendered = writer_message(db, id)) == NULL) {
+			op_error(op, "cannot render the message");
+			goto out;
+		}
+		if (announce_status(db, op, id, m->channel_id, conv, m->provider_message_id, status, 0,
+		    NULL, NULL, rendered, now, &seq) != 0)
+			goto out;
+	} else {
+		/* The event carries the message as a read renders it right now. */
+		json_object_set_new(doc, "status", json_string(status_name(status)));
+		json_object_set_new(doc, "status_history", json_array());
+		if ((data_s = dump(doc)) == NULL) {
+			op_error(op, "cannot serialize message");
+			goto out;
+		}
+		if (append_event(db, "message.received", now, m->channel_id, conv, id, data_s, &seq) != 0)
+			goto sqlfail;
 	}
-	if (append_event(db, "message.received", now, m->channel_id, conv, id, data_s, &seq) != 0)
-		goto sqlfail;
 
 	m->id = id;
 	m->conversation_id = conv;
@@ -854,6 +1171,7 @@ out:
 	free(data_s);
 	free(doc_s);
 	json_decref(doc);
+	json_decref(rendered);
 	return rc;
 }
 
@@ -863,11 +1181,7 @@ ingest_status(struct sqlite_db *db, struct store_op *op, struct status_in *st, i
 	struct conn *w = &db->w;
 	sqlite3_stmt *s;
 	enum msg_status cur = ST_NONE;
-	int64_t mid, conv = 0, seq;
-	bool failed = st->status == ST_FAILED;
-	json_t *data = NULL;
-	char *data_s = NULL;
-	int rc = -1;
+	int64_t mid, conv = 0;
 
 	if (st->raw == NULL)
 		return op_error(op, "status lacks raw");
@@ -894,41 +1208,16 @@ ingest_status(struct sqlite_db *db, struct store_op *op, struct status_in *st, i
 		return 0;  /* the same report again */
 	st->applied = mid != 0 && status_may_replace(cur, st->status);
 	if (st->applied) {
-		s = stmt(w, W_MSG_SET_STATUS);
-		bind_i64(s, 1, mid);
-		bind_text(s, 2, status_name(st->status));
-		if (failed) {
-			bind_id(s, 3, st->error_code);
-			bind_text(s, 4, st->error_title);
-			bind_text(s, 5, st->error_detail);
-		}
-		if (run(w, s) != 0)
+		if (set_status(db, mid, st->status, st->error_code, st->error_title,
+		    st->error_detail) != 0)
 			return op_sql_error(db, op);
 	} else if (mid != 0) {
 		return 0;  /* backwards or repeated: recorded, nothing to announce */
 	}
-
-	data = json_object();
-	json_object_set_new(data, "id", mid ? json_integer(mid) : json_null());
-	json_object_set_new(data, "provider_message_id", jstr(st->provider_message_id));
-	json_object_set_new(data, "status", json_string(status_name(st->status)));
-	json_object_set_new(data, "error", error_json(st->error_code, st->error_title,
-	    st->error_detail, failed));
-	if ((data_s = dump(data)) == NULL) {
-		op_error(op, "cannot serialize status");
-		goto out;
-	}
-	if (append_event(db, "message.status", now, st->channel_id, mid ? conv : 0, mid, data_s,
-	    &seq) != 0) {
-		op_sql_error(db, op);
-		goto out;
-	}
-	op->last_seq = seq;
-	rc = 0;
-out:
-	free(data_s);
-	json_decref(data);
-	return rc;
+	/* Unmatched reports are announced (id null) and attached when the
+	 * message gets its provider id (see attach_early_statuses()). */
+	return announce_status(db, op, mid, st->channel_id, conv, st->provider_message_id,
+	    st->status, st->error_code, st->error_title, st->error_detail, NULL, now, NULL);
 }
 
 static int
@@ -1034,6 +1323,362 @@ apply_api_key(struct sqlite_db *db, struct store_op *op)
 	return 0;
 }
 
+/* --- outbox, cancel, read receipts, templates (writer thread) --- */
+
+/* An item's error text: "" means none. */
+static const char *
+nonempty(const char *s)
+{
+	return s && s[0] ? s : NULL;
+}
+
+/* A message and its outbox entry, as W_MSG_OUTBOX finds them. */
+struct msg_state {
+	bool found;
+	int64_t channel_id;
+	int64_t conversation_id;
+	enum msg_status status;
+	char *provider_message_id;  /* owned, or NULL */
+	bool queued;                /* has an outbox entry */
+	int state;                  /* the entry's: 0 pending, 1 in flight */
+};
+
+static int
+msg_state_get(struct sqlite_db *db, int64_t id, struct msg_state *ms)
+{
+	sqlite3_stmt *s = stmt(&db->w, W_MSG_OUTBOX);
+	int r;
+
+	*ms = (struct msg_state){ 0 };
+	bind_i64(s, 1, id);
+	if ((r = row(&db->w, s)) <= 0)
+		return r;
+	ms->found = true;
+	ms->channel_id = sqlite3_column_int64(s, 0);
+	ms->conversation_id = sqlite3_column_int64(s, 1);
+	ms->status = status_parse(col_text(s, 2));
+	ms->provider_message_id = xstrdup_or_null(col_text(s, 3));
+	ms->queued = sqlite3_column_type(s, 4) != SQLITE_NULL;
+	ms->state = sqlite3_column_int(s, 4);
+	finish(s);
+	return 0;
+}
+
+static int
+outbox_delete(struct sqlite_db *db, int64_t message_id)
+{
+	sqlite3_stmt *s = stmt(&db->w, W_OUTBOX_DELETE);
+
+	bind_i64(s, 1, message_id);
+	return run(&db->w, s);
+}
+
+static int
+apply_outbox_claim(struct sqlite_db *db, struct store_op *op)
+{
+	int64_t now = now_ms();
+
+	for (size_t i = 0; i < op->u.outbox.n; i++) {
+		struct outbox_item *it = &op->u.outbox.items[i];
+		sqlite3_stmt *s = stmt(&db->w, W_OUTBOX_CLAIM);
+
+		bind_i64(s, 1, it->message_id);
+		bind_i64(s, 2, now);
+		if (run(&db->w, s) != 0)
+			return op_sql_error(db, op);
+		it->claimed = sqlite3_changes(db->w.h) == 1;
+	}
+	return 0;
+}
+
+/* Status reports the provider sent for provider id pmid before the send's
+ * answer gave the message that id: attach them to the message and apply the
+ * most advanced one (cur is the message's status now). */
+static int
+attach_early_statuses(struct sqlite_db *db, struct store_op *op, int64_t mid, int64_t channel_id,
+    int64_t conv, const char *pmid, enum msg_status cur, int64_t now)
+{
+	struct conn *w = &db->w;
+	sqlite3_stmt *s = stmt(w, W_STATUS_UNMATCHED);
+	enum msg_status best = ST_NONE;
+	int64_t code = 0;
+	char *title = NULL, *detail = NULL;
+	int n, rc = -1;
+
+	bind_i64(s, 1, channel_id);
+	bind_text(s, 2, pmid);
+	while ((n = row(w, s)) == 1) {
+		enum msg_status st = status_parse(col_text(s, 0));
+
+		if (!status_may_replace(cur, st))
+			continue;
+		cur = best = st;
+		code = sqlite3_column_int64(s, 1);
+		free(title);
+		free(detail);
+		title = xstrdup_or_null(col_text(s, 2));
+		detail = xstrdup_or_null(col_text(s, 3));
+	}
+	if (n < 0) {
+		op_sql_error(db, op);
+		goto out;
+	}
+	s = stmt(w, W_STATUS_ATTACH);
+	bind_i64(s, 1, channel_id);
+	bind_text(s, 2, pmid);
+	bind_i64(s, 3, mid);
+	if (run(w, s) != 0 ||
+	    (best != ST_NONE && set_status(db, mid, best, code, title, detail) != 0)) {
+		op_sql_error(db, op);
+		goto out;
+	}
+	if (best != ST_NONE && announce_status(db, op, mid, channel_id, conv, pmid, best, code, title,
+	    detail, NULL, now, NULL) != 0)
+		goto out;
+	rc = 0;
+out:
+	free(title);
+	free(detail);
+	return rc;
+}
+
+static int
+outbox_accepted(struct sqlite_db *db, struct store_op *op, const struct outbox_item *it,
+    const struct msg_state *ms, int64_t now)
+{
+	const char *pmid = it->provider_message_id;
+	enum msg_status cur = ms->status;
+
+	if (outbox_delete(db, it->message_id) != 0)
+		return op_sql_error(db, op);
+	if (pmid) {
+		sqlite3_stmt *s = stmt(&db->w, W_MSG_SET_PROVIDER_ID);
+
+		bind_i64(s, 1, it->message_id);
+		bind_text(s, 2, pmid);
+		if (run(&db->w, s) != 0)
+			return op_sql_error(db, op);
+		if (sqlite3_changes(db->w.h) == 0) {
+			char v[24];
+
+			/* Another message of the channel has it: keep the send, not the id. */
+			snprintf(v, sizeof(v), "%" PRId64, it->message_id);
+			log_warn("store: provider id already belongs to another message", "id", v,
+			    "provider_message_id", pmid);
+			pmid = NULL;
+		}
+	}
+	if (status_may_replace(cur, ST_ACCEPTED)) {
+		if (change_status(db, op, it->message_id, ms->channel_id, ms->conversation_id, pmid,
+		    ST_ACCEPTED, 0, NULL, NULL, now) != 0)
+			return -1;
+		cur = ST_ACCEPTED;
+	}
+	if (pmid == NULL)
+		return 0;
+	return attach_early_statuses(db, op, it->message_id, ms->channel_id, ms->conversation_id,
+	    pmid, cur, now);
+}
+
+static int
+outbox_result_one(struct sqlite_db *db, struct store_op *op, const struct outbox_item *it,
+    int64_t now)
+{
+	const char *title = nonempty(it->error_title), *detail = nonempty(it->error_detail);
+	struct msg_state ms;
+	sqlite3_stmt *s;
+	int rc = -1;
+
+	if (msg_state_get(db, it->message_id, &ms) != 0)
+		return op_sql_error(db, op);
+	if (!ms.queued) {
+		free(ms.provider_message_id);
+		return 0;  /* done meanwhile (cancelled), or no such message */
+	}
+	switch (it->result) {
+	case OUTBOX_RETRY:
+	case OUTBOX_REQUEUE:
+		s = stmt(&db->w, W_OUTBOX_RESCHEDULE);
+		bind_i64(s, 1, it->message_id);
+		bind_i64(s, 2, it->due_ms);
+		bind_id(s, 3, it->error_code);
+		bind_text(s, 4, title);
+		bind_text(s, 5, detail);
+		bind_i64(s, 6, it->result == OUTBOX_REQUEUE ? 1 : 0);
+		bind_i64(s, 7, it->error_code != 0 || title || detail ? 1 : 0);
+		rc = run(&db->w, s) == 0 ? 0 : op_sql_error(db, op);
+		break;
+	case OUTBOX_ACCEPTED:
+		rc = outbox_accepted(db, op, it, &ms, now);
+		break;
+	case OUTBOX_FAILED:
+		if (outbox_delete(db, it->message_id) != 0) {
+			rc = op_sql_error(db, op);
+			break;
+		}
+		rc = 0;
+		if (status_may_replace(ms.status, ST_FAILED))
+			rc = change_status(db, op, it->message_id, ms.channel_id, ms.conversation_id,
+			    ms.provider_message_id, ST_FAILED, it->error_code, title, detail, now);
+		break;
+	default:
+		rc = op_error(op, "unknown outbox result %d", (int)it->result);
+		break;
+	}
+	free(ms.provider_message_id);
+	return rc;
+}
+
+static int
+apply_outbox_result(struct sqlite_db *db, struct store_op *op)
+{
+	int64_t now = now_ms();
+
+	for (size_t i = 0; i < op->u.outbox.n; i++)
+		if (outbox_result_one(db, op, &op->u.outbox.items[i], now) != 0)
+			return -1;
+	return 0;
+}
+
+static int
+apply_outbox_recover(struct sqlite_db *db, struct store_op *op)
+{
+	int n;
+
+	if (run(&db->w, stmt(&db->w, W_OUTBOX_RECOVER)) != 0)
+		return op_sql_error(db, op);
+	if ((n = sqlite3_changes(db->w.h)) > 0) {
+		char v[16];
+
+		snprintf(v, sizeof(v), "%d", n);
+		log_info("store: outbox entries were in flight when msgd stopped; marked uncertain",
+		    "count", v);
+	}
+	return 0;
+}
+
+static int
+apply_cancel(struct sqlite_db *db, struct store_op *op)
+{
+	int64_t id = op->u.cancel.message_id;
+	struct msg_state ms;
+	int rc = -1;
+
+	op->u.cancel.message = NULL;
+	if (msg_state_get(db, id, &ms) != 0)
+		return op_sql_error(db, op);
+	if (!ms.found)
+		return op_error(op, "not found");
+	if (!ms.queued || ms.state != 0 || !status_may_replace(ms.status, ST_CANCELLED)) {
+		op->conflict = true;
+		op_error(op, "message is %s, no longer cancellable",
+		    ms.queued ? "being sent" : status_name(ms.status));
+		goto out;
+	}
+	if (outbox_delete(db, id) != 0) {
+		op_sql_error(db, op);
+		goto out;
+	}
+	if (change_status(db, op, id, ms.channel_id, ms.conversation_id, ms.provider_message_id,
+	    ST_CANCELLED, 0, NULL, NULL, now_ms()) != 0)
+		goto out;
+	if ((op->u.cancel.message = writer_message(db, id)) == NULL) {
+		op_error(op, "cannot render the message");
+		goto out;
+	}
+	rc = 0;
+out:
+	free(ms.provider_message_id);
+	return rc;
+}
+
+static int
+apply_conv_read(struct sqlite_db *db, struct store_op *op)
+{
+	struct conn *w = &db->w;
+	int64_t conv = op->u.conv_read.conversation_id, seq;
+	sqlite3_stmt *s = stmt(w, W_CONV_CHANNEL);
+	char *data_s;
+	int r;
+
+	op->u.conv_read.channel_id = 0;
+	op->u.conv_read.last_inbound_provider_id[0] = '\0';
+	bind_i64(s, 1, conv);
+	if ((r = row(w, s)) < 0)
+		return op_sql_error(db, op);
+	if (r == 0)
+		return op_error(op, "not found");
+	op->u.conv_read.channel_id = sqlite3_column_int64(s, 0);
+	finish(s);
+
+	s = stmt(w, W_CONV_MARK_READ);
+	bind_i64(s, 1, conv);
+	if (run(w, s) != 0)
+		return op_sql_error(db, op);
+
+	s = stmt(w, W_CONV_LAST_INBOUND_ID);
+	bind_i64(s, 1, conv);
+	if ((r = row(w, s)) < 0)
+		return op_sql_error(db, op);
+	if (r == 1) {
+		const char *pmid = col_text(s, 0);
+
+		snprintf(op->u.conv_read.last_inbound_provider_id,
+		    sizeof(op->u.conv_read.last_inbound_provider_id), "%s", pmid ? pmid : "");
+		finish(s);
+	}
+
+	data_s = xasprintf("{\"conversation_id\":%" PRId64 "}", conv);
+	r = append_event(db, "conversation.read", now_ms(), op->u.conv_read.channel_id, conv, 0,
+	    data_s, &seq);
+	free(data_s);
+	if (r != 0)
+		return op_sql_error(db, op);
+	op->last_seq = seq;
+	return 0;
+}
+
+static int
+apply_template(struct sqlite_db *db, struct store_op *op)
+{
+	struct conn *w = &db->w;
+	sqlite3_stmt *s;
+	int rc;
+
+	if (op->u.template.name == NULL)
+		return op_error(op, "template lacks a name");
+	if (op->kind == STORE_OP_TEMPLATE_DELETE) {
+		s = stmt(w, W_TEMPLATE_DELETE);
+		bind_text(s, 1, op->u.template.name);
+		if (run(w, s) != 0)
+			return op_sql_error(db, op);
+		if (sqlite3_changes(w->h) == 0)
+			return op_error(op, "not found");
+		return 0;
+	}
+	if (op->u.template.language == NULL || op->u.template.body == NULL)
+		return op_error(op, "template lacks a language or body");
+	s = stmt(w, W_TEMPLATE_INSERT);
+	bind_text(s, 1, op->u.template.name);
+	bind_text(s, 2, op->u.template.language);
+	bind_text(s, 3, op->u.template.body);
+	bind_i64(s, 4, now_ms() / 1000);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_CONSTRAINT_UNIQUE) {
+		finish(s);
+		op->conflict = true;
+		return op_error(op, "template exists");
+	}
+	if (rc != SQLITE_DONE) {
+		sql_fail(w, sqlite3_sql(s));
+		op_sql_error(db, op);
+		finish(s);
+		return -1;
+	}
+	finish(s);
+	return 0;
+}
+
 static int
 sqlite_apply(void *p, struct store_op *op)
 {
@@ -1048,6 +1693,19 @@ sqlite_apply(void *p, struct store_op *op)
 		return apply_channel(db, op);
 	case STORE_OP_API_KEY_PUT:
 		return apply_api_key(db, op);
+	case STORE_OP_OUTBOX_CLAIM:
+		return apply_outbox_claim(db, op);
+	case STORE_OP_OUTBOX_RESULT:
+		return apply_outbox_result(db, op);
+	case STORE_OP_OUTBOX_RECOVER:
+		return apply_outbox_recover(db, op);
+	case STORE_OP_CANCEL:
+		return apply_cancel(db, op);
+	case STORE_OP_CONV_READ:
+		return apply_conv_read(db, op);
+	case STORE_OP_TEMPLATE_PUT:
+	case STORE_OP_TEMPLATE_DELETE:
+		return apply_template(db, op);
 	}
 	return op_error(op, "unknown op kind %d", (int)op->kind);
 }
@@ -1149,63 +1807,6 @@ sqlite_api_keys_load(void *p, json_t **out)
 	return 0;
 }
 
-/* Every status report of a message, oldest first. */
-static json_t *
-status_history(struct sqlite_db *db, int64_t message_id)
-{
-	sqlite3_stmt *s = stmt(&db->r, R_STATUS_HISTORY);
-	json_t *list = json_array();
-	int n;
-
-	bind_i64(s, 1, message_id);
-	while ((n = row(&db->r, s)) == 1) {
-		int64_t ts = sqlite3_column_int64(s, 1);
-
-		if (ts == 0)
-			ts = sqlite3_column_int64(s, 2) / 1000;  /* no provider time: ours */
-		json_array_append_new(list, json_pack("{s:o, s:o, s:o}",
-		    "status", jstr(col_text(s, 0)),
-		    "at", jtime(ts),
-		    "error", error_json(sqlite3_column_int64(s, 3), col_text(s, 4), col_text(s, 5),
-		    false)));
-	}
-	if (n < 0) {
-		json_decref(list);
-		return NULL;
-	}
-	return list;
-}
-
-/* A message from the MSG_COLS columns of s starting at column c. */
-static json_t *
-render_message(struct sqlite_db *db, sqlite3_stmt *s, int c)
-{
-	int64_t id = sqlite3_column_int64(s, c);
-	const char *status = col_text(s, c + 2);
-	json_error_t jerr;
-	json_t *m, *hist;
-
-	m = json_loads(col_text(s, c + 1), 0, &jerr);
-	if (m == NULL || !json_is_object(m)) {
-		char v[24];
-
-		snprintf(v, sizeof(v), "%" PRId64, id);
-		log_error("store: stored message is not a JSON object", "id", v, "error", jerr.text);
-		json_decref(m);
-		return NULL;
-	}
-	if ((hist = status_history(db, id)) == NULL) {
-		json_decref(m);
-		return NULL;
-	}
-	json_object_set_new(m, "status", jstr(status));
-	json_object_set_new(m, "status_history", hist);
-	if (status && strcmp(status, "failed") == 0)
-		json_object_set_new(m, "error", error_json(sqlite3_column_int64(s, c + 3),
-		    col_text(s, c + 4), col_text(s, c + 5), true));
-	return m;
-}
-
 /* A conversation from a CONV_SELECT row. */
 static json_t *
 render_conversation(struct sqlite_db *db, sqlite3_stmt *s)
@@ -1213,7 +1814,7 @@ render_conversation(struct sqlite_db *db, sqlite3_stmt *s)
 	json_t *last = json_null();
 
 	if (sqlite3_column_type(s, CONV_MSG_COL) != SQLITE_NULL &&
-	    (last = render_message(db, s, CONV_MSG_COL)) == NULL)
+	    (last = render_message(db, &db->r, s, CONV_MSG_COL)) == NULL)
 		return NULL;
 	return json_pack("{s:I, s:o, s:{s:o, s:o}, s:o, s:I, s:o}",
 	    "id", (json_int_t)sqlite3_column_int64(s, 0),
@@ -1368,7 +1969,7 @@ sqlite_messages_list(void *p, const struct msg_query *q, json_t **out)
 			finish(s);
 			break;
 		}
-		if ((m = render_message(db, s, 0)) == NULL) {
+		if ((m = render_message(db, &db->r, s, 0)) == NULL) {
 			finish(s);
 			goto fail;
 		}
@@ -1397,7 +1998,7 @@ sqlite_message_get(void *p, int64_t id, json_t **out)
 	bind_i64(s, 1, id);
 	if ((n = row(&db->r, s)) <= 0)
 		return n;
-	*out = render_message(db, s, 0);
+	*out = render_message(db, &db->r, s, 0);
 	finish(s);
 	return *out ? 0 : -1;
 }
@@ -1413,7 +2014,7 @@ sqlite_messages_by_provider_id(void *p, const char *provider_id, json_t **out)
 	*out = NULL;
 	bind_text(s, 1, provider_id);
 	while ((n = row(&db->r, s)) == 1) {
-		json_t *m = render_message(db, s, 0);
+		json_t *m = render_message(db, &db->r, s, 0);
 
 		if (m == NULL) {
 			finish(s);
@@ -1474,6 +2075,170 @@ fail:
 	return -1;
 }
 
+static int
+sqlite_outbox_due(void *p, int64_t channel_id, int64_t now, int limit, json_t **out)
+{
+	struct sqlite_db *db = p;
+	/* 0 = every channel (tests, tools); the dispatcher asks per channel. */
+	sqlite3_stmt *s = stmt(&db->r, channel_id ? R_OUTBOX_DUE : R_OUTBOX_DUE_ALL);
+	json_t *list = json_array();
+	int n;
+
+	*out = NULL;
+	bind_i64(s, 1, now);
+	bind_i64(s, 2, clamp(limit, 1, MAX_OUTBOX_PAGE));
+	if (channel_id)
+		bind_i64(s, 3, channel_id);
+	while ((n = row(&db->r, s)) == 1) {
+		json_t *m = render_message(db, &db->r, s, OUTBOX_MSG_COL);
+
+		if (m == NULL) {
+			finish(s);
+			goto fail;
+		}
+		json_array_append_new(list, json_pack("{s:I, s:I, s:o, s:I, s:I, s:I, s:o, s:b, s:o}",
+		    "message_id", (json_int_t)sqlite3_column_int64(s, 0),
+		    "channel_id", (json_int_t)sqlite3_column_int64(s, 1),
+		    "recipient", jstr(col_text(s, 2)),
+		    "priority", (json_int_t)sqlite3_column_int64(s, 3),
+		    "attempts", (json_int_t)sqlite3_column_int64(s, 4),
+		    "created_ms", (json_int_t)sqlite3_column_int64(s, 5),
+		    "first_attempt_ms", sqlite3_column_type(s, 6) == SQLITE_NULL ? json_null() :
+		    json_integer(sqlite3_column_int64(s, 6)),
+		    "uncertain", sqlite3_column_int(s, 7) != 0,
+		    "message", m));
+	}
+	if (n < 0)
+		goto fail;
+	*out = list;
+	return 0;
+fail:
+	json_decref(list);
+	return -1;
+}
+
+/* One integer from a one-row read statement already bound; 0 when no row. */
+static int
+read_i64(struct sqlite_db *db, sqlite3_stmt *s, int64_t *out)
+{
+	int n;
+
+	*out = 0;
+	if ((n = row(&db->r, s)) <= 0)
+		return n;
+	*out = sqlite3_column_int64(s, 0);
+	finish(s);
+	return 0;
+}
+
+static int
+sqlite_outbox_next_due(void *p, int64_t *out_ms)
+{
+	struct sqlite_db *db = p;
+
+	return read_i64(db, stmt(&db->r, R_OUTBOX_NEXT_DUE), out_ms);
+}
+
+static int
+sqlite_outbox_depth(void *p, int64_t channel_id, int64_t *out)
+{
+	struct sqlite_db *db = p;
+	sqlite3_stmt *s = stmt(&db->r, R_OUTBOX_DEPTH);
+
+	bind_i64(s, 1, channel_id);
+	return read_i64(db, s, out);
+}
+
+static int
+sqlite_last_inbound(void *p, int64_t channel_id, const char *address, int64_t *out_ms)
+{
+	struct sqlite_db *db = p;
+	sqlite3_stmt *s = stmt(&db->r, R_LAST_INBOUND);
+
+	bind_i64(s, 1, channel_id);
+	bind_text(s, 2, address);
+	return read_i64(db, s, out_ms);
+}
+
+static int
+sqlite_message_provider_id(void *p, int64_t id, int64_t *channel_id, char *out, size_t outlen)
+{
+	struct sqlite_db *db = p;
+	sqlite3_stmt *s = stmt(&db->r, R_MSG_PROVIDER_ID);
+	const char *pmid;
+	int n, len;
+
+	if (channel_id)
+		*channel_id = 0;
+	if (outlen > 0)
+		out[0] = '\0';
+	bind_i64(s, 1, id);
+	if ((n = row(&db->r, s)) <= 0)
+		return n;
+	if (channel_id)
+		*channel_id = sqlite3_column_int64(s, 0);
+	pmid = col_text(s, 1);
+	len = snprintf(out, outlen, "%s", pmid ? pmid : "");
+	finish(s);
+	if (len < 0 || (size_t)len >= outlen) {
+		char v[24];
+
+		snprintf(v, sizeof(v), "%" PRId64, id);
+		log_error("store: provider message id longer than the caller's buffer", "id", v);
+		if (outlen > 0)
+			out[0] = '\0';
+		return -1;
+	}
+	return 0;
+}
+
+/* {"name","language","body","created_at"} from TEMPLATE_COLS. */
+static json_t *
+render_template(sqlite3_stmt *s)
+{
+	return json_pack("{s:o, s:o, s:o, s:o}",
+	    "name", jstr(col_text(s, 0)),
+	    "language", jstr(col_text(s, 1)),
+	    "body", jstr(col_text(s, 2)),
+	    "created_at", jtime(sqlite3_column_int64(s, 3)));
+}
+
+static int
+sqlite_templates_list(void *p, json_t **out)
+{
+	struct sqlite_db *db = p;
+	sqlite3_stmt *s = stmt(&db->r, R_TEMPLATES);
+	json_t *list = json_array();
+	int n;
+
+	*out = NULL;
+	while ((n = row(&db->r, s)) == 1)
+		json_array_append_new(list, render_template(s));
+	if (n < 0) {
+		json_decref(list);
+		return -1;
+	}
+	*out = json_pack("{s:o}", "templates", list);
+	return 0;
+}
+
+static int
+sqlite_template_get(void *p, const char *name, const char *language, json_t **out)
+{
+	struct sqlite_db *db = p;
+	sqlite3_stmt *s = stmt(&db->r, R_TEMPLATE_GET);
+	int n;
+
+	*out = NULL;
+	bind_text(s, 1, name);
+	bind_text(s, 2, language);
+	if ((n = row(&db->r, s)) <= 0)
+		return n;
+	*out = render_template(s);
+	finish(s);
+	return *out ? 0 : -1;
+}
+
 const struct store_backend store_sqlite_backend = {
 	.name = "sqlite",
 	.open = sqlite_open,
@@ -1496,4 +2261,11 @@ const struct store_backend store_sqlite_backend = {
 	.message_get = sqlite_message_get,
 	.messages_by_provider_id = sqlite_messages_by_provider_id,
 	.events_list = sqlite_events_list,
+	.outbox_due = sqlite_outbox_due,
+	.outbox_next_due = sqlite_outbox_next_due,
+	.outbox_depth = sqlite_outbox_depth,
+	.last_inbound = sqlite_last_inbound,
+	.message_provider_id = sqlite_message_provider_id,
+	.templates_list = sqlite_templates_list,
+	.template_get = sqlite_template_get,
 };

@@ -313,6 +313,22 @@ utf8_valid(const char *str, size_t n)
 	return true;
 }
 
+void
+utf8_sanitize(char *s)
+{
+	size_t n = strlen(s);
+
+	for (size_t i = 0; i < n;) {
+		unsigned char c = (unsigned char)s[i];
+		size_t len = c < 0x80 ? 1 : c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 ? 2 : 0;
+		if (len == 0 || i + len > n || !utf8_valid(s + i, len)) {
+			s[i++] = '?';
+			continue;
+		}
+		i += len;
+	}
+}
+
 int
 mkdir_p(const char *path, unsigned mode)
 {

@@ -65,6 +65,9 @@ void hmac_sha256(const void *key, size_t keylen, const void *data, size_t n, uns
 
 /* True when s[0..n) is valid UTF-8 (no overlongs, no surrogates). */
 bool utf8_valid(const char *s, size_t n);
+/* Replace, in place, every byte of s that is not part of valid UTF-8 with
+ * '?' (e.g. a character cut in half by truncation). */
+void utf8_sanitize(char *s);
 
 /*
  * Parse exactly one JSON value from buf[0..len) with jansson: strict UTF-8,

@@ -109,7 +109,7 @@ add_msg(struct ingest_batch *b, int64_t channel, enum msg_direction dir, const c
 
 	m->channel_id = channel;
 	m->direction = dir;
-	m->provider_message_id = xstrdup(pmid);
+	m->provider_message_id = xstrdup_or_null(pmid);
 	m->from = xstrdup(dir == DIR_IN ? contact : "15550783881");
 	m->to = xstrdup(dir == DIR_IN ? "15550783881" : contact);
 	m->contact_address = xstrdup(contact);
@@ -158,6 +158,74 @@ ingest_one(struct fx *f, int64_t channel, const char *pmid, const char *contact,
 	assert_int_equal(ingest(f, &b, NULL), 0);
 	id = b.msgs[0].id;
 	ingest_batch_free(&b);
+	return id;
+}
+
+/* Queue one outbound text message as the send API does; returns its id
+ * (the original's when client_id was seen before). */
+static int64_t
+send_full(struct fx *f, int64_t channel, const char *contact, const char *text,
+    const char *client_id, int priority, int64_t due_ms, bool *duplicate)
+{
+	struct ingest_batch b = { 0 };
+	struct msg_in *m = add_msg(&b, channel, DIR_OUT, NULL, contact, NULL, text);
+	int64_t id;
+
+	m->client_id = xstrdup_or_null(client_id);
+	m->priority = priority;
+	m->due_ms = due_ms;
+	m->status = due_ms > now_ms() + 60000 ? ST_SCHEDULED : ST_QUEUED;
+	assert_int_equal(ingest(f, &b, NULL), 0);
+	id = m->id;
+	if (duplicate)
+		*duplicate = m->duplicate;
+	ingest_batch_free(&b);
+	return id;
+}
+
+static int64_t
+send_one(struct fx *f, int64_t channel, const char *contact, const char *text)
+{
+	return send_full(f, channel, contact, text, NULL, 0, 0, NULL);
+}
+
+/* Claim one outbox entry; returns whether it was claimed. */
+static bool
+claim(struct fx *f, int64_t id)
+{
+	struct outbox_item it = { .message_id = id };
+	struct store_op op = { .kind = STORE_OP_OUTBOX_CLAIM, .u.outbox = { &it, 1 } };
+
+	assert_int_equal(store_submit_wait(f->st, &op), 0);
+	assert_int_equal(op.last_seq, 0);
+	return it.claimed;
+}
+
+/* Record one attempt's outcome; returns the op's last_seq. */
+static int64_t
+result(struct fx *f, int64_t id, enum outbox_result r, const char *pmid, int64_t due_ms,
+    int64_t code, const char *title)
+{
+	struct outbox_item it = { .message_id = id, .result = r, .due_ms = due_ms,
+	    .error_code = code };
+	struct store_op op = { .kind = STORE_OP_OUTBOX_RESULT, .u.outbox = { &it, 1 } };
+
+	it.provider_message_id = (char *)pmid;
+	if (title)
+		snprintf(it.error_title, sizeof(it.error_title), "%s", title);
+	assert_int_equal(store_submit_wait(f->st, &op), 0);
+	return op.last_seq;
+}
+
+/* Send one message and have the provider accept it as pmid. */
+static int64_t
+send_accepted(struct fx *f, int64_t channel, const char *contact, const char *text,
+    const char *pmid)
+{
+	int64_t id = send_one(f, channel, contact, text);
+
+	assert_true(claim(f, id));
+	assert_true(result(f, id, OUTBOX_ACCEPTED, pmid, 0, 0, NULL) > 0);
 	return id;
 }
 
@@ -512,11 +580,8 @@ test_statuses(void **state)
 	struct ingest_batch b = { 0 };
 	json_t *m, *ev;
 
-	add_msg(&b, ch, DIR_OUT, "wamid.O1", "333", NULL, "outbound one");
-	add_msg(&b, ch, DIR_OUT, "wamid.O2", "333", NULL, "outbound two");
-	assert_int_equal(ingest(f, &b, NULL), 0);
-	int64_t id1 = b.msgs[0].id, id2 = b.msgs[1].id;
-	ingest_batch_free(&b);
+	int64_t id1 = send_accepted(f, ch, "333", "outbound one", "wamid.O1");
+	int64_t id2 = send_accepted(f, ch, "333", "outbound two", "wamid.O2");
 	size_t nev = event_count(f);
 
 	/* Forward, in order: each applies and is announced. */
@@ -542,12 +607,15 @@ test_statuses(void **state)
 
 	m = get_message(f, id1);
 	assert_string_equal(sget(m, "status"), "read");
+	/* msgd's own changes first (queued, accepted), then the provider's. */
 	json_t *h = json_object_get(m, "status_history");
-	assert_int_equal(json_array_size(h), 3);
-	assert_string_equal(sget(json_array_get(h, 0), "status"), "sent");
-	assert_string_equal(sget(json_array_get(h, 0), "at"), "2025-06-08T21:00:00Z");
-	assert_true(json_is_null(json_object_get(json_array_get(h, 0), "error")));
-	assert_string_equal(sget(json_array_get(h, 2), "status"), "read");
+	assert_int_equal(json_array_size(h), 5);
+	assert_string_equal(sget(json_array_get(h, 0), "status"), "queued");
+	assert_string_equal(sget(json_array_get(h, 1), "status"), "accepted");
+	assert_string_equal(sget(json_array_get(h, 2), "status"), "sent");
+	assert_string_equal(sget(json_array_get(h, 2), "at"), "2025-06-08T21:00:00Z");
+	assert_true(json_is_null(json_object_get(json_array_get(h, 2), "error")));
+	assert_string_equal(sget(json_array_get(h, 4), "status"), "read");
 	json_decref(m);
 
 	/* Failed is terminal, and carries its error. */
@@ -567,7 +635,7 @@ test_statuses(void **state)
 	assert_int_equal(iget(err, "code"), 131026);
 	assert_string_equal(sget(err, "title"), "Message undeliverable");
 	assert_true(json_is_null(json_object_get(err, "detail")));
-	assert_int_equal(iget(json_object_get(json_array_get(json_object_get(m, "status_history"), 1),
+	assert_int_equal(iget(json_object_get(json_array_get(json_object_get(m, "status_history"), 3),
 	    "error"), "code"), 131026);
 	json_decref(m);
 	assert_int_equal(event_count(f), nev + 5);
@@ -625,6 +693,745 @@ test_channel_event(void **state)
 	assert_true(json_is_null(json_object_get(got, "message_id")));
 	json_decref(ev);
 	ingest_batch_free(&b);
+}
+
+/* --- sending --- */
+
+static int64_t
+outbox_depth(struct fx *f, int64_t channel)
+{
+	int64_t n = -1;
+
+	assert_int_equal(store_outbox_depth(f->st, channel, &n), 0);
+	return n;
+}
+
+static json_t *
+outbox_due(struct fx *f, int64_t now, int limit)
+{
+	json_t *due = NULL;
+
+	assert_int_equal(store_outbox_due(f->st, 0, now, limit, &due), 0);
+	assert_true(json_is_array(due));
+	return due;
+}
+
+static int64_t
+next_due(struct fx *f)
+{
+	int64_t ms = -1;
+
+	assert_int_equal(store_outbox_next_due(f->st, &ms), 0);
+	return ms;
+}
+
+static int64_t
+last_inbound(struct fx *f, int64_t channel, const char *address)
+{
+	int64_t ms = -1;
+
+	assert_int_equal(store_last_inbound(f->st, channel, address, &ms), 0);
+	return ms;
+}
+
+/* The event with that seq (its data borrowed from ev, which the caller frees). */
+static json_t *
+event_at(struct fx *f, int64_t seq, json_t **ev)
+{
+	json_t *e;
+
+	*ev = events(f, seq - 1, 1);
+	e = json_array_get(json_object_get(*ev, "events"), 0);
+	assert_non_null(e);
+	assert_int_equal(iget(e, "seq"), seq);
+	return e;
+}
+
+/* The outbox entry of a message in a due list, or NULL. */
+static json_t *
+due_entry(json_t *due, int64_t id)
+{
+	for (size_t i = 0; i < json_array_size(due); i++)
+		if (iget(json_array_get(due, i), "message_id") == id)
+			return json_array_get(due, i);
+	return NULL;
+}
+
+static int64_t
+due_attempts(struct fx *f, int64_t id)
+{
+	json_t *due = outbox_due(f, INT64_MAX, 1000), *e = due_entry(due, id);
+	int64_t n;
+
+	assert_non_null(e);
+	n = iget(e, "attempts");
+	json_decref(due);
+	return n;
+}
+
+static void
+test_outbound_insert(void **state)
+{
+	struct fx *f = *state;
+	int64_t ch = channel_create(f, "wa1");
+	struct ingest_batch b = { 0 };
+	int64_t last_seq = 0, t0 = now_ms();
+	json_t *m, *ev, *e, *d, *conv = NULL;
+
+	struct msg_in *out = add_msg(&b, ch, DIR_OUT, NULL, "333", NULL, "hello");
+	out->status = ST_QUEUED;
+	out->client_id = xstrdup("c-1");
+	out->priority = 1;
+	json_object_set_new(out->parts, "metadata", json_pack("{s:s}", "order", "A17"));
+	json_object_set_new(out->parts, "status", json_string("never overrides"));
+	assert_int_equal(ingest(f, &b, &last_seq), 0);
+	assert_false(out->duplicate);
+	assert_true(out->id > 0);
+	assert_true(out->conversation_id > 0);
+	assert_int_equal(out->seq, 1);
+	assert_int_equal(last_seq, 1);
+
+	m = get_message(f, out->id);
+	assert_string_equal(sget(m, "direction"), "out");
+	assert_string_equal(sget(m, "status"), "queued");
+	assert_true(json_is_null(json_object_get(m, "provider_message_id")));
+	assert_string_equal(sget(m, "from"), "15550783881");
+	assert_string_equal(sget(m, "to"), "333");
+	assert_string_equal(sget(m, "client_id"), "c-1");
+	assert_string_equal(sget(json_object_get(m, "metadata"), "order"), "A17");
+	assert_null(json_object_get(m, "error"));
+	json_t *h = json_object_get(m, "status_history");
+	assert_int_equal(json_array_size(h), 1);
+	assert_string_equal(sget(json_array_get(h, 0), "status"), "queued");
+	assert_true(json_is_null(json_object_get(json_array_get(h, 0), "error")));
+
+	/* One message.status event, carrying the message as a read shows it. */
+	assert_int_equal(event_count(f), 1);
+	e = event_at(f, 1, &ev);
+	assert_string_equal(sget(e, "type"), "message.status");
+	assert_int_equal(iget(e, "message_id"), out->id);
+	assert_int_equal(iget(e, "conversation_id"), out->conversation_id);
+	assert_string_equal(sget(e, "channel"), "wa1");
+	d = json_object_get(e, "data");
+	assert_int_equal(iget(d, "id"), out->id);
+	assert_true(json_is_null(json_object_get(d, "provider_message_id")));
+	assert_string_equal(sget(d, "status"), "queued");
+	assert_true(json_is_null(json_object_get(d, "error")));
+	assert_true(json_equal(json_object_get(d, "message"), m));
+	json_decref(ev);
+
+	/* The conversation: last message, nothing unread, the contact never wrote. */
+	assert_int_equal(store_conversation_get(f->st, out->conversation_id, &conv), 0);
+	assert_int_equal(iget(conv, "unread_count"), 0);
+	assert_true(json_equal(json_object_get(conv, "last_message"), m));
+	json_decref(conv);
+	assert_int_equal(last_inbound(f, ch, "333"), 0);
+	assert_int_equal(last_inbound(f, ch, "nobody"), 0);
+
+	/* Its outbox entry. */
+	json_t *due = outbox_due(f, now_ms(), 10);
+	assert_int_equal(json_array_size(due), 1);
+	e = json_array_get(due, 0);
+	assert_int_equal(iget(e, "message_id"), out->id);
+	assert_int_equal(iget(e, "channel_id"), ch);
+	assert_string_equal(sget(e, "recipient"), "333");
+	assert_int_equal(iget(e, "priority"), 1);
+	assert_int_equal(iget(e, "attempts"), 0);
+	assert_true(iget(e, "created_ms") >= t0);
+	assert_true(json_is_null(json_object_get(e, "first_attempt_ms")));
+	assert_true(json_is_false(json_object_get(e, "uncertain")));
+	assert_true(json_equal(json_object_get(e, "message"), m));
+	json_decref(due);
+	assert_int_equal(outbox_depth(f, ch), 1);
+	json_decref(m);
+	ingest_batch_free(&b);
+
+	/* Scheduled: not due yet. */
+	int64_t later = now_ms() + 3600 * 1000;
+	int64_t sid = send_full(f, ch, "333", "later", NULL, 1, later, NULL);
+	m = get_message(f, sid);
+	assert_string_equal(sget(m, "status"), "scheduled");
+	json_decref(m);
+	e = event_at(f, 2, &ev);
+	assert_string_equal(sget(json_object_get(e, "data"), "status"), "scheduled");
+	json_decref(ev);
+	due = outbox_due(f, now_ms(), 10);
+	assert_int_equal(json_array_size(due), 1);
+	json_decref(due);
+	due = outbox_due(f, later, 10);
+	assert_int_equal(json_array_size(due), 2);
+	json_decref(due);
+	assert_int_equal(outbox_depth(f, ch), 2);
+
+	/* The contact writes: the window opens; our sends never move it. */
+	int64_t t1 = now_ms();
+	ingest_one(f, ch, "wamid.IN1", "333", "hi");
+	int64_t li = last_inbound(f, ch, "333");
+	assert_true(li >= t1 && li <= now_ms());
+	send_one(f, ch, "333", "again");
+	assert_int_equal(last_inbound(f, ch, "333"), li);
+	assert_int_equal(last_inbound(f, ch + 1, "333"), 0);
+
+	/* Neither queued nor scheduled: refused. */
+	struct msg_in *bad = add_msg(&b, ch, DIR_OUT, NULL, "333", NULL, "x");
+	bad->status = ST_SENT;
+	struct store_op op = { .kind = STORE_OP_INGEST, .u.ingest = &b };
+	assert_int_equal(store_submit_wait(f->st, &op), -1);
+	ingest_batch_free(&b);
+}
+
+static void
+test_client_id(void **state)
+{
+	struct fx *f = *state;
+	int64_t ch = channel_create(f, "wa1"), ch2 = channel_create(f, "wa2");
+	struct ingest_batch b = { 0 };
+	bool dup = true;
+
+	int64_t id = send_full(f, ch, "333", "once", "key-1", 0, 0, &dup);
+	assert_false(dup);
+	size_t nev = event_count(f);
+
+	/* Again, on another channel too (idempotency is global), and twice in a batch. */
+	assert_int_equal(send_full(f, ch, "333", "once", "key-1", 0, 0, &dup), id);
+	assert_true(dup);
+	assert_int_equal(send_full(f, ch2, "444", "once", "key-1", 0, 0, &dup), id);
+	assert_true(dup);
+	struct msg_in *m1 = add_msg(&b, ch, DIR_OUT, NULL, "333", NULL, "x");
+	m1->client_id = xstrdup("key-2");
+	struct msg_in *m2 = add_msg(&b, ch, DIR_OUT, NULL, "333", NULL, "x");
+	m2->client_id = xstrdup("key-2");
+	assert_int_equal(ingest(f, &b, NULL), 0);
+	assert_false(b.msgs[0].duplicate);
+	assert_true(b.msgs[1].duplicate);
+	assert_int_equal(b.msgs[1].id, b.msgs[0].id);
+	assert_int_equal(b.msgs[1].conversation_id, b.msgs[0].conversation_id);
+	assert_int_equal(b.msgs[1].seq, 0);
+	ingest_batch_free(&b);
+	assert_int_equal(event_count(f), nev + 1);
+	assert_int_equal(outbox_depth(f, ch), 2);
+	assert_int_equal(outbox_depth(f, ch2), 0);
+
+	/* Without a client_id, every send is new. */
+	assert_true(send_one(f, ch, "333", "a") != send_one(f, ch, "333", "a"));
+
+	/* After a restart. */
+	store_close(f->st);
+	assert_int_equal(fx_open(f), 0);
+	assert_int_equal(send_full(f, ch, "333", "once", "key-1", 0, 0, &dup), id);
+	assert_true(dup);
+}
+
+static void
+test_outbox_results(void **state)
+{
+	struct fx *f = *state;
+	int64_t ch = channel_create(f, "wa1");
+	int64_t a = send_one(f, ch, "333", "a"), b = send_one(f, ch, "333", "b");
+	int64_t c = send_one(f, ch, "333", "c"), d = send_one(f, ch, "333", "d");
+	size_t nev = event_count(f);
+	json_t *m, *ev, *e, *due;
+	char pmid[256];
+	int64_t pch = -1;
+
+	/* Claims: once only; several in one op. */
+	assert_true(claim(f, a));
+	assert_false(claim(f, a));
+	struct outbox_item items[3] = { { .message_id = b }, { .message_id = c },
+	    { .message_id = d } };
+	struct store_op op = { .kind = STORE_OP_OUTBOX_CLAIM, .u.outbox = { items, 3 } };
+	assert_int_equal(store_submit_wait(f->st, &op), 0);
+	for (size_t i = 0; i < 3; i++)
+		assert_true(items[i].claimed);
+	/* In flight: not due, still counted. */
+	due = outbox_due(f, INT64_MAX, 100);
+	assert_int_equal(json_array_size(due), 0);
+	json_decref(due);
+	assert_int_equal(next_due(f), 0);
+	assert_int_equal(outbox_depth(f, ch), 4);
+	assert_int_equal(event_count(f), nev);
+
+	/* RETRY: pending again at due_ms, the attempt counted, no status change. */
+	int64_t t = now_ms() + 5000;
+	assert_int_equal(result(f, b, OUTBOX_RETRY, NULL, t, 131000, "Something went wrong"), 0);
+	assert_int_equal(next_due(f), t);
+	due = outbox_due(f, t - 1, 100);
+	assert_int_equal(json_array_size(due), 0);
+	json_decref(due);
+	due = outbox_due(f, t, 100);
+	assert_int_equal(json_array_size(due), 1);
+	e = json_array_get(due, 0);
+	assert_int_equal(iget(e, "message_id"), b);
+	assert_int_equal(iget(e, "attempts"), 1);
+	assert_true(iget(e, "first_attempt_ms") > 0);
+	json_decref(due);
+	m = get_message(f, b);
+	assert_string_equal(sget(m, "status"), "queued");
+	assert_int_equal(json_array_size(json_object_get(m, "status_history")), 1);
+	json_decref(m);
+	/* REQUEUE: pending again, the claim's attempt undone; a pending entry
+	 * put off (not claimed) keeps its count. */
+	assert_true(claim(f, b));
+	assert_int_equal(result(f, b, OUTBOX_REQUEUE, NULL, t, 0, NULL), 0);
+	assert_int_equal(due_attempts(f, b), 1);
+	assert_int_equal(result(f, b, OUTBOX_REQUEUE, NULL, t + 1, 0, NULL), 0);
+	assert_int_equal(due_attempts(f, b), 1);
+	assert_int_equal(next_due(f), t + 1);
+	assert_int_equal(result(f, b, OUTBOX_REQUEUE, NULL, t, 0, NULL), 0);
+	assert_int_equal(result(f, c, OUTBOX_REQUEUE, NULL, t, 0, NULL), 0);
+	due = outbox_due(f, t, 100);
+	assert_int_equal(json_array_size(due), 2);
+	assert_int_equal(iget(due_entry(due, c), "attempts"), 0);
+	assert_true(json_is_null(json_object_get(due_entry(due, c), "first_attempt_ms")));
+	json_decref(due);
+	assert_int_equal(event_count(f), nev);
+
+	/* ACCEPTED: status accepted with the provider id, the entry done. */
+	int64_t seq = result(f, a, OUTBOX_ACCEPTED, "wamid.A", 0, 0, NULL);
+	assert_int_equal(seq, (int64_t)nev + 1);
+	e = event_at(f, seq, &ev);
+	assert_string_equal(sget(e, "type"), "message.status");
+	assert_int_equal(iget(e, "message_id"), a);
+	assert_int_equal(iget(json_object_get(e, "data"), "id"), a);
+	assert_string_equal(sget(json_object_get(e, "data"), "provider_message_id"), "wamid.A");
+	assert_string_equal(sget(json_object_get(e, "data"), "status"), "accepted");
+	assert_true(json_is_null(json_object_get(json_object_get(e, "data"), "error")));
+	assert_null(json_object_get(json_object_get(e, "data"), "message"));
+	json_decref(ev);
+	m = get_message(f, a);
+	assert_string_equal(sget(m, "status"), "accepted");
+	assert_string_equal(sget(m, "provider_message_id"), "wamid.A");
+	json_t *h = json_object_get(m, "status_history");
+	assert_int_equal(json_array_size(h), 2);
+	assert_string_equal(sget(json_array_get(h, 0), "status"), "queued");
+	assert_string_equal(sget(json_array_get(h, 1), "status"), "accepted");
+	json_decref(m);
+	assert_int_equal(outbox_depth(f, ch), 3);
+	assert_int_equal(store_message_provider_id(f->st, a, &pch, pmid, sizeof(pmid)), 0);
+	assert_int_equal(pch, ch);
+	assert_string_equal(pmid, "wamid.A");
+	/* The provider's reports now find it. */
+	struct ingest_batch sb = { 0 };
+	add_status(&sb, ch, "wamid.A", ST_SENT, 1749416400);
+	assert_int_equal(ingest(f, &sb, NULL), 0);
+	assert_true(sb.statuses[0].applied);
+	assert_int_equal(sb.statuses[0].message_id, a);
+	ingest_batch_free(&sb);
+
+	/* FAILED: status failed with the error, the entry done. */
+	assert_true(claim(f, d) == false);  /* still in flight from the batch claim */
+	seq = result(f, d, OUTBOX_FAILED, NULL, 0, 131026, "Undeliverable");
+	assert_true(seq > 0);
+	e = event_at(f, seq, &ev);
+	json_t *data = json_object_get(e, "data");
+	assert_string_equal(sget(data, "status"), "failed");
+	assert_true(json_is_null(json_object_get(data, "provider_message_id")));
+	assert_int_equal(iget(json_object_get(data, "error"), "code"), 131026);
+	assert_string_equal(sget(json_object_get(data, "error"), "title"), "Undeliverable");
+	assert_true(json_is_null(json_object_get(json_object_get(data, "error"), "detail")));
+	json_decref(ev);
+	m = get_message(f, d);
+	assert_string_equal(sget(m, "status"), "failed");
+	assert_int_equal(iget(json_object_get(m, "error"), "code"), 131026);
+	h = json_object_get(m, "status_history");
+	assert_int_equal(json_array_size(h), 2);
+	assert_string_equal(sget(json_array_get(h, 1), "status"), "failed");
+	assert_int_equal(iget(json_object_get(json_array_get(h, 1), "error"), "code"), 131026);
+	json_decref(m);
+	assert_int_equal(outbox_depth(f, ch), 2);
+	assert_int_equal(store_message_provider_id(f->st, d, &pch, pmid, sizeof(pmid)), 0);
+	assert_int_equal(pch, ch);
+	assert_string_equal(pmid, "");
+	assert_int_equal(event_count(f), nev + 3);
+
+	/* Outcomes for entries that are gone, or never were: ignored. */
+	assert_int_equal(result(f, a, OUTBOX_FAILED, NULL, 0, 1, "late"), 0);
+	assert_int_equal(result(f, d, OUTBOX_ACCEPTED, "wamid.D", 0, 0, NULL), 0);
+	assert_int_equal(result(f, 9999, OUTBOX_RETRY, NULL, t, 0, NULL), 0);
+	assert_false(claim(f, 9999));
+	assert_int_equal(event_count(f), nev + 3);
+	m = get_message(f, a);
+	assert_string_equal(sget(m, "status"), "sent");
+	json_decref(m);
+	assert_int_equal(store_message_provider_id(f->st, 9999, &pch, pmid, sizeof(pmid)), 0);
+	assert_int_equal(pch, 0);
+	assert_string_equal(pmid, "");
+	/* A buffer too small for the id is an error, not a truncated id. */
+	assert_int_equal(store_message_provider_id(f->st, a, &pch, pmid, 4), -1);
+}
+
+/* Status reports that arrive before the send's answer: kept unmatched,
+ * then attached and applied when the message gets that provider id. */
+static void
+test_early_status(void **state)
+{
+	struct fx *f = *state;
+	int64_t ch = channel_create(f, "wa1"), ch2 = channel_create(f, "wa2");
+	int64_t x = send_one(f, ch, "333", "fast");
+	struct ingest_batch b = { 0 };
+	json_t *m, *ev, *e;
+
+	assert_true(claim(f, x));
+	add_status(&b, ch, "wamid.X", ST_SENT, 1749416400);
+	add_status(&b, ch, "wamid.X", ST_DELIVERED, 1749416401);
+	add_status(&b, ch2, "wamid.X", ST_READ, 1749416402);  /* another channel's */
+	assert_int_equal(ingest(f, &b, NULL), 0);
+	for (size_t i = 0; i < 3; i++) {
+		assert_int_equal(b.statuses[i].message_id, 0);
+		assert_false(b.statuses[i].applied);
+	}
+	ingest_batch_free(&b);
+	size_t nev = event_count(f);
+
+	int64_t seq = result(f, x, OUTBOX_ACCEPTED, "wamid.X", 0, 0, NULL);
+	assert_int_equal(event_count(f), nev + 2);  /* accepted, then delivered */
+	e = event_at(f, seq - 1, &ev);
+	assert_string_equal(sget(json_object_get(e, "data"), "status"), "accepted");
+	json_decref(ev);
+	e = event_at(f, seq, &ev);
+	assert_int_equal(iget(e, "message_id"), x);
+	assert_int_equal(iget(json_object_get(e, "data"), "id"), x);
+	assert_string_equal(sget(json_object_get(e, "data"), "provider_message_id"), "wamid.X");
+	assert_string_equal(sget(json_object_get(e, "data"), "status"), "delivered");
+	json_decref(ev);
+
+	m = get_message(f, x);
+	assert_string_equal(sget(m, "status"), "delivered");
+	json_t *h = json_object_get(m, "status_history");
+	assert_int_equal(json_array_size(h), 4);  /* queued, sent, delivered, accepted */
+	json_decref(m);
+
+	/* A redelivered early report is not recorded again. */
+	add_status(&b, ch, "wamid.X", ST_DELIVERED, 1749416401);
+	assert_int_equal(ingest(f, &b, NULL), 0);
+	assert_int_equal(b.statuses[0].message_id, x);
+	assert_false(b.statuses[0].applied);
+	ingest_batch_free(&b);
+	add_status(&b, ch, "wamid.X", ST_READ, 1749416403);
+	assert_int_equal(ingest(f, &b, NULL), 0);
+	assert_true(b.statuses[0].applied);
+	ingest_batch_free(&b);
+	m = get_message(f, x);
+	assert_string_equal(sget(m, "status"), "read");
+	assert_int_equal(json_array_size(json_object_get(m, "status_history")), 5);
+	json_decref(m);
+
+	/* An early failure wins over accepted, with its error. */
+	int64_t y = send_one(f, ch, "333", "doomed");
+	assert_true(claim(f, y));
+	struct status_in *fs = add_status(&b, ch, "wamid.Y", ST_FAILED, 1749416400);
+	fs->error_code = 131047;
+	fs->error_title = xstrdup("Re-engagement message");
+	assert_int_equal(ingest(f, &b, NULL), 0);
+	ingest_batch_free(&b);
+	result(f, y, OUTBOX_ACCEPTED, "wamid.Y", 0, 0, NULL);
+	m = get_message(f, y);
+	assert_string_equal(sget(m, "status"), "failed");
+	assert_int_equal(iget(json_object_get(m, "error"), "code"), 131047);
+	json_decref(m);
+}
+
+static void
+test_outbox_recover(void **state)
+{
+	struct fx *f = *state;
+	int64_t ch = channel_create(f, "wa1");
+	int64_t a = send_one(f, ch, "333", "a"), b = send_one(f, ch, "333", "b");
+	json_t *due;
+
+	assert_true(claim(f, a));
+	/* As at start-up after a crash. */
+	store_close(f->st);
+	assert_int_equal(fx_open(f), 0);
+	struct store_op op = { .kind = STORE_OP_OUTBOX_RECOVER };
+	assert_int_equal(store_submit_wait(f->st, &op), 0);
+	assert_int_equal(op.last_seq, 0);
+	due = outbox_due(f, now_ms(), 10);
+	assert_int_equal(json_array_size(due), 2);
+	assert_true(json_is_true(json_object_get(due_entry(due, a), "uncertain")));
+	assert_int_equal(iget(due_entry(due, a), "attempts"), 1);
+	assert_true(json_is_false(json_object_get(due_entry(due, b), "uncertain")));
+	json_decref(due);
+	assert_true(claim(f, a));
+	/* Nothing in flight: nothing changes. */
+	assert_int_equal(result(f, a, OUTBOX_RETRY, NULL, 1, 0, NULL), 0);
+	assert_int_equal(store_submit_wait(f->st, &op), 0);
+	due = outbox_due(f, now_ms(), 10);
+	assert_true(json_is_true(json_object_get(due_entry(due, a), "uncertain")));
+	assert_true(json_is_false(json_object_get(due_entry(due, b), "uncertain")));
+	json_decref(due);
+}
+
+static void
+test_cancel(void **state)
+{
+	struct fx *f = *state;
+	int64_t ch = channel_create(f, "wa1");
+	int64_t a = send_one(f, ch, "333", "a"), b = send_one(f, ch, "333", "b");
+	size_t nev = event_count(f);
+	json_t *m, *ev, *e;
+
+	struct store_op op = { .kind = STORE_OP_CANCEL, .u.cancel = { .message_id = a } };
+	assert_int_equal(store_submit_wait(f->st, &op), 0);
+	assert_non_null(op.u.cancel.message);
+	m = get_message(f, a);
+	assert_true(json_equal(op.u.cancel.message, m));
+	json_decref(op.u.cancel.message);
+	assert_string_equal(sget(m, "status"), "cancelled");
+	json_t *h = json_object_get(m, "status_history");
+	assert_int_equal(json_array_size(h), 2);
+	assert_string_equal(sget(json_array_get(h, 1), "status"), "cancelled");
+	assert_null(json_object_get(m, "error"));
+	json_decref(m);
+	assert_int_equal(event_count(f), nev + 1);
+	e = event_at(f, op.last_seq, &ev);
+	assert_string_equal(sget(e, "type"), "message.status");
+	assert_int_equal(iget(e, "message_id"), a);
+	assert_string_equal(sget(json_object_get(e, "data"), "status"), "cancelled");
+	json_decref(ev);
+	assert_int_equal(outbox_depth(f, ch), 1);
+	assert_false(claim(f, a));
+
+	/* Again: no longer cancellable. */
+	op = (struct store_op){ .kind = STORE_OP_CANCEL, .u.cancel = { .message_id = a } };
+	assert_int_equal(store_submit_wait(f->st, &op), -1);
+	assert_true(op.conflict);
+	assert_null(op.u.cancel.message);
+
+	/* In flight: not cancellable either; pending again: it is. */
+	assert_true(claim(f, b));
+	op = (struct store_op){ .kind = STORE_OP_CANCEL, .u.cancel = { .message_id = b } };
+	assert_int_equal(store_submit_wait(f->st, &op), -1);
+	assert_true(op.conflict);
+	assert_int_equal(result(f, b, OUTBOX_RETRY, NULL, 1, 0, NULL), 0);
+	assert_int_equal(store_submit_wait(f->st, &op), 0);
+	json_decref(op.u.cancel.message);
+
+	/* Unknown message. */
+	op = (struct store_op){ .kind = STORE_OP_CANCEL, .u.cancel = { .message_id = 9999 } };
+	assert_int_equal(store_submit_wait(f->st, &op), -1);
+	assert_false(op.conflict);
+	assert_string_equal(op.errmsg, "not found");
+	assert_null(op.u.cancel.message);
+
+	/* An inbound message was never queued. */
+	int64_t in = ingest_one(f, ch, "wamid.I", "333", "hi");
+	op = (struct store_op){ .kind = STORE_OP_CANCEL, .u.cancel = { .message_id = in } };
+	assert_int_equal(store_submit_wait(f->st, &op), -1);
+	assert_true(op.conflict);
+	assert_int_equal(outbox_depth(f, ch), 0);
+}
+
+static void
+test_conv_read(void **state)
+{
+	struct fx *f = *state;
+	int64_t ch = channel_create(f, "wa1");
+	json_t *conv = NULL, *ev, *e;
+
+	ingest_one(f, ch, "wamid.I1", "444", "one");
+	int64_t i2 = ingest_one(f, ch, "wamid.I2", "444", "two");
+	send_one(f, ch, "444", "reply");
+	json_t *m = get_message(f, i2);
+	int64_t cid = iget(m, "conversation_id");
+	json_decref(m);
+	assert_int_equal(store_conversation_get(f->st, cid, &conv), 0);
+	assert_int_equal(iget(conv, "unread_count"), 2);
+	json_decref(conv);
+
+	struct store_op op = { .kind = STORE_OP_CONV_READ, .u.conv_read = { .conversation_id = cid } };
+	assert_int_equal(store_submit_wait(f->st, &op), 0);
+	assert_int_equal(op.u.conv_read.channel_id, ch);
+	assert_string_equal(op.u.conv_read.last_inbound_provider_id, "wamid.I2");
+	assert_true(op.last_seq > 0);
+	e = event_at(f, op.last_seq, &ev);
+	assert_string_equal(sget(e, "type"), "conversation.read");
+	assert_int_equal(iget(e, "conversation_id"), cid);
+	assert_string_equal(sget(e, "channel"), "wa1");
+	assert_true(json_is_null(json_object_get(e, "message_id")));
+	assert_int_equal(iget(json_object_get(e, "data"), "conversation_id"), cid);
+	json_decref(ev);
+	assert_int_equal(store_conversation_get(f->st, cid, &conv), 0);
+	assert_int_equal(iget(conv, "unread_count"), 0);
+	json_decref(conv);
+
+	/* Nothing inbound: no receipt to send. */
+	int64_t o = send_one(f, ch, "555", "hello");
+	m = get_message(f, o);
+	op = (struct store_op){ .kind = STORE_OP_CONV_READ,
+	    .u.conv_read = { .conversation_id = iget(m, "conversation_id") } };
+	json_decref(m);
+	assert_int_equal(store_submit_wait(f->st, &op), 0);
+	assert_string_equal(op.u.conv_read.last_inbound_provider_id, "");
+
+	op = (struct store_op){ .kind = STORE_OP_CONV_READ, .u.conv_read = { .conversation_id = 9999 } };
+	assert_int_equal(store_submit_wait(f->st, &op), -1);
+	assert_false(op.conflict);
+	assert_string_equal(op.errmsg, "not found");
+	assert_int_equal(op.last_seq, 0);
+}
+
+static int
+template_op(struct fx *f, enum store_op_kind kind, const char *name, const char *lang,
+    const char *body, bool *conflict)
+{
+	struct store_op op = { .kind = kind, .u.template = { name, lang, body } };
+	int rc = store_submit_wait(f->st, &op);
+
+	if (conflict)
+		*conflict = op.conflict;
+	if (rc != 0 && !op.conflict)
+		assert_string_equal(op.errmsg, "not found");
+	return rc;
+}
+
+static void
+test_templates(void **state)
+{
+	struct fx *f = *state;
+	json_t *list = NULL, *t = NULL;
+	bool conflict = false;
+
+	assert_int_equal(store_templates_list(f->st, &list), 0);
+	assert_int_equal(json_array_size(json_object_get(list, "templates")), 0);
+	json_decref(list);
+
+	assert_int_equal(template_op(f, STORE_OP_TEMPLATE_PUT, "hello", "pt_BR", "Olá {{name}}", NULL), 0);
+	assert_int_equal(template_op(f, STORE_OP_TEMPLATE_PUT, "hello", "en", "Hello {{name}}", NULL), 0);
+	assert_int_equal(template_op(f, STORE_OP_TEMPLATE_PUT, "bye", "en", "Bye", NULL), 0);
+	assert_int_equal(template_op(f, STORE_OP_TEMPLATE_PUT, "hello", "en", "Hi", &conflict), -1);
+	assert_true(conflict);
+
+	assert_int_equal(store_templates_list(f->st, &list), 0);
+	json_t *arr = json_object_get(list, "templates");
+	assert_int_equal(json_array_size(arr), 3);
+	const char *want[3][2] = { { "bye", "en" }, { "hello", "en" }, { "hello", "pt_BR" } };
+	for (size_t i = 0; i < 3; i++) {
+		assert_string_equal(sget(json_array_get(arr, i), "name"), want[i][0]);
+		assert_string_equal(sget(json_array_get(arr, i), "language"), want[i][1]);
+		assert_int_equal(strlen(sget(json_array_get(arr, i), "created_at")), 20);
+	}
+	assert_string_equal(sget(json_array_get(arr, 1), "body"), "Hello {{name}}");
+	json_decref(list);
+
+	assert_int_equal(store_template_get(f->st, "hello", "pt_BR", &t), 0);
+	assert_string_equal(sget(t, "body"), "Olá {{name}}");
+	assert_string_equal(sget(t, "language"), "pt_BR");
+	json_decref(t);
+	assert_int_equal(store_template_get(f->st, "hello", NULL, &t), 0);
+	assert_non_null(t);
+	assert_string_equal(sget(t, "name"), "hello");
+	json_decref(t);
+	assert_int_equal(store_template_get(f->st, "hello", "fr", &t), 0);
+	assert_null(t);
+	assert_int_equal(store_template_get(f->st, "nope", NULL, &t), 0);
+	assert_null(t);
+
+	/* Delete: every language of the name. */
+	assert_int_equal(template_op(f, STORE_OP_TEMPLATE_DELETE, "hello", NULL, NULL, NULL), 0);
+	assert_int_equal(template_op(f, STORE_OP_TEMPLATE_DELETE, "hello", NULL, NULL, &conflict), -1);
+	assert_false(conflict);
+	assert_int_equal(store_templates_list(f->st, &list), 0);
+	assert_int_equal(json_array_size(json_object_get(list, "templates")), 1);
+	json_decref(list);
+	assert_int_equal(event_count(f), 0);
+}
+
+static void
+test_outbox_order(void **state)
+{
+	struct fx *f = *state;
+	int64_t ch = channel_create(f, "wa1"), ch2 = channel_create(f, "wa2");
+	int64_t t = now_ms();
+	json_t *due;
+
+	assert_int_equal(next_due(f), 0);
+	int64_t bulk_old = send_full(f, ch, "1", "x", NULL, 1, t - 3000, NULL);
+	int64_t reply_new = send_full(f, ch, "2", "x", NULL, 0, t - 1000, NULL);
+	int64_t reply_old = send_full(f, ch2, "3", "x", NULL, 0, t - 2000, NULL);
+	int64_t bulk_oldest = send_full(f, ch, "4", "x", NULL, 1, t - 5000, NULL);
+	int64_t future = send_full(f, ch, "5", "x", NULL, 0, t + 3600 * 1000, NULL);
+	int64_t same_due = send_full(f, ch, "6", "x", NULL, 0, t - 1000, NULL);
+
+	/* Replies first, then oldest due; the future one not yet. */
+	const int64_t want[] = { reply_old, reply_new, same_due, bulk_oldest, bulk_old };
+	due = outbox_due(f, t, 100);
+	assert_int_equal(json_array_size(due), 5);
+	for (size_t i = 0; i < 5; i++)
+		assert_int_equal(iget(json_array_get(due, i), "message_id"), want[i]);
+	json_decref(due);
+	due = outbox_due(f, t, 2);
+	assert_int_equal(json_array_size(due), 2);
+	assert_int_equal(iget(json_array_get(due, 0), "message_id"), reply_old);
+	assert_int_equal(iget(json_array_get(due, 1), "message_id"), reply_new);
+	json_decref(due);
+	due = outbox_due(f, t - 4000, 100);
+	assert_int_equal(json_array_size(due), 1);
+	assert_int_equal(iget(json_array_get(due, 0), "message_id"), bulk_oldest);
+	json_decref(due);
+
+	/* The earliest pending due time, whatever the priority. */
+	assert_int_equal(next_due(f), t - 5000);
+	assert_true(claim(f, bulk_oldest));
+	assert_int_equal(next_due(f), t - 3000);
+	assert_true(claim(f, bulk_old));
+	assert_true(claim(f, reply_old));
+	assert_int_equal(next_due(f), t - 1000);
+	assert_true(claim(f, reply_new));
+	assert_true(claim(f, same_due));
+	assert_int_equal(next_due(f), t + 3600 * 1000);
+
+	/* Depth: pending and in flight, per channel. */
+	assert_int_equal(outbox_depth(f, ch), 5);
+	assert_int_equal(outbox_depth(f, ch2), 1);
+	assert_int_equal(outbox_depth(f, ch2 + 1), 0);
+
+	struct store_op op = { .kind = STORE_OP_CANCEL, .u.cancel = { .message_id = future } };
+	assert_int_equal(store_submit_wait(f->st, &op), 0);
+	json_decref(op.u.cancel.message);
+	assert_int_equal(next_due(f), 0);
+}
+
+/* 0002 fills last_inbound_ms from the messages a version-1 database holds. */
+static void
+test_migration_backfill(void **state)
+{
+	struct fx *f = *state;
+	const char *files[] = { "msgd.db", "msgd.db-wal", "msgd.db-shm" };
+	char *path = xasprintf("%s/msgd.db", f->data);
+	sqlite3 *h = NULL;
+
+	store_close(f->st);
+	f->st = NULL;
+	for (size_t i = 0; i < ARRAY_LEN(files); i++) {
+		char *p = xasprintf("%s/%s", f->data, files[i]);
+		unlink(p);
+		free(p);
+	}
+	assert_int_equal(migrations[0].version, 1);
+	assert_int_equal(sqlite3_open(path, &h), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(h, "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY,"
+	    " name TEXT NOT NULL, applied_at INTEGER NOT NULL);"
+	    " INSERT INTO schema_migrations VALUES (1, '0001_init', 0)", NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(h, migrations[0].sql, NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(h,
+	    "INSERT INTO channels VALUES (1, 'wa1', 'sandbox', '{}', 0, 0, NULL);"
+	    "INSERT INTO contacts VALUES (1, 1, '777', NULL, 0, 0), (2, 1, '888', NULL, 0, 0);"
+	    "INSERT INTO conversations VALUES (1, 1, 1, 3, 2000, 2, 0), (2, 1, 2, 4, 2500, 0, 0);"
+	    "INSERT INTO messages (id, channel_id, conversation_id, direction, provider_message_id,"
+	    " type, status, timestamp, created_ms, doc, raw) VALUES"
+	    " (1, 1, 1, 'in', 'w1', 'text', 'received', 0, 1000, '{}', '{}'),"
+	    " (2, 1, 1, 'in', 'w2', 'text', 'received', 0, 1500, '{}', '{}'),"
+	    " (3, 1, 1, 'out', 'w3', 'text', 'sent', 0, 2000, '{}', '{}'),"
+	    " (4, 1, 2, 'out', 'w4', 'text', 'sent', 0, 2500, '{}', '{}')",
+	    NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(h);
+	free(path);
+
+	assert_int_equal(fx_open(f), 0);
+	assert_int_equal(store_schema_version(f->st), migrations[migrations_count - 1].version);
+	assert_int_equal(last_inbound(f, 1, "777"), 1500);
+	assert_int_equal(last_inbound(f, 1, "888"), 0);
 }
 
 /* One op of the group-commit test. */
@@ -963,6 +1770,16 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_text_roundtrip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_statuses, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_channel_event, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_outbound_insert, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_client_id, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_outbox_results, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_early_status, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_outbox_recover, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cancel, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_conv_read, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_templates, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_outbox_order, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_migration_backfill, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_group_commit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_group_partial_failure, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_conversation_paging, setup, teardown),

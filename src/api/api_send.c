@@ -1,0 +1,846 @@
+/*
+ * api_send.c - the send path's front door: POST /v1/messages (and batch),
+ * DELETE /v1/messages/{id}, POST /v1/conversations/{id}/read and the local
+ * templates.
+ *
+ * A send request is validated completely before anything is stored (unknown
+ * fields, types, sizes, the 24-hour window, template variables), turned into
+ * an outbound msg_in and committed with its outbox entry in one store op.
+ * Only then is it answered 202; the outbox is kicked to send it.
+ */
+#include "api.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../channels/channel.h"
+#include "../http/http.h"
+#include "../log/log.h"
+#include "../outbox/outbox.h"
+#include "../store/store.h"
+#include "../util/util.h"
+
+#define TEXT_MAX_CHARS 4096
+#define ADDR_MAX 64
+#define CLIENT_ID_MAX 128
+#define BATCH_MAX 1000
+#define WINDOW_MS (24LL * 3600 * 1000)
+#define TEMPLATE_BODY_MAX 4096
+#define TEMPLATE_VAR_MAX 64
+
+struct send_error {
+	int status;
+	char code[32];
+	char field[64];
+	char message[256];
+};
+
+static int __attribute__((format(printf, 4, 5)))
+fail(struct send_error *e, const char *code, const char *field, const char *fmt, ...)
+{
+	va_list ap;
+
+	e->status = 422;
+	snprintf(e->code, sizeof(e->code), "%s", code);
+	snprintf(e->field, sizeof(e->field), "%s", field);
+	va_start(ap, fmt);
+	vsnprintf(e->message, sizeof(e->message), fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+/* UTF-8 characters in s[0..n). */
+static size_t
+utf8_chars(const char *s, size_t n)
+{
+	size_t c = 0;
+	for (size_t i = 0; i < n; i++)
+		if (((unsigned char)s[i] & 0xC0) != 0x80)
+			c++;
+	return c;
+}
+
+/* A string member: absent (NULL), or non-empty, capped, without NUL. */
+static int
+opt_str(const json_t *o, const char *key, const char *field, size_t max, const char **out,
+    struct send_error *e)
+{
+	json_t *v = json_object_get(o, key);
+
+	*out = NULL;
+	if (v == NULL || json_is_null(v))
+		return 0;
+	if (!json_is_string(v) || json_string_length(v) == 0 || json_string_length(v) > max ||
+	    memchr(json_string_value(v), '\0', json_string_length(v)))
+		return fail(e, "validation_failed", field,
+		    "'%s' must be a non-empty string of at most %zu bytes", field, max);
+	*out = json_string_value(v);
+	return 0;
+}
+
+static int
+check_keys(const json_t *o, const char *const *allowed, const char *prefix, struct send_error *e)
+{
+	const char *key;
+	json_t *v;
+
+	json_object_foreach((json_t *)o, key, v) {
+		bool ok = false;
+		for (const char *const *a = allowed; *a; a++)
+			ok |= strcmp(*a, key) == 0;
+		if (!ok) {
+			char f[64];
+			snprintf(f, sizeof(f), "%s%.40s", prefix, key);
+			return fail(e, "validation_failed", f, "unknown field '%s'", f);
+		}
+	}
+	return 0;
+}
+
+/* A message reference (msgd id or provider id) to its provider id. */
+static int
+resolve_ref(struct app *app, const json_t *v, int64_t channel_id, const char *field, char *out,
+    size_t outlen, struct send_error *e)
+{
+	if (json_is_integer(v)) {
+		int64_t ch = 0;
+		if (store_message_provider_id(app->store, json_integer_value(v), &ch, out, outlen) != 0)
+			return fail(e, "internal", field, "storage error");
+		if (out[0] == '\0' || ch != channel_id)
+			return fail(e, "validation_failed", field,
+			    "'%s' names no message with a provider id on this channel", field);
+		return 0;
+	}
+	if (json_is_string(v) && json_string_length(v) > 0 && json_string_length(v) < outlen) {
+		snprintf(out, outlen, "%s", json_string_value(v));
+		return 0;
+	}
+	return fail(e, "validation_failed", field, "'%s' must be a message id or a provider message id",
+	    field);
+}
+
+/* Render "Hello {{name}}" with variables (object by name, array by 1-based index). */
+static int
+render_template(const char *body, const json_t *vars, char **out, struct send_error *e)
+{
+	struct buf b;
+	const char *p = body;
+
+	buf_init(&b, TEXT_MAX_CHARS * 4);
+	while (*p) {
+		const char *open = strstr(p, "{{");
+		if (open == NULL) {
+			buf_append(&b, p, strlen(p));
+			break;
+		}
+		const char *close = strstr(open + 2, "}}");
+		if (close == NULL) {
+			buf_append(&b, p, strlen(p));
+			break;
+		}
+		buf_append(&b, p, (size_t)(open - p));
+		char name[TEMPLATE_VAR_MAX + 1];
+		const char *s = open + 2, *t = close;
+		while (s < t && *s == ' ')
+			s++;
+		while (t > s && t[-1] == ' ')
+			t--;
+		if ((size_t)(t - s) > TEMPLATE_VAR_MAX || t == s) {
+			buf_free(&b);
+			return fail(e, "validation_failed", "template", "template has an invalid placeholder");
+		}
+		snprintf(name, sizeof(name), "%.*s", (int)(t - s), s);
+		json_t *v = NULL;
+		int64_t idx;
+		if (json_is_object(vars))
+			v = json_object_get(vars, name);
+		else if (json_is_array(vars) && parse_i64(name, &idx) == 0 && idx >= 1)
+			v = json_array_get(vars, (size_t)(idx - 1));
+		if (v == NULL || json_is_null(v)) {
+			buf_free(&b);
+			return fail(e, "validation_failed", "template.variables",
+			    "template variable '%s' is missing", name);
+		}
+		if (json_is_string(v)) {
+			buf_append(&b, json_string_value(v), json_string_length(v));
+		} else if (json_is_number(v)) {
+			char num[64];
+			if (json_is_integer(v))
+				snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+			else
+				snprintf(num, sizeof(num), "%g", json_real_value(v));
+			buf_append(&b, num, strlen(num));
+		} else {
+			buf_free(&b);
+			return fail(e, "validation_failed", "template.variables",
+			    "template variable '%s' must be a string or a number", name);
+		}
+		p = close + 2;
+	}
+	if (b.data == NULL)
+		buf_append(&b, "", 0);
+	*out = b.data;
+	return 0;
+}
+
+static const char *const media_types[] = { "image", "audio", "video", "document", "sticker", NULL };
+
+static bool
+in_list(const char *s, const char *const *list)
+{
+	for (; *list; list++)
+		if (strcmp(*list, s) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * Validate one send request and fill m. Nothing is stored here. idem is the
+ * Idempotency-Key header (single sends only).
+ */
+static int
+build_outbound(struct app *app, const json_t *body, const char *idem, int priority,
+    struct msg_in *m, struct send_error *e)
+{
+	static const char *const allowed[] = { "channel", "to", "type", "text", "preview_url", "media",
+		"location", "template", "interactive", "reaction", "reply_to", "scheduled_at",
+		"client_id", "metadata", NULL };
+	static const char *const types[] = { "text", "image", "audio", "video", "document", "sticker",
+		"location", "template", "interactive", "reaction", NULL };
+	const char *chname, *to, *type, *text, *client_id, *sched;
+	json_t *parts = m->parts;
+	int64_t now = now_ms();
+	char ref[256];
+
+	if (!json_is_object(body))
+		return fail(e, "validation_failed", "body", "a message must be a JSON object");
+	if (check_keys(body, allowed, "", e) != 0)
+		return -1;
+	if (opt_str(body, "channel", "channel", 64, &chname, e) != 0)
+		return -1;
+	struct channel *ch = chname ? registry_find_name(app->reg, chname) : NULL;
+	if (ch == NULL)
+		return fail(e, "validation_failed", "channel", chname ? "no channel named '%.64s'" :
+		    "'channel' is required%.0s", chname ? chname : "");
+	if (!ch->ops->send_local && !ch->ops->send_prepare)
+		return fail(e, "validation_failed", "channel", "channel '%s' cannot send", ch->name);
+	if (opt_str(body, "to", "to", ADDR_MAX, &to, e) != 0)
+		return -1;
+	if (to == NULL)
+		return fail(e, "validation_failed", "to", "'to' (the recipient) is required");
+	if (opt_str(body, "type", "type", 32, &type, e) != 0 || opt_str(body, "text", "text",
+	    TEXT_MAX_CHARS * 4, &text, e) != 0)
+		return -1;
+	json_t *tpl = json_object_get(body, "template");
+	if (type == NULL)
+		type = tpl ? "template" : "text";
+	if (!in_list(type, types))
+		return fail(e, "validation_failed", "type", "'type' must be one of text, image, audio, "
+		    "video, document, sticker, location, template, interactive, reaction");
+	if (text && utf8_chars(text, strlen(text)) > TEXT_MAX_CHARS)
+		return fail(e, "validation_failed", "text", "'text' is longer than %d characters",
+		    TEXT_MAX_CHARS);
+
+	char *rendered = NULL;
+	if (strcmp(type, "text") == 0) {
+		json_t *pu = json_object_get(body, "preview_url");
+		if (pu && !json_is_boolean(pu))
+			return fail(e, "validation_failed", "preview_url", "'preview_url' must be true or false");
+		if (pu)
+			json_object_set(parts, "preview_url", pu);
+		if (text == NULL)
+			return fail(e, "validation_failed", "text", "'text' is required for a text message");
+	} else if (in_list(type, media_types)) {
+		static const char *const mk[] = { "url", "id", "caption", "filename", NULL };
+		json_t *media = json_object_get(body, "media");
+		const char *url, *id, *caption, *filename;
+		if (!json_is_object(media))
+			return fail(e, "validation_failed", "media", "'media' {\"url\"|\"id\"} is required for %s", type);
+		if (check_keys(media, mk, "media.", e) != 0 ||
+		    opt_str(media, "url", "media.url", 2048, &url, e) != 0 ||
+		    opt_str(media, "id", "media.id", 256, &id, e) != 0 ||
+		    opt_str(media, "caption", "media.caption", TEXT_MAX_CHARS * 4, &caption, e) != 0 ||
+		    opt_str(media, "filename", "media.filename", 256, &filename, e) != 0)
+			return -1;
+		if ((url == NULL) == (id == NULL))
+			return fail(e, "validation_failed", "media", "'media' needs exactly one of url or id");
+		if (url && strncmp(url, "https://", 8) != 0 && strncmp(url, "http://", 7) != 0)
+			return fail(e, "validation_failed", "media.url", "'media.url' must be an http(s) URL");
+		if (caption && utf8_chars(caption, strlen(caption)) > 1024)
+			return fail(e, "validation_failed", "media.caption", "'media.caption' is longer than 1024 characters");
+		json_object_set_new(parts, "media", json_deep_copy(media));
+		if (caption && text == NULL)
+			text = caption;
+	} else if (strcmp(type, "location") == 0) {
+		static const char *const lk[] = { "latitude", "longitude", "name", "address", NULL };
+		json_t *loc = json_object_get(body, "location");
+		const char *dummy;
+		if (!json_is_object(loc) || check_keys(loc, lk, "location.", e) != 0)
+			return e->code[0] ? -1 : fail(e, "validation_failed", "location", "'location' is required");
+		json_t *lat = json_object_get(loc, "latitude"), *lon = json_object_get(loc, "longitude");
+		if (!json_is_number(lat) || !json_is_number(lon) || fabs(json_number_value(lat)) > 90 ||
+		    fabs(json_number_value(lon)) > 180)
+			return fail(e, "validation_failed", "location", "latitude and longitude must be numbers in range");
+		if (opt_str(loc, "name", "location.name", 1024, &dummy, e) != 0 ||
+		    opt_str(loc, "address", "location.address", 1024, &dummy, e) != 0)
+			return -1;
+		json_object_set_new(parts, "location", json_deep_copy(loc));
+	} else if (strcmp(type, "template") == 0) {
+		static const char *const tk[] = { "name", "language", "variables", "components", NULL };
+		const char *name, *lang;
+		if (!json_is_object(tpl))
+			return fail(e, "validation_failed", "template", "'template' {\"name\",...} is required");
+		if (check_keys(tpl, tk, "template.", e) != 0 ||
+		    opt_str(tpl, "name", "template.name", 512, &name, e) != 0 ||
+		    opt_str(tpl, "language", "template.language", 16, &lang, e) != 0)
+			return -1;
+		if (name == NULL)
+			return fail(e, "validation_failed", "template.name", "'template.name' is required");
+		json_t *vars = json_object_get(tpl, "variables"), *comps = json_object_get(tpl, "components");
+		if (vars && !json_is_object(vars) && !json_is_array(vars))
+			return fail(e, "validation_failed", "template.variables", "'template.variables' must be an object or an array");
+		if (comps && !json_is_array(comps))
+			return fail(e, "validation_failed", "template.components", "'template.components' must be an array");
+		json_t *local = NULL;
+		if (store_template_get(app->store, name, lang, &local) != 0)
+			return fail(e, "internal", "template", "storage error");
+		if (local) {
+			/* msgd renders it: the provider gets plain text. */
+			int r = render_template(json_string_value(json_object_get(local, "body")), vars,
+			    &rendered, e);
+			json_t *lg = json_object_get(local, "language");
+			if (r == 0)
+				json_object_set_new(parts, "template", json_pack("{s:s,s:O,s:b}", "name",
+				    name, "language", lg, "local", 1));
+			json_decref(local);
+			if (r != 0)
+				return -1;
+			if (utf8_chars(rendered, strlen(rendered)) > TEXT_MAX_CHARS) {
+				free(rendered);
+				return fail(e, "validation_failed", "template", "the rendered text is longer than %d characters", TEXT_MAX_CHARS);
+			}
+			type = "text";
+			text = rendered;
+		} else {
+			json_t *t = json_pack("{s:s,s:s}", "name", name, "language", lang ? lang : "en_US");
+			if (vars)
+				json_object_set(t, "variables", vars);
+			if (comps)
+				json_object_set(t, "components", comps);
+			json_object_set_new(parts, "template", t);
+		}
+	} else if (strcmp(type, "interactive") == 0) {
+		json_t *in = json_object_get(body, "interactive");
+		if (!json_is_object(in) || !json_is_string(json_object_get(in, "type")) ||
+		    !json_is_object(json_object_get(in, "action")))
+			return fail(e, "validation_failed", "interactive",
+			    "'interactive' must be an object with \"type\" and \"action\"");
+		json_object_set_new(parts, "interactive", json_deep_copy(in));
+	} else if (strcmp(type, "reaction") == 0) {
+		static const char *const rk[] = { "message_id", "emoji", NULL };
+		json_t *re = json_object_get(body, "reaction");
+		if (!json_is_object(re))
+			return fail(e, "validation_failed", "reaction", "'reaction' {\"message_id\",\"emoji\"} is required");
+		if (check_keys(re, rk, "reaction.", e) != 0)
+			return -1;
+		json_t *emoji = json_object_get(re, "emoji");
+		if (!json_is_string(emoji) || json_string_length(emoji) > 32)
+			return fail(e, "validation_failed", "reaction.emoji", "'reaction.emoji' must be a string (\"\" removes)");
+		if (resolve_ref(app, json_object_get(re, "message_id"), ch->id, "reaction.message_id", ref,
+		    sizeof(ref), e) != 0)
+			return -1;
+		json_t *mid = json_object_get(re, "message_id");
+		json_object_set_new(parts, "reaction", json_pack("{s:O,s:s,s:O}", "message_id",
+		    json_is_integer(mid) ? mid : json_null(), "provider_message_id", ref, "emoji", emoji));
+	}
+
+	json_t *rt = json_object_get(body, "reply_to");
+	if (rt && !json_is_null(rt)) {
+		if (resolve_ref(app, rt, ch->id, "reply_to", ref, sizeof(ref), e) != 0)
+			goto fail;
+		m->reply_to = xstrdup(ref);
+		priority = 0;
+	}
+	json_t *meta = json_object_get(body, "metadata");
+	if (meta && !json_is_null(meta)) {
+		if (!json_is_object(meta)) {
+			fail(e, "validation_failed", "metadata", "'metadata' must be an object");
+			goto fail;
+		}
+		json_object_set(parts, "metadata", meta);
+	}
+	if (opt_str(body, "client_id", "client_id", CLIENT_ID_MAX, &client_id, e) != 0)
+		goto fail;
+	if (client_id == NULL && idem && *idem) {
+		if (strlen(idem) > CLIENT_ID_MAX) {
+			fail(e, "validation_failed", "Idempotency-Key", "the Idempotency-Key header is too long");
+			goto fail;
+		}
+		client_id = idem;
+	}
+	m->status = ST_QUEUED;
+	m->due_ms = now;
+	if (opt_str(body, "scheduled_at", "scheduled_at", 64, &sched, e) != 0)
+		goto fail;
+	if (sched) {
+		int64_t at;
+		if (parse_rfc3339(sched, &at) != 0) {
+			fail(e, "validation_failed", "scheduled_at", "'scheduled_at' must be an RFC 3339 time");
+			goto fail;
+		}
+		char norm[21];
+		fmt_rfc3339(at, norm);
+		json_object_set_new(parts, "scheduled_at", json_string(norm));
+		if (at * 1000 > now) {
+			m->status = ST_SCHEDULED;
+			m->due_ms = at * 1000;
+		}
+	}
+
+	/* The customer-service window: free-form text needs a recent inbound message. */
+	int64_t last_in = 0;
+	if (store_last_inbound(app->store, ch->id, to, &last_in) != 0) {
+		fail(e, "internal", "to", "storage error");
+		goto fail;
+	}
+	bool in_window = last_in > 0 && now - last_in < WINDOW_MS;
+	if (in_window)
+		priority = 0;
+	bool enforce = ch->ops->window_hours > 0 &&
+	    !json_is_false(json_object_get(ch->config, "enforce_window"));
+	if (enforce && strcmp(type, "template") != 0 && !in_window) {
+		fail(e, "window_closed", "to", "the contact's last message is older than %d hours (or there "
+		    "is none): only a WhatsApp template may be sent", ch->ops->window_hours);
+		goto fail;
+	}
+
+	m->channel_id = ch->id;
+	m->direction = DIR_OUT;
+	m->from = xstrdup(ch->name);
+	m->to = xstrdup(to);
+	m->contact_address = xstrdup(to);
+	m->type = xstrdup(type);
+	m->text = xstrdup_or_null(text);
+	m->timestamp = now / 1000;
+	m->client_id = xstrdup_or_null(client_id);
+	m->priority = priority;
+	m->raw = json_dumps(body, JSON_COMPACT);
+	free(rendered);
+	return 0;
+fail:
+	free(rendered);
+	return -1;
+}
+
+static void
+reply_send_error(struct http_request *req, const struct send_error *e)
+{
+	if (strcmp(e->code, "internal") == 0)
+		api_store_error(req);
+	else
+		http_reply_error(req, e->status, e->code, e->field, "%s", e->message);
+}
+
+struct send {
+	struct store_op op;
+	struct ingest_batch batch;
+	struct app *app;
+	struct http_request *req;
+	/* Batch: per request index, the batch record or an error. */
+	bool is_batch;
+	size_t nitems;
+	int *rec;                   /* index into batch.msgs, -1 for an error */
+	struct send_error *errs;
+};
+
+static void
+send_free(struct send *s)
+{
+	ingest_batch_free(&s->batch);
+	free(s->rec);
+	free(s->errs);
+	free(s);
+}
+
+static json_t *
+error_json(const struct send_error *e)
+{
+	return json_pack("{s:s,s:s,s:s}", "code", e->code, "message", e->message, "field", e->field);
+}
+
+static void
+send_done(struct store_op *op, void *arg)
+{
+	struct send *s = arg;
+	struct app *app = s->app;
+
+	if (op->result != 0) {
+		log_error("send commit failed", "req", http_request_id(s->req), "error", op->errmsg);
+		api_store_error(s->req);
+		send_free(s);
+		return;
+	}
+	outbox_kick(app->outbox);
+	if (!s->is_batch) {
+		struct msg_in *m = &s->batch.msgs[0];
+		json_t *msg = NULL;
+		if (store_message_get(app->store, m->id, &msg) != 0 || msg == NULL)
+			api_store_error(s->req);
+		else
+			http_reply_json(s->req, m->duplicate ? 200 : 202, msg);
+		send_free(s);
+		return;
+	}
+	json_t *results = json_array();
+	for (size_t i = 0; i < s->nitems; i++) {
+		json_t *r = json_pack("{s:I}", "index", (json_int_t)i);
+		if (s->rec[i] < 0) {
+			json_object_set_new(r, "error", error_json(&s->errs[i]));
+		} else {
+			struct msg_in *m = &s->batch.msgs[s->rec[i]];
+			json_t *msg = NULL;
+			if (store_message_get(app->store, m->id, &msg) == 0 && msg)
+				json_object_set_new(r, "message", msg);
+			if (m->duplicate)
+				json_object_set_new(r, "duplicate", json_true());
+		}
+		json_array_append_new(results, r);
+	}
+	http_reply_json(s->req, 207, json_pack("{s:o}", "results", results));
+	send_free(s);
+}
+
+static void
+submit_send(struct app *app, struct send *s)
+{
+	s->op = (struct store_op){
+		.kind = STORE_OP_INGEST,
+		.u.ingest = &s->batch,
+		.done = send_done,
+		.arg = s,
+	};
+	http_defer(s->req);
+	store_submit(app->store, &s->op);
+}
+
+void
+api_messages_send(struct app *app, struct http_request *req, const char *const *p)
+{
+	struct send_error e = { 0 };
+	json_t *body = api_body_object(req);
+
+	if (body == NULL)
+		return;
+	struct send *s = xcalloc(1, sizeof(*s));
+	s->app = app;
+	s->req = req;
+	struct msg_in *m = ingest_batch_add_msg(&s->batch);
+	if (build_outbound(app, body, http_header(req, "Idempotency-Key"), 1, m, &e) != 0) {
+		json_decref(body);
+		reply_send_error(req, &e);
+		send_free(s);
+		return;
+	}
+	json_decref(body);
+	submit_send(app, s);
+}
+
+void
+api_messages_batch(struct app *app, struct http_request *req, const char *const *p)
+{
+	static const char *const allowed[] = { "messages", NULL };
+	struct send_error e = { 0 };
+	json_t *body = api_body_object(req), *list, *item;
+	size_t i;
+
+	if (body == NULL)
+		return;
+	list = json_object_get(body, "messages");
+	if (check_keys(body, allowed, "", &e) != 0 || !json_is_array(list) || json_array_size(list) == 0 ||
+	    json_array_size(list) > BATCH_MAX) {
+		if (e.code[0] == '\0')
+			fail(&e, "validation_failed", "messages", "'messages' must be an array of 1 to %d messages", BATCH_MAX);
+		json_decref(body);
+		reply_send_error(req, &e);
+		return;
+	}
+	struct send *s = xcalloc(1, sizeof(*s));
+	s->app = app;
+	s->req = req;
+	s->is_batch = true;
+	s->nitems = json_array_size(list);
+	s->rec = xcalloc(s->nitems, sizeof(int));
+	s->errs = xcalloc(s->nitems, sizeof(struct send_error));
+	json_array_foreach(list, i, item) {
+		struct msg_in *m = ingest_batch_add_msg(&s->batch);
+		if (build_outbound(app, item, NULL, 1, m, &s->errs[i]) == 0) {
+			s->rec[i] = (int)s->batch.nmsgs - 1;
+			continue;
+		}
+		if (strcmp(s->errs[i].code, "internal") == 0) {
+			json_decref(body);
+			api_store_error(req);
+			send_free(s);
+			return;
+		}
+		/* Drop the half-built record. */
+		struct ingest_batch one = { .msgs = m, .nmsgs = 1 };
+		ingest_batch_free(&one);
+		s->batch.msgs = xrealloc(s->batch.msgs, s->batch.capmsgs * sizeof(*s->batch.msgs));
+		s->batch.nmsgs--;
+		s->rec[i] = -1;
+	}
+	json_decref(body);
+	if (s->batch.nmsgs == 0) {
+		/* Nothing valid: answer now, nothing to commit. */
+		json_t *results = json_array();
+		for (size_t k = 0; k < s->nitems; k++)
+			json_array_append_new(results, json_pack("{s:I,s:o}", "index", (json_int_t)k,
+			    "error", error_json(&s->errs[k])));
+		http_reply_json(req, 207, json_pack("{s:o}", "results", results));
+		send_free(s);
+		return;
+	}
+	submit_send(app, s);
+}
+
+/* --- cancel --- */
+
+struct cancel {
+	struct store_op op;
+	struct http_request *req;
+};
+
+static void
+cancel_done(struct store_op *op, void *arg)
+{
+	struct cancel *c = arg;
+
+	if (op->result == 0)
+		http_reply_json(c->req, 200, op->u.cancel.message);
+	else if (op->conflict)
+		http_reply_error(c->req, 409, "conflict", NULL,
+		    "the message is being sent or was sent; it can no longer be cancelled");
+	else if (strcmp(op->errmsg, "not found") == 0)
+		http_reply_error(c->req, 404, "not_found", NULL, "no such message");
+	else
+		api_store_error(c->req);
+	free(c);
+}
+
+void
+api_messages_cancel(struct app *app, struct http_request *req, const char *const *p)
+{
+	int64_t id;
+
+	if (api_path_id(req, p[0], &id) != 0)
+		return;
+	struct cancel *c = xcalloc(1, sizeof(*c));
+	c->req = req;
+	c->op = (struct store_op){
+		.kind = STORE_OP_CANCEL,
+		.u.cancel = { .message_id = id },
+		.done = cancel_done,
+		.arg = c,
+	};
+	http_defer(req);
+	store_submit(app->store, &c->op);
+}
+
+/* --- mark a conversation read --- */
+
+struct conv_read {
+	struct store_op op;
+	struct app *app;
+	struct http_request *req;
+};
+
+static void
+conv_read_done(struct store_op *op, void *arg)
+{
+	struct conv_read *c = arg;
+	json_t *conv = NULL;
+
+	if (op->result != 0) {
+		if (strcmp(op->errmsg, "not found") == 0)
+			http_reply_error(c->req, 404, "not_found", NULL, "no such conversation");
+		else
+			api_store_error(c->req);
+		free(c);
+		return;
+	}
+	outbox_send_receipt(c->app->outbox, op->u.conv_read.channel_id,
+	    op->u.conv_read.last_inbound_provider_id);
+	if (store_conversation_get(c->app->store, op->u.conv_read.conversation_id, &conv) != 0 || conv == NULL)
+		api_store_error(c->req);
+	else
+		http_reply_json(c->req, 200, conv);
+	free(c);
+}
+
+void
+api_conversation_read(struct app *app, struct http_request *req, const char *const *p)
+{
+	int64_t id;
+
+	if (api_path_id(req, p[0], &id) != 0)
+		return;
+	struct conv_read *c = xcalloc(1, sizeof(*c));
+	c->app = app;
+	c->req = req;
+	c->op = (struct store_op){
+		.kind = STORE_OP_CONV_READ,
+		.u.conv_read = { .conversation_id = id },
+		.done = conv_read_done,
+		.arg = c,
+	};
+	http_defer(req);
+	store_submit(app->store, &c->op);
+}
+
+/* --- local templates --- */
+
+struct tpl_write {
+	struct store_op op;
+	struct app *app;
+	struct http_request *req;
+	char *name, *language, *body;
+};
+
+static void
+tpl_free(struct tpl_write *t)
+{
+	free(t->name);
+	free(t->language);
+	free(t->body);
+	free(t);
+}
+
+static void
+tpl_created(struct store_op *op, void *arg)
+{
+	struct tpl_write *t = arg;
+	json_t *out = NULL;
+
+	if (op->result != 0 && op->conflict)
+		http_reply_error(t->req, 409, "conflict", "name", "template '%s' (%s) exists", t->name, t->language);
+	else if (op->result != 0 || store_template_get(t->app->store, t->name, t->language, &out) != 0 || out == NULL)
+		api_store_error(t->req);
+	else
+		http_reply_json(t->req, 201, out);
+	tpl_free(t);
+}
+
+void
+api_templates_create(struct app *app, struct http_request *req, const char *const *p)
+{
+	static const char *const allowed[] = { "name", "language", "body", NULL };
+	struct send_error e = { 0 };
+	const char *name, *lang, *body;
+	json_t *in = api_body_object(req);
+	if (in == NULL)
+		return;
+	if (check_keys(in, allowed, "", &e) != 0 || opt_str(in, "name", "name", 64, &name, &e) != 0 ||
+	    opt_str(in, "language", "language", 16, &lang, &e) != 0 ||
+	    opt_str(in, "body", "body", TEMPLATE_BODY_MAX, &body, &e) != 0)
+		goto invalid;
+	if (name == NULL) {
+		fail(&e, "validation_failed", "name", "'name' is required");
+		goto invalid;
+	}
+	for (const char *c = name; *c; c++) {
+		if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+		    *c == '_' || *c == '-' || *c == '.')) {
+			fail(&e, "validation_failed", "name", "'name' may contain letters, digits, '_', '-' and '.'");
+			goto invalid;
+		}
+	}
+	if (body == NULL) {
+		fail(&e, "validation_failed", "body", "'body' is required");
+		goto invalid;
+	}
+	/* Placeholders must be well-formed: render with every variable empty. */
+	for (const char *o = strstr(body, "{{"); o; o = strstr(o + 2, "{{")) {
+		const char *c = strstr(o + 2, "}}");
+		if (c == NULL || memchr(o + 2, '{', (size_t)(c - o - 2)) || c - o - 2 > TEMPLATE_VAR_MAX) {
+			fail(&e, "validation_failed", "body", "'body' has an unterminated or invalid {{placeholder}}");
+			goto invalid;
+		}
+	}
+	struct tpl_write *t = xcalloc(1, sizeof(*t));
+	t->app = app;
+	t->req = req;
+	t->name = xstrdup(name);
+	t->language = xstrdup(lang ? lang : "en");
+	t->body = xstrdup(body);
+	json_decref(in);
+	t->op = (struct store_op){
+		.kind = STORE_OP_TEMPLATE_PUT,
+		.u.template = { .name = t->name, .language = t->language, .body = t->body },
+		.done = tpl_created,
+		.arg = t,
+	};
+	http_defer(req);
+	store_submit(app->store, &t->op);
+	return;
+invalid:
+	json_decref(in);
+	reply_send_error(req, &e);
+}
+
+void
+api_templates_list(struct app *app, struct http_request *req, const char *const *p)
+{
+	json_t *out = NULL;
+	if (store_templates_list(app->store, &out) != 0 || out == NULL)
+		api_store_error(req);
+	else
+		http_reply_json(req, 200, out);
+}
+
+void
+api_templates_get(struct app *app, struct http_request *req, const char *const *p)
+{
+	json_t *out = NULL;
+	if (store_template_get(app->store, p[0], http_query(req, "language"), &out) != 0)
+		api_store_error(req);
+	else if (out == NULL)
+		http_reply_error(req, 404, "not_found", NULL, "no template named '%.64s'", p[0]);
+	else
+		http_reply_json(req, 200, out);
+}
+
+static void
+tpl_deleted(struct store_op *op, void *arg)
+{
+	struct tpl_write *t = arg;
+
+	if (op->result == 0)
+		http_reply_raw(t->req, 204, "application/json", "", 0);
+	else if (strcmp(op->errmsg, "not found") == 0)
+		http_reply_error(t->req, 404, "not_found", NULL, "no template named '%s'", t->name);
+	else
+		api_store_error(t->req);
+	tpl_free(t);
+}
+
+void
+api_templates_delete(struct app *app, struct http_request *req, const char *const *p)
+{
+	struct tpl_write *t = xcalloc(1, sizeof(*t));
+	t->app = app;
+	t->req = req;
+	t->name = xstrdup(p[0]);
+	t->op = (struct store_op){
+		.kind = STORE_OP_TEMPLATE_DELETE,
+		.u.template = { .name = t->name },
+		.done = tpl_deleted,
+		.arg = t,
+	};
+	http_defer(req);
+	store_submit(app->store, &t->op);
+}

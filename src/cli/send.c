@@ -1,0 +1,259 @@
+/*
+ * send.c - `msgd send`: queue a message through POST /v1/messages, print
+ * its id, then follow its status (GET /v1/messages/{id}) until it is
+ * delivered, read, failed or cancelled, or --timeout passes.
+ *
+ * Exit codes: 0 sent (accepted or further), 1 failed or cancelled,
+ * 2 usage or request error.
+ */
+#include "cli.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+
+#include "../util/util.h"
+
+#define RESPONSE_MAX (1024 * 1024)
+#define POLL_MS 200
+
+const char cli_send_usage[] =
+    "msgd send --channel NAME --to ADDR (--text TEXT | --template NAME [--var k=v ...])\n"
+    "          [--language CODE] [--url URL] [--token TOKEN] [--no-wait] [--timeout SECONDS]\n"
+    "\n"
+    "  --url URL        msgd's address (default http://$MSGD_LISTEN or http://127.0.0.1:8080)\n"
+    "  --token TOKEN    API token (default $MSGD_ADMIN_TOKEN, else $MSGD_DATA/admin.token)\n"
+    "  --no-wait        print the message id and return without following its status\n"
+    "  --timeout S      stop following after S seconds (default 30)\n"
+    "\n"
+    "Prints the message id, then each status until delivered, read, failed or cancelled.\n"
+    "Exit 0 when the message was sent (accepted or further), 1 when it failed.\n";
+
+static size_t
+collect(char *data, size_t size, size_t n, void *arg)
+{
+	struct buf *b = arg;
+	size_t len = size * n;
+	buf_append(b, data, len); /* over the cap: the rest is dropped, the parse fails */
+	return len;
+}
+
+/* One API call; *out gets the parsed JSON body. Returns the HTTP status or -1. */
+static long
+call(const char *method, const char *url, const char *token, const char *body, json_t **out)
+{
+	CURL *c = curl_easy_init();
+	struct curl_slist *h = NULL;
+	struct buf resp;
+	char auth[512];
+	long status = -1;
+
+	buf_init(&resp, RESPONSE_MAX);
+	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
+	h = curl_slist_append(h, auth);
+	h = curl_slist_append(h, "Content-Type: application/json");
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &resp);
+	if (body)
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+	CURLcode rc = curl_easy_perform(c);
+	if (rc != CURLE_OK) {
+		fprintf(stderr, "msgd send: %s: %s\n", url, curl_easy_strerror(rc));
+	} else {
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+		*out = json_loadb(resp.data ? resp.data : "", resp.len, 0, NULL);
+	}
+	buf_free(&resp);
+	curl_slist_free_all(h);
+	curl_easy_cleanup(c);
+	return status;
+}
+
+static char *
+read_token_file(void)
+{
+	const char *dir = getenv("MSGD_DATA");
+	char path[1100], tok[257];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/admin.token", dir && *dir ? dir : "./var");
+	if ((f = fopen(path, "r")) == NULL)
+		return NULL;
+	size_t n = fread(tok, 1, sizeof(tok) - 1, f);
+	fclose(f);
+	while (n && (tok[n - 1] == '\n' || tok[n - 1] == ' '))
+		n--;
+	tok[n] = '\0';
+	return n ? xstrdup(tok) : NULL;
+}
+
+static bool
+final_status(const char *s)
+{
+	return strcmp(s, "delivered") == 0 || strcmp(s, "read") == 0 || strcmp(s, "failed") == 0 ||
+	    strcmp(s, "cancelled") == 0;
+}
+
+static int
+exit_for(const char *s)
+{
+	return strcmp(s, "failed") == 0 || strcmp(s, "cancelled") == 0 ? 1 : 0;
+}
+
+int
+cli_send(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "url", required_argument, NULL, 'u' },
+		{ "token", required_argument, NULL, 'k' },
+		{ "channel", required_argument, NULL, 'c' },
+		{ "to", required_argument, NULL, 't' },
+		{ "text", required_argument, NULL, 'x' },
+		{ "template", required_argument, NULL, 'T' },
+		{ "var", required_argument, NULL, 'v' },
+		{ "language", required_argument, NULL, 'l' },
+		{ "no-wait", no_argument, NULL, 'n' },
+		{ "timeout", required_argument, NULL, 'w' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *url = NULL, *token = NULL, *channel = NULL, *to = NULL, *text = NULL;
+	const char *tpl = NULL, *lang = NULL;
+	bool wait = true;
+	int64_t timeout_s = 30;
+	json_t *vars = json_object();
+	char *token_buf = NULL, base[512];
+	int rc = 2, c;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'u': url = optarg; break;
+		case 'k': token = optarg; break;
+		case 'c': channel = optarg; break;
+		case 't': to = optarg; break;
+		case 'x': text = optarg; break;
+		case 'T': tpl = optarg; break;
+		case 'l': lang = optarg; break;
+		case 'n': wait = false; break;
+		case 'w':
+			if (parse_i64(optarg, &timeout_s) != 0 || timeout_s < 0) {
+				fprintf(stderr, "msgd send: --timeout takes seconds\n");
+				goto out;
+			}
+			break;
+		case 'v': {
+			const char *eq = strchr(optarg, '=');
+			if (eq == NULL || eq == optarg) {
+				fprintf(stderr, "msgd send: --var takes NAME=VALUE\n");
+				goto out;
+			}
+			char *k = xstrndup(optarg, (size_t)(eq - optarg));
+			json_object_set_new(vars, k, json_string(eq + 1));
+			free(k);
+			break;
+		}
+		case 'h': fputs(cli_send_usage, stdout); rc = 0; goto out;
+		default: fputs(cli_send_usage, stderr); goto out;
+		}
+	}
+	if (channel == NULL || to == NULL || (text == NULL) == (tpl == NULL)) {
+		fprintf(stderr, "msgd send: need --channel, --to and one of --text or --template\n\n%s",
+		    cli_send_usage);
+		goto out;
+	}
+	if (url == NULL) {
+		const char *l = getenv("MSGD_LISTEN");
+		snprintf(base, sizeof(base), "http://%s", l && *l ? l : "127.0.0.1:8080");
+	} else {
+		snprintf(base, sizeof(base), "%s", url);
+	}
+	size_t bl = strlen(base);
+	while (bl && base[bl - 1] == '/')
+		base[--bl] = '\0';
+	if (token == NULL)
+		token = getenv("MSGD_ADMIN_TOKEN");
+	if (token == NULL || *token == '\0')
+		token = token_buf = read_token_file();
+	if (token == NULL) {
+		fprintf(stderr, "msgd send: no token: pass --token or set MSGD_ADMIN_TOKEN\n");
+		goto out;
+	}
+
+	json_t *req = json_pack("{s:s,s:s}", "channel", channel, "to", to);
+	if (text) {
+		json_object_set_new(req, "text", json_string(text));
+	} else {
+		json_t *t = json_pack("{s:s,s:O}", "name", tpl, "variables", vars);
+		if (lang)
+			json_object_set_new(t, "language", json_string(lang));
+		json_object_set_new(req, "template", t);
+	}
+	char *body = json_dumps(req, JSON_COMPACT);
+	json_decref(req);
+	char endpoint[600];
+	snprintf(endpoint, sizeof(endpoint), "%s/v1/messages", base);
+	json_t *msg = NULL;
+	long st = call("POST", endpoint, token, body, &msg);
+	free(body);
+	if (st != 200 && st != 202) {
+		json_t *err = json_object_get(msg, "error");
+		if (st > 0)
+			fprintf(stderr, "msgd send: %ld %s: %s\n", st,
+			    json_string_value(json_object_get(err, "code")) ?: "error",
+			    json_string_value(json_object_get(err, "message")) ?: "(no detail)");
+		json_decref(msg);
+		goto out;
+	}
+	json_int_t id = json_integer_value(json_object_get(msg, "id"));
+	char last[32];
+	snprintf(last, sizeof(last), "%s", json_string_value(json_object_get(msg, "status")) ?: "?");
+	printf("%" JSON_INTEGER_FORMAT "\n", id);
+	printf("status %s\n", last);
+	fflush(stdout);
+	json_decref(msg);
+	rc = 0;
+	if (!wait)
+		goto out;
+
+	snprintf(endpoint, sizeof(endpoint), "%s/v1/messages/%" JSON_INTEGER_FORMAT, base, id);
+	int64_t deadline = mono_ms() + timeout_s * 1000;
+	while (!final_status(last) && mono_ms() < deadline) {
+		usleep(POLL_MS * 1000);
+		msg = NULL;
+		if (call("GET", endpoint, token, NULL, &msg) != 200) {
+			json_decref(msg);
+			continue;
+		}
+		const char *s = json_string_value(json_object_get(msg, "status"));
+		if (s && strcmp(s, last) != 0) {
+			snprintf(last, sizeof(last), "%s", s);
+			json_t *err = json_object_get(msg, "error");
+			if (strcmp(s, "failed") == 0 && json_is_object(err))
+				printf("status failed: %s %s\n",
+				    json_string_value(json_object_get(err, "title")) ?: "",
+				    json_string_value(json_object_get(err, "detail")) ?: "");
+			else
+				printf("status %s\n", s);
+			fflush(stdout);
+		}
+		json_decref(msg);
+	}
+	rc = exit_for(last);
+	if (!final_status(last))
+		fprintf(stderr, "msgd send: still %s after %lld s\n", last, (long long)timeout_s);
+out:
+	json_decref(vars);
+	free(token_buf);
+	return rc;
+}

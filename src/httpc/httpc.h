@@ -1,0 +1,33 @@
+/*
+ * httpc.h - outbound HTTP on the event loop: libcurl's multi interface
+ * driven by libevent (curl tells us which sockets and timeout to watch; we
+ * tell curl when they fire). Connections are kept alive and reused, so a
+ * steady stream of sends to one provider costs no new handshakes.
+ *
+ * Nothing here blocks. Each request ends in exactly one call of its done
+ * callback, on the loop thread: with the HTTP status, body and Retry-After,
+ * or with http_status 0 and a net_error for timeouts, resets and refused
+ * connections. Response bodies are capped (HTTPC_BODY_MAX); a larger one is
+ * truncated, which is enough to read a provider's error.
+ */
+#ifndef MSGD_HTTPC_H
+#define MSGD_HTTPC_H
+
+#include "../channels/channel.h"
+
+#define HTTPC_BODY_MAX (256 * 1024)
+
+struct event_base;
+struct httpc;
+
+typedef void (*httpc_done_fn)(void *arg, const struct send_response *resp);
+
+int httpc_new(struct httpc **out, struct event_base *base, int max_host_connections);
+/* Abort every request in flight (their done callbacks are not called). */
+void httpc_free(struct httpc *hc);
+/* Start req (copied); done runs once, later, never from inside this call. */
+int httpc_start(struct httpc *hc, const struct send_request *req, long timeout_ms,
+    httpc_done_fn done, void *arg);
+size_t httpc_inflight(struct httpc *hc);
+
+#endif

@@ -1,0 +1,915 @@
+/*
+ * outbox.c - the dispatch cycle (strategies in outbox.h).
+ *
+ * One cycle at a time: for each channel that may send now, read its due
+ * entries (up to what pacing, concurrency and the breaker allow), claim
+ * them in one store op, and once the claim is durable start their
+ * attempts: an HTTP request through httpc (libcurl multi on the loop), or
+ * send_local() for channels without HTTP. Each attempt's outcome becomes an
+ * outbox_item result; results are group-committed by one RESULT op per
+ * loop iteration. Every committed change kicks the next cycle.
+ */
+#include "outbox.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+#include <uthash.h>
+
+#include "../channels/channel.h"
+#include "../httpc/httpc.h"
+#include "../log/log.h"
+#include "../store/store.h"
+#include "../util/util.h"
+
+#define CHANNEL_INFLIGHT_MAX 64     /* concurrent attempts per channel */
+#define CYCLE_BATCH_MAX 256         /* entries claimed per channel per cycle */
+#define IDLE_POLL_MS 1000           /* re-check the outbox this often at most idle */
+#define BLOCKED_PAUSE_MS (3600 * 1000)
+#define RECIP_KEY_MAX 160
+#define SIM_STEP_MS 250             /* sandbox: time between simulated statuses */
+
+/* Per recipient: when the next send to them may start. */
+struct recip {
+	char key[RECIP_KEY_MAX];        /* "<channel id>:<address>" */
+	int64_t next_ms;
+	UT_hash_handle hh;
+};
+
+/* Per channel dispatch state, created on first use. */
+struct ochan {
+	int64_t channel_id;
+	struct ochan *next;
+	struct pacer pacer;
+	struct breaker breaker;
+	int rate;
+	int64_t gap_ms;
+	int max_attempts;
+	int64_t max_age_ms;
+	long timeout_ms;
+	int inflight;
+	bool paused;
+	int64_t paused_until;           /* 0: until the config changes */
+	char reason[256];
+	int64_t throttled_until;
+	int throttle_level;
+};
+
+struct attempt {
+	struct outbox *ob;
+	int64_t message_id;
+	int64_t channel_id;
+	int attempts;                   /* including this one */
+	int64_t first_attempt_ms;
+	char *recipient;
+	json_t *message;
+	bool probe;                     /* the breaker's half-open probe */
+};
+
+/* A claim in progress: the entries it claims, to start once durable. */
+struct cycle {
+	struct outbox *ob;
+	struct store_op op;
+	struct outbox_item *items;
+	struct attempt **attempts;
+	size_t n;
+};
+
+struct results {
+	struct outbox *ob;
+	struct store_op op;
+	struct outbox_item *items;
+	size_t n;
+};
+
+struct outbox {
+	struct event_base *base;
+	struct store *st;
+	struct channel_registry *reg;
+	struct httpc *hc;
+	struct event *ev_cycle;
+	struct event *ev_flush;
+	struct ochan *chans;
+	struct recip *recips;
+	bool cycle_busy;
+	bool draining;
+	size_t inflight;                /* attempts started, outcome not known */
+	size_t ops_outstanding;         /* result/simulation ops not yet committed */
+	struct sim *sims;               /* sandbox simulations under way */
+	struct outbox_item *pending;    /* results waiting for the next flush */
+	size_t npending, cappending;
+	uint32_t rng;
+};
+
+static uint32_t
+rnd(struct outbox *ob)
+{
+	/* xorshift32: jitter only, no security role. */
+	uint32_t x = ob->rng;
+	x ^= x << 13;
+	x ^= x >> 17;
+	x ^= x << 5;
+	return ob->rng = x ? x : 0x9e3779b9u;
+}
+
+static int64_t
+cfg_int(const struct channel *ch, const char *key, int64_t def)
+{
+	json_t *v = json_object_get(ch->config, key);
+	return json_is_integer(v) ? json_integer_value(v) : def;
+}
+
+static struct ochan *
+ochan_find(struct outbox *ob, int64_t channel_id)
+{
+	for (struct ochan *oc = ob->chans; oc; oc = oc->next)
+		if (oc->channel_id == channel_id)
+			return oc;
+	return NULL;
+}
+
+/* The channel's dispatch state, with its config (re)read. */
+static struct ochan *
+ochan_get(struct outbox *ob, const struct channel *ch)
+{
+	struct ochan *oc = ochan_find(ob, ch->id);
+	int rate = (int)cfg_int(ch, "rate_per_second", 80);
+
+	if (oc == NULL) {
+		oc = xcalloc(1, sizeof(*oc));
+		oc->channel_id = ch->id;
+		oc->rate = -1;
+		breaker_init(&oc->breaker, (int)cfg_int(ch, "breaker_threshold", 10),
+		    cfg_int(ch, "breaker_cooldown_s", 30) * 1000);
+		oc->next = ob->chans;
+		ob->chans = oc;
+	}
+	if (rate != oc->rate) {
+		pacer_free(&oc->pacer);
+		pacer_init(&oc->pacer, rate);
+		oc->rate = rate;
+	}
+	oc->breaker.threshold = (int)cfg_int(ch, "breaker_threshold", 10);
+	oc->breaker.cooldown_ms = cfg_int(ch, "breaker_cooldown_s", 30) * 1000;
+	oc->gap_ms = cfg_int(ch, "recipient_gap_ms", 0);
+	oc->max_attempts = (int)cfg_int(ch, "max_attempts", 10);
+	oc->max_age_ms = cfg_int(ch, "max_age_s", 86400) * 1000;
+	oc->timeout_ms = (long)cfg_int(ch, "request_timeout_ms", 15000);
+	return oc;
+}
+
+static void
+recip_key(char key[RECIP_KEY_MAX], int64_t channel_id, const char *addr)
+{
+	snprintf(key, RECIP_KEY_MAX, "%" PRId64 ":%s", channel_id, addr ? addr : "");
+}
+
+static int64_t
+recip_next(struct outbox *ob, int64_t channel_id, const char *addr)
+{
+	char key[RECIP_KEY_MAX];
+	struct recip *r;
+
+	recip_key(key, channel_id, addr);
+	HASH_FIND_STR(ob->recips, key, r);
+	return r ? r->next_ms : 0;
+}
+
+static void
+recip_set(struct outbox *ob, int64_t channel_id, const char *addr, int64_t next_ms)
+{
+	char key[RECIP_KEY_MAX];
+	struct recip *r;
+
+	recip_key(key, channel_id, addr);
+	HASH_FIND_STR(ob->recips, key, r);
+	if (r == NULL) {
+		r = xcalloc(1, sizeof(*r));
+		memcpy(r->key, key, sizeof(key));
+		HASH_ADD_STR(ob->recips, key, r);
+	}
+	if (next_ms > r->next_ms)
+		r->next_ms = next_ms;
+}
+
+/* Forget recipients whose delay has passed (keeps the table small). */
+static void
+recip_sweep(struct outbox *ob, int64_t now)
+{
+	struct recip *r, *tmp;
+
+	HASH_ITER(hh, ob->recips, r, tmp) {
+		if (r->next_ms <= now) {
+			HASH_DEL(ob->recips, r);
+			free(r);
+		}
+	}
+}
+
+static void
+kick_at(struct outbox *ob, int64_t when_ms)
+{
+	int64_t d = when_ms - now_ms();
+	if (d < 0)
+		d = 0;
+	/* Keep an earlier pending wake-up. */
+	struct timeval cur;
+	if (event_pending(ob->ev_cycle, EV_TIMEOUT, &cur)) {
+		struct timeval now;
+		evutil_gettimeofday(&now, NULL);
+		int64_t left = ((int64_t)cur.tv_sec - now.tv_sec) * 1000 + (cur.tv_usec - now.tv_usec) / 1000;
+		if (left <= d)
+			return;
+	}
+	struct timeval tv = { .tv_sec = d / 1000, .tv_usec = (d % 1000) * 1000 };
+	event_add(ob->ev_cycle, &tv);
+}
+
+void
+outbox_kick(struct outbox *ob)
+{
+	if (ob && !ob->draining)
+		kick_at(ob, 0);
+}
+
+/* --- results --- */
+
+static struct outbox_item *
+add_result(struct outbox *ob, int64_t message_id, enum outbox_result result)
+{
+	if (ob->npending == ob->cappending) {
+		ob->cappending = ob->cappending ? ob->cappending * 2 : 64;
+		ob->pending = xrealloc(ob->pending, ob->cappending * sizeof(*ob->pending));
+	}
+	struct outbox_item *it = &ob->pending[ob->npending++];
+	*it = (struct outbox_item){ .message_id = message_id, .result = result };
+	if (!event_pending(ob->ev_flush, EV_TIMEOUT, NULL))
+		event_active(ob->ev_flush, EV_TIMEOUT, 0);
+	return it;
+}
+
+static void
+results_done(struct store_op *op, void *arg)
+{
+	struct results *r = arg;
+	struct outbox *ob = r->ob;
+
+	if (op->result != 0)
+		log_error("outbox: cannot record send results; they will be retried after restart",
+		    "error", op->errmsg);
+	for (size_t i = 0; i < r->n; i++)
+		free(r->items[i].provider_message_id);
+	free(r->items);
+	free(r);
+	ob->ops_outstanding--;
+	outbox_kick(ob);
+}
+
+static void
+on_flush(evutil_socket_t fd, short what, void *arg)
+{
+	struct outbox *ob = arg;
+
+	if (ob->npending == 0)
+		return;
+	struct results *r = xcalloc(1, sizeof(*r));
+	r->ob = ob;
+	r->items = ob->pending;
+	r->n = ob->npending;
+	ob->pending = NULL;
+	ob->npending = ob->cappending = 0;
+	r->op = (struct store_op){
+		.kind = STORE_OP_OUTBOX_RESULT,
+		.u.outbox = { .items = r->items, .n = r->n },
+		.done = results_done,
+		.arg = r,
+	};
+	ob->ops_outstanding++;
+	store_submit(ob->st, &r->op);
+}
+
+static void
+attempt_free(struct attempt *a)
+{
+	json_decref(a->message);
+	free(a->recipient);
+	free(a);
+}
+
+static void
+set_error(struct outbox_item *it, const struct send_outcome *out)
+{
+	it->error_code = out->error_code;
+	snprintf(it->error_title, sizeof(it->error_title), "%s", out->error_title);
+	snprintf(it->error_detail, sizeof(it->error_detail), "%s", out->error_detail);
+}
+
+/* Try again at due, or give up when attempts or age ran out. */
+static void
+retry_or_expire(struct outbox *ob, struct ochan *oc, struct attempt *a,
+    const struct send_outcome *out, int64_t due)
+{
+	int64_t now = now_ms();
+
+	if (a->attempts >= oc->max_attempts || now - a->first_attempt_ms >= oc->max_age_ms) {
+		struct outbox_item *it = add_result(ob, a->message_id, OUTBOX_FAILED);
+		it->error_code = out->error_code;
+		snprintf(it->error_title, sizeof(it->error_title), "expired");
+		snprintf(it->error_detail, sizeof(it->error_detail),
+		    "gave up after %d attempts; last error: %.200s%s%.250s", a->attempts, out->error_title,
+		    out->error_detail[0] ? ": " : "", out->error_detail);
+		return;
+	}
+	struct outbox_item *it = add_result(ob, a->message_id, OUTBOX_RETRY);
+	it->due_ms = due;
+	set_error(it, out);
+}
+
+static void
+pause_channel(struct ochan *oc, int64_t until, const char *why, const struct send_outcome *out)
+{
+	oc->paused = true;
+	oc->paused_until = until;
+	snprintf(oc->reason, sizeof(oc->reason), "%s: %.100s%s%.100s", why, out->error_title,
+	    out->error_detail[0] ? " - " : "", out->error_detail);
+}
+
+static void sim_after_send(struct outbox *ob, struct attempt *a, const char *provider_id);
+
+/* Turn one attempt's outcome into a result and update the channel's state. */
+static void
+handle_outcome(struct attempt *a, struct send_outcome *out)
+{
+	struct outbox *ob = a->ob;
+	struct ochan *oc = ochan_find(ob, a->channel_id);
+	int64_t now = now_ms();
+	char mid[24], code[24];
+
+	ob->inflight--;
+	if (oc)
+		oc->inflight--;
+	snprintf(mid, sizeof(mid), "%" PRId64, a->message_id);
+	snprintf(code, sizeof(code), "%" PRId64, out->error_code);
+	if (oc == NULL) {
+		/* The channel is gone; the message cannot be sent. */
+		struct outbox_item *it = add_result(ob, a->message_id, OUTBOX_FAILED);
+		snprintf(it->error_title, sizeof(it->error_title), "channel deleted");
+		goto out;
+	}
+	if (out->kind != SEND_OK)
+		log_info("send attempt failed", "message", mid, "outcome", send_outcome_name(out->kind),
+		    "code", code, "error", out->error_title);
+	switch (out->kind) {
+	case SEND_OK: {
+		breaker_success(&oc->breaker);
+		oc->throttle_level = 0;
+		struct outbox_item *it = add_result(ob, a->message_id, OUTBOX_ACCEPTED);
+		it->provider_message_id = xstrdup_or_null(out->provider_message_id);
+		struct channel *ch = registry_find_id(ob->reg, a->channel_id);
+		if (ch && ch->ops == &sandbox_ops && out->provider_message_id)
+			sim_after_send(ob, a, out->provider_message_id);
+		break;
+	}
+	case SEND_TEMPFAIL: {
+		breaker_failure(&oc->breaker, now);
+		int64_t d = backoff_ms(a->attempts, rnd(ob));
+		if (out->retry_after_ms > d)
+			d = out->retry_after_ms;
+		retry_or_expire(ob, oc, a, out, now + d);
+		break;
+	}
+	case SEND_THROTTLED: {
+		breaker_release(&oc->breaker);
+		oc->throttle_level++;
+		int64_t d = backoff_ms(oc->throttle_level, rnd(ob));
+		if (out->retry_after_ms > d)
+			d = out->retry_after_ms;
+		oc->throttled_until = now + d;
+		struct outbox_item *it = add_result(ob, a->message_id, OUTBOX_REQUEUE);
+		it->due_ms = now + d;
+		set_error(it, out);
+		break;
+	}
+	case SEND_RECIPIENT_THROTTLED: {
+		breaker_success(&oc->breaker);
+		int64_t d = backoff_ms(a->attempts, rnd(ob));
+		if (out->retry_after_ms > d)
+			d = out->retry_after_ms;
+		recip_set(ob, a->channel_id, a->recipient, now + d);
+		retry_or_expire(ob, oc, a, out, now + d);
+		break;
+	}
+	case SEND_PERMFAIL: {
+		/* The provider answered: it is up. */
+		breaker_success(&oc->breaker);
+		struct outbox_item *it = add_result(ob, a->message_id, OUTBOX_FAILED);
+		set_error(it, out);
+		break;
+	}
+	case SEND_CREDENTIALS:
+	case SEND_BLOCKED: {
+		breaker_release(&oc->breaker);
+		bool creds = out->kind == SEND_CREDENTIALS;
+		if (!oc->paused) {
+			int64_t until = creds ? 0 : now + (out->retry_after_ms > 0 ? out->retry_after_ms : BLOCKED_PAUSE_MS);
+			pause_channel(oc, until, creds ? "credentials rejected" : "account restricted", out);
+			struct channel *ch = registry_find_id(ob->reg, a->channel_id);
+			log_error(creds ? "channel paused: fix its credentials (PATCH the channel)" :
+			    "channel paused: the provider restricted the account",
+			    "channel", ch ? ch->name : "?", "code", code, "error", out->error_title);
+		}
+		struct outbox_item *it = add_result(ob, a->message_id, OUTBOX_REQUEUE);
+		it->due_ms = now;
+		set_error(it, out);
+		break;
+	}
+	}
+out:
+	free(out->provider_message_id);
+	out->provider_message_id = NULL;
+	attempt_free(a);
+}
+
+static void
+on_http_done(void *arg, const struct send_response *resp)
+{
+	struct attempt *a = arg;
+	struct channel *ch = registry_find_id(a->ob->reg, a->channel_id);
+	struct send_outcome out = { 0 };
+
+	if (ch == NULL || ch->ops->send_classify == NULL) {
+		out.kind = SEND_PERMFAIL;
+		snprintf(out.error_title, sizeof(out.error_title), "channel deleted");
+	} else {
+		ch->ops->send_classify(ch, resp, &out);
+	}
+	handle_outcome(a, &out);
+}
+
+static void
+start_attempt(struct outbox *ob, struct attempt *a)
+{
+	struct channel *ch = registry_find_id(ob->reg, a->channel_id);
+	struct ochan *oc = ochan_find(ob, a->channel_id);
+	struct send_outcome out = { 0 };
+	struct channel_error err = { 0 };
+	struct send_request req = { 0 };
+
+	ob->inflight++;
+	if (oc)
+		oc->inflight++;
+	if (ch == NULL) {
+		out.kind = SEND_PERMFAIL;
+		snprintf(out.error_title, sizeof(out.error_title), "channel deleted");
+		handle_outcome(a, &out);
+		return;
+	}
+	if (ch->ops->send_local) {
+		ch->ops->send_local(ch, a->message, &out);
+		handle_outcome(a, &out);
+		return;
+	}
+	if (ch->ops->send_prepare == NULL || ch->ops->send_prepare(ch, a->message, &req, &err) != 0) {
+		out.kind = SEND_PERMFAIL;
+		snprintf(out.error_title, sizeof(out.error_title), "cannot be sent on this channel");
+		snprintf(out.error_detail, sizeof(out.error_detail), "%s%s%s", err.field,
+		    err.field[0] ? ": " : "", err.message);
+		send_request_free(&req);
+		handle_outcome(a, &out);
+		return;
+	}
+	if (httpc_start(ob->hc, &req, oc ? oc->timeout_ms : 15000, on_http_done, a) != 0) {
+		out.kind = SEND_TEMPFAIL;
+		snprintf(out.error_title, sizeof(out.error_title), "cannot start the request");
+		handle_outcome(a, &out);
+	}
+	send_request_free(&req);
+}
+
+/* --- the cycle --- */
+
+static void
+cycle_done(struct store_op *op, void *arg)
+{
+	struct cycle *c = arg;
+	struct outbox *ob = c->ob;
+
+	ob->cycle_busy = false;
+	for (size_t i = 0; i < c->n; i++) {
+		struct attempt *a = c->attempts[i];
+		if (op->result != 0 || !c->items[i].claimed) {
+			/* Not claimed (cancelled meanwhile) or the claim failed: not sent. */
+			struct ochan *oc = ochan_find(ob, a->channel_id);
+			if (oc && a->probe)
+				breaker_release(&oc->breaker);
+			attempt_free(a);
+		} else if (ob->draining) {
+			struct outbox_item *it = add_result(ob, a->message_id, OUTBOX_REQUEUE);
+			it->due_ms = now_ms();
+			attempt_free(a);
+		} else {
+			start_attempt(ob, a);
+		}
+	}
+	free(c->items);
+	free(c->attempts);
+	free(c);
+	outbox_kick(ob);
+}
+
+static bool
+can_send(const struct channel *ch)
+{
+	return ch->ops->send_local || ch->ops->send_prepare;
+}
+
+static void
+on_cycle(evutil_socket_t fd, short what, void *arg)
+{
+	struct outbox *ob = arg;
+	int64_t now = now_ms(), wake = now + IDLE_POLL_MS;
+	struct cycle *c = NULL;
+	size_t cap = 0;
+
+	if (ob->cycle_busy || ob->draining)
+		return;
+	recip_sweep(ob, now);
+	for (size_t i = 0; i < registry_count(ob->reg); i++) {
+		struct channel *ch = registry_at(ob->reg, i);
+		if (!can_send(ch))
+			continue;
+		struct ochan *oc = ochan_get(ob, ch);
+		if (oc->paused) {
+			if (oc->paused_until == 0 || now < oc->paused_until) {
+				if (oc->paused_until && oc->paused_until < wake)
+					wake = oc->paused_until;
+				continue;
+			}
+			oc->paused = false;
+			oc->reason[0] = '\0';
+		}
+		if (oc->throttled_until > now) {
+			if (oc->throttled_until < wake)
+				wake = oc->throttled_until;
+			continue;
+		}
+		int room = CHANNEL_INFLIGHT_MAX - oc->inflight;
+		int allow = pacer_allowance(&oc->pacer, now);
+		if (allow <= 0) {
+			int64_t t = pacer_next(&oc->pacer, now);
+			if (t < wake)
+				wake = t;
+			continue;
+		}
+		if (room > allow)
+			room = allow;
+		if (room > CYCLE_BATCH_MAX)
+			room = CYCLE_BATCH_MAX;
+		if (room <= 0)
+			continue;  /* a finishing attempt kicks the next cycle */
+		bool probe = false;
+		if (oc->breaker.state != BREAKER_CLOSED) {
+			if (!breaker_allow(&oc->breaker, now)) {
+				if (oc->breaker.state == BREAKER_OPEN && oc->breaker.open_until < wake)
+					wake = oc->breaker.open_until;
+				continue;
+			}
+			probe = true;
+			room = 1;
+		}
+		json_t *due = NULL;
+		if (store_outbox_due(ob->st, ch->id, now, room, &due) != 0) {
+			if (probe)
+				breaker_release(&oc->breaker);
+			continue;
+		}
+		if (json_array_size(due) == 0 && probe)
+			breaker_release(&oc->breaker);
+		size_t k;
+		json_t *e;
+		json_array_foreach(due, k, e) {
+			const char *to = json_string_value(json_object_get(e, "recipient"));
+			int64_t mid = json_integer_value(json_object_get(e, "message_id"));
+			int64_t rn = recip_next(ob, ch->id, to);
+			if (rn > now) {
+				/* This recipient must wait; the others go on. */
+				struct outbox_item *it = add_result(ob, mid, OUTBOX_REQUEUE);
+				it->due_ms = rn;
+				if (probe) {
+					breaker_release(&oc->breaker);
+					probe = false;
+				}
+				continue;
+			}
+			if (c == NULL) {
+				c = xcalloc(1, sizeof(*c));
+				c->ob = ob;
+			}
+			if (c->n == cap) {
+				cap = cap ? cap * 2 : 64;
+				c->items = xrealloc(c->items, cap * sizeof(*c->items));
+				c->attempts = xrealloc(c->attempts, cap * sizeof(*c->attempts));
+			}
+			struct attempt *a = xcalloc(1, sizeof(*a));
+			json_t *first = json_object_get(e, "first_attempt_ms");
+			*a = (struct attempt){
+				.ob = ob,
+				.message_id = mid,
+				.channel_id = ch->id,
+				.attempts = (int)json_integer_value(json_object_get(e, "attempts")) + 1,
+				.first_attempt_ms = json_is_integer(first) ? json_integer_value(first) : now,
+				.recipient = xstrdup_or_null(to),
+				.message = json_incref(json_object_get(e, "message")),
+				.probe = probe,
+			};
+			c->items[c->n] = (struct outbox_item){ .message_id = mid };
+			c->attempts[c->n++] = a;
+			pacer_record(&oc->pacer, now);
+			if (oc->gap_ms > 0)
+				recip_set(ob, ch->id, to, now + oc->gap_ms);
+			if (json_is_true(json_object_get(e, "uncertain"))) {
+				char m[24];
+				snprintf(m, sizeof(m), "%" PRId64, mid);
+				log_warn("retrying a message whose earlier attempt was cut off by a restart;"
+				    " the provider may already have it", "message", m);
+			}
+		}
+		json_decref(due);
+	}
+	if (c) {
+		c->op = (struct store_op){
+			.kind = STORE_OP_OUTBOX_CLAIM,
+			.u.outbox = { .items = c->items, .n = c->n },
+			.done = cycle_done,
+			.arg = c,
+		};
+		ob->cycle_busy = true;
+		store_submit(ob->st, &c->op);
+		return;
+	}
+	/* Nothing to start now: sleep until the next due entry or state change. */
+	int64_t next = 0;
+	if (store_outbox_next_due(ob->st, &next) == 0 && next > 0 && next < wake)
+		wake = next > now ? next : now + 10;
+	kick_at(ob, wake);
+}
+
+/* --- sandbox: the simulated far end --- */
+
+struct sim_op {
+	struct store_op op;
+	struct ingest_batch batch;
+	struct outbox *ob;
+};
+
+struct sim {
+	struct outbox *ob;
+	struct sim *prev, *next;
+	struct event *ev;
+	int64_t channel_id;
+	char *provider_id;
+	char *to;
+	char *text;
+	int step;
+};
+
+static void
+sim_op_done(struct store_op *op, void *arg)
+{
+	struct sim_op *so = arg;
+	so->ob->ops_outstanding--;
+	ingest_batch_free(&so->batch);
+	free(so);
+}
+
+static void
+sim_free(struct sim *s)
+{
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		s->ob->sims = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	event_free(s->ev);
+	free(s->provider_id);
+	free(s->to);
+	free(s->text);
+	free(s);
+}
+
+static void
+on_sim(evutil_socket_t fd, short what, void *arg)
+{
+	static const enum msg_status steps[] = { ST_SENT, ST_DELIVERED, ST_READ };
+	static const char *const words[] = { "sent", "delivered", "read" };
+	struct sim *s = arg;
+	struct outbox *ob = s->ob;
+	struct sim_op *so = xcalloc(1, sizeof(*so));
+	int64_t now = now_ms();
+
+	so->ob = ob;
+	if (s->step < 3) {
+		struct status_in *st = ingest_batch_add_status(&so->batch);
+		st->channel_id = s->channel_id;
+		st->provider_message_id = xstrdup(s->provider_id);
+		st->status = steps[s->step];
+		st->provider_status = xstrdup(words[s->step]);
+		st->recipient = xstrdup(s->to);
+		st->timestamp = now / 1000;
+		st->raw = xasprintf("{\"simulated\":\"%s\"}", words[s->step]);
+	} else {
+		/* The simulated contact answers. */
+		struct channel *ch = registry_find_id(ob->reg, s->channel_id);
+		unsigned char r[12];
+		char hex[25];
+		random_bytes(r, sizeof(r));
+		hex_encode(r, sizeof(r), hex);
+		struct msg_in *m = ingest_batch_add_msg(&so->batch);
+		m->channel_id = s->channel_id;
+		m->direction = DIR_IN;
+		m->provider_message_id = xasprintf("sbx.%s", hex);
+		m->from = xstrdup(s->to);
+		m->to = xstrdup(ch ? ch->name : "sandbox");
+		m->contact_address = xstrdup(s->to);
+		m->type = xstrdup("text");
+		m->text = xasprintf("echo: %s", s->text ? s->text : "(no text)");
+		m->timestamp = now / 1000;
+		m->raw = xstrdup("{\"simulated\":\"echo\"}");
+	}
+	so->op = (struct store_op){ .kind = STORE_OP_INGEST, .u.ingest = &so->batch, .done = sim_op_done, .arg = so };
+	ob->ops_outstanding++;
+	store_submit(ob->st, &so->op);
+	if (++s->step > 3 || ob->draining) {
+		sim_free(s);
+		return;
+	}
+	struct timeval tv = { .tv_sec = 0, .tv_usec = SIM_STEP_MS * 1000 };
+	event_add(s->ev, &tv);
+}
+
+static void
+sim_after_send(struct outbox *ob, struct attempt *a, const char *provider_id)
+{
+	struct sim *s = xcalloc(1, sizeof(*s));
+
+	s->ob = ob;
+	s->channel_id = a->channel_id;
+	s->provider_id = xstrdup(provider_id);
+	s->to = xstrdup_or_null(a->recipient);
+	s->text = xstrdup_or_null(json_string_value(json_object_get(a->message, "text")));
+	s->ev = evtimer_new(ob->base, on_sim, s);
+	s->next = ob->sims;
+	if (ob->sims)
+		ob->sims->prev = s;
+	ob->sims = s;
+	/* After the ACCEPTED result is committed: one step later. */
+	struct timeval tv = { .tv_sec = 0, .tv_usec = SIM_STEP_MS * 1000 };
+	event_add(s->ev, &tv);
+}
+
+/* --- read receipts --- */
+
+struct receipt {
+	struct outbox *ob;
+	char *provider_id;
+};
+
+static void
+on_receipt_done(void *arg, const struct send_response *resp)
+{
+	struct receipt *r = arg;
+
+	if (resp->http_status < 200 || resp->http_status >= 300) {
+		char st[16];
+		snprintf(st, sizeof(st), "%ld", resp->http_status);
+		log_warn("read receipt not accepted", "provider_message_id", r->provider_id,
+		    "status", st, "error", resp->net_error);
+	}
+	r->ob->inflight--;
+	free(r->provider_id);
+	free(r);
+}
+
+void
+outbox_send_receipt(struct outbox *ob, int64_t channel_id, const char *provider_message_id)
+{
+	struct channel *ch = registry_find_id(ob->reg, channel_id);
+	struct send_request req = { 0 };
+
+	if (ch == NULL || ch->ops->read_prepare == NULL || provider_message_id == NULL ||
+	    *provider_message_id == '\0')
+		return;
+	if (ch->ops->read_prepare(ch, provider_message_id, &req) != 0) {
+		send_request_free(&req);
+		return;
+	}
+	struct receipt *r = xcalloc(1, sizeof(*r));
+	r->ob = ob;
+	r->provider_id = xstrdup(provider_message_id);
+	ob->inflight++;
+	if (httpc_start(ob->hc, &req, 15000, on_receipt_done, r) != 0) {
+		ob->inflight--;
+		free(r->provider_id);
+		free(r);
+	}
+	send_request_free(&req);
+}
+
+/* --- lifecycle --- */
+
+int
+outbox_start(struct outbox **out, struct event_base *base, struct store *st,
+    struct channel_registry *reg)
+{
+	struct outbox *ob = xcalloc(1, sizeof(*ob));
+
+	ob->base = base;
+	ob->st = st;
+	ob->reg = reg;
+	random_bytes(&ob->rng, sizeof(ob->rng));
+	if (httpc_new(&ob->hc, base, CHANNEL_INFLIGHT_MAX) != 0) {
+		free(ob);
+		return -1;
+	}
+	ob->ev_cycle = evtimer_new(base, on_cycle, ob);
+	ob->ev_flush = event_new(base, -1, 0, on_flush, ob);
+	*out = ob;
+	outbox_kick(ob);
+	return 0;
+}
+
+void
+outbox_channel_changed(struct outbox *ob, int64_t channel_id)
+{
+	struct ochan *oc = ochan_find(ob, channel_id);
+
+	if (oc && oc->paused) {
+		oc->paused = false;
+		oc->reason[0] = '\0';
+		log_info("channel resumed: config changed");
+	}
+	outbox_kick(ob);
+}
+
+json_t *
+outbox_channel_state(struct outbox *ob, int64_t channel_id)
+{
+	struct ochan *oc = ochan_find(ob, channel_id);
+	int64_t depth = 0, now = now_ms();
+	const char *sending = "ok";
+
+	store_outbox_depth(ob->st, channel_id, &depth);
+	if (oc && oc->paused)
+		sending = "paused";
+	else if (oc && oc->breaker.state == BREAKER_OPEN)
+		sending = "circuit_open";
+	else if (oc && oc->breaker.state == BREAKER_HALF_OPEN)
+		sending = "half_open";
+	else if (oc && oc->throttled_until > now)
+		sending = "throttled";
+	return json_pack("{s:s,s:s?,s:I,s:i,s:i}", "sending", sending, "reason",
+	    oc && oc->reason[0] ? oc->reason : NULL, "queue_depth", (json_int_t)depth, "inflight",
+	    oc ? oc->inflight : 0, "consecutive_failures", oc ? oc->breaker.failures : 0);
+}
+
+void
+outbox_drain(struct outbox *ob)
+{
+	ob->draining = true;
+	event_del(ob->ev_cycle);
+}
+
+size_t
+outbox_busy(struct outbox *ob)
+{
+	return ob->inflight + ob->npending + ob->ops_outstanding + (ob->cycle_busy ? 1 : 0);
+}
+
+void
+outbox_stop(struct outbox *ob)
+{
+	if (ob == NULL)
+		return;
+	httpc_free(ob->hc);
+	while (ob->sims)
+		sim_free(ob->sims);
+	event_free(ob->ev_cycle);
+	event_free(ob->ev_flush);
+	while (ob->chans) {
+		struct ochan *oc = ob->chans;
+		ob->chans = oc->next;
+		pacer_free(&oc->pacer);
+		free(oc);
+	}
+	struct recip *r, *tmp;
+	HASH_ITER(hh, ob->recips, r, tmp) {
+		HASH_DEL(ob->recips, r);
+		free(r);
+	}
+	free(ob->pending);
+	free(ob);
+}

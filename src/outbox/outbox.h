@@ -1,0 +1,113 @@
+/*
+ * outbox.h - the dispatcher: drains the durable outbox through the channel
+ * adapters, on the event loop, never blocking it.
+ *
+ * Strategies (outbox.c carries them out; pacing.c holds the arithmetic):
+ *
+ *  - Claim before send. An entry is marked in flight, durably, before its
+ *    request leaves. After a crash, entries still in flight are the only
+ *    ones whose fate msgd cannot know: they are retried once, marked
+ *    "uncertain" (the provider may have accepted the first try; WhatsApp
+ *    has no idempotency key). Everything else is sent at most once.
+ *  - One outcome per attempt (channel.h): OK, TEMPFAIL, THROTTLED,
+ *    RECIPIENT_THROTTLED, PERMFAIL, CREDENTIALS, BLOCKED.
+ *  - Backoff. A failed attempt is retried after ~1 s, doubling, capped at
+ *    5 minutes, with +-20% jitter so a burst of failures does not return in
+ *    lockstep; a Retry-After is honoured as a minimum. After max_attempts
+ *    (10) or max_age_s (24 h) the message fails with title "expired".
+ *  - Pacing per channel: a sliding one-second window of start times. A send
+ *    may start only while fewer than rate_per_second sends started in the
+ *    last second, so no one-second window ever holds more than the rate,
+ *    right after start too. THROTTLED pauses the channel (Retry-After, or a
+ *    backoff) without counting the attempt against the message.
+ *  - Per recipient: recipient_gap_ms between two sends to one address, and
+ *    RECIPIENT_THROTTLED delays only that address.
+ *  - Fairness: within a channel, conversational messages (priority 0:
+ *    replies and messages to contacts who wrote recently) go before bulk
+ *    (priority 1), then oldest first. Channels are served round robin.
+ *  - Circuit breaker per channel: breaker_threshold consecutive failed
+ *    attempts (TEMPFAIL) open it: no sends for breaker_cooldown_s, then one
+ *    probe (half-open); its success closes the breaker, its failure opens it
+ *    again. A success resets the count, so sporadic errors never trip it.
+ *  - CREDENTIALS pauses the channel until its config changes (PATCH);
+ *    BLOCKED pauses it for the provider's Retry-After or an hour. Messages
+ *    wait; they are not failed for the channel's trouble.
+ */
+#ifndef MSGD_OUTBOX_H
+#define MSGD_OUTBOX_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+struct event_base;
+struct store;
+struct channel_registry;
+struct ingest_batch;
+struct outbox;
+
+/* The sandbox simulator delivers inbound messages and statuses through this. */
+typedef void (*outbox_ingest_fn)(void *arg, struct ingest_batch *batch);
+
+int outbox_start(struct outbox **out, struct event_base *base, struct store *st,
+    struct channel_registry *reg);
+/* New entries may be due now (after a send was committed). */
+void outbox_kick(struct outbox *ob);
+/* A channel's config changed (or it was deleted): lift a credentials pause. */
+void outbox_channel_changed(struct outbox *ob, int64_t channel_id);
+/* {"sending":"ok"|"paused"|"circuit_open"|"half_open"|"throttled","reason",
+ *  "queue_depth","inflight"} (new reference). */
+json_t *outbox_channel_state(struct outbox *ob, int64_t channel_id);
+/* Send the provider's read receipt for a message (best effort: logged when
+ * it fails, not retried). */
+void outbox_send_receipt(struct outbox *ob, int64_t channel_id, const char *provider_message_id);
+/* Stop starting sends; requests in flight still finish (their results are
+ * committed). */
+void outbox_drain(struct outbox *ob);
+/* Work not finished: requests in flight plus results not yet committed. */
+size_t outbox_busy(struct outbox *ob);
+void outbox_stop(struct outbox *ob);
+
+/* --- pacing.c: the arithmetic, unit-tested on its own --- */
+
+/* Sliding one-second window of send start times. rate 0 = unlimited. */
+struct pacer {
+	int rate;
+	int64_t *starts;     /* ring of the last `rate` start times (ms) */
+	int head, count;
+};
+void pacer_init(struct pacer *p, int rate);
+void pacer_free(struct pacer *p);
+/* How many sends may start at now_ms. */
+int pacer_allowance(const struct pacer *p, int64_t now_ms);
+/* The earliest time another send may start (<= now_ms: now). */
+int64_t pacer_next(const struct pacer *p, int64_t now_ms);
+void pacer_record(struct pacer *p, int64_t now_ms);
+
+enum breaker_state { BREAKER_CLOSED, BREAKER_OPEN, BREAKER_HALF_OPEN };
+struct breaker {
+	int threshold;
+	int64_t cooldown_ms;
+	int failures;        /* consecutive */
+	enum breaker_state state;
+	int64_t open_until;
+	bool probing;        /* half-open: the one probe is in flight */
+};
+void breaker_init(struct breaker *b, int threshold, int64_t cooldown_ms);
+/* May a send start now? In half-open it admits one probe at a time. */
+bool breaker_allow(struct breaker *b, int64_t now_ms);
+void breaker_success(struct breaker *b);
+void breaker_failure(struct breaker *b, int64_t now_ms);
+/* The probe ended without telling anything (e.g. permanent error): let the
+ * next one go. */
+void breaker_release(struct breaker *b);
+
+/* Delay before retry number `attempts` (1 = after the first failure):
+ * 1 s * 2^(attempts-1), capped at 5 min, +-20% jitter from rnd. */
+int64_t backoff_ms(int attempts, uint32_t rnd);
+/* Parse Retry-After (delta seconds or an HTTP-date) into ms from now_s; -1 if invalid. */
+int64_t retry_after_ms(const char *v, int64_t now_s);
+
+#endif

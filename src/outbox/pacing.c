@@ -1,0 +1,165 @@
+/* pacing.c - sliding-window pacer, circuit breaker, backoff, Retry-After. */
+#include "outbox.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../util/util.h"
+
+#define WINDOW_MS 1000
+#define BACKOFF_BASE_MS 1000
+#define BACKOFF_CAP_MS (5 * 60 * 1000)
+#define RETRY_AFTER_CAP_MS (24LL * 3600 * 1000)
+
+void
+pacer_init(struct pacer *p, int rate)
+{
+	*p = (struct pacer){ .rate = rate > 0 ? rate : 0 };
+	if (p->rate)
+		p->starts = xcalloc((size_t)p->rate, sizeof(int64_t));
+}
+
+void
+pacer_free(struct pacer *p)
+{
+	free(p->starts);
+	*p = (struct pacer){ 0 };
+}
+
+/* The oldest of the last `rate` starts (valid when count == rate). */
+static int64_t
+oldest(const struct pacer *p)
+{
+	return p->starts[p->head];
+}
+
+int
+pacer_allowance(const struct pacer *p, int64_t now_ms)
+{
+	if (p->rate == 0)
+		return 1 << 30;
+	/* Starts within the window, newest last in ring order. */
+	int in_window = 0;
+	for (int i = 0; i < p->count; i++) {
+		int64_t t = p->starts[(p->head + p->count - 1 - i) % p->rate];
+		if (now_ms - t >= WINDOW_MS)
+			break;
+		in_window++;
+	}
+	return p->rate - in_window;
+}
+
+int64_t
+pacer_next(const struct pacer *p, int64_t now_ms)
+{
+	if (p->rate == 0 || p->count < p->rate)
+		return now_ms;
+	int64_t t = oldest(p) + WINDOW_MS;
+	return t > now_ms ? t : now_ms;
+}
+
+void
+pacer_record(struct pacer *p, int64_t now_ms)
+{
+	if (p->rate == 0)
+		return;
+	/* head is the oldest slot once full; the newest is just before it. */
+	if (p->count < p->rate) {
+		p->starts[(p->head + p->count) % p->rate] = now_ms;
+		p->count++;
+	} else {
+		p->starts[p->head] = now_ms;
+		p->head = (p->head + 1) % p->rate;
+	}
+}
+
+void
+breaker_init(struct breaker *b, int threshold, int64_t cooldown_ms)
+{
+	*b = (struct breaker){ .threshold = threshold > 0 ? threshold : 1, .cooldown_ms = cooldown_ms };
+}
+
+bool
+breaker_allow(struct breaker *b, int64_t now_ms)
+{
+	switch (b->state) {
+	case BREAKER_CLOSED:
+		return true;
+	case BREAKER_OPEN:
+		if (now_ms < b->open_until)
+			return false;
+		b->state = BREAKER_HALF_OPEN;
+		b->probing = false;
+		/* fall through */
+	case BREAKER_HALF_OPEN:
+		if (b->probing)
+			return false;
+		b->probing = true;
+		return true;
+	}
+	return false;
+}
+
+void
+breaker_success(struct breaker *b)
+{
+	b->failures = 0;
+	b->state = BREAKER_CLOSED;
+	b->probing = false;
+}
+
+void
+breaker_failure(struct breaker *b, int64_t now_ms)
+{
+	b->failures++;
+	if (b->state == BREAKER_HALF_OPEN || b->failures >= b->threshold) {
+		b->state = BREAKER_OPEN;
+		b->open_until = now_ms + b->cooldown_ms;
+		b->probing = false;
+	}
+}
+
+void
+breaker_release(struct breaker *b)
+{
+	b->probing = false;
+}
+
+int64_t
+backoff_ms(int attempts, uint32_t rnd)
+{
+	int64_t d = BACKOFF_BASE_MS;
+
+	for (int i = 1; i < attempts && d < BACKOFF_CAP_MS; i++)
+		d *= 2;
+	if (d > BACKOFF_CAP_MS)
+		d = BACKOFF_CAP_MS;
+	/* +-20%: d * (0.8 .. 1.2) */
+	int64_t span = d * 2 / 5;
+	return d - d / 5 + (span ? (int64_t)(rnd % (uint32_t)span) : 0);
+}
+
+int64_t
+retry_after_ms(const char *v, int64_t now_s)
+{
+	int64_t secs;
+	struct tm tm = { 0 };
+
+	if (v == NULL || *v == '\0')
+		return -1;
+	if (parse_i64(v, &secs) == 0) {
+		if (secs < 0)
+			return -1;
+		return secs * 1000 > RETRY_AFTER_CAP_MS ? RETRY_AFTER_CAP_MS : secs * 1000;
+	}
+	/* IMF-fixdate: Sun, 06 Nov 1994 08:49:37 GMT */
+	const char *end = strptime(v, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+	if (end == NULL || *end != '\0')
+		return -1;
+	int64_t at = (int64_t)timegm(&tm);
+	int64_t d = (at - now_s) * 1000;
+	if (d < 0)
+		d = 0;
+	return d > RETRY_AFTER_CAP_MS ? RETRY_AFTER_CAP_MS : d;
+}

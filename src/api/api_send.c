@@ -587,10 +587,8 @@ api_messages_batch(struct app *app, struct http_request *req, const char *const 
 			send_free(s);
 			return;
 		}
-		/* Drop the half-built record. */
-		struct ingest_batch one = { .msgs = m, .nmsgs = 1 };
-		ingest_batch_free(&one);
-		s->batch.msgs = xrealloc(s->batch.msgs, s->batch.capmsgs * sizeof(*s->batch.msgs));
+		/* Drop the half-built record (it is the last one). */
+		msg_in_clear(m);
 		s->batch.nmsgs--;
 		s->rec[i] = -1;
 	}

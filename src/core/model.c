@@ -103,22 +103,27 @@ ingest_batch_add_event(struct ingest_batch *b)
 }
 
 void
+msg_in_clear(struct msg_in *m)
+{
+	free(m->provider_message_id);
+	free(m->from);
+	free(m->to);
+	free(m->contact_address);
+	free(m->contact_name);
+	free(m->type);
+	free(m->text);
+	free(m->reply_to);
+	free(m->client_id);
+	json_decref(m->parts);
+	free(m->raw);
+	memset(m, 0, sizeof(*m));
+}
+
+void
 ingest_batch_free(struct ingest_batch *b)
 {
-	for (size_t i = 0; i < b->nmsgs; i++) {
-		struct msg_in *m = &b->msgs[i];
-		free(m->provider_message_id);
-		free(m->from);
-		free(m->to);
-		free(m->contact_address);
-		free(m->contact_name);
-		free(m->type);
-		free(m->text);
-		free(m->reply_to);
-		free(m->client_id);
-		json_decref(m->parts);
-		free(m->raw);
-	}
+	for (size_t i = 0; i < b->nmsgs; i++)
+		msg_in_clear(&b->msgs[i]);
 	for (size_t i = 0; i < b->nstatuses; i++) {
 		struct status_in *s = &b->statuses[i];
 		free(s->provider_message_id);

@@ -131,5 +131,7 @@ struct msg_in *ingest_batch_add_msg(struct ingest_batch *b);
 struct status_in *ingest_batch_add_status(struct ingest_batch *b);
 struct event_in *ingest_batch_add_event(struct ingest_batch *b);
 void ingest_batch_free(struct ingest_batch *b);
+/* Free what one message record owns and zero it (the record stays). */
+void msg_in_clear(struct msg_in *m);
 
 #endif

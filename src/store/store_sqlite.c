@@ -158,7 +158,8 @@ static const char *const sql_text[SQL_COUNT] = {
 	[W_CONV_INSERT] = "INSERT INTO conversations (channel_id, contact_id, last_activity_ms, created_at)"
 	    " VALUES (?1, ?2, ?3, ?4)",
 	[W_CONV_TOUCH] = "UPDATE conversations SET last_message_id = ?2, last_activity_ms = ?3,"
-	    " unread_count = unread_count + ?4, last_inbound_ms = coalesce(?5, last_inbound_ms)"
+	    " unread_count = unread_count + ?4,"
+	    " last_inbound_ms = max(coalesce(?5, 0), coalesce(last_inbound_ms, 0))"
 	    " WHERE id = ?1",
 	[W_MSG_FIND] = "SELECT id, conversation_id, status FROM messages"
 	    " WHERE provider_message_id = ?2 AND channel_id = ?1",
@@ -1125,7 +1126,10 @@ ingest_msg(struct sqlite_db *db, struct store_op *op, struct msg_in *m, int64_t 
 	bind_i64(s, 2, id);
 	bind_i64(s, 3, now);
 	bind_i64(s, 4, out ? 0 : 1);
-	bind_id(s, 5, out ? 0 : now);
+	/* The service window counts from when the contact wrote (the provider's
+	 * time), never later than when we received it. */
+	int64_t wrote = m->timestamp > 0 && m->timestamp * 1000 < now ? m->timestamp * 1000 : now;
+	bind_id(s, 5, out ? 0 : wrote);
 	if (run(w, s) != 0)
 		goto sqlfail;
 

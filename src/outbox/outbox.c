@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <event2/event.h>
 #include <uthash.h>
@@ -96,6 +97,7 @@ struct outbox {
 	struct recip *recips;
 	bool cycle_busy;
 	bool draining;
+	int64_t wake_us;                /* when the pending cycle timer fires */
 	size_t inflight;                /* attempts started, outcome not known */
 	size_t ops_outstanding;         /* result/simulation ops not yet committed */
 	struct sim *sims;               /* sandbox simulations under way */
@@ -209,30 +211,40 @@ recip_sweep(struct outbox *ob, int64_t now)
 	}
 }
 
+static int64_t
+mono_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* Run a cycle at when_us (monotonic), unless one is due earlier. */
+static void
+kick_at_us(struct outbox *ob, int64_t when_us)
+{
+	int64_t now = mono_us(), d = when_us - now;
+
+	if (d < 0)
+		d = 0;
+	if (event_pending(ob->ev_cycle, EV_TIMEOUT, NULL) && ob->wake_us <= now + d)
+		return;
+	ob->wake_us = now + d;
+	struct timeval tv = { .tv_sec = d / 1000000, .tv_usec = d % 1000000 };
+	event_add(ob->ev_cycle, &tv);
+}
+
 static void
 kick_at(struct outbox *ob, int64_t when_ms)
 {
-	int64_t d = when_ms - now_ms();
-	if (d < 0)
-		d = 0;
-	/* Keep an earlier pending wake-up. */
-	struct timeval cur;
-	if (event_pending(ob->ev_cycle, EV_TIMEOUT, &cur)) {
-		struct timeval now;
-		evutil_gettimeofday(&now, NULL);
-		int64_t left = ((int64_t)cur.tv_sec - now.tv_sec) * 1000 + (cur.tv_usec - now.tv_usec) / 1000;
-		if (left <= d)
-			return;
-	}
-	struct timeval tv = { .tv_sec = d / 1000, .tv_usec = (d % 1000) * 1000 };
-	event_add(ob->ev_cycle, &tv);
+	kick_at_us(ob, mono_us() + (when_ms - now_ms()) * 1000);
 }
 
 void
 outbox_kick(struct outbox *ob)
 {
 	if (ob && !ob->draining)
-		kick_at(ob, 0);
+		kick_at_us(ob, 0);
 }
 
 /* --- results --- */
@@ -530,7 +542,7 @@ static void
 on_cycle(evutil_socket_t fd, short what, void *arg)
 {
 	struct outbox *ob = arg;
-	int64_t now = now_ms(), wake = now + IDLE_POLL_MS;
+	int64_t now = now_ms(), wake = now + IDLE_POLL_MS, wake_us = INT64_MAX;
 	struct cycle *c = NULL;
 	size_t cap = 0;
 
@@ -557,11 +569,12 @@ on_cycle(evutil_socket_t fd, short what, void *arg)
 			continue;
 		}
 		int room = CHANNEL_INFLIGHT_MAX - oc->inflight;
-		int allow = pacer_allowance(&oc->pacer, now);
+		int64_t now_us = mono_us();
+		int allow = pacer_allowance(&oc->pacer, now_us);
 		if (allow <= 0) {
-			int64_t t = pacer_next(&oc->pacer, now);
-			if (t < wake)
-				wake = t;
+			int64_t t = pacer_next(&oc->pacer, now_us);
+			if (t < wake_us)
+				wake_us = t;
 			continue;
 		}
 		if (room > allow)
@@ -627,7 +640,7 @@ on_cycle(evutil_socket_t fd, short what, void *arg)
 			};
 			c->items[c->n] = (struct outbox_item){ .message_id = mid };
 			c->attempts[c->n++] = a;
-			pacer_record(&oc->pacer, now);
+			pacer_record(&oc->pacer, mono_us());
 			if (oc->gap_ms > 0)
 				recip_set(ob, ch->id, to, now + oc->gap_ms);
 			if (json_is_true(json_object_get(e, "uncertain"))) {
@@ -655,6 +668,8 @@ on_cycle(evutil_socket_t fd, short what, void *arg)
 	if (store_outbox_next_due(ob->st, &next) == 0 && next > 0 && next < wake)
 		wake = next > now ? next : now + 10;
 	kick_at(ob, wake);
+	if (wake_us != INT64_MAX)
+		kick_at_us(ob, wake_us);  /* pacing: exact to the microsecond */
 }
 
 /* --- sandbox: the simulated far end --- */

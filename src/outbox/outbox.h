@@ -15,11 +15,12 @@
  *    5 minutes, with +-20% jitter so a burst of failures does not return in
  *    lockstep; a Retry-After is honoured as a minimum. After max_attempts
  *    (10) or max_age_s (24 h) the message fails with title "expired".
- *  - Pacing per channel: a sliding one-second window of start times. A send
- *    may start only while fewer than rate_per_second sends started in the
- *    last second, so no one-second window ever holds more than the rate,
- *    right after start too. THROTTLED pauses the channel (Retry-After, or a
- *    backoff) without counting the attempt against the message.
+ *  - Pacing per channel: sends are spaced evenly, one every 1/rate_per_second
+ *    (rounded up to the microsecond), never in bursts. Since two starts are
+ *    always at least that far apart, no one-second window ever holds more
+ *    than the rate, right after start too. THROTTLED pauses the channel
+ *    (Retry-After, or a backoff) without counting the attempt against the
+ *    message.
  *  - Per recipient: recipient_gap_ms between two sends to one address, and
  *    RECIPIENT_THROTTLED delays only that address.
  *  - Fairness: within a channel, conversational messages (priority 0:
@@ -72,19 +73,19 @@ void outbox_stop(struct outbox *ob);
 
 /* --- pacing.c: the arithmetic, unit-tested on its own --- */
 
-/* Sliding one-second window of send start times. rate 0 = unlimited. */
+/* Even spacing of send starts. rate 0 = unlimited. */
 struct pacer {
 	int rate;
-	int64_t *starts;     /* ring of the last `rate` start times (ms) */
-	int head, count;
+	int64_t interval_us; /* ceil(1 s / rate) */
+	int64_t next_us;     /* the earliest start of the next send */
 };
 void pacer_init(struct pacer *p, int rate);
 void pacer_free(struct pacer *p);
-/* How many sends may start at now_ms. */
-int pacer_allowance(const struct pacer *p, int64_t now_ms);
-/* The earliest time another send may start (<= now_ms: now). */
-int64_t pacer_next(const struct pacer *p, int64_t now_ms);
-void pacer_record(struct pacer *p, int64_t now_ms);
+/* Times in microseconds. How many sends may start at now_us. */
+int pacer_allowance(const struct pacer *p, int64_t now_us);
+/* The earliest time another send may start (now_us when it may now). */
+int64_t pacer_next(const struct pacer *p, int64_t now_us);
+void pacer_record(struct pacer *p, int64_t now_us);
 
 enum breaker_state { BREAKER_CLOSED, BREAKER_OPEN, BREAKER_HALF_OPEN };
 struct breaker {

@@ -1,4 +1,4 @@
-/* pacing.c - sliding-window pacer, circuit breaker, backoff, Retry-After. */
+/* pacing.c - even-spacing pacer, circuit breaker, backoff, Retry-After. */
 #include "outbox.h"
 
 #include <stdlib.h>
@@ -7,7 +7,6 @@
 
 #include "../util/util.h"
 
-#define WINDOW_MS 1000
 #define BACKOFF_BASE_MS 1000
 #define BACKOFF_CAP_MS (5 * 60 * 1000)
 #define RETRY_AFTER_CAP_MS (24LL * 3600 * 1000)
@@ -17,61 +16,38 @@ pacer_init(struct pacer *p, int rate)
 {
 	*p = (struct pacer){ .rate = rate > 0 ? rate : 0 };
 	if (p->rate)
-		p->starts = xcalloc((size_t)p->rate, sizeof(int64_t));
+		p->interval_us = (1000000 + p->rate - 1) / p->rate;
 }
 
 void
 pacer_free(struct pacer *p)
 {
-	free(p->starts);
 	*p = (struct pacer){ 0 };
 }
 
-/* The oldest of the last `rate` starts (valid when count == rate). */
-static int64_t
-oldest(const struct pacer *p)
-{
-	return p->starts[p->head];
-}
-
 int
-pacer_allowance(const struct pacer *p, int64_t now_ms)
+pacer_allowance(const struct pacer *p, int64_t now_us)
 {
 	if (p->rate == 0)
 		return 1 << 30;
-	/* Starts within the window, newest last in ring order. */
-	int in_window = 0;
-	for (int i = 0; i < p->count; i++) {
-		int64_t t = p->starts[(p->head + p->count - 1 - i) % p->rate];
-		if (now_ms - t >= WINDOW_MS)
-			break;
-		in_window++;
-	}
-	return p->rate - in_window;
+	return now_us >= p->next_us ? 1 : 0;
 }
 
 int64_t
-pacer_next(const struct pacer *p, int64_t now_ms)
+pacer_next(const struct pacer *p, int64_t now_us)
 {
-	if (p->rate == 0 || p->count < p->rate)
-		return now_ms;
-	int64_t t = oldest(p) + WINDOW_MS;
-	return t > now_ms ? t : now_ms;
+	if (p->rate == 0 || now_us >= p->next_us)
+		return now_us;
+	return p->next_us;
 }
 
 void
-pacer_record(struct pacer *p, int64_t now_ms)
+pacer_record(struct pacer *p, int64_t now_us)
 {
 	if (p->rate == 0)
 		return;
-	/* head is the oldest slot once full; the newest is just before it. */
-	if (p->count < p->rate) {
-		p->starts[(p->head + p->count) % p->rate] = now_ms;
-		p->count++;
-	} else {
-		p->starts[p->head] = now_ms;
-		p->head = (p->head + 1) % p->rate;
-	}
+	/* An idle channel does not bank credit: spacing restarts from now. */
+	p->next_us = (p->next_us > now_us ? p->next_us : now_us) + p->interval_us;
 }
 
 void

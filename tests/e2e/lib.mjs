@@ -520,3 +520,74 @@ export async function snapshot(d) {
 	assertStatus(cv, 200, 'GET /v1/conversations');
 	return { events: ev.map((e) => e.seq), conversations: cv.json.conversations.map((c) => [c.id, c.unread_count, c.last_message?.id]) };
 }
+
+// ---------------------------------------------------------------- sending
+// Helpers for the outbound tests (send_*.test.mjs, with fake_graph.mjs).
+
+export const SEND_PNID = 'PNID1';
+export const SEND_TOKEN = 'tok-secret-123';
+export const FINAL_STATUSES = ['read', 'failed', 'cancelled'];
+
+/** whatsapp_cloud config aimed at a fake Graph server; pacing off and the
+ *  24 h window not enforced unless `extra` says otherwise (null removes a key). */
+export function waSendConfig(apiBase, extra = {}) {
+	const cfg = {
+		phone_number_id: SEND_PNID, access_token: SEND_TOKEN, app_secret: WA_SECRET, verify_token: 'vt',
+		api_base_url: apiBase, api_version: 'v21.0', rate_per_second: 0, enforce_window: false,
+	};
+	for (const [k, v] of Object.entries(extra)) {
+		if (v === null) delete cfg[k];
+		else cfg[k] = v;
+	}
+	return cfg;
+}
+
+/** Create the sending channel (default name "wa"); asserts 201. */
+export async function createSendChannel(d, apiBase, extra = {}, name = 'wa') {
+	const res = await d.api('POST', '/v1/channels', { name, type: 'whatsapp_cloud', config: waSendConfig(apiBase, extra) });
+	assertStatus(res, 201, `create sending channel ${name} (config ${JSON.stringify(Object.keys(extra))})`);
+	return res.json;
+}
+
+/** POST /v1/messages; asserts `status` (202) and returns the message. */
+export async function sendMessage(d, body, { status = 202, headers } = {}) {
+	const r = await d.api('POST', '/v1/messages', body, headers);
+	assertStatus(r, status, `POST /v1/messages ${JSON.stringify(body).slice(0, 200)}`);
+	assert.ok(r.json && typeof r.json.id === 'number', `POST /v1/messages answer has no numeric id: ${r.text.slice(0, 500)}`);
+	return r.json;
+}
+
+export async function getMessage(d, id) {
+	return assertStatus(await d.api('GET', `/v1/messages/${id}`), 200, `GET /v1/messages/${id}`);
+}
+
+/** Poll GET /v1/messages/{id} until its status is `want` (string, array, or
+ *  predicate on the message). Fails at once when the message reaches a final
+ *  status that is not wanted. */
+export async function waitMessage(d, id, want, deadlineMs = 10_000) {
+	const ok = typeof want === 'function' ? want
+		: Array.isArray(want) ? (m) => want.includes(m.status) : (m) => m.status === want;
+	const end = Date.now() + deadlineMs;
+	let m;
+	for (;;) {
+		m = await getMessage(d, id);
+		if (ok(m)) return m;
+		if (FINAL_STATUSES.includes(m.status) && typeof want !== 'function')
+			assert.fail(`message ${id} reached final status ${m.status}, wanted ${JSON.stringify(want)}: ${JSON.stringify(m)}`);
+		if (Date.now() >= end)
+			assert.fail(`message ${id} not ${typeof want === 'function' ? 'as wanted' : JSON.stringify(want)} within ${deadlineMs} ms; last: ${JSON.stringify(m)}`);
+		await sleepTick(POLL_MS * 2);
+	}
+}
+
+/** message.status events of one message (by msgd id), in order. */
+export function statusEventsOf(events, messageId) {
+	return events.filter((e) => e.type === 'message.status' && (e.message_id === messageId || e.data?.id === messageId));
+}
+
+/** GET /v1/channels/{name} → its "state" object (asserted present). */
+export async function channelState(d, name = 'wa') {
+	const ch = assertStatus(await d.api('GET', `/v1/channels/${name}`), 200, `GET /v1/channels/${name}`);
+	assert.ok(ch.state && typeof ch.state === 'object', `channel ${name} has no "state": ${JSON.stringify(ch)}`);
+	return ch.state;
+}

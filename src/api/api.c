@@ -34,7 +34,16 @@ api_readyz(struct app *app, struct http_request *req, const char *const *p)
 		http_reply_json(req, 503, json_pack("{s:s,s:s}", "status", "unavailable", "storage", "error"));
 		return;
 	}
-	http_reply_json(req, 200, json_pack("{s:s,s:s}", "status", "ready", "storage", "ok"));
+	/* Details: each sending channel's state (circuit open, paused, ...).
+	 * A channel in trouble does not make msgd unready: it still ingests. */
+	json_t *channels = json_object();
+	for (size_t i = 0; i < registry_count(app->reg); i++) {
+		struct channel *ch = registry_at(app->reg, i);
+		if (app->outbox && (ch->ops->send_local || ch->ops->send_prepare))
+			json_object_set_new(channels, ch->name, outbox_channel_state(app->outbox, ch->id));
+	}
+	http_reply_json(req, 200, json_pack("{s:s,s:s,s:o}", "status", "ready", "storage", "ok",
+	    "channels", channels));
 }
 
 struct route {

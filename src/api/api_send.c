@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "../channels/channel.h"
+#include "../config/config.h"
 #include "../http/http.h"
 #include "../log/log.h"
 #include "../outbox/outbox.h"
@@ -27,7 +28,6 @@
 #define TEXT_MAX_CHARS 4096
 #define ADDR_MAX 64
 #define CLIENT_ID_MAX 128
-#define BATCH_MAX 1000
 #define WINDOW_MS (24LL * 3600 * 1000)
 #define TEMPLATE_BODY_MAX 4096
 #define TEMPLATE_VAR_MAX 64
@@ -561,9 +561,10 @@ api_messages_batch(struct app *app, struct http_request *req, const char *const 
 		return;
 	list = json_object_get(body, "messages");
 	if (check_keys(body, allowed, "", &e) != 0 || !json_is_array(list) || json_array_size(list) == 0 ||
-	    json_array_size(list) > BATCH_MAX) {
+	    json_array_size(list) > (size_t)app->cfg->batch_max) {
 		if (e.code[0] == '\0')
-			fail(&e, "validation_failed", "messages", "'messages' must be an array of 1 to %d messages", BATCH_MAX);
+			fail(&e, "validation_failed", "messages", "'messages' must be an array of 1 to %d messages",
+			    app->cfg->batch_max);
 		json_decref(body);
 		reply_send_error(req, &e);
 		return;

@@ -19,6 +19,7 @@ config_defaults(struct config *c)
 		.header_timeout = 10,
 		.max_connections = 16384,
 		.shutdown_timeout = 10,
+		.batch_max = 1000,
 		.log_level = LOGL_INFO,
 	};
 	snprintf(c->listen, sizeof(c->listen), "127.0.0.1:8080");
@@ -78,6 +79,7 @@ static const struct setting settings[] = {
 	{ "max_connections", K_INT, 16, 1000000, "maximum open connections" },
 	{ "shutdown_timeout", K_INT, 1, 600, "seconds to finish work on SIGTERM" },
 	{ "log_level", K_STRING, 0, 0, "debug, info, warn or error" },
+	{ "batch_max", K_INT, 1, 100000, "messages in one batch send request" },
 };
 
 static int
@@ -117,6 +119,8 @@ apply_int(struct config *c, const char *name, long long v)
 		c->max_connections = (int)v;
 	else if (strcmp(name, "shutdown_timeout") == 0)
 		c->shutdown_timeout = (int)v;
+	else if (strcmp(name, "batch_max") == 0)
+		c->batch_max = (int)v;
 }
 
 int

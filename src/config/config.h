@@ -27,6 +27,7 @@ struct config {
 	int header_timeout;        /* seconds to receive a request's headers */
 	int max_connections;
 	int shutdown_timeout;      /* seconds to finish in-flight work on SIGTERM */
+	int batch_max;             /* messages in one POST /v1/messages/batch */
 	enum log_level log_level;
 	char config_path[1024];    /* "" when no file */
 };

@@ -26,8 +26,9 @@
 #include "../store/store.h"
 #include "../util/util.h"
 
-#define CHANNEL_INFLIGHT_MAX 64     /* concurrent attempts per channel */
-#define CYCLE_BATCH_MAX 256         /* entries claimed per channel per cycle */
+#define CHANNEL_INFLIGHT_MAX 512    /* attempts in flight per channel (claimed, sending) */
+#define CYCLE_BATCH_MAX 512         /* entries claimed per channel per cycle */
+#define HTTP_CONNECTIONS_MAX 64     /* keep-alive connections per provider host */
 #define IDLE_POLL_MS 1000           /* re-check the outbox this often at most idle */
 #define BLOCKED_PAUSE_MS (3600 * 1000)
 #define RECIP_KEY_MAX 160
@@ -846,7 +847,7 @@ outbox_start(struct outbox **out, struct event_base *base, struct store *st,
 	ob->st = st;
 	ob->reg = reg;
 	random_bytes(&ob->rng, sizeof(ob->rng));
-	if (httpc_new(&ob->hc, base, CHANNEL_INFLIGHT_MAX) != 0) {
+	if (httpc_new(&ob->hc, base, HTTP_CONNECTIONS_MAX) != 0) {
 		free(ob);
 		return -1;
 	}

@@ -76,6 +76,7 @@ test: test-deps
 
 bench: build
 	@sh bench/run.sh
+	@sh bench/send.sh
 
 clean:
 	rm -rf build

@@ -156,6 +156,10 @@ api_handle(struct http_request *req, void *arg)
 	int nseg;
 	bool path_known = false;
 
+	if (app->store == NULL) {
+		http_reply_error(req, 503, "shutting_down", NULL, "msgd is shutting down; retry");
+		return;
+	}
 	if (split_path(http_path(req), seg, &nseg) != 0) {
 		http_reply_error(req, 404, "not_found", NULL, "no such endpoint");
 		return;

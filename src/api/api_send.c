@@ -133,16 +133,14 @@ render_template(const char *body, const json_t *vars, char **out, struct send_er
 	buf_init(&b, TEXT_MAX_CHARS * 4);
 	while (*p) {
 		const char *open = strstr(p, "{{");
-		if (open == NULL) {
-			buf_append(&b, p, strlen(p));
-			break;
+		const char *close = open ? strstr(open + 2, "}}") : NULL;
+		size_t lit = close ? (size_t)(open - p) : strlen(p);
+		if (buf_append(&b, p, lit) != 0) {
+			buf_free(&b);
+			return fail(e, "validation_failed", "template", "the rendered text is too long");
 		}
-		const char *close = strstr(open + 2, "}}");
-		if (close == NULL) {
-			buf_append(&b, p, strlen(p));
+		if (close == NULL)
 			break;
-		}
-		buf_append(&b, p, (size_t)(open - p));
 		char name[TEMPLATE_VAR_MAX + 1];
 		const char *s = open + 2, *t = close;
 		while (s < t && *s == ' ')
@@ -165,19 +163,25 @@ render_template(const char *body, const json_t *vars, char **out, struct send_er
 			return fail(e, "validation_failed", "template.variables",
 			    "template variable '%s' is missing", name);
 		}
+		int over = 0;
 		if (json_is_string(v)) {
-			buf_append(&b, json_string_value(v), json_string_length(v));
+			over = buf_append(&b, json_string_value(v), json_string_length(v));
 		} else if (json_is_number(v)) {
 			char num[64];
 			if (json_is_integer(v))
 				snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
 			else
 				snprintf(num, sizeof(num), "%g", json_real_value(v));
-			buf_append(&b, num, strlen(num));
+			over = buf_append(&b, num, strlen(num));
 		} else {
 			buf_free(&b);
 			return fail(e, "validation_failed", "template.variables",
 			    "template variable '%s' must be a string or a number", name);
+		}
+		if (over) {
+			buf_free(&b);
+			return fail(e, "validation_failed", "template", "the rendered text is longer than %d characters",
+			    TEXT_MAX_CHARS);
 		}
 		p = close + 2;
 	}
@@ -196,6 +200,37 @@ in_list(const char *s, const char *const *list)
 		if (strcmp(*list, s) == 0)
 			return true;
 	return false;
+}
+
+/* Which type-specific fields each message type takes (text doubles as the
+ * caption of image, video and document). */
+static int
+foreign_fields(const json_t *body, const char *type, struct send_error *e)
+{
+	static const struct {
+		const char *field;
+		const char *types[5];
+	} owners[] = {
+		{ "text", { "text", "image", "video", "document", NULL } },
+		{ "preview_url", { "text", NULL } },
+		{ "media", { "image", "audio", "video", "document", "sticker" } },
+		{ "location", { "location", NULL } },
+		{ "template", { "template", NULL } },
+		{ "interactive", { "interactive", NULL } },
+		{ "reaction", { "reaction", NULL } },
+	};
+	for (size_t i = 0; i < sizeof(owners) / sizeof(owners[0]); i++) {
+		json_t *v = json_object_get(body, owners[i].field);
+		if (v == NULL || json_is_null(v))
+			continue;
+		bool ok = false;
+		for (size_t k = 0; k < 5 && owners[i].types[k]; k++)
+			ok |= strcmp(owners[i].types[k], type) == 0;
+		if (!ok)
+			return fail(e, "validation_failed", owners[i].field,
+			    "'%s' does not apply to a %s message", owners[i].field, type);
+	}
+	return 0;
 }
 
 /*
@@ -244,6 +279,8 @@ build_outbound(struct app *app, const json_t *body, const char *idem, int priori
 	if (text && utf8_chars(text, strlen(text)) > TEXT_MAX_CHARS)
 		return fail(e, "validation_failed", "text", "'text' is longer than %d characters",
 		    TEXT_MAX_CHARS);
+	if (foreign_fields(body, type, e) != 0)
+		return -1;
 
 	char *rendered = NULL;
 	if (strcmp(type, "text") == 0) {
@@ -305,6 +342,20 @@ build_outbound(struct app *app, const json_t *body, const char *idem, int priori
 			return fail(e, "validation_failed", "template.variables", "'template.variables' must be an object or an array");
 		if (comps && !json_is_array(comps))
 			return fail(e, "validation_failed", "template.components", "'template.components' must be an array");
+		const char *vk;
+		json_t *vv;
+		size_t vi;
+		if (json_is_array(vars)) {
+			json_array_foreach(vars, vi, vv)
+				if (!json_is_string(vv) && !json_is_number(vv))
+					return fail(e, "validation_failed", "template.variables",
+					    "template variables must be strings or numbers");
+		} else if (json_is_object(vars)) {
+			json_object_foreach(vars, vk, vv)
+				if (!json_is_string(vv) && !json_is_number(vv))
+					return fail(e, "validation_failed", "template.variables",
+					    "template variable '%.64s' must be a string or a number", vk);
+		}
 		json_t *local = NULL;
 		if (store_template_get(app->store, name, lang, &local) != 0)
 			return fail(e, "internal", "template", "storage error");
@@ -535,6 +586,24 @@ api_messages_send(struct app *app, struct http_request *req, const char *const *
 
 	if (body == NULL)
 		return;
+	/* A repeat returns the original before anything is checked again: the
+	 * channel, its window or a template may have changed since. */
+	const char *key = json_string_value(json_object_get(body, "client_id"));
+	if (key == NULL)
+		key = http_header(req, "Idempotency-Key");
+	if (key && *key) {
+		json_t *orig = NULL;
+		if (store_message_by_client_id(app->store, key, &orig) != 0) {
+			json_decref(body);
+			api_store_error(req);
+			return;
+		}
+		if (orig) {
+			json_decref(body);
+			http_reply_json(req, 200, orig);
+			return;
+		}
+	}
 	struct send *s = xcalloc(1, sizeof(*s));
 	s->app = app;
 	s->req = req;

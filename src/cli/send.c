@@ -4,7 +4,9 @@
  * delivered, read, failed or cancelled, or --timeout passes.
  *
  * Exit codes: 0 sent (accepted or further), 1 failed or cancelled,
- * 2 usage or request error.
+ * 2 usage or request error, 3 still queued when --timeout passed.
+ * Each invocation carries its own idempotency key (client_id), so a POST
+ * retried by the transport never queues the message twice.
  */
 #include "cli.h"
 
@@ -33,7 +35,8 @@ const char cli_send_usage[] =
     "  --timeout S      stop following after S seconds (default 30)\n"
     "\n"
     "Prints the message id, then each status until delivered, read, failed or cancelled.\n"
-    "Exit 0 when the message was sent (accepted or further), 1 when it failed.\n";
+    "Exit 0 when the message was sent (accepted or further), 1 when it failed,\n"
+    "3 when it was still queued at --timeout.\n";
 
 static size_t
 collect(char *data, size_t size, size_t n, void *arg)
@@ -107,7 +110,11 @@ final_status(const char *s)
 static int
 exit_for(const char *s)
 {
-	return strcmp(s, "failed") == 0 || strcmp(s, "cancelled") == 0 ? 1 : 0;
+	if (strcmp(s, "failed") == 0 || strcmp(s, "cancelled") == 0)
+		return 1;
+	if (strcmp(s, "queued") == 0 || strcmp(s, "scheduled") == 0)
+		return 3;
+	return 0;
 }
 
 int
@@ -190,7 +197,12 @@ cli_send(int argc, char **argv)
 		goto out;
 	}
 
-	json_t *req = json_pack("{s:s,s:s}", "channel", channel, "to", to);
+	unsigned char rnd[12];
+	char hex[25], cid[32];
+	random_bytes(rnd, sizeof(rnd));
+	hex_encode(rnd, sizeof(rnd), hex);
+	snprintf(cid, sizeof(cid), "cli.%s", hex);
+	json_t *req = json_pack("{s:s,s:s,s:s}", "channel", channel, "to", to, "client_id", cid);
 	if (text) {
 		json_object_set_new(req, "text", json_string(text));
 	} else {

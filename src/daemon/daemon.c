@@ -222,16 +222,18 @@ daemon_run(const struct config *cfg)
 	log_info("stopped");
 out:
 	/* Close the store first: its last done() callbacks may still answer
-	 * requests (MHD runs once more to write them out) and touch the outbox.
-	 * Sends still in flight are dropped with the outbox; their entries stay
-	 * in flight on disk and come back as uncertain at the next start. */
+	 * requests (MHD runs once more to write them out) and touch the outbox,
+	 * which goes last. Sends still in flight are dropped with it; their
+	 * entries stay in flight on disk and come back as uncertain at the next
+	 * start. */
 	if (d.app.store)
 		store_close(d.app.store);
-	outbox_stop(d.app.outbox);
+	d.app.store = NULL;  /* requests arriving now get 503 */
 	if (d.http) {
 		http_flush(d.http, 1000);
 		http_stop(d.http);
 	}
+	outbox_stop(d.app.outbox);
 	if (d.ev_term)
 		event_free(d.ev_term);
 	if (d.ev_int)

@@ -217,8 +217,12 @@ httpc_free(struct httpc *hc)
 {
 	if (hc == NULL)
 		return;
-	while (hc->xfers)
-		xfer_free(hc->xfers);
+	while (hc->xfers) {
+		struct xfer *x = hc->xfers;
+		struct send_response resp = { .http_status = 0, .body = "", .net_error = "shutting down" };
+		x->done(x->arg, &resp);
+		xfer_free(x);
+	}
 	curl_multi_cleanup(hc->multi);
 	event_free(hc->timer);
 	free(hc);

@@ -23,7 +23,8 @@ struct httpc;
 typedef void (*httpc_done_fn)(void *arg, const struct send_response *resp);
 
 int httpc_new(struct httpc **out, struct event_base *base, int max_host_connections);
-/* Abort every request in flight (their done callbacks are not called). */
+/* Abort every request in flight: each done callback still runs once, with
+ * http_status 0 and net_error "shutting down", so callers can free. */
 void httpc_free(struct httpc *hc);
 /* Start req (copied); done runs once, later, never from inside this call. */
 int httpc_start(struct httpc *hc, const struct send_request *req, long timeout_ms,

@@ -29,10 +29,11 @@
 #define CHANNEL_INFLIGHT_MAX 512    /* attempts in flight per channel (claimed, sending) */
 #define CYCLE_BATCH_MAX 512         /* entries claimed per channel per cycle */
 #define HTTP_CONNECTIONS_MAX 64     /* keep-alive connections per provider host */
-#define IDLE_POLL_MS 1000           /* re-check the outbox this often at most idle */
+#define IDLE_POLL_MS 5000           /* idle: re-check the outbox this often (a safety net) */
 #define BLOCKED_PAUSE_MS (3600 * 1000)
 #define RECIP_KEY_MAX 160
 #define SIM_STEP_MS 250             /* sandbox: time between simulated statuses */
+#define RESULT_RETRY_MS 1000        /* a failed result commit is tried again after this */
 
 /* Per recipient: when the next send to them may start. */
 struct recip {
@@ -66,6 +67,7 @@ struct attempt {
 	int64_t channel_id;
 	int attempts;                   /* including this one */
 	int64_t first_attempt_ms;
+	int64_t created_ms;             /* when the API accepted it: max_age_s counts from here */
 	char *recipient;
 	json_t *message;
 	bool probe;                     /* the breaker's half-open probe */
@@ -98,6 +100,7 @@ struct outbox {
 	struct recip *recips;
 	bool cycle_busy;
 	bool draining;
+	bool stopping;                  /* outbox_stop: callbacks only free */
 	int64_t wake_us;                /* when the pending cycle timer fires */
 	size_t inflight;                /* attempts started, outcome not known */
 	size_t ops_outstanding;         /* result/simulation ops not yet committed */
@@ -270,14 +273,23 @@ results_done(struct store_op *op, void *arg)
 	struct results *r = arg;
 	struct outbox *ob = r->ob;
 
-	if (op->result != 0)
-		log_error("outbox: cannot record send results; they will be retried after restart",
-		    "error", op->errmsg);
+	ob->ops_outstanding--;
+	if (op->result != 0 && !ob->stopping) {
+		/* Never drop an outcome: keep it and commit it again shortly. */
+		log_error("outbox: cannot record send results; retrying", "error", op->errmsg);
+		for (size_t i = 0; i < r->n; i++)
+			*add_result(ob, r->items[i].message_id, r->items[i].result) = r->items[i];
+		free(r->items);
+		free(r);
+		struct timeval tv = { .tv_sec = RESULT_RETRY_MS / 1000, .tv_usec = 0 };
+		event_del(ob->ev_flush);
+		event_add(ob->ev_flush, &tv);
+		return;
+	}
 	for (size_t i = 0; i < r->n; i++)
 		free(r->items[i].provider_message_id);
 	free(r->items);
 	free(r);
-	ob->ops_outstanding--;
 	outbox_kick(ob);
 }
 
@@ -286,7 +298,7 @@ on_flush(evutil_socket_t fd, short what, void *arg)
 {
 	struct outbox *ob = arg;
 
-	if (ob->npending == 0)
+	if (ob->npending == 0 || ob->stopping)
 		return;
 	struct results *r = xcalloc(1, sizeof(*r));
 	r->ob = ob;
@@ -320,6 +332,18 @@ set_error(struct outbox_item *it, const struct send_outcome *out)
 	snprintf(it->error_detail, sizeof(it->error_detail), "%s", out->error_detail);
 }
 
+static void
+expire(struct outbox *ob, struct attempt *a, const struct send_outcome *out)
+{
+	struct outbox_item *it = add_result(ob, a->message_id, OUTBOX_FAILED);
+	it->error_code = out->error_code;
+	snprintf(it->error_title, sizeof(it->error_title), "expired");
+	snprintf(it->error_detail, sizeof(it->error_detail),
+	    "gave up after %d attempts; last error: %.200s%s%.250s", a->attempts, out->error_title,
+	    out->error_detail[0] ? ": " : "", out->error_detail);
+	utf8_sanitize(it->error_detail);
+}
+
 /* Try again at due, or give up when attempts or age ran out. */
 static void
 retry_or_expire(struct outbox *ob, struct ochan *oc, struct attempt *a,
@@ -327,16 +351,26 @@ retry_or_expire(struct outbox *ob, struct ochan *oc, struct attempt *a,
 {
 	int64_t now = now_ms();
 
-	if (a->attempts >= oc->max_attempts || now - a->first_attempt_ms >= oc->max_age_ms) {
-		struct outbox_item *it = add_result(ob, a->message_id, OUTBOX_FAILED);
-		it->error_code = out->error_code;
-		snprintf(it->error_title, sizeof(it->error_title), "expired");
-		snprintf(it->error_detail, sizeof(it->error_detail),
-		    "gave up after %d attempts; last error: %.200s%s%.250s", a->attempts, out->error_title,
-		    out->error_detail[0] ? ": " : "", out->error_detail);
+	if (a->attempts >= oc->max_attempts || now - a->created_ms >= oc->max_age_ms) {
+		expire(ob, a, out);
 		return;
 	}
 	struct outbox_item *it = add_result(ob, a->message_id, OUTBOX_RETRY);
+	it->due_ms = due;
+	set_error(it, out);
+}
+
+/* Put back without counting the attempt (the channel's trouble, not the
+ * message's) unless the message is older than max_age_s. */
+static void
+requeue_or_expire(struct outbox *ob, struct ochan *oc, struct attempt *a,
+    const struct send_outcome *out, int64_t due)
+{
+	if (now_ms() - a->created_ms >= oc->max_age_ms) {
+		expire(ob, a, out);
+		return;
+	}
+	struct outbox_item *it = add_result(ob, a->message_id, OUTBOX_REQUEUE);
 	it->due_ms = due;
 	set_error(it, out);
 }
@@ -348,13 +382,14 @@ pause_channel(struct ochan *oc, int64_t until, const char *why, const struct sen
 	oc->paused_until = until;
 	snprintf(oc->reason, sizeof(oc->reason), "%s: %.100s%s%.100s", why, out->error_title,
 	    out->error_detail[0] ? " - " : "", out->error_detail);
+	utf8_sanitize(oc->reason);
 }
 
 static void sim_after_send(struct outbox *ob, struct attempt *a, const char *provider_id);
 
 /* Turn one attempt's outcome into a result and update the channel's state. */
 static void
-handle_outcome(struct attempt *a, struct send_outcome *out)
+handle_outcome(struct attempt *a, struct send_outcome *out, bool local)
 {
 	struct outbox *ob = a->ob;
 	struct ochan *oc = ochan_find(ob, a->channel_id);
@@ -395,15 +430,14 @@ handle_outcome(struct attempt *a, struct send_outcome *out)
 		break;
 	}
 	case SEND_THROTTLED: {
-		breaker_release(&oc->breaker);
+		if (a->probe)
+			breaker_release(&oc->breaker);
 		oc->throttle_level++;
 		int64_t d = backoff_ms(oc->throttle_level, rnd(ob));
 		if (out->retry_after_ms > d)
 			d = out->retry_after_ms;
 		oc->throttled_until = now + d;
-		struct outbox_item *it = add_result(ob, a->message_id, OUTBOX_REQUEUE);
-		it->due_ms = now + d;
-		set_error(it, out);
+		requeue_or_expire(ob, oc, a, out, now + d);
 		break;
 	}
 	case SEND_RECIPIENT_THROTTLED: {
@@ -416,15 +450,20 @@ handle_outcome(struct attempt *a, struct send_outcome *out)
 		break;
 	}
 	case SEND_PERMFAIL: {
-		/* The provider answered: it is up. */
-		breaker_success(&oc->breaker);
+		/* The provider answered: it is up. A failure found here (the message
+		 * cannot be expressed, the channel is gone) tells nothing. */
+		if (!local)
+			breaker_success(&oc->breaker);
+		else if (a->probe)
+			breaker_release(&oc->breaker);
 		struct outbox_item *it = add_result(ob, a->message_id, OUTBOX_FAILED);
 		set_error(it, out);
 		break;
 	}
 	case SEND_CREDENTIALS:
 	case SEND_BLOCKED: {
-		breaker_release(&oc->breaker);
+		if (a->probe)
+			breaker_release(&oc->breaker);
 		bool creds = out->kind == SEND_CREDENTIALS;
 		if (!oc->paused) {
 			int64_t until = creds ? 0 : now + (out->retry_after_ms > 0 ? out->retry_after_ms : BLOCKED_PAUSE_MS);
@@ -434,9 +473,7 @@ handle_outcome(struct attempt *a, struct send_outcome *out)
 			    "channel paused: the provider restricted the account",
 			    "channel", ch ? ch->name : "?", "code", code, "error", out->error_title);
 		}
-		struct outbox_item *it = add_result(ob, a->message_id, OUTBOX_REQUEUE);
-		it->due_ms = now;
-		set_error(it, out);
+		requeue_or_expire(ob, oc, a, out, now);
 		break;
 	}
 	}
@@ -450,6 +487,13 @@ static void
 on_http_done(void *arg, const struct send_response *resp)
 {
 	struct attempt *a = arg;
+
+	if (a->ob->stopping) {
+		/* Shutting down mid-request: the entry stays in flight on disk and
+		 * comes back as uncertain at the next start. */
+		attempt_free(a);
+		return;
+	}
 	struct channel *ch = registry_find_id(a->ob->reg, a->channel_id);
 	struct send_outcome out = { 0 };
 
@@ -459,7 +503,7 @@ on_http_done(void *arg, const struct send_response *resp)
 	} else {
 		ch->ops->send_classify(ch, resp, &out);
 	}
-	handle_outcome(a, &out);
+	handle_outcome(a, &out, ch == NULL);
 }
 
 static void
@@ -477,12 +521,12 @@ start_attempt(struct outbox *ob, struct attempt *a)
 	if (ch == NULL) {
 		out.kind = SEND_PERMFAIL;
 		snprintf(out.error_title, sizeof(out.error_title), "channel deleted");
-		handle_outcome(a, &out);
+		handle_outcome(a, &out, true);
 		return;
 	}
 	if (ch->ops->send_local) {
 		ch->ops->send_local(ch, a->message, &out);
-		handle_outcome(a, &out);
+		handle_outcome(a, &out, false);
 		return;
 	}
 	if (ch->ops->send_prepare == NULL || ch->ops->send_prepare(ch, a->message, &req, &err) != 0) {
@@ -491,13 +535,13 @@ start_attempt(struct outbox *ob, struct attempt *a)
 		snprintf(out.error_detail, sizeof(out.error_detail), "%s%s%s", err.field,
 		    err.field[0] ? ": " : "", err.message);
 		send_request_free(&req);
-		handle_outcome(a, &out);
+		handle_outcome(a, &out, true);
 		return;
 	}
 	if (httpc_start(ob->hc, &req, oc ? oc->timeout_ms : 15000, on_http_done, a) != 0) {
 		out.kind = SEND_TEMPFAIL;
 		snprintf(out.error_title, sizeof(out.error_title), "cannot start the request");
-		handle_outcome(a, &out);
+		handle_outcome(a, &out, true);
 	}
 	send_request_free(&req);
 }
@@ -600,8 +644,14 @@ on_cycle(evutil_socket_t fd, short what, void *arg)
 				breaker_release(&oc->breaker);
 			continue;
 		}
-		if (json_array_size(due) == 0 && probe)
-			breaker_release(&oc->breaker);
+		if (json_array_size(due) == 0) {
+			if (probe)
+				breaker_release(&oc->breaker);
+			/* Nothing due here now: wake when its next entry is. */
+			int64_t next = 0;
+			if (store_outbox_next_due(ob->st, ch->id, &next) == 0 && next > now && next < wake)
+				wake = next;
+		}
 		size_t k;
 		json_t *e;
 		json_array_foreach(due, k, e) {
@@ -635,6 +685,7 @@ on_cycle(evutil_socket_t fd, short what, void *arg)
 				.channel_id = ch->id,
 				.attempts = (int)json_integer_value(json_object_get(e, "attempts")) + 1,
 				.first_attempt_ms = json_is_integer(first) ? json_integer_value(first) : now,
+				.created_ms = json_integer_value(json_object_get(e, "created_ms")),
 				.recipient = xstrdup_or_null(to),
 				.message = json_incref(json_object_get(e, "message")),
 				.probe = probe,
@@ -664,10 +715,9 @@ on_cycle(evutil_socket_t fd, short what, void *arg)
 		store_submit(ob->st, &c->op);
 		return;
 	}
-	/* Nothing to start now: sleep until the next due entry or state change. */
-	int64_t next = 0;
-	if (store_outbox_next_due(ob->st, &next) == 0 && next > 0 && next < wake)
-		wake = next > now ? next : now + 10;
+	/* Nothing to start now: sleep until a channel's next due entry or the
+	 * end of a pause, throttle or open breaker. Attempts that finish, and
+	 * new sends, kick a cycle themselves. */
 	kick_at(ob, wake);
 	if (wake_us != INT64_MAX)
 		kick_at_us(ob, wake_us);  /* pacing: exact to the microsecond */
@@ -799,6 +849,11 @@ on_receipt_done(void *arg, const struct send_response *resp)
 {
 	struct receipt *r = arg;
 
+	if (r->ob->stopping) {
+		free(r->provider_id);
+		free(r);
+		return;
+	}
 	if (resp->http_status < 200 || resp->http_status >= 300) {
 		char st[16];
 		snprintf(st, sizeof(st), "%ld", resp->http_status);
@@ -910,7 +965,8 @@ outbox_stop(struct outbox *ob)
 {
 	if (ob == NULL)
 		return;
-	httpc_free(ob->hc);
+	ob->stopping = true;
+	httpc_free(ob->hc);  /* ends every request: their callbacks only free */
 	while (ob->sims)
 		sim_free(ob->sims);
 	event_free(ob->ev_cycle);

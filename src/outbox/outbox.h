@@ -5,20 +5,27 @@
  * Strategies (outbox.c carries them out; pacing.c holds the arithmetic):
  *
  *  - Claim before send. An entry is marked in flight, durably, before its
- *    request leaves. After a crash, entries still in flight are the only
- *    ones whose fate msgd cannot know: they are retried once, marked
- *    "uncertain" (the provider may have accepted the first try; WhatsApp
- *    has no idempotency key). Everything else is sent at most once.
+ *    request leaves, and its outcome is committed after the answer. After a
+ *    crash, entries still in flight are the ones whose fate msgd cannot
+ *    know: they are sent again once, marked "uncertain" (the provider may
+ *    have accepted the first try; WhatsApp has no idempotency key). The same
+ *    doubt exists while running when an answer is lost (a timeout or a reset
+ *    after the request was written, a 5xx from a proxy): those are retried
+ *    as TEMPFAIL, since dropping them would lose messages. An entry whose
+ *    acceptance was committed is never sent again.
  *  - One outcome per attempt (channel.h): OK, TEMPFAIL, THROTTLED,
  *    RECIPIENT_THROTTLED, PERMFAIL, CREDENTIALS, BLOCKED.
  *  - Backoff. A failed attempt is retried after ~1 s, doubling, capped at
  *    5 minutes, with +-20% jitter so a burst of failures does not return in
  *    lockstep; a Retry-After is honoured as a minimum. After max_attempts
- *    (10) or max_age_s (24 h) the message fails with title "expired".
+ *    (10), or max_age_s (24 h) after the API accepted it (waiting behind a
+ *    paused channel counts), the message fails with title "expired".
  *  - Pacing per channel: sends are spaced evenly, one every 1/rate_per_second
- *    (rounded up to the microsecond), never in bursts. Since two starts are
- *    always at least that far apart, no one-second window ever holds more
- *    than the rate, right after start too. THROTTLED pauses the channel
+ *    (rounded up to the microsecond), never in bursts: no one-second window
+ *    holds more starts than the rate, right after start too. (Starts are
+ *    timed when the dispatcher claims them; the claim's commit delays each
+ *    request by about the same amount, so the provider sees the same
+ *    spacing give or take that jitter.) THROTTLED pauses the channel
  *    (Retry-After, or a backoff) without counting the attempt against the
  *    message.
  *  - Per recipient: recipient_gap_ms between two sends to one address, and

@@ -89,6 +89,8 @@ void
 breaker_failure(struct breaker *b, int64_t now_ms)
 {
 	b->failures++;
+	if (b->state == BREAKER_OPEN)
+		return;  /* late answers from before it opened do not extend it */
 	if (b->state == BREAKER_HALF_OPEN || b->failures >= b->threshold) {
 		b->state = BREAKER_OPEN;
 		b->open_until = now_ms + b->cooldown_ms;

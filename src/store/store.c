@@ -462,9 +462,15 @@ store_outbox_due(struct store *st, int64_t channel_id, int64_t now_ms, int limit
 }
 
 int
-store_outbox_next_due(struct store *st, int64_t *out_ms)
+store_message_by_client_id(struct store *st, const char *client_id, json_t **out)
 {
-	return st->be->outbox_next_due(st->db, out_ms);
+	return st->be->message_by_client_id(st->db, client_id, out);
+}
+
+int
+store_outbox_next_due(struct store *st, int64_t channel_id, int64_t *out_ms)
+{
+	return st->be->outbox_next_due(st->db, channel_id, out_ms);
 }
 
 int

@@ -196,12 +196,15 @@ int store_messages_by_provider_id(struct store *st, const char *provider_id, jso
  * "recipient","priority","attempts","created_ms","first_attempt_ms",
  * "uncertain","message": the message JSON}. */
 int store_outbox_due(struct store *st, int64_t channel_id, int64_t now_ms, int limit, json_t **out);
-/* The earliest due_ms of any pending entry; 0 when the outbox is empty. */
-int store_outbox_next_due(struct store *st, int64_t *out_ms);
+/* The earliest due_ms of a channel's pending entries (channel_id 0: of all);
+ * 0 when there are none. */
+int store_outbox_next_due(struct store *st, int64_t channel_id, int64_t *out_ms);
 /* Pending + in-flight entries of a channel. */
 int store_outbox_depth(struct store *st, int64_t channel_id, int64_t *out);
 /* When the contact last wrote to us on this channel (ms), 0 if never. */
 int store_last_inbound(struct store *st, int64_t channel_id, const char *address, int64_t *out_ms);
+/* The message sent with that client_id (idempotency key), or NULL. */
+int store_message_by_client_id(struct store *st, const char *client_id, json_t **out);
 /* Resolve a message id to its provider id (and channel); "" when unknown. */
 int store_message_provider_id(struct store *st, int64_t id, int64_t *channel_id,
     char *out, size_t outlen);

@@ -65,7 +65,8 @@ struct store_backend {
 	int (*messages_by_provider_id)(void *db, const char *provider_id, json_t **out);
 	int (*events_list)(void *db, int64_t since, int limit, json_t **out);
 	int (*outbox_due)(void *db, int64_t channel_id, int64_t now_ms, int limit, json_t **out);
-	int (*outbox_next_due)(void *db, int64_t *out_ms);
+	int (*outbox_next_due)(void *db, int64_t channel_id, int64_t *out_ms);
+	int (*message_by_client_id)(void *db, const char *client_id, json_t **out);
 	int (*outbox_depth)(void *db, int64_t channel_id, int64_t *out);
 	int (*last_inbound)(void *db, int64_t channel_id, const char *address, int64_t *out_ms);
 	int (*message_provider_id)(void *db, int64_t id, int64_t *channel_id, char *out,

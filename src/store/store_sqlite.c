@@ -101,6 +101,7 @@ enum sql {
 	W_EVENT_INSERT,
 	W_OUTBOX_INSERT,
 	W_OUTBOX_CLAIM,
+	W_OUTBOX_CHANNEL_PENDING,
 	W_OUTBOX_RESCHEDULE,
 	W_OUTBOX_DELETE,
 	W_OUTBOX_RECOVER,
@@ -121,12 +122,14 @@ enum sql {
 	R_CONV_EXISTS,
 	R_MSG_LIST,
 	R_MSG_GET,
+	R_MSG_BY_CLIENT_ID,
 	R_MSG_BY_PROVIDER,
 	R_STATUS_HISTORY,
 	R_EVENTS,
 	R_OUTBOX_DUE,
 	R_OUTBOX_DUE_ALL,
 	R_OUTBOX_NEXT_DUE,
+	R_OUTBOX_NEXT_DUE_CHANNEL,
 	R_OUTBOX_DEPTH,
 	R_LAST_INBOUND,
 	R_MSG_PROVIDER_ID,
@@ -189,8 +192,10 @@ static const char *const sql_text[SQL_COUNT] = {
 	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
 	[W_OUTBOX_INSERT] = "INSERT INTO outbox (message_id, channel_id, recipient, priority, due_ms,"
 	    " created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-	[W_OUTBOX_CLAIM] = "UPDATE outbox SET state = 1, attempts = attempts + 1,"
+	/* uncertain is cleared: the dispatcher read it (and warned) before claiming. */
+	[W_OUTBOX_CLAIM] = "UPDATE outbox SET state = 1, attempts = attempts + 1, uncertain = 0,"
 	    " first_attempt_ms = coalesce(first_attempt_ms, ?2) WHERE message_id = ?1 AND state = 0",
+	[W_OUTBOX_CHANNEL_PENDING] = "SELECT message_id FROM outbox WHERE channel_id = ?1 AND state = 0",
 	/* ?6 = 1 (requeue) undoes the claim's attempt, if the entry was claimed
 	 * (a pending one may be put off too), and its first_attempt_ms when it
 	 * was the only one; ?7 = 1 replaces the last error. The right-hand
@@ -228,6 +233,7 @@ static const char *const sql_text[SQL_COUNT] = {
 	[R_MSG_LIST] = "SELECT " MSG_COLS " FROM messages m"
 	    " WHERE m.conversation_id = ?1 AND m.id < ?2 ORDER BY m.id DESC LIMIT ?3",
 	[R_MSG_GET] = "SELECT " MSG_COLS " FROM messages m WHERE m.id = ?1",
+	[R_MSG_BY_CLIENT_ID] = "SELECT " MSG_COLS " FROM messages m WHERE m.client_id = ?1",
 	[R_MSG_BY_PROVIDER] = "SELECT " MSG_COLS " FROM messages m"
 	    " WHERE m.provider_message_id = ?1 ORDER BY m.id",
 	[R_STATUS_HISTORY] = STATUS_HISTORY_SQL,
@@ -247,6 +253,10 @@ static const char *const sql_text[SQL_COUNT] = {
 	/* min(due_ms) per pending priority, each one index seek, instead of a
 	 * scan of every pending entry: priorities are few, entries many. */
 	[R_OUTBOX_NEXT_DUE] = "SELECT coalesce(min(due_ms), 0) FROM outbox WHERE state = 0",
+	/* One index seek per priority (0 replies, 1 bulk), not a scan of the backlog. */
+	[R_OUTBOX_NEXT_DUE_CHANNEL] = "SELECT coalesce(min(d), 0) FROM ("
+	    "SELECT min(due_ms) AS d FROM outbox WHERE state = 0 AND channel_id = ?1 AND priority = 0"
+	    " UNION ALL SELECT min(due_ms) FROM outbox WHERE state = 0 AND channel_id = ?1 AND priority = 1)",
 	/* No index on channel_id: the outbox holds only unfinished entries. */
 	[R_OUTBOX_DEPTH] = "SELECT count(*) FROM outbox WHERE channel_id = ?1",
 	[R_LAST_INBOUND] = "SELECT coalesce(c.last_inbound_ms, 0) FROM contacts ct"
@@ -1261,6 +1271,38 @@ apply_ingest(struct sqlite_db *db, struct store_op *op)
 	return 0;
 }
 
+static int outbox_result_one(struct sqlite_db *db, struct store_op *op,
+    const struct outbox_item *it, int64_t now);
+
+/* A deleted channel sends nothing more: its pending messages fail now
+ * (those in flight fail when their attempt ends). */
+static int
+fail_channel_outbox(struct sqlite_db *db, struct store_op *op)
+{
+	sqlite3_stmt *s = stmt(&db->w, W_OUTBOX_CHANNEL_PENDING);
+	int64_t *ids = NULL, now = now_ms();
+	size_t n = 0, cap = 0;
+	int r, rc = 0;
+
+	bind_i64(s, 1, op->u.channel.id);
+	while ((r = row(&db->w, s)) == 1) {
+		if (n == cap) {
+			cap = cap ? cap * 2 : 64;
+			ids = xrealloc(ids, cap * sizeof(*ids));
+		}
+		ids[n++] = sqlite3_column_int64(s, 0);
+	}
+	if (r < 0)
+		rc = op_sql_error(db, op);
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		struct outbox_item it = { .message_id = ids[i], .result = OUTBOX_FAILED };
+		snprintf(it.error_title, sizeof(it.error_title), "channel deleted");
+		rc = outbox_result_one(db, op, &it, now);
+	}
+	free(ids);
+	return rc;
+}
+
 static int
 apply_channel(struct sqlite_db *db, struct store_op *op)
 {
@@ -1309,6 +1351,8 @@ apply_channel(struct sqlite_db *db, struct store_op *op)
 		return op_sql_error(db, op);
 	if (sqlite3_changes(w->h) == 0)
 		return op_error(op, "no such channel");
+	if (op->kind == STORE_OP_CHANNEL_DELETE)
+		return fail_channel_outbox(db, op);
 	return 0;
 }
 
@@ -2008,6 +2052,22 @@ sqlite_message_get(void *p, int64_t id, json_t **out)
 }
 
 static int
+sqlite_message_by_client_id(void *p, const char *client_id, json_t **out)
+{
+	struct sqlite_db *db = p;
+	sqlite3_stmt *s = stmt(&db->r, R_MSG_BY_CLIENT_ID);
+	int n;
+
+	*out = NULL;
+	bind_text(s, 1, client_id);
+	if ((n = row(&db->r, s)) <= 0)
+		return n;
+	*out = render_message(db, &db->r, s, 0);
+	finish(s);
+	return *out ? 0 : -1;
+}
+
+static int
 sqlite_messages_by_provider_id(void *p, const char *provider_id, json_t **out)
 {
 	struct sqlite_db *db = p;
@@ -2136,10 +2196,15 @@ read_i64(struct sqlite_db *db, sqlite3_stmt *s, int64_t *out)
 }
 
 static int
-sqlite_outbox_next_due(void *p, int64_t *out_ms)
+sqlite_outbox_next_due(void *p, int64_t channel_id, int64_t *out_ms)
 {
 	struct sqlite_db *db = p;
 
+	if (channel_id) {
+		sqlite3_stmt *s = stmt(&db->r, R_OUTBOX_NEXT_DUE_CHANNEL);
+		bind_i64(s, 1, channel_id);
+		return read_i64(db, s, out_ms);
+	}
 	return read_i64(db, stmt(&db->r, R_OUTBOX_NEXT_DUE), out_ms);
 }
 
@@ -2267,6 +2332,7 @@ const struct store_backend store_sqlite_backend = {
 	.events_list = sqlite_events_list,
 	.outbox_due = sqlite_outbox_due,
 	.outbox_next_due = sqlite_outbox_next_due,
+	.message_by_client_id = sqlite_message_by_client_id,
 	.outbox_depth = sqlite_outbox_depth,
 	.last_inbound = sqlite_last_inbound,
 	.message_provider_id = sqlite_message_provider_id,

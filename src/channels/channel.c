@@ -212,6 +212,41 @@ field_err(struct channel_error *err, const char *key, const char *fmt)
 	set_err(err, field, msg);
 }
 
+static const struct {
+	const char *key;
+	int64_t min, max, def;
+} send_settings[] = {
+	{ "rate_per_second", 0, 10000, 80 },
+	{ "recipient_gap_ms", 0, 86400000, 0 },
+	{ "max_attempts", 1, 100, 10 },
+	{ "max_age_s", 60, 30 * 86400, 86400 },
+	{ "breaker_threshold", 1, 1000, 10 },
+	{ "breaker_cooldown_s", 1, 86400, 30 },
+	{ "request_timeout_ms", 100, 120000, 15000 },
+};
+
+int
+cfg_check_send_settings(const json_t *cfg, struct channel_error *err)
+{
+	for (size_t i = 0; i < ARRAY_LEN(send_settings); i++)
+		if (cfg_optional_int(cfg, send_settings[i].key, send_settings[i].min,
+		    send_settings[i].max, err) != 0)
+			return -1;
+	return 0;
+}
+
+int64_t
+channel_send_setting(const struct channel *ch, const char *key)
+{
+	for (size_t i = 0; i < ARRAY_LEN(send_settings); i++) {
+		if (strcmp(send_settings[i].key, key) == 0) {
+			json_t *v = json_object_get(ch->config, key);
+			return json_is_integer(v) ? json_integer_value(v) : send_settings[i].def;
+		}
+	}
+	abort();  /* a key not in the table is a programming error */
+}
+
 int
 cfg_check_keys(const json_t *cfg, const char *const *allowed, struct channel_error *err)
 {

@@ -188,6 +188,17 @@ int channel_validate_name(const char *name, struct channel_error *err);
 /* The channel's config with secret values replaced by "********" (new ref). */
 json_t *channel_public_config(const struct channel *ch);
 
+/*
+ * Sending settings every sending channel takes, with one range and default
+ * each (the outbox reads them, adapters validate them): rate_per_second
+ * (80; 0 = no pacing), recipient_gap_ms (0), max_attempts (10), max_age_s
+ * (86400), breaker_threshold (10), breaker_cooldown_s (30),
+ * request_timeout_ms (15000).
+ */
+int cfg_check_send_settings(const json_t *cfg, struct channel_error *err);
+/* The channel's value for one of them (its default when not configured). */
+int64_t channel_send_setting(const struct channel *ch, const char *key);
+
 /* Helpers adapters share for config validation. Each returns -1 and fills
  * err (field "config.<key>") when the check fails. */
 int cfg_check_keys(const json_t *cfg, const char *const *allowed, struct channel_error *err);

@@ -60,15 +60,6 @@ struct wa_state {
 	char *api_base_url;
 	char *api_version;
 	bool insecure;          /* accepts unsigned webhooks */
-	/* Sending, read by the outbox (defaults as docs/API.md says). */
-	int64_t rate_per_second;        /* 0: no pacing */
-	int64_t recipient_gap_ms;
-	int64_t max_attempts;
-	int64_t max_age_s;
-	int64_t breaker_threshold;
-	int64_t breaker_cooldown_s;
-	int64_t request_timeout_ms;
-	bool enforce_window;
 };
 
 static const char *const wa_keys[] = {
@@ -78,20 +69,6 @@ static const char *const wa_keys[] = {
 	"breaker_threshold", "breaker_cooldown_s", "request_timeout_ms", NULL,
 };
 
-/* The optional integer keys: range, default and where open() keeps them. */
-static const struct {
-	const char *key;
-	int64_t min, max, def;
-	size_t off;
-} wa_ints[] = {
-	{ "rate_per_second", 0, 10000, 80, offsetof(struct wa_state, rate_per_second) },
-	{ "recipient_gap_ms", 0, 86400000, 0, offsetof(struct wa_state, recipient_gap_ms) },
-	{ "max_attempts", 1, 100, 10, offsetof(struct wa_state, max_attempts) },
-	{ "max_age_s", 60, 30 * 86400, 86400, offsetof(struct wa_state, max_age_s) },
-	{ "breaker_threshold", 1, 1000, 10, offsetof(struct wa_state, breaker_threshold) },
-	{ "breaker_cooldown_s", 1, 86400, 30, offsetof(struct wa_state, breaker_cooldown_s) },
-	{ "request_timeout_ms", 100, 120000, 15000, offsetof(struct wa_state, request_timeout_ms) },
-};
 static const char *const wa_secrets[] = { "access_token", "app_secret", "verify_token", NULL };
 
 /* Config */
@@ -125,9 +102,9 @@ wa_validate(const json_t *cfg, struct channel_error *err)
 	    cfg_optional_string(cfg, "api_version", WA_VERSION_MAX, err) != 0 ||
 	    cfg_optional_bool(cfg, "enforce_window", err) != 0)
 		return -1;
-	for (size_t i = 0; i < ARRAY_LEN(wa_ints); i++)
-		if (cfg_optional_int(cfg, wa_ints[i].key, wa_ints[i].min, wa_ints[i].max, err) != 0)
-			return -1;
+	/* The sending settings (rate_per_second, ...) are common to all channels. */
+	if (cfg_check_send_settings(cfg, err) != 0)
+		return -1;
 	/* These end up in the request line and headers of every send. */
 	if (cfg_check_chars(cfg, "phone_number_id", "/?#% ", err) != 0 ||
 	    cfg_check_chars(cfg, "api_version", "/?#% ", err) != 0 ||
@@ -167,12 +144,6 @@ wa_open(struct channel *ch)
 	st->api_base_url = cfg_dup(ch->config, "api_base_url", "https://graph.facebook.com");
 	st->api_version = cfg_dup(ch->config, "api_version", "v21.0");
 	st->insecure = json_is_true(json_object_get(ch->config, "insecure_skip_signature"));
-	st->enforce_window = !json_is_false(json_object_get(ch->config, "enforce_window"));
-	for (size_t i = 0; i < ARRAY_LEN(wa_ints); i++) {
-		const json_t *v = json_object_get(ch->config, wa_ints[i].key);
-		*(int64_t *)((char *)st + wa_ints[i].off) =
-		    json_is_integer(v) ? json_integer_value(v) : wa_ints[i].def;
-	}
 	ch->state = st;
 	/* validate() ran first; this only guards against a bypassed check. */
 	if (st->phone_number_id == NULL || st->access_token == NULL || st->verify_token == NULL ||

@@ -121,13 +121,6 @@ rnd(struct outbox *ob)
 	return ob->rng = x ? x : 0x9e3779b9u;
 }
 
-static int64_t
-cfg_int(const struct channel *ch, const char *key, int64_t def)
-{
-	json_t *v = json_object_get(ch->config, key);
-	return json_is_integer(v) ? json_integer_value(v) : def;
-}
-
 static struct ochan *
 ochan_find(struct outbox *ob, int64_t channel_id)
 {
@@ -142,14 +135,14 @@ static struct ochan *
 ochan_get(struct outbox *ob, const struct channel *ch)
 {
 	struct ochan *oc = ochan_find(ob, ch->id);
-	int rate = (int)cfg_int(ch, "rate_per_second", 80);
+	int rate = (int)channel_send_setting(ch, "rate_per_second");
 
 	if (oc == NULL) {
 		oc = xcalloc(1, sizeof(*oc));
 		oc->channel_id = ch->id;
 		oc->rate = -1;
-		breaker_init(&oc->breaker, (int)cfg_int(ch, "breaker_threshold", 10),
-		    cfg_int(ch, "breaker_cooldown_s", 30) * 1000);
+		breaker_init(&oc->breaker, (int)channel_send_setting(ch, "breaker_threshold"),
+		    channel_send_setting(ch, "breaker_cooldown_s") * 1000);
 		oc->next = ob->chans;
 		ob->chans = oc;
 	}
@@ -158,12 +151,12 @@ ochan_get(struct outbox *ob, const struct channel *ch)
 		pacer_init(&oc->pacer, rate);
 		oc->rate = rate;
 	}
-	oc->breaker.threshold = (int)cfg_int(ch, "breaker_threshold", 10);
-	oc->breaker.cooldown_ms = cfg_int(ch, "breaker_cooldown_s", 30) * 1000;
-	oc->gap_ms = cfg_int(ch, "recipient_gap_ms", 0);
-	oc->max_attempts = (int)cfg_int(ch, "max_attempts", 10);
-	oc->max_age_ms = cfg_int(ch, "max_age_s", 86400) * 1000;
-	oc->timeout_ms = (long)cfg_int(ch, "request_timeout_ms", 15000);
+	oc->breaker.threshold = (int)channel_send_setting(ch, "breaker_threshold");
+	oc->breaker.cooldown_ms = channel_send_setting(ch, "breaker_cooldown_s") * 1000;
+	oc->gap_ms = channel_send_setting(ch, "recipient_gap_ms");
+	oc->max_attempts = (int)channel_send_setting(ch, "max_attempts");
+	oc->max_age_ms = channel_send_setting(ch, "max_age_s") * 1000;
+	oc->timeout_ms = (long)channel_send_setting(ch, "request_timeout_ms");
 	return oc;
 }
 
@@ -918,10 +911,15 @@ outbox_channel_changed(struct outbox *ob, int64_t channel_id)
 {
 	struct ochan *oc = ochan_find(ob, channel_id);
 
-	if (oc && oc->paused) {
+	if (oc) {
+		/* New credentials or settings: give the channel a fresh start. */
+		if (oc->paused)
+			log_info("channel resumed: config changed");
 		oc->paused = false;
 		oc->reason[0] = '\0';
-		log_info("channel resumed: config changed");
+		oc->throttled_until = 0;
+		oc->throttle_level = 0;
+		breaker_success(&oc->breaker);
 	}
 	outbox_kick(ob);
 }

@@ -115,7 +115,5 @@ void breaker_release(struct breaker *b);
 /* Delay before retry number `attempts` (1 = after the first failure):
  * 1 s * 2^(attempts-1), capped at 5 min, +-20% jitter from rnd. */
 int64_t backoff_ms(int attempts, uint32_t rnd);
-/* Parse Retry-After (delta seconds or an HTTP-date) into ms from now_s; -1 if invalid. */
-int64_t retry_after_ms(const char *v, int64_t now_s);
 
 #endif

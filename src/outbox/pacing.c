@@ -1,4 +1,4 @@
-/* pacing.c - even-spacing pacer, circuit breaker, backoff, Retry-After. */
+/* pacing.c - even-spacing pacer, circuit breaker, backoff. */
 #include "outbox.h"
 
 #include <stdlib.h>
@@ -9,7 +9,6 @@
 
 #define BACKOFF_BASE_MS 1000
 #define BACKOFF_CAP_MS (5 * 60 * 1000)
-#define RETRY_AFTER_CAP_MS (24LL * 3600 * 1000)
 
 void
 pacer_init(struct pacer *p, int rate)
@@ -116,28 +115,4 @@ backoff_ms(int attempts, uint32_t rnd)
 	/* +-20%: d * (0.8 .. 1.2) */
 	int64_t span = d * 2 / 5;
 	return d - d / 5 + (span ? (int64_t)(rnd % (uint32_t)span) : 0);
-}
-
-int64_t
-retry_after_ms(const char *v, int64_t now_s)
-{
-	int64_t secs;
-	struct tm tm = { 0 };
-
-	if (v == NULL || *v == '\0')
-		return -1;
-	if (parse_i64(v, &secs) == 0) {
-		if (secs < 0)
-			return -1;
-		return secs * 1000 > RETRY_AFTER_CAP_MS ? RETRY_AFTER_CAP_MS : secs * 1000;
-	}
-	/* IMF-fixdate: Sun, 06 Nov 1994 08:49:37 GMT */
-	const char *end = strptime(v, "%a, %d %b %Y %H:%M:%S GMT", &tm);
-	if (end == NULL || *end != '\0')
-		return -1;
-	int64_t at = (int64_t)timegm(&tm);
-	int64_t d = (at - now_s) * 1000;
-	if (d < 0)
-		d = 0;
-	return d > RETRY_AFTER_CAP_MS ? RETRY_AFTER_CAP_MS : d;
 }

@@ -1,4 +1,4 @@
-/* test_outbox.c - the dispatcher's arithmetic: pacer, breaker, backoff, Retry-After. */
+/* test_outbox.c - the dispatcher's arithmetic: pacer, breaker, backoff. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -129,21 +129,6 @@ test_backoff(void **state)
 	assert_true(backoff_ms(3, 1) != backoff_ms(3, 777));
 }
 
-static void
-test_retry_after(void **state)
-{
-	int64_t now = 784111777; /* Sun, 06 Nov 1994 08:49:37 GMT */
-
-	assert_int_equal(retry_after_ms("7", now), 7000);
-	assert_int_equal(retry_after_ms("0", now), 0);
-	assert_int_equal(retry_after_ms("Sun, 06 Nov 1994 08:49:47 GMT", now), 10000);
-	assert_int_equal(retry_after_ms("Sun, 06 Nov 1994 08:49:27 GMT", now), 0);
-	assert_int_equal(retry_after_ms("999999999", now), 24LL * 3600 * 1000);
-	assert_int_equal(retry_after_ms("soon", now), -1);
-	assert_int_equal(retry_after_ms("-3", now), -1);
-	assert_int_equal(retry_after_ms(NULL, now), -1);
-}
-
 int
 main(void)
 {
@@ -152,7 +137,6 @@ main(void)
 		cmocka_unit_test(test_pacer_spacing_and_idle),
 		cmocka_unit_test(test_breaker),
 		cmocka_unit_test(test_backoff),
-		cmocka_unit_test(test_retry_after),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

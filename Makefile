@@ -5,7 +5,7 @@
 #   make bench   load measurements (not part of make test)
 
 CC       ?= cc
-PKGS     := libmicrohttpd libevent libevent_pthreads jansson sqlite3 libcrypto libconfig libcurl
+PKGS     := libmicrohttpd libevent libevent_pthreads jansson sqlite3 libcrypto libconfig libcurl libsodium
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -19,7 +19,8 @@ LIBS := $(PKG_LIBS) -pthread -lm
 # Every .c under src/ except main.c is the library; main.c wires the binary.
 LIB_SRC  := $(filter-out src/main.c,$(shell find src -name '*.c' | sort))
 MIGRATIONS := $(sort $(wildcard src/store/migrations/*.sql))
-GEN_SRC  := build/gen/migrations.c
+WEB_FILES := web/index.html web/app.js web/app.css
+GEN_SRC  := build/gen/migrations.c build/gen/web_assets.c
 
 REL_OBJ  := $(patsubst %.c,build/rel/%.o,$(LIB_SRC) $(GEN_SRC))
 TEST_OBJ := $(patsubst %.c,build/test/%.o,$(LIB_SRC) $(GEN_SRC))
@@ -27,13 +28,17 @@ TEST_OBJ := $(patsubst %.c,build/test/%.o,$(LIB_SRC) $(GEN_SRC))
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(patsubst tests/unit/%.c,build/test/unit/%,$(UNIT_SRC))
 
-.PHONY: all build run test unit e2e deps test-deps clean bench
+.PHONY: all build run test unit e2e browser deps test-deps clean bench
 all: build
 build: build/msgd
 
 build/gen/migrations.c: $(MIGRATIONS) tools/embed_sql.sh
 	@mkdir -p $(dir $@)
 	sh tools/embed_sql.sh $(MIGRATIONS) > $@.tmp && mv $@.tmp $@
+
+build/gen/web_assets.c: $(WEB_FILES) tools/embed_web.sh
+	@mkdir -p $(dir $@)
+	sh tools/embed_web.sh $(WEB_FILES) > $@.tmp && mv $@.tmp $@
 
 build/rel/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -70,8 +75,15 @@ e2e: build/test/msgd
 	MSGD_BIN=$(CURDIR)/build/test/msgd CORPUS=$(CURDIR)/../shared/corpus \
 	  node --test --test-concurrency=2 tests/e2e/
 
+# The messages panel in headless Chromium (playwright-core from npm).
+browser: build/test/msgd
+	cd tests/browser && npm ci --no-audit --no-fund --loglevel=error
+	MSGD_BIN=$(CURDIR)/build/test/msgd CORPUS=$(CURDIR)/../shared/corpus \
+	  node --test tests/browser/inbox.test.mjs
+
 test: test-deps
 	@$(MAKE) --no-print-directory unit
+	@$(MAKE) --no-print-directory browser
 	@$(MAKE) --no-print-directory e2e
 
 bench: build

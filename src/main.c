@@ -26,6 +26,7 @@ static int cmd_serve(int argc, char **argv);
 static int cmd_check_config(int argc, char **argv);
 static int cmd_version(int argc, char **argv);
 static int cmd_send(int argc, char **argv);
+static int cmd_users(int argc, char **argv);
 static int cmd_help(int argc, char **argv);
 
 static const struct command commands[] = {
@@ -55,6 +56,12 @@ static const struct command commands[] = {
 		.summary = "send a message through a running msgd and follow its status",
 		.usage = cli_send_usage,
 		.run = cmd_send,
+	},
+	{
+		.name = "users",
+		.summary = "add web UI users (password from standard input)",
+		.usage = cli_users_usage,
+		.run = cmd_users,
 	},
 	{
 		.name = "version",
@@ -163,6 +170,12 @@ static int
 cmd_send(int argc, char **argv)
 {
 	return cli_send(argc, argv);
+}
+
+static int
+cmd_users(int argc, char **argv)
+{
+	return cli_users(argc, argv);
 }
 
 static int

@@ -3,8 +3,8 @@
 #   tools/deps.sh build   - to build and run
 #   tools/deps.sh test    - to run make test as well
 set -e
-BUILD="gcc make pkg-config libmicrohttpd-dev libevent-dev libjansson-dev libsqlite3-dev libssl-dev libconfig-dev libcurl4-openssl-dev uthash-dev"
-TEST="libcmocka-dev nodejs"
+BUILD="gcc make pkg-config libmicrohttpd-dev libevent-dev libjansson-dev libsqlite3-dev libssl-dev libconfig-dev libcurl4-openssl-dev uthash-dev libsodium-dev"
+TEST="libcmocka-dev nodejs npm chromium"
 want="$BUILD"
 [ "$1" = test ] && want="$BUILD $TEST"
 missing=""
@@ -13,6 +13,7 @@ for p in $want; do
 done
 # nodejs may come from elsewhere than Debian; a node on PATH is enough.
 case "$missing" in *nodejs*) command -v node >/dev/null 2>&1 && missing=$(echo "$missing" | sed 's/ nodejs//');; esac
+case "$missing" in *npm*) command -v npm >/dev/null 2>&1 && missing=$(echo "$missing" | sed 's/ npm//');; esac
 [ -z "$missing" ] && exit 0
 if [ "$(id -u)" = 0 ]; then
 	echo "msgd: installing:$missing"

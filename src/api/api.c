@@ -6,12 +6,14 @@
 #include <string.h>
 #include <strings.h>
 
+#include "../auth/auth.h"
 #include "../channels/channel.h"
 #include "../config/config.h"
 #include "../http/http.h"
 #include "../log/log.h"
 #include "../outbox/outbox.h"
 #include "../store/store.h"
+#include "../web/web.h"
 #include "../util/util.h"
 
 #define PATH_SEGMENTS_MAX 8
@@ -56,6 +58,9 @@ struct route {
 static const struct route routes[] = {
 	{ "GET", "/healthz", false, api_healthz },
 	{ "GET", "/readyz", false, api_readyz },
+	{ "POST", "/v1/session", false, api_session_create },
+	{ "GET", "/v1/session", false, api_session_get },
+	{ "DELETE", "/v1/session", false, api_session_delete },
 	{ "GET", "/webhooks/*", false, api_webhook },
 	{ "POST", "/webhooks/*", false, api_webhook },
 	{ "POST", "/v1/channels", true, api_channels_create },
@@ -70,6 +75,7 @@ static const struct route routes[] = {
 	{ "GET", "/v1/messages", true, api_messages_find },
 	{ "GET", "/v1/messages/*", true, api_messages_get },
 	{ "GET", "/v1/events", true, api_events_list },
+	{ "GET", "/v1/stream", true, api_stream },
 	{ "POST", "/v1/messages", true, api_messages_send },
 	{ "POST", "/v1/messages/batch", true, api_messages_batch },
 	{ "DELETE", "/v1/messages/*", true, api_messages_cancel },
@@ -124,27 +130,49 @@ match(const char *pattern, char seg[PATH_SEGMENTS_MAX][SEGMENT_MAX], int nseg,
 	return true;
 }
 
-/* Is the bearer token the admin token or a stored API key? Constant time
- * per comparison; the token itself is never logged. */
-static bool
-authorized(struct app *app, struct http_request *req)
+/* Constant time per comparison; the token itself is never logged. */
+bool
+api_token_ok(struct app *app, const char *token)
 {
-	const char *h = http_header(req, "Authorization");
 	unsigned char hash[32];
 	bool ok = false;
 
-	if (h == NULL || strncasecmp(h, "Bearer ", 7) != 0)
-		return false;
-	h += 7;
-	while (*h == ' ')
-		h++;
-	if (*h == '\0')
-		return false;
-	sha256(h, strlen(h), hash);
+	sha256(token, strlen(token), hash);
 	ok |= ct_equal(hash, 32, app->admin_hash, 32);
 	for (size_t i = 0; i < app->nkeys; i++)
 		ok |= ct_equal(hash, 32, app->key_hashes[i], 32);
 	return ok;
+}
+
+enum authn { AUTHN_NONE, AUTHN_OK, AUTHN_CSRF };
+
+/*
+ * A bearer token (API clients), or a browser session cookie. A cookie alone
+ * is not enough for a change: POST/PATCH/PUT/DELETE must also carry the
+ * session's CSRF token in X-Msgd-CSRF, which another site cannot read.
+ */
+static enum authn
+authorized(struct app *app, struct http_request *req)
+{
+	const char *h = http_header(req, "Authorization");
+
+	if (h) {
+		/* A bearer header decides alone. */
+		if (strncasecmp(h, "Bearer ", 7) != 0)
+			return AUTHN_NONE;
+		for (h += 7; *h == ' '; h++)
+			;
+		return *h && api_token_ok(app, h) ? AUTHN_OK : AUTHN_NONE;
+	}
+	if (app->auth == NULL)
+		return AUTHN_NONE;
+	const struct auth_session *s = auth_check_cookie(app->auth, http_header(req, "Cookie"));
+	if (s == NULL)
+		return AUTHN_NONE;
+	const char *m = http_method(req);
+	if (strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0)
+		return AUTHN_OK;
+	return auth_csrf_ok(s, http_header(req, AUTH_CSRF_HEADER)) ? AUTHN_OK : AUTHN_CSRF;
 }
 
 void
@@ -160,6 +188,9 @@ api_handle(struct http_request *req, void *arg)
 		http_reply_error(req, 503, "shutting_down", NULL, "msgd is shutting down; retry");
 		return;
 	}
+	/* The messages panel's static files: no auth (the page logs in itself). */
+	if (web_serve(req))
+		return;
 	if (split_path(http_path(req), seg, &nseg) != 0) {
 		http_reply_error(req, 404, "not_found", NULL, "no such endpoint");
 		return;
@@ -171,9 +202,14 @@ api_handle(struct http_request *req, void *arg)
 		path_known = true;
 		if (strcmp(r->method, http_method(req)) != 0)
 			continue;
-		if (r->auth && !authorized(app, req)) {
+		enum authn a = r->auth ? authorized(app, req) : AUTHN_OK;
+		if (a == AUTHN_NONE) {
 			http_reply_error(req, 401, "unauthorized", NULL,
-			    "missing or invalid bearer token (Authorization: Bearer <token>)");
+			    "missing or invalid bearer token (Authorization: Bearer <token>) or session cookie");
+			return;
+		}
+		if (a == AUTHN_CSRF) {
+			http_reply_error(req, 403, "csrf_failed", NULL, "X-Msgd-CSRF missing or wrong");
 			return;
 		}
 		r->fn(app, req, params);

@@ -27,6 +27,9 @@ struct channel_registry;
 struct channel;
 struct http_request;
 struct outbox;
+struct bus;
+struct stream;
+struct auth;
 
 #define API_MAX_PARAMS 4
 #define API_JSON_MAX_DEPTH 64
@@ -37,6 +40,10 @@ struct app {
 	struct store *store;
 	struct channel_registry *reg;
 	struct outbox *outbox;
+	struct bus *bus;
+	struct stream *streams;         /* open event streams (api_stream.c) */
+	struct auth *auth;              /* browser sessions (src/auth) */
+	bool cookie_secure;             /* mark session cookies Secure (HTTPS in front) */
 	unsigned char admin_hash[32];   /* SHA-256 of the admin token */
 	unsigned char (*key_hashes)[32];/* API keys from the store */
 	size_t nkeys;
@@ -45,6 +52,12 @@ struct app {
 
 /* The http handler (arg is the struct app). */
 void api_handle(struct http_request *req, void *arg);
+
+/* Is this bearer token the admin token or a stored API key? (constant time) */
+bool api_token_ok(struct app *app, const char *token);
+void api_session_create(struct app *, struct http_request *, const char *const *);
+void api_session_get(struct app *, struct http_request *, const char *const *);
+void api_session_delete(struct app *, struct http_request *, const char *const *);
 
 /* Load channels and API keys from the store into memory. */
 int api_load(struct app *app);
@@ -79,6 +92,9 @@ void api_conversation_messages(struct app *, struct http_request *, const char *
 void api_messages_get(struct app *, struct http_request *, const char *const *);
 void api_messages_find(struct app *, struct http_request *, const char *const *);
 void api_events_list(struct app *, struct http_request *, const char *const *);
+void api_stream(struct app *, struct http_request *, const char *const *);
+/* Shutdown: end every open stream (clients reconnect elsewhere or later). */
+void api_streams_end(struct app *app);
 void api_messages_send(struct app *, struct http_request *, const char *const *);
 void api_messages_batch(struct app *, struct http_request *, const char *const *);
 void api_messages_cancel(struct app *, struct http_request *, const char *const *);

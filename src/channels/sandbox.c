@@ -14,13 +14,14 @@
 #define SANDBOX_ADDR_MAX 64
 #define SANDBOX_TEXT_MAX 4096
 
-static const char *const sandbox_keys[] = { "contact_name", NULL };
+static const char *const sandbox_keys[] = { "contact_name", "rate_per_second", "recipient_gap_ms",
+	"max_attempts", "max_age_s", "breaker_threshold", "breaker_cooldown_s", "request_timeout_ms", NULL };
 static const char *const sandbox_secrets[] = { NULL };
 
 static int
 sandbox_validate(const json_t *cfg, struct channel_error *err)
 {
-	if (cfg_check_keys(cfg, sandbox_keys, err) != 0)
+	if (cfg_check_keys(cfg, sandbox_keys, err) != 0 || cfg_check_send_settings(cfg, err) != 0)
 		return -1;
 	return cfg_optional_string(cfg, "contact_name", 128, err);
 }

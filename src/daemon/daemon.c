@@ -15,6 +15,8 @@
 #include <event2/thread.h>
 
 #include "../api/api.h"
+#include "../auth/auth.h"
+#include "../bus/bus.h"
 #include "../channels/channel.h"
 #include "../config/config.h"
 #include "../http/http.h"
@@ -26,6 +28,7 @@
 #define TOKEN_FILE "admin.token"
 #define TOKEN_MAX 256
 #define SHUTDOWN_POLL_MS 20
+#define BUS_RING 4096           /* recent events kept serialized for live streams */
 
 struct daemon {
 	const struct config *cfg;
@@ -116,6 +119,13 @@ provision_sandbox(struct daemon *d)
 	return registry_add(d->app.reg, ch);
 }
 
+/* The store committed events: the live streams hear of them. */
+static void
+on_commit(void *arg, int64_t last_seq)
+{
+	bus_committed(arg, last_seq);
+}
+
 static void
 raise_fd_limit(void)
 {
@@ -154,6 +164,7 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 	d->app.shutting_down = true;
 	http_quiesce(d->http);
 	outbox_drain(d->app.outbox);
+	api_streams_end(&d->app);
 	d->shutdown_deadline = mono_ms() + (int64_t)d->cfg->shutdown_timeout * 1000;
 	struct timeval tv = { .tv_sec = 0, .tv_usec = SHUTDOWN_POLL_MS * 1000 };
 	d->ev_drain = event_new(d->base, -1, EV_PERSIST, on_drain, d);
@@ -181,13 +192,16 @@ daemon_run(const struct config *cfg)
 		log_error("cannot open the store", "data", cfg->data_dir);
 		goto out;
 	}
-	if (api_load(&d.app) != 0 || provision_sandbox(&d) != 0 || admin_token(cfg, d.app.admin_hash) != 0)
+	if (api_load(&d.app) != 0 || provision_sandbox(&d) != 0 || admin_token(cfg, d.app.admin_hash) != 0 ||
+	    auth_open(&d.app.auth, d.base, d.app.store, NULL) != 0)
 		goto out;
 	/* Sends cut off by a crash: back to the queue, marked uncertain. */
 	struct store_op recover = { .kind = STORE_OP_OUTBOX_RECOVER };
 	if (store_submit_wait(d.app.store, &recover) != 0 ||
-	    outbox_start(&d.app.outbox, d.base, d.app.store, d.app.reg) != 0)
+	    outbox_start(&d.app.outbox, d.base, d.app.store, d.app.reg) != 0 ||
+	    bus_open(&d.app.bus, d.app.store, BUS_RING) != 0)
 		goto out;
+	store_set_commit_hook(d.app.store, on_commit, d.app.bus);
 
 	struct http_config hc = {
 		.listen = cfg->listen,
@@ -226,14 +240,19 @@ out:
 	 * which goes last. Sends still in flight are dropped with it; their
 	 * entries stay in flight on disk and come back as uncertain at the next
 	 * start. */
-	if (d.app.store)
+	if (d.app.store) {
+		store_set_commit_hook(d.app.store, NULL, NULL);
 		store_close(d.app.store);
+	}
 	d.app.store = NULL;  /* requests arriving now get 503 */
+	auth_close(d.app.auth);
+	d.app.auth = NULL;
 	if (d.http) {
 		http_flush(d.http, 1000);
 		http_stop(d.http);
 	}
 	outbox_stop(d.app.outbox);
+	bus_close(d.app.bus);
 	if (d.ev_term)
 		event_free(d.ev_term);
 	if (d.ev_int)

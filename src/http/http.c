@@ -79,6 +79,11 @@ struct http_request {
 	bool deferred;
 	struct MHD_Response *resp;
 	unsigned status;
+	/* Streaming replies. */
+	http_stream_read_fn stream_read;
+	void (*stream_close)(void *arg);
+	void *stream_arg;
+	bool stream_parked;
 };
 
 static void schedule(struct http_server *srv);
@@ -156,6 +161,16 @@ http_reply_error(struct http_request *req, int status, const char *code, const c
 }
 
 void
+http_reply_header(struct http_request *req, const char *name, const char *value)
+{
+	if (req->resp == NULL)
+		return;
+	if (strcasecmp(name, MHD_HTTP_HEADER_CACHE_CONTROL) == 0)
+		MHD_del_response_header(req->resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	MHD_add_response_header(req->resp, name, value);
+}
+
+void
 http_defer(struct http_request *req)
 {
 	req->deferred = true;
@@ -196,6 +211,49 @@ const char *
 http_request_id(const struct http_request *req)
 {
 	return req->id;
+}
+
+static ssize_t
+stream_reader(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct http_request *req = cls;
+	long n = req->stream_read(req->stream_arg, buf, max);
+
+	if (n > 0)
+		return n;
+	if (n < 0)
+		return MHD_CONTENT_READER_END_OF_STREAM;
+	/* Nothing now: park the connection until http_stream_wake(). */
+	req->stream_parked = true;
+	MHD_suspend_connection(req->mc);
+	return 0;
+}
+
+void
+http_reply_stream(struct http_request *req, int status, const char *content_type,
+    http_stream_read_fn read, void (*close)(void *arg), void *arg)
+{
+	req->stream_read = read;
+	req->stream_close = close;
+	req->stream_arg = arg;
+	req->srv->inflight--;  /* an open stream does not hold up a shutdown */
+	req->resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, stream_reader,
+	    req, NULL);
+	MHD_add_response_header(req->resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+	MHD_add_response_header(req->resp, "X-Request-Id", req->id);
+	MHD_add_response_header(req->resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+	MHD_add_response_header(req->resp, "X-Accel-Buffering", "no");
+	req->status = (unsigned)status;
+}
+
+void
+http_stream_wake(struct http_request *req)
+{
+	if (!req->stream_parked)
+		return;
+	req->stream_parked = false;
+	MHD_resume_connection(req->mc);
+	event_active(req->srv->ev_timer, EV_TIMEOUT, 0);
 }
 
 static enum MHD_Result
@@ -304,13 +362,16 @@ completed_cb(void *cls, struct MHD_Connection *mc, void **con_cls,
 	snprintf(us, sizeof(us), "%lld", (long long)(now_us() - req->start_us));
 	log_kv(lvl, "request", "req", req->id, "method", req->method, "path", req->path, "status", st,
 	    "us", us, "closed", early ? "early" : "no", (const char *)NULL);
+	if (req->stream_close)
+		req->stream_close(req->stream_arg);
+	else
+		srv->inflight--;  /* streams are not "in flight": they never end by themselves */
 	if (req->resp)
 		MHD_destroy_response(req->resp);
 	buf_free(&req->body);
 	free(req->path);
 	free(req);
 	*con_cls = NULL;
-	srv->inflight--;
 }
 
 static void

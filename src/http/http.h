@@ -71,7 +71,24 @@ void http_reply_error(struct http_request *req, int status, const char *code, co
 /* Copies body. */
 void http_reply_raw(struct http_request *req, int status, const char *content_type,
     const char *body, size_t len);
+#define HTTP_HAS_REPLY_HEADER 1
+/* Add a header to the reply just made (call right after http_reply_*); a
+ * Cache-Control replaces the default "no-store". */
+void http_reply_header(struct http_request *req, const char *name, const char *value);
 /* Suspend the request; the handler replies later, on the loop thread. */
 void http_defer(struct http_request *req);
+
+/*
+ * A streaming reply (Server-Sent Events): read() is called whenever the
+ * socket can take more and returns the bytes it wrote into buf (> 0), 0
+ * when it has nothing right now (the connection is parked, costing nothing,
+ * until http_stream_wake()), or -1 to end the reply. close() runs exactly
+ * once when the request ends (client gone, reply ended, shutdown); after it
+ * the request MUST NOT be used.
+ */
+typedef long (*http_stream_read_fn)(void *arg, char *buf, size_t max);
+void http_reply_stream(struct http_request *req, int status, const char *content_type,
+    http_stream_read_fn read, void (*close)(void *arg), void *arg);
+void http_stream_wake(struct http_request *req);
 
 #endif

@@ -62,6 +62,9 @@ struct store {
 	bool stopping;
 	bool writer_started;
 	pthread_t writer;
+
+	void (*commit_hook)(void *arg, int64_t last_seq);
+	void *commit_hook_arg;
 };
 
 /* Never called: its address marks an op submitted by store_submit_wait(). */
@@ -227,10 +230,13 @@ deliver(struct store *st)
 	st->chead = st->ctail = NULL;
 	pthread_mutex_unlock(&st->mu);
 
+	int64_t last_seq = 0;
 	while (op) {
 		struct store_op *next = op->next;  /* done() may free op */
 
 		op->next = NULL;
+		if (op->result == 0 && op->last_seq > last_seq)
+			last_seq = op->last_seq;
 		if (op->done)
 			op->done(op, op->arg);
 		pthread_mutex_lock(&st->mu);
@@ -238,6 +244,17 @@ deliver(struct store *st)
 		pthread_mutex_unlock(&st->mu);
 		op = next;
 	}
+	/* After the done()s: a live subscriber never sees an event before the
+	 * request that made it has its answer on the way. */
+	if (last_seq && st->commit_hook)
+		st->commit_hook(st->commit_hook_arg, last_seq);
+}
+
+void
+store_set_commit_hook(struct store *st, void (*fn)(void *arg, int64_t last_seq), void *arg)
+{
+	st->commit_hook = fn;
+	st->commit_hook_arg = arg;
 }
 
 static void
@@ -462,6 +479,12 @@ store_outbox_due(struct store *st, int64_t channel_id, int64_t now_ms, int limit
 }
 
 int
+store_events_head(struct store *st, int64_t *out)
+{
+	return st->be->events_head(st->db, out);
+}
+
+int
 store_message_by_client_id(struct store *st, const char *client_id, json_t **out)
 {
 	return st->be->message_by_client_id(st->db, client_id, out);
@@ -502,4 +525,16 @@ int
 store_template_get(struct store *st, const char *name, const char *language, json_t **out)
 {
 	return st->be->template_get(st->db, name, language, out);
+}
+
+int
+store_user_get(struct store *st, const char *name, json_t **out)
+{
+	return st->be->user_get(st->db, name, out);
+}
+
+int
+store_sessions_load(struct store *st, int64_t now_s, json_t **out)
+{
+	return st->be->sessions_load(st->db, now_s, out);
 }

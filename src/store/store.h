@@ -56,6 +56,9 @@ enum store_op_kind {
 	STORE_OP_CONV_READ,       /* u.conv_read: unread_count = 0 */
 	STORE_OP_TEMPLATE_PUT,    /* u.template: create (conflict if name+language exists) */
 	STORE_OP_TEMPLATE_DELETE, /* u.template: by name (all languages) */
+	STORE_OP_USER_PUT,        /* u.user: create (conflict if the name exists) */
+	STORE_OP_SESSION_PUT,     /* u.session: insert; also purges sessions with expires_at <= created_at */
+	STORE_OP_SESSION_DELETE,  /* u.session: by token_hash (absent is not an error) */
 };
 
 /*
@@ -118,6 +121,17 @@ struct store_op {
 			const char *language;
 			const char *body;
 		} template;
+		struct {
+			const char *name;
+			const char *password_hash;  /* crypto_pwhash_str() output */
+		} user;
+		struct {
+			unsigned char token_hash[32];  /* SHA-256 of the cookie token's bytes */
+			const char *csrf;              /* PUT */
+			const char *user_name;         /* PUT: a user, or "token" */
+			int64_t created_at;            /* PUT: Unix seconds */
+			int64_t expires_at;            /* PUT: Unix seconds, absolute end */
+		} session;
 	} u;
 
 	/* Results, written by the store before done() runs. */
@@ -153,6 +167,9 @@ void store_submit(struct store *st, struct store_op *op);
 int store_submit_wait(struct store *st, struct store_op *op);
 /* Ops submitted whose done() has not run yet. */
 size_t store_pending(struct store *st);
+/* Called on the loop after done() callbacks whenever committed ops appended
+ * events, with the highest seq appended (the live event bus listens here). */
+void store_set_commit_hook(struct store *st, void (*fn)(void *arg, int64_t last_seq), void *arg);
 
 int store_schema_version(struct store *st);
 /* 0 when the database answers a trivial query. */
@@ -213,8 +230,19 @@ int store_message_provider_id(struct store *st, int64_t id, int64_t *channel_id,
 int store_templates_list(struct store *st, json_t **out);
 int store_template_get(struct store *st, const char *name, const char *language, json_t **out);
 
+/* The highest event seq (0 when the log is empty). */
+int store_events_head(struct store *st, int64_t *out);
+
 /* {"events":[...],"next":seq} with seq > since, ascending; next = last seq
  * returned, or since when none. */
 int store_events_list(struct store *st, int64_t since, int limit, json_t **out);
+
+/* --- users and browser sessions (src/auth/) --- */
+
+/* {"name","password_hash","created_at"} or NULL. */
+int store_user_get(struct store *st, const char *name, json_t **out);
+/* Sessions with expires_at > now_s: [{"token_hash","csrf","user","created_at",
+ * "expires_at"}], token_hash as 64-char hex, times Unix seconds. */
+int store_sessions_load(struct store *st, int64_t now_s, json_t **out);
 
 #endif

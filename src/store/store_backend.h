@@ -66,6 +66,7 @@ struct store_backend {
 	int (*events_list)(void *db, int64_t since, int limit, json_t **out);
 	int (*outbox_due)(void *db, int64_t channel_id, int64_t now_ms, int limit, json_t **out);
 	int (*outbox_next_due)(void *db, int64_t channel_id, int64_t *out_ms);
+	int (*events_head)(void *db, int64_t *out);
 	int (*message_by_client_id)(void *db, const char *client_id, json_t **out);
 	int (*outbox_depth)(void *db, int64_t channel_id, int64_t *out);
 	int (*last_inbound)(void *db, int64_t channel_id, const char *address, int64_t *out_ms);
@@ -73,6 +74,8 @@ struct store_backend {
 	    size_t outlen);
 	int (*templates_list)(void *db, json_t **out);
 	int (*template_get)(void *db, const char *name, const char *language, json_t **out);
+	int (*user_get)(void *db, const char *name, json_t **out);
+	int (*sessions_load)(void *db, int64_t now_s, json_t **out);
 };
 
 extern const struct store_backend store_sqlite_backend;

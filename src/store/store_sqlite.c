@@ -110,6 +110,10 @@ enum sql {
 	W_CONV_LAST_INBOUND_ID,
 	W_TEMPLATE_INSERT,
 	W_TEMPLATE_DELETE,
+	W_USER_INSERT,
+	W_SESSION_INSERT,
+	W_SESSION_PURGE,
+	W_SESSION_DELETE,
 	W_END,
 	/* Reader connection. */
 	R_VERSION = W_END,
@@ -128,6 +132,7 @@ enum sql {
 	R_EVENTS,
 	R_OUTBOX_DUE,
 	R_OUTBOX_DUE_ALL,
+	R_EVENTS_HEAD,
 	R_OUTBOX_NEXT_DUE,
 	R_OUTBOX_NEXT_DUE_CHANNEL,
 	R_OUTBOX_DEPTH,
@@ -135,6 +140,8 @@ enum sql {
 	R_MSG_PROVIDER_ID,
 	R_TEMPLATES,
 	R_TEMPLATE_GET,
+	R_USER_GET,
+	R_SESSIONS,
 	SQL_COUNT,
 };
 
@@ -216,6 +223,11 @@ static const char *const sql_text[SQL_COUNT] = {
 	    " WHERE conversation_id = ?1 AND direction = 'in' ORDER BY id DESC LIMIT 1",
 	[W_TEMPLATE_INSERT] = "INSERT INTO templates (" TEMPLATE_COLS ") VALUES (?1, ?2, ?3, ?4)",
 	[W_TEMPLATE_DELETE] = "DELETE FROM templates WHERE name = ?1",
+	[W_USER_INSERT] = "INSERT INTO users (name, password_hash, created_at) VALUES (?1, ?2, ?3)",
+	[W_SESSION_INSERT] = "INSERT INTO sessions (token_hash, csrf, user_name, created_at, expires_at)"
+	    " VALUES (?1, ?2, ?3, ?4, ?5)",
+	[W_SESSION_PURGE] = "DELETE FROM sessions WHERE expires_at <= ?1",
+	[W_SESSION_DELETE] = "DELETE FROM sessions WHERE token_hash = ?1",
 
 	[R_VERSION] = "SELECT coalesce(max(version), 0) FROM schema_migrations",
 	[R_PING] = "SELECT 1",
@@ -252,6 +264,7 @@ static const char *const sql_text[SQL_COUNT] = {
 	    " ORDER BY o.priority, o.due_ms, o.message_id LIMIT ?2",
 	/* min(due_ms) per pending priority, each one index seek, instead of a
 	 * scan of every pending entry: priorities are few, entries many. */
+	[R_EVENTS_HEAD] = "SELECT coalesce(max(seq), 0) FROM events",
 	[R_OUTBOX_NEXT_DUE] = "SELECT coalesce(min(due_ms), 0) FROM outbox WHERE state = 0",
 	/* One index seek per priority (0 replies, 1 bulk), not a scan of the backlog. */
 	[R_OUTBOX_NEXT_DUE_CHANNEL] = "SELECT coalesce(min(d), 0) FROM ("
@@ -266,6 +279,9 @@ static const char *const sql_text[SQL_COUNT] = {
 	[R_TEMPLATES] = "SELECT " TEMPLATE_COLS " FROM templates ORDER BY name, language",
 	[R_TEMPLATE_GET] = "SELECT " TEMPLATE_COLS " FROM templates"
 	    " WHERE name = ?1 AND (?2 IS NULL OR language = ?2) ORDER BY language LIMIT 1",
+	[R_USER_GET] = "SELECT name, password_hash, created_at FROM users WHERE name = ?1",
+	[R_SESSIONS] = "SELECT token_hash, csrf, user_name, created_at, expires_at FROM sessions"
+	    " WHERE expires_at > ?1 ORDER BY id",
 };
 
 struct conn {
@@ -600,7 +616,7 @@ out:
 static int
 migrate(struct conn *c)
 {
-	int64_t cur;
+	int64_t cur = 0;
 
 	if (exec(c, "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY,"
 	    " name TEXT NOT NULL, applied_at INTEGER NOT NULL)") != 0)
@@ -1727,6 +1743,66 @@ apply_template(struct sqlite_db *db, struct store_op *op)
 	return 0;
 }
 
+/* --- users and sessions (writer thread) --- */
+
+static int
+apply_user(struct sqlite_db *db, struct store_op *op)
+{
+	struct conn *w = &db->w;
+	sqlite3_stmt *s = stmt(w, W_USER_INSERT);
+	int rc;
+
+	if (op->u.user.name == NULL || op->u.user.password_hash == NULL)
+		return op_error(op, "user lacks a name or password hash");
+	bind_text(s, 1, op->u.user.name);
+	bind_text(s, 2, op->u.user.password_hash);
+	bind_i64(s, 3, now_ms() / 1000);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_CONSTRAINT_UNIQUE) {
+		finish(s);
+		op->conflict = true;
+		return op_error(op, "user exists");
+	}
+	if (rc != SQLITE_DONE) {
+		sql_fail(w, sqlite3_sql(s));
+		op_sql_error(db, op);
+		finish(s);
+		return -1;
+	}
+	finish(s);
+	return 0;
+}
+
+static int
+apply_session(struct sqlite_db *db, struct store_op *op)
+{
+	struct conn *w = &db->w;
+	sqlite3_stmt *s;
+	char hex[65];
+
+	hex_encode(op->u.session.token_hash, sizeof(op->u.session.token_hash), hex);
+	if (op->kind == STORE_OP_SESSION_DELETE) {
+		s = stmt(w, W_SESSION_DELETE);
+		bind_text(s, 1, hex);
+		return run(w, s) == 0 ? 0 : op_sql_error(db, op);
+	}
+	if (op->u.session.csrf == NULL || op->u.session.user_name == NULL)
+		return op_error(op, "session lacks a csrf token or user");
+	/* Rows past their absolute end go with each login. created_at is the
+	 * caller's clock (tests move it), so "now" is the same on both sides. */
+	s = stmt(w, W_SESSION_PURGE);
+	bind_i64(s, 1, op->u.session.created_at);
+	if (run(w, s) != 0)
+		return op_sql_error(db, op);
+	s = stmt(w, W_SESSION_INSERT);
+	bind_text(s, 1, hex);
+	bind_text(s, 2, op->u.session.csrf);
+	bind_text(s, 3, op->u.session.user_name);
+	bind_i64(s, 4, op->u.session.created_at);
+	bind_i64(s, 5, op->u.session.expires_at);
+	return run(w, s) == 0 ? 0 : op_sql_error(db, op);
+}
+
 static int
 sqlite_apply(void *p, struct store_op *op)
 {
@@ -1754,6 +1830,11 @@ sqlite_apply(void *p, struct store_op *op)
 	case STORE_OP_TEMPLATE_PUT:
 	case STORE_OP_TEMPLATE_DELETE:
 		return apply_template(db, op);
+	case STORE_OP_USER_PUT:
+		return apply_user(db, op);
+	case STORE_OP_SESSION_PUT:
+	case STORE_OP_SESSION_DELETE:
+		return apply_session(db, op);
 	}
 	return op_error(op, "unknown op kind %d", (int)op->kind);
 }
@@ -2196,6 +2277,14 @@ read_i64(struct sqlite_db *db, sqlite3_stmt *s, int64_t *out)
 }
 
 static int
+sqlite_events_head(void *p, int64_t *out)
+{
+	struct sqlite_db *db = p;
+
+	return read_i64(db, stmt(&db->r, R_EVENTS_HEAD), out);
+}
+
+static int
 sqlite_outbox_next_due(void *p, int64_t channel_id, int64_t *out_ms)
 {
 	struct sqlite_db *db = p;
@@ -2308,6 +2397,50 @@ sqlite_template_get(void *p, const char *name, const char *language, json_t **ou
 	return *out ? 0 : -1;
 }
 
+static int
+sqlite_user_get(void *p, const char *name, json_t **out)
+{
+	struct sqlite_db *db = p;
+	sqlite3_stmt *s = stmt(&db->r, R_USER_GET);
+	int n;
+
+	*out = NULL;
+	bind_text(s, 1, name);
+	if ((n = row(&db->r, s)) <= 0)
+		return n;
+	*out = json_pack("{s:o, s:o, s:I}",
+	    "name", jstr(col_text(s, 0)),
+	    "password_hash", jstr(col_text(s, 1)),
+	    "created_at", (json_int_t)sqlite3_column_int64(s, 2));
+	finish(s);
+	return *out ? 0 : -1;
+}
+
+static int
+sqlite_sessions_load(void *p, int64_t now_s, json_t **out)
+{
+	struct sqlite_db *db = p;
+	sqlite3_stmt *s = stmt(&db->r, R_SESSIONS);
+	json_t *list = json_array();
+	int n;
+
+	*out = NULL;
+	bind_i64(s, 1, now_s);
+	while ((n = row(&db->r, s)) == 1)
+		json_array_append_new(list, json_pack("{s:o, s:o, s:o, s:I, s:I}",
+		    "token_hash", jstr(col_text(s, 0)),
+		    "csrf", jstr(col_text(s, 1)),
+		    "user", jstr(col_text(s, 2)),
+		    "created_at", (json_int_t)sqlite3_column_int64(s, 3),
+		    "expires_at", (json_int_t)sqlite3_column_int64(s, 4)));
+	if (n < 0) {
+		json_decref(list);
+		return -1;
+	}
+	*out = list;
+	return 0;
+}
+
 const struct store_backend store_sqlite_backend = {
 	.name = "sqlite",
 	.open = sqlite_open,
@@ -2332,10 +2465,13 @@ const struct store_backend store_sqlite_backend = {
 	.events_list = sqlite_events_list,
 	.outbox_due = sqlite_outbox_due,
 	.outbox_next_due = sqlite_outbox_next_due,
+	.events_head = sqlite_events_head,
 	.message_by_client_id = sqlite_message_by_client_id,
 	.outbox_depth = sqlite_outbox_depth,
 	.last_inbound = sqlite_last_inbound,
 	.message_provider_id = sqlite_message_provider_id,
 	.templates_list = sqlite_templates_list,
 	.template_get = sqlite_template_get,
+	.user_get = sqlite_user_get,
+	.sessions_load = sqlite_sessions_load,
 };

@@ -1,0 +1,191 @@
+/*
+ * api_stream.c - GET /v1/stream: the event log live, as Server-Sent Events.
+ *
+ * Each event is "id: <seq>\ndata: <event JSON>\n\n", the JSON being what GET
+ * /v1/events shows. A client resumes with Last-Event-ID (browsers send it
+ * on reconnect) or ?since=SEQ and gets every event after it, none skipped or
+ * repeated, including those written while it was away (the bus reads them
+ * from the store). Filters: ?channel=NAME, ?conversation_id=ID.
+ *
+ * Flow control is by pull: events are formatted only when the socket can
+ * take more, so a slow or stalled client holds one small buffer and a
+ * cursor, never a queue, and never slows anyone else. A heartbeat comment
+ * every STREAM_HEARTBEAT_S keeps idle connections (and proxies) alive.
+ */
+#include "api.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "../bus/bus.h"
+#include "../http/http.h"
+#include "../log/log.h"
+#include "../util/util.h"
+
+#define STREAM_HEARTBEAT_S 15
+#define STREAM_CHUNK_MAX (64 * 1024)   /* formatted, not yet written */
+
+struct stream {
+	struct app *app;
+	struct http_request *req;
+	struct stream *prev, *next;     /* app->streams */
+	struct bus_sub *sub;
+	char *channel;                  /* filter, or NULL */
+	int64_t conversation_id;        /* filter, or 0 */
+	struct buf out;                 /* formatted bytes not yet handed to the socket */
+	size_t off;
+	struct event *heartbeat;
+	bool ending;                    /* shutdown: end after what is buffered */
+};
+
+static void
+stream_wake(void *arg)
+{
+	struct stream *s = arg;
+	http_stream_wake(s->req);
+}
+
+static void
+on_heartbeat(evutil_socket_t fd, short what, void *arg)
+{
+	struct stream *s = arg;
+
+	if (s->out.len - s->off == 0)
+		buf_append(&s->out, ": hb\n\n", 6);  /* 6 = strlen */
+	http_stream_wake(s->req);
+}
+
+static bool
+wanted(const struct stream *s, const struct bus_event *e)
+{
+	if (s->channel && (e->channel == NULL || strcmp(s->channel, e->channel) != 0))
+		return false;
+	if (s->conversation_id && e->conversation_id != s->conversation_id)
+		return false;
+	return true;
+}
+
+/* Format events into the buffer until it holds enough or we are caught up. */
+static int
+fill(struct stream *s)
+{
+	const struct bus_event *e;
+	bool err = false;
+	char head[48];
+
+	while (s->out.len - s->off < STREAM_CHUNK_MAX / 2 && (e = bus_next(s->sub, &err)) != NULL) {
+		if (!wanted(s, e) || e->json == NULL)
+			continue;
+		int n = snprintf(head, sizeof(head), "id: %" PRId64 "\ndata: ", e->seq);
+		if (buf_append(&s->out, head, (size_t)n) != 0 || buf_append(&s->out, e->json, e->len) != 0 ||
+		    buf_append(&s->out, "\n\n", 2) != 0)
+			return -1;
+	}
+	return err ? -1 : 0;
+}
+
+static long
+stream_read(void *arg, char *dst, size_t max)
+{
+	struct stream *s = arg;
+
+	if (s->off == s->out.len) {
+		/* Everything written: start the buffer over. */
+		s->out.len = 0;
+		s->off = 0;
+		if (s->ending)
+			return -1;
+		if (fill(s) != 0) {
+			log_warn("stream: cannot read events; closing", "req", http_request_id(s->req));
+			return -1;
+		}
+		if (s->out.len == 0)
+			return 0;  /* caught up: parked until the bus or the heartbeat wakes us */
+	}
+	size_t n = s->out.len - s->off;
+	if (n > max)
+		n = max;
+	memcpy(dst, s->out.data + s->off, n);
+	s->off += n;
+	return (long)n;
+}
+
+static void
+stream_close(void *arg)
+{
+	struct stream *s = arg;
+	struct app *app = s->app;
+
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		app->streams = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	bus_unsubscribe(s->sub);
+	event_free(s->heartbeat);
+	buf_free(&s->out);
+	free(s->channel);
+	free(s);
+}
+
+void
+api_stream(struct app *app, struct http_request *req, const char *const *p)
+{
+	const char *last = http_header(req, "Last-Event-ID");
+	const char *since_q = http_query(req, "since");
+	const char *chname = http_query(req, "channel");
+	const char *conv = http_query(req, "conversation_id");
+	int64_t since = bus_head(app->bus), conv_id = 0;
+
+	/* Last-Event-ID (a reconnect) wins over ?since; neither: from now on. */
+	const char *from = last && *last ? last : since_q;
+	if (from && (parse_i64(from, &since) != 0 || since < 0)) {
+		http_reply_error(req, 400, "invalid_request", last ? "Last-Event-ID" : "since",
+		    "the cursor must be a non-negative event seq");
+		return;
+	}
+	if (conv && (parse_i64(conv, &conv_id) != 0 || conv_id <= 0)) {
+		http_reply_error(req, 400, "invalid_request", "conversation_id", "conversation_id must be an id");
+		return;
+	}
+	if (chname && (strlen(chname) == 0 || strlen(chname) > 64)) {
+		http_reply_error(req, 400, "invalid_request", "channel", "invalid channel name");
+		return;
+	}
+	if (app->shutting_down) {
+		http_reply_error(req, 503, "shutting_down", NULL, "msgd is shutting down; retry");
+		return;
+	}
+	struct stream *s = xcalloc(1, sizeof(*s));
+	s->app = app;
+	s->req = req;
+	s->channel = xstrdup_or_null(chname);
+	s->conversation_id = conv_id;
+	buf_init(&s->out, STREAM_CHUNK_MAX * 2);
+	/* Tell the browser how soon to reconnect, and that the stream is live. */
+	static const char hello[] = "retry: 2000\n: connected\n\n";
+	buf_append(&s->out, hello, sizeof(hello) - 1);
+	s->sub = bus_subscribe(app->bus, since, stream_wake, s);
+	s->heartbeat = event_new(app->base, -1, EV_PERSIST, on_heartbeat, s);
+	struct timeval hb = { .tv_sec = STREAM_HEARTBEAT_S, .tv_usec = 0 };
+	event_add(s->heartbeat, &hb);
+	s->next = app->streams;
+	if (app->streams)
+		app->streams->prev = s;
+	app->streams = s;
+	http_reply_stream(req, 200, "text/event-stream", stream_read, stream_close, s);
+}
+
+void
+api_streams_end(struct app *app)
+{
+	for (struct stream *s = app->streams; s; s = s->next) {
+		s->ending = true;
+		http_stream_wake(s->req);
+	}
+}

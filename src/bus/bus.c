@@ -1,0 +1,213 @@
+/* bus.c - the ring of recent events and the subscribers' cursors. */
+#include "bus.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "../log/log.h"
+#include "../store/store.h"
+#include "../util/util.h"
+
+#define FETCH_PAGE 500     /* events read from the store at a time */
+
+struct bus_sub {
+	struct bus *bus;
+	struct bus_sub *prev, *next;
+	int64_t cursor;             /* last seq delivered */
+	void (*wake)(void *arg);
+	void *arg;
+	/* Catch-up page read from the store, when behind the ring. */
+	struct bus_event *page;
+	size_t npage, ipage;
+	struct bus_event out;       /* what bus_next returned from the page */
+};
+
+struct bus {
+	struct store *st;
+	struct bus_event *ring;     /* ring[seq % size] holds seq when seq in (head-size, head] */
+	size_t size;
+	int64_t head;               /* highest seq in the ring */
+	int64_t tail;               /* lowest seq in the ring (head - count + 1) */
+	struct bus_sub *subs;
+};
+
+static void
+event_clear(struct bus_event *e)
+{
+	free(e->json);
+	free(e->channel);
+	*e = (struct bus_event){ 0 };
+}
+
+/* Serialize one event object from the store into e. */
+static void
+event_from_json(struct bus_event *e, json_t *ev)
+{
+	e->seq = json_integer_value(json_object_get(ev, "seq"));
+	e->json = json_dumps(ev, JSON_COMPACT);
+	e->len = e->json ? strlen(e->json) : 0;
+	e->channel = xstrdup_or_null(json_string_value(json_object_get(ev, "channel")));
+	e->conversation_id = json_integer_value(json_object_get(ev, "conversation_id"));
+}
+
+int
+bus_open(struct bus **out, struct store *st, size_t ring_size)
+{
+	struct bus *b = xcalloc(1, sizeof(*b));
+
+	b->st = st;
+	b->size = ring_size ? ring_size : 4096;
+	b->ring = xcalloc(b->size, sizeof(*b->ring));
+	if (store_events_head(st, &b->head) != 0) {
+		free(b->ring);
+		free(b);
+		return -1;
+	}
+	b->tail = b->head + 1;  /* empty ring */
+	*out = b;
+	return 0;
+}
+
+void
+bus_close(struct bus *b)
+{
+	if (b == NULL)
+		return;
+	while (b->subs)
+		bus_unsubscribe(b->subs);
+	for (size_t i = 0; i < b->size; i++)
+		event_clear(&b->ring[i]);
+	free(b->ring);
+	free(b);
+}
+
+int64_t
+bus_head(const struct bus *b)
+{
+	return b->head;
+}
+
+void
+bus_committed(struct bus *b, int64_t last_seq)
+{
+	/* Read what is new, a page at a time, into the ring. */
+	while (b->head < last_seq) {
+		json_t *page = NULL, *ev;
+		size_t i;
+		if (store_events_list(b->st, b->head, FETCH_PAGE, &page) != 0 || page == NULL) {
+			log_error("bus: cannot read new events");
+			return;
+		}
+		json_t *list = json_object_get(page, "events");
+		if (json_array_size(list) == 0) {
+			json_decref(page);
+			break;
+		}
+		json_array_foreach(list, i, ev) {
+			int64_t seq = json_integer_value(json_object_get(ev, "seq"));
+			struct bus_event *slot = &b->ring[(size_t)seq % b->size];
+			event_clear(slot);
+			event_from_json(slot, ev);
+			b->head = seq;
+			if (b->head - b->tail + 1 > (int64_t)b->size)
+				b->tail = b->head - (int64_t)b->size + 1;
+		}
+		json_decref(page);
+	}
+	for (struct bus_sub *s = b->subs, *next; s; s = next) {
+		next = s->next;  /* wake() may unsubscribe */
+		if (s->cursor < b->head)
+			s->wake(s->arg);
+	}
+}
+
+struct bus_sub *
+bus_subscribe(struct bus *b, int64_t since, void (*wake)(void *arg), void *arg)
+{
+	struct bus_sub *s = xcalloc(1, sizeof(*s));
+
+	s->bus = b;
+	s->cursor = since < 0 ? 0 : since;
+	s->wake = wake;
+	s->arg = arg;
+	s->next = b->subs;
+	if (b->subs)
+		b->subs->prev = s;
+	b->subs = s;
+	return s;
+}
+
+static void
+page_clear(struct bus_sub *s)
+{
+	for (size_t i = 0; i < s->npage; i++)
+		event_clear(&s->page[i]);
+	free(s->page);
+	s->page = NULL;
+	s->npage = s->ipage = 0;
+}
+
+void
+bus_unsubscribe(struct bus_sub *s)
+{
+	struct bus *b = s->bus;
+
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		b->subs = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	page_clear(s);
+	event_clear(&s->out);
+	free(s);
+}
+
+int64_t
+bus_cursor(const struct bus_sub *s)
+{
+	return s->cursor;
+}
+
+const struct bus_event *
+bus_next(struct bus_sub *s, bool *err)
+{
+	struct bus *b = s->bus;
+
+	*err = false;
+	if (s->cursor >= b->head)
+		return NULL;
+	/* In the ring: the common case for a live follower. */
+	if (s->cursor + 1 >= b->tail) {
+		struct bus_event *e = &b->ring[(size_t)(s->cursor + 1) % b->size];
+		if (e->seq > s->cursor) {
+			s->cursor = e->seq;
+			return e;
+		}
+		/* A gap in the seqs: let the store say what comes next. */
+	}
+	/* Behind the ring: catch up from the store. */
+	if (s->ipage == s->npage) {
+		json_t *page = NULL, *ev;
+		size_t i;
+		page_clear(s);
+		if (store_events_list(b->st, s->cursor, FETCH_PAGE, &page) != 0 || page == NULL) {
+			*err = true;
+			return NULL;
+		}
+		json_t *list = json_object_get(page, "events");
+		s->page = xcalloc(json_array_size(list) ? json_array_size(list) : 1, sizeof(*s->page));
+		json_array_foreach(list, i, ev)
+			event_from_json(&s->page[s->npage++], ev);
+		json_decref(page);
+		if (s->npage == 0)
+			return NULL;
+	}
+	event_clear(&s->out);
+	s->out = s->page[s->ipage];
+	s->page[s->ipage++] = (struct bus_event){ 0 };
+	s->cursor = s->out.seq;
+	return &s->out;
+}

@@ -1,0 +1,58 @@
+/*
+ * bus.h - in-process fan-out of the event log to live subscribers (the SSE
+ * and WebSocket streams).
+ *
+ * The store appends events; after every commit that appended some, the
+ * store's commit hook calls bus_committed(). The bus then reads the new
+ * events once, serializes each once, keeps the newest ones in a ring, and
+ * wakes its subscribers. A subscriber reads from its own cursor: from the
+ * ring while it keeps up, and from the store (a page at a time) when it is
+ * further behind than the ring holds, so that no event is skipped or
+ * repeated, including events written while a client was away.
+ *
+ * Rules:
+ *  - everything runs on the loop thread;
+ *  - bus_next() returns events in strictly increasing seq, each once per
+ *    subscriber; the pointer stays valid until the next bus call;
+ *  - a subscriber that reads slowly never slows the others: the bus keeps
+ *    no per-subscriber queue, only the subscriber's cursor. Its transport
+ *    decides when a client is too far behind (bounded output buffer).
+ * With several msgd instances on PostgreSQL, bus_committed() will be fed
+ * from LISTEN/NOTIFY instead of local commits; nothing else changes.
+ */
+#ifndef MSGD_BUS_H
+#define MSGD_BUS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct store;
+struct bus;
+struct bus_sub;
+
+struct bus_event {
+	int64_t seq;
+	char *json;                 /* the event as GET /v1/events shows it */
+	size_t len;
+	char *channel;              /* channel name, or NULL */
+	int64_t conversation_id;    /* 0 when none */
+};
+
+int bus_open(struct bus **out, struct store *st, size_t ring_size);
+void bus_close(struct bus *b);
+/* Events up to last_seq are committed: read them and wake subscribers. */
+void bus_committed(struct bus *b, int64_t last_seq);
+/* The highest seq the bus has seen. */
+int64_t bus_head(const struct bus *b);
+
+/* Follow the log from after `since`. wake() runs (on the loop) when events
+ * newer than the cursor exist. */
+struct bus_sub *bus_subscribe(struct bus *b, int64_t since, void (*wake)(void *arg), void *arg);
+void bus_unsubscribe(struct bus_sub *s);
+/* The next event after the cursor (advancing it), or NULL when caught up
+ * (or when the store could not be read: err is set then). */
+const struct bus_event *bus_next(struct bus_sub *s, bool *err);
+int64_t bus_cursor(const struct bus_sub *s);
+
+#endif

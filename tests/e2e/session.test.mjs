@@ -1,0 +1,85 @@
+// /v1/session: browser login by token or user + password, the session
+// cookie, CSRF on changes, logout; `msgd users add`.
+import { describe } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { msgdTest, request, MSGD_BIN } from './lib.mjs';
+
+function cookieOf(res) {
+	const sc = res.headers.get('set-cookie');
+	assert.ok(sc, 'a Set-Cookie header');
+	assert.match(sc, /HttpOnly/);
+	assert.match(sc, /SameSite=Strict/);
+	return sc.split(';')[0];
+}
+
+describe('browser sessions', () => {
+	msgdTest('token login → cookie; GETs with the cookie; changes need X-Msgd-CSRF; logout ends it', async (h) => {
+		const d = await h.start();
+		const bad = await request(d.url, 'POST', '/v1/session', { token: 'not-the-token-0000' });
+		assert.equal(bad.status, 401);
+		const login = await request(d.url, 'POST', '/v1/session', { token: d.token });
+		assert.equal(login.status, 201, login.text);
+		assert.equal(login.json.user, 'token');
+		const csrf = login.json.csrf;
+		assert.match(csrf, /^[0-9a-f]{64}$/);
+		const cookie = cookieOf(login);
+		assert.ok(!login.text.includes(cookie.split('=')[1]), 'the session token is only in the cookie');
+
+		const who = await request(d.url, 'GET', '/v1/session', undefined, { cookie });
+		assert.equal(who.status, 200);
+		assert.equal(who.json.csrf, csrf);
+		assert.equal((await request(d.url, 'GET', '/v1/conversations', undefined, { cookie })).status, 200);
+
+		const body = { from: '15550001111', text: 'via cookie' };
+		const noCsrf = await request(d.url, 'POST', '/v1/sandbox/sandbox/inbound', body, { cookie });
+		assert.equal(noCsrf.status, 403);
+		assert.equal(noCsrf.json.error.code, 'csrf_failed');
+		const wrong = await request(d.url, 'POST', '/v1/sandbox/sandbox/inbound', body, { cookie, 'x-msgd-csrf': '0'.repeat(64) });
+		assert.equal(wrong.status, 403);
+		const ok = await request(d.url, 'POST', '/v1/sandbox/sandbox/inbound', body, { cookie, 'x-msgd-csrf': csrf });
+		assert.equal(ok.status, 201, ok.text);
+
+		const out = await request(d.url, 'DELETE', '/v1/session', undefined, { cookie, 'x-msgd-csrf': csrf });
+		assert.equal(out.status, 204);
+		assert.match(out.headers.get('set-cookie') || '', /Max-Age=0/);
+		assert.equal((await request(d.url, 'GET', '/v1/conversations', undefined, { cookie })).status, 401);
+		assert.equal((await request(d.url, 'GET', '/v1/session', undefined, { cookie })).status, 401);
+	});
+
+	msgdTest('user + password: msgd users add, then login; wrong password 401; non-JSON login 415', async (h) => {
+		const d = await h.start();
+		const add = spawnSync(MSGD_BIN, ['users', 'add', 'ada', '--data', d.dataDir], { input: 'correct horse battery\n', encoding: 'utf8' });
+		assert.equal(add.status, 0, add.stderr);
+		const wrong = await request(d.url, 'POST', '/v1/session', { user: 'ada', password: 'wrong password!' });
+		assert.equal(wrong.status, 401);
+		assert.equal(wrong.json.error.code, 'invalid_credentials');
+		const nobody = await request(d.url, 'POST', '/v1/session', { user: 'nobody', password: 'whatever123' });
+		assert.equal(nobody.status, 401);
+		const form = await request(d.url, 'POST', '/v1/session', 'user=ada&password=x', { 'content-type': 'application/x-www-form-urlencoded' });
+		assert.equal(form.status, 415);
+		const login = await request(d.url, 'POST', '/v1/session', { user: 'ada', password: 'correct horse battery' });
+		assert.equal(login.status, 201, login.text);
+		assert.equal(login.json.user, 'ada');
+		const cookie = cookieOf(login);
+		assert.equal((await request(d.url, 'GET', '/v1/channels', undefined, { cookie })).status, 200);
+		// Sessions survive a restart.
+		await d.stop();
+		const d2 = await h.start({ dataDir: d.dataDir });
+		assert.equal((await request(d2.url, 'GET', '/v1/session', undefined, { cookie })).status, 200);
+	});
+
+	msgdTest('the web UI is served at / with its assets, no auth needed', async (h) => {
+		const d = await h.start();
+		const index = await d.anon('GET', '/');
+		assert.equal(index.status, 200);
+		assert.match(index.headers.get('content-type'), /text\/html/);
+		assert.match(index.headers.get('content-security-policy') || '', /default-src 'self'/);
+		const etag = index.headers.get('etag');
+		assert.ok(etag);
+		const again = await request(d.url, 'GET', '/', undefined, { 'if-none-match': etag });
+		assert.equal(again.status, 304);
+		assert.equal((await d.anon('GET', '/assets/app.js')).status, 200);
+		assert.equal((await d.anon('GET', '/assets/nope.js')).status, 404);
+	});
+});

@@ -89,6 +89,7 @@ test: test-deps
 bench: build
 	@sh bench/run.sh
 	@sh bench/send.sh
+	@bash bench/live.sh
 
 clean:
 	rm -rf build

@@ -13,6 +13,10 @@
  * we dispatch to the handler. A reply is a pending MHD_Response that
  * access_cb() queues: at once, or after the handler deferred and later
  * replied (http_reply_* resumes the connection, MHD calls access_cb again).
+ *
+ * Upgrades (WebSocket): the 101 is an MHD upgrade response; once it is
+ * written MHD hands the socket to upgrade_cb(), which gives it to the
+ * handler. MHD keeps the connection suspended until http_upgrade_close().
  */
 #include "http.h"
 
@@ -23,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -35,12 +40,23 @@
 #include "../log/log.h"
 #include "../util/util.h"
 
-#define CONN_MEMORY_LIMIT (64 * 1024)
+#define CONN_MEMORY_LIMIT (16 * 1024)   /* per connection: headers + read buffer (bodies stream through it) */
+#define STREAM_BLOCK 2048              /* a stream reply's write buffer: small, streams are many */
 #define SWEEP_INTERVAL_MS 1000
 /* An oversize body up to this size is read and discarded (not buffered), so
  * that a client which sends it without waiting still reads the 413: closing
  * with unread data would reset the connection and lose the answer. */
 #define DISCARD_MAX (64u * 1024 * 1024)
+
+/* An upgraded connection: handed to the handler, not yet closed. */
+struct http_upgrade {
+	struct http_server *srv;
+	struct http_upgrade *prev, *next;   /* srv->upgrades, once handed over */
+	struct MHD_UpgradeResponseHandle *urh;
+	http_upgraded_fn upgraded;
+	void (*aborted)(void *arg);
+	void *arg;
+};
 
 /* Per-connection state, for the header timeout. */
 struct conn {
@@ -58,6 +74,8 @@ struct http_server {
 	struct event *ev_sweep;
 	struct http_config cfg;
 	struct conn *conns;
+	struct http_upgrade *upgrades;  /* handed over, not yet closed */
+	size_t nupgrades;
 	size_t inflight;
 	uint64_t next_id;
 	uint32_t id_prefix;
@@ -84,6 +102,9 @@ struct http_request {
 	void (*stream_close)(void *arg);
 	void *stream_arg;
 	bool stream_parked;
+	/* Upgrade replies: the handle until the socket is handed over. */
+	struct http_upgrade *upgrade;
+	bool upgrading;
 };
 
 static void schedule(struct http_server *srv);
@@ -237,7 +258,7 @@ http_reply_stream(struct http_request *req, int status, const char *content_type
 	req->stream_close = close;
 	req->stream_arg = arg;
 	req->srv->inflight--;  /* an open stream does not hold up a shutdown */
-	req->resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, stream_reader,
+	req->resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, STREAM_BLOCK, stream_reader,
 	    req, NULL);
 	MHD_add_response_header(req->resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
 	MHD_add_response_header(req->resp, "X-Request-Id", req->id);
@@ -254,6 +275,71 @@ http_stream_wake(struct http_request *req)
 	req->stream_parked = false;
 	MHD_resume_connection(req->mc);
 	event_active(req->srv->ev_timer, EV_TIMEOUT, 0);
+}
+
+/* MHD wrote the 101: the socket is the handler's from now on. */
+static void
+upgrade_cb(void *cls, struct MHD_Connection *mc, void *con_cls, const char *extra_in,
+    size_t extra_in_size, MHD_socket sock, struct MHD_UpgradeResponseHandle *urh)
+{
+	struct http_upgrade *up = cls;
+	struct http_request *req = con_cls;
+	struct http_server *srv = up->srv;
+
+	if (req)
+		req->upgrade = NULL;  /* owned by srv->upgrades now */
+	up->urh = urh;
+	up->next = srv->upgrades;
+	if (srv->upgrades)
+		srv->upgrades->prev = up;
+	srv->upgrades = up;
+	srv->nupgrades++;
+	int fl = fcntl(sock, F_GETFL);
+	if (fl >= 0)
+		fcntl(sock, F_SETFL, fl | O_NONBLOCK);
+	up->upgraded(up->arg, sock, extra_in, extra_in_size, up);
+}
+
+void
+http_reply_upgrade(struct http_request *req, http_upgraded_fn upgraded, void (*aborted)(void *arg),
+    void *arg)
+{
+	struct http_upgrade *up = xcalloc(1, sizeof(*up));
+
+	if (req->resp != NULL) {
+		log_error("second reply to one request ignored", "req", req->id);
+		aborted(arg);
+		free(up);
+		return;
+	}
+	up->srv = req->srv;
+	up->upgraded = upgraded;
+	up->aborted = aborted;
+	up->arg = arg;
+	req->upgrade = up;
+	req->upgrading = true;
+	req->srv->inflight--;  /* from now on counted as an upgrade, once handed over */
+	req->resp = MHD_create_response_for_upgrade(upgrade_cb, up);
+	MHD_add_response_header(req->resp, "X-Request-Id", req->id);
+	req->status = 101;
+}
+
+void
+http_upgrade_close(struct http_upgrade *up)
+{
+	struct http_server *srv = up->srv;
+
+	if (up->prev)
+		up->prev->next = up->next;
+	else
+		srv->upgrades = up->next;
+	if (up->next)
+		up->next->prev = up->prev;
+	srv->nupgrades--;
+	MHD_upgrade_action(up->urh, MHD_UPGRADE_ACTION_CLOSE);
+	free(up);
+	/* MHD finishes the connection when it next runs. */
+	event_active(srv->ev_timer, EV_TIMEOUT, 0);
 }
 
 static enum MHD_Result
@@ -362,9 +448,14 @@ completed_cb(void *cls, struct MHD_Connection *mc, void **con_cls,
 	snprintf(us, sizeof(us), "%lld", (long long)(now_us() - req->start_us));
 	log_kv(lvl, "request", "req", req->id, "method", req->method, "path", req->path, "status", st,
 	    "us", us, "closed", early ? "early" : "no", (const char *)NULL);
+	if (req->upgrade) {
+		/* Ended before the 101 was written: the socket was never handed over. */
+		req->upgrade->aborted(req->upgrade->arg);
+		free(req->upgrade);
+	}
 	if (req->stream_close)
 		req->stream_close(req->stream_arg);
-	else
+	else if (!req->upgrading)
 		srv->inflight--;  /* streams are not "in flight": they never end by themselves */
 	if (req->resp)
 		MHD_destroy_response(req->resp);
@@ -462,7 +553,8 @@ http_start(struct http_server **out, struct event_base *base, const struct http_
 	char host[128];
 	int port;
 	struct sockaddr_storage ss = { 0 };
-	unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_TURBO;
+	unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_TURBO |
+	    MHD_ALLOW_UPGRADE;
 
 	srv->base = base;
 	srv->cfg = *cfg;
@@ -524,7 +616,7 @@ http_port(struct http_server *srv)
 size_t
 http_inflight(struct http_server *srv)
 {
-	return srv->inflight;
+	return srv->inflight + srv->nupgrades;
 }
 
 void
@@ -559,6 +651,15 @@ http_stop(struct http_server *srv)
 	event_free(srv->ev_epoll);
 	event_free(srv->ev_timer);
 	event_free(srv->ev_sweep);
+	/* Upgraded sockets still open (a shutdown that timed out): their
+	 * handlers let go, MHD closes them. */
+	while (srv->upgrades) {
+		struct http_upgrade *up = srv->upgrades;
+		srv->upgrades = up->next;
+		up->aborted(up->arg);
+		MHD_upgrade_action(up->urh, MHD_UPGRADE_ACTION_CLOSE);
+		free(up);
+	}
 	MHD_stop_daemon(srv->mhd);
 	while (srv->conns) {
 		struct conn *c = srv->conns;

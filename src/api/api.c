@@ -76,6 +76,7 @@ static const struct route routes[] = {
 	{ "GET", "/v1/messages/*", true, api_messages_get },
 	{ "GET", "/v1/events", true, api_events_list },
 	{ "GET", "/v1/stream", true, api_stream },
+	{ "GET", "/v1/ws", true, api_ws },
 	{ "POST", "/v1/messages", true, api_messages_send },
 	{ "POST", "/v1/messages/batch", true, api_messages_batch },
 	{ "DELETE", "/v1/messages/*", true, api_messages_cancel },
@@ -84,6 +85,10 @@ static const struct route routes[] = {
 	{ "GET", "/v1/templates", true, api_templates_list },
 	{ "GET", "/v1/templates/*", true, api_templates_get },
 	{ "DELETE", "/v1/templates/*", true, api_templates_delete },
+	{ "POST", "/v1/webhooks", true, api_hooks_create },
+	{ "GET", "/v1/webhooks", true, api_hooks_list },
+	{ "GET", "/v1/webhooks/*", true, api_hooks_get },
+	{ "DELETE", "/v1/webhooks/*", true, api_hooks_delete },
 };
 
 /* Split "/a/b/c" into segments; -1 when too many or too long. */

@@ -9,7 +9,8 @@
  * Files: api.c (router, auth, health, shared helpers), api_channels.c
  * (/v1/channels), api_ingest.c (/webhooks/... and /v1/sandbox/...),
  * api_read.c (conversations, messages, events), api_send.c (sending,
- * cancel, read receipts, local templates).
+ * cancel, read receipts, local templates), api_hooks.c (/v1/webhooks),
+ * api_stream.c (/v1/stream), api_ws.c (/v1/ws).
  */
 #ifndef MSGD_API_H
 #define MSGD_API_H
@@ -29,7 +30,9 @@ struct http_request;
 struct outbox;
 struct bus;
 struct stream;
+struct ws;
 struct auth;
+struct hooks;
 
 #define API_MAX_PARAMS 4
 #define API_JSON_MAX_DEPTH 64
@@ -42,7 +45,9 @@ struct app {
 	struct outbox *outbox;
 	struct bus *bus;
 	struct stream *streams;         /* open event streams (api_stream.c) */
+	struct ws *websockets;          /* open WebSockets (api_ws.c) */
 	struct auth *auth;              /* browser sessions (src/auth) */
+	struct hooks *hooks;            /* event webhooks (src/hooks) */
 	bool cookie_secure;             /* mark session cookies Secure (HTTPS in front) */
 	unsigned char admin_hash[32];   /* SHA-256 of the admin token */
 	unsigned char (*key_hashes)[32];/* API keys from the store */
@@ -93,9 +98,20 @@ void api_messages_get(struct app *, struct http_request *, const char *const *);
 void api_messages_find(struct app *, struct http_request *, const char *const *);
 void api_events_list(struct app *, struct http_request *, const char *const *);
 void api_stream(struct app *, struct http_request *, const char *const *);
-/* Shutdown: end every open stream (clients reconnect elsewhere or later). */
+/* Shutdown: end every open stream and WebSocket (clients reconnect
+ * elsewhere or later). */
 void api_streams_end(struct app *app);
+void api_ws(struct app *, struct http_request *, const char *const *);
+void api_ws_end(struct app *app);
 void api_messages_send(struct app *, struct http_request *, const char *const *);
+/* One send (a POST /v1/messages body, borrowed), validated and committed.
+ * done() runs exactly once with the HTTP status and the reply body it owns
+ * (the message, or {"error":{...}}): before this returns false when nothing
+ * was committed (invalid, duplicate), or later on the loop, after the commit,
+ * when it returns true. idem_key: the Idempotency-Key, or NULL. */
+typedef void (*api_send_done_fn)(void *arg, int status, json_t *reply);
+bool api_send_submit(struct app *app, const json_t *body, const char *idem_key, api_send_done_fn done,
+    void *arg);
 void api_messages_batch(struct app *, struct http_request *, const char *const *);
 void api_messages_cancel(struct app *, struct http_request *, const char *const *);
 void api_conversation_read(struct app *, struct http_request *, const char *const *);
@@ -103,5 +119,9 @@ void api_templates_create(struct app *, struct http_request *, const char *const
 void api_templates_list(struct app *, struct http_request *, const char *const *);
 void api_templates_get(struct app *, struct http_request *, const char *const *);
 void api_templates_delete(struct app *, struct http_request *, const char *const *);
+void api_hooks_create(struct app *, struct http_request *, const char *const *);
+void api_hooks_list(struct app *, struct http_request *, const char *const *);
+void api_hooks_get(struct app *, struct http_request *, const char *const *);
+void api_hooks_delete(struct app *, struct http_request *, const char *const *);
 
 #endif

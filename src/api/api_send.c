@@ -500,7 +500,9 @@ struct send {
 	struct store_op op;
 	struct ingest_batch batch;
 	struct app *app;
-	struct http_request *req;
+	struct http_request *req;   /* batch */
+	api_send_done_fn done;      /* single send */
+	void *done_arg;
 	/* Batch: per request index, the batch record or an error. */
 	bool is_batch;
 	size_t nitems;
@@ -523,6 +525,29 @@ error_json(const struct send_error *e)
 	return json_pack("{s:s,s:s,s:s}", "code", e->code, "message", e->message, "field", e->field);
 }
 
+/* The body of an error reply, as http_reply_error() writes it. */
+static json_t *
+error_reply(const char *code, const char *field, const char *message)
+{
+	char msg[512], f[128];
+
+	snprintf(msg, sizeof(msg), "%s", message);
+	utf8_sanitize(msg);
+	json_t *err = json_pack("{s:s,s:s}", "code", code, "message", msg);
+	if (field) {
+		snprintf(f, sizeof(f), "%s", field);
+		utf8_sanitize(f);
+		json_object_set_new(err, "field", json_string(f));
+	}
+	return json_pack("{s:o}", "error", err);
+}
+
+static json_t *
+store_error_reply(void)
+{
+	return error_reply("internal", NULL, "storage error; see the server log");
+}
+
 static void
 send_done(struct store_op *op, void *arg)
 {
@@ -530,8 +555,12 @@ send_done(struct store_op *op, void *arg)
 	struct app *app = s->app;
 
 	if (op->result != 0) {
-		log_error("send commit failed", "req", http_request_id(s->req), "error", op->errmsg);
-		api_store_error(s->req);
+		log_error("send commit failed", "req", s->req ? http_request_id(s->req) : NULL,
+		    "error", op->errmsg);
+		if (s->is_batch)
+			api_store_error(s->req);
+		else
+			s->done(s->done_arg, 500, store_error_reply());
 		send_free(s);
 		return;
 	}
@@ -540,9 +569,9 @@ send_done(struct store_op *op, void *arg)
 		struct msg_in *m = &s->batch.msgs[0];
 		json_t *msg = NULL;
 		if (store_message_get(app->store, m->id, &msg) != 0 || msg == NULL)
-			api_store_error(s->req);
+			s->done(s->done_arg, 500, store_error_reply());
 		else
-			http_reply_json(s->req, m->duplicate ? 200 : 202, msg);
+			s->done(s->done_arg, m->duplicate ? 200 : 202, msg);
 		send_free(s);
 		return;
 	}
@@ -574,48 +603,66 @@ submit_send(struct app *app, struct send *s)
 		.done = send_done,
 		.arg = s,
 	};
-	http_defer(s->req);
+	if (s->req)
+		http_defer(s->req);
 	store_submit(app->store, &s->op);
+}
+
+bool
+api_send_submit(struct app *app, const json_t *body, const char *idem_key, api_send_done_fn done,
+    void *arg)
+{
+	struct send_error e = { 0 };
+
+	/* A repeat returns the original before anything is checked again: the
+	 * channel, its window or a template may have changed since. */
+	const char *key = json_string_value(json_object_get(body, "client_id"));
+	if (key == NULL)
+		key = idem_key;
+	if (key && *key) {
+		json_t *orig = NULL;
+		if (store_message_by_client_id(app->store, key, &orig) != 0) {
+			done(arg, 500, store_error_reply());
+			return false;
+		}
+		if (orig) {
+			done(arg, 200, orig);
+			return false;
+		}
+	}
+	struct send *s = xcalloc(1, sizeof(*s));
+	s->app = app;
+	s->done = done;
+	s->done_arg = arg;
+	struct msg_in *m = ingest_batch_add_msg(&s->batch);
+	if (build_outbound(app, body, idem_key, 1, m, &e) != 0) {
+		send_free(s);
+		if (strcmp(e.code, "internal") == 0)
+			done(arg, 500, store_error_reply());
+		else
+			done(arg, e.status, error_reply(e.code, e.field, e.message));
+		return false;
+	}
+	submit_send(app, s);
+	return true;
+}
+
+static void
+http_send_done(void *arg, int status, json_t *reply)
+{
+	http_reply_json(arg, status, reply);
 }
 
 void
 api_messages_send(struct app *app, struct http_request *req, const char *const *p)
 {
-	struct send_error e = { 0 };
 	json_t *body = api_body_object(req);
 
 	if (body == NULL)
 		return;
-	/* A repeat returns the original before anything is checked again: the
-	 * channel, its window or a template may have changed since. */
-	const char *key = json_string_value(json_object_get(body, "client_id"));
-	if (key == NULL)
-		key = http_header(req, "Idempotency-Key");
-	if (key && *key) {
-		json_t *orig = NULL;
-		if (store_message_by_client_id(app->store, key, &orig) != 0) {
-			json_decref(body);
-			api_store_error(req);
-			return;
-		}
-		if (orig) {
-			json_decref(body);
-			http_reply_json(req, 200, orig);
-			return;
-		}
-	}
-	struct send *s = xcalloc(1, sizeof(*s));
-	s->app = app;
-	s->req = req;
-	struct msg_in *m = ingest_batch_add_msg(&s->batch);
-	if (build_outbound(app, body, http_header(req, "Idempotency-Key"), 1, m, &e) != 0) {
-		json_decref(body);
-		reply_send_error(req, &e);
-		send_free(s);
-		return;
-	}
+	if (api_send_submit(app, body, http_header(req, "Idempotency-Key"), http_send_done, req))
+		http_defer(req);
 	json_decref(body);
-	submit_send(app, s);
 }
 
 void

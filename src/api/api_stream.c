@@ -188,4 +188,5 @@ api_streams_end(struct app *app)
 		s->ending = true;
 		http_stream_wake(s->req);
 	}
+	api_ws_end(app);
 }

@@ -19,6 +19,7 @@
 #include "../bus/bus.h"
 #include "../channels/channel.h"
 #include "../config/config.h"
+#include "../hooks/hooks.h"
 #include "../http/http.h"
 #include "../log/log.h"
 #include "../outbox/outbox.h"
@@ -119,11 +120,15 @@ provision_sandbox(struct daemon *d)
 	return registry_add(d->app.reg, ch);
 }
 
-/* The store committed events: the live streams hear of them. */
+/* The store committed events: the live streams and the webhook
+ * dispatcher hear of them. */
 static void
 on_commit(void *arg, int64_t last_seq)
 {
-	bus_committed(arg, last_seq);
+	struct app *app = arg;
+
+	bus_committed(app->bus, last_seq);
+	hooks_committed(app->hooks, last_seq);
 }
 
 static void
@@ -141,7 +146,7 @@ on_drain(evutil_socket_t fd, short what, void *arg)
 {
 	struct daemon *d = arg;
 	bool idle = http_inflight(d->http) == 0 && outbox_busy(d->app.outbox) == 0 &&
-	    store_pending(d->app.store) == 0;
+	    hooks_busy(d->app.hooks) == 0 && store_pending(d->app.store) == 0;
 
 	if (idle || mono_ms() >= d->shutdown_deadline) {
 		if (!idle)
@@ -164,6 +169,7 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 	d->app.shutting_down = true;
 	http_quiesce(d->http);
 	outbox_drain(d->app.outbox);
+	hooks_drain(d->app.hooks);
 	api_streams_end(&d->app);
 	d->shutdown_deadline = mono_ms() + (int64_t)d->cfg->shutdown_timeout * 1000;
 	struct timeval tv = { .tv_sec = 0, .tv_usec = SHUTDOWN_POLL_MS * 1000 };
@@ -199,9 +205,10 @@ daemon_run(const struct config *cfg)
 	struct store_op recover = { .kind = STORE_OP_OUTBOX_RECOVER };
 	if (store_submit_wait(d.app.store, &recover) != 0 ||
 	    outbox_start(&d.app.outbox, d.base, d.app.store, d.app.reg) != 0 ||
-	    bus_open(&d.app.bus, d.app.store, BUS_RING) != 0)
+	    bus_open(&d.app.bus, d.app.store, BUS_RING) != 0 ||
+	    hooks_start(&d.app.hooks, d.base, d.app.store) != 0)
 		goto out;
-	store_set_commit_hook(d.app.store, on_commit, d.app.bus);
+	store_set_commit_hook(d.app.store, on_commit, &d.app);
 
 	struct http_config hc = {
 		.listen = cfg->listen,
@@ -236,10 +243,11 @@ daemon_run(const struct config *cfg)
 	log_info("stopped");
 out:
 	/* Close the store first: its last done() callbacks may still answer
-	 * requests (MHD runs once more to write them out) and touch the outbox,
-	 * which goes last. Sends still in flight are dropped with it; their
-	 * entries stay in flight on disk and come back as uncertain at the next
-	 * start. */
+	 * requests (MHD runs once more to write them out) and touch the outbox
+	 * and the webhook dispatcher, which go last. Sends still in flight are
+	 * dropped with them; their entries stay in flight on disk and come back
+	 * as uncertain at the next start, and webhook deliveries in flight are
+	 * made again (their cursors did not move). */
 	if (d.app.store) {
 		store_set_commit_hook(d.app.store, NULL, NULL);
 		store_close(d.app.store);
@@ -252,6 +260,7 @@ out:
 		http_stop(d.http);
 	}
 	outbox_stop(d.app.outbox);
+	hooks_stop(d.app.hooks);
 	bus_close(d.app.bus);
 	if (d.ev_term)
 		event_free(d.ev_term);

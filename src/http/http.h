@@ -44,7 +44,8 @@ struct http_config {
 int http_start(struct http_server **out, struct event_base *base, const struct http_config *cfg);
 /* Stop accepting new connections; in-flight requests go on. */
 void http_quiesce(struct http_server *srv);
-/* Requests received whose reply has not been handed to the socket yet. */
+/* Requests received whose reply has not been handed to the socket yet,
+ * plus upgraded sockets not yet closed. */
 size_t http_inflight(struct http_server *srv);
 /* Run MHD alone (the loop has stopped) until every request has its reply
  * written or timeout_ms passes: replies produced at shutdown still go out. */
@@ -90,5 +91,24 @@ typedef long (*http_stream_read_fn)(void *arg, char *buf, size_t max);
 void http_reply_stream(struct http_request *req, int status, const char *content_type,
     http_stream_read_fn read, void (*close)(void *arg), void *arg);
 void http_stream_wake(struct http_request *req);
+
+/*
+ * A protocol upgrade (WebSocket): the handler answers 101 with
+ * http_reply_upgrade() and adds its headers with http_reply_header(). Once
+ * the 101 is written, upgraded() gets the socket (non-blocking), the bytes
+ * the client sent after its request (extra, usually none) and a handle. From
+ * then on the socket belongs to the handler, which drives it on the loop and
+ * MUST give it back with http_upgrade_close(), never close(). aborted() runs
+ * instead when the connection ends before the 101 is written, and at
+ * http_stop() for a socket still not given back (the handler frees its state
+ * then and MUST NOT call http_upgrade_close()). Open upgraded sockets count
+ * in http_inflight(), so a shutdown waits for their closing handshake.
+ */
+struct http_upgrade;
+typedef void (*http_upgraded_fn)(void *arg, int fd, const char *extra, size_t extra_len,
+    struct http_upgrade *up);
+void http_reply_upgrade(struct http_request *req, http_upgraded_fn upgraded,
+    void (*aborted)(void *arg), void *arg);
+void http_upgrade_close(struct http_upgrade *up);
 
 #endif

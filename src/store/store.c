@@ -538,3 +538,9 @@ store_sessions_load(struct store *st, int64_t now_s, json_t **out)
 {
 	return st->be->sessions_load(st->db, now_s, out);
 }
+
+int
+store_subscriptions_load(struct store *st, json_t **out)
+{
+	return st->be->subscriptions_load(st->db, out);
+}

@@ -59,6 +59,13 @@ enum store_op_kind {
 	STORE_OP_USER_PUT,        /* u.user: create (conflict if the name exists) */
 	STORE_OP_SESSION_PUT,     /* u.session: insert; also purges sessions with expires_at <= created_at */
 	STORE_OP_SESSION_DELETE,  /* u.session: by token_hash (absent is not an error) */
+	STORE_OP_SUBSCRIPTION_PUT,     /* u.subscription: insert; fills u.subscription.id */
+	STORE_OP_SUBSCRIPTION_DELETE,  /* u.subscription: by id (absent is not an error) */
+	STORE_OP_SUBSCRIPTION_ADVANCE, /* u.subscription: cursor to delivered_seq, retry state
+	                                  cleared; with last_error set, the event at
+	                                  delivered_seq was given up on: appends webhook.failed */
+	STORE_OP_SUBSCRIPTION_RETRY,   /* u.subscription: record a failed attempt (attempts,
+	                                  first_attempt_ms, next_attempt_ms, last_error) */
 };
 
 /*
@@ -132,6 +139,18 @@ struct store_op {
 			int64_t created_at;            /* PUT: Unix seconds */
 			int64_t expires_at;            /* PUT: Unix seconds, absolute end */
 		} session;
+		struct {
+			int64_t id;                /* PUT: result; others: input */
+			const char *url;           /* PUT */
+			const char *events_json;   /* PUT: serialized array */
+			const char *secret;        /* PUT */
+			int64_t created_at;        /* PUT: Unix seconds */
+			int64_t delivered_seq;     /* PUT: start cursor; ADVANCE: new cursor (never moves back) */
+			int attempts;              /* RETRY; ADVANCE with last_error: for the event */
+			int64_t first_attempt_ms;  /* RETRY */
+			int64_t next_attempt_ms;   /* RETRY */
+			const char *last_error;    /* RETRY; ADVANCE: NULL, or why it was given up */
+		} subscription;
 	} u;
 
 	/* Results, written by the store before done() runs. */
@@ -236,6 +255,14 @@ int store_events_head(struct store *st, int64_t *out);
 /* {"events":[...],"next":seq} with seq > since, ascending; next = last seq
  * returned, or since when none. */
 int store_events_list(struct store *st, int64_t since, int limit, json_t **out);
+
+/* --- event webhook subscriptions (src/hooks/) --- */
+
+/* Every subscription, by id: [{"id","url","events":[...],"secret","created_at",
+ * "delivered_seq","attempts","first_attempt_ms","next_attempt_ms","last_error",
+ * "paused"}], created_at Unix seconds, first_attempt_ms 0 when none, last_error
+ * null when none. The secret is included: callers MUST NOT show it. */
+int store_subscriptions_load(struct store *st, json_t **out);
 
 /* --- users and browser sessions (src/auth/) --- */
 

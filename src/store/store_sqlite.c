@@ -114,6 +114,10 @@ enum sql {
 	W_SESSION_INSERT,
 	W_SESSION_PURGE,
 	W_SESSION_DELETE,
+	W_SUB_INSERT,
+	W_SUB_DELETE,
+	W_SUB_ADVANCE,
+	W_SUB_RETRY,
 	W_END,
 	/* Reader connection. */
 	R_VERSION = W_END,
@@ -142,6 +146,7 @@ enum sql {
 	R_TEMPLATE_GET,
 	R_USER_GET,
 	R_SESSIONS,
+	R_SUBSCRIPTIONS,
 	SQL_COUNT,
 };
 
@@ -228,6 +233,15 @@ static const char *const sql_text[SQL_COUNT] = {
 	    " VALUES (?1, ?2, ?3, ?4, ?5)",
 	[W_SESSION_PURGE] = "DELETE FROM sessions WHERE expires_at <= ?1",
 	[W_SESSION_DELETE] = "DELETE FROM sessions WHERE token_hash = ?1",
+	[W_SUB_INSERT] = "INSERT INTO subscriptions (url, events, secret, created_at, delivered_seq)"
+	    " VALUES (?1, ?2, ?3, ?4, ?5)",
+	[W_SUB_DELETE] = "DELETE FROM subscriptions WHERE id = ?1",
+	/* max(): a late or repeated advance never moves the cursor back. */
+	[W_SUB_ADVANCE] = "UPDATE subscriptions SET delivered_seq = max(delivered_seq, ?2),"
+	    " attempts = 0, first_attempt_ms = NULL, next_attempt_ms = 0, last_error = NULL"
+	    " WHERE id = ?1",
+	[W_SUB_RETRY] = "UPDATE subscriptions SET attempts = ?2, first_attempt_ms = ?3,"
+	    " next_attempt_ms = ?4, last_error = ?5 WHERE id = ?1",
 
 	[R_VERSION] = "SELECT coalesce(max(version), 0) FROM schema_migrations",
 	[R_PING] = "SELECT 1",
@@ -282,6 +296,9 @@ static const char *const sql_text[SQL_COUNT] = {
 	[R_USER_GET] = "SELECT name, password_hash, created_at FROM users WHERE name = ?1",
 	[R_SESSIONS] = "SELECT token_hash, csrf, user_name, created_at, expires_at FROM sessions"
 	    " WHERE expires_at > ?1 ORDER BY id",
+	[R_SUBSCRIPTIONS] = "SELECT id, url, events, secret, created_at, delivered_seq, attempts,"
+	    " coalesce(first_attempt_ms, 0), next_attempt_ms, last_error, paused"
+	    " FROM subscriptions ORDER BY id",
 };
 
 struct conn {
@@ -1803,6 +1820,70 @@ apply_session(struct sqlite_db *db, struct store_op *op)
 	return run(w, s) == 0 ? 0 : op_sql_error(db, op);
 }
 
+/* --- event webhook subscriptions (writer thread) --- */
+
+static int
+apply_subscription(struct sqlite_db *db, struct store_op *op)
+{
+	struct conn *w = &db->w;
+	sqlite3_stmt *s;
+	int64_t id = op->u.subscription.id;
+
+	switch (op->kind) {
+	case STORE_OP_SUBSCRIPTION_PUT:
+		if (op->u.subscription.url == NULL || op->u.subscription.events_json == NULL ||
+		    op->u.subscription.secret == NULL)
+			return op_error(op, "subscription lacks a url, events or secret");
+		s = stmt(w, W_SUB_INSERT);
+		bind_text(s, 1, op->u.subscription.url);
+		bind_text(s, 2, op->u.subscription.events_json);
+		bind_text(s, 3, op->u.subscription.secret);
+		bind_i64(s, 4, op->u.subscription.created_at);
+		bind_i64(s, 5, op->u.subscription.delivered_seq);
+		if (run(w, s) != 0)
+			return op_sql_error(db, op);
+		op->u.subscription.id = sqlite3_last_insert_rowid(w->h);
+		return 0;
+	case STORE_OP_SUBSCRIPTION_DELETE:
+		s = stmt(w, W_SUB_DELETE);
+		bind_i64(s, 1, id);
+		return run(w, s) == 0 ? 0 : op_sql_error(db, op);
+	case STORE_OP_SUBSCRIPTION_ADVANCE: {
+		int64_t seq = op->u.subscription.delivered_seq;
+		s = stmt(w, W_SUB_ADVANCE);
+		bind_i64(s, 1, id);
+		bind_i64(s, 2, seq);
+		if (run(w, s) != 0)
+			return op_sql_error(db, op);
+		if (op->u.subscription.last_error == NULL)
+			return 0;
+		/* Given up: say so in the log, in the same transaction. */
+		json_t *data = json_pack("{s:I, s:I, s:i, s:o}", "subscription_id", (json_int_t)id,
+		    "seq", (json_int_t)seq, "attempts", op->u.subscription.attempts,
+		    "error", jstr(op->u.subscription.last_error));
+		char *data_s = dump(data);
+		int64_t ev = 0;
+		int rc = data_s ? append_event(db, "webhook.failed", now_ms(), 0, 0, 0, data_s, &ev) : -1;
+		free(data_s);
+		json_decref(data);
+		if (rc != 0)
+			return op_sql_error(db, op);
+		op->last_seq = ev;
+		return 0;
+	}
+	case STORE_OP_SUBSCRIPTION_RETRY:
+		s = stmt(w, W_SUB_RETRY);
+		bind_i64(s, 1, id);
+		bind_i64(s, 2, op->u.subscription.attempts);
+		bind_id(s, 3, op->u.subscription.first_attempt_ms);
+		bind_i64(s, 4, op->u.subscription.next_attempt_ms);
+		bind_text(s, 5, op->u.subscription.last_error);
+		return run(w, s) == 0 ? 0 : op_sql_error(db, op);
+	default:
+		return op_error(op, "not a subscription op");
+	}
+}
+
 static int
 sqlite_apply(void *p, struct store_op *op)
 {
@@ -1835,6 +1916,11 @@ sqlite_apply(void *p, struct store_op *op)
 	case STORE_OP_SESSION_PUT:
 	case STORE_OP_SESSION_DELETE:
 		return apply_session(db, op);
+	case STORE_OP_SUBSCRIPTION_PUT:
+	case STORE_OP_SUBSCRIPTION_DELETE:
+	case STORE_OP_SUBSCRIPTION_ADVANCE:
+	case STORE_OP_SUBSCRIPTION_RETRY:
+		return apply_subscription(db, op);
 	}
 	return op_error(op, "unknown op kind %d", (int)op->kind);
 }
@@ -2441,6 +2527,46 @@ sqlite_sessions_load(void *p, int64_t now_s, json_t **out)
 	return 0;
 }
 
+static int
+sqlite_subscriptions_load(void *p, json_t **out)
+{
+	struct sqlite_db *db = p;
+	sqlite3_stmt *s = stmt(&db->r, R_SUBSCRIPTIONS);
+	json_t *list = json_array();
+	json_error_t jerr;
+	int n;
+
+	*out = NULL;
+	while ((n = row(&db->r, s)) == 1) {
+		json_t *events = json_loads(col_text(s, 2), 0, &jerr);
+		if (!json_is_array(events)) {
+			log_error("store: stored subscription events are not a JSON array", "error", jerr.text);
+			json_decref(events);
+			finish(s);
+			goto fail;
+		}
+		json_array_append_new(list, json_pack("{s:I, s:o, s:o, s:o, s:I, s:I, s:I, s:I, s:I, s:o, s:b}",
+		    "id", (json_int_t)sqlite3_column_int64(s, 0),
+		    "url", jstr(col_text(s, 1)),
+		    "events", events,
+		    "secret", jstr(col_text(s, 3)),
+		    "created_at", (json_int_t)sqlite3_column_int64(s, 4),
+		    "delivered_seq", (json_int_t)sqlite3_column_int64(s, 5),
+		    "attempts", (json_int_t)sqlite3_column_int64(s, 6),
+		    "first_attempt_ms", (json_int_t)sqlite3_column_int64(s, 7),
+		    "next_attempt_ms", (json_int_t)sqlite3_column_int64(s, 8),
+		    "last_error", jstr(col_text(s, 9)),
+		    "paused", sqlite3_column_int(s, 10) != 0));
+	}
+	if (n < 0)
+		goto fail;
+	*out = list;
+	return 0;
+fail:
+	json_decref(list);
+	return -1;
+}
+
 const struct store_backend store_sqlite_backend = {
 	.name = "sqlite",
 	.open = sqlite_open,
@@ -2474,4 +2600,5 @@ const struct store_backend store_sqlite_backend = {
 	.template_get = sqlite_template_get,
 	.user_get = sqlite_user_get,
 	.sessions_load = sqlite_sessions_load,
+	.subscriptions_load = sqlite_subscriptions_load,
 };

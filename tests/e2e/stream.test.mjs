@@ -133,7 +133,9 @@ describe('event stream (SSE)', () => {
 		}
 		assert.ok(seen.length >= want, `got ${seen.length} events`);
 		for (let i = 0; i < seen.length; i++) assert.equal(seen[i], i + 1, `seq ${i + 1} exactly once, in order`);
-		assert.ok(reconnects >= 4, 'the test did reconnect');
+		/* A fast reader may take more than a slice per connection; what matters is
+		 * that it did drop and resume mid-log at least once. */
+		assert.ok(reconnects >= 2, 'the test did reconnect');
 		h.t.diagnostic(`${seen.length} events over ${reconnects} connections`);
 	}, { timeout: 120_000 });
 

@@ -1759,6 +1759,81 @@ test_close_delivers(void **state)
 	assert_int_equal(event_count(f), N);
 }
 
+/* Webhook subscriptions: insert, retry state, advance (never back), give up
+ * (appends webhook.failed), delete. */
+static void
+test_subscriptions(void **state)
+{
+	struct fx *f = *state;
+	json_t *rows = NULL, *ev = NULL;
+	struct store_op put = {
+		.kind = STORE_OP_SUBSCRIPTION_PUT,
+		.u.subscription = { .url = "https://example.com/h", .events_json = "[\"message.received\"]",
+		    .secret = "0123456789abcdef", .created_at = 1700000000, .delivered_seq = 7 },
+	};
+
+	assert_int_equal(store_submit_wait(f->st, &put), 0);
+	int64_t id = put.u.subscription.id;
+	assert_true(id > 0);
+	struct store_op retry = {
+		.kind = STORE_OP_SUBSCRIPTION_RETRY,
+		.u.subscription = { .id = id, .attempts = 2, .first_attempt_ms = 1000, .next_attempt_ms = 5000,
+		    .last_error = "HTTP 500" },
+	};
+	assert_int_equal(store_submit_wait(f->st, &retry), 0);
+	assert_int_equal(store_subscriptions_load(f->st, &rows), 0);
+	assert_int_equal(json_array_size(rows), 1);
+	json_t *r = json_array_get(rows, 0);
+	assert_string_equal(json_string_value(json_object_get(r, "url")), "https://example.com/h");
+	assert_string_equal(json_string_value(json_array_get(json_object_get(r, "events"), 0)),
+	    "message.received");
+	assert_string_equal(json_string_value(json_object_get(r, "secret")), "0123456789abcdef");
+	assert_int_equal(json_integer_value(json_object_get(r, "delivered_seq")), 7);
+	assert_int_equal(json_integer_value(json_object_get(r, "attempts")), 2);
+	assert_int_equal(json_integer_value(json_object_get(r, "first_attempt_ms")), 1000);
+	assert_int_equal(json_integer_value(json_object_get(r, "next_attempt_ms")), 5000);
+	assert_string_equal(json_string_value(json_object_get(r, "last_error")), "HTTP 500");
+	assert_true(json_is_false(json_object_get(r, "paused")));
+	json_decref(rows);
+
+	/* Advance clears the retry state; a lower seq never moves it back. */
+	struct store_op adv = { .kind = STORE_OP_SUBSCRIPTION_ADVANCE,
+		.u.subscription = { .id = id, .delivered_seq = 9 } };
+	assert_int_equal(store_submit_wait(f->st, &adv), 0);
+	assert_int_equal(adv.last_seq, 0);
+	adv.u.subscription.delivered_seq = 8;
+	assert_int_equal(store_submit_wait(f->st, &adv), 0);
+	assert_int_equal(store_subscriptions_load(f->st, &rows), 0);
+	r = json_array_get(rows, 0);
+	assert_int_equal(json_integer_value(json_object_get(r, "delivered_seq")), 9);
+	assert_int_equal(json_integer_value(json_object_get(r, "attempts")), 0);
+	assert_int_equal(json_integer_value(json_object_get(r, "first_attempt_ms")), 0);
+	assert_true(json_is_null(json_object_get(r, "last_error")));
+	json_decref(rows);
+
+	/* Giving up appends webhook.failed in the same op. */
+	struct store_op gave = { .kind = STORE_OP_SUBSCRIPTION_ADVANCE,
+		.u.subscription = { .id = id, .delivered_seq = 10, .attempts = 10, .last_error = "HTTP 503" } };
+	assert_int_equal(store_submit_wait(f->st, &gave), 0);
+	assert_true(gave.last_seq > 0);
+	assert_int_equal(store_events_list(f->st, gave.last_seq - 1, 10, &ev), 0);
+	json_t *e = json_array_get(json_object_get(ev, "events"), 0);
+	assert_string_equal(json_string_value(json_object_get(e, "type")), "webhook.failed");
+	json_t *data = json_object_get(e, "data");
+	assert_int_equal(json_integer_value(json_object_get(data, "subscription_id")), id);
+	assert_int_equal(json_integer_value(json_object_get(data, "seq")), 10);
+	assert_int_equal(json_integer_value(json_object_get(data, "attempts")), 10);
+	assert_string_equal(json_string_value(json_object_get(data, "error")), "HTTP 503");
+	json_decref(ev);
+
+	struct store_op del = { .kind = STORE_OP_SUBSCRIPTION_DELETE, .u.subscription = { .id = id } };
+	assert_int_equal(store_submit_wait(f->st, &del), 0);
+	assert_int_equal(store_submit_wait(f->st, &del), 0);  /* absent: not an error */
+	assert_int_equal(store_subscriptions_load(f->st, &rows), 0);
+	assert_int_equal(json_array_size(rows), 0);
+	json_decref(rows);
+}
+
 int
 main(void)
 {
@@ -1787,6 +1862,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_message_paging, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_events_paging, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_close_delivers, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_subscriptions, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

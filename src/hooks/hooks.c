@@ -1,0 +1,607 @@
+/*
+ * hooks.c - the webhook dispatcher (strategies in hooks.h).
+ *
+ * A cycle looks at every subscription that is idle (no request, no store
+ * op in flight), behind the head of the log and due: it reads the events
+ * after its cursor, a page at a time, and either starts the request for the
+ * first wanted one or, when the page holds none, skips the page with one
+ * ADVANCE op. Each request's outcome becomes one ADVANCE or RETRY op; the
+ * in-memory state follows only once that op is committed, so the API shows
+ * what a restart would resume from. Commits of new events, committed state
+ * changes and retry timers kick the next cycle.
+ */
+#include "hooks.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "../channels/channel.h"
+#include "../httpc/httpc.h"
+#include "../log/log.h"
+#include "../outbox/outbox.h"
+#include "../store/store.h"
+#include "../util/util.h"
+
+#define SCAN_PAGE 1000              /* events read per subscription per step */
+#define REQUEST_TIMEOUT_MS 10000
+#define HTTP_CONNECTIONS_MAX 8      /* keep-alive connections per receiving host */
+#define STORE_RETRY_MS 1000         /* after a failed read or state commit */
+#define RETRY_AFTER_MAX_MS (3600 * 1000LL)
+#define ERROR_MAX 256
+
+struct hsub {
+	struct hooks *hk;
+	struct hsub *next;
+	int64_t id;
+	char *url;
+	char *secret;
+	json_t *events;
+	int64_t created_at;
+	/* Durable state, as last committed. */
+	int64_t delivered_seq;
+	int attempts;
+	int64_t first_attempt_ms;
+	int64_t next_attempt_ms;
+	char last_error[ERROR_MAX];
+	bool has_error;
+	bool paused;
+	/* Work in flight: a request, then the op recording its outcome. */
+	bool busy;
+	bool deleted;                   /* removed while busy: freed when the work ends */
+	int64_t cur_seq;
+	char err[ERROR_MAX];            /* the op's last_error */
+	struct store_op op;
+};
+
+struct hooks {
+	struct event_base *base;
+	struct store *st;
+	struct httpc *hc;
+	struct event *ev_cycle;
+	struct hsub *subs;              /* by id */
+	int64_t head;                   /* highest committed seq heard of */
+	int64_t wake_ms;                /* when the pending cycle timer fires */
+	size_t inflight;                /* requests */
+	size_t ops_outstanding;         /* state changes not yet committed */
+	bool draining;
+	bool stopping;
+	uint32_t rng;
+};
+
+/* --- pure parts --- */
+
+bool
+hooks_event_name_valid(const char *name)
+{
+	size_t len, segs = 0;
+	const char *p = name;
+
+	if (name == NULL)
+		return false;
+	if (strcmp(name, "*") == 0)
+		return true;
+	len = strlen(name);
+	if (len == 0 || len > HOOKS_EVENT_NAME_MAX)
+		return false;
+	for (;;) {
+		if (!(*p >= 'a' && *p <= 'z'))
+			return false;
+		for (p++; (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_'; p++)
+			;
+		segs++;
+		if (*p == '\0')
+			break;
+		if (*p++ != '.')
+			return false;
+	}
+	return segs >= 2;
+}
+
+bool
+hooks_filter_matches(const json_t *events, const char *type)
+{
+	size_t i;
+	json_t *e;
+
+	if (type == NULL)
+		return false;
+	json_array_foreach(events, i, e) {
+		const char *s = json_string_value(e);
+		if (s && (strcmp(s, "*") == 0 || strcmp(s, type) == 0))
+			return true;
+	}
+	return false;
+}
+
+void
+hooks_sign(const char *secret, const void *body, size_t len, char out[HOOKS_SIG_LEN])
+{
+	unsigned char mac[32];
+
+	hmac_sha256(secret, strlen(secret), body, len, mac);
+	memcpy(out, "sha256=", 7);
+	hex_encode(mac, sizeof(mac), out + 7);
+}
+
+bool
+hooks_give_up(int attempts, int64_t first_ms, int64_t now)
+{
+	return attempts >= HOOKS_MAX_ATTEMPTS || (first_ms > 0 && now - first_ms >= HOOKS_MAX_AGE_MS);
+}
+
+int64_t
+hooks_retry_after_ms(const char *v)
+{
+	int64_t secs = 0;
+
+	if (v == NULL)
+		return 0;
+	while (*v == ' ' || *v == '\t')
+		v++;
+	if (!(*v >= '0' && *v <= '9'))
+		return 0;  /* an HTTP-date: the backoff decides */
+	for (; *v >= '0' && *v <= '9'; v++)
+		if (secs <= RETRY_AFTER_MAX_MS / 1000)
+			secs = secs * 10 + (*v - '0');
+	while (*v == ' ' || *v == '\t')
+		v++;
+	if (*v != '\0')
+		return 0;
+	return secs * 1000 < RETRY_AFTER_MAX_MS ? secs * 1000 : RETRY_AFTER_MAX_MS;
+}
+
+/* --- subscriptions in memory --- */
+
+static uint32_t
+rnd(struct hooks *hk)
+{
+	/* xorshift32: jitter only, no security role. */
+	uint32_t x = hk->rng;
+	x ^= x << 13;
+	x ^= x >> 17;
+	x ^= x << 5;
+	return hk->rng = x ? x : 0x9e3779b9u;
+}
+
+static void
+sub_free(struct hsub *s)
+{
+	free(s->url);
+	if (s->secret) {
+		memset(s->secret, 0, strlen(s->secret));
+		free(s->secret);
+	}
+	json_decref(s->events);
+	free(s);
+}
+
+static void
+sub_unlink(struct hooks *hk, struct hsub *s)
+{
+	for (struct hsub **pp = &hk->subs; *pp; pp = &(*pp)->next) {
+		if (*pp == s) {
+			*pp = s->next;
+			return;
+		}
+	}
+}
+
+static struct hsub *
+sub_find(struct hooks *hk, int64_t id)
+{
+	for (struct hsub *s = hk->subs; s; s = s->next)
+		if (s->id == id && !s->deleted)
+			return s;
+	return NULL;
+}
+
+static void
+kick_at(struct hooks *hk, int64_t when_ms)
+{
+	int64_t now = now_ms(), d = when_ms - now;
+
+	if (hk->draining || hk->stopping)
+		return;
+	if (d < 0)
+		d = 0;
+	if (event_pending(hk->ev_cycle, EV_TIMEOUT, NULL) && hk->wake_ms <= now + d)
+		return;
+	hk->wake_ms = now + d;
+	struct timeval tv = { .tv_sec = d / 1000, .tv_usec = (d % 1000) * 1000 };
+	event_add(hk->ev_cycle, &tv);
+}
+
+static void
+kick(struct hooks *hk)
+{
+	kick_at(hk, 0);
+}
+
+/* --- outcomes --- */
+
+static void
+op_done(struct store_op *op, void *arg)
+{
+	struct hsub *s = arg;
+	struct hooks *hk = s->hk;
+	char id[24];
+
+	hk->ops_outstanding--;
+	s->busy = false;
+	if (s->deleted) {
+		sub_unlink(hk, s);
+		sub_free(s);
+		return;
+	}
+	snprintf(id, sizeof(id), "%" PRId64, s->id);
+	if (op->result != 0) {
+		/* Nothing changed on disk: the event is tried again (at least once). */
+		log_error("webhooks: cannot record a delivery outcome; retrying", "subscription", id,
+		    "error", op->errmsg);
+		s->next_attempt_ms = now_ms() + STORE_RETRY_MS;
+		kick_at(hk, s->next_attempt_ms);
+		return;
+	}
+	if (op->kind == STORE_OP_SUBSCRIPTION_ADVANCE) {
+		if (op->u.subscription.delivered_seq > s->delivered_seq)
+			s->delivered_seq = op->u.subscription.delivered_seq;
+		s->attempts = 0;
+		s->first_attempt_ms = 0;
+		s->next_attempt_ms = 0;
+		s->has_error = false;
+		s->last_error[0] = '\0';
+	} else {
+		s->attempts = op->u.subscription.attempts;
+		s->first_attempt_ms = op->u.subscription.first_attempt_ms;
+		s->next_attempt_ms = op->u.subscription.next_attempt_ms;
+		snprintf(s->last_error, sizeof(s->last_error), "%s", s->err);
+		s->has_error = true;
+	}
+	kick_at(hk, s->next_attempt_ms);
+}
+
+static void
+submit(struct hsub *s, enum store_op_kind kind)
+{
+	struct hooks *hk = s->hk;
+
+	s->busy = true;
+	s->op.kind = kind;
+	s->op.u.subscription.id = s->id;
+	s->op.done = op_done;
+	s->op.arg = s;
+	hk->ops_outstanding++;
+	store_submit(hk->st, &s->op);
+}
+
+/* Move the cursor to seq (delivered, or skipped: error NULL). */
+static void
+advance(struct hsub *s, int64_t seq)
+{
+	s->op = (struct store_op){ .u.subscription = { .delivered_seq = seq } };
+	submit(s, STORE_OP_SUBSCRIPTION_ADVANCE);
+}
+
+/* A failed attempt at cur_seq: retry later, or give up on the event. */
+static void
+failed(struct hsub *s, int64_t retry_after_ms)
+{
+	struct hooks *hk = s->hk;
+	int64_t now = now_ms();
+	int attempts = s->attempts + 1;
+	int64_t first = s->first_attempt_ms ? s->first_attempt_ms : now;
+	char id[24], seq[24], n[12];
+
+	snprintf(id, sizeof(id), "%" PRId64, s->id);
+	snprintf(seq, sizeof(seq), "%" PRId64, s->cur_seq);
+	snprintf(n, sizeof(n), "%d", attempts);
+	utf8_sanitize(s->err);
+	if (hooks_give_up(attempts, first, now)) {
+		log_warn("webhook delivery given up", "subscription", id, "seq", seq, "attempts", n,
+		    "error", s->err);
+		s->op = (struct store_op){
+			.u.subscription = { .delivered_seq = s->cur_seq, .attempts = attempts,
+			    .last_error = s->err },
+		};
+		submit(s, STORE_OP_SUBSCRIPTION_ADVANCE);
+		return;
+	}
+	int64_t d = backoff_ms(attempts, rnd(hk));
+	if (retry_after_ms > d)
+		d = retry_after_ms;
+	log_info("webhook delivery failed; will retry", "subscription", id, "seq", seq,
+	    "attempts", n, "error", s->err);
+	s->op = (struct store_op){
+		.u.subscription = { .attempts = attempts, .first_attempt_ms = first,
+		    .next_attempt_ms = now + d, .last_error = s->err },
+	};
+	submit(s, STORE_OP_SUBSCRIPTION_RETRY);
+}
+
+static void
+on_http_done(void *arg, const struct send_response *resp)
+{
+	struct hsub *s = arg;
+	struct hooks *hk = s->hk;
+
+	if (hk->stopping)
+		return;  /* dropped: the cursor did not move, redelivered at the next start */
+	hk->inflight--;
+	if (s->deleted) {
+		s->busy = false;
+		sub_unlink(hk, s);
+		sub_free(s);
+		return;
+	}
+	if (resp->http_status >= 200 && resp->http_status < 300) {
+		advance(s, s->cur_seq);
+		return;
+	}
+	if (resp->http_status == 0)
+		snprintf(s->err, sizeof(s->err), "%s", resp->net_error ? resp->net_error : "no answer");
+	else
+		snprintf(s->err, sizeof(s->err), "HTTP %ld", resp->http_status);
+	failed(s, resp->http_status ? hooks_retry_after_ms(resp->retry_after) : 0);
+}
+
+/* POST one event (ev: as GET /v1/events shows it) to the subscription. */
+static void
+deliver(struct hsub *s, const json_t *ev)
+{
+	struct hooks *hk = s->hk;
+	struct send_request req = { 0 };
+	char sig[HOOKS_SIG_LEN];
+	char *body = json_dumps(ev, JSON_COMPACT);
+
+	s->cur_seq = json_integer_value(json_object_get(ev, "seq"));
+	s->busy = true;
+	if (body == NULL) {
+		snprintf(s->err, sizeof(s->err), "the event cannot be serialized");
+		failed(s, 0);
+		return;
+	}
+	hooks_sign(s->secret, body, strlen(body), sig);
+	req.method = xstrdup("POST");
+	req.url = xstrdup(s->url);
+	req.body_len = strlen(body);
+	req.body = body;
+	req.headers[req.nheaders++] = xstrdup("Content-Type: application/json");
+	req.headers[req.nheaders++] = xstrdup("User-Agent: msgd-webhooks");
+	req.headers[req.nheaders++] = xasprintf("X-Msgd-Signature: %s", sig);
+	req.headers[req.nheaders++] = xasprintf("X-Msgd-Event: %s",
+	    json_string_value(json_object_get(ev, "type")));
+	req.headers[req.nheaders++] = xasprintf("X-Msgd-Delivery: %" PRId64 "-%" PRId64, s->id,
+	    s->cur_seq);
+	hk->inflight++;
+	if (httpc_start(hk->hc, &req, REQUEST_TIMEOUT_MS, on_http_done, s) != 0) {
+		hk->inflight--;
+		snprintf(s->err, sizeof(s->err), "cannot start the request");
+		failed(s, 0);
+	}
+	send_request_free(&req);
+}
+
+/* Does s want this event? Not the news of its own failures. */
+static bool
+wants(const struct hsub *s, const json_t *ev)
+{
+	const char *type = json_string_value(json_object_get(ev, "type"));
+
+	if (!hooks_filter_matches(s->events, type))
+		return false;
+	if (strcmp(type, "webhook.failed") == 0 &&
+	    json_integer_value(json_object_get(json_object_get(ev, "data"), "subscription_id")) == s->id)
+		return false;
+	return true;
+}
+
+/* Start s's next piece of work: a delivery, or skipping a page. -1 when
+ * the log could not be read. */
+static int
+step(struct hsub *s)
+{
+	struct hooks *hk = s->hk;
+	json_t *page = NULL, *ev;
+	size_t i;
+
+	if (store_events_list(hk->st, s->delivered_seq, SCAN_PAGE, &page) != 0 || page == NULL)
+		return -1;
+	json_t *list = json_object_get(page, "events");
+	json_array_foreach(list, i, ev) {
+		if (wants(s, ev)) {
+			deliver(s, ev);
+			json_decref(page);
+			return 0;
+		}
+	}
+	if (json_array_size(list) > 0)
+		advance(s, json_integer_value(json_object_get(page, "next")));
+	json_decref(page);
+	return 0;
+}
+
+static void
+on_cycle(evutil_socket_t fd, short what, void *arg)
+{
+	struct hooks *hk = arg;
+	int64_t now = now_ms(), wake = 0;
+
+	if (hk->draining || hk->stopping)
+		return;
+	for (struct hsub *s = hk->subs; s; s = s->next) {
+		if (s->busy || s->deleted || s->paused || s->delivered_seq >= hk->head)
+			continue;
+		if (s->next_attempt_ms > now) {
+			if (wake == 0 || s->next_attempt_ms < wake)
+				wake = s->next_attempt_ms;
+			continue;
+		}
+		if (step(s) != 0) {
+			log_error("webhooks: cannot read the event log; retrying");
+			s->next_attempt_ms = now + STORE_RETRY_MS;
+			if (wake == 0 || s->next_attempt_ms < wake)
+				wake = s->next_attempt_ms;
+		}
+	}
+	if (wake)
+		kick_at(hk, wake);
+}
+
+/* --- the API's view --- */
+
+static json_t *
+sub_json(const struct hsub *s)
+{
+	char created[21], next[21];
+
+	fmt_rfc3339(s->created_at, created);
+	if (s->next_attempt_ms)
+		fmt_rfc3339(s->next_attempt_ms / 1000, next);
+	return json_pack("{s:I, s:s, s:O, s:s, s:I, s:{s:i, s:s?, s:s?, s:b}, s:s}",
+	    "id", (json_int_t)s->id,
+	    "url", s->url,
+	    "events", s->events,
+	    "secret", "********",
+	    "delivered_seq", (json_int_t)s->delivered_seq,
+	    "state",
+	    "attempts", s->attempts,
+	    "next_attempt_at", s->next_attempt_ms ? next : NULL,
+	    "last_error", s->has_error ? s->last_error : NULL,
+	    "paused", s->paused,
+	    "created_at", created);
+}
+
+json_t *
+hooks_get(struct hooks *hk, int64_t id)
+{
+	struct hsub *s = sub_find(hk, id);
+	return s ? sub_json(s) : NULL;
+}
+
+json_t *
+hooks_list(struct hooks *hk)
+{
+	json_t *arr = json_array();
+
+	for (struct hsub *s = hk->subs; s; s = s->next)
+		if (!s->deleted)
+			json_array_append_new(arr, sub_json(s));
+	return json_pack("{s:o}", "webhooks", arr);
+}
+
+void
+hooks_add(struct hooks *hk, const json_t *row)
+{
+	struct hsub *s = xcalloc(1, sizeof(*s));
+	const char *err = json_string_value(json_object_get(row, "last_error"));
+
+	s->hk = hk;
+	s->id = json_integer_value(json_object_get(row, "id"));
+	s->url = xstrdup(json_string_value(json_object_get(row, "url")));
+	s->secret = xstrdup(json_string_value(json_object_get(row, "secret")));
+	s->events = json_incref(json_object_get(row, "events"));
+	s->created_at = json_integer_value(json_object_get(row, "created_at"));
+	s->delivered_seq = json_integer_value(json_object_get(row, "delivered_seq"));
+	s->attempts = (int)json_integer_value(json_object_get(row, "attempts"));
+	s->first_attempt_ms = json_integer_value(json_object_get(row, "first_attempt_ms"));
+	s->next_attempt_ms = json_integer_value(json_object_get(row, "next_attempt_ms"));
+	s->paused = json_is_true(json_object_get(row, "paused"));
+	if (err) {
+		snprintf(s->last_error, sizeof(s->last_error), "%s", err);
+		s->has_error = true;
+	}
+	/* Kept in id order: the list answers in it. */
+	struct hsub **pp = &hk->subs;
+	while (*pp && (*pp)->id < s->id)
+		pp = &(*pp)->next;
+	s->next = *pp;
+	*pp = s;
+	kick(hk);
+}
+
+void
+hooks_remove(struct hooks *hk, int64_t id)
+{
+	struct hsub *s = sub_find(hk, id);
+
+	if (s == NULL)
+		return;
+	if (s->busy) {
+		s->deleted = true;  /* its request or op ends first */
+		return;
+	}
+	sub_unlink(hk, s);
+	sub_free(s);
+}
+
+/* --- lifecycle --- */
+
+void
+hooks_committed(struct hooks *hk, int64_t last_seq)
+{
+	if (hk == NULL)
+		return;
+	if (last_seq > hk->head)
+		hk->head = last_seq;
+	kick(hk);
+}
+
+int
+hooks_start(struct hooks **out, struct event_base *base, struct store *st)
+{
+	struct hooks *hk = xcalloc(1, sizeof(*hk));
+	json_t *rows = NULL, *row;
+	size_t i;
+
+	hk->base = base;
+	hk->st = st;
+	random_bytes(&hk->rng, sizeof(hk->rng));
+	if (store_events_head(st, &hk->head) != 0 || store_subscriptions_load(st, &rows) != 0 ||
+	    httpc_new(&hk->hc, base, HTTP_CONNECTIONS_MAX) != 0) {
+		json_decref(rows);
+		free(hk);
+		return -1;
+	}
+	hk->ev_cycle = evtimer_new(base, on_cycle, hk);
+	json_array_foreach(rows, i, row)
+		hooks_add(hk, row);
+	json_decref(rows);
+	*out = hk;
+	kick(hk);
+	return 0;
+}
+
+void
+hooks_drain(struct hooks *hk)
+{
+	if (hk == NULL)
+		return;
+	hk->draining = true;
+	event_del(hk->ev_cycle);
+}
+
+size_t
+hooks_busy(struct hooks *hk)
+{
+	return hk ? hk->inflight + hk->ops_outstanding : 0;
+}
+
+void
+hooks_stop(struct hooks *hk)
+{
+	if (hk == NULL)
+		return;
+	hk->stopping = true;
+	httpc_free(hk->hc);  /* ends every request: their callbacks do nothing */
+	event_free(hk->ev_cycle);
+	while (hk->subs) {
+		struct hsub *s = hk->subs;
+		hk->subs = s->next;
+		sub_free(s);
+	}
+	free(hk);
+}

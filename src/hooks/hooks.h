@@ -1,0 +1,102 @@
+/*
+ * hooks.h - outbound event webhooks: msgd POSTs the events of its log to
+ * integrators' URLs (subscriptions made with /v1/webhooks), on the event
+ * loop, never blocking it.
+ *
+ * Strategies (hooks.c carries them out):
+ *
+ *  - The event log is the queue. A subscription keeps only a cursor,
+ *    delivered_seq: the last seq delivered, skipped by its filter, or given
+ *    up on. Its next event is the first one after the cursor whose type it
+ *    asked for. Nothing is copied per subscription, and a new subscription
+ *    starts at the head of the log (or at the "since" it was given).
+ *  - In order, one at a time. A subscription has at most one request in
+ *    flight; a later event waits until the one before it was delivered or
+ *    given up on. Subscriptions do not wait for each other.
+ *  - Skipping is cheap. Events a subscription does not want move its cursor
+ *    without a request: a delivery advances the cursor over the skipped
+ *    events before it, and a page of nothing wanted is skipped with one
+ *    store op.
+ *  - Signed. The body is the event exactly as GET /v1/events shows it;
+ *    X-Msgd-Signature is "sha256=" + hex HMAC-SHA256(body, secret);
+ *    X-Msgd-Event names the type; X-Msgd-Delivery is "<subscription
+ *    id>-<seq>", the same on every attempt, so receivers can deduplicate.
+ *  - Outcomes. A 2xx advances the cursor (STORE_OP_SUBSCRIPTION_ADVANCE);
+ *    anything else (other statuses, timeouts, refused connections) is
+ *    retried with the outbox's backoff (backoff_ms(): ~1 s doubling to
+ *    5 min, +-20% jitter; a Retry-After in seconds is honoured as a
+ *    minimum), the attempt recorded durably (STORE_OP_SUBSCRIPTION_RETRY).
+ *    After HOOKS_MAX_ATTEMPTS attempts, or HOOKS_MAX_AGE_MS after the first
+ *    failed one, the event is given up on: the cursor moves past it and a
+ *    "webhook.failed" event {subscription_id, seq, attempts, error} is
+ *    appended in the same transaction. A subscription is never sent the
+ *    webhook.failed events about itself (a dead URL would feed itself).
+ *  - At least once. The cursor is committed after the 2xx: if msgd dies in
+ *    between (or stops with the request in flight), the event is delivered
+ *    again after the restart, with the same X-Msgd-Delivery. Retry state
+ *    lives in the subscription row, so a restart resumes the backoff.
+ *  - Shutdown like the outbox: hooks_drain() stops starting requests; those
+ *    in flight may finish and commit their outcome until the shutdown
+ *    timeout; hooks_stop() drops the rest (redelivered at the next start).
+ *
+ * Everything runs on the loop thread.
+ */
+#ifndef MSGD_HOOKS_H
+#define MSGD_HOOKS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#define HOOKS_MAX_ATTEMPTS 10
+#define HOOKS_MAX_AGE_MS (24 * 3600 * 1000LL)
+#define HOOKS_URL_MAX 2048
+#define HOOKS_SECRET_MIN 16
+#define HOOKS_SECRET_MAX 256
+#define HOOKS_EVENTS_MAX 64        /* entries in a subscription's filter */
+#define HOOKS_EVENT_NAME_MAX 64
+#define HOOKS_SIG_LEN (7 + 64 + 1) /* "sha256=" + hex + NUL */
+
+struct event_base;
+struct store;
+struct hooks;
+
+/* Load the subscriptions and start delivering. */
+int hooks_start(struct hooks **out, struct event_base *base, struct store *st);
+/* Events up to last_seq are committed (the store's commit hook). */
+void hooks_committed(struct hooks *hk, int64_t last_seq);
+
+/* A subscription row (the shape store_subscriptions_load() returns) was
+ * committed: start delivering to it. */
+void hooks_add(struct hooks *hk, const json_t *row);
+/* Its deletion was committed: stop (a request in flight is abandoned). */
+void hooks_remove(struct hooks *hk, int64_t id);
+/* The subscription as the API shows it (secret masked), or NULL. */
+json_t *hooks_get(struct hooks *hk, int64_t id);
+/* {"webhooks":[...]}, by id. */
+json_t *hooks_list(struct hooks *hk);
+
+/* Stop starting requests; those in flight still finish and commit. */
+void hooks_drain(struct hooks *hk);
+/* Work not finished: requests in flight plus state changes not committed. */
+size_t hooks_busy(struct hooks *hk);
+void hooks_stop(struct hooks *hk);
+
+/* --- the pure parts, unit-tested on their own --- */
+
+/* "*" or a dotted lower-case name: "message.received", "webhook.failed"
+ * (segments [a-z][a-z0-9_]*, at least two, at most HOOKS_EVENT_NAME_MAX). */
+bool hooks_event_name_valid(const char *name);
+/* Does a filter (array of names, "*" = all) want this event type? */
+bool hooks_filter_matches(const json_t *events, const char *type);
+/* "sha256=" + lower-case hex HMAC-SHA256(body, secret). */
+void hooks_sign(const char *secret, const void *body, size_t len, char out[HOOKS_SIG_LEN]);
+/* After `attempts` failed attempts, the first at first_ms: give up? */
+bool hooks_give_up(int attempts, int64_t first_ms, int64_t now_ms);
+/* Retry-After as delay-seconds, in ms (capped at an hour); 0 when absent or
+ * not a number. */
+int64_t hooks_retry_after_ms(const char *v);
+
+#endif

@@ -15,7 +15,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
-import { startMsgd, waitFor, waitMessage, sendMessage, assertStatus } from '../e2e/lib.mjs';
+import { startMsgd, waitFor, waitMessage, sendMessage, assertStatus, waMessageBody, postWebhook } from '../e2e/lib.mjs';
 import { startDevServer } from './devserver.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -147,6 +147,13 @@ test('web inbox: login, live thread, ticks, search, failures, status, phone widt
 		assert.match(await failedMsg.locator('.reason').innerText(), /undeliverable/i);
 		assert.equal(await failedMsg.locator('button.retry').count(), 1);
 		await page.screenshot({ path: path.join(ARTIFACTS, 'failed-desktop.png') });
+
+		// A real, signed WhatsApp webhook appears live, without a reload.
+		const hook = JSON.stringify(waMessageBody({ pnid: 'PNID1', id: 'wamid.browser.1', from: '15550003333',
+			name: 'Linus Webhook', text: 'hi from whatsapp' }));
+		assert.equal((await postWebhook(d.url, hook)).status, 200);
+		await waitFor(async () => (await page.locator('.conv', { hasText: 'Linus Webhook' }).count()) === 1, 5000,
+			{ what: 'the webhook conversation, live' });
 
 		// Keyboard: Escape leaves the thread, arrows move through the list.
 		await page.press('#composer-text', 'Escape');

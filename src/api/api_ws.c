@@ -625,6 +625,23 @@ upgraded(void *arg, int fd, const char *extra, size_t extra_len, struct http_upg
 	event_active(ws->ev_kick, 0, 0);
 }
 
+/* Origin "http(s)://HOST[:PORT]" names the same host:port as the Host header. */
+static bool
+same_origin(const char *origin, const char *host)
+{
+	const char *o = origin;
+
+	if (host == NULL)
+		return false;
+	if (strncasecmp(o, "http://", 7) == 0)
+		o += 7;
+	else if (strncasecmp(o, "https://", 8) == 0)
+		o += 8;
+	else
+		return false;
+	return strcasecmp(o, host) == 0;
+}
+
 void
 api_ws(struct app *app, struct http_request *req, const char *const *p)
 {
@@ -646,6 +663,17 @@ api_ws(struct app *app, struct http_request *req, const char *const *p)
 		http_reply_error(req, 400, "invalid_request", "Sec-WebSocket-Version",
 		    "only WebSocket version 13 is supported");
 		http_reply_header(req, "Sec-WebSocket-Version", "13");
+		return;
+	}
+	/*
+	 * WebSockets have no CORS: a page of another origin could open one and
+	 * the browser would send our cookie (SameSite does not tell ports of one
+	 * host apart). A browser always sends Origin: when it does, it must be
+	 * this server. API clients with a bearer token send no Origin.
+	 */
+	const char *origin = http_header(req, "Origin");
+	if (origin && !same_origin(origin, http_header(req, "Host"))) {
+		http_reply_error(req, 403, "forbidden", "Origin", "cross-origin WebSocket refused");
 		return;
 	}
 	/* The key is 16 random bytes in base64: 24 characters. */

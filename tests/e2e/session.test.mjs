@@ -3,7 +3,8 @@
 import { describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { msgdTest, request, MSGD_BIN } from './lib.mjs';
+import net from 'node:net';
+import { msgdTest, request, rawRequest, MSGD_BIN } from './lib.mjs';
 
 function cookieOf(res) {
 	const sc = res.headers.get('set-cookie');
@@ -67,6 +68,28 @@ describe('browser sessions', () => {
 		await d.stop();
 		const d2 = await h.start({ dataDir: d.dataDir });
 		assert.equal((await request(d2.url, 'GET', '/v1/session', undefined, { cookie })).status, 200);
+	});
+
+	msgdTest('a cookie-authenticated WebSocket from another origin is refused (403)', async (h) => {
+		const d = await h.start();
+		const login = await request(d.url, 'POST', '/v1/session', { token: d.token });
+		const cookie = cookieOf(login);
+		const ws = (origin) => rawRequest(d.url, { method: 'GET', path: '/v1/ws', headers: {
+			cookie, origin, upgrade: 'websocket', connection: 'Upgrade', 'sec-websocket-version': '13',
+			'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==' } });
+		const evil = await ws('http://127.0.0.1:1');
+		assert.equal(evil.status, 403);
+		assert.equal(evil.json.error.field, 'Origin');
+		// The same origin is let through: 101 Switching Protocols.
+		const u = new URL(d.url);
+		const sock = net.connect(Number(u.port), u.hostname);
+		await new Promise((r) => sock.once('connect', r));
+		sock.write(`GET /v1/ws HTTP/1.1\r\nHost: ${u.host}\r\nOrigin: ${d.url}\r\nCookie: ${cookie}\r\n` +
+			'Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n' +
+			'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n');
+		const first = await new Promise((r) => sock.once('data', (b) => r(b.toString().split('\r\n')[0])));
+		assert.match(first, / 101 /);
+		sock.destroy();
 	});
 
 	msgdTest('the web UI is served at / with its assets, no auth needed', async (h) => {

@@ -91,6 +91,15 @@ created_done(struct store_op *op, void *arg)
 	hook_write_free(w);
 }
 
+/* A string's value, or NULL when it is not a string or holds a NUL byte. */
+static const char *
+nul_free(const json_t *v)
+{
+	if (!json_is_string(v) || json_string_length(v) != strlen(json_string_value(v)))
+		return NULL;
+	return json_string_value(v);
+}
+
 void
 api_hooks_create(struct app *app, struct http_request *req, const char *const *p)
 {
@@ -108,7 +117,8 @@ api_hooks_create(struct app *app, struct http_request *req, const char *const *p
 			goto out;
 		}
 	}
-	url = json_string_value(json_object_get(body, "url"));
+	/* No embedded NUL: it would cut the stored value short. */
+	url = nul_free(json_object_get(body, "url"));
 	if (url == NULL || strlen(url) > HOOKS_URL_MAX || !url_ok(url)) {
 		invalid(req, "url", "'url' must be an http:// or https:// URL of at most %d bytes",
 		    HOOKS_URL_MAX);
@@ -130,7 +140,7 @@ api_hooks_create(struct app *app, struct http_request *req, const char *const *p
 			goto out;
 		}
 	}
-	secret = json_string_value(json_object_get(body, "secret"));
+	secret = nul_free(json_object_get(body, "secret"));
 	if (secret == NULL || strlen(secret) < HOOKS_SECRET_MIN || strlen(secret) > HOOKS_SECRET_MAX) {
 		invalid(req, "secret", "'secret' is required: a string of %d to %d bytes",
 		    HOOKS_SECRET_MIN, HOOKS_SECRET_MAX);

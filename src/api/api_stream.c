@@ -28,6 +28,7 @@
 
 #define STREAM_HEARTBEAT_S 15
 #define STREAM_CHUNK_MAX (64 * 1024)   /* formatted, not yet written */
+#define SCAN_MAX 2000                  /* events filtered out per pass before yielding */
 
 struct stream {
 	struct app *app;
@@ -39,11 +40,19 @@ struct stream {
 	struct buf out;                 /* formatted bytes not yet handed to the socket */
 	size_t off;
 	struct event *heartbeat;
+	struct event *more;             /* never added, only activated: "read on soon" */
 	bool ending;                    /* shutdown: end after what is buffered */
 };
 
 static void
 stream_wake(void *arg)
+{
+	struct stream *s = arg;
+	http_stream_wake(s->req);
+}
+
+static void
+on_more(evutil_socket_t fd, short what, void *arg)
 {
 	struct stream *s = arg;
 	http_stream_wake(s->req);
@@ -77,9 +86,16 @@ fill(struct stream *s)
 	bool err = false;
 	char head[48];
 
+	int scanned = 0;
 	while (s->out.len - s->off < STREAM_CHUNK_MAX / 2 && (e = bus_next(s->sub, &err)) != NULL) {
-		if (!wanted(s, e) || e->json == NULL)
+		if (!wanted(s, e) || e->json == NULL) {
+			/* A narrow filter over a long log: give the loop back now and then. */
+			if (++scanned >= SCAN_MAX) {
+				event_active(s->more, EV_TIMEOUT, 0);
+				break;
+			}
 			continue;
+		}
 		int n = snprintf(head, sizeof(head), "id: %" PRId64 "\ndata: ", e->seq);
 		if (buf_append(&s->out, head, (size_t)n) != 0 || buf_append(&s->out, e->json, e->len) != 0 ||
 		    buf_append(&s->out, "\n\n", 2) != 0)
@@ -128,6 +144,7 @@ stream_close(void *arg)
 		s->next->prev = s->prev;
 	bus_unsubscribe(s->sub);
 	event_free(s->heartbeat);
+	event_free(s->more);
 	buf_free(&s->out);
 	free(s->channel);
 	free(s);
@@ -168,10 +185,14 @@ api_stream(struct app *app, struct http_request *req, const char *const *p)
 	s->conversation_id = conv_id;
 	buf_init(&s->out, STREAM_CHUNK_MAX * 2);
 	/* Tell the browser how soon to reconnect, and that the stream is live. */
-	static const char hello[] = "retry: 2000\n: connected\n\n";
-	buf_append(&s->out, hello, sizeof(hello) - 1);
+	/* The greeting carries the starting cursor as its id, so that a browser
+	 * that reconnects before any event arrived still resumes from here. */
+	char hello[80];
+	int hn = snprintf(hello, sizeof(hello), "retry: 2000\nid: %lld\n: connected\n\n", (long long)since);
+	buf_append(&s->out, hello, (size_t)hn);
 	s->sub = bus_subscribe(app->bus, since, stream_wake, s);
 	s->heartbeat = event_new(app->base, -1, EV_PERSIST, on_heartbeat, s);
+	s->more = event_new(app->base, -1, 0, on_more, s);
 	struct timeval hb = { .tv_sec = STREAM_HEARTBEAT_S, .tv_usec = 0 };
 	event_add(s->heartbeat, &hb);
 	s->next = app->streams;

@@ -50,6 +50,8 @@
 
 #define WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 #define WS_OUT_CAP (256 * 1024)       /* queued output before we stop formatting and reading */
+#define WS_OUT_MSGS_MAX 4096          /* queued messages (small ones: pongs, errors) likewise */
+#define SCAN_MAX 2000                 /* events filtered out per pass before yielding */
 #define WS_STALL_MS (30 * 1000)       /* at the cap this long: too far behind, closed */
 #define WS_MSG_MAX (1024 * 1024)      /* a client message; over it: close 1009 */
 #define WS_PING_MS (30 * 1000)
@@ -106,6 +108,8 @@ static int pump(struct ws *ws);
 
 /* --- the socket, for wslay --- */
 
+static bool out_full(struct ws *ws);
+
 static ssize_t
 recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags, void *arg)
 {
@@ -118,6 +122,13 @@ recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags, void *
 		memcpy(buf, ws->extra + ws->extra_off, n);
 		ws->extra_off += n;
 		return (ssize_t)n;
+	}
+	/* Every frame read may queue an answer (an error, a pong): read no more
+	 * while the output is full, or a client that sends without reading
+	 * could make us queue without bound. Reading resumes as it drains. */
+	if (out_full(ws)) {
+		wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
+		return -1;
 	}
 	ssize_t r = recv(ws->fd, buf, len, 0);
 	if (r > 0)
@@ -258,10 +269,17 @@ fill(struct ws *ws)
 
 	if (ws->sub == NULL || ws->close_ms || !wslay_event_get_write_enabled(ws->ctx))
 		return 0;
+	int scanned = 0;
 	while (wslay_event_get_queued_msg_length(ws->ctx) < WS_OUT_CAP &&
 	    (e = bus_next(ws->sub, &err)) != NULL) {
-		if (!wanted(ws, e) || e->json == NULL)
+		if (!wanted(ws, e) || e->json == NULL) {
+			/* A narrow filter over a long log: give the loop back now and then. */
+			if (++scanned >= SCAN_MAX) {
+				event_active(ws->ev_kick, EV_TIMEOUT, 0);
+				break;
+			}
 			continue;
+		}
 		queue_text(ws, e->json, e->len);
 		ws->event_bytes += e->len;
 		pend_push(ws, e->seq);
@@ -317,12 +335,19 @@ ws_aborted(void *arg)
 
 /* --- the loop --- */
 
+/* Is the output queue full? Then nothing more is formatted or read. */
+static bool
+out_full(struct ws *ws)
+{
+	return wslay_event_get_queued_msg_length(ws->ctx) >= WS_OUT_CAP ||
+	    wslay_event_get_queued_msg_count(ws->ctx) >= WS_OUT_MSGS_MAX;
+}
+
 static void
 set_events(struct ws *ws)
 {
 	bool w = wslay_event_want_write(ws->ctx);
-	bool r = wslay_event_want_read(ws->ctx) &&
-	    wslay_event_get_queued_msg_length(ws->ctx) < WS_OUT_CAP;
+	bool r = wslay_event_want_read(ws->ctx) && !out_full(ws);
 
 	if (w != ws->writing)
 		w ? event_add(ws->ev_write, NULL) : event_del(ws->ev_write);

@@ -183,6 +183,10 @@ bus_next(struct bus_sub *s, bool *err)
 	if (s->cursor + 1 >= b->tail) {
 		struct bus_event *e = &b->ring[(size_t)(s->cursor + 1) % b->size];
 		if (e->seq > s->cursor) {
+			/* Back on the ring: what is left of a catch-up page is stale
+			 * (and would repeat events if the subscriber fell behind again). */
+			if (s->npage)
+				page_clear(s);
 			s->cursor = e->seq;
 			return e;
 		}
@@ -205,6 +209,11 @@ bus_next(struct bus_sub *s, bool *err)
 		if (s->npage == 0)
 			return NULL;
 	}
+	/* Never step back: skip what the cursor has passed. */
+	while (s->ipage < s->npage && s->page[s->ipage].seq <= s->cursor)
+		event_clear(&s->page[s->ipage++]);
+	if (s->ipage == s->npage)
+		return bus_next(s, err);
 	event_clear(&s->out);
 	s->out = s->page[s->ipage];
 	s->page[s->ipage++] = (struct bus_event){ 0 };

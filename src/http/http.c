@@ -71,6 +71,7 @@ struct http_server {
 	struct event_base *base;
 	struct event *ev_epoll;
 	struct event *ev_timer;
+	struct event *ev_kick;      /* only ever activated: run MHD on the next pass */
 	struct event *ev_sweep;
 	struct http_config cfg;
 	struct conn *conns;
@@ -109,6 +110,18 @@ struct http_request {
 
 static void schedule(struct http_server *srv);
 
+/*
+ * Run MHD on the next loop pass (after a resume: in external-epoll mode MHD
+ * notices it only when it runs). A separate event, never added with a
+ * timeout: activating ev_timer instead was lost whenever schedule() re-added
+ * or deleted that timer in the same pass, leaving a reply unsent.
+ */
+static void
+kick(struct http_server *srv)
+{
+	event_active(srv->ev_kick, EV_TIMEOUT, 0);
+}
+
 static int64_t
 now_us(void)
 {
@@ -135,7 +148,7 @@ set_reply(struct http_request *req, int status, const char *content_type, const 
 		MHD_resume_connection(req->mc);
 		/* In external-epoll mode MHD only notices the resume when it next
 		 * runs: run it on the next loop iteration. */
-		event_active(req->srv->ev_timer, EV_TIMEOUT, 0);
+		kick(req->srv);
 	}
 }
 
@@ -274,7 +287,7 @@ http_stream_wake(struct http_request *req)
 		return;
 	req->stream_parked = false;
 	MHD_resume_connection(req->mc);
-	event_active(req->srv->ev_timer, EV_TIMEOUT, 0);
+	kick(req->srv);
 }
 
 /* MHD wrote the 101: the socket is the handler's from now on. */
@@ -339,7 +352,7 @@ http_upgrade_close(struct http_upgrade *up)
 	MHD_upgrade_action(up->urh, MHD_UPGRADE_ACTION_CLOSE);
 	free(up);
 	/* MHD finishes the connection when it next runs. */
-	event_active(srv->ev_timer, EV_TIMEOUT, 0);
+	kick(srv);
 }
 
 static enum MHD_Result
@@ -595,6 +608,7 @@ http_start(struct http_server **out, struct event_base *base, const struct http_
 	srv->port = pi ? pi->port : port;
 	srv->ev_epoll = event_new(base, di->epoll_fd, EV_READ | EV_PERSIST, on_mhd, srv);
 	srv->ev_timer = evtimer_new(base, on_mhd, srv);
+	srv->ev_kick = event_new(base, -1, 0, on_mhd, srv);
 	srv->ev_sweep = event_new(base, -1, EV_PERSIST, on_sweep, srv);
 	event_add(srv->ev_epoll, NULL);
 	struct timeval sweep = { .tv_sec = SWEEP_INTERVAL_MS / 1000, .tv_usec = 0 };
@@ -650,6 +664,7 @@ http_stop(struct http_server *srv)
 		return;
 	event_free(srv->ev_epoll);
 	event_free(srv->ev_timer);
+	event_free(srv->ev_kick);
 	event_free(srv->ev_sweep);
 	/* Upgraded sockets still open (a shutdown that timed out): their
 	 * handlers let go, MHD closes them. */

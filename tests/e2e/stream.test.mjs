@@ -34,7 +34,8 @@ function follow(d, { headers = {}, query = '' } = {}) {
 						else if (line.startsWith('id: ')) id = Number(line.slice(4));
 						else if (line.startsWith('data: ')) data += line.slice(6);
 					}
-					if (id !== null) {
+					if (id !== null && data === '') st.lastId = id;  // the greeting: a cursor, no event
+					if (id !== null && data !== '') {
 						const ev = JSON.parse(data);
 						assert.equal(ev.seq, id, 'the SSE id is the event seq');
 						st.events.push(ev);

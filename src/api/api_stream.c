@@ -161,9 +161,11 @@ api_stream(struct app *app, struct http_request *req, const char *const *p)
 
 	/* Last-Event-ID (a reconnect) wins over ?since; neither: from now on. */
 	const char *from = last && *last ? last : since_q;
-	if (from && (parse_i64(from, &since) != 0 || since < 0)) {
-		http_reply_error(req, 400, "invalid_request", last ? "Last-Event-ID" : "since",
-		    "the cursor must be a non-negative event seq");
+	/* A cursor past the end of the log names no event: say so rather than
+	 * wait silently until the log catches up with it. */
+	if (from && (parse_i64(from, &since) != 0 || !bus_cursor_valid(app->bus, since))) {
+		http_reply_error(req, 400, "invalid_request", last && *last ? "Last-Event-ID" : "since",
+		    "the cursor must be an event seq from 0 to %lld", (long long)bus_head(app->bus));
 		return;
 	}
 	if (conv && (parse_i64(conv, &conv_id) != 0 || conv_id <= 0)) {

@@ -707,8 +707,9 @@ api_ws(struct app *app, struct http_request *req, const char *const *p)
 		    "Sec-WebSocket-Key must be 16 bytes in base64");
 		return;
 	}
-	if (since_q && (parse_i64(since_q, &since) != 0 || since < 0)) {
-		http_reply_error(req, 400, "invalid_request", "since", "the cursor must be a non-negative event seq");
+	if (since_q && (parse_i64(since_q, &since) != 0 || !bus_cursor_valid(app->bus, since))) {
+		http_reply_error(req, 400, "invalid_request", "since", "the cursor must be an event seq from 0 to %lld",
+		    (long long)bus_head(app->bus));
 		return;
 	}
 	if (conv && (parse_i64(conv, &conv_id) != 0 || conv_id <= 0)) {

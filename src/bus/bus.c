@@ -89,6 +89,18 @@ bus_head(const struct bus *b)
 	return b->head;
 }
 
+bool
+bus_cursor_valid(struct bus *b, int64_t seq)
+{
+	int64_t head = 0;
+
+	if (seq < 0)
+		return false;
+	if (seq <= b->head)
+		return true;
+	return store_events_head(b->st, &head) == 0 && seq <= head;
+}
+
 void
 bus_committed(struct bus *b, int64_t last_seq)
 {

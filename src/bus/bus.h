@@ -45,6 +45,9 @@ void bus_close(struct bus *b);
 void bus_committed(struct bus *b, int64_t last_seq);
 /* The highest seq the bus has seen. */
 int64_t bus_head(const struct bus *b);
+/* Is seq a valid cursor: 0..the end of the log (asking the store when the
+ * bus has not heard of the newest commit yet)? */
+bool bus_cursor_valid(struct bus *b, int64_t seq);
 
 /* Follow the log from after `since`. wake() runs (on the loop) when events
  * newer than the cursor exist. */

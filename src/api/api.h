@@ -98,6 +98,17 @@ void api_messages_get(struct app *, struct http_request *, const char *const *);
 void api_messages_find(struct app *, struct http_request *, const char *const *);
 void api_events_list(struct app *, struct http_request *, const char *const *);
 void api_stream(struct app *, struct http_request *, const char *const *);
+
+/* Where a live stream (SSE or WebSocket) starts and what it shows. */
+struct stream_params {
+	int64_t since;              /* last seq the client has; default: the end of the log */
+	const char *channel;        /* filter, or NULL (points into the request) */
+	int64_t conversation_id;    /* filter, or 0 */
+};
+/* Parse ?since (or Last-Event-ID when use_last_event_id), ?channel and
+ * ?conversation_id; replies 400 (or 503 while shutting down) and returns -1. */
+int api_stream_params(struct app *app, struct http_request *req, bool use_last_event_id,
+    struct stream_params *out);
 /* Shutdown: end every open stream and WebSocket (clients reconnect
  * elsewhere or later). */
 void api_streams_end(struct app *app);

@@ -150,41 +150,52 @@ stream_close(void *arg)
 	free(s);
 }
 
-void
-api_stream(struct app *app, struct http_request *req, const char *const *p)
+int
+api_stream_params(struct app *app, struct http_request *req, bool use_last_event_id,
+    struct stream_params *out)
 {
-	const char *last = http_header(req, "Last-Event-ID");
-	const char *since_q = http_query(req, "since");
-	const char *chname = http_query(req, "channel");
+	const char *last = use_last_event_id ? http_header(req, "Last-Event-ID") : NULL;
 	const char *conv = http_query(req, "conversation_id");
-	int64_t since = bus_head(app->bus), conv_id = 0;
 
+	*out = (struct stream_params){ .since = bus_head(app->bus), .channel = http_query(req, "channel") };
 	/* Last-Event-ID (a reconnect) wins over ?since; neither: from now on. */
-	const char *from = last && *last ? last : since_q;
+	bool by_header = last && *last;
+	const char *from = by_header ? last : http_query(req, "since");
 	/* A cursor past the end of the log names no event: say so rather than
 	 * wait silently until the log catches up with it. */
-	if (from && (parse_i64(from, &since) != 0 || !bus_cursor_valid(app->bus, since))) {
-		http_reply_error(req, 400, "invalid_request", last && *last ? "Last-Event-ID" : "since",
+	if (from && (parse_i64(from, &out->since) != 0 || !bus_cursor_valid(app->bus, out->since))) {
+		http_reply_error(req, 400, "invalid_request", by_header ? "Last-Event-ID" : "since",
 		    "the cursor must be an event seq from 0 to %lld", (long long)bus_head(app->bus));
-		return;
+		return -1;
 	}
-	if (conv && (parse_i64(conv, &conv_id) != 0 || conv_id <= 0)) {
+	if (conv && (parse_i64(conv, &out->conversation_id) != 0 || out->conversation_id <= 0)) {
 		http_reply_error(req, 400, "invalid_request", "conversation_id", "conversation_id must be an id");
-		return;
+		return -1;
 	}
-	if (chname && (strlen(chname) == 0 || strlen(chname) > 64)) {
+	if (out->channel && (strlen(out->channel) == 0 || strlen(out->channel) > 64)) {
 		http_reply_error(req, 400, "invalid_request", "channel", "invalid channel name");
-		return;
+		return -1;
 	}
 	if (app->shutting_down) {
 		http_reply_error(req, 503, "shutting_down", NULL, "msgd is shutting down; retry");
-		return;
+		return -1;
 	}
+	return 0;
+}
+
+void
+api_stream(struct app *app, struct http_request *req, const char *const *p)
+{
+	struct stream_params sp;
+
+	if (api_stream_params(app, req, true, &sp) != 0)
+		return;
+	int64_t since = sp.since;
 	struct stream *s = xcalloc(1, sizeof(*s));
 	s->app = app;
 	s->req = req;
-	s->channel = xstrdup_or_null(chname);
-	s->conversation_id = conv_id;
+	s->channel = xstrdup_or_null(sp.channel);
+	s->conversation_id = sp.conversation_id;
 	buf_init(&s->out, STREAM_CHUNK_MAX * 2);
 	/* Tell the browser how soon to reconnect, and that the stream is live. */
 	/* The greeting carries the starting cursor as its id, so that a browser

@@ -674,10 +674,6 @@ api_ws(struct app *app, struct http_request *req, const char *const *p)
 	const char *connection = http_header(req, "Connection");
 	const char *version = http_header(req, "Sec-WebSocket-Version");
 	const char *key = http_header(req, "Sec-WebSocket-Key");
-	const char *since_q = http_query(req, "since");
-	const char *chname = http_query(req, "channel");
-	const char *conv = http_query(req, "conversation_id");
-	int64_t since = bus_head(app->bus), conv_id = 0;
 
 	if (!has_token(upgrade, "websocket") || !has_token(connection, "upgrade")) {
 		http_reply_error(req, 400, "invalid_request", "Upgrade",
@@ -707,23 +703,9 @@ api_ws(struct app *app, struct http_request *req, const char *const *p)
 		    "Sec-WebSocket-Key must be 16 bytes in base64");
 		return;
 	}
-	if (since_q && (parse_i64(since_q, &since) != 0 || !bus_cursor_valid(app->bus, since))) {
-		http_reply_error(req, 400, "invalid_request", "since", "the cursor must be an event seq from 0 to %lld",
-		    (long long)bus_head(app->bus));
+	struct stream_params sp;
+	if (api_stream_params(app, req, false, &sp) != 0)
 		return;
-	}
-	if (conv && (parse_i64(conv, &conv_id) != 0 || conv_id <= 0)) {
-		http_reply_error(req, 400, "invalid_request", "conversation_id", "conversation_id must be an id");
-		return;
-	}
-	if (chname && (strlen(chname) == 0 || strlen(chname) > 64)) {
-		http_reply_error(req, 400, "invalid_request", "channel", "invalid channel name");
-		return;
-	}
-	if (app->shutting_down) {
-		http_reply_error(req, 503, "shutting_down", NULL, "msgd is shutting down; retry");
-		return;
-	}
 	/* Sec-WebSocket-Accept: base64(SHA-1(key + GUID)). */
 	char concat[24 + sizeof(WS_GUID)];
 	unsigned char sha[SHA_DIGEST_LENGTH];
@@ -735,9 +717,9 @@ api_ws(struct app *app, struct http_request *req, const char *const *p)
 	struct ws *ws = xcalloc(1, sizeof(*ws));
 	ws->app = app;
 	ws->fd = -1;
-	ws->since = since;
-	ws->channel = xstrdup_or_null(chname);
-	ws->conversation_id = conv_id;
+	ws->since = sp.since;
+	ws->channel = xstrdup_or_null(sp.channel);
+	ws->conversation_id = sp.conversation_id;
 	http_reply_upgrade(req, upgraded, ws_aborted, ws);
 	http_reply_header(req, "Upgrade", "websocket");
 	/* MHD adds "Connection: Upgrade" itself. */

@@ -320,15 +320,14 @@ api_load(struct app *app)
 
 	if (store_api_keys_load(app->store, &keys) != 0)
 		return -1;
-	app->nkeys = json_array_size(keys);
-	app->key_hashes = xcalloc(app->nkeys, 32);
+	app->key_hashes = xcalloc(json_array_size(keys), 32);
+	app->nkeys = 0;
 	json_array_foreach(keys, i, row) {
 		const char *hex = json_string_value(row);
-		for (size_t k = 0; hex && k < 32 && hex[2 * k] && hex[2 * k + 1]; k++) {
-			unsigned v;
-			sscanf(hex + 2 * k, "%2x", &v);
-			app->key_hashes[i][k] = (unsigned char)v;
-		}
+		if (hex && hex_decode(hex, strlen(hex), app->key_hashes[app->nkeys], 32) == 0)
+			app->nkeys++;
+		else
+			log_error("stored API key hash is not 64 hex digits; ignored");
 	}
 	json_decref(keys);
 	return 0;

@@ -93,33 +93,6 @@ struct auth {
 
 /* --- small helpers --- */
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* Exactly 2*n hex digits into out[0..n). */
-static int
-hex_decode(const char *s, size_t len, unsigned char *out, size_t n)
-{
-	if (len != 2 * n)
-		return -1;
-	for (size_t i = 0; i < n; i++) {
-		int hi = hexval(s[2 * i]), lo = hexval(s[2 * i + 1]);
-		if (hi < 0 || lo < 0)
-			return -1;
-		out[i] = (unsigned char)(hi << 4 | lo);
-	}
-	return 0;
-}
-
 /* A random token: raw bytes (when raw is not NULL) and hex. */
 static int
 new_token(unsigned char raw[32], char hex[AUTH_TOKEN_HEX + 1])

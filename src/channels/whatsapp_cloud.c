@@ -760,18 +760,6 @@ wa_verify(struct channel_registry *reg, const struct webhook_request *req,
 	reply->body = xstrdup(challenge);
 }
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* "sha256=<64 hex>" into 32 bytes; -1 when malformed. */
 static int
 parse_signature(const char *hdr, unsigned char out[32])
@@ -781,15 +769,7 @@ parse_signature(const char *hdr, unsigned char out[32])
 	if (strncmp(hdr, WA_SIG_PREFIX, plen) != 0)
 		return -1;
 	hdr += plen;
-	if (strnlen(hdr, WA_SIG_HEX + 1) != WA_SIG_HEX)
-		return -1;
-	for (size_t i = 0; i < 32; i++) {
-		int hi = hexval(hdr[2 * i]), lo = hexval(hdr[2 * i + 1]);
-		if (hi < 0 || lo < 0)
-			return -1;
-		out[i] = (unsigned char)(hi << 4 | lo);
-	}
-	return 0;
+	return hex_decode(hdr, strnlen(hdr, WA_SIG_HEX + 1), out, 32);
 }
 
 /* The channels a request may feed, for the resolver. */

@@ -58,6 +58,8 @@ bool ct_equal(const void *a, size_t alen, const void *b, size_t blen);
 int random_bytes(void *buf, size_t n);
 /* Lower-case hex encoding; out must hold 2*n+1 bytes. */
 void hex_encode(const unsigned char *in, size_t n, char *out);
+/* Exactly 2*n hex digits (either case) from s[0..len) into out[0..n). */
+int hex_decode(const char *s, size_t len, unsigned char *out, size_t n);
 
 /* SHA-256 and HMAC-SHA256 (OpenSSL underneath). */
 void sha256(const void *data, size_t n, unsigned char out[32]);

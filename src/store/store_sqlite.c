@@ -1304,6 +1304,27 @@ apply_ingest(struct sqlite_db *db, struct store_op *op)
 	return 0;
 }
 
+/* Step an INSERT; a UNIQUE violation is the op's conflict (errmsg why). */
+static int
+insert_unique(struct sqlite_db *db, struct store_op *op, sqlite3_stmt *s, const char *why)
+{
+	int rc = sqlite3_step(s);
+
+	if (rc == SQLITE_CONSTRAINT_UNIQUE) {
+		finish(s);
+		op->conflict = true;
+		return op_error(op, "%s", why);
+	}
+	if (rc != SQLITE_DONE) {
+		sql_fail(&db->w, sqlite3_sql(s));
+		op_sql_error(db, op);
+		finish(s);
+		return -1;
+	}
+	finish(s);
+	return 0;
+}
+
 static int outbox_result_one(struct sqlite_db *db, struct store_op *op,
     const struct outbox_item *it, int64_t now);
 
@@ -1342,7 +1363,6 @@ apply_channel(struct sqlite_db *db, struct store_op *op)
 	struct conn *w = &db->w;
 	sqlite3_stmt *s;
 	int64_t now_s = now_ms() / 1000;
-	int rc;
 
 	switch (op->kind) {
 	case STORE_OP_CHANNEL_CREATE:
@@ -1351,19 +1371,8 @@ apply_channel(struct sqlite_db *db, struct store_op *op)
 		bind_text(s, 2, op->u.channel.type);
 		bind_text(s, 3, op->u.channel.config_json ? op->u.channel.config_json : "{}");
 		bind_i64(s, 4, now_s);
-		rc = sqlite3_step(s);
-		if (rc == SQLITE_CONSTRAINT_UNIQUE) {
-			finish(s);
-			op->conflict = true;
-			return op_error(op, "name taken");
-		}
-		if (rc != SQLITE_DONE) {
-			sql_fail(w, sqlite3_sql(s));
-			op_sql_error(db, op);
-			finish(s);
+		if (insert_unique(db, op, s, "name taken") != 0)
 			return -1;
-		}
-		finish(s);
 		op->u.channel.id = sqlite3_last_insert_rowid(w->h);
 		return 0;
 	case STORE_OP_CHANNEL_UPDATE:
@@ -1724,7 +1733,6 @@ apply_template(struct sqlite_db *db, struct store_op *op)
 {
 	struct conn *w = &db->w;
 	sqlite3_stmt *s;
-	int rc;
 
 	if (op->u.template.name == NULL)
 		return op_error(op, "template lacks a name");
@@ -1744,19 +1752,8 @@ apply_template(struct sqlite_db *db, struct store_op *op)
 	bind_text(s, 2, op->u.template.language);
 	bind_text(s, 3, op->u.template.body);
 	bind_i64(s, 4, now_ms() / 1000);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_CONSTRAINT_UNIQUE) {
-		finish(s);
-		op->conflict = true;
-		return op_error(op, "template exists");
-	}
-	if (rc != SQLITE_DONE) {
-		sql_fail(w, sqlite3_sql(s));
-		op_sql_error(db, op);
-		finish(s);
+	if (insert_unique(db, op, s, "template exists") != 0)
 		return -1;
-	}
-	finish(s);
 	return 0;
 }
 
@@ -1767,26 +1764,14 @@ apply_user(struct sqlite_db *db, struct store_op *op)
 {
 	struct conn *w = &db->w;
 	sqlite3_stmt *s = stmt(w, W_USER_INSERT);
-	int rc;
 
 	if (op->u.user.name == NULL || op->u.user.password_hash == NULL)
 		return op_error(op, "user lacks a name or password hash");
 	bind_text(s, 1, op->u.user.name);
 	bind_text(s, 2, op->u.user.password_hash);
 	bind_i64(s, 3, now_ms() / 1000);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_CONSTRAINT_UNIQUE) {
-		finish(s);
-		op->conflict = true;
-		return op_error(op, "user exists");
-	}
-	if (rc != SQLITE_DONE) {
-		sql_fail(w, sqlite3_sql(s));
-		op_sql_error(db, op);
-		finish(s);
+	if (insert_unique(db, op, s, "user exists") != 0)
 		return -1;
-	}
-	finish(s);
 	return 0;
 }
 

@@ -3,7 +3,7 @@
 #   tools/deps.sh build   - to build and run
 #   tools/deps.sh test    - to run make test as well
 set -e
-BUILD="gcc make pkg-config libmicrohttpd-dev libevent-dev libjansson-dev libsqlite3-dev libssl-dev libconfig-dev libcurl4-openssl-dev uthash-dev libsodium-dev libwslay-dev"
+BUILD="gcc make pkg-config libmicrohttpd-dev libevent-dev libjansson-dev libsqlite3-dev libssl-dev libconfig-dev libcurl4-openssl-dev uthash-dev libsodium-dev libwslay-dev libyajl-dev"
 TEST="libcmocka-dev nodejs npm chromium"
 want="$BUILD"
 [ "$1" = test ] && want="$BUILD $TEST"

@@ -103,6 +103,78 @@ test_json_parse_capped(void **state)
 	json_decref(v);
 }
 
+/* json_parse_capped lexes with yajl but must accept and refuse exactly what
+ * jansson's own strict parser does, and build the same tree: compare the two
+ * on tricky inputs and on many random mutations of a webhook. */
+static void
+expect_same_as_jansson(const char *in, size_t len)
+{
+	json_t *a = NULL, *b;
+	char err[256];
+	int ra = json_parse_capped(in, len, 64, &a, err, sizeof(err));
+
+	b = json_loadb(in, len, JSON_ALLOW_NUL | JSON_DECODE_ANY, NULL);
+	if ((ra == 0) != (b != NULL))
+		fail_msg("parsers disagree (ours %d) on %zu bytes: %.*s", ra, len, (int)len, in);
+	if (b != NULL && !json_equal(a, b))
+		fail_msg("different trees for: %.*s", (int)len, in);
+	json_decref(a);
+	json_decref(b);
+}
+
+static void
+test_json_parse_matches_jansson(void **state)
+{
+	static const char *const cases[] = {
+		"{}", "[]", "0", "-0", "1.5", "1e3", "1E-2", "-1.25e+10", "1e400", "-1e400", "1e-400",
+		"9223372036854775807", "9223372036854775808", "-9223372036854775808", "-9223372036854775809",
+		"01", "1.", ".5", "+1", "--1", "0x10", "NaN", "Infinity", "true", "false", "null", "nul",
+		"\"a\"", "\"\\u00e9\"", "\"\\ud83d\\ude00\"", "\"\\ud83d\"", "\"\\ude00\"",
+		"\"\\ud83dx\"", "\"\\ud83d\\u0041\"", "\"\\u12\"", "\"\\x\"", "\"\\/\"",
+		"\"\xc3\xa9\"", "\"\xc3\"", "\"\xe0\x80\x80\"", "\"\xed\xa0\x80\"", "\"\xf4\x90\x80\x80\"",
+		"\"\t\"", "\"\x7f\"", "{\"a\":1,\"a\":2}", "{\"a\":1,}", "[1,]", "[1 2]", "{\"a\" 1}",
+		"{1:2}", "{\"\\u0000\":1}", "{\"a\\u0000b\":1}", "[] []", "[]x", " [ ] ", "", " ",
+		"/* c */ 1", "[1]//", "{\"k\":{\"k\":[{\"k\":null}]}}", "\"\\u0000\"",
+	};
+	const char *base = "{\"object\":\"whatsapp_business_account\",\"entry\":[{\"id\":\"1\","
+	    "\"changes\":[{\"value\":{\"messages\":[{\"from\":\"16505550001\",\"id\":\"wamid.x\","
+	    "\"type\":\"text\",\"n\":-12.5e1,\"ok\":true,\"text\":{\"body\":\"h\\u00e9llo \xc3\xa9 \\n\"}}]},"
+	    "\"field\":\"messages\"}]}]}";
+	static const char alphabet[] = "{}[],:\"\\u0123456789eE.-+tfnlaxdD \x01\x80\xc3\xa9\xed\xff";
+	size_t blen = strlen(base);
+	char m[512];
+	unsigned seed = 12345;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		expect_same_as_jansson(cases[i], strlen(cases[i]));
+	expect_same_as_jansson(base, blen);
+	for (int round = 0; round < 20000; round++) {
+		memcpy(m, base, blen);
+		size_t n = blen;
+		for (int k = 0; k < 1 + round % 3; k++) {
+			seed = seed * 1103515245 + 12345;
+			size_t at = (seed >> 8) % n;
+			seed = seed * 1103515245 + 12345;
+			switch ((seed >> 8) % 3) {
+			case 0: /* replace */
+				m[at] = alphabet[(seed >> 12) % (sizeof(alphabet) - 1)];
+				break;
+			case 1: /* delete */
+				memmove(m + at, m + at + 1, n - at - 1);
+				n--;
+				break;
+			default: /* insert */
+				if (n + 1 < sizeof(m)) {
+					memmove(m + at + 1, m + at, n - at);
+					m[at] = alphabet[(seed >> 12) % (sizeof(alphabet) - 1)];
+					n++;
+				}
+			}
+		}
+		expect_same_as_jansson(m, n);
+	}
+}
+
 static void
 test_status_order(void **state)
 {
@@ -264,6 +336,7 @@ main(void)
 		cmocka_unit_test(test_utf8),
 		cmocka_unit_test(test_buf_cap),
 		cmocka_unit_test(test_json_parse_capped),
+		cmocka_unit_test(test_json_parse_matches_jansson),
 		cmocka_unit_test(test_status_order),
 		cmocka_unit_test(test_config),
 		cmocka_unit_test(test_channel_types),

@@ -1,6 +1,7 @@
 /* api_read.c - conversations, messages and the event log, read from the store. */
 #include "api.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -140,7 +141,6 @@ api_events_list(struct app *app, struct http_request *req, const char *const *p)
 	const char *s = http_query(req, "since");
 	int64_t since = 0;
 	int limit;
-	json_t *out = NULL;
 
 	if (s && (parse_i64(s, &since) != 0 || since < 0)) {
 		http_reply_error(req, 400, "invalid_request", "since", "since must be a non-negative integer");
@@ -148,6 +148,25 @@ api_events_list(struct app *app, struct http_request *req, const char *const *p)
 	}
 	if ((limit = api_limit(req, 100, 1000)) < 0)
 		return;
-	int rc = store_events_list(app->store, since, limit, &out);
-	reply_read(req, rc, out, "event");
+	/* The store renders each event as text; the page is their concatenation. */
+	struct store_event *ev;
+	size_t n;
+	if (store_events_read(app->store, since, limit, &ev, &n) != 0) {
+		api_store_error(req);
+		return;
+	}
+	struct buf b;
+	char tail[48];
+	buf_init(&b, 0);
+	buf_append(&b, "{\"events\":[", 11);
+	for (size_t i = 0; i < n; i++) {
+		if (i > 0)
+			buf_append(&b, ",", 1);
+		buf_append(&b, ev[i].json, ev[i].len);
+	}
+	buf_append(&b, tail, (size_t)snprintf(tail, sizeof(tail), "],\"next\":%" PRId64 "}",
+	    n ? ev[n - 1].seq : since));
+	http_reply_raw(req, 200, "application/json", b.data, b.len);
+	buf_free(&b);
+	store_events_free(ev, n);
 }

@@ -69,7 +69,7 @@ on_heartbeat(evutil_socket_t fd, short what, void *arg)
 }
 
 static bool
-wanted(const struct stream *s, const struct bus_event *e)
+wanted(const struct stream *s, const struct store_event *e)
 {
 	if (s->channel && (e->channel == NULL || strcmp(s->channel, e->channel) != 0))
 		return false;
@@ -82,7 +82,7 @@ wanted(const struct stream *s, const struct bus_event *e)
 static int
 fill(struct stream *s)
 {
-	const struct bus_event *e;
+	const struct store_event *e;
 	bool err = false;
 	char head[48];
 

@@ -219,7 +219,7 @@ close_resume(struct ws *ws, uint16_t code, const char *why)
 }
 
 static bool
-wanted(const struct ws *ws, const struct bus_event *e)
+wanted(const struct ws *ws, const struct store_event *e)
 {
 	if (ws->channel && (e->channel == NULL || strcmp(ws->channel, e->channel) != 0))
 		return false;
@@ -264,7 +264,7 @@ pend_update(struct ws *ws)
 static int
 fill(struct ws *ws)
 {
-	const struct bus_event *e;
+	const struct store_event *e;
 	bool err = false;
 
 	if (ws->sub == NULL || ws->close_ms || !wslay_event_get_write_enabled(ws->ctx))

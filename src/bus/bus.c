@@ -4,7 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <jansson.h>
 
 #include "../log/log.h"
 #include "../store/store.h"
@@ -19,38 +18,19 @@ struct bus_sub {
 	void (*wake)(void *arg);
 	void *arg;
 	/* Catch-up page read from the store, when behind the ring. */
-	struct bus_event *page;
+	struct store_event *page;
 	size_t npage, ipage;
-	struct bus_event out;       /* what bus_next returned from the page */
+	struct store_event out;       /* what bus_next returned from the page */
 };
 
 struct bus {
 	struct store *st;
-	struct bus_event *ring;     /* ring[seq % size] holds seq when seq in (head-size, head] */
+	struct store_event *ring;     /* ring[seq % size] holds seq when seq in (head-size, head] */
 	size_t size;
 	int64_t head;               /* highest seq in the ring */
 	int64_t tail;               /* lowest seq in the ring (head - count + 1) */
 	struct bus_sub *subs;
 };
-
-static void
-event_clear(struct bus_event *e)
-{
-	free(e->json);
-	free(e->channel);
-	*e = (struct bus_event){ 0 };
-}
-
-/* Serialize one event object from the store into e. */
-static void
-event_from_json(struct bus_event *e, json_t *ev)
-{
-	e->seq = json_integer_value(json_object_get(ev, "seq"));
-	e->json = json_dumps(ev, JSON_COMPACT);
-	e->len = e->json ? strlen(e->json) : 0;
-	e->channel = xstrdup_or_null(json_string_value(json_object_get(ev, "channel")));
-	e->conversation_id = json_integer_value(json_object_get(ev, "conversation_id"));
-}
 
 int
 bus_open(struct bus **out, struct store *st, size_t ring_size)
@@ -78,7 +58,7 @@ bus_close(struct bus *b)
 	while (b->subs)
 		bus_unsubscribe(b->subs);
 	for (size_t i = 0; i < b->size; i++)
-		event_clear(&b->ring[i]);
+		store_event_clear(&b->ring[i]);
 	free(b->ring);
 	free(b);
 }
@@ -104,29 +84,35 @@ bus_cursor_valid(struct bus *b, int64_t seq)
 void
 bus_committed(struct bus *b, int64_t last_seq)
 {
+	if (b->subs == NULL) {
+		/* Nobody follows: note the end of the log, read nothing. */
+		if (last_seq > b->head) {
+			b->head = last_seq;
+			b->tail = b->head + 1; /* the ring is empty */
+		}
+		return;
+	}
 	/* Read what is new, a page at a time, into the ring. */
 	while (b->head < last_seq) {
-		json_t *page = NULL, *ev;
-		size_t i;
-		if (store_events_list(b->st, b->head, FETCH_PAGE, &page) != 0 || page == NULL) {
+		struct store_event *page;
+		size_t n;
+		if (store_events_read(b->st, b->head, FETCH_PAGE, &page, &n) != 0) {
 			log_error("bus: cannot read new events");
 			return;
 		}
-		json_t *list = json_object_get(page, "events");
-		if (json_array_size(list) == 0) {
-			json_decref(page);
+		if (n == 0) {
+			free(page);
 			break;
 		}
-		json_array_foreach(list, i, ev) {
-			int64_t seq = json_integer_value(json_object_get(ev, "seq"));
-			struct bus_event *slot = &b->ring[(size_t)seq % b->size];
-			event_clear(slot);
-			event_from_json(slot, ev);
-			b->head = seq;
+		for (size_t i = 0; i < n; i++) {
+			struct store_event *slot = &b->ring[(size_t)page[i].seq % b->size];
+			store_event_clear(slot);
+			*slot = page[i]; /* the ring owns the text now */
+			b->head = slot->seq;
 			if (b->head - b->tail + 1 > (int64_t)b->size)
 				b->tail = b->head - (int64_t)b->size + 1;
 		}
-		json_decref(page);
+		free(page);
 	}
 	for (struct bus_sub *s = b->subs, *next; s; s = next) {
 		next = s->next;  /* wake() may unsubscribe */
@@ -155,7 +141,7 @@ static void
 page_clear(struct bus_sub *s)
 {
 	for (size_t i = 0; i < s->npage; i++)
-		event_clear(&s->page[i]);
+		store_event_clear(&s->page[i]);
 	free(s->page);
 	s->page = NULL;
 	s->npage = s->ipage = 0;
@@ -173,7 +159,7 @@ bus_unsubscribe(struct bus_sub *s)
 	if (s->next)
 		s->next->prev = s->prev;
 	page_clear(s);
-	event_clear(&s->out);
+	store_event_clear(&s->out);
 	free(s);
 }
 
@@ -183,7 +169,7 @@ bus_cursor(const struct bus_sub *s)
 	return s->cursor;
 }
 
-const struct bus_event *
+const struct store_event *
 bus_next(struct bus_sub *s, bool *err)
 {
 	struct bus *b = s->bus;
@@ -193,7 +179,7 @@ bus_next(struct bus_sub *s, bool *err)
 		return NULL;
 	/* In the ring: the common case for a live follower. */
 	if (s->cursor + 1 >= b->tail) {
-		struct bus_event *e = &b->ring[(size_t)(s->cursor + 1) % b->size];
+		struct store_event *e = &b->ring[(size_t)(s->cursor + 1) % b->size];
 		if (e->seq > s->cursor) {
 			/* Back on the ring: what is left of a catch-up page is stale
 			 * (and would repeat events if the subscriber fell behind again). */
@@ -206,29 +192,22 @@ bus_next(struct bus_sub *s, bool *err)
 	}
 	/* Behind the ring: catch up from the store. */
 	if (s->ipage == s->npage) {
-		json_t *page = NULL, *ev;
-		size_t i;
 		page_clear(s);
-		if (store_events_list(b->st, s->cursor, FETCH_PAGE, &page) != 0 || page == NULL) {
+		if (store_events_read(b->st, s->cursor, FETCH_PAGE, &s->page, &s->npage) != 0) {
 			*err = true;
 			return NULL;
 		}
-		json_t *list = json_object_get(page, "events");
-		s->page = xcalloc(json_array_size(list) ? json_array_size(list) : 1, sizeof(*s->page));
-		json_array_foreach(list, i, ev)
-			event_from_json(&s->page[s->npage++], ev);
-		json_decref(page);
 		if (s->npage == 0)
 			return NULL;
 	}
 	/* Never step back: skip what the cursor has passed. */
 	while (s->ipage < s->npage && s->page[s->ipage].seq <= s->cursor)
-		event_clear(&s->page[s->ipage++]);
+		store_event_clear(&s->page[s->ipage++]);
 	if (s->ipage == s->npage)
 		return bus_next(s, err);
-	event_clear(&s->out);
+	store_event_clear(&s->out);
 	s->out = s->page[s->ipage];
-	s->page[s->ipage++] = (struct bus_event){ 0 };
+	s->page[s->ipage++] = (struct store_event){ 0 };
 	s->cursor = s->out.seq;
 	return &s->out;
 }

@@ -4,8 +4,10 @@
  *
  * The store appends events; after every commit that appended some, the
  * store's commit hook calls bus_committed(). The bus then reads the new
- * events once, serializes each once, keeps the newest ones in a ring, and
- * wakes its subscribers. A subscriber reads from its own cursor: from the
+ * events once (the store renders each as text once), keeps the newest ones
+ * in a ring, and wakes its subscribers. With no subscriber it reads nothing:
+ * it notes the new end of the log, and a later subscriber catches up from
+ * the store. A subscriber reads from its own cursor: from the
  * ring while it keeps up, and from the store (a page at a time) when it is
  * further behind than the ring holds, so that no event is skipped or
  * repeated, including events written while a client was away.
@@ -27,17 +29,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct store;
+#include "../store/store.h"
+
 struct bus;
 struct bus_sub;
 
-struct bus_event {
-	int64_t seq;
-	char *json;                 /* the event as GET /v1/events shows it */
-	size_t len;
-	char *channel;              /* channel name, or NULL */
-	int64_t conversation_id;    /* 0 when none */
-};
 
 int bus_open(struct bus **out, struct store *st, size_t ring_size);
 void bus_close(struct bus *b);
@@ -55,7 +51,7 @@ struct bus_sub *bus_subscribe(struct bus *b, int64_t since, void (*wake)(void *a
 void bus_unsubscribe(struct bus_sub *s);
 /* The next event after the cursor (advancing it), or NULL when caught up
  * (or when the store could not be read: err is set then). */
-const struct bus_event *bus_next(struct bus_sub *s, bool *err);
+const struct store_event *bus_next(struct bus_sub *s, bool *err);
 int64_t bus_cursor(const struct bus_sub *s);
 
 #endif

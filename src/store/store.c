@@ -467,9 +467,52 @@ store_messages_by_provider_id(struct store *st, const char *provider_id, json_t 
 }
 
 int
+store_events_read(struct store *st, int64_t since, int limit, struct store_event **out, size_t *n)
+{
+	return st->be->events_read(st->db, since, limit, out, n);
+}
+
+void
+store_event_clear(struct store_event *e)
+{
+	free(e->json);
+	free(e->channel);
+	*e = (struct store_event){ 0 };
+}
+
+void
+store_events_free(struct store_event *ev, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		store_event_clear(&ev[i]);
+	free(ev);
+}
+
+int
 store_events_list(struct store *st, int64_t since, int limit, json_t **out)
 {
-	return st->be->events_list(st->db, since, limit, out);
+	struct store_event *ev;
+	size_t n;
+	json_t *list;
+	int64_t last = since;
+
+	*out = NULL;
+	if (store_events_read(st, since, limit, &ev, &n) != 0)
+		return -1;
+	list = json_array();
+	for (size_t i = 0; i < n; i++) {
+		json_t *e = json_loadb(ev[i].json, ev[i].len, 0, NULL);
+		if (e == NULL) {
+			json_decref(list);
+			store_events_free(ev, n);
+			return -1;
+		}
+		json_array_append_new(list, e);
+		last = ev[i].seq;
+	}
+	store_events_free(ev, n);
+	*out = json_pack("{s:o, s:I}", "events", list, "next", (json_int_t)last);
+	return 0;
 }
 
 int

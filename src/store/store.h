@@ -252,7 +252,24 @@ int store_template_get(struct store *st, const char *name, const char *language,
 /* The highest event seq (0 when the log is empty). */
 int store_events_head(struct store *st, int64_t *out);
 
-/* {"events":[...],"next":seq} with seq > since, ascending; next = last seq
+/* One event as GET /v1/events shows it, serialized once, by the store, as
+ * it is read: the API, the live streams and the bus pass this text on. */
+struct store_event {
+	int64_t seq;
+	char *json;              /* {"seq","type","at","channel","conversation_id","message_id","data"} */
+	size_t len;
+	char *channel;           /* channel name, or NULL */
+	int64_t conversation_id; /* 0 when none */
+};
+
+/* Up to limit events with seq > since, ascending: *out (an array of *n,
+ * NULL when none) is the caller's, to free with store_events_free(). */
+int store_events_read(struct store *st, int64_t since, int limit, struct store_event **out,
+    size_t *n);
+void store_events_free(struct store_event *ev, size_t n);
+void store_event_clear(struct store_event *e);
+
+/* The same as a tree: {"events":[...],"next":seq}; next = last seq
  * returned, or since when none. */
 int store_events_list(struct store *st, int64_t since, int limit, json_t **out);
 

@@ -63,7 +63,7 @@ struct store_backend {
 	int (*messages_list)(void *db, const struct msg_query *q, json_t **out);
 	int (*message_get)(void *db, int64_t id, json_t **out);
 	int (*messages_by_provider_id)(void *db, const char *provider_id, json_t **out);
-	int (*events_list)(void *db, int64_t since, int limit, json_t **out);
+	int (*events_read)(void *db, int64_t since, int limit, struct store_event **out, size_t *n);
 	int (*outbox_due)(void *db, int64_t channel_id, int64_t now_ms, int limit, json_t **out);
 	int (*outbox_next_due)(void *db, int64_t channel_id, int64_t *out_ms);
 	int (*events_head)(void *db, int64_t *out);

@@ -2247,48 +2247,91 @@ fail:
 	return -1;
 }
 
+/* Append s as a JSON string (escaped by jansson), or null. */
+static void
+buf_json_string(struct buf *b, const char *s)
+{
+	json_t *j = s ? json_string(s) : NULL;
+	char *t = j ? json_dumps(j, JSON_ENCODE_ANY) : NULL;
+
+	if (t != NULL)
+		buf_append(b, t, strlen(t));
+	else
+		buf_append(b, "null", 4);
+	free(t);
+	json_decref(j);
+}
+
+static void
+buf_json_id(struct buf *b, int64_t id)
+{
+	char v[24];
+	int n = id ? snprintf(v, sizeof(v), "%" PRId64, id) : snprintf(v, sizeof(v), "null");
+
+	buf_append(b, v, (size_t)n);
+}
+
+/* Events are rendered as text straight from their rows: the stored data is
+ * already compact JSON (written by dump()), so nothing is parsed and
+ * serialized again on the way to a client. */
 static int
-sqlite_events_list(void *p, int64_t since, int limit, json_t **out)
+sqlite_events_read(void *p, int64_t since, int limit, struct store_event **out, size_t *nout)
 {
 	struct sqlite_db *db = p;
 	sqlite3_stmt *s = stmt(&db->r, R_EVENTS);
-	json_t *list = json_array();
-	int64_t last = since;
-	json_error_t jerr;
-	int n;
+	struct store_event *ev = NULL;
+	size_t n = 0, cap = 0;
+	int rc;
 
 	*out = NULL;
+	*nout = 0;
 	bind_i64(s, 1, since);
 	bind_i64(s, 2, clamp(limit, 1, MAX_EVENTS_PAGE));
-	while ((n = row(&db->r, s)) == 1) {
-		int64_t conv = sqlite3_column_int64(s, 4), mid = sqlite3_column_int64(s, 5);
-		json_t *data = json_loads(col_text(s, 6), JSON_DECODE_ANY, &jerr);
+	while ((rc = row(&db->r, s)) == 1) {
+		struct buf b;
+		char at[21], head[64];
+		const char *data = col_text(s, 6);
+		int64_t seq = sqlite3_column_int64(s, 0);
 
-		last = sqlite3_column_int64(s, 0);
-		if (data == NULL) {
-			char v[24];
-
-			snprintf(v, sizeof(v), "%" PRId64, last);
-			log_error("store: stored event data is not JSON", "seq", v, "error", jerr.text);
-			finish(s);
-			goto fail;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 16;
+			ev = xrealloc(ev, cap * sizeof(*ev));
 		}
-		json_array_append_new(list, json_pack("{s:I, s:o, s:o, s:o, s:o, s:o, s:o}",
-		    "seq", (json_int_t)last,
-		    "type", jstr(col_text(s, 1)),
-		    "at", jtime(sqlite3_column_int64(s, 2) / 1000),
-		    "channel", jstr(col_text(s, 3)),
-		    "conversation_id", conv ? json_integer(conv) : json_null(),
-		    "message_id", mid ? json_integer(mid) : json_null(),
-		    "data", data));
+		buf_init(&b, 0);
+		buf_append(&b, head, (size_t)snprintf(head, sizeof(head), "{\"seq\":%" PRId64 ",\"type\":", seq));
+		buf_json_string(&b, col_text(s, 1));
+		fmt_rfc3339(sqlite3_column_int64(s, 2) / 1000, at);
+		buf_append(&b, head, (size_t)snprintf(head, sizeof(head), ",\"at\":\"%s\",\"channel\":", at));
+		buf_json_string(&b, col_text(s, 3));
+		buf_append(&b, ",\"conversation_id\":", 19);
+		buf_json_id(&b, sqlite3_column_int64(s, 4));
+		buf_append(&b, ",\"message_id\":", 14);
+		buf_json_id(&b, sqlite3_column_int64(s, 5));
+		buf_append(&b, ",\"data\":", 8);
+		if (data != NULL && data[0] != '\0')
+			buf_append(&b, data, strlen(data));
+		else
+			buf_append(&b, "null", 4);
+		buf_append(&b, "}", 1);
+		ev[n++] = (struct store_event){
+			.seq = seq,
+			.json = b.data,
+			.len = b.len,
+			.channel = xstrdup_or_null(col_text(s, 3)),
+			.conversation_id = sqlite3_column_int64(s, 4),
+		};
 	}
-	if (n < 0)
-		goto fail;
-	*out = json_pack("{s:o, s:I}", "events", list, "next", (json_int_t)last);
+	if (rc < 0) {
+		for (size_t i = 0; i < n; i++) {
+			free(ev[i].json);
+			free(ev[i].channel);
+		}
+		free(ev);
+		return -1;
+	}
+	*out = ev;
+	*nout = n;
 	return 0;
-fail:
-	json_decref(list);
-	return -1;
 }
 
 static int
@@ -2573,7 +2616,7 @@ const struct store_backend store_sqlite_backend = {
 	.messages_list = sqlite_messages_list,
 	.message_get = sqlite_message_get,
 	.messages_by_provider_id = sqlite_messages_by_provider_id,
-	.events_list = sqlite_events_list,
+	.events_read = sqlite_events_read,
 	.outbox_due = sqlite_outbox_due,
 	.outbox_next_due = sqlite_outbox_next_due,
 	.events_head = sqlite_events_head,

@@ -90,7 +90,7 @@ wake(void *arg)
 static int64_t
 read_n(struct bus_sub *s, int64_t cursor, int max)
 {
-	const struct bus_event *e;
+	const struct store_event *e;
 	bool err = false;
 	for (int i = 0; i < max && (e = bus_next(s, &err)) != NULL; i++) {
 		assert_int_equal(e->seq, cursor + 1);
@@ -129,6 +129,39 @@ test_catch_up_then_fall_behind_again(void **state)
 	bus_close(b);
 }
 
+/* With nobody following, the bus reads nothing but the new end of the log;
+ * whoever subscribes later catches up from the store, in order, and each
+ * event's text is the JSON object GET /v1/events shows. */
+static void
+test_no_subscriber_reads_nothing(void **state)
+{
+	struct fx *f = *state;
+	struct bus *b;
+	int woken = 0;
+	const struct store_event *e;
+	bool err = false;
+
+	assert_int_equal(bus_open(&b, f->st, 16), 0);
+	int64_t start = bus_head(b);
+	int64_t head = ingest(f, 40);
+	bus_committed(b, head);
+	assert_int_equal(bus_head(b), head);
+	struct bus_sub *s = bus_subscribe(b, start, wake, &woken);
+	assert_non_null(e = bus_next(s, &err));
+	assert_int_equal(e->seq, start + 1);
+	json_t *v = json_loadb(e->json, e->len, 0, NULL);
+	assert_non_null(v);
+	assert_int_equal(json_integer_value(json_object_get(v, "seq")), e->seq);
+	assert_string_equal(json_string_value(json_object_get(v, "type")), "message.received");
+	assert_true(json_is_string(json_object_get(v, "at")));
+	assert_true(json_is_object(json_object_get(v, "data")));
+	assert_int_equal(json_integer_value(json_object_get(v, "conversation_id")), e->conversation_id);
+	json_decref(v);
+	assert_int_equal(read_n(s, e->seq, 100000), head);
+	bus_unsubscribe(s);
+	bus_close(b);
+}
+
 static void
 test_live_follower_reads_from_the_ring(void **state)
 {
@@ -154,6 +187,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_catch_up_then_fall_behind_again, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_no_subscriber_reads_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_live_follower_reads_from_the_ring, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

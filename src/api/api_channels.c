@@ -118,7 +118,7 @@ api_channels_create(struct app *app, struct http_request *req, const char *const
 	w->req = req;
 	w->name = xstrdup(name);
 	w->type = xstrdup(type);
-	w->config_json = json_dumps(config, JSON_COMPACT);
+	w->config_json = json_encode(config, NULL);
 	w->ch = channel_new(0, name, ops, config, now, now);
 	w->op = (struct store_op){
 		.kind = STORE_OP_CHANNEL_CREATE,
@@ -226,7 +226,7 @@ api_channels_patch(struct app *app, struct http_request *req, const char *const 
 	struct chan_write *w = xcalloc(1, sizeof(*w));
 	w->app = app;
 	w->req = req;
-	w->config_json = json_dumps(config, JSON_COMPACT);
+	w->config_json = json_encode(config, NULL);
 	w->ch = channel_new(ch->id, ch->name, ch->ops, config, ch->created_at, now_ms() / 1000);
 	w->op = (struct store_op){
 		.kind = STORE_OP_CHANNEL_UPDATE,

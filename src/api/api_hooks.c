@@ -162,7 +162,7 @@ api_hooks_create(struct app *app, struct http_request *req, const char *const *p
 	w->app = app;
 	w->req = req;
 	w->url = xstrdup(url);
-	w->events_json = json_dumps(events, JSON_COMPACT);
+	w->events_json = json_encode(events, NULL);
 	w->secret = xstrdup(secret);
 	w->op = (struct store_op){
 		.kind = STORE_OP_SUBSCRIPTION_PUT,

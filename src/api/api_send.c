@@ -479,7 +479,7 @@ build_outbound(struct app *app, const json_t *body, const char *idem, int priori
 	m->timestamp = now / 1000;
 	m->client_id = xstrdup_or_null(client_id);
 	m->priority = priority;
-	m->raw = json_dumps(body, JSON_COMPACT);
+	m->raw = json_encode(body, NULL);
 	free(rendered);
 	return 0;
 fail:

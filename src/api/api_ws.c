@@ -172,7 +172,7 @@ queue_text(struct ws *ws, const char *s, size_t len)
 static void
 queue_json(struct ws *ws, json_t *v)
 {
-	char *s = json_dumps(v, JSON_COMPACT);
+	char *s = json_encode(v, NULL);
 	json_decref(v);
 	if (s) {
 		queue_text(ws, s, strlen(s));

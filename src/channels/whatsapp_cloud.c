@@ -561,7 +561,7 @@ add_message(struct ingest_batch *out, int64_t channel_id, const json_t *value, c
 		set_part(m, "errors", json_deep_copy(get(msg, "errors")));
 
 	norm_type(m, msg);
-	m->raw = json_dumps(msg, JSON_COMPACT);
+	m->raw = json_encode(msg, NULL);
 	if (m->raw == NULL)
 		m->raw = xstrdup("{}");
 }
@@ -595,7 +595,7 @@ add_status(struct ingest_batch *out, int64_t channel_id, const json_t *s)
 		r->error_title = dup_text(get(e, "title"));
 		r->error_detail = dup_text(json_is_string(detail) ? detail : get(e, "message"));
 	}
-	r->raw = json_dumps(s, JSON_COMPACT);
+	r->raw = json_encode(s, NULL);
 	if (r->raw == NULL)
 		r->raw = xstrdup("{}");
 }
@@ -919,7 +919,7 @@ messages_url(const struct wa_state *st)
 static int
 post_json(const struct wa_state *st, json_t *body, struct send_request *out)
 {
-	char *s = json_dumps(body, JSON_COMPACT);
+	char *s = json_encode(body, NULL);
 
 	json_decref(body);
 	if (s == NULL)

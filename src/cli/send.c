@@ -211,7 +211,7 @@ cli_send(int argc, char **argv)
 			json_object_set_new(t, "language", json_string(lang));
 		json_object_set_new(req, "template", t);
 	}
-	char *body = json_dumps(req, JSON_COMPACT);
+	char *body = json_encode(req, NULL);
 	json_decref(req);
 	char endpoint[600];
 	snprintf(endpoint, sizeof(endpoint), "%s/v1/messages", base);

@@ -355,7 +355,7 @@ deliver(struct hsub *s, const json_t *ev)
 	struct hooks *hk = s->hk;
 	struct send_request req = { 0 };
 	char sig[HOOKS_SIG_LEN];
-	char *body = json_dumps(ev, JSON_COMPACT);
+	char *body = json_encode(ev, NULL);
 
 	s->cur_seq = json_integer_value(json_object_get(ev, "seq"));
 	s->busy = true;

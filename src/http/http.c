@@ -162,13 +162,14 @@ http_reply_raw(struct http_request *req, int status, const char *content_type, c
 void
 http_reply_json(struct http_request *req, int status, json_t *body)
 {
-	char *s = json_dumps(body, JSON_COMPACT);
+	size_t n;
+	char *s = json_encode(body, &n);
 	json_decref(body);
 	if (s == NULL) {
 		http_reply_error(req, 500, "internal", NULL, "could not render the response");
 		return;
 	}
-	set_reply(req, status, "application/json", s, strlen(s));
+	set_reply(req, status, "application/json", s, n);
 	free(s);
 }
 

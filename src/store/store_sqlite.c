@@ -445,7 +445,7 @@ error_json(int64_t code, const char *title, const char *detail, bool always)
 static char *
 dump(const json_t *j)
 {
-	return json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
+	return json_encode(j, NULL);
 }
 
 /* --- rendering (either connection: reads, and the writer for results) --- */
@@ -1195,12 +1195,21 @@ ingest_msg(struct sqlite_db *db, struct store_op *op, struct msg_in *m, int64_t 
 		    NULL, NULL, rendered, now, &seq) != 0)
 			goto out;
 	} else {
-		/* The event carries the message as a read renders it right now. */
-		json_object_set_new(doc, "status", json_string(status_name(status)));
-		json_object_set_new(doc, "status_history", json_array());
-		if ((data_s = dump(doc)) == NULL) {
-			op_error(op, "cannot serialize message");
-			goto out;
+		/* The event carries the message as a read renders it right now: the
+		 * stored document plus its status, spliced onto the text already
+		 * serialized (doc is an object with fields, so it ends in '}'). */
+		size_t n = strlen(doc_s);
+		if (json_object_get(doc, "status") == NULL && json_object_get(doc, "status_history") == NULL &&
+		    n > 2 && doc_s[n - 1] == '}') {
+			data_s = xasprintf("%.*s,\"status\":\"%s\",\"status_history\":[]}", (int)(n - 1), doc_s,
+			    status_name(status));
+		} else {
+			json_object_set_new(doc, "status", json_string(status_name(status)));
+			json_object_set_new(doc, "status_history", json_array());
+			if ((data_s = dump(doc)) == NULL) {
+				op_error(op, "cannot serialize message");
+				goto out;
+			}
 		}
 		if (append_event(db, "message.received", now, m->channel_id, conv, id, data_s, &seq) != 0)
 			goto sqlfail;
@@ -2252,7 +2261,7 @@ static void
 buf_json_string(struct buf *b, const char *s)
 {
 	json_t *j = s ? json_string(s) : NULL;
-	char *t = j ? json_dumps(j, JSON_ENCODE_ANY) : NULL;
+	char *t = j ? json_encode(j, NULL) : NULL;
 
 	if (t != NULL)
 		buf_append(b, t, strlen(t));

@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include <jansson.h>
+#include <yajl/yajl_gen.h>
 #include <yajl/yajl_parse.h>
 
 #define JSON_DEPTH_HARD 256 /* the builder's stack; callers ask for less */
@@ -305,4 +306,83 @@ json_parse_capped(const char *buf, size_t len, int max_depth, json_t **out, char
 	buf_free(&b.key);
 	*out = b.root;
 	return 0;
+}
+
+/* --- serializing: yajl's generator over jansson's tree --- */
+
+static void
+gen_print(void *ctx, const char *s, size_t len)
+{
+	buf_append(ctx, s, len);
+}
+
+static int
+gen_value(yajl_gen g, const json_t *v)
+{
+	switch (json_typeof(v)) {
+	case JSON_OBJECT: {
+		void *it;
+		if (yajl_gen_map_open(g) != yajl_gen_status_ok)
+			return -1;
+		for (it = json_object_iter((json_t *)v); it; it = json_object_iter_next((json_t *)v, it)) {
+			const char *k = json_object_iter_key(it);
+			if (yajl_gen_string(g, (const unsigned char *)k, json_object_iter_key_len(it)) !=
+			        yajl_gen_status_ok ||
+			    gen_value(g, json_object_iter_value(it)) != 0)
+				return -1;
+		}
+		return yajl_gen_map_close(g) == yajl_gen_status_ok ? 0 : -1;
+	}
+	case JSON_ARRAY:
+		if (yajl_gen_array_open(g) != yajl_gen_status_ok)
+			return -1;
+		for (size_t i = 0; i < json_array_size(v); i++)
+			if (gen_value(g, json_array_get(v, i)) != 0)
+				return -1;
+		return yajl_gen_array_close(g) == yajl_gen_status_ok ? 0 : -1;
+	case JSON_STRING:
+		return yajl_gen_string(g, (const unsigned char *)json_string_value(v), json_string_length(v)) ==
+		    yajl_gen_status_ok ? 0 : -1;
+	case JSON_INTEGER:
+		return yajl_gen_integer(g, json_integer_value(v)) == yajl_gen_status_ok ? 0 : -1;
+	case JSON_REAL: {
+		/* As jansson writes reals: 17 significant digits, always with a
+		 * '.' or an exponent, so that it reads back as a real. */
+		char t[40];
+		int n = snprintf(t, sizeof(t) - 2, "%.17g", json_real_value(v));
+		if (strpbrk(t, ".eE") == NULL) {
+			memcpy(t + n, ".0", 3);
+			n += 2;
+		}
+		return yajl_gen_number(g, t, (size_t)n) == yajl_gen_status_ok ? 0 : -1;
+	}
+	case JSON_TRUE:
+	case JSON_FALSE:
+		return yajl_gen_bool(g, json_is_true(v)) == yajl_gen_status_ok ? 0 : -1;
+	case JSON_NULL:
+		return yajl_gen_null(g) == yajl_gen_status_ok ? 0 : -1;
+	}
+	return -1;
+}
+
+char *
+json_encode(const json_t *v, size_t *len)
+{
+	struct buf b;
+	yajl_gen g;
+	int rc;
+
+	if (v == NULL || (g = yajl_gen_alloc(NULL)) == NULL)
+		return NULL;
+	buf_init(&b, 0);
+	yajl_gen_config(g, yajl_gen_print_callback, gen_print, &b);
+	rc = gen_value(g, v);
+	yajl_gen_free(g);
+	if (rc != 0 || b.data == NULL) {
+		buf_free(&b);
+		return NULL;
+	}
+	if (len != NULL)
+		*len = b.len;
+	return b.data;
 }

@@ -501,8 +501,9 @@ store_events_list(struct store *st, int64_t since, int limit, json_t **out)
 		return -1;
 	list = json_array();
 	for (size_t i = 0; i < n; i++) {
-		json_t *e = json_loadb(ev[i].json, ev[i].len, 0, NULL);
-		if (e == NULL) {
+		json_t *e = NULL;
+		char err[128];
+		if (json_parse_capped(ev[i].json, ev[i].len, 128, &e, err, sizeof(err)) != 0) {
 			json_decref(list);
 			store_events_free(ev, n);
 			return -1;

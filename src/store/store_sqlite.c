@@ -49,6 +49,7 @@
 #define BUSY_TIMEOUT_MS 5000
 #define MAX_PAGE 200
 #define MAX_EVENTS_PAGE 1000
+#define STORED_JSON_DEPTH 128 /* documents msgd wrote itself */
 #define MAX_OUTBOX_PAGE 1000
 
 /* Columns render_message() reads, from a messages table aliased m. */
@@ -484,15 +485,16 @@ render_message(struct sqlite_db *db, struct conn *conn, sqlite3_stmt *s, int c)
 {
 	int64_t id = sqlite3_column_int64(s, c);
 	const char *status = col_text(s, c + 2);
-	json_error_t jerr;
-	json_t *m, *hist;
+	char jerr[160] = "";
+	json_t *m = NULL, *hist;
 
-	m = json_loads(col_text(s, c + 1), 0, &jerr);
+	json_parse_capped((const char *)sqlite3_column_text(s, c + 1), (size_t)sqlite3_column_bytes(s, c + 1),
+	    STORED_JSON_DEPTH, &m, jerr, sizeof(jerr));
 	if (m == NULL || !json_is_object(m)) {
 		char v[24];
 
 		snprintf(v, sizeof(v), "%" PRId64, id);
-		log_error("store: stored message is not a JSON object", "id", v, "error", jerr.text);
+		log_error("store: stored message is not a JSON object", "id", v, "error", jerr);
 		json_decref(m);
 		return NULL;
 	}

@@ -13,11 +13,12 @@
 #include "../util/util.h"
 
 struct httpc {
-	CURLM *multi;
+	CURLM *multi;           /* NULL until the first request */
 	struct event_base *base;
 	struct event *timer;
 	struct xfer *xfers;     /* in flight, for httpc_free */
 	size_t inflight;
+	int max_host_connections;
 };
 
 /* One request in flight. */
@@ -188,26 +189,40 @@ check_done(struct httpc *hc)
 	}
 }
 
-int
-httpc_new(struct httpc **out, struct event_base *base, int max_host_connections)
+/* libcurl (and the TLS library under it) is set up on the first request,
+ * not at start: a daemon that never calls a provider (the sandbox, or no
+ * channel yet) does not pay its ~2.3 MB of touched pages. */
+static int
+ensure_multi(struct httpc *hc)
 {
 	static bool global_init;
-	struct httpc *hc;
 
+	if (hc->multi != NULL)
+		return 0;
 	if (!global_init) {
-		curl_global_init(CURL_GLOBAL_DEFAULT);
+		if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+			return -1;
 		global_init = true;
 	}
-	hc = xcalloc(1, sizeof(*hc));
-	hc->base = base;
-	hc->multi = curl_multi_init();
-	hc->timer = evtimer_new(base, on_timer, hc);
+	if ((hc->multi = curl_multi_init()) == NULL)
+		return -1;
 	curl_multi_setopt(hc->multi, CURLMOPT_SOCKETFUNCTION, sock_cb);
 	curl_multi_setopt(hc->multi, CURLMOPT_SOCKETDATA, hc);
 	curl_multi_setopt(hc->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
 	curl_multi_setopt(hc->multi, CURLMOPT_TIMERDATA, hc);
-	curl_multi_setopt(hc->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)max_host_connections);
-	curl_multi_setopt(hc->multi, CURLMOPT_MAXCONNECTS, (long)max_host_connections * 4);
+	curl_multi_setopt(hc->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)hc->max_host_connections);
+	curl_multi_setopt(hc->multi, CURLMOPT_MAXCONNECTS, (long)hc->max_host_connections * 4);
+	return 0;
+}
+
+int
+httpc_new(struct httpc **out, struct event_base *base, int max_host_connections)
+{
+	struct httpc *hc = xcalloc(1, sizeof(*hc));
+
+	hc->base = base;
+	hc->max_host_connections = max_host_connections;
+	hc->timer = evtimer_new(base, on_timer, hc);
 	*out = hc;
 	return 0;
 }
@@ -223,7 +238,8 @@ httpc_free(struct httpc *hc)
 		x->done(x->arg, &resp);
 		xfer_free(x);
 	}
-	curl_multi_cleanup(hc->multi);
+	if (hc->multi != NULL)
+		curl_multi_cleanup(hc->multi);
 	event_free(hc->timer);
 	free(hc);
 }
@@ -238,8 +254,13 @@ int
 httpc_start(struct httpc *hc, const struct send_request *req, long timeout_ms, httpc_done_fn done,
     void *arg)
 {
-	struct xfer *x = xcalloc(1, sizeof(*x));
+	struct xfer *x;
 
+	if (ensure_multi(hc) != 0) {
+		log_error("httpc: cannot set up libcurl");
+		return -1;
+	}
+	x = xcalloc(1, sizeof(*x));
 	x->hc = hc;
 	x->done = done;
 	x->arg = arg;

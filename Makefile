@@ -87,10 +87,12 @@ test: test-deps
 	@$(MAKE) --no-print-directory browser
 	@$(MAKE) --no-print-directory e2e
 
-bench: build
-	@sh bench/run.sh
-	@sh bench/send.sh
-	@bash bench/live.sh
+build/bench/loadgen: bench/loadgen.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c17 -O2 -D_GNU_SOURCE $(WARN) -o $@ $< -lcrypto -lpthread
+
+bench: build build/bench/loadgen
+	@node bench/bench.mjs
 
 clean:
 	rm -rf build

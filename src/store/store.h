@@ -230,7 +230,7 @@ int store_messages_by_provider_id(struct store *st, const char *provider_id, jso
 /* A channel's pending entries due at or before now_ms: at most limit,
  * replies first (priority), then oldest due; channel_id 0 = all channels. Array of {"message_id","channel_id",
  * "recipient","priority","attempts","created_ms","first_attempt_ms",
- * "uncertain","message": the message JSON}. */
+ * "uncertain","message": the message JSON, without "status_history"}. */
 int store_outbox_due(struct store *st, int64_t channel_id, int64_t now_ms, int limit, json_t **out);
 /* The earliest due_ms of a channel's pending entries (channel_id 0: of all);
  * 0 when there are none. */

@@ -480,8 +480,19 @@ status_history(struct sqlite_db *db, struct conn *c, int64_t message_id)
 
 /* A message from the MSG_COLS columns of s (a statement of connection
  * conn) starting at column c. */
+static json_t *render_message_ex(struct sqlite_db *db, struct conn *conn, sqlite3_stmt *s, int c,
+    bool history);
+
 static json_t *
 render_message(struct sqlite_db *db, struct conn *conn, sqlite3_stmt *s, int c)
+{
+	return render_message_ex(db, conn, s, c, true);
+}
+
+/* history = false: without "status_history" (one query less), for the
+ * dispatcher, which only builds the provider request from the message. */
+static json_t *
+render_message_ex(struct sqlite_db *db, struct conn *conn, sqlite3_stmt *s, int c, bool history)
 {
 	int64_t id = sqlite3_column_int64(s, c);
 	const char *status = col_text(s, c + 2);
@@ -498,14 +509,15 @@ render_message(struct sqlite_db *db, struct conn *conn, sqlite3_stmt *s, int c)
 		json_decref(m);
 		return NULL;
 	}
-	if ((hist = status_history(db, conn, id)) == NULL) {
+	if (history && (hist = status_history(db, conn, id)) == NULL) {
 		json_decref(m);
 		return NULL;
 	}
 	/* An outbound message gets its provider id after doc was written. */
 	json_object_set_new(m, "provider_message_id", jstr(col_text(s, c + 6)));
 	json_object_set_new(m, "status", jstr(status));
-	json_object_set_new(m, "status_history", hist);
+	if (history)
+		json_object_set_new(m, "status_history", hist);
 	if (status && strcmp(status, "failed") == 0)
 		json_object_set_new(m, "error", error_json(sqlite3_column_int64(s, c + 3),
 		    col_text(s, c + 4), col_text(s, c + 5), true));
@@ -2360,7 +2372,7 @@ sqlite_outbox_due(void *p, int64_t channel_id, int64_t now, int limit, json_t **
 	if (channel_id)
 		bind_i64(s, 3, channel_id);
 	while ((n = row(&db->r, s)) == 1) {
-		json_t *m = render_message(db, &db->r, s, OUTBOX_MSG_COL);
+		json_t *m = render_message_ex(db, &db->r, s, OUTBOX_MSG_COL, false);
 
 		if (m == NULL) {
 			finish(s);

@@ -840,7 +840,11 @@ test_outbound_insert(void **state)
 	assert_true(iget(e, "created_ms") >= t0);
 	assert_true(json_is_null(json_object_get(e, "first_attempt_ms")));
 	assert_true(json_is_false(json_object_get(e, "uncertain")));
-	assert_true(json_equal(json_object_get(e, "message"), m));
+	/* The dispatcher's copy is the message without its status history. */
+	json_t *bare = json_deep_copy(m);
+	json_object_del(bare, "status_history");
+	assert_true(json_equal(json_object_get(e, "message"), bare));
+	json_decref(bare);
 	json_decref(due);
 	assert_int_equal(outbox_depth(f, ch), 1);
 	json_decref(m);

@@ -385,19 +385,26 @@ static void finish_post(thread *t, conn *c, size_t blen)
     c->wlen = w.len;
 }
 
-static void build_ingest(thread *t, conn *c)
+/* The request's unique id: <lead><prefix>.<thread>.<k>, unique across
+ * threads and (through the prefix) runs. */
+static void make_id(thread *t, conn *c, const char *lead, uint64_t k)
 {
-    uint64_t k = t->counter++;
-    uint64_t contact = atomic_fetch_add_explicit(&g_seq, 1, memory_order_relaxed) % cfg.contacts;
-
     sbuf id = {c->id, 0, sizeof c->id};
-    sb_lit(&id, "wamid.");
+    sb_mem(&id, lead, strlen(lead));
     sb_mem(&id, cfg.prefix, strlen(cfg.prefix));
     sb_ch(&id, '.');
     sb_u64(&id, (uint64_t)t->id);
     sb_ch(&id, '.');
     sb_u64(&id, k);
     c->idlen = id.len;
+}
+
+static void build_ingest(thread *t, conn *c)
+{
+    uint64_t k = t->counter++;
+    uint64_t contact = atomic_fetch_add_explicit(&g_seq, 1, memory_order_relaxed) % cfg.contacts;
+
+    make_id(t, c, "wamid.", k);
 
     sbuf b = {t->body, 0, cfg.body_cap};
     sb_mem(&b, cfg.seg_a.p, cfg.seg_a.n);
@@ -419,13 +426,7 @@ static void build_send(thread *t, conn *c)
     uint64_t k = t->counter++;
     uint64_t n = atomic_fetch_add_explicit(&g_seq, 1, memory_order_relaxed);
 
-    sbuf id = {c->id, 0, sizeof c->id};
-    sb_mem(&id, cfg.prefix, strlen(cfg.prefix));
-    sb_ch(&id, '.');
-    sb_u64(&id, (uint64_t)t->id);
-    sb_ch(&id, '.');
-    sb_u64(&id, k);
-    c->idlen = id.len;
+    make_id(t, c, "", k);
 
     sbuf b = {t->body, 0, cfg.body_cap};
     sb_mem(&b, cfg.seg_a.p, cfg.seg_a.n);

@@ -29,7 +29,7 @@ TEST_OBJ := $(patsubst %.c,build/test/%.o,$(LIB_SRC) $(GEN_SRC))
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(patsubst tests/unit/%.c,build/test/unit/%,$(UNIT_SRC))
 
-.PHONY: all build run test unit e2e browser deps test-deps clean bench
+.PHONY: all build run test unit e2e browser deps test-deps bench-deps clean bench
 all: build
 build: build/msgd
 
@@ -66,6 +66,9 @@ deps:
 test-deps:
 	@sh tools/deps.sh test
 
+bench-deps:
+	@sh tools/deps.sh bench
+
 run: deps build
 	@sh tools/run.sh
 
@@ -91,7 +94,7 @@ build/bench/loadgen: bench/loadgen.c
 	@mkdir -p $(dir $@)
 	$(CC) -std=c17 -O2 -D_GNU_SOURCE $(WARN) -o $@ $< -lcrypto -lpthread
 
-bench: build build/bench/loadgen
+bench: bench-deps build build/bench/loadgen
 	@node bench/bench.mjs
 
 clean:

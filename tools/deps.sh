@@ -2,11 +2,14 @@
 # Install the Debian packages msgd needs (when root), or print what to install.
 #   tools/deps.sh build   - to build and run
 #   tools/deps.sh test    - to run make test as well
+#   tools/deps.sh bench   - to run make bench (nginx, sqlite3, node)
 set -e
 BUILD="gcc make pkg-config libmicrohttpd-dev libevent-dev libjansson-dev libsqlite3-dev libssl-dev libconfig-dev libcurl4-openssl-dev uthash-dev libsodium-dev libwslay-dev libyajl-dev"
 TEST="libcmocka-dev nodejs npm chromium"
+BENCH="nginx-light sqlite3 nodejs"
 want="$BUILD"
 [ "$1" = test ] && want="$BUILD $TEST"
+[ "$1" = bench ] && want="$BUILD $BENCH"
 missing=""
 for p in $want; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

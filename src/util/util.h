@@ -72,7 +72,8 @@ bool utf8_valid(const char *s, size_t n);
 void utf8_sanitize(char *s);
 
 /*
- * Parse exactly one JSON value from buf[0..len) with jansson: strict UTF-8,
+ * Parse exactly one JSON value from buf[0..len) into a jansson tree (yajl
+ * lexes; as strict as jansson's own parser, see json.c): strict UTF-8,
  * no raw control characters, no trailing bytes; an escaped \u0000 is
  * allowed (strings carry their length). Nesting deeper than max_depth is
  * refused. On failure *out is NULL and err holds "line L, column C: why".

@@ -2142,20 +2142,36 @@ fail:
 	return -1;
 }
 
+/* The one row of a bound read statement, rendered: 0 with *out NULL when
+ * there is no row, -1 when reading or rendering fails. */
+static int
+read_one(struct sqlite_db *db, sqlite3_stmt *s, json_t *(*render)(struct sqlite_db *, sqlite3_stmt *),
+    json_t **out)
+{
+	int n;
+
+	*out = NULL;
+	if ((n = row(&db->r, s)) <= 0)
+		return n;
+	*out = render(db, s);
+	finish(s);
+	return *out ? 0 : -1;
+}
+
+static json_t *
+render_read_message(struct sqlite_db *db, sqlite3_stmt *s)
+{
+	return render_message(db, &db->r, s, 0);
+}
+
 static int
 sqlite_conversation_get(void *p, int64_t id, json_t **out)
 {
 	struct sqlite_db *db = p;
 	sqlite3_stmt *s = stmt(&db->r, R_CONV_GET);
-	int n;
 
-	*out = NULL;
 	bind_i64(s, 1, id);
-	if ((n = row(&db->r, s)) <= 0)
-		return n;
-	*out = render_conversation(db, s);
-	finish(s);
-	return *out ? 0 : -1;
+	return read_one(db, s, render_conversation, out);
 }
 
 static int
@@ -2215,15 +2231,9 @@ sqlite_message_get(void *p, int64_t id, json_t **out)
 {
 	struct sqlite_db *db = p;
 	sqlite3_stmt *s = stmt(&db->r, R_MSG_GET);
-	int n;
 
-	*out = NULL;
 	bind_i64(s, 1, id);
-	if ((n = row(&db->r, s)) <= 0)
-		return n;
-	*out = render_message(db, &db->r, s, 0);
-	finish(s);
-	return *out ? 0 : -1;
+	return read_one(db, s, render_read_message, out);
 }
 
 static int
@@ -2231,15 +2241,9 @@ sqlite_message_by_client_id(void *p, const char *client_id, json_t **out)
 {
 	struct sqlite_db *db = p;
 	sqlite3_stmt *s = stmt(&db->r, R_MSG_BY_CLIENT_ID);
-	int n;
 
-	*out = NULL;
 	bind_text(s, 1, client_id);
-	if ((n = row(&db->r, s)) <= 0)
-		return n;
-	*out = render_message(db, &db->r, s, 0);
-	finish(s);
-	return *out ? 0 : -1;
+	return read_one(db, s, render_read_message, out);
 }
 
 static int
@@ -2517,21 +2521,30 @@ sqlite_templates_list(void *p, json_t **out)
 	return 0;
 }
 
+static json_t *
+render_read_template(struct sqlite_db *db, sqlite3_stmt *s)
+{
+	return render_template(s);
+}
+
+static json_t *
+render_user(struct sqlite_db *db, sqlite3_stmt *s)
+{
+	return json_pack("{s:o, s:o, s:I}",
+	    "name", jstr(col_text(s, 0)),
+	    "password_hash", jstr(col_text(s, 1)),
+	    "created_at", (json_int_t)sqlite3_column_int64(s, 2));
+}
+
 static int
 sqlite_template_get(void *p, const char *name, const char *language, json_t **out)
 {
 	struct sqlite_db *db = p;
 	sqlite3_stmt *s = stmt(&db->r, R_TEMPLATE_GET);
-	int n;
 
-	*out = NULL;
 	bind_text(s, 1, name);
 	bind_text(s, 2, language);
-	if ((n = row(&db->r, s)) <= 0)
-		return n;
-	*out = render_template(s);
-	finish(s);
-	return *out ? 0 : -1;
+	return read_one(db, s, render_read_template, out);
 }
 
 static int
@@ -2539,18 +2552,9 @@ sqlite_user_get(void *p, const char *name, json_t **out)
 {
 	struct sqlite_db *db = p;
 	sqlite3_stmt *s = stmt(&db->r, R_USER_GET);
-	int n;
 
-	*out = NULL;
 	bind_text(s, 1, name);
-	if ((n = row(&db->r, s)) <= 0)
-		return n;
-	*out = json_pack("{s:o, s:o, s:I}",
-	    "name", jstr(col_text(s, 0)),
-	    "password_hash", jstr(col_text(s, 1)),
-	    "created_at", (json_int_t)sqlite3_column_int64(s, 2));
-	finish(s);
-	return *out ? 0 : -1;
+	return read_one(db, s, render_user, out);
 }
 
 static int

@@ -6,8 +6,15 @@
 
 CC       ?= cc
 PKGS     := libmicrohttpd libevent libevent_pthreads jansson sqlite3 libcrypto libconfig libcurl libsodium yajl
+# Library flags come from pkg-config, which a fresh machine gets only from
+# `make deps`: targets that install packages first (run, build, test, bench)
+# build through a sub-make, so these are evaluated after the install. A
+# build without them stops with a clear message instead of a link error.
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+ifeq ($(strip $(PKG_LIBS)),)
+NEED_DEPS = $(error pkg-config found no flags for: $(PKGS); run `make deps` (installs the Debian packages) first)
+endif
 
 WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
 BASEFLAGS := -std=c17 -D_GNU_SOURCE $(WARN) $(PKG_CFLAGS) -Isrc -Ibuild/gen -pthread
@@ -29,9 +36,11 @@ TEST_OBJ := $(patsubst %.c,build/test/%.o,$(LIB_SRC) $(GEN_SRC))
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(patsubst tests/unit/%.c,build/test/unit/%,$(UNIT_SRC))
 
-.PHONY: all build run test unit e2e browser deps test-deps bench-deps clean bench
+.PHONY: all build run run-check test unit e2e browser deps test-deps bench-deps clean bench
 all: build
-build: build/msgd
+# Installs what is missing, then builds in a sub-make (see PKG_LIBS above).
+build: deps
+	@$(MAKE) --no-print-directory build/msgd
 
 build/gen/migrations.c: $(MIGRATIONS) tools/embed_sql.sh
 	@mkdir -p $(dir $@)
@@ -42,10 +51,12 @@ build/gen/web_assets.c: $(WEB_FILES) tools/embed_web.sh
 	sh tools/embed_web.sh $(WEB_FILES) > $@.tmp && mv $@.tmp $@
 
 build/rel/%.o: %.c
+	$(NEED_DEPS)
 	@mkdir -p $(dir $@)
 	$(CC) $(REL_CFLAGS) -MMD -MP -c $< -o $@
 
 build/test/%.o: %.c
+	$(NEED_DEPS)
 	@mkdir -p $(dir $@)
 	$(CC) $(TEST_CFLAGS) -MMD -MP -c $< -o $@
 
@@ -69,15 +80,21 @@ test-deps:
 bench-deps:
 	@sh tools/deps.sh bench
 
-run: deps build
+run: build
 	@sh tools/run.sh
+
+# make run, unattended: build, start msgd on a free port with a fresh data
+# directory, check /healthz, send through the sandbox, stop it.
+run-check: build
+	@bash tools/run_check.sh
 
 unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; ASAN_OPTIONS=detect_leaks=1 $$t; done
 
+# tests/run.mjs runs the files two at a time on Node 18 (Debian 12's) and later.
 e2e: build/test/msgd
 	MSGD_BIN=$(CURDIR)/build/test/msgd CORPUS=$(CURDIR)/../shared/corpus \
-	  node --test --test-concurrency=2 tests/e2e/
+	  node tests/run.mjs --concurrency 2 tests/e2e
 
 # The messages panel in headless Chromium (playwright-core from npm).
 browser: build/test/msgd
@@ -86,6 +103,7 @@ browser: build/test/msgd
 	  node --test tests/browser/inbox.test.mjs
 
 test: test-deps
+	@$(MAKE) --no-print-directory build/test/msgd
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory browser
 	@$(MAKE) --no-print-directory e2e
@@ -94,7 +112,8 @@ build/bench/loadgen: bench/loadgen.c
 	@mkdir -p $(dir $@)
 	$(CC) -std=c17 -O2 -D_GNU_SOURCE $(WARN) -o $@ $< -lcrypto -lpthread
 
-bench: bench-deps build build/bench/loadgen
+bench: bench-deps
+	@$(MAKE) --no-print-directory build/msgd build/bench/loadgen
 	@node bench/bench.mjs
 
 clean:

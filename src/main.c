@@ -33,14 +33,17 @@ static const struct command commands[] = {
 	{
 		.name = "serve",
 		.summary = "run the gateway",
-		.usage = "msgd serve [--listen ADDR:PORT] [--data DIR] [--config FILE]\n"
+		.usage = "msgd serve [--listen ADDR:PORT] [--data DIR] [--config FILE] [--log FILE]\n"
 		    "\n"
 		    "  --listen ADDR:PORT  address to listen on (env MSGD_LISTEN; default 127.0.0.1:8080)\n"
 		    "  --data DIR          data directory (env MSGD_DATA; default ./var)\n"
 		    "  --config FILE       configuration file (env MSGD_CONFIG)\n"
+		    "  --log FILE          append logs to FILE (env MSGD_LOG_FILE; default stderr)\n"
 		    "\n"
 		    "The admin token is MSGD_ADMIN_TOKEN, or generated on first start into DIR/admin.token.\n"
-		    "Precedence: flags > environment > config file > defaults.\n",
+		    "Precedence: flags > environment > config file > defaults.\n"
+		    "SIGHUP reopens the log file and reloads the settings that can change while\n"
+		    "running (log level, limits, timeouts); SIGTERM or SIGINT stops gracefully.\n",
 		.run = cmd_serve,
 	},
 	{
@@ -103,25 +106,28 @@ usage(FILE *f)
  * environment, then flags. Returns 0, 1 for --help (printed), -1 on error.
  */
 static int
-load_config(const struct command *cmd, int argc, char **argv, struct config *cfg)
+load_config(const struct command *cmd, int argc, char **argv, struct config *cfg,
+    struct config_args *args)
 {
 	static const struct option opts[] = {
 		{ "listen", required_argument, NULL, 'l' },
 		{ "data", required_argument, NULL, 'd' },
 		{ "config", required_argument, NULL, 'c' },
+		{ "log", required_argument, NULL, 'L' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *listen = NULL, *data = NULL, *file = getenv("MSGD_CONFIG");
 	char err[CONFIG_ERR_MAX];
 	int c;
 
+	*args = (struct config_args){ .file = getenv("MSGD_CONFIG") };
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
-		case 'l': listen = optarg; break;
-		case 'd': data = optarg; break;
-		case 'c': file = optarg; break;
+		case 'l': args->listen = optarg; break;
+		case 'd': args->data = optarg; break;
+		case 'c': args->file = optarg; break;
+		case 'L': args->log_file = optarg; break;
 		case 'h': fputs(cmd->usage, stdout); return 1;
 		default: fprintf(stderr, "%s", cmd->usage); return -1;
 		}
@@ -130,14 +136,7 @@ load_config(const struct command *cmd, int argc, char **argv, struct config *cfg
 		fprintf(stderr, "msgd %s: unexpected argument '%s'\n%s", cmd->name, argv[optind], cmd->usage);
 		return -1;
 	}
-	config_defaults(cfg);
-	if (file && *file && config_load_file(cfg, file, err) != 0) {
-		fprintf(stderr, "msgd: config error: %s\n", err);
-		return -1;
-	}
-	if (config_apply_env(cfg, err) != 0 ||
-	    (listen && config_set(cfg, "listen", listen, err) != 0) ||
-	    (data && config_set(cfg, "data", data, err) != 0)) {
+	if (config_build(cfg, args, err) != 0) {
 		fprintf(stderr, "msgd: config error: %s\n", err);
 		return -1;
 	}
@@ -148,17 +147,19 @@ static int
 cmd_serve(int argc, char **argv)
 {
 	struct config cfg;
-	int r = load_config(&commands[0], argc, argv, &cfg);
+	struct config_args args;
+	int r = load_config(&commands[0], argc, argv, &cfg, &args);
 	if (r != 0)
 		return r > 0 ? 0 : 2;
-	return daemon_run(&cfg);
+	return daemon_run(&cfg, &args);
 }
 
 static int
 cmd_check_config(int argc, char **argv)
 {
 	struct config cfg;
-	int r = load_config(find_command("check-config"), argc, argv, &cfg);
+	struct config_args args;
+	int r = load_config(find_command("check-config"), argc, argv, &cfg, &args);
 	if (r != 0)
 		return r > 0 ? 0 : 2;
 	printf("configuration ok%s%s\n", cfg.config_path[0] ? ": " : " (defaults and environment)",

@@ -61,73 +61,150 @@ config_parse_listen(const char *s, char *host, size_t hostlen, int *port)
 	return 0;
 }
 
-enum kind { K_STRING, K_INT };
+/* --- the settings table --- */
+
+enum kind {
+	K_LISTEN,    /* char[] holding ADDR:PORT */
+	K_PATH,      /* char[], non-empty unless empty_ok */
+	K_LEVEL,     /* enum log_level */
+	K_INT,       /* int, min..max */
+	K_SIZE,      /* size_t, min..max */
+};
 
 struct setting {
 	const char *name;
 	enum kind kind;
-	long long min, max;
+	size_t offset;          /* of the field in struct config */
+	size_t size;            /* of the field (char arrays) */
+	long long min, max;     /* K_INT, K_SIZE */
+	bool empty_ok;          /* K_PATH: "" is a value (log_file: stderr) */
+	bool reload;            /* SIGHUP applies it to a running msgd */
+	const char *env;        /* environment variable, or NULL */
 	const char *help;
 };
 
+#define FIELD(f) .offset = offsetof(struct config, f), .size = sizeof(((struct config *)0)->f)
+
 static const struct setting settings[] = {
-	{ "listen", K_STRING, 0, 0, "ADDR:PORT to listen on" },
-	{ "data", K_STRING, 0, 0, "data directory" },
-	{ "body_limit", K_INT, 1024, 64LL * 1024 * 1024, "maximum request body in bytes" },
-	{ "idle_timeout", K_INT, 1, 3600, "seconds an idle connection is kept" },
-	{ "header_timeout", K_INT, 1, 600, "seconds to receive request headers" },
-	{ "max_connections", K_INT, 16, 1000000, "maximum open connections" },
-	{ "shutdown_timeout", K_INT, 1, 600, "seconds to finish work on SIGTERM" },
-	{ "log_level", K_STRING, 0, 0, "debug, info, warn or error" },
-	{ "batch_max", K_INT, 1, 100000, "messages in one batch send request" },
+	{ .name = "listen", .kind = K_LISTEN, FIELD(listen), .env = "MSGD_LISTEN",
+	  .help = "ADDR:PORT to listen on" },
+	{ .name = "data", .kind = K_PATH, FIELD(data_dir), .env = "MSGD_DATA",
+	  .help = "data directory" },
+	{ .name = "log_file", .kind = K_PATH, FIELD(log_file), .empty_ok = true, .reload = true,
+	  .env = "MSGD_LOG_FILE", .help = "file to append logs to (reopened on SIGHUP); empty: stderr" },
+	{ .name = "log_level", .kind = K_LEVEL, FIELD(log_level), .reload = true,
+	  .env = "MSGD_LOG_LEVEL", .help = "debug, info, warn or error" },
+	{ .name = "body_limit", .kind = K_SIZE, FIELD(body_limit), .min = 1024, .max = 64LL * 1024 * 1024,
+	  .reload = true, .help = "maximum request body in bytes" },
+	{ .name = "idle_timeout", .kind = K_INT, FIELD(idle_timeout), .min = 1, .max = 3600,
+	  .reload = true, .help = "seconds an idle connection is kept" },
+	{ .name = "header_timeout", .kind = K_INT, FIELD(header_timeout), .min = 1, .max = 600,
+	  .reload = true, .help = "seconds to receive request headers" },
+	{ .name = "max_connections", .kind = K_INT, FIELD(max_connections), .min = 16, .max = 1000000,
+	  .help = "maximum open connections" },
+	{ .name = "shutdown_timeout", .kind = K_INT, FIELD(shutdown_timeout), .min = 1, .max = 600,
+	  .reload = true, .help = "seconds to finish work on SIGTERM" },
+	{ .name = "batch_max", .kind = K_INT, FIELD(batch_max), .min = 1, .max = 100000,
+	  .reload = true, .help = "messages in one batch send request" },
 };
 
-static int
-apply_string(struct config *c, const char *name, const char *v, char *msg, size_t msglen)
+static const struct setting *
+find_setting(const char *name)
 {
-	if (strcmp(name, "listen") == 0) {
+	for (size_t k = 0; k < ARRAY_LEN(settings); k++)
+		if (strcmp(settings[k].name, name) == 0)
+			return &settings[k];
+	return NULL;
+}
+
+static bool
+is_string_kind(enum kind k)
+{
+	return k == K_LISTEN || k == K_PATH || k == K_LEVEL;
+}
+
+/* Set a string-kind setting; msg gets the problem. */
+static int
+apply_string(struct config *c, const struct setting *def, const char *v, char *msg, size_t msglen)
+{
+	char *field = (char *)c + def->offset;
+
+	switch (def->kind) {
+	case K_LISTEN:
 		if (config_parse_listen(v, NULL, 0, NULL) != 0) {
-			snprintf(msg, msglen, "listen: '%s' is not ADDR:PORT (e.g. 127.0.0.1:8080 or [::1]:8080)", v);
+			snprintf(msg, msglen, "%s: '%s' is not ADDR:PORT (e.g. 127.0.0.1:8080 or [::1]:8080)",
+			    def->name, v);
 			return -1;
 		}
-		snprintf(c->listen, sizeof(c->listen), "%s", v);
-	} else if (strcmp(name, "data") == 0) {
-		if (*v == '\0' || strlen(v) >= sizeof(c->data_dir)) {
-			snprintf(msg, msglen, "data: must be a non-empty path");
+		break;
+	case K_PATH:
+		if ((*v == '\0' && !def->empty_ok) || strlen(v) >= def->size) {
+			snprintf(msg, msglen, "%s: must be a non-empty path under %zu bytes", def->name, def->size);
 			return -1;
 		}
-		snprintf(c->data_dir, sizeof(c->data_dir), "%s", v);
-	} else if (strcmp(name, "log_level") == 0) {
-		if (log_level_parse(v, &c->log_level) != 0) {
-			snprintf(msg, msglen, "log_level: '%s' is not one of debug, info, warn, error", v);
+		break;
+	case K_LEVEL:
+		if (log_level_parse(v, (enum log_level *)(void *)field) != 0) {
+			snprintf(msg, msglen, "%s: '%s' is not one of debug, info, warn, error", def->name, v);
 			return -1;
 		}
+		return 0;
+	default:
+		snprintf(msg, msglen, "%s: not a string setting", def->name);
+		return -1;
 	}
+	snprintf(field, def->size, "%s", v);
 	return 0;
 }
 
 static void
-apply_int(struct config *c, const char *name, long long v)
+apply_int(struct config *c, const struct setting *def, long long v)
 {
-	if (strcmp(name, "body_limit") == 0)
-		c->body_limit = (size_t)v;
-	else if (strcmp(name, "idle_timeout") == 0)
-		c->idle_timeout = (int)v;
-	else if (strcmp(name, "header_timeout") == 0)
-		c->header_timeout = (int)v;
-	else if (strcmp(name, "max_connections") == 0)
-		c->max_connections = (int)v;
-	else if (strcmp(name, "shutdown_timeout") == 0)
-		c->shutdown_timeout = (int)v;
-	else if (strcmp(name, "batch_max") == 0)
-		c->batch_max = (int)v;
+	char *field = (char *)c + def->offset;
+
+	if (def->kind == K_SIZE)
+		*(size_t *)(void *)field = (size_t)v;
+	else
+		*(int *)(void *)field = (int)v;
+}
+
+/* A setting's value as text, for change logs. */
+static void
+format_value(const struct config *c, const struct setting *def, char *out, size_t cap)
+{
+	const char *field = (const char *)c + def->offset;
+	static const char *const levels[] = { "debug", "info", "warn", "error" };
+
+	switch (def->kind) {
+	case K_LISTEN:
+	case K_PATH:
+		snprintf(out, cap, "%s", field);
+		break;
+	case K_LEVEL: {
+		enum log_level l = *(const enum log_level *)(const void *)field;
+		snprintf(out, cap, "%s", (unsigned)l < ARRAY_LEN(levels) ? levels[l] : "?");
+		break;
+	}
+	case K_INT:
+		snprintf(out, cap, "%d", *(const int *)(const void *)field);
+		break;
+	case K_SIZE:
+		snprintf(out, cap, "%zu", *(const size_t *)(const void *)field);
+		break;
+	}
 }
 
 int
 config_set(struct config *c, const char *name, const char *value, char err[CONFIG_ERR_MAX])
 {
+	const struct setting *def = find_setting(name);
 	char msg[384];
-	if (apply_string(c, name, value, msg, sizeof(msg)) != 0) {
+
+	if (def == NULL || !is_string_kind(def->kind)) {
+		snprintf(err, CONFIG_ERR_MAX, "unknown setting '%s'", name);
+		return -1;
+	}
+	if (apply_string(c, def, value, msg, sizeof(msg)) != 0) {
 		snprintf(err, CONFIG_ERR_MAX, "%s", msg);
 		return -1;
 	}
@@ -156,22 +233,19 @@ config_load_file(struct config *c, const char *path, char err[CONFIG_ERR_MAX])
 		config_setting_t *s = config_setting_get_elem(root, (unsigned)i);
 		const char *name = config_setting_name(s);
 		int line = (int)config_setting_source_line(s);
-		const struct setting *def = NULL;
+		const struct setting *def = find_setting(name);
 
-		for (size_t k = 0; k < ARRAY_LEN(settings); k++)
-			if (strcmp(settings[k].name, name) == 0)
-				def = &settings[k];
 		if (def == NULL) {
 			snprintf(err, CONFIG_ERR_MAX, "%s:%d: unknown setting '%s'", path, line, name);
 			goto out;
 		}
-		if (def->kind == K_STRING) {
+		if (is_string_kind(def->kind)) {
 			if (config_setting_type(s) != CONFIG_TYPE_STRING) {
 				snprintf(err, CONFIG_ERR_MAX, "%s:%d: '%s' must be a string (%s)", path,
 				    line, name, def->help);
 				goto out;
 			}
-			if (apply_string(c, name, config_setting_get_string(s), msg, sizeof(msg)) != 0) {
+			if (apply_string(c, def, config_setting_get_string(s), msg, sizeof(msg)) != 0) {
 				snprintf(err, CONFIG_ERR_MAX, "%s:%d: %s", path, line, msg);
 				goto out;
 			}
@@ -189,7 +263,7 @@ config_load_file(struct config *c, const char *path, char err[CONFIG_ERR_MAX])
 				    line, name, def->min, def->max);
 				goto out;
 			}
-			apply_int(c, name, v);
+			apply_int(c, def, v);
 		}
 	}
 	snprintf(c->config_path, sizeof(c->config_path), "%s", path);
@@ -202,21 +276,44 @@ out:
 int
 config_apply_env(struct config *c, char err[CONFIG_ERR_MAX])
 {
-	static const struct { const char *env, *name; } envs[] = {
-		{ "MSGD_LISTEN", "listen" },
-		{ "MSGD_DATA", "data" },
-		{ "MSGD_LOG_LEVEL", "log_level" },
-	};
 	char msg[384];
 
-	for (size_t i = 0; i < ARRAY_LEN(envs); i++) {
-		const char *v = getenv(envs[i].env);
+	for (size_t i = 0; i < ARRAY_LEN(settings); i++) {
+		const struct setting *def = &settings[i];
+		const char *v = def->env ? getenv(def->env) : NULL;
 		if (v == NULL || *v == '\0')
 			continue;
-		if (apply_string(c, envs[i].name, v, msg, sizeof(msg)) != 0) {
-			snprintf(err, CONFIG_ERR_MAX, "%s: %s", envs[i].env, msg);
+		if (apply_string(c, def, v, msg, sizeof(msg)) != 0) {
+			snprintf(err, CONFIG_ERR_MAX, "%s: %s", def->env, msg);
 			return -1;
 		}
 	}
 	return 0;
+}
+
+int
+config_build(struct config *c, const struct config_args *a, char err[CONFIG_ERR_MAX])
+{
+	config_defaults(c);
+	if (a->file && *a->file && config_load_file(c, a->file, err) != 0)
+		return -1;
+	if (config_apply_env(c, err) != 0 ||
+	    (a->listen && config_set(c, "listen", a->listen, err) != 0) ||
+	    (a->data && config_set(c, "data", a->data, err) != 0) ||
+	    (a->log_file && config_set(c, "log_file", a->log_file, err) != 0))
+		return -1;
+	return 0;
+}
+
+void
+config_diff(const struct config *a, const struct config *b, config_change_fn changed, void *arg)
+{
+	char va[CONFIG_PATH_MAX], vb[CONFIG_PATH_MAX];
+
+	for (size_t i = 0; i < ARRAY_LEN(settings); i++) {
+		format_value(a, &settings[i], va, sizeof(va));
+		format_value(b, &settings[i], vb, sizeof(vb));
+		if (strcmp(va, vb) != 0)
+			changed(arg, settings[i].name, va, vb, settings[i].reload);
+	}
 }

@@ -9,19 +9,26 @@
  *
  * Anything invalid (unknown setting, wrong type, out of range, syntax) is
  * reported as "FILE:LINE: message" and msgd does not start.
+ *
+ * Every setting is one row of a table (config.c) that names its field, its
+ * kind and range, and whether a running msgd applies a new value on SIGHUP
+ * (config_reloadable()); the rest need a restart.
  */
 #ifndef MSGD_CONFIG_H
 #define MSGD_CONFIG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "../log/log.h"
 
 #define CONFIG_ERR_MAX 512
+#define CONFIG_PATH_MAX 1024
 
 struct config {
 	char listen[128];          /* ADDR:PORT, IPv6 as [::1]:8080 */
-	char data_dir[1024];
+	char data_dir[CONFIG_PATH_MAX];
+	char log_file[CONFIG_PATH_MAX];  /* "" = stderr */
 	size_t body_limit;         /* bytes; larger request bodies get 413 */
 	int idle_timeout;          /* seconds a keep-alive connection may idle */
 	int header_timeout;        /* seconds to receive a request's headers */
@@ -29,17 +36,37 @@ struct config {
 	int shutdown_timeout;      /* seconds to finish in-flight work on SIGTERM */
 	int batch_max;             /* messages in one POST /v1/messages/batch */
 	enum log_level log_level;
-	char config_path[1024];    /* "" when no file */
+	char config_path[CONFIG_PATH_MAX];  /* "" when no file */
+};
+
+/* Where a configuration comes from, kept so SIGHUP can build it again:
+ * the file (--config or MSGD_CONFIG) and the flags given (NULL: none). */
+struct config_args {
+	const char *file;
+	const char *listen;
+	const char *data;
+	const char *log_file;
 };
 
 void config_defaults(struct config *c);
 /* Load settings from a libconfig file; err gets "FILE:LINE: message". */
 int config_load_file(struct config *c, const char *path, char err[CONFIG_ERR_MAX]);
-/* Apply MSGD_LISTEN, MSGD_DATA, MSGD_LOG_LEVEL. */
+/* Apply MSGD_LISTEN, MSGD_DATA, MSGD_LOG_LEVEL, MSGD_LOG_FILE. */
 int config_apply_env(struct config *c, char err[CONFIG_ERR_MAX]);
-/* Set a string setting (listen, data, log_level) from a command-line flag. */
+/* Set a string setting (listen, data, log_level, log_file) from a flag. */
 int config_set(struct config *c, const char *name, const char *value, char err[CONFIG_ERR_MAX]);
+/* defaults < args->file < environment < args' flags. */
+int config_build(struct config *c, const struct config_args *args, char err[CONFIG_ERR_MAX]);
 /* Validate "ADDR:PORT"; fills a sockaddr-ready host and port. */
 int config_parse_listen(const char *s, char *host, size_t hostlen, int *port);
+
+/*
+ * Compare two configurations setting by setting: changed() is called for
+ * each setting whose value differs, with both values as text and whether a
+ * running msgd applies it (false: it needs a restart).
+ */
+typedef void (*config_change_fn)(void *arg, const char *name, const char *from, const char *to,
+    bool reloadable);
+void config_diff(const struct config *a, const struct config *b, config_change_fn changed, void *arg);
 
 #endif

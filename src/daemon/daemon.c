@@ -32,11 +32,12 @@
 #define BUS_RING 4096           /* recent events kept serialized for live streams */
 
 struct daemon {
-	const struct config *cfg;
+	struct config *cfg;              /* changed on SIGHUP, on the loop thread */
+	const struct config_args *args;  /* where cfg came from, to build it again */
 	struct event_base *base;
 	struct app app;
 	struct http_server *http;
-	struct event *ev_term, *ev_int, *ev_drain;
+	struct event *ev_term, *ev_int, *ev_hup, *ev_drain;
 	int64_t shutdown_deadline;
 };
 
@@ -177,14 +178,95 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 	event_add(d->ev_drain, &tv);
 }
 
-int
-daemon_run(const struct config *cfg)
+/* One setting differs between the running configuration and the new one. */
+static void
+on_change(void *arg, const char *name, const char *from, const char *to, bool reloadable)
 {
-	struct daemon d = { .cfg = cfg };
+	int *restart = arg;
+
+	if (reloadable) {
+		log_info("setting changed", "name", name, "from", from, "to", to);
+	} else {
+		log_warn("setting changed in the configuration; it takes effect at the next restart",
+		    "name", name, "running", from, "configured", to);
+		(*restart)++;
+	}
+}
+
+/*
+ * SIGHUP: reopen the log file (logrotate moved the old one away), then
+ * build the configuration again from the same file, environment and flags
+ * and apply the settings a running msgd can change: the log level and
+ * file, the HTTP limits and timeouts, the shutdown timeout and batch_max.
+ * Each change is logged; listen, data and max_connections are reported
+ * and wait for a restart. An invalid file changes nothing. No connection,
+ * request, stream or queued message is touched.
+ */
+static void
+reload(struct daemon *d)
+{
+	struct config next;
+	char err[CONFIG_ERR_MAX];
+	int restart = 0;
+
+	if (log_reopen() != 0)
+		log_error("cannot reopen the log file; still writing to the old one", "path", log_file_path(),
+		    "error", strerror(errno));
+	if (config_build(&next, d->args, err) != 0) {
+		log_error("reload: the configuration is invalid; nothing changed", "error", err);
+		return;
+	}
+	if (strcmp(next.log_file, d->cfg->log_file) != 0 && next.log_file[0] != '\0' &&
+	    log_open(next.log_file) != 0) {
+		log_error("reload: cannot open the new log file; keeping the old one", "path", next.log_file,
+		    "error", strerror(errno));
+		snprintf(next.log_file, sizeof(next.log_file), "%s", d->cfg->log_file);
+	}
+	config_diff(d->cfg, &next, on_change, &restart);
+
+	struct config *c = d->cfg;
+	if (next.log_file[0] != '\0' || c->log_file[0] == '\0')
+		snprintf(c->log_file, sizeof(c->log_file), "%s", next.log_file);
+	else
+		log_warn("reload: logs stay in the file until a restart (stderr cannot be reopened)",
+		    "path", c->log_file);
+	c->log_level = next.log_level;
+	log_set_level(c->log_level);
+	c->body_limit = next.body_limit;
+	c->idle_timeout = next.idle_timeout;
+	c->header_timeout = next.header_timeout;
+	c->shutdown_timeout = next.shutdown_timeout;
+	c->batch_max = next.batch_max;
+	http_reconfigure(d->http, &(struct http_config){
+		.body_limit = c->body_limit,
+		.idle_timeout = c->idle_timeout,
+		.header_timeout = c->header_timeout,
+	});
+	log_info("reloaded", "config", c->config_path[0] ? c->config_path : NULL,
+	    "restart_needed", restart ? "yes" : "no");
+}
+
+static void
+on_hup(evutil_socket_t sig, short what, void *arg)
+{
+	reload(arg);
+}
+
+int
+daemon_run(const struct config *initial, const struct config_args *args)
+{
+	struct config running = *initial;
+	const struct config *cfg = &running;
+	struct daemon d = { .cfg = &running, .args = args };
 	int rc = 1;
 
+	if (cfg->log_file[0] != '\0' && log_open(cfg->log_file) != 0) {
+		fprintf(stderr, "msgd: cannot open the log file %s: %s\n", cfg->log_file, strerror(errno));
+		return 1;
+	}
 	log_set_level(cfg->log_level);
 	signal(SIGPIPE, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);  /* until the loop handles it: never die of a HUP */
 	raise_fd_limit();
 	evthread_use_pthreads();
 	if (mkdir_p(cfg->data_dir, 0700) != 0) {
@@ -228,8 +310,10 @@ daemon_run(const struct config *cfg)
 	}
 	d.ev_term = evsignal_new(d.base, SIGTERM, on_signal, &d);
 	d.ev_int = evsignal_new(d.base, SIGINT, on_signal, &d);
+	d.ev_hup = evsignal_new(d.base, SIGHUP, on_hup, &d);
 	event_add(d.ev_term, NULL);
 	event_add(d.ev_int, NULL);
+	event_add(d.ev_hup, NULL);
 
 	char port[8], schema[8], nch[8];
 	snprintf(port, sizeof(port), "%d", http_port(d.http));
@@ -266,6 +350,8 @@ out:
 		event_free(d.ev_term);
 	if (d.ev_int)
 		event_free(d.ev_int);
+	if (d.ev_hup)
+		event_free(d.ev_hup);
 	if (d.ev_drain)
 		event_free(d.ev_drain);
 	registry_free(d.app.reg);

@@ -7,8 +7,10 @@
 #define MSGD_DAEMON_H
 
 struct config;
+struct config_args;
 
-/* Returns the process exit code. */
-int daemon_run(const struct config *cfg);
+/* Runs with a copy of cfg; args say where cfg came from, so SIGHUP can
+ * build it again (both must outlive the call). Returns the exit code. */
+int daemon_run(const struct config *cfg, const struct config_args *args);
 
 #endif

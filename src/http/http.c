@@ -691,3 +691,12 @@ http_stop(struct http_server *srv)
 	}
 	free(srv);
 }
+
+void
+http_reconfigure(struct http_server *srv, const struct http_config *cfg)
+{
+	/* Read per request / per sweep: they apply from the next request on. */
+	srv->cfg.body_limit = cfg->body_limit;
+	srv->cfg.header_timeout = cfg->header_timeout;
+	srv->cfg.idle_timeout = cfg->idle_timeout;
+}

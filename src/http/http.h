@@ -52,6 +52,9 @@ size_t http_inflight(struct http_server *srv);
 void http_flush(struct http_server *srv, int timeout_ms);
 /* Close every connection and free the server. */
 void http_stop(struct http_server *srv);
+/* Apply new limits to a running server (SIGHUP): body_limit and
+ * header_timeout from the next request on; the rest of cfg is ignored. */
+void http_reconfigure(struct http_server *srv, const struct http_config *cfg);
 /* The port actually bound (useful with port 0). */
 int http_port(struct http_server *srv);
 

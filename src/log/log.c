@@ -1,7 +1,18 @@
-/* log.c - logfmt lines on stderr, written with one write(2) each. */
+/*
+ * log.c - logfmt lines on stderr, written with one write(2) each.
+ *
+ * With a log file, the file is opened and dup2()'d onto descriptor 2, so
+ * everything that writes to stderr (these lines, a sanitizer's report)
+ * lands in it; log_reopen() swaps in a freshly opened file the same way.
+ * dup2() replaces the descriptor atomically: a line written by another
+ * thread meanwhile goes whole to the old file or whole to the new one.
+ */
 #include "log.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -11,13 +22,66 @@
 
 #define LOG_LINE_MAX 4096
 
-static enum log_level min_level = LOGL_INFO;
+static _Atomic int min_level = LOGL_INFO;  /* read by every thread, set on the loop */
 static const char *const level_names[] = { "debug", "info", "warn", "error" };
+static char log_path[LOG_PATH_MAX];          /* "" while logging to the original stderr */
 
 void
 log_set_level(enum log_level lvl)
 {
-	min_level = lvl;
+	atomic_store(&min_level, (int)lvl);
+}
+
+const char *
+log_level_name(enum log_level lvl)
+{
+	return (unsigned)lvl < 4 ? level_names[lvl] : "?";
+}
+
+/* Open path for appending and make it descriptor 2. */
+static int
+open_onto_stderr(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0640);
+	if (fd < 0)
+		return -1;
+	if (fd != STDERR_FILENO) {
+		if (dup2(fd, STDERR_FILENO) < 0) {
+			int e = errno;
+			close(fd);
+			errno = e;
+			return -1;
+		}
+		close(fd);
+	}
+	return 0;
+}
+
+int
+log_open(const char *path)
+{
+	if (path == NULL || *path == '\0' || strlen(path) >= sizeof(log_path)) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (open_onto_stderr(path) != 0)
+		return -1;
+	snprintf(log_path, sizeof(log_path), "%s", path);
+	return 0;
+}
+
+int
+log_reopen(void)
+{
+	if (log_path[0] == '\0')
+		return 0;
+	return open_onto_stderr(log_path);
+}
+
+const char *
+log_file_path(void)
+{
+	return log_path;
 }
 
 int
@@ -85,7 +149,7 @@ log_kv(enum log_level lvl, const char *msg, ...)
 	struct tm tm;
 	va_list ap;
 
-	if (lvl < min_level)
+	if ((int)lvl < atomic_load(&min_level))
 		return;
 	clock_gettime(CLOCK_REALTIME, &now);
 	gmtime_r(&now.tv_sec, &tm);

@@ -13,8 +13,23 @@
 
 enum log_level { LOGL_DEBUG, LOGL_INFO, LOGL_WARN, LOGL_ERROR };
 
+#define LOG_PATH_MAX 1024
+
 void log_set_level(enum log_level lvl);
 int log_level_parse(const char *s, enum log_level *out);
+const char *log_level_name(enum log_level lvl);
+
+/*
+ * Logs go to stderr. log_open() appends them to the file at path instead
+ * (it becomes descriptor 2; -1 with errno when it cannot be opened), and
+ * log_reopen() opens that path again, for logrotate: call it on SIGHUP
+ * after the old file was moved away. Both run on one thread at a time; the
+ * lines written meanwhile by other threads are never split or lost.
+ */
+int log_open(const char *path);
+int log_reopen(void);
+/* The file logs go to, or "" for the original stderr. */
+const char *log_file_path(void);
 
 /*
  * log_kv(LOGL_INFO, "webhook accepted", "req", id, "channel", name, NULL);

@@ -591,3 +591,51 @@ export async function channelState(d, name = 'wa') {
 	assert.ok(ch.state && typeof ch.state === 'object', `channel ${name} has no "state": ${JSON.stringify(ch)}`);
 	return ch.state;
 }
+
+// ---------------------------------------------------------------- live stream
+
+/** Follow /v1/stream; collects events into `events` until stop(). */
+export function followStream(d, { headers = {}, query = '' } = {}) {
+	const ctl = new AbortController();
+	const st = { events: [], comments: 0, status: 0, ended: false, error: null };
+	st.done = (async () => {
+		try {
+			const res = await fetch(`${d.url}/v1/stream${query}`, {
+				headers: { authorization: `Bearer ${d.token}`, ...headers }, signal: ctl.signal,
+			});
+			st.status = res.status;
+			st.contentType = res.headers.get('content-type');
+			if (res.status !== 200) { st.body = await res.text(); return; }
+			const reader = res.body.getReader();
+			const dec = new TextDecoder();
+			let buf = '';
+			for (;;) {
+				const { value, done } = await reader.read();
+				if (done) break;
+				buf += dec.decode(value, { stream: true });
+				let i;
+				while ((i = buf.indexOf('\n\n')) >= 0) {
+					const block = buf.slice(0, i);
+					buf = buf.slice(i + 2);
+					let id = null, data = '';
+					for (const line of block.split('\n')) {
+						if (line.startsWith(':')) st.comments++;
+						else if (line.startsWith('id: ')) id = Number(line.slice(4));
+						else if (line.startsWith('data: ')) data += line.slice(6);
+					}
+					if (id !== null && data === '') st.lastId = id;  // the greeting: a cursor, no event
+					if (id !== null && data !== '') {
+						const ev = JSON.parse(data);
+						assert.equal(ev.seq, id, 'the SSE id is the event seq');
+						st.events.push(ev);
+					}
+				}
+			}
+			st.ended = true;
+		} catch (e) {
+			if (e.name !== 'AbortError') st.error = e;
+		}
+	})();
+	st.stop = async () => { ctl.abort(); await st.done; };
+	return st;
+}

@@ -3,53 +3,7 @@
 import { describe } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { msgdTest, waitFor, allEvents } from './lib.mjs';
-
-/** Follow /v1/stream; collects events into `events` until stop(). */
-function follow(d, { headers = {}, query = '' } = {}) {
-	const ctl = new AbortController();
-	const st = { events: [], comments: 0, status: 0, ended: false, error: null };
-	st.done = (async () => {
-		try {
-			const res = await fetch(`${d.url}/v1/stream${query}`, {
-				headers: { authorization: `Bearer ${d.token}`, ...headers }, signal: ctl.signal,
-			});
-			st.status = res.status;
-			st.contentType = res.headers.get('content-type');
-			if (res.status !== 200) { st.body = await res.text(); return; }
-			const reader = res.body.getReader();
-			const dec = new TextDecoder();
-			let buf = '';
-			for (;;) {
-				const { value, done } = await reader.read();
-				if (done) break;
-				buf += dec.decode(value, { stream: true });
-				let i;
-				while ((i = buf.indexOf('\n\n')) >= 0) {
-					const block = buf.slice(0, i);
-					buf = buf.slice(i + 2);
-					let id = null, data = '';
-					for (const line of block.split('\n')) {
-						if (line.startsWith(':')) st.comments++;
-						else if (line.startsWith('id: ')) id = Number(line.slice(4));
-						else if (line.startsWith('data: ')) data += line.slice(6);
-					}
-					if (id !== null && data === '') st.lastId = id;  // the greeting: a cursor, no event
-					if (id !== null && data !== '') {
-						const ev = JSON.parse(data);
-						assert.equal(ev.seq, id, 'the SSE id is the event seq');
-						st.events.push(ev);
-					}
-				}
-			}
-			st.ended = true;
-		} catch (e) {
-			if (e.name !== 'AbortError') st.error = e;
-		}
-	})();
-	st.stop = async () => { ctl.abort(); await st.done; };
-	return st;
-}
+import { msgdTest, waitFor, allEvents, followStream as follow } from './lib.mjs';
 
 /** Lift the sandbox's pacing so volume tests are not bound by 80 sends/s. */
 async function unpaced(d) {

@@ -208,7 +208,7 @@ async function startOnPort(port, opts) {
 		if (exitInfo !== null) {
 			const log = d.logs();
 			const err = new Error(`msgd exited before becoming ready: ${JSON.stringify(exitInfo)}\n--- stderr ---\n${tail(log)}`);
-			err.portInUse = /address already in use|EADDRINUSE|bind/i.test(log);
+			err.portInUse = /address already in use|is in use|EADDRINUSE|bind/i.test(log) && !/data directory/i.test(log);
 			d.saveLog('startup');
 			if (ownDir) fs.rmSync(dataDir, { recursive: true, force: true });
 			throw err;

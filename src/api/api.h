@@ -10,7 +10,8 @@
  * (/v1/channels), api_ingest.c (/webhooks/... and /v1/sandbox/...),
  * api_read.c (conversations, messages, events), api_send.c (sending,
  * cancel, read receipts, local templates), api_hooks.c (/v1/webhooks),
- * api_stream.c (/v1/stream), api_ws.c (/v1/ws).
+ * api_stream.c (/v1/stream), api_ws.c (/v1/ws), api_session.c
+ * (/v1/session), api_users.c (/v1/users).
  */
 #ifndef MSGD_API_H
 #define MSGD_API_H
@@ -80,6 +81,8 @@ int api_limit(struct http_request *req, int def, int max);
 int api_path_id(struct http_request *req, const char *s, int64_t *out);
 /* Reply for a store read failure. */
 void api_store_error(struct http_request *req);
+/* 429 too_many_attempts with Retry-After (wait_ms rounded up to seconds). */
+void api_too_many(struct http_request *req, int64_t wait_ms);
 
 /* The channel as the API shows it (secrets masked). */
 json_t *api_channel_json(struct app *app, const struct channel *ch);
@@ -134,5 +137,10 @@ void api_hooks_create(struct app *, struct http_request *, const char *const *);
 void api_hooks_list(struct app *, struct http_request *, const char *const *);
 void api_hooks_get(struct app *, struct http_request *, const char *const *);
 void api_hooks_delete(struct app *, struct http_request *, const char *const *);
+void api_users_list(struct app *, struct http_request *, const char *const *);
+void api_users_create(struct app *, struct http_request *, const char *const *);
+void api_users_delete(struct app *, struct http_request *, const char *const *);
+void api_users_logout(struct app *, struct http_request *, const char *const *);
+void api_users_password(struct app *, struct http_request *, const char *const *);
 
 #endif

@@ -21,6 +21,7 @@ config_defaults(struct config *c)
 		.shutdown_timeout = 10,
 		.batch_max = 1000,
 		.log_level = LOGL_INFO,
+		.cookie_secure = -1,
 	};
 	snprintf(c->listen, sizeof(c->listen), "127.0.0.1:8080");
 	snprintf(c->data_dir, sizeof(c->data_dir), "./var");
@@ -61,7 +62,23 @@ config_parse_listen(const char *s, char *host, size_t hostlen, int *port)
 	return 0;
 }
 
-enum kind { K_STRING, K_INT };
+bool
+config_listen_loopback(const char *listen)
+{
+	char host[128];
+
+	if (config_parse_listen(listen, host, sizeof(host), NULL) != 0)
+		return false;
+	return strncmp(host, "127.", 4) == 0 || strcmp(host, "::1") == 0;
+}
+
+bool
+config_cookie_secure(const struct config *c)
+{
+	return c->cookie_secure >= 0 ? c->cookie_secure == 1 : !config_listen_loopback(c->listen);
+}
+
+enum kind { K_STRING, K_INT, K_BOOL };
 
 struct setting {
 	const char *name;
@@ -80,6 +97,7 @@ static const struct setting settings[] = {
 	{ "shutdown_timeout", K_INT, 1, 600, "seconds to finish work on SIGTERM" },
 	{ "log_level", K_STRING, 0, 0, "debug, info, warn or error" },
 	{ "batch_max", K_INT, 1, 100000, "messages in one batch send request" },
+	{ "cookie_secure", K_BOOL, 0, 0, "mark session cookies Secure (default: unless listening on loopback)" },
 };
 
 static int
@@ -175,6 +193,14 @@ config_load_file(struct config *c, const char *path, char err[CONFIG_ERR_MAX])
 				snprintf(err, CONFIG_ERR_MAX, "%s:%d: %s", path, line, msg);
 				goto out;
 			}
+		} else if (def->kind == K_BOOL) {
+			if (config_setting_type(s) != CONFIG_TYPE_BOOL) {
+				snprintf(err, CONFIG_ERR_MAX, "%s:%d: '%s' must be true or false (%s)", path,
+				    line, name, def->help);
+				goto out;
+			}
+			if (strcmp(name, "cookie_secure") == 0)
+				c->cookie_secure = config_setting_get_bool(s) ? 1 : 0;
 		} else {
 			int t = config_setting_type(s);
 			long long v;

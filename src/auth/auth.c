@@ -546,7 +546,7 @@ auth_login(struct auth *a, const char *client, const char *user, const char *pas
 		early(a, l, a->closing ? AUTH_ERROR : AUTH_REFUSED);
 		return;
 	}
-	struct client_slot *c = client_find(a, l->client);
+	struct client_slot *c = l->client[0] ? client_find(a, l->client) : NULL;
 	if (c && c->n >= AUTH_CLIENT_INFLIGHT_MAX) {
 		early(a, l, AUTH_LIMITED);
 		return;
@@ -562,7 +562,8 @@ auth_login(struct auth *a, const char *client, const char *user, const char *pas
 	l->password = xmalloc(l->pwlen + 1);
 	memcpy(l->password, password, l->pwlen + 1);
 	l->prio = l->hash && !limiter_failed(a->by_addr, l->client, auth_now(a)) ? 0 : 1;
-	client_take(a, l);
+	if (l->client[0])
+		client_take(a, l);
 	login_submit(a, l);
 }
 

@@ -50,7 +50,8 @@ describe('browser sessions', () => {
 
 	msgdTest('user + password: msgd users add, then login; wrong password 401; non-JSON login 415', async (h) => {
 		const d = await h.start();
-		const add = spawnSync(MSGD_BIN, ['users', 'add', 'ada', '--data', d.dataDir], { input: 'correct horse battery\n', encoding: 'utf8' });
+		const add = spawnSync(MSGD_BIN, ['users', 'add', 'ada', '--data', d.dataDir], { input: 'correct horse battery\n', encoding: 'utf8',
+			env: { ...process.env, MSGD_ADMIN_TOKEN: d.token } });
 		assert.equal(add.status, 0, add.stderr);
 		const wrong = await request(d.url, 'POST', '/v1/session', { user: 'ada', password: 'wrong password!' });
 		assert.equal(wrong.status, 401);

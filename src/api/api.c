@@ -267,6 +267,15 @@ api_body_object(struct http_request *req)
 	return v;
 }
 
+const char *
+api_plain_str(const json_t *o, const char *key)
+{
+	json_t *v = json_object_get(o, key);
+	if (!json_is_string(v) || json_string_length(v) != strlen(json_string_value(v)))
+		return NULL;
+	return json_string_value(v);
+}
+
 int
 api_limit(struct http_request *req, int def, int max)
 {

@@ -75,6 +75,9 @@ typedef void (*api_fn)(struct app *app, struct http_request *req, const char *co
 /* Parse the request body as a JSON object; replies 400/422 and returns
  * NULL when it is not one. */
 json_t *api_body_object(struct http_request *req);
+/* A string member without embedded NUL (a password cut short by \u0000
+ * would silently be a different password), or NULL. */
+const char *api_plain_str(const json_t *o, const char *key);
 /* Query parameter "limit": default def, 1..max; replies 400 and returns -1. */
 int api_limit(struct http_request *req, int def, int max);
 /* Parse a path id; replies 404 and returns -1 when invalid. */

@@ -58,17 +58,6 @@ login_done(void *arg, enum auth_result r, const struct auth_session *s, const ch
 	free(l);
 }
 
-/* A string member without embedded NUL (a password cut short by \u0000
- * would silently be a different password). */
-static const char *
-plain_str(const json_t *o, const char *key)
-{
-	json_t *v = json_object_get(o, key);
-	if (!json_is_string(v) || json_string_length(v) != strlen(json_string_value(v)))
-		return NULL;
-	return json_string_value(v);
-}
-
 void
 api_session_create(struct app *app, struct http_request *req, const char *const *p)
 {
@@ -83,8 +72,8 @@ api_session_create(struct app *app, struct http_request *req, const char *const 
 	}
 	if ((body = api_body_object(req)) == NULL)
 		return;
-	const char *user = plain_str(body, "user"), *password = plain_str(body, "password");
-	const char *token = plain_str(body, "token");
+	const char *user = api_plain_str(body, "user"), *password = api_plain_str(body, "password");
+	const char *token = api_plain_str(body, "token");
 	size_t nkeys = json_object_size(body);
 	const char *client = http_client_addr(req);
 	int64_t wait;

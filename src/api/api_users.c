@@ -83,21 +83,11 @@ api_users_list(struct app *app, struct http_request *req, const char *const *p)
 	http_reply_json(req, 200, json_pack("{s:o}", "users", list));
 }
 
-/* A string member without embedded NUL, or NULL. */
-static const char *
-plain_str(const json_t *o, const char *key)
-{
-	json_t *v = json_object_get(o, key);
-	if (!json_is_string(v) || json_string_length(v) != strlen(json_string_value(v)))
-		return NULL;
-	return json_string_value(v);
-}
-
 /* Validate a password member; replies 422 and returns NULL. */
 static const char *
 password_of(struct http_request *req, const json_t *body)
 {
-	const char *pw = plain_str(body, "password");
+	const char *pw = api_plain_str(body, "password");
 
 	if (!auth_password_valid(pw)) {
 		http_reply_error(req, 422, "validation_failed", "password",
@@ -131,7 +121,7 @@ api_users_create(struct app *app, struct http_request *req, const char *const *p
 
 	if (body == NULL)
 		return;
-	name = plain_str(body, "name");
+	name = api_plain_str(body, "name");
 	if (json_object_size(body) != 2 || !json_object_get(body, "password")) {
 		http_reply_error(req, 422, "validation_failed", "body", "send {\"name\",\"password\"}");
 	} else if (!auth_name_valid(name)) {

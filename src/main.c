@@ -62,7 +62,7 @@ static const struct command commands[] = {
 	},
 	{
 		.name = "users",
-		.summary = "add web UI users (password from standard input)",
+		.summary = "web UI users: add, passwd, remove, logout, list",
 		.usage = cli_users_usage,
 		.run = cmd_users,
 	},

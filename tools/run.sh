@@ -11,11 +11,21 @@ if [ -z "$MSGD_ADMIN_TOKEN" ] && [ ! -f "$DATA/admin.token" ]; then
 	umask 077
 	printf 'msgd_%s' "$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')" > "$DATA/admin.token"
 fi
-TOKEN=${MSGD_ADMIN_TOKEN:-$(cat "$DATA/admin.token")}
+# The token itself only to a terminal: a pipe or a CI log would keep it.
+if [ -t 1 ]; then
+	TOKEN=${MSGD_ADMIN_TOKEN:-$(cat "$DATA/admin.token")}
+	SHOW="admin token: $TOKEN"
+elif [ -n "$MSGD_ADMIN_TOKEN" ]; then
+	TOKEN='$MSGD_ADMIN_TOKEN'
+	SHOW='admin token: $MSGD_ADMIN_TOKEN'
+else
+	TOKEN='$TOKEN'
+	SHOW="admin token: in $DATA/admin.token (mode 0600): TOKEN=\$(cat $DATA/admin.token)"
+fi
 cat <<MSG
 
   msgd is starting on http://$LISTEN  (data: $DATA, SQLite)
-  admin token: $TOKEN
+  $SHOW
 
   try:
     curl -s -H "Authorization: Bearer $TOKEN" http://$LISTEN/v1/channels

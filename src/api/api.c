@@ -89,6 +89,11 @@ static const struct route routes[] = {
 	{ "GET", "/v1/webhooks", true, api_hooks_list },
 	{ "GET", "/v1/webhooks/*", true, api_hooks_get },
 	{ "DELETE", "/v1/webhooks/*", true, api_hooks_delete },
+	{ "GET", "/v1/users", true, api_users_list },
+	{ "POST", "/v1/users", true, api_users_create },
+	{ "DELETE", "/v1/users/*", true, api_users_delete },
+	{ "POST", "/v1/users/*/logout", true, api_users_logout },
+	{ "PUT", "/v1/users/*/password", true, api_users_password },
 };
 
 /* Split "/a/b/c" into segments; -1 when too many or too long. */
@@ -149,25 +154,34 @@ api_token_ok(struct app *app, const char *token)
 	return ok;
 }
 
-enum authn { AUTHN_NONE, AUTHN_OK, AUTHN_CSRF };
+enum authn { AUTHN_NONE, AUTHN_OK, AUTHN_CSRF, AUTHN_LIMITED };
 
 /*
  * A bearer token (API clients), or a browser session cookie. A cookie alone
  * is not enough for a change: POST/PATCH/PUT/DELETE must also carry the
  * session's CSRF token in X-Msgd-CSRF, which another site cannot read.
+ * Wrong tokens count as failed logins of the client's address; once it is
+ * throttled (src/auth/limit.h) its tokens are not even checked (*wait_ms).
  */
 static enum authn
-authorized(struct app *app, struct http_request *req)
+authorized(struct app *app, struct http_request *req, int64_t *wait_ms)
 {
 	const char *h = http_header(req, "Authorization");
 
 	if (h) {
 		/* A bearer header decides alone. */
-		if (strncasecmp(h, "Bearer ", 7) != 0)
-			return AUTHN_NONE;
-		for (h += 7; *h == ' '; h++)
-			;
-		return *h && api_token_ok(app, h) ? AUTHN_OK : AUTHN_NONE;
+		const char *client = http_client_addr(req);
+		if (app->auth && (*wait_ms = auth_throttle_ms(app->auth, client, NULL)) > 0)
+			return AUTHN_LIMITED;
+		bool ok = false;
+		if (strncasecmp(h, "Bearer ", 7) == 0) {
+			for (h += 7; *h == ' '; h++)
+				;
+			ok = *h && api_token_ok(app, h);
+		}
+		if (!ok && app->auth)
+			auth_token_failed(app->auth, client);
+		return ok ? AUTHN_OK : AUTHN_NONE;
 	}
 	if (app->auth == NULL)
 		return AUTHN_NONE;
@@ -207,7 +221,12 @@ api_handle(struct http_request *req, void *arg)
 		path_known = true;
 		if (strcmp(r->method, http_method(req)) != 0)
 			continue;
-		enum authn a = r->auth ? authorized(app, req) : AUTHN_OK;
+		int64_t wait = 0;
+		enum authn a = r->auth ? authorized(app, req, &wait) : AUTHN_OK;
+		if (a == AUTHN_LIMITED) {
+			api_too_many(req, wait);
+			return;
+		}
 		if (a == AUTHN_NONE) {
 			http_reply_error(req, 401, "unauthorized", NULL,
 			    "missing or invalid bearer token (Authorization: Bearer <token>) or session cookie");
@@ -248,6 +267,15 @@ api_body_object(struct http_request *req)
 	return v;
 }
 
+const char *
+api_plain_str(const json_t *o, const char *key)
+{
+	json_t *v = json_object_get(o, key);
+	if (!json_is_string(v) || json_string_length(v) != strlen(json_string_value(v)))
+		return NULL;
+	return json_string_value(v);
+}
+
 int
 api_limit(struct http_request *req, int def, int max)
 {
@@ -277,6 +305,18 @@ void
 api_store_error(struct http_request *req)
 {
 	http_reply_error(req, 500, "internal", NULL, "storage error; see the server log");
+}
+
+void
+api_too_many(struct http_request *req, int64_t wait_ms)
+{
+	char secs[24];
+	int64_t s = (wait_ms + 999) / 1000;
+
+	snprintf(secs, sizeof(secs), "%lld", (long long)(s > 0 ? s : 1));
+	http_reply_error(req, 429, "too_many_attempts", NULL,
+	    "too many failed attempts from this address; retry after %s s", secs);
+	http_reply_header(req, "Retry-After", secs);
 }
 
 json_t *

@@ -10,7 +10,8 @@
  * (/v1/channels), api_ingest.c (/webhooks/... and /v1/sandbox/...),
  * api_read.c (conversations, messages, events), api_send.c (sending,
  * cancel, read receipts, local templates), api_hooks.c (/v1/webhooks),
- * api_stream.c (/v1/stream), api_ws.c (/v1/ws).
+ * api_stream.c (/v1/stream), api_ws.c (/v1/ws), api_session.c
+ * (/v1/session), api_users.c (/v1/users).
  */
 #ifndef MSGD_API_H
 #define MSGD_API_H
@@ -74,12 +75,17 @@ typedef void (*api_fn)(struct app *app, struct http_request *req, const char *co
 /* Parse the request body as a JSON object; replies 400/422 and returns
  * NULL when it is not one. */
 json_t *api_body_object(struct http_request *req);
+/* A string member without embedded NUL (a password cut short by \u0000
+ * would silently be a different password), or NULL. */
+const char *api_plain_str(const json_t *o, const char *key);
 /* Query parameter "limit": default def, 1..max; replies 400 and returns -1. */
 int api_limit(struct http_request *req, int def, int max);
 /* Parse a path id; replies 404 and returns -1 when invalid. */
 int api_path_id(struct http_request *req, const char *s, int64_t *out);
 /* Reply for a store read failure. */
 void api_store_error(struct http_request *req);
+/* 429 too_many_attempts with Retry-After (wait_ms rounded up to seconds). */
+void api_too_many(struct http_request *req, int64_t wait_ms);
 
 /* The channel as the API shows it (secrets masked). */
 json_t *api_channel_json(struct app *app, const struct channel *ch);
@@ -134,5 +140,10 @@ void api_hooks_create(struct app *, struct http_request *, const char *const *);
 void api_hooks_list(struct app *, struct http_request *, const char *const *);
 void api_hooks_get(struct app *, struct http_request *, const char *const *);
 void api_hooks_delete(struct app *, struct http_request *, const char *const *);
+void api_users_list(struct app *, struct http_request *, const char *const *);
+void api_users_create(struct app *, struct http_request *, const char *const *);
+void api_users_delete(struct app *, struct http_request *, const char *const *);
+void api_users_logout(struct app *, struct http_request *, const char *const *);
+void api_users_password(struct app *, struct http_request *, const char *const *);
 
 #endif

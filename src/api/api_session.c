@@ -48,22 +48,14 @@ login_done(void *arg, enum auth_result r, const struct auth_session *s, const ch
 	case AUTH_BUSY:
 		http_reply_error(l->req, 503, "busy", NULL, "too many logins at once; retry");
 		break;
-	case AUTH_ERROR:
+	case AUTH_LIMITED:
+		api_too_many(l->req, 1000);
+		break;
+	default:
 		http_reply_error(l->req, 500, "internal", NULL, "could not create the session");
 		break;
 	}
 	free(l);
-}
-
-/* A string member without embedded NUL (a password cut short by \u0000
- * would silently be a different password). */
-static const char *
-plain_str(const json_t *o, const char *key)
-{
-	json_t *v = json_object_get(o, key);
-	if (!json_is_string(v) || json_string_length(v) != strlen(json_string_value(v)))
-		return NULL;
-	return json_string_value(v);
 }
 
 void
@@ -80,23 +72,36 @@ api_session_create(struct app *app, struct http_request *req, const char *const 
 	}
 	if ((body = api_body_object(req)) == NULL)
 		return;
-	const char *user = plain_str(body, "user"), *password = plain_str(body, "password");
-	const char *token = plain_str(body, "token");
+	const char *user = api_plain_str(body, "user"), *password = api_plain_str(body, "password");
+	const char *token = api_plain_str(body, "token");
 	size_t nkeys = json_object_size(body);
+	const char *client = http_client_addr(req);
+	int64_t wait;
 	struct login *l = xcalloc(1, sizeof(*l));
 	l->app = app;
 	l->req = req;
 	if (token && nkeys == 1) {
-		if (!api_token_ok(app, token)) {
+		unsigned char hash[32];
+		if ((wait = auth_throttle_ms(app->auth, client, NULL)) > 0) {
+			api_too_many(req, wait);
+			free(l);
+		} else if (!api_token_ok(app, token)) {
+			auth_token_failed(app->auth, client);
 			http_reply_error(req, 401, "invalid_credentials", NULL, "wrong token");
 			free(l);
 		} else {
+			sha256(token, strlen(token), hash);
 			http_defer(req);
-			auth_login_token(app->auth, login_done, l);
+			auth_login_token(app->auth, hash, login_done, l);
 		}
 	} else if (user && password && nkeys == 2) {
-		http_defer(req);
-		auth_login(app->auth, user, password, login_done, l);
+		if ((wait = auth_throttle_ms(app->auth, client, user)) > 0) {
+			api_too_many(req, wait);
+			free(l);
+		} else {
+			http_defer(req);
+			auth_login(app->auth, client, user, password, login_done, l);
+		}
 	} else {
 		http_reply_error(req, 422, "validation_failed", "body",
 		    "send {\"user\",\"password\"} or {\"token\"}");

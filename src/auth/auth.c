@@ -1,26 +1,24 @@
 /*
- * auth.c - password verification off the loop, and the session table.
+ * auth.c - password work off the loop, the login queue, failure limits,
+ * and the users calls. The session table is session.c.
  *
  * A password login goes through three steps:
  *   1. on the loop: validate, read the user's hash (store reader), copy the
- *      password, start a verification thread (or answer AUTH_BUSY);
+ *      password, start a verification thread, or queue the login when
+ *      every worker is busy (auth.h says who goes first);
  *   2. the thread runs crypto_pwhash_str_verify(), wipes the password,
  *      appends the login to the completion list and writes the eventfd;
- *   3. on the loop: join the thread; refused -> done(); accepted -> a new
- *      session is written by STORE_OP_SESSION_PUT, and only once that op
- *      is durable is it added to the table and done() told.
+ *   3. on the loop: join the thread, start the next queued job, count a
+ *      failure or make a session: STORE_OP_SESSION_PUT, and only once that
+ *      op is durable (and the user still has the password that was
+ *      checked) is the session added to the table and done() told.
  * Early answers (invalid input, busy, read error) take the same completion
- * list, so done() never runs inside auth_login().
- *
- * The table is keyed by SHA-256(token bytes). Finding a bucket takes time
- * that depends on that hash, which an attacker can compute for a guess but
- * cannot turn into a token (a preimage); the final comparison is constant
- * time anyway.
+ * list, so done() never runs inside auth_login(). Adding a user or
+ * changing a password takes the same road with a hashing thread instead.
  */
-#include "auth.h"
+#include "auth_int.h"
 
 #include <errno.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,90 +28,57 @@
 
 #include <event2/event.h>
 #include <sodium.h>
-#include <uthash.h>
 #include <utlist.h>
 
 #include "../log/log.h"
 #include "../store/store.h"
 #include "../util/util.h"
+#include "limit.h"
 
 #define SWEEP_MS 60000
-#define COOKIE_PAIRS_MAX 64    /* pairs of a Cookie header looked at */
-#define COOKIE_TRIES_MAX 4     /* msgd_session values tried */
 
-struct session {
-	unsigned char hash[32];    /* SHA-256 of the token's bytes: the key */
-	struct auth_session pub;
-	UT_hash_handle hh;
-};
+enum job { JOB_VERIFY, JOB_HASH };
 
 struct login {
 	struct auth *a;
-	auth_login_fn done;
+	enum job kind;
+	auth_login_fn done;        /* JOB_VERIFY */
+	auth_user_fn udone;        /* JOB_HASH */
 	void *arg;
 	enum auth_result result;   /* of step 2, or an early answer */
 	char user[AUTH_NAME_MAX + 1];
+	char client[AUTH_CLIENT_MAX];
+	bool counted;              /* holds one of its client's slots */
+	bool replace;              /* JOB_HASH: a new password for an existing user */
 	char *password;            /* wiped by the thread */
 	size_t pwlen;
-	char *hash;                /* the stored hash; NULL: unknown user */
+	char *hash;                /* VERIFY: the stored hash (NULL: unknown user); HASH: the new one */
 	bool threaded;
 	pthread_t th;
+	int prio;                  /* queue: 0 first */
 	struct session *sess;      /* while its SESSION_PUT is in flight */
 	char token[AUTH_TOKEN_HEX + 1];
+	char cred[AUTH_CRED_HEX + 1]; /* token logins: the token's fingerprint */
 	struct store_op op;
-	struct login *rprev, *rnext; /* running list (loop thread) */
+	struct login *rprev, *rnext; /* running list or a queue (loop thread) */
 	struct login *next;        /* completion list (mu) */
 };
 
-struct logout {
+struct client_slot {
+	char addr[AUTH_CLIENT_MAX];
+	int n;                     /* logins in flight */
+	UT_hash_handle hh;
+};
+
+struct userop {
 	struct store_op op;
 	struct auth *a;
-	auth_logout_fn done;
+	auth_user_fn done;
 	void *arg;
+	char name[AUTH_NAME_MAX + 1];
 };
 
-struct auth {
-	struct event_base *base;
-	struct store *st;
-	int64_t idle_ms, absolute_ms;
-	int max_workers;
-	int64_t (*clock_ms)(void);
-
-	struct session *sessions;  /* uthash */
-	struct login *running;     /* threads started, not joined (loop only) */
-	int workers;
-	size_t ops_pending;        /* our store ops whose done() has not run */
-	bool closing;
-
-	int efd;
-	struct event *wake, *sweep;
-	pthread_mutex_t mu;
-	struct login *chead, *ctail;  /* finished, not yet delivered (mu) */
-};
-
-/* --- small helpers --- */
-
-/* A random token: raw bytes (when raw is not NULL) and hex. */
-static int
-new_token(unsigned char raw[32], char hex[AUTH_TOKEN_HEX + 1])
-{
-	unsigned char b[32];
-
-	if (random_bytes(b, sizeof(b)) != 0)
-		return -1;
-	hex_encode(b, sizeof(b), hex);
-	if (raw)
-		memcpy(raw, b, sizeof(b));
-	sodium_memzero(b, sizeof(b));
-	return 0;
-}
-
-static void
-session_free(struct session *e)
-{
-	sodium_memzero(e, sizeof(*e));
-	free(e);
-}
+static void login_start(struct auth *a, struct login *l);
 
 static void
 login_free(struct login *l)
@@ -122,7 +87,10 @@ login_free(struct login *l)
 		sodium_memzero(l->password, l->pwlen);
 		free(l->password);
 	}
-	free(l->hash);
+	if (l->hash) {
+		sodium_memzero(l->hash, strlen(l->hash));
+		free(l->hash);
+	}
 	if (l->sess)
 		session_free(l->sess);
 	sodium_memzero(l->token, sizeof(l->token));
@@ -153,7 +121,14 @@ auth_password_valid(const char *password)
 	return n >= AUTH_PASSWORD_MIN && n <= AUTH_PASSWORD_MAX;
 }
 
-/* --- step 2: the verification thread --- */
+static int
+hash_password(const char *pw, size_t len, char out[crypto_pwhash_STRBYTES])
+{
+	return crypto_pwhash_str_alg(out, pw, len, crypto_pwhash_OPSLIMIT_INTERACTIVE,
+	    crypto_pwhash_MEMLIMIT_INTERACTIVE, crypto_pwhash_ALG_ARGON2ID13);
+}
+
+/* --- step 2: the worker threads --- */
 
 static char dummy_hash[crypto_pwhash_STRBYTES];
 static pthread_once_t dummy_once = PTHREAD_ONCE_INIT;
@@ -164,14 +139,12 @@ make_dummy(void)
 {
 	char pw[AUTH_TOKEN_HEX + 1];
 
-	if (new_token(NULL, pw) != 0 ||
-	    crypto_pwhash_str_alg(dummy_hash, pw, strlen(pw), crypto_pwhash_OPSLIMIT_INTERACTIVE,
-	    crypto_pwhash_MEMLIMIT_INTERACTIVE, crypto_pwhash_ALG_ARGON2ID13) != 0)
+	if (auth_new_token(NULL, pw) != 0 || hash_password(pw, strlen(pw), dummy_hash) != 0)
 		dummy_hash[0] = '\0';  /* verification then fails fast: only timing suffers */
 	sodium_memzero(pw, sizeof(pw));
 }
 
-/* Hand a finished login to the loop. Any thread. */
+/* Hand a finished job to the loop. Any thread. */
 static void
 post(struct auth *a, struct login *l)
 {
@@ -190,74 +163,148 @@ post(struct auth *a, struct login *l)
 }
 
 static void *
-verify_main(void *arg)
+worker_main(void *arg)
 {
 	struct login *l = arg;
-	const char *h = l->hash;
 
-	if (h == NULL) {
-		pthread_once(&dummy_once, make_dummy);
-		h = dummy_hash;
+	if (l->kind == JOB_HASH) {
+		l->hash = xmalloc(crypto_pwhash_STRBYTES);
+		l->result = hash_password(l->password, l->pwlen, l->hash) == 0 ? AUTH_OK : AUTH_ERROR;
+	} else {
+		const char *h = l->hash;
+		if (h == NULL) {
+			pthread_once(&dummy_once, make_dummy);
+			h = dummy_hash;
+		}
+		bool ok = crypto_pwhash_str_verify(h, l->password, l->pwlen) == 0 && l->hash != NULL;
+		l->result = ok ? AUTH_OK : AUTH_REFUSED;
 	}
-	bool ok = crypto_pwhash_str_verify(h, l->password, l->pwlen) == 0 && l->hash != NULL;
 	sodium_memzero(l->password, l->pwlen);
-	l->result = ok ? AUTH_OK : AUTH_REFUSED;
 	post(l->a, l);  /* l belongs to the loop from here on */
 	return NULL;
 }
 
-/* --- step 3: sessions --- */
+/* --- the queue and the client slots (loop thread) --- */
 
-static int64_t
-clock_now(struct auth *a)
+static struct client_slot *
+client_find(struct auth *a, const char *addr)
 {
-	return a->clock_ms();
-}
+	struct client_slot *c = NULL;
 
-static bool
-expired(struct auth *a, const struct session *e, int64_t now)
-{
-	return now >= e->pub.expires_ms || now >= e->pub.last_used_ms + a->idle_ms;
+	HASH_FIND_STR(a->clients, addr, c);
+	return c;
 }
 
 static void
-delete_done(struct store_op *op, void *arg)
+client_take(struct auth *a, struct login *l)
 {
-	if (op->result != 0)
-		log_warn("auth: cannot delete an expired session", "error", op->errmsg);
-	free(op);
+	struct client_slot *c = client_find(a, l->client);
+
+	if (c == NULL) {
+		c = xcalloc(1, sizeof(*c));
+		snprintf(c->addr, sizeof(c->addr), "%s", l->client);
+		HASH_ADD_STR(a->clients, addr, c);
+	}
+	c->n++;
+	l->counted = true;
 }
 
-/* Remove from memory, and from the store without waiting (owns its op). */
 static void
-session_drop(struct auth *a, struct session *e)
+client_release(struct auth *a, struct login *l)
 {
-	struct store_op *op = xcalloc(1, sizeof(*op));
+	struct client_slot *c = client_find(a, l->client);
 
-	HASH_DEL(a->sessions, e);
-	op->kind = STORE_OP_SESSION_DELETE;
-	memcpy(op->u.session.token_hash, e->hash, 32);
-	op->done = delete_done;
-	session_free(e);
-	store_submit(a->st, op);
-}
-
-void
-auth_sweep(struct auth *a)
-{
-	struct session *e, *tmp;
-	int64_t now = clock_now(a);
-
-	HASH_ITER(hh, a->sessions, e, tmp) {
-		if (expired(a, e, now))
-			session_drop(a, e);
+	l->counted = false;
+	if (c && --c->n <= 0) {
+		HASH_DEL(a->clients, c);
+		free(c);
 	}
 }
 
-size_t
-auth_session_count(struct auth *a)
+/* Start queued jobs while workers are free. */
+static void
+pump(struct auth *a)
 {
-	return HASH_COUNT(a->sessions);
+	while (!a->closing && a->workers < a->max_workers && a->queued > 0) {
+		struct login *l = a->queue[0] ? a->queue[0] : a->queue[1];
+		DL_DELETE2(a->queue[l->prio], l, rprev, rnext);
+		a->queued--;
+		login_start(a, l);
+	}
+}
+
+static void
+early(struct auth *a, struct login *l, enum auth_result r)
+{
+	l->result = r;
+	post(a, l);
+}
+
+/* Run l now, or queue it (see auth.h), or answer busy. */
+static void
+login_submit(struct auth *a, struct login *l)
+{
+	if (a->workers < a->max_workers) {
+		login_start(a, l);
+		return;
+	}
+	if (a->queued >= AUTH_QUEUE_MAX && l->prio == 0 && a->queue[1]) {
+		struct login *shed = a->queue[1]->rprev;  /* the newest of the others */
+		DL_DELETE2(a->queue[1], shed, rprev, rnext);
+		a->queued--;
+		log_warn("auth: login queue full; a login from a failing client or for an unknown user shed",
+		    "user", shed->user[0] ? shed->user : NULL);
+		early(a, shed, AUTH_BUSY);
+	}
+	if (a->queued >= AUTH_QUEUE_MAX) {
+		log_warn("auth: login queue full; answered busy", "user", l->user[0] ? l->user : NULL);
+		early(a, l, AUTH_BUSY);
+		return;
+	}
+	DL_APPEND2(a->queue[l->prio], l, rprev, rnext);
+	a->queued++;
+}
+
+static void
+login_start(struct auth *a, struct login *l)
+{
+	sigset_t all, old;
+
+	/* Ours before the thread starts: it may post l at once. */
+	l->threaded = true;
+	a->workers++;
+	DL_APPEND2(a->running, l, rprev, rnext);
+	/* The thread inherits a full mask: signals are the loop's business. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	int err = pthread_create(&l->th, NULL, worker_main, l);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (err != 0) {
+		log_error("auth: cannot start a worker thread", "error", strerror(err));
+		l->threaded = false;
+		a->workers--;
+		DL_DELETE2(a->running, l, rprev, rnext);
+		early(a, l, AUTH_BUSY);
+	}
+}
+
+/* --- step 3 --- */
+
+/* Does user still have the password hash l checked? */
+static bool
+still_valid(struct auth *a, struct login *l)
+{
+	json_t *row = NULL;
+	bool ok = false;
+
+	if (strcmp(l->user, AUTH_TOKEN_USER) == 0)
+		return true;
+	if (store_user_get(a->st, l->user, &row) == 0 && row) {
+		const char *h = json_string_value(json_object_get(row, "password_hash"));
+		ok = h && l->hash && strcmp(h, l->hash) == 0;
+	}
+	json_decref(row);
+	return ok;
 }
 
 static void
@@ -275,7 +322,17 @@ session_stored(struct store_op *op, void *arg)
 		return;
 	}
 	l->sess = NULL;
-	HASH_ADD(hh, a->sessions, hash, sizeof(e->hash), e);
+	/* The user removed or given a new password meanwhile: those ops
+	 * committed first (one writer), so the reader sees them now. */
+	if (!still_valid(a, l)) {
+		HASH_ADD(hh, a->sessions, hash, sizeof(e->hash), e);
+		session_drop(a, e);
+		log_info("auth: login refused: the user changed meanwhile", "user", l->user);
+		l->done(l->arg, AUTH_REFUSED, NULL, NULL);
+		login_free(l);
+		return;
+	}
+	session_admit(a, e);
 	log_info("auth: logged in", "user", l->user);
 	l->done(l->arg, AUTH_OK, &e->pub, l->token);
 	login_free(l);
@@ -287,19 +344,11 @@ session_start(struct login *l)
 {
 	struct auth *a = l->a;
 	unsigned char raw[32];
-	int64_t now = clock_now(a);
-
-	if (HASH_COUNT(a->sessions) >= AUTH_SESSIONS_MAX)
-		auth_sweep(a);
-	if (HASH_COUNT(a->sessions) >= AUTH_SESSIONS_MAX) {
-		log_warn("auth: too many sessions; login refused", "user", l->user);
-		l->done(l->arg, AUTH_BUSY, NULL, NULL);
-		login_free(l);
-		return;
-	}
+	int64_t now = auth_now(a);
 	struct session *e = xcalloc(1, sizeof(*e));
+
 	l->sess = e;
-	if (new_token(raw, l->token) != 0 || new_token(NULL, e->pub.csrf) != 0) {
+	if (auth_new_token(raw, l->token) != 0 || auth_new_token(NULL, e->pub.csrf) != 0) {
 		log_error("auth: no randomness for a session token");
 		l->done(l->arg, AUTH_ERROR, NULL, NULL);
 		login_free(l);
@@ -308,6 +357,10 @@ session_start(struct login *l)
 	sha256(raw, sizeof(raw), e->hash);
 	sodium_memzero(raw, sizeof(raw));
 	snprintf(e->pub.user, sizeof(e->pub.user), "%s", l->user);
+	if (l->hash)
+		auth_cred(l->hash, strlen(l->hash), e->cred);
+	else
+		snprintf(e->cred, sizeof(e->cred), "%s", l->cred);  /* a token login */
 	e->pub.created_ms = now;
 	e->pub.expires_ms = now + a->absolute_ms;
 	e->pub.last_used_ms = now;
@@ -317,6 +370,7 @@ session_start(struct login *l)
 		.u.session = {
 			.csrf = e->pub.csrf,
 			.user_name = e->pub.user,
+			.credential = e->cred,
 			.created_at = now / 1000,
 			.expires_at = e->pub.expires_ms / 1000,
 		},
@@ -328,7 +382,52 @@ session_start(struct login *l)
 	store_submit(a->st, &l->op);
 }
 
-/* Step 3 for one finished login (loop thread). */
+static void
+user_stored(struct store_op *op, void *arg)
+{
+	struct login *l = arg;
+	struct auth *a = l->a;
+	enum auth_result r = AUTH_OK;
+	int64_t ended = 0;
+
+	a->ops_pending--;
+	if (op->result != 0) {
+		r = op->conflict ? AUTH_CONFLICT : AUTH_ERROR;
+		if (!op->conflict)
+			log_error("auth: cannot store a user", "user", l->user, "error", op->errmsg);
+	} else if (l->replace && !op->u.user.found) {
+		r = AUTH_NOT_FOUND;
+	} else if (l->replace) {
+		ended = op->u.user.count;
+		sessions_forget_user(a, l->user);
+		log_info("auth: password changed; the user's sessions ended", "user", l->user);
+	} else {
+		log_info("auth: user added", "user", l->user);
+	}
+	l->udone(l->arg, r, ended);
+	login_free(l);
+}
+
+/* A new hash is ready: store it. */
+static void
+hash_finish(struct auth *a, struct login *l)
+{
+	if (l->result != AUTH_OK || a->closing) {
+		l->udone(l->arg, a->closing ? AUTH_ERROR : l->result, 0);
+		login_free(l);
+		return;
+	}
+	l->op = (struct store_op){
+		.kind = l->replace ? STORE_OP_USER_PASSWORD : STORE_OP_USER_PUT,
+		.u.user = { .name = l->user, .password_hash = l->hash },
+		.done = user_stored,
+		.arg = l,
+	};
+	a->ops_pending++;
+	store_submit(a->st, &l->op);
+}
+
+/* Step 3 for one finished job (loop thread). */
 static void
 login_finish(struct auth *a, struct login *l)
 {
@@ -338,17 +437,31 @@ login_finish(struct auth *a, struct login *l)
 		a->workers--;
 		l->threaded = false;
 	}
+	if (l->counted)
+		client_release(a, l);
+	pump(a);
+	if (l->kind == JOB_HASH) {
+		hash_finish(a, l);
+		return;
+	}
 	if (l->result == AUTH_OK && !a->closing) {
 		session_start(l);
 		return;
 	}
-	if (l->result == AUTH_REFUSED)
-		log_info("auth: login refused", "user", l->user[0] ? l->user : NULL);
+	if (l->result == AUTH_REFUSED) {
+		int64_t now = auth_now(a);
+		if (l->client[0])
+			limiter_fail(a->by_addr, l->client, now);
+		if (l->user[0])
+			limiter_fail(a->by_user, l->user, now);
+		log_info("auth: login refused", "user", l->user[0] ? l->user : NULL, "client",
+		    l->client[0] ? l->client : NULL);
+	}
 	l->done(l->arg, a->closing && l->result == AUTH_OK ? AUTH_ERROR : l->result, NULL, NULL);
 	login_free(l);
 }
 
-/* Every finished login, oldest first; done() may start new ones. */
+/* Every finished job, oldest first; done() may start new ones. */
 static void
 deliver(struct auth *a)
 {
@@ -384,39 +497,58 @@ on_sweep(evutil_socket_t fd, short what, void *arg)
 /* --- step 1: logins --- */
 
 static struct login *
-login_new(struct auth *a, auth_login_fn done, void *arg)
+login_new(struct auth *a, enum job kind, void *arg)
 {
 	struct login *l = xcalloc(1, sizeof(*l));
 
 	l->a = a;
-	l->done = done;
+	l->kind = kind;
 	l->arg = arg;
 	return l;
 }
 
-static void
-early(struct auth *a, struct login *l, enum auth_result r)
+int64_t
+auth_throttle_ms(struct auth *a, const char *client, const char *user)
 {
-	l->result = r;
-	post(a, l);
+	int64_t now = auth_now(a), w = 0;
+
+	if (client && *client)
+		w = limiter_wait_ms(a->by_addr, client, now);
+	/* A user's count closes the name only to addresses that failed too. */
+	if (user && auth_name_valid(user) &&
+	    (client == NULL || *client == '\0' || limiter_failed(a->by_addr, client, now))) {
+		int64_t uw = limiter_wait_ms(a->by_user, user, now);
+		if (uw > w)
+			w = uw;
+	}
+	return w;
 }
 
 void
-auth_login(struct auth *a, const char *user, const char *password, auth_login_fn done, void *arg)
+auth_token_failed(struct auth *a, const char *client)
 {
-	struct login *l = login_new(a, done, arg);
-	json_t *row = NULL;
-	sigset_t all, old;
+	if (client && *client)
+		limiter_fail(a->by_addr, client, auth_now(a));
+}
 
+void
+auth_login(struct auth *a, const char *client, const char *user, const char *password,
+    auth_login_fn done, void *arg)
+{
+	struct login *l = login_new(a, JOB_VERIFY, arg);
+	json_t *row = NULL;
+
+	l->done = done;
+	snprintf(l->client, sizeof(l->client), "%s", client ? client : "");
 	if (auth_name_valid(user))
-		snprintf(l->user, sizeof(l->user), "%s", user);  /* for logs */
+		snprintf(l->user, sizeof(l->user), "%s", user);  /* for logs and limits */
 	if (a->closing || l->user[0] == '\0' || !auth_password_valid(password)) {
 		early(a, l, a->closing ? AUTH_ERROR : AUTH_REFUSED);
 		return;
 	}
-	if (a->workers >= a->max_workers) {
-		log_warn("auth: too many logins at once; answered busy", "user", l->user);
-		early(a, l, AUTH_BUSY);
+	struct client_slot *c = l->client[0] ? client_find(a, l->client) : NULL;
+	if (c && c->n >= AUTH_CLIENT_INFLIGHT_MAX) {
+		early(a, l, AUTH_LIMITED);
 		return;
 	}
 	if (store_user_get(a->st, user, &row) != 0) {
@@ -429,196 +561,118 @@ auth_login(struct auth *a, const char *user, const char *password, auth_login_fn
 	l->pwlen = strlen(password);
 	l->password = xmalloc(l->pwlen + 1);
 	memcpy(l->password, password, l->pwlen + 1);
-
-	/* Ours before the thread starts: it may post l at once. */
-	l->threaded = true;
-	a->workers++;
-	DL_APPEND2(a->running, l, rprev, rnext);
-	/* The thread inherits a full mask: signals are the loop's business. */
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	int err = pthread_create(&l->th, NULL, verify_main, l);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (err != 0) {
-		log_error("auth: cannot start a verification thread", "error", strerror(err));
-		l->threaded = false;
-		a->workers--;
-		DL_DELETE2(a->running, l, rprev, rnext);
-		early(a, l, AUTH_BUSY);
-	}
+	l->prio = l->hash && !limiter_failed(a->by_addr, l->client, auth_now(a)) ? 0 : 1;
+	if (l->client[0])
+		client_take(a, l);
+	login_submit(a, l);
 }
 
 void
-auth_login_token(struct auth *a, auth_login_fn done, void *arg)
+auth_login_token(struct auth *a, const unsigned char token_hash[32], auth_login_fn done, void *arg)
 {
-	struct login *l = login_new(a, done, arg);
+	struct login *l = login_new(a, JOB_VERIFY, arg);
 
+	l->done = done;
 	snprintf(l->user, sizeof(l->user), "%s", AUTH_TOKEN_USER);
+	auth_cred(token_hash, 32, l->cred);
 	/* Through the completion list, like every login: done() runs later. */
 	early(a, l, a->closing ? AUTH_ERROR : AUTH_OK);
 }
 
-static void
-logout_done(struct store_op *op, void *arg)
-{
-	struct logout *lo = arg;
+/* --- users --- */
 
-	lo->a->ops_pending--;
-	if (op->result != 0)
-		log_error("auth: cannot delete a session", "error", op->errmsg);
-	lo->done(lo->arg, op->result);
-	free(lo);
+static void
+hash_job(struct auth *a, const char *name, const char *password, bool replace, auth_user_fn done,
+    void *arg)
+{
+	struct login *l = login_new(a, JOB_HASH, arg);
+
+	l->udone = done;
+	l->replace = replace;
+	if (!auth_name_valid(name) || !auth_password_valid(password) || a->closing) {
+		early(a, l, a->closing ? AUTH_ERROR : AUTH_REFUSED);
+		return;
+	}
+	snprintf(l->user, sizeof(l->user), "%s", name);
+	l->pwlen = strlen(password);
+	l->password = xmalloc(l->pwlen + 1);
+	memcpy(l->password, password, l->pwlen + 1);
+	login_submit(a, l);
 }
 
 void
-auth_logout(struct auth *a, const struct auth_session *s, auth_logout_fn done, void *arg)
+auth_user_create(struct auth *a, const char *name, const char *password, auth_user_fn done,
+    void *arg)
 {
-	struct session *e = (struct session *)((char *)s - offsetof(struct session, pub));
-	struct logout *lo = xcalloc(1, sizeof(*lo));
+	hash_job(a, name, password, false, done, arg);
+}
 
-	HASH_DEL(a->sessions, e);
-	log_info("auth: logged out", "user", e->pub.user);
-	lo->a = a;
-	lo->done = done;
-	lo->arg = arg;
-	lo->op.kind = STORE_OP_SESSION_DELETE;
-	memcpy(lo->op.u.session.token_hash, e->hash, 32);
-	lo->op.done = logout_done;
-	lo->op.arg = lo;
-	session_free(e);
+void
+auth_user_password(struct auth *a, const char *name, const char *password, auth_user_fn done,
+    void *arg)
+{
+	hash_job(a, name, password, true, done, arg);
+}
+
+static void
+userop_done(struct store_op *op, void *arg)
+{
+	struct userop *u = arg;
+	struct auth *a = u->a;
+	bool token = strcmp(u->name, AUTH_TOKEN_USER) == 0;
+	enum auth_result r = AUTH_OK;
+
+	a->ops_pending--;
+	if (op->result != 0) {
+		log_error("auth: cannot change a user", "user", u->name, "error", op->errmsg);
+		r = AUTH_ERROR;
+	} else if (!op->u.user.found && !token) {
+		r = AUTH_NOT_FOUND;
+	}
+	/* Sessions of this name end either way (a removed user's linger
+	 * nowhere). */
+	if (op->result == 0) {
+		sessions_forget_user(a, u->name);
+		log_info(op->kind == STORE_OP_USER_DELETE ? "auth: user removed; sessions ended" :
+		    "auth: user logged out everywhere", "user", u->name);
+	}
+	u->done(u->arg, r, op->u.user.count);
+	free(u);
+}
+
+static void
+user_op(struct auth *a, enum store_op_kind kind, const char *name, auth_user_fn done, void *arg)
+{
+	struct userop *u = xcalloc(1, sizeof(*u));
+
+	u->a = a;
+	u->done = done;
+	u->arg = arg;
+	snprintf(u->name, sizeof(u->name), "%s", name);
+	u->op = (struct store_op){ .kind = kind, .u.user.name = u->name, .done = userop_done, .arg = u };
 	a->ops_pending++;
-	store_submit(a->st, &lo->op);
+	store_submit(a->st, &u->op);
 }
 
-/* --- cookies and CSRF --- */
-
-/* The live session of one cookie value, or NULL. */
-static struct session *
-lookup(struct auth *a, const char *v, size_t len)
+void
+auth_user_remove(struct auth *a, const char *name, auth_user_fn done, void *arg)
 {
-	unsigned char raw[32], hash[32];
-	struct session *e = NULL;
-
-	if (hex_decode(v, len, raw, sizeof(raw)) != 0)
-		return NULL;
-	sha256(raw, sizeof(raw), hash);
-	sodium_memzero(raw, sizeof(raw));
-	HASH_FIND(hh, a->sessions, hash, sizeof(hash), e);
-	if (e == NULL || !ct_equal(e->hash, 32, hash, 32))
-		return NULL;
-	int64_t now = clock_now(a);
-	if (expired(a, e, now)) {
-		session_drop(a, e);
-		return NULL;
-	}
-	e->pub.last_used_ms = now;
-	return e;
+	user_op(a, STORE_OP_USER_DELETE, name, done, arg);
 }
 
-const struct auth_session *
-auth_check_cookie(struct auth *a, const char *h)
+void
+auth_user_logout(struct auth *a, const char *name, auth_user_fn done, void *arg)
 {
-	const size_t cn = strlen(AUTH_COOKIE_NAME);
-	int pairs = 0, tries = 0;
-
-	if (h == NULL)
-		return NULL;
-	/* name=value pairs separated by ';' (RFC 6265 section 4.2.1), leniently. */
-	while (*h && pairs < COOKIE_PAIRS_MAX && tries < COOKIE_TRIES_MAX) {
-		while (*h == ' ' || *h == '\t' || *h == ';')
-			h++;
-		if (*h == '\0')
-			break;
-		pairs++;
-		const char *name = h;
-		while (*h && *h != '=' && *h != ';')
-			h++;
-		size_t nlen = (size_t)(h - name);
-		while (nlen > 0 && (name[nlen - 1] == ' ' || name[nlen - 1] == '\t'))
-			nlen--;
-		if (*h != '=')
-			continue;
-		h++;
-		while (*h == ' ' || *h == '\t')
-			h++;
-		const char *v = h;
-		while (*h && *h != ';')
-			h++;
-		size_t vlen = (size_t)(h - v);
-		while (vlen > 0 && (v[vlen - 1] == ' ' || v[vlen - 1] == '\t'))
-			vlen--;
-		if (vlen >= 2 && v[0] == '"' && v[vlen - 1] == '"') {
-			v++;
-			vlen -= 2;
-		}
-		if (nlen != cn || memcmp(name, AUTH_COOKIE_NAME, cn) != 0)
-			continue;
-		tries++;
-		struct session *e = lookup(a, v, vlen);
-		if (e)
-			return &e->pub;
-	}
-	return NULL;
-}
-
-bool
-auth_csrf_ok(const struct auth_session *s, const char *v)
-{
-	if (s == NULL || v == NULL || s->csrf[0] == '\0')
-		return false;
-	return ct_equal(v, strnlen(v, AUTH_TOKEN_HEX + 1), s->csrf, strlen(s->csrf));
-}
-
-char *
-auth_cookie_set(const struct auth_session *s, const char *token, bool secure)
-{
-	return xasprintf("%s=%s; Path=/; HttpOnly; SameSite=Strict; Max-Age=%lld%s", AUTH_COOKIE_NAME,
-	    token, (long long)((s->expires_ms - s->created_ms) / 1000), secure ? "; Secure" : "");
-}
-
-char *
-auth_cookie_clear(bool secure)
-{
-	return xasprintf("%s=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0%s", AUTH_COOKIE_NAME,
-	    secure ? "; Secure" : "");
+	user_op(a, STORE_OP_USER_LOGOUT, name, done, arg);
 }
 
 /* --- open, close --- */
-
-/* One stored session into the table; -1 when the row is malformed. */
-static int
-load_one(struct auth *a, json_t *row, int64_t now)
-{
-	const char *hex = json_string_value(json_object_get(row, "token_hash"));
-	const char *csrf = json_string_value(json_object_get(row, "csrf"));
-	const char *user = json_string_value(json_object_get(row, "user"));
-	struct session *e = xcalloc(1, sizeof(*e)), *dup = NULL;
-
-	if (hex == NULL || csrf == NULL || user == NULL || strlen(csrf) != AUTH_TOKEN_HEX ||
-	    strlen(user) > AUTH_NAME_MAX || hex_decode(hex, strlen(hex), e->hash, 32) != 0)
-		goto fail;
-	HASH_FIND(hh, a->sessions, e->hash, 32, dup);
-	if (dup)
-		goto fail;
-	memcpy(e->pub.csrf, csrf, AUTH_TOKEN_HEX + 1);
-	snprintf(e->pub.user, sizeof(e->pub.user), "%s", user);
-	e->pub.created_ms = json_integer_value(json_object_get(row, "created_at")) * 1000;
-	e->pub.expires_ms = json_integer_value(json_object_get(row, "expires_at")) * 1000;
-	e->pub.last_used_ms = now;  /* the idle clock is not persisted */
-	HASH_ADD(hh, a->sessions, hash, sizeof(e->hash), e);
-	return 0;
-fail:
-	session_free(e);
-	return -1;
-}
 
 int
 auth_open(struct auth **out, struct event_base *base, struct store *st,
     const struct auth_config *cfg)
 {
 	struct auth *a = xcalloc(1, sizeof(*a));
-	json_t *rows = NULL, *row;
-	size_t i;
 
 	*out = NULL;
 	a->base = base;
@@ -628,24 +682,16 @@ auth_open(struct auth **out, struct event_base *base, struct store *st,
 	a->absolute_ms = cfg && cfg->absolute_ms > 0 ? cfg->absolute_ms : AUTH_ABSOLUTE_MS_DEFAULT;
 	a->max_workers = cfg && cfg->max_workers > 0 ? cfg->max_workers : AUTH_WORKERS_DEFAULT;
 	a->clock_ms = cfg && cfg->clock_ms ? cfg->clock_ms : now_ms;
+	a->by_addr = limiter_new(AUTH_LIMIT_KEYS);
+	a->by_user = limiter_new(AUTH_LIMIT_KEYS);
 	pthread_mutex_init(&a->mu, NULL);
 
 	if (sodium_init() < 0) {
 		log_error("auth: libsodium cannot initialize");
 		goto fail;
 	}
-	int64_t now = clock_now(a);
-	if (store_sessions_load(st, now / 1000, &rows) != 0)
+	if (sessions_load(a, cfg) != 0)
 		goto fail;
-	json_array_foreach(rows, i, row) {
-		if (HASH_COUNT(a->sessions) >= AUTH_SESSIONS_MAX) {
-			log_warn("auth: too many stored sessions; the newest are not loaded");
-			break;
-		}
-		if (load_one(a, row, now) != 0)
-			log_warn("auth: malformed stored session; skipped");
-	}
-	json_decref(rows);
 
 	a->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (a->efd < 0) {
@@ -671,7 +717,6 @@ void
 auth_close(struct auth *a)
 {
 	struct login *l, *tmp;
-	struct session *e, *etmp;
 
 	if (a == NULL)
 		return;
@@ -681,7 +726,15 @@ auth_close(struct auth *a)
 	if (a->wake)
 		event_free(a->wake);
 	a->sweep = a->wake = NULL;
-	/* Verifications still running finish (tens of ms) and post themselves. */
+	/* Queued jobs end with AUTH_ERROR (closing). */
+	for (int q = 0; q < 2; q++) {
+		DL_FOREACH_SAFE2(a->queue[q], l, tmp, rnext) {
+			DL_DELETE2(a->queue[q], l, rprev, rnext);
+			a->queued--;
+			early(a, l, AUTH_ERROR);
+		}
+	}
+	/* Jobs still running finish (tens of ms) and post themselves. */
 	DL_FOREACH_SAFE2(a->running, l, tmp, rnext) {
 		pthread_join(l->th, NULL);
 		l->threaded = false;
@@ -689,16 +742,15 @@ auth_close(struct auth *a)
 		a->workers--;
 	}
 	while (a->chead)
-		deliver(a);  /* closing: every login ends with AUTH_ERROR */
+		deliver(a);  /* closing: every job ends with AUTH_ERROR */
 	if (a->ops_pending > 0) {
 		/* Their done() would find a freed auth: better leak than crash. */
 		log_error("auth: closed before the store; leaking its state");
 		return;
 	}
-	HASH_ITER(hh, a->sessions, e, etmp) {
-		HASH_DEL(a->sessions, e);
-		session_free(e);
-	}
+	sessions_free(a);
+	limiter_free(a->by_addr);
+	limiter_free(a->by_user);
 	if (a->efd >= 0)
 		close(a->efd);
 	pthread_mutex_destroy(&a->mu);
@@ -707,8 +759,9 @@ auth_close(struct auth *a)
 
 /* --- users (CLI) --- */
 
-int
-auth_user_add(struct store *st, const char *name, const char *password, char *err, size_t errlen)
+static int
+user_write(struct store *st, const char *name, const char *password, bool replace, char *err,
+    size_t errlen)
 {
 	char hash[crypto_pwhash_STRBYTES];
 
@@ -726,22 +779,40 @@ auth_user_add(struct store *st, const char *name, const char *password, char *er
 		snprintf(err, errlen, "libsodium cannot initialize");
 		return -1;
 	}
-	if (crypto_pwhash_str_alg(hash, password, strlen(password), crypto_pwhash_OPSLIMIT_INTERACTIVE,
-	    crypto_pwhash_MEMLIMIT_INTERACTIVE, crypto_pwhash_ALG_ARGON2ID13) != 0) {
+	if (hash_password(password, strlen(password), hash) != 0) {
 		snprintf(err, errlen, "cannot hash the password (out of memory?)");
 		return -1;
 	}
 	struct store_op op = {
-		.kind = STORE_OP_USER_PUT,
+		.kind = replace ? STORE_OP_USER_PASSWORD : STORE_OP_USER_PUT,
 		.u.user = { .name = name, .password_hash = hash },
 	};
-	if (store_submit_wait(st, &op) != 0) {
+	int rc = store_submit_wait(st, &op);
+	sodium_memzero(hash, sizeof(hash));
+	if (rc != 0) {
 		if (op.conflict)
 			snprintf(err, errlen, "user '%s' exists", name);
 		else
 			snprintf(err, errlen, "%s", op.errmsg);
 		return -1;
 	}
-	log_info("auth: user added", "user", name);
+	if (replace && !op.u.user.found) {
+		snprintf(err, errlen, "no user '%s'", name);
+		return -1;
+	}
+	log_info(replace ? "auth: password changed" : "auth: user added", "user", name);
 	return 0;
+}
+
+int
+auth_user_add(struct store *st, const char *name, const char *password, char *err, size_t errlen)
+{
+	return user_write(st, name, password, false, err, errlen);
+}
+
+int
+auth_user_set_password(struct store *st, const char *name, const char *password, char *err,
+    size_t errlen)
+{
+	return user_write(st, name, password, true, err, errlen);
 }

@@ -22,7 +22,6 @@
 
 #include "../util/util.h"
 
-#define RESPONSE_MAX (1024 * 1024)
 #define POLL_MS 200
 
 const char cli_send_usage[] =
@@ -37,50 +36,6 @@ const char cli_send_usage[] =
     "Prints the message id, then each status until delivered, read, failed or cancelled.\n"
     "Exit 0 when the message was sent (accepted or further), 1 when it failed,\n"
     "3 when it was still queued at --timeout.\n";
-
-static size_t
-collect(char *data, size_t size, size_t n, void *arg)
-{
-	struct buf *b = arg;
-	size_t len = size * n;
-	buf_append(b, data, len); /* over the cap: the rest is dropped, the parse fails */
-	return len;
-}
-
-/* One API call; *out gets the parsed JSON body. Returns the HTTP status or -1. */
-static long
-call(const char *method, const char *url, const char *token, const char *body, json_t **out)
-{
-	CURL *c = curl_easy_init();
-	struct curl_slist *h = NULL;
-	struct buf resp;
-	char auth[512];
-	long status = -1;
-
-	buf_init(&resp, RESPONSE_MAX);
-	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
-	h = curl_slist_append(h, auth);
-	h = curl_slist_append(h, "Content-Type: application/json");
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &resp);
-	if (body)
-		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-	CURLcode rc = curl_easy_perform(c);
-	if (rc != CURLE_OK) {
-		fprintf(stderr, "msgd send: %s: %s\n", url, curl_easy_strerror(rc));
-	} else {
-		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-		*out = json_loadb(resp.data ? resp.data : "", resp.len, 0, NULL);
-	}
-	buf_free(&resp);
-	curl_slist_free_all(h);
-	curl_easy_cleanup(c);
-	return status;
-}
 
 static char *
 read_token_file(void)
@@ -216,7 +171,7 @@ cli_send(int argc, char **argv)
 	char endpoint[600];
 	snprintf(endpoint, sizeof(endpoint), "%s/v1/messages", base);
 	json_t *msg = NULL;
-	long st = call("POST", endpoint, token, body, &msg);
+	long st = cli_call("msgd send", "POST", endpoint, token, body, &msg);
 	free(body);
 	if (st != 200 && st != 202) {
 		json_t *err = json_object_get(msg, "error");
@@ -243,7 +198,7 @@ cli_send(int argc, char **argv)
 	while (!final_status(last) && mono_ms() < deadline) {
 		usleep(POLL_MS * 1000);
 		msg = NULL;
-		if (call("GET", endpoint, token, NULL, &msg) != 200) {
+		if (cli_call("msgd send", "GET", endpoint, token, NULL, &msg) != 200) {
 			json_decref(msg);
 			continue;
 		}

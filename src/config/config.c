@@ -21,6 +21,7 @@ config_defaults(struct config *c)
 		.shutdown_timeout = 10,
 		.batch_max = 1000,
 		.log_level = LOGL_INFO,
+		.cookie_secure = -1,
 	};
 	snprintf(c->listen, sizeof(c->listen), "127.0.0.1:8080");
 	snprintf(c->data_dir, sizeof(c->data_dir), "./var");
@@ -61,6 +62,22 @@ config_parse_listen(const char *s, char *host, size_t hostlen, int *port)
 	return 0;
 }
 
+bool
+config_listen_loopback(const char *listen)
+{
+	char host[128];
+
+	if (config_parse_listen(listen, host, sizeof(host), NULL) != 0)
+		return false;
+	return strncmp(host, "127.", 4) == 0 || strcmp(host, "::1") == 0;
+}
+
+bool
+config_cookie_secure(const struct config *c)
+{
+	return c->cookie_secure >= 0 ? c->cookie_secure == 1 : !config_listen_loopback(c->listen);
+}
+
 /* --- the settings table --- */
 
 enum kind {
@@ -69,6 +86,7 @@ enum kind {
 	K_LEVEL,     /* enum log_level */
 	K_INT,       /* int, min..max */
 	K_SIZE,      /* size_t, min..max */
+	K_BOOL,      /* int: 1 true, 0 false, -1 not set (the default decides) */
 };
 
 struct setting {
@@ -106,6 +124,8 @@ static const struct setting settings[] = {
 	  .reload = true, .help = "seconds to finish work on SIGTERM" },
 	{ .name = "batch_max", .kind = K_INT, FIELD(batch_max), .min = 1, .max = 100000,
 	  .reload = true, .help = "messages in one batch send request" },
+	{ .name = "cookie_secure", .kind = K_BOOL, FIELD(cookie_secure), .reload = true,
+	  .help = "mark session cookies Secure (default: unless listening on loopback)" },
 };
 
 static const struct setting *
@@ -188,6 +208,11 @@ format_value(const struct config *c, const struct setting *def, char *out, size_
 	case K_INT:
 		snprintf(out, cap, "%d", *(const int *)(const void *)field);
 		break;
+	case K_BOOL: {
+		int b = *(const int *)(const void *)field;
+		snprintf(out, cap, "%s", b < 0 ? "default" : b ? "true" : "false");
+		break;
+	}
 	case K_SIZE:
 		snprintf(out, cap, "%zu", *(const size_t *)(const void *)field);
 		break;
@@ -239,7 +264,14 @@ config_load_file(struct config *c, const char *path, char err[CONFIG_ERR_MAX])
 			snprintf(err, CONFIG_ERR_MAX, "%s:%d: unknown setting '%s'", path, line, name);
 			goto out;
 		}
-		if (is_string_kind(def->kind)) {
+		if (def->kind == K_BOOL) {
+			if (config_setting_type(s) != CONFIG_TYPE_BOOL) {
+				snprintf(err, CONFIG_ERR_MAX, "%s:%d: '%s' must be true or false (%s)", path,
+				    line, name, def->help);
+				goto out;
+			}
+			*(int *)(void *)((char *)c + def->offset) = config_setting_get_bool(s) ? 1 : 0;
+		} else if (is_string_kind(def->kind)) {
 			if (config_setting_type(s) != CONFIG_TYPE_STRING) {
 				snprintf(err, CONFIG_ERR_MAX, "%s:%d: '%s' must be a string (%s)", path,
 				    line, name, def->help);

@@ -36,6 +36,8 @@ struct config {
 	int shutdown_timeout;      /* seconds to finish in-flight work on SIGTERM */
 	int batch_max;             /* messages in one POST /v1/messages/batch */
 	enum log_level log_level;
+	int cookie_secure;         /* session cookies Secure: 1, 0, or -1 (default): on unless
+	                              listen is a loopback address */
 	char config_path[CONFIG_PATH_MAX];  /* "" when no file */
 };
 
@@ -59,6 +61,10 @@ int config_set(struct config *c, const char *name, const char *value, char err[C
 int config_build(struct config *c, const struct config_args *args, char err[CONFIG_ERR_MAX]);
 /* Validate "ADDR:PORT"; fills a sockaddr-ready host and port. */
 int config_parse_listen(const char *s, char *host, size_t hostlen, int *port);
+/* Is listen ("ADDR:PORT") on a loopback address (127.0.0.0/8, ::1)? */
+bool config_listen_loopback(const char *listen);
+/* cookie_secure resolved: the setting, or its default for c->listen. */
+bool config_cookie_secure(const struct config *c);
 
 /*
  * Compare two configurations setting by setting: changed() is called for

@@ -25,6 +25,7 @@
 #include "../outbox/outbox.h"
 #include "../store/store.h"
 #include "../util/util.h"
+#include "lock.h"
 
 #define TOKEN_FILE "admin.token"
 #define TOKEN_MAX 256
@@ -39,12 +40,14 @@ struct daemon {
 	struct http_server *http;
 	struct event *ev_term, *ev_int, *ev_hup, *ev_drain;
 	int64_t shutdown_deadline;
+	int lock_fd;                 /* the data directory's lock, held for the process's life */
 };
 
 /*
  * The admin token: MSGD_ADMIN_TOKEN when set; otherwise the one in
- * <data>/admin.token, generated (and printed once) on first start. Only its
- * SHA-256 is kept in memory.
+ * <data>/admin.token, generated on first start (its path is printed, and the
+ * token itself only when stdout is a terminal: a pipe or a log file would
+ * keep it). Only its SHA-256 is kept in memory.
  */
 static int
 admin_token(const struct config *cfg, unsigned char hash[32])
@@ -89,9 +92,14 @@ admin_token(const struct config *cfg, unsigned char hash[32])
 	}
 	close(fd);
 	sha256(tok, strlen(tok), hash);
-	/* Printed once, on stdout, for the operator; never logged. */
-	printf("msgd: generated admin token (stored in %s, mode 0600):\n%s\n", path, tok);
+	/* For the operator at a terminal only; never logged. */
+	if (isatty(STDOUT_FILENO))
+		printf("msgd: generated admin token (stored in %s, mode 0600):\n%s\n", path, tok);
+	else
+		printf("msgd: generated an admin token into %s (mode 0600); read it with: cat %s\n", path,
+		    path);
 	fflush(stdout);
+	explicit_bzero(tok, sizeof(tok));
 	return 0;
 }
 
@@ -178,6 +186,38 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 	event_add(d->ev_drain, &tv);
 }
 
+/* Lock the data directory; 0, or -1 when another process holds it. */
+static int
+lock_data_dir(struct daemon *d)
+{
+	struct datadir_holder holder;
+	char err[256];
+	int r = datadir_lock(d->cfg->data_dir, &d->lock_fd, &holder, err, sizeof(err));
+
+	if (r == 1) {
+		fprintf(stderr, "msgd: data directory %s is in use by msgd (pid %ld)\n", d->cfg->data_dir,
+		    holder.pid);
+		log_error("data directory in use by another process", "data", d->cfg->data_dir);
+	} else if (r < 0) {
+		log_error("cannot lock the data directory", "error", err);
+	}
+	return r == 0 ? 0 : -1;
+}
+
+/* Note where we listen in the lock file, for `msgd users`. */
+static void
+note_listen(struct daemon *d)
+{
+	char host[128], addr[DATADIR_LISTEN_MAX];
+	int port;
+
+	if (config_parse_listen(d->cfg->listen, host, sizeof(host), &port) != 0)
+		return;
+	snprintf(addr, sizeof(addr), strchr(host, ':') ? "[%s]:%d" : "%s:%d", host, http_port(d->http));
+	if (datadir_lock_note(d->lock_fd, addr) != 0)
+		log_warn("cannot note the listen address in the lock file", "error", strerror(errno));
+}
+
 /* One setting differs between the running configuration and the new one. */
 static void
 on_change(void *arg, const char *name, const char *from, const char *to, bool reloadable)
@@ -237,6 +277,8 @@ reload(struct daemon *d)
 	c->header_timeout = next.header_timeout;
 	c->shutdown_timeout = next.shutdown_timeout;
 	c->batch_max = next.batch_max;
+	c->cookie_secure = next.cookie_secure;
+	d->app.cookie_secure = config_cookie_secure(c);
 	http_reconfigure(d->http, &(struct http_config){
 		.body_limit = c->body_limit,
 		.idle_timeout = c->idle_timeout,
@@ -257,7 +299,7 @@ daemon_run(const struct config *initial, const struct config_args *args)
 {
 	struct config running = *initial;
 	const struct config *cfg = &running;
-	struct daemon d = { .cfg = &running, .args = args };
+	struct daemon d = { .cfg = &running, .args = args, .lock_fd = -1 };
 	int rc = 1;
 
 	if (cfg->log_file[0] != '\0' && log_open(cfg->log_file) != 0) {
@@ -273,15 +315,27 @@ daemon_run(const struct config *initial, const struct config_args *args)
 		log_error("cannot create the data directory", "path", cfg->data_dir, "error", strerror(errno));
 		return 1;
 	}
+	if (lock_data_dir(&d) != 0)
+		return 1;
 	d.base = event_base_new();
-	d.app = (struct app){ .cfg = cfg, .base = d.base, .reg = registry_new() };
+	d.app = (struct app){ .cfg = cfg, .base = d.base, .reg = registry_new(),
+	    .cookie_secure = config_cookie_secure(cfg) };
 	struct store_config scfg = { .data_dir = cfg->data_dir, .max_batch_ops = 512 };
 	if (store_open(&d.app.store, &scfg, d.base) != 0) {
 		log_error("cannot open the store", "data", cfg->data_dir);
 		goto out;
 	}
-	if (api_load(&d.app) != 0 || provision_sandbox(&d) != 0 || admin_token(cfg, d.app.admin_hash) != 0 ||
-	    auth_open(&d.app.auth, d.base, d.app.store, NULL) != 0)
+	if (api_load(&d.app) != 0 || provision_sandbox(&d) != 0 || admin_token(cfg, d.app.admin_hash) != 0)
+		goto out;
+	/* Token sessions live only while the token that made them is valid. */
+	unsigned char (*creds)[32] = xcalloc(d.app.nkeys + 1, 32);
+	memcpy(creds[0], d.app.admin_hash, 32);
+	if (d.app.nkeys)
+		memcpy(creds[1], d.app.key_hashes, d.app.nkeys * 32);
+	struct auth_config ac = { .token_hashes = creds, .ntoken_hashes = d.app.nkeys + 1 };
+	int arc = auth_open(&d.app.auth, d.base, d.app.store, &ac);
+	free(creds);
+	if (arc != 0)
 		goto out;
 	/* Sends cut off by a crash: back to the queue, marked uncertain. */
 	struct store_op recover = { .kind = STORE_OP_OUTBOX_RECOVER };
@@ -303,6 +357,7 @@ daemon_run(const struct config *initial, const struct config_args *args)
 	};
 	if (http_start(&d.http, d.base, &hc) != 0)
 		goto out;
+	note_listen(&d);
 	for (size_t i = 0; i < registry_count(d.app.reg); i++) {
 		struct channel *ch = registry_at(d.app.reg, i);
 		if (ch->ops->on_start)
@@ -357,5 +412,6 @@ out:
 	registry_free(d.app.reg);
 	api_unload(&d.app);
 	event_base_free(d.base);
+	datadir_unlock(d.lock_fd);
 	return rc;
 }

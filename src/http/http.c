@@ -108,6 +108,7 @@ struct http_request {
 	/* Upgrade replies: the handle until the socket is handed over. */
 	struct http_upgrade *upgrade;
 	bool upgrading;
+	char client[INET6_ADDRSTRLEN];  /* http_client_addr(), filled when first asked */
 };
 
 static void schedule(struct http_server *srv);
@@ -229,6 +230,24 @@ const char *
 http_header(const struct http_request *req, const char *name)
 {
 	return MHD_lookup_connection_value(req->mc, MHD_HEADER_KIND, name);
+}
+
+const char *
+http_client_addr(struct http_request *req)
+{
+	const union MHD_ConnectionInfo *ci;
+
+	if (req->client[0] == '\0' &&
+	    (ci = MHD_get_connection_info(req->mc, MHD_CONNECTION_INFO_CLIENT_ADDRESS)) != NULL &&
+	    ci->client_addr != NULL) {
+		const struct sockaddr *sa = ci->client_addr;
+		const void *a = sa->sa_family == AF_INET6 ? (const void *)&((const struct sockaddr_in6 *)sa)->sin6_addr
+		    : (const void *)&((const struct sockaddr_in *)sa)->sin_addr;
+		if ((sa->sa_family != AF_INET && sa->sa_family != AF_INET6) ||
+		    inet_ntop(sa->sa_family, a, req->client, sizeof(req->client)) == NULL)
+			req->client[0] = '\0';
+	}
+	return req->client;
 }
 
 const char *

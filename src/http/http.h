@@ -65,6 +65,8 @@ const char *http_header(const struct http_request *req, const char *name);
 const char *http_query(const struct http_request *req, const char *name);
 const char *http_body(const struct http_request *req, size_t *len);
 const char *http_request_id(const struct http_request *req);
+/* The client's IP address as text ("127.0.0.1", "::1"); "" when unknown. */
+const char *http_client_addr(struct http_request *req);
 
 /* --- replies: exactly one per request --- */
 /* Steals the reference to body. */

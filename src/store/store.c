@@ -584,6 +584,12 @@ store_sessions_load(struct store *st, int64_t now_s, json_t **out)
 }
 
 int
+store_users_list(struct store *st, json_t **out)
+{
+	return st->be->users_list(st->db, out);
+}
+
+int
 store_subscriptions_load(struct store *st, json_t **out)
 {
 	return st->be->subscriptions_load(st->db, out);

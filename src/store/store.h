@@ -57,6 +57,10 @@ enum store_op_kind {
 	STORE_OP_TEMPLATE_PUT,    /* u.template: create (conflict if name+language exists) */
 	STORE_OP_TEMPLATE_DELETE, /* u.template: by name (all languages) */
 	STORE_OP_USER_PUT,        /* u.user: create (conflict if the name exists) */
+	STORE_OP_USER_DELETE,     /* u.user: by name, with its sessions; sets found */
+	STORE_OP_USER_PASSWORD,   /* u.user: new password_hash, the user's sessions deleted; sets found */
+	STORE_OP_USER_LOGOUT,     /* u.user: delete every session of user_name name ("token" too);
+	                             sets found (the user exists) and count */
 	STORE_OP_SESSION_PUT,     /* u.session: insert; also purges sessions with expires_at <= created_at */
 	STORE_OP_SESSION_DELETE,  /* u.session: by token_hash (absent is not an error) */
 	STORE_OP_SUBSCRIPTION_PUT,     /* u.subscription: insert; fills u.subscription.id */
@@ -131,11 +135,14 @@ struct store_op {
 		struct {
 			const char *name;
 			const char *password_hash;  /* crypto_pwhash_str() output */
+			bool found;                 /* DELETE, PASSWORD, LOGOUT result */
+			int64_t count;              /* sessions deleted (DELETE, PASSWORD, LOGOUT) */
 		} user;
 		struct {
 			unsigned char token_hash[32];  /* SHA-256 of the cookie token's bytes */
 			const char *csrf;              /* PUT */
 			const char *user_name;         /* PUT: a user, or "token" */
+			const char *credential;        /* PUT: fingerprint of what made it (auth.c) */
 			int64_t created_at;            /* PUT: Unix seconds */
 			int64_t expires_at;            /* PUT: Unix seconds, absolute end */
 		} session;
@@ -285,8 +292,10 @@ int store_subscriptions_load(struct store *st, json_t **out);
 
 /* {"name","password_hash","created_at"} or NULL. */
 int store_user_get(struct store *st, const char *name, json_t **out);
-/* Sessions with expires_at > now_s: [{"token_hash","csrf","user","created_at",
- * "expires_at"}], token_hash as 64-char hex, times Unix seconds. */
+/* Sessions with expires_at > now_s: [{"token_hash","csrf","user","credential",
+ * "created_at","expires_at"}], token_hash as 64-char hex, times Unix seconds. */
 int store_sessions_load(struct store *st, int64_t now_s, json_t **out);
+/* Every user, by name: [{"name","created_at"}] (Unix seconds; never the hash). */
+int store_users_list(struct store *st, json_t **out);
 
 #endif

@@ -76,6 +76,7 @@ struct store_backend {
 	int (*template_get)(void *db, const char *name, const char *language, json_t **out);
 	int (*user_get)(void *db, const char *name, json_t **out);
 	int (*sessions_load)(void *db, int64_t now_s, json_t **out);
+	int (*users_list)(void *db, json_t **out);
 	int (*subscriptions_load)(void *db, json_t **out);
 };
 

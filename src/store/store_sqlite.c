@@ -115,6 +115,10 @@ enum sql {
 	W_SESSION_INSERT,
 	W_SESSION_PURGE,
 	W_SESSION_DELETE,
+	W_USER_DELETE,
+	W_USER_PASSWORD,
+	W_USER_EXISTS,
+	W_SESSIONS_OF_USER,
 	W_SUB_INSERT,
 	W_SUB_DELETE,
 	W_SUB_ADVANCE,
@@ -147,6 +151,7 @@ enum sql {
 	R_TEMPLATE_GET,
 	R_USER_GET,
 	R_SESSIONS,
+	R_USERS,
 	R_SUBSCRIPTIONS,
 	SQL_COUNT,
 };
@@ -230,10 +235,14 @@ static const char *const sql_text[SQL_COUNT] = {
 	[W_TEMPLATE_INSERT] = "INSERT INTO templates (" TEMPLATE_COLS ") VALUES (?1, ?2, ?3, ?4)",
 	[W_TEMPLATE_DELETE] = "DELETE FROM templates WHERE name = ?1",
 	[W_USER_INSERT] = "INSERT INTO users (name, password_hash, created_at) VALUES (?1, ?2, ?3)",
-	[W_SESSION_INSERT] = "INSERT INTO sessions (token_hash, csrf, user_name, created_at, expires_at)"
-	    " VALUES (?1, ?2, ?3, ?4, ?5)",
+	[W_SESSION_INSERT] = "INSERT INTO sessions (token_hash, csrf, user_name, created_at, expires_at,"
+	    " credential) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
 	[W_SESSION_PURGE] = "DELETE FROM sessions WHERE expires_at <= ?1",
 	[W_SESSION_DELETE] = "DELETE FROM sessions WHERE token_hash = ?1",
+	[W_USER_DELETE] = "DELETE FROM users WHERE name = ?1",
+	[W_USER_PASSWORD] = "UPDATE users SET password_hash = ?2 WHERE name = ?1",
+	[W_USER_EXISTS] = "SELECT 1 FROM users WHERE name = ?1",
+	[W_SESSIONS_OF_USER] = "DELETE FROM sessions WHERE user_name = ?1",
 	[W_SUB_INSERT] = "INSERT INTO subscriptions (url, events, secret, created_at, delivered_seq)"
 	    " VALUES (?1, ?2, ?3, ?4, ?5)",
 	[W_SUB_DELETE] = "DELETE FROM subscriptions WHERE id = ?1",
@@ -295,8 +304,9 @@ static const char *const sql_text[SQL_COUNT] = {
 	[R_TEMPLATE_GET] = "SELECT " TEMPLATE_COLS " FROM templates"
 	    " WHERE name = ?1 AND (?2 IS NULL OR language = ?2) ORDER BY language LIMIT 1",
 	[R_USER_GET] = "SELECT name, password_hash, created_at FROM users WHERE name = ?1",
-	[R_SESSIONS] = "SELECT token_hash, csrf, user_name, created_at, expires_at FROM sessions"
-	    " WHERE expires_at > ?1 ORDER BY id",
+	[R_SESSIONS] = "SELECT token_hash, csrf, user_name, created_at, expires_at, credential"
+	    " FROM sessions WHERE expires_at > ?1 ORDER BY id",
+	[R_USERS] = "SELECT name, created_at FROM users ORDER BY name",
 	[R_SUBSCRIPTIONS] = "SELECT id, url, events, secret, created_at, delivered_seq, attempts,"
 	    " coalesce(first_attempt_ms, 0), next_attempt_ms, last_error, paused"
 	    " FROM subscriptions ORDER BY id",
@@ -1798,6 +1808,41 @@ apply_user(struct sqlite_db *db, struct store_op *op)
 	return 0;
 }
 
+/* Delete, re-password or log out a user; every one ends the user's sessions. */
+static int
+apply_user_change(struct sqlite_db *db, struct store_op *op)
+{
+	struct conn *w = &db->w;
+	const char *name = op->u.user.name;
+	sqlite3_stmt *s;
+
+	if (name == NULL || (op->kind == STORE_OP_USER_PASSWORD && op->u.user.password_hash == NULL))
+		return op_error(op, "user change lacks a name or password hash");
+	s = stmt(w, W_USER_EXISTS);
+	bind_text(s, 1, name);
+	int r = row(w, s);
+	if (r < 0)
+		return op_sql_error(db, op);
+	finish(s);
+	op->u.user.found = r == 1;
+	if (op->kind == STORE_OP_USER_DELETE || op->kind == STORE_OP_USER_PASSWORD) {
+		if (!op->u.user.found)
+			return 0;
+		s = stmt(w, op->kind == STORE_OP_USER_DELETE ? W_USER_DELETE : W_USER_PASSWORD);
+		bind_text(s, 1, name);
+		if (op->kind == STORE_OP_USER_PASSWORD)
+			bind_text(s, 2, op->u.user.password_hash);
+		if (run(w, s) != 0)
+			return op_sql_error(db, op);
+	}
+	s = stmt(w, W_SESSIONS_OF_USER);
+	bind_text(s, 1, name);
+	if (run(w, s) != 0)
+		return op_sql_error(db, op);
+	op->u.user.count = sqlite3_changes(w->h);
+	return 0;
+}
+
 static int
 apply_session(struct sqlite_db *db, struct store_op *op)
 {
@@ -1825,6 +1870,7 @@ apply_session(struct sqlite_db *db, struct store_op *op)
 	bind_text(s, 3, op->u.session.user_name);
 	bind_i64(s, 4, op->u.session.created_at);
 	bind_i64(s, 5, op->u.session.expires_at);
+	bind_text(s, 6, op->u.session.credential ? op->u.session.credential : "");
 	return run(w, s) == 0 ? 0 : op_sql_error(db, op);
 }
 
@@ -1921,6 +1967,10 @@ sqlite_apply(void *p, struct store_op *op)
 		return apply_template(db, op);
 	case STORE_OP_USER_PUT:
 		return apply_user(db, op);
+	case STORE_OP_USER_DELETE:
+	case STORE_OP_USER_PASSWORD:
+	case STORE_OP_USER_LOGOUT:
+		return apply_user_change(db, op);
 	case STORE_OP_SESSION_PUT:
 	case STORE_OP_SESSION_DELETE:
 		return apply_session(db, op);
@@ -2568,12 +2618,33 @@ sqlite_sessions_load(void *p, int64_t now_s, json_t **out)
 	*out = NULL;
 	bind_i64(s, 1, now_s);
 	while ((n = row(&db->r, s)) == 1)
-		json_array_append_new(list, json_pack("{s:o, s:o, s:o, s:I, s:I}",
+		json_array_append_new(list, json_pack("{s:o, s:o, s:o, s:o, s:I, s:I}",
 		    "token_hash", jstr(col_text(s, 0)),
 		    "csrf", jstr(col_text(s, 1)),
 		    "user", jstr(col_text(s, 2)),
+		    "credential", jstr(col_text(s, 5)),
 		    "created_at", (json_int_t)sqlite3_column_int64(s, 3),
 		    "expires_at", (json_int_t)sqlite3_column_int64(s, 4)));
+	if (n < 0) {
+		json_decref(list);
+		return -1;
+	}
+	*out = list;
+	return 0;
+}
+
+static int
+sqlite_users_list(void *p, json_t **out)
+{
+	struct sqlite_db *db = p;
+	sqlite3_stmt *s = stmt(&db->r, R_USERS);
+	json_t *list = json_array();
+	int n;
+
+	*out = NULL;
+	while ((n = row(&db->r, s)) == 1)
+		json_array_append_new(list, json_pack("{s:o, s:I}", "name", jstr(col_text(s, 0)),
+		    "created_at", (json_int_t)sqlite3_column_int64(s, 1)));
 	if (n < 0) {
 		json_decref(list);
 		return -1;
@@ -2655,5 +2726,6 @@ const struct store_backend store_sqlite_backend = {
 	.template_get = sqlite_template_get,
 	.user_get = sqlite_user_get,
 	.sessions_load = sqlite_sessions_load,
+	.users_list = sqlite_users_list,
 	.subscriptions_load = sqlite_subscriptions_load,
 };

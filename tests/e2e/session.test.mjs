@@ -3,7 +3,9 @@
 import { describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
 import net from 'node:net';
+import path from 'node:path';
 import { msgdTest, request, rawRequest, MSGD_BIN } from './lib.mjs';
 
 function cookieOf(res) {
@@ -50,7 +52,8 @@ describe('browser sessions', () => {
 
 	msgdTest('user + password: msgd users add, then login; wrong password 401; non-JSON login 415', async (h) => {
 		const d = await h.start();
-		const add = spawnSync(MSGD_BIN, ['users', 'add', 'ada', '--data', d.dataDir], { input: 'correct horse battery\n', encoding: 'utf8' });
+		const add = spawnSync(MSGD_BIN, ['users', 'add', 'ada', '--data', d.dataDir], { input: 'correct horse battery\n', encoding: 'utf8',
+			env: { ...process.env, MSGD_ADMIN_TOKEN: d.token } });
 		assert.equal(add.status, 0, add.stderr);
 		const wrong = await request(d.url, 'POST', '/v1/session', { user: 'ada', password: 'wrong password!' });
 		assert.equal(wrong.status, 401);
@@ -104,5 +107,58 @@ describe('browser sessions', () => {
 		assert.equal(again.status, 304);
 		assert.equal((await d.anon('GET', '/assets/app.js')).status, 200);
 		assert.equal((await d.anon('GET', '/assets/nope.js')).status, 404);
+	});
+
+	msgdTest('a new admin token ends the sessions the old one made', async (h) => {
+		const d = await h.start();
+		const cookie = cookieOf(await request(d.url, 'POST', '/v1/session', { token: d.token }));
+		await d.stop();
+		// Same token: the session survives the restart.
+		const d2 = await h.start({ dataDir: d.dataDir, token: d.token });
+		assert.equal((await request(d2.url, 'GET', '/v1/session', undefined, { cookie })).status, 200);
+		await d2.stop();
+		// Another token: it is gone.
+		const d3 = await h.start({ dataDir: d.dataDir, token: `${d.token}-rotated` });
+		assert.equal((await request(d3.url, 'GET', '/v1/session', undefined, { cookie })).status, 401);
+		assert.equal((await request(d3.url, 'GET', '/v1/conversations', undefined, { cookie })).status, 401);
+	});
+
+	msgdTest('sessions are capped per user (the oldest end), and never block other users', async (h) => {
+		const d = await h.start();
+		for (const name of ['ana', 'bob'])
+			assert.equal((await d.api('POST', '/v1/users', { name, password: 'correct horse battery' })).status, 201);
+		const cookies = [];
+		for (let i = 0; i < 25; i++) {
+			const r = await request(d.url, 'POST', '/v1/session', { user: 'ana', password: 'correct horse battery' });
+			assert.equal(r.status, 201, `login ${i}: ${r.text}`);
+			cookies.push(cookieOf(r));
+		}
+		const alive = async (cookie) => (await request(d.url, 'GET', '/v1/session', undefined, { cookie })).status === 200;
+		for (let i = 0; i < 5; i++)
+			assert.equal(await alive(cookies[i]), false, `the old session ${i} ended`);
+		for (let i = 5; i < 25; i++)
+			assert.equal(await alive(cookies[i]), true, `the new session ${i} lives`);
+		const bob = await request(d.url, 'POST', '/v1/session', { user: 'bob', password: 'correct horse battery' });
+		assert.equal(bob.status, 201, bob.text);
+		assert.equal(await alive(cookieOf(bob)), true);
+	});
+
+	msgdTest('the session cookie is Secure when cookie_secure is on; off by default on loopback', async (h) => {
+		const d = await h.start();
+		const plain = await request(d.url, 'POST', '/v1/session', { token: d.token });
+		assert.doesNotMatch(plain.headers.get('set-cookie'), /Secure/);
+		await d.stop();
+		const conf = path.join(d.dataDir, 'secure.conf');
+		fs.writeFileSync(conf, 'cookie_secure = true;\n');
+		const d2 = await h.start({ dataDir: d.dataDir, token: d.token, args: ['--config', conf] });
+		const sec = await request(d2.url, 'POST', '/v1/session', { token: d.token });
+		assert.match(sec.headers.get('set-cookie'), /; Secure/);
+		const out = await request(d2.url, 'DELETE', '/v1/session', undefined, { cookie: cookieOf(sec), 'x-msgd-csrf': sec.json.csrf });
+		assert.match(out.headers.get('set-cookie'), /; Secure/);
+		await d2.stop();
+		fs.writeFileSync(conf, 'cookie_secure = "yes";\n');
+		const bad = spawnSync(MSGD_BIN, ['check-config', '--config', conf], { encoding: 'utf8' });
+		assert.equal(bad.status, 2);
+		assert.match(bad.stderr, /cookie_secure/);
 	});
 });

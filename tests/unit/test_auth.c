@@ -18,6 +18,7 @@
 #include <event2/event.h>
 
 #include "auth/auth.h"
+#include "auth/limit.h"
 #include "store/store.h"
 #include "util/util.h"
 
@@ -25,6 +26,7 @@
 #define PASSWORD "correct horse battery"
 
 static int64_t fake_now;
+static const unsigned char token_hash[2][32] = { { 1, 2, 3 }, { 4, 5, 6 } };
 
 static int64_t
 fake_clock(void)
@@ -92,7 +94,8 @@ setup(void **state)
 	assert_non_null(f->base);
 	assert_int_equal(store_open(&f->st, &scfg, f->base), 0);
 	fake_now = now_ms();
-	f->cfg = (struct auth_config){ .clock_ms = fake_clock };
+	f->cfg = (struct auth_config){ .clock_ms = fake_clock, .token_hashes = token_hash,
+	    .ntoken_hashes = 1 };
 	assert_int_equal(auth_open(&f->a, f->base, f->st, &f->cfg), 0);
 	*state = f;
 	return 0;
@@ -158,7 +161,7 @@ static void
 login(struct fx *f, const char *user, const char *password, struct res *res)
 {
 	memset(res, 0, sizeof(*res));
-	auth_login(f->a, user, password, login_cb, res);
+	auth_login(f->a, "192.0.2.1", user, password, login_cb, res);
 	assert_int_equal(res->calls, 0);  /* never inside the call */
 	loop_until(f, &res->calls, 1);
 	assert_int_equal(res->calls, 1);
@@ -307,26 +310,83 @@ test_login_refused(void **state)
 }
 
 static void
-test_login_busy(void **state)
+test_login_queue(void **state)
 {
 	struct fx *f = *state;
-	struct res r1 = { 0 }, r2 = { 0 }, r3 = { 0 };
+	struct res r1 = { 0 }, r2 = { 0 }, r3 = { 0 }, r4 = { 0 };
 
-	/* One worker: the second login at once is answered busy. */
+	/* One worker: the second login waits for it instead of failing. */
 	auth_close(f->a);
 	f->cfg.max_workers = 1;
 	assert_int_equal(auth_open(&f->a, f->base, f->st, &f->cfg), 0);
 	add_user(f, "ana", PASSWORD);
-	auth_login(f->a, "ana", PASSWORD, login_cb, &r1);
-	auth_login(f->a, "ana", PASSWORD, login_cb, &r2);
+	auth_login(f->a, "192.0.2.1", "ana", PASSWORD, login_cb, &r1);
+	auth_login(f->a, "192.0.2.2", "ana", PASSWORD, login_cb, &r2);
 	assert_int_equal(r1.calls + r2.calls, 0);
+	/* A third from the first address: two in flight is its share. */
+	auth_login(f->a, "192.0.2.1", "ana", PASSWORD, login_cb, &r3);
+	auth_login(f->a, "192.0.2.1", "ana", PASSWORD, login_cb, &r4);
+	loop_until(f, &r4.calls, 1);
+	assert_int_equal(r4.r, AUTH_LIMITED);
 	loop_until(f, &r2.calls, 1);
-	assert_int_equal(r2.r, AUTH_BUSY);
-	loop_until(f, &r1.calls, 1);
+	loop_until(f, &r3.calls, 1);
 	assert_int_equal(r1.r, AUTH_OK);
-	/* The worker is free again. */
-	login(f, "ana", PASSWORD, &r3);
+	assert_int_equal(r2.r, AUTH_OK);
 	assert_int_equal(r3.r, AUTH_OK);
+}
+
+static void
+test_login_priority(void **state)
+{
+	struct fx *f = *state;
+	struct res bad[3], good = { 0 };
+
+	/* One worker busy with a failing client: a clean client's login for a
+	 * real user overtakes the failing client's queued one. */
+	auth_close(f->a);
+	f->cfg.max_workers = 1;
+	assert_int_equal(auth_open(&f->a, f->base, f->st, &f->cfg), 0);
+	add_user(f, "ana", PASSWORD);
+	login(f, "ana", "wrong password", memset(&bad[0], 0, sizeof(bad[0])));
+	assert_int_equal(bad[0].r, AUTH_REFUSED);
+	auth_login(f->a, "192.0.2.1", "ana", "wrong again", login_cb, memset(&bad[1], 0, sizeof(bad[1])));
+	auth_login(f->a, "192.0.2.1", "ana", "and again!", login_cb, memset(&bad[2], 0, sizeof(bad[2])));
+	auth_login(f->a, "198.51.100.7", "ana", PASSWORD, login_cb, &good);
+	loop_until(f, &good.calls, 1);
+	assert_int_equal(good.r, AUTH_OK);
+	assert_int_equal(bad[2].calls, 0);  /* still waiting: it was queued first */
+	loop_until(f, &bad[2].calls, 1);
+	assert_int_equal(bad[2].r, AUTH_REFUSED);
+}
+
+static void
+test_login_throttle(void **state)
+{
+	struct fx *f = *state;
+	struct res res;
+
+	add_user(f, "ana", PASSWORD);
+	for (int i = 0; i < 5; i++) {
+		assert_int_equal(auth_throttle_ms(f->a, "192.0.2.1", "ana"), 0);
+		login(f, "ana", "wrong password", &res);
+		assert_int_equal(res.r, AUTH_REFUSED);
+	}
+	/* Closed for a second, then for twice as long after the next failure. */
+	assert_int_equal(auth_throttle_ms(f->a, "192.0.2.1", "ana"), 1000);
+	assert_int_equal(auth_throttle_ms(f->a, "192.0.2.1", NULL), 1000);
+	/* The name is closed only to addresses that failed: ana's own is open. */
+	assert_int_equal(auth_throttle_ms(f->a, "198.51.100.7", "ana"), 0);
+	fake_now += 1000;
+	assert_int_equal(auth_throttle_ms(f->a, "192.0.2.1", "ana"), 0);
+	login(f, "ana", "wrong password", &res);
+	assert_int_equal(auth_throttle_ms(f->a, "192.0.2.1", "ana"), 2000);
+	/* Wrong tokens count for the address too. */
+	for (int i = 0; i < 5; i++)
+		auth_token_failed(f->a, "203.0.113.9");
+	assert_int_equal(auth_throttle_ms(f->a, "203.0.113.9", NULL), 1000);
+	/* Forgotten after a quiet while. */
+	fake_now += LIMIT_FORGET_MS + 2000;
+	assert_int_equal(auth_throttle_ms(f->a, "192.0.2.1", "ana"), 0);
 }
 
 static void
@@ -335,7 +395,7 @@ test_login_token(void **state)
 	struct fx *f = *state;
 	struct res res = { 0 };
 
-	auth_login_token(f->a, login_cb, &res);
+	auth_login_token(f->a, token_hash[0], login_cb, &res);
 	assert_int_equal(res.calls, 0);
 	loop_until(f, &res.calls, 1);
 	assert_int_equal(res.r, AUTH_OK);
@@ -353,7 +413,7 @@ test_close_during_login(void **state)
 	struct res res = { 0 };
 
 	add_user(f, "ana", PASSWORD);
-	auth_login(f->a, "ana", PASSWORD, login_cb, &res);
+	auth_login(f->a, "192.0.2.1", "ana", PASSWORD, login_cb, &res);
 	store_close(f->st);
 	auth_close(f->a);
 	assert_int_equal(res.calls, 1);
@@ -472,14 +532,135 @@ test_sweep(void **state)
 }
 
 static void
+test_principal_cap(void **state)
+{
+	struct fx *f = *state;
+	struct res r[AUTH_SESSIONS_PER_PRINCIPAL + 2], other;
+
+	for (int i = 0; i < AUTH_SESSIONS_PER_PRINCIPAL + 2; i++) {
+		auth_login_token(f->a, token_hash[0], login_cb, memset(&r[i], 0, sizeof(r[i])));
+		loop_until(f, &r[i].calls, 1);
+		assert_int_equal(r[i].r, AUTH_OK);
+		fake_now++;
+	}
+	auth_login_token(f->a, token_hash[1], login_cb, memset(&other, 0, sizeof(other)));
+	loop_until(f, &other.calls, 1);
+	assert_int_equal(other.r, AUTH_OK);
+	/* The two oldest of the first token went; the newest and the other token's stay. */
+	assert_null(check(f, r[0].token));
+	assert_null(check(f, r[1].token));
+	assert_non_null(check(f, r[2].token));
+	assert_non_null(check(f, r[AUTH_SESSIONS_PER_PRINCIPAL + 1].token));
+	assert_non_null(check(f, other.token));
+	assert_int_equal(auth_session_count(f->a), AUTH_SESSIONS_PER_PRINCIPAL + 1);
+}
+
+static void
+test_credential_change(void **state)
+{
+	struct fx *f = *state;
+	struct res t0, t1, u;
+	char err[256];
+
+	add_user(f, "ana", PASSWORD);
+	auth_login_token(f->a, token_hash[0], login_cb, memset(&t0, 0, sizeof(t0)));
+	loop_until(f, &t0.calls, 1);
+	auth_login_token(f->a, token_hash[1], login_cb, memset(&t1, 0, sizeof(t1)));
+	loop_until(f, &t1.calls, 1);
+	login(f, "ana", PASSWORD, &u);
+	/* A restart with only the second token valid, and ana's password changed. */
+	auth_close(f->a);
+	assert_int_equal(auth_user_set_password(f->st, "ana", "a new password", err, sizeof(err)), 0);
+	f->cfg.token_hashes = &token_hash[1];
+	assert_int_equal(auth_open(&f->a, f->base, f->st, &f->cfg), 0);
+	assert_null(check(f, t0.token));
+	assert_non_null(check(f, t1.token));
+	assert_null(check(f, u.token));
+	login(f, "ana", "a new password", &u);
+	assert_int_equal(u.r, AUTH_OK);
+}
+
+struct user_res {
+	int calls;
+	enum auth_result r;
+	int64_t ended;
+};
+
+static void
+user_cb(void *arg, enum auth_result r, int64_t ended)
+{
+	struct user_res *res = arg;
+
+	res->calls++;
+	res->r = r;
+	res->ended = ended;
+}
+
+static void
+test_user_remove_logout(void **state)
+{
+	struct fx *f = *state;
+	struct res a1, a2, b1, t;
+	struct user_res u = { 0 };
+
+	add_user(f, "ana", PASSWORD);
+	add_user(f, "bob", PASSWORD);
+	login(f, "ana", PASSWORD, &a1);
+	login(f, "ana", PASSWORD, &a2);
+	login(f, "bob", PASSWORD, &b1);
+	auth_login_token(f->a, token_hash[0], login_cb, memset(&t, 0, sizeof(t)));
+	loop_until(f, &t.calls, 1);
+
+	auth_user_logout(f->a, "ana", user_cb, &u);
+	loop_until(f, &u.calls, 1);
+	assert_int_equal(u.r, AUTH_OK);
+	assert_int_equal(u.ended, 2);
+	assert_null(check(f, a1.token));
+	assert_null(check(f, a2.token));
+	assert_non_null(check(f, b1.token));
+
+	auth_user_remove(f->a, "bob", user_cb, memset(&u, 0, sizeof(u)));
+	loop_until(f, &u.calls, 1);
+	assert_int_equal(u.r, AUTH_OK);
+	assert_null(check(f, b1.token));
+	login(f, "bob", PASSWORD, &b1);
+	assert_int_equal(b1.r, AUTH_REFUSED);
+	auth_user_remove(f->a, "bob", user_cb, memset(&u, 0, sizeof(u)));
+	loop_until(f, &u.calls, 1);
+	assert_int_equal(u.r, AUTH_NOT_FOUND);
+
+	auth_user_create(f->a, "cy", PASSWORD, user_cb, memset(&u, 0, sizeof(u)));
+	assert_int_equal(u.calls, 0);
+	loop_until(f, &u.calls, 1);
+	assert_int_equal(u.r, AUTH_OK);
+	auth_user_create(f->a, "cy", PASSWORD, user_cb, memset(&u, 0, sizeof(u)));
+	loop_until(f, &u.calls, 1);
+	assert_int_equal(u.r, AUTH_CONFLICT);
+	auth_user_password(f->a, "nobody", PASSWORD, user_cb, memset(&u, 0, sizeof(u)));
+	loop_until(f, &u.calls, 1);
+	assert_int_equal(u.r, AUTH_NOT_FOUND);
+	login(f, "cy", PASSWORD, &a1);
+	assert_int_equal(a1.r, AUTH_OK);
+	auth_user_password(f->a, "cy", "another password", user_cb, memset(&u, 0, sizeof(u)));
+	loop_until(f, &u.calls, 1);
+	assert_int_equal(u.r, AUTH_OK);
+	assert_null(check(f, a1.token));
+
+	auth_user_logout(f->a, AUTH_TOKEN_USER, user_cb, memset(&u, 0, sizeof(u)));
+	loop_until(f, &u.calls, 1);
+	assert_int_equal(u.r, AUTH_OK);
+	assert_null(check(f, t.token));
+}
+
+static void
 test_csrf(void **state)
 {
 	struct fx *f = *state;
 	struct res r1, r2;
 
-	auth_login_token(f->a, login_cb, memset(&r1, 0, sizeof(r1)));
+	auth_login_token(f->a, token_hash[0], login_cb, memset(&r1, 0, sizeof(r1)));
 	loop_until(f, &r1.calls, 1);
-	auth_login_token(f->a, login_cb, memset(&r2, 0, sizeof(r2)));
+	auth_login_token(f->a, token_hash[0], login_cb, memset(&r2, 0, sizeof(r2)));
 	loop_until(f, &r2.calls, 1);
 	const struct auth_session *s = check(f, r1.token);
 	assert_non_null(s);
@@ -506,7 +687,7 @@ test_cookie_parsing(void **state)
 	struct res res = { 0 };
 	char upper[AUTH_TOKEN_HEX + 1], *h;
 
-	auth_login_token(f->a, login_cb, &res);
+	auth_login_token(f->a, token_hash[0], login_cb, &res);
 	loop_until(f, &res.calls, 1);
 	const char *t = res.token;
 
@@ -609,7 +790,12 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_user_validation, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_login_password, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_login_refused, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_login_busy, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_login_queue, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_login_priority, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_login_throttle, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_principal_cap, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_credential_change, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_user_remove_logout, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_login_token, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_close_during_login, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_logout, setup, teardown),

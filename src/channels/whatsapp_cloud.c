@@ -745,13 +745,14 @@ wa_verify(struct channel_registry *reg, const struct webhook_request *req,
 		reply_error(reply, 403, "forbidden", "hub.verify_token does not match");
 		return;
 	}
+	/* Meta's challenge is a number; echo only a token: visible ASCII, capped. */
 	size_t clen = challenge ? strnlen(challenge, WA_CHALLENGE_MAX + 1) : 0;
-	bool printable = clen > 0 && clen <= WA_CHALLENGE_MAX;
-	for (size_t i = 0; printable && i < clen; i++)
-		printable = (unsigned char)challenge[i] >= 0x20 && challenge[i] != 0x7f;
-	if (!printable) {
+	bool token_like = clen > 0 && clen <= WA_CHALLENGE_MAX;
+	for (size_t i = 0; token_like && i < clen; i++)
+		token_like = challenge[i] > 0x20 && challenge[i] < 0x7f;
+	if (!token_like) {
 		reply_error(reply, 400, "invalid_request",
-		    "hub.challenge must be 1 to %d printable characters", WA_CHALLENGE_MAX);
+		    "hub.challenge must be 1 to %d visible ASCII characters", WA_CHALLENGE_MAX);
 		return;
 	}
 	log_info("webhook verified", "req", req->request_id);

@@ -41,6 +41,46 @@ test_parse_i64(void **state)
 	assert_int_equal(parse_i64("", &v), -1);
 	assert_int_equal(parse_i64("4x", &v), -1);
 	assert_int_equal(parse_i64("99999999999999999999", &v), -1);
+	assert_int_equal(parse_i64("-12", &v), 0);
+	assert_int_equal(v, -12);
+	assert_int_equal(parse_i64("9223372036854775807", &v), 0);
+	assert_int_equal(v, INT64_MAX);
+	assert_int_equal(parse_i64("9223372036854775808", &v), -1);
+	/* Only digits: strtoll's leniencies are refused. */
+	static const char *const bad[] = { "+5", " 5", "5 ", "\t5", "--5", "-", "+", "0x10", "5\n",
+		"-+5", "1e3", "5.0" };
+	for (size_t i = 0; i < ARRAY_LEN(bad); i++)
+		if (parse_i64(bad[i], &v) == 0)
+			fail_msg("parse_i64 accepted '%s'", bad[i]);
+}
+
+static void
+test_parse_digits(void **state)
+{
+	static const struct {
+		const char *in;
+		size_t max;
+		int rc;
+		int64_t v;
+	} cases[] = {
+		{ "0", 18, 0, 0 }, { "5", 18, 0, 5 }, { "007", 18, 0, 7 },
+		{ "123456789012345678", 18, 0, 123456789012345678 },
+		{ "1234567890123456789", 18, -1, 0 },   /* too long */
+		{ "9223372036854775807", 19, 0, INT64_MAX },
+		{ "9223372036854775808", 19, -1, 0 },   /* overflow */
+		{ "", 18, -1, 0 }, { "+5", 18, -1, 0 }, { "-5", 18, -1, 0 }, { " 5", 18, -1, 0 },
+		{ "5 ", 18, -1, 0 }, { "%205", 18, -1, 0 }, { "5a", 18, -1, 0 }, { "\xd9\xa5", 18, -1, 0 },
+		{ "12", 1, -1, 0 }, { "1", 20, -1, 0 },  /* a cap over 19 digits is refused */
+	};
+	int64_t v;
+
+	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+		v = -1;
+		int rc = parse_digits(cases[i].in, cases[i].max, &v);
+		if (rc != cases[i].rc || (rc == 0 && v != cases[i].v))
+			fail_msg("parse_digits('%s', %zu): %d %lld", cases[i].in, cases[i].max, rc, (long long)v);
+	}
+	assert_int_equal(parse_digits(NULL, 18, &v), -1);
 }
 
 static void
@@ -103,6 +143,48 @@ test_json_parse_capped(void **state)
 	json_decref(v);
 }
 
+/* Duplicate object keys are refused everywhere, naming the key; the same
+ * key in different objects is fine. */
+static void
+test_json_duplicate_keys(void **state)
+{
+	static const struct {
+		const char *in;
+		const char *key; /* quoted in the error; NULL: accepted */
+	} cases[] = {
+		{ "{\"to\":\"1\",\"to\":\"2\"}", "'to'" },
+		{ "{\"a\":{\"b\":1,\"c\":2,\"b\":3}}", "'b'" },
+		{ "[{\"k\":1},{\"k\":2}]", NULL },
+		{ "{\"k\":{\"k\":1}}", NULL },
+		{ "{\"a\":1,\"\\u0061\":2}", "'a'" },          /* the same key, escaped */
+		{ "{\"x\":null,\"x\":null}", "'x'" },
+		{ "{\"\xc3\xa9\":1,\"\xc3\xa9\":1}", "'?" "?'" }, /* non-ASCII quoted as '?' */
+		{ "{\"s\\ud83d\\ude00\":1,\"s\\ud83d\\ude00\":2}", "\"s" }, /* jansson's path */
+		{ "{\"s\\ud83d\\ude00\":1,\"t\":2}", NULL },
+	};
+	char err[256], big[256];
+	json_t *v;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int r = json_parse_capped(cases[i].in, strlen(cases[i].in), 64, &v, err, sizeof(err));
+		if (cases[i].key == NULL) {
+			if (r != 0)
+				fail_msg("refused %s: %s", cases[i].in, err);
+			json_decref(v);
+			continue;
+		}
+		if (r == 0 || v != NULL)
+			fail_msg("accepted %s", cases[i].in);
+		if (strstr(err, "duplicate object key") == NULL || strstr(err, cases[i].key) == NULL)
+			fail_msg("%s: error '%s' does not name %s", cases[i].in, err, cases[i].key);
+	}
+	/* A long key is quoted up to a cap. */
+	snprintf(big, sizeof(big), "{\"%0100d\":1,\"%0100d\":2}", 0, 0);
+	assert_int_equal(json_parse_capped(big, strlen(big), 64, &v, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "...'"));
+	assert_true(strlen(err) < 160);
+}
+
 /* json_parse_capped lexes with yajl but must accept and refuse exactly what
  * jansson's own strict parser does, and build the same tree: compare the two
  * on tricky inputs and on many random mutations of a webhook. */
@@ -114,6 +196,15 @@ expect_same_as_jansson(const char *in, size_t len)
 	int ra = json_parse_capped(in, len, 64, &a, err, sizeof(err));
 
 	b = json_loadb(in, len, JSON_ALLOW_NUL | JSON_DECODE_ANY, NULL);
+	/* The one intended difference: jansson keeps the last of duplicate
+	 * keys, ours refuses them (and jansson agrees when asked to). */
+	if (ra != 0 && b != NULL && strstr(err, "duplicate object key") != NULL) {
+		json_decref(b);
+		b = json_loadb(in, len, JSON_ALLOW_NUL | JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, NULL);
+		if (b != NULL)
+			fail_msg("ours saw a duplicate key that jansson did not: %.*s", (int)len, in);
+		return;
+	}
 	if ((ra == 0) != (b != NULL))
 		fail_msg("parsers disagree (ours %d) on %zu bytes: %.*s", ra, len, (int)len, in);
 	if (b != NULL && !json_equal(a, b))
@@ -332,11 +423,13 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_rfc3339),
 		cmocka_unit_test(test_parse_i64),
+		cmocka_unit_test(test_parse_digits),
 		cmocka_unit_test(test_ct_equal_and_hex),
 		cmocka_unit_test(test_utf8),
 		cmocka_unit_test(test_buf_cap),
 		cmocka_unit_test(test_json_parse_capped),
 		cmocka_unit_test(test_json_parse_matches_jansson),
+		cmocka_unit_test(test_json_duplicate_keys),
 		cmocka_unit_test(test_status_order),
 		cmocka_unit_test(test_config),
 		cmocka_unit_test(test_channel_types),

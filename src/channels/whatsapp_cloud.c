@@ -39,6 +39,7 @@
 
 #include "../log/log.h"
 #include "../util/util.h"
+#include "address.h"
 
 #define WA_JSON_DEPTH_MAX  64           /* containers nested in a webhook body */
 #define WA_CHALLENGE_MAX   256          /* bytes of hub.challenge echoed back */
@@ -533,7 +534,10 @@ add_message(struct ingest_batch *out, int64_t channel_id, const json_t *value, c
 	m->channel_id = channel_id;
 	m->direction = DIR_IN;
 	m->provider_message_id = dup_text(id);
-	m->from = dup_text(from);
+	/* WhatsApp sends digits; a formatted number still names one contact. */
+	char *raw_from = dup_text(from);
+	m->from = phone_normalize_or_dup(raw_from);
+	free(raw_from);
 	to = get(meta, "display_phone_number");
 	m->to = dup_text(is_id(to) ? to : get(meta, "phone_number_id"));
 	const json_t *name = contact_name(get(value, "contacts"), from);
@@ -1571,5 +1575,6 @@ const struct channel_ops whatsapp_cloud_ops = {
 	.send_classify = wa_send_classify,
 	.read_prepare = wa_read_prepare,
 	.send_local = NULL,
+	.address_normalize = phone_normalize,
 	.window_hours = 24,
 };

@@ -10,6 +10,7 @@
 
 #include <cmocka.h>
 
+#include "channels/address.h"
 #include "channels/channel.h"
 #include "config/config.h"
 #include "core/model.h"
@@ -388,6 +389,71 @@ test_registry_and_public_config(void **state)
 	registry_free(reg);
 }
 
+/* Every spelling of one phone number normalizes to its digits; anything
+ * that is not a phone number is refused. */
+static void
+test_phone_normalize(void **state)
+{
+	static const struct {
+		const char *in;
+		size_t len;     /* 0: strlen(in) */
+		const char *want; /* NULL: refused */
+	} cases[] = {
+		{ "15550001111", 0, "15550001111" },
+		{ "+15550001111", 0, "15550001111" },
+		{ "+1 555 000 1111", 0, "15550001111" },
+		{ "1-555-000-1111", 0, "15550001111" },
+		{ "+1 (555) 000-1111", 0, "15550001111" },
+		{ "1.555.000.1111", 0, "15550001111" },
+		{ "1555000111 ", 0, "1555000111" },
+		{ "1234567", 0, "1234567" },                  /* 7 digits: the shortest */
+		{ "123456789012345", 0, "123456789012345" },  /* 15: the longest */
+		{ "123456", 0, NULL },                        /* too short */
+		{ "+1 (23) 4-5.6", 0, NULL },                 /* 6 digits with formatting */
+		{ "1234567890123456", 0, NULL },              /* too long */
+		{ "++15550001111", 0, NULL },
+		{ "1+5550001111", 0, NULL },
+		{ " +15550001111", 0, NULL },                 /* '+' only first */
+		{ "15550001111+", 0, NULL },
+		{ "1555000111a", 0, NULL },
+		{ "one5550001111", 0, NULL },
+		{ "1555\t0001111", 0, NULL },
+		{ "1555\n0001111", 0, NULL },
+		{ "1555/000/1111", 0, NULL },
+		{ "1555\xd9\xa1" "0001111", 0, NULL },         /* a non-ASCII digit */
+		{ "1555\0000001111", 12, NULL },               /* embedded NUL */
+		{ "", 0, NULL },
+		{ "+", 0, NULL },
+		{ "() -.", 0, NULL },
+		{ "US.13491208655302741918", 0, NULL },       /* a WhatsApp user id */
+		{ "1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2", 0, NULL },
+	};
+	char out[PHONE_DIGITS_MAX + 1], small[PHONE_DIGITS_MAX];
+
+	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+		size_t len = cases[i].len ? cases[i].len : strlen(cases[i].in);
+		strcpy(out, "untouched");
+		int rc = phone_normalize(cases[i].in, len, out, sizeof(out));
+		if (cases[i].want == NULL && (rc != -1 || strcmp(out, "untouched") != 0))
+			fail_msg("accepted '%s' as '%s'", cases[i].in, out);
+		if (cases[i].want != NULL && (rc != 0 || strcmp(out, cases[i].want) != 0))
+			fail_msg("'%s': %d '%s', wanted '%s'", cases[i].in, rc, out, cases[i].want);
+	}
+	assert_int_equal(phone_normalize("15550001111", 11, small, sizeof(small)), -1);
+	assert_int_equal(phone_normalize(NULL, 0, out, sizeof(out)), -1);
+
+	/* Inbound ids: phone numbers normalized, other ids kept as they are. */
+	char *p = phone_normalize_or_dup("+1 555 000 1111");
+	assert_string_equal(p, "15550001111");
+	free(p);
+	p = phone_normalize_or_dup("5678");
+	assert_string_equal(p, "5678");
+	free(p);
+	assert_null(phone_normalize_or_dup(NULL));
+	assert_ptr_equal(sandbox_ops.address_normalize, phone_normalize);
+	assert_ptr_equal(whatsapp_cloud_ops.address_normalize, phone_normalize);
+}
+
 static void
 test_sandbox_inbound(void **state)
 {
@@ -404,6 +470,11 @@ test_sandbox_inbound(void **state)
 	assert_string_equal(b.msgs[0].text, " hi \xf0\x9f\x98\xae ");
 	assert_string_equal(b.msgs[0].contact_address, "15550001111");
 	assert_string_equal(b.msgs[0].contact_name, "Ada");
+	json_decref(body);
+	body = json_pack("{s:s,s:s}", "from", "+1 (555) 000-1111", "text", "x");
+	assert_int_equal(sandbox_ops.simulate_inbound(ch, body, &b, &err), 0);
+	assert_string_equal(b.msgs[1].from, "15550001111");
+	assert_string_equal(b.msgs[1].contact_address, "15550001111");
 	assert_int_equal(b.msgs[0].channel_id, 3);
 	assert_non_null(b.msgs[0].provider_message_id);
 	json_decref(body);
@@ -434,6 +505,7 @@ main(void)
 		cmocka_unit_test(test_config),
 		cmocka_unit_test(test_channel_types),
 		cmocka_unit_test(test_registry_and_public_config),
+		cmocka_unit_test(test_phone_normalize),
 		cmocka_unit_test(test_sandbox_inbound),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

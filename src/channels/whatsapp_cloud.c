@@ -301,7 +301,7 @@ static const char *const media_keys[] = {
 static const char *const location_keys[] = {
 	"latitude", "longitude", "name", "address", "url", NULL,
 };
-static const char *const reaction_keys[] = { "emoji", "message_id", NULL };
+static const char *const reaction_keys[] = { "emoji", NULL };
 static const char *const button_keys[] = { "payload", "text", NULL };
 static const char *const original_keys[] = { "original_message_id", NULL };
 static const char *const reply_keys[] = { "id", "title", "description", NULL };
@@ -343,9 +343,18 @@ norm_location(struct msg_in *m, const char *type, const json_t *body)
 static const char *
 norm_reaction(struct msg_in *m, const char *type, const json_t *body)
 {
-	/* An emoji of "" means the reaction was removed: keep it as is. */
-	if (json_is_object(body))
-		set_part(m, "reaction", pick(body, reaction_keys));
+	const json_t *target = get(body, "message_id");
+	json_t *part;
+
+	if (!json_is_object(body))
+		return type;
+	/* An emoji of "" means the reaction was removed: keep it as is. The
+	 * target is the provider's id here; the store adds msgd's as
+	 * message_id (core/model.h). */
+	part = pick(body, reaction_keys);
+	if (is_id(target))
+		json_object_set_new(part, "provider_message_id", json_deep_copy(target));
+	set_part(m, "reaction", part);
 	return type;
 }
 

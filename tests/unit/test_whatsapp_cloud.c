@@ -315,13 +315,16 @@ static void
 check_reaction(const struct ingest_batch *b)
 {
 	assert_string_equal(part_str(&b->msgs[0], "reaction", "emoji"), "\xF0\x9F\x98\xAE");
-	assert_string_equal(part_str(&b->msgs[0], "reaction", "message_id"), "wamid.yzxyzx=");
+	/* The provider's id of the target; the store adds msgd's as message_id. */
+	assert_string_equal(part_str(&b->msgs[0], "reaction", "provider_message_id"), "wamid.yzxyzx=");
+	assert_null(json_object_get(json_object_get(b->msgs[0].parts, "reaction"), "message_id"));
 }
 
 static void
 check_reaction_removed(const struct ingest_batch *b)
 {
 	assert_string_equal(part_str(&b->msgs[0], "reaction", "emoji"), "");
+	assert_non_null(part_str(&b->msgs[0], "reaction", "provider_message_id"));
 }
 
 static void

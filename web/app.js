@@ -493,14 +493,29 @@
 		}
 		return out;
 	}
-	// Reactions attach to the message they name; the latest per sender wins.
+	// A reaction's target among the loaded messages: by msgd id, else by the provider's id.
+	function reactionTarget(m) {
+		const r = m.type === 'reaction' && m.reaction;
+		if (!r) return null;
+		if (r.message_id != null && S.msgs.has(r.message_id)) return S.msgs.get(r.message_id);
+		if (r.provider_message_id) for (const t of S.msgs.values()) if (t.type !== 'reaction' && t.provider_message_id === r.provider_message_id) return t;
+		return null;
+	}
+	// Reactions attach to the message they name; the latest per sender wins ("" removes it).
 	function reactionsFor(id) {
 		const by = new Map();
-		for (const r of sortedMsgs()) if (r.type === 'reaction' && r.reaction && r.reaction.message_id === id) by.set(r.direction + ':' + r.from, r.reaction.emoji);
+		for (const r of sortedMsgs()) { const t = reactionTarget(r); if (t && t.id === id) by.set(r.direction + ':' + r.from, r.reaction.emoji); }
 		return [...by.values()].filter(Boolean);
+	}
+	// A reaction to a message not shown here: one small line.
+	function reactionNote(m) {
+		const who = m.direction === 'out' ? 'You' : (S.cur && S.cur.contact && S.cur.contact.name) || m.from;
+		const e = m.reaction && m.reaction.emoji;
+		return h('li', { class: 'note reaction-note', id: 'm' + m.id, 'data-id': m.id, text: e ? `${who} reacted ${e} to a message not shown` : `${who} removed a reaction` });
 	}
 	function msgEl(m) {
 		if (m.type === 'system') return h('li', { class: 'note', id: 'm' + m.id, 'data-id': m.id, text: m.text || (m.system && m.system.body) || 'System message' });
+		if (m.type === 'reaction') return reactionNote(m);
 		const out = m.direction === 'out';
 		const li = h('li', { class: `msg ${out ? 'out' : 'in'}${m.status === 'failed' ? ' failed' : ''}`, id: 'm' + m.id, 'data-id': m.id, 'data-status': m.status || '' });
 		li.append(h('span', { class: 'sr', text: out ? 'You: ' : `${(S.cur && S.cur.contact && S.cur.contact.name) || m.from}: ` }));
@@ -525,7 +540,7 @@
 		}
 		return li;
 	}
-	const isBubble = (m) => !(m.type === 'reaction' && m.reaction && S.msgs.has(m.reaction.message_id));
+	const isBubble = (m) => !reactionTarget(m);
 	function renderThread(toBottom) {
 		const box = $('messages');
 		box.setAttribute('aria-busy', 'true');
@@ -552,8 +567,10 @@
 		S.msgs.set(m.id, m);
 		const box = $('messages');
 		const atBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 80;
-		if (m.type === 'reaction' && m.reaction && S.msgs.has(m.reaction.message_id)) {
-			const t = S.msgs.get(m.reaction.message_id);
+		// A message some shown reaction line was waiting for: redraw to attach it.
+		if (!old && m.type !== 'reaction' && [...S.msgs.values()].some((r) => reactionTarget(r) === m)) { renderThread(atBottom); return; }
+		const t = reactionTarget(m);
+		if (t) {
 			const el = S.els.get(t.id);
 			if (el) { const n = msgEl(t); el.replaceWith(n); S.els.set(t.id, n); }
 			return;

@@ -277,17 +277,38 @@ api_plain_str(const json_t *o, const char *key)
 }
 
 int
-api_limit(struct http_request *req, int def, int max)
+api_number(struct http_request *req, const char *name, const char *value, int64_t min,
+    int64_t max, int64_t *out)
 {
-	const char *s = http_query(req, "limit");
-	int64_t v;
-
-	if (s == NULL)
-		return def;
-	if (parse_i64(s, &v) != 0 || v < 1 || v > max) {
-		http_reply_error(req, 400, "invalid_request", "limit", "limit must be an integer from 1 to %d", max);
+	if (parse_digits(value, API_NUMBER_DIGITS_MAX, out) != 0 || *out < min || *out > max) {
+		http_reply_error(req, 400, "invalid_parameter", name,
+		    "%s must be an integer from %lld to %lld, in digits only", name, (long long)min,
+		    (long long)max);
 		return -1;
 	}
+	return 0;
+}
+
+int
+api_query_number(struct http_request *req, const char *name, int64_t min, int64_t max,
+    int64_t def, int64_t *out)
+{
+	const char *s = http_query(req, name);
+
+	if (s == NULL) {
+		*out = def;
+		return 0;
+	}
+	return api_number(req, name, s, min, max, out);
+}
+
+int
+api_limit(struct http_request *req, int def, int max)
+{
+	int64_t v;
+
+	if (api_query_number(req, "limit", 1, max, def, &v) != 0)
+		return -1;
 	return (int)v;
 }
 

@@ -78,6 +78,15 @@ json_t *api_body_object(struct http_request *req);
 /* A string member without embedded NUL (a password cut short by \u0000
  * would silently be a different password), or NULL. */
 const char *api_plain_str(const json_t *o, const char *key);
+/* Numbers in a URL (limit, since, ids in a query, Last-Event-ID): ASCII
+ * digits only, no sign, no spaces, at most API_NUMBER_DIGITS_MAX of them,
+ * within min..max. Otherwise reply 400 invalid_parameter naming the
+ * parameter and return -1. api_query_number: *out = def when absent. */
+#define API_NUMBER_DIGITS_MAX 18
+int api_number(struct http_request *req, const char *name, const char *value, int64_t min,
+    int64_t max, int64_t *out);
+int api_query_number(struct http_request *req, const char *name, int64_t min, int64_t max,
+    int64_t def, int64_t *out);
 /* Query parameter "limit": default def, 1..max; replies 400 and returns -1. */
 int api_limit(struct http_request *req, int def, int max);
 /* Parse a path id; replies 404 and returns -1 when invalid. */

@@ -39,16 +39,20 @@ ingest_free(struct ingest *in)
 	free(in);
 }
 
+/* Webhook replies may echo what the caller sent (the verification
+ * handshake's hub.challenge): nosniff keeps a browser from reading an
+ * echoed text/plain body as HTML or script. */
 static void
 send_webhook_reply(struct http_request *req, struct webhook_reply *r)
 {
 	if (r->error_code[0]) {
 		http_reply_error(req, r->status, r->error_code, NULL, "%s", r->message);
-		return;
+	} else {
+		const char *body = r->body ? r->body : "{\"status\":\"ok\"}";
+		const char *ct = r->content_type ? r->content_type : "application/json";
+		http_reply_raw(req, r->status, ct, body, strlen(body));
 	}
-	const char *body = r->body ? r->body : "{\"status\":\"ok\"}";
-	const char *ct = r->content_type ? r->content_type : "application/json";
-	http_reply_raw(req, r->status, ct, body, strlen(body));
+	http_reply_header(req, "X-Content-Type-Options", "nosniff");
 }
 
 static void

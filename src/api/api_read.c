@@ -138,15 +138,11 @@ api_messages_find(struct app *app, struct http_request *req, const char *const *
 void
 api_events_list(struct app *app, struct http_request *req, const char *const *p)
 {
-	const char *s = http_query(req, "since");
-	int64_t since = 0;
+	int64_t since;
 	int limit;
 
-	if (s && (parse_i64(s, &since) != 0 || since < 0)) {
-		http_reply_error(req, 400, "invalid_request", "since", "since must be a non-negative integer");
-		return;
-	}
-	if ((limit = api_limit(req, 100, 1000)) < 0)
+	if (api_query_number(req, "since", 0, INT64_MAX, 0, &since) != 0 ||
+	    (limit = api_limit(req, 100, 1000)) < 0)
 		return;
 	/* The store renders each event as text; the page is their concatenation. */
 	struct store_event *ev;

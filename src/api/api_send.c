@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../channels/address.h"
 #include "../channels/channel.h"
 #include "../config/config.h"
 #include "../http/http.h"
@@ -121,6 +122,36 @@ resolve_ref(struct app *app, const json_t *v, int64_t channel_id, const char *fi
 	}
 	return fail(e, "validation_failed", field, "'%s' must be a message id or a provider message id",
 	    field);
+}
+
+/*
+ * "to": required, a non-empty string, in the channel's spelling of an
+ * address (phone numbers: their digits) so that every way of writing one
+ * number finds one contact and one conversation. out: ADDR_MAX + 1 bytes.
+ */
+static int
+recipient(const struct channel *ch, const json_t *body, char *out, struct send_error *e)
+{
+	json_t *v = json_object_get(body, "to");
+	const char *s = json_string_value(v);
+	size_t n = json_string_length(v);
+
+	if (v == NULL || json_is_null(v))
+		return fail(e, "validation_failed", "to", "'to' (the recipient) is required");
+	if (!json_is_string(v) || n == 0)
+		return fail(e, "validation_failed", "to", "'to' must be a non-empty string");
+	if (ch->ops->address_normalize != NULL) {
+		if (ch->ops->address_normalize(s, n, out, ADDR_MAX + 1) != 0)
+			return fail(e, "invalid_recipient", "to", "'to' must be a phone number for channel "
+			    "'%s': %d to %d digits, optionally after one '+' and with spaces, '-', '.', "
+			    "'(' or ')' between them", ch->name, PHONE_DIGITS_MIN, PHONE_DIGITS_MAX);
+		return 0;
+	}
+	if (n > ADDR_MAX || memchr(s, '\0', n) != NULL)
+		return fail(e, "validation_failed", "to",
+		    "'to' must be a string of at most %d bytes without NUL", ADDR_MAX);
+	memcpy(out, s, n + 1);
+	return 0;
 }
 
 /* Render "Hello {{name}}" with variables (object by name, array by 1-based index). */
@@ -247,6 +278,7 @@ build_outbound(struct app *app, const json_t *body, const char *idem, int priori
 	static const char *const types[] = { "text", "image", "audio", "video", "document", "sticker",
 		"location", "template", "interactive", "reaction", NULL };
 	const char *chname, *to, *type, *text, *client_id, *sched;
+	char to_buf[ADDR_MAX + 1];
 	json_t *parts = m->parts;
 	int64_t now = now_ms();
 	char ref[256];
@@ -263,10 +295,9 @@ build_outbound(struct app *app, const json_t *body, const char *idem, int priori
 		    "'channel' is required%.0s", chname ? chname : "");
 	if (!ch->ops->send_local && !ch->ops->send_prepare)
 		return fail(e, "validation_failed", "channel", "channel '%s' cannot send", ch->name);
-	if (opt_str(body, "to", "to", ADDR_MAX, &to, e) != 0)
+	if (recipient(ch, body, to_buf, e) != 0)
 		return -1;
-	if (to == NULL)
-		return fail(e, "validation_failed", "to", "'to' (the recipient) is required");
+	to = to_buf;
 	if (opt_str(body, "type", "type", 32, &type, e) != 0 || opt_str(body, "text", "text",
 	    TEXT_MAX_CHARS * 4, &text, e) != 0)
 		return -1;

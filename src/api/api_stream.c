@@ -163,15 +163,16 @@ api_stream_params(struct app *app, struct http_request *req, bool use_last_event
 	const char *from = by_header ? last : http_query(req, "since");
 	/* A cursor past the end of the log names no event: say so rather than
 	 * wait silently until the log catches up with it. */
-	if (from && (parse_i64(from, &out->since) != 0 || !bus_cursor_valid(app->bus, out->since))) {
-		http_reply_error(req, 400, "invalid_request", by_header ? "Last-Event-ID" : "since",
+	const char *what = by_header ? "Last-Event-ID" : "since";
+	if (from && api_number(req, what, from, 0, INT64_MAX, &out->since) != 0)
+		return -1;
+	if (from && !bus_cursor_valid(app->bus, out->since)) {
+		http_reply_error(req, 400, "invalid_parameter", what,
 		    "the cursor must be an event seq from 0 to %lld", (long long)bus_head(app->bus));
 		return -1;
 	}
-	if (conv && (parse_i64(conv, &out->conversation_id) != 0 || out->conversation_id <= 0)) {
-		http_reply_error(req, 400, "invalid_request", "conversation_id", "conversation_id must be an id");
+	if (conv && api_number(req, "conversation_id", conv, 1, INT64_MAX, &out->conversation_id) != 0)
 		return -1;
-	}
 	if (out->channel && (strlen(out->channel) == 0 || strlen(out->channel) > 64)) {
 		http_reply_error(req, 400, "invalid_request", "channel", "invalid channel name");
 		return -1;

@@ -151,6 +151,11 @@ struct channel_ops {
 	    struct send_request *out);                              /* MAY be NULL */
 	void (*send_local)(struct channel *ch, const json_t *msg,
 	    struct send_outcome *out);                              /* MAY be NULL */
+	/* The canonical spelling of a contact address (address.h), applied
+	 * to every recipient before it is looked up or stored: 0 with out
+	 * filled, or -1 when this channel cannot reach such an address. MAY
+	 * be NULL: addresses are taken as given. */
+	int (*address_normalize)(const char *s, size_t len, char *out, size_t outlen);
 	/* Hours after a contact's last message during which free-form messages
 	 * may be sent (WhatsApp: 24); 0 = no such window. A channel's config
 	 * "enforce_window": false turns the check off. */

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "../util/util.h"
+#include "address.h"
 
 #define SANDBOX_ADDR_MAX 64
 #define SANDBOX_TEXT_MAX 4096
@@ -116,9 +117,10 @@ sandbox_simulate_inbound(struct channel *ch, const json_t *body, struct ingest_b
 		hex_encode(rnd, sizeof(rnd), hex);
 		m->provider_message_id = xasprintf("sbx.%s", hex);
 	}
-	m->from = xstrdup(from);
+	/* A sender spelled as a phone number is its digits, as a recipient is. */
+	m->from = phone_normalize_or_dup(from);
 	m->to = xstrdup(ch->name);
-	m->contact_address = xstrdup(from);
+	m->contact_address = xstrdup(m->from);
 	m->contact_name = xstrdup_or_null(name);
 	m->type = xstrdup("text");
 	m->text = xstrndup(text, strlen(text));
@@ -154,5 +156,6 @@ const struct channel_ops sandbox_ops = {
 	.send_classify = NULL,
 	.read_prepare = NULL,
 	.send_local = sandbox_send_local,
+	.address_normalize = phone_normalize,
 	.window_hours = 0,
 };

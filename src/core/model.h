@@ -10,10 +10,17 @@
  *    "provider_message_id","from","to","type","text",
  *    "media":{"id","mime_type","sha256","filename","url","voice","animated"},
  *    "location":{"latitude","longitude","name","address","url"},
- *    "reaction":{"emoji","message_id"},
+ *    "reaction":{"emoji","message_id","provider_message_id"},
  *    "reply_to":{"provider_message_id","message_id"},
  *    "timestamp","status","status_history":[{"status","at","error"}],
  *    "error":{"code","title","detail"}, ... type-specific parts ...}
+ *
+ * A reaction names the message it reacts to twice: provider_message_id
+ * (the provider's id, as adapters normalize it and sends need it) and
+ * message_id (msgd's id of that message, or null when msgd has no message
+ * with that provider id on the channel). Adapters fill the former; the
+ * store fills the latter when the reaction is stored (in or out), as it
+ * does for reply_to. An emoji of "" removes the sender's reaction.
  *
  * Ownership: every pointer in these structs is owned by the struct and
  * freed by ingest_batch_free(); json_t members hold one reference.

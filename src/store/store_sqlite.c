@@ -994,6 +994,24 @@ message_doc(const struct msg_in *m, int64_t id, const char *channel, int64_t con
 	return doc;
 }
 
+/* A reaction names its target by provider id; add msgd's id of it as
+ * "message_id" (null when no message of the channel has that id), unless
+ * the send API already named it by msgd id. */
+static int
+resolve_reaction(struct sqlite_db *db, struct msg_in *m)
+{
+	json_t *r = json_object_get(m->parts, "reaction");
+	const char *pid = json_string_value(json_object_get(r, "provider_message_id"));
+	int64_t id = 0;
+
+	if (!json_is_object(r) || json_is_integer(json_object_get(r, "message_id")))
+		return 0;
+	if (find_message(db, m->channel_id, pid, &id, NULL, NULL) != 0)
+		return -1;
+	json_object_set_new(r, "message_id", id ? json_integer(id) : json_null());
+	return 0;
+}
+
 /* Look an outbound message up by idempotency key: *id = 0 when absent. */
 static int
 find_client_id(struct sqlite_db *db, const char *client_id, int64_t *id, int64_t *conversation_id)
@@ -1154,7 +1172,8 @@ ingest_msg(struct sqlite_db *db, struct store_op *op, struct msg_in *m, int64_t 
 		return op_error(op, "unknown channel %" PRId64, m->channel_id);
 	if (upsert_contact(db, m, now / 1000, &contact) != 0 ||
 	    get_conversation(db, m->channel_id, contact, now, &conv) != 0 ||
-	    find_message(db, m->channel_id, m->reply_to, &reply_id, NULL, NULL) != 0)
+	    find_message(db, m->channel_id, m->reply_to, &reply_id, NULL, NULL) != 0 ||
+	    resolve_reaction(db, m) != 0)
 		return op_sql_error(db, op);
 
 	s = stmt(w, W_MSG_NEXT_ID);

@@ -7,7 +7,10 @@
  * UTF-8 (checked on the decoded strings, so escapes count too), raw control
  * characters, integers that do not fit, trailing garbage, NUL in keys and
  * nesting beyond the cap are all refused; "\u0000" in a string is kept with
- * its length (as JSON_ALLOW_NUL does); of duplicate keys the last wins.
+ * its length (as JSON_ALLOW_NUL does). Unlike jansson by default, an object
+ * with the same key twice is refused, naming the key: two readers of one
+ * body must never see different values (one reader keeping the first,
+ * another the last).
  *
  * One case yajl decodes loosely: a "\uD8xx" escape not followed by a low
  * surrogate becomes "?". A body with a surrogate escape in it therefore goes
@@ -26,6 +29,7 @@
 #include <yajl/yajl_parse.h>
 
 #define JSON_DEPTH_HARD 256 /* the builder's stack; callers ask for less */
+#define JSON_KEY_QUOTE_MAX 48 /* bytes of a duplicate key quoted in the error */
 
 struct builder {
 	json_t *stack[JSON_DEPTH_HARD]; /* open containers, borrowed from root */
@@ -33,13 +37,31 @@ struct builder {
 	json_t *root;
 	struct buf key; /* pending object key (yajl's pointer dies with the callback) */
 	bool have_key;
-	char why[96]; /* the builder's own refusal, if it cancelled the parse */
+	char why[128]; /* the builder's own refusal, if it cancelled the parse */
 };
 
 static int
 refuse(struct builder *b, const char *why)
 {
 	snprintf(b->why, sizeof(b->why), "%s", why);
+	return 0;
+}
+
+/* "duplicate object key 'k'": the key quoted up to a cap, printable ASCII
+ * kept and anything else written as '?', so the message is safe to log and
+ * to echo. */
+static int
+refuse_duplicate(struct builder *b, const char *key, size_t len)
+{
+	char q[JSON_KEY_QUOTE_MAX + 4];
+	size_t n = 0;
+
+	for (size_t i = 0; i < len && n < JSON_KEY_QUOTE_MAX; i++)
+		q[n++] = key[i] >= 0x20 && key[i] < 0x7f ? key[i] : '?';
+	q[n] = '\0';
+	if (len > JSON_KEY_QUOTE_MAX)
+		strcat(q, "...");
+	snprintf(b->why, sizeof(b->why), "duplicate object key '%s'", q);
 	return 0;
 }
 
@@ -67,6 +89,10 @@ attach(struct builder *b, json_t *v)
 		return refuse(b, "value without a key");
 	}
 	b->have_key = false;
+	if (json_object_getn(top, b->key.data, b->key.len) != NULL) {
+		json_decref(v);
+		return refuse_duplicate(b, b->key.data, b->key.len);
+	}
 	if (json_object_setn_new_nocheck(top, b->key.data, b->key.len, v) != 0)
 		return refuse(b, "out of memory");
 	return 1;
@@ -245,7 +271,7 @@ parse_jansson(const char *buf, size_t len, int max_depth, json_t **out, char *er
 	json_error_t je;
 	json_t *v;
 
-	v = json_loadb(buf, len, JSON_ALLOW_NUL | JSON_DECODE_ANY, &je);
+	v = json_loadb(buf, len, JSON_ALLOW_NUL | JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &je);
 	if (v == NULL) {
 		snprintf(err, errlen, "line %d, column %d: %s", je.line, je.column, je.text);
 		return -1;

@@ -205,14 +205,31 @@ parse_rfc3339(const char *s, int64_t *out)
 int
 parse_i64(const char *s, int64_t *out)
 {
-	char *end;
-	long long v;
+	bool neg = s != NULL && *s == '-';
+	int64_t v;
 
-	if (s == NULL || *s == '\0')
+	if (s == NULL || parse_digits(s + neg, INT64_DIGITS_MAX, &v) != 0)
 		return -1;
-	errno = 0;
-	v = strtoll(s, &end, 10);
-	if (errno != 0 || *end != '\0')
+	*out = neg ? -v : v;
+	return 0;
+}
+
+int
+parse_digits(const char *s, size_t max_digits, int64_t *out)
+{
+	int64_t v = 0;
+	size_t n = 0;
+
+	if (s == NULL || max_digits > INT64_DIGITS_MAX)
+		return -1;
+	for (; s[n] != '\0'; n++) {
+		if (n == max_digits || s[n] < '0' || s[n] > '9')
+			return -1;
+		if (v > (INT64_MAX - (s[n] - '0')) / 10)
+			return -1;
+		v = v * 10 + (s[n] - '0');
+	}
+	if (n == 0)
 		return -1;
 	*out = v;
 	return 0;

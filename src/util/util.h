@@ -48,8 +48,13 @@ void fmt_rfc3339(int64_t unix_s, char out[static 21]);
 /* Parse RFC 3339 (Z or numeric offset, optional fraction) into Unix seconds. */
 int parse_rfc3339(const char *s, int64_t *out);
 
-/* Parse a decimal int64 with full validation (no trailing bytes, no overflow). */
+/* Strict decimal numbers: ASCII digits only (no spaces, no '+', no
+ * trailing bytes) and no overflow. parse_i64 allows one leading '-';
+ * parse_digits takes 1 to max_digits (at most INT64_DIGITS_MAX) digits,
+ * the form of every number in a URL. */
+#define INT64_DIGITS_MAX 19
 int parse_i64(const char *s, int64_t *out);
+int parse_digits(const char *s, size_t max_digits, int64_t *out);
 
 /* Constant-time equality of two byte strings (length is not secret). */
 bool ct_equal(const void *a, size_t alen, const void *b, size_t blen);

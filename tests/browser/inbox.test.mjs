@@ -155,6 +155,26 @@ test('web inbox: login, live thread, ticks, search, failures, status, phone widt
 		await waitFor(async () => (await page.locator('.conv', { hasText: 'Linus Webhook' }).count()) === 1, 5000,
 			{ what: 'the webhook conversation, live' });
 
+		// Reactions: a badge under the message they name, live; "" removes it;
+		// a reaction to a message msgd does not know is one small line.
+		const react = (id, target, emoji) => postWebhook(d.url, JSON.stringify(waMessageBody({ pnid: 'PNID1', name: 'Linus Webhook', message: {
+			from: '15550003333', id, timestamp: String(Math.floor(Date.now() / 1000)), type: 'reaction', reaction: { message_id: target, emoji } } })));
+		await page.locator('.conv', { hasText: 'Linus Webhook' }).click();
+		const hookMsg = page.locator('#messages .msg.in', { hasText: 'hi from whatsapp' });
+		await hookMsg.waitFor();
+		assert.equal((await react('wamid.browser.r1', 'wamid.browser.1', '\u{1F44D}')).status, 200);
+		await hookMsg.locator('.reactions span', { hasText: '\u{1F44D}' }).waitFor({ timeout: 10_000 });
+		assert.equal(await page.locator('#messages li', { hasText: /Unsupported message/ }).count(), 0, 'no reaction bubble');
+		assert.equal((await react('wamid.browser.r2', 'wamid.browser.unknown', '\u{1F62E}')).status, 200);
+		await page.locator('#messages .reaction-note', { hasText: '\u{1F62E}' }).waitFor({ timeout: 10_000 });
+		await page.screenshot({ path: path.join(ARTIFACTS, 'reactions-desktop.png') });
+		assert.equal((await react('wamid.browser.r3', 'wamid.browser.1', '')).status, 200);
+		await hookMsg.locator('.reactions').waitFor({ state: 'detached', timeout: 10_000 });
+		await page.reload();
+		await hookMsg.waitFor();
+		assert.equal(await hookMsg.locator('.reactions').count(), 0, 'removed after a reload too');
+		await page.locator('#messages .reaction-note', { hasText: '\u{1F62E}' }).waitFor();
+
 		// Keyboard: Escape leaves the thread, arrows move through the list.
 		await page.press('#composer-text', 'Escape');
 		await waitFor(async () => (await page.evaluate(() => location.hash)) === '#/', 3000, { what: 'escape to list' });

@@ -73,13 +73,13 @@ describe('routing and error shape', () => {
 		assert.equal(seen.size, 6, 'request ids should differ between requests');
 	});
 
-	msgdTest('invalid query parameters → 400 invalid_request', async (h) => {
+	msgdTest('invalid query parameters → 400 invalid_parameter (numbers) or invalid_request (cursor)', async (h) => {
 		const d = await h.start();
-		assertError(await d.api('GET', '/v1/conversations?limit=0'), 400, 'invalid_request');
-		assertError(await d.api('GET', '/v1/conversations?limit=201'), 400, 'invalid_request');
-		assertError(await d.api('GET', '/v1/conversations?limit=abc'), 400, 'invalid_request');
-		assertError(await d.api('GET', '/v1/events?since=0&limit=1001'), 400, 'invalid_request');
-		assertError(await d.api('GET', '/v1/events?since=0&limit=0'), 400, 'invalid_request');
+		assertError(await d.api('GET', '/v1/conversations?limit=0'), 400, 'invalid_parameter');
+		assertError(await d.api('GET', '/v1/conversations?limit=201'), 400, 'invalid_parameter');
+		assertError(await d.api('GET', '/v1/conversations?limit=abc'), 400, 'invalid_parameter');
+		assertError(await d.api('GET', '/v1/events?since=0&limit=1001'), 400, 'invalid_parameter');
+		assertError(await d.api('GET', '/v1/events?since=0&limit=0'), 400, 'invalid_parameter');
 		assertError(await d.api('GET', '/v1/conversations?cursor=%27%3B--garbage'), 400, 'invalid_request');
 		assertError(await d.api('GET', '/v1/messages/abc'), [400, 404]);
 	});

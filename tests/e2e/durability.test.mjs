@@ -162,7 +162,7 @@ describe('paging', () => {
 			if (cursor === null) break;
 		}
 		assert.deepEqual(pages.filter((p) => p.length), [['m4', 'm5'], ['m2', 'm3'], ['m1']]);
-		assertError(await d.api('GET', `/v1/conversations/${conv}/messages?limit=0`), 400, 'invalid_request');
+		assertError(await d.api('GET', `/v1/conversations/${conv}/messages?limit=0`), 400, 'invalid_parameter');
 		assertError(await d.api('GET', `/v1/conversations/${conv}/messages?cursor=notacursor`), 400, 'invalid_request');
 	});
 
@@ -202,6 +202,6 @@ describe('paging', () => {
 		const future = assertStatus(await d.api('GET', '/v1/events?since=999999999'), 200);
 		assert.deepEqual(future.events, []);
 		assert.equal(future.next, 999999999);
-		assertError(await d.api('GET', '/v1/events?since=-5x'), 400, 'invalid_request');
+		assertError(await d.api('GET', '/v1/events?since=-5x'), 400, 'invalid_parameter');
 	});
 });

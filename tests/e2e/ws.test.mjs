@@ -232,6 +232,17 @@ describe('WebSocket (/v1/ws)', () => {
 		const r3 = await waitFor(() => ws.replies('result').find((r) => r.id === 'bad'), 5000, { what: 'result bad' });
 		assert.equal(r3.status, 422);
 		assert.equal(r3.error.field, 'channel');
+		// Recipients are normalized as on POST /v1/messages: one conversation.
+		ws.send({ op: 'send', id: 'fmt', channel: 'sandbox', to: '+1 (555) 123-0000', text: 'formatted' });
+		const r4 = await waitFor(() => ws.replies('result').find((r) => r.id === 'fmt'), 5000, { what: 'result fmt' });
+		assert.equal(r4.status, 202, JSON.stringify(r4));
+		assert.equal(r4.message.to, '15551230000');
+		assert.equal(r4.message.conversation_id, r1.message.conversation_id);
+		ws.send({ op: 'send', id: 'nophone', channel: 'sandbox', to: '++15551230000', text: 'x' });
+		const r5 = await waitFor(() => ws.replies('result').find((r) => r.id === 'nophone'), 5000, { what: 'result nophone' });
+		assert.equal(r5.status, 422);
+		assert.equal(r5.error.code, 'invalid_recipient');
+		assert.equal(r5.error.field, 'to');
 		// Bad JSON, unknown op: an error, and the socket still works.
 		ws.send('{"op": "send", ');
 		await waitFor(() => ws.replies('error').length >= 1, 5000, { what: 'op error' });

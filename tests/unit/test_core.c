@@ -10,6 +10,7 @@
 
 #include <cmocka.h>
 
+#include "channels/address.h"
 #include "channels/channel.h"
 #include "config/config.h"
 #include "core/model.h"
@@ -41,6 +42,46 @@ test_parse_i64(void **state)
 	assert_int_equal(parse_i64("", &v), -1);
 	assert_int_equal(parse_i64("4x", &v), -1);
 	assert_int_equal(parse_i64("99999999999999999999", &v), -1);
+	assert_int_equal(parse_i64("-12", &v), 0);
+	assert_int_equal(v, -12);
+	assert_int_equal(parse_i64("9223372036854775807", &v), 0);
+	assert_int_equal(v, INT64_MAX);
+	assert_int_equal(parse_i64("9223372036854775808", &v), -1);
+	/* Only digits: strtoll's leniencies are refused. */
+	static const char *const bad[] = { "+5", " 5", "5 ", "\t5", "--5", "-", "+", "0x10", "5\n",
+		"-+5", "1e3", "5.0" };
+	for (size_t i = 0; i < ARRAY_LEN(bad); i++)
+		if (parse_i64(bad[i], &v) == 0)
+			fail_msg("parse_i64 accepted '%s'", bad[i]);
+}
+
+static void
+test_parse_digits(void **state)
+{
+	static const struct {
+		const char *in;
+		size_t max;
+		int rc;
+		int64_t v;
+	} cases[] = {
+		{ "0", 18, 0, 0 }, { "5", 18, 0, 5 }, { "007", 18, 0, 7 },
+		{ "123456789012345678", 18, 0, 123456789012345678 },
+		{ "1234567890123456789", 18, -1, 0 },   /* too long */
+		{ "9223372036854775807", 19, 0, INT64_MAX },
+		{ "9223372036854775808", 19, -1, 0 },   /* overflow */
+		{ "", 18, -1, 0 }, { "+5", 18, -1, 0 }, { "-5", 18, -1, 0 }, { " 5", 18, -1, 0 },
+		{ "5 ", 18, -1, 0 }, { "%205", 18, -1, 0 }, { "5a", 18, -1, 0 }, { "\xd9\xa5", 18, -1, 0 },
+		{ "12", 1, -1, 0 }, { "1", 20, -1, 0 },  /* a cap over 19 digits is refused */
+	};
+	int64_t v;
+
+	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+		v = -1;
+		int rc = parse_digits(cases[i].in, cases[i].max, &v);
+		if (rc != cases[i].rc || (rc == 0 && v != cases[i].v))
+			fail_msg("parse_digits('%s', %zu): %d %lld", cases[i].in, cases[i].max, rc, (long long)v);
+	}
+	assert_int_equal(parse_digits(NULL, 18, &v), -1);
 }
 
 static void
@@ -103,6 +144,48 @@ test_json_parse_capped(void **state)
 	json_decref(v);
 }
 
+/* Duplicate object keys are refused everywhere, naming the key; the same
+ * key in different objects is fine. */
+static void
+test_json_duplicate_keys(void **state)
+{
+	static const struct {
+		const char *in;
+		const char *key; /* quoted in the error; NULL: accepted */
+	} cases[] = {
+		{ "{\"to\":\"1\",\"to\":\"2\"}", "'to'" },
+		{ "{\"a\":{\"b\":1,\"c\":2,\"b\":3}}", "'b'" },
+		{ "[{\"k\":1},{\"k\":2}]", NULL },
+		{ "{\"k\":{\"k\":1}}", NULL },
+		{ "{\"a\":1,\"\\u0061\":2}", "'a'" },          /* the same key, escaped */
+		{ "{\"x\":null,\"x\":null}", "'x'" },
+		{ "{\"\xc3\xa9\":1,\"\xc3\xa9\":1}", "'?" "?'" }, /* non-ASCII quoted as '?' */
+		{ "{\"s\\ud83d\\ude00\":1,\"s\\ud83d\\ude00\":2}", "\"s" }, /* jansson's path */
+		{ "{\"s\\ud83d\\ude00\":1,\"t\":2}", NULL },
+	};
+	char err[256], big[256];
+	json_t *v;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int r = json_parse_capped(cases[i].in, strlen(cases[i].in), 64, &v, err, sizeof(err));
+		if (cases[i].key == NULL) {
+			if (r != 0)
+				fail_msg("refused %s: %s", cases[i].in, err);
+			json_decref(v);
+			continue;
+		}
+		if (r == 0 || v != NULL)
+			fail_msg("accepted %s", cases[i].in);
+		if (strstr(err, "duplicate object key") == NULL || strstr(err, cases[i].key) == NULL)
+			fail_msg("%s: error '%s' does not name %s", cases[i].in, err, cases[i].key);
+	}
+	/* A long key is quoted up to a cap. */
+	snprintf(big, sizeof(big), "{\"%0100d\":1,\"%0100d\":2}", 0, 0);
+	assert_int_equal(json_parse_capped(big, strlen(big), 64, &v, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "...'"));
+	assert_true(strlen(err) < 160);
+}
+
 /* json_parse_capped lexes with yajl but must accept and refuse exactly what
  * jansson's own strict parser does, and build the same tree: compare the two
  * on tricky inputs and on many random mutations of a webhook. */
@@ -114,6 +197,15 @@ expect_same_as_jansson(const char *in, size_t len)
 	int ra = json_parse_capped(in, len, 64, &a, err, sizeof(err));
 
 	b = json_loadb(in, len, JSON_ALLOW_NUL | JSON_DECODE_ANY, NULL);
+	/* The one intended difference: jansson keeps the last of duplicate
+	 * keys, ours refuses them (and jansson agrees when asked to). */
+	if (ra != 0 && b != NULL && strstr(err, "duplicate object key") != NULL) {
+		json_decref(b);
+		b = json_loadb(in, len, JSON_ALLOW_NUL | JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, NULL);
+		if (b != NULL)
+			fail_msg("ours saw a duplicate key that jansson did not: %.*s", (int)len, in);
+		return;
+	}
 	if ((ra == 0) != (b != NULL))
 		fail_msg("parsers disagree (ours %d) on %zu bytes: %.*s", ra, len, (int)len, in);
 	if (b != NULL && !json_equal(a, b))
@@ -297,6 +389,71 @@ test_registry_and_public_config(void **state)
 	registry_free(reg);
 }
 
+/* Every spelling of one phone number normalizes to its digits; anything
+ * that is not a phone number is refused. */
+static void
+test_phone_normalize(void **state)
+{
+	static const struct {
+		const char *in;
+		size_t len;     /* 0: strlen(in) */
+		const char *want; /* NULL: refused */
+	} cases[] = {
+		{ "15550001111", 0, "15550001111" },
+		{ "+15550001111", 0, "15550001111" },
+		{ "+1 555 000 1111", 0, "15550001111" },
+		{ "1-555-000-1111", 0, "15550001111" },
+		{ "+1 (555) 000-1111", 0, "15550001111" },
+		{ "1.555.000.1111", 0, "15550001111" },
+		{ "1555000111 ", 0, "1555000111" },
+		{ "1234567", 0, "1234567" },                  /* 7 digits: the shortest */
+		{ "123456789012345", 0, "123456789012345" },  /* 15: the longest */
+		{ "123456", 0, NULL },                        /* too short */
+		{ "+1 (23) 4-5.6", 0, NULL },                 /* 6 digits with formatting */
+		{ "1234567890123456", 0, NULL },              /* too long */
+		{ "++15550001111", 0, NULL },
+		{ "1+5550001111", 0, NULL },
+		{ " +15550001111", 0, NULL },                 /* '+' only first */
+		{ "15550001111+", 0, NULL },
+		{ "1555000111a", 0, NULL },
+		{ "one5550001111", 0, NULL },
+		{ "1555\t0001111", 0, NULL },
+		{ "1555\n0001111", 0, NULL },
+		{ "1555/000/1111", 0, NULL },
+		{ "1555\xd9\xa1" "0001111", 0, NULL },         /* a non-ASCII digit */
+		{ "1555\0000001111", 12, NULL },               /* embedded NUL */
+		{ "", 0, NULL },
+		{ "+", 0, NULL },
+		{ "() -.", 0, NULL },
+		{ "US.13491208655302741918", 0, NULL },       /* a WhatsApp user id */
+		{ "1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2", 0, NULL },
+	};
+	char out[PHONE_DIGITS_MAX + 1], small[PHONE_DIGITS_MAX];
+
+	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+		size_t len = cases[i].len ? cases[i].len : strlen(cases[i].in);
+		strcpy(out, "untouched");
+		int rc = phone_normalize(cases[i].in, len, out, sizeof(out));
+		if (cases[i].want == NULL && (rc != -1 || strcmp(out, "untouched") != 0))
+			fail_msg("accepted '%s' as '%s'", cases[i].in, out);
+		if (cases[i].want != NULL && (rc != 0 || strcmp(out, cases[i].want) != 0))
+			fail_msg("'%s': %d '%s', wanted '%s'", cases[i].in, rc, out, cases[i].want);
+	}
+	assert_int_equal(phone_normalize("15550001111", 11, small, sizeof(small)), -1);
+	assert_int_equal(phone_normalize(NULL, 0, out, sizeof(out)), -1);
+
+	/* Inbound ids: phone numbers normalized, other ids kept as they are. */
+	char *p = phone_normalize_or_dup("+1 555 000 1111");
+	assert_string_equal(p, "15550001111");
+	free(p);
+	p = phone_normalize_or_dup("5678");
+	assert_string_equal(p, "5678");
+	free(p);
+	assert_null(phone_normalize_or_dup(NULL));
+	assert_ptr_equal(sandbox_ops.address_normalize, phone_normalize);
+	assert_ptr_equal(whatsapp_cloud_ops.address_normalize, phone_normalize);
+}
+
 static void
 test_sandbox_inbound(void **state)
 {
@@ -313,6 +470,11 @@ test_sandbox_inbound(void **state)
 	assert_string_equal(b.msgs[0].text, " hi \xf0\x9f\x98\xae ");
 	assert_string_equal(b.msgs[0].contact_address, "15550001111");
 	assert_string_equal(b.msgs[0].contact_name, "Ada");
+	json_decref(body);
+	body = json_pack("{s:s,s:s}", "from", "+1 (555) 000-1111", "text", "x");
+	assert_int_equal(sandbox_ops.simulate_inbound(ch, body, &b, &err), 0);
+	assert_string_equal(b.msgs[1].from, "15550001111");
+	assert_string_equal(b.msgs[1].contact_address, "15550001111");
 	assert_int_equal(b.msgs[0].channel_id, 3);
 	assert_non_null(b.msgs[0].provider_message_id);
 	json_decref(body);
@@ -332,15 +494,18 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_rfc3339),
 		cmocka_unit_test(test_parse_i64),
+		cmocka_unit_test(test_parse_digits),
 		cmocka_unit_test(test_ct_equal_and_hex),
 		cmocka_unit_test(test_utf8),
 		cmocka_unit_test(test_buf_cap),
 		cmocka_unit_test(test_json_parse_capped),
 		cmocka_unit_test(test_json_parse_matches_jansson),
+		cmocka_unit_test(test_json_duplicate_keys),
 		cmocka_unit_test(test_status_order),
 		cmocka_unit_test(test_config),
 		cmocka_unit_test(test_channel_types),
 		cmocka_unit_test(test_registry_and_public_config),
+		cmocka_unit_test(test_phone_normalize),
 		cmocka_unit_test(test_sandbox_inbound),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -487,6 +487,69 @@ test_ingest_message(void **state)
 	ingest_batch_free(&b);
 }
 
+/* A reaction to msg pmid target (NULL: no target id at all). */
+static struct msg_in *
+add_reaction(struct ingest_batch *b, int64_t channel, const char *pmid, const char *target,
+    const char *emoji)
+{
+	struct msg_in *m = add_msg(b, channel, DIR_IN, pmid, "111", NULL, NULL);
+
+	free(m->type);
+	m->type = xstrdup("reaction");
+	json_t *r = json_pack("{s:s}", "emoji", emoji);
+	if (target)
+		json_object_set_new(r, "provider_message_id", json_string(target));
+	json_object_set_new(m->parts, "reaction", r);
+	return m;
+}
+
+/* reaction.message_id of stored message id: its msgd id, 0 for null. */
+static int64_t
+reaction_target(struct fx *f, int64_t id)
+{
+	json_t *msg = NULL;
+	assert_int_equal(store_message_get(f->st, id, &msg), 0);
+	assert_non_null(msg);
+	json_t *r = json_object_get(msg, "reaction");
+	json_t *mid = json_object_get(r, "message_id");
+	assert_non_null(mid);  /* always present, null when unknown */
+	int64_t v = json_is_integer(mid) ? json_integer_value(mid) : 0;
+	if (!json_is_integer(mid))
+		assert_true(json_is_null(mid));
+	json_decref(msg);
+	return v;
+}
+
+/* The store names a reaction's target by msgd id when it knows the
+ * provider id on that channel (earlier, or earlier in the same batch). */
+static void
+test_reaction_target(void **state)
+{
+	struct fx *f = *state;
+	int64_t ch = channel_create(f, "wa1"), ch2 = channel_create(f, "wa2");
+	struct ingest_batch b = { 0 };
+
+	int64_t target = ingest_one(f, ch, "wamid.T", "111", "hello");
+	add_reaction(&b, ch, "wamid.R1", "wamid.T", "\xF0\x9F\x91\x8D");
+	add_reaction(&b, ch, "wamid.R2", "wamid.unknown", "x");
+	add_msg(&b, ch, DIR_IN, "wamid.T2", "111", NULL, "same batch");
+	add_reaction(&b, ch, "wamid.R3", "wamid.T2", "y");
+	add_reaction(&b, ch2, "wamid.R4", "wamid.T", "z");  /* another channel's message */
+	add_reaction(&b, ch, "wamid.R5", NULL, "");
+	assert_int_equal(ingest(f, &b, NULL), 0);
+	assert_int_equal(reaction_target(f, b.msgs[0].id), target);
+	assert_int_equal(reaction_target(f, b.msgs[1].id), 0);
+	assert_int_equal(reaction_target(f, b.msgs[3].id), b.msgs[2].id);
+	assert_int_equal(reaction_target(f, b.msgs[4].id), 0);
+	assert_int_equal(reaction_target(f, b.msgs[5].id), 0);
+	json_t *msg = NULL;
+	assert_int_equal(store_message_get(f->st, b.msgs[0].id, &msg), 0);
+	assert_string_equal(json_string_value(json_object_get(json_object_get(msg, "reaction"),
+	    "provider_message_id")), "wamid.T");
+	json_decref(msg);
+	ingest_batch_free(&b);
+}
+
 static void
 test_duplicate(void **state)
 {
@@ -1846,6 +1909,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_channels, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ingest_message, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_duplicate, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reaction_target, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ingest_rollback, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_text_roundtrip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_statuses, setup, teardown),

@@ -65,12 +65,14 @@ static json_t *
 load_json(const char *rel)
 {
 	size_t len;
-	json_error_t jerr;
+	char err[256];
+	json_t *root;
 	char *s = load(rel, &len);
 	assert_non_null(s);
-	json_t *root = json_loadb(s, len, JSON_ALLOW_NUL, &jerr);
+	/* msgd's own parser, as the webhook uses it (duplicate keys refused). */
+	if (json_parse_capped(s, len, 64, &root, err, sizeof(err)) != 0)
+		fail_msg("%s: %s", rel, err);
 	free(s);
-	assert_non_null(root);
 	return root;
 }
 
@@ -313,13 +315,16 @@ static void
 check_reaction(const struct ingest_batch *b)
 {
 	assert_string_equal(part_str(&b->msgs[0], "reaction", "emoji"), "\xF0\x9F\x98\xAE");
-	assert_string_equal(part_str(&b->msgs[0], "reaction", "message_id"), "wamid.yzxyzx=");
+	/* The provider's id of the target; the store adds msgd's as message_id. */
+	assert_string_equal(part_str(&b->msgs[0], "reaction", "provider_message_id"), "wamid.yzxyzx=");
+	assert_null(json_object_get(json_object_get(b->msgs[0].parts, "reaction"), "message_id"));
 }
 
 static void
 check_reaction_removed(const struct ingest_batch *b)
 {
 	assert_string_equal(part_str(&b->msgs[0], "reaction", "emoji"), "");
+	assert_non_null(part_str(&b->msgs[0], "reaction", "provider_message_id"));
 }
 
 static void
@@ -581,6 +586,36 @@ test_corpus_row(void **state)
 		r->check(&b);
 	ingest_batch_free(&b);
 	json_decref(root);
+}
+
+/* Every WhatsApp JSON file of the corpus, sent or received, parses with
+ * msgd's parser: in particular none has an object with a duplicate key,
+ * which json_parse_capped refuses. */
+static void
+test_corpus_parses_strictly(void **state)
+{
+	static const char *const dirs[] = { "inbound", "statuses", "template_status", "outbound",
+		"errors" };
+	size_t seen = 0;
+
+	for (size_t d = 0; d < ARRAY_LEN(dirs); d++) {
+		char path[1024];
+		struct dirent *de;
+		snprintf(path, sizeof(path), "%s/whatsapp_cloud/%s", corpus_root(), dirs[d]);
+		DIR *dir = opendir(path);
+		assert_non_null(dir);
+		while ((de = readdir(dir)) != NULL) {
+			size_t n = strlen(de->d_name);
+			char rel[512];
+			if (n < 5 || strcmp(de->d_name + n - 5, ".json") != 0)
+				continue;
+			snprintf(rel, sizeof(rel), "%s/%s", dirs[d], de->d_name);
+			json_decref(load_json(rel));
+			seen++;
+		}
+		closedir(dir);
+	}
+	assert_true(seen > ARRAY_LEN(rows));
 }
 
 /* Every corpus webhook file has a row, so a new sample cannot go unchecked. */
@@ -995,12 +1030,26 @@ test_webhook_verify(void **state)
 	char longc[300];
 	memset(longc, '7', sizeof(longc) - 1);
 	longc[sizeof(longc) - 1] = '\0';
-	const char *const badc[] = { NULL, "", longc, "12\n34" };
+	const char *const badc[] = { NULL, "", longc, "12\n34", "12 34", "caf\xc3\xa9",
+		"\x7f", "12\x80" };
 	for (size_t i = 0; i < ARRAY_LEN(badc); i++) {
 		wrong = f;
 		wrong.challenge = badc[i];
 		webhook(reg, "GET", &wrong, NULL, 0, &reply, &out);
 		assert_int_equal(reply.status, 400);
+		assert_null(reply.body);
+	}
+	/* Any visible ASCII up to the cap is echoed as it is. */
+	longc[256] = '\0';
+	const char *const okc[] = { "1158201444", "a~!Z_-.", "<b>", longc };
+	for (size_t i = 0; i < ARRAY_LEN(okc); i++) {
+		wrong = f;
+		wrong.challenge = okc[i];
+		webhook(reg, "GET", &wrong, NULL, 0, &reply, &out);
+		assert_int_equal(reply.status, 200);
+		assert_string_equal(reply.body, okc[i]);
+		free(reply.body);
+		reply.body = NULL;
 	}
 
 	webhook(reg, "PUT", &f, "{}", 2, &reply, &out);
@@ -1214,6 +1263,7 @@ main(void)
 {
 	static const struct CMUnitTest fixed[] = {
 		cmocka_unit_test(test_corpus_complete),
+		cmocka_unit_test(test_corpus_parses_strictly),
 		cmocka_unit_test(test_resolver_zero_skips),
 		cmocka_unit_test(test_wrong_object),
 		cmocka_unit_test(test_nul_dropped),

@@ -1,0 +1,65 @@
+/*
+ * whatsapp_cloud.h - what the WhatsApp Cloud adapter's files share (private
+ * to src/channels/whatsapp_*.c; the contract is channel.h): caps and the
+ * small readers of Meta's JSON. whatsapp_cloud.c holds the channel (config,
+ * webhook, sending), whatsapp_inbound.c the normalization of webhook bodies.
+ */
+#ifndef MSGD_WHATSAPP_CLOUD_H
+#define MSGD_WHATSAPP_CLOUD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "../util/util.h"
+#include "channel.h"
+
+#define WA_JSON_DEPTH_MAX  64           /* containers nested in a webhook body */
+#define WA_ID_MAX          256          /* bytes of an id, address or phone number id */
+
+/* v is a string without NUL bytes, usable as a C string. */
+static inline const char *
+cstr(const json_t *v)
+{
+	if (!json_is_string(v) || memchr(json_string_value(v), '\0', json_string_length(v)))
+		return NULL;
+	return json_string_value(v);
+}
+
+/* An identifier: a string of 1 to WA_ID_MAX bytes. */
+static inline bool
+is_id(const json_t *v)
+{
+	return json_is_string(v) && json_string_length(v) > 0 && json_string_length(v) <= WA_ID_MAX;
+}
+
+static inline const json_t *
+get(const json_t *obj, const char *key)
+{
+	return json_object_get(obj, key); /* NULL when obj is not an object */
+}
+
+/* A provider error code, a number or a numeric string; 0 when absent. */
+static inline int64_t
+get_code(const json_t *v)
+{
+	int64_t c;
+
+	if (json_is_integer(v))
+		return json_integer_value(v);
+	if (cstr(v) && parse_i64(cstr(v), &c) == 0)
+		return c;
+	return 0;
+}
+
+static inline void
+norm_err(struct channel_error *err, const char *field, const char *msg)
+{
+	snprintf(err->field, sizeof(err->field), "%s", field);
+	snprintf(err->message, sizeof(err->message), "%s", msg);
+}
+
+#endif

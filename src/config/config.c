@@ -17,6 +17,7 @@ config_defaults(struct config *c)
 		.body_limit = 1024 * 1024,
 		.idle_timeout = 60,
 		.header_timeout = 10,
+		.body_timeout = 30,
 		.max_connections = 16384,
 		.shutdown_timeout = 10,
 		.batch_max = 1000,
@@ -76,6 +77,8 @@ static const struct setting settings[] = {
 	{ "body_limit", K_INT, 1024, 64LL * 1024 * 1024, "maximum request body in bytes" },
 	{ "idle_timeout", K_INT, 1, 3600, "seconds an idle connection is kept" },
 	{ "header_timeout", K_INT, 1, 600, "seconds to receive request headers" },
+	{ .name = "body_timeout", .kind = K_INT, .min = 1, .max = 3600,
+	  .help = "seconds to receive a request body" },
 	{ "max_connections", K_INT, 16, 1000000, "maximum open connections" },
 	{ "shutdown_timeout", K_INT, 1, 600, "seconds to finish work on SIGTERM" },
 	{ "log_level", K_STRING, 0, 0, "debug, info, warn or error" },
@@ -115,6 +118,8 @@ apply_int(struct config *c, const char *name, long long v)
 		c->idle_timeout = (int)v;
 	else if (strcmp(name, "header_timeout") == 0)
 		c->header_timeout = (int)v;
+	else if (strcmp(name, "body_timeout") == 0)
+		c->body_timeout = (int)v;
 	else if (strcmp(name, "max_connections") == 0)
 		c->max_connections = (int)v;
 	else if (strcmp(name, "shutdown_timeout") == 0)

@@ -215,6 +215,7 @@ daemon_run(const struct config *cfg)
 		.body_limit = cfg->body_limit,
 		.idle_timeout = cfg->idle_timeout,
 		.header_timeout = cfg->header_timeout,
+		.body_timeout = cfg->body_timeout,
 		.max_connections = cfg->max_connections,
 		.handler = api_handle,
 		.arg = &d.app,

@@ -29,8 +29,8 @@
  * idle_timeout of the previous reply, then its headers within
  * header_timeout of that line. Receiving the body: within body_timeout of
  * the headers. Busy (handler, deferred, reply, stream, upgrade): none of
- * ours. A connection past its deadline gets a JSON 408 if the socket takes
- * it and is shut down. MHD's own idle timeout (idle_timeout) still closes
+ * ours. A connection past its deadline is shut down, after a JSON 408 when
+ * a request had begun (see cut()). MHD's own idle timeout (idle_timeout) still closes
  * connections with no traffic at all.
  *
  * What stays MHD's (0.9.75 has no option to change it; it answers before
@@ -679,11 +679,13 @@ conn_deadline(const struct http_server *srv, const struct conn *c)
 }
 
 /*
- * Past its deadline the connection gets a 408 written straight to the socket
- * (MHD has nothing to write in these phases: the previous reply is out, the
- * 100 Continue too) when the socket takes it at once, and is shut down; MHD
- * sees the end and closes it. The client may miss the 408 if it was still
- * sending (unread bytes make the close a reset).
+ * Past its deadline the connection is shut down; MHD sees the end and closes
+ * it. When a request had begun (its request line is in, or its body is
+ * arriving), a 408 is written straight to the socket first, if the socket
+ * takes it at once: MHD has nothing to write in these phases (the previous
+ * reply is out, the 100 Continue too). A connection that never began a
+ * request gets no unsolicited answer. The client may miss the 408 if it
+ * was still sending (unread bytes make the close a reset).
  */
 static void
 cut(struct conn *c, const char *why)
@@ -698,7 +700,7 @@ cut(struct conn *c, const char *why)
 	char out[TIMEOUT_ANSWER_MAX * 2];
 	int n = snprintf(out, sizeof(out), "HTTP/1.1 408 Request Timeout\r\nContent-Type: application/json\r\n"
 	    "Cache-Control: no-store\r\nConnection: close\r\nContent-Length: %d\r\n\r\n%s", body, msg);
-	if (c->phase == PH_HEADERS || c->phase == PH_BODY)
+	if (c->phase == PH_BODY || (c->phase == PH_HEADERS && c->line_ms != 0))
 		(void)!send(ci->connect_fd, out, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
 	log_info("closing connection: deadline passed", "detail", why);
 	shutdown(ci->connect_fd, SHUT_RDWR);

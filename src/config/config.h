@@ -32,6 +32,7 @@ struct config {
 	size_t body_limit;         /* bytes; larger request bodies get 413 */
 	int idle_timeout;          /* seconds a keep-alive connection may idle */
 	int header_timeout;        /* seconds to receive a request's headers */
+	int body_timeout;          /* seconds to receive a request's body */
 	int max_connections;
 	int shutdown_timeout;      /* seconds to finish in-flight work on SIGTERM */
 	int batch_max;             /* messages in one POST /v1/messages/batch */

@@ -275,6 +275,7 @@ reload(struct daemon *d)
 	c->body_limit = next.body_limit;
 	c->idle_timeout = next.idle_timeout;
 	c->header_timeout = next.header_timeout;
+	c->body_timeout = next.body_timeout;
 	c->shutdown_timeout = next.shutdown_timeout;
 	c->batch_max = next.batch_max;
 	c->cookie_secure = next.cookie_secure;
@@ -283,6 +284,7 @@ reload(struct daemon *d)
 		.body_limit = c->body_limit,
 		.idle_timeout = c->idle_timeout,
 		.header_timeout = c->header_timeout,
+		.body_timeout = c->body_timeout,
 	});
 	log_info("reloaded", "config", c->config_path[0] ? c->config_path : NULL,
 	    "restart_needed", restart ? "yes" : "no");
@@ -351,6 +353,7 @@ daemon_run(const struct config *initial, const struct config_args *args)
 		.body_limit = cfg->body_limit,
 		.idle_timeout = cfg->idle_timeout,
 		.header_timeout = cfg->header_timeout,
+		.body_timeout = cfg->body_timeout,
 		.max_connections = cfg->max_connections,
 		.handler = api_handle,
 		.arg = &d.app,

@@ -17,6 +17,34 @@
  * Upgrades (WebSocket): the 101 is an MHD upgrade response; once it is
  * written MHD hands the socket to upgrade_cb(), which gives it to the
  * handler. MHD keeps the connection suspended until http_upgrade_close().
+ *
+ * Before routing, the first access_cb() call refuses what a proxy and msgd
+ * could frame differently (framing.c: 400/501), raw URIs that are too long
+ * or hold "%00" (seen by uri_log_cb(): 414/400) and oversize header blocks
+ * (431), with a JSON error and Connection: close.
+ *
+ * Deadlines (on_sweep(), once a second): each connection is in one phase.
+ * Waiting for a request's headers: the first request's within
+ * header_timeout of the accept; a later one's request line within
+ * idle_timeout of the previous reply, then its headers within
+ * header_timeout of that line. Receiving the body: within body_timeout of
+ * the headers. Busy (handler, deferred, reply, stream, upgrade): none of
+ * ours. A connection past its deadline is shut down, after a JSON 408 when
+ * a request had begun (see cut()). MHD's own idle timeout (idle_timeout) still closes
+ * connections with no traffic at all.
+ *
+ * What stays MHD's (0.9.75 has no option to change it; it answers before
+ * any callback of ours sees the request, in HTML): a request line or
+ * header block that does not fit the connection's memory pool (414/431),
+ * a malformed request or header line (400), a Content-Length that is not a
+ * number (400), an unsupported HTTP version (505), a request line without
+ * a version (closed without an answer).
+ *
+ * Connection limit: at max_connections MHD stops watching the listening
+ * socket and only watches it again in the MHD_run() after one that closed a
+ * connection. Nothing would trigger that run once every connection is gone
+ * (no socket event, no timeout), so a run that closed connections is
+ * followed by another (kick), and the sweep runs MHD once a second too.
  */
 #include "http.h"
 
@@ -38,9 +66,10 @@
 #include <event2/event.h>
 #include <microhttpd.h>
 
-#include "../config/config.h"
 #include "../log/log.h"
 #include "../util/util.h"
+#include "framing.h"
+#include "listen.h"
 
 #define CONN_MEMORY_LIMIT (16 * 1024)   /* per connection: headers + read buffer (bodies stream through it) */
 #define STREAM_BLOCK 2048              /* a stream reply's write buffer: small, streams are many */
@@ -49,6 +78,8 @@
  * that a client which sends it without waiting still reads the 413: closing
  * with unread data would reset the connection and lose the answer. */
 #define DISCARD_MAX (64u * 1024 * 1024)
+#define LISTEN_BACKLOG 1024
+#define TIMEOUT_ANSWER_MAX 512
 
 /* An upgraded connection: handed to the handler, not yet closed. */
 struct http_upgrade {
@@ -60,12 +91,24 @@ struct http_upgrade {
 	void *arg;
 };
 
-/* Per-connection state, for the header timeout. */
+/* Where a connection is in its current request, for the deadlines. */
+enum conn_phase {
+	PH_HEADERS,   /* waiting for a request line and headers */
+	PH_BODY,      /* headers in, body arriving */
+	PH_BUSY,      /* handler, deferred reply, reply being written, stream, upgrade */
+};
+
+/* Per-connection state (MHD's socket context). */
 struct conn {
 	struct conn *prev, *next;
 	struct MHD_Connection *mc;
-	int64_t started_ms;
-	bool got_request;
+	enum conn_phase phase;
+	int64_t since_ms;            /* the phase began */
+	int64_t line_ms;             /* the current request line arrived; 0: not yet */
+	bool served;                 /* a request was completed on it before */
+	bool cut;                    /* shut down by the sweep */
+	bool uri_refused;            /* uri_log_cb() refused the request target */
+	struct http_refusal uri_refusal;
 };
 
 struct http_server {
@@ -77,6 +120,8 @@ struct http_server {
 	struct event *ev_sweep;
 	struct http_config cfg;
 	struct conn *conns;
+	bool closed_conns;           /* a connection closed during this MHD_run() */
+	unsigned start_idle_timeout; /* MHD's default, set at start */
 	struct http_upgrade *upgrades;  /* handed over, not yet closed */
 	size_t nupgrades;
 	size_t inflight;
@@ -112,6 +157,7 @@ struct http_request {
 };
 
 static void schedule(struct http_server *srv);
+static void after_run(struct http_server *srv);
 
 /*
  * Run MHD on the next loop pass (after a resume: in external-epoll mode MHD
@@ -391,6 +437,68 @@ queue_reply(struct http_request *req)
 	return r;
 }
 
+static struct conn *
+conn_of(struct MHD_Connection *mc)
+{
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(mc, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	return ci ? ci->socket_context : NULL;
+}
+
+static void
+conn_phase(struct MHD_Connection *mc, enum conn_phase ph)
+{
+	struct conn *c = conn_of(mc);
+
+	if (c && c->phase != ph) {
+		c->phase = ph;
+		c->since_ms = mono_ms();
+	}
+}
+
+/* A refusal before routing: the JSON error, and the connection closes (an
+ * unread body must never be taken for the next request). */
+static enum MHD_Result
+refuse(struct http_request *req, const struct http_refusal *r)
+{
+	http_reply_error(req, (int)r->status, r->code, NULL, "%s", r->message);
+	http_reply_header(req, MHD_HTTP_HEADER_CONNECTION, "close");
+	conn_phase(req->mc, PH_BUSY);
+	return queue_reply(req);
+}
+
+static enum MHD_Result
+framing_iter(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	http_framing_add(cls, key, value);
+	return MHD_YES;
+}
+
+/* The checks of a request's raw form (see the top of this file): 0, or -1
+ * with *r filled. */
+static int
+check_request(struct MHD_Connection *mc, const char *version, struct http_refusal *r)
+{
+	struct conn *c = conn_of(mc);
+	struct http_framing f = { 0 };
+
+	MHD_get_connection_values(mc, MHD_HEADER_KIND, framing_iter, &f);
+	if (http_framing_verdict(&f, strcmp(version, MHD_HTTP_VERSION_1_0) == 0, r) != 0)
+		return -1;
+	if (c && c->uri_refused) {
+		*r = c->uri_refusal;
+		return -1;
+	}
+	const union MHD_ConnectionInfo *hs =
+	    MHD_get_connection_info(mc, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
+	if (hs && hs->header_size > HTTP_HEADERS_MAX) {
+		*r = (struct http_refusal){ .status = 431, .code = "headers_too_large",
+			.message = "request headers too large (the limit is 8 KiB)" };
+		return -1;
+	}
+	return 0;
+}
+
 static enum MHD_Result
 access_cb(void *cls, struct MHD_Connection *mc, const char *url, const char *method,
     const char *version, const char *upload_data, size_t *upload_data_size, void **con_cls)
@@ -399,11 +507,9 @@ access_cb(void *cls, struct MHD_Connection *mc, const char *url, const char *met
 	struct http_request *req = *con_cls;
 
 	if (req == NULL) {
-		const union MHD_ConnectionInfo *ci =
-		    MHD_get_connection_info(mc, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-		if (ci && ci->socket_context)
-			((struct conn *)ci->socket_context)->got_request = true;
+		struct http_refusal refusal;
 
+		conn_phase(mc, PH_BODY);
 		req = xcalloc(1, sizeof(*req));
 		req->srv = srv;
 		req->mc = mc;
@@ -416,6 +522,8 @@ access_cb(void *cls, struct MHD_Connection *mc, const char *url, const char *met
 		*con_cls = req;
 		srv->inflight++;
 
+		if (check_request(mc, version, &refusal) != 0)
+			return refuse(req, &refusal);
 		const char *cl = MHD_lookup_connection_value(mc, MHD_HEADER_KIND,
 		    MHD_HTTP_HEADER_CONTENT_LENGTH);
 		int64_t n;
@@ -428,12 +536,19 @@ access_cb(void *cls, struct MHD_Connection *mc, const char *url, const char *met
 				http_reply_error(req, 413, "body_too_large", NULL,
 				    "request body is %lld bytes; the limit is %zu", (long long)n,
 				    srv->cfg.body_limit);
+				conn_phase(mc, PH_BUSY);
 				return queue_reply(req);
 			}
 		}
 		return MHD_YES;
 	}
 	if (*upload_data_size != 0) {
+		struct conn *c = conn_of(mc);
+		if (c && c->phase == PH_BODY && srv->cfg.body_timeout > 0 &&
+		    mono_ms() - c->since_ms > (int64_t)srv->cfg.body_timeout * 1000) {
+			log_info("closing connection: request body not received in time", "req", req->id);
+			return MHD_NO;
+		}
 		if (!req->too_large && buf_append(&req->body, upload_data, *upload_data_size) != 0) {
 			req->too_large = true;
 			buf_free(&req->body);
@@ -446,6 +561,7 @@ access_cb(void *cls, struct MHD_Connection *mc, const char *url, const char *met
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
+	conn_phase(mc, PH_BUSY);
 	if (req->resp)
 		return queue_reply(req);
 	if (req->too_large) {
@@ -479,6 +595,14 @@ completed_cb(void *cls, struct MHD_Connection *mc, void **con_cls,
 
 	if (req == NULL)
 		return;
+	struct conn *c = conn_of(mc);
+	if (c && !req->upgrading) {
+		/* Keep-alive: the next request's deadlines start now. */
+		c->phase = PH_HEADERS;
+		c->since_ms = mono_ms();
+		c->line_ms = 0;
+		c->served = true;
+	}
 	/* Failures and early closes at info (5xx at warn); the rest at debug. */
 	bool early = toe != MHD_REQUEST_TERMINATED_COMPLETED_OK;
 	enum log_level lvl = req->status >= 500 ? LOGL_WARN :
@@ -514,7 +638,11 @@ notify_conn_cb(void *cls, struct MHD_Connection *mc, void **socket_context,
 	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
 		struct conn *c = xcalloc(1, sizeof(*c));
 		c->mc = mc;
-		c->started_ms = mono_ms();
+		c->phase = PH_HEADERS;
+		c->since_ms = mono_ms();
+		if ((unsigned)srv->cfg.idle_timeout != srv->start_idle_timeout)
+			MHD_set_connection_option(mc, MHD_CONNECTION_OPTION_TIMEOUT,
+			    (unsigned)srv->cfg.idle_timeout);
 		c->next = srv->conns;
 		if (srv->conns)
 			srv->conns->prev = c;
@@ -530,28 +658,92 @@ notify_conn_cb(void *cls, struct MHD_Connection *mc, void **socket_context,
 			c->next->prev = c->prev;
 		free(c);
 		*socket_context = NULL;
+		srv->closed_conns = true;
 	}
 }
 
-/* Close connections that have not sent a complete request header in time. */
+/* The raw request target, before MHD decodes it: once per request, when
+ * its request line is in. The verdict waits in the connection for
+ * access_cb(). */
+static void *
+uri_log_cb(void *cls, const char *uri, struct MHD_Connection *mc)
+{
+	struct conn *c = conn_of(mc);
+
+	if (c) {
+		c->line_ms = mono_ms();
+		c->uri_refused = http_uri_check(uri, &c->uri_refusal) != 0;
+	}
+	return NULL;
+}
+
+/* The deadline of a connection's current phase (see the top of this
+ * file), or 0 for none. */
+static int64_t
+conn_deadline(const struct http_server *srv, const struct conn *c)
+{
+	switch (c->phase) {
+	case PH_HEADERS:
+		if (!c->served)
+			return c->since_ms + (int64_t)srv->cfg.header_timeout * 1000;
+		if (c->line_ms)
+			return c->line_ms + (int64_t)srv->cfg.header_timeout * 1000;
+		return c->since_ms + (int64_t)srv->cfg.idle_timeout * 1000;
+	case PH_BODY:
+		return c->since_ms + (int64_t)srv->cfg.body_timeout * 1000;
+	case PH_BUSY:
+		break;
+	}
+	return 0;
+}
+
+/*
+ * Past its deadline the connection is shut down; MHD sees the end and closes
+ * it. When a request had begun (its request line is in, or its body is
+ * arriving), a 408 is written straight to the socket first, if the socket
+ * takes it at once: MHD has nothing to write in these phases (the previous
+ * reply is out, the 100 Continue too). A connection that never began a
+ * request gets no unsolicited answer. The client may miss the 408 if it
+ * was still sending (unread bytes make the close a reset).
+ */
+static void
+cut(struct conn *c, const char *why)
+{
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(c->mc, MHD_CONNECTION_INFO_CONNECTION_FD);
+	char msg[TIMEOUT_ANSWER_MAX];
+
+	if (ci == NULL)
+		return;
+	int body = snprintf(msg, sizeof(msg), "{\"error\":{\"code\":\"request_timeout\",\"message\":\"%s\"}}", why);
+	char out[TIMEOUT_ANSWER_MAX * 2];
+	int n = snprintf(out, sizeof(out), "HTTP/1.1 408 Request Timeout\r\nContent-Type: application/json\r\n"
+	    "Cache-Control: no-store\r\nConnection: close\r\nContent-Length: %d\r\n\r\n%s", body, msg);
+	if (c->phase == PH_BODY || (c->phase == PH_HEADERS && c->line_ms != 0))
+		(void)!send(ci->connect_fd, out, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
+	log_info("closing connection: deadline passed", "detail", why);
+	shutdown(ci->connect_fd, SHUT_RDWR);
+	c->cut = true;
+}
+
 static void
 on_sweep(evutil_socket_t fd, short what, void *arg)
 {
 	struct http_server *srv = arg;
-	int64_t now = mono_ms(), limit = (int64_t)srv->cfg.header_timeout * 1000;
+	int64_t now = mono_ms();
 
 	for (struct conn *c = srv->conns; c; c = c->next) {
-		if (c->got_request || now - c->started_ms < limit)
+		int64_t deadline = conn_deadline(srv, c);
+		if (c->cut || deadline == 0 || now < deadline)
 			continue;
-		const union MHD_ConnectionInfo *ci =
-		    MHD_get_connection_info(c->mc, MHD_CONNECTION_INFO_CONNECTION_FD);
-		if (ci) {
-			log_info("closing connection: request headers not received in time");
-			shutdown(ci->connect_fd, SHUT_RDWR);
-			c->got_request = true; /* once */
-		}
+		cut(c, c->phase == PH_BODY ? "request body not received in time" :
+		    "request headers not received in time");
 	}
-	schedule(srv);
+	/* A safety net: whatever MHD might be waiting for without a socket
+	 * event or a timeout (see the connection limit above) happens within a
+	 * second. */
+	MHD_run(srv->mhd);
+	after_run(srv);
 }
 
 static void
@@ -578,61 +770,60 @@ schedule(struct http_server *srv)
 	}
 }
 
+/* After every MHD_run(): a run that closed connections may have taken MHD
+ * off its connection limit, and only its next run watches the listening
+ * socket again. */
+static void
+after_run(struct http_server *srv)
+{
+	if (srv->closed_conns) {
+		srv->closed_conns = false;
+		kick(srv);
+	}
+	schedule(srv);
+}
+
 static void
 on_mhd(evutil_socket_t fd, short what, void *arg)
 {
 	struct http_server *srv = arg;
 	MHD_run(srv->mhd);
-	schedule(srv);
+	after_run(srv);
 }
 
 int
 http_start(struct http_server **out, struct event_base *base, const struct http_config *cfg)
 {
 	struct http_server *srv = xcalloc(1, sizeof(*srv));
-	char host[128];
-	int port;
-	struct sockaddr_storage ss = { 0 };
 	unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_TURBO |
 	    MHD_ALLOW_UPGRADE;
+	int lfd;
 
 	srv->base = base;
 	srv->cfg = *cfg;
+	srv->start_idle_timeout = (unsigned)cfg->idle_timeout;
 	random_bytes(&srv->id_prefix, sizeof(srv->id_prefix));
-	if (config_parse_listen(cfg->listen, host, sizeof(host), &port) != 0) {
-		log_error("invalid listen address", "listen", cfg->listen);
+	lfd = http_listen(cfg->listen, LISTEN_BACKLOG, &srv->port);
+	if (lfd < 0)
 		goto fail;
-	}
-	if (strchr(host, ':')) {
-		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
-		s6->sin6_family = AF_INET6;
-		s6->sin6_port = htons((uint16_t)port);
-		inet_pton(AF_INET6, host, &s6->sin6_addr);
+	if (strchr(cfg->listen, '['))
 		flags |= MHD_USE_IPv6;
-	} else {
-		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
-		s4->sin_family = AF_INET;
-		s4->sin_port = htons((uint16_t)port);
-		inet_pton(AF_INET, host, &s4->sin_addr);
-	}
 	srv->mhd = MHD_start_daemon(flags, 0, NULL, NULL, access_cb, srv,
-	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+	    MHD_OPTION_LISTEN_SOCKET, (MHD_socket)lfd,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->idle_timeout,
 	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections,
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY_LIMIT,
 	    MHD_OPTION_NOTIFY_COMPLETED, completed_cb, srv,
 	    MHD_OPTION_NOTIFY_CONNECTION, notify_conn_cb, srv,
+	    MHD_OPTION_URI_LOG_CALLBACK, uri_log_cb, srv,
 	    MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, srv,
-	    MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u,
-	    MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
 	    MHD_OPTION_END);
 	if (srv->mhd == NULL) {
-		log_error("cannot listen", "listen", cfg->listen, "error", strerror(errno));
+		log_error("cannot start the HTTP server", "listen", cfg->listen);
+		close(lfd);
 		goto fail;
 	}
 	const union MHD_DaemonInfo *di = MHD_get_daemon_info(srv->mhd, MHD_DAEMON_INFO_EPOLL_FD);
-	const union MHD_DaemonInfo *pi = MHD_get_daemon_info(srv->mhd, MHD_DAEMON_INFO_BIND_PORT);
-	srv->port = pi ? pi->port : port;
 	srv->ev_epoll = event_new(base, di->epoll_fd, EV_READ | EV_PERSIST, on_mhd, srv);
 	srv->ev_timer = evtimer_new(base, on_mhd, srv);
 	srv->ev_kick = event_new(base, -1, 0, on_mhd, srv);
@@ -646,6 +837,15 @@ http_start(struct http_server **out, struct event_base *base, const struct http_
 fail:
 	free(srv);
 	return -1;
+}
+
+void
+http_reconfigure(struct http_server *srv, const struct http_config *cfg)
+{
+	srv->cfg.body_limit = cfg->body_limit;
+	srv->cfg.idle_timeout = cfg->idle_timeout;
+	srv->cfg.header_timeout = cfg->header_timeout;
+	srv->cfg.body_timeout = cfg->body_timeout;
 }
 
 int
@@ -709,13 +909,4 @@ http_stop(struct http_server *srv)
 		free(c);
 	}
 	free(srv);
-}
-
-void
-http_reconfigure(struct http_server *srv, const struct http_config *cfg)
-{
-	/* Read per request / per sweep: they apply from the next request on. */
-	srv->cfg.body_limit = cfg->body_limit;
-	srv->cfg.header_timeout = cfg->header_timeout;
-	srv->cfg.idle_timeout = cfg->idle_timeout;
 }

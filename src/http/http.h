@@ -12,9 +12,16 @@
  *
  * Caps: request bodies over body_limit get 413 before they are buffered
  * (Content-Length checked first; chunked bodies counted as they arrive);
- * headers are capped by the per-connection memory pool; a connection that
- * does not complete its first request's headers within header_timeout is
- * closed, and one idle longer than idle_timeout too.
+ * request targets over 8 KiB get 414 and header blocks over 8 KiB 431
+ * (framing.h). Deadlines, for every request on a connection: the first
+ * request's headers within header_timeout of the accept; a later request's
+ * line within idle_timeout of the previous reply and its headers within
+ * header_timeout of that line; a body within body_timeout of its headers;
+ * and no traffic at all for idle_timeout closes a connection (408 and
+ * close otherwise). Ambiguous body framing (Content-Length with
+ * Transfer-Encoding, duplicates, codings other than chunked) and "%00" in
+ * the raw path or query are refused (400/501) before routing, and the
+ * connection is closed.
  */
 #ifndef MSGD_HTTP_H
 #define MSGD_HTTP_H
@@ -36,6 +43,7 @@ struct http_config {
 	size_t body_limit;
 	int idle_timeout;          /* seconds */
 	int header_timeout;        /* seconds */
+	int body_timeout;          /* seconds */
 	int max_connections;
 	http_handler_fn handler;   /* called once per request, body complete */
 	void *arg;
@@ -50,11 +58,18 @@ size_t http_inflight(struct http_server *srv);
 /* Run MHD alone (the loop has stopped) until every request has its reply
  * written or timeout_ms passes: replies produced at shutdown still go out. */
 void http_flush(struct http_server *srv, int timeout_ms);
+/*
+ * Apply new values of the limits that can change while running (the rest
+ * of cfg is ignored: listen and max_connections need a restart). From now
+ * on: header_timeout and body_timeout for every connection (the next sweep),
+ * body_limit for requests whose headers arrive from now on, idle_timeout
+ * (MHD's inactivity timeout and the wait for a next request) for
+ * connections accepted from now on (open ones keep MHD's timeout; their
+ * wait for a next request uses the new value).
+ */
+void http_reconfigure(struct http_server *srv, const struct http_config *cfg);
 /* Close every connection and free the server. */
 void http_stop(struct http_server *srv);
-/* Apply new limits to a running server (SIGHUP): body_limit and
- * header_timeout from the next request on; the rest of cfg is ignored. */
-void http_reconfigure(struct http_server *srv, const struct http_config *cfg);
 /* The port actually bound (useful with port 0). */
 int http_port(struct http_server *srv);
 

@@ -104,7 +104,8 @@ describe('WhatsApp verification handshake', () => {
 		await createWaChannel(d.api, 'wa', PNID);
 		for (const c of ['12%2034', '12%0A34', 'caf%C3%A9', '%7F', '%00abc', '7'.repeat(257), '']) {
 			const r = await d.anon('GET', verify(c));
-			assertError(r, 400, 'invalid_request');
+			// An encoded NUL is refused before routing, by the HTTP layer.
+			assertError(r, 400, c.startsWith('%00') ? 'bad_request' : 'invalid_request');
 			assert.ok(!r.text.includes('caf'), r.text);
 		}
 		assertStatus(await d.anon('GET', verify('7'.repeat(256))), 200);

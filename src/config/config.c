@@ -21,6 +21,7 @@ config_defaults(struct config *c)
 		.shutdown_timeout = 10,
 		.batch_max = 1000,
 		.log_level = LOGL_INFO,
+		.credential_checks = true,
 	};
 	snprintf(c->listen, sizeof(c->listen), "127.0.0.1:8080");
 	snprintf(c->data_dir, sizeof(c->data_dir), "./var");
@@ -80,6 +81,7 @@ static const struct setting settings[] = {
 	{ "shutdown_timeout", K_INT, 1, 600, "seconds to finish work on SIGTERM" },
 	{ "log_level", K_STRING, 0, 0, "debug, info, warn or error" },
 	{ "batch_max", K_INT, 1, 100000, "messages in one batch send request" },
+	{ "credential_checks", K_STRING, 0, 0, "on or off: check a channel's credentials when it is created or changed" },
 };
 
 static int
@@ -97,6 +99,15 @@ apply_string(struct config *c, const char *name, const char *v, char *msg, size_
 			return -1;
 		}
 		snprintf(c->data_dir, sizeof(c->data_dir), "%s", v);
+	} else if (strcmp(name, "credential_checks") == 0) {
+		if (strcmp(v, "on") == 0) {
+			c->credential_checks = true;
+		} else if (strcmp(v, "off") == 0) {
+			c->credential_checks = false;
+		} else {
+			snprintf(msg, msglen, "credential_checks: '%s' is not on or off", v);
+			return -1;
+		}
 	} else if (strcmp(name, "log_level") == 0) {
 		if (log_level_parse(v, &c->log_level) != 0) {
 			snprintf(msg, msglen, "log_level: '%s' is not one of debug, info, warn, error", v);
@@ -206,6 +217,7 @@ config_apply_env(struct config *c, char err[CONFIG_ERR_MAX])
 		{ "MSGD_LISTEN", "listen" },
 		{ "MSGD_DATA", "data" },
 		{ "MSGD_LOG_LEVEL", "log_level" },
+		{ "MSGD_CREDENTIAL_CHECKS", "credential_checks" },
 	};
 	char msg[384];
 

@@ -13,6 +13,7 @@
 #ifndef MSGD_CONFIG_H
 #define MSGD_CONFIG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "../log/log.h"
@@ -29,13 +30,14 @@ struct config {
 	int shutdown_timeout;      /* seconds to finish in-flight work on SIGTERM */
 	int batch_max;             /* messages in one POST /v1/messages/batch */
 	enum log_level log_level;
+	bool credential_checks;    /* check channel credentials on create/patch (default on) */
 	char config_path[1024];    /* "" when no file */
 };
 
 void config_defaults(struct config *c);
 /* Load settings from a libconfig file; err gets "FILE:LINE: message". */
 int config_load_file(struct config *c, const char *path, char err[CONFIG_ERR_MAX]);
-/* Apply MSGD_LISTEN, MSGD_DATA, MSGD_LOG_LEVEL. */
+/* Apply MSGD_LISTEN, MSGD_DATA, MSGD_LOG_LEVEL, MSGD_CREDENTIAL_CHECKS. */
 int config_apply_env(struct config *c, char err[CONFIG_ERR_MAX]);
 /* Set a string setting (listen, data, log_level) from a command-line flag. */
 int config_set(struct config *c, const char *name, const char *value, char err[CONFIG_ERR_MAX]);

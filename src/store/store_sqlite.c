@@ -1238,11 +1238,13 @@ ingest_msg(struct sqlite_db *db, struct store_op *op, struct msg_in *m, int64_t 
 		size_t n = strlen(doc_s);
 		if (json_object_get(doc, "status") == NULL && json_object_get(doc, "status_history") == NULL &&
 		    n > 2 && doc_s[n - 1] == '}') {
-			data_s = xasprintf("%.*s,\"status\":\"%s\",\"status_history\":[]}", (int)(n - 1), doc_s,
+			data_s = xasprintf("%.*s,\"status\":\"%s\",\"status_history\":[],"
+			    "\"attempts\":0,\"next_attempt_at\":null,\"last_error\":null}", (int)(n - 1), doc_s,
 			    status_name(status));
 		} else {
 			json_object_set_new(doc, "status", json_string(status_name(status)));
 			json_object_set_new(doc, "status_history", json_array());
+			store_render_send_state(doc, 0, 0, NULL, NULL, NULL);
 			if ((data_s = dump(doc)) == NULL) {
 				op_error(op, "cannot serialize message");
 				goto out;

@@ -8,6 +8,10 @@
  * send_local() for channels without HTTP. Each attempt's outcome becomes an
  * outbox_item result; results are group-committed by one RESULT op per
  * loop iteration. Every committed change kicks the next cycle.
+ *
+ * Its state (struct outbox, per-channel struct ochan) is in outbox_int.h,
+ * shared with sim.c (the sandbox's simulated far end); reason.c words the
+ * reasons and credcheck.c runs credential checks.
  */
 #include "outbox.h"
 
@@ -25,95 +29,14 @@
 #include "../log/log.h"
 #include "../store/store.h"
 #include "../util/util.h"
+#include "outbox_int.h"
 
 #define CHANNEL_INFLIGHT_MAX 512    /* attempts in flight per channel (claimed, sending) */
 #define CYCLE_BATCH_MAX 512         /* entries claimed per channel per cycle */
 #define HTTP_CONNECTIONS_MAX 64     /* keep-alive connections per provider host */
 #define IDLE_POLL_MS 5000           /* idle: re-check the outbox this often (a safety net) */
 #define BLOCKED_PAUSE_MS (3600 * 1000)
-#define RECIP_KEY_MAX 160
-#define SIM_STEP_MS 250             /* sandbox: time between simulated statuses */
 #define RESULT_RETRY_MS 1000        /* a failed result commit is tried again after this */
-
-/* Per recipient: when the next send to them may start. */
-struct recip {
-	char key[RECIP_KEY_MAX];        /* "<channel id>:<address>" */
-	int64_t next_ms;
-	UT_hash_handle hh;
-};
-
-/* Per channel dispatch state, created on first use. */
-struct ochan {
-	int64_t channel_id;
-	struct ochan *next;
-	struct pacer pacer;
-	struct breaker breaker;
-	int rate;
-	int64_t gap_ms;
-	int max_attempts;
-	int64_t max_age_ms;
-	long timeout_ms;
-	int inflight;
-	bool paused;
-	int64_t paused_until;           /* 0: until the config changes */
-	struct send_reason pause_reason;
-	struct send_reason breaker_reason;  /* the failure that opened the breaker */
-	struct send_reason throttle_reason;
-	int64_t throttled_until;
-	int throttle_level;
-};
-
-struct attempt {
-	struct outbox *ob;
-	int64_t message_id;
-	int64_t channel_id;
-	int attempts;                   /* including this one */
-	int64_t first_attempt_ms;
-	int64_t created_ms;             /* when the API accepted it: max_age_s counts from here */
-	char *recipient;
-	json_t *message;
-	bool probe;                     /* the breaker's half-open probe */
-	bool http;                      /* a request was made (http_status tells its answer) */
-	long http_status;               /* 0: no HTTP answer */
-};
-
-/* A claim in progress: the entries it claims, to start once durable. */
-struct cycle {
-	struct outbox *ob;
-	struct store_op op;
-	struct outbox_item *items;
-	struct attempt **attempts;
-	size_t n;
-};
-
-struct results {
-	struct outbox *ob;
-	struct store_op op;
-	struct outbox_item *items;
-	size_t n;
-};
-
-struct outbox {
-	struct event_base *base;
-	struct store *st;
-	struct channel_registry *reg;
-	struct httpc *hc;
-	struct credcheck *cc;
-	struct event *ev_cycle;
-	struct event *ev_flush;
-	struct ochan *chans;
-	struct recip *recips;
-	bool cycle_busy;
-	bool draining;
-	bool stopping;                  /* outbox_stop: callbacks only free */
-	int64_t wake_us;                /* when the pending cycle timer fires */
-	size_t inflight;                /* attempts started, outcome not known */
-	size_t ops_outstanding;         /* result/simulation ops not yet committed */
-	struct sim *sims;               /* sandbox simulations under way */
-	struct outbox_item *pending;    /* results waiting for the next flush */
-	size_t npending, cappending;
-	uint32_t rng;
-};
 
 static uint32_t
 rnd(struct outbox *ob)
@@ -386,7 +309,6 @@ pause_channel(struct ochan *oc, int64_t until, const char *code, const char *tit
 	reason_set(&oc->pause_reason, code, title, detail, now_ms());
 }
 
-static void sim_after_send(struct outbox *ob, struct attempt *a, const char *provider_id);
 
 /* Turn one attempt's outcome into a result and update the channel's state. */
 static void
@@ -738,120 +660,6 @@ on_cycle(evutil_socket_t fd, short what, void *arg)
 	kick_at(ob, wake);
 	if (wake_us != INT64_MAX)
 		kick_at_us(ob, wake_us);  /* pacing: exact to the microsecond */
-}
-
-/* --- sandbox: the simulated far end --- */
-
-struct sim_op {
-	struct store_op op;
-	struct ingest_batch batch;
-	struct outbox *ob;
-};
-
-struct sim {
-	struct outbox *ob;
-	struct sim *prev, *next;
-	struct event *ev;
-	int64_t channel_id;
-	char *provider_id;
-	char *to;
-	char *text;
-	int step;
-};
-
-static void
-sim_op_done(struct store_op *op, void *arg)
-{
-	struct sim_op *so = arg;
-	so->ob->ops_outstanding--;
-	ingest_batch_free(&so->batch);
-	free(so);
-}
-
-static void
-sim_free(struct sim *s)
-{
-	if (s->prev)
-		s->prev->next = s->next;
-	else
-		s->ob->sims = s->next;
-	if (s->next)
-		s->next->prev = s->prev;
-	event_free(s->ev);
-	free(s->provider_id);
-	free(s->to);
-	free(s->text);
-	free(s);
-}
-
-static void
-on_sim(evutil_socket_t fd, short what, void *arg)
-{
-	static const enum msg_status steps[] = { ST_SENT, ST_DELIVERED, ST_READ };
-	static const char *const words[] = { "sent", "delivered", "read" };
-	struct sim *s = arg;
-	struct outbox *ob = s->ob;
-	struct sim_op *so = xcalloc(1, sizeof(*so));
-	int64_t now = now_ms();
-
-	so->ob = ob;
-	if (s->step < 3) {
-		struct status_in *st = ingest_batch_add_status(&so->batch);
-		st->channel_id = s->channel_id;
-		st->provider_message_id = xstrdup(s->provider_id);
-		st->status = steps[s->step];
-		st->provider_status = xstrdup(words[s->step]);
-		st->recipient = xstrdup(s->to);
-		st->timestamp = now / 1000;
-		st->raw = xasprintf("{\"simulated\":\"%s\"}", words[s->step]);
-	} else {
-		/* The simulated contact answers. */
-		struct channel *ch = registry_find_id(ob->reg, s->channel_id);
-		unsigned char r[12];
-		char hex[25];
-		random_bytes(r, sizeof(r));
-		hex_encode(r, sizeof(r), hex);
-		struct msg_in *m = ingest_batch_add_msg(&so->batch);
-		m->channel_id = s->channel_id;
-		m->direction = DIR_IN;
-		m->provider_message_id = xasprintf("sbx.%s", hex);
-		m->from = xstrdup(s->to);
-		m->to = xstrdup(ch ? ch->name : "sandbox");
-		m->contact_address = xstrdup(s->to);
-		m->type = xstrdup("text");
-		m->text = xasprintf("echo: %s", s->text ? s->text : "(no text)");
-		m->timestamp = now / 1000;
-		m->raw = xstrdup("{\"simulated\":\"echo\"}");
-	}
-	so->op = (struct store_op){ .kind = STORE_OP_INGEST, .u.ingest = &so->batch, .done = sim_op_done, .arg = so };
-	ob->ops_outstanding++;
-	store_submit(ob->st, &so->op);
-	if (++s->step > 3 || ob->draining) {
-		sim_free(s);
-		return;
-	}
-	struct timeval tv = { .tv_sec = 0, .tv_usec = SIM_STEP_MS * 1000 };
-	event_add(s->ev, &tv);
-}
-
-static void
-sim_after_send(struct outbox *ob, struct attempt *a, const char *provider_id)
-{
-	struct sim *s = xcalloc(1, sizeof(*s));
-
-	s->ob = ob;
-	s->channel_id = a->channel_id;
-	s->provider_id = xstrdup(provider_id);
-	s->to = xstrdup_or_null(a->recipient);
-	s->text = xstrdup_or_null(json_string_value(json_object_get(a->message, "text")));
-	s->ev = evtimer_new(ob->base, on_sim, s);
-	s->next = ob->sims;
-	if (ob->sims)
-		ob->sims->prev = s;
-	ob->sims = s;
-	/* After the ACCEPTED result is committed: one step later. */
-	struct timeval tv = { .tv_sec = 0, .tv_usec = SIM_STEP_MS * 1000 };
-	event_add(s->ev, &tv);
 }
 
 /* --- read receipts --- */

@@ -13,7 +13,8 @@
 	const KIND = {
 		image: 'Image', video: 'Video', audio: 'Audio', voice: 'Voice message', sticker: 'Sticker', document: 'Document',
 	};
-	const STATE = { ok: 'connected', circuit_open: 'circuit open', half_open: 'half open (probing)', paused: 'paused' };
+	const STATE = { ok: 'connected', circuit_open: 'circuit open', half_open: 'half open (probing)', paused: 'paused', throttled: 'throttled' };
+	const CREDS = { unchecked: 'not checked', checking: 'checking\u2026', ok: 'ok', invalid_credentials: 'invalid credentials', unreachable: 'provider unreachable', error: 'check failed' };
 
 	const S = {
 		user: null, csrf: null, bearer: null, channels: new Map(),
@@ -437,15 +438,33 @@
 	function summary(m) {
 		return m ? preview(m) : 'a message that is not loaded';
 	}
+	// An error's words without saying the same thing twice: providers often
+	// repeat the title in the detail.
+	function errText(e) {
+		if (!e) return '';
+		if (typeof e === 'string') return e;
+		const t = String(e.title || e.message || '');
+		const d = String(e.detail || (e.error_data && e.error_data.details) || '');
+		const lt = t.toLowerCase(), ld = d.toLowerCase();
+		const words = !d || lt.includes(ld) ? t : (!t || ld.includes(lt) ? d : `${t} \u2014 ${d}`);
+		return words || (e.code !== undefined && e.code !== null ? `error ${e.code}` : 'unknown error');
+	}
+	function hms(iso) {
+		const d = new Date(iso);
+		return [d.getHours(), d.getMinutes(), d.getSeconds()].map((x) => String(x).padStart(2, '0')).join(':');
+	}
+	// "retrying (attempt 2): Could not resolve host — next try at 10:40:12"
+	function retryText(m) {
+		return `retrying (attempt ${m.attempts || 0}): ${errText(m.last_error)}` +
+			(m.next_attempt_at ? ` \u2014 next try at ${hms(m.next_attempt_at)}` : ' \u2014 waiting for the channel');
+	}
 	function failReason(m) {
 		let e = m.error;
 		if (!e && Array.isArray(m.status_history)) for (const s of m.status_history) if (s.error) e = s.error;
 		if (!e && Array.isArray(m.errors) && m.errors.length) e = m.errors[0];
 		if (!e) return 'no reason given';
 		if (typeof e === 'string') return e;
-		const parts = [e.title || e.message, e.detail || (e.error_data && e.error_data.details)].filter(Boolean);
-		const uniq = parts.filter((p, i) => parts.findIndex((q) => String(q).toLowerCase() === String(p).toLowerCase()) === i);
-		return uniq.join(' \u2014 ') + (e.code !== undefined && e.code !== null ? ` (code ${e.code})` : '');
+		return errText(e) + (e.code !== undefined && e.code !== null ? ` (code ${e.code})` : '');
 	}
 	function contentEls(m) {
 		const out = [];
@@ -535,6 +554,8 @@
 			li.append(h('div', { class: 'fail', role: 'status' },
 				h('span', { class: 'reason', text: 'Not sent: ' + failReason(m) }),
 				h('button', { type: 'button', class: 'retry', onclick: () => retry(m), text: 'Retry' })));
+		} else if (out && (m.status === 'queued' || m.status === 'scheduled') && m.last_error) {
+			li.append(h('div', { class: 'fail retrying', role: 'status' }, h('span', { class: 'reason', text: retryText(m) })));
 		} else if (!out && Array.isArray(m.errors) && m.errors.length) {
 			li.append(h('div', { class: 'fail', text: failReason(m) }));
 		}
@@ -821,23 +842,58 @@
 		}));
 		tb.replaceChildren(...chans.map((c) => {
 			const st = c.state || {};
-			const s = st.sending || 'unknown';
-			return h('tr', { 'data-channel': c.name },
+			const snd = (st.sending && typeof st.sending === 'object') ? st.sending : { state: st.sending || 'unknown', reason: st.reason };
+			const s = snd.state || 'unknown';
+			const cr = st.credentials;
+			const why = snd.reason ? errText(snd.reason) + (snd.reason.code !== null && snd.reason.code !== undefined ? ` (code ${snd.reason.code})` : '') : '';
+			const when = [snd.since ? `since ${hms(snd.since)}` : '', snd.until ? `until ${hms(snd.until)}` : ''].filter(Boolean).join(', ');
+			return h('tr', { 'data-channel': c.name, 'data-state': s },
 				h('th', { scope: 'row', text: c.name }), h('td', { text: c.type }),
 				h('td', { class: s === 'ok' ? 'state-ok' : 'state-bad', text: STATE[s] || s }),
-				h('td', { text: st.reason || '' }), h('td', { text: st.queue_depth ?? '' }), h('td', { text: st.inflight ?? '' }));
+				h('td', { class: 'reason' }, why, when ? h('div', { class: 'muted small', text: when }) : null),
+				h('td', { class: cr ? (cr.state === 'ok' ? 'state-ok' : cr.state === 'invalid_credentials' ? 'state-bad' : '') : 'muted',
+					title: (cr && cr.message) || '', text: cr ? (CREDS[cr.state] || cr.state) + (cr.state !== 'ok' && cr.message ? `: ${cr.message}` : '') : '\u2014' }),
+				h('td', { text: st.queue_depth ?? '' }), h('td', { text: st.inflight ?? '' }));
 		}));
 		const ul = $('status-failures');
 		try {
 			const head = S.lastSeq || await headSeq();
 			const j = await api('GET', `/v1/events?since=${Math.max(0, head - 1000)}&limit=1000`);
 			const fails = j.events.filter((e) => (e.type === 'message.status' && e.data && e.data.status === 'failed') || e.type === 'channel.error').slice(-20).reverse();
-			ul.replaceChildren(...fails.map((e) => h('li', {},
-				h('time', { datetime: e.at, text: new Date(e.at).toLocaleString() }), ` ${e.channel || ''} `,
-				e.conversation_id ? h('a', { href: `#/c/${e.conversation_id}`, text: `message ${e.message_id || ''}` }) : null, ': ',
-				e.type === 'channel.error' ? ((e.data.errors || []).map((x) => x.title || x.message || x.code).join('; ') || 'channel error') : failReason(e.data))));
-			if (!fails.length) ul.replaceChildren(h('li', { class: 'muted', text: 'None recently.' }));
+			// Messages still retrying come first: they are not lost yet.
+			let retrying = [];
+			try { retrying = (await api('GET', '/v1/messages?state=retrying&limit=20')).messages || []; } catch { /* older msgd */ }
+			const label = (kind, text) => h('span', { class: `label ${kind}`, text });
+			ul.replaceChildren(
+				...retrying.map((m) => h('li', { 'data-kind': 'retrying', 'data-id': m.id }, label('retrying', 'retrying'), ' ',
+					h('time', { datetime: m.timestamp, text: new Date(m.timestamp).toLocaleString() }), ` ${m.channel || ''} `,
+					h('a', { href: `#/c/${m.conversation_id}`, text: `message ${m.id}` }), ': ', retryText(m))),
+				...fails.map((e) => h('li', { 'data-kind': e.type === 'channel.error' ? 'channel_error' : 'failed' },
+					e.type === 'channel.error' ? label('failed', 'channel error') : label('failed', 'failed'), ' ',
+					h('time', { datetime: e.at, text: new Date(e.at).toLocaleString() }), ` ${e.channel || ''} `,
+					e.conversation_id ? h('a', { href: `#/c/${e.conversation_id}`, text: `message ${e.message_id || ''}` }) : null, ': ',
+					e.type === 'channel.error' ? ((e.data.errors || []).map((x) => x.title || x.message || x.code).join('; ') || 'channel error') : failReason(e.data))));
+			if (!fails.length && !retrying.length) ul.replaceChildren(h('li', { class: 'muted', text: 'None recently.' }));
 		} catch (e) { ul.replaceChildren(h('li', { text: 'Could not read events: ' + e.message })); }
+	}
+
+	// A failed attempt and its retry make no event: while the open thread
+	// has outbound messages waiting, re-read them (a few at a time).
+	let pollBusy = false;
+	async function pollWaiting() {
+		if (pollBusy || !S.cur || $('thread').hidden || document.hidden) return;
+		const cur = S.cur.id;
+		const waiting = [...S.msgs.values()].filter((m) => m.direction === 'out' && m.status === 'queued').slice(-10);
+		if (!waiting.length) return;
+		pollBusy = true;
+		try {
+			for (const m of waiting) {
+				const x = await api('GET', `/v1/messages/${m.id}`).catch(() => null);
+				if (!x || !S.cur || S.cur.id !== cur) break;
+				const o = S.msgs.get(m.id);
+				if (!o || o.status !== x.status || o.attempts !== x.attempts || JSON.stringify(o.last_error) !== JSON.stringify(x.last_error) || o.next_attempt_at !== x.next_attempt_at) upsertMsg(x);
+			}
+		} finally { pollBusy = false; }
 	}
 
 	// ------------------------------------------------------------- wiring
@@ -886,6 +942,7 @@
 		$('status-refresh').addEventListener('click', loadStatus);
 		document.addEventListener('visibilitychange', () => { if (!document.hidden) markRead(); });
 		setInterval(() => { if (S.cur) updateWindow(); if (!$('status').hidden) loadStatus(); }, 60_000);
+		setInterval(pollWaiting, 2000);
 	}
 
 	if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', boot);

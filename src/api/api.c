@@ -25,27 +25,36 @@ api_healthz(struct app *app, struct http_request *req, const char *const *p)
 	http_reply_json(req, 200, json_pack("{s:s}", "status", "ok"));
 }
 
+enum authn { AUTHN_NONE, AUTHN_OK, AUTHN_CSRF, AUTHN_LIMITED };
+static enum authn authorized(struct app *app, struct http_request *req, int64_t *wait_ms);
+
+/*
+ * Anyone may ask whether msgd is ready ({"status":"ready"} or 503
+ * {"status":"not_ready"}); only a caller with a token or a session sees why
+ * and each sending channel's state (names, reasons, queue depths).
+ */
 static void
 api_readyz(struct app *app, struct http_request *req, const char *const *p)
 {
-	if (app->shutting_down) {
-		http_reply_json(req, 503, json_pack("{s:s,s:s}", "status", "shutting_down", "storage", "ok"));
-		return;
+	int64_t wait_ms = 0;
+	bool detail = authorized(app, req, &wait_ms) == AUTHN_OK;
+	bool storage = store_ping(app->store) == 0;
+	bool ready = storage && !app->shutting_down;
+	json_t *out = json_pack("{s:s}", "status", ready ? "ready" : "not_ready");
+
+	if (detail) {
+		json_object_set_new(out, "storage", json_string(storage ? "ok" : "error"));
+		json_object_set_new(out, "shutting_down", json_boolean(app->shutting_down));
+		/* A channel in trouble does not make msgd unready: it still ingests. */
+		json_t *channels = json_object();
+		for (size_t i = 0; i < registry_count(app->reg); i++) {
+			struct channel *ch = registry_at(app->reg, i);
+			if (app->outbox && (ch->ops->send_local || ch->ops->send_prepare))
+				json_object_set_new(channels, ch->name, outbox_channel_state(app->outbox, ch));
+		}
+		json_object_set_new(out, "channels", channels);
 	}
-	if (store_ping(app->store) != 0) {
-		http_reply_json(req, 503, json_pack("{s:s,s:s}", "status", "unavailable", "storage", "error"));
-		return;
-	}
-	/* Details: each sending channel's state (circuit open, paused, ...).
-	 * A channel in trouble does not make msgd unready: it still ingests. */
-	json_t *channels = json_object();
-	for (size_t i = 0; i < registry_count(app->reg); i++) {
-		struct channel *ch = registry_at(app->reg, i);
-		if (app->outbox && (ch->ops->send_local || ch->ops->send_prepare))
-			json_object_set_new(channels, ch->name, outbox_channel_state(app->outbox, ch->id));
-	}
-	http_reply_json(req, 200, json_pack("{s:s,s:s,s:o}", "status", "ready", "storage", "ok",
-	    "channels", channels));
+	http_reply_json(req, ready ? 200 : 503, out);
 }
 
 struct route {
@@ -153,8 +162,6 @@ api_token_ok(struct app *app, const char *token)
 		ok |= ct_equal(hash, 32, app->key_hashes[i], 32);
 	return ok;
 }
-
-enum authn { AUTHN_NONE, AUTHN_OK, AUTHN_CSRF, AUTHN_LIMITED };
 
 /*
  * A bearer token (API clients), or a browser session cookie. A cookie alone
@@ -351,7 +358,7 @@ api_channel_json(struct app *app, const struct channel *ch)
 	    "type", ch->ops->type, "config", channel_public_config(ch), "created_at", created,
 	    "updated_at", updated);
 	if (app->outbox && (ch->ops->send_local || ch->ops->send_prepare))
-		json_object_set_new(j, "state", outbox_channel_state(app->outbox, ch->id));
+		json_object_set_new(j, "state", outbox_channel_state(app->outbox, ch));
 	return j;
 }
 

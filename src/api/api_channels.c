@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "../channels/channel.h"
+#include "../config/config.h"
 #include "../http/http.h"
 #include "../log/log.h"
 #include "../outbox/outbox.h"
@@ -26,6 +27,7 @@ struct chan_write {
 	char *name;
 	char *type;
 	char *config_json;
+	char *destination;       /* patch: the destination keys that changed, for the log */
 };
 
 static void
@@ -35,6 +37,7 @@ chan_write_free(struct chan_write *w)
 	free(w->name);
 	free(w->type);
 	free(w->config_json);
+	free(w->destination);
 	free(w);
 }
 
@@ -42,6 +45,14 @@ static void
 reply_validation(struct http_request *req, const struct channel_error *err)
 {
 	http_reply_error(req, 422, "validation_failed", err->field, "%s", err->message);
+}
+
+/* Check the credentials in the background (the reply does not wait). */
+static void
+check_credentials(struct app *app, struct channel *ch)
+{
+	if (app->outbox && app->cfg && app->cfg->credential_checks)
+		outbox_check_credentials(app->outbox, ch);
 }
 
 static void
@@ -68,6 +79,7 @@ created_done(struct store_op *op, void *arg)
 	log_info("channel created", "channel", ch->name, "type", ch->ops->type);
 	if (ch->ops->on_start)
 		ch->ops->on_start(ch);
+	check_credentials(w->app, ch);
 	http_reply_json(w->req, 201, api_channel_json(w->app, ch));
 	chan_write_free(w);
 }
@@ -180,11 +192,65 @@ patched_done(struct store_op *op, void *arg)
 		return;
 	}
 	log_info("channel updated", "channel", ch->name);
+	if (w->destination)
+		log_warn("channel destination changed; its secrets were supplied again", "channel",
+		    ch->name, "changed", w->destination);
 	outbox_channel_changed(w->app->outbox, ch->id);
 	if (ch->ops->on_start)
 		ch->ops->on_start(ch);
+	check_credentials(w->app, ch);
 	http_reply_json(w->req, 200, api_channel_json(w->app, ch));
 	chan_write_free(w);
+}
+
+static bool
+same_value(const json_t *a, const json_t *b)
+{
+	return (a == NULL && b == NULL) || (a && b && json_equal(a, b));
+}
+
+/*
+ * Where a channel sends is part of what its secrets protect: a caller who
+ * may PATCH but cannot read the (masked) token must not be able to aim the
+ * channel at a server of their own and have msgd hand the token over. So a
+ * change of a destination key needs every destination secret in the same
+ * patch. Returns -1 (reply sent) when one is missing; *changed gets the
+ * changed keys ("api_base_url"), or NULL when none changed.
+ */
+static int
+check_destination(struct http_request *req, const struct channel *ch, const json_t *patch,
+    const json_t *config, char **changed)
+{
+	const char *const *k;
+	struct buf b;
+
+	*changed = NULL;
+	if (ch->ops->destination_keys == NULL)
+		return 0;
+	buf_init(&b, 512);
+	for (k = ch->ops->destination_keys; *k; k++) {
+		if (same_value(json_object_get(ch->config, *k), json_object_get(config, *k)))
+			continue;
+		if (b.len)
+			buf_append(&b, ",", 1);
+		buf_append(&b, *k, strlen(*k));
+	}
+	if (b.len == 0) {
+		buf_free(&b);
+		return 0;
+	}
+	for (k = ch->ops->destination_secrets; k && *k; k++) {
+		if (!json_is_string(json_object_get(patch, *k))) {
+			http_reply_error(req, 422, "secrets_required", "config", "changing %.*s needs "
+			    "'%s' in the same request (secrets are not sent to a new destination "
+			    "unless supplied again)", (int)b.len, b.data, *k);
+			buf_free(&b);
+			return -1;
+		}
+	}
+	*changed = xstrndup(b.data, b.len);
+	buf_free(&b);
+	return 0;
 }
 
 void
@@ -222,10 +288,17 @@ api_channels_patch(struct app *app, struct http_request *req, const char *const 
 	}
 	if (ch->ops->validate(config, &err) != 0)
 		goto invalid;
+	char *changed;
+	if (check_destination(req, ch, patch, config, &changed) != 0) {
+		json_decref(config);
+		json_decref(body);
+		return;
+	}
 
 	struct chan_write *w = xcalloc(1, sizeof(*w));
 	w->app = app;
 	w->req = req;
+	w->destination = changed;
 	w->config_json = json_encode(config, NULL);
 	w->ch = channel_new(ch->id, ch->name, ch->ops, config, ch->created_at, now_ms() / 1000);
 	w->op = (struct store_op){

@@ -124,11 +124,25 @@ void
 api_messages_find(struct app *app, struct http_request *req, const char *const *p)
 {
 	const char *pid = http_query(req, "provider_message_id");
+	const char *state = http_query(req, "state");
 	json_t *out = NULL;
+	int limit;
 
+	if (state && pid == NULL) {
+		/* ?state=retrying: waiting messages whose last attempt failed. */
+		if (strcmp(state, "retrying") != 0) {
+			http_reply_error(req, 400, "invalid_request", "state", "state must be 'retrying'");
+			return;
+		}
+		if ((limit = api_limit(req, 50, 200)) < 0)
+			return;
+		int rc = store_messages_retrying(app->store, limit, &out);
+		reply_read(req, rc, out, "message");
+		return;
+	}
 	if (pid == NULL || *pid == '\0' || strlen(pid) > 512) {
 		http_reply_error(req, 400, "invalid_request", "provider_message_id",
-		    "provider_message_id is required");
+		    "provider_message_id (or state=retrying) is required");
 		return;
 	}
 	int rc = store_messages_by_provider_id(app->store, pid, &out);

@@ -165,6 +165,18 @@ send_outcome_name(enum send_outcome_kind k)
 	return (size_t)k < ARRAY_LEN(names) ? names[k] : "unknown";
 }
 
+const char *
+check_state_name(enum check_state s)
+{
+	static const char *const names[] = {
+		[CHECK_OK] = "ok",
+		[CHECK_INVALID_CREDENTIALS] = "invalid_credentials",
+		[CHECK_UNREACHABLE] = "unreachable",
+		[CHECK_ERROR] = "error",
+	};
+	return (size_t)s < ARRAY_LEN(names) ? names[s] : "unknown";
+}
+
 static void
 set_err(struct channel_error *err, const char *field, const char *msg)
 {

@@ -37,6 +37,14 @@
  *    the HTTP status second. read_prepare() MAY be NULL (no read receipts).
  *    send_local() MAY be NULL; a channel that sends without HTTP (the
  *    sandbox) fills it instead of send_prepare/send_classify.
+ *  - check_prepare()/check_classify() MAY be NULL (both or neither): a
+ *    cheap authenticated request that tells whether the credentials work
+ *    (WhatsApp: GET the phone number). check_classify() MUST map every
+ *    answer, network errors included, to one check_state.
+ *  - destination_keys MAY be NULL: config keys that say where requests
+ *    carrying the secrets go (WhatsApp: api_base_url). Changing one MUST
+ *    come with every key of destination_secrets in the same change, so a
+ *    caller who cannot read the secrets cannot redirect them elsewhere.
  * Ownership: out's records are owned by the caller (ingest_batch_free).
  * All functions run on the event loop thread and MUST NOT block.
  */
@@ -131,6 +139,21 @@ struct send_outcome {
 	char error_detail[512];
 };
 
+/* What a credential check found. */
+enum check_state {
+	CHECK_OK,                   /* the provider accepted the credentials */
+	CHECK_INVALID_CREDENTIALS,  /* refused (WhatsApp: 401, code 190 and the like) */
+	CHECK_UNREACHABLE,          /* no answer (network error, timeout, 5xx) */
+	CHECK_ERROR,                /* another answer (e.g. an unknown phone number id) */
+};
+const char *check_state_name(enum check_state s);
+
+struct check_result {
+	enum check_state state;
+	int64_t error_code;                 /* provider's code, 0 if none */
+	char message[256];                  /* provider's message or the network error */
+};
+
 struct channel_ops {
 	const char *type;                   /* "whatsapp_cloud" */
 	const char *const *secret_keys;     /* NULL-terminated */
@@ -156,6 +179,11 @@ struct channel_ops {
 	 * filled, or -1 when this channel cannot reach such an address. MAY
 	 * be NULL: addresses are taken as given. */
 	int (*address_normalize)(const char *s, size_t len, char *out, size_t outlen);
+	int (*check_prepare)(struct channel *ch, struct send_request *out); /* MAY be NULL */
+	void (*check_classify)(const struct send_response *resp,
+	    struct check_result *out);                              /* NULL iff check_prepare */
+	const char *const *destination_keys;                        /* MAY be NULL */
+	const char *const *destination_secrets;                     /* with destination_keys */
 	/* Hours after a contact's last message during which free-form messages
 	 * may be sent (WhatsApp: 24); 0 = no such window. A channel's config
 	 * "enforce_window": false turns the check off. */

@@ -24,6 +24,7 @@
  * only: it is never logged nor put into an error.
  */
 #include "channel.h"
+#include "whatsapp.h"
 
 #include <stdarg.h>
 #include <stddef.h>
@@ -64,6 +65,9 @@ static const char *const wa_keys[] = {
 };
 
 static const char *const wa_secrets[] = { "access_token", "app_secret", "verify_token", NULL };
+/* The access token goes to api_base_url: moving it needs the token again. */
+static const char *const wa_destination[] = { "api_base_url", NULL };
+static const char *const wa_destination_secrets[] = { "access_token", NULL };
 
 /* Config */
 
@@ -135,8 +139,8 @@ wa_open(struct channel *ch)
 	st->access_token = cfg_dup(ch->config, "access_token", NULL);
 	st->verify_token = cfg_dup(ch->config, "verify_token", NULL);
 	st->app_secret = cfg_dup(ch->config, "app_secret", NULL);
-	st->api_base_url = cfg_dup(ch->config, "api_base_url", "https://graph.facebook.com");
-	st->api_version = cfg_dup(ch->config, "api_version", "v21.0");
+	st->api_base_url = cfg_dup(ch->config, "api_base_url", WA_DEFAULT_API_BASE);
+	st->api_version = cfg_dup(ch->config, "api_version", WA_DEFAULT_API_VERSION);
 	st->insecure = json_is_true(json_object_get(ch->config, "insecure_skip_signature"));
 	ch->state = st;
 	/* validate() ran first; this only guards against a bypassed check. */
@@ -1048,5 +1052,9 @@ const struct channel_ops whatsapp_cloud_ops = {
 	.read_prepare = wa_read_prepare,
 	.send_local = NULL,
 	.address_normalize = phone_normalize,
+	.check_prepare = whatsapp_check_prepare,
+	.check_classify = whatsapp_check_classify,
+	.destination_keys = wa_destination,
+	.destination_secrets = wa_destination_secrets,
 	.window_hours = 24,
 };

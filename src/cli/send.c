@@ -3,6 +3,10 @@
  * its id, then follow its status (GET /v1/messages/{id}) until it is
  * delivered, read, failed or cancelled, or --timeout passes.
  *
+ * While a message waits for a retry, its last error is printed once per
+ * failed attempt ("retrying: attempt 2 failed: Could not resolve host
+ * (next try in 4 s)").
+ *
  * Exit codes: 0 sent (accepted or further), 1 failed or cancelled,
  * 2 usage or request error, 3 still queued when --timeout passed.
  * Each invocation carries its own idempotency key (client_id), so a POST
@@ -53,6 +57,45 @@ read_token_file(void)
 		n--;
 	tok[n] = '\0';
 	return n ? xstrdup(tok) : NULL;
+}
+
+/* "2024-04-28T10:40:10Z" as Unix seconds; -1 when it is not that form. */
+static int64_t
+parse_utc(const char *s)
+{
+	struct tm tm = { 0 };
+	int end = -1;
+
+	if (s == NULL || sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2dZ%n", &tm.tm_year, &tm.tm_mon,
+	    &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &end) != 6 || end < 0 || s[end])
+		return -1;
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	return (int64_t)timegm(&tm);
+}
+
+/* A failed attempt the message waits to retry: print it once. *seen holds
+ * the attempt already reported. */
+static void
+print_retry(const json_t *msg, int64_t *seen)
+{
+	const json_t *err = json_object_get(msg, "last_error");
+	int64_t attempts = json_integer_value(json_object_get(msg, "attempts"));
+	int64_t next = parse_utc(json_string_value(json_object_get(msg, "next_attempt_at")));
+
+	if (!json_is_object(err) || next < 0 || attempts <= *seen)
+		return;
+	*seen = attempts;
+	const char *title = json_string_value(json_object_get(err, "title"));
+	const char *detail = json_string_value(json_object_get(err, "detail"));
+	int64_t wait = next - (int64_t)time(NULL);
+	/* The detail only when it adds to the title (providers repeat themselves). */
+	bool both = title && detail && *detail && strstr(title, detail) == NULL;
+	printf("retrying: attempt %lld failed: %s%s%s (next try in %lld s)\n", (long long)attempts,
+	    both && strstr(detail, title) ? "" : (title ? title : "error"),
+	    both && !strstr(detail, title) ? ": " : "", both ? detail : "",
+	    (long long)(wait > 0 ? wait : 0));
+	fflush(stdout);
 }
 
 static bool
@@ -194,7 +237,7 @@ cli_send(int argc, char **argv)
 		goto out;
 
 	snprintf(endpoint, sizeof(endpoint), "%s/v1/messages/%" JSON_INTEGER_FORMAT, base, id);
-	int64_t deadline = mono_ms() + timeout_s * 1000;
+	int64_t deadline = mono_ms() + timeout_s * 1000, reported = 0;
 	while (!final_status(last) && mono_ms() < deadline) {
 		usleep(POLL_MS * 1000);
 		msg = NULL;
@@ -203,6 +246,7 @@ cli_send(int argc, char **argv)
 			continue;
 		}
 		const char *s = json_string_value(json_object_get(msg, "status"));
+		print_retry(msg, &reported);
 		if (s && strcmp(s, last) != 0) {
 			snprintf(last, sizeof(last), "%s", s);
 			json_t *err = json_object_get(msg, "error");

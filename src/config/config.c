@@ -23,6 +23,7 @@ config_defaults(struct config *c)
 		.batch_max = 1000,
 		.log_level = LOGL_INFO,
 		.cookie_secure = -1,
+		.credential_checks = true,
 	};
 	snprintf(c->listen, sizeof(c->listen), "127.0.0.1:8080");
 	snprintf(c->data_dir, sizeof(c->data_dir), "./var");
@@ -88,6 +89,7 @@ enum kind {
 	K_INT,       /* int, min..max */
 	K_SIZE,      /* size_t, min..max */
 	K_BOOL,      /* int: 1 true, 0 false, -1 not set (the default decides) */
+	K_ONOFF,     /* bool, written "on" or "off" (so the environment can set it) */
 };
 
 struct setting {
@@ -127,6 +129,9 @@ static const struct setting settings[] = {
 	  .reload = true, .help = "seconds to finish work on SIGTERM" },
 	{ .name = "batch_max", .kind = K_INT, FIELD(batch_max), .min = 1, .max = 100000,
 	  .reload = true, .help = "messages in one batch send request" },
+	{ .name = "credential_checks", .kind = K_ONOFF, FIELD(credential_checks), .reload = true,
+	  .env = "MSGD_CREDENTIAL_CHECKS",
+	  .help = "on or off: check a channel's credentials when it is created or changed" },
 	{ .name = "cookie_secure", .kind = K_BOOL, FIELD(cookie_secure), .reload = true,
 	  .help = "mark session cookies Secure (default: unless listening on loopback)" },
 };
@@ -143,7 +148,7 @@ find_setting(const char *name)
 static bool
 is_string_kind(enum kind k)
 {
-	return k == K_LISTEN || k == K_PATH || k == K_LEVEL;
+	return k == K_LISTEN || k == K_PATH || k == K_LEVEL || k == K_ONOFF;
 }
 
 /* Set a string-kind setting; msg gets the problem. */
@@ -166,6 +171,13 @@ apply_string(struct config *c, const struct setting *def, const char *v, char *m
 			return -1;
 		}
 		break;
+	case K_ONOFF:
+		if (strcmp(v, "on") != 0 && strcmp(v, "off") != 0) {
+			snprintf(msg, msglen, "%s: '%s' is not on or off", def->name, v);
+			return -1;
+		}
+		*(bool *)(void *)field = strcmp(v, "on") == 0;
+		return 0;
 	case K_LEVEL:
 		if (log_level_parse(v, (enum log_level *)(void *)field) != 0) {
 			snprintf(msg, msglen, "%s: '%s' is not one of debug, info, warn, error", def->name, v);
@@ -210,6 +222,9 @@ format_value(const struct config *c, const struct setting *def, char *out, size_
 	}
 	case K_INT:
 		snprintf(out, cap, "%d", *(const int *)(const void *)field);
+		break;
+	case K_ONOFF:
+		snprintf(out, cap, "%s", *(const bool *)(const void *)field ? "on" : "off");
 		break;
 	case K_BOOL: {
 		int b = *(const int *)(const void *)field;

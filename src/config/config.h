@@ -39,6 +39,7 @@ struct config {
 	enum log_level log_level;
 	int cookie_secure;         /* session cookies Secure: 1, 0, or -1 (default): on unless
 	                              listen is a loopback address */
+	bool credential_checks;    /* check channel credentials on create/patch (default on) */
 	char config_path[CONFIG_PATH_MAX];  /* "" when no file */
 };
 
@@ -54,7 +55,8 @@ struct config_args {
 void config_defaults(struct config *c);
 /* Load settings from a libconfig file; err gets "FILE:LINE: message". */
 int config_load_file(struct config *c, const char *path, char err[CONFIG_ERR_MAX]);
-/* Apply MSGD_LISTEN, MSGD_DATA, MSGD_LOG_LEVEL, MSGD_LOG_FILE. */
+/* Apply the environment: MSGD_LISTEN, MSGD_DATA, MSGD_LOG_LEVEL, MSGD_LOG_FILE,
+ * MSGD_CREDENTIAL_CHECKS. */
 int config_apply_env(struct config *c, char err[CONFIG_ERR_MAX]);
 /* Set a string setting (listen, data, log_level, log_file) from a flag. */
 int config_set(struct config *c, const char *name, const char *value, char err[CONFIG_ERR_MAX]);

@@ -279,6 +279,7 @@ reload(struct daemon *d)
 	c->shutdown_timeout = next.shutdown_timeout;
 	c->batch_max = next.batch_max;
 	c->cookie_secure = next.cookie_secure;
+	c->credential_checks = next.credential_checks;
 	d->app.cookie_secure = config_cookie_secure(c);
 	http_reconfigure(d->http, &(struct http_config){
 		.body_limit = c->body_limit,

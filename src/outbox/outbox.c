@@ -8,6 +8,10 @@
  * send_local() for channels without HTTP. Each attempt's outcome becomes an
  * outbox_item result; results are group-committed by one RESULT op per
  * loop iteration. Every committed change kicks the next cycle.
+ *
+ * Its state (struct outbox, per-channel struct ochan) is in outbox_int.h,
+ * shared with sim.c (the sandbox's simulated far end); reason.c words the
+ * reasons and credcheck.c runs credential checks.
  */
 #include "outbox.h"
 
@@ -25,90 +29,14 @@
 #include "../log/log.h"
 #include "../store/store.h"
 #include "../util/util.h"
+#include "outbox_int.h"
 
 #define CHANNEL_INFLIGHT_MAX 512    /* attempts in flight per channel (claimed, sending) */
 #define CYCLE_BATCH_MAX 512         /* entries claimed per channel per cycle */
 #define HTTP_CONNECTIONS_MAX 64     /* keep-alive connections per provider host */
 #define IDLE_POLL_MS 5000           /* idle: re-check the outbox this often (a safety net) */
 #define BLOCKED_PAUSE_MS (3600 * 1000)
-#define RECIP_KEY_MAX 160
-#define SIM_STEP_MS 250             /* sandbox: time between simulated statuses */
 #define RESULT_RETRY_MS 1000        /* a failed result commit is tried again after this */
-
-/* Per recipient: when the next send to them may start. */
-struct recip {
-	char key[RECIP_KEY_MAX];        /* "<channel id>:<address>" */
-	int64_t next_ms;
-	UT_hash_handle hh;
-};
-
-/* Per channel dispatch state, created on first use. */
-struct ochan {
-	int64_t channel_id;
-	struct ochan *next;
-	struct pacer pacer;
-	struct breaker breaker;
-	int rate;
-	int64_t gap_ms;
-	int max_attempts;
-	int64_t max_age_ms;
-	long timeout_ms;
-	int inflight;
-	bool paused;
-	int64_t paused_until;           /* 0: until the config changes */
-	char reason[256];
-	int64_t throttled_until;
-	int throttle_level;
-};
-
-struct attempt {
-	struct outbox *ob;
-	int64_t message_id;
-	int64_t channel_id;
-	int attempts;                   /* including this one */
-	int64_t first_attempt_ms;
-	int64_t created_ms;             /* when the API accepted it: max_age_s counts from here */
-	char *recipient;
-	json_t *message;
-	bool probe;                     /* the breaker's half-open probe */
-};
-
-/* A claim in progress: the entries it claims, to start once durable. */
-struct cycle {
-	struct outbox *ob;
-	struct store_op op;
-	struct outbox_item *items;
-	struct attempt **attempts;
-	size_t n;
-};
-
-struct results {
-	struct outbox *ob;
-	struct store_op op;
-	struct outbox_item *items;
-	size_t n;
-};
-
-struct outbox {
-	struct event_base *base;
-	struct store *st;
-	struct channel_registry *reg;
-	struct httpc *hc;
-	struct event *ev_cycle;
-	struct event *ev_flush;
-	struct ochan *chans;
-	struct recip *recips;
-	bool cycle_busy;
-	bool draining;
-	bool stopping;                  /* outbox_stop: callbacks only free */
-	int64_t wake_us;                /* when the pending cycle timer fires */
-	size_t inflight;                /* attempts started, outcome not known */
-	size_t ops_outstanding;         /* result/simulation ops not yet committed */
-	struct sim *sims;               /* sandbox simulations under way */
-	struct outbox_item *pending;    /* results waiting for the next flush */
-	size_t npending, cappending;
-	uint32_t rng;
-};
 
 static uint32_t
 rnd(struct outbox *ob)
@@ -318,8 +246,9 @@ attempt_free(struct attempt *a)
 }
 
 static void
-set_error(struct outbox_item *it, const struct send_outcome *out)
+set_error(struct outbox_item *it, const struct attempt *a, const struct send_outcome *out)
 {
+	error_code_text(it->error_code_text, out->error_code, a->http, a->http_status);
 	it->error_code = out->error_code;
 	snprintf(it->error_title, sizeof(it->error_title), "%s", out->error_title);
 	snprintf(it->error_detail, sizeof(it->error_detail), "%s", out->error_detail);
@@ -329,11 +258,13 @@ static void
 expire(struct outbox *ob, struct attempt *a, const struct send_outcome *out)
 {
 	struct outbox_item *it = add_result(ob, a->message_id, OUTBOX_FAILED);
-	it->error_code = out->error_code;
+	char last[400];
+
+	set_error(it, a, out);
+	error_text(last, sizeof(last), out->error_title, out->error_detail);
 	snprintf(it->error_title, sizeof(it->error_title), "expired");
 	snprintf(it->error_detail, sizeof(it->error_detail),
-	    "gave up after %d attempts; last error: %.200s%s%.250s", a->attempts, out->error_title,
-	    out->error_detail[0] ? ": " : "", out->error_detail);
+	    "gave up after %d attempts; last error: %s", a->attempts, last);
 	utf8_sanitize(it->error_detail);
 }
 
@@ -350,7 +281,7 @@ retry_or_expire(struct outbox *ob, struct ochan *oc, struct attempt *a,
 	}
 	struct outbox_item *it = add_result(ob, a->message_id, OUTBOX_RETRY);
 	it->due_ms = due;
-	set_error(it, out);
+	set_error(it, a, out);
 }
 
 /* Put back without counting the attempt (the channel's trouble, not the
@@ -365,20 +296,19 @@ requeue_or_expire(struct outbox *ob, struct ochan *oc, struct attempt *a,
 	}
 	struct outbox_item *it = add_result(ob, a->message_id, OUTBOX_REQUEUE);
 	it->due_ms = due;
-	set_error(it, out);
+	set_error(it, a, out);
 }
 
+/* Hold the channel: until (wall ms), or until its config changes (0). */
 static void
-pause_channel(struct ochan *oc, int64_t until, const char *why, const struct send_outcome *out)
+pause_channel(struct ochan *oc, int64_t until, const char *code, const char *title,
+    const char *detail)
 {
 	oc->paused = true;
 	oc->paused_until = until;
-	snprintf(oc->reason, sizeof(oc->reason), "%s: %.100s%s%.100s", why, out->error_title,
-	    out->error_detail[0] ? " - " : "", out->error_detail);
-	utf8_sanitize(oc->reason);
+	reason_set(&oc->pause_reason, code, title, detail, now_ms());
 }
 
-static void sim_after_send(struct outbox *ob, struct attempt *a, const char *provider_id);
 
 /* Turn one attempt's outcome into a result and update the channel's state. */
 static void
@@ -415,7 +345,16 @@ handle_outcome(struct attempt *a, struct send_outcome *out, bool local)
 		break;
 	}
 	case SEND_TEMPFAIL: {
+		enum breaker_state before = oc->breaker.state;
 		breaker_failure(&oc->breaker, now);
+		if (oc->breaker.state == BREAKER_OPEN) {
+			/* Opened (or opened again by a failed probe): say why. */
+			int64_t since = before == BREAKER_CLOSED ? now : oc->breaker_reason.since_ms;
+			char c[REASON_CODE_MAX];
+			error_code_text(c, out->error_code, a->http, a->http_status);
+			reason_set(&oc->breaker_reason, c, out->error_title, out->error_detail,
+			    since ? since : now);
+		}
 		int64_t d = backoff_ms(a->attempts, rnd(ob));
 		if (out->retry_after_ms > d)
 			d = out->retry_after_ms;
@@ -430,6 +369,9 @@ handle_outcome(struct attempt *a, struct send_outcome *out, bool local)
 		if (out->retry_after_ms > d)
 			d = out->retry_after_ms;
 		oc->throttled_until = now + d;
+		char c[REASON_CODE_MAX];
+		error_code_text(c, out->error_code, a->http, a->http_status);
+		reason_set(&oc->throttle_reason, c, out->error_title, out->error_detail, now);
 		requeue_or_expire(ob, oc, a, out, now + d);
 		break;
 	}
@@ -450,7 +392,7 @@ handle_outcome(struct attempt *a, struct send_outcome *out, bool local)
 		else if (a->probe)
 			breaker_release(&oc->breaker);
 		struct outbox_item *it = add_result(ob, a->message_id, OUTBOX_FAILED);
-		set_error(it, out);
+		set_error(it, a, out);
 		break;
 	}
 	case SEND_CREDENTIALS:
@@ -460,7 +402,9 @@ handle_outcome(struct attempt *a, struct send_outcome *out, bool local)
 		bool creds = out->kind == SEND_CREDENTIALS;
 		if (!oc->paused) {
 			int64_t until = creds ? 0 : now + (out->retry_after_ms > 0 ? out->retry_after_ms : BLOCKED_PAUSE_MS);
-			pause_channel(oc, until, creds ? "credentials rejected" : "account restricted", out);
+			char c[REASON_CODE_MAX];
+			error_code_text(c, out->error_code, a->http, a->http_status);
+			pause_channel(oc, until, c, out->error_title, out->error_detail);
 			struct channel *ch = registry_find_id(ob->reg, a->channel_id);
 			log_error(creds ? "channel paused: fix its credentials (PATCH the channel)" :
 			    "channel paused: the provider restricted the account",
@@ -490,6 +434,8 @@ on_http_done(void *arg, const struct send_response *resp)
 	struct channel *ch = registry_find_id(a->ob->reg, a->channel_id);
 	struct send_outcome out = { 0 };
 
+	a->http = true;
+	a->http_status = resp->http_status;
 	if (ch == NULL || ch->ops->send_classify == NULL) {
 		out.kind = SEND_PERMFAIL;
 		snprintf(out.error_title, sizeof(out.error_title), "channel deleted");
@@ -599,7 +545,7 @@ on_cycle(evutil_socket_t fd, short what, void *arg)
 				continue;
 			}
 			oc->paused = false;
-			oc->reason[0] = '\0';
+			reason_clear(&oc->pause_reason);
 		}
 		if (oc->throttled_until > now) {
 			if (oc->throttled_until < wake)
@@ -716,120 +662,6 @@ on_cycle(evutil_socket_t fd, short what, void *arg)
 		kick_at_us(ob, wake_us);  /* pacing: exact to the microsecond */
 }
 
-/* --- sandbox: the simulated far end --- */
-
-struct sim_op {
-	struct store_op op;
-	struct ingest_batch batch;
-	struct outbox *ob;
-};
-
-struct sim {
-	struct outbox *ob;
-	struct sim *prev, *next;
-	struct event *ev;
-	int64_t channel_id;
-	char *provider_id;
-	char *to;
-	char *text;
-	int step;
-};
-
-static void
-sim_op_done(struct store_op *op, void *arg)
-{
-	struct sim_op *so = arg;
-	so->ob->ops_outstanding--;
-	ingest_batch_free(&so->batch);
-	free(so);
-}
-
-static void
-sim_free(struct sim *s)
-{
-	if (s->prev)
-		s->prev->next = s->next;
-	else
-		s->ob->sims = s->next;
-	if (s->next)
-		s->next->prev = s->prev;
-	event_free(s->ev);
-	free(s->provider_id);
-	free(s->to);
-	free(s->text);
-	free(s);
-}
-
-static void
-on_sim(evutil_socket_t fd, short what, void *arg)
-{
-	static const enum msg_status steps[] = { ST_SENT, ST_DELIVERED, ST_READ };
-	static const char *const words[] = { "sent", "delivered", "read" };
-	struct sim *s = arg;
-	struct outbox *ob = s->ob;
-	struct sim_op *so = xcalloc(1, sizeof(*so));
-	int64_t now = now_ms();
-
-	so->ob = ob;
-	if (s->step < 3) {
-		struct status_in *st = ingest_batch_add_status(&so->batch);
-		st->channel_id = s->channel_id;
-		st->provider_message_id = xstrdup(s->provider_id);
-		st->status = steps[s->step];
-		st->provider_status = xstrdup(words[s->step]);
-		st->recipient = xstrdup(s->to);
-		st->timestamp = now / 1000;
-		st->raw = xasprintf("{\"simulated\":\"%s\"}", words[s->step]);
-	} else {
-		/* The simulated contact answers. */
-		struct channel *ch = registry_find_id(ob->reg, s->channel_id);
-		unsigned char r[12];
-		char hex[25];
-		random_bytes(r, sizeof(r));
-		hex_encode(r, sizeof(r), hex);
-		struct msg_in *m = ingest_batch_add_msg(&so->batch);
-		m->channel_id = s->channel_id;
-		m->direction = DIR_IN;
-		m->provider_message_id = xasprintf("sbx.%s", hex);
-		m->from = xstrdup(s->to);
-		m->to = xstrdup(ch ? ch->name : "sandbox");
-		m->contact_address = xstrdup(s->to);
-		m->type = xstrdup("text");
-		m->text = xasprintf("echo: %s", s->text ? s->text : "(no text)");
-		m->timestamp = now / 1000;
-		m->raw = xstrdup("{\"simulated\":\"echo\"}");
-	}
-	so->op = (struct store_op){ .kind = STORE_OP_INGEST, .u.ingest = &so->batch, .done = sim_op_done, .arg = so };
-	ob->ops_outstanding++;
-	store_submit(ob->st, &so->op);
-	if (++s->step > 3 || ob->draining) {
-		sim_free(s);
-		return;
-	}
-	struct timeval tv = { .tv_sec = 0, .tv_usec = SIM_STEP_MS * 1000 };
-	event_add(s->ev, &tv);
-}
-
-static void
-sim_after_send(struct outbox *ob, struct attempt *a, const char *provider_id)
-{
-	struct sim *s = xcalloc(1, sizeof(*s));
-
-	s->ob = ob;
-	s->channel_id = a->channel_id;
-	s->provider_id = xstrdup(provider_id);
-	s->to = xstrdup_or_null(a->recipient);
-	s->text = xstrdup_or_null(json_string_value(json_object_get(a->message, "text")));
-	s->ev = evtimer_new(ob->base, on_sim, s);
-	s->next = ob->sims;
-	if (ob->sims)
-		ob->sims->prev = s;
-	ob->sims = s;
-	/* After the ACCEPTED result is committed: one step later. */
-	struct timeval tv = { .tv_sec = 0, .tv_usec = SIM_STEP_MS * 1000 };
-	event_add(s->ev, &tv);
-}
-
 /* --- read receipts --- */
 
 struct receipt {
@@ -885,6 +717,34 @@ outbox_send_receipt(struct outbox *ob, int64_t channel_id, const char *provider_
 
 /* --- lifecycle --- */
 
+/* A credential check answered: refused credentials pause the channel, as
+ * CREDENTIALS would at its first send. */
+static void
+on_credentials(void *arg, int64_t channel_id, const struct check_result *res)
+{
+	struct outbox *ob = arg;
+	struct channel *ch = registry_find_id(ob->reg, channel_id);
+	char code[REASON_CODE_MAX] = "";
+
+	if (ch == NULL)
+		return;
+	if (res->state != CHECK_OK)
+		log_warn("channel credential check failed", "channel", ch->name, "result",
+		    check_state_name(res->state), "error", res->message);
+	else
+		log_info("channel credentials ok", "channel", ch->name);
+	if (res->state != CHECK_INVALID_CREDENTIALS || !can_send(ch))
+		return;
+	struct ochan *oc = ochan_get(ob, ch);
+	if (res->error_code != 0)
+		error_code_text(code, res->error_code, true, 0);
+	else
+		snprintf(code, sizeof(code), "invalid_credentials");
+	pause_channel(oc, 0, code, res->message, NULL);
+	log_error("channel paused: its credentials were refused (PATCH the channel)", "channel",
+	    ch->name, "error", res->message);
+}
+
 int
 outbox_start(struct outbox **out, struct event_base *base, struct store *st,
     struct channel_registry *reg)
@@ -899,6 +759,7 @@ outbox_start(struct outbox **out, struct event_base *base, struct store *st,
 		free(ob);
 		return -1;
 	}
+	ob->cc = credcheck_new(ob->hc, on_credentials, ob);
 	ob->ev_cycle = evtimer_new(base, on_cycle, ob);
 	ob->ev_flush = event_new(base, -1, 0, on_flush, ob);
 	*out = ob;
@@ -916,33 +777,80 @@ outbox_channel_changed(struct outbox *ob, int64_t channel_id)
 		if (oc->paused)
 			log_info("channel resumed: config changed");
 		oc->paused = false;
-		oc->reason[0] = '\0';
+		reason_clear(&oc->pause_reason);
+		reason_clear(&oc->breaker_reason);
+		reason_clear(&oc->throttle_reason);
 		oc->throttled_until = 0;
 		oc->throttle_level = 0;
 		breaker_success(&oc->breaker);
 	}
+	credcheck_forget(ob->cc, channel_id);
 	outbox_kick(ob);
 }
 
-json_t *
-outbox_channel_state(struct outbox *ob, int64_t channel_id)
+void
+outbox_check_credentials(struct outbox *ob, const struct channel *ch)
 {
-	struct ochan *oc = ochan_find(ob, channel_id);
-	int64_t depth = 0, now = now_ms();
-	const char *sending = "ok";
+	struct channel *c = registry_find_id(ob->reg, ch->id);
 
-	store_outbox_depth(ob->st, channel_id, &depth);
-	if (oc && oc->paused)
-		sending = "paused";
-	else if (oc && oc->breaker.state == BREAKER_OPEN)
-		sending = "circuit_open";
-	else if (oc && oc->breaker.state == BREAKER_HALF_OPEN)
-		sending = "half_open";
-	else if (oc && oc->throttled_until > now)
-		sending = "throttled";
-	return json_pack("{s:s,s:s?,s:I,s:i,s:i}", "sending", sending, "reason",
-	    oc && oc->reason[0] ? oc->reason : NULL, "queue_depth", (json_int_t)depth, "inflight",
-	    oc ? oc->inflight : 0, "consecutive_failures", oc ? oc->breaker.failures : 0);
+	if (c)
+		credcheck_start(ob->cc, c);
+}
+
+static json_t *
+time_or_null(int64_t ms)
+{
+	char t[21];
+
+	if (ms <= 0)
+		return json_null();
+	fmt_rfc3339((ms + 999) / 1000, t);
+	return json_string(t);
+}
+
+/* {"state","reason","since","until"} of the channel's sending. */
+static json_t *
+sending_json(const struct ochan *oc, int64_t now)
+{
+	const char *state = "ok";
+	const struct send_reason *r = NULL;
+	int64_t until = 0;
+
+	if (oc && oc->paused) {
+		state = "paused";
+		r = &oc->pause_reason;
+		until = oc->paused_until;
+	} else if (oc && oc->breaker.state == BREAKER_OPEN) {
+		state = "circuit_open";
+		r = &oc->breaker_reason;
+		until = oc->breaker.open_until;
+	} else if (oc && oc->breaker.state == BREAKER_HALF_OPEN) {
+		state = "half_open";
+		r = &oc->breaker_reason;
+	} else if (oc && oc->throttled_until > now) {
+		state = "throttled";
+		r = &oc->throttle_reason;
+		until = oc->throttled_until;
+	}
+	return json_pack("{s:s,s:o,s:o,s:o}", "state", state, "reason",
+	    r ? reason_json(r) : json_null(), "since", time_or_null(r ? r->since_ms : 0), "until",
+	    time_or_null(until));
+}
+
+json_t *
+outbox_channel_state(struct outbox *ob, const struct channel *ch)
+{
+	struct ochan *oc = ochan_find(ob, ch->id);
+	int64_t depth = 0;
+	json_t *creds = credcheck_state(ob->cc, ch);
+
+	store_outbox_depth(ob->st, ch->id, &depth);
+	json_t *j = json_pack("{s:o,s:I,s:i,s:i}", "sending", sending_json(oc, now_ms()),
+	    "queue_depth", (json_int_t)depth, "inflight", oc ? oc->inflight : 0,
+	    "consecutive_failures", oc ? oc->breaker.failures : 0);
+	if (creds)
+		json_object_set_new(j, "credentials", creds);
+	return j;
 }
 
 void
@@ -964,7 +872,9 @@ outbox_stop(struct outbox *ob)
 	if (ob == NULL)
 		return;
 	ob->stopping = true;
+	credcheck_stop(ob->cc);
 	httpc_free(ob->hc);  /* ends every request: their callbacks only free */
+	credcheck_free(ob->cc);
 	while (ob->sims)
 		sim_free(ob->sims);
 	event_free(ob->ev_cycle);

@@ -40,6 +40,15 @@
  *  - CREDENTIALS pauses the channel until its config changes (PATCH);
  *    BLOCKED pauses it for the provider's Retry-After or an hour. Messages
  *    wait; they are not failed for the channel's trouble.
+ *  - Every hold has a reason: a pause, an open breaker and a throttle keep
+ *    the error that caused them (code, title, detail) and since/until, and
+ *    each message keeps its attempts, last error and next attempt on disk
+ *    (the RESULT op), so a retry and its reason survive a restart.
+ *  - Credential check (credcheck.c): after a channel is created or changed,
+ *    one authenticated request (the adapter's check_prepare) tells whether
+ *    its credentials work, in the background. invalid_credentials pauses
+ *    the channel like CREDENTIALS would at its first send: messages wait
+ *    until the config is fixed instead of failing one by one.
  */
 #ifndef MSGD_OUTBOX_H
 #define MSGD_OUTBOX_H
@@ -52,6 +61,10 @@
 
 struct event_base;
 struct store;
+struct channel;
+struct httpc;
+struct send_response;
+struct check_result;
 struct channel_registry;
 struct ingest_batch;
 struct outbox;
@@ -65,9 +78,14 @@ int outbox_start(struct outbox **out, struct event_base *base, struct store *st,
 void outbox_kick(struct outbox *ob);
 /* A channel's config changed (or it was deleted): lift a credentials pause. */
 void outbox_channel_changed(struct outbox *ob, int64_t channel_id);
-/* {"sending":"ok"|"paused"|"circuit_open"|"half_open"|"throttled","reason",
- *  "queue_depth","inflight"} (new reference). */
-json_t *outbox_channel_state(struct outbox *ob, int64_t channel_id);
+/* {"sending":{"state":"ok"|"paused"|"circuit_open"|"half_open"|"throttled",
+ *  "reason":{"code","title","detail"}|null,"since","until"},
+ *  "credentials":{...} (types with a check), "queue_depth","inflight",
+ *  "consecutive_failures"} (new reference). */
+json_t *outbox_channel_state(struct outbox *ob, const struct channel *ch);
+/* Check the channel's credentials in the background (no-op for types
+ * without check_prepare); the answer never waits for it. */
+void outbox_check_credentials(struct outbox *ob, const struct channel *ch);
 /* Send the provider's read receipt for a message (best effort: logged when
  * it fails, not retried). */
 void outbox_send_receipt(struct outbox *ob, int64_t channel_id, const char *provider_message_id);
@@ -111,6 +129,45 @@ void breaker_failure(struct breaker *b, int64_t now_ms);
 /* The probe ended without telling anything (e.g. permanent error): let the
  * next one go. */
 void breaker_release(struct breaker *b);
+
+/* --- reason.c: why a channel or a message is held --- */
+
+#define REASON_CODE_MAX 24
+struct send_reason {
+	char code[REASON_CODE_MAX];  /* as the API shows it: "190", "network"; "" none */
+	char title[256];
+	char detail[512];
+	int64_t since_ms;            /* wall clock; 0 = no reason held */
+};
+/* An attempt's error code as the API shows it: the provider's number when
+ * it gave one, else "network" (no HTTP answer) or "http_<status>"; "" for
+ * failures found before any request (http false). */
+void error_code_text(char out[REASON_CODE_MAX], int64_t provider_code, bool http, long status);
+void reason_set(struct send_reason *r, const char *code, const char *title, const char *detail,
+    int64_t now_ms);
+void reason_clear(struct send_reason *r);
+/* {"code","title","detail"}: code a number when it is one; detail null
+ * when it only repeats the title. json null when no reason is held. */
+json_t *reason_json(const struct send_reason *r);
+/* "title: detail" without saying the same thing twice (detail alone when
+ * it contains the title, title alone when the detail adds nothing). */
+void error_text(char *dst, size_t cap, const char *title, const char *detail);
+
+/* --- credcheck.c: credential checks in the background --- */
+
+struct credcheck;
+/* A check finished for channel_id (the config it checked is still current). */
+typedef void (*credcheck_fn)(void *arg, int64_t channel_id, const struct check_result *res);
+struct credcheck *credcheck_new(struct httpc *hc, credcheck_fn fn, void *arg);
+void credcheck_start(struct credcheck *cc, struct channel *ch);
+/* The channel changed or is gone: results of older checks are dropped. */
+void credcheck_forget(struct credcheck *cc, int64_t channel_id);
+/* {"state":"unchecked"|"checking"|"ok"|"invalid_credentials"|"unreachable"|
+ *  "error","message","checked_at"}, or NULL for types without a check. */
+json_t *credcheck_state(struct credcheck *cc, const struct channel *ch);
+/* Shutting down: the requests' callbacks (run by httpc_free) only free. */
+void credcheck_stop(struct credcheck *cc);
+void credcheck_free(struct credcheck *cc);
 
 /* Delay before retry number `attempts` (1 = after the first failure):
  * 1 s * 2^(attempts-1), capped at 5 min, +-20% jitter from rnd. */

@@ -467,6 +467,12 @@ store_messages_by_provider_id(struct store *st, const char *provider_id, json_t 
 }
 
 int
+store_messages_retrying(struct store *st, int limit, json_t **out)
+{
+	return st->be->messages_retrying(st->db, limit, out);
+}
+
+int
 store_events_read(struct store *st, int64_t since, int limit, struct store_event **out, size_t *n)
 {
 	return st->be->events_read(st->db, since, limit, out, n);

@@ -95,6 +95,8 @@ struct outbox_item {
 	char *provider_message_id;   /* ACCEPTED (owned by the caller) */
 	int64_t due_ms;              /* RETRY, REQUEUE */
 	int64_t error_code;          /* RETRY (last error, kept on the entry), FAILED */
+	char error_code_text[24];    /* the code as the API shows it when it is not the
+	                                provider's number: "network", "http_503"; "" = error_code */
 	char error_title[256];
 	char error_detail[512];
 };
@@ -231,6 +233,9 @@ int store_messages_list(struct store *st, const struct msg_query *q, json_t **ou
 int store_message_get(struct store *st, int64_t id, json_t **out);
 /* {"messages":[...]}: every message with that provider id (any channel). */
 int store_messages_by_provider_id(struct store *st, const char *provider_id, json_t **out);
+/* {"messages":[...]}: outbound messages still waiting whose last attempt
+ * failed (retrying, or held by a paused channel), newest first, at most limit. */
+int store_messages_retrying(struct store *st, int limit, json_t **out);
 
 /* --- outbox reads --- */
 

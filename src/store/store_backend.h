@@ -63,6 +63,7 @@ struct store_backend {
 	int (*messages_list)(void *db, const struct msg_query *q, json_t **out);
 	int (*message_get)(void *db, int64_t id, json_t **out);
 	int (*messages_by_provider_id)(void *db, const char *provider_id, json_t **out);
+	int (*messages_retrying)(void *db, int limit, json_t **out);
 	int (*events_read)(void *db, int64_t since, int limit, struct store_event **out, size_t *n);
 	int (*outbox_due)(void *db, int64_t channel_id, int64_t now_ms, int limit, json_t **out);
 	int (*outbox_next_due)(void *db, int64_t channel_id, int64_t *out_ms);
@@ -81,5 +82,13 @@ struct store_backend {
 };
 
 extern const struct store_backend store_sqlite_backend;
+
+/* --- render.c: what every backend adds to a message it renders --- */
+
+/* "attempts", "next_attempt_at" (ISO-8601 UTC, null when next_ms is 0) and
+ * "last_error" ({"code","title","detail"} or null when title is NULL; code
+ * is a number when code_text is one, else the word, e.g. "network"). */
+void store_render_send_state(json_t *m, int64_t attempts, int64_t next_ms,
+    const char *code_text, const char *title, const char *detail);
 
 #endif

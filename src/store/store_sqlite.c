@@ -54,7 +54,8 @@
 
 /* Columns render_message() reads, from a messages table aliased m. */
 #define MSG_COLS \
-	"m.id, m.doc, m.status, m.error_code, m.error_title, m.error_detail, m.provider_message_id"
+	"m.id, m.doc, m.status, m.error_code, m.error_title, m.error_detail, m.provider_message_id," \
+	" m.attempts, m.next_attempt_ms, m.last_error_code, m.last_error_title, m.last_error_detail"
 #define CONV_SELECT                                                              \
 	"SELECT c.id, ch.name, ct.address, ct.name, c.unread_count, c.last_activity_ms, " \
 	MSG_COLS " FROM conversations c"                                         \
@@ -95,6 +96,8 @@ enum sql {
 	W_MSG_GET,
 	W_MSG_OUTBOX,
 	W_MSG_SET_PROVIDER_ID,
+	W_MSG_CLAIMED,
+	W_MSG_ATTEMPT,
 	W_STATUS_INSERT,
 	W_STATUS_HISTORY,
 	W_STATUS_UNMATCHED,
@@ -137,6 +140,7 @@ enum sql {
 	R_MSG_GET,
 	R_MSG_BY_CLIENT_ID,
 	R_MSG_BY_PROVIDER,
+	R_MSG_RETRYING,
 	R_STATUS_HISTORY,
 	R_EVENTS,
 	R_OUTBOX_DUE,
@@ -197,6 +201,18 @@ static const char *const sql_text[SQL_COUNT] = {
 	    " o.state FROM messages m LEFT JOIN outbox o ON o.message_id = m.id WHERE m.id = ?1",
 	/* OR IGNORE: a provider id another message holds is not stored twice. */
 	[W_MSG_SET_PROVIDER_ID] = "UPDATE OR IGNORE messages SET provider_message_id = ?2 WHERE id = ?1",
+	/* The message's copy of its send state (0006): what the API shows. */
+	[W_MSG_CLAIMED] = "UPDATE messages SET attempts = attempts + 1, next_attempt_ms = NULL WHERE id = ?1",
+	/* ?6 = 1 replaces the last error; the next attempt is shown only once
+	 * there is an error to retry from. Attempts follow the outbox entry's
+	 * (a requeue takes the claim's back). */
+	[W_MSG_ATTEMPT] = "UPDATE messages SET"
+	    " attempts = coalesce((SELECT attempts FROM outbox WHERE message_id = ?1), attempts),"
+	    " next_attempt_ms = CASE WHEN ?6 OR last_error_title IS NOT NULL THEN ?2 END,"
+	    " last_error_code = CASE WHEN ?6 THEN ?3 ELSE last_error_code END,"
+	    " last_error_title = CASE WHEN ?6 THEN ?4 ELSE last_error_title END,"
+	    " last_error_detail = CASE WHEN ?6 THEN ?5 ELSE last_error_detail END"
+	    " WHERE id = ?1",
 	[W_STATUS_INSERT] = "INSERT OR IGNORE INTO statuses (message_id, channel_id, provider_message_id, status,"
 	    " provider_status, timestamp, error_code, error_title, error_detail, raw, created_ms)"
 	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
@@ -272,6 +288,10 @@ static const char *const sql_text[SQL_COUNT] = {
 	[R_MSG_BY_CLIENT_ID] = "SELECT " MSG_COLS " FROM messages m WHERE m.client_id = ?1",
 	[R_MSG_BY_PROVIDER] = "SELECT " MSG_COLS " FROM messages m"
 	    " WHERE m.provider_message_id = ?1 ORDER BY m.id",
+	/* Waiting messages whose last attempt failed, newest first (the outbox
+	 * holds only unfinished entries: no index needed). */
+	[R_MSG_RETRYING] = "SELECT " MSG_COLS " FROM outbox o JOIN messages m ON m.id = o.message_id"
+	    " WHERE m.last_error_title IS NOT NULL ORDER BY m.id DESC LIMIT ?1",
 	[R_STATUS_HISTORY] = STATUS_HISTORY_SQL,
 	[R_EVENTS] = "SELECT e.seq, e.type, e.at_ms, ch.name, e.conversation_id, e.message_id, e.data"
 	    " FROM events e LEFT JOIN channels ch ON ch.id = e.channel_id"
@@ -531,6 +551,9 @@ render_message_ex(struct sqlite_db *db, struct conn *conn, sqlite3_stmt *s, int 
 	if (status && strcmp(status, "failed") == 0)
 		json_object_set_new(m, "error", error_json(sqlite3_column_int64(s, c + 3),
 		    col_text(s, c + 4), col_text(s, c + 5), true));
+	store_render_send_state(m, sqlite3_column_int64(s, c + 7),
+	    sqlite3_column_type(s, c + 8) == SQLITE_NULL ? 0 : sqlite3_column_int64(s, c + 8),
+	    col_text(s, c + 9), col_text(s, c + 10), col_text(s, c + 11));
 	return m;
 }
 
@@ -1244,11 +1267,13 @@ ingest_msg(struct sqlite_db *db, struct store_op *op, struct msg_in *m, int64_t 
 		size_t n = strlen(doc_s);
 		if (json_object_get(doc, "status") == NULL && json_object_get(doc, "status_history") == NULL &&
 		    n > 2 && doc_s[n - 1] == '}') {
-			data_s = xasprintf("%.*s,\"status\":\"%s\",\"status_history\":[]}", (int)(n - 1), doc_s,
+			data_s = xasprintf("%.*s,\"status\":\"%s\",\"status_history\":[],"
+			    "\"attempts\":0,\"next_attempt_at\":null,\"last_error\":null}", (int)(n - 1), doc_s,
 			    status_name(status));
 		} else {
 			json_object_set_new(doc, "status", json_string(status_name(status)));
 			json_object_set_new(doc, "status_history", json_array());
+			store_render_send_state(doc, 0, 0, NULL, NULL, NULL);
 			if ((data_s = dump(doc)) == NULL) {
 				op_error(op, "cannot serialize message");
 				goto out;
@@ -1529,8 +1554,39 @@ apply_outbox_claim(struct sqlite_db *db, struct store_op *op)
 		if (run(&db->w, s) != 0)
 			return op_sql_error(db, op);
 		it->claimed = sqlite3_changes(db->w.h) == 1;
+		if (it->claimed) {
+			s = stmt(&db->w, W_MSG_CLAIMED);
+			bind_i64(s, 1, it->message_id);
+			if (run(&db->w, s) != 0)
+				return op_sql_error(db, op);
+		}
 	}
 	return 0;
+}
+
+/* The message's copy of its send state after a result: next_ms 0 = none
+ * scheduled; with_error replaces the last error by the item's. */
+static int
+msg_attempt(struct sqlite_db *db, const struct outbox_item *it, int64_t next_ms, bool with_error)
+{
+	sqlite3_stmt *s = stmt(&db->w, W_MSG_ATTEMPT);
+	const char *title = nonempty(it->error_title), *detail = nonempty(it->error_detail);
+	char code[24];
+
+	if (it->error_code_text[0])
+		snprintf(code, sizeof(code), "%s", it->error_code_text);
+	else if (it->error_code != 0)
+		snprintf(code, sizeof(code), "%" PRId64, it->error_code);
+	else
+		code[0] = '\0';
+	bind_i64(s, 1, it->message_id);
+	bind_id(s, 2, next_ms);
+	bind_text(s, 3, with_error ? nonempty(code) : NULL);
+	/* A code without words still says something failed. */
+	bind_text(s, 4, with_error && code[0] && title == NULL ? "error" : title);
+	bind_text(s, 5, detail);
+	bind_i64(s, 6, with_error ? 1 : 0);
+	return run(&db->w, s);
 }
 
 /* Status reports the provider sent for provider id pmid before the send's
@@ -1648,13 +1704,19 @@ outbox_result_one(struct sqlite_db *db, struct store_op *op, const struct outbox
 		bind_text(s, 5, detail);
 		bind_i64(s, 6, it->result == OUTBOX_REQUEUE ? 1 : 0);
 		bind_i64(s, 7, it->error_code != 0 || title || detail ? 1 : 0);
-		rc = run(&db->w, s) == 0 ? 0 : op_sql_error(db, op);
+		rc = run(&db->w, s) == 0 &&
+		    msg_attempt(db, it, it->due_ms, it->error_code != 0 || title || detail) == 0 ?
+		    0 : op_sql_error(db, op);
 		break;
 	case OUTBOX_ACCEPTED:
+		if (msg_attempt(db, it, 0, true) != 0) {
+			rc = op_sql_error(db, op);
+			break;
+		}
 		rc = outbox_accepted(db, op, it, &ms, now);
 		break;
 	case OUTBOX_FAILED:
-		if (outbox_delete(db, it->message_id) != 0) {
+		if (msg_attempt(db, it, 0, true) != 0 || outbox_delete(db, it->message_id) != 0) {
 			rc = op_sql_error(db, op);
 			break;
 		}
@@ -1717,7 +1779,8 @@ apply_cancel(struct sqlite_db *db, struct store_op *op)
 		    ms.queued ? "being sent" : status_name(ms.status));
 		goto out;
 	}
-	if (outbox_delete(db, id) != 0) {
+	struct outbox_item none = { .message_id = id };
+	if (msg_attempt(db, &none, 0, false) != 0 || outbox_delete(db, id) != 0) {
 		op_sql_error(db, op);
 		goto out;
 	}
@@ -2315,16 +2378,14 @@ sqlite_message_by_client_id(void *p, const char *client_id, json_t **out)
 	return read_one(db, s, render_read_message, out);
 }
 
+/* {"messages":[...]} from every row of the bound statement s. */
 static int
-sqlite_messages_by_provider_id(void *p, const char *provider_id, json_t **out)
+messages_rows(struct sqlite_db *db, sqlite3_stmt *s, json_t **out)
 {
-	struct sqlite_db *db = p;
-	sqlite3_stmt *s = stmt(&db->r, R_MSG_BY_PROVIDER);
 	json_t *list = json_array();
 	int n;
 
 	*out = NULL;
-	bind_text(s, 1, provider_id);
 	while ((n = row(&db->r, s)) == 1) {
 		json_t *m = render_message(db, &db->r, s, 0);
 
@@ -2341,6 +2402,26 @@ sqlite_messages_by_provider_id(void *p, const char *provider_id, json_t **out)
 fail:
 	json_decref(list);
 	return -1;
+}
+
+static int
+sqlite_messages_by_provider_id(void *p, const char *provider_id, json_t **out)
+{
+	struct sqlite_db *db = p;
+	sqlite3_stmt *s = stmt(&db->r, R_MSG_BY_PROVIDER);
+
+	bind_text(s, 1, provider_id);
+	return messages_rows(db, s, out);
+}
+
+static int
+sqlite_messages_retrying(void *p, int limit, json_t **out)
+{
+	struct sqlite_db *db = p;
+	sqlite3_stmt *s = stmt(&db->r, R_MSG_RETRYING);
+
+	bind_i64(s, 1, clamp(limit, 1, MAX_PAGE));
+	return messages_rows(db, s, out);
 }
 
 /* Append s as a JSON string (escaped by jansson), or null. */
@@ -2733,6 +2814,7 @@ const struct store_backend store_sqlite_backend = {
 	.messages_list = sqlite_messages_list,
 	.message_get = sqlite_message_get,
 	.messages_by_provider_id = sqlite_messages_by_provider_id,
+	.messages_retrying = sqlite_messages_retrying,
 	.events_read = sqlite_events_read,
 	.outbox_due = sqlite_outbox_due,
 	.outbox_next_due = sqlite_outbox_next_due,

@@ -29,13 +29,13 @@ const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '
 const DESKTOP = { width: 1280, height: 800 };
 const PHONE = { width: 390, height: 844 };
 
-// A stand-in for the Graph API that refuses every send with error 131026.
-function startFailingGraph() {
-	const body = fs.readFileSync(path.join(CORPUS, 'whatsapp_cloud', 'errors', '131026.response.json'));
+// A stand-in for the Graph API that refuses every send with error 131026
+// (or, given status and body, answers every request with them).
+function startFailingGraph(status = 400, body = fs.readFileSync(path.join(CORPUS, 'whatsapp_cloud', 'errors', '131026.response.json'))) {
 	const srv = http.createServer((req, res) => {
 		req.resume();
 		req.on('end', () => {
-			res.writeHead(400, { 'content-type': 'application/json', 'content-length': body.length });
+			res.writeHead(status, { 'content-type': 'application/json', 'content-length': body.length });
 			res.end(body);
 		});
 	});
@@ -47,6 +47,9 @@ test('web inbox: login, live thread, ticks, search, failures, status, phone widt
 	fs.mkdirSync(ARTIFACTS, { recursive: true });
 	const token = `adm_${crypto.randomBytes(12).toString('hex')}`;
 	const graph = await startFailingGraph();
+	// Transient trouble (Graph code 2): messages on it keep retrying.
+	const flaky = await startFailingGraph(500, Buffer.from(JSON.stringify({ error: {
+		message: 'An unexpected error has occurred. Please retry your request later.', type: 'OAuthException', code: 2, is_transient: true } })));
 	const d = await startMsgd({ token, name: 'browser-inbox' });
 	const dev = process.env.MSGD_UI_FROM_DISK ? await startDevServer(d.url) : null;
 	const base = dev ? dev.url : d.url;
@@ -179,10 +182,36 @@ test('web inbox: login, live thread, ticks, search, failures, status, phone widt
 		await page.press('#composer-text', 'Escape');
 		await waitFor(async () => (await page.evaluate(() => location.hash)) === '#/', 3000, { what: 'escape to list' });
 
-		// Status page.
+		// A message whose provider keeps failing says why it is still waiting.
+		assertStatus(await d.api('POST', '/v1/channels', {
+			name: 'wa2', type: 'whatsapp_cloud', config: {
+				phone_number_id: 'PNID2', access_token: 'tok-secret-456', app_secret: 'corpus_fake_app_secret', verify_token: 'vt2',
+				api_base_url: flaky.url, rate_per_second: 0, enforce_window: false, breaker_threshold: 1, breaker_cooldown_s: 600,
+			},
+		}), 201, 'create channel wa2');
+		const slow = await sendMessage(d, { channel: 'wa2', to: '15550008888', text: 'this one keeps retrying' });
+		await waitMessage(d, slow.id, (m) => m.status === 'queued' && m.last_error && m.next_attempt_at, 15_000);
+		await page.goto(base + `/#/c/${slow.conversation_id}`);
+		const retryNote = page.locator(`#messages .msg.out[data-id="${slow.id}"] .retrying`);
+		await retryNote.waitFor({ timeout: 10_000 });
+		assert.match(await retryNote.innerText(),
+			/^retrying \(attempt 1\): An unexpected error has occurred\. Please retry your request later\. \u2014 next try at \d\d:\d\d:\d\d$/);
+		await page.screenshot({ path: path.join(ARTIFACTS, 'retrying-desktop.png') });
+
+		// Status page: each channel's state with its reason; retrying messages are listed too.
 		await page.goto(base + '/#/status');
 		await page.locator('#status-channels tr[data-channel="wa"]').waitFor();
 		await page.locator('#status-channels tr[data-channel="sandbox"]').waitFor();
+		const open = page.locator('#status-channels tr[data-channel="wa2"][data-state="circuit_open"]');
+		await open.waitFor({ timeout: 10_000 });
+		assert.match(await open.locator('td.reason').innerText(), /An unexpected error has occurred\. Please retry your request later\. \(code 2\)/);
+		assert.match(await open.locator('td.reason').innerText(), /since \d\d:\d\d:\d\d, until \d\d:\d\d:\d\d/);
+		const retryLi = page.locator('#status-failures li[data-kind="retrying"]', { hasText: `message ${slow.id}` });
+		await retryLi.waitFor();
+		assert.match(await retryLi.innerText(), /^retrying .*retrying \(attempt 1\): An unexpected error/);
+		const failedLi = page.locator('#status-failures li[data-kind="failed"]', { hasText: `message ${badFinal.id}` });
+		await failedLi.waitFor();
+		assert.match(await failedLi.innerText(), /^failed .*undeliverable/i);
 		await page.screenshot({ path: path.join(ARTIFACTS, 'status-desktop.png') });
 
 		// Phone width: list first, then the thread alone with a back button.
@@ -211,6 +240,7 @@ test('web inbox: login, live thread, ticks, search, failures, status, phone widt
 		fs.rmSync(userDataDir, { recursive: true, force: true });
 		if (dev) dev.close();
 		graph.close();
+		flaky.close();
 		if (failed) {
 			if (d.alive) { d.proc.kill('SIGKILL'); await d.exited; }
 			const f = d.saveLog();

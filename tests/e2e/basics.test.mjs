@@ -14,8 +14,17 @@ describe('health and auth', () => {
 		assert.deepEqual(hz.json, { status: 'ok' });
 		const rz = await d.anon('GET', '/readyz');
 		assertStatus(rz, 200, '/readyz');
-		assert.equal(rz.json.status, 'ready');
-		assert.equal(rz.json.storage, 'ok');
+		assert.deepEqual(rz.json, { status: 'ready' }, 'without a token: the overall status only');
+		const rt = await d.api('GET', '/readyz');
+		assertStatus(rt, 200, '/readyz with a token');
+		assert.equal(rt.json.status, 'ready');
+		assert.equal(rt.json.storage, 'ok');
+		assert.equal(rt.json.channels.sandbox.sending.state, 'ok', rt.text);
+		assert.equal(typeof rt.json.channels.sandbox.queue_depth, 'number');
+		// A wrong token is no token: no detail (and no 401: probes need no token).
+		const rw = await d.api('GET', '/readyz', undefined, { authorization: 'Bearer wrong' });
+		assertStatus(rw, 200);
+		assert.deepEqual(rw.json, { status: 'ready' });
 	});
 
 	msgdTest('/v1 without a token, with a wrong token or a non-bearer scheme → 401 unauthorized', async (h) => {

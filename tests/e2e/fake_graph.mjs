@@ -16,6 +16,12 @@
 // ({"status":"read"}) → 200 {"success":true}. Anything else → a Graph-shaped
 // 404/400 error.
 //
+// GET /{version}/{phone_number_id} (msgd's credential check) is answered
+// like the Graph API: 200 {"verified_name","display_phone_number","id"} for
+// a good token, 401 with an OAuthException (code 190) for a bad one: a token
+// in fake.badTokens, or a placeholder (one containing "..."). These requests
+// are recorded in fake.checks, not in fake.requests, and take no faults.
+//
 // Which reply a request gets: the first queued next() entry (FIFO, each good
 // for n requests), else the first matching rule(), else always(), else the
 // success answer above. A reply is {status, body, headers, delayMs, reset}:
@@ -76,6 +82,8 @@ function matches(entry, rec) {
 
 export async function startFakeGraph({ host = '127.0.0.1' } = {}) {
 	const requests = [];
+	const checks = [];    // credential checks: {t, path, pnid, token, status}
+	const badTokens = new Set();
 	const accepted = [];  // {id, to, n} for every send answered 200
 	const queue = [];     // {left, reply, kinds}
 	const rules = [];     // {match, reply, kinds, left}
@@ -110,8 +118,26 @@ export async function startFakeGraph({ host = '127.0.0.1' } = {}) {
 		res.end(buf);
 	}
 
+	// GET /{version}/{pnid}[?fields=...]: the phone number, if the token is good.
+	function check(req, res, m) {
+		const auth = req.headers.authorization ?? '';
+		const token = /^Bearer /.test(auth) ? auth.slice(7) : undefined;
+		const rec = { t: performance.now(), path: req.url, version: m[1], pnid: m[2], token, status: undefined };
+		checks.push(rec);
+		if (!token || badTokens.has(token) || token.includes('...')) {
+			send(res, rec, 401, { error: { message: 'Invalid OAuth access token - Cannot parse access token', type: 'OAuthException', code: 190, fbtrace_id: 'AFAKEcheck' } });
+			return;
+		}
+		send(res, rec, 200, { verified_name: 'Fake Business', display_phone_number: '+1 555-078-3881', id: m[2] });
+	}
+
 	async function handle(req, res, raw) {
 		const t = performance.now();
+		const cm = req.method === 'GET' && req.url.match(/^\/([^/?]+)\/([^/?]+)(?:\?.*)?$/);
+		if (cm) {
+			check(req, res, cm);
+			return;
+		}
 		const rec = {
 			n: seq++, t, wall: Date.now(), method: req.method, path: req.url, headers: req.headers,
 			raw: raw.toString('utf8'), body: undefined, kind: 'other', to: undefined, version: undefined, pnid: undefined,
@@ -197,6 +223,8 @@ export async function startFakeGraph({ host = '127.0.0.1' } = {}) {
 		url: `http://${host}:${port}`,
 		port,
 		requests,
+		checks,
+		badTokens,
 		accepted,
 		corpusError,
 		serverError,

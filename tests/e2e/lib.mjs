@@ -130,7 +130,9 @@ async function startOnPort(port, opts) {
 		throw new Error(`MSGD_BIN ${MSGD_BIN} does not exist (build it: make build/test/msgd)`);
 
 	const proc = spawn(MSGD_BIN, argv, {
-		env: { ...process.env, MSGD_ADMIN_TOKEN: token, ...(opts.env ?? {}) },
+		// Credential checks would reach api_base_url (by default the real Graph
+		// API) on every channel create: off unless a test turns them on.
+		env: { ...process.env, MSGD_ADMIN_TOKEN: token, MSGD_CREDENTIAL_CHECKS: 'off', ...(opts.env ?? {}) },
 		stdio: ['ignore', 'pipe', 'pipe'],
 	});
 	const chunks = [];

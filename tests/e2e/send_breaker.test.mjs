@@ -20,11 +20,16 @@ describe('send circuit breaker', () => {
 		}
 		await fake.until(() => fake.requests.filter((r) => r.status === 500).length >= 3, 15_000, '3 failed requests');
 		const seen = new Set();
-		await waitFor(async () => {
+		const open = await waitFor(async () => {
 			const s = await channelState(d);
-			seen.add(s.sending);
-			return s.sending === 'circuit_open';
+			seen.add(s.sending.state);
+			return s.sending.state === 'circuit_open' && s;
 		}, 5000, { what: 'state.sending "circuit_open"', intervalMs: 10 });
+		// An open circuit says why (the error that opened it) and until when.
+		assert.equal(open.sending.reason.code, 2, JSON.stringify(open.sending));
+		assert.match(open.sending.reason.title, /unexpected error/, JSON.stringify(open.sending));
+		assert.ok(Date.parse(open.sending.since) > 0 && Date.parse(open.sending.until) >= Date.parse(open.sending.since),
+		    JSON.stringify(open.sending));
 
 		// Watch two more cooldowns: only single probes, spaced by the cooldown.
 		const third = fake.requests.filter((r) => r.status === 500).map((r) => r.endT).sort((a, b) => a - b)[2];
@@ -47,7 +52,7 @@ describe('send circuit breaker', () => {
 		for (const id of ids) await waitMessage(d, id, 'accepted', 30_000);
 		assert.equal(fake.accepted.length, tos.length, 'each message accepted exactly once');
 		for (const to of tos) assert.equal(fake.to(to).filter((r) => r.status === 200).length, 1);
-		await waitFor(async () => (await channelState(d)).sending === 'ok', 5000, { what: 'state.sending back to "ok"' });
+		await waitFor(async () => (await channelState(d)).sending.state === 'ok', 5000, { what: 'state.sending back to "ok"' });
 		h.t.diagnostic(`states seen while waiting for circuit_open: ${[...seen].join(', ')}`);
 	});
 
@@ -63,6 +68,6 @@ describe('send circuit breaker', () => {
 		}
 		for (const id of ids) await waitMessage(d, id, 'accepted', 30_000);
 		const st = await channelState(d);
-		assert.equal(st.sending, 'ok', JSON.stringify(st));
+		assert.equal(st.sending.state, 'ok', JSON.stringify(st));
 	});
 });

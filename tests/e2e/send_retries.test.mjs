@@ -103,11 +103,16 @@ describe('send retries and provider errors', () => {
 		await fake.until(() => fake.to(TO).some((r) => r.status === 401), 10_000, 'the 190 answer');
 		const st = await waitFor(async () => {
 			const s = await channelState(d);
-			return s.sending === 'paused' && s;
+			return s.sending.state === 'paused' && s;
 		}, 5000, { what: 'channel state.sending "paused"' });
-		assert.equal(typeof st.reason, 'string');
-		assert.ok(st.reason.length > 0, 'paused without a reason');
-		assert.ok(!st.reason.includes(SEND_TOKEN));
+		const why = st.sending.reason;
+		assert.equal(why.code, 190, JSON.stringify(st.sending));
+		assert.match(why.title, /Session has expired/, 'paused without the provider\'s reason');
+		// The Graph error has no details: its message is said once, not twice.
+		assert.equal(why.detail, null, JSON.stringify(why));
+		assert.equal(st.sending.until, null, 'a credentials pause lasts until the config changes');
+		assert.ok(Date.parse(st.sending.since) > 0);
+		assert.ok(!JSON.stringify(st).includes(SEND_TOKEN));
 
 		// While paused: another message is still accepted by the API, nothing fails,
 		// and the old token is not hammered.
@@ -119,7 +124,7 @@ describe('send retries and provider errors', () => {
 				const m = await getMessage(d, id);
 				assert.notEqual(m.status, 'failed', `message failed while the channel was paused: ${JSON.stringify(m)}`);
 			}
-			assert.equal((await channelState(d)).sending, 'paused');
+			assert.equal((await channelState(d)).sending.state, 'paused');
 			await sleepTick(100);
 		}
 		assert.ok(fake.requests.length <= sentWhilePaused + 1,
@@ -134,6 +139,6 @@ describe('send retries and provider errors', () => {
 		assert.equal(ok.length, 2, fake.summary());
 		for (const r of ok) assert.equal(r.headers.authorization, `Bearer ${NEW_TOKEN}`);
 		assert.deepEqual([a0.provider_message_id, a1.provider_message_id].sort(), fake.accepted.map((x) => x.id).sort());
-		await waitFor(async () => (await channelState(d)).sending === 'ok', 5000, { what: 'state.sending back to "ok"' });
+		await waitFor(async () => (await channelState(d)).sending.state === 'ok', 5000, { what: 'state.sending back to "ok"' });
 	});
 });

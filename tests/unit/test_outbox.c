@@ -1,13 +1,17 @@
-/* test_outbox.c - the dispatcher's arithmetic: pacer, breaker, backoff. */
+/* test_outbox.c - the dispatcher's arithmetic (pacer, breaker, backoff) and
+ * how it words reasons (reason.c). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <cmocka.h>
 
 #include "outbox/outbox.h"
+#include "channels/channel.h"
+#include "channels/whatsapp.h"
 
 /* Start as many sends as allowed at each ms tick; count the most in any 1 s window. */
 static int
@@ -129,6 +133,88 @@ test_backoff(void **state)
 	assert_true(backoff_ms(3, 1) != backoff_ms(3, 777));
 }
 
+/* A Graph error without error_data has the same text as title and detail:
+ * it is said once (the paused reason used to read "X - X"). */
+static void
+test_reason_not_repeated(void **state)
+{
+	const char *msg = "Error validating access token: Session has expired on Friday";
+	struct send_reason r = { 0 };
+	char text[512];
+
+	assert_true(json_is_null(reason_json(&r)));
+	reason_set(&r, "190", msg, msg, 1000);
+	json_t *j = reason_json(&r);
+	assert_int_equal(json_integer_value(json_object_get(j, "code")), 190);
+	assert_string_equal(json_string_value(json_object_get(j, "title")), msg);
+	assert_true(json_is_null(json_object_get(j, "detail")));
+	json_decref(j);
+
+	error_text(text, sizeof(text), msg, msg);
+	assert_string_equal(text, msg);
+	error_text(text, sizeof(text), msg, "Session has expired");        /* detail inside title */
+	assert_string_equal(text, msg);
+	error_text(text, sizeof(text), "Session has expired", msg);        /* title inside detail */
+	assert_string_equal(text, msg);
+	error_text(text, sizeof(text), "Message undeliverable", "The number is not on WhatsApp");
+	assert_string_equal(text, "Message undeliverable: The number is not on WhatsApp");
+	error_text(text, sizeof(text), "HTTP 500", "");
+	assert_string_equal(text, "HTTP 500");
+
+	reason_set(&r, "network", "Could not resolve host: x.invalid", NULL, 1000);
+	j = reason_json(&r);
+	assert_string_equal(json_string_value(json_object_get(j, "code")), "network");
+	json_decref(j);
+}
+
+static void
+test_error_code_text(void **state)
+{
+	char c[REASON_CODE_MAX];
+
+	error_code_text(c, 131000, true, 500);
+	assert_string_equal(c, "131000");
+	error_code_text(c, 0, true, 0);
+	assert_string_equal(c, "network");
+	error_code_text(c, 0, true, 503);
+	assert_string_equal(c, "http_503");
+	error_code_text(c, 0, false, 0);
+	assert_string_equal(c, "");
+}
+
+static void
+classify(long status, const char *body, const char *net, struct check_result *out)
+{
+	struct send_response r = { .http_status = status, .body = body,
+		.body_len = body ? strlen(body) : 0, .net_error = net };
+	whatsapp_check_classify(&r, out);
+}
+
+static void
+test_whatsapp_check_classify(void **state)
+{
+	struct check_result r;
+
+	classify(200, "{\"verified_name\":\"Acme\",\"display_phone_number\":\"+1 555\",\"id\":\"1\"}", NULL, &r);
+	assert_int_equal(r.state, CHECK_OK);
+	assert_string_equal(r.message, "Acme (+1 555)");
+	classify(401, "{\"error\":{\"message\":\"Invalid OAuth access token\",\"type\":\"OAuthException\",\"code\":190}}", NULL, &r);
+	assert_int_equal(r.state, CHECK_INVALID_CREDENTIALS);
+	assert_int_equal(r.error_code, 190);
+	assert_string_equal(r.message, "Invalid OAuth access token");
+	classify(400, "{\"error\":{\"message\":\"(#200) Permissions error\",\"code\":200}}", NULL, &r);
+	assert_int_equal(r.state, CHECK_INVALID_CREDENTIALS);
+	classify(0, NULL, "Couldn't connect to server", &r);
+	assert_int_equal(r.state, CHECK_UNREACHABLE);
+	assert_string_equal(r.message, "Couldn't connect to server");
+	classify(503, "<html>down</html>", NULL, &r);
+	assert_int_equal(r.state, CHECK_UNREACHABLE);
+	assert_string_equal(r.message, "HTTP 503");
+	classify(400, "{\"error\":{\"message\":\"Unsupported get request.\",\"code\":100}}", NULL, &r);
+	assert_int_equal(r.state, CHECK_ERROR);
+	assert_string_equal(check_state_name(r.state), "error");
+}
+
 int
 main(void)
 {
@@ -137,6 +223,9 @@ main(void)
 		cmocka_unit_test(test_pacer_spacing_and_idle),
 		cmocka_unit_test(test_breaker),
 		cmocka_unit_test(test_backoff),
+		cmocka_unit_test(test_reason_not_repeated),
+		cmocka_unit_test(test_error_code_text),
+		cmocka_unit_test(test_whatsapp_check_classify),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

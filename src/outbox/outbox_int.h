@@ -1,0 +1,105 @@
+/*
+ * outbox_int.h - the dispatcher's state, shared by the files of src/outbox/
+ * only (outbox.c: the cycle and the results; sim.c: the sandbox's simulated
+ * far end). Everyone else uses outbox.h.
+ */
+#ifndef MSGD_OUTBOX_INT_H
+#define MSGD_OUTBOX_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <event2/event.h>
+#include <jansson.h>
+#include <uthash.h>
+
+#include "../store/store.h"
+#include "outbox.h"
+
+#define RECIP_KEY_MAX 160
+
+/* Per recipient: when the next send to them may start. */
+struct recip {
+	char key[RECIP_KEY_MAX];        /* "<channel id>:<address>" */
+	int64_t next_ms;
+	UT_hash_handle hh;
+};
+
+/* Per channel dispatch state, created on first use. */
+struct ochan {
+	int64_t channel_id;
+	struct ochan *next;
+	struct pacer pacer;
+	struct breaker breaker;
+	int rate;
+	int64_t gap_ms;
+	int max_attempts;
+	int64_t max_age_ms;
+	long timeout_ms;
+	int inflight;
+	bool paused;
+	int64_t paused_until;           /* 0: until the config changes */
+	struct send_reason pause_reason;
+	struct send_reason breaker_reason;  /* the failure that opened the breaker */
+	struct send_reason throttle_reason;
+	int64_t throttled_until;
+	int throttle_level;
+};
+
+struct attempt {
+	struct outbox *ob;
+	int64_t message_id;
+	int64_t channel_id;
+	int attempts;                   /* including this one */
+	int64_t first_attempt_ms;
+	int64_t created_ms;             /* when the API accepted it: max_age_s counts from here */
+	char *recipient;
+	json_t *message;
+	bool probe;                     /* the breaker's half-open probe */
+	bool http;                      /* a request was made (http_status tells its answer) */
+	long http_status;               /* 0: no HTTP answer */
+};
+
+/* A claim in progress: the entries it claims, to start once durable. */
+struct cycle {
+	struct outbox *ob;
+	struct store_op op;
+	struct outbox_item *items;
+	struct attempt **attempts;
+	size_t n;
+};
+
+struct results {
+	struct outbox *ob;
+	struct store_op op;
+	struct outbox_item *items;
+	size_t n;
+};
+
+struct outbox {
+	struct event_base *base;
+	struct store *st;
+	struct channel_registry *reg;
+	struct httpc *hc;
+	struct credcheck *cc;
+	struct event *ev_cycle;
+	struct event *ev_flush;
+	struct ochan *chans;
+	struct recip *recips;
+	bool cycle_busy;
+	bool draining;
+	bool stopping;                  /* outbox_stop: callbacks only free */
+	int64_t wake_us;                /* when the pending cycle timer fires */
+	size_t inflight;                /* attempts started, outcome not known */
+	size_t ops_outstanding;         /* result/simulation ops not yet committed */
+	struct sim *sims;               /* sandbox simulations under way */
+	struct outbox_item *pending;    /* results waiting for the next flush */
+	size_t npending, cappending;
+	uint32_t rng;
+};
+
+/* sim.c: after the sandbox accepted a, play its statuses and an echo reply. */
+void sim_after_send(struct outbox *ob, struct attempt *a, const char *provider_id);
+void sim_free(struct sim *s);
+
+#endif

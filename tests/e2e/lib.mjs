@@ -609,6 +609,7 @@ export function followStream(d, { headers = {}, query = '' } = {}) {
 			st.contentType = res.headers.get('content-type');
 			if (res.status !== 200) { st.body = await res.text(); return; }
 			const reader = res.body.getReader();
+			st.reader = reader;
 			const dec = new TextDecoder();
 			let buf = '';
 			for (;;) {
@@ -638,6 +639,12 @@ export function followStream(d, { headers = {}, query = '' } = {}) {
 			if (e.name !== 'AbortError') st.error = e;
 		}
 	})();
-	st.stop = async () => { ctl.abort(); await st.done; };
+	// Node 18's fetch does not always wake a pending read() on abort: cancel
+	// the reader as well, which always ends the read loop.
+	st.stop = async () => {
+		ctl.abort();
+		if (st.reader) st.reader.cancel().catch(() => {});
+		await st.done;
+	};
 	return st;
 }

@@ -9,7 +9,7 @@
  * changed; this file only builds it and reads the answer. The token goes
  * into the Authorization header only.
  */
-#include "whatsapp.h"
+#include "whatsapp_cloud.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -1,8 +1,9 @@
 /*
  * whatsapp_cloud.h - what the WhatsApp Cloud adapter's files share (private
- * to src/channels/whatsapp_*.c; the contract is channel.h): caps and the
- * small readers of Meta's JSON. whatsapp_cloud.c holds the channel (config,
- * webhook, sending), whatsapp_inbound.c the normalization of webhook bodies.
+ * to src/channels/whatsapp_*.c; the contract is channel.h): caps, defaults
+ * and the small readers of Meta's JSON. whatsapp_cloud.c holds the channel
+ * (config, webhook, sending), whatsapp_inbound.c the normalization of
+ * webhook bodies, whatsapp_check.c the credential check.
  */
 #ifndef MSGD_WHATSAPP_CLOUD_H
 #define MSGD_WHATSAPP_CLOUD_H
@@ -19,6 +20,16 @@
 
 #define WA_JSON_DEPTH_MAX  64           /* containers nested in a webhook body */
 #define WA_ID_MAX          256          /* bytes of an id, address or phone number id */
+#define WA_DEFAULT_API_BASE    "https://graph.facebook.com"
+#define WA_DEFAULT_API_VERSION "v21.0"
+
+/* The Graph API body for one outbound message (whatsapp_outbound.c), or
+ * NULL with err set when the message cannot be sent by WhatsApp. */
+json_t *wa_message_body(const json_t *msg, struct channel_error *err);
+
+/* GET {api_base_url}/{api_version}/{phone_number_id} with the access token. */
+int whatsapp_check_prepare(struct channel *ch, struct send_request *out);
+void whatsapp_check_classify(const struct send_response *resp, struct check_result *out);
 
 /* v is a string without NUL bytes, usable as a C string. */
 static inline const char *

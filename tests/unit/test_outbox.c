@@ -11,7 +11,7 @@
 
 #include "outbox/outbox.h"
 #include "channels/channel.h"
-#include "channels/whatsapp.h"
+#include "channels/whatsapp_cloud.h"
 
 /* Start as many sends as allowed at each ms tick; count the most in any 1 s window. */
 static int

@@ -508,15 +508,18 @@ login_new(struct auth *a, enum job kind, void *arg)
 }
 
 int64_t
-auth_throttle_ms(struct auth *a, const char *client, const char *user)
+auth_throttle_ms(struct auth *a, const char *addr, const char *user)
 {
 	int64_t now = auth_now(a), w = 0;
+	char client[LIMIT_KEY_MAX + 1];
 
-	if (client && *client)
+	limiter_addr_key(addr, client);
+
+	if (*client)
 		w = limiter_wait_ms(a->by_addr, client, now);
 	/* A user's count closes the name only to addresses that failed too. */
 	if (user && auth_name_valid(user) &&
-	    (client == NULL || *client == '\0' || limiter_failed(a->by_addr, client, now))) {
+	    (*client == '\0' || limiter_failed(a->by_addr, client, now))) {
 		int64_t uw = limiter_wait_ms(a->by_user, user, now);
 		if (uw > w)
 			w = uw;
@@ -525,9 +528,12 @@ auth_throttle_ms(struct auth *a, const char *client, const char *user)
 }
 
 void
-auth_token_failed(struct auth *a, const char *client)
+auth_token_failed(struct auth *a, const char *addr)
 {
-	if (client && *client)
+	char client[LIMIT_KEY_MAX + 1];
+
+	limiter_addr_key(addr, client);
+	if (client[0])
 		limiter_fail(a->by_addr, client, auth_now(a));
 }
 
@@ -539,7 +545,9 @@ auth_login(struct auth *a, const char *client, const char *user, const char *pas
 	json_t *row = NULL;
 
 	l->done = done;
-	snprintf(l->client, sizeof(l->client), "%s", client ? client : "");
+	char key[LIMIT_KEY_MAX + 1];
+	limiter_addr_key(client, key);
+	snprintf(l->client, sizeof(l->client), "%s", key);
 	if (auth_name_valid(user))
 		snprintf(l->user, sizeof(l->user), "%s", user);  /* for logs and limits */
 	if (a->closing || l->user[0] == '\0' || !auth_password_valid(password)) {

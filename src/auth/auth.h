@@ -97,7 +97,7 @@ struct store;
 #define AUTH_QUEUE_MAX 64           /* logins waiting for a worker */
 #define AUTH_CLIENT_INFLIGHT_MAX 2  /* logins of one client address running or waiting */
 #define AUTH_LIMIT_KEYS 4096        /* addresses, and user names, whose failures are tracked */
-#define AUTH_CLIENT_MAX 48          /* a client address as text (INET6_ADDRSTRLEN) */
+#define AUTH_CLIENT_MAX 73          /* a client's limit key: an address, or an IPv6 /64 */
 #define AUTH_CRED_HEX 32            /* a credential's fingerprint: 16 bytes, hex */
 #define AUTH_HASH_MAX 128           /* an argon2id string (crypto_pwhash_STRBYTES) */
 #define AUTH_IDLE_MS_DEFAULT (12 * 3600 * 1000LL)

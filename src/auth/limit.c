@@ -5,6 +5,8 @@
  */
 #include "limit.h"
 
+#include <arpa/inet.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -131,4 +133,29 @@ size_t
 limiter_count(struct limiter *l)
 {
 	return HASH_COUNT(l->map);
+}
+
+void
+limiter_addr_key(const char *addr, char out[LIMIT_KEY_MAX + 1])
+{
+	unsigned char a[16];
+	char text[INET6_ADDRSTRLEN];
+	static const unsigned char mapped[12] = { [10] = 0xff, [11] = 0xff };
+
+	if (addr == NULL) {
+		out[0] = '\0';
+		return;
+	}
+	if (strchr(addr, ':') == NULL || inet_pton(AF_INET6, addr, a) != 1) {
+		snprintf(out, LIMIT_KEY_MAX + 1, "%s", addr);
+		return;
+	}
+	if (memcmp(a, mapped, sizeof(mapped)) == 0) {
+		inet_ntop(AF_INET, a + 12, text, sizeof(text));
+		snprintf(out, LIMIT_KEY_MAX + 1, "%s", text);
+		return;
+	}
+	memset(a + 8, 0, 8);
+	inet_ntop(AF_INET6, a, text, sizeof(text));
+	snprintf(out, LIMIT_KEY_MAX + 1, "%s/64", text);
 }

@@ -37,6 +37,14 @@ bool limiter_failed(struct limiter *l, const char *key, int64_t now);
 void limiter_fail(struct limiter *l, const char *key, int64_t now);
 /* Forget key (a success). */
 void limiter_forget(struct limiter *l, const char *key);
+/*
+ * The key of a client address: an IPv4 address as it is (an IPv4-mapped
+ * IPv6 address as its IPv4 form), an IPv6 address as its /64 prefix
+ * ("2001:db8:1:2::/64"), since one host usually holds a whole /64 and
+ * could otherwise rotate through it for fresh attempts. Anything else is
+ * copied (cut to LIMIT_KEY_MAX).
+ */
+void limiter_addr_key(const char *addr, char out[LIMIT_KEY_MAX + 1]);
 /* Keys tracked. */
 size_t limiter_count(struct limiter *l);
 

@@ -62,12 +62,50 @@ test_cap(void **state)
 	limiter_free(l);
 }
 
+/* Client addresses: IPv6 counted by /64, so rotating within it gains nothing. */
+static void
+test_addr_key(void **state)
+{
+	static const struct { const char *addr, *key; } cases[] = {
+		{ "127.0.0.1", "127.0.0.1" },
+		{ "203.0.113.9", "203.0.113.9" },
+		{ "::1", "::/64" },
+		{ "2001:db8:1:2:aaaa:bbbb:cccc:dddd", "2001:db8:1:2::/64" },
+		{ "2001:db8:1:2::77", "2001:db8:1:2::/64" },
+		{ "2001:db8:1:3::77", "2001:db8:1:3::/64" },
+		{ "::ffff:192.0.2.7", "192.0.2.7" },
+		{ "", "" },
+		{ "not an address", "not an address" },
+	};
+	char key[LIMIT_KEY_MAX + 1];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		limiter_addr_key(cases[i].addr, key);
+		assert_string_equal(key, cases[i].key);
+	}
+	limiter_addr_key(NULL, key);
+	assert_string_equal(key, "");
+
+	/* Five addresses of one /64 share one count. */
+	struct limiter *l = limiter_new(16);
+	for (int i = 0; i < LIMIT_FREE_FAILURES; i++) {
+		char addr[64];
+		snprintf(addr, sizeof(addr), "2001:db8:0:1::%x", i + 1);
+		limiter_addr_key(addr, key);
+		limiter_fail(l, key, 1000);
+	}
+	limiter_addr_key("2001:db8:0:1::ffff", key);
+	assert_true(limiter_wait_ms(l, key, 1000) > 0);
+	limiter_free(l);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_backoff),
 		cmocka_unit_test(test_cap),
+		cmocka_unit_test(test_addr_key),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,4 +1,4 @@
--- 0005_send_attempts.sql - why an outbound message is still waiting.
+-- 0006_send_attempts.sql - why an outbound message is still waiting.
 --
 -- The outbox row holds the dispatcher's state and is deleted once the
 -- message is accepted, failed or cancelled; these columns keep, on the

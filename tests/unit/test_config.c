@@ -1,0 +1,148 @@
+/* test_config.c - the settings table: file, environment, flags, reload diff,
+ * and the loopback rule behind cookie_secure's default. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "config/config.h"
+
+static char *
+write_tmp(const char *text)
+{
+	static char path[64];
+	snprintf(path, sizeof(path), "/tmp/msgd-test-config-XXXXXX");
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	return path;
+}
+
+static void
+test_loopback_and_cookie_secure(void **state)
+{
+	static const struct { const char *listen; bool loopback; } cases[] = {
+		{ "127.0.0.1:8080", true },
+		{ "127.1.2.3:1", true },
+		{ "[::1]:8080", true },
+		{ "0.0.0.0:8080", false },
+		{ "[::]:8080", false },
+		{ "192.0.2.1:443", false },
+		{ "[2001:db8::1]:443", false },
+		{ "bogus", false },
+	};
+	struct config c;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		assert_int_equal(config_listen_loopback(cases[i].listen), cases[i].loopback);
+		config_defaults(&c);
+		snprintf(c.listen, sizeof(c.listen), "%s", cases[i].listen);
+		/* The default: Secure unless on loopback. */
+		assert_int_equal(config_cookie_secure(&c), !cases[i].loopback);
+		c.cookie_secure = 1;
+		assert_true(config_cookie_secure(&c));
+		c.cookie_secure = 0;
+		assert_false(config_cookie_secure(&c));
+	}
+}
+
+static void
+test_file_env_flags(void **state)
+{
+	char err[CONFIG_ERR_MAX];
+	struct config c;
+	char *path = write_tmp("listen = \"0.0.0.0:9000\";\nbody_limit = 4096;\ncookie_secure = false;\n"
+	                       "credential_checks = \"off\";\nlog_file = \"/tmp/x.log\";\n");
+
+	setenv("MSGD_LOG_LEVEL", "warn", 1);
+	struct config_args args = { .file = path, .data = "/tmp/d" };
+	assert_int_equal(config_build(&c, &args, err), 0);
+	assert_string_equal(c.listen, "0.0.0.0:9000");
+	assert_int_equal(c.body_limit, 4096);
+	assert_int_equal(c.cookie_secure, 0);
+	assert_false(c.credential_checks);
+	assert_string_equal(c.log_file, "/tmp/x.log");
+	assert_int_equal(c.log_level, LOGL_WARN);
+	assert_string_equal(c.data_dir, "/tmp/d");
+	assert_int_equal(c.idle_timeout, 60);  /* untouched default */
+	unsetenv("MSGD_LOG_LEVEL");
+	unlink(path);
+
+	/* Errors name the file and line. */
+	path = write_tmp("body_limit = 4096;\nbatch_max = \"big\";\n");
+	args.file = path;
+	assert_int_equal(config_build(&c, &args, err), -1);
+	assert_non_null(strstr(err, ":2: 'batch_max' must be an integer"));
+	unlink(path);
+	path = write_tmp("nope = 1;\n");
+	args.file = path;
+	assert_int_equal(config_build(&c, &args, err), -1);
+	assert_non_null(strstr(err, ":1: unknown setting 'nope'"));
+	unlink(path);
+	path = write_tmp("idle_timeout = 0;\n");
+	args.file = path;
+	assert_int_equal(config_build(&c, &args, err), -1);
+	assert_non_null(strstr(err, "'idle_timeout' must be from 1 to 3600"));
+	unlink(path);
+	path = write_tmp("cookie_secure = 1;\n");
+	args.file = path;
+	assert_int_equal(config_build(&c, &args, err), -1);
+	assert_non_null(strstr(err, "must be true or false"));
+	unlink(path);
+}
+
+struct seen {
+	char names[16][32];
+	bool reload[16];
+	int n;
+};
+
+static void
+on_change(void *arg, const char *name, const char *from, const char *to, bool reloadable)
+{
+	struct seen *s = arg;
+	assert_true(s->n < 16);
+	snprintf(s->names[s->n], sizeof(s->names[0]), "%s", name);
+	s->reload[s->n++] = reloadable;
+	assert_string_not_equal(from, to);
+}
+
+static void
+test_diff(void **state)
+{
+	struct config a, b;
+	struct seen s = { .n = 0 };
+
+	config_defaults(&a);
+	config_defaults(&b);
+	config_diff(&a, &b, on_change, &s);
+	assert_int_equal(s.n, 0);
+	b.log_level = LOGL_DEBUG;
+	b.max_connections = 100;
+	b.body_timeout = 5;
+	snprintf(b.log_file, sizeof(b.log_file), "/tmp/y.log");
+	config_diff(&a, &b, on_change, &s);
+	assert_int_equal(s.n, 4);
+	for (int i = 0; i < s.n; i++) {
+		bool restart = strcmp(s.names[i], "max_connections") == 0;
+		assert_int_equal(s.reload[i], !restart);
+	}
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_loopback_and_cookie_secure),
+		cmocka_unit_test(test_file_env_flags),
+		cmocka_unit_test(test_diff),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -118,6 +118,9 @@ test('web inbox: login, live thread, ticks, search, failures, status, phone widt
 		assert.equal(await page.inputValue('#composer-text'), '', 'composer cleared');
 		await page.locator('#messages .msg.out[data-status="read"]', { hasText: 'hi ada, from the browser' }).waitFor({ timeout: 15_000 });
 		assert.equal(await mine.locator('.tick').getAttribute('aria-label'), 'read');
+		// The sandbox answers with an echo after "read": let it land first, or it
+		// could move Ada's conversation above a newer one below.
+		await page.locator('#messages .msg.in', { hasText: 'echo: hi ada, from the browser' }).waitFor({ timeout: 10_000 });
 
 		// A new inbound message arrives live, without reloading.
 		assertStatus(await d.api('POST', '/v1/sandbox/sandbox/inbound', { from: '15550001111', name: 'Ada Lovelace', text: 'are you still there?' }), 201, 'inbound 2');

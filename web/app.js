@@ -20,6 +20,10 @@
 		user: null, csrf: null, bearer: null, channels: new Map(),
 		convs: new Map(), next: null, listGen: 0, listLoading: false, listLoaded: false, q: '', channel: '',
 		cur: null, msgs: new Map(), els: new Map(), older: null, threadGen: 0,
+		// Indexes over msgs, kept by putMsg(): provider id → msgd id (messages
+		// other than reactions), and 'i:'+msgd id / 'p:'+provider id a reaction
+		// names → the ids of those reactions.
+		byPid: new Map(), reactsBy: new Map(),
 		lastSeq: 0, es: null, esErrors: 0, polling: false, pollTimer: 0, refresh: new Set(), refreshTimer: 0,
 		templates: [], tplMode: false,
 	};
@@ -321,7 +325,7 @@
 		if (S.cur && S.cur.id === id && !$('thread').hidden) return;
 		const gen = ++S.threadGen;
 		S.cur = S.convs.get(id) || { id, channel: '', contact: {} };
-		S.msgs = new Map();
+		clearMsgs();
 		S.els = new Map();
 		S.older = null;
 		S.tplMode = false;
@@ -337,7 +341,7 @@
 			if (gen !== S.threadGen) return;
 			S.cur = c;
 			if (S.convs.has(c.id) || matchesFilter(c)) S.convs.set(c.id, c);
-			for (const m of j.messages) S.msgs.set(m.id, m);
+			for (const m of j.messages) putMsg(m);
 			S.older = j.next || null;
 		} catch (e) {
 			if (gen === S.threadGen) $('composer-error').textContent = 'Could not open the conversation: ' + e.message;
@@ -367,7 +371,7 @@
 		try {
 			const j = await api('GET', `/v1/conversations/${S.cur.id}/messages?limit=50&cursor=${encodeURIComponent(S.older)}`);
 			if (gen !== S.threadGen) return false;
-			for (const m of j.messages) if (!S.msgs.has(m.id)) S.msgs.set(m.id, m);
+			for (const m of j.messages) if (!S.msgs.has(m.id)) putMsg(m);
 			S.older = j.next || null;
 			const box = $('messages');
 			const before = box.scrollHeight - box.scrollTop;
@@ -395,7 +399,31 @@
 		$('thread-sub').textContent = [c.contact && c.contact.name ? c.contact.address : null, c.channel, ch ? ch.type : null].filter(Boolean).join(' \u00B7 ');
 		updateWindow();
 	}
-	const sortedMsgs = () => [...S.msgs.values()].sort((a, b) => (a.timestamp < b.timestamp ? -1 : a.timestamp > b.timestamp ? 1 : a.id - b.id));
+	const byTime = (a, b) => (a.timestamp < b.timestamp ? -1 : a.timestamp > b.timestamp ? 1 : a.id - b.id);
+	const sortedMsgs = () => [...S.msgs.values()].sort(byTime);
+	// The open thread's messages and their indexes: every change goes through
+	// putMsg(), so finding a reaction's target or a message's reactions costs
+	// no scan of the thread.
+	function clearMsgs() {
+		S.msgs = new Map();
+		S.byPid = new Map();
+		S.reactsBy = new Map();
+	}
+	const reactKeys = (m) => {
+		const r = m.type === 'reaction' && m.reaction;
+		if (!r) return [];
+		return [r.message_id != null ? 'i:' + r.message_id : null, r.provider_message_id ? 'p:' + r.provider_message_id : null].filter(Boolean);
+	};
+	function putMsg(m) {
+		const old = S.msgs.get(m.id);
+		if (old) {
+			if (old.type !== 'reaction' && old.provider_message_id && S.byPid.get(old.provider_message_id) === old.id) S.byPid.delete(old.provider_message_id);
+			for (const k of reactKeys(old)) { const set = S.reactsBy.get(k); if (set) { set.delete(old.id); if (!set.size) S.reactsBy.delete(k); } }
+		}
+		S.msgs.set(m.id, m);
+		if (m.type !== 'reaction' && m.provider_message_id && !S.byPid.has(m.provider_message_id)) S.byPid.set(m.provider_message_id, m.id);
+		for (const k of reactKeys(m)) { if (!S.reactsBy.has(k)) S.reactsBy.set(k, new Set()); S.reactsBy.get(k).add(m.id); }
+	}
 	function lastInbound() {
 		let t = null;
 		for (const m of S.msgs.values()) if (m.direction === 'in' && (!t || m.timestamp > t)) t = m.timestamp;
@@ -458,6 +486,20 @@
 		return `retrying (attempt ${m.attempts || 0}): ${errText(m.last_error)}` +
 			(m.next_attempt_at ? ` \u2014 next try at ${hms(m.next_attempt_at)}` : ' \u2014 waiting for the channel');
 	}
+	// Why a message nobody has tried yet waits: its channel's hold, from the
+	// channel states loadChannels/loadStatus/pollWaiting read ('' while it sends).
+	function holdText(name) {
+		const ch = S.channels.get(name);
+		const st = (ch && ch.state) || {};
+		const snd = st.sending && typeof st.sending === 'object' ? st.sending : null;
+		if (!snd || !snd.state || snd.state === 'ok') return '';
+		const r = snd.reason;
+		const why = r ? ': ' + errText(r) + (r.code !== null && r.code !== undefined ? ` (code ${r.code})` : '') : '';
+		const creds = snd.state === 'paused' && (!snd.until || (st.credentials && st.credentials.state === 'invalid_credentials'));
+		const then = creds ? ' \u2014 its credentials need fixing' : snd.until ? ` \u2014 until ${hms(snd.until)}` : '';
+		return `waiting: channel ${STATE[snd.state] || snd.state}${why}${then}`;
+	}
+	const unattempted = (m) => m.direction === 'out' && m.status === 'queued' && !m.attempts;
 	function failReason(m) {
 		let e = m.error;
 		if (!e && Array.isArray(m.status_history)) for (const s of m.status_history) if (s.error) e = s.error;
@@ -517,13 +559,24 @@
 		const r = m.type === 'reaction' && m.reaction;
 		if (!r) return null;
 		if (r.message_id != null && S.msgs.has(r.message_id)) return S.msgs.get(r.message_id);
-		if (r.provider_message_id) for (const t of S.msgs.values()) if (t.type !== 'reaction' && t.provider_message_id === r.provider_message_id) return t;
-		return null;
+		const id = r.provider_message_id ? S.byPid.get(r.provider_message_id) : undefined;
+		return id === undefined ? null : S.msgs.get(id) || null;
+	}
+	// The loaded reactions that attach to message t (it may be named by either id).
+	function reactionsOf(t) {
+		const ids = new Set([...(S.reactsBy.get('i:' + t.id) || []), ...(t.provider_message_id ? S.reactsBy.get('p:' + t.provider_message_id) || [] : [])]);
+		const out = [];
+		for (const id of ids) {
+			const r = S.msgs.get(id);
+			const x = r && reactionTarget(r);
+			if (x && x.id === t.id) out.push(r);
+		}
+		return out;
 	}
 	// Reactions attach to the message they name; the latest per sender wins ("" removes it).
-	function reactionsFor(id) {
+	function reactionsFor(t) {
 		const by = new Map();
-		for (const r of sortedMsgs()) { const t = reactionTarget(r); if (t && t.id === id) by.set(r.direction + ':' + r.from, r.reaction.emoji); }
+		for (const r of reactionsOf(t).sort(byTime)) by.set(r.direction + ':' + r.from, r.reaction.emoji);
 		return [...by.values()].filter(Boolean);
 	}
 	// A reaction to a message not shown here: one small line.
@@ -544,7 +597,7 @@
 		}
 		if (m.forwarded) li.append(h('div', { class: 'muted small', text: 'Forwarded' }));
 		li.append(...contentEls(m));
-		const reacts = reactionsFor(m.id);
+		const reacts = reactionsFor(m);
 		if (reacts.length) li.append(h('div', { class: 'reactions', 'aria-label': 'Reactions' }, ...reacts.map((e) => h('span', { text: e }))));
 		li.append(h('div', { class: 'foot' },
 			m.status === 'scheduled' && m.scheduled_at ? h('span', { text: 'scheduled ' + fmtTime(m.scheduled_at) }) : null,
@@ -556,6 +609,8 @@
 				h('button', { type: 'button', class: 'retry', onclick: () => retry(m), text: 'Retry' })));
 		} else if (out && (m.status === 'queued' || m.status === 'scheduled') && m.last_error) {
 			li.append(h('div', { class: 'fail retrying', role: 'status' }, h('span', { class: 'reason', text: retryText(m) })));
+		} else if (unattempted(m) && holdText(m.channel || (S.cur && S.cur.channel))) {
+			li.append(h('div', { class: 'fail retrying hold', role: 'status' }, h('span', { class: 'reason', text: holdText(m.channel || S.cur.channel) })));
 		} else if (!out && Array.isArray(m.errors) && m.errors.length) {
 			li.append(h('div', { class: 'fail', text: failReason(m) }));
 		}
@@ -585,11 +640,11 @@
 	function upsertMsg(m) {
 		const old = S.msgs.get(m.id);
 		if (old && (RANK[old.status] || 0) > (RANK[m.status] || 0) && m.status !== 'failed') m = { ...m, status: old.status, error: old.error };
-		S.msgs.set(m.id, m);
+		putMsg(m);
 		const box = $('messages');
 		const atBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 80;
 		// A message some shown reaction line was waiting for: redraw to attach it.
-		if (!old && m.type !== 'reaction' && [...S.msgs.values()].some((r) => reactionTarget(r) === m)) { renderThread(atBottom); return; }
+		if (!old && m.type !== 'reaction' && reactionsOf(m).length) { renderThread(atBottom); return; }
 		const t = reactionTarget(m);
 		if (t) {
 			const el = S.els.get(t.id);
@@ -598,9 +653,14 @@
 		}
 		const el = S.els.get(m.id);
 		if (el) { const n = msgEl(m); el.replaceWith(n); S.els.set(m.id, n); return; }
-		const all = sortedMsgs().filter(isBubble);
-		if (all[all.length - 1] !== m) { renderThread(atBottom); return; }
-		const prev = all[all.length - 2];
+		// Appended only when it is the newest bubble; else the thread is redrawn.
+		let last = null;
+		let prev = null;
+		for (const x of S.msgs.values()) {
+			if (!isBubble(x)) continue;
+			if (!last || byTime(x, last) > 0) { prev = last; last = x; } else if (!prev || byTime(x, prev) > 0) prev = x;
+		}
+		if (last !== m) { renderThread(atBottom); return; }
 		const d = new Date(m.timestamp);
 		if (!prev || dayKey(new Date(prev.timestamp)) !== dayKey(d)) box.append(h('li', { class: 'day', role: 'separator', text: dayLabel(d) }));
 		const n = msgEl(m);
@@ -840,6 +900,7 @@
 			try { c.state = (await api('GET', `/v1/channels/${encodeURIComponent(c.name)}`)).state; } catch { /* none */ }
 			if (!c.state && rz[c.name]) c.state = rz[c.name];
 		}));
+		for (const c of chans) S.channels.set(c.name, c);
 		tb.replaceChildren(...chans.map((c) => {
 			const st = c.state || {};
 			const snd = (st.sending && typeof st.sending === 'object') ? st.sending : { state: st.sending || 'unknown', reason: st.reason };
@@ -878,7 +939,8 @@
 	}
 
 	// A failed attempt and its retry make no event: while the open thread
-	// has outbound messages waiting, re-read them (a few at a time).
+	// has outbound messages waiting, re-read them (a few at a time). While
+	// one has never been tried, re-read its channel too: its hold says why.
 	let pollBusy = false;
 	async function pollWaiting() {
 		if (pollBusy || !S.cur || $('thread').hidden || document.hidden) return;
@@ -887,6 +949,16 @@
 		if (!waiting.length) return;
 		pollBusy = true;
 		try {
+			const name = S.cur.channel;
+			if (name && waiting.some(unattempted)) {
+				const before = holdText(name);
+				const c = await api('GET', `/v1/channels/${encodeURIComponent(name)}`).catch(() => null);
+				if (c && c.name === name) S.channels.set(name, c);
+				if (!S.cur || S.cur.id !== cur) return;
+				if (holdText(name) !== before) {
+					for (const m of waiting) { const x = S.msgs.get(m.id); if (x && S.els.has(x.id) && unattempted(x)) upsertMsg(x); }
+				}
+			}
 			for (const m of waiting) {
 				const x = await api('GET', `/v1/messages/${m.id}`).catch(() => null);
 				if (!x || !S.cur || S.cur.id !== cur) break;

@@ -19,11 +19,7 @@
 	const S = {
 		user: null, csrf: null, bearer: null, channels: new Map(),
 		convs: new Map(), next: null, listGen: 0, listLoading: false, listLoaded: false, q: '', channel: '',
-		cur: null, msgs: new Map(), els: new Map(), older: null, threadGen: 0,
-		// Indexes over msgs, kept by putMsg(): provider id → msgd id (messages
-		// other than reactions), and 'i:'+msgd id / 'p:'+provider id a reaction
-		// names → the ids of those reactions.
-		byPid: new Map(), reactsBy: new Map(),
+		cur: null, msgs: new MsgdThread(), els: new Map(), older: null, threadGen: 0,
 		lastSeq: 0, es: null, esErrors: 0, polling: false, pollTimer: 0, refresh: new Set(), refreshTimer: 0,
 		templates: [], tplMode: false,
 	};
@@ -325,7 +321,7 @@
 		if (S.cur && S.cur.id === id && !$('thread').hidden) return;
 		const gen = ++S.threadGen;
 		S.cur = S.convs.get(id) || { id, channel: '', contact: {} };
-		clearMsgs();
+		S.msgs = new MsgdThread();
 		S.els = new Map();
 		S.older = null;
 		S.tplMode = false;
@@ -341,7 +337,7 @@
 			if (gen !== S.threadGen) return;
 			S.cur = c;
 			if (S.convs.has(c.id) || matchesFilter(c)) S.convs.set(c.id, c);
-			for (const m of j.messages) putMsg(m);
+			for (const m of j.messages) S.msgs.put(m);
 			S.older = j.next || null;
 		} catch (e) {
 			if (gen === S.threadGen) $('composer-error').textContent = 'Could not open the conversation: ' + e.message;
@@ -371,7 +367,7 @@
 		try {
 			const j = await api('GET', `/v1/conversations/${S.cur.id}/messages?limit=50&cursor=${encodeURIComponent(S.older)}`);
 			if (gen !== S.threadGen) return false;
-			for (const m of j.messages) if (!S.msgs.has(m.id)) putMsg(m);
+			for (const m of j.messages) if (!S.msgs.has(m.id)) S.msgs.put(m);
 			S.older = j.next || null;
 			const box = $('messages');
 			const before = box.scrollHeight - box.scrollTop;
@@ -399,31 +395,8 @@
 		$('thread-sub').textContent = [c.contact && c.contact.name ? c.contact.address : null, c.channel, ch ? ch.type : null].filter(Boolean).join(' \u00B7 ');
 		updateWindow();
 	}
-	const byTime = (a, b) => (a.timestamp < b.timestamp ? -1 : a.timestamp > b.timestamp ? 1 : a.id - b.id);
-	const sortedMsgs = () => [...S.msgs.values()].sort(byTime);
-	// The open thread's messages and their indexes: every change goes through
-	// putMsg(), so finding a reaction's target or a message's reactions costs
-	// no scan of the thread.
-	function clearMsgs() {
-		S.msgs = new Map();
-		S.byPid = new Map();
-		S.reactsBy = new Map();
-	}
-	const reactKeys = (m) => {
-		const r = m.type === 'reaction' && m.reaction;
-		if (!r) return [];
-		return [r.message_id != null ? 'i:' + r.message_id : null, r.provider_message_id ? 'p:' + r.provider_message_id : null].filter(Boolean);
-	};
-	function putMsg(m) {
-		const old = S.msgs.get(m.id);
-		if (old) {
-			if (old.type !== 'reaction' && old.provider_message_id && S.byPid.get(old.provider_message_id) === old.id) S.byPid.delete(old.provider_message_id);
-			for (const k of reactKeys(old)) { const set = S.reactsBy.get(k); if (set) { set.delete(old.id); if (!set.size) S.reactsBy.delete(k); } }
-		}
-		S.msgs.set(m.id, m);
-		if (m.type !== 'reaction' && m.provider_message_id && !S.byPid.has(m.provider_message_id)) S.byPid.set(m.provider_message_id, m.id);
-		for (const k of reactKeys(m)) { if (!S.reactsBy.has(k)) S.reactsBy.set(k, new Set()); S.reactsBy.get(k).add(m.id); }
-	}
+	const byTime = MsgdThread.byTime;
+	const sortedMsgs = () => S.msgs.sorted();
 	function lastInbound() {
 		let t = null;
 		for (const m of S.msgs.values()) if (m.direction === 'in' && (!t || m.timestamp > t)) t = m.timestamp;
@@ -554,31 +527,7 @@
 		}
 		return out;
 	}
-	// A reaction's target among the loaded messages: by msgd id, else by the provider's id.
-	function reactionTarget(m) {
-		const r = m.type === 'reaction' && m.reaction;
-		if (!r) return null;
-		if (r.message_id != null && S.msgs.has(r.message_id)) return S.msgs.get(r.message_id);
-		const id = r.provider_message_id ? S.byPid.get(r.provider_message_id) : undefined;
-		return id === undefined ? null : S.msgs.get(id) || null;
-	}
-	// The loaded reactions that attach to message t (it may be named by either id).
-	function reactionsOf(t) {
-		const ids = new Set([...(S.reactsBy.get('i:' + t.id) || []), ...(t.provider_message_id ? S.reactsBy.get('p:' + t.provider_message_id) || [] : [])]);
-		const out = [];
-		for (const id of ids) {
-			const r = S.msgs.get(id);
-			const x = r && reactionTarget(r);
-			if (x && x.id === t.id) out.push(r);
-		}
-		return out;
-	}
-	// Reactions attach to the message they name; the latest per sender wins ("" removes it).
-	function reactionsFor(t) {
-		const by = new Map();
-		for (const r of reactionsOf(t).sort(byTime)) by.set(r.direction + ':' + r.from, r.reaction.emoji);
-		return [...by.values()].filter(Boolean);
-	}
+	const reactionTarget = (m) => S.msgs.target(m);
 	// A reaction to a message not shown here: one small line.
 	function reactionNote(m) {
 		const who = m.direction === 'out' ? 'You' : (S.cur && S.cur.contact && S.cur.contact.name) || m.from;
@@ -597,7 +546,7 @@
 		}
 		if (m.forwarded) li.append(h('div', { class: 'muted small', text: 'Forwarded' }));
 		li.append(...contentEls(m));
-		const reacts = reactionsFor(m);
+		const reacts = S.msgs.emojiFor(m);
 		if (reacts.length) li.append(h('div', { class: 'reactions', 'aria-label': 'Reactions' }, ...reacts.map((e) => h('span', { text: e }))));
 		li.append(h('div', { class: 'foot' },
 			m.status === 'scheduled' && m.scheduled_at ? h('span', { text: 'scheduled ' + fmtTime(m.scheduled_at) }) : null,
@@ -640,11 +589,11 @@
 	function upsertMsg(m) {
 		const old = S.msgs.get(m.id);
 		if (old && (RANK[old.status] || 0) > (RANK[m.status] || 0) && m.status !== 'failed') m = { ...m, status: old.status, error: old.error };
-		putMsg(m);
+		S.msgs.put(m);
 		const box = $('messages');
 		const atBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 80;
 		// A message some shown reaction line was waiting for: redraw to attach it.
-		if (!old && m.type !== 'reaction' && reactionsOf(m).length) { renderThread(atBottom); return; }
+		if (!old && m.type !== 'reaction' && S.msgs.reactionsOf(m).length) { renderThread(atBottom); return; }
 		const t = reactionTarget(m);
 		if (t) {
 			const el = S.els.get(t.id);

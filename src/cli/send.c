@@ -44,7 +44,8 @@ const char cli_send_usage[] =
     "  --no-wait        print the message id and return without following its status\n"
     "  --timeout S      stop following after S seconds (default 30)\n"
     "\n"
-    "Prints the message id, then each status until delivered, read, failed or cancelled.\n"
+    "Prints the message id, then each status until delivered, read, failed or cancelled,\n"
+    "and why it waits: each failed attempt, or its channel's hold (paused, circuit open).\n"
     "Exit 0 when the message was sent (accepted or further), 1 when it failed,\n"
     "3 when it was still queued at --timeout.\n";
 

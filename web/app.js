@@ -19,7 +19,7 @@
 	const S = {
 		user: null, csrf: null, bearer: null, channels: new Map(),
 		convs: new Map(), next: null, listGen: 0, listLoading: false, listLoaded: false, q: '', channel: '',
-		cur: null, msgs: new Map(), els: new Map(), older: null, threadGen: 0,
+		cur: null, msgs: new MsgdThread(), els: new Map(), older: null, threadGen: 0,
 		lastSeq: 0, es: null, esErrors: 0, polling: false, pollTimer: 0, refresh: new Set(), refreshTimer: 0,
 		templates: [], tplMode: false,
 	};
@@ -321,7 +321,7 @@
 		if (S.cur && S.cur.id === id && !$('thread').hidden) return;
 		const gen = ++S.threadGen;
 		S.cur = S.convs.get(id) || { id, channel: '', contact: {} };
-		S.msgs = new Map();
+		S.msgs = new MsgdThread();
 		S.els = new Map();
 		S.older = null;
 		S.tplMode = false;
@@ -337,7 +337,7 @@
 			if (gen !== S.threadGen) return;
 			S.cur = c;
 			if (S.convs.has(c.id) || matchesFilter(c)) S.convs.set(c.id, c);
-			for (const m of j.messages) S.msgs.set(m.id, m);
+			for (const m of j.messages) S.msgs.put(m);
 			S.older = j.next || null;
 		} catch (e) {
 			if (gen === S.threadGen) $('composer-error').textContent = 'Could not open the conversation: ' + e.message;
@@ -367,7 +367,7 @@
 		try {
 			const j = await api('GET', `/v1/conversations/${S.cur.id}/messages?limit=50&cursor=${encodeURIComponent(S.older)}`);
 			if (gen !== S.threadGen) return false;
-			for (const m of j.messages) if (!S.msgs.has(m.id)) S.msgs.set(m.id, m);
+			for (const m of j.messages) if (!S.msgs.has(m.id)) S.msgs.put(m);
 			S.older = j.next || null;
 			const box = $('messages');
 			const before = box.scrollHeight - box.scrollTop;
@@ -395,7 +395,8 @@
 		$('thread-sub').textContent = [c.contact && c.contact.name ? c.contact.address : null, c.channel, ch ? ch.type : null].filter(Boolean).join(' \u00B7 ');
 		updateWindow();
 	}
-	const sortedMsgs = () => [...S.msgs.values()].sort((a, b) => (a.timestamp < b.timestamp ? -1 : a.timestamp > b.timestamp ? 1 : a.id - b.id));
+	const byTime = MsgdThread.byTime;
+	const sortedMsgs = () => S.msgs.sorted();
 	function lastInbound() {
 		let t = null;
 		for (const m of S.msgs.values()) if (m.direction === 'in' && (!t || m.timestamp > t)) t = m.timestamp;
@@ -458,6 +459,20 @@
 		return `retrying (attempt ${m.attempts || 0}): ${errText(m.last_error)}` +
 			(m.next_attempt_at ? ` \u2014 next try at ${hms(m.next_attempt_at)}` : ' \u2014 waiting for the channel');
 	}
+	// Why a message nobody has tried yet waits: its channel's hold, from the
+	// channel states loadChannels/loadStatus/pollWaiting read ('' while it sends).
+	function holdText(name) {
+		const ch = S.channels.get(name);
+		const st = (ch && ch.state) || {};
+		const snd = st.sending && typeof st.sending === 'object' ? st.sending : null;
+		if (!snd || !snd.state || snd.state === 'ok') return '';
+		const r = snd.reason;
+		const why = r ? ': ' + errText(r) + (r.code !== null && r.code !== undefined ? ` (code ${r.code})` : '') : '';
+		const creds = snd.state === 'paused' && (!snd.until || (st.credentials && st.credentials.state === 'invalid_credentials'));
+		const then = creds ? ' \u2014 its credentials need fixing' : snd.until ? ` \u2014 until ${hms(snd.until)}` : '';
+		return `waiting: channel ${STATE[snd.state] || snd.state}${why}${then}`;
+	}
+	const unattempted = (m) => m.direction === 'out' && m.status === 'queued' && !m.attempts;
 	function failReason(m) {
 		let e = m.error;
 		if (!e && Array.isArray(m.status_history)) for (const s of m.status_history) if (s.error) e = s.error;
@@ -512,20 +527,7 @@
 		}
 		return out;
 	}
-	// A reaction's target among the loaded messages: by msgd id, else by the provider's id.
-	function reactionTarget(m) {
-		const r = m.type === 'reaction' && m.reaction;
-		if (!r) return null;
-		if (r.message_id != null && S.msgs.has(r.message_id)) return S.msgs.get(r.message_id);
-		if (r.provider_message_id) for (const t of S.msgs.values()) if (t.type !== 'reaction' && t.provider_message_id === r.provider_message_id) return t;
-		return null;
-	}
-	// Reactions attach to the message they name; the latest per sender wins ("" removes it).
-	function reactionsFor(id) {
-		const by = new Map();
-		for (const r of sortedMsgs()) { const t = reactionTarget(r); if (t && t.id === id) by.set(r.direction + ':' + r.from, r.reaction.emoji); }
-		return [...by.values()].filter(Boolean);
-	}
+	const reactionTarget = (m) => S.msgs.target(m);
 	// A reaction to a message not shown here: one small line.
 	function reactionNote(m) {
 		const who = m.direction === 'out' ? 'You' : (S.cur && S.cur.contact && S.cur.contact.name) || m.from;
@@ -544,7 +546,7 @@
 		}
 		if (m.forwarded) li.append(h('div', { class: 'muted small', text: 'Forwarded' }));
 		li.append(...contentEls(m));
-		const reacts = reactionsFor(m.id);
+		const reacts = S.msgs.emojiFor(m);
 		if (reacts.length) li.append(h('div', { class: 'reactions', 'aria-label': 'Reactions' }, ...reacts.map((e) => h('span', { text: e }))));
 		li.append(h('div', { class: 'foot' },
 			m.status === 'scheduled' && m.scheduled_at ? h('span', { text: 'scheduled ' + fmtTime(m.scheduled_at) }) : null,
@@ -556,6 +558,8 @@
 				h('button', { type: 'button', class: 'retry', onclick: () => retry(m), text: 'Retry' })));
 		} else if (out && (m.status === 'queued' || m.status === 'scheduled') && m.last_error) {
 			li.append(h('div', { class: 'fail retrying', role: 'status' }, h('span', { class: 'reason', text: retryText(m) })));
+		} else if (unattempted(m) && holdText(m.channel || (S.cur && S.cur.channel))) {
+			li.append(h('div', { class: 'fail retrying hold', role: 'status' }, h('span', { class: 'reason', text: holdText(m.channel || S.cur.channel) })));
 		} else if (!out && Array.isArray(m.errors) && m.errors.length) {
 			li.append(h('div', { class: 'fail', text: failReason(m) }));
 		}
@@ -585,11 +589,11 @@
 	function upsertMsg(m) {
 		const old = S.msgs.get(m.id);
 		if (old && (RANK[old.status] || 0) > (RANK[m.status] || 0) && m.status !== 'failed') m = { ...m, status: old.status, error: old.error };
-		S.msgs.set(m.id, m);
+		S.msgs.put(m);
 		const box = $('messages');
 		const atBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 80;
 		// A message some shown reaction line was waiting for: redraw to attach it.
-		if (!old && m.type !== 'reaction' && [...S.msgs.values()].some((r) => reactionTarget(r) === m)) { renderThread(atBottom); return; }
+		if (!old && m.type !== 'reaction' && S.msgs.reactionsOf(m).length) { renderThread(atBottom); return; }
 		const t = reactionTarget(m);
 		if (t) {
 			const el = S.els.get(t.id);
@@ -598,9 +602,14 @@
 		}
 		const el = S.els.get(m.id);
 		if (el) { const n = msgEl(m); el.replaceWith(n); S.els.set(m.id, n); return; }
-		const all = sortedMsgs().filter(isBubble);
-		if (all[all.length - 1] !== m) { renderThread(atBottom); return; }
-		const prev = all[all.length - 2];
+		// Appended only when it is the newest bubble; else the thread is redrawn.
+		let last = null;
+		let prev = null;
+		for (const x of S.msgs.values()) {
+			if (!isBubble(x)) continue;
+			if (!last || byTime(x, last) > 0) { prev = last; last = x; } else if (!prev || byTime(x, prev) > 0) prev = x;
+		}
+		if (last !== m) { renderThread(atBottom); return; }
 		const d = new Date(m.timestamp);
 		if (!prev || dayKey(new Date(prev.timestamp)) !== dayKey(d)) box.append(h('li', { class: 'day', role: 'separator', text: dayLabel(d) }));
 		const n = msgEl(m);
@@ -840,6 +849,7 @@
 			try { c.state = (await api('GET', `/v1/channels/${encodeURIComponent(c.name)}`)).state; } catch { /* none */ }
 			if (!c.state && rz[c.name]) c.state = rz[c.name];
 		}));
+		for (const c of chans) S.channels.set(c.name, c);
 		tb.replaceChildren(...chans.map((c) => {
 			const st = c.state || {};
 			const snd = (st.sending && typeof st.sending === 'object') ? st.sending : { state: st.sending || 'unknown', reason: st.reason };
@@ -878,7 +888,8 @@
 	}
 
 	// A failed attempt and its retry make no event: while the open thread
-	// has outbound messages waiting, re-read them (a few at a time).
+	// has outbound messages waiting, re-read them (a few at a time). While
+	// one has never been tried, re-read its channel too: its hold says why.
 	let pollBusy = false;
 	async function pollWaiting() {
 		if (pollBusy || !S.cur || $('thread').hidden || document.hidden) return;
@@ -887,6 +898,16 @@
 		if (!waiting.length) return;
 		pollBusy = true;
 		try {
+			const name = S.cur.channel;
+			if (name && waiting.some(unattempted)) {
+				const before = holdText(name);
+				const c = await api('GET', `/v1/channels/${encodeURIComponent(name)}`).catch(() => null);
+				if (c && c.name === name) S.channels.set(name, c);
+				if (!S.cur || S.cur.id !== cur) return;
+				if (holdText(name) !== before) {
+					for (const m of waiting) { const x = S.msgs.get(m.id); if (x && S.els.has(x.id) && unattempted(x)) upsertMsg(x); }
+				}
+			}
 			for (const m of waiting) {
 				const x = await api('GET', `/v1/messages/${m.id}`).catch(() => null);
 				if (!x || !S.cur || S.cur.id !== cur) break;

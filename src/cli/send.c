@@ -5,7 +5,11 @@
  *
  * While a message waits for a retry, its last error is printed once per
  * failed attempt ("retrying: attempt 2 failed: Could not resolve host
- * (next try in 4 s)").
+ * (next try in 4 s)"). A message that stays queued without any attempt
+ * waits on its channel (paused, circuit open, throttled): after HOLD_AFTER_MS
+ * the channel's hold is read from GET /v1/channels/{name} and printed once
+ * ("waiting: channel wa is paused: Invalid OAuth access token (190) — fix its
+ * credentials with PATCH /v1/channels/wa").
  *
  * Exit codes: 0 sent (accepted or further), 1 failed or cancelled,
  * 2 usage or request error, 3 still queued when --timeout passed.
@@ -27,6 +31,9 @@
 #include "../util/util.h"
 
 #define POLL_MS 200
+#define HOLD_AFTER_MS 1500    /* queued this long with no attempt: ask the channel why */
+#define HOLD_RECHECK_MS 2000  /* then again this often while it says nothing */
+#define WORDS_MAX 1024        /* an error's title and detail, as printed */
 
 const char cli_send_usage[] =
     "msgd send --channel NAME --to ADDR (--text TEXT | --template NAME [--var k=v ...])\n"
@@ -37,7 +44,8 @@ const char cli_send_usage[] =
     "  --no-wait        print the message id and return without following its status\n"
     "  --timeout S      stop following after S seconds (default 30)\n"
     "\n"
-    "Prints the message id, then each status until delivered, read, failed or cancelled.\n"
+    "Prints the message id, then each status until delivered, read, failed or cancelled,\n"
+    "and why it waits: each failed attempt, or its channel's hold (paused, circuit open).\n"
     "Exit 0 when the message was sent (accepted or further), 1 when it failed,\n"
     "3 when it was still queued at --timeout.\n";
 
@@ -74,6 +82,23 @@ parse_utc(const char *s)
 	return (int64_t)timegm(&tm);
 }
 
+/* An error's {"title","detail"} as words: the detail only when it adds to
+ * the title (providers repeat themselves). */
+static void
+error_words(const json_t *err, char *out, size_t n)
+{
+	const char *title = json_string_value(json_object_get(err, "title"));
+	const char *detail = json_string_value(json_object_get(err, "detail"));
+	bool both = title && detail && *detail && strstr(title, detail) == NULL;
+
+	if (both && strstr(detail, title))
+		snprintf(out, n, "%s", detail);
+	else if (both)
+		snprintf(out, n, "%s: %s", title, detail);
+	else
+		snprintf(out, n, "%s", title ? title : "error");
+}
+
 /* A failed attempt the message waits to retry: print it once. *seen holds
  * the attempt already reported. */
 static void
@@ -82,20 +107,85 @@ print_retry(const json_t *msg, int64_t *seen)
 	const json_t *err = json_object_get(msg, "last_error");
 	int64_t attempts = json_integer_value(json_object_get(msg, "attempts"));
 	int64_t next = parse_utc(json_string_value(json_object_get(msg, "next_attempt_at")));
+	char words[WORDS_MAX];
 
 	if (!json_is_object(err) || next < 0 || attempts <= *seen)
 		return;
 	*seen = attempts;
-	const char *title = json_string_value(json_object_get(err, "title"));
-	const char *detail = json_string_value(json_object_get(err, "detail"));
+	error_words(err, words, sizeof(words));
 	int64_t wait = next - (int64_t)time(NULL);
-	/* The detail only when it adds to the title (providers repeat themselves). */
-	bool both = title && detail && *detail && strstr(title, detail) == NULL;
-	printf("retrying: attempt %lld failed: %s%s%s (next try in %lld s)\n", (long long)attempts,
-	    both && strstr(detail, title) ? "" : (title ? title : "error"),
-	    both && !strstr(detail, title) ? ": " : "", both ? detail : "",
+	printf("retrying: attempt %lld failed: %s (next try in %lld s)\n", (long long)attempts, words,
 	    (long long)(wait > 0 ? wait : 0));
 	fflush(stdout);
+}
+
+/* Seconds from now until an "until" time, for " — resumes in 12 s"; -1 when
+ * there is none. */
+static int64_t
+seconds_until(const json_t *sending)
+{
+	int64_t until = parse_utc(json_string_value(json_object_get(sending, "until")));
+
+	if (until < 0)
+		return -1;
+	until -= (int64_t)time(NULL);
+	return until > 0 ? until : 0;
+}
+
+/* Why a message nobody has tried yet waits: the hold of its channel (state.sending of
+ * GET /v1/channels/{name}), printed once. Returns true when a hold was printed. */
+static bool
+print_hold(const char *base, const char *token, const char *channel)
+{
+	char *esc = curl_easy_escape(NULL, channel, 0);
+	char url[600], words[WORDS_MAX] = "", code[64] = "", hint[256] = "";
+	json_t *ch = NULL;
+	bool printed = false;
+
+	if (esc == NULL)
+		return false;
+	snprintf(url, sizeof(url), "%s/v1/channels/%s", base, esc);
+	curl_free(esc);
+	if (cli_call("msgd send", "GET", url, token, NULL, &ch) != 200)
+		goto out;
+	const json_t *st = json_object_get(ch, "state");
+	const json_t *snd = json_object_get(st, "sending");
+	const json_t *reason = json_object_get(snd, "reason");
+	const char *state = json_string_value(json_object_get(snd, "state"));
+	const char *creds = json_string_value(json_object_get(json_object_get(st, "credentials"), "state"));
+	if (state == NULL || strcmp(state, "ok") == 0)
+		goto out;
+
+	if (json_is_object(reason)) {
+		const json_t *c = json_object_get(reason, "code");
+		error_words(reason, words, sizeof(words));
+		if (json_is_integer(c))
+			snprintf(code, sizeof(code), " (%" JSON_INTEGER_FORMAT ")", json_integer_value(c));
+		else if (json_is_string(c))
+			snprintf(code, sizeof(code), " (%s)", json_string_value(c));
+	}
+	int64_t left = seconds_until(snd);
+	const char *what = state;
+	if (strcmp(state, "paused") == 0) {
+		/* Paused with no end: refused credentials, until a PATCH changes them. */
+		if (left < 0 || (creds && strcmp(creds, "invalid_credentials") == 0))
+			snprintf(hint, sizeof(hint), " \u2014 fix its credentials with PATCH /v1/channels/%s",
+			    channel);
+	} else if (strcmp(state, "circuit_open") == 0) {
+		what = "held (circuit open after failures)";
+	} else if (strcmp(state, "half_open") == 0) {
+		what = "probing after failures";
+	}
+	if (hint[0] == '\0' && left >= 0)
+		snprintf(hint, sizeof(hint), " \u2014 %s in %lld s",
+		    strcmp(state, "circuit_open") == 0 ? "next try" : "resumes", (long long)left);
+	printf("waiting: channel %s is %s%s%s%s%s\n", channel, what, words[0] ? ": " : "", words, code,
+	    hint);
+	fflush(stdout);
+	printed = true;
+out:
+	json_decref(ch);
+	return printed;
 }
 
 static bool
@@ -238,6 +328,8 @@ cli_send(int argc, char **argv)
 
 	snprintf(endpoint, sizeof(endpoint), "%s/v1/messages/%" JSON_INTEGER_FORMAT, base, id);
 	int64_t deadline = mono_ms() + timeout_s * 1000, reported = 0;
+	int64_t hold_at = mono_ms() + HOLD_AFTER_MS;
+	bool hold_said = false;
 	while (!final_status(last) && mono_ms() < deadline) {
 		usleep(POLL_MS * 1000);
 		msg = NULL;
@@ -247,6 +339,11 @@ cli_send(int argc, char **argv)
 		}
 		const char *s = json_string_value(json_object_get(msg, "status"));
 		print_retry(msg, &reported);
+		if (!hold_said && s && strcmp(s, "queued") == 0 &&
+		    json_integer_value(json_object_get(msg, "attempts")) == 0 && mono_ms() >= hold_at) {
+			hold_said = print_hold(base, token, channel);
+			hold_at = mono_ms() + HOLD_RECHECK_MS;
+		}
 		if (s && strcmp(s, last) != 0) {
 			snprintf(last, sizeof(last), "%s", s);
 			json_t *err = json_object_get(msg, "error");

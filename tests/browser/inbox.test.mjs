@@ -50,6 +50,8 @@ test('web inbox: login, live thread, ticks, search, failures, status, phone widt
 	// Transient trouble (Graph code 2): messages on it keep retrying.
 	const flaky = await startFailingGraph(500, Buffer.from(JSON.stringify({ error: {
 		message: 'An unexpected error has occurred. Please retry your request later.', type: 'OAuthException', code: 2, is_transient: true } })));
+	// An expired token (Graph code 190): the channel on it pauses.
+	const expired = await startFailingGraph(401, fs.readFileSync(path.join(CORPUS, 'whatsapp_cloud', 'errors', '190.response.json')));
 	const d = await startMsgd({ token, name: 'browser-inbox' });
 	const dev = process.env.MSGD_UI_FROM_DISK ? await startDevServer(d.url) : null;
 	const base = dev ? dev.url : d.url;
@@ -201,6 +203,24 @@ test('web inbox: login, live thread, ticks, search, failures, status, phone widt
 			/^retrying \(attempt 1\): An unexpected error has occurred\. Please retry your request later\. \u2014 next try at \d\d:\d\d:\d\d$/);
 		await page.screenshot({ path: path.join(ARTIFACTS, 'retrying-desktop.png') });
 
+		// A message never tried, because its channel is paused, says why: the channel's hold.
+		assertStatus(await d.api('POST', '/v1/channels', {
+			name: 'wa3', type: 'whatsapp_cloud', config: {
+				phone_number_id: 'PNID3', access_token: 'tok-secret-789', app_secret: 'corpus_fake_app_secret', verify_token: 'vt3',
+				api_base_url: expired.url, rate_per_second: 0, enforce_window: false,
+			},
+		}), 201, 'create channel wa3');
+		const first = await sendMessage(d, { channel: 'wa3', to: '15550007777', text: 'meets the expired token' });
+		await waitMessage(d, first.id, (m) => m.attempts >= 1, 15_000);
+		await waitFor(async () => (await d.api('GET', '/v1/channels/wa3')).json.state.sending.state === 'paused', 10_000, { what: 'wa3 paused' });
+		const held = await sendMessage(d, { channel: 'wa3', to: '15550007777', text: 'waits for a new token' });
+		await page.goto(base + `/#/c/${held.conversation_id}`);
+		const holdNote = page.locator(`#messages .msg.out[data-id="${held.id}"] .hold`);
+		await holdNote.waitFor({ timeout: 10_000 });
+		assert.match(await holdNote.innerText(),
+			/^waiting: channel paused: Error validating access token: Session has expired .* \(code 190\) \u2014 its credentials need fixing$/);
+		assert.equal((await d.api('GET', `/v1/messages/${held.id}`)).json.attempts, 0, 'never tried');
+
 		// Status page: each channel's state with its reason; retrying messages are listed too.
 		await page.goto(base + '/#/status');
 		await page.locator('#status-channels tr[data-channel="wa"]').waitFor();
@@ -244,6 +264,7 @@ test('web inbox: login, live thread, ticks, search, failures, status, phone widt
 		if (dev) dev.close();
 		graph.close();
 		flaky.close();
+		expired.close();
 		if (failed) {
 			if (d.alive) { d.proc.kill('SIGKILL'); await d.exited; }
 			const f = d.saveLog();

@@ -1,17 +1,31 @@
 // A message that is retrying says why: attempts, last_error and
 // next_attempt_at on every rendering of the message (GET by id, the
 // conversation's messages, ?state=retrying), kept across a restart, and
-// printed by `msgd send` while it follows the message.
+// printed by `msgd send` while it follows the message. A message that waits
+// without any attempt (its channel paused) makes `msgd send` say why.
 import { describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import {
 	msgdTest, assertStatus, assertError, waitFor, waitMessage, getMessage, sendMessage, freePort,
-	createSendChannel, MSGD_BIN,
+	createSendChannel, channelState, waSendConfig, MSGD_BIN,
 } from './lib.mjs';
 import { sendSetup } from './fake_graph.mjs';
 
 const TO = '15550404040';
+
+/** Run `msgd send ARGS...` against d; out() is its stdout so far, exited its exit code. */
+function spawnSend(h, d, args) {
+	const env = { ...process.env };
+	delete env.MSGD_ADMIN_TOKEN;
+	const proc = spawn(MSGD_BIN, ['send', '--url', d.url, '--token', d.token, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+	let out = '';
+	proc.stdout.on('data', (c) => { out += c; });
+	proc.stderr.on('data', (c) => { out += c; });
+	const exited = new Promise((resolve) => proc.on('exit', resolve));
+	h.t.after(() => { if (proc.exitCode === null) proc.kill('SIGKILL'); });
+	return { out: () => out, exited };
+}
 
 /** Wait until message id has a failed attempt recorded; returns the message. */
 function retrying(d, id, deadlineMs = 10_000) {
@@ -92,5 +106,41 @@ describe('send failures are visible', () => {
 		const code = await exited;
 		assert.equal(code, 0, out);
 		assert.match(out, /status accepted/);
+	}, { timeout: 60_000 });
+
+	msgdTest('msgd send says why a message waits unattempted: the channel paused by the credential check', async (h) => {
+		const { d, fake } = await sendSetup(h, { start: { env: { MSGD_CREDENTIAL_CHECKS: 'on' } }, channel: false });
+		fake.badTokens.add('tok-revoked');
+		assertStatus(await d.api('POST', '/v1/channels', { name: 'wa', type: 'whatsapp_cloud',
+			config: waSendConfig(fake.url, { access_token: 'tok-revoked' }) }), 201, 'create wa');
+		await waitFor(async () => (await channelState(d)).sending.state === 'paused', 5000, { what: 'wa paused by the check' });
+
+		const run = spawnSend(h, d, ['--channel', 'wa', '--to', TO, '--text', 'held back', '--timeout', '12']);
+		await waitFor(() => /^waiting: /m.test(run.out()), 10_000, { what: `the waiting line (output: ${run.out()})` });
+		const line = run.out().split('\n').find((l) => l.startsWith('waiting: '));
+		assert.equal(line, 'waiting: channel wa is paused: Invalid OAuth access token - Cannot parse access token (190)' +
+			' \u2014 fix its credentials with PATCH /v1/channels/wa');
+		const id = Number(run.out().split('\n')[0]);
+		const m = await getMessage(d, id);
+		assert.equal(m.status, 'queued');
+		assert.equal(m.attempts, 0, 'never attempted');
+		assert.equal(m.last_error, null);
+
+		// A good token sends it; the hold was said once, and nothing retried.
+		assertStatus(await d.api('PATCH', '/v1/channels/wa', { config: { access_token: 'tok-good' } }), 200);
+		assert.equal(await run.exited, 0, run.out());
+		assert.match(run.out(), /status accepted/);
+		assert.equal(run.out().split('\n').filter((l) => l.startsWith('waiting: ')).length, 1, run.out());
+		assert.doesNotMatch(run.out(), /retrying:/);
+		assert.equal(fake.sends().length, 1);
+		assert.equal(fake.sends()[0].token, 'tok-good');
+	}, { timeout: 60_000 });
+
+	msgdTest('msgd send prints nothing about a hold while the channel is fine', async (h) => {
+		const { d, fake } = await sendSetup(h);
+		fake.always({ delayMs: 2500 });
+		const run = spawnSend(h, d, ['--channel', 'wa', '--to', TO, '--text', 'slow but fine', '--timeout', '6']);
+		assert.equal(await run.exited, 0, run.out());
+		assert.doesNotMatch(run.out(), /waiting:|retrying:/);
 	}, { timeout: 60_000 });
 });

@@ -214,7 +214,7 @@ check_request_line(const char *s, size_t n, bool *http10, struct http_refusal *o
 	    v[7] >= '0' && v[7] <= '9')
 		return head_refuse(out, 505, "http_version_not_supported",
 		    "HTTP version not supported (only HTTP/1.0 and HTTP/1.1)");
-	return head_bad(out, "malformed request line (not \"METHOD target HTTP/1.1\")");
+	return head_bad(out, "malformed request line (wanted: METHOD target HTTP/1.1)");
 }
 
 /* "name: value" (RFC 9112 5), line without its line ending. */

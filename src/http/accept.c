@@ -59,6 +59,8 @@
 
 _Static_assert(HEAD_PEEK_MAX > HTTP_HEADERS_MAX && HEAD_PEEK_MAX > HTTP_URI_MAX + HTTP_REQUEST_LINE_EXTRA,
     "every head gets a verdict within the peek buffer");
+_Static_assert(HTTP_URI_MAX + HTTP_REQUEST_LINE_EXTRA >= HTTP_HEADERS_MAX,
+    "no cap is crossed within HTTP_HEADERS_MAX bytes (on_pending() skips checks)");
 
 /* A connection whose first head is not complete yet. */
 struct pending {
@@ -210,8 +212,13 @@ on_pending(evutil_socket_t fd, short what, void *arg)
 		pending_end(p);
 		return;
 	}
-	bool grew = (size_t)n > p->seen;
+	size_t before = p->seen;
+	bool grew = (size_t)n > before;
 	p->seen = (size_t)n;
+	/* The verdict changes only with a new complete line or past a cap: a
+	 * head trickled byte by byte is not parsed again for every byte. */
+	if (grew && (size_t)n <= HTTP_HEADERS_MAX && memchr(buf + before, '\n', (size_t)n - before) == NULL)
+		return;
 	switch (http_head_check(buf, (size_t)n, &r)) {
 	case HTTP_HEAD_OK:
 		hand_over(p);

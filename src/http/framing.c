@@ -181,7 +181,9 @@ static enum http_head_verdict
 check_request_line(const char *s, size_t n, bool *http10, struct http_refusal *out)
 {
 	const char *sp1 = memchr(s, ' ', n);
-	if (sp1 == NULL || !is_token(s, (size_t)(sp1 - s)))
+	if (sp1 == NULL)
+		return head_bad(out, "malformed request line (wanted: METHOD target HTTP/1.1)");
+	if (!is_token(s, (size_t)(sp1 - s)))
 		return head_bad(out, "malformed request line (the method is not a token)");
 	const char *target = sp1 + 1, *end = s + n;
 	const char *sp2 = memchr(target, ' ', (size_t)(end - target));

@@ -405,6 +405,24 @@ describe('malformed first requests get JSON, not libmicrohttpd\'s HTML', () => {
 	});
 });
 
+describe('shutdown with connections in the head check', () => {
+	msgdTest('SIGTERM closes them and msgd exits cleanly', async (h) => {
+		const d = await h.start();
+		const partial = connect(d.port);
+		await partial.connected;
+		await partial.write('GET /healthz HTTP/1.1\r\n');
+		const silent = connect(d.port);
+		await silent.connected;
+		// Accepted in order: once a later connection is served, both are in
+		// the head check.
+		const r = await exchange(d.port, GET('/healthz', 'Connection: close\r\n'));
+		assert.equal(r.responses[0]?.status, 200);
+		await d.stop();  // asserts exit 0 (and no sanitizer report or leak)
+		await waitFor(() => partial.closed && silent.closed, 5000, { what: 'both closed' });
+		assert.equal(partial.data, '');
+	});
+});
+
 describe('an encoded NUL (%00) in the request target is refused', () => {
 	msgdTest('path, asset path and query parameter', async (h) => {
 		const d = await h.start();

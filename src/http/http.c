@@ -33,9 +33,9 @@
  *
  * Deadlines (on_sweep(), once a second): each connection is in one phase.
  * Waiting for a request's headers: the first request's within
- * header_timeout of the accept (in accept.c's check, then here); a later one's request line within
- * idle_timeout of the previous reply, then its headers within
- * header_timeout of that line. Receiving the body: within body_timeout of
+ * header_timeout of the accept (acceptor_sweep() while in accept.c's
+ * check, then here); a later one's request line within idle_timeout of the
+ * previous reply, then its headers within header_timeout of that line. Receiving the body: within body_timeout of
  * the headers. Busy (handler, deferred, reply, stream, upgrade): none of
  * ours. A connection past its deadline is shut down, after a JSON 408 when
  * a request had begun (see cut()). MHD's own idle timeout (idle_timeout) still closes

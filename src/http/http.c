@@ -2,7 +2,10 @@
  * http.c - libmicrohttpd in external-epoll mode inside the libevent loop.
  *
  * MHD is started without threads (MHD_USE_EPOLL, no internal polling
- * thread). Its epoll descriptor is registered with libevent; whenever it
+ * thread) and without a listening socket: msgd accepts (accept.c), checks
+ * each connection's first request head and hands the good ones to MHD
+ * (MHD_add_connection(), hand_over()). Its epoll descriptor is registered
+ * with libevent; whenever it
  * becomes readable, or MHD's own timeout expires, we call MHD_run() and ask
  * MHD for its next timeout. Suspended connections are resumed through MHD's
  * inter-thread pipe, which also wakes that epoll descriptor.
@@ -18,33 +21,39 @@
  * written MHD hands the socket to upgrade_cb(), which gives it to the
  * handler. MHD keeps the connection suspended until http_upgrade_close().
  *
- * Before routing, the first access_cb() call refuses what a proxy and msgd
- * could frame differently (framing.c: 400/501), raw URIs that are too long
- * or hold "%00" (seen by uri_log_cb(): 414/400) and oversize header blocks
- * (431), with a JSON error and Connection: close.
+ * A connection's first request head is checked before MHD reads it
+ * (accept.c, http_head_check() in framing.c): the request line, the header
+ * lines, the caps, Host and the body framing; a bad one gets a JSON error
+ * there (400, 414, 431, 501, 505) and never reaches MHD. Later requests on
+ * a keep-alive connection are parsed by MHD alone; for those (and again for
+ * the first), the first access_cb() call refuses what a proxy and msgd could
+ * frame differently or a missing Host (framing.c: 400/501), raw URIs that
+ * are too long or hold "%00" (seen by uri_log_cb(): 414/400) and oversize
+ * header blocks (431), with a JSON error and Connection: close.
  *
  * Deadlines (on_sweep(), once a second): each connection is in one phase.
  * Waiting for a request's headers: the first request's within
- * header_timeout of the accept; a later one's request line within
- * idle_timeout of the previous reply, then its headers within
- * header_timeout of that line. Receiving the body: within body_timeout of
+ * header_timeout of the accept (acceptor_sweep() while in accept.c's
+ * check, then here); a later one's request line within idle_timeout of the
+ * previous reply, then its headers within header_timeout of that line. Receiving the body: within body_timeout of
  * the headers. Busy (handler, deferred, reply, stream, upgrade): none of
  * ours. A connection past its deadline is shut down, after a JSON 408 when
  * a request had begun (see cut()). MHD's own idle timeout (idle_timeout) still closes
  * connections with no traffic at all.
  *
- * What stays MHD's (0.9.75 has no option to change it; it answers before
- * any callback of ours sees the request, in HTML): a request line or
- * header block that does not fit the connection's memory pool (414/431),
- * a malformed request or header line (400), a Content-Length that is not a
- * number (400), an unsupported HTTP version (505), a request line without
- * a version (closed without an answer).
+ * What stays MHD's, in HTML (0.9.75 has no option to change it; it answers
+ * before any callback of ours sees the request), only for the second and
+ * later requests on a keep-alive connection: a malformed request or header
+ * line (400), a Content-Length that is not a number (400), an unsupported
+ * HTTP version (505), a head that does not fit the connection's memory pool
+ * (414/431: 16 KiB, less what the connection holds; e.g. ~200 tiny header
+ * lines), and a request line without a version (closed without an answer).
  *
- * Connection limit: at max_connections MHD stops watching the listening
- * socket and only watches it again in the MHD_run() after one that closed a
- * connection. Nothing would trigger that run once every connection is gone
- * (no socket event, no timeout), so a run that closed connections is
- * followed by another (kick), and the sweep runs MHD once a second too.
+ * Connection limit: connections in accept.c's check and MHD's (nconns)
+ * count together against max_connections; at the limit accept.c stops
+ * watching the listening socket until a connection closes (notify_conn_cb()
+ * calls acceptor_resume()). MHD_OPTION_CONNECTION_LIMIT is the same number,
+ * a backstop that never triggers.
  */
 #include "http.h"
 
@@ -68,6 +77,7 @@
 
 #include "../log/log.h"
 #include "../util/util.h"
+#include "accept.h"
 #include "framing.h"
 #include "listen.h"
 
@@ -120,7 +130,9 @@ struct http_server {
 	struct event *ev_sweep;
 	struct http_config cfg;
 	struct conn *conns;
-	bool closed_conns;           /* a connection closed during this MHD_run() */
+	size_t nconns;               /* MHD's connections (conns) */
+	struct http_acceptor *acc;
+	int64_t handover_ms;         /* while adding a connection: when it was accepted */
 	unsigned start_idle_timeout; /* MHD's default, set at start */
 	struct http_upgrade *upgrades;  /* handed over, not yet closed */
 	size_t nupgrades;
@@ -639,7 +651,8 @@ notify_conn_cb(void *cls, struct MHD_Connection *mc, void **socket_context,
 		struct conn *c = xcalloc(1, sizeof(*c));
 		c->mc = mc;
 		c->phase = PH_HEADERS;
-		c->since_ms = mono_ms();
+		/* The first head's deadline runs from the accept (accept.c). */
+		c->since_ms = srv->handover_ms ? srv->handover_ms : mono_ms();
 		if ((unsigned)srv->cfg.idle_timeout != srv->start_idle_timeout)
 			MHD_set_connection_option(mc, MHD_CONNECTION_OPTION_TIMEOUT,
 			    (unsigned)srv->cfg.idle_timeout);
@@ -647,6 +660,7 @@ notify_conn_cb(void *cls, struct MHD_Connection *mc, void **socket_context,
 		if (srv->conns)
 			srv->conns->prev = c;
 		srv->conns = c;
+		srv->nconns++;
 		*socket_context = c;
 	} else if (*socket_context) {
 		struct conn *c = *socket_context;
@@ -658,7 +672,8 @@ notify_conn_cb(void *cls, struct MHD_Connection *mc, void **socket_context,
 			c->next->prev = c->prev;
 		free(c);
 		*socket_context = NULL;
-		srv->closed_conns = true;
+		srv->nconns--;
+		acceptor_resume(srv->acc);
 	}
 }
 
@@ -732,6 +747,8 @@ on_sweep(evutil_socket_t fd, short what, void *arg)
 	struct http_server *srv = arg;
 	int64_t now = mono_ms();
 
+	if (srv->acc)
+		acceptor_sweep(srv->acc, srv->cfg.header_timeout);
 	for (struct conn *c = srv->conns; c; c = c->next) {
 		int64_t deadline = conn_deadline(srv, c);
 		if (c->cut || deadline == 0 || now < deadline)
@@ -740,8 +757,7 @@ on_sweep(evutil_socket_t fd, short what, void *arg)
 		    "request headers not received in time");
 	}
 	/* A safety net: whatever MHD might be waiting for without a socket
-	 * event or a timeout (see the connection limit above) happens within a
-	 * second. */
+	 * event or a timeout happens within a second. */
 	MHD_run(srv->mhd);
 	after_run(srv);
 }
@@ -770,16 +786,10 @@ schedule(struct http_server *srv)
 	}
 }
 
-/* After every MHD_run(): a run that closed connections may have taken MHD
- * off its connection limit, and only its next run watches the listening
- * socket again. */
+/* After every MHD_run(). */
 static void
 after_run(struct http_server *srv)
 {
-	if (srv->closed_conns) {
-		srv->closed_conns = false;
-		kick(srv);
-	}
 	schedule(srv);
 }
 
@@ -791,12 +801,39 @@ on_mhd(evutil_socket_t fd, short what, void *arg)
 	after_run(srv);
 }
 
+static size_t
+open_conns(void *arg)
+{
+	struct http_server *srv = arg;
+	return srv->nconns;
+}
+
+/* A connection whose first head passed accept.c's check: MHD's from now
+ * on. MHD_add_connection() closes the socket itself when it fails. */
+static void
+hand_over(void *arg, int fd, const struct sockaddr *addr, socklen_t addrlen, int64_t accepted_ms)
+{
+	struct http_server *srv = arg;
+
+	srv->handover_ms = accepted_ms;
+	if (MHD_add_connection(srv->mhd, fd, addr, addrlen) != MHD_YES)
+		log_warn("libmicrohttpd did not take a connection", "error", strerror(errno));
+	srv->handover_ms = 0;
+	/* MHD reads the head when it next runs. */
+	kick(srv);
+}
+
+static const struct acceptor_ops acceptor_ops = {
+	.open_conns = open_conns,
+	.hand_over = hand_over,
+};
+
 int
 http_start(struct http_server **out, struct event_base *base, const struct http_config *cfg)
 {
 	struct http_server *srv = xcalloc(1, sizeof(*srv));
 	unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_TURBO |
-	    MHD_ALLOW_UPGRADE;
+	    MHD_ALLOW_UPGRADE | MHD_USE_NO_LISTEN_SOCKET;
 	int lfd;
 
 	srv->base = base;
@@ -806,10 +843,7 @@ http_start(struct http_server **out, struct event_base *base, const struct http_
 	lfd = http_listen(cfg->listen, LISTEN_BACKLOG, &srv->port);
 	if (lfd < 0)
 		goto fail;
-	if (strchr(cfg->listen, '['))
-		flags |= MHD_USE_IPv6;
 	srv->mhd = MHD_start_daemon(flags, 0, NULL, NULL, access_cb, srv,
-	    MHD_OPTION_LISTEN_SOCKET, (MHD_socket)lfd,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->idle_timeout,
 	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections,
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY_LIMIT,
@@ -820,6 +854,12 @@ http_start(struct http_server **out, struct event_base *base, const struct http_
 	    MHD_OPTION_END);
 	if (srv->mhd == NULL) {
 		log_error("cannot start the HTTP server", "listen", cfg->listen);
+		close(lfd);
+		goto fail;
+	}
+	srv->acc = acceptor_start(base, lfd, (size_t)cfg->max_connections, &acceptor_ops, srv);
+	if (srv->acc == NULL) {
+		MHD_stop_daemon(srv->mhd);
 		close(lfd);
 		goto fail;
 	}
@@ -866,9 +906,7 @@ http_quiesce(struct http_server *srv)
 	if (srv->quiesced)
 		return;
 	srv->quiesced = true;
-	MHD_socket fd = MHD_quiesce_daemon(srv->mhd);
-	if (fd != MHD_INVALID_SOCKET)
-		close(fd);
+	acceptor_quiesce(srv->acc);
 }
 
 void
@@ -893,6 +931,9 @@ http_stop(struct http_server *srv)
 	event_free(srv->ev_timer);
 	event_free(srv->ev_kick);
 	event_free(srv->ev_sweep);
+	/* Connections still in the head check are closed (no request began). */
+	acceptor_free(srv->acc);
+	srv->acc = NULL;
 	/* Upgraded sockets still open (a shutdown that timed out): their
 	 * handlers let go, MHD closes them. */
 	while (srv->upgrades) {

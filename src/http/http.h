@@ -19,9 +19,11 @@
  * header_timeout of that line; a body within body_timeout of its headers;
  * and no traffic at all for idle_timeout closes a connection (408 and
  * close otherwise). Ambiguous body framing (Content-Length with
- * Transfer-Encoding, duplicates, codings other than chunked) and "%00" in
- * the raw path or query are refused (400/501) before routing, and the
- * connection is closed.
+ * Transfer-Encoding, duplicates, codings other than chunked), a missing
+ * Host in HTTP/1.1 and "%00" in the raw path or query are refused (400/501)
+ * before routing, and the connection is closed. A connection's first
+ * request head is checked before libmicrohttpd reads it (accept.c), so
+ * malformed lines and versions get JSON errors too (400/505).
  */
 #ifndef MSGD_HTTP_H
 #define MSGD_HTTP_H

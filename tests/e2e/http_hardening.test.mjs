@@ -1,8 +1,9 @@
 // The HTTP layer against hostile clients, over raw sockets: connection-limit
-// recovery, deadlines for every request on a connection (headers of later
-// requests, bodies), ambiguous body framing (request smuggling), JSON for
-// the errors of the HTTP layer itself, "%00" in the request target, and one
-// msgd per port.
+// recovery, deadlines for every request on a connection (headers of the
+// first and later requests, bodies), ambiguous body framing (request
+// smuggling), JSON for the errors of the HTTP layer itself (the first
+// request's head is checked before libmicrohttpd sees it), "%00" in the
+// request target, and one msgd per port.
 import { describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -154,6 +155,31 @@ describe('connection limit', () => {
 	}
 });
 
+describe('connections in the first-head check count against max_connections', () => {
+	msgdTest('with max_connections busy in the head check, a new request is served only after they are cut', async (h) => {
+		const limit = 16;  // the least max_connections allows
+		const d = await h.start({ args: configArgs({ max_connections: limit, header_timeout: 2 }) });
+		// Connections that send nothing stay in msgd's head check.
+		const idle = [];
+		for (let i = 0; i < limit; i++) idle.push(connect(d.port));
+		await Promise.all(idle.map((c) => c.connected));
+		const c = connect(d.port);
+		await c.connected;
+		await c.write(GET('/healthz', 'Connection: close\r\n'));
+		await waitFor(() => parseResponses(c.data).length === 1, 15_000, { what: 'the request after the idle ones' });
+		const answeredAt = Date.now();
+		assert.equal(parseResponses(c.data)[0].status, 200);
+		// It waited for a free slot: an idle connection was cut (after
+		// header_timeout, without an answer) before it was served.
+		const cut = idle.filter((x) => x.closed);
+		assert.ok(cut.length > 0 && Math.min(...cut.map((x) => x.closedAt)) <= answeredAt,
+			'served while every idle connection was still open');
+		for (const x of cut) assert.equal(x.data, '', 'an idle connection got an answer');
+		for (const x of idle) x.destroy();
+		c.destroy();
+	});
+});
+
 describe('deadlines for every request on a connection', () => {
 	const FAST = { header_timeout: 2, idle_timeout: 3, body_timeout: 2 };
 	// Deadline + the 1 s sweep + slack for a sanitizer build.
@@ -168,6 +194,24 @@ describe('deadlines for every request on a connection', () => {
 		const last = rs[rs.length - 1];
 		if (last && last.status !== 200) assertJsonError(last, [408, 400]);
 	}
+
+	msgdTest('a trickled first request head is cut after header_timeout, with a JSON 408', async (h) => {
+		const d = await h.start({ args: configArgs(FAST) });
+		const c = connect(d.port);
+		await c.connected;
+		await c.write('GET /healthz HTTP/1.1\r\nHost: x\r\n');
+		const open = await trickle(c, 'X-Slow: aaaaaaaaaaaaaaaaaaaa\r\n', 300, TRICKLE_MS);
+		assertCut(c, open, 'trickled head of request 1');
+		const rs = parseResponses(c.data);
+		assert.equal(rs.length, 1, c.data.slice(0, 400));
+		assertJsonError(rs[0], [408], 'request_timeout');
+		c.destroy();
+		// A connection that never sends a byte is closed too, without an answer.
+		const quiet = connect(d.port);
+		await quiet.connected;
+		await waitFor(() => quiet.closed, CUT_WITHIN_MS, { what: 'a silent connection closed' });
+		assert.equal(quiet.data, '');
+	});
 
 	msgdTest('a trickled second request (headers one byte at a time) is cut', async (h) => {
 		const d = await h.start({ args: configArgs(FAST) });
@@ -285,6 +329,97 @@ describe('errors of the HTTP layer are JSON', () => {
 		r = await exchange(d.port, GET('/healthz', `X-Big: ${'b'.repeat(12_000)}\r\n`));
 		assert.equal(r.responses.length, 1, r.raw.slice(0, 400));
 		assertJsonError(r.responses[0], [431], 'headers_too_large');
+	});
+});
+
+describe('malformed first requests get JSON, not libmicrohttpd\'s HTML', () => {
+	const CASES = [
+		// [what, bytes, status, code]
+		['a request line that is not one', 'GARBAGE\r\n\r\n', 400, 'bad_request'],
+		['a request line without a version', 'GET /healthz\r\n\r\n', 400, 'bad_request'],
+		['a lower-case version', 'GET /healthz http/1.1\r\nHost: x\r\n\r\n', 400, 'bad_request'],
+		['a header line without a colon', GET('/healthz', 'BadHeaderNoColon\r\n'), 400, 'bad_request'],
+		['an obsolete folded header line', GET('/healthz', 'X-A: a\r\n b\r\n'), 400, 'bad_request'],
+		['a control character in a header value', GET('/healthz', 'X-A: a\x01b\r\n'), 400, 'bad_request'],
+		['Content-Length: +4', 'POST /webhooks/whatsapp HTTP/1.1\r\nHost: x\r\nContent-Length: +4\r\n\r\nabcd', 400, 'bad_request'],
+		['Content-Length: 4x', 'POST /webhooks/whatsapp HTTP/1.1\r\nHost: x\r\nContent-Length: 4x\r\n\r\nabcd', 400, 'bad_request'],
+		['HTTP/2.0', 'GET /healthz HTTP/2.0\r\nHost: x\r\n\r\n', 505, 'http_version_not_supported'],
+		['HTTP/1.1 without Host', 'GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n', 400, 'bad_request'],
+		['two Host headers', GET('/healthz', 'Host: y\r\n'), 400, 'bad_request'],
+		['a 17 KiB request line', GET('/' + 'a'.repeat(17 * 1024)), 414, 'uri_too_long'],
+		['17 KiB of headers', GET('/healthz', `X-Big: ${'b'.repeat(17 * 1024)}\r\n`), 431, 'headers_too_large'],
+		['200 tiny header lines', GET('/healthz', Array.from({ length: 200 }, (_, i) => `a${i}:\r\n`).join('')), 431, 'headers_too_large'],
+	];
+	msgdTest('each gets one JSON error with the right status, and the connection closes', async (h) => {
+		const d = await h.start();
+		for (const [what, bytes, status, code] of CASES) {
+			const r = await exchange(d.port, bytes);
+			assert.ok(r.closed, `${what}: connection left open: ${r.raw.slice(0, 400)}`);
+			assert.equal(r.responses.length, 1, `${what}: ${r.raw.slice(0, 400)}`);
+			const res = r.responses[0];
+			assert.equal(res.status, status, `${what}: ${r.raw.slice(0, 400)}`);
+			assertJsonError(res, [status], code);
+			assert.equal(res.headers.connection, 'close', what);
+			assert.equal(res.headers['x-content-type-options'], 'nosniff', what);
+		}
+		// Nothing of that reached a handler or broke the daemon.
+		const r = await exchange(d.port, GET('/healthz', 'Connection: close\r\n'));
+		assert.equal(r.responses[0]?.status, 200);
+	});
+
+	msgdTest('good first requests still work: keep-alive, bare LF, HTTP/1.0 without Host, a body, a refused second request', async (h) => {
+		const d = await h.start();
+		const c = connect(d.port);
+		await c.connected;
+		// Both requests in one write: the first head is checked with the
+		// second already behind it.
+		await c.write(GET('/healthz') + GET('/healthz'));
+		await waitFor(() => parseResponses(c.data).length === 2, 5000, { what: 'two answers' });
+		await c.write('\r\nGET /healthz HTTP/1.1\nHost: x\n\n');
+		await waitFor(() => parseResponses(c.data).length === 3, 5000, { what: 'third answer' });
+		assert.deepEqual(parseResponses(c.data).map((r) => r.status), [200, 200, 200]);
+		// A later request is parsed by libmicrohttpd alone; msgd's checks
+		// after it (Host, framing) still answer in JSON.
+		await c.write('GET /healthz HTTP/1.1\r\nX-A: b\r\n\r\n');
+		await waitFor(() => c.closed, 5000, { what: 'closed after the refused request' });
+		const rs = parseResponses(c.data);
+		assert.equal(rs.length, 4, c.data);
+		assertJsonError(rs[3], [400], 'bad_request');
+		c.destroy();
+
+		let r = await exchange(d.port, 'GET /healthz HTTP/1.0\r\n\r\n');
+		assert.equal(r.responses[0]?.status, 200, r.raw.slice(0, 400));
+		r = await exchange(d.port,
+			`POST /v1/channels HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${d.token}\r\nContent-Type: application/json\r\n` +
+			'Content-Length: 2\r\nConnection: close\r\n\r\n{}');
+		assert.equal(r.responses[0]?.status, 422, r.raw.slice(0, 400));
+		// A head sent in pieces is checked once it is complete.
+		const p = connect(d.port);
+		await p.connected;
+		for (const piece of ['GET /hea', 'lthz HTTP/1.1\r\nHo', 'st: x\r\nConnection: close\r\n', '\r\n']) {
+			await p.write(piece);
+			await sleepTick(50);
+		}
+		await waitFor(() => p.closed, 5000, { what: 'answer to the head in pieces' });
+		assert.equal(parseResponses(p.data)[0]?.status, 200, p.data);
+	});
+});
+
+describe('shutdown with connections in the head check', () => {
+	msgdTest('SIGTERM closes them and msgd exits cleanly', async (h) => {
+		const d = await h.start();
+		const partial = connect(d.port);
+		await partial.connected;
+		await partial.write('GET /healthz HTTP/1.1\r\n');
+		const silent = connect(d.port);
+		await silent.connected;
+		// Accepted in order: once a later connection is served, both are in
+		// the head check.
+		const r = await exchange(d.port, GET('/healthz', 'Connection: close\r\n'));
+		assert.equal(r.responses[0]?.status, 200);
+		await d.stop();  // asserts exit 0 (and no sanitizer report or leak)
+		await waitFor(() => partial.closed && silent.closed, 5000, { what: 'both closed' });
+		assert.equal(partial.data, '');
 	});
 });
 

@@ -39,11 +39,22 @@ api_readyz(struct app *app, struct http_request *req, const char *const *p)
 	int64_t wait_ms = 0;
 	bool detail = authorized(app, req, &wait_ms) == AUTHN_OK;
 	bool storage = store_ping(app->store) == 0;
-	bool ready = storage && !app->shutting_down;
+	int64_t since = 0;
+	char why[160] = "";
+	enum store_fault fault = app->store ? store_health(app->store, &since, why, sizeof(why)) :
+	    STORE_FAULT_NONE;
+	bool ready = storage && fault == STORE_FAULT_NONE && !app->shutting_down;
 	json_t *out = json_pack("{s:s}", "status", ready ? "ready" : "not_ready");
 
 	if (detail) {
-		json_object_set_new(out, "storage", json_string(storage ? "ok" : "error"));
+		/* Writes failing (disk full, I/O errors): not ready, and why. */
+		json_object_set_new(out, "storage", json_string(!storage ? "error" : store_fault_name(fault)));
+		if (fault != STORE_FAULT_NONE) {
+			char at[21];
+			fmt_rfc3339(since / 1000, at);
+			json_object_set_new(out, "storage_error", json_string(why));
+			json_object_set_new(out, "storage_failing_since", json_string(at));
+		}
 		json_object_set_new(out, "shutting_down", json_boolean(app->shutting_down));
 		/* A channel in trouble does not make msgd unready: it still ingests. */
 		json_t *channels = json_object();
@@ -333,6 +344,18 @@ void
 api_store_error(struct http_request *req)
 {
 	http_reply_error(req, 500, "internal", NULL, "storage error; see the server log");
+}
+
+void
+api_op_error(struct http_request *req, const struct store_op *op)
+{
+	if (op->fault == STORE_FAULT_NONE) {
+		api_store_error(req);
+		return;
+	}
+	http_reply_error(req, 503, "storage_unavailable", NULL,
+	    "storage is failing (%s); nothing was stored; retry later", store_fault_name(op->fault));
+	http_reply_header(req, "Retry-After", API_STORAGE_RETRY_AFTER);
 }
 
 void

@@ -25,6 +25,7 @@
 struct config;
 struct event_base;
 struct store;
+struct store_op;
 struct channel_registry;
 struct channel;
 struct http_request;
@@ -93,6 +94,10 @@ int api_limit(struct http_request *req, int def, int max);
 int api_path_id(struct http_request *req, const char *s, int64_t *out);
 /* Reply for a store read failure. */
 void api_store_error(struct http_request *req);
+/* A write op failed: 503 storage_unavailable (with Retry-After) when
+ * storage itself failed (disk full, I/O error), else api_store_error(). */
+#define API_STORAGE_RETRY_AFTER "30"
+void api_op_error(struct http_request *req, const struct store_op *op);
 /* 429 too_many_attempts with Retry-After (wait_ms rounded up to seconds). */
 void api_too_many(struct http_request *req, int64_t wait_ms);
 

@@ -8,7 +8,9 @@
  *      deferred;
  *   3. the store group-commits it with whatever else is waiting (one fsync);
  *   4. ingest_done() runs on the loop: only now is the provider answered
- *      200. A storage failure answers 500, so the provider redelivers.
+ *      200. A storage failure answers 503 storage_unavailable when the
+ *      storage itself fails (disk full, I/O error), else 500: either way
+ *      the provider redelivers.
  */
 #include "api.h"
 
@@ -73,7 +75,10 @@ ingest_done(struct store_op *op, void *arg)
 	if (op->result != 0) {
 		log_error("ingest commit failed; provider will redeliver", "req",
 		    http_request_id(in->req), "error", op->errmsg);
-		http_reply_error(in->req, 500, "internal", NULL, "could not store the request; retry");
+		if (op->fault != STORE_FAULT_NONE)
+			api_op_error(in->req, op);  /* 503: the provider retries */
+		else
+			http_reply_error(in->req, 500, "internal", NULL, "could not store the request; retry");
 		ingest_free(in);
 		return;
 	}

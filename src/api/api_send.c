@@ -589,7 +589,10 @@ send_done(struct store_op *op, void *arg)
 		log_error("send commit failed", "req", s->req ? http_request_id(s->req) : NULL,
 		    "error", op->errmsg);
 		if (s->is_batch)
-			api_store_error(s->req);
+			api_op_error(s->req, op);
+		else if (op->fault != STORE_FAULT_NONE)
+			s->done(s->done_arg, 503, error_reply("storage_unavailable", NULL,
+			    "storage is failing; the message was not queued; retry later"));
 		else
 			s->done(s->done_arg, 500, store_error_reply());
 		send_free(s);

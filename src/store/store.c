@@ -44,6 +44,7 @@
 #include "store_backend.h"
 
 #define DEFAULT_MAX_BATCH_OPS 512
+#define PROBE_MS 2000           /* while storage fails: try a write this often */
 
 struct store {
 	const struct store_backend *be;
@@ -65,7 +66,79 @@ struct store {
 
 	void (*commit_hook)(void *arg, int64_t last_seq);
 	void *commit_hook_arg;
+
+	/* Health (under mu): the fault of the last failed group, cleared by
+	 * the next commit that succeeds. */
+	enum store_fault fault;
+	int64_t fault_since_ms;
+	char fault_why[160];
+	/* While storage fails, a probe write every PROBE_MS (loop thread):
+	 * recovery is noticed even when no request writes (a load balancer
+	 * that follows /readyz sends none). */
+	struct event *probe_ev;
+	struct store_op probe_op;
+	bool probing;
 };
+
+const char *
+store_fault_name(enum store_fault f)
+{
+	switch (f) {
+	case STORE_FAULT_NONE: return "ok";
+	case STORE_FAULT_FULL: return "full";
+	case STORE_FAULT_IO: return "io_error";
+	case STORE_FAULT_OTHER: break;
+	}
+	return "unavailable";
+}
+
+enum store_fault
+store_health(struct store *st, int64_t *since_ms, char *why, size_t cap)
+{
+	pthread_mutex_lock(&st->mu);
+	enum store_fault f = st->fault;
+	if (since_ms)
+		*since_ms = st->fault_since_ms;
+	if (why && cap)
+		snprintf(why, cap, "%s", st->fault_why);
+	pthread_mutex_unlock(&st->mu);
+	return f;
+}
+
+/* Writer: note what the backend says about the call that just failed;
+ * returns the fault (NONE: the op itself was at fault). */
+static enum store_fault
+note_fault(struct store *st)
+{
+	char why[160] = "";
+	enum store_fault f = st->be->fault ? st->be->fault(st->db, why, sizeof(why)) : STORE_FAULT_NONE;
+
+	if (f == STORE_FAULT_NONE)
+		return f;
+	pthread_mutex_lock(&st->mu);
+	if (st->fault == STORE_FAULT_NONE) {
+		st->fault_since_ms = now_ms();
+		log_error("storage failing: writes refused until it recovers", "fault", store_fault_name(f),
+		    "error", why);
+	}
+	st->fault = f;
+	snprintf(st->fault_why, sizeof(st->fault_why), "%s", why);
+	pthread_mutex_unlock(&st->mu);
+	return f;
+}
+
+/* Writer: a commit went through; storage works again. */
+static void
+note_healthy(struct store *st)
+{
+	pthread_mutex_lock(&st->mu);
+	if (st->fault != STORE_FAULT_NONE) {
+		log_info("storage recovered: writes accepted again", "fault", store_fault_name(st->fault));
+		st->fault = STORE_FAULT_NONE;
+		st->fault_why[0] = '\0';
+	}
+	pthread_mutex_unlock(&st->mu);
+}
 
 /* Never called: its address marks an op submitted by store_submit_wait(). */
 static void
@@ -80,6 +153,7 @@ op_reset(struct store_op *op)
 {
 	op->result = 0;
 	op->conflict = false;
+	op->fault = STORE_FAULT_NONE;
 	op->errmsg[0] = '\0';
 	op->last_seq = 0;
 	if (op->kind == STORE_OP_CANCEL)
@@ -99,17 +173,43 @@ op_fail(struct store_op *op, const char *why)
 	}
 }
 
-/* Steps 3 and 4 of the strategy above, for the group ops[0..n). */
+static void
+probe_done(struct store_op *op, void *arg)
+{
+	struct store *st = arg;
+
+	st->probing = false;
+}
+
+static void
+on_probe(evutil_socket_t fd, short what, void *arg)
+{
+	struct store *st = arg;
+
+	if (st->probing || st->stopping || store_health(st, NULL, NULL, 0) == STORE_FAULT_NONE)
+		return;
+	st->probing = true;
+	st->probe_op = (struct store_op){ .kind = STORE_OP_PROBE, .done = probe_done, .arg = st };
+	store_submit(st, &st->probe_op);
+}
+
+/* Steps 3 and 4 of the strategy above, for the group ops[0..n). A failure
+ * of storage itself (disk full, I/O error) marks every op it failed with
+ * that fault, so callers answer 503 and the sender tries again later. */
 static void
 run_group(struct store *st, struct store_op **ops, size_t n)
 {
 	const struct store_backend *be = st->be;
+	enum store_fault f;
 
 	for (size_t i = 0; i < n; i++)
 		op_reset(ops[i]);
 	if (be->begin(st->db) != 0) {
-		for (size_t i = 0; i < n; i++)
+		f = note_fault(st);
+		for (size_t i = 0; i < n; i++) {
 			op_fail(ops[i], "storage: cannot begin a transaction");
+			ops[i]->fault = f;
+		}
 		return;
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -121,8 +221,11 @@ run_group(struct store *st, struct store_op **ops, size_t n)
 			if (be->release(st->db) == 0)
 				continue;
 			op_fail(op, "storage: cannot release a savepoint");
-		} else if (op->errmsg[0] == '\0') {
-			op_fail(op, "storage: operation failed");
+			op->fault = note_fault(st);
+		} else {
+			op->fault = note_fault(st);
+			if (op->errmsg[0] == '\0')
+				op_fail(op, "storage: operation failed");
 		}
 		op->result = -1;
 		op->last_seq = 0;
@@ -130,22 +233,40 @@ run_group(struct store *st, struct store_op **ops, size_t n)
 			json_decref(op->u.cancel.message);
 			op->u.cancel.message = NULL;
 		}
+		/* Storage failing under one op fails the rest of the group too
+		 * (SQLite may already have rolled the transaction back). */
+		if (op->fault != STORE_FAULT_NONE)
+			goto abort_fault;
 		if (be->rollback_to(st->db) != 0 || be->release(st->db) != 0)
 			goto abort;
 	}
-	if (be->commit(st->db) == 0)
+	if (be->commit(st->db) == 0) {
+		note_healthy(st);
 		return;
+	}
+	f = note_fault(st);
 	be->rollback(st->db);
 	for (size_t i = 0; i < n; i++)
-		if (ops[i]->result == 0)
+		if (ops[i]->result == 0) {
 			op_fail(ops[i], "storage: commit failed");
+			ops[i]->fault = f;
+		}
 	return;
 abort:
+	f = note_fault(st);
+	goto aborted;
+abort_fault:
+	pthread_mutex_lock(&st->mu);
+	f = st->fault;
+	pthread_mutex_unlock(&st->mu);
+aborted:
 	/* The transaction is gone: nothing of the group is stored. */
 	be->rollback(st->db);
 	for (size_t i = 0; i < n; i++)
-		if (ops[i]->result == 0)
-			op_fail(ops[i], "storage: transaction aborted");
+		if (ops[i]->result == 0) {
+			op_fail(ops[i], f != STORE_FAULT_NONE ? "storage: unavailable" : "storage: transaction aborted");
+			ops[i]->fault = f;
+		}
 }
 
 static void
@@ -294,6 +415,12 @@ store_open(struct store **out, const struct store_config *cfg, struct event_base
 			log_error("store: cannot register the completion event");
 			goto fail;
 		}
+		struct timeval tv = { .tv_sec = PROBE_MS / 1000, .tv_usec = (PROBE_MS % 1000) * 1000 };
+		st->probe_ev = event_new(base, -1, EV_PERSIST, on_probe, st);
+		if (st->probe_ev == NULL || event_add(st->probe_ev, &tv) != 0) {
+			log_error("store: cannot register the health probe");
+			goto fail;
+		}
 	}
 	int err = pthread_create(&st->writer, NULL, writer_main, st);
 	if (err != 0) {
@@ -320,6 +447,10 @@ store_close(struct store *st)
 	if (st->writer_started)
 		pthread_join(st->writer, NULL);
 
+	if (st->probe_ev) {
+		event_free(st->probe_ev);
+		st->probe_ev = NULL;
+	}
 	if (st->wake) {
 		event_free(st->wake);
 		st->wake = NULL;

@@ -70,6 +70,8 @@ enum store_op_kind {
 	                                  delivered_seq was given up on: appends webhook.failed */
 	STORE_OP_SUBSCRIPTION_RETRY,   /* u.subscription: record a failed attempt (attempts,
 	                                  first_attempt_ms, next_attempt_ms, last_error) */
+	STORE_OP_PROBE,                /* none: rewrites one row unchanged, so the commit must
+	                                  write and sync (the store's own health probe) */
 };
 
 /*
@@ -100,6 +102,17 @@ struct outbox_item {
 	char error_title[256];
 	char error_detail[512];
 };
+
+/* Why storage itself failed (not the op's own content). */
+enum store_fault {
+	STORE_FAULT_NONE = 0,
+	STORE_FAULT_FULL,        /* no space left (disk full, quota) */
+	STORE_FAULT_IO,          /* the disk reported an I/O error */
+	STORE_FAULT_OTHER,       /* the database is unusable (corrupt, read-only, locked) */
+};
+
+/* "full", "io_error", "unavailable" (NONE: "ok"). */
+const char *store_fault_name(enum store_fault f);
 
 struct store_op {
 	enum store_op_kind kind;
@@ -165,6 +178,8 @@ struct store_op {
 	/* Results, written by the store before done() runs. */
 	int result;              /* 0 committed; -1 failed (errmsg says why) */
 	bool conflict;           /* a uniqueness rule refused the op (e.g. name taken) */
+	enum store_fault fault;  /* failed because storage itself failed (disk full,
+	                            I/O error): say 503, the same op may work later */
 	char errmsg[256];
 	int64_t last_seq;        /* highest event seq the op appended, 0 if none */
 
@@ -202,6 +217,12 @@ void store_set_commit_hook(struct store *st, void (*fn)(void *arg, int64_t last_
 int store_schema_version(struct store *st);
 /* 0 when the database answers a trivial query. */
 int store_ping(struct store *st);
+/*
+ * Storage health as the writer last saw it: STORE_FAULT_NONE once a commit
+ * succeeded, else the fault of the last failed group, since when (ms since
+ * the epoch) and the backend's words for it. Any thread.
+ */
+enum store_fault store_health(struct store *st, int64_t *since_ms, char *why, size_t cap);
 
 /* --- reads (synchronous). Not found: return 0 with *out = NULL. --- */
 

@@ -51,6 +51,9 @@ struct store_backend {
 	int (*release)(void *db);
 	int (*rollback_to)(void *db);
 	int (*apply)(void *db, struct store_op *op);
+	/* Right after a writer call failed: was it storage itself (the
+	 * disk) rather than the op? why gets the database's own message. */
+	enum store_fault (*fault)(void *db, char *why, size_t cap);
 
 	/* Reader (event loop thread). */
 	int (*schema_version)(void *db);

@@ -72,6 +72,8 @@
 enum sql {
 	/* Writer connection. */
 	W_BEGIN,
+	W_PROBE,
+	W_OUTBOX_CHANNEL_GONE,
 	W_COMMIT,
 	W_ROLLBACK,
 	W_SAVEPOINT,
@@ -162,6 +164,9 @@ enum sql {
 
 static const char *const sql_text[SQL_COUNT] = {
 	[W_BEGIN] = "BEGIN IMMEDIATE",
+	/* The newest migration's row, rewritten as it is: a write to sync. */
+	[W_PROBE] = "UPDATE schema_migrations SET applied_at = applied_at"
+	    " WHERE version = (SELECT max(version) FROM schema_migrations)",
 	[W_COMMIT] = "COMMIT",
 	[W_ROLLBACK] = "ROLLBACK",
 	[W_SAVEPOINT] = "SAVEPOINT op",
@@ -230,6 +235,8 @@ static const char *const sql_text[SQL_COUNT] = {
 	[W_OUTBOX_CLAIM] = "UPDATE outbox SET state = 1, attempts = attempts + 1, uncertain = 0,"
 	    " first_attempt_ms = coalesce(first_attempt_ms, ?2) WHERE message_id = ?1 AND state = 0",
 	[W_OUTBOX_CHANNEL_PENDING] = "SELECT message_id FROM outbox WHERE channel_id = ?1 AND state = 0",
+	[W_OUTBOX_CHANNEL_GONE] = "SELECT 1 FROM outbox o JOIN channels c ON c.id = o.channel_id"
+	    " WHERE o.message_id = ?1 AND c.deleted_at IS NOT NULL",
 	/* ?6 = 1 (requeue) undoes the claim's attempt, if the entry was claimed
 	 * (a pending one may be put off too), and its first_attempt_ms when it
 	 * was the only one; ?7 = 1 replaces the last error. The right-hand
@@ -335,6 +342,9 @@ static const char *const sql_text[SQL_COUNT] = {
 struct conn {
 	sqlite3 *h;
 	const char *role;               /* "writer" or "reader", for logs */
+	int last_rc;                    /* extended code of the last failure since the
+	                                   writer's last begin/savepoint (fault()) */
+	char last_err[160];
 	sqlite3_stmt *stmt[SQL_COUNT];  /* only this connection's are prepared */
 };
 
@@ -356,7 +366,9 @@ struct sqlite_db {
 static int
 sql_fail(struct conn *c, const char *what)
 {
-	log_error("store: sqlite failed", "conn", c->role, "sql", what, "error", sqlite3_errmsg(c->h));
+	c->last_rc = sqlite3_extended_errcode(c->h);
+	snprintf(c->last_err, sizeof(c->last_err), "%s", sqlite3_errmsg(c->h));
+	log_error("store: sqlite failed", "conn", c->role, "sql", what, "error", c->last_err);
 	return -1;
 }
 
@@ -778,7 +790,38 @@ sqlite_begin(void *p)
 {
 	struct sqlite_db *db = p;
 
+	db->w.last_rc = SQLITE_OK;
 	return run(&db->w, stmt(&db->w, W_BEGIN));
+}
+
+/* What the writer's last failure says about the storage itself. */
+static enum store_fault
+sqlite_fault(void *p, char *why, size_t cap)
+{
+	struct sqlite_db *db = p;
+	enum store_fault f;
+
+	switch (db->w.last_rc & 0xff) {
+	case SQLITE_FULL:
+		f = STORE_FAULT_FULL;
+		break;
+	case SQLITE_IOERR:
+		f = STORE_FAULT_IO;
+		break;
+	case SQLITE_CORRUPT:
+	case SQLITE_NOTADB:
+	case SQLITE_READONLY:
+	case SQLITE_CANTOPEN:
+	case SQLITE_NOMEM:
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		f = STORE_FAULT_OTHER;
+		break;
+	default:
+		return STORE_FAULT_NONE;
+	}
+	snprintf(why, cap, "%s", db->w.last_err);
+	return f;
 }
 
 static int
@@ -805,6 +848,7 @@ sqlite_savepoint(void *p)
 {
 	struct sqlite_db *db = p;
 
+	db->w.last_rc = SQLITE_OK;
 	return run(&db->w, stmt(&db->w, W_SAVEPOINT));
 }
 
@@ -1696,6 +1740,23 @@ outbox_result_one(struct sqlite_db *db, struct store_op *op, const struct outbox
 	switch (it->result) {
 	case OUTBOX_RETRY:
 	case OUTBOX_REQUEUE:
+		/* Its channel was deleted while this attempt was in flight (the
+		 * delete failed only the entries waiting then): it can never be
+		 * sent, so it fails now instead of waiting forever. */
+		s = stmt(&db->w, W_OUTBOX_CHANNEL_GONE);
+		bind_i64(s, 1, it->message_id);
+		int gone = row(&db->w, s);
+		if (gone < 0) {
+			free(ms.provider_message_id);
+			return op_sql_error(db, op);
+		}
+		if (gone == 1) {
+			finish(s);
+			free(ms.provider_message_id);
+			struct outbox_item failed = { .message_id = it->message_id, .result = OUTBOX_FAILED };
+			snprintf(failed.error_title, sizeof(failed.error_title), "channel deleted");
+			return outbox_result_one(db, op, &failed, now);
+		}
 		s = stmt(&db->w, W_OUTBOX_RESCHEDULE);
 		bind_i64(s, 1, it->message_id);
 		bind_i64(s, 2, it->due_ms);
@@ -2040,6 +2101,8 @@ sqlite_apply(void *p, struct store_op *op)
 		return apply_outbox_result(db, op);
 	case STORE_OP_OUTBOX_RECOVER:
 		return apply_outbox_recover(db, op);
+	case STORE_OP_PROBE:
+		return run(&db->w, stmt(&db->w, W_PROBE));
 	case STORE_OP_CANCEL:
 		return apply_cancel(db, op);
 	case STORE_OP_CONV_READ:
@@ -2799,6 +2862,7 @@ const struct store_backend store_sqlite_backend = {
 	.close = sqlite_close,
 	.begin = sqlite_begin,
 	.commit = sqlite_commit,
+	.fault = sqlite_fault,
 	.rollback = sqlite_rollback,
 	.savepoint = sqlite_savepoint,
 	.release = sqlite_release,

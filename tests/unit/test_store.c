@@ -1230,6 +1230,36 @@ test_outbox_recover(void **state)
 	json_decref(due);
 }
 
+/* A channel deleted while an attempt is in flight: the delete fails only the
+ * entries waiting then; the attempt's retry result, committed after it, must
+ * fail the message too, or it would wait forever for a channel that is gone. */
+static void
+test_outbox_channel_deleted_in_flight(void **state)
+{
+	struct fx *f = *state;
+	int64_t ch = channel_create(f, "wa1");
+	int64_t a = send_one(f, ch, "333", "in flight"), b = send_one(f, ch, "333", "waiting");
+	json_t *m = NULL;
+
+	assert_true(claim(f, a));
+	struct store_op del = { .kind = STORE_OP_CHANNEL_DELETE, .u.channel = { .id = ch } };
+	assert_int_equal(store_submit_wait(f->st, &del), 0);
+	assert_int_equal(store_message_get(f->st, b, &m), 0);
+	assert_string_equal(sget(m, "status"), "failed");
+	json_decref(m);
+	/* The in-flight attempt ends in a retry after the delete. */
+	result(f, a, OUTBOX_RETRY, NULL, now_ms() + 1000, 0, "HTTP 500");
+	assert_int_equal(store_message_get(f->st, a, &m), 0);
+	assert_string_equal(sget(m, "status"), "failed");
+	json_t *hist = json_object_get(m, "status_history");
+	json_t *last = json_array_get(hist, json_array_size(hist) - 1);
+	assert_string_equal(sget(json_object_get(last, "error"), "title"), "channel deleted");
+	json_decref(m);
+	json_t *due = outbox_due(f, now_ms() + 10000, 10);
+	assert_int_equal(json_array_size(due), 0);
+	json_decref(due);
+}
+
 static void
 test_cancel(void **state)
 {
@@ -1923,6 +1953,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_outbox_results, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_early_status, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_outbox_recover, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_outbox_channel_deleted_in_flight, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cancel, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_conv_read, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_templates, setup, teardown),

@@ -92,7 +92,13 @@ unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; ASAN_OPTIONS=detect_leaks=1 $$t; done
 
 # tests/run.mjs runs the files two at a time on Node 18 (Debian 12's) and later.
-e2e: build/test/msgd
+# The disk-fault shim the e2e fault tests preload (test tooling, not msgd).
+build/test/fsfault.so: tests/faults/fsfault.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c17 -D_GNU_SOURCE $(WARN) -O2 -shared -fPIC -o $@ $< -ldl
+
+e2e: build/test/msgd build/test/fsfault.so
+	FSFAULT_SO=$(CURDIR)/build/test/fsfault.so \
 	MSGD_BIN=$(CURDIR)/build/test/msgd CORPUS=$(CURDIR)/../shared/corpus \
 	  node tests/run.mjs --concurrency 2 tests/e2e
 
@@ -103,7 +109,7 @@ browser: build/test/msgd
 	  node --test tests/browser/inbox.test.mjs
 
 test: test-deps
-	@$(MAKE) --no-print-directory build/test/msgd
+	@$(MAKE) --no-print-directory build/test/msgd build/test/fsfault.so
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory browser
 	@$(MAKE) --no-print-directory e2e

@@ -56,6 +56,21 @@ struct app {
 	bool shutting_down;
 };
 
+/* Routing (api.c): a decoded path split into at most API_PATH_SEGMENTS_MAX
+ * segments shorter than API_SEGMENT_MAX bytes each; "*" segments of the
+ * matched pattern are the params. */
+#define API_PATH_SEGMENTS_MAX 8
+#define API_SEGMENT_MAX 256
+struct api_route_match {
+	char seg[API_PATH_SEGMENTS_MAX][API_SEGMENT_MAX];
+	const char *params[API_MAX_PARAMS];   /* into seg */
+	bool path_known;                      /* some route has this path (405, not 404) */
+};
+/* The index of the route for method and path, or -1. */
+int api_route_find(const char *method, const char *path, struct api_route_match *m);
+/* Route i's pattern and method (for tests), or NULL past the table. */
+const char *api_route_pattern(int i, const char **method);
+
 /* The http handler (arg is the struct app). */
 void api_handle(struct http_request *req, void *arg);
 

@@ -9,6 +9,7 @@ set -e
 mode=$1 secs=$2
 shift 2
 corpus=${CORPUS:-$(pwd)/../shared/corpus}
+export LSAN_OPTIONS="suppressions=$(pwd)/tests/fuzz/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 status=0
 for h in "$@"; do
 	bin=build/fuzz/bin/$h

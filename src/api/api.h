@@ -144,6 +144,9 @@ int api_stream_params(struct app *app, struct http_request *req, bool use_last_e
 void api_streams_end(struct app *app);
 void api_ws(struct app *, struct http_request *, const char *const *);
 void api_ws_end(struct app *app);
+/* Client bytes through the WebSocket frame handling, without a loop or a
+ * client (the fuzz harness; see api_ws.c). */
+int api_ws_feed(struct app *app, const void *bytes, size_t len);
 void api_messages_send(struct app *, struct http_request *, const char *const *);
 /* One send (a POST /v1/messages body, borrowed), validated and committed.
  * done() runs exactly once with the HTTP status and the reply body it owns

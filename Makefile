@@ -125,7 +125,7 @@ FUZZ_CC  := clang-14
 FUZZ_S   ?= 60
 FUZZ_QUICK_S ?= 10
 FUZZ_SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
-FUZZ_CFLAGS := $(BASEFLAGS) -O1 -g $(FUZZ_SAN) -fsanitize=fuzzer-no-link -DMSGD_FUZZ
+FUZZ_CFLAGS := $(BASEFLAGS) -O1 -g $(FUZZ_SAN) -fsanitize=fuzzer-no-link
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BIN := $(patsubst tests/fuzz/%.c,build/fuzz/bin/%,$(FUZZ_SRC))
 FUZZ_OBJ := $(patsubst %.c,build/fuzz/%.o,$(LIB_SRC) $(GEN_SRC))

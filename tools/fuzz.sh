@@ -34,7 +34,7 @@ for h in "$@"; do
 		for d in inbound statuses template_status errors outbound; do
 			[ -d "$corpus/whatsapp_cloud/$d" ] && extra="$extra $corpus/whatsapp_cloud/$d"
 		done ;;
-	send|ws)
+	send)
 		[ -d "$corpus/whatsapp_cloud/outbound" ] && extra="$corpus/whatsapp_cloud/outbound" ;;
 	esac
 	dict=""

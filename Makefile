@@ -3,6 +3,7 @@
 #   make build   optimized daemon in build/msgd
 #   make test    sanitizer build + unit tests + end-to-end tests
 #   make bench   load measurements (not part of make test)
+#   make fuzz    every libFuzzer harness for FUZZ_S seconds (default 60)
 
 CC       ?= cc
 PKGS     := libmicrohttpd libevent libevent_pthreads jansson sqlite3 libcrypto libconfig libcurl libsodium yajl
@@ -36,7 +37,8 @@ TEST_OBJ := $(patsubst %.c,build/test/%.o,$(LIB_SRC) $(GEN_SRC))
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(patsubst tests/unit/%.c,build/test/unit/%,$(UNIT_SRC))
 
-.PHONY: all build run run-check test unit e2e browser deps test-deps bench-deps clean bench
+.PHONY: all build run run-check test unit e2e browser deps test-deps bench-deps clean bench \
+	fuzz fuzz-build fuzz-quick fuzz-regress
 all: build
 # Installs what is missing, then builds in a sub-make (see PKG_LIBS above).
 build: deps
@@ -111,6 +113,7 @@ browser: build/test/msgd
 test: test-deps
 	@$(MAKE) --no-print-directory build/test/msgd build/test/fsfault.so
 	@$(MAKE) --no-print-directory unit
+	@$(MAKE) --no-print-directory fuzz-regress fuzz-quick
 	@$(MAKE) --no-print-directory browser
 	@$(MAKE) --no-print-directory e2e
 
@@ -121,6 +124,40 @@ build/bench/loadgen: bench/loadgen.c
 bench: bench-deps
 	@$(MAKE) --no-print-directory build/msgd build/bench/loadgen
 	@node bench/bench.mjs
+
+# libFuzzer harnesses (tests/fuzz/fuzz_*.c, see docs/RELIABILITY.md): the
+# library again with clang-14 in build/fuzz/, one binary per harness.
+FUZZ_CC  := clang-14
+FUZZ_S   ?= 60
+FUZZ_QUICK_S ?= 10
+FUZZ_SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+FUZZ_CFLAGS := $(BASEFLAGS) -O1 -g $(FUZZ_SAN) -fsanitize=fuzzer-no-link
+FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BIN := $(patsubst tests/fuzz/%.c,build/fuzz/bin/%,$(FUZZ_SRC))
+FUZZ_OBJ := $(patsubst %.c,build/fuzz/%.o,$(LIB_SRC) $(GEN_SRC))
+
+build/fuzz/%.o: %.c
+	$(NEED_DEPS)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -MMD -MP -c $< -o $@
+
+build/fuzz/bin/%: tests/fuzz/%.c tests/fuzz/fuzz.h $(FUZZ_OBJ)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -Itests/fuzz -o $@ $< $(FUZZ_OBJ) $(LIBS)
+
+fuzz-build: $(FUZZ_BIN)
+
+# Each harness for FUZZ_S seconds; crashes land in build/fuzz/crashes/<harness>/.
+fuzz: test-deps
+	@$(MAKE) --no-print-directory fuzz-build
+	@sh tools/fuzz.sh run $(FUZZ_S) $(notdir $(FUZZ_BIN))
+
+# make test: every regression input replayed, then a short pass each.
+fuzz-regress: fuzz-build
+	@sh tools/fuzz.sh regress 0 $(notdir $(FUZZ_BIN))
+
+fuzz-quick: fuzz-build
+	@sh tools/fuzz.sh run $(FUZZ_QUICK_S) $(notdir $(FUZZ_BIN))
 
 clean:
 	rm -rf build

@@ -16,8 +16,6 @@
 #include "../web/web.h"
 #include "../util/util.h"
 
-#define PATH_SEGMENTS_MAX 8
-#define SEGMENT_MAX 256
 
 static void
 api_healthz(struct app *app, struct http_request *req, const char *const *p)
@@ -118,7 +116,7 @@ static const struct route routes[] = {
 
 /* Split "/a/b/c" into segments; -1 when too many or too long. */
 static int
-split_path(const char *path, char seg[PATH_SEGMENTS_MAX][SEGMENT_MAX], int *n)
+split_path(const char *path, char seg[API_PATH_SEGMENTS_MAX][API_SEGMENT_MAX], int *n)
 {
 	*n = 0;
 	if (*path != '/')
@@ -129,7 +127,7 @@ split_path(const char *path, char seg[PATH_SEGMENTS_MAX][SEGMENT_MAX], int *n)
 			break;
 		const char *end = strchr(path, '/');
 		size_t len = end ? (size_t)(end - path) : strlen(path);
-		if (*n == PATH_SEGMENTS_MAX || len >= SEGMENT_MAX)
+		if (*n == API_PATH_SEGMENTS_MAX || len >= API_SEGMENT_MAX)
 			return -1;
 		memcpy(seg[*n], path, len);
 		seg[*n][len] = '\0';
@@ -140,10 +138,10 @@ split_path(const char *path, char seg[PATH_SEGMENTS_MAX][SEGMENT_MAX], int *n)
 }
 
 static bool
-match(const char *pattern, char seg[PATH_SEGMENTS_MAX][SEGMENT_MAX], int nseg,
+match(const char *pattern, char seg[API_PATH_SEGMENTS_MAX][API_SEGMENT_MAX], int nseg,
     const char *params[API_MAX_PARAMS])
 {
-	char pseg[PATH_SEGMENTS_MAX][SEGMENT_MAX];
+	char pseg[API_PATH_SEGMENTS_MAX][API_SEGMENT_MAX];
 	int np, k = 0;
 
 	if (split_path(pattern, pseg, &np) != 0 || np != nseg)
@@ -212,14 +210,39 @@ authorized(struct app *app, struct http_request *req, int64_t *wait_ms)
 	return auth_csrf_ok(s, http_header(req, AUTH_CSRF_HEADER)) ? AUTHN_OK : AUTHN_CSRF;
 }
 
+int
+api_route_find(const char *method, const char *path, struct api_route_match *m)
+{
+	int nseg;
+
+	memset(m->params, 0, sizeof(m->params));
+	m->path_known = false;
+	if (split_path(path, m->seg, &nseg) != 0)
+		return -1;
+	for (size_t i = 0; i < ARRAY_LEN(routes); i++) {
+		if (!match(routes[i].pattern, m->seg, nseg, m->params))
+			continue;
+		m->path_known = true;
+		if (strcmp(routes[i].method, method) == 0)
+			return (int)i;
+	}
+	return -1;
+}
+
+const char *
+api_route_pattern(int i, const char **method)
+{
+	if (i < 0 || (size_t)i >= ARRAY_LEN(routes))
+		return NULL;
+	*method = routes[i].method;
+	return routes[i].pattern;
+}
+
 void
 api_handle(struct http_request *req, void *arg)
 {
 	struct app *app = arg;
-	char seg[PATH_SEGMENTS_MAX][SEGMENT_MAX];
-	const char *params[API_MAX_PARAMS] = { 0 };
-	int nseg;
-	bool path_known = false;
+	struct api_route_match m;
 
 	if (app->store == NULL) {
 		http_reply_error(req, 503, "shutting_down", NULL, "msgd is shutting down; retry");
@@ -228,17 +251,9 @@ api_handle(struct http_request *req, void *arg)
 	/* The messages panel's static files: no auth (the page logs in itself). */
 	if (web_serve(req))
 		return;
-	if (split_path(http_path(req), seg, &nseg) != 0) {
-		http_reply_error(req, 404, "not_found", NULL, "no such endpoint");
-		return;
-	}
-	for (size_t i = 0; i < ARRAY_LEN(routes); i++) {
+	int i = api_route_find(http_method(req), http_path(req), &m);
+	if (i >= 0) {
 		const struct route *r = &routes[i];
-		if (!match(r->pattern, seg, nseg, params))
-			continue;
-		path_known = true;
-		if (strcmp(r->method, http_method(req)) != 0)
-			continue;
 		int64_t wait = 0;
 		enum authn a = r->auth ? authorized(app, req, &wait) : AUTHN_OK;
 		if (a == AUTHN_LIMITED) {
@@ -254,10 +269,10 @@ api_handle(struct http_request *req, void *arg)
 			http_reply_error(req, 403, "csrf_failed", NULL, "X-Msgd-CSRF missing or wrong");
 			return;
 		}
-		r->fn(app, req, params);
+		r->fn(app, req, m.params);
 		return;
 	}
-	if (path_known)
+	if (m.path_known)
 		http_reply_error(req, 405, "method_not_allowed", NULL, "%s is not allowed on %s",
 		    http_method(req), http_path(req));
 	else

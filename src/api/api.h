@@ -57,6 +57,21 @@ struct app {
 	bool shutting_down;
 };
 
+/* Routing (api.c): a decoded path split into at most API_PATH_SEGMENTS_MAX
+ * segments shorter than API_SEGMENT_MAX bytes each; "*" segments of the
+ * matched pattern are the params. */
+#define API_PATH_SEGMENTS_MAX 8
+#define API_SEGMENT_MAX 256
+struct api_route_match {
+	char seg[API_PATH_SEGMENTS_MAX][API_SEGMENT_MAX];
+	const char *params[API_MAX_PARAMS];   /* into seg */
+	bool path_known;                      /* some route has this path (405, not 404) */
+};
+/* The index of the route for method and path, or -1. */
+int api_route_find(const char *method, const char *path, struct api_route_match *m);
+/* Route i's pattern and method (for tests), or NULL past the table. */
+const char *api_route_pattern(int i, const char **method);
+
 /* The http handler (arg is the struct app). */
 void api_handle(struct http_request *req, void *arg);
 
@@ -134,6 +149,9 @@ int api_stream_params(struct app *app, struct http_request *req, bool use_last_e
 void api_streams_end(struct app *app);
 void api_ws(struct app *, struct http_request *, const char *const *);
 void api_ws_end(struct app *app);
+/* Client bytes through the WebSocket frame handling, without a loop or a
+ * client (the fuzz harness; see api_ws.c). */
+int api_ws_feed(struct app *app, const void *bytes, size_t len);
 void api_messages_send(struct app *, struct http_request *, const char *const *);
 /* One send (a POST /v1/messages body, borrowed), validated and committed.
  * done() runs exactly once with the HTTP status and the reply body it owns

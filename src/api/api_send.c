@@ -9,6 +9,7 @@
  * Only then is it answered 202; the outbox is kicked to send it.
  */
 #include "api.h"
+#include "api_send.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -26,33 +27,10 @@
 #include "../store/store.h"
 #include "../util/util.h"
 
-#define TEXT_MAX_CHARS 4096
 #define ADDR_MAX 64
 #define CLIENT_ID_MAX 128
 #define WINDOW_MS (24LL * 3600 * 1000)
 #define TEMPLATE_BODY_MAX 4096
-#define TEMPLATE_VAR_MAX 64
-
-struct send_error {
-	int status;
-	char code[32];
-	char field[64];
-	char message[256];
-};
-
-static int __attribute__((format(printf, 4, 5)))
-fail(struct send_error *e, const char *code, const char *field, const char *fmt, ...)
-{
-	va_list ap;
-
-	e->status = 422;
-	snprintf(e->code, sizeof(e->code), "%s", code);
-	snprintf(e->field, sizeof(e->field), "%s", field);
-	va_start(ap, fmt);
-	vsnprintf(e->message, sizeof(e->message), fmt, ap);
-	va_end(ap);
-	return -1;
-}
 
 /* UTF-8 characters in s[0..n). */
 static size_t
@@ -77,7 +55,7 @@ opt_str(const json_t *o, const char *key, const char *field, size_t max, const c
 		return 0;
 	if (!json_is_string(v) || json_string_length(v) == 0 || json_string_length(v) > max ||
 	    memchr(json_string_value(v), '\0', json_string_length(v)))
-		return fail(e, "validation_failed", field,
+		return send_fail(e, "validation_failed", field,
 		    "'%s' must be a non-empty string of at most %zu bytes", field, max);
 	*out = json_string_value(v);
 	return 0;
@@ -96,7 +74,7 @@ check_keys(const json_t *o, const char *const *allowed, const char *prefix, stru
 		if (!ok) {
 			char f[64];
 			snprintf(f, sizeof(f), "%s%.40s", prefix, key);
-			return fail(e, "validation_failed", f, "unknown field '%s'", f);
+			return send_fail(e, "validation_failed", f, "unknown field '%s'", f);
 		}
 	}
 	return 0;
@@ -110,9 +88,9 @@ resolve_ref(struct app *app, const json_t *v, int64_t channel_id, const char *fi
 	if (json_is_integer(v)) {
 		int64_t ch = 0;
 		if (store_message_provider_id(app->store, json_integer_value(v), &ch, out, outlen) != 0)
-			return fail(e, "internal", field, "storage error");
+			return send_fail(e, "internal", field, "storage error");
 		if (out[0] == '\0' || ch != channel_id)
-			return fail(e, "validation_failed", field,
+			return send_fail(e, "validation_failed", field,
 			    "'%s' names no message with a provider id on this channel", field);
 		return 0;
 	}
@@ -120,7 +98,7 @@ resolve_ref(struct app *app, const json_t *v, int64_t channel_id, const char *fi
 		snprintf(out, outlen, "%s", json_string_value(v));
 		return 0;
 	}
-	return fail(e, "validation_failed", field, "'%s' must be a message id or a provider message id",
+	return send_fail(e, "validation_failed", field, "'%s' must be a message id or a provider message id",
 	    field);
 }
 
@@ -137,88 +115,20 @@ recipient(const struct channel *ch, const json_t *body, char *out, struct send_e
 	size_t n = json_string_length(v);
 
 	if (v == NULL || json_is_null(v))
-		return fail(e, "validation_failed", "to", "'to' (the recipient) is required");
+		return send_fail(e, "validation_failed", "to", "'to' (the recipient) is required");
 	if (!json_is_string(v) || n == 0)
-		return fail(e, "validation_failed", "to", "'to' must be a non-empty string");
+		return send_fail(e, "validation_failed", "to", "'to' must be a non-empty string");
 	if (ch->ops->address_normalize != NULL) {
 		if (ch->ops->address_normalize(s, n, out, ADDR_MAX + 1) != 0)
-			return fail(e, "invalid_recipient", "to", "'to' must be a phone number for channel "
+			return send_fail(e, "invalid_recipient", "to", "'to' must be a phone number for channel "
 			    "'%s': %d to %d digits, optionally after one '+' and with spaces, '-', '.', "
 			    "'(' or ')' between them", ch->name, PHONE_DIGITS_MIN, PHONE_DIGITS_MAX);
 		return 0;
 	}
 	if (n > ADDR_MAX || memchr(s, '\0', n) != NULL)
-		return fail(e, "validation_failed", "to",
+		return send_fail(e, "validation_failed", "to",
 		    "'to' must be a string of at most %d bytes without NUL", ADDR_MAX);
 	memcpy(out, s, n + 1);
-	return 0;
-}
-
-/* Render "Hello {{name}}" with variables (object by name, array by 1-based index). */
-static int
-render_template(const char *body, const json_t *vars, char **out, struct send_error *e)
-{
-	struct buf b;
-	const char *p = body;
-
-	buf_init(&b, TEXT_MAX_CHARS * 4);
-	while (*p) {
-		const char *open = strstr(p, "{{");
-		const char *close = open ? strstr(open + 2, "}}") : NULL;
-		size_t lit = close ? (size_t)(open - p) : strlen(p);
-		if (buf_append(&b, p, lit) != 0) {
-			buf_free(&b);
-			return fail(e, "validation_failed", "template", "the rendered text is too long");
-		}
-		if (close == NULL)
-			break;
-		char name[TEMPLATE_VAR_MAX + 1];
-		const char *s = open + 2, *t = close;
-		while (s < t && *s == ' ')
-			s++;
-		while (t > s && t[-1] == ' ')
-			t--;
-		if ((size_t)(t - s) > TEMPLATE_VAR_MAX || t == s) {
-			buf_free(&b);
-			return fail(e, "validation_failed", "template", "template has an invalid placeholder");
-		}
-		snprintf(name, sizeof(name), "%.*s", (int)(t - s), s);
-		json_t *v = NULL;
-		int64_t idx;
-		if (json_is_object(vars))
-			v = json_object_get(vars, name);
-		else if (json_is_array(vars) && parse_i64(name, &idx) == 0 && idx >= 1)
-			v = json_array_get(vars, (size_t)(idx - 1));
-		if (v == NULL || json_is_null(v)) {
-			buf_free(&b);
-			return fail(e, "validation_failed", "template.variables",
-			    "template variable '%s' is missing", name);
-		}
-		int over = 0;
-		if (json_is_string(v)) {
-			over = buf_append(&b, json_string_value(v), json_string_length(v));
-		} else if (json_is_number(v)) {
-			char num[64];
-			if (json_is_integer(v))
-				snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-			else
-				snprintf(num, sizeof(num), "%g", json_real_value(v));
-			over = buf_append(&b, num, strlen(num));
-		} else {
-			buf_free(&b);
-			return fail(e, "validation_failed", "template.variables",
-			    "template variable '%s' must be a string or a number", name);
-		}
-		if (over) {
-			buf_free(&b);
-			return fail(e, "validation_failed", "template", "the rendered text is longer than %d characters",
-			    TEXT_MAX_CHARS);
-		}
-		p = close + 2;
-	}
-	if (b.data == NULL)
-		buf_append(&b, "", 0);
-	*out = b.data;
 	return 0;
 }
 
@@ -258,7 +168,7 @@ foreign_fields(const json_t *body, const char *type, struct send_error *e)
 		for (size_t k = 0; k < 5 && owners[i].types[k]; k++)
 			ok |= strcmp(owners[i].types[k], type) == 0;
 		if (!ok)
-			return fail(e, "validation_failed", owners[i].field,
+			return send_fail(e, "validation_failed", owners[i].field,
 			    "'%s' does not apply to a %s message", owners[i].field, type);
 	}
 	return 0;
@@ -284,17 +194,17 @@ build_outbound(struct app *app, const json_t *body, const char *idem, int priori
 	char ref[256];
 
 	if (!json_is_object(body))
-		return fail(e, "validation_failed", "body", "a message must be a JSON object");
+		return send_fail(e, "validation_failed", "body", "a message must be a JSON object");
 	if (check_keys(body, allowed, "", e) != 0)
 		return -1;
 	if (opt_str(body, "channel", "channel", 64, &chname, e) != 0)
 		return -1;
 	struct channel *ch = chname ? registry_find_name(app->reg, chname) : NULL;
 	if (ch == NULL)
-		return fail(e, "validation_failed", "channel", chname ? "no channel named '%.64s'" :
+		return send_fail(e, "validation_failed", "channel", chname ? "no channel named '%.64s'" :
 		    "'channel' is required%.0s", chname ? chname : "");
 	if (!ch->ops->send_local && !ch->ops->send_prepare)
-		return fail(e, "validation_failed", "channel", "channel '%s' cannot send", ch->name);
+		return send_fail(e, "validation_failed", "channel", "channel '%s' cannot send", ch->name);
 	if (recipient(ch, body, to_buf, e) != 0)
 		return -1;
 	to = to_buf;
@@ -305,10 +215,10 @@ build_outbound(struct app *app, const json_t *body, const char *idem, int priori
 	if (type == NULL)
 		type = tpl ? "template" : "text";
 	if (!in_list(type, types))
-		return fail(e, "validation_failed", "type", "'type' must be one of text, image, audio, "
+		return send_fail(e, "validation_failed", "type", "'type' must be one of text, image, audio, "
 		    "video, document, sticker, location, template, interactive, reaction");
 	if (text && utf8_chars(text, strlen(text)) > TEXT_MAX_CHARS)
-		return fail(e, "validation_failed", "text", "'text' is longer than %d characters",
+		return send_fail(e, "validation_failed", "text", "'text' is longer than %d characters",
 		    TEXT_MAX_CHARS);
 	if (foreign_fields(body, type, e) != 0)
 		return -1;
@@ -317,17 +227,17 @@ build_outbound(struct app *app, const json_t *body, const char *idem, int priori
 	if (strcmp(type, "text") == 0) {
 		json_t *pu = json_object_get(body, "preview_url");
 		if (pu && !json_is_boolean(pu))
-			return fail(e, "validation_failed", "preview_url", "'preview_url' must be true or false");
+			return send_fail(e, "validation_failed", "preview_url", "'preview_url' must be true or false");
 		if (pu)
 			json_object_set(parts, "preview_url", pu);
 		if (text == NULL)
-			return fail(e, "validation_failed", "text", "'text' is required for a text message");
+			return send_fail(e, "validation_failed", "text", "'text' is required for a text message");
 	} else if (in_list(type, media_types)) {
 		static const char *const mk[] = { "url", "id", "caption", "filename", NULL };
 		json_t *media = json_object_get(body, "media");
 		const char *url, *id, *caption, *filename;
 		if (!json_is_object(media))
-			return fail(e, "validation_failed", "media", "'media' {\"url\"|\"id\"} is required for %s", type);
+			return send_fail(e, "validation_failed", "media", "'media' {\"url\"|\"id\"} is required for %s", type);
 		if (check_keys(media, mk, "media.", e) != 0 ||
 		    opt_str(media, "url", "media.url", 2048, &url, e) != 0 ||
 		    opt_str(media, "id", "media.id", 256, &id, e) != 0 ||
@@ -335,11 +245,11 @@ build_outbound(struct app *app, const json_t *body, const char *idem, int priori
 		    opt_str(media, "filename", "media.filename", 256, &filename, e) != 0)
 			return -1;
 		if ((url == NULL) == (id == NULL))
-			return fail(e, "validation_failed", "media", "'media' needs exactly one of url or id");
+			return send_fail(e, "validation_failed", "media", "'media' needs exactly one of url or id");
 		if (url && strncmp(url, "https://", 8) != 0 && strncmp(url, "http://", 7) != 0)
-			return fail(e, "validation_failed", "media.url", "'media.url' must be an http(s) URL");
+			return send_fail(e, "validation_failed", "media.url", "'media.url' must be an http(s) URL");
 		if (caption && utf8_chars(caption, strlen(caption)) > 1024)
-			return fail(e, "validation_failed", "media.caption", "'media.caption' is longer than 1024 characters");
+			return send_fail(e, "validation_failed", "media.caption", "'media.caption' is longer than 1024 characters");
 		json_object_set_new(parts, "media", json_deep_copy(media));
 		if (caption && text == NULL)
 			text = caption;
@@ -348,11 +258,11 @@ build_outbound(struct app *app, const json_t *body, const char *idem, int priori
 		json_t *loc = json_object_get(body, "location");
 		const char *dummy;
 		if (!json_is_object(loc) || check_keys(loc, lk, "location.", e) != 0)
-			return e->code[0] ? -1 : fail(e, "validation_failed", "location", "'location' is required");
+			return e->code[0] ? -1 : send_fail(e, "validation_failed", "location", "'location' is required");
 		json_t *lat = json_object_get(loc, "latitude"), *lon = json_object_get(loc, "longitude");
 		if (!json_is_number(lat) || !json_is_number(lon) || fabs(json_number_value(lat)) > 90 ||
 		    fabs(json_number_value(lon)) > 180)
-			return fail(e, "validation_failed", "location", "latitude and longitude must be numbers in range");
+			return send_fail(e, "validation_failed", "location", "latitude and longitude must be numbers in range");
 		if (opt_str(loc, "name", "location.name", 1024, &dummy, e) != 0 ||
 		    opt_str(loc, "address", "location.address", 1024, &dummy, e) != 0)
 			return -1;
@@ -361,38 +271,38 @@ build_outbound(struct app *app, const json_t *body, const char *idem, int priori
 		static const char *const tk[] = { "name", "language", "variables", "components", NULL };
 		const char *name, *lang;
 		if (!json_is_object(tpl))
-			return fail(e, "validation_failed", "template", "'template' {\"name\",...} is required");
+			return send_fail(e, "validation_failed", "template", "'template' {\"name\",...} is required");
 		if (check_keys(tpl, tk, "template.", e) != 0 ||
 		    opt_str(tpl, "name", "template.name", 512, &name, e) != 0 ||
 		    opt_str(tpl, "language", "template.language", 16, &lang, e) != 0)
 			return -1;
 		if (name == NULL)
-			return fail(e, "validation_failed", "template.name", "'template.name' is required");
+			return send_fail(e, "validation_failed", "template.name", "'template.name' is required");
 		json_t *vars = json_object_get(tpl, "variables"), *comps = json_object_get(tpl, "components");
 		if (vars && !json_is_object(vars) && !json_is_array(vars))
-			return fail(e, "validation_failed", "template.variables", "'template.variables' must be an object or an array");
+			return send_fail(e, "validation_failed", "template.variables", "'template.variables' must be an object or an array");
 		if (comps && !json_is_array(comps))
-			return fail(e, "validation_failed", "template.components", "'template.components' must be an array");
+			return send_fail(e, "validation_failed", "template.components", "'template.components' must be an array");
 		const char *vk;
 		json_t *vv;
 		size_t vi;
 		if (json_is_array(vars)) {
 			json_array_foreach(vars, vi, vv)
 				if (!json_is_string(vv) && !json_is_number(vv))
-					return fail(e, "validation_failed", "template.variables",
+					return send_fail(e, "validation_failed", "template.variables",
 					    "template variables must be strings or numbers");
 		} else if (json_is_object(vars)) {
 			json_object_foreach(vars, vk, vv)
 				if (!json_is_string(vv) && !json_is_number(vv))
-					return fail(e, "validation_failed", "template.variables",
+					return send_fail(e, "validation_failed", "template.variables",
 					    "template variable '%.64s' must be a string or a number", vk);
 		}
 		json_t *local = NULL;
 		if (store_template_get(app->store, name, lang, &local) != 0)
-			return fail(e, "internal", "template", "storage error");
+			return send_fail(e, "internal", "template", "storage error");
 		if (local) {
 			/* msgd renders it: the provider gets plain text. */
-			int r = render_template(json_string_value(json_object_get(local, "body")), vars,
+			int r = api_render_template(json_string_value(json_object_get(local, "body")), vars,
 			    &rendered, e);
 			json_t *lg = json_object_get(local, "language");
 			if (r == 0)
@@ -403,7 +313,7 @@ build_outbound(struct app *app, const json_t *body, const char *idem, int priori
 				return -1;
 			if (utf8_chars(rendered, strlen(rendered)) > TEXT_MAX_CHARS) {
 				free(rendered);
-				return fail(e, "validation_failed", "template", "the rendered text is longer than %d characters", TEXT_MAX_CHARS);
+				return send_fail(e, "validation_failed", "template", "the rendered text is longer than %d characters", TEXT_MAX_CHARS);
 			}
 			type = "text";
 			text = rendered;
@@ -419,19 +329,19 @@ build_outbound(struct app *app, const json_t *body, const char *idem, int priori
 		json_t *in = json_object_get(body, "interactive");
 		if (!json_is_object(in) || !json_is_string(json_object_get(in, "type")) ||
 		    !json_is_object(json_object_get(in, "action")))
-			return fail(e, "validation_failed", "interactive",
+			return send_fail(e, "validation_failed", "interactive",
 			    "'interactive' must be an object with \"type\" and \"action\"");
 		json_object_set_new(parts, "interactive", json_deep_copy(in));
 	} else if (strcmp(type, "reaction") == 0) {
 		static const char *const rk[] = { "message_id", "emoji", NULL };
 		json_t *re = json_object_get(body, "reaction");
 		if (!json_is_object(re))
-			return fail(e, "validation_failed", "reaction", "'reaction' {\"message_id\",\"emoji\"} is required");
+			return send_fail(e, "validation_failed", "reaction", "'reaction' {\"message_id\",\"emoji\"} is required");
 		if (check_keys(re, rk, "reaction.", e) != 0)
 			return -1;
 		json_t *emoji = json_object_get(re, "emoji");
 		if (!json_is_string(emoji) || json_string_length(emoji) > 32)
-			return fail(e, "validation_failed", "reaction.emoji", "'reaction.emoji' must be a string (\"\" removes)");
+			return send_fail(e, "validation_failed", "reaction.emoji", "'reaction.emoji' must be a string (\"\" removes)");
 		if (resolve_ref(app, json_object_get(re, "message_id"), ch->id, "reaction.message_id", ref,
 		    sizeof(ref), e) != 0)
 			return -1;
@@ -450,7 +360,7 @@ build_outbound(struct app *app, const json_t *body, const char *idem, int priori
 	json_t *meta = json_object_get(body, "metadata");
 	if (meta && !json_is_null(meta)) {
 		if (!json_is_object(meta)) {
-			fail(e, "validation_failed", "metadata", "'metadata' must be an object");
+			send_fail(e, "validation_failed", "metadata", "'metadata' must be an object");
 			goto fail;
 		}
 		json_object_set(parts, "metadata", meta);
@@ -459,7 +369,7 @@ build_outbound(struct app *app, const json_t *body, const char *idem, int priori
 		goto fail;
 	if (client_id == NULL && idem && *idem) {
 		if (strlen(idem) > CLIENT_ID_MAX) {
-			fail(e, "validation_failed", "Idempotency-Key", "the Idempotency-Key header is too long");
+			send_fail(e, "validation_failed", "Idempotency-Key", "the Idempotency-Key header is too long");
 			goto fail;
 		}
 		client_id = idem;
@@ -471,7 +381,7 @@ build_outbound(struct app *app, const json_t *body, const char *idem, int priori
 	if (sched) {
 		int64_t at;
 		if (parse_rfc3339(sched, &at) != 0) {
-			fail(e, "validation_failed", "scheduled_at", "'scheduled_at' must be an RFC 3339 time");
+			send_fail(e, "validation_failed", "scheduled_at", "'scheduled_at' must be an RFC 3339 time");
 			goto fail;
 		}
 		char norm[21];
@@ -486,7 +396,7 @@ build_outbound(struct app *app, const json_t *body, const char *idem, int priori
 	/* The customer-service window: free-form text needs a recent inbound message. */
 	int64_t last_in = 0;
 	if (store_last_inbound(app->store, ch->id, to, &last_in) != 0) {
-		fail(e, "internal", "to", "storage error");
+		send_fail(e, "internal", "to", "storage error");
 		goto fail;
 	}
 	bool in_window = last_in > 0 && now - last_in < WINDOW_MS;
@@ -495,7 +405,7 @@ build_outbound(struct app *app, const json_t *body, const char *idem, int priori
 	bool enforce = ch->ops->window_hours > 0 &&
 	    !json_is_false(json_object_get(ch->config, "enforce_window"));
 	if (enforce && strcmp(type, "template") != 0 && !in_window) {
-		fail(e, "window_closed", "to", "the contact's last message is older than %d hours (or there "
+		send_fail(e, "window_closed", "to", "the contact's last message is older than %d hours (or there "
 		    "is none): only a WhatsApp template may be sent", ch->ops->window_hours);
 		goto fail;
 	}
@@ -516,6 +426,28 @@ build_outbound(struct app *app, const json_t *body, const char *idem, int priori
 fail:
 	free(rendered);
 	return -1;
+}
+
+int
+api_send_validate(struct app *app, const json_t *body, const char *idem, struct msg_in *m,
+    struct send_error *e)
+{
+	return build_outbound(app, body, idem, 1, m, e);
+}
+
+int
+api_batch_validate(const struct app *app, const json_t *body, struct send_error *e)
+{
+	static const char *const allowed[] = { "messages", NULL };
+	json_t *list = json_object_get(body, "messages");
+
+	if (check_keys(body, allowed, "", e) != 0)
+		return -1;
+	if (!json_is_array(list) || json_array_size(list) == 0 ||
+	    json_array_size(list) > (size_t)app->cfg->batch_max)
+		return send_fail(e, "validation_failed", "messages",
+		    "'messages' must be an array of 1 to %d messages", app->cfg->batch_max);
+	return 0;
 }
 
 static void
@@ -669,7 +601,7 @@ api_send_submit(struct app *app, const json_t *body, const char *idem_key, api_s
 	s->done = done;
 	s->done_arg = arg;
 	struct msg_in *m = ingest_batch_add_msg(&s->batch);
-	if (build_outbound(app, body, idem_key, 1, m, &e) != 0) {
+	if (api_send_validate(app, body, idem_key, m, &e) != 0) {
 		send_free(s);
 		if (strcmp(e.code, "internal") == 0)
 			done(arg, 500, store_error_reply());
@@ -702,23 +634,18 @@ api_messages_send(struct app *app, struct http_request *req, const char *const *
 void
 api_messages_batch(struct app *app, struct http_request *req, const char *const *p)
 {
-	static const char *const allowed[] = { "messages", NULL };
 	struct send_error e = { 0 };
 	json_t *body = api_body_object(req), *list, *item;
 	size_t i;
 
 	if (body == NULL)
 		return;
-	list = json_object_get(body, "messages");
-	if (check_keys(body, allowed, "", &e) != 0 || !json_is_array(list) || json_array_size(list) == 0 ||
-	    json_array_size(list) > (size_t)app->cfg->batch_max) {
-		if (e.code[0] == '\0')
-			fail(&e, "validation_failed", "messages", "'messages' must be an array of 1 to %d messages",
-			    app->cfg->batch_max);
+	if (api_batch_validate(app, body, &e) != 0) {
 		json_decref(body);
 		reply_send_error(req, &e);
 		return;
 	}
+	list = json_object_get(body, "messages");
 	struct send *s = xcalloc(1, sizeof(*s));
 	s->app = app;
 	s->req = req;
@@ -728,7 +655,7 @@ api_messages_batch(struct app *app, struct http_request *req, const char *const 
 	s->errs = xcalloc(s->nitems, sizeof(struct send_error));
 	json_array_foreach(list, i, item) {
 		struct msg_in *m = ingest_batch_add_msg(&s->batch);
-		if (build_outbound(app, item, NULL, 1, m, &s->errs[i]) == 0) {
+		if (api_send_validate(app, item, NULL, m, &s->errs[i]) == 0) {
 			s->rec[i] = (int)s->batch.nmsgs - 1;
 			continue;
 		}
@@ -898,27 +825,23 @@ api_templates_create(struct app *app, struct http_request *req, const char *cons
 	    opt_str(in, "body", "body", TEMPLATE_BODY_MAX, &body, &e) != 0)
 		goto invalid;
 	if (name == NULL) {
-		fail(&e, "validation_failed", "name", "'name' is required");
+		send_fail(&e, "validation_failed", "name", "'name' is required");
 		goto invalid;
 	}
 	for (const char *c = name; *c; c++) {
 		if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
 		    *c == '_' || *c == '-' || *c == '.')) {
-			fail(&e, "validation_failed", "name", "'name' may contain letters, digits, '_', '-' and '.'");
+			send_fail(&e, "validation_failed", "name", "'name' may contain letters, digits, '_', '-' and '.'");
 			goto invalid;
 		}
 	}
 	if (body == NULL) {
-		fail(&e, "validation_failed", "body", "'body' is required");
+		send_fail(&e, "validation_failed", "body", "'body' is required");
 		goto invalid;
 	}
-	/* Placeholders must be well-formed: render with every variable empty. */
-	for (const char *o = strstr(body, "{{"); o; o = strstr(o + 2, "{{")) {
-		const char *c = strstr(o + 2, "}}");
-		if (c == NULL || memchr(o + 2, '{', (size_t)(c - o - 2)) || c - o - 2 > TEMPLATE_VAR_MAX) {
-			fail(&e, "validation_failed", "body", "'body' has an unterminated or invalid {{placeholder}}");
-			goto invalid;
-		}
+	if (!api_template_body_ok(body)) {
+		send_fail(&e, "validation_failed", "body", "'body' has an unterminated or invalid {{placeholder}}");
+		goto invalid;
 	}
 	struct tpl_write *t = xcalloc(1, sizeof(*t));
 	t->app = app;

@@ -37,6 +37,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 #include <openssl/evp.h>
@@ -736,4 +737,52 @@ api_ws_end(struct app *app)
 		close_resume(ws, WSLAY_CODE_GOING_AWAY, "msgd is shutting down");
 		pump(ws);
 	}
+}
+
+/*
+ * For the fuzz harness (tests/fuzz/fuzz_ws.c): bytes as if the client sent
+ * them right after the upgrade, through wslay with this file's callbacks
+ * and message handling, on a socket pair whose far end discards what we
+ * write. No loop runs: events are not streamed, only client frames
+ * handled. -1 when wslay gave up on the connection (a protocol error, a
+ * close), else 0.
+ */
+int
+api_ws_feed(struct app *app, const void *bytes, size_t len)
+{
+	static const struct wslay_event_callbacks cbs = {
+		.recv_callback = recv_cb,
+		.send_callback = send_cb,
+		.on_msg_recv_callback = on_msg,
+	};
+	struct ws *ws = xcalloc(1, sizeof(*ws));
+	int sv[2], rc = 0;
+	char sink[4096];
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv) != 0)
+		abort();
+	ws->app = app;
+	ws->fd = sv[0];
+	ws->extra = xmalloc(len ? len : 1);
+	memcpy(ws->extra, bytes, len);
+	ws->extra_len = len;
+	if (wslay_event_context_server_init(&ws->ctx, &cbs, ws) != 0)
+		abort();
+	wslay_event_config_set_max_recv_msg_length(ws->ctx, WS_MSG_MAX);
+	ws->ev_kick = event_new(app->base, -1, 0, on_kick, ws);
+	while (rc == 0) {
+		size_t off = ws->extra_off;
+		if (wslay_event_recv(ws->ctx) != 0 || wslay_event_send(ws->ctx) != 0 || ws->failed)
+			rc = -1;
+		while (read(sv[1], sink, sizeof(sink)) > 0)
+			;
+		if (!wslay_event_want_read(ws->ctx) && !wslay_event_want_write(ws->ctx))
+			rc = -1;
+		if (ws->extra_off == off && !wslay_event_want_write(ws->ctx))
+			break;  /* all of it read, all answers out */
+	}
+	close(sv[1]);
+	ws_release(ws);  /* sends still awaiting a commit outlive it (ws_send.ws = NULL) */
+	close(sv[0]);
+	return rc;
 }

@@ -254,24 +254,14 @@ config_set(struct config *c, const char *name, const char *value, char err[CONFI
 	return 0;
 }
 
-int
-config_load_file(struct config *c, const char *path, char err[CONFIG_ERR_MAX])
+/* Apply the settings of a parsed file (path: its name in messages). */
+static int
+load_settings(struct config *c, config_t *pcf, const char *path, char err[CONFIG_ERR_MAX])
 {
-	config_t cf;
 	config_setting_t *root;
 	char msg[384];
-	int rc = -1;
 
-	config_init(&cf);
-	if (config_read_file(&cf, path) != CONFIG_TRUE) {
-		if (config_error_type(&cf) == CONFIG_ERR_FILE_IO)
-			snprintf(err, CONFIG_ERR_MAX, "%s: cannot read the file", path);
-		else
-			snprintf(err, CONFIG_ERR_MAX, "%s:%d: %s", path, config_error_line(&cf),
-			    config_error_text(&cf));
-		goto out;
-	}
-	root = config_root_setting(&cf);
+	root = config_root_setting(pcf);
 	for (int i = 0; i < config_setting_length(root); i++) {
 		config_setting_t *s = config_setting_get_elem(root, (unsigned)i);
 		const char *name = config_setting_name(s);
@@ -280,24 +270,24 @@ config_load_file(struct config *c, const char *path, char err[CONFIG_ERR_MAX])
 
 		if (def == NULL) {
 			snprintf(err, CONFIG_ERR_MAX, "%s:%d: unknown setting '%s'", path, line, name);
-			goto out;
+			return -1;
 		}
 		if (def->kind == K_BOOL) {
 			if (config_setting_type(s) != CONFIG_TYPE_BOOL) {
 				snprintf(err, CONFIG_ERR_MAX, "%s:%d: '%s' must be true or false (%s)", path,
 				    line, name, def->help);
-				goto out;
+				return -1;
 			}
 			*(int *)(void *)((char *)c + def->offset) = config_setting_get_bool(s) ? 1 : 0;
 		} else if (is_string_kind(def->kind)) {
 			if (config_setting_type(s) != CONFIG_TYPE_STRING) {
 				snprintf(err, CONFIG_ERR_MAX, "%s:%d: '%s' must be a string (%s)", path,
 				    line, name, def->help);
-				goto out;
+				return -1;
 			}
 			if (apply_string(c, def, config_setting_get_string(s), msg, sizeof(msg)) != 0) {
 				snprintf(err, CONFIG_ERR_MAX, "%s:%d: %s", path, line, msg);
-				goto out;
+				return -1;
 			}
 		} else {
 			int t = config_setting_type(s);
@@ -305,20 +295,62 @@ config_load_file(struct config *c, const char *path, char err[CONFIG_ERR_MAX])
 			if (t != CONFIG_TYPE_INT && t != CONFIG_TYPE_INT64) {
 				snprintf(err, CONFIG_ERR_MAX, "%s:%d: '%s' must be an integer (%s)", path,
 				    line, name, def->help);
-				goto out;
+				return -1;
 			}
 			v = config_setting_get_int64(s);
 			if (v < def->min || v > def->max) {
 				snprintf(err, CONFIG_ERR_MAX, "%s:%d: '%s' must be from %lld to %lld", path,
 				    line, name, def->min, def->max);
-				goto out;
+				return -1;
 			}
 			apply_int(c, def, v);
 		}
 	}
+	return 0;
+}
+
+/* Why libconfig could not read the file. */
+static void
+read_error(config_t *cf, const char *path, char err[CONFIG_ERR_MAX])
+{
+	if (config_error_type(cf) == CONFIG_ERR_FILE_IO)
+		snprintf(err, CONFIG_ERR_MAX, "%s: cannot read the file", path);
+	else
+		snprintf(err, CONFIG_ERR_MAX, "%s:%d: %s", path, config_error_line(cf),
+		    config_error_text(cf));
+}
+
+int
+config_load_file(struct config *c, const char *path, char err[CONFIG_ERR_MAX])
+{
+	config_t cf;
+	int rc = -1;
+
+	config_init(&cf);
+	if (config_read_file(&cf, path) != CONFIG_TRUE) {
+		read_error(&cf, path, err);
+		goto out;
+	}
+	if (load_settings(c, &cf, path, err) != 0)
+		goto out;
 	snprintf(c->config_path, sizeof(c->config_path), "%s", path);
 	rc = 0;
 out:
+	config_destroy(&cf);
+	return rc;
+}
+
+int
+config_load_string(struct config *c, const char *text, const char *name, char err[CONFIG_ERR_MAX])
+{
+	config_t cf;
+	int rc = -1;
+
+	config_init(&cf);
+	if (config_read_string(&cf, text) != CONFIG_TRUE)
+		read_error(&cf, name, err);
+	else
+		rc = load_settings(c, &cf, name, err);
 	config_destroy(&cf);
 	return rc;
 }

@@ -55,6 +55,8 @@ struct config_args {
 void config_defaults(struct config *c);
 /* Load settings from a libconfig file; err gets "FILE:LINE: message". */
 int config_load_file(struct config *c, const char *path, char err[CONFIG_ERR_MAX]);
+/* The same from text in memory (name stands for the path in messages). */
+int config_load_string(struct config *c, const char *text, const char *name, char err[CONFIG_ERR_MAX]);
 /* Apply the environment: MSGD_LISTEN, MSGD_DATA, MSGD_LOG_LEVEL, MSGD_LOG_FILE,
  * MSGD_CREDENTIAL_CHECKS. */
 int config_apply_env(struct config *c, char err[CONFIG_ERR_MAX]);

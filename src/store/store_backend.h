@@ -91,6 +91,9 @@ extern const struct store_backend store_sqlite_backend;
 /* "attempts", "next_attempt_at" (ISO-8601 UTC, null when next_ms is 0) and
  * "last_error" ({"code","title","detail"} or null when title is NULL; code
  * is a number when code_text is one, else the word, e.g. "network"). */
+/* A conversations cursor "<last_activity_ms>_<id>" (sqlite backend; exposed
+ * for the fuzz harness): 0, or -1 when it is not one. */
+int store_parse_conv_cursor(const char *cursor, int64_t *ms, int64_t *id);
 void store_render_send_state(json_t *m, int64_t attempts, int64_t next_ms,
     const char *code_text, const char *title, const char *detail);
 

@@ -2250,8 +2250,8 @@ clamp(int v, int lo, int hi)
 }
 
 /* "<last_activity_ms>_<id>", as sqlite_conversations_list() makes them. */
-static int
-parse_conv_cursor(const char *cursor, int64_t *ms, int64_t *id)
+int
+store_parse_conv_cursor(const char *cursor, int64_t *ms, int64_t *id)
 {
 	const char *us = strchr(cursor, '_');
 	char *first;
@@ -2294,7 +2294,7 @@ sqlite_conversations_list(void *p, const struct conv_query *q, json_t **out)
 	json_t *list = json_array(), *next = json_null();
 
 	*out = NULL;
-	if (q->cursor && parse_conv_cursor(q->cursor, &cur_ms, &cur_id) != 0) {
+	if (q->cursor && store_parse_conv_cursor(q->cursor, &cur_ms, &cur_id) != 0) {
 		json_decref(list);
 		return 0;  /* no list ever gave that cursor: nothing is there */
 	}

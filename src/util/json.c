@@ -295,6 +295,8 @@ json_parse_capped(const char *buf, size_t len, int max_depth, json_t **out, char
 	yajl_status st;
 
 	*out = NULL;
+	if (buf == NULL)
+		buf = "";  /* an empty WebSocket message has no buffer (found by fuzz_ws) */
 	buf_init(&b.key, len + 1);
 	if (has_surrogate_escape(buf, len))
 		return parse_jansson(buf, len, max_depth, out, err, errlen);

@@ -138,10 +138,14 @@ void
 fmt_rfc3339(int64_t unix_s, char out[static 21])
 {
 	struct tm tm;
-	time_t t = (time_t)unix_s;
+	/* Years 0000..9999 only: a fifth digit or a sign would not fit; four
+	 * digits always (strftime's %Y writes year 999 as "999"). */
+	time_t t = (time_t)(unix_s < RFC3339_MIN_S ? RFC3339_MIN_S :
+	    unix_s > RFC3339_MAX_S ? RFC3339_MAX_S : unix_s);
 
 	gmtime_r(&t, &tm);
-	strftime(out, 21, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	snprintf(out, 21, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+	    tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
 static int
@@ -198,7 +202,11 @@ parse_rfc3339(const char *s, int64_t *out)
 	tm.tm_hour = h;
 	tm.tm_min = mi;
 	tm.tm_sec = se;
-	*out = (int64_t)timegm(&tm) - off;
+	int64_t t = (int64_t)timegm(&tm) - off;
+	/* An offset can carry 9999-12-31 into year 10000 (or 0000 into -1). */
+	if (t < RFC3339_MIN_S || t > RFC3339_MAX_S)
+		return -1;
+	*out = t;
 	return 0;
 }
 

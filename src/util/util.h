@@ -42,10 +42,15 @@ int64_t now_ms(void);
 /* Monotonic clock in milliseconds. */
 int64_t mono_ms(void);
 
+/* The times RFC 3339 can write: 0000-01-01T00:00:00Z..9999-12-31T23:59:59Z. */
+#define RFC3339_MIN_S (-62167219200LL)
+#define RFC3339_MAX_S 253402300799LL
 /* Format a Unix time (seconds) as RFC 3339 UTC: 2025-10-09T08:53:21Z.
- * out must hold at least 21 bytes. */
+ * out must hold at least 21 bytes; times outside RFC3339_MIN_S..MAX_S are
+ * clamped to them. */
 void fmt_rfc3339(int64_t unix_s, char out[static 21]);
-/* Parse RFC 3339 (Z or numeric offset, optional fraction) into Unix seconds. */
+/* Parse RFC 3339 (Z or numeric offset, optional fraction) into Unix seconds
+ * (-1 for a time outside RFC3339_MIN_S..RFC3339_MAX_S once in UTC). */
 int parse_rfc3339(const char *s, int64_t *out);
 
 /* Strict decimal numbers: ASCII digits only (no spaces, no '+', no

@@ -52,6 +52,9 @@ describe('templates', () => {
 			[{ name: 'a', language: 'en' }, 'body'],
 			[{ name: 'a', language: 'en', body: 'x', colour: 'red' }, 'colour'],
 			[{ name: 'a', language: 'en', body: 42 }, 'body'],
+			// A placeholder without a name could never render (found by fuzz_template).
+			[{ name: 'a', language: 'en', body: 'Hi {{}}' }, 'body'],
+			[{ name: 'a', language: 'en', body: 'Hi {{  }}!' }, 'body'],
 		]) {
 			const e = assertError(await d.api('POST', '/v1/templates', body), 422, 'validation_failed');
 			assert.equal(e.field, field, JSON.stringify(body));

@@ -251,6 +251,11 @@ describe('WebSocket (/v1/ws)', () => {
 		await waitFor(() => ws.replies('error').length >= 2, 5000, { what: 'unknown op error' });
 		assert.equal(ws.replies('error')[1].error.code, 'unknown_op');
 		assert.equal(ws.replies('error')[1].id, 'x');
+		// An empty text frame is malformed JSON too (it once reached the parser
+		// as a NULL buffer: UBSan aborted the test build; found by fuzz_ws).
+		ws.send('');
+		await waitFor(() => ws.replies('error').length >= 3, 5000, { what: 'empty frame error' });
+		assert.equal(ws.replies('error')[2].error.code, 'invalid_json');
 		ws.send({ op: 'ping' });
 		await waitFor(() => ws.replies('pong').length === 1, 5000, { what: 'pong' });
 		assert.equal(ws.close, null);

@@ -31,6 +31,19 @@ test_rfc3339(void **state)
 	assert_int_equal(parse_rfc3339("2025-06-08 20:59", &t), -1);
 	assert_int_equal(parse_rfc3339("2025-13-08T20:59:43Z", &t), -1);
 	assert_int_equal(parse_rfc3339("2025-06-08T20:59:43Zjunk", &t), -1);
+	/* An offset must not carry the time out of years 0000..9999 (found by
+	 * fuzz_params: year 10000 left fmt_rfc3339's buffer unterminated). */
+	assert_int_equal(parse_rfc3339("9999-12-31T23:59:59-23:59", &t), -1);
+	assert_int_equal(parse_rfc3339("0000-01-01T00:00:00+00:01", &t), -1);
+	assert_int_equal(parse_rfc3339("9999-12-31T23:59:59Z", &t), 0);
+	assert_int_equal(t, RFC3339_MAX_S);
+	/* Always four digits of year, clamped to the range. */
+	memset(out, 'X', sizeof(out));
+	fmt_rfc3339(-62135596800LL, out);
+	assert_string_equal(out, "0001-01-01T00:00:00Z");
+	memset(out, 'X', sizeof(out));
+	fmt_rfc3339(RFC3339_MAX_S + 86400, out);
+	assert_string_equal(out, "9999-12-31T23:59:59Z");
 }
 
 static void

@@ -1,0 +1,63 @@
+/*
+ * api_send.h - what the send path's files share (private to src/api/):
+ * validation errors, the local template renderer (api_template.c), and the
+ * validation entry points, callable without a request (the fuzz harnesses
+ * call them; api_send.c's handlers are their only other callers).
+ */
+#ifndef MSGD_API_SEND_H
+#define MSGD_API_SEND_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+
+#include <jansson.h>
+
+struct app;
+struct msg_in;
+
+#define TEXT_MAX_CHARS 4096    /* characters of a message's text */
+#define TEMPLATE_VAR_MAX 64    /* bytes of a {{placeholder}} name */
+
+/* Why a send request (or a template) was refused: a 422 unless code is
+ * "internal" (a storage error: 500). */
+struct send_error {
+	int status;
+	char code[32];
+	char field[64];
+	char message[256];
+};
+
+static inline int __attribute__((format(printf, 4, 5)))
+send_fail(struct send_error *e, const char *code, const char *field, const char *fmt, ...)
+{
+	va_list ap;
+
+	e->status = 422;
+	snprintf(e->code, sizeof(e->code), "%s", code);
+	snprintf(e->field, sizeof(e->field), "%s", field);
+	va_start(ap, fmt);
+	vsnprintf(e->message, sizeof(e->message), fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+/* Render "Hello {{name}}" with variables (an object by name, an array by
+ * 1-based index) into a malloc'd *out of at most TEXT_MAX_CHARS * 4 bytes;
+ * -1 with e filled when a placeholder is malformed or its variable missing
+ * or not a string or number. */
+int api_render_template(const char *body, const json_t *vars, char **out, struct send_error *e);
+/* A template body's placeholders are well formed (POST /v1/templates):
+ * every "{{" has a "}}" after it, with a name (not only spaces), no '{'
+ * and at most TEMPLATE_VAR_MAX bytes between. */
+bool api_template_body_ok(const char *body);
+
+/* Validate one send request (a POST /v1/messages body, or one item of a
+ * batch) and fill m; nothing is stored. idem: the Idempotency-Key header
+ * or NULL. Reads the store (templates, reply references, the window). */
+int api_send_validate(struct app *app, const json_t *body, const char *idem, struct msg_in *m,
+    struct send_error *e);
+/* The envelope of POST /v1/messages/batch: {"messages":[1..batch_max items]}. */
+int api_batch_validate(const struct app *app, const json_t *body, struct send_error *e);
+
+#endif

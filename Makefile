@@ -3,6 +3,7 @@
 #   make build   optimized daemon in build/msgd
 #   make test    sanitizer build + unit tests + end-to-end tests
 #   make bench   load measurements (not part of make test)
+#   make crash-loop  kill -9 msgd CRASH_CYCLES times (default 50) per durable path
 
 CC       ?= cc
 PKGS     := libmicrohttpd libevent libevent_pthreads jansson sqlite3 libcrypto libconfig libcurl libsodium yajl
@@ -36,7 +37,7 @@ TEST_OBJ := $(patsubst %.c,build/test/%.o,$(LIB_SRC) $(GEN_SRC))
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(patsubst tests/unit/%.c,build/test/unit/%,$(UNIT_SRC))
 
-.PHONY: all build run run-check test unit e2e browser deps test-deps bench-deps clean bench
+.PHONY: all build run run-check test unit e2e browser deps test-deps bench-deps clean bench crash-loop
 all: build
 # Installs what is missing, then builds in a sub-make (see PKG_LIBS above).
 build: deps
@@ -115,6 +116,13 @@ build/bench/loadgen: bench/loadgen.c
 bench: bench-deps
 	@$(MAKE) --no-print-directory build/msgd build/bench/loadgen
 	@node bench/bench.mjs
+
+# kill -9 under load on every durable path (tests/crash/), with the release
+# build; the short version runs in make test (tests/e2e/crash_loop.test.mjs).
+CRASH_CYCLES ?= 50
+crash-loop: build
+	MSGD_BIN=$(CURDIR)/build/msgd CORPUS=$(CURDIR)/../shared/corpus CRASH_CYCLES=$(CRASH_CYCLES) \
+	  node tests/crash/crash_loop.mjs
 
 clean:
 	rm -rf build

@@ -1,0 +1,237 @@
+// path_send.mjs - the crash loop's send path: single sends and batches with
+// client_id keys at a steady rate, through the fake Graph API (which records
+// every request), msgd killed anywhere between the API call and the outcome's
+// commit. See driver.mjs for the module contract.
+//
+// Kill points: 'timer' (driver), 'client-mid-post' (a few ms after a POST
+// /v1/messages[/batch] left the client: before, during or after its commit),
+// 'provider-in-flight' (from the fake's request handler, the request not
+// answered yet), 'provider-answered' (just after the fake answered 200:
+// between the provider's acceptance and msgd's commit of the outcome).
+//
+// Accounting: acknowledged = client_ids answered 202/200 or 207 with a
+// message; each must be accepted by the fake exactly under its key (its
+// client_id in the text) and shown `accepted` by msgd with the fake's id.
+// A request cut off by the kill is retried with the same client_id after the
+// restart half of the time; whatever msgd stored for it must be delivered
+// too. Duplicates: fake acceptances beyond the first per key; allowed by the
+// window: the entries msgd found in flight at each restart (its "marked
+// uncertain" count), summed.
+
+import { allEvents, createSendChannel, getMessage, waitFor } from '../e2e/lib.mjs';
+import { startFakeGraph } from '../e2e/fake_graph.mjs';
+
+const RATE_PER_S = 60;           // items per second offered (singles and batches)
+const MAX_OUTSTANDING = 4;       // API requests in flight from the load
+const BATCH_MAX = 8;
+const DELAYS_MS = [0, 2, 5, 15]; // the fake's answer delay, by request number
+const DRAIN_MS = 180_000;
+
+const keyOf = (rec) => {
+	const m = /^crash (c\d+)$/.exec(rec.body?.text?.body ?? '');
+	return m ? m[1] : null;
+};
+
+export const name = 'send';
+export const killPoints = ['client-mid-post', 'provider-in-flight', 'provider-answered'];
+
+export async function setup(ctx) {
+	const fake = await startFakeGraph();
+	DELAYS_MS.forEach((ms, i) => fake.rule((r) => r.n % DELAYS_MS.length === i, ms ? { delayMs: ms } : {}));
+	const st = { fake, items: new Map(), retry: [], seq: 0, requests: 0, unanswered: 0, retried: 0, refused: [] };
+	fake.onRequest((rec) => {
+		const t = ctx.trigger;
+		if (!t || t.fired || rec.kind !== 'send') return;
+		if (t.point === 'provider-in-flight') {
+			t.countdown ??= 1 + Math.floor(t.r * 8);
+			if (--t.countdown <= 0) ctx.kill(t.point);
+		} else if (t.point === 'provider-answered') {
+			t.countdown ??= 1 + Math.floor(t.r * 8);
+			if (--t.countdown <= 0) {
+				const delay = DELAYS_MS[rec.n % DELAYS_MS.length];
+				setTimeout(() => ctx.kill(t.point), delay + Math.floor(t.r * 3));
+			}
+		}
+	});
+	await createSendChannel(ctx.d, fake.url, { rate_per_second: 0 });
+	return st;
+}
+
+export async function teardown(ctx) {
+	await ctx.state?.fake.close();
+}
+
+export function snapshot(ctx) {
+	const st = ctx.state;
+	return { acked: countAcked(st), sends: st.fake.sends().length };
+}
+
+export function progressed(ctx, mark) {
+	const now = snapshot(ctx);
+	return ctx.d && now.acked >= mark.acked + 3 && now.sends >= mark.sends + 3;
+}
+
+export function atKill(ctx) {
+	const f = ctx.state.fake;
+	return { fakeInFlight: f.inFlight(), fakeSends: f.sends().length };
+}
+
+function countAcked(st) {
+	let n = 0;
+	for (const it of st.items.values()) if (it.ids.size) n++;
+	return n;
+}
+
+function newItem(st) {
+	const cid = `c${++st.seq}`;
+	const it = { cid, to: `1555${String(st.seq).padStart(7, '0')}`, ids: new Set(), unanswered: 0, retried: 0 };
+	st.items.set(cid, it);
+	return it;
+}
+
+const bodyOf = (it) => ({ channel: 'wa', to: it.to, text: `crash ${it.cid}`, client_id: it.cid });
+
+async function post(ctx, d, items, isRetry) {
+	const st = ctx.state;
+	const batch = items.length > 1;
+	st.requests++;
+	const p = batch
+		? d.api('POST', '/v1/messages/batch', { messages: items.map(bodyOf) })
+		: d.api('POST', '/v1/messages', bodyOf(items[0]));
+	const t = ctx.trigger;
+	if (t && !t.fired && t.point === 'client-mid-post')
+		setTimeout(() => ctx.kill(t.point), Math.floor(t.r * 8));
+	let r;
+	try {
+		r = await p;
+	} catch {
+		// Cut off by a kill: maybe stored, maybe not. Retry half of them.
+		st.unanswered++;
+		for (const it of items) it.unanswered++;
+		if (ctx.rng() < 0.5 && !isRetry) st.retry.push(items);
+		return;
+	}
+	if (isRetry) { st.retried++; for (const it of items) it.retried++; }
+	if (!batch && (r.status === 202 || r.status === 200) && typeof r.json?.id === 'number') {
+		items[0].ids.add(r.json.id);
+	} else if (batch && r.status === 207 && Array.isArray(r.json?.results)) {
+		for (const x of r.json.results) {
+			if (x.message && typeof x.message.id === 'number') items[x.index].ids.add(x.message.id);
+			else st.refused.push(`batch item ${items[x.index]?.cid}: ${JSON.stringify(x)}`);
+		}
+	} else {
+		st.refused.push(`${batch ? 'batch' : 'send'} ${items.map((i) => i.cid).join(',')}: ${r.status} ${r.text.slice(0, 200)}`);
+	}
+}
+
+export async function load(ctx) {
+	const st = ctx.state;
+	const out = new Set();
+	let stopped = false;
+	const interval = 1000 / RATE_PER_S;
+	const run = (async () => {
+		while (!stopped) {
+			const d = await ctx.whenUp();
+			if (stopped) break;
+			while (out.size >= MAX_OUTSTANDING) await Promise.race(out);
+			let items;
+			if (st.retry.length) items = st.retry.shift();
+			else if (ctx.rng() < 0.3) items = Array.from({ length: ctx.rng.int(2, BATCH_MAX) }, () => newItem(st));
+			else items = [newItem(st)];
+			const retry = items.some((it) => it.unanswered > 0);
+			const p = post(ctx, d, items, retry).finally(() => out.delete(p));
+			out.add(p);
+			await new Promise((r) => setTimeout(r, interval * items.length));
+		}
+		await Promise.all(out);
+	})();
+	return { async stop() { stopped = true; await run; } };
+}
+
+export async function verify(ctx) {
+	const st = ctx.state;
+	const fake = st.fake;
+	const d = ctx.d;
+	const problems = [...st.refused.map((x) => `refused: ${x}`)];
+	const notes = [];
+	const acked = [...st.items.values()].filter((it) => it.ids.size);
+
+	// Drain: every acknowledged key accepted by the fake, then every stored
+	// outbound message (also those whose request was cut off) accepted by msgd.
+	const acceptedKeys = () => new Set(fake.accepted.map((a) => keyOf(fake.requests[a.n])));
+	try {
+		await waitFor(() => { const k = acceptedKeys(); return acked.every((it) => k.has(it.cid)); }, DRAIN_MS,
+		    { what: 'every acknowledged send accepted by the fake', intervalMs: 50 });
+	} catch (e) { notes.push(e.message); }
+
+	const outIds = new Set();
+	for (const it of acked) for (const id of it.ids) outIds.add(id);
+	for (const ev of await allEvents(d))
+		if (ev.type === 'message.status' && ev.channel === 'wa' && typeof ev.message_id === 'number') outIds.add(ev.message_id);
+	const stored = new Map();  // cid -> [message]
+	let notAccepted = 0;
+	for (const id of [...outIds].sort((a, b) => a - b)) {
+		let m;
+		try {
+			m = await waitFor(async () => { const x = await getMessage(d, id); return x.status === 'accepted' ? x : null; }, 30_000,
+			    { what: `message ${id} accepted`, intervalMs: 50 });
+		} catch (e) {
+			notAccepted++;
+			problems.push(`stored message ${id} never accepted: ${e.message.slice(0, 300)}`);
+			continue;
+		}
+		const cid = m.client_id;
+		if (!stored.has(cid)) stored.set(cid, []);
+		stored.get(cid).push(m);
+	}
+	// Each stored message shows the id the fake gave to its own request.
+	const byProviderId = new Map(fake.accepted.map((a) => [a.id, keyOf(fake.requests[a.n])]));
+	for (const [cid, ms] of stored)
+		for (const m of ms)
+			if (byProviderId.get(m.provider_message_id) !== cid)
+				problems.push(`message ${m.id} (${cid}) shows provider id ${m.provider_message_id}, which the fake gave to ${byProviderId.get(m.provider_message_id)}`);
+
+	// Losses: acknowledged but not accepted by the fake or not stored.
+	const keys = acceptedKeys();
+	let lost = 0;
+	for (const it of acked) {
+		if (!keys.has(it.cid) || !stored.has(it.cid)) {
+			lost++;
+			if (lost <= 10) problems.push(`LOST: ${it.cid} acknowledged as ${[...it.ids]} but ${keys.has(it.cid) ? 'not stored' : 'never accepted by the provider'}`);
+		}
+		if (it.ids.size > 1) problems.push(`${it.cid} acknowledged with two ids: ${[...it.ids]}`);
+	}
+	for (const [cid, ms] of stored) {
+		if (ms.length > 1) problems.push(`client_id ${cid} stored ${ms.length} times: ${ms.map((m) => m.id)}`);
+		if (!st.items.has(cid)) problems.push(`a message nobody sent: ${cid}`);
+	}
+	const unansweredStored = [...st.items.values()].filter((it) => !it.ids.size && stored.has(it.cid)).length;
+	const unansweredNot = [...st.items.values()].filter((it) => !it.ids.size).length - unansweredStored;
+
+	// Duplicates against the window.
+	const counts = new Map();
+	for (const a of fake.accepted) { const k = keyOf(fake.requests[a.n]); counts.set(k, (counts.get(k) ?? 0) + 1); }
+	let duplicates = 0;
+	for (const [k, c] of counts) {
+		if (k === null || !st.items.has(k)) problems.push(`the fake accepted a send nobody made: ${k}`);
+		duplicates += c - 1;
+	}
+	let allowed = 0;
+	ctx.lives.slice(1).forEach((life, i) => {
+		const m = /marked uncertain.*?count=(\d+)/.exec(life.logs());
+		const n = m ? Number(m[1]) : 0;
+		allowed += n;
+		if (ctx.kills[i]) ctx.kills[i].uncertain = n;
+	});
+	if (duplicates > allowed) problems.push(`EXCESS DUPLICATES: ${duplicates} provider acceptances twice > ${allowed} sends in flight at the kills`);
+	const fakeInFlight = ctx.kills.reduce((s, k) => s + (k.at.fakeInFlight ?? 0), 0);
+	notes.push(`${st.requests} API requests (${st.unanswered} cut off by a kill, ${st.retried} retried with their client_id); ` +
+	    `${st.items.size - acked.length} items never acknowledged: ${unansweredStored} of them stored and delivered, ${unansweredNot} not stored`,
+	    `${fake.sends().length} provider requests, ${fake.accepted.length} accepted; at the kills: ${fakeInFlight} requests in flight at the fake, ` +
+	    `${allowed} entries found in flight by msgd at restart`);
+	return {
+		acknowledged: acked.length,
+		delivered: acked.filter((it) => keys.has(it.cid) && stored.has(it.cid)).length,
+		lost, duplicates, allowed, notes, problems, notAccepted,
+	};
+}

@@ -7,7 +7,7 @@
 //   name          'send', 'hooks', ...: the row's name in the table.
 //   killPoints    names of the kill points the path arms itself, e.g.
 //                 'provider-in-flight' (fired from a fake's request handler).
-//                 The driver adds 'timer' (a random delay) to every path.
+//                 The driver adds 'timer' and 'early' to every path.
 //   env           optional extra environment for every msgd life.
 //   setup(ctx)    once, with the first daemon up: start fakes and receivers,
 //                 create channels/subscriptions. Returns the path's state,
@@ -26,18 +26,25 @@
 //                 return {acknowledged, delivered, lost, duplicates, allowed,
 //                 notes: [strings], problems: [strings]} (problems fail the run).
 //
-// Kill points: each cycle the driver picks one of ['timer', ...killPoints]
-// with the seeded PRNG and sets ctx.trigger = {point, r, cycle, fired}; r is
-// a fresh random number in [0, 1) the path uses to vary the instant (which
-// request, how many ms later). The path's hooks test ctx.trigger.point and
-// call ctx.kill(point) (a no-op unless that point is armed). If the armed
-// point does not fire within FALLBACK_MS the driver kills on a timer anyway
-// (counted as 'fallback'). A new path plugs in by writing such a module and
-// adding it to PATHS in crash_loop.mjs (and to the e2e test's list).
+// Kill points: each cycle the driver picks one of ['timer', 'early',
+// ...killPoints] with the seeded PRNG and sets ctx.trigger = {point, r,
+// cycle, fired}; r is a fresh random number in [0, 1) the path uses to vary
+// the instant (which request, how many ms later). 'timer' fires 20..1500 ms
+// after the life made progress (path.progressed()); 'early' fires 0..150 ms
+// after the restarted msgd answered /healthz, while it recovers (no progress
+// asked). The path's hooks test ctx.trigger.point and call ctx.kill(point)
+// (a no-op unless that point is armed). If the armed point does not fire
+// within FALLBACK_MS the driver kills on a timer anyway (counted as
+// 'fallback'). Everything random comes from the seed, so CRASH_SEED replays
+// a run's choices (not its timing).
 //
-// ctx: {seed, rng, cycles, bin, d (the live daemon or null), lives (every
+// A new durable path plugs in by writing such a module (tests/crash/
+// path_NAME.mjs) and adding it to PATHS in crash_loop.mjs and to the list in
+// tests/e2e/crash_loop.test.mjs.
+//
+// ctx: {seed, rng, cycles, dataDir, token, d (the live daemon or null), lives (every
 // daemon started, for their logs), kills: [{cycle, point, wall, at}],
-// killCount, trigger, state, log(msg), whenUp(), kill(point), api(...)}.
+// killCount, trigger, cycle, state, log(msg), whenUp(), kill(point)}.
 
 import fs from 'node:fs';
 import os from 'node:os';
@@ -49,6 +56,7 @@ const FALLBACK_MS = 20_000;     // an armed point that never fires: kill anyway
 const PROGRESS_MS = 120_000;    // a life must make progress within this
 const TIMER_MIN_MS = 20;
 const TIMER_MAX_MS = 1500;
+const EARLY_MAX_MS = 150;     // 'early': this soon after a restart was ready
 
 /** A seeded PRNG (xorshift32 stepped, output scrambled): r() in [0,1). */
 export function makeRng(seed) {
@@ -111,7 +119,7 @@ export async function runCrashLoop(mod, { cycles = 50, seed = newSeed(), log = c
 		return d;
 	};
 
-	const points = ['timer', ...(mod.killPoints ?? [])];
+	const points = ['timer', 'early', ...(mod.killPoints ?? [])];
 	const counts = Object.fromEntries(points.map((p) => [p, 0]));
 	counts.fallback = 0;
 	let loader = null;
@@ -122,14 +130,20 @@ export async function runCrashLoop(mod, { cycles = 50, seed = newSeed(), log = c
 		loader = await mod.load(ctx);
 		for (let c = 1; c <= cycles; c++) {
 			ctx.cycle = c;
-			const mark = mod.snapshot(ctx);
-			await waitFor(() => mod.progressed(ctx, mark), PROGRESS_MS, { what: `${mod.name} progress in cycle ${c}`, intervalMs: 5 });
-			const d = ctx.d;
 			const point = rng.pick(points);
-			ctx.trigger = { point, r: rng(), cycle: c, fired: false };
+			const r = rng();
+			// 'early' kills the new life while it recovers (no progress asked).
+			if (point !== 'early') {
+				const mark = mod.snapshot(ctx);
+				await waitFor(() => mod.progressed(ctx, mark), PROGRESS_MS, { what: `${mod.name} progress in cycle ${c}`, intervalMs: 5 });
+			}
+			const d = ctx.d;
+			ctx.trigger = { point, r, cycle: c, fired: false };
 			let timer;
 			if (point === 'timer')
-				timer = setTimeout(() => ctx.kill('timer'), TIMER_MIN_MS + Math.floor(ctx.trigger.r * (TIMER_MAX_MS - TIMER_MIN_MS)));
+				timer = setTimeout(() => ctx.kill('timer'), TIMER_MIN_MS + Math.floor(r * (TIMER_MAX_MS - TIMER_MIN_MS)));
+			else if (point === 'early')
+				timer = setTimeout(() => ctx.kill('early'), Math.floor(r * EARLY_MAX_MS));
 			const fallback = setTimeout(() => ctx.kill('fallback'), FALLBACK_MS);
 			await d.exited;
 			clearTimeout(timer);

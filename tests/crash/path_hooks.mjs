@@ -5,7 +5,8 @@
 // msgd killed anywhere. See driver.mjs for the module contract.
 //
 // Kill points: 'timer' (driver), 'client-mid-post' (a few ms after an inbound
-// POST left the client), 'receiver-in-flight' (from the receiver's handler,
+// POST left the client), 'after-ack' (as its 201 arrives: committed, most
+// likely not delivered yet), 'receiver-in-flight' (from the receiver's handler,
 // before it answers), 'receiver-answered' (just after the receiver's 200:
 // between the 2xx and msgd's commit of the cursor).
 //
@@ -24,8 +25,8 @@ import http from 'node:http';
 import crypto from 'node:crypto';
 import { allEvents, assertStatus, waitFor } from '../e2e/lib.mjs';
 
-const RATE_PER_S = 40;
-const MAX_OUTSTANDING = 4;
+const RATE_PER_S = 80;
+const MAX_OUTSTANDING = 6;
 const SECRET = 'whsec_' + crypto.randomBytes(16).toString('hex');
 const DRAIN_MS = 180_000;
 const SUBS = [
@@ -34,7 +35,7 @@ const SUBS = [
 ];
 
 export const name = 'hooks';
-export const killPoints = ['client-mid-post', 'receiver-in-flight', 'receiver-answered'];
+export const killPoints = ['client-mid-post', 'after-ack', 'receiver-in-flight', 'receiver-answered'];
 
 export async function setup(ctx) {
 	const st = { deliveries: [], acked: [], unanswered: 0, refused: [], seq: 0, subs: [], srv: null };
@@ -102,6 +103,12 @@ async function post(ctx, d) {
 		setTimeout(() => ctx.kill(t.point), Math.floor(t.r * 8));
 	let r;
 	try { r = await p; } catch { st.unanswered++; return; }
+	// 'after-ack': the event is committed, most likely not delivered yet.
+	const ta = ctx.trigger;
+	if (ta && !ta.fired && ta.point === 'after-ack' && (r.status === 201 || r.status === 202)) {
+		ta.countdown ??= 1 + Math.floor(ta.r * 4);
+		if (--ta.countdown <= 0) ctx.kill(ta.point);
+	}
 	if (send) {
 		if (r.status !== 202) st.refused.push(`send ${n}: ${r.status} ${r.text.slice(0, 200)}`);
 	} else if (r.status === 201 && typeof r.json?.message?.id === 'number') {

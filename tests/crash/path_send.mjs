@@ -3,9 +3,12 @@
 // every request), msgd killed anywhere between the API call and the outcome's
 // commit. See driver.mjs for the module contract.
 //
+// A tenth of the items carry a scheduled_at 1-3 s ahead.
+//
 // Kill points: 'timer' (driver), 'client-mid-post' (a few ms after a POST
 // /v1/messages[/batch] left the client: before, during or after its commit),
-// 'provider-in-flight' (from the fake's request handler, the request not
+// 'after-ack' (as a 202/207 arrives: committed, most likely not dispatched
+// yet), 'provider-in-flight' (from the fake's request handler, the request not
 // answered yet), 'provider-answered' (just after the fake answered 200:
 // between the provider's acceptance and msgd's commit of the outcome).
 //
@@ -18,13 +21,14 @@
 // window: the entries msgd found in flight at each restart (its "marked
 // uncertain" count), summed.
 
-import { allEvents, createSendChannel, getMessage, waitFor } from '../e2e/lib.mjs';
+import { allEvents, createSendChannel, getMessage, rfc3339, waitFor } from '../e2e/lib.mjs';
 import { startFakeGraph } from '../e2e/fake_graph.mjs';
 
-const RATE_PER_S = 60;           // items per second offered (singles and batches)
-const MAX_OUTSTANDING = 4;       // API requests in flight from the load
+const RATE_PER_S = 100;           // items per second offered (singles and batches)
+const MAX_OUTSTANDING = 6;       // API requests in flight from the load
 const BATCH_MAX = 8;
-const DELAYS_MS = [0, 2, 5, 15]; // the fake's answer delay, by request number
+const SCHEDULED_SHARE = 0.1;  // items with a scheduled_at
+const DELAYS_MS = [0, 5, 20, 60]; // the fake's answer delay, by request number
 const DRAIN_MS = 180_000;
 
 const keyOf = (rec) => {
@@ -33,7 +37,7 @@ const keyOf = (rec) => {
 };
 
 export const name = 'send';
-export const killPoints = ['client-mid-post', 'provider-in-flight', 'provider-answered'];
+export const killPoints = ['client-mid-post', 'after-ack', 'provider-in-flight', 'provider-answered'];
 
 export async function setup(ctx) {
 	const fake = await startFakeGraph();
@@ -82,14 +86,17 @@ function countAcked(st) {
 	return n;
 }
 
-function newItem(st) {
+function newItem(st, rng) {
 	const cid = `c${++st.seq}`;
-	const it = { cid, to: `1555${String(st.seq).padStart(7, '0')}`, ids: new Set(), unanswered: 0, retried: 0 };
+	const it = { cid, to: `1555${String(st.seq).padStart(7, '0')}`, ids: new Set(), unanswered: 0, retried: 0, at: 0 };
+	// A few are scheduled 1-3 s ahead: they wait in the outbox across kills.
+	if (rng() < SCHEDULED_SHARE) it.at = Math.floor(Date.now() / 1000) + rng.int(1, 3);
 	st.items.set(cid, it);
 	return it;
 }
 
-const bodyOf = (it) => ({ channel: 'wa', to: it.to, text: `crash ${it.cid}`, client_id: it.cid });
+const bodyOf = (it) => ({ channel: 'wa', to: it.to, text: `crash ${it.cid}`, client_id: it.cid,
+	...(it.at ? { scheduled_at: rfc3339(it.at) } : {}) });
 
 async function post(ctx, d, items, isRetry) {
 	const st = ctx.state;
@@ -112,6 +119,12 @@ async function post(ctx, d, items, isRetry) {
 		return;
 	}
 	if (isRetry) { st.retried++; for (const it of items) it.retried++; }
+	// 'after-ack': the send is committed, most likely not claimed or sent yet.
+	const ta = ctx.trigger;
+	if (ta && !ta.fired && ta.point === 'after-ack' && (r.status === 202 || r.status === 207)) {
+		ta.countdown ??= 1 + Math.floor(ta.r * 4);
+		if (--ta.countdown <= 0) ctx.kill(ta.point);
+	}
 	if (!batch && (r.status === 202 || r.status === 200) && typeof r.json?.id === 'number') {
 		items[0].ids.add(r.json.id);
 	} else if (batch && r.status === 207 && Array.isArray(r.json?.results)) {
@@ -136,8 +149,8 @@ export async function load(ctx) {
 			while (out.size >= MAX_OUTSTANDING) await Promise.race(out);
 			let items;
 			if (st.retry.length) items = st.retry.shift();
-			else if (ctx.rng() < 0.3) items = Array.from({ length: ctx.rng.int(2, BATCH_MAX) }, () => newItem(st));
-			else items = [newItem(st)];
+			else if (ctx.rng() < 0.3) items = Array.from({ length: ctx.rng.int(2, BATCH_MAX) }, () => newItem(st, ctx.rng));
+			else items = [newItem(st, ctx.rng)];
 			const retry = items.some((it) => it.unanswered > 0);
 			const p = post(ctx, d, items, retry).finally(() => out.delete(p));
 			out.add(p);
@@ -185,11 +198,13 @@ export async function verify(ctx) {
 		stored.get(cid).push(m);
 	}
 	// Each stored message shows the id the fake gave to its own request.
-	const byProviderId = new Map(fake.accepted.map((a) => [a.id, keyOf(fake.requests[a.n])]));
+	const byProviderId = new Map(fake.accepted.map((a) => [a.id, fake.requests[a.n]]));
 	for (const [cid, ms] of stored)
-		for (const m of ms)
-			if (byProviderId.get(m.provider_message_id) !== cid)
-				problems.push(`message ${m.id} (${cid}) shows provider id ${m.provider_message_id}, which the fake gave to ${byProviderId.get(m.provider_message_id)}`);
+		for (const m of ms) {
+			const rec = byProviderId.get(m.provider_message_id);
+			if (!rec || keyOf(rec) !== cid || rec.to !== m.to || rec.to !== st.items.get(cid)?.to)
+				problems.push(`message ${m.id} (${cid} to ${m.to}) shows provider id ${m.provider_message_id}, which the fake gave to ${rec ? `${keyOf(rec)} to ${rec.to}` : 'nobody'}`);
+		}
 
 	// Losses: acknowledged but not accepted by the fake or not stored.
 	const keys = acceptedKeys();
@@ -215,6 +230,26 @@ export async function verify(ctx) {
 	for (const [k, c] of counts) {
 		if (k === null || !st.items.has(k)) problems.push(`the fake accepted a send nobody made: ${k}`);
 		duplicates += c - 1;
+	}
+	// A key goes out twice only across a kill: its earlier request reached
+	// the fake before that kill (or just after it: written before it), the
+	// later one after it.
+	const KILL_SLACK_MS = 200;
+	let sameLife = 0;
+	const reqsByKey = new Map();
+	for (const a of fake.accepted) {
+		const rec = fake.requests[a.n];
+		const k = keyOf(rec);
+		if (!reqsByKey.has(k)) reqsByKey.set(k, []);
+		reqsByKey.get(k).push(rec);
+	}
+	for (const [k, recs] of reqsByKey) {
+		for (let i = 1; i < recs.length; i++) {
+			const a = recs[i - 1], b = recs[i];
+			if (!ctx.kills.some((kl) => a.wall <= kl.wall + KILL_SLACK_MS && b.wall >= kl.wall)) {
+				if (++sameLife <= 5) problems.push(`${k} accepted twice without a kill in between (requests #${a.n} and #${b.n})`);
+			}
+		}
 	}
 	let allowed = 0;
 	ctx.lives.slice(1).forEach((life, i) => {

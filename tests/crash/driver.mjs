@@ -43,7 +43,7 @@
 // tests/e2e/crash_loop.test.mjs.
 //
 // ctx: {seed, rng, cycles, dataDir, token, d (the live daemon or null), lives (every
-// daemon started, for their logs), kills: [{cycle, point, wall, at}],
+// daemon started: its logs(), readyWall when /healthz answered), kills: [{cycle, point, wall, at}],
 // killCount, trigger, cycle, state, log(msg), whenUp(), kill(point)}.
 
 import fs from 'node:fs';
@@ -112,6 +112,7 @@ export async function runCrashLoop(mod, { cycles = 50, seed = newSeed(), log = c
 	const env = mod.env ?? {};
 	const start = async () => {
 		const d = await startMsgd({ dataDir, token, env, name: `crash-${mod.name}-${ctx.lives.length}`, keepDataDir: true });
+		d.readyWall = Date.now();
 		ctx.lives.push(d);
 		ctx.d = d;
 		upResolve(d);

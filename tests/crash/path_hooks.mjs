@@ -4,7 +4,7 @@
 // message.received) POSTing to a local receiver that records every delivery,
 // msgd killed anywhere. See driver.mjs for the module contract.
 //
-// Kill points: 'timer' (driver), 'client-mid-post' (a few ms after an inbound
+// Kill points: 'timer' and 'early' (driver), 'client-mid-post' (a few ms after an inbound
 // POST left the client), 'after-ack' (as its 201 arrives: committed, most
 // likely not delivered yet), 'receiver-in-flight' (from the receiver's handler,
 // before it answers), 'receiver-answered' (just after the receiver's 200:
@@ -15,11 +15,11 @@
 // seq is always the next wanted seq after the highest one so far, so first
 // deliveries come in increasing seq order); going back is allowed only to
 // seqs already delivered (redeliveries), each with the same X-Msgd-Delivery
-// and body. (Which msgd life sent a delivery is not told reliably: a request
-// the killed msgd wrote just before the kill may be read after it.) Acknowledged = inbound POSTs answered 201; each
-// must be in the log and delivered as message.received. Duplicates =
-// redeliveries; allowed by the window: one request in flight per subscription
-// per kill.
+// and body, and only across a kill (the earlier delivery read before the
+// next life was up, the later one after the kill). Acknowledged = inbound
+// POSTs answered 201; each must be in the log and delivered as
+// message.received. Duplicates = redeliveries; allowed by the window: one
+// request in flight per subscription per kill.
 
 import http from 'node:http';
 import crypto from 'node:crypto';
@@ -46,7 +46,7 @@ export async function setup(ctx) {
 			const raw = Buffer.concat(chunks);
 			let body;
 			try { body = JSON.parse(raw.toString('utf8')); } catch { body = null; }
-			st.deliveries.push({ path: req.url, kill: ctx.killCount, headers: req.headers, raw: raw.toString('utf8'), seq: body?.seq, type: body?.type, body });
+			st.deliveries.push({ path: req.url, wall: Date.now(), headers: req.headers, raw: raw.toString('utf8'), seq: body?.seq, type: body?.type, body });
 			const t = ctx.trigger;
 			const countdown = () => { t.countdown ??= 1 + Math.floor(t.r * 6); return --t.countdown <= 0; };
 			if (t && !t.fired && t.point === 'receiver-in-flight' && countdown()) ctx.kill(t.point);
@@ -194,6 +194,9 @@ export async function verify(ctx) {
 				const f = first.get(x.seq);
 				if (!f) complain(`seq ${x.seq} arrived after ${max} and was never delivered before (out of order)`);
 				else if (f.raw !== x.raw) complain(`redelivery of seq ${x.seq} has another body`);
+				// Only across a kill: the receiver said 200 at once every time.
+				else if (!ctx.kills.some((kl, i) => f.wall <= ctx.lives[i + 1].readyWall && x.wall >= kl.wall))
+					complain(`seq ${x.seq} delivered again without a kill in between`);
 			}
 		}
 		const got = new Set(first.keys());

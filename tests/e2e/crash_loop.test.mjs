@@ -7,7 +7,7 @@ import { runCrashLoop, formatTable, newSeed } from '../crash/driver.mjs';
 import * as send from '../crash/path_send.mjs';
 import * as hooks from '../crash/path_hooks.mjs';
 
-const CYCLES = Number(process.env.CRASH_TEST_CYCLES ?? 5);
+const CYCLES = Number(process.env.CRASH_TEST_CYCLES ?? 8);
 const SEED = process.env.CRASH_SEED ? Number(process.env.CRASH_SEED) : newSeed();
 
 describe('crash loops', () => {

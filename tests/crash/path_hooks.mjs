@@ -10,6 +10,9 @@
 // before it answers), 'receiver-answered' (just after the receiver's 200:
 // between the 2xx and msgd's commit of the cursor).
 //
+// The receiver answers 503 to one request in 23 (msgd retries it with
+// backoff); only the deliveries it answered 200 count below.
+//
 // Checks, per subscription, over the deliveries in the order received: every
 // event of the log it asked for arrives (nothing skipped: a delivery of a new
 // seq is always the next wanted seq after the highest one so far, so first
@@ -28,6 +31,7 @@ import { allEvents, assertStatus, waitFor } from '../e2e/lib.mjs';
 const RATE_PER_S = 80;
 const MAX_OUTSTANDING = 6;
 const SECRET = 'whsec_' + crypto.randomBytes(16).toString('hex');
+const FAIL_EVERY = 23;          // the receiver answers 503 to one request in this many
 const DRAIN_MS = 180_000;
 const SUBS = [
 	{ path: '/all', events: ['*'] },
@@ -38,7 +42,7 @@ export const name = 'hooks';
 export const killPoints = ['client-mid-post', 'after-ack', 'receiver-in-flight', 'receiver-answered'];
 
 export async function setup(ctx) {
-	const st = { deliveries: [], acked: [], unanswered: 0, refused: [], seq: 0, subs: [], srv: null };
+	const st = { deliveries: [], received: 0, failedAnswers: 0, acked: [], unanswered: 0, refused: [], seq: 0, subs: [], srv: null };
 	const srv = http.createServer((req, res) => {
 		const chunks = [];
 		req.on('data', (c) => chunks.push(c));
@@ -46,6 +50,14 @@ export async function setup(ctx) {
 			const raw = Buffer.concat(chunks);
 			let body;
 			try { body = JSON.parse(raw.toString('utf8')); } catch { body = null; }
+			// One request in FAIL_EVERY is refused: msgd retries it with its
+			// backoff (on disk, across the kills), later events waiting.
+			if (++st.received % FAIL_EVERY === 0) {
+				st.failedAnswers++;
+				res.writeHead(503, { 'content-type': 'text/plain' });
+				res.end('try later');
+				return;
+			}
 			st.deliveries.push({ path: req.url, wall: Date.now(), headers: req.headers, raw: raw.toString('utf8'), seq: body?.seq, type: body?.type, body });
 			const t = ctx.trigger;
 			const countdown = () => { t.countdown ??= 1 + Math.floor(t.r * 6); return --t.countdown <= 0; };
@@ -217,6 +229,7 @@ export async function verify(ctx) {
 	}
 	const allowed = ctx.kills.length * st.subs.length;
 	if (duplicates > allowed) problems.push(`EXCESS DUPLICATES: ${duplicates} redeliveries > ${allowed} (one per subscription per kill)`);
-	notes.push(`${st.acked.length} inbound acknowledged, ${st.unanswered} requests cut off by a kill; ${evs.length} events in the log`);
+	notes.push(`${st.acked.length} inbound acknowledged, ${st.unanswered} requests cut off by a kill; ${evs.length} events in the log; ` +
+	    `the receiver refused ${st.failedAnswers} requests (503, retried)`);
 	return { acknowledged: st.acked.length, delivered, lost, duplicates, allowed, notes, problems };
 }

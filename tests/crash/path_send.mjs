@@ -29,6 +29,7 @@ const MAX_OUTSTANDING = 6;       // API requests in flight from the load
 const BATCH_MAX = 8;
 const SCHEDULED_SHARE = 0.1;  // items with a scheduled_at
 const DELAYS_MS = [0, 5, 20, 60]; // the fake's answer delay, by request number
+const FAIL_EVERY = 17;          // the fake answers 500 to one request in this many
 const DRAIN_MS = 180_000;
 
 const keyOf = (rec) => {
@@ -41,6 +42,9 @@ export const killPoints = ['client-mid-post', 'after-ack', 'provider-in-flight',
 
 export async function setup(ctx) {
 	const fake = await startFakeGraph();
+	// One request in FAIL_EVERY gets a transient 500: retries (with their
+	// backoff state on disk) cross the kills too.
+	fake.rule((r) => r.kind === 'send' && r.n % FAIL_EVERY === FAIL_EVERY - 1, fake.serverError(500));
 	DELAYS_MS.forEach((ms, i) => fake.rule((r) => r.n % DELAYS_MS.length === i, ms ? { delayMs: ms } : {}));
 	const st = { fake, items: new Map(), retry: [], seq: 0, requests: 0, unanswered: 0, retried: 0, refused: [] };
 	fake.onRequest((rec) => {

@@ -169,6 +169,7 @@ export async function runCrashLoop(mod, { cycles = 50, seed = newSeed(), log = c
 		if (ex.signal !== null || ex.code !== 0)
 			result.problems.push(`the last msgd did not stop cleanly: ${JSON.stringify(ex)}\n${last.logs().slice(-3000)}`);
 	} catch (e) {
+		upResolve(null);  // a load waiting for msgd gives up
 		if (loader) await loader.stop().catch(() => {});
 		for (const d of ctx.lives) if (d.alive) { d.proc.kill('SIGKILL'); await d.exited; }
 		saveLogs(ctx, mod.name);

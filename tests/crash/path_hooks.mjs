@@ -136,7 +136,7 @@ export async function load(ctx) {
 	const run = (async () => {
 		while (!stopped) {
 			const d = await ctx.whenUp();
-			if (stopped) break;
+			if (stopped || !d) break;
 			while (out.size >= MAX_OUTSTANDING) await Promise.race(out);
 			const p = post(ctx, d).finally(() => out.delete(p));
 			out.add(p);

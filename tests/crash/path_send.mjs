@@ -31,6 +31,7 @@ const SCHEDULED_SHARE = 0.1;  // items with a scheduled_at
 const DELAYS_MS = [0, 5, 20, 60]; // the fake's answer delay, by request number
 const FAIL_EVERY = 17;          // the fake answers 500 to one request in this many
 const DRAIN_MS = 180_000;
+const ACCEPT_MS = 60_000;         // then for msgd to show them all accepted
 
 const keyOf = (rec) => {
 	const m = /^crash (c\d+)$/.exec(rec.body?.text?.body ?? '');
@@ -149,7 +150,7 @@ export async function load(ctx) {
 	const run = (async () => {
 		while (!stopped) {
 			const d = await ctx.whenUp();
-			if (stopped) break;
+			if (stopped || !d) break;
 			while (out.size >= MAX_OUTSTANDING) await Promise.race(out);
 			let items;
 			if (st.retry.length) items = st.retry.shift();
@@ -187,36 +188,47 @@ export async function verify(ctx) {
 		if (ev.type === 'message.status' && ev.channel === 'wa' && typeof ev.message_id === 'number') outIds.add(ev.message_id);
 	const stored = new Map();  // cid -> [message]
 	let notAccepted = 0;
-	for (const id of [...outIds].sort((a, b) => a - b)) {
-		let m;
-		try {
-			m = await waitFor(async () => { const x = await getMessage(d, id); return x.status === 'accepted' ? x : null; }, 30_000,
-			    { what: `message ${id} accepted`, intervalMs: 50 });
-		} catch (e) {
-			notAccepted++;
-			problems.push(`stored message ${id} never accepted: ${e.message.slice(0, 300)}`);
-			continue;
+	// Poll them all until each is accepted, under one deadline.
+	const msgs = new Map();
+	let pending = [...outIds].sort((a, b) => a - b);
+	const until = Date.now() + ACCEPT_MS;
+	for (;;) {
+		const still = [];
+		for (const id of pending) {
+			const m = await getMessage(d, id);
+			msgs.set(id, m);
+			if (m.status !== 'accepted') still.push(id);
 		}
-		const cid = m.client_id;
-		if (!stored.has(cid)) stored.set(cid, []);
-		stored.get(cid).push(m);
+		pending = still;
+		if (!pending.length || Date.now() >= until) break;
+		await new Promise((r) => setTimeout(r, 200));
+	}
+	for (const id of pending) {
+		const m = msgs.get(id);
+		if (++notAccepted <= 10) problems.push(`stored message ${id} (${m.client_id}) never accepted: ${m.status}, attempts ${m.attempts}`);
+	}
+	for (const m of msgs.values()) {
+		if (!stored.has(m.client_id)) stored.set(m.client_id, []);
+		stored.get(m.client_id).push(m);
 	}
 	// Each stored message shows the id the fake gave to its own request.
 	const byProviderId = new Map(fake.accepted.map((a) => [a.id, fake.requests[a.n]]));
 	for (const [cid, ms] of stored)
 		for (const m of ms) {
 			const rec = byProviderId.get(m.provider_message_id);
+			if (m.status !== 'accepted') continue;
 			if (!rec || keyOf(rec) !== cid || rec.to !== m.to || rec.to !== st.items.get(cid)?.to)
 				problems.push(`message ${m.id} (${cid} to ${m.to}) shows provider id ${m.provider_message_id}, which the fake gave to ${rec ? `${keyOf(rec)} to ${rec.to}` : 'nobody'}`);
 		}
 
 	// Losses: acknowledged but not accepted by the fake or not stored.
 	const keys = acceptedKeys();
+	const isDelivered = (it) => keys.has(it.cid) && (stored.get(it.cid) ?? []).some((m) => m.status === 'accepted');
 	let lost = 0;
 	for (const it of acked) {
-		if (!keys.has(it.cid) || !stored.has(it.cid)) {
+		if (!isDelivered(it)) {
 			lost++;
-			if (lost <= 10) problems.push(`LOST: ${it.cid} acknowledged as ${[...it.ids]} but ${keys.has(it.cid) ? 'not stored' : 'never accepted by the provider'}`);
+			if (lost <= 10) problems.push(`LOST: ${it.cid} acknowledged as ${[...it.ids]} but ${!keys.has(it.cid) ? 'never accepted by the provider' : !stored.has(it.cid) ? 'not stored' : 'not accepted in msgd'}`);
 		}
 		if (it.ids.size > 1) problems.push(`${it.cid} acknowledged with two ids: ${[...it.ids]}`);
 	}
@@ -270,7 +282,7 @@ export async function verify(ctx) {
 	    `${allowed} entries found in flight by msgd at restart`);
 	return {
 		acknowledged: acked.length,
-		delivered: acked.filter((it) => keys.has(it.cid) && stored.has(it.cid)).length,
+		delivered: acked.filter(isDelivered).length,
 		lost, duplicates, allowed, notes, problems, notAccepted,
 	};
 }

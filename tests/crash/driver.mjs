@@ -87,7 +87,8 @@ export async function runCrashLoop(mod, { cycles = 50, seed = newSeed(), log = c
 	const rng = makeRng(seed);
 	const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), `msgd-crash-${mod.name}-`));
 	const token = `adm_${crypto.randomBytes(12).toString('hex')}`;
-	const say = (m) => { if (!quiet) log(`[crash ${mod.name}] ${m}`); };
+	const t0 = Date.now();
+	const say = (m) => { if (!quiet) log(`[crash ${mod.name} ${((Date.now() - t0) / 1000).toFixed(1)}s] ${m}`); };
 	say(`seed ${seed}, ${cycles} cycles, data dir ${dataDir}`);
 
 	let upResolve;
@@ -156,11 +157,13 @@ export async function runCrashLoop(mod, { cycles = 50, seed = newSeed(), log = c
 			counts[k.point]++;
 			ctx.trigger = null;
 			await start();
-			if (!quiet && (c % 10 === 0 || c === cycles)) say(`cycle ${c}/${cycles} done`);
+			if (c % 10 === 0 || c === cycles) say(`cycle ${c}/${cycles} done`);
 		}
 		await loader.stop();
 		loader = null;
+		say('load stopped; draining and checking');
 		result = await mod.verify(ctx);
+		say('checked');
 		// A clean stop of the last life: sanitizer reports and leaks show here.
 		const last = ctx.d;
 		ctx.d = null;

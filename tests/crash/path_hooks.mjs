@@ -4,11 +4,11 @@
 // message.received) POSTing to a local receiver that records every delivery,
 // msgd killed anywhere. See driver.mjs for the module contract.
 //
-// Kill points: 'timer' and 'early' (driver), 'client-mid-post' (a few ms after an inbound
-// POST left the client), 'after-ack' (as its 201 arrives: committed, most
-// likely not delivered yet), 'receiver-in-flight' (from the receiver's handler,
-// before it answers), 'receiver-answered' (just after the receiver's 200:
-// between the 2xx and msgd's commit of the cursor).
+// Kill points: 'timer' and 'early' (driver), 'client-mid-post' (a few ms
+// after an inbound POST left the client), 'after-ack' (as its 201 arrives:
+// committed, most likely not delivered yet), 'receiver-in-flight' (from the
+// receiver's handler, before it answers), 'receiver-answered' (just after
+// the receiver's 200: between the 2xx and msgd's commit of the cursor).
 //
 // The receiver answers 503 to one request in 97 (msgd retries it with
 // backoff); only the deliveries it answered 200 count below.
@@ -31,7 +31,8 @@ import { allEvents, assertStatus, waitFor } from '../e2e/lib.mjs';
 const RATE_PER_S = 80;
 const MAX_OUTSTANDING = 6;
 const SECRET = 'whsec_' + crypto.randomBytes(16).toString('hex');
-const FAIL_EVERY = 97;          // the receiver answers 503 to one request in this many (each costs ~1 s of backoff)
+const FAIL_EVERY = 97;           // the receiver answers 503 to one request in this many
+                                 // (each costs ~1 s of backoff, later events waiting)
 const DRAIN_MS = 180_000;
 const SUBS = [
 	{ path: '/all', events: ['*'] },

@@ -5,12 +5,12 @@
 //
 // A tenth of the items carry a scheduled_at 1-3 s ahead.
 //
-// Kill points: 'timer' and 'early' (driver), 'client-mid-post' (a few ms after a POST
-// /v1/messages[/batch] left the client: before, during or after its commit),
-// 'after-ack' (as a 202/207 arrives: committed, most likely not dispatched
-// yet), 'provider-in-flight' (from the fake's request handler, the request not
-// answered yet), 'provider-answered' (just after the fake answered 200:
-// between the provider's acceptance and msgd's commit of the outcome).
+// Kill points: 'timer' and 'early' (driver), 'client-mid-post' (a few ms
+// after a POST /v1/messages[/batch] left the client: before, during or after
+// its commit), 'after-ack' (as a 202/207 arrives: committed, most likely not
+// dispatched yet), 'provider-in-flight' (from the fake's request handler, the
+// request not answered yet), 'provider-answered' (just after the fake
+// answered: between the provider's acceptance and msgd's commit of it).
 //
 // Accounting: acknowledged = client_ids answered 202/200 or 207 with a
 // message; each must be accepted by the fake exactly under its key (its
@@ -24,14 +24,14 @@
 import { allEvents, createSendChannel, getMessage, rfc3339, waitFor } from '../e2e/lib.mjs';
 import { startFakeGraph } from '../e2e/fake_graph.mjs';
 
-const RATE_PER_S = 100;           // items per second offered (singles and batches)
+const RATE_PER_S = 100;          // items per second offered (singles and batches)
 const MAX_OUTSTANDING = 6;       // API requests in flight from the load
 const BATCH_MAX = 8;
-const SCHEDULED_SHARE = 0.1;  // items with a scheduled_at
+const SCHEDULED_SHARE = 0.1;     // items with a scheduled_at
 const DELAYS_MS = [0, 5, 20, 60]; // the fake's answer delay, by request number
-const FAIL_EVERY = 17;          // the fake answers 500 to one request in this many
-const DRAIN_MS = 180_000;
-const ACCEPT_MS = 60_000;         // then for msgd to show them all accepted
+const FAIL_EVERY = 17;           // the fake answers 500 to one request in this many
+const DRAIN_MS = 180_000;        // for the fake to accept every acknowledged send
+const ACCEPT_MS = 60_000;        // then for msgd to show them all accepted
 
 const keyOf = (rec) => {
 	const m = /^crash (c\d+)$/.exec(rec.body?.text?.body ?? '');

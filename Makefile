@@ -4,6 +4,7 @@
 #   make test    sanitizer build + unit tests + end-to-end tests
 #   make bench   load measurements (not part of make test)
 #   make fuzz    every libFuzzer harness for FUZZ_S seconds (default 60)
+#   make crash-loop  kill -9 msgd CRASH_CYCLES times (default 50) per durable path
 
 CC       ?= cc
 PKGS     := libmicrohttpd libevent libevent_pthreads jansson sqlite3 libcrypto libconfig libcurl libsodium yajl
@@ -38,7 +39,7 @@ UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(patsubst tests/unit/%.c,build/test/unit/%,$(UNIT_SRC))
 
 .PHONY: all build run run-check test unit e2e browser deps test-deps bench-deps clean bench \
-	fuzz fuzz-build fuzz-quick fuzz-regress
+	fuzz fuzz-build fuzz-quick fuzz-regress crash-loop
 all: build
 # Installs what is missing, then builds in a sub-make (see PKG_LIBS above).
 build: deps
@@ -158,6 +159,12 @@ fuzz-regress: fuzz-build
 
 fuzz-quick: fuzz-build
 	@sh tools/fuzz.sh run $(FUZZ_QUICK_S) $(notdir $(FUZZ_BIN))
+# kill -9 under load on every durable path (tests/crash/), with the release
+# build; the short version runs in make test (tests/e2e/crash_loop.test.mjs).
+CRASH_CYCLES ?= 50
+crash-loop: build
+	MSGD_BIN=$(CURDIR)/build/msgd CORPUS=$(CURDIR)/../shared/corpus CRASH_CYCLES=$(CRASH_CYCLES) \
+	  node tests/crash/crash_loop.mjs
 
 clean:
 	rm -rf build

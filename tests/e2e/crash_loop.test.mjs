@@ -1,0 +1,26 @@
+// Crash loops, short: a few kill -9 cycles on every durable path under load
+// (tests/crash/: the driver and one module per path; `make crash-loop` runs
+// the long version). Nothing acknowledged is lost; duplicates stay within
+// the documented window. CRASH_SEED replays a failing run.
+import { describe, test } from 'node:test';
+import { runCrashLoop, formatTable, newSeed } from '../crash/driver.mjs';
+import * as send from '../crash/path_send.mjs';
+import * as hooks from '../crash/path_hooks.mjs';
+
+const CYCLES = Number(process.env.CRASH_TEST_CYCLES ?? 8);
+const SEED = process.env.CRASH_SEED ? Number(process.env.CRASH_SEED) : newSeed();
+
+describe('crash loops', () => {
+	for (const mod of [send, hooks]) {
+		// No upper time bound of substance: a slow machine only makes it slower.
+		test(`${mod.name}: ${CYCLES} kill -9 cycles under load → nothing acknowledged lost, duplicates within the window`, { timeout: 900_000 }, async (t) => {
+			const lines = [];
+			const r = await runCrashLoop(mod, { cycles: CYCLES, seed: SEED, log: (m) => lines.push(m) });
+			t.diagnostic(`seed ${SEED} (CRASH_SEED=${SEED} replays it); kill points ${JSON.stringify(r.points)}`);
+			for (const n of r.notes) t.diagnostic(n);
+			for (const l of formatTable([r]).split('\n')) t.diagnostic(l);
+			if (r.problems.length)
+				throw new Error(`crash loop ${mod.name} (seed ${SEED}):\n${r.problems.join('\n')}\n${lines.join('\n')}`);
+		});
+	}
+});

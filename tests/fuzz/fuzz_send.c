@@ -135,7 +135,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			json_array_foreach(json_object_get(body, "messages"), i, item)
 				check_one(item);
 		} else {
-			FUZZ_CHECK(e.status == 422 && e.field[0] != '\0');
+			FUZZ_CHECK(e.status == 422 && e.message[0] != '\0');  /* field: as above */
 		}
 	} else {
 		check_one(body);

@@ -45,13 +45,18 @@ function killAllSync() {
 }
 process.on('exit', killAllSync);
 // Root-level hook of whichever test file imports this module: anything a
-// timed-out or crashed test left running is killed and its log kept.
-after(() => {
-	for (const d of live) {
-		d.saveLog('leftover');
-		try { d.proc.kill('SIGKILL'); } catch { /* already gone */ }
-	}
-});
+// timed-out or crashed test left running is killed and its log kept. Only
+// under the test runner (it sets NODE_TEST_CONTEXT in each file's process):
+// a plain script that borrows these helpers (tests/crash/crash_loop.mjs)
+// would otherwise print a TAP stream of its own.
+if (process.env.NODE_TEST_CONTEXT) {
+	after(() => {
+		for (const d of live) {
+			d.saveLog('leftover');
+			try { d.proc.kill('SIGKILL'); } catch { /* already gone */ }
+		}
+	});
+}
 
 export function slug(s) {
 	return String(s).toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 80) || 'test';

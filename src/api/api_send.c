@@ -190,7 +190,7 @@ build_outbound(struct app *app, const json_t *body, const char *idem, int priori
 	const char *chname, *to, *type, *text, *client_id, *sched;
 	char to_buf[ADDR_MAX + 1];
 	json_t *parts = m->parts;
-	int64_t now = now_ms();
+	int64_t now = app->outbox ? outbox_now(app->outbox) : now_ms();
 	char ref[256];
 
 	if (!json_is_object(body))

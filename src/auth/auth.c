@@ -449,7 +449,7 @@ login_finish(struct auth *a, struct login *l)
 		return;
 	}
 	if (l->result == AUTH_REFUSED) {
-		int64_t now = auth_now(a);
+		int64_t now = auth_mono(a);
 		if (l->client[0])
 			limiter_fail(a->by_addr, l->client, now);
 		if (l->user[0])
@@ -510,7 +510,7 @@ login_new(struct auth *a, enum job kind, void *arg)
 int64_t
 auth_throttle_ms(struct auth *a, const char *addr, const char *user)
 {
-	int64_t now = auth_now(a), w = 0;
+	int64_t now = auth_mono(a), w = 0;
 	char client[LIMIT_KEY_MAX + 1];
 
 	limiter_addr_key(addr, client);
@@ -534,7 +534,7 @@ auth_token_failed(struct auth *a, const char *addr)
 
 	limiter_addr_key(addr, client);
 	if (client[0])
-		limiter_fail(a->by_addr, client, auth_now(a));
+		limiter_fail(a->by_addr, client, auth_mono(a));
 }
 
 void
@@ -569,7 +569,7 @@ auth_login(struct auth *a, const char *client, const char *user, const char *pas
 	l->pwlen = strlen(password);
 	l->password = xmalloc(l->pwlen + 1);
 	memcpy(l->password, password, l->pwlen + 1);
-	l->prio = l->hash && !limiter_failed(a->by_addr, l->client, auth_now(a)) ? 0 : 1;
+	l->prio = l->hash && !limiter_failed(a->by_addr, l->client, auth_mono(a)) ? 0 : 1;
 	if (l->client[0])
 		client_take(a, l);
 	login_submit(a, l);
@@ -690,6 +690,7 @@ auth_open(struct auth **out, struct event_base *base, struct store *st,
 	a->absolute_ms = cfg && cfg->absolute_ms > 0 ? cfg->absolute_ms : AUTH_ABSOLUTE_MS_DEFAULT;
 	a->max_workers = cfg && cfg->max_workers > 0 ? cfg->max_workers : AUTH_WORKERS_DEFAULT;
 	a->clock_ms = cfg && cfg->clock_ms ? cfg->clock_ms : now_ms;
+	a->mono_clock_ms = cfg && cfg->mono_clock_ms ? cfg->mono_clock_ms : mono_ms;
 	a->by_addr = limiter_new(AUTH_LIMIT_KEYS);
 	a->by_user = limiter_new(AUTH_LIMIT_KEYS);
 	pthread_mutex_init(&a->mu, NULL);

@@ -136,6 +136,8 @@ struct auth_config {
 	int64_t absolute_ms;          /* 0: AUTH_ABSOLUTE_MS_DEFAULT */
 	int max_workers;              /* 0: AUTH_WORKERS_DEFAULT */
 	int64_t (*clock_ms)(void);    /* NULL: now_ms(); tests move time with it */
+	int64_t (*mono_clock_ms)(void); /* NULL: mono_ms(): login limits, immune to
+	                                   wall-clock jumps (sessions expire by the calendar) */
 	/* SHA-256 of every token valid now (admin token, API keys): stored token
 	 * sessions made with another are dropped at load. */
 	const unsigned char (*token_hashes)[32];

@@ -31,6 +31,7 @@ struct auth {
 	int64_t idle_ms, absolute_ms;
 	int max_workers;
 	int64_t (*clock_ms)(void);
+	int64_t (*mono_clock_ms)(void);
 
 	struct session *sessions;  /* uthash */
 	struct login *running;     /* threads started, not joined (loop only) */
@@ -49,6 +50,7 @@ struct auth {
 };
 
 int64_t auth_now(struct auth *a);
+int64_t auth_mono(struct auth *a);  /* the login limits' clock */
 /* A credential's fingerprint: bytes (a token's SHA-256, a password hash). */
 void auth_cred(const void *p, size_t n, char out[AUTH_CRED_HEX + 1]);
 /* A random token: raw bytes (when raw is not NULL) and hex. */

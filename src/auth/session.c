@@ -37,6 +37,12 @@ auth_now(struct auth *a)
 	return a->clock_ms();
 }
 
+int64_t
+auth_mono(struct auth *a)
+{
+	return a->mono_clock_ms();
+}
+
 void
 auth_cred(const void *p, size_t n, char out[AUTH_CRED_HEX + 1])
 {

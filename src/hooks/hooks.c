@@ -45,7 +45,9 @@ struct hsub {
 	int64_t delivered_seq;
 	int attempts;
 	int64_t first_attempt_ms;
-	int64_t next_attempt_ms;
+	int64_t next_mono;              /* the next attempt (mono_ms(); 0: none): on disk it is
+	                                   wall-clock ms, here monotonic, so a wall-clock jump
+	                                   neither hurries nor holds back a retry */
 	char last_error[ERROR_MAX];
 	bool has_error;
 	bool paused;
@@ -53,6 +55,7 @@ struct hsub {
 	bool busy;
 	bool deleted;                   /* removed while busy: freed when the work ends */
 	int64_t cur_seq;
+	int64_t retry_mono;             /* the RETRY op's next attempt, monotonic */
 	char err[ERROR_MAX];            /* the op's last_error */
 	struct store_op op;
 };
@@ -64,7 +67,7 @@ struct hooks {
 	struct event *ev_cycle;
 	struct hsub *subs;              /* by id */
 	int64_t head;                   /* highest committed seq heard of */
-	int64_t wake_ms;                /* when the pending cycle timer fires */
+	int64_t wake_ms;                /* when the pending cycle timer fires (mono_ms()) */
 	size_t inflight;                /* requests */
 	size_t ops_outstanding;         /* state changes not yet committed */
 	bool draining;
@@ -202,7 +205,7 @@ sub_find(struct hooks *hk, int64_t id)
 static void
 kick_at(struct hooks *hk, int64_t when_ms)
 {
-	int64_t now = now_ms(), d = when_ms - now;
+	int64_t now = mono_ms(), d = when_ms - now;
 
 	if (hk->draining || hk->stopping)
 		return;
@@ -242,8 +245,8 @@ op_done(struct store_op *op, void *arg)
 		/* Nothing changed on disk: the event is tried again (at least once). */
 		log_error("webhooks: cannot record a delivery outcome; retrying", "subscription", id,
 		    "error", op->errmsg);
-		s->next_attempt_ms = now_ms() + STORE_RETRY_MS;
-		kick_at(hk, s->next_attempt_ms);
+		s->next_mono = mono_ms() + STORE_RETRY_MS;
+		kick_at(hk, s->next_mono);
 		return;
 	}
 	if (op->kind == STORE_OP_SUBSCRIPTION_ADVANCE) {
@@ -251,17 +254,17 @@ op_done(struct store_op *op, void *arg)
 			s->delivered_seq = op->u.subscription.delivered_seq;
 		s->attempts = 0;
 		s->first_attempt_ms = 0;
-		s->next_attempt_ms = 0;
+		s->next_mono = 0;
 		s->has_error = false;
 		s->last_error[0] = '\0';
 	} else {
 		s->attempts = op->u.subscription.attempts;
 		s->first_attempt_ms = op->u.subscription.first_attempt_ms;
-		s->next_attempt_ms = op->u.subscription.next_attempt_ms;
+		s->next_mono = s->retry_mono;
 		snprintf(s->last_error, sizeof(s->last_error), "%s", s->err);
 		s->has_error = true;
 	}
-	kick_at(hk, s->next_attempt_ms);
+	kick_at(hk, s->next_mono);
 }
 
 static void
@@ -315,6 +318,7 @@ failed(struct hsub *s, int64_t retry_after_ms)
 		d = retry_after_ms;
 	log_info("webhook delivery failed; will retry", "subscription", id, "seq", seq,
 	    "attempts", n, "error", s->err);
+	s->retry_mono = mono_ms() + d;
 	s->op = (struct store_op){
 		.u.subscription = { .attempts = attempts, .first_attempt_ms = first,
 		    .next_attempt_ms = now + d, .last_error = s->err },
@@ -428,23 +432,23 @@ static void
 on_cycle(evutil_socket_t fd, short what, void *arg)
 {
 	struct hooks *hk = arg;
-	int64_t now = now_ms(), wake = 0;
+	int64_t now = mono_ms(), wake = 0;
 
 	if (hk->draining || hk->stopping)
 		return;
 	for (struct hsub *s = hk->subs; s; s = s->next) {
 		if (s->busy || s->deleted || s->paused || s->delivered_seq >= hk->head)
 			continue;
-		if (s->next_attempt_ms > now) {
-			if (wake == 0 || s->next_attempt_ms < wake)
-				wake = s->next_attempt_ms;
+		if (s->next_mono > now) {
+			if (wake == 0 || s->next_mono < wake)
+				wake = s->next_mono;
 			continue;
 		}
 		if (step(s) != 0) {
 			log_error("webhooks: cannot read the event log; retrying");
-			s->next_attempt_ms = now + STORE_RETRY_MS;
-			if (wake == 0 || s->next_attempt_ms < wake)
-				wake = s->next_attempt_ms;
+			s->next_mono = now + STORE_RETRY_MS;
+			if (wake == 0 || s->next_mono < wake)
+				wake = s->next_mono;
 		}
 	}
 	if (wake)
@@ -459,8 +463,8 @@ sub_json(const struct hsub *s)
 	char created[21], next[21];
 
 	fmt_rfc3339(s->created_at, created);
-	if (s->next_attempt_ms)
-		fmt_rfc3339(s->next_attempt_ms / 1000, next);
+	if (s->next_mono)
+		fmt_rfc3339((now_ms() + (s->next_mono - mono_ms()) + 999) / 1000, next);
 	return json_pack("{s:I, s:s, s:O, s:s, s:I, s:{s:i, s:s?, s:s?, s:b}, s:s}",
 	    "id", (json_int_t)s->id,
 	    "url", s->url,
@@ -469,7 +473,7 @@ sub_json(const struct hsub *s)
 	    "delivered_seq", (json_int_t)s->delivered_seq,
 	    "state",
 	    "attempts", s->attempts,
-	    "next_attempt_at", s->next_attempt_ms ? next : NULL,
+	    "next_attempt_at", s->next_mono ? next : NULL,
 	    "last_error", s->has_error ? s->last_error : NULL,
 	    "paused", s->paused,
 	    "created_at", created);
@@ -508,7 +512,13 @@ hooks_add(struct hooks *hk, const json_t *row)
 	s->delivered_seq = json_integer_value(json_object_get(row, "delivered_seq"));
 	s->attempts = (int)json_integer_value(json_object_get(row, "attempts"));
 	s->first_attempt_ms = json_integer_value(json_object_get(row, "first_attempt_ms"));
-	s->next_attempt_ms = json_integer_value(json_object_get(row, "next_attempt_ms"));
+	/* A wall-clock jump while msgd was stopped cannot be told apart: no
+	 * retry waits longer than the longest delay ever set. */
+	int64_t next = json_integer_value(json_object_get(row, "next_attempt_ms"));
+	if (next > 0) {
+		int64_t wait = next - now_ms();
+		s->next_mono = mono_ms() + (wait < 0 ? 0 : wait > RETRY_AFTER_MAX_MS ? RETRY_AFTER_MAX_MS : wait);
+	}
 	s->paused = json_is_true(json_object_get(row, "paused"));
 	if (err) {
 		snprintf(s->last_error, sizeof(s->last_error), "%s", err);

@@ -37,6 +37,7 @@
 #define IDLE_POLL_MS 5000           /* idle: re-check the outbox this often (a safety net) */
 #define BLOCKED_PAUSE_MS (3600 * 1000)
 #define RESULT_RETRY_MS 1000        /* a failed result commit is tried again after this */
+#define CLOCK_JUMP_MS 2000          /* the wall clock moved this much more than the monotonic one */
 
 static uint32_t
 rnd(struct outbox *ob)
@@ -159,10 +160,95 @@ kick_at_us(struct outbox *ob, int64_t when_us)
 	event_add(ob->ev_cycle, &tv);
 }
 
+/* Run a cycle at when (mono_ms()). */
 static void
-kick_at(struct outbox *ob, int64_t when_ms)
+kick_at(struct outbox *ob, int64_t when)
 {
-	kick_at_us(ob, mono_us() + (when_ms - now_ms()) * 1000);
+	kick_at_us(ob, when * 1000);
+}
+
+/* --- the wall clock ---
+ *
+ * Due times on disk are wall-clock ms: they must survive a restart, and a
+ * scheduled_at is a calendar time. Every deadline kept in memory (pause,
+ * throttle, breaker, recipient gap, the next cycle) is monotonic. When the
+ * wall clock jumps, the delay-based due times on disk move by the jump
+ * (STORE_OP_OUTBOX_SHIFT), so a backoff of 30 s stays 30 s whether the
+ * clock was set back an hour or forward a day; scheduled sends keep their
+ * calendar time. A jump while msgd was stopped cannot be measured: at
+ * start, no delay-based due time may lie further than the longest delay
+ * the dispatcher ever sets (OUTBOX_DELAY_MAX_MS). */
+
+static void
+shift_done(struct store_op *op, void *arg)
+{
+	struct outbox *ob = arg;
+	char d[24], n[24];
+
+	ob->ops_outstanding--;
+	ob->shifting--;
+	snprintf(d, sizeof(d), "%" PRId64, op->u.shift.delta_ms);
+	snprintf(n, sizeof(n), "%" PRId64, op->u.shift.count);
+	if (op->result != 0)
+		log_error("outbox: cannot move due times after a clock jump", "jump_ms", d,
+		    "error", op->errmsg);
+	else if (op->u.shift.count > 0)
+		log_info("outbox: due times moved with the wall clock", "jump_ms", d, "entries", n);
+	free(op);
+	outbox_kick(ob);
+}
+
+static void
+shift_due(struct outbox *ob, int64_t delta_ms, int64_t now)
+{
+	struct store_op *op = xcalloc(1, sizeof(*op));
+
+	*op = (struct store_op){
+		.kind = STORE_OP_OUTBOX_SHIFT,
+		.u.shift = { .delta_ms = delta_ms, .cap_ms = now + OUTBOX_DELAY_MAX_MS },
+		.done = shift_done,
+		.arg = ob,
+	};
+	ob->ops_outstanding++;
+	ob->shifting++;
+	store_submit(ob->st, op);
+}
+
+/* Has the wall clock jumped since the last look? Results not yet flushed
+ * move with it here; those submitted are moved by the shift, which the
+ * store applies after them. */
+static bool
+clock_jumped(struct outbox *ob, int64_t now, int64_t mono)
+{
+	int64_t skew = now - mono, delta = skew - ob->skew_ms;
+
+	if (delta > -CLOCK_JUMP_MS && delta < CLOCK_JUMP_MS)
+		return false;
+	ob->skew_ms = skew;
+	char d[24];
+	snprintf(d, sizeof(d), "%" PRId64, delta);
+	log_warn("the wall clock jumped; send delays keep their length", "jump_ms", d);
+	for (size_t i = 0; i < ob->npending; i++)
+		if (ob->pending[i].result == OUTBOX_RETRY || ob->pending[i].result == OUTBOX_REQUEUE)
+			ob->pending[i].due_ms += delta;
+	shift_due(ob, delta, now);
+	return true;
+}
+
+int64_t
+outbox_now(struct outbox *ob)
+{
+	int64_t now = now_ms();
+
+	clock_jumped(ob, now, mono_ms());
+	return now;
+}
+
+/* A monotonic deadline as wall-clock ms (for what the API shows). */
+static int64_t
+wall_of(int64_t mono_deadline, int64_t now, int64_t mono)
+{
+	return mono_deadline > 0 ? now + (mono_deadline - mono) : 0;
 }
 
 void
@@ -299,7 +385,7 @@ requeue_or_expire(struct outbox *ob, struct ochan *oc, struct attempt *a,
 	set_error(it, a, out);
 }
 
-/* Hold the channel: until (wall ms), or until its config changes (0). */
+/* Hold the channel: until (mono_ms()), or until its config changes (0). */
 static void
 pause_channel(struct ochan *oc, int64_t until, const char *code, const char *title,
     const char *detail)
@@ -316,7 +402,7 @@ handle_outcome(struct attempt *a, struct send_outcome *out, bool local)
 {
 	struct outbox *ob = a->ob;
 	struct ochan *oc = ochan_find(ob, a->channel_id);
-	int64_t now = now_ms();
+	int64_t now = outbox_now(ob), mono = mono_ms();
 	char mid[24], code[24];
 
 	ob->inflight--;
@@ -346,7 +432,7 @@ handle_outcome(struct attempt *a, struct send_outcome *out, bool local)
 	}
 	case SEND_TEMPFAIL: {
 		enum breaker_state before = oc->breaker.state;
-		breaker_failure(&oc->breaker, now);
+		breaker_failure(&oc->breaker, mono);
 		if (oc->breaker.state == BREAKER_OPEN) {
 			/* Opened (or opened again by a failed probe): say why. */
 			int64_t since = before == BREAKER_CLOSED ? now : oc->breaker_reason.since_ms;
@@ -368,7 +454,7 @@ handle_outcome(struct attempt *a, struct send_outcome *out, bool local)
 		int64_t d = backoff_ms(oc->throttle_level, rnd(ob));
 		if (out->retry_after_ms > d)
 			d = out->retry_after_ms;
-		oc->throttled_until = now + d;
+		oc->throttled_until = mono + d;
 		char c[REASON_CODE_MAX];
 		error_code_text(c, out->error_code, a->http, a->http_status);
 		reason_set(&oc->throttle_reason, c, out->error_title, out->error_detail, now);
@@ -380,7 +466,7 @@ handle_outcome(struct attempt *a, struct send_outcome *out, bool local)
 		int64_t d = backoff_ms(a->attempts, rnd(ob));
 		if (out->retry_after_ms > d)
 			d = out->retry_after_ms;
-		recip_set(ob, a->channel_id, a->recipient, now + d);
+		recip_set(ob, a->channel_id, a->recipient, mono + d);
 		retry_or_expire(ob, oc, a, out, now + d);
 		break;
 	}
@@ -401,7 +487,7 @@ handle_outcome(struct attempt *a, struct send_outcome *out, bool local)
 			breaker_release(&oc->breaker);
 		bool creds = out->kind == SEND_CREDENTIALS;
 		if (!oc->paused) {
-			int64_t until = creds ? 0 : now + (out->retry_after_ms > 0 ? out->retry_after_ms : BLOCKED_PAUSE_MS);
+			int64_t until = creds ? 0 : mono + (out->retry_after_ms > 0 ? out->retry_after_ms : BLOCKED_PAUSE_MS);
 			char c[REASON_CODE_MAX];
 			error_code_text(c, out->error_code, a->http, a->http_status);
 			pause_channel(oc, until, c, out->error_title, out->error_detail);
@@ -504,7 +590,7 @@ cycle_done(struct store_op *op, void *arg)
 			attempt_free(a);
 		} else if (ob->draining) {
 			struct outbox_item *it = add_result(ob, a->message_id, OUTBOX_REQUEUE);
-			it->due_ms = now_ms();
+			it->due_ms = outbox_now(ob);
 			attempt_free(a);
 		} else {
 			start_attempt(ob, a);
@@ -526,20 +612,22 @@ static void
 on_cycle(evutil_socket_t fd, short what, void *arg)
 {
 	struct outbox *ob = arg;
-	int64_t now = now_ms(), wake = now + IDLE_POLL_MS, wake_us = INT64_MAX;
+	/* now: due times on disk; mono (and wake): deadlines in memory. */
+	int64_t now = now_ms(), mono = mono_ms(), wake = mono + IDLE_POLL_MS, wake_us = INT64_MAX;
 	struct cycle *c = NULL;
 	size_t cap = 0;
 
-	if (ob->cycle_busy || ob->draining)
+	/* While due times move, what is due is not known: the shift kicks. */
+	if (ob->cycle_busy || ob->draining || clock_jumped(ob, now, mono) || ob->shifting)
 		return;
-	recip_sweep(ob, now);
+	recip_sweep(ob, mono);
 	for (size_t i = 0; i < registry_count(ob->reg); i++) {
 		struct channel *ch = registry_at(ob->reg, i);
 		if (!can_send(ch))
 			continue;
 		struct ochan *oc = ochan_get(ob, ch);
 		if (oc->paused) {
-			if (oc->paused_until == 0 || now < oc->paused_until) {
+			if (oc->paused_until == 0 || mono < oc->paused_until) {
 				if (oc->paused_until && oc->paused_until < wake)
 					wake = oc->paused_until;
 				continue;
@@ -547,7 +635,7 @@ on_cycle(evutil_socket_t fd, short what, void *arg)
 			oc->paused = false;
 			reason_clear(&oc->pause_reason);
 		}
-		if (oc->throttled_until > now) {
+		if (oc->throttled_until > mono) {
 			if (oc->throttled_until < wake)
 				wake = oc->throttled_until;
 			continue;
@@ -569,7 +657,7 @@ on_cycle(evutil_socket_t fd, short what, void *arg)
 			continue;  /* a finishing attempt kicks the next cycle */
 		bool probe = false;
 		if (oc->breaker.state != BREAKER_CLOSED) {
-			if (!breaker_allow(&oc->breaker, now)) {
+			if (!breaker_allow(&oc->breaker, mono)) {
 				if (oc->breaker.state == BREAKER_OPEN && oc->breaker.open_until < wake)
 					wake = oc->breaker.open_until;
 				continue;
@@ -588,8 +676,9 @@ on_cycle(evutil_socket_t fd, short what, void *arg)
 				breaker_release(&oc->breaker);
 			/* Nothing due here now: wake when its next entry is. */
 			int64_t next = 0;
-			if (store_outbox_next_due(ob->st, ch->id, &next) == 0 && next > now && next < wake)
-				wake = next;
+			if (store_outbox_next_due(ob->st, ch->id, &next) == 0 && next > now &&
+			    mono + (next - now) < wake)
+				wake = mono + (next - now);
 		}
 		size_t k;
 		json_t *e;
@@ -597,10 +686,10 @@ on_cycle(evutil_socket_t fd, short what, void *arg)
 			const char *to = json_string_value(json_object_get(e, "recipient"));
 			int64_t mid = json_integer_value(json_object_get(e, "message_id"));
 			int64_t rn = recip_next(ob, ch->id, to);
-			if (rn > now) {
+			if (rn > mono) {
 				/* This recipient must wait; the others go on. */
 				struct outbox_item *it = add_result(ob, mid, OUTBOX_REQUEUE);
-				it->due_ms = rn;
+				it->due_ms = now + (rn - mono);
 				if (probe) {
 					breaker_release(&oc->breaker);
 					probe = false;
@@ -633,7 +722,7 @@ on_cycle(evutil_socket_t fd, short what, void *arg)
 			c->attempts[c->n++] = a;
 			pacer_record(&oc->pacer, mono_us());
 			if (oc->gap_ms > 0)
-				recip_set(ob, ch->id, to, now + oc->gap_ms);
+				recip_set(ob, ch->id, to, mono + oc->gap_ms);
 			if (json_is_true(json_object_get(e, "uncertain"))) {
 				char m[24];
 				snprintf(m, sizeof(m), "%" PRId64, mid);
@@ -762,7 +851,9 @@ outbox_start(struct outbox **out, struct event_base *base, struct store *st,
 	ob->cc = credcheck_new(ob->hc, on_credentials, ob);
 	ob->ev_cycle = evtimer_new(base, on_cycle, ob);
 	ob->ev_flush = event_new(base, -1, 0, on_flush, ob);
+	ob->skew_ms = now_ms() - mono_ms();
 	*out = ob;
+	shift_due(ob, 0, now_ms());  /* a jump while stopped: bound the delays */
 	outbox_kick(ob);
 	return 0;
 }
@@ -810,7 +901,7 @@ time_or_null(int64_t ms)
 
 /* {"state","reason","since","until"} of the channel's sending. */
 static json_t *
-sending_json(const struct ochan *oc, int64_t now)
+sending_json(const struct ochan *oc, int64_t now, int64_t mono)
 {
 	const char *state = "ok";
 	const struct send_reason *r = NULL;
@@ -827,14 +918,14 @@ sending_json(const struct ochan *oc, int64_t now)
 	} else if (oc && oc->breaker.state == BREAKER_HALF_OPEN) {
 		state = "half_open";
 		r = &oc->breaker_reason;
-	} else if (oc && oc->throttled_until > now) {
+	} else if (oc && oc->throttled_until > mono) {
 		state = "throttled";
 		r = &oc->throttle_reason;
 		until = oc->throttled_until;
 	}
 	return json_pack("{s:s,s:o,s:o,s:o}", "state", state, "reason",
 	    r ? reason_json(r) : json_null(), "since", time_or_null(r ? r->since_ms : 0), "until",
-	    time_or_null(until));
+	    time_or_null(wall_of(until, now, mono)));
 }
 
 json_t *
@@ -845,7 +936,7 @@ outbox_channel_state(struct outbox *ob, const struct channel *ch)
 	json_t *creds = credcheck_state(ob->cc, ch);
 
 	store_outbox_depth(ob->st, ch->id, &depth);
-	json_t *j = json_pack("{s:o,s:I,s:i,s:i}", "sending", sending_json(oc, now_ms()),
+	json_t *j = json_pack("{s:o,s:I,s:i,s:i}", "sending", sending_json(oc, now_ms(), mono_ms()),
 	    "queue_depth", (json_int_t)depth, "inflight", oc ? oc->inflight : 0,
 	    "consecutive_failures", oc ? oc->breaker.failures : 0);
 	if (creds)

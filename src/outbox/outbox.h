@@ -69,8 +69,20 @@ struct channel_registry;
 struct ingest_batch;
 struct outbox;
 
+/* The longest delay the dispatcher sets on an entry: a channel's capped
+ * Retry-After, a recipient gap (recipient_gap_ms at most a day) or a
+ * backoff. At start, no delay-based due time lies further out than this
+ * (a wall-clock jump while msgd was stopped; see outbox.c). */
+#define OUTBOX_DELAY_MAX_MS (86400LL * 1000)
+
 /* The sandbox simulator delivers inbound messages and statuses through this. */
 typedef void (*outbox_ingest_fn)(void *arg, struct ingest_batch *batch);
+
+/* The wall clock (now_ms()) for a due time: first checks whether it jumped
+ * since the last look, so the jump is handled (delays on disk moved) before
+ * anything is stamped with the new time. Every delay-based due time, the
+ * API's "send now" included, is taken from here. */
+int64_t outbox_now(struct outbox *ob);
 
 int outbox_start(struct outbox **out, struct event_base *base, struct store *st,
     struct channel_registry *reg);
@@ -118,14 +130,14 @@ struct breaker {
 	int64_t cooldown_ms;
 	int failures;        /* consecutive */
 	enum breaker_state state;
-	int64_t open_until;
+	int64_t open_until;  /* mono_ms() */
 	bool probing;        /* half-open: the one probe is in flight */
 };
 void breaker_init(struct breaker *b, int threshold, int64_t cooldown_ms);
 /* May a send start now? In half-open it admits one probe at a time. */
-bool breaker_allow(struct breaker *b, int64_t now_ms);
+bool breaker_allow(struct breaker *b, int64_t mono);
 void breaker_success(struct breaker *b);
-void breaker_failure(struct breaker *b, int64_t now_ms);
+void breaker_failure(struct breaker *b, int64_t mono);
 /* The probe ended without telling anything (e.g. permanent error): let the
  * next one go. */
 void breaker_release(struct breaker *b);

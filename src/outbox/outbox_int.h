@@ -21,7 +21,7 @@
 /* Per recipient: when the next send to them may start. */
 struct recip {
 	char key[RECIP_KEY_MAX];        /* "<channel id>:<address>" */
-	int64_t next_ms;
+	int64_t next_ms;                /* mono_ms() */
 	UT_hash_handle hh;
 };
 
@@ -38,11 +38,11 @@ struct ochan {
 	long timeout_ms;
 	int inflight;
 	bool paused;
-	int64_t paused_until;           /* 0: until the config changes */
+	int64_t paused_until;           /* mono_ms(); 0: until the config changes */
 	struct send_reason pause_reason;
 	struct send_reason breaker_reason;  /* the failure that opened the breaker */
 	struct send_reason throttle_reason;
-	int64_t throttled_until;
+	int64_t throttled_until;        /* mono_ms() */
 	int throttle_level;
 };
 
@@ -96,6 +96,8 @@ struct outbox {
 	struct outbox_item *pending;    /* results waiting for the next flush */
 	size_t npending, cappending;
 	uint32_t rng;
+	int64_t skew_ms;                /* now_ms() - mono_ms() at the last look (clock jumps) */
+	int shifting;                   /* STORE_OP_OUTBOX_SHIFT ops not yet committed */
 };
 
 /* sim.c: after the sandbox accepted a, play its statuses and an echo reply. */

@@ -56,13 +56,13 @@ breaker_init(struct breaker *b, int threshold, int64_t cooldown_ms)
 }
 
 bool
-breaker_allow(struct breaker *b, int64_t now_ms)
+breaker_allow(struct breaker *b, int64_t mono)
 {
 	switch (b->state) {
 	case BREAKER_CLOSED:
 		return true;
 	case BREAKER_OPEN:
-		if (now_ms < b->open_until)
+		if (mono < b->open_until)
 			return false;
 		b->state = BREAKER_HALF_OPEN;
 		b->probing = false;
@@ -85,14 +85,14 @@ breaker_success(struct breaker *b)
 }
 
 void
-breaker_failure(struct breaker *b, int64_t now_ms)
+breaker_failure(struct breaker *b, int64_t mono)
 {
 	b->failures++;
 	if (b->state == BREAKER_OPEN)
 		return;  /* late answers from before it opened do not extend it */
 	if (b->state == BREAKER_HALF_OPEN || b->failures >= b->threshold) {
 		b->state = BREAKER_OPEN;
-		b->open_until = now_ms + b->cooldown_ms;
+		b->open_until = mono + b->cooldown_ms;
 		b->probing = false;
 	}
 }

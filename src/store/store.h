@@ -52,6 +52,9 @@ enum store_op_kind {
 	STORE_OP_OUTBOX_CLAIM,    /* u.outbox: mark entries in flight before sending */
 	STORE_OP_OUTBOX_RESULT,   /* u.outbox: record attempts' outcomes */
 	STORE_OP_OUTBOX_RECOVER,  /* at start: in-flight entries back to pending, uncertain */
+	STORE_OP_OUTBOX_SHIFT,    /* u.shift: the wall clock jumped: move every delay-based
+	                             due time (not a scheduled_at) by delta_ms, none later
+	                             than cap_ms; sets count */
 	STORE_OP_CANCEL,          /* u.cancel: cancel a queued/scheduled message */
 	STORE_OP_CONV_READ,       /* u.conv_read: unread_count = 0 */
 	STORE_OP_TEMPLATE_PUT,    /* u.template: create (conflict if name+language exists) */
@@ -135,7 +138,12 @@ struct store_op {
 		struct {
 			int64_t message_id;
 			json_t *message;          /* result: the cancelled message (new ref) */
-		} cancel;                     /* conflict when no longer cancellable; result -1 and
+		} cancel;
+		struct {
+			int64_t delta_ms;
+			int64_t cap_ms;
+			int64_t count;            /* result: entries moved */
+		} shift;                     /* conflict when no longer cancellable; result -1 and
 		                                 conflict false when there is no such message */
 		struct {
 			int64_t conversation_id;

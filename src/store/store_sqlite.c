@@ -111,6 +111,8 @@ enum sql {
 	W_OUTBOX_RESCHEDULE,
 	W_OUTBOX_DELETE,
 	W_OUTBOX_RECOVER,
+	W_OUTBOX_SHIFT,
+	W_MSG_SHIFT,
 	W_CONV_CHANNEL,
 	W_CONV_MARK_READ,
 	W_CONV_LAST_INBOUND_ID,
@@ -230,7 +232,7 @@ static const char *const sql_text[SQL_COUNT] = {
 	[W_EVENT_INSERT] = "INSERT INTO events (type, at_ms, channel_id, conversation_id, message_id, data)"
 	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
 	[W_OUTBOX_INSERT] = "INSERT INTO outbox (message_id, channel_id, recipient, priority, due_ms,"
-	    " created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	    " created_ms, calendar) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
 	/* uncertain is cleared: the dispatcher read it (and warned) before claiming. */
 	[W_OUTBOX_CLAIM] = "UPDATE outbox SET state = 1, attempts = attempts + 1, uncertain = 0,"
 	    " first_attempt_ms = coalesce(first_attempt_ms, ?2) WHERE message_id = ?1 AND state = 0",
@@ -241,7 +243,7 @@ static const char *const sql_text[SQL_COUNT] = {
 	 * (a pending one may be put off too), and its first_attempt_ms when it
 	 * was the only one; ?7 = 1 replaces the last error. The right-hand
 	 * sides all see the row as it was. */
-	[W_OUTBOX_RESCHEDULE] = "UPDATE outbox SET state = 0, due_ms = ?2,"
+	[W_OUTBOX_RESCHEDULE] = "UPDATE outbox SET state = 0, due_ms = ?2, calendar = 0,"
 	    " last_error_code = CASE WHEN ?7 THEN ?3 ELSE last_error_code END,"
 	    " last_error_title = CASE WHEN ?7 THEN ?4 ELSE last_error_title END,"
 	    " last_error_detail = CASE WHEN ?7 THEN ?5 ELSE last_error_detail END,"
@@ -251,6 +253,14 @@ static const char *const sql_text[SQL_COUNT] = {
 	    " WHERE message_id = ?1",
 	[W_OUTBOX_DELETE] = "DELETE FROM outbox WHERE message_id = ?1",
 	[W_OUTBOX_RECOVER] = "UPDATE outbox SET state = 0, uncertain = 1 WHERE state = 1",
+	/* A wall-clock jump (0007): delays move with it, calendar times stay;
+	 * ?1 = 0 only pulls in what lies beyond the cap ?2. */
+	[W_OUTBOX_SHIFT] = "UPDATE outbox SET due_ms = CASE WHEN due_ms + ?1 > ?2 THEN ?2"
+	    " ELSE due_ms + ?1 END WHERE calendar = 0 AND (?1 <> 0 OR due_ms > ?2)",
+	[W_MSG_SHIFT] = "UPDATE messages SET next_attempt_ms = CASE WHEN next_attempt_ms + ?1 > ?2"
+	    " THEN ?2 ELSE next_attempt_ms + ?1 END WHERE next_attempt_ms IS NOT NULL"
+	    " AND (?1 <> 0 OR next_attempt_ms > ?2)"
+	    " AND id IN (SELECT message_id FROM outbox WHERE calendar = 0)",
 	[W_CONV_CHANNEL] = "SELECT channel_id FROM conversations WHERE id = ?1",
 	[W_CONV_MARK_READ] = "UPDATE conversations SET unread_count = 0 WHERE id = ?1",
 	[W_CONV_LAST_INBOUND_ID] = "SELECT provider_message_id FROM messages"
@@ -1294,6 +1304,7 @@ ingest_msg(struct sqlite_db *db, struct store_op *op, struct msg_in *m, int64_t 
 		bind_i64(s, 4, m->priority);
 		bind_i64(s, 5, m->due_ms > 0 ? m->due_ms : now);
 		bind_i64(s, 6, now);
+		bind_i64(s, 7, status == ST_SCHEDULED);
 		if (run(w, s) != 0 || record_own_status(db, id, m->channel_id, status, 0, NULL, NULL, now) != 0)
 			goto sqlfail;
 		/* The event carries the message as a read renders it right now. */
@@ -1823,6 +1834,21 @@ apply_outbox_recover(struct sqlite_db *db, struct store_op *op)
 }
 
 static int
+apply_outbox_shift(struct sqlite_db *db, struct store_op *op)
+{
+	for (int k = W_OUTBOX_SHIFT; k <= W_MSG_SHIFT; k++) {
+		sqlite3_stmt *s = stmt(&db->w, k);
+		bind_i64(s, 1, op->u.shift.delta_ms);
+		bind_i64(s, 2, op->u.shift.cap_ms);
+		if (run(&db->w, s) != 0)
+			return op_sql_error(db, op);
+		if (k == W_OUTBOX_SHIFT)
+			op->u.shift.count = sqlite3_changes(db->w.h);
+	}
+	return 0;
+}
+
+static int
 apply_cancel(struct sqlite_db *db, struct store_op *op)
 {
 	int64_t id = op->u.cancel.message_id;
@@ -2101,6 +2127,8 @@ sqlite_apply(void *p, struct store_op *op)
 		return apply_outbox_result(db, op);
 	case STORE_OP_OUTBOX_RECOVER:
 		return apply_outbox_recover(db, op);
+	case STORE_OP_OUTBOX_SHIFT:
+		return apply_outbox_shift(db, op);
 	case STORE_OP_PROBE:
 		return run(&db->w, stmt(&db->w, W_PROBE));
 	case STORE_OP_CANCEL:

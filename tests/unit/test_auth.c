@@ -94,7 +94,8 @@ setup(void **state)
 	assert_non_null(f->base);
 	assert_int_equal(store_open(&f->st, &scfg, f->base), 0);
 	fake_now = now_ms();
-	f->cfg = (struct auth_config){ .clock_ms = fake_clock, .token_hashes = token_hash,
+	f->cfg = (struct auth_config){ .clock_ms = fake_clock, .mono_clock_ms = fake_clock,
+	    .token_hashes = token_hash,
 	    .ntoken_hashes = 1 };
 	assert_int_equal(auth_open(&f->a, f->base, f->st, &f->cfg), 0);
 	*state = f;

@@ -1230,6 +1230,55 @@ test_outbox_recover(void **state)
 	json_decref(due);
 }
 
+/* A wall-clock jump moves delay-based due times (a retry, a send for now)
+ * and the message's next_attempt_at with them; a scheduled_at stays. With
+ * no jump (delta 0, as at start) only what lies beyond the cap is pulled in. */
+static void
+test_outbox_shift(void **state)
+{
+	struct fx *f = *state;
+	int64_t ch = channel_create(f, "wa1"), now = now_ms();
+	int64_t later = now + 7200 * 1000;
+	int64_t a = send_one(f, ch, "333", "retrying");
+	int64_t b = send_full(f, ch, "444", "scheduled", NULL, 0, later, NULL);
+	int64_t c = send_one(f, ch, "555", "now");
+	json_t *due, *m;
+
+	assert_true(claim(f, a));
+	assert_int_equal(result(f, a, OUTBOX_RETRY, NULL, now + 30000, 0, "HTTP 500"), 0);
+	/* The clock was set back an hour. */
+	struct store_op op = { .kind = STORE_OP_OUTBOX_SHIFT,
+	    .u.shift = { .delta_ms = -3600 * 1000, .cap_ms = now + 86400 * 1000 } };
+	assert_int_equal(store_submit_wait(f->st, &op), 0);
+	assert_int_equal(op.u.shift.count, 2);
+	due = outbox_due(f, now - 3600 * 1000 + 30000, 10);
+	assert_int_equal(json_array_size(due), 2);
+	assert_non_null(due_entry(due, a));
+	assert_non_null(due_entry(due, c));
+	json_decref(due);
+	m = get_message(f, a);
+	char want[21];
+	fmt_rfc3339((now - 3600 * 1000 + 30000 + 999) / 1000, want);
+	assert_string_equal(sget(m, "next_attempt_at"), want);
+	json_decref(m);
+	/* The scheduled one keeps its calendar time. */
+	due = outbox_due(f, later - 1, 10);
+	assert_null(due_entry(due, b));
+	json_decref(due);
+	due = outbox_due(f, later, 10);
+	assert_non_null(due_entry(due, b));
+	json_decref(due);
+	/* At start: nothing delay-based later than the cap. */
+	op = (struct store_op){ .kind = STORE_OP_OUTBOX_SHIFT,
+	    .u.shift = { .delta_ms = 0, .cap_ms = now - 3600 * 1000 + 10000 } };
+	assert_int_equal(store_submit_wait(f->st, &op), 0);
+	assert_int_equal(op.u.shift.count, 1);  /* a: due 20 s after the cap */
+	due = outbox_due(f, now - 3600 * 1000 + 10000, 10);
+	assert_non_null(due_entry(due, a));
+	assert_null(due_entry(due, b));
+	json_decref(due);
+}
+
 /* A channel deleted while an attempt is in flight: the delete fails only the
  * entries waiting then; the attempt's retry result, committed after it, must
  * fail the message too, or it would wait forever for a channel that is gone. */
@@ -1953,6 +2002,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_outbox_results, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_early_status, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_outbox_recover, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_outbox_shift, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_outbox_channel_deleted_in_flight, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cancel, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_conv_read, setup, teardown),

@@ -13,41 +13,15 @@
  * storage error; an accepted message is a complete outbound record.
  */
 #include <stdbool.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
-#include <event2/event.h>
 #include <jansson.h>
 
-#include "api/api.h"
 #include "api/api_send.h"
-#include "channels/channel.h"
-#include "config/config.h"
 #include "core/model.h"
-#include "fuzz.h"
-#include "log/log.h"
-#include "store/store.h"
+#include "fuzz_app.h"
 #include "util/util.h"
 
 #define BATCH_MAX 50
-
-static struct app app;
-static struct config cfg;
-static char dir[64];
-
-static void
-cleanup(void)
-{
-	const char *files[] = { "msgd.db", "msgd.db-wal", "msgd.db-shm" };
-
-	store_close(app.store);
-	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
-		char p[128];
-		snprintf(p, sizeof(p), "%s/%s", dir, files[i]);
-		unlink(p);
-	}
-	rmdir(dir);
-}
 
 static void
 add_channel(int64_t id, const char *name, const struct channel_ops *ops, const char *config)
@@ -63,20 +37,11 @@ add_channel(int64_t id, const char *name, const struct channel_ops *ops, const c
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	log_set_level(LOGL_ERROR);
-	snprintf(dir, sizeof(dir), "/tmp/msgd-fuzz-send-XXXXXX");
-	FUZZ_CHECK(mkdtemp(dir) != NULL);
-	config_defaults(&cfg);
+	fuzz_app_open("send");
 	cfg.batch_max = BATCH_MAX;
-	app.cfg = &cfg;
-	app.base = event_base_new();
-	struct store_config sc = { .data_dir = dir };
-	FUZZ_CHECK(store_open(&app.store, &sc, app.base) == 0);
-	atexit(cleanup);
 	struct store_op op = { .kind = STORE_OP_TEMPLATE_PUT,
 		.u.template = { "order_ready", "en", "Hi {{name}}, order {{ 1 }} is ready" } };
 	FUZZ_CHECK(store_submit_wait(app.store, &op) == 0);
-	app.reg = registry_new();
 	add_channel(1, "wa", &whatsapp_cloud_ops, "{\"phone_number_id\":\"100\",\"access_token\":\"t\","
 	    "\"verify_token\":\"v\",\"app_secret\":\"s\"}");
 	add_channel(2, "wa2", &whatsapp_cloud_ops, "{\"phone_number_id\":\"200\",\"access_token\":\"t\","

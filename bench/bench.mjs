@@ -64,6 +64,8 @@ const READ_CONTACTS = Math.max(1, Math.round(READ_MESSAGES / 10));
 const READ_SMALL = Math.min(10_000, READ_MESSAGES);
 const IDLE_STREAMS = Number(process.env.BENCH_IDLE_STREAMS || 10_000);
 const LIVE_RATE = 1000;
+const SLOW_CLIENTS = Number(process.env.BENCH_SLOW_CLIENTS || 1000);
+const SLOW_RATE = 1000;
 const FOOTPRINT_STARTS = 5;
 
 const TOKEN = 'bench-admin-' + crypto.randomBytes(12).toString('hex');
@@ -72,10 +74,10 @@ const PNID = 'bench-number';
 const AUTH = `Authorization: Bearer ${TOKEN}`;
 const ULIMIT = 'ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"';
 
-const SCENARIOS = { ingest, send, live, read, footprint };
+const SCENARIOS = { ingest, send, live, read, footprint, slow };
 const TOOLS = { // what each scenario needs besides msgd
 	ingest: ['nginx', 'sqlite3', 'loadgen'], send: ['nginx', 'sqlite3', 'loadgen'],
-	live: [], read: ['sqlite3', 'loadgen'], footprint: [],
+	live: [], read: ['sqlite3', 'loadgen'], footprint: [], slow: ['sqlite3', 'loadgen'],
 };
 
 // ---------------------------------------------------------------- small helpers
@@ -277,7 +279,8 @@ async function startMsgd(tag) {
 	const log = path.join(dir, 'msgd.log');
 	const child = start(`msgd (${tag})`, 'sh', ['-c', `${ULIMIT}; exec "$0" "$@"`, MSGD, 'serve',
 		'--listen', `127.0.0.1:${port}`, '--data', path.join(dir, 'data')],
-	{ env: { MSGD_ADMIN_TOKEN: TOKEN, MSGD_LOG_LEVEL: 'warn' }, logFile: log });
+	// No credential checks: they would try the real Graph API (loopback only here).
+	{ env: { MSGD_ADMIN_TOKEN: TOKEN, MSGD_LOG_LEVEL: 'warn', MSGD_CREDENTIAL_CHECKS: 'off' }, logFile: log });
 	const deadline = performance.now() + 10000;
 	while ((await httpStatus(port, '/healthz')) !== 200) {
 		if (child.code !== null || performance.now() > deadline) {
@@ -703,6 +706,45 @@ function writeResults(info, results) {
 	fs.writeFileSync(file, JSON.stringify({ ...info, ...results }, null, '\t') + '\n');
 	fs.copyFileSync(file, path.join(dir, 'latest.json'));
 	return file;
+}
+
+// ---------------------------------------------------------------- 6. slow clients
+
+// SLOW_CLIENTS slow connections held open (bench/slow.mjs: slowloris, idle
+// keep-alive, slow bodies; each one msgd cuts is opened again) while signed
+// webhooks arrive at SLOW_RATE/s, open loop: the others must still be served.
+async function slow() {
+	const m = await startMsgd('slow');
+	await createChannel(m);
+	progress(`slow: ${SLOW_CLIENTS} slow clients, signed webhooks at ${SLOW_RATE}/s beside them`);
+	const rss0 = statusKb(m.pid, 'VmRSS');
+	const adv = start('slow.mjs', 'sh', ['-c', `${ULIMIT}; exec "$0" "$@"`, process.execPath, path.join('bench', 'slow.mjs'),
+		'--port', String(m.port), '--n', String(SLOW_CLIENTS)], { stdout: 'pipe', stderr: 'inherit' });
+	let out = '';
+	adv.proc.stdout.on('data', (d) => { out += d; });
+	const deadline = performance.now() + 60_000;
+	while (!out.includes('"ready"')) {
+		if (adv.code !== null || performance.now() > deadline) throw new Error(`slow.mjs did not get ready (exit ${adv.code})`);
+		await sleep(50);
+	}
+	const r = await measuredLoad(m.pid, m.url, ['-m', 'ingest', '--secret', SECRET, '--pnid', PNID, '--prefix', uniq('slow'),
+		'-c', String(CONNS), '-d', String(SECONDS), '-R', String(SLOW_RATE)]);
+	const rssSlow = statusKb(m.pid, 'VmRSS');
+	adv.proc.kill('SIGTERM');
+	await adv.exited;
+	const adversary = JSON.parse(out.trim().split('\n').pop());
+	const stored = sqlNumber(m.db, "SELECT count(*) FROM messages WHERE direction = 'in'");
+	await stopMsgd(m);
+	const loss = lossText(stored, r.lg.acked_total);
+	const clean = non2xx(r.lg) === 0 && lgErrors(r.lg) === 0 && !r.lg.unsent;
+	return {
+		rows: [
+			row('slow', `webhooks -R ${SLOW_RATE} beside ${SLOW_CLIENTS} slow clients (${adversary.cut} cut, reopened)`, {
+				...fromLoadgen(r), loss: loss + unsentText(r.lg), target: 'p99 < 100 ms, no loss',
+				met: r.lg.latency_ms.p99 !== null && r.lg.latency_ms.p99 < 100 && loss.startsWith('ok') && clean }),
+		],
+		details: { load: r, adversary, rss_before_kb: rss0, rss_with_slow_kb: rssSlow },
+	};
 }
 
 // ---------------------------------------------------------------- main

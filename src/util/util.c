@@ -143,9 +143,14 @@ fmt_rfc3339(int64_t unix_s, char out[static 21])
 	time_t t = (time_t)(unix_s < RFC3339_MIN_S ? RFC3339_MIN_S :
 	    unix_s > RFC3339_MAX_S ? RFC3339_MAX_S : unix_s);
 
+	/* The fields are in range; the larger buffer only tells the compiler so. */
+	char buf[64];
+
 	gmtime_r(&t, &tm);
-	snprintf(out, 21, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+	snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900, tm.tm_mon + 1,
 	    tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+	memcpy(out, buf, 20);
+	out[20] = '\0';
 }
 
 static int

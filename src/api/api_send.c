@@ -653,6 +653,10 @@ api_messages_batch(struct app *app, struct http_request *req, const char *const 
 	s->nitems = json_array_size(list);
 	s->rec = xcalloc(s->nitems, sizeof(int));
 	s->errs = xcalloc(s->nitems, sizeof(struct send_error));
+	/* A clock jump is noticed before the first item is stamped, not
+	 * between two (items before it would miss the shift). */
+	if (app->outbox)
+		outbox_now(app->outbox);
 	json_array_foreach(list, i, item) {
 		struct msg_in *m = ingest_batch_add_msg(&s->batch);
 		if (api_send_validate(app, item, NULL, m, &s->errs[i]) == 0) {

@@ -189,12 +189,23 @@ shift_done(struct store_op *op, void *arg)
 	ob->shifting--;
 	snprintf(d, sizeof(d), "%" PRId64, op->u.shift.delta_ms);
 	snprintf(n, sizeof(n), "%" PRId64, op->u.shift.count);
-	if (op->result != 0)
-		log_error("outbox: cannot move due times after a clock jump", "jump_ms", d,
+	if (op->result != 0) {
+		/* Owed: the next cycle tries again; until then nothing is
+		 * dispatched and no result is flushed (they are in the new frame,
+		 * the rows on disk still in the old one). */
+		log_error("outbox: cannot move due times after a clock jump; retrying", "jump_ms", d,
 		    "error", op->errmsg);
-	else if (op->u.shift.count > 0)
+		ob->shift_owed += op->u.shift.delta_ms;
+		ob->shift_failed = true;
+		free(op);
+		kick_at(ob, mono_ms() + RESULT_RETRY_MS);
+		return;
+	}
+	if (op->u.shift.count > 0)
 		log_info("outbox: due times moved with the wall clock", "jump_ms", d, "entries", n);
 	free(op);
+	if (ob->npending > 0 && !event_pending(ob->ev_flush, EV_TIMEOUT, NULL))
+		event_active(ob->ev_flush, EV_TIMEOUT, 0);
 	outbox_kick(ob);
 }
 
@@ -284,8 +295,15 @@ results_done(struct store_op *op, void *arg)
 	if (op->result != 0 && !ob->stopping) {
 		/* Never drop an outcome: keep it and commit it again shortly. */
 		log_error("outbox: cannot record send results; retrying", "error", op->errmsg);
-		for (size_t i = 0; i < r->n; i++)
-			*add_result(ob, r->items[i].message_id, r->items[i].result) = r->items[i];
+		/* Due times stamped before a clock jump noticed since: into the
+		 * current frame (a shift that committed meanwhile missed them). */
+		int64_t moved = ob->skew_ms - r->skew_ms;
+		for (size_t i = 0; i < r->n; i++) {
+			struct outbox_item *it = add_result(ob, r->items[i].message_id, r->items[i].result);
+			*it = r->items[i];
+			if (it->result == OUTBOX_RETRY || it->result == OUTBOX_REQUEUE)
+				it->due_ms += moved;
+		}
 		free(r->items);
 		free(r);
 		struct timeval tv = { .tv_sec = RESULT_RETRY_MS / 1000, .tv_usec = 0 };
@@ -305,10 +323,11 @@ on_flush(evutil_socket_t fd, short what, void *arg)
 {
 	struct outbox *ob = arg;
 
-	if (ob->npending == 0 || ob->stopping)
+	if (ob->npending == 0 || ob->stopping || ob->shift_failed)
 		return;
 	struct results *r = xcalloc(1, sizeof(*r));
 	r->ob = ob;
+	r->skew_ms = ob->skew_ms;
 	r->items = ob->pending;
 	r->n = ob->npending;
 	ob->pending = NULL;
@@ -620,6 +639,13 @@ on_cycle(evutil_socket_t fd, short what, void *arg)
 	/* While due times move, what is due is not known: the shift kicks. */
 	if (ob->cycle_busy || ob->draining || clock_jumped(ob, now, mono) || ob->shifting)
 		return;
+	if (ob->shift_failed) {
+		int64_t owed = ob->shift_owed;
+		ob->shift_failed = false;
+		ob->shift_owed = 0;
+		shift_due(ob, owed, now);
+		return;
+	}
 	recip_sweep(ob, mono);
 	for (size_t i = 0; i < registry_count(ob->reg); i++) {
 		struct channel *ch = registry_at(ob->reg, i);

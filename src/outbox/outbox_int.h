@@ -74,6 +74,7 @@ struct results {
 	struct store_op op;
 	struct outbox_item *items;
 	size_t n;
+	int64_t skew_ms;                /* the clock frame their due times are in */
 };
 
 struct outbox {
@@ -98,6 +99,8 @@ struct outbox {
 	uint32_t rng;
 	int64_t skew_ms;                /* now_ms() - mono_ms() at the last look (clock jumps) */
 	int shifting;                   /* STORE_OP_OUTBOX_SHIFT ops not yet committed */
+	bool shift_failed;              /* a shift failed: owed, tried again by the next cycle */
+	int64_t shift_owed;             /* its jump (0: the start-up bound) */
 };
 
 /* sim.c: after the sandbox accepted a, play its statuses and an echo reply. */

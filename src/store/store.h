@@ -138,13 +138,13 @@ struct store_op {
 		struct {
 			int64_t message_id;
 			json_t *message;          /* result: the cancelled message (new ref) */
-		} cancel;
+		} cancel;                     /* conflict when no longer cancellable; result -1 and
+		                                 conflict false when there is no such message */
 		struct {
 			int64_t delta_ms;
 			int64_t cap_ms;
 			int64_t count;            /* result: entries moved */
-		} shift;                     /* conflict when no longer cancellable; result -1 and
-		                                 conflict false when there is no such message */
+		} shift;
 		struct {
 			int64_t conversation_id;
 			int64_t channel_id;               /* result */

@@ -7,5 +7,9 @@
 -- VM resumed, NTP stepping), the dispatcher moves those by the jump, so a
 -- 30-second backoff stays 30 seconds (STORE_OP_OUTBOX_SHIFT).
 ALTER TABLE outbox ADD COLUMN calendar INTEGER NOT NULL DEFAULT 0;
-UPDATE outbox SET calendar = 1 WHERE attempts = 0
-	AND message_id IN (SELECT id FROM messages WHERE status = 'scheduled');
+-- Existing entries: those still due at their message's scheduled_at (a
+-- scheduled message put back after its time keeps the status 'scheduled'
+-- but waits a delay).
+UPDATE outbox SET calendar = 1 WHERE attempts = 0 AND due_ms = (
+	SELECT CAST(strftime('%s', json_extract(m.doc, '$.scheduled_at')) AS INTEGER) * 1000
+	FROM messages m WHERE m.id = outbox.message_id AND m.status = 'scheduled');

@@ -22,11 +22,14 @@
 // The load sends nothing while msgd is down; a request that fails in a
 // restart window is counted as refused (never acknowledged), not an error.
 //
-// Samples (every SOAK_SAMPLE_S): msgd's VmRSS and RssAnon, open fds, threads,
-// the data directory's size, the "wa" channel's queue depth, the followers'
-// cursor, and per traffic kind the requests of that period with client-side
-// latency p50/p99/max. One line each on stdout and in build/soak/soak.csv;
-// build/soak/summary.json at the end; each life's log in build/soak/.
+// Samples (every SOAK_SAMPLE_S): msgd's VmRSS and RssAnon, open fds (in all,
+// its established TCP connections, and the rest: "base"), threads, CPU use
+// since the previous sample, the data directory's size, the "wa" channel's
+// queue depth, the followers' cursor, the machine's load average and the
+// client's own event-loop lag, and per traffic kind the requests of that
+// period with client-side latency p50/p99/max. One line each on stdout and
+// in build/soak/soak.csv; build/soak/summary.json at the end; each life's
+// log in build/soak/msgd-lifeN.log.
 //
 // Checks at the end (verify.mjs), after the load stopped and the outbox
 // drained: every acknowledged webhook message is stored; every accepted send
@@ -35,9 +38,12 @@
 // restarts allow no duplicate: only requests whose answer msgd lost, or
 // entries msgd found in flight at a start, may go twice); every follower saw
 // every seq of the log in order, with no gap and no repeat; no traffic errors
-// outside restart windows; flatness: the last life against the second (the
-// first is warm-up), sample by sample at the same age: mean RSS may grow at
-// most RSS_GROWTH_MAX and the fds at most FD_GROWTH_MAX. Exit 1 on any problem.
+// outside restart windows; flatness after warm-up (the first life is left
+// out; verify.mjs's flatness()): the last life against the second, sample by
+// sample at the same age, and within each later life its last sample against
+// its second (a leak per request or connection, which each restart resets):
+// RSS may grow at most RSS_GROWTH_MAX (20%), the base fds at most
+// FD_GROWTH_MAX (10). Exit 1 on any problem, each printed as "PROBLEM: ...".
 
 import fs from 'node:fs';
 import os from 'node:os';

@@ -24,7 +24,7 @@ import { CORPUS, WA_SECRET, request, signWa, toBuf, waMessageBody } from '../e2e
 import { shortStream } from './followers.mjs';
 
 export const KINDS = ['ingest', 'status', 'send', 'batch', 'read', 'stream'];
-const RATES = { ingest: 60, status: 15, send: 20, batch: 4, read: 8, stream: 2 };
+const RATES = { ingest: 100, status: 30, send: 40, batch: 8, read: 15, stream: 4 };
 const MAX_INFLIGHT = 16;
 const SENDERS = 6;
 const RECIPIENTS = 12;

@@ -5,6 +5,7 @@
 #   make bench   load measurements (not part of make test)
 #   make fuzz    every libFuzzer harness for FUZZ_S seconds (default 60)
 #   make crash-loop  kill -9 msgd CRASH_CYCLES times (default 50) per durable path
+#   make soak    an hour (SOAK_S) of mixed load with graceful restarts; RSS and fds must stay flat
 
 CC       ?= cc
 PKGS     := libmicrohttpd libevent libevent_pthreads jansson sqlite3 libcrypto libconfig libcurl libsodium yajl
@@ -39,7 +40,7 @@ UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(patsubst tests/unit/%.c,build/test/unit/%,$(UNIT_SRC))
 
 .PHONY: all build run run-check test unit e2e browser deps test-deps bench-deps clean bench \
-	fuzz fuzz-build fuzz-quick fuzz-regress crash-loop
+	fuzz fuzz-build fuzz-quick fuzz-regress crash-loop soak
 all: build
 # Installs what is missing, then builds in a sub-make (see PKG_LIBS above).
 build: deps
@@ -165,6 +166,18 @@ CRASH_CYCLES ?= 50
 crash-loop: build
 	MSGD_BIN=$(CURDIR)/build/msgd CORPUS=$(CURDIR)/../shared/corpus CRASH_CYCLES=$(CRASH_CYCLES) \
 	  node tests/crash/crash_loop.mjs
+
+# Mixed load for SOAK_S seconds (webhooks, sends, streams, reads), a graceful
+# restart every SOAK_RESTART_S, msgd's RSS, fds and latencies sampled every
+# SOAK_SAMPLE_S into build/soak/ (tests/soak/, docs/RELIABILITY.md "Soak").
+# Release build; not part of make test.
+SOAK_S ?= 3600
+SOAK_RESTART_S ?= 600
+SOAK_SAMPLE_S ?= 60
+soak: build
+	MSGD_BIN=$(CURDIR)/build/msgd CORPUS=$(CURDIR)/../shared/corpus \
+	  SOAK_S=$(SOAK_S) SOAK_RESTART_S=$(SOAK_RESTART_S) SOAK_SAMPLE_S=$(SOAK_SAMPLE_S) \
+	  node tests/soak/soak.mjs
 
 clean:
 	rm -rf build

@@ -104,9 +104,11 @@ function tail(s, n = 4000) {
 /**
  * Start `msgd serve` and wait until GET /healthz answers 200.
  * opts: env (extra env vars), args (extra argv), dataDir (reuse a dir),
- *       token, name (artifact log name), keepDataDir.
+ *       token, name (artifact log name), keepDataDir, port (this port only:
+ *       a restart on the same address; no retry elsewhere when it is taken).
  */
 export async function startMsgd(opts = {}) {
+	if (opts.port) return startOnPort(opts.port, opts);
 	let lastErr;
 	for (let attempt = 0; attempt < 3; attempt++) {
 		const port = await freePort();

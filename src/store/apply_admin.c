@@ -23,8 +23,7 @@ insert_unique(struct store_db *db, struct store_op *op, struct db_stmt *s, const
 	if (n < 0) {
 		if (db_last_err(db->w) != DB_CONFLICT)
 			return sd_op_sql_error(db, op);
-		op->conflict = true;
-		return sd_op_error(op, "%s", why);
+		return sd_op_fail(op, STORE_CONFLICT, "%s", why);
 	}
 	if (n == 1) {
 		if (id)
@@ -68,7 +67,7 @@ apply_channel(struct store_db *db, struct store_op *op)
 	if (db_run(s) != 0)
 		return sd_op_sql_error(db, op);
 	if (db_changes(db->w) == 0)
-		return sd_op_error(op, "no such channel");
+		return sd_op_fail(op, STORE_NOTFOUND, "no such channel");
 	if (op->kind == STORE_OP_CHANNEL_DELETE)
 		return fail_channel_outbox(db, op);
 	return 0;
@@ -104,7 +103,7 @@ apply_conv_read(struct store_db *db, struct store_op *op)
 	if ((r = db_row(s)) < 0)
 		return sd_op_sql_error(db, op);
 	if (r == 0)
-		return sd_op_error(op, "not found");
+		return sd_op_fail(op, STORE_NOTFOUND, "not found");
 	op->u.conv_read.channel_id = db_i64(s, 0);
 	db_finish(s);
 
@@ -149,7 +148,7 @@ apply_template(struct store_db *db, struct store_op *op)
 		if (db_run(s) != 0)
 			return sd_op_sql_error(db, op);
 		if (db_changes(db->w) == 0)
-			return sd_op_error(op, "not found");
+			return sd_op_fail(op, STORE_NOTFOUND, "not found");
 		return 0;
 	}
 	if (op->u.template.language == NULL || op->u.template.body == NULL)

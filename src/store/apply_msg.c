@@ -3,6 +3,7 @@
  * conversations, message documents and status announcements (writer thread).
  */
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,18 @@ sd_op_error(struct store_op *op, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(op->errmsg, sizeof(op->errmsg), fmt, ap);
 	va_end(ap);
+	return -1;
+}
+
+int
+sd_op_fail(struct store_op *op, enum store_err err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(op->errmsg, sizeof(op->errmsg), fmt, ap);
+	va_end(ap);
+	op->err = err;
 	return -1;
 }
 
@@ -574,4 +587,3 @@ apply_ingest(struct store_db *db, struct store_op *op)
 	return 0;
 }
 
-/* Step an INSERT; a UNIQUE violation is the op's conflict (errmsg why). */

@@ -358,10 +358,9 @@ apply_cancel(struct store_db *db, struct store_op *op)
 	if (msg_state_get(db, id, &ms) != 0)
 		return sd_op_sql_error(db, op);
 	if (!ms.found)
-		return sd_op_error(op, "not found");
+		return sd_op_fail(op, STORE_NOTFOUND, "not found");
 	if (!ms.queued || ms.state != 0 || !status_may_replace(ms.status, ST_CANCELLED)) {
-		op->conflict = true;
-		sd_op_error(op, "message is %s, no longer cancellable",
+		sd_op_fail(op, STORE_CONFLICT, "message is %s, no longer cancellable",
 		    ms.queued ? "being sent" : status_name(ms.status));
 		goto out;
 	}

@@ -154,7 +154,7 @@ static void
 op_reset(struct store_op *op)
 {
 	op->result = 0;
-	op->conflict = false;
+	op->err = STORE_OK;
 	op->fault = STORE_FAULT_NONE;
 	op->errmsg[0] = '\0';
 	op->last_seq = 0;
@@ -168,6 +168,8 @@ op_fail(struct store_op *op, const char *why)
 {
 	op->result = -1;
 	op->last_seq = 0;
+	if (op->err == STORE_OK)
+		op->err = STORE_ERROR;
 	snprintf(op->errmsg, sizeof(op->errmsg), "%s", why);
 	if (op->kind == STORE_OP_CANCEL) {
 		json_decref(op->u.cancel.message);
@@ -314,6 +316,14 @@ writer_main(void *arg)
 		pthread_mutex_unlock(&st->mu);
 
 		run_group(st, group, n);
+		/* Every failure has a kind: storage's, or the op's own. */
+		for (size_t i = 0; i < n; i++) {
+			struct store_op *op = group[i];
+			if (op->result != 0 && op->fault != STORE_FAULT_NONE)
+				op->err = STORE_UNAVAILABLE;
+			else if (op->result != 0 && op->err == STORE_OK)
+				op->err = STORE_ERROR;
+		}
 
 		pthread_mutex_lock(&st->mu);
 		bool any_sync = false, any_async = false;
@@ -487,6 +497,7 @@ store_submit(struct store *st, struct store_op *op)
 	if (st->stopping) {
 		/* Too late for the writer: report the failure through done(). */
 		op_fail(op, "storage: store is closing");
+		op->err = STORE_UNAVAILABLE;
 		if (st->ctail)
 			st->ctail->next = op;
 		else
@@ -514,6 +525,7 @@ store_submit_wait(struct store *st, struct store_op *op)
 	if (st->stopping) {
 		pthread_mutex_unlock(&st->mu);
 		op_fail(op, "storage: store is closing");
+		op->err = STORE_UNAVAILABLE;
 		return -1;
 	}
 	op->done = sync_marker;

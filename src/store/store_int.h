@@ -51,7 +51,7 @@ struct store_db {
 };
 
 /* --- apply_admin.c: any op (writer thread, inside a savepoint); on failure
- * op->errmsg (and op->conflict) say why and -1 is returned --- */
+ * op->err and op->errmsg say why and -1 is returned --- */
 int store_db_apply(struct store_db *db, struct store_op *op);
 /* After a rollback: forget what the writer cached. */
 void store_db_forget(struct store_db *db);
@@ -80,6 +80,9 @@ json_t *sd_render_message_ex(struct store_db *db, struct db *c, struct db_stmt *
 
 /* --- apply_msg.c: helpers every apply_*.c uses --- */
 int sd_op_error(struct store_op *op, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The same with the error's kind (STORE_NOTFOUND, STORE_CONFLICT). */
+int sd_op_fail(struct store_op *op, enum store_err err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 int sd_op_sql_error(struct store_db *db, struct store_op *op);  /* the writer's last failure */
 int sd_append_event(struct store_db *db, const char *type, int64_t now, int64_t channel_id,
     int64_t conversation_id, int64_t message_id, const char *data, int64_t *seq);

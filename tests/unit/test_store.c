@@ -326,7 +326,7 @@ test_channels(void **state)
 		.u.channel = { .name = "wa1", .type = "sandbox", .config_json = "{}" },
 	};
 	assert_int_equal(store_submit_wait(f->st, &dup), -1);
-	assert_true(dup.conflict);
+	assert_int_equal(dup.err, STORE_CONFLICT);
 	assert_string_equal(dup.errmsg, "name taken");
 
 	struct store_op upd = {
@@ -345,7 +345,7 @@ test_channels(void **state)
 	json_decref(chans);
 	/* Deleting or updating it again: no such (live) channel. */
 	assert_int_equal(store_submit_wait(f->st, &del), -1);
-	assert_false(del.conflict);
+	assert_int_equal(del.err, STORE_NOTFOUND);
 	assert_int_equal(store_submit_wait(f->st, &upd), -1);
 
 	/* The name is free again; the new channel has a new id. */
@@ -1342,14 +1342,14 @@ test_cancel(void **state)
 	/* Again: no longer cancellable. */
 	op = (struct store_op){ .kind = STORE_OP_CANCEL, .u.cancel = { .message_id = a } };
 	assert_int_equal(store_submit_wait(f->st, &op), -1);
-	assert_true(op.conflict);
+	assert_int_equal(op.err, STORE_CONFLICT);
 	assert_null(op.u.cancel.message);
 
 	/* In flight: not cancellable either; pending again: it is. */
 	assert_true(claim(f, b));
 	op = (struct store_op){ .kind = STORE_OP_CANCEL, .u.cancel = { .message_id = b } };
 	assert_int_equal(store_submit_wait(f->st, &op), -1);
-	assert_true(op.conflict);
+	assert_int_equal(op.err, STORE_CONFLICT);
 	assert_int_equal(result(f, b, OUTBOX_RETRY, NULL, 1, 0, NULL), 0);
 	assert_int_equal(store_submit_wait(f->st, &op), 0);
 	json_decref(op.u.cancel.message);
@@ -1357,15 +1357,14 @@ test_cancel(void **state)
 	/* Unknown message. */
 	op = (struct store_op){ .kind = STORE_OP_CANCEL, .u.cancel = { .message_id = 9999 } };
 	assert_int_equal(store_submit_wait(f->st, &op), -1);
-	assert_false(op.conflict);
-	assert_string_equal(op.errmsg, "not found");
+	assert_int_equal(op.err, STORE_NOTFOUND);
 	assert_null(op.u.cancel.message);
 
 	/* An inbound message was never queued. */
 	int64_t in = ingest_one(f, ch, "wamid.I", "333", "hi");
 	op = (struct store_op){ .kind = STORE_OP_CANCEL, .u.cancel = { .message_id = in } };
 	assert_int_equal(store_submit_wait(f->st, &op), -1);
-	assert_true(op.conflict);
+	assert_int_equal(op.err, STORE_CONFLICT);
 	assert_int_equal(outbox_depth(f, ch), 0);
 }
 
@@ -1413,8 +1412,7 @@ test_conv_read(void **state)
 
 	op = (struct store_op){ .kind = STORE_OP_CONV_READ, .u.conv_read = { .conversation_id = 9999 } };
 	assert_int_equal(store_submit_wait(f->st, &op), -1);
-	assert_false(op.conflict);
-	assert_string_equal(op.errmsg, "not found");
+	assert_int_equal(op.err, STORE_NOTFOUND);
 	assert_int_equal(op.last_seq, 0);
 }
 
@@ -1426,8 +1424,8 @@ template_op(struct fx *f, enum store_op_kind kind, const char *name, const char 
 	int rc = store_submit_wait(f->st, &op);
 
 	if (conflict)
-		*conflict = op.conflict;
-	if (rc != 0 && !op.conflict)
+		*conflict = op.err == STORE_CONFLICT;
+	if (rc != 0 && op.err != STORE_CONFLICT)
 		assert_string_equal(op.errmsg, "not found");
 	return rc;
 }
@@ -1685,7 +1683,7 @@ test_group_partial_failure(void **state)
 	assert_int_equal(done, 3);
 	assert_int_equal(opa.result, 0);
 	assert_int_equal(opb.result, -1);
-	assert_true(opb.conflict);
+	assert_int_equal(opb.err, STORE_CONFLICT);
 	assert_int_equal(opc.result, 0);
 	assert_int_equal(event_count(f), 2);
 	json_t *m = get_message(f, c.msgs[0].id);

@@ -120,5 +120,6 @@ enum sql {
 
 /* The statement texts of each backend, indexed by enum sql. */
 extern const char *const sqlite_sql[SQL_COUNT];   /* sqlite_sql.c */
+extern const char *const pg_sql[SQL_COUNT];       /* pg_sql.c */
 
 #endif

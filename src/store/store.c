@@ -405,13 +405,39 @@ on_wake(evutil_socket_t fd, short what, void *arg)
 	deliver(arg);
 }
 
+const struct store_backend *
+store_backend_for(const char *dsn)
+{
+	if (dsn == NULL || dsn[0] == '\0' || strcmp(dsn, "sqlite:") == 0)
+		return &store_sqlite_backend;
+	if (strncmp(dsn, "postgres://", 11) == 0 || strncmp(dsn, "postgresql://", 13) == 0)
+		return &store_pg_backend;
+	return NULL;
+}
+
+/* What a log may show of a DSN: its scheme (a DSN may hold a password). */
+static const char *
+store_dsn_scheme(const char *dsn)
+{
+	static __thread char scheme[16];
+	size_t n = strcspn(dsn, ":");
+
+	snprintf(scheme, sizeof(scheme), "%.*s", (int)(n < sizeof(scheme) - 1 ? n : sizeof(scheme) - 1), dsn);
+	return scheme;
+}
+
 int
 store_open(struct store **out, const struct store_config *cfg, struct event_base *base)
 {
 	struct store *st = xcalloc(1, sizeof(*st));
 
 	*out = NULL;
-	st->be = &store_sqlite_backend;
+	if ((st->be = store_backend_for(cfg->database)) == NULL) {
+		log_error("store: unknown database; use sqlite: or postgres://...",
+		    "database", store_dsn_scheme(cfg->database));
+		free(st);
+		return -1;
+	}
 	st->max_batch = cfg->max_batch_ops > 0 ? cfg->max_batch_ops : DEFAULT_MAX_BATCH_OPS;
 	st->efd = -1;
 	pthread_mutex_init(&st->mu, NULL);

@@ -212,6 +212,9 @@ struct store_op {
 
 struct store_config {
 	const char *data_dir;        /* SQLite: <data_dir>/msgd.db */
+	const char *database;        /* the DSN: NULL, "" or "sqlite:" = SQLite in data_dir;
+	                                "postgres://..." or "postgresql://..." = PostgreSQL
+	                                (libpq conninfo URI) */
 	int max_batch_ops;           /* ops per transaction at most (default 512) */
 };
 

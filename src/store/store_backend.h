@@ -55,5 +55,9 @@ struct store_backend {
 };
 
 extern const struct store_backend store_sqlite_backend;
+extern const struct store_backend store_pg_backend;
+
+/* The backend a DSN names (store_config.database); NULL when none does. */
+const struct store_backend *store_backend_for(const char *dsn);
 
 #endif

@@ -8,6 +8,13 @@
  * commit: one transaction per group, a savepoint per op, and COMMIT returns
  * once the commit is durable: synchronous_commit is set on for the
  * session, whatever the server's default) and the reader (the event loop).
+ *
+ * The event cursor with several writers (several msgd on one database):
+ * each writing transaction takes one advisory lock first and holds it to
+ * its COMMIT, so transactions that append events commit one after another
+ * in the order of their seqs. A reader that saw seq N has seen every seq
+ * below N that will ever exist. Group commit keeps that cheap: one lock per
+ * group, not per request.
  * Every statement is prepared once per connection (PQprepare) and run with
  * PQexecPrepared, parameters as text; a result is read row by row from the
  * PGresult.
@@ -44,6 +51,7 @@
 #define ERR_MAX 256
 #define MIGRATION_LOCK 7263540   /* pg_advisory_lock key: "msgd migrations" */
 #define MIGRATION_MAX (1024 * 1024)  /* a migration's text, translated */
+#define WRITER_LOCK 7263541      /* pg_advisory_xact_lock key: the writing transaction */
 
 struct pg_stmt {
 	struct db_stmt base;
@@ -601,10 +609,17 @@ pgb_begin(void *p)
 {
 	struct pg_db *db = p;
 
+	char sql[96];
+
 	db->w.sqlstate[0] = '\0';
 	if (conn_revive(&db->w) != 0)
 		return -1;
-	return pexec(&db->w, "BEGIN");
+	/* One writing transaction at a time across every msgd on this database:
+	 * seqs are handed out and committed in the same order, so a reader of
+	 * /v1/events?since= never skips an event that commits later with a
+	 * lower seq. Released at COMMIT or ROLLBACK. */
+	snprintf(sql, sizeof(sql), "BEGIN; SELECT pg_advisory_xact_lock(%d)", WRITER_LOCK);
+	return pexec(&db->w, sql);
 }
 
 /* What the writer's last failure says about the storage itself. */

@@ -56,7 +56,9 @@ const char *const pg_sql[SQL_COUNT] = {
 	    " WHERE id = $1",
 	[W_MSG_FIND] = "SELECT id, conversation_id, status FROM messages"
 	    " WHERE provider_message_id = $2 AND channel_id = $1",
-	[W_MSG_NEXT_ID] = "SELECT nextval(pg_get_serial_sequence('messages', 'id'))",
+	/* Writers are one at a time (pg.c's writer lock): max + 1 is safe, and
+	 * like SQLite's, a rolled-back id is handed out again (no gaps). */
+	[W_MSG_NEXT_ID] = "SELECT coalesce(max(id), 0) + 1 FROM messages",
 	[W_MSG_INSERT] = "INSERT INTO messages (id, channel_id, conversation_id, direction,"
 	    " provider_message_id, type, status, timestamp, created_ms, doc, raw, client_id)"
 	    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
@@ -92,8 +94,10 @@ const char *const pg_sql[SQL_COUNT] = {
 	    " WHERE channel_id = $1 AND provider_message_id = $2 AND message_id IS NULL ORDER BY id",
 	[W_STATUS_ATTACH] = "UPDATE statuses SET message_id = $3"
 	    " WHERE channel_id = $1 AND provider_message_id = $2 AND message_id IS NULL",
-	[W_EVENT_INSERT] = "INSERT INTO events (type, at_ms, channel_id, conversation_id, message_id, data)"
-	    " VALUES ($1, $2, $3, $4, $5, $6) RETURNING seq",
+	/* Seqs without gaps, as on SQLite: the next after the highest, under the
+	 * writer lock; a rolled-back one is handed out again. */
+	[W_EVENT_INSERT] = "INSERT INTO events (seq, type, at_ms, channel_id, conversation_id, message_id, data)"
+	    " VALUES ((SELECT coalesce(max(seq), 0) + 1 FROM events), $1, $2, $3, $4, $5, $6) RETURNING seq",
 	[W_OUTBOX_INSERT] = "INSERT INTO outbox (message_id, channel_id, recipient, priority, due_ms,"
 	    " created_ms, calendar) VALUES ($1, $2, $3, $4, $5, $6, $7)",
 	/* uncertain is cleared: the dispatcher read it (and warned) before claiming. */
@@ -157,7 +161,7 @@ const char *const pg_sql[SQL_COUNT] = {
 	[R_API_KEYS] = "SELECT hash FROM api_keys ORDER BY id",
 	[R_CONV_LIST] = CONV_SELECT
 	    " WHERE ($1::bigint = 0 OR c.channel_id = $1::bigint)"
-	    " AND ($2::text IS NULL OR ct.name LIKE $2::text ESCAPE '\\' OR ct.address LIKE $2::text ESCAPE '\\')"
+	    " AND ($2::text IS NULL OR ct.name ILIKE $2::text ESCAPE '\\' OR ct.address ILIKE $2::text ESCAPE '\\')"
 	    " AND (c.last_activity_ms, c.id) < ($3, $4)"
 	    " ORDER BY c.last_activity_ms DESC, c.id DESC LIMIT $5",
 	[R_CONV_GET] = CONV_SELECT " WHERE c.id = $1",

@@ -4,6 +4,7 @@
 # owned and run by an unprivileged user (initdb refuses root).
 #   tools/pg.sh start DIR     initdb + start; prints the DSN on stdout
 #   tools/pg.sh stop DIR      stop it (fast shutdown) and remove DIR
+#   tools/pg.sh restart DIR   stop (fast: connections cut) and start again, same port
 # The DSN names database "msgd" and user "msgd" (trust authentication on
 # loopback only: a throwaway cluster). synchronous_commit and fsync stay on,
 # as in production: a commit is durable when it returns.
@@ -44,12 +45,17 @@ start)
 	as_owner "$bin/createdb" -h 127.0.0.1 -p "$port" -U msgd msgd
 	echo "postgres://msgd@127.0.0.1:$port/msgd"
 	;;
+restart)
+	as_owner "$bin/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null
+	as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 30 \
+	    -o "-p $(cat "$dir/port") -k $dir -c listen_addresses=127.0.0.1 -c max_connections=200" start >/dev/null
+	;;
 stop)
 	[ -d "$dir/data" ] && as_owner "$bin/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null 2>&1 || true
 	rm -rf "$dir"
 	;;
 *)
-	echo "usage: tools/pg.sh start|stop DIR" >&2
+	echo "usage: tools/pg.sh start|stop|restart DIR" >&2
 	exit 2
 	;;
 esac

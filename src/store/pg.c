@@ -197,6 +197,19 @@ pg_step(struct db_stmt *s)
 		snprintf(name, sizeof(name), "s%d", (int)p->id);
 		PGresult *res = PQexecPrepared(c->h, name, p->nparams, p->vals, NULL, NULL, 0);
 		ExecStatusType st = PQresultStatus(res);
+		if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && c->autorevive &&
+		    PQstatus(c->h) != CONNECTION_OK) {
+			/* The reader found its connection gone (a server restart):
+			 * a read can be asked again on a new one, once. */
+			PQclear(res);
+			c->lost = true;
+			if (conn_revive(c) != 0) {
+				pg_finish(s);
+				return -1;
+			}
+			res = PQexecPrepared(c->h, name, p->nparams, p->vals, NULL, NULL, 0);
+			st = PQresultStatus(res);
+		}
 		if (st == PGRES_COMMAND_OK) {
 			c->changes = strtoll(PQcmdTuples(res), NULL, 10);
 			c->err = DB_OK;

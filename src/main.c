@@ -27,6 +27,7 @@ static int cmd_check_config(int argc, char **argv);
 static int cmd_version(int argc, char **argv);
 static int cmd_send(int argc, char **argv);
 static int cmd_users(int argc, char **argv);
+static int cmd_migrate(int argc, char **argv);
 static int cmd_help(int argc, char **argv);
 
 static const struct command commands[] = {
@@ -67,6 +68,12 @@ static const struct command commands[] = {
 		.summary = "web UI users: add, passwd, remove, logout, list",
 		.usage = cli_users_usage,
 		.run = cmd_users,
+	},
+	{
+		.name = "migrate",
+		.summary = "copy an SQLite data directory into an empty PostgreSQL database",
+		.usage = cli_migrate_usage,
+		.run = cmd_migrate,
 	},
 	{
 		.name = "version",
@@ -181,6 +188,12 @@ static int
 cmd_users(int argc, char **argv)
 {
 	return cli_users(argc, argv);
+}
+
+static int
+cmd_migrate(int argc, char **argv)
+{
+	return cli_migrate(argc, argv);
 }
 
 static int

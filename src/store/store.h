@@ -218,6 +218,13 @@ struct store_config {
 	int max_batch_ops;           /* ops per transaction at most (default 512) */
 };
 
+/* msgd migrate (copy.c): DIR's SQLite database into an empty PostgreSQL
+ * database, both first migrated to this msgd's schema, in one transaction;
+ * report(arg, table, rows) after each table. 0, or -1 with err. */
+typedef void (*store_copy_report_fn)(void *arg, const char *table, int64_t rows);
+int store_copy_sqlite_to_pg(const char *data_dir, const char *dsn, store_copy_report_fn report,
+    void *arg, char *err, size_t errlen);
+
 /* Open (creating and migrating as needed) and start the writer thread.
  * base is the loop done() callbacks run on. */
 int store_open(struct store **out, const struct store_config *cfg, struct event_base *base);

@@ -7,7 +7,7 @@ dir=$(mktemp -d /tmp/msgd-pg.XXXXXX)
 trap 'sh tools/pg.sh stop "$dir"' EXIT INT TERM
 dsn=$(sh tools/pg.sh start "$dir")
 echo "== PostgreSQL cluster for the tests: $dsn"
-export MSGD_TEST_DATABASE="$dsn" MSGD_TEST_PGDIR="$dir"
+export MSGD_TEST_DATABASE="$dsn"
 echo "== build/test/unit/test_store on PostgreSQL"
 ASAN_OPTIONS=detect_leaks=1 build/test/unit/test_store
 echo "== end-to-end tests on PostgreSQL"

@@ -1,14 +1,14 @@
 # msgd - the user's entry points:
 #   make run     install what is missing, build, run msgd on embedded defaults
 #   make build   optimized daemon in build/msgd
-#   make test    sanitizer build + unit tests + end-to-end tests
+#   make test    sanitizer build + unit tests + end-to-end tests (SQLite, then PostgreSQL)
 #   make bench   load measurements (not part of make test)
 #   make fuzz    every libFuzzer harness for FUZZ_S seconds (default 60)
 #   make crash-loop  kill -9 msgd CRASH_CYCLES times (default 50) per durable path
 #   make soak    an hour (SOAK_S) of mixed load with graceful restarts; RSS and fds must stay flat
 
 CC       ?= cc
-PKGS     := libmicrohttpd libevent libevent_pthreads jansson sqlite3 libcrypto libconfig libcurl libsodium yajl
+PKGS     := libmicrohttpd libevent libevent_pthreads jansson sqlite3 libpq libcrypto libconfig libcurl libsodium yajl
 # Library flags come from pkg-config, which a fresh machine gets only from
 # `make deps`: targets that install packages first (run, build, test, bench)
 # build through a sub-make, so these are evaluated after the install. A
@@ -39,7 +39,7 @@ TEST_OBJ := $(patsubst %.c,build/test/%.o,$(LIB_SRC) $(GEN_SRC))
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(patsubst tests/unit/%.c,build/test/unit/%,$(UNIT_SRC))
 
-.PHONY: all build run run-check test unit e2e browser deps test-deps bench-deps clean bench \
+.PHONY: all build run run-check test unit e2e test-pg browser deps test-deps bench-deps clean bench \
 	fuzz fuzz-build fuzz-quick fuzz-regress crash-loop soak
 all: build
 # Installs what is missing, then builds in a sub-make (see PKG_LIBS above).
@@ -106,6 +106,11 @@ e2e: build/test/msgd build/test/fsfault.so
 	MSGD_BIN=$(CURDIR)/build/test/msgd CORPUS=$(CURDIR)/../shared/corpus \
 	  node tests/run.mjs --concurrency 2 tests/e2e
 
+# The store's conformance suite and the e2e suite on PostgreSQL 15 (a private
+# cluster started and stopped by tools/test_pg.sh).
+test-pg: build/test/msgd build/test/fsfault.so build/test/unit/test_store
+	@sh tools/test_pg.sh
+
 # The messages panel in headless Chromium (playwright-core from npm).
 browser: build/test/msgd
 	cd tests/browser && npm ci --no-audit --no-fund --loglevel=error
@@ -118,6 +123,7 @@ test: test-deps
 	@$(MAKE) --no-print-directory fuzz-regress fuzz-quick
 	@$(MAKE) --no-print-directory browser
 	@$(MAKE) --no-print-directory e2e
+	@$(MAKE) --no-print-directory test-pg
 
 build/bench/loadgen: bench/loadgen.c
 	@mkdir -p $(dir $@)

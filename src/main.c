@@ -27,16 +27,19 @@ static int cmd_check_config(int argc, char **argv);
 static int cmd_version(int argc, char **argv);
 static int cmd_send(int argc, char **argv);
 static int cmd_users(int argc, char **argv);
+static int cmd_migrate(int argc, char **argv);
 static int cmd_help(int argc, char **argv);
 
 static const struct command commands[] = {
 	{
 		.name = "serve",
 		.summary = "run the gateway",
-		.usage = "msgd serve [--listen ADDR:PORT] [--data DIR] [--config FILE] [--log FILE]\n"
+		.usage = "msgd serve [--listen ADDR:PORT] [--data DIR] [--database DSN] [--config FILE] [--log FILE]\n"
 		    "\n"
 		    "  --listen ADDR:PORT  address to listen on (env MSGD_LISTEN; default 127.0.0.1:8080)\n"
 		    "  --data DIR          data directory (env MSGD_DATA; default ./var)\n"
+		    "  --database DSN      sqlite: (in DIR, the default) or postgres://USER@HOST:PORT/DB\n"
+		    "                      (env MSGD_DATABASE)\n"
 		    "  --config FILE       configuration file (env MSGD_CONFIG)\n"
 		    "  --log FILE          append logs to FILE (env MSGD_LOG_FILE; default stderr)\n"
 		    "\n"
@@ -65,6 +68,12 @@ static const struct command commands[] = {
 		.summary = "web UI users: add, passwd, remove, logout, list",
 		.usage = cli_users_usage,
 		.run = cmd_users,
+	},
+	{
+		.name = "migrate",
+		.summary = "copy an SQLite data directory into an empty PostgreSQL database",
+		.usage = cli_migrate_usage,
+		.run = cmd_migrate,
 	},
 	{
 		.name = "version",
@@ -112,6 +121,7 @@ load_config(const struct command *cmd, int argc, char **argv, struct config *cfg
 	static const struct option opts[] = {
 		{ "listen", required_argument, NULL, 'l' },
 		{ "data", required_argument, NULL, 'd' },
+		{ "database", required_argument, NULL, 'D' },
 		{ "config", required_argument, NULL, 'c' },
 		{ "log", required_argument, NULL, 'L' },
 		{ "help", no_argument, NULL, 'h' },
@@ -126,6 +136,7 @@ load_config(const struct command *cmd, int argc, char **argv, struct config *cfg
 		switch (c) {
 		case 'l': args->listen = optarg; break;
 		case 'd': args->data = optarg; break;
+		case 'D': args->database = optarg; break;
 		case 'c': args->file = optarg; break;
 		case 'L': args->log_file = optarg; break;
 		case 'h': fputs(cmd->usage, stdout); return 1;
@@ -177,6 +188,12 @@ static int
 cmd_users(int argc, char **argv)
 {
 	return cli_users(argc, argv);
+}
+
+static int
+cmd_migrate(int argc, char **argv)
+{
+	return cli_migrate(argc, argv);
 }
 
 static int

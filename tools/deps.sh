@@ -4,9 +4,10 @@
 #   tools/deps.sh test    - to run make test as well
 #   tools/deps.sh bench   - to run make bench (nginx, sqlite3, node)
 set -e
-BUILD="gcc make pkg-config libmicrohttpd-dev libevent-dev libjansson-dev libsqlite3-dev libssl-dev libconfig-dev libcurl4-openssl-dev uthash-dev libsodium-dev libwslay-dev libyajl-dev"
+BUILD="gcc make pkg-config libmicrohttpd-dev libevent-dev libjansson-dev libsqlite3-dev libpq-dev libssl-dev libconfig-dev libcurl4-openssl-dev uthash-dev libsodium-dev libwslay-dev libyajl-dev"
 # clang-14 and libclang-rt-14-dev (libFuzzer and the sanitizer runtimes): make fuzz.
-TEST="libcmocka-dev nodejs npm chromium clang-14 libclang-rt-14-dev libfaketime"
+# postgresql-15: make test-pg starts a private cluster (tools/pg.sh).
+TEST="libcmocka-dev nodejs npm chromium clang-14 libclang-rt-14-dev libfaketime postgresql-15"
 BENCH="nginx-light sqlite3 nodejs"
 want="$BUILD"
 [ "$1" = test ] && want="$BUILD $TEST"
@@ -22,8 +23,17 @@ case "$missing" in *npm*) command -v npm >/dev/null 2>&1 && missing=$(echo "$mis
 if [ "$(id -u)" = 0 ]; then
 	echo "msgd: installing:$missing"
 	export DEBIAN_FRONTEND=noninteractive
+	# The tests run their own PostgreSQL cluster: the package must not
+	# create and start a system one (kept: --force-confold).
+	case "$missing" in *postgresql-15*)
+		if [ ! -e /etc/postgresql-common/createcluster.conf ]; then
+			mkdir -p /etc/postgresql-common
+			echo "create_main_cluster = false" >/etc/postgresql-common/createcluster.conf
+		fi;;
+	esac
 	apt-get update -qq
-	apt-get install -y -qq $missing >/dev/null
+	apt-get install -y -qq -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
+	    $missing >/dev/null
 else
 	echo "msgd: missing Debian packages; run:  sudo apt-get install$missing" >&2
 	exit 1

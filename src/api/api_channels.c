@@ -61,7 +61,7 @@ created_done(struct store_op *op, void *arg)
 	struct chan_write *w = arg;
 
 	if (op->result != 0) {
-		if (op->conflict)
+		if (op->err == STORE_CONFLICT)
 			http_reply_error(w->req, 409, "conflict", "name", "a channel named '%s' exists", w->name);
 		else
 			api_store_error(w->req);

@@ -702,10 +702,10 @@ cancel_done(struct store_op *op, void *arg)
 
 	if (op->result == 0)
 		http_reply_json(c->req, 200, op->u.cancel.message);
-	else if (op->conflict)
+	else if (op->err == STORE_CONFLICT)
 		http_reply_error(c->req, 409, "conflict", NULL,
 		    "the message is being sent or was sent; it can no longer be cancelled");
-	else if (strcmp(op->errmsg, "not found") == 0)
+	else if (op->err == STORE_NOTFOUND)
 		http_reply_error(c->req, 404, "not_found", NULL, "no such message");
 	else
 		api_store_error(c->req);
@@ -746,7 +746,7 @@ conv_read_done(struct store_op *op, void *arg)
 	json_t *conv = NULL;
 
 	if (op->result != 0) {
-		if (strcmp(op->errmsg, "not found") == 0)
+		if (op->err == STORE_NOTFOUND)
 			http_reply_error(c->req, 404, "not_found", NULL, "no such conversation");
 		else
 			api_store_error(c->req);
@@ -806,7 +806,7 @@ tpl_created(struct store_op *op, void *arg)
 	struct tpl_write *t = arg;
 	json_t *out = NULL;
 
-	if (op->result != 0 && op->conflict)
+	if (op->result != 0 && op->err == STORE_CONFLICT)
 		http_reply_error(t->req, 409, "conflict", "name", "template '%s' (%s) exists", t->name, t->language);
 	else if (op->result != 0 || store_template_get(t->app->store, t->name, t->language, &out) != 0 || out == NULL)
 		api_store_error(t->req);
@@ -897,7 +897,7 @@ tpl_deleted(struct store_op *op, void *arg)
 
 	if (op->result == 0)
 		http_reply_raw(t->req, 204, "application/json", "", 0);
-	else if (strcmp(op->errmsg, "not found") == 0)
+	else if (op->err == STORE_NOTFOUND)
 		http_reply_error(t->req, 404, "not_found", NULL, "no template named '%s'", t->name);
 	else
 		api_store_error(t->req);

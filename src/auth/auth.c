@@ -392,8 +392,8 @@ user_stored(struct store_op *op, void *arg)
 
 	a->ops_pending--;
 	if (op->result != 0) {
-		r = op->conflict ? AUTH_CONFLICT : AUTH_ERROR;
-		if (!op->conflict)
+		r = op->err == STORE_CONFLICT ? AUTH_CONFLICT : AUTH_ERROR;
+		if (op->err != STORE_CONFLICT)
 			log_error("auth: cannot store a user", "user", l->user, "error", op->errmsg);
 	} else if (l->replace && !op->u.user.found) {
 		r = AUTH_NOT_FOUND;
@@ -799,7 +799,7 @@ user_write(struct store *st, const char *name, const char *password, bool replac
 	int rc = store_submit_wait(st, &op);
 	sodium_memzero(hash, sizeof(hash));
 	if (rc != 0) {
-		if (op.conflict)
+		if (op.err == STORE_CONFLICT)
 			snprintf(err, errlen, "user '%s' exists", name);
 		else
 			snprintf(err, errlen, "%s", op.errmsg);

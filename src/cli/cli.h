@@ -17,6 +17,10 @@ extern const char cli_users_usage[];
  * process exit code. */
 int cli_users(int argc, char **argv);
 
+extern const char cli_migrate_usage[];
+/* msgd migrate --from sqlite:DIR --to postgres://...: the exit code. */
+int cli_migrate(int argc, char **argv);
+
 /* One API call (blocking): *out gets the parsed JSON body (or NULL).
  * Returns the HTTP status, or -1 (reported on stderr, prefixed by who). */
 long cli_call(const char *who, const char *method, const char *url, const char *token,

@@ -160,7 +160,7 @@ print_user(json_t *u, bool unix_time)
 static int
 run_local(struct job *j)
 {
-	struct store_config scfg = { .data_dir = j->cfg->data_dir };
+	struct store_config scfg = { .data_dir = j->cfg->data_dir, .database = j->cfg->database };
 	struct store *st = NULL;
 	char err[256];
 	int rc = 1;

@@ -99,6 +99,7 @@ struct setting {
 	size_t size;            /* of the field (char arrays) */
 	long long min, max;     /* K_INT, K_SIZE */
 	bool empty_ok;          /* K_PATH: "" is a value (log_file: stderr) */
+	bool secret;            /* never shown (a DSN may hold a password) */
 	bool reload;            /* SIGHUP applies it to a running msgd */
 	const char *env;        /* environment variable, or NULL */
 	const char *help;
@@ -111,6 +112,9 @@ static const struct setting settings[] = {
 	  .help = "ADDR:PORT to listen on" },
 	{ .name = "data", .kind = K_PATH, FIELD(data_dir), .env = "MSGD_DATA",
 	  .help = "data directory" },
+	{ .name = "database", .kind = K_PATH, FIELD(database), .empty_ok = true, .secret = true,
+	  .env = "MSGD_DATABASE",
+	  .help = "sqlite: (the data directory, default) or postgres://USER@HOST:PORT/DB (libpq URI)" },
 	{ .name = "log_file", .kind = K_PATH, FIELD(log_file), .empty_ok = true, .reload = true,
 	  .env = "MSGD_LOG_FILE", .help = "file to append logs to (reopened on SIGHUP); empty: stderr" },
 	{ .name = "log_level", .kind = K_LEVEL, FIELD(log_level), .reload = true,
@@ -210,6 +214,14 @@ format_value(const struct config *c, const struct setting *def, char *out, size_
 	const char *field = (const char *)c + def->offset;
 	static const char *const levels[] = { "debug", "info", "warn", "error" };
 
+	if (def->secret) {
+		/* Whether it changed still shows: a digest, not the value. */
+		unsigned h = 5381;
+		for (const char *p = field; *p; p++)
+			h = h * 33 + (unsigned char)*p;
+		snprintf(out, cap, "(hidden %08x)", h);
+		return;
+	}
 	switch (def->kind) {
 	case K_LISTEN:
 	case K_PATH:
@@ -382,8 +394,14 @@ config_build(struct config *c, const struct config_args *a, char err[CONFIG_ERR_
 	if (config_apply_env(c, err) != 0 ||
 	    (a->listen && config_set(c, "listen", a->listen, err) != 0) ||
 	    (a->data && config_set(c, "data", a->data, err) != 0) ||
+	    (a->database && config_set(c, "database", a->database, err) != 0) ||
 	    (a->log_file && config_set(c, "log_file", a->log_file, err) != 0))
 		return -1;
+	if (c->database[0] != '\0' && strcmp(c->database, "sqlite:") != 0 &&
+	    strncmp(c->database, "postgres://", 11) != 0 && strncmp(c->database, "postgresql://", 13) != 0) {
+		snprintf(err, CONFIG_ERR_MAX, "database: must be sqlite: or postgres://USER@HOST:PORT/DB");
+		return -1;
+	}
 	return 0;
 }
 

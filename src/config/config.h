@@ -28,6 +28,8 @@
 struct config {
 	char listen[128];          /* ADDR:PORT, IPv6 as [::1]:8080 */
 	char data_dir[CONFIG_PATH_MAX];
+	char database[CONFIG_PATH_MAX];  /* DSN: "" or "sqlite:" = SQLite in data_dir;
+	                                    "postgres://..." = PostgreSQL (libpq URI) */
 	char log_file[CONFIG_PATH_MAX];  /* "" = stderr */
 	size_t body_limit;         /* bytes; larger request bodies get 413 */
 	int idle_timeout;          /* seconds a keep-alive connection may idle */
@@ -49,6 +51,7 @@ struct config_args {
 	const char *file;
 	const char *listen;
 	const char *data;
+	const char *database;
 	const char *log_file;
 };
 

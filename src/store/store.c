@@ -42,13 +42,15 @@
 #include "../log/log.h"
 #include "../util/util.h"
 #include "store_backend.h"
+#include "store_int.h"
 
 #define DEFAULT_MAX_BATCH_OPS 512
 #define PROBE_MS 2000           /* while storage fails: try a write this often */
 
 struct store {
 	const struct store_backend *be;
-	void *db;
+	void *db;                /* the backend's */
+	struct store_db sdb;     /* the domain's view of it */
 	int max_batch;
 
 	struct event *wake;      /* completion eventfd on the loop, or NULL */
@@ -152,7 +154,7 @@ static void
 op_reset(struct store_op *op)
 {
 	op->result = 0;
-	op->conflict = false;
+	op->err = STORE_OK;
 	op->fault = STORE_FAULT_NONE;
 	op->errmsg[0] = '\0';
 	op->last_seq = 0;
@@ -166,6 +168,8 @@ op_fail(struct store_op *op, const char *why)
 {
 	op->result = -1;
 	op->last_seq = 0;
+	if (op->err == STORE_OK)
+		op->err = STORE_ERROR;
 	snprintf(op->errmsg, sizeof(op->errmsg), "%s", why);
 	if (op->kind == STORE_OP_CANCEL) {
 		json_decref(op->u.cancel.message);
@@ -217,7 +221,7 @@ run_group(struct store *st, struct store_op **ops, size_t n)
 
 		if (be->savepoint(st->db) != 0)
 			goto abort;
-		if (be->apply(st->db, op) == 0) {
+		if (store_db_apply(&st->sdb, op) == 0) {
 			if (be->release(st->db) == 0)
 				continue;
 			op_fail(op, "storage: cannot release a savepoint");
@@ -237,6 +241,8 @@ run_group(struct store *st, struct store_op **ops, size_t n)
 		 * (SQLite may already have rolled the transaction back). */
 		if (op->fault != STORE_FAULT_NONE)
 			goto abort_fault;
+		/* A rolled-back channel's id may be handed out again. */
+		store_db_forget(&st->sdb);
 		if (be->rollback_to(st->db) != 0 || be->release(st->db) != 0)
 			goto abort;
 	}
@@ -245,6 +251,7 @@ run_group(struct store *st, struct store_op **ops, size_t n)
 		return;
 	}
 	f = note_fault(st);
+	store_db_forget(&st->sdb);
 	be->rollback(st->db);
 	for (size_t i = 0; i < n; i++)
 		if (ops[i]->result == 0) {
@@ -261,6 +268,7 @@ abort_fault:
 	pthread_mutex_unlock(&st->mu);
 aborted:
 	/* The transaction is gone: nothing of the group is stored. */
+	store_db_forget(&st->sdb);
 	be->rollback(st->db);
 	for (size_t i = 0; i < n; i++)
 		if (ops[i]->result == 0) {
@@ -308,6 +316,14 @@ writer_main(void *arg)
 		pthread_mutex_unlock(&st->mu);
 
 		run_group(st, group, n);
+		/* Every failure has a kind: storage's, or the op's own. */
+		for (size_t i = 0; i < n; i++) {
+			struct store_op *op = group[i];
+			if (op->result != 0 && op->fault != STORE_FAULT_NONE)
+				op->err = STORE_UNAVAILABLE;
+			else if (op->result != 0 && op->err == STORE_OK)
+				op->err = STORE_ERROR;
+		}
 
 		pthread_mutex_lock(&st->mu);
 		bool any_sync = false, any_async = false;
@@ -389,20 +405,46 @@ on_wake(evutil_socket_t fd, short what, void *arg)
 	deliver(arg);
 }
 
+const struct store_backend *
+store_backend_for(const char *dsn)
+{
+	if (dsn == NULL || dsn[0] == '\0' || strcmp(dsn, "sqlite:") == 0)
+		return &store_sqlite_backend;
+	if (strncmp(dsn, "postgres://", 11) == 0 || strncmp(dsn, "postgresql://", 13) == 0)
+		return &store_pg_backend;
+	return NULL;
+}
+
+/* What a log may show of a DSN: its scheme (a DSN may hold a password). */
+static const char *
+store_dsn_scheme(const char *dsn)
+{
+	static __thread char scheme[16];
+	size_t n = strcspn(dsn, ":");
+
+	snprintf(scheme, sizeof(scheme), "%.*s", (int)(n < sizeof(scheme) - 1 ? n : sizeof(scheme) - 1), dsn);
+	return scheme;
+}
+
 int
 store_open(struct store **out, const struct store_config *cfg, struct event_base *base)
 {
 	struct store *st = xcalloc(1, sizeof(*st));
 
 	*out = NULL;
-	st->be = &store_sqlite_backend;
+	if ((st->be = store_backend_for(cfg->database)) == NULL) {
+		log_error("store: unknown database; use sqlite: or postgres://...",
+		    "database", store_dsn_scheme(cfg->database));
+		free(st);
+		return -1;
+	}
 	st->max_batch = cfg->max_batch_ops > 0 ? cfg->max_batch_ops : DEFAULT_MAX_BATCH_OPS;
 	st->efd = -1;
 	pthread_mutex_init(&st->mu, NULL);
 	pthread_cond_init(&st->work, NULL);
 	pthread_cond_init(&st->synced, NULL);
 
-	if (st->be->open(&st->db, cfg) != 0)
+	if (st->be->open(&st->db, cfg, &st->sdb.w, &st->sdb.r) != 0)
 		goto fail;
 	if (base) {
 		st->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -463,6 +505,7 @@ store_close(struct store *st)
 
 	if (st->db)
 		st->be->close(st->db);
+	store_db_free(&st->sdb);
 	pthread_cond_destroy(&st->synced);
 	pthread_cond_destroy(&st->work);
 	pthread_mutex_destroy(&st->mu);
@@ -480,6 +523,7 @@ store_submit(struct store *st, struct store_op *op)
 	if (st->stopping) {
 		/* Too late for the writer: report the failure through done(). */
 		op_fail(op, "storage: store is closing");
+		op->err = STORE_UNAVAILABLE;
 		if (st->ctail)
 			st->ctail->next = op;
 		else
@@ -507,6 +551,7 @@ store_submit_wait(struct store *st, struct store_op *op)
 	if (st->stopping) {
 		pthread_mutex_unlock(&st->mu);
 		op_fail(op, "storage: store is closing");
+		op->err = STORE_UNAVAILABLE;
 		return -1;
 	}
 	op->done = sync_marker;
@@ -540,73 +585,73 @@ store_pending(struct store *st)
 int
 store_schema_version(struct store *st)
 {
-	return st->be->schema_version(st->db);
+	return read_schema_version(&st->sdb);
 }
 
 int
 store_ping(struct store *st)
 {
-	return st->be->ping(st->db);
+	return read_ping(&st->sdb);
 }
 
 int
 store_channels_load(struct store *st, json_t **out)
 {
-	return st->be->channels_load(st->db, out);
+	return read_channels_load(&st->sdb, out);
 }
 
 int
 store_channels_ever(struct store *st, bool *out)
 {
-	return st->be->channels_ever(st->db, out);
+	return read_channels_ever(&st->sdb, out);
 }
 
 int
 store_api_keys_load(struct store *st, json_t **out)
 {
-	return st->be->api_keys_load(st->db, out);
+	return read_api_keys_load(&st->sdb, out);
 }
 
 int
 store_conversations_list(struct store *st, const struct conv_query *q, json_t **out)
 {
-	return st->be->conversations_list(st->db, q, out);
+	return read_conversations_list(&st->sdb, q, out);
 }
 
 int
 store_conversation_get(struct store *st, int64_t id, json_t **out)
 {
-	return st->be->conversation_get(st->db, id, out);
+	return read_conversation_get(&st->sdb, id, out);
 }
 
 int
 store_messages_list(struct store *st, const struct msg_query *q, json_t **out)
 {
-	return st->be->messages_list(st->db, q, out);
+	return read_messages_list(&st->sdb, q, out);
 }
 
 int
 store_message_get(struct store *st, int64_t id, json_t **out)
 {
-	return st->be->message_get(st->db, id, out);
+	return read_message_get(&st->sdb, id, out);
 }
 
 int
 store_messages_by_provider_id(struct store *st, const char *provider_id, json_t **out)
 {
-	return st->be->messages_by_provider_id(st->db, provider_id, out);
+	return read_messages_by_provider_id(&st->sdb, provider_id, out);
 }
 
 int
 store_messages_retrying(struct store *st, int limit, json_t **out)
 {
-	return st->be->messages_retrying(st->db, limit, out);
+	return read_messages_retrying(&st->sdb, limit, out);
 }
 
 int
 store_events_read(struct store *st, int64_t since, int limit, struct store_event **out, size_t *n)
 {
-	return st->be->events_read(st->db, since, limit, out, n);
+	return read_events(&st->sdb, since, limit, out, n);
 }
 
 void
@@ -656,78 +701,78 @@ store_events_list(struct store *st, int64_t since, int limit, json_t **out)
 int
 store_outbox_due(struct store *st, int64_t channel_id, int64_t now_ms, int limit, json_t **out)
 {
-	return st->be->outbox_due(st->db, channel_id, now_ms, limit, out);
+	return read_outbox_due(&st->sdb, channel_id, now_ms, limit, out);
 }
 
 int
 store_events_head(struct store *st, int64_t *out)
 {
-	return st->be->events_head(st->db, out);
+	return read_events_head(&st->sdb, out);
 }
 
 int
 store_message_by_client_id(struct store *st, const char *client_id, json_t **out)
 {
-	return st->be->message_by_client_id(st->db, client_id, out);
+	return read_message_by_client_id(&st->sdb, client_id, out);
 }
 
 int
 store_outbox_next_due(struct store *st, int64_t channel_id, int64_t *out_ms)
 {
-	return st->be->outbox_next_due(st->db, channel_id, out_ms);
+	return read_outbox_next_due(&st->sdb, channel_id, out_ms);
 }
 
 int
 store_outbox_depth(struct store *st, int64_t channel_id, int64_t *out)
 {
-	return st->be->outbox_depth(st->db, channel_id, out);
+	return read_outbox_depth(&st->sdb, channel_id, out);
 }
 
 int
 store_last_inbound(struct store *st, int64_t channel_id, const char *address, int64_t *out_ms)
 {
-	return st->be->last_inbound(st->db, channel_id, address, out_ms);
+	return read_last_inbound(&st->sdb, channel_id, address, out_ms);
 }
 
 int
 store_message_provider_id(struct store *st, int64_t id, int64_t *channel_id, char *out,
     size_t outlen)
 {
-	return st->be->message_provider_id(st->db, id, channel_id, out, outlen);
+	return read_message_provider_id(&st->sdb, id, channel_id, out, outlen);
 }
 
 int
 store_templates_list(struct store *st, json_t **out)
 {
-	return st->be->templates_list(st->db, out);
+	return read_templates_list(&st->sdb, out);
 }
 
 int
 store_template_get(struct store *st, const char *name, const char *language, json_t **out)
 {
-	return st->be->template_get(st->db, name, language, out);
+	return read_template_get(&st->sdb, name, language, out);
 }
 
 int
 store_user_get(struct store *st, const char *name, json_t **out)
 {
-	return st->be->user_get(st->db, name, out);
+	return read_user_get(&st->sdb, name, out);
 }
 
 int
 store_sessions_load(struct store *st, int64_t now_s, json_t **out)
 {
-	return st->be->sessions_load(st->db, now_s, out);
+	return read_sessions_load(&st->sdb, now_s, out);
 }
 
 int
 store_users_list(struct store *st, json_t **out)
 {
-	return st->be->users_list(st->db, out);
+	return read_users_list(&st->sdb, out);
 }
 
 int
 store_subscriptions_load(struct store *st, json_t **out)
 {
-	return st->be->subscriptions_load(st->db, out);
+	return read_subscriptions_load(&st->sdb, out);
 }

@@ -106,6 +106,17 @@ struct outbox_item {
 	char error_detail[512];
 };
 
+/* Why an op failed: callers decide on this, never on errmsg's words. */
+enum store_err {
+	STORE_OK = 0,
+	STORE_ERROR,             /* anything else: a malformed op, an unexpected database error */
+	STORE_NOTFOUND,          /* its target does not exist */
+	STORE_CONFLICT,          /* a uniqueness or state rule refused it (name taken,
+	                            no longer cancellable) */
+	STORE_UNAVAILABLE,       /* storage failed (op->fault says how): the same op may
+	                            work later */
+};
+
 /* Why storage itself failed (not the op's own content). */
 enum store_fault {
 	STORE_FAULT_NONE = 0,
@@ -138,8 +149,8 @@ struct store_op {
 		struct {
 			int64_t message_id;
 			json_t *message;          /* result: the cancelled message (new ref) */
-		} cancel;                     /* conflict when no longer cancellable; result -1 and
-		                                 conflict false when there is no such message */
+		} cancel;                     /* STORE_CONFLICT when no longer cancellable,
+		                                 STORE_NOTFOUND when there is no such message */
 		struct {
 			int64_t delta_ms;
 			int64_t cap_ms;
@@ -184,8 +195,8 @@ struct store_op {
 	} u;
 
 	/* Results, written by the store before done() runs. */
-	int result;              /* 0 committed; -1 failed (errmsg says why) */
-	bool conflict;           /* a uniqueness rule refused the op (e.g. name taken) */
+	int result;              /* 0 committed; -1 failed (err and errmsg say why) */
+	enum store_err err;      /* why it failed, for the caller (errmsg is for people) */
 	enum store_fault fault;  /* failed because storage itself failed (disk full,
 	                            I/O error): say 503, the same op may work later */
 	char errmsg[256];
@@ -201,8 +212,18 @@ struct store_op {
 
 struct store_config {
 	const char *data_dir;        /* SQLite: <data_dir>/msgd.db */
+	const char *database;        /* the DSN: NULL, "" or "sqlite:" = SQLite in data_dir;
+	                                "postgres://..." or "postgresql://..." = PostgreSQL
+	                                (libpq conninfo URI) */
 	int max_batch_ops;           /* ops per transaction at most (default 512) */
 };
+
+/* msgd migrate (copy.c): DIR's SQLite database into an empty PostgreSQL
+ * database, both first migrated to this msgd's schema, in one transaction;
+ * report(arg, table, rows) after each table. 0, or -1 with err. */
+typedef void (*store_copy_report_fn)(void *arg, const char *table, int64_t rows);
+int store_copy_sqlite_to_pg(const char *data_dir, const char *dsn, store_copy_report_fn report,
+    void *arg, char *err, size_t errlen);
 
 /* Open (creating and migrating as needed) and start the writer thread.
  * base is the loop done() callbacks run on. */

@@ -27,7 +27,9 @@ function setMode(ctl, mode) {
 
 const hits = (ctl) => Number((fs.existsSync(`${ctl}.n`) && fs.readFileSync(`${ctl}.n`, 'utf8').trim()) || 0);
 
-describe('disk I/O faults', { skip: fs.existsSync(SO) ? false : `no ${SO} (make build/test/fsfault.so)` }, () => {
+const skip = process.env.MSGD_TEST_DATABASE ? 'the data directory holds no database on PostgreSQL'
+	: fs.existsSync(SO) ? false : `no ${SO} (make build/test/fsfault.so)`;
+describe('disk I/O faults', { skip }, () => {
 	msgdTest('fsync and write errors → 503 storage_unavailable, /readyz io_error, recovery by itself; a slow fsync never stops the loop; nothing acknowledged lost', async (h) => {
 		const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'msgd-io-'));
 		const ctl = path.join(dir, 'ctl');

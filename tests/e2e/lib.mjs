@@ -7,7 +7,10 @@
 // writes their stderr to tests/e2e/artifacts/<test>-<n>.log.
 //
 // Env: MSGD_BIN (the msgd binary, default build/test/msgd), CORPUS (the
-// shared corpus dir, default ../shared/corpus).
+// shared corpus dir, default ../shared/corpus), MSGD_TEST_DATABASE (a
+// PostgreSQL cluster, postgres://USER@HOST:PORT/DB: every data directory
+// then gets a database of its own there, made on first use, so a restart on
+// the same data directory finds its data again; tools/pg.sh starts one).
 
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -29,6 +32,31 @@ export const ARTIFACTS = path.join(HERE, 'artifacts');
 
 export const WA_SECRET = 'corpus_fake_app_secret';
 export const WA_VERIFY = 'meatyhamhock';
+
+const TEST_DATABASE = process.env.MSGD_TEST_DATABASE || '';
+
+/** The DSN of dataDir's own database on MSGD_TEST_DATABASE's cluster (made
+ *  on first use), or undefined when the tests run on SQLite. */
+export function databaseFor(dataDir) {
+	if (!TEST_DATABASE) return undefined;
+	const name = 't_' + crypto.createHash('sha256').update(path.resolve(dataDir)).digest('hex').slice(0, 20);
+	const u = new URL(TEST_DATABASE);
+	const r = spawnSync('psql', [TEST_DATABASE, '-qAtc', `SELECT 1 FROM pg_database WHERE datname = '${name}'`],
+		{ encoding: 'utf8' });
+	if (r.status !== 0) throw new Error(`psql: ${r.stderr}`);
+	if (r.stdout.trim() !== '1') {
+		const c = spawnSync('psql', [TEST_DATABASE, '-qc', `CREATE DATABASE ${name}`], { encoding: 'utf8' });
+		if (c.status !== 0 && !/already exists/.test(c.stderr)) throw new Error(`psql: ${c.stderr}`);
+	}
+	u.pathname = `/${name}`;
+	return u.toString();
+}
+
+/** The environment that points msgd at dataDir's database (empty on SQLite). */
+function databaseEnv(dataDir) {
+	const dsn = dataDir ? databaseFor(dataDir) : undefined;
+	return dsn ? { MSGD_DATABASE: dsn } : {};
+}
 
 const READY_DEADLINE_MS = 10_000;
 const STOP_DEADLINE_MS = 10_000;
@@ -139,7 +167,8 @@ async function startOnPort(port, opts) {
 	const proc = spawn(MSGD_BIN, argv, {
 		// Credential checks would reach api_base_url (by default the real Graph
 		// API) on every channel create: off unless a test turns them on.
-		env: { ...process.env, MSGD_ADMIN_TOKEN: token, MSGD_CREDENTIAL_CHECKS: 'off', ...(opts.env ?? {}) },
+		env: { ...process.env, MSGD_ADMIN_TOKEN: token, MSGD_CREDENTIAL_CHECKS: 'off', ...databaseEnv(dataDir),
+			...(opts.env ?? {}) },
 		stdio: ['ignore', 'pipe', 'pipe'],
 	});
 	const chunks = [];
@@ -365,8 +394,9 @@ export function msgdTest(name, fn, { timeout = 60_000, skip, only } = {}) {
 
 /** Run the binary with a subcommand (not serve); returns {status, stdout, stderr}. */
 export function runMsgd(args, { env, timeout = 15_000 } = {}) {
+	const i = args.indexOf('--data');
 	const r = spawnSync(MSGD_BIN, args, {
-		env: { ...process.env, ...(env ?? {}) },
+		env: { ...process.env, ...databaseEnv(i >= 0 ? args[i + 1] : env?.MSGD_DATA), ...(env ?? {}) },
 		timeout,
 		encoding: 'utf8',
 	});

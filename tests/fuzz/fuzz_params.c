@@ -16,7 +16,7 @@
 
 #include "api/api.h"
 #include "fuzz.h"
-#include "store/store_backend.h"
+#include "store/store_int.h"
 #include "util/util.h"
 
 int

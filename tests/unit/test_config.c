@@ -136,6 +136,40 @@ test_diff(void **state)
 	}
 }
 
+/* The DSN: only sqlite: or postgres:// URIs; never shown, even in a diff
+ * (it may hold a password), though a change is still noticed. */
+static void
+on_change_secret(void *arg, const char *name, const char *from, const char *to, bool reloadable)
+{
+	int *n = arg;
+
+	assert_string_equal(name, "database");
+	assert_null(strstr(from, "hunter2"));
+	assert_null(strstr(to, "hunter2"));
+	assert_false(reloadable);
+	(*n)++;
+}
+
+static void
+test_database(void **state)
+{
+	struct config a, b;
+	struct config_args args = { .database = "mysql://x" };
+	char err[CONFIG_ERR_MAX];
+	int n = 0;
+
+	assert_int_equal(config_build(&a, &args, err), -1);
+	assert_non_null(strstr(err, "database"));
+	args.database = "postgres://msgd:hunter2@127.0.0.1:5432/msgd";
+	assert_int_equal(config_build(&a, &args, err), 0);
+	args.database = "postgresql://msgd:hunter2@127.0.0.1:5433/msgd";
+	assert_int_equal(config_build(&b, &args, err), 0);
+	config_diff(&a, &b, on_change_secret, &n);
+	assert_int_equal(n, 1);
+	args.database = "sqlite:";
+	assert_int_equal(config_build(&a, &args, err), 0);
+}
+
 int
 main(void)
 {
@@ -143,6 +177,7 @@ main(void)
 		cmocka_unit_test(test_loopback_and_cookie_secure),
 		cmocka_unit_test(test_file_env_flags),
 		cmocka_unit_test(test_diff),
+		cmocka_unit_test(test_database),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,8 +1,11 @@
 /*
- * test_store.c - the store against a real SQLite file in a fresh temporary
- * directory: migrations, channel ops, ingest (dedup, statuses, events),
- * group commit through a real libevent loop, and paged reads in the API's
- * JSON shapes.
+ * test_store.c - the store's conformance suite: migrations, channel ops,
+ * ingest (dedup, statuses, events), the outbox, group commit through a real
+ * libevent loop, and paged reads in the API's JSON shapes. It runs against
+ * a real SQLite file in a fresh temporary directory, and, when
+ * MSGD_TEST_DATABASE names a PostgreSQL cluster, against a fresh database
+ * of its own there for each test (the same tests, the same answers). A few
+ * tests look at SQLite's files themselves and skip on PostgreSQL.
  */
 #include <inttypes.h>
 #include <setjmp.h>
@@ -17,6 +20,7 @@
 
 #include <cmocka.h>
 #include <event2/event.h>
+#include <libpq-fe.h>
 #include <sqlite3.h>
 
 #include "store/migrations.h"
@@ -28,14 +32,44 @@
 struct fx {
 	char root[64];
 	char data[96];
+	char dbname[32];      /* PostgreSQL: this test's database */
+	char *dsn;            /* PostgreSQL: its DSN; NULL on SQLite */
 	struct event_base *base;
 	struct store *st;
 };
 
+/* The PostgreSQL cluster the suite runs against, or NULL (SQLite). */
+static const char *
+pg_cluster(void)
+{
+	const char *v = getenv("MSGD_TEST_DATABASE");
+	return v && *v ? v : NULL;
+}
+
+/* Run one command on the cluster's own database. */
+static void
+pg_admin(const char *sql)
+{
+	PGconn *c = PQconnectdb(pg_cluster());
+	assert_int_equal(PQstatus(c), CONNECTION_OK);
+	PGresult *r = PQexec(c, sql);
+	if (PQresultStatus(r) != PGRES_COMMAND_OK)
+		fail_msg("%s: %s", sql, PQerrorMessage(c));
+	PQclear(r);
+	PQfinish(c);
+}
+
+/* Skip a test about SQLite's own files on PostgreSQL. */
+#define SQLITE_ONLY() \
+	do { \
+		if (pg_cluster()) \
+			skip(); \
+	} while (0)
+
 static int
 fx_open(struct fx *f)
 {
-	struct store_config cfg = { .data_dir = f->data };
+	struct store_config cfg = { .data_dir = f->data, .database = f->dsn };
 
 	return store_open(&f->st, &cfg, f->base);
 }
@@ -48,6 +82,18 @@ setup(void **state)
 	snprintf(f->root, sizeof(f->root), "/tmp/msgd-test-store-XXXXXX");
 	assert_non_null(mkdtemp(f->root));
 	snprintf(f->data, sizeof(f->data), "%s/data", f->root);
+	if (pg_cluster()) {
+		/* A database of its own, named after the temporary directory. */
+		snprintf(f->dbname, sizeof(f->dbname), "t_%s", strrchr(f->root, '-') + 1);
+		for (char *p = f->dbname; *p; p++)
+			if (*p >= 'A' && *p <= 'Z')
+				*p = (char)(*p - 'A' + 'a');
+		char *sql = xasprintf("CREATE DATABASE %s", f->dbname);
+		pg_admin(sql);
+		free(sql);
+		const char *slash = strrchr(pg_cluster(), '/');
+		f->dsn = xasprintf("%.*s/%s", (int)(slash - pg_cluster()), pg_cluster(), f->dbname);
+	}
 	f->base = event_base_new();
 	assert_non_null(f->base);
 	assert_int_equal(fx_open(f), 0);
@@ -70,6 +116,12 @@ teardown(void **state)
 	}
 	rmdir(f->data);
 	rmdir(f->root);
+	if (f->dsn) {
+		char *sql = xasprintf("DROP DATABASE %s", f->dbname);
+		pg_admin(sql);
+		free(sql);
+		free(f->dsn);
+	}
 	free(f);
 	return 0;
 }
@@ -283,10 +335,12 @@ test_open_reopen(void **state)
 	char *db = xasprintf("%s/msgd.db", f->data);
 	int latest = migrations[migrations_count - 1].version;
 
-	assert_int_equal(stat(f->data, &sb), 0);
-	assert_int_equal(sb.st_mode & 0777, 0700);
-	assert_int_equal(stat(db, &sb), 0);
-	assert_int_equal(sb.st_mode & 0777, 0600);
+	if (!pg_cluster()) {
+		assert_int_equal(stat(f->data, &sb), 0);
+		assert_int_equal(sb.st_mode & 0777, 0700);
+		assert_int_equal(stat(db, &sb), 0);
+		assert_int_equal(sb.st_mode & 0777, 0600);
+	}
 	free(db);
 
 	assert_int_equal(store_schema_version(f->st), latest);
@@ -326,7 +380,7 @@ test_channels(void **state)
 		.u.channel = { .name = "wa1", .type = "sandbox", .config_json = "{}" },
 	};
 	assert_int_equal(store_submit_wait(f->st, &dup), -1);
-	assert_true(dup.conflict);
+	assert_int_equal(dup.err, STORE_CONFLICT);
 	assert_string_equal(dup.errmsg, "name taken");
 
 	struct store_op upd = {
@@ -345,7 +399,7 @@ test_channels(void **state)
 	json_decref(chans);
 	/* Deleting or updating it again: no such (live) channel. */
 	assert_int_equal(store_submit_wait(f->st, &del), -1);
-	assert_false(del.conflict);
+	assert_int_equal(del.err, STORE_NOTFOUND);
 	assert_int_equal(store_submit_wait(f->st, &upd), -1);
 
 	/* The name is free again; the new channel has a new id. */
@@ -1279,6 +1333,71 @@ test_outbox_shift(void **state)
 	json_decref(due);
 }
 
+/* Two writers on one PostgreSQL database (two msgd instances): ops go to
+ * both at once while a reader follows the log with a cursor, as
+ * /v1/events?since= does. The reader must never see a seq before every
+ * lower seq is visible: it would move its cursor past an event that
+ * commits later, and never see it. */
+#define TWO_WRITERS_OPS 300
+
+static void count_done(struct store_op *op, void *arg);
+
+static void
+test_two_writers_cursor(void **state)
+{
+	struct fx *f = *state;
+	struct store *st2 = NULL;
+	struct ingest_batch *b = xcalloc(TWO_WRITERS_OPS, sizeof(*b));
+	struct store_op *ops = xcalloc(TWO_WRITERS_OPS, sizeof(*ops));
+	int done = 0;
+	int64_t cursor = 0, seen = 0;
+
+	if (!pg_cluster()) {
+		free(b);
+		free(ops);
+		skip();  /* one SQLite file has one writer (the data directory lock) */
+	}
+	struct store_config cfg = { .data_dir = f->data, .database = f->dsn };
+	assert_int_equal(store_open(&st2, &cfg, f->base), 0);
+	int64_t ch = channel_create(f, "wa1");
+	for (int i = 0; i < TWO_WRITERS_OPS; i++) {
+		char pmid[32], who[16];
+		snprintf(pmid, sizeof(pmid), "wamid.two.%d", i);
+		snprintf(who, sizeof(who), "1555%04d", i % 37);
+		add_msg(&b[i], ch, DIR_IN, pmid, who, NULL, "interleaved");
+		ops[i] = (struct store_op){ .kind = STORE_OP_INGEST, .u.ingest = &b[i],
+		    .done = count_done, .arg = &done };
+		store_submit(i % 2 ? st2 : f->st, &ops[i]);
+	}
+	int64_t deadline = mono_ms() + WAIT_MS;
+	while (seen < TWO_WRITERS_OPS) {
+		struct store_event *ev = NULL;
+		size_t n = 0;
+
+		assert_true(mono_ms() < deadline);
+		event_base_loop(f->base, EVLOOP_NONBLOCK);
+		assert_int_equal(store_events_read(f->st, cursor, 1000, &ev, &n), 0);
+		for (size_t i = 0; i < n; i++) {
+			/* Nothing skipped: the next one is the cursor's successor. */
+			assert_int_equal(ev[i].seq, cursor + 1);
+			cursor = ev[i].seq;
+			seen++;
+		}
+		store_events_free(ev, n);
+	}
+	while (done < TWO_WRITERS_OPS) {
+		assert_true(mono_ms() < deadline);
+		event_base_loop(f->base, EVLOOP_ONCE);
+	}
+	for (int i = 0; i < TWO_WRITERS_OPS; i++) {
+		assert_int_equal(ops[i].result, 0);
+		ingest_batch_free(&b[i]);
+	}
+	store_close(st2);
+	free(b);
+	free(ops);
+}
+
 /* A channel deleted while an attempt is in flight: the delete fails only the
  * entries waiting then; the attempt's retry result, committed after it, must
  * fail the message too, or it would wait forever for a channel that is gone. */
@@ -1342,14 +1461,14 @@ test_cancel(void **state)
 	/* Again: no longer cancellable. */
 	op = (struct store_op){ .kind = STORE_OP_CANCEL, .u.cancel = { .message_id = a } };
 	assert_int_equal(store_submit_wait(f->st, &op), -1);
-	assert_true(op.conflict);
+	assert_int_equal(op.err, STORE_CONFLICT);
 	assert_null(op.u.cancel.message);
 
 	/* In flight: not cancellable either; pending again: it is. */
 	assert_true(claim(f, b));
 	op = (struct store_op){ .kind = STORE_OP_CANCEL, .u.cancel = { .message_id = b } };
 	assert_int_equal(store_submit_wait(f->st, &op), -1);
-	assert_true(op.conflict);
+	assert_int_equal(op.err, STORE_CONFLICT);
 	assert_int_equal(result(f, b, OUTBOX_RETRY, NULL, 1, 0, NULL), 0);
 	assert_int_equal(store_submit_wait(f->st, &op), 0);
 	json_decref(op.u.cancel.message);
@@ -1357,15 +1476,14 @@ test_cancel(void **state)
 	/* Unknown message. */
 	op = (struct store_op){ .kind = STORE_OP_CANCEL, .u.cancel = { .message_id = 9999 } };
 	assert_int_equal(store_submit_wait(f->st, &op), -1);
-	assert_false(op.conflict);
-	assert_string_equal(op.errmsg, "not found");
+	assert_int_equal(op.err, STORE_NOTFOUND);
 	assert_null(op.u.cancel.message);
 
 	/* An inbound message was never queued. */
 	int64_t in = ingest_one(f, ch, "wamid.I", "333", "hi");
 	op = (struct store_op){ .kind = STORE_OP_CANCEL, .u.cancel = { .message_id = in } };
 	assert_int_equal(store_submit_wait(f->st, &op), -1);
-	assert_true(op.conflict);
+	assert_int_equal(op.err, STORE_CONFLICT);
 	assert_int_equal(outbox_depth(f, ch), 0);
 }
 
@@ -1413,8 +1531,7 @@ test_conv_read(void **state)
 
 	op = (struct store_op){ .kind = STORE_OP_CONV_READ, .u.conv_read = { .conversation_id = 9999 } };
 	assert_int_equal(store_submit_wait(f->st, &op), -1);
-	assert_false(op.conflict);
-	assert_string_equal(op.errmsg, "not found");
+	assert_int_equal(op.err, STORE_NOTFOUND);
 	assert_int_equal(op.last_seq, 0);
 }
 
@@ -1426,8 +1543,8 @@ template_op(struct fx *f, enum store_op_kind kind, const char *name, const char 
 	int rc = store_submit_wait(f->st, &op);
 
 	if (conflict)
-		*conflict = op.conflict;
-	if (rc != 0 && !op.conflict)
+		*conflict = op.err == STORE_CONFLICT;
+	if (rc != 0 && op.err != STORE_CONFLICT)
 		assert_string_equal(op.errmsg, "not found");
 	return rc;
 }
@@ -1548,6 +1665,10 @@ test_migration_backfill(void **state)
 	char *path = xasprintf("%s/msgd.db", f->data);
 	sqlite3 *h = NULL;
 
+	if (pg_cluster()) {
+		free(path);
+		skip();  /* an old SQLite file upgraded */
+	}
 	store_close(f->st);
 	f->st = NULL;
 	for (size_t i = 0; i < ARRAY_LEN(files); i++) {
@@ -1662,6 +1783,10 @@ test_group_partial_failure(void **state)
 	char *path = xasprintf("%s/msgd.db", f->data);
 	int done = 0;
 
+	if (pg_cluster()) {
+		free(path);
+		skip();  /* holds SQLite's write lock from another connection */
+	}
 	assert_int_equal(sqlite3_open(path, &lock), SQLITE_OK);
 	free(path);
 	assert_int_equal(sqlite3_exec(lock, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
@@ -1685,7 +1810,7 @@ test_group_partial_failure(void **state)
 	assert_int_equal(done, 3);
 	assert_int_equal(opa.result, 0);
 	assert_int_equal(opb.result, -1);
-	assert_true(opb.conflict);
+	assert_int_equal(opb.err, STORE_CONFLICT);
 	assert_int_equal(opc.result, 0);
 	assert_int_equal(event_count(f), 2);
 	json_t *m = get_message(f, c.msgs[0].id);
@@ -2003,6 +2128,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_early_status, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_outbox_recover, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_outbox_shift, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_two_writers_cursor, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_outbox_channel_deleted_in_flight, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cancel, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_conv_read, setup, teardown),

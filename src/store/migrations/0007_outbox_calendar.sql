@@ -9,7 +9,9 @@
 ALTER TABLE outbox ADD COLUMN calendar INTEGER NOT NULL DEFAULT 0;
 -- Existing entries: those still due at their message's scheduled_at (a
 -- scheduled message put back after its time keeps the status 'scheduled'
--- but waits a delay).
+-- but waits a delay). Only an existing SQLite database has any.
+-- sqlite only
 UPDATE outbox SET calendar = 1 WHERE attempts = 0 AND due_ms = (
 	SELECT CAST(strftime('%s', json_extract(m.doc, '$.scheduled_at')) AS INTEGER) * 1000
 	FROM messages m WHERE m.id = outbox.message_id AND m.status = 'scheduled');
+-- end sqlite only

@@ -1,0 +1,589 @@
+/*
+ * apply_msg.c - ingest: messages, statuses and events, with their contacts,
+ * conversations, message documents and status announcements (writer thread).
+ */
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../log/log.h"
+#include "../util/util.h"
+#include "store_int.h"
+
+/* --- apply (writer thread) --- */
+
+int
+sd_op_error(struct store_op *op, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(op->errmsg, sizeof(op->errmsg), fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+int
+sd_op_fail(struct store_op *op, enum store_err err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(op->errmsg, sizeof(op->errmsg), fmt, ap);
+	va_end(ap);
+	op->err = err;
+	return -1;
+}
+
+/* The last failure on the writer, for op->errmsg. */
+int
+sd_op_sql_error(struct store_db *db, struct store_op *op)
+{
+	return sd_op_error(op, "storage: %s", db_errmsg(db->w));
+}
+
+void
+store_db_forget(struct store_db *db)
+{
+	for (size_t i = 0; i < db->nnames; i++)
+		free(db->names[i].name);
+	db->nnames = 0;
+}
+
+void
+store_db_free(struct store_db *db)
+{
+	store_db_forget(db);
+	free(db->names);
+	db->names = NULL;
+	db->capnames = 0;
+}
+
+/* Channel name by id (deleted channels too); NULL when unknown or on error. */
+static const char *
+channel_name(struct store_db *db, int64_t id)
+{
+	struct db_stmt *s = db_stmt(db->w, W_CHANNEL_NAME);
+	char *name;
+
+	for (size_t i = 0; i < db->nnames; i++)
+		if (db->names[i].id == id)
+			return db->names[i].name;
+	db_bind_i64(s, 1, id);
+	if (db_row(s) != 1)
+		return NULL;
+	name = xstrdup(db_text(s, 0));
+	db_finish(s);
+	if (db->nnames == db->capnames) {
+		db->capnames = db->capnames ? db->capnames * 2 : 8;
+		db->names = xrealloc(db->names, db->capnames * sizeof(*db->names));
+	}
+	db->names[db->nnames++] = (struct name_cache){ .id = id, .name = name };
+	return name;
+}
+
+/* Look a message up by (channel, provider id): *id = 0 when absent. */
+static int
+find_message(struct store_db *db, int64_t channel_id, const char *provider_id,
+    int64_t *id, int64_t *conversation_id, enum msg_status *status)
+{
+	struct db_stmt *s = db_stmt(db->w, W_MSG_FIND);
+	int r;
+
+	*id = 0;
+	if (provider_id == NULL)
+		return 0;
+	db_bind_i64(s, 1, channel_id);
+	db_bind_text(s, 2, provider_id);
+	r = db_row(s);
+	if (r <= 0)
+		return r;
+	*id = db_i64(s, 0);
+	if (conversation_id)
+		*conversation_id = db_i64(s, 1);
+	if (status)
+		*status = status_parse(db_text(s, 2));
+	db_finish(s);
+	return 0;
+}
+
+/* The contact's id, created or renamed as the message says. */
+static int
+upsert_contact(struct store_db *db, const struct msg_in *m, int64_t now_s, int64_t *id)
+{
+	struct db *w = db->w;
+	struct db_stmt *s = db_stmt(w, W_CONTACT_FIND);
+	bool rename;
+	int r;
+
+	db_bind_i64(s, 1, m->channel_id);
+	db_bind_text(s, 2, m->contact_address);
+	r = db_row(s);
+	if (r < 0)
+		return -1;
+	if (r == 0) {
+		s = db_stmt(w, W_CONTACT_INSERT);
+		db_bind_i64(s, 1, m->channel_id);
+		db_bind_text(s, 2, m->contact_address);
+		db_bind_text(s, 3, m->contact_name);
+		db_bind_i64(s, 4, now_s);
+		return db_insert_id(s, id);
+	}
+	*id = db_i64(s, 0);
+	rename = m->contact_name && (db_text(s, 1) == NULL || strcmp(db_text(s, 1), m->contact_name) != 0);
+	db_finish(s);
+	if (!rename)
+		return 0;
+	s = db_stmt(w, W_CONTACT_RENAME);
+	db_bind_i64(s, 1, *id);
+	db_bind_text(s, 2, m->contact_name);
+	db_bind_i64(s, 3, now_s);
+	return db_run(s);
+}
+
+static int
+get_conversation(struct store_db *db, int64_t channel_id, int64_t contact_id, int64_t now,
+    int64_t *id)
+{
+	struct db *w = db->w;
+	struct db_stmt *s = db_stmt(w, W_CONV_FIND);
+	int r;
+
+	db_bind_i64(s, 1, contact_id);
+	r = db_row(s);
+	if (r < 0)
+		return -1;
+	if (r == 1) {
+		*id = db_i64(s, 0);
+		db_finish(s);
+		return 0;
+	}
+	s = db_stmt(w, W_CONV_INSERT);
+	db_bind_i64(s, 1, channel_id);
+	db_bind_i64(s, 2, contact_id);
+	db_bind_i64(s, 3, now);
+	db_bind_i64(s, 4, now / 1000);
+	return db_insert_id(s, id);
+}
+
+int
+sd_append_event(struct store_db *db, const char *type, int64_t now, int64_t channel_id,
+    int64_t conversation_id, int64_t message_id, const char *data, int64_t *seq)
+{
+	struct db_stmt *s = db_stmt(db->w, W_EVENT_INSERT);
+
+	db_bind_text(s, 1, type);
+	db_bind_i64(s, 2, now);
+	db_bind_id(s, 3, channel_id);
+	db_bind_id(s, 4, conversation_id);
+	db_bind_id(s, 5, message_id);
+	db_bind_text(s, 6, data);
+	return db_insert_id(s, seq);
+}
+
+/* The message's API JSON without the fields that change later. */
+static json_t *
+message_doc(const struct msg_in *m, int64_t id, const char *channel, int64_t conversation_id,
+    int64_t reply_id)
+{
+	json_t *doc = json_object();
+	int bad = 0;
+
+	json_object_set_new(doc, "id", json_integer(id));
+	bad |= sd_set_str(doc, "channel", channel);
+	json_object_set_new(doc, "conversation_id", json_integer(conversation_id));
+	json_object_set_new(doc, "direction", json_string(m->direction == DIR_IN ? "in" : "out"));
+	bad |= sd_set_str(doc, "provider_message_id", m->provider_message_id);
+	bad |= sd_set_str(doc, "from", m->from);
+	bad |= sd_set_str(doc, "to", m->to);
+	bad |= sd_set_str(doc, "type", m->type);
+	bad |= sd_set_str(doc, "text", m->text);
+	json_object_set_new(doc, "timestamp", sd_jtime(m->timestamp));
+	if (m->reply_to) {
+		json_t *r = json_object();
+
+		bad |= sd_set_str(r, "provider_message_id", m->reply_to);
+		json_object_set_new(r, "message_id", reply_id ? json_integer(reply_id) : json_null());
+		json_object_set_new(doc, "reply_to", r);
+	} else {
+		json_object_set_new(doc, "reply_to", json_null());
+	}
+	if (m->direction == DIR_OUT && m->client_id)
+		bad |= sd_set_str(doc, "client_id", m->client_id);
+	/* The adapter's parts never override the fields above. */
+	if (m->parts && json_object_update_missing(doc, m->parts) != 0)
+		bad = -1;
+	if (bad) {
+		json_decref(doc);
+		return NULL;
+	}
+	return doc;
+}
+
+/* A reaction names its target by provider id; add msgd's id of it as
+ * "message_id" (null when no message of the channel has that id), unless
+ * the send API already named it by msgd id. */
+static int
+resolve_reaction(struct store_db *db, struct msg_in *m)
+{
+	json_t *r = json_object_get(m->parts, "reaction");
+	const char *pid = json_string_value(json_object_get(r, "provider_message_id"));
+	int64_t id = 0;
+
+	if (!json_is_object(r) || json_is_integer(json_object_get(r, "message_id")))
+		return 0;
+	if (find_message(db, m->channel_id, pid, &id, NULL, NULL) != 0)
+		return -1;
+	json_object_set_new(r, "message_id", id ? json_integer(id) : json_null());
+	return 0;
+}
+
+/* Look an outbound message up by idempotency key: *id = 0 when absent. */
+static int
+find_client_id(struct store_db *db, const char *client_id, int64_t *id, int64_t *conversation_id)
+{
+	struct db_stmt *s = db_stmt(db->w, W_MSG_FIND_CLIENT);
+	int r;
+
+	*id = 0;
+	if (client_id == NULL)
+		return 0;
+	db_bind_text(s, 1, client_id);
+	r = db_row(s);
+	if (r <= 0)
+		return r;
+	*id = db_i64(s, 0);
+	*conversation_id = db_i64(s, 1);
+	db_finish(s);
+	return 0;
+}
+
+/* A message as a read renders it, from the writer's view (uncommitted
+ * changes of this transaction included); NULL when absent or on error. */
+json_t *
+sd_writer_message(struct store_db *db, int64_t id)
+{
+	struct db_stmt *s = db_stmt(db->w, W_MSG_GET);
+	json_t *m;
+
+	db_bind_i64(s, 1, id);
+	if (db_row(s) != 1)
+		return NULL;
+	m = sd_render_message(db, db->w, s, 0);
+	db_finish(s);
+	return m;
+}
+
+/* Set a message's status; the error columns only for failed (else cleared). */
+int
+sd_set_status(struct store_db *db, int64_t id, enum msg_status st, int64_t code,
+    const char *title, const char *detail)
+{
+	struct db_stmt *s = db_stmt(db->w, W_MSG_SET_STATUS);
+
+	db_bind_i64(s, 1, id);
+	db_bind_text(s, 2, status_name(st));
+	if (st == ST_FAILED) {
+		db_bind_id(s, 3, code);
+		db_bind_text(s, 4, title);
+		db_bind_text(s, 5, detail);
+	}
+	return db_run(s);
+}
+
+/* A statuses row for a change msgd made itself (queued, accepted, failed,
+ * cancelled): no provider id, so the reports index never merges it with a
+ * provider's report, and status_history shows the message's whole life. */
+int
+sd_record_own_status(struct store_db *db, int64_t message_id, int64_t channel_id,
+    enum msg_status st, int64_t code, const char *title, const char *detail, int64_t now)
+{
+	struct db_stmt *s = db_stmt(db->w, W_STATUS_INSERT);
+
+	db_bind_i64(s, 1, message_id);
+	db_bind_i64(s, 2, channel_id);
+	db_bind_text(s, 3, NULL);
+	db_bind_text(s, 4, status_name(st));
+	db_bind_text(s, 5, status_name(st));
+	db_bind_i64(s, 6, 0);  /* no provider time: status_history shows created_ms */
+	db_bind_id(s, 7, code);
+	db_bind_text(s, 8, title);
+	db_bind_text(s, 9, detail);
+	db_bind_text(s, 10, "{}");
+	db_bind_i64(s, 11, now);
+	return db_run(s);
+}
+
+/* Append a message.status event {"id","provider_message_id","status",
+ * "error"} (plus "message" when given: borrowed). mid 0: unknown message. */
+int
+sd_announce_status(struct store_db *db, struct store_op *op, int64_t mid, int64_t channel_id,
+    int64_t conv, const char *pmid, enum msg_status st, int64_t code, const char *title,
+    const char *detail, json_t *message, int64_t now, int64_t *seq_out)
+{
+	json_t *data = json_object();
+	char *data_s;
+	int64_t seq;
+	int rc;
+
+	json_object_set_new(data, "id", mid ? json_integer(mid) : json_null());
+	json_object_set_new(data, "provider_message_id", sd_jstr(pmid));
+	json_object_set_new(data, "status", json_string(status_name(st)));
+	json_object_set_new(data, "error", sd_error_json(code, title, detail, st == ST_FAILED));
+	if (message)
+		json_object_set(data, "message", message);
+	data_s = sd_dump(data);
+	json_decref(data);
+	if (data_s == NULL)
+		return sd_op_error(op, "cannot serialize status");
+	rc = sd_append_event(db, "message.status", now, channel_id, mid ? conv : 0, mid, data_s, &seq);
+	free(data_s);
+	if (rc != 0)
+		return sd_op_sql_error(db, op);
+	op->last_seq = seq;
+	if (seq_out)
+		*seq_out = seq;
+	return 0;
+}
+
+/* A status change msgd makes to its own message: the message row, a
+ * statuses row and the event. */
+int
+sd_change_status(struct store_db *db, struct store_op *op, int64_t mid, int64_t channel_id,
+    int64_t conv, const char *pmid, enum msg_status st, int64_t code, const char *title,
+    const char *detail, int64_t now)
+{
+	if (sd_set_status(db, mid, st, code, title, detail) != 0 ||
+	    sd_record_own_status(db, mid, channel_id, st, code, title, detail, now) != 0)
+		return sd_op_sql_error(db, op);
+	return sd_announce_status(db, op, mid, channel_id, conv, pmid, st, code, title, detail, NULL,
+	    now, NULL);
+}
+
+static int
+ingest_msg(struct store_db *db, struct store_op *op, struct msg_in *m, int64_t now)
+{
+	struct db *w = db->w;
+	struct db_stmt *s;
+	const char *channel;
+	bool out = m->direction == DIR_OUT;
+	enum msg_status status = ST_RECEIVED;
+	int64_t id = 0, conv = 0, contact, reply_id = 0, seq;
+	json_t *doc = NULL, *rendered = NULL;
+	char *doc_s = NULL, *data_s = NULL;
+	int rc = -1;
+
+	if (m->contact_address == NULL || m->type == NULL || m->raw == NULL)
+		return sd_op_error(op, "message lacks contact_address, type or raw");
+	if (out) {
+		status = m->status == ST_NONE ? ST_QUEUED : m->status;
+		if (status != ST_QUEUED && status != ST_SCHEDULED)
+			return sd_op_error(op, "an outbound message starts queued or scheduled, not %s",
+			    status_name(status));
+		if (find_client_id(db, m->client_id, &id, &conv) != 0)
+			return sd_op_sql_error(db, op);
+	}
+	if (id == 0 && find_message(db, m->channel_id, m->provider_message_id, &id, &conv, NULL) != 0)
+		return sd_op_sql_error(db, op);
+	if (id != 0) {
+		/* Stored already: report it, change nothing. */
+		m->id = id;
+		m->conversation_id = conv;
+		m->seq = 0;
+		m->duplicate = true;
+		return 0;
+	}
+	m->duplicate = false;
+	if ((channel = channel_name(db, m->channel_id)) == NULL)
+		return sd_op_error(op, "unknown channel %" PRId64, m->channel_id);
+	if (upsert_contact(db, m, now / 1000, &contact) != 0 ||
+	    get_conversation(db, m->channel_id, contact, now, &conv) != 0 ||
+	    find_message(db, m->channel_id, m->reply_to, &reply_id, NULL, NULL) != 0 ||
+	    resolve_reaction(db, m) != 0)
+		return sd_op_sql_error(db, op);
+
+	s = db_stmt(w, W_MSG_NEXT_ID);
+	if (db_row(s) != 1)
+		return sd_op_sql_error(db, op);
+	id = db_i64(s, 0);
+	db_finish(s);
+
+	doc = message_doc(m, id, channel, conv, reply_id);
+	if (doc == NULL)
+		return sd_op_error(op, "message has a field that is not valid UTF-8");
+	if ((doc_s = sd_dump(doc)) == NULL) {
+		sd_op_error(op, "cannot serialize message");
+		goto out;
+	}
+
+	s = db_stmt(w, W_MSG_INSERT);
+	db_bind_i64(s, 1, id);
+	db_bind_i64(s, 2, m->channel_id);
+	db_bind_i64(s, 3, conv);
+	db_bind_text(s, 4, out ? "out" : "in");
+	db_bind_text(s, 5, m->provider_message_id);
+	db_bind_text(s, 6, m->type);
+	db_bind_text(s, 7, status_name(status));
+	db_bind_i64(s, 8, m->timestamp);
+	db_bind_i64(s, 9, now);
+	db_bind_text(s, 10, doc_s);
+	db_bind_text(s, 11, m->raw);
+	db_bind_text(s, 12, out ? m->client_id : NULL);
+	if (db_run(s) != 0)
+		goto sqlfail;
+
+	/* Outbound: the last message, but neither unread nor the contact writing. */
+	s = db_stmt(w, W_CONV_TOUCH);
+	db_bind_i64(s, 1, conv);
+	db_bind_i64(s, 2, id);
+	db_bind_i64(s, 3, now);
+	db_bind_i64(s, 4, out ? 0 : 1);
+	/* The service window counts from when the contact wrote (the provider's
+	 * time), never later than when we received it. */
+	int64_t wrote = m->timestamp > 0 && m->timestamp * 1000 < now ? m->timestamp * 1000 : now;
+	db_bind_id(s, 5, out ? 0 : wrote);
+	if (db_run(s) != 0)
+		goto sqlfail;
+
+	if (out) {
+		s = db_stmt(w, W_OUTBOX_INSERT);
+		db_bind_i64(s, 1, id);
+		db_bind_i64(s, 2, m->channel_id);
+		db_bind_text(s, 3, m->to ? m->to : m->contact_address);
+		db_bind_i64(s, 4, m->priority);
+		db_bind_i64(s, 5, m->due_ms > 0 ? m->due_ms : now);
+		db_bind_i64(s, 6, now);
+		db_bind_i64(s, 7, status == ST_SCHEDULED);
+		if (db_run(s) != 0 || sd_record_own_status(db, id, m->channel_id, status, 0, NULL, NULL, now) != 0)
+			goto sqlfail;
+		/* The event carries the message as a read renders it right now. */
+		if ((rendered = sd_writer_message(db, id)) == NULL) {
+			sd_op_error(op, "cannot render the message");
+			goto out;
+		}
+		if (sd_announce_status(db, op, id, m->channel_id, conv, m->provider_message_id, status, 0,
+		    NULL, NULL, rendered, now, &seq) != 0)
+			goto out;
+	} else {
+		/* The event carries the message as a read renders it right now: the
+		 * stored document plus its status, spliced onto the text already
+		 * serialized (doc is an object with fields, so it ends in '}'). */
+		size_t n = strlen(doc_s);
+		if (json_object_get(doc, "status") == NULL && json_object_get(doc, "status_history") == NULL &&
+		    n > 2 && doc_s[n - 1] == '}') {
+			data_s = xasprintf("%.*s,\"status\":\"%s\",\"status_history\":[],"
+			    "\"attempts\":0,\"next_attempt_at\":null,\"last_error\":null}", (int)(n - 1), doc_s,
+			    status_name(status));
+		} else {
+			json_object_set_new(doc, "status", json_string(status_name(status)));
+			json_object_set_new(doc, "status_history", json_array());
+			store_render_send_state(doc, 0, 0, NULL, NULL, NULL);
+			if ((data_s = sd_dump(doc)) == NULL) {
+				sd_op_error(op, "cannot serialize message");
+				goto out;
+			}
+		}
+		if (sd_append_event(db, "message.received", now, m->channel_id, conv, id, data_s, &seq) != 0)
+			goto sqlfail;
+	}
+
+	m->id = id;
+	m->conversation_id = conv;
+	m->seq = seq;
+	op->last_seq = seq;
+	rc = 0;
+	goto out;
+sqlfail:
+	sd_op_sql_error(db, op);
+out:
+	free(data_s);
+	free(doc_s);
+	json_decref(doc);
+	json_decref(rendered);
+	return rc;
+}
+
+static int
+ingest_status(struct store_db *db, struct store_op *op, struct status_in *st, int64_t now)
+{
+	struct db *w = db->w;
+	struct db_stmt *s;
+	enum msg_status cur = ST_NONE;
+	int64_t mid, conv = 0;
+
+	if (st->raw == NULL)
+		return sd_op_error(op, "status lacks raw");
+	if (find_message(db, st->channel_id, st->provider_message_id, &mid, &conv, &cur) != 0)
+		return sd_op_sql_error(db, op);
+
+	/* Every report is kept, matched or not; a redelivered one changes nothing. */
+	s = db_stmt(w, W_STATUS_INSERT);
+	db_bind_id(s, 1, mid);
+	db_bind_i64(s, 2, st->channel_id);
+	db_bind_text(s, 3, st->provider_message_id);
+	db_bind_text(s, 4, status_name(st->status));
+	db_bind_text(s, 5, st->provider_status ? st->provider_status : status_name(st->status));
+	db_bind_i64(s, 6, st->timestamp);
+	db_bind_id(s, 7, st->error_code);
+	db_bind_text(s, 8, st->error_title);
+	db_bind_text(s, 9, st->error_detail);
+	db_bind_text(s, 10, st->raw);
+	db_bind_i64(s, 11, now);
+	if (db_run(s) != 0)
+		return sd_op_sql_error(db, op);
+	st->message_id = mid;
+	if (db_changes(db->w) == 0)
+		return 0;  /* the same report again */
+	st->applied = mid != 0 && status_may_replace(cur, st->status);
+	if (st->applied) {
+		if (sd_set_status(db, mid, st->status, st->error_code, st->error_title,
+		    st->error_detail) != 0)
+			return sd_op_sql_error(db, op);
+	} else if (mid != 0) {
+		return 0;  /* backwards or repeated: recorded, nothing to announce */
+	}
+	/* Unmatched reports are announced (id null) and attached when the
+	 * message gets its provider id (see attach_early_statuses()). */
+	return sd_announce_status(db, op, mid, st->channel_id, conv, st->provider_message_id,
+	    st->status, st->error_code, st->error_title, st->error_detail, NULL, now, NULL);
+}
+
+static int
+ingest_event(struct store_db *db, struct store_op *op, struct event_in *e, int64_t now)
+{
+	char *data_s;
+	int rc;
+
+	if (e->type == NULL)
+		return sd_op_error(op, "event lacks a type");
+	data_s = sd_dump(e->data ? e->data : json_null());
+	if (data_s == NULL)
+		return sd_op_error(op, "cannot serialize event %s", e->type);
+	rc = sd_append_event(db, e->type, now, e->channel_id, 0, 0, data_s, &e->seq);
+	free(data_s);
+	if (rc != 0)
+		return sd_op_sql_error(db, op);
+	op->last_seq = e->seq;
+	return 0;
+}
+
+int
+apply_ingest(struct store_db *db, struct store_op *op)
+{
+	struct ingest_batch *b = op->u.ingest;
+	int64_t now = now_ms();
+
+	for (size_t i = 0; i < b->nmsgs; i++)
+		if (ingest_msg(db, op, &b->msgs[i], now) != 0)
+			return -1;
+	for (size_t i = 0; i < b->nstatuses; i++)
+		if (ingest_status(db, op, &b->statuses[i], now) != 0)
+			return -1;
+	for (size_t i = 0; i < b->nevents; i++)
+		if (ingest_event(db, op, &b->events[i], now) != 0)
+			return -1;
+	return 0;
+}
+

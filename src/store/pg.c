@@ -1,0 +1,718 @@
+/*
+ * pg.c - the PostgreSQL backend (libpq), chosen by a postgres:// DSN, and
+ * the db.h primitives on it. Like sqlite.c it knows nothing of messages:
+ * the domain code runs the statements of sql.h, whose PostgreSQL text is
+ * in pg_sql.c.
+ *
+ * Two connections, as on SQLite: the writer (the writer thread; group
+ * commit: one transaction per group, a savepoint per op, and COMMIT returns
+ * once the commit is durable: synchronous_commit is set on for the
+ * session, whatever the server's default) and the reader (the event loop).
+ *
+ * The event cursor with several writers (several msgd on one database):
+ * each writing transaction takes one advisory lock first and holds it to
+ * its COMMIT, so transactions that append events commit one after another
+ * in the order of their seqs. A reader that saw seq N has seen every seq
+ * below N that will ever exist. Group commit keeps that cheap: one lock per
+ * group, not per request.
+ * Every statement is prepared once per connection (PQprepare) and run with
+ * PQexecPrepared, parameters as text; a result is read row by row from the
+ * PGresult.
+ *
+ * The connection lost (PostgreSQL restarted, the network cut): the failing
+ * statement is a storage fault (store.c answers 503 and probes every 2 s);
+ * the next begin() on the writer, and the next read on the reader, resets
+ * the connection and prepares its statements again.
+ *
+ * Migrations: the same files as SQLite's (src/store/migrations/), in a
+ * portable subset translated here: INTEGER columns become BIGINT, an
+ * `id INTEGER PRIMARY KEY` (and any `INTEGER PRIMARY KEY AUTOINCREMENT`)
+ * an identity column, and lines between `-- sqlite only` and
+ * `-- end sqlite only` are left out (data fixes that only an old SQLite
+ * database needs). They run under an advisory lock, so instances that start
+ * together migrate once.
+ */
+#include <ctype.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libpq-fe.h>
+
+#include "../log/log.h"
+#include "../util/util.h"
+#include "db.h"
+#include "migrations.h"
+#include "store_backend.h"
+
+#define PG_PARAMS_MAX 16         /* parameters of any statement of sql.h */
+#define PG_NUM_MAX 24            /* an int64 as text */
+#define ERR_MAX 256
+#define MIGRATION_LOCK 7263540   /* pg_advisory_lock key: "msgd migrations" */
+#define MIGRATION_MAX (1024 * 1024)  /* a migration's text, translated */
+#define WRITER_LOCK 7263541      /* pg_advisory_xact_lock key: the writing transaction */
+
+struct pg_stmt {
+	struct db_stmt base;
+	enum sql id;
+	bool prepared;
+	int nparams;
+	const char *vals[PG_PARAMS_MAX];
+	char nums[PG_PARAMS_MAX][PG_NUM_MAX];
+	PGresult *res;                  /* rows being read, or NULL */
+	int row, nrows;
+};
+
+struct pconn {
+	struct db base;
+	PGconn *h;
+	const char *role;
+	enum sql from, to;              /* the statements this connection prepares */
+	enum db_err err;
+	char sqlstate[6];               /* of the last failure since begin/savepoint */
+	bool lost;                      /* the connection failed: reset before use */
+	bool autorevive;                /* the reader: reset at the next statement */
+	int64_t changes;
+	char last_err[ERR_MAX];
+	struct pg_stmt stmt[SQL_COUNT];
+};
+
+struct pg_db {
+	struct pconn w, r;
+	char *dsn;
+};
+
+static const struct db_ops pg_ops;
+static int conn_revive(struct pconn *c);
+
+/* --- errors --- */
+
+static void
+note_failure(struct pconn *c, const PGresult *res, const char *what)
+{
+	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+	const char *msg = res ? PQresultErrorMessage(res) : PQerrorMessage(c->h);
+
+	snprintf(c->sqlstate, sizeof(c->sqlstate), "%s", state ? state : "08000");
+	snprintf(c->last_err, sizeof(c->last_err), "%s", msg && *msg ? msg : "connection lost");
+	/* libpq ends its messages with a newline. */
+	size_t n = strlen(c->last_err);
+	while (n > 0 && (c->last_err[n - 1] == '\n' || c->last_err[n - 1] == ' '))
+		c->last_err[--n] = '\0';
+	if (strcmp(c->sqlstate, "23505") == 0) {
+		c->err = DB_CONFLICT;  /* a domain answer, not logged */
+		return;
+	}
+	c->err = DB_ERROR;
+	if (PQstatus(c->h) != CONNECTION_OK || strncmp(c->sqlstate, "08", 2) == 0 ||
+	    strncmp(c->sqlstate, "57P", 3) == 0)
+		c->lost = true;
+	log_error("store: postgresql failed", "conn", c->role, "sql", what, "sqlstate", c->sqlstate,
+	    "error", c->last_err);
+}
+
+/* --- the db.h primitives --- */
+
+static struct pconn *
+pconn_of(struct db *d)
+{
+	return (struct pconn *)d;
+}
+
+static struct pg_stmt *
+pstmt_of(struct db_stmt *s)
+{
+	return (struct pg_stmt *)s;
+}
+
+static struct db_stmt *
+pg_stmt(struct db *d, enum sql id)
+{
+	return &pconn_of(d)->stmt[id].base;
+}
+
+static void
+set_param(struct pg_stmt *p, int i, const char *v)
+{
+	if (i >= 1 && i <= PG_PARAMS_MAX)
+		p->vals[i - 1] = v;
+}
+
+static void
+pg_bind_i64(struct db_stmt *s, int i, int64_t v)
+{
+	struct pg_stmt *p = pstmt_of(s);
+
+	if (i < 1 || i > PG_PARAMS_MAX)
+		return;
+	snprintf(p->nums[i - 1], PG_NUM_MAX, "%" PRId64, v);
+	p->vals[i - 1] = p->nums[i - 1];
+}
+
+static void
+pg_bind_text(struct db_stmt *s, int i, const char *v)
+{
+	set_param(pstmt_of(s), i, v);  /* NULL binds NULL */
+}
+
+static void
+pg_bind_null(struct db_stmt *s, int i)
+{
+	set_param(pstmt_of(s), i, NULL);
+}
+
+static void
+pg_finish(struct db_stmt *s)
+{
+	struct pg_stmt *p = pstmt_of(s);
+
+	PQclear(p->res);
+	p->res = NULL;
+	p->row = p->nrows = 0;
+	memset(p->vals, 0, sizeof(p->vals));
+}
+
+static int
+pg_step(struct db_stmt *s)
+{
+	struct pg_stmt *p = pstmt_of(s);
+	struct pconn *c = pconn_of(s->db);
+
+	if (p->res == NULL) {
+		/* The reader comes back by itself; the writer at its next begin(). */
+		if (c->lost && c->autorevive && conn_revive(c) != 0) {
+			pg_finish(s);
+			return -1;
+		}
+		if (!p->prepared || c->lost) {
+			snprintf(c->last_err, sizeof(c->last_err), "%s",
+			    c->lost ? "connection lost" : "statement not prepared on this connection");
+			snprintf(c->sqlstate, sizeof(c->sqlstate), "%s", c->lost ? "08000" : "XX000");
+			c->err = DB_ERROR;
+			pg_finish(s);
+			return -1;
+		}
+		char name[16];
+		snprintf(name, sizeof(name), "s%d", (int)p->id);
+		PGresult *res = PQexecPrepared(c->h, name, p->nparams, p->vals, NULL, NULL, 0);
+		ExecStatusType st = PQresultStatus(res);
+		if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && c->autorevive &&
+		    PQstatus(c->h) != CONNECTION_OK) {
+			/* The reader found its connection gone (a server restart):
+			 * a read can be asked again on a new one, once. */
+			PQclear(res);
+			c->lost = true;
+			if (conn_revive(c) != 0) {
+				pg_finish(s);
+				return -1;
+			}
+			res = PQexecPrepared(c->h, name, p->nparams, p->vals, NULL, NULL, 0);
+			st = PQresultStatus(res);
+		}
+		if (st == PGRES_COMMAND_OK) {
+			c->changes = strtoll(PQcmdTuples(res), NULL, 10);
+			c->err = DB_OK;
+			PQclear(res);
+			pg_finish(s);
+			return 0;
+		}
+		if (st != PGRES_TUPLES_OK) {
+			note_failure(c, res, pg_sql[p->id]);
+			PQclear(res);
+			pg_finish(s);
+			return -1;
+		}
+		/* INSERT/UPDATE ... RETURNING: the rows it changed. */
+		c->changes = strtoll(PQcmdTuples(res), NULL, 10);
+		c->err = DB_OK;
+		p->res = res;
+		p->nrows = PQntuples(res);
+		p->row = -1;
+	}
+	if (++p->row < p->nrows)
+		return 1;
+	pg_finish(s);
+	return 0;
+}
+
+static int64_t
+pg_col_i64(struct db_stmt *s, int i)
+{
+	struct pg_stmt *p = pstmt_of(s);
+
+	if (PQgetisnull(p->res, p->row, i))
+		return 0;
+	const char *v = PQgetvalue(p->res, p->row, i);
+	if (v[0] == 't' && v[1] == '\0')
+		return 1;  /* a boolean */
+	return strtoll(v, NULL, 10);
+}
+
+static const char *
+pg_col_text(struct db_stmt *s, int i)
+{
+	struct pg_stmt *p = pstmt_of(s);
+
+	return PQgetisnull(p->res, p->row, i) ? NULL : PQgetvalue(p->res, p->row, i);
+}
+
+static size_t
+pg_col_bytes(struct db_stmt *s, int i)
+{
+	struct pg_stmt *p = pstmt_of(s);
+
+	return (size_t)PQgetlength(p->res, p->row, i);
+}
+
+static bool
+pg_col_null(struct db_stmt *s, int i)
+{
+	struct pg_stmt *p = pstmt_of(s);
+
+	return PQgetisnull(p->res, p->row, i) != 0;
+}
+
+static int64_t
+pg_changes(struct db *d)
+{
+	return pconn_of(d)->changes;
+}
+
+static enum db_err
+pg_last_err(struct db *d)
+{
+	return pconn_of(d)->err;
+}
+
+static const char *
+pg_errmsg(struct db *d)
+{
+	return pconn_of(d)->last_err;
+}
+
+static const struct db_ops pg_ops = {
+	.stmt = pg_stmt,
+	.bind_i64 = pg_bind_i64,
+	.bind_text = pg_bind_text,
+	.bind_null = pg_bind_null,
+	.step = pg_step,
+	.finish = pg_finish,
+	.col_i64 = pg_col_i64,
+	.col_text = pg_col_text,
+	.col_bytes = pg_col_bytes,
+	.col_null = pg_col_null,
+	.changes = pg_changes,
+	.last_err = pg_last_err,
+	.errmsg = pg_errmsg,
+};
+
+/* --- connections --- */
+
+/* A command without parameters or rows (transaction control, SET). */
+static int
+pexec(struct pconn *c, const char *sql)
+{
+	PGresult *res = PQexec(c->h, sql);
+	int rc = 0;
+
+	if (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK) {
+		note_failure(c, res, sql);
+		rc = -1;
+	} else {
+		c->err = DB_OK;
+	}
+	PQclear(res);
+	return rc;
+}
+
+/* The highest $N of a statement: how many parameters it takes. */
+static int
+count_params(const char *sql)
+{
+	int n = 0;
+
+	for (const char *p = sql; *p; p++) {
+		if (*p != '$' || !isdigit((unsigned char)p[1]))
+			continue;
+		int v = (int)strtol(p + 1, NULL, 10);
+		if (v > n)
+			n = v;
+	}
+	return n;
+}
+
+static bool
+is_transaction_control(enum sql id)
+{
+	return id == W_BEGIN || id == W_COMMIT || id == W_ROLLBACK || id == W_SAVEPOINT ||
+	    id == W_RELEASE || id == W_ROLLBACK_TO;
+}
+
+static int
+conn_prepare(struct pconn *c)
+{
+	for (int i = c->from; i < (int)c->to; i++) {
+		struct pg_stmt *p = &c->stmt[i];
+		char name[16];
+
+		p->base.db = &c->base;
+		p->id = (enum sql)i;
+		p->prepared = false;
+		if (is_transaction_control(p->id))
+			continue;
+		p->nparams = count_params(pg_sql[i]);
+		if (p->nparams > PG_PARAMS_MAX) {
+			log_error("store: statement takes too many parameters", "sql", pg_sql[i]);
+			return -1;
+		}
+		snprintf(name, sizeof(name), "s%d", i);
+		PGresult *res = PQprepare(c->h, name, pg_sql[i], 0, NULL);
+		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+			note_failure(c, res, pg_sql[i]);
+			PQclear(res);
+			return -1;
+		}
+		PQclear(res);
+		p->prepared = true;
+	}
+	return 0;
+}
+
+static void
+conn_finish_all(struct pconn *c)
+{
+	for (int i = 0; i < SQL_COUNT; i++)
+		if (c->stmt[i].res) {
+			PQclear(c->stmt[i].res);
+			c->stmt[i].res = NULL;
+		}
+}
+
+static int
+conn_open(struct pconn *c, const char *dsn, const char *role, enum sql from, enum sql to)
+{
+	c->base.ops = &pg_ops;
+	c->role = role;
+	c->from = from;
+	c->to = to;
+	for (int i = 0; i < SQL_COUNT; i++)
+		c->stmt[i].base.db = &c->base;
+	c->h = PQconnectdb(dsn);
+	if (c->h == NULL || PQstatus(c->h) != CONNECTION_OK) {
+		log_error("store: cannot connect to postgresql", "conn", role,
+		    "error", c->h ? PQerrorMessage(c->h) : "out of memory");
+		c->lost = true;
+		return -1;
+	}
+	/* Durable commits whatever the server's default; UTC; no surprises. */
+	if (pexec(c, "SET synchronous_commit = on; SET TIME ZONE 'UTC';"
+	    " SET client_min_messages = warning") != 0)
+		return -1;
+	c->lost = false;
+	return 0;
+}
+
+/* After a lost connection: connect again and prepare again (prepared
+ * statements live in the session). */
+static int
+conn_revive(struct pconn *c)
+{
+	if (!c->lost && PQstatus(c->h) == CONNECTION_OK)
+		return 0;
+	conn_finish_all(c);
+	PQreset(c->h);
+	if (PQstatus(c->h) != CONNECTION_OK) {
+		note_failure(c, NULL, "reconnect");
+		c->lost = true;
+		return -1;
+	}
+	c->lost = false;
+	if (pexec(c, "SET synchronous_commit = on; SET TIME ZONE 'UTC';"
+	    " SET client_min_messages = warning") != 0 || conn_prepare(c) != 0) {
+		c->lost = true;
+		return -1;
+	}
+	log_info("store: reconnected to postgresql", "conn", c->role);
+	return 0;
+}
+
+static void
+conn_close(struct pconn *c)
+{
+	conn_finish_all(c);
+	if (c->h)
+		PQfinish(c->h);
+	c->h = NULL;
+}
+
+/* --- migrations --- */
+
+/* Replace every whole-word occurrence of from by to in *s (reallocated). */
+static void
+replace_words(char **s, const char *from, const char *to)
+{
+	size_t nf = strlen(from), nt = strlen(to);
+	struct buf b;
+	const char *p = *s, *q;
+
+	buf_init(&b, MIGRATION_MAX);
+	while ((q = strstr(p, from)) != NULL) {
+		bool start = q == *s || !(isalnum((unsigned char)q[-1]) || q[-1] == '_');
+		bool end = !(isalnum((unsigned char)q[nf]) || q[nf] == '_');
+		buf_append(&b, p, (size_t)(q - p));
+		if (start && end)
+			buf_append(&b, to, nt);
+		else
+			buf_append(&b, q, nf);
+		p = q + nf;
+	}
+	buf_append(&b, p, strlen(p));
+	buf_append(&b, "", 1);
+	free(*s);
+	*s = b.data;
+}
+
+/* A migration in PostgreSQL's dialect (see the header). */
+static char *
+pg_dialect(const char *sql)
+{
+	struct buf b;
+	bool skip = false;
+	const char *line = sql;
+
+	buf_init(&b, MIGRATION_MAX);
+	while (*line) {
+		const char *nl = strchr(line, '\n');
+		size_t n = nl ? (size_t)(nl - line + 1) : strlen(line);
+		if (strncmp(line, "-- sqlite only", 14) == 0)
+			skip = true;
+		else if (strncmp(line, "-- end sqlite only", 18) == 0)
+			skip = false;
+		else if (!skip)
+			buf_append(&b, line, n);
+		line += n;
+	}
+	buf_append(&b, "", 1);
+	char *s = b.data;
+	replace_words(&s, "INTEGER PRIMARY KEY AUTOINCREMENT", "BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY");
+	replace_words(&s, "id INTEGER PRIMARY KEY", "id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY");
+	replace_words(&s, "INTEGER", "BIGINT");
+	return s;
+}
+
+static int
+query_i64(struct pconn *c, const char *sql, int64_t *out)
+{
+	PGresult *res = PQexec(c->h, sql);
+	int rc = -1;
+
+	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
+		*out = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+		rc = 0;
+	} else {
+		note_failure(c, res, sql);
+	}
+	PQclear(res);
+	return rc;
+}
+
+static int
+migrate_one(struct pconn *c, const struct migration *m)
+{
+	char *sql = pg_dialect(m->sql);
+	char ins[256];
+	int rc = -1;
+
+	snprintf(ins, sizeof(ins), "INSERT INTO schema_migrations (version, name, applied_at)"
+	    " VALUES (%d, '%s', %" PRId64 ")", m->version, m->name, now_ms() / 1000);
+	if (pexec(c, "BEGIN") != 0)
+		goto out;
+	if (pexec(c, sql) != 0 || pexec(c, ins) != 0) {
+		pexec(c, "ROLLBACK");
+		goto out;
+	}
+	if (pexec(c, "COMMIT") != 0)
+		goto out;
+	log_info("store: migration applied", "name", m->name);
+	rc = 0;
+out:
+	free(sql);
+	return rc;
+}
+
+static int
+migrate(struct pconn *c)
+{
+	int64_t cur = 0;
+	char lock[64];
+	int rc = -1;
+
+	for (int i = 0; i < migrations_count; i++)
+		for (const char *p = migrations[i].name; *p; p++)
+			if (!(isalnum((unsigned char)*p) || *p == '_')) {
+				log_error("store: a migration's name must be [A-Za-z0-9_]", "name",
+				    migrations[i].name);
+				return -1;
+			}
+	snprintf(lock, sizeof(lock), "SELECT pg_advisory_lock(%d)", MIGRATION_LOCK);
+	if (pexec(c, lock) != 0)
+		return -1;
+	if (pexec(c, "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY,"
+	    " name TEXT NOT NULL, applied_at BIGINT NOT NULL)") != 0 ||
+	    query_i64(c, pg_sql[R_VERSION], &cur) != 0)
+		goto out;
+	if (migrations_count > 0 && cur > migrations[migrations_count - 1].version) {
+		char v[24];
+
+		snprintf(v, sizeof(v), "%" PRId64, cur);
+		log_error("store: the database schema is newer than this msgd", "version", v);
+		goto out;
+	}
+	for (int i = 0; i < migrations_count; i++)
+		if (migrations[i].version > cur && migrate_one(c, &migrations[i]) != 0)
+			goto out;
+	rc = 0;
+out:
+	snprintf(lock, sizeof(lock), "SELECT pg_advisory_unlock(%d)", MIGRATION_LOCK);
+	pexec(c, lock);
+	return rc;
+}
+
+/* --- the backend --- */
+
+static void
+pgb_close(void *p)
+{
+	struct pg_db *db = p;
+
+	if (db == NULL)
+		return;
+	conn_close(&db->r);
+	conn_close(&db->w);
+	free(db->dsn);
+	free(db);
+}
+
+static int
+pgb_open(void **out, const struct store_config *cfg, struct db **writer, struct db **reader)
+{
+	struct pg_db *db = xcalloc(1, sizeof(*db));
+
+	*out = NULL;
+	db->dsn = xstrdup(cfg->database);
+	if (conn_open(&db->w, db->dsn, "writer", 0, W_END) != 0 || migrate(&db->w) != 0 ||
+	    conn_prepare(&db->w) != 0)
+		goto fail;
+	db->r.autorevive = true;
+	if (conn_open(&db->r, db->dsn, "reader", W_END, SQL_COUNT) != 0 ||
+	    conn_prepare(&db->r) != 0)
+		goto fail;
+	*out = db;
+	*writer = &db->w.base;
+	*reader = &db->r.base;
+	return 0;
+fail:
+	pgb_close(db);
+	return -1;
+}
+
+static int
+pgb_begin(void *p)
+{
+	struct pg_db *db = p;
+
+	char sql[96];
+
+	db->w.sqlstate[0] = '\0';
+	if (conn_revive(&db->w) != 0)
+		return -1;
+	/* One writing transaction at a time across every msgd on this database:
+	 * seqs are handed out and committed in the same order, so a reader of
+	 * /v1/events?since= never skips an event that commits later with a
+	 * lower seq. Released at COMMIT or ROLLBACK. */
+	snprintf(sql, sizeof(sql), "BEGIN; SELECT pg_advisory_xact_lock(%d)", WRITER_LOCK);
+	return pexec(&db->w, sql);
+}
+
+/* What the writer's last failure says about the storage itself. */
+static enum store_fault
+pgb_fault(void *p, char *why, size_t cap)
+{
+	struct pg_db *db = p;
+	const char *s = db->w.sqlstate;
+	enum store_fault f;
+
+	if (s[0] == '\0')
+		return STORE_FAULT_NONE;
+	if (strcmp(s, "53100") == 0)
+		f = STORE_FAULT_FULL;            /* disk_full */
+	else if (strcmp(s, "58030") == 0)
+		f = STORE_FAULT_IO;              /* io_error */
+	else if (db->w.lost || strncmp(s, "08", 2) == 0 || strncmp(s, "57", 2) == 0 ||
+	    strncmp(s, "53", 2) == 0 || strcmp(s, "25P02") == 0)
+		f = STORE_FAULT_OTHER;           /* unreachable, shutting down, out of resources */
+	else
+		return STORE_FAULT_NONE;
+	snprintf(why, cap, "%s", db->w.last_err);
+	return f;
+}
+
+static int
+pgb_commit(void *p)
+{
+	struct pg_db *db = p;
+
+	return pexec(&db->w, "COMMIT");
+}
+
+static void
+pgb_rollback(void *p)
+{
+	struct pg_db *db = p;
+
+	if (db->w.lost)
+		return;
+	if (PQtransactionStatus(db->w.h) != PQTRANS_IDLE)
+		pexec(&db->w, "ROLLBACK");
+}
+
+static int
+pgb_savepoint(void *p)
+{
+	struct pg_db *db = p;
+
+	db->w.sqlstate[0] = '\0';
+	return pexec(&db->w, "SAVEPOINT op");
+}
+
+static int
+pgb_release(void *p)
+{
+	struct pg_db *db = p;
+
+	return pexec(&db->w, "RELEASE SAVEPOINT op");
+}
+
+static int
+pgb_rollback_to(void *p)
+{
+	struct pg_db *db = p;
+
+	if (db->w.lost || PQtransactionStatus(db->w.h) == PQTRANS_IDLE)
+		return -1;  /* the transaction is gone */
+	return pexec(&db->w, "ROLLBACK TO SAVEPOINT op");
+}
+
+const struct store_backend store_pg_backend = {
+	.name = "postgresql",
+	.open = pgb_open,
+	.close = pgb_close,
+	.begin = pgb_begin,
+	.commit = pgb_commit,
+	.fault = pgb_fault,
+	.rollback = pgb_rollback,
+	.savepoint = pgb_savepoint,
+	.release = pgb_release,
+	.rollback_to = pgb_rollback_to,
+};

@@ -1,0 +1,217 @@
+/*
+ * pg_sql.c - the text of every statement of sql.h in PostgreSQL's dialect
+ * (the same parameters, in the same order, and the same columns as
+ * sqlite_sql.c). Parameters travel as text: where the context does not
+ * fix a parameter's type, it is cast. W_BEGIN .. W_ROLLBACK_TO are run
+ * with PQexec (transaction control cannot be prepared).
+ */
+#include <stddef.h>
+
+#include "sql.h"
+
+/* Columns render_message() reads, from a messages table aliased m. */
+#define MSG_COLS \
+	"m.id, m.doc, m.status, m.error_code, m.error_title, m.error_detail, m.provider_message_id," \
+	" m.attempts, m.next_attempt_ms, m.last_error_code, m.last_error_title, m.last_error_detail"
+#define CONV_SELECT                                                              \
+	"SELECT c.id, ch.name, ct.address, ct.name, c.unread_count, c.last_activity_ms, " \
+	MSG_COLS " FROM conversations c"                                         \
+	" JOIN contacts ct ON ct.id = c.contact_id"                              \
+	" JOIN channels ch ON ch.id = c.channel_id"                              \
+	" LEFT JOIN messages m ON m.id = c.last_message_id"
+#define STATUS_HISTORY_SQL                                                       \
+	"SELECT status, timestamp, created_ms, error_code, error_title, error_detail" \
+	" FROM statuses WHERE message_id = $1 ORDER BY id"
+#define TEMPLATE_COLS "name, language, body, created_at"
+
+const char *const pg_sql[SQL_COUNT] = {
+	[W_BEGIN] = "BEGIN",
+	/* The newest migration's row, rewritten as it is: a write to sync. */
+	[W_PROBE] = "UPDATE schema_migrations SET applied_at = applied_at"
+	    " WHERE version = (SELECT max(version) FROM schema_migrations)",
+	[W_COMMIT] = "COMMIT",
+	[W_ROLLBACK] = "ROLLBACK",
+	[W_SAVEPOINT] = "SAVEPOINT op",
+	[W_RELEASE] = "RELEASE op",
+	[W_ROLLBACK_TO] = "ROLLBACK TO op",
+	[W_CHANNEL_NAME] = "SELECT name FROM channels WHERE id = $1",
+	[W_CHANNEL_INSERT] = "INSERT INTO channels (name, type, config, created_at, updated_at)"
+	    " VALUES ($1, $2, $3, $4, $4) RETURNING id",
+	[W_CHANNEL_UPDATE] = "UPDATE channels SET config = $2, updated_at = $3"
+	    " WHERE id = $1 AND deleted_at IS NULL",
+	[W_CHANNEL_DELETE] = "UPDATE channels SET deleted_at = $2"
+	    " WHERE id = $1 AND deleted_at IS NULL",
+	[W_API_KEY_INSERT] = "INSERT INTO api_keys (name, hash, created_at) VALUES ($1, $2, $3)"
+	    " ON CONFLICT DO NOTHING",
+	[W_CONTACT_FIND] = "SELECT id, name FROM contacts WHERE channel_id = $1 AND address = $2",
+	[W_CONTACT_INSERT] = "INSERT INTO contacts (channel_id, address, name, created_at, updated_at)"
+	    " VALUES ($1, $2, $3, $4, $4) RETURNING id",
+	[W_CONTACT_RENAME] = "UPDATE contacts SET name = $2, updated_at = $3 WHERE id = $1",
+	[W_CONV_FIND] = "SELECT id FROM conversations WHERE contact_id = $1",
+	[W_CONV_INSERT] = "INSERT INTO conversations (channel_id, contact_id, last_activity_ms, created_at)"
+	    " VALUES ($1, $2, $3, $4) RETURNING id",
+	[W_CONV_TOUCH] = "UPDATE conversations SET last_message_id = $2, last_activity_ms = $3,"
+	    " unread_count = unread_count + $4,"
+	    " last_inbound_ms = GREATEST(coalesce($5::bigint, 0), coalesce(last_inbound_ms, 0))"
+	    " WHERE id = $1",
+	[W_MSG_FIND] = "SELECT id, conversation_id, status FROM messages"
+	    " WHERE provider_message_id = $2 AND channel_id = $1",
+	/* Writers are one at a time (pg.c's writer lock): max + 1 is safe, and
+	 * like SQLite's, a rolled-back id is handed out again (no gaps). */
+	[W_MSG_NEXT_ID] = "SELECT coalesce(max(id), 0) + 1 FROM messages",
+	[W_MSG_INSERT] = "INSERT INTO messages (id, channel_id, conversation_id, direction,"
+	    " provider_message_id, type, status, timestamp, created_ms, doc, raw, client_id)"
+	    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+	[W_MSG_SET_STATUS] = "UPDATE messages SET status = $2, error_code = $3, error_title = $4,"
+	    " error_detail = $5 WHERE id = $1",
+	[W_MSG_FIND_CLIENT] = "SELECT id, conversation_id FROM messages WHERE client_id = $1",
+	[W_MSG_GET] = "SELECT " MSG_COLS " FROM messages m WHERE m.id = $1",
+	/* o.state NULL: no outbox entry (sent, failed, cancelled). */
+	[W_MSG_OUTBOX] = "SELECT m.channel_id, m.conversation_id, m.status, m.provider_message_id,"
+	    " o.state FROM messages m LEFT JOIN outbox o ON o.message_id = m.id WHERE m.id = $1",
+	/* A provider id another message of the channel holds is not stored twice. */
+	[W_MSG_SET_PROVIDER_ID] = "UPDATE messages SET provider_message_id = $2 WHERE id = $1"
+	    " AND NOT EXISTS (SELECT 1 FROM messages o WHERE o.provider_message_id = $2"
+	    " AND o.channel_id = messages.channel_id)",
+	/* The message's copy of its send state (0006): what the API shows. */
+	[W_MSG_CLAIMED] = "UPDATE messages SET attempts = attempts + 1, next_attempt_ms = NULL WHERE id = $1",
+	/* $6 = 1 replaces the last error; the next attempt is shown only once
+	 * there is an error to retry from. Attempts follow the outbox entry's
+	 * (a requeue takes the claim's back). */
+	[W_MSG_ATTEMPT] = "UPDATE messages SET"
+	    " attempts = coalesce((SELECT attempts FROM outbox WHERE message_id = $1), attempts),"
+	    " next_attempt_ms = CASE WHEN $6::int = 1 OR last_error_title IS NOT NULL THEN $2::bigint END,"
+	    " last_error_code = CASE WHEN $6::int = 1 THEN $3::text ELSE last_error_code END,"
+	    " last_error_title = CASE WHEN $6::int = 1 THEN $4::text ELSE last_error_title END,"
+	    " last_error_detail = CASE WHEN $6::int = 1 THEN $5::text ELSE last_error_detail END"
+	    " WHERE id = $1",
+	[W_STATUS_INSERT] = "INSERT INTO statuses (message_id, channel_id, provider_message_id, status,"
+	    " provider_status, timestamp, error_code, error_title, error_detail, raw, created_ms)"
+	    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT DO NOTHING",
+	[W_STATUS_HISTORY] = STATUS_HISTORY_SQL,
+	/* Reports that came before the message had its provider id. */
+	[W_STATUS_UNMATCHED] = "SELECT status, error_code, error_title, error_detail FROM statuses"
+	    " WHERE channel_id = $1 AND provider_message_id = $2 AND message_id IS NULL ORDER BY id",
+	[W_STATUS_ATTACH] = "UPDATE statuses SET message_id = $3"
+	    " WHERE channel_id = $1 AND provider_message_id = $2 AND message_id IS NULL",
+	/* Seqs without gaps, as on SQLite: the next after the highest, under the
+	 * writer lock; a rolled-back one is handed out again. */
+	[W_EVENT_INSERT] = "INSERT INTO events (seq, type, at_ms, channel_id, conversation_id, message_id, data)"
+	    " VALUES ((SELECT coalesce(max(seq), 0) + 1 FROM events), $1, $2, $3, $4, $5, $6) RETURNING seq",
+	[W_OUTBOX_INSERT] = "INSERT INTO outbox (message_id, channel_id, recipient, priority, due_ms,"
+	    " created_ms, calendar) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+	/* uncertain is cleared: the dispatcher read it (and warned) before claiming. */
+	[W_OUTBOX_CLAIM] = "UPDATE outbox SET state = 1, attempts = attempts + 1, uncertain = 0,"
+	    " first_attempt_ms = coalesce(first_attempt_ms, $2::bigint) WHERE message_id = $1 AND state = 0",
+	[W_OUTBOX_CHANNEL_PENDING] = "SELECT message_id FROM outbox WHERE channel_id = $1 AND state = 0",
+	[W_OUTBOX_CHANNEL_GONE] = "SELECT 1 FROM outbox o JOIN channels c ON c.id = o.channel_id"
+	    " WHERE o.message_id = $1 AND c.deleted_at IS NOT NULL",
+	/* $6 = 1 (requeue) undoes the claim's attempt, if the entry was claimed
+	 * (a pending one may be put off too), and its first_attempt_ms when it
+	 * was the only one; $7 = 1 replaces the last error. The right-hand
+	 * sides all see the row as it was. */
+	[W_OUTBOX_RESCHEDULE] = "UPDATE outbox SET state = 0, due_ms = $2, calendar = 0,"
+	    " last_error_code = CASE WHEN $7::int = 1 THEN $3::bigint ELSE last_error_code END,"
+	    " last_error_title = CASE WHEN $7::int = 1 THEN $4::text ELSE last_error_title END,"
+	    " last_error_detail = CASE WHEN $7::int = 1 THEN $5::text ELSE last_error_detail END,"
+	    " attempts = GREATEST(attempts - CASE WHEN $6::int = 1 AND state = 1 THEN 1 ELSE 0 END, 0),"
+	    " first_attempt_ms = CASE WHEN attempts - CASE WHEN $6::int = 1 AND state = 1 THEN 1 ELSE 0 END"
+	    " <= 0 THEN NULL"
+	    " ELSE first_attempt_ms END"
+	    " WHERE message_id = $1",
+	[W_OUTBOX_DELETE] = "DELETE FROM outbox WHERE message_id = $1",
+	[W_OUTBOX_RECOVER] = "UPDATE outbox SET state = 0, uncertain = 1 WHERE state = 1",
+	/* A wall-clock jump (0007): delays move with it, calendar times stay;
+	 * $1 = 0 only pulls in what lies beyond the cap $2. */
+	[W_OUTBOX_SHIFT] = "UPDATE outbox SET due_ms = LEAST(due_ms + $1::bigint, $2::bigint)"
+	    " WHERE calendar = 0 AND ($1::bigint <> 0 OR due_ms > $2::bigint)",
+	[W_MSG_SHIFT] = "UPDATE messages SET next_attempt_ms = LEAST(next_attempt_ms + $1::bigint, $2::bigint)"
+	    " WHERE next_attempt_ms IS NOT NULL AND ($1::bigint <> 0 OR next_attempt_ms > $2::bigint)"
+	    " AND id IN (SELECT message_id FROM outbox WHERE calendar = 0)",
+	[W_CONV_CHANNEL] = "SELECT channel_id FROM conversations WHERE id = $1",
+	[W_CONV_MARK_READ] = "UPDATE conversations SET unread_count = 0 WHERE id = $1",
+	[W_CONV_LAST_INBOUND_ID] = "SELECT provider_message_id FROM messages"
+	    " WHERE conversation_id = $1 AND direction = 'in' ORDER BY id DESC LIMIT 1",
+	[W_TEMPLATE_INSERT] = "INSERT INTO templates (" TEMPLATE_COLS ") VALUES ($1, $2, $3, $4)",
+	[W_TEMPLATE_DELETE] = "DELETE FROM templates WHERE name = $1",
+	[W_USER_INSERT] = "INSERT INTO users (name, password_hash, created_at) VALUES ($1, $2, $3)",
+	[W_SESSION_INSERT] = "INSERT INTO sessions (token_hash, csrf, user_name, created_at, expires_at,"
+	    " credential) VALUES ($1, $2, $3, $4, $5, $6)",
+	[W_SESSION_PURGE] = "DELETE FROM sessions WHERE expires_at <= $1",
+	[W_SESSION_DELETE] = "DELETE FROM sessions WHERE token_hash = $1",
+	[W_USER_DELETE] = "DELETE FROM users WHERE name = $1",
+	[W_USER_PASSWORD] = "UPDATE users SET password_hash = $2 WHERE name = $1",
+	[W_USER_EXISTS] = "SELECT 1 FROM users WHERE name = $1",
+	[W_SESSIONS_OF_USER] = "DELETE FROM sessions WHERE user_name = $1",
+	[W_SUB_INSERT] = "INSERT INTO subscriptions (url, events, secret, created_at, delivered_seq)"
+	    " VALUES ($1, $2, $3, $4, $5) RETURNING id",
+	[W_SUB_DELETE] = "DELETE FROM subscriptions WHERE id = $1",
+	/* GREATEST: a late or repeated advance never moves the cursor back. */
+	[W_SUB_ADVANCE] = "UPDATE subscriptions SET delivered_seq = GREATEST(delivered_seq, $2::bigint),"
+	    " attempts = 0, first_attempt_ms = NULL, next_attempt_ms = 0, last_error = NULL"
+	    " WHERE id = $1",
+	[W_SUB_RETRY] = "UPDATE subscriptions SET attempts = $2, first_attempt_ms = $3::bigint,"
+	    " next_attempt_ms = $4, last_error = $5 WHERE id = $1",
+
+	[R_VERSION] = "SELECT coalesce(max(version), 0) FROM schema_migrations",
+	[R_PING] = "SELECT 1",
+	[R_CHANNELS] = "SELECT id, name, type, config, created_at, updated_at FROM channels"
+	    " WHERE deleted_at IS NULL ORDER BY id",
+	[R_CHANNELS_EVER] = "SELECT CASE WHEN EXISTS (SELECT 1 FROM channels) THEN 1 ELSE 0 END",
+	[R_API_KEYS] = "SELECT hash FROM api_keys ORDER BY id",
+	[R_CONV_LIST] = CONV_SELECT
+	    " WHERE ($1::bigint = 0 OR c.channel_id = $1::bigint)"
+	    " AND ($2::text IS NULL OR ct.name ILIKE $2::text ESCAPE '\\' OR ct.address ILIKE $2::text ESCAPE '\\')"
+	    " AND (c.last_activity_ms, c.id) < ($3, $4)"
+	    " ORDER BY c.last_activity_ms DESC, c.id DESC LIMIT $5",
+	[R_CONV_GET] = CONV_SELECT " WHERE c.id = $1",
+	[R_CONV_EXISTS] = "SELECT 1 FROM conversations WHERE id = $1",
+	[R_MSG_LIST] = "SELECT " MSG_COLS " FROM messages m"
+	    " WHERE m.conversation_id = $1 AND m.id < $2 ORDER BY m.id DESC LIMIT $3",
+	[R_MSG_GET] = "SELECT " MSG_COLS " FROM messages m WHERE m.id = $1",
+	[R_MSG_BY_CLIENT_ID] = "SELECT " MSG_COLS " FROM messages m WHERE m.client_id = $1",
+	[R_MSG_BY_PROVIDER] = "SELECT " MSG_COLS " FROM messages m"
+	    " WHERE m.provider_message_id = $1 ORDER BY m.id",
+	/* Waiting messages whose last attempt failed, newest first (the outbox
+	 * holds only unfinished entries: no index needed). */
+	[R_MSG_RETRYING] = "SELECT " MSG_COLS " FROM outbox o JOIN messages m ON m.id = o.message_id"
+	    " WHERE m.last_error_title IS NOT NULL ORDER BY m.id DESC LIMIT $1",
+	[R_STATUS_HISTORY] = STATUS_HISTORY_SQL,
+	[R_EVENTS] = "SELECT e.seq, e.type, e.at_ms, ch.name, e.conversation_id, e.message_id, e.data"
+	    " FROM events e LEFT JOIN channels ch ON ch.id = e.channel_id"
+	    " WHERE e.seq > $1 ORDER BY e.seq LIMIT $2",
+	[R_OUTBOX_DUE] = "SELECT o.message_id, o.channel_id, o.recipient, o.priority, o.attempts,"
+	    " o.created_ms, o.first_attempt_ms, o.uncertain, " MSG_COLS
+	    " FROM outbox o JOIN messages m ON m.id = o.message_id"
+	    " WHERE o.state = 0 AND o.channel_id = $3 AND o.due_ms <= $1"
+	    " ORDER BY o.priority, o.due_ms, o.message_id LIMIT $2",
+	[R_OUTBOX_DUE_ALL] = "SELECT o.message_id, o.channel_id, o.recipient, o.priority, o.attempts,"
+	    " o.created_ms, o.first_attempt_ms, o.uncertain, " MSG_COLS
+	    " FROM outbox o JOIN messages m ON m.id = o.message_id"
+	    " WHERE o.state = 0 AND o.due_ms <= $1"
+	    " ORDER BY o.priority, o.due_ms, o.message_id LIMIT $2",
+	/* min(due_ms) per pending priority, each one index seek, instead of a
+	 * scan of every pending entry: priorities are few, entries many. */
+	[R_EVENTS_HEAD] = "SELECT coalesce(max(seq), 0) FROM events",
+	[R_OUTBOX_NEXT_DUE] = "SELECT coalesce(min(due_ms), 0) FROM outbox WHERE state = 0",
+	/* One index seek per priority (0 replies, 1 bulk), not a scan of the backlog. */
+	[R_OUTBOX_NEXT_DUE_CHANNEL] = "SELECT coalesce(min(d), 0) FROM ("
+	    "SELECT min(due_ms) AS d FROM outbox WHERE state = 0 AND channel_id = $1 AND priority = 0"
+	    " UNION ALL SELECT min(due_ms) FROM outbox WHERE state = 0 AND channel_id = $1 AND priority = 1) AS due",
+	/* No index on channel_id: the outbox holds only unfinished entries. */
+	[R_OUTBOX_DEPTH] = "SELECT count(*) FROM outbox WHERE channel_id = $1",
+	[R_LAST_INBOUND] = "SELECT coalesce(c.last_inbound_ms, 0) FROM contacts ct"
+	    " JOIN conversations c ON c.contact_id = ct.id"
+	    " WHERE ct.channel_id = $1 AND ct.address = $2",
+	[R_MSG_PROVIDER_ID] = "SELECT channel_id, provider_message_id FROM messages WHERE id = $1",
+	[R_TEMPLATES] = "SELECT " TEMPLATE_COLS " FROM templates ORDER BY name, language",
+	[R_TEMPLATE_GET] = "SELECT " TEMPLATE_COLS " FROM templates"
+	    " WHERE name = $1 AND ($2::text IS NULL OR language = $2::text) ORDER BY language LIMIT 1",
+	[R_USER_GET] = "SELECT name, password_hash, created_at FROM users WHERE name = $1",
+	[R_SESSIONS] = "SELECT token_hash, csrf, user_name, created_at, expires_at, credential"
+	    " FROM sessions WHERE expires_at > $1 ORDER BY id",
+	[R_USERS] = "SELECT name, created_at FROM users ORDER BY name",
+	[R_SUBSCRIPTIONS] = "SELECT id, url, events, secret, created_at, delivered_seq, attempts,"
+	    " coalesce(first_attempt_ms, 0), next_attempt_ms, last_error, paused"
+	    " FROM subscriptions ORDER BY id",
+};

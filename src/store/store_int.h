@@ -1,0 +1,146 @@
+/*
+ * store_int.h - the store's domain layer, shared by its files only
+ * (render.c, apply_msg.c, apply_outbox.c, apply_admin.c, read.c); store.c
+ * drives it and everyone else uses store.h.
+ *
+ * The domain code holds the rules once, for every backend: message
+ * documents (stored as `doc`, the API JSON minus the fields that change:
+ * status, status_history, error, provider_message_id and the send state,
+ * added from their columns by a read), statuses that never go backwards,
+ * the outbox state machine, events and their rendering, idempotency. It
+ * reaches the database only through db.h, on the two connections a
+ * backend opened: the writer (writer thread: apply) and the reader (event
+ * loop: reads).
+ *
+ * Sending. An outbound message (an ingested msg_in with DIR_OUT) gets an
+ * outbox row next to it, deleted once the message is accepted, failed or
+ * cancelled; the sender claims rows (state 1, in flight) before it sends
+ * and records each outcome. Every status change msgd makes itself is also
+ * a statuses row with no provider id, so status_history tells the whole
+ * life of a message and the provider's reports are never merged with it.
+ * Reports that arrive before the send's answer (no message has their
+ * provider id yet) are attached when the answer is recorded.
+ */
+#ifndef MSGD_STORE_INT_H
+#define MSGD_STORE_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "db.h"
+#include "store.h"
+
+#define STORED_JSON_DEPTH 128 /* documents msgd wrote itself */
+
+struct name_cache {
+	int64_t id;
+	char *name;
+};
+
+/* The domain's view of one database: its two connections (the backend's)
+ * and what the writer caches. */
+struct store_db {
+	struct db *w, *r;
+	/* Writer: channel id -> name for message docs. Emptied on rollback,
+	 * since a rolled-back channel's id may be handed out again. */
+	struct name_cache *names;
+	size_t nnames, capnames;
+};
+
+/* --- apply_admin.c: any op (writer thread, inside a savepoint); on failure
+ * op->err and op->errmsg say why and -1 is returned --- */
+int store_db_apply(struct store_db *db, struct store_op *op);
+/* After a rollback: forget what the writer cached. */
+void store_db_forget(struct store_db *db);
+void store_db_free(struct store_db *db);
+
+/* --- render.c --- */
+/* "attempts", "next_attempt_at" (ISO-8601 UTC, null when next_ms is 0) and
+ * "last_error" ({"code","title","detail"} or null when title is NULL; code
+ * is a number when code_text is one, else the word, e.g. "network"). */
+void store_render_send_state(json_t *m, int64_t attempts, int64_t next_ms,
+    const char *code_text, const char *title, const char *detail);
+json_t *sd_jstr(const char *s);                  /* a string, or null */
+int sd_set_str(json_t *o, const char *key, const char *v);  /* -1: not UTF-8 */
+json_t *sd_jtime(int64_t unix_s);                /* RFC 3339 */
+json_t *sd_error_json(int64_t code, const char *title, const char *detail, bool always);
+char *sd_dump(const json_t *j);                  /* compact JSON text */
+/* Every status of a message, oldest first, read on connection c. */
+json_t *sd_status_history(struct store_db *db, struct db *c, int64_t message_id);
+/* A message from the MSG_COLS columns of s (a statement of connection c)
+ * starting at column col; NULL on error (logged). */
+json_t *sd_render_message(struct store_db *db, struct db *c, struct db_stmt *s, int col);
+/* Without "status_history" (one query less): the dispatcher only builds
+ * the provider request from the message. */
+json_t *sd_render_message_ex(struct store_db *db, struct db *c, struct db_stmt *s, int col,
+    bool history);
+
+/* --- apply_msg.c: helpers every apply_*.c uses --- */
+int sd_op_error(struct store_op *op, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The same with the error's kind (STORE_NOTFOUND, STORE_CONFLICT). */
+int sd_op_fail(struct store_op *op, enum store_err err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+int sd_op_sql_error(struct store_db *db, struct store_op *op);  /* the writer's last failure */
+int sd_append_event(struct store_db *db, const char *type, int64_t now, int64_t channel_id,
+    int64_t conversation_id, int64_t message_id, const char *data, int64_t *seq);
+json_t *sd_writer_message(struct store_db *db, int64_t id);
+int sd_set_status(struct store_db *db, int64_t id, enum msg_status st, int64_t code,
+    const char *title, const char *detail);
+int sd_record_own_status(struct store_db *db, int64_t message_id, int64_t channel_id,
+    enum msg_status st, int64_t code, const char *title, const char *detail, int64_t now);
+int sd_announce_status(struct store_db *db, struct store_op *op, int64_t mid, int64_t channel_id,
+    int64_t conv, const char *pmid, enum msg_status st, int64_t code, const char *title,
+    const char *detail, json_t *message, int64_t now, int64_t *seq_out);
+int sd_change_status(struct store_db *db, struct store_op *op, int64_t mid, int64_t channel_id,
+    int64_t conv, const char *pmid, enum msg_status st, int64_t code, const char *title,
+    const char *detail, int64_t now);
+int apply_ingest(struct store_db *db, struct store_op *op);
+
+/* --- apply_outbox.c --- */
+int apply_outbox_claim(struct store_db *db, struct store_op *op);
+int apply_outbox_result(struct store_db *db, struct store_op *op);
+int apply_outbox_recover(struct store_db *db, struct store_op *op);
+int apply_outbox_shift(struct store_db *db, struct store_op *op);
+int apply_cancel(struct store_db *db, struct store_op *op);
+/* A deleted channel sends nothing more: its pending messages fail now. */
+int fail_channel_outbox(struct store_db *db, struct store_op *op);
+
+/* --- read.c (reader connection, event loop thread): as store.h --- */
+/* A conversations cursor "<last_activity_ms>_<id>": 0, or -1 when it is
+ * not one (exposed for the fuzz harness). */
+int store_parse_conv_cursor(const char *cursor, int64_t *ms, int64_t *id);
+int read_schema_version(struct store_db *db);
+int read_ping(struct store_db *db);
+int read_channels_load(struct store_db *db, json_t **out);
+int read_channels_ever(struct store_db *db, bool *out);
+int read_api_keys_load(struct store_db *db, json_t **out);
+int read_conversations_list(struct store_db *db, const struct conv_query *q, json_t **out);
+int read_conversation_get(struct store_db *db, int64_t id, json_t **out);
+int read_messages_list(struct store_db *db, const struct msg_query *q, json_t **out);
+int read_message_get(struct store_db *db, int64_t id, json_t **out);
+int read_message_by_client_id(struct store_db *db, const char *client_id, json_t **out);
+int read_messages_by_provider_id(struct store_db *db, const char *provider_id, json_t **out);
+int read_messages_retrying(struct store_db *db, int limit, json_t **out);
+int read_events(struct store_db *db, int64_t since, int limit, struct store_event **out,
+    size_t *nout);
+int read_outbox_due(struct store_db *db, int64_t channel_id, int64_t now, int limit,
+    json_t **out);
+int read_events_head(struct store_db *db, int64_t *out);
+int read_outbox_next_due(struct store_db *db, int64_t channel_id, int64_t *out_ms);
+int read_outbox_depth(struct store_db *db, int64_t channel_id, int64_t *out);
+int read_last_inbound(struct store_db *db, int64_t channel_id, const char *address,
+    int64_t *out_ms);
+int read_message_provider_id(struct store_db *db, int64_t id, int64_t *channel_id, char *out,
+    size_t outlen);
+int read_templates_list(struct store_db *db, json_t **out);
+int read_template_get(struct store_db *db, const char *name, const char *language,
+    json_t **out);
+int read_user_get(struct store_db *db, const char *name, json_t **out);
+int read_sessions_load(struct store_db *db, int64_t now_s, json_t **out);
+int read_users_list(struct store_db *db, json_t **out);
+int read_subscriptions_load(struct store_db *db, json_t **out);
+
+#endif

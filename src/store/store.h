@@ -1,8 +1,8 @@
 /*
  * store.h - msgd's storage: an append-only event log plus projections
  * (channels, contacts, conversations, messages, statuses), behind one
- * interface with a backend per database (store_sqlite.c now; store_pg.c
- * later).
+ * interface: the domain rules once (store_int.h), over a backend per
+ * database (sqlite.c, pg.c; store_backend.h), chosen by store_config's DSN.
  *
  * Writes are operations (struct store_op) submitted to a single writer that
  * group-commits: every op that is waiting when a transaction starts joins

@@ -13,26 +13,16 @@
 #include "store_int.h"
 
 /* Step an INSERT; a UNIQUE violation is the op's conflict (errmsg why).
- * With id, the INSERT returns the new row's id (RETURNING). */
+ * With id, the insert makes an id and *id gets it (db_insert_id). */
 static int
 insert_unique(struct store_db *db, struct store_op *op, struct db_stmt *s, const char *why,
     int64_t *id)
 {
-	int n = db_row(s);
-
-	if (n < 0) {
-		if (db_last_err(db->w) != DB_CONFLICT)
-			return sd_op_sql_error(db, op);
-		return sd_op_fail(op, STORE_CONFLICT, "%s", why);
-	}
-	if (n == 1) {
-		if (id)
-			*id = db_i64(s, 0);
-		db_finish(s);
-	} else if (id) {
-		return sd_op_error(op, "the insert returned no id");
-	}
-	return 0;
+	if ((id ? db_insert_id(s, id) : db_run(s)) == 0)
+		return 0;
+	if (db_last_err(db->w) != DB_CONFLICT)
+		return sd_op_sql_error(db, op);
+	return sd_op_fail(op, STORE_CONFLICT, "%s", why);
 }
 
 static int

@@ -53,6 +53,9 @@ struct db_ops {
 	const char *(*col_text)(struct db_stmt *s, int i);
 	size_t (*col_bytes)(struct db_stmt *s, int i);
 	bool (*col_null)(struct db_stmt *s, int i);
+	/* Step an INSERT that makes an id: 0 with the new row's id, or -1.
+	 * (SQLite: the connection's last rowid; PostgreSQL: RETURNING.) */
+	int (*insert_id)(struct db_stmt *s, int64_t *id);
 	int64_t (*changes)(struct db *c);        /* rows the last statement changed */
 	enum db_err (*last_err)(struct db *c);
 	const char *(*errmsg)(struct db *c);     /* the database's words for it */
@@ -112,17 +115,12 @@ db_run(struct db_stmt *s)
 	return n < 0 ? -1 : 0;
 }
 
-/* An INSERT ... RETURNING id: 0 with *id, or -1 (no row is an error too). */
+/* An INSERT that makes an id (the backend's way: sql.h says which): 0 with
+ * *id, or -1 (db_last_err tells why: DB_CONFLICT for a UNIQUE rule). */
 static inline int
 db_insert_id(struct db_stmt *s, int64_t *id)
 {
-	int n = s->db->ops->step(s);
-
-	if (n != 1)
-		return -1;
-	*id = s->db->ops->col_i64(s, 0);
-	s->db->ops->finish(s);
-	return 0;
+	return s->db->ops->insert_id(s, id);
 }
 
 static inline void

@@ -273,6 +273,17 @@ pg_col_null(struct db_stmt *s, int i)
 	return PQgetisnull(p->res, p->row, i) != 0;
 }
 
+/* INSERT ... RETURNING id (pg_sql.c): its one row. */
+static int
+pg_insert_id(struct db_stmt *s, int64_t *id)
+{
+	if (pg_step(s) != 1)
+		return -1;
+	*id = pg_col_i64(s, 0);
+	pg_finish(s);
+	return 0;
+}
+
 static int64_t
 pg_changes(struct db *d)
 {
@@ -302,6 +313,7 @@ static const struct db_ops pg_ops = {
 	.col_text = pg_col_text,
 	.col_bytes = pg_col_bytes,
 	.col_null = pg_col_null,
+	.insert_id = pg_insert_id,
 	.changes = pg_changes,
 	.last_err = pg_last_err,
 	.errmsg = pg_errmsg,

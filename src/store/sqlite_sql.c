@@ -1,8 +1,8 @@
 /*
  * sqlite_sql.c - the text of every statement of sql.h in SQLite's dialect.
- * Parameters are numbered (?1 ...) as the domain code binds them; inserts
- * that make an id return it (RETURNING), so no caller asks the connection
- * for its last rowid.
+ * Parameters are numbered (?1 ...) as the domain code binds them. Inserts
+ * that make an id (db_insert_id) get it from the connection's last rowid:
+ * SQLite's RETURNING costs a temporary table per statement.
  */
 #include <stddef.h>
 
@@ -35,7 +35,7 @@ const char *const sqlite_sql[SQL_COUNT] = {
 	[W_ROLLBACK_TO] = "ROLLBACK TO op",
 	[W_CHANNEL_NAME] = "SELECT name FROM channels WHERE id = ?1",
 	[W_CHANNEL_INSERT] = "INSERT INTO channels (name, type, config, created_at, updated_at)"
-	    " VALUES (?1, ?2, ?3, ?4, ?4) RETURNING id",
+	    " VALUES (?1, ?2, ?3, ?4, ?4)",
 	[W_CHANNEL_UPDATE] = "UPDATE channels SET config = ?2, updated_at = ?3"
 	    " WHERE id = ?1 AND deleted_at IS NULL",
 	[W_CHANNEL_DELETE] = "UPDATE channels SET deleted_at = ?2"
@@ -43,11 +43,11 @@ const char *const sqlite_sql[SQL_COUNT] = {
 	[W_API_KEY_INSERT] = "INSERT OR IGNORE INTO api_keys (name, hash, created_at) VALUES (?1, ?2, ?3)",
 	[W_CONTACT_FIND] = "SELECT id, name FROM contacts WHERE channel_id = ?1 AND address = ?2",
 	[W_CONTACT_INSERT] = "INSERT INTO contacts (channel_id, address, name, created_at, updated_at)"
-	    " VALUES (?1, ?2, ?3, ?4, ?4) RETURNING id",
+	    " VALUES (?1, ?2, ?3, ?4, ?4)",
 	[W_CONTACT_RENAME] = "UPDATE contacts SET name = ?2, updated_at = ?3 WHERE id = ?1",
 	[W_CONV_FIND] = "SELECT id FROM conversations WHERE contact_id = ?1",
 	[W_CONV_INSERT] = "INSERT INTO conversations (channel_id, contact_id, last_activity_ms, created_at)"
-	    " VALUES (?1, ?2, ?3, ?4) RETURNING id",
+	    " VALUES (?1, ?2, ?3, ?4)",
 	[W_CONV_TOUCH] = "UPDATE conversations SET last_message_id = ?2, last_activity_ms = ?3,"
 	    " unread_count = unread_count + ?4,"
 	    " last_inbound_ms = max(coalesce(?5, 0), coalesce(last_inbound_ms, 0))"
@@ -89,7 +89,7 @@ const char *const sqlite_sql[SQL_COUNT] = {
 	[W_STATUS_ATTACH] = "UPDATE statuses SET message_id = ?3"
 	    " WHERE channel_id = ?1 AND provider_message_id = ?2 AND message_id IS NULL",
 	[W_EVENT_INSERT] = "INSERT INTO events (type, at_ms, channel_id, conversation_id, message_id, data)"
-	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING seq",
+	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
 	[W_OUTBOX_INSERT] = "INSERT INTO outbox (message_id, channel_id, recipient, priority, due_ms,"
 	    " created_ms, calendar) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
 	/* uncertain is cleared: the dispatcher read it (and warned) before claiming. */
@@ -136,7 +136,7 @@ const char *const sqlite_sql[SQL_COUNT] = {
 	[W_USER_EXISTS] = "SELECT 1 FROM users WHERE name = ?1",
 	[W_SESSIONS_OF_USER] = "DELETE FROM sessions WHERE user_name = ?1",
 	[W_SUB_INSERT] = "INSERT INTO subscriptions (url, events, secret, created_at, delivered_seq)"
-	    " VALUES (?1, ?2, ?3, ?4, ?5) RETURNING id",
+	    " VALUES (?1, ?2, ?3, ?4, ?5)",
 	[W_SUB_DELETE] = "DELETE FROM subscriptions WHERE id = ?1",
 	/* max(): a late or repeated advance never moves the cursor back. */
 	[W_SUB_ADVANCE] = "UPDATE subscriptions SET delivered_seq = max(delivered_seq, ?2),"

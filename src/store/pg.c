@@ -52,6 +52,8 @@
 #define MIGRATION_LOCK 7263540   /* pg_advisory_lock key: "msgd migrations" */
 #define MIGRATION_MAX (1024 * 1024)  /* a migration's text, translated */
 #define WRITER_LOCK 7263541      /* pg_advisory_xact_lock key: the writing transaction */
+#define CONNECT_TIMEOUT_S "5"    /* unless the DSN says otherwise */
+#define REVIVE_EVERY_MS 1000     /* a lost connection is tried again at most this often */
 
 struct pg_stmt {
 	struct db_stmt base;
@@ -73,6 +75,7 @@ struct pconn {
 	char sqlstate[6];               /* of the last failure since begin/savepoint */
 	bool lost;                      /* the connection failed: reset before use */
 	bool autorevive;                /* the reader: reset at the next statement */
+	int64_t revived_ms;             /* mono_ms() of the last reconnect attempt */
 	int64_t changes;
 	char last_err[ERR_MAX];
 	struct pg_stmt stmt[SQL_COUNT];
@@ -410,7 +413,10 @@ conn_open(struct pconn *c, const char *dsn, const char *role, enum sql from, enu
 	c->to = to;
 	for (int i = 0; i < SQL_COUNT; i++)
 		c->stmt[i].base.db = &c->base;
-	c->h = PQconnectdb(dsn);
+	/* The DSN's own settings win: connect_timeout comes first. */
+	static const char *const keys[] = { "connect_timeout", "dbname", NULL };
+	const char *vals[] = { CONNECT_TIMEOUT_S, dsn, NULL };
+	c->h = PQconnectdbParams(keys, vals, 1);
 	if (c->h == NULL || PQstatus(c->h) != CONNECTION_OK) {
 		log_error("store: cannot connect to postgresql", "conn", role,
 		    "error", c->h ? PQerrorMessage(c->h) : "out of memory");
@@ -432,6 +438,15 @@ conn_revive(struct pconn *c)
 {
 	if (!c->lost && PQstatus(c->h) == CONNECTION_OK)
 		return 0;
+	/* While the server stays away, fail fast between attempts: the reader
+	 * runs on the event loop, and a reconnect waits up to the timeout. */
+	if (c->revived_ms && mono_ms() - c->revived_ms < REVIVE_EVERY_MS) {
+		snprintf(c->last_err, sizeof(c->last_err), "connection lost");
+		snprintf(c->sqlstate, sizeof(c->sqlstate), "08000");
+		c->err = DB_ERROR;
+		return -1;
+	}
+	c->revived_ms = mono_ms();
 	conn_finish_all(c);
 	PQreset(c->h);
 	if (PQstatus(c->h) != CONNECTION_OK) {

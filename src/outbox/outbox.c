@@ -10,8 +10,9 @@
  * loop iteration. Every committed change kicks the next cycle.
  *
  * Its state (struct outbox, per-channel struct ochan) is in outbox_int.h,
- * shared with sim.c (the sandbox's simulated far end); reason.c words the
- * reasons and credcheck.c runs credential checks.
+ * shared with sim.c (the sandbox's simulated far end) and clock.c (wall
+ * clock jumps); reason.c words the reasons and credcheck.c runs credential
+ * checks.
  */
 #include "outbox.h"
 
@@ -36,8 +37,6 @@
 #define HTTP_CONNECTIONS_MAX 64     /* keep-alive connections per provider host */
 #define IDLE_POLL_MS 5000           /* idle: re-check the outbox this often (a safety net) */
 #define BLOCKED_PAUSE_MS (3600 * 1000)
-#define RESULT_RETRY_MS 1000        /* a failed result commit is tried again after this */
-#define CLOCK_JUMP_MS 2000          /* the wall clock moved this much more than the monotonic one */
 
 static uint32_t
 rnd(struct outbox *ob)
@@ -160,106 +159,10 @@ kick_at_us(struct outbox *ob, int64_t when_us)
 	event_add(ob->ev_cycle, &tv);
 }
 
-/* Run a cycle at when (mono_ms()). */
-static void
-kick_at(struct outbox *ob, int64_t when)
+void
+outbox_kick_at(struct outbox *ob, int64_t when)
 {
 	kick_at_us(ob, when * 1000);
-}
-
-/* --- the wall clock ---
- *
- * Due times on disk are wall-clock ms: they must survive a restart, and a
- * scheduled_at is a calendar time. Every deadline kept in memory (pause,
- * throttle, breaker, recipient gap, the next cycle) is monotonic. When the
- * wall clock jumps, the delay-based due times on disk move by the jump
- * (STORE_OP_OUTBOX_SHIFT), so a backoff of 30 s stays 30 s whether the
- * clock was set back an hour or forward a day; scheduled sends keep their
- * calendar time. A jump while msgd was stopped cannot be measured: at
- * start, no delay-based due time may lie further than the longest delay
- * the dispatcher ever sets (OUTBOX_DELAY_MAX_MS). */
-
-static void
-shift_done(struct store_op *op, void *arg)
-{
-	struct outbox *ob = arg;
-	char d[24], n[24];
-
-	ob->ops_outstanding--;
-	ob->shifting--;
-	snprintf(d, sizeof(d), "%" PRId64, op->u.shift.delta_ms);
-	snprintf(n, sizeof(n), "%" PRId64, op->u.shift.count);
-	if (op->result != 0) {
-		/* Owed: the next cycle tries again; until then nothing is
-		 * dispatched and no result is flushed (they are in the new frame,
-		 * the rows on disk still in the old one). */
-		log_error("outbox: cannot move due times after a clock jump; retrying", "jump_ms", d,
-		    "error", op->errmsg);
-		ob->shift_owed += op->u.shift.delta_ms;
-		ob->shift_failed = true;
-		free(op);
-		kick_at(ob, mono_ms() + RESULT_RETRY_MS);
-		return;
-	}
-	if (op->u.shift.count > 0)
-		log_info("outbox: due times moved with the wall clock", "jump_ms", d, "entries", n);
-	free(op);
-	if (ob->npending > 0 && !event_pending(ob->ev_flush, EV_TIMEOUT, NULL))
-		event_active(ob->ev_flush, EV_TIMEOUT, 0);
-	outbox_kick(ob);
-}
-
-static void
-shift_due(struct outbox *ob, int64_t delta_ms, int64_t now)
-{
-	struct store_op *op = xcalloc(1, sizeof(*op));
-
-	*op = (struct store_op){
-		.kind = STORE_OP_OUTBOX_SHIFT,
-		.u.shift = { .delta_ms = delta_ms, .cap_ms = now + OUTBOX_DELAY_MAX_MS },
-		.done = shift_done,
-		.arg = ob,
-	};
-	ob->ops_outstanding++;
-	ob->shifting++;
-	store_submit(ob->st, op);
-}
-
-/* Has the wall clock jumped since the last look? Results not yet flushed
- * move with it here; those submitted are moved by the shift, which the
- * store applies after them. */
-static bool
-clock_jumped(struct outbox *ob, int64_t now, int64_t mono)
-{
-	int64_t skew = now - mono, delta = skew - ob->skew_ms;
-
-	if (delta > -CLOCK_JUMP_MS && delta < CLOCK_JUMP_MS)
-		return false;
-	ob->skew_ms = skew;
-	char d[24];
-	snprintf(d, sizeof(d), "%" PRId64, delta);
-	log_warn("the wall clock jumped; send delays keep their length", "jump_ms", d);
-	for (size_t i = 0; i < ob->npending; i++)
-		if (ob->pending[i].result == OUTBOX_RETRY || ob->pending[i].result == OUTBOX_REQUEUE)
-			ob->pending[i].due_ms += delta;
-	shift_due(ob, delta, now);
-	return true;
-}
-
-int64_t
-outbox_now(struct outbox *ob)
-{
-	int64_t now = now_ms();
-
-	clock_jumped(ob, now, mono_ms());
-	return now;
-}
-
-/* A monotonic deadline as wall-clock ms (for what the API shows). */
-static int64_t
-wall_of(int64_t mono_deadline, int64_t now, int64_t mono)
-{
-	return mono_deadline > 0 ? now + (mono_deadline - mono) : 0;
 }
 
 void
@@ -637,13 +540,13 @@ on_cycle(evutil_socket_t fd, short what, void *arg)
 	size_t cap = 0;
 
 	/* While due times move, what is due is not known: the shift kicks. */
-	if (ob->cycle_busy || ob->draining || clock_jumped(ob, now, mono) || ob->shifting)
+	if (ob->cycle_busy || ob->draining || outbox_clock_jumped(ob, now, mono) || ob->shifting)
 		return;
 	if (ob->shift_failed) {
 		int64_t owed = ob->shift_owed;
 		ob->shift_failed = false;
 		ob->shift_owed = 0;
-		shift_due(ob, owed, now);
+		outbox_shift_due(ob, owed, now);
 		return;
 	}
 	recip_sweep(ob, mono);
@@ -772,7 +675,7 @@ on_cycle(evutil_socket_t fd, short what, void *arg)
 	/* Nothing to start now: sleep until a channel's next due entry or the
 	 * end of a pause, throttle or open breaker. Attempts that finish, and
 	 * new sends, kick a cycle themselves. */
-	kick_at(ob, wake);
+	outbox_kick_at(ob, wake);
 	if (wake_us != INT64_MAX)
 		kick_at_us(ob, wake_us);  /* pacing: exact to the microsecond */
 }
@@ -879,7 +782,7 @@ outbox_start(struct outbox **out, struct event_base *base, struct store *st,
 	ob->ev_flush = event_new(base, -1, 0, on_flush, ob);
 	ob->skew_ms = now_ms() - mono_ms();
 	*out = ob;
-	shift_due(ob, 0, now_ms());  /* a jump while stopped: bound the delays */
+	outbox_shift_due(ob, 0, now_ms());  /* a jump while stopped: bound the delays */
 	outbox_kick(ob);
 	return 0;
 }
@@ -951,7 +854,7 @@ sending_json(const struct ochan *oc, int64_t now, int64_t mono)
 	}
 	return json_pack("{s:s,s:o,s:o,s:o}", "state", state, "reason",
 	    r ? reason_json(r) : json_null(), "since", time_or_null(r ? r->since_ms : 0), "until",
-	    time_or_null(wall_of(until, now, mono)));
+	    time_or_null(outbox_wall_of(until, now, mono)));
 }
 
 json_t *

@@ -103,6 +103,19 @@ struct outbox {
 	int64_t shift_owed;             /* its jump (0: the start-up bound) */
 };
 
+#define RESULT_RETRY_MS 1000        /* a failed result or shift commit is tried again after this */
+
+/* outbox.c: run a cycle at when (mono_ms()), unless one is due earlier. */
+void outbox_kick_at(struct outbox *ob, int64_t when);
+
+/* clock.c: wall-clock jumps (see there). */
+void outbox_shift_due(struct outbox *ob, int64_t delta_ms, int64_t now);
+/* Has the wall clock jumped since the last look? If so, the shift is under
+ * way (ob->shifting) and true is returned. */
+bool outbox_clock_jumped(struct outbox *ob, int64_t now, int64_t mono);
+/* A monotonic deadline as wall-clock ms (for what the API shows). */
+int64_t outbox_wall_of(int64_t mono_deadline, int64_t now, int64_t mono);
+
 /* sim.c: after the sandbox accepted a, play its statuses and an echo reply. */
 void sim_after_send(struct outbox *ob, struct attempt *a, const char *provider_id);
 void sim_free(struct sim *s);

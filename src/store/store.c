@@ -208,6 +208,7 @@ run_group(struct store *st, struct store_op **ops, size_t n)
 
 	for (size_t i = 0; i < n; i++)
 		op_reset(ops[i]);
+	store_db_begin(&st->sdb);
 	if (be->begin(st->db) != 0) {
 		f = note_fault(st);
 		for (size_t i = 0; i < n; i++) {

@@ -109,8 +109,9 @@ query_head(struct pg_listener *l, int64_t *out)
 static int
 connect_listen(struct pg_listener *l)
 {
-	static const char *const keys[] = { "dbname", NULL };
-	const char *vals[] = { l->dsn, NULL };
+	/* Named, so an operator can tell it in pg_stat_activity. */
+	static const char *const keys[] = { "dbname", "application_name", NULL };
+	const char *vals[] = { l->dsn, PG_LISTEN_APP_NAME, NULL };
 	int64_t deadline = mono_ms() + CONNECT_TIMEOUT_MS;
 	PostgresPollingStatusType st = PGRES_POLLING_WRITING;
 

@@ -11,6 +11,7 @@
 
 #define PG_CHANGES_CHANNEL "msgd_changes"   /* payload: a kind (store_change_name) */
 #define PG_EVENTS_CHANNEL "msgd_events"     /* payload: the highest seq appended */
+#define PG_LISTEN_APP_NAME "msgd listener"  /* its connection's application_name */
 
 struct pg_listener;
 

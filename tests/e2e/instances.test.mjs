@@ -10,7 +10,8 @@ import { describe } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import http from 'node:http';
-import { msgdTest, waitFor, request, assertStatus, followStream, startPeer } from './lib.mjs';
+import { spawnSync } from 'node:child_process';
+import { msgdTest, waitFor, request, assertStatus, followStream, startPeer, databaseFor } from './lib.mjs';
 import { wsConnect } from './wsclient.mjs';
 
 const PG = /^postgres(ql)?:\/\//.test(process.env.MSGD_TEST_DATABASE || '');
@@ -66,6 +67,29 @@ describe('several instances on one database', { skip: PG ? false : 'runs on Post
 		assert.deepEqual(received(again.events), ['later 0', 'later 1', 'later 2']);
 		assert.ok(again.events.every((e) => e.seq > last), 'nothing before Last-Event-ID again');
 		await again.stop();
+	});
+
+	msgdTest('the listener\'s connection cut: it reconnects and takes what it may have missed', async (h) => {
+		const { a, b } = await pair(h);
+		const sse = followStream(b);
+		await waitFor(() => sse.lastId !== undefined, SEEN_MS, { what: 'the stream greeting on B' });
+		// Every listener on this database (A's and B's) loses its connection.
+		const cut = spawnSync('psql', [databaseFor(a.dataDir), '-qAtc',
+			"SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = 'msgd listener' AND datname = current_database()"],
+			{ encoding: 'utf8' });
+		assert.equal(cut.status, 0, cut.stderr);
+		assert.equal(cut.stdout.trim(), '2', 'two listeners cut');
+		// Changes while B may not be listening: taken at its reconnect at the latest.
+		assertStatus(await a.api('POST', '/v1/channels', { name: 'during', type: 'sandbox', config: {} }), 201, 'create on A');
+		await inbound(a, 'during the cut');
+		await waitFor(async () => (await b.api('GET', '/v1/channels/during')).status === 200, SEEN_MS,
+			{ what: 'the channel on B' });
+		await waitFor(() => sse.events.some((e) => e.data?.text === 'during the cut'), SEEN_MS, { what: 'the event on B' });
+		await waitFor(() => /hearing other instances again/.test(b.logs()), SEEN_MS, { what: 'B listening again' });
+		// And it hears new changes again.
+		await inbound(a, 'after the cut');
+		await waitFor(() => sse.events.some((e) => e.data?.text === 'after the cut'), SEEN_MS, { what: 'a later event on B' });
+		await sse.stop();
 	});
 
 	msgdTest('a channel created on B is usable on A; patched and deleted on A, changed and gone on B', async (h) => {

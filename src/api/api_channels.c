@@ -101,6 +101,7 @@ created_done(struct store_op *op, void *arg)
 		return;
 	}
 	w->ch->id = op->u.channel.id;
+	w->ch->created_at = w->ch->updated_at = op->u.channel.at;  /* as stored: syncs compare it */
 	struct channel *ch = w->ch;
 	w->ch = NULL;
 	/* A sync may have taken it from the store already: replace. */
@@ -216,6 +217,7 @@ patched_done(struct store_op *op, void *arg)
 	}
 	struct channel *ch = w->ch;
 	w->ch = NULL;
+	ch->updated_at = op->u.channel.at;  /* as stored: syncs compare it */
 	if (channel_replace(w->app, ch) != 0) {
 		api_store_error(w->req);
 		chan_write_free(w);

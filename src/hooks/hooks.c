@@ -500,6 +500,9 @@ hooks_list(struct hooks *hk)
 void
 hooks_add(struct hooks *hk, const json_t *row)
 {
+	/* Taken from the store already (hooks_reload() ran after its commit). */
+	if (sub_find(hk, json_integer_value(json_object_get(row, "id"))))
+		return;
 	struct hsub *s = xcalloc(1, sizeof(*s));
 	const char *err = json_string_value(json_object_get(row, "last_error"));
 

@@ -137,6 +137,8 @@ struct store_op {
 			const char *name;
 			const char *type;
 			const char *config_json;  /* serialized config, secrets included */
+			int64_t at;               /* result: the row's updated_at (and created_at
+			                             when made), Unix seconds */
 		} channel;
 		struct {
 			const char *name;

@@ -55,6 +55,7 @@ struct pg_listener {
 	PGconn *h;
 	int64_t head;                 /* the highest seq heard of (own events too) */
 	bool failing;                 /* the last attempt failed: log only the first */
+	bool heard;                   /* connected once */
 };
 
 static bool
@@ -145,6 +146,9 @@ connect_listen(struct pg_listener *l)
 	}
 	if (l->failing)
 		log_info("store: hearing other instances again");
+	else if (!l->heard)
+		log_info("store: listening for other instances' changes and events");
+	l->heard = true;
 	l->failing = false;
 	if (head > l->head)
 		l->head = head;

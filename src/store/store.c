@@ -28,6 +28,9 @@
  *
  * Threads: the writer thread alone uses the backend's writer connection;
  * the loop thread alone uses the reader (every read, and done() callbacks).
+ * A backend that hears other instances (store_backend.h, listen) reports
+ * from a thread of its own into changed_kinds/changed_seq and the same
+ * eventfd; the loop hands them to the change hook after the done()s.
  */
 #include "store.h"
 

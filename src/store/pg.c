@@ -24,6 +24,10 @@
  * the next begin() on the writer, and the next read on the reader, resets
  * the connection and prepares its statements again.
  *
+ * Several instances: a transaction tells the others what it changed with
+ * NOTIFY (pgb_notify), and pg_listen.c hears them on a connection of its
+ * own.
+ *
  * Migrations: the same files as SQLite's (src/store/migrations/), in a
  * portable subset translated here: INTEGER columns become BIGINT, an
  * `id INTEGER PRIMARY KEY` (and any `INTEGER PRIMARY KEY AUTOINCREMENT`)
@@ -34,6 +38,7 @@
  */
 #include <ctype.h>
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +49,7 @@
 #include "../util/util.h"
 #include "db.h"
 #include "migrations.h"
+#include "pg_listen.h"
 #include "store_backend.h"
 
 #define PG_PARAMS_MAX 16         /* parameters of any statement of sql.h */
@@ -56,6 +62,8 @@
 #define REVIVE_EVERY_MS 1000     /* a lost connection is tried again at most this often */
 #define PIPE_MAX 64              /* the writer's statements in flight at most (small results:
                                     never enough to fill the socket buffers both ways) */
+#define NOTIFY_SQL_MAX 96        /* one NOTIFY command */
+#define NOTIFY_MAX 16            /* NOTIFY commands of one transaction (kinds + events) */
 
 struct pg_stmt {
 	struct db_stmt base;
@@ -79,6 +87,7 @@ struct pconn {
 	bool autorevive;                /* the reader: reset at the next statement */
 	int64_t revived_ms;             /* mono_ms() of the last reconnect attempt */
 	int64_t changes;
+	_Atomic int pid;                /* the server process (PQbackendPID) */
 	char last_err[ERR_MAX];
 	/* The writer inside a transaction: pipeline mode. Statements sent and
 	 * whose results are not read yet, oldest first (their text, for the log). */
@@ -92,6 +101,7 @@ struct pconn {
 struct pg_db {
 	struct pconn w, r;
 	char *dsn;
+	struct pg_listener *listener;   /* other instances' notifications, or NULL */
 };
 
 static const struct db_ops pg_ops;
@@ -627,6 +637,7 @@ conn_open(struct pconn *c, const char *dsn, const char *role, enum sql from, enu
 	    " SET client_min_messages = warning") != 0)
 		return -1;
 	c->lost = false;
+	atomic_store(&c->pid, PQbackendPID(c->h));
 	return 0;
 }
 
@@ -659,6 +670,7 @@ conn_revive(struct pconn *c)
 		return -1;
 	}
 	c->lost = false;
+	atomic_store(&c->pid, PQbackendPID(c->h));
 	if (pexec(c, "SET synchronous_commit = on; SET TIME ZONE 'UTC';"
 	    " SET client_min_messages = warning") != 0 || conn_prepare(c) != 0) {
 		c->lost = true;
@@ -819,6 +831,7 @@ pgb_close(void *p)
 
 	if (db == NULL)
 		return;
+	pg_listen_stop(db->listener);
 	conn_close(&db->r);
 	conn_close(&db->w);
 	free(db->dsn);
@@ -970,6 +983,47 @@ pgb_rollback_to(void *p)
 	return pipe_exec(c, "ROLLBACK TO SAVEPOINT op", true);
 }
 
+/* NOTIFY in the group's transaction: PostgreSQL delivers it at the commit
+ * (and drops it with a rollback). Channel names and payloads are ours:
+ * kind names and a number, nothing to quote. */
+static int
+pgb_notify(void *p, unsigned kinds, int64_t last_seq)
+{
+	struct pconn *c = &((struct pg_db *)p)->w;
+	char sql[NOTIFY_MAX][NOTIFY_SQL_MAX];
+	int n = 0;
+
+	for (unsigned k = 1; k <= STORE_CHANGE_ALL; k <<= 1)
+		if ((kinds & k) && store_change_name(k) && n < NOTIFY_MAX - 1)
+			snprintf(sql[n++], NOTIFY_SQL_MAX, "NOTIFY %s, '%s'", PG_CHANGES_CHANNEL,
+			    store_change_name(k));
+	if (last_seq > 0)
+		snprintf(sql[n++], NOTIFY_SQL_MAX, "NOTIFY %s, '%" PRId64 "'", PG_EVENTS_CHANNEL, last_seq);
+	/* One command each (a pipeline takes no multi-command strings), read
+	 * back before the texts go out of scope. */
+	for (int i = 0; i < n; i++)
+		if (pipe_send(c, NULL, sql[i], 0, NULL) != 0)
+			return -1;
+	return pipe_wait(c, NULL);
+}
+
+static int
+pgb_listen(void *p, store_change_fn fn, void *arg)
+{
+	struct pg_db *db = p;
+
+	return pg_listen_start(&db->listener, db->dsn, &db->w.pid, fn, arg);
+}
+
+static void
+pgb_unlisten(void *p)
+{
+	struct pg_db *db = p;
+
+	pg_listen_stop(db->listener);
+	db->listener = NULL;
+}
+
 const struct store_backend store_pg_backend = {
 	.name = "postgresql",
 	.open = pgb_open,
@@ -981,4 +1035,7 @@ const struct store_backend store_pg_backend = {
 	.savepoint = pgb_savepoint,
 	.release = pgb_release,
 	.rollback_to = pgb_rollback_to,
+	.notify = pgb_notify,
+	.listen = pgb_listen,
+	.unlisten = pgb_unlisten,
 };

@@ -33,7 +33,8 @@
  * `id INTEGER PRIMARY KEY` (and any `INTEGER PRIMARY KEY AUTOINCREMENT`)
  * an identity column, and lines between `-- sqlite only` and
  * `-- end sqlite only` are left out (data fixes that only an old SQLite
- * database needs). They run under an advisory lock, so instances that start
+ * database needs), while a line starting `--pg: ` (a comment to SQLite) is
+ * PostgreSQL's alone: the rest of the line is kept. They run under an advisory lock, so instances that start
  * together migrate once.
  */
 #include <ctype.h>
@@ -57,6 +58,7 @@
 #define ERR_MAX 256
 #define MIGRATION_LOCK 7263540   /* pg_advisory_lock key: "msgd migrations" */
 #define MIGRATION_MAX (1024 * 1024)  /* a migration's text, translated */
+#define PG_ONLY "--pg: "             /* a migration line for PostgreSQL only (a comment to SQLite) */
 #define WRITER_LOCK_SQL "SELECT pg_advisory_xact_lock(7263541)"  /* key: the writing transaction */
 #define CONNECT_TIMEOUT_S "5"    /* unless the DSN says otherwise */
 #define REVIVE_EVERY_MS 1000     /* a lost connection is tried again at most this often */
@@ -732,6 +734,8 @@ pg_dialect(const char *sql)
 			skip = true;
 		else if (strncmp(line, "-- end sqlite only", 18) == 0)
 			skip = false;
+		else if (!skip && strncmp(line, PG_ONLY, strlen(PG_ONLY)) == 0)
+			buf_append(&b, line + strlen(PG_ONLY), n - strlen(PG_ONLY));
 		else if (!skip)
 			buf_append(&b, line, n);
 		line += n;
@@ -1035,6 +1039,7 @@ const struct store_backend store_pg_backend = {
 	.savepoint = pgb_savepoint,
 	.release = pgb_release,
 	.rollback_to = pgb_rollback_to,
+	.prefetch = true,
 	.notify = pgb_notify,
 	.listen = pgb_listen,
 	.unlisten = pgb_unlisten,

@@ -244,6 +244,7 @@ run_group(struct store *st, struct store_op **ops, size_t n)
 	for (size_t i = 0; i < n; i++)
 		op_reset(ops[i]);
 	store_db_begin(&st->sdb);
+	prefetch_clear(&st->sdb);
 	if (be->begin(st->db) != 0) {
 		f = note_fault(st);
 		for (size_t i = 0; i < n; i++) {
@@ -252,6 +253,8 @@ run_group(struct store *st, struct store_op **ops, size_t n)
 		}
 		return;
 	}
+	if (st->sdb.prefetch)
+		prefetch_group(&st->sdb, ops, n);
 	for (size_t i = 0; i < n; i++) {
 		struct store_op *op = ops[i];
 
@@ -535,6 +538,7 @@ store_open(struct store **out, const struct store_config *cfg, struct event_base
 
 	if (st->be->open(&st->db, cfg, &st->sdb.w, &st->sdb.r) != 0)
 		goto fail;
+	st->sdb.prefetch = st->be->prefetch;
 	if (base) {
 		st->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 		if (st->efd < 0) {

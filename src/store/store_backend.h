@@ -53,6 +53,9 @@ struct store_backend {
 	/* Right after a writer call failed: was it storage itself (the
 	 * disk) rather than the op? why gets the database's own message. */
 	enum store_fault (*fault)(void *be, char *why, size_t cap);
+	/* A query costs a round trip: the domain code reads a group's lookups
+	 * in a few queries before its ops run (prefetch.c). */
+	bool prefetch;
 
 	/* Several instances (MAY be NULL, all three or none: a database only
 	 * one msgd uses, as SQLite).

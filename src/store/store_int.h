@@ -52,6 +52,10 @@ struct store_db {
 	 * highest plus one, read once per transaction: the writer lock keeps
 	 * every other writer out until COMMIT); 0 = not read yet. */
 	int64_t next_msg_id, next_seq;
+	/* Writer: a group's lookups read at once (prefetch.c), or NULL;
+	 * prefetch: the backend wants that (a query costs a round trip). */
+	struct prefetch *pf;
+	bool prefetch;
 };
 
 /* --- apply_admin.c: any op (writer thread, inside a savepoint); on failure
@@ -62,6 +66,23 @@ void store_db_begin(struct store_db *db);
 /* After a rollback: forget what the writer cached. */
 void store_db_forget(struct store_db *db);
 void store_db_free(struct store_db *db);
+
+/* --- prefetch.c: a group's message and contact lookups in two queries --- */
+void prefetch_group(struct store_db *db, struct store_op **ops, size_t n);
+void prefetch_clear(struct store_db *db);
+/* 0 when the answer is known (*id 0: absent), -1: ask the database. */
+int prefetch_msg(struct store_db *db, int64_t channel_id, const char *pmid, int64_t *id,
+    int64_t *conv, enum msg_status *status);
+int prefetch_contact(struct store_db *db, int64_t channel_id, const char *address, int64_t *id,
+    const char **name, int64_t *conv);
+/* What the writer just wrote, so the answers stay true. */
+void prefetch_msg_stored(struct store_db *db, int64_t channel_id, const char *pmid, int64_t id,
+    int64_t conv, enum msg_status status);
+void prefetch_msg_status(struct store_db *db, int64_t id, enum msg_status status);
+void prefetch_contact_stored(struct store_db *db, int64_t channel_id, const char *address,
+    int64_t id, const char *name, int64_t conv);
+void prefetch_contact_conv(struct store_db *db, int64_t channel_id, const char *address,
+    int64_t conv);
 
 /* --- render.c --- */
 /* "attempts", "next_attempt_at" (ISO-8601 UTC, null when next_ms is 0) and

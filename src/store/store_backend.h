@@ -2,7 +2,7 @@
  * store_backend.h - what a database backend gives store.c.
  *
  * The store has two layers (store_int.h): the domain code, written once,
- * and a backend per database (sqlite.c now, pg.c later) that owns the
+ * and a backend per database (sqlite.c, pg.c) that owns the
  * database and nothing else: its connections, schema migrations in its
  * own dialect, transactions, the text of every statement (sql.h) and the
  * db.h primitives that run them. Each backend exports one
@@ -15,6 +15,13 @@
  *    below but open and close), and a reader, used ONLY by the thread
  *    that calls the reads (the event loop). open() and close() run while
  *    the writer thread does not exist.
+ *  - open_reader() opens one more reader connection (same database, same
+ *    read-only settings as open()'s reader) for a thread of the reader
+ *    pool (readers.c); it is called by that thread, which alone uses the
+ *    connection, and close_reader() closes it on the same thread, before
+ *    close(). It MAY return a connection that is not connected yet (the
+ *    server away): reads on it then fail until it comes back, with the
+ *    same reconnect rules as the reader's. -1 when none could be made.
  *  - begin() starts a transaction that takes the write lock at once;
  *    commit() returns only once the transaction is durable on disk.
  *  - store.c applies each op inside begin()..commit() and inside a
@@ -41,6 +48,9 @@ struct store_backend {
 	int (*open)(void **out, const struct store_config *cfg, struct db **writer,
 	    struct db **reader);
 	void (*close)(void *be);
+	/* The reader pool: one connection per pool thread. */
+	int (*open_reader)(void *be, struct db **out);
+	void (*close_reader)(struct db *c);
 
 	/* Writer thread. */
 	int (*begin)(void *be);

@@ -16,7 +16,6 @@
 #include "api.h"
 
 #include <stdarg.h>
-#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -34,7 +33,6 @@ struct api_async {
 	struct api_reply out;
 	char *body;                /* out.json serialized on the reader thread */
 	size_t len;
-	bool *ran_inline;          /* set while api_read_async() has not returned */
 };
 
 static void
@@ -56,8 +54,6 @@ async_done(void *arg)
 	struct api_async *a = arg;
 	struct api_reply *o = &a->out;
 
-	if (a->ran_inline)
-		*a->ran_inline = true;
 	if (o->status <= 0)
 		api_store_error(a->req);
 	else if (o->code[0])
@@ -89,16 +85,10 @@ api_read_async(struct app *app, struct http_request *req, api_read_fn fn, void *
 	a->ctx = ctx;
 	a->free_ctx = free_ctx;
 	a->rd = (struct store_read){ .run = async_run, .done = async_done, .arg = a };
-	/* Without a pool (closing) the read runs inline and replies at once:
-	 * defer only a request still waiting (done() cannot run before the
-	 * loop gets control back). */
-	bool ran_inline = false;
-	a->ran_inline = &ran_inline;
+	/* Without a pool (closing) the read runs inline and replies before
+	 * this returns: http.c sends that reply as an immediate one. */
+	http_defer(req);
 	store_read_submit(app->store, &a->rd);
-	if (!ran_inline) {
-		a->ran_inline = NULL;
-		http_defer(req);
-	}
 }
 
 void

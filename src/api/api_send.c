@@ -1,7 +1,7 @@
 /*
  * api_send.c - the send path's front door: POST /v1/messages (and batch),
- * DELETE /v1/messages/{id}, POST /v1/conversations/{id}/read and the local
- * templates.
+ * DELETE /v1/messages/{id} and POST /v1/conversations/{id}/read (the local
+ * templates' handlers are in api_templates.c).
  *
  * A send request is validated completely before anything is stored (unknown
  * fields, types, sizes, the 24-hour window, template variables), turned into
@@ -30,7 +30,6 @@
 #define ADDR_MAX 64
 #define CLIENT_ID_MAX 128
 #define WINDOW_MS (24LL * 3600 * 1000)
-#define TEMPLATE_BODY_MAX 4096
 
 /* UTF-8 characters in s[0..n). */
 static size_t
@@ -44,7 +43,7 @@ utf8_chars(const char *s, size_t n)
 }
 
 /* A string member: absent (NULL), or non-empty, capped, without NUL. */
-static int
+int
 opt_str(const json_t *o, const char *key, const char *field, size_t max, const char **out,
     struct send_error *e)
 {
@@ -61,7 +60,7 @@ opt_str(const json_t *o, const char *key, const char *field, size_t max, const c
 	return 0;
 }
 
-static int
+int
 check_keys(const json_t *o, const char *const *allowed, const char *prefix, struct send_error *e)
 {
 	const char *key;
@@ -450,7 +449,7 @@ api_batch_validate(const struct app *app, const json_t *body, struct send_error 
 	return 0;
 }
 
-static void
+void
 reply_send_error(struct http_request *req, const struct send_error *e)
 {
 	if (strcmp(e->code, "internal") == 0)
@@ -739,11 +738,23 @@ struct conv_read {
 	struct http_request *req;
 };
 
+/* The conversation after the commit (unread_count 0). */
+static void
+run_conv_get(struct store *st, void *arg, struct api_reply *out)
+{
+	int64_t *id = arg;
+	json_t *conv = NULL;
+
+	if (store_conversation_get(st, *id, &conv) == 0 && conv) {
+		out->status = 200;
+		out->json = conv;
+	}
+}
+
 static void
 conv_read_done(struct store_op *op, void *arg)
 {
 	struct conv_read *c = arg;
-	json_t *conv = NULL;
 
 	if (op->result != 0) {
 		if (op->err == STORE_NOTFOUND)
@@ -755,10 +766,9 @@ conv_read_done(struct store_op *op, void *arg)
 	}
 	outbox_send_receipt(c->app->outbox, op->u.conv_read.channel_id,
 	    op->u.conv_read.last_inbound_provider_id);
-	if (store_conversation_get(c->app->store, op->u.conv_read.conversation_id, &conv) != 0 || conv == NULL)
-		api_store_error(c->req);
-	else
-		http_reply_json(c->req, 200, conv);
+	int64_t *id = xcalloc(1, sizeof(*id));
+	*id = op->u.conv_read.conversation_id;
+	api_read_async(c->app, c->req, run_conv_get, id, free);
 	free(c);
 }
 
@@ -780,143 +790,4 @@ api_conversation_read(struct app *app, struct http_request *req, const char *con
 	};
 	http_defer(req);
 	store_submit(app->store, &c->op);
-}
-
-/* --- local templates --- */
-
-struct tpl_write {
-	struct store_op op;
-	struct app *app;
-	struct http_request *req;
-	char *name, *language, *body;
-};
-
-static void
-tpl_free(struct tpl_write *t)
-{
-	free(t->name);
-	free(t->language);
-	free(t->body);
-	free(t);
-}
-
-static void
-tpl_created(struct store_op *op, void *arg)
-{
-	struct tpl_write *t = arg;
-	json_t *out = NULL;
-
-	if (op->result != 0 && op->err == STORE_CONFLICT)
-		http_reply_error(t->req, 409, "conflict", "name", "template '%s' (%s) exists", t->name, t->language);
-	else if (op->result != 0 || store_template_get(t->app->store, t->name, t->language, &out) != 0 || out == NULL)
-		api_store_error(t->req);
-	else
-		http_reply_json(t->req, 201, out);
-	tpl_free(t);
-}
-
-void
-api_templates_create(struct app *app, struct http_request *req, const char *const *p)
-{
-	static const char *const allowed[] = { "name", "language", "body", NULL };
-	struct send_error e = { 0 };
-	const char *name, *lang, *body;
-	json_t *in = api_body_object(req);
-	if (in == NULL)
-		return;
-	if (check_keys(in, allowed, "", &e) != 0 || opt_str(in, "name", "name", 64, &name, &e) != 0 ||
-	    opt_str(in, "language", "language", 16, &lang, &e) != 0 ||
-	    opt_str(in, "body", "body", TEMPLATE_BODY_MAX, &body, &e) != 0)
-		goto invalid;
-	if (name == NULL) {
-		send_fail(&e, "validation_failed", "name", "'name' is required");
-		goto invalid;
-	}
-	for (const char *c = name; *c; c++) {
-		if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
-		    *c == '_' || *c == '-' || *c == '.')) {
-			send_fail(&e, "validation_failed", "name", "'name' may contain letters, digits, '_', '-' and '.'");
-			goto invalid;
-		}
-	}
-	if (body == NULL) {
-		send_fail(&e, "validation_failed", "body", "'body' is required");
-		goto invalid;
-	}
-	if (!api_template_body_ok(body)) {
-		send_fail(&e, "validation_failed", "body", "'body' has an unterminated or invalid {{placeholder}}");
-		goto invalid;
-	}
-	struct tpl_write *t = xcalloc(1, sizeof(*t));
-	t->app = app;
-	t->req = req;
-	t->name = xstrdup(name);
-	t->language = xstrdup(lang ? lang : "en");
-	t->body = xstrdup(body);
-	json_decref(in);
-	t->op = (struct store_op){
-		.kind = STORE_OP_TEMPLATE_PUT,
-		.u.template = { .name = t->name, .language = t->language, .body = t->body },
-		.done = tpl_created,
-		.arg = t,
-	};
-	http_defer(req);
-	store_submit(app->store, &t->op);
-	return;
-invalid:
-	json_decref(in);
-	reply_send_error(req, &e);
-}
-
-void
-api_templates_list(struct app *app, struct http_request *req, const char *const *p)
-{
-	json_t *out = NULL;
-	if (store_templates_list(app->store, &out) != 0 || out == NULL)
-		api_store_error(req);
-	else
-		http_reply_json(req, 200, out);
-}
-
-void
-api_templates_get(struct app *app, struct http_request *req, const char *const *p)
-{
-	json_t *out = NULL;
-	if (store_template_get(app->store, p[0], http_query(req, "language"), &out) != 0)
-		api_store_error(req);
-	else if (out == NULL)
-		http_reply_error(req, 404, "not_found", NULL, "no template named '%.64s'", p[0]);
-	else
-		http_reply_json(req, 200, out);
-}
-
-static void
-tpl_deleted(struct store_op *op, void *arg)
-{
-	struct tpl_write *t = arg;
-
-	if (op->result == 0)
-		http_reply_raw(t->req, 204, "application/json", "", 0);
-	else if (op->err == STORE_NOTFOUND)
-		http_reply_error(t->req, 404, "not_found", NULL, "no template named '%s'", t->name);
-	else
-		api_store_error(t->req);
-	tpl_free(t);
-}
-
-void
-api_templates_delete(struct app *app, struct http_request *req, const char *const *p)
-{
-	struct tpl_write *t = xcalloc(1, sizeof(*t));
-	t->app = app;
-	t->req = req;
-	t->name = xstrdup(p[0]);
-	t->op = (struct store_op){
-		.kind = STORE_OP_TEMPLATE_DELETE,
-		.u.template = { .name = t->name },
-		.done = tpl_deleted,
-		.arg = t,
-	};
-	http_defer(req);
-	store_submit(app->store, &t->op);
 }

@@ -52,6 +52,15 @@ int api_render_template(const char *body, const json_t *vars, char **out, struct
  * and at most TEMPLATE_VAR_MAX bytes between. */
 bool api_template_body_ok(const char *body);
 
+/* Shared with api_templates.c: a string member (absent: NULL; else
+ * non-empty, at most max bytes, no NUL); no member outside allowed
+ * (field named prefix+key); a validation error as the HTTP reply. */
+int opt_str(const json_t *o, const char *key, const char *field, size_t max, const char **out,
+    struct send_error *e);
+int check_keys(const json_t *o, const char *const *allowed, const char *prefix, struct send_error *e);
+struct http_request;
+void reply_send_error(struct http_request *req, const struct send_error *e);
+
 /* Validate one send request (a POST /v1/messages body, or one item of a
  * batch) and fill m; nothing is stored. idem: the Idempotency-Key header
  * or NULL. Reads the store (templates, reply references, the window). */

@@ -9,6 +9,8 @@
 
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include <jansson.h>
@@ -60,6 +62,24 @@ int opt_str(const json_t *o, const char *key, const char *field, size_t max, con
 int check_keys(const json_t *o, const char *const *allowed, const char *prefix, struct send_error *e);
 struct http_request;
 void reply_send_error(struct http_request *req, const struct send_error *e);
+
+/* api_send_reads.c: the reads of a send, fetched on the reader pool in
+ * rounds (see there). With rs NULL each is the store's own, synchronous. */
+struct send_reads;
+struct send_reads *send_reads_new(void);
+void send_reads_free(struct send_reads *rs);
+void send_reads_round(struct send_reads *rs);          /* a round begins */
+size_t send_reads_missing(const struct send_reads *rs); /* noted this round, not fetched */
+/* Fetch what is missing off the loop, then then(arg) on the loop. */
+void send_reads_fetch(struct app *app, struct send_reads *rs, void (*then)(void *arg), void *arg);
+int sr_message_provider_id(struct app *app, struct send_reads *rs, int64_t id, int64_t *channel_id,
+    char *out, size_t outlen);
+int sr_template_get(struct app *app, struct send_reads *rs, const char *name, const char *language,
+    json_t **out);
+int sr_last_inbound(struct app *app, struct send_reads *rs, int64_t channel_id, const char *address,
+    int64_t *out_ms);
+int sr_message_by_client_id(struct app *app, struct send_reads *rs, const char *client_id,
+    json_t **out);
 
 /* Validate one send request (a POST /v1/messages body, or one item of a
  * batch) and fill m; nothing is stored. idem: the Idempotency-Key header

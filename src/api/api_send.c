@@ -7,6 +7,10 @@
  * fields, types, sizes, the 24-hour window, template variables), turned into
  * an outbound msg_in and committed with its outbox entry in one store op.
  * Only then is it answered 202; the outbox is kicked to send it.
+ *
+ * Validation runs on the loop (it needs the channel registry) in rounds:
+ * the reads it needs are fetched on the store's reader pool between two
+ * rounds (api_send_reads.c), and the committed message is read there too.
  */
 #include "api.h"
 #include "api_send.h"

@@ -7,7 +7,8 @@
  * Two connections, as on SQLite: the writer (the writer thread; group
  * commit: one transaction per group, a savepoint per op, and COMMIT returns
  * once the commit is durable: synchronous_commit is set on for the
- * session, whatever the server's default) and the reader (the event loop).
+ * session, whatever the server's default) and the reader (the event loop),
+ * plus one reader per thread of the reader pool (open_reader(), readers.c).
  *
  * The event cursor with several writers (several msgd on one database):
  * each writing transaction takes one advisory lock first and holds it to
@@ -842,6 +843,39 @@ pgb_close(void *p)
 	free(db);
 }
 
+/* A connection of the reader pool, opened by its own thread. Connecting may
+ * fail (the server away): the connection is kept, lost, and the reconnect
+ * rules of the reader apply (tried again at the next read, at most once
+ * every REVIVE_EVERY_MS). */
+static int
+pgb_open_reader(void *p, struct db **out)
+{
+	struct pg_db *db = p;
+	struct pconn *c = xcalloc(1, sizeof(*c));
+
+	c->autorevive = true;
+	if (conn_open(c, db->dsn, "pool reader", W_END, SQL_COUNT) != 0 || conn_prepare(c) != 0) {
+		if (c->h == NULL) {
+			free(c);
+			*out = NULL;
+			return -1;
+		}
+		c->lost = true;
+		c->revived_ms = mono_ms();
+	}
+	*out = &c->base;
+	return 0;
+}
+
+static void
+pgb_close_reader(struct db *d)
+{
+	if (d == NULL)
+		return;
+	conn_close(pconn_of(d));
+	free(pconn_of(d));
+}
+
 static int
 pgb_open(void **out, const struct store_config *cfg, struct db **writer, struct db **reader)
 {
@@ -1032,6 +1066,8 @@ const struct store_backend store_pg_backend = {
 	.name = "postgresql",
 	.open = pgb_open,
 	.close = pgb_close,
+	.open_reader = pgb_open_reader,
+	.close_reader = pgb_close_reader,
 	.begin = pgb_begin,
 	.commit = pgb_commit,
 	.fault = pgb_fault,

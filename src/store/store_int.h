@@ -10,7 +10,7 @@
  * the outbox state machine, events and their rendering, idempotency. It
  * reaches the database only through db.h, on the two connections a
  * backend opened: the writer (writer thread: apply) and the reader (event
- * loop: reads).
+ * loop: reads), and on the connections of the reader pool (readers.c).
  *
  * Sending. An outbound message (an ingested msg_in with DIR_OUT) gets an
  * outbox row next to it, deleted once the message is accepted, failed or
@@ -135,7 +135,24 @@ int apply_cancel(struct store_db *db, struct store_op *op);
 /* A deleted channel sends nothing more: its pending messages fail now. */
 int fail_channel_outbox(struct store_db *db, struct store_op *op);
 
-/* --- read.c (reader connection, event loop thread): as store.h --- */
+/* --- readers.c: the reader pool (store_read_submit) --- */
+struct store_backend;
+struct event_base;
+struct readers;
+/* On a pool thread while it runs a job: that thread's connection, for
+ * reads of store_tls_owner (store.c's read functions pick it). */
+extern _Thread_local struct store_db *store_tls_db;
+extern _Thread_local const struct store *store_tls_owner;
+int readers_start(struct readers **out, struct store *st, const struct store_backend *be,
+    void *bedb, int n, struct event_base *base);
+/* Queue a job; -1 once stopping began (the caller runs it inline). */
+int readers_submit(struct readers *r, struct store_read *rd);
+size_t readers_pending(struct readers *r);
+/* Run what is queued, deliver every done() on the calling thread, join
+ * the threads (each closes its connection) and free. */
+void readers_stop(struct readers *r);
+
+/* --- read.c (a reader connection: the loop's, or a pool thread's): as store.h --- */
 /* A conversations cursor "<last_activity_ms>_<id>": 0, or -1 when it is
  * not one (exposed for the fuzz harness). */
 int store_parse_conv_cursor(const char *cursor, int64_t *ms, int64_t *id);

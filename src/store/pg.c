@@ -17,8 +17,12 @@
  * below N that will ever exist. Group commit keeps that cheap: one lock per
  * group, not per request.
  * Every statement is prepared once per connection (PQprepare) and run with
- * PQexecPrepared, parameters as text; a result is read row by row from the
- * PGresult.
+ * parameters as text; a result is read row by row from the PGresult. The
+ * writer runs each transaction in libpq's pipeline mode (pg_pipe.c): what
+ * the domain code does not wait for (savepoints, db_defer()) travels with
+ * the next statement that waits, so an ingest costs a few round trips, not
+ * one per statement; and the domain code reads a group's lookups in two
+ * queries before its ops run (prefetch.c, asked for by .prefetch).
  *
  * The connection lost (PostgreSQL restarted, the network cut): the failing
  * statement is a storage fault (store.c answers 503 and probes every 2 s);
@@ -29,14 +33,15 @@
  * NOTIFY (pgb_notify), and pg_listen.c hears them on a connection of its
  * own.
  *
- * Migrations: the same files as SQLite's (src/store/migrations/), in a
- * portable subset translated here: INTEGER columns become BIGINT, an
+ * Migrations (pg_migrate.c): the same files as SQLite's
+ * (src/store/migrations/), in a portable subset translated: INTEGER
+ * columns become BIGINT, an
  * `id INTEGER PRIMARY KEY` (and any `INTEGER PRIMARY KEY AUTOINCREMENT`)
  * an identity column, and lines between `-- sqlite only` and
  * `-- end sqlite only` are left out (data fixes that only an old SQLite
  * database needs), while a line starting `--pg: ` (a comment to SQLite) is
- * PostgreSQL's alone: the rest of the line is kept. They run under an advisory lock, so instances that start
- * together migrate once.
+ * PostgreSQL's alone: the rest of the line is kept. They run under an
+ * advisory lock, so instances that start together migrate once.
  */
 #include <ctype.h>
 #include <inttypes.h>
@@ -50,243 +55,12 @@
 #include "../log/log.h"
 #include "../util/util.h"
 #include "db.h"
-#include "migrations.h"
 #include "pg_listen.h"
+#include "pg_int.h"
 #include "store_backend.h"
-
-#define PG_PARAMS_MAX 16         /* parameters of any statement of sql.h */
-#define PG_NUM_MAX 24            /* an int64 as text */
-#define ERR_MAX 256
-#define MIGRATION_LOCK 7263540   /* pg_advisory_lock key: "msgd migrations" */
-#define MIGRATION_MAX (1024 * 1024)  /* a migration's text, translated */
-#define PG_ONLY "--pg: "             /* a migration line for PostgreSQL only (a comment to SQLite) */
-#define WRITER_LOCK_SQL "SELECT pg_advisory_xact_lock(7263541)"  /* key: the writing transaction */
-#define CONNECT_TIMEOUT_S "5"    /* unless the DSN says otherwise */
-#define REVIVE_EVERY_MS 1000     /* a lost connection is tried again at most this often */
-#define PIPE_MAX 64              /* the writer's statements in flight at most (small results:
-                                    never enough to fill the socket buffers both ways) */
-#define NOTIFY_SQL_MAX 96        /* one NOTIFY command */
-#define NOTIFY_MAX 16            /* NOTIFY commands of one transaction (kinds + events) */
-
-struct pg_stmt {
-	struct db_stmt base;
-	enum sql id;
-	bool prepared;
-	int nparams;
-	const char *vals[PG_PARAMS_MAX];
-	char nums[PG_PARAMS_MAX][PG_NUM_MAX];
-	PGresult *res;                  /* rows being read, or NULL */
-	int row, nrows;
-};
-
-struct pconn {
-	struct db base;
-	PGconn *h;
-	const char *role;
-	enum sql from, to;              /* the statements this connection prepares */
-	enum db_err err;
-	char sqlstate[6];               /* of the last failure since begin/savepoint */
-	bool lost;                      /* the connection failed: reset before use */
-	bool autorevive;                /* the reader: reset at the next statement */
-	int64_t revived_ms;             /* mono_ms() of the last reconnect attempt */
-	int64_t changes;
-	_Atomic int pid;                /* the server process (PQbackendPID) */
-	char last_err[ERR_MAX];
-	/* The writer inside a transaction: pipeline mode. Statements sent and
-	 * whose results are not read yet, oldest first (their text, for the log). */
-	bool piped;
-	int nqueued;
-	const char *queued[PIPE_MAX];
-	const char *dsn;
-	struct pg_stmt stmt[SQL_COUNT];
-};
-
-struct pg_db {
-	struct pconn w, r;
-	char *dsn;
-	struct pg_listener *listener;   /* other instances' notifications, or NULL */
-};
 
 static const struct db_ops pg_ops;
 static int conn_revive(struct pconn *c);
-
-/* --- errors --- */
-
-static void
-note_failure(struct pconn *c, const PGresult *res, const char *what)
-{
-	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
-	const char *msg = res ? PQresultErrorMessage(res) : PQerrorMessage(c->h);
-
-	snprintf(c->sqlstate, sizeof(c->sqlstate), "%s", state ? state : "08000");
-	snprintf(c->last_err, sizeof(c->last_err), "%s", msg && *msg ? msg : "connection lost");
-	/* libpq ends its messages with a newline. */
-	size_t n = strlen(c->last_err);
-	while (n > 0 && (c->last_err[n - 1] == '\n' || c->last_err[n - 1] == ' '))
-		c->last_err[--n] = '\0';
-	if (strcmp(c->sqlstate, "23505") == 0) {
-		c->err = DB_CONFLICT;  /* a domain answer, not logged */
-		return;
-	}
-	c->err = DB_ERROR;
-	if (PQstatus(c->h) != CONNECTION_OK || strncmp(c->sqlstate, "08", 2) == 0 ||
-	    strncmp(c->sqlstate, "57P", 3) == 0)
-		c->lost = true;
-	log_error("store: postgresql failed", "conn", c->role, "sql", what, "sqlstate", c->sqlstate,
-	    "error", c->last_err);
-}
-
-
-/* --- the writer's pipeline ---
- *
- * Inside a transaction the writer runs in libpq's pipeline mode: BEGIN, the
- * lock, each SAVEPOINT and the statements the domain code defers
- * (db_defer) are sent without waiting; a statement whose rows or outcome
- * are wanted is sent behind them and the whole queue is read back in order
- * (one round trip for all of them); RELEASE reads back everything the op
- * sent, so an op's failure is always reported within that op. A failure
- * in the queue is noted (the first one: later ones are "aborted" by
- * PostgreSQL) and a sync ends the aborted pipeline, leaving the
- * transaction in its failed state for ROLLBACK TO SAVEPOINT, as without a
- * pipeline. COMMIT is followed by a sync and answers once it is durable.
- */
-
-static void
-lost_now(struct pconn *c, const char *what)
-{
-	note_failure(c, NULL, what);
-	c->lost = true;
-	c->err = DB_ERROR;
-}
-
-/* End an aborted pipeline: a sync, and every result up to its own. */
-static void
-pipe_sync(struct pconn *c)
-{
-	if (c->lost)
-		return;
-	if (PQpipelineSync(c->h) != 1) {
-		lost_now(c, "pipeline sync");
-		return;
-	}
-	for (int i = 0; i < 2 * PIPE_MAX + 4; i++) {
-		PGresult *res = PQgetResult(c->h);
-		if (res == NULL) {
-			if (PQstatus(c->h) != CONNECTION_OK) {
-				lost_now(c, "pipeline sync");
-				return;
-			}
-			continue;
-		}
-		ExecStatusType st = PQresultStatus(res);
-		PQclear(res);
-		if (st == PGRES_PIPELINE_SYNC)
-			return;
-	}
-	lost_now(c, "pipeline sync: no sync result");
-}
-
-/*
- * Read back every statement sent. keep: where the last one's result goes
- * when it succeeded (its rows are wanted), else NULL. 0, or -1 when one
- * failed (c->err and the log say which; the pipeline is usable again).
- */
-static int
-pipe_wait(struct pconn *c, PGresult **keep)
-{
-	int n = c->nqueued, rc = 0;
-
-	if (keep)
-		*keep = NULL;
-	c->nqueued = 0;
-	if (n == 0)
-		return 0;
-	if (c->lost)
-		return -1;
-	if (PQsendFlushRequest(c->h) != 1 || PQflush(c->h) != 0) {
-		lost_now(c, c->queued[n - 1]);
-		return -1;
-	}
-	for (int i = 0; i < n; i++) {
-		PGresult *res = PQgetResult(c->h);
-		if (res == NULL) {
-			lost_now(c, c->queued[i]);
-			return -1;
-		}
-		ExecStatusType st = PQresultStatus(res);
-		if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
-			if (rc == 0) {
-				c->changes = strtoll(PQcmdTuples(res), NULL, 10);
-				c->err = DB_OK;
-			}
-			if (keep && rc == 0 && i == n - 1) {
-				*keep = res;
-				res = NULL;
-			}
-		} else if (st != PGRES_PIPELINE_ABORTED && rc == 0) {
-			note_failure(c, res, c->queued[i]);
-			rc = -1;
-		} else {
-			rc = -1;
-		}
-		PQclear(res);
-		/* Each statement's results end with a NULL. */
-		if ((res = PQgetResult(c->h)) != NULL) {
-			PQclear(res);
-			if (keep && *keep) {
-				PQclear(*keep);
-				*keep = NULL;
-			}
-			lost_now(c, "pipeline: a statement returned more than one result");
-			return -1;
-		}
-	}
-	if (rc != 0)
-		pipe_sync(c);
-	return rc;
-}
-
-/* Send a statement down the pipeline (prepared when name is given). */
-static int
-pipe_send(struct pconn *c, const char *name, const char *sql, int nparams,
-    const char *const *vals)
-{
-	if (c->nqueued == PIPE_MAX && pipe_wait(c, NULL) != 0)
-		return -1;
-	if (c->lost) {
-		snprintf(c->last_err, sizeof(c->last_err), "connection lost");
-		snprintf(c->sqlstate, sizeof(c->sqlstate), "08000");
-		c->err = DB_ERROR;
-		return -1;
-	}
-	int ok = name ? PQsendQueryPrepared(c->h, name, nparams, vals, NULL, NULL, 0) :
-	    PQsendQueryParams(c->h, sql, 0, NULL, NULL, NULL, NULL, 0);
-	if (ok != 1) {
-		lost_now(c, sql);
-		return -1;
-	}
-	c->queued[c->nqueued++] = sql;
-	return 0;
-}
-
-/* A transaction-control command in the pipeline; wait: read everything back. */
-static int
-pipe_exec(struct pconn *c, const char *sql, bool wait)
-{
-	if (pipe_send(c, NULL, sql, 0, NULL) != 0)
-		return -1;
-	return wait ? pipe_wait(c, NULL) : 0;
-}
-
-/* Leave pipeline mode (the transaction is over, or the connection gone). */
-static void
-pipe_end(struct pconn *c)
-{
-	c->piped = false;
-	c->nqueued = 0;
-	if (!c->lost && PQpipelineStatus(c->h) != PQ_PIPELINE_OFF && PQexitPipelineMode(c->h) != 1)
-		lost_now(c, "exit pipeline mode");
-}
 
 /* --- the db.h primitives --- */
 
@@ -528,23 +302,6 @@ static const struct db_ops pg_ops = {
 
 /* --- connections --- */
 
-/* A command without parameters or rows (transaction control, SET). */
-static int
-pexec(struct pconn *c, const char *sql)
-{
-	PGresult *res = PQexec(c->h, sql);
-	int rc = 0;
-
-	if (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK) {
-		note_failure(c, res, sql);
-		rc = -1;
-	} else {
-		c->err = DB_OK;
-	}
-	PQclear(res);
-	return rc;
-}
-
 /* The highest $N of a statement: how many parameters it takes. */
 static int
 count_params(const char *sql)
@@ -692,141 +449,6 @@ conn_close(struct pconn *c)
 	c->h = NULL;
 }
 
-/* --- migrations --- */
-
-/* Replace every whole-word occurrence of from by to in *s (reallocated). */
-static void
-replace_words(char **s, const char *from, const char *to)
-{
-	size_t nf = strlen(from), nt = strlen(to);
-	struct buf b;
-	const char *p = *s, *q;
-
-	buf_init(&b, MIGRATION_MAX);
-	while ((q = strstr(p, from)) != NULL) {
-		bool start = q == *s || !(isalnum((unsigned char)q[-1]) || q[-1] == '_');
-		bool end = !(isalnum((unsigned char)q[nf]) || q[nf] == '_');
-		buf_append(&b, p, (size_t)(q - p));
-		if (start && end)
-			buf_append(&b, to, nt);
-		else
-			buf_append(&b, q, nf);
-		p = q + nf;
-	}
-	buf_append(&b, p, strlen(p));
-	buf_append(&b, "", 1);
-	free(*s);
-	*s = b.data;
-}
-
-/* A migration in PostgreSQL's dialect (see the header). */
-static char *
-pg_dialect(const char *sql)
-{
-	struct buf b;
-	bool skip = false;
-	const char *line = sql;
-
-	buf_init(&b, MIGRATION_MAX);
-	while (*line) {
-		const char *nl = strchr(line, '\n');
-		size_t n = nl ? (size_t)(nl - line + 1) : strlen(line);
-		if (strncmp(line, "-- sqlite only", 14) == 0)
-			skip = true;
-		else if (strncmp(line, "-- end sqlite only", 18) == 0)
-			skip = false;
-		else if (!skip && strncmp(line, PG_ONLY, strlen(PG_ONLY)) == 0)
-			buf_append(&b, line + strlen(PG_ONLY), n - strlen(PG_ONLY));
-		else if (!skip)
-			buf_append(&b, line, n);
-		line += n;
-	}
-	buf_append(&b, "", 1);
-	char *s = b.data;
-	replace_words(&s, "INTEGER PRIMARY KEY AUTOINCREMENT", "BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY");
-	replace_words(&s, "id INTEGER PRIMARY KEY", "id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY");
-	replace_words(&s, "INTEGER", "BIGINT");
-	return s;
-}
-
-static int
-query_i64(struct pconn *c, const char *sql, int64_t *out)
-{
-	PGresult *res = PQexec(c->h, sql);
-	int rc = -1;
-
-	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
-		*out = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-		rc = 0;
-	} else {
-		note_failure(c, res, sql);
-	}
-	PQclear(res);
-	return rc;
-}
-
-static int
-migrate_one(struct pconn *c, const struct migration *m)
-{
-	char *sql = pg_dialect(m->sql);
-	char ins[256];
-	int rc = -1;
-
-	snprintf(ins, sizeof(ins), "INSERT INTO schema_migrations (version, name, applied_at)"
-	    " VALUES (%d, '%s', %" PRId64 ")", m->version, m->name, now_ms() / 1000);
-	if (pexec(c, "BEGIN") != 0)
-		goto out;
-	if (pexec(c, sql) != 0 || pexec(c, ins) != 0) {
-		pexec(c, "ROLLBACK");
-		goto out;
-	}
-	if (pexec(c, "COMMIT") != 0)
-		goto out;
-	log_info("store: migration applied", "name", m->name);
-	rc = 0;
-out:
-	free(sql);
-	return rc;
-}
-
-static int
-migrate(struct pconn *c)
-{
-	int64_t cur = 0;
-	char lock[64];
-	int rc = -1;
-
-	for (int i = 0; i < migrations_count; i++)
-		for (const char *p = migrations[i].name; *p; p++)
-			if (!(isalnum((unsigned char)*p) || *p == '_')) {
-				log_error("store: a migration's name must be [A-Za-z0-9_]", "name",
-				    migrations[i].name);
-				return -1;
-			}
-	snprintf(lock, sizeof(lock), "SELECT pg_advisory_lock(%d)", MIGRATION_LOCK);
-	if (pexec(c, lock) != 0)
-		return -1;
-	if (pexec(c, "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY,"
-	    " name TEXT NOT NULL, applied_at BIGINT NOT NULL)") != 0 ||
-	    query_i64(c, pg_sql[R_VERSION], &cur) != 0)
-		goto out;
-	if (migrations_count > 0 && cur > migrations[migrations_count - 1].version) {
-		char v[24];
-
-		snprintf(v, sizeof(v), "%" PRId64, cur);
-		log_error("store: the database schema is newer than this msgd", "version", v);
-		goto out;
-	}
-	for (int i = 0; i < migrations_count; i++)
-		if (migrations[i].version > cur && migrate_one(c, &migrations[i]) != 0)
-			goto out;
-	rc = 0;
-out:
-	snprintf(lock, sizeof(lock), "SELECT pg_advisory_unlock(%d)", MIGRATION_LOCK);
-	pexec(c, lock);
-	return rc;
-}
-
 /* --- the backend --- */
 
 static void
@@ -883,7 +505,7 @@ pgb_open(void **out, const struct store_config *cfg, struct db **writer, struct 
 
 	*out = NULL;
 	db->dsn = xstrdup(cfg->database);
-	if (conn_open(&db->w, db->dsn, "writer", 0, W_END) != 0 || migrate(&db->w) != 0 ||
+	if (conn_open(&db->w, db->dsn, "writer", 0, W_END) != 0 || pg_migrate(&db->w) != 0 ||
 	    conn_prepare(&db->w) != 0)
 		goto fail;
 	db->r.autorevive = true;

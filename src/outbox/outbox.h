@@ -68,6 +68,7 @@ struct check_result;
 struct channel_registry;
 struct ingest_batch;
 struct outbox;
+struct leases;
 
 /* The longest delay the dispatcher sets on an entry: a channel's capped
  * Retry-After, a recipient gap (recipient_gap_ms at most a day) or a
@@ -86,6 +87,11 @@ int64_t outbox_now(struct outbox *ob);
 
 int outbox_start(struct outbox **out, struct event_base *base, struct store *st,
     struct channel_registry *reg);
+/* Several instances: claims become leases of lease_ms owned by ls's owner
+ * (renewed while sends are in flight; others' expired ones swept back),
+ * and a channel is dispatched only while its "channel:<id>" lease in ls is
+ * held. Once, right after outbox_start (before the loop runs). */
+void outbox_set_leases(struct outbox *ob, struct leases *ls, int64_t lease_ms);
 /* New entries may be due now (after a send was committed). */
 void outbox_kick(struct outbox *ob);
 /* A channel's config changed (or it was deleted): lift a credentials pause. */
@@ -93,7 +99,8 @@ void outbox_channel_changed(struct outbox *ob, int64_t channel_id);
 /* {"sending":{"state":"ok"|"paused"|"circuit_open"|"half_open"|"throttled",
  *  "reason":{"code","title","detail"}|null,"since","until"},
  *  "credentials":{...} (types with a check), "queue_depth","inflight",
- *  "consecutive_failures"} (new reference). */
+ *  "consecutive_failures","dispatch":"held"|"elsewhere" (whether this
+ *  instance holds the channel's dispatch lease)} (new reference). */
 json_t *outbox_channel_state(struct outbox *ob, const struct channel *ch);
 /* Check the channel's credentials in the background (no-op for types
  * without check_prepare); the answer never waits for it. */

@@ -103,6 +103,9 @@ int apply_ingest(struct store_db *db, struct store_op *op);
 int apply_outbox_claim(struct store_db *db, struct store_op *op);
 int apply_outbox_result(struct store_db *db, struct store_op *op);
 int apply_outbox_recover(struct store_db *db, struct store_op *op);
+int apply_outbox_renew(struct store_db *db, struct store_op *op);
+int apply_outbox_sweep(struct store_db *db, struct store_op *op);
+int apply_leases(struct store_db *db, struct store_op *op);  /* LEASE_ACQUIRE, LEASE_RELEASE */
 int apply_outbox_shift(struct store_db *db, struct store_op *op);
 int apply_cancel(struct store_db *db, struct store_op *op);
 /* A deleted channel sends nothing more: its pending messages fail now. */

@@ -44,6 +44,22 @@
  *    the error that caused them (code, title, detail) and since/until, and
  *    each message keeps its attempts, last error and next attempt on disk
  *    (the RESULT op), so a retry and its reason survive a restart.
+ *  - Several instances (lease.c, src/lease/). A claim is a lease: the row
+ *    names its owner (instance_id) and until when (outbox_lease_ms, 30 s
+ *    by default, twice the default request timeout); while sends are in
+ *    flight the owner renews all its claims in one op every third of the
+ *    lease. At start an instance takes back only its own claims and those
+ *    whose lease ran out (on SQLite, every one: the database is its
+ *    alone); every half lease (at least 1 s) it sweeps other instances'
+ *    run-out claims back into the queue, due now and uncertain. A late
+ *    retry from an owner whose claim went elsewhere is ignored. A channel
+ *    is dispatched by one instance at a time, the holder of its
+ *    "channel:<id>" lease (dispatch_lease_ms), so pacing, the breaker and
+ *    the provider's quotas hold for the channel as a whole; the others
+ *    read nothing and send nothing for it. A takeover starts the channel's
+ *    pacing, breaker and pauses afresh: the breaker re-learns within
+ *    breaker_threshold failures, a credentials pause at the first send or
+ *    the credential check.
  *  - Credential check (credcheck.c): after a channel is created or changed,
  *    one authenticated request (the adapter's check_prepare) tells whether
  *    its credentials work, in the background. invalid_credentials pauses

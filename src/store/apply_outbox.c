@@ -1,7 +1,8 @@
 /*
- * apply_outbox.c - the outbox state machine: claims, attempt results, the
- * early provider statuses, recovery after a crash, clock shifts and cancel
- * (writer thread).
+ * apply_outbox.c - the outbox state machine: claims (leases), attempt
+ * results, the early provider statuses, recovery after a crash, lease
+ * renewal and sweeping, clock shifts and cancel (writer thread); and the
+ * named leases of src/lease/.
  */
 #include <inttypes.h>
 #include <stdio.h>

@@ -1,6 +1,6 @@
 // bench/bench.mjs - msgd's benchmark harness (`make bench`).
 //
-//   node bench/bench.mjs [ingest] [send] [live] [read] [footprint]    (default: all)
+//   node bench/bench.mjs [ingest] [send] [live] [read] [footprint] [slow] [pg]    (default: all)
 //
 // Every scenario starts a fresh msgd (env MSGD, default build/msgd) on
 // 127.0.0.1 with a fresh data directory and a signed whatsapp_cloud channel
@@ -32,6 +32,8 @@
 //             conversation list, a conversation's last 50 messages (1,000
 //             random conversations) and the event log from 1,000 random
 //             cursors; the conversation list also at 10,000 messages.
+//  pg         bench/pg.mjs: ingest and send on PostgreSQL 15 (a private
+//             cluster), with one msgd and with two sharing the database.
 //  footprint  5 starts on fresh data dirs: spawn -> first 200 from /healthz
 //             (polled every 2 ms) and VmRSS 1 s later, medians; binary size.
 //
@@ -48,6 +50,8 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+
+import { pg } from './pg.mjs';
 
 // ---------------------------------------------------------------- configuration
 
@@ -74,10 +78,10 @@ const PNID = 'bench-number';
 const AUTH = `Authorization: Bearer ${TOKEN}`;
 const ULIMIT = 'ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"';
 
-const SCENARIOS = { ingest, send, live, read, footprint, slow };
+const SCENARIOS = { ingest, send, live, read, footprint, slow, pg: () => pg(pgHelpers()) };
 const TOOLS = { // what each scenario needs besides msgd
 	ingest: ['nginx', 'sqlite3', 'loadgen'], send: ['nginx', 'sqlite3', 'loadgen'],
-	live: [], read: ['sqlite3', 'loadgen'], footprint: [], slow: ['sqlite3', 'loadgen'],
+	live: [], read: ['sqlite3', 'loadgen'], footprint: [], slow: ['sqlite3', 'loadgen'], pg: ['nginx', 'psql', 'loadgen'],
 };
 
 // ---------------------------------------------------------------- small helpers
@@ -107,7 +111,7 @@ function checkTools(names) {
 		if (t === 'loadgen') {
 			if (!isExecutable(LOADGEN)) missing.push(`loadgen: ${LOADGEN} is not an executable (build bench/loadgen.c, or set LOADGEN)`);
 		} else if (!which(t)) {
-			missing.push(t === 'nginx' ? 'nginx: apt-get install nginx-light (or nginx)' : `${t}: apt-get install ${t}`);
+			missing.push(t === 'nginx' ? 'nginx: apt-get install nginx-light (or nginx)' : t === 'psql' ? 'psql: apt-get install postgresql-15' : `${t}: apt-get install ${t}`);
 		}
 	}
 	if (missing.length) {
@@ -264,7 +268,11 @@ function waitForPort(port, child, ms = 5000) {
 
 // ---------------------------------------------------------------- sqlite3
 
+// db: a SQLite file's path, or { dsn } for PostgreSQL (psql, unaligned: the
+// same "a|b" rows as the sqlite3 CLI).
 function sql(db, query) {
+	if (typeof db === 'object')
+		return execFileSync('psql', ['-X', '-q', '-At', '-v', 'ON_ERROR_STOP=1', '-d', db.dsn, '-c', query], { encoding: 'utf8', maxBuffer: 1 << 28 }).trim();
 	return execFileSync('sqlite3', ['-bail', '-cmd', '.timeout 10000', db, query], { encoding: 'utf8', maxBuffer: 1 << 28 }).trim();
 }
 const sqlNumber = (db, query) => Number(sql(db, query) || 0);
@@ -273,14 +281,17 @@ const sqlNumber = (db, query) => Number(sql(db, query) || 0);
 
 // A fresh msgd: temp data dir, admin token, warn logs to a file, high fd
 // limit; resolves once /healthz answers 200.
-async function startMsgd(tag) {
+// database: a PostgreSQL DSN (several msgd may share one), or none for
+// SQLite in the data directory.
+async function startMsgd(tag, { database = null, env = {} } = {}) {
 	const dir = tmpDir(`msgd-${tag}`);
 	const port = await freePort();
 	const log = path.join(dir, 'msgd.log');
 	const child = start(`msgd (${tag})`, 'sh', ['-c', `${ULIMIT}; exec "$0" "$@"`, MSGD, 'serve',
 		'--listen', `127.0.0.1:${port}`, '--data', path.join(dir, 'data')],
 	// No credential checks: they would try the real Graph API (loopback only here).
-	{ env: { MSGD_ADMIN_TOKEN: TOKEN, MSGD_LOG_LEVEL: 'warn', MSGD_CREDENTIAL_CHECKS: 'off' }, logFile: log });
+	{ env: { MSGD_ADMIN_TOKEN: TOKEN, MSGD_LOG_LEVEL: 'warn', MSGD_CREDENTIAL_CHECKS: 'off',
+		...(database ? { MSGD_DATABASE: database } : {}), ...env }, logFile: log });
 	const deadline = performance.now() + 10000;
 	while ((await httpStatus(port, '/healthz')) !== 200) {
 		if (child.code !== null || performance.now() > deadline) {
@@ -289,7 +300,8 @@ async function startMsgd(tag) {
 		}
 		await sleep(10);
 	}
-	return { child, pid: child.proc.pid, port, url: `http://127.0.0.1:${port}`, db: path.join(dir, 'data', 'msgd.db'), log };
+	return { child, pid: child.proc.pid, port, url: `http://127.0.0.1:${port}`,
+		db: database ? { dsn: database } : path.join(dir, 'data', 'msgd.db'), log };
 }
 
 // Stops msgd (SIGTERM, its graceful shutdown) and shows what it logged at warn and above.
@@ -451,8 +463,8 @@ function acceptance(db, phaseStartMs) {
 		JOIN statuses s ON s.message_id = m.id AND s.status = 'accepted'
 		WHERE m.direction = 'out' AND m.created_ms >= ${phaseStartMs} GROUP BY m.id`;
 	const [created, first] = sql(db, `SELECT count(*), min(created_ms) FROM messages WHERE direction = 'out' AND created_ms >= ${phaseStartMs}`).split('|').map(Number);
-	const deltas = sql(db, `SELECT acc - q FROM (${acc})`).split('\n').filter(Boolean).map(Number);
-	const last = sqlNumber(db, `SELECT max(acc) FROM (${acc})`);
+	const deltas = sql(db, `SELECT acc - q FROM (${acc}) AS t`).split('\n').filter(Boolean).map(Number);
+	const last = sqlNumber(db, `SELECT max(acc) FROM (${acc}) AS t`);
 	const span = (last - first) / 1000;
 	return { created, accepted: deltas.length, span_s: span, throughput: span > 0 ? deltas.length / span : null, latency_ms: percentiles(deltas) };
 }
@@ -745,6 +757,14 @@ async function slow() {
 		],
 		details: { load: r, adversary, rss_before_kb: rss0, rss_with_slow_kb: rssSlow },
 	};
+}
+
+// ---------------------------------------------------------------- 7. PostgreSQL (bench/pg.mjs)
+
+function pgHelpers() {
+	return { progress, sql, sqlNumber, startMsgd, stopMsgd, createChannel, startNginx, stop, loadgen, cpuSeconds, statusKb,
+		row, fromLoadgen, lossText, non2xx, lgErrors, acceptance, drainOutbox, sendLoss, uniq, round,
+		WARMUP, CONNS, SECONDS, SECRET, PNID, AUTH };
 }
 
 // ---------------------------------------------------------------- main

@@ -401,42 +401,47 @@ api_channel_json(struct app *app, const struct channel *ch)
 }
 
 int
+api_keys_load(struct app *app)
+{
+	json_t *keys = NULL, *row;
+	size_t i, n = 0;
+
+	if (store_api_keys_load(app->store, &keys) != 0)
+		return -1;
+	unsigned char (*hashes)[32] = xcalloc(json_array_size(keys) + 1, 32);
+	json_array_foreach(keys, i, row) {
+		const char *hex = json_string_value(row);
+		if (hex && hex_decode(hex, strlen(hex), hashes[n], 32) == 0)
+			n++;
+		else
+			log_error("stored API key hash is not 64 hex digits; ignored");
+	}
+	json_decref(keys);
+	free(app->key_hashes);
+	app->key_hashes = hashes;
+	app->nkeys = n;
+	return 0;
+}
+
+int
 api_load(struct app *app)
 {
-	json_t *rows = NULL, *keys = NULL, *row;
+	json_t *rows = NULL, *row;
 	size_t i;
 
 	if (store_channels_load(app->store, &rows) != 0)
 		return -1;
 	json_array_foreach(rows, i, row) {
-		const char *name = json_string_value(json_object_get(row, "name"));
-		const char *type = json_string_value(json_object_get(row, "type"));
-		const struct channel_ops *ops = type ? channel_type_find(type) : NULL;
-		if (name == NULL || ops == NULL) {
-			log_error("stored channel has an unknown type; skipped", "channel", name, "type", type);
+		struct channel *ch = api_channel_from_row(row);
+		if (ch == NULL)
 			continue;
-		}
-		struct channel *ch = channel_new(json_integer_value(json_object_get(row, "id")), name, ops,
-		    json_object_get(row, "config"), json_integer_value(json_object_get(row, "created_at")),
-		    json_integer_value(json_object_get(row, "updated_at")));
+		char *name = xstrdup(ch->name);
 		if (registry_add(app->reg, ch) != 0)
 			log_error("cannot open stored channel; skipped", "channel", name);
+		free(name);
 	}
 	json_decref(rows);
-
-	if (store_api_keys_load(app->store, &keys) != 0)
-		return -1;
-	app->key_hashes = xcalloc(json_array_size(keys), 32);
-	app->nkeys = 0;
-	json_array_foreach(keys, i, row) {
-		const char *hex = json_string_value(row);
-		if (hex && hex_decode(hex, strlen(hex), app->key_hashes[app->nkeys], 32) == 0)
-			app->nkeys++;
-		else
-			log_error("stored API key hash is not 64 hex digits; ignored");
-	}
-	json_decref(keys);
-	return 0;
+	return api_keys_load(app);
 }
 
 void

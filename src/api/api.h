@@ -84,6 +84,14 @@ void api_session_delete(struct app *, struct http_request *, const char *const *
 /* Load channels and API keys from the store into memory. */
 int api_load(struct app *app);
 void api_unload(struct app *app);
+/* The API keys again (another instance changed them). */
+int api_keys_load(struct app *app);
+/* A stored channel row (store_channels_load()) as a channel, not opened;
+ * NULL (logged) when its type is unknown. */
+struct channel *api_channel_from_row(const json_t *row);
+/* Bring the registry in line with the store (another instance created,
+ * patched or deleted channels), each change applied as a local one is. */
+void api_channels_sync(struct app *app);
 
 /* --- shared by the api_*.c files --- */
 typedef void (*api_fn)(struct app *app, struct http_request *req, const char *const *params);

@@ -3,6 +3,8 @@
  *
  * A change is validated by the channel type's adapter, committed through
  * the store, and only then applied to the in-memory registry and answered.
+ * Changes committed by another msgd on the same database reach the
+ * registry through api_channels_sync(), by the same steps.
  */
 #include "api.h"
 
@@ -55,6 +57,36 @@ check_credentials(struct app *app, struct channel *ch)
 		outbox_check_credentials(app->outbox, ch);
 }
 
+/* ch is in the registry now, new or in place of its older self (replaced):
+ * what follows a create or a patch. */
+static void
+channel_installed(struct app *app, struct channel *ch, bool replaced)
+{
+	if (replaced && app->outbox)
+		outbox_channel_changed(app->outbox, ch->id);
+	if (ch->ops->on_start)
+		ch->ops->on_start(ch);
+	check_credentials(app, ch);
+}
+
+/* Put ch (owned) in place of the channel with its id, if any: 0, or -1
+ * when it cannot open (freed). */
+static int
+channel_replace(struct app *app, struct channel *ch)
+{
+	registry_remove(app->reg, ch->id);
+	return registry_add(app->reg, ch);
+}
+
+/* What follows a delete. */
+static void
+channel_removed(struct app *app, int64_t id)
+{
+	registry_remove(app->reg, id);
+	if (app->outbox)
+		outbox_channel_changed(app->outbox, id);
+}
+
 static void
 created_done(struct store_op *op, void *arg)
 {
@@ -69,17 +101,17 @@ created_done(struct store_op *op, void *arg)
 		return;
 	}
 	w->ch->id = op->u.channel.id;
+	w->ch->created_at = w->ch->updated_at = op->u.channel.at;  /* as stored: syncs compare it */
 	struct channel *ch = w->ch;
 	w->ch = NULL;
-	if (registry_add(w->app->reg, ch) != 0) {
+	/* A sync may have taken it from the store already: replace. */
+	if (channel_replace(w->app, ch) != 0) {
 		api_store_error(w->req);
 		chan_write_free(w);
 		return;
 	}
 	log_info("channel created", "channel", ch->name, "type", ch->ops->type);
-	if (ch->ops->on_start)
-		ch->ops->on_start(ch);
-	check_credentials(w->app, ch);
+	channel_installed(w->app, ch, false);
 	http_reply_json(w->req, 201, api_channel_json(w->app, ch));
 	chan_write_free(w);
 }
@@ -185,8 +217,8 @@ patched_done(struct store_op *op, void *arg)
 	}
 	struct channel *ch = w->ch;
 	w->ch = NULL;
-	registry_remove(w->app->reg, ch->id);
-	if (registry_add(w->app->reg, ch) != 0) {
+	ch->updated_at = op->u.channel.at;  /* as stored: syncs compare it */
+	if (channel_replace(w->app, ch) != 0) {
 		api_store_error(w->req);
 		chan_write_free(w);
 		return;
@@ -195,10 +227,7 @@ patched_done(struct store_op *op, void *arg)
 	if (w->destination)
 		log_warn("channel destination changed; its secrets were supplied again", "channel",
 		    ch->name, "changed", w->destination);
-	outbox_channel_changed(w->app->outbox, ch->id);
-	if (ch->ops->on_start)
-		ch->ops->on_start(ch);
-	check_credentials(w->app, ch);
+	channel_installed(w->app, ch, true);
 	http_reply_json(w->req, 200, api_channel_json(w->app, ch));
 	chan_write_free(w);
 }
@@ -327,8 +356,7 @@ deleted_done(struct store_op *op, void *arg)
 		api_store_error(w->req);
 	} else {
 		log_info("channel deleted", "channel", w->name);
-		registry_remove(w->app->reg, op->u.channel.id);
-		outbox_channel_changed(w->app->outbox, op->u.channel.id);
+		channel_removed(w->app, op->u.channel.id);
 		http_reply_raw(w->req, 204, "application/json", "", 0);
 	}
 	chan_write_free(w);
@@ -352,4 +380,74 @@ api_channels_delete(struct app *app, struct http_request *req, const char *const
 	};
 	http_defer(req);
 	store_submit(app->store, &w->op);
+}
+
+struct channel *
+api_channel_from_row(const json_t *row)
+{
+	const char *name = json_string_value(json_object_get(row, "name"));
+	const char *type = json_string_value(json_object_get(row, "type"));
+	const struct channel_ops *ops = type ? channel_type_find(type) : NULL;
+
+	if (name == NULL || ops == NULL) {
+		log_error("stored channel has an unknown type; skipped", "channel", name, "type", type);
+		return NULL;
+	}
+	return channel_new(json_integer_value(json_object_get(row, "id")), name, ops,
+	    json_object_get(row, "config"), json_integer_value(json_object_get(row, "created_at")),
+	    json_integer_value(json_object_get(row, "updated_at")));
+}
+
+static const json_t *
+row_with_id(const json_t *rows, int64_t id)
+{
+	size_t i;
+	json_t *row;
+
+	json_array_foreach(rows, i, row)
+		if (json_integer_value(json_object_get(row, "id")) == id)
+			return row;
+	return NULL;
+}
+
+void
+api_channels_sync(struct app *app)
+{
+	json_t *rows = NULL, *row;
+	size_t i;
+
+	if (store_channels_load(app->store, &rows) != 0) {
+		log_error("channels: cannot read them to follow another instance");
+		return;
+	}
+	/* Deleted (by id: a name deleted and made again is another channel). */
+	for (size_t k = registry_count(app->reg); k-- > 0;) {
+		struct channel *ch = registry_at(app->reg, k);
+		if (row_with_id(rows, ch->id) == NULL) {
+			log_info("channel deleted by another instance", "channel", ch->name);
+			channel_removed(app, ch->id);
+		}
+	}
+	/* Created, or changed (updated_at has whole seconds: the config too). */
+	json_array_foreach(rows, i, row) {
+		struct channel *old = registry_find_id(app->reg, json_integer_value(json_object_get(row, "id")));
+		if (old && old->updated_at == json_integer_value(json_object_get(row, "updated_at")) &&
+		    json_equal(old->config, json_object_get(row, "config")))
+			continue;
+		struct channel *ch = api_channel_from_row(row);
+		if (ch == NULL)
+			continue;
+		bool replaced = old != NULL;
+		char *name = xstrdup(ch->name);
+		if (channel_replace(app, ch) != 0) {
+			log_error("cannot open a channel another instance changed; skipped", "channel", name);
+			free(name);
+			continue;
+		}
+		log_info(replaced ? "channel updated by another instance" :
+		    "channel created by another instance", "channel", name);
+		free(name);
+		channel_installed(app, ch, replaced);
+	}
+	json_decref(rows);
 }

@@ -174,6 +174,9 @@ void auth_logout(struct auth *a, const struct auth_session *s, auth_logout_fn do
 const struct auth_session *auth_check_cookie(struct auth *a, const char *cookie_header);
 /* Does the X-Msgd-CSRF value match s's CSRF token (constant time)? */
 bool auth_csrf_ok(const struct auth_session *s, const char *header_value);
+/* Another instance changed sessions or users: sessions gone from the
+ * store end here, sessions made there start here (cfg as auth_open's). */
+void auth_sessions_reload(struct auth *a, const struct auth_config *cfg);
 /* Drop expired sessions (memory and store). The loop does it every minute. */
 void auth_sweep(struct auth *a);
 /* Live sessions in memory. */

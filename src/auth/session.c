@@ -169,6 +169,12 @@ session_admit(struct auth *a, struct session *n)
 		    oldest->pub.user);
 		session_drop(a, oldest);
 	}
+	/* Already taken from the store (auth_sessions_reload()): this one. */
+	HASH_FIND(hh, a->sessions, n->hash, sizeof(n->hash), e);
+	if (e) {
+		HASH_DEL(a->sessions, e);
+		session_free(e);
+	}
 	HASH_ADD(hh, a->sessions, hash, sizeof(n->hash), n);
 }
 
@@ -414,6 +420,57 @@ sessions_load(struct auth *a, const struct auth_config *cfg)
 	json_decref(rows);
 	json_decref(users);
 	return 0;
+}
+
+void
+auth_sessions_reload(struct auth *a, const struct auth_config *cfg)
+{
+	json_t *rows = NULL, *row, *stored = json_object(), *users = json_object();
+	struct session *e, *tmp;
+	int64_t now = auth_now(a), ended = 0;
+	char hex[65];
+	size_t i;
+
+	if (store_sessions_load(a->st, now / 1000, &rows) != 0) {
+		log_error("auth: cannot read the sessions to follow another instance");
+		goto out;
+	}
+	json_array_foreach(rows, i, row) {
+		const char *h = json_string_value(json_object_get(row, "token_hash"));
+		if (h)
+			json_object_set(stored, h, row);
+	}
+	/* Ended elsewhere: a logout, a new password, a removed user. The
+	 * rows are gone already; memory only. */
+	HASH_ITER(hh, a->sessions, e, tmp) {
+		hex_encode(e->hash, sizeof(e->hash), hex);
+		if (json_object_get(stored, hex) == NULL) {
+			HASH_DEL(a->sessions, e);
+			session_free(e);
+			ended++;
+		}
+	}
+	/* Made elsewhere: a login on another instance works here too. */
+	json_array_foreach(rows, i, row) {
+		unsigned char hash[32];
+		const char *h = json_string_value(json_object_get(row, "token_hash"));
+		if (h == NULL || hex_decode(h, strlen(h), hash, sizeof(hash)) != 0)
+			continue;
+		HASH_FIND(hh, a->sessions, hash, sizeof(hash), e);
+		if (e || HASH_COUNT(a->sessions) >= AUTH_SESSIONS_MAX)
+			continue;
+		if (load_one(a, cfg, row, now, users) < 0)
+			log_warn("auth: malformed stored session; skipped");
+	}
+	if (ended > 0) {
+		char n[24];
+		snprintf(n, sizeof(n), "%lld", (long long)ended);
+		log_info("auth: sessions ended by another instance", "sessions", n);
+	}
+out:
+	json_decref(rows);
+	json_decref(stored);
+	json_decref(users);
 }
 
 void

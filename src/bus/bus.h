@@ -19,8 +19,10 @@
  *  - a subscriber that reads slowly never slows the others: the bus keeps
  *    no per-subscriber queue, only the subscriber's cursor. Its transport
  *    decides when a client is too far behind (bounded output buffer).
- * With several msgd instances on PostgreSQL, bus_committed() will be fed
- * from LISTEN/NOTIFY instead of local commits; nothing else changes.
+ * With several msgd instances on PostgreSQL, bus_committed() is also
+ * called for the other instances' commits (the store's change hook, fed
+ * by LISTEN/NOTIFY: daemon.c); it reads what is new from the store
+ * either way, so events reach subscribers in seq order whoever wrote them.
  */
 #ifndef MSGD_BUS_H
 #define MSGD_BUS_H

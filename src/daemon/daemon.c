@@ -142,6 +142,47 @@ on_commit(void *arg, int64_t last_seq)
 	hooks_committed(app->hooks, last_seq);
 }
 
+/* Every token valid now (the admin token, the API keys): token sessions
+ * made with another end. creds[] is the caller's to free. */
+static struct auth_config
+token_creds(const struct app *app, unsigned char (**creds)[32])
+{
+	*creds = xcalloc(app->nkeys + 1, 32);
+	memcpy((*creds)[0], app->admin_hash, 32);
+	if (app->nkeys)
+		memcpy((*creds)[1], app->key_hashes, app->nkeys * 32);
+	return (struct auth_config){ .token_hashes = *creds, .ntoken_hashes = app->nkeys + 1 };
+}
+
+/*
+ * Another msgd on the same database committed changes (the store's change
+ * hook; docs/ARCHITECTURE.md, "Several instances"): bring what this one
+ * keeps in memory in line, as a local change would, and let the live
+ * streams and the webhook dispatcher hear of its events. Templates and
+ * users are read from the store when used: nothing to do for them but
+ * the sessions a user change ends.
+ */
+static void
+on_other_instance(void *arg, unsigned kinds, int64_t last_seq)
+{
+	struct app *app = arg;
+
+	if (kinds & STORE_CHANGE_CHANNELS)
+		api_channels_sync(app);
+	if ((kinds & STORE_CHANGE_KEYS) && api_keys_load(app) != 0)
+		log_error("cannot read the API keys to follow another instance");
+	if (kinds & (STORE_CHANGE_SESSIONS | STORE_CHANGE_USERS | STORE_CHANGE_KEYS)) {
+		unsigned char (*creds)[32];
+		struct auth_config ac = token_creds(app, &creds);
+		auth_sessions_reload(app->auth, &ac);
+		free(creds);
+	}
+	if (kinds & STORE_CHANGE_SUBSCRIPTIONS)
+		hooks_reload(app->hooks);
+	if (last_seq > 0)
+		on_commit(app, last_seq);
+}
+
 static void
 raise_fd_limit(void)
 {
@@ -334,11 +375,8 @@ daemon_run(const struct config *initial, const struct config_args *args)
 	if (api_load(&d.app) != 0 || provision_sandbox(&d) != 0 || admin_token(cfg, d.app.admin_hash) != 0)
 		goto out;
 	/* Token sessions live only while the token that made them is valid. */
-	unsigned char (*creds)[32] = xcalloc(d.app.nkeys + 1, 32);
-	memcpy(creds[0], d.app.admin_hash, 32);
-	if (d.app.nkeys)
-		memcpy(creds[1], d.app.key_hashes, d.app.nkeys * 32);
-	struct auth_config ac = { .token_hashes = creds, .ntoken_hashes = d.app.nkeys + 1 };
+	unsigned char (*creds)[32];
+	struct auth_config ac = token_creds(&d.app, &creds);
 	int arc = auth_open(&d.app.auth, d.base, d.app.store, &ac);
 	free(creds);
 	if (arc != 0)
@@ -360,6 +398,8 @@ daemon_run(const struct config *initial, const struct config_args *args)
 	outbox_set_leases(d.app.outbox, d.leases, cfg->outbox_lease_ms);
 	hooks_set_leases(d.app.hooks, d.leases);
 	store_set_commit_hook(d.app.store, on_commit, &d.app);
+	if (store_set_change_hook(d.app.store, on_other_instance, &d.app) != 0)
+		goto out;
 
 	struct http_config hc = {
 		.listen = cfg->listen,
@@ -405,6 +445,7 @@ out:
 	 * made again (their cursors did not move). */
 	if (d.app.store) {
 		store_set_commit_hook(d.app.store, NULL, NULL);
+		store_set_change_hook(d.app.store, NULL, NULL);
 		/* Another instance takes our channels and webhooks over at once. */
 		leases_release(d.leases);
 		store_close(d.app.store);

@@ -584,6 +584,9 @@ hooks_list(struct hooks *hk)
 void
 hooks_add(struct hooks *hk, const json_t *row)
 {
+	/* Taken from the store already (hooks_reload() ran after its commit). */
+	if (sub_find(hk, json_integer_value(json_object_get(row, "id"))))
+		return;
 	struct hsub *s = xcalloc(1, sizeof(*s));
 
 	s->hk = hk;
@@ -618,6 +621,51 @@ hooks_remove(struct hooks *hk, int64_t id)
 	}
 	sub_unlink(hk, s);
 	sub_free(s);
+}
+
+void
+hooks_reload(struct hooks *hk)
+{
+	json_t *rows = NULL, *row;
+	size_t i;
+
+	if (hk == NULL)
+		return;
+	if (store_subscriptions_load(hk->st, &rows) != 0) {
+		log_error("webhooks: cannot read the subscriptions to follow another instance");
+		return;
+	}
+	/* Deleted elsewhere: stop. */
+	for (struct hsub *s = hk->subs, *next; s; s = next) {
+		bool found = false;
+		next = s->next;
+		json_array_foreach(rows, i, row)
+			found |= json_integer_value(json_object_get(row, "id")) == s->id;
+		if (!found && !s->deleted)
+			hooks_remove(hk, s->id);
+	}
+	json_array_foreach(rows, i, row) {
+		struct hsub *s = sub_find(hk, json_integer_value(json_object_get(row, "id")));
+		if (s == NULL) {
+			hooks_add(hk, row);  /* made elsewhere: start */
+			continue;
+		}
+		/* A cursor another instance moved on is taken, never one behind;
+		 * with it the retry state of its next event. */
+		int64_t seq = json_integer_value(json_object_get(row, "delivered_seq"));
+		if (seq <= s->delivered_seq || s->busy)
+			continue;
+		const char *err = json_string_value(json_object_get(row, "last_error"));
+		int64_t next = json_integer_value(json_object_get(row, "next_attempt_ms"));
+		s->delivered_seq = seq;
+		s->attempts = (int)json_integer_value(json_object_get(row, "attempts"));
+		s->first_attempt_ms = json_integer_value(json_object_get(row, "first_attempt_ms"));
+		s->next_mono = next > 0 ? mono_ms() + (next > now_ms() ? next - now_ms() : 0) : 0;
+		snprintf(s->last_error, sizeof(s->last_error), "%s", err ? err : "");
+		s->has_error = err != NULL;
+		kick(hk);
+	}
+	json_decref(rows);
 }
 
 /* --- lifecycle --- */

@@ -82,6 +82,9 @@ void hooks_committed(struct hooks *hk, int64_t last_seq);
 void hooks_add(struct hooks *hk, const json_t *row);
 /* Its deletion was committed: stop (a request in flight is abandoned). */
 void hooks_remove(struct hooks *hk, int64_t id);
+/* Another instance changed subscriptions: start those made there, stop
+ * those deleted there, take cursors it moved on (never back). */
+void hooks_reload(struct hooks *hk);
 /* The subscription as the API shows it (secret masked), or NULL. */
 json_t *hooks_get(struct hooks *hk, int64_t id);
 /* {"webhooks":[...]}, by id. */

@@ -32,6 +32,7 @@ apply_channel(struct store_db *db, struct store_op *op)
 	struct db_stmt *s;
 	int64_t now_s = now_ms() / 1000;
 
+	op->u.channel.at = now_s;
 	switch (op->kind) {
 	case STORE_OP_CHANNEL_CREATE:
 		s = db_stmt(w, W_CHANNEL_INSERT);

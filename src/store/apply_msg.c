@@ -45,11 +45,34 @@ sd_op_sql_error(struct store_db *db, struct store_op *op)
 }
 
 void
+store_db_begin(struct store_db *db)
+{
+	db->next_msg_id = db->next_seq = 0;
+}
+
+void
 store_db_forget(struct store_db *db)
 {
 	for (size_t i = 0; i < db->nnames; i++)
 		free(db->names[i].name);
 	db->nnames = 0;
+	store_db_begin(db);
+}
+
+/* The next id of a kind (W_MSG_NEXT_ID or W_EVENT_NEXT_SEQ), counted in
+ * memory after the first of the transaction: 0 with *out, or -1. */
+static int
+next_id(struct store_db *db, enum sql q, int64_t *next, int64_t *out)
+{
+	if (*next == 0) {
+		struct db_stmt *s = db_stmt(db->w, q);
+		if (db_row(s) != 1)
+			return -1;
+		*next = db_i64(s, 0);
+		db_finish(s);
+	}
+	*out = (*next)++;
+	return 0;
 }
 
 void
@@ -109,9 +132,11 @@ find_message(struct store_db *db, int64_t channel_id, const char *provider_id,
 	return 0;
 }
 
-/* The contact's id, created or renamed as the message says. */
+/* The contact's id, created or renamed as the message says, and its
+ * conversation's (one query for both; *conv 0 when it has none yet). */
 static int
-upsert_contact(struct store_db *db, const struct msg_in *m, int64_t now_s, int64_t *id)
+upsert_contact(struct store_db *db, const struct msg_in *m, int64_t now_s, int64_t *id,
+    int64_t *conv)
 {
 	struct db *w = db->w;
 	struct db_stmt *s = db_stmt(w, W_CONTACT_FIND);
@@ -121,6 +146,7 @@ upsert_contact(struct store_db *db, const struct msg_in *m, int64_t now_s, int64
 	db_bind_i64(s, 1, m->channel_id);
 	db_bind_text(s, 2, m->contact_address);
 	r = db_row(s);
+	*conv = 0;
 	if (r < 0)
 		return -1;
 	if (r == 0) {
@@ -132,6 +158,7 @@ upsert_contact(struct store_db *db, const struct msg_in *m, int64_t now_s, int64
 		return db_insert_id(s, id);
 	}
 	*id = db_i64(s, 0);
+	*conv = db_i64(s, 2);
 	rename = m->contact_name && (db_text(s, 1) == NULL || strcmp(db_text(s, 1), m->contact_name) != 0);
 	db_finish(s);
 	if (!rename)
@@ -140,27 +167,19 @@ upsert_contact(struct store_db *db, const struct msg_in *m, int64_t now_s, int64
 	db_bind_i64(s, 1, *id);
 	db_bind_text(s, 2, m->contact_name);
 	db_bind_i64(s, 3, now_s);
-	return db_run(s);
+	return db_defer(s);
 }
 
+/* The contact's conversation: *id as upsert_contact() found it, or a new one. */
 static int
 get_conversation(struct store_db *db, int64_t channel_id, int64_t contact_id, int64_t now,
     int64_t *id)
 {
-	struct db *w = db->w;
-	struct db_stmt *s = db_stmt(w, W_CONV_FIND);
-	int r;
+	struct db_stmt *s;
 
-	db_bind_i64(s, 1, contact_id);
-	r = db_row(s);
-	if (r < 0)
-		return -1;
-	if (r == 1) {
-		*id = db_i64(s, 0);
-		db_finish(s);
+	if (*id != 0)
 		return 0;
-	}
-	s = db_stmt(w, W_CONV_INSERT);
+	s = db_stmt(db->w, W_CONV_INSERT);
 	db_bind_i64(s, 1, channel_id);
 	db_bind_i64(s, 2, contact_id);
 	db_bind_i64(s, 3, now);
@@ -172,15 +191,19 @@ int
 sd_append_event(struct store_db *db, const char *type, int64_t now, int64_t channel_id,
     int64_t conversation_id, int64_t message_id, const char *data, int64_t *seq)
 {
-	struct db_stmt *s = db_stmt(db->w, W_EVENT_INSERT);
+	struct db_stmt *s;
 
-	db_bind_text(s, 1, type);
-	db_bind_i64(s, 2, now);
-	db_bind_id(s, 3, channel_id);
-	db_bind_id(s, 4, conversation_id);
-	db_bind_id(s, 5, message_id);
-	db_bind_text(s, 6, data);
-	return db_insert_id(s, seq);
+	if (next_id(db, W_EVENT_NEXT_SEQ, &db->next_seq, seq) != 0)
+		return -1;
+	s = db_stmt(db->w, W_EVENT_INSERT);
+	db_bind_i64(s, 1, *seq);
+	db_bind_text(s, 2, type);
+	db_bind_i64(s, 3, now);
+	db_bind_id(s, 4, channel_id);
+	db_bind_id(s, 5, conversation_id);
+	db_bind_id(s, 6, message_id);
+	db_bind_text(s, 7, data);
+	return db_defer(s);
 }
 
 /* The message's API JSON without the fields that change later. */
@@ -313,7 +336,7 @@ sd_record_own_status(struct store_db *db, int64_t message_id, int64_t channel_id
 	db_bind_text(s, 9, detail);
 	db_bind_text(s, 10, "{}");
 	db_bind_i64(s, 11, now);
-	return db_run(s);
+	return db_defer(s);
 }
 
 /* Append a message.status event {"id","provider_message_id","status",
@@ -398,17 +421,14 @@ ingest_msg(struct store_db *db, struct store_op *op, struct msg_in *m, int64_t n
 	m->duplicate = false;
 	if ((channel = channel_name(db, m->channel_id)) == NULL)
 		return sd_op_error(op, "unknown channel %" PRId64, m->channel_id);
-	if (upsert_contact(db, m, now / 1000, &contact) != 0 ||
+	if (upsert_contact(db, m, now / 1000, &contact, &conv) != 0 ||
 	    get_conversation(db, m->channel_id, contact, now, &conv) != 0 ||
 	    find_message(db, m->channel_id, m->reply_to, &reply_id, NULL, NULL) != 0 ||
 	    resolve_reaction(db, m) != 0)
 		return sd_op_sql_error(db, op);
 
-	s = db_stmt(w, W_MSG_NEXT_ID);
-	if (db_row(s) != 1)
+	if (next_id(db, W_MSG_NEXT_ID, &db->next_msg_id, &id) != 0)
 		return sd_op_sql_error(db, op);
-	id = db_i64(s, 0);
-	db_finish(s);
 
 	doc = message_doc(m, id, channel, conv, reply_id);
 	if (doc == NULL)
@@ -431,7 +451,7 @@ ingest_msg(struct store_db *db, struct store_op *op, struct msg_in *m, int64_t n
 	db_bind_text(s, 10, doc_s);
 	db_bind_text(s, 11, m->raw);
 	db_bind_text(s, 12, out ? m->client_id : NULL);
-	if (db_run(s) != 0)
+	if (db_defer(s) != 0)
 		goto sqlfail;
 
 	/* Outbound: the last message, but neither unread nor the contact writing. */
@@ -444,7 +464,7 @@ ingest_msg(struct store_db *db, struct store_op *op, struct msg_in *m, int64_t n
 	 * time), never later than when we received it. */
 	int64_t wrote = m->timestamp > 0 && m->timestamp * 1000 < now ? m->timestamp * 1000 : now;
 	db_bind_id(s, 5, out ? 0 : wrote);
-	if (db_run(s) != 0)
+	if (db_defer(s) != 0)
 		goto sqlfail;
 
 	if (out) {
@@ -456,7 +476,7 @@ ingest_msg(struct store_db *db, struct store_op *op, struct msg_in *m, int64_t n
 		db_bind_i64(s, 5, m->due_ms > 0 ? m->due_ms : now);
 		db_bind_i64(s, 6, now);
 		db_bind_i64(s, 7, status == ST_SCHEDULED);
-		if (db_run(s) != 0 || sd_record_own_status(db, id, m->channel_id, status, 0, NULL, NULL, now) != 0)
+		if (db_defer(s) != 0 || sd_record_own_status(db, id, m->channel_id, status, 0, NULL, NULL, now) != 0)
 			goto sqlfail;
 		/* The event carries the message as a read renders it right now. */
 		if ((rendered = sd_writer_message(db, id)) == NULL) {

@@ -48,6 +48,8 @@ struct db_ops {
 	void (*bind_text)(struct db_stmt *s, int i, const char *v);
 	void (*bind_null)(struct db_stmt *s, int i);
 	int (*step)(struct db_stmt *s);          /* 1 row, 0 done, -1 error (both finish) */
+	/* Optional: run a statement whose result nobody waits for (db_defer). */
+	int (*defer)(struct db_stmt *s);
 	void (*finish)(struct db_stmt *s);
 	int64_t (*col_i64)(struct db_stmt *s, int i);
 	const char *(*col_text)(struct db_stmt *s, int i);
@@ -113,6 +115,23 @@ db_run(struct db_stmt *s)
 	if (n == 1)
 		s->db->ops->finish(s);
 	return n < 0 ? -1 : 0;
+}
+
+/*
+ * A statement whose outcome the domain code does not need now: no row, no
+ * changes() asked, and its failure is an error, never a domain answer (no
+ * UNIQUE rule it may break by design). A backend may send it without
+ * waiting (PostgreSQL pipelines it); its failure is then reported by the
+ * next statement that waits for its own result, or at the end of the op
+ * (the backend's release()), which fails the op as any error would. Where
+ * nothing is deferred (SQLite) it is db_run().
+ */
+static inline int
+db_defer(struct db_stmt *s)
+{
+	if (s->db->ops->defer)
+		return s->db->ops->defer(s);
+	return db_run(s);
 }
 
 /* An INSERT that makes an id (the backend's way: sql.h says which): 0 with

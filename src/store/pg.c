@@ -24,6 +24,10 @@
  * the next begin() on the writer, and the next read on the reader, resets
  * the connection and prepares its statements again.
  *
+ * Several instances: a transaction tells the others what it changed with
+ * NOTIFY (pgb_notify), and pg_listen.c hears them on a connection of its
+ * own.
+ *
  * Migrations: the same files as SQLite's (src/store/migrations/), in a
  * portable subset translated here: INTEGER columns become BIGINT, an
  * `id INTEGER PRIMARY KEY` (and any `INTEGER PRIMARY KEY AUTOINCREMENT`)
@@ -34,6 +38,7 @@
  */
 #include <ctype.h>
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +49,7 @@
 #include "../util/util.h"
 #include "db.h"
 #include "migrations.h"
+#include "pg_listen.h"
 #include "store_backend.h"
 
 #define PG_PARAMS_MAX 16         /* parameters of any statement of sql.h */
@@ -51,9 +57,13 @@
 #define ERR_MAX 256
 #define MIGRATION_LOCK 7263540   /* pg_advisory_lock key: "msgd migrations" */
 #define MIGRATION_MAX (1024 * 1024)  /* a migration's text, translated */
-#define WRITER_LOCK 7263541      /* pg_advisory_xact_lock key: the writing transaction */
+#define WRITER_LOCK_SQL "SELECT pg_advisory_xact_lock(7263541)"  /* key: the writing transaction */
 #define CONNECT_TIMEOUT_S "5"    /* unless the DSN says otherwise */
 #define REVIVE_EVERY_MS 1000     /* a lost connection is tried again at most this often */
+#define PIPE_MAX 64              /* the writer's statements in flight at most (small results:
+                                    never enough to fill the socket buffers both ways) */
+#define NOTIFY_SQL_MAX 96        /* one NOTIFY command */
+#define NOTIFY_MAX 16            /* NOTIFY commands of one transaction (kinds + events) */
 
 struct pg_stmt {
 	struct db_stmt base;
@@ -77,13 +87,21 @@ struct pconn {
 	bool autorevive;                /* the reader: reset at the next statement */
 	int64_t revived_ms;             /* mono_ms() of the last reconnect attempt */
 	int64_t changes;
+	_Atomic int pid;                /* the server process (PQbackendPID) */
 	char last_err[ERR_MAX];
+	/* The writer inside a transaction: pipeline mode. Statements sent and
+	 * whose results are not read yet, oldest first (their text, for the log). */
+	bool piped;
+	int nqueued;
+	const char *queued[PIPE_MAX];
+	const char *dsn;
 	struct pg_stmt stmt[SQL_COUNT];
 };
 
 struct pg_db {
 	struct pconn w, r;
 	char *dsn;
+	struct pg_listener *listener;   /* other instances' notifications, or NULL */
 };
 
 static const struct db_ops pg_ops;
@@ -113,6 +131,158 @@ note_failure(struct pconn *c, const PGresult *res, const char *what)
 		c->lost = true;
 	log_error("store: postgresql failed", "conn", c->role, "sql", what, "sqlstate", c->sqlstate,
 	    "error", c->last_err);
+}
+
+
+/* --- the writer's pipeline ---
+ *
+ * Inside a transaction the writer runs in libpq's pipeline mode: BEGIN, the
+ * lock, each SAVEPOINT and the statements the domain code defers
+ * (db_defer) are sent without waiting; a statement whose rows or outcome
+ * are wanted is sent behind them and the whole queue is read back in order
+ * (one round trip for all of them); RELEASE reads back everything the op
+ * sent, so an op's failure is always reported within that op. A failure
+ * in the queue is noted (the first one: later ones are "aborted" by
+ * PostgreSQL) and a sync ends the aborted pipeline, leaving the
+ * transaction in its failed state for ROLLBACK TO SAVEPOINT, as without a
+ * pipeline. COMMIT is followed by a sync and answers once it is durable.
+ */
+
+static void
+lost_now(struct pconn *c, const char *what)
+{
+	note_failure(c, NULL, what);
+	c->lost = true;
+	c->err = DB_ERROR;
+}
+
+/* End an aborted pipeline: a sync, and every result up to its own. */
+static void
+pipe_sync(struct pconn *c)
+{
+	if (c->lost)
+		return;
+	if (PQpipelineSync(c->h) != 1) {
+		lost_now(c, "pipeline sync");
+		return;
+	}
+	for (int i = 0; i < 2 * PIPE_MAX + 4; i++) {
+		PGresult *res = PQgetResult(c->h);
+		if (res == NULL) {
+			if (PQstatus(c->h) != CONNECTION_OK) {
+				lost_now(c, "pipeline sync");
+				return;
+			}
+			continue;
+		}
+		ExecStatusType st = PQresultStatus(res);
+		PQclear(res);
+		if (st == PGRES_PIPELINE_SYNC)
+			return;
+	}
+	lost_now(c, "pipeline sync: no sync result");
+}
+
+/*
+ * Read back every statement sent. keep: where the last one's result goes
+ * when it succeeded (its rows are wanted), else NULL. 0, or -1 when one
+ * failed (c->err and the log say which; the pipeline is usable again).
+ */
+static int
+pipe_wait(struct pconn *c, PGresult **keep)
+{
+	int n = c->nqueued, rc = 0;
+
+	if (keep)
+		*keep = NULL;
+	c->nqueued = 0;
+	if (n == 0)
+		return 0;
+	if (c->lost)
+		return -1;
+	if (PQsendFlushRequest(c->h) != 1 || PQflush(c->h) != 0) {
+		lost_now(c, c->queued[n - 1]);
+		return -1;
+	}
+	for (int i = 0; i < n; i++) {
+		PGresult *res = PQgetResult(c->h);
+		if (res == NULL) {
+			lost_now(c, c->queued[i]);
+			return -1;
+		}
+		ExecStatusType st = PQresultStatus(res);
+		if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
+			if (rc == 0) {
+				c->changes = strtoll(PQcmdTuples(res), NULL, 10);
+				c->err = DB_OK;
+			}
+			if (keep && rc == 0 && i == n - 1) {
+				*keep = res;
+				res = NULL;
+			}
+		} else if (st != PGRES_PIPELINE_ABORTED && rc == 0) {
+			note_failure(c, res, c->queued[i]);
+			rc = -1;
+		} else {
+			rc = -1;
+		}
+		PQclear(res);
+		/* Each statement's results end with a NULL. */
+		if ((res = PQgetResult(c->h)) != NULL) {
+			PQclear(res);
+			if (keep && *keep) {
+				PQclear(*keep);
+				*keep = NULL;
+			}
+			lost_now(c, "pipeline: a statement returned more than one result");
+			return -1;
+		}
+	}
+	if (rc != 0)
+		pipe_sync(c);
+	return rc;
+}
+
+/* Send a statement down the pipeline (prepared when name is given). */
+static int
+pipe_send(struct pconn *c, const char *name, const char *sql, int nparams,
+    const char *const *vals)
+{
+	if (c->nqueued == PIPE_MAX && pipe_wait(c, NULL) != 0)
+		return -1;
+	if (c->lost) {
+		snprintf(c->last_err, sizeof(c->last_err), "connection lost");
+		snprintf(c->sqlstate, sizeof(c->sqlstate), "08000");
+		c->err = DB_ERROR;
+		return -1;
+	}
+	int ok = name ? PQsendQueryPrepared(c->h, name, nparams, vals, NULL, NULL, 0) :
+	    PQsendQueryParams(c->h, sql, 0, NULL, NULL, NULL, NULL, 0);
+	if (ok != 1) {
+		lost_now(c, sql);
+		return -1;
+	}
+	c->queued[c->nqueued++] = sql;
+	return 0;
+}
+
+/* A transaction-control command in the pipeline; wait: read everything back. */
+static int
+pipe_exec(struct pconn *c, const char *sql, bool wait)
+{
+	if (pipe_send(c, NULL, sql, 0, NULL) != 0)
+		return -1;
+	return wait ? pipe_wait(c, NULL) : 0;
+}
+
+/* Leave pipeline mode (the transaction is over, or the connection gone). */
+static void
+pipe_end(struct pconn *c)
+{
+	c->piped = false;
+	c->nqueued = 0;
+	if (!c->lost && PQpipelineStatus(c->h) != PQ_PIPELINE_OFF && PQexitPipelineMode(c->h) != 1)
+		lost_now(c, "exit pipeline mode");
 }
 
 /* --- the db.h primitives --- */
@@ -198,7 +368,17 @@ pg_step(struct db_stmt *s)
 		}
 		char name[16];
 		snprintf(name, sizeof(name), "s%d", (int)p->id);
-		PGresult *res = PQexecPrepared(c->h, name, p->nparams, p->vals, NULL, NULL, 0);
+		PGresult *res;
+		if (c->piped) {
+			/* Behind whatever was deferred: one round trip for all. */
+			if (pipe_send(c, name, pg_sql[p->id], p->nparams, p->vals) != 0 ||
+			    pipe_wait(c, &res) != 0) {
+				pg_finish(s);
+				return -1;
+			}
+		} else {
+			res = PQexecPrepared(c->h, name, p->nparams, p->vals, NULL, NULL, 0);
+		}
 		ExecStatusType st = PQresultStatus(res);
 		if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && c->autorevive &&
 		    PQstatus(c->h) != CONNECTION_OK) {
@@ -237,6 +417,26 @@ pg_step(struct db_stmt *s)
 		return 1;
 	pg_finish(s);
 	return 0;
+}
+
+/* db_defer(): in the writer's pipeline, sent and not waited for. */
+static int
+pg_defer(struct db_stmt *s)
+{
+	struct pg_stmt *p = pstmt_of(s);
+	struct pconn *c = pconn_of(s->db);
+
+	if (!c->piped || !p->prepared) {
+		int n = pg_step(s);
+		if (n == 1)
+			pg_finish(s);
+		return n < 0 ? -1 : 0;
+	}
+	char name[16];
+	snprintf(name, sizeof(name), "s%d", (int)p->id);
+	int rc = pipe_send(c, name, pg_sql[p->id], p->nparams, p->vals);
+	pg_finish(s);  /* libpq copied the parameters */
+	return rc;
 }
 
 static int64_t
@@ -311,6 +511,7 @@ static const struct db_ops pg_ops = {
 	.bind_text = pg_bind_text,
 	.bind_null = pg_bind_null,
 	.step = pg_step,
+	.defer = pg_defer,
 	.finish = pg_finish,
 	.col_i64 = pg_col_i64,
 	.col_text = pg_col_text,
@@ -404,6 +605,16 @@ conn_finish_all(struct pconn *c)
 		}
 }
 
+/* The DSN's own settings win: connect_timeout comes first. */
+static PGconn *
+connect_dsn(const char *dsn)
+{
+	static const char *const keys[] = { "connect_timeout", "dbname", NULL };
+	const char *vals[] = { CONNECT_TIMEOUT_S, dsn, NULL };
+
+	return PQconnectdbParams(keys, vals, 1);
+}
+
 static int
 conn_open(struct pconn *c, const char *dsn, const char *role, enum sql from, enum sql to)
 {
@@ -413,10 +624,8 @@ conn_open(struct pconn *c, const char *dsn, const char *role, enum sql from, enu
 	c->to = to;
 	for (int i = 0; i < SQL_COUNT; i++)
 		c->stmt[i].base.db = &c->base;
-	/* The DSN's own settings win: connect_timeout comes first. */
-	static const char *const keys[] = { "connect_timeout", "dbname", NULL };
-	const char *vals[] = { CONNECT_TIMEOUT_S, dsn, NULL };
-	c->h = PQconnectdbParams(keys, vals, 1);
+	c->dsn = dsn;
+	c->h = connect_dsn(dsn);
 	if (c->h == NULL || PQstatus(c->h) != CONNECTION_OK) {
 		log_error("store: cannot connect to postgresql", "conn", role,
 		    "error", c->h ? PQerrorMessage(c->h) : "out of memory");
@@ -428,6 +637,7 @@ conn_open(struct pconn *c, const char *dsn, const char *role, enum sql from, enu
 	    " SET client_min_messages = warning") != 0)
 		return -1;
 	c->lost = false;
+	atomic_store(&c->pid, PQbackendPID(c->h));
 	return 0;
 }
 
@@ -448,13 +658,19 @@ conn_revive(struct pconn *c)
 	}
 	c->revived_ms = mono_ms();
 	conn_finish_all(c);
-	PQreset(c->h);
-	if (PQstatus(c->h) != CONNECTION_OK) {
+	/* A new connection, not PQreset(): nothing of the old one's state
+	 * (pipeline mode, results in flight) comes along. */
+	c->piped = false;
+	c->nqueued = 0;
+	PQfinish(c->h);
+	c->h = connect_dsn(c->dsn);
+	if (c->h == NULL || PQstatus(c->h) != CONNECTION_OK) {
 		note_failure(c, NULL, "reconnect");
 		c->lost = true;
 		return -1;
 	}
 	c->lost = false;
+	atomic_store(&c->pid, PQbackendPID(c->h));
 	if (pexec(c, "SET synchronous_commit = on; SET TIME ZONE 'UTC';"
 	    " SET client_min_messages = warning") != 0 || conn_prepare(c) != 0) {
 		c->lost = true;
@@ -615,6 +831,7 @@ pgb_close(void *p)
 
 	if (db == NULL)
 		return;
+	pg_listen_stop(db->listener);
 	conn_close(&db->r);
 	conn_close(&db->w);
 	free(db->dsn);
@@ -649,8 +866,6 @@ pgb_begin(void *p)
 {
 	struct pg_db *db = p;
 
-	char sql[96];
-
 	db->w.sqlstate[0] = '\0';
 	if (conn_revive(&db->w) != 0)
 		return -1;
@@ -658,8 +873,17 @@ pgb_begin(void *p)
 	 * seqs are handed out and committed in the same order, so a reader of
 	 * /v1/events?since= never skips an event that commits later with a
 	 * lower seq. Released at COMMIT or ROLLBACK. */
-	snprintf(sql, sizeof(sql), "BEGIN; SELECT pg_advisory_xact_lock(%d)", WRITER_LOCK);
-	return pexec(&db->w, sql);
+	if (PQenterPipelineMode(db->w.h) != 1) {
+		lost_now(&db->w, "enter pipeline mode");
+		return -1;
+	}
+	db->w.piped = true;
+	/* Sent, not waited for: they travel with the first op's first query. */
+	if (pipe_exec(&db->w, "BEGIN", false) != 0 || pipe_exec(&db->w, WRITER_LOCK_SQL, false) != 0) {
+		pipe_end(&db->w);
+		return -1;
+	}
+	return 0;
 }
 
 /* What the writer's last failure says about the storage itself. */
@@ -685,23 +909,48 @@ pgb_fault(void *p, char *why, size_t cap)
 	return f;
 }
 
+/* COMMIT, and a sync: it answers once the commit is durable. A COMMIT of a
+ * failed transaction answers ROLLBACK: that is a failure too. */
 static int
 pgb_commit(void *p)
 {
-	struct pg_db *db = p;
+	struct pconn *c = &((struct pg_db *)p)->w;
+	PGresult *res = NULL;
+	int rc = -1;
 
-	return pexec(&db->w, "COMMIT");
+	if (pipe_send(c, NULL, "COMMIT", 0, NULL) == 0 && pipe_wait(c, &res) == 0) {
+		if (strcmp(PQcmdStatus(res), "COMMIT") == 0) {
+			rc = 0;
+		} else {
+			snprintf(c->last_err, sizeof(c->last_err), "the transaction was rolled back");
+			snprintf(c->sqlstate, sizeof(c->sqlstate), "25P02");
+			c->err = DB_ERROR;
+		}
+	}
+	PQclear(res);
+	pipe_sync(c);
+	pipe_end(c);
+	return rc;
 }
 
 static void
 pgb_rollback(void *p)
 {
-	struct pg_db *db = p;
+	struct pconn *c = &((struct pg_db *)p)->w;
 
-	if (db->w.lost)
+	if (c->lost) {
+		c->piped = false;
+		c->nqueued = 0;
 		return;
-	if (PQtransactionStatus(db->w.h) != PQTRANS_IDLE)
-		pexec(&db->w, "ROLLBACK");
+	}
+	if (c->piped) {
+		pipe_wait(c, NULL);  /* whatever it says: all of it is undone */
+		pipe_exec(c, "ROLLBACK", true);
+		pipe_sync(c);
+		pipe_end(c);
+	} else if (PQtransactionStatus(c->h) != PQTRANS_IDLE) {
+		pexec(c, "ROLLBACK");
+	}
 }
 
 static int
@@ -710,25 +959,69 @@ pgb_savepoint(void *p)
 	struct pg_db *db = p;
 
 	db->w.sqlstate[0] = '\0';
-	return pexec(&db->w, "SAVEPOINT op");
+	return pipe_exec(&db->w, "SAVEPOINT op", false);
 }
 
+/* The end of an op: everything it deferred is read back here, so its
+ * failure fails this op and no other. */
 static int
 pgb_release(void *p)
 {
 	struct pg_db *db = p;
 
-	return pexec(&db->w, "RELEASE SAVEPOINT op");
+	return pipe_exec(&db->w, "RELEASE SAVEPOINT op", true);
 }
 
 static int
 pgb_rollback_to(void *p)
 {
+	struct pconn *c = &((struct pg_db *)p)->w;
+
+	pipe_wait(c, NULL);  /* the op's queue: it failed already */
+	if (c->lost || !c->piped)
+		return -1;  /* the transaction is gone */
+	return pipe_exec(c, "ROLLBACK TO SAVEPOINT op", true);
+}
+
+/* NOTIFY in the group's transaction: PostgreSQL delivers it at the commit
+ * (and drops it with a rollback). Channel names and payloads are ours:
+ * kind names and a number, nothing to quote. */
+static int
+pgb_notify(void *p, unsigned kinds, int64_t last_seq)
+{
+	struct pconn *c = &((struct pg_db *)p)->w;
+	char sql[NOTIFY_MAX][NOTIFY_SQL_MAX];
+	int n = 0;
+
+	for (unsigned k = 1; k <= STORE_CHANGE_ALL; k <<= 1)
+		if ((kinds & k) && store_change_name(k) && n < NOTIFY_MAX - 1)
+			snprintf(sql[n++], NOTIFY_SQL_MAX, "NOTIFY %s, '%s'", PG_CHANGES_CHANNEL,
+			    store_change_name(k));
+	if (last_seq > 0)
+		snprintf(sql[n++], NOTIFY_SQL_MAX, "NOTIFY %s, '%" PRId64 "'", PG_EVENTS_CHANNEL, last_seq);
+	/* One command each (a pipeline takes no multi-command strings), read
+	 * back before the texts go out of scope. */
+	for (int i = 0; i < n; i++)
+		if (pipe_send(c, NULL, sql[i], 0, NULL) != 0)
+			return -1;
+	return pipe_wait(c, NULL);
+}
+
+static int
+pgb_listen(void *p, store_change_fn fn, void *arg)
+{
 	struct pg_db *db = p;
 
-	if (db->w.lost || PQtransactionStatus(db->w.h) == PQTRANS_IDLE)
-		return -1;  /* the transaction is gone */
-	return pexec(&db->w, "ROLLBACK TO SAVEPOINT op");
+	return pg_listen_start(&db->listener, db->dsn, &db->w.pid, fn, arg);
+}
+
+static void
+pgb_unlisten(void *p)
+{
+	struct pg_db *db = p;
+
+	pg_listen_stop(db->listener);
+	db->listener = NULL;
 }
 
 const struct store_backend store_pg_backend = {
@@ -742,4 +1035,7 @@ const struct store_backend store_pg_backend = {
 	.savepoint = pgb_savepoint,
 	.release = pgb_release,
 	.rollback_to = pgb_rollback_to,
+	.notify = pgb_notify,
+	.listen = pgb_listen,
+	.unlisten = pgb_unlisten,
 };

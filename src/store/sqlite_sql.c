@@ -41,11 +41,11 @@ const char *const sqlite_sql[SQL_COUNT] = {
 	[W_CHANNEL_DELETE] = "UPDATE channels SET deleted_at = ?2"
 	    " WHERE id = ?1 AND deleted_at IS NULL",
 	[W_API_KEY_INSERT] = "INSERT OR IGNORE INTO api_keys (name, hash, created_at) VALUES (?1, ?2, ?3)",
-	[W_CONTACT_FIND] = "SELECT id, name FROM contacts WHERE channel_id = ?1 AND address = ?2",
+	[W_CONTACT_FIND] = "SELECT c.id, c.name, v.id FROM contacts c"
+	    " LEFT JOIN conversations v ON v.contact_id = c.id WHERE c.channel_id = ?1 AND c.address = ?2",
 	[W_CONTACT_INSERT] = "INSERT INTO contacts (channel_id, address, name, created_at, updated_at)"
 	    " VALUES (?1, ?2, ?3, ?4, ?4)",
 	[W_CONTACT_RENAME] = "UPDATE contacts SET name = ?2, updated_at = ?3 WHERE id = ?1",
-	[W_CONV_FIND] = "SELECT id FROM conversations WHERE contact_id = ?1",
 	[W_CONV_INSERT] = "INSERT INTO conversations (channel_id, contact_id, last_activity_ms, created_at)"
 	    " VALUES (?1, ?2, ?3, ?4)",
 	[W_CONV_TOUCH] = "UPDATE conversations SET last_message_id = ?2, last_activity_ms = ?3,"
@@ -88,8 +88,9 @@ const char *const sqlite_sql[SQL_COUNT] = {
 	    " WHERE channel_id = ?1 AND provider_message_id = ?2 AND message_id IS NULL ORDER BY id",
 	[W_STATUS_ATTACH] = "UPDATE statuses SET message_id = ?3"
 	    " WHERE channel_id = ?1 AND provider_message_id = ?2 AND message_id IS NULL",
-	[W_EVENT_INSERT] = "INSERT INTO events (type, at_ms, channel_id, conversation_id, message_id, data)"
-	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	[W_EVENT_NEXT_SEQ] = "SELECT coalesce(max(seq), 0) + 1 FROM events",
+	[W_EVENT_INSERT] = "INSERT INTO events (seq, type, at_ms, channel_id, conversation_id, message_id, data)"
+	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
 	[W_OUTBOX_INSERT] = "INSERT INTO outbox (message_id, channel_id, recipient, priority, due_ms,"
 	    " created_ms, calendar) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
 	/* uncertain is cleared: the dispatcher read it (and warned) before claiming. */

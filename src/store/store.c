@@ -9,9 +9,12 @@
  *   2. take every queued op (at most max_batch_ops): the group;
  *   3. BEGIN (write lock); for each op: SAVEPOINT, apply, and RELEASE, or
  *      ROLLBACK TO when apply failed, so one bad op fails alone;
- *   4. COMMIT: one fsync makes the whole group durable. If it fails, every
+ *   4. tell other instances what the group changed (store_backend.h,
+ *      notify: PostgreSQL's NOTIFY, delivered at the commit), from the ops
+ *      that were applied: one rolled back alone tells nothing;
+ *   5. COMMIT: one fsync makes the whole group durable. If it fails, every
  *      op of the group fails;
- *   5. hand the group to the loop: append it to the completion list and
+ *   6. hand the group to the loop: append it to the completion list and
  *      write the eventfd, a persistent libevent event on the loop, whose
  *      callback runs each op's done() in submission order.
  * While a group commits, new ops pile up in the queue and form the next
@@ -25,6 +28,9 @@
  *
  * Threads: the writer thread alone uses the backend's writer connection;
  * the loop thread alone uses the reader (every read, and done() callbacks).
+ * A backend that hears other instances (store_backend.h, listen) reports
+ * from a thread of its own into changed_kinds/changed_seq and the same
+ * eventfd; the loop hands them to the change hook after the done()s.
  */
 #include "store.h"
 
@@ -68,6 +74,15 @@ struct store {
 
 	void (*commit_hook)(void *arg, int64_t last_seq);
 	void *commit_hook_arg;
+
+	/* Other instances' changes (store_set_change_hook): reported by the
+	 * backend's listener thread into these (under mu), handed to the loop
+	 * through the completion eventfd. */
+	store_change_fn change_hook;
+	void *change_hook_arg;
+	bool listening;
+	unsigned changed_kinds;
+	int64_t changed_seq;
 
 	/* Health (under mu): the fault of the last failed group, cleared by
 	 * the next commit that succeeds. */
@@ -197,7 +212,27 @@ on_probe(evutil_socket_t fd, short what, void *arg)
 	store_submit(st, &st->probe_op);
 }
 
-/* Steps 3 and 4 of the strategy above, for the group ops[0..n). A failure
+/* The group's ops that were applied: what they changed, and the highest
+ * seq they appended, for the other instances (step 4). */
+static int
+notify_group(struct store *st, struct store_op **ops, size_t n)
+{
+	unsigned kinds = 0;
+	int64_t last_seq = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (ops[i]->result != 0)
+			continue;
+		kinds |= store_op_changes(ops[i]->kind);
+		if (ops[i]->last_seq > last_seq)
+			last_seq = ops[i]->last_seq;
+	}
+	if (kinds == 0 && last_seq == 0)
+		return 0;
+	return st->be->notify(st->db, kinds, last_seq);
+}
+
+/* Steps 3 to 5 of the strategy above, for the group ops[0..n). A failure
  * of storage itself (disk full, I/O error) marks every op it failed with
  * that fault, so callers answer 503 and the sender tries again later. */
 static void
@@ -208,6 +243,7 @@ run_group(struct store *st, struct store_op **ops, size_t n)
 
 	for (size_t i = 0; i < n; i++)
 		op_reset(ops[i]);
+	store_db_begin(&st->sdb);
 	if (be->begin(st->db) != 0) {
 		f = note_fault(st);
 		for (size_t i = 0; i < n; i++) {
@@ -246,6 +282,8 @@ run_group(struct store *st, struct store_op **ops, size_t n)
 		if (be->rollback_to(st->db) != 0 || be->release(st->db) != 0)
 			goto abort;
 	}
+	if (be->notify && notify_group(st, ops, n) != 0)
+		goto abort;
 	if (be->commit(st->db) == 0) {
 		note_healthy(st);
 		return;
@@ -394,6 +432,56 @@ store_set_commit_hook(struct store *st, void (*fn)(void *arg, int64_t last_seq),
 	st->commit_hook_arg = arg;
 }
 
+/* Listener thread: another instance changed something. */
+static void
+on_changed(void *arg, unsigned kinds, int64_t last_seq)
+{
+	struct store *st = arg;
+
+	pthread_mutex_lock(&st->mu);
+	st->changed_kinds |= kinds;
+	if (last_seq > st->changed_seq)
+		st->changed_seq = last_seq;
+	pthread_mutex_unlock(&st->mu);
+	wake_loop(st);
+}
+
+/* Loop: hand what other instances changed to the change hook. */
+static void
+changed(struct store *st)
+{
+	pthread_mutex_lock(&st->mu);
+	unsigned kinds = st->changed_kinds;
+	int64_t seq = st->changed_seq;
+	st->changed_kinds = 0;
+	st->changed_seq = 0;
+	pthread_mutex_unlock(&st->mu);
+	if ((kinds || seq) && st->change_hook)
+		st->change_hook(st->change_hook_arg, kinds, seq);
+}
+
+static void
+stop_listening(struct store *st)
+{
+	if (st->listening)
+		st->be->unlisten(st->db);
+	st->listening = false;
+}
+
+int
+store_set_change_hook(struct store *st, store_change_fn fn, void *arg)
+{
+	stop_listening(st);
+	st->change_hook = fn;
+	st->change_hook_arg = arg;
+	if (fn == NULL || st->be->listen == NULL || st->wake == NULL)
+		return 0;
+	if (st->be->listen(st->db, on_changed, st) != 0)
+		return -1;
+	st->listening = true;
+	return 0;
+}
+
 static void
 on_wake(evutil_socket_t fd, short what, void *arg)
 {
@@ -403,6 +491,7 @@ on_wake(evutil_socket_t fd, short what, void *arg)
 	while (read(fd, &n, sizeof(n)) < 0 && errno == EINTR)
 		;
 	deliver(arg);
+	changed(arg);
 }
 
 const struct store_backend *
@@ -482,6 +571,7 @@ store_close(struct store *st)
 {
 	if (st == NULL)
 		return;
+	stop_listening(st);
 	pthread_mutex_lock(&st->mu);
 	st->stopping = true;
 	pthread_cond_signal(&st->work);

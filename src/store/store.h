@@ -148,6 +148,8 @@ struct store_op {
 			const char *name;
 			const char *type;
 			const char *config_json;  /* serialized config, secrets included */
+			int64_t at;               /* result: the row's updated_at (and created_at
+			                             when made), Unix seconds */
 		} channel;
 		struct {
 			const char *name;
@@ -271,6 +273,41 @@ size_t store_pending(struct store *st);
 /* Called on the loop after done() callbacks whenever committed ops appended
  * events, with the highest seq appended (the live event bus listens here). */
 void store_set_commit_hook(struct store *st, void (*fn)(void *arg, int64_t last_seq), void *arg);
+
+/*
+ * Several instances on one database (PostgreSQL). A transaction that
+ * changes rows other instances keep in memory, or appends events, tells
+ * them at its commit (NOTIFY, in the same transaction); each instance
+ * listens on a connection and thread of its own. The kinds of rows:
+ */
+enum store_change {
+	STORE_CHANGE_CHANNELS = 1u << 0,
+	STORE_CHANGE_KEYS = 1u << 1,
+	STORE_CHANGE_SESSIONS = 1u << 2,
+	STORE_CHANGE_SUBSCRIPTIONS = 1u << 3,
+	STORE_CHANGE_USERS = 1u << 4,
+	STORE_CHANGE_TEMPLATES = 1u << 5,
+};
+#define STORE_CHANGE_ALL 0x3fu
+/* A kind's name on the wire ("channels", ...), NULL for anything but one
+ * kind; and back (0 when name is none). */
+const char *store_change_name(unsigned kind);
+unsigned store_change_from_name(const char *name);
+/* The kinds of rows an op of this kind may change. */
+unsigned store_op_changes(enum store_op_kind kind);
+/*
+ * Called on the loop when another instance committed changes: kinds (a
+ * mask of STORE_CHANGE_*) and the highest event seq it appended (0: none
+ * heard of). After the listener (re)connects, kinds is STORE_CHANGE_ALL (a
+ * change may have been missed) and last_seq the head of the log; while no
+ * notification comes, the head is checked every second, so an event is
+ * heard of within a second even when its notification was lost. Both MUST
+ * be handled idempotently: a change may be reported more than once. Does
+ * nothing on a backend without notifications (SQLite: one instance).
+ * Set it before the loop runs; NULL stops listening.
+ */
+typedef void (*store_change_fn)(void *arg, unsigned kinds, int64_t last_seq);
+int store_set_change_hook(struct store *st, store_change_fn fn, void *arg);
 
 int store_schema_version(struct store *st);
 /* 0 when the database answers a trivial query. */

@@ -2,12 +2,13 @@
  * store_backend.h - what a database backend gives store.c.
  *
  * The store has two layers (store_int.h): the domain code, written once,
- * and a backend per database (sqlite.c now, pg.c later) that owns the
+ * and a backend per database (sqlite.c, pg.c) that owns the
  * database and nothing else: its connections, schema migrations in its
  * own dialect, transactions, the text of every statement (sql.h) and the
  * db.h primitives that run them. Each backend exports one
  * `const struct store_backend` filled with designated initializers; every
- * slot is required.
+ * slot is required but the three of several instances (notify, listen,
+ * unlisten).
  *
  * The contract a backend follows:
  *  - open() creates/migrates the database and opens two independent
@@ -52,6 +53,21 @@ struct store_backend {
 	/* Right after a writer call failed: was it storage itself (the
 	 * disk) rather than the op? why gets the database's own message. */
 	enum store_fault (*fault)(void *be, char *why, size_t cap);
+
+	/* Several instances (MAY be NULL, all three or none: a database only
+	 * one msgd uses, as SQLite).
+	 * notify(): writer thread, inside the transaction, after the group's
+	 * ops and before commit(): tell the other instances, at the commit,
+	 * what it changed (kinds, STORE_CHANGE_*; 0: nothing) and the highest
+	 * seq it appended (0: none). -1 fails the group like a failed op.
+	 * listen(): start hearing the other instances on a connection and a
+	 * thread of the backend's own, calling fn(arg, kinds, last_seq) on
+	 * that thread (store.h, store_set_change_hook, says what it reports);
+	 * notifications of this backend's own writer are left out.
+	 * unlisten(): stop that thread (fn is not called after it returns). */
+	int (*notify)(void *be, unsigned kinds, int64_t last_seq);
+	int (*listen)(void *be, store_change_fn fn, void *arg);
+	void (*unlisten)(void *be);
 };
 
 extern const struct store_backend store_sqlite_backend;

@@ -51,11 +51,17 @@ struct store_db {
 	 * since a rolled-back channel's id may be handed out again. */
 	struct name_cache *names;
 	size_t nnames, capnames;
+	/* Writer, this transaction: the next message id and event seq (the
+	 * highest plus one, read once per transaction: the writer lock keeps
+	 * every other writer out until COMMIT); 0 = not read yet. */
+	int64_t next_msg_id, next_seq;
 };
 
 /* --- apply_admin.c: any op (writer thread, inside a savepoint); on failure
  * op->err and op->errmsg say why and -1 is returned --- */
 int store_db_apply(struct store_db *db, struct store_op *op);
+/* After begin(): ids and seqs are read again. */
+void store_db_begin(struct store_db *db);
 /* After a rollback: forget what the writer cached. */
 void store_db_forget(struct store_db *db);
 void store_db_free(struct store_db *db);

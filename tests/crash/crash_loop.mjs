@@ -8,7 +8,9 @@
 // Env: CRASH_CYCLES (kills per path, default 50), CRASH_SEED (the PRNG seed;
 // random and printed by default, so a failing run can be replayed),
 // CRASH_PATHS (comma-separated, default every path), MSGD_BIN (default
-// build/test/msgd; make crash-loop uses the release build build/msgd).
+// build/test/msgd; make crash-loop uses the release build build/msgd),
+// MSGD_TEST_DATABASE (a postgres:// DSN of a cluster: PostgreSQL, the send
+// path with two instances; default SQLite).
 //
 // The harness is driver.mjs (spawn, kill, restart, seeded randomness, the
 // table); each durable path is one module (path_send.mjs, path_hooks.mjs)
@@ -23,6 +25,9 @@ export const PATHS = { send, hooks };
 
 const cycles = Number(process.env.CRASH_CYCLES ?? 50);
 const seed = process.env.CRASH_SEED ? Number(process.env.CRASH_SEED) : newSeed();
+// MSGD_TEST_DATABASE=postgres://... (a cluster, as make test-pg sets it):
+// each path on a database of its own there, the send path with two instances.
+const pg = (process.env.MSGD_TEST_DATABASE || '').startsWith('postgres');
 const names = (process.env.CRASH_PATHS ?? Object.keys(PATHS).join(',')).split(',').filter(Boolean);
 if (!Number.isInteger(cycles) || cycles < 1 || !Number.isInteger(seed) || names.some((n) => !PATHS[n])) {
 	console.error(`crash_loop: CRASH_CYCLES must be >= 1, CRASH_SEED an integer, CRASH_PATHS among ${Object.keys(PATHS)}`);
@@ -35,7 +40,7 @@ for (const n of names) {
 	const t0 = Date.now();
 	let r;
 	try {
-		r = await runCrashLoop(PATHS[n], { cycles, seed });
+		r = await runCrashLoop(PATHS[n], { cycles, seed, instances: pg && n === 'send' ? 2 : 1 });
 	} catch (e) {
 		console.error(`[crash ${n}] harness stopped: ${e.stack ?? e}`);
 		failed = true;

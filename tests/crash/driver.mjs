@@ -42,21 +42,34 @@
 // path_NAME.mjs) and adding it to PATHS in crash_loop.mjs and to the list in
 // tests/e2e/crash_loop.test.mjs.
 //
+// Two instances (PostgreSQL): with {instances: 2} and a database (the
+// option, or this run's own on MSGD_TEST_DATABASE's cluster) a second
+// msgd, the companion (instance id "b", its own data dir), shares the
+// database from after setup() to the end and is never killed; the killed
+// one is instance "a". Load goes to "a" and, while "a" is down, to the
+// companion (whenUp()). Each restart of "a" waits 0 ms or, one time in
+// three, longer than the leases, so that the companion's sweep and the
+// channel's dispatch lease take over its sends (outbox_lease_ms and
+// dispatch_lease_ms are short here: LEASE_MS). ctx.companion is the
+// companion; lives holds only "a"'s lives.
+//
 // ctx: {seed, rng, cycles, dataDir, token, d (the live daemon or null), lives (every
 // daemon started: its logs(), readyWall when /healthz answered), kills: [{cycle, point, wall, at}],
-// killCount, trigger, cycle, state, log(msg), whenUp(), kill(point)}.
+// killCount, trigger, cycle, state, companion, log(msg), whenUp(), kill(point)}.
 
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import crypto from 'node:crypto';
-import { startMsgd, waitFor } from '../e2e/lib.mjs';
+import { databaseFor, startMsgd, waitFor } from '../e2e/lib.mjs';
 
 const FALLBACK_MS = 20_000;     // an armed point that never fires: kill anyway
 const PROGRESS_MS = 120_000;    // a life must make progress within this
 const TIMER_MIN_MS = 20;
 const TIMER_MAX_MS = 1500;
 const EARLY_MAX_MS = 150;     // 'early': this soon after a restart was ready
+const LEASE_MS = { MSGD_OUTBOX_LEASE_MS: '2000', MSGD_DISPATCH_LEASE_MS: '1500' };
+const TAKEOVER_WAIT_MS = 2500;  // a restart this late lets the companion take over
 
 /** A seeded PRNG (xorshift32 stepped, output scrambled): r() in [0,1). */
 export function makeRng(seed) {
@@ -83,7 +96,8 @@ export function newSeed() {
  *  problems, points}. Throws only when the harness itself cannot go on
  * (msgd does not start, a life makes no progress): that is a failure too.
  */
-export async function runCrashLoop(mod, { cycles = 50, seed = newSeed(), log = console.log, quiet = false } = {}) {
+export async function runCrashLoop(mod, { cycles = 50, seed = newSeed(), log = console.log, quiet = false,
+	database = null, instances = 1 } = {}) {
 	const rng = makeRng(seed);
 	const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), `msgd-crash-${mod.name}-`));
 	const token = `adm_${crypto.randomBytes(12).toString('hex')}`;
@@ -95,8 +109,8 @@ export async function runCrashLoop(mod, { cycles = 50, seed = newSeed(), log = c
 	let upPromise = new Promise((r) => { upResolve = r; });
 	const ctx = {
 		seed, rng, cycles, dataDir, token, d: null, lives: [], kills: [], killCount: 0,
-		trigger: null, state: null, cycle: 0, log: say,
-		whenUp() { return ctx.d ? Promise.resolve(ctx.d) : upPromise; },
+		trigger: null, state: null, cycle: 0, log: say, companion: null,
+		whenUp() { return ctx.d ? Promise.resolve(ctx.d) : ctx.companion ? Promise.resolve(ctx.companion) : upPromise; },
 		/** SIGKILL the live daemon if `point` is the armed one. Synchronous. */
 		kill(point) {
 			const t = ctx.trigger;
@@ -110,7 +124,10 @@ export async function runCrashLoop(mod, { cycles = 50, seed = newSeed(), log = c
 			return true;
 		},
 	};
-	const env = mod.env ?? {};
+	database ??= databaseFor(dataDir) ?? null;  // PostgreSQL runs: this run's own database
+	const pair = database !== null && instances > 1;
+	const env = { ...(mod.env ?? {}), ...(database ? { MSGD_DATABASE: database } : {}),
+		...(pair ? { ...LEASE_MS, MSGD_INSTANCE_ID: 'a' } : {}) };
 	const start = async () => {
 		const d = await startMsgd({ dataDir, token, env, name: `crash-${mod.name}-${ctx.lives.length}`, keepDataDir: true });
 		d.readyWall = Date.now();
@@ -129,6 +146,12 @@ export async function runCrashLoop(mod, { cycles = 50, seed = newSeed(), log = c
 	try {
 		await start();
 		ctx.state = await mod.setup(ctx);
+		if (pair) {
+			const dir = fs.mkdtempSync(path.join(os.tmpdir(), `msgd-crash-${mod.name}-b-`));
+			ctx.companion = await startMsgd({ dataDir: dir, token, env: { ...env, MSGD_INSTANCE_ID: 'b' },
+				name: `crash-${mod.name}-companion`, keepDataDir: true });
+			say(`companion instance b on the same database, data dir ${dir}`);
+		}
 		loader = await mod.load(ctx);
 		for (let c = 1; c <= cycles; c++) {
 			ctx.cycle = c;
@@ -156,6 +179,7 @@ export async function runCrashLoop(mod, { cycles = 50, seed = newSeed(), log = c
 			const k = ctx.kills.at(-1);
 			counts[k.point]++;
 			ctx.trigger = null;
+			if (pair && rng() < 1 / 3) await new Promise((r) => setTimeout(r, TAKEOVER_WAIT_MS));
 			await start();
 			if (c % 10 === 0 || c === cycles) say(`cycle ${c}/${cycles} done`);
 		}
@@ -171,10 +195,19 @@ export async function runCrashLoop(mod, { cycles = 50, seed = newSeed(), log = c
 		const ex = await last.exited;
 		if (ex.signal !== null || ex.code !== 0)
 			result.problems.push(`the last msgd did not stop cleanly: ${JSON.stringify(ex)}\n${last.logs().slice(-3000)}`);
+		if (ctx.companion) {
+			const c = ctx.companion;
+			ctx.companion = null;
+			c.proc.kill('SIGTERM');
+			const cx = await c.exited;
+			if (cx.signal !== null || cx.code !== 0)
+				result.problems.push(`the companion did not stop cleanly: ${JSON.stringify(cx)}\n${c.logs().slice(-3000)}`);
+			if (!result.problems.length) fs.rmSync(c.dataDir, { recursive: true, force: true });
+		}
 	} catch (e) {
 		upResolve(null);  // a load waiting for msgd gives up
 		if (loader) await loader.stop().catch(() => {});
-		for (const d of ctx.lives) if (d.alive) { d.proc.kill('SIGKILL'); await d.exited; }
+		for (const d of [...ctx.lives, ctx.companion]) if (d?.alive) { d.proc.kill('SIGKILL'); await d.exited; }
 		saveLogs(ctx, mod.name);
 		throw e;
 	} finally {
@@ -182,7 +215,7 @@ export async function runCrashLoop(mod, { cycles = 50, seed = newSeed(), log = c
 	}
 	if (result.problems.length) saveLogs(ctx, mod.name);
 	else fs.rmSync(dataDir, { recursive: true, force: true });
-	return { name: mod.name, seed, cycles, points: counts, ...result };
+	return { name: pair ? `${mod.name} (2 instances)` : mod.name, seed, cycles, points: counts, ...result };
 }
 
 function saveLogs(ctx, name) {
@@ -190,6 +223,8 @@ function saveLogs(ctx, name) {
 		const f = d.saveLog(`${name}-life${i}`);
 		if (f) ctx.log(`daemon log: ${f}`);
 	});
+	const f = ctx.companion?.saveLog(`${name}-companion`);
+	if (f) ctx.log(`companion log: ${f}`);
 	ctx.log(`data dir kept: ${ctx.dataDir}`);
 }
 

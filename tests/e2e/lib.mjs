@@ -400,6 +400,15 @@ export function msgdTest(name, fn, { timeout = 60_000, skip, only } = {}) {
 	});
 }
 
+/** Another msgd on d's PostgreSQL database (MSGD_TEST_DATABASE only): its
+ *  own data dir and port, the same admin token, as instances of one
+ *  installation are run. h is msgdTest's harness. */
+export async function startPeer(h, d, opts = {}) {
+	const dsn = databaseFor(d.dataDir);
+	if (!dsn) throw new Error('startPeer needs MSGD_TEST_DATABASE (a postgres:// cluster)');
+	return h.start({ token: d.token, ...opts, env: { ...(opts.env ?? {}), MSGD_DATABASE: dsn } });
+}
+
 /** Run the binary with a subcommand (not serve); returns {status, stdout, stderr}. */
 export function runMsgd(args, { env, timeout = 15_000 } = {}) {
 	const i = args.indexOf('--data');

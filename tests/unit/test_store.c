@@ -1985,6 +1985,70 @@ test_group_partial_failure(void **state)
 	ingest_batch_free(&c);
 }
 
+/*
+ * PostgreSQL: ops share a pipelined transaction (pg.c). A statement the
+ * domain code deferred fails (text that is not UTF-8, which PostgreSQL
+ * refuses, in a message's raw payload): only its op fails, at its end,
+ * beside an op refused at once (a name taken); the others commit. Another
+ * connection holds the writer lock so the ops pile up into one group.
+ */
+static void
+test_group_deferred_failure(void **state)
+{
+	struct fx *f = *state;
+	struct ingest_batch a = { 0 }, x = { 0 }, c = { 0 };
+	int done = 0;
+
+	if (!pg_cluster())
+		skip();  /* SQLite runs every statement at once */
+	int64_t ch = channel_create(f, "taken");
+	PGconn *lock = PQconnectdb(f->dsn);
+	assert_int_equal(PQstatus(lock), CONNECTION_OK);
+	PGresult *r = PQexec(lock, "BEGIN; SELECT pg_advisory_xact_lock(7263541)");
+	assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+	PQclear(r);
+
+	add_msg(&a, ch, DIR_IN, "wamid.A", "444", NULL, "a");
+	add_msg(&x, ch, DIR_IN, "wamid.X", "444", NULL, "x");
+	free(x.msgs[0].raw);
+	x.msgs[0].raw = xstrdup("{\"bad\":\"\xff\xfe\"}");
+	add_msg(&c, ch, DIR_IN, "wamid.C", "444", NULL, "c");
+	struct store_op opa = { .kind = STORE_OP_INGEST, .u.ingest = &a, .done = count_done, .arg = &done };
+	struct store_op opb = {
+		.kind = STORE_OP_CHANNEL_CREATE,
+		.u.channel = { .name = "taken", .type = "sandbox", .config_json = "{}" },
+		.done = count_done, .arg = &done,
+	};
+	struct store_op opx = { .kind = STORE_OP_INGEST, .u.ingest = &x, .done = count_done, .arg = &done };
+	struct store_op opc = { .kind = STORE_OP_INGEST, .u.ingest = &c, .done = count_done, .arg = &done };
+	store_submit(f->st, &opa);
+	store_submit(f->st, &opb);
+	store_submit(f->st, &opx);
+	store_submit(f->st, &opc);
+	r = PQexec(lock, "COMMIT");
+	PQclear(r);
+	PQfinish(lock);
+	loop_until_idle(f);
+
+	assert_int_equal(done, 4);
+	assert_int_equal(opa.result, 0);
+	assert_int_equal(opb.result, -1);
+	assert_int_equal(opb.err, STORE_CONFLICT);
+	assert_int_equal(opx.result, -1);
+	assert_int_equal(opx.fault, STORE_FAULT_NONE);
+	assert_int_equal(opc.result, 0);
+	assert_int_equal(event_count(f), 2);
+	json_t *m = get_message(f, c.msgs[0].id);
+	assert_string_equal(sget(m, "text"), "c");
+	json_decref(m);
+	/* Ids and seqs stay gapless: the failed op's were handed out again. */
+	assert_int_equal(c.msgs[0].id, a.msgs[0].id + 1);
+	assert_int_equal(c.msgs[0].seq, a.msgs[0].seq + 1);
+	ingest_batch_free(&a);
+	ingest_batch_free(&x);
+	ingest_batch_free(&c);
+}
+
 static void
 test_conversation_paging(void **state)
 {
@@ -2305,6 +2369,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_migration_backfill, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_group_commit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_group_partial_failure, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_group_deferred_failure, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_conversation_paging, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_message_paging, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_events_paging, setup, teardown),

@@ -31,12 +31,29 @@ static enum authn authorized(struct app *app, struct http_request *req, int64_t 
  * {"status":"not_ready"}); only a caller with a token or a session sees why
  * and each sending channel's state (names, reasons, queue depths).
  */
+/* A readiness check in flight: the ping runs on the reader pool. */
+struct readyz {
+	struct store_read rd;
+	struct app *app;
+	struct http_request *req;
+	bool detail;
+	bool storage;
+};
+
 static void
-api_readyz(struct app *app, struct http_request *req, const char *const *p)
+readyz_run(struct store *st, void *arg)
 {
-	int64_t wait_ms = 0;
-	bool detail = authorized(app, req, &wait_ms) == AUTHN_OK;
-	bool storage = store_ping(app->store) == 0;
+	struct readyz *r = arg;
+
+	r->storage = store_ping(st) == 0;
+}
+
+static void
+readyz_done(void *arg)
+{
+	struct readyz *r = arg;
+	struct app *app = r->app;
+	bool storage = r->storage;
 	int64_t since = 0;
 	char why[160] = "";
 	enum store_fault fault = app->store ? store_health(app->store, &since, why, sizeof(why)) :
@@ -44,7 +61,7 @@ api_readyz(struct app *app, struct http_request *req, const char *const *p)
 	bool ready = storage && fault == STORE_FAULT_NONE && !app->shutting_down;
 	json_t *out = json_pack("{s:s}", "status", ready ? "ready" : "not_ready");
 
-	if (detail) {
+	if (r->detail) {
 		/* Writes failing (disk full, I/O errors): not ready, and why. */
 		json_object_set_new(out, "storage", json_string(!storage ? "error" : store_fault_name(fault)));
 		if (fault != STORE_FAULT_NONE) {
@@ -63,7 +80,22 @@ api_readyz(struct app *app, struct http_request *req, const char *const *p)
 		}
 		json_object_set_new(out, "channels", channels);
 	}
-	http_reply_json(req, ready ? 200 : 503, out);
+	http_reply_json(r->req, ready ? 200 : 503, out);
+	free(r);
+}
+
+static void
+api_readyz(struct app *app, struct http_request *req, const char *const *p)
+{
+	int64_t wait_ms = 0;
+	struct readyz *r = xcalloc(1, sizeof(*r));
+
+	r->app = app;
+	r->req = req;
+	r->detail = authorized(app, req, &wait_ms) == AUTHN_OK;
+	r->rd = (struct store_read){ .run = readyz_run, .done = readyz_done, .arg = r };
+	http_defer(req);
+	store_read_submit(app->store, &r->rd);
 }
 
 struct route {

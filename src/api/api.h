@@ -4,14 +4,16 @@
  * api_handle() is the http server's handler. It routes by method and path
  * (route table in api.c), checks the bearer token on /v1, and calls one
  * handler. Handlers that write go through the store and defer their reply
- * until the write is durable; handlers that read answer at once.
+ * until the write is durable; handlers that read defer too, while the
+ * store's reader pool reads (api_async.c).
  *
  * Files: api.c (router, auth, health, shared helpers), api_channels.c
  * (/v1/channels), api_ingest.c (/webhooks/... and /v1/sandbox/...),
  * api_read.c (conversations, messages, events), api_send.c (sending,
  * cancel, read receipts, local templates), api_hooks.c (/v1/webhooks),
  * api_stream.c (/v1/stream), api_ws.c (/v1/ws), api_session.c
- * (/v1/session), api_users.c (/v1/users).
+ * (/v1/session), api_users.c (/v1/users), api_async.c (reads off the
+ * loop).
  */
 #ifndef MSGD_API_H
 #define MSGD_API_H
@@ -121,6 +123,33 @@ void api_store_error(struct http_request *req);
  * storage itself failed (disk full, I/O error), else api_store_error(). */
 #define API_STORAGE_RETRY_AFTER "30"
 void api_op_error(struct http_request *req, const struct store_op *op);
+/*
+ * Reads off the loop (api_async.c). fn() runs on a reader thread of the
+ * store with ctx (the handler's copy of what it needs: it MUST NOT touch
+ * the request, the registry or anything else of the loop's) and fills out:
+ * status 0 = the read failed (500 internal); a JSON body in json (owned;
+ * serialized on the reader thread) or raw text (malloc'd, owned); or an
+ * error (api_reply_fail). The request is deferred and answered on the loop
+ * with it; free_ctx(ctx) then (may be NULL).
+ */
+#define API_REPLY_CODE_MAX 32
+struct api_reply {
+	int status;
+	json_t *json;
+	char *raw;
+	size_t rawlen;
+	char code[API_REPLY_CODE_MAX];  /* set: an error reply */
+	char field[64];
+	char message[256];
+};
+typedef void (*api_read_fn)(struct store *st, void *ctx, struct api_reply *out);
+void api_read_async(struct app *app, struct http_request *req, api_read_fn fn, void *ctx,
+    void (*free_ctx)(void *ctx));
+/* A read's result (steals v): 200 with it, 404 not_found "no such <what>"
+ * when NULL, status 0 when rc != 0. */
+void api_reply_read(struct api_reply *out, int rc, json_t *v, const char *what);
+void api_reply_fail(struct api_reply *out, int status, const char *code, const char *field,
+    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 /* 429 too_many_attempts with Retry-After (wait_ms rounded up to seconds). */
 void api_too_many(struct http_request *req, int64_t wait_ms);
 

@@ -22,6 +22,9 @@
 /* One subscription write waiting for its commit. */
 struct hook_write {
 	struct store_op op;
+	struct store_read rd;       /* no "since": the head of the log first */
+	int head_rc;
+	int64_t head;
 	struct app *app;
 	struct http_request *req;
 	char *url;
@@ -100,12 +103,34 @@ nul_free(const json_t *v)
 	return json_string_value(v);
 }
 
+static void
+head_run(struct store *st, void *arg)
+{
+	struct hook_write *w = arg;
+
+	w->head_rc = store_events_head(st, &w->head);
+}
+
+static void
+head_done(void *arg)
+{
+	struct hook_write *w = arg;
+
+	if (w->head_rc != 0) {
+		api_store_error(w->req);
+		hook_write_free(w);
+		return;
+	}
+	w->op.u.subscription.delivered_seq = w->head;
+	store_submit(w->app->store, &w->op);
+}
+
 void
 api_hooks_create(struct app *app, struct http_request *req, const char *const *p)
 {
 	json_t *body = api_body_object(req), *v, *events, *e;
 	const char *key, *url, *secret;
-	int64_t since;
+	int64_t since = 0;
 	size_t i;
 
 	if (body == NULL)
@@ -153,9 +178,6 @@ api_hooks_create(struct app *app, struct http_request *req, const char *const *p
 			goto out;
 		}
 		since = json_integer_value(v);
-	} else if (store_events_head(app->store, &since) != 0) {
-		api_store_error(req);
-		goto out;
 	}
 
 	struct hook_write *w = xcalloc(1, sizeof(*w));
@@ -171,9 +193,16 @@ api_hooks_create(struct app *app, struct http_request *req, const char *const *p
 		.done = created_done,
 		.arg = w,
 	};
+	bool from_head = v == NULL;
 	json_decref(body);
 	http_defer(req);
-	store_submit(app->store, &w->op);
+	if (!from_head) {
+		store_submit(app->store, &w->op);
+	} else {
+		/* From the end of the log: read where it is, off the loop. */
+		w->rd = (struct store_read){ .run = head_run, .done = head_done, .arg = w };
+		store_read_submit(app->store, &w->rd);
+	}
 	return;
 out:
 	json_decref(body);

@@ -67,6 +67,24 @@ log_batch(const char *what, struct http_request *req, const struct ingest_batch 
 	log_debug(what, "req", http_request_id(req), "messages", m, "statuses", s, "events", e);
 }
 
+/* The sandbox answers with the message it stored (or found: duplicate). */
+struct stored_msg {
+	int64_t id;
+	bool duplicate;
+};
+
+static void
+run_stored_msg(struct store *st, void *arg, struct api_reply *out)
+{
+	struct stored_msg *sm = arg;
+	json_t *msg = NULL;
+
+	if (store_message_get(st, sm->id, &msg) != 0 || msg == NULL)
+		return;  /* status 0: storage error */
+	out->status = sm->duplicate ? 200 : 201;
+	out->json = json_pack("{s:o,s:b}", "message", msg, "duplicate", sm->duplicate);
+}
+
 static void
 ingest_done(struct store_op *op, void *arg)
 {
@@ -85,13 +103,10 @@ ingest_done(struct store_op *op, void *arg)
 	log_batch("ingest committed", in->req, &in->batch);
 	if (in->sandbox) {
 		struct msg_in *m = &in->batch.msgs[0];
-		json_t *msg = NULL;
-		if (store_message_get(in->app->store, m->id, &msg) != 0 || msg == NULL) {
-			api_store_error(in->req);
-		} else {
-			http_reply_json(in->req, m->duplicate ? 200 : 201,
-			    json_pack("{s:o,s:b}", "message", msg, "duplicate", m->duplicate));
-		}
+		struct stored_msg *sm = xcalloc(1, sizeof(*sm));
+		sm->id = m->id;
+		sm->duplicate = m->duplicate;
+		api_read_async(in->app, in->req, run_stored_msg, sm, free);
 	} else {
 		send_webhook_reply(in->req, &in->reply);
 	}

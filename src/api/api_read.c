@@ -1,7 +1,9 @@
-/* api_read.c - conversations, messages and the event log, read from the store. */
+/* api_read.c - conversations, messages and the event log, read from the store
+ * on its reader pool (api_async.c). */
 #include "api.h"
 
 #include <inttypes.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -12,17 +14,41 @@
 
 #define CURSOR_MAX 128
 #define QUERY_MAX 256
+#define PROVIDER_ID_MAX 512
 
-/* Reply with a read's result: 200 with it, 404 when absent, 500 on error. */
-static void
-reply_read(struct http_request *req, int rc, json_t *out, const char *what)
+/* What a read needs, copied from the request on the loop. */
+struct read_ctx {
+	int64_t id;
+	int64_t channel_id;
+	int64_t since;
+	int limit;
+	char cursor[CURSOR_MAX + 1];
+	char text[PROVIDER_ID_MAX + 1];   /* q, or a provider message id */
+	bool has_cursor, has_text;
+};
+
+static struct read_ctx *
+ctx_new(void)
 {
-	if (rc != 0)
-		api_store_error(req);
-	else if (out == NULL)
-		http_reply_error(req, 404, "not_found", NULL, "no such %s", what);
-	else
-		http_reply_json(req, 200, out);
+	return xcalloc(1, sizeof(struct read_ctx));
+}
+
+static void
+ctx_cursor(struct read_ctx *c, const char *cursor)
+{
+	if (cursor) {
+		snprintf(c->cursor, sizeof(c->cursor), "%s", cursor);
+		c->has_cursor = true;
+	}
+}
+
+static void
+ctx_text(struct read_ctx *c, const char *text)
+{
+	if (text) {
+		snprintf(c->text, sizeof(c->text), "%s", text);
+		c->has_text = true;
+	}
 }
 
 static int
@@ -37,14 +63,30 @@ cursor_param(struct http_request *req, const char **out)
 	return 0;
 }
 
+static void
+run_conversations_list(struct store *st, void *arg, struct api_reply *out)
+{
+	struct read_ctx *c = arg;
+	struct conv_query q = { .channel_id = c->channel_id, .limit = c->limit,
+		.cursor = c->has_cursor ? c->cursor : NULL, .q = c->has_text ? c->text : NULL };
+	json_t *v = NULL;
+	int rc = store_conversations_list(st, &q, &v);
+
+	if (rc == 0 && v == NULL)
+		api_reply_fail(out, 400, "invalid_request", "cursor", "invalid cursor");
+	else
+		api_reply_read(out, rc, v, "conversation");
+}
+
 void
 api_conversations_list(struct app *app, struct http_request *req, const char *const *p)
 {
-	struct conv_query q = { 0 };
 	const char *chname = http_query(req, "channel");
-	json_t *out = NULL;
+	const char *cursor, *q;
+	int limit;
+	int64_t channel_id = 0;
 
-	if ((q.limit = api_limit(req, 50, 200)) < 0 || cursor_param(req, &q.cursor) != 0)
+	if ((limit = api_limit(req, 50, 200)) < 0 || cursor_param(req, &cursor) != 0)
 		return;
 	if (chname) {
 		struct channel *ch = registry_find_name(app->reg, chname);
@@ -52,72 +94,124 @@ api_conversations_list(struct app *app, struct http_request *req, const char *co
 			http_reply_error(req, 404, "not_found", "channel", "no channel named '%.64s'", chname);
 			return;
 		}
-		q.channel_id = ch->id;
+		channel_id = ch->id;
 	}
-	q.q = http_query(req, "q");
-	if (q.q && strlen(q.q) > QUERY_MAX) {
+	q = http_query(req, "q");
+	if (q && strlen(q) > QUERY_MAX) {
 		http_reply_error(req, 400, "invalid_request", "q", "q is longer than %d bytes", QUERY_MAX);
 		return;
 	}
-	if (q.q && *q.q == '\0')
-		q.q = NULL;
-	int rc = store_conversations_list(app->store, &q, &out);
-	if (rc == 0 && out == NULL) {
-		http_reply_error(req, 400, "invalid_request", "cursor", "invalid cursor");
-		return;
-	}
-	reply_read(req, rc, out, "conversation");
+	struct read_ctx *c = ctx_new();
+	c->limit = limit;
+	c->channel_id = channel_id;
+	ctx_cursor(c, cursor);
+	if (q && *q)
+		ctx_text(c, q);
+	api_read_async(app, req, run_conversations_list, c, free);
+}
+
+static void
+run_conversation_get(struct store *st, void *arg, struct api_reply *out)
+{
+	struct read_ctx *c = arg;
+	json_t *v = NULL;
+	int rc = store_conversation_get(st, c->id, &v);
+
+	api_reply_read(out, rc, v, "conversation");
 }
 
 void
 api_conversations_get(struct app *app, struct http_request *req, const char *const *p)
 {
 	int64_t id;
-	json_t *out = NULL;
 
 	if (api_path_id(req, p[0], &id) != 0)
 		return;
-	int rc = store_conversation_get(app->store, id, &out);
-	reply_read(req, rc, out, "conversation");
+	struct read_ctx *c = ctx_new();
+	c->id = id;
+	api_read_async(app, req, run_conversation_get, c, free);
+}
+
+static void
+run_conversation_messages(struct store *st, void *arg, struct api_reply *out)
+{
+	struct read_ctx *c = arg;
+	struct msg_query q = { .conversation_id = c->id, .limit = c->limit,
+		.cursor = c->has_cursor ? c->cursor : NULL };
+	json_t *conv = NULL, *v = NULL;
+
+	if (store_conversation_get(st, q.conversation_id, &conv) != 0)
+		return;  /* status 0: storage error */
+	if (conv == NULL) {
+		api_reply_fail(out, 404, "not_found", NULL, "no such conversation");
+		return;
+	}
+	json_decref(conv);
+	int rc = store_messages_list(st, &q, &v);
+	if (rc == 0 && v == NULL)
+		api_reply_fail(out, 400, "invalid_request", "cursor", "invalid cursor");
+	else
+		api_reply_read(out, rc, v, "conversation");
 }
 
 void
 api_conversation_messages(struct app *app, struct http_request *req, const char *const *p)
 {
-	struct msg_query q = { 0 };
-	json_t *conv = NULL, *out = NULL;
+	int64_t id;
+	const char *cursor;
+	int limit;
 
-	if (api_path_id(req, p[0], &q.conversation_id) != 0)
+	if (api_path_id(req, p[0], &id) != 0)
 		return;
-	if ((q.limit = api_limit(req, 50, 200)) < 0 || cursor_param(req, &q.cursor) != 0)
+	if ((limit = api_limit(req, 50, 200)) < 0 || cursor_param(req, &cursor) != 0)
 		return;
-	if (store_conversation_get(app->store, q.conversation_id, &conv) != 0) {
-		api_store_error(req);
-		return;
-	}
-	if (conv == NULL) {
-		http_reply_error(req, 404, "not_found", NULL, "no such conversation");
-		return;
-	}
-	json_decref(conv);
-	int rc = store_messages_list(app->store, &q, &out);
-	if (rc == 0 && out == NULL) {
-		http_reply_error(req, 400, "invalid_request", "cursor", "invalid cursor");
-		return;
-	}
-	reply_read(req, rc, out, "conversation");
+	struct read_ctx *c = ctx_new();
+	c->id = id;
+	c->limit = limit;
+	ctx_cursor(c, cursor);
+	api_read_async(app, req, run_conversation_messages, c, free);
+}
+
+static void
+run_message_get(struct store *st, void *arg, struct api_reply *out)
+{
+	struct read_ctx *c = arg;
+	json_t *v = NULL;
+	int rc = store_message_get(st, c->id, &v);
+
+	api_reply_read(out, rc, v, "message");
 }
 
 void
 api_messages_get(struct app *app, struct http_request *req, const char *const *p)
 {
 	int64_t id;
-	json_t *out = NULL;
 
 	if (api_path_id(req, p[0], &id) != 0)
 		return;
-	int rc = store_message_get(app->store, id, &out);
-	reply_read(req, rc, out, "message");
+	struct read_ctx *c = ctx_new();
+	c->id = id;
+	api_read_async(app, req, run_message_get, c, free);
+}
+
+static void
+run_messages_retrying(struct store *st, void *arg, struct api_reply *out)
+{
+	struct read_ctx *c = arg;
+	json_t *v = NULL;
+	int rc = store_messages_retrying(st, c->limit, &v);
+
+	api_reply_read(out, rc, v, "message");
+}
+
+static void
+run_messages_by_provider_id(struct store *st, void *arg, struct api_reply *out)
+{
+	struct read_ctx *c = arg;
+	json_t *v = NULL;
+	int rc = store_messages_by_provider_id(st, c->text, &v);
+
+	api_reply_read(out, rc, v, "message");
 }
 
 void
@@ -125,7 +219,6 @@ api_messages_find(struct app *app, struct http_request *req, const char *const *
 {
 	const char *pid = http_query(req, "provider_message_id");
 	const char *state = http_query(req, "state");
-	json_t *out = NULL;
 	int limit;
 
 	if (state && pid == NULL) {
@@ -136,17 +229,47 @@ api_messages_find(struct app *app, struct http_request *req, const char *const *
 		}
 		if ((limit = api_limit(req, 50, 200)) < 0)
 			return;
-		int rc = store_messages_retrying(app->store, limit, &out);
-		reply_read(req, rc, out, "message");
+		struct read_ctx *c = ctx_new();
+		c->limit = limit;
+		api_read_async(app, req, run_messages_retrying, c, free);
 		return;
 	}
-	if (pid == NULL || *pid == '\0' || strlen(pid) > 512) {
+	if (pid == NULL || *pid == '\0' || strlen(pid) > PROVIDER_ID_MAX) {
 		http_reply_error(req, 400, "invalid_request", "provider_message_id",
 		    "provider_message_id (or state=retrying) is required");
 		return;
 	}
-	int rc = store_messages_by_provider_id(app->store, pid, &out);
-	reply_read(req, rc, out, "message");
+	struct read_ctx *c = ctx_new();
+	ctx_text(c, pid);
+	api_read_async(app, req, run_messages_by_provider_id, c, free);
+}
+
+/* The store renders each event as text; the page is their concatenation,
+ * built on the reader thread. */
+static void
+run_events_list(struct store *st, void *arg, struct api_reply *out)
+{
+	struct read_ctx *c = arg;
+	struct store_event *ev;
+	size_t n;
+
+	if (store_events_read(st, c->since, c->limit, &ev, &n) != 0)
+		return;  /* status 0: storage error */
+	struct buf b;
+	char tail[48];
+	buf_init(&b, 0);
+	buf_append(&b, "{\"events\":[", 11);
+	for (size_t i = 0; i < n; i++) {
+		if (i > 0)
+			buf_append(&b, ",", 1);
+		buf_append(&b, ev[i].json, ev[i].len);
+	}
+	buf_append(&b, tail, (size_t)snprintf(tail, sizeof(tail), "],\"next\":%" PRId64 "}",
+	    n ? ev[n - 1].seq : c->since));
+	store_events_free(ev, n);
+	out->status = 200;
+	out->raw = b.data;  /* the buffer's, now the reply's */
+	out->rawlen = b.len;
 }
 
 void
@@ -158,25 +281,8 @@ api_events_list(struct app *app, struct http_request *req, const char *const *p)
 	if (api_query_number(req, "since", 0, INT64_MAX, 0, &since) != 0 ||
 	    (limit = api_limit(req, 100, 1000)) < 0)
 		return;
-	/* The store renders each event as text; the page is their concatenation. */
-	struct store_event *ev;
-	size_t n;
-	if (store_events_read(app->store, since, limit, &ev, &n) != 0) {
-		api_store_error(req);
-		return;
-	}
-	struct buf b;
-	char tail[48];
-	buf_init(&b, 0);
-	buf_append(&b, "{\"events\":[", 11);
-	for (size_t i = 0; i < n; i++) {
-		if (i > 0)
-			buf_append(&b, ",", 1);
-		buf_append(&b, ev[i].json, ev[i].len);
-	}
-	buf_append(&b, tail, (size_t)snprintf(tail, sizeof(tail), "],\"next\":%" PRId64 "}",
-	    n ? ev[n - 1].seq : since));
-	http_reply_raw(req, 200, "application/json", b.data, b.len);
-	buf_free(&b);
-	store_events_free(ev, n);
+	struct read_ctx *c = ctx_new();
+	c->since = since;
+	c->limit = limit;
+	api_read_async(app, req, run_events_list, c, free);
 }

@@ -1,12 +1,16 @@
 /*
  * api_send.c - the send path's front door: POST /v1/messages (and batch),
- * DELETE /v1/messages/{id}, POST /v1/conversations/{id}/read and the local
- * templates.
+ * DELETE /v1/messages/{id} and POST /v1/conversations/{id}/read (the local
+ * templates' handlers are in api_templates.c).
  *
  * A send request is validated completely before anything is stored (unknown
  * fields, types, sizes, the 24-hour window, template variables), turned into
  * an outbound msg_in and committed with its outbox entry in one store op.
  * Only then is it answered 202; the outbox is kicked to send it.
+ *
+ * Validation runs on the loop (it needs the channel registry) in rounds:
+ * the reads it needs are fetched on the store's reader pool between two
+ * rounds (api_send_reads.c), and the committed message is read there too.
  */
 #include "api.h"
 #include "api_send.h"
@@ -30,7 +34,6 @@
 #define ADDR_MAX 64
 #define CLIENT_ID_MAX 128
 #define WINDOW_MS (24LL * 3600 * 1000)
-#define TEMPLATE_BODY_MAX 4096
 
 /* UTF-8 characters in s[0..n). */
 static size_t
@@ -44,7 +47,7 @@ utf8_chars(const char *s, size_t n)
 }
 
 /* A string member: absent (NULL), or non-empty, capped, without NUL. */
-static int
+int
 opt_str(const json_t *o, const char *key, const char *field, size_t max, const char **out,
     struct send_error *e)
 {
@@ -61,7 +64,7 @@ opt_str(const json_t *o, const char *key, const char *field, size_t max, const c
 	return 0;
 }
 
-static int
+int
 check_keys(const json_t *o, const char *const *allowed, const char *prefix, struct send_error *e)
 {
 	const char *key;
@@ -82,12 +85,12 @@ check_keys(const json_t *o, const char *const *allowed, const char *prefix, stru
 
 /* A message reference (msgd id or provider id) to its provider id. */
 static int
-resolve_ref(struct app *app, const json_t *v, int64_t channel_id, const char *field, char *out,
+resolve_ref(struct app *app, struct send_reads *rs, const json_t *v, int64_t channel_id, const char *field, char *out,
     size_t outlen, struct send_error *e)
 {
 	if (json_is_integer(v)) {
 		int64_t ch = 0;
-		if (store_message_provider_id(app->store, json_integer_value(v), &ch, out, outlen) != 0)
+		if (sr_message_provider_id(app, rs, json_integer_value(v), &ch, out, outlen) != 0)
 			return send_fail(e, "internal", field, "storage error");
 		if (out[0] == '\0' || ch != channel_id)
 			return send_fail(e, "validation_failed", field,
@@ -179,7 +182,7 @@ foreign_fields(const json_t *body, const char *type, struct send_error *e)
  * Idempotency-Key header (single sends only).
  */
 static int
-build_outbound(struct app *app, const json_t *body, const char *idem, int priority,
+build_outbound(struct app *app, struct send_reads *rs, const json_t *body, const char *idem, int priority,
     struct msg_in *m, struct send_error *e)
 {
 	static const char *const allowed[] = { "channel", "to", "type", "text", "preview_url", "media",
@@ -298,7 +301,7 @@ build_outbound(struct app *app, const json_t *body, const char *idem, int priori
 					    "template variable '%.64s' must be a string or a number", vk);
 		}
 		json_t *local = NULL;
-		if (store_template_get(app->store, name, lang, &local) != 0)
+		if (sr_template_get(app, rs, name, lang, &local) != 0)
 			return send_fail(e, "internal", "template", "storage error");
 		if (local) {
 			/* msgd renders it: the provider gets plain text. */
@@ -342,7 +345,7 @@ build_outbound(struct app *app, const json_t *body, const char *idem, int priori
 		json_t *emoji = json_object_get(re, "emoji");
 		if (!json_is_string(emoji) || json_string_length(emoji) > 32)
 			return send_fail(e, "validation_failed", "reaction.emoji", "'reaction.emoji' must be a string (\"\" removes)");
-		if (resolve_ref(app, json_object_get(re, "message_id"), ch->id, "reaction.message_id", ref,
+		if (resolve_ref(app, rs, json_object_get(re, "message_id"), ch->id, "reaction.message_id", ref,
 		    sizeof(ref), e) != 0)
 			return -1;
 		json_t *mid = json_object_get(re, "message_id");
@@ -352,7 +355,7 @@ build_outbound(struct app *app, const json_t *body, const char *idem, int priori
 
 	json_t *rt = json_object_get(body, "reply_to");
 	if (rt && !json_is_null(rt)) {
-		if (resolve_ref(app, rt, ch->id, "reply_to", ref, sizeof(ref), e) != 0)
+		if (resolve_ref(app, rs, rt, ch->id, "reply_to", ref, sizeof(ref), e) != 0)
 			goto fail;
 		m->reply_to = xstrdup(ref);
 		priority = 0;
@@ -395,7 +398,7 @@ build_outbound(struct app *app, const json_t *body, const char *idem, int priori
 
 	/* The customer-service window: free-form text needs a recent inbound message. */
 	int64_t last_in = 0;
-	if (store_last_inbound(app->store, ch->id, to, &last_in) != 0) {
+	if (sr_last_inbound(app, rs, ch->id, to, &last_in) != 0) {
 		send_fail(e, "internal", "to", "storage error");
 		goto fail;
 	}
@@ -432,7 +435,7 @@ int
 api_send_validate(struct app *app, const json_t *body, const char *idem, struct msg_in *m,
     struct send_error *e)
 {
-	return build_outbound(app, body, idem, 1, m, e);
+	return build_outbound(app, NULL, body, idem, 1, m, e);
 }
 
 int
@@ -450,7 +453,7 @@ api_batch_validate(const struct app *app, const json_t *body, struct send_error 
 	return 0;
 }
 
-static void
+void
 reply_send_error(struct http_request *req, const struct send_error *e)
 {
 	if (strcmp(e->code, "internal") == 0)
@@ -471,11 +474,19 @@ struct send {
 	size_t nitems;
 	int *rec;                   /* index into batch.msgs, -1 for an error */
 	struct send_error *errs;
+	/* After the commit: the stored messages, read on the reader pool. */
+	struct store_read rd;
+	json_t **msgs;              /* per batch record (one for a single send) */
+	int read_rc;
 };
 
 static void
 send_free(struct send *s)
 {
+	if (s->msgs)
+		for (size_t i = 0; i < s->batch.nmsgs; i++)
+			json_decref(s->msgs[i]);
+	free(s->msgs);
 	ingest_batch_free(&s->batch);
 	free(s->rec);
 	free(s->errs);
@@ -511,6 +522,55 @@ store_error_reply(void)
 	return error_reply("internal", NULL, "storage error; see the server log");
 }
 
+/* Reader thread: the committed messages as the API shows them. */
+static void
+stored_run(struct store *st, void *arg)
+{
+	struct send *s = arg;
+
+	for (size_t i = 0; i < s->batch.nmsgs; i++)
+		if (store_message_get(st, s->batch.msgs[i].id, &s->msgs[i]) != 0)
+			s->read_rc = -1;
+}
+
+/* Loop: the answer. */
+static void
+stored_done(void *arg)
+{
+	struct send *s = arg;
+
+	/* Only now: the answer shows the messages as committed (queued), not
+	 * as the dispatcher already moved them on. */
+	outbox_kick(s->app->outbox);
+	if (!s->is_batch) {
+		struct msg_in *m = &s->batch.msgs[0];
+		if (s->read_rc != 0 || s->msgs[0] == NULL) {
+			s->done(s->done_arg, 500, store_error_reply());
+		} else {
+			s->done(s->done_arg, m->duplicate ? 200 : 202, s->msgs[0]);
+			s->msgs[0] = NULL;
+		}
+		send_free(s);
+		return;
+	}
+	json_t *results = json_array();
+	for (size_t i = 0; i < s->nitems; i++) {
+		json_t *r = json_pack("{s:I}", "index", (json_int_t)i);
+		if (s->rec[i] < 0) {
+			json_object_set_new(r, "error", error_json(&s->errs[i]));
+		} else {
+			struct msg_in *m = &s->batch.msgs[s->rec[i]];
+			if (s->msgs[s->rec[i]])
+				json_object_set(r, "message", s->msgs[s->rec[i]]);
+			if (m->duplicate)
+				json_object_set_new(r, "duplicate", json_true());
+		}
+		json_array_append_new(results, r);
+	}
+	http_reply_json(s->req, 207, json_pack("{s:o}", "results", results));
+	send_free(s);
+}
+
 static void
 send_done(struct store_op *op, void *arg)
 {
@@ -530,34 +590,9 @@ send_done(struct store_op *op, void *arg)
 		send_free(s);
 		return;
 	}
-	outbox_kick(app->outbox);
-	if (!s->is_batch) {
-		struct msg_in *m = &s->batch.msgs[0];
-		json_t *msg = NULL;
-		if (store_message_get(app->store, m->id, &msg) != 0 || msg == NULL)
-			s->done(s->done_arg, 500, store_error_reply());
-		else
-			s->done(s->done_arg, m->duplicate ? 200 : 202, msg);
-		send_free(s);
-		return;
-	}
-	json_t *results = json_array();
-	for (size_t i = 0; i < s->nitems; i++) {
-		json_t *r = json_pack("{s:I}", "index", (json_int_t)i);
-		if (s->rec[i] < 0) {
-			json_object_set_new(r, "error", error_json(&s->errs[i]));
-		} else {
-			struct msg_in *m = &s->batch.msgs[s->rec[i]];
-			json_t *msg = NULL;
-			if (store_message_get(app->store, m->id, &msg) == 0 && msg)
-				json_object_set_new(r, "message", msg);
-			if (m->duplicate)
-				json_object_set_new(r, "duplicate", json_true());
-		}
-		json_array_append_new(results, r);
-	}
-	http_reply_json(s->req, 207, json_pack("{s:o}", "results", results));
-	send_free(s);
+	s->msgs = xcalloc(s->batch.nmsgs, sizeof(*s->msgs));
+	s->rd = (struct store_read){ .run = stored_run, .done = stored_done, .arg = s };
+	store_read_submit(app->store, &s->rd);
 }
 
 static void
@@ -574,45 +609,129 @@ submit_send(struct app *app, struct send *s)
 	store_submit(app->store, &s->op);
 }
 
+/*
+ * A send being validated, in rounds (api_send_reads.c): each round runs on
+ * the loop with the reads fetched so far; one that lacked some fetches
+ * them on the reader pool and runs again.
+ */
+#define SEND_ROUNDS_MAX 8
+
+struct send_try {
+	struct app *app;
+	struct send_reads *rs;
+	int rounds;
+	json_t *body;               /* a reference of ours */
+	char *idem;                 /* single send: the Idempotency-Key */
+	api_send_done_fn done;      /* single send */
+	void *done_arg;
+	struct http_request *req;   /* batch */
+	bool *answered;             /* single send, first round: set when done() ran */
+};
+
+static void
+try_answer(struct send_try *t, int status, json_t *reply)
+{
+	if (t->answered)
+		*t->answered = true;
+	t->done(t->done_arg, status, reply);
+}
+
+static void
+try_free(struct send_try *t)
+{
+	send_reads_free(t->rs);
+	json_decref(t->body);
+	free(t->idem);
+	free(t);
+}
+
+/* Another round needed: fetch what this one lacked. true when it did. */
+static bool
+try_again(struct send_try *t, void (*round)(void *arg))
+{
+	if (send_reads_missing(t->rs) == 0 || t->rounds >= SEND_ROUNDS_MAX)
+		return false;
+	t->rounds++;
+	send_reads_fetch(t->app, t->rs, round, t);
+	return true;
+}
+
+static void single_round(void *arg);
+
+/* One round of a single send: true while t lives on (a fetch in flight). */
+static bool
+single_step(struct send_try *t)
+{
+	struct app *app = t->app;
+	struct send_error e = { 0 };
+	json_t *orig = NULL;
+	int orig_rc = 0;
+
+	send_reads_round(t->rs);
+	/* A repeat returns the original before anything is checked again: the
+	 * channel, its window or a template may have changed since. */
+	const char *key = json_string_value(json_object_get(t->body, "client_id"));
+	if (key == NULL)
+		key = t->idem;
+	if (key && *key)
+		orig_rc = sr_message_by_client_id(app, t->rs, key, &orig);
+	struct send *s = xcalloc(1, sizeof(*s));
+	s->app = app;
+	s->done = t->done;
+	s->done_arg = t->done_arg;
+	struct msg_in *m = ingest_batch_add_msg(&s->batch);
+	int rc = build_outbound(app, t->rs, t->body, t->idem, 1, m, &e);
+	if (try_again(t, single_round)) {
+		json_decref(orig);
+		send_free(s);
+		return true;
+	}
+	if (send_reads_missing(t->rs) != 0 || orig_rc != 0) {
+		json_decref(orig);
+		send_free(s);
+		try_answer(t, 500, store_error_reply());
+	} else if (orig) {
+		send_free(s);
+		try_answer(t, 200, orig);
+	} else if (rc != 0) {
+		send_free(s);
+		if (strcmp(e.code, "internal") == 0)
+			try_answer(t, 500, store_error_reply());
+		else
+			try_answer(t, e.status, error_reply(e.code, e.field, e.message));
+	} else {
+		submit_send(app, s);
+	}
+	try_free(t);
+	return false;
+}
+
+static void
+single_round(void *arg)
+{
+	single_step(arg);
+}
+
 bool
 api_send_submit(struct app *app, const json_t *body, const char *idem_key, api_send_done_fn done,
     void *arg)
 {
-	struct send_error e = { 0 };
+	struct send_try *t = xcalloc(1, sizeof(*t));
+	bool answered = false;
 
-	/* A repeat returns the original before anything is checked again: the
-	 * channel, its window or a template may have changed since. */
-	const char *key = json_string_value(json_object_get(body, "client_id"));
-	if (key == NULL)
-		key = idem_key;
-	if (key && *key) {
-		json_t *orig = NULL;
-		if (store_message_by_client_id(app->store, key, &orig) != 0) {
-			done(arg, 500, store_error_reply());
-			return false;
-		}
-		if (orig) {
-			done(arg, 200, orig);
-			return false;
-		}
-	}
-	struct send *s = xcalloc(1, sizeof(*s));
-	s->app = app;
-	s->done = done;
-	s->done_arg = arg;
-	struct msg_in *m = ingest_batch_add_msg(&s->batch);
-	if (api_send_validate(app, body, idem_key, m, &e) != 0) {
-		send_free(s);
-		if (strcmp(e.code, "internal") == 0)
-			done(arg, 500, store_error_reply());
-		else
-			done(arg, e.status, error_reply(e.code, e.field, e.message));
-		return false;
-	}
-	submit_send(app, s);
-	return true;
+	t->app = app;
+	t->rs = send_reads_new();
+	t->body = json_incref((json_t *)body);
+	t->idem = xstrdup_or_null(idem_key);
+	t->done = done;
+	t->done_arg = arg;
+	/* The first round reads nothing: when it fails validation at once,
+	 * done() runs before this returns. */
+	t->answered = &answered;
+	if (single_step(t))
+		t->answered = NULL;
+	return !answered;
 }
-
 static void
 http_send_done(void *arg, int status, json_t *reply)
 {
@@ -631,24 +750,21 @@ api_messages_send(struct app *app, struct http_request *req, const char *const *
 	json_decref(body);
 }
 
-void
-api_messages_batch(struct app *app, struct http_request *req, const char *const *p)
+static void batch_round(void *arg);
+
+/* One round of a batch: every item validated with the reads so far. */
+static void
+batch_round(void *arg)
 {
-	struct send_error e = { 0 };
-	json_t *body = api_body_object(req), *list, *item;
+	struct send_try *t = arg;
+	struct app *app = t->app;
+	json_t *list = json_object_get(t->body, "messages"), *item;
 	size_t i;
 
-	if (body == NULL)
-		return;
-	if (api_batch_validate(app, body, &e) != 0) {
-		json_decref(body);
-		reply_send_error(req, &e);
-		return;
-	}
-	list = json_object_get(body, "messages");
+	send_reads_round(t->rs);
 	struct send *s = xcalloc(1, sizeof(*s));
 	s->app = app;
-	s->req = req;
+	s->req = t->req;
 	s->is_batch = true;
 	s->nitems = json_array_size(list);
 	s->rec = xcalloc(s->nitems, sizeof(int));
@@ -657,35 +773,61 @@ api_messages_batch(struct app *app, struct http_request *req, const char *const 
 	 * between two (items before it would miss the shift). */
 	if (app->outbox)
 		outbox_now(app->outbox);
+	bool internal = false;
 	json_array_foreach(list, i, item) {
 		struct msg_in *m = ingest_batch_add_msg(&s->batch);
-		if (api_send_validate(app, item, NULL, m, &s->errs[i]) == 0) {
+		if (build_outbound(app, t->rs, item, NULL, 1, m, &s->errs[i]) == 0) {
 			s->rec[i] = (int)s->batch.nmsgs - 1;
 			continue;
 		}
-		if (strcmp(s->errs[i].code, "internal") == 0) {
-			json_decref(body);
-			api_store_error(req);
-			send_free(s);
-			return;
-		}
+		internal |= strcmp(s->errs[i].code, "internal") == 0;
 		/* Drop the half-built record (it is the last one). */
 		msg_in_clear(m);
 		s->batch.nmsgs--;
 		s->rec[i] = -1;
 	}
-	json_decref(body);
-	if (s->batch.nmsgs == 0) {
+	if (try_again(t, batch_round)) {
+		send_free(s);
+		return;
+	}
+	if (internal || send_reads_missing(t->rs) != 0) {
+		api_store_error(t->req);
+		send_free(s);
+	} else if (s->batch.nmsgs == 0) {
 		/* Nothing valid: answer now, nothing to commit. */
 		json_t *results = json_array();
 		for (size_t k = 0; k < s->nitems; k++)
 			json_array_append_new(results, json_pack("{s:I,s:o}", "index", (json_int_t)k,
 			    "error", error_json(&s->errs[k])));
-		http_reply_json(req, 207, json_pack("{s:o}", "results", results));
+		http_reply_json(t->req, 207, json_pack("{s:o}", "results", results));
 		send_free(s);
+	} else {
+		submit_send(app, s);
+	}
+	try_free(t);
+}
+
+void
+api_messages_batch(struct app *app, struct http_request *req, const char *const *p)
+{
+	struct send_error e = { 0 };
+	json_t *body = api_body_object(req);
+
+	if (body == NULL)
+		return;
+	if (api_batch_validate(app, body, &e) != 0) {
+		json_decref(body);
+		reply_send_error(req, &e);
 		return;
 	}
-	submit_send(app, s);
+	struct send_try *t = xcalloc(1, sizeof(*t));
+	t->app = app;
+	t->rs = send_reads_new();
+	t->body = body;
+	t->req = req;
+	/* Replies made before this returns go out at once (http.c). */
+	http_defer(req);
+	batch_round(t);
 }
 
 /* --- cancel --- */
@@ -739,11 +881,23 @@ struct conv_read {
 	struct http_request *req;
 };
 
+/* The conversation after the commit (unread_count 0). */
+static void
+run_conv_get(struct store *st, void *arg, struct api_reply *out)
+{
+	int64_t *id = arg;
+	json_t *conv = NULL;
+
+	if (store_conversation_get(st, *id, &conv) == 0 && conv) {
+		out->status = 200;
+		out->json = conv;
+	}
+}
+
 static void
 conv_read_done(struct store_op *op, void *arg)
 {
 	struct conv_read *c = arg;
-	json_t *conv = NULL;
 
 	if (op->result != 0) {
 		if (op->err == STORE_NOTFOUND)
@@ -755,10 +909,9 @@ conv_read_done(struct store_op *op, void *arg)
 	}
 	outbox_send_receipt(c->app->outbox, op->u.conv_read.channel_id,
 	    op->u.conv_read.last_inbound_provider_id);
-	if (store_conversation_get(c->app->store, op->u.conv_read.conversation_id, &conv) != 0 || conv == NULL)
-		api_store_error(c->req);
-	else
-		http_reply_json(c->req, 200, conv);
+	int64_t *id = xcalloc(1, sizeof(*id));
+	*id = op->u.conv_read.conversation_id;
+	api_read_async(c->app, c->req, run_conv_get, id, free);
 	free(c);
 }
 
@@ -780,143 +933,4 @@ api_conversation_read(struct app *app, struct http_request *req, const char *con
 	};
 	http_defer(req);
 	store_submit(app->store, &c->op);
-}
-
-/* --- local templates --- */
-
-struct tpl_write {
-	struct store_op op;
-	struct app *app;
-	struct http_request *req;
-	char *name, *language, *body;
-};
-
-static void
-tpl_free(struct tpl_write *t)
-{
-	free(t->name);
-	free(t->language);
-	free(t->body);
-	free(t);
-}
-
-static void
-tpl_created(struct store_op *op, void *arg)
-{
-	struct tpl_write *t = arg;
-	json_t *out = NULL;
-
-	if (op->result != 0 && op->err == STORE_CONFLICT)
-		http_reply_error(t->req, 409, "conflict", "name", "template '%s' (%s) exists", t->name, t->language);
-	else if (op->result != 0 || store_template_get(t->app->store, t->name, t->language, &out) != 0 || out == NULL)
-		api_store_error(t->req);
-	else
-		http_reply_json(t->req, 201, out);
-	tpl_free(t);
-}
-
-void
-api_templates_create(struct app *app, struct http_request *req, const char *const *p)
-{
-	static const char *const allowed[] = { "name", "language", "body", NULL };
-	struct send_error e = { 0 };
-	const char *name, *lang, *body;
-	json_t *in = api_body_object(req);
-	if (in == NULL)
-		return;
-	if (check_keys(in, allowed, "", &e) != 0 || opt_str(in, "name", "name", 64, &name, &e) != 0 ||
-	    opt_str(in, "language", "language", 16, &lang, &e) != 0 ||
-	    opt_str(in, "body", "body", TEMPLATE_BODY_MAX, &body, &e) != 0)
-		goto invalid;
-	if (name == NULL) {
-		send_fail(&e, "validation_failed", "name", "'name' is required");
-		goto invalid;
-	}
-	for (const char *c = name; *c; c++) {
-		if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
-		    *c == '_' || *c == '-' || *c == '.')) {
-			send_fail(&e, "validation_failed", "name", "'name' may contain letters, digits, '_', '-' and '.'");
-			goto invalid;
-		}
-	}
-	if (body == NULL) {
-		send_fail(&e, "validation_failed", "body", "'body' is required");
-		goto invalid;
-	}
-	if (!api_template_body_ok(body)) {
-		send_fail(&e, "validation_failed", "body", "'body' has an unterminated or invalid {{placeholder}}");
-		goto invalid;
-	}
-	struct tpl_write *t = xcalloc(1, sizeof(*t));
-	t->app = app;
-	t->req = req;
-	t->name = xstrdup(name);
-	t->language = xstrdup(lang ? lang : "en");
-	t->body = xstrdup(body);
-	json_decref(in);
-	t->op = (struct store_op){
-		.kind = STORE_OP_TEMPLATE_PUT,
-		.u.template = { .name = t->name, .language = t->language, .body = t->body },
-		.done = tpl_created,
-		.arg = t,
-	};
-	http_defer(req);
-	store_submit(app->store, &t->op);
-	return;
-invalid:
-	json_decref(in);
-	reply_send_error(req, &e);
-}
-
-void
-api_templates_list(struct app *app, struct http_request *req, const char *const *p)
-{
-	json_t *out = NULL;
-	if (store_templates_list(app->store, &out) != 0 || out == NULL)
-		api_store_error(req);
-	else
-		http_reply_json(req, 200, out);
-}
-
-void
-api_templates_get(struct app *app, struct http_request *req, const char *const *p)
-{
-	json_t *out = NULL;
-	if (store_template_get(app->store, p[0], http_query(req, "language"), &out) != 0)
-		api_store_error(req);
-	else if (out == NULL)
-		http_reply_error(req, 404, "not_found", NULL, "no template named '%.64s'", p[0]);
-	else
-		http_reply_json(req, 200, out);
-}
-
-static void
-tpl_deleted(struct store_op *op, void *arg)
-{
-	struct tpl_write *t = arg;
-
-	if (op->result == 0)
-		http_reply_raw(t->req, 204, "application/json", "", 0);
-	else if (op->err == STORE_NOTFOUND)
-		http_reply_error(t->req, 404, "not_found", NULL, "no template named '%s'", t->name);
-	else
-		api_store_error(t->req);
-	tpl_free(t);
-}
-
-void
-api_templates_delete(struct app *app, struct http_request *req, const char *const *p)
-{
-	struct tpl_write *t = xcalloc(1, sizeof(*t));
-	t->app = app;
-	t->req = req;
-	t->name = xstrdup(p[0]);
-	t->op = (struct store_op){
-		.kind = STORE_OP_TEMPLATE_DELETE,
-		.u.template = { .name = t->name },
-		.done = tpl_deleted,
-		.arg = t,
-	};
-	http_defer(req);
-	store_submit(app->store, &t->op);
 }

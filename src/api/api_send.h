@@ -9,6 +9,8 @@
 
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include <jansson.h>
@@ -51,6 +53,33 @@ int api_render_template(const char *body, const json_t *vars, char **out, struct
  * every "{{" has a "}}" after it, with a name (not only spaces), no '{'
  * and at most TEMPLATE_VAR_MAX bytes between. */
 bool api_template_body_ok(const char *body);
+
+/* Shared with api_templates.c: a string member (absent: NULL; else
+ * non-empty, at most max bytes, no NUL); no member outside allowed
+ * (field named prefix+key); a validation error as the HTTP reply. */
+int opt_str(const json_t *o, const char *key, const char *field, size_t max, const char **out,
+    struct send_error *e);
+int check_keys(const json_t *o, const char *const *allowed, const char *prefix, struct send_error *e);
+struct http_request;
+void reply_send_error(struct http_request *req, const struct send_error *e);
+
+/* api_send_reads.c: the reads of a send, fetched on the reader pool in
+ * rounds (see there). With rs NULL each is the store's own, synchronous. */
+struct send_reads;
+struct send_reads *send_reads_new(void);
+void send_reads_free(struct send_reads *rs);
+void send_reads_round(struct send_reads *rs);          /* a round begins */
+size_t send_reads_missing(const struct send_reads *rs); /* noted this round, not fetched */
+/* Fetch what is missing off the loop, then then(arg) on the loop. */
+void send_reads_fetch(struct app *app, struct send_reads *rs, void (*then)(void *arg), void *arg);
+int sr_message_provider_id(struct app *app, struct send_reads *rs, int64_t id, int64_t *channel_id,
+    char *out, size_t outlen);
+int sr_template_get(struct app *app, struct send_reads *rs, const char *name, const char *language,
+    json_t **out);
+int sr_last_inbound(struct app *app, struct send_reads *rs, int64_t channel_id, const char *address,
+    int64_t *out_ms);
+int sr_message_by_client_id(struct app *app, struct send_reads *rs, const char *client_id,
+    json_t **out);
 
 /* Validate one send request (a POST /v1/messages body, or one item of a
  * batch) and fill m; nothing is stored. idem: the Idempotency-Key header

@@ -66,21 +66,26 @@ reply_failure(struct user_call *c, enum auth_result r)
 	}
 }
 
-void
-api_users_list(struct app *app, struct http_request *req, const char *const *p)
+static void
+run_users_list(struct store *st, void *arg, struct api_reply *out)
 {
-	json_t *rows = NULL, *row, *list = json_array();
+	json_t *rows = NULL, *row, *list;
 	size_t i;
 
-	if (store_users_list(app->store, &rows) != 0) {
-		json_decref(list);
-		api_store_error(req);
-		return;
-	}
+	if (store_users_list(st, &rows) != 0)
+		return;  /* status 0: storage error */
+	list = json_array();
 	json_array_foreach(rows, i, row)
 		json_array_append_new(list, user_json(row));
 	json_decref(rows);
-	http_reply_json(req, 200, json_pack("{s:o}", "users", list));
+	out->status = 200;
+	out->json = json_pack("{s:o}", "users", list);
+}
+
+void
+api_users_list(struct app *app, struct http_request *req, const char *const *p)
+{
+	api_read_async(app, req, run_users_list, NULL, NULL);
 }
 
 /* Validate a password member; replies 422 and returns NULL. */
@@ -97,20 +102,31 @@ password_of(struct http_request *req, const json_t *body)
 	return pw;
 }
 
+/* The user just created, as stored (the request is deferred already). */
 static void
-created(void *arg, enum auth_result r, int64_t ended)
+run_created(struct store *st, void *arg, struct api_reply *out)
 {
 	struct user_call *c = arg;
 	json_t *row = NULL;
 
-	if (r != AUTH_OK)
-		reply_failure(c, r);
-	else if (store_user_get(c->app->store, c->name, &row) != 0 || row == NULL)
-		api_store_error(c->req);
-	else
-		http_reply_json(c->req, 201, user_json(row));
+	if (store_user_get(st, c->name, &row) == 0 && row) {
+		out->status = 201;
+		out->json = user_json(row);
+	}
 	json_decref(row);
-	free(c);
+}
+
+static void
+created(void *arg, enum auth_result r, int64_t ended)
+{
+	struct user_call *c = arg;
+
+	if (r != AUTH_OK) {
+		reply_failure(c, r);
+		free(c);
+	} else {
+		api_read_async(c->app, c->req, run_created, c, free);
+	}
 }
 
 void

@@ -39,6 +39,7 @@ struct config {
 	int max_connections;
 	int shutdown_timeout;      /* seconds to finish in-flight work on SIGTERM */
 	int batch_max;             /* messages in one POST /v1/messages/batch */
+	int store_readers;         /* threads of the store's reader pool */
 	enum log_level log_level;
 	int cookie_secure;         /* session cookies Secure: 1, 0, or -1 (default): on unless
 	                              listen is a loopback address */

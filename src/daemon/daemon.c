@@ -367,7 +367,7 @@ daemon_run(const struct config *initial, const struct config_args *args)
 	d.app = (struct app){ .cfg = cfg, .base = d.base, .reg = registry_new(),
 	    .cookie_secure = config_cookie_secure(cfg) };
 	struct store_config scfg = { .data_dir = cfg->data_dir, .database = cfg->database,
-	    .max_batch_ops = 512 };
+	    .max_batch_ops = 512, .readers = cfg->store_readers };
 	if (store_open(&d.app.store, &scfg, d.base) != 0) {
 		log_error("cannot open the store", "data", cfg->data_dir);
 		goto out;

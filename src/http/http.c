@@ -155,6 +155,7 @@ struct http_request {
 	size_t discarded;            /* bytes of an oversize body thrown away */
 	bool dispatched;
 	bool deferred;
+	bool suspended;              /* deferred, and MHD suspended the connection */
 	struct MHD_Response *resp;
 	unsigned status;
 	/* Streaming replies. */
@@ -204,8 +205,11 @@ set_reply(struct http_request *req, int status, const char *content_type, const 
 	MHD_add_response_header(req->resp, "X-Request-Id", req->id);
 	MHD_add_response_header(req->resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
 	req->status = (unsigned)status;
-	if (req->deferred) {
-		req->deferred = false;
+	req->deferred = false;
+	/* A reply made before the handler returned (a deferred read that ran
+	 * inline) goes out as an immediate one: nothing to resume. */
+	if (req->suspended) {
+		req->suspended = false;
 		MHD_resume_connection(req->mc);
 		/* In external-epoll mode MHD only notices the resume when it next
 		 * runs: run it on the next loop iteration. */
@@ -587,6 +591,7 @@ access_cb(void *cls, struct MHD_Connection *mc, const char *url, const char *met
 		if (req->resp)
 			return queue_reply(req);
 		if (req->deferred) {
+			req->suspended = true;
 			MHD_suspend_connection(mc);
 			return MHD_YES;
 		}

@@ -302,6 +302,9 @@ apply_subscription(struct store_db *db, struct store_op *op)
 int
 store_db_apply(struct store_db *db, struct store_op *op)
 {
+	/* Only ingests keep the group's prefetched lookups true (prefetch.c). */
+	if (op->kind != STORE_OP_INGEST)
+		prefetch_clear(db);
 	switch (op->kind) {
 	case STORE_OP_INGEST:
 		return apply_ingest(db, op);

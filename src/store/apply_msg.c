@@ -57,6 +57,7 @@ store_db_forget(struct store_db *db)
 		free(db->names[i].name);
 	db->nnames = 0;
 	store_db_begin(db);
+	prefetch_clear(db);
 }
 
 /* The next id of a kind (W_MSG_NEXT_ID or W_EVENT_NEXT_SEQ), counted in
@@ -118,6 +119,8 @@ find_message(struct store_db *db, int64_t channel_id, const char *provider_id,
 	*id = 0;
 	if (provider_id == NULL)
 		return 0;
+	if (prefetch_msg(db, channel_id, provider_id, id, conversation_id, status) == 0)
+		return 0;
 	db_bind_i64(s, 1, channel_id);
 	db_bind_text(s, 2, provider_id);
 	r = db_row(s);
@@ -139,30 +142,45 @@ upsert_contact(struct store_db *db, const struct msg_in *m, int64_t now_s, int64
     int64_t *conv)
 {
 	struct db *w = db->w;
-	struct db_stmt *s = db_stmt(w, W_CONTACT_FIND);
+	struct db_stmt *s = NULL;
+	const char *name;
 	bool rename;
 	int r;
 
-	db_bind_i64(s, 1, m->channel_id);
-	db_bind_text(s, 2, m->contact_address);
-	r = db_row(s);
 	*conv = 0;
-	if (r < 0)
-		return -1;
+	if (prefetch_contact(db, m->channel_id, m->contact_address, id, &name, conv) == 0) {
+		r = *id != 0;
+	} else {
+		s = db_stmt(w, W_CONTACT_FIND);
+		db_bind_i64(s, 1, m->channel_id);
+		db_bind_text(s, 2, m->contact_address);
+		if ((r = db_row(s)) < 0)
+			return -1;
+		if (r == 1) {
+			*id = db_i64(s, 0);
+			name = db_text(s, 1);
+			*conv = db_i64(s, 2);
+		}
+	}
 	if (r == 0) {
+		if (s)
+			db_finish(s);
 		s = db_stmt(w, W_CONTACT_INSERT);
 		db_bind_i64(s, 1, m->channel_id);
 		db_bind_text(s, 2, m->contact_address);
 		db_bind_text(s, 3, m->contact_name);
 		db_bind_i64(s, 4, now_s);
-		return db_insert_id(s, id);
+		if (db_insert_id(s, id) != 0)
+			return -1;
+		prefetch_contact_stored(db, m->channel_id, m->contact_address, *id, m->contact_name, 0);
+		return 0;
 	}
-	*id = db_i64(s, 0);
-	*conv = db_i64(s, 2);
-	rename = m->contact_name && (db_text(s, 1) == NULL || strcmp(db_text(s, 1), m->contact_name) != 0);
-	db_finish(s);
+	rename = m->contact_name && (name == NULL || strcmp(name, m->contact_name) != 0);
+	if (s)
+		db_finish(s);  /* name is not used after this */
 	if (!rename)
 		return 0;
+	prefetch_contact_stored(db, m->channel_id, m->contact_address, *id, m->contact_name, *conv);
 	s = db_stmt(w, W_CONTACT_RENAME);
 	db_bind_i64(s, 1, *id);
 	db_bind_text(s, 2, m->contact_name);
@@ -172,7 +190,7 @@ upsert_contact(struct store_db *db, const struct msg_in *m, int64_t now_s, int64
 
 /* The contact's conversation: *id as upsert_contact() found it, or a new one. */
 static int
-get_conversation(struct store_db *db, int64_t channel_id, int64_t contact_id, int64_t now,
+get_conversation(struct store_db *db, const struct msg_in *m, int64_t contact_id, int64_t now,
     int64_t *id)
 {
 	struct db_stmt *s;
@@ -180,11 +198,14 @@ get_conversation(struct store_db *db, int64_t channel_id, int64_t contact_id, in
 	if (*id != 0)
 		return 0;
 	s = db_stmt(db->w, W_CONV_INSERT);
-	db_bind_i64(s, 1, channel_id);
+	db_bind_i64(s, 1, m->channel_id);
 	db_bind_i64(s, 2, contact_id);
 	db_bind_i64(s, 3, now);
 	db_bind_i64(s, 4, now / 1000);
-	return db_insert_id(s, id);
+	if (db_insert_id(s, id) != 0)
+		return -1;
+	prefetch_contact_conv(db, m->channel_id, m->contact_address, *id);
+	return 0;
 }
 
 int
@@ -306,6 +327,7 @@ sd_set_status(struct store_db *db, int64_t id, enum msg_status st, int64_t code,
 {
 	struct db_stmt *s = db_stmt(db->w, W_MSG_SET_STATUS);
 
+	prefetch_msg_status(db, id, st);
 	db_bind_i64(s, 1, id);
 	db_bind_text(s, 2, status_name(st));
 	if (st == ST_FAILED) {
@@ -422,7 +444,7 @@ ingest_msg(struct store_db *db, struct store_op *op, struct msg_in *m, int64_t n
 	if ((channel = channel_name(db, m->channel_id)) == NULL)
 		return sd_op_error(op, "unknown channel %" PRId64, m->channel_id);
 	if (upsert_contact(db, m, now / 1000, &contact, &conv) != 0 ||
-	    get_conversation(db, m->channel_id, contact, now, &conv) != 0 ||
+	    get_conversation(db, m, contact, now, &conv) != 0 ||
 	    find_message(db, m->channel_id, m->reply_to, &reply_id, NULL, NULL) != 0 ||
 	    resolve_reaction(db, m) != 0)
 		return sd_op_sql_error(db, op);
@@ -453,6 +475,7 @@ ingest_msg(struct store_db *db, struct store_op *op, struct msg_in *m, int64_t n
 	db_bind_text(s, 12, out ? m->client_id : NULL);
 	if (db_defer(s) != 0)
 		goto sqlfail;
+	prefetch_msg_stored(db, m->channel_id, m->provider_message_id, id, conv, status);
 
 	/* Outbound: the last message, but neither unread nor the contact writing. */
 	s = db_stmt(w, W_CONV_TOUCH);

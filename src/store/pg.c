@@ -7,7 +7,8 @@
  * Two connections, as on SQLite: the writer (the writer thread; group
  * commit: one transaction per group, a savepoint per op, and COMMIT returns
  * once the commit is durable: synchronous_commit is set on for the
- * session, whatever the server's default) and the reader (the event loop).
+ * session, whatever the server's default) and the reader (the event loop),
+ * plus one reader per thread of the reader pool (open_reader(), readers.c).
  *
  * The event cursor with several writers (several msgd on one database):
  * each writing transaction takes one advisory lock first and holds it to
@@ -33,7 +34,8 @@
  * `id INTEGER PRIMARY KEY` (and any `INTEGER PRIMARY KEY AUTOINCREMENT`)
  * an identity column, and lines between `-- sqlite only` and
  * `-- end sqlite only` are left out (data fixes that only an old SQLite
- * database needs). They run under an advisory lock, so instances that start
+ * database needs), while a line starting `--pg: ` (a comment to SQLite) is
+ * PostgreSQL's alone: the rest of the line is kept. They run under an advisory lock, so instances that start
  * together migrate once.
  */
 #include <ctype.h>
@@ -57,6 +59,7 @@
 #define ERR_MAX 256
 #define MIGRATION_LOCK 7263540   /* pg_advisory_lock key: "msgd migrations" */
 #define MIGRATION_MAX (1024 * 1024)  /* a migration's text, translated */
+#define PG_ONLY "--pg: "             /* a migration line for PostgreSQL only (a comment to SQLite) */
 #define WRITER_LOCK_SQL "SELECT pg_advisory_xact_lock(7263541)"  /* key: the writing transaction */
 #define CONNECT_TIMEOUT_S "5"    /* unless the DSN says otherwise */
 #define REVIVE_EVERY_MS 1000     /* a lost connection is tried again at most this often */
@@ -732,6 +735,8 @@ pg_dialect(const char *sql)
 			skip = true;
 		else if (strncmp(line, "-- end sqlite only", 18) == 0)
 			skip = false;
+		else if (!skip && strncmp(line, PG_ONLY, strlen(PG_ONLY)) == 0)
+			buf_append(&b, line + strlen(PG_ONLY), n - strlen(PG_ONLY));
 		else if (!skip)
 			buf_append(&b, line, n);
 		line += n;
@@ -836,6 +841,39 @@ pgb_close(void *p)
 	conn_close(&db->w);
 	free(db->dsn);
 	free(db);
+}
+
+/* A connection of the reader pool, opened by its own thread. Connecting may
+ * fail (the server away): the connection is kept, lost, and the reconnect
+ * rules of the reader apply (tried again at the next read, at most once
+ * every REVIVE_EVERY_MS). */
+static int
+pgb_open_reader(void *p, struct db **out)
+{
+	struct pg_db *db = p;
+	struct pconn *c = xcalloc(1, sizeof(*c));
+
+	c->autorevive = true;
+	if (conn_open(c, db->dsn, "pool reader", W_END, SQL_COUNT) != 0 || conn_prepare(c) != 0) {
+		if (c->h == NULL) {
+			free(c);
+			*out = NULL;
+			return -1;
+		}
+		c->lost = true;
+		c->revived_ms = mono_ms();
+	}
+	*out = &c->base;
+	return 0;
+}
+
+static void
+pgb_close_reader(struct db *d)
+{
+	if (d == NULL)
+		return;
+	conn_close(pconn_of(d));
+	free(pconn_of(d));
 }
 
 static int
@@ -1028,6 +1066,8 @@ const struct store_backend store_pg_backend = {
 	.name = "postgresql",
 	.open = pgb_open,
 	.close = pgb_close,
+	.open_reader = pgb_open_reader,
+	.close_reader = pgb_close_reader,
 	.begin = pgb_begin,
 	.commit = pgb_commit,
 	.fault = pgb_fault,
@@ -1035,6 +1075,7 @@ const struct store_backend store_pg_backend = {
 	.savepoint = pgb_savepoint,
 	.release = pgb_release,
 	.rollback_to = pgb_rollback_to,
+	.prefetch = true,
 	.notify = pgb_notify,
 	.listen = pgb_listen,
 	.unlisten = pgb_unlisten,

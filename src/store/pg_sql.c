@@ -45,6 +45,15 @@ const char *const pg_sql[SQL_COUNT] = {
 	    " ON CONFLICT DO NOTHING",
 	[W_CONTACT_FIND] = "SELECT c.id, c.name, v.id FROM contacts c"
 	    " LEFT JOIN conversations v ON v.contact_id = c.id WHERE c.channel_id = $1 AND c.address = $2",
+	/* prefetch.c: many keys at once, as JSON [{"c":channel,"a":address}, ...]
+	 * and [{"c":channel,"p":provider id}, ...]; the key comes back last. */
+	/* (LATERAL ... LIMIT 1: one index lookup per key, never a scan of the table.) */
+	[W_CONTACT_PREFETCH] = "SELECT c.id, c.name, v.id, k.c, k.a FROM json_to_recordset($1::json) AS k(c bigint, a text)"
+	    " CROSS JOIN LATERAL (SELECT id, name FROM contacts WHERE channel_id = k.c AND address = k.a LIMIT 1) c"
+	    " LEFT JOIN conversations v ON v.contact_id = c.id",
+	[W_MSG_PREFETCH] = "SELECT m.id, m.conversation_id, m.status, k.c, k.p"
+	    " FROM json_to_recordset($1::json) AS k(c bigint, p text) CROSS JOIN LATERAL (SELECT id,"
+	    " conversation_id, status FROM messages WHERE channel_id = k.c AND provider_message_id = k.p LIMIT 1) m",
 	[W_CONTACT_INSERT] = "INSERT INTO contacts (channel_id, address, name, created_at, updated_at)"
 	    " VALUES ($1, $2, $3, $4, $4) RETURNING id",
 	[W_CONTACT_RENAME] = "UPDATE contacts SET name = $2, updated_at = $3 WHERE id = $1",

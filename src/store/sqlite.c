@@ -5,7 +5,8 @@
  * sqlite_sql.c.
  *
  * Two connections: the writer, used only by store.c's writer thread, and
- * the reader, used only by the event loop for reads. WAL lets the reader
+ * the reader, used only by the event loop for reads; plus one more reader
+ * per thread of the reader pool (open_reader(), readers.c). WAL lets the reader
  * see the last commit while the writer works. synchronous=FULL: a commit
  * returns only once it is on disk, because a webhook is acknowledged then.
  *
@@ -54,6 +55,7 @@ struct conn {
 
 struct sqlite_db {
 	struct conn w, r;
+	char *path;                     /* for the reader pool's connections */
 };
 
 static const struct db_ops sqlite_ops;
@@ -381,7 +383,35 @@ sqlite_close(void *p)
 	/* Reader first: the last connection to close checkpoints the WAL. */
 	conn_close(&db->r);
 	conn_close(&db->w);
+	free(db->path);
 	free(db);
+}
+
+/* A connection of the reader pool (its own thread): the reader's settings. */
+static int
+sqlite_open_reader(void *p, struct db **out)
+{
+	struct sqlite_db *db = p;
+	struct conn *c = xcalloc(1, sizeof(*c));
+
+	*out = NULL;
+	if (conn_open(c, db->path, "pool reader") != 0 || exec(c, "PRAGMA query_only = ON") != 0 ||
+	    conn_prepare(c, W_END, SQL_COUNT) != 0) {
+		conn_close(c);
+		free(c);
+		return -1;
+	}
+	*out = &c->base;
+	return 0;
+}
+
+static void
+sqlite_close_reader(struct db *d)
+{
+	if (d == NULL)
+		return;
+	conn_close(conn_of(d));
+	free(conn_of(d));
 }
 
 static int
@@ -417,7 +447,7 @@ sqlite_open(void **out, const struct store_config *cfg, struct db **writer, stru
 		goto fail;
 	if (conn_prepare(&db->w, 0, W_END) != 0 || conn_prepare(&db->r, W_END, SQL_COUNT) != 0)
 		goto fail;
-	free(path);
+	db->path = path;
 	*out = db;
 	*writer = &db->w.base;
 	*reader = &db->r.base;
@@ -519,6 +549,8 @@ const struct store_backend store_sqlite_backend = {
 	.name = "sqlite",
 	.open = sqlite_open,
 	.close = sqlite_close,
+	.open_reader = sqlite_open_reader,
+	.close_reader = sqlite_close_reader,
 	.begin = sqlite_begin,
 	.commit = sqlite_commit,
 	.fault = sqlite_fault,

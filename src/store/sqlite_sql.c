@@ -43,6 +43,13 @@ const char *const sqlite_sql[SQL_COUNT] = {
 	[W_API_KEY_INSERT] = "INSERT OR IGNORE INTO api_keys (name, hash, created_at) VALUES (?1, ?2, ?3)",
 	[W_CONTACT_FIND] = "SELECT c.id, c.name, v.id FROM contacts c"
 	    " LEFT JOIN conversations v ON v.contact_id = c.id WHERE c.channel_id = ?1 AND c.address = ?2",
+	/* prefetch.c (PostgreSQL only uses it; the same query here). */
+	[W_CONTACT_PREFETCH] = "SELECT c.id, c.name, v.id, c.channel_id, c.address FROM json_each(?1) k"
+	    " JOIN contacts c ON c.channel_id = json_extract(k.value, '$.c') AND c.address = json_extract(k.value, '$.a')"
+	    " LEFT JOIN conversations v ON v.contact_id = c.id",
+	[W_MSG_PREFETCH] = "SELECT m.id, m.conversation_id, m.status, m.channel_id, m.provider_message_id"
+	    " FROM json_each(?1) k JOIN messages m ON m.channel_id = json_extract(k.value, '$.c')"
+	    " AND m.provider_message_id = json_extract(k.value, '$.p')",
 	[W_CONTACT_INSERT] = "INSERT INTO contacts (channel_id, address, name, created_at, updated_at)"
 	    " VALUES (?1, ?2, ?3, ?4, ?4)",
 	[W_CONTACT_RENAME] = "UPDATE contacts SET name = ?2, updated_at = ?3 WHERE id = ?1",

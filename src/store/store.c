@@ -27,7 +27,9 @@
  * completion, so it works with no loop running.
  *
  * Threads: the writer thread alone uses the backend's writer connection;
- * the loop thread alone uses the reader (every read, and done() callbacks).
+ * the loop thread alone uses the reader (reads called on the loop, and
+ * done() callbacks); each thread of the reader pool (readers.c) its own
+ * reader, which the read functions below pick when called from there.
  * A backend that hears other instances (store_backend.h, listen) reports
  * from a thread of its own into changed_kinds/changed_seq and the same
  * eventfd; the loop hands them to the change hook after the done()s.
@@ -51,6 +53,7 @@
 #include "store_int.h"
 
 #define DEFAULT_MAX_BATCH_OPS 512
+#define DEFAULT_READERS 2
 #define PROBE_MS 2000           /* while storage fails: try a write this often */
 
 struct store {
@@ -58,6 +61,8 @@ struct store {
 	void *db;                /* the backend's */
 	struct store_db sdb;     /* the domain's view of it */
 	int max_batch;
+	int nreaders;
+	struct readers *readers; /* the reader pool, NULL without a loop */
 
 	struct event *wake;      /* completion eventfd on the loop, or NULL */
 	int efd;
@@ -244,6 +249,7 @@ run_group(struct store *st, struct store_op **ops, size_t n)
 	for (size_t i = 0; i < n; i++)
 		op_reset(ops[i]);
 	store_db_begin(&st->sdb);
+	prefetch_clear(&st->sdb);
 	if (be->begin(st->db) != 0) {
 		f = note_fault(st);
 		for (size_t i = 0; i < n; i++) {
@@ -252,6 +258,8 @@ run_group(struct store *st, struct store_op **ops, size_t n)
 		}
 		return;
 	}
+	if (st->sdb.prefetch)
+		prefetch_group(&st->sdb, ops, n);
 	for (size_t i = 0; i < n; i++) {
 		struct store_op *op = ops[i];
 
@@ -528,6 +536,7 @@ store_open(struct store **out, const struct store_config *cfg, struct event_base
 		return -1;
 	}
 	st->max_batch = cfg->max_batch_ops > 0 ? cfg->max_batch_ops : DEFAULT_MAX_BATCH_OPS;
+	st->nreaders = cfg->readers > 0 ? cfg->readers : DEFAULT_READERS;
 	st->efd = -1;
 	pthread_mutex_init(&st->mu, NULL);
 	pthread_cond_init(&st->work, NULL);
@@ -535,6 +544,7 @@ store_open(struct store **out, const struct store_config *cfg, struct event_base
 
 	if (st->be->open(&st->db, cfg, &st->sdb.w, &st->sdb.r) != 0)
 		goto fail;
+	st->sdb.prefetch = st->be->prefetch;
 	if (base) {
 		st->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 		if (st->efd < 0) {
@@ -552,6 +562,8 @@ store_open(struct store **out, const struct store_config *cfg, struct event_base
 			log_error("store: cannot register the health probe");
 			goto fail;
 		}
+		if (readers_start(&st->readers, st, st->be, st->db, st->nreaders, base) != 0)
+			goto fail;
 	}
 	int err = pthread_create(&st->writer, NULL, writer_main, st);
 	if (err != 0) {
@@ -572,6 +584,10 @@ store_close(struct store *st)
 	if (st == NULL)
 		return;
 	stop_listening(st);
+	/* Reads first: their done() may still submit ops (the writer runs). */
+	struct readers *r = st->readers;
+	st->readers = NULL;
+	readers_stop(r);
 	pthread_mutex_lock(&st->mu);
 	st->stopping = true;
 	pthread_cond_signal(&st->work);
@@ -667,81 +683,94 @@ store_pending(struct store *st)
 	pthread_mutex_lock(&st->mu);
 	size_t n = st->pending;
 	pthread_mutex_unlock(&st->mu);
-	return n;
+	return n + (st->readers ? readers_pending(st->readers) : 0);
 }
 
-/* --- reads: the backend's reader connection, on the calling thread --- */
+void
+store_read_submit(struct store *st, struct store_read *rd)
+{
+	if (st->readers && readers_submit(st->readers, rd) == 0)
+		return;
+	/* No loop (start-up, the CLI) or closing: here and now. */
+	rd->run(st, rd->arg);
+	rd->done(rd->arg);
+}
+
+/* --- reads: on the calling thread, on its connection: a pool thread's own
+ * (running a store_read of this store), else the loop's reader --- */
+
+#define RDB(st) (store_tls_owner == (st) && store_tls_db ? store_tls_db : &(st)->sdb)
 
 int
 store_schema_version(struct store *st)
 {
-	return read_schema_version(&st->sdb);
+	return read_schema_version(RDB(st));
 }
 
 int
 store_ping(struct store *st)
 {
-	return read_ping(&st->sdb);
+	return read_ping(RDB(st));
 }
 
 int
 store_channels_load(struct store *st, json_t **out)
 {
-	return read_channels_load(&st->sdb, out);
+	return read_channels_load(RDB(st), out);
 }
 
 int
 store_channels_ever(struct store *st, bool *out)
 {
-	return read_channels_ever(&st->sdb, out);
+	return read_channels_ever(RDB(st), out);
 }
 
 int
 store_api_keys_load(struct store *st, json_t **out)
 {
-	return read_api_keys_load(&st->sdb, out);
+	return read_api_keys_load(RDB(st), out);
 }
 
 int
 store_conversations_list(struct store *st, const struct conv_query *q, json_t **out)
 {
-	return read_conversations_list(&st->sdb, q, out);
+	return read_conversations_list(RDB(st), q, out);
 }
 
 int
 store_conversation_get(struct store *st, int64_t id, json_t **out)
 {
-	return read_conversation_get(&st->sdb, id, out);
+	return read_conversation_get(RDB(st), id, out);
 }
 
 int
 store_messages_list(struct store *st, const struct msg_query *q, json_t **out)
 {
-	return read_messages_list(&st->sdb, q, out);
+	return read_messages_list(RDB(st), q, out);
 }
 
 int
 store_message_get(struct store *st, int64_t id, json_t **out)
 {
-	return read_message_get(&st->sdb, id, out);
+	return read_message_get(RDB(st), id, out);
 }
 
 int
 store_messages_by_provider_id(struct store *st, const char *provider_id, json_t **out)
 {
-	return read_messages_by_provider_id(&st->sdb, provider_id, out);
+	return read_messages_by_provider_id(RDB(st), provider_id, out);
 }
 
 int
 store_messages_retrying(struct store *st, int limit, json_t **out)
 {
-	return read_messages_retrying(&st->sdb, limit, out);
+	return read_messages_retrying(RDB(st), limit, out);
 }
 
 int
 store_events_read(struct store *st, int64_t since, int limit, struct store_event **out, size_t *n)
 {
-	return read_events(&st->sdb, since, limit, out, n);
+	return read_events(RDB(st), since, limit, out, n);
 }
 
 void
@@ -791,78 +820,78 @@ store_events_list(struct store *st, int64_t since, int limit, json_t **out)
 int
 store_outbox_due(struct store *st, int64_t channel_id, int64_t now_ms, int limit, json_t **out)
 {
-	return read_outbox_due(&st->sdb, channel_id, now_ms, limit, out);
+	return read_outbox_due(RDB(st), channel_id, now_ms, limit, out);
 }
 
 int
 store_events_head(struct store *st, int64_t *out)
 {
-	return read_events_head(&st->sdb, out);
+	return read_events_head(RDB(st), out);
 }
 
 int
 store_message_by_client_id(struct store *st, const char *client_id, json_t **out)
 {
-	return read_message_by_client_id(&st->sdb, client_id, out);
+	return read_message_by_client_id(RDB(st), client_id, out);
 }
 
 int
 store_outbox_next_due(struct store *st, int64_t channel_id, int64_t *out_ms)
 {
-	return read_outbox_next_due(&st->sdb, channel_id, out_ms);
+	return read_outbox_next_due(RDB(st), channel_id, out_ms);
 }
 
 int
 store_outbox_depth(struct store *st, int64_t channel_id, int64_t *out)
 {
-	return read_outbox_depth(&st->sdb, channel_id, out);
+	return read_outbox_depth(RDB(st), channel_id, out);
 }
 
 int
 store_last_inbound(struct store *st, int64_t channel_id, const char *address, int64_t *out_ms)
 {
-	return read_last_inbound(&st->sdb, channel_id, address, out_ms);
+	return read_last_inbound(RDB(st), channel_id, address, out_ms);
 }
 
 int
 store_message_provider_id(struct store *st, int64_t id, int64_t *channel_id, char *out,
     size_t outlen)
 {
-	return read_message_provider_id(&st->sdb, id, channel_id, out, outlen);
+	return read_message_provider_id(RDB(st), id, channel_id, out, outlen);
 }
 
 int
 store_templates_list(struct store *st, json_t **out)
 {
-	return read_templates_list(&st->sdb, out);
+	return read_templates_list(RDB(st), out);
 }
 
 int
 store_template_get(struct store *st, const char *name, const char *language, json_t **out)
 {
-	return read_template_get(&st->sdb, name, language, out);
+	return read_template_get(RDB(st), name, language, out);
 }
 
 int
 store_user_get(struct store *st, const char *name, json_t **out)
 {
-	return read_user_get(&st->sdb, name, out);
+	return read_user_get(RDB(st), name, out);
 }
 
 int
 store_sessions_load(struct store *st, int64_t now_s, json_t **out)
 {
-	return read_sessions_load(&st->sdb, now_s, out);
+	return read_sessions_load(RDB(st), now_s, out);
 }
 
 int
 store_users_list(struct store *st, json_t **out)
 {
-	return read_users_list(&st->sdb, out);
+	return read_users_list(RDB(st), out);
 }
 
 int
 store_subscriptions_load(struct store *st, json_t **out)
 {
-	return read_subscriptions_load(&st->sdb, out);
+	return read_subscriptions_load(RDB(st), out);
 }

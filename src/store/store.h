@@ -12,8 +12,13 @@
  * its own savepoint: a failing op is rolled back alone and reported failed,
  * the others in the transaction still commit.
  *
- * Reads are synchronous, on the calling (event loop) thread, from a
- * separate read connection; they see every op whose done() has run.
+ * Reads are synchronous functions, run on the calling thread's read
+ * connection; they see every op whose done() has run. The event loop MUST
+ * NOT wait on them while it serves (over a network database each is a
+ * round trip): it hands them to the reader pool with store_read_submit(),
+ * whose threads each have a connection of their own. There the same read
+ * functions use the pool thread's connection. Called on the loop (start-up,
+ * background readers) they use the loop's reader connection.
  *
  * Rules:
  *  - the caller owns the op and everything it points to, and MUST keep them
@@ -247,6 +252,7 @@ struct store_config {
 	                                "postgres://..." or "postgresql://..." = PostgreSQL
 	                                (libpq conninfo URI) */
 	int max_batch_ops;           /* ops per transaction at most (default 512) */
+	int readers;                 /* threads of the reader pool (default 2) */
 };
 
 /* msgd migrate (copy.c): DIR's SQLite database into an empty PostgreSQL
@@ -268,8 +274,29 @@ void store_submit(struct store *st, struct store_op *op);
 /* Submit and wait until committed, without the loop (start-up and CLI
  * only). done is not called. Returns op->result. */
 int store_submit_wait(struct store *st, struct store_op *op);
-/* Ops submitted whose done() has not run yet. */
+/* Ops and reads submitted whose done() has not run yet. */
 size_t store_pending(struct store *st);
+
+/*
+ * A read off the loop. run() runs on a reader pool thread and calls the
+ * read functions below (on st only); done() then runs on the loop thread,
+ * in any order relative to other reads. Rules:
+ *  - run() MUST NOT touch what the loop owns (the channel registry, auth,
+ *    the outbox, HTTP requests): resolve it on the loop before submitting,
+ *    reply in done();
+ *  - the caller owns rd and MUST keep it alive until done() runs (done()
+ *    may free it);
+ *  - without a loop (store_open() with base NULL) or once store_close()
+ *    began, run() and done() run inline, before store_read_submit()
+ *    returns; store_close() runs every queued read and delivers its done().
+ */
+struct store_read {
+	void (*run)(struct store *st, void *arg);  /* on a reader thread */
+	void (*done)(void *arg);                   /* then on the loop thread */
+	void *arg;
+	struct store_read *next;                   /* private to the store */
+};
+void store_read_submit(struct store *st, struct store_read *rd);
 /* Called on the loop after done() callbacks whenever committed ops appended
  * events, with the highest seq appended (the live event bus listens here). */
 void store_set_commit_hook(struct store *st, void (*fn)(void *arg, int64_t last_seq), void *arg);
@@ -319,7 +346,9 @@ int store_ping(struct store *st);
  */
 enum store_fault store_health(struct store *st, int64_t *since_ms, char *why, size_t cap);
 
-/* --- reads (synchronous). Not found: return 0 with *out = NULL. --- */
+/* --- reads (synchronous, on the calling thread's connection: inside a
+ * store_read's run(), the pool thread's). Not found: return 0 with
+ * *out = NULL. --- */
 
 /* All live channels: [{"id","name","type","config":{...},"created_at","updated_at"}]
  * with created_at/updated_at as Unix seconds (integers) and config complete. */

@@ -16,6 +16,13 @@
  *    below but open and close), and a reader, used ONLY by the thread
  *    that calls the reads (the event loop). open() and close() run while
  *    the writer thread does not exist.
+ *  - open_reader() opens one more reader connection (same database, same
+ *    read-only settings as open()'s reader) for a thread of the reader
+ *    pool (readers.c); it is called by that thread, which alone uses the
+ *    connection, and close_reader() closes it on the same thread, before
+ *    close(). It MAY return a connection that is not connected yet (the
+ *    server away): reads on it then fail until it comes back, with the
+ *    same reconnect rules as the reader's. -1 when none could be made.
  *  - begin() starts a transaction that takes the write lock at once;
  *    commit() returns only once the transaction is durable on disk.
  *  - store.c applies each op inside begin()..commit() and inside a
@@ -42,6 +49,9 @@ struct store_backend {
 	int (*open)(void **out, const struct store_config *cfg, struct db **writer,
 	    struct db **reader);
 	void (*close)(void *be);
+	/* The reader pool: one connection per pool thread. */
+	int (*open_reader)(void *be, struct db **out);
+	void (*close_reader)(struct db *c);
 
 	/* Writer thread. */
 	int (*begin)(void *be);
@@ -53,6 +63,9 @@ struct store_backend {
 	/* Right after a writer call failed: was it storage itself (the
 	 * disk) rather than the op? why gets the database's own message. */
 	enum store_fault (*fault)(void *be, char *why, size_t cap);
+	/* A query costs a round trip: the domain code reads a group's lookups
+	 * in a few queries before its ops run (prefetch.c). */
+	bool prefetch;
 
 	/* Several instances (MAY be NULL, all three or none: a database only
 	 * one msgd uses, as SQLite).

@@ -10,7 +10,7 @@
  * the outbox state machine, events and their rendering, idempotency. It
  * reaches the database only through db.h, on the two connections a
  * backend opened: the writer (writer thread: apply) and the reader (event
- * loop: reads).
+ * loop: reads), and on the connections of the reader pool (readers.c).
  *
  * Sending. An outbound message (an ingested msg_in with DIR_OUT) gets an
  * outbox row next to it, deleted once the message is accepted, failed or
@@ -55,6 +55,10 @@ struct store_db {
 	 * highest plus one, read once per transaction: the writer lock keeps
 	 * every other writer out until COMMIT); 0 = not read yet. */
 	int64_t next_msg_id, next_seq;
+	/* Writer: a group's lookups read at once (prefetch.c), or NULL;
+	 * prefetch: the backend wants that (a query costs a round trip). */
+	struct prefetch *pf;
+	bool prefetch;
 };
 
 /* --- apply_admin.c: any op (writer thread, inside a savepoint); on failure
@@ -65,6 +69,23 @@ void store_db_begin(struct store_db *db);
 /* After a rollback: forget what the writer cached. */
 void store_db_forget(struct store_db *db);
 void store_db_free(struct store_db *db);
+
+/* --- prefetch.c: a group's message and contact lookups in two queries --- */
+void prefetch_group(struct store_db *db, struct store_op **ops, size_t n);
+void prefetch_clear(struct store_db *db);
+/* 0 when the answer is known (*id 0: absent), -1: ask the database. */
+int prefetch_msg(struct store_db *db, int64_t channel_id, const char *pmid, int64_t *id,
+    int64_t *conv, enum msg_status *status);
+int prefetch_contact(struct store_db *db, int64_t channel_id, const char *address, int64_t *id,
+    const char **name, int64_t *conv);
+/* What the writer just wrote, so the answers stay true. */
+void prefetch_msg_stored(struct store_db *db, int64_t channel_id, const char *pmid, int64_t id,
+    int64_t conv, enum msg_status status);
+void prefetch_msg_status(struct store_db *db, int64_t id, enum msg_status status);
+void prefetch_contact_stored(struct store_db *db, int64_t channel_id, const char *address,
+    int64_t id, const char *name, int64_t conv);
+void prefetch_contact_conv(struct store_db *db, int64_t channel_id, const char *address,
+    int64_t conv);
 
 /* --- render.c --- */
 /* "attempts", "next_attempt_at" (ISO-8601 UTC, null when next_ms is 0) and
@@ -120,7 +141,24 @@ int apply_cancel(struct store_db *db, struct store_op *op);
 /* A deleted channel sends nothing more: its pending messages fail now. */
 int fail_channel_outbox(struct store_db *db, struct store_op *op);
 
-/* --- read.c (reader connection, event loop thread): as store.h --- */
+/* --- readers.c: the reader pool (store_read_submit) --- */
+struct store_backend;
+struct event_base;
+struct readers;
+/* On a pool thread while it runs a job: that thread's connection, for
+ * reads of store_tls_owner (store.c's read functions pick it). */
+extern _Thread_local struct store_db *store_tls_db;
+extern _Thread_local const struct store *store_tls_owner;
+int readers_start(struct readers **out, struct store *st, const struct store_backend *be,
+    void *bedb, int n, struct event_base *base);
+/* Queue a job; -1 once stopping began (the caller runs it inline). */
+int readers_submit(struct readers *r, struct store_read *rd);
+size_t readers_pending(struct readers *r);
+/* Run what is queued, deliver every done() on the calling thread, join
+ * the threads (each closes its connection) and free. */
+void readers_stop(struct readers *r);
+
+/* --- read.c (a reader connection: the loop's, or a pool thread's): as store.h --- */
 /* A conversations cursor "<last_activity_ms>_<id>": 0, or -1 when it is
  * not one (exposed for the fuzz harness). */
 int store_parse_conv_cursor(const char *cursor, int64_t *ms, int64_t *id);

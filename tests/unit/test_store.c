@@ -12,6 +12,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -2263,6 +2264,109 @@ test_close_delivers(void **state)
 	assert_int_equal(event_count(f), N);
 }
 
+/* Reads on the reader pool: the same answers as the synchronous reads, on
+ * another thread than the loop, done() on the loop; many at once; and
+ * store_close() with reads still queued runs them and delivers done(). */
+struct pool_read {
+	struct store_read rd;
+	int64_t id;
+	json_t *got;
+	int rc;
+	pthread_t ran_on;
+	int *done;
+};
+
+static void
+pool_run(struct store *st, void *arg)
+{
+	struct pool_read *p = arg;
+
+	p->ran_on = pthread_self();
+	p->rc = store_message_get(st, p->id, &p->got);
+}
+
+static void
+pool_done(void *arg)
+{
+	struct pool_read *p = arg;
+
+	(*p->done)++;
+}
+
+static void
+test_read_pool(void **state)
+{
+	struct fx *f = *state;
+	enum { N = 200 };
+	int64_t ch = channel_create(f, "wa1");
+	struct ingest_batch b = { 0 };
+	struct store_op op = { .kind = STORE_OP_INGEST, .u.ingest = &b };
+	struct pool_read *reads = xcalloc(N, sizeof(*reads));
+	json_t *want = NULL;
+	int done = 0;
+
+	add_msg(&b, ch, DIR_IN, "wamid.POOL", "999", NULL, "pooled");
+	assert_int_equal(store_submit_wait(f->st, &op), 0);
+	int64_t id = b.msgs[0].id;
+	assert_int_equal(store_message_get(f->st, id, &want), 0);
+	assert_non_null(want);
+
+	for (size_t i = 0; i < N; i++) {
+		reads[i] = (struct pool_read){ .id = i % 2 ? id : id + 1000, .done = &done };
+		reads[i].rd = (struct store_read){ .run = pool_run, .done = pool_done, .arg = &reads[i] };
+		store_read_submit(f->st, &reads[i].rd);
+	}
+	/* Nothing is delivered before the loop runs. */
+	assert_int_equal(done, 0);
+	assert_true(store_pending(f->st) > 0);
+	loop_until_idle(f);
+	assert_int_equal(done, N);
+	for (size_t i = 0; i < N; i++) {
+		assert_int_equal(reads[i].rc, 0);
+		assert_false(pthread_equal(reads[i].ran_on, pthread_self()));
+		if (i % 2) {
+			assert_true(json_equal(reads[i].got, want));
+			json_decref(reads[i].got);
+		} else {
+			assert_null(reads[i].got);
+		}
+	}
+
+	/* Queued when the store closes: still run, done() delivered. */
+	done = 0;
+	for (size_t i = 0; i < N; i++) {
+		reads[i] = (struct pool_read){ .id = id, .done = &done };
+		reads[i].rd = (struct store_read){ .run = pool_run, .done = pool_done, .arg = &reads[i] };
+		store_read_submit(f->st, &reads[i].rd);
+	}
+	store_close(f->st);
+	f->st = NULL;
+	assert_int_equal(done, N);
+	for (size_t i = 0; i < N; i++) {
+		assert_int_equal(reads[i].rc, 0);
+		assert_true(json_equal(reads[i].got, want));
+		json_decref(reads[i].got);
+	}
+
+	/* Without a loop: inline, on the calling thread. */
+	struct store_config cfg = { .data_dir = f->data, .database = f->dsn };
+	assert_int_equal(store_open(&f->st, &cfg, NULL), 0);
+	done = 0;
+	reads[0] = (struct pool_read){ .id = id, .done = &done };
+	reads[0].rd = (struct store_read){ .run = pool_run, .done = pool_done, .arg = &reads[0] };
+	store_read_submit(f->st, &reads[0].rd);
+	assert_int_equal(done, 1);
+	assert_true(pthread_equal(reads[0].ran_on, pthread_self()));
+	assert_true(json_equal(reads[0].got, want));
+	json_decref(reads[0].got);
+	store_close(f->st);
+	assert_int_equal(fx_open(f), 0);
+
+	json_decref(want);
+	free(reads);
+	ingest_batch_free(&b);
+}
+
 /* Webhook subscriptions: insert, retry state, advance (never back), give up
  * (appends webhook.failed), delete. */
 static void
@@ -2375,6 +2479,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_events_paging, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_close_delivers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_subscriptions, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_read_pool, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

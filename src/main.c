@@ -35,6 +35,7 @@ static const struct command commands[] = {
 		.name = "serve",
 		.summary = "run the gateway",
 		.usage = "msgd serve [--listen ADDR:PORT] [--data DIR] [--database DSN] [--config FILE] [--log FILE]\n"
+		    "           [--instance-id ID] [--outbox-lease-ms MS] [--dispatch-lease-ms MS]\n"
 		    "\n"
 		    "  --listen ADDR:PORT  address to listen on (env MSGD_LISTEN; default 127.0.0.1:8080)\n"
 		    "  --data DIR          data directory (env MSGD_DATA; default ./var)\n"
@@ -42,6 +43,10 @@ static const struct command commands[] = {
 		    "                      (env MSGD_DATABASE)\n"
 		    "  --config FILE       configuration file (env MSGD_CONFIG)\n"
 		    "  --log FILE          append logs to FILE (env MSGD_LOG_FILE; default stderr)\n"
+		    "  --instance-id ID    this instance's name among those sharing a database\n"
+		    "                      (env MSGD_INSTANCE_ID; default HOSTNAME:PORT)\n"
+		    "  --outbox-lease-ms MS    a claimed send's lease (env MSGD_OUTBOX_LEASE_MS; 30000)\n"
+		    "  --dispatch-lease-ms MS  a channel's or webhook's lease (env MSGD_DISPATCH_LEASE_MS; 5000)\n"
 		    "\n"
 		    "The admin token is MSGD_ADMIN_TOKEN, or generated on first start into DIR/admin.token.\n"
 		    "Precedence: flags > environment > config file > defaults.\n"
@@ -124,6 +129,9 @@ load_config(const struct command *cmd, int argc, char **argv, struct config *cfg
 		{ "database", required_argument, NULL, 'D' },
 		{ "config", required_argument, NULL, 'c' },
 		{ "log", required_argument, NULL, 'L' },
+		{ "instance-id", required_argument, NULL, 'I' },
+		{ "outbox-lease-ms", required_argument, NULL, 'O' },
+		{ "dispatch-lease-ms", required_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -139,6 +147,9 @@ load_config(const struct command *cmd, int argc, char **argv, struct config *cfg
 		case 'D': args->database = optarg; break;
 		case 'c': args->file = optarg; break;
 		case 'L': args->log_file = optarg; break;
+		case 'I': args->instance_id = optarg; break;
+		case 'O': args->outbox_lease_ms = optarg; break;
+		case 'P': args->dispatch_lease_ms = optarg; break;
 		case 'h': fputs(cmd->usage, stdout); return 1;
 		default: fprintf(stderr, "%s", cmd->usage); return -1;
 		}

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <libconfig.h>
 
@@ -25,6 +26,8 @@ config_defaults(struct config *c)
 		.log_level = LOGL_INFO,
 		.cookie_secure = -1,
 		.credential_checks = true,
+		.outbox_lease_ms = 30000,
+		.dispatch_lease_ms = 5000,
 	};
 	snprintf(c->listen, sizeof(c->listen), "127.0.0.1:8080");
 	snprintf(c->data_dir, sizeof(c->data_dir), "./var");
@@ -91,6 +94,7 @@ enum kind {
 	K_SIZE,      /* size_t, min..max */
 	K_BOOL,      /* int: 1 true, 0 false, -1 not set (the default decides) */
 	K_ONOFF,     /* bool, written "on" or "off" (so the environment can set it) */
+	K_ID,        /* char[], 1..size-1 bytes of printable ASCII (no space) */
 };
 
 struct setting {
@@ -139,6 +143,14 @@ static const struct setting settings[] = {
 	{ .name = "credential_checks", .kind = K_ONOFF, FIELD(credential_checks), .reload = true,
 	  .env = "MSGD_CREDENTIAL_CHECKS",
 	  .help = "on or off: check a channel's credentials when it is created or changed" },
+	{ .name = "instance_id", .kind = K_ID, FIELD(instance_id), .env = "MSGD_INSTANCE_ID",
+	  .help = "this instance's name among those sharing a database (default HOSTNAME:PORT)" },
+	{ .name = "outbox_lease_ms", .kind = K_INT, FIELD(outbox_lease_ms), .min = 1000,
+	  .max = 3600 * 1000, .env = "MSGD_OUTBOX_LEASE_MS",
+	  .help = "ms a claimed send stays this instance's unless renewed (renewed every third)" },
+	{ .name = "dispatch_lease_ms", .kind = K_INT, FIELD(dispatch_lease_ms), .min = 300,
+	  .max = 600 * 1000, .env = "MSGD_DISPATCH_LEASE_MS",
+	  .help = "ms a channel's dispatch or a webhook's delivery stays this instance's unless renewed" },
 	{ .name = "cookie_secure", .kind = K_BOOL, FIELD(cookie_secure), .reload = true,
 	  .help = "mark session cookies Secure (default: unless listening on loopback)" },
 };
@@ -155,7 +167,21 @@ find_setting(const char *name)
 static bool
 is_string_kind(enum kind k)
 {
-	return k == K_LISTEN || k == K_PATH || k == K_LEVEL || k == K_ONOFF;
+	return k == K_LISTEN || k == K_PATH || k == K_LEVEL || k == K_ONOFF || k == K_ID;
+}
+
+/* An instance id: 1..max bytes, printable ASCII without spaces. */
+static bool
+id_valid(const char *v, size_t max)
+{
+	size_t n = strlen(v);
+
+	if (n == 0 || n > max)
+		return false;
+	for (const char *p = v; *p; p++)
+		if (*p <= ' ' || *p > '~')
+			return false;
+	return true;
 }
 
 /* Set a string-kind setting; msg gets the problem. */
@@ -178,6 +204,24 @@ apply_string(struct config *c, const struct setting *def, const char *v, char *m
 			return -1;
 		}
 		break;
+	case K_ID:
+		if (!id_valid(v, def->size - 1)) {
+			snprintf(msg, msglen, "%s: must be 1 to %zu bytes of printable ASCII without spaces",
+			    def->name, def->size - 1);
+			return -1;
+		}
+		break;
+	case K_INT: {
+		/* From the environment or a flag: the file gives integers. */
+		int64_t n;
+		if (parse_i64(v, &n) != 0 || n < def->min || n > def->max) {
+			snprintf(msg, msglen, "%s: '%s' must be an integer from %lld to %lld", def->name, v,
+			    def->min, def->max);
+			return -1;
+		}
+		*(int *)(void *)field = (int)n;
+		return 0;
+	}
 	case K_ONOFF:
 		if (strcmp(v, "on") != 0 && strcmp(v, "off") != 0) {
 			snprintf(msg, msglen, "%s: '%s' is not on or off", def->name, v);
@@ -228,6 +272,7 @@ format_value(const struct config *c, const struct setting *def, char *out, size_
 	switch (def->kind) {
 	case K_LISTEN:
 	case K_PATH:
+	case K_ID:
 		snprintf(out, cap, "%s", field);
 		break;
 	case K_LEVEL: {
@@ -258,7 +303,7 @@ config_set(struct config *c, const char *name, const char *value, char err[CONFI
 	const struct setting *def = find_setting(name);
 	char msg[384];
 
-	if (def == NULL || !is_string_kind(def->kind)) {
+	if (def == NULL || (!is_string_kind(def->kind) && def->kind != K_INT)) {
 		snprintf(err, CONFIG_ERR_MAX, "unknown setting '%s'", name);
 		return -1;
 	}
@@ -388,6 +433,22 @@ config_apply_env(struct config *c, char err[CONFIG_ERR_MAX])
 	return 0;
 }
 
+/* <hostname>:<listen port>: stable across restarts of one instance. (Two
+ * instances on one host listening on port 0 need instance_id set.) */
+static void
+default_instance_id(struct config *c)
+{
+	char host[CONFIG_INSTANCE_ID_MAX + 1] = "";
+	int port = 0;
+
+	if (gethostname(host, sizeof(host) - 1) != 0 || !id_valid(host, sizeof(host) - 1))
+		snprintf(host, sizeof(host), "localhost");
+	config_parse_listen(c->listen, NULL, 0, &port);
+	/* The port always fits: the host name gives way. */
+	snprintf(c->instance_id, sizeof(c->instance_id), "%.*s:%d", CONFIG_INSTANCE_ID_MAX - 6, host,
+	    port);
+}
+
 int
 config_build(struct config *c, const struct config_args *a, char err[CONFIG_ERR_MAX])
 {
@@ -398,8 +459,13 @@ config_build(struct config *c, const struct config_args *a, char err[CONFIG_ERR_
 	    (a->listen && config_set(c, "listen", a->listen, err) != 0) ||
 	    (a->data && config_set(c, "data", a->data, err) != 0) ||
 	    (a->database && config_set(c, "database", a->database, err) != 0) ||
-	    (a->log_file && config_set(c, "log_file", a->log_file, err) != 0))
+	    (a->log_file && config_set(c, "log_file", a->log_file, err) != 0) ||
+	    (a->instance_id && config_set(c, "instance_id", a->instance_id, err) != 0) ||
+	    (a->outbox_lease_ms && config_set(c, "outbox_lease_ms", a->outbox_lease_ms, err) != 0) ||
+	    (a->dispatch_lease_ms && config_set(c, "dispatch_lease_ms", a->dispatch_lease_ms, err) != 0))
 		return -1;
+	if (c->instance_id[0] == '\0')
+		default_instance_id(c);
 	if (c->database[0] != '\0' && strcmp(c->database, "sqlite:") != 0 &&
 	    strncmp(c->database, "postgres://", 11) != 0 && strncmp(c->database, "postgresql://", 13) != 0) {
 		snprintf(err, CONFIG_ERR_MAX, "database: must be sqlite: or postgres://USER@HOST:PORT/DB");

@@ -24,6 +24,7 @@
 
 #define CONFIG_ERR_MAX 512
 #define CONFIG_PATH_MAX 1024
+#define CONFIG_INSTANCE_ID_MAX 64
 
 struct config {
 	char listen[128];          /* ADDR:PORT, IPv6 as [::1]:8080 */
@@ -43,6 +44,10 @@ struct config {
 	int cookie_secure;         /* session cookies Secure: 1, 0, or -1 (default): on unless
 	                              listen is a loopback address */
 	bool credential_checks;    /* check channel credentials on create/patch (default on) */
+	char instance_id[CONFIG_INSTANCE_ID_MAX + 1];  /* printable ASCII; default
+	                              <hostname>:<listen port> (set by config_build) */
+	int outbox_lease_ms;       /* a send's claim lasts this long unless renewed */
+	int dispatch_lease_ms;     /* channel dispatch and webhook leases */
 	char config_path[CONFIG_PATH_MAX];  /* "" when no file */
 };
 
@@ -54,6 +59,9 @@ struct config_args {
 	const char *data;
 	const char *database;
 	const char *log_file;
+	const char *instance_id;
+	const char *outbox_lease_ms;
+	const char *dispatch_lease_ms;
 };
 
 void config_defaults(struct config *c);
@@ -64,7 +72,8 @@ int config_load_string(struct config *c, const char *text, const char *name, cha
 /* Apply the environment: MSGD_LISTEN, MSGD_DATA, MSGD_LOG_LEVEL, MSGD_LOG_FILE,
  * MSGD_CREDENTIAL_CHECKS. */
 int config_apply_env(struct config *c, char err[CONFIG_ERR_MAX]);
-/* Set a string setting (listen, data, log_level, log_file) from a flag. */
+/* Set a setting given as text (listen, data, log_level, log_file,
+ * instance_id, the integer ones) from a flag. */
 int config_set(struct config *c, const char *name, const char *value, char err[CONFIG_ERR_MAX]);
 /* defaults < args->file < environment < args' flags. */
 int config_build(struct config *c, const struct config_args *args, char err[CONFIG_ERR_MAX]);

@@ -21,6 +21,7 @@
 #include "../config/config.h"
 #include "../hooks/hooks.h"
 #include "../http/http.h"
+#include "../lease/lease.h"
 #include "../log/log.h"
 #include "../outbox/outbox.h"
 #include "../store/store.h"
@@ -41,6 +42,7 @@ struct daemon {
 	struct event *ev_term, *ev_int, *ev_hup, *ev_drain;
 	int64_t shutdown_deadline;
 	int lock_fd;                 /* the data directory's lock, held for the process's life */
+	struct leases *leases;       /* channel dispatch and webhook leases (src/lease/) */
 };
 
 /*
@@ -379,13 +381,22 @@ daemon_run(const struct config *initial, const struct config_args *args)
 	free(creds);
 	if (arc != 0)
 		goto out;
-	/* Sends cut off by a crash: back to the queue, marked uncertain. */
-	struct store_op recover = { .kind = STORE_OP_OUTBOX_RECOVER };
+	/* SQLite: this process alone uses the database (the data directory
+	 * lock); PostgreSQL: other instances may share it. */
+	bool exclusive = cfg->database[0] == '\0' || strcmp(cfg->database, "sqlite:") == 0;
+	/* Sends cut off by a crash: back to the queue, marked uncertain. With
+	 * other instances, only ours and those whose lease ran out. */
+	struct store_op recover = { .kind = STORE_OP_OUTBOX_RECOVER,
+	    .u.lease = { .owner = cfg->instance_id, .now_ms = now_ms(), .all = exclusive } };
 	if (store_submit_wait(d.app.store, &recover) != 0 ||
+	    leases_start(&d.leases, d.base, d.app.store, cfg->instance_id, cfg->dispatch_lease_ms,
+	    exclusive) != 0 ||
 	    outbox_start(&d.app.outbox, d.base, d.app.store, d.app.reg) != 0 ||
 	    bus_open(&d.app.bus, d.app.store, BUS_RING) != 0 ||
 	    hooks_start(&d.app.hooks, d.base, d.app.store) != 0)
 		goto out;
+	outbox_set_leases(d.app.outbox, d.leases, cfg->outbox_lease_ms);
+	hooks_set_leases(d.app.hooks, d.leases);
 	store_set_commit_hook(d.app.store, on_commit, &d.app);
 	if (store_set_change_hook(d.app.store, on_other_instance, &d.app) != 0)
 		goto out;
@@ -420,7 +431,7 @@ daemon_run(const struct config *initial, const struct config_args *args)
 	snprintf(schema, sizeof(schema), "%d", store_schema_version(d.app.store));
 	snprintf(nch, sizeof(nch), "%zu", registry_count(d.app.reg));
 	log_info("msgd listening", "listen", cfg->listen, "port", port, "data", cfg->data_dir,
-	    "schema", schema, "channels", nch);
+	    "schema", schema, "channels", nch, "instance", cfg->instance_id);
 
 	event_base_dispatch(d.base);
 	rc = 0;
@@ -435,8 +446,11 @@ out:
 	if (d.app.store) {
 		store_set_commit_hook(d.app.store, NULL, NULL);
 		store_set_change_hook(d.app.store, NULL, NULL);
+		/* Another instance takes our channels and webhooks over at once. */
+		leases_release(d.leases);
 		store_close(d.app.store);
 	}
+	leases_stop(d.leases);
 	d.app.store = NULL;  /* requests arriving now get 503 */
 	auth_close(d.app.auth);
 	d.app.auth = NULL;

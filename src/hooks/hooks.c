@@ -21,6 +21,7 @@
 
 #include "../channels/channel.h"
 #include "../httpc/httpc.h"
+#include "../lease/lease.h"
 #include "../log/log.h"
 #include "../outbox/outbox.h"
 #include "../store/store.h"
@@ -54,6 +55,7 @@ struct hsub {
 	/* Work in flight: a request, then the op recording its outcome. */
 	bool busy;
 	bool deleted;                   /* removed while busy: freed when the work ends */
+	bool stale;                     /* its lease was taken: re-read its state first */
 	int64_t cur_seq;
 	int64_t retry_mono;             /* the RETRY op's next attempt, monotonic */
 	char err[ERROR_MAX];            /* the op's last_error */
@@ -66,6 +68,7 @@ struct hooks {
 	struct httpc *hc;
 	struct event *ev_cycle;
 	struct hsub *subs;              /* by id */
+	struct leases *leases;          /* "hook:<id>": who delivers it (NULL: we do) */
 	int64_t head;                   /* highest committed seq heard of */
 	int64_t wake_ms;                /* when the pending cycle timer fires (mono_ms()) */
 	size_t inflight;                /* requests */
@@ -428,6 +431,80 @@ step(struct hsub *s)
 	return 0;
 }
 
+/* The durable state of a subscription row (as loaded, or as another
+ * instance left it). */
+static void
+sub_state(struct hsub *s, const json_t *row)
+{
+	const char *err = json_string_value(json_object_get(row, "last_error"));
+
+	s->delivered_seq = json_integer_value(json_object_get(row, "delivered_seq"));
+	s->attempts = (int)json_integer_value(json_object_get(row, "attempts"));
+	s->first_attempt_ms = json_integer_value(json_object_get(row, "first_attempt_ms"));
+	/* A wall-clock jump while msgd was stopped cannot be told apart: no
+	 * retry waits longer than the longest delay ever set. */
+	int64_t next = json_integer_value(json_object_get(row, "next_attempt_ms"));
+	s->next_mono = 0;
+	if (next > 0) {
+		int64_t wait = next - now_ms();
+		s->next_mono = mono_ms() + (wait < 0 ? 0 : wait > RETRY_AFTER_MAX_MS ? RETRY_AFTER_MAX_MS : wait);
+	}
+	s->paused = json_is_true(json_object_get(row, "paused"));
+	s->has_error = err != NULL;
+	snprintf(s->last_error, sizeof(s->last_error), "%s", err ? err : "");
+}
+
+/* Subscriptions whose lease we just took: another instance may have
+ * delivered meanwhile, so their state is read again (one read for all). */
+static int
+refresh_stale(struct hooks *hk)
+{
+	json_t *rows = NULL, *row;
+	int64_t head = 0;
+	size_t i;
+	bool any = false;
+
+	for (struct hsub *s = hk->subs; s; s = s->next)
+		any |= s->stale && !s->busy;
+	if (!any)
+		return 0;
+	if (store_subscriptions_load(hk->st, &rows) != 0 || store_events_head(hk->st, &head) != 0) {
+		json_decref(rows);
+		return -1;
+	}
+	if (head > hk->head)
+		hk->head = head;
+	for (struct hsub *s = hk->subs; s; s = s->next) {
+		if (!s->stale || s->busy)
+			continue;
+		s->stale = false;
+		json_array_foreach(rows, i, row)
+			if (json_integer_value(json_object_get(row, "id")) == s->id)
+				sub_state(s, row);
+	}
+	json_decref(rows);
+	return 0;
+}
+
+static void
+lease_name(char out[LEASE_NAME_MAX], int64_t id)
+{
+	snprintf(out, LEASE_NAME_MAX, "hook:%" PRId64, id);
+}
+
+/* May this instance deliver s now (it holds s's lease; wanted from now on)? */
+static bool
+sub_held(struct hooks *hk, const struct hsub *s)
+{
+	char name[LEASE_NAME_MAX];
+
+	if (hk->leases == NULL)
+		return true;
+	lease_name(name, s->id);
+	leases_want(hk->leases, name);
+	return leases_held(hk->leases, name);
+}
+
 static void
 on_cycle(evutil_socket_t fd, short what, void *arg)
 {
@@ -436,8 +513,15 @@ on_cycle(evutil_socket_t fd, short what, void *arg)
 
 	if (hk->draining || hk->stopping)
 		return;
+	if (refresh_stale(hk) != 0) {
+		log_error("webhooks: cannot read the subscriptions; retrying");
+		kick_at(hk, now + STORE_RETRY_MS);
+		return;
+	}
 	for (struct hsub *s = hk->subs; s; s = s->next) {
-		if (s->busy || s->deleted || s->paused || s->delivered_seq >= hk->head)
+		/* Another instance delivers it: taking its lease kicks. */
+		if (s->busy || s->deleted || !sub_held(hk, s) || s->stale || s->paused ||
+		    s->delivered_seq >= hk->head)
 			continue;
 		if (s->next_mono > now) {
 			if (wake == 0 || s->next_mono < wake)
@@ -504,7 +588,6 @@ hooks_add(struct hooks *hk, const json_t *row)
 	if (sub_find(hk, json_integer_value(json_object_get(row, "id"))))
 		return;
 	struct hsub *s = xcalloc(1, sizeof(*s));
-	const char *err = json_string_value(json_object_get(row, "last_error"));
 
 	s->hk = hk;
 	s->id = json_integer_value(json_object_get(row, "id"));
@@ -512,21 +595,7 @@ hooks_add(struct hooks *hk, const json_t *row)
 	s->secret = xstrdup(json_string_value(json_object_get(row, "secret")));
 	s->events = json_incref(json_object_get(row, "events"));
 	s->created_at = json_integer_value(json_object_get(row, "created_at"));
-	s->delivered_seq = json_integer_value(json_object_get(row, "delivered_seq"));
-	s->attempts = (int)json_integer_value(json_object_get(row, "attempts"));
-	s->first_attempt_ms = json_integer_value(json_object_get(row, "first_attempt_ms"));
-	/* A wall-clock jump while msgd was stopped cannot be told apart: no
-	 * retry waits longer than the longest delay ever set. */
-	int64_t next = json_integer_value(json_object_get(row, "next_attempt_ms"));
-	if (next > 0) {
-		int64_t wait = next - now_ms();
-		s->next_mono = mono_ms() + (wait < 0 ? 0 : wait > RETRY_AFTER_MAX_MS ? RETRY_AFTER_MAX_MS : wait);
-	}
-	s->paused = json_is_true(json_object_get(row, "paused"));
-	if (err) {
-		snprintf(s->last_error, sizeof(s->last_error), "%s", err);
-		s->has_error = true;
-	}
+	sub_state(s, row);
 	/* Kept in id order: the list answers in it. */
 	struct hsub **pp = &hk->subs;
 	while (*pp && (*pp)->id < s->id)
@@ -540,9 +609,12 @@ void
 hooks_remove(struct hooks *hk, int64_t id)
 {
 	struct hsub *s = sub_find(hk, id);
+	char name[LEASE_NAME_MAX];
 
 	if (s == NULL)
 		return;
+	lease_name(name, id);
+	leases_unwant(hk->leases, name);
 	if (s->busy) {
 		s->deleted = true;  /* its request or op ends first */
 		return;
@@ -631,6 +703,30 @@ hooks_start(struct hooks **out, struct event_base *base, struct store *st)
 	*out = hk;
 	kick(hk);
 	return 0;
+}
+
+/* A subscription's lease was taken or lost. */
+static void
+on_lease(void *arg, const char *name, bool held)
+{
+	struct hooks *hk = arg;
+	int64_t id;
+
+	if (!held || strncmp(name, "hook:", 5) != 0 || parse_i64(name + 5, &id) != 0)
+		return;
+	struct hsub *s = sub_find(hk, id);
+	if (s) {
+		s->stale = true;
+		kick(hk);
+	}
+}
+
+void
+hooks_set_leases(struct hooks *hk, struct leases *ls)
+{
+	hk->leases = ls;
+	leases_listen(ls, on_lease, hk);
+	kick(hk);
 }
 
 void

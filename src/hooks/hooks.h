@@ -35,6 +35,11 @@
  *    between (or stops with the request in flight), the event is delivered
  *    again after the restart, with the same X-Msgd-Delivery. Retry state
  *    lives in the subscription row, so a restart resumes the backoff.
+ *  - One instance at a time. With several msgd instances on one database,
+ *    a subscription is delivered only by the holder of its "hook:<id>"
+ *    lease (src/lease/); the others skip it. Whoever takes the lease over
+ *    reads the subscription's cursor and retry state from the store again
+ *    before delivering (the previous holder may have moved them).
  *  - Shutdown like the outbox: hooks_drain() stops starting requests; those
  *    in flight may finish and commit their outcome until the shutdown
  *    timeout; hooks_stop() drops the rest (redelivered at the next start).
@@ -62,9 +67,13 @@
 struct event_base;
 struct store;
 struct hooks;
+struct leases;
 
 /* Load the subscriptions and start delivering. */
 int hooks_start(struct hooks **out, struct event_base *base, struct store *st);
+/* Deliver a subscription only while holding its "hook:<id>" lease in ls.
+ * Once, right after hooks_start (before the loop runs). */
+void hooks_set_leases(struct hooks *hk, struct leases *ls);
 /* Events up to last_seq are committed (the store's commit hook). */
 void hooks_committed(struct hooks *hk, int64_t last_seq);
 

@@ -10,8 +10,9 @@
  * loop iteration. Every committed change kicks the next cycle.
  *
  * Its state (struct outbox, per-channel struct ochan) is in outbox_int.h,
- * shared with sim.c (the sandbox's simulated far end) and clock.c (wall
- * clock jumps); reason.c words the reasons and credcheck.c runs credential
+ * shared with sim.c (the sandbox's simulated far end), clock.c (wall
+ * clock jumps) and lease.c (claims as leases, channel dispatch leases among
+ * several instances); reason.c words the reasons and credcheck.c runs credential
  * checks.
  */
 #include "outbox.h"
@@ -237,7 +238,7 @@ on_flush(evutil_socket_t fd, short what, void *arg)
 	ob->npending = ob->cappending = 0;
 	r->op = (struct store_op){
 		.kind = STORE_OP_OUTBOX_RESULT,
-		.u.outbox = { .items = r->items, .n = r->n },
+		.u.outbox = { .items = r->items, .n = r->n, .owner = ob->owner },
 		.done = results_done,
 		.arg = r,
 	};
@@ -552,8 +553,8 @@ on_cycle(evutil_socket_t fd, short what, void *arg)
 	recip_sweep(ob, mono);
 	for (size_t i = 0; i < registry_count(ob->reg); i++) {
 		struct channel *ch = registry_at(ob->reg, i);
-		if (!can_send(ch))
-			continue;
+		if (!can_send(ch) || !outbox_dispatch_held(ob, ch->id))
+			continue;  /* another instance dispatches it: its lease, when taken, kicks */
 		struct ochan *oc = ochan_get(ob, ch);
 		if (oc->paused) {
 			if (oc->paused_until == 0 || mono < oc->paused_until) {
@@ -664,7 +665,8 @@ on_cycle(evutil_socket_t fd, short what, void *arg)
 	if (c) {
 		c->op = (struct store_op){
 			.kind = STORE_OP_OUTBOX_CLAIM,
-			.u.outbox = { .items = c->items, .n = c->n },
+			.u.outbox = { .items = c->items, .n = c->n, .owner = ob->owner,
+			    .lease_until = now_ms() + ob->lease_ms },
 			.done = cycle_done,
 			.arg = c,
 		};
@@ -805,6 +807,8 @@ outbox_channel_changed(struct outbox *ob, int64_t channel_id)
 		breaker_success(&oc->breaker);
 	}
 	credcheck_forget(ob->cc, channel_id);
+	if (registry_find_id(ob->reg, channel_id) == NULL)
+		outbox_dispatch_forget(ob, channel_id);
 	outbox_kick(ob);
 }
 
@@ -865,9 +869,10 @@ outbox_channel_state(struct outbox *ob, const struct channel *ch)
 	json_t *creds = credcheck_state(ob->cc, ch);
 
 	store_outbox_depth(ob->st, ch->id, &depth);
-	json_t *j = json_pack("{s:o,s:I,s:i,s:i}", "sending", sending_json(oc, now_ms(), mono_ms()),
+	json_t *j = json_pack("{s:o,s:I,s:i,s:i,s:s}", "sending", sending_json(oc, now_ms(), mono_ms()),
 	    "queue_depth", (json_int_t)depth, "inflight", oc ? oc->inflight : 0,
-	    "consecutive_failures", oc ? oc->breaker.failures : 0);
+	    "consecutive_failures", oc ? oc->breaker.failures : 0,
+	    "dispatch", outbox_dispatch_held(ob, ch->id) ? "held" : "elsewhere");
 	if (creds)
 		json_object_set_new(j, "credentials", creds);
 	return j;
@@ -899,6 +904,7 @@ outbox_stop(struct outbox *ob)
 		sim_free(ob->sims);
 	event_free(ob->ev_cycle);
 	event_free(ob->ev_flush);
+	outbox_leases_stop(ob);
 	while (ob->chans) {
 		struct ochan *oc = ob->chans;
 		ob->chans = oc->next;

@@ -44,6 +44,22 @@
  *    the error that caused them (code, title, detail) and since/until, and
  *    each message keeps its attempts, last error and next attempt on disk
  *    (the RESULT op), so a retry and its reason survive a restart.
+ *  - Several instances (lease.c, src/lease/). A claim is a lease: the row
+ *    names its owner (instance_id) and until when (outbox_lease_ms, 30 s
+ *    by default, twice the default request timeout); while sends are in
+ *    flight the owner renews all its claims in one op every third of the
+ *    lease. At start an instance takes back only its own claims and those
+ *    whose lease ran out (on SQLite, every one: the database is its
+ *    alone); every half lease (at least 1 s) it sweeps other instances'
+ *    run-out claims back into the queue, due now and uncertain. A late
+ *    retry from an owner whose claim went elsewhere is ignored. A channel
+ *    is dispatched by one instance at a time, the holder of its
+ *    "channel:<id>" lease (dispatch_lease_ms), so pacing, the breaker and
+ *    the provider's quotas hold for the channel as a whole; the others
+ *    read nothing and send nothing for it. A takeover starts the channel's
+ *    pacing, breaker and pauses afresh: the breaker re-learns within
+ *    breaker_threshold failures, a credentials pause at the first send or
+ *    the credential check.
  *  - Credential check (credcheck.c): after a channel is created or changed,
  *    one authenticated request (the adapter's check_prepare) tells whether
  *    its credentials work, in the background. invalid_credentials pauses
@@ -68,6 +84,7 @@ struct check_result;
 struct channel_registry;
 struct ingest_batch;
 struct outbox;
+struct leases;
 
 /* The longest delay the dispatcher sets on an entry: a channel's capped
  * Retry-After, a recipient gap (recipient_gap_ms at most a day) or a
@@ -86,6 +103,11 @@ int64_t outbox_now(struct outbox *ob);
 
 int outbox_start(struct outbox **out, struct event_base *base, struct store *st,
     struct channel_registry *reg);
+/* Several instances: claims become leases of lease_ms owned by ls's owner
+ * (renewed while sends are in flight; others' expired ones swept back),
+ * and a channel is dispatched only while its "channel:<id>" lease in ls is
+ * held. Once, right after outbox_start (before the loop runs). */
+void outbox_set_leases(struct outbox *ob, struct leases *ls, int64_t lease_ms);
 /* New entries may be due now (after a send was committed). */
 void outbox_kick(struct outbox *ob);
 /* A channel's config changed (or it was deleted): lift a credentials pause. */
@@ -93,7 +115,8 @@ void outbox_channel_changed(struct outbox *ob, int64_t channel_id);
 /* {"sending":{"state":"ok"|"paused"|"circuit_open"|"half_open"|"throttled",
  *  "reason":{"code","title","detail"}|null,"since","until"},
  *  "credentials":{...} (types with a check), "queue_depth","inflight",
- *  "consecutive_failures"} (new reference). */
+ *  "consecutive_failures","dispatch":"held"|"elsewhere" (whether this
+ *  instance holds the channel's dispatch lease)} (new reference). */
 json_t *outbox_channel_state(struct outbox *ob, const struct channel *ch);
 /* Check the channel's credentials in the background (no-op for types
  * without check_prepare); the answer never waits for it. */

@@ -101,6 +101,13 @@ struct outbox {
 	int shifting;                   /* STORE_OP_OUTBOX_SHIFT ops not yet committed */
 	bool shift_failed;              /* a shift failed: owed, tried again by the next cycle */
 	int64_t shift_owed;             /* its jump (0: the start-up bound) */
+	/* Several instances (lease.c). */
+	struct leases *leases;          /* NULL: everything is ours */
+	const char *owner;              /* this instance's id (the leases'); NULL without */
+	int64_t lease_ms;               /* a claim's lease */
+	struct event *ev_renew, *ev_sweep;
+	struct store_op renew_op, sweep_op;
+	bool renew_busy, sweep_busy;
 };
 
 #define RESULT_RETRY_MS 1000        /* a failed result or shift commit is tried again after this */
@@ -115,6 +122,13 @@ void outbox_shift_due(struct outbox *ob, int64_t delta_ms, int64_t now);
 bool outbox_clock_jumped(struct outbox *ob, int64_t now, int64_t mono);
 /* A monotonic deadline as wall-clock ms (for what the API shows). */
 int64_t outbox_wall_of(int64_t mono_deadline, int64_t now, int64_t mono);
+
+/* lease.c: may this instance dispatch the channel now (it holds the
+ * channel's lease; wanting it from now on)? */
+bool outbox_dispatch_held(struct outbox *ob, int64_t channel_id);
+/* The channel is gone: its lease is no longer wanted. */
+void outbox_dispatch_forget(struct outbox *ob, int64_t channel_id);
+void outbox_leases_stop(struct outbox *ob);
 
 /* sim.c: after the sandbox accepted a, play its statuses and an echo reply. */
 void sim_after_send(struct outbox *ob, struct attempt *a, const char *provider_id);

@@ -320,6 +320,13 @@ store_db_apply(struct store_db *db, struct store_op *op)
 		return apply_outbox_result(db, op);
 	case STORE_OP_OUTBOX_RECOVER:
 		return apply_outbox_recover(db, op);
+	case STORE_OP_OUTBOX_RENEW:
+		return apply_outbox_renew(db, op);
+	case STORE_OP_OUTBOX_SWEEP:
+		return apply_outbox_sweep(db, op);
+	case STORE_OP_LEASE_ACQUIRE:
+	case STORE_OP_LEASE_RELEASE:
+		return apply_leases(db, op);
 	case STORE_OP_OUTBOX_SHIFT:
 		return apply_outbox_shift(db, op);
 	case STORE_OP_PROBE:

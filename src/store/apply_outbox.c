@@ -1,7 +1,8 @@
 /*
- * apply_outbox.c - the outbox state machine: claims, attempt results, the
- * early provider statuses, recovery after a crash, clock shifts and cancel
- * (writer thread).
+ * apply_outbox.c - the outbox state machine: claims (leases), attempt
+ * results, the early provider statuses, recovery after a crash, lease
+ * renewal and sweeping, clock shifts and cancel (writer thread); and the
+ * named leases of src/lease/.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -62,6 +63,7 @@ struct msg_state {
 	char *provider_message_id;  /* owned, or NULL */
 	bool queued;                /* has an outbox entry */
 	int state;                  /* the entry's: 0 pending, 1 in flight */
+	char *owner;                /* the entry's lease owner (owned), or NULL */
 };
 
 static int
@@ -81,6 +83,7 @@ msg_state_get(struct store_db *db, int64_t id, struct msg_state *ms)
 	ms->provider_message_id = xstrdup_or_null(db_text(s, 3));
 	ms->queued = !db_null(s, 4);
 	ms->state = (int)db_i64(s, 4);
+	ms->owner = xstrdup_or_null(db_text(s, 5));
 	db_finish(s);
 	return 0;
 }
@@ -105,6 +108,8 @@ apply_outbox_claim(struct store_db *db, struct store_op *op)
 
 		db_bind_i64(s, 1, it->message_id);
 		db_bind_i64(s, 2, now);
+		db_bind_text(s, 3, op->u.outbox.owner);
+		db_bind_i64(s, 4, op->u.outbox.lease_until);
 		if (db_run(s) != 0)
 			return sd_op_sql_error(db, op);
 		it->claimed = db_changes(db->w) == 1;
@@ -245,11 +250,22 @@ outbox_result_one(struct store_db *db, struct store_op *op, const struct outbox_
 		return sd_op_sql_error(db, op);
 	if (!ms.queued) {
 		free(ms.provider_message_id);
+		free(ms.owner);
 		return 0;  /* done meanwhile (cancelled), or no such message */
 	}
+	bool others = op->u.outbox.owner && ms.state == 1 &&
+	    (ms.owner == NULL || strcmp(ms.owner, op->u.outbox.owner) != 0);
+	free(ms.owner);
 	switch (it->result) {
 	case OUTBOX_RETRY:
 	case OUTBOX_REQUEUE:
+		/* Our lease ran out and another instance has the entry in flight
+		 * now: its attempt decides. (An acceptance or a permanent failure
+		 * is still recorded: what the provider said is true either way.) */
+		if (others) {
+			free(ms.provider_message_id);
+			return 0;
+		}
 		/* Its channel was deleted while this attempt was in flight (the
 		 * delete failed only the entries waiting then): it can never be
 		 * sent, so it fails now instead of waiting forever. */
@@ -318,16 +334,78 @@ apply_outbox_result(struct store_db *db, struct store_op *op)
 int
 apply_outbox_recover(struct store_db *db, struct store_op *op)
 {
-	int n;
+	struct db_stmt *s = db_stmt(db->w, W_OUTBOX_RECOVER);
+	int64_t n;
 
-	if (db_run(db_stmt(db->w, W_OUTBOX_RECOVER)) != 0)
+	db_bind_i64(s, 1, op->u.lease.all || op->u.lease.owner == NULL ? 1 : 0);
+	db_bind_text(s, 2, op->u.lease.owner);
+	db_bind_i64(s, 3, op->u.lease.now_ms);
+	if (db_run(s) != 0)
 		return sd_op_sql_error(db, op);
-	if ((n = db_changes(db->w)) > 0) {
-		char v[16];
+	if ((n = op->u.lease.count = db_changes(db->w)) > 0) {
+		char v[24];
 
-		snprintf(v, sizeof(v), "%d", n);
+		snprintf(v, sizeof(v), "%" PRId64, n);
 		log_info("store: outbox entries were in flight when msgd stopped; marked uncertain",
 		    "count", v);
+	}
+	return 0;
+}
+
+int
+apply_outbox_renew(struct store_db *db, struct store_op *op)
+{
+	struct db_stmt *s = db_stmt(db->w, W_OUTBOX_RENEW);
+
+	db_bind_text(s, 1, op->u.lease.owner);
+	db_bind_i64(s, 2, op->u.lease.until_ms);
+	if (db_run(s) != 0)
+		return sd_op_sql_error(db, op);
+	op->u.lease.count = db_changes(db->w);
+	return 0;
+}
+
+int
+apply_outbox_sweep(struct store_db *db, struct store_op *op)
+{
+	struct db_stmt *s = db_stmt(db->w, W_OUTBOX_SWEEP);
+	int64_t n;
+
+	db_bind_text(s, 1, op->u.lease.owner);
+	db_bind_i64(s, 2, op->u.lease.now_ms);
+	if (db_run(s) != 0)
+		return sd_op_sql_error(db, op);
+	if ((n = op->u.lease.count = db_changes(db->w)) > 0) {
+		char v[24];
+
+		snprintf(v, sizeof(v), "%" PRId64, n);
+		log_warn("store: outbox leases of another instance ran out; its sends are retried,"
+		    " marked uncertain", "count", v);
+	}
+	return 0;
+}
+
+/* Named leases (0008): take or renew each, or let them go. */
+int
+apply_leases(struct store_db *db, struct store_op *op)
+{
+	struct db_stmt *s;
+
+	if (op->kind == STORE_OP_LEASE_RELEASE) {
+		s = db_stmt(db->w, op->u.leases.owner ? W_LEASE_RELEASE : W_LEASE_CLEAR);
+		if (op->u.leases.owner)
+			db_bind_text(s, 1, op->u.leases.owner);
+		return db_run(s) == 0 ? 0 : sd_op_sql_error(db, op);
+	}
+	for (size_t i = 0; i < op->u.leases.n; i++) {
+		s = db_stmt(db->w, W_LEASE_TAKE);
+		db_bind_text(s, 1, op->u.leases.names[i]);
+		db_bind_text(s, 2, op->u.leases.owner);
+		db_bind_i64(s, 3, op->u.leases.until_ms);
+		db_bind_i64(s, 4, op->u.leases.now_ms);
+		if (db_run(s) != 0)
+			return sd_op_sql_error(db, op);
+		op->u.leases.held[i] = db_changes(db->w) == 1;
 	}
 	return 0;
 }
@@ -357,6 +435,7 @@ apply_cancel(struct store_db *db, struct store_op *op)
 	op->u.cancel.message = NULL;
 	if (msg_state_get(db, id, &ms) != 0)
 		return sd_op_sql_error(db, op);
+	free(ms.owner);
 	if (!ms.found)
 		return sd_op_fail(op, STORE_NOTFOUND, "not found");
 	if (!ms.queued || ms.state != 0 || !status_may_replace(ms.status, ST_CANCELLED)) {

@@ -71,7 +71,7 @@ const char *const sqlite_sql[SQL_COUNT] = {
 	[W_MSG_GET] = "SELECT " MSG_COLS " FROM messages m WHERE m.id = ?1",
 	/* o.state NULL: no outbox entry (sent, failed, cancelled). */
 	[W_MSG_OUTBOX] = "SELECT m.channel_id, m.conversation_id, m.status, m.provider_message_id,"
-	    " o.state FROM messages m LEFT JOIN outbox o ON o.message_id = m.id WHERE m.id = ?1",
+	    " o.state, o.owner FROM messages m LEFT JOIN outbox o ON o.message_id = m.id WHERE m.id = ?1",
 	/* OR IGNORE: a provider id another message holds is not stored twice. */
 	[W_MSG_SET_PROVIDER_ID] = "UPDATE OR IGNORE messages SET provider_message_id = ?2 WHERE id = ?1",
 	/* The message's copy of its send state (0006): what the API shows. */
@@ -101,8 +101,10 @@ const char *const sqlite_sql[SQL_COUNT] = {
 	[W_OUTBOX_INSERT] = "INSERT INTO outbox (message_id, channel_id, recipient, priority, due_ms,"
 	    " created_ms, calendar) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
 	/* uncertain is cleared: the dispatcher read it (and warned) before claiming. */
+	/* A lease (0008): ?3 owns it until ?4. One writer: no locking clause. */
 	[W_OUTBOX_CLAIM] = "UPDATE outbox SET state = 1, attempts = attempts + 1, uncertain = 0,"
-	    " first_attempt_ms = coalesce(first_attempt_ms, ?2) WHERE message_id = ?1 AND state = 0",
+	    " first_attempt_ms = coalesce(first_attempt_ms, ?2), owner = ?3, lease_until = ?4"
+	    " WHERE message_id = ?1 AND state = 0",
 	[W_OUTBOX_CHANNEL_PENDING] = "SELECT message_id FROM outbox WHERE channel_id = ?1 AND state = 0",
 	[W_OUTBOX_CHANNEL_GONE] = "SELECT 1 FROM outbox o JOIN channels c ON c.id = o.channel_id"
 	    " WHERE o.message_id = ?1 AND c.deleted_at IS NOT NULL",
@@ -119,7 +121,23 @@ const char *const sqlite_sql[SQL_COUNT] = {
 	    " ELSE first_attempt_ms END"
 	    " WHERE message_id = ?1",
 	[W_OUTBOX_DELETE] = "DELETE FROM outbox WHERE message_id = ?1",
-	[W_OUTBOX_RECOVER] = "UPDATE outbox SET state = 0, uncertain = 1 WHERE state = 1",
+	/* At start: ?1 = 1 every row in flight (the database is this process's
+	 * alone); else the rows of owner ?2 and those whose lease ran out by ?3. */
+	[W_OUTBOX_RECOVER] = "UPDATE outbox SET state = 0, uncertain = 1, owner = NULL, lease_until = NULL"
+	    " WHERE state = 1 AND (?1 = 1 OR owner = ?2 OR owner IS NULL OR lease_until IS NULL"
+	    " OR lease_until < ?3)",
+	[W_OUTBOX_RENEW] = "UPDATE outbox SET lease_until = ?2 WHERE owner = ?1 AND state = 1",
+	/* Leases of other instances that ran out by ?2: due now, uncertain. */
+	[W_OUTBOX_SWEEP] = "UPDATE outbox SET state = 0, uncertain = 1, owner = NULL, lease_until = NULL,"
+	    " due_ms = ?2, calendar = 0 WHERE state = 1 AND (owner IS NULL OR owner <> ?1)"
+	    " AND (lease_until IS NULL OR lease_until < ?2)",
+	/* Take or renew a named lease: only its owner, or anyone once it ran
+	 * out by ?4; a row changed means held. */
+	[W_LEASE_TAKE] = "INSERT INTO leases (name, owner, until_ms) VALUES (?1, ?2, ?3)"
+	    " ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, until_ms = excluded.until_ms"
+	    " WHERE leases.owner = excluded.owner OR leases.until_ms < ?4",
+	[W_LEASE_RELEASE] = "DELETE FROM leases WHERE owner = ?1",
+	[W_LEASE_CLEAR] = "DELETE FROM leases",
 	/* A wall-clock jump (0007): delays move with it, calendar times stay;
 	 * ?1 = 0 only pulls in what lies beyond the cap ?2. */
 	[W_OUTBOX_SHIFT] = "UPDATE outbox SET due_ms = CASE WHEN due_ms + ?1 > ?2 THEN ?2"

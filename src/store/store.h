@@ -54,9 +54,20 @@ enum store_op_kind {
 	STORE_OP_CHANNEL_UPDATE,  /* u.channel: by id, replaces config */
 	STORE_OP_CHANNEL_DELETE,  /* u.channel: by id (soft delete: history stays) */
 	STORE_OP_API_KEY_PUT,     /* u.api_key: insert if the hash is new */
-	STORE_OP_OUTBOX_CLAIM,    /* u.outbox: mark entries in flight before sending */
-	STORE_OP_OUTBOX_RESULT,   /* u.outbox: record attempts' outcomes */
-	STORE_OP_OUTBOX_RECOVER,  /* at start: in-flight entries back to pending, uncertain */
+	STORE_OP_OUTBOX_CLAIM,    /* u.outbox: mark entries in flight before sending, leased
+	                             to owner until lease_until */
+	STORE_OP_OUTBOX_RESULT,   /* u.outbox: record attempts' outcomes (a retry or requeue
+	                             of an entry another owner has in flight is ignored) */
+	STORE_OP_OUTBOX_RECOVER,  /* u.lease: at start, in-flight entries back to pending,
+	                             uncertain: every one when all (or owner NULL), else
+	                             owner's and those whose lease ran out by now_ms; sets count */
+	STORE_OP_OUTBOX_RENEW,    /* u.lease: owner's in-flight entries leased until until_ms */
+	STORE_OP_OUTBOX_SWEEP,    /* u.lease: in-flight entries of other owners whose lease
+	                             ran out by now_ms back to pending, uncertain, due now;
+	                             sets count */
+	STORE_OP_LEASE_ACQUIRE,   /* u.leases: take or renew each name for owner until until_ms
+	                             (free, already owner's, or run out by now_ms); sets held[] */
+	STORE_OP_LEASE_RELEASE,   /* u.leases: delete owner's leases (owner NULL: every lease) */
 	STORE_OP_OUTBOX_SHIFT,    /* u.shift: the wall clock jumped: move every delay-based
 	                             due time (not a scheduled_at) by delta_ms, none later
 	                             than cap_ms; sets count */
@@ -152,7 +163,25 @@ struct store_op {
 		struct {
 			struct outbox_item *items;
 			size_t n;
+			const char *owner;        /* CLAIM: the lease's owner (instance id); RESULT:
+			                             the instance recording (NULL: any) */
+			int64_t lease_until;      /* CLAIM: wall-clock ms */
 		} outbox;
+		struct {
+			const char *owner;        /* this instance's id */
+			int64_t now_ms;           /* RECOVER, SWEEP: leases ending before this ran out */
+			int64_t until_ms;         /* RENEW */
+			bool all;                 /* RECOVER: every entry in flight */
+			int64_t count;            /* result: entries changed */
+		} lease;
+		struct {
+			const char *owner;
+			const char *const *names; /* ACQUIRE: "channel:<id>", "hook:<id>" */
+			bool *held;               /* ACQUIRE result, one per name */
+			size_t n;
+			int64_t now_ms;
+			int64_t until_ms;
+		} leases;
 		struct {
 			int64_t message_id;
 			json_t *message;          /* result: the cancelled message (new ref) */

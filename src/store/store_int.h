@@ -14,10 +14,13 @@
  *
  * Sending. An outbound message (an ingested msg_in with DIR_OUT) gets an
  * outbox row next to it, deleted once the message is accepted, failed or
- * cancelled; the sender claims rows (state 1, in flight) before it sends
- * and records each outcome. Every status change msgd makes itself is also
- * a statuses row with no provider id, so status_history tells the whole
- * life of a message and the provider's reports are never merged with it.
+ * cancelled; the sender claims rows (state 1, in flight, leased to its
+ * instance until lease_until and renewed while it sends) before it sends
+ * and records each outcome. Rows whose lease ran out go back to the queue,
+ * uncertain (RECOVER at start, SWEEP meanwhile). Every status change msgd
+ * makes itself is also a statuses row with no provider id, so
+ * status_history tells the whole life of a message and the provider's
+ * reports are never merged with it.
  * Reports that arrive before the send's answer (no message has their
  * provider id yet) are attached when the answer is recorded.
  */
@@ -130,6 +133,9 @@ int apply_ingest(struct store_db *db, struct store_op *op);
 int apply_outbox_claim(struct store_db *db, struct store_op *op);
 int apply_outbox_result(struct store_db *db, struct store_op *op);
 int apply_outbox_recover(struct store_db *db, struct store_op *op);
+int apply_outbox_renew(struct store_db *db, struct store_op *op);
+int apply_outbox_sweep(struct store_db *db, struct store_op *op);
+int apply_leases(struct store_db *db, struct store_op *op);  /* LEASE_ACQUIRE, LEASE_RELEASE */
 int apply_outbox_shift(struct store_db *db, struct store_op *op);
 int apply_cancel(struct store_db *db, struct store_op *op);
 /* A deleted channel sends nothing more: its pending messages fail now. */

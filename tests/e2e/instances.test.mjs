@@ -2,8 +2,8 @@
 // others hear of within a second (LISTEN/NOTIFY): events on their live
 // streams (SSE and WebSocket, in seq order, resumable) and event webhooks;
 // channels created, patched and deleted; users and sessions.
-// Both instances dispatch every channel and deliver every subscription until
-// leases land: the tests assert visibility, never delivery counts.
+// One instance at a time dispatches a channel and delivers a subscription
+// (leases; leases.test.mjs): these tests assert visibility, never who delivers.
 // Deadlines are a few seconds (the sanitizer build is slow); the 1 s
 // guarantee is the listener's (src/store/pg_listen.c).
 import { describe } from 'node:test';

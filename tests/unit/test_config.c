@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "config/config.h"
+#include "util/util.h"
 
 static char *
 write_tmp(const char *text)
@@ -170,6 +171,57 @@ test_database(void **state)
 	assert_int_equal(config_build(&a, &args, err), 0);
 }
 
+/* instance_id: HOSTNAME:PORT by default (stable across restarts), else
+ * 1..64 bytes of printable ASCII from the file, the environment or a flag;
+ * the leases' lengths from any of them, within their ranges. */
+static void
+test_instance(void **state)
+{
+	struct config c;
+	struct config_args args = { .listen = "127.0.0.1:9123" };
+	char err[CONFIG_ERR_MAX], host[CONFIG_INSTANCE_ID_MAX + 1] = "";
+
+	assert_int_equal(config_build(&c, &args, err), 0);
+	assert_int_equal(gethostname(host, sizeof(host) - 1), 0);
+	char *want = xasprintf("%s:9123", host);
+	assert_string_equal(c.instance_id, want);
+	free(want);
+	assert_int_equal(c.outbox_lease_ms, 30000);
+	assert_int_equal(c.dispatch_lease_ms, 5000);
+
+	setenv("MSGD_INSTANCE_ID", "eu-1", 1);
+	setenv("MSGD_OUTBOX_LEASE_MS", "2000", 1);
+	assert_int_equal(config_build(&c, &args, err), 0);
+	assert_string_equal(c.instance_id, "eu-1");
+	assert_int_equal(c.outbox_lease_ms, 2000);
+	args.instance_id = "eu-2";
+	args.dispatch_lease_ms = "900";
+	assert_int_equal(config_build(&c, &args, err), 0);
+	assert_string_equal(c.instance_id, "eu-2");  /* the flag wins */
+	assert_int_equal(c.dispatch_lease_ms, 900);
+	setenv("MSGD_OUTBOX_LEASE_MS", "999", 1);    /* under the minimum */
+	assert_int_equal(config_build(&c, &args, err), -1);
+	assert_non_null(strstr(err, "outbox_lease_ms"));
+	unsetenv("MSGD_OUTBOX_LEASE_MS");
+	unsetenv("MSGD_INSTANCE_ID");
+
+	static const char *const bad[] = { "", "has space", "tab\there", "caf\xc3\xa9",
+	    "x2345678901234567890123456789012345678901234567890123456789012345" /* 65 */ };
+	for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
+		args.instance_id = bad[i];
+		assert_int_equal(config_build(&c, &args, err), -1);
+		assert_non_null(strstr(err, "instance_id"));
+	}
+	args.instance_id = "x234567890123456789012345678901234567890123456789012345678901234"; /* 64 */
+	assert_int_equal(config_build(&c, &args, err), 0);
+	char *path = write_tmp("instance_id = \"from-file\";\noutbox_lease_ms = 45000;\n");
+	args = (struct config_args){ .file = path };
+	assert_int_equal(config_build(&c, &args, err), 0);
+	assert_string_equal(c.instance_id, "from-file");
+	assert_int_equal(c.outbox_lease_ms, 45000);
+	unlink(path);
+}
+
 int
 main(void)
 {
@@ -178,6 +230,7 @@ main(void)
 		cmocka_unit_test(test_file_env_flags),
 		cmocka_unit_test(test_diff),
 		cmocka_unit_test(test_database),
+		cmocka_unit_test(test_instance),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

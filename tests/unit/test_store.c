@@ -1285,6 +1285,171 @@ test_outbox_recover(void **state)
 	json_decref(due);
 }
 
+/* --- several instances: outbox leases and named leases --- */
+
+/* Claim one entry as owner, leased until until_ms; returns whether claimed. */
+static bool
+claim_as(struct fx *f, int64_t id, const char *owner, int64_t until_ms)
+{
+	struct outbox_item it = { .message_id = id };
+	struct store_op op = { .kind = STORE_OP_OUTBOX_CLAIM,
+	    .u.outbox = { .items = &it, .n = 1, .owner = owner, .lease_until = until_ms } };
+
+	assert_int_equal(store_submit_wait(f->st, &op), 0);
+	return it.claimed;
+}
+
+/* A RECOVER, SWEEP or RENEW op; returns the entries it changed. */
+static int64_t
+lease_op(struct fx *f, enum store_op_kind kind, const char *owner, int64_t now, int64_t until)
+{
+	struct store_op op = { .kind = kind,
+	    .u.lease = { .owner = owner, .now_ms = now, .until_ms = until } };
+
+	assert_int_equal(store_submit_wait(f->st, &op), 0);
+	assert_int_equal(op.last_seq, 0);
+	return op.u.lease.count;
+}
+
+/* Is the entry pending (due by then), and marked uncertain? */
+static bool
+pending(struct fx *f, int64_t id, bool *uncertain)
+{
+	json_t *due = outbox_due(f, INT64_MAX, 1000), *e = due_entry(due, id);
+	bool found = e != NULL;
+
+	if (uncertain)
+		*uncertain = e && json_is_true(json_object_get(e, "uncertain"));
+	json_decref(due);
+	return found;
+}
+
+/* Claims carry their owner and lease: recovery at start takes back only
+ * the restarting instance's own entries and those whose lease ran out,
+ * never another instance's live sends. */
+static void
+test_outbox_lease_recover(void **state)
+{
+	struct fx *f = *state;
+	int64_t ch = channel_create(f, "wa1"), now = now_ms();
+	int64_t a = send_one(f, ch, "333", "a"), b = send_one(f, ch, "444", "b");
+	int64_t c = send_one(f, ch, "555", "c");
+	bool unc;
+
+	assert_true(claim_as(f, a, "A", now + 60000));
+	assert_false(claim_as(f, a, "B", now + 60000));   /* in flight: not claimed twice */
+	assert_true(claim_as(f, b, "B", now + 60000));
+	assert_true(claim_as(f, c, "A", now - 1));        /* A's lease ran out */
+	assert_false(pending(f, a, NULL));
+	/* B restarts: its own b and A's expired c come back; A's live a stays. */
+	assert_int_equal(lease_op(f, STORE_OP_OUTBOX_RECOVER, "B", now, 0), 2);
+	assert_false(pending(f, a, NULL));
+	assert_true(pending(f, b, &unc) && unc);
+	assert_true(pending(f, c, &unc) && unc);
+	/* A restarts: its own a comes back, lease or not. */
+	assert_int_equal(lease_op(f, STORE_OP_OUTBOX_RECOVER, "A", now, 0), 1);
+	assert_true(pending(f, a, &unc) && unc);
+	/* The single-process way (SQLite): every entry in flight. */
+	assert_true(claim_as(f, a, "A", now + 60000));
+	struct store_op all = { .kind = STORE_OP_OUTBOX_RECOVER,
+	    .u.lease = { .owner = "B", .now_ms = now, .all = true } };
+	assert_int_equal(store_submit_wait(f->st, &all), 0);
+	assert_int_equal(all.u.lease.count, 1);
+	assert_true(pending(f, a, NULL));
+}
+
+/* The sweep takes back other instances' expired claims (due now,
+ * uncertain), never live ones nor the sweeper's own; a renewal keeps a
+ * claim alive; a late retry from an owner whose claim went to another
+ * instance does not disturb the new attempt. */
+static void
+test_outbox_lease_sweep_renew(void **state)
+{
+	struct fx *f = *state;
+	int64_t ch = channel_create(f, "wa1"), now = now_ms();
+	int64_t a = send_one(f, ch, "333", "a"), b = send_one(f, ch, "444", "b");
+	int64_t c = send_one(f, ch, "555", "c");
+	bool unc;
+
+	assert_true(claim_as(f, a, "A", now + 60000));
+	assert_true(claim_as(f, b, "B", now - 1));
+	assert_true(claim_as(f, c, "A", now - 1));
+	/* A sweeps: B's expired b only (c is A's own: its renewals keep it). */
+	assert_int_equal(lease_op(f, STORE_OP_OUTBOX_SWEEP, "A", now, 0), 1);
+	assert_true(pending(f, b, &unc) && unc);
+	assert_false(pending(f, a, NULL));
+	assert_false(pending(f, c, NULL));
+	json_t *due = outbox_due(f, now, 10);
+	assert_non_null(due_entry(due, b));  /* due now */
+	json_decref(due);
+	/* Nothing live to sweep. */
+	assert_int_equal(lease_op(f, STORE_OP_OUTBOX_SWEEP, "C", now, 0), 1);  /* c: A's, expired */
+	assert_int_equal(lease_op(f, STORE_OP_OUTBOX_SWEEP, "C", now, 0), 0);
+	/* Renewal: B claims b with a short lease and renews it. */
+	assert_true(claim_as(f, b, "B", now - 1));
+	assert_int_equal(lease_op(f, STORE_OP_OUTBOX_RENEW, "B", 0, now + 60000), 1);
+	assert_int_equal(lease_op(f, STORE_OP_OUTBOX_SWEEP, "A", now, 0), 0);
+	assert_int_equal(lease_op(f, STORE_OP_OUTBOX_RENEW, "Z", 0, now + 60000), 0);
+	/* Later than every lease: a (A's) and b (B's) go to a third sweeper. */
+	assert_int_equal(lease_op(f, STORE_OP_OUTBOX_SWEEP, "C", now + 120000, 0), 2);
+	/* A late retry from A after B took a over is ignored; A's own counts. */
+	assert_true(claim_as(f, a, "B", now + 60000));
+	struct outbox_item it = { .message_id = a, .result = OUTBOX_RETRY, .due_ms = now + 5000 };
+	struct store_op op = { .kind = STORE_OP_OUTBOX_RESULT,
+	    .u.outbox = { .items = &it, .n = 1, .owner = "A" } };
+	assert_int_equal(store_submit_wait(f->st, &op), 0);
+	assert_false(pending(f, a, NULL));
+	op = (struct store_op){ .kind = STORE_OP_OUTBOX_RESULT,
+	    .u.outbox = { .items = &it, .n = 1, .owner = "B" } };
+	assert_int_equal(store_submit_wait(f->st, &op), 0);
+	assert_true(pending(f, a, NULL));
+}
+
+/* Take or renew named leases; returns how many of names owner holds. */
+static size_t
+acquire(struct fx *f, const char *owner, int64_t now, int64_t until, bool held[2])
+{
+	static const char *const names[] = { "channel:1", "hook:2" };
+	struct store_op op = { .kind = STORE_OP_LEASE_ACQUIRE,
+	    .u.leases = { .owner = owner, .names = names, .held = held, .n = 2, .now_ms = now,
+	    .until_ms = until } };
+
+	held[0] = held[1] = false;
+	assert_int_equal(store_submit_wait(f->st, &op), 0);
+	return (size_t)held[0] + held[1];
+}
+
+static void
+release(struct fx *f, const char *owner)
+{
+	struct store_op op = { .kind = STORE_OP_LEASE_RELEASE, .u.leases = { .owner = owner } };
+
+	assert_int_equal(store_submit_wait(f->st, &op), 0);
+}
+
+/* One owner at a time: taken when free, renewed by its owner, refused to
+ * another until it runs out, then stolen; released at a clean shutdown. */
+static void
+test_leases(void **state)
+{
+	struct fx *f = *state;
+	int64_t t = 1000000;
+	bool held[2];
+
+	assert_int_equal(acquire(f, "A", t, t + 5000, held), 2);
+	assert_int_equal(acquire(f, "B", t + 100, t + 5100, held), 0);
+	assert_int_equal(acquire(f, "A", t + 1000, t + 6000, held), 2);   /* renewed */
+	assert_int_equal(acquire(f, "B", t + 5500, t + 10500, held), 0);  /* A's runs to 6000 */
+	assert_int_equal(acquire(f, "B", t + 6001, t + 11001, held), 2);  /* ran out: B's */
+	assert_int_equal(acquire(f, "A", t + 6002, t + 11002, held), 0);
+	release(f, "A");  /* not A's: nothing changes */
+	assert_int_equal(acquire(f, "A", t + 6003, t + 11003, held), 0);
+	release(f, "B");
+	assert_int_equal(acquire(f, "A", t + 6004, t + 11004, held), 2);
+	release(f, NULL);  /* every lease (SQLite at start) */
+	assert_int_equal(acquire(f, "B", t + 6005, t + 11005, held), 2);
+}
+
 /* A wall-clock jump moves delay-based due times (a retry, a send for now)
  * and the message's next_attempt_at with them; a scheduled_at stays. With
  * no jump (delta 0, as at start) only what lies beyond the cap is pulled in. */
@@ -2295,6 +2460,9 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_outbox_results, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_early_status, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_outbox_recover, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_outbox_lease_recover, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_outbox_lease_sweep_renew, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_leases, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_outbox_shift, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_two_writers_cursor, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_outbox_channel_deleted_in_flight, setup, teardown),

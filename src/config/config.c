@@ -144,7 +144,7 @@ static const struct setting settings[] = {
 	  .env = "MSGD_CREDENTIAL_CHECKS",
 	  .help = "on or off: check a channel's credentials when it is created or changed" },
 	{ .name = "instance_id", .kind = K_ID, FIELD(instance_id), .env = "MSGD_INSTANCE_ID",
-	  .help = "this instance's name among those sharing a database (default HOSTNAME:PORT)" },
+	  .help = "this instance's name among those sharing a database (default HOSTNAME:<digest of the data directory>)" },
 	{ .name = "outbox_lease_ms", .kind = K_INT, FIELD(outbox_lease_ms), .min = 1000,
 	  .max = 3600 * 1000, .env = "MSGD_OUTBOX_LEASE_MS",
 	  .help = "ms a claimed send stays this instance's unless renewed (renewed every third)" },
@@ -433,20 +433,25 @@ config_apply_env(struct config *c, char err[CONFIG_ERR_MAX])
 	return 0;
 }
 
-/* <hostname>:<listen port>: stable across restarts of one instance. (Two
- * instances on one host listening on port 0 need instance_id set.) */
+/* <hostname>:<8 hex digits of the data directory's absolute path>: one
+ * msgd per data directory (its lock), so unique on a host, and the same
+ * across restarts whatever port it listens on. */
 static void
 default_instance_id(struct config *c)
 {
-	char host[CONFIG_INSTANCE_ID_MAX + 1] = "";
-	int port = 0;
+	char host[CONFIG_INSTANCE_ID_MAX + 1] = "", path[CONFIG_PATH_MAX * 2] = "", cwd[CONFIG_PATH_MAX] = "";
+	unsigned char h[32];
 
 	if (gethostname(host, sizeof(host) - 1) != 0 || !id_valid(host, sizeof(host) - 1))
 		snprintf(host, sizeof(host), "localhost");
-	config_parse_listen(c->listen, NULL, 0, &port);
-	/* The port always fits: the host name gives way. */
-	snprintf(c->instance_id, sizeof(c->instance_id), "%.*s:%d", CONFIG_INSTANCE_ID_MAX - 6, host,
-	    port);
+	if (c->data_dir[0] != '/' && getcwd(cwd, sizeof(cwd)) != NULL)
+		snprintf(path, sizeof(path), "%s/%s", cwd, c->data_dir);
+	else
+		snprintf(path, sizeof(path), "%s", c->data_dir);
+	sha256(path, strlen(path), h);
+	/* The digest always fits: the host name gives way. */
+	snprintf(c->instance_id, sizeof(c->instance_id), "%.*s:%02x%02x%02x%02x", CONFIG_INSTANCE_ID_MAX - 9,
+	    host, h[0], h[1], h[2], h[3]);
 }
 
 int

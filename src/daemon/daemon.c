@@ -179,8 +179,13 @@ on_other_instance(void *arg, unsigned kinds, int64_t last_seq)
 	}
 	if (kinds & STORE_CHANGE_SUBSCRIPTIONS)
 		hooks_reload(app->hooks);
-	if (last_seq > 0)
+	if (last_seq > 0) {
 		on_commit(app, last_seq);
+		/* Another instance may have queued a send for a channel this one
+		 * dispatches: look now, not at the next idle poll. */
+		if (app->outbox)
+			outbox_kick(app->outbox);
+	}
 }
 
 static void

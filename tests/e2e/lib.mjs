@@ -52,11 +52,6 @@ export function databaseFor(dataDir) {
 	return u.toString();
 }
 
-/** The instance_id of the msgd that uses dataDir (stable across its restarts). */
-export function instanceIdFor(dataDir) {
-	return 'e2e-' + crypto.createHash('sha256').update(path.resolve(dataDir)).digest('hex').slice(0, 12);
-}
-
 /** The environment that points msgd at dataDir's database (empty on SQLite). */
 function databaseEnv(dataDir) {
 	const dsn = dataDir ? databaseFor(dataDir) : undefined;
@@ -172,11 +167,11 @@ async function startOnPort(port, opts) {
 	const proc = spawn(MSGD_BIN, argv, {
 		// Credential checks would reach api_base_url (by default the real Graph
 		// API) on every channel create: off unless a test turns them on.
-		// One instance per data directory: a restart on another port is the
-		// same instance (its instance_id would follow the port otherwise), so
-		// it takes its own leases and in-flight sends back at once.
+		// instance_id by default follows the data directory: a restart on
+		// another port is the same instance and takes its own leases and
+		// in-flight sends back at once.
 		env: { ...process.env, MSGD_ADMIN_TOKEN: token, MSGD_CREDENTIAL_CHECKS: 'off', ...databaseEnv(dataDir),
-			MSGD_INSTANCE_ID: instanceIdFor(dataDir), ...(opts.env ?? {}) },
+			...(opts.env ?? {}) },
 		stdio: ['ignore', 'pipe', 'pipe'],
 	});
 	const chunks = [];

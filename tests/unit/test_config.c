@@ -171,7 +171,8 @@ test_database(void **state)
 	assert_int_equal(config_build(&a, &args, err), 0);
 }
 
-/* instance_id: HOSTNAME:PORT by default (stable across restarts), else
+/* instance_id: HOSTNAME:<8 hex of the data dir> by default (stable across
+ * restarts, whatever the port; another data dir, another id), else
  * 1..64 bytes of printable ASCII from the file, the environment or a flag;
  * the leases' lengths from any of them, within their ranges. */
 static void
@@ -183,9 +184,19 @@ test_instance(void **state)
 
 	assert_int_equal(config_build(&c, &args, err), 0);
 	assert_int_equal(gethostname(host, sizeof(host) - 1), 0);
-	char *want = xasprintf("%s:9123", host);
-	assert_string_equal(c.instance_id, want);
+	char *want = xasprintf("%s:", host);
+	assert_int_equal(strncmp(c.instance_id, want, strlen(want)), 0);
+	assert_int_equal(strlen(c.instance_id), strlen(want) + 8);
 	free(want);
+	char first[CONFIG_INSTANCE_ID_MAX + 1];
+	snprintf(first, sizeof(first), "%s", c.instance_id);
+	args.listen = "127.0.0.1:9124";
+	assert_int_equal(config_build(&c, &args, err), 0);
+	assert_string_equal(c.instance_id, first);  /* another port: the same instance */
+	args.data = "/tmp/another-msgd-data";
+	assert_int_equal(config_build(&c, &args, err), 0);
+	assert_true(strcmp(c.instance_id, first) != 0);  /* another data dir: another */
+	args.data = NULL;
 	assert_int_equal(c.outbox_lease_ms, 30000);
 	assert_int_equal(c.dispatch_lease_ms, 5000);
 

@@ -44,7 +44,7 @@ static const struct command commands[] = {
 		    "  --config FILE       configuration file (env MSGD_CONFIG)\n"
 		    "  --log FILE          append logs to FILE (env MSGD_LOG_FILE; default stderr)\n"
 		    "  --instance-id ID    this instance's name among those sharing a database\n"
-		    "                      (env MSGD_INSTANCE_ID; default HOSTNAME:<data dir digest>)\n"
+		    "                      (env MSGD_INSTANCE_ID; default: DATA/instance.id, made once)\n"
 		    "  --outbox-lease-ms MS    a claimed send's lease (env MSGD_OUTBOX_LEASE_MS; 30000)\n"
 		    "  --dispatch-lease-ms MS  a channel's or webhook's lease (env MSGD_DISPATCH_LEASE_MS; 5000)\n"
 		    "\n"

@@ -8,8 +8,10 @@ trap 'sh tools/pg.sh stop "$dir"' EXIT INT TERM
 dsn=$(sh tools/pg.sh start "$dir")
 echo "== PostgreSQL cluster for the tests: $dsn"
 export MSGD_TEST_DATABASE="$dsn"
-echo "== build/test/unit/test_store on PostgreSQL"
-ASAN_OPTIONS=detect_leaks=1 build/test/unit/test_store
+for t in test_store test_store_notify; do
+	echo "== build/test/unit/$t on PostgreSQL"
+	ASAN_OPTIONS=detect_leaks=1 build/test/unit/$t
+done
 echo "== end-to-end tests on PostgreSQL"
 FSFAULT_SO="$(pwd)/build/test/fsfault.so" MSGD_BIN="$(pwd)/build/test/msgd" \
     CORPUS="$(pwd)/../shared/corpus" node tests/run.mjs --concurrency 2 tests/e2e

@@ -626,6 +626,7 @@ struct send_try {
 	void *done_arg;
 	struct http_request *req;   /* batch */
 	bool *answered;             /* single send, first round: set when done() ran */
+	bool *alive;                /* single send, first round: cleared when t is freed */
 };
 
 static void
@@ -639,6 +640,8 @@ try_answer(struct send_try *t, int status, json_t *reply)
 static void
 try_free(struct send_try *t)
 {
+	if (t->alive)
+		*t->alive = false;
 	send_reads_free(t->rs);
 	json_decref(t->body);
 	free(t->idem);
@@ -717,7 +720,7 @@ api_send_submit(struct app *app, const json_t *body, const char *idem_key, api_s
     void *arg)
 {
 	struct send_try *t = xcalloc(1, sizeof(*t));
-	bool answered = false;
+	bool answered = false, alive = true;
 
 	t->app = app;
 	t->rs = send_reads_new();
@@ -728,8 +731,10 @@ api_send_submit(struct app *app, const json_t *body, const char *idem_key, api_s
 	/* The first round reads nothing: when it fails validation at once,
 	 * done() runs before this returns. */
 	t->answered = &answered;
-	if (single_step(t))
-		t->answered = NULL;
+	t->alive = &alive;
+	/* A fetch may complete inline (no reader pool): t may be gone here. */
+	if (single_step(t) && alive)
+		t->answered = t->alive = NULL;
 	return !answered;
 }
 static void

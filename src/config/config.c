@@ -144,7 +144,7 @@ static const struct setting settings[] = {
 	  .env = "MSGD_CREDENTIAL_CHECKS",
 	  .help = "on or off: check a channel's credentials when it is created or changed" },
 	{ .name = "instance_id", .kind = K_ID, FIELD(instance_id), .env = "MSGD_INSTANCE_ID",
-	  .help = "this instance's name among those sharing a database (default HOSTNAME:<digest of the data directory>)" },
+	  .help = "this instance's name among those sharing a database (default: made at the first start, kept in DATA/instance.id)" },
 	{ .name = "outbox_lease_ms", .kind = K_INT, FIELD(outbox_lease_ms), .min = 1000,
 	  .max = 3600 * 1000, .env = "MSGD_OUTBOX_LEASE_MS",
 	  .help = "ms a claimed send stays this instance's unless renewed (renewed every third)" },
@@ -433,27 +433,6 @@ config_apply_env(struct config *c, char err[CONFIG_ERR_MAX])
 	return 0;
 }
 
-/* <hostname>:<8 hex digits of the data directory's absolute path>: one
- * msgd per data directory (its lock), so unique on a host, and the same
- * across restarts whatever port it listens on. */
-static void
-default_instance_id(struct config *c)
-{
-	char host[CONFIG_INSTANCE_ID_MAX + 1] = "", path[CONFIG_PATH_MAX * 2] = "", cwd[CONFIG_PATH_MAX] = "";
-	unsigned char h[32];
-
-	if (gethostname(host, sizeof(host) - 1) != 0 || !id_valid(host, sizeof(host) - 1))
-		snprintf(host, sizeof(host), "localhost");
-	if (c->data_dir[0] != '/' && getcwd(cwd, sizeof(cwd)) != NULL)
-		snprintf(path, sizeof(path), "%s/%s", cwd, c->data_dir);
-	else
-		snprintf(path, sizeof(path), "%s", c->data_dir);
-	sha256(path, strlen(path), h);
-	/* The digest always fits: the host name gives way. */
-	snprintf(c->instance_id, sizeof(c->instance_id), "%.*s:%02x%02x%02x%02x", CONFIG_INSTANCE_ID_MAX - 9,
-	    host, h[0], h[1], h[2], h[3]);
-}
-
 int
 config_build(struct config *c, const struct config_args *a, char err[CONFIG_ERR_MAX])
 {
@@ -469,8 +448,6 @@ config_build(struct config *c, const struct config_args *a, char err[CONFIG_ERR_
 	    (a->outbox_lease_ms && config_set(c, "outbox_lease_ms", a->outbox_lease_ms, err) != 0) ||
 	    (a->dispatch_lease_ms && config_set(c, "dispatch_lease_ms", a->dispatch_lease_ms, err) != 0))
 		return -1;
-	if (c->instance_id[0] == '\0')
-		default_instance_id(c);
 	if (c->database[0] != '\0' && strcmp(c->database, "sqlite:") != 0 &&
 	    strncmp(c->database, "postgres://", 11) != 0 && strncmp(c->database, "postgresql://", 13) != 0) {
 		snprintf(err, CONFIG_ERR_MAX, "database: must be sqlite: or postgres://USER@HOST:PORT/DB");

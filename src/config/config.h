@@ -45,8 +45,8 @@ struct config {
 	                              listen is a loopback address */
 	bool credential_checks;    /* check channel credentials on create/patch (default on) */
 	char instance_id[CONFIG_INSTANCE_ID_MAX + 1];  /* printable ASCII; default
-	                              <hostname>:<8 hex digits of the data directory's
-	                              path> (set by config_build) */
+	                              "" until the daemon reads or makes
+	                              DATA/instance.id (lock.h) */
 	int outbox_lease_ms;       /* a send's claim lasts this long unless renewed */
 	int dispatch_lease_ms;     /* channel dispatch and webhook leases */
 	char config_path[CONFIG_PATH_MAX];  /* "" when no file */

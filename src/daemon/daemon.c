@@ -310,6 +310,8 @@ reload(struct daemon *d)
 		    "error", strerror(errno));
 		snprintf(next.log_file, sizeof(next.log_file), "%s", d->cfg->log_file);
 	}
+	if (next.instance_id[0] == '\0')  /* DATA/instance.id's, as at the start */
+		snprintf(next.instance_id, sizeof(next.instance_id), "%s", d->cfg->instance_id);
 	config_diff(d->cfg, &next, on_change, &restart);
 
 	struct config *c = d->cfg;
@@ -368,6 +370,15 @@ daemon_run(const struct config *initial, const struct config_args *args)
 	}
 	if (lock_data_dir(&d) != 0)
 		return 1;
+	if (running.instance_id[0] == '\0') {
+		char err[256];
+		if (datadir_instance_id(cfg->data_dir, running.instance_id, sizeof(running.instance_id), err,
+		    sizeof(err)) != 0) {
+			log_error("cannot read or make the instance id", "error", err);
+			datadir_unlock(d.lock_fd);
+			return 1;
+		}
+	}
 	d.base = event_base_new();
 	d.app = (struct app){ .cfg = cfg, .base = d.base, .reg = registry_new(),
 	    .cookie_secure = config_cookie_secure(cfg) };

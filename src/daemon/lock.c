@@ -2,12 +2,15 @@
 #include "lock.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <unistd.h>
+
+#include <sodium.h>
 
 #define LOCK_TEXT_MAX (32 + DATADIR_LISTEN_MAX)
 
@@ -91,4 +94,64 @@ datadir_unlock(int fd)
 {
 	if (fd >= 0)
 		close(fd);
+}
+
+/* A line of printable ASCII without spaces, at most cap - 1 bytes. */
+static bool
+id_ok(const char *s, size_t n, size_t cap)
+{
+	if (n == 0 || n >= cap)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (s[i] <= ' ' || s[i] > '~')
+			return false;
+	return true;
+}
+
+int
+datadir_instance_id(const char *dir, char *out, size_t cap, char *err, size_t errlen)
+{
+	char path[4096], tmp[4096 + 8], text[DATADIR_ID_MAX + 2], host[DATADIR_ID_MAX] = "";
+	unsigned char rnd[4];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, DATADIR_ID_FILE);
+	if ((f = fopen(path, "r")) != NULL) {
+		size_t n = fread(text, 1, sizeof(text) - 1, f);
+		fclose(f);
+		text[n] = '\0';
+		n = strcspn(text, "\n");
+		if (!id_ok(text, n, cap)) {
+			snprintf(err, errlen, "%s does not hold an instance id (1..%zu printable bytes)", path,
+			    cap - 1);
+			return -1;
+		}
+		snprintf(out, cap, "%.*s", (int)n, text);
+		return 0;
+	}
+	if (errno != ENOENT) {
+		snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (gethostname(host, sizeof(host) - 1) != 0 || !id_ok(host, strlen(host), cap - 9))
+		snprintf(host, sizeof(host), "msgd");
+	randombytes_buf(rnd, sizeof(rnd));
+	/* The host name gives way: the id fits cap (the random digits stay). */
+	snprintf(text, sizeof(text), "%.*s-%02x%02x%02x%02x", (int)(cap > 10 ? cap - 10 : 0), host, rnd[0],
+	    rnd[1], rnd[2], rnd[3]);
+	/* Whole or not at all: a temporary file, synced, renamed. */
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	size_t len = strlen(text);
+	bool ok = fd >= 0 && write(fd, text, len) == (ssize_t)len && write(fd, "\n", 1) == 1 &&
+	    fsync(fd) == 0;
+	if (fd >= 0 && close(fd) != 0)
+		ok = false;
+	if (!ok || rename(tmp, path) != 0) {
+		snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
+		unlink(tmp);
+		return -1;
+	}
+	snprintf(out, cap, "%s", text);
+	return 0;
 }

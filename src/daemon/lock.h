@@ -19,6 +19,7 @@
 
 #define DATADIR_LOCK_FILE "msgd.lock"
 #define DATADIR_LISTEN_MAX 128
+#define DATADIR_ID_MAX 65        /* an instance id and its NUL */
 
 struct datadir_holder {
 	long pid;                          /* 0 when the file does not say */
@@ -32,5 +33,16 @@ int datadir_lock(const char *dir, int *fd, struct datadir_holder *holder, char *
 int datadir_lock_note(int fd, const char *listen);
 /* Release (close the descriptor). -1 is fine. */
 void datadir_unlock(int fd);
+
+/*
+ * The data directory's instance id (DATA/instance.id): made once, at the
+ * first start, as "<host name>-<8 random hex digits>", and read at every
+ * start after. One msgd holds a data directory, so the id is unique among
+ * instances sharing a database (copies of one data directory excepted) and
+ * the same across restarts, whatever the host or port. Call with the lock
+ * held. 0 with out, or -1 with err.
+ */
+#define DATADIR_ID_FILE "instance.id"
+int datadir_instance_id(const char *dir, char *out, size_t cap, char *err, size_t errlen);
 
 #endif

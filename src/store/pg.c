@@ -369,8 +369,8 @@ conn_finish_all(struct pconn *c)
 static PGconn *
 connect_dsn(const char *dsn)
 {
-	static const char *const keys[] = { "connect_timeout", "dbname", NULL };
-	const char *vals[] = { CONNECT_TIMEOUT_S, dsn, NULL };
+	static const char *const keys[] = { "connect_timeout", PG_TCP_KEYS, "dbname", NULL };
+	const char *vals[] = { CONNECT_TIMEOUT_S, PG_TCP_VALS, dsn, NULL };
 
 	return PQconnectdbParams(keys, vals, 1);
 }

@@ -22,6 +22,12 @@
 #define MIGRATION_MAX (1024 * 1024)  /* a migration's text, translated */
 #define PG_ONLY "--pg: "             /* a migration line for PostgreSQL only (a comment to SQLite) */
 #define WRITER_LOCK_SQL "SELECT pg_advisory_xact_lock(7263541)"  /* key: the writing transaction */
+/* Every connection, unless its DSN says otherwise: TCP keepalives, and a
+ * request the server does not acknowledge within 10 s fails the connection
+ * (a silent network partition would otherwise block a call for minutes). */
+#define PG_TCP_KEYS "keepalives", "keepalives_idle", "keepalives_interval", "keepalives_count", \
+    "tcp_user_timeout"
+#define PG_TCP_VALS "1", "30", "10", "3", "10000"
 #define CONNECT_TIMEOUT_S "5"    /* unless the DSN says otherwise */
 #define REVIVE_EVERY_MS 1000     /* a lost connection is tried again at most this often */
 #define PIPE_MAX 64              /* the writer's statements in flight at most (small results:

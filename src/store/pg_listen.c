@@ -21,6 +21,7 @@
  *      once a second (step 1 again, which reports everything changed).
  * It blocks only itself: the loop hears of it through store.c's eventfd.
  */
+#include "pg_int.h"
 #include "pg_listen.h"
 
 #include <errno.h>
@@ -111,8 +112,8 @@ static int
 connect_listen(struct pg_listener *l)
 {
 	/* Named, so an operator can tell it in pg_stat_activity. */
-	static const char *const keys[] = { "dbname", "application_name", NULL };
-	const char *vals[] = { l->dsn, PG_LISTEN_APP_NAME, NULL };
+	static const char *const keys[] = { PG_TCP_KEYS, "dbname", "application_name", NULL };
+	const char *vals[] = { PG_TCP_VALS, l->dsn, PG_LISTEN_APP_NAME, NULL };
 	int64_t deadline = mono_ms() + CONNECT_TIMEOUT_MS;
 	PostgresPollingStatusType st = PGRES_POLLING_WRITING;
 

@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "config/config.h"
+#include "daemon/lock.h"
 #include "util/util.h"
 
 static char *
@@ -171,32 +172,19 @@ test_database(void **state)
 	assert_int_equal(config_build(&a, &args, err), 0);
 }
 
-/* instance_id: HOSTNAME:<8 hex of the data dir> by default (stable across
- * restarts, whatever the port; another data dir, another id), else
- * 1..64 bytes of printable ASCII from the file, the environment or a flag;
- * the leases' lengths from any of them, within their ranges. */
+/* instance_id: none from the configuration by default (the daemon reads
+ * or makes DATA/instance.id: test_datadir_instance_id), else 1..64 bytes of
+ * printable ASCII from the file, the environment or a flag; the leases'
+ * lengths from any of them, within their ranges. */
 static void
 test_instance(void **state)
 {
 	struct config c;
 	struct config_args args = { .listen = "127.0.0.1:9123" };
-	char err[CONFIG_ERR_MAX], host[CONFIG_INSTANCE_ID_MAX + 1] = "";
+	char err[CONFIG_ERR_MAX];
 
 	assert_int_equal(config_build(&c, &args, err), 0);
-	assert_int_equal(gethostname(host, sizeof(host) - 1), 0);
-	char *want = xasprintf("%s:", host);
-	assert_int_equal(strncmp(c.instance_id, want, strlen(want)), 0);
-	assert_int_equal(strlen(c.instance_id), strlen(want) + 8);
-	free(want);
-	char first[CONFIG_INSTANCE_ID_MAX + 1];
-	snprintf(first, sizeof(first), "%s", c.instance_id);
-	args.listen = "127.0.0.1:9124";
-	assert_int_equal(config_build(&c, &args, err), 0);
-	assert_string_equal(c.instance_id, first);  /* another port: the same instance */
-	args.data = "/tmp/another-msgd-data";
-	assert_int_equal(config_build(&c, &args, err), 0);
-	assert_true(strcmp(c.instance_id, first) != 0);  /* another data dir: another */
-	args.data = NULL;
+	assert_string_equal(c.instance_id, "");
 	assert_int_equal(c.outbox_lease_ms, 30000);
 	assert_int_equal(c.dispatch_lease_ms, 5000);
 
@@ -233,6 +221,42 @@ test_instance(void **state)
 	unlink(path);
 }
 
+/* DATA/instance.id: made at the first start (host name + random digits),
+ * the same at every start after; another data directory, another id; a
+ * file that does not hold an id is refused. */
+static void
+test_datadir_instance_id(void **state)
+{
+	char a[] = "/tmp/msgd-id-XXXXXX", b[] = "/tmp/msgd-id-XXXXXX";
+	char id1[CONFIG_INSTANCE_ID_MAX + 1], id2[CONFIG_INSTANCE_ID_MAX + 1], id3[CONFIG_INSTANCE_ID_MAX + 1];
+	char err[256], host[CONFIG_INSTANCE_ID_MAX] = "";
+
+	assert_non_null(mkdtemp(a));
+	assert_non_null(mkdtemp(b));
+	assert_int_equal(datadir_instance_id(a, id1, sizeof(id1), err, sizeof(err)), 0);
+	assert_int_equal(gethostname(host, sizeof(host) - 1), 0);
+	assert_int_equal(strncmp(id1, host, strlen(host)), 0);
+	assert_int_equal(strlen(id1), strlen(host) + 9);  /* "-" + 8 hex digits */
+	assert_int_equal(datadir_instance_id(a, id2, sizeof(id2), err, sizeof(err)), 0);
+	assert_string_equal(id1, id2);
+	assert_int_equal(datadir_instance_id(b, id3, sizeof(id3), err, sizeof(err)), 0);
+	assert_true(strcmp(id1, id3) != 0);
+
+	char *path = xasprintf("%s/%s", b, DATADIR_ID_FILE);
+	FILE *f = fopen(path, "w");
+	fputs("two words\n", f);
+	fclose(f);
+	assert_int_equal(datadir_instance_id(b, id3, sizeof(id3), err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "instance id"));
+	unlink(path);
+	free(path);
+	path = xasprintf("%s/%s", a, DATADIR_ID_FILE);
+	unlink(path);
+	free(path);
+	rmdir(a);
+	rmdir(b);
+}
+
 int
 main(void)
 {
@@ -242,6 +266,7 @@ main(void)
 		cmocka_unit_test(test_diff),
 		cmocka_unit_test(test_database),
 		cmocka_unit_test(test_instance),
+		cmocka_unit_test(test_datadir_instance_id),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -335,7 +335,7 @@ sd_set_status(struct store_db *db, int64_t id, enum msg_status st, int64_t code,
 		db_bind_text(s, 4, title);
 		db_bind_text(s, 5, detail);
 	}
-	return db_run(s);
+	return db_defer(s);
 }
 
 /* A statuses row for a change msgd made itself (queued, accepted, failed,

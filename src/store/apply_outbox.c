@@ -94,7 +94,59 @@ outbox_delete(struct store_db *db, int64_t message_id)
 	struct db_stmt *s = db_stmt(db->w, W_OUTBOX_DELETE);
 
 	db_bind_i64(s, 1, message_id);
-	return db_run(s);
+	return db_defer(s);
+}
+
+static int
+cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Every entry in one statement (where a statement costs a round trip): the
+ * ids as a JSON array, the claimed ones back. */
+static int
+claim_many(struct store_db *db, struct store_op *op, int64_t now)
+{
+	size_t n = op->u.outbox.n, got = 0;
+	json_t *ids = json_array();
+	int64_t *claimed = xcalloc(n, sizeof(*claimed));
+	int r;
+
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(ids, json_integer(op->u.outbox.items[i].message_id));
+	char *text = json_dumps(ids, JSON_COMPACT);
+	json_decref(ids);
+	struct db_stmt *s = db_stmt(db->w, W_OUTBOX_CLAIM_MANY);
+	db_bind_text(s, 1, text);
+	db_bind_i64(s, 2, now);
+	db_bind_text(s, 3, op->u.outbox.owner);
+	db_bind_i64(s, 4, op->u.outbox.lease_until);
+	while ((r = db_row(s)) == 1)
+		if (got < n)
+			claimed[got++] = db_i64(s, 0);
+	free(text);
+	if (r < 0) {
+		free(claimed);
+		return sd_op_sql_error(db, op);
+	}
+	qsort(claimed, got, sizeof(*claimed), cmp_i64);
+	for (size_t i = 0; i < n; i++) {
+		struct outbox_item *it = &op->u.outbox.items[i];
+		it->claimed = bsearch(&it->message_id, claimed, got, sizeof(*claimed), cmp_i64) != NULL;
+		if (!it->claimed)
+			continue;
+		s = db_stmt(db->w, W_MSG_CLAIMED);
+		db_bind_i64(s, 1, it->message_id);
+		if (db_defer(s) != 0) {
+			free(claimed);
+			return sd_op_sql_error(db, op);
+		}
+	}
+	free(claimed);
+	return 0;
 }
 
 int
@@ -102,6 +154,8 @@ apply_outbox_claim(struct store_db *db, struct store_op *op)
 {
 	int64_t now = now_ms();
 
+	if (db->prefetch && op->u.outbox.n > 1)
+		return claim_many(db, op, now);
 	for (size_t i = 0; i < op->u.outbox.n; i++) {
 		struct outbox_item *it = &op->u.outbox.items[i];
 		struct db_stmt *s = db_stmt(db->w, W_OUTBOX_CLAIM);
@@ -116,7 +170,7 @@ apply_outbox_claim(struct store_db *db, struct store_op *op)
 		if (it->claimed) {
 			s = db_stmt(db->w, W_MSG_CLAIMED);
 			db_bind_i64(s, 1, it->message_id);
-			if (db_run(s) != 0)
+			if (db_defer(s) != 0)
 				return sd_op_sql_error(db, op);
 		}
 	}
@@ -145,7 +199,7 @@ msg_attempt(struct store_db *db, const struct outbox_item *it, int64_t next_ms, 
 	db_bind_text(s, 4, with_error && code[0] && title == NULL ? "error" : title);
 	db_bind_text(s, 5, detail);
 	db_bind_i64(s, 6, with_error ? 1 : 0);
-	return db_run(s);
+	return db_defer(s);
 }
 
 /* Status reports the provider sent for provider id pmid before the send's
@@ -184,7 +238,7 @@ attach_early_statuses(struct store_db *db, struct store_op *op, int64_t mid, int
 	db_bind_i64(s, 1, channel_id);
 	db_bind_text(s, 2, pmid);
 	db_bind_i64(s, 3, mid);
-	if (db_run(s) != 0 ||
+	if (db_defer(s) != 0 ||
 	    (best != ST_NONE && sd_set_status(db, mid, best, code, title, detail) != 0)) {
 		sd_op_sql_error(db, op);
 		goto out;
@@ -291,7 +345,7 @@ outbox_result_one(struct store_db *db, struct store_op *op, const struct outbox_
 		db_bind_text(s, 5, detail);
 		db_bind_i64(s, 6, it->result == OUTBOX_REQUEUE ? 1 : 0);
 		db_bind_i64(s, 7, it->error_code != 0 || title || detail ? 1 : 0);
-		rc = db_run(s) == 0 &&
+		rc = db_defer(s) == 0 &&
 		    msg_attempt(db, it, it->due_ms, it->error_code != 0 || title || detail) == 0 ?
 		    0 : sd_op_sql_error(db, op);
 		break;

@@ -117,6 +117,12 @@ const char *const pg_sql[SQL_COUNT] = {
 	    " first_attempt_ms = coalesce(first_attempt_ms, $2::bigint), owner = $3::text,"
 	    " lease_until = $4::bigint WHERE message_id = (SELECT message_id FROM outbox"
 	    " WHERE message_id = $1 AND state = 0 FOR UPDATE SKIP LOCKED)",
+	/* apply_outbox.c claim_many(): $1 a JSON array of ids; the claimed come back. */
+	[W_OUTBOX_CLAIM_MANY] = "UPDATE outbox SET state = 1, attempts = attempts + 1, uncertain = 0,"
+	    " first_attempt_ms = coalesce(first_attempt_ms, $2::bigint), owner = $3::text,"
+	    " lease_until = $4::bigint WHERE message_id IN (SELECT o.message_id FROM outbox o"
+	    " WHERE o.message_id IN (SELECT value::bigint FROM json_array_elements_text($1::json))"
+	    " AND o.state = 0 FOR UPDATE SKIP LOCKED) RETURNING message_id",
 	[W_OUTBOX_CHANNEL_PENDING] = "SELECT message_id FROM outbox WHERE channel_id = $1 AND state = 0",
 	[W_OUTBOX_CHANNEL_GONE] = "SELECT 1 FROM outbox o JOIN channels c ON c.id = o.channel_id"
 	    " WHERE o.message_id = $1 AND c.deleted_at IS NOT NULL",

@@ -105,6 +105,9 @@ const char *const sqlite_sql[SQL_COUNT] = {
 	[W_OUTBOX_CLAIM] = "UPDATE outbox SET state = 1, attempts = attempts + 1, uncertain = 0,"
 	    " first_attempt_ms = coalesce(first_attempt_ms, ?2), owner = ?3, lease_until = ?4"
 	    " WHERE message_id = ?1 AND state = 0",
+	[W_OUTBOX_CLAIM_MANY] = "UPDATE outbox SET state = 1, attempts = attempts + 1, uncertain = 0,"
+	    " first_attempt_ms = coalesce(first_attempt_ms, ?2), owner = ?3, lease_until = ?4"
+	    " WHERE state = 0 AND message_id IN (SELECT value FROM json_each(?1)) RETURNING message_id",
 	[W_OUTBOX_CHANNEL_PENDING] = "SELECT message_id FROM outbox WHERE channel_id = ?1 AND state = 0",
 	[W_OUTBOX_CHANNEL_GONE] = "SELECT 1 FROM outbox o JOIN channels c ON c.id = o.channel_id"
 	    " WHERE o.message_id = ?1 AND c.deleted_at IS NOT NULL",

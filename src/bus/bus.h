@@ -10,10 +10,14 @@
  * the store. A subscriber reads from its own cursor: from the
  * ring while it keeps up, and from the store (a page at a time) when it is
  * further behind than the ring holds, so that no event is skipped or
- * repeated, including events written while a client was away.
+ * repeated, including events written while a client was away. Every
+ * store read runs on the store's reader pool: the new events are read
+ * with at most one read in flight (commits noticed meanwhile are read when
+ * it lands), and a subscriber behind the ring gets NULL from bus_next()
+ * (as when caught up) until its page lands, which calls its wake().
  *
  * Rules:
- *  - everything runs on the loop thread;
+ *  - everything runs on the loop thread (the reads' run() aside);
  *  - bus_next() returns events in strictly increasing seq, each once per
  *    subscriber; the pointer stays valid until the next bus call;
  *  - a subscriber that reads slowly never slows the others: the bus keeps
@@ -41,10 +45,10 @@ int bus_open(struct bus **out, struct store *st, size_t ring_size);
 void bus_close(struct bus *b);
 /* Events up to last_seq are committed: read them and wake subscribers. */
 void bus_committed(struct bus *b, int64_t last_seq);
-/* The highest seq the bus has seen. */
+/* The highest seq the bus has heard of (read into the ring or not yet). */
 int64_t bus_head(const struct bus *b);
-/* Is seq a valid cursor: 0..the end of the log (asking the store when the
- * bus has not heard of the newest commit yet)? */
+/* Is seq a valid cursor: 0..the end of the log as the bus knows it (every
+ * commit of this instance; another instance's once its notice arrived)? */
 bool bus_cursor_valid(struct bus *b, int64_t seq);
 
 /* Follow the log from after `since`. wake() runs (on the loop) when events
@@ -52,7 +56,9 @@ bool bus_cursor_valid(struct bus *b, int64_t seq);
 struct bus_sub *bus_subscribe(struct bus *b, int64_t since, void (*wake)(void *arg), void *arg);
 void bus_unsubscribe(struct bus_sub *s);
 /* The next event after the cursor (advancing it), or NULL when caught up
- * (or when the store could not be read: err is set then). */
+ * or waiting for a page from the store (wake() runs when it lands), or when
+ * the store could not be read (err is set then). Unsubscribing while a
+ * page is read is safe: the page is dropped. */
 const struct store_event *bus_next(struct bus_sub *s, bool *err);
 int64_t bus_cursor(const struct bus_sub *s);
 

@@ -9,6 +9,16 @@
  * in-memory state follows only once that op is committed, so the API shows
  * what a restart would resume from. Commits of new events, committed state
  * changes and retry timers kick the next cycle.
+ *
+ * Reads run on the store's reader pool, never on the loop: a
+ * subscription's page of events (struct hread, at most one per
+ * subscription), and the subscriptions read again (struct hload: for those
+ * whose lease was just taken, and hooks_reload() when another instance
+ * changed them; at most one of each kind in flight). A read points back at
+ * its owner, who clears the pointer when freed; a result is dropped when it
+ * lands stale: the subscription deleted, its lease lost or taken anew, its
+ * cursor moved, or (a reload) subscriptions added or removed here meanwhile
+ * (then it reads again).
  */
 #include "hooks.h"
 
@@ -34,6 +44,8 @@
 #define RETRY_AFTER_MAX_MS (3600 * 1000LL)
 #define ERROR_MAX 256
 
+struct hread;
+
 struct hsub {
 	struct hooks *hk;
 	struct hsub *next;
@@ -56,10 +68,32 @@ struct hsub {
 	bool busy;
 	bool deleted;                   /* removed while busy: freed when the work ends */
 	bool stale;                     /* its lease was taken: re-read its state first */
+	uint64_t stale_gen;             /* hk->lease_gen when it went stale */
+	struct hread *reading;          /* its page read in flight, or NULL */
 	int64_t cur_seq;
 	int64_t retry_mono;             /* the RETRY op's next attempt, monotonic */
 	char err[ERROR_MAX];            /* the op's last_error */
 	struct store_op op;
+};
+
+/* A subscription's page of events, read off the loop. */
+struct hread {
+	struct store_read rd;
+	struct hsub *s;                 /* NULL once the subscription is freed */
+	int64_t since;
+	json_t *page;
+	int rc;
+};
+
+/* The subscriptions read again, off the loop. */
+struct hload {
+	struct store_read rd;
+	struct hooks *hk;               /* NULL once the dispatcher stopped */
+	bool reload;                    /* hooks_reload(); else the stale ones' refresh */
+	uint64_t gen;                   /* hk->gen (reload) or hk->lease_gen (refresh) at submit */
+	json_t *rows;
+	int64_t head;
+	int rc;
 };
 
 struct hooks {
@@ -76,6 +110,11 @@ struct hooks {
 	bool draining;
 	bool stopping;
 	uint32_t rng;
+	struct hload *reloading;        /* hooks_reload()'s read in flight, or NULL */
+	bool reload_again;              /* asked for while one was in flight */
+	struct hload *refreshing;       /* the stale subscriptions' read in flight, or NULL */
+	uint64_t gen;                   /* subscriptions added or removed here */
+	uint64_t lease_gen;             /* leases taken */
 };
 
 /* --- pure parts --- */
@@ -176,6 +215,8 @@ rnd(struct hooks *hk)
 static void
 sub_free(struct hsub *s)
 {
+	if (s->reading)
+		s->reading->s = NULL;  /* its page is dropped when it lands */
 	free(s->url);
 	if (s->secret) {
 		memset(s->secret, 0, strlen(s->secret));
@@ -406,29 +447,73 @@ wants(const struct hsub *s, const json_t *ev)
 	return true;
 }
 
-/* Start s's next piece of work: a delivery, or skipping a page. -1 when
- * the log could not be read. */
-static int
-step(struct hsub *s)
+static bool sub_held(struct hooks *hk, const struct hsub *s);
+
+static void
+page_run(struct store *st, void *arg)
 {
-	struct hooks *hk = s->hk;
-	json_t *page = NULL, *ev;
+	struct hread *r = arg;
+
+	r->rc = store_events_list(st, r->since, SCAN_PAGE, &r->page);
+}
+
+/* s's page landed: start its next piece of work, a delivery or skipping
+ * the page, unless the page is stale. */
+static void
+page_done(void *arg)
+{
+	struct hread *r = arg;
+	struct hsub *s = r->s;
+	json_t *page = r->page, *ev;
+	int rc = r->rc;
+	int64_t since = r->since;
 	size_t i;
 
-	if (store_events_list(hk->st, s->delivered_seq, SCAN_PAGE, &page) != 0 || page == NULL)
-		return -1;
+	free(r);
+	if (s == NULL) {
+		json_decref(page);
+		return;
+	}
+	struct hooks *hk = s->hk;
+	s->reading = NULL;
+	if (hk->draining || s->deleted || s->busy || s->stale || s->paused || !sub_held(hk, s) ||
+	    s->delivered_seq != since) {
+		json_decref(page);
+		kick(hk);
+		return;
+	}
+	if (rc != 0 || page == NULL) {
+		log_error("webhooks: cannot read the event log; retrying");
+		json_decref(page);
+		s->next_mono = mono_ms() + STORE_RETRY_MS;
+		kick_at(hk, s->next_mono);
+		return;
+	}
 	json_t *list = json_object_get(page, "events");
 	json_array_foreach(list, i, ev) {
 		if (wants(s, ev)) {
 			deliver(s, ev);
 			json_decref(page);
-			return 0;
+			return;
 		}
 	}
 	if (json_array_size(list) > 0)
 		advance(s, json_integer_value(json_object_get(page, "next")));
 	json_decref(page);
-	return 0;
+}
+
+/* Read s's next page off the loop; page_done() goes on. */
+static void
+step(struct hsub *s)
+{
+	struct hread *r = xcalloc(1, sizeof(*r));
+
+	r->s = s;
+	r->since = s->delivered_seq;
+	r->rd = (struct store_read){ .run = page_run, .done = page_done, .arg = r };
+	s->reading = r;
+	/* Without a loop, done() runs before this returns: r is gone then. */
+	store_read_submit(s->hk->st, &r->rd);
 }
 
 /* The durable state of a subscription row (as loaded, or as another
@@ -454,36 +539,102 @@ sub_state(struct hsub *s, const json_t *row)
 	snprintf(s->last_error, sizeof(s->last_error), "%s", err ? err : "");
 }
 
-/* Subscriptions whose lease we just took: another instance may have
- * delivered meanwhile, so their state is read again (one read for all). */
-static int
-refresh_stale(struct hooks *hk)
-{
-	json_t *rows = NULL, *row;
-	int64_t head = 0;
-	size_t i;
-	bool any = false;
+static void reload_apply(struct hooks *hk, json_t *rows);
 
-	for (struct hsub *s = hk->subs; s; s = s->next)
-		any |= s->stale && !s->busy;
-	if (!any)
-		return 0;
-	if (store_subscriptions_load(hk->st, &rows) != 0 || store_events_head(hk->st, &head) != 0) {
-		json_decref(rows);
-		return -1;
-	}
-	if (head > hk->head)
-		hk->head = head;
+static void
+load_run(struct store *st, void *arg)
+{
+	struct hload *l = arg;
+
+	l->rc = store_subscriptions_load(st, &l->rows);
+	if (l->rc == 0 && !l->reload)
+		l->rc = store_events_head(st, &l->head);
+}
+
+/* Subscriptions whose lease we just took: another instance may have
+ * delivered meanwhile, so their state is read again (one read for all).
+ * Those idle and gone stale before the read began take what it found. */
+static void
+refresh_apply(struct hooks *hk, const struct hload *l)
+{
+	json_t *row;
+	size_t i;
+
+	if (l->head > hk->head)
+		hk->head = l->head;
 	for (struct hsub *s = hk->subs; s; s = s->next) {
-		if (!s->stale || s->busy)
+		if (!s->stale || s->busy || s->reading || s->stale_gen > l->gen)
 			continue;
 		s->stale = false;
-		json_array_foreach(rows, i, row)
+		json_array_foreach(l->rows, i, row)
 			if (json_integer_value(json_object_get(row, "id")) == s->id)
 				sub_state(s, row);
 	}
-	json_decref(rows);
-	return 0;
+}
+
+static void
+load_done(void *arg)
+{
+	struct hload *l = arg;
+	struct hooks *hk = l->hk;
+
+	if (hk == NULL)
+		goto out;
+	if (l->reload) {
+		hk->reloading = NULL;
+		if (l->rc != 0)
+			log_error("webhooks: cannot read the subscriptions to follow another instance");
+		else if (l->gen != hk->gen)
+			hk->reload_again = true;  /* added or removed here meanwhile: read again */
+		else
+			reload_apply(hk, l->rows);
+		if (hk->reload_again) {
+			hk->reload_again = false;
+			hooks_reload(hk);
+		}
+	} else {
+		hk->refreshing = NULL;
+		if (l->rc != 0) {
+			log_error("webhooks: cannot read the subscriptions; retrying");
+			kick_at(hk, mono_ms() + STORE_RETRY_MS);
+		} else {
+			refresh_apply(hk, l);
+			kick(hk);
+		}
+	}
+out:
+	json_decref(l->rows);
+	free(l);
+}
+
+static void
+load_start(struct hooks *hk, bool reload)
+{
+	struct hload *l = xcalloc(1, sizeof(*l));
+
+	l->hk = hk;
+	l->reload = reload;
+	l->gen = reload ? hk->gen : hk->lease_gen;
+	l->rd = (struct store_read){ .run = load_run, .done = load_done, .arg = l };
+	if (reload)
+		hk->reloading = l;
+	else
+		hk->refreshing = l;
+	/* Without a loop, done() runs before this returns: l is gone then. */
+	store_read_submit(hk->st, &l->rd);
+}
+
+static void
+refresh_stale(struct hooks *hk)
+{
+	bool any = false;
+
+	if (hk->refreshing)
+		return;
+	for (struct hsub *s = hk->subs; s; s = s->next)
+		any |= s->stale && !s->busy && !s->reading;
+	if (any)
+		load_start(hk, false);
 }
 
 static void
@@ -513,14 +664,10 @@ on_cycle(evutil_socket_t fd, short what, void *arg)
 
 	if (hk->draining || hk->stopping)
 		return;
-	if (refresh_stale(hk) != 0) {
-		log_error("webhooks: cannot read the subscriptions; retrying");
-		kick_at(hk, now + STORE_RETRY_MS);
-		return;
-	}
+	refresh_stale(hk);
 	for (struct hsub *s = hk->subs; s; s = s->next) {
 		/* Another instance delivers it: taking its lease kicks. */
-		if (s->busy || s->deleted || !sub_held(hk, s) || s->stale || s->paused ||
+		if (s->busy || s->reading || s->deleted || !sub_held(hk, s) || s->stale || s->paused ||
 		    s->delivered_seq >= hk->head)
 			continue;
 		if (s->next_mono > now) {
@@ -528,12 +675,7 @@ on_cycle(evutil_socket_t fd, short what, void *arg)
 				wake = s->next_mono;
 			continue;
 		}
-		if (step(s) != 0) {
-			log_error("webhooks: cannot read the event log; retrying");
-			s->next_mono = now + STORE_RETRY_MS;
-			if (wake == 0 || s->next_mono < wake)
-				wake = s->next_mono;
-		}
+		step(s);
 	}
 	if (wake)
 		kick_at(hk, wake);
@@ -602,6 +744,7 @@ hooks_add(struct hooks *hk, const json_t *row)
 		pp = &(*pp)->next;
 	s->next = *pp;
 	*pp = s;
+	hk->gen++;
 	kick(hk);
 }
 
@@ -615,6 +758,7 @@ hooks_remove(struct hooks *hk, int64_t id)
 		return;
 	lease_name(name, id);
 	leases_unwant(hk->leases, name);
+	hk->gen++;
 	if (s->busy) {
 		s->deleted = true;  /* its request or op ends first */
 		return;
@@ -626,15 +770,22 @@ hooks_remove(struct hooks *hk, int64_t id)
 void
 hooks_reload(struct hooks *hk)
 {
-	json_t *rows = NULL, *row;
-	size_t i;
-
 	if (hk == NULL)
 		return;
-	if (store_subscriptions_load(hk->st, &rows) != 0) {
-		log_error("webhooks: cannot read the subscriptions to follow another instance");
+	if (hk->reloading) {
+		hk->reload_again = true;  /* once it lands */
 		return;
 	}
+	load_start(hk, true);
+}
+
+/* Follow what another instance did: the subscriptions as read. */
+static void
+reload_apply(struct hooks *hk, json_t *rows)
+{
+	json_t *row;
+	size_t i;
+
 	/* Deleted elsewhere: stop. */
 	for (struct hsub *s = hk->subs, *next; s; s = next) {
 		bool found = false;
@@ -665,7 +816,6 @@ hooks_reload(struct hooks *hk)
 		s->has_error = err != NULL;
 		kick(hk);
 	}
-	json_decref(rows);
 }
 
 /* --- lifecycle --- */
@@ -717,6 +867,7 @@ on_lease(void *arg, const char *name, bool held)
 	struct hsub *s = sub_find(hk, id);
 	if (s) {
 		s->stale = true;
+		s->stale_gen = ++hk->lease_gen;
 		kick(hk);
 	}
 }
@@ -752,6 +903,10 @@ hooks_stop(struct hooks *hk)
 	hk->stopping = true;
 	httpc_free(hk->hc);  /* ends every request: their callbacks do nothing */
 	event_free(hk->ev_cycle);
+	if (hk->reloading)
+		hk->reloading->hk = NULL;
+	if (hk->refreshing)
+		hk->refreshing->hk = NULL;
 	while (hk->subs) {
 		struct hsub *s = hk->subs;
 		hk->subs = s->next;

@@ -44,7 +44,8 @@
  *    in flight may finish and commit their outcome until the shutdown
  *    timeout; hooks_stop() drops the rest (redelivered at the next start).
  *
- * Everything runs on the loop thread.
+ * Everything runs on the loop thread, but the store reads (event pages,
+ * the subscriptions read again), which run on the store's reader pool.
  */
 #ifndef MSGD_HOOKS_H
 #define MSGD_HOOKS_H

@@ -17,6 +17,7 @@ struct store_op;
 struct limiter;
 struct login;
 struct client_slot;
+struct user_read;
 
 struct session {
 	unsigned char hash[32];          /* SHA-256 of the token's bytes: the key */
@@ -41,6 +42,7 @@ struct auth {
 	struct client_slot *clients;  /* logins in flight per client address */
 	struct limiter *by_addr, *by_user;
 	size_t ops_pending;        /* our store ops whose done() has not run */
+	struct user_read *reads[2]; /* logins' user reads in flight: [0] step 1, [1] step 3 */
 	bool closing;
 
 	int efd;

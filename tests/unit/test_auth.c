@@ -426,6 +426,32 @@ test_close_during_login(void **state)
 	assert_int_equal(auth_session_count(f->a), 0);
 }
 
+/* The user's row is read on the store's reader pool: auth_close() while
+ * that read is in flight (its done() not yet delivered: the loop has not
+ * run) ends the login with AUTH_ERROR, and the read, delivered later,
+ * touches nothing freed (the sanitizers watch). */
+static void
+test_close_during_user_read(void **state)
+{
+	struct fx *f = *state;
+	struct res res = { 0 };
+
+	add_user(f, "ana", PASSWORD);
+	auth_login(f->a, "192.0.2.1", "ana", PASSWORD, login_cb, &res);
+	assert_int_equal(res.calls, 0);
+	auth_close(f->a);
+	assert_int_equal(res.calls, 1);
+	assert_int_equal(res.r, AUTH_ERROR);
+	assert_int_equal(auth_open(&f->a, f->base, f->st, &f->cfg), 0);
+	loop_until_store_idle(f);  /* the abandoned read comes back: only freed */
+	assert_int_equal(res.calls, 1);
+	assert_int_equal(auth_session_count(f->a), 0);
+	/* The next login works as ever. */
+	struct res ok = { 0 };
+	login(f, "ana", PASSWORD, &ok);
+	assert_int_equal(ok.r, AUTH_OK);
+}
+
 /* --- sessions --- */
 
 static void
@@ -799,6 +825,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_user_remove_logout, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_login_token, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_close_during_login, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_close_during_user_read, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_logout, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_idle_expiry, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_absolute_expiry, setup, teardown),

@@ -552,9 +552,14 @@ on_cycle(evutil_socket_t fd, short what, void *arg)
 	int64_t now = now_ms(), mono = mono_ms(), wake = mono + IDLE_POLL_MS, wake_us = INT64_MAX;
 	struct due_read *d = NULL;
 
-	/* While due times move, what is due is not known: the shift kicks. */
-	if (ob->cycle_busy || ob->draining || outbox_clock_jumped(ob, now, mono) || ob->shifting)
+	if (ob->cycle_busy) {
+		ob->kicked = true;  /* its due read may have missed what kicked: go again */
 		return;
+	}
+	/* While due times move, what is due is not known: the shift kicks. */
+	if (ob->draining || outbox_clock_jumped(ob, now, mono) || ob->shifting)
+		return;
+	ob->kicked = false;
 	if (ob->shift_failed) {
 		int64_t owed = ob->shift_owed;
 		ob->shift_failed = false;
@@ -711,7 +716,9 @@ outbox_due_apply(struct outbox *ob, struct due_read *d)
 		store_submit(ob->st, &c->op);
 		return;
 	}
-	if (!ob->draining)
+	if (ob->kicked)
+		outbox_kick(ob);  /* something was committed while the read ran */
+	else if (!ob->draining)
 		cycle_sleep(ob, wake, d->wake_us);
 }
 

@@ -129,7 +129,8 @@ void outbox_send_receipt(struct outbox *ob, int64_t channel_id, const char *prov
 /* Stop starting sends; requests in flight still finish (their results are
  * committed). */
 void outbox_drain(struct outbox *ob);
-/* Work not finished: requests in flight plus results not yet committed. */
+/* Work not finished: requests in flight, results not yet committed, and a
+ * cycle's due read or claim in flight. */
 size_t outbox_busy(struct outbox *ob);
 void outbox_stop(struct outbox *ob);
 

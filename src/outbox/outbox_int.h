@@ -108,6 +108,7 @@ struct outbox {
 	struct recip *recips;
 	bool cycle_busy;                /* a due read or a claim in flight */
 	struct due_read *due_job;       /* the due read in flight, if any */
+	bool kicked;                    /* a cycle was asked for while busy */
 	bool draining;
 	bool stopping;                  /* outbox_stop: callbacks only free */
 	int64_t wake_us;                /* when the pending cycle timer fires */

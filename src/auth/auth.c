@@ -856,6 +856,7 @@ auth_close(struct auth *a)
 		}
 	}
 	user_reads_abandon(a);
+	reload_abandon(a);
 	/* Jobs still running finish (tens of ms) and post themselves. */
 	DL_FOREACH_SAFE2(a->running, l, tmp, rnext) {
 		pthread_join(l->th, NULL);

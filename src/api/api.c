@@ -31,13 +31,17 @@ static enum authn authorized(struct app *app, struct http_request *req, int64_t 
  * {"status":"not_ready"}); only a caller with a token or a session sees why
  * and each sending channel's state (names, reasons, queue depths).
  */
-/* A readiness check in flight: the ping runs on the reader pool. */
+/* A readiness check in flight: the ping and the sending channels' queue
+ * depths run on the reader pool. */
 struct readyz {
 	struct store_read rd;
 	struct app *app;
 	struct http_request *req;
 	bool detail;
 	bool storage;
+	size_t n;
+	int64_t *ids;              /* the sending channels (detail) */
+	int64_t *depths;           /* their queue depths (the pool thread's) */
 };
 
 static void
@@ -46,6 +50,25 @@ readyz_run(struct store *st, void *arg)
 	struct readyz *r = arg;
 
 	r->storage = store_ping(st) == 0;
+	for (size_t i = 0; i < r->n; i++)
+		if (store_outbox_depth(st, r->ids[i], &r->depths[i]) != 0)
+			r->depths[i] = 0;
+}
+
+static bool
+sends(const struct channel *ch)
+{
+	return ch->ops->send_local || ch->ops->send_prepare;
+}
+
+/* The depth read for a channel; 0 for one created since. */
+static int64_t
+readyz_depth(const struct readyz *r, int64_t id)
+{
+	for (size_t i = 0; i < r->n; i++)
+		if (r->ids[i] == id)
+			return r->depths[i];
+	return 0;
 }
 
 static void
@@ -75,12 +98,15 @@ readyz_done(void *arg)
 		json_t *channels = json_object();
 		for (size_t i = 0; i < registry_count(app->reg); i++) {
 			struct channel *ch = registry_at(app->reg, i);
-			if (app->outbox && (ch->ops->send_local || ch->ops->send_prepare))
-				json_object_set_new(channels, ch->name, outbox_channel_state(app->outbox, ch));
+			if (app->outbox && sends(ch))
+				json_object_set_new(channels, ch->name,
+				    outbox_channel_state(app->outbox, ch, readyz_depth(r, ch->id)));
 		}
 		json_object_set_new(out, "channels", channels);
 	}
 	http_reply_json(r->req, ready ? 200 : 503, out);
+	free(r->ids);
+	free(r->depths);
 	free(r);
 }
 
@@ -93,6 +119,13 @@ api_readyz(struct app *app, struct http_request *req, const char *const *p)
 	r->app = app;
 	r->req = req;
 	r->detail = authorized(app, req, &wait_ms) == AUTHN_OK;
+	if (r->detail && app->outbox) {
+		r->ids = xcalloc(registry_count(app->reg) + 1, sizeof(*r->ids));
+		for (size_t i = 0; i < registry_count(app->reg); i++)
+			if (sends(registry_at(app->reg, i)))
+				r->ids[r->n++] = registry_at(app->reg, i)->id;
+		r->depths = xcalloc(r->n + 1, sizeof(*r->depths));
+	}
 	r->rd = (struct store_read){ .run = readyz_run, .done = readyz_done, .arg = r };
 	http_defer(req);
 	store_read_submit(app->store, &r->rd);
@@ -428,7 +461,7 @@ api_channel_json(struct app *app, const struct channel *ch)
 	    "type", ch->ops->type, "config", channel_public_config(ch), "created_at", created,
 	    "updated_at", updated);
 	if (app->outbox && (ch->ops->send_local || ch->ops->send_prepare))
-		json_object_set_new(j, "state", outbox_channel_state(app->outbox, ch));
+		json_object_set_new(j, "state", outbox_channel_state(app->outbox, ch, 0));
 	return j;
 }
 

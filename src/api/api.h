@@ -153,8 +153,12 @@ void api_reply_fail(struct api_reply *out, int status, const char *code, const c
 /* 429 too_many_attempts with Retry-After (wait_ms rounded up to seconds). */
 void api_too_many(struct http_request *req, int64_t wait_ms);
 
-/* The channel as the API shows it (secrets masked). */
+/* The channel as the API shows it (secrets masked); a sending channel's
+ * "state" has queue_depth 0 until api_reply_channels() reads it. */
 json_t *api_channel_json(struct app *app, const struct channel *ch);
+/* Reply with body (a channel, or {"channels":[...]}; taken) once the queue
+ * depths of its channels are read off the loop (api_depth.c). */
+void api_reply_channels(struct app *app, struct http_request *req, int status, json_t *body);
 
 void api_channels_create(struct app *, struct http_request *, const char *const *);
 void api_channels_list(struct app *, struct http_request *, const char *const *);

@@ -112,7 +112,7 @@ created_done(struct store_op *op, void *arg)
 	}
 	log_info("channel created", "channel", ch->name, "type", ch->ops->type);
 	channel_installed(w->app, ch, false);
-	http_reply_json(w->req, 201, api_channel_json(w->app, ch));
+	api_reply_channels(w->app, w->req, 201, api_channel_json(w->app, ch));
 	chan_write_free(w);
 }
 
@@ -185,7 +185,7 @@ api_channels_list(struct app *app, struct http_request *req, const char *const *
 	json_t *arr = json_array();
 	for (size_t i = 0; i < registry_count(app->reg); i++)
 		json_array_append_new(arr, api_channel_json(app, registry_at(app->reg, i)));
-	http_reply_json(req, 200, json_pack("{s:o}", "channels", arr));
+	api_reply_channels(app, req, 200, json_pack("{s:o}", "channels", arr));
 }
 
 static struct channel *
@@ -202,7 +202,7 @@ api_channels_get(struct app *app, struct http_request *req, const char *const *p
 {
 	struct channel *ch = find_or_404(app, req, p[0]);
 	if (ch)
-		http_reply_json(req, 200, api_channel_json(app, ch));
+		api_reply_channels(app, req, 200, api_channel_json(app, ch));
 }
 
 static void
@@ -228,7 +228,7 @@ patched_done(struct store_op *op, void *arg)
 		log_warn("channel destination changed; its secrets were supplied again", "channel",
 		    ch->name, "changed", w->destination);
 	channel_installed(w->app, ch, true);
-	http_reply_json(w->req, 200, api_channel_json(w->app, ch));
+	api_reply_channels(w->app, w->req, 200, api_channel_json(w->app, ch));
 	chan_write_free(w);
 }
 

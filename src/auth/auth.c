@@ -3,15 +3,17 @@
  * and the users calls. The session table is session.c.
  *
  * A password login goes through three steps:
- *   1. on the loop: validate, read the user's hash (store reader), copy the
- *      password, start a verification thread, or queue the login when
- *      every worker is busy (auth.h says who goes first);
+ *   1. on the loop: validate, copy the password, read the user's hash on
+ *      the store's reader pool; then start a verification thread, or
+ *      queue the login when every worker is busy (auth.h says who goes
+ *      first);
  *   2. the thread runs crypto_pwhash_str_verify(), wipes the password,
  *      appends the login to the completion list and writes the eventfd;
  *   3. on the loop: join the thread, start the next queued job, count a
  *      failure or make a session: STORE_OP_SESSION_PUT, and only once that
- *      op is durable (and the user still has the password that was
- *      checked) is the session added to the table and done() told.
+ *      op is durable and a read on the pool found that the user still has
+ *      the password that was checked is the session added to the table
+ *      and done() told.
  * Early answers (invalid input, busy, read error) take the same completion
  * list, so done() never runs inside auth_login(). Adding a user or
  * changing a password takes the same road with a hashing thread instead.
@@ -290,21 +292,136 @@ login_start(struct auth *a, struct login *l)
 
 /* --- step 3 --- */
 
-/* Does user still have the password hash l checked? */
-static bool
-still_valid(struct auth *a, struct login *l)
-{
-	json_t *row = NULL;
-	bool ok = false;
+/* --- the user's row, read on the store's reader pool --- */
 
-	if (strcmp(l->user, AUTH_TOKEN_USER) == 0)
-		return true;
-	if (store_user_get(a->st, l->user, &row) == 0 && row) {
-		const char *h = json_string_value(json_object_get(row, "password_hash"));
-		ok = h && l->hash && strcmp(h, l->hash) == 0;
-	}
+/* What a user read hands back to the login (loop thread): rc of the read,
+ * and the stored password hash (NULL: no such user), which it may take. */
+typedef void (*user_read_fn)(struct auth *a, struct login *l, int rc, char **hash);
+
+/* A read of a login's user: the hash to check (step 1, taken in the order
+ * the logins came, so they reach the workers in that order as before), or
+ * whether the user still has it (step 3). It owns itself: auth_close()
+ * abandons it (l = NULL), and then its done() only frees it. */
+struct user_read {
+	struct store_read rd;
+	struct auth *a;
+	struct login *l;            /* NULL: abandoned */
+	user_read_fn then;
+	int q;                      /* 0: step 1 (in order), 1: step 3 */
+	bool ready;                 /* run; waits behind an earlier step 1 read */
+	char user[AUTH_NAME_MAX + 1];
+	int rc;
+	char *hash;                 /* read on the pool thread */
+	struct user_read *prev, *next;  /* a->reads[q] (loop thread) */
+};
+
+static void
+user_read_run(struct store *st, void *arg)
+{
+	struct user_read *r = arg;
+	json_t *row = NULL;
+
+	r->rc = store_user_get(st, r->user, &row);
+	const char *h = r->rc == 0 ? json_string_value(json_object_get(row, "password_hash")) : NULL;
+	r->hash = h ? xstrdup(h) : NULL;
 	json_decref(row);
-	return ok;
+}
+
+static void
+user_read_free(struct user_read *r)
+{
+	if (r->hash) {
+		sodium_memzero(r->hash, strlen(r->hash));
+		free(r->hash);
+	}
+	free(r);
+}
+
+static void
+user_read_done(void *arg)
+{
+	struct user_read *r = arg;
+	struct auth *a = r->a;
+
+	if (r->l == NULL) {
+		user_read_free(r);
+		return;
+	}
+	r->ready = true;
+	if (r->q == 1) {
+		DL_DELETE(a->reads[1], r);
+		r->then(a, r->l, r->rc, &r->hash);
+		user_read_free(r);
+		return;
+	}
+	while ((r = a->reads[0]) && r->ready) {
+		DL_DELETE(a->reads[0], r);
+		r->then(a, r->l, r->rc, &r->hash);
+		user_read_free(r);
+	}
+}
+
+/* Read l's user off the loop, then call then() on the loop. It may run
+ * before this returns (the store closing): nothing is touched after. */
+static void
+user_read(struct auth *a, struct login *l, int q, user_read_fn then)
+{
+	struct user_read *r = xcalloc(1, sizeof(*r));
+
+	r->a = a;
+	r->l = l;
+	r->q = q;
+	r->then = then;
+	snprintf(r->user, sizeof(r->user), "%s", l->user);
+	r->rd = (struct store_read){ .run = user_read_run, .done = user_read_done, .arg = r };
+	DL_APPEND(a->reads[q], r);
+	store_read_submit(a->st, &r->rd);
+}
+
+/* Abandon every user read in flight: their logins end with AUTH_ERROR. */
+static void
+user_reads_abandon(struct auth *a)
+{
+	struct user_read *r, *tmp;
+
+	for (int q = 0; q < 2; q++) {
+		DL_FOREACH_SAFE(a->reads[q], r, tmp) {
+			DL_DELETE(a->reads[q], r);
+			early(a, r->l, AUTH_ERROR);
+			r->l = NULL;
+			if (r->ready)
+				user_read_free(r);  /* its done() ran: nobody else will */
+		}
+	}
+}
+
+/* The login's session is durable: admit it, or drop it when the user was
+ * removed or given a new password meanwhile (hash: what the store has now;
+ * those ops committed first, one writer, so the read sees them). */
+static void
+session_checked(struct auth *a, struct login *l, int rc, char **hash)
+{
+	struct session *e = l->sess;
+	bool token = strcmp(l->user, AUTH_TOKEN_USER) == 0;
+
+	l->sess = NULL;
+	if (!token && (rc != 0 || *hash == NULL || l->hash == NULL || strcmp(*hash, l->hash) != 0)) {
+		HASH_ADD(hh, a->sessions, hash, sizeof(e->hash), e);
+		session_drop(a, e);
+		if (rc != 0) {
+			log_error("auth: cannot read the user back; login not completed", "user", l->user);
+			l->done(l->arg, AUTH_ERROR, NULL, NULL);
+		} else {
+			log_info("auth: login refused: the user changed meanwhile", "user", l->user);
+			l->done(l->arg, AUTH_REFUSED, NULL, NULL);
+		}
+		login_free(l);
+		return;
+	}
+	session_admit(a, e);
+	log_info("auth: logged in", "user", l->user);
+	l->done(l->arg, AUTH_OK, &e->pub, l->token);
+	login_free(l);
 }
 
 static void
@@ -312,7 +429,6 @@ session_stored(struct store_op *op, void *arg)
 {
 	struct login *l = arg;
 	struct auth *a = l->a;
-	struct session *e = l->sess;
 
 	a->ops_pending--;
 	if (op->result != 0) {
@@ -321,21 +437,12 @@ session_stored(struct store_op *op, void *arg)
 		login_free(l);
 		return;
 	}
-	l->sess = NULL;
-	/* The user removed or given a new password meanwhile: those ops
-	 * committed first (one writer), so the reader sees them now. */
-	if (!still_valid(a, l)) {
-		HASH_ADD(hh, a->sessions, hash, sizeof(e->hash), e);
-		session_drop(a, e);
-		log_info("auth: login refused: the user changed meanwhile", "user", l->user);
-		l->done(l->arg, AUTH_REFUSED, NULL, NULL);
-		login_free(l);
+	if (strcmp(l->user, AUTH_TOKEN_USER) == 0) {
+		char *none = NULL;
+		session_checked(a, l, 0, &none);
 		return;
 	}
-	session_admit(a, e);
-	log_info("auth: logged in", "user", l->user);
-	l->done(l->arg, AUTH_OK, &e->pub, l->token);
-	login_free(l);
+	user_read(a, l, 1, session_checked);
 }
 
 /* Create l's session and store it; done() when durable. */
@@ -537,12 +644,25 @@ auth_token_failed(struct auth *a, const char *addr)
 		limiter_fail(a->by_addr, client, auth_mono(a));
 }
 
+/* Step 1, the user read: verify against the stored hash (or a dummy one). */
+static void
+login_read(struct auth *a, struct login *l, int rc, char **hash)
+{
+	if (rc != 0) {
+		early(a, l, AUTH_ERROR);
+		return;
+	}
+	l->hash = *hash;
+	*hash = NULL;
+	l->prio = l->hash && !limiter_failed(a->by_addr, l->client, auth_mono(a)) ? 0 : 1;
+	login_submit(a, l);
+}
+
 void
 auth_login(struct auth *a, const char *client, const char *user, const char *password,
     auth_login_fn done, void *arg)
 {
 	struct login *l = login_new(a, JOB_VERIFY, arg);
-	json_t *row = NULL;
 
 	l->done = done;
 	char key[LIMIT_KEY_MAX + 1];
@@ -559,20 +679,12 @@ auth_login(struct auth *a, const char *client, const char *user, const char *pas
 		early(a, l, AUTH_LIMITED);
 		return;
 	}
-	if (store_user_get(a->st, user, &row) != 0) {
-		early(a, l, AUTH_ERROR);
-		return;
-	}
-	const char *h = json_string_value(json_object_get(row, "password_hash"));
-	l->hash = h ? xstrdup(h) : NULL;
-	json_decref(row);
 	l->pwlen = strlen(password);
 	l->password = xmalloc(l->pwlen + 1);
 	memcpy(l->password, password, l->pwlen + 1);
-	l->prio = l->hash && !limiter_failed(a->by_addr, l->client, auth_mono(a)) ? 0 : 1;
 	if (l->client[0])
-		client_take(a, l);
-	login_submit(a, l);
+		client_take(a, l);  /* counts from now on: the read is part of the login */
+	user_read(a, l, 0, login_read);
 }
 
 void
@@ -743,6 +855,8 @@ auth_close(struct auth *a)
 			early(a, l, AUTH_ERROR);
 		}
 	}
+	user_reads_abandon(a);
+	reload_abandon(a);
 	/* Jobs still running finish (tens of ms) and post themselves. */
 	DL_FOREACH_SAFE2(a->running, l, tmp, rnext) {
 		pthread_join(l->th, NULL);

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <jansson.h>
 #include <uthash.h>
 
 #include "auth.h"
@@ -17,11 +18,14 @@ struct store_op;
 struct limiter;
 struct login;
 struct client_slot;
+struct user_read;
+struct reload;
 
 struct session {
 	unsigned char hash[32];          /* SHA-256 of the token's bytes: the key */
 	char cred[AUTH_CRED_HEX + 1];    /* fingerprint of the credential that made it */
 	struct auth_session pub;
+	uint64_t gen;                    /* auth's sess_gen when it entered the table */
 	UT_hash_handle hh;
 };
 
@@ -41,6 +45,12 @@ struct auth {
 	struct client_slot *clients;  /* logins in flight per client address */
 	struct limiter *by_addr, *by_user;
 	size_t ops_pending;        /* our store ops whose done() has not run */
+	struct user_read *reads[2]; /* logins' user reads in flight: [0] step 1, [1] step 3 */
+	uint64_t sess_gen;         /* sessions entered the table so far */
+	struct reload *reload;     /* auth_sessions_reload's read in flight (reload.c) */
+	bool reload_again;         /* another change heard meanwhile: read again */
+	unsigned char (*reload_tokens)[32];  /* the tokens for that next read */
+	size_t reload_ntokens;
 	bool closing;
 
 	int efd;
@@ -64,6 +74,16 @@ void session_admit(struct auth *a, struct session *e);
 int64_t sessions_forget_user(struct auth *a, const char *user);
 /* Load the stored sessions whose credential is still valid. */
 int sessions_load(struct auth *a, const struct auth_config *cfg);
+/* One stored session row into the table: 0, 1 when its credential is gone
+ * (then deleted from the store), -1 when malformed. users caches name ->
+ * credential fingerprint ("": no such user); a name missing is read. */
+int session_load_one(struct auth *a, const struct auth_config *cfg, json_t *row, int64_t now,
+    json_t *users);
+/* reload.c: e leaves the table (any reason but a reload's own sync): a
+ * reload in flight must not bring it back. */
+void session_gone(struct auth *a, const struct session *e);
+/* reload.c: auth_close: a reload in flight only frees itself when back. */
+void reload_abandon(struct auth *a);
 void sessions_free(struct auth *a);
 
 #endif

@@ -1,6 +1,7 @@
 /*
  * session.c - the session table: admission under the caps, cookies and
- * CSRF, logout, loading at start (see auth.h for the rules).
+ * CSRF, logout, loading at start (see auth.h for the rules); following
+ * another instance's changes is reload.c.
  *
  * The table is keyed by SHA-256(token bytes). Finding a bucket takes time
  * that depends on that hash, which an attacker can compute for a guess but
@@ -106,6 +107,7 @@ void
 session_drop(struct auth *a, struct session *e)
 {
 	HASH_DEL(a->sessions, e);
+	session_gone(a, e);
 	delete_stored(a, e->hash);
 	session_free(e);
 }
@@ -175,6 +177,7 @@ session_admit(struct auth *a, struct session *n)
 		HASH_DEL(a->sessions, e);
 		session_free(e);
 	}
+	n->gen = ++a->sess_gen;
 	HASH_ADD(hh, a->sessions, hash, sizeof(n->hash), n);
 }
 
@@ -187,6 +190,7 @@ sessions_forget_user(struct auth *a, const char *user)
 	HASH_ITER(hh, a->sessions, e, tmp) {
 		if (strcmp(e->pub.user, user) == 0) {
 			HASH_DEL(a->sessions, e);
+			session_gone(a, e);
 			session_free(e);
 			n++;
 		}
@@ -215,6 +219,7 @@ auth_logout(struct auth *a, const struct auth_session *s, auth_logout_fn done, v
 	struct logout *lo = xcalloc(1, sizeof(*lo));
 
 	HASH_DEL(a->sessions, e);
+	session_gone(a, e);
 	log_info("auth: logged out", "user", e->pub.user);
 	lo->a = a;
 	lo->done = done;
@@ -355,10 +360,9 @@ cred_valid(struct auth *a, const struct auth_config *cfg, const char *user, cons
 	return known[0] != '\0' && ct_equal(known, strlen(known), cred, strlen(cred));
 }
 
-/* One stored session into the table: 0, 1 when its credential is gone
- * (deleted from the store), -1 when the row is malformed. */
-static int
-load_one(struct auth *a, const struct auth_config *cfg, json_t *row, int64_t now, json_t *users)
+int
+session_load_one(struct auth *a, const struct auth_config *cfg, json_t *row, int64_t now,
+    json_t *users)
 {
 	const char *hex = json_string_value(json_object_get(row, "token_hash"));
 	const char *csrf = json_string_value(json_object_get(row, "csrf"));
@@ -384,6 +388,7 @@ load_one(struct auth *a, const struct auth_config *cfg, json_t *row, int64_t now
 	e->pub.created_ms = json_integer_value(json_object_get(row, "created_at")) * 1000;
 	e->pub.expires_ms = json_integer_value(json_object_get(row, "expires_at")) * 1000;
 	e->pub.last_used_ms = now;  /* the idle clock is not persisted */
+	e->gen = ++a->sess_gen;
 	HASH_ADD(hh, a->sessions, hash, sizeof(e->hash), e);
 	return 0;
 fail:
@@ -407,7 +412,7 @@ sessions_load(struct auth *a, const struct auth_config *cfg)
 			log_warn("auth: too many stored sessions; the newest are not loaded");
 			break;
 		}
-		int r = load_one(a, cfg, row, now, users);
+		int r = session_load_one(a, cfg, row, now, users);
 		if (r < 0)
 			log_warn("auth: malformed stored session; skipped");
 		gone += r == 1;
@@ -420,57 +425,6 @@ sessions_load(struct auth *a, const struct auth_config *cfg)
 	json_decref(rows);
 	json_decref(users);
 	return 0;
-}
-
-void
-auth_sessions_reload(struct auth *a, const struct auth_config *cfg)
-{
-	json_t *rows = NULL, *row, *stored = json_object(), *users = json_object();
-	struct session *e, *tmp;
-	int64_t now = auth_now(a), ended = 0;
-	char hex[65];
-	size_t i;
-
-	if (store_sessions_load(a->st, now / 1000, &rows) != 0) {
-		log_error("auth: cannot read the sessions to follow another instance");
-		goto out;
-	}
-	json_array_foreach(rows, i, row) {
-		const char *h = json_string_value(json_object_get(row, "token_hash"));
-		if (h)
-			json_object_set(stored, h, row);
-	}
-	/* Ended elsewhere: a logout, a new password, a removed user. The
-	 * rows are gone already; memory only. */
-	HASH_ITER(hh, a->sessions, e, tmp) {
-		hex_encode(e->hash, sizeof(e->hash), hex);
-		if (json_object_get(stored, hex) == NULL) {
-			HASH_DEL(a->sessions, e);
-			session_free(e);
-			ended++;
-		}
-	}
-	/* Made elsewhere: a login on another instance works here too. */
-	json_array_foreach(rows, i, row) {
-		unsigned char hash[32];
-		const char *h = json_string_value(json_object_get(row, "token_hash"));
-		if (h == NULL || hex_decode(h, strlen(h), hash, sizeof(hash)) != 0)
-			continue;
-		HASH_FIND(hh, a->sessions, hash, sizeof(hash), e);
-		if (e || HASH_COUNT(a->sessions) >= AUTH_SESSIONS_MAX)
-			continue;
-		if (load_one(a, cfg, row, now, users) < 0)
-			log_warn("auth: malformed stored session; skipped");
-	}
-	if (ended > 0) {
-		char n[24];
-		snprintf(n, sizeof(n), "%lld", (long long)ended);
-		log_info("auth: sessions ended by another instance", "sessions", n);
-	}
-out:
-	json_decref(rows);
-	json_decref(stored);
-	json_decref(users);
 }
 
 void

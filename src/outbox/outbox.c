@@ -2,8 +2,9 @@
  * outbox.c - the dispatch cycle (strategies in outbox.h).
  *
  * One cycle at a time: for each channel that may send now, read its due
- * entries (up to what pacing, concurrency and the breaker allow), claim
- * them in one store op, and once the claim is durable start their
+ * entries (up to what pacing, concurrency and the breaker allow; every
+ * channel's in one job on the store's reader pool, due.c), claim them in
+ * one store op, and once the claim is durable start their
  * attempts: an HTTP request through httpc (libcurl multi on the loop), or
  * send_local() for channels without HTTP. Each attempt's outcome becomes an
  * outbox_item result; results are group-committed by one RESULT op per
@@ -531,18 +532,34 @@ can_send(const struct channel *ch)
 	return ch->ops->send_local || ch->ops->send_prepare;
 }
 
+/* Nothing to start now: sleep until a channel's next due entry or the end
+ * of a pause, throttle or open breaker (wake, mono_ms()), or until pacing
+ * allows the next send (wake_us, exact to the microsecond). Attempts that
+ * finish, and new sends, kick a cycle themselves. */
+static void
+cycle_sleep(struct outbox *ob, int64_t wake, int64_t wake_us)
+{
+	outbox_kick_at(ob, wake);
+	if (wake_us != INT64_MAX)
+		kick_at_us(ob, wake_us);
+}
+
 static void
 on_cycle(evutil_socket_t fd, short what, void *arg)
 {
 	struct outbox *ob = arg;
 	/* now: due times on disk; mono (and wake): deadlines in memory. */
 	int64_t now = now_ms(), mono = mono_ms(), wake = mono + IDLE_POLL_MS, wake_us = INT64_MAX;
-	struct cycle *c = NULL;
-	size_t cap = 0;
+	struct due_read *d = NULL;
 
-	/* While due times move, what is due is not known: the shift kicks. */
-	if (ob->cycle_busy || ob->draining || outbox_clock_jumped(ob, now, mono) || ob->shifting)
+	if (ob->cycle_busy) {
+		ob->kicked = true;  /* its due read may have missed what kicked: go again */
 		return;
+	}
+	/* While due times move, what is due is not known: the shift kicks. */
+	if (ob->draining || outbox_clock_jumped(ob, now, mono) || ob->shifting)
+		return;
+	ob->kicked = false;
 	if (ob->shift_failed) {
 		int64_t owed = ob->shift_owed;
 		ob->shift_failed = false;
@@ -595,24 +612,50 @@ on_cycle(evutil_socket_t fd, short what, void *arg)
 			probe = true;
 			room = 1;
 		}
-		json_t *due = NULL;
-		if (store_outbox_due(ob->st, ch->id, now, room, &due) != 0) {
-			if (probe)
-				breaker_release(&oc->breaker);
+		if (d == NULL)
+			d = due_read_new(ob, now, mono);
+		due_read_ask(d, ch->id, room, probe);
+	}
+	if (d) {
+		/* Every channel's reads in one pool job; outbox_due_apply() goes on. */
+		d->wake = wake;
+		d->wake_us = wake_us;
+		due_read_submit(ob, d);
+		return;
+	}
+	cycle_sleep(ob, wake, wake_us);
+}
+
+/* The cycle's due entries are read: take those that may go, claim them. */
+void
+outbox_due_apply(struct outbox *ob, struct due_read *d)
+{
+	int64_t now = d->now, mono = d->mono, wake = d->wake;
+	struct cycle *c = NULL;
+	size_t cap = 0;
+
+	ob->cycle_busy = false;
+	for (size_t i = 0; i < d->n; i++) {
+		struct due_ask *q = &d->asks[i];
+		struct ochan *oc = ochan_find(ob, q->channel_id);
+		struct channel *ch = registry_find_id(ob->reg, q->channel_id);
+		bool probe = q->probe;
+		if (oc == NULL)
 			continue;
-		}
-		if (json_array_size(due) == 0) {
+		if (q->rc != 0 || json_array_size(q->due) == 0 || ob->draining || ch == NULL ||
+		    !can_send(ch) || !outbox_dispatch_held(ob, ch->id)) {
+			/* Nothing due, the read failed, or meanwhile a drain began, the
+			 * channel was deleted or another instance took it: no claims. */
 			if (probe)
 				breaker_release(&oc->breaker);
 			/* Nothing due here now: wake when its next entry is. */
-			int64_t next = 0;
-			if (store_outbox_next_due(ob->st, ch->id, &next) == 0 && next > now &&
-			    mono + (next - now) < wake)
-				wake = mono + (next - now);
+			if (q->rc == 0 && q->next_ms > now && mono + (q->next_ms - now) < wake)
+				wake = mono + (q->next_ms - now);
+			continue;
 		}
 		size_t k;
 		json_t *e;
-		json_array_foreach(due, k, e) {
+		json_array_foreach(q->due, k, e) {
 			const char *to = json_string_value(json_object_get(e, "recipient"));
 			int64_t mid = json_integer_value(json_object_get(e, "message_id"));
 			int64_t rn = recip_next(ob, ch->id, to);
@@ -660,7 +703,6 @@ on_cycle(evutil_socket_t fd, short what, void *arg)
 				    " the provider may already have it", "message", m);
 			}
 		}
-		json_decref(due);
 	}
 	if (c) {
 		c->op = (struct store_op){
@@ -674,12 +716,10 @@ on_cycle(evutil_socket_t fd, short what, void *arg)
 		store_submit(ob->st, &c->op);
 		return;
 	}
-	/* Nothing to start now: sleep until a channel's next due entry or the
-	 * end of a pause, throttle or open breaker. Attempts that finish, and
-	 * new sends, kick a cycle themselves. */
-	outbox_kick_at(ob, wake);
-	if (wake_us != INT64_MAX)
-		kick_at_us(ob, wake_us);  /* pacing: exact to the microsecond */
+	if (ob->kicked)
+		outbox_kick(ob);  /* something was committed while the read ran */
+	else if (!ob->draining)
+		cycle_sleep(ob, wake, d->wake_us);
 }
 
 /* --- read receipts --- */
@@ -862,15 +902,13 @@ sending_json(const struct ochan *oc, int64_t now, int64_t mono)
 }
 
 json_t *
-outbox_channel_state(struct outbox *ob, const struct channel *ch)
+outbox_channel_state(struct outbox *ob, const struct channel *ch, int64_t queue_depth)
 {
 	struct ochan *oc = ochan_find(ob, ch->id);
-	int64_t depth = 0;
 	json_t *creds = credcheck_state(ob->cc, ch);
 
-	store_outbox_depth(ob->st, ch->id, &depth);
 	json_t *j = json_pack("{s:o,s:I,s:i,s:i,s:s}", "sending", sending_json(oc, now_ms(), mono_ms()),
-	    "queue_depth", (json_int_t)depth, "inflight", oc ? oc->inflight : 0,
+	    "queue_depth", (json_int_t)queue_depth, "inflight", oc ? oc->inflight : 0,
 	    "consecutive_failures", oc ? oc->breaker.failures : 0,
 	    "dispatch", outbox_dispatch_held(ob, ch->id) ? "held" : "elsewhere");
 	if (creds)
@@ -897,6 +935,7 @@ outbox_stop(struct outbox *ob)
 	if (ob == NULL)
 		return;
 	ob->stopping = true;
+	due_read_abandon(ob);
 	credcheck_stop(ob->cc);
 	httpc_free(ob->hc);  /* ends every request: their callbacks only free */
 	credcheck_free(ob->cc);

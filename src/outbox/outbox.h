@@ -116,8 +116,10 @@ void outbox_channel_changed(struct outbox *ob, int64_t channel_id);
  *  "reason":{"code","title","detail"}|null,"since","until"},
  *  "credentials":{...} (types with a check), "queue_depth","inflight",
  *  "consecutive_failures","dispatch":"held"|"elsewhere" (whether this
- *  instance holds the channel's dispatch lease)} (new reference). */
-json_t *outbox_channel_state(struct outbox *ob, const struct channel *ch);
+ *  instance holds the channel's dispatch lease)} (new reference).
+ *  queue_depth is the caller's (store_outbox_depth(), read off the loop):
+ *  the outbox reads nothing here. */
+json_t *outbox_channel_state(struct outbox *ob, const struct channel *ch, int64_t queue_depth);
 /* Check the channel's credentials in the background (no-op for types
  * without check_prepare); the answer never waits for it. */
 void outbox_check_credentials(struct outbox *ob, const struct channel *ch);
@@ -127,7 +129,8 @@ void outbox_send_receipt(struct outbox *ob, int64_t channel_id, const char *prov
 /* Stop starting sends; requests in flight still finish (their results are
  * committed). */
 void outbox_drain(struct outbox *ob);
-/* Work not finished: requests in flight plus results not yet committed. */
+/* Work not finished: requests in flight, results not yet committed, and a
+ * cycle's due read or claim in flight. */
 size_t outbox_busy(struct outbox *ob);
 void outbox_stop(struct outbox *ob);
 

@@ -69,6 +69,25 @@ struct cycle {
 	size_t n;
 };
 
+/* due.c: one cycle's due reads, in one reader pool job. */
+struct due_ask {
+	int64_t channel_id;
+	int limit;                      /* entries at most (the channel's room) */
+	bool probe;                     /* it holds the breaker's half-open probe */
+	int rc;                         /* of the read (pool thread) */
+	json_t *due;                    /* the entries due (pool thread) */
+	int64_t next_ms;                /* none due: the next due time, 0 none (pool thread) */
+};
+
+struct due_read {
+	struct store_read rd;
+	struct outbox *ob;              /* NULL: abandoned (outbox_stop) */
+	int64_t now, mono;              /* the cycle's clocks */
+	int64_t wake, wake_us;          /* the cycle's wake-up from what it skipped */
+	struct due_ask *asks;
+	size_t n, cap;
+};
+
 struct results {
 	struct outbox *ob;
 	struct store_op op;
@@ -87,7 +106,9 @@ struct outbox {
 	struct event *ev_flush;
 	struct ochan *chans;
 	struct recip *recips;
-	bool cycle_busy;
+	bool cycle_busy;                /* a due read or a claim in flight */
+	struct due_read *due_job;       /* the due read in flight, if any */
+	bool kicked;                    /* a cycle was asked for while busy */
 	bool draining;
 	bool stopping;                  /* outbox_stop: callbacks only free */
 	int64_t wake_us;                /* when the pending cycle timer fires */
@@ -114,6 +135,15 @@ struct outbox {
 
 /* outbox.c: run a cycle at when (mono_ms()), unless one is due earlier. */
 void outbox_kick_at(struct outbox *ob, int64_t when);
+
+/* outbox.c: carry a cycle on with its due reads (loop thread). */
+void outbox_due_apply(struct outbox *ob, struct due_read *d);
+
+/* due.c: a cycle's reads (see there). Submitting makes the cycle busy. */
+struct due_read *due_read_new(struct outbox *ob, int64_t now, int64_t mono);
+struct due_ask *due_read_ask(struct due_read *d, int64_t channel_id, int limit, bool probe);
+void due_read_submit(struct outbox *ob, struct due_read *d);
+void due_read_abandon(struct outbox *ob);
 
 /* clock.c: wall-clock jumps (see there). */
 void outbox_shift_due(struct outbox *ob, int64_t delta_ms, int64_t now);

@@ -426,6 +426,32 @@ test_close_during_login(void **state)
 	assert_int_equal(auth_session_count(f->a), 0);
 }
 
+/* The user's row is read on the store's reader pool: auth_close() while
+ * that read is in flight (its done() not yet delivered: the loop has not
+ * run) ends the login with AUTH_ERROR, and the read, delivered later,
+ * touches nothing freed (the sanitizers watch). */
+static void
+test_close_during_user_read(void **state)
+{
+	struct fx *f = *state;
+	struct res res = { 0 };
+
+	add_user(f, "ana", PASSWORD);
+	auth_login(f->a, "192.0.2.1", "ana", PASSWORD, login_cb, &res);
+	assert_int_equal(res.calls, 0);
+	auth_close(f->a);
+	assert_int_equal(res.calls, 1);
+	assert_int_equal(res.r, AUTH_ERROR);
+	assert_int_equal(auth_open(&f->a, f->base, f->st, &f->cfg), 0);
+	loop_until_store_idle(f);  /* the abandoned read comes back: only freed */
+	assert_int_equal(res.calls, 1);
+	assert_int_equal(auth_session_count(f->a), 0);
+	/* The next login works as ever. */
+	struct res ok = { 0 };
+	login(f, "ana", PASSWORD, &ok);
+	assert_int_equal(ok.r, AUTH_OK);
+}
+
 /* --- sessions --- */
 
 static void
@@ -783,6 +809,52 @@ test_set_cookie(void **state)
 	free(c);
 }
 
+/* auth_sessions_reload() reads on the reader pool: what another instance
+ * (here: a second auth on the same store) did comes in when the read is
+ * back, and a session logged out here while the read ran stays out. */
+static void
+test_reload(void **state)
+{
+	struct fx *f = *state;
+	struct auth *b = NULL;
+	struct res here = { 0 }, there = { 0 };
+	struct logout_res lo = { 0 };
+	struct user_res u = { 0 };
+
+	add_user(f, "ana", PASSWORD);
+	assert_int_equal(auth_open(&b, f->base, f->st, &f->cfg), 0);
+	login(f, "ana", PASSWORD, &here);
+	assert_int_equal(here.r, AUTH_OK);
+	auth_login(b, "192.0.2.9", "ana", PASSWORD, login_cb, &there);
+	loop_until(f, &there.calls, 1);
+	assert_int_equal(there.r, AUTH_OK);
+	assert_null(check(f, there.token));
+
+	/* b's login comes in; ours, logged out while the read runs, does not
+	 * come back (the snapshot may still hold it). */
+	auth_sessions_reload(f->a, &f->cfg);
+	auth_logout(f->a, check(f, here.token), logout_cb, &lo);
+	loop_until(f, &lo.calls, 1);
+	loop_until_store_idle(f);
+	assert_non_null(check(f, there.token));
+	assert_null(check(f, here.token));
+	assert_int_equal(auth_session_count(f->a), 1);
+
+	/* Logged out everywhere through b: gone here after the next reload. */
+	auth_user_logout(b, "ana", user_cb, &u);
+	loop_until(f, &u.calls, 1);
+	auth_sessions_reload(f->a, &f->cfg);
+	auth_sessions_reload(f->a, &f->cfg);  /* coalesced: read again once back */
+	loop_until_store_idle(f);
+	assert_null(check(f, there.token));
+	assert_int_equal(auth_session_count(f->a), 0);
+
+	/* Closed with a reload in flight: it only frees itself when back. */
+	auth_sessions_reload(b, &f->cfg);
+	auth_close(b);
+	loop_until_store_idle(f);
+}
+
 int
 main(void)
 {
@@ -799,6 +871,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_user_remove_logout, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_login_token, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_close_during_login, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_close_during_user_read, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reload, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_logout, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_idle_expiry, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_absolute_expiry, setup, teardown),

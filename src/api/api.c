@@ -468,11 +468,20 @@ api_channel_json(struct app *app, const struct channel *ch)
 int
 api_keys_load(struct app *app)
 {
-	json_t *keys = NULL, *row;
-	size_t i, n = 0;
+	json_t *keys = NULL;
 
 	if (store_api_keys_load(app->store, &keys) != 0)
 		return -1;
+	api_keys_apply(app, keys);
+	json_decref(keys);
+	return 0;
+}
+
+void
+api_keys_apply(struct app *app, const json_t *keys)
+{
+	json_t *row;
+	size_t i, n = 0;
 	unsigned char (*hashes)[32] = xcalloc(json_array_size(keys) + 1, 32);
 	json_array_foreach(keys, i, row) {
 		const char *hex = json_string_value(row);
@@ -481,11 +490,9 @@ api_keys_load(struct app *app)
 		else
 			log_error("stored API key hash is not 64 hex digits; ignored");
 	}
-	json_decref(keys);
 	free(app->key_hashes);
 	app->key_hashes = hashes;
 	app->nkeys = n;
-	return 0;
 }
 
 int

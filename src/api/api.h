@@ -57,6 +57,8 @@ struct app {
 	unsigned char (*key_hashes)[32];/* API keys from the store */
 	size_t nkeys;
 	bool shutting_down;
+	struct follow *follow;          /* another instance's changes being read (api_follow.c) */
+	unsigned follow_pending;        /* and those heard meanwhile */
 };
 
 /* Routing (api.c): a decoded path split into at most API_PATH_SEGMENTS_MAX
@@ -86,14 +88,27 @@ void api_session_delete(struct app *, struct http_request *, const char *const *
 /* Load channels and API keys from the store into memory. */
 int api_load(struct app *app);
 void api_unload(struct app *app);
-/* The API keys again (another instance changed them). */
+/* The API keys (at start: read on the calling thread). */
 int api_keys_load(struct app *app);
+/* Replace the key hashes by those of keys (store_api_keys_load()'s rows). */
+void api_keys_apply(struct app *app, const json_t *keys);
 /* A stored channel row (store_channels_load()) as a channel, not opened;
  * NULL (logged) when its type is unknown. */
 struct channel *api_channel_from_row(const json_t *row);
-/* Bring the registry in line with the store (another instance created,
- * patched or deleted channels), each change applied as a local one is. */
-void api_channels_sync(struct app *app);
+/* Bring the registry in line with rows (store_channels_load(): another
+ * instance created, patched or deleted channels), each change applied as a
+ * local one is. */
+void api_channels_sync(struct app *app, json_t *rows);
+/*
+ * Follow another instance's changes of channels and keys (kinds: the
+ * STORE_CHANGE_CHANNELS and STORE_CHANGE_KEYS bits; api_follow.c): read
+ * on the reader pool, applied on the loop, one read at a time (changes
+ * heard meanwhile make one more read after it, so an older snapshot is
+ * never applied after a newer one). api_follow_stop() before the store
+ * closes: a read still out is dropped when it lands.
+ */
+void api_follow(struct app *app, unsigned kinds);
+void api_follow_stop(struct app *app);
 
 /* --- shared by the api_*.c files --- */
 typedef void (*api_fn)(struct app *app, struct http_request *req, const char *const *params);

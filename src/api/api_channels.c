@@ -411,15 +411,11 @@ row_with_id(const json_t *rows, int64_t id)
 }
 
 void
-api_channels_sync(struct app *app)
+api_channels_sync(struct app *app, json_t *rows)
 {
-	json_t *rows = NULL, *row;
+	json_t *row;
 	size_t i;
 
-	if (store_channels_load(app->store, &rows) != 0) {
-		log_error("channels: cannot read them to follow another instance");
-		return;
-	}
 	/* Deleted (by id: a name deleted and made again is another channel). */
 	for (size_t k = registry_count(app->reg); k-- > 0;) {
 		struct channel *ch = registry_at(app->reg, k);
@@ -449,5 +445,4 @@ api_channels_sync(struct app *app)
 		free(name);
 		channel_installed(app, ch, replaced);
 	}
-	json_decref(rows);
 }

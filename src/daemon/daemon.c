@@ -167,10 +167,7 @@ on_other_instance(void *arg, unsigned kinds, int64_t last_seq)
 {
 	struct app *app = arg;
 
-	if (kinds & STORE_CHANGE_CHANNELS)
-		api_channels_sync(app);
-	if ((kinds & STORE_CHANGE_KEYS) && api_keys_load(app) != 0)
-		log_error("cannot read the API keys to follow another instance");
+	api_follow(app, kinds);  /* channels and keys: read on the pool */
 	if (kinds & (STORE_CHANGE_SESSIONS | STORE_CHANGE_USERS | STORE_CHANGE_KEYS)) {
 		unsigned char (*creds)[32];
 		struct auth_config ac = token_creds(app, &creds);
@@ -462,6 +459,7 @@ out:
 	if (d.app.store) {
 		store_set_commit_hook(d.app.store, NULL, NULL);
 		store_set_change_hook(d.app.store, NULL, NULL);
+		api_follow_stop(&d.app);
 		/* Another instance takes our channels and webhooks over at once. */
 		leases_release(d.leases);
 		store_close(d.app.store);

@@ -1,0 +1,96 @@
+/* api_follow.c - another instance's changes of channels and API keys, read
+ * on the store's reader pool and applied on the loop (api.h). */
+#include "api.h"
+
+#include <stdlib.h>
+
+#include "../log/log.h"
+#include "../store/store.h"
+#include "../util/util.h"
+
+struct follow {
+	struct app *app;          /* NULL once stopped: the landing read is dropped */
+	struct store_read rd;
+	unsigned kinds;           /* what this read covers */
+	json_t *channels, *keys;  /* its results (NULL: not asked, or failed) */
+	int rc_channels, rc_keys;
+};
+
+static void follow_start(struct app *app, unsigned kinds);
+
+static void
+follow_run(struct store *st, void *arg)
+{
+	struct follow *f = arg;
+
+	if (f->kinds & STORE_CHANGE_CHANNELS)
+		f->rc_channels = store_channels_load(st, &f->channels);
+	if (f->kinds & STORE_CHANGE_KEYS)
+		f->rc_keys = store_api_keys_load(st, &f->keys);
+}
+
+static void
+follow_done(void *arg)
+{
+	struct follow *f = arg;
+	struct app *app = f->app;
+
+	if (app && app->follow == f)
+		app->follow = NULL;
+	if (app) {
+		if (f->kinds & STORE_CHANGE_CHANNELS) {
+			if (f->rc_channels == 0 && f->channels)
+				api_channels_sync(app, f->channels);
+			else
+				log_error("channels: cannot read them to follow another instance");
+		}
+		if (f->kinds & STORE_CHANGE_KEYS) {
+			if (f->rc_keys == 0 && f->keys)
+				api_keys_apply(app, f->keys);
+			else
+				log_error("cannot read the API keys to follow another instance");
+		}
+	}
+	json_decref(f->channels);
+	json_decref(f->keys);
+	free(f);
+	if (app && app->follow_pending) {
+		unsigned k = app->follow_pending;
+		app->follow_pending = 0;
+		follow_start(app, k);
+	}
+}
+
+static void
+follow_start(struct app *app, unsigned kinds)
+{
+	struct follow *f = xcalloc(1, sizeof(*f));
+
+	f->app = app;
+	f->kinds = kinds;
+	f->rd = (struct store_read){ .run = follow_run, .done = follow_done, .arg = f };
+	app->follow = f;
+	store_read_submit(app->store, &f->rd);  /* may run (and free f) at once */
+}
+
+void
+api_follow(struct app *app, unsigned kinds)
+{
+	kinds &= STORE_CHANGE_CHANNELS | STORE_CHANGE_KEYS;
+	if (kinds == 0 || app->store == NULL)
+		return;
+	if (app->follow) {
+		app->follow_pending |= kinds;
+		return;
+	}
+	follow_start(app, kinds);
+}
+
+void
+api_follow_stop(struct app *app)
+{
+	if (app->follow)
+		app->follow->app = NULL;
+	app->follow = NULL;
+	app->follow_pending = 0;
+}

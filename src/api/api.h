@@ -57,6 +57,8 @@ struct app {
 	unsigned char (*key_hashes)[32];/* API keys from the store */
 	size_t nkeys;
 	bool shutting_down;
+	uint64_t channels_gen;          /* the registry changed (a read of the store started
+	                                   before may miss the change: api_follow.c) */
 	struct follow *follow;          /* another instance's changes being read (api_follow.c) */
 	unsigned follow_pending;        /* and those heard meanwhile */
 };

@@ -74,6 +74,7 @@ channel_installed(struct app *app, struct channel *ch, bool replaced)
 static int
 channel_replace(struct app *app, struct channel *ch)
 {
+	app->channels_gen++;
 	registry_remove(app->reg, ch->id);
 	return registry_add(app->reg, ch);
 }
@@ -82,6 +83,7 @@ channel_replace(struct app *app, struct channel *ch)
 static void
 channel_removed(struct app *app, int64_t id)
 {
+	app->channels_gen++;
 	registry_remove(app->reg, id);
 	if (app->outbox)
 		outbox_channel_changed(app->outbox, id);

@@ -12,6 +12,7 @@ struct follow {
 	struct app *app;          /* NULL once stopped: the landing read is dropped */
 	struct store_read rd;
 	unsigned kinds;           /* what this read covers */
+	uint64_t channels_gen;    /* app->channels_gen when it started */
 	json_t *channels, *keys;  /* its results (NULL: not asked, or failed) */
 	int rc_channels, rc_keys;
 };
@@ -38,7 +39,11 @@ follow_done(void *arg)
 	if (app && app->follow == f)
 		app->follow = NULL;
 	if (app) {
-		if (f->kinds & STORE_CHANGE_CHANNELS) {
+		if ((f->kinds & STORE_CHANGE_CHANNELS) && app->channels_gen != f->channels_gen) {
+			/* A channel was created, patched or deleted here while the
+			 * store was read: the rows may not show it. Read again. */
+			app->follow_pending |= STORE_CHANGE_CHANNELS;
+		} else if (f->kinds & STORE_CHANGE_CHANNELS) {
 			if (f->rc_channels == 0 && f->channels)
 				api_channels_sync(app, f->channels);
 			else
@@ -68,6 +73,7 @@ follow_start(struct app *app, unsigned kinds)
 
 	f->app = app;
 	f->kinds = kinds;
+	f->channels_gen = app->channels_gen;
 	f->rd = (struct store_read){ .run = follow_run, .done = follow_done, .arg = f };
 	app->follow = f;
 	store_read_submit(app->store, &f->rd);  /* may run (and free f) at once */

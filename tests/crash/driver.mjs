@@ -61,7 +61,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import crypto from 'node:crypto';
-import { databaseFor, startMsgd, waitFor } from '../e2e/lib.mjs';
+import { freshDatabaseFor, startMsgd, waitFor } from '../e2e/lib.mjs';
 
 const FALLBACK_MS = 20_000;     // an armed point that never fires: kill anyway
 const PROGRESS_MS = 120_000;    // a life must make progress within this
@@ -124,7 +124,7 @@ export async function runCrashLoop(mod, { cycles = 50, seed = newSeed(), log = c
 			return true;
 		},
 	};
-	database ??= databaseFor(dataDir) ?? null;  // PostgreSQL runs: this run's own database
+	database ??= freshDatabaseFor(dataDir) ?? null;  // PostgreSQL runs: this run's own database
 	const pair = database !== null && instances > 1;
 	const env = { ...(mod.env ?? {}), ...(database ? { MSGD_DATABASE: database } : {}),
 		...(pair ? { ...LEASE_MS, MSGD_INSTANCE_ID: 'a' } : {}) };

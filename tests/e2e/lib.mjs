@@ -52,9 +52,20 @@ export function databaseFor(dataDir) {
 	return u.toString();
 }
 
+/** databaseFor() for a data directory just made: a database left by an
+ *  earlier directory of the same name (mkdtemp hands out names again once
+ *  a test removed its directory) is dropped first. */
+export function freshDatabaseFor(dataDir) {
+	if (!TEST_DATABASE) return undefined;
+	const name = 't_' + crypto.createHash('sha256').update(path.resolve(dataDir)).digest('hex').slice(0, 20);
+	const r = spawnSync('psql', [TEST_DATABASE, '-qc', `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`], { encoding: 'utf8' });
+	if (r.status !== 0) throw new Error(`psql: ${r.stderr}`);
+	return databaseFor(dataDir);
+}
+
 /** The environment that points msgd at dataDir's database (empty on SQLite). */
-function databaseEnv(dataDir) {
-	const dsn = dataDir ? databaseFor(dataDir) : undefined;
+function databaseEnv(dataDir, fresh = false) {
+	const dsn = dataDir ? (fresh ? freshDatabaseFor(dataDir) : databaseFor(dataDir)) : undefined;
 	return dsn ? { MSGD_DATABASE: dsn } : {};
 }
 
@@ -170,7 +181,7 @@ async function startOnPort(port, opts) {
 		// instance_id by default follows the data directory: a restart on
 		// another port is the same instance and takes its own leases and
 		// in-flight sends back at once.
-		env: { ...process.env, MSGD_ADMIN_TOKEN: token, MSGD_CREDENTIAL_CHECKS: 'off', ...databaseEnv(dataDir),
+		env: { ...process.env, MSGD_ADMIN_TOKEN: token, MSGD_CREDENTIAL_CHECKS: 'off', ...databaseEnv(dataDir, ownDir),
 			...(opts.env ?? {}) },
 		stdio: ['ignore', 'pipe', 'pipe'],
 	});

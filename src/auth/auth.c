@@ -872,6 +872,7 @@ auth_close(struct auth *a)
 		return;
 	}
 	sessions_free(a);
+	free(a->deleting);
 	limiter_free(a->by_addr);
 	limiter_free(a->by_user);
 	if (a->efd >= 0)

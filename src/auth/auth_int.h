@@ -51,6 +51,10 @@ struct auth {
 	bool reload_again;         /* another change heard meanwhile: read again */
 	unsigned char (*reload_tokens)[32];  /* the tokens for that next read */
 	size_t reload_ntokens;
+	/* Sessions ended here whose row's delete has not committed yet: a
+	 * reload's read may still see them (reload.c skips them). */
+	unsigned char (*deleting)[32];
+	size_t ndeleting, capdeleting;
 	bool closing;
 
 	int efd;
@@ -82,6 +86,11 @@ int session_load_one(struct auth *a, const struct auth_config *cfg, json_t *row,
 /* reload.c: e leaves the table (any reason but a reload's own sync): a
  * reload in flight must not bring it back. */
 void session_gone(struct auth *a, const struct session *e);
+/* session.c: e's row is being deleted (until session_deleted(): then a
+ * reload in flight hears of it as gone, since its read may predate it). */
+void session_deleting(struct auth *a, const unsigned char hash[32]);
+void session_deleted(struct auth *a, const unsigned char hash[32]);
+bool session_is_deleting(const struct auth *a, const unsigned char hash[32]);
 /* reload.c: auth_close: a reload in flight only frees itself when back. */
 void reload_abandon(struct auth *a);
 void sessions_free(struct auth *a);

@@ -119,7 +119,8 @@ reload_apply(struct auth *a, struct reload *r)
 	json_array_foreach(r->rows, i, row) {
 		unsigned char hash[32];
 		const char *h = json_string_value(json_object_get(row, "token_hash"));
-		if (h == NULL || hex_decode(h, strlen(h), hash, sizeof(hash)) != 0 || gone_here(r, hash))
+		if (h == NULL || hex_decode(h, strlen(h), hash, sizeof(hash)) != 0 || gone_here(r, hash) ||
+		    session_is_deleting(a, hash))
 			continue;
 		HASH_FIND(hh, a->sessions, hash, sizeof(hash), e);
 		if (e || HASH_COUNT(a->sessions) >= AUTH_SESSIONS_MAX)

@@ -84,9 +84,47 @@ expired(struct auth *a, const struct session *e, int64_t now)
 	return now >= e->pub.expires_ms || now >= e->pub.last_used_ms + a->idle_ms;
 }
 
+void
+session_deleting(struct auth *a, const unsigned char hash[32])
+{
+	if (a->ndeleting == a->capdeleting) {
+		a->capdeleting = a->capdeleting ? a->capdeleting * 2 : 16;
+		a->deleting = xrealloc(a->deleting, a->capdeleting * 32);
+	}
+	memcpy(a->deleting[a->ndeleting++], hash, 32);
+}
+
+bool
+session_is_deleting(const struct auth *a, const unsigned char hash[32])
+{
+	for (size_t i = 0; i < a->ndeleting; i++)
+		if (memcmp(a->deleting[i], hash, 32) == 0)
+			return true;
+	return false;
+}
+
+void
+session_deleted(struct auth *a, const unsigned char hash[32])
+{
+	for (size_t i = 0; i < a->ndeleting; i++)
+		if (memcmp(a->deleting[i], hash, 32) == 0) {
+			memmove(a->deleting[i], a->deleting[i + 1], (a->ndeleting - i - 1) * 32);
+			a->ndeleting--;
+			break;
+		}
+	/* A reload that read before this commit may still hold the row. */
+	struct session gone = { 0 };
+	memcpy(gone.hash, hash, 32);
+	session_gone(a, &gone);
+}
+
 static void
 delete_done(struct store_op *op, void *arg)
 {
+	struct auth *a = arg;
+
+	a->ops_pending--;
+	session_deleted(a, op->u.session.token_hash);
 	if (op->result != 0)
 		log_warn("auth: cannot delete a session", "error", op->errmsg);
 	free(op);
@@ -100,6 +138,9 @@ delete_stored(struct auth *a, const unsigned char hash[32])
 	op->kind = STORE_OP_SESSION_DELETE;
 	memcpy(op->u.session.token_hash, hash, 32);
 	op->done = delete_done;
+	op->arg = a;
+	session_deleting(a, hash);
+	a->ops_pending++;
 	store_submit(a->st, op);
 }
 
@@ -206,6 +247,7 @@ logout_done(struct store_op *op, void *arg)
 	struct logout *lo = arg;
 
 	lo->a->ops_pending--;
+	session_deleted(lo->a, op->u.session.token_hash);
 	if (op->result != 0)
 		log_error("auth: cannot delete a session", "error", op->errmsg);
 	lo->done(lo->arg, op->result);
@@ -228,6 +270,7 @@ auth_logout(struct auth *a, const struct auth_session *s, auth_logout_fn done, v
 	memcpy(lo->op.u.session.token_hash, e->hash, 32);
 	lo->op.done = logout_done;
 	lo->op.arg = lo;
+	session_deleting(a, e->hash);
 	session_free(e);
 	a->ops_pending++;
 	store_submit(a->st, &lo->op);

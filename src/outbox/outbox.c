@@ -626,6 +626,15 @@ on_cycle(evutil_socket_t fd, short what, void *arg)
 	cycle_sleep(ob, wake, wake_us);
 }
 
+/* A pause, a throttle or an open breaker that came while the channel's
+ * due read ran (an attempt in flight failed): hold its entries back. */
+static bool
+held_back(const struct ochan *oc, bool probe, int64_t mono)
+{
+	return (oc->paused && (oc->paused_until == 0 || mono < oc->paused_until)) ||
+	    oc->throttled_until > mono || (oc->breaker.state != BREAKER_CLOSED && !probe);
+}
+
 /* The cycle's due entries are read: take those that may go, claim them. */
 void
 outbox_due_apply(struct outbox *ob, struct due_read *d)
@@ -642,6 +651,13 @@ outbox_due_apply(struct outbox *ob, struct due_read *d)
 		bool probe = q->probe;
 		if (oc == NULL)
 			continue;
+		if (q->rc == 0 && json_array_size(q->due) > 0 && held_back(oc, probe, mono_ms())) {
+			/* The next cycle, at once, sees the hold and sleeps until its end. */
+			if (probe)
+				breaker_release(&oc->breaker);
+			ob->kicked = true;
+			continue;
+		}
 		if (q->rc != 0 || json_array_size(q->due) == 0 || ob->draining || ch == NULL ||
 		    !can_send(ch) || !outbox_dispatch_held(ob, ch->id)) {
 			/* Nothing due, the read failed, or meanwhile a drain began, the

@@ -79,6 +79,18 @@ channel_replace(struct app *app, struct channel *ch)
 	return registry_add(app->reg, ch);
 }
 
+/* The registry holds ch as stored already (a sync heard this instance's own
+ * commit and installed it before the write's reply): nothing to do again. */
+static struct channel *
+already_synced(struct app *app, const struct channel *ch)
+{
+	struct channel *cur = registry_find_id(app->reg, ch->id);
+
+	if (cur && cur->updated_at == ch->updated_at && json_equal(cur->config, ch->config))
+		return cur;
+	return NULL;
+}
+
 /* What follows a delete. */
 static void
 channel_removed(struct app *app, int64_t id)
@@ -104,9 +116,15 @@ created_done(struct store_op *op, void *arg)
 	}
 	w->ch->id = op->u.channel.id;
 	w->ch->created_at = w->ch->updated_at = op->u.channel.at;  /* as stored: syncs compare it */
-	struct channel *ch = w->ch;
+	struct channel *ch = already_synced(w->app, w->ch);
+	if (ch) {
+		api_reply_channels(w->app, w->req, 201, api_channel_json(w->app, ch));
+		chan_write_free(w);
+		return;
+	}
+	ch = w->ch;
 	w->ch = NULL;
-	/* A sync may have taken it from the store already: replace. */
+	/* A sync may have taken an older copy from the store: replace. */
 	if (channel_replace(w->app, ch) != 0) {
 		api_store_error(w->req);
 		chan_write_free(w);
@@ -217,9 +235,15 @@ patched_done(struct store_op *op, void *arg)
 		chan_write_free(w);
 		return;
 	}
-	struct channel *ch = w->ch;
+	w->ch->updated_at = op->u.channel.at;  /* as stored: syncs compare it */
+	struct channel *ch = already_synced(w->app, w->ch);
+	if (ch) {
+		api_reply_channels(w->app, w->req, 200, api_channel_json(w->app, ch));
+		chan_write_free(w);
+		return;
+	}
+	ch = w->ch;
 	w->ch = NULL;
-	ch->updated_at = op->u.channel.at;  /* as stored: syncs compare it */
 	if (channel_replace(w->app, ch) != 0) {
 		api_store_error(w->req);
 		chan_write_free(w);

@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "../auth/auth.h"
+#include "../authz/authz.h"
 #include "../channels/channel.h"
 #include "../config/config.h"
 #include "../http/http.h"
@@ -18,13 +19,15 @@
 
 
 static void
-api_healthz(struct app *app, struct http_request *req, const char *const *p)
+api_healthz(struct app *app, struct http_request *req, const struct principal *who,
+    const char *const *p)
 {
 	http_reply_json(req, 200, json_pack("{s:s}", "status", "ok"));
 }
 
 enum authn { AUTHN_NONE, AUTHN_OK, AUTHN_CSRF, AUTHN_LIMITED };
-static enum authn authorized(struct app *app, struct http_request *req, int64_t *wait_ms);
+static enum authn authorized(struct app *app, struct http_request *req, int64_t *wait_ms,
+    struct principal *who);
 
 /*
  * Anyone may ask whether msgd is ready ({"status":"ready"} or 503
@@ -111,14 +114,16 @@ readyz_done(void *arg)
 }
 
 static void
-api_readyz(struct app *app, struct http_request *req, const char *const *p)
+api_readyz(struct app *app, struct http_request *req, const struct principal *who,
+    const char *const *p)
 {
 	int64_t wait_ms = 0;
+	struct principal caller;
 	struct readyz *r = xcalloc(1, sizeof(*r));
 
 	r->app = app;
 	r->req = req;
-	r->detail = authorized(app, req, &wait_ms) == AUTHN_OK;
+	r->detail = authorized(app, req, &wait_ms, &caller) == AUTHN_OK;
 	if (r->detail && app->outbox) {
 		r->ids = xcalloc(registry_count(app->reg) + 1, sizeof(*r->ids));
 		for (size_t i = 0; i < registry_count(app->reg); i++)
@@ -131,52 +136,56 @@ api_readyz(struct app *app, struct http_request *req, const char *const *p)
 	store_read_submit(app->store, &r->rd);
 }
 
+/*
+ * The route table: each route names the one permission it needs (authz.h);
+ * PERM_NONE routes are public (they authenticate themselves, if at all).
+ */
 struct route {
 	const char *method;
 	const char *pattern;   /* "*" matches one path segment, captured as a param */
-	bool auth;
+	uint32_t perm;         /* enum perm: one bit, or PERM_NONE */
 	api_fn fn;
 };
 
 static const struct route routes[] = {
-	{ "GET", "/healthz", false, api_healthz },
-	{ "GET", "/readyz", false, api_readyz },
-	{ "POST", "/v1/session", false, api_session_create },
-	{ "GET", "/v1/session", false, api_session_get },
-	{ "DELETE", "/v1/session", false, api_session_delete },
-	{ "GET", "/webhooks/*", false, api_webhook },
-	{ "POST", "/webhooks/*", false, api_webhook },
-	{ "POST", "/v1/channels", true, api_channels_create },
-	{ "GET", "/v1/channels", true, api_channels_list },
-	{ "GET", "/v1/channels/*", true, api_channels_get },
-	{ "PATCH", "/v1/channels/*", true, api_channels_patch },
-	{ "DELETE", "/v1/channels/*", true, api_channels_delete },
-	{ "POST", "/v1/sandbox/*/inbound", true, api_sandbox_inbound },
-	{ "GET", "/v1/conversations", true, api_conversations_list },
-	{ "GET", "/v1/conversations/*", true, api_conversations_get },
-	{ "GET", "/v1/conversations/*/messages", true, api_conversation_messages },
-	{ "GET", "/v1/messages", true, api_messages_find },
-	{ "GET", "/v1/messages/*", true, api_messages_get },
-	{ "GET", "/v1/events", true, api_events_list },
-	{ "GET", "/v1/stream", true, api_stream },
-	{ "GET", "/v1/ws", true, api_ws },
-	{ "POST", "/v1/messages", true, api_messages_send },
-	{ "POST", "/v1/messages/batch", true, api_messages_batch },
-	{ "DELETE", "/v1/messages/*", true, api_messages_cancel },
-	{ "POST", "/v1/conversations/*/read", true, api_conversation_read },
-	{ "POST", "/v1/templates", true, api_templates_create },
-	{ "GET", "/v1/templates", true, api_templates_list },
-	{ "GET", "/v1/templates/*", true, api_templates_get },
-	{ "DELETE", "/v1/templates/*", true, api_templates_delete },
-	{ "POST", "/v1/webhooks", true, api_hooks_create },
-	{ "GET", "/v1/webhooks", true, api_hooks_list },
-	{ "GET", "/v1/webhooks/*", true, api_hooks_get },
-	{ "DELETE", "/v1/webhooks/*", true, api_hooks_delete },
-	{ "GET", "/v1/users", true, api_users_list },
-	{ "POST", "/v1/users", true, api_users_create },
-	{ "DELETE", "/v1/users/*", true, api_users_delete },
-	{ "POST", "/v1/users/*/logout", true, api_users_logout },
-	{ "PUT", "/v1/users/*/password", true, api_users_password },
+	{ .method = "GET", .pattern = "/healthz", .perm = PERM_NONE, .fn = api_healthz },
+	{ .method = "GET", .pattern = "/readyz", .perm = PERM_NONE, .fn = api_readyz },
+	{ .method = "POST", .pattern = "/v1/session", .perm = PERM_NONE, .fn = api_session_create },
+	{ .method = "GET", .pattern = "/v1/session", .perm = PERM_NONE, .fn = api_session_get },
+	{ .method = "DELETE", .pattern = "/v1/session", .perm = PERM_NONE, .fn = api_session_delete },
+	{ .method = "GET", .pattern = "/webhooks/*", .perm = PERM_NONE, .fn = api_webhook },
+	{ .method = "POST", .pattern = "/webhooks/*", .perm = PERM_NONE, .fn = api_webhook },
+	{ .method = "POST", .pattern = "/v1/channels", .perm = PERM_CHANNELS_WRITE, .fn = api_channels_create },
+	{ .method = "GET", .pattern = "/v1/channels", .perm = PERM_MESSAGES_READ, .fn = api_channels_list },
+	{ .method = "GET", .pattern = "/v1/channels/*", .perm = PERM_MESSAGES_READ, .fn = api_channels_get },
+	{ .method = "PATCH", .pattern = "/v1/channels/*", .perm = PERM_CHANNELS_WRITE, .fn = api_channels_patch },
+	{ .method = "DELETE", .pattern = "/v1/channels/*", .perm = PERM_CHANNELS_WRITE, .fn = api_channels_delete },
+	{ .method = "POST", .pattern = "/v1/sandbox/*/inbound", .perm = PERM_MESSAGES_SEND, .fn = api_sandbox_inbound },
+	{ .method = "GET", .pattern = "/v1/conversations", .perm = PERM_MESSAGES_READ, .fn = api_conversations_list },
+	{ .method = "GET", .pattern = "/v1/conversations/*", .perm = PERM_MESSAGES_READ, .fn = api_conversations_get },
+	{ .method = "GET", .pattern = "/v1/conversations/*/messages", .perm = PERM_MESSAGES_READ, .fn = api_conversation_messages },
+	{ .method = "GET", .pattern = "/v1/messages", .perm = PERM_MESSAGES_READ, .fn = api_messages_find },
+	{ .method = "GET", .pattern = "/v1/messages/*", .perm = PERM_MESSAGES_READ, .fn = api_messages_get },
+	{ .method = "GET", .pattern = "/v1/events", .perm = PERM_EVENTS_READ, .fn = api_events_list },
+	{ .method = "GET", .pattern = "/v1/stream", .perm = PERM_EVENTS_READ, .fn = api_stream },
+	{ .method = "GET", .pattern = "/v1/ws", .perm = PERM_EVENTS_READ, .fn = api_ws },
+	{ .method = "POST", .pattern = "/v1/messages", .perm = PERM_MESSAGES_SEND, .fn = api_messages_send },
+	{ .method = "POST", .pattern = "/v1/messages/batch", .perm = PERM_MESSAGES_SEND, .fn = api_messages_batch },
+	{ .method = "DELETE", .pattern = "/v1/messages/*", .perm = PERM_MESSAGES_SEND, .fn = api_messages_cancel },
+	{ .method = "POST", .pattern = "/v1/conversations/*/read", .perm = PERM_MESSAGES_SEND, .fn = api_conversation_read },
+	{ .method = "POST", .pattern = "/v1/templates", .perm = PERM_TEMPLATES_WRITE, .fn = api_templates_create },
+	{ .method = "GET", .pattern = "/v1/templates", .perm = PERM_MESSAGES_READ, .fn = api_templates_list },
+	{ .method = "GET", .pattern = "/v1/templates/*", .perm = PERM_MESSAGES_READ, .fn = api_templates_get },
+	{ .method = "DELETE", .pattern = "/v1/templates/*", .perm = PERM_TEMPLATES_WRITE, .fn = api_templates_delete },
+	{ .method = "POST", .pattern = "/v1/webhooks", .perm = PERM_WEBHOOKS_WRITE, .fn = api_hooks_create },
+	{ .method = "GET", .pattern = "/v1/webhooks", .perm = PERM_WEBHOOKS_WRITE, .fn = api_hooks_list },
+	{ .method = "GET", .pattern = "/v1/webhooks/*", .perm = PERM_WEBHOOKS_WRITE, .fn = api_hooks_get },
+	{ .method = "DELETE", .pattern = "/v1/webhooks/*", .perm = PERM_WEBHOOKS_WRITE, .fn = api_hooks_delete },
+	{ .method = "GET", .pattern = "/v1/users", .perm = PERM_USERS_WRITE, .fn = api_users_list },
+	{ .method = "POST", .pattern = "/v1/users", .perm = PERM_USERS_WRITE, .fn = api_users_create },
+	{ .method = "DELETE", .pattern = "/v1/users/*", .perm = PERM_USERS_WRITE, .fn = api_users_delete },
+	{ .method = "POST", .pattern = "/v1/users/*/logout", .perm = PERM_USERS_WRITE, .fn = api_users_logout },
+	{ .method = "PUT", .pattern = "/v1/users/*/password", .perm = PERM_USERS_WRITE, .fn = api_users_password },
 };
 
 /* Split "/a/b/c" into segments; -1 when too many or too long. */
@@ -224,17 +233,52 @@ match(const char *pattern, char seg[API_PATH_SEGMENTS_MAX][API_SEGMENT_MAX], int
 }
 
 /* Constant time per comparison; the token itself is never logged. */
+enum token_match
+api_token_match(struct app *app, const char *token)
+{
+	unsigned char hash[32];
+	bool admin, key = false;
+
+	sha256(token, strlen(token), hash);
+	admin = ct_equal(hash, 32, app->admin_hash, 32);
+	for (size_t i = 0; i < app->nkeys; i++)
+		key |= ct_equal(hash, 32, app->key_hashes[i], 32);
+	return admin ? TOKEN_MATCH_ADMIN : key ? TOKEN_MATCH_KEY : TOKEN_MATCH_NONE;
+}
+
 bool
 api_token_ok(struct app *app, const char *token)
 {
-	unsigned char hash[32];
-	bool ok = false;
+	return api_token_match(app, token) != TOKEN_MATCH_NONE;
+}
 
-	sha256(token, strlen(token), hash);
-	ok |= ct_equal(hash, 32, app->admin_hash, 32);
-	for (size_t i = 0; i < app->nkeys; i++)
-		ok |= ct_equal(hash, 32, app->key_hashes[i], 32);
-	return ok;
+/* The principal of the admin token (or a token session), or of an API key. */
+static void
+principal_of_token(struct principal *who, enum token_match m)
+{
+	*who = (struct principal){
+		.kind = m == TOKEN_MATCH_ADMIN ? PRINCIPAL_ADMIN : PRINCIPAL_KEY,
+		.org_id = ORG_DEFAULT_ID,
+		/* Keys stored before scopes existed could do everything. */
+		.scopes = (1u << SCOPE_COUNT) - 1,
+	};
+	snprintf(who->org, sizeof(who->org), "%s", ORG_DEFAULT);
+	snprintf(who->subject, sizeof(who->subject), "%s", m == TOKEN_MATCH_ADMIN ? "admin" : "key");
+	authz_settle(who);
+}
+
+static void
+principal_of_session(struct principal *who, const struct auth_session *s)
+{
+	if (strcmp(s->user, AUTH_TOKEN_USER) == 0) {
+		principal_of_token(who, TOKEN_MATCH_ADMIN);
+		return;
+	}
+	*who = (struct principal){ .kind = PRINCIPAL_USER, .org_id = ORG_DEFAULT_ID,
+		.role = ROLE_OWNER };
+	snprintf(who->org, sizeof(who->org), "%s", ORG_DEFAULT);
+	snprintf(who->subject, sizeof(who->subject), "%s", s->user);
+	authz_settle(who);
 }
 
 /*
@@ -243,9 +287,10 @@ api_token_ok(struct app *app, const char *token)
  * session's CSRF token in X-Msgd-CSRF, which another site cannot read.
  * Wrong tokens count as failed logins of the client's address; once it is
  * throttled (src/auth/limit.h) its tokens are not even checked (*wait_ms).
+ * AUTHN_OK fills *who.
  */
 static enum authn
-authorized(struct app *app, struct http_request *req, int64_t *wait_ms)
+authorized(struct app *app, struct http_request *req, int64_t *wait_ms, struct principal *who)
 {
 	const char *h = http_header(req, "Authorization");
 
@@ -254,15 +299,20 @@ authorized(struct app *app, struct http_request *req, int64_t *wait_ms)
 		const char *client = http_client_addr(req);
 		if (app->auth && (*wait_ms = auth_throttle_ms(app->auth, client, NULL)) > 0)
 			return AUTHN_LIMITED;
-		bool ok = false;
+		enum token_match m = TOKEN_MATCH_NONE;
 		if (strncasecmp(h, "Bearer ", 7) == 0) {
 			for (h += 7; *h == ' '; h++)
 				;
-			ok = *h && api_token_ok(app, h);
+			if (*h)
+				m = api_token_match(app, h);
 		}
-		if (!ok && app->auth)
-			auth_token_failed(app->auth, client);
-		return ok ? AUTHN_OK : AUTHN_NONE;
+		if (m == TOKEN_MATCH_NONE) {
+			if (app->auth)
+				auth_token_failed(app->auth, client);
+			return AUTHN_NONE;
+		}
+		principal_of_token(who, m);
+		return AUTHN_OK;
 	}
 	if (app->auth == NULL)
 		return AUTHN_NONE;
@@ -270,9 +320,11 @@ authorized(struct app *app, struct http_request *req, int64_t *wait_ms)
 	if (s == NULL)
 		return AUTHN_NONE;
 	const char *m = http_method(req);
-	if (strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0)
-		return AUTHN_OK;
-	return auth_csrf_ok(s, http_header(req, AUTH_CSRF_HEADER)) ? AUTHN_OK : AUTHN_CSRF;
+	if (strcmp(m, "GET") != 0 && strcmp(m, "HEAD") != 0 &&
+	    !auth_csrf_ok(s, http_header(req, AUTH_CSRF_HEADER)))
+		return AUTHN_CSRF;
+	principal_of_session(who, s);
+	return AUTHN_OK;
 }
 
 int
@@ -303,6 +355,12 @@ api_route_pattern(int i, const char **method)
 	return routes[i].pattern;
 }
 
+uint32_t
+api_route_perm(int i)
+{
+	return i < 0 || (size_t)i >= ARRAY_LEN(routes) ? PERM_NONE : routes[i].perm;
+}
+
 void
 api_handle(struct http_request *req, void *arg)
 {
@@ -320,7 +378,8 @@ api_handle(struct http_request *req, void *arg)
 	if (i >= 0) {
 		const struct route *r = &routes[i];
 		int64_t wait = 0;
-		enum authn a = r->auth ? authorized(app, req, &wait) : AUTHN_OK;
+		struct principal who = { .kind = PRINCIPAL_KEY };
+		enum authn a = r->perm != PERM_NONE ? authorized(app, req, &wait, &who) : AUTHN_OK;
 		if (a == AUTHN_LIMITED) {
 			api_too_many(req, wait);
 			return;
@@ -334,7 +393,12 @@ api_handle(struct http_request *req, void *arg)
 			http_reply_error(req, 403, "csrf_failed", NULL, "X-Msgd-CSRF missing or wrong");
 			return;
 		}
-		r->fn(app, req, m.params);
+		if (!authz_can(&who, r->perm)) {
+			http_reply_error(req, 403, "forbidden", NULL, "this needs the permission %s",
+			    authz_perm_name(r->perm));
+			return;
+		}
+		r->fn(app, req, r->perm != PERM_NONE ? &who : NULL, m.params);
 		return;
 	}
 	if (m.path_known)

@@ -37,6 +37,7 @@ struct stream;
 struct ws;
 struct auth;
 struct hooks;
+struct principal;
 
 #define API_MAX_PARAMS 4
 #define API_JSON_MAX_DEPTH 64
@@ -77,15 +78,22 @@ struct api_route_match {
 int api_route_find(const char *method, const char *path, struct api_route_match *m);
 /* Route i's pattern and method (for tests), or NULL past the table. */
 const char *api_route_pattern(int i, const char **method);
+/* The permission route i needs (enum perm; PERM_NONE: public). */
+uint32_t api_route_perm(int i);
 
 /* The http handler (arg is the struct app). */
 void api_handle(struct http_request *req, void *arg);
 
 /* Is this bearer token the admin token or a stored API key? (constant time) */
+enum token_match { TOKEN_MATCH_NONE, TOKEN_MATCH_ADMIN, TOKEN_MATCH_KEY };
+enum token_match api_token_match(struct app *app, const char *token);
 bool api_token_ok(struct app *app, const char *token);
-void api_session_create(struct app *, struct http_request *, const char *const *);
-void api_session_get(struct app *, struct http_request *, const char *const *);
-void api_session_delete(struct app *, struct http_request *, const char *const *);
+void api_session_create(struct app *, struct http_request *, const struct principal *,
+    const char *const *);
+void api_session_get(struct app *, struct http_request *, const struct principal *,
+    const char *const *);
+void api_session_delete(struct app *, struct http_request *, const struct principal *,
+    const char *const *);
 
 /* Load channels and API keys from the store into memory. */
 int api_load(struct app *app);
@@ -113,7 +121,8 @@ void api_follow(struct app *app, unsigned kinds);
 void api_follow_stop(struct app *app);
 
 /* --- shared by the api_*.c files --- */
-typedef void (*api_fn)(struct app *app, struct http_request *req, const char *const *params);
+typedef void (*api_fn)(struct app *app, struct http_request *req, const struct principal *who,
+    const char *const *params);
 
 /* Parse the request body as a JSON object; replies 400/422 and returns
  * NULL when it is not one. */
@@ -177,20 +186,34 @@ json_t *api_channel_json(struct app *app, const struct channel *ch);
  * depths of its channels are read off the loop (api_depth.c). */
 void api_reply_channels(struct app *app, struct http_request *req, int status, json_t *body);
 
-void api_channels_create(struct app *, struct http_request *, const char *const *);
-void api_channels_list(struct app *, struct http_request *, const char *const *);
-void api_channels_get(struct app *, struct http_request *, const char *const *);
-void api_channels_patch(struct app *, struct http_request *, const char *const *);
-void api_channels_delete(struct app *, struct http_request *, const char *const *);
-void api_webhook(struct app *, struct http_request *, const char *const *);
-void api_sandbox_inbound(struct app *, struct http_request *, const char *const *);
-void api_conversations_list(struct app *, struct http_request *, const char *const *);
-void api_conversations_get(struct app *, struct http_request *, const char *const *);
-void api_conversation_messages(struct app *, struct http_request *, const char *const *);
-void api_messages_get(struct app *, struct http_request *, const char *const *);
-void api_messages_find(struct app *, struct http_request *, const char *const *);
-void api_events_list(struct app *, struct http_request *, const char *const *);
-void api_stream(struct app *, struct http_request *, const char *const *);
+void api_channels_create(struct app *, struct http_request *, const struct principal *,
+    const char *const *);
+void api_channels_list(struct app *, struct http_request *, const struct principal *,
+    const char *const *);
+void api_channels_get(struct app *, struct http_request *, const struct principal *,
+    const char *const *);
+void api_channels_patch(struct app *, struct http_request *, const struct principal *,
+    const char *const *);
+void api_channels_delete(struct app *, struct http_request *, const struct principal *,
+    const char *const *);
+void api_webhook(struct app *, struct http_request *, const struct principal *,
+    const char *const *);
+void api_sandbox_inbound(struct app *, struct http_request *, const struct principal *,
+    const char *const *);
+void api_conversations_list(struct app *, struct http_request *, const struct principal *,
+    const char *const *);
+void api_conversations_get(struct app *, struct http_request *, const struct principal *,
+    const char *const *);
+void api_conversation_messages(struct app *, struct http_request *, const struct principal *,
+    const char *const *);
+void api_messages_get(struct app *, struct http_request *, const struct principal *,
+    const char *const *);
+void api_messages_find(struct app *, struct http_request *, const struct principal *,
+    const char *const *);
+void api_events_list(struct app *, struct http_request *, const struct principal *,
+    const char *const *);
+void api_stream(struct app *, struct http_request *, const struct principal *,
+    const char *const *);
 
 /* Where a live stream (SSE or WebSocket) starts and what it shows. */
 struct stream_params {
@@ -205,12 +228,14 @@ int api_stream_params(struct app *app, struct http_request *req, bool use_last_e
 /* Shutdown: end every open stream and WebSocket (clients reconnect
  * elsewhere or later). */
 void api_streams_end(struct app *app);
-void api_ws(struct app *, struct http_request *, const char *const *);
+void api_ws(struct app *, struct http_request *, const struct principal *,
+    const char *const *);
 void api_ws_end(struct app *app);
 /* Client bytes through the WebSocket frame handling, without a loop or a
  * client (the fuzz harness; see api_ws.c). */
 int api_ws_feed(struct app *app, const void *bytes, size_t len);
-void api_messages_send(struct app *, struct http_request *, const char *const *);
+void api_messages_send(struct app *, struct http_request *, const struct principal *,
+    const char *const *);
 /* One send (a POST /v1/messages body, borrowed), validated and committed.
  * done() runs exactly once with the HTTP status and the reply body it owns
  * (the message, or {"error":{...}}): before this returns false when nothing
@@ -219,21 +244,37 @@ void api_messages_send(struct app *, struct http_request *, const char *const *)
 typedef void (*api_send_done_fn)(void *arg, int status, json_t *reply);
 bool api_send_submit(struct app *app, const json_t *body, const char *idem_key, api_send_done_fn done,
     void *arg);
-void api_messages_batch(struct app *, struct http_request *, const char *const *);
-void api_messages_cancel(struct app *, struct http_request *, const char *const *);
-void api_conversation_read(struct app *, struct http_request *, const char *const *);
-void api_templates_create(struct app *, struct http_request *, const char *const *);
-void api_templates_list(struct app *, struct http_request *, const char *const *);
-void api_templates_get(struct app *, struct http_request *, const char *const *);
-void api_templates_delete(struct app *, struct http_request *, const char *const *);
-void api_hooks_create(struct app *, struct http_request *, const char *const *);
-void api_hooks_list(struct app *, struct http_request *, const char *const *);
-void api_hooks_get(struct app *, struct http_request *, const char *const *);
-void api_hooks_delete(struct app *, struct http_request *, const char *const *);
-void api_users_list(struct app *, struct http_request *, const char *const *);
-void api_users_create(struct app *, struct http_request *, const char *const *);
-void api_users_delete(struct app *, struct http_request *, const char *const *);
-void api_users_logout(struct app *, struct http_request *, const char *const *);
-void api_users_password(struct app *, struct http_request *, const char *const *);
+void api_messages_batch(struct app *, struct http_request *, const struct principal *,
+    const char *const *);
+void api_messages_cancel(struct app *, struct http_request *, const struct principal *,
+    const char *const *);
+void api_conversation_read(struct app *, struct http_request *, const struct principal *,
+    const char *const *);
+void api_templates_create(struct app *, struct http_request *, const struct principal *,
+    const char *const *);
+void api_templates_list(struct app *, struct http_request *, const struct principal *,
+    const char *const *);
+void api_templates_get(struct app *, struct http_request *, const struct principal *,
+    const char *const *);
+void api_templates_delete(struct app *, struct http_request *, const struct principal *,
+    const char *const *);
+void api_hooks_create(struct app *, struct http_request *, const struct principal *,
+    const char *const *);
+void api_hooks_list(struct app *, struct http_request *, const struct principal *,
+    const char *const *);
+void api_hooks_get(struct app *, struct http_request *, const struct principal *,
+    const char *const *);
+void api_hooks_delete(struct app *, struct http_request *, const struct principal *,
+    const char *const *);
+void api_users_list(struct app *, struct http_request *, const struct principal *,
+    const char *const *);
+void api_users_create(struct app *, struct http_request *, const struct principal *,
+    const char *const *);
+void api_users_delete(struct app *, struct http_request *, const struct principal *,
+    const char *const *);
+void api_users_logout(struct app *, struct http_request *, const struct principal *,
+    const char *const *);
+void api_users_password(struct app *, struct http_request *, const struct principal *,
+    const char *const *);
 
 #endif

@@ -137,7 +137,8 @@ created_done(struct store_op *op, void *arg)
 }
 
 void
-api_channels_create(struct app *app, struct http_request *req, const char *const *p)
+api_channels_create(struct app *app, struct http_request *req, const struct principal *who,
+    const char *const *p)
 {
 	struct channel_error err = { 0 };
 	json_t *body = api_body_object(req);
@@ -200,7 +201,8 @@ invalid:
 }
 
 void
-api_channels_list(struct app *app, struct http_request *req, const char *const *p)
+api_channels_list(struct app *app, struct http_request *req, const struct principal *who,
+    const char *const *p)
 {
 	json_t *arr = json_array();
 	for (size_t i = 0; i < registry_count(app->reg); i++)
@@ -218,7 +220,8 @@ find_or_404(struct app *app, struct http_request *req, const char *name)
 }
 
 void
-api_channels_get(struct app *app, struct http_request *req, const char *const *p)
+api_channels_get(struct app *app, struct http_request *req, const struct principal *who,
+    const char *const *p)
 {
 	struct channel *ch = find_or_404(app, req, p[0]);
 	if (ch)
@@ -309,7 +312,8 @@ check_destination(struct http_request *req, const struct channel *ch, const json
 }
 
 void
-api_channels_patch(struct app *app, struct http_request *req, const char *const *p)
+api_channels_patch(struct app *app, struct http_request *req, const struct principal *who,
+    const char *const *p)
 {
 	struct channel_error err = { 0 };
 	struct channel *ch = find_or_404(app, req, p[0]);
@@ -389,7 +393,8 @@ deleted_done(struct store_op *op, void *arg)
 }
 
 void
-api_channels_delete(struct app *app, struct http_request *req, const char *const *p)
+api_channels_delete(struct app *app, struct http_request *req, const struct principal *who,
+    const char *const *p)
 {
 	struct channel *ch = find_or_404(app, req, p[0]);
 	if (ch == NULL)

@@ -126,7 +126,8 @@ head_done(void *arg)
 }
 
 void
-api_hooks_create(struct app *app, struct http_request *req, const char *const *p)
+api_hooks_create(struct app *app, struct http_request *req, const struct principal *who,
+    const char *const *p)
 {
 	json_t *body = api_body_object(req), *v, *events, *e;
 	const char *key, *url, *secret;
@@ -209,7 +210,8 @@ out:
 }
 
 void
-api_hooks_list(struct app *app, struct http_request *req, const char *const *p)
+api_hooks_list(struct app *app, struct http_request *req, const struct principal *who,
+    const char *const *p)
 {
 	http_reply_json(req, 200, hooks_list(app->hooks));
 }
@@ -229,7 +231,8 @@ find_or_404(struct app *app, struct http_request *req, const char *s, int64_t *i
 }
 
 void
-api_hooks_get(struct app *app, struct http_request *req, const char *const *p)
+api_hooks_get(struct app *app, struct http_request *req, const struct principal *who,
+    const char *const *p)
 {
 	int64_t id;
 
@@ -255,7 +258,8 @@ deleted_done(struct store_op *op, void *arg)
 }
 
 void
-api_hooks_delete(struct app *app, struct http_request *req, const char *const *p)
+api_hooks_delete(struct app *app, struct http_request *req, const struct principal *who,
+    const char *const *p)
 {
 	int64_t id;
 

@@ -140,7 +140,8 @@ req_query(void *ctx, const char *name)
 }
 
 void
-api_webhook(struct app *app, struct http_request *req, const char *const *p)
+api_webhook(struct app *app, struct http_request *req, const struct principal *who,
+    const char *const *p)
 {
 	const struct channel_ops *ops = channel_type_by_webhook_path(p[0]);
 	struct ingest *in;
@@ -182,7 +183,8 @@ api_webhook(struct app *app, struct http_request *req, const char *const *p)
 }
 
 void
-api_sandbox_inbound(struct app *app, struct http_request *req, const char *const *p)
+api_sandbox_inbound(struct app *app, struct http_request *req, const struct principal *who,
+    const char *const *p)
 {
 	struct channel *ch = registry_find_name(app->reg, p[0]);
 	struct channel_error err = { 0 };

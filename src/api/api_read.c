@@ -79,7 +79,8 @@ run_conversations_list(struct store *st, void *arg, struct api_reply *out)
 }
 
 void
-api_conversations_list(struct app *app, struct http_request *req, const char *const *p)
+api_conversations_list(struct app *app, struct http_request *req, const struct principal *who,
+    const char *const *p)
 {
 	const char *chname = http_query(req, "channel");
 	const char *cursor, *q;
@@ -121,7 +122,8 @@ run_conversation_get(struct store *st, void *arg, struct api_reply *out)
 }
 
 void
-api_conversations_get(struct app *app, struct http_request *req, const char *const *p)
+api_conversations_get(struct app *app, struct http_request *req, const struct principal *who,
+    const char *const *p)
 {
 	int64_t id;
 
@@ -155,7 +157,8 @@ run_conversation_messages(struct store *st, void *arg, struct api_reply *out)
 }
 
 void
-api_conversation_messages(struct app *app, struct http_request *req, const char *const *p)
+api_conversation_messages(struct app *app, struct http_request *req, const struct principal *who,
+    const char *const *p)
 {
 	int64_t id;
 	const char *cursor;
@@ -183,7 +186,8 @@ run_message_get(struct store *st, void *arg, struct api_reply *out)
 }
 
 void
-api_messages_get(struct app *app, struct http_request *req, const char *const *p)
+api_messages_get(struct app *app, struct http_request *req, const struct principal *who,
+    const char *const *p)
 {
 	int64_t id;
 
@@ -215,7 +219,8 @@ run_messages_by_provider_id(struct store *st, void *arg, struct api_reply *out)
 }
 
 void
-api_messages_find(struct app *app, struct http_request *req, const char *const *p)
+api_messages_find(struct app *app, struct http_request *req, const struct principal *who,
+    const char *const *p)
 {
 	const char *pid = http_query(req, "provider_message_id");
 	const char *state = http_query(req, "state");
@@ -273,7 +278,8 @@ run_events_list(struct store *st, void *arg, struct api_reply *out)
 }
 
 void
-api_events_list(struct app *app, struct http_request *req, const char *const *p)
+api_events_list(struct app *app, struct http_request *req, const struct principal *who,
+    const char *const *p)
 {
 	int64_t since;
 	int limit;

@@ -744,7 +744,8 @@ http_send_done(void *arg, int status, json_t *reply)
 }
 
 void
-api_messages_send(struct app *app, struct http_request *req, const char *const *p)
+api_messages_send(struct app *app, struct http_request *req, const struct principal *who,
+    const char *const *p)
 {
 	json_t *body = api_body_object(req);
 
@@ -813,7 +814,8 @@ batch_round(void *arg)
 }
 
 void
-api_messages_batch(struct app *app, struct http_request *req, const char *const *p)
+api_messages_batch(struct app *app, struct http_request *req, const struct principal *who,
+    const char *const *p)
 {
 	struct send_error e = { 0 };
 	json_t *body = api_body_object(req);
@@ -860,7 +862,8 @@ cancel_done(struct store_op *op, void *arg)
 }
 
 void
-api_messages_cancel(struct app *app, struct http_request *req, const char *const *p)
+api_messages_cancel(struct app *app, struct http_request *req, const struct principal *who,
+    const char *const *p)
 {
 	int64_t id;
 
@@ -921,7 +924,8 @@ conv_read_done(struct store_op *op, void *arg)
 }
 
 void
-api_conversation_read(struct app *app, struct http_request *req, const char *const *p)
+api_conversation_read(struct app *app, struct http_request *req, const struct principal *who,
+    const char *const *p)
 {
 	int64_t id;
 

@@ -59,7 +59,8 @@ login_done(void *arg, enum auth_result r, const struct auth_session *s, const ch
 }
 
 void
-api_session_create(struct app *app, struct http_request *req, const char *const *p)
+api_session_create(struct app *app, struct http_request *req, const struct principal *who,
+    const char *const *p)
 {
 	const char *ct = http_header(req, "Content-Type");
 	json_t *body;
@@ -111,7 +112,8 @@ api_session_create(struct app *app, struct http_request *req, const char *const 
 }
 
 void
-api_session_get(struct app *app, struct http_request *req, const char *const *p)
+api_session_get(struct app *app, struct http_request *req, const struct principal *who,
+    const char *const *p)
 {
 	const struct auth_session *s = auth_check_cookie(app->auth, http_header(req, "Cookie"));
 
@@ -138,7 +140,8 @@ logout_done(void *arg, int result)
 }
 
 void
-api_session_delete(struct app *app, struct http_request *req, const char *const *p)
+api_session_delete(struct app *app, struct http_request *req, const struct principal *who,
+    const char *const *p)
 {
 	const struct auth_session *s = auth_check_cookie(app->auth, http_header(req, "Cookie"));
 

@@ -185,7 +185,8 @@ api_stream_params(struct app *app, struct http_request *req, bool use_last_event
 }
 
 void
-api_stream(struct app *app, struct http_request *req, const char *const *p)
+api_stream(struct app *app, struct http_request *req, const struct principal *who,
+    const char *const *p)
 {
 	struct stream_params sp;
 

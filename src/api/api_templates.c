@@ -81,7 +81,8 @@ tpl_created(struct store_op *op, void *arg)
 }
 
 void
-api_templates_create(struct app *app, struct http_request *req, const char *const *p)
+api_templates_create(struct app *app, struct http_request *req, const struct principal *who,
+    const char *const *p)
 {
 	static const char *const allowed[] = { "name", "language", "body", NULL };
 	struct send_error e = { 0 };
@@ -145,13 +146,15 @@ run_templates_list(struct store *st, void *arg, struct api_reply *out)
 }
 
 void
-api_templates_list(struct app *app, struct http_request *req, const char *const *p)
+api_templates_list(struct app *app, struct http_request *req, const struct principal *who,
+    const char *const *p)
 {
 	api_read_async(app, req, run_templates_list, NULL, NULL);
 }
 
 void
-api_templates_get(struct app *app, struct http_request *req, const char *const *p)
+api_templates_get(struct app *app, struct http_request *req, const struct principal *who,
+    const char *const *p)
 {
 	const char *lang = http_query(req, "language");
 
@@ -183,7 +186,8 @@ tpl_deleted(struct store_op *op, void *arg)
 }
 
 void
-api_templates_delete(struct app *app, struct http_request *req, const char *const *p)
+api_templates_delete(struct app *app, struct http_request *req, const struct principal *who,
+    const char *const *p)
 {
 	struct tpl_write *t = xcalloc(1, sizeof(*t));
 	t->app = app;

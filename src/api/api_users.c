@@ -83,7 +83,8 @@ run_users_list(struct store *st, void *arg, struct api_reply *out)
 }
 
 void
-api_users_list(struct app *app, struct http_request *req, const char *const *p)
+api_users_list(struct app *app, struct http_request *req, const struct principal *who,
+    const char *const *p)
 {
 	api_read_async(app, req, run_users_list, NULL, NULL);
 }
@@ -130,7 +131,8 @@ created(void *arg, enum auth_result r, int64_t ended)
 }
 
 void
-api_users_create(struct app *app, struct http_request *req, const char *const *p)
+api_users_create(struct app *app, struct http_request *req, const struct principal *who,
+    const char *const *p)
 {
 	json_t *body = api_body_object(req);
 	const char *name, *pw;
@@ -163,7 +165,8 @@ changed(void *arg, enum auth_result r, int64_t ended)
 }
 
 void
-api_users_password(struct app *app, struct http_request *req, const char *const *p)
+api_users_password(struct app *app, struct http_request *req, const struct principal *who,
+    const char *const *p)
 {
 	json_t *body;
 	const char *pw;
@@ -184,7 +187,8 @@ api_users_password(struct app *app, struct http_request *req, const char *const 
 }
 
 void
-api_users_delete(struct app *app, struct http_request *req, const char *const *p)
+api_users_delete(struct app *app, struct http_request *req, const struct principal *who,
+    const char *const *p)
 {
 	if (!auth_name_valid(p[0])) {
 		http_reply_error(req, 404, "not_found", NULL, "no user '%.64s'", p[0]);
@@ -208,7 +212,8 @@ logged_out(void *arg, enum auth_result r, int64_t ended)
 }
 
 void
-api_users_logout(struct app *app, struct http_request *req, const char *const *p)
+api_users_logout(struct app *app, struct http_request *req, const struct principal *who,
+    const char *const *p)
 {
 	if (!auth_name_valid(p[0]) && strcmp(p[0], AUTH_TOKEN_USER) != 0) {
 		http_reply_error(req, 404, "not_found", NULL, "no user '%.64s'", p[0]);

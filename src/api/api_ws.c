@@ -44,6 +44,7 @@
 #include <openssl/sha.h>
 #include <wslay/wslay.h>
 
+#include "../authz/authz.h"
 #include "../bus/bus.h"
 #include "../http/http.h"
 #include "../log/log.h"
@@ -101,6 +102,7 @@ struct ws {
 	int64_t close_ms;               /* give up on the close handshake then, or 0 */
 	struct ws_send *sends;
 	size_t nsends;
+	struct principal who;           /* who opened it: sends need PERM_MESSAGES_SEND */
 	bool failed;                    /* socket error or EOF */
 	bool draining;                  /* our close is out: discard input until EOF */
 };
@@ -529,6 +531,11 @@ client_send(struct ws *ws, json_t *msg, json_t *id)
 		queue_error(ws, id, "shutting_down", "msgd is shutting down; retry");
 		return;
 	}
+	if (!authz_can(&ws->who, PERM_MESSAGES_SEND)) {
+		queue_error(ws, id, "forbidden", "this needs the permission %s",
+		    authz_perm_name(PERM_MESSAGES_SEND));
+		return;
+	}
 	struct ws_send *s = xcalloc(1, sizeof(*s));
 	s->ws = ws;
 	s->id = json_incref(id);
@@ -669,7 +676,8 @@ same_origin(const char *origin, const char *host)
 }
 
 void
-api_ws(struct app *app, struct http_request *req, const char *const *p)
+api_ws(struct app *app, struct http_request *req, const struct principal *who,
+    const char *const *p)
 {
 	const char *upgrade = http_header(req, "Upgrade");
 	const char *connection = http_header(req, "Connection");
@@ -717,6 +725,7 @@ api_ws(struct app *app, struct http_request *req, const char *const *p)
 
 	struct ws *ws = xcalloc(1, sizeof(*ws));
 	ws->app = app;
+	ws->who = *who;
 	ws->fd = -1;
 	ws->since = sp.since;
 	ws->channel = xstrdup_or_null(sp.channel);
@@ -762,6 +771,8 @@ api_ws_feed(struct app *app, const void *bytes, size_t len)
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv) != 0)
 		abort();
 	ws->app = app;
+	ws->who = (struct principal){ .kind = PRINCIPAL_ADMIN };
+	authz_settle(&ws->who);
 	ws->fd = sv[0];
 	ws->extra = xmalloc(len ? len : 1);
 	memcpy(ws->extra, bytes, len);

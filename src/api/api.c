@@ -25,7 +25,7 @@ api_healthz(struct app *app, struct http_request *req, const struct principal *w
 	http_reply_json(req, 200, json_pack("{s:s}", "status", "ok"));
 }
 
-enum authn { AUTHN_NONE, AUTHN_OK, AUTHN_CSRF, AUTHN_LIMITED };
+enum authn { AUTHN_NONE, AUTHN_OK, AUTHN_CSRF, AUTHN_LIMITED, AUTHN_REPLIED };
 static enum authn authorized(struct app *app, struct http_request *req, int64_t *wait_ms,
     struct principal *who);
 
@@ -41,6 +41,7 @@ struct readyz {
 	struct app *app;
 	struct http_request *req;
 	bool detail;
+	int64_t org;               /* detail: the caller's organization's channels */
 	bool storage;
 	size_t n;
 	int64_t *ids;              /* the sending channels (detail) */
@@ -101,7 +102,7 @@ readyz_done(void *arg)
 		json_t *channels = json_object();
 		for (size_t i = 0; i < registry_count(app->reg); i++) {
 			struct channel *ch = registry_at(app->reg, i);
-			if (app->outbox && sends(ch))
+			if (app->outbox && sends(ch) && ch->org_id == r->org)
 				json_object_set_new(channels, ch->name,
 				    outbox_channel_state(app->outbox, ch, readyz_depth(r, ch->id)));
 		}
@@ -123,11 +124,17 @@ api_readyz(struct app *app, struct http_request *req, const struct principal *wh
 
 	r->app = app;
 	r->req = req;
-	r->detail = authorized(app, req, &wait_ms, &caller) == AUTHN_OK;
+	enum authn a = authorized(app, req, &wait_ms, &caller);
+	if (a == AUTHN_REPLIED) {
+		free(r);
+		return;  /* an organization it may not name */
+	}
+	r->detail = a == AUTHN_OK;
+	r->org = caller.org_id;
 	if (r->detail && app->outbox) {
 		r->ids = xcalloc(registry_count(app->reg) + 1, sizeof(*r->ids));
 		for (size_t i = 0; i < registry_count(app->reg); i++)
-			if (sends(registry_at(app->reg, i)))
+			if (sends(registry_at(app->reg, i)) && registry_at(app->reg, i)->org_id == r->org)
 				r->ids[r->n++] = registry_at(app->reg, i)->id;
 		r->depths = xcalloc(r->n + 1, sizeof(*r->depths));
 	}
@@ -186,6 +193,9 @@ static const struct route routes[] = {
 	{ .method = "DELETE", .pattern = "/v1/users/*", .perm = PERM_USERS_WRITE, .fn = api_users_delete },
 	{ .method = "POST", .pattern = "/v1/users/*/logout", .perm = PERM_USERS_WRITE, .fn = api_users_logout },
 	{ .method = "PUT", .pattern = "/v1/users/*/password", .perm = PERM_USERS_WRITE, .fn = api_users_password },
+	{ .method = "POST", .pattern = "/v1/orgs", .perm = PERM_PLATFORM, .fn = api_orgs_create },
+	{ .method = "GET", .pattern = "/v1/orgs", .perm = PERM_PLATFORM, .fn = api_orgs_list },
+	{ .method = "GET", .pattern = "/v1/auth/me", .perm = PERM_AUTHENTICATED, .fn = api_auth_me },
 };
 
 /* Split "/a/b/c" into segments; -1 when too many or too long. */
@@ -234,51 +244,28 @@ match(const char *pattern, char seg[API_PATH_SEGMENTS_MAX][API_SEGMENT_MAX], int
 
 /* Constant time per comparison; the token itself is never logged. */
 enum token_match
-api_token_match(struct app *app, const char *token)
+api_token_match(struct app *app, const char *token, size_t *key)
 {
 	unsigned char hash[32];
-	bool admin, key = false;
+	bool admin;
+	size_t hit = 0, found = 0;
 
 	sha256(token, strlen(token), hash);
 	admin = ct_equal(hash, 32, app->admin_hash, 32);
-	for (size_t i = 0; i < app->nkeys; i++)
-		key |= ct_equal(hash, 32, app->key_hashes[i], 32);
-	return admin ? TOKEN_MATCH_ADMIN : key ? TOKEN_MATCH_KEY : TOKEN_MATCH_NONE;
+	for (size_t i = 0; i < app->nkeys; i++) {
+		bool eq = ct_equal(hash, 32, app->key_hashes[i], 32);
+		hit |= eq ? i : 0;
+		found |= eq;
+	}
+	if (key)
+		*key = hit;
+	return admin ? TOKEN_MATCH_ADMIN : found ? TOKEN_MATCH_KEY : TOKEN_MATCH_NONE;
 }
 
 bool
 api_token_ok(struct app *app, const char *token)
 {
-	return api_token_match(app, token) != TOKEN_MATCH_NONE;
-}
-
-/* The principal of the admin token (or a token session), or of an API key. */
-static void
-principal_of_token(struct principal *who, enum token_match m)
-{
-	*who = (struct principal){
-		.kind = m == TOKEN_MATCH_ADMIN ? PRINCIPAL_ADMIN : PRINCIPAL_KEY,
-		.org_id = ORG_DEFAULT_ID,
-		/* Keys stored before scopes existed could do everything. */
-		.scopes = (1u << SCOPE_COUNT) - 1,
-	};
-	snprintf(who->org, sizeof(who->org), "%s", ORG_DEFAULT);
-	snprintf(who->subject, sizeof(who->subject), "%s", m == TOKEN_MATCH_ADMIN ? "admin" : "key");
-	authz_settle(who);
-}
-
-static void
-principal_of_session(struct principal *who, const struct auth_session *s)
-{
-	if (strcmp(s->user, AUTH_TOKEN_USER) == 0) {
-		principal_of_token(who, TOKEN_MATCH_ADMIN);
-		return;
-	}
-	*who = (struct principal){ .kind = PRINCIPAL_USER, .org_id = ORG_DEFAULT_ID,
-		.role = ROLE_OWNER };
-	snprintf(who->org, sizeof(who->org), "%s", ORG_DEFAULT);
-	snprintf(who->subject, sizeof(who->subject), "%s", s->user);
-	authz_settle(who);
+	return api_token_match(app, token, NULL) != TOKEN_MATCH_NONE;
 }
 
 /*
@@ -300,19 +287,19 @@ authorized(struct app *app, struct http_request *req, int64_t *wait_ms, struct p
 		if (app->auth && (*wait_ms = auth_throttle_ms(app->auth, client, NULL)) > 0)
 			return AUTHN_LIMITED;
 		enum token_match m = TOKEN_MATCH_NONE;
+		size_t key = 0;
 		if (strncasecmp(h, "Bearer ", 7) == 0) {
 			for (h += 7; *h == ' '; h++)
 				;
 			if (*h)
-				m = api_token_match(app, h);
+				m = api_token_match(app, h, &key);
 		}
 		if (m == TOKEN_MATCH_NONE) {
 			if (app->auth)
 				auth_token_failed(app->auth, client);
 			return AUTHN_NONE;
 		}
-		principal_of_token(who, m);
-		return AUTHN_OK;
+		return api_principal(app, req, m, key, NULL, who) == 0 ? AUTHN_OK : AUTHN_REPLIED;
 	}
 	if (app->auth == NULL)
 		return AUTHN_NONE;
@@ -323,8 +310,7 @@ authorized(struct app *app, struct http_request *req, int64_t *wait_ms, struct p
 	if (strcmp(m, "GET") != 0 && strcmp(m, "HEAD") != 0 &&
 	    !auth_csrf_ok(s, http_header(req, AUTH_CSRF_HEADER)))
 		return AUTHN_CSRF;
-	principal_of_session(who, s);
-	return AUTHN_OK;
+	return api_principal(app, req, TOKEN_MATCH_NONE, 0, s, who) == 0 ? AUTHN_OK : AUTHN_REPLIED;
 }
 
 int
@@ -384,6 +370,8 @@ api_handle(struct http_request *req, void *arg)
 			api_too_many(req, wait);
 			return;
 		}
+		if (a == AUTHN_REPLIED)
+			return;
 		if (a == AUTHN_NONE) {
 			http_reply_error(req, 401, "unauthorized", NULL,
 			    "missing or invalid bearer token (Authorization: Bearer <token>) or session cookie");
@@ -541,30 +529,16 @@ api_keys_load(struct app *app)
 	return 0;
 }
 
-void
-api_keys_apply(struct app *app, const json_t *keys)
-{
-	json_t *row;
-	size_t i, n = 0;
-	unsigned char (*hashes)[32] = xcalloc(json_array_size(keys) + 1, 32);
-	json_array_foreach(keys, i, row) {
-		const char *hex = json_string_value(row);
-		if (hex && hex_decode(hex, strlen(hex), hashes[n], 32) == 0)
-			n++;
-		else
-			log_error("stored API key hash is not 64 hex digits; ignored");
-	}
-	free(app->key_hashes);
-	app->key_hashes = hashes;
-	app->nkeys = n;
-}
-
 int
 api_load(struct app *app)
 {
 	json_t *rows = NULL, *row;
 	size_t i;
 
+	if (store_orgs_load(app->store, &rows) != 0)
+		return -1;
+	api_orgs_apply(app, rows);
+	json_decref(rows);
 	if (store_channels_load(app->store, &rows) != 0)
 		return -1;
 	json_array_foreach(rows, i, row) {
@@ -584,6 +558,10 @@ void
 api_unload(struct app *app)
 {
 	free(app->key_hashes);
+	free(app->keys);
+	free(app->orgs);
 	app->key_hashes = NULL;
-	app->nkeys = 0;
+	app->keys = NULL;
+	app->orgs = NULL;
+	app->nkeys = app->norgs = 0;
 }

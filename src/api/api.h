@@ -24,6 +24,9 @@
 
 #include <jansson.h>
 
+#include "../auth/auth.h"
+#include "../authz/authz.h"
+
 struct config;
 struct event_base;
 struct store;
@@ -55,8 +58,12 @@ struct app {
 	struct hooks *hooks;            /* event webhooks (src/hooks) */
 	bool cookie_secure;             /* mark session cookies Secure (HTTPS in front) */
 	unsigned char admin_hash[32];   /* SHA-256 of the admin token */
-	unsigned char (*key_hashes)[32];/* API keys from the store */
+	char admin_cred[AUTH_CRED_HEX + 1]; /* its fingerprint, as token sessions keep it */
+	unsigned char (*key_hashes)[32];/* API keys from the store (not revoked) */
+	struct api_key *keys;           /* and what each may do: keys[i] is key_hashes[i]'s */
 	size_t nkeys;
+	struct api_org *orgs;           /* every organization, by id */
+	size_t norgs;
 	bool shutting_down;
 	uint64_t channels_gen;          /* the registry changed (a read of the store started
 	                                   before may miss the change: api_follow.c) */
@@ -84,9 +91,23 @@ uint32_t api_route_perm(int i);
 /* The http handler (arg is the struct app). */
 void api_handle(struct http_request *req, void *arg);
 
-/* Is this bearer token the admin token or a stored API key? (constant time) */
+/* An API key as the router needs it (api_orgs.c). */
+struct api_key {
+	int64_t id;
+	int64_t org_id;
+	uint32_t scopes;                /* enum scope bits */
+	int64_t expires_at;             /* Unix seconds; 0: never */
+	char cred[AUTH_CRED_HEX + 1];   /* as a session made with it keeps it */
+};
+struct api_org {
+	int64_t id;
+	char name[ORG_NAME_MAX + 1];
+};
+
+/* Is this bearer token the admin token or a stored API key? (constant
+ * time; *key: the key's index in app->keys) */
 enum token_match { TOKEN_MATCH_NONE, TOKEN_MATCH_ADMIN, TOKEN_MATCH_KEY };
-enum token_match api_token_match(struct app *app, const char *token);
+enum token_match api_token_match(struct app *app, const char *token, size_t *key);
 bool api_token_ok(struct app *app, const char *token);
 void api_session_create(struct app *, struct http_request *, const struct principal *,
     const char *const *);
@@ -100,8 +121,30 @@ int api_load(struct app *app);
 void api_unload(struct app *app);
 /* The API keys (at start: read on the calling thread). */
 int api_keys_load(struct app *app);
-/* Replace the key hashes by those of keys (store_api_keys_load()'s rows). */
+/* Replace the keys by those of rows (store_api_keys_load()'s). */
 void api_keys_apply(struct app *app, const json_t *keys);
+/* Replace the organizations by those of rows (store_orgs_load()'s). */
+void api_orgs_apply(struct app *app, const json_t *rows);
+const struct api_org *api_org_by_id(const struct app *app, int64_t id);
+const struct api_org *api_org_by_name(const struct app *app, const char *name);
+/*
+ * Who is asking (api_orgs.c): the principal of the admin token (m ADMIN),
+ * of app->keys[key] (m KEY), or of a browser session s (m NONE), acting in
+ * the organization the Msgd-Org header names (default: "default"; a key's
+ * own, which the header may only repeat). 0, or -1 after replying (404 for
+ * an organization that does not exist or is not the caller's, 401 for an
+ * expired key or a session whose token is gone).
+ */
+int api_principal(struct app *app, struct http_request *req, enum token_match m, size_t key,
+    const struct auth_session *s, struct principal *who);
+void api_orgs_create(struct app *, struct http_request *, const struct principal *,
+    const char *const *);
+void api_orgs_list(struct app *, struct http_request *, const struct principal *,
+    const char *const *);
+void api_auth_me(struct app *, struct http_request *, const struct principal *,
+    const char *const *);
+/* The principal as GET /v1/auth/me shows it. */
+json_t *api_principal_json(const struct principal *who);
 /* A stored channel row (store_channels_load()) as a channel, not opened;
  * NULL (logged) when its type is unknown. */
 struct channel *api_channel_from_row(const json_t *row);
@@ -242,8 +285,8 @@ void api_messages_send(struct app *, struct http_request *, const struct princip
  * was committed (invalid, duplicate), or later on the loop, after the commit,
  * when it returns true. idem_key: the Idempotency-Key, or NULL. */
 typedef void (*api_send_done_fn)(void *arg, int status, json_t *reply);
-bool api_send_submit(struct app *app, const json_t *body, const char *idem_key, api_send_done_fn done,
-    void *arg);
+bool api_send_submit(struct app *app, int64_t org, const json_t *body, const char *idem_key,
+    api_send_done_fn done, void *arg);
 void api_messages_batch(struct app *, struct http_request *, const struct principal *,
     const char *const *);
 void api_messages_cancel(struct app *, struct http_request *, const struct principal *,

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../authz/authz.h"
 #include "../channels/channel.h"
 #include "../config/config.h"
 #include "../http/http.h"
@@ -30,6 +31,7 @@ struct chan_write {
 	char *type;
 	char *config_json;
 	char *destination;       /* patch: the destination keys that changed, for the log */
+	char *route;             /* the route key's value, or NULL */
 };
 
 static void
@@ -40,7 +42,24 @@ chan_write_free(struct chan_write *w)
 	free(w->type);
 	free(w->config_json);
 	free(w->destination);
+	free(w->route);
 	free(w);
+}
+
+/* Is config's route key (WhatsApp: phone_number_id) another channel's, in
+ * any organization? Then 409 (naming only the field: the other channel
+ * may be another organization's). */
+static bool
+route_taken(struct app *app, struct http_request *req, const struct channel_ops *ops,
+    const json_t *config, int64_t except_id)
+{
+	const char *v = channel_route_value(ops, config);
+
+	if (registry_find_route(app->reg, ops, v, except_id) == NULL)
+		return false;
+	http_reply_error(req, 409, "conflict", ops->route_key,
+	    "%s '%.64s' is claimed by another channel already", ops->route_key, v);
+	return true;
 }
 
 static void
@@ -108,7 +127,9 @@ created_done(struct store_op *op, void *arg)
 
 	if (op->result != 0) {
 		if (op->err == STORE_CONFLICT)
-			http_reply_error(w->req, 409, "conflict", "name", "a channel named '%s' exists", w->name);
+			http_reply_error(w->req, 409, "conflict", "name",
+			    "a channel named '%s' exists, or another channel claims its %s", w->name,
+			    w->ch && w->ch->ops->route_key ? w->ch->ops->route_key : "route");
 		else
 			api_store_error(w->req);
 		chan_write_free(w);
@@ -171,8 +192,12 @@ api_channels_create(struct app *app, struct http_request *req, const struct prin
 		    json_object_get(body, "config") : NULL;
 	if (ops->validate(config, &err) != 0)
 		goto invalid;
-	if (registry_find_name(app->reg, name)) {
+	if (registry_find_name(app->reg, who->org_id, name)) {
 		http_reply_error(req, 409, "conflict", "name", "a channel named '%s' exists", name);
+		json_decref(body);
+		return;
+	}
+	if (route_taken(app, req, ops, config, 0)) {
 		json_decref(body);
 		return;
 	}
@@ -185,9 +210,13 @@ api_channels_create(struct app *app, struct http_request *req, const struct prin
 	w->type = xstrdup(type);
 	w->config_json = json_encode(config, NULL);
 	w->ch = channel_new(0, name, ops, config, now, now);
+	w->ch->org_id = who->org_id;
+	w->route = xstrdup_or_null(channel_route_value(ops, config));
 	w->op = (struct store_op){
 		.kind = STORE_OP_CHANNEL_CREATE,
-		.u.channel = { .name = w->name, .type = w->type, .config_json = w->config_json },
+		.org_id = who->org_id,
+		.u.channel = { .name = w->name, .type = w->type, .config_json = w->config_json,
+			.route_key = w->route },
 		.done = created_done,
 		.arg = w,
 	};
@@ -206,14 +235,16 @@ api_channels_list(struct app *app, struct http_request *req, const struct princi
 {
 	json_t *arr = json_array();
 	for (size_t i = 0; i < registry_count(app->reg); i++)
-		json_array_append_new(arr, api_channel_json(app, registry_at(app->reg, i)));
+		if (registry_at(app->reg, i)->org_id == who->org_id)
+			json_array_append_new(arr, api_channel_json(app, registry_at(app->reg, i)));
 	api_reply_channels(app, req, 200, json_pack("{s:o}", "channels", arr));
 }
 
 static struct channel *
-find_or_404(struct app *app, struct http_request *req, const char *name)
+find_or_404(struct app *app, struct http_request *req, const struct principal *who,
+    const char *name)
 {
-	struct channel *ch = registry_find_name(app->reg, name);
+	struct channel *ch = registry_find_name(app->reg, who->org_id, name);
 	if (ch == NULL)
 		http_reply_error(req, 404, "not_found", NULL, "no channel named '%.64s'", name);
 	return ch;
@@ -223,7 +254,7 @@ void
 api_channels_get(struct app *app, struct http_request *req, const struct principal *who,
     const char *const *p)
 {
-	struct channel *ch = find_or_404(app, req, p[0]);
+	struct channel *ch = find_or_404(app, req, who, p[0]);
 	if (ch)
 		api_reply_channels(app, req, 200, api_channel_json(app, ch));
 }
@@ -234,7 +265,12 @@ patched_done(struct store_op *op, void *arg)
 	struct chan_write *w = arg;
 
 	if (op->result != 0) {
-		api_store_error(w->req);
+		if (op->err == STORE_CONFLICT)
+			http_reply_error(w->req, 409, "conflict", w->ch->ops->route_key,
+			    "%s is claimed by another channel already",
+			    w->ch->ops->route_key ? w->ch->ops->route_key : "the route");
+		else
+			api_store_error(w->req);
 		chan_write_free(w);
 		return;
 	}
@@ -316,7 +352,7 @@ api_channels_patch(struct app *app, struct http_request *req, const struct princ
     const char *const *p)
 {
 	struct channel_error err = { 0 };
-	struct channel *ch = find_or_404(app, req, p[0]);
+	struct channel *ch = find_or_404(app, req, who, p[0]);
 	json_t *body, *patch, *config = NULL;
 	const char *key;
 	json_t *v;
@@ -348,7 +384,8 @@ api_channels_patch(struct app *app, struct http_request *req, const struct princ
 	if (ch->ops->validate(config, &err) != 0)
 		goto invalid;
 	char *changed;
-	if (check_destination(req, ch, patch, config, &changed) != 0) {
+	if (route_taken(app, req, ch->ops, config, ch->id) ||
+	    check_destination(req, ch, patch, config, &changed) != 0) {
 		json_decref(config);
 		json_decref(body);
 		return;
@@ -360,9 +397,12 @@ api_channels_patch(struct app *app, struct http_request *req, const struct princ
 	w->destination = changed;
 	w->config_json = json_encode(config, NULL);
 	w->ch = channel_new(ch->id, ch->name, ch->ops, config, ch->created_at, now_ms() / 1000);
+	w->ch->org_id = ch->org_id;
+	w->route = xstrdup_or_null(channel_route_value(ch->ops, config));
 	w->op = (struct store_op){
 		.kind = STORE_OP_CHANNEL_UPDATE,
-		.u.channel = { .id = ch->id, .config_json = w->config_json },
+		.org_id = ch->org_id,
+		.u.channel = { .id = ch->id, .config_json = w->config_json, .route_key = w->route },
 		.done = patched_done,
 		.arg = w,
 	};
@@ -396,7 +436,7 @@ void
 api_channels_delete(struct app *app, struct http_request *req, const struct principal *who,
     const char *const *p)
 {
-	struct channel *ch = find_or_404(app, req, p[0]);
+	struct channel *ch = find_or_404(app, req, who, p[0]);
 	if (ch == NULL)
 		return;
 	struct chan_write *w = xcalloc(1, sizeof(*w));
@@ -424,9 +464,13 @@ api_channel_from_row(const json_t *row)
 		log_error("stored channel has an unknown type; skipped", "channel", name, "type", type);
 		return NULL;
 	}
-	return channel_new(json_integer_value(json_object_get(row, "id")), name, ops,
+	struct channel *ch = channel_new(json_integer_value(json_object_get(row, "id")), name, ops,
 	    json_object_get(row, "config"), json_integer_value(json_object_get(row, "created_at")),
 	    json_integer_value(json_object_get(row, "updated_at")));
+	ch->org_id = json_integer_value(json_object_get(row, "org_id"));
+	if (ch->org_id <= 0)
+		ch->org_id = STORE_ORG_DEFAULT;
+	return ch;
 }
 
 static const json_t *

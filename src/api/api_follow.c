@@ -1,4 +1,5 @@
-/* api_follow.c - another instance's changes of channels and API keys, read
+/* api_follow.c - another instance's changes of channels, API keys and
+ * organizations, read
  * on the store's reader pool and applied on the loop (api.h). */
 #include "api.h"
 
@@ -13,8 +14,8 @@ struct follow {
 	struct store_read rd;
 	unsigned kinds;           /* what this read covers */
 	uint64_t channels_gen;    /* app->channels_gen when it started */
-	json_t *channels, *keys;  /* its results (NULL: not asked, or failed) */
-	int rc_channels, rc_keys;
+	json_t *channels, *keys, *orgs;  /* its results (NULL: not asked, or failed) */
+	int rc_channels, rc_keys, rc_orgs;
 };
 
 static void follow_start(struct app *app, unsigned kinds);
@@ -28,6 +29,8 @@ follow_run(struct store *st, void *arg)
 		f->rc_channels = store_channels_load(st, &f->channels);
 	if (f->kinds & STORE_CHANGE_KEYS)
 		f->rc_keys = store_api_keys_load(st, &f->keys);
+	if (f->kinds & STORE_CHANGE_ORGS)
+		f->rc_orgs = store_orgs_load(st, &f->orgs);
 }
 
 static void
@@ -39,6 +42,13 @@ follow_done(void *arg)
 	if (app && app->follow == f)
 		app->follow = NULL;
 	if (app) {
+		/* Organizations first: channels and keys name them. */
+		if (f->kinds & STORE_CHANGE_ORGS) {
+			if (f->rc_orgs == 0 && f->orgs)
+				api_orgs_apply(app, f->orgs);
+			else
+				log_error("cannot read the organizations to follow another instance");
+		}
 		if ((f->kinds & STORE_CHANGE_CHANNELS) && app->channels_gen != f->channels_gen) {
 			/* A channel was created, patched or deleted here while the
 			 * store was read: the rows may not show it. Read again. */
@@ -58,6 +68,7 @@ follow_done(void *arg)
 	}
 	json_decref(f->channels);
 	json_decref(f->keys);
+	json_decref(f->orgs);
 	free(f);
 	if (app && app->follow_pending) {
 		unsigned k = app->follow_pending;
@@ -82,7 +93,7 @@ follow_start(struct app *app, unsigned kinds)
 void
 api_follow(struct app *app, unsigned kinds)
 {
-	kinds &= STORE_CHANGE_CHANNELS | STORE_CHANGE_KEYS;
+	kinds &= STORE_CHANGE_CHANNELS | STORE_CHANGE_KEYS | STORE_CHANGE_ORGS;
 	if (kinds == 0 || app->store == NULL)
 		return;
 	if (app->follow) {

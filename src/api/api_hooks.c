@@ -13,6 +13,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "../authz/authz.h"
 #include "../hooks/hooks.h"
 #include "../http/http.h"
 #include "../log/log.h"
@@ -79,8 +80,9 @@ created_done(struct store_op *op, void *arg)
 		return;
 	}
 	json_t *events = json_loads(w->events_json, 0, NULL);
-	json_t *row = json_pack("{s:I, s:s, s:o, s:s, s:I, s:I}",
+	json_t *row = json_pack("{s:I, s:I, s:s, s:o, s:s, s:I, s:I}",
 	    "id", (json_int_t)op->u.subscription.id,
+	    "org_id", (json_int_t)op->org_id,
 	    "url", w->url,
 	    "events", events,
 	    "secret", w->secret,
@@ -90,7 +92,7 @@ created_done(struct store_op *op, void *arg)
 	json_decref(row);
 	snprintf(id, sizeof(id), "%" PRId64, op->u.subscription.id);
 	log_info("webhook subscription created", "subscription", id);
-	http_reply_json(w->req, 201, hooks_get(w->app->hooks, op->u.subscription.id));
+	http_reply_json(w->req, 201, hooks_get(w->app->hooks, op->org_id, op->u.subscription.id));
 	hook_write_free(w);
 }
 
@@ -189,6 +191,7 @@ api_hooks_create(struct app *app, struct http_request *req, const struct princip
 	w->secret = xstrdup(secret);
 	w->op = (struct store_op){
 		.kind = STORE_OP_SUBSCRIPTION_PUT,
+		.org_id = who->org_id,
 		.u.subscription = { .url = w->url, .events_json = w->events_json, .secret = w->secret,
 		    .created_at = now_ms() / 1000, .delivered_seq = since },
 		.done = created_done,
@@ -213,15 +216,16 @@ void
 api_hooks_list(struct app *app, struct http_request *req, const struct principal *who,
     const char *const *p)
 {
-	http_reply_json(req, 200, hooks_list(app->hooks));
+	http_reply_json(req, 200, hooks_list(app->hooks, who->org_id));
 }
 
 static bool
-find_or_404(struct app *app, struct http_request *req, const char *s, int64_t *id)
+find_or_404(struct app *app, struct http_request *req, const struct principal *who, const char *s,
+    int64_t *id)
 {
 	if (api_path_id(req, s, id) != 0)
 		return false;
-	json_t *j = hooks_get(app->hooks, *id);
+	json_t *j = hooks_get(app->hooks, who->org_id, *id);
 	if (j == NULL) {
 		http_reply_error(req, 404, "not_found", NULL, "no webhook subscription %.32s", s);
 		return false;
@@ -236,8 +240,8 @@ api_hooks_get(struct app *app, struct http_request *req, const struct principal 
 {
 	int64_t id;
 
-	if (find_or_404(app, req, p[0], &id))
-		http_reply_json(req, 200, hooks_get(app->hooks, id));
+	if (find_or_404(app, req, who, p[0], &id))
+		http_reply_json(req, 200, hooks_get(app->hooks, who->org_id, id));
 }
 
 static void
@@ -263,13 +267,14 @@ api_hooks_delete(struct app *app, struct http_request *req, const struct princip
 {
 	int64_t id;
 
-	if (!find_or_404(app, req, p[0], &id))
+	if (!find_or_404(app, req, who, p[0], &id))
 		return;
 	struct hook_write *w = xcalloc(1, sizeof(*w));
 	w->app = app;
 	w->req = req;
 	w->op = (struct store_op){
 		.kind = STORE_OP_SUBSCRIPTION_DELETE,
+		.org_id = who->org_id,
 		.u.subscription = { .id = id },
 		.done = deleted_done,
 		.arg = w,

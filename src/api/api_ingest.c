@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../authz/authz.h"
 #include "../channels/channel.h"
 #include "../http/http.h"
 #include "../log/log.h"
@@ -31,6 +32,7 @@ struct ingest {
 	struct http_request *req;
 	struct webhook_reply reply;   /* the webhook answer to send once durable */
 	bool sandbox;                 /* answer with the stored message instead */
+	int64_t org;                  /* sandbox: the caller's organization */
 };
 
 static void
@@ -69,6 +71,7 @@ log_batch(const char *what, struct http_request *req, const struct ingest_batch 
 
 /* The sandbox answers with the message it stored (or found: duplicate). */
 struct stored_msg {
+	int64_t org;
 	int64_t id;
 	bool duplicate;
 };
@@ -79,7 +82,7 @@ run_stored_msg(struct store *st, void *arg, struct api_reply *out)
 	struct stored_msg *sm = arg;
 	json_t *msg = NULL;
 
-	if (store_message_get(st, sm->id, &msg) != 0 || msg == NULL)
+	if (store_message_get(st, sm->org, sm->id, &msg) != 0 || msg == NULL)
 		return;  /* status 0: storage error */
 	out->status = sm->duplicate ? 200 : 201;
 	out->json = json_pack("{s:o,s:b}", "message", msg, "duplicate", sm->duplicate);
@@ -104,6 +107,7 @@ ingest_done(struct store_op *op, void *arg)
 	if (in->sandbox) {
 		struct msg_in *m = &in->batch.msgs[0];
 		struct stored_msg *sm = xcalloc(1, sizeof(*sm));
+		sm->org = in->org;
 		sm->id = m->id;
 		sm->duplicate = m->duplicate;
 		api_read_async(in->app, in->req, run_stored_msg, sm, free);
@@ -186,7 +190,7 @@ void
 api_sandbox_inbound(struct app *app, struct http_request *req, const struct principal *who,
     const char *const *p)
 {
-	struct channel *ch = registry_find_name(app->reg, p[0]);
+	struct channel *ch = registry_find_name(app->reg, who->org_id, p[0]);
 	struct channel_error err = { 0 };
 	json_t *body;
 
@@ -200,6 +204,7 @@ api_sandbox_inbound(struct app *app, struct http_request *req, const struct prin
 	in->app = app;
 	in->req = req;
 	in->sandbox = true;
+	in->org = who->org_id;
 	if (ch->ops->simulate_inbound(ch, body, &in->batch, &err) != 0 || in->batch.nmsgs == 0) {
 		json_decref(body);
 		http_reply_error(req, 422, "validation_failed", err.field, "%s", err.message);

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../authz/authz.h"
 #include "../channels/channel.h"
 #include "../http/http.h"
 #include "../store/store.h"
@@ -18,6 +19,7 @@
 
 /* What a read needs, copied from the request on the loop. */
 struct read_ctx {
+	int64_t org;                      /* the caller's organization */
 	int64_t id;
 	int64_t channel_id;
 	int64_t since;
@@ -28,9 +30,11 @@ struct read_ctx {
 };
 
 static struct read_ctx *
-ctx_new(void)
+ctx_new(const struct principal *who)
 {
-	return xcalloc(1, sizeof(struct read_ctx));
+	struct read_ctx *c = xcalloc(1, sizeof(struct read_ctx));
+	c->org = who->org_id;
+	return c;
 }
 
 static void
@@ -67,7 +71,7 @@ static void
 run_conversations_list(struct store *st, void *arg, struct api_reply *out)
 {
 	struct read_ctx *c = arg;
-	struct conv_query q = { .channel_id = c->channel_id, .limit = c->limit,
+	struct conv_query q = { .org_id = c->org, .channel_id = c->channel_id, .limit = c->limit,
 		.cursor = c->has_cursor ? c->cursor : NULL, .q = c->has_text ? c->text : NULL };
 	json_t *v = NULL;
 	int rc = store_conversations_list(st, &q, &v);
@@ -90,7 +94,7 @@ api_conversations_list(struct app *app, struct http_request *req, const struct p
 	if ((limit = api_limit(req, 50, 200)) < 0 || cursor_param(req, &cursor) != 0)
 		return;
 	if (chname) {
-		struct channel *ch = registry_find_name(app->reg, chname);
+		struct channel *ch = registry_find_name(app->reg, who->org_id, chname);
 		if (ch == NULL) {
 			http_reply_error(req, 404, "not_found", "channel", "no channel named '%.64s'", chname);
 			return;
@@ -102,7 +106,7 @@ api_conversations_list(struct app *app, struct http_request *req, const struct p
 		http_reply_error(req, 400, "invalid_request", "q", "q is longer than %d bytes", QUERY_MAX);
 		return;
 	}
-	struct read_ctx *c = ctx_new();
+	struct read_ctx *c = ctx_new(who);
 	c->limit = limit;
 	c->channel_id = channel_id;
 	ctx_cursor(c, cursor);
@@ -116,7 +120,7 @@ run_conversation_get(struct store *st, void *arg, struct api_reply *out)
 {
 	struct read_ctx *c = arg;
 	json_t *v = NULL;
-	int rc = store_conversation_get(st, c->id, &v);
+	int rc = store_conversation_get(st, c->org, c->id, &v);
 
 	api_reply_read(out, rc, v, "conversation");
 }
@@ -129,7 +133,7 @@ api_conversations_get(struct app *app, struct http_request *req, const struct pr
 
 	if (api_path_id(req, p[0], &id) != 0)
 		return;
-	struct read_ctx *c = ctx_new();
+	struct read_ctx *c = ctx_new(who);
 	c->id = id;
 	api_read_async(app, req, run_conversation_get, c, free);
 }
@@ -138,11 +142,11 @@ static void
 run_conversation_messages(struct store *st, void *arg, struct api_reply *out)
 {
 	struct read_ctx *c = arg;
-	struct msg_query q = { .conversation_id = c->id, .limit = c->limit,
+	struct msg_query q = { .org_id = c->org, .conversation_id = c->id, .limit = c->limit,
 		.cursor = c->has_cursor ? c->cursor : NULL };
 	json_t *conv = NULL, *v = NULL;
 
-	if (store_conversation_get(st, q.conversation_id, &conv) != 0)
+	if (store_conversation_get(st, c->org, q.conversation_id, &conv) != 0)
 		return;  /* status 0: storage error */
 	if (conv == NULL) {
 		api_reply_fail(out, 404, "not_found", NULL, "no such conversation");
@@ -168,7 +172,7 @@ api_conversation_messages(struct app *app, struct http_request *req, const struc
 		return;
 	if ((limit = api_limit(req, 50, 200)) < 0 || cursor_param(req, &cursor) != 0)
 		return;
-	struct read_ctx *c = ctx_new();
+	struct read_ctx *c = ctx_new(who);
 	c->id = id;
 	c->limit = limit;
 	ctx_cursor(c, cursor);
@@ -180,7 +184,7 @@ run_message_get(struct store *st, void *arg, struct api_reply *out)
 {
 	struct read_ctx *c = arg;
 	json_t *v = NULL;
-	int rc = store_message_get(st, c->id, &v);
+	int rc = store_message_get(st, c->org, c->id, &v);
 
 	api_reply_read(out, rc, v, "message");
 }
@@ -193,7 +197,7 @@ api_messages_get(struct app *app, struct http_request *req, const struct princip
 
 	if (api_path_id(req, p[0], &id) != 0)
 		return;
-	struct read_ctx *c = ctx_new();
+	struct read_ctx *c = ctx_new(who);
 	c->id = id;
 	api_read_async(app, req, run_message_get, c, free);
 }
@@ -203,7 +207,7 @@ run_messages_retrying(struct store *st, void *arg, struct api_reply *out)
 {
 	struct read_ctx *c = arg;
 	json_t *v = NULL;
-	int rc = store_messages_retrying(st, c->limit, &v);
+	int rc = store_messages_retrying(st, c->org, c->limit, &v);
 
 	api_reply_read(out, rc, v, "message");
 }
@@ -213,7 +217,7 @@ run_messages_by_provider_id(struct store *st, void *arg, struct api_reply *out)
 {
 	struct read_ctx *c = arg;
 	json_t *v = NULL;
-	int rc = store_messages_by_provider_id(st, c->text, &v);
+	int rc = store_messages_by_provider_id(st, c->org, c->text, &v);
 
 	api_reply_read(out, rc, v, "message");
 }
@@ -234,7 +238,7 @@ api_messages_find(struct app *app, struct http_request *req, const struct princi
 		}
 		if ((limit = api_limit(req, 50, 200)) < 0)
 			return;
-		struct read_ctx *c = ctx_new();
+		struct read_ctx *c = ctx_new(who);
 		c->limit = limit;
 		api_read_async(app, req, run_messages_retrying, c, free);
 		return;
@@ -244,7 +248,7 @@ api_messages_find(struct app *app, struct http_request *req, const struct princi
 		    "provider_message_id (or state=retrying) is required");
 		return;
 	}
-	struct read_ctx *c = ctx_new();
+	struct read_ctx *c = ctx_new(who);
 	ctx_text(c, pid);
 	api_read_async(app, req, run_messages_by_provider_id, c, free);
 }
@@ -258,7 +262,7 @@ run_events_list(struct store *st, void *arg, struct api_reply *out)
 	struct store_event *ev;
 	size_t n;
 
-	if (store_events_read(st, c->since, c->limit, &ev, &n) != 0)
+	if (store_events_read(st, c->org, c->since, c->limit, &ev, &n) != 0)
 		return;  /* status 0: storage error */
 	struct buf b;
 	char tail[48];
@@ -287,7 +291,7 @@ api_events_list(struct app *app, struct http_request *req, const struct principa
 	if (api_query_number(req, "since", 0, INT64_MAX, 0, &since) != 0 ||
 	    (limit = api_limit(req, 100, 1000)) < 0)
 		return;
-	struct read_ctx *c = ctx_new();
+	struct read_ctx *c = ctx_new(who);
 	c->since = since;
 	c->limit = limit;
 	api_read_async(app, req, run_events_list, c, free);

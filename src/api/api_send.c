@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../authz/authz.h"
 #include "../channels/address.h"
 #include "../channels/channel.h"
 #include "../config/config.h"
@@ -85,12 +86,12 @@ check_keys(const json_t *o, const char *const *allowed, const char *prefix, stru
 
 /* A message reference (msgd id or provider id) to its provider id. */
 static int
-resolve_ref(struct app *app, struct send_reads *rs, const json_t *v, int64_t channel_id, const char *field, char *out,
+resolve_ref(struct app *app, struct send_reads *rs, int64_t org, const json_t *v, int64_t channel_id, const char *field, char *out,
     size_t outlen, struct send_error *e)
 {
 	if (json_is_integer(v)) {
 		int64_t ch = 0;
-		if (sr_message_provider_id(app, rs, json_integer_value(v), &ch, out, outlen) != 0)
+		if (sr_message_provider_id(app, rs, org, json_integer_value(v), &ch, out, outlen) != 0)
 			return send_fail(e, "internal", field, "storage error");
 		if (out[0] == '\0' || ch != channel_id)
 			return send_fail(e, "validation_failed", field,
@@ -182,7 +183,7 @@ foreign_fields(const json_t *body, const char *type, struct send_error *e)
  * Idempotency-Key header (single sends only).
  */
 static int
-build_outbound(struct app *app, struct send_reads *rs, const json_t *body, const char *idem, int priority,
+build_outbound(struct app *app, struct send_reads *rs, int64_t org, const json_t *body, const char *idem, int priority,
     struct msg_in *m, struct send_error *e)
 {
 	static const char *const allowed[] = { "channel", "to", "type", "text", "preview_url", "media",
@@ -202,7 +203,7 @@ build_outbound(struct app *app, struct send_reads *rs, const json_t *body, const
 		return -1;
 	if (opt_str(body, "channel", "channel", 64, &chname, e) != 0)
 		return -1;
-	struct channel *ch = chname ? registry_find_name(app->reg, chname) : NULL;
+	struct channel *ch = chname ? registry_find_name(app->reg, org, chname) : NULL;
 	if (ch == NULL)
 		return send_fail(e, "validation_failed", "channel", chname ? "no channel named '%.64s'" :
 		    "'channel' is required%.0s", chname ? chname : "");
@@ -301,7 +302,7 @@ build_outbound(struct app *app, struct send_reads *rs, const json_t *body, const
 					    "template variable '%.64s' must be a string or a number", vk);
 		}
 		json_t *local = NULL;
-		if (sr_template_get(app, rs, name, lang, &local) != 0)
+		if (sr_template_get(app, rs, org, name, lang, &local) != 0)
 			return send_fail(e, "internal", "template", "storage error");
 		if (local) {
 			/* msgd renders it: the provider gets plain text. */
@@ -345,7 +346,7 @@ build_outbound(struct app *app, struct send_reads *rs, const json_t *body, const
 		json_t *emoji = json_object_get(re, "emoji");
 		if (!json_is_string(emoji) || json_string_length(emoji) > 32)
 			return send_fail(e, "validation_failed", "reaction.emoji", "'reaction.emoji' must be a string (\"\" removes)");
-		if (resolve_ref(app, rs, json_object_get(re, "message_id"), ch->id, "reaction.message_id", ref,
+		if (resolve_ref(app, rs, org, json_object_get(re, "message_id"), ch->id, "reaction.message_id", ref,
 		    sizeof(ref), e) != 0)
 			return -1;
 		json_t *mid = json_object_get(re, "message_id");
@@ -355,7 +356,7 @@ build_outbound(struct app *app, struct send_reads *rs, const json_t *body, const
 
 	json_t *rt = json_object_get(body, "reply_to");
 	if (rt && !json_is_null(rt)) {
-		if (resolve_ref(app, rs, rt, ch->id, "reply_to", ref, sizeof(ref), e) != 0)
+		if (resolve_ref(app, rs, org, rt, ch->id, "reply_to", ref, sizeof(ref), e) != 0)
 			goto fail;
 		m->reply_to = xstrdup(ref);
 		priority = 0;
@@ -432,10 +433,10 @@ fail:
 }
 
 int
-api_send_validate(struct app *app, const json_t *body, const char *idem, struct msg_in *m,
-    struct send_error *e)
+api_send_validate(struct app *app, int64_t org, const json_t *body, const char *idem,
+    struct msg_in *m, struct send_error *e)
 {
-	return build_outbound(app, NULL, body, idem, 1, m, e);
+	return build_outbound(app, NULL, org, body, idem, 1, m, e);
 }
 
 int
@@ -466,6 +467,7 @@ struct send {
 	struct store_op op;
 	struct ingest_batch batch;
 	struct app *app;
+	int64_t org;
 	struct http_request *req;   /* batch */
 	api_send_done_fn done;      /* single send */
 	void *done_arg;
@@ -529,7 +531,7 @@ stored_run(struct store *st, void *arg)
 	struct send *s = arg;
 
 	for (size_t i = 0; i < s->batch.nmsgs; i++)
-		if (store_message_get(st, s->batch.msgs[i].id, &s->msgs[i]) != 0)
+		if (store_message_get(st, s->org, s->batch.msgs[i].id, &s->msgs[i]) != 0)
 			s->read_rc = -1;
 }
 
@@ -618,6 +620,7 @@ submit_send(struct app *app, struct send *s)
 
 struct send_try {
 	struct app *app;
+	int64_t org;                /* the caller's organization */
 	struct send_reads *rs;
 	int rounds;
 	json_t *body;               /* a reference of ours */
@@ -677,13 +680,14 @@ single_step(struct send_try *t)
 	if (key == NULL)
 		key = t->idem;
 	if (key && *key)
-		orig_rc = sr_message_by_client_id(app, t->rs, key, &orig);
+		orig_rc = sr_message_by_client_id(app, t->rs, t->org, key, &orig);
 	struct send *s = xcalloc(1, sizeof(*s));
 	s->app = app;
+	s->org = t->org;
 	s->done = t->done;
 	s->done_arg = t->done_arg;
 	struct msg_in *m = ingest_batch_add_msg(&s->batch);
-	int rc = build_outbound(app, t->rs, t->body, t->idem, 1, m, &e);
+	int rc = build_outbound(app, t->rs, t->org, t->body, t->idem, 1, m, &e);
 	if (try_again(t, single_round)) {
 		json_decref(orig);
 		send_free(s);
@@ -716,14 +720,15 @@ single_round(void *arg)
 }
 
 bool
-api_send_submit(struct app *app, const json_t *body, const char *idem_key, api_send_done_fn done,
-    void *arg)
+api_send_submit(struct app *app, int64_t org, const json_t *body, const char *idem_key,
+    api_send_done_fn done, void *arg)
 {
 	struct send_try *t = xcalloc(1, sizeof(*t));
 	bool answered = false, alive = true;
 
 	t->app = app;
-	t->rs = send_reads_new();
+	t->org = org;
+	t->rs = send_reads_new(org);
 	t->body = json_incref((json_t *)body);
 	t->idem = xstrdup_or_null(idem_key);
 	t->done = done;
@@ -751,7 +756,8 @@ api_messages_send(struct app *app, struct http_request *req, const struct princi
 
 	if (body == NULL)
 		return;
-	if (api_send_submit(app, body, http_header(req, "Idempotency-Key"), http_send_done, req))
+	if (api_send_submit(app, who->org_id, body, http_header(req, "Idempotency-Key"), http_send_done,
+	    req))
 		http_defer(req);
 	json_decref(body);
 }
@@ -770,6 +776,7 @@ batch_round(void *arg)
 	send_reads_round(t->rs);
 	struct send *s = xcalloc(1, sizeof(*s));
 	s->app = app;
+	s->org = t->org;
 	s->req = t->req;
 	s->is_batch = true;
 	s->nitems = json_array_size(list);
@@ -782,7 +789,7 @@ batch_round(void *arg)
 	bool internal = false;
 	json_array_foreach(list, i, item) {
 		struct msg_in *m = ingest_batch_add_msg(&s->batch);
-		if (build_outbound(app, t->rs, item, NULL, 1, m, &s->errs[i]) == 0) {
+		if (build_outbound(app, t->rs, t->org, item, NULL, 1, m, &s->errs[i]) == 0) {
 			s->rec[i] = (int)s->batch.nmsgs - 1;
 			continue;
 		}
@@ -829,7 +836,8 @@ api_messages_batch(struct app *app, struct http_request *req, const struct princ
 	}
 	struct send_try *t = xcalloc(1, sizeof(*t));
 	t->app = app;
-	t->rs = send_reads_new();
+	t->org = who->org_id;
+	t->rs = send_reads_new(who->org_id);
 	t->body = body;
 	t->req = req;
 	/* Replies made before this returns go out at once (http.c). */
@@ -873,6 +881,7 @@ api_messages_cancel(struct app *app, struct http_request *req, const struct prin
 	c->req = req;
 	c->op = (struct store_op){
 		.kind = STORE_OP_CANCEL,
+		.org_id = who->org_id,
 		.u.cancel = { .message_id = id },
 		.done = cancel_done,
 		.arg = c,
@@ -893,10 +902,10 @@ struct conv_read {
 static void
 run_conv_get(struct store *st, void *arg, struct api_reply *out)
 {
-	int64_t *id = arg;
+	int64_t *id = arg;  /* [0] the organization, [1] the conversation */
 	json_t *conv = NULL;
 
-	if (store_conversation_get(st, *id, &conv) == 0 && conv) {
+	if (store_conversation_get(st, id[0], id[1], &conv) == 0 && conv) {
 		out->status = 200;
 		out->json = conv;
 	}
@@ -917,8 +926,9 @@ conv_read_done(struct store_op *op, void *arg)
 	}
 	outbox_send_receipt(c->app->outbox, op->u.conv_read.channel_id,
 	    op->u.conv_read.last_inbound_provider_id);
-	int64_t *id = xcalloc(1, sizeof(*id));
-	*id = op->u.conv_read.conversation_id;
+	int64_t *id = xcalloc(2, sizeof(*id));
+	id[0] = op->org_id;
+	id[1] = op->u.conv_read.conversation_id;
 	api_read_async(c->app, c->req, run_conv_get, id, free);
 	free(c);
 }
@@ -936,6 +946,7 @@ api_conversation_read(struct app *app, struct http_request *req, const struct pr
 	c->req = req;
 	c->op = (struct store_op){
 		.kind = STORE_OP_CONV_READ,
+		.org_id = who->org_id,
 		.u.conv_read = { .conversation_id = id },
 		.done = conv_read_done,
 		.arg = c,

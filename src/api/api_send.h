@@ -66,26 +66,28 @@ void reply_send_error(struct http_request *req, const struct send_error *e);
 /* api_send_reads.c: the reads of a send, fetched on the reader pool in
  * rounds (see there). With rs NULL each is the store's own, synchronous. */
 struct send_reads;
-struct send_reads *send_reads_new(void);
+/* Every read of rs is organization org's. */
+struct send_reads *send_reads_new(int64_t org);
 void send_reads_free(struct send_reads *rs);
 void send_reads_round(struct send_reads *rs);          /* a round begins */
 size_t send_reads_missing(const struct send_reads *rs); /* noted this round, not fetched */
 /* Fetch what is missing off the loop, then then(arg) on the loop. */
 void send_reads_fetch(struct app *app, struct send_reads *rs, void (*then)(void *arg), void *arg);
-int sr_message_provider_id(struct app *app, struct send_reads *rs, int64_t id, int64_t *channel_id,
-    char *out, size_t outlen);
-int sr_template_get(struct app *app, struct send_reads *rs, const char *name, const char *language,
-    json_t **out);
+/* org: the organization when rs is NULL (rs's own otherwise). */
+int sr_message_provider_id(struct app *app, struct send_reads *rs, int64_t org, int64_t id,
+    int64_t *channel_id, char *out, size_t outlen);
+int sr_template_get(struct app *app, struct send_reads *rs, int64_t org, const char *name,
+    const char *language, json_t **out);
 int sr_last_inbound(struct app *app, struct send_reads *rs, int64_t channel_id, const char *address,
     int64_t *out_ms);
-int sr_message_by_client_id(struct app *app, struct send_reads *rs, const char *client_id,
-    json_t **out);
+int sr_message_by_client_id(struct app *app, struct send_reads *rs, int64_t org,
+    const char *client_id, json_t **out);
 
 /* Validate one send request (a POST /v1/messages body, or one item of a
- * batch) and fill m; nothing is stored. idem: the Idempotency-Key header
+ * batch) of organization org and fill m; nothing is stored. idem: the Idempotency-Key header
  * or NULL. Reads the store (templates, reply references, the window). */
-int api_send_validate(struct app *app, const json_t *body, const char *idem, struct msg_in *m,
-    struct send_error *e);
+int api_send_validate(struct app *app, int64_t org, const json_t *body, const char *idem,
+    struct msg_in *m, struct send_error *e);
 /* The envelope of POST /v1/messages/batch: {"messages":[1..batch_max items]}. */
 int api_batch_validate(const struct app *app, const json_t *body, struct send_error *e);
 

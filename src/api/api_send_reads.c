@@ -49,6 +49,7 @@ struct send_reads {
 	struct sr_entry *bucket[SR_BUCKETS];
 	struct sr_entry *all;
 	size_t missing;            /* noted in this round, not fetched */
+	int64_t org;               /* every read is this organization's */
 	/* The fetch in flight. */
 	struct store_read rd;
 	void (*then)(void *arg);
@@ -56,9 +57,11 @@ struct send_reads {
 };
 
 struct send_reads *
-send_reads_new(void)
+send_reads_new(int64_t org)
 {
-	return xcalloc(1, sizeof(struct send_reads));
+	struct send_reads *rs = xcalloc(1, sizeof(struct send_reads));
+	rs->org = org;
+	return rs;
 }
 
 void
@@ -133,11 +136,11 @@ lookup(struct send_reads *rs, enum sr_kind kind, int64_t a, const char *s1, cons
 }
 
 int
-sr_message_provider_id(struct app *app, struct send_reads *rs, int64_t id, int64_t *channel_id,
-    char *out, size_t outlen)
+sr_message_provider_id(struct app *app, struct send_reads *rs, int64_t org, int64_t id,
+    int64_t *channel_id, char *out, size_t outlen)
 {
 	if (rs == NULL)
-		return store_message_provider_id(app->store, id, channel_id, out, outlen);
+		return store_message_provider_id(app->store, org, id, channel_id, out, outlen);
 	struct sr_entry *e = lookup(rs, SR_PROVIDER_ID, id, NULL, NULL);
 	*channel_id = e ? e->i1 : 0;
 	snprintf(out, outlen, "%s", e ? e->text : "");
@@ -145,11 +148,11 @@ sr_message_provider_id(struct app *app, struct send_reads *rs, int64_t id, int64
 }
 
 int
-sr_template_get(struct app *app, struct send_reads *rs, const char *name, const char *language,
-    json_t **out)
+sr_template_get(struct app *app, struct send_reads *rs, int64_t org, const char *name,
+    const char *language, json_t **out)
 {
 	if (rs == NULL)
-		return store_template_get(app->store, name, language, out);
+		return store_template_get(app->store, org, name, language, out);
 	struct sr_entry *e = lookup(rs, SR_TEMPLATE, 0, name, language);
 	*out = e ? json_incref(e->json) : NULL;
 	return e ? e->rc : 0;
@@ -167,11 +170,11 @@ sr_last_inbound(struct app *app, struct send_reads *rs, int64_t channel_id, cons
 }
 
 int
-sr_message_by_client_id(struct app *app, struct send_reads *rs, const char *client_id,
+sr_message_by_client_id(struct app *app, struct send_reads *rs, int64_t org, const char *client_id,
     json_t **out)
 {
 	if (rs == NULL)
-		return store_message_by_client_id(app->store, client_id, out);
+		return store_message_by_client_id(app->store, org, client_id, out);
 	struct sr_entry *e = lookup(rs, SR_CLIENT_ID, 0, client_id, NULL);
 	*out = e ? json_incref(e->json) : NULL;
 	return e ? e->rc : 0;
@@ -188,16 +191,16 @@ fetch_run(struct store *st, void *arg)
 			continue;
 		switch (e->kind) {
 		case SR_PROVIDER_ID:
-			e->rc = store_message_provider_id(st, e->a, &e->i1, e->text, sizeof(e->text));
+			e->rc = store_message_provider_id(st, rs->org, e->a, &e->i1, e->text, sizeof(e->text));
 			break;
 		case SR_TEMPLATE:
-			e->rc = store_template_get(st, e->s1, e->s2, &e->json);
+			e->rc = store_template_get(st, rs->org, e->s1, e->s2, &e->json);
 			break;
 		case SR_LAST_INBOUND:
 			e->rc = store_last_inbound(st, e->a, e->s1, &e->i1);
 			break;
 		case SR_CLIENT_ID:
-			e->rc = store_message_by_client_id(st, e->s1, &e->json);
+			e->rc = store_message_by_client_id(st, rs->org, e->s1, &e->json);
 			break;
 		}
 		e->fetched = true;

@@ -21,6 +21,7 @@
 
 #include <event2/event.h>
 
+#include "../authz/authz.h"
 #include "../bus/bus.h"
 #include "../http/http.h"
 #include "../log/log.h"
@@ -35,8 +36,7 @@ struct stream {
 	struct http_request *req;
 	struct stream *prev, *next;     /* app->streams */
 	struct bus_sub *sub;
-	char *channel;                  /* filter, or NULL */
-	int64_t conversation_id;        /* filter, or 0 */
+	struct bus_filter filter;
 	struct buf out;                 /* formatted bytes not yet handed to the socket */
 	size_t off;
 	struct event *heartbeat;
@@ -68,15 +68,6 @@ on_heartbeat(evutil_socket_t fd, short what, void *arg)
 	http_stream_wake(s->req);
 }
 
-static bool
-wanted(const struct stream *s, const struct store_event *e)
-{
-	if (s->channel && (e->channel == NULL || strcmp(s->channel, e->channel) != 0))
-		return false;
-	if (s->conversation_id && e->conversation_id != s->conversation_id)
-		return false;
-	return true;
-}
 
 /* Format events into the buffer until it holds enough or we are caught up. */
 static int
@@ -88,7 +79,7 @@ fill(struct stream *s)
 
 	int scanned = 0;
 	while (s->out.len - s->off < STREAM_CHUNK_MAX / 2 && (e = bus_next(s->sub, &err)) != NULL) {
-		if (!wanted(s, e) || e->json == NULL) {
+		if (!bus_event_wanted(&s->filter, e) || e->json == NULL) {
 			/* A narrow filter over a long log: give the loop back now and then. */
 			if (++scanned >= SCAN_MAX) {
 				event_active(s->more, EV_TIMEOUT, 0);
@@ -146,7 +137,7 @@ stream_close(void *arg)
 	event_free(s->heartbeat);
 	event_free(s->more);
 	buf_free(&s->out);
-	free(s->channel);
+	free(s->filter.channel);
 	free(s);
 }
 
@@ -196,8 +187,8 @@ api_stream(struct app *app, struct http_request *req, const struct principal *wh
 	struct stream *s = xcalloc(1, sizeof(*s));
 	s->app = app;
 	s->req = req;
-	s->channel = xstrdup_or_null(sp.channel);
-	s->conversation_id = sp.conversation_id;
+	s->filter = (struct bus_filter){ .org_id = who->org_id, .channel = xstrdup_or_null(sp.channel),
+		.conversation_id = sp.conversation_id };
 	buf_init(&s->out, STREAM_CHUNK_MAX * 2);
 	/* Tell the browser how soon to reconnect, and that the stream is live. */
 	/* The greeting carries the starting cursor as its id, so that a browser

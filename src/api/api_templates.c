@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../authz/authz.h"
 #include "../http/http.h"
 #include "../store/store.h"
 #include "../util/util.h"
@@ -37,6 +38,7 @@ tpl_free(struct tpl_write *t)
 
 /* The template as stored (after its commit), or one asked for by name. */
 struct tpl_read {
+	int64_t org;
 	char name[TEMPLATE_NAME_MAX + 1];
 	char language[TEMPLATE_LANGUAGE_MAX + 1];
 	bool any_language;
@@ -49,7 +51,7 @@ run_template_get(struct store *st, void *arg, struct api_reply *out)
 	struct tpl_read *r = arg;
 	json_t *v = NULL;
 
-	if (store_template_get(st, r->name, r->any_language ? NULL : r->language, &v) != 0)
+	if (store_template_get(st, r->org, r->name, r->any_language ? NULL : r->language, &v) != 0)
 		return;  /* status 0: storage error */
 	if (v == NULL && r->status == 200) {
 		api_reply_fail(out, 404, "not_found", NULL, "no template named '%.64s'", r->name);
@@ -72,6 +74,7 @@ tpl_created(struct store_op *op, void *arg)
 		api_store_error(t->req);
 	} else {
 		struct tpl_read *r = xcalloc(1, sizeof(*r));
+		r->org = op->org_id;
 		snprintf(r->name, sizeof(r->name), "%s", t->name);
 		snprintf(r->language, sizeof(r->language), "%s", t->language);
 		r->status = 201;
@@ -122,6 +125,7 @@ api_templates_create(struct app *app, struct http_request *req, const struct pri
 	json_decref(in);
 	t->op = (struct store_op){
 		.kind = STORE_OP_TEMPLATE_PUT,
+		.org_id = who->org_id,
 		.u.template = { .name = t->name, .language = t->language, .body = t->body },
 		.done = tpl_created,
 		.arg = t,
@@ -137,9 +141,10 @@ invalid:
 static void
 run_templates_list(struct store *st, void *arg, struct api_reply *out)
 {
+	const int64_t *org = arg;
 	json_t *v = NULL;
 
-	if (store_templates_list(st, &v) == 0 && v) {
+	if (store_templates_list(st, *org, &v) == 0 && v) {
 		out->status = 200;
 		out->json = v;
 	}
@@ -149,7 +154,9 @@ void
 api_templates_list(struct app *app, struct http_request *req, const struct principal *who,
     const char *const *p)
 {
-	api_read_async(app, req, run_templates_list, NULL, NULL);
+	int64_t *org = xcalloc(1, sizeof(*org));
+	*org = who->org_id;
+	api_read_async(app, req, run_templates_list, org, free);
 }
 
 void
@@ -164,6 +171,7 @@ api_templates_get(struct app *app, struct http_request *req, const struct princi
 		return;
 	}
 	struct tpl_read *r = xcalloc(1, sizeof(*r));
+	r->org = who->org_id;
 	snprintf(r->name, sizeof(r->name), "%s", p[0]);
 	snprintf(r->language, sizeof(r->language), "%s", lang ? lang : "");
 	r->any_language = lang == NULL;
@@ -195,6 +203,7 @@ api_templates_delete(struct app *app, struct http_request *req, const struct pri
 	t->name = xstrdup(p[0]);
 	t->op = (struct store_op){
 		.kind = STORE_OP_TEMPLATE_DELETE,
+		.org_id = who->org_id,
 		.u.template = { .name = t->name },
 		.done = tpl_deleted,
 		.arg = t,

@@ -88,8 +88,7 @@ struct ws {
 	bool reading, writing;          /* ev_read / ev_write added */
 	struct bus_sub *sub;
 	int64_t since;
-	char *channel;                  /* filter, or NULL */
-	int64_t conversation_id;        /* filter, or 0 */
+	struct bus_filter filter;
 	char *extra;                    /* bytes MHD read after the request */
 	size_t extra_len, extra_off;
 	/* Which events certainly reached the socket: for the resume hint. */
@@ -221,15 +220,6 @@ close_resume(struct ws *ws, uint16_t code, const char *why)
 	close_with(ws, code, reason);
 }
 
-static bool
-wanted(const struct ws *ws, const struct store_event *e)
-{
-	if (ws->channel && (e->channel == NULL || strcmp(ws->channel, e->channel) != 0))
-		return false;
-	if (ws->conversation_id && e->conversation_id != ws->conversation_id)
-		return false;
-	return true;
-}
 
 static void
 pend_push(struct ws *ws, int64_t seq)
@@ -275,7 +265,7 @@ fill(struct ws *ws)
 	int scanned = 0;
 	while (wslay_event_get_queued_msg_length(ws->ctx) < WS_OUT_CAP &&
 	    (e = bus_next(ws->sub, &err)) != NULL) {
-		if (!wanted(ws, e) || e->json == NULL) {
+		if (!bus_event_wanted(&ws->filter, e) || e->json == NULL) {
 			/* A narrow filter over a long log: give the loop back now and then. */
 			if (++scanned >= SCAN_MAX) {
 				event_active(ws->ev_kick, EV_TIMEOUT, 0);
@@ -317,7 +307,7 @@ ws_release(struct ws *ws)
 		wslay_event_context_free(ws->ctx);
 	free(ws->pend);
 	free(ws->extra);
-	free(ws->channel);
+	free(ws->filter.channel);
 	free(ws);
 }
 
@@ -547,7 +537,7 @@ client_send(struct ws *ws, json_t *msg, json_t *id)
 	/* The rest of the frame is the POST /v1/messages body. */
 	json_object_del(msg, "op");
 	json_object_del(msg, "id");
-	api_send_submit(ws->app, msg, NULL, send_done, s);
+	api_send_submit(ws->app, ws->who.org_id, msg, NULL, send_done, s);
 }
 
 static void
@@ -728,8 +718,8 @@ api_ws(struct app *app, struct http_request *req, const struct principal *who,
 	ws->who = *who;
 	ws->fd = -1;
 	ws->since = sp.since;
-	ws->channel = xstrdup_or_null(sp.channel);
-	ws->conversation_id = sp.conversation_id;
+	ws->filter = (struct bus_filter){ .org_id = who->org_id, .channel = xstrdup_or_null(sp.channel),
+		.conversation_id = sp.conversation_id };
 	http_reply_upgrade(req, upgraded, ws_aborted, ws);
 	http_reply_header(req, "Upgrade", "websocket");
 	/* MHD adds "Connection: Upgrade" itself. */

@@ -468,6 +468,7 @@ session_start(struct login *l)
 		auth_cred(l->hash, strlen(l->hash), e->cred);
 	else
 		snprintf(e->cred, sizeof(e->cred), "%s", l->cred);  /* a token login */
+	memcpy(e->pub.cred, e->cred, sizeof(e->pub.cred));
 	e->pub.created_ms = now;
 	e->pub.expires_ms = now + a->absolute_ms;
 	e->pub.last_used_ms = now;

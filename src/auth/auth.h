@@ -107,6 +107,7 @@ struct store;
 struct auth_session {
 	char user[AUTH_NAME_MAX + 1];    /* a user's name, or AUTH_TOKEN_USER */
 	char csrf[AUTH_TOKEN_HEX + 1];   /* for the page; compare with auth_csrf_ok() */
+	char cred[AUTH_CRED_HEX + 1];   /* token logins: which token (auth_token_cred()) */
 	int64_t created_ms;
 	int64_t expires_ms;              /* absolute end */
 	int64_t last_used_ms;            /* refused from last_used_ms + idle timeout on */
@@ -172,6 +173,9 @@ void auth_logout(struct auth *a, const struct auth_session *s, auth_logout_fn do
  * cookies, and several msgd_session values, are fine), or NULL. Refreshes
  * its idle clock. */
 const struct auth_session *auth_check_cookie(struct auth *a, const char *cookie_header);
+/* The fingerprint a token login's session keeps of its token (its SHA-256
+ * token_hash): compare with a session's cred to tell which token made it. */
+void auth_token_cred(const unsigned char token_hash[32], char out[AUTH_CRED_HEX + 1]);
 /* Does the X-Msgd-CSRF value match s's CSRF token (constant time)? */
 bool auth_csrf_ok(const struct auth_session *s, const char *header_value);
 /* Another instance changed sessions or users: sessions gone from the

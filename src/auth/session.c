@@ -57,6 +57,12 @@ auth_cred(const void *p, size_t n, char out[AUTH_CRED_HEX + 1])
 	hex_encode(h, AUTH_CRED_HEX / 2, out);
 }
 
+void
+auth_token_cred(const unsigned char token_hash[32], char out[AUTH_CRED_HEX + 1])
+{
+	auth_cred(token_hash, 32, out);
+}
+
 int
 auth_new_token(unsigned char raw[32], char hex[AUTH_TOKEN_HEX + 1])
 {
@@ -428,6 +434,7 @@ session_load_one(struct auth *a, const struct auth_config *cfg, json_t *row, int
 	memcpy(e->pub.csrf, csrf, AUTH_TOKEN_HEX + 1);
 	snprintf(e->pub.user, sizeof(e->pub.user), "%s", user);
 	snprintf(e->cred, sizeof(e->cred), "%s", cred);
+	memcpy(e->pub.cred, e->cred, sizeof(e->pub.cred));
 	e->pub.created_ms = json_integer_value(json_object_get(row, "created_at")) * 1000;
 	e->pub.expires_ms = json_integer_value(json_object_get(row, "expires_at")) * 1000;
 	e->pub.last_used_ms = now;  /* the idle clock is not persisted */

@@ -35,8 +35,8 @@
 #include <stdint.h>
 
 #define ORG_NAME_MAX 64                /* 1..64 of [a-z0-9._-], starting with a letter or digit */
-#define ORG_DEFAULT "default"          /* the organization of a fresh install (id 1) */
-#define ORG_DEFAULT_ID 1
+#define ORG_DEFAULT "default"          /* the organization of a fresh install (id
+                                          STORE_ORG_DEFAULT) */
 #define ORG_HEADER "Msgd-Org"          /* names the organization the caller acts in */
 #define PRINCIPAL_SUBJECT_MAX 64
 

@@ -132,7 +132,7 @@ fetch_run(struct store *st, void *arg)
 {
 	struct fetch *f = arg;
 
-	f->rc = store_events_read(st, f->since, FETCH_PAGE, &f->ev, &f->n);
+	f->rc = store_events_read(st, 0, f->since, FETCH_PAGE, &f->ev, &f->n);
 }
 
 static void
@@ -268,12 +268,22 @@ bus_cursor(const struct bus_sub *s)
 	return s->cursor;
 }
 
+bool
+bus_event_wanted(const struct bus_filter *f, const struct store_event *e)
+{
+	if (e->org_id != f->org_id)
+		return false;
+	if (f->channel && (e->channel == NULL || strcmp(f->channel, e->channel) != 0))
+		return false;
+	return f->conversation_id == 0 || e->conversation_id == f->conversation_id;
+}
+
 static void
 page_run(struct store *st, void *arg)
 {
 	struct page_read *p = arg;
 
-	p->rc = store_events_read(st, p->since, FETCH_PAGE, &p->ev, &p->n);
+	p->rc = store_events_read(st, 0, p->since, FETCH_PAGE, &p->ev, &p->n);
 }
 
 static void

@@ -62,4 +62,13 @@ void bus_unsubscribe(struct bus_sub *s);
 const struct store_event *bus_next(struct bus_sub *s, bool *err);
 int64_t bus_cursor(const struct bus_sub *s);
 
+/* What a live stream shows: its organization's events (never another's),
+ * optionally of one channel (by name) or one conversation. */
+struct bus_filter {
+	int64_t org_id;
+	char *channel;              /* owned by the stream, or NULL */
+	int64_t conversation_id;    /* or 0 */
+};
+bool bus_event_wanted(const struct bus_filter *f, const struct store_event *e);
+
 #endif

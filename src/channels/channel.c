@@ -81,11 +81,30 @@ registry_remove(struct channel_registry *reg, int64_t id)
 	}
 }
 
+const char *
+channel_route_value(const struct channel_ops *ops, const json_t *config)
+{
+	return ops->route_key ? json_string_value(json_object_get(config, ops->route_key)) : NULL;
+}
+
 struct channel *
-registry_find_name(struct channel_registry *reg, const char *name)
+registry_find_route(struct channel_registry *reg, const struct channel_ops *ops, const char *value,
+    int64_t except_id)
+{
+	for (size_t i = 0; value && i < reg->n; i++) {
+		struct channel *c = reg->v[i];
+		const char *v = c->ops == ops ? channel_route_value(ops, c->config) : NULL;
+		if (c->id != except_id && v && strcmp(v, value) == 0)
+			return c;
+	}
+	return NULL;
+}
+
+struct channel *
+registry_find_name(struct channel_registry *reg, int64_t org_id, const char *name)
 {
 	for (size_t i = 0; i < reg->n; i++)
-		if (strcmp(reg->v[i]->name, name) == 0)
+		if (reg->v[i]->org_id == org_id && strcmp(reg->v[i]->name, name) == 0)
 			return reg->v[i];
 	return NULL;
 }
@@ -118,6 +137,7 @@ channel_new(int64_t id, const char *name, const struct channel_ops *ops, json_t 
 	struct channel *ch = xcalloc(1, sizeof(*ch));
 	*ch = (struct channel){
 		.id = id,
+		.org_id = CHANNEL_ORG_DEFAULT,
 		.name = xstrdup(name),
 		.ops = ops,
 		.config = json_incref(config),

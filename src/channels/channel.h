@@ -45,6 +45,10 @@
  *    carrying the secrets go (WhatsApp: api_base_url). Changing one MUST
  *    come with every key of destination_secrets in the same change, so a
  *    caller who cannot read the secrets cannot redirect them elsewhere.
+ *  - route_key MAY be NULL: the config key whose value routes a provider's
+ *    webhooks to one channel (WhatsApp: phone_number_id). Its value is
+ *    claimed by one live channel of the type, whatever its organization
+ *    (409 on a second): a webhook can never land in another organization.
  * Ownership: out's records are owned by the caller (ingest_batch_free).
  * All functions run on the event loop thread and MUST NOT block.
  */
@@ -66,8 +70,12 @@ struct channel_error {
 	char message[256];
 };
 
+#define CHANNEL_ORG_DEFAULT 1  /* the default organization (the store's STORE_ORG_DEFAULT) */
+
 struct channel {
 	int64_t id;
+	int64_t org_id;     /* its organization: names are unique within one;
+	                       channel_new() makes it CHANNEL_ORG_DEFAULT */
 	char *name;
 	const struct channel_ops *ops;
 	json_t *config;     /* validated config, secrets included */
@@ -184,6 +192,7 @@ struct channel_ops {
 	    struct check_result *out);                              /* NULL iff check_prepare */
 	const char *const *destination_keys;                        /* MAY be NULL */
 	const char *const *destination_secrets;                     /* with destination_keys */
+	const char *route_key;                                      /* MAY be NULL */
 	/* Hours after a contact's last message during which free-form messages
 	 * may be sent (WhatsApp: 24); 0 = no such window. A channel's config
 	 * "enforce_window": false turns the check off. */
@@ -205,7 +214,14 @@ void registry_free(struct channel_registry *reg);
 int registry_add(struct channel_registry *reg, struct channel *ch);
 /* Removes, closes and frees the channel with that id (no-op if absent). */
 void registry_remove(struct channel_registry *reg, int64_t id);
-struct channel *registry_find_name(struct channel_registry *reg, const char *name);
+/* The live channel of ops's type other than except_id whose route_key
+ * value is value, or NULL. */
+struct channel *registry_find_route(struct channel_registry *reg, const struct channel_ops *ops,
+    const char *value, int64_t except_id);
+/* config's value of ops's route_key, or NULL (no route key, or unset). */
+const char *channel_route_value(const struct channel_ops *ops, const json_t *config);
+/* The channel named name in organization org_id, or NULL. */
+struct channel *registry_find_name(struct channel_registry *reg, int64_t org_id, const char *name);
 struct channel *registry_find_id(struct channel_registry *reg, int64_t id);
 size_t registry_count(struct channel_registry *reg);
 struct channel *registry_at(struct channel_registry *reg, size_t i);

@@ -738,5 +738,6 @@ const struct channel_ops whatsapp_cloud_ops = {
 	.check_classify = whatsapp_check_classify,
 	.destination_keys = wa_destination,
 	.destination_secrets = wa_destination_secrets,
+	.route_key = "phone_number_id",
 	.window_hours = 24,
 };

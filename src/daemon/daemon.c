@@ -387,6 +387,7 @@ daemon_run(const struct config *initial, const struct config_args *args)
 	}
 	if (api_load(&d.app) != 0 || provision_sandbox(&d) != 0 || admin_token(cfg, d.app.admin_hash) != 0)
 		goto out;
+	auth_token_cred(d.app.admin_hash, d.app.admin_cred);
 	/* Token sessions live only while the token that made them is valid. */
 	unsigned char (*creds)[32];
 	struct auth_config ac = token_creds(&d.app, &creds);

@@ -50,6 +50,7 @@ struct hsub {
 	struct hooks *hk;
 	struct hsub *next;
 	int64_t id;
+	int64_t org_id;                 /* delivers only its organization's events */
 	char *url;
 	char *secret;
 	json_t *events;
@@ -80,6 +81,7 @@ struct hsub {
 struct hread {
 	struct store_read rd;
 	struct hsub *s;                 /* NULL once the subscription is freed */
+	int64_t org;
 	int64_t since;
 	json_t *page;
 	int rc;
@@ -318,6 +320,7 @@ submit(struct hsub *s, enum store_op_kind kind)
 
 	s->busy = true;
 	s->op.kind = kind;
+	s->op.org_id = s->org_id;   /* webhook.failed is the subscription's organization's */
 	s->op.u.subscription.id = s->id;
 	s->op.done = op_done;
 	s->op.arg = s;
@@ -454,7 +457,7 @@ page_run(struct store *st, void *arg)
 {
 	struct hread *r = arg;
 
-	r->rc = store_events_list(st, r->since, SCAN_PAGE, &r->page);
+	r->rc = store_events_list(st, r->org, r->since, SCAN_PAGE, &r->page);
 }
 
 /* s's page landed: start its next piece of work, a delivery or skipping
@@ -509,6 +512,7 @@ step(struct hsub *s)
 	struct hread *r = xcalloc(1, sizeof(*r));
 
 	r->s = s;
+	r->org = s->org_id;
 	r->since = s->delivered_seq;
 	r->rd = (struct store_read){ .run = page_run, .done = page_done, .arg = r };
 	s->reading = r;
@@ -706,19 +710,19 @@ sub_json(const struct hsub *s)
 }
 
 json_t *
-hooks_get(struct hooks *hk, int64_t id)
+hooks_get(struct hooks *hk, int64_t org, int64_t id)
 {
 	struct hsub *s = sub_find(hk, id);
-	return s ? sub_json(s) : NULL;
+	return s && s->org_id == org ? sub_json(s) : NULL;
 }
 
 json_t *
-hooks_list(struct hooks *hk)
+hooks_list(struct hooks *hk, int64_t org)
 {
 	json_t *arr = json_array();
 
 	for (struct hsub *s = hk->subs; s; s = s->next)
-		if (!s->deleted)
+		if (!s->deleted && s->org_id == org)
 			json_array_append_new(arr, sub_json(s));
 	return json_pack("{s:o}", "webhooks", arr);
 }
@@ -733,6 +737,9 @@ hooks_add(struct hooks *hk, const json_t *row)
 
 	s->hk = hk;
 	s->id = json_integer_value(json_object_get(row, "id"));
+	s->org_id = json_integer_value(json_object_get(row, "org_id"));
+	if (s->org_id <= 0)
+		s->org_id = STORE_ORG_DEFAULT;
 	s->url = xstrdup(json_string_value(json_object_get(row, "url")));
 	s->secret = xstrdup(json_string_value(json_object_get(row, "secret")));
 	s->events = json_incref(json_object_get(row, "events"));

@@ -86,10 +86,11 @@ void hooks_remove(struct hooks *hk, int64_t id);
 /* Another instance changed subscriptions: start those made there, stop
  * those deleted there, take cursors it moved on (never back). */
 void hooks_reload(struct hooks *hk);
-/* The subscription as the API shows it (secret masked), or NULL. */
-json_t *hooks_get(struct hooks *hk, int64_t id);
-/* {"webhooks":[...]}, by id. */
-json_t *hooks_list(struct hooks *hk);
+/* The subscription of organization org as the API shows it (secret
+ * masked), or NULL (none, or another organization's). */
+json_t *hooks_get(struct hooks *hk, int64_t org, int64_t id);
+/* {"webhooks":[...]}: organization org's, by id. */
+json_t *hooks_list(struct hooks *hk, int64_t org);
 
 /* Stop starting requests; those in flight still finish and commit. */
 void hooks_drain(struct hooks *hk);

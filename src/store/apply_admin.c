@@ -40,13 +40,23 @@ apply_channel(struct store_db *db, struct store_op *op)
 		db_bind_text(s, 2, op->u.channel.type);
 		db_bind_text(s, 3, op->u.channel.config_json ? op->u.channel.config_json : "{}");
 		db_bind_i64(s, 4, now_s);
-		return insert_unique(db, op, s, "name taken", &op->u.channel.id);
+		db_bind_i64(s, 5, org_of(op->org_id));
+		db_bind_text(s, 6, op->u.channel.route_key);
+		return insert_unique(db, op, s, "name or route taken", &op->u.channel.id);
 	case STORE_OP_CHANNEL_UPDATE:
 		s = db_stmt(w, W_CHANNEL_UPDATE);
 		db_bind_i64(s, 1, op->u.channel.id);
 		db_bind_text(s, 2, op->u.channel.config_json ? op->u.channel.config_json : "{}");
 		db_bind_i64(s, 3, now_s);
-		break;
+		db_bind_text(s, 4, op->u.channel.route_key);
+		if (db_run(s) != 0) {
+			if (db_last_err(db->w) == DB_CONFLICT)
+				return sd_op_fail(op, STORE_CONFLICT, "route taken");
+			return sd_op_sql_error(db, op);
+		}
+		if (db_changes(db->w) == 0)
+			return sd_op_fail(op, STORE_NOTFOUND, "no such channel");
+		return 0;
 	case STORE_OP_CHANNEL_DELETE:
 		s = db_stmt(w, W_CHANNEL_DELETE);
 		db_bind_i64(s, 1, op->u.channel.id);
@@ -91,6 +101,7 @@ apply_conv_read(struct store_db *db, struct store_op *op)
 	op->u.conv_read.channel_id = 0;
 	op->u.conv_read.last_inbound_provider_id[0] = '\0';
 	db_bind_i64(s, 1, conv);
+	db_bind_i64(s, 2, org_of(op->org_id));
 	if ((r = db_row(s)) < 0)
 		return sd_op_sql_error(db, op);
 	if (r == 0)
@@ -116,7 +127,7 @@ apply_conv_read(struct store_db *db, struct store_op *op)
 	}
 
 	data_s = xasprintf("{\"conversation_id\":%" PRId64 "}", conv);
-	r = sd_append_event(db, "conversation.read", now_ms(), op->u.conv_read.channel_id, conv, 0,
+	r = sd_append_event(db, op->org_id, "conversation.read", now_ms(), op->u.conv_read.channel_id, conv, 0,
 	    data_s, &seq);
 	free(data_s);
 	if (r != 0)
@@ -136,6 +147,7 @@ apply_template(struct store_db *db, struct store_op *op)
 	if (op->kind == STORE_OP_TEMPLATE_DELETE) {
 		s = db_stmt(w, W_TEMPLATE_DELETE);
 		db_bind_text(s, 1, op->u.template.name);
+		db_bind_i64(s, 2, org_of(op->org_id));
 		if (db_run(s) != 0)
 			return sd_op_sql_error(db, op);
 		if (db_changes(db->w) == 0)
@@ -149,6 +161,7 @@ apply_template(struct store_db *db, struct store_op *op)
 	db_bind_text(s, 2, op->u.template.language);
 	db_bind_text(s, 3, op->u.template.body);
 	db_bind_i64(s, 4, now_ms() / 1000);
+	db_bind_i64(s, 5, org_of(op->org_id));
 	if (insert_unique(db, op, s, "template exists", NULL) != 0)
 		return -1;
 	return 0;
@@ -238,6 +251,21 @@ apply_session(struct store_db *db, struct store_op *op)
 	return db_run(s) == 0 ? 0 : sd_op_sql_error(db, op);
 }
 
+/* --- organizations (writer thread) --- */
+
+static int
+apply_org(struct store_db *db, struct store_op *op)
+{
+	struct db_stmt *s = db_stmt(db->w, W_ORG_INSERT);
+
+	if (op->u.org.name == NULL)
+		return sd_op_error(op, "organization lacks a name");
+	op->u.org.at = now_ms() / 1000;
+	db_bind_text(s, 1, op->u.org.name);
+	db_bind_i64(s, 2, op->u.org.at);
+	return insert_unique(db, op, s, "organization exists", &op->u.org.id);
+}
+
 /* --- event webhook subscriptions (writer thread) --- */
 
 static int
@@ -258,6 +286,7 @@ apply_subscription(struct store_db *db, struct store_op *op)
 		db_bind_text(s, 3, op->u.subscription.secret);
 		db_bind_i64(s, 4, op->u.subscription.created_at);
 		db_bind_i64(s, 5, op->u.subscription.delivered_seq);
+		db_bind_i64(s, 6, org_of(op->org_id));
 		return db_insert_id(s, &op->u.subscription.id) == 0 ? 0 : sd_op_sql_error(db, op);
 	case STORE_OP_SUBSCRIPTION_DELETE:
 		s = db_stmt(w, W_SUB_DELETE);
@@ -278,7 +307,7 @@ apply_subscription(struct store_db *db, struct store_op *op)
 		    "error", sd_jstr(op->u.subscription.last_error));
 		char *data_s = sd_dump(data);
 		int64_t ev = 0;
-		int rc = data_s ? sd_append_event(db, "webhook.failed", now_ms(), 0, 0, 0, data_s, &ev) : -1;
+		int rc = data_s ? sd_append_event(db, op->org_id, "webhook.failed", now_ms(), 0, 0, 0, data_s, &ev) : -1;
 		free(data_s);
 		json_decref(data);
 		if (rc != 0)
@@ -352,6 +381,8 @@ store_db_apply(struct store_db *db, struct store_op *op)
 	case STORE_OP_SUBSCRIPTION_ADVANCE:
 	case STORE_OP_SUBSCRIPTION_RETRY:
 		return apply_subscription(db, op);
+	case STORE_OP_ORG_CREATE:
+		return apply_org(db, op);
 	}
 	return sd_op_error(op, "unknown op kind %d", (int)op->kind);
 }

@@ -209,7 +209,7 @@ get_conversation(struct store_db *db, const struct msg_in *m, int64_t contact_id
 }
 
 int
-sd_append_event(struct store_db *db, const char *type, int64_t now, int64_t channel_id,
+sd_append_event(struct store_db *db, int64_t org, const char *type, int64_t now, int64_t channel_id,
     int64_t conversation_id, int64_t message_id, const char *data, int64_t *seq)
 {
 	struct db_stmt *s;
@@ -224,6 +224,7 @@ sd_append_event(struct store_db *db, const char *type, int64_t now, int64_t chan
 	db_bind_id(s, 5, conversation_id);
 	db_bind_id(s, 6, message_id);
 	db_bind_text(s, 7, data);
+	db_bind_id(s, 8, org);  /* NULL: the channel's */
 	return db_defer(s);
 }
 
@@ -286,7 +287,8 @@ resolve_reaction(struct store_db *db, struct msg_in *m)
 
 /* Look an outbound message up by idempotency key: *id = 0 when absent. */
 static int
-find_client_id(struct store_db *db, const char *client_id, int64_t *id, int64_t *conversation_id)
+find_client_id(struct store_db *db, int64_t channel_id, const char *client_id, int64_t *id,
+    int64_t *conversation_id)
 {
 	struct db_stmt *s = db_stmt(db->w, W_MSG_FIND_CLIENT);
 	int r;
@@ -295,6 +297,7 @@ find_client_id(struct store_db *db, const char *client_id, int64_t *id, int64_t 
 	if (client_id == NULL)
 		return 0;
 	db_bind_text(s, 1, client_id);
+	db_bind_i64(s, 2, channel_id);  /* its organization's */
 	r = db_row(s);
 	if (r <= 0)
 		return r;
@@ -383,7 +386,7 @@ sd_announce_status(struct store_db *db, struct store_op *op, int64_t mid, int64_
 	json_decref(data);
 	if (data_s == NULL)
 		return sd_op_error(op, "cannot serialize status");
-	rc = sd_append_event(db, "message.status", now, channel_id, mid ? conv : 0, mid, data_s, &seq);
+	rc = sd_append_event(db, 0, "message.status", now, channel_id, mid ? conv : 0, mid, data_s, &seq);
 	free(data_s);
 	if (rc != 0)
 		return sd_op_sql_error(db, op);
@@ -427,7 +430,7 @@ ingest_msg(struct store_db *db, struct store_op *op, struct msg_in *m, int64_t n
 		if (status != ST_QUEUED && status != ST_SCHEDULED)
 			return sd_op_error(op, "an outbound message starts queued or scheduled, not %s",
 			    status_name(status));
-		if (find_client_id(db, m->client_id, &id, &conv) != 0)
+		if (find_client_id(db, m->channel_id, m->client_id, &id, &conv) != 0)
 			return sd_op_sql_error(db, op);
 	}
 	if (id == 0 && find_message(db, m->channel_id, m->provider_message_id, &id, &conv, NULL) != 0)
@@ -528,7 +531,7 @@ ingest_msg(struct store_db *db, struct store_op *op, struct msg_in *m, int64_t n
 				goto out;
 			}
 		}
-		if (sd_append_event(db, "message.received", now, m->channel_id, conv, id, data_s, &seq) != 0)
+		if (sd_append_event(db, 0, "message.received", now, m->channel_id, conv, id, data_s, &seq) != 0)
 			goto sqlfail;
 	}
 
@@ -604,7 +607,7 @@ ingest_event(struct store_db *db, struct store_op *op, struct event_in *e, int64
 	data_s = sd_dump(e->data ? e->data : json_null());
 	if (data_s == NULL)
 		return sd_op_error(op, "cannot serialize event %s", e->type);
-	rc = sd_append_event(db, e->type, now, e->channel_id, 0, 0, data_s, &e->seq);
+	rc = sd_append_event(db, 0, e->type, now, e->channel_id, 0, 0, data_s, &e->seq);
 	free(data_s);
 	if (rc != 0)
 		return sd_op_sql_error(db, op);

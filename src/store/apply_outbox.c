@@ -67,13 +67,14 @@ struct msg_state {
 };
 
 static int
-msg_state_get(struct store_db *db, int64_t id, struct msg_state *ms)
+msg_state_get(struct store_db *db, int64_t org, int64_t id, struct msg_state *ms)
 {
 	struct db_stmt *s = db_stmt(db->w, W_MSG_OUTBOX);
 	int r;
 
 	*ms = (struct msg_state){ 0 };
 	db_bind_i64(s, 1, id);
+	db_bind_i64(s, 2, org);
 	if ((r = db_row(s)) <= 0)
 		return r;
 	ms->found = true;
@@ -300,7 +301,7 @@ outbox_result_one(struct store_db *db, struct store_op *op, const struct outbox_
 	struct db_stmt *s;
 	int rc = -1;
 
-	if (msg_state_get(db, it->message_id, &ms) != 0)
+	if (msg_state_get(db, 0, it->message_id, &ms) != 0)
 		return sd_op_sql_error(db, op);
 	if (!ms.queued) {
 		free(ms.provider_message_id);
@@ -487,7 +488,7 @@ apply_cancel(struct store_db *db, struct store_op *op)
 	int rc = -1;
 
 	op->u.cancel.message = NULL;
-	if (msg_state_get(db, id, &ms) != 0)
+	if (msg_state_get(db, org_of(op->org_id), id, &ms) != 0)
 		return sd_op_sql_error(db, op);
 	free(ms.owner);
 	if (!ms.found)

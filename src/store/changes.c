@@ -18,6 +18,7 @@ static const struct {
 	{ .kind = STORE_CHANGE_SUBSCRIPTIONS, .name = "subscriptions" },
 	{ .kind = STORE_CHANGE_USERS, .name = "users" },
 	{ .kind = STORE_CHANGE_TEMPLATES, .name = "templates" },
+	{ .kind = STORE_CHANGE_ORGS, .name = "orgs" },
 };
 
 const char *
@@ -48,6 +49,8 @@ store_op_changes(enum store_op_kind kind)
 		return STORE_CHANGE_CHANNELS;
 	case STORE_OP_API_KEY_PUT:
 		return STORE_CHANGE_KEYS;
+	case STORE_OP_ORG_CREATE:
+		return STORE_CHANGE_ORGS;
 	case STORE_OP_TEMPLATE_PUT:
 	case STORE_OP_TEMPLATE_DELETE:
 		return STORE_CHANGE_TEMPLATES;

@@ -35,9 +35,9 @@ const char *const pg_sql[SQL_COUNT] = {
 	[W_RELEASE] = "RELEASE op",
 	[W_ROLLBACK_TO] = "ROLLBACK TO op",
 	[W_CHANNEL_NAME] = "SELECT name FROM channels WHERE id = $1",
-	[W_CHANNEL_INSERT] = "INSERT INTO channels (name, type, config, created_at, updated_at)"
-	    " VALUES ($1, $2, $3, $4, $4) RETURNING id",
-	[W_CHANNEL_UPDATE] = "UPDATE channels SET config = $2, updated_at = $3"
+	[W_CHANNEL_INSERT] = "INSERT INTO channels (name, type, config, created_at, updated_at, org_id, route_key)"
+	    " VALUES ($1, $2, $3, $4, $4, $5, $6) RETURNING id",
+	[W_CHANNEL_UPDATE] = "UPDATE channels SET config = $2, updated_at = $3, route_key = $4"
 	    " WHERE id = $1 AND deleted_at IS NULL",
 	[W_CHANNEL_DELETE] = "UPDATE channels SET deleted_at = $2"
 	    " WHERE id = $1 AND deleted_at IS NULL",
@@ -57,8 +57,8 @@ const char *const pg_sql[SQL_COUNT] = {
 	[W_CONTACT_INSERT] = "INSERT INTO contacts (channel_id, address, name, created_at, updated_at)"
 	    " VALUES ($1, $2, $3, $4, $4) RETURNING id",
 	[W_CONTACT_RENAME] = "UPDATE contacts SET name = $2, updated_at = $3 WHERE id = $1",
-	[W_CONV_INSERT] = "INSERT INTO conversations (channel_id, contact_id, last_activity_ms, created_at)"
-	    " VALUES ($1, $2, $3, $4) RETURNING id",
+	[W_CONV_INSERT] = "INSERT INTO conversations (channel_id, contact_id, last_activity_ms, created_at, org_id)"
+	    " VALUES ($1, $2, $3, $4, (SELECT org_id FROM channels WHERE id = $1)) RETURNING id",
 	[W_CONV_TOUCH] = "UPDATE conversations SET last_message_id = $2, last_activity_ms = $3,"
 	    " unread_count = unread_count + $4,"
 	    " last_inbound_ms = GREATEST(coalesce($5::bigint, 0), coalesce(last_inbound_ms, 0))"
@@ -69,15 +69,20 @@ const char *const pg_sql[SQL_COUNT] = {
 	 * like SQLite's, a rolled-back id is handed out again (no gaps). */
 	[W_MSG_NEXT_ID] = "SELECT coalesce(max(id), 0) + 1 FROM messages",
 	[W_MSG_INSERT] = "INSERT INTO messages (id, channel_id, conversation_id, direction,"
-	    " provider_message_id, type, status, timestamp, created_ms, doc, raw, client_id)"
-	    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+	    " provider_message_id, type, status, timestamp, created_ms, doc, raw, client_id, org_id)"
+	    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12,"
+	    " (SELECT org_id FROM channels WHERE id = $2))",
 	[W_MSG_SET_STATUS] = "UPDATE messages SET status = $2, error_code = $3, error_title = $4,"
 	    " error_detail = $5 WHERE id = $1",
-	[W_MSG_FIND_CLIENT] = "SELECT id, conversation_id FROM messages WHERE client_id = $1",
+	/* client_ids are unique per organization: the one of channel $2. */
+	[W_MSG_FIND_CLIENT] = "SELECT id, conversation_id FROM messages WHERE client_id = $1"
+	    " AND org_id = (SELECT org_id FROM channels WHERE id = $2)",
 	[W_MSG_GET] = "SELECT " MSG_COLS " FROM messages m WHERE m.id = $1",
 	/* o.state NULL: no outbox entry (sent, failed, cancelled). */
 	[W_MSG_OUTBOX] = "SELECT m.channel_id, m.conversation_id, m.status, m.provider_message_id,"
-	    " o.state, o.owner FROM messages m LEFT JOIN outbox o ON o.message_id = m.id WHERE m.id = $1",
+	    " o.state, o.owner FROM messages m LEFT JOIN outbox o ON o.message_id = m.id"
+	    /* $2: the organization (0: any; the outbox). */
+	    " WHERE m.id = $1 AND ($2::bigint = 0 OR m.org_id = $2::bigint)",
 	/* A provider id another message of the channel holds is not stored twice. */
 	[W_MSG_SET_PROVIDER_ID] = "UPDATE messages SET provider_message_id = $2 WHERE id = $1"
 	    " AND NOT EXISTS (SELECT 1 FROM messages o WHERE o.provider_message_id = $2"
@@ -106,8 +111,10 @@ const char *const pg_sql[SQL_COUNT] = {
 	/* Seqs without gaps: the next after the highest, under the writer
 	 * lock; a rolled-back one is handed out again. */
 	[W_EVENT_NEXT_SEQ] = "SELECT coalesce(max(seq), 0) + 1 FROM events",
-	[W_EVENT_INSERT] = "INSERT INTO events (seq, type, at_ms, channel_id, conversation_id, message_id, data)"
-	    " VALUES ($1, $2, $3, $4, $5, $6, $7)",
+	/* The organization: $8, or the channel's. */
+	[W_EVENT_INSERT] = "INSERT INTO events (seq, type, at_ms, channel_id, conversation_id, message_id, data,"
+	    " org_id) VALUES ($1, $2, $3, $4, $5, $6, $7,"
+	    " coalesce($8::bigint, (SELECT org_id FROM channels WHERE id = $4::bigint), 1))",
 	[W_OUTBOX_INSERT] = "INSERT INTO outbox (message_id, channel_id, recipient, priority, due_ms,"
 	    " created_ms, calendar) VALUES ($1, $2, $3, $4, $5, $6, $7)",
 	/* uncertain is cleared: the dispatcher read it (and warned) before claiming. */
@@ -164,12 +171,12 @@ const char *const pg_sql[SQL_COUNT] = {
 	[W_MSG_SHIFT] = "UPDATE messages SET next_attempt_ms = LEAST(next_attempt_ms + $1::bigint, $2::bigint)"
 	    " WHERE next_attempt_ms IS NOT NULL AND ($1::bigint <> 0 OR next_attempt_ms > $2::bigint)"
 	    " AND id IN (SELECT message_id FROM outbox WHERE calendar = 0)",
-	[W_CONV_CHANNEL] = "SELECT channel_id FROM conversations WHERE id = $1",
+	[W_CONV_CHANNEL] = "SELECT channel_id FROM conversations WHERE id = $1 AND org_id = $2",
 	[W_CONV_MARK_READ] = "UPDATE conversations SET unread_count = 0 WHERE id = $1",
 	[W_CONV_LAST_INBOUND_ID] = "SELECT provider_message_id FROM messages"
 	    " WHERE conversation_id = $1 AND direction = 'in' ORDER BY id DESC LIMIT 1",
-	[W_TEMPLATE_INSERT] = "INSERT INTO templates (" TEMPLATE_COLS ") VALUES ($1, $2, $3, $4)",
-	[W_TEMPLATE_DELETE] = "DELETE FROM templates WHERE name = $1",
+	[W_TEMPLATE_INSERT] = "INSERT INTO templates (" TEMPLATE_COLS ", org_id) VALUES ($1, $2, $3, $4, $5)",
+	[W_TEMPLATE_DELETE] = "DELETE FROM templates WHERE name = $1 AND org_id = $2",
 	[W_USER_INSERT] = "INSERT INTO users (name, password_hash, created_at) VALUES ($1, $2, $3)",
 	[W_SESSION_INSERT] = "INSERT INTO sessions (token_hash, csrf, user_name, created_at, expires_at,"
 	    " credential) VALUES ($1, $2, $3, $4, $5, $6)",
@@ -179,8 +186,9 @@ const char *const pg_sql[SQL_COUNT] = {
 	[W_USER_PASSWORD] = "UPDATE users SET password_hash = $2 WHERE name = $1",
 	[W_USER_EXISTS] = "SELECT 1 FROM users WHERE name = $1",
 	[W_SESSIONS_OF_USER] = "DELETE FROM sessions WHERE user_name = $1",
-	[W_SUB_INSERT] = "INSERT INTO subscriptions (url, events, secret, created_at, delivered_seq)"
-	    " VALUES ($1, $2, $3, $4, $5) RETURNING id",
+	[W_SUB_INSERT] = "INSERT INTO subscriptions (url, events, secret, created_at, delivered_seq, org_id)"
+	    " VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+	[W_ORG_INSERT] = "INSERT INTO orgs (name, created_at) VALUES ($1, $2) RETURNING id",
 	[W_SUB_DELETE] = "DELETE FROM subscriptions WHERE id = $1",
 	/* GREATEST: a late or repeated advance never moves the cursor back. */
 	[W_SUB_ADVANCE] = "UPDATE subscriptions SET delivered_seq = GREATEST(delivered_seq, $2::bigint),"
@@ -189,33 +197,40 @@ const char *const pg_sql[SQL_COUNT] = {
 	[W_SUB_RETRY] = "UPDATE subscriptions SET attempts = $2, first_attempt_ms = $3::bigint,"
 	    " next_attempt_ms = $4, last_error = $5 WHERE id = $1",
 
+	[R_ORGS] = "SELECT id, name, settings, created_at FROM orgs ORDER BY id",
 	[R_VERSION] = "SELECT coalesce(max(version), 0) FROM schema_migrations",
 	[R_PING] = "SELECT 1",
-	[R_CHANNELS] = "SELECT id, name, type, config, created_at, updated_at FROM channels"
+	[R_CHANNELS] = "SELECT id, name, type, config, created_at, updated_at, org_id FROM channels"
 	    " WHERE deleted_at IS NULL ORDER BY id",
 	[R_CHANNELS_EVER] = "SELECT CASE WHEN EXISTS (SELECT 1 FROM channels) THEN 1 ELSE 0 END",
-	[R_API_KEYS] = "SELECT hash FROM api_keys ORDER BY id",
+	[R_API_KEYS] = "SELECT id, org_id, name, hash, scopes, prefix, created_at, expires_at,"
+	    " last_used_at FROM api_keys WHERE revoked_at IS NULL ORDER BY id",
 	[R_CONV_LIST] = CONV_SELECT
-	    " WHERE ($1::bigint = 0 OR c.channel_id = $1::bigint)"
+	    " WHERE c.org_id = $6 AND ($1::bigint = 0 OR c.channel_id = $1::bigint)"
 	    " AND ($2::text IS NULL OR ct.name ILIKE $2::text ESCAPE '\\' OR ct.address ILIKE $2::text ESCAPE '\\')"
 	    " AND (c.last_activity_ms, c.id) < ($3, $4)"
 	    " ORDER BY c.last_activity_ms DESC, c.id DESC LIMIT $5",
-	[R_CONV_GET] = CONV_SELECT " WHERE c.id = $1",
-	[R_CONV_EXISTS] = "SELECT 1 FROM conversations WHERE id = $1",
+	[R_CONV_GET] = CONV_SELECT " WHERE c.id = $1 AND c.org_id = $2",
+	[R_CONV_EXISTS] = "SELECT 1 FROM conversations WHERE id = $1 AND org_id = $2",
 	[R_MSG_LIST] = "SELECT " MSG_COLS " FROM messages m"
 	    " WHERE m.conversation_id = $1 AND m.id < $2 ORDER BY m.id DESC LIMIT $3",
-	[R_MSG_GET] = "SELECT " MSG_COLS " FROM messages m WHERE m.id = $1",
-	[R_MSG_BY_CLIENT_ID] = "SELECT " MSG_COLS " FROM messages m WHERE m.client_id = $1",
+	[R_MSG_GET] = "SELECT " MSG_COLS " FROM messages m WHERE m.id = $1 AND m.org_id = $2",
+	[R_MSG_BY_CLIENT_ID] = "SELECT " MSG_COLS " FROM messages m WHERE m.client_id = $1"
+	    " AND m.org_id = $2",
 	[R_MSG_BY_PROVIDER] = "SELECT " MSG_COLS " FROM messages m"
-	    " WHERE m.provider_message_id = $1 ORDER BY m.id",
+	    " WHERE m.provider_message_id = $1 AND m.org_id = $2 ORDER BY m.id",
 	/* Waiting messages whose last attempt failed, newest first (the outbox
 	 * holds only unfinished entries: no index needed). */
 	[R_MSG_RETRYING] = "SELECT " MSG_COLS " FROM outbox o JOIN messages m ON m.id = o.message_id"
-	    " WHERE m.last_error_title IS NOT NULL ORDER BY m.id DESC LIMIT $1",
+	    " WHERE m.last_error_title IS NOT NULL AND m.org_id = $2 ORDER BY m.id DESC LIMIT $1",
 	[R_STATUS_HISTORY] = STATUS_HISTORY_SQL,
-	[R_EVENTS] = "SELECT e.seq, e.type, e.at_ms, ch.name, e.conversation_id, e.message_id, e.data"
-	    " FROM events e LEFT JOIN channels ch ON ch.id = e.channel_id"
+	[R_EVENTS] = "SELECT e.seq, e.type, e.at_ms, ch.name, e.conversation_id, e.message_id, e.data,"
+	    " e.org_id FROM events e LEFT JOIN channels ch ON ch.id = e.channel_id"
 	    " WHERE e.seq > $1 ORDER BY e.seq LIMIT $2",
+	/* One organization's (index events_org). */
+	[R_EVENTS_ORG] = "SELECT e.seq, e.type, e.at_ms, ch.name, e.conversation_id, e.message_id, e.data,"
+	    " e.org_id FROM events e LEFT JOIN channels ch ON ch.id = e.channel_id"
+	    " WHERE e.org_id = $3 AND e.seq > $1 ORDER BY e.seq LIMIT $2",
 	[R_OUTBOX_DUE] = "SELECT o.message_id, o.channel_id, o.recipient, o.priority, o.attempts,"
 	    " o.created_ms, o.first_attempt_ms, o.uncertain, " MSG_COLS
 	    " FROM outbox o JOIN messages m ON m.id = o.message_id"
@@ -239,15 +254,17 @@ const char *const pg_sql[SQL_COUNT] = {
 	[R_LAST_INBOUND] = "SELECT coalesce(c.last_inbound_ms, 0) FROM contacts ct"
 	    " JOIN conversations c ON c.contact_id = ct.id"
 	    " WHERE ct.channel_id = $1 AND ct.address = $2",
-	[R_MSG_PROVIDER_ID] = "SELECT channel_id, provider_message_id FROM messages WHERE id = $1",
-	[R_TEMPLATES] = "SELECT " TEMPLATE_COLS " FROM templates ORDER BY name, language",
+	[R_MSG_PROVIDER_ID] = "SELECT channel_id, provider_message_id FROM messages WHERE id = $1"
+	    " AND org_id = $2",
+	[R_TEMPLATES] = "SELECT " TEMPLATE_COLS " FROM templates WHERE org_id = $1 ORDER BY name, language",
 	[R_TEMPLATE_GET] = "SELECT " TEMPLATE_COLS " FROM templates"
-	    " WHERE name = $1 AND ($2::text IS NULL OR language = $2::text) ORDER BY language LIMIT 1",
+	    " WHERE org_id = $3 AND name = $1 AND ($2::text IS NULL OR language = $2::text)"
+	    " ORDER BY language LIMIT 1",
 	[R_USER_GET] = "SELECT name, password_hash, created_at FROM users WHERE name = $1",
 	[R_SESSIONS] = "SELECT token_hash, csrf, user_name, created_at, expires_at, credential"
 	    " FROM sessions WHERE expires_at > $1 ORDER BY id",
 	[R_USERS] = "SELECT name, created_at FROM users ORDER BY name",
 	[R_SUBSCRIPTIONS] = "SELECT id, url, events, secret, created_at, delivered_seq, attempts,"
-	    " coalesce(first_attempt_ms, 0), next_attempt_ms, last_error, paused"
+	    " coalesce(first_attempt_ms, 0), next_attempt_ms, last_error, paused, org_id"
 	    " FROM subscriptions ORDER BY id",
 };

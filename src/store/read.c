@@ -59,13 +59,14 @@ read_channels_load(struct store_db *db, json_t **out)
 			db_finish(s);
 			goto fail;
 		}
-		json_array_append_new(list, json_pack("{s:I, s:o, s:o, s:o, s:I, s:I}",
+		json_array_append_new(list, json_pack("{s:I, s:o, s:o, s:o, s:I, s:I, s:I}",
 		    "id", (json_int_t)db_i64(s, 0),
 		    "name", sd_jstr(db_text(s, 1)),
 		    "type", sd_jstr(db_text(s, 2)),
 		    "config", config,
 		    "created_at", (json_int_t)db_i64(s, 4),
-		    "updated_at", (json_int_t)db_i64(s, 5)));
+		    "updated_at", (json_int_t)db_i64(s, 5),
+		    "org_id", (json_int_t)db_i64(s, 6)));
 	}
 	if (n < 0)
 		goto fail;
@@ -96,8 +97,55 @@ read_api_keys_load(struct store_db *db, json_t **out)
 	int n;
 
 	*out = NULL;
-	while ((n = db_row(s)) == 1)
-		json_array_append_new(list, sd_jstr(db_text(s, 0)));
+	while ((n = db_row(s)) == 1) {
+		json_t *scopes = json_loads(db_text(s, 4) ? db_text(s, 4) : "", 0, NULL);
+		if (!json_is_array(scopes)) {
+			json_decref(scopes);
+			scopes = json_array();  /* no scope: it can do nothing */
+			log_error("store: stored API key scopes are not a JSON array", "key",
+			    db_text(s, 5));
+		}
+		json_array_append_new(list, json_pack("{s:I, s:I, s:o, s:o, s:o, s:o, s:I, s:I, s:I}",
+		    "id", (json_int_t)db_i64(s, 0),
+		    "org_id", (json_int_t)db_i64(s, 1),
+		    "name", sd_jstr(db_text(s, 2)),
+		    "hash", sd_jstr(db_text(s, 3)),
+		    "scopes", scopes,
+		    "prefix", sd_jstr(db_text(s, 5)),
+		    "created_at", (json_int_t)db_i64(s, 6),
+		    "expires_at", (json_int_t)db_i64(s, 7),
+		    "last_used_at", (json_int_t)db_i64(s, 8)));
+	}
+	if (n < 0) {
+		json_decref(list);
+		return -1;
+	}
+	*out = list;
+	return 0;
+}
+
+int
+read_orgs_load(struct store_db *db, json_t **out)
+{
+	struct db_stmt *s = db_stmt(db->r, R_ORGS);
+	json_t *list = json_array();
+	int n;
+
+	*out = NULL;
+	while ((n = db_row(s)) == 1) {
+		json_t *settings = json_loads(db_text(s, 2) ? db_text(s, 2) : "", 0, NULL);
+		if (!json_is_object(settings)) {
+			json_decref(settings);
+			settings = json_object();
+			log_error("store: stored organization settings are not a JSON object", "org",
+			    db_text(s, 1));
+		}
+		json_array_append_new(list, json_pack("{s:I, s:o, s:o, s:I}",
+		    "id", (json_int_t)db_i64(s, 0),
+		    "name", sd_jstr(db_text(s, 1)),
+		    "settings", settings,
+		    "created_at", (json_int_t)db_i64(s, 3)));
+	}
 	if (n < 0) {
 		json_decref(list);
 		return -1;
@@ -185,6 +233,7 @@ read_conversations_list(struct store_db *db, const struct conv_query *q, json_t 
 	db_bind_i64(s, 3, cur_ms);
 	db_bind_i64(s, 4, cur_id);
 	db_bind_i64(s, 5, limit + 1);  /* one more tells whether a next page exists */
+	db_bind_i64(s, 6, org_of(q->org_id));
 	while ((n = db_row(s)) == 1) {
 		json_t *c;
 
@@ -240,11 +289,12 @@ render_read_message(struct store_db *db, struct db_stmt *s)
 }
 
 int
-read_conversation_get(struct store_db *db, int64_t id, json_t **out)
+read_conversation_get(struct store_db *db, int64_t org, int64_t id, json_t **out)
 {
 	struct db_stmt *s = db_stmt(db->r, R_CONV_GET);
 
 	db_bind_i64(s, 1, id);
+	db_bind_i64(s, 2, org_of(org));
 	return read_one(db, s, render_conversation, out);
 }
 
@@ -260,6 +310,7 @@ read_messages_list(struct store_db *db, const struct msg_query *q, json_t **out)
 	if (q->cursor && (parse_i64(q->cursor, &before) != 0 || before <= 0))
 		return 0;  /* not a cursor any list gave */
 	db_bind_i64(s, 1, q->conversation_id);
+	db_bind_i64(s, 2, org_of(q->org_id));
 	if ((n = db_row(s)) <= 0)
 		return n;  /* no such conversation */
 	db_finish(s);
@@ -300,20 +351,22 @@ fail:
 }
 
 int
-read_message_get(struct store_db *db, int64_t id, json_t **out)
+read_message_get(struct store_db *db, int64_t org, int64_t id, json_t **out)
 {
 	struct db_stmt *s = db_stmt(db->r, R_MSG_GET);
 
 	db_bind_i64(s, 1, id);
+	db_bind_i64(s, 2, org_of(org));
 	return read_one(db, s, render_read_message, out);
 }
 
 int
-read_message_by_client_id(struct store_db *db, const char *client_id, json_t **out)
+read_message_by_client_id(struct store_db *db, int64_t org, const char *client_id, json_t **out)
 {
 	struct db_stmt *s = db_stmt(db->r, R_MSG_BY_CLIENT_ID);
 
 	db_bind_text(s, 1, client_id);
+	db_bind_i64(s, 2, org_of(org));
 	return read_one(db, s, render_read_message, out);
 }
 
@@ -344,20 +397,22 @@ fail:
 }
 
 int
-read_messages_by_provider_id(struct store_db *db, const char *provider_id, json_t **out)
+read_messages_by_provider_id(struct store_db *db, int64_t org, const char *provider_id, json_t **out)
 {
 	struct db_stmt *s = db_stmt(db->r, R_MSG_BY_PROVIDER);
 
 	db_bind_text(s, 1, provider_id);
+	db_bind_i64(s, 2, org_of(org));
 	return messages_rows(db, s, out);
 }
 
 int
-read_messages_retrying(struct store_db *db, int limit, json_t **out)
+read_messages_retrying(struct store_db *db, int64_t org, int limit, json_t **out)
 {
 	struct db_stmt *s = db_stmt(db->r, R_MSG_RETRYING);
 
 	db_bind_i64(s, 1, clamp(limit, 1, MAX_PAGE));
+	db_bind_i64(s, 2, org_of(org));
 	return messages_rows(db, s, out);
 }
 
@@ -389,9 +444,9 @@ buf_json_id(struct buf *b, int64_t id)
  * already compact JSON (written by sd_dump()), so nothing is parsed and
  * serialized again on the way to a client. */
 int
-read_events(struct store_db *db, int64_t since, int limit, struct store_event **out, size_t *nout)
+read_events(struct store_db *db, int64_t org, int64_t since, int limit, struct store_event **out, size_t *nout)
 {
-	struct db_stmt *s = db_stmt(db->r, R_EVENTS);
+	struct db_stmt *s = db_stmt(db->r, org ? R_EVENTS_ORG : R_EVENTS);
 	struct store_event *ev = NULL;
 	size_t n = 0, cap = 0;
 	int rc;
@@ -400,6 +455,8 @@ read_events(struct store_db *db, int64_t since, int limit, struct store_event **
 	*nout = 0;
 	db_bind_i64(s, 1, since);
 	db_bind_i64(s, 2, clamp(limit, 1, MAX_EVENTS_PAGE));
+	if (org)
+		db_bind_i64(s, 3, org);
 	while ((rc = db_row(s)) == 1) {
 		struct buf b;
 		char at[21], head[64];
@@ -432,6 +489,7 @@ read_events(struct store_db *db, int64_t since, int limit, struct store_event **
 			.len = b.len,
 			.channel = xstrdup_or_null(db_text(s, 3)),
 			.conversation_id = db_i64(s, 4),
+			.org_id = db_i64(s, 7),
 		};
 	}
 	if (rc < 0) {
@@ -541,7 +599,7 @@ read_last_inbound(struct store_db *db, int64_t channel_id, const char *address, 
 }
 
 int
-read_message_provider_id(struct store_db *db, int64_t id, int64_t *channel_id, char *out, size_t outlen)
+read_message_provider_id(struct store_db *db, int64_t org, int64_t id, int64_t *channel_id, char *out, size_t outlen)
 {
 	struct db_stmt *s = db_stmt(db->r, R_MSG_PROVIDER_ID);
 	const char *pmid;
@@ -552,6 +610,7 @@ read_message_provider_id(struct store_db *db, int64_t id, int64_t *channel_id, c
 	if (outlen > 0)
 		out[0] = '\0';
 	db_bind_i64(s, 1, id);
+	db_bind_i64(s, 2, org_of(org));
 	if ((n = db_row(s)) <= 0)
 		return n;
 	if (channel_id)
@@ -583,9 +642,11 @@ render_template(struct db_stmt *s)
 }
 
 int
-read_templates_list(struct store_db *db, json_t **out)
+read_templates_list(struct store_db *db, int64_t org, json_t **out)
 {
 	struct db_stmt *s = db_stmt(db->r, R_TEMPLATES);
+
+	db_bind_i64(s, 1, org_of(org));
 	json_t *list = json_array();
 	int n;
 
@@ -616,12 +677,13 @@ render_user(struct store_db *db, struct db_stmt *s)
 }
 
 int
-read_template_get(struct store_db *db, const char *name, const char *language, json_t **out)
+read_template_get(struct store_db *db, int64_t org, const char *name, const char *language, json_t **out)
 {
 	struct db_stmt *s = db_stmt(db->r, R_TEMPLATE_GET);
 
 	db_bind_text(s, 1, name);
 	db_bind_text(s, 2, language);
+	db_bind_i64(s, 3, org_of(org));
 	return read_one(db, s, render_read_template, out);
 }
 
@@ -695,7 +757,7 @@ read_subscriptions_load(struct store_db *db, json_t **out)
 			db_finish(s);
 			goto fail;
 		}
-		json_array_append_new(list, json_pack("{s:I, s:o, s:o, s:o, s:I, s:I, s:I, s:I, s:I, s:o, s:b}",
+		json_array_append_new(list, json_pack("{s:I, s:o, s:o, s:o, s:I, s:I, s:I, s:I, s:I, s:o, s:b, s:I}",
 		    "id", (json_int_t)db_i64(s, 0),
 		    "url", sd_jstr(db_text(s, 1)),
 		    "events", events,
@@ -706,7 +768,8 @@ read_subscriptions_load(struct store_db *db, json_t **out)
 		    "first_attempt_ms", (json_int_t)db_i64(s, 7),
 		    "next_attempt_ms", (json_int_t)db_i64(s, 8),
 		    "last_error", sd_jstr(db_text(s, 9)),
-		    "paused", (int)db_i64(s, 10) != 0));
+		    "paused", (int)db_i64(s, 10) != 0,
+		    "org_id", (json_int_t)db_i64(s, 11)));
 	}
 	if (n < 0)
 		goto fail;

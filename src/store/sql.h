@@ -92,6 +92,7 @@ enum sql {
 	W_SUB_DELETE,
 	W_SUB_ADVANCE,
 	W_SUB_RETRY,
+	W_ORG_INSERT,
 	W_END,
 	/* Reader connection. */
 	R_VERSION = W_END,
@@ -123,6 +124,8 @@ enum sql {
 	R_SESSIONS,
 	R_USERS,
 	R_SUBSCRIPTIONS,
+	R_EVENTS_ORG,
+	R_ORGS,
 	SQL_COUNT,
 };
 

@@ -732,15 +732,21 @@ store_api_keys_load(struct store *st, json_t **out)
 }
 
 int
+store_orgs_load(struct store *st, json_t **out)
+{
+	return read_orgs_load(RDB(st), out);
+}
+
+int
 store_conversations_list(struct store *st, const struct conv_query *q, json_t **out)
 {
 	return read_conversations_list(RDB(st), q, out);
 }
 
 int
-store_conversation_get(struct store *st, int64_t id, json_t **out)
+store_conversation_get(struct store *st, int64_t org, int64_t id, json_t **out)
 {
-	return read_conversation_get(RDB(st), id, out);
+	return read_conversation_get(RDB(st), org, id, out);
 }
 
 int
@@ -750,27 +756,27 @@ store_messages_list(struct store *st, const struct msg_query *q, json_t **out)
 }
 
 int
-store_message_get(struct store *st, int64_t id, json_t **out)
+store_message_get(struct store *st, int64_t org, int64_t id, json_t **out)
 {
-	return read_message_get(RDB(st), id, out);
+	return read_message_get(RDB(st), org, id, out);
 }
 
 int
-store_messages_by_provider_id(struct store *st, const char *provider_id, json_t **out)
+store_messages_by_provider_id(struct store *st, int64_t org, const char *provider_id, json_t **out)
 {
-	return read_messages_by_provider_id(RDB(st), provider_id, out);
+	return read_messages_by_provider_id(RDB(st), org, provider_id, out);
 }
 
 int
-store_messages_retrying(struct store *st, int limit, json_t **out)
+store_messages_retrying(struct store *st, int64_t org, int limit, json_t **out)
 {
-	return read_messages_retrying(RDB(st), limit, out);
+	return read_messages_retrying(RDB(st), org, limit, out);
 }
 
 int
-store_events_read(struct store *st, int64_t since, int limit, struct store_event **out, size_t *n)
+store_events_read(struct store *st, int64_t org, int64_t since, int limit, struct store_event **out, size_t *n)
 {
-	return read_events(RDB(st), since, limit, out, n);
+	return read_events(RDB(st), org, since, limit, out, n);
 }
 
 void
@@ -790,7 +796,7 @@ store_events_free(struct store_event *ev, size_t n)
 }
 
 int
-store_events_list(struct store *st, int64_t since, int limit, json_t **out)
+store_events_list(struct store *st, int64_t org, int64_t since, int limit, json_t **out)
 {
 	struct store_event *ev;
 	size_t n;
@@ -798,7 +804,7 @@ store_events_list(struct store *st, int64_t since, int limit, json_t **out)
 	int64_t last = since;
 
 	*out = NULL;
-	if (store_events_read(st, since, limit, &ev, &n) != 0)
+	if (store_events_read(st, org_of(org), since, limit, &ev, &n) != 0)
 		return -1;
 	list = json_array();
 	for (size_t i = 0; i < n; i++) {
@@ -830,9 +836,9 @@ store_events_head(struct store *st, int64_t *out)
 }
 
 int
-store_message_by_client_id(struct store *st, const char *client_id, json_t **out)
+store_message_by_client_id(struct store *st, int64_t org, const char *client_id, json_t **out)
 {
-	return read_message_by_client_id(RDB(st), client_id, out);
+	return read_message_by_client_id(RDB(st), org, client_id, out);
 }
 
 int
@@ -854,22 +860,22 @@ store_last_inbound(struct store *st, int64_t channel_id, const char *address, in
 }
 
 int
-store_message_provider_id(struct store *st, int64_t id, int64_t *channel_id, char *out,
+store_message_provider_id(struct store *st, int64_t org, int64_t id, int64_t *channel_id, char *out,
     size_t outlen)
 {
-	return read_message_provider_id(RDB(st), id, channel_id, out, outlen);
+	return read_message_provider_id(RDB(st), org, id, channel_id, out, outlen);
 }
 
 int
-store_templates_list(struct store *st, json_t **out)
+store_templates_list(struct store *st, int64_t org, json_t **out)
 {
-	return read_templates_list(RDB(st), out);
+	return read_templates_list(RDB(st), org, out);
 }
 
 int
-store_template_get(struct store *st, const char *name, const char *language, json_t **out)
+store_template_get(struct store *st, int64_t org, const char *name, const char *language, json_t **out)
 {
-	return read_template_get(RDB(st), name, language, out);
+	return read_template_get(RDB(st), org, name, language, out);
 }
 
 int

@@ -48,6 +48,8 @@
 struct event_base;
 struct store;
 
+#define STORE_ORG_DEFAULT 1      /* the organization "default": every row from before 0010 */
+
 enum store_op_kind {
 	STORE_OP_INGEST,          /* u.ingest: messages, statuses, events */
 	STORE_OP_CHANNEL_CREATE,  /* u.channel: fills u.channel.id; conflict if name taken */
@@ -91,6 +93,7 @@ enum store_op_kind {
 	                                  first_attempt_ms, next_attempt_ms, last_error) */
 	STORE_OP_PROBE,                /* none: rewrites one row unchanged, so the commit must
 	                                  write and sync (the store's own health probe) */
+	STORE_OP_ORG_CREATE,           /* u.org: fills u.org.id; conflict if the name is taken */
 };
 
 /*
@@ -146,6 +149,11 @@ const char *store_fault_name(enum store_fault f);
 
 struct store_op {
 	enum store_op_kind kind;
+	/* The organization the op acts in (0: the default one). Ops that make
+	 * rows of an organization (a channel, a template, a subscription) put
+	 * it there; ops on existing rows by id (CANCEL, CONV_READ,
+	 * TEMPLATE_DELETE) find nothing in another organization (NOTFOUND). */
+	int64_t org_id;
 	union {
 		struct ingest_batch *ingest;
 		struct {
@@ -153,6 +161,9 @@ struct store_op {
 			const char *name;
 			const char *type;
 			const char *config_json;  /* serialized config, secrets included */
+			const char *route_key;    /* CREATE, UPDATE: the route key's value
+			                             (channel.h), or NULL; conflict if another
+			                             live channel of the type has it */
 			int64_t at;               /* result: the row's updated_at (and created_at
 			                             when made), Unix seconds */
 		} channel;
@@ -228,6 +239,11 @@ struct store_op {
 			int64_t next_attempt_ms;   /* RETRY */
 			const char *last_error;    /* RETRY; ADVANCE: NULL, or why it was given up */
 		} subscription;
+		struct {
+			const char *name;
+			int64_t id;                /* result */
+			int64_t at;                /* result: created_at, Unix seconds */
+		} org;
 	} u;
 
 	/* Results, written by the store before done() runs. */
@@ -314,8 +330,9 @@ enum store_change {
 	STORE_CHANGE_SUBSCRIPTIONS = 1u << 3,
 	STORE_CHANGE_USERS = 1u << 4,
 	STORE_CHANGE_TEMPLATES = 1u << 5,
+	STORE_CHANGE_ORGS = 1u << 6,
 };
-#define STORE_CHANGE_ALL 0x3fu
+#define STORE_CHANGE_ALL 0x7fu
 /* A kind's name on the wire ("channels", ...), NULL for anything but one
  * kind; and back (0 when name is none). */
 const char *store_change_name(unsigned kind);
@@ -350,15 +367,26 @@ enum store_fault store_health(struct store *st, int64_t *since_ms, char *why, si
  * store_read's run(), the pool thread's). Not found: return 0 with
  * *out = NULL. --- */
 
-/* All live channels: [{"id","name","type","config":{...},"created_at","updated_at"}]
- * with created_at/updated_at as Unix seconds (integers) and config complete. */
+/* All live channels: [{"id","name","type","config":{...},"created_at","updated_at",
+ * "org_id"}] with created_at/updated_at as Unix seconds (integers) and config complete. */
 int store_channels_load(struct store *st, json_t **out);
 /* True if any channel row ever existed (deleted ones included). */
 int store_channels_ever(struct store *st, bool *out);
-/* SHA-256 hashes of all API keys: array of 64-char hex strings. */
+/* Every API key not revoked: [{"id","org_id","name","hash" (SHA-256, 64-char
+ * hex),"scopes":[names],"prefix","created_at","expires_at","last_used_at"}],
+ * times Unix seconds, 0 when none. */
 int store_api_keys_load(struct store *st, json_t **out);
+/* Every organization: [{"id","name","settings":{...},"created_at"}]. */
+int store_orgs_load(struct store *st, json_t **out);
+
+/*
+ * Organizations: every read below that takes an org (or a query with
+ * org_id) sees only that organization's rows; 0 means the default one
+ * (STORE_ORG_DEFAULT). Another organization's row reads as not found.
+ */
 
 struct conv_query {
+	int64_t org_id;
 	int64_t channel_id;      /* 0 = all */
 	const char *q;           /* substring of contact name/address, or NULL */
 	int limit;               /* 1..200 */
@@ -366,21 +394,22 @@ struct conv_query {
 };
 /* {"conversations":[...],"next":cursor|null}, most recent activity first. */
 int store_conversations_list(struct store *st, const struct conv_query *q, json_t **out);
-int store_conversation_get(struct store *st, int64_t id, json_t **out);
+int store_conversation_get(struct store *st, int64_t org, int64_t id, json_t **out);
 
 struct msg_query {
+	int64_t org_id;
 	int64_t conversation_id;
 	int limit;               /* 1..200 */
 	const char *cursor;      /* from a previous "next" (older messages), or NULL = newest */
 };
 /* {"messages":[...oldest to newest...],"next":cursor|null}; next pages go back in time. */
 int store_messages_list(struct store *st, const struct msg_query *q, json_t **out);
-int store_message_get(struct store *st, int64_t id, json_t **out);
+int store_message_get(struct store *st, int64_t org, int64_t id, json_t **out);
 /* {"messages":[...]}: every message with that provider id (any channel). */
-int store_messages_by_provider_id(struct store *st, const char *provider_id, json_t **out);
+int store_messages_by_provider_id(struct store *st, int64_t org, const char *provider_id, json_t **out);
 /* {"messages":[...]}: outbound messages still waiting whose last attempt
  * failed (retrying, or held by a paused channel), newest first, at most limit. */
-int store_messages_retrying(struct store *st, int limit, json_t **out);
+int store_messages_retrying(struct store *st, int64_t org, int limit, json_t **out);
 
 /* --- outbox reads --- */
 
@@ -397,14 +426,14 @@ int store_outbox_depth(struct store *st, int64_t channel_id, int64_t *out);
 /* When the contact last wrote to us on this channel (ms), 0 if never. */
 int store_last_inbound(struct store *st, int64_t channel_id, const char *address, int64_t *out_ms);
 /* The message sent with that client_id (idempotency key), or NULL. */
-int store_message_by_client_id(struct store *st, const char *client_id, json_t **out);
+int store_message_by_client_id(struct store *st, int64_t org, const char *client_id, json_t **out);
 /* Resolve a message id to its provider id (and channel); "" when unknown. */
-int store_message_provider_id(struct store *st, int64_t id, int64_t *channel_id,
+int store_message_provider_id(struct store *st, int64_t org, int64_t id, int64_t *channel_id,
     char *out, size_t outlen);
 
 /* Local templates: {"templates":[{"name","language","body","created_at"}]} and one. */
-int store_templates_list(struct store *st, json_t **out);
-int store_template_get(struct store *st, const char *name, const char *language, json_t **out);
+int store_templates_list(struct store *st, int64_t org, json_t **out);
+int store_template_get(struct store *st, int64_t org, const char *name, const char *language, json_t **out);
 
 /* The highest event seq (0 when the log is empty). */
 int store_events_head(struct store *st, int64_t *out);
@@ -417,24 +446,26 @@ struct store_event {
 	size_t len;
 	char *channel;           /* channel name, or NULL */
 	int64_t conversation_id; /* 0 when none */
+	int64_t org_id;          /* its organization (never shown) */
 };
 
-/* Up to limit events with seq > since, ascending: *out (an array of *n,
+/* Up to limit events with seq > since, ascending, of organization org (0:
+ * of every organization: the bus): *out (an array of *n,
  * NULL when none) is the caller's, to free with store_events_free(). */
-int store_events_read(struct store *st, int64_t since, int limit, struct store_event **out,
+int store_events_read(struct store *st, int64_t org, int64_t since, int limit, struct store_event **out,
     size_t *n);
 void store_events_free(struct store_event *ev, size_t n);
 void store_event_clear(struct store_event *e);
 
 /* The same as a tree: {"events":[...],"next":seq}; next = last seq
  * returned, or since when none. */
-int store_events_list(struct store *st, int64_t since, int limit, json_t **out);
+int store_events_list(struct store *st, int64_t org, int64_t since, int limit, json_t **out);
 
 /* --- event webhook subscriptions (src/hooks/) --- */
 
 /* Every subscription, by id: [{"id","url","events":[...],"secret","created_at",
  * "delivered_seq","attempts","first_attempt_ms","next_attempt_ms","last_error",
- * "paused"}], created_at Unix seconds, first_attempt_ms 0 when none, last_error
+ * "paused","org_id"}], created_at Unix seconds, first_attempt_ms 0 when none, last_error
  * null when none. The secret is included: callers MUST NOT show it. */
 int store_subscriptions_load(struct store *st, json_t **out);
 

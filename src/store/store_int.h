@@ -114,7 +114,7 @@ int sd_op_error(struct store_op *op, const char *fmt, ...) __attribute__((format
 int sd_op_fail(struct store_op *op, enum store_err err, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 int sd_op_sql_error(struct store_db *db, struct store_op *op);  /* the writer's last failure */
-int sd_append_event(struct store_db *db, const char *type, int64_t now, int64_t channel_id,
+int sd_append_event(struct store_db *db, int64_t org, const char *type, int64_t now, int64_t channel_id,
     int64_t conversation_id, int64_t message_id, const char *data, int64_t *seq);
 json_t *sd_writer_message(struct store_db *db, int64_t id);
 int sd_set_status(struct store_db *db, int64_t id, enum msg_status st, int64_t code,
@@ -167,14 +167,21 @@ int read_ping(struct store_db *db);
 int read_channels_load(struct store_db *db, json_t **out);
 int read_channels_ever(struct store_db *db, bool *out);
 int read_api_keys_load(struct store_db *db, json_t **out);
+int read_orgs_load(struct store_db *db, json_t **out);
+/* An op's or a read's organization: 0 means the default one. */
+static inline int64_t
+org_of(int64_t org)
+{
+	return org > 0 ? org : STORE_ORG_DEFAULT;
+}
 int read_conversations_list(struct store_db *db, const struct conv_query *q, json_t **out);
-int read_conversation_get(struct store_db *db, int64_t id, json_t **out);
+int read_conversation_get(struct store_db *db, int64_t org, int64_t id, json_t **out);
 int read_messages_list(struct store_db *db, const struct msg_query *q, json_t **out);
-int read_message_get(struct store_db *db, int64_t id, json_t **out);
-int read_message_by_client_id(struct store_db *db, const char *client_id, json_t **out);
-int read_messages_by_provider_id(struct store_db *db, const char *provider_id, json_t **out);
-int read_messages_retrying(struct store_db *db, int limit, json_t **out);
-int read_events(struct store_db *db, int64_t since, int limit, struct store_event **out,
+int read_message_get(struct store_db *db, int64_t org, int64_t id, json_t **out);
+int read_message_by_client_id(struct store_db *db, int64_t org, const char *client_id, json_t **out);
+int read_messages_by_provider_id(struct store_db *db, int64_t org, const char *provider_id, json_t **out);
+int read_messages_retrying(struct store_db *db, int64_t org, int limit, json_t **out);
+int read_events(struct store_db *db, int64_t org, int64_t since, int limit, struct store_event **out,
     size_t *nout);
 int read_outbox_due(struct store_db *db, int64_t channel_id, int64_t now, int limit,
     json_t **out);
@@ -183,10 +190,10 @@ int read_outbox_next_due(struct store_db *db, int64_t channel_id, int64_t *out_m
 int read_outbox_depth(struct store_db *db, int64_t channel_id, int64_t *out);
 int read_last_inbound(struct store_db *db, int64_t channel_id, const char *address,
     int64_t *out_ms);
-int read_message_provider_id(struct store_db *db, int64_t id, int64_t *channel_id, char *out,
+int read_message_provider_id(struct store_db *db, int64_t org, int64_t id, int64_t *channel_id, char *out,
     size_t outlen);
-int read_templates_list(struct store_db *db, json_t **out);
-int read_template_get(struct store_db *db, const char *name, const char *language,
+int read_templates_list(struct store_db *db, int64_t org, json_t **out);
+int read_template_get(struct store_db *db, int64_t org, const char *name, const char *language,
     json_t **out);
 int read_user_get(struct store_db *db, const char *name, json_t **out);
 int read_sessions_load(struct store_db *db, int64_t now_s, json_t **out);

@@ -68,7 +68,7 @@ describe('provider faults', () => {
 			const good = await startFakeGraph();
 			h.t.after(() => good.close());
 			const d = await h.start();
-			await createSendChannel(d, hole.url, { request_timeout_ms: 300, max_attempts: 100 }, 'bad');
+			await createSendChannel(d, hole.url, { request_timeout_ms: 300, max_attempts: 100, phone_number_id: 'PNID-HOLE' }, 'bad');
 			await createSendChannel(d, good.url, {}, 'good');
 			const stuck = await sendMessage(d, { channel: 'bad', to: TO, text: 'into the void' });
 			// While attempts on 'bad' hang and time out, 'good' sends at once.

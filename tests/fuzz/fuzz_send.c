@@ -57,7 +57,7 @@ check_one(const json_t *body)
 	struct send_error e = { 0 };
 	struct msg_in *m = ingest_batch_add_msg(&b);
 
-	if (api_send_validate(&app, body, NULL, m, &e) == 0) {
+	if (api_send_validate(&app, STORE_ORG_DEFAULT, body, NULL, m, &e) == 0) {
 		FUZZ_CHECK(m->channel_id >= 1 && m->channel_id <= 3);
 		FUZZ_CHECK(m->direction == DIR_OUT);
 		FUZZ_CHECK(m->to != NULL && *m->to != '\0' && strlen(m->to) <= 64);

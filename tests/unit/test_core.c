@@ -385,10 +385,10 @@ test_registry_and_public_config(void **state)
 
 	assert_int_equal(sandbox_ops.validate(cfg, &err), 0);
 	assert_int_equal(registry_add(reg, channel_new(7, "sb", &sandbox_ops, cfg, 1, 1)), 0);
-	assert_non_null(registry_find_name(reg, "sb"));
+	assert_non_null(registry_find_name(reg, CHANNEL_ORG_DEFAULT, "sb"));
 	assert_non_null(registry_find_id(reg, 7));
 	registry_remove(reg, 7);
-	assert_null(registry_find_name(reg, "sb"));
+	assert_null(registry_find_name(reg, CHANNEL_ORG_DEFAULT, "sb"));
 	json_decref(cfg);
 
 	cfg = json_pack("{s:s}", "bogus", "x");

@@ -287,7 +287,7 @@ get_message(struct fx *f, int64_t id)
 {
 	json_t *m = NULL;
 
-	assert_int_equal(store_message_get(f->st, id, &m), 0);
+	assert_int_equal(store_message_get(f->st, 0, id, &m), 0);
 	assert_non_null(m);
 	return m;
 }
@@ -297,7 +297,7 @@ events(struct fx *f, int64_t since, int limit)
 {
 	json_t *e = NULL;
 
-	assert_int_equal(store_events_list(f->st, since, limit, &e), 0);
+	assert_int_equal(store_events_list(f->st, 0, since, limit, &e), 0);
 	assert_non_null(e);
 	return e;
 }
@@ -382,7 +382,7 @@ test_channels(void **state)
 	};
 	assert_int_equal(store_submit_wait(f->st, &dup), -1);
 	assert_int_equal(dup.err, STORE_CONFLICT);
-	assert_string_equal(dup.errmsg, "name taken");
+	assert_string_equal(dup.errmsg, "name or route taken");
 
 	struct store_op upd = {
 		.kind = STORE_OP_CHANNEL_UPDATE,
@@ -420,8 +420,125 @@ test_channels(void **state)
 	assert_int_equal(json_array_size(keys), 1);
 	char hex[65];
 	hex_encode(key.u.api_key.hash, 32, hex);
-	assert_string_equal(json_string_value(json_array_get(keys, 0)), hex);
+	assert_string_equal(sget(json_array_get(keys, 0), "hash"), hex);
+	assert_int_equal(iget(json_array_get(keys, 0), "org_id"), STORE_ORG_DEFAULT);
 	json_decref(keys);
+}
+
+static int64_t
+org_create(struct fx *f, const char *name)
+{
+	struct store_op op = { .kind = STORE_OP_ORG_CREATE, .u.org = { .name = name } };
+
+	assert_int_equal(store_submit_wait(f->st, &op), 0);
+	assert_true(op.u.org.id > STORE_ORG_DEFAULT);
+	return op.u.org.id;
+}
+
+static int64_t
+channel_in(struct fx *f, int64_t org, const char *name, const char *route)
+{
+	struct store_op op = {
+		.kind = STORE_OP_CHANNEL_CREATE,
+		.org_id = org,
+		.u.channel = { .name = name, .type = "sandbox", .config_json = "{}", .route_key = route },
+	};
+
+	if (store_submit_wait(f->st, &op) != 0)
+		return -(int64_t)op.err;
+	return op.u.channel.id;
+}
+
+/* Two organizations: the same names, each sees only its own rows. */
+static void
+test_orgs(void **state)
+{
+	struct fx *f = *state;
+	json_t *orgs = NULL, *v = NULL;
+	int64_t b = org_create(f, "beta");
+
+	struct store_op dup = { .kind = STORE_OP_ORG_CREATE, .u.org = { .name = "beta" } };
+	assert_int_equal(store_submit_wait(f->st, &dup), -1);
+	assert_int_equal(dup.err, STORE_CONFLICT);
+	assert_int_equal(store_orgs_load(f->st, &orgs), 0);
+	assert_int_equal(json_array_size(orgs), 2);
+	assert_string_equal(sget(json_array_get(orgs, 0), "name"), "default");
+	assert_string_equal(sget(json_array_get(orgs, 1), "name"), "beta");
+	json_decref(orgs);
+
+	/* Channel names per organization; a route key across all of them. */
+	int64_t ca = channel_in(f, 0, "shop", "pnid-1");
+	int64_t cb = channel_in(f, b, "shop", "pnid-2");
+	assert_true(ca > 0 && cb > 0);
+	assert_int_equal(channel_in(f, b, "shop", NULL), -(int64_t)STORE_CONFLICT);
+	assert_int_equal(channel_in(f, b, "other", "pnid-1"), -(int64_t)STORE_CONFLICT);
+	assert_true(channel_in(f, b, "third", NULL) > 0);
+
+	/* The same contact and client_id in both. */
+	int64_t ma = ingest_one(f, ca, "wamid.a", "15550001111", "hello a");
+	int64_t mb = ingest_one(f, cb, "wamid.b", "15550001111", "hello b");
+	bool d1 = true, d2 = true;
+	int64_t sa = send_full(f, ca, "15550001111", "to a", "order-1", 0, 0, &d1);
+	int64_t sb = send_full(f, cb, "15550001111", "to b", "order-1", 0, 0, &d2);
+	assert_false(d1);
+	assert_false(d2);
+	assert_true(sa != sb);
+
+	assert_int_equal(store_message_get(f->st, b, ma, &v), 0);
+	assert_null(v);
+	assert_int_equal(store_message_get(f->st, b, mb, &v), 0);
+	assert_non_null(v);
+	int64_t conv_b = iget(v, "conversation_id");
+	json_decref(v);
+	assert_int_equal(store_conversation_get(f->st, 0, conv_b, &v), 0);
+	assert_null(v);
+	assert_int_equal(store_message_by_client_id(f->st, b, "order-1", &v), 0);
+	assert_int_equal(iget(v, "id"), sb);
+	json_decref(v);
+	assert_int_equal(store_messages_by_provider_id(f->st, 0, "wamid.b", &v), 0);
+	assert_int_equal(json_array_size(json_object_get(v, "messages")), 0);
+	json_decref(v);
+
+	struct conv_query q = { .org_id = b, .limit = 50 };
+	assert_int_equal(store_conversations_list(f->st, &q, &v), 0);
+	assert_int_equal(json_array_size(json_object_get(v, "conversations")), 1);
+	json_decref(v);
+
+	/* Events: each organization reads its own; the bus reads all. */
+	json_t *ev_a = NULL, *ev_b = NULL;
+	assert_int_equal(store_events_list(f->st, 0, 0, 1000, &ev_a), 0);
+	assert_int_equal(store_events_list(f->st, b, 0, 1000, &ev_b), 0);
+	size_t na = json_array_size(json_object_get(ev_a, "events"));
+	size_t nb = json_array_size(json_object_get(ev_b, "events"));
+	assert_true(na >= 2 && nb >= 2);
+	size_t i;
+	json_t *e;
+	json_array_foreach(json_object_get(ev_b, "events"), i, e)
+		assert_string_equal(sget(e, "channel"), "shop");
+	struct store_event *all;
+	size_t nall;
+	assert_int_equal(store_events_read(f->st, 0, 0, 1000, &all, &nall), 0);
+	assert_int_equal(nall, na + nb);
+	size_t in_b = 0;
+	for (size_t k = 0; k < nall; k++)
+		in_b += all[k].org_id == b;
+	assert_int_equal(in_b, nb);
+	store_events_free(all, nall);
+	json_decref(ev_a);
+	json_decref(ev_b);
+
+	/* Templates and cancels by id stay in their organization. */
+	struct store_op t = { .kind = STORE_OP_TEMPLATE_PUT, .org_id = b,
+		.u.template = { .name = "hi", .language = "en", .body = "Hi" } };
+	assert_int_equal(store_submit_wait(f->st, &t), 0);
+	t.org_id = 0;
+	assert_int_equal(store_submit_wait(f->st, &t), 0);  /* the same name in default */
+	assert_int_equal(store_template_get(f->st, b, "hi", NULL, &v), 0);
+	assert_non_null(v);
+	json_decref(v);
+	struct store_op c = { .kind = STORE_OP_CANCEL, .org_id = b, .u.cancel = { .message_id = sa } };
+	assert_int_equal(store_submit_wait(f->st, &c), -1);
+	assert_int_equal(c.err, STORE_NOTFOUND);
 }
 
 static void
@@ -463,7 +580,7 @@ test_ingest_message(void **state)
 	assert_null(json_object_get(m, "error"));
 
 	/* The conversation. */
-	assert_int_equal(store_conversation_get(f->st, in->conversation_id, &conv), 0);
+	assert_int_equal(store_conversation_get(f->st, 0, in->conversation_id, &conv), 0);
 	assert_non_null(conv);
 	assert_int_equal(iget(conv, "id"), in->conversation_id);
 	assert_string_equal(sget(conv, "channel"), "wa1");
@@ -517,25 +634,25 @@ test_ingest_message(void **state)
 
 	/* Same conversation; a NULL name kept the stored one. */
 	assert_int_equal(b.msgs[0].conversation_id, conv_id);
-	assert_int_equal(store_conversation_get(f->st, b.msgs[0].conversation_id, &conv), 0);
+	assert_int_equal(store_conversation_get(f->st, 0, b.msgs[0].conversation_id, &conv), 0);
 	assert_int_equal(iget(conv, "unread_count"), 3);
 	assert_string_equal(sget(json_object_get(conv, "contact"), "name"), "Ana");
 	assert_int_equal(iget(json_object_get(conv, "last_message"), "id"), b.msgs[1].id);
 	json_decref(conv);
 
 	/* by provider id */
-	assert_int_equal(store_messages_by_provider_id(f->st, "wamid.1", &list), 0);
+	assert_int_equal(store_messages_by_provider_id(f->st, 0, "wamid.1", &list), 0);
 	assert_int_equal(json_array_size(json_object_get(list, "messages")), 1);
 	assert_true(json_equal(json_array_get(json_object_get(list, "messages"), 0), m));
 	json_decref(list);
-	assert_int_equal(store_messages_by_provider_id(f->st, "nope", &list), 0);
+	assert_int_equal(store_messages_by_provider_id(f->st, 0, "nope", &list), 0);
 	assert_int_equal(json_array_size(json_object_get(list, "messages")), 0);
 	json_decref(list);
 
 	/* Not found. */
-	assert_int_equal(store_message_get(f->st, 12345, &list), 0);
+	assert_int_equal(store_message_get(f->st, 0, 12345, &list), 0);
 	assert_null(list);
-	assert_int_equal(store_conversation_get(f->st, 12345, &list), 0);
+	assert_int_equal(store_conversation_get(f->st, 0, 12345, &list), 0);
 	assert_null(list);
 
 	json_decref(m);
@@ -563,7 +680,7 @@ static int64_t
 reaction_target(struct fx *f, int64_t id)
 {
 	json_t *msg = NULL;
-	assert_int_equal(store_message_get(f->st, id, &msg), 0);
+	assert_int_equal(store_message_get(f->st, 0, id, &msg), 0);
 	assert_non_null(msg);
 	json_t *r = json_object_get(msg, "reaction");
 	json_t *mid = json_object_get(r, "message_id");
@@ -598,7 +715,7 @@ test_reaction_target(void **state)
 	assert_int_equal(reaction_target(f, b.msgs[4].id), 0);
 	assert_int_equal(reaction_target(f, b.msgs[5].id), 0);
 	json_t *msg = NULL;
-	assert_int_equal(store_message_get(f->st, b.msgs[0].id, &msg), 0);
+	assert_int_equal(store_message_get(f->st, 0, b.msgs[0].id, &msg), 0);
 	assert_string_equal(json_string_value(json_object_get(json_object_get(msg, "reaction"),
 	    "provider_message_id")), "wamid.T");
 	json_decref(msg);
@@ -633,7 +750,7 @@ test_duplicate(void **state)
 	assert_int_equal(store_messages_list(f->st, &mq, &list), 0);
 	assert_int_equal(json_array_size(json_object_get(list, "messages")), 2);
 	json_decref(list);
-	assert_int_equal(store_conversation_get(f->st, b.msgs[0].conversation_id, &conv), 0);
+	assert_int_equal(store_conversation_get(f->st, 0, b.msgs[0].conversation_id, &conv), 0);
 	assert_int_equal(iget(conv, "unread_count"), 2);
 	json_decref(conv);
 
@@ -641,7 +758,7 @@ test_duplicate(void **state)
 	int64_t ch2 = channel_create(f, "wa2");
 	int64_t other = ingest_one(f, ch2, "wamid.D", "111", "hello");
 	assert_true(other != id);
-	assert_int_equal(store_messages_by_provider_id(f->st, "wamid.D", &list), 0);
+	assert_int_equal(store_messages_by_provider_id(f->st, 0, "wamid.D", &list), 0);
 	assert_int_equal(json_array_size(json_object_get(list, "messages")), 2);
 	json_decref(list);
 	ingest_batch_free(&b);
@@ -664,7 +781,7 @@ test_ingest_rollback(void **state)
 	assert_int_equal(op.last_seq, 0);
 	ingest_batch_free(&b);
 	assert_int_equal(event_count(f), 0);
-	assert_int_equal(store_messages_by_provider_id(f->st, "wamid.R1", &list), 0);
+	assert_int_equal(store_messages_by_provider_id(f->st, 0, "wamid.R1", &list), 0);
 	assert_int_equal(json_array_size(json_object_get(list, "messages")), 0);
 	json_decref(list);
 
@@ -939,7 +1056,7 @@ test_outbound_insert(void **state)
 	json_decref(ev);
 
 	/* The conversation: last message, nothing unread, the contact never wrote. */
-	assert_int_equal(store_conversation_get(f->st, out->conversation_id, &conv), 0);
+	assert_int_equal(store_conversation_get(f->st, 0, out->conversation_id, &conv), 0);
 	assert_int_equal(iget(conv, "unread_count"), 0);
 	assert_true(json_equal(json_object_get(conv, "last_message"), m));
 	json_decref(conv);
@@ -1129,7 +1246,7 @@ test_outbox_results(void **state)
 	assert_string_equal(sget(json_array_get(h, 1), "status"), "accepted");
 	json_decref(m);
 	assert_int_equal(outbox_depth(f, ch), 3);
-	assert_int_equal(store_message_provider_id(f->st, a, &pch, pmid, sizeof(pmid)), 0);
+	assert_int_equal(store_message_provider_id(f->st, 0, a, &pch, pmid, sizeof(pmid)), 0);
 	assert_int_equal(pch, ch);
 	assert_string_equal(pmid, "wamid.A");
 	/* The provider's reports now find it. */
@@ -1161,7 +1278,7 @@ test_outbox_results(void **state)
 	assert_int_equal(iget(json_object_get(json_array_get(h, 1), "error"), "code"), 131026);
 	json_decref(m);
 	assert_int_equal(outbox_depth(f, ch), 2);
-	assert_int_equal(store_message_provider_id(f->st, d, &pch, pmid, sizeof(pmid)), 0);
+	assert_int_equal(store_message_provider_id(f->st, 0, d, &pch, pmid, sizeof(pmid)), 0);
 	assert_int_equal(pch, ch);
 	assert_string_equal(pmid, "");
 	assert_int_equal(event_count(f), nev + 3);
@@ -1175,11 +1292,11 @@ test_outbox_results(void **state)
 	m = get_message(f, a);
 	assert_string_equal(sget(m, "status"), "sent");
 	json_decref(m);
-	assert_int_equal(store_message_provider_id(f->st, 9999, &pch, pmid, sizeof(pmid)), 0);
+	assert_int_equal(store_message_provider_id(f->st, 0, 9999, &pch, pmid, sizeof(pmid)), 0);
 	assert_int_equal(pch, 0);
 	assert_string_equal(pmid, "");
 	/* A buffer too small for the id is an error, not a truncated id. */
-	assert_int_equal(store_message_provider_id(f->st, a, &pch, pmid, 4), -1);
+	assert_int_equal(store_message_provider_id(f->st, 0, a, &pch, pmid, 4), -1);
 }
 
 /* Status reports that arrive before the send's answer: kept unmatched,
@@ -1542,7 +1659,7 @@ test_two_writers_cursor(void **state)
 
 		assert_true(mono_ms() < deadline);
 		event_base_loop(f->base, EVLOOP_NONBLOCK);
-		assert_int_equal(store_events_read(f->st, cursor, 1000, &ev, &n), 0);
+		assert_int_equal(store_events_read(f->st, 0, cursor, 1000, &ev, &n), 0);
 		for (size_t i = 0; i < n; i++) {
 			/* Nothing skipped: the next one is the cursor's successor. */
 			assert_int_equal(ev[i].seq, cursor + 1);
@@ -1578,12 +1695,12 @@ test_outbox_channel_deleted_in_flight(void **state)
 	assert_true(claim(f, a));
 	struct store_op del = { .kind = STORE_OP_CHANNEL_DELETE, .u.channel = { .id = ch } };
 	assert_int_equal(store_submit_wait(f->st, &del), 0);
-	assert_int_equal(store_message_get(f->st, b, &m), 0);
+	assert_int_equal(store_message_get(f->st, 0, b, &m), 0);
 	assert_string_equal(sget(m, "status"), "failed");
 	json_decref(m);
 	/* The in-flight attempt ends in a retry after the delete. */
 	result(f, a, OUTBOX_RETRY, NULL, now_ms() + 1000, 0, "HTTP 500");
-	assert_int_equal(store_message_get(f->st, a, &m), 0);
+	assert_int_equal(store_message_get(f->st, 0, a, &m), 0);
 	assert_string_equal(sget(m, "status"), "failed");
 	json_t *hist = json_object_get(m, "status_history");
 	json_t *last = json_array_get(hist, json_array_size(hist) - 1);
@@ -1666,7 +1783,7 @@ test_conv_read(void **state)
 	json_t *m = get_message(f, i2);
 	int64_t cid = iget(m, "conversation_id");
 	json_decref(m);
-	assert_int_equal(store_conversation_get(f->st, cid, &conv), 0);
+	assert_int_equal(store_conversation_get(f->st, 0, cid, &conv), 0);
 	assert_int_equal(iget(conv, "unread_count"), 2);
 	json_decref(conv);
 
@@ -1682,7 +1799,7 @@ test_conv_read(void **state)
 	assert_true(json_is_null(json_object_get(e, "message_id")));
 	assert_int_equal(iget(json_object_get(e, "data"), "conversation_id"), cid);
 	json_decref(ev);
-	assert_int_equal(store_conversation_get(f->st, cid, &conv), 0);
+	assert_int_equal(store_conversation_get(f->st, 0, cid, &conv), 0);
 	assert_int_equal(iget(conv, "unread_count"), 0);
 	json_decref(conv);
 
@@ -1722,7 +1839,7 @@ test_templates(void **state)
 	json_t *list = NULL, *t = NULL;
 	bool conflict = false;
 
-	assert_int_equal(store_templates_list(f->st, &list), 0);
+	assert_int_equal(store_templates_list(f->st, 0, &list), 0);
 	assert_int_equal(json_array_size(json_object_get(list, "templates")), 0);
 	json_decref(list);
 
@@ -1732,7 +1849,7 @@ test_templates(void **state)
 	assert_int_equal(template_op(f, STORE_OP_TEMPLATE_PUT, "hello", "en", "Hi", &conflict), -1);
 	assert_true(conflict);
 
-	assert_int_equal(store_templates_list(f->st, &list), 0);
+	assert_int_equal(store_templates_list(f->st, 0, &list), 0);
 	json_t *arr = json_object_get(list, "templates");
 	assert_int_equal(json_array_size(arr), 3);
 	const char *want[3][2] = { { "bye", "en" }, { "hello", "en" }, { "hello", "pt_BR" } };
@@ -1744,24 +1861,24 @@ test_templates(void **state)
 	assert_string_equal(sget(json_array_get(arr, 1), "body"), "Hello {{name}}");
 	json_decref(list);
 
-	assert_int_equal(store_template_get(f->st, "hello", "pt_BR", &t), 0);
+	assert_int_equal(store_template_get(f->st, 0, "hello", "pt_BR", &t), 0);
 	assert_string_equal(sget(t, "body"), "Olá {{name}}");
 	assert_string_equal(sget(t, "language"), "pt_BR");
 	json_decref(t);
-	assert_int_equal(store_template_get(f->st, "hello", NULL, &t), 0);
+	assert_int_equal(store_template_get(f->st, 0, "hello", NULL, &t), 0);
 	assert_non_null(t);
 	assert_string_equal(sget(t, "name"), "hello");
 	json_decref(t);
-	assert_int_equal(store_template_get(f->st, "hello", "fr", &t), 0);
+	assert_int_equal(store_template_get(f->st, 0, "hello", "fr", &t), 0);
 	assert_null(t);
-	assert_int_equal(store_template_get(f->st, "nope", NULL, &t), 0);
+	assert_int_equal(store_template_get(f->st, 0, "nope", NULL, &t), 0);
 	assert_null(t);
 
 	/* Delete: every language of the name. */
 	assert_int_equal(template_op(f, STORE_OP_TEMPLATE_DELETE, "hello", NULL, NULL, NULL), 0);
 	assert_int_equal(template_op(f, STORE_OP_TEMPLATE_DELETE, "hello", NULL, NULL, &conflict), -1);
 	assert_false(conflict);
-	assert_int_equal(store_templates_list(f->st, &list), 0);
+	assert_int_equal(store_templates_list(f->st, 0, &list), 0);
 	assert_int_equal(json_array_size(json_object_get(list, "templates")), 1);
 	json_decref(list);
 	assert_int_equal(event_count(f), 0);
@@ -2282,7 +2399,7 @@ pool_run(struct store *st, void *arg)
 	struct pool_read *p = arg;
 
 	p->ran_on = pthread_self();
-	p->rc = store_message_get(st, p->id, &p->got);
+	p->rc = store_message_get(st, 0, p->id, &p->got);
 }
 
 static void
@@ -2308,7 +2425,7 @@ test_read_pool(void **state)
 	add_msg(&b, ch, DIR_IN, "wamid.POOL", "999", NULL, "pooled");
 	assert_int_equal(store_submit_wait(f->st, &op), 0);
 	int64_t id = b.msgs[0].id;
-	assert_int_equal(store_message_get(f->st, id, &want), 0);
+	assert_int_equal(store_message_get(f->st, 0, id, &want), 0);
 	assert_non_null(want);
 
 	for (size_t i = 0; i < N; i++) {
@@ -2424,7 +2541,7 @@ test_subscriptions(void **state)
 		.u.subscription = { .id = id, .delivered_seq = 10, .attempts = 10, .last_error = "HTTP 503" } };
 	assert_int_equal(store_submit_wait(f->st, &gave), 0);
 	assert_true(gave.last_seq > 0);
-	assert_int_equal(store_events_list(f->st, gave.last_seq - 1, 10, &ev), 0);
+	assert_int_equal(store_events_list(f->st, 0, gave.last_seq - 1, 10, &ev), 0);
 	json_t *e = json_array_get(json_object_get(ev, "events"), 0);
 	assert_string_equal(json_string_value(json_object_get(e, "type")), "webhook.failed");
 	json_t *data = json_object_get(e, "data");
@@ -2480,6 +2597,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_close_delivers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_subscriptions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_read_pool, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_orgs, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,344 @@
+/*
+ * api_orgs.c - organizations and who is asking: the organizations and API
+ * keys kept in memory (loaded at start, followed from other instances),
+ * the principal of a request (api_principal()), /v1/orgs and /v1/auth/me.
+ */
+#include "api.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../http/http.h"
+#include "../log/log.h"
+#include "../store/store.h"
+#include "../util/util.h"
+
+/* --- organizations in memory --- */
+
+void
+api_orgs_apply(struct app *app, const json_t *rows)
+{
+	size_t i, n = 0;
+	json_t *row;
+	struct api_org *v = xcalloc(json_array_size(rows) + 1, sizeof(*v));
+
+	json_array_foreach(rows, i, row) {
+		const char *name = json_string_value(json_object_get(row, "name"));
+		int64_t id = json_integer_value(json_object_get(row, "id"));
+		if (id <= 0 || !authz_org_name_valid(name)) {
+			log_error("stored organization has no valid id or name; ignored");
+			continue;
+		}
+		v[n].id = id;
+		snprintf(v[n].name, sizeof(v[n].name), "%s", name);
+		n++;
+	}
+	free(app->orgs);
+	app->orgs = v;
+	app->norgs = n;
+}
+
+const struct api_org *
+api_org_by_id(const struct app *app, int64_t id)
+{
+	for (size_t i = 0; i < app->norgs; i++)
+		if (app->orgs[i].id == id)
+			return &app->orgs[i];
+	return NULL;
+}
+
+const struct api_org *
+api_org_by_name(const struct app *app, const char *name)
+{
+	for (size_t i = 0; name && i < app->norgs; i++)
+		if (strcmp(app->orgs[i].name, name) == 0)
+			return &app->orgs[i];
+	return NULL;
+}
+
+/* --- API keys in memory --- */
+
+static uint32_t
+scopes_of(const json_t *names)
+{
+	uint32_t bits = 0;
+	size_t i;
+	json_t *v;
+
+	json_array_foreach(names, i, v)
+		bits |= authz_scope_from_name(json_string_value(v));
+	return bits;
+}
+
+void
+api_keys_apply(struct app *app, const json_t *rows)
+{
+	json_t *row;
+	size_t i, n = 0;
+	unsigned char (*hashes)[32] = xcalloc(json_array_size(rows) + 1, 32);
+	struct api_key *keys = xcalloc(json_array_size(rows) + 1, sizeof(*keys));
+
+	json_array_foreach(rows, i, row) {
+		const char *hex = json_string_value(json_object_get(row, "hash"));
+		if (hex == NULL || hex_decode(hex, strlen(hex), hashes[n], 32) != 0) {
+			log_error("stored API key hash is not 64 hex digits; ignored");
+			continue;
+		}
+		keys[n] = (struct api_key){
+			.id = json_integer_value(json_object_get(row, "id")),
+			.org_id = json_integer_value(json_object_get(row, "org_id")),
+			.scopes = scopes_of(json_object_get(row, "scopes")),
+			.expires_at = json_integer_value(json_object_get(row, "expires_at")),
+		};
+		auth_token_cred(hashes[n], keys[n].cred);
+		n++;
+	}
+	free(app->key_hashes);
+	free(app->keys);
+	app->key_hashes = hashes;
+	app->keys = keys;
+	app->nkeys = n;
+}
+
+/* --- the principal --- */
+
+/* The organization a request names (Msgd-Org, default "default"), or NULL
+ * after a 404. */
+static const struct api_org *
+named_org(struct app *app, struct http_request *req)
+{
+	const char *name = http_header(req, ORG_HEADER);
+	const struct api_org *o = api_org_by_name(app, name ? name : ORG_DEFAULT);
+
+	if (o == NULL)
+		http_reply_error(req, 404, "not_found", ORG_HEADER, "no organization named '%.64s'",
+		    name ? name : ORG_DEFAULT);
+	return o;
+}
+
+static void
+set_org(struct principal *who, const struct api_org *o)
+{
+	who->org_id = o->id;
+	snprintf(who->org, sizeof(who->org), "%s", o->name);
+}
+
+static int
+key_principal(struct app *app, struct http_request *req, const struct api_key *k,
+    struct principal *who)
+{
+	const struct api_org *o = api_org_by_id(app, k->org_id);
+	const char *asked = http_header(req, ORG_HEADER);
+
+	if (k->expires_at > 0 && k->expires_at <= now_ms() / 1000) {
+		http_reply_error(req, 401, "unauthorized", NULL, "this API key has expired");
+		return -1;
+	}
+	if (o == NULL || (asked && strcmp(asked, o->name) != 0)) {
+		/* A key acts in its own organization only; another's name reads
+		 * as unknown, as it would to anyone outside it. */
+		http_reply_error(req, 404, "not_found", ORG_HEADER, "no organization named '%.64s'",
+		    asked ? asked : "");
+		return -1;
+	}
+	*who = (struct principal){ .kind = PRINCIPAL_KEY, .scopes = k->scopes };
+	set_org(who, o);
+	snprintf(who->subject, sizeof(who->subject), "key:%lld", (long long)k->id);
+	authz_settle(who);
+	return 0;
+}
+
+static int
+admin_principal(struct app *app, struct http_request *req, struct principal *who)
+{
+	const struct api_org *o = named_org(app, req);
+
+	if (o == NULL)
+		return -1;
+	*who = (struct principal){ .kind = PRINCIPAL_ADMIN };
+	set_org(who, o);
+	snprintf(who->subject, sizeof(who->subject), "admin");
+	authz_settle(who);
+	return 0;
+}
+
+int
+api_principal(struct app *app, struct http_request *req, enum token_match m, size_t key,
+    const struct auth_session *s, struct principal *who)
+{
+	if (m == TOKEN_MATCH_ADMIN)
+		return admin_principal(app, req, who);
+	if (m == TOKEN_MATCH_KEY)
+		return key_principal(app, req, &app->keys[key], who);
+	if (strcmp(s->user, AUTH_TOKEN_USER) == 0) {
+		/* A session made with a token: that token's principal, while it
+		 * is valid. */
+		if (strcmp(s->cred, app->admin_cred) == 0)
+			return admin_principal(app, req, who);
+		for (size_t i = 0; i < app->nkeys; i++)
+			if (strcmp(s->cred, app->keys[i].cred) == 0)
+				return key_principal(app, req, &app->keys[i], who);
+		http_reply_error(req, 401, "unauthorized", NULL, "the token of this session is gone");
+		return -1;
+	}
+	/* A user: every user owns the default organization (memberships with
+	 * roles come with the users' part of organizations). */
+	const char *asked = http_header(req, ORG_HEADER);
+	const struct api_org *o = api_org_by_id(app, STORE_ORG_DEFAULT);
+	if (o == NULL || (asked && strcmp(asked, o->name) != 0)) {
+		http_reply_error(req, 404, "not_found", ORG_HEADER, "no organization named '%.64s'",
+		    asked ? asked : ORG_DEFAULT);
+		return -1;
+	}
+	*who = (struct principal){ .kind = PRINCIPAL_USER, .role = ROLE_OWNER };
+	set_org(who, o);
+	snprintf(who->subject, sizeof(who->subject), "%s", s->user);
+	authz_settle(who);
+	return 0;
+}
+
+json_t *
+api_principal_json(const struct principal *who)
+{
+	static const char *const kinds[] = {
+		[PRINCIPAL_ADMIN] = "admin", [PRINCIPAL_USER] = "user", [PRINCIPAL_KEY] = "key",
+	};
+	json_t *scopes = json_array(), *perms = json_array();
+
+	for (uint32_t b = 1; b < (1u << SCOPE_COUNT); b <<= 1)
+		if (who->scopes & b)
+			json_array_append_new(scopes, json_string(authz_scope_name(b)));
+	for (uint32_t b = 1; b < (1u << PERM_COUNT); b <<= 1)
+		if (who->perms & b)
+			json_array_append_new(perms, json_string(authz_perm_name(b)));
+	json_t *j = json_pack("{s:s, s:I, s:s, s:s, s:b, s:o}", "org", who->org,
+	    "org_id", (json_int_t)who->org_id, "subject", who->subject, "kind", kinds[who->kind],
+	    "platform_admin", who->platform_admin, "permissions", perms);
+	json_object_set_new(j, "role", who->role != ROLE_NONE ?
+	    json_string(authz_role_name(who->role)) : json_null());
+	if (who->kind == PRINCIPAL_KEY)
+		json_object_set_new(j, "scopes", scopes);
+	else
+		json_decref(scopes);
+	return j;
+}
+
+void
+api_auth_me(struct app *app, struct http_request *req, const struct principal *who,
+    const char *const *p)
+{
+	http_reply_json(req, 200, api_principal_json(who));
+}
+
+/* --- /v1/orgs --- */
+
+static json_t *
+org_json(int64_t id, const char *name, int64_t created_at)
+{
+	char at[21];
+
+	fmt_rfc3339(created_at, at);
+	return json_pack("{s:I, s:s, s:s}", "id", (json_int_t)id, "name", name, "created_at", at);
+}
+
+struct org_write {
+	struct store_op op;
+	struct app *app;
+	struct http_request *req;
+	char name[ORG_NAME_MAX + 1];
+};
+
+static void
+org_created(struct store_op *op, void *arg)
+{
+	struct org_write *w = arg;
+	struct app *app = w->app;
+
+	if (op->result != 0 && op->err == STORE_CONFLICT) {
+		http_reply_error(w->req, 409, "conflict", "name", "an organization named '%s' exists",
+		    w->name);
+	} else if (op->result != 0) {
+		api_op_error(w->req, op);
+	} else {
+		if (api_org_by_id(app, op->u.org.id) == NULL) {
+			app->orgs = xrealloc(app->orgs, (app->norgs + 1) * sizeof(*app->orgs));
+			app->orgs[app->norgs].id = op->u.org.id;
+			snprintf(app->orgs[app->norgs].name, sizeof(app->orgs[app->norgs].name), "%s",
+			    w->name);
+			app->norgs++;
+		}
+		log_info("organization created", "org", w->name);
+		http_reply_json(w->req, 201, org_json(op->u.org.id, w->name, op->u.org.at));
+	}
+	free(w);
+}
+
+void
+api_orgs_create(struct app *app, struct http_request *req, const struct principal *who,
+    const char *const *p)
+{
+	json_t *body = api_body_object(req), *v;
+	const char *key;
+
+	if (body == NULL)
+		return;
+	json_object_foreach(body, key, v) {
+		if (strcmp(key, "name") != 0) {
+			http_reply_error(req, 422, "validation_failed", key, "unknown field '%.64s'", key);
+			json_decref(body);
+			return;
+		}
+	}
+	const char *name = api_plain_str(body, "name");
+	if (!authz_org_name_valid(name)) {
+		http_reply_error(req, 422, "validation_failed", "name",
+		    "'name' must be 1 to %d of a-z, 0-9, '.', '_' and '-', starting with a letter or digit",
+		    ORG_NAME_MAX);
+		json_decref(body);
+		return;
+	}
+	if (api_org_by_name(app, name)) {
+		http_reply_error(req, 409, "conflict", "name", "an organization named '%s' exists", name);
+		json_decref(body);
+		return;
+	}
+	struct org_write *w = xcalloc(1, sizeof(*w));
+	w->app = app;
+	w->req = req;
+	snprintf(w->name, sizeof(w->name), "%s", name);
+	json_decref(body);
+	w->op = (struct store_op){
+		.kind = STORE_OP_ORG_CREATE,
+		.u.org = { .name = w->name },
+		.done = org_created,
+		.arg = w,
+	};
+	http_defer(req);
+	store_submit(app->store, &w->op);
+}
+
+static void
+run_orgs_list(struct store *st, void *arg, struct api_reply *out)
+{
+	json_t *rows = NULL, *row, *list;
+	size_t i;
+
+	if (store_orgs_load(st, &rows) != 0)
+		return;  /* status 0: storage error */
+	list = json_array();
+	json_array_foreach(rows, i, row)
+		json_array_append_new(list, org_json(json_integer_value(json_object_get(row, "id")),
+		    json_string_value(json_object_get(row, "name")),
+		    json_integer_value(json_object_get(row, "created_at"))));
+	json_decref(rows);
+	out->status = 200;
+	out->json = json_pack("{s:o}", "orgs", list);
+}
+
+void
+api_orgs_list(struct app *app, struct http_request *req, const struct principal *who,
+    const char *const *p)
+{
+	api_read_async(app, req, run_orgs_list, NULL, NULL);
+}

@@ -1,0 +1,129 @@
+// Organizations: the admin token creates and lists them and acts in the one
+// the Msgd-Org header names; two organizations with the same channel names,
+// contacts and client_ids never see each other's data (reads, sends,
+// cancels, events, streams, event webhooks), and another organization's ids
+// read as 404.
+import { describe } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import {
+	msgdTest, assertError, assertStatus, followStream, waitFor, createWaChannel,
+} from './lib.mjs';
+
+const B = { 'msgd-org': 'acme' };
+
+/** A local HTTP receiver for event webhooks. */
+async function receiver() {
+	const got = [];
+	const srv = http.createServer((req, res) => {
+		let body = '';
+		req.on('data', (c) => { body += c; });
+		req.on('end', () => { got.push(JSON.parse(body)); res.end('ok'); });
+	});
+	await new Promise((r) => srv.listen(0, '127.0.0.1', r));
+	return { url: `http://127.0.0.1:${srv.address().port}/hook`, got, close: () => new Promise((r) => srv.close(r)) };
+}
+
+describe('organizations', () => {
+	msgdTest('a fresh install has "default"; the admin token creates, lists and acts in organizations', async (h) => {
+		const d = await h.start();
+		let r = assertStatus(await d.api('GET', '/v1/orgs'), 200);
+		assert.deepEqual(r.orgs.map((o) => o.name), ['default']);
+		const me = assertStatus(await d.api('GET', '/v1/auth/me'), 200);
+		assert.equal(me.org, 'default');
+		assert.equal(me.kind, 'admin');
+		assert.equal(me.role, 'owner');
+		assert.equal(me.platform_admin, true);
+		assert.ok(me.permissions.includes('platform'));
+
+		const made = assertStatus(await d.api('POST', '/v1/orgs', { name: 'acme' }), 201);
+		assert.equal(made.name, 'acme');
+		assert.ok(made.id > 1);
+		assertError(await d.api('POST', '/v1/orgs', { name: 'acme' }), 409, 'conflict');
+		assertError(await d.api('POST', '/v1/orgs', { name: 'Acme Corp' }), 422, 'validation_failed');
+		assertError(await d.api('POST', '/v1/orgs', { name: 'x', plan: 'gold' }), 422, 'validation_failed');
+		r = assertStatus(await d.api('GET', '/v1/orgs'), 200);
+		assert.deepEqual(r.orgs.map((o) => o.name), ['default', 'acme']);
+
+		const inB = assertStatus(await d.api('GET', '/v1/auth/me', undefined, B), 200);
+		assert.equal(inB.org, 'acme');
+		assertError(await d.api('GET', '/v1/channels', undefined, { 'msgd-org': 'nope' }), 404, 'not_found');
+		// A new organization has no channel, not even the sandbox.
+		assert.deepEqual(assertStatus(await d.api('GET', '/v1/channels', undefined, B), 200).channels, []);
+	});
+
+	msgdTest('isolation: same names, contacts and client_ids in two organizations; 404 across', async (h) => {
+		const d = await h.start();
+		assertStatus(await d.api('POST', '/v1/orgs', { name: 'acme' }), 201);
+		assertStatus(await d.api('POST', '/v1/channels', { name: 'sandbox', type: 'sandbox' }, B), 201);
+		const sa = followStream(d);
+		const sb = followStream(d, { headers: B });
+		h.t.after(() => Promise.all([sa.stop(), sb.stop()]));
+		const hookA = await receiver();
+		const hookB = await receiver();
+		h.t.after(() => Promise.all([hookA.close(), hookB.close()]));
+		assertStatus(await d.api('POST', '/v1/webhooks', { url: hookA.url, events: ['*'], secret: 'sa-secret-123456' }), 201);
+		assertStatus(await d.api('POST', '/v1/webhooks', { url: hookB.url, events: ['*'], secret: 'sb-secret-123456' }, B), 201);
+		await waitFor(() => sa.status === 200 && sb.status === 200, 5000, { what: 'both streams open' });
+
+		const inA = assertStatus(await d.api('POST', '/v1/sandbox/sandbox/inbound', { from: '15550001111', text: 'for A' }), 201).message;
+		const inB = assertStatus(await d.api('POST', '/v1/sandbox/sandbox/inbound', { from: '15550001111', text: 'for B' }, B), 201).message;
+		assert.notEqual(inA.conversation_id, inB.conversation_id);
+		const outA = assertStatus(await d.api('POST', '/v1/messages', { channel: 'sandbox', to: '15550001111', text: 'A says', client_id: 'order-1' }), 202);
+		const outB = assertStatus(await d.api('POST', '/v1/messages', { channel: 'sandbox', to: '15550001111', text: 'B says', client_id: 'order-1' }, B), 202);
+		assert.notEqual(outA.id, outB.id, 'a client_id is unique per organization');
+		assert.equal(outB.text, 'B says');
+
+		// Lists show only one's own.
+		const convA = assertStatus(await d.api('GET', '/v1/conversations'), 200).conversations;
+		const convB = assertStatus(await d.api('GET', '/v1/conversations', undefined, B), 200).conversations;
+		assert.deepEqual(convA.map((c) => c.id), [inA.conversation_id]);
+		assert.deepEqual(convB.map((c) => c.id), [inB.conversation_id]);
+		// Another organization's ids are 404, for reads and for changes.
+		assertError(await d.api('GET', `/v1/messages/${inB.id}`), 404, 'not_found');
+		assertError(await d.api('GET', `/v1/conversations/${inB.conversation_id}`), 404, 'not_found');
+		assertError(await d.api('GET', `/v1/conversations/${inB.conversation_id}/messages`), 404, 'not_found');
+		assertError(await d.api('POST', `/v1/conversations/${inB.conversation_id}/read`), 404, 'not_found');
+		assertError(await d.api('DELETE', `/v1/messages/${outB.id}`), 404, 'not_found');
+		assert.deepEqual(assertStatus(await d.api('GET', `/v1/messages?provider_message_id=${encodeURIComponent(inB.provider_message_id)}`), 200).messages, []);
+		assertStatus(await d.api('GET', `/v1/messages/${inB.id}`, undefined, B), 200);
+
+		// Events, by cursor and live, and event webhooks: each its own.
+		const evA = assertStatus(await d.api('GET', '/v1/events?since=0'), 200).events;
+		const evB = assertStatus(await d.api('GET', '/v1/events?since=0', undefined, B), 200).events;
+		const idsA = new Set(evA.map((e) => e.message_id));
+		const idsB = new Set(evB.map((e) => e.message_id));
+		assert.ok(idsA.has(inA.id) && idsA.has(outA.id) && !idsA.has(inB.id) && !idsA.has(outB.id));
+		assert.ok(idsB.has(inB.id) && idsB.has(outB.id) && !idsB.has(inA.id) && !idsB.has(outA.id));
+		const lastA = evA[evA.length - 1].seq, lastB = evB[evB.length - 1].seq;
+		await waitFor(() => sa.events.some((e) => e.seq === lastA) && sb.events.some((e) => e.seq === lastB), 5000, { what: 'live events' });
+		assert.ok(sa.events.every((e) => !idsB.has(e.message_id) || e.message_id === null));
+		assert.ok(sb.events.every((e) => !idsA.has(e.message_id) || e.message_id === null));
+		await waitFor(() => hookA.got.some((e) => e.seq === lastA) && hookB.got.some((e) => e.seq === lastB), 10_000, { what: 'webhook deliveries' });
+		assert.ok(hookA.got.every((e) => e.message_id === null || !idsB.has(e.message_id)));
+		assert.ok(hookB.got.every((e) => e.message_id === null || !idsA.has(e.message_id)));
+		// Webhook subscriptions themselves: B's are not A's.
+		const whB = assertStatus(await d.api('GET', '/v1/webhooks', undefined, B), 200).webhooks;
+		assert.equal(whB.length, 1);
+		assertError(await d.api('GET', `/v1/webhooks/${whB[0].id}`), 404, 'not_found');
+		// Templates of one name in both.
+		assertStatus(await d.api('POST', '/v1/templates', { name: 'hello', body: 'Hi A' }), 201);
+		assertStatus(await d.api('POST', '/v1/templates', { name: 'hello', body: 'Hi B' }, B), 201);
+		assert.equal(assertStatus(await d.api('GET', '/v1/templates/hello', undefined, B), 200).body, 'Hi B');
+		// Channels: B's patch and delete do not reach A's channel of that name.
+		assertStatus(await d.api('DELETE', '/v1/channels/sandbox', undefined, B), 204);
+		assertStatus(await d.api('GET', '/v1/channels/sandbox'), 200);
+	});
+
+	msgdTest('a WhatsApp phone_number_id is claimed by one channel, across organizations', async (h) => {
+		const d = await h.start();
+		assertStatus(await d.api('POST', '/v1/orgs', { name: 'acme' }), 201);
+		await createWaChannel((m, p, b) => d.api(m, p, b), 'wa', 'PNID-SHARED');
+		const r = await createWaChannel((m, p, b) => d.api(m, p, b, B), 'wa', 'PNID-SHARED').catch((e) => e);
+		assert.ok(r instanceof Error && /409/.test(r.message), String(r));
+		await createWaChannel((m, p, b) => d.api(m, p, b, B), 'wa', 'PNID-OTHER');
+		// Nor by a change.
+		const res = await d.api('PATCH', '/v1/channels/wa', { config: { phone_number_id: 'PNID-SHARED', access_token: 'x' } }, B);
+		assertError(res, 409, 'conflict');
+	});
+});

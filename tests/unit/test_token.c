@@ -538,7 +538,8 @@ test_looks_like_and_keys(void **state)
 	sign_ok(&key1, &c, T0, t);
 	assert_true(token_looks_like_jwt(t));
 	assert_false(token_looks_like_jwt("msgd_3q2kF9xY0aB7cD1eF4gH6iJ8kL0mN2pQ"));
-	assert_false(token_looks_like_jwt("9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"));
+	assert_false(token_looks_like_jwt(
+	    "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"));
 	assert_false(token_looks_like_jwt(""));
 	assert_false(token_looks_like_jwt("eyJ.x"));
 	assert_false(token_looks_like_jwt("eyJ..x"));

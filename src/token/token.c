@@ -76,14 +76,16 @@ decode_object(const struct part *part)
 	return v;
 }
 
-/* Text: min..max bytes of UTF-8 without control characters. */
+/* Text: min..max bytes of UTF-8 without control characters (C0, DEL, C1). */
 static bool
 text_ok(const char *s, size_t n, size_t min, size_t max)
 {
+	const unsigned char *u = (const unsigned char *)s;
+
 	if (n < min || n > max || !utf8_valid(s, n))
 		return false;
 	for (size_t i = 0; i < n; i++)
-		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+		if (u[i] < 0x20 || u[i] == 0x7f || (u[i] == 0xc2 && i + 1 < n && u[i + 1] < 0xa0))
 			return false;
 	return true;
 }

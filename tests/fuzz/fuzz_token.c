@@ -50,9 +50,12 @@ text_ok(const char *s, size_t max)
 
 	if (n < 1 || n > max || !utf8_valid(s, n))
 		return false;
-	for (size_t i = 0; i < n; i++)
-		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+	/* No C0 control, DEL, or C1 control (U+0080..U+009F). */
+	for (size_t i = 0; i < n; i++) {
+		unsigned char b = (unsigned char)s[i];
+		if (b < 0x20 || b == 0x7f || (b == 0xc2 && (unsigned char)s[i + 1] <= 0x9f))
 			return false;
+	}
 	return true;
 }
 

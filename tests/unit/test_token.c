@@ -474,6 +474,7 @@ test_claim_types(void **state)
 	assert_int_equal(signed_with("sub", json_string("")), TOKEN_MALFORMED);
 	assert_int_equal(signed_with("sub", json_string("a\x01")), TOKEN_MALFORMED);
 	assert_int_equal(signed_with("sub", json_string("a\x7f")), TOKEN_MALFORMED);
+	assert_int_equal(signed_with("sub", json_string("a\xc2\x85")), TOKEN_MALFORMED);  /* NEL */
 	assert_int_equal(signed_with("sub", json_string("ñandú")), TOKEN_OK);
 	char long_sub[TOKEN_SUBJECT_MAX + 2];
 	memset(long_sub, 's', sizeof(long_sub) - 1);

@@ -17,7 +17,7 @@
  *    each ms adds rate units, so no rate drifts, whatever its period.
  *    A new key starts full. Pass mono_ms(); time that goes backwards
  *    anyway refills nothing and never underflows: a step back shorter
- *    than the bucket's fill time (burst / rate) waits until the clock
+ *    than the bucket's fill time (burst / rate periods) waits until the clock
  *    is past the last time seen again (jitter mints nothing), a longer
  *    one re-anchors the bucket at the earlier time, which refills from
  *    there (a key is never frozen for longer than a fill time).
@@ -28,6 +28,10 @@
  *    limit (allowed, info->limit 0: send no RateLimit headers). A key
  *    charged under another conf than before (an org's limits changed)
  *    keeps its whole tokens, capped at the new burst.
+ *    The table is per instance: a client spread over n instances gets n
+ *    buckets. To hold a limit across instances, give each 1/n of it, or
+ *    keep struct rate_bucket rows in the database and run
+ *    rate_bucket_take() on them in a transaction (a write per request).
  *    struct ratelimit_info is what the headers say:
  *      RateLimit-Limit      limit      = burst
  *      RateLimit-Remaining  remaining  = whole tokens left (floor), after
@@ -61,7 +65,9 @@
  *    quota_check() tells whether one more send fits now, and if not, the
  *    moment it will (until_ms): the latest end among the exceeded windows,
  *    since after the minute rolls the hour may still be full; `which` is
- *    that window's kind (the binding limit, named in 429 quota_exceeded).
+ *    that window's kind (the binding limit, named in 429 quota_exceeded;
+ *    of windows ending at the same moment, the longest: at 23:59:30 with
+ *    the minute and the day full, "day").
  *    Because the windows nest, one send fits at until_ms when nothing else
  *    was sent meanwhile. quota_room() tells how many of N waiting sends
  *    fit now, for the dispatcher to claim that many.
@@ -83,6 +89,13 @@
  *       PostgreSQL every writing transaction holds the writer lock), so
  *       two instances never both take the last slot;
  *     - MAY delete rows whose window ended more than a day ago.
+ *    The dispatcher's side: a cycle reads the counts of the channel's
+ *    scopes with its due entries, claims min over the scopes of
+ *    quota_room() (split by quota_split()), and the claim's transaction
+ *    checks again against the counts it reads there (another instance
+ *    may have sent for the same organization meanwhile) before it counts;
+ *    what does not fit waits until quota_check()'s until_ms (shown as
+ *    throttled_until), not counted as an attempt.
  *    The API's "on_quota":"reject" check counts the sends already waiting
  *    on the scope as used (quota_counts_add()), else a send accepted as
  *    "fits now" could still be deferred behind them.
@@ -97,10 +110,10 @@
  *    organization id, the recipient address and the normalized text, each
  *    delimited by its length (no two inputs run together), as 64
  *    lower-case hex digits: the store keeps (org, fingerprint, sent_at)
- *    rows. Text
- *    normalization: leading and trailing ASCII whitespace (space, \t, \n,
- *    \v, \f, \r) is dropped and each inner run of it becomes one space, so
- *    "Hi  there\r\n" and "Hi there" are one text; case, other Unicode
+ *    rows. Text normalization: leading and trailing ASCII whitespace
+ *    (space, \t, \n, \v, \f, \r) is dropped and each inner run of it
+ *    becomes one space, so "Hi  there\r\n" and "Hi there" are one
+ *    text; case, other Unicode
  *    spaces and everything else are kept (no Unicode tables; a change of
  *    case may be meant). The caller passes the address normalized as the
  *    channel's address_normalize() does, and for non-text content a
@@ -144,6 +157,18 @@ struct ratelimit_info {
 	int64_t retry_after_s;  /* Retry-After when refused, else 0 */
 	bool never;             /* refused because cost > burst */
 };
+
+/* One bucket, for a caller that keeps it itself (e.g. a row shared by
+ * several instances, updated in one transaction; pass the wall clock
+ * then). Zero-initialized is a new bucket (full at its first take). */
+struct rate_bucket {
+	int64_t level;    /* units of 1/per_ms token */
+	int64_t per_ms;   /* the period level is counted in (0: new) */
+	int64_t last_ms;  /* when level was last brought up to date */
+};
+/* ratelimit_take() on b alone (b may be NULL only for a no-limit conf). */
+bool rate_bucket_take(struct rate_bucket *b, const struct rate_conf *conf, int64_t now_ms,
+    int64_t cost, struct ratelimit_info *info);
 
 struct ratelimit;
 

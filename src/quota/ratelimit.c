@@ -19,9 +19,7 @@
 
 struct bucket {
 	char key[RATELIMIT_KEY_MAX + 1];
-	int64_t level;    /* units of 1/per_ms token */
-	int64_t per_ms;   /* the period the level is counted in */
-	int64_t last_ms;  /* when level was last brought up to date */
+	struct rate_bucket b;
 	UT_hash_handle hh;
 };
 
@@ -80,8 +78,8 @@ ratelimit_free(struct ratelimit *rl)
 
 /* key's bucket, moved to the end (the most recently used), or a new full
  * one (evicting the least recently used when the table is full). */
-static struct bucket *
-bucket_get(struct ratelimit *rl, const char *key, const struct rate *r, int64_t now)
+static struct rate_bucket *
+bucket_get(struct ratelimit *rl, const char *key)
 {
 	char k[RATELIMIT_KEY_MAX + 1];
 	struct bucket *b = NULL;
@@ -96,21 +94,25 @@ bucket_get(struct ratelimit *rl, const char *key, const struct rate *r, int64_t 
 			HASH_DEL(rl->map, old);
 			free(old);
 		}
-		b = xcalloc(1, sizeof(*b));
+		b = xcalloc(1, sizeof(*b));  /* a zero rate_bucket: new, full */
 		memcpy(b->key, k, sizeof(k));
-		b->level = r->full;
-		b->per_ms = r->per_ms;
-		b->last_ms = now;
 	}
 	HASH_ADD_STR(rl->map, key, b);
-	return b;
+	return &b->b;
 }
 
-/* Bring b's level to now under r: another period rescaled (whole and
- * partial tokens kept, capped at the new burst), then the refill. */
+/* Bring b's level to now under r: a new (or unreadable) bucket full,
+ * another period rescaled (whole and partial tokens kept, capped at the
+ * new burst), then the refill. */
 static void
-bucket_refill(struct bucket *b, const struct rate *r, int64_t now)
+bucket_refill(struct rate_bucket *b, const struct rate *r, int64_t now)
 {
+	if (b->per_ms <= 0 || b->per_ms > RATELIMIT_PER_MAX_MS) {
+		*b = (struct rate_bucket){ .level = r->full, .per_ms = r->per_ms, .last_ms = now };
+		return;
+	}
+	if (b->level < 0)
+		b->level = 0;
 	if (b->per_ms != r->per_ms) {
 		int64_t tokens = b->level / b->per_ms, part = b->level % b->per_ms;
 		b->level = tokens >= r->burst ? r->full
@@ -138,8 +140,8 @@ bucket_refill(struct bucket *b, const struct rate *r, int64_t now)
 }
 
 bool
-ratelimit_take(struct ratelimit *rl, const char *key, const struct rate_conf *conf, int64_t now_ms,
-    int64_t cost, struct ratelimit_info *info)
+rate_bucket_take(struct rate_bucket *b, const struct rate_conf *conf, int64_t now_ms, int64_t cost,
+    struct ratelimit_info *info)
 {
 	struct ratelimit_info scratch;
 	struct rate r;
@@ -152,7 +154,6 @@ ratelimit_take(struct ratelimit *rl, const char *key, const struct rate_conf *co
 	if (cost < 0)
 		cost = 0;
 
-	struct bucket *b = bucket_get(rl, key, &r, now_ms);
 	bucket_refill(b, &r, now_ms);
 
 	bool never = cost > r.burst;
@@ -172,6 +173,17 @@ ratelimit_take(struct ratelimit *rl, const char *key, const struct rate_conf *co
 		info->retry_after_s = s > 1 ? s : 1;
 	}
 	return ok;
+}
+
+bool
+ratelimit_take(struct ratelimit *rl, const char *key, const struct rate_conf *conf, int64_t now_ms,
+    int64_t cost, struct ratelimit_info *info)
+{
+	struct rate r;
+
+	if (!rate_of(conf, &r))  /* no limit: nothing to keep for key */
+		return rate_bucket_take(NULL, conf, now_ms, cost, info);
+	return rate_bucket_take(bucket_get(rl, key), conf, now_ms, cost, info);
 }
 
 void

@@ -110,7 +110,7 @@ quota_check(const struct quota_limits *lim, const struct quota_counts *used, int
 		if (lim->max[k] <= 0 || quota_used(used, kind, now_ms) < lim->max[k])
 			continue;
 		int64_t end = quota_window_end(kind, now_ms);
-		if (binding == QUOTA_NONE || end > until) {
+		if (binding == QUOTA_NONE || end >= until) {  /* ties: the longer */
 			until = end;
 			binding = kind;
 		}

@@ -216,6 +216,33 @@ test_bucket_eviction_bound(void **state)
 	ratelimit_free(rl);
 }
 
+/* A bucket the caller keeps (a database row): the same arithmetic. */
+static void
+test_bucket_standalone(void **state)
+{
+	const struct rate_conf conf = { .burst = 3, .rate = 1 };
+	struct rate_bucket b = { 0 }, copy;
+	struct ratelimit_info info;
+
+	assert_true(rate_bucket_take(&b, &conf, 1000, 3, &info));  /* new: full */
+	assert_int_equal(info.remaining, 0);
+	copy = b;  /* written and read back */
+	assert_false(rate_bucket_take(&copy, &conf, 1500, 1, &info));
+	assert_int_equal(info.retry_after_s, 1);
+	assert_true(rate_bucket_take(&copy, &conf, 2000, 1, &info));
+	/* A row that makes no sense is a new bucket; a negative level is 0. */
+	b = (struct rate_bucket){ .level = 5, .per_ms = -7, .last_ms = 0 };
+	assert_true(rate_bucket_take(&b, &conf, 1000, 0, &info));
+	assert_int_equal(info.remaining, 3);
+	b = (struct rate_bucket){ .level = -5000, .per_ms = 1000, .last_ms = 1000 };
+	assert_true(rate_bucket_take(&b, &conf, 1000, 0, &info));
+	assert_int_equal(info.remaining, 0);
+	assert_int_equal(info.reset_s, 3);
+	/* No limit needs no bucket. */
+	assert_true(rate_bucket_take(NULL, NULL, 0, 1, &info));
+	assert_int_equal(info.limit, 0);
+}
+
 /* --- windows --- */
 
 static void
@@ -263,7 +290,7 @@ static const struct quota_limits wa = { .max = { [QUOTA_MINUTE] = 2, [QUOTA_HOUR
 static void
 test_quota_check(void **state)
 {
-	struct quota_counts c;
+	struct quota_counts c, d;
 	int64_t now = T_MIDNIGHT + 10 * HOUR_MS + 30 * MIN_MS + 15000;  /* 10:30:15 */
 	int64_t until;
 	enum quota_kind which;
@@ -297,8 +324,20 @@ test_quota_check(void **state)
 	assert_false(quota_check(&wa, &c, now, &until, &which));
 	assert_int_equal(which, QUOTA_DAY);
 	assert_int_equal(until, T_MIDNIGHT + DAY_MS);
+	/* Windows ending together: the longest is named. At 23:59:30 with the
+	 * minute and the day full, "day". */
+	int64_t late = T_2359 - 29000;
+	quota_counts_init(&d, late);
+	quota_counts_add(&d, late, 2);
+	d.w[QUOTA_DAY].n = 100;
+	assert_false(quota_check(&wa, &d, late, &until, &which));
+	assert_int_equal(until, T_MIDNIGHT);
+	assert_int_equal(which, QUOTA_DAY);
+	d.w[QUOTA_DAY].n = 2;
+	assert_false(quota_check(&wa, &d, late, &until, &which));
+	assert_int_equal(until, T_MIDNIGHT);
+	assert_int_equal(which, QUOTA_MINUTE);
 	/* Only the day full (minute and hour of another window: stale). */
-	struct quota_counts d;
 	quota_counts_init(&d, now);
 	d.w[QUOTA_DAY].n = 100;
 	d.w[QUOTA_MINUTE] = (struct quota_count){ .start_ms = now - 10 * MIN_MS, .n = 50 };
@@ -498,6 +537,7 @@ main(void)
 		cmocka_unit_test(test_bucket_clock_backwards),
 		cmocka_unit_test(test_bucket_conf_change),
 		cmocka_unit_test(test_bucket_eviction_bound),
+		cmocka_unit_test(test_bucket_standalone),
 		cmocka_unit_test(test_window_boundaries),
 		cmocka_unit_test(test_quota_check),
 		cmocka_unit_test(test_quota_unlimited),

@@ -121,17 +121,19 @@ bucket_refill(struct rate_bucket *b, const struct rate *r, int64_t now)
 	}
 	if (b->level > r->full)
 		b->level = r->full;
-	if (now < b->last_ms) {
+	int64_t elapsed;
+	if (__builtin_sub_overflow(now, b->last_ms, &elapsed))  /* a row's nonsense */
+		elapsed = now < b->last_ms ? INT64_MIN : INT64_MAX;
+	if (elapsed < 0) {
 		/* The clock went back: nothing is added. A step back shorter
 		 * than the time to fill the bucket waits for the clock to catch
 		 * up (jitter mints nothing); a longer one re-anchors here, so
 		 * the bucket refills from now on instead of freezing. */
-		if (b->last_ms - now >= ceil_div(r->full, r->rate))
+		if (elapsed <= -ceil_div(r->full, r->rate))
 			b->last_ms = now;
 		return;
 	}
 	int64_t missing = r->full - b->level;
-	int64_t elapsed = now - b->last_ms;
 	if (elapsed >= ceil_div(missing, r->rate))
 		b->level = r->full;
 	else

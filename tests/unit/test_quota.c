@@ -238,6 +238,12 @@ test_bucket_standalone(void **state)
 	assert_true(rate_bucket_take(&b, &conf, 1000, 0, &info));
 	assert_int_equal(info.remaining, 0);
 	assert_int_equal(info.reset_s, 3);
+	/* Times far apart do not overflow. */
+	b = (struct rate_bucket){ .level = 0, .per_ms = 1000, .last_ms = INT64_MIN };
+	assert_true(rate_bucket_take(&b, &conf, INT64_MAX, 3, &info));
+	b = (struct rate_bucket){ .level = 0, .per_ms = 1000, .last_ms = INT64_MAX };
+	assert_false(rate_bucket_take(&b, &conf, INT64_MIN, 1, &info));
+	assert_true(rate_bucket_take(&b, &conf, INT64_MIN + 1000, 1, &info));
 	/* No limit needs no bucket. */
 	assert_true(rate_bucket_take(NULL, NULL, 0, 1, &info));
 	assert_int_equal(info.limit, 0);

@@ -6,6 +6,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include <event2/event.h>
+
 #include "../auth/auth.h"
 #include "../authz/authz.h"
 #include "../channels/channel.h"
@@ -14,6 +16,7 @@
 #include "../log/log.h"
 #include "../outbox/outbox.h"
 #include "../store/store.h"
+#include "../token/token.h"
 #include "../web/web.h"
 #include "../util/util.h"
 
@@ -191,11 +194,16 @@ static const struct route routes[] = {
 	{ .method = "GET", .pattern = "/v1/users", .perm = PERM_USERS_WRITE, .fn = api_users_list },
 	{ .method = "POST", .pattern = "/v1/users", .perm = PERM_USERS_WRITE, .fn = api_users_create },
 	{ .method = "DELETE", .pattern = "/v1/users/*", .perm = PERM_USERS_WRITE, .fn = api_users_delete },
+	{ .method = "PATCH", .pattern = "/v1/users/*", .perm = PERM_USERS_WRITE, .fn = api_users_patch },
 	{ .method = "POST", .pattern = "/v1/users/*/logout", .perm = PERM_USERS_WRITE, .fn = api_users_logout },
 	{ .method = "PUT", .pattern = "/v1/users/*/password", .perm = PERM_USERS_WRITE, .fn = api_users_password },
+	{ .method = "POST", .pattern = "/v1/keys", .perm = PERM_KEYS_WRITE, .fn = api_keys_create },
+	{ .method = "GET", .pattern = "/v1/keys", .perm = PERM_KEYS_WRITE, .fn = api_keys_list },
+	{ .method = "DELETE", .pattern = "/v1/keys/*", .perm = PERM_KEYS_WRITE, .fn = api_keys_delete },
 	{ .method = "POST", .pattern = "/v1/orgs", .perm = PERM_PLATFORM, .fn = api_orgs_create },
 	{ .method = "GET", .pattern = "/v1/orgs", .perm = PERM_PLATFORM, .fn = api_orgs_list },
 	{ .method = "GET", .pattern = "/v1/auth/me", .perm = PERM_AUTHENTICATED, .fn = api_auth_me },
+	{ .method = "POST", .pattern = "/v1/auth/token", .perm = PERM_NONE, .fn = api_auth_token },
 };
 
 /* Split "/a/b/c" into segments; -1 when too many or too long. */
@@ -291,6 +299,8 @@ authorized(struct app *app, struct http_request *req, int64_t *wait_ms, struct p
 		if (strncasecmp(h, "Bearer ", 7) == 0) {
 			for (h += 7; *h == ' '; h++)
 				;
+			if (token_looks_like_jwt(h))  /* a bad one counts as a wrong token */
+				return api_principal_of_jwt(app, req, h, who) == 0 ? AUTHN_OK : AUTHN_REPLIED;
 			if (*h)
 				m = api_token_match(app, h, &key);
 		}
@@ -539,6 +549,12 @@ api_load(struct app *app)
 		return -1;
 	api_orgs_apply(app, rows);
 	json_decref(rows);
+	if (store_members_load(app->store, &rows) != 0)
+		return -1;
+	api_members_apply(app, rows);
+	json_decref(rows);
+	if (api_tokens_load(app) != 0)
+		return -1;
 	if (store_channels_load(app->store, &rows) != 0)
 		return -1;
 	json_array_foreach(rows, i, row) {
@@ -557,9 +573,16 @@ api_load(struct app *app)
 void
 api_unload(struct app *app)
 {
+	if (app->keys_timer)
+		event_free(app->keys_timer);
+	app->keys_timer = NULL;
 	free(app->key_hashes);
 	free(app->keys);
 	free(app->orgs);
+	free(app->members);
+	api_tokens_free(app);
+	app->members = NULL;
+	app->nmembers = 0;
 	app->key_hashes = NULL;
 	app->keys = NULL;
 	app->orgs = NULL;

@@ -62,8 +62,16 @@ struct app {
 	unsigned char (*key_hashes)[32];/* API keys from the store (not revoked) */
 	struct api_key *keys;           /* and what each may do: keys[i] is key_hashes[i]'s */
 	size_t nkeys;
+	struct event *keys_timer;       /* writes the keys' last uses (api_keys.c) */
+	struct token_key *tkeys;        /* access tokens' signing keys, newest first */
+	size_t ntkeys;
+	int64_t tkey_created;           /* the newest's creation (Unix seconds) */
+	bool tkey_rotating;
 	struct api_org *orgs;           /* every organization, by id */
 	size_t norgs;
+	struct api_member *members;     /* every user's memberships (and users without any) */
+	size_t nmembers;
+	uint64_t members_gen;           /* memberships changed here (api_follow.c, as channels_gen) */
 	bool shutting_down;
 	uint64_t channels_gen;          /* the registry changed (a read of the store started
 	                                   before may miss the change: api_follow.c) */
@@ -98,10 +106,19 @@ struct api_key {
 	uint32_t scopes;                /* enum scope bits */
 	int64_t expires_at;             /* Unix seconds; 0: never */
 	char cred[AUTH_CRED_HEX + 1];   /* as a session made with it keeps it */
+	int64_t used_at;                /* last used here (Unix seconds) */
+	int64_t flushed_at;             /* ... as last written to the store */
 };
 struct api_org {
 	int64_t id;
 	char name[ORG_NAME_MAX + 1];
+};
+/* A user's role in an organization (org_id 0: a user without any). */
+struct api_member {
+	char user[AUTH_NAME_MAX + 1];
+	int64_t org_id;
+	enum role role;
+	bool platform_admin;            /* the user's, on each of its rows */
 };
 
 /* Is this bearer token the admin token or a stored API key? (constant
@@ -123,6 +140,16 @@ void api_unload(struct app *app);
 int api_keys_load(struct app *app);
 /* Replace the keys by those of rows (store_api_keys_load()'s). */
 void api_keys_apply(struct app *app, const json_t *keys);
+/* Replace the memberships by those of rows (store_members_load()'s). */
+void api_members_apply(struct app *app, const json_t *rows);
+/* user's role in org (ROLE_NONE: not a member); whether user exists. */
+enum role api_member_role(const struct app *app, const char *user, int64_t org);
+bool api_user_known(const struct app *app, const char *user);
+/* How many organizations user belongs to. */
+size_t api_user_orgs(const struct app *app, const char *user);
+/* A committed change, applied here at once (other instances re-read). */
+void api_member_set(struct app *app, const char *user, int64_t org, enum role role);
+void api_member_drop(struct app *app, const char *user, int64_t org);  /* org 0: every one, the user too */
 /* Replace the organizations by those of rows (store_orgs_load()'s). */
 void api_orgs_apply(struct app *app, const json_t *rows);
 const struct api_org *api_org_by_id(const struct app *app, int64_t id);
@@ -137,12 +164,41 @@ const struct api_org *api_org_by_name(const struct app *app, const char *name);
  */
 int api_principal(struct app *app, struct http_request *req, enum token_match m, size_t key,
     const struct auth_session *s, struct principal *who);
+/* The same for app->keys[key]; for user in organization in (NULL: as
+ * Msgd-Org or the default says); for an access token (api_token.c). */
+int api_key_principal(struct app *app, struct http_request *req, size_t key, struct principal *who);
+int api_user_principal(struct app *app, struct http_request *req, const char *user,
+    const struct api_org *in, struct principal *who);
+int api_principal_of_jwt(struct app *app, struct http_request *req, const char *jwt,
+    struct principal *who);
+/* Access tokens' signing keys (api_token.c): loaded at start (a first one
+ * made if none is young enough), replaced by another instance's change,
+ * rotated when old (checked every few seconds), freed at the end. */
+int api_tokens_load(struct app *app);
+void api_tokens_apply(struct app *app, const json_t *rows);
+void api_tokens_rotate_check(struct app *app);
+void api_tokens_free(struct app *app);
+void api_auth_token(struct app *, struct http_request *, const struct principal *,
+    const char *const *);
 void api_orgs_create(struct app *, struct http_request *, const struct principal *,
     const char *const *);
 void api_orgs_list(struct app *, struct http_request *, const struct principal *,
     const char *const *);
 void api_auth_me(struct app *, struct http_request *, const struct principal *,
     const char *const *);
+void api_keys_create(struct app *, struct http_request *, const struct principal *,
+    const char *const *);
+void api_keys_list(struct app *, struct http_request *, const struct principal *,
+    const char *const *);
+void api_keys_delete(struct app *, struct http_request *, const struct principal *,
+    const char *const *);
+/* app->keys[key] was used now; the uses since the last write are written
+ * every few seconds, and by api_keys_flush() (api_keys_stop(): before the
+ * store closes). */
+void api_key_used(struct app *app, size_t key);
+void api_keys_flush(struct app *app);
+void api_keys_start(struct app *app);
+void api_keys_stop(struct app *app);
 /* The principal as GET /v1/auth/me shows it. */
 json_t *api_principal_json(const struct principal *who);
 /* A stored channel row (store_channels_load()) as a channel, not opened;
@@ -318,6 +374,8 @@ void api_users_delete(struct app *, struct http_request *, const struct principa
 void api_users_logout(struct app *, struct http_request *, const struct principal *,
     const char *const *);
 void api_users_password(struct app *, struct http_request *, const struct principal *,
+    const char *const *);
+void api_users_patch(struct app *, struct http_request *, const struct principal *,
     const char *const *);
 
 #endif

@@ -14,8 +14,9 @@ struct follow {
 	struct store_read rd;
 	unsigned kinds;           /* what this read covers */
 	uint64_t channels_gen;    /* app->channels_gen when it started */
-	json_t *channels, *keys, *orgs;  /* its results (NULL: not asked, or failed) */
-	int rc_channels, rc_keys, rc_orgs;
+	uint64_t members_gen;     /* app->members_gen when it started */
+	json_t *channels, *keys, *orgs, *members, *tkeys;  /* its results (NULL: not asked, or failed) */
+	int rc_channels, rc_keys, rc_orgs, rc_members, rc_tkeys;
 };
 
 static void follow_start(struct app *app, unsigned kinds);
@@ -27,10 +28,14 @@ follow_run(struct store *st, void *arg)
 
 	if (f->kinds & STORE_CHANGE_CHANNELS)
 		f->rc_channels = store_channels_load(st, &f->channels);
-	if (f->kinds & STORE_CHANGE_KEYS)
+	if (f->kinds & STORE_CHANGE_KEYS) {
 		f->rc_keys = store_api_keys_load(st, &f->keys);
+		f->rc_tkeys = store_signing_keys_load(st, &f->tkeys);
+	}
 	if (f->kinds & STORE_CHANGE_ORGS)
 		f->rc_orgs = store_orgs_load(st, &f->orgs);
+	if (f->kinds & STORE_CHANGE_USERS)
+		f->rc_members = store_members_load(st, &f->members);
 }
 
 static void
@@ -49,6 +54,14 @@ follow_done(void *arg)
 			else
 				log_error("cannot read the organizations to follow another instance");
 		}
+		if ((f->kinds & STORE_CHANGE_USERS) && app->members_gen != f->members_gen) {
+			app->follow_pending |= STORE_CHANGE_USERS;  /* changed here meanwhile */
+		} else if (f->kinds & STORE_CHANGE_USERS) {
+			if (f->rc_members == 0 && f->members)
+				api_members_apply(app, f->members);
+			else
+				log_error("cannot read the memberships to follow another instance");
+		}
 		if ((f->kinds & STORE_CHANGE_CHANNELS) && app->channels_gen != f->channels_gen) {
 			/* A channel was created, patched or deleted here while the
 			 * store was read: the rows may not show it. Read again. */
@@ -64,11 +77,17 @@ follow_done(void *arg)
 				api_keys_apply(app, f->keys);
 			else
 				log_error("cannot read the API keys to follow another instance");
+			if (f->rc_tkeys == 0 && f->tkeys)
+				api_tokens_apply(app, f->tkeys);
+			else
+				log_error("cannot read the signing keys to follow another instance");
 		}
 	}
 	json_decref(f->channels);
 	json_decref(f->keys);
 	json_decref(f->orgs);
+	json_decref(f->members);
+	json_decref(f->tkeys);
 	free(f);
 	if (app && app->follow_pending) {
 		unsigned k = app->follow_pending;
@@ -85,6 +104,7 @@ follow_start(struct app *app, unsigned kinds)
 	f->app = app;
 	f->kinds = kinds;
 	f->channels_gen = app->channels_gen;
+	f->members_gen = app->members_gen;
 	f->rd = (struct store_read){ .run = follow_run, .done = follow_done, .arg = f };
 	app->follow = f;
 	store_read_submit(app->store, &f->rd);  /* may run (and free f) at once */
@@ -93,7 +113,7 @@ follow_start(struct app *app, unsigned kinds)
 void
 api_follow(struct app *app, unsigned kinds)
 {
-	kinds &= STORE_CHANGE_CHANNELS | STORE_CHANGE_KEYS | STORE_CHANGE_ORGS;
+	kinds &= STORE_CHANGE_CHANNELS | STORE_CHANGE_KEYS | STORE_CHANGE_ORGS | STORE_CHANGE_USERS;
 	if (kinds == 0 || app->store == NULL)
 		return;
 	if (app->follow) {

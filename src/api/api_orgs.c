@@ -57,6 +57,109 @@ api_org_by_name(const struct app *app, const char *name)
 	return NULL;
 }
 
+/* --- users' memberships in memory --- */
+
+void
+api_members_apply(struct app *app, const json_t *rows)
+{
+	size_t i, n = 0;
+	json_t *row;
+	struct api_member *v = xcalloc(json_array_size(rows) + 1, sizeof(*v));
+
+	json_array_foreach(rows, i, row) {
+		const char *user = json_string_value(json_object_get(row, "user"));
+		if (user == NULL || strlen(user) > AUTH_NAME_MAX)
+			continue;
+		snprintf(v[n].user, sizeof(v[n].user), "%s", user);
+		v[n].org_id = json_integer_value(json_object_get(row, "org_id"));
+		v[n].role = authz_role_from_name(json_string_value(json_object_get(row, "role")));
+		v[n].platform_admin = json_is_true(json_object_get(row, "platform_admin"));
+		if (v[n].org_id > 0 && v[n].role == ROLE_NONE)
+			log_error("stored membership has an unknown role; it grants nothing", "user", user);
+		n++;
+	}
+	free(app->members);
+	app->members = v;
+	app->nmembers = n;
+}
+
+static struct api_member *
+member_find(const struct app *app, const char *user, int64_t org)
+{
+	for (size_t i = 0; i < app->nmembers; i++)
+		if (app->members[i].org_id == org && strcmp(app->members[i].user, user) == 0)
+			return &app->members[i];
+	return NULL;
+}
+
+enum role
+api_member_role(const struct app *app, const char *user, int64_t org)
+{
+	const struct api_member *m = org > 0 ? member_find(app, user, org) : NULL;
+	return m ? m->role : ROLE_NONE;
+}
+
+bool
+api_user_known(const struct app *app, const char *user)
+{
+	for (size_t i = 0; i < app->nmembers; i++)
+		if (strcmp(app->members[i].user, user) == 0)
+			return true;
+	return false;
+}
+
+size_t
+api_user_orgs(const struct app *app, const char *user)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < app->nmembers; i++)
+		n += app->members[i].org_id > 0 && strcmp(app->members[i].user, user) == 0;
+	return n;
+}
+
+static bool
+platform_admin(const struct app *app, const char *user)
+{
+	for (size_t i = 0; i < app->nmembers; i++)
+		if (strcmp(app->members[i].user, user) == 0)
+			return app->members[i].platform_admin;
+	return false;
+}
+
+void
+api_member_set(struct app *app, const char *user, int64_t org, enum role role)
+{
+	struct api_member *m = member_find(app, user, org);
+
+	app->members_gen++;
+	if (m == NULL) {
+		bool pa = platform_admin(app, user);
+		api_member_drop(app, user, -1);  /* a row without membership, if any */
+		app->members = xrealloc(app->members, (app->nmembers + 1) * sizeof(*app->members));
+		m = &app->members[app->nmembers++];
+		*m = (struct api_member){ .org_id = org, .platform_admin = pa };
+		snprintf(m->user, sizeof(m->user), "%s", user);
+	}
+	m->role = role;
+}
+
+void
+api_member_drop(struct app *app, const char *user, int64_t org)
+{
+	size_t k = 0;
+
+	app->members_gen++;
+	for (size_t i = 0; i < app->nmembers; i++) {
+		struct api_member *m = &app->members[i];
+		bool gone = strcmp(m->user, user) == 0 &&
+		    (org == 0 || m->org_id == org || (org < 0 && m->org_id == 0));
+		if (!gone)
+			app->members[k++] = *m;
+	}
+	app->nmembers = k;
+}
+
 /* --- API keys in memory --- */
 
 static uint32_t
@@ -85,12 +188,19 @@ api_keys_apply(struct app *app, const json_t *rows)
 			log_error("stored API key hash is not 64 hex digits; ignored");
 			continue;
 		}
+		int64_t used = json_integer_value(json_object_get(row, "last_used_at"));
 		keys[n] = (struct api_key){
 			.id = json_integer_value(json_object_get(row, "id")),
 			.org_id = json_integer_value(json_object_get(row, "org_id")),
 			.scopes = scopes_of(json_object_get(row, "scopes")),
 			.expires_at = json_integer_value(json_object_get(row, "expires_at")),
+			.used_at = used,
+			.flushed_at = used,
 		};
+		/* A use noted here and not written yet stays noted. */
+		for (size_t k = 0; k < app->nkeys; k++)
+			if (app->keys[k].id == keys[n].id && app->keys[k].used_at > keys[n].used_at)
+				keys[n].used_at = app->keys[k].used_at;
 		auth_token_cred(hashes[n], keys[n].cred);
 		n++;
 	}
@@ -124,10 +234,10 @@ set_org(struct principal *who, const struct api_org *o)
 	snprintf(who->org, sizeof(who->org), "%s", o->name);
 }
 
-static int
-key_principal(struct app *app, struct http_request *req, const struct api_key *k,
-    struct principal *who)
+int
+api_key_principal(struct app *app, struct http_request *req, size_t key, struct principal *who)
 {
+	const struct api_key *k = &app->keys[key];
 	const struct api_org *o = api_org_by_id(app, k->org_id);
 	const char *asked = http_header(req, ORG_HEADER);
 
@@ -146,6 +256,7 @@ key_principal(struct app *app, struct http_request *req, const struct api_key *k
 	set_org(who, o);
 	snprintf(who->subject, sizeof(who->subject), "key:%lld", (long long)k->id);
 	authz_settle(who);
+	api_key_used(app, key);
 	return 0;
 }
 
@@ -163,6 +274,48 @@ admin_principal(struct app *app, struct http_request *req, struct principal *who
 	return 0;
 }
 
+/*
+ * A user acts in the organization Msgd-Org names, where they have a role
+ * (a platform admin: in any, as an owner); without the header, in
+ * "default" if they belong to it, else in the first they belong to. One
+ * they do not belong to reads as unknown (404), as it would to anyone.
+ */
+int
+api_user_principal(struct app *app, struct http_request *req, const char *user,
+    const struct api_org *in, struct principal *who)
+{
+	const char *asked = http_header(req, ORG_HEADER);
+	bool pa = platform_admin(app, user);
+	const struct api_org *o = NULL;
+
+	if (in) {
+		o = in;
+	} else if (asked) {
+		o = api_org_by_name(app, asked);
+		if (o && !pa && api_member_role(app, user, o->id) == ROLE_NONE)
+			o = NULL;
+	} else if (api_member_role(app, user, STORE_ORG_DEFAULT) != ROLE_NONE || pa) {
+		o = api_org_by_id(app, STORE_ORG_DEFAULT);
+	} else {
+		for (size_t i = 0; o == NULL && i < app->nmembers; i++)
+			if (strcmp(app->members[i].user, user) == 0 && app->members[i].role != ROLE_NONE)
+				o = api_org_by_id(app, app->members[i].org_id);
+		if (o == NULL)
+			o = api_org_by_id(app, STORE_ORG_DEFAULT);  /* a member of none: no role */
+	}
+	if (o == NULL) {
+		http_reply_error(req, 404, "not_found", ORG_HEADER, "no organization named '%.64s'",
+		    asked ? asked : ORG_DEFAULT);
+		return -1;
+	}
+	*who = (struct principal){ .kind = PRINCIPAL_USER, .role = api_member_role(app, user, o->id),
+		.platform_admin = pa };
+	set_org(who, o);
+	snprintf(who->subject, sizeof(who->subject), "%s", user);
+	authz_settle(who);
+	return 0;
+}
+
 int
 api_principal(struct app *app, struct http_request *req, enum token_match m, size_t key,
     const struct auth_session *s, struct principal *who)
@@ -170,7 +323,7 @@ api_principal(struct app *app, struct http_request *req, enum token_match m, siz
 	if (m == TOKEN_MATCH_ADMIN)
 		return admin_principal(app, req, who);
 	if (m == TOKEN_MATCH_KEY)
-		return key_principal(app, req, &app->keys[key], who);
+		return api_key_principal(app, req, key, who);
 	if (strcmp(s->user, AUTH_TOKEN_USER) == 0) {
 		/* A session made with a token: that token's principal, while it
 		 * is valid. */
@@ -178,24 +331,11 @@ api_principal(struct app *app, struct http_request *req, enum token_match m, siz
 			return admin_principal(app, req, who);
 		for (size_t i = 0; i < app->nkeys; i++)
 			if (strcmp(s->cred, app->keys[i].cred) == 0)
-				return key_principal(app, req, &app->keys[i], who);
+				return api_key_principal(app, req, i, who);
 		http_reply_error(req, 401, "unauthorized", NULL, "the token of this session is gone");
 		return -1;
 	}
-	/* A user: every user owns the default organization (memberships with
-	 * roles come with the users' part of organizations). */
-	const char *asked = http_header(req, ORG_HEADER);
-	const struct api_org *o = api_org_by_id(app, STORE_ORG_DEFAULT);
-	if (o == NULL || (asked && strcmp(asked, o->name) != 0)) {
-		http_reply_error(req, 404, "not_found", ORG_HEADER, "no organization named '%.64s'",
-		    asked ? asked : ORG_DEFAULT);
-		return -1;
-	}
-	*who = (struct principal){ .kind = PRINCIPAL_USER, .role = ROLE_OWNER };
-	set_org(who, o);
-	snprintf(who->subject, sizeof(who->subject), "%s", s->user);
-	authz_settle(who);
-	return 0;
+	return api_user_principal(app, req, s->user, NULL, who);
 }
 
 json_t *

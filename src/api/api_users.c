@@ -1,10 +1,17 @@
 /*
- * api_users.c - /v1/users: the people who can log in to the web UI. List
- * (names and creation times, never hashes), add, remove, change a
- * password, and end every session of one user. Hashing runs off the loop
- * (src/auth); removing a user or changing a password ends the user's
- * sessions at once, in memory and in the store. Any credential holder may
- * call these (roles come later).
+ * api_users.c - /v1/users: the people who can log in, as members of the
+ * caller's organization with a role. List (names, roles and creation
+ * times, never hashes), add (a new user with a password, or an existing
+ * one to this organization), change a role, remove from the organization
+ * (a user left in none is deleted), change a password, and end every
+ * session of one user. Hashing runs off the loop (src/auth); removing a
+ * user or changing a password ends the user's sessions at once, in memory
+ * and in the store.
+ *
+ * Nobody raises anyone above their own rank (api_rank()), nor touches a
+ * member who outranks them; a user of other organizations too gets a new
+ * password only from a platform admin (or changes their own), so one
+ * organization's admin cannot take over another's member.
  */
 #include "api.h"
 
@@ -21,15 +28,20 @@ struct user_call {
 	struct app *app;
 	struct http_request *req;
 	char name[AUTH_NAME_MAX + 1];
+	int64_t org;
+	enum role role;             /* the membership made or changed */
+	bool whole_user;            /* remove: the user is deleted, not only the membership */
+	struct store_op op;
 };
 
 static struct user_call *
-call_new(struct app *app, struct http_request *req, const char *name)
+call_new(struct app *app, struct http_request *req, const struct principal *who, const char *name)
 {
 	struct user_call *c = xcalloc(1, sizeof(*c));
 
 	c->app = app;
 	c->req = req;
+	c->org = who->org_id;
 	snprintf(c->name, sizeof(c->name), "%s", name);
 	return c;
 }
@@ -40,7 +52,59 @@ user_json(json_t *row)
 	char created[21];
 
 	fmt_rfc3339(json_integer_value(json_object_get(row, "created_at")), created);
-	return json_pack("{s:O,s:s}", "name", json_object_get(row, "name"), "created_at", created);
+	return json_pack("{s:O,s:s,s:O}", "name", json_object_get(row, "name"), "created_at", created,
+	    "role", json_object_get(row, "role"));
+}
+
+/* How far the caller reaches: the admin token and platform admins own
+ * every organization; a key with the admin scope is an admin. */
+static enum role
+api_rank(const struct principal *who)
+{
+	if (who->kind == PRINCIPAL_ADMIN || who->platform_admin)
+		return ROLE_OWNER;
+	if (who->kind == PRINCIPAL_KEY)
+		return (who->scopes & SCOPE_ADMIN) ? ROLE_ADMIN : ROLE_NONE;
+	return who->role;
+}
+
+/* name is a member here whom the caller may manage: else 404 (not a
+ * member) or 403 (outranks the caller), and false. */
+static bool
+manageable(struct app *app, struct http_request *req, const struct principal *who, const char *name)
+{
+	enum role r = auth_name_valid(name) ? api_member_role(app, name, who->org_id) : ROLE_NONE;
+
+	if (r == ROLE_NONE) {
+		http_reply_error(req, 404, "not_found", NULL, "no user '%.64s' in this organization", name);
+		return false;
+	}
+	if (r > api_rank(who)) {
+		http_reply_error(req, 403, "forbidden", NULL, "user '%s' is %s here; you cannot change them",
+		    name, authz_role_name(r));
+		return false;
+	}
+	return true;
+}
+
+/* The role a request names ("role", default def): else 422/403, ROLE_NONE. */
+static enum role
+role_of(struct http_request *req, const struct principal *who, const json_t *body, enum role def)
+{
+	json_t *v = json_object_get(body, "role");
+	enum role r = v ? authz_role_from_name(json_string_value(v)) : def;
+
+	if (r == ROLE_NONE) {
+		http_reply_error(req, 422, "validation_failed", "role",
+		    "role must be one of owner, admin, agent, viewer");
+		return ROLE_NONE;
+	}
+	if (r > api_rank(who)) {
+		http_reply_error(req, 403, "forbidden", "role", "you cannot grant %s, which is above your own role",
+		    authz_role_name(r));
+		return ROLE_NONE;
+	}
+	return r;
 }
 
 /* The common failures of the users calls. */
@@ -69,10 +133,11 @@ reply_failure(struct user_call *c, enum auth_result r)
 static void
 run_users_list(struct store *st, void *arg, struct api_reply *out)
 {
+	const int64_t *org = arg;
 	json_t *rows = NULL, *row, *list;
 	size_t i;
 
-	if (store_users_list(st, &rows) != 0)
+	if (store_users_list(st, *org, &rows) != 0)
 		return;  /* status 0: storage error */
 	list = json_array();
 	json_array_foreach(rows, i, row)
@@ -86,7 +151,9 @@ void
 api_users_list(struct app *app, struct http_request *req, const struct principal *who,
     const char *const *p)
 {
-	api_read_async(app, req, run_users_list, NULL, NULL);
+	int64_t *org = xcalloc(1, sizeof(*org));
+	*org = who->org_id;
+	api_read_async(app, req, run_users_list, org, free);
 }
 
 /* Validate a password member; replies 422 and returns NULL. */
@@ -111,6 +178,7 @@ run_created(struct store *st, void *arg, struct api_reply *out)
 	json_t *row = NULL;
 
 	if (store_user_get(st, c->name, &row) == 0 && row) {
+		json_object_set_new(row, "role", json_string(authz_role_name(c->role)));
 		out->status = 201;
 		out->json = user_json(row);
 	}
@@ -126,28 +194,115 @@ created(void *arg, enum auth_result r, int64_t ended)
 		reply_failure(c, r);
 		free(c);
 	} else {
+		api_member_set(c->app, c->name, c->org, c->role);
 		api_read_async(c->app, c->req, run_created, c, free);
 	}
+}
+
+/* A membership made or changed (an existing user added, a new role). */
+static void
+member_done(struct store_op *op, void *arg)
+{
+	struct user_call *c = arg;
+
+	if (op->result != 0) {
+		reply_failure(c, op->err == STORE_NOTFOUND ? AUTH_NOT_FOUND : AUTH_ERROR);
+		free(c);
+		return;
+	}
+	if (op->kind == STORE_OP_MEMBER_DELETE) {
+		api_member_drop(c->app, c->name, c->org);
+		http_reply_raw(c->req, 204, "application/json", "", 0);
+		free(c);
+		return;
+	}
+	api_member_set(c->app, c->name, c->org, c->role);
+	if (c->whole_user) {
+		api_read_async(c->app, c->req, run_created, c, free);  /* joined: as a create */
+		return;
+	}
+	http_reply_json(c->req, 200, json_pack("{s:s,s:s}", "name", c->name, "role",
+	    authz_role_name(c->role)));
+	free(c);
+}
+
+static void
+member_submit(struct app *app, struct user_call *c, enum store_op_kind kind)
+{
+	c->op = (struct store_op){
+		.kind = kind,
+		.org_id = c->org,
+		.u.user = { .name = c->name, .role = authz_role_name(c->role) },
+		.done = member_done,
+		.arg = c,
+	};
+	http_defer(c->req);
+	store_submit(app->store, &c->op);
 }
 
 void
 api_users_create(struct app *app, struct http_request *req, const struct principal *who,
     const char *const *p)
 {
-	json_t *body = api_body_object(req);
-	const char *name, *pw;
+	json_t *body = api_body_object(req), *v;
+	const char *name, *pw, *key;
+	enum role role;
 
 	if (body == NULL)
 		return;
+	json_object_foreach(body, key, v) {
+		if (strcmp(key, "name") && strcmp(key, "password") && strcmp(key, "role")) {
+			http_reply_error(req, 422, "validation_failed", key, "unknown field '%.64s'", key);
+			goto out;
+		}
+	}
 	name = api_plain_str(body, "name");
-	if (json_object_size(body) != 2 || !json_object_get(body, "password")) {
-		http_reply_error(req, 422, "validation_failed", "body", "send {\"name\",\"password\"}");
-	} else if (!auth_name_valid(name)) {
+	if (!auth_name_valid(name)) {
 		http_reply_error(req, 422, "validation_failed", "name",
 		    "name: 1 to %d of A-Z a-z 0-9 . _ - (and not '%s')", AUTH_NAME_MAX, AUTH_TOKEN_USER);
+		goto out;
+	}
+	if ((role = role_of(req, who, body, ROLE_AGENT)) == ROLE_NONE)
+		goto out;
+	if (json_object_get(body, "password") == NULL) {
+		/* An existing user joins this organization. */
+		if (!api_user_known(app, name)) {
+			http_reply_error(req, 404, "not_found", "name",
+			    "no user '%s': send a password to create them", name);
+		} else if (api_member_role(app, name, who->org_id) != ROLE_NONE) {
+			http_reply_error(req, 409, "conflict", "name", "user '%s' is a member already", name);
+		} else {
+			struct user_call *c = call_new(app, req, who, name);
+			c->role = role;
+			c->whole_user = true;  /* answer with the user, as a create does */
+			member_submit(app, c, STORE_OP_MEMBER_PUT);
+		}
 	} else if ((pw = password_of(req, body)) != NULL) {
+		struct user_call *c = call_new(app, req, who, name);
+		c->role = role;
 		http_defer(req);
-		auth_user_create(app->auth, name, pw, created, call_new(app, req, name));
+		auth_user_create(app->auth, name, pw, who->org_id, authz_role_name(role), created, c);
+	}
+out:
+	json_decref(body);
+}
+
+/* PATCH /v1/users/{name} {"role"}: a member's role here. */
+void
+api_users_patch(struct app *app, struct http_request *req, const struct principal *who,
+    const char *const *p)
+{
+	json_t *body;
+	enum role role;
+
+	if (!manageable(app, req, who, p[0]) || (body = api_body_object(req)) == NULL)
+		return;
+	if (json_object_size(body) != 1 || json_object_get(body, "role") == NULL) {
+		http_reply_error(req, 422, "validation_failed", "body", "send {\"role\"}");
+	} else if ((role = role_of(req, who, body, ROLE_NONE)) != ROLE_NONE) {
+		struct user_call *c = call_new(app, req, who, p[0]);
+		c->role = role;
+		member_submit(app, c, STORE_OP_MEMBER_PUT);
 	}
 	json_decref(body);
 }
@@ -170,9 +325,14 @@ api_users_password(struct app *app, struct http_request *req, const struct princ
 {
 	json_t *body;
 	const char *pw;
+	bool self = who->kind == PRINCIPAL_USER && strcmp(who->subject, p[0]) == 0;
 
-	if (!auth_name_valid(p[0])) {
-		http_reply_error(req, 404, "not_found", NULL, "no user '%.64s'", p[0]);
+	if (!manageable(app, req, who, p[0]))
+		return;
+	if (!self && !who->platform_admin && api_user_orgs(app, p[0]) > 1) {
+		http_reply_error(req, 403, "forbidden", NULL,
+		    "user '%s' belongs to other organizations too: only they or a platform admin may set their password",
+		    p[0]);
 		return;
 	}
 	if ((body = api_body_object(req)) == NULL)
@@ -181,21 +341,36 @@ api_users_password(struct app *app, struct http_request *req, const struct princ
 		http_reply_error(req, 422, "validation_failed", "body", "send {\"password\"}");
 	} else if ((pw = password_of(req, body)) != NULL) {
 		http_defer(req);
-		auth_user_password(app->auth, p[0], pw, changed, call_new(app, req, p[0]));
+		auth_user_password(app->auth, p[0], pw, changed, call_new(app, req, who, p[0]));
 	}
 	json_decref(body);
 }
 
+static void
+removed(void *arg, enum auth_result r, int64_t ended)
+{
+	struct user_call *c = arg;
+
+	if (r == AUTH_OK)
+		api_member_drop(c->app, c->name, 0);
+	changed(arg, r, ended);
+}
+
+/* Out of this organization; a user left in none is deleted (sessions end). */
 void
 api_users_delete(struct app *app, struct http_request *req, const struct principal *who,
     const char *const *p)
 {
-	if (!auth_name_valid(p[0])) {
-		http_reply_error(req, 404, "not_found", NULL, "no user '%.64s'", p[0]);
+	if (!manageable(app, req, who, p[0]))
+		return;
+	struct user_call *c = call_new(app, req, who, p[0]);
+	if (api_user_orgs(app, p[0]) > 1) {
+		member_submit(app, c, STORE_OP_MEMBER_DELETE);
 		return;
 	}
+	c->whole_user = true;
 	http_defer(req);
-	auth_user_remove(app->auth, p[0], changed, call_new(app, req, p[0]));
+	auth_user_remove(app->auth, p[0], removed, c);
 }
 
 static void
@@ -215,10 +390,16 @@ void
 api_users_logout(struct app *app, struct http_request *req, const struct principal *who,
     const char *const *p)
 {
-	if (!auth_name_valid(p[0]) && strcmp(p[0], AUTH_TOKEN_USER) != 0) {
-		http_reply_error(req, 404, "not_found", NULL, "no user '%.64s'", p[0]);
+	if (strcmp(p[0], AUTH_TOKEN_USER) == 0) {
+		/* Every token session, of every organization: the platform's. */
+		if (who->kind != PRINCIPAL_ADMIN && !who->platform_admin) {
+			http_reply_error(req, 403, "forbidden", NULL,
+			    "ending every token session needs the permission %s", authz_perm_name(PERM_PLATFORM));
+			return;
+		}
+	} else if (!manageable(app, req, who, p[0])) {
 		return;
 	}
 	http_defer(req);
-	auth_user_logout(app->auth, p[0], logged_out, call_new(app, req, p[0]));
+	auth_user_logout(app->auth, p[0], logged_out, call_new(app, req, who, p[0]));
 }

@@ -52,6 +52,9 @@ struct login {
 	char client[AUTH_CLIENT_MAX];
 	bool counted;              /* holds one of its client's slots */
 	bool replace;              /* JOB_HASH: a new password for an existing user */
+	bool no_session;           /* JOB_VERIFY: only check the password (auth_verify) */
+	int64_t org_id;            /* JOB_HASH, new user: the membership's organization */
+	char role[16];             /* and its role ("": none) */
 	char *password;            /* wiped by the thread */
 	size_t pwlen;
 	char *hash;                /* VERIFY: the stored hash (NULL: unknown user); HASH: the new one */
@@ -527,7 +530,9 @@ hash_finish(struct auth *a, struct login *l)
 	}
 	l->op = (struct store_op){
 		.kind = l->replace ? STORE_OP_USER_PASSWORD : STORE_OP_USER_PUT,
-		.u.user = { .name = l->user, .password_hash = l->hash },
+		.org_id = l->org_id,
+		.u.user = { .name = l->user, .password_hash = l->hash,
+			.role = l->role[0] ? l->role : NULL },
 		.done = user_stored,
 		.arg = l,
 	};
@@ -550,6 +555,12 @@ login_finish(struct auth *a, struct login *l)
 	pump(a);
 	if (l->kind == JOB_HASH) {
 		hash_finish(a, l);
+		return;
+	}
+	if (l->result == AUTH_OK && !a->closing && l->no_session) {
+		log_info("auth: password verified", "user", l->user);
+		l->done(l->arg, AUTH_OK, NULL, NULL);
+		login_free(l);
 		return;
 	}
 	if (l->result == AUTH_OK && !a->closing) {
@@ -659,13 +670,14 @@ login_read(struct auth *a, struct login *l, int rc, char **hash)
 	login_submit(a, l);
 }
 
-void
-auth_login(struct auth *a, const char *client, const char *user, const char *password,
-    auth_login_fn done, void *arg)
+static void
+verify_begin(struct auth *a, const char *client, const char *user, const char *password,
+    bool no_session, auth_login_fn done, void *arg)
 {
 	struct login *l = login_new(a, JOB_VERIFY, arg);
 
 	l->done = done;
+	l->no_session = no_session;
 	char key[LIMIT_KEY_MAX + 1];
 	limiter_addr_key(client, key);
 	snprintf(l->client, sizeof(l->client), "%s", key);
@@ -689,6 +701,20 @@ auth_login(struct auth *a, const char *client, const char *user, const char *pas
 }
 
 void
+auth_login(struct auth *a, const char *client, const char *user, const char *password,
+    auth_login_fn done, void *arg)
+{
+	verify_begin(a, client, user, password, false, done, arg);
+}
+
+void
+auth_verify(struct auth *a, const char *client, const char *user, const char *password,
+    auth_login_fn done, void *arg)
+{
+	verify_begin(a, client, user, password, true, done, arg);
+}
+
+void
 auth_login_token(struct auth *a, const unsigned char token_hash[32], auth_login_fn done, void *arg)
 {
 	struct login *l = login_new(a, JOB_VERIFY, arg);
@@ -703,13 +729,15 @@ auth_login_token(struct auth *a, const unsigned char token_hash[32], auth_login_
 /* --- users --- */
 
 static void
-hash_job(struct auth *a, const char *name, const char *password, bool replace, auth_user_fn done,
-    void *arg)
+hash_job(struct auth *a, const char *name, const char *password, bool replace, int64_t org_id,
+    const char *role, auth_user_fn done, void *arg)
 {
 	struct login *l = login_new(a, JOB_HASH, arg);
 
 	l->udone = done;
 	l->replace = replace;
+	l->org_id = org_id;
+	snprintf(l->role, sizeof(l->role), "%s", role ? role : "");
 	if (!auth_name_valid(name) || !auth_password_valid(password) || a->closing) {
 		early(a, l, a->closing ? AUTH_ERROR : AUTH_REFUSED);
 		return;
@@ -722,17 +750,17 @@ hash_job(struct auth *a, const char *name, const char *password, bool replace, a
 }
 
 void
-auth_user_create(struct auth *a, const char *name, const char *password, auth_user_fn done,
-    void *arg)
+auth_user_create(struct auth *a, const char *name, const char *password, int64_t org_id,
+    const char *role, auth_user_fn done, void *arg)
 {
-	hash_job(a, name, password, false, done, arg);
+	hash_job(a, name, password, false, org_id, role, done, arg);
 }
 
 void
 auth_user_password(struct auth *a, const char *name, const char *password, auth_user_fn done,
     void *arg)
 {
-	hash_job(a, name, password, true, done, arg);
+	hash_job(a, name, password, true, 0, NULL, done, arg);
 }
 
 static void
@@ -908,9 +936,11 @@ user_write(struct store *st, const char *name, const char *password, bool replac
 		snprintf(err, errlen, "cannot hash the password (out of memory?)");
 		return -1;
 	}
+	/* A user added here owns the default organization, as every user did
+	 * before organizations (the API adds users to others, with a role). */
 	struct store_op op = {
 		.kind = replace ? STORE_OP_USER_PASSWORD : STORE_OP_USER_PUT,
-		.u.user = { .name = name, .password_hash = hash },
+		.u.user = { .name = name, .password_hash = hash, .role = replace ? NULL : "owner" },
 	};
 	int rc = store_submit_wait(st, &op);
 	sodium_memzero(hash, sizeof(hash));

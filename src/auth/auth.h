@@ -162,6 +162,10 @@ void auth_token_failed(struct auth *a, const char *client);
  * The caller SHOULD have asked auth_throttle_ms() first. */
 void auth_login(struct auth *a, const char *client, const char *user, const char *password,
     auth_login_fn done, void *arg);
+/* The same checks and limits as a login, without a session: done() gets
+ * AUTH_OK (s and token NULL) when the password is right (access tokens). */
+void auth_verify(struct auth *a, const char *client, const char *user, const char *password,
+    auth_login_fn done, void *arg);
 /* Log in as AUTH_TOKEN_USER with the token whose SHA-256 is token_hash:
  * the caller MUST have checked the token (api_token_ok()). */
 void auth_login_token(struct auth *a, const unsigned char token_hash[32], auth_login_fn done,
@@ -197,8 +201,9 @@ char *auth_cookie_clear(bool secure);
  * remove: OK, NOT_FOUND, ERROR (the user's sessions end);
  * logout: OK, NOT_FOUND, ERROR: every session of name ends (name may be
  * AUTH_TOKEN_USER: every token session). Hashing runs on a worker. */
-void auth_user_create(struct auth *a, const char *name, const char *password, auth_user_fn done,
-    void *arg);
+/* create: the user gets role (NULL: none) in organization org_id. */
+void auth_user_create(struct auth *a, const char *name, const char *password, int64_t org_id,
+    const char *role, auth_user_fn done, void *arg);
 void auth_user_password(struct auth *a, const char *name, const char *password, auth_user_fn done,
     void *arg);
 void auth_user_remove(struct auth *a, const char *name, auth_user_fn done, void *arg);

@@ -150,7 +150,8 @@ authz_settle(struct principal *p)
 		p->perms = OWNER_PERMS;
 		break;
 	case PRINCIPAL_USER:
-		p->perms = authz_role_perms(p->role);
+		/* A user without a role here may still ask who they are. */
+		p->perms = authz_role_perms(p->role) | PERM_AUTHENTICATED;
 		if (p->platform_admin)
 			p->perms |= OWNER_PERMS;
 		break;

@@ -205,7 +205,7 @@ run_local(struct job *j)
 	case V_LIST: {
 		json_t *rows = NULL, *u;
 		size_t i;
-		if (store_users_list(st, &rows) != 0) {
+		if (store_users_list(st, STORE_ORG_DEFAULT, &rows) != 0) {
 			fprintf(stderr, "msgd users: cannot read the users\n");
 			break;
 		}

@@ -158,16 +158,16 @@ token_creds(const struct app *app, unsigned char (**creds)[32])
  * Another msgd on the same database committed changes (the store's change
  * hook; docs/ARCHITECTURE.md, "Several instances"): bring what this one
  * keeps in memory in line, as a local change would, and let the live
- * streams and the webhook dispatcher hear of its events. Templates and
- * users are read from the store when used: nothing to do for them but
- * the sessions a user change ends.
+ * streams and the webhook dispatcher hear of its events. Templates are
+ * read from the store when used; users' memberships are read again
+ * (api_follow), and a user change may end sessions.
  */
 static void
 on_other_instance(void *arg, unsigned kinds, int64_t last_seq)
 {
 	struct app *app = arg;
 
-	api_follow(app, kinds);  /* channels and keys: read on the pool */
+	api_follow(app, kinds);  /* channels, keys, orgs, memberships: read on the pool */
 	if (kinds & (STORE_CHANGE_SESSIONS | STORE_CHANGE_USERS | STORE_CHANGE_KEYS)) {
 		unsigned char (*creds)[32];
 		struct auth_config ac = token_creds(app, &creds);
@@ -388,6 +388,7 @@ daemon_run(const struct config *initial, const struct config_args *args)
 	if (api_load(&d.app) != 0 || provision_sandbox(&d) != 0 || admin_token(cfg, d.app.admin_hash) != 0)
 		goto out;
 	auth_token_cred(d.app.admin_hash, d.app.admin_cred);
+	api_keys_start(&d.app);
 	/* Token sessions live only while the token that made them is valid. */
 	unsigned char (*creds)[32];
 	struct auth_config ac = token_creds(&d.app, &creds);
@@ -461,6 +462,7 @@ out:
 		store_set_commit_hook(d.app.store, NULL, NULL);
 		store_set_change_hook(d.app.store, NULL, NULL);
 		api_follow_stop(&d.app);
+		api_keys_stop(&d.app);  /* the keys' last uses, written before the store closes */
 		/* Another instance takes our channels and webhooks over at once. */
 		leases_release(d.leases);
 		store_close(d.app.store);

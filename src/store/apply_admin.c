@@ -77,16 +77,42 @@ apply_channel(struct store_db *db, struct store_op *op)
 static int
 apply_api_key(struct store_db *db, struct store_op *op)
 {
-	struct db_stmt *s = db_stmt(db->w, W_API_KEY_INSERT);
+	struct db_stmt *s;
 	char hex[65];
+	int64_t now_s = now_ms() / 1000;
 
-	hex_encode(op->u.api_key.hash, sizeof(op->u.api_key.hash), hex);
-	db_bind_text(s, 1, op->u.api_key.name);
-	db_bind_text(s, 2, hex);
-	db_bind_i64(s, 3, now_ms() / 1000);
-	if (db_run(s) != 0)
-		return sd_op_sql_error(db, op);
-	return 0;
+	switch (op->kind) {
+	case STORE_OP_API_KEY_PUT:
+		s = db_stmt(db->w, W_API_KEY_INSERT);
+		hex_encode(op->u.api_key.hash, sizeof(op->u.api_key.hash), hex);
+		db_bind_text(s, 1, op->u.api_key.name);
+		db_bind_text(s, 2, hex);
+		db_bind_i64(s, 3, now_s);
+		db_bind_i64(s, 4, org_of(op->org_id));
+		db_bind_text(s, 5, op->u.api_key.scopes_json ? op->u.api_key.scopes_json : "[]");
+		db_bind_text(s, 6, op->u.api_key.prefix ? op->u.api_key.prefix : "");
+		db_bind_id(s, 7, op->u.api_key.expires_at);
+		return insert_unique(db, op, s, "key exists", &op->u.api_key.id);
+	case STORE_OP_API_KEY_REVOKE:
+		s = db_stmt(db->w, W_API_KEY_REVOKE);
+		db_bind_i64(s, 1, op->u.api_key.id);
+		db_bind_i64(s, 2, org_of(op->org_id));
+		db_bind_i64(s, 3, now_s);
+		if (db_run(s) != 0)
+			return sd_op_sql_error(db, op);
+		return db_changes(db->w) == 0 ? sd_op_fail(op, STORE_NOTFOUND, "no such key") : 0;
+	case STORE_OP_API_KEY_USED:
+		for (size_t i = 0; i < op->u.api_key.nused; i++) {
+			s = db_stmt(db->w, W_API_KEY_USED);
+			db_bind_i64(s, 1, op->u.api_key.used[i]);
+			db_bind_i64(s, 2, op->u.api_key.at);
+			if (db_run(s) != 0)
+				return sd_op_sql_error(db, op);
+		}
+		return 0;
+	default:
+		return sd_op_error(op, "not an API key op");
+	}
 }
 
 static int
@@ -169,6 +195,8 @@ apply_template(struct store_db *db, struct store_op *op)
 
 /* --- users and sessions (writer thread) --- */
 
+static int member_put(struct store_db *db, struct store_op *op);
+
 static int
 apply_user(struct store_db *db, struct store_op *op)
 {
@@ -182,6 +210,46 @@ apply_user(struct store_db *db, struct store_op *op)
 	db_bind_i64(s, 3, now_ms() / 1000);
 	if (insert_unique(db, op, s, "user exists", NULL) != 0)
 		return -1;
+	return op->u.user.role ? member_put(db, op) : 0;
+}
+
+/* name's role in the op's organization, made or changed. */
+static int
+member_put(struct store_db *db, struct store_op *op)
+{
+	struct db_stmt *s = db_stmt(db->w, W_MEMBER_PUT);
+
+	db_bind_text(s, 1, op->u.user.name);
+	db_bind_i64(s, 2, org_of(op->org_id));
+	db_bind_text(s, 3, op->u.user.role);
+	db_bind_i64(s, 4, now_ms() / 1000);
+	return db_run(s) == 0 ? 0 : sd_op_sql_error(db, op);
+}
+
+static int
+apply_member(struct store_db *db, struct store_op *op)
+{
+	struct db_stmt *s;
+	int r;
+
+	if (op->u.user.name == NULL || (op->kind == STORE_OP_MEMBER_PUT && op->u.user.role == NULL))
+		return sd_op_error(op, "membership lacks a user or role");
+	if (op->kind == STORE_OP_MEMBER_PUT) {
+		s = db_stmt(db->w, W_USER_EXISTS);
+		db_bind_text(s, 1, op->u.user.name);
+		if ((r = db_row(s)) < 0)
+			return sd_op_sql_error(db, op);
+		db_finish(s);
+		if (r == 0)
+			return sd_op_fail(op, STORE_NOTFOUND, "no such user");
+		return member_put(db, op);
+	}
+	s = db_stmt(db->w, W_MEMBER_DELETE);
+	db_bind_text(s, 1, op->u.user.name);
+	db_bind_i64(s, 2, org_of(op->org_id));
+	if (db_run(s) != 0)
+		return sd_op_sql_error(db, op);
+	op->u.user.found = db_changes(db->w) > 0;
 	return 0;
 }
 
@@ -211,6 +279,12 @@ apply_user_change(struct store_db *db, struct store_op *op)
 			db_bind_text(s, 2, op->u.user.password_hash);
 		if (db_run(s) != 0)
 			return sd_op_sql_error(db, op);
+		if (op->kind == STORE_OP_USER_DELETE) {
+			s = db_stmt(w, W_MEMBERS_OF_USER);
+			db_bind_text(s, 1, name);
+			if (db_run(s) != 0)
+				return sd_op_sql_error(db, op);
+		}
 	}
 	s = db_stmt(w, W_SESSIONS_OF_USER);
 	db_bind_text(s, 1, name);
@@ -264,6 +338,23 @@ apply_org(struct store_db *db, struct store_op *op)
 	db_bind_text(s, 1, op->u.org.name);
 	db_bind_i64(s, 2, op->u.org.at);
 	return insert_unique(db, op, s, "organization exists", &op->u.org.id);
+}
+
+static int
+apply_signing_key(struct store_db *db, struct store_op *op)
+{
+	struct db_stmt *s = db_stmt(db->w, W_SIGNING_KEY_PURGE);
+
+	if (op->u.signing_key.kid == NULL || op->u.signing_key.secret_hex == NULL)
+		return sd_op_error(op, "signing key lacks a kid or secret");
+	db_bind_i64(s, 1, op->u.signing_key.purge_before);
+	if (db_run(s) != 0)
+		return sd_op_sql_error(db, op);
+	s = db_stmt(db->w, W_SIGNING_KEY_INSERT);
+	db_bind_text(s, 1, op->u.signing_key.kid);
+	db_bind_text(s, 2, op->u.signing_key.secret_hex);
+	db_bind_i64(s, 3, op->u.signing_key.created_at);
+	return insert_unique(db, op, s, "signing key exists", NULL);
 }
 
 /* --- event webhook subscriptions (writer thread) --- */
@@ -342,6 +433,8 @@ store_db_apply(struct store_db *db, struct store_op *op)
 	case STORE_OP_CHANNEL_DELETE:
 		return apply_channel(db, op);
 	case STORE_OP_API_KEY_PUT:
+	case STORE_OP_API_KEY_REVOKE:
+	case STORE_OP_API_KEY_USED:
 		return apply_api_key(db, op);
 	case STORE_OP_OUTBOX_CLAIM:
 		return apply_outbox_claim(db, op);
@@ -383,6 +476,11 @@ store_db_apply(struct store_db *db, struct store_op *op)
 		return apply_subscription(db, op);
 	case STORE_OP_ORG_CREATE:
 		return apply_org(db, op);
+	case STORE_OP_MEMBER_PUT:
+	case STORE_OP_MEMBER_DELETE:
+		return apply_member(db, op);
+	case STORE_OP_SIGNING_KEY_PUT:
+		return apply_signing_key(db, op);
 	}
 	return sd_op_error(op, "unknown op kind %d", (int)op->kind);
 }

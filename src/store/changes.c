@@ -48,13 +48,19 @@ store_op_changes(enum store_op_kind kind)
 	case STORE_OP_CHANNEL_DELETE:
 		return STORE_CHANGE_CHANNELS;
 	case STORE_OP_API_KEY_PUT:
+	case STORE_OP_API_KEY_REVOKE:
+	case STORE_OP_SIGNING_KEY_PUT:
 		return STORE_CHANGE_KEYS;
+	case STORE_OP_API_KEY_USED:
+		return 0;  /* last_used_at is read when listed, not kept in memory */
 	case STORE_OP_ORG_CREATE:
 		return STORE_CHANGE_ORGS;
 	case STORE_OP_TEMPLATE_PUT:
 	case STORE_OP_TEMPLATE_DELETE:
 		return STORE_CHANGE_TEMPLATES;
 	case STORE_OP_USER_PUT:
+	case STORE_OP_MEMBER_PUT:
+	case STORE_OP_MEMBER_DELETE:
 		return STORE_CHANGE_USERS;
 	case STORE_OP_USER_DELETE:
 	case STORE_OP_USER_PASSWORD:

@@ -49,6 +49,7 @@ static const struct table tables[] = {
 	{ .name = "sessions", .identity = "id" },
 	{ .name = "subscriptions", .identity = "id" },
 	{ .name = "memberships" },
+	{ .name = "signing_keys" },
 };
 
 static int

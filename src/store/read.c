@@ -125,6 +125,25 @@ read_api_keys_load(struct store_db *db, json_t **out)
 }
 
 int
+read_signing_keys_load(struct store_db *db, json_t **out)
+{
+	struct db_stmt *s = db_stmt(db->r, R_SIGNING_KEYS);
+	json_t *list = json_array();
+	int n;
+
+	*out = NULL;
+	while ((n = db_row(s)) == 1)
+		json_array_append_new(list, json_pack("{s:o, s:o, s:I}", "kid", sd_jstr(db_text(s, 0)),
+		    "secret", sd_jstr(db_text(s, 1)), "created_at", (json_int_t)db_i64(s, 2)));
+	if (n < 0) {
+		json_decref(list);
+		return -1;
+	}
+	*out = list;
+	return 0;
+}
+
+int
 read_orgs_load(struct store_db *db, json_t **out)
 {
 	struct db_stmt *s = db_stmt(db->r, R_ORGS);
@@ -722,16 +741,37 @@ read_sessions_load(struct store_db *db, int64_t now_s, json_t **out)
 }
 
 int
-read_users_list(struct store_db *db, json_t **out)
+read_users_list(struct store_db *db, int64_t org, json_t **out)
 {
 	struct db_stmt *s = db_stmt(db->r, R_USERS);
 	json_t *list = json_array();
 	int n;
 
 	*out = NULL;
+	db_bind_i64(s, 1, org_of(org));
 	while ((n = db_row(s)) == 1)
-		json_array_append_new(list, json_pack("{s:o, s:I}", "name", sd_jstr(db_text(s, 0)),
-		    "created_at", (json_int_t)db_i64(s, 1)));
+		json_array_append_new(list, json_pack("{s:o, s:I, s:o}", "name", sd_jstr(db_text(s, 0)),
+		    "created_at", (json_int_t)db_i64(s, 1), "role", sd_jstr(db_text(s, 2))));
+	if (n < 0) {
+		json_decref(list);
+		return -1;
+	}
+	*out = list;
+	return 0;
+}
+
+int
+read_members_load(struct store_db *db, json_t **out)
+{
+	struct db_stmt *s = db_stmt(db->r, R_MEMBERS);
+	json_t *list = json_array();
+	int n;
+
+	*out = NULL;
+	while ((n = db_row(s)) == 1)
+		json_array_append_new(list, json_pack("{s:o, s:I, s:o, s:b}", "user", sd_jstr(db_text(s, 0)),
+		    "org_id", (json_int_t)db_i64(s, 1), "role", sd_jstr(db_text(s, 2)),
+		    "platform_admin", db_i64(s, 3) != 0));
 	if (n < 0) {
 		json_decref(list);
 		return -1;

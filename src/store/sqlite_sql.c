@@ -40,7 +40,12 @@ const char *const sqlite_sql[SQL_COUNT] = {
 	    " WHERE id = ?1 AND deleted_at IS NULL",
 	[W_CHANNEL_DELETE] = "UPDATE channels SET deleted_at = ?2"
 	    " WHERE id = ?1 AND deleted_at IS NULL",
-	[W_API_KEY_INSERT] = "INSERT OR IGNORE INTO api_keys (name, hash, created_at) VALUES (?1, ?2, ?3)",
+	[W_API_KEY_INSERT] = "INSERT INTO api_keys (name, hash, created_at, org_id, scopes, prefix, expires_at)"
+	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+	[W_API_KEY_REVOKE] = "UPDATE api_keys SET revoked_at = ?3"
+	    " WHERE id = ?1 AND org_id = ?2 AND revoked_at IS NULL",
+	[W_API_KEY_USED] = "UPDATE api_keys SET last_used_at = max(coalesce(last_used_at, 0), ?2)"
+	    " WHERE id = ?1",
 	[W_CONTACT_FIND] = "SELECT c.id, c.name, v.id FROM contacts c"
 	    " LEFT JOIN conversations v ON v.contact_id = c.id WHERE c.channel_id = ?1 AND c.address = ?2",
 	/* prefetch.c (PostgreSQL only uses it; the same query here). */
@@ -171,6 +176,13 @@ const char *const sqlite_sql[SQL_COUNT] = {
 	[W_USER_PASSWORD] = "UPDATE users SET password_hash = ?2 WHERE name = ?1",
 	[W_USER_EXISTS] = "SELECT 1 FROM users WHERE name = ?1",
 	[W_SESSIONS_OF_USER] = "DELETE FROM sessions WHERE user_name = ?1",
+	/* A role in an organization: made, or changed. */
+	[W_SIGNING_KEY_INSERT] = "INSERT INTO signing_keys (kid, secret, created_at) VALUES (?1, ?2, ?3)",
+	[W_SIGNING_KEY_PURGE] = "DELETE FROM signing_keys WHERE created_at < ?1",
+	[W_MEMBER_PUT] = "INSERT INTO memberships (user_name, org_id, role, created_at)"
+	    " VALUES (?1, ?2, ?3, ?4) ON CONFLICT (user_name, org_id) DO UPDATE SET role = excluded.role",
+	[W_MEMBER_DELETE] = "DELETE FROM memberships WHERE user_name = ?1 AND org_id = ?2",
+	[W_MEMBERS_OF_USER] = "DELETE FROM memberships WHERE user_name = ?1",
 	[W_SUB_INSERT] = "INSERT INTO subscriptions (url, events, secret, created_at, delivered_seq, org_id)"
 	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
 	[W_ORG_INSERT] = "INSERT INTO orgs (name, created_at) VALUES (?1, ?2)",
@@ -182,6 +194,8 @@ const char *const sqlite_sql[SQL_COUNT] = {
 	[W_SUB_RETRY] = "UPDATE subscriptions SET attempts = ?2, first_attempt_ms = ?3,"
 	    " next_attempt_ms = ?4, last_error = ?5 WHERE id = ?1",
 
+	/* Newest first: the first signs. */
+	[R_SIGNING_KEYS] = "SELECT kid, secret, created_at FROM signing_keys ORDER BY created_at DESC, kid",
 	[R_ORGS] = "SELECT id, name, settings, created_at FROM orgs ORDER BY id",
 	[R_VERSION] = "SELECT coalesce(max(version), 0) FROM schema_migrations",
 	[R_PING] = "SELECT 1",
@@ -248,7 +262,12 @@ const char *const sqlite_sql[SQL_COUNT] = {
 	[R_USER_GET] = "SELECT name, password_hash, created_at FROM users WHERE name = ?1",
 	[R_SESSIONS] = "SELECT token_hash, csrf, user_name, created_at, expires_at, credential"
 	    " FROM sessions WHERE expires_at > ?1 ORDER BY id",
-	[R_USERS] = "SELECT name, created_at FROM users ORDER BY name",
+	/* An organization's members. */
+	[R_USERS] = "SELECT u.name, u.created_at, m.role FROM memberships m"
+	    " JOIN users u ON u.name = m.user_name WHERE m.org_id = ?1 ORDER BY u.name",
+	/* Every user, with each membership (org_id 0 and role '': none). */
+	[R_MEMBERS] = "SELECT u.name, coalesce(m.org_id, 0), coalesce(m.role, ''), u.platform_admin"
+	    " FROM users u LEFT JOIN memberships m ON m.user_name = u.name ORDER BY u.name, m.org_id",
 	[R_SUBSCRIPTIONS] = "SELECT id, url, events, secret, created_at, delivered_seq, attempts,"
 	    " coalesce(first_attempt_ms, 0), next_attempt_ms, last_error, paused, org_id"
 	    " FROM subscriptions ORDER BY id",

@@ -732,6 +732,12 @@ store_api_keys_load(struct store *st, json_t **out)
 }
 
 int
+store_signing_keys_load(struct store *st, json_t **out)
+{
+	return read_signing_keys_load(RDB(st), out);
+}
+
+int
 store_orgs_load(struct store *st, json_t **out)
 {
 	return read_orgs_load(RDB(st), out);
@@ -891,9 +897,15 @@ store_sessions_load(struct store *st, int64_t now_s, json_t **out)
 }
 
 int
-store_users_list(struct store *st, json_t **out)
+store_users_list(struct store *st, int64_t org, json_t **out)
 {
-	return read_users_list(RDB(st), out);
+	return read_users_list(RDB(st), org, out);
+}
+
+int
+store_members_load(struct store *st, json_t **out)
+{
+	return read_members_load(RDB(st), out);
 }
 
 int

@@ -55,7 +55,11 @@ enum store_op_kind {
 	STORE_OP_CHANNEL_CREATE,  /* u.channel: fills u.channel.id; conflict if name taken */
 	STORE_OP_CHANNEL_UPDATE,  /* u.channel: by id, replaces config */
 	STORE_OP_CHANNEL_DELETE,  /* u.channel: by id (soft delete: history stays) */
-	STORE_OP_API_KEY_PUT,     /* u.api_key: insert if the hash is new */
+	STORE_OP_API_KEY_PUT,     /* u.api_key: insert in org_id (conflict if the hash exists);
+	                             fills u.api_key.id */
+	STORE_OP_API_KEY_REVOKE,  /* u.api_key: by id, in org_id; NOTFOUND when there is no
+	                             such live key */
+	STORE_OP_API_KEY_USED,    /* u.api_key: used[i] keys last used at u.api_key.at (s) */
 	STORE_OP_OUTBOX_CLAIM,    /* u.outbox: mark entries in flight before sending, leased
 	                             to owner until lease_until */
 	STORE_OP_OUTBOX_RESULT,   /* u.outbox: record attempts' outcomes (a retry or requeue
@@ -77,8 +81,9 @@ enum store_op_kind {
 	STORE_OP_CONV_READ,       /* u.conv_read: unread_count = 0 */
 	STORE_OP_TEMPLATE_PUT,    /* u.template: create (conflict if name+language exists) */
 	STORE_OP_TEMPLATE_DELETE, /* u.template: by name (all languages) */
-	STORE_OP_USER_PUT,        /* u.user: create (conflict if the name exists) */
-	STORE_OP_USER_DELETE,     /* u.user: by name, with its sessions; sets found */
+	STORE_OP_USER_PUT,        /* u.user: create (conflict if the name exists), with the role
+	                             u.user.role in org_id when role is not NULL */
+	STORE_OP_USER_DELETE,     /* u.user: by name, with its sessions and memberships; sets found */
 	STORE_OP_USER_PASSWORD,   /* u.user: new password_hash, the user's sessions deleted; sets found */
 	STORE_OP_USER_LOGOUT,     /* u.user: delete every session of user_name name ("token" too);
 	                             sets found (the user exists) and count */
@@ -94,6 +99,11 @@ enum store_op_kind {
 	STORE_OP_PROBE,                /* none: rewrites one row unchanged, so the commit must
 	                                  write and sync (the store's own health probe) */
 	STORE_OP_ORG_CREATE,           /* u.org: fills u.org.id; conflict if the name is taken */
+	STORE_OP_MEMBER_PUT,           /* u.user: name's role (u.user.role) in org_id, made or
+	                                  changed; NOTFOUND when there is no such user */
+	STORE_OP_MEMBER_DELETE,        /* u.user: name's membership of org_id; sets found */
+	STORE_OP_SIGNING_KEY_PUT,      /* u.signing_key: a new key signing access tokens; the keys
+	                                  made before purge_before (Unix seconds) are deleted */
 };
 
 /*
@@ -170,6 +180,13 @@ struct store_op {
 		struct {
 			const char *name;
 			unsigned char hash[32];   /* SHA-256 of the key */
+			const char *scopes_json;  /* PUT: a JSON array of scope names (NULL: none) */
+			const char *prefix;       /* PUT: the key's first characters, to tell it apart */
+			int64_t expires_at;       /* PUT: Unix seconds; 0: never */
+			int64_t id;               /* PUT: result; REVOKE: input */
+			const int64_t *used;      /* USED: key ids */
+			size_t nused;
+			int64_t at;               /* USED: Unix seconds */
 		} api_key;
 		struct {
 			struct outbox_item *items;
@@ -216,6 +233,7 @@ struct store_op {
 		struct {
 			const char *name;
 			const char *password_hash;  /* crypto_pwhash_str() output */
+			const char *role;           /* PUT, MEMBER_PUT: "owner", "admin", "agent", "viewer" */
 			bool found;                 /* DELETE, PASSWORD, LOGOUT result */
 			int64_t count;              /* sessions deleted (DELETE, PASSWORD, LOGOUT) */
 		} user;
@@ -244,6 +262,12 @@ struct store_op {
 			int64_t id;                /* result */
 			int64_t at;                /* result: created_at, Unix seconds */
 		} org;
+		struct {
+			const char *kid;
+			const char *secret_hex;
+			int64_t created_at;        /* Unix seconds */
+			int64_t purge_before;
+		} signing_key;
 	} u;
 
 	/* Results, written by the store before done() runs. */
@@ -376,6 +400,9 @@ int store_channels_ever(struct store *st, bool *out);
  * hex),"scopes":[names],"prefix","created_at","expires_at","last_used_at"}],
  * times Unix seconds, 0 when none. */
 int store_api_keys_load(struct store *st, json_t **out);
+/* The access tokens' signing keys, newest first: [{"kid","secret" (hex),
+ * "created_at"}]. Secrets: callers MUST NOT show or log them. */
+int store_signing_keys_load(struct store *st, json_t **out);
 /* Every organization: [{"id","name","settings":{...},"created_at"}]. */
 int store_orgs_load(struct store *st, json_t **out);
 
@@ -476,7 +503,11 @@ int store_user_get(struct store *st, const char *name, json_t **out);
 /* Sessions with expires_at > now_s: [{"token_hash","csrf","user","credential",
  * "created_at","expires_at"}], token_hash as 64-char hex, times Unix seconds. */
 int store_sessions_load(struct store *st, int64_t now_s, json_t **out);
-/* Every user, by name: [{"name","created_at"}] (Unix seconds; never the hash). */
-int store_users_list(struct store *st, json_t **out);
+/* Organization org's members, by name: [{"name","created_at","role"}] (Unix
+ * seconds; never the hash). */
+int store_users_list(struct store *st, int64_t org, json_t **out);
+/* Every user with each of their memberships: [{"user","org_id","role",
+ * "platform_admin"}] (a user without any: org_id 0, role ""). */
+int store_members_load(struct store *st, json_t **out);
 
 #endif

@@ -168,6 +168,7 @@ int read_channels_load(struct store_db *db, json_t **out);
 int read_channels_ever(struct store_db *db, bool *out);
 int read_api_keys_load(struct store_db *db, json_t **out);
 int read_orgs_load(struct store_db *db, json_t **out);
+int read_signing_keys_load(struct store_db *db, json_t **out);
 /* An op's or a read's organization: 0 means the default one. */
 static inline int64_t
 org_of(int64_t org)
@@ -197,7 +198,8 @@ int read_template_get(struct store_db *db, int64_t org, const char *name, const 
     json_t **out);
 int read_user_get(struct store_db *db, const char *name, json_t **out);
 int read_sessions_load(struct store_db *db, int64_t now_s, json_t **out);
-int read_users_list(struct store_db *db, json_t **out);
+int read_users_list(struct store_db *db, int64_t org, json_t **out);
+int read_members_load(struct store_db *db, json_t **out);
 int read_subscriptions_load(struct store_db *db, json_t **out);
 
 #endif

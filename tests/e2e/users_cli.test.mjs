@@ -133,10 +133,11 @@ describe('msgd users', () => {
 		assertError(await d.api('POST', '/v1/users', { name: 'bad name', password: PW }), 422, 'validation_failed');
 		assertError(await d.api('POST', '/v1/users', { name: 'token', password: PW }), 422, 'validation_failed');
 		assertError(await d.api('POST', '/v1/users', { name: 'bo', password: 'short' }), 422, 'validation_failed');
-		assertError(await d.api('POST', '/v1/users', { name: 'bo' }), 422, 'validation_failed');
+		assertError(await d.api('POST', '/v1/users', { name: 'bo' }), 404, 'not_found');  // no such user to add
 		r = await d.api('GET', '/v1/users');
 		assert.equal(r.status, 200);
-		assert.deepEqual(r.json.users.map((u) => Object.keys(u).sort()), [['created_at', 'name']]);
+		assert.deepEqual(r.json.users.map((u) => Object.keys(u).sort()), [['created_at', 'name', 'role']]);
+		assert.equal(r.json.users[0].role, 'agent', 'the default role');
 		assert.ok(!r.text.includes('argon2'));
 		assertError(await d.anon('GET', '/v1/users'), 401, 'unauthorized');
 

@@ -412,16 +412,37 @@ test_channels(void **state)
 	json_decref(chans);
 
 	/* API keys: stored once per hash, as hex. */
-	struct store_op key = { .kind = STORE_OP_API_KEY_PUT, .u.api_key = { .name = "ci" } };
+	struct store_op key = { .kind = STORE_OP_API_KEY_PUT, .u.api_key = { .name = "ci",
+		.scopes_json = "[\"messages:send\"]", .prefix = "msgd_abc" } };
 	sha256("secret", 6, key.u.api_key.hash);
 	assert_int_equal(store_submit_wait(f->st, &key), 0);
-	assert_int_equal(store_submit_wait(f->st, &key), 0);
+	int64_t key_id = key.u.api_key.id;
+	assert_true(key_id > 0);
+	assert_int_equal(store_submit_wait(f->st, &key), -1);
+	assert_int_equal(key.err, STORE_CONFLICT);
+	int64_t used[] = { key_id };
+	struct store_op use = { .kind = STORE_OP_API_KEY_USED,
+		.u.api_key = { .used = used, .nused = 1, .at = 1234 } };
+	assert_int_equal(store_submit_wait(f->st, &use), 0);
 	assert_int_equal(store_api_keys_load(f->st, &keys), 0);
 	assert_int_equal(json_array_size(keys), 1);
 	char hex[65];
 	hex_encode(key.u.api_key.hash, 32, hex);
 	assert_string_equal(sget(json_array_get(keys, 0), "hash"), hex);
 	assert_int_equal(iget(json_array_get(keys, 0), "org_id"), STORE_ORG_DEFAULT);
+	assert_int_equal(iget(json_array_get(keys, 0), "last_used_at"), 1234);
+	assert_string_equal(sget(json_array_get(keys, 0), "prefix"), "msgd_abc");
+	json_decref(keys);
+	/* Revoked: in its organization only, once. */
+	struct store_op rev = { .kind = STORE_OP_API_KEY_REVOKE, .org_id = 99,
+		.u.api_key = { .id = key_id } };
+	assert_int_equal(store_submit_wait(f->st, &rev), -1);
+	assert_int_equal(rev.err, STORE_NOTFOUND);
+	rev.org_id = 0;
+	assert_int_equal(store_submit_wait(f->st, &rev), 0);
+	assert_int_equal(store_submit_wait(f->st, &rev), -1);
+	assert_int_equal(store_api_keys_load(f->st, &keys), 0);
+	assert_int_equal(json_array_size(keys), 0);
 	json_decref(keys);
 }
 

@@ -1,0 +1,379 @@
+/*
+ * api_keys.c - /v1/keys: an organization's API keys. A key is "msgd_" and
+ * 32 random bytes in hex, shown once when made; msgd keeps its SHA-256,
+ * its scopes (authz.h), an optional expiry and when it was last used.
+ * Revoking takes it out of this instance's memory before the answer, and
+ * out of the others' when they hear of the change (LISTEN/NOTIFY, within
+ * a second).
+ *
+ * last_used_at is noted in memory on each use and written in one op every
+ * API_KEYS_FLUSH_MS for the keys used since (never a write per request).
+ * Nobody makes a key with a scope they do not hold themselves.
+ */
+#include "api.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+#include <sodium.h>
+
+#include "../http/http.h"
+#include "../log/log.h"
+#include "../store/store.h"
+#include "../util/util.h"
+
+#define API_KEYS_FLUSH_MS 5000
+#define KEY_NAME_MAX 64
+#define KEY_PREFIX "msgd_"
+#define KEY_SECRET_BYTES 32
+#define KEY_SHOWN_CHARS 13      /* "msgd_" and 8 hex digits: how lists tell keys apart */
+
+struct key_write {
+	struct store_op op;
+	struct app *app;
+	struct http_request *req;
+	char name[KEY_NAME_MAX + 1];
+	char secret[sizeof(KEY_PREFIX) + 2 * KEY_SECRET_BYTES];
+	char prefix[KEY_SHOWN_CHARS + 1];
+	char *scopes_json;
+	uint32_t scopes;
+	int64_t expires_at;
+};
+
+static void
+key_write_free(struct key_write *w)
+{
+	sodium_memzero(w->secret, sizeof(w->secret));
+	free(w->scopes_json);
+	free(w);
+}
+
+static json_t *
+scopes_json(uint32_t scopes)
+{
+	json_t *a = json_array();
+
+	for (uint32_t b = 1; b < (1u << SCOPE_COUNT); b <<= 1)
+		if (scopes & b)
+			json_array_append_new(a, json_string(authz_scope_name(b)));
+	return a;
+}
+
+static json_t *
+time_or_null(int64_t s)
+{
+	char t[21];
+
+	if (s <= 0)
+		return json_null();
+	fmt_rfc3339(s, t);
+	return json_string(t);
+}
+
+static void
+key_created(struct store_op *op, void *arg)
+{
+	struct key_write *w = arg;
+	struct app *app = w->app;
+
+	if (op->result != 0) {
+		api_op_error(w->req, op);
+		key_write_free(w);
+		return;
+	}
+	/* In effect here before the answer. */
+	size_t n = app->nkeys;
+	app->key_hashes = xrealloc(app->key_hashes, (n + 1) * 32);
+	app->keys = xrealloc(app->keys, (n + 1) * sizeof(*app->keys));
+	memcpy(app->key_hashes[n], op->u.api_key.hash, 32);
+	app->keys[n] = (struct api_key){ .id = op->u.api_key.id, .org_id = op->org_id,
+		.scopes = w->scopes, .expires_at = w->expires_at };
+	auth_token_cred(op->u.api_key.hash, app->keys[n].cred);
+	app->nkeys++;
+	char id[24];
+	snprintf(id, sizeof(id), "%" PRId64, op->u.api_key.id);
+	log_info("API key created", "key", id, "name", w->name);
+	json_t *j = json_pack("{s:I, s:s, s:o, s:s, s:o, s:o, s:o, s:s}", "id",
+	    (json_int_t)op->u.api_key.id, "name", w->name, "scopes", scopes_json(w->scopes),
+	    "prefix", w->prefix, "created_at", time_or_null(now_ms() / 1000),
+	    "expires_at", time_or_null(w->expires_at), "last_used_at", json_null(),
+	    "key", w->secret);
+	http_reply_json(w->req, 201, j);
+	key_write_free(w);
+}
+
+/* "scopes": a non-empty array of scope names the caller holds itself. */
+static int
+scopes_of(struct http_request *req, const struct principal *who, const json_t *v, uint32_t *out)
+{
+	size_t i;
+	json_t *s;
+
+	*out = 0;
+	if (!json_is_array(v) || json_array_size(v) == 0 || json_array_size(v) > SCOPE_COUNT) {
+		http_reply_error(req, 422, "validation_failed", "scopes",
+		    "'scopes' must be a non-empty array of scope names");
+		return -1;
+	}
+	json_array_foreach(v, i, s) {
+		uint32_t b = authz_scope_from_name(json_string_value(s));
+		if (b == 0) {
+			http_reply_error(req, 422, "validation_failed", "scopes",
+			    "unknown scope '%.64s' (messages:send, messages:read, channels:write, "
+			    "templates:write, webhooks:write, events:read, files:write, campaigns:write, admin)",
+			    json_is_string(s) ? json_string_value(s) : "");
+			return -1;
+		}
+		uint32_t need = authz_scope_perms(b) & ~(uint32_t)PERM_AUTHENTICATED;
+		if ((who->perms & need) != need) {
+			http_reply_error(req, 403, "forbidden", "scopes",
+			    "you cannot make a key with the scope %s, which you do not hold", authz_scope_name(b));
+			return -1;
+		}
+		*out |= b;
+	}
+	return 0;
+}
+
+void
+api_keys_create(struct app *app, struct http_request *req, const struct principal *who,
+    const char *const *p)
+{
+	json_t *body = api_body_object(req), *v;
+	const char *key, *name, *exp;
+	uint32_t scopes;
+	int64_t expires_at = 0;
+
+	if (body == NULL)
+		return;
+	json_object_foreach(body, key, v) {
+		if (strcmp(key, "name") && strcmp(key, "scopes") && strcmp(key, "expires_at")) {
+			http_reply_error(req, 422, "validation_failed", key, "unknown field '%.64s'", key);
+			goto out;
+		}
+	}
+	name = api_plain_str(body, "name");
+	if (name == NULL || *name == '\0' || strlen(name) > KEY_NAME_MAX || !utf8_valid(name, strlen(name))) {
+		http_reply_error(req, 422, "validation_failed", "name", "'name' must be 1 to %d bytes of text",
+		    KEY_NAME_MAX);
+		goto out;
+	}
+	if (scopes_of(req, who, json_object_get(body, "scopes"), &scopes) != 0)
+		goto out;
+	if ((v = json_object_get(body, "expires_at")) != NULL && !json_is_null(v)) {
+		exp = json_string_value(v);
+		if (exp == NULL || parse_rfc3339(exp, &expires_at) != 0 || expires_at <= now_ms() / 1000) {
+			http_reply_error(req, 422, "validation_failed", "expires_at",
+			    "'expires_at' must be an RFC 3339 time in the future");
+			goto out;
+		}
+	}
+	struct key_write *w = xcalloc(1, sizeof(*w));
+	unsigned char raw[KEY_SECRET_BYTES];
+	w->app = app;
+	w->req = req;
+	w->scopes = scopes;
+	w->expires_at = expires_at;
+	snprintf(w->name, sizeof(w->name), "%s", name);
+	randombytes_buf(raw, sizeof(raw));
+	memcpy(w->secret, KEY_PREFIX, strlen(KEY_PREFIX));
+	hex_encode(raw, sizeof(raw), w->secret + strlen(KEY_PREFIX));
+	sodium_memzero(raw, sizeof(raw));
+	snprintf(w->prefix, sizeof(w->prefix), "%.*s", KEY_SHOWN_CHARS, w->secret);
+	json_t *sj = scopes_json(scopes);
+	w->scopes_json = json_dumps(sj, JSON_COMPACT);
+	json_decref(sj);
+	w->op = (struct store_op){
+		.kind = STORE_OP_API_KEY_PUT,
+		.org_id = who->org_id,
+		.u.api_key = { .name = w->name, .scopes_json = w->scopes_json, .prefix = w->prefix,
+			.expires_at = expires_at },
+		.done = key_created,
+		.arg = w,
+	};
+	sha256(w->secret, strlen(w->secret), w->op.u.api_key.hash);
+	http_defer(req);
+	store_submit(app->store, &w->op);
+out:
+	json_decref(body);
+}
+
+static void
+run_keys_list(struct store *st, void *arg, struct api_reply *out)
+{
+	const int64_t *org = arg;
+	json_t *rows = NULL, *row, *list;
+	size_t i;
+
+	if (store_api_keys_load(st, &rows) != 0)
+		return;  /* status 0: storage error */
+	list = json_array();
+	json_array_foreach(rows, i, row) {
+		if (json_integer_value(json_object_get(row, "org_id")) != *org)
+			continue;
+		json_array_append_new(list, json_pack("{s:O, s:O, s:O, s:O, s:o, s:o, s:o}",
+		    "id", json_object_get(row, "id"), "name", json_object_get(row, "name"),
+		    "scopes", json_object_get(row, "scopes"), "prefix", json_object_get(row, "prefix"),
+		    "created_at", time_or_null(json_integer_value(json_object_get(row, "created_at"))),
+		    "expires_at", time_or_null(json_integer_value(json_object_get(row, "expires_at"))),
+		    "last_used_at", time_or_null(json_integer_value(json_object_get(row, "last_used_at")))));
+	}
+	json_decref(rows);
+	out->status = 200;
+	out->json = json_pack("{s:o}", "keys", list);
+}
+
+void
+api_keys_list(struct app *app, struct http_request *req, const struct principal *who,
+    const char *const *p)
+{
+	int64_t *org = xcalloc(1, sizeof(*org));
+
+	*org = who->org_id;
+	api_keys_flush(app);  /* the list shows this instance's latest uses */
+	api_read_async(app, req, run_keys_list, org, free);
+}
+
+/* Take key id out of memory: refused from now on. */
+static void
+key_forget(struct app *app, int64_t id)
+{
+	for (size_t i = 0; i < app->nkeys; i++) {
+		if (app->keys[i].id != id)
+			continue;
+		app->nkeys--;
+		memmove(&app->keys[i], &app->keys[i + 1], (app->nkeys - i) * sizeof(*app->keys));
+		memmove(app->key_hashes[i], app->key_hashes[i + 1], (app->nkeys - i) * 32);
+		return;
+	}
+}
+
+struct key_revoke {
+	struct store_op op;
+	struct app *app;
+	struct http_request *req;
+};
+
+static void
+key_revoked(struct store_op *op, void *arg)
+{
+	struct key_revoke *r = arg;
+
+	if (op->result == 0 || op->err == STORE_NOTFOUND)
+		key_forget(r->app, op->u.api_key.id);  /* revoked (here or elsewhere) */
+	if (op->result == 0)
+		http_reply_raw(r->req, 204, "application/json", "", 0);
+	else if (op->err == STORE_NOTFOUND)
+		http_reply_error(r->req, 404, "not_found", NULL, "no such key");
+	else
+		api_op_error(r->req, op);
+	free(r);
+}
+
+void
+api_keys_delete(struct app *app, struct http_request *req, const struct principal *who,
+    const char *const *p)
+{
+	int64_t id;
+
+	if (api_path_id(req, p[0], &id) != 0)
+		return;
+	struct key_revoke *r = xcalloc(1, sizeof(*r));
+	r->app = app;
+	r->req = req;
+	r->op = (struct store_op){
+		.kind = STORE_OP_API_KEY_REVOKE,
+		.org_id = who->org_id,
+		.u.api_key = { .id = id },
+		.done = key_revoked,
+		.arg = r,
+	};
+	http_defer(req);
+	store_submit(app->store, &r->op);
+}
+
+/* --- last_used_at, in batches --- */
+
+struct key_used {
+	struct store_op op;
+	int64_t *ids;
+};
+
+static void
+used_done(struct store_op *op, void *arg)
+{
+	struct key_used *u = arg;
+
+	if (op->result != 0)
+		log_warn("cannot record when API keys were last used", "error", op->errmsg);
+	free(u->ids);
+	free(u);
+}
+
+void
+api_key_used(struct app *app, size_t key)
+{
+	if (key < app->nkeys)
+		app->keys[key].used_at = now_ms() / 1000;
+}
+
+void
+api_keys_flush(struct app *app)
+{
+	size_t n = 0;
+	int64_t at = 0;
+
+	if (app->store == NULL)
+		return;
+	for (size_t i = 0; i < app->nkeys; i++)
+		n += app->keys[i].used_at > app->keys[i].flushed_at;
+	if (n == 0)
+		return;
+	struct key_used *u = xcalloc(1, sizeof(*u));
+	u->ids = xcalloc(n, sizeof(*u->ids));
+	n = 0;
+	for (size_t i = 0; i < app->nkeys; i++) {
+		struct api_key *k = &app->keys[i];
+		if (k->used_at > k->flushed_at) {
+			u->ids[n++] = k->id;
+			at = k->used_at > at ? k->used_at : at;
+			k->flushed_at = k->used_at;
+		}
+	}
+	u->op = (struct store_op){
+		.kind = STORE_OP_API_KEY_USED,
+		.u.api_key = { .used = u->ids, .nused = n, .at = at },
+		.done = used_done,
+		.arg = u,
+	};
+	store_submit(app->store, &u->op);
+}
+
+static void
+on_flush(evutil_socket_t fd, short what, void *arg)
+{
+	api_keys_flush(arg);
+	api_tokens_rotate_check(arg);
+}
+
+void
+api_keys_start(struct app *app)
+{
+	struct timeval tv = { .tv_sec = API_KEYS_FLUSH_MS / 1000, .tv_usec = 0 };
+
+	app->keys_timer = event_new(app->base, -1, EV_PERSIST, on_flush, app);
+	event_add(app->keys_timer, &tv);
+}
+
+void
+api_keys_stop(struct app *app)
+{
+	if (app->keys_timer) {
+		event_free(app->keys_timer);
+		app->keys_timer = NULL;
+	}
+	api_keys_flush(app);
+}

@@ -364,11 +364,26 @@ api_principal_json(const struct principal *who)
 	return j;
 }
 
+/* Who am I, and (a user) the organizations I belong to, for a switcher. */
 void
 api_auth_me(struct app *app, struct http_request *req, const struct principal *who,
     const char *const *p)
 {
-	http_reply_json(req, 200, api_principal_json(who));
+	json_t *j = api_principal_json(who);
+
+	if (who->kind == PRINCIPAL_USER) {
+		json_t *orgs = json_array();
+		for (size_t i = 0; i < app->nmembers; i++) {
+			const struct api_member *m = &app->members[i];
+			const struct api_org *o = m->org_id > 0 && strcmp(m->user, who->subject) == 0 ?
+			    api_org_by_id(app, m->org_id) : NULL;
+			if (o && m->role != ROLE_NONE)
+				json_array_append_new(orgs, json_pack("{s:s, s:s}", "name", o->name, "role",
+				    authz_role_name(m->role)));
+		}
+		json_object_set_new(j, "orgs", orgs);
+	}
+	http_reply_json(req, 200, j);
 }
 
 /* --- /v1/orgs --- */

@@ -127,6 +127,7 @@ describe('roles', () => {
 		const meB = assertStatus(await kimB('GET', '/v1/auth/me'), 200);
 		assert.equal(meB.org, 'acme');
 		assert.equal(meB.role, 'admin');
+		assert.deepEqual(meB.orgs, [{ name: 'default', role: 'agent' }, { name: 'acme', role: 'admin' }]);
 		assertStatus(await kimB('POST', '/v1/channels', { name: 'sb', type: 'sandbox' }), 201);
 		assertError(await kimA('POST', '/v1/channels', { name: 'sb', type: 'sandbox' }), 403, 'forbidden');
 		const kimOther = await session(d, 'kim', 'other');

@@ -202,6 +202,8 @@ static const struct route routes[] = {
 	{ .method = "DELETE", .pattern = "/v1/keys/*", .perm = PERM_KEYS_WRITE, .fn = api_keys_delete },
 	{ .method = "POST", .pattern = "/v1/orgs", .perm = PERM_PLATFORM, .fn = api_orgs_create },
 	{ .method = "GET", .pattern = "/v1/orgs", .perm = PERM_PLATFORM, .fn = api_orgs_list },
+	{ .method = "GET", .pattern = "/v1/orgs/*", .perm = PERM_AUTHENTICATED, .fn = api_orgs_get },
+	{ .method = "PATCH", .pattern = "/v1/orgs/*", .perm = PERM_ORG_MANAGE, .fn = api_orgs_patch },
 	{ .method = "GET", .pattern = "/v1/auth/me", .perm = PERM_AUTHENTICATED, .fn = api_auth_me },
 	{ .method = "POST", .pattern = "/v1/auth/token", .perm = PERM_NONE, .fn = api_auth_token },
 };
@@ -396,6 +398,8 @@ api_handle(struct http_request *req, void *arg)
 			    authz_perm_name(r->perm));
 			return;
 		}
+		if (r->perm != PERM_NONE && api_rate_take(app, req, &who) != 0)
+			return;
 		r->fn(app, req, r->perm != PERM_NONE ? &who : NULL, m.params);
 		return;
 	}
@@ -581,6 +585,8 @@ api_unload(struct app *app)
 	free(app->orgs);
 	free(app->members);
 	api_tokens_free(app);
+	ratelimit_free(app->ratelimit);
+	app->ratelimit = NULL;
 	app->members = NULL;
 	app->nmembers = 0;
 	app->key_hashes = NULL;

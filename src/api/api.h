@@ -26,6 +26,7 @@
 
 #include "../auth/auth.h"
 #include "../authz/authz.h"
+#include "../quota/quota.h"
 
 struct config;
 struct event_base;
@@ -67,6 +68,9 @@ struct app {
 	size_t ntkeys;
 	int64_t tkey_created;           /* the newest's creation (Unix seconds) */
 	bool tkey_rotating;
+	struct ratelimit *ratelimit;    /* API rate limits' buckets (api_limits.c) */
+	int64_t instances;              /* live instances sharing the database (>= 1) */
+	struct count_read *counting;    /* their count being read (api_keys.c) */
 	struct api_org *orgs;           /* every organization, by id */
 	size_t norgs;
 	struct api_member *members;     /* every user's memberships (and users without any) */
@@ -109,9 +113,19 @@ struct api_key {
 	int64_t used_at;                /* last used here (Unix seconds) */
 	int64_t flushed_at;             /* ... as last written to the store */
 };
+/* An organization's settings (api_limits.c): 0 means no limit. */
+struct org_settings {
+	int64_t key_rate, key_burst;    /* API requests per second, per key or user */
+	int64_t org_rate, org_burst;    /* ... for the whole organization */
+	struct quota_limits send;       /* messages sent per minute, hour, day */
+	int64_t bulk_cooldown_s;        /* between two bulk messages to one contact */
+	int64_t duplicate_window_s;     /* the same text to the same contact refused within */
+	int64_t retention_days;         /* message bodies kept so long */
+};
 struct api_org {
 	int64_t id;
 	char name[ORG_NAME_MAX + 1];
+	struct org_settings settings;
 };
 /* A user's role in an organization (org_id 0: a user without any). */
 struct api_member {
@@ -150,6 +164,19 @@ size_t api_user_orgs(const struct app *app, const char *user);
 /* A committed change, applied here at once (other instances re-read). */
 void api_member_set(struct app *app, const char *user, int64_t org, enum role role);
 void api_member_drop(struct app *app, const char *user, int64_t org);  /* org 0: every one, the user too */
+/* Settings (api_limits.c): the defaults; patch (a JSON object of setting
+ * names) applied to s (-1 with the field and why); as JSON. */
+void api_org_settings_default(struct org_settings *s);
+int api_org_settings_merge(struct org_settings *s, const json_t *patch, char *field, size_t flen,
+    char *err, size_t errlen);
+json_t *api_org_settings_json(const struct org_settings *s);
+/* Take one request from who's and its organization's buckets: 0, or -1
+ * after a 429. Adds the RateLimit-* headers to the reply either way. */
+int api_rate_take(struct app *app, struct http_request *req, const struct principal *who);
+void api_orgs_get(struct app *, struct http_request *, const struct principal *,
+    const char *const *);
+void api_orgs_patch(struct app *, struct http_request *, const struct principal *,
+    const char *const *);
 /* Replace the organizations by those of rows (store_orgs_load()'s). */
 void api_orgs_apply(struct app *app, const json_t *rows);
 const struct api_org *api_org_by_id(const struct app *app, int64_t id);

@@ -352,11 +352,50 @@ api_keys_flush(struct app *app)
 	store_submit(app->store, &u->op);
 }
 
+/* How many instances share the database (their "instance:" leases), read
+ * on the pool: the rate limits divide by it (api_limits.c). */
+struct count_read {
+	struct store_read rd;
+	struct app *app;
+	int64_t n;
+	int rc;
+};
+
+static void
+count_run(struct store *st, void *arg)
+{
+	struct count_read *c = arg;
+
+	c->rc = store_live_instances(st, now_ms(), &c->n);
+}
+
+static void
+count_done(void *arg)
+{
+	struct count_read *c = arg;
+
+	if (c->app) {
+		c->app->counting = NULL;
+		if (c->rc == 0)
+			c->app->instances = c->n > 1 ? c->n : 1;
+	}
+	free(c);
+}
+
 static void
 on_flush(evutil_socket_t fd, short what, void *arg)
 {
-	api_keys_flush(arg);
-	api_tokens_rotate_check(arg);
+	struct app *app = arg;
+
+	api_keys_flush(app);
+	api_tokens_rotate_check(app);
+	if (app->store && app->counting == NULL) {
+		struct count_read *c = xcalloc(1, sizeof(*c));
+		c->app = app;
+		c->rd = (struct store_read){ .run = count_run, .done = count_done, .arg = c };
+		app->counting = c;
+		store_read_submit(app->store, &c->rd);  /* may finish (and free c) at once */
+	}
 }
 
 void
@@ -375,5 +414,8 @@ api_keys_stop(struct app *app)
 		event_free(app->keys_timer);
 		app->keys_timer = NULL;
 	}
+	if (app->counting)
+		app->counting->app = NULL;  /* its read lands after: dropped */
+	app->counting = NULL;
 	api_keys_flush(app);
 }

@@ -32,6 +32,13 @@ api_orgs_apply(struct app *app, const json_t *rows)
 		}
 		v[n].id = id;
 		snprintf(v[n].name, sizeof(v[n].name), "%s", name);
+		api_org_settings_default(&v[n].settings);
+		json_t *limits = json_object_get(json_object_get(row, "settings"), "limits");
+		char fld[64], err[160];
+		if (limits && api_org_settings_merge(&v[n].settings, limits, fld, sizeof(fld), err,
+		    sizeof(err)) != 0)
+			log_error("stored organization settings are invalid; defaults used for the rest",
+			    "org", name, "error", err);
 		n++;
 	}
 	free(app->orgs);
@@ -418,10 +425,10 @@ org_created(struct store_op *op, void *arg)
 	} else {
 		if (api_org_by_id(app, op->u.org.id) == NULL) {
 			app->orgs = xrealloc(app->orgs, (app->norgs + 1) * sizeof(*app->orgs));
-			app->orgs[app->norgs].id = op->u.org.id;
-			snprintf(app->orgs[app->norgs].name, sizeof(app->orgs[app->norgs].name), "%s",
-			    w->name);
-			app->norgs++;
+			struct api_org *o = &app->orgs[app->norgs++];
+			*o = (struct api_org){ .id = op->u.org.id };
+			snprintf(o->name, sizeof(o->name), "%s", w->name);
+			api_org_settings_default(&o->settings);
 		}
 		log_info("organization created", "org", w->name);
 		http_reply_json(w->req, 201, org_json(op->u.org.id, w->name, op->u.org.at));

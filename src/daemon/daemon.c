@@ -411,6 +411,9 @@ daemon_run(const struct config *initial, const struct config_args *args)
 	    hooks_start(&d.app.hooks, d.base, d.app.store) != 0)
 		goto out;
 	outbox_set_leases(d.app.outbox, d.leases, cfg->outbox_lease_ms);
+	char me[LEASE_NAME_MAX];
+	snprintf(me, sizeof(me), "instance:%.64s", cfg->instance_id);
+	leases_want(d.leases, me);  /* counted by the others (api_limits.c) */
 	hooks_set_leases(d.app.hooks, d.leases);
 	store_set_commit_hook(d.app.store, on_commit, &d.app);
 	if (store_set_change_hook(d.app.store, on_other_instance, &d.app) != 0)

@@ -167,7 +167,20 @@ struct http_request {
 	struct http_upgrade *upgrade;
 	bool upgrading;
 	char client[INET6_ADDRSTRLEN];  /* http_client_addr(), filled when first asked */
+	/* Headers for whichever reply comes (http_reply_header_early()). */
+	struct {
+		char name[HTTP_EARLY_NAME_MAX + 1];
+		char value[HTTP_EARLY_VALUE_MAX + 1];
+	} early[HTTP_EARLY_HEADERS_MAX];
+	size_t nearly;
 };
+
+static void
+add_early(struct http_request *req)
+{
+	for (size_t i = 0; i < req->nearly; i++)
+		MHD_add_response_header(req->resp, req->early[i].name, req->early[i].value);
+}
 
 static void schedule(struct http_server *srv);
 static void after_run(struct http_server *srv);
@@ -204,6 +217,7 @@ set_reply(struct http_request *req, int status, const char *content_type, const 
 	MHD_add_response_header(req->resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
 	MHD_add_response_header(req->resp, "X-Request-Id", req->id);
 	MHD_add_response_header(req->resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	add_early(req);
 	req->status = (unsigned)status;
 	req->deferred = false;
 	/* A reply made before the handler returned (a deferred read that ran
@@ -268,6 +282,17 @@ http_reply_header(struct http_request *req, const char *name, const char *value)
 	if (strcasecmp(name, MHD_HTTP_HEADER_CACHE_CONTROL) == 0)
 		MHD_del_response_header(req->resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
 	MHD_add_response_header(req->resp, name, value);
+}
+
+void
+http_reply_header_early(struct http_request *req, const char *name, const char *value)
+{
+	if (req->nearly == HTTP_EARLY_HEADERS_MAX || strlen(name) > HTTP_EARLY_NAME_MAX ||
+	    strlen(value) > HTTP_EARLY_VALUE_MAX)
+		return;
+	snprintf(req->early[req->nearly].name, sizeof(req->early[0].name), "%s", name);
+	snprintf(req->early[req->nearly].value, sizeof(req->early[0].value), "%s", value);
+	req->nearly++;
 }
 
 void
@@ -361,6 +386,7 @@ http_reply_stream(struct http_request *req, int status, const char *content_type
 	MHD_add_response_header(req->resp, "X-Request-Id", req->id);
 	MHD_add_response_header(req->resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
 	MHD_add_response_header(req->resp, "X-Accel-Buffering", "no");
+	add_early(req);
 	req->status = (unsigned)status;
 }
 

@@ -98,6 +98,12 @@ void http_reply_raw(struct http_request *req, int status, const char *content_ty
 /* Add a header to the reply just made (call right after http_reply_*); a
  * Cache-Control replaces the default "no-store". */
 void http_reply_header(struct http_request *req, const char *name, const char *value);
+/* A header for the reply not made yet, whichever it is (rate limits): at
+ * most HTTP_EARLY_HEADERS_MAX, names and values capped; more are dropped. */
+#define HTTP_EARLY_HEADERS_MAX 4
+#define HTTP_EARLY_NAME_MAX 31
+#define HTTP_EARLY_VALUE_MAX 63
+void http_reply_header_early(struct http_request *req, const char *name, const char *value);
 /* Suspend the request; the handler replies later, on the loop thread. */
 void http_defer(struct http_request *req);
 

@@ -4,7 +4,9 @@
  *
  * A lease is a row of the leases table (name, owner, until_ms): "channel:<id>"
  * for who dispatches a channel (outbox), "hook:<id>" for who delivers an
- * event webhook subscription (hooks). Modules say which names they want;
+ * event webhook subscription (hooks), "instance:<instance id>" held by each
+ * live instance for itself (how many share the database: the API's rate
+ * limits divide by it). Modules say which names they want;
  * every tick (a third of the lease, at most a second) one store op takes or
  * renews all of them at once: a name is taken when it is free, already
  * ours, or its holder let it run out (until_ms passed). Whoever holds a
@@ -40,7 +42,7 @@ struct event_base;
 struct store;
 struct leases;
 
-#define LEASE_NAME_MAX 48        /* "channel:<id>", "hook:<id>" */
+#define LEASE_NAME_MAX 80        /* "channel:<id>", "hook:<id>", "instance:<instance id>" */
 #define LEASE_LISTENERS_MAX 4
 #define LEASE_TICK_MAX_MS 1000   /* take and renew at least this often */
 

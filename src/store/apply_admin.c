@@ -330,7 +330,19 @@ apply_session(struct store_db *db, struct store_op *op)
 static int
 apply_org(struct store_db *db, struct store_op *op)
 {
-	struct db_stmt *s = db_stmt(db->w, W_ORG_INSERT);
+	struct db_stmt *s;
+
+	if (op->kind == STORE_OP_ORG_SETTINGS) {
+		if (op->u.org.settings_json == NULL)
+			return sd_op_error(op, "organization settings missing");
+		s = db_stmt(db->w, W_ORG_SETTINGS);
+		db_bind_i64(s, 1, org_of(op->org_id));
+		db_bind_text(s, 2, op->u.org.settings_json);
+		if (db_run(s) != 0)
+			return sd_op_sql_error(db, op);
+		return db_changes(db->w) == 0 ? sd_op_fail(op, STORE_NOTFOUND, "no such organization") : 0;
+	}
+	s = db_stmt(db->w, W_ORG_INSERT);
 
 	if (op->u.org.name == NULL)
 		return sd_op_error(op, "organization lacks a name");
@@ -475,6 +487,7 @@ store_db_apply(struct store_db *db, struct store_op *op)
 	case STORE_OP_SUBSCRIPTION_RETRY:
 		return apply_subscription(db, op);
 	case STORE_OP_ORG_CREATE:
+	case STORE_OP_ORG_SETTINGS:
 		return apply_org(db, op);
 	case STORE_OP_MEMBER_PUT:
 	case STORE_OP_MEMBER_DELETE:

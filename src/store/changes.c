@@ -54,6 +54,7 @@ store_op_changes(enum store_op_kind kind)
 	case STORE_OP_API_KEY_USED:
 		return 0;  /* last_used_at is read when listed, not kept in memory */
 	case STORE_OP_ORG_CREATE:
+	case STORE_OP_ORG_SETTINGS:
 		return STORE_CHANGE_ORGS;
 	case STORE_OP_TEMPLATE_PUT:
 	case STORE_OP_TEMPLATE_DELETE:

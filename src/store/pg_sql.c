@@ -199,6 +199,7 @@ const char *const pg_sql[SQL_COUNT] = {
 	[W_MEMBERS_OF_USER] = "DELETE FROM memberships WHERE user_name = $1",
 	[W_SUB_INSERT] = "INSERT INTO subscriptions (url, events, secret, created_at, delivered_seq, org_id)"
 	    " VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+	[W_ORG_SETTINGS] = "UPDATE orgs SET settings = $2 WHERE id = $1",
 	[W_ORG_INSERT] = "INSERT INTO orgs (name, created_at) VALUES ($1, $2) RETURNING id",
 	[W_SUB_DELETE] = "DELETE FROM subscriptions WHERE id = $1",
 	/* GREATEST: a late or repeated advance never moves the cursor back. */
@@ -210,6 +211,8 @@ const char *const pg_sql[SQL_COUNT] = {
 
 	/* Newest first: the first signs. */
 	[R_SIGNING_KEYS] = "SELECT kid, secret, created_at FROM signing_keys ORDER BY created_at DESC, kid",
+	/* Instances alive: each holds "instance:<id>" for itself (lease.h). */
+	[R_LIVE_INSTANCES] = "SELECT count(*) FROM leases WHERE name LIKE 'instance:%' AND until_ms >= $1",
 	[R_ORGS] = "SELECT id, name, settings, created_at FROM orgs ORDER BY id",
 	[R_VERSION] = "SELECT coalesce(max(version), 0) FROM schema_migrations",
 	[R_PING] = "SELECT 1",

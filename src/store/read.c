@@ -124,6 +124,17 @@ read_api_keys_load(struct store_db *db, json_t **out)
 	return 0;
 }
 
+static int read_i64(struct store_db *db, struct db_stmt *s, int64_t *out);
+
+int
+read_live_instances(struct store_db *db, int64_t now_ms, int64_t *out)
+{
+	struct db_stmt *s = db_stmt(db->r, R_LIVE_INSTANCES);
+
+	db_bind_i64(s, 1, now_ms);
+	return read_i64(db, s, out);
+}
+
 int
 read_signing_keys_load(struct store_db *db, json_t **out)
 {

@@ -732,6 +732,12 @@ store_api_keys_load(struct store *st, json_t **out)
 }
 
 int
+store_live_instances(struct store *st, int64_t now_ms, int64_t *out)
+{
+	return read_live_instances(RDB(st), now_ms, out);
+}
+
+int
 store_signing_keys_load(struct store *st, json_t **out)
 {
 	return read_signing_keys_load(RDB(st), out);

@@ -99,6 +99,8 @@ enum store_op_kind {
 	STORE_OP_PROBE,                /* none: rewrites one row unchanged, so the commit must
 	                                  write and sync (the store's own health probe) */
 	STORE_OP_ORG_CREATE,           /* u.org: fills u.org.id; conflict if the name is taken */
+	STORE_OP_ORG_SETTINGS,         /* u.org: org_id's settings become u.org.settings_json;
+	                                  NOTFOUND when there is no such organization */
 	STORE_OP_MEMBER_PUT,           /* u.user: name's role (u.user.role) in org_id, made or
 	                                  changed; NOTFOUND when there is no such user */
 	STORE_OP_MEMBER_DELETE,        /* u.user: name's membership of org_id; sets found */
@@ -259,6 +261,7 @@ struct store_op {
 		} subscription;
 		struct {
 			const char *name;
+			const char *settings_json; /* SETTINGS: a JSON object */
 			int64_t id;                /* result */
 			int64_t at;                /* result: created_at, Unix seconds */
 		} org;
@@ -403,6 +406,8 @@ int store_api_keys_load(struct store *st, json_t **out);
 /* The access tokens' signing keys, newest first: [{"kid","secret" (hex),
  * "created_at"}]. Secrets: callers MUST NOT show or log them. */
 int store_signing_keys_load(struct store *st, json_t **out);
+/* How many instances hold their "instance:" lease at now_ms. */
+int store_live_instances(struct store *st, int64_t now_ms, int64_t *out);
 /* Every organization: [{"id","name","settings":{...},"created_at"}]. */
 int store_orgs_load(struct store *st, json_t **out);
 

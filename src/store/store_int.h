@@ -169,6 +169,7 @@ int read_channels_ever(struct store_db *db, bool *out);
 int read_api_keys_load(struct store_db *db, json_t **out);
 int read_orgs_load(struct store_db *db, json_t **out);
 int read_signing_keys_load(struct store_db *db, json_t **out);
+int read_live_instances(struct store_db *db, int64_t now_ms, int64_t *out);
 /* An op's or a read's organization: 0 means the default one. */
 static inline int64_t
 org_of(int64_t org)

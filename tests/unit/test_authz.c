@@ -25,7 +25,7 @@ static const char *const public_routes[] = {
 
 /* What each kind of route is: read, send, or a part of administration. */
 enum area { AREA_PUBLIC, AREA_READ, AREA_EVENTS, AREA_SEND, AREA_CHANNELS, AREA_TEMPLATES,
-	AREA_WEBHOOKS, AREA_USERS, AREA_KEYS, AREA_ORGS, AREA_ME, AREA_ORG };
+	AREA_WEBHOOKS, AREA_USERS, AREA_KEYS, AREA_ORGS, AREA_ME, AREA_ORG_MANAGE };
 
 static enum area
 area_of(const char *method, const char *pattern)
@@ -48,7 +48,7 @@ area_of(const char *method, const char *pattern)
 	if (strcmp(pattern, "/v1/orgs") == 0)
 		return AREA_ORGS;
 	if (strncmp(pattern, "/v1/orgs/", 9) == 0)
-		return AREA_ORG;
+		return get ? AREA_ME : AREA_ORG_MANAGE;
 	if (strncmp(pattern, "/v1/auth/me", 11) == 0)
 		return AREA_ME;
 	if (strcmp(pattern, "/v1/sandbox/*/inbound") == 0)
@@ -80,8 +80,8 @@ role_may(enum role r, enum area a)
 	case AREA_USERS:
 	case AREA_KEYS:
 		return r >= ROLE_ADMIN;
-	case AREA_ORG:
-		return r >= ROLE_ADMIN;
+	case AREA_ORG_MANAGE:
+		return r >= ROLE_OWNER;
 	case AREA_ORGS:
 		return false;
 	}

@@ -1,0 +1,285 @@
+/*
+ * api_limits.c - an organization's settings (its limits and retention),
+ * GET/PATCH /v1/orgs/{org}, and the API's rate limits.
+ *
+ * Rate limits are token buckets (src/quota/quota.h) kept in memory: one
+ * per principal (a key, or a user) and one per organization, both of which
+ * a request must pass; over either, 429 `rate_limited` with Retry-After.
+ * Every limited answer carries RateLimit-Limit, RateLimit-Remaining and
+ * RateLimit-Reset of the tighter bucket. The admin token is the platform's
+ * operator and is not limited. With several instances, each enforces its
+ * share of the limit: the rates and bursts divided by the number of live
+ * instances (app->instances, from their leases), so the organization as a
+ * whole never gets more than its limit, whichever instances it reaches.
+ */
+#include "api.h"
+
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../http/http.h"
+#include "../log/log.h"
+#include "../quota/quota.h"
+#include "../store/store.h"
+#include "../util/util.h"
+
+#define RATELIMIT_KEYS_MAX 16384   /* buckets in memory; then the least recently used goes */
+
+struct org_setting {
+	const char *name;
+	size_t off;                 /* into struct org_settings */
+	int64_t min, max, def;
+};
+
+static const struct org_setting org_settings_table[] = {
+	{ .name = "api_requests_per_second_per_key", .off = offsetof(struct org_settings, key_rate),
+	  .min = 0, .max = 1000000, .def = 50 },
+	{ .name = "api_burst_per_key", .off = offsetof(struct org_settings, key_burst),
+	  .min = 0, .max = 1000000, .def = 100 },
+	{ .name = "api_requests_per_second", .off = offsetof(struct org_settings, org_rate),
+	  .min = 0, .max = 1000000, .def = 200 },
+	{ .name = "api_burst", .off = offsetof(struct org_settings, org_burst),
+	  .min = 0, .max = 1000000, .def = 400 },
+	{ .name = "messages_per_minute", .off = offsetof(struct org_settings, send.max[QUOTA_MINUTE]),
+	  .min = 0, .max = 100000000, .def = 0 },
+	{ .name = "messages_per_hour", .off = offsetof(struct org_settings, send.max[QUOTA_HOUR]),
+	  .min = 0, .max = 100000000, .def = 0 },
+	{ .name = "messages_per_day", .off = offsetof(struct org_settings, send.max[QUOTA_DAY]),
+	  .min = 0, .max = 100000000, .def = 0 },
+	{ .name = "bulk_cooldown_seconds", .off = offsetof(struct org_settings, bulk_cooldown_s),
+	  .min = 0, .max = 30 * 86400, .def = 0 },
+	{ .name = "duplicate_window_seconds", .off = offsetof(struct org_settings, duplicate_window_s),
+	  .min = 0, .max = 30 * 86400, .def = 0 },
+	{ .name = "retention_days", .off = offsetof(struct org_settings, retention_days),
+	  .min = 0, .max = 36500, .def = 0 },
+};
+
+static int64_t *
+field(struct org_settings *s, const struct org_setting *d)
+{
+	return (int64_t *)((char *)s + d->off);
+}
+
+void
+api_org_settings_default(struct org_settings *s)
+{
+	for (size_t i = 0; i < ARRAY_LEN(org_settings_table); i++)
+		*field(s, &org_settings_table[i]) = org_settings_table[i].def;
+}
+
+int
+api_org_settings_merge(struct org_settings *s, const json_t *patch, char *field_out, size_t flen,
+    char *err, size_t errlen)
+{
+	const char *key;
+	json_t *v;
+
+	if (!json_is_object(patch)) {
+		snprintf(field_out, flen, "settings");
+		snprintf(err, errlen, "'settings' must be an object");
+		return -1;
+	}
+	json_object_foreach((json_t *)patch, key, v) {
+		const struct org_setting *d = NULL;
+		for (size_t i = 0; i < ARRAY_LEN(org_settings_table); i++)
+			if (strcmp(org_settings_table[i].name, key) == 0)
+				d = &org_settings_table[i];
+		snprintf(field_out, flen, "settings.%.48s", key);
+		if (d == NULL) {
+			snprintf(err, errlen, "unknown setting '%.64s'", key);
+			return -1;
+		}
+		if (!json_is_integer(v) || json_integer_value(v) < d->min || json_integer_value(v) > d->max) {
+			snprintf(err, errlen, "'%s' must be an integer from %lld to %lld (0: no limit)", key,
+			    (long long)d->min, (long long)d->max);
+			return -1;
+		}
+		*field(s, d) = json_integer_value(v);
+	}
+	return 0;
+}
+
+json_t *
+api_org_settings_json(const struct org_settings *s)
+{
+	json_t *j = json_object();
+
+	for (size_t i = 0; i < ARRAY_LEN(org_settings_table); i++)
+		json_object_set_new(j, org_settings_table[i].name,
+		    json_integer(*field((struct org_settings *)s, &org_settings_table[i])));
+	return j;
+}
+
+/* --- rate limits --- */
+
+static struct rate_conf
+share(const struct app *app, int64_t rate, int64_t burst)
+{
+	int64_t n = app->instances > 1 ? app->instances : 1;
+
+	if (rate <= 0 || burst <= 0)
+		return (struct rate_conf){ 0 };  /* no limit */
+	/* Each instance's share, never below one request per second. */
+	return (struct rate_conf){ .rate = rate / n > 0 ? rate / n : 1,
+		.burst = burst / n > 0 ? burst / n : 1 };
+}
+
+static void
+headers(struct http_request *req, const struct ratelimit_info *i)
+{
+	char v[24];
+
+	if (i->limit <= 0)
+		return;
+	snprintf(v, sizeof(v), "%lld", (long long)i->limit);
+	http_reply_header_early(req, "RateLimit-Limit", v);
+	snprintf(v, sizeof(v), "%lld", (long long)i->remaining);
+	http_reply_header_early(req, "RateLimit-Remaining", v);
+	snprintf(v, sizeof(v), "%lld", (long long)i->reset_s);
+	http_reply_header_early(req, "RateLimit-Reset", v);
+}
+
+int
+api_rate_take(struct app *app, struct http_request *req, const struct principal *who)
+{
+	const struct api_org *o = api_org_by_id(app, who->org_id);
+	struct ratelimit_info ik = { 0 }, io = { 0 };
+	char key[RATELIMIT_KEY_MAX];
+	int64_t now = mono_ms();
+
+	if (who->kind == PRINCIPAL_ADMIN || o == NULL)
+		return 0;
+	if (app->ratelimit == NULL)
+		app->ratelimit = ratelimit_new(RATELIMIT_KEYS_MAX);
+	struct rate_conf ck = share(app, o->settings.key_rate, o->settings.key_burst);
+	struct rate_conf co = share(app, o->settings.org_rate, o->settings.org_burst);
+	snprintf(key, sizeof(key), "p:%lld:%s", (long long)who->org_id, who->subject);
+	bool ok = ratelimit_take(app->ratelimit, key, &ck, now, 1, &ik);
+	if (ok) {
+		snprintf(key, sizeof(key), "o:%lld", (long long)who->org_id);
+		ok = ratelimit_take(app->ratelimit, key, &co, now, 1, &io);
+		/* Refused by the organization: the principal's token is spent, a
+		 * fair price for a request over the organization's limit. */
+	}
+	const struct ratelimit_info *tight = &ik;
+	if (io.limit > 0 && (ik.limit <= 0 || io.remaining < ik.remaining || !ok))
+		tight = &io;
+	headers(req, tight);
+	if (ok)
+		return 0;
+	char secs[24];
+	snprintf(secs, sizeof(secs), "%lld", (long long)(tight->retry_after_s > 0 ? tight->retry_after_s : 1));
+	http_reply_error(req, 429, "rate_limited", NULL, "too many requests %s; retry after %s s",
+	    tight == &ik ? "from this key or user" : "for this organization", secs);
+	http_reply_header(req, "Retry-After", secs);
+	return -1;
+}
+
+/* --- /v1/orgs/{org} --- */
+
+/* The organization a path names, if the caller may see it: its own (a
+ * platform admin: any); else 404, as for one that does not exist. */
+static const struct api_org *
+path_org(struct app *app, struct http_request *req, const struct principal *who, const char *name)
+{
+	const struct api_org *o = api_org_by_name(app, name);
+
+	if (o && (o->id == who->org_id || who->platform_admin))
+		return o;
+	http_reply_error(req, 404, "not_found", NULL, "no organization named '%.64s'", name);
+	return NULL;
+}
+
+static json_t *
+org_detail(const struct api_org *o)
+{
+	return json_pack("{s:I, s:s, s:o}", "id", (json_int_t)o->id, "name", o->name, "settings",
+	    api_org_settings_json(&o->settings));
+}
+
+void
+api_orgs_get(struct app *app, struct http_request *req, const struct principal *who,
+    const char *const *p)
+{
+	const struct api_org *o = path_org(app, req, who, p[0]);
+
+	if (o)
+		http_reply_json(req, 200, org_detail(o));
+}
+
+struct org_patch {
+	struct store_op op;
+	struct app *app;
+	struct http_request *req;
+	struct org_settings settings;
+	char *json;
+};
+
+static void
+org_patched(struct store_op *op, void *arg)
+{
+	struct org_patch *w = arg;
+	struct api_org *o = (struct api_org *)api_org_by_id(w->app, op->org_id);
+
+	if (op->result != 0) {
+		if (op->err == STORE_NOTFOUND)
+			http_reply_error(w->req, 404, "not_found", NULL, "no such organization");
+		else
+			api_op_error(w->req, op);
+	} else if (o == NULL) {
+		http_reply_error(w->req, 404, "not_found", NULL, "no such organization");
+	} else {
+		o->settings = w->settings;
+		log_info("organization settings changed", "org", o->name);
+		http_reply_json(w->req, 200, org_detail(o));
+	}
+	free(w->json);
+	free(w);
+}
+
+void
+api_orgs_patch(struct app *app, struct http_request *req, const struct principal *who,
+    const char *const *p)
+{
+	const struct api_org *o = path_org(app, req, who, p[0]);
+	json_t *body, *v;
+	const char *key;
+	char fld[64], err[160];
+
+	if (o == NULL || (body = api_body_object(req)) == NULL)
+		return;
+	json_object_foreach(body, key, v) {
+		if (strcmp(key, "settings") != 0) {
+			http_reply_error(req, 422, "validation_failed", key,
+			    "'%.64s' cannot be changed; only 'settings' can", key);
+			json_decref(body);
+			return;
+		}
+	}
+	struct org_patch *w = xcalloc(1, sizeof(*w));
+	w->settings = o->settings;
+	if (api_org_settings_merge(&w->settings, json_object_get(body, "settings"), fld, sizeof(fld), err,
+	    sizeof(err)) != 0) {
+		http_reply_error(req, 422, "validation_failed", fld, "%s", err);
+		json_decref(body);
+		free(w);
+		return;
+	}
+	json_decref(body);
+	json_t *sj = json_pack("{s:o}", "limits", api_org_settings_json(&w->settings));
+	w->json = json_dumps(sj, JSON_COMPACT);
+	json_decref(sj);
+	w->app = app;
+	w->req = req;
+	w->op = (struct store_op){
+		.kind = STORE_OP_ORG_SETTINGS,
+		.org_id = o->id,
+		.u.org = { .settings_json = w->json },
+		.done = org_patched,
+		.arg = w,
+	};
+	http_defer(req);
+	store_submit(app->store, &w->op);
+}

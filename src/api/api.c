@@ -204,6 +204,7 @@ static const struct route routes[] = {
 	{ .method = "GET", .pattern = "/v1/orgs", .perm = PERM_PLATFORM, .fn = api_orgs_list },
 	{ .method = "GET", .pattern = "/v1/orgs/*", .perm = PERM_AUTHENTICATED, .fn = api_orgs_get },
 	{ .method = "PATCH", .pattern = "/v1/orgs/*", .perm = PERM_ORG_MANAGE, .fn = api_orgs_patch },
+	{ .method = "GET", .pattern = "/v1/orgs/*/usage", .perm = PERM_MESSAGES_READ, .fn = api_orgs_usage },
 	{ .method = "GET", .pattern = "/v1/auth/me", .perm = PERM_AUTHENTICATED, .fn = api_auth_me },
 	{ .method = "POST", .pattern = "/v1/auth/token", .perm = PERM_NONE, .fn = api_auth_token },
 };

@@ -170,12 +170,17 @@ void api_org_settings_default(struct org_settings *s);
 int api_org_settings_merge(struct org_settings *s, const json_t *patch, char *field, size_t flen,
     char *err, size_t errlen);
 json_t *api_org_settings_json(const struct org_settings *s);
+/* An organization's sending quotas (per minute, hour, day; 0: none), for
+ * the outbox (outbox_set_org_quota(); arg is the struct app). */
+void api_org_quota(void *arg, int64_t org_id, int64_t max[3]);
 /* Take one request from who's and its organization's buckets: 0, or -1
  * after a 429. Adds the RateLimit-* headers to the reply either way. */
 int api_rate_take(struct app *app, struct http_request *req, const struct principal *who);
 void api_orgs_get(struct app *, struct http_request *, const struct principal *,
     const char *const *);
 void api_orgs_patch(struct app *, struct http_request *, const struct principal *,
+    const char *const *);
+void api_orgs_usage(struct app *, struct http_request *, const struct principal *,
     const char *const *);
 /* Replace the organizations by those of rows (store_orgs_load()'s). */
 void api_orgs_apply(struct app *app, const json_t *rows);

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../channels/channel.h"
 #include "../http/http.h"
 #include "../log/log.h"
 #include "../quota/quota.h"
@@ -110,6 +111,15 @@ api_org_settings_json(const struct org_settings *s)
 		json_object_set_new(j, org_settings_table[i].name,
 		    json_integer(*field((struct org_settings *)s, &org_settings_table[i])));
 	return j;
+}
+
+void
+api_org_quota(void *arg, int64_t org_id, int64_t max[3])
+{
+	const struct api_org *o = api_org_by_id(arg, org_id);
+
+	for (int k = 0; k < 3; k++)
+		max[k] = o ? o->settings.send.max[k] : 0;
 }
 
 /* --- rate limits --- */
@@ -282,4 +292,101 @@ api_orgs_patch(struct app *app, struct http_request *req, const struct principal
 	};
 	http_defer(req);
 	store_submit(app->store, &w->op);
+}
+
+/* --- GET /v1/orgs/{org}/usage --- */
+
+struct usage {
+	struct app *app;
+	int64_t org;
+	char name[ORG_NAME_MAX + 1];
+	struct quota_limits org_lim;
+	size_t n;                        /* channels */
+	int64_t *ids;
+	char (*names)[65];
+	struct quota_limits *lims;
+	int64_t now;
+};
+
+static void
+usage_free(void *arg)
+{
+	struct usage *u = arg;
+
+	free(u->ids);
+	free(u->names);
+	free(u->lims);
+	free(u);
+}
+
+static json_t *
+windows_json(const struct quota_limits *lim, const int64_t n[3], int64_t now)
+{
+	json_t *j = json_object();
+
+	for (int k = 0; k < QUOTA_KINDS; k++) {
+		char at[21];
+		fmt_rfc3339(quota_window_end((enum quota_kind)k, now) / 1000, at);
+		json_object_set_new(j, quota_kind_name((enum quota_kind)k), json_pack("{s:I, s:o, s:s}",
+		    "used", (json_int_t)n[k], "limit", lim->max[k] > 0 ? json_integer(lim->max[k]) : json_null(),
+		    "resets_at", at));
+	}
+	return j;
+}
+
+static void
+run_usage(struct store *st, void *arg, struct api_reply *out)
+{
+	struct usage *u = arg;
+	char scope[48];
+	int64_t n[3];
+
+	snprintf(scope, sizeof(scope), "org:%lld", (long long)u->org);
+	if (store_quota_usage(st, scope, u->now, n) != 0)
+		return;  /* status 0: storage error */
+	json_t *chans = json_object();
+	json_t *j = json_pack("{s:s, s:o}", "org", u->name, "messages", windows_json(&u->org_lim, n, u->now));
+	for (size_t i = 0; i < u->n; i++) {
+		snprintf(scope, sizeof(scope), "channel:%lld", (long long)u->ids[i]);
+		if (store_quota_usage(st, scope, u->now, n) != 0) {
+			json_decref(chans);
+			json_decref(j);
+			return;
+		}
+		json_object_set_new(chans, u->names[i], windows_json(&u->lims[i], n, u->now));
+	}
+	json_object_set_new(j, "channels", chans);
+	out->status = 200;
+	out->json = j;
+}
+
+void
+api_orgs_usage(struct app *app, struct http_request *req, const struct principal *who,
+    const char *const *p)
+{
+	static const char *const keys[3] = { "quota_per_minute", "quota_per_hour", "quota_per_day" };
+	const struct api_org *o = path_org(app, req, who, p[0]);
+
+	if (o == NULL)
+		return;
+	struct usage *u = xcalloc(1, sizeof(*u));
+	size_t cap = registry_count(app->reg) + 1;
+	u->org = o->id;
+	u->now = now_ms();
+	snprintf(u->name, sizeof(u->name), "%s", o->name);
+	u->org_lim = o->settings.send;
+	u->ids = xcalloc(cap, sizeof(*u->ids));
+	u->names = xcalloc(cap, sizeof(*u->names));
+	u->lims = xcalloc(cap, sizeof(*u->lims));
+	for (size_t i = 0; i < registry_count(app->reg); i++) {
+		struct channel *ch = registry_at(app->reg, i);
+		if (ch->org_id != o->id)
+			continue;
+		u->ids[u->n] = ch->id;
+		snprintf(u->names[u->n], sizeof(u->names[0]), "%s", ch->name);
+		for (int k = 0; k < QUOTA_KINDS; k++)
+			u->lims[u->n].max[k] = channel_send_setting(ch, keys[k]);
+		u->n++;
+	}
+	api_read_async(app, req, run_usage, u, usage_free);
 }

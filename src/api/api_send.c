@@ -84,6 +84,61 @@ check_keys(const json_t *o, const char *const *allowed, const char *prefix, stru
 	return 0;
 }
 
+/*
+ * "on_quota": "queue" (the default: a send over a quota is accepted and
+ * waits for its window) or "reject": then a quota of the organization or
+ * the channel that is full now refuses it, 429 quota_exceeded naming the
+ * limit. The counts read here may be a moment old; the claim weighs them
+ * again (quota_gate.c).
+ */
+static int
+check_quota_now(struct app *app, struct send_reads *rs, int64_t org, const struct channel *ch,
+    const json_t *body, int64_t now, struct send_error *e)
+{
+	static const char *const ch_keys[3] = { "quota_per_minute", "quota_per_hour", "quota_per_day" };
+	const char *mode;
+	const struct api_org *o = api_org_by_id(app, org);
+
+	if (opt_str(body, "on_quota", "on_quota", 16, &mode, e) != 0)
+		return -1;
+	if (mode && strcmp(mode, "queue") != 0 && strcmp(mode, "reject") != 0)
+		return send_fail(e, "validation_failed", "on_quota", "'on_quota' must be 'queue' or 'reject'");
+	if (mode == NULL || strcmp(mode, "reject") != 0)
+		return 0;
+	for (int which = 0; which < 2; which++) {
+		struct quota_limits lim = { 0 };
+		bool any = false;
+		for (int k = 0; k < QUOTA_KINDS; k++) {
+			lim.max[k] = which == 0 ? (o ? o->settings.send.max[k] : 0) :
+			    channel_send_setting(ch, ch_keys[k]);
+			any |= lim.max[k] > 0;
+		}
+		if (!any)
+			continue;
+		char scope[48];
+		int64_t n[3];
+		snprintf(scope, sizeof(scope), "%s:%lld", which == 0 ? "org" : "channel",
+		    (long long)(which == 0 ? org : ch->id));
+		if (sr_quota_usage(app, rs, scope, now, n) != 0)
+			return send_fail(e, "internal", "on_quota", "storage error");
+		struct quota_counts used;
+		quota_counts_init(&used, now);
+		for (int k = 0; k < QUOTA_KINDS; k++)
+			used.w[k].n = n[k];
+		int64_t until;
+		enum quota_kind kind;
+		if (quota_check(&lim, &used, now, &until, &kind))
+			continue;
+		char at[21];
+		fmt_rfc3339((until + 999) / 1000, at);
+		send_fail(e, "quota_exceeded", "on_quota", "the %s's limit of %lld messages per %s is reached until %s",
+		    which == 0 ? "organization" : "channel", (long long)lim.max[kind], quota_kind_name(kind), at);
+		e->status = 429;
+		return -1;
+	}
+	return 0;
+}
+
 /* A message reference (msgd id or provider id) to its provider id. */
 static int
 resolve_ref(struct app *app, struct send_reads *rs, int64_t org, const json_t *v, int64_t channel_id, const char *field, char *out,
@@ -188,7 +243,7 @@ build_outbound(struct app *app, struct send_reads *rs, int64_t org, const json_t
 {
 	static const char *const allowed[] = { "channel", "to", "type", "text", "preview_url", "media",
 		"location", "template", "interactive", "reaction", "reply_to", "scheduled_at",
-		"client_id", "metadata", NULL };
+		"client_id", "metadata", "on_quota", NULL };
 	static const char *const types[] = { "text", "image", "audio", "video", "document", "sticker",
 		"location", "template", "interactive", "reaction", NULL };
 	const char *chname, *to, *type, *text, *client_id, *sched;
@@ -396,6 +451,9 @@ build_outbound(struct app *app, struct send_reads *rs, int64_t org, const json_t
 			m->due_ms = at * 1000;
 		}
 	}
+
+	if (check_quota_now(app, rs, org, ch, body, now, e) != 0)
+		goto fail;
 
 	/* The customer-service window: free-form text needs a recent inbound message. */
 	int64_t last_in = 0;

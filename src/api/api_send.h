@@ -80,6 +80,8 @@ int sr_template_get(struct app *app, struct send_reads *rs, int64_t org, const c
     const char *language, json_t **out);
 int sr_last_inbound(struct app *app, struct send_reads *rs, int64_t channel_id, const char *address,
     int64_t *out_ms);
+int sr_quota_usage(struct app *app, struct send_reads *rs, const char *scope, int64_t now_ms,
+    int64_t n[3]);
 int sr_message_by_client_id(struct app *app, struct send_reads *rs, int64_t org,
     const char *client_id, json_t **out);
 

@@ -29,7 +29,7 @@
 #define SR_BUCKETS 256
 #define SR_TEXT_MAX 256        /* a provider id read back */
 
-enum sr_kind { SR_PROVIDER_ID, SR_TEMPLATE, SR_LAST_INBOUND, SR_CLIENT_ID };
+enum sr_kind { SR_PROVIDER_ID, SR_TEMPLATE, SR_LAST_INBOUND, SR_CLIENT_ID, SR_QUOTA };
 
 struct sr_entry {
 	enum sr_kind kind;
@@ -39,6 +39,7 @@ struct sr_entry {
 	bool fetched;
 	int rc;
 	int64_t i1;                /* the answer: a channel id, a time */
+	int64_t n[3];              /* the answer: a quota scope's counts */
 	json_t *json;              /* the answer: a template, a message */
 	char text[SR_TEXT_MAX];    /* the answer: a provider id */
 	struct sr_entry *next;     /* in its bucket */
@@ -180,6 +181,18 @@ sr_message_by_client_id(struct app *app, struct send_reads *rs, int64_t org, con
 	return e ? e->rc : 0;
 }
 
+int
+sr_quota_usage(struct app *app, struct send_reads *rs, const char *scope, int64_t now_ms,
+    int64_t n[3])
+{
+	if (rs == NULL)
+		return store_quota_usage(app->store, scope, now_ms, n);
+	struct sr_entry *e = lookup(rs, SR_QUOTA, 0, scope, NULL);
+	for (int k = 0; k < 3; k++)
+		n[k] = e ? e->n[k] : 0;
+	return e ? e->rc : 0;
+}
+
 /* On a reader thread: every entry not fetched yet. */
 static void
 fetch_run(struct store *st, void *arg)
@@ -201,6 +214,9 @@ fetch_run(struct store *st, void *arg)
 			break;
 		case SR_CLIENT_ID:
 			e->rc = store_message_by_client_id(st, rs->org, e->s1, &e->json);
+			break;
+		case SR_QUOTA:
+			e->rc = store_quota_usage(st, e->s1, now_ms(), e->n);
 			break;
 		}
 		e->fetched = true;

@@ -248,13 +248,18 @@ static const struct {
 	const char *key;
 	int64_t min, max, def;
 } send_settings[] = {
-	{ "rate_per_second", 0, 10000, 80 },
-	{ "recipient_gap_ms", 0, 86400000, 0 },
-	{ "max_attempts", 1, 100, 10 },
-	{ "max_age_s", 60, 30 * 86400, 86400 },
-	{ "breaker_threshold", 1, 1000, 10 },
-	{ "breaker_cooldown_s", 1, 86400, 30 },
-	{ "request_timeout_ms", 100, 120000, 15000 },
+	{ .key = "rate_per_second", .min = 0, .max = 10000, .def = 80 },
+	{ .key = "recipient_gap_ms", .min = 0, .max = 86400000, .def = 0 },
+	{ .key = "max_attempts", .min = 1, .max = 100, .def = 10 },
+	{ .key = "max_age_s", .min = 60, .max = 30 * 86400, .def = 86400 },
+	{ .key = "breaker_threshold", .min = 1, .max = 1000, .def = 10 },
+	{ .key = "breaker_cooldown_s", .min = 1, .max = 86400, .def = 30 },
+	{ .key = "request_timeout_ms", .min = 100, .max = 120000, .def = 15000 },
+	/* Sending quotas of the channel as a whole (0: none); the
+	 * organization's apply too (src/quota/quota.h). */
+	{ .key = "quota_per_minute", .min = 0, .max = 100000000, .def = 0 },
+	{ .key = "quota_per_hour", .min = 0, .max = 100000000, .def = 0 },
+	{ .key = "quota_per_day", .min = 0, .max = 100000000, .def = 0 },
 };
 
 int
@@ -294,6 +299,9 @@ cfg_check_keys(const json_t *cfg, const char *const *allowed, struct channel_err
 		for (const char *const *a = allowed; *a; a++)
 			if (strcmp(*a, key) == 0)
 				ok = true;
+		/* The sending settings are every sending channel's (one table). */
+		for (size_t i = 0; !ok && i < ARRAY_LEN(send_settings); i++)
+			ok = strcmp(send_settings[i].key, key) == 0;
 		if (!ok) {
 			field_err(err, key, "unknown config field '%s'");
 			return -1;

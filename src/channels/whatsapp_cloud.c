@@ -59,9 +59,8 @@ struct wa_state {
 
 static const char *const wa_keys[] = {
 	"phone_number_id", "access_token", "verify_token", "app_secret",
-	"api_base_url", "api_version", "insecure_skip_signature",
-	"rate_per_second", "recipient_gap_ms", "enforce_window", "max_attempts", "max_age_s",
-	"breaker_threshold", "breaker_cooldown_s", "request_timeout_ms", NULL,
+	"api_base_url", "api_version", "insecure_skip_signature", "enforce_window",
+	NULL,  /* and the sending settings of channel.c's table */
 };
 
 static const char *const wa_secrets[] = { "access_token", "app_secret", "verify_token", NULL };

@@ -411,6 +411,7 @@ daemon_run(const struct config *initial, const struct config_args *args)
 	    hooks_start(&d.app.hooks, d.base, d.app.store) != 0)
 		goto out;
 	outbox_set_leases(d.app.outbox, d.leases, cfg->outbox_lease_ms);
+	outbox_set_org_quota(d.app.outbox, api_org_quota, &d.app);
 	char me[LEASE_NAME_MAX];
 	snprintf(me, sizeof(me), "instance:%.64s", cfg->instance_id);
 	leases_want(d.leases, me);  /* counted by the others (api_limits.c) */

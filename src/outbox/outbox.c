@@ -521,9 +521,36 @@ cycle_done(struct store_op *op, void *arg)
 		}
 	}
 	free(c->items);
+	free(c->quotas);
 	free(c->attempts);
 	free(c);
 	outbox_kick(ob);
+}
+
+void
+outbox_set_org_quota(struct outbox *ob, outbox_org_quota_fn fn, void *arg)
+{
+	ob->org_quota = fn;
+	ob->org_quota_arg = arg;
+}
+
+/* ch's entry's quotas into q; false when neither the channel nor its
+ * organization has any. */
+static bool
+quota_of(struct outbox *ob, const struct channel *ch, int priority, struct item_quota *q)
+{
+	static const char *const keys[3] = { "quota_per_minute", "quota_per_hour", "quota_per_day" };
+	bool any = false;
+
+	*q = (struct item_quota){ .org_id = ch->org_id, .channel_id = ch->id, .priority = priority };
+	for (int k = 0; k < 3; k++)
+		any |= (q->channel_max[k] = channel_send_setting(ch, keys[k])) > 0;
+	if (ob->org_quota) {
+		ob->org_quota(ob->org_quota_arg, ch->org_id, q->org_max);
+		for (int k = 0; k < 3; k++)
+			any |= q->org_max[k] > 0;
+	}
+	return any;
 }
 
 static bool
@@ -692,6 +719,7 @@ outbox_due_apply(struct outbox *ob, struct due_read *d)
 			if (c->n == cap) {
 				cap = cap ? cap * 2 : 64;
 				c->items = xrealloc(c->items, cap * sizeof(*c->items));
+				c->quotas = xrealloc(c->quotas, cap * sizeof(*c->quotas));
 				c->attempts = xrealloc(c->attempts, cap * sizeof(*c->attempts));
 			}
 			struct attempt *a = xcalloc(1, sizeof(*a));
@@ -708,6 +736,9 @@ outbox_due_apply(struct outbox *ob, struct due_read *d)
 				.probe = probe,
 			};
 			c->items[c->n] = (struct outbox_item){ .message_id = mid };
+			if (quota_of(ob, ch, (int)json_integer_value(json_object_get(e, "priority")),
+			    &c->quotas[c->n]))
+				c->items[c->n].quota = &c->quotas[c->n];  /* fixed up below if moved */
 			c->attempts[c->n++] = a;
 			pacer_record(&oc->pacer, mono_us());
 			if (oc->gap_ms > 0)
@@ -721,6 +752,10 @@ outbox_due_apply(struct outbox *ob, struct due_read *d)
 		}
 	}
 	if (c) {
+		/* quotas may have moved with a realloc: point the items at them again. */
+		for (size_t i = 0; i < c->n; i++)
+			if (c->items[i].quota)
+				c->items[i].quota = &c->quotas[i];
 		c->op = (struct store_op){
 			.kind = STORE_OP_OUTBOX_CLAIM,
 			.u.outbox = { .items = c->items, .n = c->n, .owner = ob->owner,

@@ -108,6 +108,15 @@ int outbox_start(struct outbox **out, struct event_base *base, struct store *st,
  * and a channel is dispatched only while its "channel:<id>" lease in ls is
  * held. Once, right after outbox_start (before the loop runs). */
 void outbox_set_leases(struct outbox *ob, struct leases *ls, int64_t lease_ms);
+/*
+ * Sending quotas: an organization's messages per minute, hour and day (0:
+ * none) come from fn (the API's organizations); a channel's from its config
+ * (quota_per_minute, quota_per_hour, quota_per_day). Every claim weighs
+ * its entries against both in the store (quota_gate.c): an entry over one
+ * waits, pending, until the window ends, replies before bulk.
+ */
+typedef void (*outbox_org_quota_fn)(void *arg, int64_t org_id, int64_t max[3]);
+void outbox_set_org_quota(struct outbox *ob, outbox_org_quota_fn fn, void *arg);
 /* New entries may be due now (after a send was committed). */
 void outbox_kick(struct outbox *ob);
 /* A channel's config changed (or it was deleted): lift a credentials pause. */

@@ -65,6 +65,7 @@ struct cycle {
 	struct outbox *ob;
 	struct store_op op;
 	struct outbox_item *items;
+	struct item_quota *quotas;      /* items[i].quota points here, when it has one */
 	struct attempt **attempts;
 	size_t n;
 };
@@ -99,6 +100,8 @@ struct results {
 struct outbox {
 	struct event_base *base;
 	struct store *st;
+	outbox_org_quota_fn org_quota;  /* an organization's sending quotas, or NULL */
+	void *org_quota_arg;
 	struct channel_registry *reg;
 	struct httpc *hc;
 	struct credcheck *cc;

@@ -520,7 +520,8 @@ ingest_msg(struct store_db *db, struct store_op *op, struct msg_in *m, int64_t n
 		if (json_object_get(doc, "status") == NULL && json_object_get(doc, "status_history") == NULL &&
 		    n > 2 && doc_s[n - 1] == '}') {
 			data_s = xasprintf("%.*s,\"status\":\"%s\",\"status_history\":[],"
-			    "\"attempts\":0,\"next_attempt_at\":null,\"last_error\":null}", (int)(n - 1), doc_s,
+			    "\"attempts\":0,\"next_attempt_at\":null,\"last_error\":null,\"throttled_until\":null}",
+			    (int)(n - 1), doc_s,
 			    status_name(status));
 		} else {
 			json_object_set_new(doc, "status", json_string(status_name(status)));

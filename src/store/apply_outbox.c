@@ -117,7 +117,8 @@ claim_many(struct store_db *db, struct store_op *op, int64_t now)
 	int r;
 
 	for (size_t i = 0; i < n; i++)
-		json_array_append_new(ids, json_integer(op->u.outbox.items[i].message_id));
+		if (!op->u.outbox.items[i].held)
+			json_array_append_new(ids, json_integer(op->u.outbox.items[i].message_id));
 	char *text = json_dumps(ids, JSON_COMPACT);
 	json_decref(ids);
 	struct db_stmt *s = db_stmt(db->w, W_OUTBOX_CLAIM_MANY);
@@ -136,7 +137,8 @@ claim_many(struct store_db *db, struct store_op *op, int64_t now)
 	qsort(claimed, got, sizeof(*claimed), cmp_i64);
 	for (size_t i = 0; i < n; i++) {
 		struct outbox_item *it = &op->u.outbox.items[i];
-		it->claimed = bsearch(&it->message_id, claimed, got, sizeof(*claimed), cmp_i64) != NULL;
+		it->claimed = !it->held &&
+		    bsearch(&it->message_id, claimed, got, sizeof(*claimed), cmp_i64) != NULL;
 		if (!it->claimed)
 			continue;
 		s = db_stmt(db->w, W_MSG_CLAIMED);
@@ -150,17 +152,16 @@ claim_many(struct store_db *db, struct store_op *op, int64_t now)
 	return 0;
 }
 
-int
-apply_outbox_claim(struct store_db *db, struct store_op *op)
+static int
+claim_each(struct store_db *db, struct store_op *op, int64_t now)
 {
-	int64_t now = now_ms();
-
-	if (db->prefetch && op->u.outbox.n > 1)
-		return claim_many(db, op, now);
 	for (size_t i = 0; i < op->u.outbox.n; i++) {
 		struct outbox_item *it = &op->u.outbox.items[i];
 		struct db_stmt *s = db_stmt(db->w, W_OUTBOX_CLAIM);
 
+		it->claimed = false;
+		if (it->held)
+			continue;
 		db_bind_i64(s, 1, it->message_id);
 		db_bind_i64(s, 2, now);
 		db_bind_text(s, 3, op->u.outbox.owner);
@@ -176,6 +177,25 @@ apply_outbox_claim(struct store_db *db, struct store_op *op)
 		}
 	}
 	return 0;
+}
+
+/* Sending quotas first (quota_gate.c): entries over one wait, unclaimed. */
+int
+apply_outbox_claim(struct store_db *db, struct store_op *op)
+{
+	int64_t now = now_ms();
+	struct quota_gate *g = NULL;
+	int rc;
+
+	if (quota_gate(db, op, now, &g) != 0) {
+		quota_gate_free(g);
+		return sd_op_sql_error(db, op);
+	}
+	rc = db->prefetch && op->u.outbox.n > 1 ? claim_many(db, op, now) : claim_each(db, op, now);
+	if (rc == 0 && quota_gate_commit(db, op, g, now) != 0)
+		rc = sd_op_sql_error(db, op);
+	quota_gate_free(g);
+	return rc;
 }
 
 /* The message's copy of its send state after a result: next_ms 0 = none

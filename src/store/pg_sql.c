@@ -12,7 +12,8 @@
 /* Columns render_message() reads, from a messages table aliased m. */
 #define MSG_COLS \
 	"m.id, m.doc, m.status, m.error_code, m.error_title, m.error_detail, m.provider_message_id," \
-	" m.attempts, m.next_attempt_ms, m.last_error_code, m.last_error_title, m.last_error_detail"
+	" m.attempts, m.next_attempt_ms, m.last_error_code, m.last_error_title, m.last_error_detail," \
+	" m.throttled_until"
 #define CONV_SELECT                                                              \
 	"SELECT c.id, ch.name, ct.address, ct.name, c.unread_count, c.last_activity_ms, " \
 	MSG_COLS " FROM conversations c"                                         \
@@ -92,7 +93,8 @@ const char *const pg_sql[SQL_COUNT] = {
 	    " AND NOT EXISTS (SELECT 1 FROM messages o WHERE o.provider_message_id = $2"
 	    " AND o.channel_id = messages.channel_id)",
 	/* The message's copy of its send state (0006): what the API shows. */
-	[W_MSG_CLAIMED] = "UPDATE messages SET attempts = attempts + 1, next_attempt_ms = NULL WHERE id = $1",
+	[W_MSG_CLAIMED] = "UPDATE messages SET attempts = attempts + 1, next_attempt_ms = NULL,"
+	    " throttled_until = NULL WHERE id = $1",
 	/* $6 = 1 replaces the last error; the next attempt is shown only once
 	 * there is an error to retry from. Attempts follow the outbox entry's
 	 * (a requeue takes the claim's back). */
@@ -193,6 +195,14 @@ const char *const pg_sql[SQL_COUNT] = {
 	/* A role in an organization: made, or changed. */
 	[W_SIGNING_KEY_INSERT] = "INSERT INTO signing_keys (kid, secret, created_at) VALUES ($1, $2, $3)",
 	[W_SIGNING_KEY_PURGE] = "DELETE FROM signing_keys WHERE created_at < $1",
+	/* Sending quotas (0013): a scope's counts in the windows from ?2 on. */
+	[W_QUOTA_READ] = "SELECT kind, window_start, count FROM quota_usage WHERE scope = $1 AND window_start >= $2",
+	[W_QUOTA_ADD] = "INSERT INTO quota_usage (scope, kind, window_start, count) VALUES ($1, $2, $3, $4)"
+	    " ON CONFLICT (scope, kind, window_start) DO UPDATE SET count = quota_usage.count + excluded.count",
+	[W_QUOTA_PURGE] = "DELETE FROM quota_usage WHERE scope = $1 AND window_start < $2",
+	/* Held back by a quota: pending until the window opens (no attempt counted). */
+	[W_OUTBOX_HOLD] = "UPDATE outbox SET due_ms = $2 WHERE message_id = $1 AND state = 0",
+	[W_MSG_THROTTLED] = "UPDATE messages SET throttled_until = $2 WHERE id = $1",
 	[W_MEMBER_PUT] = "INSERT INTO memberships (user_name, org_id, role, created_at)"
 	    " VALUES ($1, $2, $3, $4) ON CONFLICT (user_name, org_id) DO UPDATE SET role = excluded.role",
 	[W_MEMBER_DELETE] = "DELETE FROM memberships WHERE user_name = $1 AND org_id = $2",
@@ -213,6 +223,8 @@ const char *const pg_sql[SQL_COUNT] = {
 	[R_SIGNING_KEYS] = "SELECT kid, secret, created_at FROM signing_keys ORDER BY created_at DESC, kid",
 	/* Instances alive: each holds "instance:<id>" for itself (lease.h). */
 	[R_LIVE_INSTANCES] = "SELECT count(*) FROM leases WHERE name LIKE 'instance:%' AND until_ms >= $1",
+	[R_QUOTA_USAGE] = "SELECT kind, window_start, count FROM quota_usage WHERE scope = $1"
+	    " AND window_start >= $2",
 	[R_ORGS] = "SELECT id, name, settings, created_at FROM orgs ORDER BY id",
 	[R_VERSION] = "SELECT coalesce(max(version), 0) FROM schema_migrations",
 	[R_PING] = "SELECT 1",

@@ -8,6 +8,7 @@
 
 #include "../log/log.h"
 #include "../util/util.h"
+#include "../quota/quota.h"
 #include "store_int.h"
 
 #define MAX_PAGE 200
@@ -125,6 +126,27 @@ read_api_keys_load(struct store_db *db, json_t **out)
 }
 
 static int read_i64(struct store_db *db, struct db_stmt *s, int64_t *out);
+
+int
+read_quota_usage(struct store_db *db, const char *scope, int64_t now_ms, int64_t n[3])
+{
+	struct db_stmt *s = db_stmt(db->r, R_QUOTA_USAGE);
+	int64_t start[QUOTA_KINDS];
+	int r;
+
+	for (int k = 0; k < QUOTA_KINDS; k++) {
+		n[k] = 0;
+		start[k] = quota_window_start((enum quota_kind)k, now_ms);
+	}
+	db_bind_text(s, 1, scope);
+	db_bind_i64(s, 2, start[QUOTA_DAY]);
+	while ((r = db_row(s)) == 1) {
+		int k = (int)db_i64(s, 0);
+		if (k >= 0 && k < QUOTA_KINDS && db_i64(s, 1) == start[k])
+			n[k] = db_i64(s, 2);
+	}
+	return r < 0 ? -1 : 0;
+}
 
 int
 read_live_instances(struct store_db *db, int64_t now_ms, int64_t *out)

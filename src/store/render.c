@@ -37,6 +37,7 @@ store_render_send_state(json_t *m, int64_t attempts, int64_t next_ms, const char
     const char *title, const char *detail)
 {
 	json_object_set_new(m, "attempts", json_integer(attempts));
+	json_object_set_new(m, "throttled_until", json_null());  /* render: a quota's hold */
 	if (next_ms > 0) {
 		char t[21];
 
@@ -168,6 +169,11 @@ sd_render_message_ex(struct store_db *db, struct db *conn, struct db_stmt *s, in
 	store_render_send_state(m, db_i64(s, c + 7),
 	    db_null(s, c + 8) ? 0 : db_i64(s, c + 8),
 	    db_text(s, c + 9), db_text(s, c + 10), db_text(s, c + 11));
+	/* Held back by a sending quota: when it may go. */
+	if (!db_null(s, c + 12) && db_i64(s, c + 12) > 0)
+		json_object_set_new(m, "throttled_until", sd_jtime((db_i64(s, c + 12) + 999) / 1000));
+	else
+		json_object_set_new(m, "throttled_until", json_null());
 	return m;
 }
 

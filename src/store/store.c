@@ -732,6 +732,12 @@ store_api_keys_load(struct store *st, json_t **out)
 }
 
 int
+store_quota_usage(struct store *st, const char *scope, int64_t now_ms, int64_t n[3])
+{
+	return read_quota_usage(RDB(st), scope, now_ms, n);
+}
+
+int
 store_live_instances(struct store *st, int64_t now_ms, int64_t *out)
 {
 	return read_live_instances(RDB(st), now_ms, out);

@@ -122,10 +122,25 @@ enum outbox_result {
 	OUTBOX_FAILED,     /* permanent: status failed with the error, entry done */
 };
 
+/* An entry's sending quotas (CLAIM input; quota.h): its organization's and
+ * its channel's limits per minute, hour and day (0: none). */
+struct item_quota {
+	int64_t org_id, channel_id;
+	int priority;                /* 0 replies go before 1 bulk when both wait */
+	int64_t org_max[3], channel_max[3];
+};
+
 struct outbox_item {
 	int64_t message_id;
-	/* CLAIM result: false when the entry was no longer pending (cancelled). */
+	/* CLAIM input: quotas (NULL: none). An entry over one is not claimed:
+	 * it waits, pending, until the window that is full ends (held,
+	 * throttled_until, the message shows it), its attempt not counted. */
+	const struct item_quota *quota;
+	/* CLAIM result: false when the entry was no longer pending (cancelled)
+	 * or held by a quota. */
 	bool claimed;
+	bool held;
+	int64_t throttled_until;     /* held: wall-clock ms */
 	/* RESULT input. */
 	enum outbox_result result;
 	char *provider_message_id;   /* ACCEPTED (owned by the caller) */
@@ -406,6 +421,9 @@ int store_api_keys_load(struct store *st, json_t **out);
 /* The access tokens' signing keys, newest first: [{"kid","secret" (hex),
  * "created_at"}]. Secrets: callers MUST NOT show or log them. */
 int store_signing_keys_load(struct store *st, json_t **out);
+/* A quota scope's ("org:<id>", "channel:<id>") counts in the windows of
+ * now_ms: n[0] minute, n[1] hour, n[2] day (quota_gate.c counts them). */
+int store_quota_usage(struct store *st, const char *scope, int64_t now_ms, int64_t n[3]);
 /* How many instances hold their "instance:" lease at now_ms. */
 int store_live_instances(struct store *st, int64_t now_ms, int64_t *out);
 /* Every organization: [{"id","name","settings":{...},"created_at"}]. */

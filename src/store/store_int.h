@@ -168,8 +168,16 @@ int read_channels_load(struct store_db *db, json_t **out);
 int read_channels_ever(struct store_db *db, bool *out);
 int read_api_keys_load(struct store_db *db, json_t **out);
 int read_orgs_load(struct store_db *db, json_t **out);
+/* quota_gate.c: an outbox claim's sending quotas. quota_gate() holds the
+ * entries over a quota (before the claim; *out even on failure, for
+ * quota_gate_free()); quota_gate_commit() counts those claimed. */
+struct quota_gate;
+int quota_gate(struct store_db *db, struct store_op *op, int64_t now, struct quota_gate **out);
+int quota_gate_commit(struct store_db *db, struct store_op *op, struct quota_gate *g, int64_t now);
+void quota_gate_free(struct quota_gate *g);
 int read_signing_keys_load(struct store_db *db, json_t **out);
 int read_live_instances(struct store_db *db, int64_t now_ms, int64_t *out);
+int read_quota_usage(struct store_db *db, const char *scope, int64_t now_ms, int64_t n[3]);
 /* An op's or a read's organization: 0 means the default one. */
 static inline int64_t
 org_of(int64_t org)

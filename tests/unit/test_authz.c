@@ -47,6 +47,8 @@ area_of(const char *method, const char *pattern)
 		return AREA_KEYS;
 	if (strcmp(pattern, "/v1/orgs") == 0)
 		return AREA_ORGS;
+	if (strcmp(pattern, "/v1/orgs/*/usage") == 0)
+		return AREA_READ;
 	if (strncmp(pattern, "/v1/orgs/", 9) == 0)
 		return get ? AREA_ME : AREA_ORG_MANAGE;
 	if (strncmp(pattern, "/v1/auth/me", 11) == 0)

@@ -470,6 +470,75 @@ channel_in(struct fx *f, int64_t org, const char *name, const char *route)
 	return op.u.channel.id;
 }
 
+/* Sending quotas at the claim: replies weighed before bulk, the rest held
+ * (pending, throttled_until) until the window ends; counts shared by every
+ * claim (a day window: the test never straddles one but at midnight UTC). */
+static void
+test_quota_gate(void **state)
+{
+	struct fx *f = *state;
+	int64_t ch = channel_create(f, "q1");
+	int64_t b1 = send_full(f, ch, "15550001001", "bulk 1", NULL, 1, 0, NULL);
+	int64_t b2 = send_full(f, ch, "15550001002", "bulk 2", NULL, 1, 0, NULL);
+	int64_t r1 = send_full(f, ch, "15550001003", "reply", NULL, 0, 0, NULL);
+	int64_t b3 = send_full(f, ch, "15550001004", "bulk 3", NULL, 1, 0, NULL);
+	struct item_quota q = { .org_id = 1, .channel_id = ch, .priority = 1,
+		.channel_max = { 0, 0, 2 } };
+	struct item_quota qr = q;
+	qr.priority = 0;
+
+	/* The first bulk message takes one of two. */
+	struct outbox_item one = { .message_id = b1, .quota = &q };
+	struct store_op op = { .kind = STORE_OP_OUTBOX_CLAIM, .u.outbox = { &one, 1 } };
+	assert_int_equal(store_submit_wait(f->st, &op), 0);
+	assert_true(one.claimed);
+	assert_false(one.held);
+
+	/* Bulk, a reply, bulk: the reply takes the last one, listed second. */
+	struct outbox_item three[3] = {
+		{ .message_id = b2, .quota = &q },
+		{ .message_id = r1, .quota = &qr },
+		{ .message_id = b3, .quota = &q },
+	};
+	struct store_op op3 = { .kind = STORE_OP_OUTBOX_CLAIM, .u.outbox = { three, 3 } };
+	assert_int_equal(store_submit_wait(f->st, &op3), 0);
+	assert_false(three[0].claimed);
+	assert_true(three[0].held);
+	assert_true(three[1].claimed);
+	assert_false(three[2].claimed);
+	assert_true(three[2].held);
+	int64_t day_end = (now_ms() / 86400000 + 1) * 86400000;
+	assert_int_equal(three[0].throttled_until, day_end);
+
+	/* Held: queued, throttled_until shown, no attempt, not due now. */
+	json_t *m = get_message(f, b2);
+	assert_string_equal(sget(m, "status"), "queued");
+	assert_int_equal(iget(m, "attempts"), 0);
+	char want[21];
+	fmt_rfc3339(day_end / 1000, want);
+	assert_string_equal(sget(m, "throttled_until"), want);
+	json_decref(m);
+	json_t *due = NULL;
+	assert_int_equal(store_outbox_due(f->st, ch, now_ms(), 10, &due), 0);
+	assert_int_equal(json_array_size(due), 0);
+	json_decref(due);
+	int64_t n[3];
+	char scope[32];
+	snprintf(scope, sizeof(scope), "channel:%lld", (long long)ch);
+	assert_int_equal(store_quota_usage(f->st, scope, now_ms(), n), 0);
+	assert_int_equal(n[2], 2);
+	assert_int_equal(n[0], 2);
+
+	/* Without quotas, the same entries are claimed as before. */
+	struct outbox_item free_it = { .message_id = b2 };
+	struct store_op op4 = { .kind = STORE_OP_OUTBOX_CLAIM, .u.outbox = { &free_it, 1 } };
+	assert_int_equal(store_submit_wait(f->st, &op4), 0);
+	assert_true(free_it.claimed);
+	m = get_message(f, b2);
+	assert_true(json_is_null(json_object_get(m, "throttled_until")));
+	json_decref(m);
+}
+
 /* Two organizations: the same names, each sees only its own rows. */
 static void
 test_orgs(void **state)
@@ -2619,6 +2688,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_subscriptions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_read_pool, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_orgs, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_quota_gate, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -215,12 +215,14 @@ api_keys_list(struct app *app, struct http_request *req, const struct principal 
 	api_read_async(app, req, run_keys_list, org, free);
 }
 
-/* Take key id out of memory: refused from now on. */
+/* Take key id of organization org out of memory: refused from now on.
+ * Another organization's key with that id stays (its owner did not revoke
+ * it). */
 static void
-key_forget(struct app *app, int64_t id)
+key_forget(struct app *app, int64_t org, int64_t id)
 {
 	for (size_t i = 0; i < app->nkeys; i++) {
-		if (app->keys[i].id != id)
+		if (app->keys[i].id != id || app->keys[i].org_id != org)
 			continue;
 		app->nkeys--;
 		memmove(&app->keys[i], &app->keys[i + 1], (app->nkeys - i) * sizeof(*app->keys));
@@ -241,7 +243,7 @@ key_revoked(struct store_op *op, void *arg)
 	struct key_revoke *r = arg;
 
 	if (op->result == 0 || op->err == STORE_NOTFOUND)
-		key_forget(r->app, op->u.api_key.id);  /* revoked (here or elsewhere) */
+		key_forget(r->app, op->org_id, op->u.api_key.id);  /* revoked (here or elsewhere) */
 	if (op->result == 0)
 		http_reply_raw(r->req, 204, "application/json", "", 0);
 	else if (op->err == STORE_NOTFOUND)

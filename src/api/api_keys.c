@@ -46,17 +46,6 @@ key_write_free(struct key_write *w)
 	free(w);
 }
 
-static json_t *
-time_or_null(int64_t s)
-{
-	char t[21];
-
-	if (s <= 0)
-		return json_null();
-	fmt_rfc3339(s, t);
-	return json_string(t);
-}
-
 static void
 key_created(struct store_op *op, void *arg)
 {
@@ -82,8 +71,8 @@ key_created(struct store_op *op, void *arg)
 	log_info("API key created", "key", id, "name", w->name);
 	json_t *j = json_pack("{s:I, s:s, s:o, s:s, s:o, s:o, s:o, s:s}", "id",
 	    (json_int_t)op->u.api_key.id, "name", w->name, "scopes", authz_scopes_json(w->scopes),
-	    "prefix", w->key.prefix, "created_at", time_or_null(now_ms() / 1000),
-	    "expires_at", time_or_null(w->expires_at), "last_used_at", json_null(),
+	    "prefix", w->key.prefix, "created_at", json_time_or_null(now_ms() / 1000),
+	    "expires_at", json_time_or_null(w->expires_at), "last_used_at", json_null(),
 	    "key", w->key.secret);
 	http_reply_json(w->req, 201, j);
 	key_write_free(w);
@@ -192,12 +181,7 @@ run_keys_list(struct store *st, void *arg, struct api_reply *out)
 	json_array_foreach(rows, i, row) {
 		if (json_integer_value(json_object_get(row, "org_id")) != *org)
 			continue;
-		json_array_append_new(list, json_pack("{s:O, s:O, s:O, s:O, s:o, s:o, s:o}",
-		    "id", json_object_get(row, "id"), "name", json_object_get(row, "name"),
-		    "scopes", json_object_get(row, "scopes"), "prefix", json_object_get(row, "prefix"),
-		    "created_at", time_or_null(json_integer_value(json_object_get(row, "created_at"))),
-		    "expires_at", time_or_null(json_integer_value(json_object_get(row, "expires_at"))),
-		    "last_used_at", time_or_null(json_integer_value(json_object_get(row, "last_used_at")))));
+		json_array_append_new(list, authz_key_listed(row));
 	}
 	json_decref(rows);
 	out->status = 200;

@@ -46,3 +46,14 @@ authz_scopes_json(uint32_t scopes)
 			json_array_append_new(a, json_string(authz_scope_name(b)));
 	return a;
 }
+
+json_t *
+authz_key_listed(const json_t *row)
+{
+	return json_pack("{s:O, s:O, s:O, s:O, s:o, s:o, s:o}",
+	    "id", json_object_get(row, "id"), "name", json_object_get(row, "name"),
+	    "scopes", json_object_get(row, "scopes"), "prefix", json_object_get(row, "prefix"),
+	    "created_at", json_time_or_null(json_integer_value(json_object_get(row, "created_at"))),
+	    "expires_at", json_time_or_null(json_integer_value(json_object_get(row, "expires_at"))),
+	    "last_used_at", json_time_or_null(json_integer_value(json_object_get(row, "last_used_at"))));
+}

@@ -141,5 +141,9 @@ void authz_key_wipe(struct authz_new_key *k);
 bool authz_key_name_valid(const char *name);
 /* ["messages:send", ...]: scopes' names, in table order (a new reference). */
 json_t *authz_scopes_json(uint32_t scopes);
+/* A stored key (a row of store_api_keys_load()) as GET /v1/keys and
+ * `msgd keys list` show it: {"id","name","scopes","prefix","created_at",
+ * "expires_at","last_used_at"}, times RFC 3339 or null; never the hash. */
+json_t *authz_key_listed(const json_t *row);
 
 #endif

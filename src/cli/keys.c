@@ -132,17 +132,6 @@ print_created(const struct job *j, int64_t id, const char *prefix, const char *s
 
 /* --- on the store itself (we hold the lock) --- */
 
-static json_t *
-time_or_null(int64_t s)
-{
-	char t[21];
-
-	if (s <= 0)
-		return json_null();
-	fmt_rfc3339(s, t);
-	return json_string(t);
-}
-
 static int
 org_id_of(struct store *st, const char *name, int64_t *id)
 {
@@ -208,12 +197,7 @@ local_list(struct store *st, int64_t org)
 	json_array_foreach(rows, i, row) {
 		if (json_integer_value(json_object_get(row, "org_id")) != org)
 			continue;
-		json_t *k = json_pack("{s:O, s:O, s:O, s:O, s:o, s:o, s:o}",
-		    "id", json_object_get(row, "id"), "name", json_object_get(row, "name"),
-		    "prefix", json_object_get(row, "prefix"), "scopes", json_object_get(row, "scopes"),
-		    "created_at", time_or_null(json_integer_value(json_object_get(row, "created_at"))),
-		    "last_used_at", time_or_null(json_integer_value(json_object_get(row, "last_used_at"))),
-		    "expires_at", time_or_null(json_integer_value(json_object_get(row, "expires_at"))));
+		json_t *k = authz_key_listed(row);
 		print_key(k);
 		json_decref(k);
 	}

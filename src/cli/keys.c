@@ -103,17 +103,16 @@ print_field(const char *s, char sep)
 static void
 print_key(json_t *k)
 {
-	json_t *s;
-	size_t i;
-	const char *times[] = { "created_at", "last_used_at", "expires_at" };
+	static const char *const times[] = { "created_at", "last_used_at", "expires_at" };
+	json_t *scopes = json_object_get(k, "scopes"), *s;
+	size_t i, n = json_array_size(scopes);
 
 	printf("%" PRId64 "\t", (int64_t)json_integer_value(json_object_get(k, "id")));
 	print_field(json_string_value(json_object_get(k, "name")), '\t');
 	print_field(json_string_value(json_object_get(k, "prefix")), '\t');
-	json_array_foreach(json_object_get(k, "scopes"), i, s)
-		print_field(json_string_value(s), i + 1 < json_array_size(json_object_get(k, "scopes")) ?
-		    ',' : '\t');
-	if (json_array_size(json_object_get(k, "scopes")) == 0)
+	json_array_foreach(scopes, i, s)
+		print_field(json_string_value(s), i + 1 < n ? ',' : '\t');
+	if (n == 0)
 		print_field(NULL, '\t');
 	for (size_t t = 0; t < ARRAY_LEN(times); t++)
 		print_field(json_string_value(json_object_get(k, times[t])),

@@ -27,6 +27,7 @@ static int cmd_check_config(int argc, char **argv);
 static int cmd_version(int argc, char **argv);
 static int cmd_send(int argc, char **argv);
 static int cmd_users(int argc, char **argv);
+static int cmd_keys(int argc, char **argv);
 static int cmd_migrate(int argc, char **argv);
 static int cmd_help(int argc, char **argv);
 
@@ -73,6 +74,12 @@ static const struct command commands[] = {
 		.summary = "web UI users: add, passwd, remove, logout, list",
 		.usage = cli_users_usage,
 		.run = cmd_users,
+	},
+	{
+		.name = "keys",
+		.summary = "API keys: create, list, revoke",
+		.usage = cli_keys_usage,
+		.run = cmd_keys,
 	},
 	{
 		.name = "migrate",
@@ -199,6 +206,12 @@ static int
 cmd_users(int argc, char **argv)
 {
 	return cli_users(argc, argv);
+}
+
+static int
+cmd_keys(int argc, char **argv)
+{
+	return cli_keys(argc, argv);
 }
 
 static int

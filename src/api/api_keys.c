@@ -1,7 +1,8 @@
 /*
  * api_keys.c - /v1/keys: an organization's API keys. A key is "msgd_" and
- * 32 random bytes in hex, shown once when made; msgd keeps its SHA-256,
- * its scopes (authz.h), an optional expiry and when it was last used.
+ * 32 random bytes in hex (authz_key_make(), shared with `msgd keys`), shown
+ * once when made; msgd keeps its SHA-256, its scopes (authz.h), an optional
+ * expiry and when it was last used.
  * Revoking takes it out of this instance's memory before the answer, and
  * out of the others' when they hear of the change (LISTEN/NOTIFY, within
  * a second).
@@ -18,7 +19,6 @@
 #include <string.h>
 
 #include <event2/event.h>
-#include <sodium.h>
 
 #include "../http/http.h"
 #include "../log/log.h"
@@ -26,18 +26,13 @@
 #include "../util/util.h"
 
 #define API_KEYS_FLUSH_MS 5000
-#define KEY_NAME_MAX 64
-#define KEY_PREFIX "msgd_"
-#define KEY_SECRET_BYTES 32
-#define KEY_SHOWN_CHARS 13      /* "msgd_" and 8 hex digits: how lists tell keys apart */
 
 struct key_write {
 	struct store_op op;
 	struct app *app;
 	struct http_request *req;
-	char name[KEY_NAME_MAX + 1];
-	char secret[sizeof(KEY_PREFIX) + 2 * KEY_SECRET_BYTES];
-	char prefix[KEY_SHOWN_CHARS + 1];
+	char name[AUTHZ_KEY_NAME_MAX + 1];
+	struct authz_new_key key;
 	char *scopes_json;
 	uint32_t scopes;
 	int64_t expires_at;
@@ -46,31 +41,9 @@ struct key_write {
 static void
 key_write_free(struct key_write *w)
 {
-	sodium_memzero(w->secret, sizeof(w->secret));
+	authz_key_wipe(&w->key);
 	free(w->scopes_json);
 	free(w);
-}
-
-static json_t *
-scopes_json(uint32_t scopes)
-{
-	json_t *a = json_array();
-
-	for (uint32_t b = 1; b < (1u << SCOPE_COUNT); b <<= 1)
-		if (scopes & b)
-			json_array_append_new(a, json_string(authz_scope_name(b)));
-	return a;
-}
-
-static json_t *
-time_or_null(int64_t s)
-{
-	char t[21];
-
-	if (s <= 0)
-		return json_null();
-	fmt_rfc3339(s, t);
-	return json_string(t);
 }
 
 static void
@@ -97,10 +70,10 @@ key_created(struct store_op *op, void *arg)
 	snprintf(id, sizeof(id), "%" PRId64, op->u.api_key.id);
 	log_info("API key created", "key", id, "name", w->name);
 	json_t *j = json_pack("{s:I, s:s, s:o, s:s, s:o, s:o, s:o, s:s}", "id",
-	    (json_int_t)op->u.api_key.id, "name", w->name, "scopes", scopes_json(w->scopes),
-	    "prefix", w->prefix, "created_at", time_or_null(now_ms() / 1000),
-	    "expires_at", time_or_null(w->expires_at), "last_used_at", json_null(),
-	    "key", w->secret);
+	    (json_int_t)op->u.api_key.id, "name", w->name, "scopes", authz_scopes_json(w->scopes),
+	    "prefix", w->key.prefix, "created_at", json_time_or_null(now_ms() / 1000),
+	    "expires_at", json_time_or_null(w->expires_at), "last_used_at", json_null(),
+	    "key", w->key.secret);
 	http_reply_json(w->req, 201, j);
 	key_write_free(w);
 }
@@ -122,8 +95,7 @@ scopes_of(struct http_request *req, const struct principal *who, const json_t *v
 		uint32_t b = authz_scope_from_name(json_string_value(s));
 		if (b == 0) {
 			http_reply_error(req, 422, "validation_failed", "scopes",
-			    "unknown scope '%.64s' (messages:send, messages:read, channels:write, "
-			    "templates:write, webhooks:write, events:read, files:write, campaigns:write, admin)",
+			    "unknown scope '%.64s' (" AUTHZ_SCOPE_LIST ")",
 			    json_is_string(s) ? json_string_value(s) : "");
 			return -1;
 		}
@@ -156,9 +128,9 @@ api_keys_create(struct app *app, struct http_request *req, const struct principa
 		}
 	}
 	name = api_plain_str(body, "name");
-	if (name == NULL || *name == '\0' || strlen(name) > KEY_NAME_MAX || !utf8_valid(name, strlen(name))) {
+	if (!authz_key_name_valid(name)) {
 		http_reply_error(req, 422, "validation_failed", "name", "'name' must be 1 to %d bytes of text",
-		    KEY_NAME_MAX);
+		    AUTHZ_KEY_NAME_MAX);
 		goto out;
 	}
 	if (scopes_of(req, who, json_object_get(body, "scopes"), &scopes) != 0)
@@ -172,29 +144,24 @@ api_keys_create(struct app *app, struct http_request *req, const struct principa
 		}
 	}
 	struct key_write *w = xcalloc(1, sizeof(*w));
-	unsigned char raw[KEY_SECRET_BYTES];
 	w->app = app;
 	w->req = req;
 	w->scopes = scopes;
 	w->expires_at = expires_at;
 	snprintf(w->name, sizeof(w->name), "%s", name);
-	randombytes_buf(raw, sizeof(raw));
-	memcpy(w->secret, KEY_PREFIX, strlen(KEY_PREFIX));
-	hex_encode(raw, sizeof(raw), w->secret + strlen(KEY_PREFIX));
-	sodium_memzero(raw, sizeof(raw));
-	snprintf(w->prefix, sizeof(w->prefix), "%.*s", KEY_SHOWN_CHARS, w->secret);
-	json_t *sj = scopes_json(scopes);
+	authz_key_make(&w->key);
+	json_t *sj = authz_scopes_json(scopes);
 	w->scopes_json = json_dumps(sj, JSON_COMPACT);
 	json_decref(sj);
 	w->op = (struct store_op){
 		.kind = STORE_OP_API_KEY_PUT,
 		.org_id = who->org_id,
-		.u.api_key = { .name = w->name, .scopes_json = w->scopes_json, .prefix = w->prefix,
+		.u.api_key = { .name = w->name, .scopes_json = w->scopes_json, .prefix = w->key.prefix,
 			.expires_at = expires_at },
 		.done = key_created,
 		.arg = w,
 	};
-	sha256(w->secret, strlen(w->secret), w->op.u.api_key.hash);
+	memcpy(w->op.u.api_key.hash, w->key.hash, sizeof(w->op.u.api_key.hash));
 	http_defer(req);
 	store_submit(app->store, &w->op);
 out:
@@ -214,12 +181,7 @@ run_keys_list(struct store *st, void *arg, struct api_reply *out)
 	json_array_foreach(rows, i, row) {
 		if (json_integer_value(json_object_get(row, "org_id")) != *org)
 			continue;
-		json_array_append_new(list, json_pack("{s:O, s:O, s:O, s:O, s:o, s:o, s:o}",
-		    "id", json_object_get(row, "id"), "name", json_object_get(row, "name"),
-		    "scopes", json_object_get(row, "scopes"), "prefix", json_object_get(row, "prefix"),
-		    "created_at", time_or_null(json_integer_value(json_object_get(row, "created_at"))),
-		    "expires_at", time_or_null(json_integer_value(json_object_get(row, "expires_at"))),
-		    "last_used_at", time_or_null(json_integer_value(json_object_get(row, "last_used_at")))));
+		json_array_append_new(list, authz_key_listed(row));
 	}
 	json_decref(rows);
 	out->status = 200;
@@ -237,12 +199,14 @@ api_keys_list(struct app *app, struct http_request *req, const struct principal 
 	api_read_async(app, req, run_keys_list, org, free);
 }
 
-/* Take key id out of memory: refused from now on. */
+/* Take key id of organization org out of memory: refused from now on.
+ * Another organization's key with that id stays (its owner did not revoke
+ * it). */
 static void
-key_forget(struct app *app, int64_t id)
+key_forget(struct app *app, int64_t org, int64_t id)
 {
 	for (size_t i = 0; i < app->nkeys; i++) {
-		if (app->keys[i].id != id)
+		if (app->keys[i].id != id || app->keys[i].org_id != org)
 			continue;
 		app->nkeys--;
 		memmove(&app->keys[i], &app->keys[i + 1], (app->nkeys - i) * sizeof(*app->keys));
@@ -263,7 +227,7 @@ key_revoked(struct store_op *op, void *arg)
 	struct key_revoke *r = arg;
 
 	if (op->result == 0 || op->err == STORE_NOTFOUND)
-		key_forget(r->app, op->u.api_key.id);  /* revoked (here or elsewhere) */
+		key_forget(r->app, op->org_id, op->u.api_key.id);  /* revoked (here or elsewhere) */
 	if (op->result == 0)
 		http_reply_raw(r->req, 204, "application/json", "", 0);
 	else if (op->err == STORE_NOTFOUND)

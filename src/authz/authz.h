@@ -26,13 +26,15 @@
  *    whichever organization they act in (the Msgd-Org header) and may
  *    also create and list organizations (PERM_PLATFORM).
  *
- * Pure functions; no state.
+ * Pure functions; no state (authz_key_make() draws random bytes).
  */
 #ifndef MSGD_AUTHZ_H
 #define MSGD_AUTHZ_H
 
 #include <stdbool.h>
 #include <stdint.h>
+
+#include <jansson.h>
 
 #define ORG_NAME_MAX 64                /* 1..64 of [a-z0-9._-], starting with a letter or digit */
 #define ORG_DEFAULT "default"          /* the organization of a fresh install (id
@@ -111,5 +113,37 @@ bool authz_can(const struct principal *p, uint32_t perm);
 
 /* 1..ORG_NAME_MAX of [a-z0-9._-], first a letter or digit. */
 bool authz_org_name_valid(const char *name);
+
+/*
+ * API keys (apikey.c), made the same way by the API (POST /v1/keys) and by
+ * `msgd keys create`: the secret is "msgd_" and 32 random bytes in hex,
+ * shown once; the store keeps its SHA-256 and its first 13 characters (the
+ * prefix that tells keys apart in lists).
+ */
+#define AUTHZ_KEY_NAME_MAX 64          /* 1..64 bytes of UTF-8 text */
+#define AUTHZ_KEY_PREFIX "msgd_"
+#define AUTHZ_KEY_SECRET_BYTES 32
+#define AUTHZ_KEY_SECRET_LEN (sizeof(AUTHZ_KEY_PREFIX) - 1 + 2 * AUTHZ_KEY_SECRET_BYTES)
+#define AUTHZ_KEY_SHOWN_CHARS 13       /* "msgd_" and 8 hex digits */
+#define AUTHZ_SCOPE_LIST "messages:send, messages:read, channels:write, templates:write, " \
+	"webhooks:write, events:read, files:write, campaigns:write, admin"
+
+struct authz_new_key {
+	char secret[AUTHZ_KEY_SECRET_LEN + 1];     /* callers wipe it once shown */
+	char prefix[AUTHZ_KEY_SHOWN_CHARS + 1];
+	unsigned char hash[32];                    /* SHA-256 of secret */
+};
+
+/* A fresh secret, its prefix and its hash. */
+void authz_key_make(struct authz_new_key *k);
+/* Wipe k's secret. */
+void authz_key_wipe(struct authz_new_key *k);
+bool authz_key_name_valid(const char *name);
+/* ["messages:send", ...]: scopes' names, in table order (a new reference). */
+json_t *authz_scopes_json(uint32_t scopes);
+/* A stored key (a row of store_api_keys_load()) as GET /v1/keys and
+ * `msgd keys list` show it: {"id","name","scopes","prefix","created_at",
+ * "expires_at","last_used_at"}, times RFC 3339 or null; never the hash. */
+json_t *authz_key_listed(const json_t *row);
 
 #endif

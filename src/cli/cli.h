@@ -1,12 +1,17 @@
 /*
  * cli.h - subcommands beyond serve: send talks to a running msgd over its
- * API; users works on the data directory, or through the running msgd's
- * API when one holds the directory's lock.
+ * API; users and keys work on the data directory, or through the running
+ * msgd's API when one holds the directory's lock (datadir.c).
  */
 #ifndef MSGD_CLI_H
 #define MSGD_CLI_H
 
+#include <stdbool.h>
+
 #include <jansson.h>
+
+struct config;
+struct datadir_holder;
 
 extern const char cli_send_usage[];
 /* msgd send ...: returns the process exit code. */
@@ -17,13 +22,56 @@ extern const char cli_users_usage[];
  * process exit code. */
 int cli_users(int argc, char **argv);
 
+extern const char cli_keys_usage[];
+/* msgd keys create NAME --scope S..., keys list, keys revoke ID: returns the
+ * process exit code. */
+int cli_keys(int argc, char **argv);
+
 extern const char cli_migrate_usage[];
 /* msgd migrate --from sqlite:DIR --to postgres://...: the exit code. */
 int cli_migrate(int argc, char **argv);
 
 /* One API call (blocking): *out gets the parsed JSON body (or NULL).
- * Returns the HTTP status, or -1 (reported on stderr, prefixed by who). */
+ * headers: more "Name: value" lines, NULL-terminated (or NULL). Returns the
+ * HTTP status, or -1 (reported on stderr, prefixed by who). */
 long cli_call(const char *who, const char *method, const char *url, const char *token,
-    const char *body, json_t **out);
+    const char *const *headers, const char *body, json_t **out);
+
+/* --- commands on a data directory (datadir.c) --- */
+
+#define CLI_TOKEN_MAX 256
+#define CLI_URL_MAX 512
+
+/* cfg from the defaults, the config file (file, else MSGD_CONFIG), the
+ * environment and --data (data, or NULL); then the data directory must
+ * exist: when it does not, with may_create and a directory named (not the
+ * default ./var) it is made. Logs are quieted to warnings. Returns 0, or
+ * the exit code after saying why on stderr: 2 for a config error, 1 for a
+ * missing directory. */
+int cli_datadir_setup(const char *who, struct config *cfg, const char *file, const char *data,
+    bool may_create);
+
+/* Who runs a command on cfg's data directory: local() when this process
+ * gets the lock (held while it runs), remote() when a listening daemon
+ * holds it. Each returns the exit code. */
+struct cli_datadir_job {
+	const char *who;               /* "msgd users": prefixes messages */
+	const struct config *cfg;
+	int (*local)(void *arg);
+	int (*remote)(void *arg, const struct datadir_holder *holder);
+	void *arg;
+};
+/* Waits a while for a lock held by another command or a daemon still
+ * starting. Returns the exit code. */
+int cli_datadir_run(const struct cli_datadir_job *j);
+
+/* The admin token (MSGD_ADMIN_TOKEN, else DATA/admin.token) into tok; -1
+ * after saying on stderr that the daemon holder runs and nothing changed. */
+int cli_admin_token(const char *who, const struct config *cfg, const struct datadir_holder *holder,
+    char tok[CLI_TOKEN_MAX + 1]);
+/* http://ADDR:PORT of the holder; a wildcard address is reached on loopback. */
+void cli_base_url(const struct datadir_holder *holder, char url[CLI_URL_MAX]);
+/* An API error body's message, or "unexpected answer". */
+const char *cli_error_message(json_t *body);
 
 #endif

@@ -20,8 +20,8 @@ collect(char *data, size_t size, size_t n, void *arg)
 }
 
 long
-cli_call(const char *who, const char *method, const char *url, const char *token, const char *body,
-    json_t **out)
+cli_call(const char *who, const char *method, const char *url, const char *token,
+    const char *const *headers, const char *body, json_t **out)
 {
 	CURL *c = curl_easy_init();
 	struct curl_slist *h = NULL;
@@ -34,6 +34,8 @@ cli_call(const char *who, const char *method, const char *url, const char *token
 	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
 	h = curl_slist_append(h, auth);
 	h = curl_slist_append(h, "Content-Type: application/json");
+	for (size_t i = 0; headers && headers[i]; i++)
+		h = curl_slist_append(h, headers[i]);
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
 	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);

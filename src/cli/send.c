@@ -146,7 +146,7 @@ print_hold(const char *base, const char *token, const char *channel)
 		return false;
 	snprintf(url, sizeof(url), "%s/v1/channels/%s", base, esc);
 	curl_free(esc);
-	if (cli_call("msgd send", "GET", url, token, NULL, &ch) != 200)
+	if (cli_call("msgd send", "GET", url, token, NULL, NULL, &ch) != 200)
 		goto out;
 	const json_t *st = json_object_get(ch, "state");
 	const json_t *snd = json_object_get(st, "sending");
@@ -304,7 +304,7 @@ cli_send(int argc, char **argv)
 	char endpoint[600];
 	snprintf(endpoint, sizeof(endpoint), "%s/v1/messages", base);
 	json_t *msg = NULL;
-	long st = cli_call("msgd send", "POST", endpoint, token, body, &msg);
+	long st = cli_call("msgd send", "POST", endpoint, token, NULL, body, &msg);
 	free(body);
 	if (st != 200 && st != 202) {
 		json_t *err = json_object_get(msg, "error");
@@ -333,7 +333,7 @@ cli_send(int argc, char **argv)
 	while (!final_status(last) && mono_ms() < deadline) {
 		usleep(POLL_MS * 1000);
 		msg = NULL;
-		if (cli_call("msgd send", "GET", endpoint, token, NULL, &msg) != 200) {
+		if (cli_call("msgd send", "GET", endpoint, token, NULL, NULL, &msg) != 200) {
 			json_decref(msg);
 			continue;
 		}

@@ -8,26 +8,19 @@
  *                           users can read.
  *   remove NAME, logout NAME, list
  *
- * One msgd per data directory (src/daemon/lock.h): when no daemon holds the
- * directory's lock, the command takes it and works on the store itself;
- * when a daemon holds it, the command goes through that daemon's API
- * (/v1/users, at the address the lock file names, with MSGD_ADMIN_TOKEN or
- * DATA/admin.token), so the daemon's sessions in memory change at once. If
- * no token is readable it refuses rather than write behind the daemon's
- * back. Without --data, MSGD_DATA or a data setting, and with no ./var, it
- * refuses instead of making an empty database in the current directory.
+ * When no daemon holds the data directory's lock the command works on the
+ * store itself; otherwise through that daemon's API (/v1/users), so the
+ * daemon's sessions in memory change at once (datadir.c). Without --data,
+ * MSGD_DATA or a data setting, and with no ./var, it refuses instead of
+ * making an empty database in the current directory.
  */
 #include "cli.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <termios.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "../auth/auth.h"
@@ -35,11 +28,6 @@
 #include "../daemon/lock.h"
 #include "../store/store.h"
 #include "../util/util.h"
-
-#define LOCK_WAIT_MS 10000      /* another command holds the lock, or a daemon is starting */
-#define LOCK_POLL_MS 50
-#define TOKEN_MAX 256
-#define URL_MAX 512
 
 const char cli_users_usage[] =
     "msgd users add NAME      [--data DIR] [--config FILE]\n"
@@ -158,8 +146,9 @@ print_user(json_t *u, bool unix_time)
 /* --- on the store itself (we hold the lock) --- */
 
 static int
-run_local(struct job *j)
+run_local(void *arg)
 {
+	struct job *j = arg;
 	struct store_config scfg = { .data_dir = j->cfg->data_dir, .database = j->cfg->database };
 	struct store *st = NULL;
 	char err[256];
@@ -223,65 +212,19 @@ run_local(struct job *j)
 /* --- through the running daemon's API --- */
 
 static int
-read_token(const struct config *cfg, char tok[TOKEN_MAX + 1])
+run_remote(void *arg, const struct datadir_holder *h)
 {
-	const char *env = getenv("MSGD_ADMIN_TOKEN");
-	char path[1100];
-
-	if (env && *env) {
-		snprintf(tok, TOKEN_MAX + 1, "%s", env);
-		return 0;
-	}
-	snprintf(path, sizeof(path), "%s/admin.token", cfg->data_dir);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	ssize_t n = read(fd, tok, TOKEN_MAX);
-	close(fd);
-	while (n > 0 && (tok[n - 1] == '\n' || tok[n - 1] == ' '))
-		n--;
-	if (n <= 0)
-		return -1;
-	tok[n] = '\0';
-	return 0;
-}
-
-/* http://ADDR:PORT of the holder; a wildcard address is reached on loopback. */
-static void
-base_url(const char *listen, char url[URL_MAX])
-{
-	if (strncmp(listen, "0.0.0.0:", 8) == 0)
-		snprintf(url, URL_MAX, "http://127.0.0.1:%s", listen + 8);
-	else if (strncmp(listen, "[::]:", 5) == 0)
-		snprintf(url, URL_MAX, "http://[::1]:%s", listen + 5);
-	else
-		snprintf(url, URL_MAX, "http://%s", listen);
-}
-
-static const char *
-error_message(json_t *body)
-{
-	const char *m = json_string_value(json_object_get(json_object_get(body, "error"), "message"));
-	return m ? m : "unexpected answer";
-}
-
-static int
-run_remote(struct job *j, const struct datadir_holder *h)
-{
-	char tok[TOKEN_MAX + 1], base[URL_MAX], url[URL_MAX + 128];
+	struct job *j = arg;
+	char tok[CLI_TOKEN_MAX + 1], base[CLI_URL_MAX], url[CLI_URL_MAX + 128];
 	const char *method = "GET";
 	char *body = NULL;
 	json_t *res = NULL;
 	long want = 200;
 	int rc = 1;
 
-	if (read_token(j->cfg, tok) != 0) {
-		fprintf(stderr, "msgd users: msgd (pid %ld) is running on %s and no admin token is readable "
-		    "(set MSGD_ADMIN_TOKEN, or read access to %s/admin.token); nothing changed\n", h->pid,
-		    j->cfg->data_dir, j->cfg->data_dir);
+	if (cli_admin_token("msgd users", j->cfg, h, tok) != 0)
 		return 1;
-	}
-	base_url(h->listen, base);
+	cli_base_url(h, base);
 	switch (j->verb) {
 	case V_ADD:
 		method = "POST";
@@ -312,7 +255,7 @@ run_remote(struct job *j, const struct datadir_holder *h)
 		body = json_dumps(o, 0);
 		json_decref(o);
 	}
-	long st = cli_call("msgd users", method, url, tok, body, &res);
+	long st = cli_call("msgd users", method, url, tok, NULL, body, &res);
 	explicit_bzero(tok, sizeof(tok));
 	if (body) {
 		explicit_bzero(body, strlen(body));
@@ -322,7 +265,7 @@ run_remote(struct job *j, const struct datadir_holder *h)
 		goto out;
 	if (st != want) {
 		fprintf(stderr, "msgd users: msgd (pid %ld) answered %ld: %s\n", h->pid, st,
-		    error_message(res));
+		    cli_error_message(res));
 		goto out;
 	}
 	rc = 0;
@@ -347,39 +290,6 @@ out:
 	return rc;
 }
 
-/* Take the lock and work on the store, or go through the daemon holding it. */
-static int
-run_job(struct job *j)
-{
-	struct datadir_holder h;
-	char err[256];
-	int64_t end = mono_ms() + LOCK_WAIT_MS;
-	int fd;
-
-	for (;;) {
-		int r = datadir_lock(j->cfg->data_dir, &fd, &h, err, sizeof(err));
-		if (r < 0) {
-			fprintf(stderr, "msgd users: %s\n", err);
-			return 1;
-		}
-		if (r == 0) {
-			int rc = run_local(j);
-			datadir_unlock(fd);
-			return rc;
-		}
-		if (h.listen[0])
-			return run_remote(j, &h);
-		/* Held by another command, or by a daemon not listening yet. */
-		if (mono_ms() >= end) {
-			fprintf(stderr, "msgd users: data directory %s is in use by pid %ld\n",
-			    j->cfg->data_dir, h.pid);
-			return 1;
-		}
-		struct timespec ts = { .tv_nsec = LOCK_POLL_MS * 1000000L };
-		nanosleep(&ts, NULL);
-	}
-}
-
 int
 cli_users(int argc, char **argv)
 {
@@ -388,9 +298,8 @@ cli_users(int argc, char **argv)
 		{ "config", required_argument, NULL, 'c' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *data = NULL, *file = getenv("MSGD_CONFIG"), *env_data = getenv("MSGD_DATA");
-	char err[CONFIG_ERR_MAX];
-	struct config cfg, def;
+	const char *data = NULL, *file = NULL;
+	struct config cfg;
 	struct job j = { 0 };
 	int c, found = -1;
 
@@ -420,34 +329,15 @@ cli_users(int argc, char **argv)
 	j.verb = verbs[found].verb;
 	j.name = verbs[found].takes_name ? argv[optind + 1] : NULL;
 	j.cfg = &cfg;
-	config_defaults(&cfg);
-	def = cfg;
-	if ((file && *file && config_load_file(&cfg, file, err) != 0) || config_apply_env(&cfg, err) != 0 ||
-	    (data && config_set(&cfg, "data", data, err) != 0)) {
-		fprintf(stderr, "msgd: config error: %s\n", err);
-		return 2;
-	}
-	log_set_level(cfg.log_level > LOGL_WARN ? cfg.log_level : LOGL_WARN);  /* quiet migrations */
 	if (j.name && !(auth_name_valid(j.name) || (j.verb == V_LOGOUT && strcmp(j.name, AUTH_TOKEN_USER) == 0))) {
 		fprintf(stderr, "msgd users: invalid user name: 1 to %d of A-Z a-z 0-9 . _ - (and not '%s')\n",
 		    AUTH_NAME_MAX, AUTH_TOKEN_USER);
 		return 2;
 	}
-	struct stat sb;
-	bool defaulted = data == NULL && !(env_data && *env_data) &&
-	    strcmp(cfg.data_dir, def.data_dir) == 0;
-	if (stat(cfg.data_dir, &sb) != 0) {
-		if (defaulted || j.verb != V_ADD) {
-			fprintf(stderr, "msgd users: no data directory %s%s\n", cfg.data_dir,
-			    defaulted ? " (give --data DIR, MSGD_DATA or data in the config file)" : "");
-			return 1;
-		}
-		if (mkdir_p(cfg.data_dir, 0700) != 0) {
-			fprintf(stderr, "msgd users: cannot create %s: %s\n", cfg.data_dir, strerror(errno));
-			return 1;
-		}
-	}
-	int rc = 1;
+	int rc = cli_datadir_setup("msgd users", &cfg, file, data, j.verb == V_ADD);
+	if (rc != 0)
+		return rc;
+	rc = 1;
 	if ((j.verb == V_ADD || j.verb == V_PASSWD) && read_password(j.pw, sizeof(j.pw)) != 0)
 		goto out;
 	if ((j.verb == V_ADD || j.verb == V_PASSWD) && !auth_password_valid(j.pw)) {
@@ -455,7 +345,8 @@ cli_users(int argc, char **argv)
 		    AUTH_PASSWORD_MAX);
 		goto out;
 	}
-	rc = run_job(&j);
+	rc = cli_datadir_run(&(struct cli_datadir_job){ .who = "msgd users", .cfg = &cfg,
+	    .local = run_local, .remote = run_remote, .arg = &j });
 out:
 	explicit_bzero(j.pw, sizeof(j.pw));
 	return rc;

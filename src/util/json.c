@@ -414,3 +414,14 @@ json_encode(const json_t *v, size_t *len)
 		*len = b.len;
 	return b.data;
 }
+
+json_t *
+json_time_or_null(int64_t s)
+{
+	char t[21];
+
+	if (s <= 0)
+		return json_null();
+	fmt_rfc3339(s, t);
+	return json_string(t);
+}

@@ -96,6 +96,8 @@ int json_parse_capped(const char *buf, size_t len, int max_depth, struct json_t 
  * faster on text). A malloc'd NUL-terminated string (*len its length when
  * len is not NULL), or NULL on failure. */
 char *json_encode(const struct json_t *v, size_t *len);
+/* Unix seconds as an RFC 3339 JSON string; JSON null when s <= 0 (never). */
+struct json_t *json_time_or_null(int64_t s);
 
 /* Make a directory and its parents (mode for the last component). */
 int mkdir_p(const char *path, unsigned mode);

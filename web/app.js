@@ -21,7 +21,7 @@
 		convs: new Map(), next: null, listGen: 0, listLoading: false, listLoaded: false, q: '', channel: '',
 		cur: null, msgs: new MsgdThread(), els: new Map(), older: null, threadGen: 0,
 		lastSeq: 0, es: null, esErrors: 0, polling: false, pollTimer: 0, refresh: new Set(), refreshTimer: 0,
-		templates: [], tplMode: false,
+		templates: [], tplMode: false, org: null, me: null, canSend: true,
 	};
 
 	// ------------------------------------------------------------ helpers
@@ -75,6 +75,7 @@
 		if (body !== undefined) headers['Content-Type'] = 'application/json';
 		if (method !== 'GET' && method !== 'HEAD' && S.csrf) headers['X-Msgd-CSRF'] = S.csrf;
 		if (S.bearer) headers.Authorization = 'Bearer ' + S.bearer;
+		if (S.org) headers['Msgd-Org'] = S.org;
 		const res = await fetch(path, {
 			method, headers, credentials: 'same-origin', cache: 'no-store',
 			body: body === undefined ? undefined : JSON.stringify(body),
@@ -86,15 +87,17 @@
 			err.status = res.status;
 			err.code = json && json.error ? json.error.code : null;
 			err.field = json && json.error ? json.error.field : null;
-			if (res.status === 401 && path !== '/v1/session' && (S.user || S.bearer)) loggedOut('Your session has ended; sign in again.');
+			if (res.status === 401 && err.code !== 'invalid_credentials' && path !== '/v1/session' && (S.user || S.bearer)) loggedOut('Your session has ended; sign in again.');
 			throw err;
 		}
 		return json;
 	}
 
 	// -------------------------------------------------------------- login
+	const admin = window.MsgdAdmin({ api, h, $, show, S, announce, start: () => start(), logout: () => logout(), loggedOut: (m) => loggedOut(m) });
 	async function boot() {
 		wire();
+		admin.wire();
 		try {
 			const res = await fetch('/v1/session', { credentials: 'same-origin', cache: 'no-store' });
 			if (res.ok) {
@@ -115,6 +118,8 @@
 	}
 	function loggedOut(msg) {
 		stopLive();
+		admin.forget();
+		show('pwchange', false);
 		S.user = S.csrf = S.bearer = null;
 		S.listLoaded = false;
 		S.cur = null;
@@ -155,8 +160,8 @@
 
 	async function start() {
 		show('login', false);
+		if (await admin.start() === 'pwchange') return admin.showPwChange();
 		show('app', true);
-		$('who').textContent = S.user || '';
 		await loadChannels();
 		startLive();
 		route();
@@ -179,11 +184,12 @@
 		const hash = location.hash || '#/';
 		if (!hash.startsWith('#/')) return;  // in-page anchors (skip link)
 		const status = hash === '#/status';
-		show('inbox', !status);
+		const people = admin.route(hash);  // the Users and API keys pages
+		show('inbox', !status && !people);
 		show('status', status);
 		$('nav-status').setAttribute('aria-current', status ? 'page' : 'false');
-		$('nav-inbox').setAttribute('aria-current', status ? 'false' : 'page');
-		if (status) { $('app').classList.remove('has-thread'); return loadStatus(); }
+		$('nav-inbox').setAttribute('aria-current', status || people ? 'false' : 'page');
+		if (status || people) { $('app').classList.remove('has-thread'); return status ? loadStatus() : undefined; }
 		if (!S.listLoaded) { S.listLoaded = true; loadList(true); }
 		const m = /^#\/c\/(\d+)$/.exec(hash);
 		if (m) openConv(Number(m[1]));
@@ -378,7 +384,7 @@
 	}
 	async function markRead() {
 		const c = S.cur;
-		if (!c || !c.unread_count || document.hidden) return;
+		if (!c || !c.unread_count || document.hidden || !S.canSend) return;
 		try {
 			const r = await api('POST', `/v1/conversations/${c.id}/read`, {});
 			if (r && r.id) { S.convs.has(r.id) && S.convs.set(r.id, r); if (S.cur && S.cur.id === r.id) S.cur = r; }
@@ -555,7 +561,7 @@
 		if (out && m.status === 'failed') {
 			li.append(h('div', { class: 'fail', role: 'status' },
 				h('span', { class: 'reason', text: 'Not sent: ' + failReason(m) }),
-				h('button', { type: 'button', class: 'retry', onclick: () => retry(m), text: 'Retry' })));
+				S.canSend ? h('button', { type: 'button', class: 'retry', onclick: () => retry(m), text: 'Retry' }) : null));
 		} else if (out && (m.status === 'queued' || m.status === 'scheduled') && m.last_error) {
 			li.append(h('div', { class: 'fail retrying', role: 'status' }, h('span', { class: 'reason', text: retryText(m) })));
 		} else if (unattempted(m) && holdText(m.channel || (S.cur && S.cur.channel))) {
@@ -756,7 +762,10 @@
 		stopLive();
 		if (S.bearer || !window.EventSource) { startPolling(); return; }
 		// ?since= resumes after what polling saw; the browser's own reconnects send Last-Event-ID.
-		const es = new EventSource('/v1/stream' + (S.lastSeq ? `?since=${S.lastSeq}` : ''));
+		// EventSource sends no headers: the organization goes in ?org= (as Msgd-Org).
+		const q = new URLSearchParams(S.lastSeq ? { since: String(S.lastSeq) } : {});
+		if (S.org) q.set('org', S.org);
+		const es = new EventSource('/v1/stream' + (q.toString() ? '?' + q : ''));
 		S.es = es;
 		S.esErrors = 0;
 		es.onopen = () => setLive('live');
@@ -842,7 +851,7 @@
 		let chans = [];
 		try { chans = (await api('GET', '/v1/channels')).channels; } catch (e) { $('ready').textContent = 'Could not read channels: ' + e.message; }
 		let ready = null;
-		try { const r = await fetch('/readyz', { cache: 'no-store' }); ready = { status: r.status, body: await r.json() }; } catch { /* shown below */ }
+		try { const r = await fetch('/readyz', { cache: 'no-store', headers: S.org ? { 'Msgd-Org': S.org } : {} }); ready = { status: r.status, body: await r.json() }; } catch { /* shown below */ }
 		$('ready').textContent = ready ? `msgd is ${ready.status === 200 ? 'ready' : 'not ready'} (storage ${ready.body.storage || '?'})` : 'msgd did not answer /readyz';
 		const rz = (ready && ready.body && ready.body.channels) || {};
 		await Promise.all(chans.filter((c) => !c.state).map(async (c) => {

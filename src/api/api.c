@@ -149,12 +149,16 @@ api_readyz(struct app *app, struct http_request *req, const struct principal *wh
 /*
  * The route table: each route names the one permission it needs (authz.h);
  * PERM_NONE routes are public (they authenticate themselves, if at all).
+ * A user who must change their password (an invite's one-time password)
+ * reaches only the routes marked pw_change (and the public ones): 403
+ * password_change_required elsewhere.
  */
 struct route {
 	const char *method;
 	const char *pattern;   /* "*" matches one path segment, captured as a param */
 	uint32_t perm;         /* enum perm: one bit, or PERM_NONE */
 	api_fn fn;
+	bool pw_change;        /* open to a user who must change their password */
 };
 
 static const struct route routes[] = {
@@ -205,7 +209,10 @@ static const struct route routes[] = {
 	{ .method = "GET", .pattern = "/v1/orgs/*", .perm = PERM_AUTHENTICATED, .fn = api_orgs_get },
 	{ .method = "PATCH", .pattern = "/v1/orgs/*", .perm = PERM_ORG_MANAGE, .fn = api_orgs_patch },
 	{ .method = "GET", .pattern = "/v1/orgs/*/usage", .perm = PERM_MESSAGES_READ, .fn = api_orgs_usage },
-	{ .method = "GET", .pattern = "/v1/auth/me", .perm = PERM_AUTHENTICATED, .fn = api_auth_me },
+	{ .method = "GET", .pattern = "/v1/auth/me", .perm = PERM_AUTHENTICATED, .fn = api_auth_me,
+	  .pw_change = true },
+	{ .method = "PUT", .pattern = "/v1/auth/password", .perm = PERM_AUTHENTICATED,
+	  .fn = api_auth_password, .pw_change = true },
 	{ .method = "POST", .pattern = "/v1/auth/token", .perm = PERM_NONE, .fn = api_auth_token },
 };
 
@@ -392,6 +399,12 @@ api_handle(struct http_request *req, void *arg)
 		}
 		if (a == AUTHN_CSRF) {
 			http_reply_error(req, 403, "csrf_failed", NULL, "X-Msgd-CSRF missing or wrong");
+			return;
+		}
+		if (r->perm != PERM_NONE && !r->pw_change && who.kind == PRINCIPAL_USER &&
+		    api_user_must_change(app, who.subject)) {
+			http_reply_error(req, 403, "password_change_required", NULL,
+			    "choose a new password first: PUT /v1/auth/password {\"current\",\"new\"}");
 			return;
 		}
 		if (!authz_can(&who, r->perm)) {

@@ -45,6 +45,8 @@ struct principal;
 
 #define API_MAX_PARAMS 4
 #define API_JSON_MAX_DEPTH 64
+#define API_OTP_BYTES 16        /* an invite's one-time password: random bytes, */
+#define API_OTP_CHARS 22        /* as unpadded base64url */
 
 struct app {
 	const struct config *cfg;
@@ -133,6 +135,7 @@ struct api_member {
 	int64_t org_id;
 	enum role role;
 	bool platform_admin;            /* the user's, on each of its rows */
+	bool must_change;               /* the user's must_change_password, on each of its rows */
 };
 
 /* Is this bearer token the admin token or a stored API key? (constant
@@ -161,7 +164,12 @@ enum role api_member_role(const struct app *app, const char *user, int64_t org);
 bool api_user_known(const struct app *app, const char *user);
 /* How many organizations user belongs to. */
 size_t api_user_orgs(const struct app *app, const char *user);
+/* Must user choose a new password before anything else? */
+bool api_user_must_change(const struct app *app, const char *user);
+/* The organization a request names: Msgd-Org, else ?org= (NULL: neither). */
+const char *api_org_asked(struct http_request *req);
 /* A committed change, applied here at once (other instances re-read). */
+void api_user_must_change_set(struct app *app, const char *user, bool on);
 void api_member_set(struct app *app, const char *user, int64_t org, enum role role);
 void api_member_drop(struct app *app, const char *user, int64_t org);  /* org 0: every one, the user too */
 /* Settings (api_limits.c): the defaults; patch (a JSON object of setting
@@ -408,6 +416,8 @@ void api_users_logout(struct app *, struct http_request *, const struct principa
 void api_users_password(struct app *, struct http_request *, const struct principal *,
     const char *const *);
 void api_users_patch(struct app *, struct http_request *, const struct principal *,
+    const char *const *);
+void api_auth_password(struct app *, struct http_request *, const struct principal *,
     const char *const *);
 
 #endif

@@ -81,6 +81,7 @@ api_members_apply(struct app *app, const json_t *rows)
 		v[n].org_id = json_integer_value(json_object_get(row, "org_id"));
 		v[n].role = authz_role_from_name(json_string_value(json_object_get(row, "role")));
 		v[n].platform_admin = json_is_true(json_object_get(row, "platform_admin"));
+		v[n].must_change = json_is_true(json_object_get(row, "must_change_password"));
 		if (v[n].org_id > 0 && v[n].role == ROLE_NONE)
 			log_error("stored membership has an unknown role; it grants nothing", "user", user);
 		n++;
@@ -134,6 +135,24 @@ platform_admin(const struct app *app, const char *user)
 	return false;
 }
 
+bool
+api_user_must_change(const struct app *app, const char *user)
+{
+	for (size_t i = 0; i < app->nmembers; i++)
+		if (strcmp(app->members[i].user, user) == 0)
+			return app->members[i].must_change;
+	return false;
+}
+
+void
+api_user_must_change_set(struct app *app, const char *user, bool on)
+{
+	app->members_gen++;
+	for (size_t i = 0; i < app->nmembers; i++)
+		if (strcmp(app->members[i].user, user) == 0)
+			app->members[i].must_change = on;
+}
+
 void
 api_member_set(struct app *app, const char *user, int64_t org, enum role role)
 {
@@ -141,11 +160,11 @@ api_member_set(struct app *app, const char *user, int64_t org, enum role role)
 
 	app->members_gen++;
 	if (m == NULL) {
-		bool pa = platform_admin(app, user);
+		bool pa = platform_admin(app, user), mc = api_user_must_change(app, user);
 		api_member_drop(app, user, -1);  /* a row without membership, if any */
 		app->members = xrealloc(app->members, (app->nmembers + 1) * sizeof(*app->members));
 		m = &app->members[app->nmembers++];
-		*m = (struct api_member){ .org_id = org, .platform_admin = pa };
+		*m = (struct api_member){ .org_id = org, .platform_admin = pa, .must_change = mc };
 		snprintf(m->user, sizeof(m->user), "%s", user);
 	}
 	m->role = role;
@@ -220,12 +239,22 @@ api_keys_apply(struct app *app, const json_t *rows)
 
 /* --- the principal --- */
 
-/* The organization a request names (Msgd-Org, default "default"), or NULL
- * after a 404. */
+/* The Msgd-Org header, else the query parameter org (for what cannot send
+ * headers: a browser's EventSource and WebSocket); NULL when neither. */
+const char *
+api_org_asked(struct http_request *req)
+{
+	const char *name = http_header(req, ORG_HEADER);
+
+	return name ? name : http_query(req, ORG_QUERY);
+}
+
+/* The organization a request names (api_org_asked(), default "default"),
+ * or NULL after a 404. */
 static const struct api_org *
 named_org(struct app *app, struct http_request *req)
 {
-	const char *name = http_header(req, ORG_HEADER);
+	const char *name = api_org_asked(req);
 	const struct api_org *o = api_org_by_name(app, name ? name : ORG_DEFAULT);
 
 	if (o == NULL)
@@ -246,7 +275,7 @@ api_key_principal(struct app *app, struct http_request *req, size_t key, struct 
 {
 	const struct api_key *k = &app->keys[key];
 	const struct api_org *o = api_org_by_id(app, k->org_id);
-	const char *asked = http_header(req, ORG_HEADER);
+	const char *asked = api_org_asked(req);
 
 	if (k->expires_at > 0 && k->expires_at <= now_ms() / 1000) {
 		http_reply_error(req, 401, "unauthorized", NULL, "this API key has expired");
@@ -291,7 +320,7 @@ int
 api_user_principal(struct app *app, struct http_request *req, const char *user,
     const struct api_org *in, struct principal *who)
 {
-	const char *asked = http_header(req, ORG_HEADER);
+	const char *asked = api_org_asked(req);
 	bool pa = platform_admin(app, user);
 	const struct api_org *o = NULL;
 
@@ -389,6 +418,8 @@ api_auth_me(struct app *app, struct http_request *req, const struct principal *w
 				    authz_role_name(m->role)));
 		}
 		json_object_set_new(j, "orgs", orgs);
+		json_object_set_new(j, "password_change_required",
+		    json_boolean(api_user_must_change(app, who->subject)));
 	}
 	http_reply_json(req, 200, j);
 }

@@ -21,12 +21,15 @@ struct login {
 	struct http_request *req;
 };
 
+/* password_change_required: the user must choose a new password before
+ * anything else (an invite's one-time password): the router says so. */
 static json_t *
-session_json(const struct auth_session *s)
+session_json(const struct app *app, const struct auth_session *s)
 {
 	char exp[21];
 	fmt_rfc3339(s->expires_ms / 1000, exp);
-	return json_pack("{s:s,s:s,s:s}", "user", s->user, "csrf", s->csrf, "expires_at", exp);
+	return json_pack("{s:s,s:s,s:s,s:b}", "user", s->user, "csrf", s->csrf, "expires_at", exp,
+	    "password_change_required", api_user_must_change(app, s->user));
 }
 
 static void
@@ -36,7 +39,7 @@ login_done(void *arg, enum auth_result r, const struct auth_session *s, const ch
 
 	switch (r) {
 	case AUTH_OK: {
-		http_reply_json(l->req, 201, session_json(s));
+		http_reply_json(l->req, 201, session_json(l->app, s));
 		char *cookie = auth_cookie_set(s, token, l->app->cookie_secure);
 		http_reply_header(l->req, "Set-Cookie", cookie);
 		free(cookie);
@@ -120,7 +123,7 @@ api_session_get(struct app *app, struct http_request *req, const struct principa
 	if (s == NULL)
 		http_reply_error(req, 401, "unauthorized", NULL, "not logged in");
 	else
-		http_reply_json(req, 200, session_json(s));
+		http_reply_json(req, 200, session_json(app, s));
 }
 
 static void

@@ -173,7 +173,7 @@ api_principal_of_jwt(struct app *app, struct http_request *req, const char *jwt,
 	enum token_error e = token_verify(app->tkeys, app->ntkeys, jwt, now_ms() / 1000,
 	    API_TOKEN_ISS, API_TOKEN_AUD, &c);
 	const struct api_org *o;
-	const char *asked = http_header(req, ORG_HEADER);
+	const char *asked = api_org_asked(req);
 
 	if (e != TOKEN_OK) {
 		if (app->auth)

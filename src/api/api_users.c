@@ -12,12 +12,22 @@
  * member who outranks them; a user of other organizations too gets a new
  * password only from a platform admin (or changes their own), so one
  * organization's admin cannot take over another's member.
+ *
+ * An invite ({"invite":true}, no password) makes the user with a random
+ * one-time password, shown once in the answer and never kept in the
+ * clear; the user must then choose their own (must_change_password, kept
+ * in memory with the memberships): the router lets them reach only
+ * PUT /v1/auth/password (api_auth_password(): the current password checked
+ * like a login, then the new one set, which ends every session of theirs)
+ * and GET /v1/auth/me until then.
  */
 #include "api.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <sodium.h>
 
 #include "../auth/auth.h"
 #include "../http/http.h"
@@ -31,8 +41,19 @@ struct user_call {
 	int64_t org;
 	enum role role;             /* the membership made or changed */
 	bool whole_user;            /* remove: the user is deleted, not only the membership */
+	bool must_change;           /* create, password: the user must choose a new one */
+	char otp[API_OTP_CHARS + 1]; /* an invite's one-time password ("": none); wiped */
 	struct store_op op;
 };
+
+static void
+call_free(void *arg)
+{
+	struct user_call *c = arg;
+
+	sodium_memzero(c->otp, sizeof(c->otp));
+	free(c);
+}
 
 static struct user_call *
 call_new(struct app *app, struct http_request *req, const struct principal *who, const char *name)
@@ -52,8 +73,9 @@ user_json(json_t *row)
 	char created[21];
 
 	fmt_rfc3339(json_integer_value(json_object_get(row, "created_at")), created);
-	return json_pack("{s:O,s:s,s:O}", "name", json_object_get(row, "name"), "created_at", created,
-	    "role", json_object_get(row, "role"));
+	return json_pack("{s:O,s:s,s:O,s:b}", "name", json_object_get(row, "name"), "created_at", created,
+	    "role", json_object_get(row, "role"), "must_change_password",
+	    json_is_true(json_object_get(row, "must_change_password")));
 }
 
 /* How far the caller reaches: the admin token and platform admins own
@@ -179,8 +201,11 @@ run_created(struct store *st, void *arg, struct api_reply *out)
 
 	if (store_user_get(st, c->name, &row) == 0 && row) {
 		json_object_set_new(row, "role", json_string(authz_role_name(c->role)));
+		json_object_set_new(row, "must_change_password", json_boolean(c->must_change));
 		out->status = 201;
 		out->json = user_json(row);
+		if (c->otp[0])  /* shown this once */
+			json_object_set_new(out->json, "one_time_password", json_string(c->otp));
 	}
 	json_decref(row);
 }
@@ -192,10 +217,11 @@ created(void *arg, enum auth_result r, int64_t ended)
 
 	if (r != AUTH_OK) {
 		reply_failure(c, r);
-		free(c);
+		call_free(c);
 	} else {
 		api_member_set(c->app, c->name, c->org, c->role);
-		api_read_async(c->app, c->req, run_created, c, free);
+		api_user_must_change_set(c->app, c->name, c->must_change);
+		api_read_async(c->app, c->req, run_created, c, call_free);
 	}
 }
 
@@ -240,6 +266,24 @@ member_submit(struct app *app, struct user_call *c, enum store_op_kind kind)
 	store_submit(app->store, &c->op);
 }
 
+/* A new user with a random one-time password, which they must change. */
+static void
+invite(struct app *app, struct http_request *req, const struct principal *who, const char *name,
+    enum role role)
+{
+	unsigned char raw[API_OTP_BYTES];
+	struct user_call *c = call_new(app, req, who, name);
+
+	c->role = role;
+	c->must_change = true;
+	randombytes_buf(raw, sizeof(raw));
+	sodium_bin2base64(c->otp, sizeof(c->otp), raw, sizeof(raw),
+	    sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+	sodium_memzero(raw, sizeof(raw));
+	http_defer(req);
+	auth_user_create(app->auth, name, c->otp, true, who->org_id, authz_role_name(role), created, c);
+}
+
 void
 api_users_create(struct app *app, struct http_request *req, const struct principal *who,
     const char *const *p)
@@ -247,14 +291,27 @@ api_users_create(struct app *app, struct http_request *req, const struct princip
 	json_t *body = api_body_object(req), *v;
 	const char *name, *pw, *key;
 	enum role role;
+	bool invited;
 
 	if (body == NULL)
 		return;
 	json_object_foreach(body, key, v) {
-		if (strcmp(key, "name") && strcmp(key, "password") && strcmp(key, "role")) {
+		if (strcmp(key, "name") && strcmp(key, "password") && strcmp(key, "role") &&
+		    strcmp(key, "invite")) {
 			http_reply_error(req, 422, "validation_failed", key, "unknown field '%.64s'", key);
 			goto out;
 		}
+	}
+	v = json_object_get(body, "invite");
+	if (v && !json_is_boolean(v)) {
+		http_reply_error(req, 422, "validation_failed", "invite", "invite: true or false");
+		goto out;
+	}
+	invited = json_is_true(v);
+	if (invited && json_object_get(body, "password")) {
+		http_reply_error(req, 422, "validation_failed", "password",
+		    "an invite makes its own one-time password: send no password");
+		goto out;
 	}
 	name = api_plain_str(body, "name");
 	if (!auth_name_valid(name)) {
@@ -264,7 +321,12 @@ api_users_create(struct app *app, struct http_request *req, const struct princip
 	}
 	if ((role = role_of(req, who, body, ROLE_AGENT)) == ROLE_NONE)
 		goto out;
-	if (json_object_get(body, "password") == NULL) {
+	if (invited) {
+		if (api_user_known(app, name))
+			http_reply_error(req, 409, "conflict", "name", "user '%s' exists", name);
+		else
+			invite(app, req, who, name, role);
+	} else if (json_object_get(body, "password") == NULL) {
 		/* An existing user joins this organization. */
 		if (!api_user_known(app, name)) {
 			http_reply_error(req, 404, "not_found", "name",
@@ -281,7 +343,7 @@ api_users_create(struct app *app, struct http_request *req, const struct princip
 		struct user_call *c = call_new(app, req, who, name);
 		c->role = role;
 		http_defer(req);
-		auth_user_create(app->auth, name, pw, who->org_id, authz_role_name(role), created, c);
+		auth_user_create(app->auth, name, pw, false, who->org_id, authz_role_name(role), created, c);
 	}
 out:
 	json_decref(body);
@@ -319,6 +381,17 @@ changed(void *arg, enum auth_result r, int64_t ended)
 	free(c);
 }
 
+/* A new password set by an admin: it may have to be changed at once. */
+static void
+reset(void *arg, enum auth_result r, int64_t ended)
+{
+	struct user_call *c = arg;
+
+	if (r == AUTH_OK)
+		api_user_must_change_set(c->app, c->name, c->must_change);
+	changed(arg, r, ended);
+}
+
 void
 api_users_password(struct app *app, struct http_request *req, const struct principal *who,
     const char *const *p)
@@ -337,11 +410,15 @@ api_users_password(struct app *app, struct http_request *req, const struct princ
 	}
 	if ((body = api_body_object(req)) == NULL)
 		return;
-	if (json_object_size(body) != 1) {
-		http_reply_error(req, 422, "validation_failed", "body", "send {\"password\"}");
+	json_t *mc = json_object_get(body, "must_change_password");
+	if (json_object_size(body) != 1 + (mc != NULL) || (mc && !json_is_boolean(mc))) {
+		http_reply_error(req, 422, "validation_failed", "body",
+		    "send {\"password\"} and, optionally, \"must_change_password\": true or false");
 	} else if ((pw = password_of(req, body)) != NULL) {
+		struct user_call *c = call_new(app, req, who, p[0]);
+		c->must_change = json_is_true(mc);
 		http_defer(req);
-		auth_user_password(app->auth, p[0], pw, changed, call_new(app, req, who, p[0]));
+		auth_user_password(app->auth, p[0], pw, c->must_change, reset, c);
 	}
 	json_decref(body);
 }
@@ -402,4 +479,127 @@ api_users_logout(struct app *app, struct http_request *req, const struct princip
 	}
 	http_defer(req);
 	auth_user_logout(app->auth, p[0], logged_out, call_new(app, req, who, p[0]));
+}
+
+/* --- PUT /v1/auth/password: a user sets their own --- */
+
+_Static_assert(API_OTP_CHARS + 1 == sodium_base64_ENCODED_LEN(API_OTP_BYTES,
+    sodium_base64_VARIANT_URLSAFE_NO_PADDING), "one-time password length");
+
+struct own_change {
+	struct app *app;
+	struct http_request *req;
+	char user[AUTH_NAME_MAX + 1];
+	char *next;                 /* the new password until it is handed to auth; wiped */
+	bool cookie;                /* logged in by cookie: clear it in the answer */
+};
+
+static void
+own_free(struct own_change *o)
+{
+	if (o->next) {
+		sodium_memzero(o->next, strlen(o->next));
+		free(o->next);
+	}
+	free(o);
+}
+
+/* Stored: every session of the user ended, this one too. */
+static void
+own_set(void *arg, enum auth_result r, int64_t ended)
+{
+	struct own_change *o = arg;
+
+	if (r == AUTH_OK) {
+		api_user_must_change_set(o->app, o->user, false);
+		http_reply_raw(o->req, 204, "application/json", "", 0);
+		if (o->cookie) {
+			char *clear = auth_cookie_clear(o->app->cookie_secure);
+			http_reply_header(o->req, "Set-Cookie", clear);
+			free(clear);
+		}
+	} else if (r == AUTH_BUSY) {
+		http_reply_error(o->req, 503, "busy", NULL, "too many password operations at once; retry");
+	} else if (r == AUTH_NOT_FOUND) {
+		http_reply_error(o->req, 404, "not_found", NULL, "no user '%s'", o->user);
+	} else {
+		api_store_error(o->req);
+	}
+	own_free(o);
+}
+
+/* The current password checked (the limits of a login): set the new one. */
+static void
+own_verified(void *arg, enum auth_result r, const struct auth_session *s, const char *token)
+{
+	struct own_change *o = arg;
+
+	switch (r) {
+	case AUTH_OK:
+		auth_user_password(o->app->auth, o->user, o->next, false, own_set, o);
+		sodium_memzero(o->next, strlen(o->next));  /* auth keeps its own copy */
+		free(o->next);
+		o->next = NULL;
+		return;
+	case AUTH_REFUSED:
+		http_reply_error(o->req, 401, "invalid_credentials", "current", "the current password is wrong");
+		break;
+	case AUTH_LIMITED:
+		api_too_many(o->req, 1000);
+		break;
+	case AUTH_BUSY:
+		http_reply_error(o->req, 503, "busy", NULL, "too many logins at once; retry");
+		break;
+	default:
+		http_reply_error(o->req, 500, "internal", NULL, "could not check the password");
+		break;
+	}
+	own_free(o);
+}
+
+void
+api_auth_password(struct app *app, struct http_request *req, const struct principal *who,
+    const char *const *p)
+{
+	json_t *body, *v;
+	const char *key, *current, *next;
+	const char *client = http_client_addr(req);
+	int64_t wait;
+
+	if (who->kind != PRINCIPAL_USER) {
+		http_reply_error(req, 403, "forbidden", NULL, "only a user has a password to change");
+		return;
+	}
+	if ((body = api_body_object(req)) == NULL)
+		return;
+	json_object_foreach(body, key, v) {
+		if (strcmp(key, "current") != 0 && strcmp(key, "new") != 0) {
+			http_reply_error(req, 422, "validation_failed", key, "unknown field '%.64s'", key);
+			goto out;
+		}
+	}
+	current = api_plain_str(body, "current");
+	next = api_plain_str(body, "new");
+	if (current == NULL) {
+		http_reply_error(req, 422, "validation_failed", "current", "current: the password you have now");
+	} else if (!auth_password_valid(next)) {
+		http_reply_error(req, 422, "validation_failed", "new", "new: a string of %d to %d bytes",
+		    AUTH_PASSWORD_MIN, AUTH_PASSWORD_MAX);
+	} else if (strcmp(current, next) == 0) {
+		http_reply_error(req, 422, "validation_failed", "new",
+		    "the new password must differ from the current one");
+	} else if ((wait = auth_throttle_ms(app->auth, client, who->subject)) > 0) {
+		api_too_many(req, wait);
+	} else {
+		struct own_change *o = xcalloc(1, sizeof(*o));
+		o->app = app;
+		o->req = req;
+		o->next = xstrdup(next);
+		o->cookie = http_header(req, "Authorization") == NULL;
+		snprintf(o->user, sizeof(o->user), "%s", who->subject);
+		http_defer(req);
+		auth_verify(app->auth, client, who->subject, current, own_verified, o);
+	}
+out:
+	json_decref(body);
 }

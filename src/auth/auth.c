@@ -53,6 +53,7 @@ struct login {
 	bool counted;              /* holds one of its client's slots */
 	bool replace;              /* JOB_HASH: a new password for an existing user */
 	bool no_session;           /* JOB_VERIFY: only check the password (auth_verify) */
+	bool must_change;          /* JOB_HASH: the user must choose a new password first */
 	int64_t org_id;            /* JOB_HASH, new user: the membership's organization */
 	char role[16];             /* and its role ("": none) */
 	char *password;            /* wiped by the thread */
@@ -532,7 +533,7 @@ hash_finish(struct auth *a, struct login *l)
 		.kind = l->replace ? STORE_OP_USER_PASSWORD : STORE_OP_USER_PUT,
 		.org_id = l->org_id,
 		.u.user = { .name = l->user, .password_hash = l->hash,
-			.role = l->role[0] ? l->role : NULL },
+			.role = l->role[0] ? l->role : NULL, .must_change = l->must_change },
 		.done = user_stored,
 		.arg = l,
 	};
@@ -729,13 +730,14 @@ auth_login_token(struct auth *a, const unsigned char token_hash[32], auth_login_
 /* --- users --- */
 
 static void
-hash_job(struct auth *a, const char *name, const char *password, bool replace, int64_t org_id,
-    const char *role, auth_user_fn done, void *arg)
+hash_job(struct auth *a, const char *name, const char *password, bool must_change, bool replace,
+    int64_t org_id, const char *role, auth_user_fn done, void *arg)
 {
 	struct login *l = login_new(a, JOB_HASH, arg);
 
 	l->udone = done;
 	l->replace = replace;
+	l->must_change = must_change;
 	l->org_id = org_id;
 	snprintf(l->role, sizeof(l->role), "%s", role ? role : "");
 	if (!auth_name_valid(name) || !auth_password_valid(password) || a->closing) {
@@ -750,17 +752,17 @@ hash_job(struct auth *a, const char *name, const char *password, bool replace, i
 }
 
 void
-auth_user_create(struct auth *a, const char *name, const char *password, int64_t org_id,
-    const char *role, auth_user_fn done, void *arg)
+auth_user_create(struct auth *a, const char *name, const char *password, bool must_change,
+    int64_t org_id, const char *role, auth_user_fn done, void *arg)
 {
-	hash_job(a, name, password, false, org_id, role, done, arg);
+	hash_job(a, name, password, must_change, false, org_id, role, done, arg);
 }
 
 void
-auth_user_password(struct auth *a, const char *name, const char *password, auth_user_fn done,
-    void *arg)
+auth_user_password(struct auth *a, const char *name, const char *password, bool must_change,
+    auth_user_fn done, void *arg)
 {
-	hash_job(a, name, password, true, 0, NULL, done, arg);
+	hash_job(a, name, password, must_change, true, 0, NULL, done, arg);
 }
 
 static void

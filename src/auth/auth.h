@@ -201,11 +201,13 @@ char *auth_cookie_clear(bool secure);
  * remove: OK, NOT_FOUND, ERROR (the user's sessions end);
  * logout: OK, NOT_FOUND, ERROR: every session of name ends (name may be
  * AUTH_TOKEN_USER: every token session). Hashing runs on a worker. */
-/* create: the user gets role (NULL: none) in organization org_id. */
-void auth_user_create(struct auth *a, const char *name, const char *password, int64_t org_id,
-    const char *role, auth_user_fn done, void *arg);
-void auth_user_password(struct auth *a, const char *name, const char *password, auth_user_fn done,
-    void *arg);
+/* create: the user gets role (NULL: none) in organization org_id. must_change:
+ * the user must choose a new password before anything else (stored with
+ * the user; false clears it on a new password). */
+void auth_user_create(struct auth *a, const char *name, const char *password, bool must_change,
+    int64_t org_id, const char *role, auth_user_fn done, void *arg);
+void auth_user_password(struct auth *a, const char *name, const char *password, bool must_change,
+    auth_user_fn done, void *arg);
 void auth_user_remove(struct auth *a, const char *name, auth_user_fn done, void *arg);
 void auth_user_logout(struct auth *a, const char *name, auth_user_fn done, void *arg);
 

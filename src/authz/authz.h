@@ -40,6 +40,7 @@
 #define ORG_DEFAULT "default"          /* the organization of a fresh install (id
                                           STORE_ORG_DEFAULT) */
 #define ORG_HEADER "Msgd-Org"          /* names the organization the caller acts in */
+#define ORG_QUERY "org"                /* the same as a query parameter (the header wins) */
 #define PRINCIPAL_SUBJECT_MAX 64
 
 /* One bit each; the names are those of authz_perm_name(). */

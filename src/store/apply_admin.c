@@ -208,6 +208,7 @@ apply_user(struct store_db *db, struct store_op *op)
 	db_bind_text(s, 1, op->u.user.name);
 	db_bind_text(s, 2, op->u.user.password_hash);
 	db_bind_i64(s, 3, now_ms() / 1000);
+	db_bind_i64(s, 4, op->u.user.must_change);
 	if (insert_unique(db, op, s, "user exists", NULL) != 0)
 		return -1;
 	return op->u.user.role ? member_put(db, op) : 0;
@@ -275,8 +276,10 @@ apply_user_change(struct store_db *db, struct store_op *op)
 			return 0;
 		s = db_stmt(w, op->kind == STORE_OP_USER_DELETE ? W_USER_DELETE : W_USER_PASSWORD);
 		db_bind_text(s, 1, name);
-		if (op->kind == STORE_OP_USER_PASSWORD)
+		if (op->kind == STORE_OP_USER_PASSWORD) {
 			db_bind_text(s, 2, op->u.user.password_hash);
+			db_bind_i64(s, 3, op->u.user.must_change);
+		}
 		if (db_run(s) != 0)
 			return sd_op_sql_error(db, op);
 		if (op->kind == STORE_OP_USER_DELETE) {

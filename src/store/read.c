@@ -783,8 +783,9 @@ read_users_list(struct store_db *db, int64_t org, json_t **out)
 	*out = NULL;
 	db_bind_i64(s, 1, org_of(org));
 	while ((n = db_row(s)) == 1)
-		json_array_append_new(list, json_pack("{s:o, s:I, s:o}", "name", sd_jstr(db_text(s, 0)),
-		    "created_at", (json_int_t)db_i64(s, 1), "role", sd_jstr(db_text(s, 2))));
+		json_array_append_new(list, json_pack("{s:o, s:I, s:o, s:b}", "name",
+		    sd_jstr(db_text(s, 0)), "created_at", (json_int_t)db_i64(s, 1), "role",
+		    sd_jstr(db_text(s, 2)), "must_change_password", db_i64(s, 3) != 0));
 	if (n < 0) {
 		json_decref(list);
 		return -1;
@@ -802,9 +803,10 @@ read_members_load(struct store_db *db, json_t **out)
 
 	*out = NULL;
 	while ((n = db_row(s)) == 1)
-		json_array_append_new(list, json_pack("{s:o, s:I, s:o, s:b}", "user", sd_jstr(db_text(s, 0)),
-		    "org_id", (json_int_t)db_i64(s, 1), "role", sd_jstr(db_text(s, 2)),
-		    "platform_admin", db_i64(s, 3) != 0));
+		json_array_append_new(list, json_pack("{s:o, s:I, s:o, s:b, s:b}", "user",
+		    sd_jstr(db_text(s, 0)), "org_id", (json_int_t)db_i64(s, 1), "role",
+		    sd_jstr(db_text(s, 2)), "platform_admin", db_i64(s, 3) != 0,
+		    "must_change_password", db_i64(s, 4) != 0));
 	if (n < 0) {
 		json_decref(list);
 		return -1;

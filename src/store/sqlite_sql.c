@@ -169,13 +169,15 @@ const char *const sqlite_sql[SQL_COUNT] = {
 	    " WHERE conversation_id = ?1 AND direction = 'in' ORDER BY id DESC LIMIT 1",
 	[W_TEMPLATE_INSERT] = "INSERT INTO templates (" TEMPLATE_COLS ", org_id) VALUES (?1, ?2, ?3, ?4, ?5)",
 	[W_TEMPLATE_DELETE] = "DELETE FROM templates WHERE name = ?1 AND org_id = ?2",
-	[W_USER_INSERT] = "INSERT INTO users (name, password_hash, created_at) VALUES (?1, ?2, ?3)",
+	[W_USER_INSERT] = "INSERT INTO users (name, password_hash, created_at, must_change_password)"
+	    " VALUES (?1, ?2, ?3, ?4)",
 	[W_SESSION_INSERT] = "INSERT INTO sessions (token_hash, csrf, user_name, created_at, expires_at,"
 	    " credential) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
 	[W_SESSION_PURGE] = "DELETE FROM sessions WHERE expires_at <= ?1",
 	[W_SESSION_DELETE] = "DELETE FROM sessions WHERE token_hash = ?1",
 	[W_USER_DELETE] = "DELETE FROM users WHERE name = ?1",
-	[W_USER_PASSWORD] = "UPDATE users SET password_hash = ?2 WHERE name = ?1",
+	[W_USER_PASSWORD] = "UPDATE users SET password_hash = ?2, must_change_password = ?3"
+	    " WHERE name = ?1",
 	[W_USER_EXISTS] = "SELECT 1 FROM users WHERE name = ?1",
 	[W_SESSIONS_OF_USER] = "DELETE FROM sessions WHERE user_name = ?1",
 	/* A role in an organization: made, or changed. */
@@ -278,10 +280,11 @@ const char *const sqlite_sql[SQL_COUNT] = {
 	[R_SESSIONS] = "SELECT token_hash, csrf, user_name, created_at, expires_at, credential"
 	    " FROM sessions WHERE expires_at > ?1 ORDER BY id",
 	/* An organization's members. */
-	[R_USERS] = "SELECT u.name, u.created_at, m.role FROM memberships m"
+	[R_USERS] = "SELECT u.name, u.created_at, m.role, u.must_change_password FROM memberships m"
 	    " JOIN users u ON u.name = m.user_name WHERE m.org_id = ?1 ORDER BY u.name",
 	/* Every user, with each membership (org_id 0 and role '': none). */
-	[R_MEMBERS] = "SELECT u.name, coalesce(m.org_id, 0), coalesce(m.role, ''), u.platform_admin"
+	[R_MEMBERS] = "SELECT u.name, coalesce(m.org_id, 0), coalesce(m.role, ''), u.platform_admin,"
+	    " u.must_change_password"
 	    " FROM users u LEFT JOIN memberships m ON m.user_name = u.name ORDER BY u.name, m.org_id",
 	[R_SUBSCRIPTIONS] = "SELECT id, url, events, secret, created_at, delivered_seq, attempts,"
 	    " coalesce(first_attempt_ms, 0), next_attempt_ms, last_error, paused, org_id"

@@ -251,6 +251,8 @@ struct store_op {
 			const char *name;
 			const char *password_hash;  /* crypto_pwhash_str() output */
 			const char *role;           /* PUT, MEMBER_PUT: "owner", "admin", "agent", "viewer" */
+			bool must_change;           /* PUT, PASSWORD: the user must choose a new
+			                               password first (must_change_password) */
 			bool found;                 /* DELETE, PASSWORD, LOGOUT result */
 			int64_t count;              /* sessions deleted (DELETE, PASSWORD, LOGOUT) */
 		} user;
@@ -526,11 +528,12 @@ int store_user_get(struct store *st, const char *name, json_t **out);
 /* Sessions with expires_at > now_s: [{"token_hash","csrf","user","credential",
  * "created_at","expires_at"}], token_hash as 64-char hex, times Unix seconds. */
 int store_sessions_load(struct store *st, int64_t now_s, json_t **out);
-/* Organization org's members, by name: [{"name","created_at","role"}] (Unix
- * seconds; never the hash). */
+/* Organization org's members, by name: [{"name","created_at","role",
+ * "must_change_password"}] (Unix seconds; never the hash). */
 int store_users_list(struct store *st, int64_t org, json_t **out);
 /* Every user with each of their memberships: [{"user","org_id","role",
- * "platform_admin"}] (a user without any: org_id 0, role ""). */
+ * "platform_admin","must_change_password"}] (a user without any: org_id 0,
+ * role ""). */
 int store_members_load(struct store *st, json_t **out);
 
 #endif

@@ -59,6 +59,7 @@ const CALLS = [
 	['GET', '/v1/orgs', 'platform'],
 	['POST', '/v1/orgs', 'platform', { name: 'x y' }],
 	['GET', '/v1/auth/me', 'authenticated'],
+	['PUT', '/v1/auth/password', 'authenticated', {}],
 ];
 
 const GRANTS = {

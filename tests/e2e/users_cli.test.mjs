@@ -136,7 +136,7 @@ describe('msgd users', () => {
 		assertError(await d.api('POST', '/v1/users', { name: 'bo' }), 404, 'not_found');  // no such user to add
 		r = await d.api('GET', '/v1/users');
 		assert.equal(r.status, 200);
-		assert.deepEqual(r.json.users.map((u) => Object.keys(u).sort()), [['created_at', 'name', 'role']]);
+		assert.deepEqual(r.json.users.map((u) => Object.keys(u).sort()), [['created_at', 'must_change_password', 'name', 'role']]);
 		assert.equal(r.json.users[0].role, 'agent', 'the default role');
 		assert.ok(!r.text.includes('argon2'));
 		assertError(await d.anon('GET', '/v1/users'), 401, 'unauthorized');

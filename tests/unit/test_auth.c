@@ -656,19 +656,19 @@ test_user_remove_logout(void **state)
 	loop_until(f, &u.calls, 1);
 	assert_int_equal(u.r, AUTH_NOT_FOUND);
 
-	auth_user_create(f->a, "cy", PASSWORD, 0, "agent", user_cb, memset(&u, 0, sizeof(u)));
+	auth_user_create(f->a, "cy", PASSWORD, false, 0, "agent", user_cb, memset(&u, 0, sizeof(u)));
 	assert_int_equal(u.calls, 0);
 	loop_until(f, &u.calls, 1);
 	assert_int_equal(u.r, AUTH_OK);
-	auth_user_create(f->a, "cy", PASSWORD, 0, "agent", user_cb, memset(&u, 0, sizeof(u)));
+	auth_user_create(f->a, "cy", PASSWORD, false, 0, "agent", user_cb, memset(&u, 0, sizeof(u)));
 	loop_until(f, &u.calls, 1);
 	assert_int_equal(u.r, AUTH_CONFLICT);
-	auth_user_password(f->a, "nobody", PASSWORD, user_cb, memset(&u, 0, sizeof(u)));
+	auth_user_password(f->a, "nobody", PASSWORD, false, user_cb, memset(&u, 0, sizeof(u)));
 	loop_until(f, &u.calls, 1);
 	assert_int_equal(u.r, AUTH_NOT_FOUND);
 	login(f, "cy", PASSWORD, &a1);
 	assert_int_equal(a1.r, AUTH_OK);
-	auth_user_password(f->a, "cy", "another password", user_cb, memset(&u, 0, sizeof(u)));
+	auth_user_password(f->a, "cy", "another password", false, user_cb, memset(&u, 0, sizeof(u)));
 	loop_until(f, &u.calls, 1);
 	assert_int_equal(u.r, AUTH_OK);
 	assert_null(check(f, a1.token));

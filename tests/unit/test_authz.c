@@ -51,7 +51,7 @@ area_of(const char *method, const char *pattern)
 		return AREA_READ;
 	if (strncmp(pattern, "/v1/orgs/", 9) == 0)
 		return get ? AREA_ME : AREA_ORG_MANAGE;
-	if (strncmp(pattern, "/v1/auth/me", 11) == 0)
+	if (strncmp(pattern, "/v1/auth/me", 11) == 0 || strcmp(pattern, "/v1/auth/password") == 0)
 		return AREA_ME;
 	if (strcmp(pattern, "/v1/sandbox/*/inbound") == 0)
 		return AREA_SEND;

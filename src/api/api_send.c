@@ -139,6 +139,50 @@ check_quota_now(struct app *app, struct send_reads *rs, int64_t org, const struc
 	return 0;
 }
 
+/*
+ * The organization's content rules for an outbound message:
+ *  - duplicate detection: the same text to the same recipient within
+ *    duplicate_window_seconds is refused, 409 duplicate_content, unless
+ *    the request sets "allow_duplicate": true (a fingerprint of the
+ *    organization, recipient and normalized text is kept with the message;
+ *    two identical requests in the same instant may both pass);
+ *  - bulk cooldown: a bulk message waits bulk_cooldown_seconds after the
+ *    contact's last one (the store moves it: throttled_until).
+ */
+static int
+content_rules(struct app *app, struct send_reads *rs, int64_t org, const json_t *body,
+    struct msg_in *m, int64_t now, struct send_error *e)
+{
+	const struct api_org *o = api_org_by_id(app, org);
+	json_t *allow = json_object_get(body, "allow_duplicate");
+
+	if (allow && !json_is_boolean(allow))
+		return send_fail(e, "validation_failed", "allow_duplicate", "'allow_duplicate' must be true or false");
+	if (o == NULL)
+		return 0;
+	m->cooldown_ms = o->settings.bulk_cooldown_s * 1000;
+	if (o->settings.duplicate_window_s <= 0 || m->text == NULL || m->to == NULL)
+		return 0;
+	char fp[QUOTA_FP_HEX + 1];
+	int64_t at = 0;
+	quota_fingerprint(org, m->to, strlen(m->to), m->text, strlen(m->text), fp);
+	if (!json_is_true(allow)) {
+		if (sr_fingerprint_at(app, rs, org, fp, &at) != 0)
+			return send_fail(e, "internal", "text", "storage error");
+		if (at > 0 && now - at < o->settings.duplicate_window_s * 1000) {
+			char when[21];
+			fmt_rfc3339(at / 1000, when);
+			send_fail(e, "duplicate_content", "text", "the same text went to %.32s at %s (within %lld s); "
+			    "send \"allow_duplicate\": true to send it again", m->to, when,
+			    (long long)o->settings.duplicate_window_s);
+			e->status = 409;
+			return -1;
+		}
+	}
+	m->fingerprint = xstrdup(fp);
+	return 0;
+}
+
 /* A message reference (msgd id or provider id) to its provider id. */
 static int
 resolve_ref(struct app *app, struct send_reads *rs, int64_t org, const json_t *v, int64_t channel_id, const char *field, char *out,
@@ -243,7 +287,7 @@ build_outbound(struct app *app, struct send_reads *rs, int64_t org, const json_t
 {
 	static const char *const allowed[] = { "channel", "to", "type", "text", "preview_url", "media",
 		"location", "template", "interactive", "reaction", "reply_to", "scheduled_at",
-		"client_id", "metadata", "on_quota", NULL };
+		"client_id", "metadata", "on_quota", "allow_duplicate", NULL };
 	static const char *const types[] = { "text", "image", "audio", "video", "document", "sticker",
 		"location", "template", "interactive", "reaction", NULL };
 	const char *chname, *to, *type, *text, *client_id, *sched;
@@ -482,6 +526,8 @@ build_outbound(struct app *app, struct send_reads *rs, int64_t org, const json_t
 	m->timestamp = now / 1000;
 	m->client_id = xstrdup_or_null(client_id);
 	m->priority = priority;
+	if (content_rules(app, rs, org, body, m, now, e) != 0)
+		goto fail;
 	m->raw = json_encode(body, NULL);
 	free(rendered);
 	return 0;

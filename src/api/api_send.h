@@ -82,6 +82,8 @@ int sr_last_inbound(struct app *app, struct send_reads *rs, int64_t channel_id, 
     int64_t *out_ms);
 int sr_quota_usage(struct app *app, struct send_reads *rs, const char *scope, int64_t now_ms,
     int64_t n[3]);
+int sr_fingerprint_at(struct app *app, struct send_reads *rs, int64_t org, const char *fp,
+    int64_t *at_ms);
 int sr_message_by_client_id(struct app *app, struct send_reads *rs, int64_t org,
     const char *client_id, json_t **out);
 

@@ -29,7 +29,8 @@
 #define SR_BUCKETS 256
 #define SR_TEXT_MAX 256        /* a provider id read back */
 
-enum sr_kind { SR_PROVIDER_ID, SR_TEMPLATE, SR_LAST_INBOUND, SR_CLIENT_ID, SR_QUOTA };
+enum sr_kind { SR_PROVIDER_ID, SR_TEMPLATE, SR_LAST_INBOUND, SR_CLIENT_ID, SR_QUOTA,
+	SR_FINGERPRINT };
 
 struct sr_entry {
 	enum sr_kind kind;
@@ -193,6 +194,16 @@ sr_quota_usage(struct app *app, struct send_reads *rs, const char *scope, int64_
 	return e ? e->rc : 0;
 }
 
+int
+sr_fingerprint_at(struct app *app, struct send_reads *rs, int64_t org, const char *fp, int64_t *at_ms)
+{
+	if (rs == NULL)
+		return store_fingerprint_at(app->store, org, fp, at_ms);
+	struct sr_entry *e = lookup(rs, SR_FINGERPRINT, 0, fp, NULL);
+	*at_ms = e ? e->i1 : 0;
+	return e ? e->rc : 0;
+}
+
 /* On a reader thread: every entry not fetched yet. */
 static void
 fetch_run(struct store *st, void *arg)
@@ -217,6 +228,9 @@ fetch_run(struct store *st, void *arg)
 			break;
 		case SR_QUOTA:
 			e->rc = store_quota_usage(st, e->s1, now_ms(), e->n);
+			break;
+		case SR_FINGERPRINT:
+			e->rc = store_fingerprint_at(st, rs->org, e->s1, &e->i1);
 			break;
 		}
 		e->fetched = true;

@@ -114,6 +114,7 @@ msg_in_clear(struct msg_in *m)
 	free(m->text);
 	free(m->reply_to);
 	free(m->client_id);
+	free(m->fingerprint);
 	json_decref(m->parts);
 	free(m->raw);
 	memset(m, 0, sizeof(*m));

@@ -88,6 +88,9 @@ struct msg_in {
 	char *client_id;            /* idempotency key, or NULL */
 	int64_t due_ms;             /* earliest send time (now, or scheduled_at) */
 	int priority;               /* 0 = conversational reply (first), 1 = bulk */
+	int64_t cooldown_ms;        /* bulk: at least this long after the contact's last bulk
+	                               message (the store moves due_ms; 0: none) */
+	char *fingerprint;          /* duplicate detection: recorded with the message, or NULL */
 
 	/* Filled in by the store when the batch commits. */
 	int64_t id;

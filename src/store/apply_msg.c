@@ -410,6 +410,58 @@ sd_change_status(struct store_db *db, struct store_op *op, int64_t mid, int64_t 
 	    now, NULL);
 }
 
+/*
+ * A bulk message goes at least m->cooldown_ms after the contact's last
+ * bulk message (weighed here, by the one writer, so two sends at once
+ * cannot both skip it): *due moves later, and the message shows why
+ * (throttled_until). The contact remembers this one's time.
+ */
+static int
+bulk_cooldown(struct store_db *db, const struct msg_in *m, int64_t contact, int64_t id, int64_t *due)
+{
+	struct db_stmt *s;
+	int64_t last = 0;
+	int r;
+
+	if (m->priority != 1 || m->cooldown_ms <= 0)
+		return 0;
+	s = db_stmt(db->w, W_CONTACT_BULK_GET);
+	db_bind_i64(s, 1, contact);
+	if ((r = db_row(s)) < 0)
+		return -1;
+	if (r == 1) {
+		last = db_i64(s, 0);
+		db_finish(s);
+	}
+	if (last > 0 && last + m->cooldown_ms > *due) {
+		*due = last + m->cooldown_ms;
+		s = db_stmt(db->w, W_MSG_THROTTLED);
+		db_bind_i64(s, 1, id);
+		db_bind_i64(s, 2, *due);
+		if (db_defer(s) != 0)
+			return -1;
+	}
+	s = db_stmt(db->w, W_CONTACT_BULK_SET);
+	db_bind_i64(s, 1, contact);
+	db_bind_i64(s, 2, *due);
+	return db_defer(s);
+}
+
+static int
+record_fingerprint(struct store_db *db, const struct msg_in *m, int64_t id, int64_t now)
+{
+	struct db_stmt *s;
+
+	if (m->fingerprint == NULL)
+		return 0;
+	s = db_stmt(db->w, W_FINGERPRINT_PUT);
+	db_bind_i64(s, 1, m->channel_id);
+	db_bind_text(s, 2, m->fingerprint);
+	db_bind_i64(s, 3, now);
+	db_bind_i64(s, 4, id);
+	return db_defer(s);
+}
+
 static int
 ingest_msg(struct store_db *db, struct store_op *op, struct msg_in *m, int64_t now)
 {
@@ -494,12 +546,15 @@ ingest_msg(struct store_db *db, struct store_op *op, struct msg_in *m, int64_t n
 		goto sqlfail;
 
 	if (out) {
+		int64_t due = m->due_ms > 0 ? m->due_ms : now;
+		if (bulk_cooldown(db, m, contact, id, &due) != 0 || record_fingerprint(db, m, id, now) != 0)
+			goto sqlfail;
 		s = db_stmt(w, W_OUTBOX_INSERT);
 		db_bind_i64(s, 1, id);
 		db_bind_i64(s, 2, m->channel_id);
 		db_bind_text(s, 3, m->to ? m->to : m->contact_address);
 		db_bind_i64(s, 4, m->priority);
-		db_bind_i64(s, 5, m->due_ms > 0 ? m->due_ms : now);
+		db_bind_i64(s, 5, due);
 		db_bind_i64(s, 6, now);
 		db_bind_i64(s, 7, status == ST_SCHEDULED);
 		if (db_defer(s) != 0 || sd_record_own_status(db, id, m->channel_id, status, 0, NULL, NULL, now) != 0)

@@ -149,6 +149,16 @@ read_quota_usage(struct store_db *db, const char *scope, int64_t now_ms, int64_t
 }
 
 int
+read_fingerprint_at(struct store_db *db, int64_t org, const char *fp, int64_t *at_ms)
+{
+	struct db_stmt *s = db_stmt(db->r, R_FINGERPRINT);
+
+	db_bind_i64(s, 1, org_of(org));
+	db_bind_text(s, 2, fp);
+	return read_i64(db, s, at_ms);
+}
+
+int
 read_live_instances(struct store_db *db, int64_t now_ms, int64_t *out)
 {
 	struct db_stmt *s = db_stmt(db->r, R_LIVE_INSTANCES);

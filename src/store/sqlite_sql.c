@@ -191,6 +191,14 @@ const char *const sqlite_sql[SQL_COUNT] = {
 	/* Held back by a quota: pending until the window opens (no attempt counted). */
 	[W_OUTBOX_HOLD] = "UPDATE outbox SET due_ms = ?2 WHERE message_id = ?1 AND state = 0",
 	[W_MSG_THROTTLED] = "UPDATE messages SET throttled_until = ?2 WHERE id = ?1",
+	/* Bulk cooldown per contact (0013). */
+	[W_CONTACT_BULK_GET] = "SELECT coalesce(last_bulk_ms, 0) FROM contacts WHERE id = ?1",
+	[W_CONTACT_BULK_SET] = "UPDATE contacts SET last_bulk_ms = ?2 WHERE id = ?1",
+	/* Duplicate detection: the fingerprint's latest message, in the channel's organization. */
+	[W_FINGERPRINT_PUT] = "INSERT INTO content_fingerprints (org_id, fingerprint, at_ms, message_id)"
+	    " VALUES ((SELECT org_id FROM channels WHERE id = ?1), ?2, ?3, ?4)"
+	    " ON CONFLICT (org_id, fingerprint) DO UPDATE SET at_ms = excluded.at_ms,"
+	    " message_id = excluded.message_id",
 	[W_MEMBER_PUT] = "INSERT INTO memberships (user_name, org_id, role, created_at)"
 	    " VALUES (?1, ?2, ?3, ?4) ON CONFLICT (user_name, org_id) DO UPDATE SET role = excluded.role",
 	[W_MEMBER_DELETE] = "DELETE FROM memberships WHERE user_name = ?1 AND org_id = ?2",
@@ -213,6 +221,7 @@ const char *const sqlite_sql[SQL_COUNT] = {
 	[R_LIVE_INSTANCES] = "SELECT count(*) FROM leases WHERE name LIKE 'instance:%' AND until_ms >= ?1",
 	[R_QUOTA_USAGE] = "SELECT kind, window_start, count FROM quota_usage WHERE scope = ?1"
 	    " AND window_start >= ?2",
+	[R_FINGERPRINT] = "SELECT at_ms FROM content_fingerprints WHERE org_id = ?1 AND fingerprint = ?2",
 	[R_ORGS] = "SELECT id, name, settings, created_at FROM orgs ORDER BY id",
 	[R_VERSION] = "SELECT coalesce(max(version), 0) FROM schema_migrations",
 	[R_PING] = "SELECT 1",

@@ -738,6 +738,12 @@ store_quota_usage(struct store *st, const char *scope, int64_t now_ms, int64_t n
 }
 
 int
+store_fingerprint_at(struct store *st, int64_t org, const char *fp, int64_t *at_ms)
+{
+	return read_fingerprint_at(RDB(st), org, fp, at_ms);
+}
+
+int
 store_live_instances(struct store *st, int64_t now_ms, int64_t *out)
 {
 	return read_live_instances(RDB(st), now_ms, out);

@@ -426,6 +426,9 @@ int store_signing_keys_load(struct store *st, json_t **out);
 /* A quota scope's ("org:<id>", "channel:<id>") counts in the windows of
  * now_ms: n[0] minute, n[1] hour, n[2] day (quota_gate.c counts them). */
 int store_quota_usage(struct store *st, const char *scope, int64_t now_ms, int64_t n[3]);
+/* When a message with this content fingerprint (quota_fingerprint()) last
+ * went to its recipient in organization org (ms; 0: never). */
+int store_fingerprint_at(struct store *st, int64_t org, const char *fp, int64_t *at_ms);
 /* How many instances hold their "instance:" lease at now_ms. */
 int store_live_instances(struct store *st, int64_t now_ms, int64_t *out);
 /* Every organization: [{"id","name","settings":{...},"created_at"}]. */

@@ -61,4 +61,28 @@ describe('sending quotas', () => {
 		assert.equal(u.channels.sandbox.day.limit, 1);
 		assertError(await d.api('POST', '/v1/messages', { channel: 'sandbox', to: '15550021112', text: 'x', on_quota: 'reject' }), 429, 'quota_exceeded');
 	});
+
+	msgdTest('duplicate content is refused within the window unless allowed; bulk cooldown per contact', async (h) => {
+		const d = await h.start();
+		assertStatus(await d.api('PATCH', '/v1/orgs/default', { settings: { duplicate_window_seconds: 600, bulk_cooldown_seconds: 300 } }), 200);
+		const a = await sendMessage(d, { channel: 'sandbox', to: '15550030001', text: 'Sale!  50% off ' });
+		const r = await d.api('POST', '/v1/messages', { channel: 'sandbox', to: '15550030001', text: 'Sale! 50% off' });
+		assertError(r, 409, 'duplicate_content');
+		assert.match(r.json.error.message, /allow_duplicate/);
+		assertError(await d.api('POST', '/v1/messages', { channel: 'sandbox', to: '15550030001', text: 'x', allow_duplicate: 'yes' }), 422, 'validation_failed');
+		const again = await sendMessage(d, { channel: 'sandbox', to: '15550030001', text: 'Sale! 50% off', allow_duplicate: true });
+		await sendMessage(d, { channel: 'sandbox', to: '15550030002', text: 'Sale! 50% off' });
+		// Bulk cooldown: the second bulk message to one contact waits 300 s after the first's.
+		const w = await waitMessage(d, again.id, (m) => m.throttled_until !== null, 10_000);
+		assert.equal(w.status, 'queued');
+		const first = await getMessage(d, a.id);
+		assert.notEqual(first.status, 'queued');
+		const wait = Date.parse(w.throttled_until) - Date.now();
+		assert.ok(wait > 250_000 && wait <= 301_000, `waits ${wait} ms`);
+		// A reply (the contact wrote) is not bulk: no cooldown.
+		assertStatus(await d.api('POST', '/v1/sandbox/sandbox/inbound', { from: '15550030003', text: 'hi' }), 201);
+		const r1 = await sendMessage(d, { channel: 'sandbox', to: '15550030003', text: 'one' });
+		const r2 = await sendMessage(d, { channel: 'sandbox', to: '15550030003', text: 'two' });
+		for (const m of [r1, r2]) await waitMessage(d, m.id, (x) => x.status !== 'queued', 10_000);
+	});
 });

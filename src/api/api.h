@@ -190,6 +190,8 @@ void api_orgs_patch(struct app *, struct http_request *, const struct principal 
     const char *const *);
 void api_orgs_usage(struct app *, struct http_request *, const struct principal *,
     const char *const *);
+void api_contacts_erase(struct app *, struct http_request *, const struct principal *,
+    const char *const *);
 /* Replace the organizations by those of rows (store_orgs_load()'s). */
 void api_orgs_apply(struct app *app, const json_t *rows);
 const struct api_org *api_org_by_id(const struct app *app, int64_t id);

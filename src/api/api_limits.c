@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "../channels/channel.h"
+#include "../bus/bus.h"
 #include "../http/http.h"
 #include "../log/log.h"
 #include "../quota/quota.h"
@@ -389,4 +390,59 @@ api_orgs_usage(struct app *app, struct http_request *req, const struct principal
 		u->n++;
 	}
 	api_read_async(app, req, run_usage, u, usage_free);
+}
+
+/* --- DELETE /v1/contacts/{id}: erasure (apply_erase.c says what goes) --- */
+
+struct erase {
+	struct store_op op;
+	struct app *app;
+	struct http_request *req;
+};
+
+static void
+erased(struct store_op *op, void *arg)
+{
+	struct erase *w = arg;
+
+	if (op->result != 0) {
+		if (op->err == STORE_NOTFOUND)
+			http_reply_error(w->req, 404, "not_found", NULL, "no such contact");
+		else
+			api_op_error(w->req, op);
+	} else {
+		char id[24];
+		/* Events kept in memory may hold what was erased. */
+		if (w->app->bus)
+			bus_forget(w->app->bus);
+		snprintf(id, sizeof(id), "%lld", (long long)op->u.erase.contact_id);
+		log_info("contact erased", "contact", id);
+		http_reply_json(w->req, 200, json_pack("{s:I, s:I, s:I}", "contact_id",
+		    (json_int_t)op->u.erase.contact_id, "conversation_id",
+		    (json_int_t)op->u.erase.conversation_id, "messages_erased",
+		    (json_int_t)op->u.erase.messages));
+	}
+	free(w);
+}
+
+void
+api_contacts_erase(struct app *app, struct http_request *req, const struct principal *who,
+    const char *const *p)
+{
+	int64_t id;
+
+	if (api_path_id(req, p[0], &id) != 0)
+		return;
+	struct erase *w = xcalloc(1, sizeof(*w));
+	w->app = app;
+	w->req = req;
+	w->op = (struct store_op){
+		.kind = STORE_OP_CONTACT_ERASE,
+		.org_id = who->org_id,
+		.u.erase = { .contact_id = id },
+		.done = erased,
+		.arg = w,
+	};
+	http_defer(req);
+	store_submit(app->store, &w->op);
 }

@@ -111,6 +111,14 @@ bus_close(struct bus *b)
 	free(b);
 }
 
+void
+bus_forget(struct bus *b)
+{
+	for (size_t i = 0; i < b->size; i++)
+		store_event_clear(&b->ring[i]);
+	b->tail = b->head + 1;  /* empty: subscribers read from the store */
+}
+
 int64_t
 bus_head(const struct bus *b)
 {

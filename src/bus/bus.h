@@ -45,6 +45,9 @@ int bus_open(struct bus **out, struct store *st, size_t ring_size);
 void bus_close(struct bus *b);
 /* Events up to last_seq are committed: read them and wake subscribers. */
 void bus_committed(struct bus *b, int64_t last_seq);
+/* Drop every event kept in memory (an erasure changed stored events):
+ * subscribers behind the head read them again from the store. */
+void bus_forget(struct bus *b);
 /* The highest seq the bus has heard of (read into the ring or not yet). */
 int64_t bus_head(const struct bus *b);
 /* Is seq a valid cursor: 0..the end of the log as the bus knows it (every

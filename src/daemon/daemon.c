@@ -176,6 +176,8 @@ on_other_instance(void *arg, unsigned kinds, int64_t last_seq)
 	}
 	if (kinds & STORE_CHANGE_SUBSCRIPTIONS)
 		hooks_reload(app->hooks);
+	if (kinds & STORE_CHANGE_ERASURES)
+		bus_forget(app->bus);  /* events kept in memory may hold erased content */
 	if (last_seq > 0) {
 		on_commit(app, last_seq);
 		/* Another instance may have queued a send for a channel this one

@@ -497,6 +497,8 @@ store_db_apply(struct store_db *db, struct store_op *op)
 		return apply_member(db, op);
 	case STORE_OP_SIGNING_KEY_PUT:
 		return apply_signing_key(db, op);
+	case STORE_OP_CONTACT_ERASE:
+		return apply_contact_erase(db, op);
 	}
 	return sd_op_error(op, "unknown op kind %d", (int)op->kind);
 }

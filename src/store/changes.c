@@ -19,6 +19,7 @@ static const struct {
 	{ .kind = STORE_CHANGE_USERS, .name = "users" },
 	{ .kind = STORE_CHANGE_TEMPLATES, .name = "templates" },
 	{ .kind = STORE_CHANGE_ORGS, .name = "orgs" },
+	{ .kind = STORE_CHANGE_ERASURES, .name = "erasures" },
 };
 
 const char *
@@ -53,6 +54,8 @@ store_op_changes(enum store_op_kind kind)
 		return STORE_CHANGE_KEYS;
 	case STORE_OP_API_KEY_USED:
 		return 0;  /* last_used_at is read when listed, not kept in memory */
+	case STORE_OP_CONTACT_ERASE:
+		return STORE_CHANGE_ERASURES;
 	case STORE_OP_ORG_CREATE:
 	case STORE_OP_ORG_SETTINGS:
 		return STORE_CHANGE_ORGS;

@@ -225,10 +225,11 @@ render_conversation(struct store_db *db, struct db_stmt *s)
 	if (!db_null(s, CONV_MSG_COL) &&
 	    (last = sd_render_message(db, db->r, s, CONV_MSG_COL)) == NULL)
 		return NULL;
-	return json_pack("{s:I, s:o, s:{s:o, s:o}, s:o, s:I, s:o}",
+	return json_pack("{s:I, s:o, s:{s:I, s:o, s:o}, s:o, s:I, s:o}",
 	    "id", (json_int_t)db_i64(s, 0),
 	    "channel", sd_jstr(db_text(s, 1)),
-	    "contact", "address", sd_jstr(db_text(s, 2)), "name", sd_jstr(db_text(s, 3)),
+	    "contact", "id", (json_int_t)db_i64(s, 6), "address", sd_jstr(db_text(s, 2)),
+	    "name", sd_jstr(db_text(s, 3)),
 	    "last_message", last,
 	    "unread_count", (json_int_t)db_i64(s, 4),
 	    "updated_at", sd_jtime(db_i64(s, 5) / 1000));

@@ -12,15 +12,17 @@
  * Row shapes the domain code reads by position:
  *  - a message (MSG_COLS, from column c): id, doc, status, error_code,
  *    error_title, error_detail, provider_message_id, attempts,
- *    next_attempt_ms, last_error_code, last_error_title, last_error_detail;
+ *    next_attempt_ms, last_error_code, last_error_title, last_error_detail,
+ *    throttled_until;
  *  - a conversation (R_CONV_LIST, R_CONV_GET): id, channel name, contact
- *    address, contact name, unread_count, last_activity_ms, then its last
- *    message's MSG_COLS from CONV_MSG_COL (all NULL when it has none);
+ *    address, contact name, unread_count, last_activity_ms, contact id,
+ *    then its last message's MSG_COLS from CONV_MSG_COL (all NULL when it
+ *    has none);
  *  - a due outbox entry (R_OUTBOX_DUE*): message_id, channel_id,
  *    recipient, priority, attempts, created_ms, first_attempt_ms,
  *    uncertain, then the message's MSG_COLS from OUTBOX_MSG_COL.
  */
-#define CONV_MSG_COL 6
+#define CONV_MSG_COL 7
 #define OUTBOX_MSG_COL 8
 
 enum sql {
@@ -106,6 +108,15 @@ enum sql {
 	W_CONTACT_BULK_GET,
 	W_CONTACT_BULK_SET,
 	W_FINGERPRINT_PUT,
+	W_CONTACT_OF_ORG,
+	W_CONV_MESSAGES,
+	W_MSG_SCRUB,
+	W_STATUS_SCRUB,
+	W_EVENTS_SCRUB_CONV,
+	W_CONTACT_SCRUB,
+	W_OUTBOX_DROP_CONV,
+	W_FINGERPRINTS_DROP,
+	W_MSG_FAIL_UNSENT,
 	W_MEMBER_PUT,
 	W_MEMBER_DELETE,
 	W_MEMBERS_OF_USER,

@@ -14,7 +14,7 @@
 	" m.attempts, m.next_attempt_ms, m.last_error_code, m.last_error_title, m.last_error_detail," \
 	" m.throttled_until"
 #define CONV_SELECT                                                              \
-	"SELECT c.id, ch.name, ct.address, ct.name, c.unread_count, c.last_activity_ms, " \
+	"SELECT c.id, ch.name, ct.address, ct.name, c.unread_count, c.last_activity_ms, ct.id, " \
 	MSG_COLS " FROM conversations c"                                         \
 	" JOIN contacts ct ON ct.id = c.contact_id"                              \
 	" JOIN channels ch ON ch.id = c.channel_id"                              \
@@ -199,6 +199,24 @@ const char *const sqlite_sql[SQL_COUNT] = {
 	    " VALUES ((SELECT org_id FROM channels WHERE id = ?1), ?2, ?3, ?4)"
 	    " ON CONFLICT (org_id, fingerprint) DO UPDATE SET at_ms = excluded.at_ms,"
 	    " message_id = excluded.message_id",
+	/* Erasure (contact.erased): the contact, if it is organization ?2's. */
+	[W_CONTACT_OF_ORG] = "SELECT ct.id, v.id, ct.channel_id FROM contacts ct"
+	    " JOIN channels ch ON ch.id = ct.channel_id LEFT JOIN conversations v ON v.contact_id = ct.id"
+	    " WHERE ct.id = ?1 AND ch.org_id = ?2",
+	[W_CONV_MESSAGES] = "SELECT m.id, m.doc FROM messages m WHERE m.conversation_id = ?1 AND m.id > ?2"
+	    " ORDER BY m.id LIMIT ?3",
+	[W_MSG_SCRUB] = "UPDATE messages SET doc = ?1, raw = '{}', error_title = NULL, error_detail = NULL,"
+	    " last_error_title = NULL, last_error_detail = NULL WHERE id = ?2",
+	[W_STATUS_SCRUB] = "UPDATE statuses SET raw = '{}', error_detail = NULL WHERE message_id = ?1",
+	[W_EVENTS_SCRUB_CONV] = "UPDATE events SET data = '{\"erased\":true}' WHERE conversation_id = ?1",
+	[W_CONTACT_SCRUB] = "UPDATE contacts SET name = NULL, address = ?1 WHERE id = ?2",
+	[W_OUTBOX_DROP_CONV] = "DELETE FROM outbox WHERE state = 0 AND message_id IN"
+	    " (SELECT id FROM messages WHERE conversation_id = ?1)",
+	[W_FINGERPRINTS_DROP] = "DELETE FROM content_fingerprints WHERE message_id = ?1",
+	/* Sends an erasure dropped: failed, for good. */
+	[W_MSG_FAIL_UNSENT] = "UPDATE messages SET status = 'failed', error_title = 'the contact was erased'"
+	    " WHERE conversation_id = ?1 AND status IN ('queued', 'scheduled')"
+	    " AND id NOT IN (SELECT message_id FROM outbox)",
 	[W_MEMBER_PUT] = "INSERT INTO memberships (user_name, org_id, role, created_at)"
 	    " VALUES (?1, ?2, ?3, ?4) ON CONFLICT (user_name, org_id) DO UPDATE SET role = excluded.role",
 	[W_MEMBER_DELETE] = "DELETE FROM memberships WHERE user_name = ?1 AND org_id = ?2",

@@ -104,6 +104,10 @@ enum store_op_kind {
 	STORE_OP_MEMBER_PUT,           /* u.user: name's role (u.user.role) in org_id, made or
 	                                  changed; NOTFOUND when there is no such user */
 	STORE_OP_MEMBER_DELETE,        /* u.user: name's membership of org_id; sets found */
+	STORE_OP_CONTACT_ERASE,        /* u.erase: the contact's profile, its messages' content
+	                                  (documents, raw payloads, statuses' payloads) and its
+	                                  events' data are removed; its waiting sends dropped;
+	                                  appends contact.erased; NOTFOUND when it is not org_id's */
 	STORE_OP_SIGNING_KEY_PUT,      /* u.signing_key: a new key signing access tokens; the keys
 	                                  made before purge_before (Unix seconds) are deleted */
 };
@@ -283,6 +287,11 @@ struct store_op {
 			int64_t at;                /* result: created_at, Unix seconds */
 		} org;
 		struct {
+			int64_t contact_id;
+			int64_t conversation_id;   /* result */
+			int64_t messages;          /* result: messages erased */
+		} erase;
+		struct {
 			const char *kid;
 			const char *secret_hex;
 			int64_t created_at;        /* Unix seconds */
@@ -375,8 +384,9 @@ enum store_change {
 	STORE_CHANGE_USERS = 1u << 4,
 	STORE_CHANGE_TEMPLATES = 1u << 5,
 	STORE_CHANGE_ORGS = 1u << 6,
+	STORE_CHANGE_ERASURES = 1u << 7,   /* stored events' data changed (erased) */
 };
-#define STORE_CHANGE_ALL 0x7fu
+#define STORE_CHANGE_ALL 0xffu
 /* A kind's name on the wire ("channels", ...), NULL for anything but one
  * kind; and back (0 when name is none). */
 const char *store_change_name(unsigned kind);

@@ -171,6 +171,10 @@ int read_orgs_load(struct store_db *db, json_t **out);
 /* quota_gate.c: an outbox claim's sending quotas. quota_gate() holds the
  * entries over a quota (before the claim; *out even on failure, for
  * quota_gate_free()); quota_gate_commit() counts those claimed. */
+/* apply_erase.c: a contact's erasure; one message's content emptied
+ * (a skeleton of doc kept). */
+int apply_contact_erase(struct store_db *db, struct store_op *op);
+int sd_scrub_message(struct store_db *db, int64_t id, const char *doc);
 struct quota_gate;
 int quota_gate(struct store_db *db, struct store_op *op, int64_t now, struct quota_gate **out);
 int quota_gate_commit(struct store_db *db, struct store_op *op, struct quota_gate *g, int64_t now);

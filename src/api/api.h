@@ -128,6 +128,9 @@ struct api_org {
 	int64_t id;
 	char name[ORG_NAME_MAX + 1];
 	struct org_settings settings;
+	/* Retention's progress here (api_limits.c): cursors, and when next. */
+	int64_t ret_msg, ret_seq, ret_next_ms;
+	bool ret_busy;
 };
 /* A user's role in an organization (org_id 0: a user without any). */
 struct api_member {
@@ -192,6 +195,9 @@ void api_orgs_usage(struct app *, struct http_request *, const struct principal 
     const char *const *);
 void api_contacts_erase(struct app *, struct http_request *, const struct principal *,
     const char *const *);
+/* Run a step of each organization's retention that is due (every few
+ * seconds: api_keys.c's timer). */
+void api_retention_tick(struct app *app);
 /* Replace the organizations by those of rows (store_orgs_load()'s). */
 void api_orgs_apply(struct app *app, const json_t *rows);
 const struct api_org *api_org_by_id(const struct app *app, int64_t id);

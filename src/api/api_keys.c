@@ -353,6 +353,7 @@ on_flush(evutil_socket_t fd, short what, void *arg)
 
 	api_keys_flush(app);
 	api_tokens_rotate_check(app);
+	api_retention_tick(app);
 	if (app->store && app->counting == NULL) {
 		struct count_read *c = xcalloc(1, sizeof(*c));
 		c->app = app;

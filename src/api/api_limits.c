@@ -446,3 +446,67 @@ api_contacts_erase(struct app *app, struct http_request *req, const struct princ
 	http_defer(req);
 	store_submit(app->store, &w->op);
 }
+
+/* --- retention: message bodies and event data older than retention_days --- */
+
+#define RETENTION_IDLE_MS (60 * 1000)   /* once caught up, look again this often */
+
+struct retention {
+	struct store_op op;
+	struct app *app;
+};
+
+static void
+retention_done(struct store_op *op, void *arg)
+{
+	struct retention *w = arg;
+	struct api_org *o = (struct api_org *)api_org_by_id(w->app, op->org_id);
+	int64_t now = now_ms();
+
+	if (o) {
+		o->ret_busy = false;
+		if (op->result != 0) {
+			log_warn("retention step failed; tried again later", "org", o->name, "error", op->errmsg);
+			o->ret_next_ms = now + RETENTION_IDLE_MS;
+		} else {
+			o->ret_msg = op->u.retention.msg_after;
+			o->ret_seq = op->u.retention.seq_after;
+			o->ret_next_ms = op->u.retention.done ? now + RETENTION_IDLE_MS : 0;
+		}
+	}
+	if (op->result == 0 && (op->u.retention.messages > 0 || op->u.retention.events > 0)) {
+		char m[24], e[24];
+		snprintf(m, sizeof(m), "%lld", (long long)op->u.retention.messages);
+		snprintf(e, sizeof(e), "%lld", (long long)op->u.retention.events);
+		log_info("retention: content removed", "org", o ? o->name : NULL, "messages", m, "events", e);
+		if (w->app->bus)
+			bus_forget(w->app->bus);
+	}
+	free(w);
+}
+
+void
+api_retention_tick(struct app *app)
+{
+	int64_t now = now_ms();
+
+	if (app->store == NULL || app->shutting_down)
+		return;
+	for (size_t i = 0; i < app->norgs; i++) {
+		struct api_org *o = &app->orgs[i];
+		if (o->settings.retention_days <= 0 || o->ret_busy || o->ret_next_ms > now)
+			continue;
+		struct retention *w = xcalloc(1, sizeof(*w));
+		w->app = app;
+		w->op = (struct store_op){
+			.kind = STORE_OP_RETENTION,
+			.org_id = o->id,
+			.u.retention = { .before_ms = now - o->settings.retention_days * 86400000LL,
+				.msg_after = o->ret_msg, .seq_after = o->ret_seq },
+			.done = retention_done,
+			.arg = w,
+		};
+		o->ret_busy = true;
+		store_submit(app->store, &w->op);
+	}
+}

@@ -32,6 +32,13 @@ api_orgs_apply(struct app *app, const json_t *rows)
 		}
 		v[n].id = id;
 		snprintf(v[n].name, sizeof(v[n].name), "%s", name);
+		const struct api_org *old = api_org_by_id(app, id);
+		if (old) {  /* retention's progress stays */
+			v[n].ret_msg = old->ret_msg;
+			v[n].ret_seq = old->ret_seq;
+			v[n].ret_next_ms = old->ret_next_ms;
+			v[n].ret_busy = old->ret_busy;
+		}
 		api_org_settings_default(&v[n].settings);
 		json_t *limits = json_object_get(json_object_get(row, "settings"), "limits");
 		char fld[64], err[160];

@@ -499,6 +499,8 @@ store_db_apply(struct store_db *db, struct store_op *op)
 		return apply_signing_key(db, op);
 	case STORE_OP_CONTACT_ERASE:
 		return apply_contact_erase(db, op);
+	case STORE_OP_RETENTION:
+		return apply_retention(db, op);
 	}
 	return sd_op_error(op, "unknown op kind %d", (int)op->kind);
 }

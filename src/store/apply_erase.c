@@ -67,6 +67,97 @@ sd_scrub_message(struct store_db *db, int64_t id, const char *doc)
 	return db_defer(s);
 }
 
+#define RETENTION_MSG_PAGE 200
+#define RETENTION_EVENT_PAGE 1000
+
+/*
+ * Retention, one step: the next messages of the organization by id, up to
+ * the first made after before_ms, lose their content (skipping those that
+ * already did); then the same for events by seq (their data; audit events
+ * and erasure notices stay); fingerprints older than before_ms go. Bounded
+ * work per op; the caller runs steps until done.
+ */
+int
+apply_retention(struct store_db *db, struct store_op *op)
+{
+	int64_t org = org_of(op->org_id), before = op->u.retention.before_ms;
+	struct db_stmt *s = db_stmt(db->w, W_ORG_MESSAGES_PAGE);
+	int64_t ids[RETENTION_MSG_PAGE];
+	char *docs[RETENTION_MSG_PAGE];
+	int n = 0, r = 0;
+	bool reached = false;
+
+	op->u.retention.messages = op->u.retention.events = 0;
+	db_bind_i64(s, 1, org);
+	db_bind_i64(s, 2, op->u.retention.msg_after);
+	db_bind_i64(s, 3, RETENTION_MSG_PAGE);
+	while (n < RETENTION_MSG_PAGE && (r = db_row(s)) == 1) {
+		if (db_i64(s, 1) >= before) {
+			reached = true;
+			db_finish(s);
+			break;
+		}
+		ids[n] = db_i64(s, 0);
+		docs[n++] = xstrdup_or_null(db_text(s, 2));
+	}
+	int fail = r < 0;
+	if (n == RETENTION_MSG_PAGE && r == 1)
+		db_finish(s);
+	else if (r == 0)
+		reached = true;  /* the end of the table */
+	for (int i = 0; i < n; i++) {
+		if (!fail && docs[i] && strstr(docs[i], "\"erased\":true") == NULL) {
+			if (sd_scrub_message(db, ids[i], docs[i]) != 0)
+				fail = 1;
+			else
+				op->u.retention.messages++;
+		}
+		free(docs[i]);
+	}
+	if (fail)
+		return sd_op_sql_error(db, op);
+	if (n > 0)
+		op->u.retention.msg_after = ids[n - 1];
+
+	/* Events: the page's last one made before the cutoff. */
+	s = db_stmt(db->w, W_ORG_EVENTS_PAGE);
+	db_bind_i64(s, 1, org);
+	db_bind_i64(s, 2, op->u.retention.seq_after);
+	db_bind_i64(s, 3, RETENTION_EVENT_PAGE);
+	int64_t upto = op->u.retention.seq_after, rows = 0;
+	bool ev_reached = false;
+	while ((r = db_row(s)) == 1) {
+		rows++;
+		if (db_i64(s, 1) >= before) {
+			ev_reached = true;
+			db_finish(s);
+			break;
+		}
+		upto = db_i64(s, 0);
+	}
+	if (r < 0)
+		return sd_op_sql_error(db, op);
+	if (rows < RETENTION_EVENT_PAGE)
+		ev_reached = true;
+	if (upto > op->u.retention.seq_after) {
+		s = db_stmt(db->w, W_EVENTS_SCRUB_RANGE);
+		db_bind_i64(s, 1, org);
+		db_bind_i64(s, 2, op->u.retention.seq_after);
+		db_bind_i64(s, 3, upto);
+		if (db_run(s) != 0)
+			return sd_op_sql_error(db, op);
+		op->u.retention.events = db_changes(db->w);
+		op->u.retention.seq_after = upto;
+	}
+	s = db_stmt(db->w, W_FINGERPRINTS_EXPIRE);
+	db_bind_i64(s, 1, org);
+	db_bind_i64(s, 2, before);
+	if (db_defer(s) != 0)
+		return sd_op_sql_error(db, op);
+	op->u.retention.done = reached && ev_reached;
+	return 0;
+}
+
 int
 apply_contact_erase(struct store_db *db, struct store_op *op)
 {

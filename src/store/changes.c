@@ -55,6 +55,7 @@ store_op_changes(enum store_op_kind kind)
 	case STORE_OP_API_KEY_USED:
 		return 0;  /* last_used_at is read when listed, not kept in memory */
 	case STORE_OP_CONTACT_ERASE:
+	case STORE_OP_RETENTION:
 		return STORE_CHANGE_ERASURES;
 	case STORE_OP_ORG_CREATE:
 	case STORE_OP_ORG_SETTINGS:

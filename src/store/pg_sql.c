@@ -231,6 +231,13 @@ const char *const pg_sql[SQL_COUNT] = {
 	[W_MSG_FAIL_UNSENT] = "UPDATE messages SET status = 'failed', error_title = 'the contact was erased'"
 	    " WHERE conversation_id = $1 AND status IN ('queued', 'scheduled')"
 	    " AND id NOT IN (SELECT message_id FROM outbox)",
+	/* Retention (apply_erase.c): an organization's next messages and events by id. */
+	[W_ORG_MESSAGES_PAGE] = "SELECT id, created_ms, doc FROM messages WHERE org_id = $1 AND id > $2"
+	    " ORDER BY id LIMIT $3",
+	[W_ORG_EVENTS_PAGE] = "SELECT seq, at_ms FROM events WHERE org_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+	[W_EVENTS_SCRUB_RANGE] = "UPDATE events SET data = '{\"erased\":true}' WHERE org_id = $1 AND seq > $2"
+	    " AND seq <= $3 AND type <> 'contact.erased' AND type NOT LIKE 'audit.%'",
+	[W_FINGERPRINTS_EXPIRE] = "DELETE FROM content_fingerprints WHERE org_id = $1 AND at_ms < $2",
 	[W_MEMBER_PUT] = "INSERT INTO memberships (user_name, org_id, role, created_at)"
 	    " VALUES ($1, $2, $3, $4) ON CONFLICT (user_name, org_id) DO UPDATE SET role = excluded.role",
 	[W_MEMBER_DELETE] = "DELETE FROM memberships WHERE user_name = $1 AND org_id = $2",

@@ -108,6 +108,10 @@ enum store_op_kind {
 	                                  (documents, raw payloads, statuses' payloads) and its
 	                                  events' data are removed; its waiting sends dropped;
 	                                  appends contact.erased; NOTFOUND when it is not org_id's */
+	STORE_OP_RETENTION,            /* u.retention: one step of org_id's retention: the content
+	                                  of up to a page of messages and events made before
+	                                  before_ms is removed, from the cursors on; sets them
+	                                  on, and done when it reached before_ms */
 	STORE_OP_SIGNING_KEY_PUT,      /* u.signing_key: a new key signing access tokens; the keys
 	                                  made before purge_before (Unix seconds) are deleted */
 };
@@ -291,6 +295,12 @@ struct store_op {
 			int64_t conversation_id;   /* result */
 			int64_t messages;          /* result: messages erased */
 		} erase;
+		struct {
+			int64_t before_ms;
+			int64_t msg_after, seq_after;  /* in: cursors; out: moved on */
+			int64_t messages, events;      /* result: content removed */
+			bool done;                     /* result: nothing older left after them */
+		} retention;
 		struct {
 			const char *kid;
 			const char *secret_hex;

@@ -6,7 +6,7 @@
 import { describe } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { msgdTest, request, assertError, assertStatus, followStream, waitFor, sendMessage, waitMessage } from './lib.mjs';
+import { msgdTest, request, assertError, assertStatus, followStream, waitFor, sendMessage, waitMessage, fakeClock, FAKETIME } from './lib.mjs';
 
 const PW = 'correct horse battery';
 const PHONE = '15550404040';
@@ -84,4 +84,30 @@ describe('erasure', () => {
 		await waitFor(() => got.some((b) => b.includes('contact.erased')), 10_000, { what: 'webhook replay' });
 		clean(got.join('\n'), 'event webhook');
 	});
+
+	msgdTest('retention: content older than the organization\'s retention_days goes in the background', async (h, t) => {
+		const clk = fakeClock(t);
+		const d = await h.start({ env: clk.env });
+		const old = assertStatus(await d.api('POST', '/v1/sandbox/sandbox/inbound', { from: PHONE, text: `old ${SECRET}` }), 201).message;
+		const out = await sendMessage(d, { channel: 'sandbox', to: PHONE, text: `old reply ${SECRET}` });
+		await waitMessage(d, out.id, (m) => m.status !== 'queued', 10_000);
+		// The sandbox echoes a reply back: let it arrive before the clock moves.
+		await waitFor(async () => (await d.api('GET', `/v1/conversations/${old.conversation_id}/messages`)).json.messages.length >= 3,
+			10_000, { what: 'the echo' });
+		assertStatus(await d.api('PATCH', '/v1/orgs/default', { settings: { retention_days: 1 } }), 200);
+		await clk.set(d, 2 * 86400);
+		const fresh = assertStatus(await d.api('POST', '/v1/sandbox/sandbox/inbound', { from: '15550505050', text: 'fresh words' }), 201).message;
+		await waitFor(async () => (await d.api('GET', `/v1/messages/${old.id}`)).json.erased === true, 20_000, { what: 'old content removed' });
+		await waitFor(async () => (await d.api('GET', `/v1/messages/${out.id}`)).json.erased === true, 20_000, { what: 'old reply removed' });
+		const f = assertStatus(await d.api('GET', `/v1/messages/${fresh.id}`), 200);
+		assert.equal(f.text, 'fresh words');
+		const ev = assertStatus(await d.api('GET', '/v1/events?since=0'), 200);
+		assert.ok(!ev.text || true);
+		const all = JSON.stringify(ev);
+		assert.ok(!all.includes(SECRET), `old events' data removed: ${JSON.stringify(ev.events.filter((e) => JSON.stringify(e).includes(SECRET)))}`);
+		assert.ok(all.includes('fresh words'), 'new events kept');
+		const m = assertStatus(await d.api('GET', `/v1/messages/${old.id}`), 200);
+		assert.equal(m.id, old.id, 'the skeleton stays');
+		assert.equal(m.direction, 'in');
+	}, { skip: FAKETIME ? false : 'libfaketime is not installed (apt-get install libfaketime)' });
 });

@@ -708,3 +708,48 @@ export function followStream(d, { headers = {}, query = '' } = {}) {
 	};
 	return st;
 }
+
+/* Debian's libfaketime (LD_PRELOAD), for tests that move msgd's wall clock. */
+const LIBS = [
+	'/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1',
+	'/usr/lib/aarch64-linux-gnu/faketime/libfaketimeMT.so.1',
+];
+export const FAKETIME = process.env.FAKETIME_SO || LIBS.find((p) => fs.existsSync(p));
+
+/** A clock for one daemon: env for h.start(), and set(offsetSeconds). */
+export function fakeClock(t) {
+	const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'msgd-clock-'));
+	const file = path.join(dir, 'faketime');
+	fs.writeFileSync(file, '+0\n');
+	t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+	const c = {
+		offset: 0,
+		env: {
+			LD_PRELOAD: FAKETIME,
+			FAKETIME_TIMESTAMP_FILE: file,
+			FAKETIME_CACHE_DURATION: '1',
+			FAKETIME_DONT_FAKE_MONOTONIC: '1',
+			// The sanitizer runtime is not first in the preload list then.
+			ASAN_OPTIONS: `${process.env.ASAN_OPTIONS ? process.env.ASAN_OPTIONS + ':' : ''}verify_asan_link_order=0`,
+		},
+		/** msgd's idea of now (ms), from the Date header. */
+		async daemonNow(d) {
+			const r = await d.api('GET', '/healthz');
+			return Date.parse(r.headers.get('date'));
+		},
+		/** Move msgd's wall clock to real time + seconds; resolves once msgd sees it. */
+		async set(d, seconds) {
+			// Whole or not at all: libfaketime may read the file at any time.
+			fs.writeFileSync(`${file}.new`, `${seconds >= 0 ? '+' : ''}${seconds}\n`);
+			fs.renameSync(`${file}.new`, file);
+			c.offset = seconds;
+			await waitFor(async () => Math.abs(await c.daemonNow(d) - (Date.now() + seconds * 1000)) < 2500,
+			    10_000, { what: `msgd's clock at ${seconds} s` });
+			c.setAt = performance.now();
+		},
+		/** What msgd's clock says now (ms), from ours. */
+		now() { return Date.now() + c.offset * 1000; },
+	};
+	return c;
+}
+

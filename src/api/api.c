@@ -210,6 +210,7 @@ static const struct route routes[] = {
 	{ .method = "PATCH", .pattern = "/v1/orgs/*", .perm = PERM_ORG_MANAGE, .fn = api_orgs_patch },
 	{ .method = "GET", .pattern = "/v1/orgs/*/usage", .perm = PERM_MESSAGES_READ, .fn = api_orgs_usage },
 	{ .method = "DELETE", .pattern = "/v1/contacts/*", .perm = PERM_CONTACTS_ERASE, .fn = api_contacts_erase },
+	{ .method = "GET", .pattern = "/v1/audit", .perm = PERM_AUDIT_READ, .fn = api_audit_list },
 	{ .method = "GET", .pattern = "/v1/auth/me", .perm = PERM_AUTHENTICATED, .fn = api_auth_me,
 	  .pw_change = true },
 	{ .method = "PUT", .pattern = "/v1/auth/password", .perm = PERM_AUTHENTICATED,

@@ -195,6 +195,13 @@ void api_orgs_usage(struct app *, struct http_request *, const struct principal 
     const char *const *);
 void api_contacts_erase(struct app *, struct http_request *, const struct principal *,
     const char *const *);
+/* Append an audit.<what> event to org's log (api_audit.c): actor who (NULL:
+ * msgd itself), target, before and after (references taken; NULL: null).
+ * MUST NOT carry secrets. */
+void api_audit(struct app *app, const struct principal *who, int64_t org, const char *what,
+    json_t *target, json_t *before, json_t *after);
+void api_audit_list(struct app *, struct http_request *, const struct principal *,
+    const char *const *);
 /* Run a step of each organization's retention that is due (every few
  * seconds: api_keys.c's timer). */
 void api_retention_tick(struct app *app);

@@ -32,6 +32,8 @@ struct chan_write {
 	char *config_json;
 	char *destination;       /* patch: the destination keys that changed, for the log */
 	char *route;             /* the route key's value, or NULL */
+	struct principal who;    /* for the audit trail */
+	json_t *before;          /* patch, delete: the public config before */
 };
 
 static void
@@ -43,7 +45,18 @@ chan_write_free(struct chan_write *w)
 	free(w->config_json);
 	free(w->destination);
 	free(w->route);
+	json_decref(w->before);
 	free(w);
+}
+
+/* audit.channel.*: the channel's public config before and after (no secrets). */
+static void
+chan_audit(struct chan_write *w, const char *what, int64_t id, const char *name,
+    const struct channel *after)
+{
+	api_audit(w->app, &w->who, w->who.org_id, what, json_pack("{s:I, s:s}", "id", (json_int_t)id,
+	    "name", name), w->before ? json_incref(w->before) : NULL,
+	    after ? channel_public_config(after) : NULL);
 }
 
 /* Is config's route key (WhatsApp: phone_number_id) another channel's, in
@@ -139,6 +152,7 @@ created_done(struct store_op *op, void *arg)
 	w->ch->created_at = w->ch->updated_at = op->u.channel.at;  /* as stored: syncs compare it */
 	struct channel *ch = already_synced(w->app, w->ch);
 	if (ch) {
+		chan_audit(w, "channel.created", ch->id, ch->name, ch);
 		api_reply_channels(w->app, w->req, 201, api_channel_json(w->app, ch));
 		chan_write_free(w);
 		return;
@@ -152,6 +166,7 @@ created_done(struct store_op *op, void *arg)
 		return;
 	}
 	log_info("channel created", "channel", ch->name, "type", ch->ops->type);
+	chan_audit(w, "channel.created", ch->id, ch->name, ch);
 	channel_installed(w->app, ch, false);
 	api_reply_channels(w->app, w->req, 201, api_channel_json(w->app, ch));
 	chan_write_free(w);
@@ -211,6 +226,7 @@ api_channels_create(struct app *app, struct http_request *req, const struct prin
 	w->config_json = json_encode(config, NULL);
 	w->ch = channel_new(0, name, ops, config, now, now);
 	w->ch->org_id = who->org_id;
+	w->who = *who;
 	w->route = xstrdup_or_null(channel_route_value(ops, config));
 	w->op = (struct store_op){
 		.kind = STORE_OP_CHANNEL_CREATE,
@@ -277,6 +293,7 @@ patched_done(struct store_op *op, void *arg)
 	w->ch->updated_at = op->u.channel.at;  /* as stored: syncs compare it */
 	struct channel *ch = already_synced(w->app, w->ch);
 	if (ch) {
+		chan_audit(w, "channel.updated", ch->id, ch->name, ch);
 		api_reply_channels(w->app, w->req, 200, api_channel_json(w->app, ch));
 		chan_write_free(w);
 		return;
@@ -289,6 +306,7 @@ patched_done(struct store_op *op, void *arg)
 		return;
 	}
 	log_info("channel updated", "channel", ch->name);
+	chan_audit(w, "channel.updated", ch->id, ch->name, ch);
 	if (w->destination)
 		log_warn("channel destination changed; its secrets were supplied again", "channel",
 		    ch->name, "changed", w->destination);
@@ -398,6 +416,8 @@ api_channels_patch(struct app *app, struct http_request *req, const struct princ
 	w->config_json = json_encode(config, NULL);
 	w->ch = channel_new(ch->id, ch->name, ch->ops, config, ch->created_at, now_ms() / 1000);
 	w->ch->org_id = ch->org_id;
+	w->who = *who;
+	w->before = channel_public_config(ch);
 	w->route = xstrdup_or_null(channel_route_value(ch->ops, config));
 	w->op = (struct store_op){
 		.kind = STORE_OP_CHANNEL_UPDATE,
@@ -426,6 +446,7 @@ deleted_done(struct store_op *op, void *arg)
 		api_store_error(w->req);
 	} else {
 		log_info("channel deleted", "channel", w->name);
+		chan_audit(w, "channel.deleted", op->u.channel.id, w->name, NULL);
 		channel_removed(w->app, op->u.channel.id);
 		http_reply_raw(w->req, 204, "application/json", "", 0);
 	}
@@ -443,6 +464,8 @@ api_channels_delete(struct app *app, struct http_request *req, const struct prin
 	w->app = app;
 	w->req = req;
 	w->name = xstrdup(ch->name);
+	w->who = *who;
+	w->before = channel_public_config(ch);
 	w->op = (struct store_op){
 		.kind = STORE_OP_CHANNEL_DELETE,
 		.u.channel = { .id = ch->id },

@@ -31,6 +31,7 @@ struct hook_write {
 	char *url;
 	char *events_json;
 	char *secret;
+	struct principal who;       /* for the audit trail */
 };
 
 static void
@@ -92,6 +93,9 @@ created_done(struct store_op *op, void *arg)
 	json_decref(row);
 	snprintf(id, sizeof(id), "%" PRId64, op->u.subscription.id);
 	log_info("webhook subscription created", "subscription", id);
+	api_audit(w->app, &w->who, op->org_id, "webhook.created", json_pack("{s:I}", "id",
+	    (json_int_t)op->u.subscription.id), NULL, json_pack("{s:s, s:o}", "url", w->url, "events",
+	    json_loads(w->events_json, 0, NULL)));
 	http_reply_json(w->req, 201, hooks_get(w->app->hooks, op->org_id, op->u.subscription.id));
 	hook_write_free(w);
 }
@@ -189,6 +193,7 @@ api_hooks_create(struct app *app, struct http_request *req, const struct princip
 	w->url = xstrdup(url);
 	w->events_json = json_encode(events, NULL);
 	w->secret = xstrdup(secret);
+	w->who = *who;
 	w->op = (struct store_op){
 		.kind = STORE_OP_SUBSCRIPTION_PUT,
 		.org_id = who->org_id,
@@ -256,6 +261,8 @@ deleted_done(struct store_op *op, void *arg)
 		hooks_remove(w->app->hooks, op->u.subscription.id);
 		snprintf(id, sizeof(id), "%" PRId64, op->u.subscription.id);
 		log_info("webhook subscription deleted", "subscription", id);
+		api_audit(w->app, &w->who, op->org_id, "webhook.deleted", json_pack("{s:I}", "id",
+		    (json_int_t)op->u.subscription.id), NULL, NULL);
 		http_reply_raw(w->req, 204, "application/json", "", 0);
 	}
 	hook_write_free(w);
@@ -272,6 +279,7 @@ api_hooks_delete(struct app *app, struct http_request *req, const struct princip
 	struct hook_write *w = xcalloc(1, sizeof(*w));
 	w->app = app;
 	w->req = req;
+	w->who = *who;
 	w->op = (struct store_op){
 		.kind = STORE_OP_SUBSCRIPTION_DELETE,
 		.org_id = who->org_id,

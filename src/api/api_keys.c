@@ -36,6 +36,7 @@ struct key_write {
 	char *scopes_json;
 	uint32_t scopes;
 	int64_t expires_at;
+	struct principal who;       /* for the audit trail */
 };
 
 static void
@@ -69,6 +70,10 @@ key_created(struct store_op *op, void *arg)
 	char id[24];
 	snprintf(id, sizeof(id), "%" PRId64, op->u.api_key.id);
 	log_info("API key created", "key", id, "name", w->name);
+	api_audit(app, &w->who, op->org_id, "key.created", json_pack("{s:I, s:s, s:s}", "id",
+	    (json_int_t)op->u.api_key.id, "name", w->name, "prefix", w->key.prefix), NULL,
+	    json_pack("{s:o, s:o}", "scopes", authz_scopes_json(w->scopes), "expires_at",
+	    json_time_or_null(w->expires_at)));
 	json_t *j = json_pack("{s:I, s:s, s:o, s:s, s:o, s:o, s:o, s:s}", "id",
 	    (json_int_t)op->u.api_key.id, "name", w->name, "scopes", authz_scopes_json(w->scopes),
 	    "prefix", w->key.prefix, "created_at", json_time_or_null(now_ms() / 1000),
@@ -147,6 +152,7 @@ api_keys_create(struct app *app, struct http_request *req, const struct principa
 	w->app = app;
 	w->req = req;
 	w->scopes = scopes;
+	w->who = *who;
 	w->expires_at = expires_at;
 	snprintf(w->name, sizeof(w->name), "%s", name);
 	authz_key_make(&w->key);
@@ -219,6 +225,7 @@ struct key_revoke {
 	struct store_op op;
 	struct app *app;
 	struct http_request *req;
+	struct principal who;       /* for the audit trail */
 };
 
 static void
@@ -228,9 +235,11 @@ key_revoked(struct store_op *op, void *arg)
 
 	if (op->result == 0 || op->err == STORE_NOTFOUND)
 		key_forget(r->app, op->org_id, op->u.api_key.id);  /* revoked (here or elsewhere) */
-	if (op->result == 0)
+	if (op->result == 0) {
+		api_audit(r->app, &r->who, op->org_id, "key.revoked", json_pack("{s:I}", "id",
+		    (json_int_t)op->u.api_key.id), NULL, NULL);
 		http_reply_raw(r->req, 204, "application/json", "", 0);
-	else if (op->err == STORE_NOTFOUND)
+	} else if (op->err == STORE_NOTFOUND)
 		http_reply_error(r->req, 404, "not_found", NULL, "no such key");
 	else
 		api_op_error(r->req, op);
@@ -248,6 +257,7 @@ api_keys_delete(struct app *app, struct http_request *req, const struct principa
 	struct key_revoke *r = xcalloc(1, sizeof(*r));
 	r->app = app;
 	r->req = req;
+	r->who = *who;
 	r->op = (struct store_op){
 		.kind = STORE_OP_API_KEY_REVOKE,
 		.org_id = who->org_id,

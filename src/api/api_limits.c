@@ -225,6 +225,8 @@ struct org_patch {
 	struct app *app;
 	struct http_request *req;
 	struct org_settings settings;
+	struct org_settings before;
+	struct principal who;       /* for the audit trail */
 	char *json;
 };
 
@@ -244,6 +246,8 @@ org_patched(struct store_op *op, void *arg)
 	} else {
 		o->settings = w->settings;
 		log_info("organization settings changed", "org", o->name);
+		api_audit(w->app, &w->who, o->id, "org.settings_changed", json_pack("{s:s}", "org", o->name),
+		    api_org_settings_json(&w->before), api_org_settings_json(&w->settings));
 		http_reply_json(w->req, 200, org_detail(o));
 	}
 	free(w->json);
@@ -271,6 +275,8 @@ api_orgs_patch(struct app *app, struct http_request *req, const struct principal
 	}
 	struct org_patch *w = xcalloc(1, sizeof(*w));
 	w->settings = o->settings;
+	w->before = o->settings;
+	w->who = *who;
 	if (api_org_settings_merge(&w->settings, json_object_get(body, "settings"), fld, sizeof(fld), err,
 	    sizeof(err)) != 0) {
 		http_reply_error(req, 422, "validation_failed", fld, "%s", err);

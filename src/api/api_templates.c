@@ -24,6 +24,7 @@ struct tpl_write {
 	struct store_op op;
 	struct app *app;
 	struct http_request *req;
+	struct principal who;       /* for the audit trail */
 	char *name, *language, *body;
 };
 
@@ -73,6 +74,8 @@ tpl_created(struct store_op *op, void *arg)
 	} else if (op->result != 0) {
 		api_store_error(t->req);
 	} else {
+		api_audit(t->app, &t->who, op->org_id, "template.created", json_pack("{s:s, s:s}", "name",
+		    t->name, "language", t->language), NULL, json_pack("{s:s}", "body", t->body));
 		struct tpl_read *r = xcalloc(1, sizeof(*r));
 		r->org = op->org_id;
 		snprintf(r->name, sizeof(r->name), "%s", t->name);
@@ -122,6 +125,7 @@ api_templates_create(struct app *app, struct http_request *req, const struct pri
 	t->name = xstrdup(name);
 	t->language = xstrdup(lang ? lang : "en");
 	t->body = xstrdup(body);
+	t->who = *who;
 	json_decref(in);
 	t->op = (struct store_op){
 		.kind = STORE_OP_TEMPLATE_PUT,
@@ -184,8 +188,11 @@ tpl_deleted(struct store_op *op, void *arg)
 {
 	struct tpl_write *t = arg;
 
-	if (op->result == 0)
+	if (op->result == 0) {
+		api_audit(t->app, &t->who, op->org_id, "template.deleted", json_pack("{s:s}", "name", t->name),
+		    NULL, NULL);
 		http_reply_raw(t->req, 204, "application/json", "", 0);
+	}
 	else if (op->err == STORE_NOTFOUND)
 		http_reply_error(t->req, 404, "not_found", NULL, "no template named '%s'", t->name);
 	else
@@ -201,6 +208,7 @@ api_templates_delete(struct app *app, struct http_request *req, const struct pri
 	t->app = app;
 	t->req = req;
 	t->name = xstrdup(p[0]);
+	t->who = *who;
 	t->op = (struct store_op){
 		.kind = STORE_OP_TEMPLATE_DELETE,
 		.org_id = who->org_id,

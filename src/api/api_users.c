@@ -44,7 +44,17 @@ struct user_call {
 	bool must_change;           /* create, password: the user must choose a new one */
 	char otp[API_OTP_CHARS + 1]; /* an invite's one-time password ("": none); wiped */
 	struct store_op op;
+	struct principal who;       /* for the audit trail */
+	enum role before;           /* the role before a change */
 };
+
+/* audit.user.<what>: the user by name, and what changed (never a password). */
+static void
+user_audit(struct user_call *c, const char *what, json_t *after)
+{
+	api_audit(c->app, &c->who, c->org, what, json_pack("{s:s}", "name", c->name),
+	    c->before != ROLE_NONE ? json_pack("{s:s}", "role", authz_role_name(c->before)) : NULL, after);
+}
 
 static void
 call_free(void *arg)
@@ -63,6 +73,8 @@ call_new(struct app *app, struct http_request *req, const struct principal *who,
 	c->app = app;
 	c->req = req;
 	c->org = who->org_id;
+	c->who = *who;
+	c->before = api_member_role(app, name, who->org_id);
 	snprintf(c->name, sizeof(c->name), "%s", name);
 	return c;
 }
@@ -221,6 +233,8 @@ created(void *arg, enum auth_result r, int64_t ended)
 	} else {
 		api_member_set(c->app, c->name, c->org, c->role);
 		api_user_must_change_set(c->app, c->name, c->must_change);
+		user_audit(c, "user.created", json_pack("{s:s, s:b}", "role", authz_role_name(c->role),
+		    "invited", c->must_change));
 		api_read_async(c->app, c->req, run_created, c, call_free);
 	}
 }
@@ -238,11 +252,14 @@ member_done(struct store_op *op, void *arg)
 	}
 	if (op->kind == STORE_OP_MEMBER_DELETE) {
 		api_member_drop(c->app, c->name, c->org);
+		user_audit(c, "user.removed", NULL);
 		http_reply_raw(c->req, 204, "application/json", "", 0);
 		free(c);
 		return;
 	}
 	api_member_set(c->app, c->name, c->org, c->role);
+	user_audit(c, c->whole_user ? "user.joined" : "user.role_changed",
+	    json_pack("{s:s}", "role", authz_role_name(c->role)));
 	if (c->whole_user) {
 		api_read_async(c->app, c->req, run_created, c, free);  /* joined: as a create */
 		return;
@@ -387,8 +404,11 @@ reset(void *arg, enum auth_result r, int64_t ended)
 {
 	struct user_call *c = arg;
 
-	if (r == AUTH_OK)
+	if (r == AUTH_OK) {
 		api_user_must_change_set(c->app, c->name, c->must_change);
+		user_audit(c, "user.password_changed", json_pack("{s:b}", "must_change_password",
+		    c->must_change));
+	}
 	changed(arg, r, ended);
 }
 
@@ -428,8 +448,10 @@ removed(void *arg, enum auth_result r, int64_t ended)
 {
 	struct user_call *c = arg;
 
-	if (r == AUTH_OK)
+	if (r == AUTH_OK) {
 		api_member_drop(c->app, c->name, 0);
+		user_audit(c, "user.removed", json_pack("{s:b}", "deleted", 1));
+	}
 	changed(arg, r, ended);
 }
 

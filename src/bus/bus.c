@@ -279,7 +279,7 @@ bus_cursor(const struct bus_sub *s)
 bool
 bus_event_wanted(const struct bus_filter *f, const struct store_event *e)
 {
-	if (e->org_id != f->org_id)
+	if (e->org_id != f->org_id || e->audit)
 		return false;
 	if (f->channel && (e->channel == NULL || strcmp(f->channel, e->channel) != 0))
 		return false;

@@ -501,6 +501,17 @@ store_db_apply(struct store_db *db, struct store_op *op)
 		return apply_contact_erase(db, op);
 	case STORE_OP_RETENTION:
 		return apply_retention(db, op);
+	case STORE_OP_AUDIT: {
+		int64_t seq = 0;
+		if (op->u.audit.type == NULL || strncmp(op->u.audit.type, "audit.", 6) != 0 ||
+		    op->u.audit.data_json == NULL)
+			return sd_op_error(op, "an audit event needs an audit.* type and data");
+		if (sd_append_event(db, org_of(op->org_id), op->u.audit.type, now_ms(), 0, 0, 0,
+		    op->u.audit.data_json, &seq) != 0)
+			return sd_op_sql_error(db, op);
+		op->last_seq = seq;
+		return 0;
+	}
 	}
 	return sd_op_error(op, "unknown op kind %d", (int)op->kind);
 }

@@ -294,7 +294,11 @@ const char *const pg_sql[SQL_COUNT] = {
 	/* One organization's (index events_org). */
 	[R_EVENTS_ORG] = "SELECT e.seq, e.type, e.at_ms, ch.name, e.conversation_id, e.message_id, e.data,"
 	    " e.org_id FROM events e LEFT JOIN channels ch ON ch.id = e.channel_id"
-	    " WHERE e.org_id = $3 AND e.seq > $1 ORDER BY e.seq LIMIT $2",
+	    " WHERE e.org_id = $3 AND e.seq > $1 AND e.type NOT LIKE 'audit.%' ORDER BY e.seq LIMIT $2",
+	/* Audit events (0014): one organization's, read apart (GET /v1/audit). */
+	[R_AUDIT] = "SELECT e.seq, e.type, e.at_ms, ch.name, e.conversation_id, e.message_id, e.data,"
+	    " e.org_id FROM events e LEFT JOIN channels ch ON ch.id = e.channel_id"
+	    " WHERE e.org_id = $3 AND e.seq > $1 AND e.type LIKE 'audit.%' ORDER BY e.seq LIMIT $2",
 	[R_OUTBOX_DUE] = "SELECT o.message_id, o.channel_id, o.recipient, o.priority, o.attempts,"
 	    " o.created_ms, o.first_attempt_ms, o.uncertain, " MSG_COLS
 	    " FROM outbox o JOIN messages m ON m.id = o.message_id"

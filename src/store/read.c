@@ -506,10 +506,27 @@ buf_json_id(struct buf *b, int64_t id)
 /* Events are rendered as text straight from their rows: the stored data is
  * already compact JSON (written by sd_dump()), so nothing is parsed and
  * serialized again on the way to a client. */
+static int read_events_of(struct store_db *db, enum sql which, int64_t org, int64_t since,
+    int limit, struct store_event **out, size_t *nout);
+
 int
 read_events(struct store_db *db, int64_t org, int64_t since, int limit, struct store_event **out, size_t *nout)
 {
-	struct db_stmt *s = db_stmt(db->r, org ? R_EVENTS_ORG : R_EVENTS);
+	return read_events_of(db, org ? R_EVENTS_ORG : R_EVENTS, org, since, limit, out, nout);
+}
+
+int
+read_audit(struct store_db *db, int64_t org, int64_t since, int limit, struct store_event **out,
+    size_t *nout)
+{
+	return read_events_of(db, R_AUDIT, org_of(org), since, limit, out, nout);
+}
+
+static int
+read_events_of(struct store_db *db, enum sql which, int64_t org, int64_t since, int limit,
+    struct store_event **out, size_t *nout)
+{
+	struct db_stmt *s = db_stmt(db->r, which);
 	struct store_event *ev = NULL;
 	size_t n = 0, cap = 0;
 	int rc;
@@ -553,6 +570,7 @@ read_events(struct store_db *db, int64_t org, int64_t since, int limit, struct s
 			.channel = xstrdup_or_null(db_text(s, 3)),
 			.conversation_id = db_i64(s, 4),
 			.org_id = db_i64(s, 7),
+			.audit = strncmp(db_text(s, 1) ? db_text(s, 1) : "", "audit.", 6) == 0,
 		};
 	}
 	if (rc < 0) {

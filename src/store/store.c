@@ -744,6 +744,13 @@ store_fingerprint_at(struct store *st, int64_t org, const char *fp, int64_t *at_
 }
 
 int
+store_audit_read(struct store *st, int64_t org, int64_t since, int limit, struct store_event **out,
+    size_t *n)
+{
+	return read_audit(RDB(st), org, since, limit, out, n);
+}
+
+int
 store_live_instances(struct store *st, int64_t now_ms, int64_t *out)
 {
 	return read_live_instances(RDB(st), now_ms, out);

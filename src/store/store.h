@@ -112,6 +112,7 @@ enum store_op_kind {
 	                                  of up to a page of messages and events made before
 	                                  before_ms is removed, from the cursors on; sets them
 	                                  on, and done when it reached before_ms */
+	STORE_OP_AUDIT,                /* u.audit: appends an audit.* event to org_id's log */
 	STORE_OP_SIGNING_KEY_PUT,      /* u.signing_key: a new key signing access tokens; the keys
 	                                  made before purge_before (Unix seconds) are deleted */
 };
@@ -301,6 +302,10 @@ struct store_op {
 			int64_t messages, events;      /* result: content removed */
 			bool done;                     /* result: nothing older left after them */
 		} retention;
+		struct {
+			const char *type;          /* "audit.channel.created", ... */
+			const char *data_json;     /* {"actor","target","before","after"}: no secrets */
+		} audit;
 		struct {
 			const char *kid;
 			const char *secret_hex;
@@ -522,6 +527,7 @@ struct store_event {
 	char *channel;           /* channel name, or NULL */
 	int64_t conversation_id; /* 0 when none */
 	int64_t org_id;          /* its organization (never shown) */
+	bool audit;              /* an audit.* event: never streamed, read by GET /v1/audit */
 };
 
 /* Up to limit events with seq > since, ascending, of organization org (0:
@@ -530,6 +536,10 @@ struct store_event {
 int store_events_read(struct store *st, int64_t org, int64_t since, int limit, struct store_event **out,
     size_t *n);
 void store_events_free(struct store_event *ev, size_t n);
+/* Organization org's audit events (audit.*), as store_events_read(): the
+ * event reads above leave them out, but for the bus's (org 0). */
+int store_audit_read(struct store *st, int64_t org, int64_t since, int limit,
+    struct store_event **out, size_t *n);
 void store_event_clear(struct store_event *e);
 
 /* The same as a tree: {"events":[...],"next":seq}; next = last seq

@@ -182,6 +182,8 @@ int quota_gate_commit(struct store_db *db, struct store_op *op, struct quota_gat
 void quota_gate_free(struct quota_gate *g);
 int read_signing_keys_load(struct store_db *db, json_t **out);
 int read_live_instances(struct store_db *db, int64_t now_ms, int64_t *out);
+int read_audit(struct store_db *db, int64_t org, int64_t since, int limit, struct store_event **out,
+    size_t *nout);
 int read_fingerprint_at(struct store_db *db, int64_t org, const char *fp, int64_t *at_ms);
 int read_quota_usage(struct store_db *db, const char *scope, int64_t now_ms, int64_t n[3]);
 /* An op's or a read's organization: 0 means the default one. */

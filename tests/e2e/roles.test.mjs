@@ -56,6 +56,11 @@ const CALLS = [
 	['GET', '/v1/keys', 'keys:write'],
 	['POST', '/v1/keys', 'keys:write', {}],
 	['DELETE', '/v1/keys/999999', 'keys:write'],
+	['GET', '/v1/orgs/default', 'authenticated'],
+	['PATCH', '/v1/orgs/default', 'org:manage', { settings: { messages_per_day: 0 } }],
+	['GET', '/v1/orgs/default/usage', 'messages:read'],
+	['DELETE', '/v1/contacts/999999', 'contacts:erase'],
+	['GET', '/v1/audit', 'audit:read'],
 	['GET', '/v1/orgs', 'platform'],
 	['POST', '/v1/orgs', 'platform', { name: 'x y' }],
 	['GET', '/v1/auth/me', 'authenticated'],
@@ -66,9 +71,9 @@ const GRANTS = {
 	viewer: ['authenticated', 'messages:read', 'events:read'],
 	agent: ['authenticated', 'messages:read', 'events:read', 'messages:send'],
 	admin: ['authenticated', 'messages:read', 'events:read', 'messages:send', 'channels:write',
-		'templates:write', 'webhooks:write', 'users:write', 'keys:write'],
+		'templates:write', 'webhooks:write', 'users:write', 'keys:write', 'contacts:erase', 'audit:read'],
 };
-GRANTS.owner = GRANTS.admin;
+GRANTS.owner = [...GRANTS.admin, 'org:manage'];
 
 describe('roles', () => {
 	msgdTest('role x route: each role gets exactly its permissions, 403 naming the missing one', async (h) => {

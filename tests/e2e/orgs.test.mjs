@@ -7,7 +7,7 @@ import { describe } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import {
-	msgdTest, assertError, assertStatus, followStream, waitFor, createWaChannel,
+	msgdTest, assertError, assertStatus, followStream, waitFor, createWaChannel, request,
 } from './lib.mjs';
 
 const B = { 'msgd-org': 'acme' };
@@ -125,5 +125,60 @@ describe('organizations', () => {
 		// Nor by a change.
 		const res = await d.api('PATCH', '/v1/channels/wa', { config: { phone_number_id: 'PNID-SHARED', access_token: 'x' } }, B);
 		assertError(res, 409, 'conflict');
+	});
+});
+
+describe('isolation matrix', () => {
+	msgdTest('A\'s owner, on every route that names an object, gets 404 for B\'s (and changes nothing)', async (h) => {
+		const d = await h.start();
+		const B = { 'msgd-org': 'acme' };
+		assertStatus(await d.api('POST', '/v1/orgs', { name: 'acme' }), 201);
+		// B's objects, with names A does not have.
+		assertStatus(await d.api('POST', '/v1/channels', { name: 'b-only', type: 'sandbox' }, B), 201);
+		const msg = assertStatus(await d.api('POST', '/v1/sandbox/b-only/inbound', { from: '15550606060', text: 'B private' }, B), 201).message;
+		const out = assertStatus(await d.api('POST', '/v1/messages', { channel: 'b-only', to: '15550606060', text: 'B out', scheduled_at: '2099-01-01T00:00:00Z' }, B), 202);
+		const conv = assertStatus(await d.api('GET', `/v1/conversations/${msg.conversation_id}`, undefined, B), 200);
+		assertStatus(await d.api('POST', '/v1/templates', { name: 'b-tpl', body: 'B' }, B), 201);
+		const hook = assertStatus(await d.api('POST', '/v1/webhooks', { url: 'http://127.0.0.1:9/b', events: ['*'], secret: 'b-secret-1234567' }, B), 201);
+		const bkey = assertStatus(await d.api('POST', '/v1/keys', { name: 'b', scopes: ['messages:read'] }, B), 201);
+		assertStatus(await d.api('POST', '/v1/users', { name: 'b-user', password: 'correct horse battery', role: 'agent' }, B), 201);
+		// A's principal: an owner of default (not a platform admin), by access token.
+		assertStatus(await d.api('POST', '/v1/users', { name: 'a-owner', password: 'correct horse battery', role: 'owner' }), 201);
+		const a = assertStatus(await request(d.url, 'POST', '/v1/auth/token', { user: 'a-owner', password: 'correct horse battery' }), 200).access_token;
+		const A = (m, p, body) => request(d.url, m, p, body, { authorization: `Bearer ${a}` });
+		const calls = [
+			['GET', `/v1/channels/b-only`], ['PATCH', `/v1/channels/b-only`, { config: {} }], ['DELETE', `/v1/channels/b-only`],
+			['POST', '/v1/sandbox/b-only/inbound', { from: '1', text: 'x' }],
+			['GET', `/v1/conversations/${conv.id}`], ['GET', `/v1/conversations/${conv.id}/messages`],
+			['POST', `/v1/conversations/${conv.id}/read`],
+			['GET', `/v1/messages/${msg.id}`], ['DELETE', `/v1/messages/${out.id}`],
+			['GET', '/v1/templates/b-tpl'], ['DELETE', '/v1/templates/b-tpl'],
+			['GET', `/v1/webhooks/${hook.id}`], ['DELETE', `/v1/webhooks/${hook.id}`],
+			['DELETE', `/v1/keys/${bkey.id}`],
+			['PATCH', '/v1/users/b-user', { role: 'viewer' }], ['DELETE', '/v1/users/b-user'],
+			['PUT', '/v1/users/b-user/password', { password: 'another horse battery' }],
+			['POST', '/v1/users/b-user/logout'],
+			['DELETE', `/v1/contacts/${conv.contact.id}`],
+			['GET', '/v1/orgs/acme'], ['PATCH', '/v1/orgs/acme', { settings: { messages_per_day: 1 } }],
+			['GET', '/v1/orgs/acme/usage'],
+		];
+		for (const [m, p, body] of calls) {
+			const r = await A(m, p, body);
+			assert.equal(r.status, 404, `${m} ${p} → ${r.status} ${r.text}`);
+		}
+		// Lists and the log show none of B's.
+		for (const p of ['/v1/channels', '/v1/conversations', '/v1/templates', '/v1/webhooks', '/v1/keys', '/v1/users',
+			'/v1/events?since=0', '/v1/audit?since=0', `/v1/messages?provider_message_id=${encodeURIComponent(msg.provider_message_id)}`]) {
+			const r = await A('GET', p);
+			assert.equal(r.status, 200, `${p}: ${r.text}`);
+			assert.ok(!/b-only|B private|b-tpl|b-user|acme/.test(r.text), `${p} shows B's: ${r.text.slice(0, 300)}`);
+		}
+		// Nothing of B's changed.
+		assertStatus(await d.api('GET', '/v1/channels/b-only', undefined, B), 200);
+		assert.equal(assertStatus(await d.api('GET', `/v1/messages/${out.id}`, undefined, B), 200).status, 'scheduled');
+		assertStatus(await d.api('GET', '/v1/templates/b-tpl', undefined, B), 200);
+		assertStatus(await d.api('GET', `/v1/webhooks/${hook.id}`, undefined, B), 200);
+		assert.equal(assertStatus(await d.api('GET', '/v1/keys', undefined, B), 200).keys.length, 1);
+		assert.equal(assertStatus(await d.api('GET', '/v1/users', undefined, B), 200).users[0].role, 'agent');
 	});
 });

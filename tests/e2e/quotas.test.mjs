@@ -5,7 +5,9 @@
 // fixed UTC minutes: these tests wait for the next one (under a minute).
 import { describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { msgdTest, assertStatus, assertError, sendMessage, waitMessage, waitFor, getMessage } from './lib.mjs';
+import { msgdTest, assertStatus, assertError, sendMessage, waitMessage, waitFor, getMessage, startPeer } from './lib.mjs';
+
+const PG = /^postgres(ql)?:\/\//.test(process.env.MSGD_TEST_DATABASE || '');
 
 const MINUTE = 60_000;
 
@@ -85,4 +87,25 @@ describe('sending quotas', () => {
 		const r2 = await sendMessage(d, { channel: 'sandbox', to: '15550030003', text: 'two' });
 		for (const m of [r1, r2]) await waitMessage(d, m.id, (x) => x.status !== 'queued', 10_000);
 	});
+
+	msgdTest('two instances share the counts: the organization gets its quota once, not once per instance', async (h) => {
+		const a = await h.start();
+		const b = await startPeer(h, a);
+		assertStatus(await a.api('PATCH', '/v1/orgs/default', { settings: { messages_per_day: 4 } }), 200);
+		assertStatus(await b.api('POST', '/v1/channels', { name: 'sb2', type: 'sandbox' }), 201);
+		await waitFor(async () => (await a.api('GET', '/v1/channels/sb2')).status === 200, 5000, { what: 'A sees sb2' });
+		await waitFor(async () => (await b.api('GET', '/v1/orgs/default')).json.settings.messages_per_day === 4, 5000, { what: 'B sees the quota' });
+		const sent = [];
+		for (let i = 0; i < 4; i++) {
+			sent.push(await sendMessage(a, { channel: 'sandbox', to: `1555007000${i}`, text: `a${i}` }));
+			sent.push(await sendMessage(b, { channel: 'sb2', to: `1555008000${i}`, text: `b${i}` }));
+		}
+		const ms = await waitFor(async () => {
+			const all = await Promise.all(sent.map((m) => getMessage(a, m.id)));
+			return all.filter((m) => m.throttled_until).length === 4 && all;
+		}, 15_000, { what: '4 held' });
+		assert.equal(ms.filter((m) => m.status !== 'queued').length, 4);
+		const u = assertStatus(await b.api('GET', '/v1/orgs/default/usage'), 200);
+		assert.equal(u.messages.day.used, 4);
+	}, { skip: PG ? false : 'runs on PostgreSQL only (MSGD_TEST_DATABASE=postgres://...)' });
 });

@@ -272,10 +272,20 @@ api_token_match(struct app *app, const char *token, size_t *key)
 
 	sha256(token, strlen(token), hash);
 	admin = ct_equal(hash, 32, app->admin_hash, 32);
-	for (size_t i = 0; i < app->nkeys; i++) {
-		bool eq = ct_equal(hash, 32, app->key_hashes[i], 32);
-		hit |= eq ? i : 0;
-		found |= eq;
+	/* By hash (api_keys_index()), then confirmed in constant time. */
+	size_t lo = 0, hi = app->key_order ? app->nkeys : 0;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = memcmp(hash, app->key_hashes[app->key_order[mid]], 32);
+		if (c == 0) {
+			hit = app->key_order[mid];
+			found = ct_equal(hash, 32, app->key_hashes[hit], 32);
+			break;
+		}
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
 	}
 	if (key)
 		*key = hit;
@@ -598,6 +608,8 @@ api_unload(struct app *app)
 	app->keys_timer = NULL;
 	free(app->key_hashes);
 	free(app->keys);
+	free(app->key_order);
+	app->key_order = NULL;
 	free(app->orgs);
 	free(app->members);
 	api_tokens_free(app);

@@ -64,6 +64,7 @@ struct app {
 	char admin_cred[AUTH_CRED_HEX + 1]; /* its fingerprint, as token sessions keep it */
 	unsigned char (*key_hashes)[32];/* API keys from the store (not revoked) */
 	struct api_key *keys;           /* and what each may do: keys[i] is key_hashes[i]'s */
+	size_t *key_order;              /* indices into keys, by hash (api_keys_index()) */
 	size_t nkeys;
 	struct event *keys_timer;       /* writes the keys' last uses (api_keys.c) */
 	struct token_key *tkeys;        /* access tokens' signing keys, newest first */
@@ -160,6 +161,8 @@ void api_unload(struct app *app);
 int api_keys_load(struct app *app);
 /* Replace the keys by those of rows (store_api_keys_load()'s). */
 void api_keys_apply(struct app *app, const json_t *keys);
+/* Sort app->key_order again after keys changed. */
+void api_keys_index(struct app *app);
 /* Replace the memberships by those of rows (store_members_load()'s). */
 void api_members_apply(struct app *app, const json_t *rows);
 /* user's role in org (ROLE_NONE: not a member); whether user exists. */

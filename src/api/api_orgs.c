@@ -242,6 +242,32 @@ api_keys_apply(struct app *app, const json_t *rows)
 	app->key_hashes = hashes;
 	app->keys = keys;
 	app->nkeys = n;
+	api_keys_index(app);
+}
+
+/* The keys by hash, for a binary search: a lookup costs log2(n) compares,
+ * not n (at a thousand keys, 24 us a request by a constant-time scan).
+ * memcmp's early exit tells an attacker at most how many leading bytes of
+ * a SHA-256 they matched, which helps find no key; the match itself is
+ * confirmed in constant time. */
+static const struct app *sort_app;
+
+static int
+by_hash(const void *a, const void *b)
+{
+	return memcmp(sort_app->key_hashes[*(const size_t *)a], sort_app->key_hashes[*(const size_t *)b], 32);
+}
+
+void
+api_keys_index(struct app *app)
+{
+	free(app->key_order);
+	app->key_order = xcalloc(app->nkeys + 1, sizeof(*app->key_order));
+	for (size_t i = 0; i < app->nkeys; i++)
+		app->key_order[i] = i;
+	sort_app = app;  /* loop thread only */
+	qsort(app->key_order, app->nkeys, sizeof(*app->key_order), by_hash);
+	sort_app = NULL;
 }
 
 /* --- the principal --- */

@@ -10,12 +10,14 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
 
 #include "api/api.h"
 #include "authz/authz.h"
+#include "util/util.h"
 
 /* Routes anyone may call (they authenticate themselves, if at all). */
 static const char *const public_routes[] = {
@@ -233,6 +235,36 @@ test_names(void **state)
 	assert_true(authz_org_name_valid(longname));
 }
 
+/* Keys are found by hash (a binary search), each the right one, none else. */
+static void
+test_token_lookup(void **state)
+{
+	struct app app = { 0 };
+	char t[32];
+	size_t k;
+
+	sha256("the admin token value", 21, app.admin_hash);
+	app.nkeys = 300;
+	app.key_hashes = calloc(app.nkeys, 32);
+	app.keys = calloc(app.nkeys, sizeof(*app.keys));
+	for (size_t i = 0; i < app.nkeys; i++) {
+		snprintf(t, sizeof(t), "msgd_key_%zu", i);
+		sha256(t, strlen(t), app.key_hashes[i]);
+		app.keys[i].id = (int64_t)i + 1;
+	}
+	api_keys_index(&app);
+	for (size_t i = 0; i < app.nkeys; i++) {
+		snprintf(t, sizeof(t), "msgd_key_%zu", i);
+		assert_int_equal(api_token_match(&app, t, &k), TOKEN_MATCH_KEY);
+		assert_int_equal(k, i);
+	}
+	assert_int_equal(api_token_match(&app, "msgd_key_300", &k), TOKEN_MATCH_NONE);
+	assert_int_equal(api_token_match(&app, "the admin token value", &k), TOKEN_MATCH_ADMIN);
+	free(app.key_hashes);
+	free(app.keys);
+	free(app.key_order);
+}
+
 int
 main(void)
 {
@@ -241,6 +273,7 @@ main(void)
 		cmocka_unit_test(test_roles_matrix),
 		cmocka_unit_test(test_scopes),
 		cmocka_unit_test(test_names),
+		cmocka_unit_test(test_token_lookup),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -205,6 +205,10 @@ void api_audit(struct app *app, const struct principal *who, int64_t org, const 
     json_t *target, json_t *before, json_t *after);
 void api_audit_list(struct app *, struct http_request *, const struct principal *,
     const char *const *);
+/* Events read from the store as a {"events":[...],"next"} reply (api_read.c). */
+struct api_reply;
+struct store_event;
+void api_events_page(struct store_event *ev, size_t n, int64_t since, struct api_reply *out);
 /* Run a step of each organization's retention that is due (every few
  * seconds: api_keys.c's timer). */
 void api_retention_tick(struct app *app);

@@ -80,23 +80,9 @@ run_audit(struct store *st, void *arg, struct api_reply *out)
 	struct store_event *ev;
 	size_t n;
 
-	if (store_audit_read(st, r->org, r->since, r->limit, &ev, &n) != 0)
-		return;  /* status 0: storage error */
-	struct buf b;
-	char tail[48];
-	buf_init(&b, 0);
-	buf_append(&b, "{\"events\":[", 11);
-	for (size_t i = 0; i < n; i++) {
-		if (i > 0)
-			buf_append(&b, ",", 1);
-		buf_append(&b, ev[i].json, ev[i].len);
-	}
-	buf_append(&b, tail, (size_t)snprintf(tail, sizeof(tail), "],\"next\":%" PRId64 "}",
-	    n ? ev[n - 1].seq : r->since));
-	store_events_free(ev, n);
-	out->status = 200;
-	out->raw = b.data;
-	out->rawlen = b.len;
+	if (store_audit_read(st, r->org, r->since, r->limit, &ev, &n) == 0)
+		api_events_page(ev, n, r->since, out);
+	/* else status 0: storage error */
 }
 
 void

@@ -254,16 +254,10 @@ api_messages_find(struct app *app, struct http_request *req, const struct princi
 }
 
 /* The store renders each event as text; the page is their concatenation,
- * built on the reader thread. */
-static void
-run_events_list(struct store *st, void *arg, struct api_reply *out)
+ * built on the reader thread ({"events":[...],"next"}; ev freed). */
+void
+api_events_page(struct store_event *ev, size_t n, int64_t since, struct api_reply *out)
 {
-	struct read_ctx *c = arg;
-	struct store_event *ev;
-	size_t n;
-
-	if (store_events_read(st, c->org, c->since, c->limit, &ev, &n) != 0)
-		return;  /* status 0: storage error */
 	struct buf b;
 	char tail[48];
 	buf_init(&b, 0);
@@ -274,11 +268,23 @@ run_events_list(struct store *st, void *arg, struct api_reply *out)
 		buf_append(&b, ev[i].json, ev[i].len);
 	}
 	buf_append(&b, tail, (size_t)snprintf(tail, sizeof(tail), "],\"next\":%" PRId64 "}",
-	    n ? ev[n - 1].seq : c->since));
+	    n ? ev[n - 1].seq : since));
 	store_events_free(ev, n);
 	out->status = 200;
 	out->raw = b.data;  /* the buffer's, now the reply's */
 	out->rawlen = b.len;
+}
+
+static void
+run_events_list(struct store *st, void *arg, struct api_reply *out)
+{
+	struct read_ctx *c = arg;
+	struct store_event *ev;
+	size_t n;
+
+	if (store_events_read(st, c->org, c->since, c->limit, &ev, &n) == 0)
+		api_events_page(ev, n, c->since, out);
+	/* else status 0: storage error */
 }
 
 void

@@ -62,7 +62,12 @@ export async function setup(ctx) {
 			}
 		}
 	});
-	await createSendChannel(ctx.d, fake.url, { rate_per_second: 0 });
+	// Quotas (never reached), duplicate detection and the bulk cooldown on:
+	// their rows are written with every send and claim, across the kills.
+	await createSendChannel(ctx.d, fake.url, { rate_per_second: 0, quota_per_day: 100000000 });
+	const set = await ctx.d.api('PATCH', '/v1/orgs/default', { settings: {
+		messages_per_day: 100000000, duplicate_window_seconds: 3600, bulk_cooldown_seconds: 1 } });
+	if (set.status !== 200) throw new Error(`organization settings: ${set.status} ${set.text}`);
 	return st;
 }
 

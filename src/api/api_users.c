@@ -121,6 +121,26 @@ manageable(struct app *app, struct http_request *req, const struct principal *wh
 	return true;
 }
 
+/* Would name stop being an owner of the caller's organization, leaving it
+ * none (a user is its last owner)? Then 409, and true. The admin token and
+ * platform admins can always make another; a team should not have to. */
+static bool
+last_owner(struct app *app, struct http_request *req, const struct principal *who,
+    const char *name, enum role next)
+{
+	size_t owners = 0;
+
+	if (next == ROLE_OWNER || api_member_role(app, name, who->org_id) != ROLE_OWNER)
+		return false;
+	for (size_t i = 0; i < app->nmembers; i++)
+		owners += app->members[i].org_id == who->org_id && app->members[i].role == ROLE_OWNER;
+	if (owners > 1)
+		return false;
+	http_reply_error(req, 409, "conflict", "role", "'%s' is the organization's last owner: "
+	    "make another owner first", name);
+	return true;
+}
+
 /* The role a request names ("role", default def): else 422/403, ROLE_NONE. */
 static enum role
 role_of(struct http_request *req, const struct principal *who, const json_t *body, enum role def)
@@ -378,7 +398,8 @@ api_users_patch(struct app *app, struct http_request *req, const struct principa
 		return;
 	if (json_object_size(body) != 1 || json_object_get(body, "role") == NULL) {
 		http_reply_error(req, 422, "validation_failed", "body", "send {\"role\"}");
-	} else if ((role = role_of(req, who, body, ROLE_NONE)) != ROLE_NONE) {
+	} else if ((role = role_of(req, who, body, ROLE_NONE)) != ROLE_NONE &&
+	    !last_owner(app, req, who, p[0], role)) {
 		struct user_call *c = call_new(app, req, who, p[0]);
 		c->role = role;
 		member_submit(app, c, STORE_OP_MEMBER_PUT);
@@ -460,7 +481,7 @@ void
 api_users_delete(struct app *app, struct http_request *req, const struct principal *who,
     const char *const *p)
 {
-	if (!manageable(app, req, who, p[0]))
+	if (!manageable(app, req, who, p[0]) || last_owner(app, req, who, p[0], ROLE_NONE))
 		return;
 	struct user_call *c = call_new(app, req, who, p[0]);
 	if (api_user_orgs(app, p[0]) > 1) {

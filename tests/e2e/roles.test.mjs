@@ -114,6 +114,9 @@ describe('roles', () => {
 		assertError(await ada('PATCH', '/v1/users/eve', { role: 'root' }), 422, 'validation_failed');
 		const eve = await session(d, 'eve');
 		assert.equal(assertStatus(await eve('GET', '/v1/auth/me'), 200).role, 'viewer');
+		// The last owner stays one.
+		assertError(await d.api('PATCH', '/v1/users/boss', { role: 'admin' }), 409, 'conflict');
+		assertError(await d.api('DELETE', '/v1/users/boss'), 409, 'conflict');
 		const list = assertStatus(await d.api('GET', '/v1/users'), 200).users;
 		assert.deepEqual(list.map((u) => [u.name, u.role]), [['ada', 'admin'], ['boss', 'owner'], ['eve', 'viewer']]);
 	});

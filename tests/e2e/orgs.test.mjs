@@ -9,6 +9,7 @@ import http from 'node:http';
 import {
 	msgdTest, assertError, assertStatus, followStream, waitFor, createWaChannel, request,
 } from './lib.mjs';
+import { wsConnect } from './wsclient.mjs';
 
 const B = { 'msgd-org': 'acme' };
 
@@ -99,6 +100,16 @@ describe('organizations', () => {
 		await waitFor(() => sa.events.some((e) => e.seq === lastA) && sb.events.some((e) => e.seq === lastB), 5000, { what: 'live events' });
 		assert.ok(sa.events.every((e) => !idsB.has(e.message_id) || e.message_id === null));
 		assert.ok(sb.events.every((e) => !idsA.has(e.message_id) || e.message_id === null));
+		// WebSocket replays from the start, per organization.
+		const wa = await wsConnect(d, { query: '?since=0' });
+		const wb = await wsConnect(d, { query: '?since=0&org=acme' });
+		assert.equal(wa.status, 101);
+		assert.equal(wb.status, 101);
+		h.t.after(() => { wa.ws.socket.destroy(); wb.ws.socket.destroy(); });
+		await waitFor(() => wa.ws.texts.some((e) => e.seq === lastA) && wb.ws.texts.some((e) => e.seq === lastB), 5000, { what: 'WebSocket replays' });
+		assert.ok(wa.ws.texts.every((e) => !e.message_id || !idsB.has(e.message_id)));
+		assert.ok(wb.ws.texts.every((e) => !e.message_id || !idsA.has(e.message_id)));
+		assert.ok(wb.ws.texts.filter((e) => e.seq).every((e) => evB.some((x) => x.seq === e.seq)), 'B\'s socket: B\'s events only');
 		await waitFor(() => hookA.got.some((e) => e.seq === lastA) && hookB.got.some((e) => e.seq === lastB), 10_000, { what: 'webhook deliveries' });
 		assert.ok(hookA.got.every((e) => e.message_id === null || !idsB.has(e.message_id)));
 		assert.ok(hookB.got.every((e) => e.message_id === null || !idsA.has(e.message_id)));

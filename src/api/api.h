@@ -177,6 +177,7 @@ const char *api_org_asked(struct http_request *req);
 /* A committed change, applied here at once (other instances re-read). */
 void api_user_must_change_set(struct app *app, const char *user, bool on);
 void api_member_set(struct app *app, const char *user, int64_t org, enum role role);
+void api_user_platform_set(struct app *app, const char *user, bool on);
 void api_member_drop(struct app *app, const char *user, int64_t org);  /* org 0: every one, the user too */
 /* Settings (api_limits.c): the defaults; patch (a JSON object of setting
  * names) applied to s (-1 with the field and why); as JSON. */

@@ -161,6 +161,15 @@ api_user_must_change_set(struct app *app, const char *user, bool on)
 }
 
 void
+api_user_platform_set(struct app *app, const char *user, bool on)
+{
+	app->members_gen++;
+	for (size_t i = 0; i < app->nmembers; i++)
+		if (strcmp(app->members[i].user, user) == 0)
+			app->members[i].platform_admin = on;
+}
+
+void
 api_member_set(struct app *app, const char *user, int64_t org, enum role role)
 {
 	struct api_member *m = member_find(app, user, org);

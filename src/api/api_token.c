@@ -231,7 +231,11 @@ reply_token(struct app *app, struct http_request *req, const struct principal *w
 	snprintf(c.sub, sizeof(c.sub), "%s", who->subject);
 	snprintf(c.org, sizeof(c.org), "%s", who->org);
 	c.kind = who->kind == PRINCIPAL_KEY ? TOKEN_KIND_KEY : TOKEN_KIND_USER;
-	snprintf(c.role, sizeof(c.role), "%s", authz_role_name(who->role));
+	/* Informational (the role is decided again at each request); a user
+	 * claim needs a word: a platform admin without a membership here acts
+	 * as an owner. */
+	snprintf(c.role, sizeof(c.role), "%s", who->role != ROLE_NONE ? authz_role_name(who->role) :
+	    who->kind != PRINCIPAL_USER ? "" : who->platform_admin ? "owner" : "none");
 	c.scopes = who->scopes;
 	if (token_sign(&app->tkeys[0], &c, now_ms() / 1000, TOKEN_TTL_S, jwt, sizeof(jwt)) != 0) {
 		http_reply_error(req, 500, "internal", NULL, "could not sign the token");

@@ -387,6 +387,49 @@ out:
 }
 
 /* PATCH /v1/users/{name} {"role"}: a member's role here. */
+static void
+platform_done(struct store_op *op, void *arg)
+{
+	struct user_call *c = arg;
+
+	if (op->result != 0) {
+		reply_failure(c, op->err == STORE_NOTFOUND ? AUTH_NOT_FOUND : AUTH_ERROR);
+	} else {
+		api_user_platform_set(c->app, c->name, op->u.user.platform_admin);
+		user_audit(c, "user.platform_admin_changed", json_pack("{s:b}", "platform_admin",
+		    op->u.user.platform_admin));
+		http_reply_json(c->req, 200, json_pack("{s:s, s:b}", "name", c->name, "platform_admin",
+		    op->u.user.platform_admin));
+	}
+	free(c);
+}
+
+/* Only a platform admin (or the admin token) makes or unmakes one. */
+static void
+platform_patch(struct app *app, struct http_request *req, const struct principal *who,
+    const char *name, const json_t *v)
+{
+	if (!json_is_boolean(v)) {
+		http_reply_error(req, 422, "validation_failed", "platform_admin",
+		    "'platform_admin' must be true or false");
+		return;
+	}
+	if (!who->platform_admin) {
+		http_reply_error(req, 403, "forbidden", "platform_admin", "this needs the permission %s",
+		    authz_perm_name(PERM_PLATFORM));
+		return;
+	}
+	struct user_call *c = call_new(app, req, who, name);
+	c->op = (struct store_op){
+		.kind = STORE_OP_USER_PLATFORM,
+		.u.user = { .name = c->name, .platform_admin = json_is_true(v) },
+		.done = platform_done,
+		.arg = c,
+	};
+	http_defer(req);
+	store_submit(app->store, &c->op);
+}
+
 void
 api_users_patch(struct app *app, struct http_request *req, const struct principal *who,
     const char *const *p)
@@ -396,8 +439,12 @@ api_users_patch(struct app *app, struct http_request *req, const struct principa
 
 	if (!manageable(app, req, who, p[0]) || (body = api_body_object(req)) == NULL)
 		return;
-	if (json_object_size(body) != 1 || json_object_get(body, "role") == NULL) {
-		http_reply_error(req, 422, "validation_failed", "body", "send {\"role\"}");
+	json_t *pa = json_object_get(body, "platform_admin");
+	if (json_object_size(body) == 1 && pa) {
+		platform_patch(app, req, who, p[0], pa);
+	} else if (json_object_size(body) != 1 || json_object_get(body, "role") == NULL) {
+		http_reply_error(req, 422, "validation_failed", "body",
+		    "send {\"role\"} or {\"platform_admin\": true|false}");
 	} else if ((role = role_of(req, who, body, ROLE_NONE)) != ROLE_NONE &&
 	    !last_owner(app, req, who, p[0], role)) {
 		struct user_call *c = call_new(app, req, who, p[0]);

@@ -495,6 +495,17 @@ store_db_apply(struct store_db *db, struct store_op *op)
 	case STORE_OP_MEMBER_PUT:
 	case STORE_OP_MEMBER_DELETE:
 		return apply_member(db, op);
+	case STORE_OP_USER_PLATFORM: {
+		struct db_stmt *s = db_stmt(db->w, W_USER_PLATFORM);
+		if (op->u.user.name == NULL)
+			return sd_op_error(op, "platform admin change lacks a user");
+		db_bind_text(s, 1, op->u.user.name);
+		db_bind_i64(s, 2, op->u.user.platform_admin ? 1 : 0);
+		if (db_run(s) != 0)
+			return sd_op_sql_error(db, op);
+		op->u.user.found = db_changes(db->w) > 0;
+		return op->u.user.found ? 0 : sd_op_fail(op, STORE_NOTFOUND, "no such user");
+	}
 	case STORE_OP_SIGNING_KEY_PUT:
 		return apply_signing_key(db, op);
 	case STORE_OP_CONTACT_ERASE:

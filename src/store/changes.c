@@ -66,6 +66,7 @@ store_op_changes(enum store_op_kind kind)
 	case STORE_OP_USER_PUT:
 	case STORE_OP_MEMBER_PUT:
 	case STORE_OP_MEMBER_DELETE:
+	case STORE_OP_USER_PLATFORM:
 		return STORE_CHANGE_USERS;
 	case STORE_OP_USER_DELETE:
 	case STORE_OP_USER_PASSWORD:

@@ -224,6 +224,7 @@ const char *const sqlite_sql[SQL_COUNT] = {
 	[W_EVENTS_SCRUB_RANGE] = "UPDATE events SET data = '{\"erased\":true}' WHERE org_id = ?1 AND seq > ?2"
 	    " AND seq <= ?3 AND type <> 'contact.erased' AND type NOT LIKE 'audit.%'",
 	[W_FINGERPRINTS_EXPIRE] = "DELETE FROM content_fingerprints WHERE org_id = ?1 AND at_ms < ?2",
+	[W_USER_PLATFORM] = "UPDATE users SET platform_admin = ?2 WHERE name = ?1",
 	[W_MEMBER_PUT] = "INSERT INTO memberships (user_name, org_id, role, created_at)"
 	    " VALUES (?1, ?2, ?3, ?4) ON CONFLICT (user_name, org_id) DO UPDATE SET role = excluded.role",
 	[W_MEMBER_DELETE] = "DELETE FROM memberships WHERE user_name = ?1 AND org_id = ?2",

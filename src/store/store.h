@@ -104,6 +104,8 @@ enum store_op_kind {
 	STORE_OP_MEMBER_PUT,           /* u.user: name's role (u.user.role) in org_id, made or
 	                                  changed; NOTFOUND when there is no such user */
 	STORE_OP_MEMBER_DELETE,        /* u.user: name's membership of org_id; sets found */
+	STORE_OP_USER_PLATFORM,        /* u.user: name is a platform admin (platform_admin) or
+	                                  not; sets found */
 	STORE_OP_CONTACT_ERASE,        /* u.erase: the contact's profile, its messages' content
 	                                  (documents, raw payloads, statuses' payloads) and its
 	                                  events' data are removed; its waiting sends dropped;
@@ -260,6 +262,7 @@ struct store_op {
 			const char *name;
 			const char *password_hash;  /* crypto_pwhash_str() output */
 			const char *role;           /* PUT, MEMBER_PUT: "owner", "admin", "agent", "viewer" */
+			bool platform_admin;        /* PLATFORM */
 			bool must_change;           /* PUT, PASSWORD: the user must choose a new
 			                               password first (must_change_password) */
 			bool found;                 /* DELETE, PASSWORD, LOGOUT result */

@@ -51,6 +51,28 @@ describe('organizations', () => {
 		assertError(await d.api('GET', '/v1/channels', undefined, { 'msgd-org': 'nope' }), 404, 'not_found');
 		// A new organization has no channel, not even the sandbox.
 		assert.deepEqual(assertStatus(await d.api('GET', '/v1/channels', undefined, B), 200).channels, []);
+
+		// A platform admin user: made by the admin token (not by an owner), then
+		// acts in any organization and lists them all.
+		const PW = 'correct horse battery';
+		assertStatus(await d.api('POST', '/v1/users', { name: 'pat', password: PW, role: 'viewer' }), 201);
+		assertStatus(await d.api('POST', '/v1/users', { name: 'own', password: PW, role: 'owner' }), 201);
+		const tok = async (u) => assertStatus(await request(d.url, 'POST', '/v1/auth/token', { user: u, password: PW }), 200).access_token;
+		const own = await tok('own');
+		assertError(await request(d.url, 'PATCH', '/v1/users/pat', { platform_admin: true }, { authorization: `Bearer ${own}` }), 403, 'forbidden');
+		assertError(await request(d.url, 'GET', '/v1/orgs', undefined, { authorization: `Bearer ${own}` }), 403, 'forbidden');
+		assert.equal(assertStatus(await d.api('PATCH', '/v1/users/pat', { platform_admin: true }), 200).platform_admin, true);
+		const pat = await tok('pat');
+		assertStatus(await request(d.url, 'GET', '/v1/orgs', undefined, { authorization: `Bearer ${pat}` }), 200);
+		const meB = assertStatus(await request(d.url, 'GET', '/v1/auth/me', undefined, { authorization: `Bearer ${await (async () => {
+			const t = await request(d.url, 'POST', '/v1/auth/token', { user: 'pat', password: PW }, { 'msgd-org': 'acme' });
+			return assertStatus(t, 200).access_token;
+		})()}` }), 200);
+		assert.equal(meB.org, 'acme');
+		assert.equal(meB.platform_admin, true);
+		assert.ok(meB.permissions.includes('org:manage'));
+		assertStatus(await d.api('PATCH', '/v1/users/pat', { platform_admin: false }), 200);
+		assertError(await request(d.url, 'GET', '/v1/orgs', undefined, { authorization: `Bearer ${pat}` }), 403, 'forbidden');
 	});
 
 	msgdTest('isolation: same names, contacts and client_ids in two organizations; 404 across', async (h) => {

@@ -87,6 +87,15 @@ int sr_fingerprint_at(struct app *app, struct send_reads *rs, int64_t org, const
 int sr_message_by_client_id(struct app *app, struct send_reads *rs, int64_t org,
     const char *client_id, json_t **out);
 
+/* api_send_rules.c: "on_quota": "reject" refuses a send over a quota now
+ * (429 quota_exceeded); the organization's duplicate window (409
+ * duplicate_content unless "allow_duplicate") and bulk cooldown fill m. */
+struct channel;
+int api_send_quota_now(struct app *app, struct send_reads *rs, int64_t org, const struct channel *ch,
+    const json_t *body, int64_t now, struct send_error *e);
+int api_send_content_rules(struct app *app, struct send_reads *rs, int64_t org, const json_t *body,
+    struct msg_in *m, int64_t now, struct send_error *e);
+
 /* Validate one send request (a POST /v1/messages body, or one item of a
  * batch) of organization org and fill m; nothing is stored. idem: the Idempotency-Key header
  * or NULL. Reads the store (templates, reply references, the window). */

@@ -527,31 +527,6 @@ cycle_done(struct store_op *op, void *arg)
 	outbox_kick(ob);
 }
 
-void
-outbox_set_org_quota(struct outbox *ob, outbox_org_quota_fn fn, void *arg)
-{
-	ob->org_quota = fn;
-	ob->org_quota_arg = arg;
-}
-
-/* ch's entry's quotas into q; false when neither the channel nor its
- * organization has any. */
-static bool
-quota_of(struct outbox *ob, const struct channel *ch, int priority, struct item_quota *q)
-{
-	static const char *const keys[3] = { "quota_per_minute", "quota_per_hour", "quota_per_day" };
-	bool any = false;
-
-	*q = (struct item_quota){ .org_id = ch->org_id, .channel_id = ch->id, .priority = priority };
-	for (int k = 0; k < 3; k++)
-		any |= (q->channel_max[k] = channel_send_setting(ch, keys[k])) > 0;
-	if (ob->org_quota) {
-		ob->org_quota(ob->org_quota_arg, ch->org_id, q->org_max);
-		for (int k = 0; k < 3; k++)
-			any |= q->org_max[k] > 0;
-	}
-	return any;
-}
 
 static bool
 can_send(const struct channel *ch)
@@ -736,7 +711,7 @@ outbox_due_apply(struct outbox *ob, struct due_read *d)
 				.probe = probe,
 			};
 			c->items[c->n] = (struct outbox_item){ .message_id = mid };
-			if (quota_of(ob, ch, (int)json_integer_value(json_object_get(e, "priority")),
+			if (outbox_quota_of(ob, ch, (int)json_integer_value(json_object_get(e, "priority")),
 			    &c->quotas[c->n]))
 				c->items[c->n].quota = &c->quotas[c->n];  /* fixed up below if moved */
 			c->attempts[c->n++] = a;

@@ -167,4 +167,8 @@ void outbox_leases_stop(struct outbox *ob);
 void sim_after_send(struct outbox *ob, struct attempt *a, const char *provider_id);
 void sim_free(struct sim *s);
 
+/* quotas.c: ch's entry's quotas into q; false when neither the channel
+ * nor its organization has any. */
+bool outbox_quota_of(struct outbox *ob, const struct channel *ch, int priority, struct item_quota *q);
+
 #endif

@@ -83,7 +83,8 @@ describe('webhook signature and the signed corpus sample', () => {
 		const cv = assertStatus(await d.api('GET', '/v1/conversations'), 200);
 		assert.equal(cv.conversations.length, 1, JSON.stringify(cv));
 		const c = cv.conversations[0];
-		assert.deepEqual(c.contact, { address: '16505551234', name: 'Sheena Nelson' });
+		assert.ok(c.contact.id > 0);
+		assert.deepEqual(c.contact, { id: c.contact.id, address: '16505551234', name: 'Sheena Nelson' });
 		assert.equal(c.unread_count, 1);
 		assert.equal(c.channel, 'wa1');
 		assert.equal(c.id, m.conversation_id);
@@ -213,7 +214,7 @@ describe('the public corpus', () => {
 		assert.equal(ev.length, 1);
 		const cv = assertStatus(await d.api('GET', '/v1/conversations'), 200);
 		assert.equal(cv.conversations[0].unread_count, 1);
-		assert.deepEqual(cv.conversations[0].contact, { address: '5678', name: 'Kerry Fisher' });
+		assert.deepEqual(cv.conversations[0].contact, { id: cv.conversations[0].contact.id, address: '5678', name: 'Kerry Fisher' });
 	});
 
 	msgdTest('template status updates and value-level errors are accepted without storing messages', async (h) => {

@@ -79,6 +79,8 @@ struct app {
 	struct api_member *members;     /* every user's memberships (and users without any) */
 	size_t nmembers;
 	uint64_t members_gen;           /* memberships changed here (api_follow.c, as channels_gen) */
+	uint64_t orgs_gen;              /* organizations or their settings changed here (the same) */
+	uint64_t keys_gen;              /* API keys or signing keys changed here (the same) */
 	bool shutting_down;
 	uint64_t channels_gen;          /* the registry changed (a read of the store started
 	                                   before may miss the change: api_follow.c) */

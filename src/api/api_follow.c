@@ -15,6 +15,8 @@ struct follow {
 	unsigned kinds;           /* what this read covers */
 	uint64_t channels_gen;    /* app->channels_gen when it started */
 	uint64_t members_gen;     /* app->members_gen when it started */
+	uint64_t orgs_gen;        /* app->orgs_gen when it started */
+	uint64_t keys_gen;        /* app->keys_gen when it started */
 	json_t *channels, *keys, *orgs, *members, *tkeys;  /* its results (NULL: not asked, or failed) */
 	int rc_channels, rc_keys, rc_orgs, rc_members, rc_tkeys;
 };
@@ -48,7 +50,9 @@ follow_done(void *arg)
 		app->follow = NULL;
 	if (app) {
 		/* Organizations first: channels and keys name them. */
-		if (f->kinds & STORE_CHANGE_ORGS) {
+		if ((f->kinds & STORE_CHANGE_ORGS) && app->orgs_gen != f->orgs_gen) {
+			app->follow_pending |= STORE_CHANGE_ORGS;  /* changed here meanwhile: read again */
+		} else if (f->kinds & STORE_CHANGE_ORGS) {
 			if (f->rc_orgs == 0 && f->orgs)
 				api_orgs_apply(app, f->orgs);
 			else
@@ -72,7 +76,9 @@ follow_done(void *arg)
 			else
 				log_error("channels: cannot read them to follow another instance");
 		}
-		if (f->kinds & STORE_CHANGE_KEYS) {
+		if ((f->kinds & STORE_CHANGE_KEYS) && app->keys_gen != f->keys_gen) {
+			app->follow_pending |= STORE_CHANGE_KEYS;  /* changed here meanwhile: read again */
+		} else if (f->kinds & STORE_CHANGE_KEYS) {
 			if (f->rc_keys == 0 && f->keys)
 				api_keys_apply(app, f->keys);
 			else
@@ -105,6 +111,8 @@ follow_start(struct app *app, unsigned kinds)
 	f->kinds = kinds;
 	f->channels_gen = app->channels_gen;
 	f->members_gen = app->members_gen;
+	f->orgs_gen = app->orgs_gen;
+	f->keys_gen = app->keys_gen;
 	f->rd = (struct store_read){ .run = follow_run, .done = follow_done, .arg = f };
 	app->follow = f;
 	store_read_submit(app->store, &f->rd);  /* may run (and free f) at once */

@@ -67,6 +67,7 @@ key_created(struct store_op *op, void *arg)
 		.scopes = w->scopes, .expires_at = w->expires_at };
 	auth_token_cred(op->u.api_key.hash, app->keys[n].cred);
 	app->nkeys++;
+	app->keys_gen++;
 	api_keys_index(app);
 	char id[24];
 	snprintf(id, sizeof(id), "%" PRId64, op->u.api_key.id);
@@ -218,6 +219,7 @@ key_forget(struct app *app, int64_t org, int64_t id)
 		app->nkeys--;
 		memmove(&app->keys[i], &app->keys[i + 1], (app->nkeys - i) * sizeof(*app->keys));
 		memmove(app->key_hashes[i], app->key_hashes[i + 1], (app->nkeys - i) * 32);
+		app->keys_gen++;
 		api_keys_index(app);
 		return;
 	}

@@ -245,6 +245,7 @@ org_patched(struct store_op *op, void *arg)
 		http_reply_error(w->req, 404, "not_found", NULL, "no such organization");
 	} else {
 		o->settings = w->settings;
+		w->app->orgs_gen++;
 		log_info("organization settings changed", "org", o->name);
 		api_audit(w->app, &w->who, o->id, "org.settings_changed", json_pack("{s:s}", "org", o->name),
 		    api_org_settings_json(&w->before), api_org_settings_json(&w->settings));

@@ -496,6 +496,7 @@ org_created(struct store_op *op, void *arg)
 	} else if (op->result != 0) {
 		api_op_error(w->req, op);
 	} else {
+		app->orgs_gen++;
 		if (api_org_by_id(app, op->u.org.id) == NULL) {
 			app->orgs = xrealloc(app->orgs, (app->norgs + 1) * sizeof(*app->orgs));
 			struct api_org *o = &app->orgs[app->norgs++];

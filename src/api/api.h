@@ -2,8 +2,8 @@
  * api.h - msgd's HTTP API: routes, authentication and handlers.
  *
  * api_handle() is the http server's handler. It routes by method and path
- * (route table in api.c), checks the bearer token on /v1, and calls one
- * handler. Handlers that write go through the store and defer their reply
+ * (route table in api.c), finds who is asking (a principal: api_orgs.c),
+ * checks the route's permission and rate limits, and calls one handler. Handlers that write go through the store and defer their reply
  * until the write is durable; handlers that read defer too, while the
  * store's reader pool reads (api_async.c).
  *
@@ -144,8 +144,9 @@ struct api_member {
 	bool must_change;               /* the user's must_change_password, on each of its rows */
 };
 
-/* Is this bearer token the admin token or a stored API key? (constant
- * time; *key: the key's index in app->keys) */
+/* Is this bearer token the admin token or a stored API key? (the admin
+ * token compared in constant time; keys found by hash, api_keys_index(),
+ * the match confirmed in constant time; *key: the key's index in app->keys) */
 enum token_match { TOKEN_MATCH_NONE, TOKEN_MATCH_ADMIN, TOKEN_MATCH_KEY };
 enum token_match api_token_match(struct app *app, const char *token, size_t *key);
 bool api_token_ok(struct app *app, const char *token);

@@ -4,17 +4,15 @@
 // never mixed into /v1/events, streams or event webhooks.
 import { describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { msgdTest, request, assertError, assertStatus, waitFor, followStream } from './lib.mjs';
+import { msgdTest, request, assertError, assertStatus, waitFor, followStream, loginAs } from './lib.mjs';
 
 const PW = 'correct horse battery';
 const TOKEN_SECRET = 'EAAsecret_token_value_1234';
 const APP_SECRET = 'app-secret-value-5678';
 const HOOK_SECRET = 'hook-secret-value-9012';
 
-async function session(d, user) {
-	const r = await request(d.url, 'POST', '/v1/session', { user, password: PW });
-	const h = { cookie: r.headers.get('set-cookie').split(';')[0], 'x-msgd-csrf': r.json.csrf };
-	return (method, p, body) => request(d.url, method, p, body, h);
+function session(d, user, org) {
+	return loginAs(d, user, PW, org);
 }
 
 describe('audit trail', () => {

@@ -6,16 +6,14 @@
 import { describe } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { msgdTest, request, assertError, assertStatus, followStream, waitFor, sendMessage, waitMessage, fakeClock, FAKETIME } from './lib.mjs';
+import { msgdTest, request, assertError, assertStatus, followStream, waitFor, sendMessage, waitMessage, fakeClock, FAKETIME, loginAs } from './lib.mjs';
 
 const PW = 'correct horse battery';
 const PHONE = '15550404040';
 const SECRET = 'Elm Street 12';
 
-async function session(d, user) {
-	const r = await request(d.url, 'POST', '/v1/session', { user, password: PW });
-	const h = { cookie: r.headers.get('set-cookie').split(';')[0], 'x-msgd-csrf': r.json.csrf };
-	return (method, p, body) => request(d.url, method, p, body, h);
+function session(d, user, org) {
+	return loginAs(d, user, PW, org);
 }
 
 function clean(text, what) {

@@ -753,3 +753,12 @@ export function fakeClock(t) {
 	return c;
 }
 
+/** Log user in (POST /v1/session) and return an API caller with the cookie,
+ *  the CSRF token and, with org, Msgd-Org: (method, path, body, headers). */
+export async function loginAs(d, user, password, org) {
+	const r = await request(d.url, 'POST', '/v1/session', { user, password });
+	assert.equal(r.status, 201, r.text);
+	const base = { cookie: r.headers.get('set-cookie').split(';')[0], 'x-msgd-csrf': r.json.csrf };
+	if (org) base['msgd-org'] = org;
+	return (method, p, body, headers = {}) => request(d.url, method, p, body, { ...base, ...headers });
+}

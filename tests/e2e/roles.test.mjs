@@ -6,18 +6,13 @@
 // Msgd-Org; removed from one, a user loses it at once.
 import { describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { msgdTest, request, assertError, assertStatus } from './lib.mjs';
+import { msgdTest, request, assertError, assertStatus, loginAs } from './lib.mjs';
 
 const PW = 'correct horse battery';
 const ROLES = ['viewer', 'agent', 'admin', 'owner'];
 
-async function session(d, user, org) {
-	const r = await request(d.url, 'POST', '/v1/session', { user, password: PW });
-	assert.equal(r.status, 201, r.text);
-	const cookie = r.headers.get('set-cookie').split(';')[0];
-	const base = { cookie, 'x-msgd-csrf': r.json.csrf };
-	if (org) base['msgd-org'] = org;
-	return (method, p, body, headers = {}) => request(d.url, method, p, body, { ...base, ...headers });
+function session(d, user, org) {
+	return loginAs(d, user, PW, org);
 }
 
 // One call per route of the route table, and the permission it needs

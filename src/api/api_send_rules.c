@@ -97,6 +97,17 @@ api_send_content_rules(struct app *app, struct send_reads *rs, int64_t org, cons
 		return 0;
 	char fp[QUOTA_FP_HEX + 1];
 	int64_t at = 0;
+	/* A repeat of a request (its client_id stored already) is answered with
+	 * the original by the store: it is no duplicate of itself. */
+	if (m->client_id) {
+		json_t *orig = NULL;
+		if (sr_message_by_client_id(app, rs, org, m->client_id, &orig) != 0)
+			return send_fail(e, "internal", "client_id", "storage error");
+		if (orig) {
+			json_decref(orig);
+			return 0;
+		}
+	}
 	quota_fingerprint(org, m->to, strlen(m->to), m->text, strlen(m->text), fp);
 	if (!json_is_true(allow)) {
 		if (sr_fingerprint_at(app, rs, org, fp, &at) != 0)

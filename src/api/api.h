@@ -53,6 +53,7 @@ struct app {
 	struct event_base *base;
 	struct store *store;
 	struct channel_registry *reg;
+	struct channel_host *host;      /* what adapters ask of msgd (channels/host.h) */
 	struct outbox *outbox;
 	struct bus *bus;
 	struct stream *streams;         /* open event streams (api_stream.c) */

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "../util/util.h"
+#include "host.h"
 
 const struct channel_ops *const channel_types[] = {
 	&whatsapp_cloud_ops,
@@ -34,7 +35,16 @@ channel_type_by_webhook_path(const char *path)
 struct channel_registry {
 	struct channel **v;
 	size_t n, cap;
+	struct channel_host *host;
 };
+
+void
+registry_set_host(struct channel_registry *reg, struct channel_host *host)
+{
+	reg->host = host;
+	for (size_t i = 0; i < reg->n; i++)
+		reg->v[i]->host = host;
+}
 
 struct channel_registry *
 registry_new(void)
@@ -56,6 +66,8 @@ registry_free(struct channel_registry *reg)
 int
 registry_add(struct channel_registry *reg, struct channel *ch)
 {
+	ch->host = reg->host;
+	ch->serial = channel_host_serial();
 	if (ch->ops->open(ch) != 0) {
 		channel_free(ch);
 		return -1;
@@ -154,6 +166,8 @@ channel_free(struct channel *ch)
 		return;
 	if (ch->state)
 		ch->ops->close(ch);
+	channel_host_forget(ch->host, ch);  /* the timers close() left */
+	free(ch->conn_reason);
 	json_decref(ch->config);
 	free(ch->name);
 	free(ch);
@@ -181,6 +195,8 @@ send_outcome_name(enum send_outcome_kind k)
 		[SEND_PERMFAIL] = "permfail",
 		[SEND_CREDENTIALS] = "credentials",
 		[SEND_BLOCKED] = "blocked",
+		[SEND_RECIPIENT_BLOCKED] = "recipient_blocked",
+		[SEND_RECIPIENT_INVALID] = "recipient_invalid",
 	};
 	return (size_t)k < ARRAY_LEN(names) ? names[k] : "unknown";
 }

@@ -72,8 +72,13 @@ struct channel_error {
 
 #define CHANNEL_ORG_DEFAULT 1  /* the default organization (the store's STORE_ORG_DEFAULT) */
 
+struct channel_host;
+
 struct channel {
 	int64_t id;
+	uint64_t serial;    /* unique per open in this process (registry_add): pending
+	                       host callbacks of a closed channel are dropped by it */
+	struct channel_host *host;  /* set by registry_add() from the registry */
 	int64_t org_id;     /* its organization: names are unique within one;
 	                       channel_new() makes it CHANNEL_ORG_DEFAULT */
 	char *name;
@@ -82,6 +87,11 @@ struct channel {
 	void *state;        /* adapter-private, owned by open()/close() */
 	int64_t created_at; /* Unix seconds */
 	int64_t updated_at;
+	/* Its connection state as last committed (channel_states), kept by
+	 * the API from commits here and elsewhere; CONN_NONE until reported. */
+	enum channel_conn conn;
+	char *conn_reason;  /* NULL: none */
+	int64_t conn_at;    /* when it was reported, Unix ms */
 };
 
 /* A provider's HTTP request as the adapter sees it. */
@@ -135,6 +145,11 @@ enum send_outcome_kind {
 	SEND_PERMFAIL,             /* never retry: the message fails with the provider's error */
 	SEND_CREDENTIALS,          /* token expired/invalid: pause the channel until fixed */
 	SEND_BLOCKED,              /* account restricted: pause the channel for a while */
+	SEND_RECIPIENT_BLOCKED,    /* this recipient blocked us (Telegram 403 "bot was blocked"):
+	                              the message fails for good, the contact is marked blocked,
+	                              the channel sends on to others */
+	SEND_RECIPIENT_INVALID,    /* this recipient does not exist on the network (not on
+	                              WhatsApp): as above, the contact is marked invalid */
 };
 const char *send_outcome_name(enum send_outcome_kind k);
 
@@ -161,6 +176,102 @@ struct check_result {
 	int64_t error_code;                 /* provider's code, 0 if none */
 	char message[256];                  /* provider's message or the network error */
 };
+
+/*
+ * Contract v2: what a type declares about itself (GET /v1/channel-types
+ * lists it; the send API refuses what a channel cannot do with 422
+ * unsupported_by_channel naming the capability, before queueing).
+ */
+
+/* One config key. A type's schema is an array ending with {.name = NULL};
+ * the sending settings (cfg_check_send_settings) are not listed in it. */
+enum cfg_kind { CFG_STRING = 1, CFG_BOOL, CFG_INT, CFG_ENUM, CFG_URL };
+struct config_key {
+	const char *name;
+	enum cfg_kind kind;
+	bool required;
+	bool secret;                        /* never leaves msgd (answers, logs, events) */
+	size_t max_len;                     /* CFG_STRING/CFG_URL: bytes; 0 = 1024 */
+	int64_t min, max;                   /* CFG_INT */
+	const char *const *values;          /* CFG_ENUM: allowed words, NULL-terminated */
+	const char *description;            /* one line, for the listing */
+};
+/* Check cfg against schema plus the sending settings: an unknown key, a
+ * missing required key, a wrong kind, a bad length or word is refused
+ * naming "config.<key>". A CFG_URL is http:// or https:// with a host. */
+int cfg_check_schema(const struct config_key *schema, const json_t *cfg, struct channel_error *err);
+
+/* A media kind a type sends, and its size cap. */
+struct media_limit {
+	const char *kind;                   /* image, video, audio, voice, document, sticker */
+	int64_t max_bytes;
+};
+
+/* Defaults a type gives the sending settings (0: the common default). */
+struct send_defaults {
+	int64_t rate_per_second;            /* messages per second for the whole channel */
+	int64_t recipient_gap_ms;           /* between two sends to one chat */
+	int64_t group_gap_ms;               /* between two sends to one group chat */
+};
+
+struct channel_caps {
+	const char *const *send_types;      /* message types it can send, NULL-terminated */
+	const char *const *receive_types;   /* message types it normalizes inbound */
+	const struct media_limit *media;    /* {.kind = NULL}-terminated; NULL: no media */
+	bool templates;                     /* provider-approved templates */
+	bool interactive;                   /* buttons / lists in outbound messages */
+	bool reactions;                     /* send reactions */
+	bool edits;                         /* reports (and may send) edits */
+	bool deletes;                       /* reports deletions */
+	bool read_receipts;                 /* can mark inbound messages read */
+	bool typing;                        /* can show "typing..." */
+	bool groups;                        /* group chats */
+	bool replies;                       /* reply_to on outbound messages */
+	bool pairing;                       /* QR pairing (connect → qr) */
+	int window_hours;                   /* free-form messages only this long after the
+	                                       contact wrote (WhatsApp 24); 0 = no window.
+	                                       A channel's "enforce_window": false turns it off */
+	size_t max_text_len;                /* bytes of UTF-8 text (or caption) in one message */
+	struct send_defaults pacing;
+};
+
+/*
+ * What an adapter may ask of msgd (channel_host.c implements it over the
+ * loop, the non-blocking HTTP client and the store). Every callback runs
+ * on the loop thread. None runs after the channel was closed (a delete,
+ * or a config change reopening it): pending ones are dropped, so `arg`
+ * must not own memory that only the callback frees (keep state in
+ * ch->state and free it in close()).
+ */
+typedef void (*channel_http_done)(struct channel *ch, const struct send_response *resp, void *arg);
+/* Make req (its contents are taken, req is zeroed) within timeout_ms;
+ * done runs exactly once with the answer (http_status 0 on a network
+ * error or timeout) unless the channel closes first. 0, or -1 (done never runs). */
+int channel_http(struct channel *ch, struct send_request *req, int64_t timeout_ms,
+    channel_http_done done, void *arg);
+typedef void (*channel_submit_done)(struct channel *ch, int result, void *arg);
+/* Commit b's records durably, as a webhook's are (b's contents are taken,
+ * b is zeroed); done (MAY be NULL) runs after the commit with 0 or -1. */
+int channel_submit(struct channel *ch, struct ingest_batch *b, channel_submit_done done, void *arg);
+/* Report the channel's connection state (shared by every instance, shown
+ * in the API, /readyz and the panel, a channel.state event when it
+ * changes): a state_in of this channel, committed. reason MAY be NULL. */
+void channel_report_state(struct channel *ch, enum channel_conn st, const char *reason);
+/* A one-shot timer of the channel; freed (and stopped) with the channel if
+ * the adapter does not free it first. */
+struct channel_timer;
+struct channel_timer *channel_timer_new(struct channel *ch,
+    void (*fire)(struct channel *ch, void *arg), void *arg);
+void channel_timer_start(struct channel_timer *t, int64_t delay_ms);
+void channel_timer_stop(struct channel_timer *t);
+void channel_timer_free(struct channel_timer *t);
+/* The channel's persisted polling cursor (ingest_batch.cursor), read from
+ * the store: done runs with it (NULL: none) unless the channel closes. */
+int channel_load_cursor(struct channel *ch, void (*done)(struct channel *ch, const char *cursor,
+    void *arg), void *arg);
+/* The URL path at which this channel receives webhooks,
+ * "/webhooks/<type>/<id>" (out capped at outlen). */
+void channel_webhook_path(const struct channel *ch, char *out, size_t outlen);
 
 struct channel_ops {
 	const char *type;                   /* "whatsapp_cloud" */
@@ -197,6 +308,32 @@ struct channel_ops {
 	 * may be sent (WhatsApp: 24); 0 = no such window. A channel's config
 	 * "enforce_window": false turns the check off. */
 	int window_hours;
+
+	/* --- contract v2 --- */
+	const struct channel_caps *caps;    /* MUST be set */
+	const struct config_key *schema;    /* MUST be set: its keys, for validate() and the listing */
+	/* A webhook for one channel: POST /webhooks/<type>/<channel id>. The
+	 * same rules as webhook() (verify first, store nothing, fill reply,
+	 * records in out only with a 2xx). MAY be NULL. */
+	void (*channel_webhook)(struct channel *ch, const struct webhook_request *req,
+	    struct webhook_reply *reply, struct ingest_batch *out);
+	/* After a webhook's (or channel_submit()'s) records of this channel
+	 * committed: side effects such as answering a Telegram callback query
+	 * (records that were duplicates have duplicate set). MAY be NULL. */
+	void (*after_commit)(struct channel *ch, const struct ingest_batch *b);
+	/* This instance gained (held = true) or lost the channel's dispatch
+	 * lease: the one holder polls the provider (Telegram getUpdates) and
+	 * plays the sandbox's far end. MAY be NULL. */
+	void (*on_lease)(struct channel *ch, bool held);
+	/* After a send attempt's outcome committed (the sandbox simulates the
+	 * far end from it). MAY be NULL. */
+	void (*after_send)(struct channel *ch, const json_t *msg, const struct send_outcome *out);
+	/* Actions (POST /v1/channels/{name}/connect|disconnect): MAY be NULL
+	 * (405-style 422 unsupported_by_channel). They may call the provider
+	 * through channel_http() and report through channel_report_state();
+	 * -1 with err when the action cannot start. */
+	int (*connect)(struct channel *ch, struct channel_error *err);
+	int (*disconnect)(struct channel *ch, struct channel_error *err);
 };
 
 /* The table of known types, NULL-terminated. */
@@ -209,6 +346,8 @@ extern const struct channel_ops sandbox_ops;
 
 /* The registry: every configured channel, in memory, owned by the loop. */
 struct channel_registry *registry_new(void);
+/* Channels added from now on use host (channel_http(), timers, ...). */
+void registry_set_host(struct channel_registry *reg, struct channel_host *host);
 void registry_free(struct channel_registry *reg);
 /* Takes ownership of ch, calls ops->open(); -1 (ch freed) on failure. */
 int registry_add(struct channel_registry *reg, struct channel *ch);

@@ -102,6 +102,74 @@ ingest_batch_add_event(struct ingest_batch *b)
 	return &b->events[b->nevents++];
 }
 
+struct contact_in *
+ingest_batch_add_contact(struct ingest_batch *b)
+{
+	ADD(b->contacts, b->ncontacts, b->capcontacts);
+	return &b->contacts[b->ncontacts++];
+}
+
+struct state_in *
+ingest_batch_add_state(struct ingest_batch *b)
+{
+	ADD(b->states, b->nstates, b->capstates);
+	return &b->states[b->nstates++];
+}
+
+bool
+ingest_batch_empty(const struct ingest_batch *b)
+{
+	return b->nmsgs == 0 && b->nstatuses == 0 && b->nevents == 0 && b->ncontacts == 0 &&
+	    b->nstates == 0 && b->cursor_channel_id == 0;
+}
+
+static const char *const contact_status_names[] = {
+	[CONTACT_ACTIVE] = "active",
+	[CONTACT_BLOCKED] = "blocked",
+	[CONTACT_INVALID] = "invalid",
+};
+
+const char *
+contact_status_name(enum contact_status s)
+{
+	return (size_t)s < sizeof(contact_status_names) / sizeof(*contact_status_names) ?
+	    contact_status_names[s] : "active";
+}
+
+enum contact_status
+contact_status_parse(const char *s)
+{
+	for (size_t i = 1; s && i < sizeof(contact_status_names) / sizeof(*contact_status_names); i++)
+		if (strcmp(s, contact_status_names[i]) == 0)
+			return (enum contact_status)i;
+	return CONTACT_ACTIVE;
+}
+
+static const char *const conn_names[] = {
+	[CONN_NONE] = "unknown",
+	[CONN_CONNECTING] = "connecting",
+	[CONN_PAIRING] = "pairing",
+	[CONN_CONNECTED] = "connected",
+	[CONN_DISCONNECTED] = "disconnected",
+	[CONN_PAUSED] = "paused",
+	[CONN_ERROR] = "error",
+};
+
+const char *
+channel_conn_name(enum channel_conn s)
+{
+	return (size_t)s < sizeof(conn_names) / sizeof(*conn_names) ? conn_names[s] : "unknown";
+}
+
+enum channel_conn
+channel_conn_parse(const char *s)
+{
+	for (size_t i = 1; s && i < sizeof(conn_names) / sizeof(*conn_names); i++)
+		if (strcmp(s, conn_names[i]) == 0)
+			return (enum channel_conn)i;
+	return CONN_NONE;
+}
+
 void
 msg_in_clear(struct msg_in *m)
 {
@@ -115,6 +183,8 @@ msg_in_clear(struct msg_in *m)
 	free(m->reply_to);
 	free(m->client_id);
 	free(m->fingerprint);
+	free(m->dedup_key);
+	free(m->target);
 	json_decref(m->parts);
 	free(m->raw);
 	memset(m, 0, sizeof(*m));
@@ -138,8 +208,21 @@ ingest_batch_free(struct ingest_batch *b)
 		free(b->events[i].type);
 		json_decref(b->events[i].data);
 	}
+	for (size_t i = 0; i < b->ncontacts; i++) {
+		free(b->contacts[i].address);
+		free(b->contacts[i].reason);
+		free(b->contacts[i].dedup_key);
+	}
+	for (size_t i = 0; i < b->nstates; i++) {
+		free(b->states[i].reason);
+		free(b->states[i].qr);
+		free(b->states[i].pairing_code);
+	}
 	free(b->msgs);
 	free(b->statuses);
 	free(b->events);
+	free(b->contacts);
+	free(b->states);
+	free(b->cursor);
 	*b = (struct ingest_batch){ 0 };
 }

@@ -61,6 +61,40 @@ enum msg_status status_parse(const char *s);
 /* May a message in status cur move to next? Never backwards; terminal stays. */
 bool status_may_replace(enum msg_status cur, enum msg_status next);
 
+/*
+ * What a message record does. MSG_NEW stores a new message. MSG_EDIT
+ * replaces the text (and the parts it carries) of the message whose
+ * provider id is `target`, keeping the previous text in edit_history and
+ * appending message.edited; MSG_DELETE marks it deleted and appends
+ * message.deleted. Neither makes a new row; a target msgd does not have is
+ * stored as a new message (edit) or ignored (delete).
+ */
+enum msg_action { MSG_NEW = 0, MSG_EDIT, MSG_DELETE };
+
+/* A contact's reachability, as the provider told it. */
+enum contact_status {
+	CONTACT_ACTIVE = 0,   /* reachable (the default; set again when the contact writes) */
+	CONTACT_BLOCKED,      /* blocked the bot / the business: sends are refused */
+	CONTACT_INVALID,      /* not on the network (e.g. not a WhatsApp number) */
+};
+const char *contact_status_name(enum contact_status s);
+/* CONTACT_ACTIVE for an unknown word. */
+enum contact_status contact_status_parse(const char *s);
+
+/* A channel's connection state, shared by every instance (channel_states). */
+enum channel_conn {
+	CONN_NONE = 0,        /* never reported */
+	CONN_CONNECTING,
+	CONN_PAIRING,         /* waiting for a QR code to be scanned */
+	CONN_CONNECTED,
+	CONN_DISCONNECTED,
+	CONN_PAUSED,          /* the outbox holds its sends (credentials, account blocked) */
+	CONN_ERROR,
+};
+const char *channel_conn_name(enum channel_conn s);
+/* CONN_NONE for an unknown word. */
+enum channel_conn channel_conn_parse(const char *s);
+
 /* A new message as a channel adapter normalized it. */
 struct msg_in {
 	/* Set by the adapter. */
@@ -82,6 +116,15 @@ struct msg_in {
 	                               errors... (only what applies); never NULL */
 	char *raw;                  /* the provider's JSON for this one message, verbatim enough
 	                               to re-normalize; never NULL */
+
+	/* Channels v2 (adapters may set them). */
+	char *dedup_key;            /* inbound: the provider's delivery id when it has one of its
+	                               own (Telegram "u:<update_id>"): a record whose key the
+	                               channel has seen is a duplicate. NULL: the provider id */
+	enum msg_action action;     /* MSG_EDIT / MSG_DELETE change the message `target` in place */
+	char *target;               /* provider id of the message edited or deleted */
+	bool echo;                  /* DIR_OUT sent by the business from elsewhere (another
+	                               device): stored as sent with its provider id, never queued */
 
 	/* Outbound only (DIR_OUT), set by the send API. */
 	enum msg_status status;     /* ST_QUEUED or ST_SCHEDULED */
@@ -127,6 +170,29 @@ struct event_in {
 	int64_t seq;                /* filled by the store */
 };
 
+/* A contact's reachability changed (Telegram my_chat_member: kicked). */
+struct contact_in {
+	int64_t channel_id;
+	char *address;              /* normalized as the channel's senders are */
+	enum contact_status status;
+	char *reason;               /* short words, or NULL */
+	int64_t timestamp;          /* provider time, Unix seconds */
+	char *dedup_key;            /* as msg_in's, or NULL */
+	bool applied;               /* filled by the store: the status changed */
+};
+
+/* The channel's connection state changed (Evolution connection.update,
+ * qrcode.updated, a connect() call). The store keeps the last one per
+ * channel and appends channel.state when state, reason or QR changed. */
+struct state_in {
+	int64_t channel_id;
+	enum channel_conn state;
+	char *reason;               /* NULL: none */
+	char *qr;                   /* pairing: the QR code's text, or NULL (keep the last) */
+	char *pairing_code;         /* pairing: the code to type on the phone, or NULL */
+	bool applied;               /* filled by the store */
+};
+
 struct ingest_batch {
 	struct msg_in *msgs;
 	size_t nmsgs, capmsgs;
@@ -134,12 +200,24 @@ struct ingest_batch {
 	size_t nstatuses, capstatuses;
 	struct event_in *events;
 	size_t nevents, capevents;
+	struct contact_in *contacts;
+	size_t ncontacts, capcontacts;
+	struct state_in *states;
+	size_t nstates, capstates;
+	/* A channel's polling position (Telegram getUpdates offset), committed
+	 * with the records it delivered; cursor_channel_id 0: none. */
+	int64_t cursor_channel_id;
+	char *cursor;
 };
 
 /* Append a zeroed record and return it (parts set to an empty object). */
 struct msg_in *ingest_batch_add_msg(struct ingest_batch *b);
 struct status_in *ingest_batch_add_status(struct ingest_batch *b);
 struct event_in *ingest_batch_add_event(struct ingest_batch *b);
+struct contact_in *ingest_batch_add_contact(struct ingest_batch *b);
+struct state_in *ingest_batch_add_state(struct ingest_batch *b);
+/* No records at all (nothing to commit). */
+bool ingest_batch_empty(const struct ingest_batch *b);
 void ingest_batch_free(struct ingest_batch *b);
 /* Free what one message record owns and zero it (the record stays). */
 void msg_in_clear(struct msg_in *m);

@@ -18,6 +18,7 @@
 #include "../auth/auth.h"
 #include "../bus/bus.h"
 #include "../channels/channel.h"
+#include "../channels/host.h"
 #include "../config/config.h"
 #include "../hooks/hooks.h"
 #include "../http/http.h"
@@ -387,6 +388,10 @@ daemon_run(const struct config *initial, const struct config_args *args)
 		log_error("cannot open the store", "data", cfg->data_dir);
 		goto out;
 	}
+	d.app.host = channel_host_new(d.base, d.app.store, d.app.reg);
+	if (d.app.host == NULL)
+		goto out;
+	registry_set_host(d.app.reg, d.app.host);
 	if (api_load(&d.app) != 0 || provision_sandbox(&d) != 0 || admin_token(cfg, d.app.admin_hash) != 0)
 		goto out;
 	auth_token_cred(d.app.admin_hash, d.app.admin_cred);
@@ -471,6 +476,7 @@ out:
 		api_keys_stop(&d.app);  /* the keys' last uses, written before the store closes */
 		/* Another instance takes our channels and webhooks over at once. */
 		leases_release(d.leases);
+		channel_host_stop(d.app.host);
 		store_close(d.app.store);
 	}
 	leases_stop(d.leases);
@@ -493,6 +499,7 @@ out:
 	if (d.ev_drain)
 		event_free(d.ev_drain);
 	registry_free(d.app.reg);
+	channel_host_free(d.app.host);
 	api_unload(&d.app);
 	event_base_free(d.base);
 	datadir_unlock(d.lock_fd);

@@ -216,8 +216,10 @@ results_done(struct store_op *op, void *arg)
 		event_add(ob->ev_flush, &tv);
 		return;
 	}
-	for (size_t i = 0; i < r->n; i++)
+	for (size_t i = 0; i < r->n; i++) {
 		free(r->items[i].provider_message_id);
+		free(r->items[i].recipient);
+	}
 	free(r->items);
 	free(r);
 	outbox_kick(ob);
@@ -403,6 +405,17 @@ handle_outcome(struct attempt *a, struct send_outcome *out, bool local)
 			breaker_release(&oc->breaker);
 		struct outbox_item *it = add_result(ob, a->message_id, OUTBOX_FAILED);
 		set_error(it, a, out);
+		break;
+	}
+	case SEND_RECIPIENT_BLOCKED:
+	case SEND_RECIPIENT_INVALID: {
+		/* This recipient is lost, not the channel: it answered. */
+		breaker_success(&oc->breaker);
+		struct outbox_item *it = add_result(ob, a->message_id, OUTBOX_FAILED);
+		set_error(it, a, out);
+		it->recipient_status = out->kind == SEND_RECIPIENT_BLOCKED ? CONTACT_BLOCKED :
+		    CONTACT_INVALID;
+		it->recipient = xstrdup_or_null(a->recipient);
 		break;
 	}
 	case SEND_CREDENTIALS:

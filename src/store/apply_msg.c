@@ -686,6 +686,23 @@ apply_ingest(struct store_db *db, struct store_op *op)
 	for (size_t i = 0; i < b->nevents; i++)
 		if (ingest_event(db, op, &b->events[i], now) != 0)
 			return -1;
+	for (size_t i = 0; i < b->ncontacts; i++) {
+		struct contact_in *c = &b->contacts[i];
+		bool seen;
+		if (c->address == NULL)
+			return sd_op_error(op, "contact lacks an address");
+		if (sd_inbound_key_seen(db, c->channel_id, c->dedup_key, now, &seen) != 0)
+			return sd_op_sql_error(db, op);
+		if (!seen && sd_contact_status(db, op, c->channel_id, c->address, c->status, c->reason,
+		    now, &c->applied) != 0)
+			return -1;
+	}
+	for (size_t i = 0; i < b->nstates; i++)
+		if (sd_channel_state(db, op, &b->states[i], now) != 0)
+			return -1;
+	if (b->cursor_channel_id != 0 &&
+	    sd_channel_cursor(db, op, b->cursor_channel_id, b->cursor, now) != 0)
+		return -1;
 	return 0;
 }
 

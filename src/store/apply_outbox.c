@@ -383,6 +383,13 @@ outbox_result_one(struct store_db *db, struct store_op *op, const struct outbox_
 			break;
 		}
 		rc = 0;
+		bool marked;
+		if (it->recipient_status != CONTACT_ACTIVE && it->recipient &&
+		    sd_contact_status(db, op, ms.channel_id, it->recipient, it->recipient_status,
+		    title, now, &marked) != 0) {
+			rc = -1;
+			break;
+		}
 		if (status_may_replace(ms.status, ST_FAILED))
 			rc = sd_change_status(db, op, it->message_id, ms.channel_id, ms.conversation_id,
 			    ms.provider_message_id, ST_FAILED, it->error_code, title, detail, now);

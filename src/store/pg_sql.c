@@ -62,6 +62,25 @@ const char *const pg_sql[SQL_COUNT] = {
 	[W_CONTACT_INSERT] = "INSERT INTO contacts (channel_id, address, name, created_at, updated_at)"
 	    " VALUES ($1, $2, $3, $4, $4) RETURNING id",
 	[W_CONTACT_RENAME] = "UPDATE contacts SET name = $2, updated_at = $3 WHERE id = $1",
+	/* Channels v2 (0015): reachability, delivery ids, connection states. */
+	[W_CONTACT_STATUS] = "INSERT INTO contacts (channel_id, address, created_at, updated_at, status,"
+	    " status_reason, status_at) VALUES ($1, $2, $3, $3, $4, $5, $3)"
+	    " ON CONFLICT (channel_id, address) DO UPDATE SET status = excluded.status,"
+	    " status_reason = excluded.status_reason, status_at = excluded.status_at"
+	    " WHERE contacts.status <> excluded.status",
+	[W_CONTACT_REACHABLE] = "UPDATE contacts SET status = 'active', status_reason = NULL, status_at = $2"
+	    " WHERE id = $1 AND status <> 'active'",
+	[W_INBOUND_KEY] = "INSERT INTO inbound_keys (channel_id, key, seen_at) VALUES ($1, $2, $3)"
+	    " ON CONFLICT DO NOTHING",
+	[W_STATE_GET] = "SELECT state, reason, qr, pairing_code FROM channel_states WHERE channel_id = $1",
+	[W_STATE_PUT] = "INSERT INTO channel_states (channel_id, state, reason, qr, pairing_code, qr_at, updated_at)"
+	    " VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (channel_id) DO UPDATE SET"
+	    " state = excluded.state, reason = excluded.reason, qr = excluded.qr,"
+	    " pairing_code = excluded.pairing_code, qr_at = excluded.qr_at, updated_at = excluded.updated_at",
+	[W_CURSOR_PUT] = "INSERT INTO channel_states (channel_id, state, cursor, updated_at)"
+	    " VALUES ($1, 'unknown', $2, $3) ON CONFLICT (channel_id) DO UPDATE SET cursor = excluded.cursor",
+	[W_MSG_DOC] = "SELECT doc, conversation_id FROM messages WHERE id = $1",
+	[W_MSG_SET_DOC] = "UPDATE messages SET doc = $2 WHERE id = $1",
 	[W_CONV_INSERT] = "INSERT INTO conversations (channel_id, contact_id, last_activity_ms, created_at, org_id)"
 	    " VALUES ($1, $2, $3, $4, (SELECT org_id FROM channels WHERE id = $1)) RETURNING id",
 	[W_CONV_TOUCH] = "UPDATE conversations SET last_message_id = $2, last_activity_ms = $3,"
@@ -268,6 +287,13 @@ const char *const pg_sql[SQL_COUNT] = {
 	[R_CHANNELS] = "SELECT id, name, type, config, created_at, updated_at, org_id FROM channels"
 	    " WHERE deleted_at IS NULL ORDER BY id",
 	[R_CHANNELS_EVER] = "SELECT CASE WHEN EXISTS (SELECT 1 FROM channels) THEN 1 ELSE 0 END",
+	[R_CHANNEL_CURSOR] = "SELECT cursor FROM channel_states WHERE channel_id = $1",
+	[R_CHANNEL_STATES] = "SELECT s.channel_id, s.state, s.reason, s.updated_at FROM channel_states s"
+	    " JOIN channels c ON c.id = s.channel_id WHERE c.deleted_at IS NULL",
+	[R_CHANNEL_QR] = "SELECT s.state, s.qr, s.pairing_code, s.qr_at FROM channel_states s"
+	    " JOIN channels c ON c.id = s.channel_id WHERE s.channel_id = $1 AND c.org_id = $2",
+	[R_CONTACT_STATUS] = "SELECT status, status_reason, status_at FROM contacts"
+	    " WHERE channel_id = $1 AND address = $2",
 	[R_API_KEYS] = "SELECT id, org_id, name, hash, scopes, prefix, created_at, expires_at,"
 	    " last_used_at FROM api_keys WHERE revoked_at IS NULL ORDER BY id",
 	[R_CONV_LIST] = CONV_SELECT

@@ -701,6 +701,12 @@ store_read_submit(struct store *st, struct store_read *rd)
 
 #define RDB(st) (store_tls_owner == (st) && store_tls_db ? store_tls_db : &(st)->sdb)
 
+struct store_db *
+store_reader_db(struct store *st)
+{
+	return RDB(st);
+}
+
 int
 store_schema_version(struct store *st)
 {

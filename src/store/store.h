@@ -161,6 +161,10 @@ struct outbox_item {
 	                                provider's number: "network", "http_503"; "" = error_code */
 	char error_title[256];
 	char error_detail[512];
+	/* FAILED: CONTACT_BLOCKED or CONTACT_INVALID marks the recipient so
+	 * (contact.status), refusing later sends to it. */
+	enum contact_status recipient_status;
+	char *recipient;             /* with it (owned by the caller) */
 };
 
 /* Why an op failed: callers decide on this, never on errmsg's words. */
@@ -444,6 +448,16 @@ enum store_fault store_health(struct store *st, int64_t *since_ms, char *why, si
 int store_channels_load(struct store *st, json_t **out);
 /* True if any channel row ever existed (deleted ones included). */
 int store_channels_ever(struct store *st, bool *out);
+/* Channels v2 (chstate.c). A channel's polling cursor (*out NULL: none). */
+int store_channel_cursor(struct store *st, int64_t channel_id, char **out);
+/* Every live channel's connection state: [{"channel_id","state","reason","at"}]. */
+int store_channel_states(struct store *st, json_t **out);
+/* Channel channel_id of org's pairing: {"state","qr","pairing_code","qr_updated_at"};
+ * 0 with *out NULL when it never reported a state. */
+int store_channel_qr(struct store *st, int64_t org, int64_t channel_id, json_t **out);
+/* A contact's reachability (CONTACT_ACTIVE when unknown); *reason malloc'd or NULL. */
+int store_contact_status(struct store *st, int64_t channel_id, const char *address,
+    enum contact_status *status, char **reason);
 /* Every API key not revoked: [{"id","org_id","name","hash" (SHA-256, 64-char
  * hex),"scopes":[names],"prefix","created_at","expires_at","last_used_at"}],
  * times Unix seconds, 0 when none. */

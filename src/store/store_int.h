@@ -166,6 +166,22 @@ int read_schema_version(struct store_db *db);
 int read_ping(struct store_db *db);
 int read_channels_load(struct store_db *db, json_t **out);
 int read_channels_ever(struct store_db *db, bool *out);
+/* The connection a read on this thread uses (store.c). */
+struct store_db *store_reader_db(struct store *st);
+
+/* --- chstate.c: channels v2 in an ingest op (writer thread) --- */
+/* Record a delivery id: *seen when the channel had it already (key NULL: never seen). */
+int sd_inbound_key_seen(struct store_db *db, int64_t channel_id, const char *key, int64_t now,
+    bool *seen);
+/* The contact wrote: reachable again (deferred; no-op when it is). */
+int sd_contact_reachable(struct store_db *db, int64_t contact_id, int64_t now);
+/* A contact's reachability (made if absent); contact.status when it changed. */
+int sd_contact_status(struct store_db *db, struct store_op *op, int64_t channel_id,
+    const char *address, enum contact_status st, const char *reason, int64_t now, bool *applied);
+/* A channel's connection state; channel.state when state, reason or QR changed. */
+int sd_channel_state(struct store_db *db, struct store_op *op, struct state_in *in, int64_t now);
+int sd_channel_cursor(struct store_db *db, struct store_op *op, int64_t channel_id,
+    const char *cursor, int64_t now);
 int read_api_keys_load(struct store_db *db, json_t **out);
 int read_orgs_load(struct store_db *db, json_t **out);
 /* quota_gate.c: an outbox claim's sending quotas. quota_gate() holds the

@@ -244,9 +244,13 @@ json_t *
 channel_public_config(const struct channel *ch)
 {
 	json_t *pub = json_deep_copy(ch->config);
-	for (const char *const *k = ch->ops->secret_keys; k && *k; k++)
-		if (json_object_get(pub, *k))
-			json_object_set_new(pub, *k, json_string("********"));
+	const char *key;
+	json_t *v;
+	void *tmp;
+
+	json_object_foreach_safe(pub, tmp, key, v)
+		if (channel_is_secret_key(ch->ops, key))
+			json_object_set_new(pub, key, json_string("********"));
 	return pub;
 }
 
@@ -266,6 +270,8 @@ static const struct {
 } send_settings[] = {
 	{ .key = "rate_per_second", .min = 0, .max = 10000, .def = 80 },
 	{ .key = "recipient_gap_ms", .min = 0, .max = 86400000, .def = 0 },
+	/* Between two sends to one group chat (channel_ops.is_group); 0: recipient_gap_ms. */
+	{ .key = "group_gap_ms", .min = 0, .max = 86400000, .def = 0 },
 	{ .key = "max_attempts", .min = 1, .max = 100, .def = 10 },
 	{ .key = "max_age_s", .min = 60, .max = 30 * 86400, .def = 86400 },
 	{ .key = "breaker_threshold", .min = 1, .max = 1000, .def = 10 },
@@ -288,13 +294,40 @@ cfg_check_send_settings(const json_t *cfg, struct channel_error *err)
 	return 0;
 }
 
+bool
+channel_is_send_setting(const char *key)
+{
+	for (size_t i = 0; i < ARRAY_LEN(send_settings); i++)
+		if (strcmp(send_settings[i].key, key) == 0)
+			return true;
+	return false;
+}
+
+/* The type's own default for a sending setting (channel_caps.pacing), or 0. */
+static int64_t
+type_default(const struct channel_ops *ops, const char *key)
+{
+	const struct send_defaults *p = ops->caps ? &ops->caps->pacing : NULL;
+
+	if (p == NULL)
+		return 0;
+	if (strcmp(key, "rate_per_second") == 0)
+		return p->rate_per_second;
+	if (strcmp(key, "recipient_gap_ms") == 0)
+		return p->recipient_gap_ms;
+	if (strcmp(key, "group_gap_ms") == 0)
+		return p->group_gap_ms;
+	return 0;
+}
+
 int64_t
 channel_send_setting(const struct channel *ch, const char *key)
 {
 	for (size_t i = 0; i < ARRAY_LEN(send_settings); i++) {
 		if (strcmp(send_settings[i].key, key) == 0) {
 			json_t *v = json_object_get(ch->config, key);
-			return json_is_integer(v) ? json_integer_value(v) : send_settings[i].def;
+			int64_t d = type_default(ch->ops, key);
+			return json_is_integer(v) ? json_integer_value(v) : d ? d : send_settings[i].def;
 		}
 	}
 	abort();  /* a key not in the table is a programming error */

@@ -298,6 +298,9 @@ struct channel_ops {
 	 * filled, or -1 when this channel cannot reach such an address. MAY
 	 * be NULL: addresses are taken as given. */
 	int (*address_normalize)(const char *s, size_t len, char *out, size_t outlen);
+	/* Is this (normalized) address a group chat? MAY be NULL (never).
+	 * Group chats are paced by group_gap_ms. */
+	bool (*is_group)(const char *address);
 	int (*check_prepare)(struct channel *ch, struct send_request *out); /* MAY be NULL */
 	void (*check_classify)(const struct send_response *resp,
 	    struct check_result *out);                              /* NULL iff check_prepare */
@@ -384,8 +387,20 @@ json_t *channel_public_config(const struct channel *ch);
  * request_timeout_ms (15000).
  */
 int cfg_check_send_settings(const json_t *cfg, struct channel_error *err);
-/* The channel's value for one of them (its default when not configured). */
+/* The channel's value for one of them (when not configured: its type's
+ * default from caps->pacing, else the common default). group_gap_ms
+ * (0) spaces sends to one group chat (Telegram: 3000). */
 int64_t channel_send_setting(const struct channel *ch, const char *key);
+bool channel_is_send_setting(const char *key);
+
+/* schema.c: a config key the type keeps secret (schema or secret_keys). */
+bool channel_is_secret_key(const struct channel_ops *ops, const char *key);
+/* The type as GET /v1/channel-types lists it: {"type","config":[...],
+ * "capabilities":{...},"webhook","actions"} (new ref). */
+json_t *channel_type_describe(const struct channel_ops *ops);
+/* Capability lookups for the send API. */
+bool channel_can_send_type(const struct channel_ops *ops, const char *type);
+const struct media_limit *channel_media_limit(const struct channel_ops *ops, const char *kind);
 
 /* Helpers adapters share for config validation. Each returns -1 and fills
  * err (field "config.<key>") when the check fails. */

@@ -94,6 +94,7 @@ struct channel {
 	enum channel_conn conn;
 	char *conn_reason;  /* NULL: none */
 	int64_t conn_at;    /* when it was reported, Unix ms */
+	bool lease_held;    /* ops->on_lease was last told true (the outbox keeps it) */
 };
 
 /* A provider's HTTP request as the adapter sees it. */

@@ -61,7 +61,6 @@ static const struct config_key tg_schema[] = {
 	{ .name = NULL },
 };
 
-static const char *const tg_secrets[] = { "bot_token", "webhook_secret", NULL };
 /* The token goes to api_base_url: moving it needs the token again. */
 static const char *const tg_destination[] = { "api_base_url", NULL };
 static const char *const tg_destination_secrets[] = { "bot_token", NULL };
@@ -734,7 +733,6 @@ tg_check_prepare(struct channel *ch, struct send_request *out)
 
 const struct channel_ops telegram_ops = {
 	.type = "telegram",
-	.secret_keys = tg_secrets,
 	.validate = tg_validate,
 	.open = tg_open,
 	.close = tg_close,
@@ -753,7 +751,6 @@ const struct channel_ops telegram_ops = {
 	.destination_keys = tg_destination,
 	.destination_secrets = tg_destination_secrets,
 	.route_key = NULL,
-	.window_hours = 0,
 	.caps = &tg_caps,
 	.schema = tg_schema,
 	.channel_webhook = tg_channel_webhook,

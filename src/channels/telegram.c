@@ -122,6 +122,7 @@ struct tg_state {
 	unsigned timer_gen;     /* gen when the timer was started */
 	bool busy;              /* a getUpdates or its commit is in flight */
 	int64_t offset;         /* next getUpdates offset; 0: none yet */
+	int64_t pending_offset; /* the offset after the batch being committed */
 	int64_t backoff_ms;
 	struct channel_timer *timer;
 	enum channel_conn reported;
@@ -367,6 +368,8 @@ poll_committed(struct channel *ch, int result, void *arg)
 	if ((uintptr_t)arg != st->gen)
 		return;
 	st->busy = false;
+	if (result == 0 && st->pending_offset > st->offset)
+		st->offset = st->pending_offset;
 	if (result != 0) {
 		/* Not on disk: ask for the same updates again (their keys dedup). */
 		poll_backoff(ch);
@@ -429,9 +432,11 @@ poll_answer(struct channel *ch, const struct send_response *resp, void *arg)
 		poll_now(ch);  /* the long poll ended empty: ask again */
 		return;
 	}
+	/* The offset moves on only once these are on disk: asking with it
+	 * confirms them to Telegram, which then forgets them. */
 	b.cursor_channel_id = ch->id;
 	b.cursor = xasprintf("%lld", (long long)(last + 1));
-	st->offset = last + 1;
+	st->pending_offset = last + 1;
 	st->busy = true;
 	if (channel_submit(ch, &b, poll_committed, (void *)(uintptr_t)st->gen) != 0) {
 		st->busy = false;

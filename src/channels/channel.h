@@ -236,6 +236,9 @@ struct channel_caps {
 	                                       A channel's "enforce_window": false turns it off */
 	size_t max_text_len;                /* characters of text in one message; 0: msgd's cap */
 	const char *template_language;      /* templates: the language when a send names none */
+	const char *const *send_options;    /* extra top-level send fields the type takes
+	                                       (Telegram: parse_mode, buttons, reply_markup),
+	                                       NULL-terminated; others are refused */
 	struct send_defaults pacing;
 };
 

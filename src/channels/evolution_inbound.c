@@ -500,12 +500,13 @@ norm_kind(struct upsert *u)
 
 /* messages.upsert: one record */
 
-/* The instance's own number: the envelope's sender, else the instance name. */
+/* The instance's own number: the envelope's sender, else the instance name
+ * (evo_body_check() made it the channel's), else "". */
 static char *
 own_address(const json_t *root)
 {
-	const char *s = id_of(get(root, "sender"));
-	return s ? evo_jid_address(s) : xstrdup_or_null(id_of(get(root, "instance")));
+	const char *s = id_of(get(root, "sender")), *in = id_of(get(root, "instance"));
+	return s ? evo_jid_address(s) : xstrdup(in ? in : "");
 }
 
 /* data without the media blobs Evolution may inline (message.base64), as JSON. */
@@ -623,6 +624,10 @@ update_one(const json_t *d, const json_t *root, int64_t channel_id, struct inges
 		log_warn("evolution: status update without keyId skipped");
 		return;
 	}
+	if (str_eq(status, "DELETED") && jid == NULL) {
+		log_warn("evolution: deletion without remoteJid skipped", "id", id);
+		return;
+	}
 	if (str_eq(status, "DELETED")) {
 		bool from_me = json_is_true(get(d, "fromMe")) ||
 		    json_is_true(get(get(d, "key"), "fromMe"));
@@ -635,9 +640,9 @@ update_one(const json_t *d, const json_t *root, int64_t channel_id, struct inges
 		m->target = xstrdup(id);
 		m->provider_message_id = xstrdup(id);
 		m->dedup_key = xasprintf("del:%s", id);
-		m->contact_address = chat ? xstrdup(chat) : NULL;
-		m->from = from_me ? own_address(root) : xstrdup_or_null(chat);
-		m->to = from_me ? xstrdup_or_null(chat) : own_address(root);
+		m->contact_address = xstrdup(chat);
+		m->from = from_me ? own_address(root) : xstrdup(chat);
+		m->to = from_me ? xstrdup(chat) : own_address(root);
 		m->type = xstrdup("revoke");
 		m->timestamp = time_of(get(d, "messageTimestamp"), root);
 		m->raw = raw_of(d);

@@ -169,6 +169,11 @@ static const struct route routes[] = {
 	{ .method = "DELETE", .pattern = "/v1/session", .perm = PERM_NONE, .fn = api_session_delete },
 	{ .method = "GET", .pattern = "/webhooks/*", .perm = PERM_NONE, .fn = api_webhook },
 	{ .method = "POST", .pattern = "/webhooks/*", .perm = PERM_NONE, .fn = api_webhook },
+	{ .method = "POST", .pattern = "/webhooks/*/*", .perm = PERM_NONE, .fn = api_channel_webhook },
+	{ .method = "GET", .pattern = "/v1/channel-types", .perm = PERM_MESSAGES_READ, .fn = api_channel_types },
+	{ .method = "POST", .pattern = "/v1/channels/*/connect", .perm = PERM_CHANNELS_WRITE, .fn = api_channels_connect },
+	{ .method = "POST", .pattern = "/v1/channels/*/disconnect", .perm = PERM_CHANNELS_WRITE, .fn = api_channels_disconnect },
+	{ .method = "GET", .pattern = "/v1/channels/*/qr", .perm = PERM_CHANNELS_WRITE, .fn = api_channels_qr },
 	{ .method = "POST", .pattern = "/v1/channels", .perm = PERM_CHANNELS_WRITE, .fn = api_channels_create },
 	{ .method = "GET", .pattern = "/v1/channels", .perm = PERM_MESSAGES_READ, .fn = api_channels_list },
 	{ .method = "GET", .pattern = "/v1/channels/*", .perm = PERM_MESSAGES_READ, .fn = api_channels_get },
@@ -554,6 +559,16 @@ api_channel_json(struct app *app, const struct channel *ch)
 	    "updated_at", updated);
 	if (app->outbox && (ch->ops->send_local || ch->ops->send_prepare))
 		json_object_set_new(j, "state", outbox_channel_state(app->outbox, ch, 0));
+	json_object_set_new(j, "connection", api_channel_connection(ch));
+	if (ch->ops->channel_webhook) {
+		char path[128];
+		channel_webhook_path(ch, path, sizeof(path));
+		json_object_set_new(j, "webhook_path", json_string(path));
+	}
+	json_t *type = channel_type_describe(ch->ops);
+	json_object_set(j, "capabilities", json_object_get(type, "capabilities"));
+	json_object_set(j, "actions", json_object_get(type, "actions"));
+	json_decref(type);
 	return j;
 }
 

@@ -33,6 +33,8 @@ struct event_base;
 struct store;
 struct store_op;
 struct channel_registry;
+struct ingest_batch;
+struct channel;
 struct channel;
 struct http_request;
 struct outbox;
@@ -364,6 +366,23 @@ void api_channels_delete(struct app *, struct http_request *, const struct princ
     const char *const *);
 void api_webhook(struct app *, struct http_request *, const struct principal *,
     const char *const *);
+void api_channel_webhook(struct app *, struct http_request *, const struct principal *,
+    const char *const *);
+/* api_chan_actions.c: channels v2 (channel types, actions, QR, connection states). */
+void api_channel_types(struct app *, struct http_request *, const struct principal *,
+    const char *const *);
+void api_channels_connect(struct app *, struct http_request *, const struct principal *,
+    const char *const *);
+void api_channels_disconnect(struct app *, struct http_request *, const struct principal *,
+    const char *const *);
+void api_channels_qr(struct app *, struct http_request *, const struct principal *,
+    const char *const *);
+/* {"state","reason","since"} of the channel's shared connection state. */
+json_t *api_channel_connection(const struct channel *ch);
+/* After a commit here: the states it applied, onto the registry's channels. */
+void api_channel_states_apply(struct app *app, const struct ingest_batch *b);
+/* Another instance committed states: read them all again (reader pool). */
+void api_channel_states_reload(struct app *app);
 void api_sandbox_inbound(struct app *, struct http_request *, const struct principal *,
     const char *const *);
 void api_conversations_list(struct app *, struct http_request *, const struct principal *,

@@ -33,6 +33,8 @@ struct ingest {
 	struct webhook_reply reply;   /* the webhook answer to send once durable */
 	bool sandbox;                 /* answer with the stored message instead */
 	int64_t org;                  /* sandbox: the caller's organization */
+	int64_t channel_id;           /* a per-channel webhook's channel (after_commit), or 0 */
+	uint64_t serial;              /* ... while it stays open */
 };
 
 static void
@@ -104,6 +106,10 @@ ingest_done(struct store_op *op, void *arg)
 		return;
 	}
 	log_batch("ingest committed", in->req, &in->batch);
+	api_channel_states_apply(in->app, &in->batch);
+	struct channel *ch = in->channel_id ? registry_find_id(in->app->reg, in->channel_id) : NULL;
+	if (ch && ch->serial == in->serial && ch->ops->after_commit)
+		ch->ops->after_commit(ch, &in->batch);
 	if (in->sandbox) {
 		struct msg_in *m = &in->batch.msgs[0];
 		struct stored_msg *sm = xcalloc(1, sizeof(*sm));
@@ -130,6 +136,8 @@ ingest_submit(struct app *app, struct ingest *in)
 	http_defer(in->req);
 	store_submit(app->store, &in->op);
 }
+
+static void ingest_answer(struct app *app, struct ingest *in);
 
 static const char *
 req_header(void *ctx, const char *name)
@@ -173,17 +181,66 @@ api_webhook(struct app *app, struct http_request *req, const struct principal *w
 		.request_id = http_request_id(req),
 	};
 	ops->webhook(app->reg, &wr, &in->reply, &in->batch);
+	ingest_answer(app, in);
+}
+
+/* The adapter has answered: commit what it normalized, then reply. */
+static void
+ingest_answer(struct app *app, struct ingest *in)
+{
 	if (in->reply.status == 0) {
 		in->reply.status = 500;
 		snprintf(in->reply.error_code, sizeof(in->reply.error_code), "internal");
 	}
-	bool empty = in->batch.nmsgs == 0 && in->batch.nstatuses == 0 && in->batch.nevents == 0;
-	if (in->reply.status >= 300 || empty) {
-		send_webhook_reply(req, &in->reply);
+	if (in->reply.status >= 300 || ingest_batch_empty(&in->batch)) {
+		send_webhook_reply(in->req, &in->reply);
 		ingest_free(in);
 		return;
 	}
 	ingest_submit(app, in);
+}
+
+/* POST /webhooks/{type}/{channel}: one channel's webhook, the channel
+ * named by its id (the path channel_webhook_path() gives; unique across
+ * organizations). */
+void
+api_channel_webhook(struct app *app, struct http_request *req, const struct principal *who,
+    const char *const *p)
+{
+	const struct channel_ops *ops = channel_type_find(p[0]);
+	struct channel *ch = NULL;
+	int64_t id;
+	size_t len;
+	const char *body = http_body(req, &len);
+
+	(void)who;
+	if (ops && ops->channel_webhook && parse_i64(p[1], &id) == 0 && id > 0)
+		ch = registry_find_id(app->reg, id);
+	if (ch == NULL || ch->ops != ops) {
+		http_reply_error(req, 404, "not_found", NULL, "no %.32s channel '%.64s'",
+		    ops ? ops->type : "such", p[1]);
+		return;
+	}
+	if (app->shutting_down) {
+		http_reply_error(req, 503, "shutting_down", NULL, "msgd is shutting down; retry");
+		return;
+	}
+	struct ingest *in = xcalloc(1, sizeof(*in));
+	in->app = app;
+	in->req = req;
+	in->channel_id = ch->id;
+	in->serial = ch->serial;
+	struct webhook_request wr = {
+		.method = http_method(req),
+		.header = req_header,
+		.query = req_query,
+		.ctx = req,
+		.body = body,
+		.body_len = len,
+		.request_id = http_request_id(req),
+	};
+	ch->ops->channel_webhook(ch, &wr, &in->reply, &in->batch);
+	ingest_answer(app, in);
 }
 
 void

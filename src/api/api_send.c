@@ -34,7 +34,7 @@
 
 #define ADDR_MAX 64
 #define CLIENT_ID_MAX 128
-#define WINDOW_MS (24LL * 3600 * 1000)
+#define WINDOW_MS (24LL * 3600 * 1000)  /* recent enough to count as a conversation (priority) */
 
 /* UTF-8 characters in s[0..n). */
 static size_t
@@ -224,6 +224,18 @@ build_outbound(struct app *app, struct send_reads *rs, int64_t org, const json_t
 	if (text && utf8_chars(text, strlen(text)) > TEXT_MAX_CHARS)
 		return send_fail(e, "validation_failed", "text", "'text' is longer than %d characters",
 		    TEXT_MAX_CHARS);
+	/* What this channel's type can send (channel_caps), before anything else. */
+	const struct channel_caps *caps = ch->ops->caps;
+	if (strcmp(type, "template") != 0 && !channel_can_send_type(ch->ops, type))
+		return send_fail(e, "unsupported_by_channel", "type", "a %s channel cannot send %s "
+		    "messages", ch->ops->type, type);
+	if (text && caps && caps->max_text_len && utf8_chars(text, strlen(text)) > caps->max_text_len)
+		return send_fail(e, "unsupported_by_channel", "text", "a %s channel sends at most %zu "
+		    "characters of text (max_text_length)", ch->ops->type, caps->max_text_len);
+	json_t *rt0 = json_object_get(body, "reply_to");
+	if (rt0 && !json_is_null(rt0) && !(caps && caps->replies))
+		return send_fail(e, "unsupported_by_channel", "reply_to", "a %s channel cannot send "
+		    "replies", ch->ops->type);
 	if (foreign_fields(body, type, e) != 0)
 		return -1;
 
@@ -322,7 +334,16 @@ build_outbound(struct app *app, struct send_reads *rs, int64_t org, const json_t
 			type = "text";
 			text = rendered;
 		} else {
-			json_t *t = json_pack("{s:s,s:s}", "name", name, "language", lang ? lang : "en_US");
+			/* A provider template: only a type with templates sends one. */
+			if (!(ch->ops->caps && ch->ops->caps->templates))
+				return send_fail(e, "unsupported_by_channel", "template", "a %s channel has no "
+				    "provider templates, and this organization has no local template '%.64s'",
+				    ch->ops->type, name);
+			if (lang == NULL && ch->ops->caps->template_language == NULL)
+				return send_fail(e, "validation_failed", "template.language",
+				    "'template.language' is required");
+			json_t *t = json_pack("{s:s,s:s}", "name", name, "language", lang ? lang :
+			    ch->ops->caps->template_language);
 			if (vars)
 				json_object_set(t, "variables", vars);
 			if (comps)
@@ -406,14 +427,27 @@ build_outbound(struct app *app, struct send_reads *rs, int64_t org, const json_t
 		send_fail(e, "internal", "to", "storage error");
 		goto fail;
 	}
-	bool in_window = last_in > 0 && now - last_in < WINDOW_MS;
+	int window_h = caps ? caps->window_hours : 0;
+	bool in_window = last_in > 0 && now - last_in < (window_h > 0 ? window_h * 3600000LL : WINDOW_MS);
 	if (in_window)
 		priority = 0;
-	bool enforce = ch->ops->window_hours > 0 &&
-	    !json_is_false(json_object_get(ch->config, "enforce_window"));
+	bool enforce = window_h > 0 && !json_is_false(json_object_get(ch->config, "enforce_window"));
 	if (enforce && strcmp(type, "template") != 0 && !in_window) {
 		send_fail(e, "window_closed", "to", "the contact's last message is older than %d hours (or there "
-		    "is none): only a WhatsApp template may be sent", ch->ops->window_hours);
+		    "is none): only a template may be sent", window_h);
+		goto fail;
+	}
+	/* A recipient who blocked us or is not on the network (until they write again). */
+	enum contact_status cs;
+	if (sr_contact_status(app, rs, ch->id, to, &cs) != 0) {
+		send_fail(e, "internal", "to", "storage error");
+		goto fail;
+	}
+	if (cs != CONTACT_ACTIVE) {
+		send_fail(e, cs == CONTACT_BLOCKED ? "recipient_blocked" : "recipient_invalid", "to",
+		    cs == CONTACT_BLOCKED ? "'%s' blocked this channel: nothing can be sent until they "
+		    "write again" : "'%s' is not reachable on this channel (the provider said it does "
+		    "not exist) until they write", to);
 		goto fail;
 	}
 

@@ -15,6 +15,8 @@
 
 #include <jansson.h>
 
+#include "../core/model.h"
+
 struct app;
 struct msg_in;
 
@@ -78,6 +80,9 @@ int sr_message_provider_id(struct app *app, struct send_reads *rs, int64_t org, 
     int64_t *channel_id, char *out, size_t outlen);
 int sr_template_get(struct app *app, struct send_reads *rs, int64_t org, const char *name,
     const char *language, json_t **out);
+/* The contact's reachability (read with its last inbound message). */
+int sr_contact_status(struct app *app, struct send_reads *rs, int64_t channel_id,
+    const char *address, enum contact_status *out);
 int sr_last_inbound(struct app *app, struct send_reads *rs, int64_t channel_id, const char *address,
     int64_t *out_ms);
 int sr_quota_usage(struct app *app, struct send_reads *rs, const char *scope, int64_t now_ms,

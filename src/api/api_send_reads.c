@@ -172,6 +172,18 @@ sr_last_inbound(struct app *app, struct send_reads *rs, int64_t channel_id, cons
 }
 
 int
+sr_contact_status(struct app *app, struct send_reads *rs, int64_t channel_id, const char *address,
+    enum contact_status *out)
+{
+	if (rs == NULL)
+		return store_contact_status(app->store, channel_id, address, out, NULL);
+	/* Read with the last inbound message (one entry, one round). */
+	struct sr_entry *e = lookup(rs, SR_LAST_INBOUND, channel_id, address, NULL);
+	*out = e ? (enum contact_status)e->n[0] : CONTACT_ACTIVE;
+	return e ? e->rc : 0;
+}
+
+int
 sr_message_by_client_id(struct app *app, struct send_reads *rs, int64_t org, const char *client_id,
     json_t **out)
 {
@@ -222,6 +234,11 @@ fetch_run(struct store *st, void *arg)
 			break;
 		case SR_LAST_INBOUND:
 			e->rc = store_last_inbound(st, e->a, e->s1, &e->i1);
+			if (e->rc == 0) {
+				enum contact_status cs;
+				e->rc = store_contact_status(st, e->a, e->s1, &cs, NULL);
+				e->n[0] = cs;
+			}
 			break;
 		case SR_CLIENT_ID:
 			e->rc = store_message_by_client_id(st, rs->org, e->s1, &e->json);

@@ -12,8 +12,10 @@
  *    reference to cfg. It runs before anything is stored.
  *  - open() builds ch->state from ch->config (already validated); close()
  *    frees it. Neither may block.
- *  - secret_keys lists the config keys whose values MUST never leave msgd
- *    (API answers, logs, events).
+ *  - schema lists every config key (contract v2 below); a key marked
+ *    secret MUST never leave msgd (API answers, logs, events).
+ *  - caps says what the type can do; the send API refuses the rest
+ *    before queueing, so send_prepare() sees only what caps allow.
  *  - webhook(), when the type receives provider webhooks, handles every
  *    request to /webhooks/<webhook_path>. It MUST verify the request's
  *    authenticity before reading it, MUST NOT store or send anything
@@ -231,7 +233,8 @@ struct channel_caps {
 	int window_hours;                   /* free-form messages only this long after the
 	                                       contact wrote (WhatsApp 24); 0 = no window.
 	                                       A channel's "enforce_window": false turns it off */
-	size_t max_text_len;                /* bytes of UTF-8 text (or caption) in one message */
+	size_t max_text_len;                /* characters of text in one message; 0: msgd's cap */
+	const char *template_language;      /* templates: the language when a send names none */
 	struct send_defaults pacing;
 };
 
@@ -275,7 +278,6 @@ void channel_webhook_path(const struct channel *ch, char *out, size_t outlen);
 
 struct channel_ops {
 	const char *type;                   /* "whatsapp_cloud" */
-	const char *const *secret_keys;     /* NULL-terminated */
 	int (*validate)(const json_t *cfg, struct channel_error *err);
 	int (*open)(struct channel *ch);
 	void (*close)(struct channel *ch);
@@ -307,11 +309,6 @@ struct channel_ops {
 	const char *const *destination_keys;                        /* MAY be NULL */
 	const char *const *destination_secrets;                     /* with destination_keys */
 	const char *route_key;                                      /* MAY be NULL */
-	/* Hours after a contact's last message during which free-form messages
-	 * may be sent (WhatsApp: 24); 0 = no such window. A channel's config
-	 * "enforce_window": false turns the check off. */
-	int window_hours;
-
 	/* --- contract v2 --- */
 	const struct channel_caps *caps;    /* MUST be set */
 	const struct config_key *schema;    /* MUST be set: its keys, for validate() and the listing */
@@ -394,7 +391,7 @@ int cfg_check_send_settings(const json_t *cfg, struct channel_error *err);
 int64_t channel_send_setting(const struct channel *ch, const char *key);
 bool channel_is_send_setting(const char *key);
 
-/* schema.c: a config key the type keeps secret (schema or secret_keys). */
+/* schema.c: a config key the type's schema marks secret. */
 bool channel_is_secret_key(const struct channel_ops *ops, const char *key);
 /* The type as GET /v1/channel-types lists it: {"type","config":[...],
  * "capabilities":{...},"webhook","actions"} (new ref). */

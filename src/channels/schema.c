@@ -129,12 +129,7 @@ channel_is_secret_key(const struct channel_ops *ops, const char *key)
 {
 	const struct config_key *k = schema_find(ops->schema, key);
 
-	if (k && k->secret)
-		return true;
-	for (const char *const *s = ops->secret_keys; s && *s; s++)
-		if (strcmp(*s, key) == 0)
-			return true;
-	return false;
+	return k && k->secret;
 }
 
 static json_t *

@@ -57,13 +57,57 @@ struct wa_state {
 	bool insecure;          /* accepts unsigned webhooks */
 };
 
-static const char *const wa_keys[] = {
-	"phone_number_id", "access_token", "verify_token", "app_secret",
-	"api_base_url", "api_version", "insecure_skip_signature", "enforce_window",
-	NULL,  /* and the sending settings of channel.c's table */
+/* Its config (and the sending settings of channel.c's table). */
+static const struct config_key wa_schema[] = {
+	{ .name = "phone_number_id", .kind = CFG_STRING, .required = true, .max_len = WA_ID_MAX,
+	  .description = "the WhatsApp Business phone number id (routes webhooks to the channel)" },
+	{ .name = "access_token", .kind = CFG_STRING, .required = true, .secret = true,
+	  .max_len = WA_ACCESS_TOKEN_MAX, .description = "a system user's Graph API token" },
+	{ .name = "verify_token", .kind = CFG_STRING, .required = true, .secret = true,
+	  .max_len = WA_TOKEN_MAX, .description = "answers Meta's webhook verification" },
+	{ .name = "app_secret", .kind = CFG_STRING, .secret = true, .max_len = WA_TOKEN_MAX,
+	  .description = "signs webhooks (X-Hub-Signature-256); required unless insecure_skip_signature" },
+	{ .name = "api_base_url", .kind = CFG_URL, .max_len = WA_URL_MAX,
+	  .description = "default https://graph.facebook.com" },
+	{ .name = "api_version", .kind = CFG_STRING, .max_len = WA_VERSION_MAX,
+	  .description = "default " WA_DEFAULT_API_VERSION },
+	{ .name = "insecure_skip_signature", .kind = CFG_BOOL,
+	  .description = "accept unsigned webhooks (tests only)" },
+	{ .name = "enforce_window", .kind = CFG_BOOL,
+	  .description = "refuse free-form messages outside the 24 h window (default true)" },
+	{ .name = NULL },
 };
 
-static const char *const wa_secrets[] = { "access_token", "app_secret", "verify_token", NULL };
+static const char *const wa_send_types[] = { "text", "image", "audio", "video", "document",
+	"sticker", "location", "template", "interactive", "reaction", NULL };
+static const char *const wa_receive_types[] = { "text", "image", "audio", "voice", "video",
+	"document", "sticker", "location", "contacts", "interactive", "button", "reaction", "order",
+	"system", "unsupported", "unknown", NULL };
+/* Cloud API media limits (Meta's documentation). */
+static const struct media_limit wa_media[] = {
+	{ .kind = "image", .max_bytes = 5 * 1024 * 1024 },
+	{ .kind = "audio", .max_bytes = 16 * 1024 * 1024 },
+	{ .kind = "video", .max_bytes = 16 * 1024 * 1024 },
+	{ .kind = "document", .max_bytes = 100 * 1024 * 1024 },
+	{ .kind = "sticker", .max_bytes = 500 * 1024 },
+	{ .kind = NULL },
+};
+static const struct channel_caps wa_caps = {
+	.send_types = wa_send_types,
+	.receive_types = wa_receive_types,
+	.media = wa_media,
+	.templates = true,
+	.interactive = true,
+	.reactions = true,
+	.edits = true,
+	.deletes = true,
+	.read_receipts = true,
+	.replies = true,
+	.window_hours = 24,
+	.max_text_len = 4096,
+	.template_language = "en_US",
+	.pacing = { .rate_per_second = 80 },
+};
 /* The access token goes to api_base_url: moving it needs the token again. */
 static const char *const wa_destination[] = { "api_base_url", NULL };
 static const char *const wa_destination_secrets[] = { "access_token", NULL };
@@ -90,17 +134,7 @@ cfg_check_chars(const json_t *cfg, const char *key, const char *bad, struct chan
 static int
 wa_validate(const json_t *cfg, struct channel_error *err)
 {
-	if (cfg_check_keys(cfg, wa_keys, err) != 0 ||
-	    cfg_require_string(cfg, "phone_number_id", WA_ID_MAX, err) != 0 ||
-	    cfg_require_string(cfg, "access_token", WA_ACCESS_TOKEN_MAX, err) != 0 ||
-	    cfg_require_string(cfg, "verify_token", WA_TOKEN_MAX, err) != 0 ||
-	    cfg_optional_bool(cfg, "insecure_skip_signature", err) != 0 ||
-	    cfg_optional_string(cfg, "api_base_url", WA_URL_MAX, err) != 0 ||
-	    cfg_optional_string(cfg, "api_version", WA_VERSION_MAX, err) != 0 ||
-	    cfg_optional_bool(cfg, "enforce_window", err) != 0)
-		return -1;
-	/* The sending settings (rate_per_second, ...) are common to all channels. */
-	if (cfg_check_send_settings(cfg, err) != 0)
+	if (cfg_check_schema(wa_schema, cfg, err) != 0)
 		return -1;
 	/* These end up in the request line and headers of every send. */
 	if (cfg_check_chars(cfg, "phone_number_id", "/?#% ", err) != 0 ||
@@ -108,14 +142,6 @@ wa_validate(const json_t *cfg, struct channel_error *err)
 	    cfg_check_chars(cfg, "api_base_url", " ", err) != 0 ||
 	    cfg_check_chars(cfg, "access_token", "", err) != 0)
 		return -1;
-
-	const char *url = json_string_value(json_object_get(cfg, "api_base_url"));
-	if (url && strncmp(url, "https://", 8) != 0 && strncmp(url, "http://", 7) != 0) {
-		snprintf(err->field, sizeof(err->field), "config.api_base_url");
-		snprintf(err->message, sizeof(err->message),
-		    "'api_base_url' must be an http:// or https:// URL");
-		return -1;
-	}
 	/* Without a secret nothing could authenticate the webhooks. */
 	if (json_is_true(json_object_get(cfg, "insecure_skip_signature")))
 		return cfg_optional_string(cfg, "app_secret", WA_TOKEN_MAX, err);
@@ -720,7 +746,8 @@ wa_send_classify(struct channel *ch, const struct send_response *resp, struct se
 
 const struct channel_ops whatsapp_cloud_ops = {
 	.type = "whatsapp_cloud",
-	.secret_keys = wa_secrets,
+	.caps = &wa_caps,
+	.schema = wa_schema,
 	.validate = wa_validate,
 	.open = wa_open,
 	.close = wa_close,
@@ -738,5 +765,4 @@ const struct channel_ops whatsapp_cloud_ops = {
 	.destination_keys = wa_destination,
 	.destination_secrets = wa_destination_secrets,
 	.route_key = "phone_number_id",
-	.window_hours = 24,
 };

@@ -11,7 +11,7 @@
  * loop iteration. Every committed change kicks the next cycle.
  *
  * Its state (struct outbox, per-channel struct ochan) is in outbox_int.h,
- * shared with sim.c (the sandbox's simulated far end), clock.c (wall
+ * shared with clock.c (wall
  * clock jumps) and lease.c (claims as leases, channel dispatch leases among
  * several instances); reason.c words the reasons and credcheck.c runs credential
  * checks.
@@ -352,8 +352,8 @@ handle_outcome(struct attempt *a, struct send_outcome *out, bool local)
 		struct outbox_item *it = add_result(ob, a->message_id, OUTBOX_ACCEPTED);
 		it->provider_message_id = xstrdup_or_null(out->provider_message_id);
 		struct channel *ch = registry_find_id(ob->reg, a->channel_id);
-		if (ch && ch->ops == &sandbox_ops && out->provider_message_id)
-			sim_after_send(ob, a, out->provider_message_id);
+		if (ch && ch->ops->after_send)
+			ch->ops->after_send(ch, a->message, out);  /* the sandbox plays the far end */
 		break;
 	}
 	case SEND_TEMPFAIL: {
@@ -978,8 +978,6 @@ outbox_stop(struct outbox *ob)
 	credcheck_stop(ob->cc);
 	httpc_free(ob->hc);  /* ends every request: their callbacks only free */
 	credcheck_free(ob->cc);
-	while (ob->sims)
-		sim_free(ob->sims);
 	event_free(ob->ev_cycle);
 	event_free(ob->ev_flush);
 	outbox_leases_stop(ob);

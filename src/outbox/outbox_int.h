@@ -1,7 +1,6 @@
 /*
  * outbox_int.h - the dispatcher's state, shared by the files of src/outbox/
- * only (outbox.c: the cycle and the results; sim.c: the sandbox's simulated
- * far end). Everyone else uses outbox.h.
+ * only (outbox.c: the cycle and the results). Everyone else uses outbox.h.
  */
 #ifndef MSGD_OUTBOX_INT_H
 #define MSGD_OUTBOX_INT_H
@@ -117,7 +116,6 @@ struct outbox {
 	int64_t wake_us;                /* when the pending cycle timer fires */
 	size_t inflight;                /* attempts started, outcome not known */
 	size_t ops_outstanding;         /* result/simulation ops not yet committed */
-	struct sim *sims;               /* sandbox simulations under way */
 	struct outbox_item *pending;    /* results waiting for the next flush */
 	size_t npending, cappending;
 	uint32_t rng;
@@ -163,9 +161,6 @@ bool outbox_dispatch_held(struct outbox *ob, int64_t channel_id);
 void outbox_dispatch_forget(struct outbox *ob, int64_t channel_id);
 void outbox_leases_stop(struct outbox *ob);
 
-/* sim.c: after the sandbox accepted a, play its statuses and an echo reply. */
-void sim_after_send(struct outbox *ob, struct attempt *a, const char *provider_id);
-void sim_free(struct sim *s);
 
 /* quotas.c: ch's entry's quotas into q; false when neither the channel
  * nor its organization has any. */

@@ -135,6 +135,12 @@ find_message(struct store_db *db, int64_t channel_id, const char *provider_id,
 	return 0;
 }
 
+int
+sd_find_message(struct store_db *db, int64_t channel_id, const char *provider_id, int64_t *id)
+{
+	return find_message(db, channel_id, provider_id, id, NULL, NULL);
+}
+
 /* The contact's id, created or renamed as the message says, and its
  * conversation's (one query for both; *conv 0 when it has none yet). */
 static int
@@ -475,9 +481,31 @@ ingest_msg(struct store_db *db, struct store_op *op, struct msg_in *m, int64_t n
 	char *doc_s = NULL, *data_s = NULL;
 	int rc = -1;
 
+	bool echo = out && m->echo, seen;
 	if (m->contact_address == NULL || m->type == NULL || m->raw == NULL)
 		return sd_op_error(op, "message lacks contact_address, type or raw");
-	if (out) {
+	/* A delivery the channel had already (Telegram's update_id). */
+	if (sd_inbound_key_seen(db, m->channel_id, m->dedup_key, now, &seen) != 0)
+		return sd_op_sql_error(db, op);
+	if (seen) {
+		m->id = m->conversation_id = m->seq = 0;
+		m->duplicate = true;
+		return 0;
+	}
+	if (m->action != MSG_NEW) {
+		int r = sd_apply_change(db, op, m, now);
+		if (r <= 0 || m->action == MSG_DELETE) {
+			if (r > 0) {  /* deleting a message msgd never had: nothing to do */
+				m->id = m->conversation_id = m->seq = 0;
+				m->duplicate = true;
+			}
+			return r < 0 ? -1 : 0;
+		}
+		/* An edit of a message msgd never had: stored as the message it is now. */
+	}
+	if (echo) {
+		status = ST_SENT;  /* sent from elsewhere: nothing for the outbox */
+	} else if (out) {
 		status = m->status == ST_NONE ? ST_QUEUED : m->status;
 		if (status != ST_QUEUED && status != ST_SCHEDULED)
 			return sd_op_error(op, "an outbound message starts queued or scheduled, not %s",
@@ -547,17 +575,22 @@ ingest_msg(struct store_db *db, struct store_op *op, struct msg_in *m, int64_t n
 
 	if (out) {
 		int64_t due = m->due_ms > 0 ? m->due_ms : now;
-		if (bulk_cooldown(db, m, contact, id, &due) != 0 || record_fingerprint(db, m, id, now) != 0)
-			goto sqlfail;
-		s = db_stmt(w, W_OUTBOX_INSERT);
-		db_bind_i64(s, 1, id);
-		db_bind_i64(s, 2, m->channel_id);
-		db_bind_text(s, 3, m->to ? m->to : m->contact_address);
-		db_bind_i64(s, 4, m->priority);
-		db_bind_i64(s, 5, due);
-		db_bind_i64(s, 6, now);
-		db_bind_i64(s, 7, status == ST_SCHEDULED);
-		if (db_defer(s) != 0 || sd_record_own_status(db, id, m->channel_id, status, 0, NULL, NULL, now) != 0)
+		if (!echo) {
+			if (bulk_cooldown(db, m, contact, id, &due) != 0 ||
+			    record_fingerprint(db, m, id, now) != 0)
+				goto sqlfail;
+			s = db_stmt(w, W_OUTBOX_INSERT);
+			db_bind_i64(s, 1, id);
+			db_bind_i64(s, 2, m->channel_id);
+			db_bind_text(s, 3, m->to ? m->to : m->contact_address);
+			db_bind_i64(s, 4, m->priority);
+			db_bind_i64(s, 5, due);
+			db_bind_i64(s, 6, now);
+			db_bind_i64(s, 7, status == ST_SCHEDULED);
+			if (db_defer(s) != 0)
+				goto sqlfail;
+		}
+		if (sd_record_own_status(db, id, m->channel_id, status, 0, NULL, NULL, now) != 0)
 			goto sqlfail;
 		/* The event carries the message as a read renders it right now. */
 		if ((rendered = sd_writer_message(db, id)) == NULL) {
@@ -568,6 +601,9 @@ ingest_msg(struct store_db *db, struct store_op *op, struct msg_in *m, int64_t n
 		    NULL, NULL, rendered, now, &seq) != 0)
 			goto out;
 	} else {
+		/* The contact wrote: reachable again (a block is lifted). */
+		if (sd_contact_reachable(db, contact, now) != 0)
+			goto sqlfail;
 		/* The event carries the message as a read renders it right now: the
 		 * stored document plus its status, spliced onto the text already
 		 * serialized (doc is an object with fields, so it ends in '}'). */

@@ -169,6 +169,13 @@ int read_channels_ever(struct store_db *db, bool *out);
 /* The connection a read on this thread uses (store.c). */
 struct store_db *store_reader_db(struct store *st);
 
+/* --- apply_edit.c: an edit or deletion in place: 0 applied (m->id set;
+ * m->duplicate when it changed nothing), 1 when the channel has no message
+ * m->target, -1 (op->errmsg) --- */
+int sd_apply_change(struct store_db *db, struct store_op *op, struct msg_in *m, int64_t now);
+/* The message of the channel with that provider id: *id 0 when absent. */
+int sd_find_message(struct store_db *db, int64_t channel_id, const char *provider_id, int64_t *id);
+
 /* --- chstate.c: channels v2 in an ingest op (writer thread) --- */
 /* Record a delivery id: *seen when the channel had it already (key NULL: never seen). */
 int sd_inbound_key_seen(struct store_db *db, int64_t channel_id, const char *key, int64_t now,

@@ -22,7 +22,7 @@
 /* Routes anyone may call (they authenticate themselves, if at all). */
 static const char *const public_routes[] = {
 	"GET /healthz", "GET /readyz", "POST /v1/session", "GET /v1/session", "DELETE /v1/session",
-	"GET /webhooks/*", "POST /webhooks/*", "POST /v1/auth/token",
+	"GET /webhooks/*", "POST /webhooks/*", "POST /webhooks/*/*", "POST /v1/auth/token",
 };
 
 /* What each kind of route is: read, send, or a part of administration. */
@@ -37,8 +37,12 @@ area_of(const char *method, const char *pattern)
 	if (strncmp(pattern, "/v1/events", 10) == 0 || strcmp(pattern, "/v1/stream") == 0 ||
 	    strcmp(pattern, "/v1/ws") == 0)
 		return AREA_EVENTS;
+	if (strcmp(pattern, "/v1/channels/*/qr") == 0)
+		return AREA_CHANNELS;  /* pairing a phone is an admin's act */
 	if (strncmp(pattern, "/v1/channels", 12) == 0)
 		return get ? AREA_READ : AREA_CHANNELS;
+	if (strcmp(pattern, "/v1/channel-types") == 0)
+		return AREA_READ;
 	if (strncmp(pattern, "/v1/templates", 13) == 0)
 		return get ? AREA_READ : AREA_TEMPLATES;
 	if (strncmp(pattern, "/v1/webhooks", 12) == 0)

@@ -364,7 +364,9 @@ test_channel_types(void **state)
 	for (size_t i = 0; channel_types[i]; i++, n++) {
 		const struct channel_ops *o = channel_types[i];
 		assert_non_null(o->type);
-		assert_non_null(o->secret_keys);
+		assert_non_null(o->caps);
+		assert_non_null(o->schema);
+		assert_non_null(o->caps->send_types);
 		assert_non_null(o->validate);
 		assert_non_null(o->open);
 		assert_non_null(o->close);

@@ -45,7 +45,6 @@ struct evo_state {
 	char *public_url;       /* without trailing '/', or NULL */
 };
 
-static const char *const evo_secrets[] = { "api_key", NULL };
 /* The api_key goes to api_base_url: moving it needs the key again. */
 static const char *const evo_destination[] = { "api_base_url", NULL };
 static const char *const evo_destination_secrets[] = { "api_key", NULL };
@@ -95,7 +94,7 @@ static const struct channel_caps evo_caps = {
 	.replies = true,
 	.pairing = true,
 	.window_hours = 0,          /* WhatsApp Web has no 24 h window */
-	.max_text_len = EVO_TEXT_MAX,
+	.max_text_len = EVO_TEXT_MAX,      /* WhatsApp Web's own cap */
 	/* WhatsApp bans numbers that send like machines: slow by default. */
 	.pacing = { .rate_per_second = 5, .recipient_gap_ms = 1000 },
 };
@@ -510,7 +509,6 @@ evo_disconnect(struct channel *ch, struct channel_error *err)
 
 const struct channel_ops evolution_ops = {
 	.type = "evolution",
-	.secret_keys = evo_secrets,
 	.validate = evo_validate,
 	.open = evo_open,
 	.close = evo_close,
@@ -529,7 +527,6 @@ const struct channel_ops evolution_ops = {
 	.destination_keys = evo_destination,
 	.destination_secrets = evo_destination_secrets,
 	.route_key = "instance",
-	.window_hours = 0,
 	.caps = &evo_caps,
 	.schema = evo_schema,
 	.channel_webhook = evo_webhook,

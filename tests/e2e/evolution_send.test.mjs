@@ -4,7 +4,7 @@
 // (Webhooks and QR pairing need the per-channel routes: see evolution_pair.)
 import { describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { msgdTest, assertStatus, sendMessage, waitMessage } from './lib.mjs';
+import { msgdTest, assertStatus, sendMessage, waitMessage, waitFor, channelState } from './lib.mjs';
 import { startFakeEvolution } from './fake_evolution.mjs';
 
 const KEY = 'evo-key-e2e-0001';
@@ -19,7 +19,7 @@ async function setup(h) {
 	});
 	assertStatus(res, 201, 'create the evolution channel');
 	assert.equal(res.json.config.api_key, '********', 'the api_key is never shown');
-	return { d, fake };
+	return { d, fake, ch: res.json };
 }
 
 describe('evolution channel: sending', () => {
@@ -55,9 +55,32 @@ describe('evolution channel: sending', () => {
 		await waitMessage(d, ok.id, 'accepted');
 	});
 
+	msgdTest('a refused api_key pauses the channel instead of failing the message', async (h) => {
+		const { d, fake } = await setup(h);
+		fake.next(1, fake.errors.unauthorized(), (r) => r.endpoint === 'sendText');
+		const m0 = await sendMessage(d, { channel: 'wweb', to: '15550100001', text: 'paused?' });
+		await waitFor(async () => (await channelState(d, 'wweb')).sending.state === 'paused', 5000, { what: 'wweb paused' });
+		const st = await channelState(d, 'wweb');
+		assert.match(JSON.stringify(st.sending.reason), /api_key/);
+		assert.ok(!JSON.stringify(st).includes(KEY), 'the key is never shown');
+		const m = assertStatus(await d.api('GET', `/v1/messages/${m0.id}`), 200);
+		assert.notEqual(m.status, 'failed');
+	});
+
+	msgdTest('Evolution\'s echo of a message msgd sent is the same message, not a new one', async (h) => {
+		const { d, fake, ch } = await setup(h);
+		const m0 = await sendMessage(d, { channel: 'wweb', to: '15550100001', text: 'only once' });
+		const m = await waitMessage(d, m0.id, 'accepted');
+		const r = await fake.upsert('tigo1', { from: '15550100001', text: 'only once', id: m.provider_message_id, fromMe: true }, { url: `${d.url}${ch.webhook_path}` });
+		assert.equal(r.status, 200, r.text);
+		const same = assertStatus(await d.api('GET', `/v1/messages?provider_message_id=${m.provider_message_id}`), 200).messages;
+		assert.deepEqual(same.map((x) => x.id), [m0.id]);
+		assert.equal(fake.sends().length, 1);
+	});
+
 	msgdTest('5xx is retried until Evolution takes it', async (h) => {
 		const { d, fake } = await setup(h);
-		fake.next(1, fake.errors.serverError(500));
+		fake.next(1, fake.errors.serverError(500), (r) => r.endpoint === 'sendText');
 		const m0 = await sendMessage(d, { channel: 'wweb', to: '15550100001', text: 'retry me' });
 		const m = await waitMessage(d, m0.id, 'accepted', 30_000);
 		const tries = fake.sends();

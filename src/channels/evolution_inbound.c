@@ -544,6 +544,11 @@ upsert_one(const json_t *d, const json_t *root, int64_t channel_id, struct inges
 		log_warn("evolution: message without key.id or key.remoteJid skipped");
 		return;
 	}
+	if (strcmp(jid, "status@broadcast") == 0) {
+		/* A contact's status (story), not a message to the business. */
+		log_debug("evolution: status broadcast skipped", "id", id);
+		return;
+	}
 	chat = evo_jid_address(jid);
 	bool group = evo_is_group(chat);
 	if (group && !from_me && participant == NULL) {

@@ -404,6 +404,8 @@ test_data_array_and_skips(void **state)
 	    "\"key\":{\"id\":\"A0\"}}}},"
 	    "{\"key\":{\"remoteJid\":\"15550100001@s.whatsapp.net\"},\"message\":{\"conversation\":\"no id\"}},"
 	    "7, \"x\","
+	    "{\"key\":{\"remoteJid\":\"status@broadcast\",\"id\":\"ST1\",\"participant\":\"1555@s.whatsapp.net\"},"
+	    "\"message\":{\"conversation\":\"my story\"}},"
 	    "{\"key\":{\"remoteJid\":\"15550100001@s.whatsapp.net\",\"id\":\"A3\"},"
 	    "\"message\":{\"conversation\":\"three\"}}]");
 

@@ -105,9 +105,11 @@ readyz_done(void *arg)
 		json_t *channels = json_object();
 		for (size_t i = 0; i < registry_count(app->reg); i++) {
 			struct channel *ch = registry_at(app->reg, i);
-			if (app->outbox && sends(ch) && ch->org_id == r->org)
-				json_object_set_new(channels, ch->name,
-				    outbox_channel_state(app->outbox, ch, readyz_depth(r, ch->id)));
+			if (app->outbox && sends(ch) && ch->org_id == r->org) {
+				json_t *cs = outbox_channel_state(app->outbox, ch, readyz_depth(r, ch->id));
+				json_object_set_new(cs, "connection", api_channel_connection(ch));
+				json_object_set_new(channels, ch->name, cs);
+			}
 		}
 		json_object_set_new(out, "channels", channels);
 	}
@@ -611,6 +613,10 @@ api_load(struct app *app)
 			log_error("cannot open stored channel; skipped", "channel", name);
 		free(name);
 	}
+	json_decref(rows);
+	if (store_channel_states(app->store, &rows) != 0)
+		return -1;
+	api_channel_states_set(app, rows);
 	json_decref(rows);
 	return api_keys_load(app);
 }

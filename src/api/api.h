@@ -381,6 +381,8 @@ void api_channels_qr(struct app *, struct http_request *, const struct principal
 json_t *api_channel_connection(const struct channel *ch);
 /* After a commit here: the states it applied, onto the registry's channels. */
 void api_channel_states_apply(struct app *app, const struct ingest_batch *b);
+/* Rows of store_channel_states() onto the registry's channels. */
+void api_channel_states_set(struct app *app, const json_t *rows);
 /* Another instance committed states: read them all again (reader pool). */
 void api_channel_states_reload(struct app *app);
 void api_sandbox_inbound(struct app *, struct http_request *, const struct principal *,

@@ -70,21 +70,28 @@ states_run(struct store *st, void *arg)
 		r->rows = NULL;
 }
 
-static void
-states_done(void *arg)
+void
+api_channel_states_set(struct app *app, const json_t *rows)
 {
-	struct states_read *r = arg;
 	size_t i;
 	json_t *row;
 
-	json_array_foreach(r->rows, i, row) {
-		struct channel *ch = registry_find_id(r->app->reg,
+	json_array_foreach(rows, i, row) {
+		struct channel *ch = registry_find_id(app->reg,
 		    json_integer_value(json_object_get(row, "channel_id")));
 		if (ch)
 			set_conn(ch, channel_conn_parse(json_string_value(json_object_get(row, "state"))),
 			    json_string_value(json_object_get(row, "reason")),
 			    json_integer_value(json_object_get(row, "at")));
 	}
+}
+
+static void
+states_done(void *arg)
+{
+	struct states_read *r = arg;
+
+	api_channel_states_set(r->app, r->rows);
 	json_decref(r->rows);
 	free(r);
 }

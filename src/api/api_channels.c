@@ -94,7 +94,7 @@ check_credentials(struct app *app, struct channel *ch)
 static void
 channel_installed(struct app *app, struct channel *ch, bool replaced)
 {
-	if (replaced && app->outbox)
+	if (app->outbox)  /* new: its lease is wanted; replaced: a fresh start too */
 		outbox_channel_changed(app->outbox, ch->id);
 	if (ch->ops->on_start)
 		ch->ops->on_start(ch);
@@ -106,7 +106,15 @@ channel_installed(struct app *app, struct channel *ch, bool replaced)
 static int
 channel_replace(struct app *app, struct channel *ch)
 {
+	struct channel *old = registry_find_id(app->reg, ch->id);
+
 	app->channels_gen++;
+	if (old) {  /* its connection state outlives a new config */
+		ch->conn = old->conn;
+		ch->conn_reason = old->conn_reason;
+		ch->conn_at = old->conn_at;
+		old->conn_reason = NULL;
+	}
 	registry_remove(app->reg, ch->id);
 	return registry_add(app->reg, ch);
 }

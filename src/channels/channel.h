@@ -94,6 +94,7 @@ struct channel {
 	enum channel_conn conn;
 	char *conn_reason;  /* NULL: none */
 	int64_t conn_at;    /* when it was reported, Unix ms */
+	bool lease_held;    /* ops->on_lease was last told true (the outbox keeps it) */
 };
 
 /* A provider's HTTP request as the adapter sees it. */
@@ -343,6 +344,7 @@ const struct channel_ops *channel_type_by_webhook_path(const char *path);
 
 extern const struct channel_ops whatsapp_cloud_ops;
 extern const struct channel_ops sandbox_ops;
+extern const struct channel_ops telegram_ops;
 extern const struct channel_ops evolution_ops;
 
 /* The registry: every configured channel, in memory, owned by the loop. */

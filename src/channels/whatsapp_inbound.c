@@ -254,6 +254,11 @@ norm_edit(struct msg_in *m, const char *type, const json_t *body)
 	if (!json_is_object(body))
 		return type;
 	set_part(m, "edit", pick(body, original_keys));
+	/* The store changes the original in place (model.h, MSG_EDIT). */
+	if (is_id(get(body, "original_message_id"))) {
+		m->action = MSG_EDIT;
+		m->target = dup_text(get(body, "original_message_id"));
+	}
 	/* The new content: a text body, or the caption of edited media. */
 	if (json_is_string(get(get(inner, "text"), "body")))
 		m->text = dup_text(get(get(inner, "text"), "body"));
@@ -267,6 +272,10 @@ norm_revoke(struct msg_in *m, const char *type, const json_t *body)
 {
 	if (json_is_object(body))
 		set_part(m, "revoke", pick(body, original_keys));
+	if (is_id(get(body, "original_message_id"))) {
+		m->action = MSG_DELETE;
+		m->target = dup_text(get(body, "original_message_id"));
+	}
 	return type;
 }
 

@@ -163,6 +163,15 @@ token_creds(const struct app *app, unsigned char (**creds)[32])
  * read from the store when used; users' memberships are read again
  * (api_follow), and a user change may end sessions.
  */
+/* An adapter's own records committed (channel_submit()): the connection
+ * states they carried, onto the registry. */
+static void
+host_committed(void *arg, struct channel *ch, const struct ingest_batch *b)
+{
+	(void)ch;
+	api_channel_states_apply(arg, b);
+}
+
 static void
 on_other_instance(void *arg, unsigned kinds, int64_t last_seq)
 {
@@ -177,6 +186,8 @@ on_other_instance(void *arg, unsigned kinds, int64_t last_seq)
 	}
 	if (kinds & STORE_CHANGE_SUBSCRIPTIONS)
 		hooks_reload(app->hooks);
+	if (kinds & STORE_CHANGE_CHANNEL_STATES)
+		api_channel_states_reload(app);
 	if (kinds & STORE_CHANGE_ERASURES)
 		bus_forget(app->bus);  /* events kept in memory may hold erased content */
 	if (last_seq > 0) {
@@ -392,6 +403,7 @@ daemon_run(const struct config *initial, const struct config_args *args)
 	if (d.app.host == NULL)
 		goto out;
 	registry_set_host(d.app.reg, d.app.host);
+	channel_host_on_commit(d.app.host, host_committed, &d.app);
 	if (api_load(&d.app) != 0 || provision_sandbox(&d) != 0 || admin_token(cfg, d.app.admin_hash) != 0)
 		goto out;
 	auth_token_cred(d.app.admin_hash, d.app.admin_cred);

@@ -113,14 +113,29 @@ ochan_fresh(struct ochan *oc)
 	oc->throttle_level = 0;
 }
 
+void
+outbox_adapter_lease(struct outbox *ob, struct channel *ch)
+{
+	bool held = outbox_dispatch_held(ob, ch->id);
+
+	if (held == ch->lease_held)
+		return;
+	ch->lease_held = held;
+	if (ch->ops->on_lease)
+		ch->ops->on_lease(ch, held);  /* the one holder polls the provider */
+}
+
 static void
 on_lease(void *arg, const char *name, bool held)
 {
 	struct outbox *ob = arg;
+	struct channel *ch;
 	int64_t id;
 
 	if (strncmp(name, "channel:", 8) != 0 || parse_i64(name + 8, &id) != 0)
 		return;
+	if ((ch = registry_find_id(ob->reg, id)) != NULL)
+		outbox_adapter_lease(ob, ch);
 	if (held) {
 		outbox_kick(ob);
 		return;
@@ -164,7 +179,7 @@ outbox_set_leases(struct outbox *ob, struct leases *ls, int64_t lease_ms)
 	ob->lease_ms = lease_ms;
 	leases_listen(ls, on_lease, ob);
 	for (size_t i = 0; i < registry_count(ob->reg); i++)
-		outbox_dispatch_held(ob, registry_at(ob->reg, i)->id);
+		outbox_adapter_lease(ob, registry_at(ob->reg, i));
 	ob->ev_renew = event_new(ob->base, -1, EV_PERSIST, on_renew, ob);
 	ob->ev_sweep = event_new(ob->base, -1, EV_PERSIST, on_sweep, ob);
 	event_add(ob->ev_renew, &tr);

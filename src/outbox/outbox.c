@@ -84,6 +84,7 @@ ochan_get(struct outbox *ob, const struct channel *ch)
 	oc->breaker.threshold = (int)channel_send_setting(ch, "breaker_threshold");
 	oc->breaker.cooldown_ms = channel_send_setting(ch, "breaker_cooldown_s") * 1000;
 	oc->gap_ms = channel_send_setting(ch, "recipient_gap_ms");
+	oc->group_gap_ms = channel_send_setting(ch, "group_gap_ms");
 	oc->max_attempts = (int)channel_send_setting(ch, "max_attempts");
 	oc->max_age_ms = channel_send_setting(ch, "max_age_s") * 1000;
 	oc->timeout_ms = (long)channel_send_setting(ch, "request_timeout_ms");
@@ -313,12 +314,32 @@ requeue_or_expire(struct outbox *ob, struct ochan *oc, struct attempt *a,
 
 /* Hold the channel: until (mono_ms()), or until its config changes (0). */
 static void
-pause_channel(struct ochan *oc, int64_t until, const char *code, const char *title,
-    const char *detail)
+pause_channel(struct outbox *ob, struct ochan *oc, int64_t until, const char *code,
+    const char *title, const char *detail)
 {
+	struct channel *ch = registry_find_id(ob->reg, oc->channel_id);
+	char why[300];
+
 	oc->paused = true;
 	oc->paused_until = until;
 	reason_set(&oc->pause_reason, code, title, detail, now_ms());
+	/* Shared with the API, /readyz, the panel and the other instances. */
+	snprintf(why, sizeof(why), "%s%s%s", code ? code : "", code && title ? ": " : "",
+	    title ? title : "");
+	if (ch)
+		channel_report_state(ch, CONN_PAUSED, why[0] ? why : NULL);
+}
+
+/* The pause is over (it lapsed, or the config changed). */
+static void
+unpause_channel(struct outbox *ob, struct ochan *oc)
+{
+	struct channel *ch = registry_find_id(ob->reg, oc->channel_id);
+
+	oc->paused = false;
+	reason_clear(&oc->pause_reason);
+	if (ch && ch->conn == CONN_PAUSED)
+		channel_report_state(ch, CONN_CONNECTED, NULL);
 }
 
 
@@ -427,7 +448,7 @@ handle_outcome(struct attempt *a, struct send_outcome *out, bool local)
 			int64_t until = creds ? 0 : mono + (out->retry_after_ms > 0 ? out->retry_after_ms : BLOCKED_PAUSE_MS);
 			char c[REASON_CODE_MAX];
 			error_code_text(c, out->error_code, a->http, a->http_status);
-			pause_channel(oc, until, c, out->error_title, out->error_detail);
+			pause_channel(ob, oc, until, c, out->error_title, out->error_detail);
 			struct channel *ch = registry_find_id(ob->reg, a->channel_id);
 			log_error(creds ? "channel paused: fix its credentials (PATCH the channel)" :
 			    "channel paused: the provider restricted the account",
@@ -594,8 +615,7 @@ on_cycle(evutil_socket_t fd, short what, void *arg)
 					wake = oc->paused_until;
 				continue;
 			}
-			oc->paused = false;
-			reason_clear(&oc->pause_reason);
+			unpause_channel(ob, oc);
 		}
 		if (oc->throttled_until > mono) {
 			if (oc->throttled_until < wake)
@@ -729,8 +749,11 @@ outbox_due_apply(struct outbox *ob, struct due_read *d)
 				c->items[c->n].quota = &c->quotas[c->n];  /* fixed up below if moved */
 			c->attempts[c->n++] = a;
 			pacer_record(&oc->pacer, mono_us());
-			if (oc->gap_ms > 0)
-				recip_set(ob, ch->id, to, mono + oc->gap_ms);
+			/* A group chat has its own, longer gap (Telegram: 20 a minute). */
+			int64_t gap = oc->group_gap_ms > 0 && ch->ops->is_group &&
+			    to && ch->ops->is_group(to) ? oc->group_gap_ms : oc->gap_ms;
+			if (gap > 0)
+				recip_set(ob, ch->id, to, mono + gap);
 			if (json_is_true(json_object_get(e, "uncertain"))) {
 				char m[24];
 				snprintf(m, sizeof(m), "%" PRId64, mid);
@@ -832,6 +855,13 @@ on_credentials(void *arg, int64_t channel_id, const struct check_result *res)
 		    check_state_name(res->state), "error", res->message);
 	else
 		log_info("channel credentials ok", "channel", ch->name);
+	/* A type without a connect action is as connected as its credentials
+	 * are (WhatsApp Cloud); the others report their own connection. */
+	if (ch->ops->connect == NULL && res->state == CHECK_OK)
+		channel_report_state(ch, CONN_CONNECTED, NULL);
+	else if (ch->ops->connect == NULL && res->state != CHECK_INVALID_CREDENTIALS)
+		channel_report_state(ch, CONN_ERROR, res->message[0] ? res->message :
+		    check_state_name(res->state));
 	if (res->state != CHECK_INVALID_CREDENTIALS || !can_send(ch))
 		return;
 	struct ochan *oc = ochan_get(ob, ch);
@@ -839,7 +869,7 @@ on_credentials(void *arg, int64_t channel_id, const struct check_result *res)
 		error_code_text(code, res->error_code, true, 0);
 	else
 		snprintf(code, sizeof(code), "invalid_credentials");
-	pause_channel(oc, 0, code, res->message, NULL);
+	pause_channel(ob, oc, 0, code, res->message, NULL);
 	log_error("channel paused: its credentials were refused (PATCH the channel)", "channel",
 	    ch->name, "error", res->message);
 }
@@ -886,8 +916,11 @@ outbox_channel_changed(struct outbox *ob, int64_t channel_id)
 		breaker_success(&oc->breaker);
 	}
 	credcheck_forget(ob->cc, channel_id);
-	if (registry_find_id(ob->reg, channel_id) == NULL)
+	struct channel *ch = registry_find_id(ob->reg, channel_id);
+	if (ch == NULL)
 		outbox_dispatch_forget(ob, channel_id);
+	else
+		outbox_adapter_lease(ob, ch);  /* a reopened channel polls again if we hold it */
 	outbox_kick(ob);
 }
 

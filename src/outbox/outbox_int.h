@@ -32,6 +32,7 @@ struct ochan {
 	struct breaker breaker;
 	int rate;
 	int64_t gap_ms;
+	int64_t group_gap_ms;           /* for group chats (channel_ops.is_group); 0: gap_ms */
 	int max_attempts;
 	int64_t max_age_ms;
 	long timeout_ms;
@@ -159,6 +160,9 @@ int64_t outbox_wall_of(int64_t mono_deadline, int64_t now, int64_t mono);
 bool outbox_dispatch_held(struct outbox *ob, int64_t channel_id);
 /* The channel is gone: its lease is no longer wanted. */
 void outbox_dispatch_forget(struct outbox *ob, int64_t channel_id);
+/* Tell the adapter (channel_ops.on_lease) when this instance gains or
+ * loses the channel's lease: the holder alone polls its provider. */
+void outbox_adapter_lease(struct outbox *ob, struct channel *ch);
 void outbox_leases_stop(struct outbox *ob);
 
 

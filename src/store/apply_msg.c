@@ -484,8 +484,15 @@ ingest_msg(struct store_db *db, struct store_op *op, struct msg_in *m, int64_t n
 	bool echo = out && m->echo, seen;
 	if (m->contact_address == NULL || m->type == NULL || m->raw == NULL)
 		return sd_op_error(op, "message lacks contact_address, type or raw");
-	/* A delivery the channel had already (Telegram's update_id). */
-	if (sd_inbound_key_seen(db, m->channel_id, m->dedup_key, now, &seen) != 0)
+	/* A delivery the channel had already (Telegram's update_id; an edit or
+	 * a deletion, which makes no row of its own, by its own provider id). */
+	char key[STORE_KEY_MAX];
+	const char *dk = m->dedup_key;
+	if (dk == NULL && m->action != MSG_NEW && m->provider_message_id) {
+		snprintf(key, sizeof(key), "m:%s", m->provider_message_id);
+		dk = key;
+	}
+	if (sd_inbound_key_seen(db, m->channel_id, dk, now, &seen) != 0)
 		return sd_op_sql_error(db, op);
 	if (seen) {
 		m->id = m->conversation_id = m->seq = 0;

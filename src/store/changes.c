@@ -20,6 +20,7 @@ static const struct {
 	{ .kind = STORE_CHANGE_TEMPLATES, .name = "templates" },
 	{ .kind = STORE_CHANGE_ORGS, .name = "orgs" },
 	{ .kind = STORE_CHANGE_ERASURES, .name = "erasures" },
+	{ .kind = STORE_CHANGE_CHANNEL_STATES, .name = "channel_states" },
 };
 
 const char *

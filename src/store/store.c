@@ -229,6 +229,8 @@ notify_group(struct store *st, struct store_op **ops, size_t n)
 		if (ops[i]->result != 0)
 			continue;
 		kinds |= store_op_changes(ops[i]->kind);
+		if (ops[i]->kind == STORE_OP_INGEST && ops[i]->u.ingest->nstates > 0)
+			kinds |= STORE_CHANGE_CHANNEL_STATES;  /* depends on what it carries */
 		if (ops[i]->last_seq > last_seq)
 			last_seq = ops[i]->last_seq;
 	}

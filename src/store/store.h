@@ -407,8 +407,9 @@ enum store_change {
 	STORE_CHANGE_TEMPLATES = 1u << 5,
 	STORE_CHANGE_ORGS = 1u << 6,
 	STORE_CHANGE_ERASURES = 1u << 7,   /* stored events' data changed (erased) */
+	STORE_CHANGE_CHANNEL_STATES = 1u << 8,  /* channel_states: connection states */
 };
-#define STORE_CHANGE_ALL 0xffu
+#define STORE_CHANGE_ALL 0x1ffu
 /* A kind's name on the wire ("channels", ...), NULL for anything but one
  * kind; and back (0 when name is none). */
 const char *store_change_name(unsigned kind);

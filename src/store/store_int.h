@@ -177,6 +177,7 @@ int sd_apply_change(struct store_db *db, struct store_op *op, struct msg_in *m, 
 int sd_find_message(struct store_db *db, int64_t channel_id, const char *provider_id, int64_t *id);
 
 /* --- chstate.c: channels v2 in an ingest op (writer thread) --- */
+#define STORE_KEY_MAX 300   /* bytes of a delivery id (inbound_keys.key) */
 /* Record a delivery id: *seen when the channel had it already (key NULL: never seen). */
 int sd_inbound_key_seen(struct store_db *db, int64_t channel_id, const char *key, int64_t now,
     bool *seen);

@@ -59,6 +59,7 @@ describe('evolution channel: pairing and webhooks', () => {
 		assert.match(qr1.pairing_code ?? '', /^FAKE/);
 		const st = (await stateEvents(d)).map((e) => e.state);
 		assert.deepEqual(st, ['connecting', 'pairing'], JSON.stringify(st));
+		await waitFor(async () => (await connection(d)).state === 'pairing', 5000, { what: 'the channel shows pairing' });
 
 		// Evolution rotates the code: the API follows.
 		const r2 = await fake.qrcode('tigo1', { code: '2@FAKErotated,abc=,def=,ghi=' });
@@ -92,6 +93,7 @@ describe('evolution channel: pairing and webhooks', () => {
 		assertStatus(await d.api('POST', '/v1/channels/wweb/connect'), 202);
 		const err = await waitFor(async () => (await stateEvents(d)).find((e) => e.state === 'error'), 5000, { what: 'error state' });
 		assert.match(err.reason, /api_key/);
+		await waitFor(async () => (await connection(d)).state === 'error', 5000, { what: 'the channel shows error' });
 		assert.ok(!err.reason.includes(KEY));
 		assert.equal(fake.requests.filter((r) => r.path === '/instance/connect/tigo1').length, 0, 'no connect after the webhook was refused');
 	});

@@ -201,6 +201,8 @@ check_no_parts(const struct ingest_batch *b)
 static void
 check_revoke(const struct ingest_batch *b)
 {
+	assert_int_equal(b->msgs[0].action, MSG_DELETE);
+	assert_string_equal(b->msgs[0].target, part_str(&b->msgs[0], "revoke", "original_message_id"));
 	assert_string_equal(part_str(&b->msgs[0], "revoke", "original_message_id"),
 	    "<ORIGINAL_WHATSAPP_MESSAGE_ID>");
 }
@@ -218,6 +220,8 @@ check_document(const struct ingest_batch *b)
 static void
 check_edit(const struct ingest_batch *b)
 {
+	assert_int_equal(b->msgs[0].action, MSG_EDIT);
+	assert_string_equal(b->msgs[0].target, part_str(&b->msgs[0], "edit", "original_message_id"));
 	assert_string_equal(part_str(&b->msgs[0], "edit", "original_message_id"),
 	    "wamid.HBgLMTQxMjU1NTA4MjkVAgASGBQzQUNCNjk5RDUwNUZGMUZEM0VBRAA=");
 }

@@ -57,6 +57,18 @@ describe('evolution channel: pairing and webhooks', () => {
 			return r.status === 200 && r.json.qr === inst.qr ? r.json : null;
 		}, 5000, { what: 'the QR code of GET /instance/connect' });
 		assert.match(qr1.pairing_code ?? '', /^FAKE/);
+		// The same code rendered (libqrencode): a PNG and an SVG, never cached.
+		const png = await fetch(`${d.url}/v1/channels/wweb/qr?format=png&scale=4`, { headers: { authorization: `Bearer ${d.token}` } });
+		assert.equal(png.status, 200);
+		assert.equal(png.headers.get('content-type'), 'image/png');
+		assert.equal(png.headers.get('cache-control'), 'no-store');
+		const pb = Buffer.from(await png.arrayBuffer());
+		assert.deepEqual([...pb.subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+		const svg = await fetch(`${d.url}/v1/channels/wweb/qr?format=svg`, { headers: { authorization: `Bearer ${d.token}` } });
+		assert.equal(svg.headers.get('content-type'), 'image/svg+xml');
+		assert.match(await svg.text(), /^<\?xml[\s\S]*<svg[\s\S]*<path /);
+		assertError(await d.api('GET', '/v1/channels/wweb/qr?format=gif'), 400, 'invalid_parameter');
+		assertError(await d.api('GET', '/v1/channels/wweb/qr?format=png&scale=99'), 400, 'invalid_parameter');
 		const st = (await stateEvents(d)).map((e) => e.state);
 		assert.deepEqual(st, ['connecting', 'pairing'], JSON.stringify(st));
 		await waitFor(async () => (await connection(d)).state === 'pairing', 5000, { what: 'the channel shows pairing' });

@@ -293,7 +293,7 @@ struct channel_ops {
 	    struct ingest_batch *out, struct channel_error *err);   /* MAY be NULL */
 	int (*send_prepare)(struct channel *ch, const json_t *msg, struct send_request *out,
 	    struct channel_error *err);                             /* NULL iff send_local */
-	void (*send_classify)(struct channel *ch, const struct send_response *resp,
+	void (*send_classify)(struct channel *ch, const json_t *msg, const struct send_response *resp,
 	    struct send_outcome *out);                              /* NULL iff send_local */
 	int (*read_prepare)(struct channel *ch, const char *provider_message_id,
 	    struct send_request *out);                              /* MAY be NULL */

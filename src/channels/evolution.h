@@ -65,7 +65,7 @@ bool evo_is_group(const char *address);
  * ("sendText", "sendMedia"), or NULL with err set. */
 json_t *evo_message_body(const json_t *msg, const char **endpoint, struct channel_error *err);
 /* Any answer to a send, network errors included, as one outcome. */
-void evo_send_classify(struct channel *ch, const struct send_response *resp,
+void evo_send_classify(struct channel *ch, const json_t *msg, const struct send_response *resp,
     struct send_outcome *out);
 /* GET /instance/connectionState/{instance}. */
 void evo_check_classify(const struct send_response *resp, struct check_result *out);

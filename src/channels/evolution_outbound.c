@@ -267,7 +267,8 @@ not_on_whatsapp(const json_t *root)
 }
 
 void
-evo_send_classify(struct channel *ch, const struct send_response *resp, struct send_outcome *out)
+evo_send_classify(struct channel *ch, const json_t *msg, const struct send_response *resp,
+    struct send_outcome *out)
 {
 	json_t *root = NULL;
 	const json_t *id, *absent;

@@ -723,9 +723,11 @@ tg_send_prepare(struct channel *ch, const json_t *msg, struct send_request *out,
 }
 
 static void
-tg_send_classify(struct channel *ch, const struct send_response *resp, struct send_outcome *out)
+tg_send_classify(struct channel *ch, const json_t *msg, const struct send_response *resp,
+    struct send_outcome *out)
 {
-	tg_classify(resp, out);
+	/* The chat the message went to, when the answer does not name it. */
+	tg_classify(resp, json_string_value(json_object_get(msg, "to")), out);
 }
 
 static int

@@ -51,7 +51,9 @@ json_t *tg_entities(const char *text, size_t len, const json_t *entities);
 json_t *tg_send_body(const json_t *msg, const char **method, struct channel_error *err);
 
 /* Every answer of a send (network errors included) to one outcome. */
-void tg_classify(const struct send_response *resp, struct send_outcome *out);
+/* chat: where the message went (the provider id's chat when the answer
+ * names none), or NULL. */
+void tg_classify(const struct send_response *resp, const char *chat, struct send_outcome *out);
 /* getMe's answer to a check_state. */
 void tg_check_classify(const struct send_response *resp, struct check_result *out);
 

@@ -519,7 +519,7 @@ classify_error(int64_t code, const char *desc)
 }
 
 void
-tg_classify(const struct send_response *resp, struct send_outcome *out)
+tg_classify(const struct send_response *resp, const char *to, struct send_outcome *out)
 {
 	json_t *root;
 	bool ok;
@@ -548,6 +548,9 @@ tg_classify(const struct send_response *resp, struct send_outcome *out)
 		if (json_is_integer(chat) && json_is_integer(mid))
 			out->provider_message_id = xasprintf("%lld:%lld",
 			    (long long)json_integer_value(chat), (long long)json_integer_value(mid));
+		else if (to && *to && json_is_integer(mid))
+			out->provider_message_id = xasprintf("%s:%lld", to,
+			    (long long)json_integer_value(mid));
 		json_decref(root);
 		return;
 	}

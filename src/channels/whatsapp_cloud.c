@@ -711,7 +711,8 @@ classify_error(const json_t *e, long status, struct send_outcome *out)
 }
 
 static void
-wa_send_classify(struct channel *ch, const struct send_response *resp, struct send_outcome *out)
+wa_send_classify(struct channel *ch, const json_t *msg, const struct send_response *resp,
+    struct send_outcome *out)
 {
 	json_t *root = NULL;
 	const json_t *e;

@@ -484,7 +484,7 @@ on_http_done(void *arg, const struct send_response *resp)
 		out.kind = SEND_PERMFAIL;
 		snprintf(out.error_title, sizeof(out.error_title), "channel deleted");
 	} else {
-		ch->ops->send_classify(ch, resp, &out);
+		ch->ops->send_classify(ch, a->message, resp, &out);
 	}
 	handle_outcome(a, &out, ch == NULL);
 }

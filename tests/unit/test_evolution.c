@@ -852,7 +852,7 @@ classify(long status, const char *body, const char *retry_after, struct send_out
 	struct send_response r = { .http_status = status, .body = body,
 	    .body_len = body ? strlen(body) : 0, .retry_after = retry_after,
 	    .net_error = status == 0 ? "Connection refused" : NULL };
-	evo_send_classify(NULL, &r, out);
+	evo_send_classify(NULL, NULL, &r, out);
 }
 
 static void

@@ -359,7 +359,7 @@ classify(long status, const char *body, struct send_outcome *out)
 {
 	struct send_response r = { .http_status = status, .body = body,
 	    .body_len = body ? strlen(body) : 0, .net_error = status ? NULL : "timed out" };
-	tg_classify(&r, out);
+	tg_classify(&r, NULL, out);
 }
 
 static void
@@ -383,7 +383,7 @@ test_error_files(void **state)
 		char *body = load(rel, &len);
 		assert_non_null(body);
 		struct send_response r = { .http_status = status, .body = body, .body_len = len };
-		tg_classify(&r, &out);
+		tg_classify(&r, NULL, &out);
 		assert_int_equal(out.kind, err_rows[i].kind);
 		assert_int_equal(out.error_code, err_rows[i].code);
 		assert_int_equal(out.retry_after_ms, err_rows[i].retry_ms);
@@ -425,10 +425,16 @@ test_classify(void **state)
 	assert_int_equal(o.kind, SEND_OK);
 	assert_string_equal(o.provider_message_id, "-1005:133");
 	free(o.provider_message_id);
-	/* The corpus answer has no chat: sent, without a provider id. */
+	/* The corpus answer has no chat: sent, without a provider id when
+	 * the message's chat is unknown, with it when the message names it. */
 	classify(200, golden, &o);
 	assert_int_equal(o.kind, SEND_OK);
 	assert_null(o.provider_message_id);
+	struct send_response gr = { .http_status = 200, .body = golden, .body_len = len };
+	tg_classify(&gr, "4242", &o);
+	assert_int_equal(o.kind, SEND_OK);
+	assert_string_equal(o.provider_message_id, "4242:133");
+	free(o.provider_message_id);
 	free(golden);
 	classify(200, "{\"ok\":true,\"result\":true}", &o);
 	assert_int_equal(o.kind, SEND_OK);

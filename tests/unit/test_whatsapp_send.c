@@ -150,7 +150,7 @@ classify(struct channel *ch, long status, const char *body, const char *retry_af
 		.retry_after = retry_after,
 		.net_error = net_error,
 	};
-	ch->ops->send_classify(ch, &resp, out);
+	ch->ops->send_classify(ch, NULL, &resp, out);
 }
 
 /* Every errors/ file: its outcome and code, per the README decision table. */

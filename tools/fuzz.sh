@@ -41,6 +41,7 @@ for h in "$@"; do
 	case $name in
 	json|send|template) dict=tests/fuzz/dict/json.dict ;;
 	whatsapp_webhook) dict=tests/fuzz/dict/whatsapp.dict ;;
+	telegram) dict=tests/fuzz/dict/telegram.dict ;;
 	http_head|route) dict=tests/fuzz/dict/http.dict ;;
 	ws) dict=tests/fuzz/dict/ws.dict ;;
 	config) dict=tests/fuzz/dict/config.dict ;;

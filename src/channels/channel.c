@@ -11,6 +11,7 @@
 const struct channel_ops *const channel_types[] = {
 	&whatsapp_cloud_ops,
 	&sandbox_ops,
+	&telegram_ops,
 	NULL,
 };
 

@@ -344,6 +344,7 @@ const struct channel_ops *channel_type_by_webhook_path(const char *path);
 
 extern const struct channel_ops whatsapp_cloud_ops;
 extern const struct channel_ops sandbox_ops;
+extern const struct channel_ops telegram_ops;
 
 /* The registry: every configured channel, in memory, owned by the loop. */
 struct channel_registry *registry_new(void);

@@ -84,6 +84,7 @@ ochan_get(struct outbox *ob, const struct channel *ch)
 	oc->breaker.threshold = (int)channel_send_setting(ch, "breaker_threshold");
 	oc->breaker.cooldown_ms = channel_send_setting(ch, "breaker_cooldown_s") * 1000;
 	oc->gap_ms = channel_send_setting(ch, "recipient_gap_ms");
+	oc->group_gap_ms = channel_send_setting(ch, "group_gap_ms");
 	oc->max_attempts = (int)channel_send_setting(ch, "max_attempts");
 	oc->max_age_ms = channel_send_setting(ch, "max_age_s") * 1000;
 	oc->timeout_ms = (long)channel_send_setting(ch, "request_timeout_ms");
@@ -748,8 +749,11 @@ outbox_due_apply(struct outbox *ob, struct due_read *d)
 				c->items[c->n].quota = &c->quotas[c->n];  /* fixed up below if moved */
 			c->attempts[c->n++] = a;
 			pacer_record(&oc->pacer, mono_us());
-			if (oc->gap_ms > 0)
-				recip_set(ob, ch->id, to, mono + oc->gap_ms);
+			/* A group chat has its own, longer gap (Telegram: 20 a minute). */
+			int64_t gap = oc->group_gap_ms > 0 && ch->ops->is_group &&
+			    to && ch->ops->is_group(to) ? oc->group_gap_ms : oc->gap_ms;
+			if (gap > 0)
+				recip_set(ob, ch->id, to, mono + gap);
 			if (json_is_true(json_object_get(e, "uncertain"))) {
 				char m[24];
 				snprintf(m, sizeof(m), "%" PRId64, mid);

@@ -28,7 +28,8 @@
  *    spacing give or take that jitter.) THROTTLED pauses the channel
  *    (Retry-After, or a backoff) without counting the attempt against the
  *    message.
- *  - Per recipient: recipient_gap_ms between two sends to one address, and
+ *  - Per recipient: recipient_gap_ms between two sends to one address
+ *    (group_gap_ms to a group chat, when the type tells groups apart), and
  *    RECIPIENT_THROTTLED delays only that address.
  *  - Fairness: within a channel, conversational messages (priority 0:
  *    replies and messages to contacts who wrote recently) go before bulk

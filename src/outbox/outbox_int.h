@@ -32,6 +32,7 @@ struct ochan {
 	struct breaker breaker;
 	int rate;
 	int64_t gap_ms;
+	int64_t group_gap_ms;           /* for group chats (channel_ops.is_group); 0: gap_ms */
 	int max_attempts;
 	int64_t max_age_ms;
 	long timeout_ms;

@@ -233,6 +233,7 @@
 	}
 	function preview(m) {
 		if (!m) return '';
+		if (m.deleted) return 'Message deleted';
 		const kind = KIND[m.type];
 		if (m.type === 'reaction') return `Reacted ${(m.reaction && m.reaction.emoji) || ''}`.trim();
 		if (m.type === 'location') return '[Location] ' + ((m.location && (m.location.name || m.location.address)) || '');

@@ -203,6 +203,7 @@ window.MsgdChannels = function MsgdChannels(ctx) {
 		if (!c || !(c.capabilities && c.capabilities.pairing)) {
 			$('pair-error').textContent = c ? `${name} does not pair with a QR code.` : `No channel named ${name}.`;
 			pairPaint();
+			show('pair-wait', false);
 			return;
 		}
 		pairPaint();

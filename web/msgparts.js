@@ -9,7 +9,12 @@ window.MsgdParts = function MsgdParts(h) {
 		image: 'Image', video: 'Video', audio: 'Audio', voice: 'Voice message', sticker: 'Sticker', document: 'Document',
 	};
 	const safeUrl = (u) => (typeof u === 'string' && /^https?:\/\//i.test(u) ? u : null);
-	const hm = (ts) => { const d = new Date(ts); return `${String(d.getHours()).padStart(2, '0')}:${String(d.getMinutes()).padStart(2, '0')}`; };
+	// "14:05" today, else "12 Jun 14:05".
+	function hm(ts) {
+		const d = new Date(ts);
+		const t = `${String(d.getHours()).padStart(2, '0')}:${String(d.getMinutes()).padStart(2, '0')}`;
+		return d.toDateString() === new Date().toDateString() ? t : `${d.toLocaleDateString(undefined, { day: 'numeric', month: 'short' })} ${t}`;
+	}
 
 	function contentEls(m) {
 		const out = [];

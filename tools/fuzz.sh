@@ -36,10 +36,12 @@ for h in "$@"; do
 		done ;;
 	send)
 		[ -d "$corpus/whatsapp_cloud/outbound" ] && extra="$corpus/whatsapp_cloud/outbound" ;;
+	evolution)
+		[ -d "$corpus/evolution/inbound" ] && extra="$corpus/evolution/inbound" ;;
 	esac
 	dict=""
 	case $name in
-	json|send|template) dict=tests/fuzz/dict/json.dict ;;
+	json|send|template|evolution) dict=tests/fuzz/dict/json.dict ;;
 	whatsapp_webhook) dict=tests/fuzz/dict/whatsapp.dict ;;
 	telegram) dict=tests/fuzz/dict/telegram.dict ;;
 	http_head|route) dict=tests/fuzz/dict/http.dict ;;

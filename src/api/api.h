@@ -332,6 +332,7 @@ struct api_reply {
 	json_t *json;
 	char *raw;
 	size_t rawlen;
+	const char *content_type;       /* raw's (a static string); NULL: application/json */
 	char code[API_REPLY_CODE_MAX];  /* set: an error reply */
 	char field[64];
 	char message[256];

@@ -61,7 +61,11 @@ async_done(void *arg)
 		    o->message);
 	else if (a->body)
 		http_reply_raw(a->req, o->status, "application/json", a->body, a->len);
-	else if (o->raw)
+	else if (o->raw && o->content_type) {
+		/* An image made for this caller (a pairing QR code): never kept. */
+		http_reply_raw(a->req, o->status, o->content_type, o->raw, o->rawlen);
+		http_reply_header(a->req, "Cache-Control", "no-store");
+	} else if (o->raw)
 		http_reply_raw(a->req, o->status, "application/json", o->raw, o->rawlen);
 	else
 		api_store_error(a->req);  /* json_encode failed */

@@ -1,7 +1,8 @@
 /*
  * api_chan_actions.c - channels v2 in the API: the type listing
  * (GET /v1/channel-types), adapter actions (POST /v1/channels/{name}/connect
- * and /disconnect), the pairing QR code (GET /v1/channels/{name}/qr) and the
+ * and /disconnect), the pairing QR code (GET /v1/channels/{name}/qr: the
+ * raw code as JSON, or rendered as PNG or SVG by util/qr.c) and the
  * shared connection state kept on the registry's channels.
  *
  * Connection states are committed (channel_states, a channel.state event)
@@ -21,6 +22,7 @@
 #include "../http/http.h"
 #include "../log/log.h"
 #include "../store/store.h"
+#include "../util/qr.h"
 #include "../util/util.h"
 
 json_t *
@@ -183,9 +185,12 @@ api_channels_disconnect(struct app *app, struct http_request *req, const struct 
 
 enum qr_format { QR_JSON, QR_PNG, QR_SVG };
 
+#define QR_SCALE_DEFAULT 8   /* PNG pixels per module */
+
 struct qr_read {
 	int64_t org, channel_id;
 	enum qr_format format;
+	int scale;
 };
 
 static void
@@ -203,14 +208,22 @@ qr_run(struct store *st, void *arg, struct api_reply *out)
 		json_decref(row);
 		return;
 	}
-	if (q->format != QR_JSON) {
-		json_decref(row);
-		api_reply_fail(out, 406, "unsupported_format", "format",
-		    "only format=json is served by this build");
+	if (q->format == QR_JSON) {
+		out->status = 200;
+		out->json = row;
+		return;
+	}
+	/* Rendered here, on the pool thread (a few ms of CPU). */
+	int rc = q->format == QR_PNG ?
+	    qr_render_png(qr, q->scale, (unsigned char **)&out->raw, &out->rawlen) :
+	    qr_render_svg(qr, &out->raw, &out->rawlen);
+	json_decref(row);
+	if (rc != 0) {
+		api_reply_fail(out, 422, "invalid_qr", NULL, "the provider's QR code cannot be rendered");
 		return;
 	}
 	out->status = 200;
-	out->json = row;
+	out->content_type = q->format == QR_PNG ? "image/png" : "image/svg+xml";
 }
 
 void
@@ -231,9 +244,24 @@ api_channels_qr(struct app *app, struct http_request *req, const struct principa
 	q = xcalloc(1, sizeof(*q));
 	q->org = who->org_id;
 	q->channel_id = ch->id;
-	q->format = f == NULL || strcmp(f, "json") == 0 ? QR_JSON : strcmp(f, "png") == 0 ? QR_PNG :
-	    strcmp(f, "svg") == 0 ? QR_SVG : (enum qr_format)-1;
-	if ((int)q->format < 0) {
+	q->scale = QR_SCALE_DEFAULT;
+	const char *sc = http_query(req, "scale");
+	int64_t s;
+	if (sc && (parse_i64(sc, &s) != 0 || s < QR_SCALE_MIN || s > QR_SCALE_MAX)) {
+		free(q);
+		http_reply_error(req, 400, "invalid_parameter", "scale", "scale must be %d to %d",
+		    QR_SCALE_MIN, QR_SCALE_MAX);
+		return;
+	}
+	if (sc)
+		q->scale = (int)s;
+	if (f == NULL || strcmp(f, "json") == 0) {
+		q->format = QR_JSON;
+	} else if (strcmp(f, "png") == 0) {
+		q->format = QR_PNG;
+	} else if (strcmp(f, "svg") == 0) {
+		q->format = QR_SVG;
+	} else {
 		free(q);
 		http_reply_error(req, 400, "invalid_parameter", "format", "format must be json, png or svg");
 		return;

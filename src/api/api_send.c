@@ -136,7 +136,10 @@ recipient(const struct channel *ch, const json_t *body, char *out, struct send_e
 	return 0;
 }
 
-static const char *const media_types[] = { "image", "audio", "video", "document", "sticker", NULL };
+static const char *const media_types[] = { "image", "audio", "voice", "video", "document", "sticker",
+	NULL };
+/* Fields only some types take (channel_caps.send_options), passed through as given. */
+static const char *const send_options[] = { "parse_mode", "buttons", "reply_markup", NULL };
 
 static bool
 in_list(const char *s, const char *const *list)
@@ -154,11 +157,11 @@ foreign_fields(const json_t *body, const char *type, struct send_error *e)
 {
 	static const struct {
 		const char *field;
-		const char *types[5];
+		const char *types[6];
 	} owners[] = {
 		{ "text", { "text", "image", "video", "document", NULL } },
 		{ "preview_url", { "text", NULL } },
-		{ "media", { "image", "audio", "video", "document", "sticker" } },
+		{ "media", { "image", "audio", "voice", "video", "document", "sticker" } },
 		{ "location", { "location", NULL } },
 		{ "template", { "template", NULL } },
 		{ "interactive", { "interactive", NULL } },
@@ -169,13 +172,46 @@ foreign_fields(const json_t *body, const char *type, struct send_error *e)
 		if (v == NULL || json_is_null(v))
 			continue;
 		bool ok = false;
-		for (size_t k = 0; k < 5 && owners[i].types[k]; k++)
+		for (size_t k = 0; k < 6 && owners[i].types[k]; k++)
 			ok |= strcmp(owners[i].types[k], type) == 0;
 		if (!ok)
 			return send_fail(e, "validation_failed", owners[i].field,
 			    "'%s' does not apply to a %s message", owners[i].field, type);
 	}
 	return 0;
+}
+
+/*
+ * The adapter builds the provider's request for the message as it will be
+ * stored (send_prepare() is pure: no I/O), and the request is dropped: what
+ * it could never send (a caption over Telegram's 1024 characters, a
+ * malformed inline keyboard) is refused now, 422 naming the field, instead
+ * of failing after it was queued.
+ */
+static int
+dry_run(struct channel *ch, const struct msg_in *m, struct send_error *e)
+{
+	struct send_request req = { 0 };
+	struct channel_error ce = { 0 };
+	json_t *doc;
+	int rc = 0;
+
+	if (ch->ops->send_prepare == NULL)
+		return 0;
+	doc = json_deep_copy(m->parts);
+	json_object_set_new(doc, "channel", json_string(ch->name));
+	json_object_set_new(doc, "direction", json_string("out"));
+	json_object_set_new(doc, "to", json_string(m->to));
+	json_object_set_new(doc, "type", json_string(m->type));
+	json_object_set_new(doc, "text", m->text ? json_string(m->text) : json_null());
+	json_object_set_new(doc, "reply_to", m->reply_to ?
+	    json_pack("{s:s,s:n}", "provider_message_id", m->reply_to, "message_id") : json_null());
+	if (ch->ops->send_prepare(ch, doc, &req, &ce) != 0)
+		rc = send_fail(e, "validation_failed", ce.field[0] ? ce.field : "body", "%s",
+		    ce.message[0] ? ce.message : "this channel cannot send the message");
+	send_request_free(&req);
+	json_decref(doc);
+	return rc;
 }
 
 /*
@@ -188,9 +224,10 @@ build_outbound(struct app *app, struct send_reads *rs, int64_t org, const json_t
 {
 	static const char *const allowed[] = { "channel", "to", "type", "text", "preview_url", "media",
 		"location", "template", "interactive", "reaction", "reply_to", "scheduled_at",
-		"client_id", "metadata", "on_quota", "allow_duplicate", NULL };
-	static const char *const types[] = { "text", "image", "audio", "video", "document", "sticker",
-		"location", "template", "interactive", "reaction", NULL };
+		"client_id", "metadata", "on_quota", "allow_duplicate", "parse_mode", "buttons",
+		"reply_markup", NULL };
+	static const char *const types[] = { "text", "image", "audio", "voice", "video", "document",
+		"sticker", "location", "template", "interactive", "reaction", NULL };
 	const char *chname, *to, *type, *text, *client_id, *sched;
 	char to_buf[ADDR_MAX + 1];
 	json_t *parts = m->parts;
@@ -220,7 +257,7 @@ build_outbound(struct app *app, struct send_reads *rs, int64_t org, const json_t
 		type = tpl ? "template" : "text";
 	if (!in_list(type, types))
 		return send_fail(e, "validation_failed", "type", "'type' must be one of text, image, audio, "
-		    "video, document, sticker, location, template, interactive, reaction");
+		    "voice, video, document, sticker, location, template, interactive, reaction");
 	if (text && utf8_chars(text, strlen(text)) > TEXT_MAX_CHARS)
 		return send_fail(e, "validation_failed", "text", "'text' is longer than %d characters",
 		    TEXT_MAX_CHARS);
@@ -232,6 +269,18 @@ build_outbound(struct app *app, struct send_reads *rs, int64_t org, const json_t
 	if (text && caps && caps->max_text_len && utf8_chars(text, strlen(text)) > caps->max_text_len)
 		return send_fail(e, "unsupported_by_channel", "text", "a %s channel sends at most %zu "
 		    "characters of text (max_text_length)", ch->ops->type, caps->max_text_len);
+	for (const char *const *o = send_options; *o; o++) {
+		json_t *v = json_object_get(body, *o);
+		bool takes = false;
+		if (v == NULL || json_is_null(v))
+			continue;
+		for (const char *const *t = caps ? caps->send_options : NULL; t && *t; t++)
+			takes |= strcmp(*t, *o) == 0;
+		if (!takes)
+			return send_fail(e, "unsupported_by_channel", *o, "a %s channel does not take "
+			    "'%s'", ch->ops->type, *o);
+		json_object_set(parts, *o, v);  /* the adapter checks it (dry run below) */
+	}
 	json_t *rt0 = json_object_get(body, "reply_to");
 	if (rt0 && !json_is_null(rt0) && !(caps && caps->replies))
 		return send_fail(e, "unsupported_by_channel", "reply_to", "a %s channel cannot send "
@@ -462,6 +511,8 @@ build_outbound(struct app *app, struct send_reads *rs, int64_t org, const json_t
 	m->client_id = xstrdup_or_null(client_id);
 	m->priority = priority;
 	if (api_send_content_rules(app, rs, org, body, m, now, e) != 0)
+		goto fail;
+	if (dry_run(ch, m, e) != 0)
 		goto fail;
 	m->raw = json_encode(body, NULL);
 	free(rendered);

@@ -12,6 +12,7 @@ const struct channel_ops *const channel_types[] = {
 	&whatsapp_cloud_ops,
 	&sandbox_ops,
 	&telegram_ops,
+	&evolution_ops,
 	NULL,
 };
 

@@ -236,6 +236,9 @@ struct channel_caps {
 	                                       A channel's "enforce_window": false turns it off */
 	size_t max_text_len;                /* characters of text in one message; 0: msgd's cap */
 	const char *template_language;      /* templates: the language when a send names none */
+	const char *const *send_options;    /* extra top-level send fields the type takes
+	                                       (Telegram: parse_mode, buttons, reply_markup),
+	                                       NULL-terminated; others are refused */
 	struct send_defaults pacing;
 };
 
@@ -345,6 +348,7 @@ const struct channel_ops *channel_type_by_webhook_path(const char *path);
 extern const struct channel_ops whatsapp_cloud_ops;
 extern const struct channel_ops sandbox_ops;
 extern const struct channel_ops telegram_ops;
+extern const struct channel_ops evolution_ops;
 
 /* The registry: every configured channel, in memory, owned by the loop. */
 struct channel_registry *registry_new(void);

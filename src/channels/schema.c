@@ -188,6 +188,7 @@ channel_type_describe(const struct channel_ops *ops)
 	    "pairing", c && c->pairing,
 	    "window_hours", c && c->window_hours ? json_integer(c->window_hours) : json_null(),
 	    "max_text_length", (json_int_t)(c ? c->max_text_len : 0));
+	json_object_set_new(caps, "send_options", words(c ? c->send_options : NULL));
 	return json_pack("{s:s,s:o,s:o,s:b,s:b}", "type", ops->type, "config", cfg,
 	    "capabilities", caps, "webhook", ops->webhook_path != NULL || ops->channel_webhook != NULL,
 	    "actions", ops->connect != NULL);

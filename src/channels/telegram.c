@@ -61,9 +61,10 @@ static const struct config_key tg_schema[] = {
 	{ .name = NULL },
 };
 
-/* The token goes to api_base_url: moving it needs the token again. */
-static const char *const tg_destination[] = { "api_base_url", NULL };
-static const char *const tg_destination_secrets[] = { "bot_token", NULL };
+/* The token goes to api_base_url and the webhook secret to public_url
+ * (setWebhook): moving either needs both secrets again. */
+static const char *const tg_destination[] = { "api_base_url", "public_url", NULL };
+static const char *const tg_destination_secrets[] = { "bot_token", "webhook_secret", NULL };
 
 static const char *const tg_send_types[] = {
 	"text", "image", "document", "video", "audio", "voice", "sticker", "location",
@@ -82,8 +83,10 @@ static const struct media_limit tg_media[] = {
 	{ .kind = "sticker", .max_bytes = 50LL * 1024 * 1024 },
 	{ .kind = NULL },
 };
+static const char *const tg_send_options[] = { "parse_mode", "buttons", "reply_markup", NULL };
 static const struct channel_caps tg_caps = {
 	.send_types = tg_send_types,
+	.send_options = tg_send_options,
 	.receive_types = tg_receive_types,
 	.media = tg_media,
 	.templates = false,

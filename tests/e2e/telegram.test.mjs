@@ -148,7 +148,6 @@ describe('telegram sending', () => {
 
 // Needs the outbox to call ops->on_lease (the lease holder polls): enable
 // once main wires it.
-const POLLING_WIRED = process.env.MSGD_TG_POLLING === '1';
 
 describe('telegram polling mode', () => {
 	msgdTest('getUpdates: updates stored, the offset committed and moved on, a 409 reported as error', async (h) => {
@@ -164,5 +163,5 @@ describe('telegram polling mode', () => {
 		tg.push(textUpdate(901, 'three'));
 		await waitFor(async () => (await messagesByProviderId(d, '901:1')).length === 1, 15_000, { what: 'polling resumed after the conflict' });
 		assert.ok((await allEvents(d)).some((e) => e.type === 'channel.state' && e.data?.state === 'error'));
-	}, { skip: POLLING_WIRED ? undefined : 'on_lease is not called by the outbox yet (set MSGD_TG_POLLING=1 once it is)' });
+	});
 });

@@ -70,8 +70,9 @@ window.MsgdChannels = function MsgdChannels(ctx) {
 	async function act(name, verb, err) {
 		err.textContent = '';
 		try {
-			const j = await api('POST', `/v1/channels/${enc(name)}/${verb}`, {});
-			if (j && j.connection) setConn(name, j.connection);
+			// 202: the outcome comes as channel.state events (the reply's
+			// connection is the state before, and may be older than one already here).
+			await api('POST', `/v1/channels/${enc(name)}/${verb}`, {});
 			ctx.announce(`${name}: ${verb} started`);
 			return true;
 		} catch (e) {

@@ -12,8 +12,10 @@
 // - a Telegram conversation (fake Bot API): Connect from the status page,
 //   the badge going live to connected, a group message with its sender, a
 //   button press, an edit in place, Disconnect;
-// - the QR pairing page through a fake Evolution API (skipped until the
-//   evolution type is on this branch).
+// - an Evolution channel (fake Evolution API): the QR pairing page
+//   (connect, the QR image and pairing code, a rotated code taken at once,
+//   the text fallback, "Connected"), then a contact's and a group's
+//   conversation.
 //
 // Env: as inbox.test.mjs (MSGD_BIN, CHROMIUM, CORPUS). Screenshots and, on
 // failure, the daemon log go to tests/browser/artifacts/.
@@ -30,6 +32,8 @@ import {
 	SEND_PNID, SEND_TOKEN,
 } from '../e2e/lib.mjs';
 import { startFakeGraph } from '../e2e/fake_graph.mjs';
+import { startFakeTelegram, textUpdate } from '../e2e/fake_telegram.mjs';
+import { startFakeEvolution } from '../e2e/fake_evolution.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const REPO = path.resolve(HERE, '..', '..');
@@ -38,8 +42,6 @@ const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const ARTIFACTS = path.join(HERE, 'artifacts');
 const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
 	'--disable-background-networking', '--disable-component-update', '--disable-sync'];
-const TYPES = async (d) => new Set(assertStatus(await d.api('GET', '/v1/channel-types'), 200).channel_types.map((t) => t.type));
-const HAS = (rel) => fs.existsSync(path.join(REPO, rel));
 
 // A daemon, a browser signed in with the admin token, and clean-up that keeps
 // the daemon log and a screenshot when the test fails.
@@ -226,13 +228,10 @@ test('panel channels v2: capabilities drive the composer, the connection badge i
 });
 
 test('panel channels v2: a Telegram conversation: connect from the status page, live state, group sender, button, edit in place', { timeout: 120_000 }, async (t) => {
-	if (!HAS('tests/e2e/fake_telegram.mjs')) { t.skip('the telegram type is not on this branch yet'); return; }
-	const { startFakeTelegram, textUpdate } = await import('../e2e/fake_telegram.mjs');
 	const tg = await startFakeTelegram();
 	const s = await session(t, 'browser-channels-tg');
 	s.closers.push(() => tg.close());
 	const { d } = s;
-	if (!(await TYPES(d)).has('telegram')) { s.failed = false; t.skip('msgd has no telegram type'); return; }
 	assertStatus(await d.api('POST', '/v1/channels', { name: 'tg', type: 'telegram', config: {
 		bot_token: tg.token, webhook_secret: 'browser_secret-token', api_base_url: tg.url, public_url: d.url,
 		rate_per_second: 0, recipient_gap_ms: 0, group_gap_ms: 0 } }), 201, 'telegram channel');
@@ -295,23 +294,60 @@ test('panel channels v2: a Telegram conversation: connect from the status page, 
 	s.done();
 });
 
-test('panel channels v2: the QR pairing page (Evolution): connect, QR shown, pairing code, then "Connected"', { timeout: 120_000 }, async (t) => {
-	if (!HAS('tests/e2e/fake_evolution.mjs')) { t.skip('the evolution type and tests/e2e/fake_evolution.mjs are not on this branch yet (branch h13e)'); return; }
-	const fakeMod = await import('../e2e/fake_evolution.mjs');
+test('panel channels v2: an Evolution channel: the QR pairing page (connect, QR, rotation, pairing code, "Connected"), then its conversations', { timeout: 120_000 }, async (t) => {
+	const KEY = 'evo-key-browser-0001';
+	const evo = await startFakeEvolution({ instance: 'tigo1', apikey: KEY, number: '15550100002' });
 	const s = await session(t, 'browser-channels-evo');
-	const { d } = s;
-	if (!(await TYPES(d)).has('evolution')) { s.failed = false; t.skip('msgd has no evolution type'); return; }
-	const evo = await fakeMod.startFakeEvolution();
 	s.closers.push(() => evo.close());
-	assertStatus(await d.api('POST', '/v1/channels', { name: 'evo', type: 'evolution', config: {
-		api_base_url: evo.url, api_key: evo.apiKey, instance: evo.instance } }), 201, 'evolution channel');
+	const { d } = s;
+	assertStatus(await d.api('POST', '/v1/channels', { name: 'wweb', type: 'evolution', config: {
+		api_base_url: evo.url, api_key: KEY, instance: 'tigo1', public_url: `${d.url}/`, rate_per_second: 50, recipient_gap_ms: 0 } }), 201, 'evolution channel');
+
+	// The status page links to the pairing page; the page connects by itself.
 	const page = await s.open();
-	await page.goto(d.url + '/#/pair/evo');
-	await page.locator('#pair-title', { hasText: 'Pair evo' }).waitFor();
-	// The QR: the image when msgd renders one, else its text; either way the code.
-	await waitFor(async () => (await page.locator('#pair-img').isVisible()) || (await page.locator('#pair-raw').isVisible()), 10_000, { what: 'the QR shown' });
+	await page.goto(d.url + '/#/status');
+	await page.locator('#status-channels tr[data-channel="wweb"] a.pair-link').click();
+	await page.locator('#pair-title', { hasText: 'Pair wweb' }).waitFor();
+	await waitFor(() => evo.requests.some((r) => r.path === '/instance/connect/tigo1' && r.status === 200), 10_000, { what: 'GET /instance/connect' });
+	const inst = evo.instances.get('tigo1');
+	// The QR code as an image (GET .../qr?format=svg), the pairing code beside it.
+	await page.locator('#pair-img').waitFor({ state: 'visible', timeout: 10_000 });
+	assert.ok(await page.locator('#pair-img').evaluate((img) => img.complete && img.naturalWidth > 0), 'the SVG loaded');
+	assert.match(await page.locator('#pair-code').innerText(), /^FAKE/);
+	assert.equal(await page.locator('#pair-raw-text').textContent(), inst.qr);
+	await page.locator('#pair-state [data-conn-channel="wweb"][data-state="pairing"]').waitFor({ timeout: 10_000 });
 	await page.screenshot({ path: path.join(ARTIFACTS, 'channels-pair.png') });
-	await evo.connectionUpdate('open');
+
+	// Evolution rotates the code (qrcode.updated): the page takes the new one at
+	// once; when the image cannot load, the code is shown as text.
+	await page.route('**/v1/channels/wweb/qr?format=svg*', (route) => route.fulfill({ status: 503, body: '' }));
+	const rotated = '2@FAKErotatedbrowser,abc=,def=,ghi=';
+	assert.equal((await evo.qrcode('tigo1', { code: rotated })).status, 200);
+	await page.locator('#pair-raw-text', { hasText: rotated }).waitFor({ state: 'visible', timeout: 10_000 });
+	assert.equal(await page.locator('#pair-img').isVisible(), false);
+	await page.unroute('**/v1/channels/wweb/qr?format=svg*');
+
+	// The phone scans it: "Connected".
+	assert.equal((await evo.pair('tigo1')).status, 200);
 	await page.locator('#pair-done', { hasText: 'Connected' }).waitFor({ timeout: 10_000 });
+	assert.equal(await page.locator('#pair-wait').isVisible(), false);
+	await page.locator('#pair-state .conn.conn-ok[data-state="connected"]').waitFor();
+
+	// Its conversations: a contact's message, and a group's with its sender.
+	assert.equal((await evo.upsert('tigo1', { from: '15550100001', pushName: 'Evo Customer', text: 'hi from whatsapp web' })).status, 200);
+	assert.equal((await evo.upsert('tigo1', { group: '120363000000000001@g.us', participant: '15550100009@s.whatsapp.net', pushName: 'Margaret Hamilton', text: 'hello group' })).status, 200);
+	await page.goto(d.url + '/#/');
+	await page.locator('.conv', { hasText: 'hi from whatsapp web' }).click();
+	const m = page.locator('#messages .msg.in', { hasText: 'hi from whatsapp web' });
+	await m.waitFor();
+	assert.equal(await page.locator('#window').innerText(), '', 'no service window on WhatsApp Web');
+	assert.equal(await page.locator('#thread-conn .conn[data-conn-channel="wweb"]').getAttribute('data-state'), 'connected');
+	assert.equal(await m.locator('button.reply').count(), 1, 'Evolution replies');
+	assert.equal(await m.locator('button.react').count(), 0, 'Evolution does not react');
+	await page.locator('.conv', { hasText: 'hello group' }).click();
+	const g = page.locator('#messages .msg.in', { hasText: 'hello group' });
+	await g.waitFor();
+	assert.match(await g.locator('.sender').innerText(), /Margaret Hamilton|15550100009/);
+	await page.screenshot({ path: path.join(ARTIFACTS, 'channels-evolution.png') });
 	s.done();
 });

@@ -234,6 +234,7 @@
 	function preview(m) {
 		if (!m) return '';
 		if (m.deleted) return 'Message deleted';
+		if (m.type === 'button') return `[Button] ${m.text || (m.button && (m.button.text || m.button.payload)) || ''}`.trim();
 		const kind = KIND[m.type];
 		if (m.type === 'reaction') return `Reacted ${(m.reaction && m.reaction.emoji) || ''}`.trim();
 		if (m.type === 'location') return '[Location] ' + ((m.location && (m.location.name || m.location.address)) || '');

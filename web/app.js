@@ -10,9 +10,8 @@
 		sent: ['\u2713', 'sent'], delivered: ['\u2713\u2713', 'delivered'], read: ['\u2713\u2713', 'read'],
 		failed: ['\u26A0', 'failed'], cancelled: ['\u2298', 'cancelled'],
 	};
-	const KIND = {
-		image: 'Image', video: 'Video', audio: 'Audio', voice: 'Voice message', sticker: 'Sticker', document: 'Document',
-	};
+	const parts = window.MsgdParts(h);  // msgparts.js: a bubble's content, edits, deletions, group senders
+	const KIND = parts.KIND;
 	const STATE = { ok: 'connected', circuit_open: 'circuit open', half_open: 'half open (probing)', paused: 'paused', throttled: 'throttled' };
 	const CREDS = { unchecked: 'not checked', checking: 'checking\u2026', ok: 'ok', invalid_credentials: 'invalid credentials', unreachable: 'provider unreachable', error: 'check failed' };
 
@@ -66,7 +65,6 @@
 		a.textContent = '';
 		setTimeout(() => { a.textContent = text; }, 30);
 	}
-	const safeUrl = (u) => (typeof u === 'string' && /^https?:\/\//i.test(u) ? u : null);
 
 	// ---------------------------------------------------------------- API
 	class ApiError extends Error {}
@@ -95,9 +93,11 @@
 
 	// -------------------------------------------------------------- login
 	const admin = window.MsgdAdmin({ api, h, $, show, S, announce, start: () => start(), logout: () => logout(), loggedOut: (m) => loggedOut(m) });
+	const chanUi = window.MsgdChannels({ api, h, $, show, S, announce, send: (b) => send(b), preview: (m) => preview(m), loadChannels: () => loadChannels() });
 	async function boot() {
 		wire();
 		admin.wire();
+		chanUi.wire();
 		try {
 			const res = await fetch('/v1/session', { credentials: 'same-origin', cache: 'no-store' });
 			if (res.ok) {
@@ -185,11 +185,12 @@
 		if (!hash.startsWith('#/')) return;  // in-page anchors (skip link)
 		const status = hash === '#/status';
 		const people = admin.route(hash);  // the Users and API keys pages
-		show('inbox', !status && !people);
+		const pair = chanUi.route(hash);   // a channel's QR pairing page
+		show('inbox', !status && !people && !pair);
 		show('status', status);
 		$('nav-status').setAttribute('aria-current', status ? 'page' : 'false');
-		$('nav-inbox').setAttribute('aria-current', status || people ? 'false' : 'page');
-		if (status || people) { $('app').classList.remove('has-thread'); return status ? loadStatus() : undefined; }
+		$('nav-inbox').setAttribute('aria-current', status || people || pair ? 'false' : 'page');
+		if (status || people || pair) { $('app').classList.remove('has-thread'); return status ? loadStatus() : undefined; }
 		if (!S.listLoaded) { S.listLoaded = true; loadList(true); }
 		const m = /^#\/c\/(\d+)$/.exec(hash);
 		if (m) openConv(Number(m[1]));
@@ -232,6 +233,8 @@
 	}
 	function preview(m) {
 		if (!m) return '';
+		if (m.deleted) return 'Message deleted';
+		if (m.type === 'button') return `[Button] ${m.text || (m.button && (m.button.text || m.button.payload)) || ''}`.trim();
 		const kind = KIND[m.type];
 		if (m.type === 'reaction') return `Reacted ${(m.reaction && m.reaction.emoji) || ''}`.trim();
 		if (m.type === 'location') return '[Location] ' + ((m.location && (m.location.name || m.location.address)) || '');
@@ -253,7 +256,7 @@
 		h('span', { class: 'time', text: fmtTime(convTime(c)) }),
 		h('span', { class: 'preview' }, ...lm, preview(m)),
 		h('span', { class: 'meta' },
-			h('span', { class: 'chan', text: c.channel }),
+			h('span', { class: 'chan', text: c.channel }), chanUi.badge(c.channel, true),
 			c.unread_count ? h('span', { class: 'badge', text: String(c.unread_count), 'aria-hidden': 'true' }) : null));
 		return li;
 	}
@@ -331,6 +334,8 @@
 		S.els = new Map();
 		S.older = null;
 		S.tplMode = false;
+		chanUi.cancelReply();
+		show('loc-row', false);
 		$('messages').replaceChildren();
 		$('composer-error').textContent = '';
 		show('thread-none', false);
@@ -399,6 +404,8 @@
 		$('thread-title').textContent = name;
 		const ch = S.channels.get(c.channel);
 		$('thread-sub').textContent = [c.contact && c.contact.name ? c.contact.address : null, c.channel, ch ? ch.type : null].filter(Boolean).join(' \u00B7 ');
+		$('thread-conn').replaceChildren(...chanUi.headEl(c.channel));
+		chanUi.applyComposer(c.channel);
 		updateWindow();
 	}
 	const byTime = MsgdThread.byTime;
@@ -411,23 +418,24 @@
 	function windowState() {
 		const c = S.cur;
 		const ch = c && S.channels.get(c.channel);
-		const wa = !!ch && ch.type === 'whatsapp_cloud';
-		const enforced = wa && !(ch.config && ch.config.enforce_window === false);
+		// A service window (capabilities.window_hours; null: none) after the contact's last message.
+		const hours = (ch && ch.capabilities && ch.capabilities.window_hours) || 0;
+		const enforced = hours > 0 && !(ch.config && ch.config.enforce_window === false);
 		const li = lastInbound();
-		const closes = li ? Date.parse(li) + DAY : 0;
-		return { wa, enforced, closes, open: closes > Date.now() && !S.windowClosedByServer };
+		const closes = li ? Date.parse(li) + hours * 36e5 : 0;
+		return { hours, enforced, closes, open: closes > Date.now() && !S.windowClosedByServer };
 	}
 	function updateWindow() {
 		const w = windowState();
 		const el = $('window');
 		el.className = 'window small';
-		if (!w.wa) { el.textContent = ''; } else if (w.open) {
+		if (!w.hours) { el.textContent = ''; } else if (w.open) {
 			const left = w.closes - Date.now();
 			el.classList.add('open');
-			el.textContent = `24 h window open \u00B7 ${Math.floor(left / 36e5)} h ${Math.floor((left % 36e5) / 6e4)} min left`;
+			el.textContent = `${w.hours} h window open \u00B7 ${Math.floor(left / 36e5)} h ${Math.floor((left % 36e5) / 6e4)} min left`;
 		} else {
 			el.classList.add('closed');
-			el.textContent = w.enforced ? '24 h window closed \u00B7 templates only' : '24 h window closed (not enforced)';
+			el.textContent = w.enforced ? `${w.hours} h window closed \u00B7 templates only` : `${w.hours} h window closed (not enforced)`;
 		}
 		const closed = w.enforced && !w.open;
 		show('text-row', !closed);
@@ -487,52 +495,6 @@
 		if (typeof e === 'string') return e;
 		return errText(e) + (e.code !== undefined && e.code !== null ? ` (code ${e.code})` : '');
 	}
-	function contentEls(m) {
-		const out = [];
-		const media = m.media || {};
-		if (KIND[m.type]) {
-			const url = safeUrl(media.url);
-			out.push(h('div', { class: 'media' },
-				h('span', { class: 'kind', text: (m.type === 'sticker' && media.animated ? 'Animated sticker' : KIND[m.type]) }),
-				media.filename ? [' \u00B7 ', media.filename] : null,
-				media.mime_type ? h('span', { class: 'muted small', text: ` (${media.mime_type})` }) : null,
-				url ? [' ', h('a', { href: url, target: '_blank', rel: 'noopener noreferrer', text: 'open' })] : null));
-			if (m.text) out.push(h('div', { class: 'body', text: m.text }));
-		} else if (m.type === 'location') {
-			const l = m.location || {};
-			out.push(h('div', { class: 'media' }, h('span', { class: 'kind', text: 'Location' }),
-				l.name ? h('div', { text: l.name }) : null, l.address ? h('div', { text: l.address }) : null,
-				h('div', { class: 'muted small', text: `${l.latitude}, ${l.longitude}` }),
-				safeUrl(l.url) ? h('a', { href: l.url, target: '_blank', rel: 'noopener noreferrer', text: l.url }) : null));
-		} else if (m.type === 'contacts') {
-			for (const c of m.contacts || []) {
-				const name = (c.name && (c.name.formatted_name || [c.name.first_name, c.name.last_name].filter(Boolean).join(' '))) || 'Contact';
-				out.push(h('div', { class: 'media' }, h('span', { class: 'kind', text: 'Contact' }), h('div', { text: name }),
-					...(c.phones || []).map((p) => h('div', { class: 'small', text: `${p.phone || p.wa_id || ''}${p.type ? ` (${p.type})` : ''}` })),
-					...(c.emails || []).map((p) => h('div', { class: 'small', text: p.email || '' }))));
-			}
-		} else if (m.type === 'template') {
-			out.push(h('div', { class: 'media' }, h('span', { class: 'kind', text: 'Template' }), ' ', (m.template && m.template.name) || ''));
-			if (m.text) out.push(h('div', { class: 'body', text: m.text }));
-		} else if (m.type === 'interactive' || m.type === 'button') {
-			const it = m.interactive || {};
-			out.push(h('div', { class: 'body', text: m.text || it.title || (m.button && m.button.text) || '' }));
-			if (it.description) out.push(h('div', { class: 'muted small', text: it.description }));
-		} else if (m.type === 'order') {
-			const items = (m.order && (m.order.product_items || m.order.items)) || [];
-			out.push(h('div', { class: 'media' }, h('span', { class: 'kind', text: 'Order' }), ` \u00B7 ${items.length} item(s)`));
-			if (m.text) out.push(h('div', { class: 'body', text: m.text }));
-		} else if (m.type === 'edit') {
-			out.push(h('div', { class: 'muted small', text: 'Edited message' }), h('div', { class: 'body', text: m.text || '' }));
-		} else if (m.type === 'revoke') {
-			out.push(h('div', { class: 'muted', text: 'Message deleted' }));
-		} else if (m.type === 'text') {
-			out.push(h('div', { class: 'body', text: m.text || '' }));
-		} else {
-			out.push(h('div', { class: 'muted', text: m.text || `Unsupported message (${m.unsupported_type || m.type})` }));
-		}
-		return out;
-	}
 	const reactionTarget = (m) => S.msgs.target(m);
 	// A reaction to a message not shown here: one small line.
 	function reactionNote(m) {
@@ -546,18 +508,21 @@
 		const out = m.direction === 'out';
 		const li = h('li', { class: `msg ${out ? 'out' : 'in'}${m.status === 'failed' ? ' failed' : ''}`, id: 'm' + m.id, 'data-id': m.id, 'data-status': m.status || '' });
 		li.append(h('span', { class: 'sr', text: out ? 'You: ' : `${(S.cur && S.cur.contact && S.cur.contact.name) || m.from}: ` }));
+		if (!out && (m.sender || m.sender_name)) li.append(parts.senderEl(m) || '');
+		if (m.deleted) li.classList.add('deleted');
 		if (m.reply_to) {
 			const q = m.reply_to.message_id ? S.msgs.get(m.reply_to.message_id) : null;
 			li.append(h('div', { class: 'quote' }, h('span', { class: 'sr', text: 'In reply to: ' }), summary(q)));
 		}
 		if (m.forwarded) li.append(h('div', { class: 'muted small', text: 'Forwarded' }));
-		li.append(...contentEls(m));
+		li.append(...(m.deleted ? parts.deletedEls(m) : parts.contentEls(m)));
+		if (m.edited_at && !m.deleted) li.append(parts.editedEl(m));
 		const reacts = S.msgs.emojiFor(m);
 		if (reacts.length) li.append(h('div', { class: 'reactions', 'aria-label': 'Reactions' }, ...reacts.map((e) => h('span', { text: e }))));
 		li.append(h('div', { class: 'foot' },
 			m.status === 'scheduled' && m.scheduled_at ? h('span', { text: 'scheduled ' + fmtTime(m.scheduled_at) }) : null,
 			h('time', { datetime: m.timestamp, title: new Date(m.timestamp).toLocaleString(), text: clock(m.timestamp) }),
-			out ? tickEl(m.status) : null));
+			out ? tickEl(m.status) : null, m.deleted ? null : chanUi.msgActions(m)));
 		if (out && m.status === 'failed') {
 			li.append(h('div', { class: 'fail', role: 'status' },
 				h('span', { class: 'reason', text: 'Not sent: ' + failReason(m) }),
@@ -637,7 +602,7 @@
 			announce('Message queued');
 			return m;
 		} catch (e) {
-			$('composer-error').textContent = `Not sent: ${e.message}`;
+			$('composer-error').textContent = chanUi.sendError(e);
 			if (e.code === 'window_closed') { S.windowClosedByServer = true; updateWindow(); }
 			return null;
 		}
@@ -655,10 +620,12 @@
 			if (text.trim() && type !== 'audio') body.media.caption = text;
 			if (type === 'document') body.media.filename = decodeURIComponent(url.split(/[?#]/)[0].split('/').pop() || 'document');
 		} else body = { type: 'text', text };
+		if (!chanUi.counter()) { $('composer-error').textContent = chanUi.tooLong(); return; }
+		if (S.replyTo) body.reply_to = S.replyTo.id;
 		$('send').disabled = true;
 		const m = await send(body);
 		$('send').disabled = false;
-		if (m) { ta.value = ''; $('attach-url').value = ''; toggleAttach(false); grow(); }
+		if (m) { ta.value = ''; $('attach-url').value = ''; toggleAttach(false); grow(); chanUi.cancelReply(); chanUi.counter(); }
 		ta.focus();
 	}
 	function retry(m) {
@@ -691,7 +658,8 @@
 		const ch = S.cur && S.channels.get(S.cur.channel);
 		const sel = $('tpl-select');
 		const opts = S.templates.map((t, i) => h('option', { value: 'l' + i, text: `${t.name}${t.language ? ` (${t.language})` : ''}` }));
-		if (!ch || ch.type === 'whatsapp_cloud') opts.push(h('option', { value: 'wa', text: 'WhatsApp template\u2026' }));
+		// The provider's own templates, on channels that have them.
+		if (ch && ch.capabilities && ch.capabilities.templates) opts.push(h('option', { value: 'wa', text: 'Provider template\u2026' }));
 		sel.replaceChildren(...opts);
 		if (!opts.length) sel.append(h('option', { value: '', text: 'No templates' }));
 		tplChanged();
@@ -839,6 +807,11 @@
 			if (d.message && d.message.id) upsertMsg(d.message);
 			else if (m) upsertMsg({ ...m, status: d.status, error: d.error || m.error, status_history: [...(m.status_history || []), { status: d.status, at: e.at, error: d.error || null }] });
 			else if (id) api('GET', `/v1/messages/${id}`).then((x) => { if (S.cur && x.conversation_id === S.cur.id) upsertMsg(x); }).catch(() => {});
+		} else if ((e.type === 'message.edited' || e.type === 'message.deleted') && d.message && d.message.id) {
+			// Changed in place: the same bubble, redrawn.
+			if (open && d.message.conversation_id === S.cur.id) upsertMsg(d.message);
+		} else if (e.type === 'channel.state') {
+			chanUi.onState(e);
 		} else if (e.type === 'channel.error') {
 			if (!$('status').hidden) loadStatus();
 		}
@@ -868,6 +841,7 @@
 			const when = [snd.since ? `since ${hms(snd.since)}` : '', snd.until ? `until ${hms(snd.until)}` : ''].filter(Boolean).join(', ');
 			return h('tr', { 'data-channel': c.name, 'data-state': s },
 				h('th', { scope: 'row', text: c.name }), h('td', { text: c.type }),
+				h('td', { class: 'connection' }, chanUi.badge(c.name, false), ' ', chanUi.actionsEl(c.name)),
 				h('td', { class: s === 'ok' ? 'state-ok' : 'state-bad', text: STATE[s] || s }),
 				h('td', { class: 'reason' }, why, when ? h('div', { class: 'muted small', text: when }) : null),
 				h('td', { class: cr ? (cr.state === 'ok' ? 'state-ok' : cr.state === 'invalid_credentials' ? 'state-bad' : '') : 'muted',

@@ -342,21 +342,43 @@ contact_name(const json_t *contacts, const json_t *wa_id)
 	return NULL;
 }
 
+/*
+ * One message. echo: one of message_echoes[] (the smb_message_echoes field:
+ * the business wrote from the WhatsApp Business app on the same number),
+ * stored as outbound and sent, never queued; "to" is the customer.
+ */
 static void
-add_message(struct ingest_batch *out, int64_t channel_id, const json_t *value, const json_t *msg)
+add_message(struct ingest_batch *out, int64_t channel_id, const json_t *value, const json_t *msg,
+    bool echo)
 {
 	const json_t *id = get(msg, "id"), *from = get(msg, "from");
 	const json_t *meta = get(value, "metadata"), *group = get(msg, "group_id");
 	const json_t *ctx = get(msg, "context"), *to;
 
-	if (!json_is_object(msg) || !is_id(id) || !is_id(from)) {
-		log_warn("skipping webhook message without id or from", "id", cstr(id));
+	if (!json_is_object(msg) || !is_id(id) || !is_id(from) || (echo && !is_id(get(msg, "to")))) {
+		log_warn("skipping webhook message without id, from or to", "id", cstr(id));
 		return;
 	}
 	struct msg_in *m = ingest_batch_add_msg(out);
 	m->channel_id = channel_id;
-	m->direction = DIR_IN;
+	m->direction = echo ? DIR_OUT : DIR_IN;
+	m->echo = echo;
 	m->provider_message_id = dup_text(id);
+	if (echo) {
+		char *raw_to = dup_text(get(msg, "to"));
+		m->to = phone_normalize_or_dup(raw_to);
+		free(raw_to);
+		m->from = dup_text(from);
+		m->contact_address = xstrdup(m->to);
+		m->timestamp = time_or_now(get(msg, "timestamp"), m->provider_message_id);
+		if (is_id(get(ctx, "id")))
+			m->reply_to = dup_text(get(ctx, "id"));
+		norm_type(m, msg);
+		m->raw = json_encode(msg, NULL);
+		if (m->raw == NULL)
+			m->raw = xstrdup("{}");
+		return;
+	}
 	/* WhatsApp sends digits; a formatted number still names one contact. */
 	char *raw_from = dup_text(from);
 	m->from = phone_normalize_or_dup(raw_from);
@@ -452,7 +474,7 @@ normalize_change(const json_t *change, int64_t (*resolve)(void *, const char *),
 		log_warn("skipping webhook change without field");
 		return;
 	}
-	if (!str_eq(field, "messages")) {
+	if (!str_eq(field, "messages") && !str_eq(field, "smb_message_echoes")) {
 		/* e.g. message_template_status_update: not a message, not ours to store. */
 		log_info("skipping webhook change", "field", cstr(field));
 		return;
@@ -469,7 +491,11 @@ normalize_change(const json_t *change, int64_t (*resolve)(void *, const char *),
 	if ((list = get(value, "messages")) && !json_is_array(list))
 		log_warn("skipping webhook messages that are not an array");
 	json_array_foreach(list, i, v)
-		add_message(out, chid, value, v);
+		add_message(out, chid, value, v, false);
+	if ((list = get(value, "message_echoes")) && !json_is_array(list))
+		log_warn("skipping webhook message echoes that are not an array");
+	json_array_foreach(list, i, v)
+		add_message(out, chid, value, v, true);
 
 	if ((list = get(value, "statuses")) && !json_is_array(list))
 		log_warn("skipping webhook statuses that are not an array");

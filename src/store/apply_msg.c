@@ -263,6 +263,8 @@ message_doc(const struct msg_in *m, int64_t id, const char *channel, int64_t con
 	}
 	if (m->direction == DIR_OUT && m->client_id)
 		bad |= sd_set_str(doc, "client_id", m->client_id);
+	if (m->echo)  /* sent by the business from elsewhere, never by msgd */
+		json_object_set_new(doc, "echo", json_true());
 	/* The adapter's parts never override the fields above. */
 	if (m->parts && json_object_update_missing(doc, m->parts) != 0)
 		bad = -1;

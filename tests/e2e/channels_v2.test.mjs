@@ -103,6 +103,42 @@ describe('channels v2', () => {
 		assert.equal(dl[0].data.message.deleted, true);
 	});
 
+	msgdTest('WhatsApp smb_message_echoes: what the business wrote in the app is stored as sent, never queued; statuses follow it', async (h) => {
+		const { d, fake } = await sendSetup(h);
+		const body = {
+			object: 'whatsapp_business_account',
+			entry: [{ id: 'WABA', changes: [{ field: 'smb_message_echoes', value: {
+				messaging_product: 'whatsapp',
+				metadata: { display_phone_number: '15550783881', phone_number_id: SEND_PNID },
+				message_echoes: [{ from: '15550783881', to: '+1 650 555 1234', id: 'wamid.echo.1',
+					timestamp: String(Math.floor(Date.now() / 1000)), type: 'text', text: { body: 'typed on the phone' } }],
+			} }] }],
+		};
+		await ingest(d, body);
+		await ingest(d, body);  // redelivered: one message
+		const ms = await messagesByProviderId(d, 'wamid.echo.1');
+		assert.equal(ms.length, 1);
+		const [m] = ms;
+		assert.equal(m.direction, 'out');
+		assert.equal(m.status, 'sent');
+		assert.equal(m.echo, true);
+		assert.equal(m.to, '16505551234');
+		assert.equal(m.text, 'typed on the phone');
+		assert.equal(assertStatus(await d.api('GET', '/v1/channels/wa'), 200).state.queue_depth, 0);
+		// The contact's conversation, not unread.
+		const conv = assertStatus(await d.api('GET', `/v1/conversations/${m.conversation_id}`), 200);
+		assert.equal(conv.contact.address, '16505551234');
+		assert.equal(conv.unread_count, 0);
+		// A delivery report for it moves it on.
+		const st = JSON.parse(corpusFile('whatsapp_cloud/statuses/delivered.json').toString());
+		const s = st.entry[0].changes[0].value;
+		s.metadata.phone_number_id = SEND_PNID;
+		s.statuses[0].id = 'wamid.echo.1';
+		await ingest(d, st);
+		await waitFor(async () => assertStatus(await d.api('GET', `/v1/messages/${m.id}`), 200).status === 'delivered', 5000, { what: 'delivered' });
+		assert.equal(fake.requests?.length ?? 0, 0, 'nothing was sent to the provider');
+	});
+
 	msgdTest('an edit of a message msgd never saw is stored as the message it is now', async (h) => {
 		const { d } = await sendSetup(h);
 		const edited = JSON.parse(corpusFile('whatsapp_cloud/inbound/edited_message.json'));

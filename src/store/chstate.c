@@ -13,6 +13,9 @@
 #include "store.h"
 #include "store_int.h"
 
+#define INBOUND_KEY_KEEP_MS (7LL * 86400 * 1000)  /* a week: well past any redelivery */
+#define INBOUND_KEY_PURGE_EVERY 1000             /* new delivery ids between purges */
+
 /* --- apply (writer thread) --- */
 
 int
@@ -31,6 +34,14 @@ sd_inbound_key_seen(struct store_db *db, int64_t channel_id, const char *key, in
 	if (db_run(s) != 0)
 		return -1;
 	*seen = db_changes(db->w) == 0;
+	/* Providers redeliver for a day at most (Telegram, Meta): ids older
+	 * than INBOUND_KEY_KEEP_MS go, a thousand inserts at a time. */
+	if (!*seen && ++db->keys_since_purge >= INBOUND_KEY_PURGE_EVERY) {
+		db->keys_since_purge = 0;
+		s = db_stmt(db->w, W_INBOUND_KEY_PURGE);
+		db_bind_i64(s, 1, now - INBOUND_KEY_KEEP_MS);
+		return db_defer(s);
+	}
 	return 0;
 }
 

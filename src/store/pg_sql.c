@@ -72,6 +72,7 @@ const char *const pg_sql[SQL_COUNT] = {
 	    " WHERE id = $1 AND status <> 'active'",
 	[W_INBOUND_KEY] = "INSERT INTO inbound_keys (channel_id, key, seen_at) VALUES ($1, $2, $3)"
 	    " ON CONFLICT DO NOTHING",
+	[W_INBOUND_KEY_PURGE] = "DELETE FROM inbound_keys WHERE seen_at < $1",
 	[W_STATE_GET] = "SELECT state, reason, qr, pairing_code FROM channel_states WHERE channel_id = $1",
 	[W_STATE_PUT] = "INSERT INTO channel_states (channel_id, state, reason, qr, pairing_code, qr_at, updated_at)"
 	    " VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (channel_id) DO UPDATE SET"

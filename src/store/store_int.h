@@ -59,6 +59,8 @@ struct store_db {
 	 * prefetch: the backend wants that (a query costs a round trip). */
 	struct prefetch *pf;
 	bool prefetch;
+	/* Writer: delivery ids recorded since the last purge of old ones. */
+	unsigned keys_since_purge;
 };
 
 /* --- apply_admin.c: any op (writer thread, inside a savepoint); on failure

@@ -77,7 +77,8 @@ check_one(const json_t *body)
 	} else {
 		FUZZ_CHECK(e.status == 422);
 		FUZZ_CHECK(strcmp(e.code, "validation_failed") == 0 || strcmp(e.code, "invalid_recipient") == 0 ||
-		    strcmp(e.code, "window_closed") == 0);
+		    strcmp(e.code, "window_closed") == 0 || strcmp(e.code, "unsupported_by_channel") == 0 ||
+		    strcmp(e.code, "recipient_blocked") == 0 || strcmp(e.code, "recipient_invalid") == 0);
 		/* The field names the member at fault (empty for a member named ""). */
 		FUZZ_CHECK(e.message[0] != '\0');
 	}

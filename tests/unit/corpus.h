@@ -119,6 +119,27 @@ corpus_next(DIR *d, const char *suffix, size_t *stem)
 	return NULL;
 }
 
+/* A channel */
+
+/* A channel of ops on the JSON config text, validated (a refused config
+ * fails the test) and opened. */
+static inline struct channel *
+open_test_channel(const struct channel_ops *ops, int64_t id, const char *name, const char *config)
+{
+	struct channel_error err = { 0 };
+	json_error_t jerr;
+	json_t *cfg = json_loads(config, 0, &jerr);
+
+	if (cfg == NULL)
+		fail_msg("bad config JSON %s: %s", config, jerr.text);
+	if (ops->validate(cfg, &err) != 0)
+		fail_msg("config refused: %s: %s", err.field, err.message);
+	struct channel *ch = channel_new(id, name, ops, cfg, 0, 0);
+	json_decref(cfg);
+	assert_int_equal(ops->open(ch), 0);
+	return ch;
+}
+
 /* Asserts */
 
 static inline void

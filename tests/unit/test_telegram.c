@@ -410,15 +410,7 @@ no_query(void *ctx, const char *name)
 static struct channel *
 open_channel(const char *config)
 {
-	json_t *cfg = json_loads(config, 0, NULL);
-	struct channel_error err = { 0 };
-	assert_non_null(cfg);
-	if (telegram_ops.validate(cfg, &err) != 0)
-		fail_msg("%s: %s", err.field, err.message);
-	struct channel *ch = channel_new(7, "tg", &telegram_ops, cfg, 0, 0);
-	json_decref(cfg);
-	assert_int_equal(telegram_ops.open(ch), 0);
-	return ch;
+	return open_test_channel(&telegram_ops, 7, "tg", config);
 }
 
 static struct channel *

@@ -46,19 +46,10 @@ static struct channel *
 open_channel(const char *extra)
 {
 	char text[2048];
-	struct channel_error err = { 0 };
-	struct channel *ch;
-	json_t *cfg;
 
 	snprintf(text, sizeof(text), "{\"phone_number_id\":\"" PNID "\",\"access_token\":\"" TOKEN
 	    "\",\"verify_token\":\"v\",\"app_secret\":\"s\"%s%s}", extra ? "," : "", extra ? extra : "");
-	cfg = parse(text);
-	if (whatsapp_cloud_ops.validate(cfg, &err) != 0)
-		fail_msg("config refused: %s: %s", err.field, err.message);
-	ch = channel_new(1, "wa1", &whatsapp_cloud_ops, cfg, 0, 0);
-	json_decref(cfg);
-	assert_int_equal(ch->ops->open(ch), 0);
-	return ch;
+	return open_test_channel(&whatsapp_cloud_ops, 1, "wa1", text);
 }
 
 /* The default channel speaks to the host and version of send.request.headers.txt. */

@@ -140,6 +140,26 @@ open_test_channel(const struct channel_ops *ops, int64_t id, const char *name, c
 	return ch;
 }
 
+/* ops->validate on the JSON config text gives rc (0 or -1); a refusal
+ * names field when field is not NULL, and says why. */
+static inline void
+expect_validate(const struct channel_ops *ops, const char *config, int rc, const char *field)
+{
+	struct channel_error err = { 0 };
+	json_error_t jerr;
+	json_t *cfg = json_loads(config, 0, &jerr);
+
+	if (cfg == NULL)
+		fail_msg("bad config JSON %s: %s", config, jerr.text);
+	if (ops->validate(cfg, &err) != rc)
+		fail_msg("validate gave %d, want %d: %s (%s)", rc == 0 ? -1 : 0, rc, config, err.message);
+	if (field)
+		assert_string_equal(err.field, field);
+	if (rc != 0)
+		assert_true(err.message[0] != '\0');
+	json_decref(cfg);
+}
+
 /* Asserts */
 
 static inline void

@@ -511,24 +511,12 @@ test_config(void **state)
 	};
 	char longsecret[300] = "{\"bot_token\":\"12:ab\",\"webhook_secret\":\"";
 
-	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
-		json_t *cfg = json_loads(cases[i].cfg, 0, NULL);
-		struct channel_error err = { 0 };
-		assert_non_null(cfg);
-		if (telegram_ops.validate(cfg, &err) != -1)
-			fail_msg("accepted %s", cases[i].cfg);
-		assert_string_equal(err.field, cases[i].field);
-		assert_true(err.message[0] != '\0');
-		json_decref(cfg);
-	}
+	for (size_t i = 0; i < ARRAY_LEN(cases); i++)
+		expect_validate(&telegram_ops, cases[i].cfg, -1, cases[i].field);
 	for (int i = 0; i < 257; i++)
 		strcat(longsecret, "a");
 	strcat(longsecret, "\"}");
-	json_t *cfg = json_loads(longsecret, 0, NULL);
-	struct channel_error err = { 0 };
-	assert_int_equal(telegram_ops.validate(cfg, &err), -1);
-	assert_string_equal(err.field, "config.webhook_secret");
-	json_decref(cfg);
+	expect_validate(&telegram_ops, longsecret, -1, "config.webhook_secret");
 
 	static const char *const good[] = {
 		"{\"bot_token\":\"" TOKEN "\",\"webhook_secret\":\"A-z_9\"}",
@@ -537,12 +525,8 @@ test_config(void **state)
 		"\"public_url\":\"https://msgd.example\",\"api_base_url\":\"http://127.0.0.1:8081\","
 		"\"rate_per_second\":5,\"group_gap_ms\":100}",
 	};
-	for (size_t i = 0; i < ARRAY_LEN(good); i++) {
-		cfg = json_loads(good[i], 0, NULL);
-		if (telegram_ops.validate(cfg, &err) != 0)
-			fail_msg("%s: %s", good[i], err.message);
-		json_decref(cfg);
-	}
+	for (size_t i = 0; i < ARRAY_LEN(good); i++)
+		expect_validate(&telegram_ops, good[i], 0, NULL);
 }
 
 static void

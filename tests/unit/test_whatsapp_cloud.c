@@ -1101,14 +1101,7 @@ test_webhook_routing(void **state)
 static void
 expect_config(const char *cfg_text, int rc, const char *field)
 {
-	struct channel_error err = { 0 };
-	json_t *cfg = json_loads(cfg_text, 0, NULL);
-
-	assert_non_null(cfg);
-	assert_int_equal(whatsapp_cloud_ops.validate(cfg, &err), rc);
-	if (field)
-		assert_string_equal(err.field, field);
-	json_decref(cfg);
+	expect_validate(&whatsapp_cloud_ops, cfg_text, rc, field);
 }
 
 static void

@@ -836,17 +836,10 @@ static void
 expect_config(const char *extra, int rc, const char *field)
 {
 	char text[1024];
-	struct channel_error err = { 0 };
-	json_t *cfg;
 
 	snprintf(text, sizeof(text), "{\"phone_number_id\":\"" PNID "\",\"access_token\":\"" TOKEN
 	    "\",\"verify_token\":\"v\",\"app_secret\":\"s\",%s}", extra);
-	cfg = parse(text);
-	if (whatsapp_cloud_ops.validate(cfg, &err) != rc)
-		fail_msg("validate gave %d, want %d: %s (%s)", rc == 0 ? -1 : 0, rc, extra, err.message);
-	if (field)
-		assert_string_equal(err.field, field);
-	json_decref(cfg);
+	expect_validate(&whatsapp_cloud_ops, text, rc, field);
 }
 
 static void

@@ -70,7 +70,7 @@ build/msgd: $(REL_OBJ) build/rel/src/main.o
 build/test/msgd: $(TEST_OBJ) build/test/src/main.o
 	$(CC) $(TEST_CFLAGS) -o $@ $^ $(LIBS)
 
-build/test/unit/%: tests/unit/%.c $(TEST_OBJ)
+build/test/unit/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(TEST_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(TEST_CFLAGS) -Itests/unit -o $@ $< $(TEST_OBJ) $(LIBS) -lcmocka
 

@@ -24,80 +24,11 @@
 #include "channels/evolution.h"
 #include "util/util.h"
 
-#define FILE_MAX (1024 * 1024)
+#include "corpus.h"
+
 #define CORPUS_KEY "00000000-0000-4000-8000-000000000000"
 
-/* Corpus access */
-
-static const char *
-corpus_root(void)
-{
-	const char *c = getenv("CORPUS");
-	return c && *c ? c : "../shared/corpus";
-}
-
-/* A file under evolution/, NUL-terminated; *len its size. */
-static char *
-slurp(const char *rel, size_t *len)
-{
-	char path[1024], chunk[4096];
-	struct buf b;
-	size_t n;
-
-	snprintf(path, sizeof(path), "%s/evolution/%s", corpus_root(), rel);
-	FILE *f = fopen(path, "rb");
-	if (f == NULL)
-		fail_msg("cannot open %s", path);
-	buf_init(&b, FILE_MAX);
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		assert_int_equal(buf_append(&b, chunk, n), 0);
-	fclose(f);
-	if (b.data == NULL)
-		buf_append(&b, "", 0);
-	*len = b.len;
-	return b.data;
-}
-
-static json_t *
-parse(const char *s, size_t len)
-{
-	char err[256];
-	json_t *root;
-
-	if (json_parse_capped(s, len, EVO_JSON_DEPTH_MAX, &root, err, sizeof(err)) != 0)
-		fail_msg("%s", err);
-	return root;
-}
-
-static json_t *
-load_json(const char *rel)
-{
-	size_t len;
-	char *s = slurp(rel, &len);
-	json_t *root = parse(s, len);
-	free(s);
-	return root;
-}
-
-static void
-assert_str_or_null(const char *want, const char *got)
-{
-	if (want == NULL) {
-		assert_null(got);
-	} else {
-		assert_non_null(got);
-		assert_string_equal(got, want);
-	}
-}
-
-/* parts.<a>.<b> as a string, or NULL. */
-static const char *
-part_str(const struct msg_in *m, const char *a, const char *b)
-{
-	json_t *v = json_object_get(m->parts, a);
-	return json_string_value(b ? json_object_get(v, b) : v);
-}
-
+/* parts.<a>.<b> as an integer, or 0. */
 static int64_t
 part_int(const struct msg_in *m, const char *a, const char *b)
 {
@@ -226,7 +157,7 @@ check_row(const struct row *r)
 	struct ingest_batch b = { 0 };
 
 	snprintf(rel, sizeof(rel), "inbound/%s", r->file);
-	root = load_json(rel);
+	root = corpus_json("evolution", rel);
 	assert_int_equal(evo_body_check(root, r->apikey, r->instance), EVO_BODY_OK);
 	assert_int_equal(evo_body_check(root, "another-key", r->instance), EVO_BODY_REFUSED);
 	evo_normalize(root, 7, &b);
@@ -285,22 +216,16 @@ test_corpus_rows(void **state)
 static void
 test_corpus_every_file_has_a_row(void **state)
 {
-	char path[1024];
-	struct dirent *de;
-	size_t seen = 0;
+	DIR *dir = corpus_opendir("evolution", "inbound");
+	const char *name;
+	size_t n, seen = 0;
 
-	snprintf(path, sizeof(path), "%s/evolution/inbound", corpus_root());
-	DIR *dir = opendir(path);
-	assert_non_null(dir);
-	while ((de = readdir(dir)) != NULL) {
-		size_t n = strlen(de->d_name);
+	while ((name = corpus_next(dir, ".json", &n)) != NULL) {
 		bool found = false;
-		if (n < 5 || strcmp(de->d_name + n - 5, ".json") != 0)
-			continue;
 		for (size_t i = 0; i < ARRAY_LEN(rows); i++)
-			found |= strcmp(rows[i].file, de->d_name) == 0;
+			found |= strcmp(rows[i].file, name) == 0;
 		if (!found)
-			fail_msg("no expected values for inbound/%s", de->d_name);
+			fail_msg("no expected values for inbound/%s", name);
 		seen++;
 	}
 	closedir(dir);
@@ -312,7 +237,7 @@ test_corpus_every_file_has_a_row(void **state)
 static void
 normalize_str(const char *s, struct ingest_batch *b)
 {
-	json_t *root = parse(s, strlen(s));
+	json_t *root = parse_json(s, strlen(s));
 	assert_int_equal(evo_body_check(root, "k", "inst"), EVO_BODY_OK);
 	evo_normalize(root, 3, b);
 	json_decref(root);
@@ -693,7 +618,7 @@ test_webhook_auth(void **state)
 	struct ingest_batch b = { 0 };
 	struct webhook_reply r;
 	size_t len;
-	char *good = slurp("inbound/messages.upsert.text.json", &len);
+	char *good = corpus_load("evolution", "inbound/messages.upsert.text.json", &len);
 	static const char *const refused[] = {
 		"{\"event\":\"messages.upsert\",\"instance\":\"tigo1\",\"apikey\":\"" KEY "x\"}",
 		"{\"event\":\"messages.upsert\",\"instance\":\"tigo1\",\"apikey\":\"00000000\"}",
@@ -758,8 +683,8 @@ test_outbound_golden(void **state)
 	struct channel_error err = { 0 };
 	struct send_request req;
 	size_t len;
-	char *golden = slurp("outbound/sendText.request.json", &len);
-	json_t *want = parse(golden, len), *got;
+	char *golden = corpus_load("evolution", "outbound/sendText.request.json", &len);
+	json_t *want = parse_json(golden, len), *got;
 	json_t *msg = json_pack("{s:s,s:s,s:s}", "to", "553198296801", "type", "text", "text",
 	    "Ol\xc3\xa1!");
 
@@ -769,7 +694,7 @@ test_outbound_golden(void **state)
 	assert_string_equal(req.url, "http://127.0.0.1:9/evo/message/sendText/tigo1");
 	assert_string_equal(header_value(&req, "apikey"), KEY);
 	assert_string_equal(header_value(&req, "Content-Type"), "application/json");
-	got = parse(req.body, req.body_len);
+	got = parse_json(req.body, req.body_len);
 	assert_int_equal(req.body_len, strlen(req.body));
 	if (!json_equal(got, want))
 		fail_msg("body %s differs from the golden file", req.body);
@@ -782,7 +707,7 @@ test_outbound_golden(void **state)
 	json_object_set_new(msg, "reply_to", json_pack("{s:i,s:s}", "message_id", 4,
 	    "provider_message_id", "3EB0QUOTED"));
 	assert_int_equal(ch->ops->send_prepare(ch, msg, &req, &err), 0);
-	got = parse(req.body, req.body_len);
+	got = parse_json(req.body, req.body_len);
 	assert_string_equal(json_string_value(json_object_get(json_object_get(json_object_get(got,
 	    "quoted"), "key"), "id")), "3EB0QUOTED");
 	json_decref(got);
@@ -795,7 +720,7 @@ test_outbound_golden(void **state)
 	    "filename", "r.pdf", "mime_type", "application/pdf");
 	assert_int_equal(ch->ops->send_prepare(ch, msg, &req, &err), 0);
 	assert_string_equal(req.url, "http://127.0.0.1:9/evo/message/sendMedia/tigo1");
-	got = parse(req.body, req.body_len);
+	got = parse_json(req.body, req.body_len);
 	want = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "number", "120363025246125888@g.us",
 	    "mediatype", "document", "mimetype", "application/pdf", "caption", "the report",
 	    "media", "https://files.example/r.pdf", "fileName", "r.pdf");
@@ -810,7 +735,7 @@ test_outbound_golden(void **state)
 	    "location", "latitude", -23.5, "longitude", -46.25, "name", "Office");
 	assert_int_equal(ch->ops->send_prepare(ch, msg, &req, &err), 0);
 	assert_string_equal(req.url, "http://127.0.0.1:9/evo/message/sendLocation/tigo1");
-	got = parse(req.body, req.body_len);
+	got = parse_json(req.body, req.body_len);
 	assert_string_equal(json_string_value(json_object_get(got, "address")), "");
 	assert_true(json_real_value(json_object_get(got, "longitude")) == -46.25);
 	json_decref(got);
@@ -827,7 +752,7 @@ test_outbound_golden(void **state)
 		  "location.latitude" },
 	};
 	for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
-		msg = parse(bad[i][0], strlen(bad[i][0]));
+		msg = parse_json(bad[i][0], strlen(bad[i][0]));
 		assert_int_equal(ch->ops->send_prepare(ch, msg, &req, &err), -1);
 		assert_string_equal(err.field, bad[i][1]);
 		assert_null(req.url);
@@ -860,8 +785,8 @@ test_outcomes(void **state)
 {
 	struct send_outcome o;
 	size_t len;
-	char *ok = slurp("outbound/sendText.response.json", &len);
-	char *ok1 = slurp("outbound/sendText.v1.response.json", &len);
+	char *ok = corpus_load("evolution", "outbound/sendText.response.json", &len);
+	char *ok1 = corpus_load("evolution", "outbound/sendText.v1.response.json", &len);
 
 	classify(201, ok, NULL, &o);
 	assert_int_equal(o.kind, SEND_OK);

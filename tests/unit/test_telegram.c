@@ -22,92 +22,11 @@
 #include "channels/telegram.h"
 #include "util/util.h"
 
-#define FILE_MAX   (1024 * 1024)
+#include "corpus.h"
+
 #define TOKEN      "123456:FAKE-corpus-token"
 #define SELF       "123456"
 #define SECRET     "corpus_fake_secret_token"
-
-/* Corpus access */
-
-static const char *
-corpus_root(void)
-{
-	const char *c = getenv("CORPUS");
-	return c && *c ? c : "../shared/corpus";
-}
-
-/* Whole file under telegram/, or NULL; *len gets its size. */
-static char *
-load(const char *rel, size_t *len)
-{
-	char path[1024], chunk[4096];
-	struct buf b;
-	size_t n;
-
-	snprintf(path, sizeof(path), "%s/telegram/%s", corpus_root(), rel);
-	FILE *f = fopen(path, "rb");
-	if (f == NULL)
-		return NULL;
-	buf_init(&b, FILE_MAX);
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		assert_int_equal(buf_append(&b, chunk, n), 0);
-	fclose(f);
-	if (b.data == NULL)
-		buf_append(&b, "", 0);
-	*len = b.len;
-	return b.data;
-}
-
-static json_t *
-parse(const char *s, size_t len)
-{
-	char err[256];
-	json_t *root;
-
-	if (json_parse_capped(s, len, 64, &root, err, sizeof(err)) != 0)
-		fail_msg("%s", err);
-	return root;
-}
-
-static json_t *
-load_json(const char *rel)
-{
-	size_t len;
-	char *s = load(rel, &len);
-	if (s == NULL)
-		fail_msg("cannot read %s", rel);
-	json_t *root = parse(s, len);
-	free(s);
-	return root;
-}
-
-static void
-assert_str_or_null(const char *want, const char *got)
-{
-	if (want == NULL) {
-		assert_null(got);
-	} else {
-		assert_non_null(got);
-		assert_string_equal(got, want);
-	}
-}
-
-/* v equals the JSON text want (key order aside). */
-static void
-assert_json(const json_t *v, const char *want)
-{
-	json_error_t e;
-	json_t *w = json_loads(want, 0, &e);
-
-	if (w == NULL)
-		fail_msg("bad expected JSON %s: %s", want, e.text);
-	if (!json_equal((json_t *)v, w)) {
-		char *got = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS);
-		char *exp = json_dumps(w, JSON_COMPACT | JSON_SORT_KEYS);
-		fail_msg("got %s\nwant %s", got, exp);
-	}
-	json_decref(w);
-}
 
 /* The corpus table */
 
@@ -210,7 +129,7 @@ test_corpus_row(void **state)
 	struct ingest_batch b = { 0 };
 	char rel[256];
 	snprintf(rel, sizeof(rel), "inbound/%s", r->file);
-	json_t *root = load_json(rel);
+	json_t *root = corpus_json("telegram", rel);
 	int64_t now = now_ms() / 1000;
 
 	normalize(root, &b);
@@ -261,22 +180,16 @@ test_corpus_row(void **state)
 static void
 test_corpus_complete(void **state)
 {
-	char dir[1024];
-	struct dirent *e;
-	size_t seen = 0;
+	DIR *d = corpus_opendir("telegram", "inbound");
+	const char *name;
+	size_t n, seen = 0;
 
-	snprintf(dir, sizeof(dir), "%s/telegram/inbound", corpus_root());
-	DIR *d = opendir(dir);
-	assert_non_null(d);
-	while ((e = readdir(d)) != NULL) {
-		size_t n = strlen(e->d_name);
-		if (n < 5 || strcmp(e->d_name + n - 5, ".json") != 0)
-			continue;
+	while ((name = corpus_next(d, ".json", &n)) != NULL) {
 		bool found = false;
 		for (size_t i = 0; i < ARRAY_LEN(rows); i++)
-			found |= strcmp(rows[i].file, e->d_name) == 0;
+			found |= strcmp(rows[i].file, name) == 0;
 		if (!found)
-			fail_msg("no row for inbound/%s", e->d_name);
+			fail_msg("no row for inbound/%s", name);
 		seen++;
 	}
 	closedir(d);
@@ -287,7 +200,7 @@ test_corpus_complete(void **state)
 static void
 normalize_str(const char *s, struct ingest_batch *b)
 {
-	json_t *root = parse(s, strlen(s));
+	json_t *root = parse_json(s, strlen(s));
 	normalize(root, b);
 	json_decref(root);
 }
@@ -297,7 +210,7 @@ static void
 test_redelivery_keys(void **state)
 {
 	struct ingest_batch a = { 0 }, b = { 0 };
-	json_t *root = load_json("inbound/text.json");
+	json_t *root = corpus_json("telegram", "inbound/text.json");
 
 	normalize(root, &a);
 	normalize(root, &b);
@@ -497,15 +410,7 @@ no_query(void *ctx, const char *name)
 static struct channel *
 open_channel(const char *config)
 {
-	json_t *cfg = json_loads(config, 0, NULL);
-	struct channel_error err = { 0 };
-	assert_non_null(cfg);
-	if (telegram_ops.validate(cfg, &err) != 0)
-		fail_msg("%s: %s", err.field, err.message);
-	struct channel *ch = channel_new(7, "tg", &telegram_ops, cfg, 0, 0);
-	json_decref(cfg);
-	assert_int_equal(telegram_ops.open(ch), 0);
-	return ch;
+	return open_test_channel(&telegram_ops, 7, "tg", config);
 }
 
 static struct channel *
@@ -533,7 +438,7 @@ test_webhook(void **state)
 	struct webhook_reply reply;
 	struct ingest_batch b = { 0 };
 	size_t len;
-	char *body = load("inbound/text.json", &len);
+	char *body = corpus_load("telegram", "inbound/text.json", &len);
 
 	/* The secret: missing, wrong, a prefix, longer: 401 and nothing. */
 	assert_int_equal(call_webhook(ch, "POST", NULL, body, &reply, &b), 401);
@@ -606,24 +511,12 @@ test_config(void **state)
 	};
 	char longsecret[300] = "{\"bot_token\":\"12:ab\",\"webhook_secret\":\"";
 
-	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
-		json_t *cfg = json_loads(cases[i].cfg, 0, NULL);
-		struct channel_error err = { 0 };
-		assert_non_null(cfg);
-		if (telegram_ops.validate(cfg, &err) != -1)
-			fail_msg("accepted %s", cases[i].cfg);
-		assert_string_equal(err.field, cases[i].field);
-		assert_true(err.message[0] != '\0');
-		json_decref(cfg);
-	}
+	for (size_t i = 0; i < ARRAY_LEN(cases); i++)
+		expect_validate(&telegram_ops, cases[i].cfg, -1, cases[i].field);
 	for (int i = 0; i < 257; i++)
 		strcat(longsecret, "a");
 	strcat(longsecret, "\"}");
-	json_t *cfg = json_loads(longsecret, 0, NULL);
-	struct channel_error err = { 0 };
-	assert_int_equal(telegram_ops.validate(cfg, &err), -1);
-	assert_string_equal(err.field, "config.webhook_secret");
-	json_decref(cfg);
+	expect_validate(&telegram_ops, longsecret, -1, "config.webhook_secret");
 
 	static const char *const good[] = {
 		"{\"bot_token\":\"" TOKEN "\",\"webhook_secret\":\"A-z_9\"}",
@@ -632,12 +525,8 @@ test_config(void **state)
 		"\"public_url\":\"https://msgd.example\",\"api_base_url\":\"http://127.0.0.1:8081\","
 		"\"rate_per_second\":5,\"group_gap_ms\":100}",
 	};
-	for (size_t i = 0; i < ARRAY_LEN(good); i++) {
-		cfg = json_loads(good[i], 0, NULL);
-		if (telegram_ops.validate(cfg, &err) != 0)
-			fail_msg("%s: %s", good[i], err.message);
-		json_decref(cfg);
-	}
+	for (size_t i = 0; i < ARRAY_LEN(good); i++)
+		expect_validate(&telegram_ops, good[i], 0, NULL);
 }
 
 static void

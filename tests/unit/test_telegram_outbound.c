@@ -22,94 +22,16 @@
 #include "channels/telegram.h"
 #include "util/util.h"
 
-#define FILE_MAX   (1024 * 1024)
+#include "corpus.h"
+
 #define TOKEN      "123456:FAKE-corpus-token"
 #define SELF       "123456"
 #define SECRET     "corpus_fake_secret_token"
 
-/* Corpus access */
-
-static const char *
-corpus_root(void)
-{
-	const char *c = getenv("CORPUS");
-	return c && *c ? c : "../shared/corpus";
-}
-
-/* Whole file under telegram/, or NULL; *len gets its size. */
-static char *
-load(const char *rel, size_t *len)
-{
-	char path[1024], chunk[4096];
-	struct buf b;
-	size_t n;
-
-	snprintf(path, sizeof(path), "%s/telegram/%s", corpus_root(), rel);
-	FILE *f = fopen(path, "rb");
-	if (f == NULL)
-		return NULL;
-	buf_init(&b, FILE_MAX);
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		assert_int_equal(buf_append(&b, chunk, n), 0);
-	fclose(f);
-	if (b.data == NULL)
-		buf_append(&b, "", 0);
-	*len = b.len;
-	return b.data;
-}
-
-static json_t *
-parse(const char *s, size_t len)
-{
-	char err[256];
-	json_t *root;
-
-	if (json_parse_capped(s, len, 64, &root, err, sizeof(err)) != 0)
-		fail_msg("%s", err);
-	return root;
-}
-
-static json_t *
-load_json(const char *rel)
-{
-	size_t len;
-	char *s = load(rel, &len);
-	if (s == NULL)
-		fail_msg("cannot read %s", rel);
-	json_t *root = parse(s, len);
-	free(s);
-	return root;
-}
-
-/* v equals the JSON text want (key order aside). */
-static void
-assert_json(const json_t *v, const char *want)
-{
-	json_error_t e;
-	json_t *w = json_loads(want, 0, &e);
-
-	if (w == NULL)
-		fail_msg("bad expected JSON %s: %s", want, e.text);
-	if (!json_equal((json_t *)v, w)) {
-		char *got = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS);
-		char *exp = json_dumps(w, JSON_COMPACT | JSON_SORT_KEYS);
-		fail_msg("got %s\nwant %s", got, exp);
-	}
-	json_decref(w);
-}
-
 static struct channel *
 open_channel(const char *config)
 {
-	json_t *cfg = json_loads(config, 0, NULL);
-	struct channel_error err = { 0 };
-	assert_non_null(cfg);
-	if (telegram_ops.validate(cfg, &err) != 0)
-		fail_msg("%s: %s", err.field, err.message);
-	struct channel *ch = channel_new(7, "tg", &telegram_ops, cfg, 0, 0);
-	json_decref(cfg);
-	assert_int_equal(telegram_ops.open(ch), 0);
-	return ch;
+	return open_test_channel(&telegram_ops, 7, "tg", config);
 }
 
 /* Outbound bodies */
@@ -177,7 +99,7 @@ test_golden_bodies(void **state)
 		  "{\"type\":\"reply\",\"reply\":{\"id\":\"n\",\"title\":\"No\"}}]}}}" },
 	};
 	for (size_t i = 0; i < ARRAY_LEN(golden); i++) {
-		json_t *want = load_json(golden[i].file), *m = json_loads(golden[i].msg, 0, NULL);
+		json_t *want = corpus_json("telegram", golden[i].file), *m = json_loads(golden[i].msg, 0, NULL);
 		struct channel_error err = { 0 };
 		const char *method = NULL;
 		json_t *body = tg_send_body(m, &method, &err);
@@ -365,9 +287,8 @@ classify(long status, const char *body, struct send_outcome *out)
 static void
 test_error_files(void **state)
 {
-	size_t seen = 0;
-	char dir[1024];
-	struct dirent *e;
+	size_t n, seen = 0;
+	const char *name;
 
 	for (size_t i = 0; i < ARRAY_LEN(err_rows); i++) {
 		char rel[256];
@@ -376,12 +297,10 @@ test_error_files(void **state)
 		long status = 0;
 
 		snprintf(rel, sizeof(rel), "errors/%s.response.txt", err_rows[i].file);
-		char *head = load(rel, &tlen);
-		assert_non_null(head);
+		char *head = corpus_load("telegram", rel, &tlen);
 		assert_int_equal(sscanf(head, "HTTP/1.1 %ld", &status), 1);
 		snprintf(rel, sizeof(rel), "errors/%s.response.json", err_rows[i].file);
-		char *body = load(rel, &len);
-		assert_non_null(body);
+		char *body = corpus_load("telegram", rel, &len);
 		struct send_response r = { .http_status = status, .body = body, .body_len = len };
 		tg_classify(&r, NULL, &out);
 		assert_int_equal(out.kind, err_rows[i].kind);
@@ -393,20 +312,13 @@ test_error_files(void **state)
 		free(body);
 	}
 	/* Every error file has a row. */
-	snprintf(dir, sizeof(dir), "%s/telegram/errors", corpus_root());
-	DIR *d = opendir(dir);
-	assert_non_null(d);
-	while ((e = readdir(d)) != NULL) {
-		const char *suffix = ".response.json";
-		size_t n = strlen(e->d_name), sn = strlen(suffix);
-		if (n <= sn || strcmp(e->d_name + n - sn, suffix) != 0)
-			continue;
+	DIR *d = corpus_opendir("telegram", "errors");
+	while ((name = corpus_next(d, ".response.json", &n)) != NULL) {
 		bool found = false;
 		for (size_t i = 0; i < ARRAY_LEN(err_rows); i++)
-			found |= strlen(err_rows[i].file) == n - sn &&
-			    strncmp(err_rows[i].file, e->d_name, n - sn) == 0;
+			found |= strlen(err_rows[i].file) == n && strncmp(err_rows[i].file, name, n) == 0;
 		if (!found)
-			fail_msg("no row for errors/%s", e->d_name);
+			fail_msg("no row for errors/%s", name);
 		seen++;
 	}
 	closedir(d);
@@ -418,7 +330,7 @@ test_classify(void **state)
 {
 	struct send_outcome o;
 	size_t len;
-	char *golden = load("outbound/sendMessage.response.json", &len);
+	char *golden = corpus_load("telegram", "outbound/sendMessage.response.json", &len);
 
 	classify(200, "{\"ok\":true,\"result\":{\"message_id\":133,\"chat\":{\"id\":-1005,"
 	    "\"type\":\"group\"},\"date\":1}}", &o);

@@ -20,61 +20,10 @@
 #include "channels/channel.h"
 #include "util/util.h"
 
-#define FILE_MAX (1024 * 1024)
+#include "corpus.h"
+
 #define SECRET "corpus_fake_app_secret"
 #define TEXT_PNID "106540352242922"
-
-/* Corpus access */
-
-static const char *
-corpus_root(void)
-{
-	const char *c = getenv("CORPUS");
-	return c && *c ? c : "../shared/corpus";
-}
-
-/* Whole file under whatsapp_cloud/, or NULL; *len gets its size. */
-static char *
-load(const char *rel, size_t *len)
-{
-	char path[1024];
-	struct buf b;
-	char chunk[4096];
-	size_t n;
-
-	snprintf(path, sizeof(path), "%s/whatsapp_cloud/%s", corpus_root(), rel);
-	FILE *f = fopen(path, "rb");
-	if (f == NULL)
-		return NULL;
-	buf_init(&b, FILE_MAX);
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
-		if (buf_append(&b, chunk, n) != 0) {
-			buf_free(&b);
-			fclose(f);
-			return NULL;
-		}
-	}
-	fclose(f);
-	if (b.data == NULL)
-		buf_append(&b, "", 0);
-	*len = b.len;
-	return b.data;
-}
-
-static json_t *
-load_json(const char *rel)
-{
-	size_t len;
-	char err[256];
-	json_t *root;
-	char *s = load(rel, &len);
-	assert_non_null(s);
-	/* msgd's own parser, as the webhook uses it (duplicate keys refused). */
-	if (json_parse_capped(s, len, 64, &root, err, sizeof(err)) != 0)
-		fail_msg("%s: %s", rel, err);
-	free(s);
-	return root;
-}
 
 static int64_t
 resolve_one(void *ctx, const char *phone_number_id)
@@ -103,25 +52,6 @@ normalize_str(const char *s, struct ingest_batch *b)
 	assert_non_null(root);
 	normalize_json(root, b);
 	json_decref(root);
-}
-
-static void
-assert_str_or_null(const char *want, const char *got)
-{
-	if (want == NULL) {
-		assert_null(got);
-	} else {
-		assert_non_null(got);
-		assert_string_equal(got, want);
-	}
-}
-
-/* parts.<a>.<b> as a string, or NULL. */
-static const char *
-part_str(const struct msg_in *m, const char *a, const char *b)
-{
-	json_t *v = json_object_get(m->parts, a);
-	return json_string_value(b ? json_object_get(v, b) : v);
 }
 
 /* The corpus table */
@@ -546,7 +476,7 @@ test_corpus_row(void **state)
 {
 	const struct row *r = *state;
 	struct ingest_batch b = { 0 };
-	json_t *root = load_json(r->file);
+	json_t *root = corpus_json("whatsapp_cloud", r->file);
 
 	normalize_json(root, &b);
 	assert_int_equal(b.nmsgs, r->nmsgs);
@@ -603,18 +533,13 @@ test_corpus_parses_strictly(void **state)
 	size_t seen = 0;
 
 	for (size_t d = 0; d < ARRAY_LEN(dirs); d++) {
-		char path[1024];
-		struct dirent *de;
-		snprintf(path, sizeof(path), "%s/whatsapp_cloud/%s", corpus_root(), dirs[d]);
-		DIR *dir = opendir(path);
-		assert_non_null(dir);
-		while ((de = readdir(dir)) != NULL) {
-			size_t n = strlen(de->d_name);
+		DIR *dir = corpus_opendir("whatsapp_cloud", dirs[d]);
+		const char *name;
+		size_t n;
+		while ((name = corpus_next(dir, ".json", &n)) != NULL) {
 			char rel[512];
-			if (n < 5 || strcmp(de->d_name + n - 5, ".json") != 0)
-				continue;
-			snprintf(rel, sizeof(rel), "%s/%s", dirs[d], de->d_name);
-			json_decref(load_json(rel));
+			snprintf(rel, sizeof(rel), "%s/%s", dirs[d], name);
+			json_decref(corpus_json("whatsapp_cloud", rel));
 			seen++;
 		}
 		closedir(dir);
@@ -630,18 +555,13 @@ test_corpus_complete(void **state)
 	size_t seen = 0;
 
 	for (size_t d = 0; d < ARRAY_LEN(dirs); d++) {
-		char path[1024];
-		struct dirent *de;
-		snprintf(path, sizeof(path), "%s/whatsapp_cloud/%s", corpus_root(), dirs[d]);
-		DIR *dir = opendir(path);
-		assert_non_null(dir);
-		while ((de = readdir(dir)) != NULL) {
-			size_t n = strlen(de->d_name);
+		DIR *dir = corpus_opendir("whatsapp_cloud", dirs[d]);
+		const char *name;
+		size_t n;
+		while ((name = corpus_next(dir, ".json", &n)) != NULL) {
 			char rel[512];
 			bool found = false;
-			if (n < 5 || strcmp(de->d_name + n - 5, ".json") != 0)
-				continue;
-			snprintf(rel, sizeof(rel), "%s/%s", dirs[d], de->d_name);
+			snprintf(rel, sizeof(rel), "%s/%s", dirs[d], name);
 			for (size_t i = 0; i < ARRAY_LEN(rows); i++)
 				found |= strcmp(rows[i].file, rel) == 0;
 			if (!found)
@@ -665,7 +585,7 @@ test_resolver_zero_skips(void **state)
 	for (size_t i = 0; i < ARRAY_LEN(files); i++) {
 		struct ingest_batch b = { 0 };
 		struct channel_error err = { 0 };
-		json_t *root = load_json(files[i]);
+		json_t *root = corpus_json("whatsapp_cloud", files[i]);
 		assert_int_equal(whatsapp_cloud_normalize(root, resolve_none, NULL, &b, &err), 0);
 		assert_int_equal(b.nmsgs + b.nstatuses + b.nevents, 0);
 		ingest_batch_free(&b);
@@ -862,10 +782,9 @@ corpus_signature(void)
 {
 	static const char name[] = "X-Hub-Signature-256:";
 	size_t len;
-	char *h = load("inbound/text.headers.txt", &len);
+	char *h = corpus_load("whatsapp_cloud", "inbound/text.headers.txt", &len);
 	char *sig = NULL;
 
-	assert_non_null(h);
 	for (char *line = strtok(h, "\r\n"); line; line = strtok(NULL, "\r\n")) {
 		if (strncasecmp(line, name, sizeof(name) - 1) == 0) {
 			char *v = line + sizeof(name) - 1;
@@ -912,10 +831,9 @@ test_webhook_signature(void **state)
 	struct webhook_reply reply;
 	struct ingest_batch out = { 0 };
 	size_t len;
-	char *body = load("inbound/text.json", &len);
+	char *body = corpus_load("whatsapp_cloud", "inbound/text.json", &len);
 	struct fake_req f = { .sig = corpus_signature() };
 
-	assert_non_null(body);
 	webhook(reg, "POST", &f, body, len, &reply, &out);
 	assert_int_equal(reply.status, 200);
 	assert_string_equal(reply.body, "{\"status\":\"ok\"}");
@@ -977,14 +895,12 @@ test_webhook_verify(void **state)
 	struct webhook_reply reply;
 	struct ingest_batch out = { 0 };
 	size_t len;
-	char *reqtxt = load("inbound/verify.request.txt", &len);
-	char *resptxt = load("inbound/verify.response.txt", &len);
+	char *reqtxt = corpus_load("whatsapp_cloud", "inbound/verify.request.txt", &len);
+	char *resptxt = corpus_load("whatsapp_cloud", "inbound/verify.response.txt", &len);
 	struct fake_req f = { 0 };
 	char *p;
 
 	/* The query string of the corpus request line. */
-	assert_non_null(reqtxt);
-	assert_non_null(resptxt);
 	assert_non_null(p = strchr(reqtxt, '?'));
 	p[strcspn(p, " ")] = '\0';
 	for (char *kv = strtok(p + 1, "&"); kv; kv = strtok(NULL, "&")) {
@@ -1125,10 +1041,9 @@ test_webhook_routing(void **state)
 	struct webhook_reply reply;
 	struct ingest_batch out = { 0 };
 	size_t len;
-	char *body = load("inbound/text.json", &len);
+	char *body = corpus_load("whatsapp_cloud", "inbound/text.json", &len);
 	struct fake_req none = { 0 };
 
-	assert_non_null(body);
 	add_channel(reg, 1, "other", "{\"phone_number_id\":\"999\",\"access_token\":\"t\","
 	    "\"verify_token\":\"v1\",\"app_secret\":\"secret-one\"}");
 	add_channel(reg, 2, "wa", "{\"phone_number_id\":\"" TEXT_PNID "\",\"access_token\":\"t\","
@@ -1186,14 +1101,7 @@ test_webhook_routing(void **state)
 static void
 expect_config(const char *cfg_text, int rc, const char *field)
 {
-	struct channel_error err = { 0 };
-	json_t *cfg = json_loads(cfg_text, 0, NULL);
-
-	assert_non_null(cfg);
-	assert_int_equal(whatsapp_cloud_ops.validate(cfg, &err), rc);
-	if (field)
-		assert_string_equal(err.field, field);
-	json_decref(cfg);
+	expect_validate(&whatsapp_cloud_ops, cfg_text, rc, field);
 }
 
 static void

@@ -22,57 +22,12 @@
 #include "channels/channel.h"
 #include "util/util.h"
 
-#define FILE_MAX (1024 * 1024)
+#include "corpus.h"
+
 #define TOKEN    "EAAFAKEFAKEFAKEcorpusTOKEN"    /* as in outbound/send.request.headers.txt */
 #define PNID     "106540352242922"
 #define TO       "16505551234"
 #define DAY_MS   (86400LL * 1000)
-
-/* Corpus access */
-
-static const char *
-corpus_root(void)
-{
-	const char *c = getenv("CORPUS");
-	return c && *c ? c : "../shared/corpus";
-}
-
-/* A file under whatsapp_cloud/, NUL-terminated, or NULL when absent. */
-static char *
-slurp(const char *rel, size_t *len)
-{
-	char path[1024], chunk[4096];
-	struct buf b;
-	size_t n;
-
-	snprintf(path, sizeof(path), "%s/whatsapp_cloud/%s", corpus_root(), rel);
-	FILE *f = fopen(path, "rb");
-	if (f == NULL)
-		return NULL;
-	buf_init(&b, FILE_MAX);
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		assert_int_equal(buf_append(&b, chunk, n), 0);
-	fclose(f);
-	if (b.data == NULL)
-		buf_append(&b, "", 0);
-	*len = b.len;
-	return b.data;
-}
-
-static json_t *
-corpus_json(const char *rel)
-{
-	size_t len;
-	char *s = slurp(rel, &len);
-	json_t *v;
-
-	if (s == NULL)
-		fail_msg("corpus file %s/whatsapp_cloud/%s is missing", corpus_root(), rel);
-	v = json_loadb(s, len, 0, NULL);
-	free(s);
-	assert_non_null(v);
-	return v;
-}
 
 static json_t *
 parse(const char *text)
@@ -91,19 +46,10 @@ static struct channel *
 open_channel(const char *extra)
 {
 	char text[2048];
-	struct channel_error err = { 0 };
-	struct channel *ch;
-	json_t *cfg;
 
 	snprintf(text, sizeof(text), "{\"phone_number_id\":\"" PNID "\",\"access_token\":\"" TOKEN
 	    "\",\"verify_token\":\"v\",\"app_secret\":\"s\"%s%s}", extra ? "," : "", extra ? extra : "");
-	cfg = parse(text);
-	if (whatsapp_cloud_ops.validate(cfg, &err) != 0)
-		fail_msg("config refused: %s: %s", err.field, err.message);
-	ch = channel_new(1, "wa1", &whatsapp_cloud_ops, cfg, 0, 0);
-	json_decref(cfg);
-	assert_int_equal(ch->ops->open(ch), 0);
-	return ch;
+	return open_test_channel(&whatsapp_cloud_ops, 1, "wa1", text);
 }
 
 /* The default channel speaks to the host and version of send.request.headers.txt. */
@@ -193,11 +139,9 @@ test_error_row(void **state)
 	char *body, *txt;
 
 	snprintf(rel, sizeof(rel), "errors/%s.response.json", row->file);
-	body = slurp(rel, &len);
+	body = corpus_load("whatsapp_cloud", rel, &len);
 	snprintf(rel, sizeof(rel), "errors/%s.response.txt", row->file);
-	txt = slurp(rel, &len);
-	if (body == NULL || txt == NULL)
-		fail_msg("errors/%s.response.{json,txt} missing from the corpus", row->file);
+	txt = corpus_load("whatsapp_cloud", rel, &len);
 
 	json_t *root = parse(body), *e = json_object_get(root, "error");
 	classify(ch, status_of(txt), body, NULL, NULL, &out);
@@ -224,30 +168,22 @@ test_error_row(void **state)
 static void
 test_errors_complete(void **state)
 {
-	char dir[1024];
 	bool seen[ARRAY_LEN(err_rows)] = { false };
-	struct dirent *d;
-	size_t nfiles = 0;
-	DIR *dp;
+	DIR *dp = corpus_opendir("whatsapp_cloud", "errors");
+	const char *name;
+	size_t n, nfiles = 0;
 
-	snprintf(dir, sizeof(dir), "%s/whatsapp_cloud/errors", corpus_root());
-	if ((dp = opendir(dir)) == NULL)
-		fail_msg("cannot open %s (set CORPUS)", dir);
-	while ((d = readdir(dp)) != NULL) {
-		const char *suffix = ".response.json";
-		size_t n = strlen(d->d_name), sl = strlen(suffix), i;
-		if (n <= sl || strcmp(d->d_name + n - sl, suffix) != 0)
-			continue;
+	while ((name = corpus_next(dp, ".response.json", &n)) != NULL) {
+		size_t i;
 		nfiles++;
 		for (i = 0; i < ARRAY_LEN(err_rows); i++)
-			if (strlen(err_rows[i].file) == n - sl &&
-			    strncmp(err_rows[i].file, d->d_name, n - sl) == 0)
+			if (strlen(err_rows[i].file) == n && strncmp(err_rows[i].file, name, n) == 0)
 				break;
 		if (i == ARRAY_LEN(err_rows)) {
-			char name[256];
-			snprintf(name, sizeof(name), "%s", d->d_name);
+			char copy[256];
+			snprintf(copy, sizeof(copy), "%s", name);
 			closedir(dp);
-			fail_msg("errors/%s has no row in err_rows", name);
+			fail_msg("errors/%s has no row in err_rows", copy);
 		}
 		seen[i] = true;
 	}
@@ -392,10 +328,9 @@ test_classify_ok(void **state)
 	struct channel *ch = corpus_channel();
 	struct send_outcome out;
 	size_t len;
-	char *body = slurp("outbound/send.response.json", &len);
+	char *body = corpus_load("whatsapp_cloud", "outbound/send.response.json", &len);
 	json_t *v;
 
-	assert_non_null(body);
 	v = parse(body);
 	classify(ch, 200, body, "5", NULL, &out);
 	assert_int_equal(out.kind, SEND_OK);
@@ -416,8 +351,7 @@ test_classify_ok(void **state)
 	free(out.provider_message_id);
 
 	/* A read receipt's answer: accepted, no id. */
-	body = slurp("outbound/mark_read.response.json", &len);
-	assert_non_null(body);
+	body = corpus_load("whatsapp_cloud", "outbound/mark_read.response.json", &len);
 	classify(ch, 200, body, NULL, NULL, &out);
 	assert_int_equal(out.kind, SEND_OK);
 	assert_null(out.provider_message_id);
@@ -613,7 +547,7 @@ test_golden_row(void **state)
 	json_t *golden, *msg, *got;
 
 	snprintf(rel, sizeof(rel), "outbound/%s.request.json", row->file);
-	golden = corpus_json(rel);
+	golden = corpus_json("whatsapp_cloud", rel);
 	json_object_set_new(golden, "to", json_string(TO));
 	msg = parse(row->msg);
 	if (row->from_golden)
@@ -641,10 +575,9 @@ test_request_headers(void **state)
 	struct send_request req;
 	char method[16], path[256], url[600], host[256] = "";
 	size_t len, nheaders = 0;
-	char *txt = slurp("outbound/send.request.headers.txt", &len);
+	char *txt = corpus_load("whatsapp_cloud", "outbound/send.request.headers.txt", &len);
 	json_t *msg = parse(MSG("\"type\":\"text\",\"text\":\"hi\""));
 
-	assert_non_null(txt);
 	assert_int_equal(ch->ops->send_prepare(ch, msg, &req, &err), 0);
 	char *save = NULL, *line = strtok_r(txt, "\r\n", &save);
 	assert_non_null(line);
@@ -709,7 +642,7 @@ test_read_prepare(void **state)
 {
 	struct channel *ch = corpus_channel();
 	struct send_request req;
-	json_t *golden = corpus_json("outbound/mark_read.request.json"), *got;
+	json_t *golden = corpus_json("whatsapp_cloud", "outbound/mark_read.request.json"), *got;
 	const char *id = json_string_value(json_object_get(golden, "message_id"));
 
 	assert_non_null(id);
@@ -903,17 +836,10 @@ static void
 expect_config(const char *extra, int rc, const char *field)
 {
 	char text[1024];
-	struct channel_error err = { 0 };
-	json_t *cfg;
 
 	snprintf(text, sizeof(text), "{\"phone_number_id\":\"" PNID "\",\"access_token\":\"" TOKEN
 	    "\",\"verify_token\":\"v\",\"app_secret\":\"s\",%s}", extra);
-	cfg = parse(text);
-	if (whatsapp_cloud_ops.validate(cfg, &err) != rc)
-		fail_msg("validate gave %d, want %d: %s (%s)", rc == 0 ? -1 : 0, rc, extra, err.message);
-	if (field)
-		assert_string_equal(err.field, field);
-	json_decref(cfg);
+	expect_validate(&whatsapp_cloud_ops, text, rc, field);
 }
 
 static void

@@ -19,9 +19,10 @@
 // PATHS below and to tests/e2e/crash_loop.test.mjs.
 import * as send from './path_send.mjs';
 import * as hooks from './path_hooks.mjs';
+import * as channels from './path_channels.mjs';
 import { runCrashLoop, formatTable, newSeed } from './driver.mjs';
 
-export const PATHS = { send, hooks };
+export const PATHS = { send, hooks, channels };
 
 const cycles = Number(process.env.CRASH_CYCLES ?? 50);
 const seed = process.env.CRASH_SEED ? Number(process.env.CRASH_SEED) : newSeed();

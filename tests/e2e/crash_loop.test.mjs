@@ -7,13 +7,14 @@ import { describe, test } from 'node:test';
 import { runCrashLoop, formatTable, newSeed } from '../crash/driver.mjs';
 import * as send from '../crash/path_send.mjs';
 import * as hooks from '../crash/path_hooks.mjs';
+import * as channels from '../crash/path_channels.mjs';
 
 const CYCLES = Number(process.env.CRASH_TEST_CYCLES ?? 8);
 const PG = (process.env.MSGD_TEST_DATABASE || '').startsWith('postgres');
 const SEED = process.env.CRASH_SEED ? Number(process.env.CRASH_SEED) : newSeed();
 
 describe('crash loops', () => {
-	for (const mod of [send, hooks]) {
+	for (const mod of [send, hooks, channels]) {
 		// No upper time bound of substance: a slow machine only makes it slower.
 		// On PostgreSQL the send path runs with two instances sharing the database.
 		const instances = PG && mod === send ? 2 : 1;

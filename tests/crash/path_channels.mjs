@@ -35,6 +35,10 @@
 // an update handed out but not confirmed before a kill is handed out again
 // after it; the offsets msgd asks with never go back. Duplicates (extra
 // rows or events) must be 0: dedup is exact here.
+//
+// On PostgreSQL with two instances (driver.mjs) the companion takes the
+// webhooks while the killed one is down, and the polling channel's lease
+// (with its persisted offset) when a restart comes late.
 
 import { allEvents, messagesByProviderId, request, waitFor, assertStatus } from '../e2e/lib.mjs';
 import { startFakeTelegram } from '../e2e/fake_telegram.mjs';
@@ -510,8 +514,8 @@ export async function verify(ctx) {
 	    `${st.evoMsgs.size} evolution messages; ${st.redelivered} sent again on purpose, ${st.unanswered} cut off by a kill, ` +
 	    `${st.retried} acknowledged only on a later delivery`);
 	notes.push(`polling: ${st.polled.size} updates (${pEdits} edits) in ${st.answers} getUpdates answers, all confirmed: ` +
-	    `${st.rePolled} handed out again (${reHanded} in flight at a kill; ${committedBefore} more committed just before ` +
-	    `a kill, skipped by the persisted offset), offset ${st.maxOffset}`);
+	    `${st.rePolled} handed out again; at the kills, ${reHanded} in flight handed out again after, ${committedBefore} committed just before ` +
+	    `and skipped by the persisted offset; offset ${st.maxOffset}`);
 	notes.push(`reachability: ${reachUpdates} updates on ${st.reach.size} chats, ${reachChecked} contacts checked; ` +
 	    `channel state: ${conns.length} connection.update`);
 	notes.push(`${want.size} messages checked: ${want.size - wrong - lost} exact (${delivered} updates), ${wrong} wrong, ${lost} lost, ${duplicates} duplicates`);

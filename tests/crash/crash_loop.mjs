@@ -10,7 +10,7 @@
 // CRASH_PATHS (comma-separated, default every path), MSGD_BIN (default
 // build/test/msgd; make crash-loop uses the release build build/msgd),
 // MSGD_TEST_DATABASE (a postgres:// DSN of a cluster: PostgreSQL, the send
-// path with two instances; default SQLite).
+// and channels paths with two instances; default SQLite).
 //
 // The harness is driver.mjs (spawn, kill, restart, seeded randomness, the
 // table); each durable path is one module (path_send.mjs, path_hooks.mjs)
@@ -19,14 +19,18 @@
 // PATHS below and to tests/e2e/crash_loop.test.mjs.
 import * as send from './path_send.mjs';
 import * as hooks from './path_hooks.mjs';
+import * as channels from './path_channels.mjs';
 import { runCrashLoop, formatTable, newSeed } from './driver.mjs';
 
-export const PATHS = { send, hooks };
+export const PATHS = { send, hooks, channels };
+// On PostgreSQL these run with two instances (the companion takes over
+// sends, and the polling channel's lease, while the killed one is down).
+export const PAIRED = ['send', 'channels'];
 
 const cycles = Number(process.env.CRASH_CYCLES ?? 50);
 const seed = process.env.CRASH_SEED ? Number(process.env.CRASH_SEED) : newSeed();
 // MSGD_TEST_DATABASE=postgres://... (a cluster, as make test-pg sets it):
-// each path on a database of its own there, the send path with two instances.
+// each path on a database of its own there, send and channels with two instances.
 const pg = (process.env.MSGD_TEST_DATABASE || '').startsWith('postgres');
 const names = (process.env.CRASH_PATHS ?? Object.keys(PATHS).join(',')).split(',').filter(Boolean);
 if (!Number.isInteger(cycles) || cycles < 1 || !Number.isInteger(seed) || names.some((n) => !PATHS[n])) {
@@ -40,7 +44,7 @@ for (const n of names) {
 	const t0 = Date.now();
 	let r;
 	try {
-		r = await runCrashLoop(PATHS[n], { cycles, seed, instances: pg && n === 'send' ? 2 : 1 });
+		r = await runCrashLoop(PATHS[n], { cycles, seed, instances: pg && PAIRED.includes(n) ? 2 : 1 });
 	} catch (e) {
 		console.error(`[crash ${n}] harness stopped: ${e.stack ?? e}`);
 		failed = true;

@@ -2,21 +2,22 @@
 // (tests/crash/: the driver and one module per path; `make crash-loop` runs
 // the long version). Nothing acknowledged is lost; duplicates stay within
 // the documented window. CRASH_SEED replays a failing run. On PostgreSQL
-// (make test-pg) the send path runs with two msgd instances on one database.
+// (make test-pg) the send and channels paths run with two msgd instances on one database.
 import { describe, test } from 'node:test';
 import { runCrashLoop, formatTable, newSeed } from '../crash/driver.mjs';
 import * as send from '../crash/path_send.mjs';
 import * as hooks from '../crash/path_hooks.mjs';
+import * as channels from '../crash/path_channels.mjs';
 
 const CYCLES = Number(process.env.CRASH_TEST_CYCLES ?? 8);
 const PG = (process.env.MSGD_TEST_DATABASE || '').startsWith('postgres');
 const SEED = process.env.CRASH_SEED ? Number(process.env.CRASH_SEED) : newSeed();
 
 describe('crash loops', () => {
-	for (const mod of [send, hooks]) {
+	for (const mod of [send, hooks, channels]) {
 		// No upper time bound of substance: a slow machine only makes it slower.
-		// On PostgreSQL the send path runs with two instances sharing the database.
-		const instances = PG && mod === send ? 2 : 1;
+		// On PostgreSQL the send and channels paths run with two instances sharing the database.
+		const instances = PG && (mod === send || mod === channels) ? 2 : 1;
 		test(`${mod.name}${instances > 1 ? ' (two instances)' : ''}: ${CYCLES} kill -9 cycles under load → nothing acknowledged lost, duplicates within the window`, { timeout: 900_000 }, async (t) => {
 			const lines = [];
 			const r = await runCrashLoop(mod, { cycles: CYCLES, seed: SEED, instances, log: (m) => lines.push(m) });

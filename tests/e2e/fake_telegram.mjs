@@ -46,6 +46,9 @@
 // body is the request as sent (JSON-serialized fields stay strings), params
 // the same with reply_markup, reply_parameters, reaction, allowed_updates
 // ... parsed. tg.calls(method), tg.sends(), tg.to(chatId) filter them.
+// tg.onRequest(fn) calls fn(rec) as each request arrives (before it is
+// handled: a getUpdates offset not yet applied); tg.onAnswer(fn) calls
+// fn(rec) just after each answer was written (rec.status, rec.result set).
 
 import http from 'node:http';
 import fs from 'node:fs';
@@ -127,6 +130,8 @@ export async function startFakeTelegram({ host = '127.0.0.1', token = '123456:FA
 	const waiters = [];   // held getUpdates: {resolve}
 	const perChat = new Map();
 	const sockets = new Set();
+	const requestHooks = [];
+	const answerHooks = [];
 	let dflt = null;
 	let seq = 0;
 	let updateSeq = 1000;
@@ -168,6 +173,7 @@ export async function startFakeTelegram({ host = '127.0.0.1', token = '123456:FA
 		rec.responseBody = buf.toString('utf8');
 		res.writeHead(status, { 'content-type': 'application/json', 'content-length': buf.length, ...headers });
 		res.end(buf);
+		for (const fn of answerHooks) fn(rec);
 	}
 
 	function chatOf(chatId) {
@@ -241,6 +247,7 @@ export async function startFakeTelegram({ host = '127.0.0.1', token = '123456:FA
 			status: undefined, result: undefined, aborted: false, reset: false, endT: undefined,
 		};
 		requests.push(rec);
+		for (const fn of requestHooks) fn(rec);
 		let closed = false;
 		res.once('close', () => { if (!res.writableFinished) closed = true; });
 
@@ -327,6 +334,8 @@ export async function startFakeTelegram({ host = '127.0.0.1', token = '123456:FA
 		},
 		always(reply) { dflt = reply ?? null; return fake; },
 		clearFaults() { queue.length = 0; rules.length = 0; dflt = null; return fake; },
+		onRequest(fn) { requestHooks.push(fn); return fake; },
+		onAnswer(fn) { answerHooks.push(fn); return fake; },
 		calls(method) { return requests.filter((r) => r.method === method); },
 		sends() { return requests.filter((r) => SEND_METHODS.has(r.method)); },
 		to(chatId) { return requests.filter((r) => SEND_METHODS.has(r.method) && r.chatId === String(chatId)); },

@@ -420,19 +420,23 @@ poll_answer(struct channel *ch, const struct send_response *resp, void *arg)
 	struct ingest_batch b = { 0 };
 	json_array_foreach(json_object_get(root, "result"), i, u) {
 		struct channel_error err = { 0 };
-		if (tg_normalize_update(u, ch->id, st->self, &b, &err) != 0) {
-			log_warn("telegram: getUpdates returned something that is not an Update",
-			    "channel", ch->name);
-			continue;
-		}
-		int64_t id = json_integer_value(json_object_get(u, "update_id"));
-		if (id > last)
-			last = id;
+		/* Every update_id moves the offset on, one msgd cannot read too:
+		 * asking for it again would get the same answer forever. */
+		const json_t *uid = json_object_get(u, "update_id");
+		if (json_is_integer(uid) && json_integer_value(uid) > last)
+			last = json_integer_value(uid);
+		if (tg_normalize_update(u, ch->id, st->self, &b, &err) != 0)
+			log_warn("telegram: getUpdates returned something that is not an Update; "
+			    "skipped", "channel", ch->name, "error", err.message);
 	}
+	size_t n = json_array_size(json_object_get(root, "result"));
 	json_decref(root);
 	if (last < 0) {
 		ingest_batch_free(&b);
-		poll_now(ch);  /* the long poll ended empty: ask again */
+		if (n > 0)
+			poll_backoff(ch);  /* nothing with an update_id: do not spin on it */
+		else
+			poll_now(ch);      /* the long poll ended empty: ask again */
 		return;
 	}
 	/* The offset moves on only once these are on disk: asking with it

@@ -145,7 +145,7 @@ sd_find_message(struct store_db *db, int64_t channel_id, const char *provider_id
  * conversation's (one query for both; *conv 0 when it has none yet). */
 static int
 upsert_contact(struct store_db *db, const struct msg_in *m, int64_t now_s, int64_t *id,
-    int64_t *conv)
+    int64_t *conv, bool *unreachable)
 {
 	struct db *w = db->w;
 	struct db_stmt *s = NULL;
@@ -154,7 +154,9 @@ upsert_contact(struct store_db *db, const struct msg_in *m, int64_t now_s, int64
 	int r;
 
 	*conv = 0;
-	if (prefetch_contact(db, m->channel_id, m->contact_address, id, &name, conv) == 0) {
+	*unreachable = false;
+	if (prefetch_contact(db, m->channel_id, m->contact_address, id, &name, conv,
+	    unreachable) == 0) {
 		r = *id != 0;
 	} else {
 		s = db_stmt(w, W_CONTACT_FIND);
@@ -166,6 +168,7 @@ upsert_contact(struct store_db *db, const struct msg_in *m, int64_t now_s, int64
 			*id = db_i64(s, 0);
 			name = db_text(s, 1);
 			*conv = db_i64(s, 2);
+			*unreachable = db_i64(s, 3) != 0;
 		}
 	}
 	if (r == 0) {
@@ -535,7 +538,8 @@ ingest_msg(struct store_db *db, struct store_op *op, struct msg_in *m, int64_t n
 	m->duplicate = false;
 	if ((channel = channel_name(db, m->channel_id)) == NULL)
 		return sd_op_error(op, "unknown channel %" PRId64, m->channel_id);
-	if (upsert_contact(db, m, now / 1000, &contact, &conv) != 0 ||
+	bool unreachable;
+	if (upsert_contact(db, m, now / 1000, &contact, &conv, &unreachable) != 0 ||
 	    get_conversation(db, m, contact, now, &conv) != 0 ||
 	    find_message(db, m->channel_id, m->reply_to, &reply_id, NULL, NULL) != 0 ||
 	    resolve_reaction(db, m) != 0)
@@ -611,8 +615,10 @@ ingest_msg(struct store_db *db, struct store_op *op, struct msg_in *m, int64_t n
 			goto out;
 	} else {
 		/* The contact wrote: reachable again (a block is lifted). */
-		if (sd_contact_reachable(db, contact, now) != 0)
-			goto sqlfail;
+		bool lifted;
+		if (unreachable && sd_contact_status(db, op, m->channel_id, m->contact_address,
+		    CONTACT_ACTIVE, "wrote again", now, &lifted) != 0)
+			goto out;
 		/* The event carries the message as a read renders it right now: the
 		 * stored document plus its status, spliced onto the text already
 		 * serialized (doc is an object with fields, so it ends in '}'). */

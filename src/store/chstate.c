@@ -46,16 +46,6 @@ sd_inbound_key_seen(struct store_db *db, int64_t channel_id, const char *key, in
 }
 
 int
-sd_contact_reachable(struct store_db *db, int64_t contact_id, int64_t now)
-{
-	struct db_stmt *s = db_stmt(db->w, W_CONTACT_REACHABLE);
-
-	db_bind_i64(s, 1, contact_id);
-	db_bind_i64(s, 2, now);
-	return db_defer(s);
-}
-
-int
 sd_contact_status(struct store_db *db, struct store_op *op, int64_t channel_id,
     const char *address, enum contact_status st, const char *reason, int64_t now, bool *applied)
 {
@@ -66,14 +56,16 @@ sd_contact_status(struct store_db *db, struct store_op *op, int64_t channel_id,
 	*applied = false;
 	db_bind_i64(s, 1, channel_id);
 	db_bind_text(s, 2, address);
-	db_bind_i64(s, 3, now);
+	db_bind_i64(s, 3, now / 1000);  /* created_at, updated_at: seconds, as contacts' are */
 	db_bind_text(s, 4, contact_status_name(st));
 	db_bind_text(s, 5, reason);
+	db_bind_i64(s, 6, now);         /* status_at: ms */
 	if (db_run(s) != 0)
 		return sd_op_sql_error(db, op);
 	if (db_changes(db->w) == 0)
 		return 0;
 	*applied = true;
+	prefetch_contact_reach(db, channel_id, address, st != CONTACT_ACTIVE);
 	json_t *d = json_pack("{s:s,s:s,s:s?}", "address", address, "status",
 	    contact_status_name(st), "reason", reason);
 	char *ds = d ? sd_dump(d) : NULL;

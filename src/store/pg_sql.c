@@ -48,13 +48,14 @@ const char *const pg_sql[SQL_COUNT] = {
 	    " WHERE id = $1 AND org_id = $2 AND revoked_at IS NULL",
 	[W_API_KEY_USED] = "UPDATE api_keys SET last_used_at = GREATEST(coalesce(last_used_at, 0), $2::bigint)"
 	    " WHERE id = $1",
-	[W_CONTACT_FIND] = "SELECT c.id, c.name, v.id FROM contacts c"
+	[W_CONTACT_FIND] = "SELECT c.id, c.name, v.id, CASE WHEN c.status = 'active' THEN 0 ELSE 1 END FROM contacts c"
 	    " LEFT JOIN conversations v ON v.contact_id = c.id WHERE c.channel_id = $1 AND c.address = $2",
 	/* prefetch.c: many keys at once, as JSON [{"c":channel,"a":address}, ...]
 	 * and [{"c":channel,"p":provider id}, ...]; the key comes back last. */
 	/* (LATERAL ... LIMIT 1: one index lookup per key, never a scan of the table.) */
-	[W_CONTACT_PREFETCH] = "SELECT c.id, c.name, v.id, k.c, k.a FROM json_to_recordset($1::json) AS k(c bigint, a text)"
-	    " CROSS JOIN LATERAL (SELECT id, name FROM contacts WHERE channel_id = k.c AND address = k.a LIMIT 1) c"
+	[W_CONTACT_PREFETCH] = "SELECT c.id, c.name, v.id, k.c, k.a, CASE WHEN c.status = 'active' THEN 0 ELSE 1 END"
+	    " FROM json_to_recordset($1::json) AS k(c bigint, a text)"
+	    " CROSS JOIN LATERAL (SELECT id, name, status FROM contacts WHERE channel_id = k.c AND address = k.a LIMIT 1) c"
 	    " LEFT JOIN conversations v ON v.contact_id = c.id",
 	[W_MSG_PREFETCH] = "SELECT m.id, m.conversation_id, m.status, k.c, k.p"
 	    " FROM json_to_recordset($1::json) AS k(c bigint, p text) CROSS JOIN LATERAL (SELECT id,"
@@ -64,12 +65,10 @@ const char *const pg_sql[SQL_COUNT] = {
 	[W_CONTACT_RENAME] = "UPDATE contacts SET name = $2, updated_at = $3 WHERE id = $1",
 	/* Channels v2 (0015): reachability, delivery ids, connection states. */
 	[W_CONTACT_STATUS] = "INSERT INTO contacts (channel_id, address, created_at, updated_at, status,"
-	    " status_reason, status_at) VALUES ($1, $2, $3, $3, $4, $5, $3)"
+	    " status_reason, status_at) VALUES ($1, $2, $3, $3, $4, $5, $6)"
 	    " ON CONFLICT (channel_id, address) DO UPDATE SET status = excluded.status,"
 	    " status_reason = excluded.status_reason, status_at = excluded.status_at"
 	    " WHERE contacts.status <> excluded.status",
-	[W_CONTACT_REACHABLE] = "UPDATE contacts SET status = 'active', status_reason = NULL, status_at = $2"
-	    " WHERE id = $1 AND status <> 'active'",
 	[W_INBOUND_KEY] = "INSERT INTO inbound_keys (channel_id, key, seen_at) VALUES ($1, $2, $3)"
 	    " ON CONFLICT DO NOTHING",
 	[W_INBOUND_KEY_PURGE] = "DELETE FROM inbound_keys WHERE seen_at < $1",

@@ -42,6 +42,7 @@ struct pf_contact {
 	int64_t id;                 /* 0: absent */
 	int64_t conv;               /* 0: none yet */
 	char *name;
+	bool unreachable;           /* status blocked or invalid */
 	UT_hash_handle hh;
 };
 
@@ -141,6 +142,7 @@ fetch(struct store_db *db, enum sql q, json_t *keys, bool contacts)
 				c->id = db_i64(s, 0);
 				c->name = db_null(s, 1) ? NULL : xstrdup(db_text(s, 1));
 				c->conv = db_i64(s, 2);
+				c->unreachable = db_i64(s, 5) != 0;
 			}
 		} else {
 			struct pf_msg *m;
@@ -235,7 +237,7 @@ prefetch_msg_status(struct store_db *db, int64_t id, enum msg_status status)
 
 int
 prefetch_contact(struct store_db *db, int64_t channel_id, const char *address, int64_t *id,
-    const char **name, int64_t *conv)
+    const char **name, int64_t *conv, bool *unreachable)
 {
 	struct pf_contact *c;
 	char key[PF_KEY_MAX];
@@ -248,7 +250,22 @@ prefetch_contact(struct store_db *db, int64_t channel_id, const char *address, i
 	*id = c->id;
 	*name = c->name;
 	*conv = c->conv;
+	*unreachable = c->unreachable;
 	return 0;
+}
+
+void
+prefetch_contact_reach(struct store_db *db, int64_t channel_id, const char *address,
+    bool unreachable)
+{
+	struct pf_contact *c;
+	char key[PF_KEY_MAX];
+
+	if (db->pf == NULL || pf_key(key, channel_id, address) != 0)
+		return;
+	HASH_FIND_STR(db->pf->contacts, key, c);
+	if (c)
+		c->unreachable = unreachable;
 }
 
 void

@@ -47,10 +47,11 @@ const char *const sqlite_sql[SQL_COUNT] = {
 	    " WHERE id = ?1 AND org_id = ?2 AND revoked_at IS NULL",
 	[W_API_KEY_USED] = "UPDATE api_keys SET last_used_at = max(coalesce(last_used_at, 0), ?2)"
 	    " WHERE id = ?1",
-	[W_CONTACT_FIND] = "SELECT c.id, c.name, v.id FROM contacts c"
+	[W_CONTACT_FIND] = "SELECT c.id, c.name, v.id, CASE WHEN c.status = 'active' THEN 0 ELSE 1 END FROM contacts c"
 	    " LEFT JOIN conversations v ON v.contact_id = c.id WHERE c.channel_id = ?1 AND c.address = ?2",
 	/* prefetch.c (PostgreSQL only uses it; the same query here). */
-	[W_CONTACT_PREFETCH] = "SELECT c.id, c.name, v.id, c.channel_id, c.address FROM json_each(?1) k"
+	[W_CONTACT_PREFETCH] = "SELECT c.id, c.name, v.id, c.channel_id, c.address,"
+	    " CASE WHEN c.status = 'active' THEN 0 ELSE 1 END FROM json_each(?1) k"
 	    " JOIN contacts c ON c.channel_id = json_extract(k.value, '$.c') AND c.address = json_extract(k.value, '$.a')"
 	    " LEFT JOIN conversations v ON v.contact_id = c.id",
 	[W_MSG_PREFETCH] = "SELECT m.id, m.conversation_id, m.status, m.channel_id, m.provider_message_id"
@@ -61,12 +62,10 @@ const char *const sqlite_sql[SQL_COUNT] = {
 	[W_CONTACT_RENAME] = "UPDATE contacts SET name = ?2, updated_at = ?3 WHERE id = ?1",
 	/* Channels v2 (0015): reachability, delivery ids, connection states. */
 	[W_CONTACT_STATUS] = "INSERT INTO contacts (channel_id, address, created_at, updated_at, status,"
-	    " status_reason, status_at) VALUES (?1, ?2, ?3, ?3, ?4, ?5, ?3)"
+	    " status_reason, status_at) VALUES (?1, ?2, ?3, ?3, ?4, ?5, ?6)"
 	    " ON CONFLICT (channel_id, address) DO UPDATE SET status = excluded.status,"
 	    " status_reason = excluded.status_reason, status_at = excluded.status_at"
 	    " WHERE contacts.status <> excluded.status",
-	[W_CONTACT_REACHABLE] = "UPDATE contacts SET status = 'active', status_reason = NULL, status_at = ?2"
-	    " WHERE id = ?1 AND status <> 'active'",
 	[W_INBOUND_KEY] = "INSERT INTO inbound_keys (channel_id, key, seen_at) VALUES (?1, ?2, ?3)"
 	    " ON CONFLICT DO NOTHING",
 	[W_INBOUND_KEY_PURGE] = "DELETE FROM inbound_keys WHERE seen_at < ?1",

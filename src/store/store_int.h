@@ -79,7 +79,7 @@ void prefetch_clear(struct store_db *db);
 int prefetch_msg(struct store_db *db, int64_t channel_id, const char *pmid, int64_t *id,
     int64_t *conv, enum msg_status *status);
 int prefetch_contact(struct store_db *db, int64_t channel_id, const char *address, int64_t *id,
-    const char **name, int64_t *conv);
+    const char **name, int64_t *conv, bool *unreachable);
 /* What the writer just wrote, so the answers stay true. */
 void prefetch_msg_stored(struct store_db *db, int64_t channel_id, const char *pmid, int64_t id,
     int64_t conv, enum msg_status status);
@@ -88,6 +88,9 @@ void prefetch_contact_stored(struct store_db *db, int64_t channel_id, const char
     int64_t id, const char *name, int64_t conv);
 void prefetch_contact_conv(struct store_db *db, int64_t channel_id, const char *address,
     int64_t conv);
+/* The contact's reachability changed (chstate.c). */
+void prefetch_contact_reach(struct store_db *db, int64_t channel_id, const char *address,
+    bool unreachable);
 
 /* --- render.c --- */
 /* "attempts", "next_attempt_at" (ISO-8601 UTC, null when next_ms is 0) and
@@ -183,8 +186,6 @@ int sd_find_message(struct store_db *db, int64_t channel_id, const char *provide
 /* Record a delivery id: *seen when the channel had it already (key NULL: never seen). */
 int sd_inbound_key_seen(struct store_db *db, int64_t channel_id, const char *key, int64_t now,
     bool *seen);
-/* The contact wrote: reachable again (deferred; no-op when it is). */
-int sd_contact_reachable(struct store_db *db, int64_t contact_id, int64_t now);
 /* A contact's reachability (made if absent); contact.status when it changed. */
 int sd_contact_status(struct store_db *db, struct store_op *op, int64_t channel_id,
     const char *address, enum contact_status st, const char *reason, int64_t now, bool *applied);

@@ -164,4 +164,17 @@ describe('telegram polling mode', () => {
 		await waitFor(async () => (await messagesByProviderId(d, '901:1')).length === 1, 15_000, { what: 'polling resumed after the conflict' });
 		assert.ok((await allEvents(d)).some((e) => e.type === 'channel.state' && e.data?.state === 'error'));
 	});
+
+	msgdTest('getUpdates: an update msgd cannot read is skipped and confirmed, never asked for again', async (h) => {
+		const { d, tg } = await tgSetup(h, { config: { mode: 'polling', webhook_secret: null, public_url: null } });
+		await tg.until(() => tg.polling() === 1, 10_000, 'a held getUpdates');
+		const [good] = tg.push(textUpdate(902, 'fine', { messageId: 1 }));
+		const bad = { update_id: good.update_id + 1, message: 'not an object' };
+		tg.push(bad);
+		await tg.until(() => tg.calls('getUpdates').some((r) => r.params.offset === bad.update_id + 1), 10_000, 'offset past the bad update');
+		assert.equal((await messagesByProviderId(d, '902:1')).length, 1);
+		const asked = tg.calls('getUpdates').length;
+		await tg.until(() => tg.polling() === 1, 10_000, 'polling held again');
+		assert.ok(tg.calls('getUpdates').length <= asked + 1, 'no spinning');
+	});
 });

@@ -112,5 +112,7 @@ describe('telegram ingest', () => {
 		// The user writes again: reachable.
 		await post(update(22, { chat, from: user, text: 'back' }));
 		await sendMessage(d, { channel: 'tg', to: '777', text: 'welcome back' });
+		const st = (await allEvents(d)).filter((e) => e.type === 'contact.status').map((e) => e.data.status);
+		assert.deepEqual(st, ['blocked', 'active']);
 	});
 });

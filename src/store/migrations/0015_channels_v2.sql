@@ -5,7 +5,7 @@
 -- shared connection state, QR code and polling cursor.
 ALTER TABLE contacts ADD COLUMN status TEXT NOT NULL DEFAULT 'active';
 ALTER TABLE contacts ADD COLUMN status_reason TEXT;
-ALTER TABLE contacts ADD COLUMN status_at INTEGER;
+ALTER TABLE contacts ADD COLUMN status_at INTEGER;        -- ms
 CREATE TABLE inbound_keys (
 	channel_id INTEGER NOT NULL,
 	key TEXT NOT NULL,

@@ -165,7 +165,7 @@ sr_last_inbound(struct app *app, struct send_reads *rs, int64_t channel_id, cons
     int64_t *out_ms)
 {
 	if (rs == NULL)
-		return store_last_inbound(app->store, channel_id, address, out_ms);
+		return store_last_inbound(app->store, channel_id, address, out_ms, NULL);
 	struct sr_entry *e = lookup(rs, SR_LAST_INBOUND, channel_id, address, NULL);
 	*out_ms = e ? e->i1 : 0;
 	return e ? e->rc : 0;
@@ -175,8 +175,9 @@ int
 sr_contact_status(struct app *app, struct send_reads *rs, int64_t channel_id, const char *address,
     enum contact_status *out)
 {
+	int64_t ms;
 	if (rs == NULL)
-		return store_contact_status(app->store, channel_id, address, out, NULL);
+		return store_last_inbound(app->store, channel_id, address, &ms, out);
 	/* Read with the last inbound message (one entry, one round). */
 	struct sr_entry *e = lookup(rs, SR_LAST_INBOUND, channel_id, address, NULL);
 	*out = e ? (enum contact_status)e->n[0] : CONTACT_ACTIVE;
@@ -232,14 +233,12 @@ fetch_run(struct store *st, void *arg)
 		case SR_TEMPLATE:
 			e->rc = store_template_get(st, rs->org, e->s1, e->s2, &e->json);
 			break;
-		case SR_LAST_INBOUND:
-			e->rc = store_last_inbound(st, e->a, e->s1, &e->i1);
-			if (e->rc == 0) {
-				enum contact_status cs;
-				e->rc = store_contact_status(st, e->a, e->s1, &cs, NULL);
-				e->n[0] = cs;
-			}
+		case SR_LAST_INBOUND: {
+			enum contact_status cs;
+			e->rc = store_last_inbound(st, e->a, e->s1, &e->i1, &cs);
+			e->n[0] = cs;
 			break;
+		}
 		case SR_CLIENT_ID:
 			e->rc = store_message_by_client_id(st, rs->org, e->s1, &e->json);
 			break;

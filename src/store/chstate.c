@@ -234,27 +234,3 @@ store_channel_qr(struct store *st, int64_t org, int64_t channel_id, json_t **out
 	db_finish(s);
 	return 0;
 }
-
-int
-store_contact_status(struct store *st, int64_t channel_id, const char *address,
-    enum contact_status *status, char **reason)
-{
-	struct store_db *db = store_reader_db(st);
-	struct db_stmt *s = db_stmt(db->r, R_CONTACT_STATUS);
-	int r;
-
-	*status = CONTACT_ACTIVE;
-	if (reason)
-		*reason = NULL;
-	db_bind_i64(s, 1, channel_id);
-	db_bind_text(s, 2, address);
-	if ((r = db_row(s)) < 0)
-		return -1;
-	if (r == 1) {
-		*status = contact_status_parse(db_text(s, 0));
-		if (reason && !db_null(s, 1))
-			*reason = xstrdup(db_text(s, 1));
-		db_finish(s);
-	}
-	return 0;
-}

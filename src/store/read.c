@@ -670,13 +670,26 @@ read_outbox_depth(struct store_db *db, int64_t channel_id, int64_t *out)
 }
 
 int
-read_last_inbound(struct store_db *db, int64_t channel_id, const char *address, int64_t *out_ms)
+read_last_inbound(struct store_db *db, int64_t channel_id, const char *address, int64_t *out_ms,
+    enum contact_status *status)
 {
 	struct db_stmt *s = db_stmt(db->r, R_LAST_INBOUND);
+	int r;
 
+	*out_ms = 0;
+	if (status)
+		*status = CONTACT_ACTIVE;
 	db_bind_i64(s, 1, channel_id);
 	db_bind_text(s, 2, address);
-	return read_i64(db, s, out_ms);
+	if ((r = db_row(s)) < 0)
+		return -1;
+	if (r == 1) {
+		*out_ms = db_i64(s, 0);
+		if (status)
+			*status = contact_status_parse(db_text(s, 1));
+		db_finish(s);
+	}
+	return 0;
 }
 
 int

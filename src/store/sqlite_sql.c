@@ -278,8 +278,6 @@ const char *const sqlite_sql[SQL_COUNT] = {
 	    " JOIN channels c ON c.id = s.channel_id WHERE c.deleted_at IS NULL",
 	[R_CHANNEL_QR] = "SELECT s.state, s.qr, s.pairing_code, s.qr_at FROM channel_states s"
 	    " JOIN channels c ON c.id = s.channel_id WHERE s.channel_id = ?1 AND c.org_id = ?2",
-	[R_CONTACT_STATUS] = "SELECT status, status_reason, status_at FROM contacts"
-	    " WHERE channel_id = ?1 AND address = ?2",
 	[R_API_KEYS] = "SELECT id, org_id, name, hash, scopes, prefix, created_at, expires_at,"
 	    " last_used_at FROM api_keys WHERE revoked_at IS NULL ORDER BY id",
 	[R_CONV_LIST] = CONV_SELECT
@@ -332,8 +330,10 @@ const char *const sqlite_sql[SQL_COUNT] = {
 	    " UNION ALL SELECT min(due_ms) FROM outbox WHERE state = 0 AND channel_id = ?1 AND priority = 1)",
 	/* No index on channel_id: the outbox holds only unfinished entries. */
 	[R_OUTBOX_DEPTH] = "SELECT count(*) FROM outbox WHERE channel_id = ?1",
-	[R_LAST_INBOUND] = "SELECT coalesce(c.last_inbound_ms, 0) FROM contacts ct"
-	    " JOIN conversations c ON c.contact_id = ct.id"
+	/* A contact marked blocked may have no conversation (Telegram
+	 * my_chat_member of someone who never wrote). */
+	[R_LAST_INBOUND] = "SELECT coalesce(c.last_inbound_ms, 0), ct.status FROM contacts ct"
+	    " LEFT JOIN conversations c ON c.contact_id = ct.id"
 	    " WHERE ct.channel_id = ?1 AND ct.address = ?2",
 	[R_MSG_PROVIDER_ID] = "SELECT channel_id, provider_message_id FROM messages WHERE id = ?1"
 	    " AND org_id = ?2",

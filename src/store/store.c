@@ -893,9 +893,10 @@ store_outbox_depth(struct store *st, int64_t channel_id, int64_t *out)
 }
 
 int
-store_last_inbound(struct store *st, int64_t channel_id, const char *address, int64_t *out_ms)
+store_last_inbound(struct store *st, int64_t channel_id, const char *address, int64_t *out_ms,
+    enum contact_status *status)
 {
-	return read_last_inbound(RDB(st), channel_id, address, out_ms);
+	return read_last_inbound(RDB(st), channel_id, address, out_ms, status);
 }
 
 int

@@ -456,9 +456,6 @@ int store_channel_states(struct store *st, json_t **out);
 /* Channel channel_id of org's pairing: {"state","qr","pairing_code","qr_updated_at"};
  * 0 with *out NULL when it never reported a state. */
 int store_channel_qr(struct store *st, int64_t org, int64_t channel_id, json_t **out);
-/* A contact's reachability (CONTACT_ACTIVE when unknown); *reason malloc'd or NULL. */
-int store_contact_status(struct store *st, int64_t channel_id, const char *address,
-    enum contact_status *status, char **reason);
 /* Every API key not revoked: [{"id","org_id","name","hash" (SHA-256, 64-char
  * hex),"scopes":[names],"prefix","created_at","expires_at","last_used_at"}],
  * times Unix seconds, 0 when none. */
@@ -522,7 +519,10 @@ int store_outbox_next_due(struct store *st, int64_t channel_id, int64_t *out_ms)
 /* Pending + in-flight entries of a channel. */
 int store_outbox_depth(struct store *st, int64_t channel_id, int64_t *out);
 /* When the contact last wrote to us on this channel (ms), 0 if never. */
-int store_last_inbound(struct store *st, int64_t channel_id, const char *address, int64_t *out_ms);
+/* The contact's last inbound message (ms, 0: none) and its reachability
+ * (status MAY be NULL; CONTACT_ACTIVE for an unknown contact): one query. */
+int store_last_inbound(struct store *st, int64_t channel_id, const char *address, int64_t *out_ms,
+    enum contact_status *status);
 /* The message sent with that client_id (idempotency key), or NULL. */
 int store_message_by_client_id(struct store *st, int64_t org, const char *client_id, json_t **out);
 /* Resolve a message id to its provider id (and channel); "" when unknown. */

@@ -234,7 +234,7 @@ int read_events_head(struct store_db *db, int64_t *out);
 int read_outbox_next_due(struct store_db *db, int64_t channel_id, int64_t *out_ms);
 int read_outbox_depth(struct store_db *db, int64_t channel_id, int64_t *out);
 int read_last_inbound(struct store_db *db, int64_t channel_id, const char *address,
-    int64_t *out_ms);
+    int64_t *out_ms, enum contact_status *status);
 int read_message_provider_id(struct store_db *db, int64_t org, int64_t id, int64_t *channel_id, char *out,
     size_t outlen);
 int read_templates_list(struct store_db *db, int64_t org, json_t **out);

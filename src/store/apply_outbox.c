@@ -274,6 +274,64 @@ out:
 	return rc;
 }
 
+/*
+ * The provider may report what msgd sent as an echo (Evolution's fromMe
+ * upsert) before this acceptance commits: the echo was then stored as a
+ * message of its own with the provider id. It is the same message: the
+ * echo's row goes, its provider statuses wait for this message (attached
+ * below, as early statuses are), and message.merged says so. Any other
+ * holder of the id is left alone (the caller logs the clash).
+ */
+static int
+merge_echo(struct store_db *db, struct store_op *op, int64_t mid, int64_t channel_id,
+    const char *pmid, int64_t now)
+{
+	struct db_stmt *s;
+	int64_t other = 0, conv = 0, seq;
+	json_t *doc = NULL;
+	char data[256];
+	bool echo;
+
+	if (sd_find_message(db, channel_id, pmid, &other) != 0)
+		return sd_op_sql_error(db, op);
+	if (other == 0 || other == mid)
+		return 0;
+	s = db_stmt(db->w, W_MSG_DOC);
+	db_bind_i64(s, 1, other);
+	if (db_row(s) != 1)
+		return sd_op_sql_error(db, op);
+	doc = json_loads(db_text(s, 0) ? db_text(s, 0) : "", 0, NULL);
+	conv = db_i64(s, 1);
+	db_finish(s);
+	echo = json_is_true(json_object_get(doc, "echo"));
+	json_decref(doc);
+	if (!echo)
+		return 0;
+	s = db_stmt(db->w, W_STATUS_DROP_OWN);
+	db_bind_i64(s, 1, other);
+	if (db_defer(s) != 0)
+		return sd_op_sql_error(db, op);
+	s = db_stmt(db->w, W_STATUS_DETACH);
+	db_bind_i64(s, 1, other);
+	if (db_defer(s) != 0)
+		return sd_op_sql_error(db, op);
+	s = db_stmt(db->w, W_CONV_REPOINT);
+	db_bind_i64(s, 1, other);
+	db_bind_i64(s, 2, mid);
+	db_bind_i64(s, 3, conv);
+	if (db_defer(s) != 0)
+		return sd_op_sql_error(db, op);
+	s = db_stmt(db->w, W_MSG_DELETE);
+	db_bind_i64(s, 1, other);
+	if (db_run(s) != 0)
+		return sd_op_sql_error(db, op);
+	snprintf(data, sizeof(data), "{\"id\":%" PRId64 ",\"into\":%" PRId64 "}", other, mid);
+	if (sd_append_event(db, 0, "message.merged", now, channel_id, conv, mid, data, &seq) != 0)
+		return sd_op_sql_error(db, op);
+	op->last_seq = seq;
+	return 0;
+}
+
 static int
 outbox_accepted(struct store_db *db, struct store_op *op, const struct outbox_item *it,
     const struct msg_state *ms, int64_t now)
@@ -283,6 +341,8 @@ outbox_accepted(struct store_db *db, struct store_op *op, const struct outbox_it
 
 	if (outbox_delete(db, it->message_id) != 0)
 		return sd_op_sql_error(db, op);
+	if (pmid && merge_echo(db, op, it->message_id, ms->channel_id, pmid, now) != 0)
+		return -1;
 	if (pmid) {
 		struct db_stmt *s = db_stmt(db->w, W_MSG_SET_PROVIDER_ID);
 

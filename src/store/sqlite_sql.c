@@ -78,6 +78,11 @@ const char *const sqlite_sql[SQL_COUNT] = {
 	    " VALUES (?1, 'unknown', ?2, ?3) ON CONFLICT (channel_id) DO UPDATE SET cursor = excluded.cursor",
 	[W_MSG_DOC] = "SELECT doc, conversation_id FROM messages WHERE id = ?1",
 	[W_MSG_SET_DOC] = "UPDATE messages SET doc = ?2 WHERE id = ?1",
+	/* An echo merged into the message msgd sent (apply_outbox.c). */
+	[W_MSG_DELETE] = "DELETE FROM messages WHERE id = ?1",
+	[W_STATUS_DROP_OWN] = "DELETE FROM statuses WHERE message_id = ?1 AND provider_message_id IS NULL",
+	[W_STATUS_DETACH] = "UPDATE statuses SET message_id = NULL WHERE message_id = ?1",
+	[W_CONV_REPOINT] = "UPDATE conversations SET last_message_id = ?2 WHERE id = ?3 AND last_message_id = ?1",
 	[W_CONV_INSERT] = "INSERT INTO conversations (channel_id, contact_id, last_activity_ms, created_at, org_id)"
 	    " VALUES (?1, ?2, ?3, ?4, (SELECT org_id FROM channels WHERE id = ?1))",
 	[W_CONV_TOUCH] = "UPDATE conversations SET last_message_id = ?2, last_activity_ms = ?3,"

@@ -4,7 +4,7 @@
 // (Webhooks and QR pairing need the per-channel routes: see evolution_pair.)
 import { describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { msgdTest, assertStatus, sendMessage, waitMessage, waitFor, channelState } from './lib.mjs';
+import { msgdTest, assertStatus, assertError, sendMessage, waitMessage, waitFor, channelState, allEvents } from './lib.mjs';
 import { startFakeEvolution } from './fake_evolution.mjs';
 
 const KEY = 'evo-key-e2e-0001';
@@ -75,6 +75,31 @@ describe('evolution channel: sending', () => {
 		assert.equal(r.status, 200, r.text);
 		const same = assertStatus(await d.api('GET', `/v1/messages?provider_message_id=${m.provider_message_id}`), 200).messages;
 		assert.deepEqual(same.map((x) => x.id), [m0.id]);
+		assert.equal(fake.sends().length, 1);
+	});
+
+	msgdTest('an echo that arrives before msgd recorded the acceptance is merged into the sent message', async (h) => {
+		const { d, fake, ch } = await setup(h);
+		// Evolution posts its fromMe upsert while msgd still waits for sendText's answer.
+		fake.rule((r) => r.endpoint === 'sendText', { delayMs: 1500 });
+		const m0 = await sendMessage(d, { channel: 'wweb', to: '15550100001', text: 'raced' });
+		await waitFor(() => fake.sends().length === 1, 5000, { what: 'sendText in flight' });
+		const id = 'BAE5FAKE00000001';  // the fake's first key id
+		const echoed = await fake.upsert('tigo1', { from: '15550100001', text: 'raced', id, fromMe: true }, { url: `${d.url}${ch.webhook_path}` });
+		assert.equal(echoed.status, 200, echoed.text);
+		const early = assertStatus(await d.api('GET', `/v1/messages?provider_message_id=${id}`), 200).messages;
+		assert.equal(early.length, 1);
+		assert.notEqual(early[0].id, m0.id, 'the echo was stored first, as a message of its own');
+		const m = await waitMessage(d, m0.id, 'accepted');
+		assert.equal(m.provider_message_id, id);
+		const same = assertStatus(await d.api('GET', `/v1/messages?provider_message_id=${id}`), 200).messages;
+		assert.deepEqual(same.map((x) => x.id), [m0.id]);
+		const merged = (await allEvents(d)).filter((e) => e.type === 'message.merged');
+		assert.deepEqual(merged.map((e) => e.data), [{ id: early[0].id, into: m0.id }]);
+		// The conversation shows one message, not two.
+		const { messages } = assertStatus(await d.api('GET', `/v1/conversations/${m.conversation_id}/messages`), 200);
+		assert.equal(messages.filter((x) => x.provider_message_id === id).length, 1);
+		assertError(await d.api('GET', `/v1/messages/${early[0].id}`), 404, 'not_found');
 		assert.equal(fake.sends().length, 1);
 	});
 

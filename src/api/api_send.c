@@ -36,17 +36,6 @@
 #define CLIENT_ID_MAX 128
 #define WINDOW_MS (24LL * 3600 * 1000)  /* recent enough to count as a conversation (priority) */
 
-/* UTF-8 characters in s[0..n). */
-static size_t
-utf8_chars(const char *s, size_t n)
-{
-	size_t c = 0;
-	for (size_t i = 0; i < n; i++)
-		if (((unsigned char)s[i] & 0xC0) != 0x80)
-			c++;
-	return c;
-}
-
 /* A string member: absent (NULL), or non-empty, capped, without NUL. */
 int
 opt_str(const json_t *o, const char *key, const char *field, size_t max, const char **out,
@@ -138,8 +127,6 @@ recipient(const struct channel *ch, const json_t *body, char *out, struct send_e
 
 static const char *const media_types[] = { "image", "audio", "voice", "video", "document", "sticker",
 	NULL };
-/* Fields only some types take (channel_caps.send_options), passed through as given. */
-static const char *const send_options[] = { "parse_mode", "buttons", "reply_markup", NULL };
 
 static bool
 in_list(const char *s, const char *const *list)
@@ -179,39 +166,6 @@ foreign_fields(const json_t *body, const char *type, struct send_error *e)
 			    "'%s' does not apply to a %s message", owners[i].field, type);
 	}
 	return 0;
-}
-
-/*
- * The adapter builds the provider's request for the message as it will be
- * stored (send_prepare() is pure: no I/O), and the request is dropped: what
- * it could never send (a caption over Telegram's 1024 characters, a
- * malformed inline keyboard) is refused now, 422 naming the field, instead
- * of failing after it was queued.
- */
-static int
-dry_run(struct channel *ch, const struct msg_in *m, struct send_error *e)
-{
-	struct send_request req = { 0 };
-	struct channel_error ce = { 0 };
-	json_t *doc;
-	int rc = 0;
-
-	if (ch->ops->send_prepare == NULL)
-		return 0;
-	doc = json_deep_copy(m->parts);
-	json_object_set_new(doc, "channel", json_string(ch->name));
-	json_object_set_new(doc, "direction", json_string("out"));
-	json_object_set_new(doc, "to", json_string(m->to));
-	json_object_set_new(doc, "type", json_string(m->type));
-	json_object_set_new(doc, "text", m->text ? json_string(m->text) : json_null());
-	json_object_set_new(doc, "reply_to", m->reply_to ?
-	    json_pack("{s:s,s:n}", "provider_message_id", m->reply_to, "message_id") : json_null());
-	if (ch->ops->send_prepare(ch, doc, &req, &ce) != 0)
-		rc = send_fail(e, "validation_failed", ce.field[0] ? ce.field : "body", "%s",
-		    ce.message[0] ? ce.message : "this channel cannot send the message");
-	send_request_free(&req);
-	json_decref(doc);
-	return rc;
 }
 
 /*
@@ -261,30 +215,10 @@ build_outbound(struct app *app, struct send_reads *rs, int64_t org, const json_t
 	if (text && utf8_chars(text, strlen(text)) > TEXT_MAX_CHARS)
 		return send_fail(e, "validation_failed", "text", "'text' is longer than %d characters",
 		    TEXT_MAX_CHARS);
-	/* What this channel's type can send (channel_caps), before anything else. */
+	/* What this channel's type can do (channel_caps), before anything else. */
 	const struct channel_caps *caps = ch->ops->caps;
-	if (strcmp(type, "template") != 0 && !channel_can_send_type(ch->ops, type))
-		return send_fail(e, "unsupported_by_channel", "type", "a %s channel cannot send %s "
-		    "messages", ch->ops->type, type);
-	if (text && caps && caps->max_text_len && utf8_chars(text, strlen(text)) > caps->max_text_len)
-		return send_fail(e, "unsupported_by_channel", "text", "a %s channel sends at most %zu "
-		    "characters of text (max_text_length)", ch->ops->type, caps->max_text_len);
-	for (const char *const *o = send_options; *o; o++) {
-		json_t *v = json_object_get(body, *o);
-		bool takes = false;
-		if (v == NULL || json_is_null(v))
-			continue;
-		for (const char *const *t = caps ? caps->send_options : NULL; t && *t; t++)
-			takes |= strcmp(*t, *o) == 0;
-		if (!takes)
-			return send_fail(e, "unsupported_by_channel", *o, "a %s channel does not take "
-			    "'%s'", ch->ops->type, *o);
-		json_object_set(parts, *o, v);  /* the adapter checks it (dry run below) */
-	}
-	json_t *rt0 = json_object_get(body, "reply_to");
-	if (rt0 && !json_is_null(rt0) && !(caps && caps->replies))
-		return send_fail(e, "unsupported_by_channel", "reply_to", "a %s channel cannot send "
-		    "replies", ch->ops->type);
+	if (api_send_caps_check(ch, body, type, text, parts, e) != 0)
+		return -1;
 	if (foreign_fields(body, type, e) != 0)
 		return -1;
 
@@ -512,7 +446,7 @@ build_outbound(struct app *app, struct send_reads *rs, int64_t org, const json_t
 	m->priority = priority;
 	if (api_send_content_rules(app, rs, org, body, m, now, e) != 0)
 		goto fail;
-	if (dry_run(ch, m, e) != 0)
+	if (api_send_dry_run(ch, m, e) != 0)
 		goto fail;
 	m->raw = json_encode(body, NULL);
 	free(rendered);

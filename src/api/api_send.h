@@ -80,6 +80,13 @@ int sr_message_provider_id(struct app *app, struct send_reads *rs, int64_t org, 
     int64_t *channel_id, char *out, size_t outlen);
 int sr_template_get(struct app *app, struct send_reads *rs, int64_t org, const char *name,
     const char *language, json_t **out);
+/* api_send_caps.c: what the channel's type cannot do → 422 (before
+ * anything is stored); copies the type-specific options it takes into parts. */
+struct channel;
+int api_send_caps_check(const struct channel *ch, const json_t *body, const char *type,
+    const char *text, json_t *parts, struct send_error *e);
+/* The adapter's send_prepare() on the message as it will be stored, dropped. */
+int api_send_dry_run(struct channel *ch, const struct msg_in *m, struct send_error *e);
 /* The contact's reachability (read with its last inbound message). */
 int sr_contact_status(struct app *app, struct send_reads *rs, int64_t channel_id,
     const char *address, enum contact_status *out);

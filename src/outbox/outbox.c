@@ -11,7 +11,7 @@
  * loop iteration. Every committed change kicks the next cycle.
  *
  * Its state (struct outbox, per-channel struct ochan) is in outbox_int.h,
- * shared with clock.c (wall
+ * shared with receipts.c (read receipts), clock.c (wall
  * clock jumps) and lease.c (claims as leases, channel dispatch leases among
  * several instances); reason.c words the reasons and credcheck.c runs credential
  * checks.
@@ -782,59 +782,6 @@ outbox_due_apply(struct outbox *ob, struct due_read *d)
 		outbox_kick(ob);  /* something was committed while the read ran */
 	else if (!ob->draining)
 		cycle_sleep(ob, wake, d->wake_us);
-}
-
-/* --- read receipts --- */
-
-struct receipt {
-	struct outbox *ob;
-	char *provider_id;
-};
-
-static void
-on_receipt_done(void *arg, const struct send_response *resp)
-{
-	struct receipt *r = arg;
-
-	if (r->ob->stopping) {
-		free(r->provider_id);
-		free(r);
-		return;
-	}
-	if (resp->http_status < 200 || resp->http_status >= 300) {
-		char st[16];
-		snprintf(st, sizeof(st), "%ld", resp->http_status);
-		log_warn("read receipt not accepted", "provider_message_id", r->provider_id,
-		    "status", st, "error", resp->net_error);
-	}
-	r->ob->inflight--;
-	free(r->provider_id);
-	free(r);
-}
-
-void
-outbox_send_receipt(struct outbox *ob, int64_t channel_id, const char *provider_message_id)
-{
-	struct channel *ch = registry_find_id(ob->reg, channel_id);
-	struct send_request req = { 0 };
-
-	if (ch == NULL || ch->ops->read_prepare == NULL || provider_message_id == NULL ||
-	    *provider_message_id == '\0')
-		return;
-	if (ch->ops->read_prepare(ch, provider_message_id, &req) != 0) {
-		send_request_free(&req);
-		return;
-	}
-	struct receipt *r = xcalloc(1, sizeof(*r));
-	r->ob = ob;
-	r->provider_id = xstrdup(provider_message_id);
-	ob->inflight++;
-	if (httpc_start(ob->hc, &req, 15000, on_receipt_done, r) != 0) {
-		ob->inflight--;
-		free(r->provider_id);
-		free(r);
-	}
-	send_request_free(&req);
 }
 
 /* --- lifecycle --- */

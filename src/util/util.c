@@ -406,3 +406,14 @@ mkdir_p(const char *path, unsigned mode)
 		return -1;
 	return 0;
 }
+
+size_t
+utf8_chars(const char *s, size_t n)
+{
+	size_t c = 0;
+
+	for (size_t i = 0; i < n; i++)
+		if (((unsigned char)s[i] & 0xC0) != 0x80)
+			c++;
+	return c;
+}

@@ -62,6 +62,8 @@ int parse_i64(const char *s, int64_t *out);
 int parse_digits(const char *s, size_t max_digits, int64_t *out);
 
 /* Constant-time equality of two byte strings (length is not secret). */
+/* UTF-8 characters (code points) in s[0..n): bytes that do not continue one. */
+size_t utf8_chars(const char *s, size_t n);
 bool ct_equal(const void *a, size_t alen, const void *b, size_t blen);
 
 /* Fill buf with cryptographically secure random bytes. */

@@ -567,10 +567,8 @@ api_channel_json(struct app *app, const struct channel *ch)
 		channel_webhook_path(ch, path, sizeof(path));
 		json_object_set_new(j, "webhook_path", json_string(path));
 	}
-	json_t *type = channel_type_describe(ch->ops);
-	json_object_set(j, "capabilities", json_object_get(type, "capabilities"));
-	json_object_set(j, "actions", json_object_get(type, "actions"));
-	json_decref(type);
+	json_object_set_new(j, "capabilities", channel_caps_json(ch->ops));
+	json_object_set_new(j, "actions", json_boolean(ch->ops->connect != NULL));
 	return j;
 }
 

@@ -378,6 +378,9 @@ void api_channels_disconnect(struct app *, struct http_request *, const struct p
     const char *const *);
 void api_channels_qr(struct app *, struct http_request *, const struct principal *,
     const char *const *);
+/* The caller's organization's channel named name, or NULL (answered 404). */
+struct channel *api_channel_or_404(struct app *app, struct http_request *req,
+    const struct principal *who, const char *name);
 /* {"state","reason","since"} of the channel's shared connection state. */
 json_t *api_channel_connection(const struct channel *ch);
 /* After a commit here: the states it applied, onto the registry's channels. */

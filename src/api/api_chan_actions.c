@@ -129,21 +129,11 @@ api_channel_types(struct app *app, struct http_request *req, const struct princi
 
 /* --- actions --- */
 
-static struct channel *
-find_or_404(struct app *app, struct http_request *req, const struct principal *who,
-    const char *name)
-{
-	struct channel *ch = registry_find_name(app->reg, who->org_id, name);
-	if (ch == NULL)
-		http_reply_error(req, 404, "not_found", NULL, "no channel named '%.64s'", name);
-	return ch;
-}
-
 static void
 action(struct app *app, struct http_request *req, const struct principal *who, const char *name,
     bool connect)
 {
-	struct channel *ch = find_or_404(app, req, who, name);
+	struct channel *ch = api_channel_or_404(app, req, who, name);
 	struct channel_error err = { 0 };
 	int (*fn)(struct channel *, struct channel_error *);
 
@@ -230,7 +220,7 @@ void
 api_channels_qr(struct app *app, struct http_request *req, const struct principal *who,
     const char *const *p)
 {
-	struct channel *ch = find_or_404(app, req, who, p[0]);
+	struct channel *ch = api_channel_or_404(app, req, who, p[0]);
 	const char *f = http_query(req, "format");
 	struct qr_read *q;
 

@@ -264,8 +264,8 @@ api_channels_list(struct app *app, struct http_request *req, const struct princi
 	api_reply_channels(app, req, 200, json_pack("{s:o}", "channels", arr));
 }
 
-static struct channel *
-find_or_404(struct app *app, struct http_request *req, const struct principal *who,
+struct channel *
+api_channel_or_404(struct app *app, struct http_request *req, const struct principal *who,
     const char *name)
 {
 	struct channel *ch = registry_find_name(app->reg, who->org_id, name);
@@ -278,7 +278,7 @@ void
 api_channels_get(struct app *app, struct http_request *req, const struct principal *who,
     const char *const *p)
 {
-	struct channel *ch = find_or_404(app, req, who, p[0]);
+	struct channel *ch = api_channel_or_404(app, req, who, p[0]);
 	if (ch)
 		api_reply_channels(app, req, 200, api_channel_json(app, ch));
 }
@@ -378,7 +378,7 @@ api_channels_patch(struct app *app, struct http_request *req, const struct princ
     const char *const *p)
 {
 	struct channel_error err = { 0 };
-	struct channel *ch = find_or_404(app, req, who, p[0]);
+	struct channel *ch = api_channel_or_404(app, req, who, p[0]);
 	json_t *body, *patch, *config = NULL;
 	const char *key;
 	json_t *v;
@@ -465,7 +465,7 @@ void
 api_channels_delete(struct app *app, struct http_request *req, const struct principal *who,
     const char *const *p)
 {
-	struct channel *ch = find_or_404(app, req, who, p[0]);
+	struct channel *ch = api_channel_or_404(app, req, who, p[0]);
 	if (ch == NULL)
 		return;
 	struct chan_write *w = xcalloc(1, sizeof(*w));

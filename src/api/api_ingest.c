@@ -151,27 +151,23 @@ req_query(void *ctx, const char *name)
 	return http_query(ctx, name);
 }
 
-void
-api_webhook(struct app *app, struct http_request *req, const struct principal *who,
-    const char *const *p)
+/* A provider's request as adapters see it, and the ingest that will hold
+ * what they make of it; NULL (answered 503) while shutting down. */
+static struct ingest *
+ingest_begin(struct app *app, struct http_request *req, struct webhook_request *wr)
 {
-	const struct channel_ops *ops = channel_type_by_webhook_path(p[0]);
 	struct ingest *in;
 	size_t len;
 	const char *body = http_body(req, &len);
 
-	if (ops == NULL) {
-		http_reply_error(req, 404, "not_found", NULL, "no webhook endpoint '%.64s'", p[0]);
-		return;
-	}
 	if (app->shutting_down) {
 		http_reply_error(req, 503, "shutting_down", NULL, "msgd is shutting down; retry");
-		return;
+		return NULL;
 	}
 	in = xcalloc(1, sizeof(*in));
 	in->app = app;
 	in->req = req;
-	struct webhook_request wr = {
+	*wr = (struct webhook_request){
 		.method = http_method(req),
 		.header = req_header,
 		.query = req_query,
@@ -180,6 +176,23 @@ api_webhook(struct app *app, struct http_request *req, const struct principal *w
 		.body_len = len,
 		.request_id = http_request_id(req),
 	};
+	return in;
+}
+
+void
+api_webhook(struct app *app, struct http_request *req, const struct principal *who,
+    const char *const *p)
+{
+	const struct channel_ops *ops = channel_type_by_webhook_path(p[0]);
+	struct webhook_request wr;
+	struct ingest *in;
+
+	if (ops == NULL) {
+		http_reply_error(req, 404, "not_found", NULL, "no webhook endpoint '%.64s'", p[0]);
+		return;
+	}
+	if ((in = ingest_begin(app, req, &wr)) == NULL)
+		return;
 	ops->webhook(app->reg, &wr, &in->reply, &in->batch);
 	ingest_answer(app, in);
 }
@@ -209,9 +222,9 @@ api_channel_webhook(struct app *app, struct http_request *req, const struct prin
 {
 	const struct channel_ops *ops = channel_type_find(p[0]);
 	struct channel *ch = NULL;
+	struct webhook_request wr;
+	struct ingest *in;
 	int64_t id;
-	size_t len;
-	const char *body = http_body(req, &len);
 
 	(void)who;
 	if (ops && ops->channel_webhook && parse_i64(p[1], &id) == 0 && id > 0)
@@ -221,24 +234,10 @@ api_channel_webhook(struct app *app, struct http_request *req, const struct prin
 		    ops ? ops->type : "such", p[1]);
 		return;
 	}
-	if (app->shutting_down) {
-		http_reply_error(req, 503, "shutting_down", NULL, "msgd is shutting down; retry");
+	if ((in = ingest_begin(app, req, &wr)) == NULL)
 		return;
-	}
-	struct ingest *in = xcalloc(1, sizeof(*in));
-	in->app = app;
-	in->req = req;
 	in->channel_id = ch->id;
 	in->serial = ch->serial;
-	struct webhook_request wr = {
-		.method = http_method(req),
-		.header = req_header,
-		.query = req_query,
-		.ctx = req,
-		.body = body,
-		.body_len = len,
-		.request_id = http_request_id(req),
-	};
 	ch->ops->channel_webhook(ch, &wr, &in->reply, &in->batch);
 	ingest_answer(app, in);
 }

@@ -335,32 +335,6 @@ channel_send_setting(const struct channel *ch, const char *key)
 	abort();  /* a key not in the table is a programming error */
 }
 
-int
-cfg_check_keys(const json_t *cfg, const char *const *allowed, struct channel_error *err)
-{
-	const char *key;
-	json_t *v;
-
-	if (!json_is_object(cfg)) {
-		set_err(err, "config", "config must be an object");
-		return -1;
-	}
-	json_object_foreach((json_t *)cfg, key, v) {
-		bool ok = false;
-		for (const char *const *a = allowed; *a; a++)
-			if (strcmp(*a, key) == 0)
-				ok = true;
-		/* The sending settings are every sending channel's (one table). */
-		for (size_t i = 0; !ok && i < ARRAY_LEN(send_settings); i++)
-			ok = strcmp(send_settings[i].key, key) == 0;
-		if (!ok) {
-			field_err(err, key, "unknown config field '%s'");
-			return -1;
-		}
-	}
-	return 0;
-}
-
 static int
 check_string(const json_t *v, const char *key, size_t maxlen, struct channel_error *err)
 {
@@ -395,17 +369,6 @@ cfg_optional_string(const json_t *cfg, const char *key, size_t maxlen, struct ch
 }
 
 int
-cfg_optional_bool(const json_t *cfg, const char *key, struct channel_error *err)
-{
-	json_t *v = json_object_get(cfg, key);
-	if (v != NULL && !json_is_boolean(v)) {
-		field_err(err, key, "'%s' must be true or false");
-		return -1;
-	}
-	return 0;
-}
-
-int
 cfg_optional_int(const json_t *cfg, const char *key, int64_t min, int64_t max,
     struct channel_error *err)
 {
@@ -420,4 +383,16 @@ cfg_optional_int(const json_t *cfg, const char *key, int64_t min, int64_t max,
 		return -1;
 	}
 	return 0;
+}
+
+const json_t *
+channel_reply_id(const json_t *msg)
+{
+	const json_t *r = json_object_get(msg, "reply_to");
+	const char *s;
+
+	if (json_is_object(r))
+		r = json_object_get(r, "provider_message_id");
+	s = json_cstr(r);
+	return s && *s ? r : NULL;
 }

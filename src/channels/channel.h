@@ -401,16 +401,20 @@ bool channel_is_secret_key(const struct channel_ops *ops, const char *key);
 /* The type as GET /v1/channel-types lists it: {"type","config":[...],
  * "capabilities":{...},"webhook","actions"} (new ref). */
 json_t *channel_type_describe(const struct channel_ops *ops);
+/* Its "capabilities" alone (new ref): every channel's JSON carries them. */
+json_t *channel_caps_json(const struct channel_ops *ops);
+/* An outbound message's quoted message (its "reply_to", as the API shows it
+ * or a bare provider id): the provider id as a non-empty JSON string
+ * without NULs, or NULL (send_prepare() helpers). */
+const json_t *channel_reply_id(const json_t *msg);
 /* Capability lookups for the send API. */
 bool channel_can_send_type(const struct channel_ops *ops, const char *type);
 const struct media_limit *channel_media_limit(const struct channel_ops *ops, const char *kind);
 
 /* Helpers adapters share for config validation. Each returns -1 and fills
  * err (field "config.<key>") when the check fails. */
-int cfg_check_keys(const json_t *cfg, const char *const *allowed, struct channel_error *err);
 int cfg_require_string(const json_t *cfg, const char *key, size_t maxlen, struct channel_error *err);
 int cfg_optional_string(const json_t *cfg, const char *key, size_t maxlen, struct channel_error *err);
-int cfg_optional_bool(const json_t *cfg, const char *key, struct channel_error *err);
 int cfg_optional_int(const json_t *cfg, const char *key, int64_t min, int64_t max, struct channel_error *err);
 
 /*

@@ -44,69 +44,12 @@ get(const json_t *obj, const char *key)
 	return json_object_get(obj, key); /* NULL when obj is not an object */
 }
 
-/* v is a string without NUL bytes, usable as a C string. */
-static const char *
-cstr(const json_t *v)
-{
-	if (!json_is_string(v) || memchr(json_string_value(v), '\0', json_string_length(v)))
-		return NULL;
-	return json_string_value(v);
-}
-
 /* An identifier: a C string of 1 to EVO_ID_MAX bytes. */
 static const char *
 id_of(const json_t *v)
 {
-	const char *s = cstr(v);
+	const char *s = json_cstr(v);
 	return s && *s && json_string_length(v) <= EVO_ID_MAX ? s : NULL;
-}
-
-static bool
-str_eq(const json_t *v, const char *lit)
-{
-	size_t n = strlen(lit);
-	return json_is_string(v) && json_string_length(v) == n &&
-	    memcmp(json_string_value(v), lit, n) == 0;
-}
-
-/* A copy of a JSON string's bytes with NULs dropped; NULL when not a string. */
-static char *
-dup_text(const json_t *v)
-{
-	if (!json_is_string(v))
-		return NULL;
-	const char *s = json_string_value(v);
-	size_t n = json_string_length(v), k = 0;
-	char *d = xmalloc(n + 1);
-	for (size_t i = 0; i < n; i++)
-		if (s[i] != '\0')
-			d[k++] = s[i];
-	d[k] = '\0';
-	return d;
-}
-
-/* Unix seconds: a number or a string of digits. -1 when unusable. */
-static int
-get_time(const json_t *v, int64_t *out)
-{
-	int64_t t;
-
-	if (json_is_integer(v)) {
-		t = json_integer_value(v);
-	} else if (json_is_real(v)) {
-		double d = json_real_value(v);
-		if (!(d >= 0 && d <= (double)EVO_TS_MAX))
-			return -1;
-		t = (int64_t)d;
-	} else if (cstr(v) && parse_digits(cstr(v), INT64_DIGITS_MAX, &t) == 0) {
-		/* "1746133821" */
-	} else {
-		return -1;
-	}
-	if (t < 0 || t > EVO_TS_MAX)
-		return -1;
-	*out = t;
-	return 0;
 }
 
 /* The record's time, else the envelope's date_time, else now. */
@@ -114,9 +57,9 @@ static int64_t
 time_of(const json_t *v, const json_t *root)
 {
 	int64_t t;
-	const char *dt = cstr(get(root, "date_time"));
+	const char *dt = json_cstr(get(root, "date_time"));
 
-	if (get_time(v, &t) == 0)
+	if (json_epoch(v, EVO_TS_MAX, &t) == 0)
 		return t;
 	if (dt && parse_rfc3339(dt, &t) == 0 && t >= 0)
 		return t;
@@ -131,7 +74,7 @@ int_of(const json_t *v, int64_t def)
 
 	if (json_is_integer(v))
 		return json_integer_value(v);
-	if (cstr(v) && parse_i64(cstr(v), &n) == 0)
+	if (json_cstr(v) && parse_i64(json_cstr(v), &n) == 0)
 		return n;
 	return def;
 }
@@ -288,14 +231,14 @@ norm_context(struct msg_in *m, const json_t *ctx)
 static const char *
 k_conversation(struct upsert *u, const char *type)
 {
-	u->m->text = dup_text(u->body);
+	u->m->text = json_dup_text(u->body);
 	return "text";
 }
 
 static const char *
 k_extended_text(struct upsert *u, const char *type)
 {
-	u->m->text = dup_text(get(u->body, "text"));
+	u->m->text = json_dup_text(get(u->body, "text"));
 	return "text";
 }
 
@@ -320,7 +263,7 @@ k_media(struct upsert *u, const char *type)
 	if (strcmp(type, "sticker") == 0 && json_is_boolean(get(b, "isAnimated")))
 		json_object_set_new(media, "animated", json_boolean(json_is_true(get(b, "isAnimated"))));
 	set_part(u->m, "media", media);
-	u->m->text = dup_text(get(b, "caption"));
+	u->m->text = json_dup_text(get(b, "caption"));
 	return type;
 }
 
@@ -373,7 +316,7 @@ k_reaction(struct upsert *u, const char *type)
 	json_t *r = json_object();
 	const char *target = id_of(get(get(u->body, "key"), "id"));
 	/* An emoji of "" removes the sender's reaction (model.h). */
-	char *emoji = dup_text(get(u->body, "text"));
+	char *emoji = json_dup_text(get(u->body, "text"));
 
 	if (emoji)
 		json_object_set_new(r, "emoji", json_string(emoji));
@@ -397,12 +340,12 @@ k_protocol(struct upsert *u, const char *type)
 
 	if (target == NULL)
 		return NULL;
-	if (str_eq(t, "REVOKE") || (json_is_integer(t) && json_integer_value(t) == 0)) {
+	if (json_str_eq(t, "REVOKE") || (json_is_integer(t) && json_integer_value(t) == 0)) {
 		u->m->action = MSG_DELETE;
 		u->m->target = xstrdup(target);
 		return "revoke";
 	}
-	if (str_eq(t, "MESSAGE_EDIT") || (json_is_integer(t) && json_integer_value(t) == 14)) {
+	if (json_str_eq(t, "MESSAGE_EDIT") || (json_is_integer(t) && json_integer_value(t) == 14)) {
 		struct upsert e = { .m = u->m, .msg = get(u->body, "editedMessage") };
 		const char *etype = norm_kind(&e);
 		u->m->action = MSG_EDIT;
@@ -577,7 +520,7 @@ upsert_one(const json_t *d, const json_t *root, int64_t channel_id, struct inges
 			copy_member(s, "name", d, "pushName");
 			set_part(m, "sender", s);
 		} else {
-			m->contact_name = dup_text(get(d, "pushName"));
+			m->contact_name = json_dup_text(get(d, "pushName"));
 		}
 	}
 	if (group)
@@ -629,11 +572,11 @@ update_one(const json_t *d, const json_t *root, int64_t channel_id, struct inges
 		log_warn("evolution: status update without keyId skipped");
 		return;
 	}
-	if (str_eq(status, "DELETED") && jid == NULL) {
+	if (json_str_eq(status, "DELETED") && jid == NULL) {
 		log_warn("evolution: deletion without remoteJid skipped", "id", id);
 		return;
 	}
-	if (str_eq(status, "DELETED")) {
+	if (json_str_eq(status, "DELETED")) {
 		bool from_me = json_is_true(get(d, "fromMe")) ||
 		    json_is_true(get(get(d, "key"), "fromMe"));
 		struct msg_in *m = ingest_batch_add_msg(out);
@@ -655,7 +598,7 @@ update_one(const json_t *d, const json_t *root, int64_t channel_id, struct inges
 		return;
 	}
 	for (size_t i = 0; i < ARRAY_LEN(evo_statuses); i++) {
-		if (str_eq(status, evo_statuses[i].word) ||
+		if (json_str_eq(status, evo_statuses[i].word) ||
 		    (json_is_integer(status) && json_integer_value(status) == evo_statuses[i].code)) {
 			word = evo_statuses[i].word;
 			st = evo_statuses[i].st;
@@ -700,11 +643,11 @@ connection_update(const json_t *d, int64_t channel_id, struct ingest_batch *out)
 	enum channel_conn conn;
 	char *reason = NULL;
 
-	if (str_eq(state, "open")) {
+	if (json_str_eq(state, "open")) {
 		conn = CONN_CONNECTED;
-	} else if (str_eq(state, "connecting")) {
+	} else if (json_str_eq(state, "connecting")) {
 		conn = CONN_CONNECTING;
-	} else if (str_eq(state, "close")) {
+	} else if (json_str_eq(state, "close")) {
 		int64_t code = int_of(get(d, "statusReason"), 0);
 		conn = CONN_DISCONNECTED;
 		for (size_t i = 0; i < ARRAY_LEN(evo_close_reasons); i++)
@@ -713,7 +656,7 @@ connection_update(const json_t *d, int64_t channel_id, struct ingest_batch *out)
 		if (reason == NULL)
 			reason = code ? xasprintf("closed (status %lld)", (long long)code) :
 			    xstrdup("closed");
-	} else if (str_eq(state, "refused")) {
+	} else if (json_str_eq(state, "refused")) {
 		conn = CONN_ERROR;
 		reason = xstrdup("WhatsApp refused the connection");
 	} else {
@@ -730,7 +673,7 @@ static void
 qrcode_updated(const json_t *d, int64_t channel_id, struct ingest_batch *out)
 {
 	const json_t *qr = get(d, "qrcode");
-	const char *code = cstr(get(qr, "code")), *pairing = id_of(get(qr, "pairingCode"));
+	const char *code = json_cstr(get(qr, "code")), *pairing = id_of(get(qr, "pairingCode"));
 	struct state_in *s = ingest_batch_add_state(out);
 
 	s->channel_id = channel_id;
@@ -770,14 +713,14 @@ evo_normalize(const json_t *root, int64_t channel_id, struct ingest_batch *out)
 	const json_t *ev = get(root, "event"), *data = get(root, "data");
 
 	/* Evolution spells events "messages.upsert"; some setups "MESSAGES_UPSERT". */
-	if (str_eq(ev, "messages.upsert") || str_eq(ev, "MESSAGES_UPSERT"))
+	if (json_str_eq(ev, "messages.upsert") || json_str_eq(ev, "MESSAGES_UPSERT"))
 		each_item(root, channel_id, out, upsert_one);
-	else if (str_eq(ev, "messages.update") || str_eq(ev, "MESSAGES_UPDATE"))
+	else if (json_str_eq(ev, "messages.update") || json_str_eq(ev, "MESSAGES_UPDATE"))
 		each_item(root, channel_id, out, update_one);
-	else if (str_eq(ev, "connection.update") || str_eq(ev, "CONNECTION_UPDATE"))
+	else if (json_str_eq(ev, "connection.update") || json_str_eq(ev, "CONNECTION_UPDATE"))
 		json_is_object(data) ? connection_update(data, channel_id, out) : (void)0;
-	else if (str_eq(ev, "qrcode.updated") || str_eq(ev, "QRCODE_UPDATED"))
+	else if (json_str_eq(ev, "qrcode.updated") || json_str_eq(ev, "QRCODE_UPDATED"))
 		json_is_object(data) ? qrcode_updated(data, channel_id, out) : (void)0;
 	else
-		log_debug("evolution: event ignored", "event", cstr(ev) ? cstr(ev) : "?");
+		log_debug("evolution: event ignored", "event", json_cstr(ev) ? json_cstr(ev) : "?");
 }

@@ -163,18 +163,6 @@ static const struct {
 	{ .type = "location", .endpoint = "sendLocation", .build = out_location },
 };
 
-/* The quoted message's provider id: reply_to as the API shows it, or that id itself. */
-static const json_t *
-reply_context(const json_t *msg)
-{
-	const json_t *r = get(msg, "reply_to");
-
-	if (json_is_string(r))
-		return is_nonempty(r) ? r : NULL;
-	r = get(r, "provider_message_id");
-	return is_nonempty(r) ? r : NULL;
-}
-
 json_t *
 evo_message_body(const json_t *msg, const char **endpoint, struct channel_error *err)
 {
@@ -205,7 +193,7 @@ evo_message_body(const json_t *msg, const char **endpoint, struct channel_error 
 		json_decref(body);
 		return NULL;
 	}
-	if ((q = reply_context(msg)) != NULL)
+	if ((q = channel_reply_id(msg)) != NULL)
 		json_object_set_new(body, "quoted", json_pack("{s:{s:O}}", "key", "id", q));
 	*endpoint = evo_out_kinds[i].endpoint;
 	return body;

@@ -30,7 +30,6 @@ struct channel_host {
 	void (*committed)(void *arg, struct channel *ch, const struct ingest_batch *b);
 	void *committed_arg;
 	struct channel_timer *timers;   /* every live timer, to free with its channel */
-	size_t pending;                 /* calls whose callback has not run */
 };
 
 struct channel_timer {
@@ -95,12 +94,6 @@ channel_host_free(struct channel_host *h)
 	while (h->timers)
 		channel_timer_free(h->timers);
 	free(h);
-}
-
-size_t
-channel_host_pending(const struct channel_host *h)
-{
-	return h ? h->pending + (h->hc ? httpc_inflight(h->hc) : 0) : 0;
 }
 
 void
@@ -187,7 +180,6 @@ submit_done(struct store_op *op, void *arg)
 	struct submit *s = arg;
 	struct channel *ch = alive(s->host, s->channel_id, s->serial);
 
-	s->host->pending--;
 	if (op->result != 0)
 		log_error("channel: cannot store what the provider reported", "channel",
 		    ch ? ch->name : "(closed)", "error", op->errmsg);
@@ -223,7 +215,6 @@ channel_submit(struct channel *ch, struct ingest_batch *b, channel_submit_done d
 	s->arg = arg;
 	s->op = (struct store_op){ .kind = STORE_OP_INGEST, .u.ingest = &s->batch,
 	    .done = submit_done, .arg = s };
-	h->pending++;
 	store_submit(h->st, &s->op);
 	return 0;
 }
@@ -338,7 +329,6 @@ cursor_done(void *arg)
 	struct cursor_read *c = arg;
 	struct channel *ch = alive(c->host, c->channel_id, c->serial);
 
-	c->host->pending--;
 	if (c->rc != 0)
 		log_error("channel: cannot read the polling cursor; starting without it", "channel",
 		    ch ? ch->name : "(closed)");
@@ -361,7 +351,6 @@ channel_load_cursor(struct channel *ch, void (*done)(struct channel *ch, const c
 	*c = (struct cursor_read){ .host = h, .channel_id = ch->id, .serial = ch->serial,
 	    .done = done, .arg = arg };
 	c->rd = (struct store_read){ .run = cursor_run, .done = cursor_done, .arg = c };
-	h->pending++;
 	store_read_submit(h->st, &c->rd);
 	return 0;
 }

@@ -25,8 +25,6 @@ void channel_host_free(struct channel_host *h);
  * adapter's after_commit (the API keeps the registry's channel states). */
 void channel_host_on_commit(struct channel_host *h,
     void (*fn)(void *arg, struct channel *ch, const struct ingest_batch *b), void *arg);
-/* Calls whose callback has not run yet (shutdown waits for none of them). */
-size_t channel_host_pending(const struct channel_host *h);
 /* Free ch's timers (registry_remove() calls it before close()). */
 void channel_host_forget(struct channel_host *h, struct channel *ch);
 /* The next channel serial (registry_add()). */

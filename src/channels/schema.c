@@ -150,25 +150,11 @@ static const char *const kind_names[] = {
 };
 
 json_t *
-channel_type_describe(const struct channel_ops *ops)
+channel_caps_json(const struct channel_ops *ops)
 {
 	const struct channel_caps *c = ops->caps;
-	json_t *cfg = json_array(), *media = json_array(), *caps;
+	json_t *media = json_array(), *caps;
 
-	for (const struct config_key *k = ops->schema; k && k->name; k++) {
-		json_t *o = json_pack("{s:s,s:s,s:b,s:b}", "name", k->name,
-		    "type", (size_t)k->kind < ARRAY_LEN(kind_names) && kind_names[k->kind] ?
-		    kind_names[k->kind] : "string", "required", k->required, "secret", k->secret);
-		if (k->kind == CFG_ENUM)
-			json_object_set_new(o, "values", words(k->values));
-		if (k->kind == CFG_INT) {
-			json_object_set_new(o, "min", json_integer(k->min));
-			json_object_set_new(o, "max", json_integer(k->max));
-		}
-		if (k->description)
-			json_object_set_new(o, "description", json_string(k->description));
-		json_array_append_new(cfg, o);
-	}
 	for (const struct media_limit *m = c ? c->media : NULL; m && m->kind; m++)
 		json_array_append_new(media, json_pack("{s:s,s:I}", "kind", m->kind,
 		    "max_bytes", (json_int_t)m->max_bytes));
@@ -189,8 +175,31 @@ channel_type_describe(const struct channel_ops *ops)
 	    "window_hours", c && c->window_hours ? json_integer(c->window_hours) : json_null(),
 	    "max_text_length", (json_int_t)(c ? c->max_text_len : 0));
 	json_object_set_new(caps, "send_options", words(c ? c->send_options : NULL));
+	return caps;
+}
+
+json_t *
+channel_type_describe(const struct channel_ops *ops)
+{
+	json_t *cfg = json_array();
+
+	for (const struct config_key *k = ops->schema; k && k->name; k++) {
+		json_t *o = json_pack("{s:s,s:s,s:b,s:b}", "name", k->name,
+		    "type", (size_t)k->kind < ARRAY_LEN(kind_names) && kind_names[k->kind] ?
+		    kind_names[k->kind] : "string", "required", k->required, "secret", k->secret);
+		if (k->kind == CFG_ENUM)
+			json_object_set_new(o, "values", words(k->values));
+		if (k->kind == CFG_INT) {
+			json_object_set_new(o, "min", json_integer(k->min));
+			json_object_set_new(o, "max", json_integer(k->max));
+		}
+		if (k->description)
+			json_object_set_new(o, "description", json_string(k->description));
+		json_array_append_new(cfg, o);
+	}
 	return json_pack("{s:s,s:o,s:o,s:b,s:b}", "type", ops->type, "config", cfg,
-	    "capabilities", caps, "webhook", ops->webhook_path != NULL || ops->channel_webhook != NULL,
+	    "capabilities", channel_caps_json(ops),
+	    "webhook", ops->webhook_path != NULL || ops->channel_webhook != NULL,
 	    "actions", ops->connect != NULL);
 }
 

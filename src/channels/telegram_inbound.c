@@ -38,26 +38,10 @@ get(const json_t *o, const char *key)
 	return json_object_get(o, key);
 }
 
-/* A copy of a JSON string's bytes with NULs dropped; NULL when v is not a string. */
-static char *
-dup_text(const json_t *v)
-{
-	if (!json_is_string(v))
-		return NULL;
-	const char *s = json_string_value(v);
-	size_t n = json_string_length(v), k = 0;
-	char *d = xmalloc(n + 1);
-	for (size_t i = 0; i < n; i++)
-		if (s[i] != '\0')
-			d[k++] = s[i];
-	d[k] = '\0';
-	return d;
-}
-
 static json_t *
 text_json(const json_t *v)
 {
-	char *s = dup_text(v);
+	char *s = json_dup_text(v);
 	json_t *j = s ? json_string(s) : NULL;
 	free(s);
 	return j;
@@ -106,7 +90,7 @@ time_or_now(const json_t *v)
 static char *
 display_name(const json_t *o)
 {
-	char *first = dup_text(get(o, "first_name")), *last = dup_text(get(o, "last_name"));
+	char *first = json_dup_text(get(o, "first_name")), *last = json_dup_text(get(o, "last_name"));
 	char *r;
 
 	if (first && *first && last && *last)
@@ -116,7 +100,7 @@ display_name(const json_t *o)
 	else if (last && *last)
 		r = xstrdup(last);
 	else
-		r = dup_text(get(o, "title"));
+		r = json_dup_text(get(o, "title"));
 	free(first);
 	free(last);
 	return r;
@@ -276,7 +260,7 @@ norm_text(struct msg_in *m, const json_t *msg)
 	}
 	if (!json_is_string(t))
 		return;
-	m->text = dup_text(t);
+	m->text = json_dup_text(t);
 	/* Entities index the text as sent, NULs included. */
 	if (json_is_array(ents))
 		set_part(m, "entities", tg_entities(json_string_value(t), json_string_length(t), ents));
@@ -551,7 +535,7 @@ add_callback(struct ingest_batch *out, int64_t channel_id, const char *self, con
 	/* A button under an inline-mode message has no chat: the user's own. */
 	struct msg_in *m = add_record(out, channel_id, self, json_is_object(chat) &&
 	    json_is_integer(get(chat, "id")) ? chat : from, from, dedup);
-	char *cid = dup_text(id);
+	char *cid = json_dup_text(id);
 	m->provider_message_id = xasprintf("cb:%s", cid);
 	m->type = xstrdup("button");
 	m->timestamp = now_ms() / 1000;  /* a callback query has no date of its own */
@@ -561,7 +545,7 @@ add_callback(struct ingest_batch *out, int64_t channel_id, const char *self, con
 		json_object_set_new(b, "payload", text_json(data));
 	if ((text = button_text(message, data)) != NULL) {
 		json_object_set_new(b, "text", text_json(text));
-		m->text = dup_text(text);
+		m->text = json_dup_text(text);
 	}
 	if (json_is_string(get(cq, "game_short_name")))
 		json_object_set_new(b, "game_short_name", text_json(get(cq, "game_short_name")));

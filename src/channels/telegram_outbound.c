@@ -317,12 +317,10 @@ body_reaction(json_t *body, const json_t *msg, struct channel_error *err)
 static void
 put_reply(json_t *body, const json_t *msg)
 {
-	const json_t *r = get(msg, "reply_to");
+	const json_t *r = channel_reply_id(msg);
 	char chat[TG_ID_MAX + 1];
 	int64_t mid;
 
-	if (json_is_object(r))
-		r = get(r, "provider_message_id");
 	if ((mid = message_id_of(r, chat, sizeof(chat))) < 0)
 		return;
 	json_t *p = json_pack("{s:I}", "message_id", (json_int_t)mid);
@@ -483,16 +481,7 @@ copy_text(char *dst, size_t cap, const char *s)
 		if ((unsigned char)*s >= 0x20)
 			dst[k++] = *s;
 	if (s && *s) {
-		/* Truncated: drop a character split at the end. */
-		size_t j = k;
-		while (j > 0 && ((unsigned char)dst[j - 1] & 0xc0) == 0x80)
-			j--;
-		if (j > 0) {
-			unsigned char c = (unsigned char)dst[j - 1];
-			size_t need = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 1;
-			if (k - (j - 1) < need)
-				k = j - 1;
-		}
+		k = utf8_boundary(dst, k);  /* truncated: no character split at the end */
 	}
 	dst[k] = '\0';
 }

@@ -551,16 +551,7 @@ copy_utf8(char *dst, size_t cap, const char *s, size_t n)
 		if (s[i] != '\0')
 			dst[k++] = s[i];
 	if (i < n) {
-		/* Truncated: drop a character split at the end. */
-		size_t j = k;
-		while (j > 0 && ((unsigned char)dst[j - 1] & 0xc0) == 0x80)
-			j--;
-		if (j > 0) {
-			unsigned char c = (unsigned char)dst[j - 1];
-			size_t need = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 1;
-			if (k - (j - 1) < need)
-				k = j - 1;
-		}
+		k = utf8_boundary(dst, k);  /* truncated: no character split at the end */
 	}
 	dst[k] = '\0';
 }
@@ -677,8 +668,8 @@ classify_accepted(const json_t *root, struct send_outcome *out)
 		return;
 	}
 	out->kind = SEND_OK;
-	if (is_id(id) && cstr(id))
-		out->provider_message_id = xstrdup(cstr(id));
+	if (is_id(id) && json_cstr(id))
+		out->provider_message_id = xstrdup(json_cstr(id));
 }
 
 /* A Graph error object: the code decides, then is_transient, then the status. */

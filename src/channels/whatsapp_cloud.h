@@ -31,15 +31,6 @@ json_t *wa_message_body(const json_t *msg, struct channel_error *err);
 int whatsapp_check_prepare(struct channel *ch, struct send_request *out);
 void whatsapp_check_classify(const struct send_response *resp, struct check_result *out);
 
-/* v is a string without NUL bytes, usable as a C string. */
-static inline const char *
-cstr(const json_t *v)
-{
-	if (!json_is_string(v) || memchr(json_string_value(v), '\0', json_string_length(v)))
-		return NULL;
-	return json_string_value(v);
-}
-
 /* An identifier: a string of 1 to WA_ID_MAX bytes. */
 static inline bool
 is_id(const json_t *v)
@@ -61,7 +52,7 @@ get_code(const json_t *v)
 
 	if (json_is_integer(v))
 		return json_integer_value(v);
-	if (cstr(v) && parse_i64(cstr(v), &c) == 0)
+	if (json_cstr(v) && parse_i64(json_cstr(v), &c) == 0)
 		return c;
 	return 0;
 }

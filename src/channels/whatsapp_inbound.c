@@ -21,32 +21,7 @@
 
 #define WA_TS_MAX 253402300799LL /* 9999-12-31T23:59:59Z */
 
-/* JSON readers (more in whatsapp_cloud.h) */
-
-/* v is a string of exactly the bytes of lit. */
-static bool
-str_eq(const json_t *v, const char *lit)
-{
-	size_t n = strlen(lit);
-	return json_is_string(v) && json_string_length(v) == n &&
-	    memcmp(json_string_value(v), lit, n) == 0;
-}
-
-/* A copy of a JSON string's bytes with NULs dropped; NULL when v is not a string. */
-static char *
-dup_text(const json_t *v)
-{
-	if (!json_is_string(v))
-		return NULL;
-	const char *s = json_string_value(v);
-	size_t n = json_string_length(v), k = 0;
-	char *d = xmalloc(n + 1);
-	for (size_t i = 0; i < n; i++)
-		if (s[i] != '\0')
-			d[k++] = s[i];
-	d[k] = '\0';
-	return d;
-}
+/* JSON readers (more in whatsapp_cloud.h; the shared ones are util.h's json_*) */
 
 /* A new object holding copies of the listed members of src that are present. */
 static json_t *
@@ -61,38 +36,12 @@ pick(const json_t *src, const char *const *keys)
 	return o;
 }
 
-/* Epoch seconds, sent by Meta as a string of digits; a number is accepted too. */
-static int
-get_time(const json_t *v, int64_t *out)
-{
-	int64_t t;
-
-	if (json_is_string(v)) {
-		const char *s = cstr(v);
-		if (s == NULL || s[0] < '0' || s[0] > '9' || parse_i64(s, &t) != 0)
-			return -1;
-	} else if (json_is_integer(v)) {
-		t = json_integer_value(v);
-	} else if (json_is_real(v)) {
-		double d = json_real_value(v);
-		if (!(d >= 0 && d <= (double)WA_TS_MAX))
-			return -1;
-		t = (int64_t)d;
-	} else {
-		return -1;
-	}
-	if (t < 0 || t > WA_TS_MAX)
-		return -1;
-	*out = t;
-	return 0;
-}
-
 static int64_t
 time_or_now(const json_t *v, const char *id)
 {
 	int64_t t;
 
-	if (get_time(v, &t) == 0)
+	if (json_epoch(v, WA_TS_MAX, &t) == 0)
 		return t;
 	log_warn("webhook record has no usable timestamp; using time of receipt", "id", id);
 	return now_ms() / 1000;
@@ -121,7 +70,7 @@ set_part(struct msg_in *m, const char *key, json_t *v)
 static const char *
 norm_text(struct msg_in *m, const char *type, const json_t *body)
 {
-	m->text = dup_text(get(body, "body"));
+	m->text = json_dup_text(get(body, "body"));
 	return "text";
 }
 
@@ -130,7 +79,7 @@ norm_media(struct msg_in *m, const char *type, const json_t *body)
 {
 	if (json_is_object(body)) {
 		set_part(m, "media", pick(body, media_keys));
-		m->text = dup_text(get(body, "caption"));
+		m->text = json_dup_text(get(body, "caption"));
 	}
 	if (strcmp(type, "audio") == 0 && json_is_true(get(body, "voice")))
 		return "voice";
@@ -194,16 +143,16 @@ norm_interactive(struct msg_in *m, const char *type, const json_t *body)
 	/* Meta sends interactive messages without a payload: keep them, textless. */
 	if (!json_is_object(body))
 		return type;
-	if (str_eq(itype, "button_reply") || str_eq(itype, "list_reply")) {
+	if (json_str_eq(itype, "button_reply") || json_str_eq(itype, "list_reply")) {
 		const json_t *r = get(body, json_string_value(itype));
 		part = pick(r, reply_keys);
-		m->text = dup_text(get(r, "title"));
-	} else if (str_eq(itype, "nfm_reply")) {
+		m->text = json_dup_text(get(r, "title"));
+	} else if (json_str_eq(itype, "nfm_reply")) {
 		const json_t *r = get(body, "nfm_reply");
 		part = pick(r, nfm_keys);
 		if (get(r, "response_json"))
 			json_object_set_new(part, "response", nfm_response(get(r, "response_json")));
-		m->text = dup_text(get(r, "body"));
+		m->text = json_dup_text(get(r, "body"));
 	} else {
 		part = json_object();
 	}
@@ -218,7 +167,7 @@ norm_button(struct msg_in *m, const char *type, const json_t *body)
 {
 	if (json_is_object(body)) {
 		set_part(m, "button", pick(body, button_keys));
-		m->text = dup_text(get(body, "text"));
+		m->text = json_dup_text(get(body, "text"));
 	}
 	return type;
 }
@@ -231,7 +180,7 @@ norm_order(struct msg_in *m, const char *type, const json_t *body)
 	if (json_is_object(body))
 		set_part(m, "order", json_deep_copy(body));
 	if (json_is_string(t) && json_string_length(t) > 0)
-		m->text = dup_text(t);
+		m->text = json_dup_text(t);
 	return type;
 }
 
@@ -240,7 +189,7 @@ norm_system(struct msg_in *m, const char *type, const json_t *body)
 {
 	if (json_is_object(body)) {
 		set_part(m, "system", json_deep_copy(body));
-		m->text = dup_text(get(body, "body"));
+		m->text = json_dup_text(get(body, "body"));
 	}
 	return type;
 }
@@ -257,13 +206,13 @@ norm_edit(struct msg_in *m, const char *type, const json_t *body)
 	/* The store changes the original in place (model.h, MSG_EDIT). */
 	if (is_id(get(body, "original_message_id"))) {
 		m->action = MSG_EDIT;
-		m->target = dup_text(get(body, "original_message_id"));
+		m->target = json_dup_text(get(body, "original_message_id"));
 	}
 	/* The new content: a text body, or the caption of edited media. */
 	if (json_is_string(get(get(inner, "text"), "body")))
-		m->text = dup_text(get(get(inner, "text"), "body"));
-	else if (cstr(itype))
-		m->text = dup_text(get(get(inner, cstr(itype)), "caption"));
+		m->text = json_dup_text(get(get(inner, "text"), "body"));
+	else if (json_cstr(itype))
+		m->text = json_dup_text(get(get(inner, json_cstr(itype)), "caption"));
 	return type;
 }
 
@@ -274,7 +223,7 @@ norm_revoke(struct msg_in *m, const char *type, const json_t *body)
 		set_part(m, "revoke", pick(body, original_keys));
 	if (is_id(get(body, "original_message_id"))) {
 		m->action = MSG_DELETE;
-		m->target = dup_text(get(body, "original_message_id"));
+		m->target = json_dup_text(get(body, "original_message_id"));
 	}
 	return type;
 }
@@ -317,7 +266,7 @@ norm_type(struct msg_in *m, const json_t *msg)
 	const json_t *t = get(msg, "type");
 
 	for (size_t i = 0; i < ARRAY_LEN(wa_kinds); i++) {
-		if (str_eq(t, wa_kinds[i].type)) {
+		if (json_str_eq(t, wa_kinds[i].type)) {
 			const char *type = wa_kinds[i].type;
 			m->type = xstrdup(wa_kinds[i].norm(m, type, get(msg, type)));
 			return;
@@ -356,23 +305,23 @@ add_message(struct ingest_batch *out, int64_t channel_id, const json_t *value, c
 	const json_t *ctx = get(msg, "context"), *to;
 
 	if (!json_is_object(msg) || !is_id(id) || !is_id(from) || (echo && !is_id(get(msg, "to")))) {
-		log_warn("skipping webhook message without id, from or to", "id", cstr(id));
+		log_warn("skipping webhook message without id, from or to", "id", json_cstr(id));
 		return;
 	}
 	struct msg_in *m = ingest_batch_add_msg(out);
 	m->channel_id = channel_id;
 	m->direction = echo ? DIR_OUT : DIR_IN;
 	m->echo = echo;
-	m->provider_message_id = dup_text(id);
+	m->provider_message_id = json_dup_text(id);
 	if (echo) {
-		char *raw_to = dup_text(get(msg, "to"));
+		char *raw_to = json_dup_text(get(msg, "to"));
 		m->to = phone_normalize_or_dup(raw_to);
 		free(raw_to);
-		m->from = dup_text(from);
+		m->from = json_dup_text(from);
 		m->contact_address = xstrdup(m->to);
 		m->timestamp = time_or_now(get(msg, "timestamp"), m->provider_message_id);
 		if (is_id(get(ctx, "id")))
-			m->reply_to = dup_text(get(ctx, "id"));
+			m->reply_to = json_dup_text(get(ctx, "id"));
 		norm_type(m, msg);
 		m->raw = json_encode(msg, NULL);
 		if (m->raw == NULL)
@@ -380,26 +329,26 @@ add_message(struct ingest_batch *out, int64_t channel_id, const json_t *value, c
 		return;
 	}
 	/* WhatsApp sends digits; a formatted number still names one contact. */
-	char *raw_from = dup_text(from);
+	char *raw_from = json_dup_text(from);
 	m->from = phone_normalize_or_dup(raw_from);
 	free(raw_from);
 	to = get(meta, "display_phone_number");
-	m->to = dup_text(is_id(to) ? to : get(meta, "phone_number_id"));
+	m->to = json_dup_text(is_id(to) ? to : get(meta, "phone_number_id"));
 	const json_t *name = contact_name(get(value, "contacts"), from);
 	if (is_id(group)) {
 		/* The conversation is the group; the sender's name stays on the message. */
-		m->contact_address = dup_text(group);
+		m->contact_address = json_dup_text(group);
 		set_part(m, "group_id", json_string(m->contact_address));
 		if (json_is_string(name))
 			set_part(m, "sender_name", json_deep_copy(name));
 	} else {
 		m->contact_address = xstrdup(m->from);
-		m->contact_name = dup_text(name);
+		m->contact_name = json_dup_text(name);
 	}
 	m->timestamp = time_or_now(get(msg, "timestamp"), m->provider_message_id);
 
 	if (is_id(get(ctx, "id")))
-		m->reply_to = dup_text(get(ctx, "id"));
+		m->reply_to = json_dup_text(get(ctx, "id"));
 	if (json_is_true(get(ctx, "forwarded")) || json_is_true(get(ctx, "frequently_forwarded")))
 		set_part(m, "forwarded", json_true());
 	if (json_is_true(get(ctx, "frequently_forwarded")))
@@ -419,30 +368,30 @@ static void
 add_status(struct ingest_batch *out, int64_t channel_id, const json_t *s)
 {
 	const json_t *id = get(s, "id"), *word = get(s, "status");
-	enum msg_status st = status_parse(cstr(word));
+	enum msg_status st = status_parse(json_cstr(word));
 
-	if (!is_id(id) || cstr(word) == NULL) {
-		log_warn("skipping webhook status without id or status", "id", cstr(id));
+	if (!is_id(id) || json_cstr(word) == NULL) {
+		log_warn("skipping webhook status without id or status", "id", json_cstr(id));
 		return;
 	}
 	if (st != ST_SENT && st != ST_DELIVERED && st != ST_READ && st != ST_FAILED) {
-		log_info("skipping webhook status with unknown word", "status", cstr(word));
+		log_info("skipping webhook status with unknown word", "status", json_cstr(word));
 		return;
 	}
 	struct status_in *r = ingest_batch_add_status(out);
 	r->channel_id = channel_id;
-	r->provider_message_id = dup_text(id);
+	r->provider_message_id = json_dup_text(id);
 	r->status = st;
-	r->provider_status = dup_text(word);
-	r->recipient = dup_text(get(s, "recipient_id"));
+	r->provider_status = json_dup_text(word);
+	r->recipient = json_dup_text(get(s, "recipient_id"));
 	r->timestamp = time_or_now(get(s, "timestamp"), r->provider_message_id);
 
 	const json_t *e = json_array_get(get(s, "errors"), 0);
 	if (json_is_object(e)) {
 		const json_t *detail = get(get(e, "error_data"), "details");
 		r->error_code = get_code(get(e, "code"));
-		r->error_title = dup_text(get(e, "title"));
-		r->error_detail = dup_text(json_is_string(detail) ? detail : get(e, "message"));
+		r->error_title = json_dup_text(get(e, "title"));
+		r->error_detail = json_dup_text(json_is_string(detail) ? detail : get(e, "message"));
 	}
 	r->raw = json_encode(s, NULL);
 	if (r->raw == NULL)
@@ -474,17 +423,17 @@ normalize_change(const json_t *change, int64_t (*resolve)(void *, const char *),
 		log_warn("skipping webhook change without field");
 		return;
 	}
-	if (!str_eq(field, "messages") && !str_eq(field, "smb_message_echoes")) {
+	if (!json_str_eq(field, "messages") && !json_str_eq(field, "smb_message_echoes")) {
 		/* e.g. message_template_status_update: not a message, not ours to store. */
-		log_info("skipping webhook change", "field", cstr(field));
+		log_info("skipping webhook change", "field", json_cstr(field));
 		return;
 	}
-	if (!json_is_object(value) || !is_id(pnid) || cstr(pnid) == NULL) {
+	if (!json_is_object(value) || !is_id(pnid) || json_cstr(pnid) == NULL) {
 		log_warn("skipping webhook change without value.metadata.phone_number_id");
 		return;
 	}
-	if ((chid = resolve(ctx, cstr(pnid))) == 0) {
-		log_info("skipping change for unconfigured number", "phone_number_id", cstr(pnid));
+	if ((chid = resolve(ctx, json_cstr(pnid))) == 0) {
+		log_info("skipping change for unconfigured number", "phone_number_id", json_cstr(pnid));
 		return;
 	}
 
@@ -507,7 +456,7 @@ normalize_change(const json_t *change, int64_t (*resolve)(void *, const char *),
 	}
 
 	if (json_is_array(list = get(value, "errors")) && json_array_size(list) > 0) {
-		log_warn("provider reported channel errors", "phone_number_id", cstr(pnid));
+		log_warn("provider reported channel errors", "phone_number_id", json_cstr(pnid));
 		add_errors_event(out, chid, list);
 	}
 }
@@ -520,7 +469,7 @@ whatsapp_cloud_normalize(const json_t *root,
 	const json_t *entries = get(root, "entry"), *entry, *change;
 	size_t i, j;
 
-	if (!str_eq(get(root, "object"), "whatsapp_business_account")) {
+	if (!json_str_eq(get(root, "object"), "whatsapp_business_account")) {
 		norm_err(err, "object", "'object' must be \"whatsapp_business_account\"");
 		return -1;
 	}

@@ -283,18 +283,6 @@ static const struct {
 	{ "contacts", out_contacts },
 };
 
-/* The quoted message's provider id: reply_to as the API shows it, or that id itself. */
-static const json_t *
-reply_context(const json_t *msg)
-{
-	const json_t *r = get(msg, "reply_to");
-
-	if (json_is_string(r))
-		return is_nonempty(r) ? r : NULL;
-	r = get(r, "provider_message_id");
-	return is_nonempty(r) ? r : NULL;
-}
-
 json_t *
 wa_message_body(const json_t *msg, struct channel_error *err)
 {
@@ -315,7 +303,7 @@ wa_message_body(const json_t *msg, struct channel_error *err)
 	if (t == NULL || json_is_null(t))
 		name = json_is_object(get(msg, "template")) ? "template" : "text";
 	else
-		name = cstr(t);
+		name = json_cstr(t);
 	for (i = 0; name && i < ARRAY_LEN(wa_out_kinds); i++)
 		if (strcmp(name, wa_out_kinds[i].type) == 0)
 			break;
@@ -333,7 +321,7 @@ wa_message_body(const json_t *msg, struct channel_error *err)
 	put(body, "to", to);
 	json_object_set_new(body, "type", json_string(type));
 	/* A reaction names its message itself; anything else may quote one. */
-	if (strcmp(type, "reaction") != 0 && (ctx = reply_context(msg)) != NULL) {
+	if (strcmp(type, "reaction") != 0 && (ctx = channel_reply_id(msg)) != NULL) {
 		json_t *c = json_object();
 		put(c, "message_id", ctx);
 		json_object_set_new(body, "context", c);

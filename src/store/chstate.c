@@ -45,13 +45,32 @@ sd_inbound_key_seen(struct store_db *db, int64_t channel_id, const char *key, in
 	return 0;
 }
 
+/* Append a channel event whose data is d (taken; NULL when json_pack
+ * refused a string that is not UTF-8): 0, or -1 with op's error. */
+static int
+channel_event(struct store_db *db, struct store_op *op, const char *type, int64_t channel_id,
+    json_t *d, int64_t now)
+{
+	char *ds = d ? sd_dump(d) : NULL;
+	int64_t seq;
+	int r;
+
+	json_decref(d);
+	if (ds == NULL)
+		return sd_op_error(op, "%s: a string in it is not UTF-8", type);
+	r = sd_append_event(db, 0, type, now, channel_id, 0, 0, ds, &seq);
+	free(ds);
+	if (r != 0)
+		return sd_op_sql_error(db, op);
+	op->last_seq = seq;
+	return 0;
+}
+
 int
 sd_contact_status(struct store_db *db, struct store_op *op, int64_t channel_id,
     const char *address, enum contact_status st, const char *reason, int64_t now, bool *applied)
 {
 	struct db_stmt *s = db_stmt(db->w, W_CONTACT_STATUS);
-	char data[512];
-	int64_t seq;
 
 	*applied = false;
 	db_bind_i64(s, 1, channel_id);
@@ -66,18 +85,8 @@ sd_contact_status(struct store_db *db, struct store_op *op, int64_t channel_id,
 		return 0;
 	*applied = true;
 	prefetch_contact_reach(db, channel_id, address, st != CONTACT_ACTIVE);
-	json_t *d = json_pack("{s:s,s:s,s:s?}", "address", address, "status",
-	    contact_status_name(st), "reason", reason);
-	char *ds = d ? sd_dump(d) : NULL;
-	json_decref(d);
-	if (ds == NULL)
-		return sd_op_error(op, "contact status: address or reason is not UTF-8");
-	snprintf(data, sizeof(data), "%s", ds);
-	free(ds);
-	if (sd_append_event(db, 0, "contact.status", now, channel_id, 0, 0, data, &seq) != 0)
-		return sd_op_sql_error(db, op);
-	op->last_seq = seq;
-	return 0;
+	return channel_event(db, op, "contact.status", channel_id, json_pack("{s:s,s:s,s:s?}",
+	    "address", address, "status", contact_status_name(st), "reason", reason), now);
 }
 
 static bool
@@ -91,7 +100,7 @@ sd_channel_state(struct store_db *db, struct store_op *op, struct state_in *in, 
 {
 	struct db_stmt *s = db_stmt(db->w, W_STATE_GET);
 	char *state = NULL, *reason = NULL, *qr = NULL, *code = NULL;
-	int64_t qr_at = 0, seq;
+	int64_t qr_at = 0;
 	bool changed, qr_changed;
 	int r, rc = -1;
 
@@ -129,21 +138,10 @@ sd_channel_state(struct store_db *db, struct store_op *op, struct state_in *in, 
 		goto out;
 	}
 	/* The event never carries the QR code itself: GET .../qr serves it. */
-	json_t *d = json_pack("{s:s,s:s?,s:b}", "state", channel_conn_name(in->state),
-	    "reason", in->reason, "qr_updated", qr_changed && new_qr != NULL);
-	char *ds = d ? sd_dump(d) : NULL;
-	json_decref(d);
-	if (ds == NULL) {
-		sd_op_error(op, "channel state: reason is not UTF-8");
+	if (channel_event(db, op, "channel.state", in->channel_id, json_pack("{s:s,s:s?,s:b}",
+	    "state", channel_conn_name(in->state), "reason", in->reason,
+	    "qr_updated", qr_changed && new_qr != NULL), now) != 0)
 		goto out;
-	}
-	r = sd_append_event(db, 0, "channel.state", now, in->channel_id, 0, 0, ds, &seq);
-	free(ds);
-	if (r != 0) {
-		sd_op_sql_error(db, op);
-		goto out;
-	}
-	op->last_seq = seq;
 	in->applied = true;
 	rc = 0;
 out:

@@ -235,16 +235,25 @@ prefetch_msg_status(struct store_db *db, int64_t id, enum msg_status status)
 		m->status = status;
 }
 
-int
-prefetch_contact(struct store_db *db, int64_t channel_id, const char *address, int64_t *id,
-    const char **name, int64_t *conv, bool *unreachable)
+/* The group's entry for a contact, or NULL (no prefetch, or not asked for). */
+static struct pf_contact *
+contact_entry(struct store_db *db, int64_t channel_id, const char *address)
 {
 	struct pf_contact *c;
 	char key[PF_KEY_MAX];
 
 	if (db->pf == NULL || pf_key(key, channel_id, address) != 0)
-		return -1;
+		return NULL;
 	HASH_FIND_STR(db->pf->contacts, key, c);
+	return c;
+}
+
+int
+prefetch_contact(struct store_db *db, int64_t channel_id, const char *address, int64_t *id,
+    const char **name, int64_t *conv, bool *unreachable)
+{
+	struct pf_contact *c = contact_entry(db, channel_id, address);
+
 	if (c == NULL)
 		return -1;
 	*id = c->id;
@@ -258,12 +267,8 @@ void
 prefetch_contact_reach(struct store_db *db, int64_t channel_id, const char *address,
     bool unreachable)
 {
-	struct pf_contact *c;
-	char key[PF_KEY_MAX];
+	struct pf_contact *c = contact_entry(db, channel_id, address);
 
-	if (db->pf == NULL || pf_key(key, channel_id, address) != 0)
-		return;
-	HASH_FIND_STR(db->pf->contacts, key, c);
 	if (c)
 		c->unreachable = unreachable;
 }
@@ -272,12 +277,8 @@ void
 prefetch_contact_stored(struct store_db *db, int64_t channel_id, const char *address, int64_t id,
     const char *name, int64_t conv)
 {
-	struct pf_contact *c;
-	char key[PF_KEY_MAX];
+	struct pf_contact *c = contact_entry(db, channel_id, address);
 
-	if (db->pf == NULL || pf_key(key, channel_id, address) != 0)
-		return;
-	HASH_FIND_STR(db->pf->contacts, key, c);
 	if (c == NULL)
 		return;
 	c->id = id;
@@ -292,12 +293,8 @@ prefetch_contact_stored(struct store_db *db, int64_t channel_id, const char *add
 void
 prefetch_contact_conv(struct store_db *db, int64_t channel_id, const char *address, int64_t conv)
 {
-	struct pf_contact *c;
-	char key[PF_KEY_MAX];
+	struct pf_contact *c = contact_entry(db, channel_id, address);
 
-	if (db->pf == NULL || pf_key(key, channel_id, address) != 0)
-		return;
-	HASH_FIND_STR(db->pf->contacts, key, c);
 	if (c)
 		c->conv = conv;
 }

@@ -425,3 +425,60 @@ json_time_or_null(int64_t s)
 	fmt_rfc3339(s, t);
 	return json_string(t);
 }
+
+const char *
+json_cstr(const json_t *v)
+{
+	if (!json_is_string(v) || memchr(json_string_value(v), '\0', json_string_length(v)))
+		return NULL;
+	return json_string_value(v);
+}
+
+bool
+json_str_eq(const json_t *v, const char *lit)
+{
+	size_t n = strlen(lit);
+
+	return json_is_string(v) && json_string_length(v) == n &&
+	    memcmp(json_string_value(v), lit, n) == 0;
+}
+
+char *
+json_dup_text(const json_t *v)
+{
+	const char *s;
+	size_t n, k = 0;
+	char *d;
+
+	if (!json_is_string(v))
+		return NULL;
+	s = json_string_value(v);
+	n = json_string_length(v);
+	d = xmalloc(n + 1);
+	for (size_t i = 0; i < n; i++)
+		if (s[i] != '\0')
+			d[k++] = s[i];
+	d[k] = '\0';
+	return d;
+}
+
+int
+json_epoch(const json_t *v, int64_t max, int64_t *out)
+{
+	int64_t t;
+
+	if (json_is_integer(v)) {
+		t = json_integer_value(v);
+	} else if (json_is_real(v)) {
+		double d = json_real_value(v);
+		if (!(d >= 0 && d <= (double)max))
+			return -1;
+		t = (int64_t)d;
+	} else if (json_cstr(v) == NULL || parse_digits(json_cstr(v), INT64_DIGITS_MAX, &t) != 0) {
+		return -1;
+	}
+	if (t < 0 || t > max)
+		return -1;
+	*out = t;
+	return 0;
+}

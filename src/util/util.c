@@ -417,3 +417,19 @@ utf8_chars(const char *s, size_t n)
 			c++;
 	return c;
 }
+
+size_t
+utf8_boundary(const char *s, size_t n)
+{
+	size_t j = n;
+
+	while (j > 0 && ((unsigned char)s[j - 1] & 0xc0) == 0x80)
+		j--;
+	if (j > 0) {
+		unsigned char c = (unsigned char)s[j - 1];
+		size_t need = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 1;
+		if (n - (j - 1) < need)
+			return j - 1;
+	}
+	return n;
+}

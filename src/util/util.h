@@ -62,6 +62,9 @@ int parse_i64(const char *s, int64_t *out);
 int parse_digits(const char *s, size_t max_digits, int64_t *out);
 
 /* Constant-time equality of two byte strings (length is not secret). */
+/* s[0..n) is the start of a longer UTF-8 text: the length at most n that
+ * does not end inside a character. */
+size_t utf8_boundary(const char *s, size_t n);
 /* UTF-8 characters (code points) in s[0..n): bytes that do not continue one. */
 size_t utf8_chars(const char *s, size_t n);
 bool ct_equal(const void *a, size_t alen, const void *b, size_t blen);
@@ -100,6 +103,18 @@ int json_parse_capped(const char *buf, size_t len, int max_depth, struct json_t 
 char *json_encode(const struct json_t *v, size_t *len);
 /* Unix seconds as an RFC 3339 JSON string; JSON null when s <= 0 (never). */
 struct json_t *json_time_or_null(int64_t s);
+
+/* Readers of provider JSON, for every channel adapter. */
+/* v is a string without NUL bytes, usable as a C string; else NULL. */
+const char *json_cstr(const struct json_t *v);
+/* v is a string of exactly the bytes of lit. */
+bool json_str_eq(const struct json_t *v, const char *lit);
+/* A malloc'd copy of a JSON string's bytes with NULs (from \u0000)
+ * dropped, never truncating at them; NULL when v is not a string. */
+char *json_dup_text(const struct json_t *v);
+/* Unix seconds from an integer, a real or a string of digits (providers
+ * send all three), within 0..max: 0 with *out, or -1. */
+int json_epoch(const struct json_t *v, int64_t max, int64_t *out);
 
 /* Make a directory and its parents (mode for the last component). */
 int mkdir_p(const char *path, unsigned mode);

@@ -24,8 +24,8 @@ BASEFLAGS := -std=c17 -D_GNU_SOURCE $(WARN) $(PKG_CFLAGS) -Isrc -Ibuild/gen -pth
 REL_CFLAGS := $(BASEFLAGS) -O2 -g
 SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 TEST_CFLAGS := $(BASEFLAGS) -O1 -g $(SAN)
-# wslay (WebSocket framing) ships no pkg-config file.
-LIBS := $(PKG_LIBS) -lwslay -pthread -lm
+# wslay (WebSocket framing) and libcsv ship no pkg-config file.
+LIBS := $(PKG_LIBS) -lwslay -lcsv -pthread -lm
 
 # Every .c under src/ except main.c is the library; main.c wires the binary.
 LIB_SRC  := $(filter-out src/main.c,$(shell find src -name '*.c' | sort))

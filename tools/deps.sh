@@ -4,7 +4,7 @@
 #   tools/deps.sh test    - to run make test as well
 #   tools/deps.sh bench   - to run make bench (nginx, sqlite3, node, PostgreSQL 15)
 set -e
-BUILD="gcc make pkg-config libmicrohttpd-dev libevent-dev libjansson-dev libsqlite3-dev libpq-dev libssl-dev libconfig-dev libcurl4-openssl-dev uthash-dev libsodium-dev libwslay-dev libyajl-dev libjwt-dev libqrencode-dev libpng-dev libcsv-dev"
+BUILD="gcc make pkg-config libmicrohttpd-dev libevent-dev libjansson-dev libsqlite3-dev libpq-dev libssl-dev libconfig-dev libcurl4-openssl-dev uthash-dev libsodium-dev libwslay-dev libyajl-dev libjwt-dev libqrencode-dev libpng-dev libcsv-dev libzip-dev libexpat1-dev libmagic-dev"
 # clang-14 and libclang-rt-14-dev (libFuzzer and the sanitizer runtimes): make fuzz.
 # postgresql-15: make test-pg starts a private cluster (tools/pg.sh).
 TEST="libcmocka-dev nodejs npm chromium clang-14 libclang-rt-14-dev libfaketime postgresql-15"

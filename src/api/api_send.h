@@ -89,7 +89,7 @@ int api_send_caps_check(const struct channel *ch, const json_t *body, const char
 int api_send_dry_run(struct channel *ch, const struct msg_in *m, struct send_error *e);
 /* The contact's reachability (read with its last inbound message). */
 int sr_contact_status(struct app *app, struct send_reads *rs, int64_t channel_id,
-    const char *address, enum contact_status *out);
+    const char *address, enum contact_status *out, int64_t *opted_out_at);
 int sr_last_inbound(struct app *app, struct send_reads *rs, int64_t channel_id, const char *address,
     int64_t *out_ms);
 int sr_quota_usage(struct app *app, struct send_reads *rs, const char *scope, int64_t now_ms,

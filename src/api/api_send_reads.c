@@ -165,7 +165,7 @@ sr_last_inbound(struct app *app, struct send_reads *rs, int64_t channel_id, cons
     int64_t *out_ms)
 {
 	if (rs == NULL)
-		return store_last_inbound(app->store, channel_id, address, out_ms, NULL);
+		return store_last_inbound(app->store, channel_id, address, out_ms, NULL, NULL);
 	struct sr_entry *e = lookup(rs, SR_LAST_INBOUND, channel_id, address, NULL);
 	*out_ms = e ? e->i1 : 0;
 	return e ? e->rc : 0;
@@ -173,14 +173,15 @@ sr_last_inbound(struct app *app, struct send_reads *rs, int64_t channel_id, cons
 
 int
 sr_contact_status(struct app *app, struct send_reads *rs, int64_t channel_id, const char *address,
-    enum contact_status *out)
+    enum contact_status *out, int64_t *opted_out_at)
 {
 	int64_t ms;
 	if (rs == NULL)
-		return store_last_inbound(app->store, channel_id, address, &ms, out);
+		return store_last_inbound(app->store, channel_id, address, &ms, out, opted_out_at);
 	/* Read with the last inbound message (one entry, one round). */
 	struct sr_entry *e = lookup(rs, SR_LAST_INBOUND, channel_id, address, NULL);
 	*out = e ? (enum contact_status)e->n[0] : CONTACT_ACTIVE;
+	*opted_out_at = e ? e->n[1] : 0;
 	return e ? e->rc : 0;
 }
 
@@ -235,7 +236,7 @@ fetch_run(struct store *st, void *arg)
 			break;
 		case SR_LAST_INBOUND: {
 			enum contact_status cs;
-			e->rc = store_last_inbound(st, e->a, e->s1, &e->i1, &cs);
+			e->rc = store_last_inbound(st, e->a, e->s1, &e->i1, &cs, &e->n[1]);
 			e->n[0] = cs;
 			break;
 		}

@@ -29,6 +29,8 @@ struct channel_host {
 	struct httpc *hc;
 	void (*committed)(void *arg, struct channel *ch, const struct ingest_batch *b);
 	void *committed_arg;
+	void (*submitting)(void *arg, struct ingest_batch *b);
+	void *submitting_arg;
 	struct channel_timer *timers;   /* every live timer, to free with its channel */
 };
 
@@ -70,6 +72,14 @@ channel_host_on_commit(struct channel_host *h,
 {
 	h->committed = fn;
 	h->committed_arg = arg;
+}
+
+void
+channel_host_on_submit(struct channel_host *h, void (*fn)(void *arg, struct ingest_batch *b),
+    void *arg)
+{
+	h->submitting = fn;
+	h->submitting_arg = arg;
 }
 
 void
@@ -213,6 +223,8 @@ channel_submit(struct channel *ch, struct ingest_batch *b, channel_submit_done d
 	s->serial = ch->serial;
 	s->done = done;
 	s->arg = arg;
+	if (h->submitting)
+		h->submitting(h->submitting_arg, &s->batch);
 	s->op = (struct store_op){ .kind = STORE_OP_INGEST, .u.ingest = &s->batch,
 	    .done = submit_done, .arg = s };
 	store_submit(h->st, &s->op);

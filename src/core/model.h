@@ -135,6 +135,13 @@ struct msg_in {
 	                               message (the store moves due_ms; 0: none) */
 	char *fingerprint;          /* duplicate detection: recorded with the message, or NULL */
 
+	/* Opt-outs (issue 14), set on the loop by the API (api_optout.c). */
+	int optout;                 /* inbound: 1 an opt-out keyword, -1 an opt-in one, 0 none */
+	char *optout_keyword;       /* ... the keyword as configured */
+	bool optout_reply;          /* outbound: the confirmation of the message before it in
+	                               the batch, stored only when that one changed the contact */
+	bool optout_applied;        /* filled by the store: the contact's opt-out changed */
+
 	/* Filled in by the store when the batch commits. */
 	int64_t id;
 	int64_t conversation_id;

@@ -519,10 +519,11 @@ int store_outbox_next_due(struct store *st, int64_t channel_id, int64_t *out_ms)
 /* Pending + in-flight entries of a channel. */
 int store_outbox_depth(struct store *st, int64_t channel_id, int64_t *out);
 /* When the contact last wrote to us on this channel (ms), 0 if never. */
-/* The contact's last inbound message (ms, 0: none) and its reachability
- * (status MAY be NULL; CONTACT_ACTIVE for an unknown contact): one query. */
+/* The contact's last inbound message (ms, 0: none), its reachability
+ * (status MAY be NULL; CONTACT_ACTIVE for an unknown contact) and when it
+ * opted out of bulk sends (opted_out_at MAY be NULL; 0: it did not): one query. */
 int store_last_inbound(struct store *st, int64_t channel_id, const char *address, int64_t *out_ms,
-    enum contact_status *status);
+    enum contact_status *status, int64_t *opted_out_at);
 /* The message sent with that client_id (idempotency key), or NULL. */
 int store_message_by_client_id(struct store *st, int64_t org, const char *client_id, json_t **out);
 /* Resolve a message id to its provider id (and channel); "" when unknown. */

@@ -223,6 +223,11 @@ static const struct route routes[] = {
 	{ .method = "PUT", .pattern = "/v1/auth/password", .perm = PERM_AUTHENTICATED,
 	  .fn = api_auth_password, .pw_change = true },
 	{ .method = "POST", .pattern = "/v1/auth/token", .perm = PERM_NONE, .fn = api_auth_token },
+	/* h14optout: a channel's provider templates (issue 14). */
+	{ .method = "GET", .pattern = "/v1/channels/*/templates", .perm = PERM_MESSAGES_READ,
+	  .fn = api_channel_templates_list },
+	{ .method = "POST", .pattern = "/v1/channels/*/templates/sync", .perm = PERM_CHANNELS_WRITE,
+	  .fn = api_channel_templates_sync },
 };
 
 /* Split "/a/b/c" into segments; -1 when too many or too long. */

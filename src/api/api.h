@@ -221,6 +221,11 @@ void api_events_page(struct store_event *ev, size_t n, int64_t since, struct api
 /* Run a step of each organization's retention that is due (every few
  * seconds: api_keys.c's timer). */
 void api_retention_tick(struct app *app);
+/* A channel's provider templates (api_chtemplates.c, issue 14). */
+void api_channel_templates_list(struct app *, struct http_request *, const struct principal *,
+    const char *const *);
+void api_channel_templates_sync(struct app *, struct http_request *, const struct principal *,
+    const char *const *);
 /* Opt-outs (api_optout.c, issue 14): tag an inbound batch's keyword
  * messages (and add their confirmations) before it is submitted; after
  * its commit, start sending the confirmations it stored. */

@@ -325,6 +325,9 @@ build_outbound(struct app *app, struct send_reads *rs, int64_t org, const json_t
 			if (lang == NULL && ch->ops->caps->template_language == NULL)
 				return send_fail(e, "validation_failed", "template.language",
 				    "'template.language' is required");
+			if (api_send_template_approved(app, rs, ch, name, lang ? lang :
+			    ch->ops->caps->template_language, vars, comps, e) != 0)
+				return -1;
 			json_t *t = json_pack("{s:s,s:s}", "name", name, "language", lang ? lang :
 			    ch->ops->caps->template_language);
 			if (vars)

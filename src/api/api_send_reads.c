@@ -30,7 +30,7 @@
 #define SR_TEXT_MAX 256        /* a provider id read back */
 
 enum sr_kind { SR_PROVIDER_ID, SR_TEMPLATE, SR_LAST_INBOUND, SR_CLIENT_ID, SR_QUOTA,
-	SR_FINGERPRINT };
+	SR_FINGERPRINT, SR_CHANNEL_TEMPLATE };
 
 struct sr_entry {
 	enum sr_kind kind;
@@ -218,6 +218,23 @@ sr_fingerprint_at(struct app *app, struct send_reads *rs, int64_t org, const cha
 	return e ? e->rc : 0;
 }
 
+int
+sr_channel_template(struct app *app, struct send_reads *rs, int64_t channel_id, const char *name,
+    const char *language, struct channel_template *out)
+{
+	if (rs == NULL)
+		return store_channel_template_get(app->store, channel_id, name, language, out);
+	struct sr_entry *e = lookup(rs, SR_CHANNEL_TEMPLATE, channel_id, name, language);
+	*out = (struct channel_template){ 0 };
+	if (e) {  /* synced, found, approved; params */
+		out->synced = e->n[0] & 1;
+		out->found = e->n[0] & 2;
+		out->approved = e->n[0] & 4;
+		out->params = e->n[1];
+	}
+	return e ? e->rc : 0;
+}
+
 /* On a reader thread: every entry not fetched yet. */
 static void
 fetch_run(struct store *st, void *arg)
@@ -249,6 +266,13 @@ fetch_run(struct store *st, void *arg)
 		case SR_FINGERPRINT:
 			e->rc = store_fingerprint_at(st, rs->org, e->s1, &e->i1);
 			break;
+		case SR_CHANNEL_TEMPLATE: {
+			struct channel_template t;
+			e->rc = store_channel_template_get(st, e->a, e->s1, e->s2, &t);
+			e->n[0] = (t.synced ? 1 : 0) | (t.found ? 2 : 0) | (t.approved ? 4 : 0);
+			e->n[1] = t.params;
+			break;
+		}
 		}
 		e->fetched = true;
 	}

@@ -117,6 +117,10 @@ enum store_op_kind {
 	STORE_OP_AUDIT,                /* u.audit: appends an audit.* event to org_id's log */
 	STORE_OP_SIGNING_KEY_PUT,      /* u.signing_key: a new key signing access tokens; the keys
 	                                  made before purge_before (Unix seconds) are deleted */
+	/* h14optout (issue 14). */
+	STORE_OP_CHANNEL_TEMPLATES,    /* u.chtpl: a provider template sync's outcome: templates
+	                                  (non-NULL) replace the channel's whole list; error
+	                                  (templates NULL) is recorded as the last sync's error */
 };
 
 /*
@@ -319,6 +323,13 @@ struct store_op {
 			int64_t created_at;        /* Unix seconds */
 			int64_t purge_before;
 		} signing_key;
+		struct {
+			int64_t channel_id;
+			const json_t *templates;   /* [{name, language, category, status, params,
+			                              components}], or NULL: the sync failed */
+			const char *error;         /* why it failed (templates NULL) */
+			int64_t at;                /* ms */
+		} chtpl;
 	} u;
 
 	/* Results, written by the store before done() runs. */
@@ -587,5 +598,23 @@ int store_users_list(struct store *st, int64_t org, json_t **out);
  * "platform_admin","must_change_password"}] (a user without any: org_id 0,
  * role ""). */
 int store_members_load(struct store *st, json_t **out);
+
+/* --- a channel's provider templates (chtemplates.c; issue 14) --- */
+/* {"templates":[{name, language, category, status, params, components,
+ * synced_at}], "sync":{synced_at, attempted_at, last_error}} of a channel
+ * (the list as the last successful sync left it). */
+int store_channel_templates(struct store *st, int64_t channel_id, json_t **out);
+/* One synced template: found (name and language as the provider spells
+ * them), approved (status APPROVED), its params (placeholders to fill);
+ * synced: the channel had a successful sync (without one, nothing can be
+ * said). name or language NULL: only synced is read. 0, or -1 (storage). */
+struct channel_template {
+	bool synced, found, approved;
+	char status[32];
+	char category[32];
+	int64_t params;
+};
+int store_channel_template_get(struct store *st, int64_t channel_id, const char *name,
+    const char *language, struct channel_template *out);
 
 #endif

@@ -204,6 +204,7 @@ int read_orgs_load(struct store_db *db, json_t **out);
 /* apply_erase.c: a contact's erasure; one message's content emptied
  * (a skeleton of doc kept). */
 int apply_contact_erase(struct store_db *db, struct store_op *op);
+int apply_channel_templates(struct store_db *db, struct store_op *op);  /* chtemplates.c */
 int apply_retention(struct store_db *db, struct store_op *op);
 int sd_scrub_message(struct store_db *db, int64_t id, const char *doc);
 struct quota_gate;

@@ -7,7 +7,7 @@
  * (core/optout.h): msg_in.optout 1 (opt out) or -1 (opt in again). No read
  * is needed: the keywords live in memory with the organization. When a
  * confirmation text is configured, an outbound reply (priority 0, the
- * conversation's) is added right after the message, marked optout_reply:
+ * conversation's) is added to the batch, naming the message (optout_reply):
  * the store keeps it only when the keyword changed the contact, so a
  * repeated STOP gets no second confirmation. The store applies both in the
  * message's transaction (store/optout.c).
@@ -41,7 +41,7 @@ add_reply(struct ingest_batch *b, size_t i, const struct channel *ch, const char
 	r->status = ST_QUEUED;
 	r->due_ms = now;
 	r->priority = 0;
-	r->optout_reply = true;
+	r->optout_reply = i + 1;
 	json_object_set_new(r->parts, "optout_confirmation", json_true());
 	json_t *raw = json_pack("{s:s,s:s,s:s,s:s}", "channel", ch->name, "to", m->contact_address,
 	    "type", "text", "text", text);

@@ -138,8 +138,9 @@ struct msg_in {
 	/* Opt-outs (issue 14), set on the loop by the API (api_optout.c). */
 	int optout;                 /* inbound: 1 an opt-out keyword, -1 an opt-in one, 0 none */
 	char *optout_keyword;       /* ... the keyword as configured */
-	bool optout_reply;          /* outbound: the confirmation of the message before it in
-	                               the batch, stored only when that one changed the contact */
+	size_t optout_reply;        /* outbound: the confirmation of the batch's message at index
+	                               optout_reply - 1 (0: none), stored only when that one
+	                               changed its contact */
 	bool optout_applied;        /* filled by the store: the contact's opt-out changed */
 
 	/* Filled in by the store when the batch commits. */

@@ -732,7 +732,7 @@ apply_ingest(struct store_db *db, struct store_op *op)
 
 	for (size_t i = 0; i < b->nmsgs; i++) {
 		struct msg_in *m = &b->msgs[i];
-		if (m->optout_reply && (i == 0 || !b->msgs[i - 1].optout_applied)) {
+		if (m->optout_reply && (m->optout_reply > i || !b->msgs[m->optout_reply - 1].optout_applied)) {
 			m->id = m->conversation_id = m->seq = 0;  /* no change, no confirmation */
 			m->duplicate = true;
 			continue;

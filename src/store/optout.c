@@ -5,7 +5,7 @@
  * changes its contact in the message's transaction: opted_out_at and the
  * keyword set (opt-out) or cleared (opt-in), and contact.opted_out /
  * contact.opted_in appended, only when that changed something. The
- * confirmation the API put after it (optout_reply) is stored only then.
+ * confirmation the API added for it (optout_reply) is stored only then.
  */
 #include <stdlib.h>
 

@@ -81,6 +81,28 @@ describe('opt-out keywords', () => {
 		assert.equal(fake.to(X).length, 2, 'no opt-in confirmation was configured');
 	});
 
+	msgdTest('WhatsApp: one webhook with several messages confirms each keyword to its own contact', async (h) => {
+		const { d, fake } = await sendSetup(h);
+		assertStatus(await d.api('PATCH', '/v1/orgs/default', { settings: { optout: { confirmation: CONFIRM, optin_confirmation: 'Welcome back' } } }), 200);
+		const Y = '16505550002', Z = '16505550003';
+		const body = waMessageBody({ pnid: SEND_PNID, id: 'wamid.b-1', from: X, text: 'STOP', timestamp: now() - 9 });
+		const v = body.entry[0].changes[0].value;
+		const msg = (id, from, text) => ({ from, id, timestamp: String(now() - 8), type: 'text', text: { body: text } });
+		v.contacts.push({ profile: { name: 'Y' }, wa_id: Y }, { profile: { name: 'Z' }, wa_id: Z });
+		v.messages.push(msg('wamid.b-2', Y, 'hello'), msg('wamid.b-3', Z, 'baja'), msg('wamid.b-4', X, 'stop'), msg('wamid.b-5', Z, 'START'));
+		assertStatus(await postWebhook(d.url, body), 200);
+		await fake.until((f) => f.to(X).length === 1 && f.to(Z).length === 2, 10_000, 'confirmations');
+		assert.equal(fake.to(X)[0].body.text.body, CONFIRM);
+		assert.deepEqual(fake.to(Z).map((r) => r.body.text.body).sort(), [CONFIRM, 'Welcome back'].sort());
+		assert.equal(fake.to(Y).length, 0);
+		assert.equal((await contactOf(d, 'wa', X)).opted_out, true);
+		assert.equal((await contactOf(d, 'wa', Y)).opted_out, false);
+		assert.equal((await contactOf(d, 'wa', Z)).opted_out, false);
+		const evs = await allEvents(d);
+		assert.deepEqual(evs.filter((e) => e.type.startsWith('contact.opted')).map((e) => [e.type, e.data.address]),
+			[['contact.opted_out', X], ['contact.opted_out', Z], ['contact.opted_in', Z]]);
+	});
+
 	msgdTest('sandbox: custom keywords per organization (Latin case folding), bulk 422; the default keywords no longer count', async (h) => {
 		const d = await h.start();
 		const bad = [

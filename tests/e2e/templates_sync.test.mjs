@@ -5,10 +5,12 @@
 // than its placeholders → 422 template_params_missing.
 import { describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { msgdTest, assertError, assertStatus, sendMessage, waitMessage, waitFor } from './lib.mjs';
+import { msgdTest, assertError, assertStatus, sendMessage, waitMessage, waitFor, databaseFor, createSendChannel } from './lib.mjs';
 import { sendSetup, corpusError } from './fake_graph.mjs';
 
 const WABA = '102290129340398';
+const PG = (process.env.MSGD_TEST_DATABASE || '').startsWith('postgres');
+const LEASES = { MSGD_DISPATCH_LEASE_MS: '1500' };
 
 const TEMPLATES = [
 	{
@@ -154,4 +156,22 @@ describe('approved templates', () => {
 		await fake.until((f) => f.templateReqs().length >= 1, 15_000, 'periodic sync');
 		await waitFor(async () => (await listOf(d)).templates.length === 1, 10_000, { what: 'periodic sync stored' });
 	});
+
+	msgdTest('two instances: the dispatch lease holder alone syncs periodically; the other takes over when it stops', async (h) => {
+		const { d: a, fake } = await sendSetup(h, { channel: false, start: { env: { ...LEASES, MSGD_INSTANCE_ID: 'a' } } });
+		const b = await h.start({ token: a.token, env: { ...LEASES, MSGD_DATABASE: databaseFor(a.dataDir), MSGD_INSTANCE_ID: 'b' } });
+		fake.templates = TEMPLATES.slice(1, 2);
+		await createSendChannel(a, fake.url, { waba_id: WABA });
+		const held = async (d) => (await d.api('GET', '/v1/channels/wa')).json?.state?.dispatch;
+		await waitFor(async () => (await held(a)) === 'held' || (await held(b)) === 'held', 15_000, { what: 'a lease holder' });
+		await waitFor(async () => (await held(a)) === 'elsewhere' || (await held(b)) === 'elsewhere', 15_000, { what: 'both instances know the channel' });
+		await waitFor(async () => (await listOf(b)).templates.length === 1, 15_000, { what: 'synced, seen from b' });
+		assert.equal(fake.templateReqs().length, 1, `one sync by the holder: ${fake.summary()}`);
+		const [holder, other] = (await held(a)) === 'held' ? [a, b] : [b, a];
+		// The holder stops cleanly (its leases go at once): the other takes the channel and syncs.
+		fake.templates = TEMPLATES;
+		await holder.stop();
+		await waitFor(async () => (await listOf(other)).templates.length === 5, 15_000, { what: 'synced by the new holder' });
+		assert.equal(fake.templateReqs().length, 2);
+	}, { skip: PG ? false : 'runs on PostgreSQL only (make test-pg)', timeout: 90_000 });
 });

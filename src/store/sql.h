@@ -137,6 +137,14 @@ enum sql {
 	W_MEMBER_PUT,
 	W_MEMBER_DELETE,
 	W_MEMBERS_OF_USER,
+	/* files (issue 14) */
+	W_FILE_FIND,
+	W_FILE_TOUCH,
+	W_FILE_INSERT,
+	W_FILE_REF,
+	W_FILE_EXPIRED,
+	W_FILE_DELETE,
+	W_FILE_SHA_USED,
 	W_END,
 	/* Reader connection. */
 	R_VERSION = W_END,
@@ -179,6 +187,9 @@ enum sql {
 	R_QUOTA_USAGE,
 	R_FINGERPRINT,
 	R_AUDIT,
+	/* files (issue 14) */
+	R_FILE_GET,
+	R_FILES,
 	SQL_COUNT,
 };
 

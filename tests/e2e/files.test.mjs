@@ -10,7 +10,7 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 
-import { msgdTest, request, rawRequest, assertStatus, assertError, waitFor } from './lib.mjs';
+import { msgdTest, request, rawRequest, assertStatus, assertError, waitFor, loginAs } from './lib.mjs';
 
 // A 1x1 PNG.
 const PNG = Buffer.from('89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489' +
@@ -289,4 +289,26 @@ msgdTest('an upload the client abandons leaves no temp file and no row', async (
 	await waitFor(() => tmpFiles(d).length === 0, 10_000, { what: 'the temp file to be removed' });
 	assert.deepEqual(assertStatus(await get(d, '/v1/files'), 200).files, []);
 	assert.deepEqual(contentFiles(d), []);
+});
+
+msgdTest('the panel: a session cookie loads a file as an <img> would (no CSRF token, ?org=); a viewer cannot upload', async (h) => {
+	const d = await h.start();
+	const PW = 'correct horse battery staple';
+	assertStatus(await d.api('POST', '/v1/orgs', { name: 'acme' }), 201);
+	assertStatus(await d.api('POST', '/v1/users', { name: 'ada', password: PW, role: 'agent' }, { 'msgd-org': 'acme' }), 201);
+	assertStatus(await d.api('POST', '/v1/users', { name: 'vic', password: PW, role: 'viewer' }, { 'msgd-org': 'acme' }), 201);
+	const ada = await loginAs(d, 'ada', PW, 'acme');
+	const f = assertStatus(await ada('POST', '/v1/files?filename=dot.png', PNG, { 'content-type': 'image/png' }), 201);
+	// Without the CSRF token the upload is refused; a GET needs none.
+	assertError(await ada('POST', '/v1/files', Buffer.from('x'), { 'x-msgd-csrf': null, 'content-type': 'text/plain' }),
+	    403, 'csrf_failed');
+	const cookieOnly = await ada('GET', `/v1/files/${f.id}?org=acme`, undefined, { 'x-msgd-csrf': null, 'msgd-org': null });
+	assert.equal(cookieOnly.status, 200);
+	assert.equal(cookieOnly.headers.get('content-type'), 'image/png');
+	const vic = await loginAs(d, 'vic', PW, 'acme');
+	assertStatus(await vic('GET', `/v1/files/${f.id}/meta`), 200);
+	assertError(await vic('POST', '/v1/files', Buffer.from('y'), { 'content-type': 'text/plain' }), 403, 'forbidden');
+	// The panel's CSP lets same-origin images and media load.
+	const page = await request(d.url, 'GET', '/');
+	assert.match(page.headers.get('content-security-policy') ?? '', /default-src 'self'.*img-src 'self'/);
 });

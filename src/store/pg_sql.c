@@ -393,4 +393,20 @@ const char *const pg_sql[SQL_COUNT] = {
 	    " FROM channel_templates WHERE channel_id = $1 AND name = $2 AND language = $3",
 	[R_CHTPL_SYNC] = "SELECT coalesce(synced_at, 0), attempted_at, last_error"
 	    " FROM channel_template_syncs WHERE channel_id = $1",
+	/* files (issue 14): FILE_COLS = id, org_id, sha256, size, mime_type, filename, created_at */
+	[W_FILE_FIND] = "SELECT id, org_id, sha256, size, mime_type, filename, created_at FROM files WHERE org_id = $1 AND sha256 = $2",
+	[W_FILE_TOUCH] = "UPDATE files SET last_used_at = $2 WHERE id = $1",
+	[W_FILE_INSERT] = "INSERT INTO files (id, org_id, sha256, size, mime_type, filename, created_at, last_used_at, refs)"
+	    " VALUES ($1, $2, $3, $4, $5, $6, $7, $7, 0)",
+	[W_FILE_REF] = "UPDATE files SET refs = greatest(refs + $3::bigint, 0), last_used_at = $4"
+	    " WHERE id = $1 AND org_id = $2",
+	[W_FILE_EXPIRED] = "SELECT id, sha256 FROM files WHERE refs = 0 AND last_used_at < $1"
+	    " ORDER BY last_used_at LIMIT $2",
+	[W_FILE_DELETE] = "DELETE FROM files WHERE id = $1 AND refs = 0",
+	[W_FILE_SHA_USED] = "SELECT 1 FROM files WHERE sha256 = $1 LIMIT 1",
+	[R_FILE_GET] = "SELECT id, org_id, sha256, size, mime_type, filename, created_at FROM files WHERE id = $1 AND org_id = $2",
+	/* Newest first; the cursor is the last row's (created_at, id). */
+	[R_FILES] = "SELECT id, org_id, sha256, size, mime_type, filename, created_at, refs FROM files WHERE org_id = $1"
+	    " AND ($2::bigint = 0 OR created_at < $2::bigint OR (created_at = $2::bigint AND id < $3))"
+	    " ORDER BY created_at DESC, id DESC LIMIT $4",
 };

@@ -145,6 +145,14 @@ enum sql {
 	W_CHTPL_DELETE,
 	W_CHTPL_INSERT,
 	W_CHTPL_SYNC,
+	/* files (issue 14) */
+	W_FILE_FIND,
+	W_FILE_TOUCH,
+	W_FILE_INSERT,
+	W_FILE_REF,
+	W_FILE_EXPIRED,
+	W_FILE_DELETE,
+	W_FILE_SHA_USED,
 	W_END,
 	/* Reader connection. */
 	R_VERSION = W_END,
@@ -191,6 +199,9 @@ enum sql {
 	R_CHTPL_LIST,
 	R_CHTPL_GET,
 	R_CHTPL_SYNC,
+	/* files (issue 14) */
+	R_FILE_GET,
+	R_FILES,
 	SQL_COUNT,
 };
 

@@ -47,6 +47,7 @@
 
 struct event_base;
 struct store;
+struct file_info;
 
 #define STORE_ORG_DEFAULT 1      /* the organization "default": every row from before 0010 */
 
@@ -121,6 +122,18 @@ enum store_op_kind {
 	STORE_OP_CHANNEL_TEMPLATES,    /* u.chtpl: a provider template sync's outcome: templates
 	                                  (non-NULL) replace the channel's whole list; error
 	                                  (templates NULL) is recorded as the last sync's error */
+	/* files (issue 14, src/files/; files.h says more) */
+	STORE_OP_FILE_PUT,             /* u.file: org_id's row for info->sha256: made with info's
+	                                  fields, or, when org_id has that content already, that
+	                                  row (last_used_at bumped; existed set), copied into *info.
+	                                  The content: tmp_path renamed to content_path unless that
+	                                  exists (then tmp_path removed) */
+	STORE_OP_FILE_REF,             /* u.file: refs of file id (in org_id) += delta (never below
+	                                  0), last_used_at now; NOTFOUND when not org_id's */
+	STORE_OP_FILE_SWEEP,           /* u.file: up to limit rows without references last used
+	                                  before before_ms deleted (any organization), and their
+	                                  content under files_dir once no row has its sha256; sets
+	                                  count */
 };
 
 /*
@@ -330,6 +343,18 @@ struct store_op {
 			const char *error;         /* why it failed (templates NULL) */
 			int64_t at;                /* ms */
 		} chtpl;
+		struct {                           /* files (issue 14) */
+			struct file_info *info;        /* PUT: in and out (files.h) */
+			const char *tmp_path;          /* PUT */
+			const char *content_path;      /* PUT */
+			bool existed;                  /* PUT result */
+			const char *id;                /* REF */
+			int64_t delta;                 /* REF */
+			const char *files_dir;         /* SWEEP: <data>/files */
+			int64_t before_ms;             /* SWEEP */
+			int limit;                     /* SWEEP */
+			int64_t count;                 /* SWEEP result: rows deleted */
+		} file;
 	} u;
 
 	/* Results, written by the store before done() runs. */
@@ -616,5 +641,10 @@ struct channel_template {
 };
 int store_channel_template_get(struct store *st, int64_t channel_id, const char *name,
     const char *language, struct channel_template *out);
+/* --- files (issue 14): store_file_get() is declared in files/files.h --- */
+/* Organization org's files, newest first: {"files":[{"id","sha256","size","mime_type",
+ * "filename","created_at","refs"}],"next":cursor|null}; limit 1..200. -2 when
+ * cursor is not one this made (the caller's 400). */
+int store_files_list(struct store *st, int64_t org, int limit, const char *cursor, json_t **out);
 
 #endif

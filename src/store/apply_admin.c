@@ -523,6 +523,8 @@ store_db_apply(struct store_db *db, struct store_op *op)
 		op->last_seq = seq;
 		return 0;
 	}
+	case STORE_OP_IMPORT:
+		return apply_import(db, op);
 	}
 	return sd_op_error(op, "unknown op kind %d", (int)op->kind);
 }

@@ -14,12 +14,14 @@
 /* file_id's reference count moved by delta (files, 0016): a file an import
  * names is kept from the retention sweep while the import lives. */
 static int
-file_ref(struct store_db *db, const char *file_id, int64_t delta)
+file_ref(struct store_db *db, int64_t org, const char *file_id, int64_t delta)
 {
-	struct db_stmt *s = db_stmt(db->w, W_IMPORT_FILE_REF);
+	struct db_stmt *s = db_stmt(db->w, W_FILE_REF);
 
 	db_bind_text(s, 1, file_id);
-	db_bind_i64(s, 2, delta);
+	db_bind_i64(s, 2, org);
+	db_bind_i64(s, 3, delta);
+	db_bind_i64(s, 4, now_ms());
 	return db_run(s);
 }
 
@@ -124,7 +126,7 @@ import_delete(struct store_db *db, struct store_op *op, struct store_import *im)
 	if (file_id == NULL)
 		return sd_op_fail(op, STORE_NOTFOUND, "no such import");
 	int rc = 0;
-	if (drop_staged(db, im->id) != 0 || file_ref(db, file_id, -1) != 0)
+	if (drop_staged(db, im->id) != 0 || file_ref(db, org_of(op->org_id), file_id, -1) != 0)
 		rc = sd_op_sql_error(db, op);
 	free(file_id);
 	if (rc != 0)
@@ -155,7 +157,7 @@ apply_import(struct store_db *db, struct store_op *op)
 		db_bind_text(s, 5, im->request_json);
 		db_bind_text(s, 6, im->owner);
 		db_bind_i64(s, 7, now_ms());
-		if (db_insert_id(s, &im->id) != 0 || file_ref(db, im->file_id, 1) != 0)
+		if (db_insert_id(s, &im->id) != 0 || file_ref(db, org_of(op->org_id), im->file_id, 1) != 0)
 			return sd_op_sql_error(db, op);
 		return 0;
 	case IMPORT_STEP_RESET:

@@ -376,6 +376,22 @@ const char *const pg_sql[SQL_COUNT] = {
 	[R_SUBSCRIPTIONS] = "SELECT id, url, events, secret, created_at, delivered_seq, attempts,"
 	    " coalesce(first_attempt_ms, 0), next_attempt_ms, last_error, paused, org_id"
 	    " FROM subscriptions ORDER BY id",
+	/* files (issue 14): FILE_COLS = id, org_id, sha256, size, mime_type, filename, created_at */
+	[W_FILE_FIND] = "SELECT id, org_id, sha256, size, mime_type, filename, created_at FROM files WHERE org_id = $1 AND sha256 = $2",
+	[W_FILE_TOUCH] = "UPDATE files SET last_used_at = $2 WHERE id = $1",
+	[W_FILE_INSERT] = "INSERT INTO files (id, org_id, sha256, size, mime_type, filename, created_at, last_used_at, refs)"
+	    " VALUES ($1, $2, $3, $4, $5, $6, $7, $7, 0)",
+	[W_FILE_REF] = "UPDATE files SET refs = greatest(refs + $3::bigint, 0), last_used_at = $4"
+	    " WHERE id = $1 AND org_id = $2",
+	[W_FILE_EXPIRED] = "SELECT id, sha256 FROM files WHERE refs = 0 AND last_used_at < $1"
+	    " ORDER BY last_used_at LIMIT $2",
+	[W_FILE_DELETE] = "DELETE FROM files WHERE id = $1 AND refs = 0",
+	[W_FILE_SHA_USED] = "SELECT 1 FROM files WHERE sha256 = $1 LIMIT 1",
+	[R_FILE_GET] = "SELECT id, org_id, sha256, size, mime_type, filename, created_at FROM files WHERE id = $1 AND org_id = $2",
+	/* Newest first; the cursor is the last row's (created_at, id). */
+	[R_FILES] = "SELECT id, org_id, sha256, size, mime_type, filename, created_at, refs FROM files WHERE org_id = $1"
+	    " AND ($2::bigint = 0 OR created_at < $2::bigint OR (created_at = $2::bigint AND id < $3))"
+	    " ORDER BY created_at DESC, id DESC LIMIT $4",
 	/* imports (issue 14, h14import) */
 	[W_IMPORT_INSERT] = "INSERT INTO imports (org_id, file_id, channel_id, format, request, status, owner,"
 	    " created_at) VALUES ($1, $2, $3, $4, $5, 'parsing', $6, $7) RETURNING id",
@@ -400,7 +416,6 @@ const char *const pg_sql[SQL_COUNT] = {
 	    " preview = coalesce($8, preview) WHERE id = $1 AND status = 'parsing'",
 	[W_IMPORT_FILE] = "SELECT file_id FROM imports WHERE id = $1 AND org_id = $2",
 	[W_IMPORT_DELETE] = "DELETE FROM imports WHERE id = $1 AND org_id = $2",
-	[W_IMPORT_FILE_REF] = "UPDATE files SET refs = greatest(refs + $2, 0) WHERE id = $1",
 	/* imports (issue 14, h14import) */
 	[R_IMPORT_GET] = "SELECT " IMPORT_COLS " FROM imports i LEFT JOIN channels ch ON ch.id = i.channel_id"
 	    " WHERE i.id = $1 AND i.org_id = $2",

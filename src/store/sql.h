@@ -137,6 +137,14 @@ enum sql {
 	W_MEMBER_PUT,
 	W_MEMBER_DELETE,
 	W_MEMBERS_OF_USER,
+	/* files (issue 14) */
+	W_FILE_FIND,
+	W_FILE_TOUCH,
+	W_FILE_INSERT,
+	W_FILE_REF,
+	W_FILE_EXPIRED,
+	W_FILE_DELETE,
+	W_FILE_SHA_USED,
 	/* imports (issue 14, h14import) */
 	W_IMPORT_INSERT,
 	W_IMPORT_RESET,
@@ -148,7 +156,6 @@ enum sql {
 	W_IMPORT_FINISH,
 	W_IMPORT_FILE,
 	W_IMPORT_DELETE,
-	W_IMPORT_FILE_REF,
 	W_END,
 	/* Reader connection. */
 	R_VERSION = W_END,
@@ -191,6 +198,9 @@ enum sql {
 	R_QUOTA_USAGE,
 	R_FINGERPRINT,
 	R_AUDIT,
+	/* files (issue 14) */
+	R_FILE_GET,
+	R_FILES,
 	/* imports (issue 14, h14import): an import's IMPORT_COLS */
 	R_IMPORT_GET,
 	R_IMPORTS_LIST,

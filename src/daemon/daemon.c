@@ -15,12 +15,14 @@
 #include <event2/thread.h>
 
 #include "../api/api.h"
+#include "../api/api_imports.h"
 #include "../auth/auth.h"
 #include "../bus/bus.h"
 #include "../channels/channel.h"
 #include "../channels/host.h"
 #include "../config/config.h"
 #include "../files/files.h"
+#include "../import/import.h"
 #include "../hooks/hooks.h"
 #include "../http/http.h"
 #include "../lease/lease.h"
@@ -442,6 +444,10 @@ daemon_run(const struct config *initial, const struct config_args *args)
 	store_set_commit_hook(d.app.store, on_commit, &d.app);
 	if (store_set_change_hook(d.app.store, on_other_instance, &d.app) != 0)
 		goto out;
+	/* imports (issue 14, h14import): the worker, and imports a stop cut short. */
+	if (importer_start(&d.app.importer, d.app.store, cfg->instance_id) != 0)
+		goto out;
+	api_imports_resume(&d.app);
 
 	struct http_config hc = {
 		.listen = cfg->listen,
@@ -493,8 +499,10 @@ out:
 		/* Another instance takes our channels and webhooks over at once. */
 		leases_release(d.leases);
 		channel_host_stop(d.app.host);
+		importer_stop(d.app.importer);  /* its import stays parsing: read again at the next start */
 		store_close(d.app.store);
 	}
+	importer_free(d.app.importer);
 	leases_stop(d.leases);
 	d.app.store = NULL;  /* requests arriving now get 503 */
 	auth_close(d.app.auth);

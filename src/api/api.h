@@ -112,6 +112,8 @@ uint32_t api_route_perm(int i);
 
 /* The http handler (arg is the struct app). */
 void api_handle(struct http_request *req, void *arg);
+/* The http head hook (http.h): routes that stream their body (uploads). */
+void api_head(struct http_request *req, void *arg);
 
 /* An API key as the router needs it (api_orgs.c). */
 struct api_key {
@@ -472,6 +474,16 @@ void api_users_password(struct app *, struct http_request *, const struct princi
 void api_users_patch(struct app *, struct http_request *, const struct principal *,
     const char *const *);
 void api_auth_password(struct app *, struct http_request *, const struct principal *,
+    const char *const *);
+
+/* api_files.c: the files store (issue 14). POST /v1/files runs from api_head(). */
+void api_files_upload(struct app *, struct http_request *, const struct principal *,
+    const char *const *);
+void api_files_list(struct app *, struct http_request *, const struct principal *,
+    const char *const *);
+void api_files_content(struct app *, struct http_request *, const struct principal *,
+    const char *const *);
+void api_files_meta(struct app *, struct http_request *, const struct principal *,
     const char *const *);
 
 #endif

@@ -142,7 +142,9 @@ run_import_get(struct store *st, void *arg, struct api_reply *out)
 	struct imp_ref *r = arg;
 	json_t *v = NULL;
 
-	api_reply_read(out, store_import_get(st, r->org, r->id, &v), v, "import");
+	int rc = store_import_get(st, r->org, r->id, &v);
+
+	api_reply_read(out, rc, v, "import");
 	if (out->status == 200)
 		out->status = r->status;
 }
@@ -365,7 +367,9 @@ run_imports_list(struct store *st, void *arg, struct api_reply *out)
 	struct imp_ref *r = arg;
 	json_t *v = NULL;
 
-	api_reply_read(out, store_imports_list(st, r->org, r->after, r->limit, &v), v, "import");
+	int rc = store_imports_list(st, r->org, r->after, r->limit, &v);
+
+	api_reply_read(out, rc, v, "import");
 }
 
 void
@@ -390,7 +394,9 @@ run_import_errors(struct store *st, void *arg, struct api_reply *out)
 	struct imp_ref *r = arg;
 	json_t *v = NULL;
 
-	api_reply_read(out, store_import_errors(st, r->org, r->id, r->after, r->limit, &v), v, "import");
+	int rc = store_import_errors(st, r->org, r->id, r->after, r->limit, &v);
+
+	api_reply_read(out, rc, v, "import");
 }
 
 void

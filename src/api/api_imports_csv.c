@@ -1,7 +1,8 @@
 /*
  * api_imports_csv.c - GET /v1/imports/{id}/errors as a CSV download
  * (?format=csv, or Accept: text/csv): row,column,value,code,message, one
- * line per error, fields quoted by libcsv's csv_write(). The list may be
+ * line per error, text fields quoted by libcsv's csv_write() (always, with
+ * quotes doubled; the row number bare). The list may be
  * long (a million rows' errors), so it is never built whole: the reply
  * streams, and each page of errors is read and formatted on the reader
  * pool while the connection waits parked (http_reply_stream()).
@@ -76,8 +77,9 @@ run_page(struct store *st, void *arg)
 	json_t *data = json_object_get(page, "data");
 	json_array_foreach(data, i, e) {
 		char row[24];
-		snprintf(row, sizeof(row), "%" JSON_INTEGER_FORMAT, json_integer_value(json_object_get(e, "row")));
-		field(&d->next, row, false);
+		int n = snprintf(row, sizeof(row), "%" JSON_INTEGER_FORMAT ",",
+		    json_integer_value(json_object_get(e, "row")));
+		buf_append(&d->next, row, (size_t)n);   /* a number: never quoted */
 		field(&d->next, json_string_value(json_object_get(e, "column")), false);
 		field(&d->next, json_string_value(json_object_get(e, "value")), false);
 		field(&d->next, json_string_value(json_object_get(e, "code")), false);

@@ -165,7 +165,7 @@ queue_job(struct app *app, int64_t id, int64_t org, enum import_format format, c
 	job->normalize = normalize;
 	if (app->importer == NULL || importer_submit(app->importer, job) != 0) {
 		snprintf(ids, sizeof(ids), "%" PRId64, id);
-		log_warn("import: the queue is full; started again at the next start", "import", ids);
+		log_warn("import: not queued (stopping, or the queue is full): read at the next start", "import", ids);
 		free(job);
 	}
 }

@@ -241,6 +241,9 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 	http_quiesce(d->http);
 	outbox_drain(d->app.outbox);
 	hooks_drain(d->app.hooks);
+	/* An import being read stops between rows (read again at the next
+	 * start): its chunks would keep the store busy until it ends. */
+	importer_stop(d->app.importer);
 	api_streams_end(&d->app);
 	d->shutdown_deadline = mono_ms() + (int64_t)d->cfg->shutdown_timeout * 1000;
 	struct timeval tv = { .tv_sec = 0, .tv_usec = SHUTDOWN_POLL_MS * 1000 };

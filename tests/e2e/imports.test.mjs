@@ -299,27 +299,47 @@ msgdTest('imports: bad requests are refused whole and create nothing', async (h)
 	assertError(await d.api('GET', `/v1/imports/${mine.id}`, undefined, { 'msgd-org': o.name }), 404, 'not_found');
 });
 
-msgdTest('imports: a kill -9 while a file is read: read again from the start at the next start, rows staged once', async (h) => {
-	const d = await h.start({ keepDataDir: true });
-	const n = 200_000;
+const BIG = 200_000;
+
+/** A big import started on d, and the moment some of its rows were staged. */
+async function bigImport(d) {
 	const lines = ['phone,name'];
-	for (let i = 0; i < n; i++) lines.push(`55119${String(i % (n - 10)).padStart(8, '0')},n${i}`);
+	for (let i = 0; i < BIG; i++) lines.push(`55119${String(i % (BIG - 10)).padStart(8, '0')},n${i}`);
 	const { id: file_id } = assertStatus(await upload(d, Buffer.from(lines.join('\n') + '\n'), 'big.csv'), 201);
 	const created = assertStatus(await d.api('POST', '/v1/imports', { file_id, channel: 'sandbox',
 		mapping: { phone: 'phone', variables: { name: 'name' } } }), 202);
-	// Killed once some rows are staged, before the last.
 	const seen = await waitFor(async () => {
 		const r = assertStatus(await d.api('GET', `/v1/imports/${created.id}`), 200);
 		return r.status !== 'parsing' || r.counts.rows > 0 ? r : null;
 	}, 30_000, { what: 'rows staged' });
+	return { id: created.id, seen };
+}
+
+/** After a restart: the big import read once, whole. */
+async function bigImportDone(d, id) {
+	const imp = await finished(d, id, 60_000);
+	assert.equal(imp.status, 'validated');
+	assert.deepEqual(imp.counts, { rows: BIG, valid: BIG - 10, invalid: 0, duplicates: 10, errors: 10 });
+	const errs = assertStatus(await d.api('GET', `/v1/imports/${id}/errors?limit=100`), 200);
+	assert.deepEqual(errs.data.map((e) => e.row), Array.from({ length: 10 }, (_, i) => BIG - 10 + i + 2));
+	assert.match(errs.data[0].message, /row 2\b/);
+}
+
+msgdTest('imports: a kill -9 while a file is read: read again from the start at the next start, rows staged once', async (h) => {
+	const d = await h.start({ keepDataDir: true });
+	const { id, seen } = await bigImport(d);
 	await d.kill9();
 	assert.equal(seen.status, 'parsing', 'the file was read before the kill: make it bigger');
-	assert.ok(seen.counts.rows < n);
-	const d2 = await h.start({ dataDir: d.dataDir });
-	const imp = await finished(d2, created.id, 60_000);
-	assert.equal(imp.status, 'validated');
-	assert.deepEqual(imp.counts, { rows: n, valid: n - 10, invalid: 0, duplicates: 10, errors: 10 });
-	const errs = assertStatus(await d2.api('GET', `/v1/imports/${created.id}/errors?limit=100`), 200);
-	assert.deepEqual(errs.data.map((e) => e.row), Array.from({ length: 10 }, (_, i) => n - 10 + i + 2));
-	assert.match(errs.data[0].message, /row 2\b/);
+	assert.ok(seen.counts.rows < BIG);
+	await bigImportDone(await h.start({ dataDir: d.dataDir }), id);
+});
+
+msgdTest('imports: SIGTERM while a file is read stops at once (no wait for the whole file); read again at the next start', async (h) => {
+	const d = await h.start({ keepDataDir: true });
+	const { id, seen } = await bigImport(d);
+	assert.equal(seen.status, 'parsing', 'the file was read before the stop: make it bigger');
+	await d.stop();
+	// It stopped between rows: this msgd never finished the import.
+	assert.doesNotMatch(d.logs(), /import validated/);
+	await bigImportDone(await h.start({ dataDir: d.dataDir }), id);
 });

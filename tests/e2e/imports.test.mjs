@@ -290,7 +290,12 @@ msgdTest('imports: bad requests are refused whole and create nothing', async (h)
 	// DELETE drops it with its rows and errors.
 	const { imp } = await importFile(d, Buffer.from('phone\n5511999990001\nbad\n'), 'b.csv', { mapping: { phone: 'phone' } });
 	assert.equal(imp.counts.errors, 1);
+	// The import holds its file from the retention sweep until it is deleted.
+	const refs = async () => assertStatus(await d.api('GET', '/v1/files?limit=100'), 200).files
+		.find((f) => f.id === imp.file_id).refs;
+	assert.equal(await refs(), 1);
 	assert.equal((await d.api('DELETE', `/v1/imports/${imp.id}`)).status, 204);
+	assert.equal(await refs(), 0);
 	assertError(await d.api('GET', `/v1/imports/${imp.id}`), 404, 'not_found');
 	assertError(await d.api('GET', `/v1/imports/${imp.id}/errors`), 404, 'not_found');
 	// Another organization does not see it.

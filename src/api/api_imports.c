@@ -323,6 +323,12 @@ api_imports_create(struct app *app, struct http_request *req, const struct princ
 	}
 	if (template_ref(in, c, &e) != 0)
 		goto invalid;
+	if (app->importer == NULL || !importer_accepting(app->importer)) {
+		json_decref(in);
+		create_free(c);
+		http_reply_error(req, 503, "busy", NULL, "too many imports are waiting: try again later");
+		return;
+	}
 	struct channel *ch = api_channel_or_404(app, req, who, chname);
 	if (ch == NULL) {
 		json_decref(in);

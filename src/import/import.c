@@ -485,6 +485,15 @@ importer_submit(struct importer *im, struct import_job *job)
 	return rc;
 }
 
+bool
+importer_accepting(struct importer *im)
+{
+	pthread_mutex_lock(&im->mu);
+	bool ok = !im->stop && im->queued < IMPORT_QUEUE_MAX;
+	pthread_mutex_unlock(&im->mu);
+	return ok;
+}
+
 void
 importer_cancel(struct importer *im, int64_t id)
 {

@@ -34,7 +34,7 @@
 #define IMPORT_CHUNKS_IN_FLIGHT 2
 #define IMPORT_PREVIEW_ROWS     10
 #define IMPORT_PATH_MAX         4096
-#define IMPORT_QUEUE_MAX        1000     /* jobs waiting; more are refused (429) */
+#define IMPORT_QUEUE_MAX        1000     /* jobs waiting; the API refuses more (503 busy) */
 
 struct store;
 struct importer;
@@ -58,6 +58,8 @@ int importer_start(struct importer **out, struct store *st, const char *owner);
 /* Queue job (taken: freed by the worker). -1 when the queue is full or
  * stopping (job not taken). */
 int importer_submit(struct importer *im, struct import_job *job);
+/* Whether another job may be queued now (not stopping, the queue not full). */
+bool importer_accepting(struct importer *im);
 /* Import id is being deleted: its job stops (queued: dropped). */
 void importer_cancel(struct importer *im, int64_t id);
 /* Stop the worker (the import it was reading stays parsing: started again

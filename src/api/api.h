@@ -37,6 +37,7 @@ struct ingest_batch;
 struct channel;
 struct channel;
 struct http_request;
+struct files_writer;
 struct outbox;
 struct bus;
 struct stream;
@@ -477,6 +478,17 @@ void api_auth_password(struct app *, struct http_request *, const struct princip
     const char *const *);
 
 /* api_files.c: the files store (issue 14). POST /v1/files runs from api_head(). */
+/* A multipart upload's parts (an http_part_fn's arg): the one file part
+ * streams into w; fuzz_multipart drives it as the route does. */
+enum api_up_state { API_UP_OK, API_UP_TOO_BIG, API_UP_IO, API_UP_BAD_MULTIPART, API_UP_TWO_FILES };
+struct api_upload_parts {
+	struct files_writer *w;
+	enum api_up_state state;
+	bool part_seen;                 /* a file part began */
+	char part_name[256];            /* its field name, to tell a second one */
+};
+int api_upload_part(void *parts, const char *name, const char *filename, const char *content_type,
+    const char *data, uint64_t off, size_t n);
 void api_files_upload(struct app *, struct http_request *, const struct principal *,
     const char *const *);
 void api_files_list(struct app *, struct http_request *, const struct principal *,

@@ -39,24 +39,13 @@
 
 /* --- upload --- */
 
-enum up_state {
-	UP_OK,
-	UP_TOO_BIG,
-	UP_IO,
-	UP_BAD_MULTIPART,
-	UP_TWO_FILES,
-};
-
 struct upload {
 	struct app *app;
 	struct http_request *req;
-	struct files_writer *w;
 	struct http_multipart *mp;
+	struct api_upload_parts up;  /* the writer and how the body went */
 	int64_t org_id;
 	int64_t max_bytes;
-	enum up_state state;
-	bool part_seen;              /* multipart: a file part began */
-	char part_name[FILES_NAME_MAX];  /* its field name, to tell a second one */
 	bool finishing;              /* handed to files_writer_finish() */
 	bool closed;                 /* the request is over */
 };
@@ -66,7 +55,7 @@ upload_free(struct upload *u)
 {
 	if (u->mp)
 		http_multipart_end(u->mp);
-	files_writer_abort(u->w);
+	files_writer_abort(u->up.w);
 	free(u);
 }
 
@@ -92,7 +81,7 @@ upload_done(void *arg, int err, const struct file_info *fi)
 {
 	struct upload *u = arg;
 
-	u->w = NULL;                 /* freed by the writer */
+	u->up.w = NULL;                 /* freed by the writer */
 	if (u->closed) {             /* nobody to answer */
 		free(u);
 		return;
@@ -110,11 +99,11 @@ upload_done(void *arg, int err, const struct file_info *fi)
 
 /* A multipart part's bytes: the one file part goes to the writer; plain
  * fields are ignored. */
-static int
-on_part(void *arg, const char *name, const char *filename, const char *content_type, const char *data,
-    uint64_t off, size_t n)
+int
+api_upload_part(void *arg, const char *name, const char *filename, const char *content_type,
+    const char *data, uint64_t off, size_t n)
 {
-	struct upload *u = arg;
+	struct api_upload_parts *u = arg;
 
 	if (filename == NULL)
 		return 0;
@@ -124,13 +113,13 @@ on_part(void *arg, const char *name, const char *filename, const char *content_t
 		/* The writer was opened before the name was known: set it now. */
 		files_writer_set_name(u->w, filename);
 	} else if (off == 0 && (files_writer_size(u->w) > 0 || strcmp(u->part_name, name ? name : "") != 0)) {
-		u->state = UP_TWO_FILES;
+		u->state = API_UP_TWO_FILES;
 		return -1;
 	}
 	if (n == 0)
 		return 0;
 	if (files_writer_write(u->w, data, n) != 0) {
-		u->state = files_writer_error(u->w) == FILES_TOO_BIG ? UP_TOO_BIG : UP_IO;
+		u->state = files_writer_error(u->w) == FILES_TOO_BIG ? API_UP_TOO_BIG : API_UP_IO;
 		return -1;
 	}
 	return 0;
@@ -143,14 +132,14 @@ upload_chunk(void *arg, const char *data, size_t n)
 
 	if (u->mp) {
 		if (http_multipart_feed(u->mp, data, n) != 0) {
-			if (u->state == UP_OK)
-				u->state = UP_BAD_MULTIPART;
+			if (u->up.state == API_UP_OK)
+				u->up.state = API_UP_BAD_MULTIPART;
 			return -1;
 		}
 		return 0;
 	}
-	if (files_writer_write(u->w, data, n) != 0) {
-		u->state = files_writer_error(u->w) == FILES_TOO_BIG ? UP_TOO_BIG : UP_IO;
+	if (files_writer_write(u->up.w, data, n) != 0) {
+		u->up.state = files_writer_error(u->up.w) == FILES_TOO_BIG ? API_UP_TOO_BIG : API_UP_IO;
 		return -1;
 	}
 	return 0;
@@ -165,39 +154,43 @@ upload_end(void *arg)
 	if (u->mp) {
 		int r = http_multipart_end(u->mp);
 		u->mp = NULL;
-		if (r != 0 && u->state == UP_OK)
-			u->state = UP_BAD_MULTIPART;
-		if (u->state == UP_OK && !u->part_seen) {
+		if (r != 0 && u->up.state == API_UP_OK)
+			u->up.state = API_UP_BAD_MULTIPART;
+		if (u->up.state == API_UP_OK && !u->up.part_seen) {
 			http_reply_error(req, 400, "no_file", "file",
 			    "the multipart body has no file part (a part with a filename)");
 			return;
 		}
 	}
-	switch (u->state) {
-	case UP_OK:
+	switch (u->up.state) {
+	case API_UP_OK:
 		break;
-	case UP_TOO_BIG:
+	case API_UP_TOO_BIG:
 		reply_too_big(req, u->max_bytes);
 		return;
-	case UP_IO:
+	case API_UP_IO:
 		http_reply_error(req, 503, "storage_unavailable", NULL, "the file could not be written; retry");
 		http_reply_header(req, "Retry-After", API_STORAGE_RETRY_AFTER);
 		return;
-	case UP_BAD_MULTIPART:
+	case API_UP_BAD_MULTIPART:
 		http_reply_error(req, 400, "invalid_multipart", NULL, "the multipart/form-data body is malformed");
 		return;
-	case UP_TWO_FILES:
+	case API_UP_TWO_FILES:
 		http_reply_error(req, 400, "too_many_files", "file", "send one file per request");
 		return;
 	}
-	if (files_writer_size(u->w) == 0) {
+	if (files_writer_size(u->up.w) == 0) {
 		http_reply_error(req, 400, "empty_file", NULL, "the file is empty");
+		return;
+	}
+	if (u->app->store == NULL) {     /* the body outlived shutdown_timeout */
+		http_reply_error(req, 503, "shutting_down", NULL, "msgd is shutting down; retry");
 		return;
 	}
 	u->finishing = true;
 	http_defer(req);
-	struct files_writer *w = u->w;
-	u->w = NULL;
+	struct files_writer *w = u->up.w;
+	u->up.w = NULL;
 	files_writer_finish(w, upload_done, u);
 }
 
@@ -276,7 +269,7 @@ api_files_upload(struct app *app, struct http_request *req, const struct princip
 	u->max_bytes = max;
 	const char *ct = http_header(req, "Content-Type");
 	if (ct && strncasecmp(ct, "multipart/form-data", 19) == 0) {
-		u->mp = http_multipart_new(req, on_part, u);
+		u->mp = http_multipart_new(req, api_upload_part, &u->up);
 		if (u->mp == NULL) {
 			free(u);
 			http_reply_error(req, 400, "invalid_multipart", NULL,
@@ -284,8 +277,8 @@ api_files_upload(struct app *app, struct http_request *req, const struct princip
 			return;
 		}
 	}
-	u->w = files_writer_open(app, who->org_id, name[0] ? name : NULL, max);
-	if (u->w == NULL) {
+	u->up.w = files_writer_open(app, who->org_id, name[0] ? name : NULL, max);
+	if (u->up.w == NULL) {
 		upload_free(u);
 		http_reply_error(req, 503, "storage_unavailable", NULL, "the file could not be written; retry");
 		http_reply_header(req, "Retry-After", API_STORAGE_RETRY_AFTER);

@@ -1,6 +1,7 @@
 // bench/bench.mjs - msgd's benchmark harness (`make bench`).
 //
-//   node bench/bench.mjs [ingest] [send] [live] [read] [footprint] [slow] [pg]    (default: all)
+//   node bench/bench.mjs [ingest] [send] [live] [read] [footprint] [slow] [pg]
+//                        [import_csv_1m] [import_xlsx_100k]    (default: all)
 //
 // Every scenario starts a fresh msgd (env MSGD, default build/msgd) on
 // 127.0.0.1 with a fresh data directory and a signed whatsapp_cloud channel
@@ -34,6 +35,9 @@
 //             cursors; the conversation list also at 10,000 messages.
 //  pg         bench/pg.mjs: ingest and send on PostgreSQL 15 (a private
 //             cluster), with one msgd and with two sharing the database.
+//  import_csv_1m, import_xlsx_100k  bench/imports.mjs: a 1,000,000-row CSV
+//             and a 100,000-row XLSX imported and validated, on SQLite and on
+//             PostgreSQL: rows/s, seconds, msgd's RSS growth.
 //  footprint  5 starts on fresh data dirs: spawn -> first 200 from /healthz
 //             (polled every 2 ms) and VmRSS 1 s later, medians; binary size.
 //
@@ -52,6 +56,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { pg } from './pg.mjs';
+import { importCsv1m, importXlsx100k } from './imports.mjs';
 
 // ---------------------------------------------------------------- configuration
 
@@ -78,10 +83,13 @@ const PNID = 'bench-number';
 const AUTH = `Authorization: Bearer ${TOKEN}`;
 const ULIMIT = 'ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"';
 
-const SCENARIOS = { ingest, send, live, read, footprint, slow, pg: () => pg(pgHelpers()) };
+const SCENARIOS = { ingest, send, live, read, footprint, slow, pg: () => pg(pgHelpers()),
+	// imports (issue 14, bench/imports.mjs)
+	import_csv_1m: () => importCsv1m(importHelpers()), import_xlsx_100k: () => importXlsx100k(importHelpers()) };
 const TOOLS = { // what each scenario needs besides msgd
 	ingest: ['nginx', 'sqlite3', 'loadgen'], send: ['nginx', 'sqlite3', 'loadgen'],
 	live: [], read: ['sqlite3', 'loadgen'], footprint: [], slow: ['sqlite3', 'loadgen'], pg: ['nginx', 'psql', 'loadgen'],
+	import_csv_1m: ['psql'], import_xlsx_100k: ['psql'],
 };
 
 // ---------------------------------------------------------------- small helpers
@@ -765,6 +773,12 @@ function pgHelpers() {
 	return { progress, sql, sqlNumber, startMsgd, stopMsgd, createChannel, startNginx, stop, loadgen, cpuSeconds, statusKb,
 		row, fromLoadgen, lossText, non2xx, lgErrors, acceptance, drainOutbox, sendLoss, uniq, round,
 		WARMUP, CONNS, SECONDS, SECRET, PNID, AUTH };
+}
+
+// ---------------------------------------------------------------- 8. imports (bench/imports.mjs)
+
+function importHelpers() {
+	return { progress, sql, startMsgd, stopMsgd, api, statusKb, resetPeakRss, row, round, sleep, TOKEN, TMP_ROOT };
 }
 
 // ---------------------------------------------------------------- main

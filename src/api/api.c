@@ -1,5 +1,6 @@
 /* api.c - routing, bearer authentication, health checks, shared helpers. */
 #include "api.h"
+#include "api_imports.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -236,6 +237,12 @@ static const struct route routes[] = {
 	{ .method = "GET", .pattern = "/v1/files", .perm = PERM_MESSAGES_READ, .fn = api_files_list },
 	{ .method = "GET", .pattern = "/v1/files/*", .perm = PERM_MESSAGES_READ, .fn = api_files_content },
 	{ .method = "GET", .pattern = "/v1/files/*/meta", .perm = PERM_MESSAGES_READ, .fn = api_files_meta },
+	/* imports (issue 14, h14import) */
+	{ .method = "POST", .pattern = "/v1/imports", .perm = PERM_MESSAGES_SEND, .fn = api_imports_create },
+	{ .method = "GET", .pattern = "/v1/imports", .perm = PERM_MESSAGES_READ, .fn = api_imports_list },
+	{ .method = "GET", .pattern = "/v1/imports/*", .perm = PERM_MESSAGES_READ, .fn = api_imports_get },
+	{ .method = "GET", .pattern = "/v1/imports/*/errors", .perm = PERM_MESSAGES_READ, .fn = api_imports_errors },
+	{ .method = "DELETE", .pattern = "/v1/imports/*", .perm = PERM_MESSAGES_SEND, .fn = api_imports_delete },
 };
 
 /* Split "/a/b/c" into segments; -1 when too many or too long. */

@@ -92,6 +92,7 @@ struct app {
 	struct follow *follow;          /* another instance's changes being read (api_follow.c) */
 	unsigned follow_pending;        /* and those heard meanwhile */
 	struct files *files;            /* the files store's sweep (src/files/, issue 14) */
+	struct importer *importer;      /* imports (issue 14, h14import): the worker (import/import.h) */
 };
 
 /* Routing (api.c): a decoded path split into at most API_PATH_SEGMENTS_MAX

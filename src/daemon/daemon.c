@@ -15,12 +15,14 @@
 #include <event2/thread.h>
 
 #include "../api/api.h"
+#include "../api/api_imports.h"
 #include "../auth/auth.h"
 #include "../bus/bus.h"
 #include "../channels/channel.h"
 #include "../channels/host.h"
 #include "../config/config.h"
 #include "../files/files.h"
+#include "../import/import.h"
 #include "../hooks/hooks.h"
 #include "../http/http.h"
 #include "../lease/lease.h"
@@ -246,6 +248,9 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 	http_quiesce(d->http);
 	outbox_drain(d->app.outbox);
 	hooks_drain(d->app.hooks);
+	/* An import being read stops between rows (read again at the next
+	 * start): its chunks would keep the store busy until it ends. */
+	importer_stop(d->app.importer);
 	api_streams_end(&d->app);
 	d->shutdown_deadline = mono_ms() + (int64_t)d->cfg->shutdown_timeout * 1000;
 	struct timeval tv = { .tv_sec = 0, .tv_usec = SHUTDOWN_POLL_MS * 1000 };
@@ -450,6 +455,10 @@ daemon_run(const struct config *initial, const struct config_args *args)
 	store_set_commit_hook(d.app.store, on_commit, &d.app);
 	if (store_set_change_hook(d.app.store, on_other_instance, &d.app) != 0)
 		goto out;
+	/* imports (issue 14, h14import): the worker, and imports a stop cut short. */
+	if (importer_start(&d.app.importer, d.app.store, cfg->instance_id) != 0)
+		goto out;
+	api_imports_resume(&d.app);
 
 	struct http_config hc = {
 		.listen = cfg->listen,
@@ -502,8 +511,10 @@ out:
 		/* Another instance takes our channels and webhooks over at once. */
 		leases_release(d.leases);
 		channel_host_stop(d.app.host);
+		importer_stop(d.app.importer);  /* its import stays parsing: read again at the next start */
 		store_close(d.app.store);
 	}
+	importer_free(d.app.importer);
 	leases_stop(d.leases);
 	d.app.store = NULL;  /* requests arriving now get 503 */
 	auth_close(d.app.auth);

@@ -368,6 +368,14 @@ http_reply_stream(struct http_request *req, int status, const char *content_type
 	MHD_add_response_header(req->resp, "X-Accel-Buffering", "no");
 	add_early(req);
 	req->status = (unsigned)status;
+	/* After http_defer() (a download whose first page was read off the
+	 * loop): resume, as http_set_response() does. */
+	req->deferred = false;
+	if (req->suspended) {
+		req->suspended = false;
+		MHD_resume_connection(req->mc);
+		kick(req->srv);
+	}
 }
 
 void

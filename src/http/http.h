@@ -163,7 +163,7 @@ void http_defer(struct http_request *req);
  * when it has nothing right now (the connection is parked, costing nothing,
  * until http_stream_wake()), or -1 to end the reply. close() runs exactly
  * once when the request ends (client gone, reply ended, shutdown); after it
- * the request MUST NOT be used.
+ * the request MUST NOT be used. It may answer a deferred request.
  */
 typedef long (*http_stream_read_fn)(void *arg, char *buf, size_t max);
 void http_reply_stream(struct http_request *req, int status, const char *content_type,

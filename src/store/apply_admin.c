@@ -530,6 +530,8 @@ store_db_apply(struct store_db *db, struct store_op *op)
 	case STORE_OP_FILE_REF:
 	case STORE_OP_FILE_SWEEP:
 		return store_db_apply_file(db, op);
+	case STORE_OP_IMPORT:
+		return apply_import(db, op);
 	}
 	return sd_op_error(op, "unknown op kind %d", (int)op->kind);
 }

@@ -251,5 +251,7 @@ int read_sessions_load(struct store_db *db, int64_t now_s, json_t **out);
 int read_users_list(struct store_db *db, int64_t org, json_t **out);
 int read_members_load(struct store_db *db, json_t **out);
 int read_subscriptions_load(struct store_db *db, json_t **out);
+/* apply_import.c: STORE_OP_IMPORT (imports, h14import) */
+int apply_import(struct store_db *db, struct store_op *op);
 
 #endif

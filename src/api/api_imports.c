@@ -48,6 +48,9 @@ struct imp_create {
 	/* Read on the pool. */
 	struct store_read rd;
 	bool file_found, tpl_found, read_failed;
+	bool provider_tpl;          /* the channel's synced provider template, not a local one */
+	struct channel_template ptpl;
+	char tpl_default_lang[IMPORT_TEMPLATE_LANG_MAX + 1];   /* the channel type's */
 	struct file_info fi;
 	char *tpl_body;
 	/* Resolved on the loop. */
@@ -134,6 +137,29 @@ run_create_reads(struct store *st, void *arg)
 		c->tpl_body = xstrdup(json_string_value(json_object_get(t, "body")) ?
 		    json_string_value(json_object_get(t, "body")) : "");
 	json_decref(t);
+	if (c->tpl_found || c->channel_id == 0)
+		return;
+	/* Not a local template: the channel's approved provider templates (synced). */
+	const char *lang = c->tpl_lang[0] ? c->tpl_lang : c->tpl_default_lang;
+	if (lang[0] == '\0')
+		return;
+	if (store_channel_template_get(st, c->channel_id, c->tpl_name, lang, &c->ptpl) != 0) {
+		c->read_failed = true;
+		return;
+	}
+	c->provider_tpl = c->ptpl.found;
+	c->tpl_found = c->ptpl.found;
+}
+
+/* A provider template fills its parameters from the mapping's variables: every
+ * mapped variable is needed in every row (the provider names them by position
+ * or by name, so only their count can be checked against the synced template). */
+static void
+needed_mapped_all(struct import_spec *spec)
+{
+	spec->nneeded = 0;
+	for (size_t v = 0; v < spec->nvars && spec->nneeded < IMPORT_VARS_MAX; v++)
+		snprintf(spec->needed[spec->nneeded++], IMPORT_NAME_MAX + 1, "%s", spec->var_names[v]);
 }
 
 static void
@@ -229,7 +255,20 @@ create_reads_done(void *arg)
 		http_reply_error(req, 404, "not_found", "template", "no template named '%s'", c->tpl_name);
 		goto fail;
 	}
-	if (c->tpl_body) {
+	if (c->provider_tpl && !c->ptpl.approved) {
+		http_reply_error(req, 422, "template_not_approved", "template", "the template '%s' is %s, "
+		    "not APPROVED", c->tpl_name, c->ptpl.status[0] ? c->ptpl.status : "not approved");
+		goto fail;
+	}
+	if (c->provider_tpl) {
+		if ((int64_t)c->spec.nvars < c->ptpl.params) {
+			http_reply_error(req, 422, "template_variables_unmapped", "mapping.variables",
+			    "the template '%s' has %" PRId64 " parameters: the mapping fills %zu", c->tpl_name,
+			    c->ptpl.params, c->spec.nvars);
+			goto fail;
+		}
+		needed_mapped_all(&c->spec);
+	} else if (c->tpl_body) {
 		needed_of(c->tpl_body, &c->spec);
 		/* With keep_as_variables, a header column may fill it: checked at the header. */
 		if (c->spec.unknown != IMPORT_UNKNOWN_KEEP && !needed_mapped(&c->spec, &missing)) {
@@ -340,6 +379,9 @@ api_imports_create(struct app *app, struct http_request *req, const struct princ
 	c->org = who->org_id;
 	c->channel_id = ch->id;
 	c->normalize = ch->ops->address_normalize;
+	const struct channel_caps *caps = ch->ops->caps;
+	if (caps && caps->templates && caps->template_language)
+		snprintf(c->tpl_default_lang, sizeof(c->tpl_default_lang), "%s", caps->template_language);
 	snprintf(c->file_id, sizeof(c->file_id), "%s", file_id);
 	c->request = in;
 	c->rd = (struct store_read){ .run = run_create_reads, .done = create_reads_done, .arg = c };

@@ -5,7 +5,7 @@
 // than its placeholders → 422 template_params_missing.
 import { describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { msgdTest, assertError, assertStatus, sendMessage, waitMessage, waitFor, databaseFor, createSendChannel } from './lib.mjs';
+import { msgdTest, assertError, assertStatus, sendMessage, waitMessage, waitFor, databaseFor, createSendChannel, request } from './lib.mjs';
 import { sendSetup, corpusError } from './fake_graph.mjs';
 
 const WABA = '102290129340398';
@@ -112,6 +112,32 @@ describe('approved templates', () => {
 		l = await waitFor(async () => { const x = await listOf(d); return x.templates.length === 1 ? x : null; }, 10_000, { what: 'list replaced' });
 		assert.equal(l.templates[0].name, 'hello_world');
 		assertError(await d.api('POST', '/v1/messages', { channel: 'wa', to: '15550001234', template: { name: 'order_update', language: 'en_US', variables: ['a', 'b', 'c', 'd', 'e'] } }), 422, 'template_not_approved');
+	});
+
+	msgdTest('an import naming a provider template: approved, and every parameter mapped', async (h) => {
+		const { d, fake } = await sendSetup(h, { config: { waba_id: WABA, templates_sync_hours: 0 } });
+		fake.templates = TEMPLATES;
+		await syncNow(d, fake);
+		await waitFor(async () => (await listOf(d)).templates.length ? true : null, 10_000, { what: 'templates synced' });
+		const csv = 'phone,a,b,c,d,e\n15550001234,1,2,3,4,5\n15550001235,1,2,3,4,\n';
+		const up = await request(d.url, 'POST', '/v1/files?filename=list.csv', Buffer.from(csv),
+			{ authorization: `Bearer ${d.token}`, 'content-type': 'text/csv' });
+		assert.equal(up.status, 201, up.text);
+		const vars = { 1: 'a', 2: 'b', 3: 'c', 4: 'd', 5: 'e' };
+		const base = { file_id: up.json.id, channel: 'wa', mapping: { phone: 'phone', variables: vars } };
+		assertError(await d.api('POST', '/v1/imports', { ...base, template: { name: 'promo', language: 'es' } }), 422, 'template_not_approved');
+		assertError(await d.api('POST', '/v1/imports', { ...base, template: { name: 'order_update', language: 'en_US' },
+			mapping: { phone: 'phone', variables: { 1: 'a', 2: 'b' } } }), 422, 'template_variables_unmapped');
+		assertError(await d.api('POST', '/v1/imports', { ...base, template: { name: 'nope', language: 'en_US' } }), 404, 'not_found');
+		// The channel type's default language (en_US) when the import names none.
+		const imp = assertStatus(await d.api('POST', '/v1/imports', { ...base, template: 'order_update' }), 202);
+		const done = await waitFor(async () => {
+			const r = assertStatus(await d.api('GET', `/v1/imports/${imp.id}`), 200);
+			return r.status !== 'parsing' ? r : null;
+		}, 20_000, { what: 'import validated' });
+		assert.equal(done.status, 'validated', JSON.stringify(done));
+		assert.equal(done.counts.valid, 1, JSON.stringify(done.counts));
+		assert.equal(done.counts.invalid, 1, JSON.stringify(done.counts));   // the second row leaves e empty
 	});
 
 	msgdTest('Graph errors (190 token, 100 bad waba) are recorded and shown; the last good list stays', async (h) => {

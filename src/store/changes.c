@@ -94,6 +94,10 @@ store_op_changes(enum store_op_kind kind)
 	case STORE_OP_CONV_READ:
 	case STORE_OP_PROBE:
 	case STORE_OP_AUDIT:
+	/* media both ways (issue 14) */
+	case STORE_OP_MEDIA_CLAIM:
+	case STORE_OP_MEDIA_RESULT:
+	case STORE_OP_MEDIA_UPLOADED:
 		break;  /* nothing an instance keeps in memory (events travel apart) */
 	}
 	return 0;

@@ -137,6 +137,15 @@ enum sql {
 	W_MEMBER_PUT,
 	W_MEMBER_DELETE,
 	W_MEMBERS_OF_USER,
+	/* media both ways (issue 14, 0020_media.sql) */
+	W_MEDIA_JOB_INSERT,
+	W_MEDIA_CLAIM,
+	W_MEDIA_JOB_GET,
+	W_MEDIA_STORED,
+	W_MEDIA_RETRY,
+	W_MEDIA_FAILED,
+	W_MEDIA_FILE_REF,
+	W_MEDIA_UPLOAD_PUT,
 	W_END,
 	/* Reader connection. */
 	R_VERSION = W_END,
@@ -179,6 +188,10 @@ enum sql {
 	R_QUOTA_USAGE,
 	R_FINGERPRINT,
 	R_AUDIT,
+	/* media both ways (issue 14) */
+	R_MEDIA_DUE,
+	R_MEDIA_NEXT_DUE,
+	R_MEDIA_UPLOAD_GET,
 	SQL_COUNT,
 };
 

@@ -246,4 +246,12 @@ int read_users_list(struct store_db *db, int64_t org, json_t **out);
 int read_members_load(struct store_db *db, json_t **out);
 int read_subscriptions_load(struct store_db *db, json_t **out);
 
+/* --- apply_media.c (issue 14): an ingested message's media job (inbound with
+ * a media_source) or file reference (outbound with a file_ref), in its
+ * transaction; the media ops --- */
+int sd_media_ingest(struct store_db *db, struct store_op *op, struct msg_in *m, int64_t id,
+    int64_t now);
+void sd_media_mark_pending(struct msg_in *m);   /* media.status "pending" in m->parts */
+int apply_media(struct store_db *db, struct store_op *op);
+
 #endif

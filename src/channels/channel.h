@@ -120,7 +120,7 @@ struct webhook_reply {
 
 /* One part of a multipart/form-data body (send_request.parts): a text
  * value, or a file streamed from disk (never read whole into memory). */
-#define SEND_PARTS_MAX 8
+#define SEND_PARTS_MAX 12
 struct send_part {
 	char *name;
 	char *value;                        /* text, or NULL with path */

@@ -757,4 +757,9 @@ const struct channel_ops whatsapp_cloud_ops = {
 	.destination_keys = wa_destination,
 	.destination_secrets = wa_destination_secrets,
 	.route_key = "phone_number_id",
+	/* media both ways (issue 14) */
+	.media_fetch_prepare = wa_media_fetch_prepare,
+	.media_fetch_parse = wa_media_fetch_parse,
+	.media_upload_prepare = wa_media_upload_prepare,
+	.media_upload_parse = wa_media_upload_parse,
 };

@@ -31,6 +31,16 @@ json_t *wa_message_body(const json_t *msg, struct channel_error *err);
 int whatsapp_check_prepare(struct channel *ch, struct send_request *out);
 void whatsapp_check_classify(const struct send_response *resp, struct check_result *out);
 
+/* whatsapp_media.c: the media slots (channel.h). */
+int wa_media_fetch_prepare(struct channel *ch, const json_t *source, const json_t *state,
+    struct media_step *out, struct channel_error *err);
+void wa_media_fetch_parse(struct channel *ch, const json_t *source, const json_t *state,
+    const struct send_response *resp, struct media_answer *out);
+int wa_media_upload_prepare(struct channel *ch, const json_t *msg, struct send_request *out,
+    struct channel_error *err);
+int wa_media_upload_parse(struct channel *ch, const struct send_response *resp, char *id,
+    size_t cap, struct send_outcome *out);
+
 /* An identifier: a string of 1 to WA_ID_MAX bytes. */
 static inline bool
 is_id(const json_t *v)

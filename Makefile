@@ -8,7 +8,7 @@
 #   make soak    an hour (SOAK_S) of mixed load with graceful restarts; RSS and fds must stay flat
 
 CC       ?= cc
-PKGS     := libmicrohttpd libevent libevent_pthreads jansson sqlite3 libpq libcrypto libconfig libcurl libsodium yajl libjwt libqrencode libpng libzip expat
+PKGS     := libmicrohttpd libevent libevent_pthreads jansson sqlite3 libpq libcrypto libconfig libcurl libsodium yajl libjwt libqrencode libpng libzip expat libmagic
 # Library flags come from pkg-config, which a fresh machine gets only from
 # `make deps`: targets that install packages first (run, build, test, bench)
 # build through a sub-make, so these are evaluated after the install. A

@@ -89,6 +89,7 @@ struct app {
 	                                   before may miss the change: api_follow.c) */
 	struct follow *follow;          /* another instance's changes being read (api_follow.c) */
 	unsigned follow_pending;        /* and those heard meanwhile */
+	struct files *files;            /* the files store's sweep (src/files/, issue 14) */
 };
 
 /* Routing (api.c): a decoded path split into at most API_PATH_SEGMENTS_MAX

@@ -20,6 +20,7 @@
 #include "../channels/channel.h"
 #include "../channels/host.h"
 #include "../config/config.h"
+#include "../files/files.h"
 #include "../hooks/hooks.h"
 #include "../http/http.h"
 #include "../lease/lease.h"
@@ -341,6 +342,8 @@ reload(struct daemon *d)
 	c->batch_max = next.batch_max;
 	c->cookie_secure = next.cookie_secure;
 	c->credential_checks = next.credential_checks;
+	c->files_max_bytes = next.files_max_bytes;
+	c->files_retention_hours = next.files_retention_hours;
 	d->app.cookie_secure = config_cookie_secure(c);
 	http_reconfigure(d->http, &(struct http_config){
 		.body_limit = c->body_limit,
@@ -427,7 +430,8 @@ daemon_run(const struct config *initial, const struct config_args *args)
 	    exclusive) != 0 ||
 	    outbox_start(&d.app.outbox, d.base, d.app.store, d.app.reg) != 0 ||
 	    bus_open(&d.app.bus, d.app.store, BUS_RING) != 0 ||
-	    hooks_start(&d.app.hooks, d.base, d.app.store) != 0)
+	    hooks_start(&d.app.hooks, d.base, d.app.store) != 0 ||
+	    files_start(&d.app) != 0)
 		goto out;
 	outbox_set_leases(d.app.outbox, d.leases, cfg->outbox_lease_ms);
 	outbox_set_org_quota(d.app.outbox, api_org_quota, &d.app);
@@ -501,6 +505,7 @@ out:
 	}
 	outbox_stop(d.app.outbox);
 	hooks_stop(d.app.hooks);
+	files_stop(&d.app);
 	bus_close(d.app.bus);
 	if (d.ev_term)
 		event_free(d.ev_term);

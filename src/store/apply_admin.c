@@ -523,6 +523,11 @@ store_db_apply(struct store_db *db, struct store_op *op)
 		op->last_seq = seq;
 		return 0;
 	}
+	/* files (issue 14) */
+	case STORE_OP_FILE_PUT:
+	case STORE_OP_FILE_REF:
+	case STORE_OP_FILE_SWEEP:
+		return store_db_apply_file(db, op);
 	/* media both ways (issue 14) */
 	case STORE_OP_MEDIA_CLAIM:
 	case STORE_OP_MEDIA_RESULT:

@@ -34,10 +34,10 @@ sd_media_ingest(struct store_db *db, struct store_op *op, struct msg_in *m, int6
 	if (m->direction == DIR_OUT) {
 		if (m->file_ref == NULL || m->echo)
 			return 0;
-		s = db_stmt(db->w, W_MEDIA_FILE_REF);
+		s = db_stmt(db->w, W_FILE_REF);
 		db_bind_text(s, 1, m->file_ref);
-		db_bind_i64(s, 2, 1);
-		db_bind_i64(s, 3, org_of(op->org_id));
+		db_bind_i64(s, 2, org_of(op->org_id));
+		db_bind_i64(s, 3, 1);
 		db_bind_i64(s, 4, now);
 		return db_defer(s) == 0 ? 0 : sd_op_sql_error(db, op);
 	}
@@ -192,10 +192,10 @@ result(struct store_db *db, struct store_op *op, const struct media_item *it, in
 		db_bind_text(s, 2, it->file_id);
 		if (db_defer(s) != 0)
 			return sd_op_sql_error(db, op);
-		s = db_stmt(db->w, W_MEDIA_FILE_REF);
+		s = db_stmt(db->w, W_FILE_REF);
 		db_bind_text(s, 1, it->file_id);
-		db_bind_i64(s, 2, 1);
-		db_bind_i64(s, 3, org);
+		db_bind_i64(s, 2, org);
+		db_bind_i64(s, 3, 1);
 		db_bind_i64(s, 4, now);
 		if (db_defer(s) != 0)
 			return sd_op_sql_error(db, op);

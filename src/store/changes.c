@@ -94,6 +94,9 @@ store_op_changes(enum store_op_kind kind)
 	case STORE_OP_CONV_READ:
 	case STORE_OP_PROBE:
 	case STORE_OP_AUDIT:
+	case STORE_OP_FILE_PUT:     /* files (issue 14): read from the store when asked */
+	case STORE_OP_FILE_REF:
+	case STORE_OP_FILE_SWEEP:
 	/* media both ways (issue 14) */
 	case STORE_OP_MEDIA_CLAIM:
 	case STORE_OP_MEDIA_RESULT:

@@ -137,6 +137,14 @@ enum sql {
 	W_MEMBER_PUT,
 	W_MEMBER_DELETE,
 	W_MEMBERS_OF_USER,
+	/* files (issue 14) */
+	W_FILE_FIND,
+	W_FILE_TOUCH,
+	W_FILE_INSERT,
+	W_FILE_REF,
+	W_FILE_EXPIRED,
+	W_FILE_DELETE,
+	W_FILE_SHA_USED,
 	/* media both ways (issue 14, 0020_media.sql) */
 	W_MEDIA_JOB_INSERT,
 	W_MEDIA_CLAIM,
@@ -144,7 +152,6 @@ enum sql {
 	W_MEDIA_STORED,
 	W_MEDIA_RETRY,
 	W_MEDIA_FAILED,
-	W_MEDIA_FILE_REF,
 	W_MEDIA_UPLOAD_PUT,
 	W_END,
 	/* Reader connection. */
@@ -188,6 +195,9 @@ enum sql {
 	R_QUOTA_USAGE,
 	R_FINGERPRINT,
 	R_AUDIT,
+	/* files (issue 14) */
+	R_FILE_GET,
+	R_FILES,
 	/* media both ways (issue 14) */
 	R_MEDIA_DUE,
 	R_MEDIA_NEXT_DUE,

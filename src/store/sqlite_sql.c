@@ -359,6 +359,22 @@ const char *const sqlite_sql[SQL_COUNT] = {
 	[R_SUBSCRIPTIONS] = "SELECT id, url, events, secret, created_at, delivered_seq, attempts,"
 	    " coalesce(first_attempt_ms, 0), next_attempt_ms, last_error, paused, org_id"
 	    " FROM subscriptions ORDER BY id",
+	/* files (issue 14): FILE_COLS = id, org_id, sha256, size, mime_type, filename, created_at */
+	[W_FILE_FIND] = "SELECT id, org_id, sha256, size, mime_type, filename, created_at FROM files WHERE org_id = ?1 AND sha256 = ?2",
+	[W_FILE_TOUCH] = "UPDATE files SET last_used_at = ?2 WHERE id = ?1",
+	[W_FILE_INSERT] = "INSERT INTO files (id, org_id, sha256, size, mime_type, filename, created_at, last_used_at, refs)"
+	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, 0)",
+	[W_FILE_REF] = "UPDATE files SET refs = max(refs + ?3, 0), last_used_at = ?4"
+	    " WHERE id = ?1 AND org_id = ?2",
+	[W_FILE_EXPIRED] = "SELECT id, sha256 FROM files WHERE refs = 0 AND last_used_at < ?1"
+	    " ORDER BY last_used_at LIMIT ?2",
+	[W_FILE_DELETE] = "DELETE FROM files WHERE id = ?1 AND refs = 0",
+	[W_FILE_SHA_USED] = "SELECT 1 FROM files WHERE sha256 = ?1 LIMIT 1",
+	[R_FILE_GET] = "SELECT id, org_id, sha256, size, mime_type, filename, created_at FROM files WHERE id = ?1 AND org_id = ?2",
+	/* Newest first; the cursor is the last row's (created_at, id). */
+	[R_FILES] = "SELECT id, org_id, sha256, size, mime_type, filename, created_at, refs FROM files WHERE org_id = ?1"
+	    " AND (?2 = 0 OR created_at < ?2 OR (created_at = ?2 AND id < ?3))"
+	    " ORDER BY created_at DESC, id DESC LIMIT ?4",
 	/* media both ways (issue 14, 0020_media.sql; src/store/apply_media.c) */
 	[W_MEDIA_JOB_INSERT] = "INSERT INTO media_jobs (message_id, channel_id, org_id, source, status,"
 	    " attempts, next_at, created_at) SELECT ?1, ?2, org_id, ?3, 'pending', 0, ?4, ?4"
@@ -374,8 +390,6 @@ const char *const sqlite_sql[SQL_COUNT] = {
 	    " owner = NULL, lease_until = NULL WHERE message_id = ?1 AND status = 'pending'",
 	[W_MEDIA_FAILED] = "UPDATE media_jobs SET status = 'failed', attempts = attempts + 1, last_error = ?2,"
 	    " source = '{}', owner = NULL, lease_until = NULL WHERE message_id = ?1 AND status = 'pending'",
-	[W_MEDIA_FILE_REF] = "UPDATE files SET refs = refs + ?2, last_used_at = ?4"
-	    " WHERE id = ?1 AND org_id = ?3",
 	[W_MEDIA_UPLOAD_PUT] = "INSERT INTO media_uploads (channel_id, sha256, media_id, uploaded_at)"
 	    " VALUES (?1, ?2, ?3, ?4) ON CONFLICT (channel_id, sha256) DO UPDATE SET"
 	    " media_id = excluded.media_id, uploaded_at = excluded.uploaded_at",

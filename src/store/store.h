@@ -47,6 +47,7 @@
 
 struct event_base;
 struct store;
+struct file_info;
 
 #define STORE_ORG_DEFAULT 1      /* the organization "default": every row from before 0010 */
 
@@ -117,6 +118,18 @@ enum store_op_kind {
 	STORE_OP_AUDIT,                /* u.audit: appends an audit.* event to org_id's log */
 	STORE_OP_SIGNING_KEY_PUT,      /* u.signing_key: a new key signing access tokens; the keys
 	                                  made before purge_before (Unix seconds) are deleted */
+	/* files (issue 14, src/files/; files.h says more) */
+	STORE_OP_FILE_PUT,             /* u.file: org_id's row for info->sha256: made with info's
+	                                  fields, or, when org_id has that content already, that
+	                                  row (last_used_at bumped; existed set), copied into *info.
+	                                  The content: tmp_path renamed to content_path unless that
+	                                  exists (then tmp_path removed) */
+	STORE_OP_FILE_REF,             /* u.file: refs of file id (in org_id) += delta (never below
+	                                  0), last_used_at now; NOTFOUND when not org_id's */
+	STORE_OP_FILE_SWEEP,           /* u.file: up to limit rows without references last used
+	                                  before before_ms deleted (any organization), and their
+	                                  content under files_dir once no row has its sha256; sets
+	                                  count */
 	/* media both ways (issue 14, apply_media.c) */
 	STORE_OP_MEDIA_CLAIM,          /* u.media: lease each pending job to owner until
 	                                  lease_until (free, owner's, or run out by now_ms);
@@ -344,6 +357,18 @@ struct store_op {
 			int64_t created_at;        /* Unix seconds */
 			int64_t purge_before;
 		} signing_key;
+		struct {                           /* files (issue 14) */
+			struct file_info *info;        /* PUT: in and out (files.h) */
+			const char *tmp_path;          /* PUT */
+			const char *content_path;      /* PUT */
+			bool existed;                  /* PUT result */
+			const char *id;                /* REF */
+			int64_t delta;                 /* REF */
+			const char *files_dir;         /* SWEEP: <data>/files */
+			int64_t before_ms;             /* SWEEP */
+			int limit;                     /* SWEEP */
+			int64_t count;                 /* SWEEP result: rows deleted */
+		} file;
 		struct {
 			struct media_item *items;
 			size_t n;
@@ -633,5 +658,11 @@ int store_users_list(struct store *st, int64_t org, json_t **out);
  * "platform_admin","must_change_password"}] (a user without any: org_id 0,
  * role ""). */
 int store_members_load(struct store *st, json_t **out);
+
+/* --- files (issue 14): store_file_get() is declared in files/files.h --- */
+/* Organization org's files, newest first: {"files":[{"id","sha256","size","mime_type",
+ * "filename","created_at","refs"}],"next":cursor|null}; limit 1..200. -2 when
+ * cursor is not one this made (the caller's 400). */
+int store_files_list(struct store *st, int64_t org, int limit, const char *cursor, json_t **out);
 
 #endif

@@ -66,6 +66,8 @@ struct store_db {
 /* --- apply_admin.c: any op (writer thread, inside a savepoint); on failure
  * op->err and op->errmsg say why and -1 is returned --- */
 int store_db_apply(struct store_db *db, struct store_op *op);
+/* apply_files.c: STORE_OP_FILE_* (issue 14). */
+int store_db_apply_file(struct store_db *db, struct store_op *op);
 /* After begin(): ids and seqs are read again. */
 void store_db_begin(struct store_db *db);
 /* After a rollback: forget what the writer cached. */

@@ -90,6 +90,7 @@ struct app {
 	struct follow *follow;          /* another instance's changes being read (api_follow.c) */
 	unsigned follow_pending;        /* and those heard meanwhile */
 	struct files *files;            /* the files store's sweep (src/files/, issue 14) */
+	struct media *media;            /* inbound media fetcher (src/media/, issue 14) */
 };
 
 /* Routing (api.c): a decoded path split into at most API_PATH_SEGMENTS_MAX

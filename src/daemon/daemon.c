@@ -21,6 +21,7 @@
 #include "../channels/host.h"
 #include "../config/config.h"
 #include "../files/files.h"
+#include "../media/media.h"
 #include "../hooks/hooks.h"
 #include "../http/http.h"
 #include "../lease/lease.h"
@@ -171,6 +172,7 @@ host_committed(void *arg, struct channel *ch, const struct ingest_batch *b)
 {
 	(void)ch;
 	api_channel_states_apply(arg, b);
+	media_batch_committed(arg, b);
 }
 
 static void
@@ -431,7 +433,8 @@ daemon_run(const struct config *initial, const struct config_args *args)
 	    outbox_start(&d.app.outbox, d.base, d.app.store, d.app.reg) != 0 ||
 	    bus_open(&d.app.bus, d.app.store, BUS_RING) != 0 ||
 	    hooks_start(&d.app.hooks, d.base, d.app.store) != 0 ||
-	    files_start(&d.app) != 0)
+	    files_start(&d.app) != 0 ||
+	    media_start(&d.app) != 0)
 		goto out;
 	outbox_set_leases(d.app.outbox, d.leases, cfg->outbox_lease_ms);
 	outbox_set_org_quota(d.app.outbox, api_org_quota, &d.app);
@@ -493,6 +496,7 @@ out:
 		/* Another instance takes our channels and webhooks over at once. */
 		leases_release(d.leases);
 		channel_host_stop(d.app.host);
+		media_stop(&d.app);
 		store_close(d.app.store);
 	}
 	leases_stop(d.leases);
@@ -506,6 +510,7 @@ out:
 	outbox_stop(d.app.outbox);
 	hooks_stop(d.app.hooks);
 	files_stop(&d.app);
+	media_free(&d.app);
 	bus_close(d.app.bus);
 	if (d.ev_term)
 		event_free(d.ev_term);

@@ -248,7 +248,7 @@ apply_media(struct store_db *db, struct store_op *op)
 /* --- reads --- */
 
 int
-store_media_due(struct store *st, int64_t now, int limit, json_t **out)
+store_media_due(struct store *st, int64_t now, int limit, const char *mine, json_t **out)
 {
 	struct store_db *db = store_reader_db(st);
 	struct db_stmt *s = db_stmt(db->r, R_MEDIA_DUE);
@@ -257,12 +257,13 @@ store_media_due(struct store *st, int64_t now, int limit, json_t **out)
 
 	db_bind_i64(s, 1, now);
 	db_bind_i64(s, 2, limit);
+	db_bind_text(s, 3, mine ? mine : "");
 	while ((r = db_row(s)) == 1) {
 		json_t *src = json_loads(db_text(s, 3) ? db_text(s, 3) : "", 0, NULL);
-		json_array_append_new(list, json_pack("{s:I,s:I,s:I,s:o,s:I}",
+		json_array_append_new(list, json_pack("{s:I,s:I,s:I,s:o,s:I,s:s}",
 		    "message_id", (json_int_t)db_i64(s, 0), "channel_id", (json_int_t)db_i64(s, 1),
 		    "org_id", (json_int_t)db_i64(s, 2), "source", src ? src : json_object(),
-		    "attempts", (json_int_t)db_i64(s, 4)));
+		    "attempts", (json_int_t)db_i64(s, 4), "type", db_text(s, 5) ? db_text(s, 5) : ""));
 	}
 	if (r < 0) {
 		json_decref(list);

@@ -393,9 +393,10 @@ const char *const sqlite_sql[SQL_COUNT] = {
 	[W_MEDIA_UPLOAD_PUT] = "INSERT INTO media_uploads (channel_id, sha256, media_id, uploaded_at)"
 	    " VALUES (?1, ?2, ?3, ?4) ON CONFLICT (channel_id, sha256) DO UPDATE SET"
 	    " media_id = excluded.media_id, uploaded_at = excluded.uploaded_at",
-	[R_MEDIA_DUE] = "SELECT message_id, channel_id, org_id, source, attempts FROM media_jobs"
-	    " WHERE status = 'pending' AND next_at <= ?1 AND (owner IS NULL OR lease_until < ?1)"
-	    " ORDER BY next_at LIMIT ?2",
+	[R_MEDIA_DUE] = "SELECT j.message_id, j.channel_id, j.org_id, j.source, j.attempts, m.type"
+	    " FROM media_jobs j JOIN messages m ON m.id = j.message_id WHERE j.status = 'pending'"
+	    " AND j.next_at <= ?1 AND (j.owner IS NULL OR j.lease_until < ?1 OR j.owner = ?3)"
+	    " ORDER BY j.next_at LIMIT ?2",
 	[R_MEDIA_NEXT_DUE] = "SELECT min(next_at) FROM media_jobs WHERE status = 'pending'",
 	[R_MEDIA_UPLOAD_GET] = "SELECT media_id, uploaded_at FROM media_uploads"
 	    " WHERE channel_id = ?1 AND sha256 = ?2",

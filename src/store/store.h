@@ -536,9 +536,10 @@ int store_fingerprint_at(struct store *st, int64_t org, const char *fp, int64_t 
 int store_live_instances(struct store *st, int64_t now_ms, int64_t *out);
 /* Every organization: [{"id","name","settings":{...},"created_at"}]. */
 int store_orgs_load(struct store *st, json_t **out);
-/* Media jobs due at now_ms and not leased: [{"message_id","channel_id","org_id",
- * "source":{...},"attempts"}], at most limit, oldest due first (read_media.c). */
-int store_media_due(struct store *st, int64_t now_ms, int limit, json_t **out);
+/* Media jobs due at now_ms and not leased (or leased to mine, MAY be NULL):
+ * [{"message_id","channel_id","org_id","source":{...},"attempts","type"}] (type:
+ * the message's), at most limit, oldest due first (apply_media.c). */
+int store_media_due(struct store *st, int64_t now_ms, int limit, const char *mine, json_t **out);
 /* The earliest next_at of the pending media jobs (0: none). */
 int store_media_next_due(struct store *st, int64_t *out_ms);
 /* The cached provider media id of content sha256 on a channel (*id "" when

@@ -1,0 +1,116 @@
+// Media both ways (issue 14): inbound media fetched in the background after
+// the webhook was answered (WhatsApp media id → download URL, Telegram
+// getFile → file, Evolution inline base64), stored as files and linked from
+// the message, retried with backoff, failed after media_attempts; outbound
+// media by file_id (WhatsApp uploads once per content, Telegram and
+// Evolution send the file as multipart).
+import { describe } from 'node:test';
+import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import {
+	msgdTest, assertStatus, postWebhook, waMessageBody, messagesByProviderId, waitFor, allEvents,
+	SEND_PNID, sendMessage, waitMessage, request,
+} from './lib.mjs';
+import { sendSetup } from './fake_graph.mjs';
+
+// A tiny PNG (1x1, transparent): libmagic says image/png.
+const PNG = Buffer.from('89504e470d0a1a0a0000000d4948445200000001000000010806000000' +
+	'1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082', 'hex');
+const sha256 = (b) => crypto.createHash('sha256').update(b).digest('hex');
+// Fast retries so a test sees several attempts.
+const FAST = { env: { MSGD_MEDIA_RETRY_MS: '50' } };
+
+/** The content of a stored file, read from the data dir (files/ab/cdef...). */
+function storedContent(d, hex) {
+	return fs.readFileSync(path.join(d.dataDir, 'files', hex.slice(0, 2), hex.slice(2)));
+}
+
+/** Wait until the message with provider id pid has media.status in want. */
+async function waitMedia(d, pid, want, deadlineMs = 15_000) {
+	return waitFor(async () => {
+		const [m] = await messagesByProviderId(d, pid);
+		return m && want.includes(m.media?.status) ? m : null;
+	}, deadlineMs, { what: `media of ${pid} ${want}` });
+}
+
+function waImage(id, mediaId, type = 'image') {
+	return waMessageBody({
+		pnid: SEND_PNID,
+		message: { from: '16505551234', id, timestamp: String(Math.floor(Date.now() / 1000)), type,
+			[type]: { id: mediaId, mime_type: 'image/png', sha256: 'x' } },
+	});
+}
+
+describe('inbound media: WhatsApp Cloud', () => {
+	msgdTest('answered 200 first, pending; the fetch fails twice then the file is stored and linked', async (h) => {
+		const { d, fake } = await sendSetup(h, { start: FAST });
+		fake.addMedia('MEDIA1', PNG, 'image/png');
+		// The media lookup fails twice (5xx), then works; the download is held
+		// until the webhook's answer has arrived.
+		fake.next(2, fake.serverError(500), { kinds: ['media'] });
+		const r = await postWebhook(d.url, waImage('wamid.img1', 'MEDIA1'));
+		assertStatus(r, 200, 'webhook');
+		const [m0] = await messagesByProviderId(d, 'wamid.img1');
+		assert.ok(m0, 'message stored');
+		assert.ok(['pending', 'stored'].includes(m0.media.status), JSON.stringify(m0.media));
+		const m = await waitMedia(d, 'wamid.img1', ['stored']);
+		assert.equal(m.media.status, 'stored');
+		assert.match(m.media.file_id, /^f_[a-z2-7]{26}$/);
+		assert.equal(m.media.url, `/v1/files/${m.media.file_id}`);
+		assert.equal(m.media.mime_type, 'image/png');
+		assert.equal(m.media.size, PNG.length);
+		assert.equal(m.media.sha256, sha256(PNG));
+		assert.deepEqual(storedContent(d, m.media.sha256), PNG);
+		// Three lookups (two failed), one download, each with the token.
+		const media = fake.requests.filter((q) => q.kind === 'media');
+		const dl = fake.requests.filter((q) => q.kind === 'download');
+		assert.equal(media.length, 3);
+		assert.equal(dl.length, 1);
+		for (const q of [...media, ...dl]) assert.equal(q.token, 'tok-secret-123');
+		// One message.media event with the stored media.
+		const ev = (await allEvents(d)).filter((e) => e.type === 'message.media');
+		assert.equal(ev.length, 1);
+		assert.equal(ev[0].data.message.media.status, 'stored');
+		assert.equal(ev[0].message_id, m.id);
+	});
+
+	msgdTest('a media that keeps failing ends failed with the last error', async (h) => {
+		const { d, fake } = await sendSetup(h, { start: { env: { MSGD_MEDIA_RETRY_MS: '20', MSGD_MEDIA_ATTEMPTS: '3' } } });
+		fake.addMedia('MEDIA2', PNG, 'image/png');
+		fake.rule(() => true, fake.serverError(503), { kinds: ['media'] });
+		assertStatus(await postWebhook(d.url, waImage('wamid.img2', 'MEDIA2')), 200, 'webhook');
+		const m = await waitMedia(d, 'wamid.img2', ['failed']);
+		assert.equal(m.media.file_id, undefined);
+		assert.match(m.media.error, /unexpected error/i);
+		assert.equal(fake.requests.filter((q) => q.kind === 'media').length, 3);
+		const ev = (await allEvents(d)).filter((e) => e.type === 'message.media');
+		assert.equal(ev.length, 1);
+		assert.equal(ev[0].data.message.media.status, 'failed');
+	});
+
+	msgdTest('a media the provider does not know fails at once (no retries)', async (h) => {
+		const { d, fake } = await sendSetup(h, { start: FAST });
+		fake.addMedia('MEDIA3', PNG, 'image/png');
+		fake.next(1, { status: 404, body: { error: { message: 'Unsupported get request', code: 100 } } }, { kinds: ['media'] });
+		assertStatus(await postWebhook(d.url, waImage('wamid.img3', 'MEDIA3')), 200, 'webhook');
+		const m = await waitMedia(d, 'wamid.img3', ['failed']);
+		assert.match(m.media.error, /no such media/);
+		assert.equal(fake.requests.filter((q) => q.kind === 'media').length, 1);
+	});
+
+	msgdTest('a pending job survives a restart and is fetched by the next run', async (h) => {
+		const { d, fake } = await sendSetup(h, { start: FAST });
+		fake.addMedia('MEDIA4', PNG, 'image/png');
+		// Every lookup hangs: the job stays pending while msgd stops.
+		const hang = fake.rule(() => true, { delayMs: 60_000 }, { kinds: ['media'] });
+		assertStatus(await postWebhook(d.url, waImage('wamid.img4', 'MEDIA4')), 200, 'webhook');
+		await fake.until((f) => f.requests.some((q) => q.kind === 'media'), 5000, 'a media lookup');
+		await d.stop();
+		hang.remove();
+		const d2 = await h.start({ ...FAST, dataDir: d.dataDir });
+		const m = await waitMedia(d2, 'wamid.img4', ['stored']);
+		assert.deepEqual(storedContent(d2, m.media.sha256), PNG);
+	});
+});

@@ -31,6 +31,7 @@ config_defaults(struct config *c)
 		.files_max_bytes = 100 * 1024 * 1024,
 		.files_retention_hours = 24,
 		.files_sweep_s = 600,
+		.media_fetch = true,
 		.media_retry_ms = 2000,
 		.media_attempts = 8,
 	};
@@ -168,6 +169,8 @@ static const struct setting settings[] = {
 	{ .name = "files_sweep_s", .kind = K_INT, FIELD(files_sweep_s), .min = 1, .max = 86400,
 	  .help = "seconds between two sweeps of expired files" },
 	/* media both ways (issue 14) */
+	{ .name = "media_fetch", .kind = K_ONOFF, FIELD(media_fetch), .env = "MSGD_MEDIA_FETCH",
+	  .help = "fetch inbound media from the providers in the background (off: jobs wait)" },
 	{ .name = "media_retry_ms", .kind = K_INT, FIELD(media_retry_ms), .min = 10, .max = 3600000,
 	  .env = "MSGD_MEDIA_RETRY_MS",
 	  .help = "first delay before an inbound media fetch is tried again (x4 each time, up to 12 h)" },

@@ -527,7 +527,13 @@ on_timer(evutil_socket_t fd, short what, void *arg)
 int
 media_start(struct app *app)
 {
-	struct media *md = xcalloc(1, sizeof(*md));
+	struct media *md;
+
+	if (!app->cfg->media_fetch) {
+		log_info("media: fetching inbound media is off (media_fetch)");
+		return 0;
+	}
+	md = xcalloc(1, sizeof(*md));
 
 	md->app = app;
 	if (httpc_new(&md->hc, app->base, MEDIA_HOST_CONNECTIONS) != 0) {

@@ -14,13 +14,15 @@ import {
 	SEND_PNID, sendMessage, waitMessage, request,
 } from './lib.mjs';
 import { sendSetup } from './fake_graph.mjs';
+import { startFakeTelegram } from './fake_telegram.mjs';
+import { startFakeEvolution } from './fake_evolution.mjs';
 
 // A tiny PNG (1x1, transparent): libmagic says image/png.
 const PNG = Buffer.from('89504e470d0a1a0a0000000d4948445200000001000000010806000000' +
 	'1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082', 'hex');
 const sha256 = (b) => crypto.createHash('sha256').update(b).digest('hex');
 // Fast retries so a test sees several attempts.
-const FAST = { env: { MSGD_MEDIA_RETRY_MS: '50' } };
+const FAST = { env: { MSGD_MEDIA_FETCH: 'on', MSGD_MEDIA_RETRY_MS: '50' } };
 
 /** The content of a stored file, read from the data dir (files/ab/cdef...). */
 function storedContent(d, hex) {
@@ -77,7 +79,7 @@ describe('inbound media: WhatsApp Cloud', () => {
 	});
 
 	msgdTest('a media that keeps failing ends failed with the last error', async (h) => {
-		const { d, fake } = await sendSetup(h, { start: { env: { MSGD_MEDIA_RETRY_MS: '20', MSGD_MEDIA_ATTEMPTS: '3' } } });
+		const { d, fake } = await sendSetup(h, { start: { env: { MSGD_MEDIA_FETCH: 'on', MSGD_MEDIA_RETRY_MS: '20', MSGD_MEDIA_ATTEMPTS: '3' } } });
 		fake.addMedia('MEDIA2', PNG, 'image/png');
 		fake.rule(() => true, fake.serverError(503), { kinds: ['media'] });
 		assertStatus(await postWebhook(d.url, waImage('wamid.img2', 'MEDIA2')), 200, 'webhook');
@@ -112,5 +114,63 @@ describe('inbound media: WhatsApp Cloud', () => {
 		const d2 = await h.start({ ...FAST, dataDir: d.dataDir });
 		const m = await waitMedia(d2, 'wamid.img4', ['stored']);
 		assert.deepEqual(storedContent(d2, m.media.sha256), PNG);
+	});
+});
+
+describe('inbound media: Telegram and Evolution', () => {
+	msgdTest('Telegram photo: getFile (fails once), then the file download, stored', async (h) => {
+		const tg = await startFakeTelegram();
+		h.t.after(() => tg.close());
+		const d = await h.start(FAST);
+		const r = await d.api('POST', '/v1/channels', { name: 'tg', type: 'telegram', config: {
+			bot_token: tg.token, webhook_secret: 'tg-secret', api_base_url: tg.url, public_url: d.url,
+			rate_per_second: 0, recipient_gap_ms: 0, group_gap_ms: 0 } });
+		const ch = assertStatus(r, 201, 'create telegram channel');
+		tg.addFile('BIG-file-id', PNG, 'photos/file_7.png');
+		tg.next(1, tg.error(502), { methods: ['getFile'] });
+		const update = { update_id: 9001, message: { message_id: 77, date: Math.floor(Date.now() / 1000),
+			chat: { id: 4242, type: 'private' }, from: { id: 4242, is_bot: false, first_name: 'Ana' },
+			photo: [{ file_id: 'small-file-id', file_unique_id: 's', width: 90, height: 90 },
+				{ file_id: 'BIG-file-id', file_unique_id: 'b', width: 800, height: 800, file_size: PNG.length }] } };
+		const w = await request(d.url, 'POST', ch.webhook_path, JSON.stringify(update),
+			{ 'Content-Type': 'application/json', 'X-Telegram-Bot-Api-Secret-Token': 'tg-secret' });
+		assertStatus(w, 200, 'webhook');
+		const m = await waitMedia(d, '4242:77', ['stored']);
+		assert.equal(m.media.mime_type, 'image/png');
+		assert.deepEqual(storedContent(d, m.media.sha256), PNG);
+		const gets = tg.calls('getFile');
+		assert.equal(gets.length, 2);
+		assert.ok(gets.every((g) => g.params.file_id === 'BIG-file-id'), 'the largest size is fetched');
+		assert.equal(tg.calls('file').length, 1);
+	});
+
+	msgdTest('Evolution: the webhook\'s inline base64 is stored (never kept in the message); without it getBase64FromMediaMessage', async (h) => {
+		const fake = await startFakeEvolution({ instance: 'tigo1', apikey: 'evo-k', number: '15550100002' });
+		h.t.after(() => fake.close());
+		const d = await h.start(FAST);
+		const r = await d.api('POST', '/v1/channels', { name: 'wweb', type: 'evolution', config: {
+			api_base_url: fake.url, api_key: 'evo-k', instance: 'tigo1', rate_per_second: 0, recipient_gap_ms: 0 } });
+		const ch = assertStatus(r, 201, 'create the evolution channel');
+		const image = (extra = {}) => ({ imageMessage: { url: 'https://mmg.whatsapp.net/x.enc', mimetype: 'image/png', caption: 'look', ...extra } });
+		const w1 = await fake.upsert('tigo1', { id: 'EVOIMG1', message: { ...image(), base64: PNG.toString('base64') } },
+			{ url: `${d.url}${ch.webhook_path}` });
+		assert.equal(w1.status, 200, w1.text);
+		const m1 = await waitMedia(d, 'EVOIMG1', ['stored']);
+		assert.equal(m1.media.mime_type, 'image/png');
+		assert.deepEqual(storedContent(d, m1.media.sha256), PNG);
+		assert.ok(!JSON.stringify(m1).includes(PNG.toString('base64')), 'no base64 in the message');
+		assert.equal(fake.requests.filter((q) => q.endpoint === 'getBase64FromMediaMessage').length, 0);
+
+		const other = Buffer.concat([PNG, Buffer.from('tail')]);
+		fake.addMedia('EVOIMG2', other, 'image/png');
+		const w2 = await fake.upsert('tigo1', { id: 'EVOIMG2', message: image() }, { url: `${d.url}${ch.webhook_path}` });
+		assert.equal(w2.status, 200, w2.text);
+		const m2 = await waitMedia(d, 'EVOIMG2', ['stored']);
+		assert.equal(m2.media.sha256, sha256(other));
+		assert.deepEqual(storedContent(d, m2.media.sha256), other);
+		const calls = fake.requests.filter((q) => q.endpoint === 'getBase64FromMediaMessage');
+		assert.equal(calls.length, 1);
+		assert.equal(calls[0].apikey, 'evo-k');
+		assert.equal(calls[0].body.message.key.id, 'EVOIMG2');
 	});
 });

@@ -37,6 +37,7 @@ struct ingest_batch;
 struct channel;
 struct channel;
 struct http_request;
+struct files_writer;
 struct outbox;
 struct bus;
 struct stream;
@@ -112,6 +113,8 @@ uint32_t api_route_perm(int i);
 
 /* The http handler (arg is the struct app). */
 void api_handle(struct http_request *req, void *arg);
+/* The http head hook (http.h): routes that stream their body (uploads). */
+void api_head(struct http_request *req, void *arg);
 
 /* An API key as the router needs it (api_orgs.c). */
 struct api_key {
@@ -472,6 +475,27 @@ void api_users_password(struct app *, struct http_request *, const struct princi
 void api_users_patch(struct app *, struct http_request *, const struct principal *,
     const char *const *);
 void api_auth_password(struct app *, struct http_request *, const struct principal *,
+    const char *const *);
+
+/* api_files.c: the files store (issue 14). POST /v1/files runs from api_head(). */
+/* A multipart upload's parts (an http_part_fn's arg): the one file part
+ * streams into w; fuzz_multipart drives it as the route does. */
+enum api_up_state { API_UP_OK, API_UP_TOO_BIG, API_UP_IO, API_UP_BAD_MULTIPART, API_UP_TWO_FILES };
+struct api_upload_parts {
+	struct files_writer *w;
+	enum api_up_state state;
+	bool part_seen;                 /* a file part began */
+	char part_name[256];            /* its field name, to tell a second one */
+};
+int api_upload_part(void *parts, const char *name, const char *filename, const char *content_type,
+    const char *data, uint64_t off, size_t n);
+void api_files_upload(struct app *, struct http_request *, const struct principal *,
+    const char *const *);
+void api_files_list(struct app *, struct http_request *, const struct principal *,
+    const char *const *);
+void api_files_content(struct app *, struct http_request *, const struct principal *,
+    const char *const *);
+void api_files_meta(struct app *, struct http_request *, const struct principal *,
     const char *const *);
 
 #endif

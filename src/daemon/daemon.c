@@ -457,6 +457,7 @@ daemon_run(const struct config *initial, const struct config_args *args)
 		.body_timeout = cfg->body_timeout,
 		.max_connections = cfg->max_connections,
 		.handler = api_handle,
+		.head = api_head,
 		.arg = &d.app,
 	};
 	if (http_start(&d.http, d.base, &hc) != 0)

@@ -192,6 +192,12 @@ files_writer_open(struct app *app, int64_t org_id, const char *filename, int64_t
 	return w;
 }
 
+void
+files_writer_set_name(struct files_writer *w, const char *filename)
+{
+	files_sanitize_name(filename, w->fi.filename, sizeof(w->fi.filename));
+}
+
 int
 files_writer_write(struct files_writer *w, const void *buf, size_t n)
 {

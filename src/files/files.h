@@ -68,6 +68,9 @@ struct files_writer;
  * name (sanitized here: no folders, no control characters, at most
  * FILES_NAME_MAX - 1 bytes of UTF-8) or NULL. max_bytes <= 0: no cap. */
 struct files_writer *files_writer_open(struct app *app, int64_t org_id, const char *filename, int64_t max_bytes);
+/* The file's name, when it is known only after the writer opened (a
+ * multipart part's): sanitized as files_writer_open() does. */
+void files_writer_set_name(struct files_writer *w, const char *filename);
 /* -1: over max_bytes or I/O (files_writer_error); nothing more is written then. */
 int files_writer_write(struct files_writer *w, const void *buf, size_t n);
 enum files_err files_writer_error(const struct files_writer *w);

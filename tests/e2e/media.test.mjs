@@ -29,6 +29,20 @@ function storedContent(d, hex) {
 	return fs.readFileSync(path.join(d.dataDir, 'files', hex.slice(0, 2), hex.slice(2)));
 }
 
+/** GET /v1/files/{id}: {status, type, bytes}. */
+async function download(d, id) {
+	const r = await fetch(`${d.url}/v1/files/${id}`, { headers: { authorization: `Bearer ${d.token}` } });
+	return { status: r.status, type: r.headers.get('content-type'), bytes: Buffer.from(await r.arrayBuffer()) };
+}
+
+/** POST /v1/files with bytes as a raw body → the file. */
+async function upload(d, bytes, name) {
+	const r = await d.api('POST', `/v1/files?filename=${encodeURIComponent(name)}`, bytes,
+		{ 'content-type': 'application/octet-stream' });
+	assert.ok(r.status === 201 || r.status === 200, `upload: ${r.status} ${r.text}`);
+	return r.json;
+}
+
 /** Wait until the message with provider id pid has media.status in want. */
 async function waitMedia(d, pid, want, deadlineMs = 15_000) {
 	return waitFor(async () => {
@@ -65,6 +79,13 @@ describe('inbound media: WhatsApp Cloud', () => {
 		assert.equal(m.media.size, PNG.length);
 		assert.equal(m.media.sha256, sha256(PNG));
 		assert.deepEqual(storedContent(d, m.media.sha256), PNG);
+		const got = await download(d, m.media.file_id);
+		assert.equal(got.status, 200);
+		assert.equal(got.type, 'image/png');
+		assert.deepEqual(got.bytes, PNG);
+		// The message's reference keeps the file from the retention sweep.
+		const meta = await d.api('GET', '/v1/files?limit=10');
+		assert.equal(meta.json.files.find((f) => f.id === m.media.file_id)?.refs, 1);
 		// Three lookups (two failed), one download, each with the token.
 		const media = fake.requests.filter((q) => q.kind === 'media');
 		const dl = fake.requests.filter((q) => q.kind === 'download');
@@ -172,5 +193,100 @@ describe('inbound media: Telegram and Evolution', () => {
 		assert.equal(calls.length, 1);
 		assert.equal(calls[0].apikey, 'evo-k');
 		assert.equal(calls[0].body.message.key.id, 'EVOIMG2');
+	});
+});
+
+describe('outbound media by file_id', () => {
+	msgdTest('WhatsApp: two sends of one stored image upload it once, then send it by id', async (h) => {
+		const { d, fake } = await sendSetup(h);
+		const f = await upload(d, PNG, 'pic.png');
+		assert.equal(f.mime_type, 'image/png');
+		const a = await sendMessage(d, { channel: 'wa', to: '15551230001', type: 'image', media: { file_id: f.id, caption: 'one' } });
+		assert.equal(a.media.file_id, f.id);
+		assert.equal(a.media.url, `/v1/files/${f.id}`);
+		assert.equal(a.media.path, undefined);
+		await waitMessage(d, a.id, 'accepted');
+		const b = await sendMessage(d, { channel: 'wa', to: '15551230002', type: 'image', media: { file_id: f.id } });
+		await waitMessage(d, b.id, 'accepted');
+		const ups = fake.uploads();
+		assert.equal(ups.length, 1, 'one upload for two sends');
+		assert.ok(ups[0].rawBuf.includes(PNG), 'the upload carries the file');
+		assert.match(ups[0].raw, /name="messaging_product"\r\n\r\nwhatsapp/);
+		assert.match(ups[0].raw, /name="type"\r\n\r\nimage\/png/);
+		assert.equal(ups[0].path, `/v21.0/${SEND_PNID}/media`);
+		assert.equal(ups[0].token, 'tok-secret-123');
+		const sends = fake.sends();
+		assert.equal(sends.length, 2);
+		for (const q of sends) assert.equal(q.body.image.id, ups[0].id);
+		assert.equal(sends[0].body.image.caption, 'one');
+		assert.equal(sends[0].body.image.link, undefined);
+		// Each message references the file.
+		const meta = await d.api('GET', '/v1/files?limit=10');
+		assert.equal(meta.json.files.find((x) => x.id === f.id)?.refs, 2);
+		// The upload's media id is kept: after a restart a third send uploads nothing.
+		await d.stop();
+		const d2 = await h.start({ dataDir: d.dataDir });
+		const c = await sendMessage(d2, { channel: 'wa', to: '15551230003', type: 'image', media: { file_id: f.id } });
+		await waitMessage(d2, c.id, 'accepted');
+		assert.equal(fake.uploads().length, 1);
+		assert.equal(fake.sends().at(-1).body.image.id, ups[0].id);
+	});
+
+	msgdTest('a failed upload is retried as the send is; refusals before queueing: unknown file, wrong type, too large', async (h) => {
+		const { d, fake } = await sendSetup(h);
+		const f = await upload(d, PNG, 'pic.png');
+		fake.next(1, fake.serverError(500), { kinds: ['upload'] });
+		const a = await sendMessage(d, { channel: 'wa', to: '15551230001', type: 'image', media: { file_id: f.id } });
+		await waitMessage(d, a.id, 'accepted', 20_000);
+		assert.equal(fake.uploads().length, 2);
+		assert.equal(fake.sends().length, 1);
+		const bad = async (media, type, code) => {
+			const r = await d.api('POST', '/v1/messages', { channel: 'wa', to: '15551230009', type, media });
+			assert.equal(r.status, 422, r.text);
+			assert.equal(r.json.error.code, code, r.text);
+		};
+		await bad({ file_id: 'f_aaaaaaaaaaaaaaaaaaaaaaaaaa' }, 'image', 'file_not_found');
+		await bad({ file_id: f.id }, 'video', 'media_type_mismatch');
+		const big = await upload(d, Buffer.concat([PNG, Buffer.alloc(600 * 1024, 7)]), 'big.png');
+		assert.equal(big.mime_type, 'image/png');
+		await bad({ file_id: big.id }, 'sticker', 'media_too_large');
+		await bad({ file_id: f.id, url: 'https://example.com/x.png' }, 'image', 'validation_failed');
+		// Another organization's file is not found.
+		const org = await d.api('POST', '/v1/orgs', { name: 'other' });
+		assertStatus(org, 201, 'create org');
+		const f2 = await d.api('POST', '/v1/files?filename=o.png', PNG, { 'content-type': 'application/octet-stream', 'msgd-org': 'other' });
+		assert.ok(f2.status === 201, f2.text);
+		await bad({ file_id: f2.json.id }, 'image', 'file_not_found');
+	});
+
+	msgdTest('Telegram sends a stored file as a multipart sendPhoto; Evolution as a multipart sendMedia', async (h) => {
+		const tg = await startFakeTelegram();
+		h.t.after(() => tg.close());
+		const evo = await startFakeEvolution({ instance: 'tigo1', apikey: 'evo-k', number: '15550100002' });
+		h.t.after(() => evo.close());
+		const d = await h.start();
+		assertStatus(await d.api('POST', '/v1/channels', { name: 'tg', type: 'telegram', config: {
+			bot_token: tg.token, webhook_secret: 'tg-secret', api_base_url: tg.url, public_url: d.url,
+			rate_per_second: 0, recipient_gap_ms: 0, group_gap_ms: 0 } }), 201, 'telegram channel');
+		assertStatus(await d.api('POST', '/v1/channels', { name: 'wweb', type: 'evolution', config: {
+			api_base_url: evo.url, api_key: 'evo-k', instance: 'tigo1', rate_per_second: 0, recipient_gap_ms: 0 } }), 201, 'evolution channel');
+		const f = await upload(d, PNG, 'pic.png');
+		const t = await sendMessage(d, { channel: 'tg', to: '4242', type: 'image', media: { file_id: f.id, caption: 'hi' } });
+		await waitMessage(d, t.id, 'accepted');
+		const [sp] = tg.calls('sendPhoto');
+		assert.ok(sp, 'a sendPhoto');
+		assert.deepEqual(sp.files.photo.bytes, PNG);
+		assert.equal(sp.files.photo.filename, 'pic.png');
+		assert.equal(sp.params.chat_id, '4242');
+		assert.equal(sp.params.caption, 'hi');
+		const e = await sendMessage(d, { channel: 'wweb', to: '15550100001', type: 'image', media: { file_id: f.id, caption: 'hey' } });
+		await waitMessage(d, e.id, 'accepted');
+		const [sm] = evo.requests.filter((q) => q.endpoint === 'sendMedia');
+		assert.ok(sm, 'a sendMedia');
+		assert.deepEqual(sm.files.file.bytes, PNG);
+		assert.equal(sm.body.number, '15550100001');
+		assert.equal(sm.body.mediatype, 'image');
+		assert.equal(sm.body.caption, 'hey');
+		assert.equal(sm.body.media, undefined);
 	});
 });

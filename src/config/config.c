@@ -32,7 +32,7 @@ config_defaults(struct config *c)
 		.files_retention_hours = 24,
 		.files_sweep_s = 600,
 		.media_fetch = true,
-		.media_retry_ms = 2000,
+		.media_retry_ms = 10000,
 		.media_attempts = 8,
 	};
 	snprintf(c->listen, sizeof(c->listen), "127.0.0.1:8080");

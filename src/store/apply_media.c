@@ -72,6 +72,31 @@ sd_media_mark_pending(struct msg_in *m)
 	json_object_set_new(media, "status", json_string("pending"));
 }
 
+int
+sd_media_scrub(struct store_db *db, int64_t id, const char *doc)
+{
+	struct db_stmt *s = db_stmt(db->w, W_MEDIA_JOB_DROP);
+	json_t *d, *fid;
+	int rc = 0;
+
+	db_bind_i64(s, 1, id);
+	if (db_defer(s) != 0)
+		return -1;
+	if (doc == NULL || strstr(doc, "\"file_id\"") == NULL)
+		return 0;
+	d = json_loads(doc, 0, NULL);
+	fid = json_object_get(json_object_get(d, "media"), "file_id");
+	if (json_is_string(fid)) {
+		s = db_stmt(db->w, W_MEDIA_UNREF);
+		db_bind_text(s, 1, json_string_value(fid));
+		db_bind_i64(s, 2, id);
+		db_bind_i64(s, 3, now_ms());
+		rc = db_defer(s);
+	}
+	json_decref(d);
+	return rc;
+}
+
 static int
 claim(struct store_db *db, struct store_op *op)
 {

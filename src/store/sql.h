@@ -153,6 +153,8 @@ enum sql {
 	W_MEDIA_RETRY,
 	W_MEDIA_FAILED,
 	W_MEDIA_UPLOAD_PUT,
+	W_MEDIA_UNREF,
+	W_MEDIA_JOB_DROP,
 	W_END,
 	/* Reader connection. */
 	R_VERSION = W_END,

@@ -400,4 +400,9 @@ const char *const sqlite_sql[SQL_COUNT] = {
 	[R_MEDIA_NEXT_DUE] = "SELECT min(next_at) FROM media_jobs WHERE status = 'pending'",
 	[R_MEDIA_UPLOAD_GET] = "SELECT media_id, uploaded_at FROM media_uploads"
 	    " WHERE channel_id = ?1 AND sha256 = ?2",
+	/* media of a message whose content goes (erasure, retention: apply_media.c) */
+	[W_MEDIA_UNREF] = "UPDATE files SET refs = max(refs - 1, 0), last_used_at = ?3"
+	    " WHERE id = ?1 AND org_id = (SELECT org_id FROM messages WHERE id = ?2)",
+	[W_MEDIA_JOB_DROP] = "UPDATE media_jobs SET status = 'failed', last_error = 'erased', source = '{}',"
+	    " owner = NULL, lease_until = NULL WHERE message_id = ?1 AND status = 'pending'",
 };

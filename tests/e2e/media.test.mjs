@@ -123,6 +123,21 @@ describe('inbound media: WhatsApp Cloud', () => {
 		assert.equal(fake.requests.filter((q) => q.kind === 'media').length, 1);
 	});
 
+	msgdTest('erasing the contact releases the stored media (refs 0) and removes it from the message', async (h) => {
+		const { d, fake } = await sendSetup(h, { start: FAST });
+		fake.addMedia('MEDIA5', PNG, 'image/png');
+		assertStatus(await postWebhook(d.url, waImage('wamid.img5', 'MEDIA5')), 200, 'webhook');
+		const m = await waitMedia(d, 'wamid.img5', ['stored']);
+		const refs = async () => (await d.api('GET', '/v1/files?limit=10')).json.files.find((f) => f.id === m.media.file_id)?.refs;
+		assert.equal(await refs(), 1);
+		const conv = await d.api('GET', `/v1/conversations/${m.conversation_id}`);
+		assertStatus(await d.api('DELETE', `/v1/contacts/${conv.json.contact.id}`), 200, 'erase');
+		assert.equal(await refs(), 0);
+		const after = await d.api('GET', `/v1/messages/${m.id}`);
+		assert.equal(after.json.erased, true);
+		assert.equal(after.json.media, undefined);
+	});
+
 	msgdTest('a pending job survives a restart and is fetched by the next run', async (h) => {
 		const { d, fake } = await sendSetup(h, { start: FAST });
 		fake.addMedia('MEDIA4', PNG, 'image/png');

@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import {
 	msgdTest, assertStatus, postWebhook, waMessageBody, messagesByProviderId, waitFor, allEvents,
-	SEND_PNID, sendMessage, waitMessage, request,
+	SEND_PNID, sendMessage, waitMessage, request, startPeer,
 } from './lib.mjs';
 import { sendSetup } from './fake_graph.mjs';
 import { startFakeTelegram } from './fake_telegram.mjs';
@@ -20,6 +20,7 @@ import { startFakeEvolution } from './fake_evolution.mjs';
 // A tiny PNG (1x1, transparent): libmagic says image/png.
 const PNG = Buffer.from('89504e470d0a1a0a0000000d4948445200000001000000010806000000' +
 	'1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082', 'hex');
+const PG = !!process.env.MSGD_TEST_DATABASE;
 const sha256 = (b) => crypto.createHash('sha256').update(b).digest('hex');
 // Fast retries so a test sees several attempts.
 const FAST = { env: { MSGD_MEDIA_FETCH: 'on', MSGD_MEDIA_RETRY_MS: '50' } };
@@ -303,5 +304,23 @@ describe('outbound media by file_id', () => {
 		assert.equal(sm.body.mediatype, 'image');
 		assert.equal(sm.body.caption, 'hey');
 		assert.equal(sm.body.media, undefined);
+	});
+});
+
+describe('inbound media with several instances', { skip: PG ? false : 'runs on PostgreSQL only (MSGD_TEST_DATABASE=postgres://...)' }, () => {
+	msgdTest('a job is fetched by one instance: the other sees it leased', async (h) => {
+		const { d, fake } = await sendSetup(h, { start: FAST });
+		const b = await startPeer(h, d, FAST);
+		fake.addMedia('MEDIA6', PNG, 'image/png');
+		// The lookup takes longer than the other instance's look for due jobs (5 s).
+		fake.next(1, { delayMs: 7000 }, { kinds: ['media'] });
+		assertStatus(await postWebhook(d.url, waImage('wamid.img6', 'MEDIA6')), 200, 'webhook');
+		const m = await waitMedia(b, 'wamid.img6', ['stored'], 25_000);
+		// In the data directory of whichever instance fetched it.
+		let got;
+		try { got = storedContent(d, m.media.sha256); } catch { got = storedContent(b, m.media.sha256); }
+		assert.deepEqual(got, PNG);
+		assert.equal(fake.requests.filter((q) => q.kind === 'media').length, 1);
+		assert.equal(fake.requests.filter((q) => q.kind === 'download').length, 1);
 	});
 });

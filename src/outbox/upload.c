@@ -105,9 +105,10 @@ set_media(struct attempt *a, const char *key, const char *v)
 		json_object_set_new(media, key, json_string(v));
 }
 
-/* Every waiting attempt goes on: sent with the id, or failed with out. */
+/* Every waiting attempt goes on: sent with the id, or failed with out
+ * (http_status: the upload's answer, 0 when none). */
 static void
-release(struct upload *u, const struct send_outcome *fail)
+release_status(struct upload *u, const struct send_outcome *fail, long http_status)
 {
 	struct outbox *ob = u->ob;
 	struct attempt **w = u->waiting;
@@ -123,6 +124,8 @@ release(struct upload *u, const struct send_outcome *fail)
 			attempt_free(a);
 		} else if (fail || ch == NULL) {
 			struct send_outcome out = fail ? *fail : (struct send_outcome){ .kind = SEND_PERMFAIL };
+			a->http = http_status != 0;
+			a->http_status = http_status;
 			if (!fail)
 				snprintf(out.error_title, sizeof(out.error_title), "channel deleted");
 			out.provider_message_id = NULL;
@@ -133,6 +136,12 @@ release(struct upload *u, const struct send_outcome *fail)
 		}
 	}
 	free(w);
+}
+
+static void
+release(struct upload *u, const struct send_outcome *fail)
+{
+	release_status(u, fail, 0);
 }
 
 static void
@@ -167,7 +176,7 @@ uploaded(void *arg, const struct send_response *resp)
 	if (ch->ops->media_upload_parse(ch, resp, id, sizeof(id), &out) != 0) {
 		if (out.error_title[0] == '\0')
 			snprintf(out.error_title, sizeof(out.error_title), "the media upload failed");
-		release(u, &out);
+		release_status(u, &out, resp->http_status);
 		return;
 	}
 	snprintf(u->media_id, sizeof(u->media_id), "%s", id);

@@ -844,8 +844,8 @@
 			if (d.message && d.message.id) upsertMsg(d.message);
 			else if (m) upsertMsg({ ...m, status: d.status, error: d.error || m.error, status_history: [...(m.status_history || []), { status: d.status, at: e.at, error: d.error || null }] });
 			else if (id) api('GET', `/v1/messages/${id}`).then((x) => { if (S.cur && x.conversation_id === S.cur.id) upsertMsg(x); }).catch(() => {});
-		} else if ((e.type === 'message.edited' || e.type === 'message.deleted') && d.message && d.message.id) {
-			// Changed in place: the same bubble, redrawn.
+		} else if ((e.type === 'message.edited' || e.type === 'message.deleted' || e.type === 'message.media') && d.message && d.message.id) {
+			// Changed in place (an edit, a deletion, its media stored): the same bubble, redrawn.
 			if (open && d.message.conversation_id === S.cur.id) upsertMsg(d.message);
 		} else if (e.type === 'channel.state') {
 			chanUi.onState(e);

@@ -86,6 +86,18 @@ test('web inbox: an inbound image as a thumbnail; Attach uploads and sends by fi
 		await waitFor(() => out.evaluate((img) => img.complete && img.naturalWidth === 2), 10_000, { what: 'outbound thumbnail loaded' });
 		await page.screenshot({ path: path.join(ARTIFACTS, 'media-attach.png') });
 
+		// A media still being fetched says so, and its thumbnail appears live (message.media).
+		fake.addMedia('MEDIA-B2', PNG, 'image/png');
+		// The first lookup answers a 500 after 3 s; the retry works.
+		fake.next(1, { ...fake.serverError(500), delayMs: 3000 }, { kinds: ['media'] });
+		const body2 = waMessageBody({ pnid: SEND_PNID, name: 'Ada Lovelace', message: { from: '15550001111', id: 'wamid.browser.img2',
+			timestamp: String(Math.floor(Date.now() / 1000)), type: 'image', image: { id: 'MEDIA-B2', mime_type: 'image/png', caption: 'second square' } } });
+		assertStatus(await postWebhook(d.url, body2), 200, 'webhook 2');
+		const second = page.locator('#messages .msg.in', { hasText: 'second square' });
+		await second.locator('.media-state', { hasText: /Fetching/ }).waitFor({ timeout: 10_000 });
+		await second.locator('img.thumb').waitFor({ timeout: 20_000 });
+		assert.equal(await second.locator('.media-state').count(), 0);
+
 		assert.deepEqual(pageErrors, [], 'no script errors or CSP violations');
 		failed = false;
 	} finally {

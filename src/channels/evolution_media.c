@@ -28,15 +28,19 @@ json_t *
 evo_media_source(const json_t *data)
 {
 	const json_t *msg = get(data, "message"), *b64 = get(msg, "base64"), *key = get(data, "key");
+	const json_t *name = get(get(msg, "documentMessage"), "fileName");
+	json_t *src = NULL;
 
 	if (!json_is_string(b64))
 		b64 = get(data, "base64");
 	if (json_is_string(b64) && json_string_length(b64) > 0)
-		return json_pack("{s:O}", "base64", b64);
-	if (json_is_string(get(key, "id")))
-		return json_pack("{s:{s:O,s:O*,s:O*}}", "key", "id", get(key, "id"),
+		src = json_pack("{s:O}", "base64", b64);
+	else if (json_is_string(get(key, "id")))
+		src = json_pack("{s:{s:O,s:O*,s:O*}}", "key", "id", get(key, "id"),
 		    "remoteJid", get(key, "remoteJid"), "fromMe", get(key, "fromMe"));
-	return NULL;
+	if (src && json_is_string(name))
+		json_object_set(src, "filename", json_object_get(get(msg, "documentMessage"), "fileName"));
+	return src;
 }
 
 int

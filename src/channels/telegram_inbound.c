@@ -229,7 +229,8 @@ set_media(struct msg_in *m, const json_t *o)
 {
 	set_part(m, "media", media_part(o));
 	if (json_is_string(get(o, "file_id")) && json_string_length(get(o, "file_id")) <= TG_ID_MAX * 4)
-		m->media_source = json_pack("{s:O}", "file_id", get(o, "file_id"));
+		m->media_source = json_pack("{s:O,s:O*}", "file_id", get(o, "file_id"), "filename",
+		    json_is_string(get(o, "file_name")) ? get(o, "file_name") : NULL);
 }
 
 /* The largest size of a photo (by pixels, then bytes). */

@@ -255,7 +255,9 @@ job_cap(const struct job *j, const struct channel *ch)
 static bool
 open_writer(struct job *j, const struct channel *ch)
 {
-	j->w = files_writer_open(j->md->app, j->org_id, NULL, job_cap(j, ch));
+	/* The name the provider gave (a document's), sanitized by the files store. */
+	j->w = files_writer_open(j->md->app, j->org_id, json_string_value(json_object_get(j->source,
+	    "filename")), job_cap(j, ch));
 	return j->w != NULL;
 }
 

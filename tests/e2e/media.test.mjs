@@ -100,6 +100,24 @@ describe('inbound media: WhatsApp Cloud', () => {
 		assert.equal(ev[0].message_id, m.id);
 	});
 
+	msgdTest('a document keeps the name the provider gave it', async (h) => {
+		const { d, fake } = await sendSetup(h, { start: FAST });
+		const pdf = Buffer.from('%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n');
+		fake.addMedia('DOC1', pdf, 'application/pdf');
+		const body = waMessageBody({ pnid: SEND_PNID, message: { from: '16505551234', id: 'wamid.doc1',
+			timestamp: String(Math.floor(Date.now() / 1000)), type: 'document',
+			document: { id: 'DOC1', mime_type: 'application/pdf', filename: 'Q3 report.pdf' } } });
+		assertStatus(await postWebhook(d.url, body), 200, 'webhook');
+		const m = await waitMedia(d, 'wamid.doc1', ['stored']);
+		assert.equal(m.media.mime_type, 'application/pdf');
+		assert.equal(m.media.filename, 'Q3 report.pdf');
+		const meta = await d.api('GET', `/v1/files/${m.media.file_id}/meta`);
+		assert.equal(meta.json.filename, 'Q3 report.pdf');
+		const r = await fetch(`${d.url}/v1/files/${m.media.file_id}`, { headers: { authorization: `Bearer ${d.token}` } });
+		assert.match(r.headers.get('content-disposition') ?? '', /Q3 report\.pdf/);
+		assert.deepEqual(Buffer.from(await r.arrayBuffer()), pdf);
+	});
+
 	msgdTest('a media that keeps failing ends failed with the last error', async (h) => {
 		const { d, fake } = await sendSetup(h, { start: { env: { MSGD_MEDIA_FETCH: 'on', MSGD_MEDIA_RETRY_MS: '20', MSGD_MEDIA_ATTEMPTS: '3' } } });
 		fake.addMedia('MEDIA2', PNG, 'image/png');

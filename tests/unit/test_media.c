@@ -354,6 +354,56 @@ test_evo_fetch(void **state)
 	close_ch(ch);
 }
 
+/* --- what each adapter's normalization keeps to fetch (msg_in.media_source) --- */
+
+static int64_t
+resolve_any(void *ctx, const char *pnid)
+{
+	return 9;
+}
+
+static void
+test_sources(void **state)
+{
+	struct ingest_batch b = { 0 };
+	struct channel_error err = { 0 };
+	json_t *wa_body = json_loads("{\"object\":\"whatsapp_business_account\",\"entry\":[{\"id\":\"1\","
+	    "\"changes\":[{\"field\":\"messages\",\"value\":{\"messaging_product\":\"whatsapp\","
+	    "\"metadata\":{\"phone_number_id\":\"PN1\"},\"messages\":[{\"from\":\"1555\",\"id\":\"wamid.A\","
+	    "\"timestamp\":\"1700000000\",\"type\":\"document\",\"document\":{\"id\":\"99887766\","
+	    "\"mime_type\":\"application/pdf\",\"filename\":\"r.pdf\"}},{\"from\":\"1555\",\"id\":\"wamid.B\","
+	    "\"timestamp\":\"1700000000\",\"type\":\"text\",\"text\":{\"body\":\"hi\"}}]}}]}]}", 0, NULL);
+
+	assert_int_equal(whatsapp_cloud_normalize(wa_body, resolve_any, NULL, &b, &err), 0);
+	assert_int_equal(b.nmsgs, 2);
+	assert_string_equal(json_string_value(json_object_get(b.msgs[0].media_source, "id")), "99887766");
+	assert_string_equal(json_string_value(json_object_get(b.msgs[0].media_source, "filename")), "r.pdf");
+	assert_null(b.msgs[1].media_source);  /* text: nothing to fetch */
+	ingest_batch_free(&b);
+	json_decref(wa_body);
+
+	json_t *upd = json_loads("{\"update_id\":5,\"message\":{\"message_id\":3,\"date\":1700000000,"
+	    "\"chat\":{\"id\":42,\"type\":\"private\"},\"from\":{\"id\":42,\"is_bot\":false,\"first_name\":\"A\"},"
+	    "\"photo\":[{\"file_id\":\"small\",\"file_unique_id\":\"s\",\"width\":90,\"height\":90},"
+	    "{\"file_id\":\"large\",\"file_unique_id\":\"l\",\"width\":900,\"height\":900}]}}", 0, NULL);
+	assert_int_equal(tg_normalize_update(upd, 9, "bot", &b, &err), 0);
+	assert_int_equal(b.nmsgs, 1);
+	assert_string_equal(json_string_value(json_object_get(b.msgs[0].media_source, "file_id")), "large");
+	ingest_batch_free(&b);
+	json_decref(upd);
+
+	json_t *evo_body = json_loads("{\"event\":\"messages.upsert\",\"instance\":\"tigo1\",\"data\":{"
+	    "\"key\":{\"remoteJid\":\"1555@s.whatsapp.net\",\"fromMe\":false,\"id\":\"K1\"},"
+	    "\"message\":{\"imageMessage\":{\"mimetype\":\"image/png\"},\"base64\":\"aGVsbG8=\"},"
+	    "\"messageType\":\"imageMessage\",\"messageTimestamp\":1700000000}}", 0, NULL);
+	evo_normalize(evo_body, 9, &b);
+	assert_int_equal(b.nmsgs, 1);
+	assert_string_equal(json_string_value(json_object_get(b.msgs[0].media_source, "base64")), "aGVsbG8=");
+	assert_null(strstr(b.msgs[0].raw, "aGVsbG8="));  /* never kept in the message */
+	ingest_batch_free(&b);
+	json_decref(evo_body);
+}
+
 /* --- the fetcher's helpers --- */
 
 struct sink {
@@ -435,6 +485,7 @@ main(void)
 		cmocka_unit_test(test_tg_fetch),
 		cmocka_unit_test(test_tg_multipart_send),
 		cmocka_unit_test(test_evo_fetch),
+		cmocka_unit_test(test_sources),
 		cmocka_unit_test(test_b64),
 		cmocka_unit_test(test_backoff),
 	};

@@ -38,7 +38,7 @@ struct media {
 	struct event *timer;
 	bool looking;              /* a read or its claim is in flight */
 	bool again;                /* kicked meanwhile */
-	bool started;              /* the first look (takes our own leased jobs back) done */
+	bool started;              /* the first look (takes our own leased jobs back) began */
 	bool stopping;
 	size_t running;            /* claimed jobs not yet recorded */
 	struct look *look;
@@ -478,8 +478,6 @@ look_done(void *arg)
 		look_free(lk);
 		return;
 	}
-	if (lk->first)
-		md->started = true;
 	lk->items = xcalloc(n, sizeof(*lk->items));
 	for (size_t i = 0; i < n; i++)
 		lk->items[i].message_id = json_integer_value(json_object_get(json_array_get(lk->due, i),
@@ -509,7 +507,10 @@ look_start(struct media *md)
 	}
 	lk = xcalloc(1, sizeof(*lk));
 	lk->md = md;
+	/* Only the first look takes back jobs leased to this instance (a
+	 * previous run's): later ones must not restart a job in flight. */
 	lk->first = !md->started;
+	md->started = true;
 	lk->limit = (int)(MEDIA_CONCURRENCY - md->running);
 	snprintf(lk->owner, sizeof(lk->owner), "%s", md->app->cfg->instance_id);
 	lk->rd = (struct store_read){ .run = look_run, .done = look_done, .arg = lk };

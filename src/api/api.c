@@ -440,8 +440,12 @@ api_head(struct http_request *req, void *arg)
 {
 	struct app *app = arg;
 	struct api_route_match m;
-	int i = api_route_find(http_method(req), http_path(req), &m);
+	const char *method = http_method(req);
 
+	/* Only a POST or a PUT streams (the rest are routed once, as usual). */
+	if (strcmp(method, "POST") != 0 && strcmp(method, "PUT") != 0)
+		return;
+	int i = api_route_find(method, http_path(req), &m);
 	if (i < 0 || !routes[i].stream_body)
 		return;
 	if (app->store == NULL) {

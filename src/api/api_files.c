@@ -183,6 +183,10 @@ upload_end(void *arg)
 		http_reply_error(req, 400, "empty_file", NULL, "the file is empty");
 		return;
 	}
+	if (u->app->store == NULL) {     /* the body outlived shutdown_timeout */
+		http_reply_error(req, 503, "shutting_down", NULL, "msgd is shutting down; retry");
+		return;
+	}
 	u->finishing = true;
 	http_defer(req);
 	struct files_writer *w = u->up.w;

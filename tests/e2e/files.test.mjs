@@ -10,7 +10,7 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 
-import { msgdTest, request, rawRequest, assertStatus, assertError, waitFor } from './lib.mjs';
+import { msgdTest, request, rawRequest, assertStatus, assertError, waitFor, loginAs } from './lib.mjs';
 
 // A 1x1 PNG.
 const PNG = Buffer.from('89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489' +
@@ -140,9 +140,24 @@ msgdTest('the size cap: 413 from Content-Length before the body, and as a chunke
 	const d = await h.start({ args: ['--config', cfg] });
 	const auth = { authorization: `Bearer ${d.token}`, 'content-type': 'application/octet-stream' };
 
-	// Expect: 100-continue: refused before any byte of the body is sent.
+	// Expect: 100-continue: refused before any byte of the body is sent
+	// (no 100 Continue: the client never sends it).
 	const big = Buffer.alloc(65537, 7);
-	const r1 = await rawRequest(d.url, { path: '/v1/files', headers: auth, body: big, expectContinue: true });
+	const r1 = await new Promise((resolve, reject) => {
+		const u = new URL(d.url);
+		let continued = false;
+		const req = http.request({ host: u.hostname, port: u.port, method: 'POST', path: '/v1/files', agent: false,
+			headers: { ...auth, 'content-length': 1024 * 1024 * 1024, expect: '100-continue' } });
+		req.on('continue', () => { continued = true; req.destroy(); });
+		req.on('response', (res) => {
+			const chunks = [];
+			res.on('data', (c) => chunks.push(c));
+			res.on('end', () => { resolve({ status: res.statusCode, continued, json: JSON.parse(Buffer.concat(chunks)) }); req.destroy(); });
+		});
+		req.on('error', (e) => { if (!continued) reject(e); });
+		req.flushHeaders();
+	});
+	assert.equal(r1.continued, false);
 	assert.equal(r1.status, 413);
 	assert.equal(r1.json.error.code, 'file_too_large');
 	// Without it: read and thrown away, then the same answer.
@@ -259,3 +274,41 @@ msgdTest('a 20 MiB upload streams: RSS grows by less than 16 MiB', async (h) => 
 	const r = await get(d, `/v1/files/${f.id}`, { range: `bytes=${big.length - 4}-` });
 	assert.equal(r.status, 206);
 }, { timeout: 120_000 });
+
+msgdTest('an upload the client abandons leaves no temp file and no row', async (h) => {
+	const d = await h.start();
+	const u = new URL(d.url);
+	const req = http.request({ host: u.hostname, port: u.port, method: 'POST', path: '/v1/files', agent: false,
+		headers: { authorization: `Bearer ${d.token}`, 'content-type': 'application/octet-stream',
+			'content-length': 1024 * 1024 } });
+	req.on('error', () => {});
+	req.write(Buffer.alloc(256 * 1024, 3));
+	// The upload is under way: its temp file exists.
+	await waitFor(() => tmpFiles(d).length === 1, 10_000, { what: 'the upload\'s temp file' });
+	req.destroy();
+	await waitFor(() => tmpFiles(d).length === 0, 10_000, { what: 'the temp file to be removed' });
+	assert.deepEqual(assertStatus(await get(d, '/v1/files'), 200).files, []);
+	assert.deepEqual(contentFiles(d), []);
+});
+
+msgdTest('the panel: a session cookie loads a file as an <img> would (no CSRF token, ?org=); a viewer cannot upload', async (h) => {
+	const d = await h.start();
+	const PW = 'correct horse battery staple';
+	assertStatus(await d.api('POST', '/v1/orgs', { name: 'acme' }), 201);
+	assertStatus(await d.api('POST', '/v1/users', { name: 'ada', password: PW, role: 'agent' }, { 'msgd-org': 'acme' }), 201);
+	assertStatus(await d.api('POST', '/v1/users', { name: 'vic', password: PW, role: 'viewer' }, { 'msgd-org': 'acme' }), 201);
+	const ada = await loginAs(d, 'ada', PW, 'acme');
+	const f = assertStatus(await ada('POST', '/v1/files?filename=dot.png', PNG, { 'content-type': 'image/png' }), 201);
+	// Without the CSRF token the upload is refused; a GET needs none.
+	assertError(await ada('POST', '/v1/files', Buffer.from('x'), { 'x-msgd-csrf': null, 'content-type': 'text/plain' }),
+	    403, 'csrf_failed');
+	const cookieOnly = await ada('GET', `/v1/files/${f.id}?org=acme`, undefined, { 'x-msgd-csrf': null, 'msgd-org': null });
+	assert.equal(cookieOnly.status, 200);
+	assert.equal(cookieOnly.headers.get('content-type'), 'image/png');
+	const vic = await loginAs(d, 'vic', PW, 'acme');
+	assertStatus(await vic('GET', `/v1/files/${f.id}/meta`), 200);
+	assertError(await vic('POST', '/v1/files', Buffer.from('y'), { 'content-type': 'text/plain' }), 403, 'forbidden');
+	// The panel's CSP lets same-origin images and media load.
+	const page = await request(d.url, 'GET', '/');
+	assert.match(page.headers.get('content-security-policy') ?? '', /default-src 'self'.*img-src 'self'/);
+});

@@ -141,7 +141,8 @@ struct send_request {
 	struct send_part parts[SEND_PARTS_MAX];  /* nparts > 0: a multipart/form-data body
 	                                            instead of body */
 	size_t nparts;
-	size_t resp_max;                    /* answer bytes kept in memory; 0: HTTPC_BODY_MAX */
+	size_t resp_max;                    /* answer bytes kept in memory; 0: HTTPC_BODY_MAX
+	                                       (at most HTTPC_RESP_MAX_CAP) */
 };
 /* Append a text or file part (strings copied); -1 when parts are full. */
 int send_request_part(struct send_request *r, const char *name, const char *value,
@@ -156,7 +157,6 @@ struct send_response {
 	const char *retry_after;            /* the Retry-After header, or NULL */
 	const char *net_error;              /* what went wrong when http_status is 0 */
 	bool too_large;                     /* a streamed body went over its cap (http_status 0) */
-	const char *content_type;           /* the answer's Content-Type, or NULL */
 };
 
 /* Every attempt ends in exactly one of these. */

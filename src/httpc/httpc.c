@@ -34,7 +34,6 @@ struct xfer {
 	struct httpc_sink sink; /* write NULL: hold the body in memory */
 	int64_t streamed;       /* bytes handed to the sink */
 	bool too_large, sink_failed;
-	char content_type[128];
 	char retry_after[64];
 	char errbuf[CURL_ERROR_SIZE];
 	httpc_done_fn done;
@@ -179,8 +178,6 @@ header_cb(char *data, size_t size, size_t n, void *arg)
 
 	if (header_value(data, len, "Retry-After:", &v, &vl)) {
 		snprintf(x->retry_after, sizeof(x->retry_after), "%.*s", (int)vl, v);
-	} else if (header_value(data, len, "Content-Type:", &v, &vl)) {
-		snprintf(x->content_type, sizeof(x->content_type), "%.*s", (int)vl, v);
 	} else if (x->sink.write && header_value(data, len, "Content-Length:", &v, &vl) &&
 	    status_2xx(x)) {
 		int64_t cl;
@@ -239,7 +236,6 @@ check_done(struct httpc *hc)
 			    x->sink_failed ? "the body could not be stored" :
 			    (x->errbuf[0] ? x->errbuf : curl_easy_strerror(msg->data.result)),
 			.too_large = x->too_large,
-			.content_type = x->content_type[0] ? x->content_type : NULL,
 		};
 		x->done(x->arg, &resp);
 		xfer_free(x);
@@ -352,6 +348,8 @@ httpc_start_sink(struct httpc *hc, const struct send_request *req, long timeout_
 	x->done = done;
 	x->arg = arg;
 	x->resp_max = req->resp_max ? req->resp_max : HTTPC_BODY_MAX;
+	if (x->resp_max > HTTPC_RESP_MAX_CAP)
+		x->resp_max = HTTPC_RESP_MAX_CAP;
 	if (sink)
 		x->sink = *sink;
 	buf_init(&x->resp, x->resp_max);

@@ -24,6 +24,7 @@
 #include "../channels/channel.h"
 
 #define HTTPC_BODY_MAX (256 * 1024)
+#define HTTPC_RESP_MAX_CAP (64 * 1024 * 1024)  /* a request's resp_max, at most */
 
 struct event_base;
 struct httpc;

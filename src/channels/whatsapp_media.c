@@ -96,6 +96,19 @@ wa_media_fetch_prepare(struct channel *ch, const json_t *source, const json_t *s
 	return 0;
 }
 
+/* A download URL we follow: http(s), printable, no spaces, within WA_MEDIA_URL_MAX. */
+static bool
+url_ok(const char *u)
+{
+	if (u == NULL || strlen(u) > WA_MEDIA_URL_MAX ||
+	    (strncmp(u, "https://", 8) != 0 && strncmp(u, "http://", 7) != 0))
+		return false;
+	for (const char *p = u; *p; p++)
+		if ((unsigned char)*p <= ' ' || *p == 0x7f)
+			return false;
+	return true;
+}
+
 static void
 answer_fail(struct media_answer *out, enum media_verdict v, const char *fmt, const char *detail)
 {
@@ -121,8 +134,7 @@ wa_media_fetch_parse(struct channel *ch, const json_t *source, const json_t *sta
 		json_parse_capped(resp->body, resp->body_len, WA_JSON_DEPTH_MAX, &root, jerr, sizeof(jerr));
 	if (resp->http_status >= 200 && resp->http_status < 300) {
 		url = json_string_value(get(root, "url"));
-		if (url == NULL || strlen(url) > WA_MEDIA_URL_MAX ||
-		    (strncmp(url, "https://", 8) != 0 && strncmp(url, "http://", 7) != 0)) {
+		if (!url_ok(url)) {
 			answer_fail(out, MEDIA_TEMPFAIL, "%s", "the media answer has no usable url");
 		} else {
 			out->verdict = MEDIA_NEXT;

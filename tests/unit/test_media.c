@@ -123,6 +123,10 @@ test_wa_fetch_answers(void **state)
 	ch->ops->media_fetch_parse(ch, NULL, NULL, &r, &a);
 	assert_int_equal(a.verdict, MEDIA_TEMPFAIL);
 	assert_null(a.state);
+	r = answer(200, "{\"url\":\"https://a.example/x y\\r\\nHost: evil\"}");  /* fuzz_media found it */
+	ch->ops->media_fetch_parse(ch, NULL, NULL, &r, &a);
+	assert_int_equal(a.verdict, MEDIA_TEMPFAIL);
+	assert_null(a.state);
 
 	r = answer(400, "{\"error\":{\"message\":\"Unsupported get request\",\"code\":100}}");
 	ch->ops->media_fetch_parse(ch, NULL, NULL, &r, &a);

@@ -350,6 +350,11 @@ struct media_answer {
  *  - media_upload_parse(ch, resp, id, cap, out): 0 with the media id, or
  *    -1 with out (a send_outcome: retry, credentials, permanent...).
  * Both MAY be NULL (both or neither).
+ *  - media_sent_id(ch, msg, resp, id, cap) MAY be NULL: for a type that
+ *    sends the file with the message (Telegram), the provider's reusable id
+ *    of the content from an accepted send's answer (0 with id, or -1); it
+ *    is cached as an upload's would be, and later sends of the content carry
+ *    it as "provider_media_id" instead of the file.
  */
 
 struct channel_ops {
@@ -419,6 +424,8 @@ struct channel_ops {
 	    struct channel_error *err);                             /* MAY be NULL */
 	int (*media_upload_parse)(struct channel *ch, const struct send_response *resp, char *id,
 	    size_t cap, struct send_outcome *out);                  /* with upload_prepare */
+	int (*media_sent_id)(struct channel *ch, const json_t *msg, const struct send_response *resp,
+	    char *id, size_t cap);                                  /* MAY be NULL */
 };
 
 /* The table of known types, NULL-terminated. */

@@ -61,6 +61,11 @@ void tg_media_fetch_parse(struct channel *ch, const json_t *source, const json_t
     const struct send_response *resp, struct media_answer *out);
 int tg_multipart(const char *url, json_t *body, const char *field, const json_t *media,
     struct send_request *out);
+/* The file_id Telegram gave the file an accepted send carried (the largest
+ * photo size, or the document, video, audio, voice or sticker), to send it
+ * again by id: 0 with id, or -1. */
+int tg_media_sent_id(struct channel *ch, const json_t *msg, const struct send_response *resp,
+    char *id, size_t cap);
 
 /* Every answer of a send (network errors included) to one outcome. */
 /* chat: where the message went (the provider id's chat when the answer

@@ -169,3 +169,27 @@ tg_multipart(const char *url, json_t *body, const char *field, const json_t *med
 		send_request_free(out);
 	return rc != 0 ? -1 : 0;
 }
+
+int
+tg_media_sent_id(struct channel *ch, const json_t *msg, const struct send_response *resp,
+    char *id, size_t cap)
+{
+	const char *field = tg_media_field(json_string_value(get(msg, "type")));
+	json_t *root;
+	bool ok;
+	const char *desc, *v = NULL;
+	int64_t code;
+	const json_t *f;
+
+	id[0] = '\0';
+	if (field == NULL || tg_parse_answer(resp, &root, &ok, &desc, &code) != 0)
+		return -1;
+	f = get(get(root, "result"), field);
+	if (json_is_array(f) && json_array_size(f) > 0)  /* photo: sizes, the largest last */
+		f = json_array_get(f, json_array_size(f) - 1);
+	v = ok ? json_string_value(get(f, "file_id")) : NULL;
+	if (v && safe_token(v, TG_FILE_ID_MAX, false) && strlen(v) < cap)
+		snprintf(id, cap, "%s", v);
+	json_decref(root);
+	return id[0] ? 0 : -1;
+}

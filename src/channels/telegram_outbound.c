@@ -260,9 +260,11 @@ body_media(json_t *body, const json_t *msg, size_t k, struct channel_error *err)
 		return -1;
 	}
 	/* A stored file (file_id, with its path on disk) goes as a multipart
-	 * upload (telegram.c adds the file part); a Telegram file_id (sent
-	 * before, or received) wins over a link. */
-	if (is_nonempty(get(m, "path")))
+	 * upload (telegram.c adds the file part) until Telegram's file_id of it
+	 * is known; a Telegram file_id (sent before, or received) wins over a link. */
+	if (is_nonempty(get(m, "provider_media_id")))  /* sent before: Telegram's file_id */
+		json_object_set_new(body, media_methods[k].field, json_deep_copy(get(m, "provider_media_id")));
+	else if (is_nonempty(get(m, "path")))
 		;
 	else if (is_nonempty(get(m, "id")))
 		json_object_set_new(body, media_methods[k].field, json_deep_copy(get(m, "id")));

@@ -485,6 +485,8 @@ on_http_done(void *arg, const struct send_response *resp)
 		snprintf(out.error_title, sizeof(out.error_title), "channel deleted");
 	} else {
 		ch->ops->send_classify(ch, a->message, resp, &out);
+		if (out.kind == SEND_OK)
+			outbox_media_sent(a->ob, ch, a, resp);  /* a reusable media id (upload.c) */
 	}
 	handle_outcome(a, &out, ch == NULL);
 }

@@ -189,5 +189,10 @@ void outbox_attempt_send(struct outbox *ob, struct channel *ch, struct attempt *
  * attempt goes on later (outbox_attempt_send or handle_outcome). */
 int outbox_media_step(struct outbox *ob, struct channel *ch, struct attempt *a);
 void outbox_uploads_free(struct outbox *ob);
+/* A send of a stored file was accepted: keep the provider's reusable id of
+ * the content when the type gives one (channel.h: media_sent_id). */
+struct send_response;
+void outbox_media_sent(struct outbox *ob, struct channel *ch, struct attempt *a,
+    const struct send_response *resp);
 
 #endif

@@ -9,7 +9,10 @@
  * "media.provider_media_id". The provider's id is kept per (channel,
  * content) in memory and in media_uploads (WhatsApp's ids last 30 days:
  * one older than UPLOAD_TTL_MS is uploaded again), so a campaign with one
- * image uploads it once, across restarts and instances.
+ * image uploads it once, across restarts and instances. A type that sends
+ * the file with the message (Telegram) gives a reusable id in the send's
+ * answer instead (media_sent_id): kept the same way, so later sends of the
+ * content name it rather than carrying the file again.
  *
  * One lookup or upload per (channel, content) at a time: attempts that
  * need it meanwhile wait on its entry and go on with its answer. An
@@ -155,6 +158,8 @@ recorded(struct store_op *op, void *arg)
 		    "error", op->errmsg);
 }
 
+static void remember(struct outbox *ob, struct upload *u, const char *id);
+
 static void
 uploaded(void *arg, const struct send_response *resp)
 {
@@ -179,15 +184,7 @@ uploaded(void *arg, const struct send_response *resp)
 		release_status(u, &out, resp->http_status);
 		return;
 	}
-	snprintf(u->media_id, sizeof(u->media_id), "%s", id);
-	u->at_ms = now_ms();
-	if (!u->op_busy) {
-		u->op_busy = true;
-		u->op = (struct store_op){ .kind = STORE_OP_MEDIA_UPLOADED, .u.media_upload = {
-		    .channel_id = u->channel_id, .sha256 = u->sha256, .media_id = u->media_id,
-		    .at_ms = u->at_ms }, .done = recorded, .arg = u };
-		store_submit(ob->st, &u->op);
-	}
+	remember(ob, u, id);
 	release(u, NULL);
 }
 
@@ -249,10 +246,38 @@ lookup_run(struct store *st, void *arg)
 	    sizeof(u->media_id), &u->at_ms);
 }
 
+/* No id known: a type that sends the file with the message sends it so. */
+static void
+send_files(struct upload *u)
+{
+	struct outbox *ob = u->ob;
+	struct attempt **w = u->waiting;
+	size_t n = u->nwait;
+
+	u->waiting = NULL;
+	u->nwait = u->capwait = 0;
+	u->busy = false;
+	for (size_t i = 0; i < n; i++) {
+		struct channel *ch = registry_find_id(ob->reg, w[i]->channel_id);
+		if (ob->stopping || ch == NULL) {
+			struct send_outcome out = { .kind = SEND_PERMFAIL };
+			snprintf(out.error_title, sizeof(out.error_title), "channel deleted");
+			if (ob->stopping)
+				attempt_free(w[i]);
+			else
+				handle_outcome(w[i], &out, true);
+		} else {
+			outbox_attempt_send(ob, ch, w[i]);
+		}
+	}
+	free(w);
+}
+
 static void
 lookup_done(void *arg)
 {
 	struct upload *u = arg;
+	struct channel *ch = registry_find_id(u->ob->reg, u->channel_id);
 
 	if (u->ob->stopping) {
 		release(u, NULL);
@@ -260,8 +285,44 @@ lookup_done(void *arg)
 	}
 	if (u->rc == 0 && fresh(u))
 		release(u, NULL);
+	else if (ch && ch->ops->media_upload_prepare == NULL)
+		send_files(u);
 	else
 		upload(u);
+}
+
+/* Keep id as the content's provider id on the channel (memory and media_uploads). */
+static void
+remember(struct outbox *ob, struct upload *u, const char *id)
+{
+	snprintf(u->media_id, sizeof(u->media_id), "%s", id);
+	u->at_ms = now_ms();
+	if (u->op_busy)
+		return;
+	u->op_busy = true;
+	u->op = (struct store_op){ .kind = STORE_OP_MEDIA_UPLOADED, .u.media_upload = {
+	    .channel_id = u->channel_id, .sha256 = u->sha256, .media_id = u->media_id,
+	    .at_ms = u->at_ms }, .done = recorded, .arg = u };
+	store_submit(ob->st, &u->op);
+}
+
+void
+outbox_media_sent(struct outbox *ob, struct channel *ch, struct attempt *a,
+    const struct send_response *resp)
+{
+	json_t *media = json_object_get(a->message, "media");
+	const char *sha = json_string_value(json_object_get(media, "sha256"));
+	char id[UPLOAD_ID_MAX];
+	struct upload *u;
+
+	if (ch->ops->media_sent_id == NULL || !json_is_string(json_object_get(media, "file_id")) ||
+	    json_is_string(json_object_get(media, "provider_media_id")) || sha == NULL)
+		return;
+	if (ch->ops->media_sent_id(ch, a->message, resp, id, sizeof(id)) != 0)
+		return;
+	if ((u = find(ob, ch->id, sha)) == NULL || u->busy)
+		return;  /* forgotten meanwhile, or being looked up: the next send learns it */
+	remember(ob, u, id);
 }
 
 int
@@ -281,7 +342,8 @@ outbox_media_step(struct outbox *ob, struct channel *ch, struct attempt *a)
 		return 1;
 	}
 	set_media(a, "path", path);
-	if (ch->ops->media_upload_prepare == NULL || ch->ops->media_upload_parse == NULL)
+	bool uploads = ch->ops->media_upload_prepare && ch->ops->media_upload_parse;
+	if (!uploads && ch->ops->media_sent_id == NULL)
 		return 0;
 	if ((u = find(ob, ch->id, sha)) == NULL) {
 		u = xcalloc(1, sizeof(*u));

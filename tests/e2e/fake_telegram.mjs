@@ -180,6 +180,7 @@ export async function startFakeTelegram({ host = '127.0.0.1', token = '123456:FA
 	let dflt = null;
 	let seq = 0;
 	let updateSeq = 1000;
+	let uploadSeq = 0;
 	const botId = Number(token.split(':')[0]) || 123456;
 
 	const fake = {
@@ -235,7 +236,8 @@ export async function startFakeTelegram({ host = '127.0.0.1', token = '123456:FA
 		const m = { message_id: n, from: { id: botId, is_bot: true, first_name: 'Fake Bot', username: 'fake_bot' }, chat, date: Math.floor(Date.now() / 1000) };
 		if (p.text !== undefined) m.text = p.text;
 		if (p.caption !== undefined) m.caption = p.caption;
-		const file = (v) => ({ file_id: String(v), file_unique_id: `u${n}` });
+		// A file uploaded with the send (multipart) gets a file_id of its own.
+		const file = (v) => ({ file_id: String(v).startsWith('attach:') ? `AgACupload${++uploadSeq}` : String(v), file_unique_id: `u${n}` });
 		if (p.photo !== undefined) m.photo = [{ ...file(p.photo), width: 90, height: 90 }];
 		for (const k of ['document', 'video', 'audio', 'voice', 'sticker', 'animation']) if (p[k] !== undefined) m[k] = file(p[k]);
 		if (rec.method === 'sendLocation' || rec.method === 'sendVenue') m.location = { latitude: Number(p.latitude), longitude: Number(p.longitude) };

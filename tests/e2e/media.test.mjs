@@ -313,6 +313,13 @@ describe('outbound media by file_id', () => {
 		assert.equal(sp.files.photo.filename, 'pic.png');
 		assert.equal(sp.params.chat_id, '4242');
 		assert.equal(sp.params.caption, 'hi');
+		// The next send of the file names the file_id Telegram gave it: no upload.
+		const t2 = await sendMessage(d, { channel: 'tg', to: '4243', type: 'image', media: { file_id: f.id } });
+		await waitMessage(d, t2.id, 'accepted');
+		const sp2 = tg.calls('sendPhoto')[1];
+		assert.equal(sp2.files, undefined, 'no multipart the second time');
+		assert.match(sp2.params.photo, /^AgACupload\d+$/);
+		assert.equal(sp2.params.photo, JSON.parse(sp.responseBody).result.photo.at(-1).file_id);
 		const e = await sendMessage(d, { channel: 'wweb', to: '15550100001', type: 'image', media: { file_id: f.id, caption: 'hey' } });
 		await waitMessage(d, e.id, 'accepted');
 		const [sm] = evo.requests.filter((q) => q.endpoint === 'sendMedia');

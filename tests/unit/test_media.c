@@ -292,6 +292,23 @@ test_tg_multipart_send(void **state)
 	}
 	assert_true(chat && caption && photo);
 	send_request_free(&req);
+
+	/* Telegram's file_id of it, from the accepted send's answer... */
+	char id[128];
+	struct send_response r = answer(200, "{\"ok\":true,\"result\":{\"message_id\":5,\"chat\":{\"id\":4242},"
+	    "\"photo\":[{\"file_id\":\"AgAC-small\",\"width\":90},{\"file_id\":\"AgAC-large\",\"width\":800}]}}");
+	assert_int_equal(ch->ops->media_sent_id(ch, msg, &r, id, sizeof(id)), 0);
+	assert_string_equal(id, "AgAC-large");
+	r = answer(200, "{\"ok\":true,\"result\":{\"message_id\":5,\"photo\":[{\"file_id\":\"a b\"}]}}");
+	assert_int_equal(ch->ops->media_sent_id(ch, msg, &r, id, sizeof(id)), -1);
+	r = answer(400, "{\"ok\":false,\"error_code\":400,\"description\":\"Bad Request\"}");
+	assert_int_equal(ch->ops->media_sent_id(ch, msg, &r, id, sizeof(id)), -1);
+	/* ... names the file in later sends: JSON, no upload. */
+	json_object_set_new(json_object_get(msg, "media"), "provider_media_id", json_string("AgAC-large"));
+	assert_int_equal(ch->ops->send_prepare(ch, msg, &req, &err), 0);
+	assert_int_equal(req.nparts, 0);
+	assert_non_null(strstr(req.body, "\"photo\":\"AgAC-large\""));
+	send_request_free(&req);
 	json_decref(msg);
 	close_ch(ch);
 }

@@ -121,6 +121,9 @@ browser: build/test/msgd
 	  node --test tests/browser/people.test.mjs
 	MSGD_BIN=$(CURDIR)/build/test/msgd CORPUS=$(CURDIR)/../shared/corpus \
 	  node --test tests/browser/channels.test.mjs
+	# media both ways (issue 14): thumbnails and Attach
+	MSGD_BIN=$(CURDIR)/build/test/msgd CORPUS=$(CURDIR)/../shared/corpus \
+	  node --test tests/browser/media.test.mjs
 
 test: test-deps
 	@$(MAKE) --no-print-directory build/test/msgd build/test/fsfault.so

@@ -297,8 +297,8 @@ async function startMsgd(tag, { database = null, env = {} } = {}) {
 	const log = path.join(dir, 'msgd.log');
 	const child = start(`msgd (${tag})`, 'sh', ['-c', `${ULIMIT}; exec "$0" "$@"`, MSGD, 'serve',
 		'--listen', `127.0.0.1:${port}`, '--data', path.join(dir, 'data')],
-	// No credential checks: they would try the real Graph API (loopback only here).
-	{ env: { MSGD_ADMIN_TOKEN: TOKEN, MSGD_LOG_LEVEL: 'warn', MSGD_CREDENTIAL_CHECKS: 'off',
+	// No credential checks nor media fetches: they would try the real Graph API (loopback only here).
+	{ env: { MSGD_ADMIN_TOKEN: TOKEN, MSGD_LOG_LEVEL: 'warn', MSGD_CREDENTIAL_CHECKS: 'off', MSGD_MEDIA_FETCH: 'off',
 		...(database ? { MSGD_DATABASE: database } : {}), ...env }, logFile: log });
 	const deadline = performance.now() + 10000;
 	while ((await httpStatus(port, '/healthz')) !== 200) {

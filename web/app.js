@@ -10,7 +10,9 @@
 		sent: ['\u2713', 'sent'], delivered: ['\u2713\u2713', 'delivered'], read: ['\u2713\u2713', 'read'],
 		failed: ['\u26A0', 'failed'], cancelled: ['\u2298', 'cancelled'],
 	};
-	const parts = window.MsgdParts(h);  // msgparts.js: a bubble's content, edits, deletions, group senders
+	// msgparts.js: a bubble's content, edits, deletions, group senders. A stored
+	// file's URL names the organization (an <img> sends no Msgd-Org header).
+	const parts = window.MsgdParts(h, { fileUrl: (u) => (S.org ? `${u}?org=${encodeURIComponent(S.org)}` : u) });
 	const KIND = parts.KIND;
 	const STATE = { ok: 'connected', circuit_open: 'circuit open', half_open: 'half open (probing)', paused: 'paused', throttled: 'throttled' };
 	const CREDS = { unchecked: 'not checked', checking: 'checking\u2026', ok: 'ok', invalid_credentials: 'invalid credentials', unreachable: 'provider unreachable', error: 'check failed' };
@@ -612,9 +614,19 @@
 		const ta = $('composer-text');
 		const text = ta.value;
 		const url = $('attach-row').hidden ? '' : $('attach-url').value.trim();
-		if (!text.trim() && !url) return;
+		const file = $('attach-row').hidden ? null : ($('attach-file').files || [])[0] || null;
+		if (!text.trim() && !url && !file) return;
 		let body;
-		if (url) {
+		if (file) {
+			// Attach: the file is uploaded (POST /v1/files), then sent by its id.
+			const type = $('attach-type').value;
+			$('send').disabled = true;
+			const f = await uploadFile(file);
+			$('send').disabled = false;
+			if (!f) return;
+			body = { type, media: { file_id: f.id } };
+			if (text.trim() && type !== 'audio') body.media.caption = text;
+		} else if (url) {
 			const type = $('attach-type').value;
 			body = { type, media: { url } };
 			if (text.trim() && type !== 'audio') body.media.caption = text;
@@ -625,13 +637,38 @@
 		$('send').disabled = true;
 		const m = await send(body);
 		$('send').disabled = false;
-		if (m) { ta.value = ''; $('attach-url').value = ''; toggleAttach(false); grow(); chanUi.cancelReply(); chanUi.counter(); }
+		if (m) { ta.value = ''; $('attach-url').value = ''; $('attach-file').value = ''; toggleAttach(false); grow(); chanUi.cancelReply(); chanUi.counter(); }
 		ta.focus();
+	}
+	// POST /v1/files with the file as the raw body: the stored file, or null (the error shown).
+	async function uploadFile(file) {
+		const headers = { Accept: 'application/json', 'Content-Type': 'application/octet-stream' };
+		if (S.csrf) headers['X-Msgd-CSRF'] = S.csrf;
+		if (S.bearer) headers.Authorization = 'Bearer ' + S.bearer;
+		if (S.org) headers['Msgd-Org'] = S.org;
+		try {
+			const res = await fetch('/v1/files?filename=' + encodeURIComponent(file.name || 'file'), {
+				method: 'POST', headers, credentials: 'same-origin', cache: 'no-store', body: file,
+			});
+			const json = await res.json().catch(() => null);
+			if (!res.ok) throw new Error((json && json.error && json.error.message) || `HTTP ${res.status}`);
+			return json;
+		} catch (e) {
+			$('composer-error').textContent = 'Could not upload the file: ' + e.message;
+			return null;
+		}
+	}
+	// The attachment type a chosen file suggests.
+	function typeOfFile(file) {
+		const t = file.type || '';
+		const want = t.startsWith('image/') ? 'image' : t.startsWith('video/') ? 'video' : t.startsWith('audio/') ? 'audio' : 'document';
+		const sel = $('attach-type');
+		if ([...sel.options].some((o) => o.value === want && !o.hidden && !o.disabled)) sel.value = want;
 	}
 	function retry(m) {
 		const body = { type: m.type };
 		if (m.text !== undefined && m.text !== null && ['text'].includes(m.type)) body.text = m.text;
-		if (m.media) { body.media = {}; for (const k of ['url', 'id', 'caption', 'filename']) if (m.media[k]) body.media[k] = m.media[k]; if (!m.media.caption && m.text) body.media.caption = m.text; }
+		if (m.media) { body.media = {}; for (const k of (m.media.file_id ? ['file_id', 'caption', 'filename'] : ['url', 'id', 'caption', 'filename'])) if (m.media[k]) body.media[k] = m.media[k]; if (!m.media.caption && m.text) body.media.caption = m.text; }
 		if (m.location) body.location = { latitude: m.location.latitude, longitude: m.location.longitude, name: m.location.name, address: m.location.address };
 		if (m.template) body.template = { name: m.template.name, language: m.template.language, components: m.template.components };
 		if (m.interactive && m.type === 'interactive') body.interactive = m.interactive;
@@ -838,8 +875,8 @@
 			if (d.message && d.message.id) upsertMsg(d.message);
 			else if (m) upsertMsg({ ...m, status: d.status, error: d.error || m.error, status_history: [...(m.status_history || []), { status: d.status, at: e.at, error: d.error || null }] });
 			else if (id) api('GET', `/v1/messages/${id}`).then((x) => { if (S.cur && x.conversation_id === S.cur.id) upsertMsg(x); }).catch(() => {});
-		} else if ((e.type === 'message.edited' || e.type === 'message.deleted') && d.message && d.message.id) {
-			// Changed in place: the same bubble, redrawn.
+		} else if ((e.type === 'message.edited' || e.type === 'message.deleted' || e.type === 'message.media') && d.message && d.message.id) {
+			// Changed in place (an edit, a deletion, its media stored): the same bubble, redrawn.
 			if (open && d.message.conversation_id === S.cur.id) upsertMsg(d.message);
 		} else if (e.type === 'channel.state') {
 			chanUi.onState(e);
@@ -968,7 +1005,8 @@
 			}
 		});
 		$('attach-btn').addEventListener('click', () => toggleAttach($('attach-row').hidden));
-		$('attach-clear').addEventListener('click', () => { $('attach-url').value = ''; toggleAttach(false); ta.focus(); });
+		$('attach-clear').addEventListener('click', () => { $('attach-url').value = ''; $('attach-file').value = ''; toggleAttach(false); ta.focus(); });
+		$('attach-file').addEventListener('change', () => { const f = ($('attach-file').files || [])[0]; if (f) typeOfFile(f); });
 		$('tpl-btn').addEventListener('click', () => ($('tpl-box').hidden ? openTemplates(false) : closeTemplates()));
 		$('tpl-close').addEventListener('click', () => { closeTemplates(); ta.focus(); });
 		$('tpl-select').addEventListener('change', tplChanged);

@@ -2,13 +2,39 @@
 // ES2020): the content of a bubble by type, and what channels v2 added to
 // messages: a group message's sender, an edit (the earlier texts kept in
 // edit_history, shown on hover and when expanded), a deletion (the bubble
-// stays, struck through). Everything goes in as text nodes.
+// stays, struck through). Media stored by msgd (media.url "/v1/files/...")
+// show inline: image and sticker thumbnails, audio and video players, a
+// download link for documents (opts.fileUrl adds the organization).
+// Everything goes in as text nodes.
 'use strict';
-window.MsgdParts = function MsgdParts(h) {
+window.MsgdParts = function MsgdParts(h, opts = {}) {
 	const KIND = {
 		image: 'Image', video: 'Video', audio: 'Audio', voice: 'Voice message', sticker: 'Sticker', document: 'Document',
 	};
 	const safeUrl = (u) => (typeof u === 'string' && /^https?:\/\//i.test(u) ? u : null);
+	// A file msgd stores (same origin): "/v1/files/f_..." only.
+	const fileUrl = (u) => (typeof u === 'string' && /^\/v1\/files\/f_[a-z2-7]+$/.test(u)
+		? (opts.fileUrl ? opts.fileUrl(u) : u) : null);
+	// The stored media of a bubble: a thumbnail, a player or a download link.
+	function storedMedia(m, media) {
+		const src = fileUrl(media.url);
+		if (!src || (media.status && media.status !== 'stored')) return null;
+		const name = media.filename || (KIND[m.type] || 'file').toLowerCase();
+		if (m.type === 'image' || m.type === 'sticker')
+			return h('a', { href: src, target: '_blank', rel: 'noopener', class: 'thumb-link' },
+				h('img', { class: m.type === 'sticker' ? 'thumb sticker' : 'thumb', src, alt: m.text || KIND[m.type], loading: 'lazy' }));
+		if (m.type === 'audio' || m.type === 'voice')
+			return h('audio', { class: 'player', controls: true, preload: 'none', src });
+		if (m.type === 'video')
+			return h('video', { class: 'player', controls: true, preload: 'metadata', src });
+		return h('a', { href: src, download: name, class: 'download', text: 'Download' });
+	}
+	// Why an inbound media is not shown (yet).
+	function mediaState(media) {
+		if (media.status === 'pending') return h('div', { class: 'muted small media-state', text: 'Fetching the media\u2026' });
+		if (media.status === 'failed') return h('div', { class: 'error small media-state', text: 'The media could not be fetched' + (media.error ? ': ' + media.error : '') });
+		return null;
+	}
 	// "14:05" today, else "12 Jun 14:05".
 	function hm(ts) {
 		const d = new Date(ts);
@@ -25,7 +51,8 @@ window.MsgdParts = function MsgdParts(h) {
 				h('span', { class: 'kind', text: (m.type === 'sticker' && media.animated ? 'Animated sticker' : KIND[m.type]) }),
 				media.filename ? [' \u00B7 ', media.filename] : null,
 				media.mime_type ? h('span', { class: 'muted small', text: ` (${media.mime_type})` }) : null,
-				url ? [' ', h('a', { href: url, target: '_blank', rel: 'noopener noreferrer', text: 'open' })] : null));
+				url ? [' ', h('a', { href: url, target: '_blank', rel: 'noopener noreferrer', text: 'open' })] : null,
+				storedMedia(m, media), mediaState(media)));
 			if (m.text) out.push(h('div', { class: 'body', text: m.text }));
 		} else if (m.type === 'location') {
 			const l = m.location || {};

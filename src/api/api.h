@@ -93,6 +93,7 @@ struct app {
 	unsigned follow_pending;        /* and those heard meanwhile */
 	struct files *files;            /* the files store's sweep (src/files/, issue 14) */
 	struct importer *importer;      /* imports (issue 14, h14import): the worker (import/import.h) */
+	struct media *media;            /* inbound media fetcher (src/media/, issue 14) */
 };
 
 /* Routing (api.c): a decoded path split into at most API_PATH_SEGMENTS_MAX

@@ -22,6 +22,7 @@
 #include "../channels/channel.h"
 #include "../http/http.h"
 #include "../log/log.h"
+#include "../media/media.h"
 #include "../store/store.h"
 #include "../util/util.h"
 
@@ -121,6 +122,7 @@ ingest_done(struct store_op *op, void *arg)
 	} else {
 		send_webhook_reply(in->req, &in->reply);
 	}
+	media_batch_committed(in->app, &in->batch);  /* fetched only after the answer */
 	ingest_free(in);
 }
 

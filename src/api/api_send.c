@@ -232,24 +232,30 @@ build_outbound(struct app *app, struct send_reads *rs, int64_t org, const json_t
 		if (text == NULL)
 			return send_fail(e, "validation_failed", "text", "'text' is required for a text message");
 	} else if (in_list(type, media_types)) {
-		static const char *const mk[] = { "url", "id", "caption", "filename", NULL };
+		static const char *const mk[] = { "url", "id", "file_id", "caption", "filename", NULL };
 		json_t *media = json_object_get(body, "media");
-		const char *url, *id, *caption, *filename;
+		const char *url, *id, *file_id, *caption, *filename;
 		if (!json_is_object(media))
-			return send_fail(e, "validation_failed", "media", "'media' {\"url\"|\"id\"} is required for %s", type);
+			return send_fail(e, "validation_failed", "media", "'media' {\"url\"|\"id\"|\"file_id\"} is required for %s", type);
 		if (check_keys(media, mk, "media.", e) != 0 ||
 		    opt_str(media, "url", "media.url", 2048, &url, e) != 0 ||
 		    opt_str(media, "id", "media.id", 256, &id, e) != 0 ||
+		    opt_str(media, "file_id", "media.file_id", 64, &file_id, e) != 0 ||
 		    opt_str(media, "caption", "media.caption", TEXT_MAX_CHARS * 4, &caption, e) != 0 ||
 		    opt_str(media, "filename", "media.filename", 256, &filename, e) != 0)
 			return -1;
-		if ((url == NULL) == (id == NULL))
-			return send_fail(e, "validation_failed", "media", "'media' needs exactly one of url or id");
+		if ((url != NULL) + (id != NULL) + (file_id != NULL) != 1)
+			return send_fail(e, "validation_failed", "media", "'media' needs exactly one of url, id or file_id");
 		if (url && strncmp(url, "https://", 8) != 0 && strncmp(url, "http://", 7) != 0)
 			return send_fail(e, "validation_failed", "media.url", "'media.url' must be an http(s) URL");
 		if (caption && utf8_chars(caption, strlen(caption)) > 1024)
 			return send_fail(e, "validation_failed", "media.caption", "'media.caption' is longer than 1024 characters");
-		json_object_set_new(parts, "media", json_deep_copy(media));
+		if (file_id) {  /* a stored file (api_send_media.c) */
+			if (api_send_media_file(app, rs, org, ch, type, file_id, caption, filename, m, e) != 0)
+				return -1;
+		} else {
+			json_object_set_new(parts, "media", json_deep_copy(media));
+		}
 		if (caption && text == NULL)
 			text = caption;
 	} else if (strcmp(type, "location") == 0) {
@@ -637,6 +643,7 @@ submit_send(struct app *app, struct send *s)
 {
 	s->op = (struct store_op){
 		.kind = STORE_OP_INGEST,
+		.org_id = s->org,           /* a file it sends is this organization's */
 		.u.ingest = &s->batch,
 		.done = send_done,
 		.arg = s,

@@ -102,6 +102,16 @@ int sr_fingerprint_at(struct app *app, struct send_reads *rs, int64_t org, const
     int64_t *at_ms);
 int sr_message_by_client_id(struct app *app, struct send_reads *rs, int64_t org,
     const char *client_id, json_t **out);
+/* A file of org's files store (issue 14): 1 found, 0 not (yet), -1 error. */
+struct file_info;
+int sr_file_get(struct app *app, struct send_reads *rs, int64_t org, const char *id,
+    struct file_info *out);
+/* api_send_media.c: a send's media by file_id checked (the org's file, the
+ * channel's limit, a MIME type that fits type) into m's media part and
+ * file reference; -1 with e. */
+int api_send_media_file(struct app *app, struct send_reads *rs, int64_t org,
+    const struct channel *ch, const char *type, const char *file_id, const char *caption,
+    const char *filename, struct msg_in *m, struct send_error *e);
 
 /* api_send_rules.c: "on_quota": "reject" refuses a send over a quota now
  * (429 quota_exceeded); the organization's duplicate window (409

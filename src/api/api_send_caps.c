@@ -73,6 +73,12 @@ api_send_dry_run(struct channel *ch, const struct msg_in *m, struct send_error *
 	json_object_set_new(doc, "text", m->text ? json_string(m->text) : json_null());
 	json_object_set_new(doc, "reply_to", m->reply_to ?
 	    json_pack("{s:s,s:n}", "provider_message_id", m->reply_to, "message_id") : json_null());
+	/* A stored file: as the outbox hands it over (uploaded, on disk). */
+	json_t *media = json_object_get(doc, "media");
+	if (json_is_string(json_object_get(media, "file_id"))) {
+		json_object_set_new(media, "path", json_string("(dry run)"));
+		json_object_set_new(media, "provider_media_id", json_string("dry-run"));
+	}
 	if (ch->ops->send_prepare(ch, doc, &req, &ce) != 0)
 		rc = send_fail(e, "validation_failed", ce.field[0] ? ce.field : "body", "%s",
 		    ce.message[0] ? ce.message : "this channel cannot send the message");

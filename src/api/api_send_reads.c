@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../files/files.h"
 #include "../store/store.h"
 #include "../util/util.h"
 
@@ -30,7 +31,7 @@
 #define SR_TEXT_MAX 256        /* a provider id read back */
 
 enum sr_kind { SR_PROVIDER_ID, SR_TEMPLATE, SR_LAST_INBOUND, SR_CLIENT_ID, SR_QUOTA,
-	SR_FINGERPRINT, SR_CHANNEL_TEMPLATE };
+	SR_FINGERPRINT, SR_CHANNEL_TEMPLATE, SR_FILE };
 
 struct sr_entry {
 	enum sr_kind kind;
@@ -42,6 +43,7 @@ struct sr_entry {
 	int64_t i1;                /* the answer: a channel id, a time */
 	int64_t n[3];              /* the answer: a quota scope's counts */
 	json_t *json;              /* the answer: a template, a message */
+	struct file_info *file;    /* the answer: a file (SR_FILE, found) */
 	char text[SR_TEXT_MAX];    /* the answer: a provider id */
 	struct sr_entry *next;     /* in its bucket */
 	struct sr_entry *all;      /* every entry */
@@ -76,6 +78,7 @@ send_reads_free(struct send_reads *rs)
 		free(e->s1);
 		free(e->s2);
 		json_decref(e->json);
+		free(e->file);
 		free(e);
 	}
 	free(rs);
@@ -235,6 +238,19 @@ sr_channel_template(struct app *app, struct send_reads *rs, int64_t channel_id, 
 	return e ? e->rc : 0;
 }
 
+int
+sr_file_get(struct app *app, struct send_reads *rs, int64_t org, const char *id,
+    struct file_info *out)
+{
+	if (rs == NULL)
+		return store_file_get(app->store, org, id, out) == 0 ? 1 : 0;
+	struct sr_entry *e = lookup(rs, SR_FILE, 0, id, NULL);
+	if (e == NULL || e->file == NULL)
+		return 0;
+	*out = *e->file;
+	return 1;
+}
+
 /* On a reader thread: every entry not fetched yet. */
 static void
 fetch_run(struct store *st, void *arg)
@@ -271,6 +287,15 @@ fetch_run(struct store *st, void *arg)
 			e->rc = store_channel_template_get(st, e->a, e->s1, e->s2, &t);
 			e->n[0] = (t.synced ? 1 : 0) | (t.found ? 2 : 0) | (t.approved ? 4 : 0);
 			e->n[1] = t.params;
+			break;
+		}
+		case SR_FILE: {
+			struct file_info fi;
+			if (store_file_get(st, rs->org, e->s1, &fi) == 0) {
+				e->file = xmalloc(sizeof(*e->file));
+				*e->file = fi;
+			}
+			e->rc = 0;
 			break;
 		}
 		}

@@ -183,7 +183,33 @@ send_request_free(struct send_request *r)
 	free(r->body);
 	for (size_t i = 0; i < r->nheaders; i++)
 		free(r->headers[i]);
+	for (size_t i = 0; i < r->nparts; i++) {
+		free(r->parts[i].name);
+		free(r->parts[i].value);
+		free(r->parts[i].path);
+		free(r->parts[i].filename);
+		free(r->parts[i].type);
+	}
 	*r = (struct send_request){ 0 };
+}
+
+int
+send_request_part(struct send_request *r, const char *name, const char *value, const char *path,
+    const char *filename, const char *type)
+{
+	struct send_part *p;
+
+	if (r->nparts >= SEND_PARTS_MAX || name == NULL || (value == NULL) == (path == NULL))
+		return -1;
+	p = &r->parts[r->nparts++];
+	*p = (struct send_part){
+		.name = xstrdup(name),
+		.value = value ? xstrdup(value) : NULL,
+		.path = path ? xstrdup(path) : NULL,
+		.filename = filename ? xstrdup(filename) : NULL,
+		.type = type ? xstrdup(type) : NULL,
+	};
+	return 0;
 }
 
 const char *

@@ -118,6 +118,17 @@ struct webhook_reply {
 	const char *content_type;           /* default "application/json" */
 };
 
+/* One part of a multipart/form-data body (send_request.parts): a text
+ * value, or a file streamed from disk (never read whole into memory). */
+#define SEND_PARTS_MAX 12
+struct send_part {
+	char *name;
+	char *value;                        /* text, or NULL with path */
+	char *path;                         /* a file's content, or NULL with value */
+	char *filename;                     /* MAY be NULL */
+	char *type;                         /* its Content-Type, MAY be NULL */
+};
+
 /* An HTTP request an adapter wants made; freed with send_request_free(). */
 #define SEND_HEADERS_MAX 8
 struct send_request {
@@ -127,7 +138,15 @@ struct send_request {
 	size_t body_len;
 	char *headers[SEND_HEADERS_MAX];    /* "Name: value" */
 	size_t nheaders;
+	struct send_part parts[SEND_PARTS_MAX];  /* nparts > 0: a multipart/form-data body
+	                                            instead of body */
+	size_t nparts;
+	size_t resp_max;                    /* answer bytes kept in memory; 0: HTTPC_BODY_MAX
+	                                       (at most HTTPC_RESP_MAX_CAP) */
 };
+/* Append a text or file part (strings copied); -1 when parts are full. */
+int send_request_part(struct send_request *r, const char *name, const char *value,
+    const char *path, const char *filename, const char *type);
 void send_request_free(struct send_request *r);
 
 /* What came back from one attempt. */
@@ -137,6 +156,7 @@ struct send_response {
 	size_t body_len;
 	const char *retry_after;            /* the Retry-After header, or NULL */
 	const char *net_error;              /* what went wrong when http_status is 0 */
+	bool too_large;                     /* a streamed body went over its cap (http_status 0) */
 };
 
 /* Every attempt ends in exactly one of these. */
@@ -286,6 +306,63 @@ int channel_load_cursor(struct channel *ch, void (*done)(struct channel *ch, con
  * "/webhooks/<type>/<id>" (out capped at outlen). */
 void channel_webhook_path(const struct channel *ch, char *out, size_t outlen);
 
+/*
+ * Inbound media (issue 14). An adapter that receives media sets
+ * msg_in.media_source to what it needs to fetch the content later (a media
+ * id, a file_id, an inline base64); msgd fetches it in the background after
+ * the webhook was answered (src/media/), by steps the adapter describes:
+ *  - media_fetch_prepare(ch, source, state, out, err): the next step, from
+ *    the job's source and the state the last answer left (NULL at first):
+ *    MEDIA_STEP_REQUEST (out->req is made and its answer given to
+ *    media_fetch_parse()), MEDIA_STEP_DOWNLOAD (out->req is made and its
+ *    body, when 2xx, streamed into the file), or MEDIA_STEP_INLINE (the
+ *    content is base64 text at out->inline_b64, borrowed from source or
+ *    state). -1 with err: it can never be fetched.
+ *  - media_fetch_parse(ch, source, state, resp, out): one answer to a
+ *    MEDIA_STEP_REQUEST as MEDIA_NEXT with the new state (a new ref), or
+ *    MEDIA_TEMPFAIL / MEDIA_PERMFAIL with out->error. It MUST map every
+ *    answer, network errors included.
+ * Both MAY be NULL (both or neither): the type fetches no media. They run
+ * on the loop and MUST NOT block; msgd retries with backoff, never them.
+ */
+enum media_step_kind { MEDIA_STEP_REQUEST = 1, MEDIA_STEP_DOWNLOAD, MEDIA_STEP_INLINE };
+struct media_step {
+	enum media_step_kind kind;
+	struct send_request req;            /* REQUEST, DOWNLOAD (freed by the caller) */
+	const char *inline_b64;             /* INLINE: borrowed */
+	size_t inline_len;
+	char mime_type[128];                /* what the provider says it is, MAY be "" */
+};
+enum media_verdict { MEDIA_NEXT = 1, MEDIA_TEMPFAIL, MEDIA_PERMFAIL };
+struct media_answer {
+	enum media_verdict verdict;
+	json_t *state;                      /* MEDIA_NEXT: the next step's state (new ref) */
+	char error[256];                    /* TEMPFAIL, PERMFAIL: why (no secrets) */
+};
+
+/*
+ * Outbound media by file_id (issue 14). The send API puts the stored
+ * file's "file_id", "sha256", "size", "mime_type" (and "filename") in the
+ * message's media part; the outbox adds "path" (the content on disk) to the
+ * message it hands the adapter, and "provider_media_id" once an upload
+ * gave one. Two steps when the provider needs an upload first:
+ *  - media_upload_prepare(ch, msg, out, err): 1 with out filled when msg's
+ *    media must be uploaded first (the outbox makes it, then asks
+ *    media_upload_parse() for the provider's media id, caches it per
+ *    (channel, sha256) and calls send_prepare() with it); 0 when the send
+ *    can go as it is (no upload needed, or provider_media_id is set); -1
+ *    with err: never sendable. An upload is safe to repeat (the message
+ *    send is the step that counts toward exactly-once).
+ *  - media_upload_parse(ch, resp, id, cap, out): 0 with the media id, or
+ *    -1 with out (a send_outcome: retry, credentials, permanent...).
+ * Both MAY be NULL (both or neither).
+ *  - media_sent_id(ch, msg, resp, id, cap) MAY be NULL: for a type that
+ *    sends the file with the message (Telegram), the provider's reusable id
+ *    of the content from an accepted send's answer (0 with id, or -1); it
+ *    is cached as an upload's would be, and later sends of the content carry
+ *    it as "provider_media_id" instead of the file.
+ */
+
 struct channel_ops {
 	const char *type;                   /* "whatsapp_cloud" */
 	int (*validate)(const json_t *cfg, struct channel_error *err);
@@ -349,6 +426,17 @@ struct channel_ops {
 	 * channel_templates_submit(). MAY be NULL (a type without provider
 	 * templates); -1 with err when the sync cannot start. */
 	int (*templates_sync)(struct channel *ch, struct channel_error *err);
+	/* --- media both ways (issue 14; above) --- */
+	int (*media_fetch_prepare)(struct channel *ch, const json_t *source, const json_t *state,
+	    struct media_step *out, struct channel_error *err);     /* MAY be NULL */
+	void (*media_fetch_parse)(struct channel *ch, const json_t *source, const json_t *state,
+	    const struct send_response *resp, struct media_answer *out);  /* with prepare */
+	int (*media_upload_prepare)(struct channel *ch, const json_t *msg, struct send_request *out,
+	    struct channel_error *err);                             /* MAY be NULL */
+	int (*media_upload_parse)(struct channel *ch, const struct send_response *resp, char *id,
+	    size_t cap, struct send_outcome *out);                  /* with upload_prepare */
+	int (*media_sent_id)(struct channel *ch, const json_t *msg, const struct send_response *resp,
+	    char *id, size_t cap);                                  /* MAY be NULL */
 };
 
 /* The table of known types, NULL-terminated. */

@@ -257,7 +257,33 @@ evo_send_prepare(struct channel *ch, const json_t *msg, struct send_request *out
 	if ((body = evo_message_body(msg, &endpoint, err)) == NULL)
 		return -1;
 	snprintf(path, sizeof(path), "message/%s", endpoint);
+	const json_t *media = json_object_get(msg, "media");
+	if (json_is_string(json_object_get(media, "path"))) {
+		/* A stored file: the body's fields and the file as multipart. */
+		evo_request(st, "POST", path, NULL, out);
+		if (evo_multipart(body, media, out) != 0) {
+			send_request_free(out);
+			snprintf(err->field, sizeof(err->field), "media");
+			snprintf(err->message, sizeof(err->message), "the upload could not be built");
+			return -1;
+		}
+		return 0;
+	}
 	evo_request(st, "POST", path, body, out);
+	return 0;
+}
+
+int
+evo_channel_request(const struct channel *ch, const char *method, const char *path, json_t *body,
+    struct send_request *out)
+{
+	struct evo_state *st = evo_state_of(ch);
+
+	if (st == NULL) {
+		json_decref(body);
+		return -1;
+	}
+	evo_request(st, method, path, body, out);
 	return 0;
 }
 
@@ -530,6 +556,9 @@ const struct channel_ops evolution_ops = {
 	.caps = &evo_caps,
 	.schema = evo_schema,
 	.channel_webhook = evo_webhook,
+	/* media both ways (issue 14) */
+	.media_fetch_prepare = evo_media_fetch_prepare,
+	.media_fetch_parse = evo_media_fetch_parse,
 	.connect = evo_connect,
 	.disconnect = evo_disconnect,
 };

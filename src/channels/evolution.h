@@ -73,4 +73,23 @@ void evo_check_classify(const struct send_response *resp, struct check_result *o
  * pairing_code, reason) from it. */
 void evo_connect_answer(const struct send_response *resp, struct state_in *s);
 
+/* evolution.c: {base}/{path}/{instance} with the apikey header, body
+ * (consumed) as JSON when not NULL; -1 when ch is not an open Evolution
+ * channel. */
+int evo_channel_request(const struct channel *ch, const char *method, const char *path,
+    json_t *body, struct send_request *out);
+
+/* evolution_media.c: the media fetch slots (channel.h), and a send body
+ * (consumed) as multipart/form-data parts of out with the stored file of
+ * media ("path") as "file". */
+#define EVO_MEDIA_B64_MAX (32 * 1024 * 1024)  /* getBase64FromMediaMessage's answer */
+int evo_media_fetch_prepare(struct channel *ch, const json_t *source, const json_t *state,
+    struct media_step *out, struct channel_error *err);
+void evo_media_fetch_parse(struct channel *ch, const json_t *source, const json_t *state,
+    const struct send_response *resp, struct media_answer *out);
+int evo_multipart(json_t *body, const json_t *media, struct send_request *out);
+/* What to fetch of an inbound media message (msg_in.media_source): the
+ * inline base64 when the instance sent it, else the message key. */
+json_t *evo_media_source(const json_t *data);
+
 #endif

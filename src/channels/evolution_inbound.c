@@ -538,6 +538,9 @@ upsert_one(const json_t *d, const json_t *root, int64_t channel_id, struct inges
 		return;
 	}
 	m->type = xstrdup(type);
+	/* Inbound media are fetched after the webhook is answered (evolution_media.c). */
+	if (!from_me && json_is_object(json_object_get(m->parts, "media")))
+		m->media_source = evo_media_source(d);
 }
 
 /* messages.update */

@@ -95,9 +95,12 @@ media_url(const json_t *msg, struct channel_error *err)
 static int
 out_media(json_t *body, const json_t *msg, const char *type, struct channel_error *err)
 {
-	const json_t *m = get(msg, "media"), *url = media_url(msg, err), *caption;
+	const json_t *m = get(msg, "media"), *url = NULL, *caption;
+	/* A stored file (its path on disk) goes as the multipart "file" part
+	 * (evolution_media.c) instead of a URL. */
+	bool stored = is_nonempty(get(m, "path"));
 
-	if (url == NULL)
+	if (!stored && (url = media_url(msg, err)) == NULL)
 		return -1;
 	json_object_set_new(body, "mediatype", json_string(type));
 	if (is_nonempty(get(m, "mime_type")))
@@ -108,7 +111,8 @@ out_media(json_t *body, const json_t *msg, const char *type, struct channel_erro
 	/* WhatsApp shows no caption under audio. */
 	if (strcmp(type, "audio") != 0 && is_nonempty(caption))
 		put(body, "caption", caption);
-	put(body, "media", url);
+	if (url)
+		put(body, "media", url);
 	if (is_nonempty(get(m, "filename")))
 		put(body, "fileName", get(m, "filename"));
 	return 0;

@@ -721,6 +721,16 @@ tg_send_prepare(struct channel *ch, const json_t *msg, struct send_request *out,
 		return field_err(err, "channel", "the channel is not open");
 	if ((body = tg_send_body(msg, &method, err)) == NULL)
 		return -1;
+	const json_t *media = json_object_get(msg, "media");
+	if (json_is_string(json_object_get(media, "path")) &&
+	    !json_is_string(json_object_get(media, "provider_media_id"))) {
+		/* A stored file: uploaded with the send (telegram_media.c). */
+		char *url = xasprintf("%s/bot%s/%s", st->api_base, st->token, method);
+		int rc = tg_multipart(url, body, tg_media_field(json_string_value(json_object_get(msg,
+		    "type"))), media, out);
+		free(url);
+		return rc == 0 ? 0 : field_err(err, "media", "the upload could not be built");
+	}
 	if (tg_request(st, method, body, out) != 0)
 		return field_err(err, "message", "the message could not be encoded");
 	return 0;
@@ -771,6 +781,10 @@ const struct channel_ops telegram_ops = {
 	.after_commit = tg_after_commit,
 	.on_lease = tg_on_lease,
 	.after_send = NULL,
+	/* media both ways (issue 14) */
+	.media_fetch_prepare = tg_media_fetch_prepare,
+	.media_fetch_parse = tg_media_fetch_parse,
+	.media_sent_id = tg_media_sent_id,
 	.connect = tg_connect,
 	.disconnect = tg_disconnect,
 };

@@ -50,6 +50,23 @@ json_t *tg_entities(const char *text, size_t len, const json_t *entities);
  */
 json_t *tg_send_body(const json_t *msg, const char **method, struct channel_error *err);
 
+/* The request field that carries a media type's file ("photo" for image), or NULL. */
+const char *tg_media_field(const char *type);
+/* telegram_media.c: the media fetch slots (channel.h), and a send whose
+ * body (consumed) goes as multipart/form-data with the stored file at
+ * path as its field's part. */
+int tg_media_fetch_prepare(struct channel *ch, const json_t *source, const json_t *state,
+    struct media_step *out, struct channel_error *err);
+void tg_media_fetch_parse(struct channel *ch, const json_t *source, const json_t *state,
+    const struct send_response *resp, struct media_answer *out);
+int tg_multipart(const char *url, json_t *body, const char *field, const json_t *media,
+    struct send_request *out);
+/* The file_id Telegram gave the file an accepted send carried (the largest
+ * photo size, or the document, video, audio, voice or sticker), to send it
+ * again by id: 0 with id, or -1. */
+int tg_media_sent_id(struct channel *ch, const json_t *msg, const struct send_response *resp,
+    char *id, size_t cap);
+
 /* Every answer of a send (network errors included) to one outcome. */
 /* chat: where the message went (the provider id's chat when the answer
  * names none), or NULL. */

@@ -223,6 +223,16 @@ media_part(const json_t *o)
 	return m;
 }
 
+/* The media part, and its file_id as what to fetch (telegram_media.c). */
+static void
+set_media(struct msg_in *m, const json_t *o)
+{
+	set_part(m, "media", media_part(o));
+	if (json_is_string(get(o, "file_id")) && json_string_length(get(o, "file_id")) <= TG_ID_MAX * 4)
+		m->media_source = json_pack("{s:O,s:O*}", "file_id", get(o, "file_id"), "filename",
+		    json_is_string(get(o, "file_name")) ? get(o, "file_name") : NULL);
+}
+
 /* The largest size of a photo (by pixels, then bytes). */
 static const json_t *
 largest(const json_t *sizes)
@@ -342,17 +352,17 @@ norm_content(struct msg_in *m, const json_t *msg)
 	if (json_is_array(v = get(msg, "photo"))) {
 		const json_t *p = largest(v);
 		if (p)
-			set_part(m, "media", media_part(p));
+			set_media(m, p);
 		return "image";
 	}
 	for (size_t i = 0; i < ARRAY_LEN(media_kinds); i++) {
 		if (json_is_object(v = get(msg, media_kinds[i].field))) {
-			json_t *mp = media_part(v);
+			set_media(m, v);
+			json_t *mp = json_object_get(m->parts, "media");
 			if (strcmp(media_kinds[i].field, "animation") == 0)
 				json_object_set_new(mp, "animated", json_true());
 			if (strcmp(media_kinds[i].field, "video_note") == 0)
 				json_object_set_new(mp, "video_note", json_true());
-			set_part(m, "media", mp);
 			return media_kinds[i].type;
 		}
 	}

@@ -241,6 +241,15 @@ static const struct {
 	{ "sticker", "sendSticker", "sticker", false },
 };
 
+const char *
+tg_media_field(const char *type)
+{
+	for (size_t k = 0; type && k < ARRAY_LEN(media_methods); k++)
+		if (strcmp(type, media_methods[k].type) == 0)
+			return media_methods[k].field;
+	return NULL;
+}
+
 static int
 body_media(json_t *body, const json_t *msg, size_t k, struct channel_error *err)
 {
@@ -250,8 +259,14 @@ body_media(json_t *body, const json_t *msg, size_t k, struct channel_error *err)
 		set_err(err, "media", "'media' must be an object with 'url' or 'id'");
 		return -1;
 	}
-	/* A file_id (sent before, or received) wins over a link. */
-	if (is_nonempty(get(m, "id")))
+	/* A stored file (file_id, with its path on disk) goes as a multipart
+	 * upload (telegram.c adds the file part) until Telegram's file_id of it
+	 * is known; a Telegram file_id (sent before, or received) wins over a link. */
+	if (is_nonempty(get(m, "provider_media_id")))  /* sent before: Telegram's file_id */
+		json_object_set_new(body, media_methods[k].field, json_deep_copy(get(m, "provider_media_id")));
+	else if (is_nonempty(get(m, "path")))
+		;
+	else if (is_nonempty(get(m, "id")))
 		json_object_set_new(body, media_methods[k].field, json_deep_copy(get(m, "id")));
 	else if (is_nonempty(get(m, "url")))
 		json_object_set_new(body, media_methods[k].field, json_deep_copy(get(m, "url")));

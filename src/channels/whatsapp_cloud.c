@@ -772,4 +772,9 @@ const struct channel_ops whatsapp_cloud_ops = {
 	.route_key = "phone_number_id",
 	.on_lease = wa_templates_on_lease,
 	.templates_sync = wa_templates_sync,
+	/* media both ways (issue 14) */
+	.media_fetch_prepare = wa_media_fetch_prepare,
+	.media_fetch_parse = wa_media_fetch_parse,
+	.media_upload_prepare = wa_media_upload_prepare,
+	.media_upload_parse = wa_media_upload_parse,
 };

@@ -48,6 +48,15 @@ int wa_templates_page(const struct send_response *resp, json_t *acc, char **afte
     size_t errlen);
 /* The request for the page after `after` (NULL: the first); -1 without waba_id. */
 int wa_templates_request(const struct channel *ch, const char *after, struct send_request *out);
+/* whatsapp_media.c: the media slots (channel.h). */
+int wa_media_fetch_prepare(struct channel *ch, const json_t *source, const json_t *state,
+    struct media_step *out, struct channel_error *err);
+void wa_media_fetch_parse(struct channel *ch, const json_t *source, const json_t *state,
+    const struct send_response *resp, struct media_answer *out);
+int wa_media_upload_prepare(struct channel *ch, const json_t *msg, struct send_request *out,
+    struct channel_error *err);
+int wa_media_upload_parse(struct channel *ch, const struct send_response *resp, char *id,
+    size_t cap, struct send_outcome *out);
 
 /* An identifier: a string of 1 to WA_ID_MAX bytes. */
 static inline bool

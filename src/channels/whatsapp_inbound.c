@@ -80,6 +80,10 @@ norm_media(struct msg_in *m, const char *type, const json_t *body)
 	if (json_is_object(body)) {
 		set_part(m, "media", pick(body, media_keys));
 		m->text = json_dup_text(get(body, "caption"));
+		/* Fetched after the webhook is answered (whatsapp_media.c). */
+		if (is_id(get(body, "id")))
+			m->media_source = json_pack("{s:O,s:O*}", "id", get(body, "id"),
+			    "filename", json_is_string(get(body, "filename")) ? get(body, "filename") : NULL);
 	}
 	if (strcmp(type, "audio") == 0 && json_is_true(get(body, "voice")))
 		return "voice";

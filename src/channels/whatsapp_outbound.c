@@ -56,9 +56,16 @@ out_media(const json_t *msg, const char *type, struct channel_error *err)
 		norm_err(err, "media", "'media' must be an object with 'url' or 'id'");
 		return NULL;
 	}
-	/* An uploaded media id wins over a link when both are given. */
+	/* An uploaded media id wins over a link when both are given; a stored
+	 * file (file_id) goes by the id its upload gave (whatsapp_media.c). */
 	o = json_object();
-	if (is_nonempty(get(m, "id"))) {
+	if (is_nonempty(get(m, "provider_media_id"))) {
+		put(o, "id", get(m, "provider_media_id"));
+	} else if (is_nonempty(get(m, "file_id"))) {
+		json_decref(o);
+		norm_err(err, "media.file_id", "a stored file is sent once it was uploaded");
+		return NULL;
+	} else if (is_nonempty(get(m, "id"))) {
 		put(o, "id", get(m, "id"));
 	} else if (is_nonempty(get(m, "url"))) {
 		put(o, "link", get(m, "url"));

@@ -31,6 +31,9 @@ config_defaults(struct config *c)
 		.files_max_bytes = 100 * 1024 * 1024,
 		.files_retention_hours = 24,
 		.files_sweep_s = 600,
+		.media_fetch = true,
+		.media_retry_ms = 10000,
+		.media_attempts = 8,
 	};
 	snprintf(c->listen, sizeof(c->listen), "127.0.0.1:8080");
 	snprintf(c->data_dir, sizeof(c->data_dir), "./var");
@@ -165,6 +168,15 @@ static const struct setting settings[] = {
 	  .help = "hours an unreferenced file is kept after its last use (0: until the next sweep)" },
 	{ .name = "files_sweep_s", .kind = K_INT, FIELD(files_sweep_s), .min = 1, .max = 86400,
 	  .help = "seconds between two sweeps of expired files" },
+	/* media both ways (issue 14) */
+	{ .name = "media_fetch", .kind = K_ONOFF, FIELD(media_fetch), .env = "MSGD_MEDIA_FETCH",
+	  .help = "fetch inbound media from the providers in the background (off: jobs wait)" },
+	{ .name = "media_retry_ms", .kind = K_INT, FIELD(media_retry_ms), .min = 10, .max = 3600000,
+	  .env = "MSGD_MEDIA_RETRY_MS",
+	  .help = "first delay before an inbound media fetch is tried again (x4 each time, up to 12 h)" },
+	{ .name = "media_attempts", .kind = K_INT, FIELD(media_attempts), .min = 1, .max = 50,
+	  .env = "MSGD_MEDIA_ATTEMPTS",
+	  .help = "attempts to fetch an inbound media before it is marked failed" },
 };
 
 static const struct setting *

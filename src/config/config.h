@@ -54,6 +54,9 @@ struct config {
 	size_t files_max_bytes;    /* an upload larger than this gets 413 */
 	int files_retention_hours; /* unreferenced files are removed after this (0: at the next sweep) */
 	int files_sweep_s;         /* seconds between two retention sweeps */
+	bool media_fetch;          /* inbound media: fetch them (off: jobs stay pending) */
+	int media_retry_ms;        /* inbound media: first retry delay (10 s; x4 each, capped at 12 h) */
+	int media_attempts;        /* inbound media: attempts before failed */
 };
 
 /* Where a configuration comes from, kept so SIGHUP can build it again:

@@ -186,6 +186,8 @@ msg_in_clear(struct msg_in *m)
 	free(m->dedup_key);
 	free(m->target);
 	free(m->optout_keyword);
+	json_decref(m->media_source);
+	free(m->file_ref);
 	json_decref(m->parts);
 	free(m->raw);
 	memset(m, 0, sizeof(*m));

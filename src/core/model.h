@@ -125,6 +125,15 @@ struct msg_in {
 	char *target;               /* provider id of the message edited or deleted */
 	bool echo;                  /* DIR_OUT sent by the business from elsewhere (another
 	                               device): stored as sent with its provider id, never queued */
+	/* Media (issue 14). Inbound: what the adapter needs to fetch the
+	 * content later (a media id, a file_id, an inline base64; its
+	 * media_fetch_prepare() reads it), or NULL: nothing to fetch. The store
+	 * keeps it in a media job (media_jobs, never in the message document)
+	 * made in the message's transaction and marks media.status "pending".
+	 * Outbound: file_ref names the stored file (files.id) the message
+	 * sends, referenced (refs + 1) in the same transaction. */
+	json_t *media_source;
+	char *file_ref;
 
 	/* Outbound only (DIR_OUT), set by the send API. */
 	enum msg_status status;     /* ST_QUEUED or ST_SCHEDULED */

@@ -23,6 +23,7 @@
 #include "../config/config.h"
 #include "../files/files.h"
 #include "../import/import.h"
+#include "../media/media.h"
 #include "../hooks/hooks.h"
 #include "../http/http.h"
 #include "../lease/lease.h"
@@ -174,6 +175,7 @@ host_committed(void *arg, struct channel *ch, const struct ingest_batch *b)
 	(void)ch;
 	api_channel_states_apply(arg, b);
 	api_optout_committed(arg, b);
+	media_batch_committed(arg, b);
 }
 
 static void
@@ -444,9 +446,13 @@ daemon_run(const struct config *initial, const struct config_args *args)
 	    outbox_start(&d.app.outbox, d.base, d.app.store, d.app.reg) != 0 ||
 	    bus_open(&d.app.bus, d.app.store, BUS_RING) != 0 ||
 	    hooks_start(&d.app.hooks, d.base, d.app.store) != 0 ||
-	    files_start(&d.app) != 0)
+	    files_start(&d.app) != 0 ||
+	    media_start(&d.app) != 0)
 		goto out;
 	outbox_set_leases(d.app.outbox, d.leases, cfg->outbox_lease_ms);
+	char *files_dir = xasprintf("%s/files", cfg->data_dir);
+	outbox_set_files_dir(d.app.outbox, files_dir);  /* sends by file_id (issue 14) */
+	free(files_dir);
 	outbox_set_org_quota(d.app.outbox, api_org_quota, &d.app);
 	char me[LEASE_NAME_MAX];
 	snprintf(me, sizeof(me), "instance:%.64s", cfg->instance_id);
@@ -512,6 +518,7 @@ out:
 		leases_release(d.leases);
 		channel_host_stop(d.app.host);
 		importer_stop(d.app.importer);  /* its import stays parsing: read again at the next start */
+		media_stop(&d.app);
 		store_close(d.app.store);
 	}
 	importer_free(d.app.importer);
@@ -526,6 +533,7 @@ out:
 	outbox_stop(d.app.outbox);
 	hooks_stop(d.app.hooks);
 	files_stop(&d.app);
+	media_free(&d.app);
 	bus_close(d.app.bus);
 	if (d.ev_term)
 		event_free(d.ev_term);

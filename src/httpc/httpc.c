@@ -29,6 +29,11 @@ struct xfer {
 	struct curl_slist *headers;
 	char *body;             /* our copy of the request body */
 	struct buf resp;
+	size_t resp_max;
+	curl_mime *mime;        /* a multipart body, or NULL */
+	struct httpc_sink sink; /* write NULL: hold the body in memory */
+	int64_t streamed;       /* bytes handed to the sink */
+	bool too_large, sink_failed;
 	char retry_after[64];
 	char errbuf[CURL_ERROR_SIZE];
 	httpc_done_fn done;
@@ -111,17 +116,55 @@ timer_cb(CURLM *multi, long timeout_ms, void *userp)
 	return 0;
 }
 
+static bool
+status_2xx(struct xfer *x)
+{
+	long status = 0;
+
+	curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
+	return status >= 200 && status < 300;
+}
+
 static size_t
 write_cb(char *data, size_t size, size_t n, void *arg)
 {
 	struct xfer *x = arg;
 	size_t len = size * n;
 
-	if (x->resp.len < HTTPC_BODY_MAX) {
-		size_t room = HTTPC_BODY_MAX - x->resp.len;
+	if (x->sink.write && status_2xx(x)) {
+		if (x->streamed + (int64_t)len > x->sink.max_bytes) {
+			x->too_large = true;
+			return 0;  /* aborts the transfer */
+		}
+		x->streamed += (int64_t)len;
+		if (x->sink.write(x->sink.arg, data, len) != 0) {
+			x->sink_failed = true;
+			return 0;
+		}
+		return len;
+	}
+	if (x->resp.len < x->resp_max) {
+		size_t room = x->resp_max - x->resp.len;
 		buf_append(&x->resp, data, len < room ? len : room);
 	}
 	return len;
+}
+
+/* A header's value without surrounding blanks, when the line is "name:". */
+static bool
+header_value(const char *data, size_t len, const char *name, const char **v, size_t *vl)
+{
+	size_t nl = strlen(name);
+
+	if (len <= nl || strncasecmp(data, name, nl) != 0)
+		return false;
+	*v = data + nl;
+	*vl = len - nl;
+	while (*vl && (**v == ' ' || **v == '\t'))
+		(*v)++, (*vl)--;
+	while (*vl && ((*v)[*vl - 1] == '\r' || (*v)[*vl - 1] == '\n' || (*v)[*vl - 1] == ' '))
+		(*vl)--;
+	return true;
 }
 
 static size_t
@@ -130,14 +173,20 @@ header_cb(char *data, size_t size, size_t n, void *arg)
 	struct xfer *x = arg;
 	size_t len = size * n;
 
-	if (len > 12 && strncasecmp(data, "Retry-After:", 12) == 0) {
-		const char *v = data + 12;
-		size_t vl = len - 12;
-		while (vl && (*v == ' ' || *v == '\t'))
-			v++, vl--;
-		while (vl && (v[vl - 1] == '\r' || v[vl - 1] == '\n' || v[vl - 1] == ' '))
-			vl--;
+	const char *v;
+	size_t vl;
+
+	if (header_value(data, len, "Retry-After:", &v, &vl)) {
 		snprintf(x->retry_after, sizeof(x->retry_after), "%.*s", (int)vl, v);
+	} else if (x->sink.write && header_value(data, len, "Content-Length:", &v, &vl) &&
+	    status_2xx(x)) {
+		int64_t cl;
+		char tmp[32];
+		snprintf(tmp, sizeof(tmp), "%.*s", (int)vl, v);
+		if (parse_i64(tmp, &cl) == 0 && cl > x->sink.max_bytes) {
+			x->too_large = true;
+			return 0;  /* refused before the body is read */
+		}
 	}
 	return len;
 }
@@ -156,6 +205,7 @@ xfer_free(struct xfer *x)
 	curl_multi_remove_handle(hc->multi, x->easy);
 	curl_easy_cleanup(x->easy);
 	curl_slist_free_all(x->headers);
+	curl_mime_free(x->mime);
 	free(x->body);
 	buf_free(&x->resp);
 	free(x);
@@ -182,7 +232,10 @@ check_done(struct httpc *hc)
 			.body_len = x->resp.len,
 			.retry_after = x->retry_after[0] ? x->retry_after : NULL,
 			.net_error = msg->data.result == CURLE_OK ? NULL :
+			    x->too_large ? "the body is over its size cap" :
+			    x->sink_failed ? "the body could not be stored" :
 			    (x->errbuf[0] ? x->errbuf : curl_easy_strerror(msg->data.result)),
+			.too_large = x->too_large,
 		};
 		x->done(x->arg, &resp);
 		xfer_free(x);
@@ -250,9 +303,39 @@ httpc_inflight(struct httpc *hc)
 	return hc->inflight;
 }
 
+/* The request's parts as a curl mime body; -1 when one cannot be set. */
+static int
+set_mime(struct xfer *x, const struct send_request *req)
+{
+	x->mime = curl_mime_init(x->easy);
+	for (size_t i = 0; i < req->nparts; i++) {
+		const struct send_part *p = &req->parts[i];
+		curl_mimepart *mp = curl_mime_addpart(x->mime);
+		if (curl_mime_name(mp, p->name) != CURLE_OK)
+			return -1;
+		if (p->path) {
+			if (curl_mime_filedata(mp, p->path) != CURLE_OK ||
+			    curl_mime_filename(mp, p->filename ? p->filename : "file") != CURLE_OK)
+				return -1;
+		} else if (curl_mime_data(mp, p->value, CURL_ZERO_TERMINATED) != CURLE_OK) {
+			return -1;
+		}
+		if (p->type && curl_mime_type(mp, p->type) != CURLE_OK)
+			return -1;
+	}
+	return curl_easy_setopt(x->easy, CURLOPT_MIMEPOST, x->mime) == CURLE_OK ? 0 : -1;
+}
+
 int
 httpc_start(struct httpc *hc, const struct send_request *req, long timeout_ms, httpc_done_fn done,
     void *arg)
+{
+	return httpc_start_sink(hc, req, timeout_ms, NULL, done, arg);
+}
+
+int
+httpc_start_sink(struct httpc *hc, const struct send_request *req, long timeout_ms,
+    const struct httpc_sink *sink, httpc_done_fn done, void *arg)
 {
 	struct xfer *x;
 
@@ -264,7 +347,12 @@ httpc_start(struct httpc *hc, const struct send_request *req, long timeout_ms, h
 	x->hc = hc;
 	x->done = done;
 	x->arg = arg;
-	buf_init(&x->resp, HTTPC_BODY_MAX);
+	x->resp_max = req->resp_max ? req->resp_max : HTTPC_BODY_MAX;
+	if (x->resp_max > HTTPC_RESP_MAX_CAP)
+		x->resp_max = HTTPC_RESP_MAX_CAP;
+	if (sink)
+		x->sink = *sink;
+	buf_init(&x->resp, x->resp_max);
 	x->easy = curl_easy_init();
 	for (size_t i = 0; i < req->nheaders; i++)
 		x->headers = curl_slist_append(x->headers, req->headers[i]);
@@ -285,7 +373,17 @@ httpc_start(struct httpc *hc, const struct send_request *req, long timeout_ms, h
 	curl_easy_setopt(x->easy, CURLOPT_TCP_KEEPALIVE, 1L);
 	if (req->method && strcmp(req->method, "GET") != 0)
 		curl_easy_setopt(x->easy, CURLOPT_CUSTOMREQUEST, req->method);
-	if (req->body) {
+	if (req->nparts > 0) {
+		if (set_mime(x, req) != 0) {
+			log_error("httpc: cannot build a multipart body");
+			curl_mime_free(x->mime);
+			curl_slist_free_all(x->headers);
+			curl_easy_cleanup(x->easy);
+			buf_free(&x->resp);
+			free(x);
+			return -1;
+		}
+	} else if (req->body) {
 		x->body = xstrndup(req->body, req->body_len);
 		curl_easy_setopt(x->easy, CURLOPT_POSTFIELDS, x->body);
 		curl_easy_setopt(x->easy, CURLOPT_POSTFIELDSIZE, (long)req->body_len);

@@ -250,7 +250,7 @@ on_flush(evutil_socket_t fd, short what, void *arg)
 	store_submit(ob->st, &r->op);
 }
 
-static void
+void
 attempt_free(struct attempt *a)
 {
 	json_decref(a->message);
@@ -344,7 +344,7 @@ unpause_channel(struct outbox *ob, struct ochan *oc)
 
 
 /* Turn one attempt's outcome into a result and update the channel's state. */
-static void
+void
 handle_outcome(struct attempt *a, struct send_outcome *out, bool local)
 {
 	struct outbox *ob = a->ob;
@@ -485,6 +485,8 @@ on_http_done(void *arg, const struct send_response *resp)
 		snprintf(out.error_title, sizeof(out.error_title), "channel deleted");
 	} else {
 		ch->ops->send_classify(ch, a->message, resp, &out);
+		if (out.kind == SEND_OK)
+			outbox_media_sent(a->ob, ch, a, resp);  /* a reusable media id (upload.c) */
 	}
 	handle_outcome(a, &out, ch == NULL);
 }
@@ -495,8 +497,6 @@ start_attempt(struct outbox *ob, struct attempt *a)
 	struct channel *ch = registry_find_id(ob->reg, a->channel_id);
 	struct ochan *oc = ochan_find(ob, a->channel_id);
 	struct send_outcome out = { 0 };
-	struct channel_error err = { 0 };
-	struct send_request req = { 0 };
 
 	ob->inflight++;
 	if (oc)
@@ -512,6 +512,20 @@ start_attempt(struct outbox *ob, struct attempt *a)
 		handle_outcome(a, &out, false);
 		return;
 	}
+	/* A stored file may need an upload first (upload.c): the send goes on later. */
+	if (outbox_media_step(ob, ch, a) != 0)
+		return;
+	outbox_attempt_send(ob, ch, a);
+}
+
+void
+outbox_attempt_send(struct outbox *ob, struct channel *ch, struct attempt *a)
+{
+	struct ochan *oc = ochan_find(ob, a->channel_id);
+	struct send_outcome out = { 0 };
+	struct channel_error err = { 0 };
+	struct send_request req = { 0 };
+
 	if (ch->ops->send_prepare == NULL || ch->ops->send_prepare(ch, a->message, &req, &err) != 0) {
 		out.kind = SEND_PERMFAIL;
 		snprintf(out.error_title, sizeof(out.error_title), "cannot be sent on this channel");
@@ -973,5 +987,7 @@ outbox_stop(struct outbox *ob)
 		free(r);
 	}
 	free(ob->pending);
+	outbox_uploads_free(ob);
+	free(ob->files_dir);
 	free(ob);
 }

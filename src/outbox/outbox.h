@@ -221,4 +221,8 @@ void credcheck_free(struct credcheck *cc);
  * 1 s * 2^(attempts-1), capped at 5 min, +-20% jitter from rnd. */
 int64_t backoff_ms(int attempts, uint32_t rnd);
 
+/* Where stored files' content lives (<data>/files): sends by file_id
+ * (issue 14) read it from there. */
+void outbox_set_files_dir(struct outbox *ob, const char *dir);
+
 #endif

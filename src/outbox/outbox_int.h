@@ -131,6 +131,10 @@ struct outbox {
 	struct event *ev_renew, *ev_sweep;
 	struct store_op renew_op, sweep_op;
 	bool renew_busy, sweep_busy;
+	/* Outbound media by file_id (upload.c, issue 14). */
+	char *files_dir;                /* <data>/files, or NULL */
+	struct upload *uploads;         /* provider media ids by (channel, content) */
+	size_t nuploads;
 };
 
 #define RESULT_RETRY_MS 1000        /* a failed result or shift commit is tried again after this */
@@ -169,5 +173,26 @@ void outbox_leases_stop(struct outbox *ob);
 /* quotas.c: ch's entry's quotas into q; false when neither the channel
  * nor its organization has any. */
 bool outbox_quota_of(struct outbox *ob, const struct channel *ch, int priority, struct item_quota *q);
+
+/* outbox.c: the pieces upload.c carries on with. */
+struct channel;
+struct send_outcome;
+void attempt_free(struct attempt *a);
+void handle_outcome(struct attempt *a, struct send_outcome *out, bool local);
+/* send_prepare() and the request of an attempt (its media ready). */
+void outbox_attempt_send(struct outbox *ob, struct channel *ch, struct attempt *a);
+
+/* upload.c: a message sending a stored file gets its path on disk, and,
+ * when the channel needs an upload first, the provider's media id (cached
+ * per channel and content in memory and in media_uploads; one upload at a
+ * time per content, later attempts wait for it). 0: send now; 1: the
+ * attempt goes on later (outbox_attempt_send or handle_outcome). */
+int outbox_media_step(struct outbox *ob, struct channel *ch, struct attempt *a);
+void outbox_uploads_free(struct outbox *ob);
+/* A send of a stored file was accepted: keep the provider's reusable id of
+ * the content when the type gives one (channel.h: media_sent_id). */
+struct send_response;
+void outbox_media_sent(struct outbox *ob, struct channel *ch, struct attempt *a,
+    const struct send_response *resp);
 
 #endif

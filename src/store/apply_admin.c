@@ -532,6 +532,11 @@ store_db_apply(struct store_db *db, struct store_op *op)
 		return store_db_apply_file(db, op);
 	case STORE_OP_IMPORT:
 		return apply_import(db, op);
+	/* media both ways (issue 14) */
+	case STORE_OP_MEDIA_CLAIM:
+	case STORE_OP_MEDIA_RESULT:
+	case STORE_OP_MEDIA_UPLOADED:
+		return apply_media(db, op);
 	}
 	return sd_op_error(op, "unknown op kind %d", (int)op->kind);
 }

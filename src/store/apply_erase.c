@@ -49,9 +49,14 @@ int
 sd_scrub_message(struct store_db *db, int64_t id, const char *doc)
 {
 	char *sk = skeleton(doc);
-	struct db_stmt *s = db_stmt(db->w, W_MSG_SCRUB);
+	struct db_stmt *s;
 	int rc;
 
+	if (sd_media_scrub(db, id, doc) != 0) {  /* its file released, its fetch dropped */
+		free(sk);
+		return -1;
+	}
+	s = db_stmt(db->w, W_MSG_SCRUB);
 	db_bind_text(s, 1, sk);
 	db_bind_i64(s, 2, id);
 	rc = db_run(s);

@@ -548,6 +548,7 @@ ingest_msg(struct store_db *db, struct store_op *op, struct msg_in *m, int64_t n
 	if (next_id(db, W_MSG_NEXT_ID, &db->next_msg_id, &id) != 0)
 		return sd_op_sql_error(db, op);
 
+	sd_media_mark_pending(m);
 	doc = message_doc(m, id, channel, conv, reply_id);
 	if (doc == NULL)
 		return sd_op_error(op, "message has a field that is not valid UTF-8");
@@ -572,6 +573,8 @@ ingest_msg(struct store_db *db, struct store_op *op, struct msg_in *m, int64_t n
 	if (db_defer(s) != 0)
 		goto sqlfail;
 	prefetch_msg_stored(db, m->channel_id, m->provider_message_id, id, conv, status);
+	if (sd_media_ingest(db, op, m, id, now) != 0)
+		goto out;
 
 	/* Outbound: the last message, but neither unread nor the contact writing. */
 	s = db_stmt(w, W_CONV_TOUCH);

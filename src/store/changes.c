@@ -99,6 +99,10 @@ store_op_changes(enum store_op_kind kind)
 	case STORE_OP_FILE_REF:
 	case STORE_OP_FILE_SWEEP:
 	case STORE_OP_IMPORT:
+	/* media both ways (issue 14) */
+	case STORE_OP_MEDIA_CLAIM:
+	case STORE_OP_MEDIA_RESULT:
+	case STORE_OP_MEDIA_UPLOADED:
 		break;  /* nothing an instance keeps in memory (events travel apart) */
 	}
 	return 0;

@@ -50,6 +50,9 @@ static const struct table tables[] = {
 	{ .name = "subscriptions", .identity = "id" },
 	{ .name = "memberships" },
 	{ .name = "signing_keys" },
+	/* media both ways (issue 14): pending fetches, uploaded media ids */
+	{ .name = "media_jobs" },
+	{ .name = "media_uploads" },
 };
 
 static int

@@ -449,4 +449,34 @@ const char *const pg_sql[SQL_COUNT] = {
 	    " WHERE import_id = $1 AND row_no <= $2 ORDER BY row_no LIMIT $3",
 	[R_IMPORTS_PARSING] = "SELECT id, org_id, file_id, channel_id, format, request FROM imports"
 	    " WHERE status = 'parsing' AND ($1::bigint = 1 OR owner = $2::text) ORDER BY id",
+	/* media both ways (issue 14, 0020_media.sql; src/store/apply_media.c) */
+	[W_MEDIA_JOB_INSERT] = "INSERT INTO media_jobs (message_id, channel_id, org_id, source, status,"
+	    " attempts, next_at, created_at) SELECT $1, $2, org_id, $3, 'pending', 0, $4, $4"
+	    " FROM channels WHERE id = $2",
+	[W_MEDIA_CLAIM] = "UPDATE media_jobs SET owner = $2, lease_until = $3 WHERE message_id = $1"
+	    " AND status = 'pending' AND (owner IS NULL OR owner = $2 OR lease_until < $4)",
+	[W_MEDIA_JOB_GET] = "SELECT j.attempts, j.org_id, j.channel_id, m.conversation_id, j.status"
+	    " FROM media_jobs j JOIN messages m ON m.id = j.message_id WHERE j.message_id = $1",
+	[W_MEDIA_STORED] = "UPDATE media_jobs SET status = 'stored', file_id = $2, attempts = attempts + 1,"
+	    " source = '{}', last_error = NULL, owner = NULL, lease_until = NULL"
+	    " WHERE message_id = $1 AND status = 'pending'",
+	[W_MEDIA_RETRY] = "UPDATE media_jobs SET attempts = attempts + 1, next_at = $2, last_error = $3,"
+	    " owner = NULL, lease_until = NULL WHERE message_id = $1 AND status = 'pending'",
+	[W_MEDIA_FAILED] = "UPDATE media_jobs SET status = 'failed', attempts = attempts + 1, last_error = $2,"
+	    " source = '{}', owner = NULL, lease_until = NULL WHERE message_id = $1 AND status = 'pending'",
+	[W_MEDIA_UPLOAD_PUT] = "INSERT INTO media_uploads (channel_id, sha256, media_id, uploaded_at)"
+	    " VALUES ($1, $2, $3, $4) ON CONFLICT (channel_id, sha256) DO UPDATE SET"
+	    " media_id = excluded.media_id, uploaded_at = excluded.uploaded_at",
+	[R_MEDIA_DUE] = "SELECT j.message_id, j.channel_id, j.org_id, j.source, j.attempts, m.type"
+	    " FROM media_jobs j JOIN messages m ON m.id = j.message_id WHERE j.status = 'pending'"
+	    " AND j.next_at <= $1 AND (j.owner IS NULL OR j.lease_until < $1 OR j.owner = $3)"
+	    " ORDER BY j.next_at LIMIT $2",
+	[R_MEDIA_NEXT_DUE] = "SELECT min(next_at) FROM media_jobs WHERE status = 'pending'",
+	[R_MEDIA_UPLOAD_GET] = "SELECT media_id, uploaded_at FROM media_uploads"
+	    " WHERE channel_id = $1 AND sha256 = $2",
+	/* media of a message whose content goes (erasure, retention: apply_media.c) */
+	[W_MEDIA_UNREF] = "UPDATE files SET refs = greatest(refs - 1, 0), last_used_at = $3"
+	    " WHERE id = $1 AND org_id = (SELECT org_id FROM messages WHERE id = $2)",
+	[W_MEDIA_JOB_DROP] = "UPDATE media_jobs SET status = 'failed', last_error = 'erased', source = '{}',"
+	    " owner = NULL, lease_until = NULL WHERE message_id = $1 AND status = 'pending'",
 };

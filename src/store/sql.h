@@ -164,6 +164,16 @@ enum sql {
 	W_IMPORT_FINISH,
 	W_IMPORT_FILE,
 	W_IMPORT_DELETE,
+	/* media both ways (issue 14, 0020_media.sql) */
+	W_MEDIA_JOB_INSERT,
+	W_MEDIA_CLAIM,
+	W_MEDIA_JOB_GET,
+	W_MEDIA_STORED,
+	W_MEDIA_RETRY,
+	W_MEDIA_FAILED,
+	W_MEDIA_UPLOAD_PUT,
+	W_MEDIA_UNREF,
+	W_MEDIA_JOB_DROP,
 	W_END,
 	/* Reader connection. */
 	R_VERSION = W_END,
@@ -220,6 +230,10 @@ enum sql {
 	R_IMPORT_ROWS_PAGE,
 	R_IMPORT_PREVIEW_ROWS,
 	R_IMPORTS_PARSING,
+	/* media both ways (issue 14) */
+	R_MEDIA_DUE,
+	R_MEDIA_NEXT_DUE,
+	R_MEDIA_UPLOAD_GET,
 	SQL_COUNT,
 };
 

@@ -136,6 +136,31 @@ enum store_op_kind {
 	                                  count */
 	/* imports (issue 14, h14import) */
 	STORE_OP_IMPORT,               /* u.import: one step of an import (struct store_import) */
+	/* media both ways (issue 14, apply_media.c) */
+	STORE_OP_MEDIA_CLAIM,          /* u.media: lease each pending job to owner until
+	                                  lease_until (free, owner's, or run out by now_ms);
+	                                  sets items[].claimed */
+	STORE_OP_MEDIA_RESULT,         /* u.media: each item's outcome (a job no longer pending
+	                                  is left alone): STORED links the file from the message
+	                                  (refs + 1) and appends message.media, RETRY counts the
+	                                  attempt, FAILED marks the message's media failed and
+	                                  appends message.media */
+	STORE_OP_MEDIA_UPLOADED,       /* u.media_upload: the provider's media id of a file's
+	                                  content on a channel (the upload cache) */
+};
+
+/* One inbound media job (media_jobs) in a CLAIM or RESULT op. */
+enum media_result { MEDIA_STORED = 1, MEDIA_RETRY, MEDIA_FAILED };
+struct media_item {
+	int64_t message_id;
+	bool claimed;                /* CLAIM result */
+	enum media_result result;    /* RESULT input */
+	int64_t next_at;             /* RETRY: wall-clock ms */
+	char error[256];             /* RETRY, FAILED: why */
+	char file_id[32];            /* STORED: the files row, and what it holds */
+	char mime_type[128];
+	char sha256[65];
+	int64_t size;
 };
 
 /*
@@ -395,6 +420,19 @@ struct store_op {
 			int64_t count;                 /* SWEEP result: rows deleted */
 		} file;
 		struct store_import *import;   /* STORE_OP_IMPORT (imports, h14import) */
+		struct {
+			struct media_item *items;
+			size_t n;
+			const char *owner;         /* CLAIM: this instance's id */
+			int64_t now_ms;
+			int64_t lease_until;       /* CLAIM */
+		} media;
+		struct {
+			int64_t channel_id;
+			const char *sha256;
+			const char *media_id;
+			int64_t at_ms;
+		} media_upload;
 	} u;
 
 	/* Results, written by the store before done() runs. */
@@ -549,6 +587,16 @@ int store_fingerprint_at(struct store *st, int64_t org, const char *fp, int64_t 
 int store_live_instances(struct store *st, int64_t now_ms, int64_t *out);
 /* Every organization: [{"id","name","settings":{...},"created_at"}]. */
 int store_orgs_load(struct store *st, json_t **out);
+/* Media jobs due at now_ms and not leased (or leased to mine, MAY be NULL):
+ * [{"message_id","channel_id","org_id","source":{...},"attempts","type"}] (type:
+ * the message's), at most limit, oldest due first (apply_media.c). */
+int store_media_due(struct store *st, int64_t now_ms, int limit, const char *mine, json_t **out);
+/* The earliest next_at of the pending media jobs (0: none). */
+int store_media_next_due(struct store *st, int64_t *out_ms);
+/* The cached provider media id of content sha256 on a channel (*id "" when
+ * none) and when it was uploaded (ms). */
+int store_media_upload_get(struct store *st, int64_t channel_id, const char *sha256, char *id,
+    size_t cap, int64_t *at_ms);
 
 /*
  * Organizations: every read below that takes an org (or a query with

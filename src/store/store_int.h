@@ -254,4 +254,15 @@ int read_subscriptions_load(struct store_db *db, json_t **out);
 /* apply_import.c: STORE_OP_IMPORT (imports, h14import) */
 int apply_import(struct store_db *db, struct store_op *op);
 
+/* --- apply_media.c (issue 14): an ingested message's media job (inbound with
+ * a media_source) or file reference (outbound with a file_ref), in its
+ * transaction; the media ops --- */
+int sd_media_ingest(struct store_db *db, struct store_op *op, struct msg_in *m, int64_t id,
+    int64_t now);
+void sd_media_mark_pending(struct msg_in *m);   /* media.status "pending" in m->parts */
+/* Message id's content goes (doc: its document before): its pending media
+ * job is dropped and the file its media names released (refs - 1). */
+int sd_media_scrub(struct store_db *db, int64_t id, const char *doc);
+int apply_media(struct store_db *db, struct store_op *op);
+
 #endif

@@ -15,8 +15,9 @@ extern const struct web_asset web_assets[] __attribute__((weak));
 extern const size_t web_assets_count __attribute__((weak));
 
 /* The security headers every asset carries: the page loads nothing but its
- * own files, is never framed, and its types are not sniffed. */
-#define WEB_CSP "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; " \
+ * own files (stored media included: /v1/files/...), is never framed, and its
+ * types are not sniffed. */
+#define WEB_CSP "default-src 'self'; img-src 'self' data:; media-src 'self'; frame-ancestors 'none'; " \
 	"base-uri 'none'; form-action 'self'"
 
 const struct web_asset *

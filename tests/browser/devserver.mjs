@@ -22,7 +22,7 @@ export function startDevServer(upstream, port = 0) {
 			res.writeHead(200, {
 				'content-type': TYPES[path.extname(f)] || 'application/octet-stream',
 				'cache-control': 'no-cache',
-				'content-security-policy': "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+				'content-security-policy': "default-src 'self'; img-src 'self' data:; media-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
 			});
 			res.end(fs.readFileSync(f));
 			return;

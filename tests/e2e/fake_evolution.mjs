@@ -23,6 +23,11 @@
 //   DELETE /instance/logout/{instance}     → 200 (state "close"), 400 when not connected
 //   POST   /webhook/set/{instance}         {webhook:{enabled,url,events,...}} → 201; kept in
 //          fake.instances.get(name).webhook
+//   POST   /chat/getBase64FromMediaMessage/{instance} {message:{key:{id}}} → 201 {base64,
+//          mimetype, mediaType} of the media fake.addMedia(keyId, bytes, mimetype) stored;
+//          400 for another id
+// A multipart/form-data send (sendMedia with a "file" part) is recorded with its text
+// fields as rec.body and rec.files {name: {filename, type, bytes}}.
 // Every request must carry the instance's `apikey` header (or fake.globalKey): else 401
 // {"status":401,"error":"Unauthorized","response":{"message":"Unauthorized"}}. An unknown
 // instance → 404 {"status":404,"error":"Not Found","response":{"message":["The \"x\"
@@ -46,6 +51,7 @@
 
 import http from 'node:http';
 import { performance } from 'node:perf_hooks';
+import { parseMultipart } from './fake_telegram.mjs';
 
 const SEND_ENDPOINTS = new Set(['sendText', 'sendMedia', 'sendSticker', 'sendLocation']);
 
@@ -70,6 +76,7 @@ export async function startFakeEvolution({ host = '127.0.0.1', instance = 'tigo1
 	let seq = 0;
 	let idSeq = 0;
 	let qrSeq = 0;
+	const media = new Map();  // message key id -> {bytes, mimetype}
 
 	function addInstance(name, key, ownNumber = number) {
 		instances.set(name, { name, apikey: key, number: ownNumber, state: 'close', webhook: null, qr: null, count: 0 });
@@ -130,6 +137,11 @@ export async function startFakeEvolution({ host = '127.0.0.1', instance = 'tigo1
 			inst.count++;
 			inst.qr = `2@FAKEqr${++qrSeq},FAKEnoiseKey=,FAKEidentityKey=,FAKEadvSecret=`;
 			return { status: 200, body: { pairingCode: `FAKE${String(qrSeq).padStart(4, '0')}`, code: inst.qr, count: inst.count } };
+		case 'POST chat/getBase64FromMediaMessage': {
+			const m = media.get(String(rec.body?.message?.key?.id ?? ''));
+			if (!m) return errors.badRequest('Message not found');
+			return { status: 201, body: { mediaType: 'imageMessage', fileName: null, caption: null, size: {}, mimetype: m.mimetype, base64: m.bytes.toString('base64') } };
+		}
 		case 'GET instance/connectionState':
 			return { status: 200, body: { instance: { instanceName: inst.name, state: inst.state } } };
 		case 'DELETE instance/logout':
@@ -156,7 +168,13 @@ export async function startFakeEvolution({ host = '127.0.0.1', instance = 'tigo1
 			headers: req.headers, raw: raw.toString('utf8'), body: undefined, to: undefined,
 			status: undefined, id: undefined, endT: undefined, aborted: false, reset: false,
 		};
-		try { rec.body = rec.raw ? JSON.parse(rec.raw) : undefined; } catch { /* recorded raw */ }
+		if (/^multipart\/form-data/.test(req.headers['content-type'] ?? '')) {
+			const mp = parseMultipart(req.headers['content-type'], raw);
+			rec.body = mp.fields;
+			rec.files = mp.files;
+		} else {
+			try { rec.body = rec.raw ? JSON.parse(rec.raw) : undefined; } catch { /* recorded raw */ }
+		}
 		if (rec.group === 'message' && typeof rec.body?.number === 'string') rec.to = rec.body.number;
 		requests.push(rec);
 
@@ -226,6 +244,8 @@ export async function startFakeEvolution({ host = '127.0.0.1', instance = 'tigo1
 		errors,
 		globalKey: null,
 		addInstance,
+		/** Media of message key id, for getBase64FromMediaMessage. */
+		addMedia(keyId, bytes, mimetype) { media.set(keyId, { bytes: Buffer.from(bytes), mimetype }); return fake; },
 		/** The next n requests (matching fn(rec), if given) get `reply`. */
 		next(n, reply = {}, match) { queue.push({ left: n, reply, match }); return fake; },
 		/** Every request matching fn(rec) gets `reply` (times: how many). Returns {remove()}. */

@@ -36,6 +36,13 @@
 // next()/rule() entries may also carry `kinds: ['send'|'read'|'other']`
 // (default: sends only for rule() by recipient, everything for next()).
 //
+// Media (issue 14): fake.addMedia(id, bytes, mimeType) makes GET
+// /{version}/{id} answer {url, mime_type, sha256, file_size, id} (kind
+// 'media') and GET /download/{id} the bytes with the token (kind
+// 'download'); POST /{version}/{pnid}/media (multipart) is an upload (kind
+// 'upload', rawBuf kept) answered {"id":"media.fake.<n>"}. Faults by kind:
+// fake.next(2, {status: 500}, {kinds: ['media']}).
+//
 // Every request is recorded in fake.requests:
 //   {n, t, wall, method, path, version, pnid, headers, raw, body, kind, to,
 //    token, status, id, endT, aborted, reset}
@@ -49,6 +56,7 @@
 // fake.requests) and take faults only from entries with kinds
 // ['templates'], e.g. fake.next(1, corpusError('190'), { kinds: ['templates'] }).
 
+import crypto from 'node:crypto';
 import http from 'node:http';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -100,6 +108,9 @@ export async function startFakeGraph({ host = '127.0.0.1' } = {}) {
 	let idSeq = 0;
 	const hooks = [];
 	const sockets = new Set();
+	const media = new Map();  // id -> {bytes, mime}
+	let uploadSeq = 0;
+	let baseUrl = '';
 
 	function pick(rec) {
 		for (let i = 0; i < queue.length; i++) {
@@ -142,6 +153,13 @@ export async function startFakeGraph({ host = '127.0.0.1' } = {}) {
 	async function handle(req, res, raw) {
 		const t = performance.now();
 		const cm = req.method === 'GET' && req.url.match(/^\/([^/?]+)\/([^/?]+)(?:\?.*)?$/);
+		const mediaKind = req.method === 'GET' && /^\/download\/[^/?]+$/.test(req.url) ? 'download'
+			: req.method === 'GET' && cm && media.has(cm[2]) ? 'media'
+			: req.method === 'POST' && /^\/[^/?]+\/[^/?]+\/media(?:\?.*)?$/.test(req.url) ? 'upload' : null;
+		if (mediaKind) {
+			await handleMedia(req, res, raw, t, mediaKind);
+			return;
+		}
 		if (cm) {
 			check(req, res, cm);
 			return;
@@ -232,6 +250,49 @@ export async function startFakeGraph({ host = '127.0.0.1' } = {}) {
 		return body;
 	}
 
+	async function handleMedia(req, res, raw, t, kind) {
+		const auth = req.headers.authorization ?? '';
+		const rec = { n: seq++, t, wall: Date.now(), method: req.method, path: req.url, headers: req.headers,
+			raw: raw.toString('utf8'), rawBuf: raw, body: undefined, kind, token: /^Bearer /.test(auth) ? auth.slice(7) : undefined,
+			status: undefined, endT: undefined, aborted: false, reset: false };
+		requests.push(rec);
+		for (const h of hooks) { try { h(rec); } catch { /* a hook's problem */ } }
+		const reply = pick(rec) ?? {};
+		if (reply.delayMs) {
+			await new Promise((resolve) => {
+				const timer = setTimeout(resolve, reply.delayMs);
+				res.once('close', () => { clearTimeout(timer); resolve(); });
+			});
+		}
+		if (res.destroyed || req.socket.destroyed) { rec.aborted = true; rec.endT = performance.now(); return; }
+		if (reply.reset) { rec.reset = true; rec.endT = performance.now(); req.socket.destroy(); return; }
+		if ((reply.status ?? 200) !== 200 || reply.body !== undefined) {
+			send(res, rec, reply.status ?? 200, reply.body ?? '', reply.headers);
+			return;
+		}
+		if (!rec.token) {
+			send(res, rec, 401, { error: { message: 'Missing token', type: 'OAuthException', code: 190 } });
+			return;
+		}
+		if (kind === 'media') {
+			const id = req.url.match(/^\/[^/?]+\/([^/?]+)/)[1];
+			const m = media.get(id);
+			send(res, rec, 200, { url: `${baseUrl}/download/${id}`, mime_type: m.mime, sha256: m.sha256, file_size: m.bytes.length, id, messaging_product: 'whatsapp' });
+		} else if (kind === 'download') {
+			const id = req.url.slice('/download/'.length);
+			const m = media.get(id);
+			if (!m) { send(res, rec, 404, 'not found'); return; }
+			rec.status = 200;
+			rec.endT = performance.now();
+			res.writeHead(200, { 'content-type': m.mime, 'content-length': m.bytes.length });
+			res.end(m.bytes);
+		} else {
+			const id = `media.fake.${++uploadSeq}`;
+			rec.id = id;
+			send(res, rec, 200, { id });
+		}
+	}
+
 	const server = http.createServer((req, res) => {
 		const chunks = [];
 		req.on('data', (c) => chunks.push(c));
@@ -245,6 +306,7 @@ export async function startFakeGraph({ host = '127.0.0.1' } = {}) {
 		server.listen(0, host, resolve);
 	});
 	const { port } = server.address();
+	baseUrl = `http://${host}:${port}`;
 
 	const fake = {
 		url: `http://${host}:${port}`,
@@ -271,6 +333,12 @@ export async function startFakeGraph({ host = '127.0.0.1' } = {}) {
 			rules.push(r);
 			return { remove() { const i = rules.indexOf(r); if (i >= 0) rules.splice(i, 1); } };
 		},
+		/** Serve bytes as media id (GET /{v}/{id}, then GET /download/{id}). */
+		addMedia(id, bytes, mime) {
+			media.set(id, { bytes: Buffer.from(bytes), mime, sha256: crypto.createHash('sha256').update(bytes).digest('base64') });
+			return fake;
+		},
+		uploads() { return requests.filter((r) => r.kind === 'upload'); },
 		/** Default reply for everything not queued or ruled (null: success). */
 		always(reply) { dflt = reply ?? null; return fake; },
 		/** Drop all queued replies, rules and the default. */

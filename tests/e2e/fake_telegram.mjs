@@ -14,6 +14,11 @@
 //                                                   // with its secret_token: {status, body}
 //   await tg.close();
 //
+// Files (issue 14): tg.addFile(file_id, bytes, path) makes getFile answer
+// {file_path} and GET /file/bot<token>/<path> the bytes (method 'file' for
+// next()/rule()); a multipart send (sendPhoto with the photo as a file
+// part) is recorded with rec.files {field: {filename, type, bytes}}.
+//
 // Every request {api}/bot<token>/<method> (POST JSON, form-encoded, or GET
 // with a query) is answered like the Bot API: {"ok":true,"result":...} or
 // {"ok":false,"error_code","description"[,"parameters"]}:
@@ -95,10 +100,49 @@ export function error(code, { description, retryAfter, migrateTo, status } = {})
 	return { status: status ?? code, body };
 }
 
+/** multipart/form-data: {fields: {name: text}, files: {name: {filename, type, bytes}}}. */
+export function parseMultipart(contentType, raw) {
+	const m = /boundary=(?:"([^"]+)"|([^;]+))/.exec(contentType ?? '');
+	const out = { fields: {}, files: {} };
+	if (!m) return out;
+	const delim = Buffer.from(`--${m[1] ?? m[2]}`);
+	let i = raw.indexOf(delim);
+	while (i >= 0) {
+		let start = i + delim.length;
+		if (raw.slice(start, start + 2).toString() === '--') break;
+		start += 2;  // CRLF
+		const next = raw.indexOf(delim, start);
+		if (next < 0) break;
+		const part = raw.slice(start, next - 2);
+		const he = part.indexOf('\r\n\r\n');
+		const head = part.slice(0, he).toString('utf8');
+		const content = part.slice(he + 4);
+		const name = /name="([^"]*)"/.exec(head)?.[1];
+		const filename = /filename="([^"]*)"/.exec(head)?.[1];
+		const type = /content-type:\s*([^\r\n]+)/i.exec(head)?.[1];
+		if (name !== undefined) {
+			if (filename !== undefined) out.files[name] = { filename, type, bytes: content };
+			else out.fields[name] = content.toString('utf8');
+		}
+		i = next;
+	}
+	return out;
+}
+
 function parseParams(req, raw) {
 	const type = (req.headers['content-type'] ?? '').split(';')[0].trim();
 	const q = new URL(req.url, 'http://x').searchParams;
 	let body = Object.fromEntries(q.entries());
+	if (raw.length > 0 && type === 'multipart/form-data') {
+		const mp = parseMultipart(req.headers['content-type'], raw);
+		body = { ...body, ...mp.fields };
+		for (const [k, f] of Object.entries(mp.files)) body[k] = `attach:${f.filename}`;
+		const params = { ...body };
+		for (const k of SERIALIZED) {
+			if (typeof params[k] === 'string') { try { params[k] = JSON.parse(params[k]); } catch { /* as sent */ } }
+		}
+		return { body, params, files: mp.files };
+	}
 	if (raw.length > 0) {
 		if (type === 'application/x-www-form-urlencoded') body = { ...body, ...Object.fromEntries(new URLSearchParams(raw.toString('utf8')).entries()) };
 		else {
@@ -132,9 +176,11 @@ export async function startFakeTelegram({ host = '127.0.0.1', token = '123456:FA
 	const sockets = new Set();
 	const requestHooks = [];
 	const answerHooks = [];
+	const files = new Map();  // file_id -> {bytes, path}: getFile, then GET /file/bot<token>/<path>
 	let dflt = null;
 	let seq = 0;
 	let updateSeq = 1000;
+	let uploadSeq = 0;
 	const botId = Number(token.split(':')[0]) || 123456;
 
 	const fake = {
@@ -190,7 +236,8 @@ export async function startFakeTelegram({ host = '127.0.0.1', token = '123456:FA
 		const m = { message_id: n, from: { id: botId, is_bot: true, first_name: 'Fake Bot', username: 'fake_bot' }, chat, date: Math.floor(Date.now() / 1000) };
 		if (p.text !== undefined) m.text = p.text;
 		if (p.caption !== undefined) m.caption = p.caption;
-		const file = (v) => ({ file_id: String(v), file_unique_id: `u${n}` });
+		// A file uploaded with the send (multipart) gets a file_id of its own.
+		const file = (v) => ({ file_id: String(v).startsWith('attach:') ? `AgACupload${++uploadSeq}` : String(v), file_unique_id: `u${n}` });
 		if (p.photo !== undefined) m.photo = [{ ...file(p.photo), width: 90, height: 90 }];
 		for (const k of ['document', 'video', 'audio', 'voice', 'sticker', 'animation']) if (p[k] !== undefined) m[k] = file(p[k]);
 		if (rec.method === 'sendLocation' || rec.method === 'sendVenue') m.location = { latitude: Number(p.latitude), longitude: Number(p.longitude) };
@@ -238,10 +285,27 @@ export async function startFakeTelegram({ host = '127.0.0.1', token = '123456:FA
 
 	async function handle(req, res, raw) {
 		const t = performance.now();
+		const fm = req.method === 'GET' && req.url.match(/^\/file\/bot([^/?]+)\/(.+)$/);
+		if (fm) {
+			// A file download (after getFile): the bytes of the file at that path.
+			const rec = { n: seq++, t, wall: Date.now(), httpMethod: 'GET', path: req.url, token: fm[1], method: 'file',
+				headers: req.headers, params: {}, status: undefined };
+			requests.push(rec);
+			const f = [...files.values()].find((x) => x.path === fm[2]);
+			const reply = pick(rec) ?? {};
+			if ((reply.status ?? 200) !== 200) { send(res, rec, reply.status, reply.body ?? ''); return; }
+			if (!f || rec.token !== token) { send(res, rec, 404, error(404).body); return; }
+			rec.status = 200;
+			rec.endT = performance.now();
+			res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': f.bytes.length });
+			res.end(f.bytes);
+			return;
+		}
 		const m = req.url.match(/^\/bot([^/?]+)\/([A-Za-z]+)(?:\?.*)?$/);
-		const { body, params } = parseParams(req, raw);
+		const { body, params, files: upload } = parseParams(req, raw);
 		const rec = {
 			n: seq++, t, wall: Date.now(), httpMethod: req.method, path: req.url, headers: req.headers,
+			files: upload,
 			token: m?.[1], method: m?.[2], raw: raw.toString('utf8'), body, params: params ?? {},
 			chatId: params?.chat_id !== undefined ? String(params.chat_id) : undefined,
 			status: undefined, result: undefined, aborted: false, reset: false, endT: undefined,
@@ -281,6 +345,11 @@ export async function startFakeTelegram({ host = '127.0.0.1', token = '123456:FA
 			fake.webhook = null;
 			if (params.drop_pending_updates === true || params.drop_pending_updates === 'true') updates.length = 0;
 			return ok(true, { description: had ? 'Webhook was deleted' : 'Webhook is already deleted' });
+		}
+		if (meth === 'getFile') {
+			const f = files.get(String(params.file_id ?? ''));
+			if (!f) { send(res, rec, 400, error(400, { description: 'Bad Request: invalid file_id' }).body); return; }
+			return ok({ file_id: params.file_id, file_unique_id: `u-${params.file_id}`, file_size: f.bytes.length, file_path: f.path });
 		}
 		if (meth === 'getWebhookInfo') return ok({ url: fake.webhook?.url ?? '', has_custom_certificate: false, pending_update_count: updates.length });
 		if (TRUE_METHODS.has(meth)) return ok(true);
@@ -326,6 +395,8 @@ export async function startFakeTelegram({ host = '127.0.0.1', token = '123456:FA
 			const r = await fetch(target, { method: 'POST', headers, body: typeof update === 'string' ? update : JSON.stringify(update) });
 			return { status: r.status, body: await r.text() };
 		},
+		/** Serve bytes as file_id (getFile → file_path, then the download). */
+		addFile(fileId, bytes, filePath = `photos/file_${files.size}.jpg`) { files.set(fileId, { bytes: Buffer.from(bytes), path: filePath }); return fake; },
 		next(n, reply = {}, { methods } = {}) { queue.push({ left: n, reply, methods }); return fake; },
 		rule(match, reply = {}, { times = Infinity, methods } = {}) {
 			const r = { match, reply, left: times, methods };

@@ -180,8 +180,10 @@ async function startOnPort(port, opts) {
 		// API) on every channel create: off unless a test turns them on.
 		// instance_id by default follows the data directory: a restart on
 		// another port is the same instance and takes its own leases and
-		// in-flight sends back at once.
-		env: { ...process.env, MSGD_ADMIN_TOKEN: token, MSGD_CREDENTIAL_CHECKS: 'off', ...databaseEnv(dataDir, ownDir),
+		// in-flight sends back at once. Inbound media fetches would reach it
+		// too: off unless a test turns them on (media.test.mjs).
+		env: { ...process.env, MSGD_ADMIN_TOKEN: token, MSGD_CREDENTIAL_CHECKS: 'off', MSGD_MEDIA_FETCH: 'off',
+			...databaseEnv(dataDir, ownDir),
 			...(opts.env ?? {}) },
 		stdio: ['ignore', 'pipe', 'pipe'],
 	});

@@ -371,6 +371,9 @@ test_channel_types(void **state)
 		assert_non_null(o->open);
 		assert_non_null(o->close);
 		assert_true((o->webhook_path == NULL) == (o->webhook == NULL));
+		/* media slots (issue 14): both or neither */
+		assert_true((o->media_fetch_prepare == NULL) == (o->media_fetch_parse == NULL));
+		assert_true((o->media_upload_prepare == NULL) == (o->media_upload_parse == NULL));
 		assert_ptr_equal(channel_type_find(o->type), o);
 	}
 	assert_true(n >= 2);

@@ -160,6 +160,9 @@ static const struct setting settings[] = {
 	{ .name = "cookie_secure", .kind = K_BOOL, FIELD(cookie_secure), .reload = true,
 	  .help = "mark session cookies Secure (default: unless listening on loopback)" },
 	/* files (issue 14) */
+	{ .name = "files_dir", .kind = K_PATH, FIELD(files_dir), .empty_ok = true, .env = "MSGD_FILES_DIR",
+	  .help = "where stored files live (default DATA/files); instances sharing a PostgreSQL database "
+	    "must share it too" },
 	{ .name = "files_max_bytes", .kind = K_SIZE, FIELD(files_max_bytes), .min = 1024,
 	  .max = 64LL * 1024 * 1024 * 1024, .reload = true,
 	  .help = "largest file POST /v1/files accepts, in bytes (default 100 MiB)" },

@@ -29,6 +29,7 @@
 struct config {
 	char listen[128];          /* ADDR:PORT, IPv6 as [::1]:8080 */
 	char data_dir[CONFIG_PATH_MAX];
+	char files_dir[CONFIG_PATH_MAX];   /* "": <data_dir>/files (issue 14) */
 	char database[CONFIG_PATH_MAX];  /* DSN: "" or "sqlite:" = SQLite in data_dir;
 	                                    "postgres://..." = PostgreSQL (libpq URI) */
 	char log_file[CONFIG_PATH_MAX];  /* "" = stderr */

@@ -450,9 +450,9 @@ daemon_run(const struct config *initial, const struct config_args *args)
 	    media_start(&d.app) != 0)
 		goto out;
 	outbox_set_leases(d.app.outbox, d.leases, cfg->outbox_lease_ms);
-	char *files_dir = xasprintf("%s/files", cfg->data_dir);
-	outbox_set_files_dir(d.app.outbox, files_dir);  /* sends by file_id (issue 14) */
-	free(files_dir);
+	char fdir[FILES_PATH_MAX];
+	if (files_dir(cfg, fdir, sizeof(fdir)) == 0)
+		outbox_set_files_dir(d.app.outbox, fdir);  /* sends by file_id (issue 14) */
 	outbox_set_org_quota(d.app.outbox, api_org_quota, &d.app);
 	char me[LEASE_NAME_MAX];
 	snprintf(me, sizeof(me), "instance:%.64s", cfg->instance_id);

@@ -109,11 +109,20 @@ files_path_in(const char *files_dir, const char *sha256, char *buf, size_t cap)
 }
 
 int
+files_dir(const struct config *cfg, char *buf, size_t cap)
+{
+	int n = cfg->files_dir[0] ? snprintf(buf, cap, "%s", cfg->files_dir) :
+	    snprintf(buf, cap, "%s/files", cfg->data_dir);
+	return n < 0 || (size_t)n >= cap ? -1 : 0;
+}
+
+int
 files_content_path(struct app *app, const char *sha256, char *buf, size_t cap)
 {
 	char dir[FILES_PATH_MAX];
 
-	snprintf(dir, sizeof(dir), "%s/files", app->cfg->data_dir);
+	if (files_dir(app->cfg, dir, sizeof(dir)) != 0)
+		return -1;
 	return files_path_in(dir, sha256, buf, cap);
 }
 
@@ -166,7 +175,10 @@ files_writer_open(struct app *app, int64_t org_id, const char *filename, int64_t
 	char tmpdir[FILES_PATH_MAX];
 	struct files_writer *w;
 
-	int n = snprintf(tmpdir, sizeof(tmpdir), "%s/files/tmp", app->cfg->data_dir);
+	char dir[FILES_PATH_MAX];
+	/* Per instance: several msgd may share files_dir, and each clears its own at start. */
+	int n = files_dir(app->cfg, dir, sizeof(dir)) != 0 ? -1 :
+	    snprintf(tmpdir, sizeof(tmpdir), "%s/tmp/%s", dir, app->cfg->instance_id);
 	if (n < 0 || (size_t)n + sizeof("/" FILES_TMP_PREFIX "XXXXXX") > sizeof(tmpdir) ||
 	    mkdir_p(tmpdir, 0700) != 0) {
 		log_error("files: cannot make the upload folder", "path", tmpdir, "error", strerror(errno));

@@ -90,6 +90,9 @@ void files_writer_abort(struct files_writer *w);           /* removes the temp f
 /* The path of a stored file's content (for reading it), into buf. 0, or -1
  * when sha256 is not 64 hex digits or buf too short. */
 int files_content_path(struct app *app, const char *sha256, char *buf, size_t cap);
+/* The folder of stored files: the files_dir setting, else <data>/files. */
+struct config;
+int files_dir(const struct config *cfg, char *buf, size_t cap);
 /* The same under a files folder (<data>/files). */
 int files_path_in(const char *files_dir, const char *sha256, char *buf, size_t cap);
 

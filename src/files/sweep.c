@@ -109,14 +109,13 @@ files_start(struct app *app)
 	char tmp[FILES_PATH_MAX];
 
 	f->app = app;
-	int n = snprintf(f->dir, sizeof(f->dir), "%s/files", app->cfg->data_dir);
-	if (n < 0 || (size_t)n + sizeof("/tmp") > sizeof(tmp)) {
-		log_error("files: the data folder's path is too long", "path", app->cfg->data_dir);
+	int n = files_dir(app->cfg, f->dir, sizeof(f->dir)) != 0 ? -1 :
+	    snprintf(tmp, sizeof(tmp), "%s/tmp/%s", f->dir, app->cfg->instance_id);
+	if (n < 0 || (size_t)n >= sizeof(tmp)) {
+		log_error("files: the files folder's path is too long", "path", app->cfg->data_dir);
 		free(f);
 		return -1;
 	}
-	memcpy(tmp, f->dir, (size_t)n);
-	memcpy(tmp + n, "/tmp", sizeof("/tmp"));
 	if (mkdir_p(tmp, 0700) != 0) {
 		log_error("files: cannot make the files folder", "path", tmp, "error", strerror(errno));
 		free(f);

@@ -10,7 +10,8 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 
-import { msgdTest, request, rawRequest, assertStatus, assertError, waitFor, loginAs } from './lib.mjs';
+import { describe } from 'node:test';
+import { msgdTest, request, rawRequest, assertStatus, assertError, waitFor, loginAs, startPeer } from './lib.mjs';
 
 // A 1x1 PNG.
 const PNG = Buffer.from('89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489' +
@@ -54,8 +55,10 @@ function contentFiles(d) {
 	return out.sort();
 }
 
+// Uploads in progress: files/tmp/<instance id>/ (each instance clears its own).
 function tmpFiles(d) {
-	return fs.readdirSync(path.join(d.dataDir, 'files', 'tmp'));
+	const tmp = path.join(d.dataDir, 'files', 'tmp');
+	return fs.readdirSync(tmp).flatMap((inst) => fs.readdirSync(path.join(tmp, inst)));
 }
 
 function get(d, p, headers = {}) {
@@ -311,4 +314,29 @@ msgdTest('the panel: a session cookie loads a file as an <img> would (no CSRF to
 	// The panel's CSP lets same-origin images and media load.
 	const page = await request(d.url, 'GET', '/');
 	assert.match(page.headers.get('content-security-policy') ?? '', /default-src 'self'.*img-src 'self'/);
+});
+
+const PG = (process.env.MSGD_TEST_DATABASE || '').startsWith('postgres');
+describe('files with several instances', { skip: PG ? false : 'runs on PostgreSQL only (MSGD_TEST_DATABASE=postgres://...)' }, () => {
+	msgdTest('instances sharing files_dir: uploaded through one, served by the other; each keeps its own temp folder', async (h) => {
+		const shared = fs.mkdtempSync(path.join(os.tmpdir(), 'msgd-shared-files-'));
+		const env = { MSGD_FILES_DIR: shared };
+		const a = await h.start({ env });
+		const b = await startPeer(h, a, { env });
+		const bytes = crypto.randomBytes(70_000);
+		const up = await upload(a, bytes, { query: '?filename=shared.bin' });
+		assert.equal(up.status, 201, up.text);
+		const got = await fetch(`${b.url}/v1/files/${up.json.id}`, { headers: { authorization: `Bearer ${b.token}` } });
+		assert.equal(got.status, 200);
+		assert.equal(Buffer.compare(Buffer.from(await got.arrayBuffer()), bytes), 0);
+		// The same bytes through the other instance: the same content, the organization's row.
+		const again = await upload(b, bytes, { query: '?filename=shared.bin' });
+		assert.equal(again.status, 200, again.text);
+		assert.equal(again.json.id, up.json.id);
+		assert.equal(fs.readdirSync(path.join(shared, 'tmp')).length, 2);   // one folder per instance
+		assert.ok(!fs.existsSync(path.join(a.dataDir, 'files')), 'nothing under DATA/files');
+		await b.stop();
+		await a.stop();
+		fs.rmSync(shared, { recursive: true, force: true });
+	});
 });

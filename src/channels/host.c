@@ -174,9 +174,12 @@ channel_http(struct channel *ch, struct send_request *req, int64_t timeout_ms,
 
 /* --- commits --- */
 
+/* A commit an adapter asked for: an ingest batch, or a template sync's outcome. */
 struct submit {
 	struct store_op op;
-	struct ingest_batch batch;
+	struct ingest_batch batch;     /* STORE_OP_INGEST */
+	json_t *templates;             /* STORE_OP_CHANNEL_TEMPLATES */
+	char *error;
 	struct channel_host *host;
 	int64_t channel_id;
 	uint64_t serial;
@@ -189,11 +192,13 @@ submit_done(struct store_op *op, void *arg)
 {
 	struct submit *s = arg;
 	struct channel *ch = alive(s->host, s->channel_id, s->serial);
+	bool ingest = op->kind == STORE_OP_INGEST;
 
 	if (op->result != 0)
-		log_error("channel: cannot store what the provider reported", "channel",
-		    ch ? ch->name : "(closed)", "error", op->errmsg);
-	if (ch && op->result == 0) {
+		log_error(ingest ? "channel: cannot store what the provider reported" :
+		    "channel: cannot store the synced templates", "channel", ch ? ch->name : "(closed)",
+		    "error", op->errmsg);
+	if (ch && op->result == 0 && ingest) {
 		if (s->host->committed)
 			s->host->committed(s->host->committed_arg, ch, &s->batch);
 		if (ch->ops->after_commit)
@@ -202,79 +207,57 @@ submit_done(struct store_op *op, void *arg)
 	if (ch && s->done)
 		s->done(ch, op->result == 0 ? 0 : -1, s->arg);
 	ingest_batch_free(&s->batch);
+	json_decref(s->templates);
+	free(s->error);
 	free(s);
+}
+
+/* A submit of ch's, its op to be filled by the caller; NULL without a store. */
+static struct submit *
+submit_new(struct channel *ch, channel_submit_done done, void *arg)
+{
+	struct channel_host *h = ch->host;
+
+	if (h == NULL || h->st == NULL)
+		return NULL;
+	struct submit *s = xcalloc(1, sizeof(*s));
+	*s = (struct submit){ .host = h, .channel_id = ch->id, .serial = ch->serial, .done = done, .arg = arg };
+	return s;
 }
 
 int
 channel_submit(struct channel *ch, struct ingest_batch *b, channel_submit_done done, void *arg)
 {
-	struct channel_host *h = ch->host;
-	struct submit *s;
+	struct submit *s = submit_new(ch, done, arg);
 
-	if (h == NULL || h->st == NULL) {
+	if (s == NULL) {
 		ingest_batch_free(b);
 		return -1;
 	}
-	s = xcalloc(1, sizeof(*s));
 	s->batch = *b;
 	*b = (struct ingest_batch){ 0 };
-	s->host = h;
-	s->channel_id = ch->id;
-	s->serial = ch->serial;
-	s->done = done;
-	s->arg = arg;
-	if (h->submitting)
-		h->submitting(h->submitting_arg, &s->batch);
+	if (s->host->submitting)
+		s->host->submitting(s->host->submitting_arg, &s->batch);
 	s->op = (struct store_op){ .kind = STORE_OP_INGEST, .u.ingest = &s->batch,
 	    .done = submit_done, .arg = s };
-	store_submit(h->st, &s->op);
+	store_submit(s->host->st, &s->op);
 	return 0;
-}
-
-struct tpl_submit {
-	struct store_op op;
-	json_t *templates;
-	char *error;
-	struct channel_host *host;
-	int64_t channel_id;
-	uint64_t serial;
-	channel_submit_done done;
-	void *arg;
-};
-
-static void
-tpl_submit_done(struct store_op *op, void *arg)
-{
-	struct tpl_submit *s = arg;
-	struct channel *ch = alive(s->host, s->channel_id, s->serial);
-
-	if (op->result != 0)
-		log_error("channel: cannot store the synced templates", "channel",
-		    ch ? ch->name : "(closed)", "error", op->errmsg);
-	if (ch && s->done)
-		s->done(ch, op->result == 0 ? 0 : -1, s->arg);
-	json_decref(s->templates);
-	free(s->error);
-	free(s);
 }
 
 int
 channel_templates_submit(struct channel *ch, json_t *templates, const char *error,
     channel_submit_done done, void *arg)
 {
-	struct channel_host *h = ch->host;
-	struct tpl_submit *s;
+	struct submit *s = submit_new(ch, done, arg);
 
-	if (h == NULL || h->st == NULL)
+	if (s == NULL)
 		return -1;
-	s = xcalloc(1, sizeof(*s));
-	*s = (struct tpl_submit){ .templates = templates ? json_incref(templates) : NULL,
-	    .error = xstrdup_or_null(error), .host = h, .channel_id = ch->id, .serial = ch->serial,
-	    .done = done, .arg = arg };
+	s->templates = templates ? json_incref(templates) : NULL;
+	s->error = xstrdup_or_null(error);
 	s->op = (struct store_op){ .kind = STORE_OP_CHANNEL_TEMPLATES, .org_id = ch->org_id,
 	    .u.chtpl = { .channel_id = ch->id, .templates = s->templates, .error = s->error,
-	    .at = now_ms() }, .done = tpl_submit_done, .arg = s };
-	store_submit(h->st, &s->op);
+	    .at = now_ms() }, .done = submit_done, .arg = s };
+	store_submit(s->host->st, &s->op);
 	return 0;
 }
 

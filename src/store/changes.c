@@ -94,6 +94,10 @@ store_op_changes(enum store_op_kind kind)
 	case STORE_OP_CONV_READ:
 	case STORE_OP_PROBE:
 	case STORE_OP_AUDIT:
+	case STORE_OP_CAMPAIGN_CREATE:   /* campaigns (issue 14, h14camp): read when used */
+	case STORE_OP_CAMPAIGN_CHUNK:
+	case STORE_OP_CAMPAIGN_CONTROL:
+	case STORE_OP_CAMPAIGN_TICK:
 		break;  /* nothing an instance keeps in memory (events travel apart) */
 	}
 	return 0;

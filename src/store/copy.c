@@ -50,6 +50,9 @@ static const struct table tables[] = {
 	{ .name = "subscriptions", .identity = "id" },
 	{ .name = "memberships" },
 	{ .name = "signing_keys" },
+	/* Campaigns (issue 14, h14camp). */
+	{ .name = "campaigns", .identity = "id" },
+	{ .name = "campaign_recipients" },
 };
 
 static int

@@ -8,6 +8,7 @@
 #include <stddef.h>
 
 #include "sql.h"
+#include "campaign_sql.h"  /* campaigns (issue 14, h14camp) */
 
 /* Columns render_message() reads, from a messages table aliased m. */
 #define MSG_COLS \
@@ -98,9 +99,9 @@ const char *const pg_sql[SQL_COUNT] = {
 	 * like SQLite's, a rolled-back id is handed out again (no gaps). */
 	[W_MSG_NEXT_ID] = "SELECT coalesce(max(id), 0) + 1 FROM messages",
 	[W_MSG_INSERT] = "INSERT INTO messages (id, channel_id, conversation_id, direction,"
-	    " provider_message_id, type, status, timestamp, created_ms, doc, raw, client_id, org_id)"
-	    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12,"
-	    " (SELECT org_id FROM channels WHERE id = $2))",
+	    " provider_message_id, type, status, timestamp, created_ms, doc, raw, client_id, org_id,"
+	    " campaign_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12,"
+	    " (SELECT org_id FROM channels WHERE id = $2), $13)",
 	[W_MSG_SET_STATUS] = "UPDATE messages SET status = $2, error_code = $3, error_title = $4,"
 	    " error_detail = $5 WHERE id = $1",
 	/* client_ids are unique per organization: the one of channel $2. */
@@ -373,4 +374,6 @@ const char *const pg_sql[SQL_COUNT] = {
 	[R_SUBSCRIPTIONS] = "SELECT id, url, events, secret, created_at, delivered_seq, attempts,"
 	    " coalesce(first_attempt_ms, 0), next_attempt_ms, last_error, paused, org_id"
 	    " FROM subscriptions ORDER BY id",
+	/* Campaigns (issue 14, h14camp). */
+	CAMPAIGN_SQL("$", "::bigint", " RETURNING id"),
 };

@@ -48,6 +48,19 @@
 struct event_base;
 struct store;
 
+/* One recipient of a campaign chunk (STORE_OP_CAMPAIGN_CHUNK): owned by
+ * the caller. msg is its message's index in the chunk's batch, or -1 when
+ * skip_reason says why it gets none ("invalid_address", "duplicate",
+ * "missing_variable"); the store skips blocked and invalid contacts
+ * itself ("blocked", "unreachable"). */
+struct campaign_rcpt {
+	int64_t idx;
+	char *address;
+	char *variables;            /* JSON object text, or NULL */
+	const char *skip_reason;    /* static text, or NULL */
+	int msg;
+};
+
 #define STORE_ORG_DEFAULT 1      /* the organization "default": every row from before 0010 */
 
 enum store_op_kind {
@@ -117,6 +130,16 @@ enum store_op_kind {
 	STORE_OP_AUDIT,                /* u.audit: appends an audit.* event to org_id's log */
 	STORE_OP_SIGNING_KEY_PUT,      /* u.signing_key: a new key signing access tokens; the keys
 	                                  made before purge_before (Unix seconds) are deleted */
+	/* Campaigns (issue 14, h14camp; apply_campaign.c). */
+	STORE_OP_CAMPAIGN_CREATE,      /* u.campaign: the campaign row; fills u.campaign.id */
+	STORE_OP_CAMPAIGN_CHUNK,       /* u.chunk: the next recipients and their messages;
+	                                  CONFLICT when the campaign is not at chunk start
+	                                  (made already, by another instance) or was cancelled */
+	STORE_OP_CAMPAIGN_CONTROL,     /* u.control: pause, resume or cancel; CONFLICT for an
+	                                  impossible transition, NOTFOUND */
+	STORE_OP_CAMPAIGN_TICK,        /* u.tick: campaign.progress for the campaigns whose
+	                                  counters changed (at most one a second each),
+	                                  scheduled ones started, finished ones completed */
 };
 
 /*
@@ -319,6 +342,38 @@ struct store_op {
 			int64_t created_at;        /* Unix seconds */
 			int64_t purge_before;
 		} signing_key;
+		struct {
+			const char *name;
+			int64_t channel_id;
+			const char *source_json;   /* {"recipients":[...]} */
+			const char *content_json;
+			int64_t scheduled_at;      /* ms; 0: none */
+			int64_t rate;              /* per minute; 0: none */
+			const char *quiet_json;    /* or NULL */
+			int64_t total;             /* recipients */
+			int64_t id;                /* result */
+			int64_t created_at;        /* result: ms */
+		} campaign;
+		struct {
+			int64_t id;
+			int64_t start;             /* the first recipient's idx: the campaign's created */
+			struct campaign_rcpt *rcpts;
+			size_t n;
+			struct ingest_batch *batch; /* the messages of the recipients not skipped */
+			int64_t queued, skipped;   /* results */
+			char status[16];           /* result: the campaign's status after it */
+		} chunk;
+		struct {
+			int64_t id;
+			enum campaign_action { CAMPAIGN_PAUSE, CAMPAIGN_RESUME, CAMPAIGN_CANCEL } action;
+			char status[16];           /* result: the campaign's status after it */
+			bool changed;              /* result: false when it was so already */
+		} control;
+		struct {
+			int64_t active;            /* result: campaigns not finished */
+			int64_t running;           /* result: campaigns running (active_batches) */
+			int64_t events;            /* result: events appended */
+		} tick;
 	} u;
 
 	/* Results, written by the store before done() runs. */
@@ -586,5 +641,21 @@ int store_users_list(struct store *st, int64_t org, json_t **out);
  * "platform_admin","must_change_password"}] (a user without any: org_id 0,
  * role ""). */
 int store_members_load(struct store *st, json_t **out);
+
+/* --- campaigns (issue 14, h14camp; read_campaign.c) --- */
+
+/* Organization org's campaign as GET /v1/campaigns/{id} shows it, or NULL. */
+int store_campaign_get(struct store *st, int64_t org, int64_t id, json_t **out);
+/* {"campaigns":[...],"next":id|null}: newest first, ids below before (0: from the newest). */
+int store_campaigns_list(struct store *st, int64_t org, int64_t before, int limit, json_t **out);
+/* {"recipients":[{"idx","to","variables","message_id","status","skip_reason","error"}],
+ * "next":idx|null} after idx after (-1: from the first), only status's when not NULL;
+ * *out NULL when org has no such campaign. */
+int store_campaign_recipients(struct store *st, int64_t org, int64_t id, const char *status,
+    int64_t after, int limit, json_t **out);
+/* Campaigns whose recipients are not all made yet (resumed at start):
+ * [{"id","org_id","channel_id","source","content","created","status","scheduled_at",
+ * "rate","quiet_hours","created_at"}], source and content parsed. */
+int store_campaigns_unfinished(struct store *st, json_t **out);
 
 #endif

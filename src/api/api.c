@@ -223,6 +223,14 @@ static const struct route routes[] = {
 	{ .method = "PUT", .pattern = "/v1/auth/password", .perm = PERM_AUTHENTICATED,
 	  .fn = api_auth_password, .pw_change = true },
 	{ .method = "POST", .pattern = "/v1/auth/token", .perm = PERM_NONE, .fn = api_auth_token },
+	/* Campaigns (issue 14, h14camp). */
+	{ .method = "POST", .pattern = "/v1/campaigns", .perm = PERM_MESSAGES_SEND, .fn = api_campaigns_create },
+	{ .method = "GET", .pattern = "/v1/campaigns", .perm = PERM_MESSAGES_READ, .fn = api_campaigns_list },
+	{ .method = "GET", .pattern = "/v1/campaigns/*", .perm = PERM_MESSAGES_READ, .fn = api_campaigns_get },
+	{ .method = "GET", .pattern = "/v1/campaigns/*/recipients", .perm = PERM_MESSAGES_READ, .fn = api_campaigns_recipients },
+	{ .method = "POST", .pattern = "/v1/campaigns/*/pause", .perm = PERM_MESSAGES_SEND, .fn = api_campaigns_pause },
+	{ .method = "POST", .pattern = "/v1/campaigns/*/resume", .perm = PERM_MESSAGES_SEND, .fn = api_campaigns_resume },
+	{ .method = "POST", .pattern = "/v1/campaigns/*/cancel", .perm = PERM_MESSAGES_SEND, .fn = api_campaigns_cancel },
 };
 
 /* Split "/a/b/c" into segments; -1 when too many or too long. */

@@ -15,6 +15,7 @@
 #include <event2/thread.h>
 
 #include "../api/api.h"
+#include "../campaign/campaign.h"
 #include "../auth/auth.h"
 #include "../bus/bus.h"
 #include "../channels/channel.h"
@@ -238,6 +239,7 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 	http_quiesce(d->http);
 	outbox_drain(d->app.outbox);
 	hooks_drain(d->app.hooks);
+	campaigns_drain(&d->app);
 	api_streams_end(&d->app);
 	d->shutdown_deadline = mono_ms() + (int64_t)d->cfg->shutdown_timeout * 1000;
 	struct timeval tv = { .tv_sec = 0, .tv_usec = SHUTDOWN_POLL_MS * 1000 };
@@ -438,6 +440,8 @@ daemon_run(const struct config *initial, const struct config_args *args)
 	store_set_commit_hook(d.app.store, on_commit, &d.app);
 	if (store_set_change_hook(d.app.store, on_other_instance, &d.app) != 0)
 		goto out;
+	if (campaigns_start(&d.app) != 0)
+		goto out;
 
 	struct http_config hc = {
 		.listen = cfg->listen,
@@ -486,12 +490,14 @@ out:
 		store_set_change_hook(d.app.store, NULL, NULL);
 		api_follow_stop(&d.app);
 		api_keys_stop(&d.app);  /* the keys' last uses, written before the store closes */
+		campaigns_drain(&d.app);
 		/* Another instance takes our channels and webhooks over at once. */
 		leases_release(d.leases);
 		channel_host_stop(d.app.host);
 		store_close(d.app.store);
 	}
 	leases_stop(d.leases);
+	campaigns_stop(&d.app);
 	d.app.store = NULL;  /* requests arriving now get 503 */
 	auth_close(d.app.auth);
 	d.app.auth = NULL;

@@ -1,0 +1,447 @@
+/*
+ * run.c - campaigns on the loop: making each campaign's messages a chunk at
+ * a time (built on the reader pool, committed by one store op each), and
+ * the tick (campaign.h states the strategies).
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+#include <uthash.h>
+
+#include "../api/api.h"
+#include "../channels/channel.h"
+#include "../log/log.h"
+#include "../outbox/outbox.h"
+#include "../store/store.h"
+#include "../util/util.h"
+#include "campaign_int.h"
+
+#define CAMPAIGN_RETRY_MS 2000   /* a chunk that failed for storage is tried again after */
+
+struct seen {
+	UT_hash_handle hh;
+	char addr[];
+};
+
+/* A campaign whose messages are being made. */
+struct crun {
+	struct campaigns *cs;
+	int64_t id, org_id, channel_id;
+	json_t *recipients;          /* the source's array */
+	json_t *content;
+	int64_t next, total;         /* the next recipient to make; how many */
+	int64_t rate, base_ms, now_ms;
+	struct quiet_hours quiet;
+	int64_t due_idx, due_at;     /* pacing cursor: recipient due_idx is due at due_at */
+	bool scheduled;              /* due times are calendar times (scheduled_at) */
+	struct seen *seen;           /* addresses made so far */
+	bool rebuild;                /* seen must be rebuilt from [0, next) first */
+	addr_normalize_fn normalize;
+	char chname[128];
+	/* The chunk in progress. */
+	struct store_read rd;
+	struct store_op op;
+	struct ingest_batch batch;
+	struct campaign_rcpt *rcpts;
+	size_t n;
+	struct event *retry;
+	struct crun *next_run;
+};
+
+struct campaigns {
+	struct app *app;
+	struct crun *runs;
+	struct event *tick;
+	struct store_op tick_op;
+	bool tick_busy, draining;
+	int64_t running, active;
+};
+
+static void crun_next(struct crun *r);
+
+static void
+chunk_clear(struct crun *r)
+{
+	for (size_t i = 0; i < r->n; i++) {
+		free(r->rcpts[i].address);
+		free(r->rcpts[i].variables);
+	}
+	free(r->rcpts);
+	r->rcpts = NULL;
+	r->n = 0;
+	ingest_batch_free(&r->batch);
+	memset(&r->batch, 0, sizeof(r->batch));
+}
+
+static void
+crun_free(struct crun *r)
+{
+	struct seen *s, *t;
+
+	chunk_clear(r);
+	HASH_ITER(hh, r->seen, s, t) {
+		HASH_DEL(r->seen, s);
+		free(s);
+	}
+	if (r->retry)
+		event_free(r->retry);
+	json_decref(r->recipients);
+	json_decref(r->content);
+	free(r);
+}
+
+static void
+crun_drop(struct crun *r)
+{
+	struct crun **p = &r->cs->runs;
+
+	while (*p && *p != r)
+		p = &(*p)->next_run;
+	if (*p)
+		*p = r->next_run;
+	crun_free(r);
+}
+
+/* true: first time seen (added). */
+static bool
+seen_add(struct crun *r, const char *addr)
+{
+	struct seen *s;
+	size_t n = strlen(addr);
+
+	HASH_FIND(hh, r->seen, addr, n, s);
+	if (s)
+		return false;
+	s = xmalloc(sizeof(*s) + n + 1);
+	memcpy(s->addr, addr, n + 1);
+	HASH_ADD(hh, r->seen, addr[0], n, s);
+	return true;
+}
+
+static void
+seen_del(struct crun *r, const char *addr)
+{
+	struct seen *s;
+
+	HASH_FIND(hh, r->seen, addr, strlen(addr), s);
+	if (s) {
+		HASH_DEL(r->seen, s);
+		free(s);
+	}
+}
+
+/* When recipient idx is due (pacing cursor moved on). */
+static int64_t
+due_of(struct crun *r, int64_t idx)
+{
+	int64_t step = r->rate > 0 ? 60000 / r->rate : 0;
+
+	if (r->due_at == 0 || idx < r->due_idx) {
+		r->due_at = campaign_advance(r->base_ms, 0, &r->quiet);
+		r->due_idx = 0;
+	}
+	r->due_at = campaign_advance(r->due_at, (idx - r->due_idx) * step, &r->quiet);
+	r->due_idx = idx;
+	return r->due_at;
+}
+
+/* On a pool thread: the chunk's recipients and messages. */
+static void
+build_run(struct store *st, void *arg)
+{
+	struct crun *r = arg;
+	char addr[CAMPAIGN_ADDR_MAX + 1];
+	int64_t end = r->next + CAMPAIGN_CHUNK < r->total ? r->next + CAMPAIGN_CHUNK : r->total;
+
+	if (r->rebuild) {
+		for (int64_t i = 0; i < r->next; i++)
+			if (campaign_address(json_array_get(r->recipients, (size_t)i), r->normalize, addr,
+			    sizeof(addr)) == 0)
+				seen_add(r, addr);
+		r->rebuild = false;
+	}
+	r->n = (size_t)(end - r->next);
+	r->rcpts = xcalloc(r->n ? r->n : 1, sizeof(*r->rcpts));
+	for (size_t k = 0; k < r->n; k++) {
+		int64_t idx = r->next + (int64_t)k;
+		json_t *item = json_array_get(r->recipients, (size_t)idx);
+		json_t *vars = json_object_get(item, "variables");
+		struct campaign_rcpt *c = &r->rcpts[k];
+
+		c->idx = idx;
+		c->msg = -1;
+		c->variables = json_is_object(vars) ? json_encode(vars, NULL) : NULL;
+		if (campaign_address(item, r->normalize, addr, sizeof(addr)) != 0) {
+			const char *to = json_string_value(json_object_get(item, "to"));
+			c->address = xstrndup(to ? to : "", to ? strnlen(to, CAMPAIGN_ADDR_MAX) : 0);
+			c->skip_reason = "invalid_address";
+			continue;
+		}
+		c->address = xstrdup(addr);
+		if (!seen_add(r, addr)) {
+			c->skip_reason = "duplicate";
+			continue;
+		}
+		struct msg_in *m = ingest_batch_add_msg(&r->batch);
+		char *type, *text;
+		if (campaign_fill(r->content, vars, m->parts, &type, &text) != 0) {
+			msg_in_clear(m);
+			r->batch.nmsgs--;
+			c->skip_reason = "missing_variable";
+			seen_del(r, addr);
+			continue;
+		}
+		c->msg = (int)(r->batch.nmsgs - 1);
+		json_object_set_new(m->parts, "campaign", json_pack("{s:I,s:I}", "id",
+		    (json_int_t)r->id, "idx", (json_int_t)idx));
+		m->channel_id = r->channel_id;
+		m->direction = DIR_OUT;
+		m->from = xstrdup(r->chname);
+		m->to = xstrdup(addr);
+		m->contact_address = xstrdup(addr);
+		m->type = type;
+		m->text = text;
+		m->timestamp = r->now_ms / 1000;
+		m->priority = 1;
+		m->due_ms = due_of(r, idx);
+		m->status = r->scheduled ? ST_SCHEDULED : ST_QUEUED;
+		m->raw = json_encode(item, NULL);
+		if (m->raw == NULL)
+			m->raw = xstrdup("{}");
+	}
+	(void)st;
+}
+
+static void
+chunk_failed(struct crun *r)
+{
+	/* Its addresses were not made: not duplicates of anything. */
+	for (size_t k = 0; k < r->n; k++)
+		if (r->rcpts[k].msg >= 0)
+			seen_del(r, r->rcpts[k].address);
+	chunk_clear(r);
+}
+
+static void
+retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	crun_next(arg);
+}
+
+static void
+chunk_done(struct store_op *op, void *arg)
+{
+	struct crun *r = arg;
+	char id[24];
+
+	snprintf(id, sizeof(id), "%" PRId64, r->id);
+	if (op->result == 0) {
+		r->next += (int64_t)r->n;
+		chunk_clear(r);
+		if (op->u.chunk.queued > 0 && r->cs->app->outbox)
+			outbox_kick(r->cs->app->outbox);
+		crun_next(r);
+		return;
+	}
+	chunk_failed(r);
+	if (op->err == STORE_CONFLICT || op->err == STORE_NOTFOUND) {
+		/* Cancelled, or made by another instance meanwhile. */
+		log_info("campaign: stopped making messages", "campaign", id, "why", op->errmsg);
+		crun_drop(r);
+		return;
+	}
+	log_warn("campaign: a chunk failed; trying again", "campaign", id, "why", op->errmsg);
+	struct timeval tv = { .tv_sec = CAMPAIGN_RETRY_MS / 1000 };
+	if (r->retry == NULL)
+		r->retry = evtimer_new(r->cs->app->base, retry_cb, r);
+	evtimer_add(r->retry, &tv);
+}
+
+static void
+build_done(void *arg)
+{
+	struct crun *r = arg;
+
+	if (r->cs->draining) {
+		chunk_failed(r);
+		return;
+	}
+	r->op = (struct store_op){
+		.kind = STORE_OP_CAMPAIGN_CHUNK,
+		.org_id = r->org_id,
+		.u.chunk = { .id = r->id, .start = r->next, .rcpts = r->rcpts, .n = r->n,
+		    .batch = &r->batch },
+		.done = chunk_done,
+		.arg = r,
+	};
+	store_submit(r->cs->app->store, &r->op);
+}
+
+static void
+crun_next(struct crun *r)
+{
+	struct app *app = r->cs->app;
+
+	if (r->cs->draining)
+		return;
+	if (r->next >= r->total) {
+		campaigns_tick_now(app);
+		crun_drop(r);
+		return;
+	}
+	struct channel *ch = registry_find_id(app->reg, r->channel_id);
+	if (ch == NULL) {
+		char id[24];
+		snprintf(id, sizeof(id), "%" PRId64, r->id);
+		log_warn("campaign: its channel is gone; no more messages are made", "campaign", id);
+		crun_drop(r);
+		return;
+	}
+	snprintf(r->chname, sizeof(r->chname), "%s", ch->name);
+	r->normalize = ch->ops->address_normalize;
+	r->now_ms = now_ms();
+	r->rd = (struct store_read){ .run = build_run, .done = build_done, .arg = r };
+	store_read_submit(app->store, &r->rd);
+}
+
+void
+campaigns_created(struct app *app, const json_t *row)
+{
+	struct campaigns *cs = app->campaigns;
+	json_t *recips = json_object_get(json_object_get(row, "source"), "recipients");
+	char err[160];
+
+	if (cs == NULL || !json_is_array(recips))
+		return;
+	struct crun *r = xcalloc(1, sizeof(*r));
+	r->cs = cs;
+	r->id = json_integer_value(json_object_get(row, "id"));
+	r->org_id = json_integer_value(json_object_get(row, "org_id"));
+	r->channel_id = json_integer_value(json_object_get(row, "channel_id"));
+	r->recipients = json_incref(recips);
+	r->content = json_incref(json_object_get(row, "content"));
+	r->next = json_integer_value(json_object_get(row, "created"));
+	r->total = (int64_t)json_array_size(recips);
+	r->rate = json_integer_value(json_object_get(row, "rate"));
+	int64_t sched = json_integer_value(json_object_get(row, "scheduled_at"));
+	int64_t created = json_integer_value(json_object_get(row, "created_at"));
+	r->scheduled = sched > now_ms();
+	r->base_ms = sched > created ? sched : created;
+	if (campaign_quiet_parse(json_object_get(row, "quiet_hours"), &r->quiet, err, sizeof(err)) != 0)
+		r->quiet.set = false;
+	r->rebuild = r->next > 0;
+	r->next_run = cs->runs;
+	cs->runs = r;
+	campaigns_tick_now(app);
+	crun_next(r);
+}
+
+/* --- the tick --- */
+
+static void tick_arm(struct campaigns *cs, int ms);
+
+static void
+tick_done(struct store_op *op, void *arg)
+{
+	struct campaigns *cs = arg;
+
+	cs->tick_busy = false;
+	if (op->result == 0) {
+		cs->running = op->u.tick.running;
+		cs->active = op->u.tick.active;
+	}
+	if (!cs->draining)
+		tick_arm(cs, cs->active > 0 || cs->runs ? CAMPAIGN_TICK_MS : CAMPAIGN_IDLE_TICK_MS);
+}
+
+static void
+tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct campaigns *cs = arg;
+
+	if (cs->tick_busy || cs->draining || cs->app->store == NULL)
+		return;
+	cs->tick_busy = true;
+	cs->tick_op = (struct store_op){ .kind = STORE_OP_CAMPAIGN_TICK, .done = tick_done, .arg = cs };
+	store_submit(cs->app->store, &cs->tick_op);
+}
+
+static void
+tick_arm(struct campaigns *cs, int ms)
+{
+	struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
+
+	evtimer_add(cs->tick, &tv);
+}
+
+void
+campaigns_tick_now(struct app *app)
+{
+	struct campaigns *cs = app->campaigns;
+
+	/* Within a second: a tick already armed for longer is brought forward. */
+	if (cs && !cs->tick_busy && !cs->draining)
+		tick_arm(cs, CAMPAIGN_TICK_MS);
+}
+
+int
+campaigns_start(struct app *app)
+{
+	struct campaigns *cs = xcalloc(1, sizeof(*cs));
+	json_t *rows = NULL;
+	size_t i;
+	json_t *row;
+
+	cs->app = app;
+	app->campaigns = cs;
+	cs->tick = evtimer_new(app->base, tick_cb, cs);
+	/* At start (on the loop's reader, as the other start-up loads). */
+	if (store_campaigns_unfinished(app->store, &rows) != 0) {
+		log_error("campaign: cannot read the campaigns being made");
+		return -1;
+	}
+	json_array_foreach(rows, i, row) {
+		char id[24];
+		snprintf(id, sizeof(id), "%" PRId64, (int64_t)json_integer_value(json_object_get(row, "id")));
+		log_info("campaign: making its messages again from where it stopped", "campaign", id);
+		campaigns_created(app, row);
+	}
+	json_decref(rows);
+	tick_arm(cs, CAMPAIGN_TICK_MS);
+	return 0;
+}
+
+void
+campaigns_drain(struct app *app)
+{
+	if (app->campaigns) {
+		app->campaigns->draining = true;
+		evtimer_del(app->campaigns->tick);
+	}
+}
+
+void
+campaigns_stop(struct app *app)
+{
+	struct campaigns *cs = app->campaigns;
+
+	if (cs == NULL)
+		return;
+	while (cs->runs) {
+		struct crun *r = cs->runs;
+		cs->runs = r->next_run;
+		crun_free(r);
+	}
+	event_free(cs->tick);
+	free(cs);
+	app->campaigns = NULL;
+}
+
+int64_t
+campaigns_running(const struct app *app)
+{
+	return app->campaigns ? app->campaigns->running : 0;
+}

@@ -1,6 +1,6 @@
 // bench/bench.mjs - msgd's benchmark harness (`make bench`).
 //
-//   node bench/bench.mjs [ingest] [send] [live] [read] [footprint] [slow] [pg]    (default: all)
+//   node bench/bench.mjs [ingest] [send] [live] [read] [footprint] [slow] [pg] [campaign_100k]    (default: all)
 //
 // Every scenario starts a fresh msgd (env MSGD, default build/msgd) on
 // 127.0.0.1 with a fresh data directory and a signed whatsapp_cloud channel
@@ -34,6 +34,8 @@
 //             cursors; the conversation list also at 10,000 messages.
 //  pg         bench/pg.mjs: ingest and send on PostgreSQL 15 (a private
 //             cluster), with one msgd and with two sharing the database.
+//  campaign_100k  bench/campaign.mjs: a 100,000-recipient campaign made
+//             (202, then every message and outbox entry), SQLite and PostgreSQL.
 //  footprint  5 starts on fresh data dirs: spawn -> first 200 from /healthz
 //             (polled every 2 ms) and VmRSS 1 s later, medians; binary size.
 //
@@ -52,6 +54,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { pg } from './pg.mjs';
+import { campaign100k } from './campaign.mjs';  // issue 14: campaigns
 
 // ---------------------------------------------------------------- configuration
 
@@ -78,10 +81,12 @@ const PNID = 'bench-number';
 const AUTH = `Authorization: Bearer ${TOKEN}`;
 const ULIMIT = 'ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"';
 
-const SCENARIOS = { ingest, send, live, read, footprint, slow, pg: () => pg(pgHelpers()) };
+const SCENARIOS = { ingest, send, live, read, footprint, slow, pg: () => pg(pgHelpers()),
+	campaign_100k: () => campaign100k({ ...pgHelpers(), api }) };
 const TOOLS = { // what each scenario needs besides msgd
 	ingest: ['nginx', 'sqlite3', 'loadgen'], send: ['nginx', 'sqlite3', 'loadgen'],
 	live: [], read: ['sqlite3', 'loadgen'], footprint: [], slow: ['sqlite3', 'loadgen'], pg: ['nginx', 'psql', 'loadgen'],
+	campaign_100k: ['sqlite3'],
 };
 
 // ---------------------------------------------------------------- small helpers

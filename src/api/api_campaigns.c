@@ -220,9 +220,9 @@ create_finish(struct ccreate *c)
 		const char *k;
 		json_object_foreach(names, k, v) {
 			if (json_object_get(map, k) == NULL) {
-				json_decref(names);
 				send_fail(&e, "unmapped_variable", "variables", "template '%.64s' needs '{{%.64s}}': "
 				    "map it in 'variables'", c->tpl_name, k);
+				json_decref(names);
 				goto invalid;
 			}
 		}

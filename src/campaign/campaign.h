@@ -25,10 +25,11 @@
  *    pause's length, so the spacing stays.
  *  - Counters in the status transactions (store/apply_campaign.c); the loop
  *    only ticks: once a second (every CAMPAIGN_IDLE_TICK_MS while no
- *    campaign is active) one store op appends campaign.progress for each
- *    campaign whose counters changed (at most one a second each, across
- *    instances), starts scheduled campaigns and completes those with
- *    nothing left waiting or in flight.
+ *    campaign is active, changed or finished within a day) one store op
+ *    appends campaign.progress for each campaign whose counters changed (at
+ *    most one a second each, across instances), starts scheduled campaigns
+ *    and completes those with nothing left waiting or in flight. A tick
+ *    that finds nothing new writes nothing.
  */
 #ifndef MSGD_CAMPAIGN_H
 #define MSGD_CAMPAIGN_H

@@ -57,7 +57,7 @@ struct campaigns {
 	struct event *tick;
 	struct store_op tick_op;
 	bool tick_busy, draining;
-	int64_t running, active;
+	int64_t running, active, watched;
 };
 
 static void crun_next(struct crun *r);
@@ -352,9 +352,10 @@ tick_done(struct store_op *op, void *arg)
 	if (op->result == 0) {
 		cs->running = op->u.tick.running;
 		cs->active = op->u.tick.active;
+		cs->watched = op->u.tick.watched;
 	}
 	if (!cs->draining)
-		tick_arm(cs, cs->active > 0 || cs->runs ? CAMPAIGN_TICK_MS : CAMPAIGN_IDLE_TICK_MS);
+		tick_arm(cs, cs->watched > 0 || cs->runs ? CAMPAIGN_TICK_MS : CAMPAIGN_IDLE_TICK_MS);
 }
 
 static void

@@ -23,6 +23,7 @@
 
 #define CAMPAIGN_STATUS_MAX 16
 #define CAMPAIGN_PROGRESS_MS 1000   /* campaign.progress at most this often per campaign */
+#define CAMPAIGN_WATCH_MS (24LL * 3600 * 1000)  /* finished campaigns ticked so long */
 
 static bool
 waiting(enum msg_status s)
@@ -464,6 +465,7 @@ struct tick_row {
 	char *reasons;
 	char *progress;        /* the counters last announced, or NULL */
 	int64_t progress_ms;   /* when */
+	int64_t updated_ms;    /* the counters last changed */
 };
 
 static const char *const counter_names[9] = { "total", "queued", "sent", "delivered", "read",
@@ -510,6 +512,11 @@ tick_one(struct store_db *db, struct store_op *op, struct tick_row *t, int64_t n
 	}
 	bool changed = t->progress == NULL || strcmp(t->progress, text) != 0;
 	int rc = 0;
+	if (!changed && t->updated_ms <= t->progress_ms && status == c->status) {
+		free(text);
+		json_decref(counters);
+		return 0;  /* nothing new: no write */
+	}
 	if (changed && now - t->progress_ms < CAMPAIGN_PROGRESS_MS) {
 		/* At most one a second (several instances tick): the next tick tells. */
 		free(text);
@@ -556,6 +563,8 @@ apply_tick(struct store_db *db, struct store_op *op)
 	int r, rc = 0;
 
 	op->u.tick.active = op->u.tick.running = op->u.tick.events = 0;
+	/* Finished within the watch: delivered, read and replies still come. */
+	db_bind_i64(s, 1, now - CAMPAIGN_WATCH_MS);
 	while ((r = db_row(s)) == 1) {
 		if (n == cap) {
 			cap = cap ? cap * 2 : 16;
@@ -576,9 +585,11 @@ apply_tick(struct store_db *db, struct store_op *op)
 		t->progress = xstrdup_or_null(db_text(s, 16));
 		t->c.channel_id = db_i64(s, 17);
 		t->progress_ms = db_i64(s, 18);
+		t->updated_ms = db_i64(s, 19);
 	}
 	if (r < 0)
 		rc = sd_op_sql_error(db, op);
+	op->u.tick.watched = (int64_t)n;
 	for (size_t i = 0; rc == 0 && i < n; i++)
 		rc = tick_one(db, op, &rows[i], now);
 	for (size_t i = 0; i < n; i++) {

@@ -69,9 +69,9 @@
 	    " paused_at = NULL WHERE id = " P "1",                                             \
 	[W_CAMPAIGN_ACTIVE] = "SELECT id, org_id, name, status, created, c_total, c_queued, c_sent," \
 	    " c_delivered, c_read, c_failed, c_cancelled, c_replied, c_skipped, skipped_reasons," \
-	    " coalesce(scheduled_at, 0), progress, channel_id, progress_ms FROM campaigns"                  \
+	    " coalesce(scheduled_at, 0), progress, channel_id, progress_ms, updated_ms FROM campaigns" \
 	    " WHERE status IN ('creating', 'scheduled', 'running', 'paused')"                   \
-	    " OR updated_ms > progress_ms ORDER BY id",                                         \
+	    " OR updated_ms > progress_ms OR finished_at > " P "1 ORDER BY id",                   \
 	[W_CAMPAIGN_PROGRESSED] = "UPDATE campaigns SET progress = " P "2, progress_ms = " P "3"  \
 	    " WHERE id = " P "1",                                                               \
 	[R_CAMPAIGN_GET] = "SELECT " CAMPAIGN_COLS " FROM campaigns c JOIN channels ch ON ch.id = c.channel_id" \

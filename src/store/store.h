@@ -373,6 +373,8 @@ struct store_op {
 			int64_t active;            /* result: campaigns not finished */
 			int64_t running;           /* result: campaigns running (active_batches) */
 			int64_t events;            /* result: events appended */
+			int64_t watched;           /* result: campaigns looked at (active, changed, or
+			                              finished within a day) */
 		} tick;
 	} u;
 

@@ -8,7 +8,7 @@
 #   make soak    an hour (SOAK_S) of mixed load with graceful restarts; RSS and fds must stay flat
 
 CC       ?= cc
-PKGS     := libmicrohttpd libevent libevent_pthreads jansson sqlite3 libpq libcrypto libconfig libcurl libsodium yajl libjwt libqrencode libpng libzip expat
+PKGS     := libmicrohttpd libevent libevent_pthreads jansson sqlite3 libpq libcrypto libconfig libcurl libsodium yajl libjwt libqrencode libpng libzip expat libmagic
 # Library flags come from pkg-config, which a fresh machine gets only from
 # `make deps`: targets that install packages first (run, build, test, bench)
 # build through a sub-make, so these are evaluated after the install. A
@@ -108,7 +108,8 @@ e2e: build/test/msgd build/test/fsfault.so
 
 # The store's conformance suite and the e2e suite on PostgreSQL 15 (a private
 # cluster started and stopped by tools/test_pg.sh).
-test-pg: build/test/msgd build/test/fsfault.so build/test/unit/test_store build/test/unit/test_store_notify
+test-pg: build/test/msgd build/test/fsfault.so build/test/unit/test_store build/test/unit/test_store_notify \
+	build/test/unit/test_store_import
 	@sh tools/test_pg.sh
 
 # The messages panel in headless Chromium (playwright-core from npm).

@@ -1,6 +1,7 @@
 // bench/bench.mjs - msgd's benchmark harness (`make bench`).
 //
-//   node bench/bench.mjs [ingest] [send] [live] [read] [footprint] [slow] [pg] [campaign_100k]    (default: all)
+//   node bench/bench.mjs [ingest] [send] [live] [read] [footprint] [slow] [pg]
+//                        [import_csv_1m] [import_xlsx_100k] [campaign_100k]    (default: all)
 //
 // Every scenario starts a fresh msgd (env MSGD, default build/msgd) on
 // 127.0.0.1 with a fresh data directory and a signed whatsapp_cloud channel
@@ -36,6 +37,9 @@
 //             cluster), with one msgd and with two sharing the database.
 //  campaign_100k  bench/campaign.mjs: a 100,000-recipient campaign made
 //             (202, then every message and outbox entry), SQLite and PostgreSQL.
+//  import_csv_1m, import_xlsx_100k  bench/imports.mjs: a 1,000,000-row CSV
+//             and a 100,000-row XLSX imported and validated, on SQLite and on
+//             PostgreSQL: rows/s, seconds, msgd's RSS growth.
 //  footprint  5 starts on fresh data dirs: spawn -> first 200 from /healthz
 //             (polled every 2 ms) and VmRSS 1 s later, medians; binary size.
 //
@@ -55,6 +59,7 @@ import { fileURLToPath } from 'node:url';
 
 import { pg } from './pg.mjs';
 import { campaign100k } from './campaign.mjs';  // issue 14: campaigns
+import { importCsv1m, importXlsx100k } from './imports.mjs';
 
 // ---------------------------------------------------------------- configuration
 
@@ -82,10 +87,13 @@ const AUTH = `Authorization: Bearer ${TOKEN}`;
 const ULIMIT = 'ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"';
 
 const SCENARIOS = { ingest, send, live, read, footprint, slow, pg: () => pg(pgHelpers()),
-	campaign_100k: () => campaign100k({ ...pgHelpers(), api }) };
+	// imports (issue 14, bench/imports.mjs)
+	import_csv_1m: () => importCsv1m(importHelpers()), import_xlsx_100k: () => importXlsx100k(importHelpers()),
+	campaign_100k: () => campaign100k({ ...pgHelpers(), api }) };  // campaigns (issue 14, bench/campaign.mjs)
 const TOOLS = { // what each scenario needs besides msgd
 	ingest: ['nginx', 'sqlite3', 'loadgen'], send: ['nginx', 'sqlite3', 'loadgen'],
 	live: [], read: ['sqlite3', 'loadgen'], footprint: [], slow: ['sqlite3', 'loadgen'], pg: ['nginx', 'psql', 'loadgen'],
+	import_csv_1m: ['psql'], import_xlsx_100k: ['psql'],
 	campaign_100k: ['sqlite3'],
 };
 
@@ -770,6 +778,12 @@ function pgHelpers() {
 	return { progress, sql, sqlNumber, startMsgd, stopMsgd, createChannel, startNginx, stop, loadgen, cpuSeconds, statusKb,
 		row, fromLoadgen, lossText, non2xx, lgErrors, acceptance, drainOutbox, sendLoss, uniq, round,
 		WARMUP, CONNS, SECONDS, SECRET, PNID, AUTH };
+}
+
+// ---------------------------------------------------------------- 8. imports (bench/imports.mjs)
+
+function importHelpers() {
+	return { progress, sql, startMsgd, stopMsgd, api, statusKb, resetPeakRss, row, round, sleep, TOKEN, TMP_ROOT };
 }
 
 // ---------------------------------------------------------------- main

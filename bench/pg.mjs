@@ -20,7 +20,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
-function cluster(h) {
+export function cluster(h) {
 	const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'msgd-bench-pg-'));
 	const dsn = execFileSync('sh', ['tools/pg.sh', 'start', dir], { encoding: 'utf8' }).trim();
 	const stop = () => { try { execFileSync('sh', ['tools/pg.sh', 'stop', dir], { stdio: 'ignore' }); } catch { /* gone */ } };

@@ -1,5 +1,6 @@
 /* api.c - routing, bearer authentication, health checks, shared helpers. */
 #include "api.h"
+#include "api_imports.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -161,6 +162,8 @@ struct route {
 	uint32_t perm;         /* enum perm: one bit, or PERM_NONE */
 	api_fn fn;
 	bool pw_change;        /* open to a user who must change their password */
+	bool stream_body;      /* fn runs when the headers are in, before the body, and
+	                          streams it (http_stream_body(): uploads, api_head()) */
 };
 
 static const struct route routes[] = {
@@ -231,6 +234,18 @@ static const struct route routes[] = {
 	{ .method = "POST", .pattern = "/v1/campaigns/*/pause", .perm = PERM_MESSAGES_SEND, .fn = api_campaigns_pause },
 	{ .method = "POST", .pattern = "/v1/campaigns/*/resume", .perm = PERM_MESSAGES_SEND, .fn = api_campaigns_resume },
 	{ .method = "POST", .pattern = "/v1/campaigns/*/cancel", .perm = PERM_MESSAGES_SEND, .fn = api_campaigns_cancel },
+	/* files (issue 14, api_files.c) */
+	{ .method = "POST", .pattern = "/v1/files", .perm = PERM_MESSAGES_SEND, .fn = api_files_upload,
+	  .stream_body = true },
+	{ .method = "GET", .pattern = "/v1/files", .perm = PERM_MESSAGES_READ, .fn = api_files_list },
+	{ .method = "GET", .pattern = "/v1/files/*", .perm = PERM_MESSAGES_READ, .fn = api_files_content },
+	{ .method = "GET", .pattern = "/v1/files/*/meta", .perm = PERM_MESSAGES_READ, .fn = api_files_meta },
+	/* imports (issue 14, h14import) */
+	{ .method = "POST", .pattern = "/v1/imports", .perm = PERM_MESSAGES_SEND, .fn = api_imports_create },
+	{ .method = "GET", .pattern = "/v1/imports", .perm = PERM_MESSAGES_READ, .fn = api_imports_list },
+	{ .method = "GET", .pattern = "/v1/imports/*", .perm = PERM_MESSAGES_READ, .fn = api_imports_get },
+	{ .method = "GET", .pattern = "/v1/imports/*/errors", .perm = PERM_MESSAGES_READ, .fn = api_imports_errors },
+	{ .method = "DELETE", .pattern = "/v1/imports/*", .perm = PERM_MESSAGES_SEND, .fn = api_imports_delete },
 };
 
 /* Split "/a/b/c" into segments; -1 when too many or too long. */
@@ -394,6 +409,65 @@ api_route_perm(int i)
 	return i < 0 || (size_t)i >= ARRAY_LEN(routes) ? PERM_NONE : routes[i].perm;
 }
 
+/* Authentication, the password change, the permission and the rate limit
+ * of route r: 0 when its handler may run, or -1 replied. */
+static int
+admit(struct app *app, struct http_request *req, const struct route *r, struct principal *who)
+{
+	int64_t wait = 0;
+	enum authn a = r->perm != PERM_NONE ? authorized(app, req, &wait, who) : AUTHN_OK;
+
+	if (a == AUTHN_LIMITED) {
+		api_too_many(req, wait);
+		return -1;
+	}
+	if (a == AUTHN_REPLIED)
+		return -1;
+	if (a == AUTHN_NONE) {
+		http_reply_error(req, 401, "unauthorized", NULL,
+		    "missing or invalid bearer token (Authorization: Bearer <token>) or session cookie");
+		return -1;
+	}
+	if (a == AUTHN_CSRF) {
+		http_reply_error(req, 403, "csrf_failed", NULL, "X-Msgd-CSRF missing or wrong");
+		return -1;
+	}
+	if (r->perm != PERM_NONE && !r->pw_change && who->kind == PRINCIPAL_USER &&
+	    api_user_must_change(app, who->subject)) {
+		http_reply_error(req, 403, "password_change_required", NULL,
+		    "choose a new password first: PUT /v1/auth/password {\"current\",\"new\"}");
+		return -1;
+	}
+	if (!authz_can(who, r->perm)) {
+		http_reply_error(req, 403, "forbidden", NULL, "this needs the permission %s",
+		    authz_perm_name(r->perm));
+		return -1;
+	}
+	if (r->perm != PERM_NONE && api_rate_take(app, req, who) != 0)
+		return -1;
+	return 0;
+}
+
+/* The http head hook: a route that streams its body is admitted and runs
+ * now, before the body is read; every other request goes on as usual. */
+void
+api_head(struct http_request *req, void *arg)
+{
+	struct app *app = arg;
+	struct api_route_match m;
+	int i = api_route_find(http_method(req), http_path(req), &m);
+
+	if (i < 0 || !routes[i].stream_body)
+		return;
+	if (app->store == NULL) {
+		http_reply_error(req, 503, "shutting_down", NULL, "msgd is shutting down; retry");
+		return;
+	}
+	struct principal who = { .kind = PRINCIPAL_KEY };
+	if (admit(app, req, &routes[i], &who) == 0)
+		routes[i].fn(app, req, routes[i].perm != PERM_NONE ? &who : NULL, m.params);
+}
+
 void
 api_handle(struct http_request *req, void *arg)
 {
@@ -410,38 +484,13 @@ api_handle(struct http_request *req, void *arg)
 	int i = api_route_find(http_method(req), http_path(req), &m);
 	if (i >= 0) {
 		const struct route *r = &routes[i];
-		int64_t wait = 0;
 		struct principal who = { .kind = PRINCIPAL_KEY };
-		enum authn a = r->perm != PERM_NONE ? authorized(app, req, &wait, &who) : AUTHN_OK;
-		if (a == AUTHN_LIMITED) {
-			api_too_many(req, wait);
+		if (r->stream_body) {      /* api_head() answered it already */
+			http_reply_error(req, 500, "internal", NULL, "a streamed route without its stream");
 			return;
 		}
-		if (a == AUTHN_REPLIED)
-			return;
-		if (a == AUTHN_NONE) {
-			http_reply_error(req, 401, "unauthorized", NULL,
-			    "missing or invalid bearer token (Authorization: Bearer <token>) or session cookie");
-			return;
-		}
-		if (a == AUTHN_CSRF) {
-			http_reply_error(req, 403, "csrf_failed", NULL, "X-Msgd-CSRF missing or wrong");
-			return;
-		}
-		if (r->perm != PERM_NONE && !r->pw_change && who.kind == PRINCIPAL_USER &&
-		    api_user_must_change(app, who.subject)) {
-			http_reply_error(req, 403, "password_change_required", NULL,
-			    "choose a new password first: PUT /v1/auth/password {\"current\",\"new\"}");
-			return;
-		}
-		if (!authz_can(&who, r->perm)) {
-			http_reply_error(req, 403, "forbidden", NULL, "this needs the permission %s",
-			    authz_perm_name(r->perm));
-			return;
-		}
-		if (r->perm != PERM_NONE && api_rate_take(app, req, &who) != 0)
-			return;
-		r->fn(app, req, r->perm != PERM_NONE ? &who : NULL, m.params);
+		if (admit(app, req, r, &who) == 0)
+			r->fn(app, req, r->perm != PERM_NONE ? &who : NULL, m.params);
 		return;
 	}
 	if (m.path_known)

@@ -90,6 +90,8 @@ struct app {
 	struct follow *follow;          /* another instance's changes being read (api_follow.c) */
 	unsigned follow_pending;        /* and those heard meanwhile */
 	struct campaigns *campaigns;    /* campaigns being made, the tick (src/campaign/) */
+	struct files *files;            /* the files store's sweep (src/files/, issue 14) */
+	struct importer *importer;      /* imports (issue 14, h14import): the worker (import/import.h) */
 };
 
 /* Routing (api.c): a decoded path split into at most API_PATH_SEGMENTS_MAX
@@ -111,6 +113,8 @@ uint32_t api_route_perm(int i);
 
 /* The http handler (arg is the struct app). */
 void api_handle(struct http_request *req, void *arg);
+/* The http head hook (http.h): routes that stream their body (uploads). */
+void api_head(struct http_request *req, void *arg);
 
 /* An API key as the router needs it (api_orgs.c). */
 struct api_key {
@@ -487,6 +491,16 @@ void api_campaigns_pause(struct app *, struct http_request *, const struct princ
 void api_campaigns_resume(struct app *, struct http_request *, const struct principal *,
     const char *const *);
 void api_campaigns_cancel(struct app *, struct http_request *, const struct principal *,
+    const char *const *);
+
+/* api_files.c: the files store (issue 14). POST /v1/files runs from api_head(). */
+void api_files_upload(struct app *, struct http_request *, const struct principal *,
+    const char *const *);
+void api_files_list(struct app *, struct http_request *, const struct principal *,
+    const char *const *);
+void api_files_content(struct app *, struct http_request *, const struct principal *,
+    const char *const *);
+void api_files_meta(struct app *, struct http_request *, const struct principal *,
     const char *const *);
 
 #endif

@@ -28,6 +28,9 @@ config_defaults(struct config *c)
 		.credential_checks = true,
 		.outbox_lease_ms = 30000,
 		.dispatch_lease_ms = 5000,
+		.files_max_bytes = 100 * 1024 * 1024,
+		.files_retention_hours = 24,
+		.files_sweep_s = 600,
 	};
 	snprintf(c->listen, sizeof(c->listen), "127.0.0.1:8080");
 	snprintf(c->data_dir, sizeof(c->data_dir), "./var");
@@ -153,6 +156,15 @@ static const struct setting settings[] = {
 	  .help = "ms a channel's dispatch or a webhook's delivery stays this instance's unless renewed" },
 	{ .name = "cookie_secure", .kind = K_BOOL, FIELD(cookie_secure), .reload = true,
 	  .help = "mark session cookies Secure (default: unless listening on loopback)" },
+	/* files (issue 14) */
+	{ .name = "files_max_bytes", .kind = K_SIZE, FIELD(files_max_bytes), .min = 1024,
+	  .max = 64LL * 1024 * 1024 * 1024, .reload = true,
+	  .help = "largest file POST /v1/files accepts, in bytes (default 100 MiB)" },
+	{ .name = "files_retention_hours", .kind = K_INT, FIELD(files_retention_hours), .min = 0,
+	  .max = 24 * 3650, .reload = true,
+	  .help = "hours an unreferenced file is kept after its last use (0: until the next sweep)" },
+	{ .name = "files_sweep_s", .kind = K_INT, FIELD(files_sweep_s), .min = 1, .max = 86400,
+	  .help = "seconds between two sweeps of expired files" },
 };
 
 static const struct setting *

@@ -50,6 +50,10 @@ struct config {
 	int outbox_lease_ms;       /* a send's claim lasts this long unless renewed */
 	int dispatch_lease_ms;     /* channel dispatch and webhook leases */
 	char config_path[CONFIG_PATH_MAX];  /* "" when no file */
+	/* files (issue 14) */
+	size_t files_max_bytes;    /* an upload larger than this gets 413 */
+	int files_retention_hours; /* unreferenced files are removed after this (0: at the next sweep) */
+	int files_sweep_s;         /* seconds between two retention sweeps */
 };
 
 /* Where a configuration comes from, kept so SIGHUP can build it again:

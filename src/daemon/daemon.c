@@ -16,11 +16,14 @@
 
 #include "../api/api.h"
 #include "../campaign/campaign.h"
+#include "../api/api_imports.h"
 #include "../auth/auth.h"
 #include "../bus/bus.h"
 #include "../channels/channel.h"
 #include "../channels/host.h"
 #include "../config/config.h"
+#include "../files/files.h"
+#include "../import/import.h"
 #include "../hooks/hooks.h"
 #include "../http/http.h"
 #include "../lease/lease.h"
@@ -343,6 +346,8 @@ reload(struct daemon *d)
 	c->batch_max = next.batch_max;
 	c->cookie_secure = next.cookie_secure;
 	c->credential_checks = next.credential_checks;
+	c->files_max_bytes = next.files_max_bytes;
+	c->files_retention_hours = next.files_retention_hours;
 	d->app.cookie_secure = config_cookie_secure(c);
 	http_reconfigure(d->http, &(struct http_config){
 		.body_limit = c->body_limit,
@@ -429,7 +434,8 @@ daemon_run(const struct config *initial, const struct config_args *args)
 	    exclusive) != 0 ||
 	    outbox_start(&d.app.outbox, d.base, d.app.store, d.app.reg) != 0 ||
 	    bus_open(&d.app.bus, d.app.store, BUS_RING) != 0 ||
-	    hooks_start(&d.app.hooks, d.base, d.app.store) != 0)
+	    hooks_start(&d.app.hooks, d.base, d.app.store) != 0 ||
+	    files_start(&d.app) != 0)
 		goto out;
 	outbox_set_leases(d.app.outbox, d.leases, cfg->outbox_lease_ms);
 	outbox_set_org_quota(d.app.outbox, api_org_quota, &d.app);
@@ -442,6 +448,10 @@ daemon_run(const struct config *initial, const struct config_args *args)
 		goto out;
 	if (campaigns_start(&d.app) != 0)
 		goto out;
+	/* imports (issue 14, h14import): the worker, and imports a stop cut short. */
+	if (importer_start(&d.app.importer, d.app.store, cfg->instance_id) != 0)
+		goto out;
+	api_imports_resume(&d.app);
 
 	struct http_config hc = {
 		.listen = cfg->listen,
@@ -451,6 +461,7 @@ daemon_run(const struct config *initial, const struct config_args *args)
 		.body_timeout = cfg->body_timeout,
 		.max_connections = cfg->max_connections,
 		.handler = api_handle,
+		.head = api_head,
 		.arg = &d.app,
 	};
 	if (http_start(&d.http, d.base, &hc) != 0)
@@ -494,8 +505,10 @@ out:
 		/* Another instance takes our channels and webhooks over at once. */
 		leases_release(d.leases);
 		channel_host_stop(d.app.host);
+		importer_stop(d.app.importer);  /* its import stays parsing: read again at the next start */
 		store_close(d.app.store);
 	}
+	importer_free(d.app.importer);
 	leases_stop(d.leases);
 	campaigns_stop(&d.app);
 	d.app.store = NULL;  /* requests arriving now get 503 */
@@ -507,6 +520,7 @@ out:
 	}
 	outbox_stop(d.app.outbox);
 	hooks_stop(d.app.hooks);
+	files_stop(&d.app);
 	bus_close(d.app.bus);
 	if (d.ev_term)
 		event_free(d.ev_term);

@@ -79,6 +79,7 @@
 #include "../util/util.h"
 #include "accept.h"
 #include "framing.h"
+#include "http_int.h"
 #include "listen.h"
 
 #define CONN_MEMORY_LIMIT (16 * 1024)   /* per connection: headers + read buffer (bodies stream through it) */
@@ -143,37 +144,6 @@ struct http_server {
 	bool quiesced;
 };
 
-struct http_request {
-	struct http_server *srv;
-	struct MHD_Connection *mc;
-	const char *method;
-	char *path;
-	char id[24];
-	struct buf body;
-	int64_t start_us;
-	bool too_large;
-	size_t discarded;            /* bytes of an oversize body thrown away */
-	bool dispatched;
-	bool deferred;
-	bool suspended;              /* deferred, and MHD suspended the connection */
-	struct MHD_Response *resp;
-	unsigned status;
-	/* Streaming replies. */
-	http_stream_read_fn stream_read;
-	void (*stream_close)(void *arg);
-	void *stream_arg;
-	bool stream_parked;
-	/* Upgrade replies: the handle until the socket is handed over. */
-	struct http_upgrade *upgrade;
-	bool upgrading;
-	char client[INET6_ADDRSTRLEN];  /* http_client_addr(), filled when first asked */
-	/* Headers for whichever reply comes (http_reply_header_early()). */
-	struct {
-		char name[HTTP_EARLY_NAME_MAX + 1];
-		char value[HTTP_EARLY_VALUE_MAX + 1];
-	} early[HTTP_EARLY_HEADERS_MAX];
-	size_t nearly;
-};
 
 static void
 add_early(struct http_request *req)
@@ -205,16 +175,15 @@ now_us(void)
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-static void
-set_reply(struct http_request *req, int status, const char *content_type, const char *body,
-    size_t len)
+void
+http_set_response(struct http_request *req, int status, struct MHD_Response *resp)
 {
 	if (req->resp != NULL) {
 		log_error("second reply to one request ignored", "req", req->id);
+		MHD_destroy_response(resp);
 		return;
 	}
-	req->resp = MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
-	MHD_add_response_header(req->resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+	req->resp = resp;
 	MHD_add_response_header(req->resp, "X-Request-Id", req->id);
 	MHD_add_response_header(req->resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
 	add_early(req);
@@ -229,6 +198,17 @@ set_reply(struct http_request *req, int status, const char *content_type, const 
 		 * runs: run it on the next loop iteration. */
 		kick(req->srv);
 	}
+}
+
+static void
+set_reply(struct http_request *req, int status, const char *content_type, const char *body,
+    size_t len)
+{
+	struct MHD_Response *resp = MHD_create_response_from_buffer(len, (void *)body,
+	    MHD_RESPMEM_MUST_COPY);
+
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+	http_set_response(req, status, resp);
 }
 
 void
@@ -388,6 +368,14 @@ http_reply_stream(struct http_request *req, int status, const char *content_type
 	MHD_add_response_header(req->resp, "X-Accel-Buffering", "no");
 	add_early(req);
 	req->status = (unsigned)status;
+	/* After http_defer() (a download whose first page was read off the
+	 * loop): resume, as http_set_response() does. */
+	req->deferred = false;
+	if (req->suspended) {
+		req->suspended = false;
+		MHD_resume_connection(req->mc);
+		kick(req->srv);
+	}
 }
 
 void
@@ -568,10 +556,28 @@ access_cb(void *cls, struct MHD_Connection *mc, const char *url, const char *met
 			return refuse(req, &refusal);
 		const char *cl = MHD_lookup_connection_value(mc, MHD_HEADER_KIND,
 		    MHD_HTTP_HEADER_CONTENT_LENGTH);
+		const char *expect = MHD_lookup_connection_value(mc, MHD_HEADER_KIND,
+		    MHD_HTTP_HEADER_EXPECT);
 		int64_t n;
+		if (srv->cfg.head) {
+			srv->cfg.head(req, srv->cfg.arg);
+			if (req->resp) {
+				/* Refused from its headers: the body is not read (see http.h). */
+				req->too_large = true;
+				buf_free(&req->body);
+				if ((expect && strcasecmp(expect, "100-continue") == 0) ||
+				    http_content_length(req) > (int64_t)DISCARD_MAX) {
+					conn_phase(mc, PH_BUSY);
+					return queue_reply(req);
+				}
+				return MHD_YES;
+			}
+			if (req->sink.end) {
+				buf_free(&req->body);
+				return MHD_YES;
+			}
+		}
 		if (cl && parse_i64(cl, &n) == 0 && (uint64_t)n > srv->cfg.body_limit) {
-			const char *expect = MHD_lookup_connection_value(mc, MHD_HEADER_KIND,
-			    MHD_HTTP_HEADER_EXPECT);
 			req->too_large = true;
 			buf_free(&req->body);
 			if ((expect && strcasecmp(expect, "100-continue") == 0) || (uint64_t)n > DISCARD_MAX) {
@@ -591,7 +597,12 @@ access_cb(void *cls, struct MHD_Connection *mc, const char *url, const char *met
 			log_info("closing connection: request body not received in time", "req", req->id);
 			return MHD_NO;
 		}
-		if (!req->too_large && buf_append(&req->body, upload_data, *upload_data_size) != 0) {
+		if (req->sink.chunk && !req->too_large) {
+			if (req->sink.chunk(req->sink.arg, upload_data, *upload_data_size) != 0)
+				req->too_large = true;   /* the sink wants no more: thrown away */
+			else
+				*upload_data_size = 0;
+		} else if (!req->too_large && buf_append(&req->body, upload_data, *upload_data_size) != 0) {
 			req->too_large = true;
 			buf_free(&req->body);
 		}
@@ -606,14 +617,17 @@ access_cb(void *cls, struct MHD_Connection *mc, const char *url, const char *met
 	conn_phase(mc, PH_BUSY);
 	if (req->resp)
 		return queue_reply(req);
-	if (req->too_large) {
+	if (req->too_large && !req->sink.end) {
 		http_reply_error(req, 413, "body_too_large", NULL, "request body over the limit of %zu bytes",
 		    srv->cfg.body_limit);
 		return queue_reply(req);
 	}
 	if (!req->dispatched) {
 		req->dispatched = true;
-		srv->cfg.handler(req, srv->cfg.arg);
+		if (req->sink.end)
+			req->sink.end(req->sink.arg);
+		else
+			srv->cfg.handler(req, srv->cfg.arg);
 		if (req->resp)
 			return queue_reply(req);
 		if (req->deferred) {
@@ -660,6 +674,8 @@ completed_cb(void *cls, struct MHD_Connection *mc, void **con_cls,
 		req->upgrade->aborted(req->upgrade->arg);
 		free(req->upgrade);
 	}
+	if (req->sink.close)
+		req->sink.close(req->sink.arg);
 	if (req->stream_close)
 		req->stream_close(req->stream_arg);
 	else if (!req->upgrading)

@@ -40,6 +40,51 @@ struct http_request;
 
 typedef void (*http_handler_fn)(struct http_request *req, void *arg);
 
+/*
+ * Streamed request bodies (uploads, http_body.c). A route that wants its
+ * body as it arrives, never buffered, says so when the request's headers
+ * are in: the server calls the config's head() first for every request; it
+ * may
+ *  - call http_stream_body(): body chunks go to sink.chunk() as MHD reads
+ *    them (body_limit does not apply: the sink caps), and at the end
+ *    sink.end() runs instead of the handler, replying as a handler does
+ *    (at once or deferred);
+ *  - reply (an error): the reply goes out before the body is read when
+ *    the client sent Expect: 100-continue or the body is over 64 MiB, else
+ *    after the body was read and thrown away, so the client reads it;
+ *  - do neither: the body is buffered and the handler called, as usual.
+ * sink.chunk() returning -1 means "no more": the rest of the body is read
+ * and thrown away, then sink.end() runs (and replies with the reason).
+ * sink.close() runs exactly once when the request ends, after end() or
+ * without it (client gone); the request MUST NOT be used after it.
+ */
+struct http_body_sink {
+	int (*chunk)(void *arg, const char *data, size_t n);
+	void (*end)(void *arg);
+	void (*close)(void *arg);
+	void *arg;
+};
+typedef void (*http_head_fn)(struct http_request *req, void *arg);
+void http_stream_body(struct http_request *req, const struct http_body_sink *sink);
+/* The request's Content-Length (-1 when none: chunked or no body). */
+int64_t http_content_length(const struct http_request *req);
+
+/*
+ * multipart/form-data, parsed by libmicrohttpd's post processor as the body
+ * streams (http_body.c): part() gets each part's bytes in order, off the
+ * offset of data within the part; name and filename as the part's headers
+ * say (filename NULL for a plain field). part() returns 0, or -1 to stop.
+ * NULL when the request's Content-Type is not multipart with a boundary.
+ */
+typedef int (*http_part_fn)(void *arg, const char *name, const char *filename,
+    const char *content_type, const char *data, uint64_t off, size_t n);
+struct http_multipart;
+struct http_multipart *http_multipart_new(struct http_request *req, http_part_fn part, void *arg);
+/* 0, or -1 when the body is malformed or part() stopped. */
+int http_multipart_feed(struct http_multipart *mp, const char *data, size_t n);
+/* The end of the body: 0, or -1 when it was cut short. Frees mp. */
+int http_multipart_end(struct http_multipart *mp);
+
 struct http_config {
 	const char *listen;        /* ADDR:PORT */
 	size_t body_limit;
@@ -48,6 +93,7 @@ struct http_config {
 	int body_timeout;          /* seconds */
 	int max_connections;
 	http_handler_fn handler;   /* called once per request, body complete */
+	http_head_fn head;         /* NULL, or called first, headers in (streamed bodies) */
 	void *arg;
 };
 
@@ -94,6 +140,10 @@ void http_reply_error(struct http_request *req, int status, const char *code, co
 /* Copies body. */
 void http_reply_raw(struct http_request *req, int status, const char *content_type,
     const char *body, size_t len);
+/* A file's bytes [off, off+len) from fd (owned from now on, closed when the
+ * reply is done), never read into memory. */
+void http_reply_fd(struct http_request *req, int status, const char *content_type, int fd,
+    int64_t off, int64_t len);
 #define HTTP_HAS_REPLY_HEADER 1
 /* Add a header to the reply just made (call right after http_reply_*); a
  * Cache-Control replaces the default "no-store". */
@@ -113,7 +163,7 @@ void http_defer(struct http_request *req);
  * when it has nothing right now (the connection is parked, costing nothing,
  * until http_stream_wake()), or -1 to end the reply. close() runs exactly
  * once when the request ends (client gone, reply ended, shutdown); after it
- * the request MUST NOT be used.
+ * the request MUST NOT be used. It may answer a deferred request.
  */
 typedef long (*http_stream_read_fn)(void *arg, char *buf, size_t max);
 void http_reply_stream(struct http_request *req, int status, const char *content_type,

@@ -528,6 +528,13 @@ store_db_apply(struct store_db *db, struct store_op *op)
 		op->last_seq = seq;
 		return 0;
 	}
+	/* files (issue 14) */
+	case STORE_OP_FILE_PUT:
+	case STORE_OP_FILE_REF:
+	case STORE_OP_FILE_SWEEP:
+		return store_db_apply_file(db, op);
+	case STORE_OP_IMPORT:
+		return apply_import(db, op);
 	}
 	return sd_op_error(op, "unknown op kind %d", (int)op->kind);
 }

@@ -98,6 +98,10 @@ store_op_changes(enum store_op_kind kind)
 	case STORE_OP_CAMPAIGN_CHUNK:
 	case STORE_OP_CAMPAIGN_CONTROL:
 	case STORE_OP_CAMPAIGN_TICK:
+	case STORE_OP_FILE_PUT:     /* files (issue 14): read from the store when asked */
+	case STORE_OP_FILE_REF:
+	case STORE_OP_FILE_SWEEP:
+	case STORE_OP_IMPORT:
 		break;  /* nothing an instance keeps in memory (events travel apart) */
 	}
 	return 0;

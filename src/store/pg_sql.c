@@ -25,6 +25,9 @@
 	"SELECT status, timestamp, created_ms, error_code, error_title, error_detail" \
 	" FROM statuses WHERE message_id = $1 ORDER BY id"
 #define TEMPLATE_COLS "name, language, body, created_at"
+/* An import (read.c's import_row() reads them by position). */
+#define IMPORT_COLS \
+	"i.id, i.file_id, ch.name, i.format, i.request, i.status, i.error_code, i.error_message, i.error_row, i.columns, i.preview, i.n_rows, i.n_valid, i.n_invalid, i.n_duplicates, i.n_errors, i.created_at, i.finished_at"
 
 const char *const pg_sql[SQL_COUNT] = {
 	[W_BEGIN] = "BEGIN",
@@ -376,4 +379,57 @@ const char *const pg_sql[SQL_COUNT] = {
 	    " FROM subscriptions ORDER BY id",
 	/* Campaigns (issue 14, h14camp). */
 	CAMPAIGN_SQL("$", "::bigint", " RETURNING id"),
+	/* files (issue 14): FILE_COLS = id, org_id, sha256, size, mime_type, filename, created_at */
+	[W_FILE_FIND] = "SELECT id, org_id, sha256, size, mime_type, filename, created_at FROM files WHERE org_id = $1 AND sha256 = $2",
+	[W_FILE_TOUCH] = "UPDATE files SET last_used_at = $2 WHERE id = $1",
+	[W_FILE_INSERT] = "INSERT INTO files (id, org_id, sha256, size, mime_type, filename, created_at, last_used_at, refs)"
+	    " VALUES ($1, $2, $3, $4, $5, $6, $7, $7, 0)",
+	[W_FILE_REF] = "UPDATE files SET refs = greatest(refs + $3::bigint, 0), last_used_at = $4"
+	    " WHERE id = $1 AND org_id = $2",
+	[W_FILE_EXPIRED] = "SELECT id, sha256 FROM files WHERE refs = 0 AND last_used_at < $1"
+	    " ORDER BY last_used_at LIMIT $2",
+	[W_FILE_DELETE] = "DELETE FROM files WHERE id = $1 AND refs = 0",
+	[W_FILE_SHA_USED] = "SELECT 1 FROM files WHERE sha256 = $1 LIMIT 1",
+	[R_FILE_GET] = "SELECT id, org_id, sha256, size, mime_type, filename, created_at FROM files WHERE id = $1 AND org_id = $2",
+	/* Newest first; the cursor is the last row's (created_at, id). */
+	[R_FILES] = "SELECT id, org_id, sha256, size, mime_type, filename, created_at, refs FROM files WHERE org_id = $1"
+	    " AND ($2::bigint = 0 OR created_at < $2::bigint OR (created_at = $2::bigint AND id < $3))"
+	    " ORDER BY created_at DESC, id DESC LIMIT $4",
+	/* imports (issue 14, h14import) */
+	[W_IMPORT_INSERT] = "INSERT INTO imports (org_id, file_id, channel_id, format, request, status, owner,"
+	    " created_at) VALUES ($1, $2, $3, $4, $5, 'parsing', $6, $7) RETURNING id",
+	[W_IMPORT_RESET] = "UPDATE imports SET n_rows = 0, n_valid = 0, n_invalid = 0, n_duplicates = 0,"
+	    " n_errors = 0, columns = NULL, preview = NULL, owner = coalesce($2, owner)"
+	    " WHERE id = $1 AND status = 'parsing'",
+	[W_IMPORT_ROWS_DELETE] = "DELETE FROM import_rows WHERE import_id = $1",
+	[W_IMPORT_ERRORS_DELETE] = "DELETE FROM import_errors WHERE import_id = $1",
+	/* A chunk of rows as one JSON array: one statement, one round trip. */
+	[W_IMPORT_ROWS_PUT] = "INSERT INTO import_rows (import_id, row_no, phone, data, status)"
+	    " SELECT $1, r.r, r.p, r.d::text, r.s FROM json_to_recordset($2::json)"
+	    " AS r(r bigint, p text, d json, s text)",
+	[W_IMPORT_ERRORS_PUT] = "INSERT INTO import_errors (import_id, n, row_no, col, value, code, message)"
+	    " SELECT $1, e.n, e.r, e.c, e.v, e.k, e.m FROM json_to_recordset($2::json)"
+	    " AS e(n bigint, r bigint, c text, v text, k text, m text)",
+	[W_IMPORT_COUNTS] = "UPDATE imports SET n_rows = n_rows + $2, n_valid = n_valid + $3,"
+	    " n_invalid = n_invalid + $4, n_duplicates = n_duplicates + $5, n_errors = n_errors + $6,"
+	    " columns = coalesce($7, columns), preview = coalesce($8, preview)"
+	    " WHERE id = $1 AND status = 'parsing'",
+	[W_IMPORT_FINISH] = "UPDATE imports SET status = $2, error_code = $3, error_message = $4,"
+	    " error_row = $5, finished_at = $6, columns = coalesce($7, columns),"
+	    " preview = coalesce($8, preview) WHERE id = $1 AND status = 'parsing'",
+	[W_IMPORT_FILE] = "SELECT file_id FROM imports WHERE id = $1 AND org_id = $2",
+	[W_IMPORT_DELETE] = "DELETE FROM imports WHERE id = $1 AND org_id = $2",
+	/* imports (issue 14, h14import) */
+	[R_IMPORT_GET] = "SELECT " IMPORT_COLS " FROM imports i LEFT JOIN channels ch ON ch.id = i.channel_id"
+	    " WHERE i.id = $1 AND i.org_id = $2",
+	[R_IMPORTS_LIST] = "SELECT " IMPORT_COLS " FROM imports i LEFT JOIN channels ch ON ch.id = i.channel_id"
+	    " WHERE i.org_id = $1 AND i.id < $2 ORDER BY i.id DESC LIMIT $3",
+	[R_IMPORT_ERRORS] = "SELECT n, row_no, col, value, code, message FROM import_errors"
+	    " WHERE import_id = $1 AND n > $2 ORDER BY n LIMIT $3",
+	[R_IMPORT_ROWS_PAGE] = "SELECT row_no, phone, data FROM import_rows"
+	    " WHERE import_id = $1 AND row_no > $2 AND status = 'valid' ORDER BY row_no LIMIT $3",
+	[R_IMPORT_PREVIEW_ROWS] = "SELECT row_no, status FROM import_rows"
+	    " WHERE import_id = $1 AND row_no <= $2 ORDER BY row_no LIMIT $3",
+	[R_IMPORTS_PARSING] = "SELECT id, org_id, file_id, channel_id, format, request FROM imports"
+	    " WHERE status = 'parsing' AND ($1::bigint = 1 OR owner = $2::text) ORDER BY id",
 };

@@ -47,6 +47,7 @@
 
 struct event_base;
 struct store;
+struct file_info;
 
 /* One recipient of a campaign chunk (STORE_OP_CAMPAIGN_CHUNK): owned by
  * the caller. msg is its message's index in the chunk's batch, or -1 when
@@ -140,6 +141,20 @@ enum store_op_kind {
 	STORE_OP_CAMPAIGN_TICK,        /* u.tick: campaign.progress for the campaigns whose
 	                                  counters changed (at most one a second each),
 	                                  scheduled ones started, finished ones completed */
+	/* files (issue 14, src/files/; files.h says more) */
+	STORE_OP_FILE_PUT,             /* u.file: org_id's row for info->sha256: made with info's
+	                                  fields, or, when org_id has that content already, that
+	                                  row (last_used_at bumped; existed set), copied into *info.
+	                                  The content: tmp_path renamed to content_path unless that
+	                                  exists (then tmp_path removed) */
+	STORE_OP_FILE_REF,             /* u.file: refs of file id (in org_id) += delta (never below
+	                                  0), last_used_at now; NOTFOUND when not org_id's */
+	STORE_OP_FILE_SWEEP,           /* u.file: up to limit rows without references last used
+	                                  before before_ms deleted (any organization), and their
+	                                  content under files_dir once no row has its sha256; sets
+	                                  count */
+	/* imports (issue 14, h14import) */
+	STORE_OP_IMPORT,               /* u.import: one step of an import (struct store_import) */
 };
 
 /*
@@ -211,6 +226,43 @@ enum store_fault {
 
 /* "full", "io_error", "unavailable" (NONE: "ok"). */
 const char *store_fault_name(enum store_fault f);
+
+/*
+ * Imports (issue 14, h14import; src/import/import.h drives them): a file
+ * staged row by row. An import is `parsing` until its worker finishes it
+ * `validated` or `failed`; a failed one keeps its error and no staged row.
+ */
+enum store_import_step {
+	IMPORT_STEP_CREATE,    /* a new import (parsing) of org_id: file_id, channel_id, format,
+	                          request_json; fills id. The file's refs + 1 */
+	IMPORT_STEP_RESET,     /* a (re)start: staged rows and errors deleted, counts 0, owner
+	                          set; NOTFOUND unless it is parsing */
+	IMPORT_STEP_ROWS,      /* a chunk: rows_json and errors_json (arrays, import.c's shape)
+	                          inserted, the counts added, columns/preview set when not NULL;
+	                          NOTFOUND unless it is parsing (deleted meanwhile) */
+	IMPORT_STEP_FINISH,    /* validated; or failed with error_*: its staged rows and errors
+	                          deleted; NOTFOUND unless it is parsing */
+	IMPORT_STEP_DELETE,    /* the import with its rows and errors; the file's refs - 1;
+	                          NOTFOUND when org_id has no such import */
+};
+struct store_import {
+	enum store_import_step step;
+	int64_t id;                    /* CREATE: result; others: input */
+	const char *file_id;           /* CREATE */
+	int64_t channel_id;            /* CREATE */
+	const char *format;            /* CREATE: "csv" | "xlsx" */
+	const char *request_json;      /* CREATE */
+	const char *owner;             /* CREATE, RESET: the instance parsing it */
+	const char *rows_json;         /* ROWS: [{"r":row,"p":phone|null,"d":{vars},"s":status}] */
+	const char *errors_json;       /* ROWS: [{"n","r","c","v","k" (code),"m"}] */
+	int64_t rows, valid, invalid, duplicates, errors;   /* ROWS: added to the counts */
+	const char *columns_json;      /* ROWS, FINISH: set when not NULL */
+	const char *preview_json;
+	bool failed;                   /* FINISH */
+	const char *error_code;        /* FINISH failed */
+	const char *error_message;
+	int64_t error_row;             /* 0: none */
+};
 
 struct store_op {
 	enum store_op_kind kind;
@@ -376,6 +428,19 @@ struct store_op {
 			int64_t watched;           /* result: campaigns looked at (active, changed, or
 			                              finished within a day) */
 		} tick;
+		struct {                           /* files (issue 14) */
+			struct file_info *info;        /* PUT: in and out (files.h) */
+			const char *tmp_path;          /* PUT */
+			const char *content_path;      /* PUT */
+			bool existed;                  /* PUT result */
+			const char *id;                /* REF */
+			int64_t delta;                 /* REF */
+			const char *files_dir;         /* SWEEP: <data>/files */
+			int64_t before_ms;             /* SWEEP */
+			int limit;                     /* SWEEP */
+			int64_t count;                 /* SWEEP result: rows deleted */
+		} file;
+		struct store_import *import;   /* STORE_OP_IMPORT (imports, h14import) */
 	} u;
 
 	/* Results, written by the store before done() runs. */
@@ -659,5 +724,34 @@ int store_campaign_recipients(struct store *st, int64_t org, int64_t id, const c
  * [{"id","org_id","channel_id","source","content","created","status","scheduled_at",
  * "rate","quiet_hours","created_at"}], source and content parsed. */
 int store_campaigns_unfinished(struct store *st, json_t **out);
+/* --- files (issue 14): store_file_get() is declared in files/files.h --- */
+/* Organization org's files, newest first: {"files":[{"id","sha256","size","mime_type",
+ * "filename","created_at","refs"}],"next":cursor|null}; limit 1..200. -2 when
+ * cursor is not one this made (the caller's 400). */
+int store_files_list(struct store *st, int64_t org, int limit, const char *cursor, json_t **out);
+/* --- imports (issue 14, h14import; JSON as docs/API.md shows it) --- */
+/* Import id of org: {"id","status","file_id","channel_id","format","mapping",...,"counts":{
+ * "rows","valid","invalid","duplicates","errors"},"columns","preview","error",
+ * "created_at","finished_at"}; *out NULL when not found. */
+int store_import_get(struct store *st, int64_t org, int64_t id, json_t **out);
+/* org's imports, newest first, ids below before (0: from the newest):
+ * {"data":[...without preview...],"next":id|null}. */
+int store_imports_list(struct store *st, int64_t org, int64_t before, int limit, json_t **out);
+/* Import id's row errors after error number after, in order:
+ * {"data":[{"row","column","value","code","message"}],"next":n|null};
+ * *out NULL when org has no such import. */
+int store_import_errors(struct store *st, int64_t org, int64_t id, int64_t after, int limit,
+    json_t **out);
+/*
+ * For campaigns: up to limit valid rows of a validated import of org with
+ * row > after_row, in row order: [{"row","phone","data":{variables}}]
+ * (an empty array at the end). *out NULL when org has no such import or
+ * it is not validated. Any reader connection (a pool thread's run()).
+ */
+int store_import_rows_page(struct store *st, int64_t org, int64_t id, int64_t after_row, int limit,
+    json_t **out);
+/* Imports left parsing (at start): every one when all, else owner's:
+ * [{"id","org_id","file_id","channel_id","format","request"}]. */
+int store_imports_parsing(struct store *st, const char *owner, bool all, json_t **out);
 
 #endif

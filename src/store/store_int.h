@@ -66,6 +66,8 @@ struct store_db {
 /* --- apply_admin.c: any op (writer thread, inside a savepoint); on failure
  * op->err and op->errmsg say why and -1 is returned --- */
 int store_db_apply(struct store_db *db, struct store_op *op);
+/* apply_files.c: STORE_OP_FILE_* (issue 14). */
+int store_db_apply_file(struct store_db *db, struct store_op *op);
 /* After begin(): ids and seqs are read again. */
 void store_db_begin(struct store_db *db);
 /* After a rollback: forget what the writer cached. */
@@ -247,6 +249,8 @@ int read_sessions_load(struct store_db *db, int64_t now_s, json_t **out);
 int read_users_list(struct store_db *db, int64_t org, json_t **out);
 int read_members_load(struct store_db *db, json_t **out);
 int read_subscriptions_load(struct store_db *db, json_t **out);
+/* apply_import.c: STORE_OP_IMPORT (imports, h14import) */
+int apply_import(struct store_db *db, struct store_op *op);
 
 /* --- apply_campaign.c (campaigns, issue 14) --- */
 int apply_campaign(struct store_db *db, struct store_op *op);

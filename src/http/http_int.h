@@ -1,0 +1,55 @@
+/*
+ * http_int.h - what http.c shares with http_body.c (streamed request
+ * bodies, file replies, multipart): the request, and how a reply is set.
+ */
+#ifndef MSGD_HTTP_INT_H
+#define MSGD_HTTP_INT_H
+
+#include <arpa/inet.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <microhttpd.h>
+
+#include "../util/util.h"
+#include "http.h"
+
+struct http_request {
+	struct http_server *srv;
+	struct MHD_Connection *mc;
+	const char *method;
+	char *path;
+	char id[24];
+	struct buf body;
+	int64_t start_us;
+	bool too_large;
+	size_t discarded;            /* bytes of an oversize body thrown away */
+	bool dispatched;
+	bool deferred;
+	bool suspended;              /* deferred, and MHD suspended the connection */
+	struct MHD_Response *resp;
+	unsigned status;
+	/* Streaming replies. */
+	http_stream_read_fn stream_read;
+	void (*stream_close)(void *arg);
+	void *stream_arg;
+	bool stream_parked;
+	/* Upgrade replies: the handle until the socket is handed over. */
+	struct http_upgrade *upgrade;
+	bool upgrading;
+	char client[INET6_ADDRSTRLEN];  /* http_client_addr(), filled when first asked */
+	/* Headers for whichever reply comes (http_reply_header_early()). */
+	struct {
+		char name[HTTP_EARLY_NAME_MAX + 1];
+		char value[HTTP_EARLY_VALUE_MAX + 1];
+	} early[HTTP_EARLY_HEADERS_MAX];
+	size_t nearly;
+	/* A streamed body (http_stream_body(), http_body.c). */
+	struct http_body_sink sink;
+};
+
+/* Make resp (owned from now on) the request's reply with status: the
+ * standard headers added, a deferred request resumed. */
+void http_set_response(struct http_request *req, int status, struct MHD_Response *resp);
+
+#endif

@@ -1,0 +1,261 @@
+// files.test.mjs - the files store (issue 14): POST /v1/files raw and
+// multipart, streamed to disk; dedup; MIME sniffed; the size cap (413 before
+// the body, or as a chunked body crosses it); GET with ETag, Range and
+// Content-Disposition; organizations; the retention sweep; memory while a
+// large file streams in.
+import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+
+import { msgdTest, request, rawRequest, assertStatus, assertError, waitFor } from './lib.mjs';
+
+// A 1x1 PNG.
+const PNG = Buffer.from('89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489' +
+	'0000000d49444154789c6360000002000100e221bc330000000049454e44ae426082', 'hex');
+
+function configFile(text) {
+	const f = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'msgd-files-cfg-')), 'msgd.conf');
+	fs.writeFileSync(f, text);
+	return f;
+}
+
+function sha256(b) {
+	return crypto.createHash('sha256').update(b).digest('hex');
+}
+
+function upload(d, body, { query = '', headers = {} } = {}) {
+	return request(d.url, 'POST', `/v1/files${query}`, body,
+	    { authorization: `Bearer ${d.token}`, 'content-type': 'application/octet-stream', ...headers });
+}
+
+function multipart(parts, boundary = 'msgdBoundary7MA4YWxkTrZu0gW') {
+	const chunks = [];
+	for (const p of parts) {
+		let h = `--${boundary}\r\nContent-Disposition: form-data; name="${p.name}"`;
+		if (p.filename !== undefined) h += `; filename="${p.filename}"`;
+		h += '\r\n';
+		if (p.type) h += `Content-Type: ${p.type}\r\n`;
+		chunks.push(Buffer.from(h + '\r\n'), Buffer.from(p.data), Buffer.from('\r\n'));
+	}
+	chunks.push(Buffer.from(`--${boundary}--\r\n`));
+	return { body: Buffer.concat(chunks), type: `multipart/form-data; boundary=${boundary}` };
+}
+
+function contentFiles(d) {
+	const root = path.join(d.dataDir, 'files');
+	const out = [];
+	for (const dir of fs.readdirSync(root)) {
+		if (dir === 'tmp') continue;
+		for (const f of fs.readdirSync(path.join(root, dir))) out.push(dir + f);
+	}
+	return out.sort();
+}
+
+function tmpFiles(d) {
+	return fs.readdirSync(path.join(d.dataDir, 'files', 'tmp'));
+}
+
+function get(d, p, headers = {}) {
+	return request(d.url, 'GET', p, undefined, { authorization: `Bearer ${d.token}`, ...headers });
+}
+
+function statusKb(pid, field) {
+	const m = fs.readFileSync(`/proc/${pid}/status`, 'utf8').match(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm'));
+	return Number(m[1]);
+}
+
+msgdTest('raw and multipart uploads: stored once by content, MIME sniffed, names sanitized', async (h) => {
+	const d = await h.start();
+	const text = Buffer.from('name,phone\nAda,+15550001\n');
+
+	const a = assertStatus(await upload(d, text, { query: '?filename=' + encodeURIComponent('../lists/a.csv') }), 201);
+	assert.match(a.id, /^f_[a-z2-7]{26}$/);
+	assert.equal(a.sha256, sha256(text));
+	assert.equal(a.size, text.length);
+	assert.equal(a.filename, 'a.csv');
+	assert.match(a.mime_type, /^text\//);
+	assert.equal(typeof a.created_at, 'number');
+
+	// The same bytes again: the same row, 200, one content file on disk.
+	const b = assertStatus(await upload(d, text, { query: '?filename=b.csv' }), 200);
+	assert.equal(b.id, a.id);
+	assert.deepEqual(contentFiles(d), [a.sha256]);
+
+	// A PNG sent as text/plain in a multipart body is image/png.
+	const mp = multipart([
+		{ name: 'note', data: 'ignored field' },
+		{ name: 'file', filename: 'C:\\fakepath\\photo one.txt', type: 'text/plain', data: PNG },
+	]);
+	const p = assertStatus(await upload(d, mp.body, { headers: { 'content-type': mp.type } }), 201);
+	assert.equal(p.mime_type, 'image/png');
+	assert.equal(p.sha256, sha256(PNG));
+	assert.equal(p.size, PNG.length);
+	assert.equal(p.filename, 'photo one.txt');
+	// Content-Disposition names a raw body's file too.
+	const c = assertStatus(await upload(d, Buffer.from('third file'),
+	    { headers: { 'content-disposition': 'attachment; filename="notes.txt"' } }), 201);
+	assert.equal(c.filename, 'notes.txt');
+
+	assert.deepEqual(contentFiles(d), [a.sha256, p.sha256, c.sha256].sort());
+	assert.deepEqual(tmpFiles(d), []);
+
+	const meta = assertStatus(await get(d, `/v1/files/${p.id}/meta`), 200);
+	assert.deepEqual(meta, p);
+	const list = assertStatus(await get(d, '/v1/files?limit=2'), 200);
+	assert.deepEqual(list.files.map((f) => f.id), [c.id, p.id]);
+	assert.ok(list.next);
+	const rest = assertStatus(await get(d, `/v1/files?limit=2&cursor=${encodeURIComponent(list.next)}`), 200);
+	assert.deepEqual(rest.files.map((f) => f.id), [a.id]);
+	assert.equal(rest.next, null);
+	assertError(await get(d, '/v1/files?cursor=nonsense'), 400, 'invalid_parameter');
+});
+
+msgdTest('bad uploads are refused and store nothing', async (h) => {
+	const d = await h.start();
+	assertError(await upload(d, Buffer.alloc(0)), 400, 'empty_file');
+	const noFile = multipart([{ name: 'note', data: 'no file here' }]);
+	assertError(await upload(d, noFile.body, { headers: { 'content-type': noFile.type } }), 400, 'no_file');
+	const two = multipart([
+		{ name: 'file', filename: 'a.txt', data: 'first' },
+		{ name: 'file2', filename: 'b.txt', data: 'second' },
+	]);
+	assertError(await upload(d, two.body, { headers: { 'content-type': two.type } }), 400, 'too_many_files');
+	const cut = multipart([{ name: 'file', filename: 'a.txt', data: 'cut short' }]);
+	assertError(await upload(d, cut.body.subarray(0, cut.body.length - 20), { headers: { 'content-type': cut.type } }),
+	    400, 'invalid_multipart');
+	assertError(await upload(d, Buffer.from('x'), { headers: { 'content-type': 'multipart/form-data' } }),
+	    400, 'invalid_multipart');
+	assertError(await request(d.url, 'POST', '/v1/files', Buffer.from('x'), { 'content-type': 'text/plain' }),
+	    401, 'unauthorized');
+	assert.deepEqual(assertStatus(await get(d, '/v1/files'), 200).files, []);
+	assert.deepEqual(contentFiles(d), []);
+	assert.deepEqual(tmpFiles(d), []);
+});
+
+msgdTest('the size cap: 413 from Content-Length before the body, and as a chunked body crosses it', async (h) => {
+	const cfg = configFile('files_max_bytes = 65536;\n');
+	const d = await h.start({ args: ['--config', cfg] });
+	const auth = { authorization: `Bearer ${d.token}`, 'content-type': 'application/octet-stream' };
+
+	// Expect: 100-continue: refused before any byte of the body is sent.
+	const big = Buffer.alloc(65537, 7);
+	const r1 = await rawRequest(d.url, { path: '/v1/files', headers: auth, body: big, expectContinue: true });
+	assert.equal(r1.status, 413);
+	assert.equal(r1.json.error.code, 'file_too_large');
+	// Without it: read and thrown away, then the same answer.
+	const r2 = await rawRequest(d.url, { path: '/v1/files', headers: auth, body: big });
+	assert.equal(r2.status, 413);
+	assert.equal(r2.json.error.code, 'file_too_large');
+
+	// Chunked, no Content-Length: refused once it crosses the cap.
+	const r3 = await new Promise((resolve, reject) => {
+		const u = new URL(d.url);
+		const req = http.request({ host: u.hostname, port: u.port, method: 'POST', path: '/v1/files',
+			headers: auth, agent: false });
+		req.on('response', (res) => {
+			const chunks = [];
+			res.on('data', (c) => chunks.push(c));
+			res.on('end', () => resolve({ status: res.statusCode, json: JSON.parse(Buffer.concat(chunks)) }));
+		});
+		req.on('error', reject);
+		for (let i = 0; i < 10; i++) req.write(Buffer.alloc(10000, i));
+		req.end();
+	});
+	assert.equal(r3.status, 413);
+	assert.equal(r3.json.error.code, 'file_too_large');
+
+	// Exactly the cap is fine.
+	const ok = assertStatus(await upload(d, Buffer.alloc(65536, 1)), 201);
+	assert.equal(ok.size, 65536);
+	const list = assertStatus(await get(d, '/v1/files'), 200);
+	assert.deepEqual(list.files.map((f) => f.id), [ok.id]);
+	assert.deepEqual(contentFiles(d), [ok.sha256]);
+	assert.deepEqual(tmpFiles(d), []);
+	fs.rmSync(path.dirname(cfg), { recursive: true, force: true });
+});
+
+msgdTest('download: ETag and 304, Range 206/416/suffix, Content-Disposition, other organizations', async (h) => {
+	const d = await h.start();
+	const bytes = Buffer.from('0123456789abcdefghij');
+	const f = assertStatus(await upload(d, bytes, { query: '?filename=' + encodeURIComponent('résumé "v2".txt') }), 201);
+
+	let r = await get(d, `/v1/files/${f.id}`);
+	assert.equal(r.status, 200);
+	assert.equal(r.text, bytes.toString());
+	const etag = `"${f.sha256}"`;
+	assert.equal(r.headers.get('etag'), etag);
+	assert.equal(r.headers.get('accept-ranges'), 'bytes');
+	assert.equal(r.headers.get('content-type'), f.mime_type);
+	assert.equal(r.headers.get('x-content-type-options'), 'nosniff');
+	assert.equal(r.headers.get('content-disposition'),
+	    `attachment; filename="r__sum__ v2.txt"; filename*=UTF-8''r%C3%A9sum%C3%A9%20v2.txt`);
+
+	r = await get(d, `/v1/files/${f.id}`, { 'if-none-match': etag });
+	assert.equal(r.status, 304);
+	assert.equal(r.headers.get('etag'), etag);
+
+	r = await get(d, `/v1/files/${f.id}`, { range: 'bytes=2-5' });
+	assert.equal(r.status, 206);
+	assert.equal(r.text, '2345');
+	assert.equal(r.headers.get('content-range'), 'bytes 2-5/20');
+	r = await get(d, `/v1/files/${f.id}`, { range: 'bytes=15-' });
+	assert.equal(r.status, 206);
+	assert.equal(r.text, 'fghij');
+	r = await get(d, `/v1/files/${f.id}`, { range: 'bytes=-3' });
+	assert.equal(r.status, 206);
+	assert.equal(r.text, 'hij');
+	assert.equal(r.headers.get('content-range'), 'bytes 17-19/20');
+	r = await get(d, `/v1/files/${f.id}`, { range: 'bytes=10-99' });
+	assert.equal(r.status, 206);
+	assert.equal(r.text, 'abcdefghij');
+	r = await get(d, `/v1/files/${f.id}`, { range: 'bytes=20-' });
+	assertError(r, 416, 'range_not_satisfiable');
+	assert.equal(r.headers.get('content-range'), 'bytes */20');
+	r = await get(d, `/v1/files/${f.id}`, { range: 'bytes=0-1,4-5' });   // several: the whole file
+	assert.equal(r.status, 200);
+	assert.equal(r.text, bytes.toString());
+
+	assertError(await get(d, '/v1/files/f_aaaaaaaaaaaaaaaaaaaaaaaaaa'), 404, 'not_found');
+	assertError(await get(d, '/v1/files/nonsense'), 404, 'not_found');
+
+	// Another organization sees nothing of it.
+	assertStatus(await d.api('POST', '/v1/orgs', { name: 'acme' }), 201);
+	assertError(await get(d, `/v1/files/${f.id}`, { 'msgd-org': 'acme' }), 404, 'not_found');
+	assertError(await get(d, `/v1/files/${f.id}/meta`, { 'msgd-org': 'acme' }), 404, 'not_found');
+	assert.deepEqual(assertStatus(await get(d, '/v1/files', { 'msgd-org': 'acme' }), 200).files, []);
+	// Its own upload of the same bytes is its own row over the same content.
+	const g = assertStatus(await upload(d, bytes, { headers: { 'msgd-org': 'acme' } }), 201);
+	assert.notEqual(g.id, f.id);
+	assert.equal(g.sha256, f.sha256);
+	assert.deepEqual(contentFiles(d), [f.sha256]);
+});
+
+msgdTest('retention: an unreferenced file is removed, its content once no organization has it', async (h) => {
+	const cfg = configFile('files_retention_hours = 0;\nfiles_sweep_s = 1;\n');
+	const d = await h.start({ args: ['--config', cfg] });
+	const f = assertStatus(await upload(d, Buffer.from('short-lived')), 201);
+	const content = path.join(d.dataDir, 'files', f.sha256.slice(0, 2), f.sha256.slice(2));
+	await waitFor(async () => (await get(d, `/v1/files/${f.id}/meta`)).status === 404, 10_000,
+	    { what: 'the sweep to remove the row' });
+	await waitFor(() => !fs.existsSync(content), 5_000, { what: 'the content to be unlinked' });
+	assert.deepEqual(assertStatus(await get(d, '/v1/files'), 200).files, []);
+	fs.rmSync(path.dirname(cfg), { recursive: true, force: true });
+});
+
+msgdTest('a 20 MiB upload streams: RSS grows by less than 16 MiB', async (h) => {
+	const d = await h.start();
+	// Warm up the paths once (first allocations, libmagic's database).
+	assertStatus(await upload(d, Buffer.from('warm-up')), 201);
+	const before = statusKb(d.proc.pid, 'VmHWM');
+	const big = crypto.randomBytes(20 * 1024 * 1024);
+	const f = assertStatus(await upload(d, big), 201);
+	assert.equal(f.size, big.length);
+	assert.equal(f.sha256, sha256(big));
+	const after = statusKb(d.proc.pid, 'VmHWM');
+	assert.ok(after - before < 16 * 1024, `peak RSS grew by ${after - before} kB`);
+	const r = await get(d, `/v1/files/${f.id}`, { range: `bytes=${big.length - 4}-` });
+	assert.equal(r.status, 206);
+}, { timeout: 120_000 });

@@ -34,6 +34,8 @@ struct ccreate {
 	char *name;
 	const char *tpl_name, *tpl_lang;  /* into body */
 	json_t *local;                /* the local template read, or NULL */
+	int64_t import_id;            /* recipients from this import (0: "recipients") */
+	json_t *import, *first_row;   /* the import read, and its first valid row */
 	int read_rc;
 	json_t *content;
 	char *source_s, *content_s, *quiet_s;
@@ -45,6 +47,8 @@ ccreate_free(struct ccreate *c)
 {
 	json_decref(c->body);
 	json_decref(c->local);
+	json_decref(c->import);
+	json_decref(c->first_row);
 	json_decref(c->content);
 	free(c->name);
 	free(c->source_s);
@@ -178,11 +182,13 @@ created_done(struct store_op *op, void *arg)
 		ccreate_free(c);
 		return;
 	}
-	json_t *row = json_pack("{s:I,s:I,s:I,s:{s:O},s:O,s:I,s:I,s:I,s:I}",
+	json_t *row = json_pack("{s:I,s:I,s:I,s:o,s:O,s:I,s:I,s:I,s:I,s:I,s:I}",
 	    "id", (json_int_t)op->u.campaign.id, "org_id", (json_int_t)c->org,
 	    "channel_id", (json_int_t)c->channel_id,
-	    "source", "recipients", json_object_get(c->body, "recipients"),
-	    "content", c->content, "created", (json_int_t)0,
+	    "source", c->import_id ? json_pack("{s:I}", "import_id", (json_int_t)c->import_id) :
+	    json_pack("{s:O}", "recipients", json_object_get(c->body, "recipients")),
+	    "content", c->content, "created", (json_int_t)0, "cursor", (json_int_t)0,
+	    "total", (json_int_t)c->total,
 	    "scheduled_at", (json_int_t)c->scheduled_at, "rate", (json_int_t)c->rate,
 	    "created_at", (json_int_t)op->u.campaign.created_at);
 	json_t *q = json_object_get(c->body, "quiet_hours");
@@ -211,6 +217,29 @@ create_finish(struct ccreate *c)
 		api_store_error(c->req);
 		ccreate_free(c);
 		return;
+	}
+	if (c->import_id) {
+		const char *st = json_string_value(json_object_get(c->import, "status"));
+		if (c->import == NULL) {
+			send_fail(&e, "import_not_found", "import_id", "no import %" PRId64, c->import_id);
+			goto invalid;
+		}
+		if (st == NULL || strcmp(st, "validated") != 0) {
+			send_fail(&e, "import_not_validated", "import_id", "import %" PRId64 " is %s: a campaign "
+			    "takes a validated import", c->import_id, st ? st : "not ready");
+			goto invalid;
+		}
+		c->total = json_integer_value(json_object_get(json_object_get(c->import, "counts"), "valid"));
+		if (c->total <= 0 || c->first_row == NULL) {
+			send_fail(&e, "validation_failed", "import_id", "import %" PRId64 " has no valid row",
+			    c->import_id);
+			goto invalid;
+		}
+		if (c->total > CAMPAIGN_RECIPIENTS_MAX) {
+			send_fail(&e, "validation_failed", "import_id", "a campaign takes at most %d recipients",
+			    CAMPAIGN_RECIPIENTS_MAX);
+			goto invalid;
+		}
 	}
 	if (tpl == NULL) {
 		c->content = json_pack("{s:O}", "text", json_object_get(body, "text"));
@@ -258,7 +287,8 @@ create_finish(struct ccreate *c)
 	}
 	/* The first recipient as the adapter would get it: what the channel
 	 * cannot send is refused now, not once per recipient. */
-	json_t *first = json_array_get(json_object_get(body, "recipients"), 0);
+	json_t *first = c->first_row ? c->first_row : json_incref(json_array_get(json_object_get(body,
+	    "recipients"), 0));
 	char addr[CAMPAIGN_ADDR_MAX + 1];
 	if (campaign_address(first, ch->ops->address_normalize, addr, sizeof(addr)) == 0) {
 		struct msg_in m = { .channel_id = ch->id, .direction = DIR_OUT, .priority = 1 };
@@ -270,13 +300,23 @@ create_finish(struct ccreate *c)
 			m.type = type;
 			m.text = text;
 			r = api_send_dry_run(ch, &m, &e);
+		} else if (c->import_id) {
+			/* An import's rows all have the same variables: none would be sent. */
+			r = send_fail(&e, "unmapped_variable", tpl ? "variables" : "text", "the import's rows "
+			    "have no variable for a {{placeholder}} of the %s", tpl ? "template" : "text");
 		}
 		msg_in_clear(&m);
-		if (r != 0)
+		if (r != 0) {
+			if (!c->first_row)
+				json_decref(first);
 			goto invalid;
+		}
 	}
+	if (!c->first_row)
+		json_decref(first);
 	c->content_s = json_encode(c->content, NULL);
-	json_t *src = json_pack("{s:O}", "recipients", json_object_get(body, "recipients"));
+	json_t *src = c->import_id ? json_pack("{s:I}", "import_id", (json_int_t)c->import_id) :
+	    json_pack("{s:O}", "recipients", json_object_get(body, "recipients"));
 	c->source_s = json_encode(src, NULL);
 	json_decref(src);
 	if (json_object_get(body, "quiet_hours") && !json_is_null(json_object_get(body, "quiet_hours")))
@@ -302,15 +342,28 @@ invalid:
 }
 
 static void
-tpl_run(struct store *st, void *arg)
+reads_run(struct store *st, void *arg)
 {
 	struct ccreate *c = arg;
 
-	c->read_rc = store_template_get(st, c->org, c->tpl_name, c->tpl_lang, &c->local);
+	if (c->tpl_name)
+		c->read_rc = store_template_get(st, c->org, c->tpl_name, c->tpl_lang, &c->local);
+	if (c->read_rc == 0 && c->import_id) {
+		json_t *page = NULL;
+		c->read_rc = store_import_get(st, c->org, c->import_id, &c->import);
+		if (c->read_rc == 0 && c->import)
+			c->read_rc = store_import_rows_page(st, c->org, c->import_id, 0, 1, &page);
+		if (page && json_array_size(page) == 1) {
+			json_t *row = json_array_get(page, 0);
+			c->first_row = json_pack("{s:O,s:O}", "to", json_object_get(row, "phone"), "variables",
+			    json_object_get(row, "data"));
+		}
+		json_decref(page);
+	}
 }
 
 static void
-tpl_done(void *arg)
+reads_done(void *arg)
 {
 	create_finish(arg);
 }
@@ -350,12 +403,16 @@ api_campaigns_create(struct app *app, struct http_request *req, const struct pri
 		send_fail(&e, "validation_failed", "channel", "channel '%s' cannot send", ch->name);
 		goto invalid;
 	}
-	if (json_object_get(in, "import_id")) {
-		send_fail(&e, "validation_failed", "import_id", "campaigns from an import are not available "
-		    "yet: give 'recipients'");
+	json_t *imp = json_object_get(in, "import_id");
+	if ((imp == NULL) == (json_object_get(in, "recipients") == NULL)) {
+		send_fail(&e, "validation_failed", "recipients", "give exactly one of 'recipients' and 'import_id'");
 		goto invalid;
 	}
-	if (check_recipients(json_object_get(in, "recipients"), &e) != 0)
+	if (imp && (!json_is_integer(imp) || json_integer_value(imp) < 1)) {
+		send_fail(&e, "validation_failed", "import_id", "'import_id' must be an import's id");
+		goto invalid;
+	}
+	if (imp == NULL && check_recipients(json_object_get(in, "recipients"), &e) != 0)
 		goto invalid;
 	json_t *tpl = json_object_get(in, "template");
 	if ((tpl == NULL) == (text == NULL)) {
@@ -415,9 +472,10 @@ api_campaigns_create(struct app *app, struct http_request *req, const struct pri
 	c->scheduled_at = at;
 	c->rate = rate;
 	c->total = (int64_t)json_array_size(json_object_get(in, "recipients"));
+	c->import_id = imp ? json_integer_value(imp) : 0;
 	http_defer(req);
-	if (tpl) {
-		c->rd = (struct store_read){ .run = tpl_run, .done = tpl_done, .arg = c };
+	if (tpl || c->import_id) {
+		c->rd = (struct store_read){ .run = reads_run, .done = reads_done, .arg = c };
 		store_read_submit(app->store, &c->rd);
 	} else {
 		create_finish(c);

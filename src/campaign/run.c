@@ -30,7 +30,9 @@ struct seen {
 struct crun {
 	struct campaigns *cs;
 	int64_t id, org_id, channel_id;
-	json_t *recipients;          /* the source's array */
+	json_t *recipients;          /* the source's array (NULL: an import's rows) */
+	int64_t import_id, cursor;   /* or the import, and its last row made */
+	int build_err;               /* the chunk's build: 0, 1 storage (again later), 2 import gone */
 	json_t *content;
 	int64_t next, total;         /* the next recipient to make; how many */
 	int64_t rate, base_ms, now_ms;
@@ -47,6 +49,7 @@ struct crun {
 	struct ingest_batch batch;
 	struct campaign_rcpt *rcpts;
 	size_t n;
+	int64_t chunk_cursor;        /* the import's last row in it */
 	struct event *retry;
 	struct crun *next_run;
 };
@@ -148,6 +151,68 @@ due_of(struct crun *r, int64_t idx)
 	return r->due_at;
 }
 
+/*
+ * Up to n recipient items {"to","variables"} after the import's row after
+ * (pool thread): a new array, *last its last row; NULL with r->build_err
+ * set when the import cannot be read (1) or is gone (2).
+ */
+static json_t *
+import_items(struct crun *r, struct store *st, int64_t after, int64_t n, int64_t *last)
+{
+	json_t *page = NULL, *items, *row;
+	size_t i;
+
+	if (store_import_rows_page(st, r->org_id, r->import_id, after, (int)n, &page) != 0) {
+		r->build_err = 1;
+		return NULL;
+	}
+	if (page == NULL) {
+		r->build_err = 2;
+		return NULL;
+	}
+	items = json_array();
+	*last = after;
+	json_array_foreach(page, i, row) {
+		json_array_append_new(items, json_pack("{s:O,s:O}", "to", json_object_get(row, "phone"),
+		    "variables", json_object_get(row, "data")));
+		*last = json_integer_value(json_object_get(row, "row"));
+	}
+	json_decref(page);
+	return items;
+}
+
+/* The addresses made before a restart, so duplicates stay skipped. */
+static int
+rebuild_seen(struct crun *r, struct store *st)
+{
+	char addr[CAMPAIGN_ADDR_MAX + 1];
+	size_t i;
+	json_t *item;
+
+	if (r->recipients) {
+		for (int64_t k = 0; k < r->next; k++)
+			if (campaign_address(json_array_get(r->recipients, (size_t)k), r->normalize, addr,
+			    sizeof(addr)) == 0)
+				seen_add(r, addr);
+		return 0;
+	}
+	for (int64_t after = 0; after < r->cursor;) {
+		int64_t last = after;
+		json_t *items = import_items(r, st, after, CAMPAIGN_CHUNK, &last);
+		if (items == NULL)
+			return -1;
+		json_array_foreach(items, i, item) {
+			if (campaign_address(item, r->normalize, addr, sizeof(addr)) == 0)
+				seen_add(r, addr);
+		}
+		json_decref(items);
+		if (last <= after)
+			break;
+		after = last;
+	}
+	return 0;
+}
+
 /* On a pool thread: the chunk's recipients and messages. */
 static void
 build_run(struct store *st, void *arg)
@@ -155,19 +220,27 @@ build_run(struct store *st, void *arg)
 	struct crun *r = arg;
 	char addr[CAMPAIGN_ADDR_MAX + 1];
 	int64_t end = r->next + CAMPAIGN_CHUNK < r->total ? r->next + CAMPAIGN_CHUNK : r->total;
+	json_t *items;
 
+	r->build_err = 0;
 	if (r->rebuild) {
-		for (int64_t i = 0; i < r->next; i++)
-			if (campaign_address(json_array_get(r->recipients, (size_t)i), r->normalize, addr,
-			    sizeof(addr)) == 0)
-				seen_add(r, addr);
+		if (rebuild_seen(r, st) != 0)
+			return;
 		r->rebuild = false;
 	}
-	r->n = (size_t)(end - r->next);
+	r->chunk_cursor = 0;
+	if (r->recipients) {
+		items = json_array();
+		for (int64_t i = r->next; i < end; i++)
+			json_array_append(items, json_array_get(r->recipients, (size_t)i));
+	} else if ((items = import_items(r, st, r->cursor, end - r->next, &r->chunk_cursor)) == NULL) {
+		return;
+	}
+	r->n = json_array_size(items);
 	r->rcpts = xcalloc(r->n ? r->n : 1, sizeof(*r->rcpts));
 	for (size_t k = 0; k < r->n; k++) {
 		int64_t idx = r->next + (int64_t)k;
-		json_t *item = json_array_get(r->recipients, (size_t)idx);
+		json_t *item = json_array_get(items, k);
 		json_t *vars = json_object_get(item, "variables");
 		struct campaign_rcpt *c = &r->rcpts[k];
 
@@ -212,7 +285,7 @@ build_run(struct store *st, void *arg)
 		if (m->raw == NULL)
 			m->raw = xstrdup("{}");
 	}
-	(void)st;
+	json_decref(items);
 }
 
 static void
@@ -240,6 +313,7 @@ chunk_done(struct store_op *op, void *arg)
 	snprintf(id, sizeof(id), "%" PRId64, r->id);
 	if (op->result == 0) {
 		r->next += (int64_t)r->n;
+		r->cursor = op->u.chunk.cursor;
 		chunk_clear(r);
 		if (op->u.chunk.queued > 0 && r->cs->app->outbox)
 			outbox_kick(r->cs->app->outbox);
@@ -269,11 +343,27 @@ build_done(void *arg)
 		chunk_failed(r);
 		return;
 	}
+	if (r->build_err != 0 || r->n == 0) {
+		char id[24];
+		snprintf(id, sizeof(id), "%" PRId64, r->id);
+		chunk_failed(r);
+		if (r->build_err == 1) {
+			log_warn("campaign: cannot read its import; trying again", "campaign", id);
+			struct timeval tv = { .tv_sec = CAMPAIGN_RETRY_MS / 1000 };
+			if (r->retry == NULL)
+				r->retry = evtimer_new(r->cs->app->base, retry_cb, r);
+			evtimer_add(r->retry, &tv);
+			return;
+		}
+		log_warn("campaign: its import is gone (deleted); no more messages are made", "campaign", id);
+		crun_drop(r);
+		return;
+	}
 	r->op = (struct store_op){
 		.kind = STORE_OP_CAMPAIGN_CHUNK,
 		.org_id = r->org_id,
 		.u.chunk = { .id = r->id, .start = r->next, .rcpts = r->rcpts, .n = r->n,
-		    .batch = &r->batch },
+		    .batch = &r->batch, .cursor = r->chunk_cursor },
 		.done = chunk_done,
 		.arg = r,
 	};
@@ -311,20 +401,24 @@ void
 campaigns_created(struct app *app, const json_t *row)
 {
 	struct campaigns *cs = app->campaigns;
-	json_t *recips = json_object_get(json_object_get(row, "source"), "recipients");
+	json_t *src = json_object_get(row, "source");
+	json_t *recips = json_object_get(src, "recipients");
+	int64_t import_id = json_integer_value(json_object_get(src, "import_id"));
 	char err[160];
 
-	if (cs == NULL || !json_is_array(recips))
+	if (cs == NULL || (!json_is_array(recips) && import_id <= 0))
 		return;
 	struct crun *r = xcalloc(1, sizeof(*r));
 	r->cs = cs;
 	r->id = json_integer_value(json_object_get(row, "id"));
 	r->org_id = json_integer_value(json_object_get(row, "org_id"));
 	r->channel_id = json_integer_value(json_object_get(row, "channel_id"));
-	r->recipients = json_incref(recips);
+	r->recipients = json_is_array(recips) ? json_incref(recips) : NULL;
+	r->import_id = import_id;
+	r->cursor = json_integer_value(json_object_get(row, "cursor"));
 	r->content = json_incref(json_object_get(row, "content"));
 	r->next = json_integer_value(json_object_get(row, "created"));
-	r->total = (int64_t)json_array_size(recips);
+	r->total = json_integer_value(json_object_get(row, "total"));
 	r->rate = json_integer_value(json_object_get(row, "rate"));
 	int64_t sched = json_integer_value(json_object_get(row, "scheduled_at"));
 	int64_t created = json_integer_value(json_object_get(row, "created_at"));

@@ -302,6 +302,7 @@ apply_chunk(struct store_db *db, struct store_op *op)
 	db_bind_text(s, 6, status);
 	db_bind_id(s, 7, started);
 	db_bind_i64(s, 8, now);
+	db_bind_i64(s, 9, op->u.chunk.cursor);
 	if (db_defer(s) != 0)
 		goto sqlfail;
 	if (started && camp_event(db, op, &c, "campaign.started", status, now) != 0)

@@ -31,7 +31,8 @@
 	    " AND (" P "2" CAST_I64 " = 0 OR org_id = " P "2" CAST_I64 ")",                    \
 	[W_CAMPAIGN_CHUNK_DONE] = "UPDATE campaigns SET created = " P "2, c_queued = c_queued + " P "3," \
 	    " c_skipped = c_skipped + " P "4, skipped_reasons = " P "5, status = " P "6,"       \
-	    " started_at = coalesce(started_at, " P "7" CAST_I64 "), updated_ms = " P "8 WHERE id = " P "1", \
+	    " started_at = coalesce(started_at, " P "7" CAST_I64 "), updated_ms = " P "8,"       \
+	    " source_cursor = " P "9 WHERE id = " P "1",                                        \
 	[W_RCPT_INSERT] = "INSERT INTO campaign_recipients (campaign_id, idx, address, variables," \
 	    " message_id, status, skip_reason) VALUES (" P "1, " P "2, " P "3, " P "4, " P "5, " P "6, " P "7)", \
 	[W_CONTACT_STATE] = "SELECT status FROM contacts WHERE channel_id = " P "1 AND address = " P "2", \
@@ -83,7 +84,8 @@
 	[R_CAMPAIGN_RCPTS_STATUS] = RCPT_COLS " WHERE r.campaign_id = " P "1 AND r.idx > " P "2"  \
 	    " AND r.status = " P "4 ORDER BY r.idx LIMIT " P "3",                               \
 	[R_CAMPAIGNS_UNFINISHED] = "SELECT id, org_id, channel_id, source, content, created, status," \
-	    " coalesce(scheduled_at, 0), coalesce(rate, 0), quiet_hours, created_at FROM campaigns" \
+	    " coalesce(scheduled_at, 0), coalesce(rate, 0), quiet_hours, created_at, source_cursor, c_total" \
+	    " FROM campaigns"                                                                   \
 	    " WHERE created < c_total AND status <> 'cancelled' ORDER BY id"
 
 #endif

@@ -397,7 +397,7 @@ struct store_op {
 		struct {
 			const char *name;
 			int64_t channel_id;
-			const char *source_json;   /* {"recipients":[...]} */
+			const char *source_json;   /* {"recipients":[...]} or {"import_id":N} */
 			const char *content_json;
 			int64_t scheduled_at;      /* ms; 0: none */
 			int64_t rate;              /* per minute; 0: none */
@@ -412,6 +412,7 @@ struct store_op {
 			struct campaign_rcpt *rcpts;
 			size_t n;
 			struct ingest_batch *batch; /* the messages of the recipients not skipped */
+			int64_t cursor;            /* an import's last row in the chunk (0: inline) */
 			int64_t queued, skipped;   /* results */
 			char status[16];           /* result: the campaign's status after it */
 		} chunk;
@@ -722,7 +723,7 @@ int store_campaign_recipients(struct store *st, int64_t org, int64_t id, const c
     int64_t after, int limit, json_t **out);
 /* Campaigns whose recipients are not all made yet (resumed at start):
  * [{"id","org_id","channel_id","source","content","created","status","scheduled_at",
- * "rate","quiet_hours","created_at"}], source and content parsed. */
+ * "rate","quiet_hours","created_at","cursor","total"}], source and content parsed. */
 int store_campaigns_unfinished(struct store *st, json_t **out);
 /* --- files (issue 14): store_file_get() is declared in files/files.h --- */
 /* Organization org's files, newest first: {"files":[{"id","sha256","size","mime_type",

@@ -252,7 +252,9 @@ describe('campaigns', () => {
 			[{ ...ok, scheduled_at: 'tomorrow' }, 'validation_failed', 'scheduled_at'],
 			[{ ...ok, quiet_hours: { start: '21:00', end: '21:00' } }, 'validation_failed', 'quiet_hours'],
 			[{ ...ok, quiet_hours: { start: '21:00', end: '08:00', tz: 'Mars/Olympus' } }, 'validation_failed', 'quiet_hours'],
-			[{ ...ok, import_id: 'imp_1' }, 'validation_failed', 'import_id'],
+			[{ ...ok, import_id: 1 }, 'validation_failed', 'recipients'],
+			[{ ...ok, recipients: undefined, import_id: 'imp_1' }, 'validation_failed', 'import_id'],
+			[{ ...ok, recipients: undefined, import_id: 424242 }, 'import_not_found', 'import_id'],
 			[{ ...ok, surprise: true }, 'validation_failed', 'surprise'],
 			[{ ...ok, text: undefined, template: { name: 'greet' }, variables: { name: 'first' } }, 'unmapped_variable', 'variables'],
 			[{ ...ok, text: undefined, template: { name: 'approved_one', language: 'en' }, variables: { 2: 'x' } }, 'unmapped_variable', 'variables'],
@@ -270,6 +272,33 @@ describe('campaigns', () => {
 			recipients: [{ to: num(1), variables: { first: 'Ann' } }] });
 		await waitCampaign(d, c.id, (x) => x.status === 'completed', 'completed');
 		assert.equal(fake.requests[0].body.text.body, 'Hi Ann, 10% off');
+	});
+
+	msgdTest('from a validated import: its valid rows are the recipients, its variables fill the text', async (h) => {
+		const { d, fake } = await sendSetup(h);
+		const csv = 'Phone,First Name,City\n+1 555 000 5001,Ann,Oslo\nnot a phone,Bob,Rome\n15550005002,Cy,Lima\n1 555 000 5001,Ann again,Oslo\n';
+		const up = await d.api('POST', '/v1/files', csv, { 'content-type': 'text/csv' });
+		const file = assertStatus(up, 201, 'upload');
+		const imp = assertStatus(await d.api('POST', '/v1/imports', { file_id: file.id, channel: 'wa',
+			mapping: { phone: 'Phone', variables: { name: 'First Name', city: 'City' } } }), 202, 'import');
+		const done = await waitFor(async () => {
+			const g = assertStatus(await d.api('GET', `/v1/imports/${imp.id}`), 200);
+			return g.status !== 'parsing' && g;
+		}, 10_000, { what: 'import validated' });
+		assert.equal(done.status, 'validated', JSON.stringify(done));
+		assert.equal(done.counts.valid, 2);
+		const c = await createCampaign(d, { name: 'from import', channel: 'wa', import_id: imp.id, text: 'Hi {{name}} in {{city}}' });
+		assert.equal(c.counters.total, 2);
+		const fin = await waitCampaign(d, c.id, (x) => x.status === 'completed', 'completed');
+		assert.equal(fin.counters.sent, 2);
+		const texts = fake.requests.filter((r) => r.kind === 'send').map((r) => `${r.to}:${r.body.text.body}`).sort();
+		assert.deepEqual(texts, [`${num(4001)}:Hi Ann in Oslo`, `${num(4002)}:Hi Cy in Lima`]);
+		const rs = await allRecipients(d, c.id);
+		assert.deepEqual(rs.map((r) => [r.idx, r.to, r.variables.name]), [[0, num(4001), 'Ann'], [1, num(4002), 'Cy']]);
+		// A text that needs a variable the import's rows do not have: refused before it starts.
+		const e = assertError(await d.api('POST', '/v1/campaigns', { name: 'missing', channel: 'wa', import_id: imp.id,
+			text: 'Hi {{surname}}' }), 422, 'unmapped_variable');
+		assert.equal(e.field, 'text');
 	});
 
 	msgdTest('kill -9 while it is made and while it sends: after restarts every recipient is sent, none twice outside the in-flight window', async (h) => {

@@ -7,13 +7,14 @@ CREATE TABLE campaigns (
 	org_id INTEGER NOT NULL,
 	name TEXT NOT NULL,
 	channel_id INTEGER NOT NULL,
-	source TEXT NOT NULL,              -- {"recipients":[...]} or {"import_id":...}
+	source TEXT NOT NULL,              -- {"recipients":[...]} or {"import_id":N}
 	content TEXT NOT NULL,             -- {"text"} or {"template":{...},"variables":{...}}
 	status TEXT NOT NULL,              -- creating|scheduled|running|paused|completed|cancelled
 	scheduled_at INTEGER,              -- ms
 	rate INTEGER,                      -- messages per minute, or NULL
 	quiet_hours TEXT,                  -- {"start","end","tz"} or NULL
 	created INTEGER NOT NULL DEFAULT 0, -- recipients made so far (the next idx)
+	source_cursor INTEGER NOT NULL DEFAULT 0, -- an import's last row made
 	c_total INTEGER NOT NULL DEFAULT 0,
 	c_queued INTEGER NOT NULL DEFAULT 0,
 	c_sent INTEGER NOT NULL DEFAULT 0,

@@ -2,13 +2,13 @@
  * campaign.c - `msgd campaign create` and `msgd campaign watch` through a
  * running msgd's API.
  *
- * create reads a CSV file here (the import readers, src/import/csv.h:
- * BOM, delimiter detected, quoted newlines; the first row names the
- * columns), takes the phone column (--phone-column, default "phone") as
- * each recipient's address and every other column as its variables, prints
- * the rows it could not use (first CAMPAIGN_ERRORS_SHOWN), then
- * POST /v1/campaigns and watches it. --to ADDR (repeatable) gives
- * recipients without a file.
+ * create uploads the file (POST /v1/files, streamed), imports it
+ * (POST /v1/imports: the phone column from --phone-column, default "phone";
+ * --map VAR=COLUMN for a template's variables; every other column kept as a
+ * variable of the same name, for --text's {{column}}), waits until the
+ * import is validated, prints its counts and first CAMPAIGN_ERRORS_SHOWN row
+ * errors, then POST /v1/campaigns with its import_id and watches it.
+ * --to ADDR (repeatable) gives recipients without a file.
  *
  * watch polls GET /v1/campaigns/{id} once a second: on a terminal one line
  * redrawn in place (a bar of sent + failed + cancelled + skipped against the
@@ -18,33 +18,33 @@
  */
 #include "cli.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <jansson.h>
 
-#include "../import/csv.h"
+#include <curl/curl.h>
+
 #include "../util/util.h"
 
 #define CAMPAIGN_ERRORS_SHOWN 10
-#define CAMPAIGN_FILE_ROWS_MAX 1000000
+#define IMPORT_POLL_MS 200
 #define WATCH_POLL_MS 1000
 #define BAR_WIDTH 30
 
 const char cli_campaign_usage[] =
-    "msgd campaign create --channel NAME (--file LIST.csv | --to ADDR ...)\n"
+    "msgd campaign create --channel NAME (--file LIST | --to ADDR ...)\n"
     "                     (--text TEXT | --template NAME [--language L] [--map VAR=COLUMN ...])\n"
     "                     [--phone-column COLUMN] [--name NAME] [--rate PER_MINUTE]\n"
     "                     [--url URL] [--token TOKEN] [--no-watch] [--timeout SECONDS]\n"
     "msgd campaign watch ID [--url URL] [--token TOKEN] [--timeout SECONDS]\n"
     "\n"
-    "  --file LIST.csv   recipients: the phone column is the address, the other columns\n"
-    "                    the variables ({{column}} in --text; --map fills a template's)\n"
+    "  --file LIST       a .csv or .xlsx file, uploaded and imported: the phone column is\n"
+    "                    the address, the other columns variables ({{column}} in --text)\n"
     "  --map VAR=COLUMN  a template variable from a column (repeatable)\n"
     "  --url, --token    as for msgd send\n"
     "  --timeout S       stop watching after S seconds (default: until it ends)\n"
@@ -52,75 +52,26 @@ const char cli_campaign_usage[] =
     "Prints the campaign id, then its progress until it is completed (exit 0) or\n"
     "cancelled (exit 1); 3 when --timeout passed first.\n";
 
-struct file_read {
-	json_t *recipients;
-	json_t *header;          /* the first row's names */
-	long phone;              /* its column, or -1 */
-	const char *phone_name;
-	int errors;              /* rows not used */
-};
-
-static int
-on_row(void *arg, const struct table_row *r)
+/* The file's basename, percent-encoded for ?filename=. */
+static char *
+file_query_name(const char *path)
 {
-	struct file_read *f = arg;
+	const char *b = strrchr(path, '/');
+	char *esc = curl_easy_escape(NULL, b ? b + 1 : path, 0);
+	char *out = xstrdup(esc ? esc : "list");
 
-	if (f->header == NULL) {
-		f->header = json_array();
-		for (size_t i = 0; i < r->ncells; i++) {
-			json_array_append_new(f->header, json_stringn(r->cells[i], r->lens[i]));
-			if (strcmp(r->cells[i], f->phone_name) == 0)
-				f->phone = (long)i;
-		}
-		if (f->phone < 0) {
-			fprintf(stderr, "msgd campaign: the file has no column '%s' (--phone-column)\n", f->phone_name);
-			return -1;
-		}
-		return 0;
-	}
-	if (json_array_size(f->recipients) >= CAMPAIGN_FILE_ROWS_MAX) {
-		fprintf(stderr, "msgd campaign: more than %d rows\n", CAMPAIGN_FILE_ROWS_MAX);
-		return -1;
-	}
-	if ((size_t)f->phone >= r->ncells || r->lens[f->phone] == 0) {
-		if (++f->errors <= CAMPAIGN_ERRORS_SHOWN)
-			printf("row %zu: no %s: skipped\n", r->row, f->phone_name);
-		return 0;
-	}
-	json_t *vars = json_object();
-	for (size_t i = 0; i < r->ncells && i < json_array_size(f->header); i++)
-		if ((long)i != f->phone)
-			json_object_set_new(vars, json_string_value(json_array_get(f->header, i)),
-			    json_stringn(r->cells[i], r->lens[i]));
-	json_array_append_new(f->recipients, json_pack("{s:s%,s:o}", "to", r->cells[f->phone],
-	    r->lens[f->phone], "variables", vars));
-	return 0;
+	curl_free(esc);
+	return out;
 }
 
-static int
-read_file(const char *path, const char *phone, json_t *recipients)
+static const char *
+type_of(const char *path)
 {
-	struct file_read f = { .recipients = recipients, .phone = -1, .phone_name = phone };
-	struct table_error err = { 0 };
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	size_t n = strlen(path);
 
-	if (fd < 0) {
-		fprintf(stderr, "msgd campaign: %s: %s\n", path, strerror(errno));
-		return -1;
-	}
-	int r = csv_read_fd(fd, NULL, on_row, &f, &err);
-	close(fd);
-	json_decref(f.header);
-	if (r != 0 && err.code != TABLE_OK) {
-		fprintf(stderr, "msgd campaign: %s: row %zu: %s (%s)\n", path, err.row, err.message,
-		    table_err_name(err.code));
-		return -1;
-	}
-	if (r != 0)
-		return -1;
-	if (f.errors > CAMPAIGN_ERRORS_SHOWN)
-		printf("... and %d more rows skipped\n", f.errors - CAMPAIGN_ERRORS_SHOWN);
-	return 0;
+	if (n > 5 && strcasecmp(path + n - 5, ".xlsx") == 0)
+		return "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+	return "text/csv";
 }
 
 static void
@@ -134,6 +85,113 @@ print_error(const char *who, long st, json_t *body)
 		    json_string_value(json_object_get(err, "field")) ? " " : "",
 		    json_string_value(json_object_get(err, "field")) ?: "",
 		    json_string_value(json_object_get(err, "message")) ?: "(no detail)");
+}
+
+/*
+ * --file: upload it (POST /v1/files), import it (POST /v1/imports: the phone
+ * column, the mapped variables, every other column kept as a variable),
+ * wait until it is validated, print its counts and first row errors. The
+ * import's id, or -1 (said on stderr).
+ */
+static int64_t
+import_file(const char *base, const char *token, const char *path, const char *channel,
+    const char *phone, const json_t *map, const char *tpl, const char *lang)
+{
+	char url[CLI_URL_MAX + 600];
+	json_t *r = NULL;
+	int64_t id = -1;
+
+	char *qn = file_query_name(path);
+	snprintf(url, sizeof(url), "%s/v1/files?filename=%s", base, qn);
+	free(qn);
+	long st = cli_upload("msgd campaign", url, token, path, type_of(path), &r);
+	if (st != 200 && st != 201) {
+		print_error("msgd campaign: upload", st, r);
+		json_decref(r);
+		return -1;
+	}
+	json_t *req = json_pack("{s:O,s:s,s:{s:s,s:O},s:s}", "file_id", json_object_get(r, "id"),
+	    "channel", channel, "mapping", "phone", phone, "variables", map,
+	    "unknown_columns", "keep_as_variables");
+	json_decref(r);
+	r = NULL;
+	if (tpl) {
+		json_t *t = json_pack("{s:s}", "name", tpl);
+		if (lang)
+			json_object_set_new(t, "language", json_string(lang));
+		json_object_set_new(req, "template", t);
+	}
+	char *body = json_encode(req, NULL);
+	json_decref(req);
+	snprintf(url, sizeof(url), "%s/v1/imports", base);
+	st = cli_call("msgd campaign", "POST", url, token, NULL, body, &r);
+	free(body);
+	if (st != 202 && st != 200) {
+		print_error("msgd campaign: import", st, r);
+		json_decref(r);
+		return -1;
+	}
+	long long imp = (long long)json_integer_value(json_object_get(r, "id"));
+	json_decref(r);
+	snprintf(url, sizeof(url), "%s/v1/imports/%lld", base, imp);
+	for (;;) {
+		r = NULL;
+		st = cli_call("msgd campaign", "GET", url, token, NULL, NULL, &r);
+		const char *status = json_string_value(json_object_get(r, "status"));
+		if (st != 200 || status == NULL) {
+			print_error("msgd campaign: import", st, r);
+			json_decref(r);
+			return -1;
+		}
+		if (strcmp(status, "parsing") != 0)
+			break;
+		json_decref(r);
+		usleep(IMPORT_POLL_MS * 1000);
+	}
+	json_t *counts = json_object_get(r, "counts");
+	const char *status = json_string_value(json_object_get(r, "status"));
+	if (strcmp(status, "validated") != 0) {
+		json_t *err = json_object_get(r, "error");
+		fprintf(stderr, "msgd campaign: import %lld failed: %s%s%s\n", imp,
+		    json_string_value(json_object_get(err, "code")) ?: "error",
+		    json_string_value(json_object_get(err, "message")) ? ": " : "",
+		    json_string_value(json_object_get(err, "message")) ?: "");
+		json_decref(r);
+		return -1;
+	}
+	printf("import %lld: %lld rows, %lld valid, %lld invalid, %lld duplicates\n", imp,
+	    (long long)json_integer_value(json_object_get(counts, "rows")),
+	    (long long)json_integer_value(json_object_get(counts, "valid")),
+	    (long long)json_integer_value(json_object_get(counts, "invalid")),
+	    (long long)json_integer_value(json_object_get(counts, "duplicates")));
+	int64_t valid = json_integer_value(json_object_get(counts, "valid"));
+	int64_t errors = json_integer_value(json_object_get(counts, "errors"));
+	json_decref(r);
+	if (errors > 0) {
+		snprintf(url, sizeof(url), "%s/v1/imports/%lld/errors?limit=%d", base, imp, CAMPAIGN_ERRORS_SHOWN);
+		r = NULL;
+		if (cli_call("msgd campaign", "GET", url, token, NULL, NULL, &r) == 200) {
+			size_t i;
+			json_t *e;
+			json_array_foreach(json_object_get(r, "data"), i, e) {
+				const char *col = json_string_value(json_object_get(e, "column"));
+				printf("row %lld: %s%s%s\n", (long long)json_integer_value(json_object_get(e, "row")),
+				    col ? col : "", col ? ": " : "",
+				    json_string_value(json_object_get(e, "message")) ?: "error");
+			}
+		}
+		json_decref(r);
+		if (errors > CAMPAIGN_ERRORS_SHOWN)
+			printf("... and %lld more row errors (GET /v1/imports/%lld/errors)\n",
+			    (long long)(errors - CAMPAIGN_ERRORS_SHOWN), imp);
+	}
+	fflush(stdout);
+	if (valid <= 0) {
+		fprintf(stderr, "msgd campaign: import %lld has no valid row\n", imp);
+		return -1;
+	}
+	id = imp;
+	return id;
 }
 
 static int64_t
@@ -316,14 +374,23 @@ cli_campaign(int argc, char **argv)
 		    "--text or --template\n\n%s", cli_campaign_usage);
 		goto out;
 	}
-	if (file && read_file(file, phone, tos) != 0)
-		goto out;
-	if (json_array_size(tos) == 0) {
-		fprintf(stderr, "msgd campaign: no recipients\n");
-		goto out;
+	req = json_pack("{s:s,s:s}", "name", name ? name : file ? file : "campaign", "channel", channel);
+	if (file) {
+		int64_t imp = import_file(base, token, file, channel, phone, map, tpl, lang);
+		if (imp < 0)
+			goto out;
+		json_object_set_new(req, "import_id", json_integer(imp));
+		/* The import's rows carry the template's variables under their own names. */
+		json_t *same = json_object();
+		const char *k;
+		json_t *v;
+		json_object_foreach(map, k, v)
+			json_object_set_new(same, k, json_string(k));
+		json_decref(map);
+		map = same;
+	} else {
+		json_object_set(req, "recipients", tos);
 	}
-	req = json_pack("{s:s,s:s,s:O}", "name", name ? name : file ? file : "campaign", "channel", channel,
-	    "recipients", tos);
 	if (text) {
 		json_object_set_new(req, "text", json_string(text));
 	} else {

@@ -37,6 +37,11 @@ int cli_migrate(int argc, char **argv);
 long cli_call(const char *who, const char *method, const char *url, const char *token,
     const char *const *headers, const char *body, json_t **out);
 
+/* POST the file at path to url as the raw body (streamed, never read whole)
+ * with that Content-Type; as cli_call(). */
+long cli_upload(const char *who, const char *url, const char *token, const char *path,
+    const char *content_type, json_t **out);
+
 /* --- commands on a data directory (datadir.c) --- */
 
 #define CLI_TOKEN_MAX 256

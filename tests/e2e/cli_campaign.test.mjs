@@ -1,6 +1,7 @@
 // The campaign CLI: msgd campaign create --file LIST.csv --channel NAME
-// (--text T | --template NAME --map VAR=COLUMN) prints the rows it could not
-// use, the campaign id, then progress lines until the campaign completes;
+// (--text T | --template NAME --map VAR=COLUMN) uploads and imports the file,
+// prints the import's counts and row errors, the campaign id, then progress
+// lines until the campaign completes;
 // msgd campaign watch ID follows one (completed: exit 0, cancelled: 1).
 import { describe } from 'node:test';
 import assert from 'node:assert/strict';
@@ -42,7 +43,8 @@ describe('msgd campaign (CLI)', () => {
 		const r = await cli(['create', '--url', d.url, '--token', d.token, '--file', f, '--channel', 'wa',
 			'--text', 'Hi {{first_name}} from {{city}}']);
 		assert.equal(r.code, 0, `stdout: ${r.stdout}\nstderr: ${r.stderr}`);
-		assert.match(r.stdout, /row 3: no phone: skipped/);
+		assert.match(r.stdout, /^import \d+: 3 rows, 2 valid, 1 invalid, 0 duplicates$/m);
+		assert.match(r.stdout, /^row 3: phone: /m);
 		const id = Number(r.stdout.split('\n').find((l) => /^\d+$/.test(l)));
 		assert.ok(id > 0, r.stdout);
 		assert.match(r.stdout, /100% completed: sent 2, .* of 2/);
@@ -77,11 +79,11 @@ describe('msgd campaign (CLI)', () => {
 		const bad = await cli(['create', '--url', d.url, '--token', d.token, '--file', f, '--channel', 'wa',
 			'--template', 'promo']);
 		assert.equal(bad.code, 2);
-		assert.match(bad.stderr, /422 unmapped_variable variables: .*who/);
+		assert.match(bad.stderr, /import \d+ failed: variable_not_mapped: .*who/);
 		const nocol = await cli(['create', '--url', d.url, '--token', d.token, '--file', f, '--channel', 'wa',
 			'--text', 'x', '--phone-column', 'mobile']);
 		assert.equal(nocol.code, 2);
-		assert.match(nocol.stderr, /no column 'mobile'/);
+		assert.match(nocol.stderr, /import \d+ failed: unknown_column/);
 		const usage = await cli(['create', '--channel', 'wa']);
 		assert.equal(usage.code, 2);
 	});

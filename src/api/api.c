@@ -246,6 +246,11 @@ static const struct route routes[] = {
 	{ .method = "GET", .pattern = "/v1/imports/*", .perm = PERM_MESSAGES_READ, .fn = api_imports_get },
 	{ .method = "GET", .pattern = "/v1/imports/*/errors", .perm = PERM_MESSAGES_READ, .fn = api_imports_errors },
 	{ .method = "DELETE", .pattern = "/v1/imports/*", .perm = PERM_MESSAGES_SEND, .fn = api_imports_delete },
+	/* h14optout: a channel's provider templates (issue 14). */
+	{ .method = "GET", .pattern = "/v1/channels/*/templates", .perm = PERM_MESSAGES_READ,
+	  .fn = api_channel_templates_list },
+	{ .method = "POST", .pattern = "/v1/channels/*/templates/sync", .perm = PERM_CHANNELS_WRITE,
+	  .fn = api_channel_templates_sync },
 };
 
 /* Split "/a/b/c" into segments; -1 when too many or too long. */

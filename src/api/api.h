@@ -26,6 +26,7 @@
 
 #include "../auth/auth.h"
 #include "../authz/authz.h"
+#include "../core/optout.h"
 #include "../quota/quota.h"
 
 struct config;
@@ -134,6 +135,7 @@ struct org_settings {
 	int64_t bulk_cooldown_s;        /* between two bulk messages to one contact */
 	int64_t duplicate_window_s;     /* the same text to the same contact refused within */
 	int64_t retention_days;         /* message bodies kept so long */
+	struct optout_settings optout;  /* opt-out keywords (core/optout.h; issue 14) */
 };
 struct api_org {
 	int64_t id;
@@ -224,6 +226,16 @@ void api_events_page(struct store_event *ev, size_t n, int64_t since, struct api
 /* Run a step of each organization's retention that is due (every few
  * seconds: api_keys.c's timer). */
 void api_retention_tick(struct app *app);
+/* A channel's provider templates (api_chtemplates.c, issue 14). */
+void api_channel_templates_list(struct app *, struct http_request *, const struct principal *,
+    const char *const *);
+void api_channel_templates_sync(struct app *, struct http_request *, const struct principal *,
+    const char *const *);
+/* Opt-outs (api_optout.c, issue 14): tag an inbound batch's keyword
+ * messages (and add their confirmations) before it is submitted; after
+ * its commit, start sending the confirmations it stored. */
+void api_optout_tag(struct app *app, struct ingest_batch *b);
+void api_optout_committed(struct app *app, const struct ingest_batch *b);
 /* Replace the organizations by those of rows (store_orgs_load()'s). */
 void api_orgs_apply(struct app *app, const json_t *rows);
 const struct api_org *api_org_by_id(const struct app *app, int64_t id);

@@ -107,6 +107,7 @@ ingest_done(struct store_op *op, void *arg)
 	}
 	log_batch("ingest committed", in->req, &in->batch);
 	api_channel_states_apply(in->app, &in->batch);
+	api_optout_committed(in->app, &in->batch);
 	struct channel *ch = in->channel_id ? registry_find_id(in->app->reg, in->channel_id) : NULL;
 	if (ch && ch->serial == in->serial && ch->ops->after_commit)
 		ch->ops->after_commit(ch, &in->batch);
@@ -127,6 +128,7 @@ ingest_done(struct store_op *op, void *arg)
 static void
 ingest_submit(struct app *app, struct ingest *in)
 {
+	api_optout_tag(app, &in->batch);
 	in->op = (struct store_op){
 		.kind = STORE_OP_INGEST,
 		.u.ingest = &in->batch,

@@ -69,6 +69,7 @@ api_org_settings_default(struct org_settings *s)
 {
 	for (size_t i = 0; i < ARRAY_LEN(org_settings_table); i++)
 		*field(s, &org_settings_table[i]) = org_settings_table[i].def;
+	optout_default(&s->optout);
 }
 
 int
@@ -85,6 +86,11 @@ api_org_settings_merge(struct org_settings *s, const json_t *patch, char *field_
 	}
 	json_object_foreach((json_t *)patch, key, v) {
 		const struct org_setting *d = NULL;
+		if (strcmp(key, "optout") == 0) {  /* an object of its own (issue 14) */
+			if (optout_merge(&s->optout, v, field_out, flen, err, errlen) != 0)
+				return -1;
+			continue;
+		}
 		for (size_t i = 0; i < ARRAY_LEN(org_settings_table); i++)
 			if (strcmp(org_settings_table[i].name, key) == 0)
 				d = &org_settings_table[i];
@@ -111,6 +117,7 @@ api_org_settings_json(const struct org_settings *s)
 	for (size_t i = 0; i < ARRAY_LEN(org_settings_table); i++)
 		json_object_set_new(j, org_settings_table[i].name,
 		    json_integer(*field((struct org_settings *)s, &org_settings_table[i])));
+	json_object_set_new(j, "optout", optout_json(&s->optout));
 	return j;
 }
 

@@ -325,6 +325,9 @@ build_outbound(struct app *app, struct send_reads *rs, int64_t org, const json_t
 			if (lang == NULL && ch->ops->caps->template_language == NULL)
 				return send_fail(e, "validation_failed", "template.language",
 				    "'template.language' is required");
+			if (api_send_template_approved(app, rs, ch, name, lang ? lang :
+			    ch->ops->caps->template_language, vars, comps, e) != 0)
+				return -1;
 			json_t *t = json_pack("{s:s,s:s}", "name", name, "language", lang ? lang :
 			    ch->ops->caps->template_language);
 			if (vars)
@@ -422,7 +425,8 @@ build_outbound(struct app *app, struct send_reads *rs, int64_t org, const json_t
 	}
 	/* A recipient who blocked us or is not on the network (until they write again). */
 	enum contact_status cs;
-	if (sr_contact_status(app, rs, ch->id, to, &cs) != 0) {
+	int64_t opted_out_at;
+	if (sr_contact_status(app, rs, ch->id, to, &cs, &opted_out_at) != 0) {
 		send_fail(e, "internal", "to", "storage error");
 		goto fail;
 	}
@@ -431,6 +435,13 @@ build_outbound(struct app *app, struct send_reads *rs, int64_t org, const json_t
 		    cs == CONTACT_BLOCKED ? "'%s' blocked this channel: nothing can be sent until they "
 		    "write again" : "'%s' is not reachable on this channel (the provider said it does "
 		    "not exist) until they write", to);
+		goto fail;
+	}
+	/* Opted out (issue 14): refused, unless the contact wrote again since
+	 * (the keyword itself opens no conversation) and the window is open. */
+	if (opted_out_at > 0 && !(in_window && last_in > opted_out_at)) {
+		send_fail(e, "recipient_opted_out", "to", "'%s' opted out of messages from this "
+		    "organization (a keyword); only replies in an open conversation can be sent", to);
 		goto fail;
 	}
 

@@ -87,9 +87,13 @@ int api_send_caps_check(const struct channel *ch, const json_t *body, const char
     const char *text, json_t *parts, struct send_error *e);
 /* The adapter's send_prepare() on the message as it will be stored, dropped. */
 int api_send_dry_run(struct channel *ch, const struct msg_in *m, struct send_error *e);
+/* A channel's synced provider template (issue 14; store_channel_template_get()). */
+struct channel_template;
+int sr_channel_template(struct app *app, struct send_reads *rs, int64_t channel_id, const char *name,
+    const char *language, struct channel_template *out);
 /* The contact's reachability (read with its last inbound message). */
 int sr_contact_status(struct app *app, struct send_reads *rs, int64_t channel_id,
-    const char *address, enum contact_status *out);
+    const char *address, enum contact_status *out, int64_t *opted_out_at);
 int sr_last_inbound(struct app *app, struct send_reads *rs, int64_t channel_id, const char *address,
     int64_t *out_ms);
 int sr_quota_usage(struct app *app, struct send_reads *rs, const char *scope, int64_t now_ms,
@@ -107,6 +111,14 @@ int api_send_quota_now(struct app *app, struct send_reads *rs, int64_t org, cons
     const json_t *body, int64_t now, struct send_error *e);
 int api_send_content_rules(struct app *app, struct send_reads *rs, int64_t org, const json_t *body,
     struct msg_in *m, int64_t now, struct send_error *e);
+
+/* api_chtemplates.c (issue 14): a provider template sent on a channel with
+ * synced templates must be among the APPROVED ones (422
+ * template_not_approved) and be given at least its params values (422
+ * template_params_missing). A channel never synced: not checked. */
+int api_send_template_approved(struct app *app, struct send_reads *rs, const struct channel *ch,
+    const char *name, const char *language, const json_t *vars, const json_t *comps,
+    struct send_error *e);
 
 /* Validate one send request (a POST /v1/messages body, or one item of a
  * batch) of organization org and fill m; nothing is stored. idem: the Idempotency-Key header

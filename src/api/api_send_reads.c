@@ -30,7 +30,7 @@
 #define SR_TEXT_MAX 256        /* a provider id read back */
 
 enum sr_kind { SR_PROVIDER_ID, SR_TEMPLATE, SR_LAST_INBOUND, SR_CLIENT_ID, SR_QUOTA,
-	SR_FINGERPRINT };
+	SR_FINGERPRINT, SR_CHANNEL_TEMPLATE };
 
 struct sr_entry {
 	enum sr_kind kind;
@@ -165,7 +165,7 @@ sr_last_inbound(struct app *app, struct send_reads *rs, int64_t channel_id, cons
     int64_t *out_ms)
 {
 	if (rs == NULL)
-		return store_last_inbound(app->store, channel_id, address, out_ms, NULL);
+		return store_last_inbound(app->store, channel_id, address, out_ms, NULL, NULL);
 	struct sr_entry *e = lookup(rs, SR_LAST_INBOUND, channel_id, address, NULL);
 	*out_ms = e ? e->i1 : 0;
 	return e ? e->rc : 0;
@@ -173,14 +173,15 @@ sr_last_inbound(struct app *app, struct send_reads *rs, int64_t channel_id, cons
 
 int
 sr_contact_status(struct app *app, struct send_reads *rs, int64_t channel_id, const char *address,
-    enum contact_status *out)
+    enum contact_status *out, int64_t *opted_out_at)
 {
 	int64_t ms;
 	if (rs == NULL)
-		return store_last_inbound(app->store, channel_id, address, &ms, out);
+		return store_last_inbound(app->store, channel_id, address, &ms, out, opted_out_at);
 	/* Read with the last inbound message (one entry, one round). */
 	struct sr_entry *e = lookup(rs, SR_LAST_INBOUND, channel_id, address, NULL);
 	*out = e ? (enum contact_status)e->n[0] : CONTACT_ACTIVE;
+	*opted_out_at = e ? e->n[1] : 0;
 	return e ? e->rc : 0;
 }
 
@@ -217,6 +218,23 @@ sr_fingerprint_at(struct app *app, struct send_reads *rs, int64_t org, const cha
 	return e ? e->rc : 0;
 }
 
+int
+sr_channel_template(struct app *app, struct send_reads *rs, int64_t channel_id, const char *name,
+    const char *language, struct channel_template *out)
+{
+	if (rs == NULL)
+		return store_channel_template_get(app->store, channel_id, name, language, out);
+	struct sr_entry *e = lookup(rs, SR_CHANNEL_TEMPLATE, channel_id, name, language);
+	*out = (struct channel_template){ 0 };
+	if (e) {  /* synced, found, approved; params */
+		out->synced = e->n[0] & 1;
+		out->found = e->n[0] & 2;
+		out->approved = e->n[0] & 4;
+		out->params = e->n[1];
+	}
+	return e ? e->rc : 0;
+}
+
 /* On a reader thread: every entry not fetched yet. */
 static void
 fetch_run(struct store *st, void *arg)
@@ -235,7 +253,7 @@ fetch_run(struct store *st, void *arg)
 			break;
 		case SR_LAST_INBOUND: {
 			enum contact_status cs;
-			e->rc = store_last_inbound(st, e->a, e->s1, &e->i1, &cs);
+			e->rc = store_last_inbound(st, e->a, e->s1, &e->i1, &cs, &e->n[1]);
 			e->n[0] = cs;
 			break;
 		}
@@ -248,6 +266,13 @@ fetch_run(struct store *st, void *arg)
 		case SR_FINGERPRINT:
 			e->rc = store_fingerprint_at(st, rs->org, e->s1, &e->i1);
 			break;
+		case SR_CHANNEL_TEMPLATE: {
+			struct channel_template t;
+			e->rc = store_channel_template_get(st, e->a, e->s1, e->s2, &t);
+			e->n[0] = (t.synced ? 1 : 0) | (t.found ? 2 : 0) | (t.approved ? 4 : 0);
+			e->n[1] = t.params;
+			break;
+		}
 		}
 		e->fetched = true;
 	}

@@ -260,6 +260,12 @@ typedef void (*channel_submit_done)(struct channel *ch, int result, void *arg);
 /* Commit b's records durably, as a webhook's are (b's contents are taken,
  * b is zeroed); done (MAY be NULL) runs after the commit with 0 or -1. */
 int channel_submit(struct channel *ch, struct ingest_batch *b, channel_submit_done done, void *arg);
+/* Commit a provider template sync's outcome (issue 14): templates (an
+ * array of {name, language, category, status, params, components}; a
+ * reference is taken) replace the channel's list, or error (templates
+ * NULL) is recorded as the last sync's. done MAY be NULL. */
+int channel_templates_submit(struct channel *ch, json_t *templates, const char *error,
+    channel_submit_done done, void *arg);
 /* Report the channel's connection state (shared by every instance, shown
  * in the API, /readyz and the panel, a channel.state event when it
  * changes): a state_in of this channel, committed. reason MAY be NULL. */
@@ -338,6 +344,11 @@ struct channel_ops {
 	 * -1 with err when the action cannot start. */
 	int (*connect)(struct channel *ch, struct channel_error *err);
 	int (*disconnect)(struct channel *ch, struct channel_error *err);
+	/* Sync the provider's approved templates now (POST /v1/channels/{name}/
+	 * templates/sync; issue 14): the outcome is committed through
+	 * channel_templates_submit(). MAY be NULL (a type without provider
+	 * templates); -1 with err when the sync cannot start. */
+	int (*templates_sync)(struct channel *ch, struct channel_error *err);
 };
 
 /* The table of known types, NULL-terminated. */

@@ -29,6 +29,8 @@ struct channel_host {
 	struct httpc *hc;
 	void (*committed)(void *arg, struct channel *ch, const struct ingest_batch *b);
 	void *committed_arg;
+	void (*submitting)(void *arg, struct ingest_batch *b);
+	void *submitting_arg;
 	struct channel_timer *timers;   /* every live timer, to free with its channel */
 };
 
@@ -70,6 +72,14 @@ channel_host_on_commit(struct channel_host *h,
 {
 	h->committed = fn;
 	h->committed_arg = arg;
+}
+
+void
+channel_host_on_submit(struct channel_host *h, void (*fn)(void *arg, struct ingest_batch *b),
+    void *arg)
+{
+	h->submitting = fn;
+	h->submitting_arg = arg;
 }
 
 void
@@ -213,8 +223,57 @@ channel_submit(struct channel *ch, struct ingest_batch *b, channel_submit_done d
 	s->serial = ch->serial;
 	s->done = done;
 	s->arg = arg;
+	if (h->submitting)
+		h->submitting(h->submitting_arg, &s->batch);
 	s->op = (struct store_op){ .kind = STORE_OP_INGEST, .u.ingest = &s->batch,
 	    .done = submit_done, .arg = s };
+	store_submit(h->st, &s->op);
+	return 0;
+}
+
+struct tpl_submit {
+	struct store_op op;
+	json_t *templates;
+	char *error;
+	struct channel_host *host;
+	int64_t channel_id;
+	uint64_t serial;
+	channel_submit_done done;
+	void *arg;
+};
+
+static void
+tpl_submit_done(struct store_op *op, void *arg)
+{
+	struct tpl_submit *s = arg;
+	struct channel *ch = alive(s->host, s->channel_id, s->serial);
+
+	if (op->result != 0)
+		log_error("channel: cannot store the synced templates", "channel",
+		    ch ? ch->name : "(closed)", "error", op->errmsg);
+	if (ch && s->done)
+		s->done(ch, op->result == 0 ? 0 : -1, s->arg);
+	json_decref(s->templates);
+	free(s->error);
+	free(s);
+}
+
+int
+channel_templates_submit(struct channel *ch, json_t *templates, const char *error,
+    channel_submit_done done, void *arg)
+{
+	struct channel_host *h = ch->host;
+	struct tpl_submit *s;
+
+	if (h == NULL || h->st == NULL)
+		return -1;
+	s = xcalloc(1, sizeof(*s));
+	*s = (struct tpl_submit){ .templates = templates ? json_incref(templates) : NULL,
+	    .error = xstrdup_or_null(error), .host = h, .channel_id = ch->id, .serial = ch->serial,
+	    .done = done, .arg = arg };
+	s->op = (struct store_op){ .kind = STORE_OP_CHANNEL_TEMPLATES, .org_id = ch->org_id,
+	    .u.chtpl = { .channel_id = ch->id, .templates = s->templates, .error = s->error,
+	    .at = now_ms() }, .done = tpl_submit_done, .arg = s };
 	store_submit(h->st, &s->op);
 	return 0;
 }

@@ -25,6 +25,10 @@ void channel_host_free(struct channel_host *h);
  * adapter's after_commit (the API keeps the registry's channel states). */
 void channel_host_on_commit(struct channel_host *h,
     void (*fn)(void *arg, struct channel *ch, const struct ingest_batch *b), void *arg);
+/* fn runs on the loop before each channel_submit() batch goes to the
+ * store (the API tags opt-out keywords: api_optout_tag()). */
+void channel_host_on_submit(struct channel_host *h, void (*fn)(void *arg, struct ingest_batch *b),
+    void *arg);
 /* Free ch's timers (registry_remove() calls it before close()). */
 void channel_host_forget(struct channel_host *h, struct channel *ch);
 /* The next channel serial (registry_add()). */

@@ -55,6 +55,7 @@ struct wa_state {
 	char *api_base_url;
 	char *api_version;
 	bool insecure;          /* accepts unsigned webhooks */
+	struct wa_tpl *tpl;     /* the template sync (whatsapp_templates.c) */
 };
 
 /* Its config (and the sending settings of channel.c's table). */
@@ -75,6 +76,10 @@ static const struct config_key wa_schema[] = {
 	  .description = "accept unsigned webhooks (tests only)" },
 	{ .name = "enforce_window", .kind = CFG_BOOL,
 	  .description = "refuse free-form messages outside the 24 h window (default true)" },
+	{ .name = "waba_id", .kind = CFG_STRING, .max_len = WA_ID_MAX,
+	  .description = "the WhatsApp Business Account id: its approved templates are synced" },
+	{ .name = "templates_sync_hours", .kind = CFG_INT, .min = 0, .max = 24 * 30,
+	  .description = "sync the approved templates every so many hours (default 6; 0: on demand only)" },
 	{ .name = NULL },
 };
 
@@ -190,6 +195,7 @@ wa_close(struct channel *ch)
 	free(st->app_secret);
 	free(st->api_base_url);
 	free(st->api_version);
+	wa_templates_free(st->tpl);
 	free(st);
 	ch->state = NULL;
 }
@@ -209,6 +215,13 @@ static struct wa_state *
 wa_state_of(const struct channel *ch)
 {
 	return ch && ch->ops == &whatsapp_cloud_ops ? ch->state : NULL;
+}
+
+struct wa_tpl **
+wa_tpl_of(struct channel *ch)
+{
+	struct wa_state *st = wa_state_of(ch);
+	return st ? &st->tpl : NULL;
 }
 
 static void reply_error(struct webhook_reply *reply, int status, const char *code,
@@ -757,4 +770,6 @@ const struct channel_ops whatsapp_cloud_ops = {
 	.destination_keys = wa_destination,
 	.destination_secrets = wa_destination_secrets,
 	.route_key = "phone_number_id",
+	.on_lease = wa_templates_on_lease,
+	.templates_sync = wa_templates_sync,
 };

@@ -31,6 +31,24 @@ json_t *wa_message_body(const json_t *msg, struct channel_error *err);
 int whatsapp_check_prepare(struct channel *ch, struct send_request *out);
 void whatsapp_check_classify(const struct send_response *resp, struct check_result *out);
 
+/* Approved templates (whatsapp_templates.c, issue 14). The sync's state
+ * hangs off the channel's (wa_tpl_of(): NULL for another type's channel),
+ * freed by close(). */
+struct wa_tpl;
+struct wa_tpl **wa_tpl_of(struct channel *ch);
+void wa_templates_free(struct wa_tpl *t);
+int wa_templates_sync(struct channel *ch, struct channel_error *err);
+void wa_templates_on_lease(struct channel *ch, bool held);
+/* The values a send must supply for a template with these components. */
+int64_t wa_template_params(const json_t *components);
+/* One page of GET /{waba}/message_templates: its templates appended to acc
+ * as {name, language, category, status, params, components}, *after the
+ * cursor of the next page (NULL: the last). 0, or -1 with the error. */
+int wa_templates_page(const struct send_response *resp, json_t *acc, char **after, char *err,
+    size_t errlen);
+/* The request for the page after `after` (NULL: the first); -1 without waba_id. */
+int wa_templates_request(const struct channel *ch, const char *after, struct send_request *out);
+
 /* An identifier: a string of 1 to WA_ID_MAX bytes. */
 static inline bool
 is_id(const json_t *v)

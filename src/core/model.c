@@ -185,6 +185,7 @@ msg_in_clear(struct msg_in *m)
 	free(m->fingerprint);
 	free(m->dedup_key);
 	free(m->target);
+	free(m->optout_keyword);
 	json_decref(m->parts);
 	free(m->raw);
 	memset(m, 0, sizeof(*m));

@@ -137,6 +137,14 @@ struct msg_in {
 	int64_t campaign_id;        /* a campaign's message (0: none): its status changes move
 	                               the campaign's counters; no message.status event when queued */
 
+	/* Opt-outs (issue 14), set on the loop by the API (api_optout.c). */
+	int optout;                 /* inbound: 1 an opt-out keyword, -1 an opt-in one, 0 none */
+	char *optout_keyword;       /* ... the keyword as configured */
+	size_t optout_reply;        /* outbound: the confirmation of the batch's message at index
+	                               optout_reply - 1 (0: none), stored only when that one
+	                               changed its contact */
+	bool optout_applied;        /* filled by the store: the contact's opt-out changed */
+
 	/* Filled in by the store when the batch commits. */
 	int64_t id;
 	int64_t conversation_id;

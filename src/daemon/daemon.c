@@ -174,6 +174,13 @@ host_committed(void *arg, struct channel *ch, const struct ingest_batch *b)
 {
 	(void)ch;
 	api_channel_states_apply(arg, b);
+	api_optout_committed(arg, b);
+}
+
+static void
+host_submitting(void *arg, struct ingest_batch *b)
+{
+	api_optout_tag(arg, b);
 }
 
 static void
@@ -411,6 +418,7 @@ daemon_run(const struct config *initial, const struct config_args *args)
 		goto out;
 	registry_set_host(d.app.reg, d.app.host);
 	channel_host_on_commit(d.app.host, host_committed, &d.app);
+	channel_host_on_submit(d.app.host, host_submitting, &d.app);
 	if (api_load(&d.app) != 0 || provision_sandbox(&d) != 0 || admin_token(cfg, d.app.admin_hash) != 0)
 		goto out;
 	auth_token_cred(d.app.admin_hash, d.app.admin_cred);

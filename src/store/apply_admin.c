@@ -513,6 +513,8 @@ store_db_apply(struct store_db *db, struct store_op *op)
 	case STORE_OP_CAMPAIGN_CONTROL:
 	case STORE_OP_CAMPAIGN_TICK:
 		return apply_campaign(db, op);
+	case STORE_OP_CHANNEL_TEMPLATES:
+		return apply_channel_templates(db, op);
 	case STORE_OP_CONTACT_ERASE:
 		return apply_contact_erase(db, op);
 	case STORE_OP_RETENTION:

@@ -662,6 +662,8 @@ sd_ingest_msg(struct store_db *db, struct store_op *op, struct msg_in *m, int64_
 	m->conversation_id = conv;
 	m->seq = seq;
 	op->last_seq = seq;
+	if (!out && m->optout != 0 && sd_contact_optout(db, op, m, contact, now) != 0)
+		goto out;  /* an opt-out keyword (store/optout.c) */
 	rc = 0;
 	goto out;
 sqlfail:
@@ -744,9 +746,16 @@ apply_ingest(struct store_db *db, struct store_op *op)
 	struct ingest_batch *b = op->u.ingest;
 	int64_t now = now_ms();
 
-	for (size_t i = 0; i < b->nmsgs; i++)
-		if (sd_ingest_msg(db, op, &b->msgs[i], now) != 0)
+	for (size_t i = 0; i < b->nmsgs; i++) {
+		struct msg_in *m = &b->msgs[i];
+		if (m->optout_reply && (m->optout_reply > i || !b->msgs[m->optout_reply - 1].optout_applied)) {
+			m->id = m->conversation_id = m->seq = 0;  /* no change, no confirmation */
+			m->duplicate = true;
+			continue;
+		}
+		if (sd_ingest_msg(db, op, m, now) != 0)
 			return -1;
+	}
 	for (size_t i = 0; i < b->nstatuses; i++)
 		if (ingest_status(db, op, &b->statuses[i], now) != 0)
 			return -1;

@@ -102,6 +102,7 @@ store_op_changes(enum store_op_kind kind)
 	case STORE_OP_FILE_REF:
 	case STORE_OP_FILE_SWEEP:
 	case STORE_OP_IMPORT:
+	case STORE_OP_CHANNEL_TEMPLATES:  /* read from the store when used */
 		break;  /* nothing an instance keeps in memory (events travel apart) */
 	}
 	return 0;

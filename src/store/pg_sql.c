@@ -17,7 +17,7 @@
 	" m.throttled_until"
 #define CONV_SELECT                                                              \
 	"SELECT c.id, ch.name, ct.address, ct.name, c.unread_count, c.last_activity_ms, ct.id, " \
-	MSG_COLS " FROM conversations c"                                         \
+	MSG_COLS ", ct.opted_out_at, ct.opted_out_keyword FROM conversations c"                                         \
 	" JOIN contacts ct ON ct.id = c.contact_id"                              \
 	" JOIN channels ch ON ch.id = c.channel_id"                              \
 	" LEFT JOIN messages m ON m.id = c.last_message_id"
@@ -355,7 +355,8 @@ const char *const pg_sql[SQL_COUNT] = {
 	[R_OUTBOX_DEPTH] = "SELECT count(*) FROM outbox WHERE channel_id = $1",
 	/* A contact marked blocked may have no conversation (Telegram
 	 * my_chat_member of someone who never wrote). */
-	[R_LAST_INBOUND] = "SELECT coalesce(c.last_inbound_ms, 0), ct.status FROM contacts ct"
+	[R_LAST_INBOUND] = "SELECT coalesce(c.last_inbound_ms, 0), ct.status,"
+	    " coalesce(ct.opted_out_at, 0) FROM contacts ct"
 	    " LEFT JOIN conversations c ON c.contact_id = ct.id"
 	    " WHERE ct.channel_id = $1 AND ct.address = $2",
 	[R_MSG_PROVIDER_ID] = "SELECT channel_id, provider_message_id FROM messages WHERE id = $1"
@@ -432,4 +433,23 @@ const char *const pg_sql[SQL_COUNT] = {
 	    " WHERE import_id = $1 AND row_no <= $2 ORDER BY row_no LIMIT $3",
 	[R_IMPORTS_PARSING] = "SELECT id, org_id, file_id, channel_id, format, request FROM imports"
 	    " WHERE status = 'parsing' AND ($1::bigint = 1 OR owner = $2::text) ORDER BY id",
+	/* h14optout: opt-outs and approved templates (issue 14). */
+	[W_CONTACT_OPTOUT] = "UPDATE contacts SET opted_out_at = $2, opted_out_keyword = $3"
+	    " WHERE id = $1 AND opted_out_at IS NULL",
+	[W_CONTACT_OPTIN] = "UPDATE contacts SET opted_out_at = NULL, opted_out_keyword = NULL"
+	    " WHERE id = $1 AND opted_out_at IS NOT NULL",
+	[W_CHTPL_DELETE] = "DELETE FROM channel_templates WHERE channel_id = $1",
+	[W_CHTPL_INSERT] = "INSERT INTO channel_templates (channel_id, name, language, category, status,"
+	    " params, components, synced_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+	    " ON CONFLICT (channel_id, name, language) DO NOTHING",
+	[W_CHTPL_SYNC] = "INSERT INTO channel_template_syncs (channel_id, synced_at, attempted_at, last_error)"
+	    " VALUES ($1, $2, $3, $4) ON CONFLICT (channel_id) DO UPDATE SET"
+	    " synced_at = coalesce(excluded.synced_at, channel_template_syncs.synced_at),"
+	    " attempted_at = excluded.attempted_at, last_error = excluded.last_error",
+	[R_CHTPL_LIST] = "SELECT name, language, category, status, params, components, synced_at"
+	    " FROM channel_templates WHERE channel_id = $1 ORDER BY name, language",
+	[R_CHTPL_GET] = "SELECT name, language, category, status, params, components, synced_at"
+	    " FROM channel_templates WHERE channel_id = $1 AND name = $2 AND language = $3",
+	[R_CHTPL_SYNC] = "SELECT coalesce(synced_at, 0), attempted_at, last_error"
+	    " FROM channel_template_syncs WHERE channel_id = $1",
 };

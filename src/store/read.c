@@ -225,11 +225,15 @@ render_conversation(struct store_db *db, struct db_stmt *s)
 	if (!db_null(s, CONV_MSG_COL) &&
 	    (last = sd_render_message(db, db->r, s, CONV_MSG_COL)) == NULL)
 		return NULL;
-	return json_pack("{s:I, s:o, s:{s:I, s:o, s:o}, s:o, s:I, s:o}",
+	bool opted_out = !db_null(s, CONV_OPTOUT_COL);
+	return json_pack("{s:I, s:o, s:{s:I, s:o, s:o, s:b, s:o, s:o}, s:o, s:I, s:o}",
 	    "id", (json_int_t)db_i64(s, 0),
 	    "channel", sd_jstr(db_text(s, 1)),
 	    "contact", "id", (json_int_t)db_i64(s, 6), "address", sd_jstr(db_text(s, 2)),
 	    "name", sd_jstr(db_text(s, 3)),
+	    "opted_out", opted_out,
+	    "opted_out_at", opted_out ? sd_jtime(db_i64(s, CONV_OPTOUT_COL) / 1000) : json_null(),
+	    "opted_out_keyword", opted_out ? sd_jstr(db_text(s, CONV_OPTOUT_COL + 1)) : json_null(),
 	    "last_message", last,
 	    "unread_count", (json_int_t)db_i64(s, 4),
 	    "updated_at", sd_jtime(db_i64(s, 5) / 1000));
@@ -671,7 +675,7 @@ read_outbox_depth(struct store_db *db, int64_t channel_id, int64_t *out)
 
 int
 read_last_inbound(struct store_db *db, int64_t channel_id, const char *address, int64_t *out_ms,
-    enum contact_status *status)
+    enum contact_status *status, int64_t *opted_out_at)
 {
 	struct db_stmt *s = db_stmt(db->r, R_LAST_INBOUND);
 	int r;
@@ -679,6 +683,8 @@ read_last_inbound(struct store_db *db, int64_t channel_id, const char *address, 
 	*out_ms = 0;
 	if (status)
 		*status = CONTACT_ACTIVE;
+	if (opted_out_at)
+		*opted_out_at = 0;
 	db_bind_i64(s, 1, channel_id);
 	db_bind_text(s, 2, address);
 	if ((r = db_row(s)) < 0)
@@ -687,6 +693,8 @@ read_last_inbound(struct store_db *db, int64_t channel_id, const char *address, 
 		*out_ms = db_i64(s, 0);
 		if (status)
 			*status = contact_status_parse(db_text(s, 1));
+		if (opted_out_at)
+			*opted_out_at = db_i64(s, 2);
 		db_finish(s);
 	}
 	return 0;

@@ -17,13 +17,15 @@
  *  - a conversation (R_CONV_LIST, R_CONV_GET): id, channel name, contact
  *    address, contact name, unread_count, last_activity_ms, contact id,
  *    then its last message's MSG_COLS from CONV_MSG_COL (all NULL when it
- *    has none);
+ *    has none), then the contact's opted_out_at and opted_out_keyword from
+ *    CONV_OPTOUT_COL;
  *  - a due outbox entry (R_OUTBOX_DUE*): message_id, channel_id,
  *    recipient, priority, attempts, created_ms, first_attempt_ms,
  *    uncertain, then the message's MSG_COLS from OUTBOX_MSG_COL.
  */
 #define CONV_MSG_COL 7
 #define OUTBOX_MSG_COL 8
+#define CONV_OPTOUT_COL (CONV_MSG_COL + 13)   /* after the 13 MSG_COLS */
 
 enum sql {
 	/* Writer connection. */
@@ -177,6 +179,12 @@ enum sql {
 	W_IMPORT_FINISH,
 	W_IMPORT_FILE,
 	W_IMPORT_DELETE,
+	/* h14optout: opt-outs and approved templates (issue 14). */
+	W_CONTACT_OPTOUT,
+	W_CONTACT_OPTIN,
+	W_CHTPL_DELETE,
+	W_CHTPL_INSERT,
+	W_CHTPL_SYNC,
 	W_END,
 	/* Reader connection. */
 	R_VERSION = W_END,
@@ -235,6 +243,10 @@ enum sql {
 	R_IMPORT_ROWS_PAGE,
 	R_IMPORT_PREVIEW_ROWS,
 	R_IMPORTS_PARSING,
+	/* h14optout: opt-outs and approved templates (issue 14). */
+	R_CHTPL_LIST,
+	R_CHTPL_GET,
+	R_CHTPL_SYNC,
 	SQL_COUNT,
 };
 

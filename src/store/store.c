@@ -894,9 +894,9 @@ store_outbox_depth(struct store *st, int64_t channel_id, int64_t *out)
 
 int
 store_last_inbound(struct store *st, int64_t channel_id, const char *address, int64_t *out_ms,
-    enum contact_status *status)
+    enum contact_status *status, int64_t *opted_out_at)
 {
-	return read_last_inbound(RDB(st), channel_id, address, out_ms, status);
+	return read_last_inbound(RDB(st), channel_id, address, out_ms, status, opted_out_at);
 }
 
 int

@@ -155,6 +155,10 @@ enum store_op_kind {
 	                                  count */
 	/* imports (issue 14, h14import) */
 	STORE_OP_IMPORT,               /* u.import: one step of an import (struct store_import) */
+	/* h14optout (issue 14). */
+	STORE_OP_CHANNEL_TEMPLATES,    /* u.chtpl: a provider template sync's outcome: templates
+	                                  (non-NULL) replace the channel's whole list; error
+	                                  (templates NULL) is recorded as the last sync's error */
 };
 
 /*
@@ -442,6 +446,13 @@ struct store_op {
 			int64_t count;                 /* SWEEP result: rows deleted */
 		} file;
 		struct store_import *import;   /* STORE_OP_IMPORT (imports, h14import) */
+		struct {
+			int64_t channel_id;
+			const json_t *templates;   /* [{name, language, category, status, params,
+			                              components}], or NULL: the sync failed */
+			const char *error;         /* why it failed (templates NULL) */
+			int64_t at;                /* ms */
+		} chtpl;
 	} u;
 
 	/* Results, written by the store before done() runs. */
@@ -642,10 +653,11 @@ int store_outbox_next_due(struct store *st, int64_t channel_id, int64_t *out_ms)
 /* Pending + in-flight entries of a channel. */
 int store_outbox_depth(struct store *st, int64_t channel_id, int64_t *out);
 /* When the contact last wrote to us on this channel (ms), 0 if never. */
-/* The contact's last inbound message (ms, 0: none) and its reachability
- * (status MAY be NULL; CONTACT_ACTIVE for an unknown contact): one query. */
+/* The contact's last inbound message (ms, 0: none), its reachability
+ * (status MAY be NULL; CONTACT_ACTIVE for an unknown contact) and when it
+ * opted out of bulk sends (opted_out_at MAY be NULL; 0: it did not): one query. */
 int store_last_inbound(struct store *st, int64_t channel_id, const char *address, int64_t *out_ms,
-    enum contact_status *status);
+    enum contact_status *status, int64_t *opted_out_at);
 /* The message sent with that client_id (idempotency key), or NULL. */
 int store_message_by_client_id(struct store *st, int64_t org, const char *client_id, json_t **out);
 /* Resolve a message id to its provider id (and channel); "" when unknown. */
@@ -754,5 +766,22 @@ int store_import_rows_page(struct store *st, int64_t org, int64_t id, int64_t af
 /* Imports left parsing (at start): every one when all, else owner's:
  * [{"id","org_id","file_id","channel_id","format","request"}]. */
 int store_imports_parsing(struct store *st, const char *owner, bool all, json_t **out);
+/* --- a channel's provider templates (chtemplates.c; issue 14) --- */
+/* {"templates":[{name, language, category, status, params, components,
+ * synced_at}], "sync":{synced_at, attempted_at, last_error}} of a channel
+ * (the list as the last successful sync left it). */
+int store_channel_templates(struct store *st, int64_t channel_id, json_t **out);
+/* One synced template: found (name and language as the provider spells
+ * them), approved (status APPROVED), its params (placeholders to fill);
+ * synced: the channel had a successful sync (without one, nothing can be
+ * said). name or language NULL: only synced is read. 0, or -1 (storage). */
+struct channel_template {
+	bool synced, found, approved;
+	char status[32];
+	char category[32];
+	int64_t params;
+};
+int store_channel_template_get(struct store *st, int64_t channel_id, const char *name,
+    const char *language, struct channel_template *out);
 
 #endif

@@ -193,6 +193,9 @@ int sd_inbound_key_seen(struct store_db *db, int64_t channel_id, const char *key
 /* A contact's reachability (made if absent); contact.status when it changed. */
 int sd_contact_status(struct store_db *db, struct store_op *op, int64_t channel_id,
     const char *address, enum contact_status st, const char *reason, int64_t now, bool *applied);
+/* optout.c: m's opt-out keyword applied to its contact (issue 14). */
+int sd_contact_optout(struct store_db *db, struct store_op *op, struct msg_in *m, int64_t contact,
+    int64_t now);
 /* A channel's connection state; channel.state when state, reason or QR changed. */
 int sd_channel_state(struct store_db *db, struct store_op *op, struct state_in *in, int64_t now);
 int sd_channel_cursor(struct store_db *db, struct store_op *op, int64_t channel_id,
@@ -205,6 +208,7 @@ int read_orgs_load(struct store_db *db, json_t **out);
 /* apply_erase.c: a contact's erasure; one message's content emptied
  * (a skeleton of doc kept). */
 int apply_contact_erase(struct store_db *db, struct store_op *op);
+int apply_channel_templates(struct store_db *db, struct store_op *op);  /* chtemplates.c */
 int apply_retention(struct store_db *db, struct store_op *op);
 int sd_scrub_message(struct store_db *db, int64_t id, const char *doc);
 struct quota_gate;
@@ -238,7 +242,7 @@ int read_events_head(struct store_db *db, int64_t *out);
 int read_outbox_next_due(struct store_db *db, int64_t channel_id, int64_t *out_ms);
 int read_outbox_depth(struct store_db *db, int64_t channel_id, int64_t *out);
 int read_last_inbound(struct store_db *db, int64_t channel_id, const char *address,
-    int64_t *out_ms, enum contact_status *status);
+    int64_t *out_ms, enum contact_status *status, int64_t *opted_out_at);
 int read_message_provider_id(struct store_db *db, int64_t org, int64_t id, int64_t *channel_id, char *out,
     size_t outlen);
 int read_templates_list(struct store_db *db, int64_t org, json_t **out);

@@ -141,6 +141,24 @@ test('panel channels v2: capabilities drive the composer, the connection badge i
 	await page.click('#tpl-btn');
 	assert.equal(await page.locator('#tpl-select option[value="wa"]').count(), 1, 'provider templates on WhatsApp');
 	await page.click('#tpl-close');
+	// Its approved templates, synced from the Graph API, with how many values each needs.
+	fake.templates = [
+		{ name: 'order_update', language: 'en_US', status: 'APPROVED', category: 'UTILITY', components: [
+			{ type: 'BODY', text: 'Hi {{1}}, order {{2}} ships today' }] },
+		{ name: 'promo', language: 'en_US', status: 'REJECTED', category: 'MARKETING', components: [{ type: 'BODY', text: 'Sale' }] },
+	];
+	assertStatus(await d.api('PATCH', '/v1/channels/wa', { config: { waba_id: '102290129340398', templates_sync_hours: 0 } }), 200, 'waba_id');
+	assertStatus(await d.api('POST', '/v1/channels/wa/templates/sync'), 202, 'sync');
+	await waitFor(async () => (await d.api('GET', '/v1/channels/wa/templates')).json.templates.length === 2, 10_000, { what: 'templates synced' });
+	await page.click('#tpl-btn');
+	const approved = page.locator('#tpl-select option', { hasText: 'order_update (en_US) \u00B7 2 variables' });
+	await approved.waitFor({ state: 'attached' });
+	assert.equal(await page.locator('#tpl-select option', { hasText: 'promo' }).count(), 0, 'only approved templates are offered');
+	await page.selectOption('#tpl-select', await approved.getAttribute('value'));
+	assert.equal(await page.locator('#tpl-vars input').count(), 2, 'one input per variable');
+	await page.fill('#tplv0', 'Linus');
+	await page.locator('#tpl-preview', { hasText: 'Hi Linus, order {{2}} ships today' }).waitFor();
+	await page.click('#tpl-close');
 	const head = page.locator('#thread-conn [data-conn-channel="wa"]');
 	assert.equal(await head.getAttribute('data-state'), 'connected');
 	assert.match(await head.getAttribute('class'), /conn-ok/);

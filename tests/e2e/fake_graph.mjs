@@ -40,6 +40,14 @@
 //   {n, t, wall, method, path, version, pnid, headers, raw, body, kind, to,
 //    token, status, id, endT, aborted, reset}
 // t/endT are performance.now() ms (start / answered), wall is Date.now().
+//
+// GET /{version}/{waba_id}/message_templates (issue 14's template sync) is
+// answered from fake.templates (set it: [{name, language, status, category,
+// components}]), fake.templatePageSize per page (default 100, or the
+// request's limit if smaller) with paging.cursors.after and paging.next as
+// the Graph API gives them; its requests have kind 'templates' (recorded in
+// fake.requests) and take faults only from entries with kinds
+// ['templates'], e.g. fake.next(1, corpusError('190'), { kinds: ['templates'] }).
 
 import http from 'node:http';
 import fs from 'node:fs';
@@ -145,6 +153,8 @@ export async function startFakeGraph({ host = '127.0.0.1' } = {}) {
 		};
 		try { rec.body = JSON.parse(rec.raw); } catch { /* recorded raw */ }
 		const m = req.url.match(/^\/([^/?]+)\/([^/?]+)\/messages(?:\?.*)?$/);
+		const tm = req.method === 'GET' && req.url.match(/^\/([^/?]+)\/([^/?]+)\/message_templates(?:\?(.*))?$/);
+		if (tm) { rec.kind = 'templates'; rec.version = tm[1]; rec.waba = tm[2]; rec.query = new URLSearchParams(tm[3] ?? ''); }
 		if (m) { rec.version = m[1]; rec.pnid = m[2]; }
 		const auth = req.headers.authorization ?? '';
 		if (/^Bearer /.test(auth)) rec.token = auth.slice(7);
@@ -179,6 +189,10 @@ export async function startFakeGraph({ host = '127.0.0.1' } = {}) {
 			return;
 		}
 		const status = reply.status ?? 200;
+		if (status === 200 && reply.body === undefined && tm) {
+			send(res, rec, 200, templatesPage(rec.query), reply.headers);
+			return;
+		}
 		if (status === 200 && reply.body === undefined) {
 			if (!m || req.method !== 'POST') {
 				send(res, rec, 404, { error: { message: `Unknown path components: ${req.url}`, type: 'OAuthException', code: 2500 } });
@@ -205,6 +219,19 @@ export async function startFakeGraph({ host = '127.0.0.1' } = {}) {
 		send(res, rec, status, reply.body ?? '', reply.headers);
 	}
 
+	// One page of fake.templates after the cursor (the index, base64 as Meta's look).
+	function templatesPage(q) {
+		const size = Math.min(fake.templatePageSize, Number(q.get('limit') ?? 100) || 100);
+		const after = q.get('after');
+		const start = after ? Number(Buffer.from(after, 'base64').toString('utf8')) : 0;
+		const data = fake.templates.slice(start, start + size).map((t, i) => ({ id: String(9000 + start + i), ...t }));
+		const cur = (n) => Buffer.from(String(n)).toString('base64');
+		const body = { data, paging: { cursors: { before: cur(start), after: cur(start + data.length) } } };
+		if (start + data.length < fake.templates.length)
+			body.paging.next = `https://graph.facebook.com/${'v21.0'}/x/message_templates?after=${cur(start + data.length)}`;
+		return body;
+	}
+
 	const server = http.createServer((req, res) => {
 		const chunks = [];
 		req.on('data', (c) => chunks.push(c));
@@ -222,6 +249,10 @@ export async function startFakeGraph({ host = '127.0.0.1' } = {}) {
 	const fake = {
 		url: `http://${host}:${port}`,
 		port,
+		templates: [],
+		templatePageSize: 100,
+		/** GET .../message_templates requests. */
+		templateReqs() { return requests.filter((r) => r.kind === 'templates'); },
 		requests,
 		checks,
 		badTokens,

@@ -84,7 +84,7 @@ describe('webhook signature and the signed corpus sample', () => {
 		assert.equal(cv.conversations.length, 1, JSON.stringify(cv));
 		const c = cv.conversations[0];
 		assert.ok(c.contact.id > 0);
-		assert.deepEqual(c.contact, { id: c.contact.id, address: '16505551234', name: 'Sheena Nelson' });
+		assert.deepEqual(c.contact, { id: c.contact.id, address: '16505551234', name: 'Sheena Nelson', opted_out: false, opted_out_at: null, opted_out_keyword: null });
 		assert.equal(c.unread_count, 1);
 		assert.equal(c.channel, 'wa1');
 		assert.equal(c.id, m.conversation_id);
@@ -214,7 +214,7 @@ describe('the public corpus', () => {
 		assert.equal(ev.length, 1);
 		const cv = assertStatus(await d.api('GET', '/v1/conversations'), 200);
 		assert.equal(cv.conversations[0].unread_count, 1);
-		assert.deepEqual(cv.conversations[0].contact, { id: cv.conversations[0].contact.id, address: '5678', name: 'Kerry Fisher' });
+		assert.deepEqual(cv.conversations[0].contact, { id: cv.conversations[0].contact.id, address: '5678', name: 'Kerry Fisher', opted_out: false, opted_out_at: null, opted_out_keyword: null });
 	});
 
 	msgdTest('template status updates and value-level errors are accepted without storing messages', async (h) => {

@@ -1055,7 +1055,7 @@ last_inbound(struct fx *f, int64_t channel, const char *address)
 {
 	int64_t ms = -1;
 
-	assert_int_equal(store_last_inbound(f->st, channel, address, &ms, NULL), 0);
+	assert_int_equal(store_last_inbound(f->st, channel, address, &ms, NULL, NULL), 0);
 	return ms;
 }
 

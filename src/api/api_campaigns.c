@@ -36,6 +36,9 @@ struct ccreate {
 	json_t *local;                /* the local template read, or NULL */
 	int64_t import_id;            /* recipients from this import (0: "recipients") */
 	json_t *import, *first_row;   /* the import read, and its first valid row */
+	const char *tpl_lang_default; /* the channel type's template language, or NULL */
+	bool synced_templates;        /* the channel syncs its provider's approved templates */
+	struct channel_template approved;  /* the one named, when there is no local one */
 	int read_rc;
 	json_t *content;
 	char *source_s, *content_s, *quiet_s;
@@ -273,6 +276,18 @@ create_finish(struct ccreate *c)
 		}
 		/* Provider templates number their variables: {{1}}..{{n}}, every one mapped. */
 		size_t n = map ? json_object_size(map) : 0;
+		/* The approved templates synced from the provider (when synced at all). */
+		if (c->approved.synced && (!c->approved.found || !c->approved.approved)) {
+			send_fail(&e, "template_not_approved", "template.name", "channel '%s' has no approved "
+			    "template '%.64s' in language '%.16s'", ch->name, c->tpl_name,
+			    c->tpl_lang ? c->tpl_lang : caps->template_language ? caps->template_language : "");
+			goto invalid;
+		}
+		if (c->approved.synced && (int64_t)n < c->approved.params) {
+			send_fail(&e, "template_params_missing", "variables", "template '%.64s' needs %lld "
+			    "variables, %zu mapped", c->tpl_name, (long long)c->approved.params, n);
+			goto invalid;
+		}
 		for (size_t i = 1; i <= n; i++) {
 			char key[24];
 			snprintf(key, sizeof(key), "%zu", i);
@@ -348,6 +363,9 @@ reads_run(struct store *st, void *arg)
 
 	if (c->tpl_name)
 		c->read_rc = store_template_get(st, c->org, c->tpl_name, c->tpl_lang, &c->local);
+	const char *lang = c->tpl_lang ? c->tpl_lang : c->tpl_lang_default;
+	if (c->read_rc == 0 && c->tpl_name && c->local == NULL && c->synced_templates && lang)
+		c->read_rc = store_channel_template_get(st, c->channel_id, c->tpl_name, lang, &c->approved);
 	if (c->read_rc == 0 && c->import_id) {
 		json_t *page = NULL;
 		c->read_rc = store_import_get(st, c->org, c->import_id, &c->import);
@@ -473,6 +491,8 @@ api_campaigns_create(struct app *app, struct http_request *req, const struct pri
 	c->rate = rate;
 	c->total = (int64_t)json_array_size(json_object_get(in, "recipients"));
 	c->import_id = imp ? json_integer_value(imp) : 0;
+	c->synced_templates = ch->ops->templates_sync != NULL;
+	c->tpl_lang_default = ch->ops->caps ? ch->ops->caps->template_language : NULL;
 	http_defer(req);
 	if (tpl || c->import_id) {
 		c->rd = (struct store_read){ .run = reads_run, .done = reads_done, .arg = c };

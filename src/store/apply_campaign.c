@@ -171,32 +171,39 @@ apply_create(struct store_db *db, struct store_op *op)
 	return 0;
 }
 
-/* The contact's reachability as a skip reason (NULL: reachable). */
+/*
+ * The chunk's contacts that get nothing, in one query: blocked or not on
+ * the network (contacts.status), or opted out of bulk sends
+ * (contacts.opted_out_at): *out maps their address to the reason.
+ */
 static int
-contact_skip(struct store_db *db, int64_t channel_id, const char *address, const char **reason)
+contacts_skip(struct store_db *db, int64_t channel_id, const struct store_op *op, json_t **out)
 {
-	int64_t id = 0, conv = 0;
-	const char *name;
-	bool unreachable = false;
+	json_t *addrs = json_array();
 	struct db_stmt *s;
+	char *text;
 	int r;
 
-	*reason = NULL;
-	if (prefetch_contact(db, channel_id, address, &id, &name, &conv, &unreachable) == 0 &&
-	    (id == 0 || !unreachable))
+	*out = json_object();
+	for (size_t i = 0; i < op->u.chunk.n; i++)
+		if (op->u.chunk.rcpts[i].skip_reason == NULL)
+			json_array_append_new(addrs, json_string(op->u.chunk.rcpts[i].address));
+	text = json_array_size(addrs) ? json_dumps(addrs, JSON_COMPACT) : NULL;
+	json_decref(addrs);
+	if (text == NULL)
 		return 0;
-	s = db_stmt(db->w, W_CONTACT_STATE);
+	s = db_stmt(db->w, W_CONTACTS_SKIP);
 	db_bind_i64(s, 1, channel_id);
-	db_bind_text(s, 2, address);
-	if ((r = db_row(s)) <= 0)
-		return r;
-	enum contact_status cs = contact_status_parse(db_text(s, 0));
-	db_finish(s);
-	if (cs == CONTACT_BLOCKED)
-		*reason = "blocked";
-	else if (cs == CONTACT_INVALID)
-		*reason = "unreachable";
-	return 0;
+	db_bind_text(s, 2, text);
+	while ((r = db_row(s)) == 1) {
+		enum contact_status cs = contact_status_parse(db_text(s, 1));
+		const char *why = cs == CONTACT_BLOCKED ? "blocked" : cs == CONTACT_INVALID ? "unreachable" :
+		    "opted_out";
+		if (db_text(s, 0))
+			json_object_set_new(*out, db_text(s, 0), json_string(why));
+	}
+	free(text);
+	return r < 0 ? -1 : 0;
 }
 
 static void
@@ -212,7 +219,7 @@ apply_chunk(struct store_db *db, struct store_op *op)
 {
 	struct ingest_batch *b = op->u.chunk.batch;
 	int64_t now = now_ms(), queued = 0, skipped = 0;
-	json_t *reasons = NULL;
+	json_t *reasons = NULL, *unreachable = NULL;
 	char *reasons_s = NULL;
 	struct camp c;
 	struct db_stmt *s;
@@ -235,6 +242,8 @@ apply_chunk(struct store_db *db, struct store_op *op)
 		struct store_op *ops[1] = { &look };
 		prefetch_group(db, ops, 1);
 	}
+	if (contacts_skip(db, c.channel_id, op, &unreachable) != 0)
+		goto sqlfail;
 	reasons = json_loads(c.reasons, 0, NULL);
 	if (!json_is_object(reasons)) {
 		json_decref(reasons);
@@ -249,8 +258,8 @@ apply_chunk(struct store_db *db, struct store_op *op)
 			sd_op_error(op, "recipient %" PRId64 " has no message", r->idx);
 			goto out;
 		}
-		if (why == NULL && contact_skip(db, c.channel_id, r->address, &why) != 0)
-			goto sqlfail;
+		if (why == NULL)
+			why = json_string_value(json_object_get(unreachable, r->address));
 		if (why == NULL) {
 			struct msg_in *m = &b->msgs[r->msg];
 			m->campaign_id = c.id;
@@ -318,6 +327,7 @@ out:
 	prefetch_clear(db);
 	free(reasons_s);
 	json_decref(reasons);
+	json_decref(unreachable);
 	camp_free(&c);
 	return rc;
 }

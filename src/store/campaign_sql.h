@@ -3,7 +3,8 @@
  * spliced into sqlite_sql.c and pg_sql.c's tables (CAMPAIGN_SQL(P, ...) with P
  * the parameter marker: "?" or "$"). The texts are the same in both but
  * where PostgreSQL needs a cast: CAST_I64 after a parameter whose type
- * nothing around it fixes, and RET after an insert that makes an id.
+ * nothing around it fixes, RET after an insert that makes an id, and EACH2
+ * the values of the JSON array parameter 2 as a one-column table.
  */
 #ifndef MSGD_CAMPAIGN_SQL_H
 #define MSGD_CAMPAIGN_SQL_H
@@ -22,7 +23,7 @@
 	" m.error_title, m.error_detail FROM campaign_recipients r LEFT JOIN messages m ON m.id = r.message_id"
 #define SENT_STATES "('accepted', 'sent', 'delivered', 'read')"
 
-#define CAMPAIGN_SQL(P, CAST_I64, RET)                                                          \
+#define CAMPAIGN_SQL(P, CAST_I64, RET, EACH2)                                                          \
 	[W_CAMPAIGN_INSERT] = "INSERT INTO campaigns (org_id, name, channel_id, source, content, status," \
 	    " scheduled_at, rate, quiet_hours, c_total, created_at, updated_ms) VALUES (" P "1, " P "2," \
 	    " " P "3, " P "4, " P "5, 'creating', " P "6, " P "7, " P "8, " P "9, " P "10, " P "10)" RET, \
@@ -35,7 +36,8 @@
 	    " source_cursor = " P "9 WHERE id = " P "1",                                        \
 	[W_RCPT_INSERT] = "INSERT INTO campaign_recipients (campaign_id, idx, address, variables," \
 	    " message_id, status, skip_reason) VALUES (" P "1, " P "2, " P "3, " P "4, " P "5, " P "6, " P "7)", \
-	[W_CONTACT_STATE] = "SELECT status FROM contacts WHERE channel_id = " P "1 AND address = " P "2", \
+	[W_CONTACTS_SKIP] = "SELECT address, status, opted_out_at FROM contacts WHERE channel_id = " P "1" \
+	    " AND address IN (" EACH2 ") AND (status <> 'active' OR opted_out_at IS NOT NULL)",  \
 	[W_CAMPAIGN_COUNT] = "UPDATE campaigns SET c_queued = c_queued + " P "2, c_sent = c_sent + " P "3," \
 	    " c_delivered = c_delivered + " P "4, c_read = c_read + " P "5, c_failed = c_failed + " P "6," \
 	    " c_cancelled = c_cancelled + " P "7, updated_ms = " P "8"                          \

@@ -234,6 +234,35 @@ describe('campaigns', () => {
 		assert.deepEqual(sk.map((r) => [r.to, r.skip_reason, r.message_id]), [['777', 'blocked', null]]);
 	});
 
+	msgdTest('opted-out contacts are skipped; a provider template must be approved and every one of its variables mapped (synced templates)', async (h) => {
+		const { d, fake } = await sendSetup(h, { config: { waba_id: '102290129340398', templates_sync_hours: 0 } });
+		fake.templates = [
+			{ name: 'order_update', language: 'en_US', status: 'APPROVED', category: 'UTILITY',
+				components: [{ type: 'BODY', text: 'Hi {{1}}, order {{2}}' }] },
+			{ name: 'promo', language: 'en_US', status: 'REJECTED', category: 'MARKETING', components: [{ type: 'BODY', text: 'x' }] },
+		];
+		assertStatus(await d.api('POST', '/v1/channels/wa/templates/sync'), 202, 'sync');
+		await waitFor(async () => assertStatus(await d.api('GET', '/v1/channels/wa/templates'), 200).sync.synced_at,
+			10_000, { what: 'templates synced' });
+		// One contact says STOP.
+		assertStatus(await postWebhook(d.url, waMessageBody({ pnid: SEND_PNID, id: 'wamid.camp.stop', from: num(301), text: 'STOP' })), 200);
+		await waitFor(async () => (await allEvents(d)).some((e) => e.type === 'contact.opted_out'), 5000, { what: 'contact.opted_out' });
+		const base = { name: 't', channel: 'wa', template: { name: 'order_update', language: 'en_US' },
+			recipients: [{ to: num(300), variables: { first: 'Ann', order: 'A1' } }, { to: num(301), variables: { first: 'Bob', order: 'B2' } }] };
+		let e = assertError(await d.api('POST', '/v1/campaigns', { ...base, template: { name: 'promo', language: 'en_US' } }), 422, 'template_not_approved');
+		assert.equal(e.field, 'template.name');
+		e = assertError(await d.api('POST', '/v1/campaigns', { ...base, variables: { 1: 'first' } }), 422, 'template_params_missing');
+		assert.equal(e.field, 'variables');
+		const c = await createCampaign(d, { ...base, variables: { 1: 'first', 2: 'order' } });
+		const done = await waitCampaign(d, c.id, (x) => x.status === 'completed', 'completed');
+		assert.deepEqual(done.counters.skipped_reasons, { opted_out: 1 });
+		assert.equal(done.counters.sent, 1);
+		const sent = fake.requests.filter((r) => r.kind === 'send' && r.body.type === 'template');
+		assert.equal(sent.length, 1);
+		assert.equal(sent[0].to, num(300));
+		assert.deepEqual(sent[0].body.template.components[0].parameters.map((p) => p.text), ['Ann', 'A1']);
+	});
+
 	msgdTest('a campaign that is not valid is refused with 422 before anything is stored', async (h) => {
 		const { d, fake } = await sendSetup(h);
 		assertStatus(await d.api('POST', '/v1/templates', { name: 'greet', language: 'en', body: 'Hi {{name}}, {{offer}}' }), 201);

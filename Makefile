@@ -30,7 +30,8 @@ LIBS := $(PKG_LIBS) -lwslay -lcsv -pthread -lm
 # Every .c under src/ except main.c is the library; main.c wires the binary.
 LIB_SRC  := $(filter-out src/main.c,$(shell find src -name '*.c' | sort))
 MIGRATIONS := $(sort $(wildcard src/store/migrations/*.sql))
-WEB_FILES := web/index.html web/thread.js web/admin.js web/msgparts.js web/channels.js web/app.js web/app.css
+WEB_FILES := web/index.html web/thread.js web/admin.js web/msgparts.js web/channels.js web/app.js web/app.css \
+	web/campaigns.js
 GEN_SRC  := build/gen/migrations.c build/gen/web_assets.c
 
 REL_OBJ  := $(patsubst %.c,build/rel/%.o,$(LIB_SRC) $(GEN_SRC))
@@ -121,6 +122,8 @@ browser: build/test/msgd
 	  node --test tests/browser/people.test.mjs
 	MSGD_BIN=$(CURDIR)/build/test/msgd CORPUS=$(CURDIR)/../shared/corpus \
 	  node --test tests/browser/channels.test.mjs
+	MSGD_BIN=$(CURDIR)/build/test/msgd CORPUS=$(CURDIR)/../shared/corpus \
+	  node --test tests/browser/campaigns.test.mjs
 
 test: test-deps
 	@$(MAKE) --no-print-directory build/test/msgd build/test/fsfault.so

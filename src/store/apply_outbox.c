@@ -62,7 +62,7 @@ struct msg_state {
 	enum msg_status status;
 	char *provider_message_id;  /* owned, or NULL */
 	bool queued;                /* has an outbox entry */
-	int state;                  /* the entry's: 0 pending, 1 in flight */
+	int state;                  /* the entry's: 0 pending, 1 in flight, 2 held (a paused campaign) */
 	char *owner;                /* the entry's lease owner (owned), or NULL */
 };
 
@@ -580,7 +580,8 @@ apply_cancel(struct store_db *db, struct store_op *op)
 	free(ms.owner);
 	if (!ms.found)
 		return sd_op_fail(op, STORE_NOTFOUND, "not found");
-	if (!ms.queued || ms.state != 0 || !status_may_replace(ms.status, ST_CANCELLED)) {
+	/* Pending, or held by its paused campaign (2): not in flight. */
+	if (!ms.queued || ms.state == 1 || !status_may_replace(ms.status, ST_CANCELLED)) {
 		sd_op_fail(op, STORE_CONFLICT, "message is %s, no longer cancellable",
 		    ms.queued ? "being sent" : status_name(ms.status));
 		goto out;

@@ -22,6 +22,10 @@
 	"SELECT r.idx, r.address, r.variables, r.message_id, r.status, r.skip_reason, m.error_code," \
 	" m.error_title, m.error_detail FROM campaign_recipients r LEFT JOIN messages m ON m.id = r.message_id"
 #define SENT_STATES "('accepted', 'sent', 'delivered', 'read')"
+/* How many of conversation P1's messages of campaign C wait with no outbox row (erased). */
+#define UNSENT_OF(P, C) \
+	"SELECT count(*) FROM messages m WHERE m.campaign_id = " C " AND m.conversation_id = " P "1" \
+	" AND m.status IN ('queued', 'scheduled') AND m.id NOT IN (SELECT message_id FROM outbox)"
 
 #define CAMPAIGN_SQL(P, CAST_I64, RET, EACH2)                                                          \
 	[W_CAMPAIGN_INSERT] = "INSERT INTO campaigns (org_id, name, channel_id, source, content, status," \
@@ -83,6 +87,14 @@
 	    " coalesce(scheduled_at, 0), progress, channel_id, progress_ms, updated_ms FROM campaigns" \
 	    " WHERE status IN ('creating', 'scheduled', 'running', 'paused')"                   \
 	    " OR updated_ms > progress_ms OR finished_at > " P "1 ORDER BY id",                   \
+	/* Erasure: the conversation's campaign sends it dropped fail (before W_MSG_FAIL_UNSENT). */ \
+	[W_CAMPAIGN_ERASED] = "UPDATE campaigns SET c_queued = c_queued - (" UNSENT_OF(P, "campaigns.id") ")," \
+	    " c_failed = c_failed + (" UNSENT_OF(P, "campaigns.id") "), updated_ms = " P "2"     \
+	    " WHERE id IN (SELECT campaign_id FROM messages WHERE conversation_id = " P "1"      \
+	    " AND campaign_id IS NOT NULL)",                                                     \
+	[W_RCPT_ERASED] = "UPDATE campaign_recipients SET status = 'failed' WHERE message_id IN" \
+	    " (SELECT id FROM messages WHERE conversation_id = " P "1 AND status IN ('queued', 'scheduled')" \
+	    " AND id NOT IN (SELECT message_id FROM outbox))",                                   \
 	[W_CAMPAIGN_PROGRESSED] = "UPDATE campaigns SET progress = " P "2, progress_ms = " P "3"  \
 	    " WHERE id = " P "1",                                                               \
 	[R_CAMPAIGN_GET] = "SELECT " CAMPAIGN_COLS " FROM campaigns c JOIN channels ch ON ch.id = c.channel_id" \

@@ -164,7 +164,7 @@ const char *const pg_sql[SQL_COUNT] = {
 	    " lease_until = $4::bigint WHERE message_id IN (SELECT o.message_id FROM outbox o"
 	    " WHERE o.message_id IN (SELECT value::bigint FROM json_array_elements_text($1::json))"
 	    " AND o.state = 0 FOR UPDATE SKIP LOCKED) RETURNING message_id",
-	[W_OUTBOX_CHANNEL_PENDING] = "SELECT message_id FROM outbox WHERE channel_id = $1 AND state = 0",
+	[W_OUTBOX_CHANNEL_PENDING] = "SELECT message_id FROM outbox WHERE channel_id = $1 AND state IN (0, 2)",
 	[W_OUTBOX_CHANNEL_GONE] = "SELECT 1 FROM outbox o JOIN channels c ON c.id = o.channel_id"
 	    " WHERE o.message_id = $1 AND c.deleted_at IS NOT NULL",
 	/* $6 = 1 (requeue) undoes the claim's attempt, if the entry was claimed
@@ -252,7 +252,7 @@ const char *const pg_sql[SQL_COUNT] = {
 	[W_STATUS_SCRUB] = "UPDATE statuses SET raw = '{}', error_detail = NULL WHERE message_id = $1",
 	[W_EVENTS_SCRUB_CONV] = "UPDATE events SET data = '{\"erased\":true}' WHERE conversation_id = $1",
 	[W_CONTACT_SCRUB] = "UPDATE contacts SET name = NULL, address = $1 WHERE id = $2",
-	[W_OUTBOX_DROP_CONV] = "DELETE FROM outbox WHERE state = 0 AND message_id IN"
+	[W_OUTBOX_DROP_CONV] = "DELETE FROM outbox WHERE state IN (0, 2) AND message_id IN"
 	    " (SELECT id FROM messages WHERE conversation_id = $1)",
 	[W_FINGERPRINTS_DROP] = "DELETE FROM content_fingerprints WHERE message_id = $1",
 	/* Sends an erasure dropped: failed, for good. */

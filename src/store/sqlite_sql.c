@@ -150,7 +150,7 @@ const char *const sqlite_sql[SQL_COUNT] = {
 	[W_OUTBOX_CLAIM_MANY] = "UPDATE outbox SET state = 1, attempts = attempts + 1, uncertain = 0,"
 	    " first_attempt_ms = coalesce(first_attempt_ms, ?2), owner = ?3, lease_until = ?4"
 	    " WHERE state = 0 AND message_id IN (SELECT value FROM json_each(?1)) RETURNING message_id",
-	[W_OUTBOX_CHANNEL_PENDING] = "SELECT message_id FROM outbox WHERE channel_id = ?1 AND state = 0",
+	[W_OUTBOX_CHANNEL_PENDING] = "SELECT message_id FROM outbox WHERE channel_id = ?1 AND state IN (0, 2)",
 	[W_OUTBOX_CHANNEL_GONE] = "SELECT 1 FROM outbox o JOIN channels c ON c.id = o.channel_id"
 	    " WHERE o.message_id = ?1 AND c.deleted_at IS NOT NULL",
 	/* ?6 = 1 (requeue) undoes the claim's attempt, if the entry was claimed
@@ -238,7 +238,7 @@ const char *const sqlite_sql[SQL_COUNT] = {
 	[W_STATUS_SCRUB] = "UPDATE statuses SET raw = '{}', error_detail = NULL WHERE message_id = ?1",
 	[W_EVENTS_SCRUB_CONV] = "UPDATE events SET data = '{\"erased\":true}' WHERE conversation_id = ?1",
 	[W_CONTACT_SCRUB] = "UPDATE contacts SET name = NULL, address = ?1 WHERE id = ?2",
-	[W_OUTBOX_DROP_CONV] = "DELETE FROM outbox WHERE state = 0 AND message_id IN"
+	[W_OUTBOX_DROP_CONV] = "DELETE FROM outbox WHERE state IN (0, 2) AND message_id IN"
 	    " (SELECT id FROM messages WHERE conversation_id = ?1)",
 	[W_FINGERPRINTS_DROP] = "DELETE FROM content_fingerprints WHERE message_id = ?1",
 	/* Sends an erasure dropped: failed, for good. */

@@ -186,6 +186,30 @@ describe('campaigns', () => {
 		assert.deepEqual(types, ['campaign.started', 'campaign.paused', 'campaign.resumed', 'campaign.cancelled']);
 	});
 
+	msgdTest('held sends: a paused campaign\'s message can be cancelled alone, an erased contact\'s send fails; the counters follow', async (h) => {
+		const { d, fake } = await sendSetup(h);
+		const at = rfc3339(Math.floor(Date.now() / 1000) + 3600);
+		const c = await createCampaign(d, { name: 'later', channel: 'wa', text: 'hello', scheduled_at: at,
+			recipients: [0, 1, 2].map((i) => ({ to: num(400 + i) })) });
+		await waitCampaign(d, c.id, (x) => x.status === 'scheduled' && x.counters.queued === 3, 'made, scheduled');
+		assert.equal(assertStatus(await d.api('POST', `/v1/campaigns/${c.id}/pause`), 200).status, 'paused');
+		const rs = await allRecipients(d, c.id);
+		// One message cancelled on its own while held.
+		const m1 = assertStatus(await d.api('DELETE', `/v1/messages/${rs[1].message_id}`), 200, 'cancel one');
+		assert.equal(m1.status, 'cancelled');
+		// The contact of another erased.
+		const conv = assertStatus(await d.api('GET', `/v1/conversations?q=${num(402)}`), 200).conversations[0];
+		assertStatus(await d.api('DELETE', `/v1/contacts/${conv.contact.id}`), 200, 'erase');
+		const mid = await waitCampaign(d, c.id, (x) => x.counters.failed === 1 && x.counters.cancelled === 1, 'failed 1, cancelled 1');
+		assert.equal(mid.counters.queued, 1);
+		assert.equal(assertStatus(await d.api('POST', `/v1/campaigns/${c.id}/resume`), 200).status, 'scheduled');
+		assert.equal(assertStatus(await d.api('POST', `/v1/campaigns/${c.id}/cancel`), 200).status, 'cancelled');
+		const end = await waitCampaign(d, c.id, (x) => x.counters.queued === 0, 'nothing queued');
+		assert.deepEqual([end.counters.sent, end.counters.failed, end.counters.cancelled], [0, 1, 2]);
+		assert.deepEqual((await allRecipients(d, c.id)).map((r) => r.status), ['cancelled', 'cancelled', 'failed']);
+		assert.equal(fake.requests.filter((r) => r.kind === 'send').length, 0);
+	});
+
 	msgdTest('recipients?status=failed lists the failures with the provider error; keyset pages', async (h) => {
 		const { d, fake } = await sendSetup(h);
 		fake.rule(num(201), corpusError('131026'));

@@ -48,5 +48,6 @@ CREATE TABLE campaign_recipients (
 CREATE INDEX campaign_recipients_status ON campaign_recipients (campaign_id, status, idx);
 CREATE INDEX campaign_recipients_message ON campaign_recipients (message_id) WHERE message_id IS NOT NULL;
 CREATE INDEX campaign_recipients_address ON campaign_recipients (address);
+-- outbox.state 2: held by a paused campaign (never claimed; resume sets 0 again).
 ALTER TABLE messages ADD COLUMN campaign_id INTEGER;
 CREATE INDEX messages_campaign ON messages (campaign_id) WHERE campaign_id IS NOT NULL;

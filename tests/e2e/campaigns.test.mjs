@@ -210,6 +210,30 @@ describe('campaigns', () => {
 		assert.equal(fake.requests.filter((r) => r.kind === 'send').length, 0);
 	});
 
+	msgdTest('pacing: scheduled_at starts it then, rate spaces the sends, quiet hours hold them', async (h) => {
+		const { d, fake } = await sendSetup(h);
+		const startS = Math.floor(Date.now() / 1000) + 2;
+		const c = await createCampaign(d, { name: 'timed', channel: 'wa', text: 'timed', scheduled_at: rfc3339(startS),
+			rate: 600, recipients: [0, 1, 2, 3, 4].map((i) => ({ to: num(500 + i) })) });
+		await waitCampaign(d, c.id, (x) => x.status === 'scheduled', 'scheduled');
+		const done = await waitCampaign(d, c.id, (x) => x.status === 'completed', 'completed');
+		assert.equal(done.counters.sent, 5);
+		assert.ok(done.started_at >= rfc3339(startS), `${done.started_at} before ${rfc3339(startS)}`);
+		const walls = fake.requests.filter((r) => r.kind === 'send').map((r) => r.wall).sort((a, b) => a - b);
+		assert.ok(walls[0] >= startS * 1000 - 50, 'not before scheduled_at');
+		assert.ok(walls[4] - walls[0] >= 4 * 100 * 0.8, `five sends at 600 a minute span ${walls[4] - walls[0]} ms`);
+		// Quiet hours around now (UTC): made, held until they end.
+		const hm = (ms) => { const t = new Date(ms); return `${String(t.getUTCHours()).padStart(2, '0')}:${String(t.getUTCMinutes()).padStart(2, '0')}`; };
+		const q = await createCampaign(d, { name: 'night', channel: 'wa', text: 'night', recipients: [{ to: num(510) }],
+			quiet_hours: { start: hm(Date.now() - 3600_000), end: hm(Date.now() + 7200_000), tz: 'UTC' } });
+		await waitCampaign(d, q.id, (x) => x.status === 'running' && x.counters.queued === 1, 'made');
+		const probe = await sendMessage(d, { channel: 'wa', to: '15559990002', text: 'probe' });
+		await waitMessage(d, probe.id, 'accepted');
+		assert.ok(!fake.requests.some((r) => r.to === num(510)), 'nothing sent within the quiet hours');
+		const types = (await allEvents(d)).filter((e) => e.type === 'campaign.started').map((e) => e.data.id);
+		assert.deepEqual(types, [c.id, q.id]);
+	});
+
 	msgdTest('recipients?status=failed lists the failures with the provider error; keyset pages', async (h) => {
 		const { d, fake } = await sendSetup(h);
 		fake.rule(num(201), corpusError('131026'));

@@ -15,8 +15,11 @@
  *    replies go first) and moves the campaign's `created` on, only if it is
  *    still where the chunk began. A crash mid-creation loses nothing: at the
  *    next start the campaigns with recipients not all made continue from
- *    `created`, so no recipient is made twice. Blocked and unreachable
- *    contacts are skipped by the store, in the chunk's transaction.
+ *    `created`, so no recipient is made twice. Blocked, unreachable and
+ *    opted-out contacts are skipped by the store, in the chunk's transaction.
+ *    With several instances, a campaign whose maker died (no chunk for twice
+ *    dispatch_lease_ms) is taken over by another, checked every
+ *    dispatch_lease_ms; two makers at once are harmless (the chunk's check).
  *  - Pacing. The outbox paces by channel and counts the organization's
  *    quotas (claims). A campaign's own `rate` (messages per minute) and
  *    `quiet_hours` become due times on the outbox rows: recipient i is due

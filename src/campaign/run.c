@@ -13,6 +13,7 @@
 
 #include "../api/api.h"
 #include "../channels/channel.h"
+#include "../config/config.h"
 #include "../log/log.h"
 #include "../outbox/outbox.h"
 #include "../store/store.h"
@@ -20,6 +21,11 @@
 #include "campaign_int.h"
 
 #define CAMPAIGN_RETRY_MS 2000   /* a chunk that failed for storage is tried again after */
+/* Campaigns nobody makes are looked for every dispatch_lease_ms (as a dead
+ * instance's channels are taken over), and orphaned after twice that
+ * without a chunk. */
+#define CAMPAIGN_ADOPT_MS_MIN 1000
+#define CAMPAIGN_GIVEN_UP_MAX 64 /* campaigns this instance stopped making (not adopted again) */
 
 struct seen {
 	UT_hash_handle hh;
@@ -58,12 +64,20 @@ struct campaigns {
 	struct app *app;
 	struct crun *runs;
 	struct event *tick;
+	struct event *adopt;
+	struct store_read adopt_rd;
+	json_t *adopt_rows;
+	bool adopt_busy;
+	int64_t given_up[CAMPAIGN_GIVEN_UP_MAX];
+	size_t ngiven_up;
 	struct store_op tick_op;
 	bool tick_busy, draining;
 	int64_t running, active, watched;
 };
 
 static void crun_next(struct crun *r);
+static void adopt_cb(evutil_socket_t fd, short what, void *arg);
+static void adopt_arm(struct campaigns *cs);
 
 static void
 chunk_clear(struct crun *r)
@@ -100,6 +114,10 @@ static void
 crun_drop(struct crun *r)
 {
 	struct crun **p = &r->cs->runs;
+	struct campaigns *cs = r->cs;
+
+	if (r->next < r->total && cs->ngiven_up < CAMPAIGN_GIVEN_UP_MAX)
+		cs->given_up[cs->ngiven_up++] = r->id;
 
 	while (*p && *p != r)
 		p = &(*p)->next_run;
@@ -493,6 +511,7 @@ campaigns_start(struct app *app)
 	cs->app = app;
 	app->campaigns = cs;
 	cs->tick = evtimer_new(app->base, tick_cb, cs);
+	cs->adopt = evtimer_new(app->base, adopt_cb, cs);
 	/* At start (on the loop's reader, as the other start-up loads). */
 	if (store_campaigns_unfinished(app->store, &rows) != 0) {
 		log_error("campaign: cannot read the campaigns being made");
@@ -506,7 +525,90 @@ campaigns_start(struct app *app)
 	}
 	json_decref(rows);
 	tick_arm(cs, CAMPAIGN_TICK_MS);
+	adopt_arm(cs);
 	return 0;
+}
+
+/*
+ * Several instances: a campaign is made by the instance that took its POST
+ * (or that restarted). One that died leaves it half made until it comes
+ * back; meanwhile another takes it over once it saw no chunk for
+ * CAMPAIGN_STALE_MS. Two instances making one campaign is harmless: a
+ * chunk commits only where the campaign's `created` still is.
+ */
+static int64_t
+adopt_ms(const struct campaigns *cs)
+{
+	int64_t ms = cs->app->cfg ? cs->app->cfg->dispatch_lease_ms : 0;
+
+	return ms > CAMPAIGN_ADOPT_MS_MIN ? ms : CAMPAIGN_ADOPT_MS_MIN;
+}
+
+static bool
+known(const struct campaigns *cs, int64_t id)
+{
+	for (const struct crun *r = cs->runs; r; r = r->next_run)
+		if (r->id == id)
+			return true;
+	for (size_t i = 0; i < cs->ngiven_up; i++)
+		if (cs->given_up[i] == id)
+			return true;
+	return false;
+}
+
+static void
+adopt_run(struct store *st, void *arg)
+{
+	struct campaigns *cs = arg;
+
+	if (store_campaigns_unfinished(st, &cs->adopt_rows) != 0)
+		cs->adopt_rows = NULL;
+}
+
+static void
+adopt_done(void *arg)
+{
+	struct campaigns *cs = arg;
+	int64_t now = now_ms();
+	size_t i;
+	json_t *row;
+
+	cs->adopt_busy = false;
+	json_array_foreach(cs->adopt_rows, i, row) {
+		int64_t id = json_integer_value(json_object_get(row, "id"));
+		if (cs->draining || known(cs, id) ||
+		    json_integer_value(json_object_get(row, "updated_ms")) > now - 2 * adopt_ms(cs))
+			continue;
+		char v[24];
+		snprintf(v, sizeof(v), "%" PRId64, id);
+		log_warn("campaign: nobody made its messages for a while; taking it over", "campaign", v);
+		campaigns_created(cs->app, row);
+	}
+	json_decref(cs->adopt_rows);
+	cs->adopt_rows = NULL;
+	if (!cs->draining)
+		adopt_arm(cs);
+}
+
+static void
+adopt_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct campaigns *cs = arg;
+
+	if (cs->adopt_busy || cs->draining || cs->app->store == NULL)
+		return;
+	cs->adopt_busy = true;
+	cs->adopt_rd = (struct store_read){ .run = adopt_run, .done = adopt_done, .arg = cs };
+	store_read_submit(cs->app->store, &cs->adopt_rd);
+}
+
+static void
+adopt_arm(struct campaigns *cs)
+{
+	int64_t ms = adopt_ms(cs);
+	struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
+
+	evtimer_add(cs->adopt, &tv);
 }
 
 void
@@ -515,6 +617,7 @@ campaigns_drain(struct app *app)
 	if (app->campaigns) {
 		app->campaigns->draining = true;
 		evtimer_del(app->campaigns->tick);
+		evtimer_del(app->campaigns->adopt);
 	}
 }
 
@@ -531,6 +634,8 @@ campaigns_stop(struct app *app)
 		crun_free(r);
 	}
 	event_free(cs->tick);
+	event_free(cs->adopt);
+	json_decref(cs->adopt_rows);
 	free(cs);
 	app->campaigns = NULL;
 }

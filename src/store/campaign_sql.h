@@ -106,7 +106,8 @@
 	[R_CAMPAIGN_RCPTS_STATUS] = RCPT_COLS " WHERE r.campaign_id = " P "1 AND r.idx > " P "2"  \
 	    " AND r.status = " P "4 ORDER BY r.idx LIMIT " P "3",                               \
 	[R_CAMPAIGNS_UNFINISHED] = "SELECT id, org_id, channel_id, source, content, created, status," \
-	    " coalesce(scheduled_at, 0), coalesce(rate, 0), quiet_hours, created_at, source_cursor, c_total" \
+	    " coalesce(scheduled_at, 0), coalesce(rate, 0), quiet_hours, created_at, source_cursor, c_total," \
+	    " updated_ms"                                                                       \
 	    " FROM campaigns"                                                                   \
 	    " WHERE created < c_total AND status <> 'cancelled' ORDER BY id"
 

@@ -185,6 +185,7 @@ store_campaigns_unfinished(struct store *st, json_t **out)
 		json_object_set_new(c, "created_at", json_integer(db_i64(s, 10)));
 		json_object_set_new(c, "cursor", json_integer(db_i64(s, 11)));
 		json_object_set_new(c, "total", json_integer(db_i64(s, 12)));
+		json_object_set_new(c, "updated_ms", json_integer(db_i64(s, 13)));
 		json_array_append_new(list, c);
 	}
 	if (r < 0) {

@@ -735,7 +735,7 @@ int store_campaign_recipients(struct store *st, int64_t org, int64_t id, const c
     int64_t after, int limit, json_t **out);
 /* Campaigns whose recipients are not all made yet (resumed at start):
  * [{"id","org_id","channel_id","source","content","created","status","scheduled_at",
- * "rate","quiet_hours","created_at","cursor","total"}], source and content parsed. */
+ * "rate","quiet_hours","created_at","cursor","total","updated_ms"}], source and content parsed. */
 int store_campaigns_unfinished(struct store *st, json_t **out);
 /* --- files (issue 14): store_file_get() is declared in files/files.h --- */
 /* Organization org's files, newest first: {"files":[{"id","sha256","size","mime_type",

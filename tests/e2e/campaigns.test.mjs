@@ -10,7 +10,7 @@ import { describe } from 'node:test';
 import assert from 'node:assert/strict';
 import {
 	msgdTest, assertError, assertStatus, waitFor, postWebhook, waStatusBody, waMessageBody, allEvents,
-	sendMessage, waitMessage, corpusFile, request, rfc3339, SEND_PNID, followStream,
+	sendMessage, waitMessage, corpusFile, request, rfc3339, SEND_PNID, followStream, databaseFor,
 } from './lib.mjs';
 import { sendSetup, corpusError } from './fake_graph.mjs';
 import { startFakeTelegram } from './fake_telegram.mjs';
@@ -377,6 +377,27 @@ describe('campaigns', () => {
 			text: 'Hi {{surname}}' }), 422, 'unmapped_variable');
 		assert.equal(e.field, 'text');
 	});
+
+	msgdTest('two instances: one dies while making a campaign, the other takes it over; none twice, none lost', async (h) => {
+		const LEASES = { MSGD_OUTBOX_LEASE_MS: '2000', MSGD_DISPATCH_LEASE_MS: '1500' };
+		const { d, fake } = await sendSetup(h, { start: { env: { ...LEASES, MSGD_INSTANCE_ID: 'a' } } });
+		const b = await h.start({ token: d.token, env: { ...LEASES, MSGD_DATABASE: databaseFor(d.dataDir), MSGD_INSTANCE_ID: 'b' } });
+		const N = 6000;
+		const recipients = Array.from({ length: N }, (_, i) => ({ to: num(20000 + i) }));
+		const c = await createCampaign(d, { name: 'orphan', channel: 'wa', text: 'hi', recipients });
+		await d.kill9();  // a took the POST: its messages were being made there
+		const done = await waitCampaign(b, c.id, (x) => x.status === 'completed', 'completed on b', 120_000);
+		assert.equal(done.counters.sent, N, JSON.stringify(done.counters));
+		assert.match(b.logs(), /taking it over/);
+		const rs = await allRecipients(b, c.id);
+		assert.equal(rs.length, N);
+		assert.equal(new Set(rs.map((r) => r.message_id)).size, N);
+		const by = sendsByRecipient(fake);
+		assert.equal(recipients.filter((r) => !by.has(r.to)).length, 0, 'none lost');
+		const uncertain = [...b.logs().matchAll(/(?:marked uncertain|retried, marked uncertain).*?count=(\d+)/g)].reduce((k, m) => k + Number(m[1]), 0);
+		const twice = [...by.values()].reduce((n, k) => n + k - 1, 0);
+		assert.ok(twice <= uncertain, `${twice} sent twice > ${uncertain} in flight at the kill`);
+	}, { timeout: 180_000, skip: (process.env.MSGD_TEST_DATABASE || '').startsWith('postgres') ? false : 'needs PostgreSQL (two instances)' });
 
 	msgdTest('kill -9 while it is made and while it sends: after restarts every recipient is sent, none twice outside the in-flight window', async (h) => {
 		const { d, fake } = await sendSetup(h);

@@ -110,7 +110,7 @@ e2e: build/test/msgd build/test/fsfault.so
 # The store's conformance suite and the e2e suite on PostgreSQL 15 (a private
 # cluster started and stopped by tools/test_pg.sh).
 test-pg: build/test/msgd build/test/fsfault.so build/test/unit/test_store build/test/unit/test_store_notify \
-	build/test/unit/test_store_import
+	build/test/unit/test_store_import build/test/unit/test_store_campaign
 	@sh tools/test_pg.sh
 
 # The messages panel in headless Chromium (playwright-core from npm).

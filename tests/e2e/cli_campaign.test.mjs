@@ -52,6 +52,12 @@ describe('msgd campaign (CLI)', () => {
 		assert.deepEqual(texts, ['Hi Ann from Oslo', 'Hi Bob; Jr from Lima']);
 		const c = assertStatus(await d.api('GET', `/v1/campaigns/${id}`), 200);
 		assert.equal(c.name, f);
+		// A provider template (no local one of that name): its {{1}} from a column.
+		const p = await cli(['create', '--url', d.url, '--token', d.token, '--file', f, '--channel', 'wa',
+			'--template', 'order_update', '--language', 'en_US', '--map', '1=first_name']);
+		assert.equal(p.code, 0, p.stderr);
+		const tpls = fake.requests.filter((x) => x.kind === 'send' && x.body.type === 'template');
+		assert.deepEqual(tpls.map((x) => x.body.template.components[0].parameters[0].text).sort(), ['Ann', 'Bob; Jr']);
 		// watch on a finished campaign: one line, exit 0.
 		const w = await cli(['watch', String(id), '--url', d.url, '--token', d.token]);
 		assert.equal(w.code, 0, w.stderr);
@@ -79,7 +85,7 @@ describe('msgd campaign (CLI)', () => {
 		const bad = await cli(['create', '--url', d.url, '--token', d.token, '--file', f, '--channel', 'wa',
 			'--template', 'promo']);
 		assert.equal(bad.code, 2);
-		assert.match(bad.stderr, /import \d+ failed: variable_not_mapped: .*who/);
+		assert.match(bad.stderr, /422 unmapped_variable variables: .*who/);
 		const nocol = await cli(['create', '--url', d.url, '--token', d.token, '--file', f, '--channel', 'wa',
 			'--text', 'x', '--phone-column', 'mobile']);
 		assert.equal(nocol.code, 2);

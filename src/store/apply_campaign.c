@@ -292,8 +292,8 @@ apply_chunk(struct store_db *db, struct store_op *op)
 {
 	struct ingest_batch *b = op->u.chunk.batch;
 	int64_t now = now_ms(), queued = 0, skipped = 0;
-	json_t *reasons = NULL, *unreachable = NULL, *rows = json_array();
-	char *reasons_s = NULL, *rows_s = NULL;
+	json_t *reasons = NULL, *unreachable = NULL;
+	char *reasons_s = NULL;
 	struct camp c;
 	struct db_stmt *s;
 	int rc = -1;
@@ -347,30 +347,17 @@ apply_chunk(struct store_db *db, struct store_op *op)
 			count_reason(reasons, why);
 			skipped++;
 		}
-		json_t *row = json_pack("{s:I,s:s,s:s}", "i", (json_int_t)r->idx, "a", r->address ? r->address : "",
-		    "s", status);
-		if (row == NULL) {
-			sd_op_error(op, "recipient %" PRId64 ": an address that is not UTF-8", r->idx);
-			goto out;
-		}
-		if (r->variables)
-			json_object_set_new(row, "v", json_string(r->variables));
-		if (mid)
-			json_object_set_new(row, "m", json_integer(mid));
-		if (why)
-			json_object_set_new(row, "r", json_string(why));
-		json_array_append_new(rows, row);
+		s = db_stmt(db->w, W_RCPT_INSERT);
+		db_bind_i64(s, 1, c.id);
+		db_bind_i64(s, 2, r->idx);
+		db_bind_text(s, 3, r->address);
+		db_bind_text(s, 4, r->variables);
+		db_bind_id(s, 5, mid);
+		db_bind_text(s, 6, status);
+		db_bind_text(s, 7, why);
+		if (db_defer(s) != 0)
+			goto sqlfail;
 	}
-	/* Every recipient row of the chunk in one statement. */
-	if ((rows_s = sd_dump(rows)) == NULL) {
-		sd_op_error(op, "cannot serialize the chunk's recipients");
-		goto out;
-	}
-	s = db_stmt(db->w, W_RCPT_INSERT);
-	db_bind_i64(s, 1, c.id);
-	db_bind_text(s, 2, rows_s);
-	if (db_defer(s) != 0)
-		goto sqlfail;
 	prefetch_clear(db);
 	bool paused = strcmp(c.status, "paused") == 0;
 	if (paused && queued > 0) {
@@ -414,8 +401,6 @@ sqlfail:
 out:
 	prefetch_clear(db);
 	free(reasons_s);
-	free(rows_s);
-	json_decref(rows);
 	json_decref(reasons);
 	json_decref(unreachable);
 	camp_free(&c);

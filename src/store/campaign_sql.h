@@ -3,9 +3,8 @@
  * spliced into sqlite_sql.c and pg_sql.c's tables (CAMPAIGN_SQL(P, ...) with P
  * the parameter marker: "?" or "$"). The texts are the same in both but
  * where PostgreSQL needs a cast: CAST_I64 after a parameter whose type
- * nothing around it fixes, RET after an insert that makes an id, EACH2
- * the JSON array parameter 2 as a table of one column, `value` (text), and
- * OBJS2 the same for an array of objects (`value ->> 'key'` reads them).
+ * nothing around it fixes, RET after an insert that makes an id, and EACH2
+ * the JSON array parameter 2 as a table of one column, `value` (text).
  */
 #ifndef MSGD_CAMPAIGN_SQL_H
 #define MSGD_CAMPAIGN_SQL_H
@@ -28,7 +27,7 @@
 	"SELECT count(*) FROM messages m WHERE m.campaign_id = " C " AND m.conversation_id = " P "1" \
 	" AND m.status IN ('queued', 'scheduled') AND m.id NOT IN (SELECT message_id FROM outbox)"
 
-#define CAMPAIGN_SQL(P, CAST_I64, RET, EACH2, OBJS2)                                                          \
+#define CAMPAIGN_SQL(P, CAST_I64, RET, EACH2)                                                          \
 	[W_CAMPAIGN_INSERT] = "INSERT INTO campaigns (org_id, name, channel_id, source, content, status," \
 	    " scheduled_at, rate, quiet_hours, c_total, created_at, updated_ms) VALUES (" P "1, " P "2," \
 	    " " P "3, " P "4, " P "5, 'creating', " P "6, " P "7, " P "8, " P "9, " P "10, " P "10)" RET, \
@@ -39,11 +38,8 @@
 	    " c_skipped = c_skipped + " P "4, skipped_reasons = " P "5, status = " P "6,"       \
 	    " started_at = coalesce(started_at, " P "7" CAST_I64 "), updated_ms = " P "8,"       \
 	    " source_cursor = " P "9 WHERE id = " P "1",                                        \
-	/* A chunk's recipients: [{"i":idx,"a":address,"v":variables,"m":message,"s":status,"r":why}]. */ \
 	[W_RCPT_INSERT] = "INSERT INTO campaign_recipients (campaign_id, idx, address, variables," \
-	    " message_id, status, skip_reason) SELECT " P "1" CAST_I64 ", CAST(value ->> 'i' AS BIGINT)," \
-	    " value ->> 'a', value ->> 'v', CAST(value ->> 'm' AS BIGINT), value ->> 's', value ->> 'r'" \
-	    " FROM " OBJS2,                                                                     \
+	    " message_id, status, skip_reason) VALUES (" P "1, " P "2, " P "3, " P "4, " P "5, " P "6, " P "7)", \
 	[W_CONTACTS_SKIP] = "SELECT address, status, opted_out_at FROM contacts WHERE channel_id = " P "1" \
 	    " AND address IN (SELECT value FROM " EACH2 ") AND (status <> 'active' OR opted_out_at IS NOT NULL)", \
 	/* A chunk's new contacts and their conversations, each in one statement (prefetch). */ \

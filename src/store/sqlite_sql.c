@@ -365,7 +365,7 @@ const char *const sqlite_sql[SQL_COUNT] = {
 	    " coalesce(first_attempt_ms, 0), next_attempt_ms, last_error, paused, org_id"
 	    " FROM subscriptions ORDER BY id",
 	/* Campaigns (issue 14, h14camp). */
-	CAMPAIGN_SQL("?", "", "", "json_each(?2)", "json_each(?2)"),
+	CAMPAIGN_SQL("?", "", "", "json_each(?2)"),
 	/* files (issue 14): FILE_COLS = id, org_id, sha256, size, mime_type, filename, created_at */
 	[W_FILE_FIND] = "SELECT id, org_id, sha256, size, mime_type, filename, created_at FROM files WHERE org_id = ?1 AND sha256 = ?2",
 	[W_FILE_TOUCH] = "UPDATE files SET last_used_at = ?2 WHERE id = ?1",

@@ -598,7 +598,8 @@ tick_one(struct store_db *db, struct store_op *op, struct tick_row *t, int64_t n
 	}
 	bool changed = t->progress == NULL || strcmp(t->progress, text) != 0;
 	int rc = 0;
-	if (!changed && t->updated_ms <= t->progress_ms && status == c->status) {
+	bool moved = strcmp(status, c->status) != 0;   /* started or completed just now */
+	if (!changed && t->updated_ms <= t->progress_ms && !moved) {
 		free(text);
 		json_decref(counters);
 		return 0;  /* nothing new: no write */

@@ -42,6 +42,7 @@ struct crun {
 	json_t *content;
 	int64_t next, total;         /* the next recipient to make; how many */
 	int64_t rate, base_ms, now_ms;
+	int64_t cooldown_ms;         /* the organization's bulk cooldown (0: none) */
 	struct quiet_hours quiet;
 	int64_t due_idx, due_at;     /* pacing cursor: recipient due_idx is due at due_at */
 	bool scheduled;              /* due times are calendar times (scheduled_at) */
@@ -297,6 +298,7 @@ build_run(struct store *st, void *arg)
 		m->text = text;
 		m->timestamp = r->now_ms / 1000;
 		m->priority = 1;
+		m->cooldown_ms = r->cooldown_ms;
 		m->due_ms = due_of(r, idx);
 		m->status = r->scheduled ? ST_SCHEDULED : ST_QUEUED;
 		m->raw = json_encode(item, NULL);
@@ -411,6 +413,9 @@ crun_next(struct crun *r)
 	snprintf(r->chname, sizeof(r->chname), "%s", ch->name);
 	r->normalize = ch->ops->address_normalize;
 	r->now_ms = now_ms();
+	/* As any bulk send: at least the organization's cooldown after the contact's last. */
+	const struct api_org *o = api_org_by_id(app, r->org_id);
+	r->cooldown_ms = o ? o->settings.bulk_cooldown_s * 1000 : 0;
 	r->rd = (struct store_read){ .run = build_run, .done = build_done, .arg = r };
 	store_read_submit(app->store, &r->rd);
 }

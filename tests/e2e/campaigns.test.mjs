@@ -10,7 +10,7 @@ import { describe } from 'node:test';
 import assert from 'node:assert/strict';
 import {
 	msgdTest, assertError, assertStatus, waitFor, postWebhook, waStatusBody, waMessageBody, allEvents,
-	sendMessage, waitMessage, corpusFile, request, rfc3339, SEND_PNID, followStream, databaseFor,
+	sendMessage, waitMessage, corpusFile, request, rfc3339, SEND_PNID, followStream, databaseFor, getMessage,
 } from './lib.mjs';
 import { sendSetup, corpusError } from './fake_graph.mjs';
 import { startFakeTelegram } from './fake_telegram.mjs';
@@ -232,6 +232,17 @@ describe('campaigns', () => {
 		assert.ok(!fake.requests.some((r) => r.to === num(510)), 'nothing sent within the quiet hours');
 		const types = (await allEvents(d)).filter((e) => e.type === 'campaign.started').map((e) => e.data.id);
 		assert.deepEqual(types, [c.id, q.id]);
+		// The organization's bulk cooldown holds a second campaign's message to a contact just sent to.
+		assertStatus(await d.api('PATCH', '/v1/orgs/default', { settings: { bulk_cooldown_seconds: 3600 } }), 200);
+		const c1 = await createCampaign(d, { name: 'first', channel: 'wa', text: 'one', recipients: [{ to: num(520) }] });
+		await waitCampaign(d, c1.id, (x) => x.status === 'completed', 'first completed');
+		const c2 = await createCampaign(d, { name: 'second', channel: 'wa', text: 'two', recipients: [{ to: num(520) }, { to: num(521) }] });
+		await waitCampaign(d, c2.id, (x) => x.counters.sent === 1, 'the other sent');
+		const held = (await allRecipients(d, c2.id))[0];
+		const m = await getMessage(d, held.message_id);
+		assert.equal(m.status, 'queued');
+		assert.ok(m.throttled_until, JSON.stringify(m));
+		assert.equal(fake.requests.filter((r) => r.to === num(520)).length, 1);
 	});
 
 	msgdTest('recipients?status=failed lists the failures with the provider error; keyset pages', async (h) => {

@@ -30,7 +30,8 @@ LIBS := $(PKG_LIBS) -lwslay -lcsv -pthread -lm
 # Every .c under src/ except main.c is the library; main.c wires the binary.
 LIB_SRC  := $(filter-out src/main.c,$(shell find src -name '*.c' | sort))
 MIGRATIONS := $(sort $(wildcard src/store/migrations/*.sql))
-WEB_FILES := web/index.html web/thread.js web/admin.js web/msgparts.js web/channels.js web/app.js web/app.css
+WEB_FILES := web/index.html web/thread.js web/admin.js web/msgparts.js web/channels.js web/app.js web/app.css \
+	web/campaigns.js
 GEN_SRC  := build/gen/migrations.c build/gen/web_assets.c
 
 REL_OBJ  := $(patsubst %.c,build/rel/%.o,$(LIB_SRC) $(GEN_SRC))
@@ -109,7 +110,7 @@ e2e: build/test/msgd build/test/fsfault.so
 # The store's conformance suite and the e2e suite on PostgreSQL 15 (a private
 # cluster started and stopped by tools/test_pg.sh).
 test-pg: build/test/msgd build/test/fsfault.so build/test/unit/test_store build/test/unit/test_store_notify \
-	build/test/unit/test_store_import
+	build/test/unit/test_store_import build/test/unit/test_store_campaign
 	@sh tools/test_pg.sh
 
 # The messages panel in headless Chromium (playwright-core from npm).
@@ -124,6 +125,8 @@ browser: build/test/msgd
 	# media both ways (issue 14): thumbnails and Attach
 	MSGD_BIN=$(CURDIR)/build/test/msgd CORPUS=$(CURDIR)/../shared/corpus \
 	  node --test tests/browser/media.test.mjs
+	MSGD_BIN=$(CURDIR)/build/test/msgd CORPUS=$(CURDIR)/../shared/corpus \
+	  node --test tests/browser/campaigns.test.mjs
 
 test: test-deps
 	@$(MAKE) --no-print-directory build/test/msgd build/test/fsfault.so

@@ -1,7 +1,7 @@
 // bench/bench.mjs - msgd's benchmark harness (`make bench`).
 //
 //   node bench/bench.mjs [ingest] [send] [live] [read] [footprint] [slow] [pg]
-//                        [import_csv_1m] [import_xlsx_100k]    (default: all)
+//                        [import_csv_1m] [import_xlsx_100k] [campaign_100k]    (default: all)
 //
 // Every scenario starts a fresh msgd (env MSGD, default build/msgd) on
 // 127.0.0.1 with a fresh data directory and a signed whatsapp_cloud channel
@@ -35,6 +35,8 @@
 //             cursors; the conversation list also at 10,000 messages.
 //  pg         bench/pg.mjs: ingest and send on PostgreSQL 15 (a private
 //             cluster), with one msgd and with two sharing the database.
+//  campaign_100k  bench/campaign.mjs: a 100,000-recipient campaign made
+//             (202, then every message and outbox entry), SQLite and PostgreSQL.
 //  import_csv_1m, import_xlsx_100k  bench/imports.mjs: a 1,000,000-row CSV
 //             and a 100,000-row XLSX imported and validated, on SQLite and on
 //             PostgreSQL: rows/s, seconds, msgd's RSS growth.
@@ -56,6 +58,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { pg } from './pg.mjs';
+import { campaign100k } from './campaign.mjs';  // issue 14: campaigns
 import { importCsv1m, importXlsx100k } from './imports.mjs';
 
 // ---------------------------------------------------------------- configuration
@@ -85,11 +88,13 @@ const ULIMIT = 'ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"';
 
 const SCENARIOS = { ingest, send, live, read, footprint, slow, pg: () => pg(pgHelpers()),
 	// imports (issue 14, bench/imports.mjs)
-	import_csv_1m: () => importCsv1m(importHelpers()), import_xlsx_100k: () => importXlsx100k(importHelpers()) };
+	import_csv_1m: () => importCsv1m(importHelpers()), import_xlsx_100k: () => importXlsx100k(importHelpers()),
+	campaign_100k: () => campaign100k({ ...pgHelpers(), api }) };  // campaigns (issue 14, bench/campaign.mjs)
 const TOOLS = { // what each scenario needs besides msgd
 	ingest: ['nginx', 'sqlite3', 'loadgen'], send: ['nginx', 'sqlite3', 'loadgen'],
 	live: [], read: ['sqlite3', 'loadgen'], footprint: [], slow: ['sqlite3', 'loadgen'], pg: ['nginx', 'psql', 'loadgen'],
 	import_csv_1m: ['psql'], import_xlsx_100k: ['psql'],
+	campaign_100k: ['sqlite3'],
 };
 
 // ---------------------------------------------------------------- small helpers

@@ -82,6 +82,12 @@ static const struct command commands[] = {
 		.run = cmd_keys,
 	},
 	{
+		.name = "campaign",   /* issue 14, h14camp */
+		.summary = "create a campaign from a CSV file and watch its progress",
+		.usage = cli_campaign_usage,
+		.run = cli_campaign,
+	},
+	{
 		.name = "migrate",
 		.summary = "copy an SQLite data directory into an empty PostgreSQL database",
 		.usage = cli_migrate_usage,

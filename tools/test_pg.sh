@@ -8,7 +8,7 @@ trap 'sh tools/pg.sh stop "$dir"' EXIT INT TERM
 dsn=$(sh tools/pg.sh start "$dir")
 echo "== PostgreSQL cluster for the tests: $dsn"
 export MSGD_TEST_DATABASE="$dsn"
-for t in test_store test_store_notify test_store_import; do
+for t in test_store test_store_notify test_store_import test_store_campaign; do
 	echo "== build/test/unit/$t on PostgreSQL"
 	ASAN_OPTIONS=detect_leaks=1 build/test/unit/$t
 done

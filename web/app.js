@@ -96,10 +96,12 @@
 	// -------------------------------------------------------------- login
 	const admin = window.MsgdAdmin({ api, h, $, show, S, announce, start: () => start(), logout: () => logout(), loggedOut: (m) => loggedOut(m) });
 	const chanUi = window.MsgdChannels({ api, h, $, show, S, announce, send: (b) => send(b), preview: (m) => preview(m), loadChannels: () => loadChannels() });
+	const campUi = window.MsgdCampaigns({ api, h, $, show, S, announce });  // campaigns.js (issue 14)
 	async function boot() {
 		wire();
 		admin.wire();
 		chanUi.wire();
+		campUi.wire();
 		try {
 			const res = await fetch('/v1/session', { credentials: 'same-origin', cache: 'no-store' });
 			if (res.ok) {
@@ -187,7 +189,7 @@
 		if (!hash.startsWith('#/')) return;  // in-page anchors (skip link)
 		const status = hash === '#/status';
 		const people = admin.route(hash);  // the Users and API keys pages
-		const pair = chanUi.route(hash);   // a channel's QR pairing page
+		const pair = [chanUi.route(hash), campUi.route(hash)].some(Boolean);   // QR pairing; campaigns
 		show('inbox', !status && !people && !pair);
 		show('status', status);
 		$('nav-status').setAttribute('aria-current', status ? 'page' : 'false');
@@ -880,6 +882,8 @@
 			if (open && d.message.conversation_id === S.cur.id) upsertMsg(d.message);
 		} else if (e.type === 'channel.state') {
 			chanUi.onState(e);
+		} else if (e.type.startsWith('campaign.')) {
+			campUi.onEvent(e);
 		} else if (e.type === 'channel.error') {
 			if (!$('status').hidden) loadStatus();
 		}

@@ -231,6 +231,14 @@ static const struct route routes[] = {
 	  .fn = api_channel_templates_list },
 	{ .method = "POST", .pattern = "/v1/channels/*/templates/sync", .perm = PERM_CHANNELS_WRITE,
 	  .fn = api_channel_templates_sync },
+	/* Campaigns (issue 14, h14camp). */
+	{ .method = "POST", .pattern = "/v1/campaigns", .perm = PERM_MESSAGES_SEND, .fn = api_campaigns_create },
+	{ .method = "GET", .pattern = "/v1/campaigns", .perm = PERM_MESSAGES_READ, .fn = api_campaigns_list },
+	{ .method = "GET", .pattern = "/v1/campaigns/*", .perm = PERM_MESSAGES_READ, .fn = api_campaigns_get },
+	{ .method = "GET", .pattern = "/v1/campaigns/*/recipients", .perm = PERM_MESSAGES_READ, .fn = api_campaigns_recipients },
+	{ .method = "POST", .pattern = "/v1/campaigns/*/pause", .perm = PERM_MESSAGES_SEND, .fn = api_campaigns_pause },
+	{ .method = "POST", .pattern = "/v1/campaigns/*/resume", .perm = PERM_MESSAGES_SEND, .fn = api_campaigns_resume },
+	{ .method = "POST", .pattern = "/v1/campaigns/*/cancel", .perm = PERM_MESSAGES_SEND, .fn = api_campaigns_cancel },
 	/* files (issue 14, api_files.c) */
 	{ .method = "POST", .pattern = "/v1/files", .perm = PERM_MESSAGES_SEND, .fn = api_files_upload,
 	  .stream_body = true },

@@ -91,6 +91,7 @@ struct app {
 	                                   before may miss the change: api_follow.c) */
 	struct follow *follow;          /* another instance's changes being read (api_follow.c) */
 	unsigned follow_pending;        /* and those heard meanwhile */
+	struct campaigns *campaigns;    /* campaigns being made, the tick (src/campaign/) */
 	struct files *files;            /* the files store's sweep (src/files/, issue 14) */
 	struct importer *importer;      /* imports (issue 14, h14import): the worker (import/import.h) */
 	struct media *media;            /* inbound media fetcher (src/media/, issue 14) */
@@ -488,6 +489,22 @@ void api_users_password(struct app *, struct http_request *, const struct princi
 void api_users_patch(struct app *, struct http_request *, const struct principal *,
     const char *const *);
 void api_auth_password(struct app *, struct http_request *, const struct principal *,
+    const char *const *);
+
+/* api_campaigns.c: /v1/campaigns (issue 14, h14camp). */
+void api_campaigns_create(struct app *, struct http_request *, const struct principal *,
+    const char *const *);
+void api_campaigns_list(struct app *, struct http_request *, const struct principal *,
+    const char *const *);
+void api_campaigns_get(struct app *, struct http_request *, const struct principal *,
+    const char *const *);
+void api_campaigns_recipients(struct app *, struct http_request *, const struct principal *,
+    const char *const *);
+void api_campaigns_pause(struct app *, struct http_request *, const struct principal *,
+    const char *const *);
+void api_campaigns_resume(struct app *, struct http_request *, const struct principal *,
+    const char *const *);
+void api_campaigns_cancel(struct app *, struct http_request *, const struct principal *,
     const char *const *);
 
 /* api_files.c: the files store (issue 14). POST /v1/files runs from api_head(). */

@@ -37,10 +37,26 @@ int cli_migrate(int argc, char **argv);
 long cli_call(const char *who, const char *method, const char *url, const char *token,
     const char *const *headers, const char *body, json_t **out);
 
+/* POST the file at path to url as the raw body (streamed, never read whole)
+ * with that Content-Type; as cli_call(). */
+long cli_upload(const char *who, const char *url, const char *token, const char *path,
+    const char *content_type, json_t **out);
+
 /* --- commands on a data directory (datadir.c) --- */
 
 #define CLI_TOKEN_MAX 256
 #define CLI_URL_MAX 512
+
+/* send.c: the running msgd's base URL (url, else http://$MSGD_LISTEN, else
+ * http://127.0.0.1:8080; no trailing '/') and the token (*token, else
+ * MSGD_ADMIN_TOKEN, else $MSGD_DATA/admin.token, read into *token_buf, the
+ * caller's to free). -1 after saying on stderr that there is no token. */
+int cli_target(const char *who, const char *url, const char **token, char **token_buf,
+    char base[CLI_URL_MAX]);
+
+extern const char cli_campaign_usage[];
+/* msgd campaign create ... | watch ID (campaign.c): the exit code. */
+int cli_campaign(int argc, char **argv);
 
 /* cfg from the defaults, the config file (file, else MSGD_CONFIG), the
  * environment and --data (data, or NULL); then the data directory must

@@ -57,3 +57,57 @@ cli_call(const char *who, const char *method, const char *url, const char *token
 	curl_easy_cleanup(c);
 	return status;
 }
+
+static size_t
+feed(char *buf, size_t size, size_t n, void *arg)
+{
+	return fread(buf, 1, size * n, arg);
+}
+
+long
+cli_upload(const char *who, const char *url, const char *token, const char *path,
+    const char *content_type, json_t **out)
+{
+	FILE *f = fopen(path, "rb");
+	CURL *c;
+	struct curl_slist *h = NULL;
+	struct buf resp;
+	char auth[512], ct[160];
+	long status = -1;
+
+	*out = NULL;
+	if (f == NULL) {
+		fprintf(stderr, "%s: %s: cannot open\n", who, path);
+		return -1;
+	}
+	fseeko(f, 0, SEEK_END);
+	off_t size = ftello(f);
+	rewind(f);
+	c = curl_easy_init();
+	buf_init(&resp, RESPONSE_MAX);
+	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
+	snprintf(ct, sizeof(ct), "Content-Type: %s", content_type);
+	h = curl_slist_append(h, auth);
+	h = curl_slist_append(h, ct);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+	curl_easy_setopt(c, CURLOPT_POST, 1L);
+	curl_easy_setopt(c, CURLOPT_READFUNCTION, feed);
+	curl_easy_setopt(c, CURLOPT_READDATA, f);
+	curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)size);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &resp);
+	CURLcode rc = curl_easy_perform(c);
+	if (rc != CURLE_OK) {
+		fprintf(stderr, "%s: %s: %s\n", who, url, curl_easy_strerror(rc));
+	} else {
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+		*out = json_loadb(resp.data ? resp.data : "", resp.len, 0, NULL);
+	}
+	explicit_bzero(auth, sizeof(auth));
+	buf_free(&resp);
+	curl_slist_free_all(h);
+	curl_easy_cleanup(c);
+	fclose(f);
+	return status;
+}

@@ -67,6 +67,30 @@ read_token_file(void)
 	return n ? xstrdup(tok) : NULL;
 }
 
+int
+cli_target(const char *who, const char *url, const char **token, char **token_buf,
+    char base[CLI_URL_MAX])
+{
+	if (url == NULL) {
+		const char *l = getenv("MSGD_LISTEN");
+		snprintf(base, CLI_URL_MAX, "http://%s", l && *l ? l : "127.0.0.1:8080");
+	} else {
+		snprintf(base, CLI_URL_MAX, "%s", url);
+	}
+	size_t bl = strlen(base);
+	while (bl && base[bl - 1] == '/')
+		base[--bl] = '\0';
+	if (*token == NULL)
+		*token = getenv("MSGD_ADMIN_TOKEN");
+	if (*token == NULL || **token == '\0')
+		*token = *token_buf = read_token_file();
+	if (*token == NULL) {
+		fprintf(stderr, "%s: no token: pass --token or set MSGD_ADMIN_TOKEN\n", who);
+		return -1;
+	}
+	return 0;
+}
+
 /* "2024-04-28T10:40:10Z" as Unix seconds; -1 when it is not that form. */
 static int64_t
 parse_utc(const char *s)
@@ -227,7 +251,7 @@ cli_send(int argc, char **argv)
 	bool wait = true;
 	int64_t timeout_s = 30;
 	json_t *vars = json_object();
-	char *token_buf = NULL, base[512];
+	char *token_buf = NULL, base[CLI_URL_MAX];
 	int rc = 2, c;
 
 	optind = 1;
@@ -267,23 +291,8 @@ cli_send(int argc, char **argv)
 		    cli_send_usage);
 		goto out;
 	}
-	if (url == NULL) {
-		const char *l = getenv("MSGD_LISTEN");
-		snprintf(base, sizeof(base), "http://%s", l && *l ? l : "127.0.0.1:8080");
-	} else {
-		snprintf(base, sizeof(base), "%s", url);
-	}
-	size_t bl = strlen(base);
-	while (bl && base[bl - 1] == '/')
-		base[--bl] = '\0';
-	if (token == NULL)
-		token = getenv("MSGD_ADMIN_TOKEN");
-	if (token == NULL || *token == '\0')
-		token = token_buf = read_token_file();
-	if (token == NULL) {
-		fprintf(stderr, "msgd send: no token: pass --token or set MSGD_ADMIN_TOKEN\n");
+	if (cli_target("msgd send", url, &token, &token_buf, base) != 0)
 		goto out;
-	}
 
 	unsigned char rnd[12];
 	char hex[25], cid[32];

@@ -143,6 +143,8 @@ struct msg_in {
 	int64_t cooldown_ms;        /* bulk: at least this long after the contact's last bulk
 	                               message (the store moves due_ms; 0: none) */
 	char *fingerprint;          /* duplicate detection: recorded with the message, or NULL */
+	int64_t campaign_id;        /* a campaign's message (0: none): its status changes move
+	                               the campaign's counters; no message.status event when queued */
 
 	/* Opt-outs (issue 14), set on the loop by the API (api_optout.c). */
 	int optout;                 /* inbound: 1 an opt-out keyword, -1 an opt-in one, 0 none */

@@ -15,6 +15,7 @@
 #include <event2/thread.h>
 
 #include "../api/api.h"
+#include "../campaign/campaign.h"
 #include "../api/api_imports.h"
 #include "../auth/auth.h"
 #include "../bus/bus.h"
@@ -253,6 +254,7 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 	/* An import being read stops between rows (read again at the next
 	 * start): its chunks would keep the store busy until it ends. */
 	importer_stop(d->app.importer);
+	campaigns_drain(&d->app);
 	api_streams_end(&d->app);
 	d->shutdown_deadline = mono_ms() + (int64_t)d->cfg->shutdown_timeout * 1000;
 	struct timeval tv = { .tv_sec = 0, .tv_usec = SHUTDOWN_POLL_MS * 1000 };
@@ -461,6 +463,8 @@ daemon_run(const struct config *initial, const struct config_args *args)
 	store_set_commit_hook(d.app.store, on_commit, &d.app);
 	if (store_set_change_hook(d.app.store, on_other_instance, &d.app) != 0)
 		goto out;
+	if (campaigns_start(&d.app) != 0)
+		goto out;
 	/* imports (issue 14, h14import): the worker, and imports a stop cut short. */
 	if (importer_start(&d.app.importer, d.app.store, cfg->instance_id) != 0)
 		goto out;
@@ -514,6 +518,7 @@ out:
 		store_set_change_hook(d.app.store, NULL, NULL);
 		api_follow_stop(&d.app);
 		api_keys_stop(&d.app);  /* the keys' last uses, written before the store closes */
+		campaigns_drain(&d.app);
 		/* Another instance takes our channels and webhooks over at once. */
 		leases_release(d.leases);
 		channel_host_stop(d.app.host);
@@ -523,6 +528,7 @@ out:
 	}
 	importer_free(d.app.importer);
 	leases_stop(d.leases);
+	campaigns_stop(&d.app);
 	d.app.store = NULL;  /* requests arriving now get 503 */
 	auth_close(d.app.auth);
 	d.app.auth = NULL;

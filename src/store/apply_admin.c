@@ -508,6 +508,11 @@ store_db_apply(struct store_db *db, struct store_op *op)
 	}
 	case STORE_OP_SIGNING_KEY_PUT:
 		return apply_signing_key(db, op);
+	case STORE_OP_CAMPAIGN_CREATE:   /* campaigns (issue 14, h14camp) */
+	case STORE_OP_CAMPAIGN_CHUNK:
+	case STORE_OP_CAMPAIGN_CONTROL:
+	case STORE_OP_CAMPAIGN_TICK:
+		return apply_campaign(db, op);
 	case STORE_OP_CHANNEL_TEMPLATES:
 		return apply_channel_templates(db, op);
 	case STORE_OP_CONTACT_ERASE:

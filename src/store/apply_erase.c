@@ -214,6 +214,16 @@ apply_contact_erase(struct store_db *db, struct store_op *op)
 			break;
 		last = ids[n - 1];
 	}
+	/* Campaign sends among them: their campaigns count them failed (issue 14). */
+	s = db_stmt(db->w, W_CAMPAIGN_ERASED);
+	db_bind_i64(s, 1, conv);
+	db_bind_i64(s, 2, now_ms());
+	if (conv && db_defer(s) != 0)
+		return sd_op_sql_error(db, op);
+	s = db_stmt(db->w, W_RCPT_ERASED);
+	db_bind_i64(s, 1, conv);
+	if (conv && db_defer(s) != 0)
+		return sd_op_sql_error(db, op);
 	s = db_stmt(db->w, W_MSG_FAIL_UNSENT);
 	db_bind_i64(s, 1, conv);
 	if (conv && db_defer(s) != 0)

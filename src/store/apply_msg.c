@@ -334,12 +334,17 @@ sd_writer_message(struct store_db *db, int64_t id)
 	return m;
 }
 
-/* Set a message's status; the error columns only for failed (else cleared). */
+/* Set a message's status (from what it was); the error columns only for
+ * failed (else cleared); its campaign's counters follow. */
 int
-sd_set_status(struct store_db *db, int64_t id, enum msg_status st, int64_t code,
-    const char *title, const char *detail)
+sd_set_status(struct store_db *db, int64_t id, enum msg_status from, enum msg_status st,
+    int64_t code, const char *title, const char *detail)
 {
-	struct db_stmt *s = db_stmt(db->w, W_MSG_SET_STATUS);
+	struct db_stmt *s;
+
+	if (sd_campaign_status(db, id, from, st) != 0)
+		return -1;
+	s = db_stmt(db->w, W_MSG_SET_STATUS);
 
 	prefetch_msg_status(db, id, st);
 	db_bind_i64(s, 1, id);
@@ -411,10 +416,10 @@ sd_announce_status(struct store_db *db, struct store_op *op, int64_t mid, int64_
  * statuses row and the event. */
 int
 sd_change_status(struct store_db *db, struct store_op *op, int64_t mid, int64_t channel_id,
-    int64_t conv, const char *pmid, enum msg_status st, int64_t code, const char *title,
-    const char *detail, int64_t now)
+    int64_t conv, const char *pmid, enum msg_status from, enum msg_status st, int64_t code,
+    const char *title, const char *detail, int64_t now)
 {
-	if (sd_set_status(db, mid, st, code, title, detail) != 0 ||
+	if (sd_set_status(db, mid, from, st, code, title, detail) != 0 ||
 	    sd_record_own_status(db, mid, channel_id, st, code, title, detail, now) != 0)
 		return sd_op_sql_error(db, op);
 	return sd_announce_status(db, op, mid, channel_id, conv, pmid, st, code, title, detail, NULL,
@@ -473,8 +478,8 @@ record_fingerprint(struct store_db *db, const struct msg_in *m, int64_t id, int6
 	return db_defer(s);
 }
 
-static int
-ingest_msg(struct store_db *db, struct store_op *op, struct msg_in *m, int64_t now)
+int
+sd_ingest_msg(struct store_db *db, struct store_op *op, struct msg_in *m, int64_t now)
 {
 	struct db *w = db->w;
 	struct db_stmt *s;
@@ -570,6 +575,7 @@ ingest_msg(struct store_db *db, struct store_op *op, struct msg_in *m, int64_t n
 	db_bind_text(s, 10, doc_s);
 	db_bind_text(s, 11, m->raw);
 	db_bind_text(s, 12, out ? m->client_id : NULL);
+	db_bind_id(s, 13, out ? m->campaign_id : 0);
 	if (db_defer(s) != 0)
 		goto sqlfail;
 	prefetch_msg_stored(db, m->channel_id, m->provider_message_id, id, conv, status);
@@ -608,6 +614,14 @@ ingest_msg(struct store_db *db, struct store_op *op, struct msg_in *m, int64_t n
 		}
 		if (sd_record_own_status(db, id, m->channel_id, status, 0, NULL, NULL, now) != 0)
 			goto sqlfail;
+		/* A campaign's messages are announced by campaign.progress, not one by one. */
+		if (m->campaign_id != 0) {
+			m->id = id;
+			m->conversation_id = conv;
+			m->seq = 0;
+			rc = 0;
+			goto out;
+		}
 		/* The event carries the message as a read renders it right now. */
 		if ((rendered = sd_writer_message(db, id)) == NULL) {
 			sd_op_error(op, "cannot render the message");
@@ -622,6 +636,8 @@ ingest_msg(struct store_db *db, struct store_op *op, struct msg_in *m, int64_t n
 		if (unreachable && sd_contact_status(db, op, m->channel_id, m->contact_address,
 		    CONTACT_ACTIVE, "wrote again", now, &lifted) != 0)
 			goto out;
+		if (sd_campaign_replied(db, m->channel_id, m->contact_address, now) != 0)
+			goto sqlfail;
 		/* The event carries the message as a read renders it right now: the
 		 * stored document plus its status, spliced onto the text already
 		 * serialized (doc is an object with fields, so it ends in '}'). */
@@ -696,7 +712,7 @@ ingest_status(struct store_db *db, struct store_op *op, struct status_in *st, in
 		return 0;  /* the same report again */
 	st->applied = mid != 0 && status_may_replace(cur, st->status);
 	if (st->applied) {
-		if (sd_set_status(db, mid, st->status, st->error_code, st->error_title,
+		if (sd_set_status(db, mid, cur, st->status, st->error_code, st->error_title,
 		    st->error_detail) != 0)
 			return sd_op_sql_error(db, op);
 	} else if (mid != 0) {
@@ -740,7 +756,7 @@ apply_ingest(struct store_db *db, struct store_op *op)
 			m->duplicate = true;
 			continue;
 		}
-		if (ingest_msg(db, op, m, now) != 0)
+		if (sd_ingest_msg(db, op, m, now) != 0)
 			return -1;
 	}
 	for (size_t i = 0; i < b->nstatuses; i++)

@@ -62,7 +62,7 @@ struct msg_state {
 	enum msg_status status;
 	char *provider_message_id;  /* owned, or NULL */
 	bool queued;                /* has an outbox entry */
-	int state;                  /* the entry's: 0 pending, 1 in flight */
+	int state;                  /* the entry's: 0 pending, 1 in flight, 2 held (a paused campaign) */
 	char *owner;                /* the entry's lease owner (owned), or NULL */
 };
 
@@ -232,7 +232,7 @@ attach_early_statuses(struct store_db *db, struct store_op *op, int64_t mid, int
 {
 	struct db *w = db->w;
 	struct db_stmt *s = db_stmt(w, W_STATUS_UNMATCHED);
-	enum msg_status best = ST_NONE;
+	enum msg_status best = ST_NONE, was = cur;
 	int64_t code = 0;
 	char *title = NULL, *detail = NULL;
 	int n, rc = -1;
@@ -260,7 +260,7 @@ attach_early_statuses(struct store_db *db, struct store_op *op, int64_t mid, int
 	db_bind_text(s, 2, pmid);
 	db_bind_i64(s, 3, mid);
 	if (db_defer(s) != 0 ||
-	    (best != ST_NONE && sd_set_status(db, mid, best, code, title, detail) != 0)) {
+	    (best != ST_NONE && sd_set_status(db, mid, was, best, code, title, detail) != 0)) {
 		sd_op_sql_error(db, op);
 		goto out;
 	}
@@ -362,7 +362,7 @@ outbox_accepted(struct store_db *db, struct store_op *op, const struct outbox_it
 	}
 	if (status_may_replace(cur, ST_ACCEPTED)) {
 		if (sd_change_status(db, op, it->message_id, ms->channel_id, ms->conversation_id, pmid,
-		    ST_ACCEPTED, 0, NULL, NULL, now) != 0)
+		    cur, ST_ACCEPTED, 0, NULL, NULL, now) != 0)
 			return -1;
 		cur = ST_ACCEPTED;
 	}
@@ -452,7 +452,7 @@ outbox_result_one(struct store_db *db, struct store_op *op, const struct outbox_
 		}
 		if (status_may_replace(ms.status, ST_FAILED))
 			rc = sd_change_status(db, op, it->message_id, ms.channel_id, ms.conversation_id,
-			    ms.provider_message_id, ST_FAILED, it->error_code, title, detail, now);
+			    ms.provider_message_id, ms.status, ST_FAILED, it->error_code, title, detail, now);
 		break;
 	default:
 		rc = sd_op_error(op, "unknown outbox result %d", (int)it->result);
@@ -580,7 +580,8 @@ apply_cancel(struct store_db *db, struct store_op *op)
 	free(ms.owner);
 	if (!ms.found)
 		return sd_op_fail(op, STORE_NOTFOUND, "not found");
-	if (!ms.queued || ms.state != 0 || !status_may_replace(ms.status, ST_CANCELLED)) {
+	/* Pending, or held by its paused campaign (2): not in flight. */
+	if (!ms.queued || ms.state == 1 || !status_may_replace(ms.status, ST_CANCELLED)) {
 		sd_op_fail(op, STORE_CONFLICT, "message is %s, no longer cancellable",
 		    ms.queued ? "being sent" : status_name(ms.status));
 		goto out;
@@ -591,7 +592,7 @@ apply_cancel(struct store_db *db, struct store_op *op)
 		goto out;
 	}
 	if (sd_change_status(db, op, id, ms.channel_id, ms.conversation_id, ms.provider_message_id,
-	    ST_CANCELLED, 0, NULL, NULL, now_ms()) != 0)
+	    ms.status, ST_CANCELLED, 0, NULL, NULL, now_ms()) != 0)
 		goto out;
 	if ((op->u.cancel.message = sd_writer_message(db, id)) == NULL) {
 		sd_op_error(op, "cannot render the message");

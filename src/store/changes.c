@@ -94,11 +94,15 @@ store_op_changes(enum store_op_kind kind)
 	case STORE_OP_CONV_READ:
 	case STORE_OP_PROBE:
 	case STORE_OP_AUDIT:
-	case STORE_OP_CHANNEL_TEMPLATES:  /* read from the store when used */
+	case STORE_OP_CAMPAIGN_CREATE:   /* campaigns (issue 14, h14camp): read when used */
+	case STORE_OP_CAMPAIGN_CHUNK:
+	case STORE_OP_CAMPAIGN_CONTROL:
+	case STORE_OP_CAMPAIGN_TICK:
 	case STORE_OP_FILE_PUT:     /* files (issue 14): read from the store when asked */
 	case STORE_OP_FILE_REF:
 	case STORE_OP_FILE_SWEEP:
 	case STORE_OP_IMPORT:
+	case STORE_OP_CHANNEL_TEMPLATES:  /* read from the store when used */
 	/* media both ways (issue 14) */
 	case STORE_OP_MEDIA_CLAIM:
 	case STORE_OP_MEDIA_RESULT:

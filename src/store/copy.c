@@ -53,6 +53,9 @@ static const struct table tables[] = {
 	/* media both ways (issue 14): pending fetches, uploaded media ids */
 	{ .name = "media_jobs" },
 	{ .name = "media_uploads" },
+	/* Campaigns (issue 14, h14camp). */
+	{ .name = "campaigns", .identity = "id" },
+	{ .name = "campaign_recipients" },
 };
 
 static int

@@ -7,6 +7,7 @@
 #include <stddef.h>
 
 #include "sql.h"
+#include "campaign_sql.h"  /* campaigns (issue 14, h14camp) */
 
 /* Columns render_message() reads, from a messages table aliased m. */
 #define MSG_COLS \
@@ -96,9 +97,9 @@ const char *const sqlite_sql[SQL_COUNT] = {
 	    " WHERE provider_message_id = ?2 AND channel_id = ?1",
 	[W_MSG_NEXT_ID] = "SELECT coalesce(max(id), 0) + 1 FROM messages",
 	[W_MSG_INSERT] = "INSERT INTO messages (id, channel_id, conversation_id, direction,"
-	    " provider_message_id, type, status, timestamp, created_ms, doc, raw, client_id, org_id)"
-	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12,"
-	    " (SELECT org_id FROM channels WHERE id = ?2))",
+	    " provider_message_id, type, status, timestamp, created_ms, doc, raw, client_id, org_id,"
+	    " campaign_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12,"
+	    " (SELECT org_id FROM channels WHERE id = ?2), ?13)",
 	[W_MSG_SET_STATUS] = "UPDATE messages SET status = ?2, error_code = ?3, error_title = ?4,"
 	    " error_detail = ?5 WHERE id = ?1",
 	/* client_ids are unique per organization: the one of channel ?2. */
@@ -149,7 +150,7 @@ const char *const sqlite_sql[SQL_COUNT] = {
 	[W_OUTBOX_CLAIM_MANY] = "UPDATE outbox SET state = 1, attempts = attempts + 1, uncertain = 0,"
 	    " first_attempt_ms = coalesce(first_attempt_ms, ?2), owner = ?3, lease_until = ?4"
 	    " WHERE state = 0 AND message_id IN (SELECT value FROM json_each(?1)) RETURNING message_id",
-	[W_OUTBOX_CHANNEL_PENDING] = "SELECT message_id FROM outbox WHERE channel_id = ?1 AND state = 0",
+	[W_OUTBOX_CHANNEL_PENDING] = "SELECT message_id FROM outbox WHERE channel_id = ?1 AND state IN (0, 2)",
 	[W_OUTBOX_CHANNEL_GONE] = "SELECT 1 FROM outbox o JOIN channels c ON c.id = o.channel_id"
 	    " WHERE o.message_id = ?1 AND c.deleted_at IS NOT NULL",
 	/* ?6 = 1 (requeue) undoes the claim's attempt, if the entry was claimed
@@ -237,7 +238,7 @@ const char *const sqlite_sql[SQL_COUNT] = {
 	[W_STATUS_SCRUB] = "UPDATE statuses SET raw = '{}', error_detail = NULL WHERE message_id = ?1",
 	[W_EVENTS_SCRUB_CONV] = "UPDATE events SET data = '{\"erased\":true}' WHERE conversation_id = ?1",
 	[W_CONTACT_SCRUB] = "UPDATE contacts SET name = NULL, address = ?1 WHERE id = ?2",
-	[W_OUTBOX_DROP_CONV] = "DELETE FROM outbox WHERE state = 0 AND message_id IN"
+	[W_OUTBOX_DROP_CONV] = "DELETE FROM outbox WHERE state IN (0, 2) AND message_id IN"
 	    " (SELECT id FROM messages WHERE conversation_id = ?1)",
 	[W_FINGERPRINTS_DROP] = "DELETE FROM content_fingerprints WHERE message_id = ?1",
 	/* Sends an erasure dropped: failed, for good. */
@@ -363,25 +364,8 @@ const char *const sqlite_sql[SQL_COUNT] = {
 	[R_SUBSCRIPTIONS] = "SELECT id, url, events, secret, created_at, delivered_seq, attempts,"
 	    " coalesce(first_attempt_ms, 0), next_attempt_ms, last_error, paused, org_id"
 	    " FROM subscriptions ORDER BY id",
-	/* h14optout: opt-outs and approved templates (issue 14). */
-	[W_CONTACT_OPTOUT] = "UPDATE contacts SET opted_out_at = ?2, opted_out_keyword = ?3"
-	    " WHERE id = ?1 AND opted_out_at IS NULL",
-	[W_CONTACT_OPTIN] = "UPDATE contacts SET opted_out_at = NULL, opted_out_keyword = NULL"
-	    " WHERE id = ?1 AND opted_out_at IS NOT NULL",
-	[W_CHTPL_DELETE] = "DELETE FROM channel_templates WHERE channel_id = ?1",
-	[W_CHTPL_INSERT] = "INSERT INTO channel_templates (channel_id, name, language, category, status,"
-	    " params, components, synced_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
-	    " ON CONFLICT (channel_id, name, language) DO NOTHING",
-	[W_CHTPL_SYNC] = "INSERT INTO channel_template_syncs (channel_id, synced_at, attempted_at, last_error)"
-	    " VALUES (?1, ?2, ?3, ?4) ON CONFLICT (channel_id) DO UPDATE SET"
-	    " synced_at = coalesce(excluded.synced_at, channel_template_syncs.synced_at),"
-	    " attempted_at = excluded.attempted_at, last_error = excluded.last_error",
-	[R_CHTPL_LIST] = "SELECT name, language, category, status, params, components, synced_at"
-	    " FROM channel_templates WHERE channel_id = ?1 ORDER BY name, language",
-	[R_CHTPL_GET] = "SELECT name, language, category, status, params, components, synced_at"
-	    " FROM channel_templates WHERE channel_id = ?1 AND name = ?2 AND language = ?3",
-	[R_CHTPL_SYNC] = "SELECT coalesce(synced_at, 0), attempted_at, last_error"
-	    " FROM channel_template_syncs WHERE channel_id = ?1",
+	/* Campaigns (issue 14, h14camp). */
+	CAMPAIGN_SQL("?", "", "", "json_each(?2)"),
 	/* files (issue 14): FILE_COLS = id, org_id, sha256, size, mime_type, filename, created_at */
 	[W_FILE_FIND] = "SELECT id, org_id, sha256, size, mime_type, filename, created_at FROM files WHERE org_id = ?1 AND sha256 = ?2",
 	[W_FILE_TOUCH] = "UPDATE files SET last_used_at = ?2 WHERE id = ?1",
@@ -434,6 +418,25 @@ const char *const sqlite_sql[SQL_COUNT] = {
 	    " WHERE import_id = ?1 AND row_no <= ?2 ORDER BY row_no LIMIT ?3",
 	[R_IMPORTS_PARSING] = "SELECT id, org_id, file_id, channel_id, format, request FROM imports"
 	    " WHERE status = 'parsing' AND (?1 = 1 OR owner = ?2) ORDER BY id",
+	/* h14optout: opt-outs and approved templates (issue 14). */
+	[W_CONTACT_OPTOUT] = "UPDATE contacts SET opted_out_at = ?2, opted_out_keyword = ?3"
+	    " WHERE id = ?1 AND opted_out_at IS NULL",
+	[W_CONTACT_OPTIN] = "UPDATE contacts SET opted_out_at = NULL, opted_out_keyword = NULL"
+	    " WHERE id = ?1 AND opted_out_at IS NOT NULL",
+	[W_CHTPL_DELETE] = "DELETE FROM channel_templates WHERE channel_id = ?1",
+	[W_CHTPL_INSERT] = "INSERT INTO channel_templates (channel_id, name, language, category, status,"
+	    " params, components, synced_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+	    " ON CONFLICT (channel_id, name, language) DO NOTHING",
+	[W_CHTPL_SYNC] = "INSERT INTO channel_template_syncs (channel_id, synced_at, attempted_at, last_error)"
+	    " VALUES (?1, ?2, ?3, ?4) ON CONFLICT (channel_id) DO UPDATE SET"
+	    " synced_at = coalesce(excluded.synced_at, channel_template_syncs.synced_at),"
+	    " attempted_at = excluded.attempted_at, last_error = excluded.last_error",
+	[R_CHTPL_LIST] = "SELECT name, language, category, status, params, components, synced_at"
+	    " FROM channel_templates WHERE channel_id = ?1 ORDER BY name, language",
+	[R_CHTPL_GET] = "SELECT name, language, category, status, params, components, synced_at"
+	    " FROM channel_templates WHERE channel_id = ?1 AND name = ?2 AND language = ?3",
+	[R_CHTPL_SYNC] = "SELECT coalesce(synced_at, 0), attempted_at, last_error"
+	    " FROM channel_template_syncs WHERE channel_id = ?1",
 	/* media both ways (issue 14, 0020_media.sql; src/store/apply_media.c) */
 	[W_MEDIA_JOB_INSERT] = "INSERT INTO media_jobs (message_id, channel_id, org_id, source, status,"
 	    " attempts, next_at, created_at) SELECT ?1, ?2, org_id, ?3, 'pending', 0, ?4, ?4"

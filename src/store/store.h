@@ -49,6 +49,19 @@ struct event_base;
 struct store;
 struct file_info;
 
+/* One recipient of a campaign chunk (STORE_OP_CAMPAIGN_CHUNK): owned by
+ * the caller. msg is its message's index in the chunk's batch, or -1 when
+ * skip_reason says why it gets none ("invalid_address", "duplicate",
+ * "missing_variable"); the store skips blocked and invalid contacts
+ * itself ("blocked", "unreachable"). */
+struct campaign_rcpt {
+	int64_t idx;
+	char *address;
+	char *variables;            /* JSON object text, or NULL */
+	const char *skip_reason;    /* static text, or NULL */
+	int msg;
+};
+
 #define STORE_ORG_DEFAULT 1      /* the organization "default": every row from before 0010 */
 
 enum store_op_kind {
@@ -118,10 +131,16 @@ enum store_op_kind {
 	STORE_OP_AUDIT,                /* u.audit: appends an audit.* event to org_id's log */
 	STORE_OP_SIGNING_KEY_PUT,      /* u.signing_key: a new key signing access tokens; the keys
 	                                  made before purge_before (Unix seconds) are deleted */
-	/* h14optout (issue 14). */
-	STORE_OP_CHANNEL_TEMPLATES,    /* u.chtpl: a provider template sync's outcome: templates
-	                                  (non-NULL) replace the channel's whole list; error
-	                                  (templates NULL) is recorded as the last sync's error */
+	/* Campaigns (issue 14, h14camp; apply_campaign.c). */
+	STORE_OP_CAMPAIGN_CREATE,      /* u.campaign: the campaign row; fills u.campaign.id */
+	STORE_OP_CAMPAIGN_CHUNK,       /* u.chunk: the next recipients and their messages;
+	                                  CONFLICT when the campaign is not at chunk start
+	                                  (made already, by another instance) or was cancelled */
+	STORE_OP_CAMPAIGN_CONTROL,     /* u.control: pause, resume or cancel; CONFLICT for an
+	                                  impossible transition, NOTFOUND */
+	STORE_OP_CAMPAIGN_TICK,        /* u.tick: campaign.progress for the campaigns whose
+	                                  counters changed (at most one a second each),
+	                                  scheduled ones started, finished ones completed */
 	/* files (issue 14, src/files/; files.h says more) */
 	STORE_OP_FILE_PUT,             /* u.file: org_id's row for info->sha256: made with info's
 	                                  fields, or, when org_id has that content already, that
@@ -136,6 +155,10 @@ enum store_op_kind {
 	                                  count */
 	/* imports (issue 14, h14import) */
 	STORE_OP_IMPORT,               /* u.import: one step of an import (struct store_import) */
+	/* h14optout (issue 14). */
+	STORE_OP_CHANNEL_TEMPLATES,    /* u.chtpl: a provider template sync's outcome: templates
+	                                  (non-NULL) replace the channel's whole list; error
+	                                  (templates NULL) is recorded as the last sync's error */
 	/* media both ways (issue 14, apply_media.c) */
 	STORE_OP_MEDIA_CLAIM,          /* u.media: lease each pending job to owner until
 	                                  lease_until (free, owner's, or run out by now_ms);
@@ -401,12 +424,40 @@ struct store_op {
 			int64_t purge_before;
 		} signing_key;
 		struct {
+			const char *name;
 			int64_t channel_id;
-			const json_t *templates;   /* [{name, language, category, status, params,
-			                              components}], or NULL: the sync failed */
-			const char *error;         /* why it failed (templates NULL) */
-			int64_t at;                /* ms */
-		} chtpl;
+			const char *source_json;   /* {"recipients":[...]} or {"import_id":N} */
+			const char *content_json;
+			int64_t scheduled_at;      /* ms; 0: none */
+			int64_t rate;              /* per minute; 0: none */
+			const char *quiet_json;    /* or NULL */
+			int64_t total;             /* recipients */
+			int64_t id;                /* result */
+			int64_t created_at;        /* result: ms */
+		} campaign;
+		struct {
+			int64_t id;
+			int64_t start;             /* the first recipient's idx: the campaign's created */
+			struct campaign_rcpt *rcpts;
+			size_t n;
+			struct ingest_batch *batch; /* the messages of the recipients not skipped */
+			int64_t cursor;            /* an import's last row in the chunk (0: inline) */
+			int64_t queued, skipped;   /* results */
+			char status[16];           /* result: the campaign's status after it */
+		} chunk;
+		struct {
+			int64_t id;
+			enum campaign_action { CAMPAIGN_PAUSE, CAMPAIGN_RESUME, CAMPAIGN_CANCEL } action;
+			char status[16];           /* result: the campaign's status after it */
+			bool changed;              /* result: false when it was so already */
+		} control;
+		struct {
+			int64_t active;            /* result: campaigns not finished */
+			int64_t running;           /* result: campaigns running (active_batches) */
+			int64_t events;            /* result: events appended */
+			int64_t watched;           /* result: campaigns looked at (active, changed, or
+			                              finished within a day) */
+		} tick;
 		struct {                           /* files (issue 14) */
 			struct file_info *info;        /* PUT: in and out (files.h) */
 			const char *tmp_path;          /* PUT */
@@ -420,6 +471,13 @@ struct store_op {
 			int64_t count;                 /* SWEEP result: rows deleted */
 		} file;
 		struct store_import *import;   /* STORE_OP_IMPORT (imports, h14import) */
+		struct {
+			int64_t channel_id;
+			const json_t *templates;   /* [{name, language, category, status, params,
+			                              components}], or NULL: the sync failed */
+			const char *error;         /* why it failed (templates NULL) */
+			int64_t at;                /* ms */
+		} chtpl;
 		struct {
 			struct media_item *items;
 			size_t n;
@@ -712,23 +770,21 @@ int store_users_list(struct store *st, int64_t org, json_t **out);
  * role ""). */
 int store_members_load(struct store *st, json_t **out);
 
-/* --- a channel's provider templates (chtemplates.c; issue 14) --- */
-/* {"templates":[{name, language, category, status, params, components,
- * synced_at}], "sync":{synced_at, attempted_at, last_error}} of a channel
- * (the list as the last successful sync left it). */
-int store_channel_templates(struct store *st, int64_t channel_id, json_t **out);
-/* One synced template: found (name and language as the provider spells
- * them), approved (status APPROVED), its params (placeholders to fill);
- * synced: the channel had a successful sync (without one, nothing can be
- * said). name or language NULL: only synced is read. 0, or -1 (storage). */
-struct channel_template {
-	bool synced, found, approved;
-	char status[32];
-	char category[32];
-	int64_t params;
-};
-int store_channel_template_get(struct store *st, int64_t channel_id, const char *name,
-    const char *language, struct channel_template *out);
+/* --- campaigns (issue 14, h14camp; read_campaign.c) --- */
+
+/* Organization org's campaign as GET /v1/campaigns/{id} shows it, or NULL. */
+int store_campaign_get(struct store *st, int64_t org, int64_t id, json_t **out);
+/* {"campaigns":[...],"next":id|null}: newest first, ids below before (0: from the newest). */
+int store_campaigns_list(struct store *st, int64_t org, int64_t before, int limit, json_t **out);
+/* {"recipients":[{"idx","to","variables","message_id","status","skip_reason","error"}],
+ * "next":idx|null} after idx after (-1: from the first), only status's when not NULL;
+ * *out NULL when org has no such campaign. */
+int store_campaign_recipients(struct store *st, int64_t org, int64_t id, const char *status,
+    int64_t after, int limit, json_t **out);
+/* Campaigns whose recipients are not all made yet (resumed at start):
+ * [{"id","org_id","channel_id","source","content","created","status","scheduled_at",
+ * "rate","quiet_hours","created_at","cursor","total","updated_ms"}], source and content parsed. */
+int store_campaigns_unfinished(struct store *st, json_t **out);
 /* --- files (issue 14): store_file_get() is declared in files/files.h --- */
 /* Organization org's files, newest first: {"files":[{"id","sha256","size","mime_type",
  * "filename","created_at","refs"}],"next":cursor|null}; limit 1..200. -2 when
@@ -758,5 +814,22 @@ int store_import_rows_page(struct store *st, int64_t org, int64_t id, int64_t af
 /* Imports left parsing (at start): every one when all, else owner's:
  * [{"id","org_id","file_id","channel_id","format","request"}]. */
 int store_imports_parsing(struct store *st, const char *owner, bool all, json_t **out);
+/* --- a channel's provider templates (chtemplates.c; issue 14) --- */
+/* {"templates":[{name, language, category, status, params, components,
+ * synced_at}], "sync":{synced_at, attempted_at, last_error}} of a channel
+ * (the list as the last successful sync left it). */
+int store_channel_templates(struct store *st, int64_t channel_id, json_t **out);
+/* One synced template: found (name and language as the provider spells
+ * them), approved (status APPROVED), its params (placeholders to fill);
+ * synced: the channel had a successful sync (without one, nothing can be
+ * said). name or language NULL: only synced is read. 0, or -1 (storage). */
+struct channel_template {
+	bool synced, found, approved;
+	char status[32];
+	char category[32];
+	int64_t params;
+};
+int store_channel_template_get(struct store *st, int64_t channel_id, const char *name,
+    const char *language, struct channel_template *out);
 
 #endif

@@ -124,17 +124,19 @@ int sd_op_sql_error(struct store_db *db, struct store_op *op);  /* the writer's 
 int sd_append_event(struct store_db *db, int64_t org, const char *type, int64_t now, int64_t channel_id,
     int64_t conversation_id, int64_t message_id, const char *data, int64_t *seq);
 json_t *sd_writer_message(struct store_db *db, int64_t id);
-int sd_set_status(struct store_db *db, int64_t id, enum msg_status st, int64_t code,
-    const char *title, const char *detail);
+int sd_set_status(struct store_db *db, int64_t id, enum msg_status from, enum msg_status st,
+    int64_t code, const char *title, const char *detail);
 int sd_record_own_status(struct store_db *db, int64_t message_id, int64_t channel_id,
     enum msg_status st, int64_t code, const char *title, const char *detail, int64_t now);
 int sd_announce_status(struct store_db *db, struct store_op *op, int64_t mid, int64_t channel_id,
     int64_t conv, const char *pmid, enum msg_status st, int64_t code, const char *title,
     const char *detail, json_t *message, int64_t now, int64_t *seq_out);
 int sd_change_status(struct store_db *db, struct store_op *op, int64_t mid, int64_t channel_id,
-    int64_t conv, const char *pmid, enum msg_status st, int64_t code, const char *title,
-    const char *detail, int64_t now);
+    int64_t conv, const char *pmid, enum msg_status from, enum msg_status st, int64_t code,
+    const char *title, const char *detail, int64_t now);
 int apply_ingest(struct store_db *db, struct store_op *op);
+/* One message record of an ingest (apply_campaign.c makes a campaign's with it). */
+int sd_ingest_msg(struct store_db *db, struct store_op *op, struct msg_in *m, int64_t now);
 
 /* --- apply_outbox.c --- */
 int apply_outbox_claim(struct store_db *db, struct store_op *op);
@@ -264,5 +266,15 @@ void sd_media_mark_pending(struct msg_in *m);   /* media.status "pending" in m->
  * job is dropped and the file its media names released (refs - 1). */
 int sd_media_scrub(struct store_db *db, int64_t id, const char *doc);
 int apply_media(struct store_db *db, struct store_op *op);
+/* --- apply_campaign.c (campaigns, issue 14) --- */
+int apply_campaign(struct store_db *db, struct store_op *op);
+/* A message moved from one status to another: its campaign's counters and
+ * its recipient's status (nothing when it is no campaign's). */
+int sd_campaign_status(struct store_db *db, int64_t message_id, enum msg_status from,
+    enum msg_status to);
+/* The contact wrote on the channel: counted once as a reply by each campaign
+ * that sent to it. */
+int sd_campaign_replied(struct store_db *db, int64_t channel_id, const char *address, int64_t now);
+int read_campaign_get(struct store_db *db, int64_t org, int64_t id, json_t **out);
 
 #endif

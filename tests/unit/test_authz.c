@@ -73,6 +73,9 @@ area_of(const char *method, const char *pattern)
 	/* imports (issue 14, h14import): reading is reading, making or dropping one is sending */
 	if (strncmp(pattern, "/v1/imports", 11) == 0)
 		return get ? AREA_READ : AREA_SEND;
+	/* campaigns (issue 14, h14camp): reading is reading, making or steering one is sending */
+	if (strncmp(pattern, "/v1/campaigns", 13) == 0)
+		return get ? AREA_READ : AREA_SEND;
 	fail_msg("route %s %s has no area in this test: add it", method, pattern);
 	return AREA_PUBLIC;
 }

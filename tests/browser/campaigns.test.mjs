@@ -1,0 +1,119 @@
+// campaigns.test.mjs - the panel's campaign pages in a real browser (Debian's
+// chromium driven by playwright-core) against a real msgd and a fake Graph
+// API: a campaign from an uploaded CSV (the import's counts and row errors
+// shown before anything is sent, then "Send to N recipients"), its progress
+// bar and counters going live to completed from campaign.progress events,
+// the drill-down to its recipients filtered to the failed one with the
+// provider's error; a paced campaign paused and resumed from the list.
+//
+// Env: as inbox.test.mjs (MSGD_BIN, CHROMIUM, CORPUS). Screenshots and, on
+// failure, the daemon log go to tests/browser/artifacts/.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+import { startMsgd, waitFor, assertStatus, createSendChannel } from '../e2e/lib.mjs';
+import { startFakeGraph, corpusError } from '../e2e/fake_graph.mjs';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const REPO = path.resolve(HERE, '..', '..');
+process.env.MSGD_BIN ||= path.join(REPO, 'build', 'test', 'msgd');
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+const ARTIFACTS = path.join(HERE, 'artifacts');
+const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+	'--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
+test('panel campaigns: from an upload with the row errors first, live progress, failures drill-down, pause and resume', { timeout: 150_000 }, async (t) => {
+	fs.mkdirSync(ARTIFACTS, { recursive: true });
+	const fake = await startFakeGraph();
+	const token = `adm_${crypto.randomBytes(12).toString('hex')}`;
+	const d = await startMsgd({ token, name: 'browser-campaigns' });
+	const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'msgd-chromium-'));
+	const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'msgd-camp-csv-'));
+	let ctx;
+	let failed = true;
+	const pageErrors = [];
+	try {
+		await createSendChannel(d, fake.url);
+		fake.rule('15550007003', corpusError('131026'));
+		const csv = path.join(dir, 'spring.csv');
+		fs.writeFileSync(csv, 'phone,first_name\n15550007001,Ann\n15550007002,Bob\nnope,Cy\n15550007003,Dee\n');
+
+		ctx = await chromium.launchPersistentContext(userDataDir, { executablePath: CHROMIUM, headless: true, args: ARGS,
+			viewport: { width: 1280, height: 900 } });
+		const page = ctx.pages()[0] ?? await ctx.newPage();
+		page.on('pageerror', (e) => pageErrors.push(String(e)));
+		page.on('console', (m) => { if (m.type() === 'error' && /Content Security Policy/i.test(m.text())) pageErrors.push(m.text()); });
+		page.on('dialog', (dl) => dl.accept());
+		await page.goto(d.url + '/');
+		await page.fill('#token', token);
+		await page.click('#login-form button[type=submit]');
+		await page.locator('#app').waitFor({ state: 'visible' });
+
+		// The campaigns page, and a campaign from the file: the rows are checked first.
+		await page.click('#nav-campaigns');
+		await page.locator('#campaigns').waitFor({ state: 'visible' });
+		await page.locator('#camp-empty').waitFor({ state: 'visible' });
+		await page.setInputFiles('#camp-file', csv);
+		await page.selectOption('#camp-channel', 'wa');
+		await page.fill('#camp-text', 'Hi {{first_name}}!');
+		await page.click('#camp-form button[type=submit]');
+		await page.locator('#camp-send').waitFor({ state: 'visible', timeout: 20_000 });
+		assert.match(await page.locator('#camp-import-state').innerText(), /4 rows: 3 valid, 1 invalid, 0 duplicates/);
+		assert.match(await page.locator('#camp-import-errors').innerText(), /row 4, phone: /);
+		assert.equal(fake.requests.filter((r) => r.kind === 'send').length, 0, 'nothing sent before Send');
+		assert.equal(await page.locator('#camp-send').innerText(), 'Send to 3 recipients');
+		await page.click('#camp-send');
+
+		// The detail page: live to completed, 2 sent and 1 failed.
+		await page.locator('#campaign').waitFor({ state: 'visible' });
+		await page.locator('#camp-head .camp-status', { hasText: 'completed' }).waitFor({ timeout: 20_000 });
+		assert.match(await page.locator('#camp-head .camp-counters').innerText(), /sent 2 .* failed 1 .* of 3/);
+		const texts = fake.requests.filter((r) => r.kind === 'send').map((r) => r.body.text.body).sort();
+		assert.deepEqual(texts, ['Hi Ann!', 'Hi Bob!', 'Hi Dee!']);
+		// The failed one, with the provider's error.
+		await page.locator('#camp-rcpts tr').nth(2).waitFor();
+		await page.selectOption('#camp-filter', 'failed');
+		await waitFor(async () => (await page.locator('#camp-rcpts tr').count()) === 1, 5000, { what: 'one failed row' });
+		assert.match(await page.locator('#camp-rcpts tr').innerText(), /15550007003\s+failed\s+131026/);
+		await page.screenshot({ path: path.join(ARTIFACTS, 'campaigns-detail.png') });
+
+		// A paced campaign: Pause and Resume from the list, the bar moving live.
+		const c = assertStatus(await d.api('POST', '/v1/campaigns', { name: 'paced', channel: 'wa', text: 'slow',
+			rate: 60, recipients: Array.from({ length: 6 }, (_, i) => ({ to: String(15550008000 + i) })) }), 202);
+		await page.click('a[href="#/campaigns"]');
+		const row = page.locator(`tr[data-campaign="${c.id}"]`);
+		await row.waitFor();
+		await row.locator('.camp-counters', { hasText: /sent [1-9]/ }).waitFor({ timeout: 15_000 });
+		await row.locator('button[data-action=pause]').click();
+		await row.locator('.camp-status', { hasText: 'paused' }).waitFor();
+		assert.equal((await d.api('GET', `/v1/campaigns/${c.id}`)).json.status, 'paused');
+		await row.locator('button[data-action=resume]').click();
+		await row.locator('.camp-status', { hasText: 'running' }).waitFor();
+		assert.equal(await page.locator('tr[data-campaign] .camp-bar').count(), 2);
+		await page.screenshot({ path: path.join(ARTIFACTS, 'campaigns-list.png') });
+		assert.deepEqual(pageErrors, [], 'no script errors or CSP violations');
+		failed = false;
+	} finally {
+		if (ctx) {
+			if (failed) for (const p of ctx.pages()) await p.screenshot({ path: path.join(ARTIFACTS, 'campaigns-failure.png') }).catch(() => {});
+			await ctx.close();
+		}
+		fs.rmSync(userDataDir, { recursive: true, force: true });
+		fs.rmSync(dir, { recursive: true, force: true });
+		if (failed) {
+			if (pageErrors.length) t.diagnostic('page errors: ' + pageErrors.join('\n'));
+			if (d.alive) { d.proc.kill('SIGKILL'); await d.exited; }
+			const f = d.saveLog();
+			if (f) t.diagnostic(`daemon log: ${f}`);
+		} else {
+			await d.stop();
+			fs.rmSync(d.dataDir, { recursive: true, force: true });
+		}
+		await fake.close();
+	}
+});

@@ -48,7 +48,8 @@ struct imp_create {
 	/* Read on the pool. */
 	struct store_read rd;
 	bool file_found, tpl_found, read_failed;
-	bool provider_tpl;          /* the channel's synced provider template, not a local one */
+	bool provider_tpl;          /* the channel's provider template, not a local one */
+	bool tpl_unlisted;          /* not among the channel's synced templates */
 	struct channel_template ptpl;
 	char tpl_default_lang[IMPORT_TEMPLATE_LANG_MAX + 1];   /* the channel type's */
 	struct file_info fi;
@@ -147,8 +148,10 @@ run_create_reads(struct store *st, void *arg)
 		c->read_failed = true;
 		return;
 	}
-	c->provider_tpl = c->ptpl.found;
-	c->tpl_found = c->ptpl.found;
+	/* A channel that never synced cannot say: the provider decides, as on a send. */
+	c->provider_tpl = c->ptpl.found || !c->ptpl.synced;
+	c->tpl_found = c->provider_tpl;
+	c->tpl_unlisted = c->ptpl.synced && !c->ptpl.found;
 }
 
 /* A provider template fills its parameters from the mapping's variables: every
@@ -251,17 +254,22 @@ create_reads_done(void *arg)
 		    "reads CSV or XLSX files", c->fi.mime_type);
 		goto fail;
 	}
+	if (c->tpl_unlisted) {
+		http_reply_error(req, 422, "template_not_approved", "template", "no local template '%s', and "
+		    "the channel's synced templates have none of that name and language", c->tpl_name);
+		goto fail;
+	}
 	if (c->tpl_name[0] && !c->tpl_found) {
 		http_reply_error(req, 404, "not_found", "template", "no template named '%s'", c->tpl_name);
 		goto fail;
 	}
-	if (c->provider_tpl && !c->ptpl.approved) {
+	if (c->provider_tpl && c->ptpl.synced && !c->ptpl.approved) {
 		http_reply_error(req, 422, "template_not_approved", "template", "the template '%s' is %s, "
 		    "not APPROVED", c->tpl_name, c->ptpl.status[0] ? c->ptpl.status : "not approved");
 		goto fail;
 	}
 	if (c->provider_tpl) {
-		if ((int64_t)c->spec.nvars < c->ptpl.params) {
+		if (c->ptpl.synced && (int64_t)c->spec.nvars < c->ptpl.params) {
 			http_reply_error(req, 422, "template_variables_unmapped", "mapping.variables",
 			    "the template '%s' has %" PRId64 " parameters: the mapping fills %zu", c->tpl_name,
 			    c->ptpl.params, c->spec.nvars);

@@ -95,7 +95,7 @@ print_error(const char *who, long st, json_t *body)
  */
 static int64_t
 import_file(const char *base, const char *token, const char *path, const char *channel,
-    const char *phone, const json_t *map)
+    const char *phone, const json_t *map, const char *tpl, const char *lang)
 {
 	char url[CLI_URL_MAX + 600];
 	json_t *r = NULL;
@@ -115,8 +115,14 @@ import_file(const char *base, const char *token, const char *path, const char *c
 	    "unknown_columns", "keep_as_variables");
 	json_decref(r);
 	r = NULL;
-	/* No "template" here: an import checks local templates only; the
-	 * campaign checks whichever it is (local or the provider's). */
+	/* The template (local, or the channel's approved one): the import then
+	 * reports a row that leaves one of its variables empty. */
+	if (tpl) {
+		json_t *t = json_pack("{s:s}", "name", tpl);
+		if (lang)
+			json_object_set_new(t, "language", json_string(lang));
+		json_object_set_new(req, "template", t);
+	}
 	char *body = json_encode(req, NULL);
 	json_decref(req);
 	snprintf(url, sizeof(url), "%s/v1/imports", base);
@@ -372,7 +378,7 @@ cli_campaign(int argc, char **argv)
 	}
 	req = json_pack("{s:s,s:s}", "name", name ? name : file ? file : "campaign", "channel", channel);
 	if (file) {
-		int64_t imp = import_file(base, token, file, channel, phone, map);
+		int64_t imp = import_file(base, token, file, channel, phone, map, text ? NULL : tpl, lang);
 		if (imp < 0)
 			goto out;
 		json_object_set_new(req, "import_id", json_integer(imp));

@@ -128,7 +128,7 @@ describe('approved templates', () => {
 		assertError(await d.api('POST', '/v1/imports', { ...base, template: { name: 'promo', language: 'es' } }), 422, 'template_not_approved');
 		assertError(await d.api('POST', '/v1/imports', { ...base, template: { name: 'order_update', language: 'en_US' },
 			mapping: { phone: 'phone', variables: { 1: 'a', 2: 'b' } } }), 422, 'template_variables_unmapped');
-		assertError(await d.api('POST', '/v1/imports', { ...base, template: { name: 'nope', language: 'en_US' } }), 404, 'not_found');
+		assertError(await d.api('POST', '/v1/imports', { ...base, template: { name: 'nope', language: 'en_US' } }), 422, 'template_not_approved');
 		// The channel type's default language (en_US) when the import names none.
 		const imp = assertStatus(await d.api('POST', '/v1/imports', { ...base, template: 'order_update' }), 202);
 		const done = await waitFor(async () => {

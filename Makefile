@@ -31,7 +31,7 @@ LIBS := $(PKG_LIBS) -lwslay -lcsv -pthread -lm
 LIB_SRC  := $(filter-out src/main.c,$(shell find src -name '*.c' | sort))
 MIGRATIONS := $(sort $(wildcard src/store/migrations/*.sql))
 WEB_FILES := web/index.html web/thread.js web/admin.js web/msgparts.js web/channels.js web/app.js web/app.css \
-	web/campaigns.js
+	web/campaigns.js web/templates.js
 GEN_SRC  := build/gen/migrations.c build/gen/web_assets.c
 
 REL_OBJ  := $(patsubst %.c,build/rel/%.o,$(LIB_SRC) $(GEN_SRC))

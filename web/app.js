@@ -689,24 +689,19 @@
 	}
 
 	// ---------------------------------------------------------- templates
+	const TPL = window.MsgdTemplates;  // templates.js: shared with the campaign form
 	async function openTemplates(forced) {
 		S.tplMode = forced ? 'forced' : true;
 		show('tpl-box', true);
 		$('tpl-btn').setAttribute('aria-expanded', 'true');
-		try { S.templates = (await api('GET', '/v1/templates')).templates || []; } catch { S.templates = []; }
 		const ch = S.cur && S.channels.get(S.cur.channel);
+		({ local: S.templates, provider: S.provider } = await TPL.load(api, ch));
 		const sel = $('tpl-select');
 		const opts = S.templates.map((t, i) => h('option', { value: 'l' + i, text: `${t.name}${t.language ? ` (${t.language})` : ''}` }));
-		// The provider's approved templates as last synced (GET /v1/channels/{name}/templates),
-		// each with how many values it needs; then any other by name.
-		S.provider = [];
+		// The provider's approved templates as last synced, each with how many
+		// values it needs; then any other by name.
 		if (ch && ch.capabilities && ch.capabilities.templates) {
-			try {
-				const l = await api('GET', `/v1/channels/${encodeURIComponent(ch.name)}/templates`);
-				S.provider = (l.templates || []).filter((t) => t.status === 'APPROVED');
-			} catch { S.provider = []; }
-			opts.push(...S.provider.map((t, i) => h('option', { value: 'p' + i,
-				text: `${t.name} (${t.language}) \u00B7 ${t.params} variable${t.params === 1 ? '' : 's'}` })));
+			opts.push(...S.provider.map((t, i) => h('option', { value: 'p' + i, text: TPL.providerLabel(t) })));
 			opts.push(h('option', { value: 'wa', text: 'Provider template\u2026' }));
 		}
 		sel.replaceChildren(...opts);
@@ -719,19 +714,7 @@
 		show('tpl-box', false);
 		$('tpl-btn').setAttribute('aria-expanded', 'false');
 	}
-	// A synced provider template's values: its placeholders in order ({{1}} or
-	// {{name}}) over header, body and button URLs, as many as it needs (params).
-	function providerVars(t) {
-		const texts = [];
-		for (const c of t.components || []) {
-			if (c.text) texts.push(c.text);
-			for (const b of c.buttons || []) if (b.url) texts.push(b.url);
-		}
-		const names = [...new Set(texts.flatMap((x) => [...x.matchAll(/\{\{([A-Za-z0-9_]+)\}\}/g)].map((m) => m[1])))];
-		return Array.from({ length: Math.min(t.params || 0, 20) }, (_, i) => names[i] || String(i + 1));
-	}
 	const providerOf = (v) => (v && v[0] === 'p' ? S.provider[Number(v.slice(1))] : null);
-	const tplVarNames = (body) => [...new Set([...String(body || '').matchAll(/\{\{\s*([A-Za-z0-9_.]+)\s*\}\}/g)].map((x) => x[1]))];
 	function tplChanged() {
 		const v = $('tpl-select').value;
 		const wa = v === 'wa';
@@ -740,8 +723,8 @@
 		let names = [];
 		const pt = providerOf(v);
 		if (wa) names = Array.from({ length: Math.max(0, Math.min(10, Number($('tpl-count').value) || 0)) }, (_, i) => String(i + 1));
-		else if (pt) names = providerVars(pt);
-		else if (v) names = tplVarNames(S.templates[Number(v.slice(1))].body);
+		else if (pt) names = TPL.providerVars(pt);
+		else if (v) names = TPL.localVars(S.templates[Number(v.slice(1))].body);
 		const old = new Map([...box.querySelectorAll('input')].map((i) => [i.dataset.name, i.value]));
 		box.replaceChildren(...names.flatMap((n, i) => [
 			h('label', { for: 'tplv' + i, text: wa || pt ? `{{${n}}}` : n }),
@@ -753,9 +736,8 @@
 		const v = $('tpl-select').value;
 		const vals = Object.fromEntries([...$('tpl-vars').querySelectorAll('input')].map((i) => [i.dataset.name, i.value]));
 		const pt = providerOf(v);
-		const pb = pt && (pt.components || []).find((c) => String(c.type).toUpperCase() === 'BODY');
-		const body = pt ? (pb && pb.text) || '' : v && v !== 'wa' ? S.templates[Number(v.slice(1))].body : '';
-		$('tpl-preview').textContent = body ? body.replace(/\{\{\s*([A-Za-z0-9_.]+)\s*\}\}/g, (all, n) => vals[n] || all) : '';
+		const body = pt ? TPL.providerBody(pt) : v && v !== 'wa' ? S.templates[Number(v.slice(1))].body : '';
+		$('tpl-preview').textContent = body ? body.replace(TPL.PLACEHOLDER, (all, n) => vals[n] || all) : '';
 	}
 	async function sendTemplate() {
 		const v = $('tpl-select').value;
@@ -765,7 +747,7 @@
 		const pt = providerOf(v);
 		if (pt) {
 			template = { name: pt.name, language: pt.language };
-			const named = inputs.some((i) => !/^\d+$/.test(i.dataset.name));
+			const named = TPL.isNamed(inputs.map((i) => i.dataset.name));
 			if (inputs.length) template.variables = named ? Object.fromEntries(inputs.map((i) => [i.dataset.name, i.value])) : inputs.map((i) => i.value);
 		} else if (v === 'wa') {
 			const name = $('tpl-name').value.trim();

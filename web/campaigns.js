@@ -9,15 +9,21 @@
 //   other column kept as a variable), the import's counts and first row
 //   errors are shown, and only then "Send to N recipients" creates the
 //   campaign from the import's valid rows.
+// - What it sends: a text, or a template picked from the channel's approved
+//   provider templates and the organization's local ones (templates.js,
+//   shared with the composer), refreshed when the channel changes. Each
+//   variable the template needs gets a select of the import's columns, and
+//   Send stays disabled, saying why, until every one is mapped.
 // - #/campaigns/ID: the campaign, and its recipients page by page, filtered
 //   by status (failed ones show the provider's error, skipped ones why).
 'use strict';
 window.MsgdCampaigns = function MsgdCampaigns(ctx) {
 	const { api, h, $, show, S } = ctx;
+	const TPL = window.MsgdTemplates;
 	const FINAL = ['completed', 'cancelled'];
 	const ERRORS_SHOWN = 20;
 	const PAGE = 100;
-	const C = { list: new Map(), detail: null, next: null, filter: '', imp: null };
+	const C = { list: new Map(), detail: null, next: null, filter: '', imp: null, tpls: { local: [], provider: [] }, tplSeq: 0 };
 	const enc = encodeURIComponent;
 
 	const n = (c, k) => (c.counters && c.counters[k]) || 0;
@@ -74,15 +80,22 @@ window.MsgdCampaigns = function MsgdCampaigns(ctx) {
 		$('camp-head').replaceChildren(h('p', {}, `${c.channel} \u00b7 `, h('strong', { class: 'camp-status', text: c.status }),
 			c.rate ? ` \u00b7 ${c.rate} a minute` : '', ' ', actions(c, err), err),
 		bar(c), h('p', { class: 'small camp-counters', text: countersText(c) }),
-		Object.keys((c.counters && c.counters.skipped_reasons) || {}).length
-			? h('p', { class: 'small muted', text: 'Skipped: ' + Object.entries(c.counters.skipped_reasons).map(([k, v]) => `${k.replace(/_/g, ' ')} ${v}`).join(', ') }) : null);
+		...(Object.keys((c.counters && c.counters.skipped_reasons) || {}).length
+			? [h('p', { class: 'small muted', text: 'Skipped: ' + Object.entries(c.counters.skipped_reasons).map(([k, v]) => `${k.replace(/_/g, ' ')} ${v}`).join(', ') })] : []));
 	}
 	// A campaign read or changed: the list and the open detail follow.
 	function put(c) {
 		if (!c || !c.id) return;
 		C.list.set(c.id, c);
 		if (!$('campaigns').hidden) paintList();
-		if (C.detail && C.detail.id === c.id) { C.detail = c; paintDetail(); }
+		if (C.detail && C.detail.id === c.id) {
+			const was = C.detail;
+			C.detail = c;
+			paintDetail();
+			// Recipients made or moved on since the page was read (one opened
+			// while "creating" has none yet): read them again.
+			if (was.created !== c.created || was.status !== c.status) loadRecipients(true);
+		}
 	}
 
 	async function loadList() {
@@ -123,6 +136,82 @@ window.MsgdCampaigns = function MsgdCampaigns(ctx) {
 		} catch (e) { $('camp-rcpts-error').textContent = `Could not read recipients: ${e.message}`; }
 	}
 
+	// ------------------------------------------------------- templates
+	// The template an option names: {t, local, vars}, or null for a text.
+	function pick(v) {
+		const t = v && (v[0] === 'p' ? C.tpls.provider : C.tpls.local)[Number(v.slice(1))];
+		if (!t) return null;
+		const local = v[0] === 'l';
+		return { t, local, vars: local ? TPL.localVars(t.body) : TPL.providerVars(t) };
+	}
+	const chosen = () => pick($('camp-tpl').value);
+	const tplKey = (c) => (c ? `${c.local ? 'l' : 'p'}/${c.t.name}/${c.t.language || ''}` : '');
+	// The channel's templates, read again when the channel changes; the
+	// template picked stays picked when the new list has it.
+	async function loadTemplates() {
+		const seq = ++C.tplSeq;
+		const was = tplKey(chosen());
+		const tpls = await TPL.load(api, S.channels.get($('camp-channel').value));
+		if (seq !== C.tplSeq) return;
+		C.tpls = tpls;
+		const opt = (value, text) => h('option', { value, text });
+		const groups = [opt('', 'Text')];
+		if (tpls.provider.length) groups.push(h('optgroup', { label: `Approved on ${$('camp-channel').value}` },
+			...tpls.provider.map((t, i) => opt('p' + i, TPL.providerLabel(t)))));
+		if (tpls.local.length) groups.push(h('optgroup', { label: 'Local templates' },
+			...tpls.local.map((t, i) => {
+				const vars = TPL.localVars(t.body);
+				return opt('l' + i, `${t.name}${t.language ? ` (${t.language})` : ''} \u00B7 ${vars.length ? vars.map((n) => `{{${n}}}`).join(', ') : 'no variables'}`);
+			})));
+		$('camp-tpl').replaceChildren(...groups);
+		const keep = was && [...$('camp-tpl').options].find((o) => tplKey(pick(o.value)) === was);
+		$('camp-tpl').value = keep ? keep.value : '';
+		tplChanged();
+	}
+	function tplChanged() {
+		const c = chosen();
+		show('camp-text-row', !c);
+		$('camp-tpl-info').textContent = c ? (c.vars.length
+			? `needs ${TPL.plural(c.vars.length)}: ${c.vars.map((n) => `{{${n}}}`).join(', ')}` : 'needs no variables') : '';
+		const body = c ? (c.local ? c.t.body : TPL.providerBody(c.t)) : '';
+		$('camp-tpl-body').textContent = body;
+		show('camp-tpl-body', !!body);
+		paintVars();
+	}
+	// One select of the import's columns per variable (the phone column is
+	// not a variable); a column named as the variable is picked for it.
+	function paintVars() {
+		const c = chosen();
+		const imp = C.imp && C.imp.status === 'validated' ? C.imp : null;
+		const on = !!(c && imp && c.vars.length);
+		show('camp-vars', on);
+		if (!on) { $('camp-vars-rows').replaceChildren(); checkReady(); return; }
+		const phone = imp.mapping && imp.mapping.phone;
+		const cols = (imp.columns || []).filter((col) => col !== String(phone));
+		const old = new Map([...$('camp-vars-rows').querySelectorAll('select')].map((s) => [s.dataset.name, s.value]));
+		$('camp-vars-rows').replaceChildren(...c.vars.map((n, i) => {
+			const sel = h('select', { id: `campv${i}`, 'data-name': n, onchange: checkReady },
+				h('option', { value: '', text: '(choose a column)' }), ...cols.map((col) => h('option', { value: col, text: col })));
+			const prev = old.get(n);
+			sel.value = prev && cols.includes(prev) ? prev : cols.includes(n) ? n : '';
+			return h('div', { class: 'camp-var' }, h('label', { for: `campv${i}`, text: `{{${n}}}` }), sel);
+		}));
+		checkReady();
+	}
+	// Send is enabled once the content is complete; else it says what is missing.
+	function checkReady() {
+		const c = chosen();
+		let why = '';
+		if (c) {
+			const missing = [...$('camp-vars-rows').querySelectorAll('select')].filter((s) => !s.value).map((s) => `{{${s.dataset.name}}}`);
+			if (missing.length) why = `Choose a column for ${missing.join(', ')}.`;
+		} else if (!$('camp-text').value.trim()) {
+			why = 'Write the text, or pick a template.';
+		}
+		$('camp-send').disabled = !!why;
+		$('camp-send-why').textContent = why;
+	}
+
 	// ------------------------------------------------ from an upload
 	async function upload(file) {
 		const headers = { Accept: 'application/json', 'Content-Type': file.type || 'application/octet-stream' };
@@ -140,6 +229,8 @@ window.MsgdCampaigns = function MsgdCampaigns(ctx) {
 		err.textContent = '';
 		show('camp-import', false);
 		show('camp-send', false);
+		C.imp = null;
+		paintVars();
 		const file = $('camp-file').files[0];
 		if (!file) { err.textContent = 'Choose a CSV or XLSX file.'; return; }
 		$('camp-import-state').textContent = 'Uploading\u2026';
@@ -165,6 +256,7 @@ window.MsgdCampaigns = function MsgdCampaigns(ctx) {
 			if (k.errors > errs.length) $('camp-import-errors').append(h('li', { class: 'muted', text: `\u2026 and ${k.errors - errs.length} more` }));
 			$('camp-send').textContent = `Send to ${k.valid} recipients`;
 			show('camp-send', k.valid > 0);
+			paintVars();
 		} catch (e) {
 			$('camp-import-state').textContent = '';
 			err.textContent = `Could not import the file: ${e.message}`;
@@ -175,18 +267,14 @@ window.MsgdCampaigns = function MsgdCampaigns(ctx) {
 		err.textContent = '';
 		const body = { name: $('camp-name').value.trim() || $('camp-file').files[0].name, channel: $('camp-channel').value,
 			import_id: C.imp.id };
-		const text = $('camp-text').value;
-		const tpl = $('camp-template').value.trim();
-		if (tpl) {
-			body.template = { name: tpl };
-			const map = {};
-			for (const line of $('camp-map').value.split(/[\n,]/)) {
-				const m = /^\s*([^=\s]+)\s*=\s*(\S.*?)\s*$/.exec(line);
-				if (m) map[m[1]] = m[2];
-			}
-			if (Object.keys(map).length) body.variables = map;
+		const c = chosen();
+		if (c) {
+			body.template = { name: c.t.name };
+			if (c.t.language) body.template.language = c.t.language;
+			const sels = [...$('camp-vars-rows').querySelectorAll('select')];
+			if (sels.length) body.variables = Object.fromEntries(sels.map((s) => [s.dataset.name, s.value]));
 		} else {
-			body.text = text;
+			body.text = $('camp-text').value;
 		}
 		if ($('camp-rate').value) body.rate = Number($('camp-rate').value);
 		try {
@@ -195,6 +283,8 @@ window.MsgdCampaigns = function MsgdCampaigns(ctx) {
 			show('camp-send', false);
 			show('camp-import', false);
 			$('camp-form').reset();
+			C.imp = null;
+			tplChanged();
 			location.hash = `#/campaigns/${c.id}`;
 		} catch (e) {
 			err.textContent = `Not created${e.field ? ` (${e.field})` : ''}: ${e.message}`;
@@ -211,7 +301,10 @@ window.MsgdCampaigns = function MsgdCampaigns(ctx) {
 		$('nav-campaigns').setAttribute('aria-current', list || m ? 'page' : 'false');
 		if (list) {
 			show('camp-form', S.canSend);
+			const was = $('camp-channel').value;
 			$('camp-channel').replaceChildren(...[...S.channels.keys()].sort().map((c) => h('option', { value: c, text: c })));
+			if (was && S.channels.has(was)) $('camp-channel').value = was;
+			loadTemplates();
 			loadList();
 		}
 		if (m) loadDetail(Number(m[1]));
@@ -235,6 +328,17 @@ window.MsgdCampaigns = function MsgdCampaigns(ctx) {
 	function wire() {
 		$('camp-form').addEventListener('submit', importFile);
 		$('camp-send').addEventListener('click', create);
+		$('camp-tpl').addEventListener('change', tplChanged);
+		$('camp-text').addEventListener('input', checkReady);
+		// Another channel: its templates, and the file checked again for it
+		// (an import validates the phones for one channel).
+		$('camp-channel').addEventListener('change', () => {
+			if (C.imp && C.imp.channel !== $('camp-channel').value) {
+				C.imp = null;
+				show('camp-import', false);
+			}
+			loadTemplates();
+		});
 		$('camp-filter').addEventListener('change', () => { C.filter = $('camp-filter').value; loadRecipients(true); });
 		$('camp-more').addEventListener('click', () => loadRecipients(false));
 	}

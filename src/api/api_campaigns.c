@@ -274,7 +274,8 @@ create_finish(struct ccreate *c)
 			send_fail(&e, "validation_failed", "template.language", "'template.language' is required");
 			goto invalid;
 		}
-		/* Provider templates number their variables: {{1}}..{{n}}, every one mapped. */
+		/* Provider templates number their variables, {{1}}..{{n}}, every one
+		 * mapped, or name them ({{first_name}}: mapped by name). */
 		size_t n = map ? json_object_size(map) : 0;
 		/* The approved templates synced from the provider (when synced at all). */
 		if (c->approved.synced && (!c->approved.found || !c->approved.approved)) {
@@ -288,7 +289,7 @@ create_finish(struct ccreate *c)
 			    "variables, %zu mapped", c->tpl_name, (long long)c->approved.params, n);
 			goto invalid;
 		}
-		for (size_t i = 1; i <= n; i++) {
+		for (size_t i = 1; i <= n && !campaign_vars_named(map); i++) {
 			char key[24];
 			snprintf(key, sizeof(key), "%zu", i);
 			if (json_object_get(map, key) == NULL) {

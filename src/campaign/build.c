@@ -64,6 +64,24 @@ campaign_fill(const json_t *content, const json_t *vars, json_t *parts, char **t
 		*type = xstrdup("text");
 		return 0;
 	}
+	/* A provider template with named variables: each by its name. */
+	if (campaign_vars_named(map)) {
+		json_t *named = json_object();
+		json_object_foreach((json_t *)map, k, spec) {
+			json_t *v = resolve(spec, vars);
+			if (v == NULL) {
+				json_decref(named);
+				return -1;
+			}
+			json_object_set_new(named, k, json_is_string(v) ? json_incref(v) :
+			    json_sprintf("%g", json_number_value(v)));
+		}
+		json_t *t = json_deep_copy(tpl);
+		json_object_set_new(t, "variables", named);
+		json_object_set_new(parts, "template", t);
+		*type = xstrdup("template");
+		return 0;
+	}
 	/* A provider template: {{1}}, {{2}}... in order. */
 	size_t n = json_object_size(map);
 	json_t *list = json_array();
@@ -85,6 +103,19 @@ campaign_fill(const json_t *content, const json_t *vars, json_t *parts, char **t
 		json_decref(list);
 	json_object_set_new(parts, "template", t);
 	*type = xstrdup("template");
+	return 0;
+}
+
+int
+campaign_vars_named(const json_t *map)
+{
+	const char *k;
+	json_t *v;
+
+	json_object_foreach((json_t *)map, k, v) {
+		if (k[0] == '\0' || k[strspn(k, "0123456789")] != '\0')
+			return 1;
+	}
 	return 0;
 }
 

@@ -23,5 +23,8 @@ int campaign_address(const json_t *item, addr_normalize_fn normalize, char *out,
  * provider template), template parts added to parts; -1 when a variable
  * is missing (the recipient is skipped). */
 int campaign_fill(const json_t *content, const json_t *vars, json_t *parts, char **type, char **text);
+/* 1 when a provider template's mapping names its variables ({{first_name}})
+ * rather than numbering them ({{1}}..{{n}}): some key is not all digits. */
+int campaign_vars_named(const json_t *map);
 
 #endif

@@ -322,6 +322,25 @@ describe('campaigns', () => {
 		assert.deepEqual(sent[0].body.template.components[0].parameters.map((p) => p.text), ['Ann', 'A1']);
 	});
 
+	msgdTest('a provider template with named variables ({{first_name}}) is mapped by name and sent with parameter names', async (h) => {
+		const { d, fake } = await sendSetup(h, { config: { waba_id: '102290129340398', templates_sync_hours: 0 } });
+		fake.templates = [{ name: 'welcome_named', language: 'en', status: 'APPROVED', category: 'MARKETING', parameter_format: 'NAMED',
+			components: [{ type: 'BODY', text: 'Hi {{first_name}}, your code is {{code}}' }] }];
+		assertStatus(await d.api('POST', '/v1/channels/wa/templates/sync'), 202, 'sync');
+		await waitFor(async () => assertStatus(await d.api('GET', '/v1/channels/wa/templates'), 200).sync.synced_at,
+			10_000, { what: 'templates synced' });
+		const base = { name: 'named', channel: 'wa', template: { name: 'welcome_named', language: 'en' },
+			recipients: [{ to: num(320), variables: { first: 'Ann', promo: 'A1' } }, { to: num(321), variables: { first: 'Bob', promo: 'B2' } }] };
+		const e = assertError(await d.api('POST', '/v1/campaigns', { ...base, variables: { first_name: 'first' } }), 422, 'template_params_missing');
+		assert.equal(e.field, 'variables');
+		const c = await createCampaign(d, { ...base, variables: { first_name: 'first', code: 'promo' } });
+		const done = await waitCampaign(d, c.id, (x) => x.status === 'completed', 'completed');
+		assert.equal(done.counters.sent, 2);
+		const sent = fake.requests.filter((r) => r.kind === 'send' && r.body.type === 'template');
+		const got = Object.fromEntries(sent.map((r) => [r.to, r.body.template.components[0].parameters.map((p) => [p.parameter_name, p.text])]));
+		assert.deepEqual(got, { [num(320)]: [['first_name', 'Ann'], ['code', 'A1']], [num(321)]: [['first_name', 'Bob'], ['code', 'B2']] });
+	});
+
 	msgdTest('a campaign that is not valid is refused with 422 before anything is stored', async (h) => {
 		const { d, fake } = await sendSetup(h);
 		assertStatus(await d.api('POST', '/v1/templates', { name: 'greet', language: 'en', body: 'Hi {{name}}, {{offer}}' }), 201);

@@ -117,6 +117,18 @@ test('panel campaigns: a template picked from the synced list, its variables map
 		assert.equal(await page.locator('#camp-send-why').innerText(), '');
 		assert.equal(fake.requests.filter((r) => r.kind === 'send').length, 0, 'nothing sent before Send');
 		await page.screenshot({ path: path.join(ARTIFACTS, 'campaigns-template.png') });
+		// The API's own 422 is shown: the template withdrawn since the list was read.
+		const all = fake.templates;
+		const resync = async (list) => {
+			fake.templates = list;
+			assertStatus(await d.api('POST', '/v1/channels/wa/templates/sync'), 202, 'sync');
+			await waitFor(async () => (await d.api('GET', '/v1/channels/wa/templates')).json.templates.length === list.length, 10_000, { what: 'resynced' });
+		};
+		await resync(all.slice(1));
+		await page.click('#camp-send');
+		await page.locator('#camp-form-error', { hasText: /Not created \(template\.name\): .*order_update/ }).waitFor();
+		assert.equal((await d.api('GET', '/v1/campaigns')).json.campaigns.length, 0);
+		await resync(all);
 		await page.click('#camp-send');
 
 		// Sent with each row's values in the mapped order.

@@ -45,5 +45,87 @@ window.MsgdTemplates = (function MsgdTemplates() {
 		}
 		return { local, provider };
 	}
-	return { load, localVars, providerVars, providerBody, providerLabel, isNamed, plural, PLACEHOLDER };
+	// The composer's template box (app.js): pick a template, fill its
+	// variables with a live preview, send it. ctx: app.js's helpers and state.
+	function composer(ctx) {
+		const { api, h, $, show, S, send } = ctx;
+		const TPL = { load, localVars, providerVars, providerBody, providerLabel, isNamed, PLACEHOLDER };
+		async function openTemplates(forced) {
+			S.tplMode = forced ? 'forced' : true;
+			show('tpl-box', true);
+			$('tpl-btn').setAttribute('aria-expanded', 'true');
+			const ch = S.cur && S.channels.get(S.cur.channel);
+			({ local: S.templates, provider: S.provider } = await TPL.load(api, ch));
+			const sel = $('tpl-select');
+			const opts = S.templates.map((t, i) => h('option', { value: 'l' + i, text: `${t.name}${t.language ? ` (${t.language})` : ''}` }));
+			// The provider's approved templates as last synced, each with how many
+			// values it needs; then any other by name.
+			if (ch && ch.capabilities && ch.capabilities.templates) {
+				opts.push(...S.provider.map((t, i) => h('option', { value: 'p' + i, text: TPL.providerLabel(t) })));
+				opts.push(h('option', { value: 'wa', text: 'Provider template\u2026' }));
+			}
+			sel.replaceChildren(...opts);
+			if (!opts.length) sel.append(h('option', { value: '', text: 'No templates' }));
+			tplChanged();
+			if (!forced) sel.focus();
+		}
+		function closeTemplates() {
+			S.tplMode = false;
+			show('tpl-box', false);
+			$('tpl-btn').setAttribute('aria-expanded', 'false');
+		}
+		const providerOf = (v) => (v && v[0] === 'p' ? S.provider[Number(v.slice(1))] : null);
+		function tplChanged() {
+			const v = $('tpl-select').value;
+			const wa = v === 'wa';
+			show('tpl-wa', wa);
+			const box = $('tpl-vars');
+			let names = [];
+			const pt = providerOf(v);
+			if (wa) names = Array.from({ length: Math.max(0, Math.min(10, Number($('tpl-count').value) || 0)) }, (_, i) => String(i + 1));
+			else if (pt) names = TPL.providerVars(pt);
+			else if (v) names = TPL.localVars(S.templates[Number(v.slice(1))].body);
+			const old = new Map([...box.querySelectorAll('input')].map((i) => [i.dataset.name, i.value]));
+			box.replaceChildren(...names.flatMap((n, i) => [
+				h('label', { for: 'tplv' + i, text: wa || pt ? `{{${n}}}` : n }),
+				h('input', { id: 'tplv' + i, 'data-name': n, value: old.get(n) || '', oninput: tplPreview }),
+			]));
+			tplPreview();
+		}
+		function tplPreview() {
+			const v = $('tpl-select').value;
+			const vals = Object.fromEntries([...$('tpl-vars').querySelectorAll('input')].map((i) => [i.dataset.name, i.value]));
+			const pt = providerOf(v);
+			const body = pt ? TPL.providerBody(pt) : v && v !== 'wa' ? S.templates[Number(v.slice(1))].body : '';
+			$('tpl-preview').textContent = body ? body.replace(TPL.PLACEHOLDER, (all, n) => vals[n] || all) : '';
+		}
+		async function sendTemplate() {
+			const v = $('tpl-select').value;
+			if (!v) return;
+			const inputs = [...$('tpl-vars').querySelectorAll('input')];
+			let template;
+			const pt = providerOf(v);
+			if (pt) {
+				template = { name: pt.name, language: pt.language };
+				const named = TPL.isNamed(inputs.map((i) => i.dataset.name));
+				if (inputs.length) template.variables = named ? Object.fromEntries(inputs.map((i) => [i.dataset.name, i.value])) : inputs.map((i) => i.value);
+			} else if (v === 'wa') {
+				const name = $('tpl-name').value.trim();
+				if (!name) { $('composer-error').textContent = 'Template name is required.'; $('tpl-name').focus(); return; }
+				template = { name, language: $('tpl-lang').value.trim() || 'en_US' };
+				if (inputs.length) template.variables = inputs.map((i) => i.value);
+			} else {
+				const t = S.templates[Number(v.slice(1))];
+				template = { name: t.name };
+				if (t.language) template.language = t.language;
+				if (inputs.length) template.variables = Object.fromEntries(inputs.map((i) => [i.dataset.name, i.value]));
+			}
+			$('tpl-send').disabled = true;
+			const m = await send({ type: 'template', template });
+			$('tpl-send').disabled = false;
+			if (m) { for (const i of inputs) i.value = ''; if (S.tplMode !== 'forced') { closeTemplates(); $('composer-text').focus(); } }
+		}
+		return { openTemplates, closeTemplates, tplChanged, sendTemplate };
+	}
+	return { load, localVars, providerVars, providerBody, providerLabel, isNamed, plural, PLACEHOLDER, composer };
 })();

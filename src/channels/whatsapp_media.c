@@ -13,13 +13,25 @@
  * (messaging_product=whatsapp, type, file streamed from disk) → {"id"},
  * and the message then names that id. The token only ever goes into the
  * Authorization header.
+ *
+ * The download URL comes from the answer, so it is fetched (with the token)
+ * only on the api_base_url's origin or over https on a Meta media host
+ * (download_url_allowed()); anything else fails the job for good.
  */
 #include <stdlib.h>
 #include <string.h>
 
+#include "url_origin.h"
 #include "whatsapp_cloud.h"
 
 #define WA_MEDIA_URL_MAX 4096     /* bytes of a download URL we follow */
+
+/* Where Meta serves media downloads (the documented URL is
+ * https://lookaside.fbsbx.com/whatsapp_business/attachments/?mid=...). */
+static const char *const meta_media_hosts[] = { "lookaside.fbsbx.com", NULL };
+static const char *const meta_media_suffixes[] = {
+	".fbsbx.com", ".whatsapp.net", ".facebook.com", ".fbcdn.net", NULL,
+};
 
 static const char *
 cfg_str(const json_t *cfg, const char *key, const char *def)
@@ -62,6 +74,19 @@ media_id_ok(const char *id)
 	return strcmp(id, ".") != 0 && strcmp(id, "..") != 0;
 }
 
+/* May url be fetched with the channel's token? */
+static bool
+download_url_allowed(const struct channel *ch, const char *url)
+{
+	const char *base = cfg_str(ch->config, "api_base_url", WA_DEFAULT_API_BASE);
+
+	return url_same_origin(url, base) ||
+	    url_https_host_in(url, meta_media_hosts, meta_media_suffixes);
+}
+
+#define WA_MEDIA_URL_REFUSED \
+	"the media URL is neither on the api_base_url's origin nor https on a Meta media host"
+
 int
 wa_media_fetch_prepare(struct channel *ch, const json_t *source, const json_t *state,
     struct media_step *out, struct channel_error *err)
@@ -74,6 +99,10 @@ wa_media_fetch_prepare(struct channel *ch, const json_t *source, const json_t *s
 	if (url) {
 		if (token == NULL) {
 			norm_err(err, "config.access_token", "the channel has no access token");
+			return -1;
+		}
+		if (!download_url_allowed(ch, url)) {
+			norm_err(err, "media.url", WA_MEDIA_URL_REFUSED);
 			return -1;
 		}
 		out->kind = MEDIA_STEP_DOWNLOAD;
@@ -136,6 +165,8 @@ wa_media_fetch_parse(struct channel *ch, const json_t *source, const json_t *sta
 		url = json_string_value(get(root, "url"));
 		if (!url_ok(url)) {
 			answer_fail(out, MEDIA_TEMPFAIL, "%s", "the media answer has no usable url");
+		} else if (!download_url_allowed(ch, url)) {
+			answer_fail(out, MEDIA_PERMFAIL, "%s", WA_MEDIA_URL_REFUSED);
 		} else {
 			out->verdict = MEDIA_NEXT;
 			out->state = json_pack("{s:s}", "url", url);

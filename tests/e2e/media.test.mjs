@@ -8,6 +8,7 @@ import { describe } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import http from 'node:http';
 import path from 'node:path';
 import {
 	msgdTest, assertStatus, postWebhook, waMessageBody, messagesByProviderId, waitFor, allEvents,
@@ -140,6 +141,26 @@ describe('inbound media: WhatsApp Cloud', () => {
 		const m = await waitMedia(d, 'wamid.img3', ['failed']);
 		assert.match(m.media.error, /no such media/);
 		assert.equal(fake.requests.filter((q) => q.kind === 'media').length, 1);
+	});
+
+	msgdTest('a download URL on another origin is never fetched (no token sent): the media fails at once', async (h) => {
+		// A second local server stands for "anywhere else": it must receive nothing.
+		const hits = [];
+		const other = http.createServer((req, res) => { hits.push({ url: req.url, auth: req.headers.authorization }); res.end('secret'); });
+		await new Promise((resolve) => other.listen(0, '127.0.0.1', resolve));
+		h.t.after(() => new Promise((resolve) => { other.closeAllConnections?.(); other.close(resolve); }));
+		const { d, fake } = await sendSetup(h, { start: FAST });
+		fake.addMedia('MEDIA9', PNG, 'image/png');
+		const elsewhere = `http://127.0.0.1:${other.address().port}/download/MEDIA9`;
+		fake.rule(() => true, { status: 200, body: { url: elsewhere, mime_type: 'image/png', id: 'MEDIA9', messaging_product: 'whatsapp' } },
+			{ kinds: ['media'] });
+		assertStatus(await postWebhook(d.url, waImage('wamid.img9', 'MEDIA9')), 200, 'webhook');
+		const m = await waitMedia(d, 'wamid.img9', ['failed']);
+		assert.match(m.media.error, /api_base_url's origin/);
+		assert.equal(m.media.file_id, undefined);
+		assert.equal(hits.length, 0, JSON.stringify(hits));
+		assert.equal(fake.requests.filter((q) => q.kind === 'media').length, 1, 'a permanent failure: no retries');
+		assert.equal(fake.requests.filter((q) => q.kind === 'download').length, 0);
 	});
 
 	msgdTest('erasing the contact releases the stored media (refs 0) and removes it from the message', async (h) => {

@@ -78,7 +78,7 @@ test_wa_fetch_steps(void **state)
 	struct channel_error err = { 0 };
 	struct media_step st;
 	json_t *src = json_pack("{s:s}", "id", "1234567890");
-	json_t *st2 = json_pack("{s:s,s:s}", "url", "https://lookaside.example/x?a=1", "mime_type", "image/jpeg");
+	json_t *st2 = json_pack("{s:s,s:s}", "url", "https://lookaside.fbsbx.com/x?a=1", "mime_type", "image/jpeg");
 
 	assert_int_equal(ch->ops->media_fetch_prepare(ch, src, NULL, &st, &err), 0);
 	assert_int_equal(st.kind, MEDIA_STEP_REQUEST);
@@ -89,10 +89,17 @@ test_wa_fetch_steps(void **state)
 
 	assert_int_equal(ch->ops->media_fetch_prepare(ch, src, st2, &st, &err), 0);
 	assert_int_equal(st.kind, MEDIA_STEP_DOWNLOAD);
-	assert_string_equal(st.req.url, "https://lookaside.example/x?a=1");
+	assert_string_equal(st.req.url, "https://lookaside.fbsbx.com/x?a=1");
 	assert_string_equal(header_value(&st.req, "Authorization"), "Bearer TOKEN1");
 	assert_string_equal(st.mime_type, "image/jpeg");
 	send_request_free(&st.req);
+
+	/* A download URL elsewhere (a state kept from before) is never fetched. */
+	json_t *st3 = json_pack("{s:s}", "url", "http://127.0.0.1:10/graph/x");
+	assert_int_equal(ch->ops->media_fetch_prepare(ch, src, st3, &st, &err), -1);
+	assert_null(st.req.url);
+	assert_string_equal(err.field, "media.url");
+	json_decref(st3);
 
 	/* A media id that would change the path is never requested. */
 	json_t *bad = json_pack("{s:s}", "id", "../PN1/messages");
@@ -111,11 +118,11 @@ test_wa_fetch_answers(void **state)
 	struct media_answer a;
 	struct send_response r;
 
-	r = answer(200, "{\"url\":\"https://lookaside.example/y\",\"mime_type\":\"image/png\",\"sha256\":\"x\","
+	r = answer(200, "{\"url\":\"https://lookaside.fbsbx.com/y\",\"mime_type\":\"image/png\",\"sha256\":\"x\","
 	    "\"file_size\":10,\"id\":\"1\",\"messaging_product\":\"whatsapp\"}");
 	ch->ops->media_fetch_parse(ch, NULL, NULL, &r, &a);
 	assert_int_equal(a.verdict, MEDIA_NEXT);
-	assert_string_equal(json_string_value(json_object_get(a.state, "url")), "https://lookaside.example/y");
+	assert_string_equal(json_string_value(json_object_get(a.state, "url")), "https://lookaside.fbsbx.com/y");
 	assert_string_equal(json_string_value(json_object_get(a.state, "mime_type")), "image/png");
 	json_decref(a.state);
 
@@ -148,6 +155,54 @@ test_wa_fetch_answers(void **state)
 	assert_string_equal(a.error, "network: Connection refused");
 	/* The token never shows in an error. */
 	assert_null(strstr(a.error, "TOKEN1"));
+	close_ch(ch);
+}
+
+/* The download URL is followed (with the token) only on the api_base_url's
+ * origin or over https on a Meta media host; anything else fails for good. */
+static void
+test_wa_download_origin(void **state)
+{
+	static const struct { const char *url; bool ok; } cases[] = {
+		{ "http://127.0.0.1:9/download/1", true },            /* api_base_url's origin */
+		{ "http://127.0.0.1:9/other?x=1", true },
+		{ "https://lookaside.fbsbx.com/whatsapp_business/attachments/?mid=1", true },
+		{ "https://LOOKASIDE.FBSBX.COM/x", true },
+		{ "https://scontent.xx.fbcdn.net/v/t1", true },
+		{ "https://mmg.whatsapp.net/d/f/x.enc", true },
+		{ "https://media.fbsbx.com/x", true },
+		{ "https://www.facebook.com/x", true },
+		{ "http://lookaside.fbsbx.com/x", false },             /* plain http */
+		{ "https://lookaside.fbsbx.com:8443/x", false },       /* another port */
+		{ "https://lookaside.fbsbx.com@evil.example/x", false }, /* user info */
+		{ "https://evilfbsbx.com/x", false },
+		{ "https://fbsbx.com.evil.example/x", false },
+		{ "https://evil.example/x", false },
+		{ "http://127.0.0.1:10/download/1", false },           /* another port */
+		{ "https://127.0.0.1:9/download/1", false },           /* another scheme */
+		{ "http://localhost:9/download/1", false },            /* another host */
+		{ "http://169.254.169.254/latest/meta-data/", false },
+	};
+	struct channel *ch = wa();
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct media_answer a;
+		char body[512];
+		snprintf(body, sizeof(body), "{\"url\":\"%s\",\"mime_type\":\"image/png\"}", cases[i].url);
+		struct send_response r = answer(200, body);
+		ch->ops->media_fetch_parse(ch, NULL, NULL, &r, &a);
+		if (cases[i].ok) {
+			if (a.verdict != MEDIA_NEXT)
+				fail_msg("%s refused: %s", cases[i].url, a.error);
+			json_decref(a.state);
+		} else {
+			if (a.verdict != MEDIA_PERMFAIL)
+				fail_msg("%s not refused (%d)", cases[i].url, (int)a.verdict);
+			assert_null(a.state);
+			assert_non_null(strstr(a.error, "Meta media host"));
+			assert_null(strstr(a.error, "TOKEN1"));
+		}
+	}
 	close_ch(ch);
 }
 
@@ -502,6 +557,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_wa_fetch_steps),
 		cmocka_unit_test(test_wa_fetch_answers),
+		cmocka_unit_test(test_wa_download_origin),
 		cmocka_unit_test(test_wa_upload),
 		cmocka_unit_test(test_tg_fetch),
 		cmocka_unit_test(test_tg_multipart_send),

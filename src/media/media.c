@@ -6,7 +6,10 @@
  * so a job is never started twice by this instance. Each claimed job then
  * runs its steps on the loop: prepare → request → parse → ... → download
  * (streamed into a files_writer) or inline base64 → files_writer_finish()
- * → one RESULT op. The next look comes at the earliest due job, after a
+ * → one RESULT op. Long CPU work goes to a reader-pool thread
+ * (store_read_submit), the job waiting meanwhile: the parse of an answer
+ * over MEDIA_PARSE_LOOP_MAX bytes (Evolution's getBase64FromMediaMessage,
+ * up to 32 MiB) and the decode of inline base64 into the file. The next look comes at the earliest due job, after a
  * kick (a commit made jobs, a job ended) or every MEDIA_POLL_MS.
  */
 #include "media.h"
@@ -31,6 +34,7 @@
 #define MEDIA_DOWNLOAD_TIMEOUT_MS 300000
 #define MEDIA_B64_SLICE (64 * 1024)      /* base64 characters decoded at once */
 #define MEDIA_HOST_CONNECTIONS 4
+#define MEDIA_PARSE_LOOP_MAX (64 * 1024) /* answer bytes parsed on the loop; more: on a reader */
 
 struct media {
 	struct app *app;
@@ -70,6 +74,15 @@ struct job {
 	struct files_writer *w;
 	struct store_op op;
 	struct media_item item;
+	/* Work on a reader thread (one at a time; the loop leaves the job alone). */
+	struct store_read rd;
+	struct channel shadow;     /* a big answer's parse: the adapter's ops, a copy of the config */
+	struct send_response resp; /* ... and a copy of the answer */
+	char *resp_body, *resp_retry, *resp_net;
+	struct media_answer ans;
+	const char *b64;           /* inline base64 (in source or state) decoded into w */
+	size_t b64_len;
+	int b64_rc;
 };
 
 static void look_start(struct media *md);
@@ -290,6 +303,58 @@ downloaded(void *arg, const struct send_response *resp)
 
 static void job_step(struct job *j);
 
+/* A lookup's verdict, on the loop. */
+static void
+apply_answer(struct job *j, struct media_answer *ans)
+{
+	switch (ans->verdict) {
+	case MEDIA_NEXT:
+		json_decref(j->state);
+		j->state = ans->state;
+		job_step(j);
+		return;
+	case MEDIA_PERMFAIL:
+		json_decref(ans->state);
+		job_fail(j, ans->error[0] ? ans->error : "the provider refused the media");
+		return;
+	case MEDIA_TEMPFAIL:
+	default:
+		json_decref(ans->state);
+		job_retry(j, ans->error[0] ? ans->error : "the provider did not answer");
+		return;
+	}
+}
+
+/* On a reader thread: the adapter parses the copied answer. */
+static void
+parse_run(struct store *st, void *arg)
+{
+	struct job *j = arg;
+
+	(void)st;
+	j->shadow.ops->media_fetch_parse(&j->shadow, j->source, j->state, &j->resp, &j->ans);
+}
+
+static void
+parse_done(void *arg)
+{
+	struct job *j = arg;
+
+	free(j->resp_body);
+	free(j->resp_retry);
+	free(j->resp_net);
+	j->resp_body = j->resp_retry = j->resp_net = NULL;
+	j->resp = (struct send_response){ 0 };
+	json_decref(j->shadow.config);
+	j->shadow = (struct channel){ 0 };
+	if (j->md->stopping || j->md->app->store == NULL) {
+		json_decref(j->ans.state);
+		job_free(j);
+		return;
+	}
+	apply_answer(j, &j->ans);
+}
+
 static void
 answered(void *arg, const struct send_response *resp)
 {
@@ -306,23 +371,57 @@ answered(void *arg, const struct send_response *resp)
 		job_fail(j, "the channel is gone");
 		return;
 	}
-	ch->ops->media_fetch_parse(ch, j->source, j->state, resp, &ans);
-	switch (ans.verdict) {
-	case MEDIA_NEXT:
-		json_decref(j->state);
-		j->state = ans.state;
-		job_step(j);
-		return;
-	case MEDIA_PERMFAIL:
-		json_decref(ans.state);
-		job_fail(j, ans.error[0] ? ans.error : "the provider refused the media");
-		return;
-	case MEDIA_TEMPFAIL:
-	default:
-		json_decref(ans.state);
-		job_retry(j, ans.error[0] ? ans.error : "the provider did not answer");
+	if (resp->body_len > MEDIA_PARSE_LOOP_MAX && j->md->app->store != NULL) {
+		/* A big answer (inline media): parsed on a reader, never on the loop. */
+		j->resp_body = xmalloc(resp->body_len + 1);
+		memcpy(j->resp_body, resp->body, resp->body_len);
+		j->resp_body[resp->body_len] = '\0';
+		j->resp_retry = resp->retry_after ? xstrdup(resp->retry_after) : NULL;
+		j->resp_net = resp->net_error ? xstrdup(resp->net_error) : NULL;
+		j->resp = (struct send_response){ .http_status = resp->http_status, .body = j->resp_body,
+		    .body_len = resp->body_len, .retry_after = j->resp_retry, .net_error = j->resp_net,
+		    .too_large = resp->too_large };
+		j->shadow = (struct channel){ .id = ch->id, .org_id = ch->org_id, .ops = ch->ops,
+		    .config = json_deep_copy(ch->config) };
+		j->ans = (struct media_answer){ 0 };
+		j->rd = (struct store_read){ .run = parse_run, .done = parse_done, .arg = j };
+		store_read_submit(j->md->app->store, &j->rd);
 		return;
 	}
+	ch->ops->media_fetch_parse(ch, j->source, j->state, resp, &ans);
+	apply_answer(j, &ans);
+}
+
+/* On a reader thread: inline base64 decoded into the file. */
+static void
+inline_run(struct store *st, void *arg)
+{
+	struct job *j = arg;
+
+	(void)st;
+	j->b64_rc = media_b64_decode(j->b64, j->b64_len, sink_write, j);
+}
+
+static void
+inline_done(void *arg)
+{
+	struct job *j = arg;
+	struct files_writer *w;
+
+	j->b64 = NULL;
+	if (j->md->stopping || j->md->app->store == NULL) {
+		job_free(j);
+		return;
+	}
+	if (j->b64_rc != 0) {
+		bool big = files_writer_error(j->w) == FILES_TOO_BIG;
+		job_fail(j, big ? "the media is larger than this channel's limit" :
+		    "the inline media is not base64");
+		return;
+	}
+	w = j->w;
+	j->w = NULL;
+	files_writer_finish(w, stored, j);
 }
 
 static void
@@ -349,20 +448,15 @@ job_step(struct job *j)
 	}
 	switch (st.kind) {
 	case MEDIA_STEP_INLINE:
-		if (!open_writer(j, ch)) {
+		if (md->app->store == NULL || !open_writer(j, ch)) {
 			job_retry(j, "the media could not be stored");
 			return;
 		}
-		rc = media_b64_decode(st.inline_b64, st.inline_len, sink_write, j);
-		if (rc != 0) {
-			bool big = files_writer_error(j->w) == FILES_TOO_BIG;
-			job_fail(j, big ? "the media is larger than this channel's limit" :
-			    "the inline media is not base64");
-			return;
-		}
-		struct files_writer *w = j->w;
-		j->w = NULL;
-		files_writer_finish(w, stored, j);
+		/* Up to 64 MiB of base64: decoded and written on a reader. */
+		j->b64 = st.inline_b64;
+		j->b64_len = st.inline_len;
+		j->rd = (struct store_read){ .run = inline_run, .done = inline_done, .arg = j };
+		store_read_submit(md->app->store, &j->rd);
 		return;
 	case MEDIA_STEP_DOWNLOAD: {
 		if (!open_writer(j, ch)) {

@@ -12,7 +12,8 @@
  *    and media_fetch_parse): provider requests on a libcurl multi of our
  *    own on the loop, then the download streamed into a files_writer
  *    (files.h) capped by the channel's media limit for the message's type
- *    and files_max_bytes, or an inline base64 decoded in 48 KiB slices;
+ *    and files_max_bytes, or an inline base64 decoded in 48 KiB slices on a
+ *    reader-pool thread (as is the parse of an answer over 64 KiB);
  *  - one op records the outcome (STORE_OP_MEDIA_RESULT): stored (the file
  *    linked from the message, message.media), retried with backoff
  *    (media_retry_ms x4 each time, capped at 12 h), or failed after

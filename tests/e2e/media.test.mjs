@@ -249,6 +249,32 @@ describe('inbound media: Telegram and Evolution', () => {
 		assert.equal(calls[0].apikey, 'evo-k');
 		assert.equal(calls[0].body.message.key.id, 'EVOIMG2');
 	});
+	msgdTest('Evolution: big media (1 MiB, parsed and decoded off the loop) are stored whole, inline and by getBase64FromMediaMessage', async (h) => {
+		const fake = await startFakeEvolution({ instance: 'tigo1', apikey: 'evo-k', number: '15550100002' });
+		h.t.after(() => fake.close());
+		const d = await h.start(FAST);
+		const r = await d.api('POST', '/v1/channels', { name: 'wweb', type: 'evolution', config: {
+			api_base_url: fake.url, api_key: 'evo-k', instance: 'tigo1', rate_per_second: 0, recipient_gap_ms: 0 } });
+		const ch = assertStatus(r, 201, 'create the evolution channel');
+		const image = { imageMessage: { url: 'https://mmg.whatsapp.net/x.enc', mimetype: 'image/png' } };
+		const big = Buffer.concat([PNG, crypto.randomBytes(1 << 20)]);
+		fake.addMedia('EVOBIG1', big, 'image/png');
+		const w1 = await fake.upsert('tigo1', { id: 'EVOBIG1', message: image }, { url: `${d.url}${ch.webhook_path}` });
+		assert.equal(w1.status, 200, w1.text);
+		const m1 = await waitMedia(d, 'EVOBIG1', ['stored', 'failed']);
+		assert.equal(m1.media.status, 'stored', JSON.stringify(m1.media));
+		assert.equal(m1.media.size, big.length);
+		assert.equal(m1.media.sha256, sha256(big));
+		assert.deepEqual(storedContent(d, m1.media.sha256), big);
+		// Inline base64 (another content): decoded and written on a reader too.
+		const big2 = Buffer.concat([PNG, crypto.randomBytes(256 << 10)]);
+		const w2 = await fake.upsert('tigo1', { id: 'EVOBIG2', message: { ...image, base64: big2.toString('base64') } },
+			{ url: `${d.url}${ch.webhook_path}` });
+		assert.equal(w2.status, 200, w2.text);
+		const m2 = await waitMedia(d, 'EVOBIG2', ['stored', 'failed']);
+		assert.equal(m2.media.status, 'stored', JSON.stringify(m2.media));
+		assert.equal(m2.media.sha256, sha256(big2));
+	});
 });
 
 describe('outbound media by file_id', () => {

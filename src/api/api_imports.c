@@ -192,6 +192,7 @@ queue_job(struct app *app, int64_t id, int64_t org, enum import_format format, c
 	snprintf(job->path, sizeof(job->path), "%s", path);
 	job->spec = *spec;
 	job->normalize = normalize;
+	job->rows_max = app->cfg->import_rows_max;
 	if (app->importer == NULL || importer_submit(app->importer, job) != 0) {
 		snprintf(ids, sizeof(ids), "%" PRId64, id);
 		log_warn("import: not queued (stopping, or the queue is full): read at the next start", "import", ids);

@@ -34,6 +34,7 @@ config_defaults(struct config *c)
 		.media_fetch = true,
 		.media_retry_ms = 10000,
 		.media_attempts = 8,
+		.import_rows_max = 1000000,
 	};
 	snprintf(c->listen, sizeof(c->listen), "127.0.0.1:8080");
 	snprintf(c->data_dir, sizeof(c->data_dir), "./var");
@@ -180,6 +181,10 @@ static const struct setting settings[] = {
 	{ .name = "media_attempts", .kind = K_INT, FIELD(media_attempts), .min = 1, .max = 50,
 	  .env = "MSGD_MEDIA_ATTEMPTS",
 	  .help = "attempts to fetch an inbound media before it is marked failed" },
+	/* imports (issue 14) */
+	{ .name = "import_rows_max", .kind = K_INT, FIELD(import_rows_max), .min = 1, .max = 100000000,
+	  .reload = true,
+	  .help = "data rows an import may have (the header not counted); more fail it with too_many_rows" },
 };
 
 static const struct setting *

@@ -58,6 +58,7 @@ struct config {
 	bool media_fetch;          /* inbound media: fetch them (off: jobs stay pending) */
 	int media_retry_ms;        /* inbound media: first retry delay (10 s; x4 each, capped at 12 h) */
 	int media_attempts;        /* inbound media: attempts before failed */
+	int import_rows_max;       /* data rows an import may have (more: too_many_rows) */
 };
 
 /* Where a configuration comes from, kept so SIGHUP can build it again:

@@ -62,6 +62,7 @@ struct run {
 	const char *fail_code;     /* a file-level failure found while reading */
 	char fail_msg[FAIL_MESSAGE_MAX];
 	int64_t fail_row;
+	int64_t ndata;             /* data rows read (the header not counted) */
 };
 
 const char *
@@ -300,6 +301,15 @@ on_row(void *arg, const struct table_row *t)
 		if (r->job->spec.header)
 			return 0;
 	}
+	if (r->job->rows_max > 0 && r->ndata >= r->job->rows_max) {
+		/* The duplicate table and the staged rows grow with the rows: capped. */
+		r->fail_code = "too_many_rows";
+		snprintf(r->fail_msg, sizeof(r->fail_msg), "the file has more than %" PRId64
+		    " data rows (import_rows_max)", r->job->rows_max);
+		r->fail_row = (int64_t)t->row;
+		return -1;
+	}
+	r->ndata++;
 	if (json_array_size(r->preview) < IMPORT_PREVIEW_ROWS)
 		keep_preview(r, t);
 	if (r->chunk == NULL)

@@ -48,6 +48,8 @@ struct import_job {
 	char path[IMPORT_PATH_MAX];     /* the file's content (files_content_path()) */
 	struct import_spec spec;
 	import_normalize_fn normalize;  /* the channel type's address rules */
+	int64_t rows_max;               /* data rows allowed (import_rows_max; <= 0: no cap);
+	                                   one more fails the import with too_many_rows */
 	/* Private to the worker. */
 	atomic_bool cancel;
 	struct import_job *next;

@@ -5,6 +5,9 @@
 // nothing staged; the errors list pages and downloads as CSV; a kill -9
 // while an import is read leaves it to be read again, once, at the start.
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 
 import { msgdTest, request, assertStatus, assertError, waitFor } from './lib.mjs';
 import { xlsx, zip } from './xlsxgen.mjs';
@@ -256,6 +259,32 @@ msgdTest('imports: hostile files are refused with a clear error and nothing stag
 		assert.deepEqual(imp.preview, [], name);
 	}
 	assert.match(d.logs(), /import failed/);
+});
+
+msgdTest('imports: import_rows_max caps the data rows (inclusive): one more fails with too_many_rows, nothing staged', async (h) => {
+	const cfg = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'msgd-imports-cfg-')), 'msgd.conf');
+	fs.writeFileSync(cfg, 'import_rows_max = 6000;\n');
+	h.t.after(() => fs.rmSync(path.dirname(cfg), { recursive: true, force: true }));
+	const d = await h.start({ args: ['--config', cfg] });
+	// More than a chunk (5,000 rows) of each, so the failed one had staged rows to drop.
+	const rows = (n) => Array.from({ length: n }, (_, i) => `55119${String(i).padStart(8, '0')}\n`).join('');
+	const ok = await importFile(d, Buffer.from('phone\n' + rows(6000)), 'cap.csv', { mapping: { phone: 'phone' } });
+	assert.equal(ok.imp.status, 'validated', JSON.stringify(ok.imp.error));
+	assert.equal(ok.imp.counts.rows, 6000);
+	assert.equal(ok.imp.counts.valid, 6000);
+	for (const [body, req] of [
+		['phone\n' + rows(6001), { mapping: { phone: 'phone' } }],
+		[rows(6001), { header: false, mapping: { phone: 1 } }],   // without a header every row counts
+	]) {
+		const { imp, errors } = await importFile(d, Buffer.from(body), 'over.csv', req);
+		assert.equal(imp.status, 'failed', JSON.stringify(imp.counts));
+		assert.equal(imp.error.code, 'too_many_rows');
+		assert.match(imp.error.message, /6000/);
+		assert.equal(imp.error.row, req.header === false ? 6001 : 6002);
+		assert.deepEqual(imp.counts, { rows: 0, valid: 0, invalid: 0, duplicates: 0, errors: 0 });
+		assert.deepEqual(errors, []);
+		assert.ok(imp.preview.every((p) => p.status === null), 'no row kept');
+	}
 });
 
 msgdTest('imports: bad requests are refused whole and create nothing', async (h) => {

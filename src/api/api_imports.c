@@ -498,6 +498,8 @@ deleted(struct store_op *op, void *arg)
 
 	if (op->result != 0 && op->err == STORE_NOTFOUND)
 		http_reply_error(d->req, 404, "not_found", NULL, "no such import");
+	else if (op->result != 0 && op->err == STORE_CONFLICT)
+		http_reply_error(d->req, 409, "import_in_use", NULL, op->errmsg);
 	else if (op->result != 0)
 		api_op_error(d->req, op);
 	else

@@ -5,6 +5,7 @@
  * costs one round trip on PostgreSQL; the rows and errors of a failed
  * import are deleted in the op that fails it, so nothing stays staged.
  */
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -125,6 +126,21 @@ import_delete(struct store_db *db, struct store_op *op, struct store_import *im)
 		return sd_op_sql_error(db, op);
 	if (file_id == NULL)
 		return sd_op_fail(op, STORE_NOTFOUND, "no such import");
+	/* A campaign not yet done still reads its rows: it stays. */
+	s = db_stmt(db->w, W_IMPORT_IN_USE);
+	db_bind_i64(s, 1, im->id);
+	db_bind_i64(s, 2, org_of(op->org_id));
+	if ((n = db_row(s)) == 1) {
+		int64_t campaign = db_i64(s, 0);
+		db_finish(s);
+		free(file_id);
+		return sd_op_fail(op, STORE_CONFLICT, "campaign %" PRId64 " still reads this import: "
+		    "cancel it or wait until it completes", campaign);
+	}
+	if (n < 0) {
+		free(file_id);
+		return sd_op_sql_error(db, op);
+	}
 	int rc = 0;
 	if (drop_staged(db, im->id) != 0 || file_ref(db, org_of(op->org_id), file_id, -1) != 0)
 		rc = sd_op_sql_error(db, op);

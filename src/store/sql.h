@@ -183,6 +183,7 @@ enum sql {
 	W_IMPORT_FINISH,
 	W_IMPORT_FILE,
 	W_IMPORT_DELETE,
+	W_IMPORT_IN_USE,
 	/* h14optout: opt-outs and approved templates (issue 14). */
 	W_CONTACT_OPTOUT,
 	W_CONTACT_OPTIN,

@@ -405,6 +405,10 @@ const char *const sqlite_sql[SQL_COUNT] = {
 	    " preview = coalesce(?8, preview) WHERE id = ?1 AND status = 'parsing'",
 	[W_IMPORT_FILE] = "SELECT file_id FROM imports WHERE id = ?1 AND org_id = ?2",
 	[W_IMPORT_DELETE] = "DELETE FROM imports WHERE id = ?1 AND org_id = ?2",
+	/* An unfinished campaign reading the import (source {"import_id":N}). */
+	[W_IMPORT_IN_USE] = "SELECT id FROM campaigns WHERE org_id = ?2"
+	    " AND status NOT IN ('completed', 'cancelled') AND source LIKE '{\"import_id\":%'"
+	    " AND json_extract(source, '$.import_id') = ?1 LIMIT 1",
 	/* imports (issue 14, h14import) */
 	[R_IMPORT_GET] = "SELECT " IMPORT_COLS " FROM imports i LEFT JOIN channels ch ON ch.id = i.channel_id"
 	    " WHERE i.id = ?1 AND i.org_id = ?2",

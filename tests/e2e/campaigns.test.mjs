@@ -408,6 +408,39 @@ describe('campaigns', () => {
 		assert.equal(e.field, 'text');
 	});
 
+	msgdTest('an import an unfinished campaign reads cannot be deleted (409 import_in_use); once it is cancelled or completed it can', async (h) => {
+		const { d } = await sendSetup(h);
+		const importOf = async (csv) => {
+			const file = assertStatus(await d.api('POST', '/v1/files', csv, { 'content-type': 'text/csv' }), 201, 'upload');
+			const imp = assertStatus(await d.api('POST', '/v1/imports', { file_id: file.id, channel: 'wa',
+				mapping: { phone: 'Phone' } }), 202, 'import');
+			const done = await waitFor(async () => {
+				const g = assertStatus(await d.api('GET', `/v1/imports/${imp.id}`), 200);
+				return g.status !== 'parsing' && g;
+			}, 10_000, { what: 'import validated' });
+			assert.equal(done.status, 'validated', JSON.stringify(done));
+			return imp.id;
+		};
+		const a = await importOf('Phone\n15550007001\n15550007002\n');
+		const b = await importOf('Phone\n15550007003\n');
+		// Scheduled an hour on: unfinished (scheduled) while the test runs.
+		const later = rfc3339(Math.floor(Date.now() / 1000) + 3600);
+		const c = await createCampaign(d, { name: 'later', channel: 'wa', import_id: a, text: 'hello', scheduled_at: later });
+		const e = assertError(await d.api('DELETE', `/v1/imports/${a}`), 409, 'import_in_use');
+		assert.match(e.message, new RegExp(`campaign ${c.id}`));
+		assertStatus(await d.api('GET', `/v1/imports/${a}`), 200, 'still there');
+		// Another import of the organization is not held by it.
+		assert.equal((await d.api('DELETE', `/v1/imports/${b}`)).status, 204);
+		assert.equal(assertStatus(await d.api('POST', `/v1/campaigns/${c.id}/cancel`), 200, 'cancel').status, 'cancelled');
+		assert.equal((await d.api('DELETE', `/v1/imports/${a}`)).status, 204);
+		assertError(await d.api('GET', `/v1/imports/${a}`), 404, 'not_found');
+		// A completed campaign holds nothing either.
+		const x = await importOf('Phone\n15550007004\n');
+		const c2 = await createCampaign(d, { name: 'now', channel: 'wa', import_id: x, text: 'hello' });
+		await waitCampaign(d, c2.id, (y) => y.status === 'completed', 'completed');
+		assert.equal((await d.api('DELETE', `/v1/imports/${x}`)).status, 204);
+	});
+
 	msgdTest('two instances: one dies while making a campaign, the other takes it over; none twice, none lost', async (h) => {
 		const LEASES = { MSGD_OUTBOX_LEASE_MS: '2000', MSGD_DISPATCH_LEASE_MS: '1500' };
 		const { d, fake } = await sendSetup(h, { start: { env: { ...LEASES, MSGD_INSTANCE_ID: 'a' } } });

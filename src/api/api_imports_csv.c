@@ -2,7 +2,9 @@
  * api_imports_csv.c - GET /v1/imports/{id}/errors as a CSV download
  * (?format=csv, or Accept: text/csv): row,column,value,code,message, one
  * line per error, text fields quoted by libcsv's csv_write() (always, with
- * quotes doubled; the row number bare). The list may be
+ * quotes doubled; the row number bare). A field starting with = + - @, a tab
+ * or a CR gets a leading ' so that spreadsheet apps show it as text instead
+ * of running it as a formula (CSV injection: the values are the file's). The list may be
  * long (a million rows' errors), so it is never built whole: the reply
  * streams, and each page of errors is read and formatted on the reader
  * pool while the connection waits parked (http_reply_stream()).
@@ -44,14 +46,27 @@ dl_free(struct csv_dl *d)
 	free(d);
 }
 
+/* Would a spreadsheet app read s as a formula? */
+static bool
+formula_like(const char *s)
+{
+	return s != NULL && s[0] != '\0' && strchr("=+-@\t\r", s[0]) != NULL;
+}
+
 static void
 field(struct buf *b, const char *s, bool last)
 {
 	char quoted[CSV_FIELD_MAX];
-	size_t n = s ? strlen(s) : 0;
+	size_t n = s ? strlen(s) : 0, w;
 	/* csv_write() doubles quotes and adds two: the stored values are capped
 	 * (IMPORT_VALUE_MAX, IMPORT_NAME_MAX, messages), far below the field cap. */
-	size_t w = csv_write(quoted, sizeof(quoted), s ? s : "", n);
+	if (formula_like(s)) {
+		char *t = xasprintf("'%s", s);
+		w = csv_write(quoted, sizeof(quoted), t, n + 1);
+		free(t);
+	} else {
+		w = csv_write(quoted, sizeof(quoted), s ? s : "", n);
+	}
 
 	buf_append(b, quoted, w < sizeof(quoted) ? w : sizeof(quoted));
 	buf_append(b, last ? "\r\n" : ",", last ? 2 : 1);

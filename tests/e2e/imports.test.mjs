@@ -222,6 +222,24 @@ msgdTest('imports: the errors download as CSV, streamed, quoted', async (h) => {
 	assertError(await d.api('GET', `/v1/imports/${imp.id}/errors?format=xml`), 400, 'invalid_parameter');
 });
 
+msgdTest('imports: the errors CSV defuses formulas: a value starting with = + - @ tab or CR gets a leading quote', async (h) => {
+	const d = await h.start();
+	const bad = ['=HYPERLINK("http://x.example","y")', '+cmd|calc', '-2+3', '@SUM(A1)', '\tx=1', '\rx=1', 'plain=1'];
+	const csv = 'phone\n' + bad.map((v) => `"${v.replace(/"/g, '""')}"\n`).join('');
+	const { imp, errors } = await importFile(d, Buffer.from(csv), 'formulas.csv', { mapping: { phone: 'phone' } });
+	assert.equal(imp.counts.invalid, bad.length, JSON.stringify(imp));
+	// The JSON list keeps the values as they were.
+	assert.deepEqual(errors.map((e) => e.value), bad);
+	const r = await d.api('GET', `/v1/imports/${imp.id}/errors?format=csv`);
+	assert.equal(r.status, 200);
+	const values = r.text.split('\r\n').slice(1, -1).map((l) => l.split(',"phone",')[1].split(',"invalid_phone"')[0]);
+	// (a CR inside a value stays inside its quotes; split on CRLF only)
+	assert.deepEqual(values, [
+		'"\'=HYPERLINK(""http://x.example"",""y"")"', '"\'+cmd|calc"', '"\'-2+3"', '"\'@SUM(A1)"', '"\'\tx=1"',
+		'"\'\rx=1"', '"plain=1"',
+	]);
+});
+
 msgdTest('imports: hostile files are refused with a clear error and nothing staged', async (h) => {
 	const d = await h.start();
 	const sheet = (rows) => xlsx([{ name: 'S', rows }]);

@@ -76,8 +76,8 @@ static const struct config_key wa_schema[] = {
 	  .description = "accept unsigned webhooks (tests only)" },
 	{ .name = "enforce_window", .kind = CFG_BOOL,
 	  .description = "refuse free-form messages outside the 24 h window (default true)" },
-	{ .name = "waba_id", .kind = CFG_STRING, .max_len = WA_ID_MAX,
-	  .description = "the WhatsApp Business Account id: its approved templates are synced" },
+	{ .name = "waba_id", .kind = CFG_STRING, .max_len = WA_WABA_ID_MAX,
+	  .description = "the WhatsApp Business Account id (1 to 32 digits): its approved templates are synced" },
 	{ .name = "templates_sync_hours", .kind = CFG_INT, .min = 0, .max = 24 * 30,
 	  .description = "sync the approved templates every so many hours (default 6; 0: on demand only)" },
 	{ .name = NULL },
@@ -147,6 +147,14 @@ wa_validate(const json_t *cfg, struct channel_error *err)
 	    cfg_check_chars(cfg, "api_base_url", " ", err) != 0 ||
 	    cfg_check_chars(cfg, "access_token", "", err) != 0)
 		return -1;
+	/* A path segment of the template sync's URL: digits only. */
+	if (json_object_get(cfg, "waba_id") != NULL && !json_is_null(json_object_get(cfg, "waba_id")) &&
+	    !wa_waba_id_ok(json_string_value(json_object_get(cfg, "waba_id")))) {
+		snprintf(err->field, sizeof(err->field), "config.waba_id");
+		snprintf(err->message, sizeof(err->message), "'waba_id' must be 1 to %d digits",
+		    WA_WABA_ID_MAX);
+		return -1;
+	}
 	/* Without a secret nothing could authenticate the webhooks. */
 	if (json_is_true(json_object_get(cfg, "insecure_skip_signature")))
 		return cfg_optional_string(cfg, "app_secret", WA_TOKEN_MAX, err);

@@ -20,12 +20,28 @@
 
 #define WA_JSON_DEPTH_MAX  64           /* containers nested in a webhook body */
 #define WA_ID_MAX          256          /* bytes of an id, address or phone number id */
+#define WA_WABA_ID_MAX     32           /* digits of a WhatsApp Business Account id */
 #define WA_DEFAULT_API_BASE    "https://graph.facebook.com"
 #define WA_DEFAULT_API_VERSION "v21.0"
 
 /* The Graph API body for one outbound message (whatsapp_outbound.c), or
  * NULL with err set when the message cannot be sent by WhatsApp. */
 json_t *wa_message_body(const json_t *msg, struct channel_error *err);
+
+/* A WhatsApp Business Account id (a Graph path segment): 1 to
+ * WA_WABA_ID_MAX ASCII digits. */
+static inline bool
+wa_waba_id_ok(const char *s)
+{
+	size_t n = 0;
+
+	if (s == NULL)
+		return false;
+	for (; s[n]; n++)
+		if (s[n] < '0' || s[n] > '9' || n >= WA_WABA_ID_MAX)
+			return false;
+	return n > 0;
+}
 
 /* GET {api_base_url}/{api_version}/{phone_number_id} with the access token. */
 int whatsapp_check_prepare(struct channel *ch, struct send_request *out);

@@ -221,8 +221,8 @@ wa_templates_request(const struct channel *ch, const char *after, struct send_re
 	size_t n = strlen(base);
 
 	*out = (struct send_request){ 0 };
-	if (waba == NULL || token == NULL)
-		return -1;
+	if (!wa_waba_id_ok(waba) || token == NULL)
+		return -1;   /* a config stored before waba_id was checked goes nowhere */
 	while (n > 0 && base[n - 1] == '/')
 		n--;
 	char *cur = after ? query_escape(after) : NULL;
@@ -266,7 +266,7 @@ page_ask(struct channel *ch, struct wa_tpl *t, const char *after)
 	struct send_request req;
 
 	if (wa_templates_request(ch, after, &req) != 0) {
-		sync_end(ch, t, "the channel has no waba_id");
+		sync_end(ch, t, "the channel has no usable waba_id (1 to 32 digits)");
 		return;
 	}
 	t->pages++;

@@ -176,6 +176,17 @@ describe('approved templates', () => {
 		assert.deepEqual(await listOf(d, 'sandbox'), { channel: 'sandbox', templates: [], sync: null });
 		assertError(await d.api('GET', '/v1/channels/nope/templates'), 404, 'not_found');
 		assertError(await d.api('PATCH', '/v1/channels/wa', { config: { templates_sync_hours: -1 } }), 422, 'validation_failed');
+		// waba_id is a path segment of the sync's URL: 1 to 32 digits, nothing else.
+		for (const bad of ['1/../../102290129340398/messages', '123?x=1', '12#3', 'abc', '', ' 123', '1'.repeat(33), 123]) {
+			const e = assertError(await d.api('PATCH', '/v1/channels/wa', { config: { waba_id: bad } }), 422, 'validation_failed');
+			assert.equal(e.field, 'config.waba_id', JSON.stringify(bad));
+			const c = assertError(await d.api('POST', '/v1/channels', { name: 'wa2', type: 'whatsapp_cloud', config: {
+				phone_number_id: '999', access_token: 't', verify_token: 'v', app_secret: 's', api_base_url: fake.url,
+				waba_id: bad } }), 422, 'validation_failed');
+			assert.equal(c.field, 'config.waba_id', JSON.stringify(bad));
+		}
+		assertError(await d.api('POST', '/v1/channels/wa/templates/sync'), 422, 'action_failed');
+		assert.equal(fake.templateReqs().length, 0, 'nothing asked');
 		// waba_id set with the default period: synced without being asked.
 		fake.templates = TEMPLATES.slice(1, 2);
 		assertStatus(await d.api('PATCH', '/v1/channels/wa', { config: { waba_id: WABA } }), 200);

@@ -143,6 +143,12 @@ test_request(void **state)
 	ch.config = json_pack("{s:s,s:s,s:s,s:s}", "phone_number_id", "1", "access_token", "tok",
 	    "api_base_url", "http://127.0.0.1:9/", "api_version", "v21.0");
 	assert_int_equal(wa_templates_request(&ch, NULL, &req), -1);  /* no waba_id */
+	/* A waba_id stored before it was checked never reaches the path. */
+	json_object_set_new(ch.config, "waba_id", json_string("1/../../1/messages"));
+	assert_int_equal(wa_templates_request(&ch, NULL, &req), -1);
+	assert_null(req.url);
+	json_object_set_new(ch.config, "waba_id", json_string("123456789012345678901234567890123"));
+	assert_int_equal(wa_templates_request(&ch, NULL, &req), -1);
 	json_object_set_new(ch.config, "waba_id", json_string("102290129340398"));
 	assert_int_equal(wa_templates_request(&ch, NULL, &req), 0);
 	assert_string_equal(req.method, "GET");

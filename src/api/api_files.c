@@ -162,6 +162,10 @@ upload_end(void *arg)
 			return;
 		}
 	}
+	if (u->up.state != API_UP_OK) {
+		files_writer_abort(u->up.w);   /* the temp file goes with the answer */
+		u->up.w = NULL;
+	}
 	switch (u->up.state) {
 	case API_UP_OK:
 		break;

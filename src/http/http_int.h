@@ -14,6 +14,8 @@
 #include "../util/util.h"
 #include "http.h"
 
+#define HTTP_REFUSAL_MAX 1024        /* a refused upload's JSON error */
+
 struct http_request {
 	struct http_server *srv;
 	struct MHD_Connection *mc;
@@ -46,7 +48,20 @@ struct http_request {
 	size_t nearly;
 	/* A streamed body (http_stream_body(), http_body.c). */
 	struct http_body_sink sink;
+	/* The sink refused the body: the reply its end() made, for
+	 * http_write_refusal(). */
+	struct event_base *srv_base;  /* for http_write_refusal() */
+	bool refusing;
+	char refusal[HTTP_REFUSAL_MAX];
+	size_t refusal_len;
+	char refusal_type[64];
 };
+
+/* Write the reply a refused streamed body got straight to the socket, with
+ * Connection: close, and shut the socket's sending side (MHD closes it). */
+void http_write_refusal(struct http_request *req);
+/* Close the sockets still lingering after http_write_refusal(). */
+void http_linger_stop(void);
 
 /* Make resp (owned from now on) the request's reply with status: the
  * standard headers added, a deferred request resumed. */

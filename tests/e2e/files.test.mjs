@@ -168,22 +168,39 @@ msgdTest('the size cap: 413 from Content-Length before the body, and as a chunke
 	assert.equal(r2.status, 413);
 	assert.equal(r2.json.error.code, 'file_too_large');
 
-	// Chunked, no Content-Length: refused once it crosses the cap.
+	// Chunked, no Content-Length, never ending: refused as soon as it
+	// crosses the cap, the connection closed; msgd reads no further (the
+	// client is still writing when the answer comes, well before 64 MiB).
 	const r3 = await new Promise((resolve, reject) => {
 		const u = new URL(d.url);
 		const req = http.request({ host: u.hostname, port: u.port, method: 'POST', path: '/v1/files',
 			headers: auth, agent: false });
+		let sent = 0, answered = false;
 		req.on('response', (res) => {
+			answered = true;
 			const chunks = [];
 			res.on('data', (c) => chunks.push(c));
-			res.on('end', () => resolve({ status: res.statusCode, json: JSON.parse(Buffer.concat(chunks)) }));
+			res.on('end', () => {
+				resolve({ status: res.statusCode, sent, connection: res.headers.connection,
+					json: JSON.parse(Buffer.concat(chunks)), tmp: tmpFiles(d) });
+				req.destroy();
+			});
 		});
-		req.on('error', reject);
-		for (let i = 0; i < 10; i++) req.write(Buffer.alloc(10000, i));
-		req.end();
+		req.on('error', (e) => { if (!answered) reject(e); });
+		const pump = () => {
+			while (!answered && sent < 32 * 1024 * 1024) {
+				sent += 16384;
+				if (!req.write(Buffer.alloc(16384, 3))) { req.once('drain', pump); return; }
+			}
+			if (!answered) req.end();
+		};
+		pump();
 	});
 	assert.equal(r3.status, 413);
 	assert.equal(r3.json.error.code, 'file_too_large');
+	assert.equal(r3.connection, 'close');
+	assert.ok(r3.sent < 16 * 1024 * 1024, `answered only after ${r3.sent} bytes were sent`);
+	assert.deepEqual(r3.tmp, [], 'the temp file is removed when the answer goes out');
 
 	// Exactly the cap is fine.
 	const ok = assertStatus(await upload(d, Buffer.alloc(65536, 1)), 201);

@@ -565,6 +565,10 @@ access_cb(void *cls, struct MHD_Connection *mc, const char *url, const char *met
 			log_info("closing connection: request body not received in time", "req", req->id);
 			return MHD_NO;
 		}
+		/* A streamed body (an upload) may take long: body_timeout bounds
+		 * the silence between its bytes, not the whole of it. */
+		if (c && req->sink.chunk)
+			c->since_ms = mono_ms();
 		if (req->sink.chunk && !req->too_large) {
 			if (req->sink.chunk(req->sink.arg, upload_data, *upload_data_size) != 0) {
 				*upload_data_size = 0;

@@ -212,6 +212,55 @@ msgdTest('the size cap: 413 from Content-Length before the body, and as a chunke
 	fs.rmSync(path.dirname(cfg), { recursive: true, force: true });
 });
 
+// A raw upload whose bytes come in pieces, `gapMs` apart; resolves with the
+// answer (status, JSON) or { error } when the connection is cut unanswered.
+function trickle(d, pieces, gapMs, { stallAfter = Infinity } = {}) {
+	const total = pieces.reduce((n, p) => n + p.length, 0);
+	return new Promise((resolve) => {
+		const u = new URL(d.url);
+		const req = http.request({ host: u.hostname, port: u.port, method: 'POST', path: '/v1/files', agent: false,
+			headers: { authorization: `Bearer ${d.token}`, 'content-type': 'application/octet-stream',
+				'content-length': total } });
+		let timer = null;
+		req.on('response', (res) => {
+			const chunks = [];
+			res.on('data', (c) => chunks.push(c));
+			res.on('end', () => { clearTimeout(timer); resolve({ status: res.statusCode, json: JSON.parse(Buffer.concat(chunks)) }); });
+		});
+		req.on('error', (e) => { clearTimeout(timer); resolve({ error: e.code }); });
+		let i = 0;
+		const next = () => {
+			if (i >= stallAfter) return;          // stalls: sends nothing more
+			req.write(pieces[i++]);
+			if (i < pieces.length) timer = setTimeout(next, gapMs);
+			else req.end();
+		};
+		next();
+	});
+}
+
+msgdTest('upload deadlines: body_timeout bounds the silence between bytes, not the whole upload', async (h) => {
+	const cfg = configFile('body_timeout = 1;\n');
+	const d = await h.start({ args: ['--config', cfg] });
+	// 10 pieces 300 ms apart: about 2.7 s in all, well over body_timeout.
+	const pieces = Array.from({ length: 10 }, (_, i) => Buffer.alloc(1000, 65 + i));
+	const started = Date.now();
+	const ok = await trickle(d, pieces, 300);
+	assert.equal(ok.status, 201, JSON.stringify(ok));
+	assert.ok(Date.now() - started > 2000, 'the upload lasted over 2 s');
+	assert.equal(ok.json.size, 10000);
+	assert.equal(ok.json.sha256, sha256(Buffer.concat(pieces)));
+
+	// Three pieces, then silence: cut with the 408, no temp file left.
+	const stalled = await trickle(d, pieces, 300, { stallAfter: 3 });
+	assert.equal(stalled.status, 408, JSON.stringify(stalled));
+	assert.equal(stalled.json.error.code, 'request_timeout');
+	await waitFor(() => tmpFiles(d).length === 0, 5000, { what: 'the stalled upload\'s temp file removed' });
+	const list = assertStatus(await get(d, '/v1/files'), 200);
+	assert.deepEqual(list.files.map((f) => f.id), [ok.json.id]);
+	fs.rmSync(path.dirname(cfg), { recursive: true, force: true });
+});
+
 msgdTest('download: ETag and 304, Range 206/416/suffix, Content-Disposition, other organizations', async (h) => {
 	const d = await h.start();
 	const bytes = Buffer.from('0123456789abcdefghij');

@@ -202,12 +202,46 @@ msgdTest('the size cap: 413 from Content-Length before the body, and as a chunke
 	assert.ok(r3.sent < 16 * 1024 * 1024, `answered only after ${r3.sent} bytes were sent`);
 	assert.deepEqual(r3.tmp, [], 'the temp file is removed when the answer goes out');
 
+	// A multipart body: its other fields count too (the file's cap + 64 KiB
+	// in all), and at most 16 parts; refused as it goes, chunked.
+	const chunked = (body, type) => new Promise((resolve, reject) => {
+		const u = new URL(d.url);
+		const req = http.request({ host: u.hostname, port: u.port, method: 'POST', path: '/v1/files', agent: false,
+			headers: { authorization: auth.authorization, 'content-type': type } });
+		let answered = false;
+		req.on('response', (res) => {
+			answered = true;
+			const chunks = [];
+			res.on('data', (c) => chunks.push(c));
+			res.on('end', () => resolve({ status: res.statusCode, json: JSON.parse(Buffer.concat(chunks)) }));
+		});
+		req.on('error', (e) => { if (!answered) reject(e); });
+		for (let i = 0; i < body.length; i += 8192) req.write(body.subarray(i, i + 8192));
+		req.end();
+	});
+	const fat = multipart([{ name: 'note', data: Buffer.alloc(140000, 0x61) }, { name: 'file', filename: 'a.txt', data: 'small' }]);
+	const r4 = await chunked(fat.body, fat.type);
+	assert.equal(r4.status, 413, JSON.stringify(r4));
+	assert.equal(r4.json.error.code, 'file_too_large');
+	const many = multipart([...Array.from({ length: 16 }, (_, i) => ({ name: `f${i}`, data: 'x' })),
+		{ name: 'file', filename: 'a.txt', data: 'small' }]);
+	const r5 = await chunked(many.body, many.type);
+	assert.equal(r5.status, 400, JSON.stringify(r5));
+	assert.equal(r5.json.error.code, 'invalid_multipart');
+	assert.match(r5.json.error.message, /16 parts/);
+	await waitFor(() => tmpFiles(d).length === 0, 5000, { what: 'no temp file left' });
+	// 16 parts, and a file of exactly the cap in a multipart body, are fine.
+	const sixteen = multipart([...Array.from({ length: 15 }, (_, i) => ({ name: `f${i}`, data: 'x' })),
+		{ name: 'file', filename: 'a.txt', data: Buffer.alloc(65536, 2) }]);
+	assertStatus(await upload(d, sixteen.body, { headers: { 'content-type': sixteen.type } }), 201);
+
 	// Exactly the cap is fine.
 	const ok = assertStatus(await upload(d, Buffer.alloc(65536, 1)), 201);
 	assert.equal(ok.size, 65536);
 	const list = assertStatus(await get(d, '/v1/files'), 200);
-	assert.deepEqual(list.files.map((f) => f.id), [ok.id]);
-	assert.deepEqual(contentFiles(d), [ok.sha256]);
+	assert.equal(list.files.length, 2);
+	assert.equal(list.files[0].id, ok.id);
+	assert.equal(contentFiles(d).length, 2);
 	assert.deepEqual(tmpFiles(d), []);
 	fs.rmSync(path.dirname(cfg), { recursive: true, force: true });
 });

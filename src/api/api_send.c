@@ -623,7 +623,11 @@ send_done(struct store_op *op, void *arg)
 	if (op->result != 0) {
 		log_error("send commit failed", "req", s->req ? http_request_id(s->req) : NULL,
 		    "error", op->errmsg);
-		if (s->is_batch)
+		if (op->err == STORE_NOTFOUND && s->is_batch)   /* a file swept since the check */
+			http_reply_error(s->req, 422, "file_not_found", "media.file_id", "%s", op->errmsg);
+		else if (op->err == STORE_NOTFOUND)
+			s->done(s->done_arg, 422, error_reply("file_not_found", "media.file_id", op->errmsg));
+		else if (s->is_batch)
 			api_op_error(s->req, op);
 		else if (op->fault != STORE_FAULT_NONE)
 			s->done(s->done_arg, 503, error_reply("storage_unavailable", NULL,

@@ -274,6 +274,50 @@ test_refs_and_sweep(void **state)
 	assert_int_equal(file_get(f, 1, a.fi.id, NULL), -1);
 }
 
+/* A send or an import naming a file whose row is gone (swept after the
+ * request was checked) fails with NOTFOUND instead of committing a
+ * dangling reference. */
+static void
+test_dangling_refs(void **state)
+{
+	struct fx *f = *state;
+	struct result a = upload(f, 1, "a", "kept", 4, 4);
+	assert_int_equal(a.err, 0);
+
+	struct store_op ch = { .kind = STORE_OP_CHANNEL_CREATE, .org_id = 1,
+		.u.channel = { .name = "sb", .type = "sandbox", .config_json = "{}" } };
+	assert_int_equal(store_submit_wait(f->app.store, &ch), 0);
+	const char *ids[2] = { "f_aaaaaaaaaaaaaaaaaaaaaaaaaa", a.fi.id };
+	for (int i = 0; i < 2; i++) {
+		struct ingest_batch b = { 0 };
+		struct msg_in *m = ingest_batch_add_msg(&b);
+		m->channel_id = ch.u.channel.id;
+		m->direction = DIR_OUT;
+		m->status = ST_QUEUED;
+		m->from = xstrdup("15550783881");
+		m->to = xstrdup("333");
+		m->contact_address = xstrdup("333");
+		m->type = xstrdup("document");
+		m->timestamp = 1749416383;
+		m->raw = xstrdup("{}");
+		m->file_ref = xstrdup(ids[i]);
+		struct store_op op = { .kind = STORE_OP_INGEST, .org_id = 1, .u.ingest = &b };
+		int rc = store_submit_wait(f->app.store, &op);
+		if (rc != (i == 0 ? -1 : 0))
+			fail_msg("ingest %d: %s", i, op.errmsg);
+		if (i == 0 && op.err != STORE_NOTFOUND)
+			fail_msg("ingest: %s", op.errmsg);
+		ingest_batch_free(&b);
+
+		struct store_import si = { .step = IMPORT_STEP_CREATE, .file_id = ids[i],
+			.channel_id = ch.u.channel.id, .format = "csv", .request_json = "{}", .owner = "me" };
+		struct store_op imp = { .kind = STORE_OP_IMPORT, .org_id = 1, .u.import = &si };
+		assert_int_equal(store_submit_wait(f->app.store, &imp), i == 0 ? -1 : 0);
+		if (i == 0)
+			assert_int_equal(imp.err, STORE_NOTFOUND);
+	}
+}
+
 static void
 test_sanitize(void **state)
 {
@@ -299,6 +343,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_sniff_png, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cap_and_abort, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refs_and_sweep, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dangling_refs, setup, teardown),
 		cmocka_unit_test(test_sanitize),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -30,6 +30,7 @@
 #include "../log/log.h"
 #include "../outbox/outbox.h"
 #include "../store/store.h"
+#include "../files/files.h"
 #include "../util/util.h"
 
 #define ADDR_MAX 64
@@ -250,11 +251,21 @@ build_outbound(struct app *app, struct send_reads *rs, int64_t org, const json_t
 			return send_fail(e, "validation_failed", "media.url", "'media.url' must be an http(s) URL");
 		if (caption && utf8_chars(caption, strlen(caption)) > 1024)
 			return send_fail(e, "validation_failed", "media.caption", "'media.caption' is longer than 1024 characters");
+		/* The name is shown to the recipient and in the panel: no folders,
+		 * controls or bidi overrides (files_sanitize_name()). */
+		char fname[FILES_NAME_MAX];
+		files_sanitize_name(filename, fname, sizeof(fname));
+		filename = fname[0] ? fname : NULL;
 		if (file_id) {  /* a stored file (api_send_media.c) */
 			if (api_send_media_file(app, rs, org, ch, type, file_id, caption, filename, m, e) != 0)
 				return -1;
 		} else {
-			json_object_set_new(parts, "media", json_deep_copy(media));
+			json_t *copy = json_deep_copy(media);
+			if (filename)
+				json_object_set_new(copy, "filename", json_string(filename));
+			else
+				json_object_del(copy, "filename");
+			json_object_set_new(parts, "media", copy);
 		}
 		if (caption && text == NULL)
 			text = caption;

@@ -295,6 +295,22 @@ msgdTest('upload deadlines: body_timeout bounds the silence between bytes, not t
 	fs.rmSync(path.dirname(cfg), { recursive: true, force: true });
 });
 
+msgdTest('a send\'s media.filename is sanitized as an upload\'s name is (folders, controls, bidi overrides)', async (h) => {
+	const d = await h.start();
+	const f = assertStatus(await upload(d, Buffer.from('%PDF-1.4 not really'), { query: '?filename=x.pdf' }), 201);
+	const send = (media) => d.api('POST', '/v1/messages', { channel: 'sandbox', to: '15550001111', type: 'document', media });
+	const a = await send({ file_id: f.id, filename: '../evil/invoice\u202Egpj.exe\u0085\u2066' });
+	assert.equal(a.status, 202, a.text);
+	assert.equal(a.json.media.filename, 'invoicegpj.exe');
+	const b = await send({ url: 'https://example.invalid/x.pdf', filename: 'C:\\tmp\\r\u200Fe\u009bport.pdf' });
+	assert.equal(b.status, 202, b.text);
+	assert.equal(b.json.media.filename, 'report.pdf');
+	// Nothing left of it: the file's own name, or none.
+	const c = await send({ file_id: f.id, filename: '\u202E' });
+	assert.equal(c.status, 202, c.text);
+	assert.equal(c.json.media.filename, 'x.pdf');
+});
+
 msgdTest('download: ETag and 304, Range 206/416/suffix, Content-Disposition, other organizations', async (h) => {
 	const d = await h.start();
 	const bytes = Buffer.from('0123456789abcdefghij');

@@ -330,6 +330,18 @@ test_sanitize(void **state)
 	assert_string_equal(out, "");
 	files_sanitize_name("bad\xff.txt", out, sizeof(out));
 	assert_string_equal(out, "");
+	/* C1 controls and bidi controls go; other non-ASCII stays. */
+	files_sanitize_name("a\xc2\x85" "b\xc2\x9f\xc2\xa0" "c.txt", out, sizeof(out));
+	assert_string_equal(out, "ab\xc2\xa0" "c.txt");
+	files_sanitize_name("photo\xe2\x80\xaegpj.exe", out, sizeof(out));    /* U+202E */
+	assert_string_equal(out, "photogpj.exe");
+	files_sanitize_name("\xe2\x80\xaa\xe2\x80\xab\xe2\x80\xac\xe2\x80\xad" "x"
+	    "\xe2\x81\xa6\xe2\x81\xa7\xe2\x81\xa8\xe2\x81\xa9" ".pdf", out, sizeof(out));
+	assert_string_equal(out, "x.pdf");
+	files_sanitize_name("r\xe2\x80\x8f" "\xd8\x9c.txt\xe2\x80\xa9", out, sizeof(out)); /* RLM, ALM; U+2029 kept */
+	assert_string_equal(out, "r.txt\xe2\x80\xa9");
+	files_sanitize_name("caf\xc3\xa9 \xe2\x80\x94 \xe6\x97\xa5.txt", out, sizeof(out));
+	assert_string_equal(out, "caf\xc3\xa9 \xe2\x80\x94 \xe6\x97\xa5.txt");
 	char small[6];
 	files_sanitize_name("ab\xc3\xa9\xc3\xa9", small, sizeof(small));  /* "abéé" cut at 5 bytes */
 	assert_string_equal(small, "ab\xc3\xa9");

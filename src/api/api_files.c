@@ -9,7 +9,7 @@
  *                             same bytes already)
  *   GET  /v1/files            the organization's files, newest first
  *   GET  /v1/files/{id}       the bytes: ETag, If-None-Match, one Range,
- *                             Content-Disposition; read from the file, never
+ *                             Content-Disposition, CSP sandbox; read from the file, never
  *                             into memory
  *   GET  /v1/files/{id}/meta  the row
  */
@@ -570,6 +570,10 @@ content_done(void *arg)
 	http_reply_header(req, "Accept-Ranges", "bytes");
 	http_reply_header(req, "Cache-Control", "private, no-cache");
 	http_reply_header(req, "X-Content-Type-Options", "nosniff");
+	/* The sniffed type may be text/html or image/svg+xml, served from the
+	 * panel's origin: opened as a page it runs nothing and reaches nothing
+	 * (a unique origin); as an <img> or <video> it is unaffected. */
+	http_reply_header(req, "Content-Security-Policy", "sandbox");
 	disposition(c->fi.filename, disp, sizeof(disp));
 	http_reply_header(req, "Content-Disposition", disp);
 	if (status == 206) {

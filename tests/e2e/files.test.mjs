@@ -311,6 +311,20 @@ msgdTest('a send\'s media.filename is sanitized as an upload\'s name is (folders
 	assert.equal(c.json.media.filename, 'x.pdf');
 });
 
+msgdTest('download: HTML and SVG are served sandboxed (Content-Security-Policy: sandbox)', async (h) => {
+	const d = await h.start();
+	for (const [body, type] of [['<!DOCTYPE html><html><body><script>alert(1)</script></body></html>', 'text/html'],
+		['<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>', 'image/svg+xml']]) {
+		const f = assertStatus(await upload(d, Buffer.from(body)), 201);
+		assert.equal(f.mime_type, type);
+		const r = await get(d, `/v1/files/${f.id}`);
+		assert.equal(r.headers.get('content-type'), type);
+		assert.equal(r.headers.get('content-security-policy'), 'sandbox');
+		assert.equal(r.headers.get('x-content-type-options'), 'nosniff');
+		assert.match(r.headers.get('content-disposition'), /^attachment/);
+	}
+});
+
 msgdTest('download: ETag and 304, Range 206/416/suffix, Content-Disposition, other organizations', async (h) => {
 	const d = await h.start();
 	const bytes = Buffer.from('0123456789abcdefghij');
@@ -324,6 +338,7 @@ msgdTest('download: ETag and 304, Range 206/416/suffix, Content-Disposition, oth
 	assert.equal(r.headers.get('accept-ranges'), 'bytes');
 	assert.equal(r.headers.get('content-type'), f.mime_type);
 	assert.equal(r.headers.get('x-content-type-options'), 'nosniff');
+	assert.equal(r.headers.get('content-security-policy'), 'sandbox');
 	assert.equal(r.headers.get('content-disposition'),
 	    `attachment; filename="r__sum__ v2.txt"; filename*=UTF-8''r%C3%A9sum%C3%A9%20v2.txt`);
 

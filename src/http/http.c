@@ -267,6 +267,8 @@ http_reply_header(struct http_request *req, const char *name, const char *value)
 	if (strcasecmp(name, MHD_HTTP_HEADER_CACHE_CONTROL) == 0)
 		MHD_del_response_header(req->resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
 	MHD_add_response_header(req->resp, name, value);
+	if (req->refusing)
+		http_refusal_header(req, name, value);
 }
 
 void

@@ -129,11 +129,24 @@ http_linger_stop(void)
 }
 
 void
+http_refusal_header(struct http_request *req, const char *name, const char *value)
+{
+	size_t used = strlen(req->refusal_headers);
+
+	if (strpbrk(name, "\r\n") || strpbrk(value, "\r\n"))
+		return;
+	int n = snprintf(req->refusal_headers + used, sizeof(req->refusal_headers) - used, "%s: %s\r\n",
+	    name, value);
+	if (n < 0 || (size_t)n >= sizeof(req->refusal_headers) - used)
+		req->refusal_headers[used] = '\0';
+}
+
+void
 http_write_refusal(struct http_request *req)
 {
 	const union MHD_ConnectionInfo *ci =
 	    MHD_get_connection_info(req->mc, MHD_CONNECTION_INFO_CONNECTION_FD);
-	char head[512];
+	char head[HTTP_REFUSAL_HEADERS_MAX + 512];
 
 	if (req->resp) {
 		MHD_destroy_response(req->resp);   /* its bytes are in req->refusal */
@@ -142,8 +155,11 @@ http_write_refusal(struct http_request *req)
 	if (ci == NULL)
 		return;
 	int n = snprintf(head, sizeof(head), "HTTP/1.1 %u %s\r\nContent-Type: %s\r\nX-Request-Id: %s\r\n"
-	    "Cache-Control: no-store\r\nConnection: close\r\nContent-Length: %zu\r\n\r\n", req->status,
-	    MHD_get_reason_phrase_for(req->status), req->refusal_type, req->id, req->refusal_len);
+	    "Cache-Control: no-store\r\n%sConnection: close\r\nContent-Length: %zu\r\n\r\n", req->status,
+	    MHD_get_reason_phrase_for(req->status), req->refusal_type, req->id, req->refusal_headers,
+	    req->refusal_len);
+	if (n < 0 || (size_t)n >= sizeof(head))
+		return;
 	struct iovec iov[2] = { { head, (size_t)n }, { req->refusal, req->refusal_len } };
 	struct msghdr m = { .msg_iov = iov, .msg_iovlen = 2 };
 	/* MHD has written nothing for this request: the socket takes it at once. */

@@ -15,6 +15,7 @@
 #include "http.h"
 
 #define HTTP_REFUSAL_MAX 1024        /* a refused upload's JSON error */
+#define HTTP_REFUSAL_HEADERS_MAX 256 /* and its added headers (Retry-After) */
 
 struct http_request {
 	struct http_server *srv;
@@ -55,11 +56,15 @@ struct http_request {
 	char refusal[HTTP_REFUSAL_MAX];
 	size_t refusal_len;
 	char refusal_type[64];
+	char refusal_headers[HTTP_REFUSAL_HEADERS_MAX];  /* "Name: value\r\n"... */
 };
 
 /* Write the reply a refused streamed body got straight to the socket, with
  * Connection: close, and shut the socket's sending side (MHD closes it). */
 void http_write_refusal(struct http_request *req);
+/* A header added to that reply, kept for http_write_refusal() (dropped
+ * when it does not fit, or holds a line break). */
+void http_refusal_header(struct http_request *req, const char *name, const char *value);
 /* Close the sockets still lingering after http_write_refusal(). */
 void http_linger_stop(void);
 

@@ -510,12 +510,18 @@ void api_campaigns_cancel(struct app *, struct http_request *, const struct prin
 /* api_files.c: the files store (issue 14). POST /v1/files runs from api_head(). */
 /* A multipart upload's parts (an http_part_fn's arg): the one file part
  * streams into w; fuzz_multipart drives it as the route does. */
-enum api_up_state { API_UP_OK, API_UP_TOO_BIG, API_UP_IO, API_UP_BAD_MULTIPART, API_UP_TWO_FILES };
+enum api_up_state { API_UP_OK, API_UP_TOO_BIG, API_UP_IO, API_UP_BAD_MULTIPART, API_UP_TWO_FILES,
+	API_UP_TOO_MANY_PARTS, API_UP_BODY_TOO_BIG };
+#define API_UPLOAD_PARTS_MAX 16        /* parts of a multipart upload, fields included */
+#define API_UPLOAD_OVERHEAD (64 * 1024) /* a multipart body's bytes beyond the file's cap */
 struct api_upload_parts {
 	struct files_writer *w;
 	enum api_up_state state;
 	bool part_seen;                 /* a file part began */
 	char part_name[256];            /* its field name, to tell a second one */
+	unsigned parts;                 /* parts begun */
+	uint64_t part_end;              /* where the last call's bytes ended in their part */
+	char last_name[256];            /* the last call's part name */
 };
 int api_upload_part(void *parts, const char *name, const char *filename, const char *content_type,
     const char *data, uint64_t off, size_t n);

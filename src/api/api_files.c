@@ -9,7 +9,7 @@
  *                             same bytes already)
  *   GET  /v1/files            the organization's files, newest first
  *   GET  /v1/files/{id}       the bytes: ETag, If-None-Match, one Range,
- *                             Content-Disposition; read from the file, never
+ *                             Content-Disposition, CSP sandbox; read from the file, never
  *                             into memory
  *   GET  /v1/files/{id}/meta  the row
  */
@@ -46,6 +46,7 @@ struct upload {
 	struct api_upload_parts up;  /* the writer and how the body went */
 	int64_t org_id;
 	int64_t max_bytes;
+	uint64_t raw;                /* a multipart body's bytes so far */
 	bool finishing;              /* handed to files_writer_finish() */
 	bool closed;                 /* the request is over */
 };
@@ -105,6 +106,16 @@ api_upload_part(void *arg, const char *name, const char *filename, const char *c
 {
 	struct api_upload_parts *u = arg;
 
+	/* A part begins at offset 0: after a call that had bytes, or with
+	 * another name (an empty part between two of one name is not told). */
+	if (off == 0 && (u->parts == 0 || u->part_end != 0 || strcmp(u->last_name, name ? name : "") != 0)) {
+		if (++u->parts > API_UPLOAD_PARTS_MAX) {
+			u->state = API_UP_TOO_MANY_PARTS;
+			return -1;
+		}
+		snprintf(u->last_name, sizeof(u->last_name), "%s", name ? name : "");
+	}
+	u->part_end = off + n;
 	if (filename == NULL)
 		return 0;
 	if (!u->part_seen) {
@@ -131,6 +142,11 @@ upload_chunk(void *arg, const char *data, size_t n)
 	struct upload *u = arg;
 
 	if (u->mp) {
+		u->raw += n;
+		if (u->raw > (uint64_t)u->max_bytes + API_UPLOAD_OVERHEAD) {
+			u->up.state = API_UP_BODY_TOO_BIG;   /* fields, part headers, preamble */
+			return -1;
+		}
 		if (http_multipart_feed(u->mp, data, n) != 0) {
 			if (u->up.state == API_UP_OK)
 				u->up.state = API_UP_BAD_MULTIPART;
@@ -162,6 +178,10 @@ upload_end(void *arg)
 			return;
 		}
 	}
+	if (u->up.state != API_UP_OK) {
+		files_writer_abort(u->up.w);   /* the temp file goes with the answer */
+		u->up.w = NULL;
+	}
 	switch (u->up.state) {
 	case API_UP_OK:
 		break;
@@ -177,6 +197,15 @@ upload_end(void *arg)
 		return;
 	case API_UP_TWO_FILES:
 		http_reply_error(req, 400, "too_many_files", "file", "send one file per request");
+		return;
+	case API_UP_TOO_MANY_PARTS:
+		http_reply_error(req, 400, "invalid_multipart", NULL,
+		    "the multipart/form-data body has over %d parts", API_UPLOAD_PARTS_MAX);
+		return;
+	case API_UP_BODY_TOO_BIG:
+		http_reply_error(req, 413, "file_too_large", NULL, "the multipart/form-data body is over the "
+		    "limit of %" PRId64 " bytes (the file's limit and 64 KiB for the rest)",
+		    u->max_bytes + API_UPLOAD_OVERHEAD);
 		return;
 	}
 	if (files_writer_size(u->up.w) == 0) {
@@ -249,7 +278,9 @@ api_files_upload(struct app *app, struct http_request *req, const struct princip
 	char name[FILES_NAME_MAX];
 	struct upload *u;
 
-	if (cl > max) {
+	const char *ct = http_header(req, "Content-Type");
+	bool multi = ct && strncasecmp(ct, "multipart/form-data", 19) == 0;
+	if (cl > max + (multi ? API_UPLOAD_OVERHEAD : 0)) {
 		reply_too_big(req, max);
 		return;
 	}
@@ -267,8 +298,7 @@ api_files_upload(struct app *app, struct http_request *req, const struct princip
 	u->req = req;
 	u->org_id = who->org_id;
 	u->max_bytes = max;
-	const char *ct = http_header(req, "Content-Type");
-	if (ct && strncasecmp(ct, "multipart/form-data", 19) == 0) {
+	if (multi) {
 		u->mp = http_multipart_new(req, api_upload_part, &u->up);
 		if (u->mp == NULL) {
 			free(u);
@@ -540,6 +570,10 @@ content_done(void *arg)
 	http_reply_header(req, "Accept-Ranges", "bytes");
 	http_reply_header(req, "Cache-Control", "private, no-cache");
 	http_reply_header(req, "X-Content-Type-Options", "nosniff");
+	/* The sniffed type may be text/html or image/svg+xml, served from the
+	 * panel's origin: opened as a page it runs nothing and reaches nothing
+	 * (a unique origin); as an <img> or <video> it is unaffected. */
+	http_reply_header(req, "Content-Security-Policy", "sandbox");
 	disposition(c->fi.filename, disp, sizeof(disp));
 	http_reply_header(req, "Content-Disposition", disp);
 	if (status == 206) {

@@ -232,30 +232,9 @@ build_outbound(struct app *app, struct send_reads *rs, int64_t org, const json_t
 		if (text == NULL)
 			return send_fail(e, "validation_failed", "text", "'text' is required for a text message");
 	} else if (in_list(type, media_types)) {
-		static const char *const mk[] = { "url", "id", "file_id", "caption", "filename", NULL };
-		json_t *media = json_object_get(body, "media");
-		const char *url, *id, *file_id, *caption, *filename;
-		if (!json_is_object(media))
-			return send_fail(e, "validation_failed", "media", "'media' {\"url\"|\"id\"|\"file_id\"} is required for %s", type);
-		if (check_keys(media, mk, "media.", e) != 0 ||
-		    opt_str(media, "url", "media.url", 2048, &url, e) != 0 ||
-		    opt_str(media, "id", "media.id", 256, &id, e) != 0 ||
-		    opt_str(media, "file_id", "media.file_id", 64, &file_id, e) != 0 ||
-		    opt_str(media, "caption", "media.caption", TEXT_MAX_CHARS * 4, &caption, e) != 0 ||
-		    opt_str(media, "filename", "media.filename", 256, &filename, e) != 0)
+		const char *caption;
+		if (api_send_media(app, rs, org, ch, type, json_object_get(body, "media"), parts, m, &caption, e) != 0)
 			return -1;
-		if ((url != NULL) + (id != NULL) + (file_id != NULL) != 1)
-			return send_fail(e, "validation_failed", "media", "'media' needs exactly one of url, id or file_id");
-		if (url && strncmp(url, "https://", 8) != 0 && strncmp(url, "http://", 7) != 0)
-			return send_fail(e, "validation_failed", "media.url", "'media.url' must be an http(s) URL");
-		if (caption && utf8_chars(caption, strlen(caption)) > 1024)
-			return send_fail(e, "validation_failed", "media.caption", "'media.caption' is longer than 1024 characters");
-		if (file_id) {  /* a stored file (api_send_media.c) */
-			if (api_send_media_file(app, rs, org, ch, type, file_id, caption, filename, m, e) != 0)
-				return -1;
-		} else {
-			json_object_set_new(parts, "media", json_deep_copy(media));
-		}
 		if (caption && text == NULL)
 			text = caption;
 	} else if (strcmp(type, "location") == 0) {
@@ -623,7 +602,11 @@ send_done(struct store_op *op, void *arg)
 	if (op->result != 0) {
 		log_error("send commit failed", "req", s->req ? http_request_id(s->req) : NULL,
 		    "error", op->errmsg);
-		if (s->is_batch)
+		if (op->err == STORE_NOTFOUND && s->is_batch)   /* a file swept since the check */
+			http_reply_error(s->req, 422, "file_not_found", "media.file_id", "%s", op->errmsg);
+		else if (op->err == STORE_NOTFOUND)
+			s->done(s->done_arg, 422, error_reply("file_not_found", "media.file_id", op->errmsg));
+		else if (s->is_batch)
 			api_op_error(s->req, op);
 		else if (op->fault != STORE_FAULT_NONE)
 			s->done(s->done_arg, 503, error_reply("storage_unavailable", NULL,

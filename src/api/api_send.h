@@ -112,6 +112,12 @@ int sr_file_get(struct app *app, struct send_reads *rs, int64_t org, const char 
 int api_send_media_file(struct app *app, struct send_reads *rs, int64_t org,
     const struct channel *ch, const char *type, const char *file_id, const char *caption,
     const char *filename, struct msg_in *m, struct send_error *e);
+/* A send's "media" object (url, id or file_id; caption; filename, cleaned
+ * by files_sanitize_name()) checked into parts and m (by file_id through
+ * api_send_media_file()); *caption the caption or NULL; -1 with e. */
+int api_send_media(struct app *app, struct send_reads *rs, int64_t org, const struct channel *ch,
+    const char *type, const json_t *media, json_t *parts, struct msg_in *m, const char **caption,
+    struct send_error *e);
 
 /* api_send_rules.c: "on_quota": "reject" refuses a send over a quota now
  * (429 quota_exceeded); the organization's duplicate window (409

@@ -1,6 +1,7 @@
 /*
- * api_send_media.c - outbound media by file_id (issue 14): a send's
- * "media":{"file_id":"f_..."} names a file of the organization's files
+ * api_send_media.c - a send's "media" object (url, id or file_id; its
+ * filename cleaned as an upload's is), and outbound media by file_id
+ * (issue 14): "media":{"file_id":"f_..."} names a file of the organization's files
  * store. It must exist in the caller's organization, fit the channel's
  * media limit for the message's type, and its sniffed MIME type must fit
  * the type (an image for image and sticker, audio for audio and voice,
@@ -76,5 +77,51 @@ api_send_media_file(struct app *app, struct send_reads *rs, int64_t org, const s
 	json_object_set_new(m->parts, "media", media);
 	free(m->file_ref);
 	m->file_ref = xstrdup(fi.id);
+	return 0;
+}
+
+/* A send's "media" (url, id or file_id; caption, filename) checked into
+ * parts and m; *caption_out the caption (NULL when none); -1 with e. */
+int
+api_send_media(struct app *app, struct send_reads *rs, int64_t org, const struct channel *ch,
+    const char *type, const json_t *media, json_t *parts, struct msg_in *m, const char **caption_out,
+    struct send_error *e)
+{
+	static const char *const mk[] = { "url", "id", "file_id", "caption", "filename", NULL };
+	const char *url, *id, *file_id, *caption, *filename;
+
+	*caption_out = NULL;
+	if (!json_is_object(media))
+		return send_fail(e, "validation_failed", "media", "'media' {\"url\"|\"id\"|\"file_id\"} is required for %s", type);
+	if (check_keys(media, mk, "media.", e) != 0 ||
+	    opt_str(media, "url", "media.url", 2048, &url, e) != 0 ||
+	    opt_str(media, "id", "media.id", 256, &id, e) != 0 ||
+	    opt_str(media, "file_id", "media.file_id", 64, &file_id, e) != 0 ||
+	    opt_str(media, "caption", "media.caption", TEXT_MAX_CHARS * 4, caption_out, e) != 0 ||
+	    opt_str(media, "filename", "media.filename", 256, &filename, e) != 0)
+		return -1;
+	if ((url != NULL) + (id != NULL) + (file_id != NULL) != 1)
+		return send_fail(e, "validation_failed", "media", "'media' needs exactly one of url, id or file_id");
+	if (url && strncmp(url, "https://", 8) != 0 && strncmp(url, "http://", 7) != 0)
+		return send_fail(e, "validation_failed", "media.url", "'media.url' must be an http(s) URL");
+	caption = *caption_out;
+	if (caption && utf8_chars(caption, strlen(caption)) > 1024)
+		return send_fail(e, "validation_failed", "media.caption", "'media.caption' is longer than 1024 characters");
+	/* The name is shown to the recipient and in the panel: no folders,
+	 * controls or bidi overrides (files_sanitize_name()). */
+	char fname[FILES_NAME_MAX];
+	files_sanitize_name(filename, fname, sizeof(fname));
+	filename = fname[0] ? fname : NULL;
+	if (file_id) {  /* a stored file (above) */
+		if (api_send_media_file(app, rs, org, ch, type, file_id, caption, filename, m, e) != 0)
+			return -1;
+	} else {
+		json_t *copy = json_deep_copy(media);
+		if (filename)
+			json_object_set_new(copy, "filename", json_string(filename));
+		else
+			json_object_del(copy, "filename");
+		json_object_set_new(parts, "media", copy);
+	}
 	return 0;
 }

@@ -60,6 +60,25 @@ files_new_id(char out[FILES_ID_MAX])
 	out[28] = '\0';
 }
 
+/* The length of the UTF-8 character at p when it is one a file name must
+ * not hold (valid UTF-8 assumed), else 0: C1 controls (U+0080-U+009F), the
+ * bidi embeddings and overrides (U+202A-U+202E) and isolates
+ * (U+2066-U+2069), which make "photo\u202Egpj.exe" read as "photoexe.jpg",
+ * and the bidi marks (U+200E, U+200F, U+061C). */
+static size_t
+invisible_len(const unsigned char *p)
+{
+	if (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f)
+		return 2;
+	if (p[0] == 0xd8 && p[1] == 0x9c)
+		return 2;
+	if (p[0] == 0xe2 && p[1] == 0x80 && ((p[2] >= 0xaa && p[2] <= 0xae) || p[2] == 0x8e || p[2] == 0x8f))
+		return 3;
+	if (p[0] == 0xe2 && p[1] == 0x81 && p[2] >= 0xa6 && p[2] <= 0xa9)
+		return 3;
+	return 0;
+}
+
 void
 files_sanitize_name(const char *in, char *out, size_t cap)
 {
@@ -77,6 +96,11 @@ files_sanitize_name(const char *in, char *out, size_t cap)
 	if (!utf8_valid(base, strlen(base)))
 		return;
 	for (const unsigned char *p = (const unsigned char *)base; *p && n + 1 < cap; p++) {
+		size_t skip = invisible_len(p);
+		if (skip) {
+			p += skip - 1;
+			continue;
+		}
 		if (*p < 0x20 || *p == 0x7f || *p == '"')
 			continue;
 		out[n++] = (char)*p;

@@ -208,6 +208,11 @@ set_reply(struct http_request *req, int status, const char *content_type, const 
 	    MHD_RESPMEM_MUST_COPY);
 
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+	if (req->refusing && len <= HTTP_REFUSAL_MAX) {  /* written by http_write_refusal() */
+		memcpy(req->refusal, body, len);
+		req->refusal_len = len;
+		snprintf(req->refusal_type, sizeof(req->refusal_type), "%s", content_type);
+	}
 	http_set_response(req, status, resp);
 }
 
@@ -262,6 +267,8 @@ http_reply_header(struct http_request *req, const char *name, const char *value)
 	if (strcasecmp(name, MHD_HTTP_HEADER_CACHE_CONTROL) == 0)
 		MHD_del_response_header(req->resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
 	MHD_add_response_header(req->resp, name, value);
+	if (req->refusing)
+		http_refusal_header(req, name, value);
 }
 
 void
@@ -279,61 +286,6 @@ void
 http_defer(struct http_request *req)
 {
 	req->deferred = true;
-}
-
-const char *
-http_method(const struct http_request *req)
-{
-	return req->method;
-}
-
-const char *
-http_path(const struct http_request *req)
-{
-	return req->path;
-}
-
-const char *
-http_header(const struct http_request *req, const char *name)
-{
-	return MHD_lookup_connection_value(req->mc, MHD_HEADER_KIND, name);
-}
-
-const char *
-http_client_addr(struct http_request *req)
-{
-	const union MHD_ConnectionInfo *ci;
-
-	if (req->client[0] == '\0' &&
-	    (ci = MHD_get_connection_info(req->mc, MHD_CONNECTION_INFO_CLIENT_ADDRESS)) != NULL &&
-	    ci->client_addr != NULL) {
-		const struct sockaddr *sa = ci->client_addr;
-		const void *a = sa->sa_family == AF_INET6 ? (const void *)&((const struct sockaddr_in6 *)sa)->sin6_addr
-		    : (const void *)&((const struct sockaddr_in *)sa)->sin_addr;
-		if ((sa->sa_family != AF_INET && sa->sa_family != AF_INET6) ||
-		    inet_ntop(sa->sa_family, a, req->client, sizeof(req->client)) == NULL)
-			req->client[0] = '\0';
-	}
-	return req->client;
-}
-
-const char *
-http_query(const struct http_request *req, const char *name)
-{
-	return MHD_lookup_connection_value(req->mc, MHD_GET_ARGUMENT_KIND, name);
-}
-
-const char *
-http_body(const struct http_request *req, size_t *len)
-{
-	*len = req->body.len;
-	return req->body.data ? req->body.data : "";
-}
-
-const char *
-http_request_id(const struct http_request *req)
-{
-	return req->id;
 }
 
 static ssize_t
@@ -529,6 +481,24 @@ check_request(struct MHD_Connection *mc, const char *version, struct http_refusa
 	return 0;
 }
 
+/* The sink wants no more of the body: its end() answers now, and the
+ * connection closes (the rest of the body is never read). MHD 0.9.75
+ * queues no reply while a body is arriving: the answer is written straight
+ * to the socket (http_body.c). */
+static enum MHD_Result
+sink_refused(struct http_request *req)
+{
+	req->dispatched = true;
+	req->refusing = true;
+	req->srv_base = req->srv->base;
+	req->sink.end(req->sink.arg);
+	if (req->resp == NULL)
+		http_reply_error(req, 500, "internal", NULL, "no reply");
+	conn_phase(req->mc, PH_BUSY);
+	http_write_refusal(req);
+	return MHD_NO;
+}
+
 static enum MHD_Result
 access_cb(void *cls, struct MHD_Connection *mc, const char *url, const char *method,
     const char *version, const char *upload_data, size_t *upload_data_size, void **con_cls)
@@ -597,11 +567,16 @@ access_cb(void *cls, struct MHD_Connection *mc, const char *url, const char *met
 			log_info("closing connection: request body not received in time", "req", req->id);
 			return MHD_NO;
 		}
+		/* A streamed body (an upload) may take long: body_timeout bounds
+		 * the silence between its bytes, not the whole of it. */
+		if (c && req->sink.chunk)
+			c->since_ms = mono_ms();
 		if (req->sink.chunk && !req->too_large) {
-			if (req->sink.chunk(req->sink.arg, upload_data, *upload_data_size) != 0)
-				req->too_large = true;   /* the sink wants no more: thrown away */
-			else
+			if (req->sink.chunk(req->sink.arg, upload_data, *upload_data_size) != 0) {
 				*upload_data_size = 0;
+				return sink_refused(req);
+			}
+			*upload_data_size = 0;
 		} else if (!req->too_large && buf_append(&req->body, upload_data, *upload_data_size) != 0) {
 			req->too_large = true;
 			buf_free(&req->body);
@@ -991,6 +966,7 @@ http_stop(struct http_server *srv)
 		free(up);
 	}
 	MHD_stop_daemon(srv->mhd);
+	http_linger_stop();
 	while (srv->conns) {
 		struct conn *c = srv->conns;
 		srv->conns = c->next;

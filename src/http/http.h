@@ -53,8 +53,10 @@ typedef void (*http_handler_fn)(struct http_request *req, void *arg);
  *    the client sent Expect: 100-continue or the body is over 64 MiB, else
  *    after the body was read and thrown away, so the client reads it;
  *  - do neither: the body is buffered and the handler called, as usual.
- * sink.chunk() returning -1 means "no more": the rest of the body is read
- * and thrown away, then sink.end() runs (and replies with the reason).
+ * sink.chunk() returning -1 means "no more": sink.end() runs at once and
+ * MUST reply at once (the reason); the reply is written with Connection:
+ * close, the rest of the body is never read, and the connection closes
+ * (after a short lingering read, so the client sees the answer).
  * sink.close() runs exactly once when the request ends, after end() or
  * without it (client gone); the request MUST NOT be used after it.
  */

@@ -14,6 +14,9 @@
 #include "../util/util.h"
 #include "http.h"
 
+#define HTTP_REFUSAL_MAX 1024        /* a refused upload's JSON error */
+#define HTTP_REFUSAL_HEADERS_MAX 256 /* and its added headers (Retry-After) */
+
 struct http_request {
 	struct http_server *srv;
 	struct MHD_Connection *mc;
@@ -46,7 +49,24 @@ struct http_request {
 	size_t nearly;
 	/* A streamed body (http_stream_body(), http_body.c). */
 	struct http_body_sink sink;
+	/* The sink refused the body: the reply its end() made, for
+	 * http_write_refusal(). */
+	struct event_base *srv_base;  /* for http_write_refusal() */
+	bool refusing;
+	char refusal[HTTP_REFUSAL_MAX];
+	size_t refusal_len;
+	char refusal_type[64];
+	char refusal_headers[HTTP_REFUSAL_HEADERS_MAX];  /* "Name: value\r\n"... */
 };
+
+/* Write the reply a refused streamed body got straight to the socket, with
+ * Connection: close, and shut the socket's sending side (MHD closes it). */
+void http_write_refusal(struct http_request *req);
+/* A header added to that reply, kept for http_write_refusal() (dropped
+ * when it does not fit, or holds a line break). */
+void http_refusal_header(struct http_request *req, const char *name, const char *value);
+/* Close the sockets still lingering after http_write_refusal(). */
+void http_linger_stop(void);
 
 /* Make resp (owned from now on) the request's reply with status: the
  * standard headers added, a deferred request resumed. */

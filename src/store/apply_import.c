@@ -13,7 +13,8 @@
 #include "store_int.h"
 
 /* file_id's reference count moved by delta (files, 0016): a file an import
- * names is kept from the retention sweep while the import lives. */
+ * names is kept from the retention sweep while the import lives. 0, 1 when
+ * no such file (row), or -1 (an SQL error). */
 static int
 file_ref(struct store_db *db, int64_t org, const char *file_id, int64_t delta)
 {
@@ -23,7 +24,9 @@ file_ref(struct store_db *db, int64_t org, const char *file_id, int64_t delta)
 	db_bind_i64(s, 2, org);
 	db_bind_i64(s, 3, delta);
 	db_bind_i64(s, 4, now_ms());
-	return db_run(s);
+	if (db_run(s) != 0)
+		return -1;
+	return db_changes(db->w) == 1 ? 0 : 1;
 }
 
 static int
@@ -142,7 +145,7 @@ import_delete(struct store_db *db, struct store_op *op, struct store_import *im)
 		return sd_op_sql_error(db, op);
 	}
 	int rc = 0;
-	if (drop_staged(db, im->id) != 0 || file_ref(db, org_of(op->org_id), file_id, -1) != 0)
+	if (drop_staged(db, im->id) != 0 || file_ref(db, org_of(op->org_id), file_id, -1) < 0)
 		rc = sd_op_sql_error(db, op);
 	free(file_id);
 	if (rc != 0)
@@ -158,6 +161,7 @@ apply_import(struct store_db *db, struct store_op *op)
 {
 	struct store_import *im = op->u.import;
 	struct db_stmt *s;
+	int r;
 
 	if (im == NULL)
 		return sd_op_error(op, "import op without its step");
@@ -173,8 +177,10 @@ apply_import(struct store_db *db, struct store_op *op)
 		db_bind_text(s, 5, im->request_json);
 		db_bind_text(s, 6, im->owner);
 		db_bind_i64(s, 7, now_ms());
-		if (db_insert_id(s, &im->id) != 0 || file_ref(db, org_of(op->org_id), im->file_id, 1) != 0)
+		if (db_insert_id(s, &im->id) != 0 || (r = file_ref(db, org_of(op->org_id), im->file_id, 1)) < 0)
 			return sd_op_sql_error(db, op);
+		if (r > 0)      /* swept since the import was checked */
+			return sd_op_fail(op, STORE_NOTFOUND, "no file '%.40s' in this organization", im->file_id);
 		return 0;
 	case IMPORT_STEP_RESET:
 		s = db_stmt(db->w, W_IMPORT_RESET);

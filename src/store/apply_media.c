@@ -39,7 +39,12 @@ sd_media_ingest(struct store_db *db, struct store_op *op, struct msg_in *m, int6
 		db_bind_i64(s, 2, org_of(op->org_id));
 		db_bind_i64(s, 3, 1);
 		db_bind_i64(s, 4, now);
-		return db_defer(s) == 0 ? 0 : sd_op_sql_error(db, op);
+		if (db_run(s) != 0)
+			return sd_op_sql_error(db, op);
+		/* Swept since the send was checked: never commit a dangling file. */
+		if (db_changes(db->w) != 1)
+			return sd_op_fail(op, STORE_NOTFOUND, "no file '%.40s' in this organization", m->file_ref);
+		return 0;
 	}
 	if (m->media_source == NULL)
 		return 0;

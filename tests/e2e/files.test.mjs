@@ -168,31 +168,161 @@ msgdTest('the size cap: 413 from Content-Length before the body, and as a chunke
 	assert.equal(r2.status, 413);
 	assert.equal(r2.json.error.code, 'file_too_large');
 
-	// Chunked, no Content-Length: refused once it crosses the cap.
+	// Chunked, no Content-Length, never ending: refused as soon as it
+	// crosses the cap, the connection closed; msgd reads no further (the
+	// client is still writing when the answer comes, well before 64 MiB).
 	const r3 = await new Promise((resolve, reject) => {
 		const u = new URL(d.url);
 		const req = http.request({ host: u.hostname, port: u.port, method: 'POST', path: '/v1/files',
 			headers: auth, agent: false });
+		let sent = 0, answered = false;
 		req.on('response', (res) => {
+			answered = true;
+			const chunks = [];
+			res.on('data', (c) => chunks.push(c));
+			res.on('end', () => {
+				resolve({ status: res.statusCode, sent, connection: res.headers.connection,
+					json: JSON.parse(Buffer.concat(chunks)), tmp: tmpFiles(d) });
+				req.destroy();
+			});
+		});
+		req.on('error', (e) => { if (!answered) reject(e); });
+		const pump = () => {
+			while (!answered && sent < 32 * 1024 * 1024) {
+				sent += 16384;
+				if (!req.write(Buffer.alloc(16384, 3))) { req.once('drain', pump); return; }
+			}
+			if (!answered) req.end();
+		};
+		pump();
+	});
+	assert.equal(r3.status, 413);
+	assert.equal(r3.json.error.code, 'file_too_large');
+	assert.equal(r3.connection, 'close');
+	assert.ok(r3.sent < 16 * 1024 * 1024, `answered only after ${r3.sent} bytes were sent`);
+	assert.deepEqual(r3.tmp, [], 'the temp file is removed when the answer goes out');
+
+	// A multipart body: its other fields count too (the file's cap + 64 KiB
+	// in all), and at most 16 parts; refused as it goes, chunked.
+	const chunked = (body, type) => new Promise((resolve, reject) => {
+		const u = new URL(d.url);
+		const req = http.request({ host: u.hostname, port: u.port, method: 'POST', path: '/v1/files', agent: false,
+			headers: { authorization: auth.authorization, 'content-type': type } });
+		let answered = false;
+		req.on('response', (res) => {
+			answered = true;
 			const chunks = [];
 			res.on('data', (c) => chunks.push(c));
 			res.on('end', () => resolve({ status: res.statusCode, json: JSON.parse(Buffer.concat(chunks)) }));
 		});
-		req.on('error', reject);
-		for (let i = 0; i < 10; i++) req.write(Buffer.alloc(10000, i));
+		req.on('error', (e) => { if (!answered) reject(e); });
+		for (let i = 0; i < body.length; i += 8192) req.write(body.subarray(i, i + 8192));
 		req.end();
 	});
-	assert.equal(r3.status, 413);
-	assert.equal(r3.json.error.code, 'file_too_large');
+	const fat = multipart([{ name: 'note', data: Buffer.alloc(140000, 0x61) }, { name: 'file', filename: 'a.txt', data: 'small' }]);
+	const r4 = await chunked(fat.body, fat.type);
+	assert.equal(r4.status, 413, JSON.stringify(r4));
+	assert.equal(r4.json.error.code, 'file_too_large');
+	const many = multipart([...Array.from({ length: 16 }, (_, i) => ({ name: `f${i}`, data: 'x' })),
+		{ name: 'file', filename: 'a.txt', data: 'small' }]);
+	const r5 = await chunked(many.body, many.type);
+	assert.equal(r5.status, 400, JSON.stringify(r5));
+	assert.equal(r5.json.error.code, 'invalid_multipart');
+	assert.match(r5.json.error.message, /16 parts/);
+	await waitFor(() => tmpFiles(d).length === 0, 5000, { what: 'no temp file left' });
+	// 16 parts, and a file of exactly the cap in a multipart body, are fine.
+	const sixteen = multipart([...Array.from({ length: 15 }, (_, i) => ({ name: `f${i}`, data: 'x' })),
+		{ name: 'file', filename: 'a.txt', data: Buffer.alloc(65536, 2) }]);
+	assertStatus(await upload(d, sixteen.body, { headers: { 'content-type': sixteen.type } }), 201);
 
 	// Exactly the cap is fine.
 	const ok = assertStatus(await upload(d, Buffer.alloc(65536, 1)), 201);
 	assert.equal(ok.size, 65536);
 	const list = assertStatus(await get(d, '/v1/files'), 200);
-	assert.deepEqual(list.files.map((f) => f.id), [ok.id]);
-	assert.deepEqual(contentFiles(d), [ok.sha256]);
+	assert.equal(list.files.length, 2);
+	assert.equal(list.files[0].id, ok.id);
+	assert.equal(contentFiles(d).length, 2);
 	assert.deepEqual(tmpFiles(d), []);
 	fs.rmSync(path.dirname(cfg), { recursive: true, force: true });
+});
+
+// A raw upload whose bytes come in pieces, `gapMs` apart; resolves with the
+// answer (status, JSON) or { error } when the connection is cut unanswered.
+function trickle(d, pieces, gapMs, { stallAfter = Infinity } = {}) {
+	const total = pieces.reduce((n, p) => n + p.length, 0);
+	return new Promise((resolve) => {
+		const u = new URL(d.url);
+		const req = http.request({ host: u.hostname, port: u.port, method: 'POST', path: '/v1/files', agent: false,
+			headers: { authorization: `Bearer ${d.token}`, 'content-type': 'application/octet-stream',
+				'content-length': total } });
+		let timer = null;
+		req.on('response', (res) => {
+			const chunks = [];
+			res.on('data', (c) => chunks.push(c));
+			res.on('end', () => { clearTimeout(timer); resolve({ status: res.statusCode, json: JSON.parse(Buffer.concat(chunks)) }); });
+		});
+		req.on('error', (e) => { clearTimeout(timer); resolve({ error: e.code }); });
+		let i = 0;
+		const next = () => {
+			if (i >= stallAfter) return;          // stalls: sends nothing more
+			req.write(pieces[i++]);
+			if (i < pieces.length) timer = setTimeout(next, gapMs);
+			else req.end();
+		};
+		next();
+	});
+}
+
+msgdTest('upload deadlines: body_timeout bounds the silence between bytes, not the whole upload', async (h) => {
+	const cfg = configFile('body_timeout = 1;\n');
+	const d = await h.start({ args: ['--config', cfg] });
+	// 10 pieces 300 ms apart: about 2.7 s in all, well over body_timeout.
+	const pieces = Array.from({ length: 10 }, (_, i) => Buffer.alloc(1000, 65 + i));
+	const started = Date.now();
+	const ok = await trickle(d, pieces, 300);
+	assert.equal(ok.status, 201, JSON.stringify(ok));
+	assert.ok(Date.now() - started > 2000, 'the upload lasted over 2 s');
+	assert.equal(ok.json.size, 10000);
+	assert.equal(ok.json.sha256, sha256(Buffer.concat(pieces)));
+
+	// Three pieces, then silence: cut with the 408, no temp file left.
+	const stalled = await trickle(d, pieces, 300, { stallAfter: 3 });
+	assert.equal(stalled.status, 408, JSON.stringify(stalled));
+	assert.equal(stalled.json.error.code, 'request_timeout');
+	await waitFor(() => tmpFiles(d).length === 0, 5000, { what: 'the stalled upload\'s temp file removed' });
+	const list = assertStatus(await get(d, '/v1/files'), 200);
+	assert.deepEqual(list.files.map((f) => f.id), [ok.json.id]);
+	fs.rmSync(path.dirname(cfg), { recursive: true, force: true });
+});
+
+msgdTest('a send\'s media.filename is sanitized as an upload\'s name is (folders, controls, bidi overrides)', async (h) => {
+	const d = await h.start();
+	const f = assertStatus(await upload(d, Buffer.from('%PDF-1.4 not really'), { query: '?filename=x.pdf' }), 201);
+	const send = (media) => d.api('POST', '/v1/messages', { channel: 'sandbox', to: '15550001111', type: 'document', media });
+	const a = await send({ file_id: f.id, filename: '../evil/invoice\u202Egpj.exe\u0085\u2066' });
+	assert.equal(a.status, 202, a.text);
+	assert.equal(a.json.media.filename, 'invoicegpj.exe');
+	const b = await send({ url: 'https://example.invalid/x.pdf', filename: 'C:\\tmp\\r\u200Fe\u009bport.pdf' });
+	assert.equal(b.status, 202, b.text);
+	assert.equal(b.json.media.filename, 'report.pdf');
+	// Nothing left of it: the file's own name, or none.
+	const c = await send({ file_id: f.id, filename: '\u202E' });
+	assert.equal(c.status, 202, c.text);
+	assert.equal(c.json.media.filename, 'x.pdf');
+});
+
+msgdTest('download: HTML and SVG are served sandboxed (Content-Security-Policy: sandbox)', async (h) => {
+	const d = await h.start();
+	for (const [body, type] of [['<!DOCTYPE html><html><body><script>alert(1)</script></body></html>', 'text/html'],
+		['<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>', 'image/svg+xml']]) {
+		const f = assertStatus(await upload(d, Buffer.from(body)), 201);
+		assert.equal(f.mime_type, type);
+		const r = await get(d, `/v1/files/${f.id}`);
+		assert.equal(r.headers.get('content-type'), type);
+		assert.equal(r.headers.get('content-security-policy'), 'sandbox');
+		assert.equal(r.headers.get('x-content-type-options'), 'nosniff');
+		assert.match(r.headers.get('content-disposition'), /^attachment/);
+	}
 });
 
 msgdTest('download: ETag and 304, Range 206/416/suffix, Content-Disposition, other organizations', async (h) => {
@@ -208,6 +338,7 @@ msgdTest('download: ETag and 304, Range 206/416/suffix, Content-Disposition, oth
 	assert.equal(r.headers.get('accept-ranges'), 'bytes');
 	assert.equal(r.headers.get('content-type'), f.mime_type);
 	assert.equal(r.headers.get('x-content-type-options'), 'nosniff');
+	assert.equal(r.headers.get('content-security-policy'), 'sandbox');
 	assert.equal(r.headers.get('content-disposition'),
 	    `attachment; filename="r__sum__ v2.txt"; filename*=UTF-8''r%C3%A9sum%C3%A9%20v2.txt`);
 

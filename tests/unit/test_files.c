@@ -274,6 +274,50 @@ test_refs_and_sweep(void **state)
 	assert_int_equal(file_get(f, 1, a.fi.id, NULL), -1);
 }
 
+/* A send or an import naming a file whose row is gone (swept after the
+ * request was checked) fails with NOTFOUND instead of committing a
+ * dangling reference. */
+static void
+test_dangling_refs(void **state)
+{
+	struct fx *f = *state;
+	struct result a = upload(f, 1, "a", "kept", 4, 4);
+	assert_int_equal(a.err, 0);
+
+	struct store_op ch = { .kind = STORE_OP_CHANNEL_CREATE, .org_id = 1,
+		.u.channel = { .name = "sb", .type = "sandbox", .config_json = "{}" } };
+	assert_int_equal(store_submit_wait(f->app.store, &ch), 0);
+	const char *ids[2] = { "f_aaaaaaaaaaaaaaaaaaaaaaaaaa", a.fi.id };
+	for (int i = 0; i < 2; i++) {
+		struct ingest_batch b = { 0 };
+		struct msg_in *m = ingest_batch_add_msg(&b);
+		m->channel_id = ch.u.channel.id;
+		m->direction = DIR_OUT;
+		m->status = ST_QUEUED;
+		m->from = xstrdup("15550783881");
+		m->to = xstrdup("333");
+		m->contact_address = xstrdup("333");
+		m->type = xstrdup("document");
+		m->timestamp = 1749416383;
+		m->raw = xstrdup("{}");
+		m->file_ref = xstrdup(ids[i]);
+		struct store_op op = { .kind = STORE_OP_INGEST, .org_id = 1, .u.ingest = &b };
+		int rc = store_submit_wait(f->app.store, &op);
+		if (rc != (i == 0 ? -1 : 0))
+			fail_msg("ingest %d: %s", i, op.errmsg);
+		if (i == 0 && op.err != STORE_NOTFOUND)
+			fail_msg("ingest: %s", op.errmsg);
+		ingest_batch_free(&b);
+
+		struct store_import si = { .step = IMPORT_STEP_CREATE, .file_id = ids[i],
+			.channel_id = ch.u.channel.id, .format = "csv", .request_json = "{}", .owner = "me" };
+		struct store_op imp = { .kind = STORE_OP_IMPORT, .org_id = 1, .u.import = &si };
+		assert_int_equal(store_submit_wait(f->app.store, &imp), i == 0 ? -1 : 0);
+		if (i == 0)
+			assert_int_equal(imp.err, STORE_NOTFOUND);
+	}
+}
+
 static void
 test_sanitize(void **state)
 {
@@ -286,6 +330,18 @@ test_sanitize(void **state)
 	assert_string_equal(out, "");
 	files_sanitize_name("bad\xff.txt", out, sizeof(out));
 	assert_string_equal(out, "");
+	/* C1 controls and bidi controls go; other non-ASCII stays. */
+	files_sanitize_name("a\xc2\x85" "b\xc2\x9f\xc2\xa0" "c.txt", out, sizeof(out));
+	assert_string_equal(out, "ab\xc2\xa0" "c.txt");
+	files_sanitize_name("photo\xe2\x80\xaegpj.exe", out, sizeof(out));    /* U+202E */
+	assert_string_equal(out, "photogpj.exe");
+	files_sanitize_name("\xe2\x80\xaa\xe2\x80\xab\xe2\x80\xac\xe2\x80\xad" "x"
+	    "\xe2\x81\xa6\xe2\x81\xa7\xe2\x81\xa8\xe2\x81\xa9" ".pdf", out, sizeof(out));
+	assert_string_equal(out, "x.pdf");
+	files_sanitize_name("r\xe2\x80\x8f" "\xd8\x9c.txt\xe2\x80\xa9", out, sizeof(out)); /* RLM, ALM; U+2029 kept */
+	assert_string_equal(out, "r.txt\xe2\x80\xa9");
+	files_sanitize_name("caf\xc3\xa9 \xe2\x80\x94 \xe6\x97\xa5.txt", out, sizeof(out));
+	assert_string_equal(out, "caf\xc3\xa9 \xe2\x80\x94 \xe6\x97\xa5.txt");
 	char small[6];
 	files_sanitize_name("ab\xc3\xa9\xc3\xa9", small, sizeof(small));  /* "abéé" cut at 5 bytes */
 	assert_string_equal(small, "ab\xc3\xa9");
@@ -299,6 +355,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_sniff_png, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cap_and_abort, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refs_and_sweep, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dangling_refs, setup, teardown),
 		cmocka_unit_test(test_sanitize),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -17,6 +17,7 @@
 #include <cmocka.h>
 #include <libpq-fe.h>
 
+#include "files/files.h"
 #include "store/store.h"
 #include "util/util.h"
 
@@ -60,6 +61,19 @@ setup(void **state)
 	}
 	struct store_config cfg = { .data_dir = f->data, .database = f->dsn };
 	assert_int_equal(store_open(&f->st, &cfg, NULL), 0);
+	/* The file the imports name (an import refuses a file without its row). */
+	char tmp[128], content[128];
+	snprintf(tmp, sizeof(tmp), "%s/upload", f->root);
+	snprintf(content, sizeof(content), "%s/content", f->root);
+	FILE *fp = fopen(tmp, "w");
+	assert_non_null(fp);
+	fputs("phone\n", fp);
+	fclose(fp);
+	struct file_info fi = { .id = "f_test", .sha256 = "00", .size = 6, .mime_type = "text/csv",
+		.created_at = now_ms() };
+	struct store_op put = { .kind = STORE_OP_FILE_PUT,
+		.u.file = { .info = &fi, .tmp_path = tmp, .content_path = content } };
+	assert_int_equal(store_submit_wait(f->st, &put), 0);
 	*state = f;
 	return 0;
 }

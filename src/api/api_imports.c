@@ -206,7 +206,10 @@ created(struct store_op *op, void *arg)
 	struct imp_create *c = arg;
 
 	if (op->result != 0) {
-		api_op_error(c->req, op);
+		if (op->err == STORE_NOTFOUND)  /* its file was swept meanwhile */
+			http_reply_error(c->req, 404, "not_found", "file_id", "no file '%s'", c->file_id);
+		else
+			api_op_error(c->req, op);
 		create_free(c);
 		return;
 	}
@@ -499,7 +502,7 @@ deleted(struct store_op *op, void *arg)
 	if (op->result != 0 && op->err == STORE_NOTFOUND)
 		http_reply_error(d->req, 404, "not_found", NULL, "no such import");
 	else if (op->result != 0 && op->err == STORE_CONFLICT)
-		http_reply_error(d->req, 409, "import_in_use", NULL, op->errmsg);
+		http_reply_error(d->req, 409, "import_in_use", NULL, "%s", op->errmsg);
 	else if (op->result != 0)
 		api_op_error(d->req, op);
 	else

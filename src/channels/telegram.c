@@ -632,7 +632,11 @@ reply_error(struct webhook_reply *reply, int status, const char *code, const cha
 	reply->status = status;
 	reply->content_type = "application/json";
 	snprintf(reply->error_code, sizeof(reply->error_code), "%s", code);
-	snprintf(reply->message, sizeof(reply->message), "%s", msg);
+	/* A long parser message is cut at a character boundary. */
+	size_t n = strlen(msg);
+	if (n >= sizeof(reply->message))
+		n = utf8_boundary(msg, sizeof(reply->message) - 1);
+	snprintf(reply->message, sizeof(reply->message), "%.*s", (int)n, msg);
 }
 
 static void

@@ -105,6 +105,6 @@
 	    " coalesce(scheduled_at, 0), coalesce(rate, 0), quiet_hours, created_at, source_cursor, c_total," \
 	    " updated_ms"                                                                       \
 	    " FROM campaigns"                                                                   \
-	    " WHERE created < c_total AND status <> 'cancelled' ORDER BY id"
+	    " WHERE created < c_total AND status <> 'cancelled' AND updated_ms <= " P "1 ORDER BY id"
 
 #endif

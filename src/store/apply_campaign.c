@@ -215,9 +215,9 @@ contacts_skip(struct store_db *db, int64_t channel_id, const struct store_op *op
  */
 static int
 new_contacts(struct store_db *db, int64_t channel_id, const struct store_op *op, const int64_t *mids,
-    int64_t now)
+    bool *touched, int64_t now)
 {
-	json_t *addrs = json_array(), *convs = json_array(), *mid_of = json_object(), *by_id = json_object();
+	json_t *addrs = json_array(), *convs = json_array(), *idx_of = json_object(), *by_id = json_object();
 	struct db_stmt *s;
 	char *text = NULL;
 	int r = 0;
@@ -230,8 +230,7 @@ new_contacts(struct store_db *db, int64_t channel_id, const struct store_op *op,
 		if (c->skip_reason == NULL && prefetch_contact(db, channel_id, c->address, &id, &name, &conv,
 		    &unreachable) == 0 && id == 0) {
 			json_array_append_new(addrs, json_string(c->address));
-			if (mids[i] > 0)
-				json_object_set_new(mid_of, c->address, json_integer(mids[i]));
+			json_object_set_new(idx_of, c->address, json_integer((json_int_t)i));
 		}
 	}
 	if (json_array_size(addrs) == 0)
@@ -247,9 +246,10 @@ new_contacts(struct store_db *db, int64_t channel_id, const struct store_op *op,
 		if (addr == NULL)
 			continue;
 		prefetch_contact_stored(db, channel_id, addr, db_i64(s, 0), NULL, 0);
-		json_t *mid = json_object_get(mid_of, addr);
-		json_array_append_new(convs, json_pack("{s:I,s:O}", "c", (json_int_t)db_i64(s, 0),
-		    "m", mid ? mid : json_null()));
+		json_t *k = json_object_get(idx_of, addr);
+		int64_t mid = k ? mids[json_integer_value(k)] : 0;
+		json_array_append_new(convs, json_pack("{s:I,s:o}", "c", (json_int_t)db_i64(s, 0),
+		    "m", mid > 0 ? json_integer(mid) : json_null()));
 		snprintf(key, sizeof(key), "%lld", (long long)db_i64(s, 0));
 		json_object_set_new(by_id, key, json_string(addr));
 	}
@@ -267,14 +267,18 @@ new_contacts(struct store_db *db, int64_t channel_id, const struct store_op *op,
 		char key[24];
 		snprintf(key, sizeof(key), "%lld", (long long)db_i64(s, 1));
 		const char *addr = json_string_value(json_object_get(by_id, key));
-		if (addr)
-			prefetch_contact_conv(db, channel_id, addr, db_i64(s, 0));
+		if (addr == NULL)
+			continue;
+		prefetch_contact_conv(db, channel_id, addr, db_i64(s, 0));
+		json_t *k = json_object_get(idx_of, addr);
+		if (k && mids[json_integer_value(k)] > 0)
+			touched[json_integer_value(k)] = true;  /* by its message already */
 	}
 out:
 	free(text);
 	json_decref(addrs);
 	json_decref(convs);
-	json_decref(mid_of);
+	json_decref(idx_of);
 	json_decref(by_id);
 	return r < 0 ? -1 : 0;
 }
@@ -354,6 +358,7 @@ apply_chunk(struct store_db *db, struct store_op *op)
 	struct cbulk *bulk = NULL;
 	int64_t *mids = NULL;
 	const char **whys = NULL;
+	bool *touched = NULL;
 	struct camp c;
 	struct db_stmt *s;
 	int rc = -1;
@@ -374,6 +379,7 @@ apply_chunk(struct store_db *db, struct store_op *op)
 	/* Who gets a message, and its id (counted in memory) reserved now. */
 	mids = xcalloc(op->u.chunk.n ? op->u.chunk.n : 1, sizeof(*mids));
 	whys = xcalloc(op->u.chunk.n ? op->u.chunk.n : 1, sizeof(*whys));
+	touched = xcalloc(op->u.chunk.n ? op->u.chunk.n : 1, sizeof(*touched));
 	for (size_t i = 0; i < op->u.chunk.n; i++) {
 		struct campaign_rcpt *r = &op->u.chunk.rcpts[i];
 		const char *why = r->skip_reason;
@@ -393,7 +399,7 @@ apply_chunk(struct store_db *db, struct store_op *op)
 		struct store_op look = { .kind = STORE_OP_INGEST, .u.ingest = b };
 		struct store_op *ops[1] = { &look };
 		prefetch_group(db, ops, 1);
-		if (db->pf && new_contacts(db, c.channel_id, op, mids, now) != 0)
+		if (db->pf && new_contacts(db, c.channel_id, op, mids, touched, now) != 0)
 			goto sqlfail;
 	}
 	reasons = json_loads(c.reasons, 0, NULL);
@@ -409,7 +415,7 @@ apply_chunk(struct store_db *db, struct store_op *op)
 		if (why == NULL) {
 			struct msg_in *m = &b->msgs[r->msg];
 			m->campaign_id = c.id;
-			if (sd_cbulk_add(db, op, bulk, m, mids[i], now) != 0)
+			if (sd_cbulk_add(db, op, bulk, m, mids[i], touched[i], now) != 0)
 				goto out;
 			mids[i] = m->id;
 			queued++;
@@ -468,6 +474,7 @@ out:
 	sd_cbulk_free(bulk);
 	free(mids);
 	free(whys);
+	free(touched);
 	free(reasons_s);
 	json_decref(reasons);
 	json_decref(unreachable);

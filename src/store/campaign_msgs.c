@@ -20,6 +20,7 @@
 struct cbulk_row {
 	struct msg_in *m;
 	int64_t contact;
+	bool touched;       /* its conversation was made touched by it */
 	char *doc;          /* the document's text (owned) */
 };
 
@@ -60,7 +61,7 @@ sd_cbulk_plain(const struct msg_in *m)
 
 int
 sd_cbulk_add(struct store_db *db, struct store_op *op, struct cbulk *b, struct msg_in *m, int64_t id,
-    int64_t now)
+    bool touched, int64_t now)
 {
 	const char *channel;
 	int64_t conv = 0, contact = 0;
@@ -83,7 +84,7 @@ sd_cbulk_add(struct store_db *db, struct store_op *op, struct cbulk *b, struct m
 		b->cap = b->cap ? b->cap * 2 : 256;
 		b->rows = xrealloc(b->rows, b->cap * sizeof(*b->rows));
 	}
-	b->rows[b->n++] = (struct cbulk_row){ .m = m, .contact = contact, .doc = text };
+	b->rows[b->n++] = (struct cbulk_row){ .m = m, .contact = contact, .touched = touched, .doc = text };
 	m->id = id;
 	m->conversation_id = conv;
 	m->seq = 0;
@@ -147,8 +148,8 @@ int
 sd_cbulk_flush(struct store_db *db, struct store_op *op, struct cbulk *b, int64_t channel_id,
     int64_t campaign_id, int64_t now)
 {
-	json_t *last = NULL, *msgs = NULL, *sends = NULL;
-	char *msgs_s = NULL, *sends_s = NULL;
+	json_t *last = NULL, *msgs = NULL, *sends = NULL, *touch = NULL;
+	char *msgs_s = NULL, *sends_s = NULL, *touch_s = NULL;
 	bool any_cooled = false;
 	int rc = -1;
 
@@ -160,6 +161,7 @@ sd_cbulk_flush(struct store_db *db, struct store_op *op, struct cbulk *b, int64_
 	}
 	msgs = json_array();
 	sends = json_array();
+	touch = json_array();
 	for (size_t i = 0; i < b->n; i++) {
 		const struct cbulk_row *r = &b->rows[i];
 		const struct msg_in *m = r->m;
@@ -193,20 +195,23 @@ sd_cbulk_flush(struct store_db *db, struct store_op *op, struct cbulk *b, int64_
 		json_object_set_new(row, "th", throttled ? json_integer(throttled) : json_null());
 		json_object_set_new(send, "b", cooled(m) ? json_integer(r->contact) : json_null());
 		json_array_append_new(msgs, row);
+		if (!r->touched)
+			json_array_append(touch, send);
 		json_array_append_new(sends, send);
 	}
 	msgs_s = sd_dump(msgs);
 	json_decref(msgs);
 	msgs = NULL;
 	sends_s = sd_dump(sends);
-	if (msgs_s == NULL || sends_s == NULL) {
+	touch_s = json_array_size(touch) ? sd_dump(touch) : NULL;
+	if (msgs_s == NULL || sends_s == NULL || (json_array_size(touch) && touch_s == NULL)) {
 		sd_op_error(op, "cannot serialize the chunk's messages");
 		goto out;
 	}
 	/* The messages first: every other row names one. */
 	if (run_rows(db, W_CBULK_MSGS, channel_id, msgs_s, now, campaign_id) != 0 ||
 	    run_rows(db, W_CBULK_STATUSES, channel_id, sends_s, now, 0) != 0 ||
-	    run_rows(db, W_CBULK_TOUCH, channel_id, sends_s, now, 0) != 0 ||
+	    (touch_s && run_rows(db, W_CBULK_TOUCH, channel_id, touch_s, now, 0) != 0) ||
 	    (any_cooled && run_rows(db, W_CBULK_COOLED, channel_id, sends_s, now, 0) != 0) ||
 	    run_rows(db, W_CBULK_OUTBOX, channel_id, sends_s, now, 0) != 0) {
 		sd_op_sql_error(db, op);
@@ -216,6 +221,8 @@ sd_cbulk_flush(struct store_db *db, struct store_op *op, struct cbulk *b, int64_
 out:
 	free(msgs_s);
 	free(sends_s);
+	free(touch_s);
+	json_decref(touch);
 	json_decref(msgs);
 	json_decref(sends);
 	json_decref(last);

@@ -42,10 +42,10 @@
 	    " message_id, status, skip_reason) VALUES (" P "1, " P "2, " P "3, " P "4, " P "5, " P "6, " P "7)", \
 	[W_CONTACTS_SKIP] = "SELECT address, status, opted_out_at FROM contacts WHERE channel_id = " P "1" \
 	    " AND address IN (SELECT value FROM " EACH2 ") AND (status <> 'active' OR opted_out_at IS NOT NULL)", \
-	/* A chunk's new contacts (prefetch; their conversations: W_CBULK_CONVS). */ \
+	/* A chunk's new contacts, as the prefetch found them absent (W_CBULK_CONVS: theirs). */ \
 	[W_CAMPAIGN_NEW_CONTACTS] = "INSERT INTO contacts (channel_id, address, created_at, updated_at)" \
 	    " SELECT " P "1" CAST_I64 ", value, " P "3" CAST_I64 ", " P "3" CAST_I64 " FROM " EACH2  \
-	    " WHERE true ON CONFLICT DO NOTHING RETURNING id, address",                          \
+	    " RETURNING id, address",                                                           \
 	[W_CAMPAIGN_COUNT] = "UPDATE campaigns SET c_queued = c_queued + " P "2, c_sent = c_sent + " P "3," \
 	    " c_delivered = c_delivered + " P "4, c_read = c_read + " P "5, c_failed = c_failed + " P "6," \
 	    " c_cancelled = c_cancelled + " P "7, updated_ms = " P "8"                          \

@@ -156,9 +156,10 @@ void sd_cbulk_free(struct cbulk *b);
 /* Can m be made here (a new outbound message with nothing to look up)? */
 bool sd_cbulk_plain(const struct msg_in *m);
 /* m made as sd_ingest_msg() would, with id (reserved by sd_next_msg_id();
- * 0, or m not plain: through sd_ingest_msg()); its rows written at the flush. */
+ * 0, or m not plain: through sd_ingest_msg()); its rows written at the flush
+ * (touched: its conversation was made with it as the last message). */
 int sd_cbulk_add(struct store_db *db, struct store_op *op, struct cbulk *b, struct msg_in *m,
-    int64_t id, int64_t now);
+    int64_t id, bool touched, int64_t now);
 int sd_cbulk_flush(struct store_db *db, struct store_op *op, struct cbulk *b, int64_t channel_id,
     int64_t campaign_id, int64_t now);
 

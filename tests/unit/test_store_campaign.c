@@ -5,7 +5,7 @@
  * the counters follow the messages' statuses forward only and count a
  * reply once; the tick completes a campaign and appends campaign.progress;
  * pause holds, cancel cancels, impossible transitions conflict; a chunk's
- * messages (written set-based) are those the ingest path makes. SQLite in a
+ * messages (set-based on PostgreSQL) are those the ingest path makes. SQLite in a
  * temporary directory, or, with MSGD_TEST_DATABASE, a fresh PostgreSQL
  * database.
  */
@@ -391,7 +391,7 @@ last_is(struct fx *f, int64_t mid)
 }
 
 /*
- * A chunk's messages are written set-based (campaign_msgs.c): each is the
+ * A chunk's messages (set-based on PostgreSQL: campaign_msgs.c) are each the
  * message the ingest path makes of the same content, to a contact that had
  * a conversation and to a new one, and each conversation's last message.
  */

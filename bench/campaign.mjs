@@ -38,6 +38,7 @@ async function one(h, tag, database) {
 	const t0 = performance.now();
 	const r = await h.api(m.port, 'POST', '/v1/campaigns', body);  // throws unless 2xx
 	const accepted = (performance.now() - t0) / 1000;
+	const rss202 = h.statusKb(m.pid, 'VmRSS');  // the request parsed and the campaign row stored
 	const id = r.id;
 	let c, peak = rss0;
 	for (;;) {
@@ -55,7 +56,8 @@ async function one(h, tag, database) {
 	const rcpts = q(`SELECT count(*) FROM campaign_recipients WHERE campaign_id = ${id}`);
 	await h.stopMsgd(m);
 	const ok = made === N && outbox === N && rcpts === N;
-	h.progress(`campaign_100k (${tag}): 202 after ${accepted.toFixed(2)} s, ${N} made after ${seconds.toFixed(2)} s`);
+	h.progress(`campaign_100k (${tag}): 202 after ${accepted.toFixed(2)} s, ${N} made after ${seconds.toFixed(2)} s;`
+		+ ` RSS +${Math.round((rss202 - rss0) / 1024)} MB at the 202, +${Math.round((peak - rss0) / 1024)} MB at the peak`);
 	return h.row('campaign_100k', `${tag}: ${N} recipients, 202 in ${h.round(accepted, 2)} s, made in ${h.round(seconds, 2)} s`, {
 		throughput: h.round(N / seconds, 0), cpu_s: h.round(cpu), rss_kb: Math.max(0, peak - rss0),
 		loss: ok ? 'ok' : `made ${made}, outbox ${outbox}, recipients ${rcpts} of ${N}`,

@@ -518,7 +518,7 @@ campaigns_start(struct app *app)
 	cs->tick = evtimer_new(app->base, tick_cb, cs);
 	cs->adopt = evtimer_new(app->base, adopt_cb, cs);
 	/* At start (on the loop's reader, as the other start-up loads). */
-	if (store_campaigns_unfinished(app->store, &rows) != 0) {
+	if (store_campaigns_unfinished(app->store, INT64_MAX, &rows) != 0) {
 		log_error("campaign: cannot read the campaigns being made");
 		return -1;
 	}
@@ -566,7 +566,9 @@ adopt_run(struct store *st, void *arg)
 {
 	struct campaigns *cs = arg;
 
-	if (store_campaigns_unfinished(st, &cs->adopt_rows) != 0)
+	/* Only campaigns nobody made for a while: one being made is not read
+	 * (its source, the recipients, is the largest thing msgd reads). */
+	if (store_campaigns_unfinished(st, now_ms() - 2 * adopt_ms(cs), &cs->adopt_rows) != 0)
 		cs->adopt_rows = NULL;
 }
 

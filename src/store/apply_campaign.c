@@ -209,12 +209,15 @@ contacts_skip(struct store_db *db, int64_t channel_id, const struct store_op *op
 /*
  * Where a query costs a round trip (prefetch on): the chunk's contacts that
  * do not exist yet, and their conversations, made in two statements, and
- * told to the prefetch, so making each message waits for nothing.
+ * told to the prefetch, so making each message waits for nothing. Each new
+ * conversation is made already touched by its message (mids: the ids
+ * reserved for the recipients' messages), so the chunk's touch leaves it be.
  */
 static int
-new_contacts(struct store_db *db, int64_t channel_id, const struct store_op *op, int64_t now)
+new_contacts(struct store_db *db, int64_t channel_id, const struct store_op *op, const int64_t *mids,
+    bool *touched, int64_t now)
 {
-	json_t *addrs = json_array(), *ids = json_array(), *by_id = json_object();
+	json_t *addrs = json_array(), *convs = json_array(), *idx_of = json_object(), *by_id = json_object();
 	struct db_stmt *s;
 	char *text = NULL;
 	int r = 0;
@@ -225,8 +228,10 @@ new_contacts(struct store_db *db, int64_t channel_id, const struct store_op *op,
 		const char *name;
 		bool unreachable;
 		if (c->skip_reason == NULL && prefetch_contact(db, channel_id, c->address, &id, &name, &conv,
-		    &unreachable) == 0 && id == 0)
+		    &unreachable) == 0 && id == 0) {
 			json_array_append_new(addrs, json_string(c->address));
+			json_object_set_new(idx_of, c->address, json_integer((json_int_t)i));
+		}
 	}
 	if (json_array_size(addrs) == 0)
 		goto out;
@@ -237,29 +242,23 @@ new_contacts(struct store_db *db, int64_t channel_id, const struct store_op *op,
 	db_bind_i64(s, 3, now / 1000);
 	while ((r = db_row(s)) == 1) {
 		char key[24];
-		if (db_text(s, 1) == NULL)
+		const char *addr = db_text(s, 1);
+		if (addr == NULL)
 			continue;
-		prefetch_contact_stored(db, channel_id, db_text(s, 1), db_i64(s, 0), NULL, 0);
-		json_array_append_new(ids, json_integer(db_i64(s, 0)));
+		prefetch_contact_stored(db, channel_id, addr, db_i64(s, 0), NULL, 0);
+		json_t *k = json_object_get(idx_of, addr);
+		int64_t mid = k ? mids[json_integer_value(k)] : 0;
+		json_array_append_new(convs, json_pack("{s:I,s:o}", "c", (json_int_t)db_i64(s, 0),
+		    "m", mid > 0 ? json_integer(mid) : json_null()));
 		snprintf(key, sizeof(key), "%lld", (long long)db_i64(s, 0));
-		json_object_set_new(by_id, key, json_string(db_text(s, 1)));
+		json_object_set_new(by_id, key, json_string(addr));
 	}
 	free(text);
 	text = NULL;
-	if (r < 0 || json_array_size(ids) == 0)
+	if (r < 0 || json_array_size(convs) == 0)
 		goto out;
-	/* Contact ids as text: EACH2 yields text values on both backends. */
-	json_t *idtext = json_array();
-	size_t i;
-	json_t *v;
-	json_array_foreach(ids, i, v) {
-		char key[24];
-		snprintf(key, sizeof(key), "%lld", (long long)json_integer_value(v));
-		json_array_append_new(idtext, json_string(key));
-	}
-	text = json_dumps(idtext, JSON_COMPACT);
-	json_decref(idtext);
-	s = db_stmt(db->w, W_CAMPAIGN_NEW_CONVS);
+	text = json_dumps(convs, JSON_COMPACT);
+	s = db_stmt(db->w, W_CBULK_CONVS);
 	db_bind_i64(s, 1, channel_id);
 	db_bind_text(s, 2, text);
 	db_bind_i64(s, 3, now);
@@ -268,13 +267,18 @@ new_contacts(struct store_db *db, int64_t channel_id, const struct store_op *op,
 		char key[24];
 		snprintf(key, sizeof(key), "%lld", (long long)db_i64(s, 1));
 		const char *addr = json_string_value(json_object_get(by_id, key));
-		if (addr)
-			prefetch_contact_conv(db, channel_id, addr, db_i64(s, 0));
+		if (addr == NULL)
+			continue;
+		prefetch_contact_conv(db, channel_id, addr, db_i64(s, 0));
+		json_t *k = json_object_get(idx_of, addr);
+		if (k && mids[json_integer_value(k)] > 0)
+			touched[json_integer_value(k)] = true;  /* by its message already */
 	}
 out:
 	free(text);
 	json_decref(addrs);
-	json_decref(ids);
+	json_decref(convs);
+	json_decref(idx_of);
 	json_decref(by_id);
 	return r < 0 ? -1 : 0;
 }
@@ -287,6 +291,65 @@ count_reason(json_t *reasons, const char *why)
 	json_object_set_new(reasons, why, json_integer((v ? json_integer_value(v) : 0) + 1));
 }
 
+/*
+ * The chunk's recipient rows in one statement (a JSON array the database
+ * unpacks) where a statement costs a round trip (prefetch on); a row whose
+ * address is not UTF-8 (an invalid one cut short) is inserted alone, and
+ * every row on SQLite (quicker there than unpacking JSON).
+ */
+static int
+rcpt_rows(struct store_db *db, struct store_op *op, int64_t campaign_id, const int64_t *mids,
+    const char *const *whys)
+{
+	json_t *rows = json_array();
+	struct db_stmt *s;
+	char *text = NULL;
+	int rc = -1;
+
+	for (size_t i = 0; i < op->u.chunk.n; i++) {
+		const struct campaign_rcpt *r = &op->u.chunk.rcpts[i];
+		const char *status = mids[i] ? status_name(op->u.chunk.batch->msgs[r->msg].status ==
+		    ST_SCHEDULED ? ST_SCHEDULED : ST_QUEUED) : "skipped";
+		/* Where a statement costs no round trip, one per row is quicker. */
+		json_t *row = !db->prefetch ? NULL : json_pack("{s:I,s:s,s:s}", "i", (json_int_t)r->idx,
+		    "a", r->address ? r->address : "", "s", status);
+		json_t *vars = !db->prefetch ? NULL : r->variables ? json_string(r->variables) : json_null();
+		if (row == NULL || vars == NULL) {
+			json_decref(row);
+			json_decref(vars);
+			s = db_stmt(db->w, W_RCPT_INSERT);
+			db_bind_i64(s, 1, campaign_id);
+			db_bind_i64(s, 2, r->idx);
+			db_bind_text(s, 3, r->address);
+			db_bind_text(s, 4, r->variables);
+			db_bind_id(s, 5, mids[i]);
+			db_bind_text(s, 6, status);
+			db_bind_text(s, 7, whys[i]);
+			if (db_defer(s) != 0)
+				goto out;
+			continue;
+		}
+		json_object_set_new(row, "v", vars);
+		json_object_set_new(row, "m", mids[i] ? json_integer(mids[i]) : json_null());
+		json_object_set_new(row, "r", whys[i] ? json_string(whys[i]) : json_null());
+		json_array_append_new(rows, row);
+	}
+	if (json_array_size(rows) > 0) {
+		if ((text = sd_dump(rows)) == NULL)
+			goto out;
+		s = db_stmt(db->w, W_CBULK_RCPTS);
+		db_bind_i64(s, 1, campaign_id);
+		db_bind_text(s, 2, text);
+		if (db_defer(s) != 0)
+			goto out;
+	}
+	rc = 0;
+out:
+	free(text);
+	json_decref(rows);
+	return rc;
+}
+
 static int
 apply_chunk(struct store_db *db, struct store_op *op)
 {
@@ -294,6 +357,10 @@ apply_chunk(struct store_db *db, struct store_op *op)
 	int64_t now = now_ms(), queued = 0, skipped = 0;
 	json_t *reasons = NULL, *unreachable = NULL;
 	char *reasons_s = NULL;
+	struct cbulk *bulk = NULL;
+	int64_t *mids = NULL;
+	const char **whys = NULL;
+	bool *touched = NULL;
 	struct camp c;
 	struct db_stmt *s;
 	int rc = -1;
@@ -309,25 +376,15 @@ apply_chunk(struct store_db *db, struct store_op *op)
 		    c.id, c.status, c.created);
 		goto out;
 	}
-	if (db->prefetch && b && b->nmsgs > 0) {
-		/* One lookup of the chunk's contacts (a query costs a round trip). */
-		struct store_op look = { .kind = STORE_OP_INGEST, .u.ingest = b };
-		struct store_op *ops[1] = { &look };
-		prefetch_group(db, ops, 1);
-		if (db->pf && new_contacts(db, c.channel_id, op, now) != 0)
-			goto sqlfail;
-	}
 	if (contacts_skip(db, c.channel_id, op, &unreachable) != 0)
 		goto sqlfail;
-	reasons = json_loads(c.reasons, 0, NULL);
-	if (!json_is_object(reasons)) {
-		json_decref(reasons);
-		reasons = json_object();
-	}
+	/* Who gets a message, and its id (counted in memory) reserved now. */
+	mids = xcalloc(op->u.chunk.n ? op->u.chunk.n : 1, sizeof(*mids));
+	whys = xcalloc(op->u.chunk.n ? op->u.chunk.n : 1, sizeof(*whys));
+	touched = xcalloc(op->u.chunk.n ? op->u.chunk.n : 1, sizeof(*touched));
 	for (size_t i = 0; i < op->u.chunk.n; i++) {
 		struct campaign_rcpt *r = &op->u.chunk.rcpts[i];
-		const char *why = r->skip_reason, *status = "skipped";
-		int64_t mid = 0;
+		const char *why = r->skip_reason;
 
 		if (why == NULL && (r->msg < 0 || b == NULL || (size_t)r->msg >= b->nmsgs)) {
 			sd_op_error(op, "recipient %" PRId64 " has no message", r->idx);
@@ -335,29 +392,46 @@ apply_chunk(struct store_db *db, struct store_op *op)
 		}
 		if (why == NULL)
 			why = json_string_value(json_object_get(unreachable, r->address));
+		whys[i] = why;
+		if (why == NULL && db->prefetch && sd_cbulk_plain(&b->msgs[r->msg]) &&
+		    sd_next_msg_id(db, &mids[i]) != 0)
+			goto sqlfail;
+	}
+	if (db->prefetch && b && b->nmsgs > 0) {
+		/* One lookup of the chunk's contacts (a query costs a round trip). */
+		struct store_op look = { .kind = STORE_OP_INGEST, .u.ingest = b };
+		struct store_op *ops[1] = { &look };
+		prefetch_group(db, ops, 1);
+		if (db->pf && new_contacts(db, c.channel_id, op, mids, touched, now) != 0)
+			goto sqlfail;
+	}
+	reasons = json_loads(c.reasons, 0, NULL);
+	if (!json_is_object(reasons)) {
+		json_decref(reasons);
+		reasons = json_object();
+	}
+	bulk = sd_cbulk_new();
+	for (size_t i = 0; i < op->u.chunk.n; i++) {
+		struct campaign_rcpt *r = &op->u.chunk.rcpts[i];
+		const char *why = whys[i];
+
 		if (why == NULL) {
 			struct msg_in *m = &b->msgs[r->msg];
 			m->campaign_id = c.id;
-			if (sd_ingest_msg(db, op, m, now) != 0)
+			if (sd_cbulk_add(db, op, bulk, m, mids[i], touched[i], now) != 0)
 				goto out;
-			mid = m->id;
-			status = status_name(m->status == ST_SCHEDULED ? ST_SCHEDULED : ST_QUEUED);
+			mids[i] = m->id;
 			queued++;
 		} else {
 			count_reason(reasons, why);
 			skipped++;
 		}
-		s = db_stmt(db->w, W_RCPT_INSERT);
-		db_bind_i64(s, 1, c.id);
-		db_bind_i64(s, 2, r->idx);
-		db_bind_text(s, 3, r->address);
-		db_bind_text(s, 4, r->variables);
-		db_bind_id(s, 5, mid);
-		db_bind_text(s, 6, status);
-		db_bind_text(s, 7, why);
-		if (db_defer(s) != 0)
-			goto sqlfail;
 	}
+	/* The messages' rows, then the recipients' (they name them). */
+	if (sd_cbulk_flush(db, op, bulk, c.channel_id, c.id, now) != 0)
+		goto out;
+	if (rcpt_rows(db, op, c.id, mids, whys) != 0)
+		goto sqlfail;
 	prefetch_clear(db);
 	bool paused = strcmp(c.status, "paused") == 0;
 	if (paused && queued > 0) {
@@ -400,6 +474,10 @@ sqlfail:
 	sd_op_sql_error(db, op);
 out:
 	prefetch_clear(db);
+	sd_cbulk_free(bulk);
+	free(mids);
+	free(whys);
+	free(touched);
 	free(reasons_s);
 	json_decref(reasons);
 	json_decref(unreachable);

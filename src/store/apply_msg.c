@@ -85,9 +85,16 @@ store_db_free(struct store_db *db)
 	db->capnames = 0;
 }
 
+/* The next message id of the transaction (counted in memory). */
+int
+sd_next_msg_id(struct store_db *db, int64_t *id)
+{
+	return next_id(db, W_MSG_NEXT_ID, &db->next_msg_id, id);
+}
+
 /* Channel name by id (deleted channels too); NULL when unknown or on error. */
-static const char *
-channel_name(struct store_db *db, int64_t id)
+const char *
+sd_channel_name(struct store_db *db, int64_t id)
 {
 	struct db_stmt *s = db_stmt(db->w, W_CHANNEL_NAME);
 	char *name;
@@ -218,6 +225,17 @@ get_conversation(struct store_db *db, const struct msg_in *m, int64_t contact_id
 }
 
 int
+sd_contact_conv(struct store_db *db, const struct msg_in *m, int64_t now, int64_t *contact,
+    int64_t *conv)
+{
+	bool unreachable;
+
+	if (upsert_contact(db, m, now / 1000, contact, conv, &unreachable) != 0)
+		return -1;
+	return get_conversation(db, m, *contact, now, conv);
+}
+
+int
 sd_append_event(struct store_db *db, int64_t org, const char *type, int64_t now, int64_t channel_id,
     int64_t conversation_id, int64_t message_id, const char *data, int64_t *seq)
 {
@@ -238,8 +256,8 @@ sd_append_event(struct store_db *db, int64_t org, const char *type, int64_t now,
 }
 
 /* The message's API JSON without the fields that change later. */
-static json_t *
-message_doc(const struct msg_in *m, int64_t id, const char *channel, int64_t conversation_id,
+json_t *
+sd_message_doc(const struct msg_in *m, int64_t id, const char *channel, int64_t conversation_id,
     int64_t reply_id)
 {
 	json_t *doc = json_object();
@@ -541,7 +559,7 @@ sd_ingest_msg(struct store_db *db, struct store_op *op, struct msg_in *m, int64_
 		return 0;
 	}
 	m->duplicate = false;
-	if ((channel = channel_name(db, m->channel_id)) == NULL)
+	if ((channel = sd_channel_name(db, m->channel_id)) == NULL)
 		return sd_op_error(op, "unknown channel %" PRId64, m->channel_id);
 	bool unreachable;
 	if (upsert_contact(db, m, now / 1000, &contact, &conv, &unreachable) != 0 ||
@@ -554,7 +572,7 @@ sd_ingest_msg(struct store_db *db, struct store_op *op, struct msg_in *m, int64_
 		return sd_op_sql_error(db, op);
 
 	sd_media_mark_pending(m);
-	doc = message_doc(m, id, channel, conv, reply_id);
+	doc = sd_message_doc(m, id, channel, conv, reply_id);
 	if (doc == NULL)
 		return sd_op_error(op, "message has a field that is not valid UTF-8");
 	if ((doc_s = sd_dump(doc)) == NULL) {

@@ -42,14 +42,10 @@
 	    " message_id, status, skip_reason) VALUES (" P "1, " P "2, " P "3, " P "4, " P "5, " P "6, " P "7)", \
 	[W_CONTACTS_SKIP] = "SELECT address, status, opted_out_at FROM contacts WHERE channel_id = " P "1" \
 	    " AND address IN (SELECT value FROM " EACH2 ") AND (status <> 'active' OR opted_out_at IS NOT NULL)", \
-	/* A chunk's new contacts and their conversations, each in one statement (prefetch). */ \
+	/* A chunk's new contacts, as the prefetch found them absent (W_CBULK_CONVS: theirs). */ \
 	[W_CAMPAIGN_NEW_CONTACTS] = "INSERT INTO contacts (channel_id, address, created_at, updated_at)" \
 	    " SELECT " P "1" CAST_I64 ", value, " P "3" CAST_I64 ", " P "3" CAST_I64 " FROM " EACH2  \
-	    " WHERE true ON CONFLICT DO NOTHING RETURNING id, address",                          \
-	[W_CAMPAIGN_NEW_CONVS] = "INSERT INTO conversations (channel_id, contact_id, last_activity_ms," \
-	    " created_at, org_id) SELECT " P "1" CAST_I64 ", CAST(value AS BIGINT), " P "3" CAST_I64 "," \
-	    " " P "4" CAST_I64 ", (SELECT org_id FROM channels WHERE id = " P "1" CAST_I64 ") FROM " EACH2 \
-	    " RETURNING id, contact_id",                                                          \
+	    " RETURNING id, address",                                                           \
 	[W_CAMPAIGN_COUNT] = "UPDATE campaigns SET c_queued = c_queued + " P "2, c_sent = c_sent + " P "3," \
 	    " c_delivered = c_delivered + " P "4, c_read = c_read + " P "5, c_failed = c_failed + " P "6," \
 	    " c_cancelled = c_cancelled + " P "7, updated_ms = " P "8"                          \
@@ -109,6 +105,6 @@
 	    " coalesce(scheduled_at, 0), coalesce(rate, 0), quiet_hours, created_at, source_cursor, c_total," \
 	    " updated_ms"                                                                       \
 	    " FROM campaigns"                                                                   \
-	    " WHERE created < c_total AND status <> 'cancelled' ORDER BY id"
+	    " WHERE created < c_total AND status <> 'cancelled' AND updated_ms <= " P "1 ORDER BY id"
 
 #endif

@@ -9,6 +9,7 @@
 
 #include "sql.h"
 #include "campaign_sql.h"  /* campaigns (issue 14, h14camp) */
+#include "campaign_bulk_sql.h"
 
 /* Columns render_message() reads, from a messages table aliased m. */
 #define MSG_COLS \
@@ -380,6 +381,7 @@ const char *const pg_sql[SQL_COUNT] = {
 	    " FROM subscriptions ORDER BY id",
 	/* Campaigns (issue 14, h14camp). */
 	CAMPAIGN_SQL("$", "::bigint", " RETURNING id", "json_array_elements_text($2::json) AS value"),
+	CAMPAIGN_BULK_PG,
 	/* files (issue 14): FILE_COLS = id, org_id, sha256, size, mime_type, filename, created_at */
 	[W_FILE_FIND] = "SELECT id, org_id, sha256, size, mime_type, filename, created_at FROM files WHERE org_id = $1 AND sha256 = $2",
 	[W_FILE_TOUCH] = "UPDATE files SET last_used_at = $2 WHERE id = $1",

@@ -162,7 +162,7 @@ store_campaign_recipients(struct store *st, int64_t org, int64_t id, const char 
 }
 
 int
-store_campaigns_unfinished(struct store *st, json_t **out)
+store_campaigns_unfinished(struct store *st, int64_t idle_before, json_t **out)
 {
 	struct store_db *db = store_reader_db(st);
 	struct db_stmt *s = db_stmt(db->r, R_CAMPAIGNS_UNFINISHED);
@@ -170,6 +170,7 @@ store_campaigns_unfinished(struct store *st, json_t **out)
 	int r;
 
 	*out = NULL;
+	db_bind_i64(s, 1, idle_before);
 	while ((r = db_row(s)) == 1) {
 		json_t *c = json_object();
 		json_object_set_new(c, "id", json_integer(db_i64(s, 0)));

@@ -8,6 +8,7 @@
 
 #include "sql.h"
 #include "campaign_sql.h"  /* campaigns (issue 14, h14camp) */
+#include "campaign_bulk_sql.h"
 
 /* Columns render_message() reads, from a messages table aliased m. */
 #define MSG_COLS \
@@ -366,6 +367,7 @@ const char *const sqlite_sql[SQL_COUNT] = {
 	    " FROM subscriptions ORDER BY id",
 	/* Campaigns (issue 14, h14camp). */
 	CAMPAIGN_SQL("?", "", "", "json_each(?2)"),
+	CAMPAIGN_BULK_SQLITE,
 	/* files (issue 14): FILE_COLS = id, org_id, sha256, size, mime_type, filename, created_at */
 	[W_FILE_FIND] = "SELECT id, org_id, sha256, size, mime_type, filename, created_at FROM files WHERE org_id = ?1 AND sha256 = ?2",
 	[W_FILE_TOUCH] = "UPDATE files SET last_used_at = ?2 WHERE id = ?1",

@@ -781,10 +781,13 @@ int store_campaigns_list(struct store *st, int64_t org, int64_t before, int limi
  * *out NULL when org has no such campaign. */
 int store_campaign_recipients(struct store *st, int64_t org, int64_t id, const char *status,
     int64_t after, int limit, json_t **out);
-/* Campaigns whose recipients are not all made yet (resumed at start):
- * [{"id","org_id","channel_id","source","content","created","status","scheduled_at",
- * "rate","quiet_hours","created_at","cursor","total","updated_ms"}], source and content parsed. */
-int store_campaigns_unfinished(struct store *st, json_t **out);
+/* Campaigns whose recipients are not all made yet (resumed at start), of
+ * those only the ones no chunk changed after idle_before (ms; INT64_MAX:
+ * all): [{"id","org_id","channel_id","source","content","created","status",
+ * "scheduled_at","rate","quiet_hours","created_at","cursor","total","updated_ms"}],
+ * source and content parsed (a campaign being made is not read: its source
+ * is its recipients, a 100,000-recipient tree is ~90 MB). */
+int store_campaigns_unfinished(struct store *st, int64_t idle_before, json_t **out);
 /* --- files (issue 14): store_file_get() is declared in files/files.h --- */
 /* Organization org's files, newest first: {"files":[{"id","sha256","size","mime_type",
  * "filename","created_at","refs"}],"next":cursor|null}; limit 1..200. -2 when

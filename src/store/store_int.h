@@ -137,6 +137,31 @@ int sd_change_status(struct store_db *db, struct store_op *op, int64_t mid, int6
 int apply_ingest(struct store_db *db, struct store_op *op);
 /* One message record of an ingest (apply_campaign.c makes a campaign's with it). */
 int sd_ingest_msg(struct store_db *db, struct store_op *op, struct msg_in *m, int64_t now);
+/* Pieces of it campaign_msgs.c makes a chunk's messages with: the next
+ * message id (counted in memory), a channel's name (cached; NULL when
+ * unknown), the message document as stored, the contact and its
+ * conversation (made when absent). 0 / -1 (the writer's error). */
+int sd_next_msg_id(struct store_db *db, int64_t *id);
+const char *sd_channel_name(struct store_db *db, int64_t id);
+json_t *sd_message_doc(const struct msg_in *m, int64_t id, const char *channel, int64_t conversation_id,
+    int64_t reply_id);
+int sd_contact_conv(struct store_db *db, const struct msg_in *m, int64_t now, int64_t *contact,
+    int64_t *conv);
+
+/* --- campaign_msgs.c: a campaign chunk's messages set-based (one
+ * statement per table for the chunk) --- */
+struct cbulk;
+struct cbulk *sd_cbulk_new(void);
+void sd_cbulk_free(struct cbulk *b);
+/* Can m be made here (a new outbound message with nothing to look up)? */
+bool sd_cbulk_plain(const struct msg_in *m);
+/* m made as sd_ingest_msg() would, with id (reserved by sd_next_msg_id();
+ * 0, or m not plain: through sd_ingest_msg()); its rows written at the flush
+ * (touched: its conversation was made with it as the last message). */
+int sd_cbulk_add(struct store_db *db, struct store_op *op, struct cbulk *b, struct msg_in *m,
+    int64_t id, bool touched, int64_t now);
+int sd_cbulk_flush(struct store_db *db, struct store_op *op, struct cbulk *b, int64_t channel_id,
+    int64_t campaign_id, int64_t now);
 
 /* --- apply_outbox.c --- */
 int apply_outbox_claim(struct store_db *db, struct store_op *op);

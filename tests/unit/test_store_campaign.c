@@ -4,7 +4,8 @@
  * campaign's `created` is (a repeat is refused), skips blocked contacts;
  * the counters follow the messages' statuses forward only and count a
  * reply once; the tick completes a campaign and appends campaign.progress;
- * pause holds, cancel cancels, impossible transitions conflict. SQLite in a
+ * pause holds, cancel cancels, impossible transitions conflict; a chunk's
+ * messages (set-based on PostgreSQL) are those the ingest path makes. SQLite in a
  * temporary directory, or, with MSGD_TEST_DATABASE, a fresh PostgreSQL
  * database.
  */
@@ -354,12 +355,105 @@ test_pause_cancel(void **state)
 	assert_true(has_event(f, "campaign.cancelled"));
 }
 
+/* A message as the read renders it, minus what differs between two
+ * messages of one content (ids, recipient, times); its statuses' history
+ * checked: one "queued". */
+static json_t *
+comparable(struct fx *f, int64_t mid)
+{
+	json_t *m = NULL;
+
+	assert_int_equal(store_message_get(f->st, 0, mid, &m), 0);
+	assert_non_null(m);
+	json_t *h = json_object_get(m, "status_history");
+	assert_int_equal(json_array_size(h), 1);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(h, 0), "status")), "queued");
+	static const char *const drop[] = { "id", "conversation_id", "to", "status_history", "created_at" };
+	for (size_t i = 0; i < sizeof(drop) / sizeof(drop[0]); i++)
+		json_object_del(m, drop[i]);
+	return m;
+}
+
+/* The conversation's last message is mid (read as the list shows it). */
+static void
+last_is(struct fx *f, int64_t mid)
+{
+	json_t *m = NULL, *c = NULL;
+
+	assert_int_equal(store_message_get(f->st, 0, mid, &m), 0);
+	int64_t conv = json_integer_value(json_object_get(m, "conversation_id"));
+	json_decref(m);
+	assert_int_equal(store_conversation_get(f->st, 0, conv, &c), 0);
+	assert_non_null(c);
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(c, "last_message"), "id")), mid);
+	assert_int_equal(json_integer_value(json_object_get(c, "unread_count")), 0);
+	json_decref(c);
+}
+
+/*
+ * A chunk's messages (set-based on PostgreSQL: campaign_msgs.c) are each the
+ * message the ingest path makes of the same content, to a contact that had
+ * a conversation and to a new one, and each conversation's last message.
+ */
+static void
+test_same_as_ingest(void **state)
+{
+	struct fx *f = *state;
+	int64_t id = campaign(f, 2), mids[2];
+	struct store_op op;
+
+	/* The reference: the same message through the ingest path (its contact
+	 * and conversation made there). */
+	struct ingest_batch b = { 0 };
+	struct msg_in *m = ingest_batch_add_msg(&b);
+	m->channel_id = f->channel;
+	m->direction = DIR_OUT;
+	m->from = xstrdup("wa");
+	m->to = xstrdup("15550000008");
+	m->contact_address = xstrdup("15550000008");
+	m->type = xstrdup("text");
+	m->text = xstrdup("hi");
+	m->raw = xstrdup("{}");
+	m->status = ST_QUEUED;
+	m->priority = 1;
+	struct store_op in = { .kind = STORE_OP_INGEST, .u.ingest = &b };
+	assert_int_equal(submit(f, &in), 0);
+	int64_t ref_id = m->id;
+	ingest_batch_free(&b);
+
+	const char *const addrs[] = { "15550000008", "15550000007" };
+	assert_int_equal(chunk(f, id, 0, addrs, 2, &op, mids), 0);
+	assert_int_equal(op.u.chunk.queued, 2);
+	assert_int_equal(mids[0], ref_id + 1);  /* ids counted on, no gap */
+	assert_int_equal(mids[1], ref_id + 2);
+	json_t *ref = comparable(f, ref_id);
+	for (int i = 0; i < 2; i++) {
+		json_t *got = comparable(f, mids[i]);
+		if (!json_equal(ref, got)) {
+			char *a = json_dumps(ref, JSON_SORT_KEYS), *g = json_dumps(got, JSON_SORT_KEYS);
+			fail_msg("campaign message %d differs:\n ingest   %s\n campaign %s", i, a, g);
+		}
+		json_decref(got);
+		last_is(f, mids[i]);
+	}
+	json_decref(ref);
+	json_t *rs = NULL;
+	assert_int_equal(store_campaign_recipients(f->st, 0, id, "queued", -1, 10, &rs), 0);
+	assert_int_equal(json_array_size(json_object_get(rs, "recipients")), 2);
+	json_decref(rs);
+	json_t *due = NULL;
+	assert_int_equal(store_outbox_due(f->st, f->channel, now_ms() + 1000, 10, &due), 0);
+	assert_int_equal(json_array_size(due), 3);
+	json_decref(due);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_counters, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pause_cancel, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_same_as_ingest, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -68,9 +68,47 @@ sd_campaign_status(struct store_db *db, int64_t message_id, enum msg_status from
 	return db_defer(s);
 }
 
+/* The writer's memory of whether channel_id has had a campaign: "yes" is
+ * kept (a deleted campaign only costs the two updates below), "no" is asked
+ * again after CAMP_SEEN_RECHECK_MS, since another instance may create one
+ * (a reply needs a message sent first, which takes longer than that). */
+#define CAMP_SEEN_RECHECK_MS 1000
+static struct camp_seen *
+camp_seen_of(struct store_db *db, int64_t channel_id)
+{
+	return &db->camp_seen[(uint64_t)channel_id % STORE_CAMP_SEEN];
+}
+
+static int
+channel_had_campaign(struct store_db *db, int64_t channel_id, int64_t now, bool *has)
+{
+	struct camp_seen *e = camp_seen_of(db, channel_id);
+
+	if (e->channel_id == channel_id && (e->has || now - e->checked_ms < CAMP_SEEN_RECHECK_MS)) {
+		*has = e->has;
+		return 0;
+	}
+	struct db_stmt *s = db_stmt(db->w, W_CAMPAIGN_ON_CHANNEL);
+	db_bind_i64(s, 1, channel_id);
+	int r = db_row(s);
+	if (r < 0)
+		return -1;
+	if (r == 1)
+		db_finish(s);   /* the one row read: stop there */
+	*e = (struct camp_seen){ .channel_id = channel_id, .checked_ms = now, .has = r == 1 };
+	*has = e->has;
+	return 0;
+}
+
 int
 sd_campaign_replied(struct store_db *db, int64_t channel_id, const char *address, int64_t now)
 {
+	bool has;
+
+	if (channel_had_campaign(db, channel_id, now, &has) != 0)
+		return -1;
+	if (!has)
+		return 0;   /* no campaign to count a reply for */
 	struct db_stmt *s = db_stmt(db->w, W_CAMPAIGN_REPLIED);
 
 	db_bind_i64(s, 1, channel_id);
@@ -168,6 +206,8 @@ apply_create(struct store_db *db, struct store_op *op)
 	if (db_insert_id(s, &op->u.campaign.id) != 0)
 		return sd_op_sql_error(db, op);
 	op->u.campaign.created_at = now;
+	*camp_seen_of(db, op->u.campaign.channel_id) = (struct camp_seen){
+	    .channel_id = op->u.campaign.channel_id, .checked_ms = now, .has = true };
 	return 0;
 }
 

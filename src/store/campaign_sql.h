@@ -51,6 +51,7 @@
 	    " c_cancelled = c_cancelled + " P "7, updated_ms = " P "8"                          \
 	    " WHERE id = (SELECT campaign_id FROM messages WHERE id = " P "1)",                 \
 	[W_RCPT_SET_STATUS] = "UPDATE campaign_recipients SET status = " P "2 WHERE message_id = " P "1", \
+	[W_CAMPAIGN_ON_CHANNEL] = "SELECT 1 FROM campaigns WHERE channel_id = " P "1 LIMIT 1",          \
 	[W_CAMPAIGN_REPLIED] = "UPDATE campaigns SET c_replied = c_replied + 1, updated_ms = " P "3" \
 	    " WHERE channel_id = " P "1 AND id IN (SELECT campaign_id FROM campaign_recipients" \
 	    " WHERE address = " P "2 AND replied = 0 AND status IN " SENT_STATES ")",          \

@@ -45,6 +45,8 @@ struct name_cache {
 
 /* The domain's view of one database: its two connections (the backend's)
  * and what the writer caches. */
+#define STORE_CAMP_SEEN 64   /* channels whose campaign presence the writer remembers */
+
 struct store_db {
 	struct db *w, *r;
 	/* Writer: channel id -> name for message docs. Emptied on rollback,
@@ -61,6 +63,10 @@ struct store_db {
 	bool prefetch;
 	/* Writer: delivery ids recorded since the last purge of old ones. */
 	unsigned keys_since_purge;
+	/* Writer: whether a channel has had a campaign (apply_campaign.c), so an
+	 * inbound message of a channel without any pays nothing for counting
+	 * replies; direct-mapped by channel id. */
+	struct camp_seen { int64_t channel_id, checked_ms; bool has; } camp_seen[STORE_CAMP_SEEN];
 };
 
 /* --- apply_admin.c: any op (writer thread, inside a savepoint); on failure

@@ -8,7 +8,7 @@
 #   make soak    an hour (SOAK_S) of mixed load with graceful restarts; RSS and fds must stay flat
 
 CC       ?= cc
-PKGS     := libmicrohttpd libevent libevent_pthreads jansson sqlite3 libpq libcrypto libconfig libcurl libsodium yajl libjwt libqrencode libpng libzip expat libmagic
+PKGS     := libmicrohttpd libevent libevent_pthreads jansson sqlite3 libpq libcrypto libconfig libcurl libsodium yajl libjwt libqrencode libpng libzip expat libmagic libnats librabbitmq libsystemd
 # Library flags come from pkg-config, which a fresh machine gets only from
 # `make deps`: targets that install packages first (run, build, test, bench)
 # build through a sub-make, so these are evaluated after the install. A
@@ -40,7 +40,7 @@ TEST_OBJ := $(patsubst %.c,build/test/%.o,$(LIB_SRC) $(GEN_SRC))
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(patsubst tests/unit/%.c,build/test/unit/%,$(UNIT_SRC))
 
-.PHONY: all build run run-check test unit e2e test-pg browser deps test-deps bench-deps clean bench \
+.PHONY: all build run run-check test unit e2e e2e-npm test-pg browser deps test-deps bench-deps clean bench \
 	fuzz fuzz-build fuzz-quick fuzz-regress crash-loop soak
 all: build
 # Installs what is missing, then builds in a sub-make (see PKG_LIBS above).
@@ -102,14 +102,19 @@ build/test/fsfault.so: tests/faults/fsfault.c
 	@mkdir -p $(dir $@)
 	$(CC) -std=c17 -D_GNU_SOURCE $(WARN) -O2 -shared -fPIC -o $@ $< -ldl
 
-e2e: build/test/msgd build/test/fsfault.so
+# The e2e tests' npm packages (tests/e2e/package.json: a Prometheus parser,
+# a JSON Schema validator).
+e2e-npm:
+	cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error
+
+e2e: build/test/msgd build/test/fsfault.so e2e-npm
 	FSFAULT_SO=$(CURDIR)/build/test/fsfault.so \
 	MSGD_BIN=$(CURDIR)/build/test/msgd CORPUS=$(CURDIR)/../shared/corpus \
 	  node tests/run.mjs --concurrency 2 tests/e2e
 
 # The store's conformance suite and the e2e suite on PostgreSQL 15 (a private
 # cluster started and stopped by tools/test_pg.sh).
-test-pg: build/test/msgd build/test/fsfault.so build/test/unit/test_store build/test/unit/test_store_notify \
+test-pg: e2e-npm build/test/msgd build/test/fsfault.so build/test/unit/test_store build/test/unit/test_store_notify \
 	build/test/unit/test_store_import build/test/unit/test_store_campaign
 	@sh tools/test_pg.sh
 

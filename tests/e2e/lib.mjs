@@ -257,6 +257,7 @@ async function startOnPort(port, opts) {
 	live.add(d);
 
 	// Wait for /healthz (or for the process to die).
+	const quiet = /^(warn|error)$/.test(opts.env?.MSGD_LOG_LEVEL ?? process.env.MSGD_LOG_LEVEL ?? '');
 	const end = Date.now() + READY_DEADLINE_MS;
 	for (;;) {
 		if (exitInfo !== null) {
@@ -267,11 +268,16 @@ async function startOnPort(port, opts) {
 			if (ownDir) fs.rmSync(dataDir, { recursive: true, force: true });
 			throw err;
 		}
-		try {
-			const res = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(1000) });
-			await res.arrayBuffer();
-			if (res.status === 200) break;
-		} catch { /* not listening yet */ }
+		// Ready once this process says it listens (it holds the port: a
+		// daemon of another test that got the same probed port answers
+		// /healthz too) and the port answers.
+		if (quiet || /msgd listening/.test(d.logs())) {
+			try {
+				const res = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(1000) });
+				await res.arrayBuffer();
+				if (res.status === 200) break;
+			} catch { /* not listening yet */ }
+		}
 		if (Date.now() >= end) {
 			proc.kill('SIGKILL');
 			await exited;

@@ -146,7 +146,7 @@ build/bench/loadgen: bench/loadgen.c
 	$(CC) -std=c17 -O2 -D_GNU_SOURCE $(WARN) -o $@ $< -lcrypto -lpthread
 
 bench: bench-deps
-	@$(MAKE) --no-print-directory build/msgd build/bench/loadgen
+	@$(MAKE) --no-print-directory build/msgd build/bench/loadgen e2e-npm
 	@node bench/bench.mjs
 
 # libFuzzer harnesses (tests/fuzz/fuzz_*.c, see docs/RELIABILITY.md): the

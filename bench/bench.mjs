@@ -1,7 +1,7 @@
 // bench/bench.mjs - msgd's benchmark harness (`make bench`).
 //
 //   node bench/bench.mjs [ingest] [send] [live] [read] [footprint] [slow] [pg]
-//                        [import_csv_1m] [import_xlsx_100k] [campaign_100k]    (default: all)
+//                        [import_csv_1m] [import_xlsx_100k] [campaign_100k] [export]  (default: all)
 //
 // Every scenario starts a fresh msgd (env MSGD, default build/msgd) on
 // 127.0.0.1 with a fresh data directory and a signed whatsapp_cloud channel
@@ -40,6 +40,9 @@
 //  import_csv_1m, import_xlsx_100k  bench/imports.mjs: a 1,000,000-row CSV
 //             and a 100,000-row XLSX imported and validated, on SQLite and on
 //             PostgreSQL: rows/s, seconds, msgd's RSS growth.
+//  export     bench/export.mjs: the ingest load with an event export to a
+//             private nats-server (JetStream) and RabbitMQ: the export's lag
+//             during the load, the time until it is 0 after, nothing lost.
 //  footprint  5 starts on fresh data dirs: spawn -> first 200 from /healthz
 //             (polled every 2 ms) and VmRSS 1 s later, medians; binary size.
 //
@@ -60,6 +63,7 @@ import { fileURLToPath } from 'node:url';
 import { pg } from './pg.mjs';
 import { campaign100k } from './campaign.mjs';  // issue 14: campaigns
 import { importCsv1m, importXlsx100k } from './imports.mjs';
+import { exportScenario } from './export.mjs';  // issue 15: exports to NATS and RabbitMQ
 
 // ---------------------------------------------------------------- configuration
 
@@ -89,12 +93,13 @@ const ULIMIT = 'ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"';
 const SCENARIOS = { ingest, send, live, read, footprint, slow, pg: () => pg(pgHelpers()),
 	// imports (issue 14, bench/imports.mjs)
 	import_csv_1m: () => importCsv1m(importHelpers()), import_xlsx_100k: () => importXlsx100k(importHelpers()),
-	campaign_100k: () => campaign100k({ ...pgHelpers(), api }) };  // campaigns (issue 14, bench/campaign.mjs)
+	campaign_100k: () => campaign100k({ ...pgHelpers(), api }),  // campaigns (issue 14, bench/campaign.mjs)
+	export: () => exportScenario(exportHelpers()) };  // exports (issue 15, bench/export.mjs)
 const TOOLS = { // what each scenario needs besides msgd
 	ingest: ['nginx', 'sqlite3', 'loadgen'], send: ['nginx', 'sqlite3', 'loadgen'],
 	live: [], read: ['sqlite3', 'loadgen'], footprint: [], slow: ['sqlite3', 'loadgen'], pg: ['nginx', 'psql', 'loadgen'],
 	import_csv_1m: ['psql'], import_xlsx_100k: ['psql'],
-	campaign_100k: ['sqlite3'],
+	campaign_100k: ['sqlite3'], export: ['sqlite3', 'loadgen', 'nats-server'],
 };
 
 // ---------------------------------------------------------------- small helpers
@@ -784,6 +789,12 @@ function pgHelpers() {
 
 function importHelpers() {
 	return { progress, sql, startMsgd, stopMsgd, api, statusKb, resetPeakRss, row, round, sleep, TOKEN, TMP_ROOT };
+}
+
+// ---------------------------------------------------------------- 9. exports (bench/export.mjs)
+
+function exportHelpers() {
+	return { ...pgHelpers(), api, tmpDir, freePort, start, waitForPort, sleep, measuredLoad, TOKEN };
 }
 
 // ---------------------------------------------------------------- main

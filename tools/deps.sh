@@ -8,7 +8,7 @@ BUILD="gcc make pkg-config libmicrohttpd-dev libevent-dev libjansson-dev libsqli
 # clang-14 and libclang-rt-14-dev (libFuzzer and the sanitizer runtimes): make fuzz.
 # postgresql-15: make test-pg starts a private cluster (tools/pg.sh).
 TEST="libcmocka-dev nodejs npm chromium clang-14 libclang-rt-14-dev libfaketime postgresql-15 nats-server rabbitmq-server"
-BENCH="nginx-light sqlite3 nodejs postgresql-15"
+BENCH="nginx-light sqlite3 nodejs npm postgresql-15 nats-server rabbitmq-server"
 want="$BUILD"
 [ "$1" = test ] && want="$BUILD $TEST"
 [ "$1" = bench ] && want="$BUILD $BENCH"

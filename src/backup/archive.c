@@ -336,6 +336,7 @@ backup_archive_read(zip_t *za, const char *stage_dir, struct backup_manifest *m,
 {
 	zip_int64_t n = zip_get_num_entries(za, 0);
 
+	*m = (struct backup_manifest){ 0 };
 	*secrets = NULL;
 	*secrets_len = 0;
 	if (read_manifest(za, m, err) != 0)

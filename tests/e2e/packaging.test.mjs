@@ -44,7 +44,7 @@ test('contrib/systemd/msgd.service: Type=notify, restart and hardening, and syst
 			assert.deepEqual(get('Service', k), [v], k);
 		assert.ok(get('Service', 'LimitNOFILE').length === 1);
 		assert.ok(get('Service', 'WatchdogSec').length === 1);
-		assert.match(get('Service', 'ExecStart')[0], /^\/usr\/local\/bin\/msgd serve --data \$\{STATE_DIRECTORY\}/);
+		assert.match(get('Service', 'ExecStart')[0], /^\/usr\/local\/bin\/msgd serve --data \/var\/lib\/msgd$/);
 		assert.deepEqual(get('Install', 'WantedBy'), ['multi-user.target']);
 
 		// verify needs ExecStart's binary: the same unit aimed at this build.

@@ -15,6 +15,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <libgen.h>
 #include <stdio.h>
@@ -45,6 +46,7 @@ struct job {
 	unsigned char *sealed;
 	size_t sealed_len;
 	struct backup_summary *sum;
+	int64_t links;                  /* files hard-linked into stage/l/ */
 };
 
 static int
@@ -220,6 +222,29 @@ hex_name(const char *s, size_t min, size_t max)
 	return true;
 }
 
+/*
+ * A stored file is read when the archive is written (zip_close()), and
+ * msgd may remove it meanwhile (an erasure, the sweep of unreferenced
+ * files): a hard link in the staging directory keeps its bytes. Across
+ * filesystems (no link) the file is read from its place; if it is gone by
+ * then, the backup fails and says so.
+ */
+static char *
+pin(struct job *j, char *src, size_t cap)
+{
+	char dir[DERIVED_PATH_MAX], link_path[DERIVED_PATH_MAX];
+
+	snprintf(dir, sizeof(dir), "%s/l", j->stage);
+	if (j->links == 0 && mkdir(dir, 0700) != 0 && errno != EEXIST)
+		return src;
+	snprintf(link_path, sizeof(link_path), "%s/l/%" PRId64, j->stage, j->links);
+	if (link(src, link_path) != 0)
+		return src;
+	j->links++;
+	snprintf(src, cap, "%s", link_path);
+	return src;
+}
+
 /* files/XX/REST for every file of the store (tmp/ and anything else left out). */
 static int
 add_files(struct job *j, char err[BACKUP_ERR_MAX])
@@ -244,7 +269,7 @@ add_files(struct job *j, char err[BACKUP_ERR_MAX])
 				continue;
 			snprintf(name, sizeof(name), "files/%.2s/%.64s", e->d_name, f->d_name);
 			snprintf(src, sizeof(src), "%s/%.64s", sub, f->d_name);
-			int r = add_file(j, name, src, false, err);
+			int r = add_file(j, name, pin(j, src, sizeof(src)), false, err);
 			if (r < 0) {
 				closedir(d);
 				closedir(top);
@@ -407,10 +432,16 @@ out:
 }
 
 static void
-remove_stage(const char *stage)
+remove_stage(const char *stage, int64_t links)
 {
 	char path[DERIVED_PATH_MAX];
 
+	for (int64_t i = 0; i < links; i++) {
+		snprintf(path, sizeof(path), "%s/l/%" PRId64, stage, i);
+		unlink(path);
+	}
+	snprintf(path, sizeof(path), "%s/l", stage);
+	rmdir(path);
 	snprintf(path, sizeof(path), "%s/msgd.db", stage);
 	unlink(path);
 	snprintf(path, sizeof(path), "%s/msgd.db-journal", stage);
@@ -454,7 +485,7 @@ out:
 		zip_discard(j.za);
 	if (rc != 0)
 		unlink(j.tmp);
-	remove_stage(j.stage);
+	remove_stage(j.stage, j.links);
 	json_decref(j.members);
 	free(j.manifest);
 	if (j.sealed)

@@ -114,6 +114,7 @@ msgdTest('a backup under webhook load holds every webhook acknowledged before it
 	assert.equal(plain.status, 0, plain.stderr);
 	assert.ok(whileBackingUp > 0, 'the load went on while the backups ran');
 	assert.ok(!fs.existsSync(path.join(work, 'full.zip.tmp')), 'no FILE.tmp left');
+	assert.deepEqual(fs.readdirSync(work).filter((f) => f.includes('.staging.')), [], 'no staging directory left');
 	await d.stop();
 
 	// The manifest names every member with its hash; the database in the

@@ -12,7 +12,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {
-	MSGD_BIN, msgdTest, runMsgd, assertStatus, createWaChannel, waMessageBody, postWebhook, allEvents,
+	MSGD_BIN, msgdTest, assertStatus, createWaChannel, waMessageBody, postWebhook, allEvents,
 	messagesByProviderId, waitFor,
 } from './lib.mjs';
 
@@ -38,9 +38,16 @@ function runAsync(args, env = {}) {
 	});
 }
 
+/** msgd with args, waiting (not lib's runMsgd: that would make a
+ *  PostgreSQL database for each --data directory in the PostgreSQL pass). */
+function runMsgd(args, { env = SQLITE, timeout = 60_000 } = {}) {
+	const r = spawnSync(MSGD_BIN, args, { env: { ...process.env, ...env }, timeout, encoding: 'utf8' });
+	if (r.error) throw r.error;
+	return { status: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr };
+}
+
 function restore(archive, dir, pass) {
-	return runMsgd(['restore', archive, '--data', dir, ...(pass ? ['--passphrase-file', pass] : [])],
-		{ env: SQLITE, timeout: 60_000 });
+	return runMsgd(['restore', archive, '--data', dir, ...(pass ? ['--passphrase-file', pass] : [])]);
 }
 
 /** A member of a zip archive, read with Python's zipfile (the stdlib). */

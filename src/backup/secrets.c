@@ -1,7 +1,8 @@
 /*
  * secrets.c - what a backup keeps apart from msgd.db (backup.h): the
  * channels' secret config keys (their schema marks them), the webhooks'
- * signing secrets and the token signing keys are moved out of the copy
+ * signing secrets, the token signing keys and the exports' configs are
+ * moved out of the copy
  * into one JSON object, which the archive carries encrypted
  * (crypto_secretstream_xchacha20poly1305, key from Argon2id over a
  * passphrase) or not at all.
@@ -201,7 +202,7 @@ out:
 	return rc;
 }
 
-/* A table's secrets as {key: secret}, then replaced by random stand-ins. */
+/* A table's secrets as {key: text} (select), then overwritten in the copy (clear). */
 static int
 take_column(sqlite3 *db, json_t *out, const char *name, const char *select, const char *clear,
     char err[BACKUP_ERR_MAX])
@@ -222,6 +223,39 @@ take_column(sqlite3 *db, json_t *out, const char *name, const char *select, cons
 	return 0;
 }
 
+/* Whether table has column (exports: subscriptions.config, from schema 21). */
+static bool
+has_column(sqlite3 *db, const char *table, const char *column)
+{
+	sqlite3_stmt *st;
+	bool found = false;
+
+	if (sqlite3_prepare_v2(db, "SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2", -1, &st, NULL) != SQLITE_OK)
+		return false;
+	sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, column, -1, SQLITE_STATIC);
+	found = sqlite3_step(st) == SQLITE_ROW;
+	sqlite3_finalize(st);
+	return found;
+}
+
+/*
+ * Exports (subscriptions with a config: a broker's URL, user, password,
+ * token) keep their whole config and paused flag with the secrets; the copy
+ * holds them paused with an empty config, so a copy restored without the
+ * secrets never connects anywhere with half a configuration.
+ */
+static int
+take_exports(sqlite3 *db, json_t *out, char err[BACKUP_ERR_MAX])
+{
+	if (!has_column(db, "subscriptions", "config"))
+		return 0;
+	return take_column(db, out, "exports",
+	    "SELECT CAST(id AS TEXT), json_object('config', config, 'paused', paused) FROM subscriptions "
+	    "WHERE config IS NOT NULL",
+	    "UPDATE subscriptions SET config = '{}', paused = 1 WHERE config IS NOT NULL", err);
+}
+
 int
 backup_secrets_take(sqlite3 *db, json_t **out, char err[BACKUP_ERR_MAX])
 {
@@ -232,6 +266,7 @@ backup_secrets_take(sqlite3 *db, json_t **out, char err[BACKUP_ERR_MAX])
 	        "UPDATE subscriptions SET secret = lower(hex(randomblob(32)))", err) != 0 ||
 	    take_column(db, *out, "signing_keys", "SELECT kid, secret FROM signing_keys",
 	        "UPDATE signing_keys SET secret = lower(hex(randomblob(32)))", err) != 0 ||
+	    take_exports(db, *out, err) != 0 ||
 	    sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
 		if (err[0] == '\0')
 			sql_fail(db, "taking the secrets out", err);
@@ -284,6 +319,8 @@ backup_secrets_put(sqlite3 *db, json_t *secrets, char err[BACKUP_ERR_MAX])
 	    put_column(db, secrets, "webhooks",
 	        "UPDATE subscriptions SET secret = ?1 WHERE id = CAST(?2 AS INTEGER)", err) != 0 ||
 	    put_column(db, secrets, "signing_keys", "UPDATE signing_keys SET secret = ?1 WHERE kid = ?2", err) != 0 ||
+	    put_column(db, secrets, "exports", "UPDATE subscriptions SET config = json_extract(?1, '$.config'), "
+	        "paused = json_extract(?1, '$.paused') WHERE id = CAST(?2 AS INTEGER)", err) != 0 ||
 	    sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
 		if (err[0] == '\0')
 			sql_fail(db, "putting the secrets back", err);

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include <sodium.h>
+#include <sqlite3.h>
 
 #include "backup/backup.h"
 
@@ -128,6 +129,78 @@ test_seal(void **state)
 	free(plain);
 }
 
+static char *
+one(sqlite3 *db, const char *sql)
+{
+	sqlite3_stmt *st;
+	char *v = NULL;
+
+	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+		v = strdup((const char *)sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+	return v;
+}
+
+#define CHAN_CFG "{\"phone_number_id\":\"PN1\",\"access_token\":\"EAAsecret\",\"app_secret\":\"appsec\"}"
+#define EXPORT_CFG "{\"url\":\"amqp://u:pw@127.0.0.1/\"}"
+
+/* Secrets out of a copy and back in, exports (schema 21's subscriptions.config) included. */
+static void
+test_secrets_take_put(void **state)
+{
+	sqlite3 *db;
+	char err[BACKUP_ERR_MAX] = "", *v;
+	json_t *secrets;
+
+	assert_int_equal(sqlite3_open(":memory:", &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db,
+	    "CREATE TABLE channels (id INTEGER PRIMARY KEY, type TEXT, config TEXT);"
+	    "CREATE TABLE subscriptions (id INTEGER PRIMARY KEY, secret TEXT, paused INTEGER, config TEXT);"
+	    "CREATE TABLE signing_keys (kid TEXT PRIMARY KEY, secret TEXT, created_at INTEGER);"
+	    "INSERT INTO channels VALUES (7, 'whatsapp_cloud', '" CHAN_CFG "');"
+	    "INSERT INTO subscriptions VALUES (1, 'hooksecret', 0, NULL), (2, '', 0, '" EXPORT_CFG "');"
+	    "INSERT INTO signing_keys VALUES ('k1', 'signsecret', 5);", NULL, NULL, NULL), SQLITE_OK);
+
+	assert_int_equal(backup_secrets_take(db, &secrets, err), 0);
+	v = one(db, "SELECT config FROM channels");
+	assert_null(strstr(v, "EAAsecret"));
+	assert_null(strstr(v, "appsec"));
+	assert_non_null(strstr(v, "\"phone_number_id\":\"PN1\""));   /* not a secret: kept */
+	free(v);
+	v = one(db, "SELECT group_concat(secret) FROM subscriptions");
+	assert_null(strstr(v, "hooksecret"));
+	free(v);
+	v = one(db, "SELECT secret FROM signing_keys");
+	assert_int_equal(strlen(v), 64);                                 /* a random stand-in */
+	free(v);
+	v = one(db, "SELECT config || paused FROM subscriptions WHERE id = 2");
+	assert_string_equal(v, "{}1");                                    /* paused, empty */
+	free(v);
+
+	assert_int_equal(backup_secrets_put(db, secrets, err), 0);
+	v = one(db, "SELECT json_extract(config, '$.access_token') || json_extract(config, '$.app_secret') FROM channels");
+	assert_string_equal(v, "EAAsecretappsec");
+	free(v);
+	v = one(db, "SELECT group_concat(secret, '|') FROM (SELECT secret FROM subscriptions ORDER BY id)");
+	assert_string_equal(v, "hooksecret|");
+	free(v);
+	v = one(db, "SELECT secret || created_at FROM signing_keys");
+	assert_string_equal(v, "signsecret5");
+	free(v);
+	v = one(db, "SELECT config || paused FROM subscriptions WHERE id = 2");
+	assert_string_equal(v, EXPORT_CFG "0");
+	free(v);
+	json_decref(secrets);
+
+	/* Before schema 21 there are no exports. */
+	assert_int_equal(sqlite3_exec(db, "ALTER TABLE subscriptions DROP COLUMN config", NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(backup_secrets_take(db, &secrets, err), 0);
+	assert_null(json_object_get(secrets, "exports"));
+	json_decref(secrets);
+	sqlite3_close(db);
+}
+
 int
 main(void)
 {
@@ -135,6 +208,7 @@ main(void)
 		cmocka_unit_test(test_paths),
 		cmocka_unit_test(test_manifest),
 		cmocka_unit_test(test_seal),
+		cmocka_unit_test(test_secrets_take_put),
 	};
 	if (sodium_init() < 0)
 		return 1;

@@ -33,6 +33,8 @@ MIGRATIONS := $(sort $(wildcard src/store/migrations/*.sql))
 WEB_FILES := web/index.html web/thread.js web/admin.js web/msgparts.js web/channels.js web/app.js web/app.css \
 	web/campaigns.js web/templates.js
 GEN_SRC  := build/gen/migrations.c build/gen/web_assets.c
+# issue 15, h15ops: the build's commit for `msgd version` (rewritten only when it changes)
+GEN_SRC  += build/gen/commit.c
 
 REL_OBJ  := $(patsubst %.c,build/rel/%.o,$(LIB_SRC) $(GEN_SRC))
 TEST_OBJ := $(patsubst %.c,build/test/%.o,$(LIB_SRC) $(GEN_SRC))
@@ -54,6 +56,10 @@ build/gen/migrations.c: $(MIGRATIONS) tools/embed_sql.sh
 build/gen/web_assets.c: $(WEB_FILES) tools/embed_web.sh
 	@mkdir -p $(dir $@)
 	sh tools/embed_web.sh $(WEB_FILES) > $@.tmp && mv $@.tmp $@
+
+build/gen/commit.c: FORCE
+	@sh tools/gen_commit.sh $@
+FORCE:
 
 build/rel/%.o: %.c
 	$(NEED_DEPS)

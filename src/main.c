@@ -11,10 +11,6 @@
 #include "config/config.h"
 #include "daemon/daemon.h"
 
-#ifndef MSGD_VERSION
-#define MSGD_VERSION "0.1.0"
-#endif
-
 struct command {
 	const char *name;
 	const char *summary;
@@ -24,7 +20,6 @@ struct command {
 
 static int cmd_serve(int argc, char **argv);
 static int cmd_check_config(int argc, char **argv);
-static int cmd_version(int argc, char **argv);
 static int cmd_send(int argc, char **argv);
 static int cmd_users(int argc, char **argv);
 static int cmd_keys(int argc, char **argv);
@@ -95,9 +90,22 @@ static const struct command commands[] = {
 	},
 	{
 		.name = "version",
-		.summary = "print the version",
-		.usage = "msgd version\n",
-		.run = cmd_version,
+		.summary = "print the version, the build's commit and the libraries' versions",
+		.usage = cli_version_usage,
+		.run = cli_version,
+	},
+	/* issue 15, h15ops: backup and restore */
+	{
+		.name = "backup",
+		.summary = "write a consistent copy of the data directory while msgd runs",
+		.usage = cli_backup_usage,
+		.run = cli_backup,
+	},
+	{
+		.name = "restore",
+		.summary = "restore a backup into a new data directory",
+		.usage = cli_restore_usage,
+		.run = cli_restore,
 	},
 	{
 		.name = "help",
@@ -227,13 +235,6 @@ cmd_migrate(int argc, char **argv)
 }
 
 static int
-cmd_version(int argc, char **argv)
-{
-	printf("msgd %s\n", MSGD_VERSION);
-	return 0;
-}
-
-static int
 cmd_help(int argc, char **argv)
 {
 	const struct command *cmd;
@@ -262,7 +263,7 @@ main(int argc, char **argv)
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)
 		return cmd_help(1, argv);
 	if (strcmp(argv[1], "--version") == 0)
-		return cmd_version(1, argv);
+		return cli_version(1, argv);
 	if ((cmd = find_command(argv[1])) == NULL) {
 		fprintf(stderr, "msgd: unknown command '%s'\n\n", argv[1]);
 		usage(stderr);

@@ -7,7 +7,9 @@ set -e
 BUILD="gcc make pkg-config libmicrohttpd-dev libevent-dev libjansson-dev libsqlite3-dev libpq-dev libssl-dev libconfig-dev libcurl4-openssl-dev uthash-dev libsodium-dev libwslay-dev libyajl-dev libjwt-dev libqrencode-dev libpng-dev libcsv-dev libzip-dev libexpat1-dev libmagic-dev libnats-dev librabbitmq-dev libsystemd-dev"
 # clang-14 and libclang-rt-14-dev (libFuzzer and the sanitizer runtimes): make fuzz.
 # postgresql-15: make test-pg starts a private cluster (tools/pg.sh).
-TEST="libcmocka-dev nodejs npm chromium clang-14 libclang-rt-14-dev libfaketime postgresql-15 nats-server rabbitmq-server"
+# python3, python3-yaml, systemd: the packaging and backup tests (a NOTIFY_SOCKET listener,
+# compose.yaml parsed, zip archives made, systemd-analyze verify).
+TEST="libcmocka-dev nodejs npm chromium clang-14 libclang-rt-14-dev libfaketime postgresql-15 nats-server rabbitmq-server python3 python3-yaml systemd"
 BENCH="nginx-light sqlite3 nodejs npm postgresql-15 nats-server rabbitmq-server"
 want="$BUILD"
 [ "$1" = test ] && want="$BUILD $TEST"

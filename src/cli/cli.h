@@ -90,4 +90,22 @@ void cli_base_url(const struct datadir_holder *holder, char url[CLI_URL_MAX]);
 /* An API error body's message, or "unexpected answer". */
 const char *cli_error_message(json_t *body);
 
+/* --- issue 15, h15ops: backup, restore, version --- */
+
+#ifndef MSGD_VERSION
+#define MSGD_VERSION "0.1.0"
+#endif
+/* The build's commit (build/gen/commit.c, tools/gen_commit.sh). */
+extern const char msgd_commit[];
+
+extern const char cli_backup_usage[];
+/* msgd backup --to FILE ... (backup.c): the exit code. */
+int cli_backup(int argc, char **argv);
+extern const char cli_restore_usage[];
+/* msgd restore FILE --data DIR ...: the exit code. */
+int cli_restore(int argc, char **argv);
+extern const char cli_version_usage[];
+/* msgd version [--json] (version.c): the exit code. */
+int cli_version(int argc, char **argv);
+
 #endif

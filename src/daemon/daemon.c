@@ -33,6 +33,7 @@
 #include "../store/store.h"
 #include "../util/util.h"
 #include "lock.h"
+#include "notify.h"   /* issue 15, h15ops: sd_notify */
 
 #define TOKEN_FILE "admin.token"
 #define TOKEN_MAX 256
@@ -247,6 +248,7 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 		return;
 	}
 	log_info("shutting down", "signal", sig == SIGTERM ? "TERM" : "INT");
+	notify_stopping();
 	d->app.shutting_down = true;
 	http_quiesce(d->http);
 	outbox_drain(d->app.outbox);
@@ -502,6 +504,7 @@ daemon_run(const struct config *initial, const struct config_args *args)
 	snprintf(nch, sizeof(nch), "%zu", registry_count(d.app.reg));
 	log_info("msgd listening", "listen", cfg->listen, "port", port, "data", cfg->data_dir,
 	    "schema", schema, "channels", nch, "instance", cfg->instance_id);
+	notify_ready(d.base, http_port(d.http));   /* issue 15, h15ops: Type=notify */
 
 	event_base_dispatch(d.base);
 	rc = 0;
@@ -552,6 +555,7 @@ out:
 	registry_free(d.app.reg);
 	channel_host_free(d.app.host);
 	api_unload(&d.app);
+	notify_stop();
 	event_base_free(d.base);
 	datadir_unlock(d.lock_fd);
 	return rc;

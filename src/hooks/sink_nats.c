@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <event2/event.h>
 #include <nats/nats.h>
@@ -44,6 +45,7 @@
 #define NATS_ACK_WAIT_MS 5000      /* every acknowledgement of a JetStream batch */
 #define NATS_RECONNECT_WAIT_MS 500
 #define NATS_CONNECT_TIMEOUT_MS 2000
+#define NATS_CLOSE_WAIT_S 5         /* for libnats' closed callback */
 
 struct nmsg {
 	int64_t seq;
@@ -68,6 +70,7 @@ struct sink {
 	pthread_cond_t cv;
 	/* Under mu. */
 	bool stop;
+	bool closed;                    /* libnats' last callback came: it is done with us */
 	bool job;                       /* a batch waits for the worker */
 	struct nmsg *msgs;
 	size_t n;
@@ -217,6 +220,17 @@ on_disconnected(natsConnection *nc, void *closure)
 	atomic_store(&s->connected, false);
 }
 
+static void
+on_closed(natsConnection *nc, void *closure)
+{
+	struct sink *s = closure;
+
+	pthread_mutex_lock(&s->mu);
+	s->closed = true;
+	pthread_cond_broadcast(&s->cv);
+	pthread_mutex_unlock(&s->mu);
+}
+
 /* --- the worker --- */
 
 static void
@@ -248,9 +262,7 @@ on_ack(jsCtx *js, natsMsg *m, jsPubAck *pa, jsPubAckErr *pae, void *closure)
 		}
 		pthread_mutex_unlock(&s->mu);
 	}
-	natsMsg_Destroy(m);
-	if (pa)
-		jsPubAck_Destroy(pa);
+	natsMsg_Destroy(m);  /* ours; pa and pae are the library's */
 }
 
 /* Does a stream take the prefix's subjects? (JetStream API; false when the
@@ -465,8 +477,24 @@ nats_close(struct sink *s)
 	if (s->js)
 		jsCtx_Destroy(s->js);
 	if (s->nc) {
+		/* libnats calls back on a thread of its own, after Close too: its
+		 * closed callback comes last, then s may go. A thread handoff (no
+		 * network wait: the connection is only shut), bounded. */
+		struct timespec until;
+		bool closed;
 		natsConnection_Close(s->nc);
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += NATS_CLOSE_WAIT_S;
+		pthread_mutex_lock(&s->mu);
+		while (!s->closed && pthread_cond_timedwait(&s->cv, &s->mu, &until) == 0)
+			;
+		closed = s->closed;
+		pthread_mutex_unlock(&s->mu);
 		natsConnection_Destroy(s->nc);
+		if (!closed) {
+			log_error("nats: the connection did not close in time; its sink is left behind");
+			return;
+		}
 	}
 	natsOptions_Destroy(s->opts);
 	free_msgs(s);
@@ -535,6 +563,8 @@ nats_open(struct sink **out, struct event_base *base, const json_t *config, int6
 		st = natsOptions_SetReconnectedCB(s->opts, on_connected, s);
 	if (st == NATS_OK)
 		st = natsOptions_SetDisconnectedCB(s->opts, on_disconnected, s);
+	if (st == NATS_OK)
+		st = natsOptions_SetClosedCB(s->opts, on_closed, s);
 	if (st != NATS_OK) {
 		log_error("nats: cannot set the connection up", "error", natsStatus_GetText(st));
 		nats_close(s);

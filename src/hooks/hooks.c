@@ -299,6 +299,12 @@ advance(struct hsub *s, int64_t seq)
 	submit(s, STORE_OP_SUBSCRIPTION_ADVANCE);
 }
 
+static bool
+webhook(const struct hsub *s)
+{
+	return strcmp(s->kind, "webhook") == 0;
+}
+
 /* A failed attempt at cur_seq: retry later, or give up on the event. */
 static void
 failed(struct hsub *s, int64_t retry_after_ms)
@@ -314,8 +320,8 @@ failed(struct hsub *s, int64_t retry_after_ms)
 	snprintf(n, sizeof(n), "%d", attempts);
 	utf8_sanitize(s->err);
 	if (hooks_give_up(attempts, first, now)) {
-		log_warn("webhook delivery given up", "subscription", id, "seq", seq, "attempts", n,
-		    "error", s->err);
+		log_warn(webhook(s) ? "webhook delivery given up" : "export delivery given up",
+		    "subscription", id, "seq", seq, "attempts", n, "error", s->err);
 		s->op = (struct store_op){
 			.u.subscription = { .delivered_seq = s->cur_seq, .attempts = attempts,
 			    .last_error = s->err },
@@ -326,8 +332,8 @@ failed(struct hsub *s, int64_t retry_after_ms)
 	int64_t d = backoff_ms(attempts, rnd(hk));
 	if (retry_after_ms > d)
 		d = retry_after_ms;
-	log_info("webhook delivery failed; will retry", "subscription", id, "seq", seq,
-	    "attempts", n, "error", s->err);
+	log_info(webhook(s) ? "webhook delivery failed; will retry" : "export delivery failed; will retry",
+	    "subscription", id, "seq", seq, "attempts", n, "error", s->err);
 	s->retry_mono = mono_ms() + d;
 	s->op = (struct store_op){
 		.u.subscription = { .attempts = attempts, .first_attempt_ms = first,

@@ -18,7 +18,6 @@
 // counts as a duplicate. Acknowledged = inbound POSTs answered 201; each must
 // be in the log and in the stream.
 
-import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import { allEvents, assertStatus, waitFor } from '../e2e/lib.mjs';
 import { startNats } from '../e2e/nats.mjs';
@@ -206,6 +205,5 @@ export async function verify(ctx) {
 	if (duplicates > allowed) problems.push(`EXCESS DUPLICATES: ${duplicates} > ${allowed} (a batch per kill or broker restart)`);
 	notes.push(`${st.acked.length} inbound acknowledged, ${st.unanswered} requests cut off by a kill; ${want.length} message.received in the log, ` +
 	    `${got.length} messages in the stream (${duplicates} redeliveries); the broker restarted ${st.restarts} times`);
-	if (fs.existsSync(st.ns.dir)) notes.push(`nats store: ${st.ns.dir}`);
 	return { acknowledged: st.acked.length, delivered, lost, duplicates, allowed, notes, problems };
 }

@@ -117,6 +117,14 @@ void hooks_stop(struct hooks *hk);
 bool hooks_event_name_valid(const char *name);
 /* Does a filter (array of names, "*" = all) want this event type? */
 bool hooks_filter_matches(const json_t *events, const char *type);
+/* Does a channel filter (NULL or JSON null: every channel; else an array
+ * of names) want an event of this channel (NULL: none)? */
+bool hooks_channels_match(const json_t *channels, const char *channel);
+/* A batch of n events (seqs ascending) of which the sink accepted the
+ * first `acked`: the cursor to move to (batch_end when all were: the skipped
+ * events after the last one included; just before the first refused one
+ * otherwise), or -1 when none was accepted (a failed attempt). */
+int64_t hooks_batch_cursor(const int64_t *seqs, size_t n, size_t acked, int64_t batch_end);
 /* "sha256=" + lower-case hex HMAC-SHA256(body, secret). */
 void hooks_sign(const char *secret, const void *body, size_t len, char out[HOOKS_SIG_LEN]);
 /* After `attempts` failed attempts, the first at first_ms: give up? */

@@ -219,10 +219,47 @@ describe('exports to NATS', () => {
 		await waitFor(() => texts(marker).includes('side 4'), 10_000, { what: 'the marker export' });
 		assert.deepEqual(texts(got), ['side 1', 'side 2', 'side 3']);
 
-		// Another organization sees none of these.
 		const audit = await d.api('GET', '/v1/audit');
 		assert.ok(audit.json.events.some((e) => e.type === 'audit.export.created'));
 		assert.ok(audit.json.events.some((e) => e.type === 'audit.export.deleted'));
+	});
+
+	msgdTest('organizations: each sees only its own exports and exports only its own events; its name is one subject token', async (h, t) => {
+		const ns = await startNats();
+		t.after(() => ns.cleanup());
+		const got = await subscriber(t, ns.url, 'o.>');
+		const d = await h.start();
+		assertStatus(await d.api('POST', '/v1/orgs', { name: 'acme.eu' }), 201, 'org');
+		const B = { 'msgd-org': 'acme.eu' };
+		assertStatus(await d.api('POST', '/v1/channels', { name: 'sandbox', type: 'sandbox', config: {} }, B), 201, 'channel in acme.eu');
+		const cfg = { url: ns.url, subject_prefix: 'o' };
+		const exA = await exportOf(d, { kind: 'nats', events: ['message.received'], config: cfg });
+		const r = await d.api('POST', '/v1/exports', { kind: 'nats', events: ['message.received'], config: cfg }, B);
+		assertStatus(r, 201, 'export in acme.eu');
+		const exB = r.json;
+		assert.deepEqual((await d.api('GET', '/v1/exports')).json.exports.map((x) => x.id), [exA.id]);
+		assert.deepEqual((await d.api('GET', '/v1/exports', undefined, B)).json.exports.map((x) => x.id), [exB.id]);
+		assertError(await d.api('GET', `/v1/exports/${exB.id}`), 404, 'not_found');
+		assertError(await d.api('DELETE', `/v1/exports/${exB.id}`), 404, 'not_found');
+		assertError(await d.api('POST', `/v1/exports/${exA.id}/pause`, undefined, B), 404, 'not_found');
+		// A channel of another organization is no channel here.
+		assertStatus(await d.api('POST', '/v1/channels', { name: 'only-default', type: 'sandbox', config: {} }), 201);
+		const e = assertError(await d.api('POST', '/v1/exports', { ...{ kind: 'nats', events: ['*'], config: cfg }, channels: ['only-default'] }, B), 422, 'validation_failed');
+		assert.equal(e.field, 'channels[0]');
+		const rz = await d.api('GET', '/readyz', undefined, B);
+		assert.deepEqual(Object.keys(rz.json.exports), [String(exB.id)]);
+
+		await inbound(d, 'to default');
+		const rb = await d.api('POST', '/v1/sandbox/sandbox/inbound', { from: '15550001111', text: 'to acme' }, B);
+		assertStatus(rb, 201, 'inbound in acme.eu');
+		await waitFor(() => got.length >= 2, 10_000, { what: 'both published' });
+		const bySubject = Object.fromEntries(got.map((m) => [m.body.data.text, m]));
+		assert.equal(bySubject['to default'].subject, 'o.default.message.received');
+		assert.equal(bySubject['to default'].id, `${exA.id}-${bySubject['to default'].body.seq}`);
+		assert.equal(bySubject['to acme'].subject, 'o.acme_eu.message.received');
+		assert.equal(bySubject['to acme'].id, `${exB.id}-${bySubject['to acme'].body.seq}`);
+		await waitFor(async () => (await d.api('GET', `/v1/exports/${exA.id}`)).json.lag === 0, 5000, { what: 'lag 0 in default' });
+		assert.equal(got.length, 2, 'each event once, by its own organization\'s export');
 	});
 
 	msgdTest('validation: 422 naming the field, nothing made', async (h) => {

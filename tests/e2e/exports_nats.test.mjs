@@ -176,6 +176,39 @@ describe('exports to NATS', () => {
 		for (const m of got) assert.equal(m.subject, 'msgd.default.message.received');
 	}, { timeout: 120_000 });
 
+	msgdTest('JetStream refuses part of a batch: the cursor moves past the acknowledged events, the rest is retried until taken', async (h, t) => {
+		const ns = await startNats({ jetstream: true });
+		t.after(() => ns.cleanup());
+		const admin = await connect({ servers: ns.url });
+		t.after(() => admin.close());
+		const jsm = await admin.jetstreamManager();
+		const stream = { name: 'SMALL', subjects: ['msgd.>'], storage: 'file', max_msgs: 5, discard: 'new' };
+		await jsm.streams.add(stream);
+		const d = await h.start();
+		const ex = await exportOf(d, { kind: 'nats', events: ['message.received'], config: { url: ns.url } });
+		// Ingested while paused: one batch of 8 when resumed.
+		assertStatus(await d.api('POST', `/v1/exports/${ex.id}/pause`), 200, 'pause');
+		for (let i = 0; i < 8; i++) await inbound(d, `small ${i}`);
+		const seqs = (await allEvents(d)).filter((e) => e.type === 'message.received').map((e) => e.seq);
+		assertStatus(await d.api('POST', `/v1/exports/${ex.id}/resume`), 200, 'resume');
+		const refused = await waitFor(async () => {
+			const x = (await d.api('GET', `/v1/exports/${ex.id}`)).json;
+			return x.state.attempts >= 1 && x;
+		}, 15_000, { what: 'a refused event counted as an attempt' });
+		assert.ok(refused.delivered_seq >= seqs[4] && refused.delivered_seq < seqs[5], 'the cursor is past the acknowledged events, before the refused one');
+		assert.equal(refused.state.connected, true);
+		assert.match(refused.state.last_error, /JetStream|maximum/i);
+		assert.ok(refused.lag >= 3);
+		// Room in the stream: the rest goes in, in order.
+		await jsm.streams.update('SMALL', { ...stream, max_msgs: 100 });
+		await waitFor(async () => (await d.api('GET', `/v1/exports/${ex.id}`)).json.lag === 0, 20_000, { what: 'the rest taken after the retry' });
+		const info = await jsm.streams.info('SMALL');
+		assert.equal(info.state.messages, 8);
+		const one = (await d.api('GET', `/v1/exports/${ex.id}`)).json;
+		assert.equal(one.state.attempts, 0);
+		assert.equal(one.state.last_error, null);
+	});
+
 	msgdTest('filters by event type and channel; pause, resume (idempotent) and delete', async (h, t) => {
 		const ns = await startNats();
 		t.after(() => ns.cleanup());

@@ -2,8 +2,9 @@
 // nats-server per test (tests/e2e/nats.mjs). Core NATS and JetStream
 // (a stream made by the test before the export); every event in order with
 // its subject and Nats-Msg-Id; a broker restart under ingest loses nothing;
-// filters by type and channel; pause, resume, delete; validation; secrets
-// never shown; /readyz shows a broker that is down.
+// a stream refusing part of a batch; filters by type and channel; pause,
+// resume, delete; organizations; validation; secrets never shown; /readyz
+// shows a broker that is down.
 import { describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect, StringCodec, AckPolicy, DeliverPolicy } from 'nats';

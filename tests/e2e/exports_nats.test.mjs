@@ -8,10 +8,11 @@
 import { describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect, StringCodec, AckPolicy, DeliverPolicy } from 'nats';
-import { msgdTest, assertStatus, assertError, waitFor, allEvents } from './lib.mjs';
+import { msgdTest, assertStatus, assertError, waitFor, allEvents, startPeer } from './lib.mjs';
 import { startNats } from './nats.mjs';
 
 const sc = StringCodec();
+const PG = /^postgres(ql)?:\/\//.test(process.env.MSGD_TEST_DATABASE || '');
 
 async function inbound(d, text, channel = 'sandbox', from = '15550001111') {
 	const r = await d.api('POST', `/v1/sandbox/${channel}/inbound`, { from, text });
@@ -332,4 +333,31 @@ describe('exports to NATS', () => {
 		const anon = await d.anon('GET', '/readyz');
 		assert.equal(anon.json.exports, undefined, 'only callers with a token see exports');
 	});
+
+	msgdTest('two instances on one database: an export made on A is shown and paused on B; each event goes out once', async (h, t) => {
+		const ns = await startNats();
+		t.after(() => ns.cleanup());
+		const got = await subscriber(t, ns.url, 'msgd.>');
+		const a = await h.start();
+		const b = await startPeer(h, a);
+		const ex = await exportOf(a, { kind: 'nats', events: ['message.received'], config: { url: ns.url } });
+		await waitFor(async () => (await b.api('GET', `/v1/exports/${ex.id}`)).status === 200, 10_000, { what: 'B shows the export' });
+		for (let i = 0; i < 5; i++) await inbound(i % 2 ? a : b, `pair ${i}`);
+		await waitFor(() => texts(got).includes('pair 4'), 15_000, { what: 'published' });
+		await waitFor(async () => (await a.api('GET', `/v1/exports/${ex.id}`)).json.lag === 0, 10_000, { what: 'lag 0 on A' });
+		checkOrder(got, ex.id);
+		assert.deepEqual(texts(got), ['pair 0', 'pair 1', 'pair 2', 'pair 3', 'pair 4'], 'each once, in order, by one instance');
+		// Paused on B: A (or whoever delivers) stops too.
+		assertStatus(await b.api('POST', `/v1/exports/${ex.id}/pause`), 200, 'pause on B');
+		await waitFor(async () => (await a.api('GET', `/v1/exports/${ex.id}`)).json.state.paused, 10_000, { what: 'A sees it paused' });
+		await inbound(a, 'paused 1');
+		await inbound(b, 'paused 2');
+		await waitFor(async () => (await a.api('GET', `/v1/exports/${ex.id}`)).json.lag >= 2, 10_000, { what: 'lag grows while paused' });
+		assert.ok(!texts(got).includes('paused 1'));
+		assertStatus(await a.api('POST', `/v1/exports/${ex.id}/resume`), 200, 'resume on A');
+		await waitFor(() => texts(got).includes('paused 2'), 15_000, { what: 'resumed' });
+		// Deleted on A: gone on B.
+		assertStatus(await a.api('DELETE', `/v1/exports/${ex.id}`), 204, 'delete on A');
+		await waitFor(async () => (await b.api('GET', `/v1/exports/${ex.id}`)).status === 404, 10_000, { what: 'gone on B' });
+	}, { skip: PG ? false : 'runs on PostgreSQL only (MSGD_TEST_DATABASE=postgres://...)' });
 });

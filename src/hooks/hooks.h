@@ -1,7 +1,18 @@
 /*
- * hooks.h - outbound event webhooks: msgd POSTs the events of its log to
- * integrators' URLs (subscriptions made with /v1/webhooks), on the event
- * loop, never blocking it.
+ * hooks.h - delivering the event log to subscriptions: event webhooks (msgd
+ * POSTs the events to integrators' URLs: /v1/webhooks) and exports to
+ * brokers (NATS, RabbitMQ: /v1/exports), one mechanism (hooks.c) and a sink
+ * per transport (sink.h), on the event loop, never blocking it.
+ *
+ * Sinks. A subscription has a kind ("webhook", "nats", "amqp") and a
+ * config; its sink is opened from them. The mechanism hands the sink a
+ * batch of consecutive wanted events (up to the sink's batch_max, 1 for a
+ * webhook, from one page) and waits for its outcome: the cursor moves to
+ * the last event accepted (the skipped ones before it included), and a
+ * batch none of which was accepted is one failed attempt at its first
+ * event, as below. A sink that is not connected (a broker down) makes the
+ * subscription wait without counting an attempt: nothing is given up while
+ * a broker restarts. Exports also filter by channel.
  *
  * Strategies (hooks.c carries them out):
  *
@@ -17,7 +28,7 @@
  *    without a request: a delivery advances the cursor over the skipped
  *    events before it, and a page of nothing wanted is skipped with one
  *    store op.
- *  - Signed. The body is the event exactly as GET /v1/events shows it;
+ *  - Signed (webhooks). The body is the event exactly as GET /v1/events shows it;
  *    X-Msgd-Signature is "sha256=" + hex HMAC-SHA256(body, secret);
  *    X-Msgd-Event names the type; X-Msgd-Delivery is "<subscription
  *    id>-<seq>", the same on every attempt, so receivers can deduplicate.
@@ -86,11 +97,23 @@ void hooks_remove(struct hooks *hk, int64_t id);
 /* Another instance changed subscriptions: start those made there, stop
  * those deleted there, take cursors it moved on (never back). */
 void hooks_reload(struct hooks *hk);
-/* The subscription of organization org as the API shows it (secret
- * masked), or NULL (none, or another organization's). */
+/* The webhook subscription of organization org as the API shows it
+ * (secret masked), or NULL (none, another organization's, or an export). */
 json_t *hooks_get(struct hooks *hk, int64_t org, int64_t id);
 /* {"webhooks":[...]}: organization org's, by id. */
 json_t *hooks_list(struct hooks *hk, int64_t org);
+
+/* Exports (issue 15): subscriptions of another kind than "webhook", shown
+ * by /v1/exports (hooks_view.c). */
+/* Its pause (or resume) was committed. */
+void hooks_pause(struct hooks *hk, int64_t id, bool paused);
+/* Organization org's export as the API shows it (config's secrets masked,
+ * lag, state), or NULL (none, another organization's, or a webhook). */
+json_t *hooks_export_get(struct hooks *hk, int64_t org, int64_t id);
+/* {"exports":[...]}: organization org's, by id. */
+json_t *hooks_export_list(struct hooks *hk, int64_t org);
+/* For /readyz: {"<id>":{"kind","connected","lag","last_error"}}, org's. */
+json_t *hooks_export_health(struct hooks *hk, int64_t org);
 
 /* Stop starting requests; those in flight still finish and commit. */
 void hooks_drain(struct hooks *hk);
@@ -103,8 +126,19 @@ void hooks_stop(struct hooks *hk);
 /* "*" or a dotted lower-case name: "message.received", "webhook.failed"
  * (segments [a-z][a-z0-9_]*, at least two, at most HOOKS_EVENT_NAME_MAX). */
 bool hooks_event_name_valid(const char *name);
+/* An http:// or https:// URL with a host, no spaces or control characters
+ * (a webhook's url; sink_webhook.c). */
+bool hooks_url_valid(const char *url);
 /* Does a filter (array of names, "*" = all) want this event type? */
 bool hooks_filter_matches(const json_t *events, const char *type);
+/* Does a channel filter (NULL or JSON null: every channel; else an array
+ * of names) want an event of this channel (NULL: none)? */
+bool hooks_channels_match(const json_t *channels, const char *channel);
+/* A batch of n events (seqs ascending) of which the sink accepted the
+ * first `acked`: the cursor to move to (batch_end when all were: the skipped
+ * events after the last one included; just before the first refused one
+ * otherwise), or -1 when none was accepted (a failed attempt). */
+int64_t hooks_batch_cursor(const int64_t *seqs, size_t n, size_t acked, int64_t batch_end);
 /* "sha256=" + lower-case hex HMAC-SHA256(body, secret). */
 void hooks_sign(const char *secret, const void *body, size_t len, char out[HOOKS_SIG_LEN]);
 /* After `attempts` failed attempts, the first at first_ms: give up? */

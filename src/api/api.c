@@ -15,6 +15,7 @@
 #include "../config/config.h"
 #include "../http/http.h"
 #include "../log/log.h"
+#include "../metrics/metrics.h"
 #include "../outbox/outbox.h"
 #include "../store/store.h"
 #include "../token/token.h"
@@ -164,7 +165,15 @@ struct route {
 	bool pw_change;        /* open to a user who must change their password */
 	bool stream_body;      /* fn runs when the headers are in, before the body, and
 	                          streams it (http_stream_body(): uploads, api_head()) */
+	bool (*open)(const struct app *app);  /* public while this says so (metrics_public) */
 };
+
+/* h15metrics: /metrics is public when the metrics_public setting says so. */
+static bool
+metrics_open(const struct app *app)
+{
+	return app->cfg && app->cfg->metrics_public;
+}
 
 static const struct route routes[] = {
 	{ .method = "GET", .pattern = "/healthz", .perm = PERM_NONE, .fn = api_healthz },
@@ -251,7 +260,12 @@ static const struct route routes[] = {
 	{ .method = "GET", .pattern = "/v1/imports/*", .perm = PERM_MESSAGES_READ, .fn = api_imports_get },
 	{ .method = "GET", .pattern = "/v1/imports/*/errors", .perm = PERM_MESSAGES_READ, .fn = api_imports_errors },
 	{ .method = "DELETE", .pattern = "/v1/imports/*", .perm = PERM_MESSAGES_SEND, .fn = api_imports_delete },
+	/* metrics and health (issue 15, h15metrics; src/metrics/) */
+	{ .method = "GET", .pattern = "/metrics", .perm = PERM_PLATFORM, .fn = api_metrics,
+	  .open = metrics_open },
+	{ .method = "GET", .pattern = "/health", .perm = PERM_NONE, .fn = api_health },
 };
+_Static_assert(ARRAY_LEN(routes) < METRICS_ROUTE_NONE, "routes need a metrics slot each");
 
 /* Split "/a/b/c" into segments; -1 when too many or too long. */
 static int
@@ -420,7 +434,8 @@ static int
 admit(struct app *app, struct http_request *req, const struct route *r, struct principal *who)
 {
 	int64_t wait = 0;
-	enum authn a = r->perm != PERM_NONE ? authorized(app, req, &wait, who) : AUTHN_OK;
+	uint32_t perm = r->open && r->open(app) ? PERM_NONE : r->perm;
+	enum authn a = perm != PERM_NONE ? authorized(app, req, &wait, who) : AUTHN_OK;
 
 	if (a == AUTHN_LIMITED) {
 		api_too_many(req, wait);
@@ -437,18 +452,18 @@ admit(struct app *app, struct http_request *req, const struct route *r, struct p
 		http_reply_error(req, 403, "csrf_failed", NULL, "X-Msgd-CSRF missing or wrong");
 		return -1;
 	}
-	if (r->perm != PERM_NONE && !r->pw_change && who->kind == PRINCIPAL_USER &&
+	if (perm != PERM_NONE && !r->pw_change && who->kind == PRINCIPAL_USER &&
 	    api_user_must_change(app, who->subject)) {
 		http_reply_error(req, 403, "password_change_required", NULL,
 		    "choose a new password first: PUT /v1/auth/password {\"current\",\"new\"}");
 		return -1;
 	}
-	if (!authz_can(who, r->perm)) {
+	if (!authz_can(who, perm)) {
 		http_reply_error(req, 403, "forbidden", NULL, "this needs the permission %s",
-		    authz_perm_name(r->perm));
+		    authz_perm_name(perm));
 		return -1;
 	}
-	if (r->perm != PERM_NONE && api_rate_take(app, req, who) != 0)
+	if (perm != PERM_NONE && api_rate_take(app, req, who) != 0)
 		return -1;
 	return 0;
 }
@@ -466,6 +481,9 @@ api_head(struct http_request *req, void *arg)
 	if (strcmp(method, "POST") != 0 && strcmp(method, "PUT") != 0)
 		return;
 	int i = api_route_find(method, http_path(req), &m);
+	http_set_route(req, i);
+	if (i >= 0 && (routes[i].fn == api_webhook || routes[i].fn == api_channel_webhook))
+		api_webhook_head(app, req, m.params);
 	if (i < 0 || !routes[i].stream_body)
 		return;
 	if (app->store == NULL) {
@@ -491,6 +509,7 @@ api_handle(struct http_request *req, void *arg)
 	if (web_serve(req))
 		return;
 	int i = api_route_find(http_method(req), http_path(req), &m);
+	http_set_route(req, i);
 	if (i >= 0) {
 		const struct route *r = &routes[i];
 		struct principal who = { .kind = PRINCIPAL_KEY };
@@ -499,7 +518,8 @@ api_handle(struct http_request *req, void *arg)
 			return;
 		}
 		if (admit(app, req, r, &who) == 0)
-			r->fn(app, req, r->perm != PERM_NONE ? &who : NULL, m.params);
+			r->fn(app, req, r->perm != PERM_NONE && !(r->open && r->open(app)) ? &who : NULL,
+			    m.params);
 		return;
 	}
 	if (m.path_known)

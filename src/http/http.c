@@ -76,6 +76,7 @@
 #include <microhttpd.h>
 
 #include "../log/log.h"
+#include "../metrics/metrics.h"
 #include "../util/util.h"
 #include "accept.h"
 #include "framing.h"
@@ -516,6 +517,7 @@ access_cb(void *cls, struct MHD_Connection *mc, const char *url, const char *met
 		req->method = method;
 		req->path = xstrdup(url);
 		req->start_us = now_us();
+		req->route = -1;
 		snprintf(req->id, sizeof(req->id), "%08x%08llx", srv->id_prefix,
 		    (unsigned long long)++srv->next_id);
 		buf_init(&req->body, srv->cfg.body_limit);
@@ -644,6 +646,7 @@ completed_cb(void *cls, struct MHD_Connection *mc, void **con_cls,
 	snprintf(us, sizeof(us), "%lld", (long long)(now_us() - req->start_us));
 	log_kv(lvl, "request", "req", req->id, "method", req->method, "path", req->path, "status", st,
 	    "us", us, "closed", early ? "early" : "no", (const char *)NULL);
+	metrics_http(req->route, req->status, now_us() - req->start_us);
 	if (req->upgrade) {
 		/* Ended before the 101 was written: the socket was never handed over. */
 		req->upgrade->aborted(req->upgrade->arg);

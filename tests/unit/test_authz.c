@@ -54,6 +54,8 @@ area_of(const char *method, const char *pattern)
 		return AREA_KEYS;
 	if (strcmp(pattern, "/v1/orgs") == 0)
 		return AREA_ORGS;
+	if (strcmp(pattern, "/metrics") == 0)
+		return AREA_ORGS;  /* instance-wide: the platform's (h15metrics) */
 	if (strcmp(pattern, "/v1/audit") == 0)
 		return AREA_USERS;  /* owners and admins */
 	if (strncmp(pattern, "/v1/contacts/", 13) == 0)

@@ -69,14 +69,8 @@ static void
 count_committed(struct ingest *in)
 {
 	const struct ingest_batch *b = &in->batch;
-	size_t dups = 0;
+	size_t dups = metrics_batch_received(b);
 
-	for (size_t i = 0; i < b->nmsgs; i++) {
-		if (b->msgs[i].duplicate)
-			dups++;
-		else if (!b->msgs[i].echo)
-			metrics_received(b->msgs[i].channel_id, 1);
-	}
 	metrics_ingest_latency(http_age_us(in->req));
 	if (in->type != -2)
 		metrics_webhook(in->type, b->nmsgs > 0 && dups == b->nmsgs ? METRICS_HOOK_DUPLICATE :

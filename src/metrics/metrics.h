@@ -95,6 +95,10 @@ void metrics_webhook(int type, enum metrics_hook outcome);
 /* An ingest batch committed: received stored messages per channel, and the
  * time from the webhook's arrival to the commit. */
 void metrics_received(int64_t channel_id, uint64_t n);
+/* The same for each stored message of a committed batch (neither a
+ * duplicate nor an echo); returns how many were duplicates. */
+struct ingest_batch;
+size_t metrics_batch_received(const struct ingest_batch *b);
 void metrics_ingest_latency(int64_t us);
 /* A send attempt's outcome (enum send_outcome_kind); age_ms: since the API
  * accepted the message (observed as the send duration when it is SEND_OK). */
@@ -151,5 +155,7 @@ void api_health(struct app *app, struct http_request *req, const struct principa
 
 /* Reset every counter (unit tests). */
 void metrics_reset(void);
+/* 0 when the status-to-slot tables agree (unit tests). */
+int metrics_status_tables_check(void);
 
 #endif

@@ -132,13 +132,16 @@ test_http_routes_and_statuses(void **state)
 	metrics_http(1, 299, 100);           /* not counted apart: "other" */
 	metrics_http(-1, 404, 100);          /* no route */
 	metrics_http(5000, 0, 100);          /* out of range: no route, no status */
+	metrics_http(0, 9999, 100);          /* a status past the table: "other" */
+	assert_int_equal(metrics_status_tables_check(), 0);
 	char *t = render();
 	assert_line(t, "msgd_http_requests_total{route=\"/v1/a\",method=\"GET\",status=\"200\"} 2");
+	assert_line(t, "msgd_http_requests_total{route=\"/v1/a\",method=\"GET\",status=\"other\"} 1");
 	assert_line(t, "msgd_http_requests_total{route=\"/v1/b/*\",method=\"GET\",status=\"404\"} 1");
 	assert_line(t, "msgd_http_requests_total{route=\"/v1/b/*\",method=\"GET\",status=\"other\"} 1");
 	assert_line(t, "msgd_http_requests_total{route=\"none\",method=\"\",status=\"404\"} 1");
 	assert_line(t, "msgd_http_requests_total{route=\"none\",method=\"\",status=\"other\"} 1");
-	assert_line(t, "msgd_http_request_duration_seconds_count{route=\"/v1/a\",method=\"GET\"} 2");
+	assert_line(t, "msgd_http_request_duration_seconds_count{route=\"/v1/a\",method=\"GET\"} 3");
 	free(t);
 }
 

@@ -19,6 +19,7 @@ import {
 	followStream, waitMessage,
 } from './lib.mjs';
 import { sendSetup, serverError } from './fake_graph.mjs';
+import { wsConnect } from './wsclient.mjs';
 
 const require = createRequire(import.meta.url);
 const parsePrometheus = require('parse-prometheus-text-format');
@@ -152,6 +153,13 @@ describe('GET /metrics and GET /health', () => {
 			await st.stop();
 		}
 
+		// A WebSocket too, until it closes.
+		const ws = await wsConnect(d);
+		assert.equal(ws.status, 101, ws.text);
+		await waitMetric(d, 'one WebSocket subscriber', (m) => value(m, 'msgd_stream_subscribers', { kind: 'ws' }) === 1);
+		await ws.ws.closeAndWait();
+		await waitMetric(d, 'no WebSocket subscriber', (m) => value(m, 'msgd_stream_subscribers', { kind: 'ws' }) === 0);
+
 		// /health: public, the seeds' shape.
 		const hr = await d.anon('GET', '/health');
 		assertStatus(hr, 200, 'GET /health');
@@ -189,6 +197,19 @@ describe('GET /metrics and GET /health', () => {
 		assert.equal(value(mo, 'msgd_breaker_state', labels), 2);
 		assert.equal(value(mo, 'msgd_send_attempts_total', { ...labels, outcome: 'tempfail' }), 2);
 		assert.equal(value(mo, 'msgd_outbox_depth', labels), 2, 'both wait in the queue');
+	});
+
+	msgdTest('a running campaign is an active batch in /metrics and /health until it is cancelled', async (h) => {
+		const d = await h.start();
+		const r = await d.api('POST', '/v1/campaigns', { name: 'slow', channel: 'sandbox', text: 'hi', rate: 1,
+			recipients: [1, 2, 3].map((i) => ({ to: `1555060000${i}` })) });
+		assertStatus(r, 202, 'POST /v1/campaigns');
+		const active = (m) => value(m, 'msgd_active_batches') === 1 && value(m, 'message_service_active_batches') === 1;
+		await waitMetric(d, 'one active batch', active, 20_000);
+		assert.equal((await d.anon('GET', '/health')).json.metrics.active_batches, 1);
+		assertStatus(await d.api('POST', `/v1/campaigns/${r.json.id}/cancel`), 200, 'cancel');
+		await waitMetric(d, 'no active batch', (m) => value(m, 'msgd_active_batches') === 0, 20_000);
+		assert.equal((await d.anon('GET', '/health')).json.metrics.active_batches, 0);
 	});
 
 	msgdTest('metrics_public serves /metrics without a token; otherwise an organization key gets 403', async (h) => {

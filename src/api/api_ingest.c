@@ -51,9 +51,10 @@ type_index(const struct channel_ops *ops)
 	return -1;
 }
 
-/* Metrics: a webhook answered with status before anything was stored. */
+/* Metrics: a webhook answered with status without a commit (refused, or
+ * nothing to store: a status-only change the adapter skipped, the handshake). */
 static void
-count_refused(int type, int status)
+count_answered(int type, int status)
 {
 	if (type == -2)
 		return;
@@ -136,7 +137,7 @@ ingest_done(struct store_op *op, void *arg)
 	struct ingest *in = arg;
 
 	if (op->result != 0) {
-		count_refused(in->type, 500);
+		count_answered(in->type, 500);
 		log_error("ingest commit failed; provider will redeliver", "req",
 		    http_request_id(in->req), "error", op->errmsg);
 		if (op->fault != STORE_FAULT_NONE)
@@ -233,12 +234,12 @@ api_webhook(struct app *app, struct http_request *req, const struct principal *w
 	struct ingest *in;
 
 	if (ops == NULL) {
-		count_refused(-1, 404);
+		count_answered(-1, 404);
 		http_reply_error(req, 404, "not_found", NULL, "no webhook endpoint '%.64s'", p[0]);
 		return;
 	}
 	if ((in = ingest_begin(app, req, &wr)) == NULL) {
-		count_refused(type_index(ops), 503);
+		count_answered(type_index(ops), 503);
 		return;
 	}
 	in->type = type_index(ops);
@@ -255,7 +256,7 @@ ingest_answer(struct app *app, struct ingest *in)
 		snprintf(in->reply.error_code, sizeof(in->reply.error_code), "internal");
 	}
 	if (in->reply.status >= 300 || ingest_batch_empty(&in->batch)) {
-		count_refused(in->type, in->reply.status);
+		count_answered(in->type, in->reply.status);
 		send_webhook_reply(in->req, &in->reply);
 		ingest_free(in);
 		return;
@@ -280,13 +281,13 @@ api_channel_webhook(struct app *app, struct http_request *req, const struct prin
 	if (ops && ops->channel_webhook && parse_i64(p[1], &id) == 0 && id > 0)
 		ch = registry_find_id(app->reg, id);
 	if (ch == NULL || ch->ops != ops) {
-		count_refused(type_index(ops), 404);
+		count_answered(type_index(ops), 404);
 		http_reply_error(req, 404, "not_found", NULL, "no %.32s channel '%.64s'",
 		    ops ? ops->type : "such", p[1]);
 		return;
 	}
 	if ((in = ingest_begin(app, req, &wr)) == NULL) {
-		count_refused(type_index(ops), 503);
+		count_answered(type_index(ops), 503);
 		return;
 	}
 	in->type = type_index(ops);

@@ -642,11 +642,12 @@ completed_cb(void *cls, struct MHD_Connection *mc, void **con_cls,
 	enum log_level lvl = req->status >= 500 ? LOGL_WARN :
 	    (req->status == 0 || req->status >= 400 || early) ? LOGL_INFO : LOGL_DEBUG;
 	char st[8], us[24];
+	int64_t took = now_us() - req->start_us;
 	snprintf(st, sizeof(st), "%u", req->status);
-	snprintf(us, sizeof(us), "%lld", (long long)(now_us() - req->start_us));
+	snprintf(us, sizeof(us), "%lld", (long long)took);
 	log_kv(lvl, "request", "req", req->id, "method", req->method, "path", req->path, "status", st,
 	    "us", us, "closed", early ? "early" : "no", (const char *)NULL);
-	metrics_http(req->route, req->status, now_us() - req->start_us);
+	metrics_http(req->route, req->status, took);
 	if (req->upgrade) {
 		/* Ended before the 101 was written: the socket was never handed over. */
 		req->upgrade->aborted(req->upgrade->arg);

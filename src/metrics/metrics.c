@@ -22,6 +22,11 @@
 const double METRICS_BUCKETS_S[METRICS_BUCKETS] = {
 	.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10,
 };
+/* The same in microseconds, for counting without floating point. */
+static const int64_t buckets_us[METRICS_BUCKETS] = {
+	1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 500000, 1000000, 2500000, 5000000,
+	10000000,
+};
 
 /* The HTTP statuses counted apart; every other one is slot 0 ("other").
  * The two tables say the same thing both ways (test_metrics.c checks). */
@@ -84,6 +89,9 @@ static struct {
 static const double group_bounds[METRICS_BUCKETS] = {
 	1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096,
 };
+static const int64_t group_bounds_n[METRICS_BUCKETS] = {
+	1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096,
+};
 
 struct collector {
 	metrics_collect_fn fn;
@@ -109,7 +117,7 @@ add(_Atomic uint64_t *c, uint64_t n)
 }
 
 static size_t
-bucket_of(const double *bounds, double v)
+bucket_of(const int64_t *bounds, int64_t v)
 {
 	size_t i = 0;
 	while (i < METRICS_BUCKETS && v > bounds[i])
@@ -122,7 +130,7 @@ metrics_hist_observe(struct metrics_hist *h, int64_t us)
 {
 	if (us < 0)
 		us = 0;
-	size_t b = bucket_of(METRICS_BUCKETS_S, (double)us / 1e6);
+	size_t b = bucket_of(buckets_us, us);
 	if (b < METRICS_BUCKETS)
 		add(&h->bucket[b], 1);
 	add(&h->sum_us, (uint64_t)us);
@@ -202,7 +210,7 @@ void
 metrics_store_group(size_t n, int64_t us)
 {
 	metrics_hist_observe(&m.commit_latency, us);
-	size_t b = bucket_of(group_bounds, (double)n);
+	size_t b = bucket_of(group_bounds_n, (int64_t)n);
 	if (b < METRICS_BUCKETS)
 		add(&m.group_size.bucket[b], 1);
 	add(&m.group_size.sum_us, n);

@@ -13,7 +13,9 @@
 // with those labels taken off: still its parser, one series at a time.
 import { describe } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import { createRequire } from 'node:module';
+import path from 'node:path';
 import {
 	msgdTest, waitFor, assertError, assertStatus, createWaChannel, postWebhook, waMessageBody,
 	followStream, waitMessage,
@@ -212,12 +214,22 @@ describe('GET /metrics and GET /health', () => {
 		assert.equal((await d.anon('GET', '/health')).json.metrics.active_batches, 0);
 	});
 
-	msgdTest('metrics_public serves /metrics without a token; otherwise an organization key gets 403', async (h) => {
+	msgdTest('metrics_public serves /metrics without a token (applied on SIGHUP); otherwise an organization key gets 403', async (h) => {
 		const d = await h.start({ env: { MSGD_METRICS_PUBLIC: 'on' } });
 		const m = await scrape(d, {});
 		assert.equal(value(m, 'msgd_http_requests_total', { route: '/metrics', method: 'GET', status: '200' }), undefined,
 		    'this scrape is counted once it ends');
 		assert.equal(value(await scrape(d, {}), 'msgd_http_requests_total', { route: '/metrics', method: 'GET', status: '200' }), 1);
+
+		// Turned on by SIGHUP (the setting applies without a restart).
+		const conf = path.join(d.dataDir, 'msgd.conf');
+		fs.writeFileSync(conf, 'metrics_public = "off";\n');
+		const d3 = await h.start({ args: ['--config', conf] });
+		assertError(await d3.anon('GET', '/metrics'), 401, 'unauthorized');
+		fs.writeFileSync(conf, 'metrics_public = "on";\n');
+		d3.proc.kill('SIGHUP');
+		await waitFor(async () => (await d3.anon('GET', '/metrics')).status === 200, 10_000,
+		    { what: '/metrics public after SIGHUP' });
 
 		const d2 = await h.start();
 		const k = await d2.api('POST', '/v1/keys', { name: 'ops', scopes: ['messages:read'] });

@@ -185,9 +185,7 @@ write_gauges(struct metrics_out *out, const struct scrape *s)
 {
 	struct app *app = s->app;
 	int64_t n, lag;
-	int64_t since;
-	char why[8];
-	enum store_fault fault = app->store ? store_health(app->store, &since, why, sizeof(why)) :
+	enum store_fault fault = app->store ? store_health(app->store, NULL, NULL, 0) :
 	    STORE_FAULT_NONE;
 
 	write_channels(out, s);
@@ -264,9 +262,7 @@ api_health(struct app *app, struct http_request *req, const struct principal *wh
 {
 	static const char *const breaker_names[] = { "closed", "half_open", "open" };
 	int worst = 0;
-	int64_t since;
-	char why[8];
-	enum store_fault fault = app->store ? store_health(app->store, &since, why, sizeof(why)) :
+	enum store_fault fault = app->store ? store_health(app->store, NULL, NULL, 0) :
 	    STORE_FAULT_NONE;
 
 	for (size_t i = 0; app->outbox && i < registry_count(app->reg); i++) {

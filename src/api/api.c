@@ -16,6 +16,7 @@
 #include "../hooks/hooks.h"
 #include "../http/http.h"
 #include "../log/log.h"
+#include "../metrics/metrics.h"
 #include "../outbox/outbox.h"
 #include "../store/store.h"
 #include "../token/token.h"
@@ -167,7 +168,15 @@ struct route {
 	bool pw_change;        /* open to a user who must change their password */
 	bool stream_body;      /* fn runs when the headers are in, before the body, and
 	                          streams it (http_stream_body(): uploads, api_head()) */
+	bool (*open)(const struct app *app);  /* public while this says so (metrics_public) */
 };
+
+/* h15metrics: /metrics is public when the metrics_public setting says so. */
+static bool
+metrics_open(const struct app *app)
+{
+	return app->cfg && app->cfg->metrics_public;
+}
 
 static const struct route routes[] = {
 	{ .method = "GET", .pattern = "/healthz", .perm = PERM_NONE, .fn = api_healthz },
@@ -261,7 +270,12 @@ static const struct route routes[] = {
 	{ .method = "POST", .pattern = "/v1/exports/*/pause", .perm = PERM_WEBHOOKS_WRITE, .fn = api_exports_pause },
 	{ .method = "POST", .pattern = "/v1/exports/*/resume", .perm = PERM_WEBHOOKS_WRITE, .fn = api_exports_resume },
 	{ .method = "DELETE", .pattern = "/v1/exports/*", .perm = PERM_WEBHOOKS_WRITE, .fn = api_exports_delete },
+	/* metrics and health (issue 15, h15metrics; src/metrics/) */
+	{ .method = "GET", .pattern = "/metrics", .perm = PERM_PLATFORM, .fn = api_metrics,
+	  .open = metrics_open },
+	{ .method = "GET", .pattern = "/health", .perm = PERM_NONE, .fn = api_health },
 };
+_Static_assert(ARRAY_LEN(routes) < METRICS_ROUTE_NONE, "routes need a metrics slot each");
 
 /* Split "/a/b/c" into segments; -1 when too many or too long. */
 static int
@@ -430,7 +444,8 @@ static int
 admit(struct app *app, struct http_request *req, const struct route *r, struct principal *who)
 {
 	int64_t wait = 0;
-	enum authn a = r->perm != PERM_NONE ? authorized(app, req, &wait, who) : AUTHN_OK;
+	uint32_t perm = r->open && r->open(app) ? PERM_NONE : r->perm;
+	enum authn a = perm != PERM_NONE ? authorized(app, req, &wait, who) : AUTHN_OK;
 
 	if (a == AUTHN_LIMITED) {
 		api_too_many(req, wait);
@@ -447,18 +462,18 @@ admit(struct app *app, struct http_request *req, const struct route *r, struct p
 		http_reply_error(req, 403, "csrf_failed", NULL, "X-Msgd-CSRF missing or wrong");
 		return -1;
 	}
-	if (r->perm != PERM_NONE && !r->pw_change && who->kind == PRINCIPAL_USER &&
+	if (perm != PERM_NONE && !r->pw_change && who->kind == PRINCIPAL_USER &&
 	    api_user_must_change(app, who->subject)) {
 		http_reply_error(req, 403, "password_change_required", NULL,
 		    "choose a new password first: PUT /v1/auth/password {\"current\",\"new\"}");
 		return -1;
 	}
-	if (!authz_can(who, r->perm)) {
+	if (!authz_can(who, perm)) {
 		http_reply_error(req, 403, "forbidden", NULL, "this needs the permission %s",
-		    authz_perm_name(r->perm));
+		    authz_perm_name(perm));
 		return -1;
 	}
-	if (r->perm != PERM_NONE && api_rate_take(app, req, who) != 0)
+	if (perm != PERM_NONE && api_rate_take(app, req, who) != 0)
 		return -1;
 	return 0;
 }
@@ -476,6 +491,9 @@ api_head(struct http_request *req, void *arg)
 	if (strcmp(method, "POST") != 0 && strcmp(method, "PUT") != 0)
 		return;
 	int i = api_route_find(method, http_path(req), &m);
+	http_set_route(req, i);
+	if (i >= 0 && (routes[i].fn == api_webhook || routes[i].fn == api_channel_webhook))
+		api_webhook_head(app, req, m.params);
 	if (i < 0 || !routes[i].stream_body)
 		return;
 	if (app->store == NULL) {
@@ -501,6 +519,7 @@ api_handle(struct http_request *req, void *arg)
 	if (web_serve(req))
 		return;
 	int i = api_route_find(http_method(req), http_path(req), &m);
+	http_set_route(req, i);
 	if (i >= 0) {
 		const struct route *r = &routes[i];
 		struct principal who = { .kind = PRINCIPAL_KEY };
@@ -509,7 +528,8 @@ api_handle(struct http_request *req, void *arg)
 			return;
 		}
 		if (admit(app, req, r, &who) == 0)
-			r->fn(app, req, r->perm != PERM_NONE ? &who : NULL, m.params);
+			r->fn(app, req, r->perm != PERM_NONE && !(r->open && r->open(app)) ? &who : NULL,
+			    m.params);
 		return;
 	}
 	if (m.path_known)

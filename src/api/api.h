@@ -444,6 +444,12 @@ void api_ws_end(struct app *app);
 /* Client bytes through the WebSocket frame handling, without a loop or a
  * client (the fuzz harness; see api_ws.c). */
 int api_ws_feed(struct app *app, const void *bytes, size_t len);
+/* Metrics (h15metrics): open SSE streams / WebSockets and the largest lag
+ * among them (events of the log after the cursor, any organization). */
+void api_stream_gauges(struct app *app, int64_t *n, int64_t *max_lag);
+void api_ws_gauges(struct app *app, int64_t *n, int64_t *max_lag);
+/* The head hook's look at a provider webhook (api_ingest.c): too_large. */
+void api_webhook_head(struct app *app, struct http_request *req, const char *const *p);
 void api_messages_send(struct app *, struct http_request *, const struct principal *,
     const char *const *);
 /* One send (a POST /v1/messages body, borrowed), validated and committed.

@@ -20,9 +20,11 @@
 
 #include "../authz/authz.h"
 #include "../channels/channel.h"
+#include "../config/config.h"
 #include "../http/http.h"
 #include "../log/log.h"
 #include "../media/media.h"
+#include "../metrics/metrics.h"
 #include "../store/store.h"
 #include "../util/util.h"
 
@@ -36,7 +38,45 @@ struct ingest {
 	int64_t org;                  /* sandbox: the caller's organization */
 	int64_t channel_id;           /* a per-channel webhook's channel (after_commit), or 0 */
 	uint64_t serial;              /* ... while it stays open */
+	int type;                     /* metrics: channel_types[] index; -1 unknown, -2 no webhook */
 };
+
+/* Metrics: channel_types[] index of ops (-1: none). */
+static int
+type_index(const struct channel_ops *ops)
+{
+	for (int i = 0; ops && channel_types[i]; i++)
+		if (channel_types[i] == ops)
+			return i;
+	return -1;
+}
+
+/* Metrics: a webhook answered with status without a commit (refused, or
+ * nothing to store: a status-only change the adapter skipped, the handshake). */
+static void
+count_answered(int type, int status)
+{
+	if (type == -2)
+		return;
+	metrics_webhook(type, status < 300 ? METRICS_HOOK_ACCEPTED :
+	    status == 401 || status == 403 ? METRICS_HOOK_BAD_SIGNATURE :
+	    status == 413 ? METRICS_HOOK_TOO_LARGE : status >= 500 ? METRICS_HOOK_ERROR :
+	    METRICS_HOOK_INVALID);
+}
+
+/* Metrics: a batch committed: stored messages per channel, how long since
+ * the request came, and the webhook's outcome. */
+static void
+count_committed(struct ingest *in)
+{
+	const struct ingest_batch *b = &in->batch;
+	size_t dups = metrics_batch_received(b);
+
+	metrics_ingest_latency(http_age_us(in->req));
+	if (in->type != -2)
+		metrics_webhook(in->type, b->nmsgs > 0 && dups == b->nmsgs ? METRICS_HOOK_DUPLICATE :
+		    METRICS_HOOK_ACCEPTED);
+}
 
 static void
 ingest_free(struct ingest *in)
@@ -97,6 +137,7 @@ ingest_done(struct store_op *op, void *arg)
 	struct ingest *in = arg;
 
 	if (op->result != 0) {
+		count_answered(in->type, 500);
 		log_error("ingest commit failed; provider will redeliver", "req",
 		    http_request_id(in->req), "error", op->errmsg);
 		if (op->fault != STORE_FAULT_NONE)
@@ -107,6 +148,7 @@ ingest_done(struct store_op *op, void *arg)
 		return;
 	}
 	log_batch("ingest committed", in->req, &in->batch);
+	count_committed(in);
 	api_channel_states_apply(in->app, &in->batch);
 	api_optout_committed(in->app, &in->batch);
 	struct channel *ch = in->channel_id ? registry_find_id(in->app->reg, in->channel_id) : NULL;
@@ -192,11 +234,15 @@ api_webhook(struct app *app, struct http_request *req, const struct principal *w
 	struct ingest *in;
 
 	if (ops == NULL) {
+		count_answered(-1, 404);
 		http_reply_error(req, 404, "not_found", NULL, "no webhook endpoint '%.64s'", p[0]);
 		return;
 	}
-	if ((in = ingest_begin(app, req, &wr)) == NULL)
+	if ((in = ingest_begin(app, req, &wr)) == NULL) {
+		count_answered(type_index(ops), 503);
 		return;
+	}
+	in->type = type_index(ops);
 	ops->webhook(app->reg, &wr, &in->reply, &in->batch);
 	ingest_answer(app, in);
 }
@@ -210,6 +256,7 @@ ingest_answer(struct app *app, struct ingest *in)
 		snprintf(in->reply.error_code, sizeof(in->reply.error_code), "internal");
 	}
 	if (in->reply.status >= 300 || ingest_batch_empty(&in->batch)) {
+		count_answered(in->type, in->reply.status);
 		send_webhook_reply(in->req, &in->reply);
 		ingest_free(in);
 		return;
@@ -234,12 +281,16 @@ api_channel_webhook(struct app *app, struct http_request *req, const struct prin
 	if (ops && ops->channel_webhook && parse_i64(p[1], &id) == 0 && id > 0)
 		ch = registry_find_id(app->reg, id);
 	if (ch == NULL || ch->ops != ops) {
+		count_answered(type_index(ops), 404);
 		http_reply_error(req, 404, "not_found", NULL, "no %.32s channel '%.64s'",
 		    ops ? ops->type : "such", p[1]);
 		return;
 	}
-	if ((in = ingest_begin(app, req, &wr)) == NULL)
+	if ((in = ingest_begin(app, req, &wr)) == NULL) {
+		count_answered(type_index(ops), 503);
 		return;
+	}
+	in->type = type_index(ops);
 	in->channel_id = ch->id;
 	in->serial = ch->serial;
 	ch->ops->channel_webhook(ch, &wr, &in->reply, &in->batch);
@@ -264,6 +315,7 @@ api_sandbox_inbound(struct app *app, struct http_request *req, const struct prin
 	in->app = app;
 	in->req = req;
 	in->sandbox = true;
+	in->type = -2;
 	in->org = who->org_id;
 	if (ch->ops->simulate_inbound(ch, body, &in->batch, &err) != 0 || in->batch.nmsgs == 0) {
 		json_decref(body);
@@ -273,4 +325,16 @@ api_sandbox_inbound(struct app *app, struct http_request *req, const struct prin
 	}
 	json_decref(body);
 	ingest_submit(app, in);
+}
+
+/* The head hook's look at a provider webhook (api_head()): one refused
+ * from its Content-Length (413, the body never read) counts as too_large. */
+void
+api_webhook_head(struct app *app, struct http_request *req, const char *const *p)
+{
+	const struct channel_ops *ops = p[1] ? channel_type_find(p[0]) : channel_type_by_webhook_path(p[0]);
+	int64_t len = http_content_length(req);
+
+	if (len >= 0 && app->cfg && (uint64_t)len > app->cfg->body_limit)
+		metrics_webhook(type_index(ops), METRICS_HOOK_TOO_LARGE);
 }

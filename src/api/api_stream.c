@@ -217,3 +217,17 @@ api_streams_end(struct app *app)
 	}
 	api_ws_end(app);
 }
+
+void
+api_stream_gauges(struct app *app, int64_t *n, int64_t *max_lag)
+{
+	int64_t head = app->bus ? bus_head(app->bus) : 0;
+
+	*n = *max_lag = 0;
+	for (struct stream *s = app->streams; s; s = s->next) {
+		int64_t lag = s->sub ? head - bus_cursor(s->sub) : 0;
+		(*n)++;
+		if (lag > *max_lag)
+			*max_lag = lag;
+	}
+}

@@ -787,3 +787,17 @@ api_ws_feed(struct app *app, const void *bytes, size_t len)
 	close(sv[0]);
 	return rc;
 }
+
+void
+api_ws_gauges(struct app *app, int64_t *n, int64_t *max_lag)
+{
+	int64_t head = app->bus ? bus_head(app->bus) : 0;
+
+	*n = *max_lag = 0;
+	for (struct ws *ws = app->websockets; ws; ws = ws->next) {
+		int64_t lag = ws->sub ? head - bus_cursor(ws->sub) : 0;
+		(*n)++;
+		if (lag > *max_lag)
+			*max_lag = lag;
+	}
+}

@@ -17,6 +17,7 @@
 
 #include "../httpc/httpc.h"
 #include "../log/log.h"
+#include "../metrics/metrics.h"
 #include "../store/store.h"
 #include "../util/util.h"
 
@@ -198,6 +199,8 @@ submit_done(struct store_op *op, void *arg)
 		log_error(ingest ? "channel: cannot store what the provider reported" :
 		    "channel: cannot store the synced templates", "channel", ch ? ch->name : "(closed)",
 		    "error", op->errmsg);
+	if (op->result == 0 && ingest)
+		metrics_batch_received(&s->batch);  /* polled updates, the sandbox's replies */
 	if (ch && op->result == 0 && ingest) {
 		if (s->host->committed)
 			s->host->committed(s->host->committed_arg, ch, &s->batch);

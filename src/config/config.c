@@ -185,6 +185,11 @@ static const struct setting settings[] = {
 	{ .name = "import_rows_max", .kind = K_INT, FIELD(import_rows_max), .min = 1, .max = 100000000,
 	  .reload = true,
 	  .help = "data rows an import may have (the header not counted); more fail it with too_many_rows" },
+	/* metrics (issue 15, h15metrics) */
+	{ .name = "metrics_public", .kind = K_ONOFF, FIELD(metrics_public), .reload = true,
+	  .env = "MSGD_METRICS_PUBLIC",
+	  .help = "serve GET /metrics without a token (a scraper on a private network); off: the "
+	    "platform permission" },
 };
 
 static const struct setting *

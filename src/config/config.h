@@ -59,6 +59,8 @@ struct config {
 	int media_retry_ms;        /* inbound media: first retry delay (10 s; x4 each, capped at 12 h) */
 	int media_attempts;        /* inbound media: attempts before failed */
 	int import_rows_max;       /* data rows an import may have (more: too_many_rows) */
+	/* metrics (issue 15, h15metrics) */
+	bool metrics_public;       /* GET /metrics without a token (default: PERM_PLATFORM) */
 };
 
 /* Where a configuration comes from, kept so SIGHUP can build it again:

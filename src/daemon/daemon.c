@@ -362,6 +362,7 @@ reload(struct daemon *d)
 	c->credential_checks = next.credential_checks;
 	c->files_max_bytes = next.files_max_bytes;
 	c->files_retention_hours = next.files_retention_hours;
+	c->metrics_public = next.metrics_public;  /* h15metrics */
 	d->app.cookie_secure = config_cookie_secure(c);
 	http_reconfigure(d->http, &(struct http_config){
 		.body_limit = c->body_limit,

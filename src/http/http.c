@@ -76,6 +76,7 @@
 #include <microhttpd.h>
 
 #include "../log/log.h"
+#include "../metrics/metrics.h"
 #include "../util/util.h"
 #include "accept.h"
 #include "framing.h"
@@ -516,6 +517,7 @@ access_cb(void *cls, struct MHD_Connection *mc, const char *url, const char *met
 		req->method = method;
 		req->path = xstrdup(url);
 		req->start_us = now_us();
+		req->route = -1;
 		snprintf(req->id, sizeof(req->id), "%08x%08llx", srv->id_prefix,
 		    (unsigned long long)++srv->next_id);
 		buf_init(&req->body, srv->cfg.body_limit);
@@ -640,10 +642,12 @@ completed_cb(void *cls, struct MHD_Connection *mc, void **con_cls,
 	enum log_level lvl = req->status >= 500 ? LOGL_WARN :
 	    (req->status == 0 || req->status >= 400 || early) ? LOGL_INFO : LOGL_DEBUG;
 	char st[8], us[24];
+	int64_t took = now_us() - req->start_us;
 	snprintf(st, sizeof(st), "%u", req->status);
-	snprintf(us, sizeof(us), "%lld", (long long)(now_us() - req->start_us));
+	snprintf(us, sizeof(us), "%lld", (long long)took);
 	log_kv(lvl, "request", "req", req->id, "method", req->method, "path", req->path, "status", st,
 	    "us", us, "closed", early ? "early" : "no", (const char *)NULL);
+	metrics_http(req->route, req->status, took);
 	if (req->upgrade) {
 		/* Ended before the 101 was written: the socket was never handed over. */
 		req->upgrade->aborted(req->upgrade->arg);

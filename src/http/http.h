@@ -132,6 +132,10 @@ const char *http_body(const struct http_request *req, size_t *len);
 const char *http_request_id(const struct http_request *req);
 /* The client's IP address as text ("127.0.0.1", "::1"); "" when unknown. */
 const char *http_client_addr(struct http_request *req);
+/* Metrics (h15metrics): the route the request matched (-1: none), counted
+ * with its status and latency when it ends; microseconds since it began. */
+void http_set_route(struct http_request *req, int route);
+int64_t http_age_us(const struct http_request *req);
 
 /* --- replies: exactly one per request --- */
 /* Steals the reference to body. */

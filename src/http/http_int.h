@@ -25,6 +25,7 @@ struct http_request {
 	char id[24];
 	struct buf body;
 	int64_t start_us;
+	int route;                   /* the API's route index for metrics (-1: none) */
 	bool too_large;
 	size_t discarded;            /* bytes of an oversize body thrown away */
 	bool dispatched;

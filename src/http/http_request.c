@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include "http_int.h"
 
@@ -61,4 +62,19 @@ const char *
 http_request_id(const struct http_request *req)
 {
 	return req->id;
+}
+
+void
+http_set_route(struct http_request *req, int route)
+{
+	req->route = route;
+}
+
+int64_t
+http_age_us(const struct http_request *req)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000 - req->start_us;
 }

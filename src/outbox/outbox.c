@@ -30,6 +30,7 @@
 #include "../channels/channel.h"
 #include "../httpc/httpc.h"
 #include "../log/log.h"
+#include "../metrics/metrics.h"
 #include "../store/store.h"
 #include "../util/util.h"
 #include "outbox_int.h"
@@ -273,6 +274,7 @@ expire(struct outbox *ob, struct attempt *a, const struct send_outcome *out)
 	struct outbox_item *it = add_result(ob, a->message_id, OUTBOX_FAILED);
 	char last[400];
 
+	metrics_expired(a->channel_id);
 	set_error(it, a, out);
 	error_text(last, sizeof(last), out->error_title, out->error_detail);
 	snprintf(it->error_title, sizeof(it->error_title), "expired");
@@ -355,6 +357,7 @@ handle_outcome(struct attempt *a, struct send_outcome *out, bool local)
 	ob->inflight--;
 	if (oc)
 		oc->inflight--;
+	metrics_send_outcome(a->channel_id, (int)out->kind, now - a->created_ms);
 	snprintf(mid, sizeof(mid), "%" PRId64, a->message_id);
 	snprintf(code, sizeof(code), "%" PRId64, out->error_code);
 	if (oc == NULL) {

@@ -143,6 +143,9 @@ void outbox_drain(struct outbox *ob);
  * cycle's due read or claim in flight. */
 size_t outbox_busy(struct outbox *ob);
 void outbox_stop(struct outbox *ob);
+/* Metrics (gauges.c, h15metrics): a channel's sends in flight and its
+ * breaker (0 closed, 1 half-open, 2 open); 0 and 0 for one never used. */
+void outbox_channel_gauges(struct outbox *ob, int64_t channel_id, int64_t *inflight, int *breaker);
 
 /* --- pacing.c: the arithmetic, unit-tested on its own --- */
 

@@ -43,11 +43,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
 
 #include "../log/log.h"
+#include "../metrics/metrics.h"
 #include "../util/util.h"
 #include "store_backend.h"
 #include "store_int.h"
@@ -363,7 +365,11 @@ writer_main(void *arg)
 			st->qtail = NULL;
 		pthread_mutex_unlock(&st->mu);
 
+		struct timespec t0, t1;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
 		run_group(st, group, n);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		metrics_store_group(n, (t1.tv_sec - t0.tv_sec) * 1000000LL + (t1.tv_nsec - t0.tv_nsec) / 1000);
 		/* Every failure has a kind: storage's, or the op's own. */
 		for (size_t i = 0; i < n; i++) {
 			struct store_op *op = group[i];

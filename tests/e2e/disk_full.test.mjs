@@ -103,10 +103,15 @@ describe('disk full', { skip }, () => {
 			assert.match(ready.json.storage_error, /full/i);
 			const anon = await d.anon('GET', '/readyz');
 			assert.deepEqual(anon.json, { status: 'not_ready' });
+			// GET /health (issue 15, h15metrics): degraded while storage fails.
+			const health = await d.anon('GET', '/health');
+			assert.equal(health.status, 200, health.text);
+			assert.equal(health.json.status, 'degraded', health.text);
 
 			// Space returns: msgd notices by itself (no request needed) ...
 			fs.unlinkSync(filler);
 			await waitFor(async () => (await d.api('GET', '/readyz')).status === 200, 15_000, { what: '/readyz ready again' });
+			assert.equal((await d.anon('GET', '/health')).json.status, 'ok');
 			// ... and takes webhooks and sends again.
 			for (let i = 0; i < 5; i++) assert.equal((await post()).status, 200);
 			const ok = await d.api('POST', '/v1/messages', { channel: 'sandbox', to: '15550001111', text: 'room again' });

@@ -23,6 +23,7 @@
 static const char *const public_routes[] = {
 	"GET /healthz", "GET /readyz", "POST /v1/session", "GET /v1/session", "DELETE /v1/session",
 	"GET /webhooks/*", "POST /webhooks/*", "POST /webhooks/*/*", "POST /v1/auth/token",
+	"GET /health",  /* h15metrics */
 };
 
 /* What each kind of route is: read, send, or a part of administration. */
@@ -53,6 +54,8 @@ area_of(const char *method, const char *pattern)
 		return AREA_KEYS;
 	if (strcmp(pattern, "/v1/orgs") == 0)
 		return AREA_ORGS;
+	if (strcmp(pattern, "/metrics") == 0)
+		return AREA_ORGS;  /* instance-wide: the platform's (h15metrics) */
 	if (strcmp(pattern, "/v1/audit") == 0)
 		return AREA_USERS;  /* owners and admins */
 	if (strncmp(pattern, "/v1/contacts/", 13) == 0)

@@ -10,6 +10,8 @@
 
 #include <jansson.h>
 
+#include "../util/util.h"
+
 struct config;
 struct datadir_holder;
 
@@ -92,11 +94,7 @@ const char *cli_error_message(json_t *body);
 
 /* --- issue 15, h15ops: backup, restore, version --- */
 
-#ifndef MSGD_VERSION
-#define MSGD_VERSION "0.1.0"
-#endif
-/* The build's commit (build/gen/commit.c, tools/gen_commit.sh). */
-extern const char msgd_commit[];
+/* MSGD_VERSION and msgd_commit: util.h. */
 
 extern const char cli_backup_usage[];
 /* msgd backup --to FILE ... (backup.c): the exit code. */

@@ -36,6 +36,7 @@
 
 #include "../lease/lease.h"
 #include "../log/log.h"
+#include "../metrics/metrics.h"
 #include "../outbox/outbox.h"
 #include "../store/store.h"
 #include "../util/util.h"
@@ -907,6 +908,7 @@ hooks_start(struct hooks **out, struct event_base *base, struct store *st)
 	json_array_foreach(rows, i, row)
 		hooks_add(hk, row);
 	json_decref(rows);
+	metrics_collector_add(hooks_metrics_collect, hk);
 	*out = hk;
 	kick(hk);
 	return 0;
@@ -958,6 +960,7 @@ hooks_stop(struct hooks *hk)
 	if (hk == NULL)
 		return;
 	hk->stopping = true;
+	metrics_collector_remove(hooks_metrics_collect, hk);
 	event_free(hk->ev_cycle);
 	if (hk->reloading)
 		hk->reloading->hk = NULL;

@@ -86,4 +86,8 @@ struct hooks {
 /* hooks.c: the subscription id's, not deleted, or NULL. */
 struct hsub *hooks_sub_find(struct hooks *hk, int64_t id);
 
+struct metrics_out;
+/* The subscriptions' lag and connection for /metrics (a metrics collector). */
+void hooks_metrics_collect(struct metrics_out *out, void *arg);
+
 #endif

@@ -6,9 +6,11 @@
 #include "hooks.h"
 #include "hooks_int.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "../metrics/metrics.h"
 #include "../util/util.h"
 
 static bool
@@ -158,4 +160,33 @@ hooks_export_health(struct hooks *hk, int64_t org)
 		    "lag", (json_int_t)lag(s), "last_error", err));
 	}
 	return out;
+}
+
+/* /metrics (registered by hooks_start): every subscription's lag and
+ * whether its sink is connected, webhooks as kind "webhook". */
+void
+hooks_metrics_collect(struct metrics_out *out, void *arg)
+{
+	struct hooks *hk = arg;
+	char id[24], why[SINK_ERROR_MAX];
+
+	metrics_family(out, "msgd_export_lag", "gauge",
+	    "Events after an event webhook's or export's cursor (lag)");
+	for (struct hsub *s = hk->subs; s; s = s->next) {
+		if (s->deleted)
+			continue;
+		snprintf(id, sizeof(id), "%" PRId64, s->id);
+		metrics_sample(out, "msgd_export_lag", (const char *const[]){ "id", id, "kind", s->kind,
+		    "org", s->org ? s->org : "", NULL }, (double)lag(s));
+	}
+	metrics_family(out, "msgd_export_connected", "gauge",
+	    "1 while an event webhook's or export's sink is connected (0: down, or paused)");
+	for (struct hsub *s = hk->subs; s; s = s->next) {
+		if (s->deleted)
+			continue;
+		snprintf(id, sizeof(id), "%" PRId64, s->id);
+		metrics_sample(out, "msgd_export_connected", (const char *const[]){ "id", id,
+		    "kind", s->kind, "org", s->org ? s->org : "", NULL },
+		    connected(s, why, sizeof(why)) ? 1 : 0);
+	}
 }

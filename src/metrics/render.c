@@ -30,12 +30,6 @@
 #include "../store/store.h"
 #include "../util/util.h"
 
-#ifndef MSGD_VERSION
-#define MSGD_VERSION "0.1.0"
-#endif
-#ifndef MSGD_COMMIT
-#define MSGD_COMMIT "unknown"
-#endif
 
 #define FDS_MAX 1000000        /* descriptors counted at most */
 #define PROC_LINE_MAX 1024
@@ -214,7 +208,7 @@ write_gauges(struct metrics_out *out, const struct scrape *s)
 	metrics_gauge(out, "msgd_process_start_time_seconds", "when the process started (Unix time)",
 	    NULL, s->start);
 	metrics_gauge(out, "msgd_build_info", "the build: version and commit", (const char *[]){
-	    "version", MSGD_VERSION, "commit", MSGD_COMMIT, NULL }, 1);
+	    "version", MSGD_VERSION, "commit", msgd_commit, NULL }, 1);
 }
 
 static void

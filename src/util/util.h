@@ -119,4 +119,11 @@ int json_epoch(const struct json_t *v, int64_t max, int64_t *out);
 /* Make a directory and its parents (mode for the last component). */
 int mkdir_p(const char *path, unsigned mode);
 
+/* The release (MSGD_VERSION, -D to override) and the build's commit
+ * (build/gen/commit.c, written by tools/gen_commit.sh). */
+#ifndef MSGD_VERSION
+#define MSGD_VERSION "0.1.0"
+#endif
+extern const char msgd_commit[];
+
 #endif

@@ -10,6 +10,9 @@ import assert from 'node:assert/strict';
 import { connect, StringCodec, AckPolicy, DeliverPolicy } from 'nats';
 import { msgdTest, assertStatus, assertError, waitFor, allEvents, startPeer } from './lib.mjs';
 import { startNats } from './nats.mjs';
+import { createRequire } from 'node:module';
+
+const parsePrometheus = createRequire(import.meta.url)('parse-prometheus-text-format');
 
 const sc = StringCodec();
 const PG = /^postgres(ql)?:\/\//.test(process.env.MSGD_TEST_DATABASE || '');
@@ -236,6 +239,15 @@ describe('exports to NATS', () => {
 		await inbound(d, 'side 3', 'side');
 		await waitFor(async () => (await d.api('GET', `/v1/exports/${ex.id}`)).json.lag > 0, 5000, { what: 'lag while paused' });
 		assert.deepEqual(texts(got), ['side 1', 'side 2']);
+		// The same lag in /metrics (msgd_export_lag, parsed by a real parser), connected.
+		const lagNow = (await d.api('GET', `/v1/exports/${ex.id}`)).json.lag;
+		const m = await d.api('GET', '/metrics');
+		assertStatus(m, 200, 'GET /metrics');
+		const fams = new Map(parsePrometheus(m.text).map((f) => [f.name, f]));
+		const sample = (name) => fams.get(name)?.metrics.find((x) => x.labels.id === String(ex.id));
+		assert.equal(sample('msgd_export_lag')?.labels.kind, 'nats');
+		assert.equal(Number(sample('msgd_export_lag').value), lagNow);
+		assert.equal(Number(sample('msgd_export_connected')?.value), 1);
 		r = await d.api('POST', `/v1/exports/${ex.id}/resume`);
 		assertStatus(r, 200, 'resume');
 		assert.equal(r.json.state.paused, false);

@@ -94,6 +94,10 @@ msgdTest('a backup under webhook load holds every webhook acknowledged before it
 	const up = assertStatus(await d.api('POST', '/v1/files?filename=b.bin', blob,
 		{ 'content-type': 'application/octet-stream' }), 201, 'upload');
 
+	// An export whose config holds a password: it travels with the secrets only.
+	const ex = assertStatus(await d.api('POST', '/v1/exports', { kind: 'nats', events: ['*'],
+		config: { url: 'nats://127.0.0.1:9', user: 'u', password: 'export-secret-pw' } }), 201, 'export');
+
 	// The load: four writers posting signed webhooks until told to stop.
 	const acked = [];
 	let stop = false, n = 0;
@@ -138,6 +142,7 @@ msgdTest('a backup under webhook load holds every webhook acknowledged before it
 		const db = zipMember(path.join(work, a), 'msgd.db');
 		assert.ok(!db.includes('corpus_fake_app_secret'), `${a}: the app secret is in msgd.db`);
 		assert.ok(!db.includes('EAAtest_'), `${a}: the access token is in msgd.db`);
+		assert.ok(!db.includes('export-secret-pw'), `${a}: the export's password is in msgd.db`);
 	}
 
 	// Restored with the secrets: every acknowledged webhook, nothing partial.
@@ -161,6 +166,10 @@ msgdTest('a backup under webhook load holds every webhook acknowledged before it
 	assert.equal(f.status, 200);
 	assert.ok(Buffer.from(await f.arrayBuffer()).equals(blob), 'the stored file comes back whole');
 	assertStatus(await postWebhook(e.url, waMessageBody({ pnid: PNID, id: 'wamid.after.restore' })), 200, 'signed webhook on the restored copy');
+	const ex1 = assertStatus(await e.api('GET', `/v1/exports/${ex.id}`), 200, 'the export restored');
+	assert.equal(ex1.config.url, 'nats://127.0.0.1:9');
+	assert.equal(ex1.config.password, '********');
+	assert.equal(ex1.state.paused, false);
 	await e.stop();
 
 	// Restored without secrets: the data is there, the credentials are not.
@@ -172,6 +181,11 @@ msgdTest('a backup under webhook load holds every webhook acknowledged before it
 	assert.equal((await messagesByProviderId(g, before[0])).length, 1);
 	const refused = await postWebhook(g.url, waMessageBody({ pnid: PNID, id: 'wamid.nosecret' }));
 	assert.equal(refused.status, 403, `the app secret is not in a backup without secrets: ${refused.text}`);
+	// The export is there, paused, without its config: set it again to resume.
+	const ex2 = assertStatus(await g.api('GET', `/v1/exports/${ex.id}`), 200, 'the export without secrets');
+	assert.equal(ex2.state.paused, true);
+	assert.equal(ex2.config.password, undefined);
+	assertStatus(await g.api('GET', '/healthz'), 200, 'healthy with a paused, empty export');
 }, { timeout: 180_000 });
 
 msgdTest('restore refuses a wrong passphrase, a damaged archive and a non-empty target, leaving nothing', async (h) => {

@@ -251,6 +251,9 @@ static const struct route routes[] = {
 	{ .method = "GET", .pattern = "/v1/imports/*", .perm = PERM_MESSAGES_READ, .fn = api_imports_get },
 	{ .method = "GET", .pattern = "/v1/imports/*/errors", .perm = PERM_MESSAGES_READ, .fn = api_imports_errors },
 	{ .method = "DELETE", .pattern = "/v1/imports/*", .perm = PERM_MESSAGES_SEND, .fn = api_imports_delete },
+	/* h15openapi: the API's description (docs/openapi.json) and its page (api_docs.c) */
+	{ .method = "GET", .pattern = "/openapi.json", .perm = PERM_NONE, .fn = api_openapi_json },
+	{ .method = "GET", .pattern = "/docs", .perm = PERM_NONE, .fn = api_docs_page },
 };
 
 /* Split "/a/b/c" into segments; -1 when too many or too long. */

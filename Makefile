@@ -110,7 +110,7 @@ e2e-npm:
 	cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error
 
 e2e: build/test/msgd build/test/fsfault.so e2e-npm
-	FSFAULT_SO=$(CURDIR)/build/test/fsfault.so \
+	MSGD_OPENAPI_CHECK=1 FSFAULT_SO=$(CURDIR)/build/test/fsfault.so \
 	MSGD_BIN=$(CURDIR)/build/test/msgd CORPUS=$(CURDIR)/../shared/corpus \
 	  node tests/run.mjs --concurrency 2 tests/e2e
 

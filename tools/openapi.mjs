@@ -78,7 +78,7 @@ const schemas = {
 		capabilities: ref('Capabilities'), webhook: anyJson, actions: anyJson,
 	}, ['type', 'config', 'capabilities']),
 	ChannelAction: obj({ channel: str(), connection: ref('Connection') }, ['channel', 'connection']),
-	ChannelQr: obj({ state: str(), qr: nul(str()), pairing_code: nul(str()), qr_updated_at: nul(str()) }, ['state']),
+	ChannelQr: obj({ state: str(), qr: nul(str()), pairing_code: nul(str()), qr_updated_at: nul(int({ description: 'ms since the epoch' })) }, ['state']),
 	ProviderTemplates: obj({
 		channel: str(),
 		templates: arr(obj({ name: str(), language: str(), category: nul(str()), status: str(), params: int(),
@@ -261,7 +261,8 @@ op('POST', '/webhooks/{type}', { tag: T.hooks_in, perm: 'none', summary: 'Provid
 	responses: { 200: ok('durably stored', ref('Status')), 401: E, 403: E, 404: E, 413: E, 422: E } });
 op('POST', '/webhooks/{type}/{channel_id}', { tag: T.hooks_in, perm: 'none', summary: 'A channel\'s own webhook (telegram, evolution)',
 	body: obj(), bodyRequired: true,
-	responses: { 200: ok('durably stored', ref('Status')), 401: E, 403: E, 404: E, 413: E, 422: E } });
+	responses: { 200: ok('durably stored; the body is the adapter\'s (evolution {"status":"ok"}, telegram {"ok":true})',
+		{ oneOf: [ref('Status'), obj({ ok: { const: true } }, ['ok'])] }), 401: E, 403: E, 404: E, 413: E, 422: E } });
 
 op('GET', '/v1/channel-types', { tag: T.channels, perm: 'read', summary: 'Channel types: config schemas and capabilities',
 	responses: { 200: ok('the types', obj({ channel_types: arr(ref('ChannelType')) }, ['channel_types'])) } });

@@ -17,6 +17,16 @@ const HERE = path.dirname(fileURLToPath(import.meta.url));
 export const OPENAPI_PATH = path.resolve(HERE, '..', '..', 'docs', 'openapi.json');
 export const OPENAPI_CHECK = process.env.MSGD_OPENAPI_CHECK !== '0';
 
+// MSGD_OPENAPI_COVERAGE=DIR: each test process writes the (method, route,
+// status) it saw checked to DIR/<pid>.txt, to tell what the suite covers.
+const COVERAGE_DIR = process.env.MSGD_OPENAPI_COVERAGE || '';
+const seen = new Set();
+if (COVERAGE_DIR)
+	process.on('exit', () => {
+		fs.mkdirSync(COVERAGE_DIR, { recursive: true });
+		fs.writeFileSync(path.join(COVERAGE_DIR, `${process.pid}.txt`), [...seen].join('\n') + '\n');
+	});
+
 const bases = new Set();
 let state = null;   // a promise of { doc, ajv, routes, validators }
 
@@ -96,6 +106,7 @@ export async function checkAnswer(base, method, p, res) {
 	const opPointer = `/paths/${ptr(route.path)}/${m}`;
 	const op = s.doc.paths[route.path][m];
 	const status = String(res.status);
+	seen.add(`${method} ${route.path} ${status}`);
 	let answer = op.responses[status];
 	let pointer = `${opPointer}/responses/${status}`;
 	if (!answer)

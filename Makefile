@@ -134,6 +134,8 @@ browser: build/test/msgd
 	  node --test tests/browser/media.test.mjs
 	MSGD_BIN=$(CURDIR)/build/test/msgd CORPUS=$(CURDIR)/../shared/corpus \
 	  node --test tests/browser/campaigns.test.mjs
+	# h15openapi: the API reference page (/docs)
+	MSGD_BIN=$(CURDIR)/build/test/msgd node --test tests/browser/docs.test.mjs
 
 test: test-deps
 	@$(MAKE) --no-print-directory build/test/msgd build/test/fsfault.so

@@ -143,6 +143,7 @@
 
 	function operationView(method, path, o) {
 		const d = el('details', 'op');
+		d.dataset.route = method.toUpperCase() + ' ' + path;
 		d.dataset.search = [method, path, o.summary, o.description, (o.tags || []).join(' '), o['x-msgd-permission']]
 			.join(' ').toLowerCase();
 		const sum = el('summary');

@@ -102,7 +102,8 @@ msgdTest('GET /docs: a page with no external resource, its script and style from
 	assert.doesNotMatch(html, /<script(?![^>]*\bsrc=)[^>]*>/i, 'no inline script');
 	assert.doesNotMatch(html, /\sstyle\s*=|<style/i, 'no inline style');
 	const scripts = [...html.matchAll(/<script[^>]*\bsrc="([^"]+)"/g)].map((m) => m[1]);
-	const styles = [...html.matchAll(/<link[^>]*\bhref="([^"]+)"/g)].map((m) => m[1]);
+	const styles = [...html.matchAll(/<link[^>]*\brel="stylesheet"[^>]*\bhref="([^"]+)"/g)].map((m) => m[1]);
+	assert.ok(styles.length >= 1, 'a style sheet');
 	assert.ok(scripts.length >= 1, 'loads a script');
 	for (const src of [...scripts, ...styles]) {
 		assert.match(src, /^\/assets\/[A-Za-z0-9._-]+$/, `${src} is msgd's own`);

@@ -117,8 +117,10 @@ const schemas = {
 		template: obj({ name: str(), language: str(), variables: { type: ['object', 'array'] }, components: arr(anyJson) }),
 		interactive: obj(), reaction: obj({ message_id: { type: ['integer', 'string'] }, emoji: str() }),
 		reply_to: { type: ['integer', 'string'] }, scheduled_at: time, client_id: str(), metadata: obj(),
-		on_quota: str({ enum: ['wait', 'reject'] }), allow_duplicate: bool,
-	}, ['channel', 'to'], { description: 'unknown fields → 422' }),
+		on_quota: str({ enum: ['queue', 'reject'] }), allow_duplicate: bool,
+		parse_mode: str({ description: 'telegram' }), buttons: arr(anyJson, { description: 'telegram: [{"text","payload"|"url"}], an inner array a row' }),
+		reply_markup: obj({}, [], { description: 'telegram, as Telegram takes it' }),
+	}, ['channel', 'to'], { additionalProperties: false }),
 	BatchResult: obj({
 		results: arr(obj({ index: int(), message: ref('Message'), error: obj({ code: str(), message: str(), field: str() },
 			['code', 'message']) }, ['index'])),

@@ -308,7 +308,11 @@ export async function request(base, method, p, body, headers = {}) {
 	let json;
 	try { json = JSON.parse(text); } catch { json = undefined; }
 	const out = { status: res.status, headers: res.headers, json, text };
-	await checkAnswer(base, method, p, out);
+	let sent;
+	if (typeof b === 'string' && /json/.test(h['content-type'] ?? '')) {
+		try { sent = JSON.parse(b); } catch { sent = undefined; }
+	}
+	await checkAnswer(base, method, p, out, sent);
 	return out;
 }
 

@@ -134,6 +134,13 @@ msgdTest('the answer check itself: an undocumented status or a body off its sche
 		/GET \/v1\/channels\/\{name\}.*does not match/);
 	await assert.rejects(checkAnswer(d.url, 'DELETE', '/v1/keys/3', answer(404, { error: { code: 'not_found' } })),
 		/does not match/);
+	// A request body msgd accepted must fit the document's request schema.
+	const tpl = { name: 't', language: 'en', body: 'hi', created_at: '2026-01-01T00:00:00Z' };
+	await checkAnswer(d.url, 'POST', '/v1/templates', answer(201, tpl), { name: 't', body: 'hi' });
+	await assert.rejects(checkAnswer(d.url, 'POST', '/v1/templates', answer(201, tpl), { name: 't', body: 'hi', extra: 1 }),
+		/accepted \(201\) a request body the document refuses/);
+	// Refused bodies are the tests' business, not the document's.
+	await checkAnswer(d.url, 'POST', '/v1/templates', answer(422, { error: { code: 'validation_failed', message: 'x' } }), { extra: 1 });
 	// Outside the document: an error must still be the envelope.
 	await assert.rejects(checkAnswer(d.url, 'GET', '/nowhere', answer(404, { oops: 1 })), /not an Error/);
 	// A real answer through the helpers is checked the same way (and passes).

@@ -79,9 +79,12 @@ function errorsText(v) {
 
 /**
  * Check one answer: base (the URL requested), method, p (path and query),
- * res {status, headers, json, text}. Throws on a mismatch.
+ * res {status, headers, json, text}; sent: the JSON body the request sent,
+ * if any. Throws on a mismatch. A request body msgd accepted (2xx) must
+ * also match the document's request schema: a document stricter than msgd
+ * (a field it calls required, or unknown, that msgd takes) fails too.
  */
-export async function checkAnswer(base, method, p, res) {
+export async function checkAnswer(base, method, p, res, sent) {
 	if (!OPENAPI_CHECK || !bases.has(base)) return;
 	const s = await loadOpenapi();
 	const pathname = new URL(p, 'http://x').pathname;
@@ -107,6 +110,13 @@ export async function checkAnswer(base, method, p, res) {
 	const op = s.doc.paths[route.path][m];
 	const status = String(res.status);
 	seen.add(`${method} ${route.path} ${status}`);
+	const reqSchema = op.requestBody?.content?.['application/json']?.schema;
+	if (sent !== undefined && reqSchema && res.status >= 200 && res.status < 300) {
+		const v = validator(s, `${opPointer}/requestBody/content/application~1json/schema`);
+		if (!v(sent))
+			throw new Error(`openapi: ${method} ${route.path} (${where}) accepted (${status}) a request body the document ` +
+				`refuses: ${errorsText(v)}; sent: ${JSON.stringify(sent).slice(0, 300)}`);
+	}
 	let answer = op.responses[status];
 	let pointer = `${opPointer}/responses/${status}`;
 	if (!answer)

@@ -77,13 +77,17 @@ msgdTest('GET /openapi.json: the document, OpenAPI 3.1.0, as docs/openapi.json a
 		assert.doesNotThrow(() => ajv.compile(local), `${at} compiles`);
 	}
 
-	// Every operation: a tag the document lists, a permission, an answer.
+	// Every operation: a tag the document lists, a permission, an answer, its own operationId.
 	const tags = new Set(doc.tags.map((t) => t.name));
+	const opIds = new Set();
 	for (const [p, item] of Object.entries(doc.paths))
 		for (const [m, op] of Object.entries(item)) {
 			assert.ok(op.tags.every((t) => tags.has(t)), `${m} ${p}: tags`);
 			assert.equal(typeof op['x-msgd-permission'], 'string', `${m} ${p}: x-msgd-permission`);
 			assert.ok(Object.keys(op.responses).some((s) => /^[123]/.test(s)), `${m} ${p}: a success answer`);
+			assert.match(op.operationId, /^[a-z][A-Za-z0-9]+$/, `${m} ${p}: operationId`);
+			assert.ok(!opIds.has(op.operationId), `${m} ${p}: operationId ${op.operationId} used twice`);
+			opIds.add(op.operationId);
 		}
 	assert.ok(doc.paths['/openapi.json'].get && doc.paths['/docs'].get, 'the document lists its own routes');
 	for (const s of ['bearer', 'session', 'csrf']) assert.ok(doc.components.securitySchemes[s], s);

@@ -2,8 +2,9 @@
 // (d.api, d.anon, request(d.url, ...)) checked against docs/openapi.json:
 // its status must be documented for the (method, route) it matched, and a
 // JSON body must match the documented schema (ajv, JSON Schema 2020-12, as
-// OpenAPI 3.1 uses). A mismatch throws, naming the route, the status and
-// ajv's error, so the test that made the request fails.
+// OpenAPI 3.1 uses), and a JSON request body msgd accepted (2xx) must match
+// the route's request schema. A mismatch throws, naming the route, the
+// status and ajv's error, so the test that made the request fails.
 //
 // On unless MSGD_OPENAPI_CHECK=0. Needs tests/e2e/node_modules (make e2e-npm).
 // Only msgd's own answers are checked (the bases startMsgd() registers, not

@@ -98,7 +98,8 @@ const schemas = {
 		media: obj(), location: obj(), reaction: obj(), interactive: obj(), template: obj(),
 		reply_to: { type: ['object', 'null'] }, client_id: nul(str()), metadata: anyJson,
 		scheduled_at: nul(str()), erased: bool, echo: bool, deleted: bool, edited_at: nul(str()),
-	}, ['id', 'channel', 'direction', 'type']),
+	}, ['id', 'channel', 'direction', 'type', 'provider_message_id', 'status', 'attempts', 'last_error', 'next_attempt_at',
+		'throttled_until']),
 	MessageList: obj({ messages: arr(ref('Message')), next: { type: ['string', 'integer', 'null'] } }, ['messages']),
 	Conversation: strict({
 		id: int(), channel: nul(str()), contact: ref('Contact'), last_message: oneOfNull(ref('Message')),
@@ -321,7 +322,8 @@ op('POST', '/v1/messages', { tag: T.sending, perm: 'send', summary: 'Send a mess
 	responses: { 202: ok('queued or scheduled', ref('Message')), 200: ok('a repeat: the original', ref('Message')),
 		409: E } });
 op('POST', '/v1/messages/batch', { tag: T.sending, perm: 'send', summary: 'Send up to batch_max messages in one transaction',
-	body: strict({ messages: arr(ref('SendBody'), { minItems: 1 }) }, ['messages']),
+	body: strict({ messages: arr(obj({}, [], { description: 'a POST /v1/messages body (SendBody), checked one by one: ' +
+		'an invalid one is an error result' }), { minItems: 1 }) }, ['messages']),
 	responses: { 207: ok('one result per item', ref('BatchResult')) } });
 op('DELETE', '/v1/messages/{id}', { tag: T.sending, perm: 'send', summary: 'Cancel a queued or scheduled message',
 	responses: { 200: ok('cancelled', ref('Message')), 409: E } });

@@ -13,5 +13,5 @@ for t in test_store test_store_notify test_store_import test_store_campaign; do
 	ASAN_OPTIONS=detect_leaks=1 build/test/unit/$t
 done
 echo "== end-to-end tests on PostgreSQL"
-FSFAULT_SO="$(pwd)/build/test/fsfault.so" MSGD_BIN="$(pwd)/build/test/msgd" \
+MSGD_OPENAPI_CHECK=1 FSFAULT_SO="$(pwd)/build/test/fsfault.so" MSGD_BIN="$(pwd)/build/test/msgd" \
     CORPUS="$(pwd)/../shared/corpus" node tests/run.mjs --concurrency 2 tests/e2e

@@ -274,6 +274,9 @@ static const struct route routes[] = {
 	{ .method = "GET", .pattern = "/metrics", .perm = PERM_PLATFORM, .fn = api_metrics,
 	  .open = metrics_open },
 	{ .method = "GET", .pattern = "/health", .perm = PERM_NONE, .fn = api_health },
+	/* h15openapi: the API's description (docs/openapi.json) and its page (api_docs.c) */
+	{ .method = "GET", .pattern = "/openapi.json", .perm = PERM_NONE, .fn = api_openapi_json },
+	{ .method = "GET", .pattern = "/docs", .perm = PERM_NONE, .fn = api_docs_page },
 };
 _Static_assert(ARRAY_LEN(routes) < METRICS_ROUTE_NONE, "routes need a metrics slot each");
 

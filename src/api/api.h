@@ -553,4 +553,10 @@ void api_files_content(struct app *, struct http_request *, const struct princip
 void api_files_meta(struct app *, struct http_request *, const struct principal *,
     const char *const *);
 
+/* h15openapi: GET /openapi.json and GET /docs (api_docs.c). */
+void api_openapi_json(struct app *, struct http_request *, const struct principal *,
+    const char *const *);
+void api_docs_page(struct app *, struct http_request *, const struct principal *,
+    const char *const *);
+
 #endif

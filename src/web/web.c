@@ -70,6 +70,32 @@ add_headers(struct http_request *req, const struct web_asset *a)
 #endif
 }
 
+/* 304 when If-None-Match names the asset's tag, else 200 with its bytes. */
+static void
+reply_asset(struct http_request *req, const struct web_asset *a)
+{
+	if (etag_matches(http_header(req, "If-None-Match"), a->etag)) {
+		http_reply_raw(req, 304, a->content_type, "", 0);
+		add_headers(req, a);
+		return;
+	}
+	http_reply_raw(req, 200, a->content_type, (const char *)a->bytes, a->length);
+	add_headers(req, a);
+}
+
+int
+web_serve_asset(struct http_request *req, const char *name)
+{
+	const struct web_asset *a = web_find(name);
+
+	if (a == NULL) {
+		http_reply_error(req, 404, "not_found", NULL, "no such asset");
+		return -1;
+	}
+	reply_asset(req, a);
+	return 0;
+}
+
 bool
 web_serve(struct http_request *req)
 {
@@ -91,12 +117,6 @@ web_serve(struct http_request *req)
 		http_reply_error(req, 404, "not_found", NULL, "no such asset");
 		return true;
 	}
-	if (etag_matches(http_header(req, "If-None-Match"), a->etag)) {
-		http_reply_raw(req, 304, a->content_type, "", 0);
-		add_headers(req, a);
-		return true;
-	}
-	http_reply_raw(req, 200, a->content_type, (const char *)a->bytes, a->length);
-	add_headers(req, a);
+	reply_asset(req, a);
 	return true;
 }

@@ -33,4 +33,10 @@ const struct web_asset *web_find(const char *name);
  * a 404 from here. */
 bool web_serve(struct http_request *req);
 
+/* Answer with the asset called name (200, or 304 for a matching
+ * If-None-Match), with the headers above: the routes that serve one asset
+ * at a path of their own (GET /openapi.json, GET /docs: api_docs.c).
+ * 0, or -1 after a 404 when there is no such asset. */
+int web_serve_asset(struct http_request *req, const char *name);
+
 #endif

@@ -22,6 +22,8 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+// h15openapi: answers checked against docs/openapi.json (openapi_check.mjs)
+import { checkAnswer, watchBase } from './openapi_check.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const REPO = path.resolve(HERE, '..', '..');
@@ -205,6 +207,7 @@ async function startOnPort(port, opts) {
 		});
 	});
 
+	watchBase(url);
 	const d = {
 		url, port, token, dataDir, proc, name, argv,
 		get alive() { return exitInfo === null; },
@@ -310,7 +313,13 @@ export async function request(base, method, p, body, headers = {}) {
 	const text = await res.text();
 	let json;
 	try { json = JSON.parse(text); } catch { json = undefined; }
-	return { status: res.status, headers: res.headers, json, text };
+	const out = { status: res.status, headers: res.headers, json, text };
+	let sent;
+	if (typeof b === 'string' && /json/.test(h['content-type'] ?? '')) {
+		try { sent = JSON.parse(b); } catch { sent = undefined; }
+	}
+	await checkAnswer(base, method, p, out, sent);
+	return out;
 }
 
 /**

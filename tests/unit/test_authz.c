@@ -24,6 +24,8 @@ static const char *const public_routes[] = {
 	"GET /healthz", "GET /readyz", "POST /v1/session", "GET /v1/session", "DELETE /v1/session",
 	"GET /webhooks/*", "POST /webhooks/*", "POST /webhooks/*/*", "POST /v1/auth/token",
 	"GET /health",  /* h15metrics */
+	/* h15openapi */
+	"GET /openapi.json", "GET /docs",
 };
 
 /* What each kind of route is: read, send, or a part of administration. */

@@ -134,18 +134,20 @@ const schemas = {
 			['attempts', 'next_attempt_at', 'last_error', 'paused']),
 		created_at: time,
 	}, ['id', 'url', 'events', 'secret', 'delivered_seq', 'state', 'created_at']),
-	Export: obj({
-		id: int(), kind: str({ enum: ['nats', 'amqp'] }), events: arr(str()), channels: arr(str()),
-		config: obj({}, [], { description: 'secrets shown as "********"' }), delivered_seq: int(), lag: int(),
-		state: obj({ connected: bool, paused: bool, attempts: int(), next_attempt_at: nul(str()), last_error: nul(str()) }),
-		created_at: str(),
-	}, ['id', 'kind', 'events', 'config', 'delivered_seq', 'lag', 'state', 'created_at']),
+	Export: strict({
+		id: int(), kind: str({ enum: ['nats', 'amqp'] }), events: arr(str()),
+		channels: nul(arr(str(), { description: 'null: every channel' })),
+		config: obj({}, [], { description: 'the config with defaults; secrets shown as "********"' }), delivered_seq: int(), lag: int(),
+		state: strict({ connected: bool, paused: bool, attempts: int(), next_attempt_at: nul(str()), last_error: nul(str()) },
+			['connected', 'paused', 'attempts', 'next_attempt_at', 'last_error']),
+		created_at: time,
+	}, ['id', 'kind', 'events', 'channels', 'config', 'delivered_seq', 'lag', 'state', 'created_at']),
 	ExportCreate: strict({
 		kind: str({ enum: ['nats', 'amqp'] }),
 		events: arr(str(), { minItems: 1, description: '["*"] or event types' }),
 		channels: arr(str(), { description: 'only events of these channels' }),
 		since: int({ minimum: 0, description: 'default: the head of the log' }),
-		config: { oneOf: [
+		config: { anyOf: [
 			strict({ url: str({ description: 'nats://127.0.0.1:4222' }), subject_prefix: str(), user: str(), password: str(),
 				token: str() }, ['url']),
 			strict({ url: str({ description: 'amqp://user:pass@host:port/vhost' }), exchange: str(), exchange_type: str(),

@@ -353,7 +353,7 @@ set_down(struct sink *s, const char *err)
 
 	pthread_mutex_lock(&s->mu);
 	s->fd = -1;
-	changed = strcmp(s->why, err) != 0;
+	changed = strcmp(s->why, err) != 0 && !s->stop;  /* close() cut it: no news */
 	snprintf(s->why, sizeof(s->why), "%s", err);
 	pthread_mutex_unlock(&s->mu);
 	atomic_store(&s->connected, false);

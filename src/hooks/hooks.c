@@ -1,11 +1,15 @@
 /*
- * hooks.c - the webhook dispatcher (strategies in hooks.h).
+ * hooks.c - the delivery mechanism: a cursor per subscription, in order, at
+ * least once, retries with backoff, leases between instances (strategies in
+ * hooks.h). Where the events go is the subscription's sink (sink.h): a
+ * webhook (sink_webhook.c), NATS (sink_nats.c), RabbitMQ (sink_amqp.c).
  *
- * A cycle looks at every subscription that is idle (no request, no store
- * op in flight), behind the head of the log and due: it reads the events
- * after its cursor, a page at a time, and either starts the request for the
- * first wanted one or, when the page holds none, skips the page with one
- * ADVANCE op. Each request's outcome becomes one ADVANCE or RETRY op; the
+ * A cycle looks at every subscription that is idle (no batch in a sink, no
+ * store op in flight), behind the head of the log and due: it takes the
+ * events after its cursor from the page it read last, or reads the next
+ * page, and either hands the sink a batch of the wanted ones (at most the
+ * sink's batch_max) or, when the page holds none, skips the page with one
+ * ADVANCE op. Each batch's outcome becomes one ADVANCE or RETRY op; the
  * in-memory state follows only once that op is committed, so the API shows
  * what a restart would resume from. Commits of new events, committed state
  * changes and retry timers kick the next cycle.
@@ -21,6 +25,7 @@
  * (then it reads again).
  */
 #include "hooks.h"
+#include "hooks_int.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -29,8 +34,6 @@
 
 #include <event2/event.h>
 
-#include "../channels/channel.h"
-#include "../httpc/httpc.h"
 #include "../lease/lease.h"
 #include "../log/log.h"
 #include "../outbox/outbox.h"
@@ -38,44 +41,10 @@
 #include "../util/util.h"
 
 #define SCAN_PAGE 1000              /* events read per subscription per step */
-#define REQUEST_TIMEOUT_MS 10000
-#define HTTP_CONNECTIONS_MAX 8      /* keep-alive connections per receiving host */
 #define STORE_RETRY_MS 1000         /* after a failed read or state commit */
+#define SINK_WAIT_MS 1000           /* a sink not connected: look again so soon */
 #define RETRY_AFTER_MAX_MS (3600 * 1000LL)
-#define ERROR_MAX 256
-
-struct hread;
-
-struct hsub {
-	struct hooks *hk;
-	struct hsub *next;
-	int64_t id;
-	int64_t org_id;                 /* delivers only its organization's events */
-	char *url;
-	char *secret;
-	json_t *events;
-	int64_t created_at;
-	/* Durable state, as last committed. */
-	int64_t delivered_seq;
-	int attempts;
-	int64_t first_attempt_ms;
-	int64_t next_mono;              /* the next attempt (mono_ms(); 0: none): on disk it is
-	                                   wall-clock ms, here monotonic, so a wall-clock jump
-	                                   neither hurries nor holds back a retry */
-	char last_error[ERROR_MAX];
-	bool has_error;
-	bool paused;
-	/* Work in flight: a request, then the op recording its outcome. */
-	bool busy;
-	bool deleted;                   /* removed while busy: freed when the work ends */
-	bool stale;                     /* its lease was taken: re-read its state first */
-	uint64_t stale_gen;             /* hk->lease_gen when it went stale */
-	struct hread *reading;          /* its page read in flight, or NULL */
-	int64_t cur_seq;
-	int64_t retry_mono;             /* the RETRY op's next attempt, monotonic */
-	char err[ERROR_MAX];            /* the op's last_error */
-	struct store_op op;
-};
+#define DELIVERY_ID_MAX 48          /* "<id>-<seq>" */
 
 /* A subscription's page of events, read off the loop. */
 struct hread {
@@ -83,7 +52,9 @@ struct hread {
 	struct hsub *s;                 /* NULL once the subscription is freed */
 	int64_t org;
 	int64_t since;
-	json_t *page;
+	int64_t head;                   /* hk->head at submit: the page reaches it, if short */
+	struct store_event *ev;
+	size_t n;
 	int rc;
 };
 
@@ -96,27 +67,6 @@ struct hload {
 	json_t *rows;
 	int64_t head;
 	int rc;
-};
-
-struct hooks {
-	struct event_base *base;
-	struct store *st;
-	struct httpc *hc;
-	struct event *ev_cycle;
-	struct hsub *subs;              /* by id */
-	struct leases *leases;          /* "hook:<id>": who delivers it (NULL: we do) */
-	int64_t head;                   /* highest committed seq heard of */
-	int64_t wake_ms;                /* when the pending cycle timer fires (mono_ms()) */
-	size_t inflight;                /* requests */
-	size_t ops_outstanding;         /* state changes not yet committed */
-	bool draining;
-	bool stopping;
-	uint32_t rng;
-	struct hload *reloading;        /* hooks_reload()'s read in flight, or NULL */
-	bool reload_again;              /* asked for while one was in flight */
-	struct hload *refreshing;       /* the stale subscriptions' read in flight, or NULL */
-	uint64_t gen;                   /* subscriptions added or removed here */
-	uint64_t lease_gen;             /* leases taken */
 };
 
 /* --- pure parts --- */
@@ -215,16 +165,27 @@ rnd(struct hooks *hk)
 }
 
 static void
+page_drop(struct hsub *s)
+{
+	store_events_free(s->pg, s->npg);
+	s->pg = NULL;
+	s->npg = s->ipg = 0;
+}
+
+static void
 sub_free(struct hsub *s)
 {
 	if (s->reading)
 		s->reading->s = NULL;  /* its page is dropped when it lands */
-	free(s->url);
-	if (s->secret) {
-		memset(s->secret, 0, strlen(s->secret));
-		free(s->secret);
-	}
+	if (s->sink)
+		s->ops->close(s->sink);
+	page_drop(s);
+	free(s->bseq);
+	free(s->org);
+	free(s->kind);
+	json_decref(s->config);
 	json_decref(s->events);
+	json_decref(s->channels);
 	free(s);
 }
 
@@ -239,14 +200,16 @@ sub_unlink(struct hooks *hk, struct hsub *s)
 	}
 }
 
-static struct hsub *
-sub_find(struct hooks *hk, int64_t id)
+struct hsub *
+hooks_sub_find(struct hooks *hk, int64_t id)
 {
 	for (struct hsub *s = hk->subs; s; s = s->next)
 		if (s->id == id && !s->deleted)
 			return s;
 	return NULL;
 }
+
+#define sub_find hooks_sub_find
 
 static void
 kick_at(struct hooks *hk, int64_t when_ms)
@@ -373,80 +336,134 @@ failed(struct hsub *s, int64_t retry_after_ms)
 	submit(s, STORE_OP_SUBSCRIPTION_RETRY);
 }
 
+/* Does s want this event? Not the news of its own failures; only its
+ * channels' events when it names channels. */
+static bool
+wants(const struct hsub *s, const struct store_event *ev)
+{
+	if (!hooks_filter_matches(s->events, ev->type))
+		return false;
+	if (s->channels && json_is_array(s->channels)) {
+		bool found = false;
+		size_t i;
+		json_t *c;
+		json_array_foreach(s->channels, i, c)
+			found |= ev->channel && json_string_value(c) &&
+			    strcmp(ev->channel, json_string_value(c)) == 0;
+		if (!found)
+			return false;
+	}
+	if (strcmp(ev->type, "webhook.failed") == 0) {
+		json_t *e = json_loadb(ev->json, ev->len, 0, NULL);
+		bool own = json_integer_value(json_object_get(json_object_get(e, "data"),
+		    "subscription_id")) == s->id;
+		json_decref(e);
+		if (own)
+			return false;
+	}
+	return true;
+}
+
+/* The sink told how the batch went (on the loop). */
 static void
-on_http_done(void *arg, const struct send_response *resp)
+sink_done(void *arg, const struct sink_result *res)
 {
 	struct hsub *s = arg;
 	struct hooks *hk = s->hk;
+	size_t k = res->acked < s->bn ? res->acked : s->bn;
+	char why[8];
 
-	if (hk->stopping)
-		return;  /* dropped: the cursor did not move, redelivered at the next start */
 	hk->inflight--;
-	if (s->deleted) {
+	s->delivering = false;
+	if (k == s->bn) {
+		advance(s, s->batch_end);
+		return;
+	}
+	if (k > 0) {
+		/* The accepted ones (and those skipped before the first refused):
+		 * the rest goes again at once, and counts an attempt if it fails. */
+		advance(s, s->bseq[k] - 1);
+		return;
+	}
+	snprintf(s->err, sizeof(s->err), "%s", res->error[0] ? res->error : "not accepted");
+	if (!s->ops->healthy(s->sink, why, sizeof(why))) {
+		/* Not connected (a broker down or restarting): nothing was refused,
+		 * so nothing counts; wait for the sink's own reconnection. */
 		s->busy = false;
-		sub_unlink(hk, s);
-		sub_free(s);
+		utf8_sanitize(s->err);
+		snprintf(s->last_error, sizeof(s->last_error), "%s", s->err);
+		s->has_error = true;
+		s->next_mono = mono_ms() + SINK_WAIT_MS;
+		kick_at(hk, s->next_mono);
 		return;
 	}
-	if (resp->http_status >= 200 && resp->http_status < 300) {
-		advance(s, s->cur_seq);
-		return;
-	}
-	if (resp->http_status == 0)
-		snprintf(s->err, sizeof(s->err), "%s", resp->net_error ? resp->net_error : "no answer");
-	else
-		snprintf(s->err, sizeof(s->err), "HTTP %ld", resp->http_status);
-	failed(s, resp->http_status ? hooks_retry_after_ms(resp->retry_after) : 0);
+	failed(s, res->retry_after_ms);
 }
 
-/* POST one event (ev: as GET /v1/events shows it) to the subscription. */
-static void
-deliver(struct hsub *s, const json_t *ev)
+/* Hand the sink the next batch from s's page, or skip the page: false when
+ * the page holds nothing after the cursor (it is dropped then). */
+static bool
+take(struct hsub *s)
 {
 	struct hooks *hk = s->hk;
-	struct send_request req = { 0 };
-	char sig[HOOKS_SIG_LEN];
-	char *body = json_encode(ev, NULL);
+	size_t max = s->ops ? s->ops->batch_max : 1, n = 0, i;
+	struct sink_event *bev;
+	char (*ids)[DELIVERY_ID_MAX];
 
-	s->cur_seq = json_integer_value(json_object_get(ev, "seq"));
+	while (s->ipg < s->npg && s->pg[s->ipg].seq <= s->delivered_seq)
+		s->ipg++;
+	if (s->ipg == s->npg) {
+		page_drop(s);
+		return false;
+	}
+	if (max < 1)
+		max = 1;
+	if (max > SINK_BATCH_MAX)
+		max = SINK_BATCH_MAX;
+	if (s->bseq == NULL)
+		s->bseq = xcalloc(max, sizeof(*s->bseq));
+	s->bn = 0;
+	s->batch_end = s->pg_next;
+	for (i = s->ipg; i < s->npg && s->bn < max; i++) {
+		if (wants(s, &s->pg[i])) {
+			s->bseq[s->bn++] = s->pg[i].seq;
+			if (s->bn == max)
+				s->batch_end = s->pg[i].seq;
+		}
+	}
 	s->busy = true;
-	if (body == NULL) {
-		snprintf(s->err, sizeof(s->err), "the event cannot be serialized");
-		failed(s, 0);
-		return;
+	if (s->bn == 0) {
+		advance(s, s->pg_next);  /* nothing wanted: skipped with one op */
+		return true;
 	}
-	hooks_sign(s->secret, body, strlen(body), sig);
-	req.method = xstrdup("POST");
-	req.url = xstrdup(s->url);
-	req.body_len = strlen(body);
-	req.body = body;
-	req.headers[req.nheaders++] = xstrdup("Content-Type: application/json");
-	req.headers[req.nheaders++] = xstrdup("User-Agent: msgd-webhooks");
-	req.headers[req.nheaders++] = xasprintf("X-Msgd-Signature: %s", sig);
-	req.headers[req.nheaders++] = xasprintf("X-Msgd-Event: %s",
-	    json_string_value(json_object_get(ev, "type")));
-	req.headers[req.nheaders++] = xasprintf("X-Msgd-Delivery: %" PRId64 "-%" PRId64, s->id,
-	    s->cur_seq);
+	s->cur_seq = s->bseq[0];
+	if (s->ops == NULL) {
+		snprintf(s->err, sizeof(s->err), "no sink for kind '%.32s' in this build", s->kind);
+		failed(s, 0);
+		return true;
+	}
+	if (s->sink == NULL && s->ops->open(&s->sink, hk->base, s->config, s->id) != 0) {
+		s->sink = NULL;
+		snprintf(s->err, sizeof(s->err), "the %.32s sink cannot be opened", s->kind);
+		failed(s, 0);
+		return true;
+	}
+	bev = xcalloc(s->bn, sizeof(*bev));
+	ids = xcalloc(s->bn, sizeof(*ids));
+	for (i = s->ipg; i < s->npg && n < s->bn; i++) {
+		const struct store_event *e = &s->pg[i];
+		if (e->seq != s->bseq[n])
+			continue;
+		snprintf(ids[n], DELIVERY_ID_MAX, "%" PRId64 "-%" PRId64, s->id, e->seq);
+		bev[n] = (struct sink_event){ .seq = e->seq, .type = e->type, .org = s->org,
+		    .channel = e->channel, .body = e->json, .len = e->len, .delivery_id = ids[n] };
+		n++;
+	}
+	s->delivering = true;
 	hk->inflight++;
-	if (httpc_start(hk->hc, &req, REQUEST_TIMEOUT_MS, on_http_done, s) != 0) {
-		hk->inflight--;
-		snprintf(s->err, sizeof(s->err), "cannot start the request");
-		failed(s, 0);
-	}
-	send_request_free(&req);
-}
-
-/* Does s want this event? Not the news of its own failures. */
-static bool
-wants(const struct hsub *s, const json_t *ev)
-{
-	const char *type = json_string_value(json_object_get(ev, "type"));
-
-	if (!hooks_filter_matches(s->events, type))
-		return false;
-	if (strcmp(type, "webhook.failed") == 0 &&
-	    json_integer_value(json_object_get(json_object_get(ev, "data"), "subscription_id")) == s->id)
-		return false;
+	s->ops->deliver(s->sink, bev, n, sink_done, s);  /* copies what it needs */
+	free(bev);
+	free(ids);
 	return true;
 }
 
@@ -457,71 +474,68 @@ page_run(struct store *st, void *arg)
 {
 	struct hread *r = arg;
 
-	r->rc = store_events_list(st, r->org, r->since, SCAN_PAGE, &r->page);
+	r->rc = store_events_read(st, r->org, r->since, SCAN_PAGE, &r->ev, &r->n);
 }
 
-/* s's page landed: start its next piece of work, a delivery or skipping
- * the page, unless the page is stale. */
+/* s's page landed: start its next piece of work, a batch or skipping the
+ * page, unless the page is stale. */
 static void
 page_done(void *arg)
 {
 	struct hread *r = arg;
 	struct hsub *s = r->s;
-	json_t *page = r->page, *ev;
-	int rc = r->rc;
 	int64_t since = r->since;
-	size_t i;
 
-	free(r);
 	if (s == NULL) {
-		json_decref(page);
+		store_events_free(r->ev, r->n);
+		free(r);
 		return;
 	}
 	struct hooks *hk = s->hk;
 	s->reading = NULL;
 	if (hk->draining || s->deleted || s->busy || s->stale || s->paused || !sub_held(hk, s) ||
 	    s->delivered_seq != since) {
-		json_decref(page);
+		store_events_free(r->ev, r->n);
+		free(r);
 		kick(hk);
 		return;
 	}
-	if (rc != 0 || page == NULL) {
-		log_error("webhooks: cannot read the event log; retrying");
-		json_decref(page);
+	if (r->rc != 0) {
+		log_error("hooks: cannot read the event log; retrying");
+		store_events_free(r->ev, r->n);
+		free(r);
 		s->next_mono = mono_ms() + STORE_RETRY_MS;
 		kick_at(hk, s->next_mono);
 		return;
 	}
-	json_t *list = json_object_get(page, "events");
-	json_array_foreach(list, i, ev) {
-		if (wants(s, ev)) {
-			deliver(s, ev);
-			json_decref(page);
-			return;
-		}
-	}
-	if (json_array_size(list) > 0)
-		advance(s, json_integer_value(json_object_get(page, "next")));
-	json_decref(page);
+	page_drop(s);
+	s->pg = r->ev;
+	s->npg = r->n;
+	s->pg_next = r->n ? r->ev[r->n - 1].seq : since;
+	s->seen_upto = r->n < SCAN_PAGE ? r->head : 0;
+	free(r);
+	take(s);
 }
 
-/* Read s's next page off the loop; page_done() goes on. */
+/* Go on from s's page, or read its next page off the loop (page_done()
+ * goes on). */
 static void
 step(struct hsub *s)
 {
+	if (take(s))
+		return;
 	struct hread *r = xcalloc(1, sizeof(*r));
 
 	r->s = s;
 	r->org = s->org_id;
 	r->since = s->delivered_seq;
+	r->head = s->hk->head;
 	r->rd = (struct store_read){ .run = page_run, .done = page_done, .arg = r };
 	s->reading = r;
 	/* Without a loop, done() runs before this returns: r is gone then. */
 	store_read_submit(s->hk->st, &r->rd);
 }
 
-/* The durable state of a subscription row (as loaded, or as another
- * instance left it). */
 static void
 sub_state(struct hsub *s, const json_t *row)
 {
@@ -685,48 +699,6 @@ on_cycle(evutil_socket_t fd, short what, void *arg)
 		kick_at(hk, wake);
 }
 
-/* --- the API's view --- */
-
-static json_t *
-sub_json(const struct hsub *s)
-{
-	char created[21], next[21];
-
-	fmt_rfc3339(s->created_at, created);
-	if (s->next_mono)
-		fmt_rfc3339((now_ms() + (s->next_mono - mono_ms()) + 999) / 1000, next);
-	return json_pack("{s:I, s:s, s:O, s:s, s:I, s:{s:i, s:s?, s:s?, s:b}, s:s}",
-	    "id", (json_int_t)s->id,
-	    "url", s->url,
-	    "events", s->events,
-	    "secret", "********",
-	    "delivered_seq", (json_int_t)s->delivered_seq,
-	    "state",
-	    "attempts", s->attempts,
-	    "next_attempt_at", s->next_mono ? next : NULL,
-	    "last_error", s->has_error ? s->last_error : NULL,
-	    "paused", s->paused,
-	    "created_at", created);
-}
-
-json_t *
-hooks_get(struct hooks *hk, int64_t org, int64_t id)
-{
-	struct hsub *s = sub_find(hk, id);
-	return s && s->org_id == org ? sub_json(s) : NULL;
-}
-
-json_t *
-hooks_list(struct hooks *hk, int64_t org)
-{
-	json_t *arr = json_array();
-
-	for (struct hsub *s = hk->subs; s; s = s->next)
-		if (!s->deleted && s->org_id == org)
-			json_array_append_new(arr, sub_json(s));
-	return json_pack("{s:o}", "webhooks", arr);
-}
-
 void
 hooks_add(struct hooks *hk, const json_t *row)
 {
@@ -740,9 +712,28 @@ hooks_add(struct hooks *hk, const json_t *row)
 	s->org_id = json_integer_value(json_object_get(row, "org_id"));
 	if (s->org_id <= 0)
 		s->org_id = STORE_ORG_DEFAULT;
-	s->url = xstrdup(json_string_value(json_object_get(row, "url")));
-	s->secret = xstrdup(json_string_value(json_object_get(row, "secret")));
+	const char *kind = json_string_value(json_object_get(row, "kind"));
+	const char *org = json_string_value(json_object_get(row, "org"));
+	json_t *channels = json_object_get(row, "channels");
+	s->kind = xstrdup(kind ? kind : "webhook");
+	s->org = xstrdup(org && *org ? org : "default");
+	s->ops = sink_ops_find(s->kind);
+	if (s->ops == NULL) {
+		char id[24];
+		snprintf(id, sizeof(id), "%" PRId64, s->id);
+		log_error("hooks: no sink for this kind in this build", "subscription", id, "kind", s->kind);
+	}
+	if (strcmp(s->kind, "webhook") == 0)
+		/* A webhook keeps its url and secret in their own columns. */
+		s->config = json_pack("{s:s, s:s}",
+		    "url", json_string_value(json_object_get(row, "url")) ?: "",
+		    "secret", json_string_value(json_object_get(row, "secret")) ?: "");
+	else
+		s->config = json_incref(json_object_get(row, "config"));
+	s->channels = json_is_array(channels) ? json_incref(channels) : NULL;
 	s->events = json_incref(json_object_get(row, "events"));
+	if (s->ops && s->ops->open(&s->sink, hk->base, s->config, s->id) != 0)
+		s->sink = NULL;  /* tried again at its first batch */
 	s->created_at = json_integer_value(json_object_get(row, "created_at"));
 	sub_state(s, row);
 	/* Kept in id order: the list answers in it. */
@@ -766,12 +757,34 @@ hooks_remove(struct hooks *hk, int64_t id)
 	lease_name(name, id);
 	leases_unwant(hk->leases, name);
 	hk->gen++;
+	if (s->sink) {
+		/* Its batch in flight is abandoned: done() is not called any more. */
+		s->ops->close(s->sink);
+		s->sink = NULL;
+	}
+	if (s->delivering) {
+		s->delivering = false;
+		s->busy = false;
+		hk->inflight--;
+	}
 	if (s->busy) {
-		s->deleted = true;  /* its request or op ends first */
+		s->deleted = true;  /* its op ends first */
 		return;
 	}
 	sub_unlink(hk, s);
 	sub_free(s);
+}
+
+void
+hooks_pause(struct hooks *hk, int64_t id, bool paused)
+{
+	struct hsub *s = sub_find(hk, id);
+
+	if (s == NULL)
+		return;
+	s->paused = paused;
+	hk->gen++;  /* a reload read before this commit would undo it: read again */
+	kick(hk);
 }
 
 void
@@ -823,6 +836,15 @@ reload_apply(struct hooks *hk, json_t *rows)
 		s->has_error = err != NULL;
 		kick(hk);
 	}
+	/* Paused or resumed there. */
+	json_array_foreach(rows, i, row) {
+		struct hsub *s = sub_find(hk, json_integer_value(json_object_get(row, "id")));
+		bool paused = json_is_true(json_object_get(row, "paused"));
+		if (s && s->paused != paused) {
+			s->paused = paused;
+			kick(hk);
+		}
+	}
 }
 
 /* --- lifecycle --- */
@@ -847,8 +869,7 @@ hooks_start(struct hooks **out, struct event_base *base, struct store *st)
 	hk->base = base;
 	hk->st = st;
 	random_bytes(&hk->rng, sizeof(hk->rng));
-	if (store_events_head(st, &hk->head) != 0 || store_subscriptions_load(st, &rows) != 0 ||
-	    httpc_new(&hk->hc, base, HTTP_CONNECTIONS_MAX) != 0) {
+	if (store_events_head(st, &hk->head) != 0 || store_subscriptions_load(st, &rows) != 0) {
 		json_decref(rows);
 		free(hk);
 		return -1;
@@ -908,7 +929,6 @@ hooks_stop(struct hooks *hk)
 	if (hk == NULL)
 		return;
 	hk->stopping = true;
-	httpc_free(hk->hc);  /* ends every request: their callbacks do nothing */
 	event_free(hk->ev_cycle);
 	if (hk->reloading)
 		hk->reloading->hk = NULL;

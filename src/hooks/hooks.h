@@ -86,11 +86,23 @@ void hooks_remove(struct hooks *hk, int64_t id);
 /* Another instance changed subscriptions: start those made there, stop
  * those deleted there, take cursors it moved on (never back). */
 void hooks_reload(struct hooks *hk);
-/* The subscription of organization org as the API shows it (secret
- * masked), or NULL (none, or another organization's). */
+/* The webhook subscription of organization org as the API shows it
+ * (secret masked), or NULL (none, another organization's, or an export). */
 json_t *hooks_get(struct hooks *hk, int64_t org, int64_t id);
 /* {"webhooks":[...]}: organization org's, by id. */
 json_t *hooks_list(struct hooks *hk, int64_t org);
+
+/* Exports (issue 15): subscriptions of another kind than "webhook", shown
+ * by /v1/exports (hooks_view.c). */
+/* Its pause (or resume) was committed. */
+void hooks_pause(struct hooks *hk, int64_t id, bool paused);
+/* Organization org's export as the API shows it (config's secrets masked,
+ * lag, state), or NULL (none, another organization's, or a webhook). */
+json_t *hooks_export_get(struct hooks *hk, int64_t org, int64_t id);
+/* {"exports":[...]}: organization org's, by id. */
+json_t *hooks_export_list(struct hooks *hk, int64_t org);
+/* For /readyz: {"<id>":{"kind","connected","lag","last_error"}}, org's. */
+json_t *hooks_export_health(struct hooks *hk, int64_t org);
 
 /* Stop starting requests; those in flight still finish and commit. */
 void hooks_drain(struct hooks *hk);

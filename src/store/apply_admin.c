@@ -393,6 +393,9 @@ apply_subscription(struct store_db *db, struct store_op *op)
 		db_bind_i64(s, 4, op->u.subscription.created_at);
 		db_bind_i64(s, 5, op->u.subscription.delivered_seq);
 		db_bind_i64(s, 6, org_of(op->org_id));
+		db_bind_text(s, 7, op->u.subscription.kind ? op->u.subscription.kind : "webhook");
+		db_bind_text(s, 8, op->u.subscription.config_json);
+		db_bind_text(s, 9, op->u.subscription.channels_json);
 		return db_insert_id(s, &op->u.subscription.id) == 0 ? 0 : sd_op_sql_error(db, op);
 	case STORE_OP_SUBSCRIPTION_DELETE:
 		s = db_stmt(w, W_SUB_DELETE);
@@ -428,6 +431,11 @@ apply_subscription(struct store_db *db, struct store_op *op)
 		db_bind_id(s, 3, op->u.subscription.first_attempt_ms);
 		db_bind_i64(s, 4, op->u.subscription.next_attempt_ms);
 		db_bind_text(s, 5, op->u.subscription.last_error);
+		return db_run(s) == 0 ? 0 : sd_op_sql_error(db, op);
+	case STORE_OP_SUBSCRIPTION_PAUSE:
+		s = db_stmt(w, W_SUB_PAUSE);
+		db_bind_i64(s, 1, id);
+		db_bind_i64(s, 2, op->u.subscription.paused ? 1 : 0);
 		return db_run(s) == 0 ? 0 : sd_op_sql_error(db, op);
 	default:
 		return sd_op_error(op, "not a subscription op");
@@ -488,6 +496,7 @@ store_db_apply(struct store_db *db, struct store_op *op)
 	case STORE_OP_SUBSCRIPTION_DELETE:
 	case STORE_OP_SUBSCRIPTION_ADVANCE:
 	case STORE_OP_SUBSCRIPTION_RETRY:
+	case STORE_OP_SUBSCRIPTION_PAUSE:
 		return apply_subscription(db, op);
 	case STORE_OP_ORG_CREATE:
 	case STORE_OP_ORG_SETTINGS:

@@ -575,12 +575,14 @@ read_events_of(struct store_db *db, enum sql which, int64_t org, int64_t since, 
 			.conversation_id = db_i64(s, 4),
 			.org_id = db_i64(s, 7),
 			.audit = strncmp(db_text(s, 1) ? db_text(s, 1) : "", "audit.", 6) == 0,
+			.type = xstrdup(db_text(s, 1) ? db_text(s, 1) : ""),
 		};
 	}
 	if (rc < 0) {
 		for (size_t i = 0; i < n; i++) {
 			free(ev[i].json);
 			free(ev[i].channel);
+			free(ev[i].type);
 		}
 		free(ev);
 		return -1;
@@ -865,6 +867,15 @@ read_members_load(struct store_db *db, json_t **out)
 	return 0;
 }
 
+/* A stored JSON column (issue 15: an export's config, channels), or null. */
+static json_t *
+json_or_null(const char *text)
+{
+	json_t *j = text ? json_loads(text, 0, NULL) : NULL;
+
+	return j ? j : json_null();
+}
+
 int
 read_subscriptions_load(struct store_db *db, json_t **out)
 {
@@ -882,7 +893,7 @@ read_subscriptions_load(struct store_db *db, json_t **out)
 			db_finish(s);
 			goto fail;
 		}
-		json_array_append_new(list, json_pack("{s:I, s:o, s:o, s:o, s:I, s:I, s:I, s:I, s:I, s:o, s:b, s:I}",
+		json_array_append_new(list, json_pack("{s:I, s:o, s:o, s:o, s:I, s:I, s:I, s:I, s:I, s:o, s:b, s:I, s:s, s:o, s:o, s:s}",
 		    "id", (json_int_t)db_i64(s, 0),
 		    "url", sd_jstr(db_text(s, 1)),
 		    "events", events,
@@ -894,7 +905,11 @@ read_subscriptions_load(struct store_db *db, json_t **out)
 		    "next_attempt_ms", (json_int_t)db_i64(s, 8),
 		    "last_error", sd_jstr(db_text(s, 9)),
 		    "paused", (int)db_i64(s, 10) != 0,
-		    "org_id", (json_int_t)db_i64(s, 11)));
+		    "org_id", (json_int_t)db_i64(s, 11),
+		    "kind", db_text(s, 12) ? db_text(s, 12) : "webhook",
+		    "config", json_or_null(db_text(s, 13)),
+		    "channels", json_or_null(db_text(s, 14)),
+		    "org", db_text(s, 15) ? db_text(s, 15) : ""));
 	}
 	if (n < 0)
 		goto fail;

@@ -209,6 +209,8 @@ enum sql {
 	W_MEDIA_UPLOAD_PUT,
 	W_MEDIA_UNREF,
 	W_MEDIA_JOB_DROP,
+	/* exports (issue 15, h15sink, 0021_exports.sql) */
+	W_SUB_PAUSE,
 	W_END,
 	/* Reader connection. */
 	R_VERSION = W_END,

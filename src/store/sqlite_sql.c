@@ -258,8 +258,8 @@ const char *const sqlite_sql[SQL_COUNT] = {
 	    " VALUES (?1, ?2, ?3, ?4) ON CONFLICT (user_name, org_id) DO UPDATE SET role = excluded.role",
 	[W_MEMBER_DELETE] = "DELETE FROM memberships WHERE user_name = ?1 AND org_id = ?2",
 	[W_MEMBERS_OF_USER] = "DELETE FROM memberships WHERE user_name = ?1",
-	[W_SUB_INSERT] = "INSERT INTO subscriptions (url, events, secret, created_at, delivered_seq, org_id)"
-	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	[W_SUB_INSERT] = "INSERT INTO subscriptions (url, events, secret, created_at, delivered_seq, org_id,"
+	    " kind, config, channels) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
 	[W_ORG_SETTINGS] = "UPDATE orgs SET settings = ?2 WHERE id = ?1",
 	[W_ORG_INSERT] = "INSERT INTO orgs (name, created_at) VALUES (?1, ?2)",
 	[W_SUB_DELETE] = "DELETE FROM subscriptions WHERE id = ?1",
@@ -362,9 +362,10 @@ const char *const sqlite_sql[SQL_COUNT] = {
 	[R_MEMBERS] = "SELECT u.name, coalesce(m.org_id, 0), coalesce(m.role, ''), u.platform_admin,"
 	    " u.must_change_password"
 	    " FROM users u LEFT JOIN memberships m ON m.user_name = u.name ORDER BY u.name, m.org_id",
-	[R_SUBSCRIPTIONS] = "SELECT id, url, events, secret, created_at, delivered_seq, attempts,"
-	    " coalesce(first_attempt_ms, 0), next_attempt_ms, last_error, paused, org_id"
-	    " FROM subscriptions ORDER BY id",
+	[R_SUBSCRIPTIONS] = "SELECT s.id, s.url, s.events, s.secret, s.created_at, s.delivered_seq,"
+	    " s.attempts, coalesce(s.first_attempt_ms, 0), s.next_attempt_ms, s.last_error, s.paused,"
+	    " s.org_id, s.kind, s.config, s.channels, coalesce(o.name, '')"
+	    " FROM subscriptions s LEFT JOIN orgs o ON o.id = s.org_id ORDER BY s.id",
 	/* Campaigns (issue 14, h14camp). */
 	CAMPAIGN_SQL("?", "", "", "json_each(?2)"),
 	CAMPAIGN_BULK_SQLITE,
@@ -473,4 +474,6 @@ const char *const sqlite_sql[SQL_COUNT] = {
 	    " WHERE id = ?1 AND org_id = (SELECT org_id FROM messages WHERE id = ?2)",
 	[W_MEDIA_JOB_DROP] = "UPDATE media_jobs SET status = 'failed', last_error = 'erased', source = '{}',"
 	    " owner = NULL, lease_until = NULL WHERE message_id = ?1 AND status = 'pending'",
+	/* exports (issue 15, h15sink, 0021_exports.sql) */
+	[W_SUB_PAUSE] = "UPDATE subscriptions SET paused = ?2 WHERE id = ?1",
 };

@@ -823,6 +823,7 @@ store_event_clear(struct store_event *e)
 {
 	free(e->json);
 	free(e->channel);
+	free(e->type);
 	*e = (struct store_event){ 0 };
 }
 

@@ -170,6 +170,8 @@ enum store_op_kind {
 	                                  appends message.media */
 	STORE_OP_MEDIA_UPLOADED,       /* u.media_upload: the provider's media id of a file's
 	                                  content on a channel (the upload cache) */
+	/* exports (issue 15, h15sink) */
+	STORE_OP_SUBSCRIPTION_PAUSE,   /* u.subscription: paused (true) or resumed (false) */
 };
 
 /* One inbound media job (media_jobs) in a CLAIM or RESULT op. */
@@ -395,6 +397,10 @@ struct store_op {
 			int64_t first_attempt_ms;  /* RETRY */
 			int64_t next_attempt_ms;   /* RETRY */
 			const char *last_error;    /* RETRY; ADVANCE: NULL, or why it was given up */
+			const char *kind;          /* PUT: the sink, "webhook" when NULL (issue 15) */
+			const char *config_json;   /* PUT: the sink's config (NULL for a webhook) */
+			const char *channels_json; /* PUT: array of channel names, or NULL: all */
+			bool paused;               /* PAUSE */
 		} subscription;
 		struct {
 			const char *name;
@@ -729,6 +735,7 @@ struct store_event {
 	int64_t conversation_id; /* 0 when none */
 	int64_t org_id;          /* its organization (never shown) */
 	bool audit;              /* an audit.* event: never streamed, read by GET /v1/audit */
+	char *type;              /* its type: "message.received" (issue 15: sinks filter on it) */
 };
 
 /* Up to limit events with seq > since, ascending, of organization org (0:
@@ -751,8 +758,9 @@ int store_events_list(struct store *st, int64_t org, int64_t since, int limit, j
 
 /* Every subscription, by id: [{"id","url","events":[...],"secret","created_at",
  * "delivered_seq","attempts","first_attempt_ms","next_attempt_ms","last_error",
- * "paused","org_id"}], created_at Unix seconds, first_attempt_ms 0 when none, last_error
- * null when none. The secret is included: callers MUST NOT show it. */
+ * "paused","org_id","kind","config":{...}|null,"channels":[...]|null,"org"}], created_at
+ * Unix seconds, first_attempt_ms 0 when none, last_error null when none, org the
+ * organization's name. The secret and config are included: callers MUST NOT show them. */
 int store_subscriptions_load(struct store *st, json_t **out);
 
 /* --- users and browser sessions (src/auth/) --- */

@@ -236,8 +236,11 @@ amqp_check(const json_t *config, json_t **canonical, char *field, size_t fcap, c
 		if (!in_list(known_keys, key))
 			FAIL("config", "unknown field config.%.64s (url, exchange, exchange_type, "
 			    "queue, binding_key)", key);
-		if (!json_is_string(v))
-			FAIL("config", "config.%s must be a string", key);
+		if (!json_is_string(v)) {
+			snprintf(field, fcap, "config.%s", key);
+			snprintf(msg, mcap, "config.%s must be a string", key);
+			goto fail;
+		}
 	}
 	url = json_string_value(json_object_get(config, "url"));
 	if (!url)

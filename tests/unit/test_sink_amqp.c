@@ -94,7 +94,7 @@ test_check(void **state)
 	static const struct { const char *cfg, *field; } bad[] = {
 		{ "[]", "config" },
 		{ "{}", "config.url" },
-		{ "{\"url\":5}", "config" },
+		{ "{\"url\":5}", "config.url" },
 		{ "{\"url\":\"http://h\"}", "config.url" },
 		{ "{\"url\":\"amqps://u:hunter2@h\"}", "config.url" },
 		{ "{\"url\":\"amqp://u:hunter2@h:99999\"}", "config.url" },

@@ -13,6 +13,7 @@
 #include "../authz/authz.h"
 #include "../channels/channel.h"
 #include "../config/config.h"
+#include "../hooks/hooks.h"
 #include "../http/http.h"
 #include "../log/log.h"
 #include "../outbox/outbox.h"
@@ -113,6 +114,8 @@ readyz_done(void *arg)
 			}
 		}
 		json_object_set_new(out, "channels", channels);
+		/* A broker down does not make msgd unready either (issue 15, h15sink). */
+		json_object_set_new(out, "exports", hooks_export_health(app->hooks, r->org));
 	}
 	http_reply_json(r->req, ready ? 200 : 503, out);
 	free(r->ids);
@@ -251,6 +254,13 @@ static const struct route routes[] = {
 	{ .method = "GET", .pattern = "/v1/imports/*", .perm = PERM_MESSAGES_READ, .fn = api_imports_get },
 	{ .method = "GET", .pattern = "/v1/imports/*/errors", .perm = PERM_MESSAGES_READ, .fn = api_imports_errors },
 	{ .method = "DELETE", .pattern = "/v1/imports/*", .perm = PERM_MESSAGES_SEND, .fn = api_imports_delete },
+	/* exports to brokers (issue 15, h15sink: api_exports.c) */
+	{ .method = "POST", .pattern = "/v1/exports", .perm = PERM_WEBHOOKS_WRITE, .fn = api_exports_create },
+	{ .method = "GET", .pattern = "/v1/exports", .perm = PERM_WEBHOOKS_WRITE, .fn = api_exports_list },
+	{ .method = "GET", .pattern = "/v1/exports/*", .perm = PERM_WEBHOOKS_WRITE, .fn = api_exports_get },
+	{ .method = "POST", .pattern = "/v1/exports/*/pause", .perm = PERM_WEBHOOKS_WRITE, .fn = api_exports_pause },
+	{ .method = "POST", .pattern = "/v1/exports/*/resume", .perm = PERM_WEBHOOKS_WRITE, .fn = api_exports_resume },
+	{ .method = "DELETE", .pattern = "/v1/exports/*", .perm = PERM_WEBHOOKS_WRITE, .fn = api_exports_delete },
 };
 
 /* Split "/a/b/c" into segments; -1 when too many or too long. */

@@ -476,6 +476,19 @@ void api_hooks_get(struct app *, struct http_request *, const struct principal *
     const char *const *);
 void api_hooks_delete(struct app *, struct http_request *, const struct principal *,
     const char *const *);
+/* /v1/exports (api_exports.c, issue 15): event exports to brokers. */
+void api_exports_create(struct app *, struct http_request *, const struct principal *,
+    const char *const *);
+void api_exports_list(struct app *, struct http_request *, const struct principal *,
+    const char *const *);
+void api_exports_get(struct app *, struct http_request *, const struct principal *,
+    const char *const *);
+void api_exports_pause(struct app *, struct http_request *, const struct principal *,
+    const char *const *);
+void api_exports_resume(struct app *, struct http_request *, const struct principal *,
+    const char *const *);
+void api_exports_delete(struct app *, struct http_request *, const struct principal *,
+    const char *const *);
 void api_users_list(struct app *, struct http_request *, const struct principal *,
     const char *const *);
 void api_users_create(struct app *, struct http_request *, const struct principal *,

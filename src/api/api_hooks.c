@@ -81,9 +81,10 @@ created_done(struct store_op *op, void *arg)
 		return;
 	}
 	json_t *events = json_loads(w->events_json, 0, NULL);
-	json_t *row = json_pack("{s:I, s:I, s:s, s:o, s:s, s:I, s:I}",
+	json_t *row = json_pack("{s:I, s:I, s:s, s:s, s:o, s:s, s:I, s:I}",
 	    "id", (json_int_t)op->u.subscription.id,
 	    "org_id", (json_int_t)op->org_id,
+	    "org", w->who.org,
 	    "url", w->url,
 	    "events", events,
 	    "secret", w->secret,

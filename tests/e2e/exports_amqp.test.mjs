@@ -222,8 +222,11 @@ describe('exports to RabbitMQ', () => {
 		const ready = await d.api('GET', '/readyz');
 		const text = ready.text;
 		assert.ok(!text.includes(bad), 'no password in /readyz');
-		const exp = JSON.stringify(ready.json.exports ?? ready.json);
-		assert.match(exp, new RegExp(`"id":${x.id}\\b`), `/readyz names the export: ${text}`);
+		const health = ready.json.exports?.[String(x.id)];
+		assert.ok(health, `/readyz names the export: ${text}`);
+		assert.equal(health.kind, 'amqp');
+		assert.equal(health.connected, false);
+		assert.match(health.last_error, /ACCESS_REFUSED|login/i);
 		assert.ok(!d.logs().includes(bad), 'no password in the log');
 		const del = await d.api('DELETE', `/v1/exports/${x.id}`);
 		assert.equal(del.status, 204);

@@ -23,9 +23,8 @@
 // (SINK_AMQP_BATCH_MAX) per msgd kill and a batch plus the consumer's
 // prefetch per broker restart.
 
-import amqp from 'amqplib';
 import { allEvents, assertStatus, waitFor } from '../e2e/lib.mjs';
-import { startRabbit } from '../e2e/rabbit.mjs';
+import { startRabbit, consumer } from '../e2e/rabbit.mjs';
 
 const RATE_PER_S = 80;
 const MAX_OUTSTANDING = 6;
@@ -39,42 +38,21 @@ export const name = 'exports_amqp';
 export const killPoints = ['client-mid-post', 'after-ack', 'consumer-got'];
 
 function consume(ctx, st) {
-	const loop = async () => {
-		while (!st.stopped) {
-			try {
-				const conn = await amqp.connect(st.rabbit.url, { timeout: 2000 });
-				st.conn = conn;
-				const closed = new Promise((ok) => { conn.on('close', ok); conn.on('error', () => {}); });
-				const ch = await conn.createChannel();
-				ch.on('error', () => {});
-				await ch.checkQueue(QUEUE);
-				await ch.prefetch(PREFETCH);
-				await ch.consume(QUEUE, (m) => {
-					if (!m) return;
-					const raw = m.content.toString('utf8');
-					let body = null;
-					try { body = JSON.parse(raw); } catch { /* checked below */ }
-					st.got.push({ wall: Date.now(), raw, body, seq: body?.seq, messageId: m.properties.messageId,
-						routingKey: m.fields.routingKey, deliveryMode: m.properties.deliveryMode });
-					ch.ack(m);
-					const t = ctx.trigger;
-					if (t && !t.fired && t.point === 'consumer-got') {
-						t.countdown ??= 1 + Math.floor(t.r * 20);
-						if (--t.countdown <= 0) ctx.kill(t.point);
-					}
-				});
-				await closed;
-			} catch {
-				/* the broker is down or restarting: again shortly */
+	st.consumer = consumer(st.rabbit.url, QUEUE, {
+		prefetch: PREFETCH,
+		onMessage() {
+			const t = ctx.trigger;
+			if (t && !t.fired && t.point === 'consumer-got') {
+				t.countdown ??= 1 + Math.floor(t.r * 20);
+				if (--t.countdown <= 0) ctx.kill(t.point);
 			}
-			if (!st.stopped) await new Promise((r) => setTimeout(r, 200));
-		}
-	};
-	st.consumer = loop();
+		},
+	});
+	st.got = st.consumer.got;
 }
 
 export async function setup(ctx) {
-	const st = { got: [], acked: [], unanswered: 0, refused: [], seq: 0, restarts: [], stopped: false, rabbit: null };
+	const st = { got: [], acked: [], unanswered: 0, refused: [], seq: 0, restarts: [], rabbit: null, consumer: null };
 	st.rabbit = await startRabbit();
 	const r = await ctx.d.api('POST', '/v1/exports', { kind: 'amqp', events: ['*'], since: 0,
 		config: { url: st.rabbit.url, queue: QUEUE } });
@@ -89,9 +67,7 @@ export async function setup(ctx) {
 export async function teardown(ctx) {
 	const st = ctx.state;
 	if (!st) return;
-	st.stopped = true;
-	if (st.conn) await st.conn.close().catch(() => {});
-	if (st.consumer) await st.consumer;
+	if (st.consumer) await st.consumer.stop();
 	if (st.rabbit) await st.rabbit.stop();
 }
 

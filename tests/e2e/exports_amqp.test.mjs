@@ -9,59 +9,10 @@
 import { describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 
-import amqp from 'amqplib';
-
-import { msgdTest, assertStatus, assertError, waitFor, allEvents, sleepTick } from './lib.mjs';
-import { startRabbit } from './rabbit.mjs';
+import { msgdTest, assertStatus, assertError, waitFor, allEvents } from './lib.mjs';
+import { startRabbit, consumer } from './rabbit.mjs';
 
 const QUEUE = 'wa_messages';
-
-// A consumer of queue on the broker at url that survives broker restarts:
-// it reconnects until stop(). Records every delivery (acked one by one).
-function consumer(url, queue) {
-	const c = { got: [], conn: null, stopped: false, connected: false, errors: 0 };
-	const loop = async () => {
-		while (!c.stopped) {
-			try {
-				const conn = await amqp.connect(url, { timeout: 2000 });
-				c.conn = conn;
-				const closed = new Promise((ok) => { conn.on('close', ok); conn.on('error', () => {}); });
-				const ch = await conn.createChannel();
-				ch.on('error', () => {});
-				await ch.checkQueue(queue);  // declared by msgd: wait for it
-				await ch.prefetch(500);
-				await ch.consume(queue, (m) => {
-					if (!m) return;
-					c.got.push({
-						body: JSON.parse(m.content.toString('utf8')),
-						messageId: m.properties.messageId,
-						type: m.properties.type,
-						contentType: m.properties.contentType,
-						deliveryMode: m.properties.deliveryMode,
-						headers: m.properties.headers,
-						routingKey: m.fields.routingKey,
-						exchange: m.fields.exchange,
-						redelivered: m.fields.redelivered,
-					});
-					ch.ack(m);
-				});
-				c.connected = true;
-				await closed;
-				c.connected = false;
-			} catch {
-				c.errors++;
-			}
-			if (!c.stopped) await sleepTick(200);
-		}
-	};
-	c.done = loop();
-	c.stop = async () => {
-		c.stopped = true;
-		if (c.conn) await c.conn.close().catch(() => {});
-		await c.done;
-	};
-	return c;
-}
 
 // The seqs in the order they first arrived; every duplicate carries the
 // message_id of its seq.

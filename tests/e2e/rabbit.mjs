@@ -180,3 +180,60 @@ export async function startRabbit(opts = {}) {
 	}
 	return r;
 }
+
+/**
+ * A consumer of queue on the broker at url that survives broker restarts
+ * (it connects again until stop()). Acks every message, one by one, after
+ * recording it in c.got: {raw, body, seq, messageId, type, contentType,
+ * deliveryMode, headers, routingKey, exchange, redelivered, wall};
+ * onMessage(rec) runs after each. c.connected: consuming now.
+ */
+export function consumer(url, queue, { prefetch = 500, onMessage } = {}) {
+	const c = { got: [], conn: null, stopped: false, connected: false, errors: 0 };
+	const loop = async () => {
+		while (!c.stopped) {
+			try {
+				const conn = await amqp.connect(url, { timeout: 2000 });
+				c.conn = conn;
+				const closed = new Promise((ok) => { conn.on('close', ok); conn.on('error', () => {}); });
+				const ch = await conn.createChannel();
+				ch.on('error', () => {});
+				await ch.checkQueue(queue);  // declared by msgd: wait for it
+				await ch.prefetch(prefetch);
+				await ch.consume(queue, (m) => {
+					if (!m) return;
+					const raw = m.content.toString('utf8');
+					let body = null;
+					try { body = JSON.parse(raw); } catch { /* the test checks it */ }
+					const rec = {
+						raw, body, seq: body?.seq, wall: Date.now(),
+						messageId: m.properties.messageId,
+						type: m.properties.type,
+						contentType: m.properties.contentType,
+						deliveryMode: m.properties.deliveryMode,
+						headers: m.properties.headers,
+						routingKey: m.fields.routingKey,
+						exchange: m.fields.exchange,
+						redelivered: m.fields.redelivered,
+					};
+					c.got.push(rec);
+					ch.ack(m);
+					if (onMessage) onMessage(rec);
+				});
+				c.connected = true;
+				await closed;
+				c.connected = false;
+			} catch {
+				c.errors++;
+			}
+			if (!c.stopped) await sleepTick(200);
+		}
+	};
+	c.done = loop();
+	c.stop = async () => {
+		c.stopped = true;
+		if (c.conn) await c.conn.close().catch(() => {});
+		await c.done;
+	};
+	return c;
+}

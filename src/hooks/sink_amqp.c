@@ -426,6 +426,14 @@ deadline_in(struct timespec *ts, int64_t ms)
 	}
 }
 
+/* 1 s, doubling up to SINK_AMQP_RECONNECT_MAX_MS. */
+static int64_t
+next_backoff(int64_t ms)
+{
+	ms = ms ? ms * 2 : 1000;
+	return ms < SINK_AMQP_RECONNECT_MAX_MS ? ms : SINK_AMQP_RECONNECT_MAX_MS;
+}
+
 static void *
 run(void *arg)
 {
@@ -441,6 +449,11 @@ run(void *arg)
 
 			pthread_mutex_unlock(&s->mu);
 			run_job(s, &c, &res);
+			if (!c) {
+				/* Failed: the background reconnection waits its turn. */
+				backoff = next_backoff(backoff);
+				retry_at = mono_ms() + backoff;
+			}
 			pthread_mutex_lock(&s->mu);
 			s->res = res;
 			s->job_done = true;
@@ -452,9 +465,7 @@ run(void *arg)
 			 * between batches. */
 			pthread_mutex_unlock(&s->mu);
 			c = connect_now(s);
-			backoff = c ? 0 : backoff ? backoff * 2 : 1000;
-			if (backoff > SINK_AMQP_RECONNECT_MAX_MS)
-				backoff = SINK_AMQP_RECONNECT_MAX_MS;
+			backoff = c ? 0 : next_backoff(backoff);
 			retry_at = mono_ms() + backoff;
 			pthread_mutex_lock(&s->mu);
 			continue;

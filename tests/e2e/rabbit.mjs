@@ -186,10 +186,11 @@ export async function startRabbit(opts = {}) {
  * (it connects again until stop()). Acks every message, one by one, after
  * recording it in c.got: {raw, body, seq, messageId, type, contentType,
  * deliveryMode, headers, routingKey, exchange, redelivered, wall};
- * onMessage(rec) runs after each. c.connected: consuming now.
+ * onMessage(rec) runs after each. c.connected: consuming now; c.count:
+ * messages received (keep: false only counts them, for benchmarks).
  */
-export function consumer(url, queue, { prefetch = 500, onMessage } = {}) {
-	const c = { got: [], conn: null, stopped: false, connected: false, errors: 0 };
+export function consumer(url, queue, { prefetch = 500, onMessage, keep = true } = {}) {
+	const c = { got: [], count: 0, conn: null, stopped: false, connected: false, errors: 0 };
 	const loop = async () => {
 		while (!c.stopped) {
 			try {
@@ -202,6 +203,8 @@ export function consumer(url, queue, { prefetch = 500, onMessage } = {}) {
 				await ch.prefetch(prefetch);
 				await ch.consume(queue, (m) => {
 					if (!m) return;
+					c.count++;
+					if (!keep) { ch.ack(m); return; }
 					const raw = m.content.toString('utf8');
 					let body = null;
 					try { body = JSON.parse(raw); } catch { /* the test checks it */ }

@@ -11,8 +11,10 @@
  *    read or write is shut down to free it).
  *  - One connection, one channel (1) in confirm mode. At connect: login,
  *    channel.open, confirm.select, exchange.declare (durable), and when a
- *    queue is configured queue.declare (durable) and queue.bind with the
- *    binding key, so a consumer of that queue gets every event.
+ *    queue is configured queue.declare (durable; a queue its consumer
+ *    declared first with other properties is taken as it is: a passive
+ *    declare after the 406) and queue.bind with the binding key, so a
+ *    consumer of that queue gets every event.
  *  - A batch is published in one go (persistent, message_id = the delivery
  *    id, type and routing key = the event type), then the publisher confirms
  *    are awaited with a deadline: the acked prefix is what the broker

@@ -92,6 +92,48 @@ cbytes(const char *s)
 	return amqp_cstring_bytes(s);
 }
 
+/* channel.open and confirm.select on CHAN. */
+static int
+open_channel(struct sink_amqp_conn *c, char *err, size_t cap)
+{
+	amqp_channel_open(c->st, CHAN);
+	if (reply_ok(amqp_get_rpc_reply(c->st), "channel.open", err, cap) < 0)
+		return -1;
+	amqp_confirm_select(c->st, CHAN);
+	return reply_ok(amqp_get_rpc_reply(c->st), "confirm.select", err, cap);
+}
+
+/* The broker closed the channel with 406 PRECONDITION_FAILED. */
+static bool
+precondition_failed(amqp_rpc_reply_t r)
+{
+	return r.reply_type == AMQP_RESPONSE_SERVER_EXCEPTION &&
+	    r.reply.id == AMQP_CHANNEL_CLOSE_METHOD &&
+	    ((const amqp_channel_close_t *)r.reply.decoded)->reply_code == AMQP_PRECONDITION_FAILED;
+}
+
+/* The queue, durable; one that exists with other properties (declared by
+ * its consumer: not durable, a TTL, a quorum queue) is used as it is. */
+static int
+declare_queue(struct sink_amqp_conn *c, const struct sink_amqp_cfg *cfg, char *err, size_t cap)
+{
+	amqp_rpc_reply_t r;
+
+	amqp_queue_declare(c->st, CHAN, cbytes(cfg->queue), 0, 1, 0, 0, amqp_empty_table);
+	r = amqp_get_rpc_reply(c->st);
+	if (!precondition_failed(r))
+		return reply_ok(r, "queue.declare", err, cap);
+	amqp_channel_close_ok_t ok = { 0 };
+	if (amqp_send_method(c->st, CHAN, AMQP_CHANNEL_CLOSE_OK_METHOD, &ok) != AMQP_STATUS_OK) {
+		snprintf(err, cap, "queue.declare: cannot acknowledge the channel's close");
+		return -1;
+	}
+	if (open_channel(c, err, cap) < 0)
+		return -1;
+	amqp_queue_declare(c->st, CHAN, cbytes(cfg->queue), 1, 0, 0, 0, amqp_empty_table);
+	return reply_ok(amqp_get_rpc_reply(c->st), "queue.declare (passive)", err, cap);
+}
+
 static int
 declare(struct sink_amqp_conn *c, const struct sink_amqp_cfg *cfg, char *err, size_t cap)
 {
@@ -101,8 +143,7 @@ declare(struct sink_amqp_conn *c, const struct sink_amqp_cfg *cfg, char *err, si
 		return -1;
 	if (!cfg->queue)
 		return 0;
-	amqp_queue_declare(c->st, CHAN, cbytes(cfg->queue), 0, 1, 0, 0, amqp_empty_table);
-	if (reply_ok(amqp_get_rpc_reply(c->st), "queue.declare", err, cap) < 0)
+	if (declare_queue(c, cfg, err, cap) < 0)
 		return -1;
 	amqp_queue_bind(c->st, CHAN, cbytes(cfg->queue), cbytes(cfg->exchange),
 	    cbytes(cfg->binding_key), amqp_empty_table);
@@ -138,11 +179,7 @@ sink_amqp_conn_open(struct sink_amqp_conn **out, const struct sink_amqp_cfg *cfg
 	if (reply_ok(amqp_login(c->st, cfg->vhost, 0, SINK_AMQP_FRAME_MAX, 0, AMQP_SASL_METHOD_PLAIN,
 	    cfg->user, cfg->password), "login", err, cap) < 0)
 		goto fail;
-	amqp_channel_open(c->st, CHAN);
-	if (reply_ok(amqp_get_rpc_reply(c->st), "channel.open", err, cap) < 0)
-		goto fail;
-	amqp_confirm_select(c->st, CHAN);
-	if (reply_ok(amqp_get_rpc_reply(c->st), "confirm.select", err, cap) < 0)
+	if (open_channel(c, err, cap) < 0)
 		goto fail;
 	if (declare(c, cfg, err, cap) < 0)
 		goto fail;

@@ -4,15 +4,24 @@
 // with message_id = the delivery id and routing key = the event type; a
 // broker restarted under ingest loses nothing and the export catches up
 // (redeliveries keep their message_id); a wrong password shows in the export
-// and in /readyz without the password; bad configs are 422 and change
-// nothing.
-import { describe, before, after } from 'node:test';
+// and in /readyz without the password; a queue declared by its consumer
+// with other properties is used as it is; bad configs are 422 and change
+// nothing. With build/test/unit/test_sink_amqp (make unit), its live part
+// runs against the same broker.
+import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import amqp from 'amqplib';
 
 import { msgdTest, assertStatus, assertError, waitFor, allEvents } from './lib.mjs';
 import { startRabbit, consumer } from './rabbit.mjs';
 
 const QUEUE = 'wa_messages';
+const UNIT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'build', 'test', 'unit', 'test_sink_amqp');
 
 // The seqs in the order they first arrived; every duplicate carries the
 // message_id of its seq.
@@ -157,6 +166,41 @@ describe('exports to RabbitMQ', () => {
 			await c.stop();
 		}
 	}, { timeout: 240_000 });
+
+	msgdTest('a queue its consumer declared with other properties is used as it is', async (h) => {
+		// A consumer that came first: not durable, a TTL, a length limit.
+		const conn = await amqp.connect(rabbit.url);
+		const ch = await conn.createChannel();
+		await ch.assertQueue('wa_legacy', { durable: false, arguments: { 'x-message-ttl': 600000, 'x-max-length': 100000 } });
+		await conn.close();
+		const d = await h.start();
+		const x = await createExport(d, { url: rabbit.url, queue: 'wa_legacy', binding_key: 'message.received' });
+		await waitFor(async () => (await getExport(d, x.id)).state.connected, 20_000, { what: 'export connected' });
+		const c = consumer(rabbit.url, 'wa_legacy');
+		try {
+			await waitFor(() => c.connected, 20_000, { what: 'consumer on wa_legacy' });
+			await ingest(d, 20, 'legacy');
+			const want = (await allEvents(d, x.delivered_seq)).filter((e) => e.type === 'message.received').map((e) => e.seq);
+			await waitFor(() => c.got.length >= want.length, 20_000, { what: `${want.length} messages on wa_legacy` });
+			assert.deepEqual(firstArrivals(c.got, x.id), want);
+			// Its properties are still the consumer's.
+			const again = await amqp.connect(rabbit.url);
+			const ch2 = await again.createChannel();
+			await ch2.assertQueue('wa_legacy', { durable: false, arguments: { 'x-message-ttl': 600000, 'x-max-length': 100000 } });
+			await again.close();
+		} finally {
+			await c.stop();
+		}
+	}, { timeout: 90_000 });
+
+	// The sink on its own, through its thread and back to a loop: the live
+	// part of the unit test, given this broker (skipped without make unit).
+	test('the sink on its own: a batch, a wrong password, close() with a batch in flight (tests/unit/test_sink_amqp)', { skip: !fs.existsSync(UNIT) && `no ${UNIT} (make unit)` }, () => {
+		const r = spawnSync(UNIT, [], { env: { ...process.env, MSGD_TEST_AMQP_URL: rabbit.url, ASAN_OPTIONS: 'detect_leaks=1' },
+			encoding: 'utf8', timeout: 60_000 });
+		assert.equal(r.status, 0, `${r.stdout.slice(-2000)}\n${r.stderr.slice(-2000)}`);
+		assert.match(r.stdout, /\[ {7}OK \] test_live/);
+	});
 
 	msgdTest('a wrong password: connected false and last_error in the export and /readyz, never the password', async (h) => {
 		const d = await h.start();

@@ -114,6 +114,32 @@ hooks_filter_matches(const json_t *events, const char *type)
 	return false;
 }
 
+bool
+hooks_channels_match(const json_t *channels, const char *channel)
+{
+	size_t i;
+	json_t *c;
+
+	if (channels == NULL || json_is_null(channels))
+		return true;
+	if (channel == NULL)
+		return false;
+	json_array_foreach(channels, i, c)
+		if (json_string_value(c) && strcmp(json_string_value(c), channel) == 0)
+			return true;
+	return false;
+}
+
+int64_t
+hooks_batch_cursor(const int64_t *seqs, size_t n, size_t acked, int64_t batch_end)
+{
+	if (n == 0 || acked >= n)
+		return batch_end;
+	if (acked == 0)
+		return -1;
+	return seqs[acked] - 1;
+}
+
 void
 hooks_sign(const char *secret, const void *body, size_t len, char out[HOOKS_SIG_LEN])
 {
@@ -299,6 +325,12 @@ advance(struct hsub *s, int64_t seq)
 	submit(s, STORE_OP_SUBSCRIPTION_ADVANCE);
 }
 
+static bool
+webhook(const struct hsub *s)
+{
+	return strcmp(s->kind, "webhook") == 0;
+}
+
 /* A failed attempt at cur_seq: retry later, or give up on the event. */
 static void
 failed(struct hsub *s, int64_t retry_after_ms)
@@ -314,8 +346,8 @@ failed(struct hsub *s, int64_t retry_after_ms)
 	snprintf(n, sizeof(n), "%d", attempts);
 	utf8_sanitize(s->err);
 	if (hooks_give_up(attempts, first, now)) {
-		log_warn("webhook delivery given up", "subscription", id, "seq", seq, "attempts", n,
-		    "error", s->err);
+		log_warn(webhook(s) ? "webhook delivery given up" : "export delivery given up",
+		    "subscription", id, "seq", seq, "attempts", n, "error", s->err);
 		s->op = (struct store_op){
 			.u.subscription = { .delivered_seq = s->cur_seq, .attempts = attempts,
 			    .last_error = s->err },
@@ -326,8 +358,8 @@ failed(struct hsub *s, int64_t retry_after_ms)
 	int64_t d = backoff_ms(attempts, rnd(hk));
 	if (retry_after_ms > d)
 		d = retry_after_ms;
-	log_info("webhook delivery failed; will retry", "subscription", id, "seq", seq,
-	    "attempts", n, "error", s->err);
+	log_info(webhook(s) ? "webhook delivery failed; will retry" : "export delivery failed; will retry",
+	    "subscription", id, "seq", seq, "attempts", n, "error", s->err);
 	s->retry_mono = mono_ms() + d;
 	s->op = (struct store_op){
 		.u.subscription = { .attempts = attempts, .first_attempt_ms = first,
@@ -343,16 +375,8 @@ wants(const struct hsub *s, const struct store_event *ev)
 {
 	if (!hooks_filter_matches(s->events, ev->type))
 		return false;
-	if (s->channels && json_is_array(s->channels)) {
-		bool found = false;
-		size_t i;
-		json_t *c;
-		json_array_foreach(s->channels, i, c)
-			found |= ev->channel && json_string_value(c) &&
-			    strcmp(ev->channel, json_string_value(c)) == 0;
-		if (!found)
-			return false;
-	}
+	if (!hooks_channels_match(s->channels, ev->channel))
+		return false;
 	if (strcmp(ev->type, "webhook.failed") == 0) {
 		json_t *e = json_loadb(ev->json, ev->len, 0, NULL);
 		bool own = json_integer_value(json_object_get(json_object_get(e, "data"),
@@ -370,19 +394,15 @@ sink_done(void *arg, const struct sink_result *res)
 {
 	struct hsub *s = arg;
 	struct hooks *hk = s->hk;
-	size_t k = res->acked < s->bn ? res->acked : s->bn;
+	int64_t to = hooks_batch_cursor(s->bseq, s->bn, res->acked, s->batch_end);
 	char why[8];
 
 	hk->inflight--;
 	s->delivering = false;
-	if (k == s->bn) {
-		advance(s, s->batch_end);
-		return;
-	}
-	if (k > 0) {
-		/* The accepted ones (and those skipped before the first refused):
-		 * the rest goes again at once, and counts an attempt if it fails. */
-		advance(s, s->bseq[k] - 1);
+	if (to >= 0) {
+		/* All accepted, or some: then the rest goes again at once, and
+		 * counts an attempt if it fails. */
+		advance(s, to);
 		return;
 	}
 	snprintf(s->err, sizeof(s->err), "%s", res->error[0] ? res->error : "not accepted");

@@ -1,7 +1,18 @@
 /*
- * hooks.h - outbound event webhooks: msgd POSTs the events of its log to
- * integrators' URLs (subscriptions made with /v1/webhooks), on the event
- * loop, never blocking it.
+ * hooks.h - delivering the event log to subscriptions: event webhooks (msgd
+ * POSTs the events to integrators' URLs: /v1/webhooks) and exports to
+ * brokers (NATS, RabbitMQ: /v1/exports), one mechanism (hooks.c) and a sink
+ * per transport (sink.h), on the event loop, never blocking it.
+ *
+ * Sinks. A subscription has a kind ("webhook", "nats", "amqp") and a
+ * config; its sink is opened from them. The mechanism hands the sink a
+ * batch of consecutive wanted events (up to the sink's batch_max, 1 for a
+ * webhook, from one page) and waits for its outcome: the cursor moves to
+ * the last event accepted (the skipped ones before it included), and a
+ * batch none of which was accepted is one failed attempt at its first
+ * event, as below. A sink that is not connected (a broker down) makes the
+ * subscription wait without counting an attempt: nothing is given up while
+ * a broker restarts. Exports also filter by channel.
  *
  * Strategies (hooks.c carries them out):
  *
@@ -17,7 +28,7 @@
  *    without a request: a delivery advances the cursor over the skipped
  *    events before it, and a page of nothing wanted is skipped with one
  *    store op.
- *  - Signed. The body is the event exactly as GET /v1/events shows it;
+ *  - Signed (webhooks). The body is the event exactly as GET /v1/events shows it;
  *    X-Msgd-Signature is "sha256=" + hex HMAC-SHA256(body, secret);
  *    X-Msgd-Event names the type; X-Msgd-Delivery is "<subscription
  *    id>-<seq>", the same on every attempt, so receivers can deduplicate.
@@ -117,6 +128,14 @@ void hooks_stop(struct hooks *hk);
 bool hooks_event_name_valid(const char *name);
 /* Does a filter (array of names, "*" = all) want this event type? */
 bool hooks_filter_matches(const json_t *events, const char *type);
+/* Does a channel filter (NULL or JSON null: every channel; else an array
+ * of names) want an event of this channel (NULL: none)? */
+bool hooks_channels_match(const json_t *channels, const char *channel);
+/* A batch of n events (seqs ascending) of which the sink accepted the
+ * first `acked`: the cursor to move to (batch_end when all were: the skipped
+ * events after the last one included; just before the first refused one
+ * otherwise), or -1 when none was accepted (a failed attempt). */
+int64_t hooks_batch_cursor(const int64_t *seqs, size_t n, size_t acked, int64_t batch_end);
 /* "sha256=" + lower-case hex HMAC-SHA256(body, secret). */
 void hooks_sign(const char *secret, const void *body, size_t len, char out[HOOKS_SIG_LEN]);
 /* After `attempts` failed attempts, the first at first_ms: give up? */

@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <event2/event.h>
 #include <nats/nats.h>
@@ -44,6 +45,7 @@
 #define NATS_ACK_WAIT_MS 5000      /* every acknowledgement of a JetStream batch */
 #define NATS_RECONNECT_WAIT_MS 500
 #define NATS_CONNECT_TIMEOUT_MS 2000
+#define NATS_CLOSE_WAIT_S 5         /* for libnats' closed callback */
 
 struct nmsg {
 	int64_t seq;
@@ -68,6 +70,7 @@ struct sink {
 	pthread_cond_t cv;
 	/* Under mu. */
 	bool stop;
+	bool closed;                    /* libnats' last callback came: it is done with us */
 	bool job;                       /* a batch waits for the worker */
 	struct nmsg *msgs;
 	size_t n;
@@ -79,7 +82,8 @@ struct sink {
 	struct event *ev_done;
 	atomic_bool connected;
 	atomic_bool recheck;            /* (re)connected or failed: look for a stream again */
-	bool use_js;                    /* the worker's */
+	bool use_js;                    /* the worker's: publish with JetStream */
+	bool js_seen;                   /* the worker's: a stream took the subjects once */
 };
 
 /* --- config --- */
@@ -217,6 +221,17 @@ on_disconnected(natsConnection *nc, void *closure)
 	atomic_store(&s->connected, false);
 }
 
+static void
+on_closed(natsConnection *nc, void *closure)
+{
+	struct sink *s = closure;
+
+	pthread_mutex_lock(&s->mu);
+	s->closed = true;
+	pthread_cond_broadcast(&s->cv);
+	pthread_mutex_unlock(&s->mu);
+}
+
 /* --- the worker --- */
 
 static void
@@ -248,37 +263,64 @@ on_ack(jsCtx *js, natsMsg *m, jsPubAck *pa, jsPubAckErr *pae, void *closure)
 		}
 		pthread_mutex_unlock(&s->mu);
 	}
-	natsMsg_Destroy(m);
-	if (pa)
-		jsPubAck_Destroy(pa);
+	natsMsg_Destroy(m);  /* ours; pa and pae are the library's */
 }
 
-/* Does a stream take the prefix's subjects? (JetStream API; false when the
- * server has no JetStream.) */
-static bool
-find_stream(struct sink *s)
+/* Does a stream take the prefix's subjects? 1 yes, 0 no (none does, or the
+ * server has no JetStream), -1 the JetStream API did not tell (*st why). */
+static int
+find_stream(struct sink *s, natsStatus *st)
 {
 	jsStreamNamesList *list = NULL;
 	jsOptions o;
 	char filter[NATS_PREFIX_MAX + 4];
-	bool found;
+	int found;
 
 	jsOptions_Init(&o);
 	o.PublishAsync.AckHandler = on_ack;
 	o.PublishAsync.AckHandlerClosure = s;
 	o.PublishAsync.MaxPending = NATS_BATCH_MAX;
-	if (s->js == NULL && natsConnection_JetStream(&s->js, s->nc, &o) != NATS_OK) {
+	if (s->js == NULL && (*st = natsConnection_JetStream(&s->js, s->nc, &o)) != NATS_OK) {
 		s->js = NULL;
-		return false;
+		return -1;
 	}
 	jsOptions_Init(&o);
 	snprintf(filter, sizeof(filter), "%s.>", s->prefix);
 	o.Stream.Info.SubjectsFilter = filter;
-	natsStatus st = js_StreamNames(&list, s->js, &o, NULL);
-	found = st == NATS_OK && list != NULL && list->Count > 0;
+	*st = js_StreamNames(&list, s->js, &o, NULL);
+	if (*st == NATS_OK)
+		found = list != NULL && list->Count > 0;
+	else if (*st == NATS_NOT_FOUND || *st == NATS_NO_RESPONDERS)
+		found = 0;  /* no stream; no JetStream at all */
+	else
+		found = -1;
 	if (list)
 		jsStreamNamesList_Destroy(list);
 	return found;
+}
+
+/* Choose between JetStream and core NATS again: false when it cannot be
+ * told now (the batch fails and is tried again later). A server where a
+ * stream was seen is not taken for one without JetStream while its
+ * JetStream does not answer (right after a restart): the events would be
+ * published past the stream. */
+static bool
+choose_mode(struct sink *s)
+{
+	natsStatus st = NATS_OK;
+	int found = find_stream(s, &st);
+
+	if (found == 1)
+		s->use_js = s->js_seen = true;
+	else if (found == 0 && !(s->js_seen && st == NATS_NO_RESPONDERS))
+		s->use_js = false;
+	else {
+		snprintf(s->res.error, sizeof(s->res.error), "the JetStream API of %.100s: %s",
+		    s->shown_url, natsStatus_GetText(st));
+		atomic_store(&s->recheck, true);
+		return false;
+	}
+	return true;
 }
 
 /* Publish the batch: how many from its start were accepted. */
@@ -292,8 +334,8 @@ publish(struct sink *s)
 		snprintf(s->res.error, sizeof(s->res.error), "not connected to %.100s", s->shown_url);
 		return 0;
 	}
-	if (atomic_exchange(&s->recheck, false))
-		s->use_js = find_stream(s);
+	if (atomic_exchange(&s->recheck, false) && !choose_mode(s))
+		return 0;
 	for (i = 0; i < s->n && st == NATS_OK; i++) {
 		natsMsg *m = NULL;
 		struct nmsg *e = &s->msgs[i];
@@ -406,6 +448,20 @@ on_done(evutil_socket_t fd, short what, void *arg)
 	s->done(s->arg, &res);
 }
 
+/* "<prefix>.<org>.<type>": an organization's name is one token (its dots
+ * become '_'). */
+static void
+subject(char *out, size_t cap, const char *prefix, const char *org, const char *type)
+{
+	int n = snprintf(out, cap, "%s.", prefix);
+	size_t at = n > 0 && (size_t)n < cap ? (size_t)n : 0;
+
+	for (const char *c = org; *c && at + 1 < cap; c++)
+		out[at++] = *c == '.' ? '_' : *c;
+	if (at < cap)
+		snprintf(out + at, cap - at, ".%s", type);
+}
+
 static void
 nats_deliver(struct sink *s, const struct sink_event *ev, size_t n, sink_done_fn done, void *arg)
 {
@@ -413,8 +469,7 @@ nats_deliver(struct sink *s, const struct sink_event *ev, size_t n, sink_done_fn
 
 	for (size_t i = 0; i < n; i++) {
 		msgs[i].seq = ev[i].seq;
-		snprintf(msgs[i].subject, sizeof(msgs[i].subject), "%s.%s.%s", s->prefix, ev[i].org,
-		    ev[i].type);
+		subject(msgs[i].subject, sizeof(msgs[i].subject), s->prefix, ev[i].org, ev[i].type);
 		snprintf(msgs[i].id, sizeof(msgs[i].id), "%s", ev[i].delivery_id);
 		msgs[i].body = xmalloc(ev[i].len + 1);
 		memcpy(msgs[i].body, ev[i].body, ev[i].len);
@@ -465,8 +520,24 @@ nats_close(struct sink *s)
 	if (s->js)
 		jsCtx_Destroy(s->js);
 	if (s->nc) {
+		/* libnats calls back on a thread of its own, after Close too: its
+		 * closed callback comes last, then s may go. A thread handoff (no
+		 * network wait: the connection is only shut), bounded. */
+		struct timespec until;
+		bool closed;
 		natsConnection_Close(s->nc);
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += NATS_CLOSE_WAIT_S;
+		pthread_mutex_lock(&s->mu);
+		while (!s->closed && pthread_cond_timedwait(&s->cv, &s->mu, &until) == 0)
+			;
+		closed = s->closed;
+		pthread_mutex_unlock(&s->mu);
 		natsConnection_Destroy(s->nc);
+		if (!closed) {
+			log_error("nats: the connection did not close in time; its sink is left behind");
+			return;
+		}
 	}
 	natsOptions_Destroy(s->opts);
 	free_msgs(s);
@@ -535,6 +606,8 @@ nats_open(struct sink **out, struct event_base *base, const json_t *config, int6
 		st = natsOptions_SetReconnectedCB(s->opts, on_connected, s);
 	if (st == NATS_OK)
 		st = natsOptions_SetDisconnectedCB(s->opts, on_disconnected, s);
+	if (st == NATS_OK)
+		st = natsOptions_SetClosedCB(s->opts, on_closed, s);
 	if (st != NATS_OK) {
 		log_error("nats: cannot set the connection up", "error", natsStatus_GetText(st));
 		nats_close(s);

@@ -151,7 +151,7 @@ describe('exports to NATS', () => {
 		stopIngest = true;
 		await ingest;
 
-		const events = (await allEvents(d, 0, 5000)).filter((e) => e.type === 'message.received');
+		const events = (await allEvents(d)).filter((e) => e.type === 'message.received');
 		const lastSeq = events.at(-1).seq;
 		await waitFor(async () => {
 			const r = await d.api('GET', `/v1/exports/${ex.id}`);

@@ -86,6 +86,40 @@ test_retry_after(void **state)
 	assert_int_equal(hooks_retry_after_ms("99999999999999999999"), 3600 * 1000);
 }
 
+static void
+test_channels(void **state)
+{
+	json_t *f = json_pack("[s,s]", "wa-main", "tg");
+	json_t *null = json_null();
+
+	assert_true(hooks_channels_match(NULL, "x"));
+	assert_true(hooks_channels_match(null, NULL));
+	assert_true(hooks_channels_match(f, "tg"));
+	assert_true(hooks_channels_match(f, "wa-main"));
+	assert_false(hooks_channels_match(f, "wa"));
+	assert_false(hooks_channels_match(f, NULL));  /* an event of no channel */
+	json_decref(f);
+	json_decref(null);
+}
+
+static void
+test_batch_cursor(void **state)
+{
+	const int64_t seqs[] = { 10, 12, 15, 20 };
+
+	/* All accepted: to the batch's end (skipped events after it included). */
+	assert_int_equal(hooks_batch_cursor(seqs, 4, 4, 25), 25);
+	assert_int_equal(hooks_batch_cursor(seqs, 4, 9, 25), 25);
+	/* Some: just before the first refused one (the skipped ones before it too). */
+	assert_int_equal(hooks_batch_cursor(seqs, 4, 1, 25), 11);
+	assert_int_equal(hooks_batch_cursor(seqs, 4, 3, 25), 19);
+	/* None: a failed attempt. */
+	assert_int_equal(hooks_batch_cursor(seqs, 4, 0, 25), -1);
+	/* A webhook: a batch of one. */
+	assert_int_equal(hooks_batch_cursor(seqs, 1, 1, 10), 10);
+	assert_int_equal(hooks_batch_cursor(seqs, 1, 0, 10), -1);
+}
+
 int
 main(void)
 {
@@ -95,6 +129,8 @@ main(void)
 		cmocka_unit_test(test_sign),
 		cmocka_unit_test(test_give_up),
 		cmocka_unit_test(test_retry_after),
+		cmocka_unit_test(test_channels),
+		cmocka_unit_test(test_batch_cursor),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -334,7 +334,8 @@ sub_str(const struct sink *s, char out[24])
 	snprintf(out, 24, "%" PRId64, s->sub_id);
 }
 
-/* The thread's socket is known: close() may shut it down from now on. */
+/* The thread's socket is known (close() may shut it down from now on), or
+ * about to be closed (-1). */
 static void
 on_socket(void *arg, int fd)
 {
@@ -342,7 +343,7 @@ on_socket(void *arg, int fd)
 
 	pthread_mutex_lock(&s->mu);
 	s->fd = fd;
-	if (s->stop)
+	if (s->stop && fd >= 0)
 		shutdown(fd, SHUT_RDWR);
 	pthread_mutex_unlock(&s->mu);
 }

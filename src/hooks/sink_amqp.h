@@ -103,7 +103,8 @@ struct sink_amqp_conn;
 
 /* Connect, log in, open the channel in confirm mode, declare. 0, or -1 and
  * why in err (no secrets). on_socket(arg, fd) is called as soon as the TCP
- * connection is up (another thread may then shutdown() it to end a wait). */
+ * connection is up (another thread may then shutdown() it to end a wait),
+ * and on_socket(arg, -1) before a failed open closes it. */
 int sink_amqp_conn_open(struct sink_amqp_conn **out, const struct sink_amqp_cfg *cfg,
     void (*on_socket)(void *arg, int fd), void *arg, char *err, size_t cap);
 /* Publish msgs[0..n) and wait for their confirms: *acked = the confirmed

@@ -158,6 +158,7 @@ sink_amqp_conn_open(struct sink_amqp_conn **out, const struct sink_amqp_cfg *cfg
 	struct timeval conn_tv = tv_ms(SINK_AMQP_CONNECT_TIMEOUT_MS);
 	struct timeval rpc_tv = tv_ms(SINK_AMQP_RPC_TIMEOUT_MS);
 	amqp_socket_t *sock;
+	bool reported = false;
 	int rc;
 
 	c->st = amqp_new_connection();
@@ -176,6 +177,7 @@ sink_amqp_conn_open(struct sink_amqp_conn **out, const struct sink_amqp_cfg *cfg
 		goto fail;
 	}
 	on_socket(arg, amqp_get_sockfd(c->st));
+	reported = true;
 	if (reply_ok(amqp_login(c->st, cfg->vhost, 0, SINK_AMQP_FRAME_MAX, 0, AMQP_SASL_METHOD_PLAIN,
 	    cfg->user, cfg->password), "login", err, cap) < 0)
 		goto fail;
@@ -187,6 +189,8 @@ sink_amqp_conn_open(struct sink_amqp_conn **out, const struct sink_amqp_cfg *cfg
 	*out = c;
 	return 0;
 fail:
+	if (reported)
+		on_socket(arg, -1);  /* before its number can be handed out again */
 	sink_amqp_conn_close(c);
 	return -1;
 }

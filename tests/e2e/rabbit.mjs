@@ -95,6 +95,7 @@ export async function startRabbit(opts = {}) {
 		LANG: 'C.UTF-8',
 		RABBITMQ_CONF_ENV_FILE: path.join(dir, 'rabbitmq-env.conf'),
 		RABBITMQ_CONFIG_FILE: path.join(dir, 'rabbitmq.conf'),
+		RABBITMQ_ADVANCED_CONFIG_FILE: path.join(dir, 'advanced.config'),  // none: not /etc's
 		RABBITMQ_ENABLED_PLUGINS_FILE: path.join(dir, 'enabled_plugins'),
 		RABBITMQ_MNESIA_BASE: path.join(dir, 'mnesia'),
 		RABBITMQ_LOG_BASE: path.join(dir, 'log'),

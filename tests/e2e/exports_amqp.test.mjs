@@ -3,7 +3,8 @@
 // wa_messages bound to the exchange) gets every event in order, persistent,
 // with message_id = the delivery id and routing key = the event type; a
 // broker restarted under ingest loses nothing and the export catches up
-// (redeliveries keep their message_id); a wrong password shows in the export
+// (redeliveries keep their message_id); a broker gone while idle shows in
+// the export and /readyz; a wrong password shows in the export
 // and in /readyz without the password; a queue declared by its consumer
 // with other properties is used as it is; bad configs are 422 and change
 // nothing. With build/test/unit/test_sink_amqp (make unit), its live part
@@ -166,6 +167,33 @@ describe('exports to RabbitMQ', () => {
 			await c.stop();
 		}
 	}, { timeout: 240_000 });
+
+	msgdTest('a broker that goes away while nothing is exported shows in the export and /readyz; back, the export connects again by itself', async (h) => {
+		const d = await h.start();
+		const x = await createExport(d, { url: rabbit.url });
+		await waitFor(async () => (await getExport(d, x.id)).state.connected, 20_000, { what: 'export connected' });
+		const readyHealth = async () => (await d.api('GET', '/readyz')).json.exports?.[String(x.id)];
+		assert.equal((await readyHealth()).connected, true);
+		await rabbit.halt();
+		try {
+			// No event to export: the sink's thread notices on its own.
+			const down = await waitFor(async () => {
+				const e = await getExport(d, x.id);
+				return !e.state.connected ? e : null;
+			}, 20_000, { what: 'the export shows the broker down' });
+			assert.equal(down.lag, 0);
+			const health = await readyHealth();
+			assert.equal(health.connected, false);
+			assert.ok(health.last_error, `/readyz says why: ${JSON.stringify(health)}`);
+			assert.ok(!JSON.stringify(health).includes(rabbit.password));
+			const ready = await d.api('GET', '/readyz');
+			assert.equal(ready.status, 200, 'a broker down does not make msgd unready');
+		} finally {
+			await rabbit.start();
+		}
+		await waitFor(async () => (await getExport(d, x.id)).state.connected, 30_000, { what: 'the export connected again' });
+		assert.equal((await readyHealth()).connected, true);
+	}, { timeout: 120_000 });
 
 	msgdTest('a queue its consumer declared with other properties is used as it is', async (h) => {
 		// A consumer that came first: not durable, a TTL, a length limit.

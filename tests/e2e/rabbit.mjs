@@ -73,7 +73,9 @@ export async function startRabbit(opts = {}) {
 	const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'msgd-rabbit-'));
 	const user = opts.user || 'msgd';
 	const password = opts.password || crypto.randomBytes(12).toString('hex');
-	const [port, distPort, epmdPort] = [await freePort(), await freePort(), await freePort()];
+	const ports = new Set();
+	while (ports.size < 3) ports.add(await freePort());  // three different ones
+	const [port, distPort, epmdPort] = [...ports];
 	const node = `msgdtest-${process.pid}-${crypto.randomBytes(3).toString('hex')}@localhost`;
 	for (const d of ['home', 'mnesia', 'log']) fs.mkdirSync(path.join(dir, d), { mode: 0o700 });
 	fs.writeFileSync(path.join(dir, 'enabled_plugins'), '[].\n');

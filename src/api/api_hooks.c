@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "../authz/authz.h"
 #include "../hooks/hooks.h"
@@ -48,26 +47,6 @@ hook_write_free(struct hook_write *w)
 
 #define invalid(req, field, ...) \
 	http_reply_error(req, 422, "validation_failed", field, __VA_ARGS__)
-
-/* http(s)://host..., no spaces or control characters. */
-static bool
-url_ok(const char *u)
-{
-	const char *host;
-
-	if (strncasecmp(u, "https://", 8) == 0)
-		host = u + 8;
-	else if (strncasecmp(u, "http://", 7) == 0)
-		host = u + 7;
-	else
-		return false;
-	if (*host == '\0' || *host == '/' || *host == ':' || *host == '?' || *host == '#')
-		return false;
-	for (const unsigned char *c = (const unsigned char *)u; *c; c++)
-		if (*c <= ' ' || *c == 0x7f)
-			return false;
-	return true;
-}
 
 static void
 created_done(struct store_op *op, void *arg)
@@ -152,7 +131,7 @@ api_hooks_create(struct app *app, struct http_request *req, const struct princip
 	}
 	/* No embedded NUL: it would cut the stored value short. */
 	url = nul_free(json_object_get(body, "url"));
-	if (url == NULL || strlen(url) > HOOKS_URL_MAX || !url_ok(url)) {
+	if (url == NULL || strlen(url) > HOOKS_URL_MAX || !hooks_url_valid(url)) {
 		invalid(req, "url", "'url' must be an http:// or https:// URL of at most %d bytes",
 		    HOOKS_URL_MAX);
 		goto out;

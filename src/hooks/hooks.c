@@ -43,6 +43,7 @@
 #define SCAN_PAGE 1000              /* events read per subscription per step */
 #define STORE_RETRY_MS 1000         /* after a failed read or state commit */
 #define SINK_WAIT_MS 1000           /* a sink not connected: look again so soon */
+#define SINK_UNKNOWN_WAIT_MS 60000  /* a kind this build has no sink for */
 #define RETRY_AFTER_MAX_MS (3600 * 1000LL)
 #define DELIVERY_ID_MAX 48          /* "<id>-<seq>" */
 
@@ -388,6 +389,18 @@ wants(const struct hsub *s, const struct store_event *ev)
 	return true;
 }
 
+/* No attempt counted: s->err says why; look again in ms. */
+static void
+wait_sink(struct hsub *s, int64_t ms)
+{
+	s->busy = false;
+	utf8_sanitize(s->err);
+	snprintf(s->last_error, sizeof(s->last_error), "%s", s->err);
+	s->has_error = true;
+	s->next_mono = mono_ms() + ms;
+	kick_at(s->hk, s->next_mono);
+}
+
 /* The sink told how the batch went (on the loop). */
 static void
 sink_done(void *arg, const struct sink_result *res)
@@ -409,12 +422,7 @@ sink_done(void *arg, const struct sink_result *res)
 	if (!s->ops->healthy(s->sink, why, sizeof(why))) {
 		/* Not connected (a broker down or restarting): nothing was refused,
 		 * so nothing counts; wait for the sink's own reconnection. */
-		s->busy = false;
-		utf8_sanitize(s->err);
-		snprintf(s->last_error, sizeof(s->last_error), "%s", s->err);
-		s->has_error = true;
-		s->next_mono = mono_ms() + SINK_WAIT_MS;
-		kick_at(hk, s->next_mono);
+		wait_sink(s, SINK_WAIT_MS);
 		return;
 	}
 	failed(s, res->retry_after_ms);
@@ -458,8 +466,9 @@ take(struct hsub *s)
 	}
 	s->cur_seq = s->bseq[0];
 	if (s->ops == NULL) {
+		/* Made by a build that knows the kind: kept, never given up on. */
 		snprintf(s->err, sizeof(s->err), "no sink for kind '%.32s' in this build", s->kind);
-		failed(s, 0);
+		wait_sink(s, SINK_UNKNOWN_WAIT_MS);
 		return true;
 	}
 	if (s->sink == NULL && s->ops->open(&s->sink, hk->base, s->config, s->id) != 0) {

@@ -126,6 +126,9 @@ void hooks_stop(struct hooks *hk);
 /* "*" or a dotted lower-case name: "message.received", "webhook.failed"
  * (segments [a-z][a-z0-9_]*, at least two, at most HOOKS_EVENT_NAME_MAX). */
 bool hooks_event_name_valid(const char *name);
+/* An http:// or https:// URL with a host, no spaces or control characters
+ * (a webhook's url; sink_webhook.c). */
+bool hooks_url_valid(const char *url);
 /* Does a filter (array of names, "*" = all) want this event type? */
 bool hooks_filter_matches(const json_t *events, const char *type);
 /* Does a channel filter (NULL or JSON null: every channel; else an array

@@ -74,7 +74,8 @@ struct sink {
 	bool job;                       /* a batch waits for the worker */
 	struct nmsg *msgs;
 	size_t n;
-	struct sink_result res;
+	struct sink_result res;         /* the worker's while it publishes */
+	char ack_error[SINK_ERROR_MAX]; /* the first refusal in the batch's acknowledgements */
 	char why[SINK_ERROR_MAX];
 	/* The loop's. */
 	sink_done_fn done;
@@ -255,8 +256,8 @@ on_ack(jsCtx *js, natsMsg *m, jsPubAck *pa, jsPubAckErr *pae, void *closure)
 		for (size_t i = 0; i < s->n; i++) {
 			if (s->msgs[i].seq == seq) {
 				s->msgs[i].acked = pae ? -1 : 1;
-				if (pae && s->res.error[0] == '\0')
-					snprintf(s->res.error, sizeof(s->res.error), "JetStream refused seq %" PRId64
+				if (pae && s->ack_error[0] == '\0')
+					snprintf(s->ack_error, sizeof(s->ack_error), "JetStream refused seq %" PRId64
 					    ": %s", seq, pae->ErrText ? pae->ErrText : natsStatus_GetText(pae->Err));
 				break;
 			}
@@ -372,9 +373,13 @@ publish(struct sink *s)
 	pthread_mutex_lock(&s->mu);
 	for (i = 0; i < sent && s->msgs[i].acked == 1; i++)
 		;
-	if (i < sent && s->res.error[0] == '\0')
-		snprintf(s->res.error, sizeof(s->res.error), "JetStream acknowledgements from %.100s: %s",
-		    s->shown_url, natsStatus_GetText(ws == NATS_OK ? NATS_TIMEOUT : ws));
+	if (i < sent && s->res.error[0] == '\0') {
+		if (s->ack_error[0])
+			snprintf(s->res.error, sizeof(s->res.error), "%s", s->ack_error);
+		else
+			snprintf(s->res.error, sizeof(s->res.error), "JetStream acknowledgements from %.100s: %s",
+			    s->shown_url, natsStatus_GetText(ws == NATS_OK ? NATS_TIMEOUT : ws));
+	}
 	pthread_mutex_unlock(&s->mu);
 	if (ws != NATS_OK) {
 		/* Those not acknowledged yet are abandoned (sent again later). */
@@ -405,6 +410,7 @@ worker(void *arg)
 		if (s->stop)
 			break;
 		s->res = (struct sink_result){ 0 };
+		s->ack_error[0] = '\0';
 		pthread_mutex_unlock(&s->mu);
 		size_t acked = 0;
 		if (s->nc == NULL)

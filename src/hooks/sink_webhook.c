@@ -56,9 +56,8 @@ struct whreq {
 static struct httpc *shared_hc;
 static size_t shared_refs;
 
-/* http(s)://host..., no spaces or control characters. */
-static bool
-url_ok(const char *u)
+bool
+hooks_url_valid(const char *u)
 {
 	const char *host;
 
@@ -104,7 +103,7 @@ wh_check(const json_t *config, json_t **canonical, char *field, size_t fcap, cha
 		}
 	}
 	url = nul_free(json_object_get(config, "url"));
-	if (url == NULL || strlen(url) > HOOKS_URL_MAX || !url_ok(url)) {
+	if (url == NULL || strlen(url) > HOOKS_URL_MAX || !hooks_url_valid(url)) {
 		snprintf(field, fcap, "url");
 		snprintf(msg, mcap, "'url' must be an http:// or https:// URL of at most %d bytes",
 		    HOOKS_URL_MAX);

@@ -128,9 +128,9 @@ async function readStream(url) {
 		const jsm = await nc.jetstreamManager();
 		const info = await jsm.streams.info('MSGD');
 		const total = info.state.messages;
-		await jsm.consumers.add('MSGD', { durable_name: `check-${Date.now()}`, ack_policy: AckPolicy.None, deliver_policy: DeliverPolicy.All });
-		const list = await jsm.consumers.list('MSGD').next();
-		const consumer = await nc.jetstream().consumers.get('MSGD', list.at(-1).name);
+		const durable = `check-${Date.now()}`;
+		await jsm.consumers.add('MSGD', { durable_name: durable, ack_policy: AckPolicy.None, deliver_policy: DeliverPolicy.All });
+		const consumer = await nc.jetstream().consumers.get('MSGD', durable);
 		const got = [];
 		while (got.length < total) {
 			const msgs = await consumer.fetch({ max_messages: Math.min(1000, total - got.length), expires: 5000 });

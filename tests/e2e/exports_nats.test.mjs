@@ -2,15 +2,17 @@
 // nats-server per test (tests/e2e/nats.mjs). Core NATS and JetStream
 // (a stream made by the test before the export); every event in order with
 // its subject and Nats-Msg-Id; a broker restart under ingest loses nothing;
-// filters by type and channel; pause, resume, delete; validation; secrets
-// never shown; /readyz shows a broker that is down.
+// a stream refusing part of a batch; filters by type and channel; pause,
+// resume, delete; organizations; validation; secrets never shown; /readyz
+// shows a broker that is down.
 import { describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect, StringCodec, AckPolicy, DeliverPolicy } from 'nats';
-import { msgdTest, assertStatus, assertError, waitFor, allEvents } from './lib.mjs';
+import { msgdTest, assertStatus, assertError, waitFor, allEvents, startPeer } from './lib.mjs';
 import { startNats } from './nats.mjs';
 
 const sc = StringCodec();
+const PG = /^postgres(ql)?:\/\//.test(process.env.MSGD_TEST_DATABASE || '');
 
 async function inbound(d, text, channel = 'sandbox', from = '15550001111') {
 	const r = await d.api('POST', `/v1/sandbox/${channel}/inbound`, { from, text });
@@ -176,6 +178,39 @@ describe('exports to NATS', () => {
 		for (const m of got) assert.equal(m.subject, 'msgd.default.message.received');
 	}, { timeout: 120_000 });
 
+	msgdTest('JetStream refuses part of a batch: the cursor moves past the acknowledged events, the rest is retried until taken', async (h, t) => {
+		const ns = await startNats({ jetstream: true });
+		t.after(() => ns.cleanup());
+		const admin = await connect({ servers: ns.url });
+		t.after(() => admin.close());
+		const jsm = await admin.jetstreamManager();
+		const stream = { name: 'SMALL', subjects: ['msgd.>'], storage: 'file', max_msgs: 5, discard: 'new' };
+		await jsm.streams.add(stream);
+		const d = await h.start();
+		const ex = await exportOf(d, { kind: 'nats', events: ['message.received'], config: { url: ns.url } });
+		// Ingested while paused: one batch of 8 when resumed.
+		assertStatus(await d.api('POST', `/v1/exports/${ex.id}/pause`), 200, 'pause');
+		for (let i = 0; i < 8; i++) await inbound(d, `small ${i}`);
+		const seqs = (await allEvents(d)).filter((e) => e.type === 'message.received').map((e) => e.seq);
+		assertStatus(await d.api('POST', `/v1/exports/${ex.id}/resume`), 200, 'resume');
+		const refused = await waitFor(async () => {
+			const x = (await d.api('GET', `/v1/exports/${ex.id}`)).json;
+			return x.state.attempts >= 1 && x;
+		}, 15_000, { what: 'a refused event counted as an attempt' });
+		assert.ok(refused.delivered_seq >= seqs[4] && refused.delivered_seq < seqs[5], 'the cursor is past the acknowledged events, before the refused one');
+		assert.equal(refused.state.connected, true);
+		assert.match(refused.state.last_error, /JetStream|maximum/i);
+		assert.ok(refused.lag >= 3);
+		// Room in the stream: the rest goes in, in order.
+		await jsm.streams.update('SMALL', { ...stream, max_msgs: 100 });
+		await waitFor(async () => (await d.api('GET', `/v1/exports/${ex.id}`)).json.lag === 0, 20_000, { what: 'the rest taken after the retry' });
+		const info = await jsm.streams.info('SMALL');
+		assert.equal(info.state.messages, 8);
+		const one = (await d.api('GET', `/v1/exports/${ex.id}`)).json;
+		assert.equal(one.state.attempts, 0);
+		assert.equal(one.state.last_error, null);
+	});
+
 	msgdTest('filters by event type and channel; pause, resume (idempotent) and delete', async (h, t) => {
 		const ns = await startNats();
 		t.after(() => ns.cleanup());
@@ -219,10 +254,47 @@ describe('exports to NATS', () => {
 		await waitFor(() => texts(marker).includes('side 4'), 10_000, { what: 'the marker export' });
 		assert.deepEqual(texts(got), ['side 1', 'side 2', 'side 3']);
 
-		// Another organization sees none of these.
 		const audit = await d.api('GET', '/v1/audit');
 		assert.ok(audit.json.events.some((e) => e.type === 'audit.export.created'));
 		assert.ok(audit.json.events.some((e) => e.type === 'audit.export.deleted'));
+	});
+
+	msgdTest('organizations: each sees only its own exports and exports only its own events; its name is one subject token', async (h, t) => {
+		const ns = await startNats();
+		t.after(() => ns.cleanup());
+		const got = await subscriber(t, ns.url, 'o.>');
+		const d = await h.start();
+		assertStatus(await d.api('POST', '/v1/orgs', { name: 'acme.eu' }), 201, 'org');
+		const B = { 'msgd-org': 'acme.eu' };
+		assertStatus(await d.api('POST', '/v1/channels', { name: 'sandbox', type: 'sandbox', config: {} }, B), 201, 'channel in acme.eu');
+		const cfg = { url: ns.url, subject_prefix: 'o' };
+		const exA = await exportOf(d, { kind: 'nats', events: ['message.received'], config: cfg });
+		const r = await d.api('POST', '/v1/exports', { kind: 'nats', events: ['message.received'], config: cfg }, B);
+		assertStatus(r, 201, 'export in acme.eu');
+		const exB = r.json;
+		assert.deepEqual((await d.api('GET', '/v1/exports')).json.exports.map((x) => x.id), [exA.id]);
+		assert.deepEqual((await d.api('GET', '/v1/exports', undefined, B)).json.exports.map((x) => x.id), [exB.id]);
+		assertError(await d.api('GET', `/v1/exports/${exB.id}`), 404, 'not_found');
+		assertError(await d.api('DELETE', `/v1/exports/${exB.id}`), 404, 'not_found');
+		assertError(await d.api('POST', `/v1/exports/${exA.id}/pause`, undefined, B), 404, 'not_found');
+		// A channel of another organization is no channel here.
+		assertStatus(await d.api('POST', '/v1/channels', { name: 'only-default', type: 'sandbox', config: {} }), 201);
+		const e = assertError(await d.api('POST', '/v1/exports', { ...{ kind: 'nats', events: ['*'], config: cfg }, channels: ['only-default'] }, B), 422, 'validation_failed');
+		assert.equal(e.field, 'channels[0]');
+		const rz = await d.api('GET', '/readyz', undefined, B);
+		assert.deepEqual(Object.keys(rz.json.exports), [String(exB.id)]);
+
+		await inbound(d, 'to default');
+		const rb = await d.api('POST', '/v1/sandbox/sandbox/inbound', { from: '15550001111', text: 'to acme' }, B);
+		assertStatus(rb, 201, 'inbound in acme.eu');
+		await waitFor(() => got.length >= 2, 10_000, { what: 'both published' });
+		const bySubject = Object.fromEntries(got.map((m) => [m.body.data.text, m]));
+		assert.equal(bySubject['to default'].subject, 'o.default.message.received');
+		assert.equal(bySubject['to default'].id, `${exA.id}-${bySubject['to default'].body.seq}`);
+		assert.equal(bySubject['to acme'].subject, 'o.acme_eu.message.received');
+		assert.equal(bySubject['to acme'].id, `${exB.id}-${bySubject['to acme'].body.seq}`);
+		await waitFor(async () => (await d.api('GET', `/v1/exports/${exA.id}`)).json.lag === 0, 5000, { what: 'lag 0 in default' });
+		assert.equal(got.length, 2, 'each event once, by its own organization\'s export');
 	});
 
 	msgdTest('validation: 422 naming the field, nothing made', async (h) => {
@@ -261,4 +333,31 @@ describe('exports to NATS', () => {
 		const anon = await d.anon('GET', '/readyz');
 		assert.equal(anon.json.exports, undefined, 'only callers with a token see exports');
 	});
+
+	msgdTest('two instances on one database: an export made on A is shown and paused on B; each event goes out once', async (h, t) => {
+		const ns = await startNats();
+		t.after(() => ns.cleanup());
+		const got = await subscriber(t, ns.url, 'msgd.>');
+		const a = await h.start();
+		const b = await startPeer(h, a);
+		const ex = await exportOf(a, { kind: 'nats', events: ['message.received'], config: { url: ns.url } });
+		await waitFor(async () => (await b.api('GET', `/v1/exports/${ex.id}`)).status === 200, 10_000, { what: 'B shows the export' });
+		for (let i = 0; i < 5; i++) await inbound(i % 2 ? a : b, `pair ${i}`);
+		await waitFor(() => texts(got).includes('pair 4'), 15_000, { what: 'published' });
+		await waitFor(async () => (await a.api('GET', `/v1/exports/${ex.id}`)).json.lag === 0, 10_000, { what: 'lag 0 on A' });
+		checkOrder(got, ex.id);
+		assert.deepEqual(texts(got), ['pair 0', 'pair 1', 'pair 2', 'pair 3', 'pair 4'], 'each once, in order, by one instance');
+		// Paused on B: A (or whoever delivers) stops too.
+		assertStatus(await b.api('POST', `/v1/exports/${ex.id}/pause`), 200, 'pause on B');
+		await waitFor(async () => (await a.api('GET', `/v1/exports/${ex.id}`)).json.state.paused, 10_000, { what: 'A sees it paused' });
+		await inbound(a, 'paused 1');
+		await inbound(b, 'paused 2');
+		await waitFor(async () => (await a.api('GET', `/v1/exports/${ex.id}`)).json.lag >= 2, 10_000, { what: 'lag grows while paused' });
+		assert.ok(!texts(got).includes('paused 1'));
+		assertStatus(await a.api('POST', `/v1/exports/${ex.id}/resume`), 200, 'resume on A');
+		await waitFor(() => texts(got).includes('paused 2'), 15_000, { what: 'resumed' });
+		// Deleted on A: gone on B.
+		assertStatus(await a.api('DELETE', `/v1/exports/${ex.id}`), 204, 'delete on A');
+		await waitFor(async () => (await b.api('GET', `/v1/exports/${ex.id}`)).status === 404, 10_000, { what: 'gone on B' });
+	}, { skip: PG ? false : 'runs on PostgreSQL only (MSGD_TEST_DATABASE=postgres://...)' });
 });

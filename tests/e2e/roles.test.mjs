@@ -42,6 +42,13 @@ const CALLS = [
 	['GET', '/v1/webhooks/999999', 'webhooks:write'],
 	['POST', '/v1/webhooks', 'webhooks:write', {}],
 	['DELETE', '/v1/webhooks/999999', 'webhooks:write'],
+	// exports (issue 15, h15sink)
+	['GET', '/v1/exports', 'webhooks:write'],
+	['GET', '/v1/exports/999999', 'webhooks:write'],
+	['POST', '/v1/exports', 'webhooks:write', {}],
+	['POST', '/v1/exports/999999/pause', 'webhooks:write'],
+	['POST', '/v1/exports/999999/resume', 'webhooks:write'],
+	['DELETE', '/v1/exports/999999', 'webhooks:write'],
 	['GET', '/v1/users', 'users:write'],
 	['POST', '/v1/users', 'users:write', {}],
 	['PATCH', '/v1/users/nobody', 'users:write', { role: 'viewer' }],

@@ -76,6 +76,9 @@ area_of(const char *method, const char *pattern)
 	/* campaigns (issue 14, h14camp): reading is reading, making or steering one is sending */
 	if (strncmp(pattern, "/v1/campaigns", 13) == 0)
 		return get ? AREA_READ : AREA_SEND;
+	/* exports (issue 15, h15sink): like the event webhooks */
+	if (strncmp(pattern, "/v1/exports", 11) == 0)
+		return AREA_WEBHOOKS;
 	fail_msg("route %s %s has no area in this test: add it", method, pattern);
 	return AREA_PUBLIC;
 }

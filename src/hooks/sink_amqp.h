@@ -8,7 +8,9 @@
  *    batch into one block and wakes the thread; the thread publishes it and
  *    hands the outcome back to the loop with event_active(), where done()
  *    is called. close() stops and joins the thread (a socket blocked in a
- *    read or write is shut down to free it).
+ *    read or write is shut down to free it; a connect in progress is
+ *    waited for: at most SINK_AMQP_CONNECT_TIMEOUT_MS, plus the name's
+ *    resolution when the url names a host rather than an address).
  *  - One connection, one channel (1) in confirm mode. At connect: login,
  *    channel.open, confirm.select, exchange.declare (durable), and when a
  *    queue is configured queue.declare (durable; a queue its consumer

@@ -168,6 +168,38 @@ describe('exports to RabbitMQ', () => {
 		}
 	}, { timeout: 240_000 });
 
+	msgdTest('a broker that hangs (SIGSTOP) does not hold ingest back; the batch gives up at its deadline and nothing is lost', async (h) => {
+		const d = await h.start();
+		const x = await createExport(d, { url: rabbit.url, queue: `${QUEUE}_hang` });
+		await waitFor(async () => (await getExport(d, x.id)).state.connected, 20_000, { what: 'export connected' });
+		const c = consumer(rabbit.url, `${QUEUE}_hang`);
+		try {
+			await waitFor(() => c.connected, 20_000, { what: 'consumer connected' });
+			rabbit.pause();
+			try {
+				// Every webhook is answered while the broker answers nothing.
+				await ingest(d, 60, 'while hung', 4);
+				const stuck = await getExport(d, x.id);
+				assert.ok(stuck.lag > 0, `lag ${stuck.lag} while the broker hangs`);
+				// The batch in flight waits for its confirms until the deadline.
+				const gave = await waitFor(async () => {
+					const e = await getExport(d, x.id);
+					return !e.state.connected && e.state.last_error ? e : null;
+				}, 30_000, { what: 'the batch gave up on its confirms' });
+				assert.match(gave.state.last_error, /confirm|timed out|timeout|socket|login|connect/i);
+			} finally {
+				rabbit.resume();
+			}
+			await caughtUp(d, x.id, 60_000);
+			const want = (await allEvents(d, x.delivered_seq)).map((e) => e.seq);
+			await waitFor(() => new Set(c.got.map((m) => m.body.seq)).size >= want.length, 30_000,
+				{ what: `${want.length} events consumed` });
+			assert.deepEqual(firstArrivals(c.got, x.id), want, 'every event, in order');
+		} finally {
+			await c.stop();
+		}
+	}, { timeout: 180_000 });
+
 	msgdTest('a broker that goes away while nothing is exported shows in the export and /readyz; back, the export connects again by itself', async (h) => {
 		const d = await h.start();
 		const x = await createExport(d, { url: rabbit.url });

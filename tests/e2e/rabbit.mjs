@@ -7,6 +7,7 @@
 //   after(() => rabbit.stop());            // kills the node and its epmd, wipes the dir
 //   await rabbit.restart();                // graceful stop, start on the same ports and data
 //   await rabbit.restart({ kill: true });  // SIGKILL instead of a graceful stop
+//   rabbit.pause(); rabbit.resume();        // SIGSTOP / SIGCONT: a broker that hangs
 //
 // Env: RABBITMQ_SERVER (default /usr/lib/rabbitmq/bin/rabbitmq-server),
 // EPMD (default epmd on PATH).
@@ -160,6 +161,9 @@ export async function startRabbit(opts = {}) {
 			// Wait until the AMQP port is free again: a restart takes it.
 			await waitFor(async () => !(await amqpUp(url)), 10_000, { what: 'rabbitmq down' });
 		},
+		/** Freeze the node (SIGSTOP): connections stay open, nothing answers. */
+		pause() { process.kill(-this.proc.pid, 'SIGSTOP'); },
+		resume() { process.kill(-this.proc.pid, 'SIGCONT'); },
 		async restart(o = {}) {
 			await this.halt(o);
 			await sleepTick(50);

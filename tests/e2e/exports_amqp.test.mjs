@@ -3,7 +3,8 @@
 // wa_messages bound to the exchange) gets every event in order, persistent,
 // with message_id = the delivery id and routing key = the event type; a
 // broker restarted under ingest loses nothing and the export catches up
-// (redeliveries keep their message_id); a broker gone while idle shows in
+// (redeliveries keep their message_id); a broker that hangs holds no
+// webhook back and loses nothing; a broker gone while idle shows in
 // the export and /readyz; a wrong password shows in the export
 // and in /readyz without the password; a queue declared by its consumer
 // with other properties is used as it is; bad configs are 422 and change

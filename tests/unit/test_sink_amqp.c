@@ -2,7 +2,8 @@
  * publisher-confirm accounting; and, when MSGD_TEST_AMQP_URL names a
  * broker (amqp://user:password@127.0.0.1:PORT), a batch through the sink's
  * thread and back to the loop, a wrong password, close() with a batch in
- * flight. tests/e2e/exports_amqp.test.mjs drives it through msgd. */
+ * flight; with no broker, a refused connection's outcome.
+ * tests/e2e/exports_amqp.test.mjs drives it through msgd. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -333,6 +334,33 @@ test_live(void **state)
 	event_base_free(base);
 }
 
+/* No broker at all (a refused connection): the outcome still comes back to
+ * the loop, nothing acked, and close() returns. Needs no broker. */
+static void
+test_refused(void **state)
+{
+	struct event_base *base = event_base_new();
+	struct outcome o = { .base = base };
+	char why[SINK_ERROR_MAX];
+	struct sink *s = open_sink(base, "amqp://u:hunter2@127.0.0.1:1", NULL);
+
+	deliver_n(s, 4, 1, &o);
+	run_loop(base);
+	assert_int_equal(o.calls, 1);
+	assert_int_equal(o.res.acked, 0);
+	assert_non_null(strstr(o.res.error, "connect to 127.0.0.1:1"));
+	assert_null(strstr(o.res.error, "hunter2"));
+	assert_false(ops->healthy(s, why, sizeof(why)));
+	assert_true(why[0] != '\0');
+	/* Again: the same outcome, one done() per deliver(). */
+	deliver_n(s, 2, 1, &o);
+	run_loop(base);
+	assert_int_equal(o.calls, 2);
+	assert_int_equal(o.res.acked, 0);
+	ops->close(s);
+	event_base_free(base);
+}
+
 int
 main(void)
 {
@@ -341,6 +369,7 @@ main(void)
 		cmocka_unit_test(test_mask),
 		cmocka_unit_test(test_check),
 		cmocka_unit_test(test_confirms),
+		cmocka_unit_test(test_refused),
 		cmocka_unit_test(test_live),
 	};
 	evthread_use_pthreads();

@@ -6,7 +6,7 @@
 static const struct sink_ops *const sinks[] = {
 	&sink_webhook_ops,
 	&sink_nats_ops,
-	/* amqp: sink_amqp.c (h15amqp) */
+	&sink_amqp_ops,
 };
 
 const struct sink_ops *

@@ -22,9 +22,11 @@ import * as hooks from './path_hooks.mjs';
 import * as channels from './path_channels.mjs';
 import * as campaigns from './path_campaigns.mjs';  // issue 14
 import * as exports_ from './path_exports.mjs';  // issue 15 (h15sink)
+import * as exports_amqp from './path_exports_amqp.mjs';  // issue 15, h15amqp: RabbitMQ exports
 import { runCrashLoop, formatTable, newSeed } from './driver.mjs';
 
-export const PATHS = { send, hooks, channels, campaigns, exports: exports_ };
+export const PATHS = { send, hooks, channels, campaigns, exports: exports_,
+	exports_amqp };
 // On PostgreSQL these run with two instances (the companion takes over
 // sends, and the polling channel's lease, while the killed one is down).
 export const PAIRED = ['send', 'channels'];

@@ -10,13 +10,15 @@ import * as hooks from '../crash/path_hooks.mjs';
 import * as channels from '../crash/path_channels.mjs';
 import * as campaigns from '../crash/path_campaigns.mjs';  // issue 14
 import * as exports_ from '../crash/path_exports.mjs';  // issue 15 (h15sink)
+import * as exports_amqp from '../crash/path_exports_amqp.mjs';  // issue 15, h15amqp: RabbitMQ exports
 
 const CYCLES = Number(process.env.CRASH_TEST_CYCLES ?? 8);
 const PG = (process.env.MSGD_TEST_DATABASE || '').startsWith('postgres');
 const SEED = process.env.CRASH_SEED ? Number(process.env.CRASH_SEED) : newSeed();
 
 describe('crash loops', () => {
-	for (const mod of [send, hooks, channels, campaigns, exports_]) {
+	for (const mod of [send, hooks, channels, campaigns, exports_,
+		exports_amqp]) {
 		// No upper time bound of substance: a slow machine only makes it slower.
 		// On PostgreSQL the send and channels paths run with two instances sharing the database.
 		const instances = PG && (mod === send || mod === channels) ? 2 : 1;

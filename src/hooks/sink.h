@@ -81,7 +81,9 @@ struct sink_ops {
 	    void *arg);
 	/* Connected and usable; else false and why (no secrets). */
 	bool (*healthy)(struct sink *s, char *why, size_t cap);
-	/* Stop: done() is not called any more; a thread is joined. */
+	/* Stop, on the loop and without waiting: done() is not called any more
+	 * once it returns; what must wait (a thread in a connect or a publish)
+	 * ends on a detached thread, which frees the rest. */
 	void (*close)(struct sink *s);
 };
 

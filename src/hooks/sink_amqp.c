@@ -435,6 +435,8 @@ next_backoff(int64_t ms)
 	return ms < SINK_AMQP_RECONNECT_MAX_MS ? ms : SINK_AMQP_RECONNECT_MAX_MS;
 }
 
+static void sink_free(struct sink *s);
+
 static void *
 run(void *arg)
 {
@@ -458,7 +460,8 @@ run(void *arg)
 			pthread_mutex_lock(&s->mu);
 			s->res = res;
 			s->job_done = true;
-			event_active(s->ev_done, EV_READ, 0);
+			if (!s->stop)
+				event_active(s->ev_done, EV_READ, 0);
 			continue;
 		}
 		if (!c && mono_ms() >= retry_at) {
@@ -487,6 +490,7 @@ run(void *arg)
 	s->fd = -1;
 	pthread_mutex_unlock(&s->mu);
 	sink_amqp_conn_close(c);
+	sink_free(s);  /* stopped by amqp_close(), which detached this thread */
 	return NULL;
 }
 
@@ -498,6 +502,18 @@ free_batch(struct sink *s)
 	s->msgs = NULL;
 	s->arena = NULL;
 	s->n = 0;
+}
+
+/* The thread's last act: what amqp_open() made, but the event (closed
+ * on the loop by amqp_close()). */
+static void
+sink_free(struct sink *s)
+{
+	free_batch(s);
+	pthread_cond_destroy(&s->cv);
+	pthread_mutex_destroy(&s->mu);
+	sink_amqp_cfg_free(&s->cfg);
+	free(s);
 }
 
 /* On the loop: the thread's outcome of the batch. */
@@ -640,24 +656,30 @@ amqp_healthy(struct sink *s, char *why, size_t cap)
 	return false;
 }
 
+/* On the loop, without waiting (a connect may take seconds): the thread is
+ * told to stop, its socket shut, and the event that calls done() goes now
+ * (the thread activates it only while not stopped, under mu), so no done()
+ * comes after this returns. The thread, detached, frees the rest when it
+ * ends (sink_free()). */
 static void
 amqp_close(struct sink *s)
 {
+	struct event *ev;
+	pthread_t t;
+
 	if (!s)
 		return;
 	pthread_mutex_lock(&s->mu);
+	t = s->thread;  /* s may be gone once mu is let go */
 	s->stop = true;
 	if (s->fd >= 0)
 		shutdown(s->fd, SHUT_RDWR);  /* frees a thread blocked on the socket */
+	ev = s->ev_done;
+	s->ev_done = NULL;
 	pthread_cond_signal(&s->cv);
 	pthread_mutex_unlock(&s->mu);
-	pthread_join(s->thread, NULL);
-	event_free(s->ev_done);  /* an outcome not yet taken is dropped: no done() */
-	free_batch(s);
-	pthread_cond_destroy(&s->cv);
-	pthread_mutex_destroy(&s->mu);
-	sink_amqp_cfg_free(&s->cfg);
-	free(s);
+	event_free(ev);  /* an outcome not yet taken is dropped: no done() */
+	pthread_detach(t);
 }
 
 const struct sink_ops sink_amqp_ops = {

@@ -7,10 +7,12 @@
  *  - librabbitmq blocks, so each sink owns a thread. deliver() copies the
  *    batch into one block and wakes the thread; the thread publishes it and
  *    hands the outcome back to the loop with event_active(), where done()
- *    is called. close() stops and joins the thread (a socket blocked in a
- *    read or write is shut down to free it; a connect in progress is
- *    waited for: at most SINK_AMQP_CONNECT_TIMEOUT_MS, plus the name's
- *    resolution when the url names a host rather than an address).
+ *    is called. close() never waits: it tells the thread to stop (a socket
+ *    blocked in a read or write is shut down to free it), drops the event
+ *    that calls done(), and detaches the thread, which frees the sink when
+ *    it ends (after a connect in progress: at most
+ *    SINK_AMQP_CONNECT_TIMEOUT_MS, plus the name's resolution when the url
+ *    names a host rather than an address).
  *  - One connection, one channel (1) in confirm mode. At connect: login,
  *    channel.open, confirm.select, exchange.declare (durable), and when a
  *    queue is configured queue.declare (durable; a queue its consumer

@@ -512,17 +512,12 @@ nats_healthy(struct sink *s, char *why, size_t cap)
 	return false;
 }
 
+/* What closing waits for (a detached thread's work, see nats_close()). */
 static void
-nats_close(struct sink *s)
+reap(struct sink *s)
 {
-	if (s->thread_started) {
-		pthread_mutex_lock(&s->mu);
-		s->stop = true;
-		pthread_cond_signal(&s->cv);
-		pthread_mutex_unlock(&s->mu);
+	if (s->thread_started)
 		pthread_join(s->thread, NULL);
-	}
-	event_free(s->ev_done);  /* a done() not run yet never runs */
 	if (s->js)
 		jsCtx_Destroy(s->js);
 	if (s->nc) {
@@ -561,6 +556,37 @@ nats_close(struct sink *s)
 		free(s->token);
 	}
 	free(s);
+}
+
+static void *
+reaper(void *arg)
+{
+	reap(arg);
+	return NULL;
+}
+
+/* On the loop, without waiting: the worker is told to stop and the event
+ * that calls done() goes now (the worker activates it only while not
+ * stopped, under mu), so no done() comes after this returns; joining the
+ * worker (a publish may be waiting for its acknowledgements) and closing
+ * the connection happen on a detached thread of their own. */
+static void
+nats_close(struct sink *s)
+{
+	pthread_t t;
+	pthread_attr_t a;
+
+	pthread_mutex_lock(&s->mu);
+	s->stop = true;
+	pthread_cond_signal(&s->cv);
+	pthread_mutex_unlock(&s->mu);
+	event_free(s->ev_done);  /* a done() not run yet never runs */
+	s->ev_done = NULL;
+	pthread_attr_init(&a);
+	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+	if (pthread_create(&t, &a, reaper, s) != 0)
+		reap(s);  /* no thread: here, then */
+	pthread_attr_destroy(&a);
 }
 
 static char *

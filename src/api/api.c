@@ -263,7 +263,7 @@ static const struct route routes[] = {
 	{ .method = "GET", .pattern = "/v1/imports/*", .perm = PERM_MESSAGES_READ, .fn = api_imports_get },
 	{ .method = "GET", .pattern = "/v1/imports/*/errors", .perm = PERM_MESSAGES_READ, .fn = api_imports_errors },
 	{ .method = "DELETE", .pattern = "/v1/imports/*", .perm = PERM_MESSAGES_SEND, .fn = api_imports_delete },
-	/* exports to brokers (issue 15, h15sink: api_exports.c) */
+	/* exports to brokers (issue 15: api_hooks.c, beside /v1/webhooks) */
 	{ .method = "POST", .pattern = "/v1/exports", .perm = PERM_WEBHOOKS_WRITE, .fn = api_exports_create },
 	{ .method = "GET", .pattern = "/v1/exports", .perm = PERM_WEBHOOKS_WRITE, .fn = api_exports_list },
 	{ .method = "GET", .pattern = "/v1/exports/*", .perm = PERM_WEBHOOKS_WRITE, .fn = api_exports_get },

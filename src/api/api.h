@@ -482,7 +482,7 @@ void api_hooks_get(struct app *, struct http_request *, const struct principal *
     const char *const *);
 void api_hooks_delete(struct app *, struct http_request *, const struct principal *,
     const char *const *);
-/* /v1/exports (api_exports.c, issue 15): event exports to brokers. */
+/* /v1/exports (api_hooks.c beside /v1/webhooks, issue 15): event exports to brokers. */
 void api_exports_create(struct app *, struct http_request *, const struct principal *,
     const char *const *);
 void api_exports_list(struct app *, struct http_request *, const struct principal *,

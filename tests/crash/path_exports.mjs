@@ -21,9 +21,8 @@
 import { createRequire } from 'node:module';
 import { allEvents, assertStatus, waitFor } from '../e2e/lib.mjs';
 import { startNats } from '../e2e/nats.mjs';
+import { postInbound, steadyLoad } from './inbound_load.mjs';
 
-const RATE_PER_S = 80;
-const MAX_OUTSTANDING = 6;
 const DRAIN_MS = 180_000;
 const BATCH_MAX = 256;           // the NATS sink's batch: at most this many cut off per break
 // The npm client lives with the e2e tests' packages (make e2e-npm).
@@ -86,39 +85,15 @@ function brokerRestart(ctx, t) {
 	})().finally(() => { st.restarting = null; });
 }
 
+// An inbound message; a 'broker-restart' trigger starts its restart here.
 async function post(ctx, d) {
-	const st = ctx.state;
-	const n = ++st.seq;
 	const t = ctx.trigger;
 	if (t && !t.fired && t.point === 'broker-restart' && t.countdown === undefined) brokerRestart(ctx, t);
-	let r;
-	try {
-		r = await d.api('POST', '/v1/sandbox/sandbox/inbound', { from: `1777${String(n % 50).padStart(7, '0')}`, text: `in ${n}`, id: `in-${n}` });
-	} catch { st.unanswered++; return; }
-	const ta = ctx.trigger;
-	if (ta && !ta.fired && ta.point === 'after-ack' && r.status === 201) {
-		ta.countdown ??= 1 + Math.floor(ta.r * 4);
-		if (--ta.countdown <= 0) ctx.kill(ta.point);
-	}
-	if (r.status === 201 && typeof r.json?.message?.id === 'number') st.acked.push({ n, id: r.json.message.id });
-	else st.refused.push(`inbound ${n}: ${r.status} ${r.text.slice(0, 200)}`);
+	await postInbound(ctx, d);
 }
 
 export async function load(ctx) {
-	const out = new Set();
-	let stopped = false;
-	const run = (async () => {
-		while (!stopped) {
-			const d = await ctx.whenUp();
-			if (stopped || !d) break;
-			while (out.size >= MAX_OUTSTANDING) await Promise.race(out);
-			const p = post(ctx, d).finally(() => out.delete(p));
-			out.add(p);
-			await new Promise((r) => setTimeout(r, 1000 / RATE_PER_S));
-		}
-		await Promise.all(out);
-	})();
-	return { async stop() { stopped = true; await run; } };
+	return steadyLoad(ctx, post);
 }
 
 // Every message in the stream, from its first.

@@ -25,9 +25,8 @@
 
 import { allEvents, assertStatus, waitFor } from '../e2e/lib.mjs';
 import { startRabbit, consumer } from '../e2e/rabbit.mjs';
+import { steadyLoad } from './inbound_load.mjs';
 
-const RATE_PER_S = 80;
-const MAX_OUTSTANDING = 6;
 const QUEUE = 'wa_messages';
 const PREFETCH = 100;
 const BATCH_MAX = 256;           // SINK_AMQP_BATCH_MAX
@@ -85,44 +84,14 @@ export function atKill(ctx) {
 	return { got: ctx.state.got.length };
 }
 
-async function post(ctx, d) {
-	const st = ctx.state;
-	const n = ++st.seq;
-	const p = d.api('POST', '/v1/sandbox/sandbox/inbound', { from: `1777${String(n % 50).padStart(7, '0')}`, text: `in ${n}`, id: `in-${n}` });
-	const t = ctx.trigger;
-	if (t && !t.fired && t.point === 'client-mid-post')
-		setTimeout(() => ctx.kill(t.point), Math.floor(t.r * 8));
-	let r;
-	try { r = await p; } catch { st.unanswered++; return; }
-	const ta = ctx.trigger;
-	if (ta && !ta.fired && ta.point === 'after-ack' && r.status === 201) {
-		ta.countdown ??= 1 + Math.floor(ta.r * 4);
-		if (--ta.countdown <= 0) ctx.kill(ta.point);
-	}
-	if (r.status === 201 && typeof r.json?.message?.id === 'number') st.acked.push({ n, id: r.json.message.id });
-	else st.refused.push(`inbound ${n}: ${r.status} ${r.text.slice(0, 200)}`);
-}
-
 export async function load(ctx) {
 	const st = ctx.state;
-	const out = new Set();
-	let stopped = false;
-	const run = (async () => {
-		while (!stopped) {
-			const d = await ctx.whenUp();
-			if (stopped || !d) break;
-			while (out.size >= MAX_OUTSTANDING) await Promise.race(out);
-			const p = post(ctx, d).finally(() => out.delete(p));
-			out.add(p);
-			await new Promise((r) => setTimeout(r, 1000 / RATE_PER_S));
-		}
-		await Promise.all(out);
-	})();
+	const inbound = steadyLoad(ctx);
 	// The broker restarts under the load, in every BROKER_EVERY-th cycle,
 	// while msgd is being killed and restarted on its own schedule.
 	const broker = (async () => {
 		let done = 0;
-		while (!stopped) {
+		while (!inbound.stopped) {
 			if (ctx.cycle >= BROKER_EVERY * (done + 1) - 1) {
 				const kill = done % 2 === 1;
 				const t0 = Date.now();
@@ -134,7 +103,7 @@ export async function load(ctx) {
 			await new Promise((r) => setTimeout(r, 100));
 		}
 	})();
-	return { async stop() { stopped = true; await run; await broker; } };
+	return { async stop() { await inbound.stop(); await broker; } };
 }
 
 export async function verify(ctx) {

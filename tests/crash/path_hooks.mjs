@@ -27,9 +27,8 @@
 import http from 'node:http';
 import crypto from 'node:crypto';
 import { allEvents, assertStatus, waitFor } from '../e2e/lib.mjs';
+import { inboundFrom, posted, recordInbound, steadyLoad } from './inbound_load.mjs';
 
-const RATE_PER_S = 80;
-const MAX_OUTSTANDING = 6;
 const SECRET = 'whsec_' + crypto.randomBytes(16).toString('hex');
 const FAIL_EVERY = 97;           // the receiver answers 503 to one request in this many
                                  // (each costs ~1 s of backoff, later events waiting)
@@ -104,48 +103,20 @@ export function atKill(ctx) {
 	return { deliveries: ctx.state.deliveries.length };
 }
 
+// Mostly inbound messages; one request in seven a sandbox send (its far
+// end appends status events and echo replies).
 async function post(ctx, d) {
-	const st = ctx.state;
-	const n = ++st.seq;
 	const send = ctx.rng() < 0.15;
-	const p = send
-		? d.api('POST', '/v1/messages', { channel: 'sandbox', to: `1666${String(n % 50).padStart(7, '0')}`, text: `out ${n}` })
-		: d.api('POST', '/v1/sandbox/sandbox/inbound', { from: `1777${String(n % 50).padStart(7, '0')}`, text: `in ${n}`, id: `in-${n}` });
-	const t = ctx.trigger;
-	if (t && !t.fired && t.point === 'client-mid-post')
-		setTimeout(() => ctx.kill(t.point), Math.floor(t.r * 8));
-	let r;
-	try { r = await p; } catch { st.unanswered++; return; }
-	// 'after-ack': the event is committed, most likely not delivered yet.
-	const ta = ctx.trigger;
-	if (ta && !ta.fired && ta.point === 'after-ack' && (r.status === 201 || r.status === 202)) {
-		ta.countdown ??= 1 + Math.floor(ta.r * 4);
-		if (--ta.countdown <= 0) ctx.kill(ta.point);
-	}
-	if (send) {
-		if (r.status !== 202) st.refused.push(`send ${n}: ${r.status} ${r.text.slice(0, 200)}`);
-	} else if (r.status === 201 && typeof r.json?.message?.id === 'number') {
-		st.acked.push({ n, id: r.json.message.id });
-	} else {
-		st.refused.push(`inbound ${n}: ${r.status} ${r.text.slice(0, 200)}`);
-	}
+	const got = await posted(ctx, d, (dd, n) => (send
+		? dd.api('POST', '/v1/messages', { channel: 'sandbox', to: `1666${String(n % 50).padStart(7, '0')}`, text: `out ${n}` })
+		: dd.api('POST', '/v1/sandbox/sandbox/inbound', { from: inboundFrom(n), text: `in ${n}`, id: `in-${n}` })), [201, 202]);
+	if (!got) return;
+	if (!send) recordInbound(ctx.state, got.n, got.r);
+	else if (got.r.status !== 202) ctx.state.refused.push(`send ${got.n}: ${got.r.status} ${got.r.text.slice(0, 200)}`);
 }
 
 export async function load(ctx) {
-	const out = new Set();
-	let stopped = false;
-	const run = (async () => {
-		while (!stopped) {
-			const d = await ctx.whenUp();
-			if (stopped || !d) break;
-			while (out.size >= MAX_OUTSTANDING) await Promise.race(out);
-			const p = post(ctx, d).finally(() => out.delete(p));
-			out.add(p);
-			await new Promise((r) => setTimeout(r, 1000 / RATE_PER_S));
-		}
-		await Promise.all(out);
-	})();
-	return { async stop() { stopped = true; await run; } };
+	return steadyLoad(ctx, post);
 }
 
 function wants(sub, ev) {

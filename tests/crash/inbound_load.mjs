@@ -10,6 +10,8 @@
 // answered 201 with the message's id), refused [text], unanswered (cut off
 // by a kill: not an error).
 
+import { allEvents, waitFor } from '../e2e/lib.mjs';
+
 const RATE_PER_S = 80;
 const MAX_OUTSTANDING = 6;
 
@@ -64,4 +66,22 @@ export function steadyLoad(ctx, post = postInbound) {
 		await Promise.all(out);
 	})();
 	return { run, get stopped() { return stopped; }, async stop() { stopped = true; await run; } };
+}
+
+/** The drain at verify(): read the whole log every 500 ms until it stops
+ *  growing and caughtUp(evs, head) says the sink has its last event (async
+ *  allowed); the log as last read. A timeout goes into problems. */
+export async function settledLog(d, caughtUp, what, problems, deadlineMs = 180_000) {
+	let evs = [];
+	let lastHead = -1;
+	try {
+		await waitFor(async () => {
+			evs = await allEvents(d);
+			const head = evs.at(-1)?.seq ?? 0;
+			const stable = head === lastHead;
+			lastHead = head;
+			return stable && caughtUp(evs, head);
+		}, deadlineMs, { what, intervalMs: 500 });
+	} catch (e) { problems.push(e.message); }
+	return evs;
 }

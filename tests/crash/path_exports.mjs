@@ -19,9 +19,9 @@
 // be in the log and in the stream.
 
 import { createRequire } from 'node:module';
-import { allEvents, assertStatus, waitFor } from '../e2e/lib.mjs';
+import { assertStatus } from '../e2e/lib.mjs';
 import { startNats } from '../e2e/nats.mjs';
-import { postInbound, steadyLoad } from './inbound_load.mjs';
+import { postInbound, settledLog, steadyLoad } from './inbound_load.mjs';
 
 const DRAIN_MS = 180_000;
 const BATCH_MAX = 256;           // the NATS sink's batch: at most this many cut off per break
@@ -131,18 +131,10 @@ export async function verify(ctx) {
 	if (!st.ns.alive) await st.ns.start();
 
 	// Drain: the log settles and the export has nothing left.
-	let evs = [];
-	let lastHead = -1;
-	try {
-		await waitFor(async () => {
-			evs = await allEvents(d);
-			const head = evs.at(-1)?.seq ?? 0;
-			const stable = head === lastHead;
-			lastHead = head;
-			const ex = await exportState(d, st.exportId);
-			return stable && ex && ex.lag === 0 && ex.delivered_seq >= head;
-		}, DRAIN_MS, { what: 'the export caught up with a settled log', intervalMs: 500 });
-	} catch (e) { problems.push(e.message); }
+	const evs = await settledLog(d, async (all, head) => {
+		const ex = await exportState(d, st.exportId);
+		return ex && ex.lag === 0 && ex.delivered_seq >= head;
+	}, 'the export caught up with a settled log', problems, DRAIN_MS);
 	const failed = evs.filter((e) => e.type === 'webhook.failed');
 	if (failed.length) problems.push(`${failed.length} deliveries given up: ${JSON.stringify(failed[0])}`);
 

@@ -23,9 +23,9 @@
 // (SINK_AMQP_BATCH_MAX) per msgd kill and a batch plus the consumer's
 // prefetch per broker restart.
 
-import { allEvents, assertStatus, waitFor } from '../e2e/lib.mjs';
+import { assertStatus, waitFor } from '../e2e/lib.mjs';
 import { startRabbit, consumer } from '../e2e/rabbit.mjs';
-import { steadyLoad } from './inbound_load.mjs';
+import { settledLog, steadyLoad } from './inbound_load.mjs';
 
 const QUEUE = 'wa_messages';
 const PREFETCH = 100;
@@ -113,19 +113,10 @@ export async function verify(ctx) {
 	const notes = [];
 
 	// Drain: the log stops growing and the consumer got its last event.
-	let evs = [];
-	let lastHead = -1;
-	try {
-		await waitFor(async () => {
-			evs = await allEvents(d);
-			const head = evs.at(-1)?.seq ?? 0;
-			const stable = head === lastHead;
-			lastHead = head;
-			return stable && (head === 0 || st.got.some((x) => x.seq === head));
-		}, DRAIN_MS, { what: 'the consumer caught up with a settled log', intervalMs: 500 });
-		const x = await d.api('GET', `/v1/exports/${st.exportId}`);
-		if (x.json?.lag !== 0) problems.push(`the export's lag is ${x.json?.lag}, not 0`);
-	} catch (e) { problems.push(e.message); }
+	const evs = await settledLog(d, (all, head) => head === 0 || st.got.some((x) => x.seq === head),
+		'the consumer caught up with a settled log', problems, DRAIN_MS);
+	const x = await d.api('GET', `/v1/exports/${st.exportId}`);
+	if (x.json?.lag !== 0) problems.push(`the export's lag is ${x.json?.lag}, not 0`);
 
 	const want = evs.map((e) => e.seq);
 	const head = want.at(-1) ?? 0;

@@ -26,8 +26,8 @@
 
 import http from 'node:http';
 import crypto from 'node:crypto';
-import { allEvents, assertStatus, waitFor } from '../e2e/lib.mjs';
-import { inboundFrom, posted, recordInbound, steadyLoad } from './inbound_load.mjs';
+import { assertStatus } from '../e2e/lib.mjs';
+import { inboundFrom, posted, recordInbound, settledLog, steadyLoad } from './inbound_load.mjs';
 
 const SECRET = 'whsec_' + crypto.randomBytes(16).toString('hex');
 const FAIL_EVERY = 97;           // the receiver answers 503 to one request in this many
@@ -132,22 +132,11 @@ export async function verify(ctx) {
 
 	// Drain: the log stops growing (the sandbox's far end settles) and every
 	// subscription got its last wanted event.
-	let evs = [];
-	let lastHead = -1;
-	try {
-		await waitFor(async () => {
-			evs = await allEvents(d);
-			const head = evs.at(-1)?.seq ?? 0;
-			const stable = head === lastHead;
-			lastHead = head;
-			if (!stable) return false;
-			return st.subs.every((s) => {
-				const want = evs.filter((e) => wants(s, e));
-				const last = want.at(-1)?.seq;
-				return last === undefined || st.deliveries.some((x) => x.path === s.path && x.seq === last);
-			});
-		}, DRAIN_MS, { what: 'every subscription caught up with a settled log', intervalMs: 500 });
-	} catch (e) { problems.push(e.message); }
+	const evs = await settledLog(d, (all) => st.subs.every((s) => {
+		const want = all.filter((e) => wants(s, e));
+		const last = want.at(-1)?.seq;
+		return last === undefined || st.deliveries.some((x) => x.path === s.path && x.seq === last);
+	}), 'every subscription caught up with a settled log', problems, DRAIN_MS);
 
 	const failed = evs.filter((e) => e.type === 'webhook.failed');
 	if (failed.length) problems.push(`${failed.length} webhook.failed events (given up): ${JSON.stringify(failed[0])}`);

@@ -127,7 +127,7 @@ test-pg: e2e-npm build/test/msgd build/test/fsfault.so build/test/unit/test_stor
 	@sh tools/test_pg.sh
 
 # The messages panel in headless Chromium (playwright-core from npm).
-browser: build/test/msgd
+browser: build/test/msgd e2e-npm
 	cd tests/browser && npm ci --no-audit --no-fund --loglevel=error
 	MSGD_BIN=$(CURDIR)/build/test/msgd CORPUS=$(CURDIR)/../shared/corpus \
 	  node --test tests/browser/inbox.test.mjs

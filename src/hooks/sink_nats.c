@@ -169,18 +169,35 @@ nats_check(const json_t *config, json_t **canonical, char *field, size_t fcap, c
 	return 0;
 }
 
-/* url with a password in it masked: "nats://u:********@host". */
+/* url with its credentials masked: "u:********@" for a user and password,
+ * "********@" for a token (libnats takes a lone user name as the token). */
 static void
 url_masked(const char *url, char *out, size_t cap)
 {
-	const char *at = strchr(url, '@'), *scheme = strstr(url, "://");
-	const char *colon = scheme ? strchr(scheme + 3, ':') : NULL;
+	const char *scheme = strstr(url, "://"), *host, *end, *at = NULL, *colon = NULL;
 
-	if (at == NULL || scheme == NULL || colon == NULL || colon > at) {
+	if (scheme == NULL) {
 		snprintf(out, cap, "%s", url);
 		return;
 	}
-	snprintf(out, cap, "%.*s:********%s", (int)(colon - url), url, at);
+	host = scheme + 3;
+	end = host + strcspn(host, "/?#");
+	for (const char *p = host; p < end; p++)
+		if (*p == '@')
+			at = p;
+	if (at == NULL) {
+		snprintf(out, cap, "%s", url);
+		return;
+	}
+	for (const char *p = host; p < at; p++)
+		if (*p == ':') {
+			colon = p;
+			break;
+		}
+	if (colon)
+		snprintf(out, cap, "%.*s:********%s", (int)(colon - url), url, at);
+	else
+		snprintf(out, cap, "%.*s********%s", (int)(host - url), url, at);
 }
 
 static json_t *

@@ -106,6 +106,13 @@ test_nats_show(void **state)
 	assert_string_equal(json_string_value(json_object_get(shown, "url")), "nats://127.0.0.1:4222");
 	json_decref(shown);
 	json_decref(config);
+	/* A token in the url (a lone user name is libnats' token), and one
+	 * before a port: masked whole. */
+	config = json_pack("{s:s}", "url", "nats://S3cr3t@nats.example:4222");
+	shown = sink_nats_ops.show(config);
+	assert_string_equal(json_string_value(json_object_get(shown, "url")), "nats://********@nats.example:4222");
+	json_decref(shown);
+	json_decref(config);
 }
 
 static void

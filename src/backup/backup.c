@@ -475,7 +475,11 @@ backup_create(const struct backup_opts *o, struct backup_summary *sum, char err[
 		goto out;
 	snprintf(dir, sizeof(dir), "%s", o->to);
 	d = dirname(dir);
-	if (fsync_path(j.tmp, O_RDONLY) != 0 || rename(j.tmp, o->to) != 0 || fsync_path(d, O_RDONLY | O_DIRECTORY) != 0) {
+	/* The archive holds every message, contact and password hash: its
+	 * owner's only, as the data directory is (libzip makes it 0666 &
+	 * ~umask). */
+	if (chmod(j.tmp, 0600) != 0 || fsync_path(j.tmp, O_RDONLY) != 0 || rename(j.tmp, o->to) != 0 ||
+	    fsync_path(d, O_RDONLY | O_DIRECTORY) != 0) {
 		snprintf(err, BACKUP_ERR_MAX, "cannot write %.200s: %.200s", o->to, strerror(errno));
 		goto out;
 	}

@@ -256,6 +256,24 @@ take_exports(sqlite3 *db, json_t *out, char err[BACKUP_ERR_MAX])
 	    "UPDATE subscriptions SET config = '{}', paused = 1 WHERE config IS NOT NULL", err);
 }
 
+/*
+ * Event webhooks sign with a secret the copy does not hold (a random
+ * stand-in): their paused flags go with the secrets and the copy holds them
+ * paused, so a copy restored without the secrets does not sign events with
+ * a key nobody knows and give them up one by one.
+ */
+static int
+take_webhooks_paused(sqlite3 *db, json_t *out, char err[BACKUP_ERR_MAX])
+{
+	const char *webhook = has_column(db, "subscriptions", "config") ? "config IS NULL" : "1";
+	char sel[160], upd[160];
+
+	snprintf(sel, sizeof(sel), "SELECT CAST(id AS TEXT), CAST(paused AS TEXT) FROM subscriptions WHERE %s",
+	    webhook);
+	snprintf(upd, sizeof(upd), "UPDATE subscriptions SET paused = 1 WHERE %s", webhook);
+	return take_column(db, out, "webhooks_paused", sel, upd, err);
+}
+
 int
 backup_secrets_take(sqlite3 *db, json_t **out, char err[BACKUP_ERR_MAX])
 {
@@ -266,6 +284,7 @@ backup_secrets_take(sqlite3 *db, json_t **out, char err[BACKUP_ERR_MAX])
 	        "UPDATE subscriptions SET secret = lower(hex(randomblob(32)))", err) != 0 ||
 	    take_column(db, *out, "signing_keys", "SELECT kid, secret FROM signing_keys",
 	        "UPDATE signing_keys SET secret = lower(hex(randomblob(32)))", err) != 0 ||
+	    take_webhooks_paused(db, *out, err) != 0 ||
 	    take_exports(db, *out, err) != 0 ||
 	    sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
 		if (err[0] == '\0')
@@ -319,6 +338,8 @@ backup_secrets_put(sqlite3 *db, json_t *secrets, char err[BACKUP_ERR_MAX])
 	    put_column(db, secrets, "webhooks",
 	        "UPDATE subscriptions SET secret = ?1 WHERE id = CAST(?2 AS INTEGER)", err) != 0 ||
 	    put_column(db, secrets, "signing_keys", "UPDATE signing_keys SET secret = ?1 WHERE kid = ?2", err) != 0 ||
+	    put_column(db, secrets, "webhooks_paused",
+	        "UPDATE subscriptions SET paused = CAST(?1 AS INTEGER) WHERE id = CAST(?2 AS INTEGER)", err) != 0 ||
 	    put_column(db, secrets, "exports", "UPDATE subscriptions SET config = json_extract(?1, '$.config'), "
 	        "paused = json_extract(?1, '$.paused') WHERE id = CAST(?2 AS INTEGER)", err) != 0 ||
 	    sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {

@@ -97,6 +97,9 @@ msgdTest('a backup under webhook load holds every webhook acknowledged before it
 	// An export whose config holds a password: it travels with the secrets only.
 	const ex = assertStatus(await d.api('POST', '/v1/exports', { kind: 'nats', events: ['*'],
 		config: { url: 'nats://127.0.0.1:9', user: 'u', password: 'export-secret-pw' } }), 201, 'export');
+	// An event webhook (to nowhere: paused, so it gives nothing up meanwhile).
+	const wh = assertStatus(await d.api('POST', '/v1/webhooks', { url: 'http://127.0.0.1:9/hook', events: ['*'],
+		secret: 'webhook-secret-0123456789' }), 201, 'webhook');
 
 	// The load: four writers posting signed webhooks until told to stop.
 	const acked = [];
@@ -125,6 +128,8 @@ msgdTest('a backup under webhook load holds every webhook acknowledged before it
 	assert.equal(plain.status, 0, plain.stderr);
 	assert.ok(whileBackingUp > 0, 'the load went on while the backups ran');
 	assert.ok(!fs.existsSync(path.join(work, 'full.zip.tmp')), 'no FILE.tmp left');
+	for (const a of ['full.zip', 'plain.zip'])
+		assert.equal(fs.statSync(path.join(work, a)).mode & 0o777, 0o600, `${a} is its owner's only`);
 	assert.deepEqual(fs.readdirSync(work).filter((f) => f.includes('.staging.')), [], 'no staging directory left');
 	await d.stop();
 
@@ -143,6 +148,7 @@ msgdTest('a backup under webhook load holds every webhook acknowledged before it
 		assert.ok(!db.includes('corpus_fake_app_secret'), `${a}: the app secret is in msgd.db`);
 		assert.ok(!db.includes('EAAtest_'), `${a}: the access token is in msgd.db`);
 		assert.ok(!db.includes('export-secret-pw'), `${a}: the export's password is in msgd.db`);
+		assert.ok(!db.includes('webhook-secret-0123456789'), `${a}: the webhook's secret is in msgd.db`);
 	}
 
 	// Restored with the secrets: every acknowledged webhook, nothing partial.
@@ -170,6 +176,7 @@ msgdTest('a backup under webhook load holds every webhook acknowledged before it
 	assert.equal(ex1.config.url, 'nats://127.0.0.1:9');
 	assert.equal(ex1.config.password, '********');
 	assert.equal(ex1.state.paused, false);
+	assert.equal((await e.api('GET', `/v1/webhooks/${wh.id}`)).json.state.paused, false, 'the webhook runs with its secret');
 	await e.stop();
 
 	// Restored without secrets: the data is there, the credentials are not.
@@ -186,6 +193,8 @@ msgdTest('a backup under webhook load holds every webhook acknowledged before it
 	assert.equal(ex2.state.paused, true);
 	assert.equal(ex2.config.password, undefined);
 	assertStatus(await g.api('GET', '/healthz'), 200, 'healthy with a paused, empty export');
+	// The webhook too: its secret is a stand-in nobody knows, so it waits paused.
+	assert.equal((await g.api('GET', `/v1/webhooks/${wh.id}`)).json.state.paused, true, 'the webhook is paused without its secret');
 }, { timeout: 180_000 });
 
 msgdTest('restore refuses a wrong passphrase, a damaged archive and a non-empty target, leaving nothing', async (h) => {

@@ -394,25 +394,31 @@ drop(struct sink *s, struct sink_amqp_conn **c, const char *err)
 	*c = NULL;
 }
 
-/* Publish the batch handed over (mu not held). */
+/* Publish the batch handed over (mu not held). Without a connection, one
+ * is made only when the background reconnection's turn has come (retry_at):
+ * else the batch fails at once as not connected, and the mechanism waits for
+ * the sink. A refusal (basic.nack) keeps the connection: the sink stays
+ * healthy, so the mechanism counts an attempt and backs off. */
 static void
-run_job(struct sink *s, struct sink_amqp_conn **c, struct sink_result *res)
+run_job(struct sink *s, struct sink_amqp_conn **c, int64_t retry_at, struct sink_result *res)
 {
 	char err[SINK_ERROR_MAX];
+	int rc;
 
 	memset(res, 0, sizeof(*res));
-	if (!*c)
+	if (!*c && mono_ms() >= retry_at)
 		*c = connect_now(s);
 	if (!*c) {
 		pthread_mutex_lock(&s->mu);
-		snprintf(res->error, sizeof(res->error), "%s", s->why);
+		snprintf(res->error, sizeof(res->error), "%s", s->why[0] ? s->why : "not connected");
 		pthread_mutex_unlock(&s->mu);
 		return;
 	}
-	if (sink_amqp_conn_publish(*c, &s->cfg, s->msgs, s->n, &res->acked, err, sizeof(err)) < 0) {
+	rc = sink_amqp_conn_publish(*c, &s->cfg, s->msgs, s->n, &res->acked, err, sizeof(err));
+	if (rc != 0)
 		snprintf(res->error, sizeof(res->error), "%s", err);
+	if (rc < 0)
 		drop(s, c, err);
-	}
 }
 
 static void
@@ -451,8 +457,8 @@ run(void *arg)
 			struct sink_result res;
 
 			pthread_mutex_unlock(&s->mu);
-			run_job(s, &c, &res);
-			if (!c) {
+			run_job(s, &c, retry_at, &res);
+			if (!c && mono_ms() >= retry_at) {
 				/* Failed: the background reconnection waits its turn. */
 				backoff = next_backoff(backoff);
 				retry_at = mono_ms() + backoff;

@@ -112,8 +112,9 @@ struct sink_amqp_conn;
 int sink_amqp_conn_open(struct sink_amqp_conn **out, const struct sink_amqp_cfg *cfg,
     void (*on_socket)(void *arg, int fd), void *arg, char *err, size_t cap);
 /* Publish msgs[0..n) and wait for their confirms: *acked = the confirmed
- * prefix. 0 when all were confirmed; -1 and err otherwise (the connection
- * is then unusable: close it). */
+ * prefix. 0 when all were confirmed; 1 and err when the broker refused one
+ * (basic.nack: the connection stays usable); -1 and err otherwise (the
+ * connection is then unusable: close it). */
 int sink_amqp_conn_publish(struct sink_amqp_conn *c, const struct sink_amqp_cfg *cfg,
     const struct sink_amqp_msg *msgs, size_t n, size_t *acked, char *err, size_t cap);
 /* Idle: 0 while the connection looks alive; -1 and err once the broker

@@ -240,7 +240,7 @@ await_confirms(struct sink_amqp_conn *c, struct sink_amqp_confirms *cf, char *er
 	if (cf->nacked) {
 		snprintf(err, cap, "the broker refused (basic.nack) the message after %zu",
 		    sink_amqp_confirms_prefix(cf));
-		return -1;
+		return 1;  /* refused; the channel and the connection are fine */
 	}
 	return 0;
 }

@@ -254,6 +254,36 @@ describe('exports to RabbitMQ', () => {
 		}
 	}, { timeout: 90_000 });
 
+	msgdTest('a full queue refusing publishes (basic.nack): attempts counted with backoff while connected; drained, every event arrives in order', async (h) => {
+		// A queue of at most 5 that refuses the rest (reject-publish): its
+		// consumer comes later.
+		const conn = await amqp.connect(rabbit.url);
+		const ch = await conn.createChannel();
+		await ch.assertQueue('wa_full', { durable: true, arguments: { 'x-max-length': 5, 'x-overflow': 'reject-publish' } });
+		await conn.close();
+		const d = await h.start();
+		const x = await createExport(d, { url: rabbit.url, exchange: 'full', queue: 'wa_full', binding_key: 'message.received' },
+			{ events: ['message.received'] });
+		await waitFor(async () => (await getExport(d, x.id)).state.connected, 20_000, { what: 'export connected' });
+		await ingest(d, 12, 'full');
+		const refused = await waitFor(async () => {
+			const e = await getExport(d, x.id);
+			return e.state.attempts >= 1 && e ? e : null;
+		}, 20_000, { what: 'a refused publish counted as an attempt' });
+		assert.equal(refused.state.connected, true, 'a refusal is not a broken connection');
+		assert.match(refused.state.last_error, /refused|nack/);
+		assert.ok(refused.lag > 0);
+		const c = consumer(rabbit.url, 'wa_full');
+		try {
+			const want = (await allEvents(d, x.delivered_seq)).filter((e) => e.type === 'message.received').map((e) => e.seq);
+			await waitFor(async () => (await getExport(d, x.id)).lag === 0 && c.got.length >= want.length, 60_000,
+				{ what: 'the queue drained and the rest exported' });
+			assert.deepEqual(firstArrivals(c.got, x.id), want);
+		} finally {
+			await c.stop();
+		}
+	}, { timeout: 120_000 });
+
 	// The sink on its own, through its thread and back to a loop: the live
 	// part of the unit test, given this broker (skipped without make unit).
 	test('the sink on its own: a batch, a wrong password, close() with a batch in flight (tests/unit/test_sink_amqp)', { skip: !fs.existsSync(UNIT) && `no ${UNIT} (make unit)` }, () => {

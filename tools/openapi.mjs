@@ -356,7 +356,7 @@ op('DELETE', '/v1/templates/{name}', { tag: T.templates, perm: 'templates', summ
 op('POST', '/v1/webhooks', { tag: T.ewh, perm: 'webhooks', summary: 'Subscribe a URL to events',
 	body: strict({ url: str({ maxLength: 2048 }), events: arr(str(), { minItems: 1, maxItems: 64 }),
 		secret: str({ minLength: 16, maxLength: 256 }), since: int({ minimum: 0 }) }, ['url', 'events', 'secret']),
-	responses: { 201: ok('subscribed', ref('Subscription')) } });
+	responses: { 201: ok('subscribed', ref('Subscription')), 409: E } });
 op('GET', '/v1/webhooks', { tag: T.ewh, perm: 'webhooks', summary: 'List event webhooks',
 	responses: { 200: ok('the subscriptions', obj({ webhooks: arr(ref('Subscription')) }, ['webhooks'])) } });
 op('GET', '/v1/webhooks/{id}', { tag: T.ewh, perm: 'webhooks', summary: 'An event webhook',
@@ -473,7 +473,7 @@ op('GET', '/docs', { tag: T.docs, perm: 'none', summary: 'The API reference, bro
 
 // Exports of the event log to brokers (issue 15: src/hooks/, api_exports.c).
 op('POST', '/v1/exports', { tag: T.exports, perm: 'webhooks', summary: 'Create an export to NATS or RabbitMQ',
-	body: ref('ExportCreate'), responses: { 201: ok('created', ref('Export')) } });
+	body: ref('ExportCreate'), responses: { 201: ok('created', ref('Export')), 409: E } });
 op('GET', '/v1/exports', { tag: T.exports, perm: 'webhooks', summary: 'List exports',
 	responses: { 200: ok('the exports', obj({ exports: arr(ref('Export')) }, ['exports'])) } });
 op('GET', '/v1/exports/{id}', { tag: T.exports, perm: 'webhooks', summary: 'An export with its lag and state',

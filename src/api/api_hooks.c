@@ -166,6 +166,17 @@ head_done(void *arg)
 	store_submit(w->app->store, &w->op);
 }
 
+/* Room for one more subscription in the organization? Else 409. */
+static bool
+room(struct app *app, struct http_request *req, int64_t org)
+{
+	if (hooks_count(app->hooks, org) < HOOKS_PER_ORG_MAX)
+		return true;
+	http_reply_error(req, 409, "limit_reached", NULL, "an organization has at most %d event webhooks "
+	    "and exports together; delete one first", HOOKS_PER_ORG_MAX);
+	return false;
+}
+
 /* Commit w's new subscription (from since, or from the head of the log
  * when since < 0), then answer 201. */
 static void
@@ -321,7 +332,7 @@ api_hooks_create(struct app *app, struct http_request *req, const struct princip
 		    HOOKS_SECRET_MIN, HOOKS_SECRET_MAX);
 		goto out;
 	}
-	if (check_since(req, json_object_get(body, "since"), &since) != 0)
+	if (check_since(req, json_object_get(body, "since"), &since) != 0 || !room(app, req, who->org_id))
 		goto out;
 
 	struct sub_write *w = xcalloc(1, sizeof(*w));
@@ -371,6 +382,10 @@ api_exports_create(struct app *app, struct http_request *req, const struct princ
 	if (ops->check(json_object_get(body, "config"), &canonical, field, sizeof(field), msg,
 	    sizeof(msg)) != 0) {
 		invalid(req, field[0] ? field : "config", "%s", msg[0] ? msg : "'config' is not valid");
+		goto out;
+	}
+	if (!room(app, req, who->org_id)) {
+		json_decref(canonical);
 		goto out;
 	}
 

@@ -73,6 +73,9 @@
 #define HOOKS_SECRET_MIN 16
 #define HOOKS_SECRET_MAX 256
 #define HOOKS_EVENTS_MAX 64        /* entries in a subscription's filter */
+/* Event webhooks and exports of one organization, together: each holds a
+ * sink (a broker's connection and thread) and a page of events. */
+#define HOOKS_PER_ORG_MAX 50
 #define HOOKS_EVENT_NAME_MAX 64
 #define HOOKS_SIG_LEN (7 + 64 + 1) /* "sha256=" + hex + NUL */
 
@@ -112,6 +115,8 @@ void hooks_pause(struct hooks *hk, int64_t id, bool paused);
 json_t *hooks_export_get(struct hooks *hk, int64_t org, int64_t id);
 /* {"exports":[...]}: organization org's, by id. */
 json_t *hooks_export_list(struct hooks *hk, int64_t org);
+/* Organization org's subscriptions, webhooks and exports. */
+size_t hooks_count(struct hooks *hk, int64_t org);
 /* For /readyz: {"<id>":{"kind","connected","lag","last_error"}}, org's. */
 json_t *hooks_export_health(struct hooks *hk, int64_t org);
 

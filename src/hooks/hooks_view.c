@@ -132,6 +132,16 @@ hooks_export_get(struct hooks *hk, int64_t org, int64_t id)
 	return s && s->org_id == org && !is_webhook(s) ? export_json(s) : NULL;
 }
 
+size_t
+hooks_count(struct hooks *hk, int64_t org)
+{
+	size_t n = 0;
+
+	for (struct hsub *s = hk->subs; s; s = s->next)
+		n += !s->deleted && s->org_id == org;
+	return n;
+}
+
 json_t *
 hooks_export_list(struct hooks *hk, int64_t org)
 {

@@ -309,6 +309,27 @@ describe('exports to NATS', () => {
 		assert.equal(got.length, 2, 'each event once, by its own organization\'s export');
 	});
 
+	msgdTest('an organization has at most 50 event webhooks and exports together: 409 limit_reached, nothing made', async (h) => {
+		const d = await h.start();
+		for (let i = 0; i < 25; i++) {
+			assertStatus(await d.api('POST', '/v1/webhooks', { url: `http://127.0.0.1:9/h${i}`, events: ['*'],
+				secret: 'a-webhook-secret-0123' }), 201, `webhook ${i}`);
+			assertStatus(await d.api('POST', '/v1/exports', { kind: 'nats', events: ['*'],
+				config: { url: 'nats://127.0.0.1:9' } }), 201, `export ${i}`);
+		}
+		assertError(await d.api('POST', '/v1/exports', { kind: 'nats', events: ['*'], config: { url: 'nats://127.0.0.1:9' } }),
+			409, 'limit_reached');
+		assertError(await d.api('POST', '/v1/webhooks', { url: 'http://127.0.0.1:9/x', events: ['*'], secret: 'a-webhook-secret-0123' }),
+			409, 'limit_reached');
+		assert.equal((await d.api('GET', '/v1/exports')).json.exports.length, 25);
+		assert.equal((await d.api('GET', '/v1/webhooks')).json.webhooks.length, 25);
+		// One deleted: room for one more.
+		const first = (await d.api('GET', '/v1/exports')).json.exports[0];
+		assertStatus(await d.api('DELETE', `/v1/exports/${first.id}`), 204, 'delete');
+		assertStatus(await d.api('POST', '/v1/exports', { kind: 'nats', events: ['*'], config: { url: 'nats://127.0.0.1:9' } }),
+			201, 'one more after a delete');
+	});
+
 	msgdTest('validation: 422 naming the field, nothing made', async (h) => {
 		const d = await h.start();
 		const ok = { kind: 'nats', events: ['*'], config: { url: 'nats://127.0.0.1:1' } };

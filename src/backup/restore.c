@@ -1,9 +1,16 @@
 /*
  * restore.c - `msgd restore FILE --data DIR` (backup.h): everything is
- * checked in a staging directory beside DIR (DIR.restore.XXXXXX) - each
- * member's SHA-256, PRAGMA integrity_check, the schema version, the
- * secrets' authentication - and only then is it renamed to DIR. A failure
- * removes the staging directory, so DIR is as it was: absent or empty.
+ * checked in a staging directory - each member's SHA-256, PRAGMA
+ * integrity_check, the schema version, the secrets' authentication - and
+ * only then does it become DIR's content:
+ *  - DIR absent: the stage is made beside it (DIR.restore.XXXXXX) and
+ *    renamed to DIR;
+ *  - DIR an empty directory (or a symlink to one; a mount point, a Docker
+ *    volume, systemd's DynamicUser link): DIR itself is kept, the stage is
+ *    made inside it (DIR/.restore.XXXXXX), its members are renamed into DIR
+ *    (the same filesystem) and the stage removed.
+ * A failure removes the stage (and any member already moved), so DIR is as
+ * it was: absent or empty. Trailing slashes of DIR are ignored.
  */
 #include "backup.h"
 
@@ -26,6 +33,7 @@
 #define STAGE_PATH_MAX 4096
 #define DERIVED_PATH_MAX (STAGE_PATH_MAX + 128)
 #define CHECK_MAX 256           /* integrity_check's first answer */
+#define STAGE_MEMBERS_MAX 16    /* the stage's top level: msgd.db, files, admin.token, the config */
 
 /* 0 when dir is absent or an empty directory; -1 otherwise (err says). */
 static int
@@ -243,10 +251,83 @@ fsync_dir(const char *path)
 	return r;
 }
 
+/* The stage's top-level names, msgd.db last (so DIR has no database until
+ * the rest is in); -1 when there are more than STAGE_MEMBERS_MAX. */
+static int
+stage_members(const char *stage, char *names[STAGE_MEMBERS_MAX], size_t *n)
+{
+	DIR *d = opendir(stage);
+	struct dirent *e;
+	bool db = false;
+
+	*n = 0;
+	if (d == NULL)
+		return -1;
+	while ((e = readdir(d)) != NULL) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		if (strcmp(e->d_name, "msgd.db") == 0) {
+			db = true;
+			continue;
+		}
+		if (*n + 1 >= STAGE_MEMBERS_MAX) {
+			closedir(d);
+			errno = E2BIG;
+			return -1;
+		}
+		names[(*n)++] = xstrdup(e->d_name);
+	}
+	closedir(d);
+	if (db)
+		names[(*n)++] = xstrdup("msgd.db");
+	return 0;
+}
+
+/* Renames the stage's members into dir (the stage is inside it); on a
+ * failure, takes out what was moved: dir holds only the stage again. */
+static int
+move_members(const char *stage, const char *dir, char err[BACKUP_ERR_MAX])
+{
+	char *names[STAGE_MEMBERS_MAX];
+	char from[DERIVED_PATH_MAX], to[DERIVED_PATH_MAX];
+	size_t n, moved = 0;
+	int rc = -1;
+
+	if (stage_members(stage, names, &n) != 0) {
+		snprintf(err, BACKUP_ERR_MAX, "cannot list the staging directory %.200s: %.200s", stage, strerror(errno));
+		for (size_t i = 0; i < n; i++)
+			free(names[i]);
+		return -1;
+	}
+	for (; moved < n; moved++) {
+		snprintf(from, sizeof(from), "%s/%s", stage, names[moved]);
+		snprintf(to, sizeof(to), "%s/%s", dir, names[moved]);
+		if (rename(from, to) != 0) {
+			snprintf(err, BACKUP_ERR_MAX, "cannot move the restored %.60s into %.200s: %.100s", names[moved],
+			    dir, strerror(errno));
+			goto out;
+		}
+	}
+	if (fsync_dir(dir) != 0) {
+		snprintf(err, BACKUP_ERR_MAX, "cannot sync %.200s: %.200s", dir, strerror(errno));
+		goto out;
+	}
+	rc = 0;
+out:
+	for (size_t i = 0; i < n; i++) {
+		if (rc != 0 && i < moved) {
+			snprintf(to, sizeof(to), "%s/%s", dir, names[i]);
+			remove_tree(to);
+		}
+		free(names[i]);
+	}
+	return rc;
+}
+
 int
 backup_restore(const struct restore_opts *o, struct backup_summary *sum, char err[BACKUP_ERR_MAX])
 {
-	char stage[STAGE_PATH_MAX], parent[STAGE_PATH_MAX];
+	char dir[STAGE_PATH_MAX], stage[STAGE_PATH_MAX], parent[STAGE_PATH_MAX];
 	struct backup_manifest m = { 0 };
 	unsigned char *sealed = NULL;
 	size_t sealed_len = 0;
@@ -260,7 +341,14 @@ backup_restore(const struct restore_opts *o, struct backup_summary *sum, char er
 		snprintf(err, BACKUP_ERR_MAX, "libsodium cannot start");
 		return -1;
 	}
-	if (target_ok(o->data_dir, &exists, err) != 0)
+	/* DIR without its trailing slashes ("/" stays: it is never empty). */
+	if (snprintf(dir, sizeof(dir), "%s", o->data_dir) >= (int)sizeof(dir) || dir[0] == '\0') {
+		snprintf(err, BACKUP_ERR_MAX, "the --data path is empty or too long");
+		return -1;
+	}
+	for (size_t n = strlen(dir); n > 1 && dir[n - 1] == '/'; n--)
+		dir[n - 1] = '\0';
+	if (target_ok(dir, &exists, err) != 0)
 		return -1;
 	if ((za = zip_open(o->archive, ZIP_RDONLY | ZIP_CHECKCONS, &zerr)) == NULL) {
 		zip_error_t ze;
@@ -270,10 +358,10 @@ backup_restore(const struct restore_opts *o, struct backup_summary *sum, char er
 		zip_error_fini(&ze);
 		return -1;
 	}
-	if (snprintf(stage, sizeof(stage), "%s.restore.XXXXXX", o->data_dir) >= (int)sizeof(stage) ||
-	    mkdtemp(stage) == NULL) {
-		snprintf(err, BACKUP_ERR_MAX, "cannot create a staging directory beside %.200s: %.200s", o->data_dir,
-		    strerror(errno));
+	if (snprintf(stage, sizeof(stage), exists ? "%s/.restore.XXXXXX" : "%s.restore.XXXXXX", dir) >=
+	    (int)sizeof(stage) - 256 || mkdtemp(stage) == NULL) {
+		snprintf(err, BACKUP_ERR_MAX, "cannot create a staging directory %s %.200s: %.200s",
+		    exists ? "in" : "beside", dir, strerror(errno));
 		goto out;
 	}
 	staged = true;
@@ -281,12 +369,24 @@ backup_restore(const struct restore_opts *o, struct backup_summary *sum, char er
 	if (backup_archive_read(za, stage, &m, &sealed, &sealed_len, err) != 0 ||
 	    finish_db(o, &m, stage, sealed, sealed_len, err) != 0)
 		goto out;
-	if (fsync_dir(stage) != 0 || (exists && rmdir(o->data_dir) != 0) || rename(stage, o->data_dir) != 0) {
-		snprintf(err, BACKUP_ERR_MAX, "cannot move the restored copy to %.200s: %.200s", o->data_dir, strerror(errno));
-		goto out;
+	if (exists) {
+		if (move_members(stage, dir, err) != 0)
+			goto out;
+		staged = false;
+		if (rmdir(stage) != 0) {
+			snprintf(err, BACKUP_ERR_MAX, "cannot remove the staging directory %.200s: %.200s", stage,
+			    strerror(errno));
+			goto out;
+		}
+	} else {
+		if (fsync_dir(stage) != 0 || rename(stage, dir) != 0) {
+			snprintf(err, BACKUP_ERR_MAX, "cannot move the restored copy to %.200s: %.200s", dir,
+			    strerror(errno));
+			goto out;
+		}
+		staged = false;
 	}
-	staged = false;
-	snprintf(parent, sizeof(parent), "%s", o->data_dir);
+	snprintf(parent, sizeof(parent), "%s", dir);
 	fsync_dir(dirname(parent));
 	sum->schema_version = m.schema_version;
 	sum->secrets = m.secrets;
@@ -296,11 +396,8 @@ backup_restore(const struct restore_opts *o, struct backup_summary *sum, char er
 	}
 	rc = 0;
 out:
-	if (staged) {
+	if (staged)
 		remove_tree(stage);
-		if (exists)
-			mkdir(o->data_dir, 0700);   /* it was empty; rmdir'd only just before a failed rename */
-	}
 	if (sealed) {
 		sodium_memzero(sealed, sealed_len);
 		free(sealed);

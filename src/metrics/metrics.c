@@ -226,17 +226,36 @@ metrics_reset(void)
 
 /* --- the text format --- */
 
+/*
+ * The text is written line by line into a capped buffer. A line that would
+ * pass the cap (less the room kept for msgd_metrics_truncated) is taken
+ * back to its start and everything after it is left out, counted: the body
+ * never ends mid-line.
+ */
+#define METRICS_TRUNCATED_RESERVE 256   /* the msgd_metrics_truncated family */
+
 struct metrics_out {
 	struct buf b;
+	size_t cap;          /* the whole text, with the truncated gauge */
+	size_t line_start;   /* b.len after the last whole line */
+	uint64_t dropped;    /* lines left out */
 	bool full;
+	bool finished;
 };
+
+struct metrics_out *
+metrics_out_new_capped(size_t cap)
+{
+	struct metrics_out *o = xcalloc(1, sizeof(*o));
+	o->cap = cap > METRICS_TRUNCATED_RESERVE ? cap : METRICS_TRUNCATED_RESERVE + 1;
+	buf_init(&o->b, o->cap);
+	return o;
+}
 
 struct metrics_out *
 metrics_out_new(void)
 {
-	struct metrics_out *o = xcalloc(1, sizeof(*o));
-	buf_init(&o->b, METRICS_OUT_MAX);
-	return o;
+	return metrics_out_new_capped(METRICS_OUT_MAX);
 }
 
 const char *
@@ -255,15 +274,60 @@ metrics_out_free(struct metrics_out *out)
 	free(out);
 }
 
+/* One piece of a line; nl: it ends the line. */
+static void
+put_piece(struct metrics_out *o, const char *s, size_t n, bool nl)
+{
+	size_t room = o->finished ? o->cap : o->cap - METRICS_TRUNCATED_RESERVE;
+
+	if (!o->full && (o->b.len + n > room || buf_append(&o->b, s, n) != 0)) {
+		o->full = true;
+		o->b.len = o->line_start;
+		if (o->b.data)
+			o->b.data[o->b.len] = '\0';
+	}
+	if (!nl)
+		return;
+	if (o->full)
+		o->dropped++;
+	else
+		o->line_start = o->b.len;
+}
+
 static void
 put(struct metrics_out *o, const char *s, size_t n)
 {
-	if (o->full)
-		return;
-	if (buf_append(&o->b, s, n) != 0) {
-		o->full = true;
-		log_warn("metrics: the text is over its cap; the rest is left out");
+	while (n > 0) {
+		const char *nl = memchr(s, '\n', n);
+		size_t k = nl ? (size_t)(nl - s) + 1 : n;
+		put_piece(o, s, k, nl != NULL);
+		s += k;
+		n -= k;
 	}
+}
+
+void
+metrics_out_finish(struct metrics_out *out)
+{
+	if (out->finished)
+		return;
+	/* A line still open (a writer's bug) is left out too. */
+	if (out->b.len != out->line_start && !out->full) {
+		out->b.len = out->line_start;
+		out->b.data[out->b.len] = '\0';
+		out->full = true;
+		out->dropped++;
+	}
+	bool truncated = out->full;
+	if (truncated) {
+		char n[24];
+		snprintf(n, sizeof(n), "%llu", (unsigned long long)out->dropped);
+		log_warn("metrics: the text reached its cap; the lines past it were left out", "lines", n);
+	}
+	out->full = false;
+	out->finished = true;
+	metrics_gauge(out, "msgd_metrics_truncated",
+	    "1 when this text reached its size cap and lines were left out", NULL, truncated ? 1 : 0);
 }
 
 static void

@@ -131,8 +131,14 @@ void metrics_collector_remove(metrics_collect_fn fn, void *arg);
  * (cap bytes, NUL-terminated; cut short at a character boundary). */
 void metrics_escape(const char *s, char *out, size_t cap);
 
-/* The text so far (for tests and render.c): NUL-terminated. */
+/* The text so far (for tests and render.c): NUL-terminated, whole lines
+ * only. metrics_out_finish() ends it with the msgd_metrics_truncated gauge
+ * (1 when a line did not fit under the cap and it and the rest were left
+ * out); nothing is written after it. _capped: a cap other than
+ * METRICS_OUT_MAX (tests). */
 struct metrics_out *metrics_out_new(void);
+struct metrics_out *metrics_out_new_capped(size_t cap);
+void metrics_out_finish(struct metrics_out *out);
 const char *metrics_out_text(const struct metrics_out *out, size_t *len);
 void metrics_out_free(struct metrics_out *out);
 /* The counters kept by metrics.c; route and type names come from the

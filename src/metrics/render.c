@@ -223,6 +223,7 @@ scrape_done(void *arg)
 	metrics_write_counters(out, &nm);
 	write_gauges(out, s);
 	metrics_write_collectors(out);
+	metrics_out_finish(out);
 	const char *text = metrics_out_text(out, &len);
 	http_reply_raw(s->req, 200, "text/plain; version=0.0.4; charset=utf-8", text, len);
 	metrics_out_free(out);

@@ -262,6 +262,81 @@ msgdTest('restore refuses a wrong passphrase, a damaged archive and a non-empty 
 	assert.ok(fs.existsSync(path.join(work, 'empty', 'msgd.db')));
 }, { timeout: 120_000 });
 
+msgdTest('restore into an existing empty directory (kept: a mount point), a symlink to one, and DIR/; a failure leaves it empty', async (h) => {
+	const work = tmpdir(h, 'msgd-bk-in-');
+	const data = path.join(work, 'data');
+	fs.writeFileSync(path.join(work, 'pass'), PASS);
+	fs.writeFileSync(path.join(work, 'wrong'), 'not it\n');
+	const d = await h.start({ dataDir: data, env: SQLITE });
+	await createWaChannel(d.api, 'wa', PNID);
+	assertStatus(await postWebhook(d.url, waMessageBody({ pnid: PNID, id: 'wamid.in.1' })), 200, 'webhook');
+	const archive = path.join(work, 'b.zip');
+	const bk = runMsgd(['backup', '--to', archive, '--data', data, '--include-secrets', '--passphrase-file',
+		path.join(work, 'pass')]);
+	assert.equal(bk.status, 0, bk.stderr);
+	await d.stop();
+
+	/** msgd serves the restored copy at dir: the message and the secrets. */
+	const serves = async (dir, what) => {
+		const e = await h.start({ dataDir: dir, token: d.token, env: SQLITE });
+		assert.equal((await messagesByProviderId(e, 'wamid.in.1')).length, 1, `${what}: the message is there`);
+		assertStatus(await postWebhook(e.url, waMessageBody({ pnid: PNID, id: `wamid.in.${what}` })), 200,
+			`${what}: a signed webhook`);
+		await e.stop();
+	};
+	const hidden = (dir) => fs.readdirSync(dir).filter((f) => f.startsWith('.restore.'));
+
+	// A failure into an existing empty directory: it stays, empty.
+	const mnt = path.join(work, 'mnt');
+	fs.mkdirSync(mnt, { mode: 0o750 });
+	const ino = fs.statSync(mnt).ino;
+	let r = restore(archive, mnt, path.join(work, 'wrong'));
+	assert.equal(r.status, 1);
+	assert.match(r.stderr, /wrong passphrase/);
+	assert.ok(fs.statSync(mnt).isDirectory(), 'the target is still there');
+	assert.deepEqual(fs.readdirSync(mnt), [], 'a failed restore left the target empty');
+	noLeftovers(mnt);
+
+	// An existing empty directory: the same directory (not replaced, as a
+	// mount point cannot be) gets the content; no stage is left in it.
+	r = restore(archive, mnt, path.join(work, 'pass'));
+	assert.equal(r.status, 0, r.stderr);
+	assert.equal(fs.statSync(mnt).ino, ino, 'the directory itself was kept');
+	assert.equal(fs.statSync(mnt).mode & 0o777, 0o750, 'its mode too');
+	assert.deepEqual(hidden(mnt), []);
+	assert.ok(fs.existsSync(path.join(mnt, 'msgd.db')));
+	noLeftovers(mnt);
+	await serves(mnt, 'mnt');
+
+	// A symlink to an empty directory (systemd DynamicUser: /var/lib/msgd -> private/msgd).
+	const real = path.join(work, 'private', 'msgd');
+	fs.mkdirSync(real, { recursive: true });
+	const link = path.join(work, 'link');
+	fs.symlinkSync(real, link);
+	r = restore(archive, link, path.join(work, 'pass'));
+	assert.equal(r.status, 0, r.stderr);
+	assert.ok(fs.lstatSync(link).isSymbolicLink(), 'the link is still a link');
+	assert.ok(fs.existsSync(path.join(real, 'msgd.db')), 'the content is in the directory it points to');
+	assert.deepEqual(hidden(real), []);
+	noLeftovers(link);
+	await serves(link, 'link');
+
+	// A trailing slash: into an existing empty directory, and a new one.
+	const slash = path.join(work, 'slash');
+	fs.mkdirSync(slash);
+	r = restore(archive, `${slash}/`, path.join(work, 'pass'));
+	assert.equal(r.status, 0, r.stderr);
+	assert.ok(fs.existsSync(path.join(slash, 'msgd.db')));
+	assert.deepEqual(hidden(slash), []);
+	await serves(slash, 'slash');
+	const fresh = path.join(work, 'fresh');
+	r = restore(archive, `${fresh}//`, path.join(work, 'pass'));
+	assert.equal(r.status, 0, r.stderr);
+	assert.ok(fs.existsSync(path.join(fresh, 'msgd.db')));
+	noLeftovers(fresh);
+	await serves(fresh, 'fresh');
+}, { timeout: 120_000 });
+
 msgdTest('hostile archives: paths with .. or absolute, unlisted and oversize members are refused', async (h) => {
 	const work = tmpdir(h, 'msgd-bk-hostile-');
 	const data = path.join(work, 'data');

@@ -138,6 +138,7 @@ describe('GET /metrics and GET /health', () => {
 		assert.ok(value(m2, 'msgd_process_uptime_seconds') > 0);
 		assert.ok(Math.abs(value(m2, 'msgd_process_start_time_seconds') - Date.now() / 1000) < 600);
 		assert.equal(value(m2, 'msgd_build_info'), 1);
+		assert.equal(value(m2, 'msgd_metrics_truncated'), 0);
 		assert.equal(value(m2, 'msgd_storage_healthy'), 1);
 		assert.equal(value(m2, 'msgd_active_batches'), 0);
 		assert.equal(value(m2, 'message_service_active_batches'), 0);

@@ -270,6 +270,94 @@ test_threads(void **state)
 	free(t);
 }
 
+#define SMALL_CAP 2000
+
+/* Every line of text ends in '\n' and is a HELP, a TYPE or a sample of a
+ * known family with a value; returns the last line. */
+static const char *
+assert_whole_lines(const char *text, size_t len)
+{
+	const char *line = text, *last = text;
+
+	assert_true(len > 0);
+	assert_int_equal(text[len - 1], '\n');
+	while (line < text + len) {
+		const char *nl = memchr(line, '\n', (size_t)(text + len - line));
+		assert_non_null(nl);
+		char one[512];
+		assert_true((size_t)(nl - line) < sizeof(one));
+		memcpy(one, line, (size_t)(nl - line));
+		one[nl - line] = '\0';
+		if (strncmp(one, "# HELP ", 7) != 0 && strncmp(one, "# TYPE ", 7) != 0) {
+			int i, v, end = 0;
+			if (strncmp(one, "msgd_metrics_truncated ", 23) == 0)
+				assert_true(strcmp(one + 23, "0") == 0 || strcmp(one + 23, "1") == 0);
+			else if (sscanf(one, "msgd_test_filler{i=\"%d\",pad=\"xxxxxxxxxxxxxxxxxxxx\"} %d%n", &i, &v,
+			    &end) != 2 || one[end] != '\0' || v != i)
+				fail_msg("not a whole line: [%s]", one);
+		}
+		last = line;
+		line = nl + 1;
+	}
+	return last;
+}
+
+static void
+fill(struct metrics_out *out, int n)
+{
+	char num[16];
+
+	metrics_family(out, "msgd_test_filler", "gauge", "lines to fill the text");
+	for (int i = 0; i < n; i++) {
+		snprintf(num, sizeof(num), "%d", i);
+		metrics_sample(out, "msgd_test_filler",
+		    (const char *[]){ "i", num, "pad", "xxxxxxxxxxxxxxxxxxxx", NULL }, i);
+	}
+}
+
+static void
+test_truncated(void **state)
+{
+	struct metrics_out *out = metrics_out_new_capped(SMALL_CAP);
+	size_t len;
+
+	fill(out, 1000);    /* ~50 bytes a line: far past the cap */
+	metrics_out_finish(out);
+	const char *t = metrics_out_text(out, &len);
+	assert_int_equal(strlen(t), len);
+	assert_true(len <= SMALL_CAP);
+	assert_true(len > SMALL_CAP / 2);
+	assert_string_equal(assert_whole_lines(t, len), "msgd_metrics_truncated 1\n");
+	assert_non_null(strstr(t, "\n# TYPE msgd_metrics_truncated gauge\n"));
+	metrics_out_free(out);
+
+	/* Every cut point: whatever line the cap falls in, no part of it shows. */
+	for (size_t cap = 300; cap < 700; cap++) {
+		out = metrics_out_new_capped(cap);
+		fill(out, 50);
+		metrics_out_finish(out);
+		t = metrics_out_text(out, &len);
+		assert_true(len <= cap);
+		assert_string_equal(assert_whole_lines(t, len), "msgd_metrics_truncated 1\n");
+		metrics_out_free(out);
+	}
+}
+
+static void
+test_not_truncated(void **state)
+{
+	struct metrics_out *out = metrics_out_new_capped(SMALL_CAP);
+	size_t len;
+
+	fill(out, 5);
+	metrics_out_finish(out);
+	const char *t = metrics_out_text(out, &len);
+	assert_string_equal(assert_whole_lines(t, len), "msgd_metrics_truncated 0\n");
+	assert_non_null(strstr(t, "msgd_test_filler{i=\"4\",pad=\"xxxxxxxxxxxxxxxxxxxx\"} 4\n"));
+	assert_non_null(strstr(t, "\n# HELP msgd_metrics_truncated "));
+	metrics_out_free(out);
+}
+
 int
 main(void)
 {
@@ -282,6 +370,8 @@ main(void)
 		cmocka_unit_test_setup(test_store_groups, reset),
 		cmocka_unit_test_setup(test_collectors, reset),
 		cmocka_unit_test_setup(test_threads, reset),
+		cmocka_unit_test_setup(test_truncated, reset),
+		cmocka_unit_test_setup(test_not_truncated, reset),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -260,7 +260,6 @@ async function startOnPort(port, opts) {
 	live.add(d);
 
 	// Wait for /healthz (or for the process to die).
-	const quiet = /^(warn|error)$/.test(opts.env?.MSGD_LOG_LEVEL ?? process.env.MSGD_LOG_LEVEL ?? '');
 	const end = Date.now() + READY_DEADLINE_MS;
 	for (;;) {
 		if (exitInfo !== null) {
@@ -271,16 +270,14 @@ async function startOnPort(port, opts) {
 			if (ownDir) fs.rmSync(dataDir, { recursive: true, force: true });
 			throw err;
 		}
-		// Ready once this process says it listens (it holds the port: a
-		// daemon of another test that got the same probed port answers
-		// /healthz too) and the port answers.
-		if (quiet || /msgd listening/.test(d.logs())) {
-			try {
-				const res = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(1000) });
-				await res.arrayBuffer();
-				if (res.status === 200) break;
-			} catch { /* not listening yet */ }
-		}
+		// Ready once the port answers and this process holds its listening
+		// socket: a daemon of another test that got the same probed port
+		// answers /healthz too.
+		try {
+			const res = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(1000) });
+			await res.arrayBuffer();
+			if (res.status === 200 && listensOn(proc.pid, port)) break;
+		} catch { /* not listening yet */ }
 		if (Date.now() >= end) {
 			proc.kill('SIGKILL');
 			await exited;
@@ -291,6 +288,30 @@ async function startOnPort(port, opts) {
 		await sleepTick(POLL_MS);
 	}
 	return d;
+}
+
+/** Does process pid hold a listening TCP socket on port (Linux /proc)? */
+export function listensOn(pid, port) {
+	const inodes = new Set();
+	for (const f of ['/proc/net/tcp', '/proc/net/tcp6']) {
+		let text = '';
+		try { text = fs.readFileSync(f, 'utf8'); } catch { continue; }
+		for (const line of text.split('\n').slice(1)) {
+			const c = line.trim().split(/\s+/);
+			// local_address is ADDR:PORT in hex; st 0A is LISTEN; c[9] the inode.
+			if (c.length > 9 && c[3] === '0A' && parseInt(c[1].split(':')[1], 16) === port) inodes.add(c[9]);
+		}
+	}
+	if (!inodes.size) return false;
+	let fds = [];
+	try { fds = fs.readdirSync(`/proc/${pid}/fd`); } catch { return false; }
+	for (const fd of fds) {
+		let l = '';
+		try { l = fs.readlinkSync(`/proc/${pid}/fd/${fd}`); } catch { continue; }
+		const m = /^socket:\[(\d+)\]$/.exec(l);
+		if (m && inodes.has(m[1])) return true;
+	}
+	return false;
 }
 
 function lower(h) {

@@ -186,7 +186,15 @@ msgdTest('the size cap: 413 from Content-Length before the body, and as a chunke
 				req.destroy();
 			});
 		});
-		req.on('error', (e) => { if (!answered) reject(e); });
+		// msgd answers and closes while the client still writes: the
+		// close can reach the client as a reset before it read the answer
+		// (the kernel drops what was not read). Then there is no status to
+		// see, but the rest still holds: msgd stopped reading early.
+		req.on('error', (e) => {
+			if (answered) return;
+			if (e.code === 'EPIPE' || e.code === 'ECONNRESET') { answered = true; resolve({ reset: true, sent }); }
+			else reject(e);
+		});
 		const pump = () => {
 			while (!answered && sent < 32 * 1024 * 1024) {
 				sent += 16384;
@@ -196,11 +204,15 @@ msgdTest('the size cap: 413 from Content-Length before the body, and as a chunke
 		};
 		pump();
 	});
-	assert.equal(r3.status, 413);
-	assert.equal(r3.json.error.code, 'file_too_large');
-	assert.equal(r3.connection, 'close');
 	assert.ok(r3.sent < 16 * 1024 * 1024, `answered only after ${r3.sent} bytes were sent`);
-	assert.deepEqual(r3.tmp, [], 'the temp file is removed when the answer goes out');
+	if (r3.reset) {
+		await waitFor(() => tmpFiles(d).length === 0, 5000, { what: 'the temp file removed' });
+	} else {
+		assert.equal(r3.status, 413);
+		assert.equal(r3.json.error.code, 'file_too_large');
+		assert.equal(r3.connection, 'close');
+		assert.deepEqual(r3.tmp, [], 'the temp file is removed when the answer goes out');
+	}
 
 	// A multipart body: its other fields count too (the file's cap + 64 KiB
 	// in all), and at most 16 parts; refused as it goes, chunked.
